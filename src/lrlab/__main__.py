@@ -1,0 +1,7 @@
+"""``python -m lrlab``: the command line."""
+
+import sys
+
+from lrlab.cli import main
+
+sys.exit(main())

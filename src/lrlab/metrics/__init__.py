@@ -1,0 +1,29 @@
+"""Metrics for K members trained in lockstep: per-sample scores, Keras ROC AUC, epoch sums.
+
+Every tensor carries the member axis K first: logits ``(K, N, C)``, targets ``(N,)`` shared by
+all members or ``(K, N)``. The per-sample functions also accept inputs without a member axis.
+
+* :func:`cross_entropy`, :func:`sse`, :func:`correct`: per-sample scores.
+* :func:`grad_norm`: global L2 gradient norm per member.
+* :func:`keras_thresholds`, :class:`AucCounts`, :func:`roc_auc_keras`: ROC AUC computed as
+  ``keras.metrics.AUC(num_thresholds=200)`` computes it, streamed over batches.
+* :class:`EpochMetrics`: loss, accuracy, error, SSE and AUC per member over an epoch,
+  accumulated on the device without host synchronisation.
+"""
+
+from __future__ import annotations
+
+from lrlab.metrics._auc import AucCounts, keras_thresholds, roc_auc_keras
+from lrlab.metrics._classification import correct, cross_entropy, grad_norm, sse
+from lrlab.metrics._epoch import EpochMetrics
+
+__all__ = [
+    "AucCounts",
+    "EpochMetrics",
+    "correct",
+    "cross_entropy",
+    "grad_norm",
+    "keras_thresholds",
+    "roc_auc_keras",
+    "sse",
+]

@@ -1,0 +1,197 @@
+r"""Streaming ROC AUC computed exactly the way Keras 3 computes it, for K members at once.
+
+``keras.metrics.AUC(num_thresholds=200)`` (``curve='ROC'``, ``summation_method=
+'interpolation'``, ``multi_label=False``) flattens every (sample, class) pair into one binary
+problem: the label is the one-hot target, the score the predicted probability. With
+thresholds
+
+.. math:: t = [-\epsilon,\ \tfrac{1}{T-1},\ \ldots,\ \tfrac{T-2}{T-1},\ 1 + \epsilon],
+   \qquad \epsilon = 10^{-7},
+
+a score ``p`` is positive at ``t_i`` when ``p > t_i``. Keras clips scores to ``[0, 1]`` and,
+because these thresholds are evenly spaced, assigns each score the bucket
+``max(ceil(p (T - 1)) - 1, 0)``; it is positive at every threshold up to its bucket. The
+counts ``tp, fp, tn, fn`` (per threshold) are summed over all batches until reset, and
+
+.. math:: \mathrm{AUC} = \sum_{i=0}^{T-2} (\mathrm{fpr}_i - \mathrm{fpr}_{i+1})
+   \frac{\mathrm{tpr}_i + \mathrm{tpr}_{i+1}}{2},\quad
+   \mathrm{tpr} = \frac{tp}{tp + fn},\ \mathrm{fpr} = \frac{fp}{fp + tn}
+
+(a rate is 0 where its denominator is 0).
+
+Here the counts are per-member histograms of the buckets, kept as int64 on the device: one
+``index_add_`` per update for all members, positives and negatives together, and a reversed
+cumulative sum at :meth:`AucCounts.result`. A NaN score goes to an extra bucket of its own
+member, so it never touches another member's counts; a member with any NaN score reports NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lrlab._errors import LrlabError
+
+__all__ = ["AucCounts", "keras_thresholds", "roc_auc_keras"]
+
+_EPSILON = 1e-7  # keras.backend.epsilon()
+
+
+def keras_thresholds(num_thresholds: int = 200) -> Tensor:
+    """The thresholds of ``keras.metrics.AUC(num_thresholds)``, in float64.
+
+    Args:
+        num_thresholds: T, at least 2.
+
+    Returns:
+        ``(T,)`` tensor ``[-1e-7, 1/(T-1), ..., (T-2)/(T-1), 1 + 1e-7]``.
+    """
+    _check_num_thresholds(num_thresholds)
+    inner = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+    return torch.tensor([0.0 - _EPSILON, *inner, 1.0 + _EPSILON], dtype=torch.float64)
+
+
+def _check_num_thresholds(num_thresholds: int) -> None:
+    if int(num_thresholds) != num_thresholds or num_thresholds < 2:
+        raise LrlabError(f"num_thresholds must be an integer >= 2, got {num_thresholds!r}")
+
+
+def _binary_labels(probs: Tensor, targets: Tensor) -> Tensor:
+    """Boolean labels of ``probs``' shape from class indices, one-hot or binary targets."""
+    targets = targets.to(probs.device)
+    as_labels = (
+        targets.is_floating_point() or targets.dtype == torch.bool or targets.shape == probs.shape
+    )
+    try:
+        if as_labels:  # one-hot / binary labels; Keras casts them to bool
+            return (targets != 0).expand(probs.shape)
+        idx = targets.to(torch.int64).expand(probs.shape[:-1])
+    except RuntimeError:
+        raise LrlabError(
+            f"targets of shape {tuple(targets.shape)} do not match probabilities of shape "
+            f"{tuple(probs.shape)}; give class indices (N,) or (K, N), or labels shaped like "
+            "the probabilities"
+        ) from None
+    classes = torch.arange(probs.shape[-1], device=probs.device)
+    return idx.unsqueeze(-1) == classes
+
+
+def _buckets(probs: Tensor, num_thresholds: int) -> Tensor:
+    """Keras' bucket of each score as int64: ``max(ceil(clip(p, 0, 1) (T-1)) - 1, 0)``.
+
+    The arithmetic is float32 as in Keras (float64 inputs stay float64). NaN scores (which
+    clamp, ceil and max propagate) get the extra bucket ``T`` before the integer cast.
+    """
+    work = probs.to(torch.float64 if probs.dtype == torch.float64 else torch.float32)
+    bucket = work.clamp(0.0, 1.0).mul_(num_thresholds - 1).ceil_().sub_(1).clamp_(min=0)
+    return bucket.nan_to_num_(nan=float(num_thresholds)).to(torch.int64)
+
+
+class AucCounts:
+    """Streaming Keras ROC AUC for ``members`` models scored on the same kind of data.
+
+    Args:
+        members: K, the size of the leading member axis of every update.
+        num_thresholds: T, as in ``keras.metrics.AUC``; default 200.
+        device: where the counts live; by default the device of the first update.
+    """
+
+    def __init__(self, members: int, *, num_thresholds: int = 200, device=None) -> None:
+        _check_num_thresholds(num_thresholds)
+        if members < 1:
+            raise LrlabError(f"members must be at least 1, got {members}")
+        self.members = int(members)
+        self.num_thresholds = int(num_thresholds)
+        self._device = None if device is None else torch.device(device)
+        # (K, 2, T + 1): [:, 0] negatives, [:, 1] positives; bucket T holds NaN scores.
+        self._hist: Tensor | None = None
+        if self._device is not None:
+            self.reset()
+
+    def reset(self) -> None:
+        """Zero all counts (keeps the device)."""
+        shape = (self.members, 2, self.num_thresholds + 1)
+        self._hist = torch.zeros(shape, dtype=torch.int64, device=self._device)
+
+    def update(self, probs: Tensor, targets: Tensor) -> None:
+        """Add one batch to the counts. Runs on the device without host synchronisation.
+
+        Args:
+            probs: ``(K, N, C)`` probabilities (any ``(K, ...)`` shape with label targets).
+            targets: int class indices ``(N,)`` or ``(K, N)``, or one-hot / binary labels
+                broadcastable to ``probs`` (float, bool, or int of exactly ``probs``' shape).
+        """
+        if probs.dim() < 1 or probs.shape[0] != self.members:
+            raise LrlabError(
+                f"probabilities must have the member axis first with K={self.members}, "
+                f"got shape {tuple(probs.shape)}"
+            )
+        if self._hist is None:
+            self._device = probs.device
+            self.reset()
+        assert self._hist is not None
+        probs = probs.detach().to(self._hist.device)
+        labels = _binary_labels(probs, targets.detach()).reshape(self.members, -1)
+        bucket = _buckets(probs, self.num_thresholds).reshape(self.members, -1)
+        slots = self.num_thresholds + 1
+        base = torch.arange(self.members, device=probs.device).unsqueeze(1) * (2 * slots)
+        index = bucket.add_(base).add_(labels, alpha=slots).reshape(-1)
+        ones = torch.ones((), dtype=torch.int64, device=probs.device).expand(index.shape)
+        self._hist.view(-1).index_add_(0, index, ones)
+
+    def confusion(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The accumulated ``(tp, fp, tn, fn)``, each ``(K, T)`` int64, as Keras' variables.
+
+        NaN scores are left out of these counts.
+        """
+        if self._hist is None:
+            self.reset()
+        assert self._hist is not None
+        hist = self._hist[:, :, : self.num_thresholds]
+        # above[:, :, i] = number of scores in bucket >= i, i.e. scores > t_i.
+        above = hist.flip(-1).cumsum(-1).flip(-1)
+        total = hist.sum(-1, keepdim=True)
+        tp, fp = above[:, 1], above[:, 0]
+        return tp, fp, total[:, 0] - fp, total[:, 1] - tp
+
+    def result(self) -> Tensor:
+        """ROC AUC of each member, ``(K,)`` float64 on the counts' device.
+
+        A member that has seen a NaN score since the last reset gets NaN.
+        """
+        tp, fp, tn, fn = (c.to(torch.float64) for c in self.confusion())
+        tpr = _divide_no_nan(tp, tp + fn)
+        fpr = _divide_no_nan(fp, fp + tn)
+        heights = (tpr[:, :-1] + tpr[:, 1:]) / 2.0
+        auc = ((fpr[:, :-1] - fpr[:, 1:]) * heights).sum(-1)
+        assert self._hist is not None
+        has_nan = self._hist[:, :, self.num_thresholds].sum(-1) > 0
+        return torch.where(has_nan, torch.nan, auc)
+
+
+def _divide_no_nan(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` with 0 where ``den == 0`` (as ``keras.ops.divide_no_nan``)."""
+    safe = torch.where(den == 0, 1.0, den)
+    return torch.where(den == 0, 0.0, num / safe)
+
+
+def roc_auc_keras(probs: Tensor, targets: Tensor, num_thresholds: int = 200) -> Tensor:
+    """One-shot Keras ROC AUC of probabilities, with or without a member axis.
+
+    Args:
+        probs: ``(N, C)`` (or binary ``(N,)``) without members, ``(K, N, C)`` with.
+        targets: class indices ``(N,)`` (or ``(K, N)`` with members), or one-hot / binary
+            labels broadcastable to ``probs``.
+        num_thresholds: T, as in ``keras.metrics.AUC``.
+
+    Returns:
+        A float64 scalar for ``probs`` of at most 2 dimensions, else ``(K,)``.
+    """
+    squeeze = probs.dim() <= 2
+    if squeeze:
+        probs = probs.unsqueeze(0)
+        targets = targets.unsqueeze(0)
+    counts = AucCounts(probs.shape[0], num_thresholds=num_thresholds, device=probs.device)
+    counts.update(probs, targets)
+    out = counts.result()
+    return out[0] if squeeze else out

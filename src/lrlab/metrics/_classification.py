@@ -1,0 +1,152 @@
+"""Per-sample classification scores and the per-member gradient norm.
+
+Shapes follow the project's convention: logits are ``(..., C)`` where the leading axes are
+usually ``(K, N)`` (K members, N samples) but may be just ``(N,)``; targets are int64 class
+indices that broadcast against ``logits.shape[:-1]``, i.e. ``(N,)`` shared by every member or
+``(K, N)`` per member. Every function is a handful of vectorised tensor operations: no Python
+loop over members or samples and no host synchronisation, so they can run every training step
+on any device, in float32 or float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from lrlab._errors import LrlabError
+
+__all__ = ["correct", "cross_entropy", "grad_norm", "sse"]
+
+
+def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
+    """Targets as int64 class indices broadcast to ``logits.shape[:-1]``.
+
+    Raises:
+        LrlabError: if the targets are not integers or do not broadcast.
+    """
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
+        raise LrlabError(
+            f"targets must be integer class indices, got dtype {targets.dtype}; "
+            "pass them as int64 (e.g. targets.long())"
+        )
+    shape = logits.shape[:-1]
+    try:
+        return targets.to(device=logits.device, dtype=torch.int64).expand(shape)
+    except RuntimeError:
+        raise LrlabError(
+            f"targets of shape {tuple(targets.shape)} do not match logits of shape "
+            f"{tuple(logits.shape)}; use (N,) or (K, N) for logits (K, N, C)"
+        ) from None
+
+
+def _onehot(targets: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
+    """One-hot ``targets[..., None] == arange(C)`` as ``dtype`` (no scatter, no sync)."""
+    classes = torch.arange(num_classes, device=targets.device)
+    return (targets.unsqueeze(-1) == classes).to(dtype)
+
+
+def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    r"""Per-sample cross-entropy :math:`-\log \mathrm{softmax}(z)_y`.
+
+    Computed as ``-log_softmax(logits).gather(target)``, which is stable for large logits.
+
+    Args:
+        logits: ``(..., C)`` unnormalised scores, e.g. ``(K, N, C)`` or ``(N, C)``.
+        targets: int class indices broadcastable to ``logits.shape[:-1]``.
+
+    Returns:
+        Tensor of shape ``logits.shape[:-1]`` in the logits' dtype.
+    """
+    idx = _index_targets(logits, targets)
+    logp = torch.log_softmax(logits, dim=-1)
+    return -logp.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
+
+
+def sse_from_probs(probs: Tensor, targets: Tensor) -> Tensor:
+    r"""Per-sample :math:`\sum_c (p_c - [c = y])^2` for probabilities already computed.
+
+    Args:
+        probs: ``(..., C)`` class probabilities.
+        targets: int class indices broadcastable to ``probs.shape[:-1]``.
+
+    Returns:
+        Tensor of shape ``probs.shape[:-1]`` in the probabilities' dtype.
+    """
+    idx = _index_targets(probs, targets)
+    diff = probs - _onehot(idx, probs.shape[-1], probs.dtype)
+    return diff.square().sum(dim=-1)
+
+
+def sse(logits: Tensor, targets: Tensor) -> Tensor:
+    r"""Per-sample squared error between the softmax output and the one-hot target.
+
+    .. math:: \mathrm{sse}_n = \sum_{c=1}^{C} \big(\mathrm{softmax}(z_n)_c - [c = y_n]\big)^2
+
+    Summed over samples, this is the score Wilson & Martinez use to compare networks.
+
+    Args:
+        logits: ``(..., C)`` unnormalised scores, e.g. ``(K, N, C)`` or ``(N, C)``.
+        targets: int class indices broadcastable to ``logits.shape[:-1]``.
+
+    Returns:
+        Tensor of shape ``logits.shape[:-1]`` in the logits' dtype, each value in ``[0, 2]``.
+    """
+    return sse_from_probs(torch.softmax(logits, dim=-1), targets)
+
+
+def correct(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per-sample ``1.0`` where ``argmax(logits) == target``, else ``0.0``.
+
+    Args:
+        logits: ``(..., C)`` scores (or probabilities: the argmax is the same).
+        targets: int class indices broadcastable to ``logits.shape[:-1]``.
+
+    Returns:
+        Tensor of shape ``logits.shape[:-1]`` in the logits' dtype.
+    """
+    idx = _index_targets(logits, targets)
+    return (logits.argmax(dim=-1) == idx).to(logits.dtype)
+
+
+def grad_norm(grads: Sequence[Tensor | None]) -> Tensor:
+    r"""Global L2 norm of the gradient of each member.
+
+    .. math:: \|g_k\| = \sqrt{\sum_{t} \sum_{i} g_{t,k,i}^2}
+
+    over every tensor ``t`` and every non-member element ``i``. The loop runs over the
+    parameter tensors only (a fixed, small number), never over members.
+
+    Args:
+        grads: gradients, each of shape ``(K, ...)`` with the same K; ``None`` entries
+            (parameters without a gradient) are skipped.
+
+    Returns:
+        ``(K,)`` tensor in the promoted floating dtype of the gradients.
+
+    Raises:
+        LrlabError: if there is no gradient or the member axes disagree.
+    """
+    present = [g for g in grads if g is not None]
+    if not present:
+        raise LrlabError("grad_norm needs at least one gradient tensor; got none")
+    members = {g.shape[0] if g.dim() else -1 for g in present}
+    if len(members) != 1 or -1 in members:
+        raise LrlabError(
+            "every gradient must have the same leading member axis K; got leading sizes "
+            f"{sorted(members)}"
+        )
+    dtype = present[0].dtype
+    for g in present[1:]:
+        dtype = torch.promote_types(dtype, g.dtype)
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+
+    def member_norms(g: Tensor) -> Tensor:
+        g = g.to(dtype)
+        return torch.linalg.vector_norm(g.flatten(1), dim=1) if g.dim() > 1 else g.abs()
+
+    # One norm per tensor per member, then the norm of those norms: (T, K) -> (K,).
+    per_tensor = [member_norms(g) for g in present]
+    return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)

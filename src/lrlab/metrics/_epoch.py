@@ -1,0 +1,189 @@
+"""Per-epoch metrics of K members, accumulated on the device one training step at a time.
+
+:class:`EpochMetrics` keeps float64 running sums of shape ``(K,)`` (and, for the AUC, int64
+histograms) on the device of the logits. :meth:`EpochMetrics.update` is a few vectorised
+operations with no host synchronisation; nothing is read back until
+:meth:`EpochMetrics.compute`. A member whose outputs are NaN or infinite gets NaN values of its
+own and leaves every other member's values untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from lrlab._errors import LrlabError
+from lrlab.metrics._auc import AucCounts
+from lrlab.metrics._classification import _index_targets, sse_from_probs
+
+__all__ = ["EpochMetrics"]
+
+_F64 = torch.float64
+
+
+class EpochMetrics:
+    r"""Running loss, accuracy, SSE and Keras ROC AUC of K members over one epoch.
+
+    With :math:`n` samples seen by each member since the last reset,
+
+    * ``loss`` :math:`= \frac{1}{n}\sum_j \ell_{k,j}` (the caller's per-sample losses),
+    * ``accuracy`` :math:`= \frac{1}{n}\sum_j [\arg\max_c z_{k,j,c} = y_j]`, ``error`` = 1 - it,
+    * ``sse`` :math:`= \sum_j \sum_c (\mathrm{softmax}(z_{k,j})_c - [c = y_j])^2` (a sum, not a
+      mean: Wilson & Martinez' score),
+    * ``auc``: ``keras.metrics.AUC(num_thresholds=200)`` on the softmax outputs and one-hot
+      targets, streamed over every batch (see :class:`~lrlab.metrics.AucCounts`).
+
+    For a regression task (``num_classes=None``) the logits are predictions ``(K, B, ...)``
+    and only ``loss`` and ``sse`` :math:`= \sum_j \lVert \hat y_{k,j} - y_j \rVert^2` are kept.
+
+    Args:
+        members: K, the size of the leading member axis.
+        num_classes: C for classification, ``None`` for regression.
+        auc: whether to keep the ROC AUC (classification only).
+        device: where the sums live; by default the device of the first update.
+    """
+
+    def __init__(
+        self,
+        members: int,
+        *,
+        num_classes: int | None,
+        auc: bool = True,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if members < 1:
+            raise LrlabError(f"members must be at least 1, got {members}")
+        if num_classes is not None and num_classes < 1:
+            raise LrlabError(f"num_classes must be a positive integer or None, got {num_classes}")
+        self.members = int(members)
+        self.num_classes = num_classes
+        self._device = None if device is None else torch.device(device)
+        self._auc = AucCounts(members, device=device) if auc and num_classes is not None else None
+        self._sums: dict[str, Tensor] = {}
+        self._broken = torch.zeros(0, dtype=torch.bool)  # (K,): softmax gave NaN
+        self._samples = 0  # samples per member, known from shapes alone (no sync)
+        self._positions = 0  # predictions per member scored for accuracy
+        if self._device is not None:
+            self.reset()
+
+    @property
+    def classification(self) -> bool:
+        """Whether this is a classification task (``num_classes`` is not ``None``)."""
+        return self.num_classes is not None
+
+    def reset(self) -> None:
+        """Zero every running sum (keeps the device)."""
+        names = ("loss", "correct", "sse") if self.classification else ("loss", "sse")
+        k = self.members
+        self._sums = {n: torch.zeros(k, dtype=_F64, device=self._device) for n in names}
+        self._broken = torch.zeros(k, dtype=torch.bool, device=self._device)
+        self._samples = 0
+        self._positions = 0
+        if self._auc is not None:
+            self._auc.reset()
+
+    @torch.no_grad()
+    def update(self, logits: Tensor, targets: Tensor, losses: Tensor) -> None:
+        """Add one batch.
+
+        Args:
+            logits: ``(K, B, C)`` scores (classification) or ``(K, B, ...)`` predictions.
+            targets: int class indices ``(B,)`` or ``(K, B)``; for regression float targets
+                ``(B, ...)`` or ``(K, B, ...)`` (``(B,)`` also matches predictions
+                ``(K, B, 1)``).
+            losses: ``(K, B)`` per-sample training losses already computed by the caller.
+        """
+        k = self.members
+        if logits.dim() < 2 or logits.shape[0] != k:
+            raise LrlabError(
+                f"logits must be (K={k}, B, ...) with the member axis first, "
+                f"got shape {tuple(logits.shape)}"
+            )
+        batch = logits.shape[1]
+        if losses.dim() == 1 and losses.shape[0] == k and batch == 1:
+            losses = losses.unsqueeze(1)
+        if tuple(losses.shape) != (k, batch):
+            raise LrlabError(
+                f"losses must be per-sample, shape (K, B) = ({k}, {batch}); got "
+                f"{tuple(losses.shape)} (use reduction='none')"
+            )
+        if self._device is None:
+            self._device = logits.device
+            self.reset()
+        dev = self._device
+        logits, targets, losses = logits.detach(), targets.detach(), losses.detach()
+        if logits.device != dev:
+            logits, losses = logits.to(dev), losses.to(dev)
+        sums = self._sums
+        sums["loss"] += losses.to(_F64).sum(dim=1)
+        if self.classification:
+            self._update_classification(logits, targets.to(dev))
+        else:
+            self._update_regression(logits, targets.to(dev))
+        self._samples += batch
+
+    def _update_classification(self, logits: Tensor, targets: Tensor) -> None:
+        if logits.dim() < 3 or logits.shape[-1] != self.num_classes:
+            raise LrlabError(
+                f"logits must be (K, B, C) with C={self.num_classes} classes, "
+                f"got shape {tuple(logits.shape)}"
+            )
+        idx = _index_targets(logits, targets)
+        probs = torch.softmax(logits, dim=-1)
+        hits = logits.argmax(dim=-1) == idx
+        self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
+        self._sums["sse"] += sse_from_probs(probs, idx).to(_F64).flatten(1).sum(dim=1)
+        self._broken |= torch.isnan(probs).flatten(1).any(dim=1)
+        self._positions += math.prod(logits.shape[1:-1])
+        if self._auc is not None:
+            self._auc.update(probs, idx)
+
+    def _update_regression(self, preds: Tensor, targets: Tensor) -> None:
+        shape = tuple(preds.shape)
+        if tuple(targets.shape) in (shape[1:], _strip_ones(shape[1:])):
+            targets = targets.reshape(1, *shape[1:])
+        elif tuple(targets.shape) in (shape, _strip_ones(shape)):
+            targets = targets.reshape(shape)
+        else:
+            raise LrlabError(
+                f"regression targets of shape {tuple(targets.shape)} do not match predictions "
+                f"of shape {shape}; use (B, ...) or (K, B, ...)"
+            )
+        err = preds.to(_F64) - targets.to(_F64)
+        self._sums["sse"] += err.square().flatten(1).sum(dim=1)
+
+    def compute(self) -> dict[str, Tensor]:
+        """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.
+
+        Returns:
+            ``loss`` and ``sse``, plus ``accuracy``, ``error`` and (if enabled) ``auc`` for
+            classification. All are NaN before the first update; a member whose softmax
+            produced NaN has NaN accuracy, error, sse and auc.
+        """
+        if self._samples == 0:
+            k = self.members
+            names = ["loss", "sse"]
+            if self.classification:
+                names[1:1] = ["accuracy", "error"]
+                names += ["auc"] if self._auc is not None else []
+            return {n: torch.full((k,), math.nan, dtype=_F64, device=self._device) for n in names}
+        out = {"loss": self._sums["loss"] / self._samples}
+        if self.classification:
+            acc = self._sums["correct"] / self._positions
+            acc = torch.where(self._broken, math.nan, acc)
+            out["accuracy"] = acc
+            out["error"] = 1.0 - acc
+        out["sse"] = self._sums["sse"].clone()
+        if self._auc is not None:
+            out["auc"] = self._auc.result()
+        return out
+
+
+def _strip_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` without trailing size-1 axes, keeping at least its first axis."""
+    end = len(shape)
+    while end > 1 and shape[end - 1] == 1:
+        end -= 1
+    return shape[:end]

@@ -1,0 +1,6 @@
+"""K members of one network trained in lockstep (see :mod:`lrlab.population._population`)."""
+
+from lrlab.population._batched import supports as supports_batched
+from lrlab.population._population import Path, Population, StepOutput
+
+__all__ = ["Path", "Population", "StepOutput", "supports_batched"]

@@ -1,0 +1,130 @@
+"""A forward pass for K stacked members of an ``nn.Sequential`` built from standard layers.
+
+This is the fast path of the population: a ``Linear`` becomes one batched matmul over the
+member axis, a ``Conv2d`` one grouped convolution, and stateless layers run on the members
+folded into the batch. It computes exactly what ``vmap(functional_call(...))`` computes, with
+less dispatch overhead per step (see ``docs/benchmarks.md``). Models it cannot express go
+through ``vmap`` instead; :func:`supports` says which.
+
+The input ``x`` is either shared by every member, shape ``(B, ...)``, or per member,
+``(K, B, ...)``. The output always has the member axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["supports", "batched_forward"]
+
+# Layers that act on each sample alone and have no parameters: they run on (K*B, ...).
+_POINTWISE = (
+    nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Softplus,
+    nn.Identity, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MaxPool1d, nn.AvgPool1d,
+)
+
+
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The layers of a (possibly nested) Sequential in call order, with their name prefixes."""
+    out: list[tuple[str, nn.Module]] = []
+    for name, child in model.named_children():
+        if isinstance(child, nn.Sequential):
+            out += [(f"{name}.{n}", m) for n, m in _leaves(child)]
+        else:
+            out.append((name, child))
+    return out
+
+
+def _supported_layer(m: nn.Module) -> bool:
+    if type(m) is nn.Linear:
+        return True
+    if type(m) is nn.Conv2d:
+        return m.padding_mode == "zeros" and isinstance(m.padding, tuple)
+    if isinstance(m, nn.Dropout):
+        return m.p == 0.0
+    if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
+        return m.dim == -1
+    if isinstance(m, nn.Flatten):
+        return m.end_dim == -1 and m.start_dim >= 1
+    return isinstance(m, _POINTWISE) and not list(m.parameters())
+
+
+def supports(model: nn.Module) -> bool:
+    """Whether :func:`batched_forward` can run ``model``: a Sequential of known layers."""
+    if not isinstance(model, nn.Sequential) or list(model.buffers()):
+        return False
+    return all(_supported_layer(m) for _, m in _leaves(model))
+
+
+def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared: bool) -> Tensor:
+    w = p[f"{name}.weight"]  # (K, out, in)
+    b = p.get(f"{name}.bias")
+    if shared:
+        x = x.expand(w.shape[0], *x.shape)
+    lead = x.shape[1:-1]
+    x = x.reshape(x.shape[0], -1, x.shape[-1])
+    y = torch.bmm(x, w.transpose(1, 2)) if b is None else torch.baddbmm(
+        b.unsqueeze(1), x, w.transpose(1, 2))
+    return y.reshape(w.shape[0], *lead, w.shape[1])
+
+
+def _conv2d(m: nn.Conv2d, p: Mapping[str, Tensor], name: str, x: Tensor, shared: bool) -> Tensor:
+    w = p[f"{name}.weight"]  # (K, out, in/groups, kh, kw)
+    b = p.get(f"{name}.bias")
+    k = w.shape[0]
+    if shared:
+        x = x.expand(k, *x.shape)
+    batch = x.shape[1]
+    x = x.transpose(0, 1).reshape(batch, k * x.shape[2], *x.shape[3:])
+    y = F.conv2d(
+        x, w.reshape(k * w.shape[1], *w.shape[2:]), None if b is None else b.reshape(-1),
+        m.stride, m.padding, m.dilation, m.groups * k,
+    )
+    return y.reshape(batch, k, w.shape[1], *y.shape[2:]).transpose(0, 1)
+
+
+def _pointwise(m: nn.Module, x: Tensor, shared: bool) -> Tensor:
+    if shared:
+        return m(x)
+    k, batch = x.shape[:2]
+    y = m(x.reshape(k * batch, *x.shape[2:]))
+    return y.reshape(k, batch, *y.shape[1:])
+
+
+def _flatten(m: nn.Flatten, x: Tensor, shared: bool) -> Tensor:
+    return x.flatten(m.start_dim + (0 if shared else 1))
+
+
+_PARAMETRIC: dict[type, Callable[..., Tensor]] = {nn.Linear: _linear, nn.Conv2d: _conv2d}
+
+
+def batched_forward(model: nn.Module, params: Mapping[str, Tensor], x: Tensor,
+                    *, shared: bool) -> Tensor:
+    """Run the K members stacked in ``params`` on ``x``.
+
+    Args:
+        model: a Sequential for which :func:`supports` is true (its own weights are unused).
+        params: parameter name -> stacked tensor ``(K, ...)``.
+        x: the batch, ``(B, ...)`` when ``shared`` else ``(K, B, ...)``.
+        shared: whether every member sees the same batch.
+
+    Returns:
+        The outputs, ``(K, B, ...)``.
+    """
+    for name, m in _leaves(model):
+        fn = _PARAMETRIC.get(type(m))
+        if fn is not None:
+            x, shared = fn(m, params, name, x, shared), False
+        elif isinstance(m, nn.Flatten):
+            x = _flatten(m, x, shared)
+        elif isinstance(m, nn.Dropout):
+            continue
+        else:
+            x = _pointwise(m, x, shared)
+    if shared:  # a model without parameters: give every member its copy
+        k = next(iter(params.values())).shape[0]
+        x = x.expand(k, *x.shape)
+    return x

@@ -1,0 +1,243 @@
+"""K members of one network trained in lockstep as one vectorised network.
+
+The members' parameters are stacked along a leading member axis. One forward pass computes
+every member's outputs, one backward pass every member's gradients (the members share no
+parameters, so the gradient of the summed loss is each member's own gradient), and one call
+of the update rule moves them all, each with its own hyperparameters.
+
+Three ways to run the forward pass give the same numbers:
+
+* ``batched``: an ``nn.Sequential`` of standard layers as batched matmuls (fastest);
+* ``vmap``: ``torch.func.functional_call`` under ``torch.func.vmap``, for any model that
+  vmap can trace;
+* ``loop``: the members one after another, for a model vmap cannot trace (in-place buffer
+  updates, data-dependent control flow). Chosen automatically, with a one-line warning.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from lrlab._errors import LrlabError
+from lrlab.metrics import grad_norm
+from lrlab.optim import UpdateRule, get_rule, per_member
+from lrlab.population._batched import batched_forward, supports
+
+__all__ = ["Population", "StepOutput", "Path"]
+
+Path = Literal["auto", "batched", "vmap", "loop"]
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class StepOutput:
+    """What one training step produced, every tensor with the member axis first.
+
+    Attributes:
+        outputs: the model outputs on the batch, ``(K, B, ...)``, detached.
+        losses: per-sample losses, ``(K, B)``.
+        loss: the batch loss per member, ``(K,)``.
+        grad_norm: the global L2 norm of each member's gradient, ``(K,)``.
+        lr: the rate each member used, ``(K,)``.
+    """
+
+    outputs: Tensor
+    losses: Tensor
+    loss: Tensor
+    grad_norm: Tensor
+    lr: Tensor
+
+
+def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Tensor]) -> dict:
+    unknown = set(hparams) - set(rule.defaults) - {"lr"}
+    if unknown:
+        known = ", ".join(["lr", *rule.defaults])
+        raise LrlabError(
+            f"update rule {rule.name!r} has no hyperparameter {sorted(unknown)[0]!r}; "
+            f"it takes: {known}")
+    if "lr" not in hparams:
+        raise LrlabError("a population needs a learning rate per member (hparams['lr'])")
+    values = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hparams.items()}
+    k = values["lr"].numel()
+    for name, v in values.items():
+        if v.numel() != k:
+            raise LrlabError(f"hyperparameter {name!r} has {v.numel()} values for {k} members")
+        if not torch.isfinite(v).all():
+            raise LrlabError(f"hyperparameter {name!r} must be finite, got {v.tolist()}")
+    if (values["lr"] <= 0).any():
+        raise LrlabError(f"learning rates must be positive, got {values['lr'].tolist()}")
+    for name, default in rule.defaults.items():
+        values.setdefault(name, torch.full((k,), float(default), dtype=torch.float64))
+    return values
+
+
+class Population:
+    """K members of one architecture, trained in lockstep.
+
+    Args:
+        models: one module (every member starts from its weights) or K modules of one
+            architecture (member k starts from module k's weights). Never modified.
+        rule: an update rule or its name (``"sgd"``, ``"adam"``, ...).
+        hparams: ``lr`` and any of the rule's hyperparameters, one value per member.
+        device: where to train; default: the first model's device.
+        dtype: the floating dtype of parameters; default: the first model's.
+        path: how to run the forward pass (``"auto"`` picks the fastest that works).
+        divergence_factor: a member whose batch loss exceeds this multiple of its first
+            loss (or is NaN/Inf) is frozen and flagged; ``None``: only NaN/Inf.
+
+    Example:
+        >>> import torch
+        >>> pop = Population(torch.nn.Linear(2, 3), "sgd", {"lr": [0.1, 0.01]})
+        >>> pop.members
+        2
+    """
+
+    def __init__(self, models: nn.Module | Sequence[nn.Module], rule: UpdateRule | str,
+                 hparams: Mapping[str, Sequence[float] | Tensor], *,
+                 device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                 path: Path = "auto", divergence_factor: float | None = 1e3) -> None:
+        self.rule = get_rule(rule) if isinstance(rule, str) else rule
+        values = _check_hparams(self.rule, hparams)
+        self.members = values["lr"].numel()
+        models = [models] if isinstance(models, nn.Module) else list(models)
+        if len(models) not in (1, self.members):
+            raise LrlabError(f"got {len(models)} models for {self.members} members; "
+                             "pass one model or one per member")
+        first = next(iter(models[0].parameters()), None)
+        if first is None:
+            raise LrlabError(f"{type(models[0]).__name__} has no trainable parameters")
+        self.device = torch.device(device) if device is not None else first.device
+        self.dtype = dtype or first.dtype
+        self.template = copy.deepcopy(models[0]).to(self.device, self.dtype)
+        self.params = self._stack(models, "named_parameters", requires_grad=True)
+        self.buffers = self._stack(models, "named_buffers", requires_grad=False)
+        self.hparams = {k: v.to(self.device, self.dtype) for k, v in values.items()
+                        if not (k == "weight_decay" and (v == 0).all())}
+        self.state = self.rule.init(list(self.params.values()))
+        self.path = self._choose_path(path)
+        self.divergence_factor = divergence_factor
+        self.alive = torch.ones(self.members, dtype=torch.bool, device=self.device)
+        self.diverged_step = torch.full((self.members,), -1, dtype=torch.long, device=self.device)
+        self.steps = 0
+        self._bound: Tensor | None = None
+
+    # -- construction ------------------------------------------------------------------
+
+    def _stack(self, models: list[nn.Module], which: str, *, requires_grad: bool) -> dict:
+        per_model = [dict(getattr(m, which)()) for m in models]
+        out = {}
+        for name, t in per_model[0].items():
+            if len(models) == 1:
+                stacked = t.detach().unsqueeze(0).repeat(self.members, *[1] * t.dim())
+            else:
+                stacked = torch.stack([d[name].detach() for d in per_model])
+            stacked = stacked.to(self.device, self.dtype if t.is_floating_point() else t.dtype)
+            out[name] = stacked.requires_grad_(requires_grad)
+        return out
+
+    def _choose_path(self, path: Path) -> Path:
+        if path == "batched" and not supports(self.template):
+            raise LrlabError(f"{type(self.template).__name__} is not a Sequential of standard "
+                             "layers; use path='vmap' or 'auto'")
+        if path != "auto":
+            return path
+        return "batched" if supports(self.template) else "vmap"
+
+    # -- forward -----------------------------------------------------------------------
+
+    def _call_one(self, k: int, x: Tensor) -> Tensor:
+        tensors = {n: t[k] for n, t in {**self.params, **self.buffers}.items()}
+        return functional_call(self.template, tensors, (x,))
+
+    def forward(self, x: Tensor, *, shared: bool = True) -> Tensor:
+        """Every member's outputs on ``x`` (``(B, ...)`` if shared, else ``(K, B, ...)``)."""
+        if self.path == "batched":
+            return batched_forward(self.template, self.params, x, shared=shared)
+        if self.path == "vmap":
+            try:
+                return self._vmapped(x, shared)
+            except RuntimeError as err:
+                reason = str(err).splitlines()[0]
+                warnings.warn(f"lrlab: {type(self.template).__name__} cannot be vectorised "
+                              f"({reason}); training the members one after another",
+                              RuntimeWarning, stacklevel=2)
+                self.path = "loop"
+        return torch.stack([self._call_one(k, x if shared else x[k])
+                            for k in range(self.members)])
+
+    def _vmapped(self, x: Tensor, shared: bool) -> Tensor:
+        def one(params, buffers, xb):
+            return functional_call(self.template, {**params, **buffers}, (xb,))
+        in_x = None if shared else 0
+        return vmap(one, in_dims=(0, 0, in_x), randomness="same")(self.params, self.buffers, x)
+
+    @torch.no_grad()
+    def predict(self, x: Tensor, *, shared: bool = True) -> Tensor:
+        """Outputs in evaluation mode, without gradients."""
+        was_training = self.template.training
+        self.template.train(False)
+        try:
+            return self.forward(x, shared=shared)
+        finally:
+            self.template.train(was_training)
+
+    # -- training ----------------------------------------------------------------------
+
+    def step(self, x: Tensor, y: Tensor, loss_fn: LossFn, *, shared: bool = True,
+             lr: Tensor | None = None) -> StepOutput:
+        """One step for every live member: forward, one backward, the rule's update.
+
+        Args:
+            x: the batch, ``(B, ...)`` when ``shared`` else ``(K, B, ...)``.
+            y: targets, ``(B, ...)`` or ``(K, B, ...)``.
+            loss_fn: per-sample loss, ``loss_fn(outputs (K, B, ...), y) -> (K, B)``.
+            shared: whether every member sees the same batch.
+            lr: this step's rate per member, ``(K,)``; default: the base rates.
+        """
+        outputs = self.forward(x, shared=shared)
+        losses = loss_fn(outputs, y)
+        loss = losses.detach().mean(dim=1)
+        self._flag_divergence(loss)
+        total = torch.where(self.alive, losses.mean(dim=1), 0.0).sum()
+        params = list(self.params.values())
+        grads = torch.autograd.grad(total, params)
+        hp = dict(self.hparams)
+        if lr is not None:
+            hp["lr"] = lr.to(self.device, self.dtype)
+        updates, self.state = self.rule.update(grads, self.state, [p.detach() for p in params], hp)
+        everyone = bool(self.alive.all())  # one sync: masking is needed only after a divergence
+        with torch.no_grad():
+            for p, u in zip(params, updates):
+                p.add_(u if everyone else torch.where(per_member(self.alive, u), u, 0.0))
+        return StepOutput(outputs.detach(), losses.detach(), loss, grad_norm(grads), hp["lr"])
+
+    def _flag_divergence(self, loss: Tensor) -> None:
+        self.steps += 1
+        if self._bound is None:
+            factor = self.divergence_factor
+            self._bound = (loss.abs().clamp_min(1.0) * factor if factor is not None
+                           else torch.full_like(loss, float("inf")))
+        bad = ~torch.isfinite(loss) | (loss > self._bound)
+        newly = bad & self.alive
+        self.diverged_step = torch.where(newly, self.steps, self.diverged_step)
+        self.alive = self.alive & ~bad
+
+    # -- export ------------------------------------------------------------------------
+
+    def member_module(self, k: int) -> nn.Module:
+        """A standalone copy of the model holding member ``k``'s current weights."""
+        module = copy.deepcopy(self.template)
+        with torch.no_grad():
+            for name, t in self.params.items():
+                module.get_parameter(name).copy_(t[k])
+            for name, t in self.buffers.items():
+                module.get_buffer(name).copy_(t[k])
+        return module

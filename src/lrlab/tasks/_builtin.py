@@ -1,0 +1,147 @@
+"""The built-in tasks, and ``get_task`` which also loads a user's ``module:function``."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.tasks._download import load_idx_dataset
+from lrlab.tasks._models import mlp, small_cnn, softmax_regression
+from lrlab.tasks._task import Split, Task
+
+__all__ = ["TASKS", "get_task", "blobs", "digits", "mnist"]
+
+
+def _split(x: np.ndarray, y: np.ndarray) -> Split:
+    return Split(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+
+
+def blobs(**_: object) -> Task:
+    """The brief's experiment F1, exactly.
+
+    ``make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2, random_state=2)``;
+    the first 500 samples train, the last 500 validate. Dense(50, ReLU, He-uniform) ->
+    Dense(3); cross-entropy; batch 50; 200 epochs; ranked by ROC AUC as Keras computes it.
+    """
+    from sklearn.datasets import make_blobs
+
+    x, y = make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2, random_state=2)
+    return Task(
+        name="blobs", train=_split(x[:500], y[:500]), val=_split(x[500:], y[500:]),
+        model=partial(mlp, [2, 50, 3]), num_classes=3, batch_size=50, epochs=200,
+        monitor="auc", description="3 Gaussian blobs in 2-D, dense 2-50-3 (brief F1)",
+    )
+
+
+def digits(**_: object) -> Task:
+    """scikit-learn's bundled 8x8 digits (1,797 images), 60/20/20 stratified, MLP 64-64-10."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    data = load_digits()
+    x, y = data.data / 16.0, data.target
+    x_train, x_rest, y_train, y_rest = train_test_split(
+        x, y, test_size=0.4, stratify=y, random_state=0)
+    x_val, x_test, y_val, y_test = train_test_split(
+        x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=0)
+    return Task(
+        name="digits", train=_split(x_train, y_train), val=_split(x_val, y_val),
+        test=_split(x_test, y_test), model=partial(mlp, [64, 64, 10]), num_classes=10,
+        batch_size=32, epochs=30, description="scikit-learn 8x8 digits, MLP 64-64-10",
+    )
+
+
+_MNIST_MODELS: dict[str, tuple[Callable, bool, str]] = {
+    "linear": (partial(softmax_regression, 784, 10), True, "softmax regression 784-10 (brief F2)"),
+    "mlp": (partial(mlp, [784, 256, 10]), True, "MLP 784-256-10"),
+    "cnn": (partial(small_cnn, 10), False, "small CNN (2 conv blocks)"),
+}
+
+
+def mnist(model: str = "linear", *, dataset: str = "mnist", data_dir: str | None = None,
+          download: bool = True, **_: object) -> Task:
+    """MNIST-format images: the last 10,000 training images validate, the test set stays apart.
+
+    Args:
+        model: ``"linear"``, ``"mlp"`` or ``"cnn"``.
+        dataset: ``"mnist"`` or ``"fashion-mnist"``.
+        data_dir: where the IDX files are (else ``LRLAB_DATA``, else a cache directory).
+        download: fetch missing files from the mirrors (md5-checked).
+    """
+    factory, flat, what = _MNIST_MODELS[model]
+    arrays = load_idx_dataset(dataset, data_dir, download=download)
+
+    def images(a: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(a).to(torch.float32).div_(255.0)
+        return x.reshape(len(a), -1) if flat else x.unsqueeze(1)
+
+    x, y = images(arrays["train_images"]), torch.from_numpy(arrays["train_labels"]).long()
+    cut = len(x) - 10_000
+    prefix = "mnist" if dataset == "mnist" else "fashion"
+    return Task(
+        name=f"{prefix}-{model}", train=Split(x[:cut], y[:cut]), val=Split(x[cut:], y[cut:]),
+        test=Split(images(arrays["test_images"]),
+                   torch.from_numpy(arrays["test_labels"]).long()),
+        model=factory, num_classes=10, batch_size=100, epochs=5 if model != "cnn" else 3,
+        description=f"{dataset}: {what}",
+    )
+
+
+TASKS: dict[str, Callable[..., Task]] = {
+    "blobs": blobs,
+    "digits": digits,
+    **{f"mnist-{m}": partial(mnist, m) for m in _MNIST_MODELS},
+    **{f"fashion-{m}": partial(mnist, m, dataset="fashion-mnist") for m in _MNIST_MODELS},
+}
+
+
+def _user_task(spec: str) -> Task:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise LrlabError(f"user task {spec!r} must look like package.module:function")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attr)
+    except (ImportError, AttributeError) as err:
+        raise LrlabError(f"cannot load user task {spec!r} ({type(err).__name__}: {err}); check "
+                         "that the module is importable from here or on PYTHONPATH") from None
+    finally:
+        sys.path.remove(os.getcwd())
+    task = factory()
+    if not isinstance(task, Task):
+        raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, not lrlab.Task")
+    return task
+
+
+def get_task(name: str, *, data_dir: str | None = None, download: bool = True,
+             subset: int | float | None = None, seed: int = 0) -> Task:
+    """A built-in task by name, or a user's task given as ``package.module:function``.
+
+    Args:
+        name: one of :data:`TASKS`, or ``module:function`` returning a :class:`Task`.
+        data_dir: directory of the dataset's files (tasks that read files).
+        download: whether missing files may be downloaded.
+        subset: train on a stratified part of the training data (count or fraction).
+        seed: which part, when ``subset`` is given.
+
+    Example:
+        >>> get_task("blobs").batch_size
+        50
+    """
+    if ":" in name:
+        task = _user_task(name)
+    elif name in TASKS:
+        task = TASKS[name](data_dir=data_dir, download=download)
+    else:
+        known = ", ".join(TASKS)
+        raise LrlabError(f"unknown task {name!r}; choose one of: {known}, "
+                         "or give package.module:function")
+    return task.subset(subset, seed=seed) if subset is not None else task

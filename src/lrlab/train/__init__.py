@@ -1,0 +1,10 @@
+"""Training a population on a task: the epoch loop, its settings and its results."""
+
+from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
+from lrlab.train._fit import EpochReport, fit, sweep, train
+from lrlab.train._result import SweepResult
+
+__all__ = [
+    "EpochReport", "Member", "SweepConfig", "SweepResult", "fit", "parse_lrs", "sweep", "train",
+    "validated",
+]

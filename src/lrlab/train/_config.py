@@ -1,0 +1,124 @@
+"""Validated settings of a sweep (pydantic), and the members they expand to."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import (
+    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator,
+)
+
+from lrlab._errors import LrlabError
+from lrlab.optim import RULES
+
+__all__ = ["SweepConfig", "Member", "parse_lrs", "validated"]
+
+
+def _positive_rate(v: float) -> float:
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"learning rates must be positive and finite, got {v}")
+    return v
+
+
+Rate = Annotated[float, AfterValidator(_positive_rate)]
+
+
+class Member(BaseModel):
+    """One member's settings: its rate, seed and other hyperparameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    lr: Rate
+    seed: int = 0
+    hparams: dict[str, float] = Field(default_factory=dict)
+    label: str = ""
+
+    def name(self) -> str:
+        """A short label: ``lr=0.01`` (plus the seed when it matters)."""
+        return self.label or f"lr={self.lr:g}"
+
+
+class SweepConfig(BaseModel):
+    """What to train: rates x seeds with one update rule, for some epochs.
+
+    ``seeds=None`` gives every member the same initial weights and example order (``seed``);
+    a list of seeds crosses every rate with every seed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    lrs: list[Rate] = Field(min_length=1)
+    optimizer: str = "sgd"
+    hparams: dict[str, float] = Field(default_factory=dict)
+    epochs: int | None = Field(default=None, ge=1)
+    batch_size: int | None = Field(default=None, ge=1)
+    seed: int = 0
+    seeds: list[int] | None = Field(default=None, min_length=1)
+    device: str | None = None
+    dtype: Literal["float32", "float64"] = "float32"
+    path: Literal["auto", "batched", "vmap", "loop"] = "auto"
+    divergence_factor: float | None = Field(default=1e3, gt=1)
+    record_steps: bool = False
+    eval_batch_size: int = Field(default=4096, ge=1)
+
+    @model_validator(mode="after")
+    def _known_rule(self) -> SweepConfig:
+        if self.optimizer not in RULES:
+            raise ValueError(f"unknown update rule {self.optimizer!r}; choose one of: "
+                             f"{', '.join(sorted(RULES))}")
+        unknown = set(self.hparams) - set(RULES[self.optimizer].defaults)
+        if unknown:
+            raise ValueError(f"{self.optimizer} takes no {sorted(unknown)[0]!r}; it takes: "
+                             f"{', '.join(RULES[self.optimizer].defaults) or 'only lr'}")
+        return self
+
+    def members(self) -> list[Member]:
+        """Every member: each rate, crossed with each seed when ``seeds`` is given."""
+        seeds = self.seeds or [self.seed]
+        cross = self.seeds is not None and len(self.seeds) > 1
+        return [
+            Member(lr=lr, seed=s, hparams=self.hparams,
+                   label=f"lr={lr:g}" + (f" seed={s}" if cross else ""))
+            for lr, s in itertools.product(self.lrs, seeds)
+        ]
+
+
+def _one_line(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {msg}" if where else msg
+
+
+def validated(**settings: object) -> SweepConfig:
+    """A :class:`SweepConfig`, or one :class:`LrlabError` line saying what is wrong."""
+    try:
+        return SweepConfig(**settings)
+    except ValidationError as err:
+        raise LrlabError(_one_line(err)) from None
+
+
+def parse_lrs(text: str) -> list[float]:
+    """Rates from the command line: ``"1,0.1,0.01"`` or ``"logspace:1e-4:1:9"``.
+
+    Example:
+        >>> parse_lrs("logspace:1e-2:1:3")
+        [0.01, 0.1, 1.0]
+    """
+    text = text.strip()
+    try:
+        if text.startswith("logspace:"):
+            lo, hi, n = text.removeprefix("logspace:").split(":")
+            lo_f, hi_f, count = float(lo), float(hi), int(n)
+            if lo_f <= 0 or hi_f <= 0 or count < 1:
+                raise ValueError
+            return [float(f"{v:.6g}") for v in np.logspace(np.log10(lo_f), np.log10(hi_f), count)]
+        rates = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise LrlabError(f"cannot read rates {text!r}; give a comma list like 1,0.1,0.01 or "
+                         "logspace:LO:HI:N with positive LO and HI") from None
+    for r in rates:
+        if not math.isfinite(r) or r <= 0:
+            raise LrlabError(f"learning rates must be positive and finite, got {r:g} in {text!r}")
+    return rates

@@ -1,0 +1,192 @@
+"""The epoch loop: a population of members trained on a task, recorded epoch by epoch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from lrlab._errors import LrlabError
+from lrlab.metrics import EpochMetrics
+from lrlab.optim import get_rule
+from lrlab.population import Population
+from lrlab.tasks import Split, Task
+from lrlab.train._config import Member, SweepConfig, validated
+from lrlab.train._result import SweepResult
+
+__all__ = ["fit", "sweep", "train", "EpochReport"]
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What a progress callback sees after each epoch (values per member, NumPy)."""
+
+    epoch: int
+    epochs: int
+    members: int
+    val: dict[str, np.ndarray]
+    alive: np.ndarray
+    seconds: float
+
+
+Callback = Callable[[EpochReport], None]
+
+
+def _device(name: str | None) -> torch.device:
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise LrlabError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+
+
+def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
+    """One freshly initialised model per distinct seed, in member order, RNG left untouched."""
+    built: dict[int, torch.nn.Module] = {}
+    for seed in dict.fromkeys(m.seed for m in members):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            built[seed] = task.model()
+    return [built[m.seed] for m in members]
+
+
+class _Batches:
+    """Example order per epoch: one permutation per distinct seed, drawn from that seed."""
+
+    def __init__(self, n: int, batch_size: int, seeds: list[int], device: torch.device) -> None:
+        self.n, self.batch_size, self.device = n, batch_size, device
+        self.distinct = list(dict.fromkeys(seeds))
+        self.which = torch.tensor([self.distinct.index(s) for s in seeds], device=device)
+        self.shared = len(self.distinct) == 1
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def order(self, epoch: int) -> Tensor:
+        """This epoch's example order: ``(N,)`` when shared, else ``(K, N)``."""
+        perms = []
+        for seed in self.distinct:
+            g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+            perms.append(torch.randperm(self.n, generator=g))
+        order = torch.stack(perms).to(self.device)
+        return order[0] if self.shared else order[self.which]
+
+
+def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
+    metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
+                           auc=task.num_classes is not None, device=pop.device)
+    for x, y in zip(split.x.split(eval_batch), split.y.split(eval_batch)):
+        out = pop.predict(x)
+        metrics.update(out, y, task.loss(out, y))
+    return metrics.compute()
+
+
+class _Recorder:
+    """Collects per-epoch values per member as columns, then builds the tidy table."""
+
+    def __init__(self, members: int) -> None:
+        self.members = members
+        self.rows: list[tuple[int, str, str, np.ndarray]] = []
+
+    def add(self, epoch: int, split: str, values: dict[str, Tensor | np.ndarray]) -> None:
+        for metric, v in values.items():
+            arr = v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)
+            self.rows.append((epoch, split, metric, arr.astype(np.float64)))
+
+    def frame(self, last_epoch: np.ndarray) -> pd.DataFrame:
+        k = self.members
+        df = pd.DataFrame({
+            "member": np.tile(np.arange(k), len(self.rows)),
+            "epoch": np.repeat([r[0] for r in self.rows], k),
+            "split": pd.Categorical(np.repeat([r[1] for r in self.rows], k)),
+            "metric": pd.Categorical(np.repeat([r[2] for r in self.rows], k)),
+            "value": np.concatenate([r[3] for r in self.rows]) if self.rows else [],
+        })
+        keep = df["epoch"].to_numpy() <= last_epoch[df["member"].to_numpy()]
+        return df[keep].reset_index(drop=True)
+
+
+def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
+        callbacks: Sequence[Callback] = ()) -> SweepResult:
+    """Train every member on ``task`` as one population and record every epoch.
+
+    Members diverging (NaN/Inf loss, or beyond ``config.divergence_factor`` times their
+    first loss) are frozen; their records stop at the epoch they diverged in.
+    """
+    device = _device(config.device)
+    dtype = getattr(torch, config.dtype)
+    epochs = config.epochs or task.epochs
+    batch_size = config.batch_size or task.batch_size
+    if batch_size > len(task.train):
+        raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
+                         "training examples; lower --batch-size")
+    defaults = get_rule(config.optimizer).defaults
+    hparams = {"lr": [m.lr for m in members]}
+    hparams |= {name: [m.hparams.get(name, d) for m in members] for name, d in defaults.items()}
+    pop = Population(_initial_models(task, members), config.optimizer, hparams, device=device,
+                     dtype=dtype, path=config.path, divergence_factor=config.divergence_factor)
+    train_x, train_y = task.train.x.to(device, dtype), task.train.y.to(device)
+    val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
+    batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
+    recorder, steps = _Recorder(len(members)), []
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
+                               auc=task.num_classes is not None, device=device)
+        gn_sum = torch.zeros(pop.members, dtype=torch.float64, device=device)
+        gn_max = torch.zeros_like(gn_sum)
+        order = batches.order(epoch)
+        xs, ys = train_x[order], train_y[order]  # one gather per epoch, then views
+        for x, y in zip(xs.split(batch_size, dim=order.dim() - 1),
+                        ys.split(batch_size, dim=order.dim() - 1)):
+            out = pop.step(x, y, task.loss, shared=batches.shared)
+            metrics.update(out.outputs, y, out.losses)
+            gn_sum += out.grad_norm
+            gn_max = torch.maximum(gn_max, out.grad_norm.double())
+            if config.record_steps:
+                steps.append((epoch, pop.steps, out.loss, out.lr, out.grad_norm))
+        seconds = time.perf_counter() - start
+        train_values = metrics.compute()
+        train_values |= {"grad_norm": gn_sum / len(batches), "grad_norm_max": gn_max,
+                         "lr": out.lr, "time": torch.full_like(gn_sum, seconds)}
+        val_values = _evaluate(pop, task, val, config.eval_batch_size)
+        recorder.add(epoch, "train", train_values)
+        recorder.add(epoch, "val", val_values)
+        report = EpochReport(epoch, epochs, pop.members,
+                             {k: v.cpu().numpy() for k, v in val_values.items()},
+                             pop.alive.cpu().numpy(), seconds)
+        for cb in callbacks:
+            cb(report)
+    return SweepResult.build(task, members, config, pop, recorder, steps, len(batches), epochs)
+
+
+def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (), **settings: object) -> SweepResult:
+    """Train one member per learning rate (x seed) in lockstep and record every epoch.
+
+    Args:
+        task: a :class:`~lrlab.tasks.Task` or the name of one (see :func:`get_task`).
+        callbacks: called with an :class:`EpochReport` after every epoch.
+        **settings: the fields of :class:`SweepConfig` (``lrs``, ``optimizer``, ``epochs``,
+            ``seeds``, ``hparams``, ...).
+
+    Example:
+        >>> result = sweep("blobs", lrs=[0.1, 0.01], epochs=2)
+        >>> sorted(result.members["lr"])
+        [0.01, 0.1]
+    """
+    from lrlab.tasks import get_task
+
+    config = validated(**settings)
+    task = get_task(task) if isinstance(task, str) else task
+    return fit(task, config.members(), config, callbacks=callbacks)
+
+
+def train(task: Task | str, *, lr: float, **settings: object) -> SweepResult:
+    """Train one network at one rate: a sweep of one member."""
+    return sweep(task, lrs=[lr], **settings)

@@ -1,0 +1,220 @@
+"""What a sweep returns: tidy records, a members table, a summary and a verdict."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from lrlab._errors import LrlabError
+
+if TYPE_CHECKING:
+    from lrlab.population import Population
+    from lrlab.tasks import Task
+    from lrlab.train._config import Member, SweepConfig
+
+__all__ = ["SweepResult"]
+
+Format = Literal["csv", "parquet"]
+
+
+@dataclass
+class SweepResult:
+    """The records of one population.
+
+    Attributes:
+        task: the task's name.
+        monitor: the validation metric that ranks members.
+        higher_is_better: whether a larger ``monitor`` is better.
+        config: the settings, as a plain dict.
+        records: one row per (member, epoch, split, metric): the tidy table.
+        members: one row per member: its hyperparameters and whether it diverged.
+        steps: per-step records (``record_steps=True``), else ``None``.
+        population: the trained population (in-process only; not saved).
+    """
+
+    task: str
+    monitor: str
+    higher_is_better: bool
+    config: dict
+    records: pd.DataFrame
+    members: pd.DataFrame
+    steps: pd.DataFrame | None = None
+    population: Population | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
+              recorder, steps: list, steps_per_epoch: int, epochs: int) -> SweepResult:
+        """Assemble the tables once training has finished (used by :func:`lrlab.fit`)."""
+        diverged_step = pop.diverged_step.cpu().numpy()
+        diverged = diverged_step >= 0
+        diverged_epoch = np.where(diverged, (diverged_step - 1) // steps_per_epoch + 1, epochs)
+        table = pd.DataFrame({
+            "member": np.arange(len(members)),
+            "label": [m.name() for m in members],
+            "lr": [m.lr for m in members],
+            "optimizer": config.optimizer,
+            "seed": [m.seed for m in members],
+        })
+        for name, values in pop.hparams.items():
+            if name != "lr":
+                table[name] = values.double().cpu().numpy()
+        table["diverged"] = diverged
+        table["diverged_epoch"] = pd.array(np.where(diverged, diverged_epoch, -1)).astype("Int64")
+        table.loc[~diverged, "diverged_epoch"] = pd.NA
+        table["diverged_step"] = pd.array(np.where(diverged, diverged_step, -1)).astype("Int64")
+        table.loc[~diverged, "diverged_step"] = pd.NA
+        return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
+                   config=config.model_dump(), records=recorder.frame(diverged_epoch),
+                   members=table, steps=_steps_frame(steps), population=pop)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def curve(self, metric: str, split: str = "val") -> pd.DataFrame:
+        """One column per member (its label), one row per epoch."""
+        rows = self.records[(self.records["metric"] == metric) & (self.records["split"] == split)]
+        if rows.empty:
+            have = sorted(set(self.records["metric"]))
+            raise LrlabError(f"no {split} records of {metric!r}; recorded: {', '.join(have)}")
+        wide = rows.pivot(index="epoch", columns="member", values="value")
+        return wide.rename(columns=dict(zip(self.members["member"], self.members["label"])))
+
+    def summary(self) -> pd.DataFrame:
+        """Per member: final and best validation ``monitor``, the epoch of the best, final
+        training and validation loss, and whether (and when) it diverged."""
+        m = self.monitor
+        val = self.curve(m, "val")
+        val.columns = self.members["member"].to_numpy()
+        best_epoch = val.idxmax() if self.higher_is_better else val.idxmin()
+        best = val.max() if self.higher_is_better else val.min()
+        out = self.members[["member", "label", "lr", "seed"]].copy()
+        out[f"final_val_{m}"] = [_last(val[k]) for k in out["member"]]
+        out[f"best_val_{m}"] = best.reindex(out["member"]).to_numpy()
+        out["best_epoch"] = best_epoch.reindex(out["member"]).astype("Int64").to_numpy()
+        for split in ("train", "val"):
+            loss = self.curve("loss", split)
+            out[f"final_{split}_loss"] = [_last(loss.iloc[:, k]) for k in out["member"]]
+        out["diverged_epoch"] = self.members["diverged_epoch"]
+        return out
+
+    def best(self) -> pd.Series:
+        """The summary row of the best member: best validation ``monitor``, then the lower
+        final validation loss breaks ties. ``None`` when every member diverged at once."""
+        s = self.summary().dropna(subset=[f"best_val_{self.monitor}"])
+        if s.empty:
+            return None
+        s = s.sort_values([f"best_val_{self.monitor}", "final_val_loss"],
+                          ascending=[not self.higher_is_better, True], kind="stable")
+        return s.iloc[0]
+
+    def verdict(self) -> str:
+        """One line naming the best rate and why."""
+        b = self.best()
+        diverged = self.members.loc[self.members["diverged"], "label"].tolist()
+        tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
+        if b is None or len(diverged) == len(self.members):
+            return f"every member diverged{tail}; try smaller learning rates"
+        epochs = int(self.records["epoch"].max())
+        return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
+                f" at epoch {int(b['best_epoch'])} of {epochs}){tail}")
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(self, out: str | os.PathLike, *, format: Format = "csv") -> list[Path]:
+        """Write ``records``, ``members``, ``steps`` and ``summary.json`` into ``out``.
+
+        Each file is written to a temporary name first and renamed into place, so an
+        interrupted write never leaves a half-written file under the final name.
+        """
+        out = Path(out)
+        if out.exists() and not out.is_dir():
+            raise LrlabError(f"--out {out} is a file; give a directory")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise LrlabError(f"cannot create {out} ({err.strerror}); choose another --out") from None
+        if format == "parquet":
+            _require_parquet()
+        tables = {"records": self.records, "members": self.members}
+        if self.steps is not None:
+            tables["steps"] = self.steps
+        written = [_atomic(out / f"{name}.{format}", lambda p, t=t: _write(t, p, format))
+                   for name, t in tables.items()]
+        summary = {"task": self.task, "monitor": self.monitor,
+                   "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
+                   "config": self.config,
+                   "summary": json.loads(self.summary().to_json(orient="records"))}
+        written.append(_atomic(out / "summary.json",
+                               lambda p: p.write_text(json.dumps(summary, indent=2) + "\n")))
+        return written
+
+    @classmethod
+    def load(cls, out: str | os.PathLike) -> SweepResult:
+        """Read back what :meth:`save` wrote."""
+        out = Path(out)
+        meta_path = out / "summary.json"
+        if not meta_path.is_file():
+            raise LrlabError(f"{out} holds no lrlab records (no summary.json); "
+                             "give a directory written by --out")
+        meta = json.loads(meta_path.read_text())
+        fmt = "parquet" if (out / "records.parquet").exists() else "csv"
+        read = pd.read_parquet if fmt == "parquet" else pd.read_csv
+        steps = out / f"steps.{fmt}"
+        return cls(task=meta["task"], monitor=meta["monitor"],
+                   higher_is_better=meta["higher_is_better"], config=meta["config"],
+                   records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
+                   steps=read(steps) if steps.exists() else None)
+
+
+def _last(series: pd.Series) -> float:
+    values = series.dropna()
+    return float(values.iloc[-1]) if len(values) else float("nan")
+
+
+def _steps_frame(steps: list) -> pd.DataFrame | None:
+    """Per-step records ``(epoch, step, loss, lr, grad_norm)`` as one tidy table."""
+    if not steps:
+        return None
+    epoch = np.array([s[0] for s in steps])
+    step = np.array([s[1] for s in steps])
+    k = steps[0][2].shape[0]
+    frames = []
+    for i, metric in ((2, "loss"), (3, "lr"), (4, "grad_norm")):
+        values = np.stack([s[i].double().cpu().numpy() for s in steps])  # (steps, K)
+        frames.append(pd.DataFrame({
+            "member": np.tile(np.arange(k), len(steps)), "epoch": np.repeat(epoch, k),
+            "step": np.repeat(step, k), "metric": metric, "value": values.reshape(-1)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _require_parquet() -> None:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise LrlabError("writing Parquet needs pyarrow: pip install 'lrlab[parquet]', "
+                         "or use --format csv") from None
+
+
+def _write(table: pd.DataFrame, path: Path, format: Format) -> None:
+    if format == "parquet":
+        table.to_parquet(path, index=False)
+    else:
+        table.to_csv(path, index=False)
+
+
+def _atomic(path: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

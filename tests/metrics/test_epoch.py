@@ -1,0 +1,158 @@
+"""EpochMetrics: batches against the whole epoch at once, regression, NaN members, devices."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lrlab import LrlabError
+from lrlab.metrics import EpochMetrics, correct, cross_entropy, roc_auc_keras, sse
+
+K, N, C = 3, 230, 4
+SPLITS = ((0, 32), (32, 64), (64, 65), (65, 200), (200, 230))
+
+
+def _data(dtype: torch.dtype = torch.float64, seed: int = 0, per_member: bool = False):
+    g = torch.Generator().manual_seed(seed)
+    shape = (K, N) if per_member else (N,)
+    targets = torch.randint(0, C, shape, generator=g)
+    logits = 2.0 * torch.randn(K, N, C, generator=g)
+    logits = logits + torch.nn.functional.one_hot(targets, C).expand(K, N, C)
+    return logits.to(dtype), targets
+
+
+def _run(logits: torch.Tensor, targets: torch.Tensor, **kwargs) -> dict[str, torch.Tensor]:
+    metrics = EpochMetrics(K, num_classes=C, **kwargs)
+    for lo, hi in SPLITS:
+        z, y = logits[:, lo:hi], targets[..., lo:hi]
+        metrics.update(z, y, cross_entropy(z, y))
+    return metrics.compute()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("per_member", [False, True])
+def test_batches_equal_whole_epoch(dtype: torch.dtype, per_member: bool) -> None:
+    logits, targets = _data(dtype, per_member=per_member)
+    got = _run(logits, targets)
+    assert set(got) == {"loss", "accuracy", "error", "sse", "auc"}
+    for v in got.values():
+        assert v.shape == (K,) and v.dtype == torch.float64
+    want = {
+        "loss": cross_entropy(logits, targets).double().mean(dim=1),
+        "accuracy": correct(logits, targets).double().mean(dim=1),
+        "sse": sse(logits, targets).double().sum(dim=1),
+        "auc": roc_auc_keras(torch.softmax(logits, -1), targets.expand(K, N)),
+    }
+    want["error"] = 1.0 - want["accuracy"]
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    for name, value in want.items():
+        torch.testing.assert_close(got[name], value, rtol=tol, atol=tol, msg=name)
+    assert 0.5 < got["auc"].min().item() and got["accuracy"].min().item() > 1.0 / C
+
+
+def test_auc_off_reset_and_empty() -> None:
+    logits, targets = _data()
+    metrics = EpochMetrics(K, num_classes=C, auc=False)
+    empty = metrics.compute()
+    assert set(empty) == {"loss", "accuracy", "error", "sse"}
+    assert all(torch.isnan(v).all() for v in empty.values())
+    metrics.update(logits[:, :10], targets[:10], cross_entropy(logits[:, :10], targets[:10]))
+    metrics.reset()
+    z, y = logits[:, 10:], targets[10:]
+    metrics.update(z, y, cross_entropy(z, y))
+    torch.testing.assert_close(metrics.compute()["sse"], sse(z, y).sum(dim=1))
+    assert set(EpochMetrics(K, num_classes=C).compute()) == {
+        "loss",
+        "accuracy",
+        "error",
+        "sse",
+        "auc",
+    }
+
+
+def test_accepts_tensors_that_require_grad() -> None:
+    logits, targets = _data()
+    logits.requires_grad_(True)
+    metrics = EpochMetrics(K, num_classes=C)
+    metrics.update(logits, targets, cross_entropy(logits, targets))
+    assert not metrics.compute()["loss"].requires_grad
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_nan_member_is_isolated(bad: float) -> None:
+    logits, targets = _data()
+    clean = _run(logits, targets)
+    logits[1, 100, 2] = bad
+    logits[1, 150] = bad
+    got = _run(logits, targets)  # must not raise
+    for name, value in got.items():
+        assert math.isnan(value[1].item()), name
+        assert torch.equal(value[[0, 2]], clean[name][[0, 2]]), name
+
+
+def test_regression_shared_targets_of_shape_b() -> None:
+    g = torch.Generator().manual_seed(1)
+    preds = torch.randn(K, N, 1, generator=g)
+    targets = torch.randn(N, generator=g)
+    metrics = EpochMetrics(K, num_classes=None)
+    for lo, hi in SPLITS:
+        p, y = preds[:, lo:hi], targets[lo:hi]
+        metrics.update(p, y, (p.squeeze(-1) - y).square())
+    got = metrics.compute()
+    assert set(got) == {"loss", "sse"}
+    sq = (preds.squeeze(-1).double() - targets.double()).square()
+    torch.testing.assert_close(got["loss"], sq.mean(dim=1))
+    torch.testing.assert_close(got["sse"], sq.sum(dim=1))
+
+
+def test_regression_per_member_targets_and_nan() -> None:
+    g = torch.Generator().manual_seed(2)
+    preds = torch.randn(K, N, 3, generator=g, dtype=torch.float64)
+    targets = torch.randn(K, N, 3, generator=g, dtype=torch.float64)
+    preds[2, 5, 1] = math.nan
+    metrics = EpochMetrics(K, num_classes=None)
+    for lo, hi in SPLITS:
+        p, y = preds[:, lo:hi], targets[:, lo:hi]
+        metrics.update(p, y, (p - y).square().mean(dim=-1))
+    got = metrics.compute()
+    sq = (preds - targets).square()
+    torch.testing.assert_close(got["sse"][:2], sq[:2].sum(dim=(1, 2)))
+    torch.testing.assert_close(got["loss"][:2], sq[:2].mean(dim=2).mean(dim=1))
+    assert math.isnan(got["sse"][2].item()) and math.isnan(got["loss"][2].item())
+
+
+def test_shape_errors() -> None:
+    logits, targets = _data()
+    losses = cross_entropy(logits, targets)
+    with pytest.raises(LrlabError, match="C=5"):
+        EpochMetrics(K, num_classes=5).update(logits, targets, losses)
+    with pytest.raises(LrlabError, match="per-sample"):
+        EpochMetrics(K, num_classes=C).update(logits, targets, losses.mean(dim=1))
+    with pytest.raises(LrlabError, match="member axis"):
+        EpochMetrics(K + 1, num_classes=C).update(logits, targets, losses)
+    with pytest.raises(LrlabError, match="do not match"):
+        EpochMetrics(K, num_classes=None).update(logits, targets, losses)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_update_never_synchronises() -> None:
+    logits, targets = _data(torch.float32)
+    logits, targets = logits.cuda(), targets.cuda()
+    losses = cross_entropy(logits, targets)
+    metrics = EpochMetrics(K, num_classes=C)
+    metrics.update(logits[:, :8], targets[:8], losses[:, :8])  # allocation on first use
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for lo, hi in SPLITS:
+            metrics.update(logits[:, lo:hi], targets[lo:hi], losses[:, lo:hi])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    got = metrics.compute()
+    assert got["auc"].device.type == "cuda"
+    torch.testing.assert_close(
+        got["loss"].cpu(),
+        torch.cat([losses[:, :8], losses], dim=1).double().mean(dim=1).cpu(),
+    )
