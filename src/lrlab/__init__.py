@@ -1,7 +1,18 @@
-"""lrlab: find, schedule and study the learning rate of PyTorch networks."""
+"""lrlab: find, schedule and study the learning rate of PyTorch networks.
+
+The public face: :func:`sweep` and :func:`train` run populations on a task; the topic
+packages (:mod:`lrlab.optim`, :mod:`lrlab.metrics`, :mod:`lrlab.tasks`,
+:mod:`lrlab.population`, :mod:`lrlab.train`) hold the pieces.
+"""
 
 from lrlab._errors import DataError, LrlabError
+from lrlab.population import Population
+from lrlab.tasks import Split, Task, get_task
+from lrlab.train import SweepConfig, SweepResult, fit, sweep, train
 
 __version__ = "0.1.0"
 
-__all__ = ["DataError", "LrlabError", "__version__"]
+__all__ = [
+    "DataError", "LrlabError", "Population", "Split", "SweepConfig", "SweepResult", "Task",
+    "__version__", "fit", "get_task", "sweep", "train",
+]

@@ -149,6 +149,17 @@ def test_members_are_independent() -> None:
         assert alone.result()[0].item() == pytest.approx(batched[k].item(), abs=1e-15)
 
 
+def test_non_contiguous_probabilities() -> None:
+    probs, targets = _classification(2, 90, seed=7)
+    transposed = probs.transpose(1, 2).contiguous().transpose(1, 2)  # dense, not contiguous
+    assert not transposed.is_contiguous()
+    assert torch.equal(roc_auc_keras(transposed, targets), roc_auc_keras(probs, targets))
+    assert torch.equal(
+        roc_auc_keras(probs[:, ::2], targets[:, ::2]),
+        roc_auc_keras(probs[:, ::2].contiguous(), targets[:, ::2].contiguous()),
+    )
+
+
 def test_label_targets_equal_index_targets() -> None:
     probs, targets = _classification(2, 100, seed=4)
     onehot = torch.nn.functional.one_hot(targets, C)
@@ -158,11 +169,14 @@ def test_label_targets_equal_index_targets() -> None:
     assert torch.equal(roc_auc_keras(probs, onehot.bool()), by_index)
 
 
+@pytest.mark.parametrize("onehot", [False, True])
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
-def test_nan_member_leaves_others_unchanged(bad: float) -> None:
+def test_nan_member_leaves_others_unchanged(bad: float, onehot: bool) -> None:
     g = torch.Generator().manual_seed(5)
     logits = torch.randn(3, 120, C, generator=g)
     targets = torch.randint(0, C, (120,), generator=g)
+    if onehot:
+        targets = torch.nn.functional.one_hot(targets, C).float()
     clean = AucCounts(3)
     clean.update(torch.softmax(logits, -1), targets)
     logits[1, 7, 2] = bad  # softmax of this row becomes NaN

@@ -136,6 +136,16 @@ def test_shape_errors() -> None:
         EpochMetrics(K, num_classes=None).update(logits, targets, losses)
 
 
+def test_failed_update_changes_nothing() -> None:
+    logits, targets = _data()
+    losses = cross_entropy(logits, targets)
+    metrics = EpochMetrics(K, num_classes=C)
+    with pytest.raises(LrlabError, match="do not match"):
+        metrics.update(logits, targets[:-1], losses)
+    metrics.update(logits, targets, losses)
+    torch.testing.assert_close(metrics.compute()["loss"], losses.mean(dim=1))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_update_never_synchronises() -> None:
     logits, targets = _data(torch.float32)

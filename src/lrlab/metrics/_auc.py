@@ -56,24 +56,37 @@ def _check_num_thresholds(num_thresholds: int) -> None:
         raise LrlabError(f"num_thresholds must be an integer >= 2, got {num_thresholds!r}")
 
 
-def _binary_labels(probs: Tensor, targets: Tensor) -> Tensor:
-    """Boolean labels of ``probs``' shape from class indices, one-hot or binary targets."""
-    targets = targets.to(probs.device)
-    as_labels = (
-        targets.is_floating_point() or targets.dtype == torch.bool or targets.shape == probs.shape
-    )
+def _class_indices(probs: Tensor, targets: Tensor) -> Tensor | None:
+    """Targets as int64 class indices over ``probs``' last axis, or ``None`` for labels.
+
+    Float or bool targets, and int targets of exactly ``probs``' shape, are labels.
+    """
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        return None
+    if targets.shape == probs.shape:
+        return None
     try:
-        if as_labels:  # one-hot / binary labels; Keras casts them to bool
-            return (targets != 0).expand(probs.shape)
-        idx = targets.to(torch.int64).expand(probs.shape[:-1])
+        return targets.to(device=probs.device, dtype=torch.int64).expand(probs.shape[:-1])
     except RuntimeError:
-        raise LrlabError(
-            f"targets of shape {tuple(targets.shape)} do not match probabilities of shape "
-            f"{tuple(probs.shape)}; give class indices (N,) or (K, N), or labels shaped like "
-            "the probabilities"
-        ) from None
-    classes = torch.arange(probs.shape[-1], device=probs.device)
-    return idx.unsqueeze(-1) == classes
+        raise _mismatch(probs, targets) from None
+
+
+def _labels(probs: Tensor, targets: Tensor) -> Tensor:
+    """Boolean labels of ``probs``' shape (Keras casts labels to bool: nonzero is positive)."""
+    targets = targets.to(probs.device)
+    labels = targets if targets.dtype == torch.bool else targets != 0
+    try:
+        return labels.expand(probs.shape)
+    except RuntimeError:
+        raise _mismatch(probs, targets) from None
+
+
+def _mismatch(probs: Tensor, targets: Tensor) -> LrlabError:
+    return LrlabError(
+        f"targets of shape {tuple(targets.shape)} do not match probabilities of shape "
+        f"{tuple(probs.shape)}; give class indices (N,) or (K, N), or labels shaped like "
+        "the probabilities"
+    )
 
 
 def _buckets(probs: Tensor, num_thresholds: int) -> Tensor:
@@ -103,15 +116,17 @@ class AucCounts:
         self.members = int(members)
         self.num_thresholds = int(num_thresholds)
         self._device = None if device is None else torch.device(device)
-        # (K, 2, T + 1): [:, 0] negatives, [:, 1] positives; bucket T holds NaN scores.
+        # (K, 2, T + 1) bucket counts: [:, 0] all scores, [:, 1] positives; bucket T: NaN.
         self._hist: Tensor | None = None
+        self._base = torch.zeros(0, dtype=torch.int64)  # (K, 1): member k's offset
         if self._device is not None:
             self.reset()
 
     def reset(self) -> None:
         """Zero all counts (keeps the device)."""
-        shape = (self.members, 2, self.num_thresholds + 1)
-        self._hist = torch.zeros(shape, dtype=torch.int64, device=self._device)
+        slots = self.num_thresholds + 1
+        self._hist = torch.zeros((self.members, 2, slots), dtype=torch.int64, device=self._device)
+        self._base = torch.arange(self.members, device=self._device).unsqueeze(1) * (2 * slots)
 
     def update(self, probs: Tensor, targets: Tensor) -> None:
         """Add one batch to the counts. Runs on the device without host synchronisation.
@@ -131,13 +146,21 @@ class AucCounts:
             self.reset()
         assert self._hist is not None
         probs = probs.detach().to(self._hist.device)
-        labels = _binary_labels(probs, targets.detach()).reshape(self.members, -1)
-        bucket = _buckets(probs, self.num_thresholds).reshape(self.members, -1)
-        slots = self.num_thresholds + 1
-        base = torch.arange(self.members, device=probs.device).unsqueeze(1) * (2 * slots)
-        index = bucket.add_(base).add_(labels, alpha=slots).reshape(-1)
-        ones = torch.ones((), dtype=torch.int64, device=probs.device).expand(index.shape)
-        self._hist.view(-1).index_add_(0, index, ones)
+        targets = targets.detach()
+        k, t = self.members, self.num_thresholds
+        flat = self._hist.view(-1)
+        indices = _class_indices(probs, targets)
+        labels = None if indices is not None else _labels(probs, targets)
+        # every score into row 0 of its member, positives again into row 1
+        bucket = _buckets(probs, t).contiguous()
+        every = bucket.view(k, -1).add_(self._base).view(-1)  # in place: bucket has the offset
+        flat.index_add_(0, every, _ones(every))
+        if indices is not None:  # one positive per sample: the score of its own class
+            positive = bucket.gather(-1, indices.unsqueeze(-1)).view(-1).add_(t + 1)
+            flat.index_add_(0, positive, _ones(positive))
+        else:
+            assert labels is not None
+            flat.index_add_(0, every + (t + 1), labels.reshape(-1).to(torch.int64))
 
     def confusion(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The accumulated ``(tp, fp, tn, fn)``, each ``(K, T)`` int64, as Keras' variables.
@@ -151,8 +174,11 @@ class AucCounts:
         # above[:, :, i] = number of scores in bucket >= i, i.e. scores > t_i.
         above = hist.flip(-1).cumsum(-1).flip(-1)
         total = hist.sum(-1, keepdim=True)
-        tp, fp = above[:, 1], above[:, 0]
-        return tp, fp, total[:, 0] - fp, total[:, 1] - tp
+        tp = above[:, 1]
+        fp = above[:, 0] - tp
+        fn = total[:, 1] - tp
+        tn = total[:, 0] - total[:, 1] - fp
+        return tp, fp, tn, fn
 
     def result(self) -> Tensor:
         """ROC AUC of each member, ``(K,)`` float64 on the counts' device.
@@ -165,8 +191,13 @@ class AucCounts:
         heights = (tpr[:, :-1] + tpr[:, 1:]) / 2.0
         auc = ((fpr[:, :-1] - fpr[:, 1:]) * heights).sum(-1)
         assert self._hist is not None
-        has_nan = self._hist[:, :, self.num_thresholds].sum(-1) > 0
+        has_nan = self._hist[:, 0, self.num_thresholds] > 0
         return torch.where(has_nan, torch.nan, auc)
+
+
+def _ones(index: Tensor) -> Tensor:
+    """A stride-0 int64 tensor of ones shaped like ``index`` (no memory per element)."""
+    return torch.ones((), dtype=torch.int64, device=index.device).expand(index.shape)
 
 
 def _divide_no_nan(num: Tensor, den: Tensor) -> Tensor:

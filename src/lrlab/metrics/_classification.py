@@ -41,10 +41,15 @@ def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
         ) from None
 
 
-def _onehot(targets: Tensor, num_classes: int, dtype: torch.dtype) -> Tensor:
-    """One-hot ``targets[..., None] == arange(C)`` as ``dtype`` (no scatter, no sync)."""
+def _onehot_mask(targets: Tensor, num_classes: int) -> Tensor:
+    """Boolean one-hot ``targets[..., None] == arange(C)`` (no scatter, no sync)."""
     classes = torch.arange(num_classes, device=targets.device)
-    return (targets.unsqueeze(-1) == classes).to(dtype)
+    return targets.unsqueeze(-1) == classes
+
+
+def _sse_from_mask(probs: Tensor, onehot: Tensor) -> Tensor:
+    """``sum_c (p_c - onehot_c)^2`` with a boolean one-hot mask of ``probs``' shape."""
+    return torch.add(probs, onehot, alpha=-1).square_().sum(dim=-1)
 
 
 def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
@@ -75,8 +80,7 @@ def sse_from_probs(probs: Tensor, targets: Tensor) -> Tensor:
         Tensor of shape ``probs.shape[:-1]`` in the probabilities' dtype.
     """
     idx = _index_targets(probs, targets)
-    diff = probs - _onehot(idx, probs.shape[-1], probs.dtype)
-    return diff.square().sum(dim=-1)
+    return _sse_from_mask(probs, _onehot_mask(idx, probs.shape[-1]))
 
 
 def sse(logits: Tensor, targets: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
-from lrlab.metrics._classification import _index_targets, sse_from_probs
+from lrlab.metrics._classification import _index_targets, _onehot_mask, _sse_from_mask
 
 __all__ = ["EpochMetrics"]
 
@@ -102,57 +102,46 @@ class EpochMetrics:
                 f"got shape {tuple(logits.shape)}"
             )
         batch = logits.shape[1]
-        if losses.dim() == 1 and losses.shape[0] == k and batch == 1:
-            losses = losses.unsqueeze(1)
         if tuple(losses.shape) != (k, batch):
             raise LrlabError(
                 f"losses must be per-sample, shape (K, B) = ({k}, {batch}); got "
                 f"{tuple(losses.shape)} (use reduction='none')"
             )
-        if self._device is None:
-            self._device = logits.device
-            self.reset()
-        dev = self._device
-        logits, targets, losses = logits.detach(), targets.detach(), losses.detach()
-        if logits.device != dev:
-            logits, losses = logits.to(dev), losses.to(dev)
-        sums = self._sums
-        sums["loss"] += losses.to(_F64).sum(dim=1)
-        if self.classification:
-            self._update_classification(logits, targets.to(dev))
-        else:
-            self._update_regression(logits, targets.to(dev))
-        self._samples += batch
-
-    def _update_classification(self, logits: Tensor, targets: Tensor) -> None:
-        if logits.dim() < 3 or logits.shape[-1] != self.num_classes:
+        if self.classification and (logits.dim() < 3 or logits.shape[-1] != self.num_classes):
             raise LrlabError(
                 f"logits must be (K, B, C) with C={self.num_classes} classes, "
                 f"got shape {tuple(logits.shape)}"
             )
-        idx = _index_targets(logits, targets)
+        if self._device is None:
+            self._device = logits.device
+            self.reset()
+        dev = self._device
+        logits, losses = logits.detach().to(dev), losses.detach().to(dev)
+        targets = targets.detach().to(dev)
+        # check every shape before touching a running sum
+        if self.classification:
+            idx = _index_targets(logits, targets)
+        else:
+            targets = _regression_targets(logits, targets)
+        self._sums["loss"] += losses.to(_F64).sum(dim=1)
+        if self.classification:
+            self._update_classification(logits, idx)
+        else:
+            err = logits.to(_F64) - targets.to(_F64)
+            self._sums["sse"] += err.square_().flatten(1).sum(dim=1)
+        self._samples += batch
+
+    def _update_classification(self, logits: Tensor, idx: Tensor) -> None:
         probs = torch.softmax(logits, dim=-1)
         hits = logits.argmax(dim=-1) == idx
         self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
-        self._sums["sse"] += sse_from_probs(probs, idx).to(_F64).flatten(1).sum(dim=1)
-        self._broken |= torch.isnan(probs).flatten(1).any(dim=1)
+        onehot = _onehot_mask(idx, logits.shape[-1])
+        per_sample = _sse_from_mask(probs, onehot).flatten(1)  # NaN where softmax gave NaN
+        self._sums["sse"] += per_sample.sum(dim=1, dtype=_F64)
+        self._broken |= torch.isnan(per_sample).any(dim=1)
         self._positions += math.prod(logits.shape[1:-1])
         if self._auc is not None:
             self._auc.update(probs, idx)
-
-    def _update_regression(self, preds: Tensor, targets: Tensor) -> None:
-        shape = tuple(preds.shape)
-        if tuple(targets.shape) in (shape[1:], _strip_ones(shape[1:])):
-            targets = targets.reshape(1, *shape[1:])
-        elif tuple(targets.shape) in (shape, _strip_ones(shape)):
-            targets = targets.reshape(shape)
-        else:
-            raise LrlabError(
-                f"regression targets of shape {tuple(targets.shape)} do not match predictions "
-                f"of shape {shape}; use (B, ...) or (K, B, ...)"
-            )
-        err = preds.to(_F64) - targets.to(_F64)
-        self._sums["sse"] += err.square().flatten(1).sum(dim=1)
 
     def compute(self) -> dict[str, Tensor]:
         """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.
@@ -179,6 +168,24 @@ class EpochMetrics:
         if self._auc is not None:
             out["auc"] = self._auc.result()
         return out
+
+
+def _regression_targets(preds: Tensor, targets: Tensor) -> Tensor:
+    """Targets reshaped to broadcast against predictions ``(K, B, ...)``.
+
+    Accepts ``(B, ...)`` (shared) or ``(K, B, ...)``, each also without trailing size-1 axes,
+    so that targets ``(B,)`` match predictions ``(K, B, 1)`` instead of broadcasting to
+    ``(K, B, B)``.
+    """
+    shape = tuple(preds.shape)
+    if tuple(targets.shape) in (shape[1:], _strip_ones(shape[1:])):
+        return targets.reshape(1, *shape[1:])
+    if tuple(targets.shape) in (shape, _strip_ones(shape)):
+        return targets.reshape(shape)
+    raise LrlabError(
+        f"regression targets of shape {tuple(targets.shape)} do not match predictions "
+        f"of shape {shape}; use (B, ...) or (K, B, ...)"
+    )
 
 
 def _strip_ones(shape: tuple[int, ...]) -> tuple[int, ...]:

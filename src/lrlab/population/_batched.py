@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["supports", "batched_forward"]
+__all__ = ["Plan", "batched_forward", "plan", "supports"]
 
 # Layers that act on each sample alone and have no parameters: they run on (K*B, ...).
 _POINTWISE = (
@@ -52,11 +52,21 @@ def _supported_layer(m: nn.Module) -> bool:
     return isinstance(m, _POINTWISE) and not list(m.parameters())
 
 
-def supports(model: nn.Module) -> bool:
-    """Whether :func:`batched_forward` can run ``model``: a Sequential of known layers."""
+Plan = tuple[tuple[str, nn.Module], ...]
+
+
+def plan(model: nn.Module) -> Plan | None:
+    """The layers :func:`batched_forward` will run, in order, or ``None`` if ``model`` is not
+    a Sequential of known layers (then use vmap)."""
     if not isinstance(model, nn.Sequential) or list(model.buffers()):
-        return False
-    return all(_supported_layer(m) for _, m in _leaves(model))
+        return None
+    layers = tuple(_leaves(model))
+    return layers if all(_supported_layer(m) for _, m in layers) else None
+
+
+def supports(model: nn.Module) -> bool:
+    """Whether :func:`batched_forward` can run ``model``."""
+    return plan(model) is not None
 
 
 def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared: bool) -> Tensor:
@@ -101,12 +111,12 @@ def _flatten(m: nn.Flatten, x: Tensor, shared: bool) -> Tensor:
 _PARAMETRIC: dict[type, Callable[..., Tensor]] = {nn.Linear: _linear, nn.Conv2d: _conv2d}
 
 
-def batched_forward(model: nn.Module, params: Mapping[str, Tensor], x: Tensor,
+def batched_forward(layers: Plan, params: Mapping[str, Tensor], x: Tensor,
                     *, shared: bool) -> Tensor:
     """Run the K members stacked in ``params`` on ``x``.
 
     Args:
-        model: a Sequential for which :func:`supports` is true (its own weights are unused).
+        layers: the model's :func:`plan` (its own weights are unused).
         params: parameter name -> stacked tensor ``(K, ...)``.
         x: the batch, ``(B, ...)`` when ``shared`` else ``(K, B, ...)``.
         shared: whether every member sees the same batch.
@@ -114,7 +124,7 @@ def batched_forward(model: nn.Module, params: Mapping[str, Tensor], x: Tensor,
     Returns:
         The outputs, ``(K, B, ...)``.
     """
-    for name, m in _leaves(model):
+    for name, m in layers:
         fn = _PARAMETRIC.get(type(m))
         if fn is not None:
             x, shared = fn(m, params, name, x, shared), False

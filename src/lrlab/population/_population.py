@@ -29,7 +29,7 @@ from torch.func import functional_call, vmap
 from lrlab._errors import LrlabError
 from lrlab.metrics import grad_norm
 from lrlab.optim import UpdateRule, get_rule, per_member
-from lrlab.population._batched import batched_forward, supports
+from lrlab.population._batched import batched_forward, plan
 
 __all__ = ["Population", "StepOutput", "Path"]
 
@@ -122,6 +122,7 @@ class Population:
         self.hparams = {k: v.to(self.device, self.dtype) for k, v in values.items()
                         if not (k == "weight_decay" and (v == 0).all())}
         self.state = self.rule.init(list(self.params.values()))
+        self._plan = plan(self.template)
         self.path = self._choose_path(path)
         self.divergence_factor = divergence_factor
         self.alive = torch.ones(self.members, dtype=torch.bool, device=self.device)
@@ -144,12 +145,12 @@ class Population:
         return out
 
     def _choose_path(self, path: Path) -> Path:
-        if path == "batched" and not supports(self.template):
+        if path == "batched" and self._plan is None:
             raise LrlabError(f"{type(self.template).__name__} is not a Sequential of standard "
                              "layers; use path='vmap' or 'auto'")
         if path != "auto":
             return path
-        return "batched" if supports(self.template) else "vmap"
+        return "batched" if self._plan is not None else "vmap"
 
     # -- forward -----------------------------------------------------------------------
 
@@ -160,7 +161,7 @@ class Population:
     def forward(self, x: Tensor, *, shared: bool = True) -> Tensor:
         """Every member's outputs on ``x`` (``(B, ...)`` if shared, else ``(K, B, ...)``)."""
         if self.path == "batched":
-            return batched_forward(self.template, self.params, x, shared=shared)
+            return batched_forward(self._plan, self.params, x, shared=shared)
         if self.path == "vmap":
             try:
                 return self._vmapped(x, shared)
@@ -205,30 +206,41 @@ class Population:
         outputs = self.forward(x, shared=shared)
         losses = loss_fn(outputs, y)
         loss = losses.detach().mean(dim=1)
-        self._flag_divergence(loss)
-        total = torch.where(self.alive, losses.mean(dim=1), 0.0).sum()
+        everyone = self._flag_divergence(loss)
+        batch_loss = losses.mean(dim=1)
+        total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
         params = list(self.params.values())
         grads = torch.autograd.grad(total, params)
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
         updates, self.state = self.rule.update(grads, self.state, [p.detach() for p in params], hp)
-        everyone = bool(self.alive.all())  # one sync: masking is needed only after a divergence
         with torch.no_grad():
             for p, u in zip(params, updates):
                 p.add_(u if everyone else torch.where(per_member(self.alive, u), u, 0.0))
-        return StepOutput(outputs.detach(), losses.detach(), loss, grad_norm(grads), hp["lr"])
+        norm = grad_norm(grads)
+        if not everyone:  # a frozen member has no gradient to speak of
+            norm = torch.where(self.alive, norm, torch.nan)
+        return StepOutput(outputs.detach(), losses.detach(), loss, norm, hp["lr"])
 
-    def _flag_divergence(self, loss: Tensor) -> None:
+    def _flag_divergence(self, loss: Tensor) -> bool:
+        """Freeze members whose loss is NaN/Inf or beyond their bound; whether all live.
+
+        One comparison covers every case: ``|loss| <= bound`` is false for NaN and Inf. The
+        one host sync here lets the common case (everyone alive) skip all masking.
+        """
         self.steps += 1
         if self._bound is None:
+            big = torch.finfo(loss.dtype).max
             factor = self.divergence_factor
-            self._bound = (loss.abs().clamp_min(1.0) * factor if factor is not None
-                           else torch.full_like(loss, float("inf")))
-        bad = ~torch.isfinite(loss) | (loss > self._bound)
-        newly = bad & self.alive
-        self.diverged_step = torch.where(newly, self.steps, self.diverged_step)
-        self.alive = self.alive & ~bad
+            bound = loss.abs().clamp_min(1.0) * factor if factor else torch.full_like(loss, big)
+            self._bound = bound.nan_to_num(big, big)
+        ok = loss.abs() <= self._bound
+        if bool((ok & self.alive).sum() == self.members):
+            return True
+        self.diverged_step = torch.where(self.alive & ~ok, self.steps, self.diverged_step)
+        self.alive = self.alive & ok
+        return False
 
     # -- export ------------------------------------------------------------------------
 

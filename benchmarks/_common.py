@@ -1,0 +1,102 @@
+"""Helpers shared by the benchmarks: timing, machine description, Markdown report sections.
+
+Every benchmark writes its own section of ``docs/benchmarks.md`` between two markers,
+``<!-- NAME:start -->`` and ``<!-- NAME:end -->``; :func:`write_section` replaces that section
+(or appends it) and leaves the rest of the file as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+__all__ = [
+    "INTRO", "command_line", "machine", "markdown_table", "now", "ratio", "seconds",
+    "timed", "write_section",
+]
+
+T = TypeVar("T")
+
+INTRO = """# Benchmarks
+
+The numbers below are ratios measured side by side in one run of each benchmark script, on
+whatever machine ran it (described in each section). Absolute seconds depend on that machine
+and on what else was running there; the ratios between methods timed in the same run are what
+to compare. Each section says which command produced it; run that command again to refresh it.
+"""
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
+    """Wall-clock seconds of ``fn()``, and its result."""
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def machine() -> str:
+    """One line describing where the benchmark ran."""
+    cores = os.cpu_count()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        usable = cores
+    return (f"{usable} usable CPU cores (of {cores}), {platform.machine()}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}, "
+            f"torch.get_num_threads() = {torch.get_num_threads()}")
+
+
+def now() -> str:
+    """The local date and time, to the minute."""
+    return dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+
+
+def command_line() -> str:
+    """The command that is running, as one could type it again."""
+    return " ".join(shlex.quote(a) for a in ["python", *sys.argv])
+
+
+def seconds(value: float | None) -> str:
+    """``12.3 s``, or an em dash for a missing value."""
+    return "—" if value is None else f"{value:,.1f} s"
+
+
+def ratio(value: float | None) -> str:
+    """``23.4x``, or an em dash for a missing value."""
+    return "—" if value is None else f"{value:,.1f}x"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table; the first column left-aligned, the others right."""
+    align = [":--"] + ["--:"] * (len(headers) - 1)
+    lines = [headers, align, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def write_section(path: Path, name: str, body: str, *, intro: str = INTRO) -> None:
+    """Put ``body`` between the markers of section ``name`` in ``path``.
+
+    The file is created (with ``intro``) when missing; the section is appended when the file
+    has no markers for it; everything outside the markers is kept as it was.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else intro
+    head, found, rest = text.partition(start)
+    if found:
+        _, closed, tail = rest.partition(end)
+        if not closed:
+            raise ValueError(f"{path}: {start} has no matching {end}; fix the file by hand")
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

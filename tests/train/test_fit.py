@@ -1,0 +1,435 @@
+"""Tests for the epoch loop (sweep, train, fit), its settings and SweepResult."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab._errors import LrlabError
+from lrlab.train import SweepResult, parse_lrs, sweep, train
+
+TRAIN_METRICS = {"loss", "accuracy", "error", "sse", "auc", "grad_norm", "grad_norm_max",
+                 "lr", "time"}
+VAL_METRICS = {"loss", "accuracy", "error", "sse", "auc"}
+
+
+def one_line(err: pytest.ExceptionInfo[LrlabError]) -> str:
+    """The message of an LrlabError, checked to be one non-empty line."""
+    message = str(err.value)
+    assert message.strip()
+    assert "\n" not in message and "\r" not in message
+    return message
+
+
+def without_time(records: pd.DataFrame) -> pd.DataFrame:
+    """The records without the wall-clock metric, sorted, with a fresh index."""
+    out = records[records["metric"] != "time"].copy()
+    out["split"] = out["split"].astype(str)
+    out["metric"] = out["metric"].astype(str)
+    return out.sort_values(["member", "epoch", "split", "metric"]).reset_index(drop=True)
+
+
+def member_records(records: pd.DataFrame, member: int, *, as_member: int = 0) -> pd.DataFrame:
+    """One member's records (no time), renumbered as ``as_member``."""
+    out = without_time(records)
+    out = out[out["member"] == member].copy()
+    out["member"] = as_member
+    return out.reset_index(drop=True)
+
+
+def assert_same_member(a: pd.DataFrame, ka: int, b: pd.DataFrame, kb: int, *,
+                       atol: float = 0.0) -> None:
+    """Member ``ka`` of records ``a`` has the records of member ``kb`` of ``b`` (to atol)."""
+    ra, rb = member_records(a, ka), member_records(b, kb)
+    assert not ra.empty
+    pd.testing.assert_frame_equal(ra.drop(columns="value"), rb.drop(columns="value"))
+    np.testing.assert_allclose(ra["value"].to_numpy(), rb["value"].to_numpy(),
+                               rtol=0, atol=atol, equal_nan=True)
+
+
+@pytest.fixture(scope="module")
+def base() -> SweepResult:
+    """A 3-epoch sweep of two rates on blobs."""
+    return sweep("blobs", lrs=[0.1, 0.01], epochs=3)
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def test_records_are_complete(base: SweepResult) -> None:
+    """Every (member, epoch 1..3, split, metric) is recorded exactly once."""
+    rec = base.records
+    assert list(rec.columns) == ["member", "epoch", "split", "metric", "value"]
+    have = {str(m) for m in rec.loc[rec["split"] == "train", "metric"]}
+    assert TRAIN_METRICS <= have
+    have_val = {str(m) for m in rec.loc[rec["split"] == "val", "metric"]}
+    assert VAL_METRICS <= have_val
+    assert set(rec["split"].astype(str)) == {"train", "val"}
+    expected = {(k, e, "train", m) for k, e, m in itertools.product([0, 1], [1, 2, 3], have)}
+    expected |= {(k, e, "val", m) for k, e, m in itertools.product([0, 1], [1, 2, 3], have_val)}
+    keys = list(zip(rec["member"], rec["epoch"], rec["split"].astype(str),
+                    rec["metric"].astype(str)))
+    assert len(keys) == len(set(keys))
+    assert set(keys) == expected
+
+
+def test_records_values_are_consistent(base: SweepResult) -> None:
+    """Values are finite; error = 1 - accuracy; lr is the member's rate; AUC in [0, 1]."""
+    rec = base.records
+    assert np.isfinite(rec["value"].to_numpy()).all()
+
+    def values(split: str, metric: str) -> pd.Series:
+        rows = rec[(rec["split"] == split) & (rec["metric"] == metric)]
+        return rows.set_index(["member", "epoch"])["value"].sort_index()
+
+    for split in ("train", "val"):
+        np.testing.assert_allclose(values(split, "error"), 1 - values(split, "accuracy"))
+        auc = values(split, "auc")
+        assert ((auc >= 0) & (auc <= 1)).all()
+    lr = values("train", "lr")
+    np.testing.assert_allclose(lr.xs(0, level="member"), 0.1, rtol=1e-6)
+    np.testing.assert_allclose(lr.xs(1, level="member"), 0.01, rtol=1e-6)
+    assert (values("train", "grad_norm_max") >= values("train", "grad_norm") - 1e-9).all()
+    for k in (0, 1):
+        elapsed = values("train", "time").xs(k, level="member").to_numpy()
+        assert (elapsed > 0).all() and (np.diff(elapsed) >= 0).all()
+
+
+def test_members_table_and_labels(base: SweepResult) -> None:
+    """The members table lists each rate with its label, seed and no divergence."""
+    m = base.members
+    assert m["member"].tolist() == [0, 1]
+    assert m["label"].tolist() == ["lr=0.1", "lr=0.01"]
+    assert m["lr"].tolist() == [0.1, 0.01]
+    assert m["seed"].tolist() == [0, 0]
+    assert (m["optimizer"] == "sgd").all()
+    assert not m["diverged"].any()
+    assert m["diverged_epoch"].isna().all()
+    assert base.task == "blobs" and base.monitor == "auc" and base.higher_is_better
+
+
+def test_training_improves_blobs(base: SweepResult) -> None:
+    """At lr=0.1 the validation loss falls over three epochs."""
+    curve = base.curve("loss", "val")
+    assert list(curve.columns) == ["lr=0.1", "lr=0.01"]
+    assert curve["lr=0.1"].iloc[-1] < curve["lr=0.1"].iloc[0]
+
+
+# --- determinism and shared starts -------------------------------------------------------
+
+
+def test_same_seed_same_records(base: SweepResult) -> None:
+    """Two runs with the same seed give identical records (time aside)."""
+    again = sweep("blobs", lrs=[0.1, 0.01], epochs=3)
+    pd.testing.assert_frame_equal(without_time(base.records), without_time(again.records))
+
+
+def test_other_seed_other_records(base: SweepResult) -> None:
+    """Another seed gives other initial weights and order, hence other records."""
+    other = sweep("blobs", lrs=[0.1, 0.01], epochs=3, seed=1)
+    a, b = without_time(base.records), without_time(other.records)
+    assert a[["member", "epoch", "split", "metric"]].equals(b[["member", "epoch", "split",
+                                                                "metric"]])
+    loss = (a["metric"] == "loss").to_numpy()
+    assert not np.allclose(a["value"].to_numpy()[loss], b["value"].to_numpy()[loss])
+    assert other.members["seed"].tolist() == [1, 1]
+
+
+def test_equal_rates_train_identically_and_like_a_lone_member() -> None:
+    """Default: every member starts from the same weights and order (float64, 1e-12)."""
+    both = sweep("blobs", lrs=[0.1, 0.1, 0.01], epochs=2, dtype="float64")
+    assert_same_member(both.records, 0, both.records, 1)
+    alone_fast = train("blobs", lr=0.1, epochs=2, dtype="float64")
+    alone_slow = train("blobs", lr=0.01, epochs=2, dtype="float64")
+    assert_same_member(both.records, 0, alone_fast.records, 0, atol=1e-12)
+    assert_same_member(both.records, 2, alone_slow.records, 0, atol=1e-12)
+
+
+def test_seeds_cross_rates_and_seeds() -> None:
+    """seeds=[0, 1] crosses rates x seeds; each seed member matches a lone sweep at that seed."""
+    result = sweep("blobs", lrs=[0.1, 0.01], seeds=[0, 1], epochs=2, dtype="float64")
+    m = result.members
+    assert m["label"].tolist() == ["lr=0.1 seed=0", "lr=0.1 seed=1",
+                                   "lr=0.01 seed=0", "lr=0.01 seed=1"]
+    assert m["lr"].tolist() == [0.1, 0.1, 0.01, 0.01]
+    assert m["seed"].tolist() == [0, 1, 0, 1]
+    assert set(result.records["member"]) == {0, 1, 2, 3}
+    a, b = member_records(result.records, 0), member_records(result.records, 1)
+    assert not np.allclose(a["value"], b["value"])
+    lone = train("blobs", lr=0.1, seed=1, epochs=2, dtype="float64")
+    assert_same_member(result.records, 1, lone.records, 0, atol=1e-12)
+    lone0 = train("blobs", lr=0.01, seed=0, epochs=2, dtype="float64")
+    assert_same_member(result.records, 2, lone0.records, 0, atol=1e-12)
+
+
+# --- divergence --------------------------------------------------------------------------
+
+
+def test_exploding_member_is_flagged_and_isolated() -> None:
+    """lr=1e4 diverges in epoch 1: flagged, its records stop, the others are unaffected."""
+    with_bad = sweep("blobs", lrs=[1e4, 0.1, 0.01], epochs=3, dtype="float64")
+    without = sweep("blobs", lrs=[0.1, 0.01], epochs=3, dtype="float64")
+    m = with_bad.members
+    assert m["diverged"].tolist() == [True, False, False]
+    assert m.loc[0, "diverged_epoch"] == 1
+    assert pd.isna(m.loc[1, "diverged_epoch"]) and pd.isna(m.loc[2, "diverged_epoch"])
+    assert m.loc[0, "diverged_step"] >= 1
+    rec = with_bad.records
+    assert set(rec.loc[rec["member"] == 0, "epoch"]) == {1}
+    assert set(rec.loc[rec["member"] == 1, "epoch"]) == {1, 2, 3}
+    assert_same_member(with_bad.records, 1, without.records, 0)
+    assert_same_member(with_bad.records, 2, without.records, 1)
+    summary = with_bad.summary()
+    assert summary.loc[0, "diverged_epoch"] == 1
+    assert with_bad.best()["label"] in ("lr=0.1", "lr=0.01")
+    verdict = with_bad.verdict()
+    assert verdict.startswith("best: lr=0.1") or verdict.startswith("best: lr=0.01")
+    assert "diverged: lr=10000" in verdict
+
+
+def test_member_with_nan_validation_still_summarises() -> None:
+    """A member whose outputs overflow to NaN (lr=1e20) does not break summary or verdict."""
+    result = sweep("blobs", lrs=[1e20, 0.1], epochs=2)
+    assert result.members["diverged"].tolist() == [True, False]
+    summary = result.summary()
+    assert len(summary) == 2
+    assert pd.isna(summary.loc[0, "best_val_auc"])
+    assert result.best()["label"] == "lr=0.1"
+    assert result.verdict().startswith("best: lr=0.1 ")
+
+
+# --- summary, best, verdict on a constructed case ----------------------------------------
+
+
+def constructed(monitor: str, curves: dict[int, list[float]], losses: dict[int, list[float]],
+                diverged: dict[int, int] | None = None) -> SweepResult:
+    """A SweepResult built by hand: val ``monitor`` and val/train loss curves per member."""
+    diverged = diverged or {}
+    rows = []
+    for k, curve in curves.items():
+        for e, v in enumerate(curve, start=1):
+            rows.append((k, e, "val", monitor, v))
+            rows.append((k, e, "val", "loss", losses[k][e - 1]))
+            rows.append((k, e, "train", "loss", losses[k][e - 1] + 0.5))
+    records = pd.DataFrame(rows, columns=["member", "epoch", "split", "metric", "value"])
+    lrs = [1.0, 0.1, 0.01, 0.001, 10.0][: len(curves)]
+    members = pd.DataFrame({
+        "member": list(curves), "label": [f"lr={lr:g}" for lr in lrs], "lr": lrs,
+        "optimizer": "sgd", "seed": 0,
+        "diverged": [k in diverged for k in curves],
+        "diverged_epoch": pd.array([diverged.get(k) for k in curves], dtype="Int64"),
+    })
+    return SweepResult(task="made", monitor=monitor, higher_is_better=monitor not in (
+        "loss", "error", "sse"), config={"optimizer": "sgd"}, records=records, members=members)
+
+
+def test_summary_best_verdict_higher_is_better() -> None:
+    """AUC: the best member has the highest best-epoch value; ties go to lower final loss."""
+    result = constructed(
+        "auc",
+        {0: [0.70, 0.80, 0.75], 1: [0.60, 0.90, 0.85], 2: [0.50, 0.60, 0.70],
+         3: [0.90, 0.88, 0.86], 4: [0.40]},
+        {0: [1.0, 0.9, 0.8], 1: [1.0, 0.7, 0.6], 2: [1.0, 0.9, 0.8], 3: [0.5, 0.6, 0.7],
+         4: [9.0]},
+        diverged={4: 1},
+    )
+    s = result.summary().set_index("label")
+    assert s.loc["lr=0.1", "final_val_auc"] == pytest.approx(0.85)
+    assert s.loc["lr=0.1", "best_val_auc"] == pytest.approx(0.90)
+    assert s.loc["lr=0.1", "best_epoch"] == 2
+    assert s.loc["lr=0.1", "final_val_loss"] == pytest.approx(0.6)
+    assert s.loc["lr=0.1", "final_train_loss"] == pytest.approx(1.1)
+    assert s.loc["lr=0.001", "best_epoch"] == 1
+    assert s.loc["lr=10", "final_val_auc"] == pytest.approx(0.40)
+    assert s.loc["lr=10", "diverged_epoch"] == 1
+    assert pd.isna(s.loc["lr=1", "diverged_epoch"])
+    # members 1 and 3 tie at 0.90; member 1 ends with the lower validation loss
+    assert result.best()["label"] == "lr=0.1"
+    assert result.verdict() == ("best: lr=0.1 (validation auc 0.9000 at epoch 2 of 3); "
+                                "diverged: lr=10")
+
+
+def test_summary_best_verdict_lower_is_better() -> None:
+    """Loss as monitor: the lowest validation loss wins."""
+    result = constructed(
+        "loss",
+        {0: [1.0, 0.5, 0.6], 1: [1.0, 0.8, 0.4], 2: [1.0, 0.9, 0.95]},
+        {0: [1.0, 0.5, 0.6], 1: [1.0, 0.8, 0.4], 2: [1.0, 0.9, 0.95]},
+    )
+    assert not result.higher_is_better
+    s = result.summary().set_index("label")
+    assert s.loc["lr=1", "best_val_loss"] == pytest.approx(0.5)
+    assert s.loc["lr=1", "best_epoch"] == 2
+    assert result.best()["label"] == "lr=0.1"
+    assert result.verdict() == "best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3)"
+
+
+def test_verdict_when_every_member_diverged() -> None:
+    """Every member diverged: the verdict says so and suggests smaller rates."""
+    result = constructed("auc", {0: [0.5], 1: [0.6]}, {0: [5.0], 1: [6.0]},
+                         diverged={0: 1, 1: 1})
+    verdict = result.verdict()
+    assert verdict.startswith("every member diverged")
+    assert "smaller" in verdict
+
+
+def test_curve_of_unknown_metric() -> None:
+    """curve() of a metric that was not recorded raises one line listing what was."""
+    result = constructed("auc", {0: [0.5]}, {0: [1.0]})
+    with pytest.raises(LrlabError) as err:
+        result.curve("nope")
+    assert "auc" in one_line(err)
+
+
+# --- save and load -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_save_load_round_trip(base: SweepResult, tmp_path: Path, fmt: str) -> None:
+    """save() then SweepResult.load() gives back records, members and the summary."""
+    out = tmp_path / "run"
+    written = base.save(out, format=fmt)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted([f"records.{fmt}", f"members.{fmt}", "summary.json"])
+    assert sorted(p.name for p in written) == names
+    meta = json.loads((out / "summary.json").read_text())
+    assert meta["verdict"] == base.verdict()
+    assert meta["task"] == "blobs" and meta["monitor"] == "auc"
+    loaded = SweepResult.load(out)
+    assert loaded.steps is None
+    assert (loaded.task, loaded.monitor, loaded.higher_is_better) == ("blobs", "auc", True)
+    assert loaded.config == json.loads(json.dumps(base.config))
+
+    def plain(df: pd.DataFrame) -> pd.DataFrame:
+        df = df.copy()
+        for col in ("split", "metric"):
+            if col in df:
+                df[col] = df[col].astype(str)
+        return df
+
+    pd.testing.assert_frame_equal(plain(loaded.records), plain(base.records), check_dtype=False,
+                                  rtol=0, atol=0)
+    pd.testing.assert_frame_equal(plain(loaded.members), plain(base.members), check_dtype=False)
+    assert loaded.verdict() == base.verdict()
+
+
+def test_save_and_load_steps(tmp_path: Path) -> None:
+    """record_steps=True: the steps table is written and read back."""
+    result = sweep("blobs", lrs=[0.1], epochs=1, record_steps=True)
+    result.save(tmp_path)
+    assert (tmp_path / "steps.csv").is_file()
+    loaded = SweepResult.load(tmp_path)
+    assert loaded.steps is not None and len(loaded.steps) == len(result.steps)
+
+
+def test_save_refuses_a_file_and_load_refuses_an_empty_dir(base: SweepResult,
+                                                           tmp_path: Path) -> None:
+    """save() into an existing file, or load() of a directory without records, raise one line."""
+    target = tmp_path / "taken.txt"
+    target.write_text("keep me")
+    with pytest.raises(LrlabError) as err:
+        base.save(target)
+    one_line(err)
+    assert target.read_text() == "keep me"
+    with pytest.raises(LrlabError) as err:
+        SweepResult.load(tmp_path)
+    one_line(err)
+
+
+# --- record_steps ------------------------------------------------------------------------
+
+
+def test_record_steps_table() -> None:
+    """record_steps=True: one row per member per step per metric (loss, lr, grad_norm)."""
+    result = sweep("blobs", lrs=[0.1, 0.01], epochs=2, record_steps=True)
+    steps = result.steps
+    assert steps is not None
+    per_epoch = 500 // 50
+    metrics = set(steps["metric"])
+    assert {"loss", "lr", "grad_norm"} <= metrics
+    assert len(steps) == 2 * 2 * per_epoch * len(metrics)
+    keys = list(zip(steps["member"], steps["step"], steps["metric"]))
+    assert len(set(keys)) == len(keys)
+    assert set(steps["step"]) == set(range(1, 2 * per_epoch + 1))
+    epochs = steps.groupby("step")["epoch"].first()
+    assert (epochs == (epochs.index - 1) // per_epoch + 1).all()
+    lr = steps[steps["metric"] == "lr"].groupby("member")["value"].unique()
+    np.testing.assert_allclose(np.concatenate(lr.to_numpy()), [0.1, 0.01], rtol=1e-6)
+    assert result.records is not None and sweep("blobs", lrs=[0.1], epochs=1).steps is None
+
+
+# --- bad settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("settings", [
+    {"lrs": []},
+    {"lrs": [-0.1]},
+    {"lrs": [0.0]},
+    {"lrs": [math.nan]},
+    {"lrs": [math.inf]},
+    {"lrs": [0.1, -1.0]},
+    {"lrs": [0.1], "epochs": 0},
+    {"lrs": [0.1], "batch_size": 0},
+    {"lrs": [0.1], "optimizer": "nope"},
+    {"lrs": [0.1], "hparams": {"momentum": 0.9}},
+    {"lrs": [0.1], "optimizer": "adam", "hparams": {"momentum": 0.9}},
+    {"lrs": [0.1], "seeds": []},
+    {"lrs": [0.1], "unknown_setting": 1},
+    {"lrs": [0.1], "epochs": 1, "batch_size": 501},
+], ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()))
+def test_bad_settings(settings: dict) -> None:
+    """Bad settings raise one LrlabError line before (or instead of) training."""
+    with pytest.raises(LrlabError) as err:
+        sweep("blobs", **settings)
+    one_line(err)
+
+
+def test_batch_size_larger_than_training_set_is_named() -> None:
+    """A batch larger than the training set names both numbers."""
+    with pytest.raises(LrlabError) as err:
+        sweep("blobs", lrs=[0.1], epochs=1, batch_size=501)
+    message = one_line(err)
+    assert "501" in message and "500" in message
+
+
+def test_other_optimizer_and_hparams_train() -> None:
+    """momentum with its own momentum trains and records the hyperparameter per member."""
+    result = sweep("digits", lrs=[0.1, 0.01], optimizer="momentum", hparams={"momentum": 0.9},
+                   epochs=1, batch_size=64)
+    assert result.members["momentum"].tolist() == [0.9, 0.9]
+    assert (result.members["optimizer"] == "momentum").all()
+    assert result.monitor == "accuracy"
+
+
+# --- parse_lrs ---------------------------------------------------------------------------
+
+
+def test_parse_lrs_comma_list() -> None:
+    """parse_lrs reads a comma list of rates."""
+    assert parse_lrs("1,0.1") == [1.0, 0.1]
+    assert parse_lrs(" 0.5 ") == [0.5]
+    assert parse_lrs("1e-3, 2e-3") == [0.001, 0.002]
+
+
+def test_parse_lrs_logspace() -> None:
+    """parse_lrs reads logspace:LO:HI:N as N log-spaced rates from LO to HI."""
+    rates = parse_lrs("logspace:1e-4:1:5")
+    assert len(rates) == 5
+    np.testing.assert_allclose(rates, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-9)
+    assert parse_lrs("logspace:0.1:0.1:1") == [0.1]
+
+
+@pytest.mark.parametrize("text", ["abc", "1,,2", "logspace:0:1:3", "logspace:1e-3:1", "-1",
+                                  "0", "nan", "inf", "", "logspace:1e-3:1:0",
+                                  "logspace:1e-3:1:x", "1;2"])
+def test_parse_lrs_rejects(text: str) -> None:
+    """parse_lrs rejects malformed text, non-positive and non-finite rates with one line."""
+    with pytest.raises(LrlabError) as err:
+        parse_lrs(text)
+    one_line(err)
