@@ -19,15 +19,22 @@ What is measured, all in one process, one after another (so the ratios are side 
   runs, on a stratified subset of the training images for a few epochs (the validation set,
   10,000 images, is evaluated in full every epoch by both).
 
+Threads: one intra-op thread by default (``--threads``). On a shared machine whose cores
+are busy with other work, intra-op threads that wait on each other time the scheduler rather
+than the code: on the 2-core machine this was written on, with other jobs running, a 20-epoch
+plain blobs run took 0.55 s on one thread and 18-27 s on two, and the population slowed as
+much. ``--threads 0`` keeps torch's default, for a machine of one's own.
+
 How to read it: the machine this runs on may be shared and slow, so absolute seconds mean
-little; compare the ratios. ``population / 1 plain run`` is what one extra rate costs
-(1.0x: the K-member population costs the same as training one network); ``throughput`` is
-how many times faster the population is than training the K networks one by one.
+little; compare the ratios. ``population / 1 plain run`` is the population's cost in units of
+one network trained alone (1.0x: K rates for the price of one); ``throughput`` is how many
+times faster the population is than training the K networks one by one.
 
 Usage::
 
     python benchmarks/sweep_throughput.py [--quick] [--ks 1,4,32,256] [--keras-runs 2]
-        [--plain-runs 3] [--data-dir ../shared/data/mnist] [--write docs/benchmarks.md]
+        [--plain-runs 3] [--threads 1] [--data-dir ../shared/data/mnist]
+        [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ class Settings:
     mnist_k: int
     mnist_subset: int
     mnist_epochs: int
+    threads: int
     write: Path | None
 
 
@@ -104,6 +112,8 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--mnist-subset", type=int, default=None,
                    help="training images used on mnist-mlp (default 10000)")
     p.add_argument("--mnist-epochs", type=int, default=None, help="mnist-mlp epochs (default 2)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1; 0 keeps torch's own default)")
     p.add_argument("--write", type=Path, default=None, metavar="MD",
                    help=f"replace the {SECTION} section of this Markdown file")
     a = p.parse_args(argv)
@@ -118,10 +128,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         mnist_k=4 if quick else MNIST_K,
         mnist_subset=a.mnist_subset or (1000 if quick else 10_000),
         mnist_epochs=a.mnist_epochs or (1 if quick else 2),
+        threads=a.threads,
         write=a.write,
     )
-    if min(settings.ks) < 1 or settings.plain_runs < 1 or settings.keras_runs < 0:
-        p.error("--ks and --plain-runs must be at least 1, --keras-runs at least 0")
+    if min(settings.ks) < 1 or settings.plain_runs < 1:
+        p.error("--ks and --plain-runs must be at least 1")
+    if min(settings.keras_runs, settings.threads) < 0:
+        p.error("--keras-runs and --threads must be at least 0")
     return settings
 
 
@@ -134,6 +147,11 @@ def spread(values: list[float], n: int) -> list[float]:
     """``n`` of ``values`` (n <= len), evenly spaced over the list, ends included."""
     idx = np.linspace(0, len(values) - 1, n).round().astype(int)
     return [values[i] for i in idx]
+
+
+def plural(n: int, word: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def log(message: str) -> None:
@@ -233,8 +251,8 @@ class Estimate:
         if self.timed == self.k:
             return "measured"
         if self.timed > self.k:
-            return f"mean of {self.timed} runs"
-        return f"extrapolated from {self.timed} runs"
+            return f"mean of {plural(self.timed, 'run')}"
+        return f"extrapolated from {plural(self.timed, 'run')}"
 
 
 def sequential(run: Callable[[float], object], lrs: list[float], n: int) -> Estimate:
@@ -283,7 +301,7 @@ def blobs_rows(s: Settings, keras: ModuleType | None) -> list[Row]:
     warm_up(task, keras)
     keras_per_run = None
     if keras is not None and s.keras_runs > 0:
-        log(f"blobs: timing {s.keras_runs} Keras run(s) of {s.epochs} epochs ...")
+        log(f"blobs: timing {plural(s.keras_runs, 'Keras run')} of {s.epochs} epochs ...")
         keras_per_run = sequential(lambda lr: keras_run(keras, task, lr, s.epochs),
                                    rates(s.keras_runs), s.keras_runs).per_run
         log(f"  Keras: {keras_per_run:.1f} s per run")
@@ -375,21 +393,30 @@ def targets(rows: list[Row], mnist: MnistResult | str) -> list[str]:
     ]
 
 
+def threads_note(threads: int) -> str:
+    if not threads:
+        return "Threads: torch's default (`--threads 0`)."
+    return (f"Threads: {plural(threads, 'intra-op thread')} (`--threads`, default 1): on a "
+            "shared machine, threads waiting on each other time the scheduler rather than the "
+            "code (see the script's docstring).")
+
+
 def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | str) -> str:
     parts = [
         "## Sweep throughput: one population against K separate runs",
         f"Produced by `{command_line()}` on {now()}.",
         f"Machine: {machine()}.",
+        threads_note(s.threads),
         (f"**blobs** (the brief's experiment: 2-50-3 dense network, SGD, batch 50, "
          f"{s.epochs} epochs, validation loss, accuracy and ROC AUC every epoch; rates "
          "log-spaced 1e-3..1):"),
         blobs_table(rows, keras_note),
     ]
     if isinstance(mnist, MnistResult):
+        epochs = plural(mnist.epochs, "epoch")
         parts += [(f"**mnist-mlp** (784-256-10, SGD, batch 100; trained on a stratified "
-                   f"subset of {mnist.train_examples:,} images for {mnist.epochs} epoch(s) to "
-                   "keep the benchmark short; all 10,000 validation images evaluated every "
-                   "epoch):"),
+                   f"subset of {mnist.train_examples:,} images for {epochs} to keep the "
+                   "benchmark short; all 10,000 validation images evaluated every epoch):"),
                   mnist_table(mnist)]
     else:
         parts.append(f"**mnist-mlp**: {mnist}.")
@@ -399,6 +426,8 @@ def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | s
 
 def main(argv: list[str] | None = None) -> None:
     s = parse_args(argv)
+    if s.threads:
+        torch.set_num_threads(s.threads)
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     keras = keras_module() if s.keras_runs > 0 else None
     keras_note = ("keras not installed" if keras is None and s.keras_runs > 0

@@ -198,6 +198,7 @@ def test_shape_errors() -> None:
         counts.update(torch.rand(2, 5, C), torch.zeros(6, dtype=torch.int64))
 
 
+@pytest.mark.slow
 def test_matches_keras_streamed() -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")

@@ -53,6 +53,15 @@ CONVERGENCE_LR: dict[str, dict[str, float]] = {
 # -- helpers ------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny tensors: one intra-op thread avoids oversubscription on busy shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _variants(rule: UpdateRule) -> list[dict[str, float]]:
     """Hyperparameter overrides to check against torch: defaults, decay flipped, extras."""
     out: list[dict[str, float]] = [{}]
@@ -267,7 +276,10 @@ def test_members_equal_separate_single_member_calls(name: str):
     models = [_mlp(seed) for seed in range(members)]
     start = [torch.stack(ps).detach() for ps in zip(*(m.parameters() for m in models))]
     scalars = _spread(rule, members)
-    losses = lambda ps: _stacked_mlp_losses(ps, x, y)  # noqa: E731
+
+    def losses(ps: list[Tensor]) -> Tensor:
+        return _stacked_mlp_losses(ps, x, y)
+
     *_, together = _rule_trajectory(rule, start, _member_hp(scalars, drop_zero_decay=False),
                                     losses, steps)
     for k in range(members):
@@ -287,11 +299,11 @@ def _clone_state(state: dict) -> dict:
 def _states_equal(a: dict, b: dict) -> bool:
     if a.keys() != b.keys():
         return False
-    for k in a:
-        if isinstance(a[k], list):
-            if not all(torch.equal(p, q) for p, q in zip(a[k], b[k])):
+    for key, value in a.items():
+        if isinstance(value, list):
+            if not all(torch.equal(p, q) for p, q in zip(value, b[key])):
                 return False
-        elif a[k] != b[k]:
+        elif value != b[key]:
             return False
     return True
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lrlab._errors import LrlabError
 from lrlab.train import SweepResult, parse_lrs, sweep, train
@@ -51,6 +53,15 @@ def assert_same_member(a: pd.DataFrame, ka: int, b: pd.DataFrame, kb: int, *,
     pd.testing.assert_frame_equal(ra.drop(columns="value"), rb.drop(columns="value"))
     np.testing.assert_allclose(ra["value"].to_numpy(), rb["value"].to_numpy(),
                                rtol=0, atol=atol, equal_nan=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -145,10 +156,9 @@ def test_equal_rates_train_identically_and_like_a_lone_member() -> None:
     """Default: every member starts from the same weights and order (float64, 1e-12)."""
     both = sweep("blobs", lrs=[0.1, 0.1, 0.01], epochs=2, dtype="float64")
     assert_same_member(both.records, 0, both.records, 1)
-    alone_fast = train("blobs", lr=0.1, epochs=2, dtype="float64")
-    alone_slow = train("blobs", lr=0.01, epochs=2, dtype="float64")
-    assert_same_member(both.records, 0, alone_fast.records, 0, atol=1e-12)
-    assert_same_member(both.records, 2, alone_slow.records, 0, atol=1e-12)
+    alone = train("blobs", lr=0.01, epochs=2, dtype="float64")
+    assert_same_member(both.records, 2, alone.records, 0, atol=1e-12)
+    assert both.members["label"].tolist() == ["lr=0.1", "lr=0.1", "lr=0.01"]
 
 
 def test_seeds_cross_rates_and_seeds() -> None:
@@ -164,8 +174,6 @@ def test_seeds_cross_rates_and_seeds() -> None:
     assert not np.allclose(a["value"], b["value"])
     lone = train("blobs", lr=0.1, seed=1, epochs=2, dtype="float64")
     assert_same_member(result.records, 1, lone.records, 0, atol=1e-12)
-    lone0 = train("blobs", lr=0.01, seed=0, epochs=2, dtype="float64")
-    assert_same_member(result.records, 2, lone0.records, 0, atol=1e-12)
 
 
 # --- divergence --------------------------------------------------------------------------
@@ -189,7 +197,7 @@ def test_exploding_member_is_flagged_and_isolated() -> None:
     assert summary.loc[0, "diverged_epoch"] == 1
     assert with_bad.best()["label"] in ("lr=0.1", "lr=0.01")
     verdict = with_bad.verdict()
-    assert verdict.startswith("best: lr=0.1") or verdict.startswith("best: lr=0.01")
+    assert verdict.startswith(("best: lr=0.1", "best: lr=0.01"))
     assert "diverged: lr=10000" in verdict
 
 
@@ -215,7 +223,8 @@ def constructed(monitor: str, curves: dict[int, list[float]], losses: dict[int, 
     for k, curve in curves.items():
         for e, v in enumerate(curve, start=1):
             rows.append((k, e, "val", monitor, v))
-            rows.append((k, e, "val", "loss", losses[k][e - 1]))
+            if monitor != "loss":
+                rows.append((k, e, "val", "loss", losses[k][e - 1]))
             rows.append((k, e, "train", "loss", losses[k][e - 1] + 0.5))
     records = pd.DataFrame(rows, columns=["member", "epoch", "split", "metric", "value"])
     lrs = [1.0, 0.1, 0.01, 0.001, 10.0][: len(curves)]
@@ -319,9 +328,15 @@ def test_save_load_round_trip(base: SweepResult, tmp_path: Path, fmt: str) -> No
     assert loaded.verdict() == base.verdict()
 
 
-def test_save_and_load_steps(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def stepped() -> SweepResult:
+    """A 2-epoch sweep of two rates on blobs with per-step records."""
+    return sweep("blobs", lrs=[0.1, 0.01], epochs=2, record_steps=True)
+
+
+def test_save_and_load_steps(stepped: SweepResult, tmp_path: Path) -> None:
     """record_steps=True: the steps table is written and read back."""
-    result = sweep("blobs", lrs=[0.1], epochs=1, record_steps=True)
+    result = stepped
     result.save(tmp_path)
     assert (tmp_path / "steps.csv").is_file()
     loaded = SweepResult.load(tmp_path)
@@ -345,10 +360,9 @@ def test_save_refuses_a_file_and_load_refuses_an_empty_dir(base: SweepResult,
 # --- record_steps ------------------------------------------------------------------------
 
 
-def test_record_steps_table() -> None:
+def test_record_steps_table(stepped: SweepResult, base: SweepResult) -> None:
     """record_steps=True: one row per member per step per metric (loss, lr, grad_norm)."""
-    result = sweep("blobs", lrs=[0.1, 0.01], epochs=2, record_steps=True)
-    steps = result.steps
+    steps = stepped.steps
     assert steps is not None
     per_epoch = 500 // 50
     metrics = set(steps["metric"])
@@ -361,7 +375,7 @@ def test_record_steps_table() -> None:
     assert (epochs == (epochs.index - 1) // per_epoch + 1).all()
     lr = steps[steps["metric"] == "lr"].groupby("member")["value"].unique()
     np.testing.assert_allclose(np.concatenate(lr.to_numpy()), [0.1, 0.01], rtol=1e-6)
-    assert result.records is not None and sweep("blobs", lrs=[0.1], epochs=1).steps is None
+    assert base.steps is None
 
 
 # --- bad settings ------------------------------------------------------------------------
@@ -402,9 +416,17 @@ def test_other_optimizer_and_hparams_train() -> None:
     """momentum with its own momentum trains and records the hyperparameter per member."""
     result = sweep("digits", lrs=[0.1, 0.01], optimizer="momentum", hparams={"momentum": 0.9},
                    epochs=1, batch_size=64)
-    assert result.members["momentum"].tolist() == [0.9, 0.9]
+    assert result.members["momentum"].tolist() == pytest.approx([0.9, 0.9], rel=1e-6)
     assert (result.members["optimizer"] == "momentum").all()
     assert result.monitor == "accuracy"
+
+
+def test_members_table_records_hparams_as_given() -> None:
+    """The members table holds the hyperparameters as requested, like lr (not float32-rounded)."""
+    result = sweep("blobs", lrs=[0.1], optimizer="momentum", hparams={"momentum": 0.9},
+                   epochs=1)
+    assert result.members["lr"].tolist() == [0.1]
+    assert result.members["momentum"].tolist() == [0.9]
 
 
 # --- parse_lrs ---------------------------------------------------------------------------

@@ -161,11 +161,10 @@ def train(task: str | None, lr: float, **kw: object) -> None:
 @app.command("tasks")
 def list_tasks() -> None:
     """List the built-in tasks."""
-    from lrlab.tasks import TASKS
+    from lrlab.tasks import DESCRIPTIONS
 
-    for name, factory in TASKS.items():
-        doc = (factory.func if hasattr(factory, "func") else factory).__doc__ or ""
-        print(f"{name:16s} {doc.strip().splitlines()[0]}")
+    for name, text in DESCRIPTIONS.items():
+        print(f"{name:16s} {text}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,6 +19,8 @@ __all__ = ["progress_bar", "print_result", "stdout", "stderr"]
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
+if not stdout.is_terminal:  # a log or a pipe: no need to squeeze the table into 80 columns
+    stdout = Console(highlight=False, width=140)
 
 
 @contextmanager
@@ -27,17 +30,29 @@ def progress_bar(title: str, monitor: str, higher_is_better: bool, *,
     if quiet:
         yield []
         return
+
+    seen: list[float] = []
+
+    def status(r: EpochReport) -> str:
+        values = r.val.get(monitor, np.array([math.nan]))
+        seen.extend(values[r.alive & np.isfinite(values)].tolist())
+        best = (max(seen) if higher_is_better else min(seen)) if seen else math.nan
+        return f"alive {int(r.alive.sum())}/{r.members}  best val {monitor} so far {best:.4f}"
+
+    if not stderr.is_terminal:  # a log: a plain line every tenth of the training
+        def log(r: EpochReport) -> None:
+            if r.epoch == r.epochs or r.epoch % max(1, r.epochs // 10) == 0:
+                print(f"{title}: epoch {r.epoch}/{r.epochs}  {status(r)}", file=sys.stderr)
+
+        yield [log]
+        return
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[status]}"), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=True) as bar:
         job = bar.add_task(title, total=None, status="")
 
         def on_epoch(r: EpochReport) -> None:
-            values = r.val.get(monitor, np.array([math.nan]))
-            live = values[r.alive & np.isfinite(values)]
-            best = (live.max() if higher_is_better else live.min()) if live.size else math.nan
-            status = f"alive {int(r.alive.sum())}/{r.members}  best val {monitor} {best:.4f}"
-            bar.update(job, total=r.epochs, completed=r.epoch, status=status)
+            bar.update(job, total=r.epochs, completed=r.epoch, status=status(r))
 
         yield [on_epoch]
 
@@ -66,5 +81,5 @@ def print_result(result: SweepResult) -> None:
         cells[-1] = "no" if pd.isna(cells[-1]) else f"epoch {int(cells[-1])}"
         table.add_row(*(_fmt(c) if not isinstance(c, str) else c for c in cells))
     stdout.print(table)
-    stdout.print(result.verdict())
+    stdout.print(result.verdict(), soft_wrap=True)
 

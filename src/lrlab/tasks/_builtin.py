@@ -16,7 +16,7 @@ from lrlab.tasks._download import load_idx_dataset
 from lrlab.tasks._models import mlp, small_cnn, softmax_regression
 from lrlab.tasks._task import Split, Task
 
-__all__ = ["TASKS", "get_task", "blobs", "digits", "mnist"]
+__all__ = ["DESCRIPTIONS", "TASKS", "get_task", "blobs", "digits", "mnist"]
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
@@ -36,7 +36,7 @@ def blobs(**_: object) -> Task:
     return Task(
         name="blobs", train=_split(x[:500], y[:500]), val=_split(x[500:], y[500:]),
         model=partial(mlp, [2, 50, 3]), num_classes=3, batch_size=50, epochs=200,
-        monitor="auc", description="3 Gaussian blobs in 2-D, dense 2-50-3 (brief F1)",
+        monitor="auc", description=DESCRIPTIONS["blobs"],
     )
 
 
@@ -54,7 +54,7 @@ def digits(**_: object) -> Task:
     return Task(
         name="digits", train=_split(x_train, y_train), val=_split(x_val, y_val),
         test=_split(x_test, y_test), model=partial(mlp, [64, 64, 10]), num_classes=10,
-        batch_size=32, epochs=30, description="scikit-learn 8x8 digits, MLP 64-64-10",
+        batch_size=32, epochs=30, description=DESCRIPTIONS["digits"],
     )
 
 
@@ -90,9 +90,17 @@ def mnist(model: str = "linear", *, dataset: str = "mnist", data_dir: str | None
         test=Split(images(arrays["test_images"]),
                    torch.from_numpy(arrays["test_labels"]).long()),
         model=factory, num_classes=10, batch_size=100, epochs=5 if model != "cnn" else 3,
-        description=f"{dataset}: {what}",
+        description=f"{dataset.upper()}: {what}",
     )
 
+
+DESCRIPTIONS: dict[str, str] = {
+    "blobs": "3 Gaussian blobs in 2-D, dense 2-50-3, SGD, AUC (brief F1)",
+    "digits": "scikit-learn 8x8 digits, MLP 64-64-10",
+    **{f"{prefix}-{m}": f"{data}: {what}"
+       for prefix, data in (("mnist", "MNIST"), ("fashion", "FASHION-MNIST"))
+       for m, (_, _, what) in _MNIST_MODELS.items()},
+}
 
 TASKS: dict[str, Callable[..., Task]] = {
     "blobs": blobs,
@@ -115,6 +123,9 @@ def _user_task(spec: str) -> Task:
                          "that the module is importable from here or on PYTHONPATH") from None
     finally:
         sys.path.remove(os.getcwd())
+    if not callable(factory):
+        raise LrlabError(f"user task {spec!r}: {attr!r} is a {type(factory).__name__}, not a "
+                         "function returning lrlab.Task")
     task = factory()
     if not isinstance(task, Task):
         raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, not lrlab.Task")

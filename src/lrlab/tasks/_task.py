@@ -126,14 +126,20 @@ def _subset_count(size: int | float, n: int) -> int:
 
 
 def _stratified_indices(y: Tensor, count: int, num_classes: int | None, seed: int) -> Tensor:
-    """``count`` indices whose class proportions match ``y``'s, in their original order."""
-    from sklearn.model_selection import train_test_split
+    """``count`` indices whose class proportions match ``y``'s, in their original order.
 
-    labels = y.cpu().numpy()
-    stratify = labels if num_classes is not None else None
-    if stratify is not None and count < len(np.unique(labels)):
+    Each class gets ``count * n_c / n`` examples rounded by largest remainder, drawn without
+    replacement from a generator seeded by ``seed``. Regression targets are sampled plainly.
+    """
+    labels = y.cpu().numpy() if num_classes is not None else np.zeros(len(y), dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    classes, sizes = np.unique(labels, return_counts=True)
+    if num_classes is not None and count < len(classes):
         raise LrlabError(f"a stratified subset needs at least one example per class "
-                         f"({len(np.unique(labels))}), got {count}")
-    idx, _ = train_test_split(np.arange(len(labels)), train_size=count, stratify=stratify,
-                              random_state=seed)
-    return torch.from_numpy(np.sort(idx))
+                         f"({len(classes)}), got {count}")
+    exact = sizes * count / len(labels)
+    quota = np.floor(exact).astype(np.int64)
+    quota[np.argsort(quota - exact, kind="stable")[: count - quota.sum()]] += 1
+    chosen = [rng.choice(np.flatnonzero(labels == c), q, replace=False)
+              for c, q in zip(classes, quota)]
+    return torch.from_numpy(np.sort(np.concatenate(chosen)))

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.optim import get_rule
 
 if TYPE_CHECKING:
     from lrlab.population import Population
@@ -62,9 +63,8 @@ class SweepResult:
             "optimizer": config.optimizer,
             "seed": [m.seed for m in members],
         })
-        for name, values in pop.hparams.items():
-            if name != "lr":
-                table[name] = values.double().cpu().numpy()
+        for name, default in get_rule(config.optimizer).defaults.items():
+            table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
         table["diverged"] = diverged
         table["diverged_epoch"] = pd.array(np.where(diverged, diverged_epoch, -1)).astype("Int64")
         table.loc[~diverged, "diverged_epoch"] = pd.NA
@@ -91,7 +91,9 @@ class SweepResult:
         m = self.monitor
         val = self.curve(m, "val")
         val.columns = self.members["member"].to_numpy()
-        best_epoch = val.idxmax() if self.higher_is_better else val.idxmin()
+        scored = val.dropna(axis=1, how="all")  # a member NaN from epoch 1 has no best epoch
+        best_epoch = (scored.idxmax() if self.higher_is_better else scored.idxmin())
+        best_epoch = best_epoch.reindex(val.columns)
         best = val.max() if self.higher_is_better else val.min()
         out = self.members[["member", "label", "lr", "seed"]].copy()
         out[f"final_val_{m}"] = [_last(val[k]) for k in out["member"]]

@@ -1,0 +1,374 @@
+"""A population of K members against lone torch.optim runs, across its three forward paths.
+
+Checks: member k equals a lone ``torch.optim`` run at its rate; the batched, vmap and loop
+paths agree; ``path="auto"`` picks the right path and falls back with one warning; a
+diverging member changes nothing for the others (bitwise); the user's model is never
+modified; bad input is a one-line ``LrlabError``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lrlab import LrlabError
+from lrlab.metrics import cross_entropy
+from lrlab.population import Population
+
+F64 = torch.float64
+K = 3
+BATCH = 16
+
+
+@pytest.fixture(autouse=True)
+def seeded() -> None:
+    """Every test starts from the same global seed (model initialisation)."""
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# -- models and data ----------------------------------------------------------------------
+
+
+def _mlp() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 3))
+
+
+def _cnn() -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+
+
+class ResidualMLP(nn.Module):
+    """A custom module (not a Sequential): the batched path cannot run it, vmap can."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(4, 16)
+        self.hidden = nn.Linear(16, 16)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.inp(x))
+        return self.out(h + torch.tanh(self.hidden(h)))
+
+
+class SignGatedMLP(ResidualMLP):
+    """Data-dependent control flow on an activation: vmap refuses it, a loop runs it."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.inp(x))
+        if h.sum() > 0:
+            h = h + torch.tanh(self.hidden(h))
+        return self.out(h)
+
+
+class ResidualSequential(nn.Sequential):
+    """A Sequential subclass whose own forward adds a skip connection around the layers."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + super().forward(x)
+
+
+class NormThenGate(nn.Module):
+    """BatchNorm (in-place running stats) before data-dependent control flow: vmap fails
+    only after the running stats were already updated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp = nn.Linear(4, 16)
+        self.norm = nn.BatchNorm1d(16)
+        self.out = nn.Linear(16, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.norm(self.inp(x)))
+        if h.sum() > 0:
+            h = 2.0 * h
+        return self.out(h)
+
+
+def _batch(shape: tuple[int, ...], *, members: int | None = None, seed: int = 1,
+           dtype: torch.dtype = F64) -> tuple[Tensor, Tensor]:
+    """Fixed inputs ``(B, *shape)`` (or ``(K, B, *shape)``) and 3-class targets."""
+    g = torch.Generator().manual_seed(seed)
+    lead = (BATCH,) if members is None else (members, BATCH)
+    return (torch.randn(*lead, *shape, generator=g, dtype=dtype),
+            torch.randint(0, 3, lead, generator=g))
+
+
+def _train(pop: Population, x: Tensor, y: Tensor, steps: int, *, shared: bool = True) -> Tensor:
+    """Run ``steps`` steps; return the per-member loss of the first and of the last step."""
+    first = last = None
+    for _ in range(steps):
+        out = pop.step(x, y, cross_entropy, shared=shared)
+        first = out.loss if first is None else first
+        last = out.loss
+    return torch.stack([first, last])
+
+
+def _max_param_diff(a: Population, b: Population) -> float:
+    return max((a.params[n] - b.params[n]).abs().max().item() for n in a.params)
+
+
+# -- member k equals a lone torch.optim run -----------------------------------------------
+
+TORCH_TWIN = {
+    "sgd": (torch.optim.SGD, {}, [0.5, 0.1, 0.02]),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9}, [0.1, 0.03, 0.01]),
+    "adam": (torch.optim.Adam, {}, [0.01, 0.003, 0.001]),
+}
+
+
+def _lone_run(model: nn.Module, optimizer: type, kwargs: dict, x: Tensor, y: Tensor,
+              steps: int) -> nn.Module:
+    model = copy.deepcopy(model)
+    opt = optimizer(model.parameters(), **kwargs)
+    for _ in range(steps):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model
+
+
+@pytest.mark.parametrize("rule", sorted(TORCH_TWIN))
+def test_member_equals_lone_torch_optim_run(rule: str):
+    """After 100 float64 steps, member k's weights equal torch.optim's at lr_k to 1e-10."""
+    optimizer, kwargs, lrs = TORCH_TWIN[rule]
+    model = _mlp().to(F64)
+    x, y = _batch((4,))
+    pop = Population(model, rule, {"lr": lrs})
+    losses = _train(pop, x, y, 100)
+    assert bool((losses[1] < losses[0]).all())
+    for k, lr in enumerate(lrs):
+        lone = _lone_run(model, optimizer, {"lr": lr, **kwargs}, x, y, 100)
+        member = dict(pop.member_module(k).named_parameters())
+        for name, p in lone.named_parameters():
+            diff = (member[name] - p).abs().max().item()
+            assert diff <= 1e-10, f"{rule} member {k} (lr={lr}) {name}: off by {diff:.3g}"
+
+
+# -- the three forward paths agree --------------------------------------------------------
+
+MODELS = {"mlp": (_mlp, (4,)), "cnn": (_cnn, (1, 8, 8))}
+
+
+@pytest.mark.parametrize("distinct", [False, True], ids=["one-model", "k-models"])
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-x", "per-member-x"])
+@pytest.mark.parametrize("kind", sorted(MODELS))
+def test_batched_vmap_and_loop_paths_agree(kind: str, shared: bool, distinct: bool):
+    """batched, vmap and loop give the same parameters after 20 float64 steps (1e-12)."""
+    make, shape = MODELS[kind]
+    models = [make().to(F64) for _ in range(K)] if distinct else make().to(F64)
+    x, y = _batch(shape, members=None if shared else K)
+    pops = {}
+    for path in ("batched", "vmap", "loop"):
+        pops[path] = Population(models, "momentum", {"lr": [0.1, 0.05, 0.01]}, path=path)
+        _train(pops[path], x, y, 20, shared=shared)
+        assert pops[path].path == path
+    for path in ("batched", "vmap"):
+        diff = _max_param_diff(pops[path], pops["loop"])
+        assert diff <= 1e-12, f"{kind}: {path} differs from loop by {diff:.3g}"
+    if distinct:  # the members really started apart and stayed apart
+        w = pops["loop"].params["0.weight"]
+        assert not torch.equal(w[0], w[1])
+
+
+# -- automatic path choice ----------------------------------------------------------------
+
+
+def test_auto_picks_batched_for_a_plain_sequential():
+    """A Sequential of standard layers runs on the batched fast path."""
+    assert Population(_mlp(), "sgd", {"lr": [0.1, 0.01]}).path == "batched"
+    assert Population(_cnn(), "sgd", {"lr": [0.1, 0.01]}).path == "batched"
+
+
+def test_auto_picks_vmap_for_a_custom_module_and_trains():
+    """A custom nn.Module runs under vmap, without warnings, and its loss goes down."""
+    pop = Population(ResidualMLP(), "sgd", {"lr": [0.1, 0.05]})
+    assert pop.path == "vmap"
+    losses = _train(pop, *_batch((4,), dtype=torch.float32), 30)
+    assert pop.path == "vmap"
+    assert bool((losses[1] < losses[0]).all())
+
+
+def test_auto_falls_back_to_loop_with_one_warning_and_trains():
+    """A model vmap cannot trace switches to the loop with exactly one 'lrlab:' warning."""
+    pop = Population(SignGatedMLP(), "sgd", {"lr": [0.1, 0.05]})
+    x, y = _batch((4,), dtype=torch.float32)
+    with pytest.warns(RuntimeWarning, match=r"^lrlab:") as record:
+        losses = _train(pop, x, y, 30)
+    assert len(record) == 1, [str(w.message) for w in record]
+    assert "\n" not in str(record[0].message)
+    assert pop.path == "loop"
+    assert bool((losses[1] < losses[0]).all())
+
+
+def test_sequential_subclass_with_its_own_forward_is_not_batched():
+    """A Sequential subclass overriding forward is run through its forward, not the fast path."""
+    model = ResidualSequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 4))
+    pop = Population(model, "sgd", {"lr": [0.1, 0.01]})
+    x, _ = _batch((4,), dtype=torch.float32)
+    outputs = pop.forward(x)
+    expected = model(x)
+    for k in range(2):
+        diff = (outputs[k] - expected).abs().max().item()
+        assert diff <= 1e-6, f"member {k} ignores the model's forward (off by {diff:.3g})"
+    assert pop.path != "batched"
+
+
+def test_fallback_to_loop_leaves_no_trace_of_the_failed_vmap_attempt():
+    """After the fallback, running stats equal a run that used the loop from the start."""
+    model = NormThenGate().to(F64)
+    x, y = _batch((4,))
+    auto = Population(model, "sgd", {"lr": [0.1, 0.05]})
+    loop = Population(model, "sgd", {"lr": [0.1, 0.05]}, path="loop")
+    with pytest.warns(RuntimeWarning, match=r"^lrlab:"):
+        _train(auto, x, y, 3)
+    _train(loop, x, y, 3)
+    assert auto.path == "loop"
+    for name, stats in loop.buffers.items():
+        diff = (auto.buffers[name] - stats).abs().max().item()
+        assert diff <= 1e-12, f"{name} differs by {diff:.3g} after the fallback"
+    assert _max_param_diff(auto, loop) <= 1e-12
+
+
+def test_batchnorm_in_training_mode_matches_the_loop():
+    """BatchNorm1d's in-place running stats: the auto path equals the loop, stats included."""
+    model = nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Tanh(),
+                          nn.Linear(16, 3)).to(F64)
+    x, y = _batch((4,))
+    auto = Population(model, "sgd", {"lr": [0.1, 0.05]})
+    loop = Population(model, "sgd", {"lr": [0.1, 0.05]}, path="loop")
+    auto_losses = _train(auto, x, y, 20)
+    _train(loop, x, y, 20)
+    assert bool((auto_losses[1] < auto_losses[0]).all())
+    assert auto.path in ("vmap", "loop")
+    assert _max_param_diff(auto, loop) <= 1e-12
+    for name, stats in loop.buffers.items():
+        assert (auto.buffers[name] - stats).abs().max().item() <= 1e-12, name
+    assert not torch.equal(loop.buffers["1.running_mean"][0],
+                           torch.zeros_like(loop.buffers["1.running_mean"][0]))
+    predictions = auto.predict(x)  # evaluation mode: each member's own running stats
+    for k in range(2):
+        expected = auto.member_module(k).eval()(x)
+        assert (predictions[k] - expected).abs().max().item() <= 1e-12
+
+
+# -- divergence isolation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adam"])
+@pytest.mark.parametrize("path", ["batched", "vmap", "loop"])
+def test_exploding_member_leaves_the_others_bitwise_unchanged(path: str, rule: str):
+    """Adding a member at lr 1e6 changes no bit of the other members' float32 weights."""
+    model = _mlp()
+    x, y = _batch((4,), dtype=torch.float32)
+    calm = Population(model, rule, {"lr": [0.1, 0.05, 0.01]}, path=path)
+    mixed = Population(model, rule, {"lr": [0.1, 0.05, 0.01, 1e6]}, path=path)
+    _train(calm, x, y, 50)
+    _train(mixed, x, y, 50)
+    for name, p in calm.params.items():
+        assert torch.equal(p, mixed.params[name][:3]), f"{name} differs for calm members"
+    assert mixed.alive.tolist() == [True, True, True, False]
+    assert int(mixed.diverged_step[3]) >= 1
+    assert mixed.diverged_step[:3].tolist() == [-1, -1, -1]
+    assert bool(calm.alive.all())
+    frozen = {name: p[3].clone() for name, p in mixed.params.items()}
+    mixed.step(x, y, cross_entropy)
+    for name, p in mixed.params.items():
+        assert torch.equal(p[3], frozen[name]), f"diverged member moved: {name}"
+        assert bool(torch.isfinite(p[3]).all()), f"diverged member has non-finite {name}"
+
+
+# -- the user's model is untouched --------------------------------------------------------
+
+
+def _snapshot(model: nn.Module) -> dict[str, Tensor]:
+    return {n: t.detach().clone() for n, t in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("path", ["batched", "vmap", "loop"])
+def test_users_model_is_never_modified(path: str):
+    """Training and exporting members leaves the given model's weights, dtype, grads alone."""
+    model = _mlp()
+    before = _snapshot(model)
+    pop = Population(model, "adam", {"lr": [0.1, 0.01]}, dtype=F64, path=path)
+    _train(pop, *_batch((4,)), 10)
+    pop.member_module(0)
+    after = model.state_dict()
+    assert all(torch.equal(before[n], after[n]) for n in before)
+    assert all(p.dtype == torch.float32 and p.grad is None for p in model.parameters())
+
+
+def test_users_models_and_buffers_are_never_modified():
+    """K given models with BatchNorm running stats keep every parameter and buffer."""
+    models = [nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 3))
+              for _ in range(2)]
+    before = [_snapshot(m) for m in models]
+    pop = Population(models, "sgd", {"lr": [0.1, 0.01]})
+    _train(pop, *_batch((4,), dtype=torch.float32), 10)
+    for m, snap in zip(models, before):
+        assert all(torch.equal(snap[n], t) for n, t in m.state_dict().items())
+        assert m.training
+
+
+# -- per-step rates -----------------------------------------------------------------------
+
+
+def test_step_lr_overrides_the_base_rates_for_that_step():
+    """``step(lr=...)`` moves each member exactly as a population built with those rates."""
+    model = _mlp().to(F64)
+    x, y = _batch((4,))
+    base = Population(model, "sgd", {"lr": [1.0, 1.0]})
+    ref = Population(model, "sgd", {"lr": [0.1, 0.02]})
+    out = base.step(x, y, cross_entropy, lr=torch.tensor([0.1, 0.02], dtype=F64))
+    ref.step(x, y, cross_entropy)
+    assert _max_param_diff(base, ref) == 0.0
+    assert out.lr.tolist() == pytest.approx([0.1, 0.02])
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+BAD_INPUT = {
+    "zero-lr": (_mlp, "sgd", {"lr": [0.1, 0.0]}, "auto"),
+    "empty-lr": (_mlp, "sgd", {"lr": []}, "auto"),
+    "negative-lr": (_mlp, "sgd", {"lr": [-0.1]}, "auto"),
+    "nan-lr": (_mlp, "sgd", {"lr": [0.1, float("nan")]}, "auto"),
+    "inf-lr": (_mlp, "sgd", {"lr": [float("inf")]}, "auto"),
+    "missing-lr": (_mlp, "momentum", {"momentum": [0.9]}, "auto"),
+    "wrong-count": (_mlp, "momentum", {"lr": [0.1, 0.01], "momentum": [0.9]}, "auto"),
+    "unknown-hparam": (_mlp, "sgd", {"lr": [0.1], "betas": [0.9]}, "auto"),
+    "no-parameters": (nn.ReLU, "sgd", {"lr": [0.1]}, "auto"),
+    "batched-non-sequential": (ResidualMLP, "sgd", {"lr": [0.1]}, "batched"),
+    "unknown-rule": (_mlp, "nope", {"lr": [0.1]}, "auto"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_is_a_one_line_lrlab_error(case: str):
+    """Each malformed construction raises LrlabError with a single-line message."""
+    make, rule, hparams, path = BAD_INPUT[case]
+    with pytest.raises(LrlabError) as info:
+        Population(make(), rule, hparams, path=path)
+    message = str(info.value)
+    assert message and "\n" not in message
+
+
+def test_wrong_number_of_models_is_an_lrlab_error():
+    """Two models for three members is refused with a one-line message."""
+    with pytest.raises(LrlabError, match="models") as info:
+        Population([_mlp(), _mlp()], "sgd", {"lr": [0.1, 0.05, 0.01]})
+    assert "\n" not in str(info.value)
