@@ -31,7 +31,7 @@ def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The layers of a (possibly nested) Sequential in call order, with their name prefixes."""
     out: list[tuple[str, nn.Module]] = []
     for name, child in model.named_children():
-        if isinstance(child, nn.Sequential):
+        if type(child) is nn.Sequential:  # a subclass may have its own forward
             out += [(f"{name}.{n}", m) for n, m in _leaves(child)]
         else:
             out.append((name, child))
@@ -58,7 +58,7 @@ Plan = tuple[tuple[str, nn.Module], ...]
 def plan(model: nn.Module) -> Plan | None:
     """The layers :func:`batched_forward` will run, in order, or ``None`` if ``model`` is not
     a Sequential of known layers (then use vmap)."""
-    if not isinstance(model, nn.Sequential) or list(model.buffers()):
+    if type(model) is not nn.Sequential or list(model.buffers()):
         return None
     layers = tuple(_leaves(model))
     return layers if all(_supported_layer(m) for _, m in layers) else None

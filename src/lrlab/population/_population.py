@@ -67,6 +67,8 @@ def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Ten
         raise LrlabError("a population needs a learning rate per member (hparams['lr'])")
     values = {k: torch.as_tensor(v, dtype=torch.float64).reshape(-1) for k, v in hparams.items()}
     k = values["lr"].numel()
+    if k == 0:
+        raise LrlabError("a population needs at least one member: hparams['lr'] is empty")
     for name, v in values.items():
         if v.numel() != k:
             raise LrlabError(f"hyperparameter {name!r} has {v.numel()} values for {k} members")
@@ -123,6 +125,7 @@ class Population:
                         if not (k == "weight_decay" and (v == 0).all())}
         self.state = self.rule.init(list(self.params.values()))
         self._plan = plan(self.template)
+        self._vmap_works = False
         self.path = self._choose_path(path)
         self.divergence_factor = divergence_factor
         self.alive = torch.ones(self.members, dtype=torch.bool, device=self.device)
@@ -162,10 +165,17 @@ class Population:
         """Every member's outputs on ``x`` (``(B, ...)`` if shared, else ``(K, B, ...)``)."""
         if self.path == "batched":
             return batched_forward(self._plan, self.params, x, shared=shared)
-        if self.path == "vmap":
+        if self.path == "vmap" and self._vmap_works:
+            return self._vmapped(x, shared)
+        if self.path == "vmap":  # first call: vmap may fail on this model
+            saved = {n: b.clone() for n, b in self.buffers.items()}
             try:
-                return self._vmapped(x, shared)
+                out = self._vmapped(x, shared)
+                self._vmap_works = True
+                return out
             except RuntimeError as err:
+                for name, b in saved.items():  # undo what the failed attempt changed
+                    self.buffers[name].copy_(b)
                 reason = str(err).splitlines()[0]
                 warnings.warn(f"lrlab: {type(self.template).__name__} cannot be vectorised "
                               f"({reason}); training the members one after another",
