@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["UpdateRule", "RULES", "get_rule", "per_member"]
+__all__ = ["UpdateRule", "RULES", "get_rule", "lr_for", "per_member"]
 
 State = dict[str, Any]
 Hyper = Mapping[str, Tensor]
@@ -31,6 +31,17 @@ Hyper = Mapping[str, Tensor]
 def per_member(h: Tensor, like: Tensor) -> Tensor:
     """View a ``(K,)`` hyperparameter so it broadcasts against a ``(K, ...)`` tensor."""
     return h.view(h.shape[0], *([1] * (like.dim() - 1)))
+
+
+def lr_for(hp: Hyper, i: int, like: Tensor) -> Tensor:
+    """The rate of parameter ``i``: ``hp["lr"]`` per member, times its layer multiplier.
+
+    ``hp["lr_mult"]``, when present, holds one float per parameter tensor (Caffe's
+    ``lr_mult``): a fine-tuned backbone at 0.1, a new head at 10.
+    """
+    lr = per_member(hp["lr"], like)
+    mult = hp.get("lr_mult")
+    return lr if mult is None or mult[i] == 1.0 else lr * mult[i]
 
 
 def _zeros(params: Sequence[Tensor]) -> list[Tensor]:
@@ -74,7 +85,7 @@ def _sgd_init(params: Sequence[Tensor]) -> State:
 def _sgd_update(grads, state, params, hp):
     """``p <- p - lr * (g + wd p)``."""
     grads = _with_decay(grads, params, hp)
-    return [-per_member(hp["lr"], g) * g for g in grads], state
+    return [-lr_for(hp, i, g) * g for i, g in enumerate(grads)], state
 
 
 def _momentum_init(params: Sequence[Tensor]) -> State:
@@ -85,12 +96,12 @@ def _momentum_update(grads, state, params, hp, *, nesterov: bool = False):
     """Heavy ball: ``b <- mu b + g``; ``p <- p - lr b`` (Nesterov: ``p <- p - lr (g + mu b)``)."""
     grads = _with_decay(grads, params, hp)
     bufs, updates = [], []
-    for g, b in zip(grads, state["buf"]):
+    for i, (g, b) in enumerate(zip(grads, state["buf"])):
         mu = per_member(hp["momentum"], g)
         b = mu * b + g
         d = g + mu * b if nesterov else b
         bufs.append(b)
-        updates.append(-per_member(hp["lr"], g) * d)
+        updates.append(-lr_for(hp, i, g) * d)
     return updates, {"buf": bufs}
 
 
@@ -111,9 +122,9 @@ def _adagrad_update(grads, state, params, hp):
     t = state["t"] + 1
     grads = _with_decay(grads, params, hp)
     sums, updates = [], []
-    for g, s in zip(grads, state["sum"]):
+    for i, (g, s) in enumerate(zip(grads, state["sum"])):
         s = s + g * g
-        clr = per_member(hp["lr"] / (1 + (t - 1) * hp["lr_decay"]), g)
+        clr = lr_for(hp, i, g) / per_member(1 + (t - 1) * hp["lr_decay"], g)
         sums.append(s)
         updates.append(-clr * g / (s.sqrt() + per_member(hp["eps"], g)))
     return updates, {"sum": sums, "t": t}
@@ -128,13 +139,13 @@ def _rmsprop_update(grads, state, params, hp):
     ``p <- p - lr b`` (``mu = 0`` is plain RMSProp)."""
     grads = _with_decay(grads, params, hp)
     sqs, bufs, updates = [], [], []
-    for g, v, b in zip(grads, state["sq"], state["buf"]):
+    for i, (g, v, b) in enumerate(zip(grads, state["sq"], state["buf"])):
         a = per_member(hp["alpha"], g)
         v = a * v + (1 - a) * g * g
         b = per_member(hp["momentum"], g) * b + g / (v.sqrt() + per_member(hp["eps"], g))
         sqs.append(v)
         bufs.append(b)
-        updates.append(-per_member(hp["lr"], g) * b)
+        updates.append(-lr_for(hp, i, g) * b)
     return updates, {"sq": sqs, "buf": bufs}
 
 
@@ -156,9 +167,9 @@ def _adam_update(grads, state, params, hp, *, decoupled: bool = False):
     if not decoupled:
         grads = _with_decay(grads, params, hp)
     ms, vs, updates = [], [], []
-    for g, m, v, p in zip(grads, state["m"], state["v"], params):
+    for i, (g, m, v, p) in enumerate(zip(grads, state["m"], state["v"], params)):
         b1, b2 = per_member(hp["beta1"], g), per_member(hp["beta2"], g)
-        lr = per_member(hp["lr"], g)
+        lr = lr_for(hp, i, g)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         denom = v.sqrt() / (1 - b2**t).sqrt() + per_member(hp["eps"], g)

@@ -220,7 +220,9 @@ class Population:
         batch_loss = losses.mean(dim=1)
         total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
         params = list(self.params.values())
-        grads = torch.autograd.grad(total, params)
+        # a batched matmul hands back weight gradients transposed in memory; one copy here
+        # beats the strided passes the norm and the update would each make over them
+        grads = [g.contiguous() for g in torch.autograd.grad(total, params)]
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
