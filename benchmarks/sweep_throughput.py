@@ -65,6 +65,7 @@ from _common import (
 from sklearn.metrics import roc_auc_score
 
 from lrlab import LrlabError
+from lrlab._malloc import keep_freed_memory
 from lrlab.tasks import Task, get_task
 from lrlab.train import sweep
 
@@ -401,12 +402,16 @@ def threads_note(threads: int) -> str:
             "code (see the script's docstring).")
 
 
-def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | str) -> str:
+def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | str,
+           tuned: bool) -> str:
     parts = [
         "## Sweep throughput: one population against K separate runs",
         f"Produced by `{command_line()}` on {now()}.",
         f"Machine: {machine()}.",
         threads_note(s.threads),
+        ("Allocator: glibc's mmap/trim thresholds raised to 64 MiB for the whole process "
+         "(`lrlab._malloc.keep_freed_memory`, as the `lrlab` command does)." if tuned else
+         "Allocator: the C library's defaults."),
         (f"**blobs** (the brief's experiment: 2-50-3 dense network, SGD, batch 50, "
          f"{s.epochs} epochs, validation loss, accuracy and ROC AUC every epoch; rates "
          "log-spaced 1e-3..1):"),
@@ -428,6 +433,9 @@ def main(argv: list[str] | None = None) -> None:
     s = parse_args(argv)
     if s.threads:
         torch.set_num_threads(s.threads)
+    # the allocator setting the lrlab command line uses for its own process; process-wide,
+    # so the plain and Keras baselines run under it too
+    tuned = keep_freed_memory()
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
     keras = keras_module() if s.keras_runs > 0 else None
     keras_note = ("keras not installed" if keras is None and s.keras_runs > 0
@@ -435,7 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     log(f"{machine()}")
     rows = blobs_rows(s, keras)
     mnist = mnist_result(s)
-    text = report(s, rows, keras_note, mnist)
+    text = report(s, rows, keras_note, mnist, tuned)
     print(text)
     if s.write is not None:
         write_section(s.write, SECTION, text)

@@ -7,7 +7,7 @@ usual type; the command line turns it into that line on stderr and exit code 2.
 
 from __future__ import annotations
 
-__all__ = ["LrlabError", "DataError"]
+__all__ = ["DataError", "LrlabError"]
 
 
 class LrlabError(ValueError):

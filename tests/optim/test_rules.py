@@ -26,10 +26,18 @@ PARITY_LRS = (0.03, 0.01, 0.003)
 # torch.optim keyword arguments that no lrlab hyperparameter expresses.
 TORCH_EXTRA_KWARGS: dict[str, dict] = {"nesterov": {"nesterov": True}}
 
+# torch.optim tuple arguments that lrlab spells as two hyperparameters.
+TORCH_PAIRS: dict[str, tuple[str, str]] = {
+    "betas": ("beta1", "beta2"),
+    "etas": ("eta_minus", "eta_plus"),
+    "step_sizes": ("step_min", "step_max"),
+}
+
 # Parity variants beyond "defaults" and "weight decay switched on/off" (see _variants).
 EXTRA_VARIANTS: dict[str, list[dict[str, float]]] = {
     "adagrad": [{"lr_decay": 0.01}],
     "rmsprop": [{"momentum": 0.9}, {"momentum": 0.9, "weight_decay": 0.01}],
+    "rprop": [{"eta_minus": 0.3, "eta_plus": 1.5, "step_min": 1e-3, "step_max": 0.05}],
 }
 
 # Learning rate per rule for each convergence problem, chosen by a sweep over
@@ -39,6 +47,8 @@ EXTRA_VARIANTS: dict[str, list[dict[str, float]]] = {
 #   rosenbrock: f = (1 - x0)^2 + 100 (x1 - x0^2)^2 from (-1, 1) (f = 4), 2000 steps, must
 #     reach f < 0.4. Gradient-scale rules (sgd, momentum, nesterov) blow up above ~0.003 in
 #     the curved valley; the adaptive ones tolerate larger rates.
+# delta_bar_delta's gains reach 10 along the valley, so Rosenbrock needs 0.0003 (swept on down
+# to 0.0001); rprop takes sign steps and converges at every rate in the sweep.
 CONVERGENCE_LR: dict[str, dict[str, float]] = {
     "sgd": {"quadratic": 0.03, "rosenbrock": 0.001},
     "momentum": {"quadratic": 0.01, "rosenbrock": 0.001},
@@ -47,7 +57,17 @@ CONVERGENCE_LR: dict[str, dict[str, float]] = {
     "rmsprop": {"quadratic": 0.01, "rosenbrock": 0.003},
     "adam": {"quadratic": 0.01, "rosenbrock": 0.01},
     "adamw": {"quadratic": 0.01, "rosenbrock": 0.01},
+    "rprop": {"quadratic": 0.01, "rosenbrock": 0.01},
+    "delta_bar_delta": {"quadratic": 0.01, "rosenbrock": 0.0003},
+    "sgd_hd": {"quadratic": 0.03, "rosenbrock": 0.001},
+    "adam_hd": {"quadratic": 0.01, "rosenbrock": 0.01},
 }
+
+# Hyperparameters other than the rate that a rule needs on these problems. SGD-HD's hyper-rate
+# moves the rate by beta * g_t . g_{t-1}; the paper's 0.001 suits gradients of order 0.1-1,
+# while the quadratic starts at |g|^2 = 2501 (one step would add 2.5 to the rate). Any beta
+# from 1e-4 up diverges on both problems; 1e-6 converges on both.
+CONVERGENCE_HP: dict[str, dict[str, float]] = {"sgd_hd": {"beta": 1e-6}}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -95,9 +115,10 @@ def _member_hp(scalars: list[dict[str, float]], *, drop_zero_decay: bool) -> dic
 
 def _torch_kwargs(rule: UpdateRule, hp: dict[str, float]) -> dict:
     """lrlab hyperparameter names translated to the torch.optim constructor's."""
-    kwargs = {k: v for k, v in hp.items() if k not in ("beta1", "beta2")}
-    if "beta1" in hp:
-        kwargs["betas"] = (hp["beta1"], hp["beta2"])
+    kwargs = dict(hp)
+    for torch_name, pair in TORCH_PAIRS.items():
+        if pair[0] in kwargs:
+            kwargs[torch_name] = tuple(kwargs.pop(name) for name in pair)
     return {**kwargs, **TORCH_EXTRA_KWARGS.get(rule.name, {})}
 
 
@@ -218,7 +239,8 @@ def _rosenbrock(x: Tensor) -> Tensor:
 
 def _minimise(rule: UpdateRule, f: Callable[[Tensor], Tensor], start: list[float], lr: float,
               steps: int) -> float:
-    hp = _member_hp([_scalar_hp(rule, lr, {})], drop_zero_decay=True)
+    hp = _member_hp([_scalar_hp(rule, lr, CONVERGENCE_HP.get(rule.name, {}))],
+                    drop_zero_decay=True)
     x0 = torch.tensor([start], dtype=F64)
     *_, (x,) = _rule_trajectory(rule, [x0], hp, lambda ps: f(ps[0]), steps)
     return f(x).item()
@@ -293,7 +315,11 @@ def test_members_equal_separate_single_member_calls(name: str):
 
 
 def _clone_state(state: dict) -> dict:
-    return {k: [t.clone() for t in v] if isinstance(v, list) else v for k, v in state.items()}
+    def clone(v):
+        if isinstance(v, list):
+            return [t.clone() for t in v]
+        return v.clone() if isinstance(v, Tensor) else v
+    return {k: clone(v) for k, v in state.items()}
 
 
 def _states_equal(a: dict, b: dict) -> bool:
@@ -302,6 +328,9 @@ def _states_equal(a: dict, b: dict) -> bool:
     for key, value in a.items():
         if isinstance(value, list):
             if not all(torch.equal(p, q) for p, q in zip(value, b[key])):
+                return False
+        elif isinstance(value, Tensor):
+            if not torch.equal(value, b[key]):
                 return False
         elif value != b[key]:
             return False

@@ -169,6 +169,9 @@ def list_tasks() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input)."""
+    from lrlab._malloc import keep_freed_memory
+
+    keep_freed_memory()  # this process is ours: let it reuse freed activation buffers
     try:
         app.main(args=list(argv) if argv is not None else sys.argv[1:],
                      prog_name="lrlab", standalone_mode=False)

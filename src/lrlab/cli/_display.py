@@ -15,7 +15,7 @@ from rich.table import Table
 
 from lrlab.train import EpochReport, SweepResult
 
-__all__ = ["progress_bar", "print_result", "stdout", "stderr"]
+__all__ = ["print_result", "progress_bar", "stderr", "stdout"]
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)

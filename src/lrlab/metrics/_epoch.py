@@ -16,7 +16,13 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
-from lrlab.metrics._classification import _index_targets, _onehot_mask, _sse_from_mask
+from lrlab.metrics._classification import (
+    _index_targets,
+    _onehot_mask,
+    _sse_from_mask,
+    argmax,
+    softmax,
+)
 
 __all__ = ["EpochMetrics"]
 
@@ -132,8 +138,8 @@ class EpochMetrics:
         self._samples += batch
 
     def _update_classification(self, logits: Tensor, idx: Tensor) -> None:
-        probs = torch.softmax(logits, dim=-1)
-        hits = logits.argmax(dim=-1) == idx
+        probs = softmax(logits)
+        hits = argmax(logits) == idx
         self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
         onehot = _onehot_mask(idx, logits.shape[-1])
         per_sample = _sse_from_mask(probs, onehot).flatten(1)  # NaN where softmax gave NaN

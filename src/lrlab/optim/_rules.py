@@ -1,78 +1,24 @@
-"""Update rules written once, as functions over tensors with a leading member axis.
+"""The classic update rules and the registry of every rule, :data:`RULES`.
 
-Every parameter and gradient has shape ``(K, ...)``: K members of one network stacked. Every
-hyperparameter is a tensor of shape ``(K,)``, so member k may have its own rate, momentum or
-betas and all K still move in one pass. A rule is a pair of plain functions:
-
-* ``init(params) -> state``: the rule's buffers (zeros shaped like the parameters);
-* ``update(grads, state, params, hp) -> (updates, state)``: the increments to *add* to the
-  parameters, and the new state. Nothing is changed in place, so a caller can drop the
-  update of a member (a diverged one) with ``torch.where``.
-
-The formulas follow ``torch.optim`` exactly (same defaults, same order of operations where
-it matters), which is what the parity tests check to 1e-10 in float64.
+Each rule is written once as a pure function over tensors with a leading member axis (the
+contract is in :mod:`lrlab.optim._base`). The formulas follow ``torch.optim`` exactly (same
+defaults, same order of operations where it matters), which is what the parity tests check
+to 1e-10 in float64. The rules without a ``torch.optim`` twin live in
+:mod:`lrlab.optim._adaptive` (rprop, delta-bar-delta) and :mod:`lrlab.optim._hypergradient`
+(SGD-HD, Adam-HD).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
 
-import torch
 from torch import Tensor
 
-__all__ = ["UpdateRule", "RULES", "get_rule", "lr_for", "per_member"]
+from lrlab.optim._adaptive import DELTA_BAR_DELTA, RPROP
+from lrlab.optim._base import State, UpdateRule, lr_for, per_member, with_decay, zeros
+from lrlab.optim._hypergradient import ADAM_HD, SGD_HD
 
-State = dict[str, Any]
-Hyper = Mapping[str, Tensor]
-
-
-def per_member(h: Tensor, like: Tensor) -> Tensor:
-    """View a ``(K,)`` hyperparameter so it broadcasts against a ``(K, ...)`` tensor."""
-    return h.view(h.shape[0], *([1] * (like.dim() - 1)))
-
-
-def lr_for(hp: Hyper, i: int, like: Tensor) -> Tensor:
-    """The rate of parameter ``i``: ``hp["lr"]`` per member, times its layer multiplier.
-
-    ``hp["lr_mult"]``, when present, holds one float per parameter tensor (Caffe's
-    ``lr_mult``): a fine-tuned backbone at 0.1, a new head at 10.
-    """
-    lr = per_member(hp["lr"], like)
-    mult = hp.get("lr_mult")
-    return lr if mult is None or mult[i] == 1.0 else lr * mult[i]
-
-
-def _zeros(params: Sequence[Tensor]) -> list[Tensor]:
-    return [torch.zeros_like(p) for p in params]
-
-
-def _with_decay(grads: Sequence[Tensor], params: Sequence[Tensor], hp: Hyper) -> list[Tensor]:
-    """L2 penalty folded into the gradient: ``g + wd * p`` (torch's ``weight_decay``)."""
-    wd = hp.get("weight_decay")
-    if wd is None:
-        return list(grads)
-    return [g + per_member(wd, p) * p for g, p in zip(grads, params)]
-
-
-@dataclass(frozen=True)
-class UpdateRule:
-    """A named update rule: its hyperparameters with defaults, and its two functions.
-
-    Attributes:
-        name: the name users pass (``--optimizer NAME``).
-        defaults: every hyperparameter other than ``lr`` with its default value.
-        init: ``init(params) -> state``.
-        update: ``update(grads, state, params, hp) -> (updates, state)``.
-        torch_name: the ``torch.optim`` class with the same formula, if one exists.
-    """
-
-    name: str
-    init: Callable[[Sequence[Tensor]], State]
-    update: Callable[[Sequence[Tensor], State, Sequence[Tensor], Hyper], tuple[list[Tensor], State]]
-    defaults: Mapping[str, float] = field(default_factory=dict)
-    torch_name: str | None = None
+__all__ = ["RULES", "UpdateRule", "get_rule", "lr_for", "per_member"]
 
 
 # -- sgd, momentum, nesterov -------------------------------------------------------------
@@ -84,17 +30,17 @@ def _sgd_init(params: Sequence[Tensor]) -> State:
 
 def _sgd_update(grads, state, params, hp):
     """``p <- p - lr * (g + wd p)``."""
-    grads = _with_decay(grads, params, hp)
+    grads = with_decay(grads, params, hp)
     return [-lr_for(hp, i, g) * g for i, g in enumerate(grads)], state
 
 
 def _momentum_init(params: Sequence[Tensor]) -> State:
-    return {"buf": _zeros(params)}
+    return {"buf": zeros(params)}
 
 
 def _momentum_update(grads, state, params, hp, *, nesterov: bool = False):
     """Heavy ball: ``b <- mu b + g``; ``p <- p - lr b`` (Nesterov: ``p <- p - lr (g + mu b)``)."""
-    grads = _with_decay(grads, params, hp)
+    grads = with_decay(grads, params, hp)
     bufs, updates = [], []
     for i, (g, b) in enumerate(zip(grads, state["buf"])):
         mu = per_member(hp["momentum"], g)
@@ -113,14 +59,14 @@ def _nesterov_update(grads, state, params, hp):
 
 
 def _adagrad_init(params: Sequence[Tensor]) -> State:
-    return {"sum": _zeros(params), "t": 0}
+    return {"sum": zeros(params), "t": 0}
 
 
 def _adagrad_update(grads, state, params, hp):
     """Duchi et al. 2011: ``s <- s + g^2``; ``p <- p - lr_t g / (sqrt(s) + eps)``,
     with ``lr_t = lr / (1 + (t - 1) lr_decay)``."""
     t = state["t"] + 1
-    grads = _with_decay(grads, params, hp)
+    grads = with_decay(grads, params, hp)
     sums, updates = [], []
     for i, (g, s) in enumerate(zip(grads, state["sum"])):
         s = s + g * g
@@ -131,13 +77,13 @@ def _adagrad_update(grads, state, params, hp):
 
 
 def _rmsprop_init(params: Sequence[Tensor]) -> State:
-    return {"sq": _zeros(params), "buf": _zeros(params)}
+    return {"sq": zeros(params), "buf": zeros(params)}
 
 
 def _rmsprop_update(grads, state, params, hp):
     """Tieleman & Hinton 2012: ``v <- a v + (1 - a) g^2``; ``b <- mu b + g / (sqrt(v) + eps)``;
     ``p <- p - lr b`` (``mu = 0`` is plain RMSProp)."""
-    grads = _with_decay(grads, params, hp)
+    grads = with_decay(grads, params, hp)
     sqs, bufs, updates = [], [], []
     for i, (g, v, b) in enumerate(zip(grads, state["sq"], state["buf"])):
         a = per_member(hp["alpha"], g)
@@ -153,7 +99,7 @@ def _rmsprop_update(grads, state, params, hp):
 
 
 def _adam_init(params: Sequence[Tensor]) -> State:
-    return {"m": _zeros(params), "v": _zeros(params), "t": 0}
+    return {"m": zeros(params), "v": zeros(params), "t": 0}
 
 
 def _adam_update(grads, state, params, hp, *, decoupled: bool = False):
@@ -165,7 +111,7 @@ def _adam_update(grads, state, params, hp, *, decoupled: bool = False):
     """
     t = state["t"] + 1
     if not decoupled:
-        grads = _with_decay(grads, params, hp)
+        grads = with_decay(grads, params, hp)
     ms, vs, updates = [], [], []
     for i, (g, m, v, p) in enumerate(zip(grads, state["m"], state["v"], params)):
         b1, b2 = per_member(hp["beta1"], g), per_member(hp["beta2"], g)
@@ -214,6 +160,10 @@ RULES: dict[str, UpdateRule] = {
             "adamw", _adam_init, _adamw_update,
             {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}, "AdamW",
         ),
+        RPROP,
+        DELTA_BAR_DELTA,
+        SGD_HD,
+        ADAM_HD,
     )
 }
 

@@ -27,11 +27,10 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
-from lrlab.metrics import grad_norm
-from lrlab.optim import UpdateRule, get_rule, per_member
+from lrlab.optim import UpdateRule, get_rule
 from lrlab.population._batched import batched_forward, plan
 
-__all__ = ["Population", "StepOutput", "Path"]
+__all__ = ["Path", "Population", "StepOutput"]
 
 Path = Literal["auto", "batched", "vmap", "loop"]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -61,7 +60,7 @@ def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Ten
     if unknown:
         known = ", ".join(["lr", *rule.defaults])
         raise LrlabError(
-            f"update rule {rule.name!r} has no hyperparameter {sorted(unknown)[0]!r}; "
+            f"update rule {rule.name!r} has no hyperparameter {min(unknown)!r}; "
             f"it takes: {known}")
     if "lr" not in hparams:
         raise LrlabError("a population needs a learning rate per member (hparams['lr'])")
@@ -94,6 +93,7 @@ class Population:
         path: how to run the forward pass (``"auto"`` picks the fastest that works).
         divergence_factor: a member whose batch loss exceeds this multiple of its first
             loss (or is NaN/Inf) is frozen and flagged; ``None``: only NaN/Inf.
+        lr_mult: a rate multiplier per parameter name (layer-wise rates; default 1).
 
     Example:
         >>> import torch
@@ -105,7 +105,8 @@ class Population:
     def __init__(self, models: nn.Module | Sequence[nn.Module], rule: UpdateRule | str,
                  hparams: Mapping[str, Sequence[float] | Tensor], *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                 path: Path = "auto", divergence_factor: float | None = 1e3) -> None:
+                 path: Path = "auto", divergence_factor: float | None = 1e3,
+                 lr_mult: Mapping[str, float] | None = None) -> None:
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         values = _check_hparams(self.rule, hparams)
         self.members = values["lr"].numel()
@@ -119,11 +120,13 @@ class Population:
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = dtype or first.dtype
         self.template = copy.deepcopy(models[0]).to(self.device, self.dtype)
-        self.params = self._stack(models, "named_parameters", requires_grad=True)
-        self.buffers = self._stack(models, "named_buffers", requires_grad=False)
+        self.flat, self.params, self.frozen = self._flatten(models)
+        self.buffers = self._stack(models, "named_buffers")
         self.hparams = {k: v.to(self.device, self.dtype) for k, v in values.items()
                         if not (k == "weight_decay" and (v == 0).all())}
-        self.state = self.rule.init(list(self.params.values()))
+        if lr_mult and any(m != 1.0 for m in lr_mult.values()):
+            self.hparams["lr_mult"] = (self._per_element(lr_mult),)
+        self.state = self.rule.init([self.flat])
         self._plan = plan(self.template)
         self._vmap_works = False
         self.path = self._choose_path(path)
@@ -135,17 +138,50 @@ class Population:
 
     # -- construction ------------------------------------------------------------------
 
-    def _stack(self, models: list[nn.Module], which: str, *, requires_grad: bool) -> dict:
+    def _flatten(self, models: list[nn.Module]) -> tuple[Tensor, dict, dict]:
+        """Every member's trainable parameters as one ``(K, P)`` tensor.
+
+        Each named parameter is a leaf *view* into it, so the forward pass sees the usual
+        shapes while the update rule, the gradient norm and the divergence mask each run
+        once over ``(K, P)`` instead of once per parameter tensor. Frozen parameters
+        (``requires_grad=False``) are stacked apart and never updated.
+        """
+        named = [dict(m.named_parameters()) for m in models]
+        trainable = {n: p for n, p in named[0].items() if p.requires_grad}
+        if not trainable:
+            raise LrlabError(f"{type(models[0]).__name__} has no trainable parameters")
+        k = self.members
+        flat = torch.empty(k, sum(p.numel() for p in trainable.values()),
+                           device=self.device, dtype=self.dtype)
+        params, offset = {}, 0
+        for name, p in trainable.items():
+            view = flat[:, offset:offset + p.numel()].view(k, *p.shape)
+            view.copy_(torch.stack([d[name].detach() for d in named]).to(view))
+            params[name] = view.detach().requires_grad_(True)  # a leaf sharing flat's storage
+            offset += p.numel()
+        frozen = {n: torch.stack([d[n].detach() for d in named]).expand(k, *p.shape)
+                  .to(self.device, self.dtype).contiguous()
+                  for n, p in named[0].items() if not p.requires_grad}
+        return flat, params, frozen
+
+    def _stack(self, models: list[nn.Module], which: str) -> dict:
         per_model = [dict(getattr(m, which)()) for m in models]
         out = {}
         for name, t in per_model[0].items():
-            if len(models) == 1:
-                stacked = t.detach().unsqueeze(0).repeat(self.members, *[1] * t.dim())
-            else:
-                stacked = torch.stack([d[name].detach() for d in per_model])
-            stacked = stacked.to(self.device, self.dtype if t.is_floating_point() else t.dtype)
-            out[name] = stacked.requires_grad_(requires_grad)
+            stacked = torch.stack([d[name].detach() for d in per_model])
+            stacked = stacked.expand(self.members, *t.shape).contiguous()
+            out[name] = stacked.to(self.device, self.dtype if t.is_floating_point() else t.dtype)
         return out
+
+    def _per_element(self, lr_mult: Mapping[str, float]) -> Tensor:
+        """A ``(P,)`` vector: each parameter's multiplier repeated over its elements."""
+        unknown = set(lr_mult) - set(self.params)
+        if unknown:
+            raise LrlabError(f"lr_mult names {min(unknown)!r}, which is not a trainable "
+                             f"parameter; parameters: {', '.join(list(self.params)[:6])}, ...")
+        return torch.cat([torch.full((p[0].numel(),), float(lr_mult.get(n, 1.0)),
+                                     device=self.device, dtype=self.dtype)
+                          for n, p in self.params.items()])
 
     def _choose_path(self, path: Path) -> Path:
         if path == "batched" and self._plan is None:
@@ -158,13 +194,13 @@ class Population:
     # -- forward -----------------------------------------------------------------------
 
     def _call_one(self, k: int, x: Tensor) -> Tensor:
-        tensors = {n: t[k] for n, t in {**self.params, **self.buffers}.items()}
+        tensors = {n: t[k] for n, t in {**self.params, **self.frozen, **self.buffers}.items()}
         return functional_call(self.template, tensors, (x,))
 
     def forward(self, x: Tensor, *, shared: bool = True) -> Tensor:
         """Every member's outputs on ``x`` (``(B, ...)`` if shared, else ``(K, B, ...)``)."""
         if self.path == "batched":
-            return batched_forward(self._plan, self.params, x, shared=shared)
+            return batched_forward(self._plan, {**self.params, **self.frozen}, x, shared=shared)
         if self.path == "vmap" and self._vmap_works:
             return self._vmapped(x, shared)
         if self.path == "vmap":  # first call: vmap may fail on this model
@@ -188,7 +224,8 @@ class Population:
         def one(params, buffers, xb):
             return functional_call(self.template, {**params, **buffers}, (xb,))
         in_x = None if shared else 0
-        return vmap(one, in_dims=(0, 0, in_x), randomness="same")(self.params, self.buffers, x)
+        weights = {**self.params, **self.frozen}
+        return vmap(one, in_dims=(0, 0, in_x), randomness="same")(weights, self.buffers, x)
 
     @torch.no_grad()
     def predict(self, x: Tensor, *, shared: bool = True) -> Tensor:
@@ -215,25 +252,36 @@ class Population:
         """
         outputs = self.forward(x, shared=shared)
         losses = loss_fn(outputs, y)
-        loss = losses.detach().mean(dim=1)
-        everyone = self._flag_divergence(loss)
         batch_loss = losses.mean(dim=1)
+        loss = batch_loss.detach()
+        everyone = self._flag_divergence(loss)
         total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
-        params = list(self.params.values())
-        # a batched matmul hands back weight gradients transposed in memory; one copy here
-        # beats the strided passes the norm and the update would each make over them
-        grads = [g.contiguous() for g in torch.autograd.grad(total, params)]
+        grads = torch.autograd.grad(total, list(self.params.values()))
+        flat_grad = torch.empty_like(self.flat)
+        for view, g in zip(self._views(flat_grad), grads):
+            view.copy_(g)  # one pass each, whatever the layout autograd handed back
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
-        updates, self.state = self.rule.update(grads, self.state, [p.detach() for p in params], hp)
+        (update,), self.state = self.rule.update([flat_grad], self.state, [self.flat], hp)
+        norm = torch.linalg.vector_norm(flat_grad, dim=1)
         with torch.no_grad():
-            for p, u in zip(params, updates):
-                p.add_(u if everyone else torch.where(per_member(self.alive, u), u, 0.0))
-        norm = grad_norm(grads)
-        if not everyone:  # a frozen member has no gradient to speak of
-            norm = torch.where(self.alive, norm, torch.nan)
-        return StepOutput(outputs.detach(), losses.detach(), loss, norm, hp["lr"])
+            if everyone:
+                self.flat.add_(update)
+            else:  # a frozen member keeps its weights; its gradient norm means nothing
+                self.flat.add_(torch.where(self.alive.unsqueeze(1), update, 0.0))
+                norm = torch.where(self.alive, norm, torch.nan)
+        used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
+        return StepOutput(outputs.detach(), losses.detach(), loss, norm, used)
+
+    def _views(self, flat: Tensor) -> list[Tensor]:
+        """Views of a ``(K, P)`` tensor shaped like each trainable parameter, in order."""
+        out, offset = [], 0
+        for p in self.params.values():
+            size = p[0].numel()
+            out.append(flat[:, offset:offset + size].view(p.shape))
+            offset += size
+        return out
 
     def _flag_divergence(self, loss: Tensor) -> bool:
         """Freeze members whose loss is NaN/Inf or beyond their bound; whether all live.
@@ -260,7 +308,7 @@ class Population:
         """A standalone copy of the model holding member ``k``'s current weights."""
         module = copy.deepcopy(self.template)
         with torch.no_grad():
-            for name, t in self.params.items():
+            for name, t in {**self.params, **self.frozen}.items():
                 module.get_parameter(name).copy_(t[k])
             for name, t in self.buffers.items():
                 module.get_buffer(name).copy_(t[k])

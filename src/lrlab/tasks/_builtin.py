@@ -16,7 +16,7 @@ from lrlab.tasks._download import load_idx_dataset
 from lrlab.tasks._models import mlp, small_cnn, softmax_regression
 from lrlab.tasks._task import Split, Task
 
-__all__ = ["DESCRIPTIONS", "TASKS", "get_task", "blobs", "digits", "mnist"]
+__all__ = ["DESCRIPTIONS", "TASKS", "blobs", "digits", "get_task", "mnist"]
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
@@ -133,7 +133,7 @@ def _user_task(spec: str) -> Task:
 
 
 def get_task(name: str, *, data_dir: str | None = None, download: bool = True,
-             subset: int | float | None = None, seed: int = 0) -> Task:
+             subset: float | None = None, seed: int = 0) -> Task:
     """A built-in task by name, or a user's task given as ``package.module:function``.
 
     Args:

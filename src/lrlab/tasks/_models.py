@@ -7,13 +7,14 @@ in Keras: ``he_uniform`` draws from U(-sqrt(6 / fan_in), +sqrt(6 / fan_in)) and
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Literal
 
 import torch
 from torch import nn
 
-__all__ = ["dense", "mlp", "softmax_regression", "small_cnn"]
+__all__ = ["dense", "mlp", "small_cnn", "softmax_regression"]
 
 Init = Literal["he_uniform", "glorot_uniform", "torch"]
 
@@ -44,7 +45,7 @@ def mlp(sizes: list[int], *, hidden_init: Init = "he_uniform") -> nn.Sequential:
             Keras' default).
     """
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         last = i == len(sizes) - 2
         layers.append(dense(a, b, init="glorot_uniform" if last else hidden_init))
         if not last:

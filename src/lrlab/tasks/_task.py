@@ -92,7 +92,7 @@ class Task:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
-    def subset(self, size: int | float, *, seed: int = 0) -> Task:
+    def subset(self, size: float, *, seed: int = 0) -> Task:
         """The same task trained on part of its training data, stratified by class.
 
         Args:
@@ -111,7 +111,7 @@ class Task:
         return self.replace(name=f"{self.name}[{count}]", train=train)
 
 
-def _subset_count(size: int | float, n: int) -> int:
+def _subset_count(size: float, n: int) -> int:
     """Examples to keep: an ``int`` is a count, a ``float`` in (0, 1] a fraction of ``n``."""
     if isinstance(size, bool) or not isinstance(size, (int, float)) or not np.isfinite(size):
         raise LrlabError(f"subset must be a count or a fraction, got {size!r}")

@@ -8,13 +8,18 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator,
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
 )
 
 from lrlab._errors import LrlabError
 from lrlab.optim import RULES
 
-__all__ = ["SweepConfig", "Member", "parse_lrs", "validated"]
+__all__ = ["Member", "SweepConfig", "parse_lrs", "validated"]
 
 
 def _positive_rate(v: float) -> float:
@@ -69,7 +74,7 @@ class SweepConfig(BaseModel):
                              f"{', '.join(sorted(RULES))}")
         unknown = set(self.hparams) - set(RULES[self.optimizer].defaults)
         if unknown:
-            raise ValueError(f"{self.optimizer} takes no {sorted(unknown)[0]!r}; it takes: "
+            raise ValueError(f"{self.optimizer} takes no {min(unknown)!r}; it takes: "
                              f"{', '.join(RULES[self.optimizer].defaults) or 'only lr'}")
         return self
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from lrlab.tasks import Split, Task
 from lrlab.train._config import Member, SweepConfig, validated
 from lrlab.train._result import SweepResult
 
-__all__ = ["fit", "sweep", "train", "EpochReport"]
+__all__ = ["EpochReport", "fit", "sweep", "train"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class _Batches:
         self.shared = len(self.distinct) == 1
 
     def __len__(self) -> int:
-        return -(-self.n // self.batch_size)
+        return math.ceil(self.n / self.batch_size)
 
     def order(self, epoch: int) -> Tensor:
         """This epoch's example order: ``(N,)`` when shared, else ``(K, N)``."""

@@ -1,0 +1,94 @@
+"""The one adapter that writes a schedule's rates into a ``torch.optim.Optimizer``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from lrlab._errors import LrlabError
+from lrlab.schedules._base import Schedule
+
+__all__ = ["TorchSchedule"]
+
+
+class TorchSchedule(LRScheduler):
+    """Drive any ``torch.optim.Optimizer`` from an lrlab schedule.
+
+    After ``n`` calls of :meth:`step` the rate of parameter group ``g`` is
+    ``schedule(n)[g]`` (a schedule with K = 1 gives every group its one rate; otherwise K
+    must equal the number of groups, member ``g`` being group ``g``). The values are
+    absolute: the groups' own ``lr`` at construction is replaced, as every torch scheduler
+    does. Call :meth:`step` once per unit of the schedule: per epoch for ``unit="epoch"``,
+    per optimizer step for ``unit="step"``.
+
+    It is an ``LRScheduler`` (``step``, ``get_last_lr``, ``state_dict``,
+    ``load_state_dict`` work as in torch) but does not run ``LRScheduler.__init__``, which
+    wraps ``optimizer.step`` to check the call order: the optimizer is only ever touched
+    through its ``param_groups[g]["lr"]``. Every value is a closed form of the count, so
+    ``step(epoch)`` jumps to any epoch exactly.
+
+    Args:
+        optimizer: the optimizer whose groups' rates to set.
+        schedule: the schedule to follow.
+
+    Example:
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.0)
+        >>> sched = TorchSchedule(opt, cosine(0.1, total=90))
+        >>> for epoch in range(90):
+        ...     train_one_epoch(model, opt)
+        ...     sched.step()
+    """
+
+    def __init__(self, optimizer: Optimizer, schedule: Schedule) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise LrlabError(f"optimizer must be a torch.optim.Optimizer, got "
+                             f"{type(optimizer).__name__}")
+        if not isinstance(schedule, Schedule):
+            raise LrlabError(f"schedule must be an lrlab schedule (from constant, cosine, "
+                             f"...), got {type(schedule).__name__}")
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self._groups()
+        self.base_lrs = self._values(0)
+        self.last_epoch = -1
+        self._step_count = 0
+        self.step()
+
+    def _groups(self) -> int:
+        n = len(self.optimizer.param_groups)
+        if self.schedule.k not in (1, n):
+            raise LrlabError(f"the schedule has {self.schedule.k} members but the optimizer "
+                             f"has {n} parameter groups; give one rate or one per group")
+        return n
+
+    def _values(self, t: int) -> list[float]:
+        rates = self.schedule(t)
+        n = self._groups()
+        return rates.expand(n).tolist() if rates.shape[0] == 1 else rates.tolist()
+
+    def get_lr(self) -> list[float | Tensor]:
+        """The rates of the groups at the current count, ``schedule(last_epoch)``."""
+        return list(self._values(self.last_epoch))
+
+    def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Advance the count by one (or set it to ``epoch``) and write the groups' rates."""
+        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)
+                                  or epoch < 0):
+            raise LrlabError(f"epoch must be an integer >= 0, got {epoch!r}")
+        self._step_count += 1
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"]
+                         for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The count and last rates (not the optimizer, nor the schedule: rebuild those)."""
+        return {key: value for key, value in self.__dict__.items()
+                if key not in ("optimizer", "schedule")}
