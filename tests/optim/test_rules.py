@@ -8,6 +8,7 @@ knowledge lives in the tables below; a rule missing from ``CONVERGENCE_LR`` fail
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -154,16 +155,21 @@ def _rule_trajectory(rule: UpdateRule, params: list[Tensor], hp: dict[str, Tenso
         yield params
 
 
-def _torch_trajectory(rule: UpdateRule, model: nn.Module, hp: dict[str, float],
-                      x: Tensor, y: Tensor, steps: int) -> Iterator[list[Tensor]]:
-    """Parameters of ``model`` after each step of the matching torch.optim optimizer."""
+@functools.lru_cache(maxsize=64)
+def _torch_trajectory(name: str, hp_items: tuple[tuple[str, float], ...]
+                      ) -> tuple[list[Tensor], ...]:
+    """Parameters of ``_mlp()`` after each of PARITY_STEPS steps of the torch.optim twin of
+    rule ``name`` on ``_data()`` (cached: both parity tests and both hp forms share it)."""
+    rule, model, (x, y) = RULES[name], _mlp(), _data()
     optimizer_cls = getattr(torch.optim, rule.torch_name)
-    opt = optimizer_cls(model.parameters(), **_torch_kwargs(rule, hp))
-    for _ in range(steps):
+    opt = optimizer_cls(model.parameters(), **_torch_kwargs(rule, dict(hp_items)))
+    out = []
+    for _ in range(PARITY_STEPS):
         opt.zero_grad()
         ((model(x) - y) ** 2).mean().backward()
         opt.step()
-        yield [p.detach().clone() for p in model.parameters()]
+        out.append([p.detach().clone() for p in model.parameters()])
+    return tuple(out)
 
 
 def _max_diff(a: list[Tensor], b: list[Tensor]) -> float:
@@ -188,7 +194,7 @@ def _assert_parity(rule: UpdateRule, variant: dict[str, float], lrs: tuple[float
     for hp in _hp_forms(scalars):
         ours = _rule_trajectory(rule, start, hp, lambda ps: _stacked_mlp_losses(ps, x, y),
                                 PARITY_STEPS)
-        theirs = [_torch_trajectory(rule, _mlp(), s, x, y, PARITY_STEPS) for s in scalars]
+        theirs = [_torch_trajectory(rule.name, tuple(s.items())) for s in scalars]
         for step, (stacked, *lone) in enumerate(zip(ours, *theirs), start=1):
             for k, expected in enumerate(lone):
                 diff = _max_diff([p[k] for p in stacked], expected)
@@ -229,20 +235,39 @@ def test_members_with_different_rates_match_torch_optim(name: str, variant: dict
 # -- convergence --------------------------------------------------------------------------
 
 
-def _quadratic(x: Tensor) -> Tensor:
-    return 0.5 * (x[:, 0] ** 2 + 50.0 * x[:, 1] ** 2)
+def _rosenbrock_grad(x: Tensor) -> Tensor:
+    a, r = x[:, 0], x[:, 1] - x[:, 0] ** 2
+    return torch.stack([-2.0 * (1.0 - a) - 400.0 * a * r, 200.0 * r], dim=1)
 
 
-def _rosenbrock(x: Tensor) -> Tensor:
-    return (1.0 - x[:, 0]) ** 2 + 100.0 * (x[:, 1] - x[:, 0] ** 2) ** 2
+# Each problem's f and closed-form gradient (checked against autograd below): thousands of
+# steps without autograd's overhead keep the convergence tests fast.
+PROBLEMS: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]] = {
+    "quadratic": (lambda x: 0.5 * (x[:, 0] ** 2 + 50.0 * x[:, 1] ** 2),
+                  lambda x: x * torch.tensor([1.0, 50.0], dtype=x.dtype)),
+    "rosenbrock": (lambda x: (1.0 - x[:, 0]) ** 2 + 100.0 * (x[:, 1] - x[:, 0] ** 2) ** 2,
+                   _rosenbrock_grad),
+}
 
 
-def _minimise(rule: UpdateRule, f: Callable[[Tensor], Tensor], start: list[float], lr: float,
+def test_closed_form_gradients_match_autograd():
+    """The convergence problems' hand-written gradients equal autograd's."""
+    x = torch.tensor([[-1.0, 1.0], [0.3, -2.0], [1.5, 2.5]], dtype=F64, requires_grad=True)
+    for f, grad in PROBLEMS.values():
+        (auto,) = torch.autograd.grad(f(x).sum(), x)
+        assert torch.allclose(grad(x.detach()), auto, rtol=1e-14, atol=0)
+
+
+def _minimise(rule: UpdateRule, problem: str, start: list[float], lr: float,
               steps: int) -> float:
+    f, grad = PROBLEMS[problem]
     hp = _member_hp([_scalar_hp(rule, lr, CONVERGENCE_HP.get(rule.name, {}))],
                     drop_zero_decay=True)
-    x0 = torch.tensor([start], dtype=F64)
-    *_, (x,) = _rule_trajectory(rule, [x0], hp, lambda ps: f(ps[0]), steps)
+    x = torch.tensor([start], dtype=F64)
+    state = rule.init([x])
+    for _ in range(steps):
+        (u,), state = rule.update([grad(x)], state, [x], hp)
+        x = x + u
     return f(x).item()
 
 
@@ -263,16 +288,16 @@ def test_convergence_table_covers_every_rule():
 @pytest.mark.parametrize("name", RULE_NAMES)
 def test_reaches_minimum_of_ill_conditioned_quadratic(name: str):
     """From (1, 1), 500 steps bring 0.5 (x0^2 + 50 x1^2) below 1e-10."""
-    final = _minimise(RULES[name], _quadratic, [1.0, 1.0], _convergence_lr(name, "quadratic"),
-                      500)
+    final = _minimise(RULES[name], "quadratic", [1.0, 1.0],
+                      _convergence_lr(name, "quadratic"), 500)
     assert final < 1e-10, f"{name}: f = {final:.3g} after 500 steps"
 
 
 @pytest.mark.parametrize("name", RULE_NAMES)
 def test_makes_progress_on_rosenbrock(name: str):
     """From (-1, 1) (f = 4), 2000 steps cut the Rosenbrock function at least tenfold."""
-    final = _minimise(RULES[name], _rosenbrock, [-1.0, 1.0], _convergence_lr(name, "rosenbrock"),
-                      2000)
+    final = _minimise(RULES[name], "rosenbrock", [-1.0, 1.0],
+                      _convergence_lr(name, "rosenbrock"), 2000)
     assert final < 0.4, f"{name}: f = {final:.3g} after 2000 steps (start 4.0)"
 
 
@@ -316,25 +341,19 @@ def test_members_equal_separate_single_member_calls(name: str):
 
 def _clone_state(state: dict) -> dict:
     def clone(v):
-        if isinstance(v, list):
-            return [t.clone() for t in v]
-        return v.clone() if isinstance(v, Tensor) else v
+        return [t.clone() for t in v] if isinstance(v, list) else \
+            v.clone() if isinstance(v, Tensor) else v
     return {k: clone(v) for k, v in state.items()}
 
 
+def _same(a, b) -> bool:
+    if isinstance(a, list):
+        return len(a) == len(b) and all(torch.equal(p, q) for p, q in zip(a, b))
+    return torch.equal(a, b) if isinstance(a, Tensor) else a == b
+
+
 def _states_equal(a: dict, b: dict) -> bool:
-    if a.keys() != b.keys():
-        return False
-    for key, value in a.items():
-        if isinstance(value, list):
-            if not all(torch.equal(p, q) for p, q in zip(value, b[key])):
-                return False
-        elif isinstance(value, Tensor):
-            if not torch.equal(value, b[key]):
-                return False
-        elif value != b[key]:
-            return False
-    return True
+    return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
 
 
 @pytest.mark.parametrize("name", RULE_NAMES)

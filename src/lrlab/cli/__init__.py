@@ -7,12 +7,14 @@ on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from lrlab._errors import LrlabError
+from lrlab.cli._schedule import schedule
 
 __all__ = ["app", "entry", "main"]
 
@@ -35,6 +37,13 @@ def _common(*, single: bool) -> list:
           for name in ("momentum", "weight-decay", "beta1", "beta2", "eps")],
         click.option("--hp", multiple=True, help="another hyperparameter, NAME=VALUE "
                                                  "(repeatable)"),
+        click.option("--schedule", "schedules", multiple=True,
+                     help="rate schedule, NAME[:key=value,...] (lrlab schedule list); repeat "
+                          "to train schedules side by side"),
+        click.option("--lr-mult", "lr_mult", multiple=True,
+                     help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
+                          "'head.*=10'); repeat to train variants side by side, 'uniform' "
+                          "for none"),
         click.option("--seed", type=int, default=0, show_default=True,
                      help="seed of the initial weights and the example order"),
         click.option("--subset", help="train on a stratified subset: a count (500) or a "
@@ -137,9 +146,22 @@ def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subse
 
 
 def _settings(kw: dict) -> dict:
+    """Click's keyword arguments as the sweep's settings (every option popped, then passed)."""
     hparams = _hparams(kw.pop("hp"), **{k: kw.pop(k) for k in
                                         ("momentum", "weight_decay", "beta1", "beta2", "eps")})
-    return {**kw, "hparams": hparams, "seeds": _seeds(kw.pop("seeds", None))}
+    seeds = _seeds(kw.pop("seeds", None))
+    lr_mults = _lr_mults(kw.pop("lr_mult"))
+    schedules = list(kw.pop("schedules")) or ["constant"]
+    return {**kw, "hparams": hparams, "seeds": seeds, "lr_mults": lr_mults,
+            "schedules": schedules}
+
+
+def _lr_mults(texts: tuple[str, ...]) -> list[dict[str, float]] | None:
+    from lrlab.optim import parse_lr_mult
+
+    if not texts:
+        return None
+    return [{} if t.strip() == "uniform" else parse_lr_mult(t.split(",")) for t in texts]
 
 
 @app.command()
@@ -167,11 +189,26 @@ def list_tasks() -> None:
         print(f"{name:16s} {text}")
 
 
+app.add_command(schedule)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (2 for bad input)."""
     from lrlab._malloc import keep_freed_memory
 
     keep_freed_memory()  # this process is ours: let it reuse freed activation buffers
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning on the command line: one line, no source excerpt."""
+    print(f"warning: {str(message).removeprefix('lrlab: ')}", file=sys.stderr)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         app.main(args=list(argv) if argv is not None else sys.argv[1:],
                      prog_name="lrlab", standalone_mode=False)

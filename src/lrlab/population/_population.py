@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
-from lrlab.optim import UpdateRule, get_rule
+from lrlab.optim import UpdateRule, get_rule, lr_multipliers
 from lrlab.population._batched import batched_forward, plan
 
 __all__ = ["Path", "Population", "StepOutput"]
@@ -93,7 +93,9 @@ class Population:
         path: how to run the forward pass (``"auto"`` picks the fastest that works).
         divergence_factor: a member whose batch loss exceeds this multiple of its first
             loss (or is NaN/Inf) is frozen and flagged; ``None``: only NaN/Inf.
-        lr_mult: a rate multiplier per parameter name (layer-wise rates; default 1).
+        lr_mult: layer-wise rates: parameter-name pattern -> multiplier of the member's rate
+            (``{"head.*": 10}``; see :func:`lrlab.optim.param_groups`), or one such mapping
+            per member so uniform and layer-wise members train side by side.
 
     Example:
         >>> import torch
@@ -106,7 +108,8 @@ class Population:
                  hparams: Mapping[str, Sequence[float] | Tensor], *,
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  path: Path = "auto", divergence_factor: float | None = 1e3,
-                 lr_mult: Mapping[str, float] | None = None) -> None:
+                 lr_mult: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
+                 ) -> None:
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         values = _check_hparams(self.rule, hparams)
         self.members = values["lr"].numel()
@@ -124,8 +127,9 @@ class Population:
         self.buffers = self._stack(models, "named_buffers")
         self.hparams = {k: v.to(self.device, self.dtype) for k, v in values.items()
                         if not (k == "weight_decay" and (v == 0).all())}
-        if lr_mult and any(m != 1.0 for m in lr_mult.values()):
-            self.hparams["lr_mult"] = (self._per_element(lr_mult),)
+        mult = self._multipliers(lr_mult)
+        if mult is not None:
+            self.hparams["lr_mult"] = (mult,)
         self.state = self.rule.init([self.flat])
         self._plan = plan(self.template)
         self._vmap_works = False
@@ -173,15 +177,23 @@ class Population:
             out[name] = stacked.to(self.device, self.dtype if t.is_floating_point() else t.dtype)
         return out
 
-    def _per_element(self, lr_mult: Mapping[str, float]) -> Tensor:
-        """A ``(P,)`` vector: each parameter's multiplier repeated over its elements."""
-        unknown = set(lr_mult) - set(self.params)
-        if unknown:
-            raise LrlabError(f"lr_mult names {min(unknown)!r}, which is not a trainable "
-                             f"parameter; parameters: {', '.join(list(self.params)[:6])}, ...")
-        return torch.cat([torch.full((p[0].numel(),), float(lr_mult.get(n, 1.0)),
-                                     device=self.device, dtype=self.dtype)
-                          for n, p in self.params.items()])
+    def _multipliers(self, lr_mult: Mapping[str, float] | Sequence[Mapping[str, float]] | None
+                     ) -> Tensor | None:
+        """Layer-wise multipliers per element: ``(P,)`` for one mapping, ``(K, P)`` for one
+        mapping per member; ``None`` when every multiplier is 1."""
+        if not lr_mult:
+            return None
+        per_member_maps = not isinstance(lr_mult, Mapping)
+        maps = list(lr_mult) if per_member_maps else [lr_mult]
+        if per_member_maps and len(maps) != self.members:
+            raise LrlabError(f"got {len(maps)} lr_mult mappings for {self.members} members; "
+                             "give one mapping, or one per member")
+        names = list(self.params)
+        sizes = torch.tensor([p[0].numel() for p in self.params.values()], device=self.device)
+        rows = [torch.tensor(lr_multipliers(names, m or None), dtype=self.dtype,
+                             device=self.device).repeat_interleave(sizes) for m in maps]
+        mult = torch.stack(rows) if per_member_maps else rows[0]
+        return None if bool((mult == 1).all()) else mult
 
     def _choose_path(self, path: Path) -> Path:
         if path == "batched" and self._plan is None:

@@ -21,7 +21,7 @@ from lrlab.schedules._base import (
     check_choice,
     check_unit,
     frozen,
-    members,
+    member_params,
     require,
 )
 
@@ -151,7 +151,7 @@ def cosine(lr0: Value, *, total: Value, min_lr: Value = 0.0, unit: Unit = "epoch
         Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """
     check_unit(unit)
-    p = members(lr0=lr0, total=total, min_lr=min_lr)
+    p = member_params(lr0=lr0, total=total, min_lr=min_lr)
     require("total", p["total"], p["total"] > 0, "> 0 (the length of the anneal)")
     require("min_lr", p["min_lr"], p["min_lr"] <= p["lr0"], "<= lr0 (the anneal goes down)")
     return Cosine(unit=unit, **p)
@@ -185,7 +185,7 @@ def cosine_restarts(lr0: Value, *, first: Value, mult: Value = 1.0, min_lr: Valu
         Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """
     check_unit(unit)
-    p = members(lr0=lr0, first=first, mult=mult, min_lr=min_lr, peak_factor=peak_factor)
+    p = member_params(lr0=lr0, first=first, mult=mult, min_lr=min_lr, peak_factor=peak_factor)
     require("first", p["first"], p["first"] > 0, "> 0 (the length of the first cycle)")
     require("mult", p["mult"], p["mult"] >= 1, ">= 1 (cycles never get shorter)")
     require("min_lr", p["min_lr"], p["min_lr"] <= p["lr0"], "<= lr0 (each cycle goes down)")
@@ -222,7 +222,7 @@ def cyclical(lo: Value, hi: Value, *, half_period: Value, mode: CycleMode = "tri
     """
     check_unit(unit)
     check_choice("mode", mode, CycleMode)
-    p = members(lo=lo, hi=hi, half_period=half_period, gamma=gamma)
+    p = member_params(lo=lo, hi=hi, half_period=half_period, gamma=gamma)
     require("hi", p["hi"], p["hi"] >= p["lo"], ">= lo (the bounds are in the wrong order)")
     require("half_period", p["half_period"], p["half_period"] > 0, "> 0 (a cycle must last)")
     require("gamma", p["gamma"], (p["gamma"] > 0) & (p["gamma"] <= 1), "in (0, 1]")
@@ -267,7 +267,7 @@ def one_cycle(max_lr: Value, *, total: Value, pct_start: Value = 0.3, div_factor
     check_choice("anneal", anneal, Anneal)
     if not isinstance(three_phase, bool):
         raise LrlabError(f"three_phase must be True or False, got {three_phase!r}")
-    p = members(max_lr=max_lr, total=total, pct_start=pct_start, div_factor=div_factor,
+    p = member_params(max_lr=max_lr, total=total, pct_start=pct_start, div_factor=div_factor,
                 final_div_factor=final_div_factor)
     require("total", p["total"], p["total"] > 0, "> 0 (the length of the cycle)")
     require("div_factor", p["div_factor"], p["div_factor"] > 0, "> 0")

@@ -14,10 +14,11 @@ which evaluates an epoch schedule at ``s / P`` (fractional epochs, the default) 
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Literal, Union, get_args
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -28,9 +29,9 @@ __all__ = ["Schedule", "Times", "Unit", "Value"]
 
 Unit = Literal["step", "epoch"]
 #: A parameter: one number for every member, or one number per member.
-Value = Union[float, Sequence[float], Tensor]
+Value = float | Sequence[float] | Tensor
 #: A time: one number, or a 1-D tensor of T times.
-Times = Union[int, float, Tensor]
+Times = int | float | Tensor
 
 _F64 = torch.float64
 
@@ -76,7 +77,7 @@ def require(name: str, x: Tensor, ok: Tensor, need: str) -> None:
     raise LrlabError(f"{name} must be {need}, got {x[i].item():g}{where}")
 
 
-def members(inherited: dict[str, int] | None = None, **values: Value) -> dict[str, Tensor]:
+def member_params(inherited: dict[str, int] | None = None, **values: Value) -> dict[str, Tensor]:
     """Check every parameter with :func:`member_value` and broadcast them to one K.
 
     Args:
@@ -144,7 +145,7 @@ def increasing(name: str, values: Sequence[float]) -> tuple[float, ...]:
         raise LrlabError(f"{name} must be numbers, got {list(values)!r}") from None
     if not out or not all(math.isfinite(v) and v > 0 for v in out):
         raise LrlabError(f"{name} must be one or more finite times > 0, got {list(out)}")
-    if any(b <= a for a, b in zip(out, out[1:])):
+    if any(b <= a for a, b in itertools.pairwise(out)):
         raise LrlabError(f"{name} must increase strictly, got {list(out)}; sort them and "
                          "drop repeats")
     return out
@@ -165,10 +166,10 @@ class Schedule:
     unit: Unit = "epoch"
 
     @property
-    def k(self) -> int:
+    def members(self) -> int:
         """The number of members: the broadcast size of the parameters (1 if all scalar)."""
         sizes = [v.shape[0] for v in vars(self).values() if isinstance(v, Tensor)]
-        return max(sizes + [p.k for p in self.parts()], default=1)
+        return max(sizes + [p.members for p in self.parts()], default=1)
 
     def parts(self) -> tuple[Schedule, ...]:
         """The schedules this one is built from (empty unless it is a composite)."""
@@ -181,9 +182,7 @@ class Schedule:
             t: a time ``>= 0`` in :attr:`unit` (int, float or 0-d tensor), or a 1-D tensor
                 of T such times.
         """
-        column, scalar = times(t)
-        out = self.rate(column).expand(column.shape[0], self.k).clone()
-        return out[0] if scalar else out
+        return self._evaluate(*times(t))
 
     def at_step(self, step: Times, steps_per_epoch: int, *, stepwise: bool = True) -> Tensor:
         """The rates for global optimizer step ``step`` (0-based) of a training run.
@@ -203,7 +202,10 @@ class Schedule:
         s, scalar = times(step, "step")
         if self.unit == "epoch":
             s = s / steps_per_epoch if stepwise else torch.floor(s / steps_per_epoch)
-        out = self.rate(s).expand(s.shape[0], self.k).clone()
+        return self._evaluate(s, scalar)
+
+    def _evaluate(self, column: Tensor, scalar: bool) -> Tensor:
+        out = self.rate(column).expand(column.shape[0], self.members).clone()
         return out[0] if scalar else out
 
     def rate(self, t: Tensor) -> Tensor:

@@ -25,7 +25,7 @@ from lrlab.schedules._base import (
     check_choice,
     frozen,
     increasing,
-    members,
+    member_params,
     require,
 )
 
@@ -102,7 +102,7 @@ def warmup(schedule: Schedule, *, length: Value, start: Value = 0.0,
     """
     _check_schedule("schedule", schedule)
     check_choice("clock", clock, Clock)
-    p = members({"schedule": schedule.k}, length=length, start=start)
+    p = member_params({"schedule": schedule.members}, length=length, start=start)
     require("length", p["length"], p["length"] > 0, "> 0 (the length of the warm-up)")
     require("start", p["start"], p["start"] <= 1, "in [0, 1] (a fraction of the rate)")
     total = getattr(schedule, "total", None)
@@ -149,7 +149,7 @@ def join(schedules: Sequence[Schedule], boundaries: Sequence[float], *,
     if len(bounds) != len(schedules) - 1 or (len(schedules) == 1 and len(boundaries)):
         raise LrlabError(f"join needs one boundary fewer than schedules, got "
                          f"{len(schedules)} schedules and {len(boundaries)} boundaries")
-    members({f"schedules[{i}]": s.k for i, s in enumerate(schedules)})
+    member_params({f"schedules[{i}]": s.members for i, s in enumerate(schedules)})
     return Join(unit=schedules[0].unit, schedules=tuple(schedules), boundaries=bounds,
                 clock=clock)
 

@@ -23,7 +23,7 @@ from lrlab.schedules._base import (
     check_unit,
     frozen,
     increasing,
-    members,
+    member_params,
     require,
 )
 
@@ -117,7 +117,7 @@ def constant(lr0: Value, *, unit: Unit = "epoch") -> Schedule:
         tensor([0.1000, 0.0100], dtype=torch.float64)
     """
     check_unit(unit)
-    return Constant(unit=unit, **members(lr0=lr0))
+    return Constant(unit=unit, **member_params(lr0=lr0))
 
 
 def step_decay(lr0: Value, *, factor: Value, every: Value, unit: Unit = "epoch") -> Schedule:
@@ -138,7 +138,7 @@ def step_decay(lr0: Value, *, factor: Value, every: Value, unit: Unit = "epoch")
         tensor([0.1000, 0.0500, 0.0250], dtype=torch.float64)
     """
     check_unit(unit)
-    p = members(lr0=lr0, factor=factor, every=every)
+    p = member_params(lr0=lr0, factor=factor, every=every)
     require("factor", p["factor"], p["factor"] > 0, "> 0 (the multiplier at each drop)")
     require("every", p["every"], p["every"] > 0, "> 0 (the time between drops)")
     return StepDecay(unit=unit, **p)
@@ -164,7 +164,7 @@ def multistep(lr0: Value, *, milestones: Sequence[float], factor: Value,
     """
     check_unit(unit)
     edges = increasing("milestones", milestones)
-    p = members(lr0=lr0, factor=factor)
+    p = member_params(lr0=lr0, factor=factor)
     require("factor", p["factor"], p["factor"] > 0, "> 0 (the multiplier at each milestone)")
     return MultiStep(unit=unit, milestones=edges, **p)
 
@@ -186,7 +186,7 @@ def exponential(lr0: Value, *, k: Value, unit: Unit = "epoch") -> Schedule:
         tensor([0.0500], dtype=torch.float64)
     """
     check_unit(unit)
-    return Exponential(unit=unit, **members(lr0=lr0, k=k))
+    return Exponential(unit=unit, **member_params(lr0=lr0, k=k))
 
 
 def inverse_time(lr0: Value, *, k: Value, unit: Unit = "epoch") -> Schedule:
@@ -207,7 +207,7 @@ def inverse_time(lr0: Value, *, k: Value, unit: Unit = "epoch") -> Schedule:
         Robbins & Monro, "A stochastic approximation method" (1951): rates ~ 1/t.
     """
     check_unit(unit)
-    return InverseTime(unit=unit, **members(lr0=lr0, k=k))
+    return InverseTime(unit=unit, **member_params(lr0=lr0, k=k))
 
 
 def polynomial(lr0: Value, *, total: Value, end: Value = 0.0, power: Value = 1.0,
@@ -230,7 +230,7 @@ def polynomial(lr0: Value, *, total: Value, end: Value = 0.0, power: Value = 1.0
         tensor([0.0500], dtype=torch.float64)
     """
     check_unit(unit)
-    p = members(lr0=lr0, total=total, end=end, power=power)
+    p = member_params(lr0=lr0, total=total, end=end, power=power)
     require("total", p["total"], p["total"] > 0, "> 0 (the time the decay ends)")
     require("power", p["power"], p["power"] > 0, "> 0 (1 is a linear decay)")
     return Polynomial(unit=unit, **p)
@@ -264,7 +264,7 @@ def decay_over(total_factor: Value, total: Value, *, kind: DecayKind,
     if (kind == "step") != (every is not None):
         raise LrlabError("decay_over needs every= for kind='step' and takes no every= for "
                          f"kind={kind!r}")
-    p = members(total_factor=total_factor, total=total,
+    p = member_params(total_factor=total_factor, total=total,
                 **({} if every is None else {"every": every}))
     f, n = p["total_factor"], p["total"]
     require("total_factor", f, f >= 1, ">= 1 (100 means a 100x smaller rate at the end)")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError
-from lrlab.schedules._base import Value, check_choice, members, require
+from lrlab.schedules._base import Value, check_choice, member_params, require
 
 __all__ = ["ReduceOnPlateau"]
 
@@ -68,7 +68,7 @@ class ReduceOnPlateau:
                  min_lr: Value = 0.0, eps: float = 1e-8) -> None:
         check_choice("mode", mode, Literal["min", "max"])
         check_choice("threshold_mode", threshold_mode, Literal["rel", "abs"])
-        p = members(lr0=lr0, factor=factor, threshold=threshold, min_lr=min_lr)
+        p = member_params(lr0=lr0, factor=factor, threshold=threshold, min_lr=min_lr)
         require("factor", p["factor"], p["factor"] < 1, "< 1 (a cut makes the rate smaller)")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
                 math.isfinite(eps) and eps >= 0):
@@ -86,7 +86,7 @@ class ReduceOnPlateau:
         self.last_epoch = 0
 
     @property
-    def k(self) -> int:
+    def members(self) -> int:
         """The number of members."""
         return self._lr.shape[0]
 
@@ -133,10 +133,10 @@ class ReduceOnPlateau:
             m = torch.as_tensor(metric, dtype=torch.float64).detach().to("cpu")
         except (TypeError, ValueError, RuntimeError):
             raise LrlabError(f"metric must be a number per member, got {metric!r}") from None
-        if m.ndim == 0 and self.k == 1:
+        if m.ndim == 0 and self.members == 1:
             m = m.reshape(1)
-        if tuple(m.shape) != (self.k,):
-            raise LrlabError(f"metric has shape {tuple(m.shape)}, expected ({self.k},): one "
+        if tuple(m.shape) != (self.members,):
+            raise LrlabError(f"metric has shape {tuple(m.shape)}, expected ({self.members},): one "
                              "value per member")
         return m
 
@@ -153,9 +153,9 @@ class ReduceOnPlateau:
             raise LrlabError(f"plateau state lacks {', '.join(missing)}; pass what "
                              "state_dict() returned")
         tensors = [torch.as_tensor(state[key]) for key in _STATE[:4]]
-        if any(tuple(x.shape) != (self.k,) for x in tensors):
+        if any(tuple(x.shape) != (self.members,) for x in tensors):
             raise LrlabError(f"plateau state is for another number of members; expected "
-                             f"{self.k} values per entry")
+                             f"{self.members} values per entry")
         lr, best, bad, cool = tensors
         self._lr, self._best = lr.to(torch.float64).clone(), best.to(torch.float64).clone()
         self._bad, self._cooldown_left = bad.to(torch.int64).clone(), cool.to(torch.int64).clone()

@@ -35,11 +35,14 @@ class TorchSchedule(LRScheduler):
         schedule: the schedule to follow.
 
     Example:
-        >>> opt = torch.optim.SGD(model.parameters(), lr=0.0)
-        >>> sched = TorchSchedule(opt, cosine(0.1, total=90))
-        >>> for epoch in range(90):
-        ...     train_one_epoch(model, opt)
+        >>> w = torch.zeros(3, requires_grad=True)
+        >>> opt = torch.optim.SGD([w], lr=0.1)
+        >>> sched = TorchSchedule(opt, step_decay(0.1, factor=0.5, every=2))
+        >>> for epoch in range(4):
+        ...     opt.step()      # after the epoch's batches
         ...     sched.step()
+        >>> sched.get_last_lr()
+        [0.025]
     """
 
     def __init__(self, optimizer: Optimizer, schedule: Schedule) -> None:
@@ -59,8 +62,8 @@ class TorchSchedule(LRScheduler):
 
     def _groups(self) -> int:
         n = len(self.optimizer.param_groups)
-        if self.schedule.k not in (1, n):
-            raise LrlabError(f"the schedule has {self.schedule.k} members but the optimizer "
+        if self.schedule.members not in (1, n):
+            raise LrlabError(f"the schedule has {self.schedule.members} members but the optimizer "
                              f"has {n} parameter groups; give one rate or one per group")
         return n
 

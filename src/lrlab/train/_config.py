@@ -38,6 +38,8 @@ class Member(BaseModel):
     lr: Rate
     seed: int = 0
     hparams: dict[str, float] = Field(default_factory=dict)
+    lr_mult: dict[str, float] = Field(default_factory=dict)
+    schedule: str = "constant"
     label: str = ""
 
     def name(self) -> str:
@@ -60,12 +62,25 @@ class SweepConfig(BaseModel):
     batch_size: int | None = Field(default=None, ge=1)
     seed: int = 0
     seeds: list[int] | None = Field(default=None, min_length=1)
+    lr_mults: list[dict[str, float]] | None = Field(default=None, min_length=1)
+    schedules: list[str] = Field(default=["constant"], min_length=1)
     device: str | None = None
     dtype: Literal["float32", "float64"] = "float32"
     path: Literal["auto", "batched", "vmap", "loop"] = "auto"
     divergence_factor: float | None = Field(default=1e3, gt=1)
     record_steps: bool = False
     eval_batch_size: int = Field(default=4096, ge=1)
+
+    @model_validator(mode="after")
+    def _known_schedules(self) -> SweepConfig:
+        from lrlab.schedules import parse_schedule
+
+        for text in self.schedules:
+            try:
+                parse_schedule(text)
+            except LrlabError as err:
+                raise ValueError(str(err)) from None
+        return self
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:
@@ -79,14 +94,22 @@ class SweepConfig(BaseModel):
         return self
 
     def members(self) -> list[Member]:
-        """Every member: each rate, crossed with each seed when ``seeds`` is given."""
+        """Every member: each rate, crossed with each seed when ``seeds`` is given and with
+        each layer-wise variant when ``lr_mults`` is given (``{}`` is the uniform rate)."""
         seeds = self.seeds or [self.seed]
-        cross = self.seeds is not None and len(self.seeds) > 1
+        mults = self.lr_mults or [{}]
         return [
-            Member(lr=lr, seed=s, hparams=self.hparams,
-                   label=f"lr={lr:g}" + (f" seed={s}" if cross else ""))
-            for lr, s in itertools.product(self.lrs, seeds)
+            Member(lr=lr, seed=s, hparams=self.hparams, lr_mult=mult, schedule=sched,
+                   label=" ".join([f"lr={lr:g}"]
+                                  + ([sched] if len(self.schedules) > 1 else [])
+                                  + ([f"seed={s}"] if len(seeds) > 1 else [])
+                                  + ([_mult_label(mult)] if len(mults) > 1 else [])))
+            for lr, sched, s, mult in itertools.product(self.lrs, self.schedules, seeds, mults)
         ]
+
+
+def _mult_label(mult: dict[str, float]) -> str:
+    return ",".join(f"{k}={v:g}" for k, v in mult.items()) if mult else "uniform"
 
 
 def _one_line(err: ValidationError) -> str:

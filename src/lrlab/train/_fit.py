@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
+from lrlab.schedules import parse_schedule
 from lrlab.tasks import Split, Task
 from lrlab.train._config import Member, SweepConfig, validated
 from lrlab.train._result import SweepResult
@@ -109,6 +111,22 @@ class _Buffered:
         return self.metrics.compute()
 
 
+def _rate_table(members: Sequence[Member], epochs: int, steps_per_epoch: int,
+                device: torch.device, dtype: torch.dtype) -> Tensor | None:
+    """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``; ``None`` when
+    every member keeps its rate constant (then the population uses its base rates)."""
+    if all(m.schedule == "constant" for m in members):
+        return None
+    steps = torch.arange(epochs * steps_per_epoch, dtype=torch.float64)
+    table = torch.empty(len(steps), len(members), dtype=torch.float64)
+    for text in dict.fromkeys(m.schedule for m in members):
+        which = [k for k, m in enumerate(members) if m.schedule == text]
+        lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
+        sched = parse_schedule(text).build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        table[:, which] = sched(steps).reshape(len(steps), len(which))
+    return table.to(device, dtype)
+
+
 def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
     metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
                            auc=task.num_classes is not None, device=pop.device)
@@ -157,14 +175,22 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     if batch_size > len(task.train):
         raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
                          "training examples; lower --batch-size")
-    defaults = get_rule(config.optimizer).defaults
+    rule = get_rule(config.optimizer)
+    if rule.full_batch and batch_size < len(task.train):
+        warnings.warn(f"lrlab: {rule.name} is meant for full batches or large mini-batches "
+                      f"(its sign and gain rules misread mini-batch noise); batch size "
+                      f"{batch_size} of {len(task.train)} examples", UserWarning, stacklevel=2)
+    defaults = rule.defaults
     hparams = {"lr": [m.lr for m in members]}
     hparams |= {name: [m.hparams.get(name, d) for m in members] for name, d in defaults.items()}
     pop = Population(_initial_models(task, members), config.optimizer, hparams, device=device,
-                     dtype=dtype, path=config.path, divergence_factor=config.divergence_factor)
+                     dtype=dtype, path=config.path, divergence_factor=config.divergence_factor,
+                     lr_mult=[m.lr_mult for m in members] if any(m.lr_mult for m in members)
+                     else None)
     train_x, train_y = task.train.x.to(device, dtype), task.train.y.to(device)
     val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
     batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
+    rates = _rate_table(members, epochs, len(batches), device, dtype)
     recorder, steps = _Recorder(len(members)), []
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
@@ -175,7 +201,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
         xs, ys = train_x[order], train_y[order]  # one gather per epoch, then views
         for x, y in zip(xs.split(batch_size, dim=order.dim() - 1),
                         ys.split(batch_size, dim=order.dim() - 1)):
-            out = pop.step(x, y, task.loss, shared=batches.shared)
+            lr = None if rates is None else rates[pop.steps]
+            out = pop.step(x, y, task.loss, shared=batches.shared, lr=lr)
             metrics.update(out.outputs, y, out.losses)
             norms.append(out.grad_norm)
             if config.record_steps:

@@ -62,7 +62,11 @@ class SweepResult:
             "lr": [m.lr for m in members],
             "optimizer": config.optimizer,
             "seed": [m.seed for m in members],
+            "schedule": [m.schedule for m in members],
         })
+        if any(m.lr_mult for m in members):
+            table["lr_mult"] = [",".join(f"{k}={v:g}" for k, v in m.lr_mult.items()) or "uniform"
+                                for m in members]
         for name, default in get_rule(config.optimizer).defaults.items():
             table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
         table["diverged"] = diverged

@@ -1,0 +1,179 @@
+"""``lrlab schedule``: draw learning-rate schedules, and list the names the command line knows.
+
+Compute, then draw: :func:`schedule_curves` returns plain arrays (one per spec) that tests can
+check; :func:`plot_schedules` only draws them, with matplotlib imported when it runs (the
+Agg canvas, no pyplot state) and the PNG written through a temporary file and
+``os.replace``, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.schedules import SCHEDULES, ScheduleKind, parse_schedule
+
+__all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
+
+_COMMON_KEYS = ("warmup", "warmup_start")
+
+
+@dataclass(frozen=True)
+class ScheduleCurves:
+    """The rate of every training step under each schedule.
+
+    Attributes:
+        epoch: the time of each step in epochs, ``step / steps_per_epoch``, shape ``(N,)``
+            for the ``N = epochs * steps_per_epoch`` steps of training.
+        curves: ``(spec text, rates (N,))`` per schedule, in the order given.
+        lr0: the member's rate the specs were built with.
+        steps_per_epoch: optimizer steps per epoch.
+    """
+
+    epoch: np.ndarray
+    curves: tuple[tuple[str, np.ndarray], ...]
+    lr0: float
+    steps_per_epoch: int
+
+
+def schedule_curves(specs: Sequence[str], *, lr0: float, epochs: int,
+                    steps_per_epoch: int = 1) -> ScheduleCurves:
+    """Parse and build every spec, then evaluate it at each step of training.
+
+    Every spec is parsed and built before any is evaluated, so a bad one fails first.
+
+    Example:
+        >>> schedule_curves(["cosine"], lr0=0.1, epochs=4).curves[0][1]
+        array([0.1       , 0.08535534, 0.05      , 0.01464466])
+    """
+    if not specs:
+        raise LrlabError("give at least one schedule, e.g. lrlab schedule plot cosine --out a.png")
+    if not lr0 > 0:
+        raise LrlabError(f"--lr0 must be > 0, got {lr0:g}")
+    parsed = [parse_schedule(text) for text in specs]
+    built = [p.build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch) for p in parsed]
+    steps = torch.arange(epochs * steps_per_epoch)
+    return ScheduleCurves(
+        epoch=(steps.to(torch.float64) / steps_per_epoch).numpy(),
+        curves=tuple((str(p), b(steps)[:, 0].numpy()) for p, b in zip(parsed, built)),
+        lr0=lr0, steps_per_epoch=steps_per_epoch,
+    )
+
+
+def check_png_path(out: Path) -> None:
+    """Raise LrlabError unless ``out`` is a ``.png`` file name in a writable directory."""
+    if out.suffix.lower() != ".png":
+        raise LrlabError(f"--out {out} must end in .png")
+    if out.is_dir():
+        raise LrlabError(f"--out {out} is a directory; give a file name ending in .png")
+    folder = out.parent
+    if not folder.is_dir():
+        raise LrlabError(f"the directory of --out, {folder}, does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise LrlabError(f"cannot write into {folder}; choose a writable directory for --out")
+
+
+def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Path:
+    """Draw one line per schedule against epochs and write the PNG ``out``.
+
+    Args:
+        data: what :func:`schedule_curves` returned.
+        out: the ``.png`` to write (replaced whole, or left untouched on failure).
+        log: a logarithmic rate axis (zero rates are left out).
+
+    Returns:
+        ``out``.
+    """
+    check_png_path(out)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for label, rates in data.curves:
+        ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label)
+    if log:
+        ax.set_yscale("log")
+    per = data.steps_per_epoch
+    ax.set(xlabel="epoch", ylabel="learning rate",
+           title=f"lr0 = {data.lr0:g}, {per} step{'s' * (per != 1)} per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    _write_atomically(fig, out)
+    return out
+
+
+def _write_atomically(fig: object, out: Path) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as err:
+        raise LrlabError(f"cannot write into {out.parent}: {err.strerror}") from None
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)  # type: ignore[attr-defined]
+        os.replace(tmp, out)
+    except OSError as err:
+        raise LrlabError(f"cannot write {out}: {err.strerror}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@click.group("schedule")
+def schedule() -> None:
+    """Draw learning-rate schedules and list the ones the command line knows."""
+
+
+@schedule.command("plot")
+@click.argument("specs", nargs=-1, required=True)
+@click.option("--lr0", type=float, default=0.1, show_default=True,
+              help="the member's rate (the peak of cyclic and onecycle)")
+@click.option("--epochs", type=int, default=50, show_default=True, help="length of training")
+@click.option("--steps-per-epoch", type=int, default=1, show_default=True,
+              help="optimizer steps per epoch")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="the .png to write")
+@click.option("--log", "log_scale", is_flag=True, help="logarithmic rate axis")
+def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, out: Path,
+         log_scale: bool) -> None:
+    """Draw each SPEC (NAME[:key=value,...], see `lrlab schedule list`) over training."""
+    check_png_path(out)
+    data = schedule_curves(specs, lr0=lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
+    plot_schedules(data, out, log=log_scale)
+    click.echo(f"wrote {out}")
+
+
+@schedule.command("list")
+def list_schedules() -> None:
+    """List the schedule names and their keys (times in epochs)."""
+    for name, kind in SCHEDULES.items():
+        click.echo(f"{name:10s} {kind.summary}")
+        for key, spec in kind.keys.items():
+            if key in _COMMON_KEYS:
+                continue
+            value = f"= {spec.default}" if spec.default is not None else _need(kind, key)
+            if spec.choices:
+                value += f"  [{'|'.join(spec.choices)}]"
+            click.echo(f"{'':10s}   {key} {value}: {spec.help}")
+    some = next(iter(SCHEDULES.values()))
+    click.echo("every schedule also takes: " + ", ".join(
+        f"{key} = {some.keys[key].default} ({some.keys[key].help})" for key in _COMMON_KEYS))
+    click.echo("e.g. step:factor=0.5,every=5   exp:decay=100   cosine:warmup=5   "
+               "multistep:milestones=30/60")
+
+
+def _need(kind: ScheduleKind, key: str) -> str:
+    """How a key without a default is asked for: required, one of a group, or optional."""
+    for group in kind.one_of:
+        if key in group:
+            others = [k for k in group if k != key]
+            return f"(required, or {' or '.join(others)})" if others else "(required)"
+    return "(optional)"

@@ -1,0 +1,294 @@
+"""The command-line form of a schedule: ``NAME[:key=value,...]``.
+
+Grammar (spaces around tokens are ignored)::
+
+    spec  := NAME [":" pair ("," pair)*]
+    pair  := KEY "=" value
+    value := number | number ("/" number)+ | word
+
+The member's own rate ``lr0`` is not part of the spec: :meth:`ScheduleSpec.build` takes it
+(a number, or a ``(K,)`` tensor so K members with different rates share one schedule). All
+times in a spec are in **epochs** (fractions allowed) and rates such as ``k`` are **per
+epoch**; ``build`` converts them to optimizer steps and returns a schedule with
+``unit="step"``, to be evaluated at the global step index (``sched(step)``). So
+``step:every=5`` drops exactly at epoch boundaries, while cosine, exponential, cyclic and
+one-cycle schedules move every step (``OneCycleLR`` / ``CyclicLR`` stepped per batch in
+torch); with ``steps_per_epoch=1`` a step is an epoch.
+
+Every name also takes ``warmup=N`` (epochs) and ``warmup_start=F`` (fraction of the rate at
+step 0, default 0): a linear warm-up in front, with the schedule starting when it ends
+(``clock="restart"``, torch's ``SequentialLR``). Schedules that end somewhere (``poly``,
+``cosine``, ``onecycle``, and a ``decay=`` total) then fit in the ``epochs - N`` epochs left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lrlab._errors import LrlabError
+from lrlab.schedules._anneal import cosine, cosine_restarts, cyclical, one_cycle
+from lrlab.schedules._base import Schedule, Value
+from lrlab.schedules._compose import warmup
+from lrlab.schedules._decay import (
+    constant,
+    decay_over,
+    exponential,
+    inverse_time,
+    multistep,
+    polynomial,
+    step_decay,
+)
+
+__all__ = ["SCHEDULES", "Key", "ScheduleKind", "ScheduleSpec", "parse_schedule"]
+
+KeyKind = Literal["epochs", "epoch_list", "per_epoch", "factor_per_epoch", "number", "choice",
+                  "flag"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One ``key=value`` of a spec: how to read it and convert it from epochs to steps.
+
+    ``kind``: ``"epochs"`` (a time, times ``P``), ``"epoch_list"`` (``a/b/c``, times ``P``),
+    ``"per_epoch"`` (a rate constant, divided by ``P``), ``"factor_per_epoch"`` (a factor
+    per epoch, to the power ``1/P``), ``"number"``, ``"choice"`` or ``"flag"`` (as given).
+    """
+
+    kind: KeyKind
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleKind:
+    """A registry entry: a schedule name, its keys, and how to build it in steps.
+
+    ``make(lr0, options, steps)`` gets the options converted to steps (defaults filled in)
+    and the number of steps the schedule has (training after any warm-up). ``one_of``
+    lists groups of keys of which exactly one must be given, ``at_most_one`` groups of
+    which no more than one may be.
+    """
+
+    name: str
+    summary: str
+    keys: Mapping[str, Key]
+    make: Callable[[Value, dict[str, Any], float], Schedule]
+    one_of: tuple[tuple[str, ...], ...] = ()
+    at_most_one: tuple[tuple[str, ...], ...] = ()
+
+
+_COMMON = {
+    "warmup": Key("epochs", "epochs of linear warm-up in front", 0.0),
+    "warmup_start": Key("number", "fraction of the rate at the warm-up's first step", 0.0),
+}
+_DECAY = Key("number", "total decay factor over training (100: 100x lower at the end)")
+
+
+def _step(lr0: Value, o: dict[str, Any], n: float) -> Schedule:
+    factor = (decay_over(o["decay"], n, kind="step", every=o["every"]) if "decay" in o
+              else o["factor"])
+    return step_decay(lr0, factor=factor, every=o["every"], unit="step")
+
+
+def _rate(kind: Literal["exponential", "inverse_time"], o: dict[str, Any], n: float) -> Any:
+    return decay_over(o["decay"], n, kind=kind) if "decay" in o else o["k"]
+
+
+_KINDS = [
+    ScheduleKind("constant", "the same rate throughout", {}, lambda lr0, o, n: constant(
+        lr0, unit="step")),
+    ScheduleKind("step", "x factor every N epochs",
+                 {"every": Key("epochs", "epochs between drops"),
+                  "factor": Key("number", "multiplier at each drop", 0.1), "decay": _DECAY},
+                 _step, one_of=(("every",),), at_most_one=(("factor", "decay"),)),
+    ScheduleKind("multistep", "x factor at each milestone",
+                 {"milestones": Key("epoch_list", "epochs of the drops, a/b/c"),
+                  "factor": Key("number", "multiplier at each milestone", 0.1)},
+                 lambda lr0, o, n: multistep(lr0, milestones=o["milestones"],
+                                             factor=o["factor"], unit="step"),
+                 one_of=(("milestones",),)),
+    ScheduleKind("exp", "lr0 * exp(-k t)",
+                 {"k": Key("per_epoch", "decay constant per epoch"), "decay": _DECAY},
+                 lambda lr0, o, n: exponential(lr0, k=_rate("exponential", o, n), unit="step"),
+                 one_of=(("k", "decay"),)),
+    ScheduleKind("inv", "lr0 / (1 + k t)",
+                 {"k": Key("per_epoch", "decay constant per epoch"), "decay": _DECAY},
+                 lambda lr0, o, n: inverse_time(lr0, k=_rate("inverse_time", o, n),
+                                                unit="step"),
+                 one_of=(("k", "decay"),)),
+    ScheduleKind("poly", "polynomial decay to end over training",
+                 {"power": Key("number", "exponent (1: linear)", 1.0),
+                  "end": Key("number", "final rate", 0.0)},
+                 lambda lr0, o, n: polynomial(lr0, total=n, end=o["end"], power=o["power"],
+                                              unit="step")),
+    ScheduleKind("cosine", "cosine anneal to min_lr over training",
+                 {"min_lr": Key("number", "final rate", 0.0)},
+                 lambda lr0, o, n: cosine(lr0, total=n, min_lr=o["min_lr"], unit="step")),
+    ScheduleKind("sgdr", "cosine with warm restarts",
+                 {"first": Key("epochs", "epochs of the first cycle"),
+                  "mult": Key("number", "growth of each next cycle", 1.0),
+                  "min_lr": Key("number", "rate at the end of each cycle", 0.0)},
+                 lambda lr0, o, n: cosine_restarts(lr0, first=o["first"], mult=o["mult"],
+                                                   min_lr=o["min_lr"], unit="step"),
+                 one_of=(("first",),)),
+    ScheduleKind("cyclic", "triangle wave between lo and lr0 (Smith)",
+                 {"lo": Key("number", "lowest rate"),
+                  "half_period": Key("epochs", "epochs from lo up to lr0"),
+                  "mode": Key("choice", "amplitude policy", "triangular",
+                              ("triangular", "triangular2", "exp_range")),
+                  "gamma": Key("factor_per_epoch", "amplitude factor per epoch (exp_range)",
+                               1.0)},
+                 lambda lr0, o, n: cyclical(o["lo"], lr0, half_period=o["half_period"],
+                                            mode=o["mode"], gamma=o["gamma"], unit="step"),
+                 one_of=(("lo",), ("half_period",))),
+    ScheduleKind("onecycle", "one cycle peaking at lr0 (Smith & Topin)",
+                 {"pct_start": Key("number", "fraction of training going up", 0.3),
+                  "div_factor": Key("number", "lr0 / starting rate", 25.0),
+                  "final_div_factor": Key("number", "starting rate / final rate", 1e4),
+                  "anneal": Key("choice", "shape of each phase", "cos", ("cos", "linear")),
+                  "three_phase": Key("flag", "come back down before the final fall", False)},
+                 lambda lr0, o, n: one_cycle(lr0, total=n, pct_start=o["pct_start"],
+                                             div_factor=o["div_factor"],
+                                             final_div_factor=o["final_div_factor"],
+                                             anneal=o["anneal"], three_phase=o["three_phase"],
+                                             unit="step")),
+]
+
+#: Every schedule name the command line knows, with its keys.
+SCHEDULES: dict[str, ScheduleKind] = {
+    kind.name: ScheduleKind(kind.name, kind.summary, {**kind.keys, **_COMMON}, kind.make,
+                            kind.one_of, kind.at_most_one)
+    for kind in _KINDS
+}
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A parsed ``NAME[:key=value,...]``: the name and its options in epochs.
+
+    Attributes:
+        name: a key of :data:`SCHEDULES`.
+        options: the keys given, with values read but not converted (times in epochs).
+        text: the spec as written, for labels and messages.
+    """
+
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or self.name
+
+    def build(self, lr0: Value, *, epochs: int, steps_per_epoch: int = 1) -> Schedule:
+        """The schedule for a run of ``epochs`` x ``steps_per_epoch`` steps, ``unit="step"``.
+
+        Args:
+            lr0: the member's own rate (the peak of ``cyclic`` and ``onecycle``): a number
+                or one per member.
+            epochs: the length of training, an integer ``>= 1``.
+            steps_per_epoch: optimizer steps per epoch, an integer ``>= 1``.
+
+        Returns:
+            the schedule, evaluated at global step indices.
+
+        Example:
+            >>> parse_schedule("cosine:warmup=2").build(0.1, epochs=10, steps_per_epoch=5)(10)
+            tensor([0.1000], dtype=torch.float64)
+        """
+        for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise LrlabError(f"{name} must be an integer >= 1, got {value!r}")
+        kind = SCHEDULES[self.name]
+        options = {key: k.default for key, k in kind.keys.items() if k.default is not None}
+        options.update(self.options)
+        length, start = options.pop("warmup"), options.pop("warmup_start")
+        if not 0 <= length < epochs:
+            raise LrlabError(f"{self}: warmup={length:g} must be >= 0 and shorter than "
+                             f"training ({epochs} epochs); shorten the warm-up")
+        steps = {key: _to_steps(kind.keys[key].kind, v, steps_per_epoch)
+                 for key, v in options.items()}
+        try:
+            sched = kind.make(lr0, steps, (epochs - length) * steps_per_epoch)
+            if length > 0:
+                sched = warmup(sched, length=length * steps_per_epoch, start=start)
+        except LrlabError as err:
+            raise LrlabError(f"{self}: {err}") from None
+        return sched
+
+
+def _to_steps(kind: KeyKind, value: Any, per: int) -> Any:
+    if kind == "epochs":
+        return value * per
+    if kind == "epoch_list":
+        return [v * per for v in value]
+    if kind == "per_epoch":
+        return value / per
+    if kind == "factor_per_epoch":
+        return value ** (1 / per)
+    return value
+
+
+def parse_schedule(text: str) -> ScheduleSpec:
+    """Read ``NAME[:key=value,...]`` (see the module docstring) into a :class:`ScheduleSpec`.
+
+    Only the form is checked here (name, keys, value types, required keys); the values are
+    checked by :meth:`ScheduleSpec.build`, which knows the rate and the length of training.
+
+    Example:
+        >>> parse_schedule("step:factor=0.5,every=5").options
+        {'factor': 0.5, 'every': 5.0}
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise LrlabError("empty schedule; give NAME[:key=value,...], e.g. cosine or "
+                         "step:factor=0.5,every=5")
+    text = text.strip()
+    name, _, rest = text.partition(":")
+    name = name.strip().lower()
+    if name not in SCHEDULES:
+        raise LrlabError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+    kind = SCHEDULES[name]
+    options: dict[str, Any] = {}
+    for pair in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = (s.strip() for s in pair.partition("="))
+        if not eq or not key or not value:
+            raise LrlabError(f"{text}: {pair!r} must look like key=value, e.g. "
+                             f"{name}:{next(iter(kind.keys))}=...")
+        if key not in kind.keys:
+            raise LrlabError(f"{text}: {name} has no key {key!r}; its keys: "
+                             f"{', '.join(kind.keys)}")
+        if key in options:
+            raise LrlabError(f"{text}: {key} is given twice; keep one")
+        options[key] = _read(text, key, kind.keys[key], value)
+    for group in kind.one_of:
+        given = [k for k in group if k in options]
+        if len(given) != 1:
+            need = " or ".join(f"{k}=..." for k in group)
+            raise LrlabError(f"{text}: {name} needs {need}{' (one of them)' * (len(group) > 1)}"
+                             f"; see lrlab schedule list")
+    for group in kind.at_most_one:
+        if sum(k in options for k in group) > 1:
+            raise LrlabError(f"{text}: give {' or '.join(group)}, not both")
+    return ScheduleSpec(name, options, text)
+
+
+def _read(text: str, key: str, spec: Key, value: str) -> Any:
+    if spec.kind == "choice":
+        if value not in spec.choices:
+            raise LrlabError(f"{text}: {key} must be one of {', '.join(spec.choices)}, "
+                             f"got {value!r}")
+        return value
+    if spec.kind == "flag":
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        if value.lower() not in words:
+            raise LrlabError(f"{text}: {key} must be true or false, got {value!r}")
+        return words[value.lower()]
+    try:
+        if spec.kind == "epoch_list":
+            return [float(v) for v in value.split("/")]
+        return float(value)
+    except ValueError:
+        form = "numbers separated by /, e.g. 30/60" if spec.kind == "epoch_list" else "a number"
+        raise LrlabError(f"{text}: {key}={value!r} must be {form}") from None

@@ -1,0 +1,230 @@
+"""Leslie Smith's readings of a range-test curve: ``min_lr``, ``max_lr``, the start rate, a cycle.
+
+Smith (2017) trains while the rate rises and plots accuracy (or loss) against the rate: where
+the curve *starts to improve* is a good minimum rate; where it *starts to get worse, plateau
+or turn ragged* is the maximum that still converges and a good initial rate; 1/3 to 1/4 of
+that maximum is a good lower bound for cyclical or decaying schedules.
+
+lrlab reads those words off the zero-phase :func:`~lrlab.search.trend` of the curve, with
+the constants of :class:`Rules` (the defaults are :data:`DEFAULT_RULES`):
+
+* the *improvement* is ``drop = trend[top] - trend[best]``: ``best`` is the trend's minimum,
+  ``top`` its highest point before ``best``; it is *clear* when ``drop > clear * noise``,
+  ``noise`` being 1.4826 x the MAD of ``raw - trend`` up to ``best``;
+* ``min_lr``: the first rate after ``top`` where the trend has improved by ``improve`` (10%)
+  of ``drop``;
+* ``max_lr``: the first rate where the trend is within ``plateau`` (1%) of ``drop`` of its
+  best, or earlier the first rate from ``min_lr`` on where the curve turns ragged: its local
+  noise (MAD in a window of half-width ``h``) exceeds both ``ragged`` (4) x the median local
+  noise up to ``best`` and ``ragged_floor`` (2%) of ``drop``;
+* ``recommended = max_lr``; ``cycle = (max_lr / 3, max_lr)``.
+
+Without a clear improvement (or with fewer than 5 points) every reading is ``nan`` and its
+``why`` says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from lrlab._errors import LrlabError
+from lrlab.search._smooth import Array, half_width, local_noise, noise_level, trend
+
+__all__ = [
+    "DEFAULT_RULES", "MIN_POINTS", "CycleRange", "Descent", "Reading", "Rules", "SmithReadings",
+    "check_curve", "describe", "smith_readings",
+]
+
+#: Fewer recorded points than this give ``nan`` readings.
+MIN_POINTS = 5
+
+
+class Reading(NamedTuple):
+    """One reading of a range test: a rate and a one-line reason (``lr`` is nan if none)."""
+
+    lr: float
+    why: str
+
+
+class CycleRange(NamedTuple):
+    """A range for cyclical / one-cycle schedules: ``lower .. upper`` and why."""
+
+    lower: float
+    upper: float
+    why: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The constants behind lrlab's readings (see the module docstring and :func:`suggest`).
+
+    Attributes:
+        window: trend half-width as a fraction of the number of points.
+        clear: an improvement counts when it exceeds ``clear`` x the noise.
+        improve: ``min_lr`` is where the trend has improved by this fraction of its total.
+        plateau: ``max_lr`` is where the trend is within this fraction of its best.
+        ragged: a local-noise jump of this factor over its earlier median marks ragged-ness,
+        ragged_floor: ... provided the local noise also exceeds this fraction of the drop.
+        descent: the suggestion's band of the drop, ``(lo, hi)`` fractions.
+        below_best: the suggestion is at most the trend minimum's rate / ``below_best``.
+        cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
+    """
+
+    window: float = 0.05
+    clear: float = 3.0
+    improve: float = 0.10
+    plateau: float = 0.01
+    ragged: float = 4.0
+    ragged_floor: float = 0.02
+    descent: tuple[float, float] = (0.1, 0.9)
+    below_best: float = 3.0
+    cycle_divisor: float = 3.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.descent
+        checks = [
+            (0 < self.window <= 0.5, "window must lie in (0, 0.5]"),
+            (self.clear >= 0, "clear must be >= 0"),
+            (0 < self.improve < 1 and 0 <= self.plateau < 1, "improve and plateau must be in (0, 1)"),
+            (self.ragged > 1 and self.ragged_floor >= 0, "ragged must be > 1, ragged_floor >= 0"),
+            (0 <= lo < hi <= 1, "descent must be (lo, hi) with 0 <= lo < hi <= 1"),
+            (self.below_best >= 1 and self.cycle_divisor >= 1, "below_best, cycle_divisor >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise LrlabError(f"bad Rules: {message}")
+
+
+DEFAULT_RULES = Rules()
+
+
+def check_curve(lrs: ArrayLike, values: ArrayLike, what: str = "losses") -> tuple[Array, Array]:
+    """Validate a curve: float64 1-D arrays of equal length, rates positive and increasing.
+
+    Raises:
+        LrlabError: on unequal lengths, non-finite values, or rates that are not positive
+            and strictly increasing.
+    """
+    x = np.asarray(lrs, dtype=np.float64).reshape(-1)
+    y = np.asarray(values, dtype=np.float64).reshape(-1)
+    if len(x) != len(y):
+        raise LrlabError(f"lrs has {len(x)} points but {what} has {len(y)}: pass equal lengths")
+    if not np.all(np.isfinite(y)):
+        raise LrlabError(f"{what} holds nan or inf: drop those points before reading the curve")
+    if not (np.all(np.isfinite(x)) and np.all(x > 0) and np.all(np.diff(x) > 0)):
+        raise LrlabError("lrs must be finite, positive and strictly increasing: pass the test's lrs")
+    return x, y
+
+
+@dataclass(frozen=True)
+class Descent:
+    """The shape of a lower-is-better curve: its trend, top, best, drop and noise."""
+
+    lrs: Array
+    raw: Array
+    trend: Array
+    top: int
+    best: int
+    drop: float
+    noise: float
+    clear: bool
+
+    def crossing(self, fraction: float) -> int:
+        """First index in ``[top, best]`` where ``trend <= trend[top] - fraction * drop``."""
+        level = self.trend[self.top] - fraction * self.drop
+        return self.top + int(np.argmax(self.trend[self.top: self.best + 1] <= level))
+
+
+def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) -> Descent | None:
+    """Trend, top, best, drop and noise of a lower-is-better curve (None under 5 points)."""
+    x, y = check_curve(lrs, values, "values")
+    if len(y) < MIN_POINTS:
+        return None
+    tr = trend(y, window=rules.window)
+    best = int(np.argmin(tr))
+    top = int(np.argmax(tr[: best + 1]))
+    drop = float(tr[top] - tr[best])
+    noise = noise_level(y[: best + 1] - tr[: best + 1])
+    return Descent(x, y, tr, top, best, drop, noise, drop > rules.clear * noise and drop > 0)
+
+
+def first_ragged(d: Descent, rules: Rules, start: int) -> int | None:
+    """First index in ``[start, best)`` where the curve's local noise jumps (see module doc)."""
+    h = half_width(len(d.raw), rules.window)
+    local = local_noise(d.raw[: d.best + 1] - d.trend[: d.best + 1], h)
+    limit = max(rules.ragged * float(np.median(local)), rules.ragged_floor * d.drop)
+    hits = np.nonzero(local[start: d.best] > limit)[0]
+    return start + int(hits[0]) if len(hits) else None
+
+
+class SmithReadings(NamedTuple):
+    """Smith's four readings of one curve."""
+
+    min_lr: Reading
+    max_lr: Reading
+    recommended: Reading
+    cycle: CycleRange
+
+
+def _unreadable(why: str) -> SmithReadings:
+    nan = math.nan
+    return SmithReadings(Reading(nan, why), Reading(nan, why), Reading(nan, why),
+                         CycleRange(nan, nan, why))
+
+
+def smith_readings(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool = False,
+                   what: str = "loss", rules: Rules = DEFAULT_RULES) -> SmithReadings:
+    """Smith's ``min_lr``, ``max_lr``, recommended start rate and cycle of one curve.
+
+    Rules (constants from ``rules``): ``min_lr`` = first rate where the trend has improved
+    by ``improve`` of its total improvement; ``max_lr`` = first rate within ``plateau`` of the
+    best, or earlier where the curve turns ragged; ``recommended = max_lr``;
+    ``cycle = (max_lr / cycle_divisor, max_lr)``.
+
+    Args:
+        lrs: the rates, increasing.
+        values: the curve at those rates (a loss, or an accuracy with ``higher_is_better``).
+        higher_is_better: read an accuracy-like curve.
+        what: the curve's name, for the explanations.
+        rules: the constants.
+
+    Returns:
+        :class:`SmithReadings`; all ``nan`` (with the reason) when the curve is unreadable.
+
+    Example:
+        >>> lrs = np.geomspace(1e-4, 1.0, 60)
+        >>> r = smith_readings(lrs, np.log10(lrs) ** 2)
+        >>> 0.3 < r.max_lr.lr <= 1.0
+        True
+
+    Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks", sec. 3.3.
+    """
+    sign = -1.0 if higher_is_better else 1.0
+    d = describe(lrs, sign * np.asarray(values, dtype=np.float64), rules)
+    if d is None:
+        return _unreadable(f"too few points (under {MIN_POINTS}) to read the {what} curve")
+    verb, noun = ("risen", "rise") if higher_is_better else ("fallen", "drop")
+    if not d.clear:
+        return _unreadable(f"no clear {noun} in the {what}: {d.drop:.3g} is within "
+                           f"{rules.clear:g}x its noise {d.noise:.3g}; widen start..end")
+    lo = d.crossing(rules.improve)
+    min_lr = Reading(float(d.lrs[lo]), f"the {what} trend has {verb} {rules.improve:.0%} of its "
+                     f"total {noun} ({d.drop:.3g}) here: it starts to improve")
+    hi = d.crossing(1.0 - rules.plateau)
+    why = (f"the {what} trend comes within {rules.plateau:.0%} of its best "
+           f"(at {d.lrs[d.best]:.3g}) here: it stops improving")
+    ragged = first_ragged(d, rules, lo)
+    if ragged is not None and ragged < hi:
+        hi, why = ragged, f"the {what} turns ragged here (local noise > {rules.ragged:g}x before)"
+    top = float(d.lrs[hi])
+    max_lr = Reading(top, why)
+    recommended = Reading(top, "= max_lr: the largest rate that still converges, a good start")
+    k = rules.cycle_divisor
+    cycle = CycleRange(top / k, top, f"lower = max_lr / {k:g} (Smith: 1/3 to 1/4 of max_lr; "
+                       f"max_lr / 4 = {top / 4:.3g}), upper = max_lr")
+    return SmithReadings(min_lr, max_lr, recommended, cycle)

@@ -1,0 +1,142 @@
+"""The command-line form ``NAME[:key=value,...]``: parsing, building in steps, errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import lrlab.schedules as S
+from lrlab import LrlabError
+
+EXAMPLES = {
+    "constant": "constant",
+    "step": "step:factor=0.5,every=5",
+    "multistep": "multistep:milestones=30/40,factor=0.1",
+    "exp": "exp:k=0.05",
+    "inv": "inv:k=0.1",
+    "poly": "poly:power=2",
+    "cosine": "cosine:min_lr=1e-4",
+    "sgdr": "sgdr:first=10,mult=2",
+    "cyclic": "cyclic:lo=0.001,half_period=5,mode=triangular2",
+    "onecycle": "onecycle",
+}
+
+
+def test_every_name_has_an_example() -> None:
+    assert set(EXAMPLES) == set(S.SCHEDULES)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("per", [1, 7])
+def test_examples_build_step_schedules(name: str, per: int) -> None:
+    spec = S.parse_schedule(EXAMPLES[name])
+    assert spec.name == name and str(spec) == EXAMPLES[name]
+    for text in (EXAMPLES[name], EXAMPLES[name] + (",warmup=3" if ":" in EXAMPLES[name]
+                                                    else ":warmup=3")):
+        sched = S.parse_schedule(text).build([0.1, 0.05], epochs=50,
+                                             steps_per_epoch=per)
+        rates = sched(torch.arange(50 * per))
+        assert sched.unit == "step" and rates.shape == (50 * per, 2)
+        assert bool(torch.isfinite(rates).all()) and float(rates.max()) <= 0.1 + 1e-12
+
+
+def test_epoch_keys_become_steps() -> None:
+    steps = torch.arange(0, 200)
+    built = S.parse_schedule("step:factor=0.5,every=5").build(0.1, epochs=20, steps_per_epoch=10)
+    direct = S.step_decay(0.1, factor=0.5, every=5)
+    assert torch.equal(built(steps), direct.at_step(steps, 10))
+    built = S.parse_schedule("exp:k=0.05").build(0.1, epochs=20, steps_per_epoch=4)
+    torch.testing.assert_close(built(steps), S.exponential(0.1, k=0.05).at_step(steps, 4),
+                               rtol=1e-14, atol=0)
+    built = S.parse_schedule("cyclic:lo=0.001,half_period=5,mode=exp_range,gamma=0.9").build(
+        0.1, epochs=20, steps_per_epoch=3)
+    direct = S.cyclical(0.001, 0.1, half_period=5, mode="exp_range", gamma=0.9)
+    torch.testing.assert_close(built(steps), direct.at_step(steps, 3), rtol=1e-13, atol=0)
+
+
+def test_multistep_milestones_in_epochs() -> None:
+    sched = S.parse_schedule("multistep:milestones=3/6,factor=0.1").build(
+        1.0, epochs=10, steps_per_epoch=2)
+    assert sched(torch.tensor([5, 6, 11, 12]))[:, 0].tolist() == pytest.approx(
+        [1.0, 0.1, 0.1, 0.01])
+
+
+def test_onecycle_is_torch_per_batch() -> None:
+    built = S.parse_schedule("onecycle:pct_start=0.25,anneal=linear,three_phase=true").build(
+        0.3, epochs=6, steps_per_epoch=5)
+    direct = S.one_cycle(0.3, total=30, pct_start=0.25, anneal="linear", three_phase=True,
+                         unit="step")
+    assert torch.equal(built(torch.arange(30)), direct(torch.arange(30)))
+
+
+def test_decay_reaches_the_total_factor_at_the_end() -> None:
+    for text in ("exp:decay=100", "inv:decay=100", "step:decay=100,every=5"):
+        sched = S.parse_schedule(text).build(0.1, epochs=50, steps_per_epoch=4)
+        assert sched(200).item() == pytest.approx(0.001, rel=1e-12), text
+
+
+def test_warmup_then_the_schedule_fits_the_rest() -> None:
+    sched = S.parse_schedule("cosine:warmup=5,warmup_start=0.1").build(
+        0.1, epochs=25, steps_per_epoch=2)
+    t = torch.tensor([0, 5, 10, 30, 50])
+    torch.testing.assert_close(sched(t)[:, 0], torch.tensor(
+        [0.01, 0.055, 0.1, 0.05, 0.0], dtype=torch.float64), rtol=1e-14, atol=1e-17)
+    exp = S.parse_schedule("exp:decay=100,warmup=10").build(1.0, epochs=60)
+    assert exp(60).item() == pytest.approx(0.01, rel=1e-12)
+
+
+def test_spaces_and_case_are_tolerated() -> None:
+    spec = S.parse_schedule("  Step : factor = 0.5 , every = 5 ")
+    assert spec.name == "step" and spec.options == {"factor": 0.5, "every": 5.0}
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty schedule"),
+    ("linear", "known: constant, step"),
+    ("step:every=5,gamma=0.1", "its keys: every, factor, decay, warmup"),
+    ("step:factor", "key=value"),
+    ("step:every=five", "must be a number"),
+    ("step:factor=0.5", "needs every="),
+    ("exp", "needs k=... or decay=..."),
+    ("exp:k=0.1,decay=100", "needs k=... or decay=..."),
+    ("step:every=5,factor=0.5,decay=100", "not both"),
+    ("step:every=5,every=6", "given twice"),
+    ("multistep:milestones=30-60", "numbers separated by /"),
+    ("cyclic:lo=0.01,half_period=5,mode=sine", "must be one of"),
+    ("onecycle:three_phase=maybe", "true or false"),
+])
+def test_parse_errors(text: str, words: str) -> None:
+    with pytest.raises(LrlabError, match=words.replace(".", r"\.")) as err:
+        S.parse_schedule(text)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, kwargs, words", [
+    ("cosine:warmup=50", {}, "shorter than training"),
+    ("cosine:warmup=60", {}, "shorter than training"),
+    ("step:factor=-0.5,every=5", {}, "factor must be >= 0"),
+    ("step:factor=0.5,every=0", {}, "every must be > 0"),
+    ("cyclic:lo=1,half_period=5", {}, "hi must be >= lo"),
+    ("cosine:min_lr=1", {}, "min_lr must be <= lr0"),
+    ("multistep:milestones=30/20", {}, "must increase"),
+    ("step:decay=100,every=80", {}, "every must be <= total"),
+    ("cosine", {"epochs": 0}, "epochs must be an integer"),
+    ("cosine", {"steps_per_epoch": 1.5}, "steps_per_epoch must be an integer"),
+])
+def test_build_errors(text: str, kwargs: dict, words: str) -> None:
+    with pytest.raises(LrlabError, match=words) as err:
+        S.parse_schedule(text).build(0.1, **{"epochs": 50, **kwargs})
+    assert "\n" not in str(err.value)
+    if "epochs" not in words and "steps_per" not in words:
+        assert str(err.value).startswith(text)
+
+
+def test_member_rates_share_one_spec() -> None:
+    lr0 = torch.tensor([1.0, 0.1, 0.01], dtype=torch.float64)
+    sched = S.parse_schedule("sgdr:first=4").build(lr0, epochs=12)
+    for i in range(3):
+        alone = S.parse_schedule("sgdr:first=4").build(float(lr0[i]), epochs=12)
+        torch.testing.assert_close(sched(torch.arange(12))[:, i:i + 1], alone(torch.arange(12)))
+    assert math.isclose(sched(2)[0].item(), 0.5)
