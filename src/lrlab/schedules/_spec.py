@@ -208,15 +208,25 @@ class ScheduleSpec:
         if not 0 <= length < epochs:
             raise LrlabError(f"{self}: warmup={length:g} must be >= 0 and shorter than "
                              f"training ({epochs} epochs); shorten the warm-up")
-        steps = {key: _to_steps(kind.keys[key].kind, v, steps_per_epoch)
-                 for key, v in options.items()}
         try:
-            sched = kind.make(lr0, steps, (epochs - length) * steps_per_epoch)
-            if length > 0:
-                sched = warmup(sched, length=length * steps_per_epoch, start=start)
+            return self._make(kind, lr0, options, epochs, length, start, steps_per_epoch)
+        except LrlabError as err:
+            if steps_per_epoch == 1:
+                raise
+            try:  # one step per epoch converts nothing: its message quotes what was written
+                self._make(kind, lr0, options, epochs, length, start, 1)
+            except LrlabError as as_written:
+                raise as_written from None
+            raise err from None
+
+    def _make(self, kind: ScheduleKind, lr0: Value, options: dict, epochs: int, length: float,
+              start: float, per: int) -> Schedule:
+        steps = {key: _to_steps(kind.keys[key].kind, v, per) for key, v in options.items()}
+        try:
+            sched = kind.make(lr0, steps, (epochs - length) * per)
+            return warmup(sched, length=length * per, start=start) if length > 0 else sched
         except LrlabError as err:
             raise LrlabError(f"{self}: {err}") from None
-        return sched
 
 
 def _to_steps(kind: KeyKind, value: Any, per: int) -> Any:

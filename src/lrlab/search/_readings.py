@@ -8,15 +8,17 @@ that maximum is a good lower bound for cyclical or decaying schedules.
 lrlab reads those words off the zero-phase :func:`~lrlab.search.trend` of the curve, with
 the constants of :class:`Rules` (the defaults are :data:`DEFAULT_RULES`):
 
-* the *improvement* is ``drop = trend[top] - trend[best]``: ``best`` is the trend's minimum,
-  ``top`` its highest point before ``best``; it is *clear* when ``drop > clear * noise``,
-  ``noise`` being 1.4826 x the MAD of ``raw - trend`` up to ``best``;
+* the *improvement* is ``drop = level - trend[best]``: ``best`` is the trend's minimum,
+  ``level`` the median of the first tenth of the raw curve (at least ``2h + 1`` points);
+  the descent is searched from ``top``, the last point before ``best`` where the trend is
+  still at ``level``; it is *clear* when ``drop > clear * noise``, ``noise`` being
+  1.4826 x the MAD of ``raw - trend`` up to ``best``;
 * ``min_lr``: the first rate after ``top`` where the trend has improved by ``improve`` (10%)
   of ``drop``;
 * ``max_lr``: the first rate where the trend is within ``plateau`` (1%) of ``drop`` of its
   best, or earlier the first rate from ``min_lr`` on where the curve turns ragged: its local
   noise (MAD in a window of half-width ``h``) exceeds both ``ragged`` (4) x the median local
-  noise up to ``best`` and ``ragged_floor`` (2%) of ``drop``;
+  noise up to ``best`` and ``ragged_floor`` (10%) of ``drop``;
 * ``recommended = max_lr``; ``cycle = (max_lr / 3, max_lr)``.
 
 Without a clear improvement (or with fewer than 5 points) every reading is ``nan`` and its
@@ -80,7 +82,7 @@ class Rules:
     improve: float = 0.10
     plateau: float = 0.01
     ragged: float = 4.0
-    ragged_floor: float = 0.02
+    ragged_floor: float = 0.1
     descent: tuple[float, float] = (0.1, 0.9)
     below_best: float = 3.0
     cycle_divisor: float = 3.0
@@ -123,11 +125,13 @@ def check_curve(lrs: ArrayLike, values: ArrayLike, what: str = "losses") -> tupl
 
 @dataclass(frozen=True)
 class Descent:
-    """The shape of a lower-is-better curve: its trend, top, best, drop and noise."""
+    """The shape of a lower-is-better curve: trend, start level, top, best, drop and noise."""
 
     lrs: Array
     raw: Array
     trend: Array
+    level: float
+    head: int
     top: int
     best: int
     drop: float
@@ -135,22 +139,33 @@ class Descent:
     clear: bool
 
     def crossing(self, fraction: float) -> int:
-        """First index in ``[top, best]`` where ``trend <= trend[top] - fraction * drop``."""
-        level = self.trend[self.top] - fraction * self.drop
-        return self.top + int(np.argmax(self.trend[self.top: self.best + 1] <= level))
+        """First index in ``[top, best]`` where ``trend <= level - fraction * drop``."""
+        goal = self.level - fraction * self.drop
+        return self.top + int(np.argmax(self.trend[self.top: self.best + 1] <= goal))
 
 
 def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) -> Descent | None:
-    """Trend, top, best, drop and noise of a lower-is-better curve (None under 5 points)."""
+    """Trend, start level, top, best, drop and noise of a lower-is-better curve.
+
+    ``best = argmin(trend)``; ``level`` = median of the raw curve over its first
+    ``m = max(2h + 1, n // 10)`` points (at most up to ``best``): the level it starts from;
+    ``top`` = the last index before ``best`` where the trend is still at or above ``level``
+    (0 if none), so a noisy start or an early bump is passed over; ``drop = level - trend[best]``;
+    ``noise`` = 1.4826 x MAD of ``raw - trend`` up to ``best``. Returns None under 5 points.
+    """
     x, y = check_curve(lrs, values, "values")
-    if len(y) < MIN_POINTS:
+    n = len(y)
+    if n < MIN_POINTS:
         return None
     tr = trend(y, window=rules.window)
     best = int(np.argmin(tr))
-    top = int(np.argmax(tr[: best + 1]))
-    drop = float(tr[top] - tr[best])
+    m = max(2 * half_width(n, rules.window) + 1, n // 10)
+    level = float(np.median(y[: min(m, best + 1)]))
+    above = np.nonzero(tr[: best + 1] >= level)[0]
+    top = int(above[-1]) if len(above) else 0
+    drop = level - float(tr[best])
     noise = noise_level(y[: best + 1] - tr[: best + 1])
-    return Descent(x, y, tr, top, best, drop, noise, drop > rules.clear * noise and drop > 0)
+    return Descent(x, y, tr, level, m, top, best, drop, noise, drop > rules.clear * noise and drop > 0)
 
 
 def first_ragged(d: Descent, rules: Rules, start: int) -> int | None:

@@ -78,13 +78,14 @@ def ema(values: ArrayLike, smooth: float = 0.98) -> Array:
 
 def half_width(n: int, window: float) -> int:
     """The smoothing half-width in points: ``max(2, round(window * n))``."""
-    return max(2, int(round(window * n)))
+    return max(2, round(window * n))
 
 
 def _running_median(x: Array, k: int) -> Array:
-    """Median over ``[i - k, i + k]`` (shrunk at the ends)."""
+    """Median over ``[i - j, i + j]``, ``j = min(k, i, n - 1 - i)`` (symmetric at the ends)."""
     n = len(x)
-    return np.array([np.median(x[max(0, i - k): min(n, i + k + 1)]) for i in range(n)])
+    half = [min(k, i, n - 1 - i) for i in range(n)]
+    return np.array([np.median(x[i - j: i + j + 1]) for i, j in enumerate(half)])
 
 
 def _local_linear(y: Array, h: int) -> Array:

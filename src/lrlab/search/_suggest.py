@@ -4,7 +4,7 @@ Each rule is a pure function of ``(lrs, losses)`` (the raw losses of a range tes
 increasing) returning a :class:`~lrlab.search.Reading`: a rate and a one-line explanation.
 The comparison rules first smooth the losses with the tools' debiased EMA
 (:func:`~lrlab.search.ema`, ``smooth=0.98``; pass ``smooth=0`` for a curve that is already
-smooth); lrlab's :func:`suggest` reads the zero-phase robust :func:`~lrlab.search.trend`.
+smooth), then drop the first 10% and the last 5 points as fastai does; lrlab's :func:`suggest` reads the zero-phase robust :func:`~lrlab.search.trend`.
 
 * :func:`valley`: two thirds of the way down the longest run of consecutive decreases of the
   smoothed loss.
@@ -24,18 +24,29 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from lrlab._errors import LrlabError
 from lrlab.search._readings import DEFAULT_RULES, Reading, Rules, check_curve, describe
 from lrlab.search._smooth import ema
 
 __all__ = ["COMPARISONS", "min_div10", "steepest", "suggest", "valley"]
 
 
-def _smoothed(lrs: ArrayLike, losses: ArrayLike, smooth: float):
+def _smoothed(lrs: ArrayLike, losses: ArrayLike, smooth: float, skip_start: float,
+              skip_end: int) -> tuple[np.ndarray, np.ndarray]:
+    """EMA of the whole curve, then the tools' trim: drop the first ``floor(skip_start * n)``
+    points (the EMA is still warming up) and the last ``skip_end`` (the blow-up); no trim if
+    fewer than 3 points would remain."""
     x, y = check_curve(lrs, losses)
-    return x, ema(y, smooth)
+    if not (0 <= skip_start < 1) or not (isinstance(skip_end, int) and skip_end >= 0):
+        raise LrlabError(f"skip_start={skip_start!r} must be in [0, 1) and skip_end={skip_end!r}"
+                         " an int >= 0")
+    s = ema(y, smooth)
+    lo, hi = int(skip_start * len(s)), len(s) - skip_end
+    return (x[lo:hi], s[lo:hi]) if hi - lo >= 3 else (x, s)
 
 
-def valley(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Reading:
+def valley(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98,
+           skip_start: float = 0.1, skip_end: int = 5) -> Reading:
     """Two thirds of the way down the longest run of consecutive decreases.
 
     With ``s = ema(losses, smooth)``, a run is a stretch ``a..b`` where ``s[i + 1] < s[i]`` for
@@ -47,16 +58,17 @@ def valley(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Readin
         lrs: the rates, increasing.
         losses: the raw losses.
         smooth: the EMA's decay (0 for none).
+        skip_start, skip_end: the trim after smoothing (first 10%, last 5 points, as fastai).
 
     Returns:
         The rate and why (``nan`` if the smoothed loss never decreases).
 
     Example:
         >>> lrs = np.geomspace(1e-3, 1.0, 7)
-        >>> valley(lrs, [5.0, 4, 3, 2, 1, 0, 9], smooth=0).lr == lrs[3]
+        >>> valley(lrs, [5.0, 4, 3, 2, 1, 0, 9], smooth=0, skip_start=0, skip_end=0).lr == float(lrs[3])
         True
     """
-    x, s = _smoothed(lrs, losses, smooth)
+    x, s = _smoothed(lrs, losses, smooth, skip_start, skip_end)
     best, a = (0, 0.0, 0, 0), 0                        # (length, drop, -start, start)
     for i in range(1, len(s) + 1):
         if i == len(s) or not s[i] < s[i - 1]:
@@ -71,7 +83,8 @@ def valley(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Readin
                    f"loss ({x[start]:.3g} to {x[start + length]:.3g}, {length} steps)")
 
 
-def steepest(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Reading:
+def steepest(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98,
+             skip_start: float = 0.1, skip_end: int = 5) -> Reading:
     """Where the smoothed loss falls fastest with respect to ``log(lr)``.
 
     ``g = d s / d log(lr)`` by central differences (one-sided at the ends, ``np.gradient``
@@ -81,17 +94,18 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Read
         lrs: the rates, increasing.
         losses: the raw losses.
         smooth: the EMA's decay (0 for none).
+        skip_start, skip_end: the trim after smoothing (first 10%, last 5 points, as fastai).
 
     Returns:
         The rate and why (``nan`` if the smoothed loss never falls).
 
     Example:
         >>> lrs = np.geomspace(1e-4, 1.0, 41)
-        >>> r = steepest(lrs, -np.tanh(np.log10(lrs) + 2), smooth=0)
+        >>> r = steepest(lrs, -np.tanh(np.log10(lrs) + 2), smooth=0, skip_end=0)
         >>> bool(np.isclose(r.lr, 1e-2))
         True
     """
-    x, s = _smoothed(lrs, losses, smooth)
+    x, s = _smoothed(lrs, losses, smooth, skip_start, skip_end)
     if len(s) < 2:
         return Reading(math.nan, "steepest: fewer than 2 points")
     g = np.gradient(s, np.log(x))
@@ -102,22 +116,24 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Read
                    f"({g[i]:.3g} per unit of ln lr)")
 
 
-def min_div10(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Reading:
+def min_div10(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98,
+              skip_start: float = 0.1, skip_end: int = 5) -> Reading:
     """The rate at the smoothed loss's minimum, divided by 10: ``lrs[argmin s] / 10``.
 
     Args:
         lrs: the rates, increasing.
         losses: the raw losses.
         smooth: the EMA's decay (0 for none).
+        skip_start, skip_end: the trim after smoothing (first 10%, last 5 points, as fastai).
 
     Returns:
         The rate and why (``nan`` for an empty curve).
 
     Example:
-        >>> min_div10([0.1, 1.0, 10.0], [3.0, 1.0, 2.0], smooth=0).lr
+        >>> min_div10([0.1, 1.0, 10.0], [3.0, 1.0, 2.0], smooth=0, skip_end=0).lr
         0.1
     """
-    x, s = _smoothed(lrs, losses, smooth)
+    x, s = _smoothed(lrs, losses, smooth, skip_start, skip_end)
     if len(s) == 0:
         return Reading(math.nan, "min_div10: no points")
     i = int(np.argmin(s))
@@ -126,8 +142,8 @@ def min_div10(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98) -> Rea
 
 def _notes(d, a: int) -> str:
     notes = []
-    if a == 0:
-        notes.append("the loss falls from the first rate: lower start")
+    if a < d.head:
+        notes.append("the loss falls from the first rates: lower start")
     if d.best == len(d.raw) - 1:
         notes.append("the loss still falls at the last rate: raise end")
     return "".join(f"; {note}" for note in notes)

@@ -1,0 +1,42 @@
+"""Search for a learning rate: Leslie Smith's range test and the rules that read its curve.
+
+:func:`find_lr` trains any ``nn.Module`` while the rate rises from ``start`` to ``end``,
+stops when the loss diverges, restores the model and optimizer exactly, and returns a
+:class:`RangeTestResult` with Smith's readings (``min_lr``, ``max_lr``, ``recommended``,
+``cycle``), lrlab's ``suggestion`` and, for comparison, the popular tools' rules
+(:func:`valley`, :func:`steepest`, :func:`min_div10`): each a :class:`Reading` of a rate and
+a one-line reason. The rules are pure functions of ``(lrs, losses)``; their constants are
+the fields of :class:`Rules`.
+
+Example:
+    >>> import torch
+    >>> from torch import nn
+    >>> from lrlab.search import find_lr
+    >>> x = torch.randn(256, 2); y = (x[:, 0] > 0).long()
+    >>> result = find_lr(nn.Linear(2, 2), nn.CrossEntropyLoss(), (x, y), start=1e-4, end=100.0)
+    >>> sorted(result.suggestions())[:3]
+    ['cycle_lower', 'max_lr', 'min_div10']
+
+Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
+"""
+
+from lrlab.search._data import ModelLoss, model_loss
+from lrlab.search._loop import diverged
+from lrlab.search._range_test import Mode, find_lr, range_rates
+from lrlab.search._readings import (
+    DEFAULT_RULES,
+    CycleRange,
+    Reading,
+    Rules,
+    SmithReadings,
+    smith_readings,
+)
+from lrlab.search._result import RangeTestResult
+from lrlab.search._smooth import ema, trend
+from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, valley
+
+__all__ = [
+    "COMPARISONS", "DEFAULT_RULES", "CycleRange", "Mode", "ModelLoss", "RangeTestResult",
+    "Reading", "Rules", "SmithReadings", "diverged", "ema", "find_lr", "min_div10",
+    "model_loss", "range_rates", "smith_readings", "steepest", "suggest", "trend", "valley",
+]

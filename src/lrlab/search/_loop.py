@@ -1,0 +1,170 @@
+"""The range test's training loop: one run from the current state, recorded step by step.
+
+:func:`run_once` does the work of :func:`~lrlab.search.find_lr` once its inputs are checked;
+it changes the model and optimizer, so the caller wraps it in
+:func:`~lrlab.search._restore.preserved`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from lrlab._errors import LrlabError
+from lrlab.search._data import Batches, Stream, batch_size_of, correct, forward_loss, to_device
+from lrlab.search._smooth import ema_step
+
+__all__ = ["Setup", "diverged", "run_once"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything one run needs, checked by :func:`~lrlab.search.find_lr`."""
+
+    model: nn.Module
+    loss_fn: Any
+    optimizer: torch.optim.Optimizer
+    base: list[float]
+    lrs: np.ndarray
+    train: Batches
+    val: Batches | None
+    eval_every: int
+    accumulate: int
+    smooth: float
+    diverge: float
+    amp: bool
+    device: torch.device
+    keys: tuple[str, str] | None
+
+
+def diverged(smoothed: float, best: float, first: float, factor: float) -> bool:
+    """Whether the smoothed loss has diverged from the best so far.
+
+    ``best > 0``: ``smoothed > factor * best``. ``best <= 0``:
+    ``smoothed - best > (factor - 1) * max(|best|, first - best)``, with ``first`` the first
+    smoothed loss: a rise of ``factor - 1`` times the larger of the best's size and the drop
+    so far.
+
+    Example:
+        >>> diverged(4.1, 1.0, 3.0, 4.0), diverged(-1.0, -2.0, 1.0, 4.0)
+        (True, False)
+    """
+    if best > 0:
+        return smoothed > factor * best
+    return smoothed - best > (factor - 1.0) * max(abs(best), first - best)
+
+
+def _autocast(s: Setup):
+    """Mixed precision on the model's device (find_lr allows it on CUDA only)."""
+    return torch.autocast(s.device.type) if s.amp else contextlib.nullcontext()
+
+
+def _set_lrs(s: Setup, lr: float) -> None:
+    """Group 0 at ``lr``; group ``i`` at ``base_i * lr / base_0``."""
+    for i, (group, base) in enumerate(zip(s.optimizer.param_groups, s.base)):
+        value = lr if i == 0 else base * (lr / s.base[0])
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
+
+
+def _check_loss(loss: Any) -> Tensor:
+    if not isinstance(loss, Tensor):
+        raise LrlabError(f"the loss is a {type(loss).__name__}, not a tensor: return a scalar "
+                         "tensor from loss_fn")
+    if loss.numel() != 1:
+        raise LrlabError(f"the loss has shape {tuple(loss.shape)}, not a scalar: reduce it "
+                         "(reduction='mean', or .mean())")
+    if not loss.requires_grad:
+        raise LrlabError("the loss does not depend on the model's trainable parameters: "
+                         "compute it from the model's outputs with gradients on")
+    return loss
+
+
+def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> float | None:
+    """One optimizer step over ``accumulate`` micro-batches: the mean loss, or None (no data)."""
+    s.optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for k in range(s.accumulate):
+        batch = stream.next()
+        if batch is None:
+            return None
+        with _autocast(s):
+            loss, _, _ = forward_loss(s.model, s.loss_fn, to_device(batch, s.device), s.keys)
+        if check and k == 0:
+            loss = _check_loss(loss)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            return value
+        scaled = loss.reshape(()) / s.accumulate
+        (scaler.scale(scaled) if scaler is not None else scaled).backward()
+        total += value / s.accumulate
+    if scaler is not None:
+        scaler.step(s.optimizer)
+        scaler.update()
+    else:
+        s.optimizer.step()
+    return total
+
+
+def _evaluate(s: Setup) -> tuple[float, float | None]:
+    """Validation ``(loss, accuracy)``: sample-weighted means over ``val``, eval mode, no grad."""
+    s.model.eval()
+    loss_sum, hits, count = 0.0, 0, 0
+    try:
+        with torch.no_grad(), _autocast(s):
+            for batch in s.val:
+                batch = to_device(batch, s.device)
+                loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
+                n = batch_size_of(batch)
+                loss_sum += float(loss) * n
+                count += n
+                c = correct(outputs, targets)
+                hits = None if (c is None or hits is None) else hits + c
+    finally:
+        s.model.train()
+    if count == 0:
+        raise LrlabError("val_data yields no batches: give at least one sample or drop it")
+    return loss_sum / count, (None if hits is None else hits / count)
+
+
+def run_once(s: Setup) -> dict[str, Any]:
+    """Run the ramp once from the current state; return the records for the result."""
+    stream = Stream(s.train)
+    scaler = torch.amp.GradScaler(s.device.type) if s.amp else None
+    s.model.train()
+    lrs, losses, val_loss, val_acc = [], [], [], []
+    avg, best, first = 0.0, math.inf, math.nan
+    last = len(s.lrs) - 1
+    reason, stopped = f"reached end={s.lrs[-1]:.3g} after {len(s.lrs)} steps", False
+    for t, lr in enumerate(s.lrs.tolist()):
+        _set_lrs(s, lr)
+        loss = _train_step(s, stream, scaler, check=t == 0)
+        if loss is None:
+            reason, stopped = f"train_data ran out after {stream.seen} batches", True
+            break
+        if not math.isfinite(loss):
+            reason, stopped = f"the loss is {loss} at lr {lr:.3g}", True
+            break
+        avg, smooth_t = ema_step(avg, loss, t, s.smooth)
+        lrs.append(lr), losses.append(loss)
+        if s.val is not None:
+            vl, va = _evaluate(s) if t % s.eval_every == 0 or t == last else (math.nan, math.nan)
+            val_loss.append(vl), val_acc.append(va)
+        first = smooth_t if t == 0 else first
+        best = min(best, smooth_t)
+        if diverged(smooth_t, best, first, s.diverge):
+            reason, stopped = (f"diverged at lr {lr:.3g}: smoothed loss {smooth_t:.4g} vs best "
+                               f"{best:.4g} (diverge={s.diverge:g})"), True
+            break
+    has_acc = s.val is not None and all(a is not None for a in val_acc)
+    return {"lrs": lrs, "losses": losses, "val_loss": val_loss if s.val is not None else None,
+            "val_accuracy": val_acc if has_acc else None, "stopped_early": stopped,
+            "reason": reason}

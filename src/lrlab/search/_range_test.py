@@ -1,0 +1,286 @@
+"""Leslie Smith's learning-rate range test for any PyTorch model: :func:`find_lr`.
+
+Train while the rate rises from ``start`` to ``end`` (step ``t`` of ``T``):
+
+    exp:    ``lr_t = start * (end / start) ** (t / (T - 1))``
+    linear: ``lr_t = start + (end - start) * t / (T - 1)``
+
+recording the loss at each rate, then read the curve (:class:`RangeTestResult`). The model,
+its optimizer, its modes and the random states are put back exactly afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from lrlab._errors import LrlabError
+from lrlab.search._data import Batches, ModelLoss
+from lrlab.search._loop import Setup, run_once
+from lrlab.search._readings import DEFAULT_RULES, Rules
+from lrlab.search._restore import preserved
+from lrlab.search._result import RangeTestResult
+
+__all__ = ["Mode", "find_lr", "range_rates"]
+
+Mode = Literal["exp", "linear"]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.ndarray:
+    """The rates of a range test, ``start`` to ``end`` inclusive, in float64.
+
+    ``exp``: ``start * (end / start) ** (t / (steps - 1))`` (even in log space);
+    ``linear``: ``start + (end - start) * t / (steps - 1)``; ``t = 0 .. steps - 1``. The first
+    and last rates are exactly ``start`` and ``end``.
+
+    Args:
+        start: the first rate, finite and > 0.
+        end: the last rate, > ``start``.
+        steps: how many rates (optimizer steps), at least 10.
+        mode: ``"exp"`` or ``"linear"``.
+
+    Returns:
+        ``(steps,)`` float64 array.
+
+    Example:
+        >>> range_rates(1e-3, 1.0, 10)[[0, -1]].tolist()
+        [0.001, 1.0]
+    """
+    for name, value in (("start", start), ("end", end)):
+        if not (_number(value) and math.isfinite(value) and value > 0):
+            raise LrlabError(f"{name}={value!r} must be a finite rate > 0: e.g. start=1e-7, end=10")
+    if start >= end:
+        raise LrlabError(f"start={start!r} must be below end={end!r}: the rate rises from start")
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 10):
+        raise LrlabError(f"steps={steps!r} is too few to read a curve: use an int >= 10 (100 is "
+                         "typical)")
+    if mode == "exp":
+        return np.geomspace(float(start), float(end), steps)
+    if mode == "linear":
+        return np.linspace(float(start), float(end), steps)
+    raise LrlabError(f"mode={mode!r} is not a rate ramp: use 'exp' or 'linear'")
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+        raise LrlabError(f"{name}={value!r} must be an int >= {low}")
+
+
+def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_size,
+                   batch_keys, amp, reinit, seeds) -> None:
+    _check_int("accumulate", accumulate, 1)
+    _check_int("eval_every", eval_every, 1)
+    _check_int("batch_size", batch_size, 1)
+    if not callable(loss_fn):
+        raise LrlabError(f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), not "
+                         f"{type(loss_fn).__name__}")
+    if not (_number(smooth) and 0 <= smooth < 1):
+        raise LrlabError(f"smooth={smooth!r} must lie in [0, 1): use e.g. 0.98, or 0 for none")
+    if not (_number(diverge) and math.isfinite(diverge) and diverge > 1):
+        raise LrlabError(f"diverge={diverge!r} must be a finite factor > 1: e.g. 4")
+    if batch_keys is not None and not (isinstance(batch_keys, (tuple, list))
+                                       and len(batch_keys) == 2):
+        raise LrlabError(f"batch_keys={batch_keys!r} must be (input_key, target_key)")
+    if not isinstance(amp, bool):
+        raise LrlabError(f"amp={amp!r} must be True or False")
+    if reinit and seeds is None:
+        raise LrlabError("reinit=True re-draws the weights per seed: give seeds=K as well")
+
+
+def _trainable(model: nn.Module) -> list[nn.Parameter]:
+    if not isinstance(model, nn.Module):
+        raise LrlabError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise LrlabError("the model has no trainable parameters (requires_grad=True): "
+                         "unfreeze some before a range test")
+    return params
+
+
+def _device(params: list[nn.Parameter], device: Any, amp: bool) -> torch.device:
+    here = params[0].device
+    if device is not None:
+        try:
+            want = torch.device(device)
+        except (RuntimeError, TypeError):
+            raise LrlabError(f"device={device!r} is not a torch device: e.g. 'cpu', 'cuda'") \
+                from None
+        if want.type != here.type or (want.index is not None and want.index != here.index):
+            raise LrlabError(f"the model is on {here} but device={want}: move the model there "
+                             "first (find_lr never moves it)")
+    if amp and here.type != "cuda":
+        raise LrlabError(f"amp=True needs CUDA but the model is on {here}: drop amp=True or "
+                         "move the model to a CUDA device")
+    return here
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> list[float]:
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise LrlabError(f"optimizer must be a torch.optim.Optimizer, not "
+                         f"{type(optimizer).__name__}")
+    own = {id(p) for p in model.parameters()}
+    if any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
+        raise LrlabError("the optimizer holds parameters that are not the model's: build it "
+                         "from model.parameters()")
+    base = [float(g["lr"]) for g in optimizer.param_groups]
+    if not (math.isfinite(base[0]) and base[0] > 0):
+        raise LrlabError(f"the first param group's lr is {base[0]!r}: it is the reference for "
+                         "the other groups' ratios, so give it a finite lr > 0")
+    return base
+
+
+def _seed_list(seeds: int | Sequence[int] | None) -> list[int] | None:
+    if seeds is None:
+        return None
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise LrlabError(f"seeds={seeds} must be >= 1 (a count) or a list of seeds")
+        return list(range(seeds))
+    listed = list(seeds) if isinstance(seeds, Sequence) else None
+    if not listed or not all(isinstance(s, int) and not isinstance(s, bool) for s in listed):
+        raise LrlabError(f"seeds={seeds!r} must be a count or a non-empty list of int seeds")
+    return listed
+
+
+def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
+            optimizer: torch.optim.Optimizer | None = None, start: float = 1e-7,
+            end: float = 10.0, steps: int = 100, mode: Mode = "exp", val_data: Any = None,
+            eval_every: int = 1, accumulate: int = 1, smooth: float = 0.98,
+            diverge: float = 4.0, amp: bool = False, device: Any = None, batch_size: int = 32,
+            batch_keys: tuple[str, str] | None = None, seeds: int | Sequence[int] | None = None,
+            reinit: bool = False, rules: Rules = DEFAULT_RULES) -> RangeTestResult:
+    """Learning-rate range test: train while the rate rises, stop at divergence, read the curve.
+
+    Step ``t`` (``0 .. steps - 1``) sets group ``i``'s rate to
+    ``lr0_i * lr_t / lr0_0`` (``lr_t`` from :func:`range_rates`, ``lr0_i`` the group's rate
+    on entry, so the groups keep their ratios and group 0 runs at exactly ``lr_t``), takes
+    ``accumulate`` micro-batches (each loss scaled by ``1 / accumulate`` before
+    ``backward``), then one optimizer step. It records ``lr_t``, the raw loss (mean of the
+    micro-batch losses, computed before the step) and its debiased EMA
+    ``s_t = avg_t / (1 - smooth**(t + 1))``, ``avg_t = smooth * avg_{t-1} + (1 - smooth) * loss_t``;
+    with ``val_data``, the validation loss and accuracy after the step, every ``eval_every``
+    steps and at the last (``nan`` in between), in eval mode without gradients.
+
+    It stops early when the loss is nan/inf (that step is not recorded), when the data runs
+    out for good, or when ``s_t`` diverges from the best ``b = min s``: for ``b > 0`` when
+    ``s_t > diverge * b`` (the usual rule); for ``b <= 0`` (a loss that can go negative)
+    when ``s_t - b > (diverge - 1) * max(|b|, s_0 - b)``, ``s_0`` being the first smoothed loss.
+
+    Args:
+        model: any ``nn.Module``, already on its device (it is never moved).
+        loss_fn: ``loss_fn(outputs, targets) -> scalar`` with ``outputs = model(*inputs)``,
+            or :func:`~lrlab.search.model_loss` ``(fn)`` for ``fn(model, batch) -> scalar``.
+        train_data: a DataLoader, any re-iterable of batches, a map-style Dataset, or an
+            ``(x, y)`` tuple of tensors (shuffled and cut into ``batch_size`` batches). Batches
+            may be tensors (model_loss only), ``(x, ..., y)`` tuples/lists or dicts.
+        optimizer: a torch optimizer over the model's parameters (its current state is the
+            starting point); default ``torch.optim.SGD(trainable params, lr=start)``.
+        start, end, steps, mode: the ramp (see :func:`range_rates`).
+        val_data: optional validation data, in the same forms (evaluated whole, in order).
+        eval_every: evaluate ``val_data`` every this many steps (and at the last).
+        accumulate: micro-batches per optimizer step (gradient accumulation).
+        smooth: the EMA's decay in ``[0, 1)``.
+        diverge: the divergence factor (> 1).
+        amp: mixed precision on CUDA (``torch.autocast("cuda")`` and a ``GradScaler``); on a
+            CPU model it raises :class:`~lrlab.LrlabError`, never falls back silently.
+        device: where batches go; must be the model's device (default: its first
+            trainable parameter's).
+        batch_size: the batch size for tensor-tuple data and Datasets.
+        batch_keys: ``(input_key, target_key)`` for dict batches.
+        seeds: run one test per seed (a count K means seeds ``0..K-1``), each from the same
+            starting weights under ``torch.manual_seed(seed)`` (data order), and return the
+            median curve (steps all runs reached), readings on it, and the runs.
+        reinit: with ``seeds``, also redraw the weights per seed (``reset_parameters()`` of
+            every submodule that has one).
+        rules: the constants of the readings.
+
+    Returns:
+        A :class:`RangeTestResult`. The model (parameters, buffers, grads, train/eval flags),
+        the optimizer (state, param groups' lrs) and the random states are as before.
+
+    Raises:
+        LrlabError: one line, for bad input (see the checks above and in the helpers).
+
+    Example:
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> x = torch.randn(256, 2); y = (x[:, 0] > 0).long()
+        >>> net = nn.Linear(2, 2)
+        >>> result = find_lr(net, nn.CrossEntropyLoss(), (x, y), start=1e-4, end=100.0)
+        >>> 1e-4 < result.suggestion.lr < 100
+        True
+
+    Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks", sec. 3.3.
+    """
+    lrs = range_rates(start, end, steps, mode)
+    _check_options(loss_fn, accumulate=accumulate, smooth=smooth, diverge=diverge,
+                   eval_every=eval_every, batch_size=batch_size, batch_keys=batch_keys,
+                   amp=amp, reinit=reinit, seeds=seeds)
+    seed_list = _seed_list(seeds)
+    params = _trainable(model)
+    here = _device(params, device, amp)
+    train = Batches(train_data, batch_size, train=True, name="train_data")
+    val = None if val_data is None else Batches(val_data, batch_size, train=False, name="val_data")
+    own = optimizer is None
+    opt = torch.optim.SGD(params, lr=start) if own else optimizer
+    base = _check_optimizer(opt, model)
+    setup = Setup(model, loss_fn, opt, base, lrs, train, val, eval_every, accumulate, smooth,
+                  diverge, amp, here, None if batch_keys is None else tuple(batch_keys))
+    settings = {"mode": mode, "smooth": smooth, "rules": rules}
+    if seed_list is None:
+        with preserved(model, opt, here):
+            return RangeTestResult.build(**run_once(setup), **settings)
+    runs = [_seeded_run(setup, seed, reinit, settings) for seed in seed_list]
+    return _combine(runs, seed_list, settings)
+
+
+def _seeded_run(setup: Setup, seed: int, reinit: bool, settings: dict) -> RangeTestResult:
+    """One run of a multi-seed test: from the saved state, seeded, restored afterwards."""
+    with preserved(setup.model, setup.optimizer, setup.device):
+        torch.random.default_generator.manual_seed(seed)
+        if setup.device.type == "cuda":
+            with torch.cuda.device(setup.device):
+                torch.cuda.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed)
+        if reinit:
+            for module in setup.model.modules():
+                reset = getattr(module, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+        return RangeTestResult.build(**run_once(setup), **settings)
+
+
+def _median_rows(rows: list[np.ndarray | None], n: int) -> np.ndarray | None:
+    """Per-step median of several runs' curves (nan where any run has nan), or None."""
+    if any(row is None for row in rows):
+        return None
+    stack = np.stack([row[:n] for row in rows])
+    out = np.full(n, np.nan)
+    ok = np.isfinite(stack).all(axis=0)
+    if ok.any():
+        out[ok] = np.median(stack[:, ok], axis=0)
+    return out
+
+
+def _combine(runs: list[RangeTestResult], seeds: list[int], settings: dict) -> RangeTestResult:
+    """The median curve of several runs, over the steps every run reached, with its readings."""
+    n = min(len(run.lrs) for run in runs)
+    losses = _median_rows([run.losses for run in runs], n)
+    why = "; ".join(f"seed {seed}: {run.reason}" for seed, run in zip(seeds, runs))
+    return RangeTestResult.build(
+        runs[0].lrs[:n], losses, val_accuracy=_median_rows([r.val_accuracy for r in runs], n),
+        val_loss=_median_rows([r.val_loss for r in runs], n),
+        stopped_early=any(run.stopped_early for run in runs),
+        reason=f"median of {len(runs)} runs over the {n} steps all reached ({why})",
+        runs=tuple(runs), seeds=tuple(seeds), **settings)

@@ -1,0 +1,157 @@
+"""What a range test returns: the curve, Smith's readings, lrlab's suggestion, the evidence."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lrlab.search._readings import (
+    DEFAULT_RULES,
+    MIN_POINTS,
+    CycleRange,
+    Reading,
+    Rules,
+    smith_readings,
+)
+from lrlab.search._smooth import Array, ema, trend
+from lrlab.search._suggest import COMPARISONS, suggest
+
+__all__ = ["RangeTestResult"]
+
+
+def _frozen(values) -> Array | None:
+    if values is None:
+        return None
+    out = np.array(values, dtype=np.float64).reshape(-1)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RangeTestResult:
+    """The curve of one learning-rate range test (or the median of several) and its readings.
+
+    Attributes:
+        lrs: the rate of each recorded step (the first param group's).
+        losses: the raw training loss of each step (mean over its micro-batches).
+        smoothed: the debiased EMA of ``losses`` (``smooth``), as the divergence stop saw it.
+        val_accuracy: validation accuracy after each step (``nan`` where not evaluated), or
+            None without ``val_data`` or when accuracy does not apply.
+        val_loss: validation loss after each step (``nan`` where not evaluated), or None.
+        stopped_early: whether the test stopped before ``end`` (divergence, nan, no data).
+        reason: why the test stopped, one line.
+        min_lr, max_lr, recommended, cycle: Smith's readings (see ``lrlab.search._readings``),
+            off validation accuracy when there is one, else off the training loss.
+        suggestion: lrlab's own rule (:func:`lrlab.search.suggest`) on the training loss.
+        read_on: the curve Smith's readings were taken from.
+        mode, smooth, rules: the settings the readings used.
+        runs, seeds: the single runs behind a multi-seed result (else empty).
+    """
+
+    lrs: Array
+    losses: Array
+    smoothed: Array
+    val_accuracy: Array | None
+    val_loss: Array | None
+    stopped_early: bool
+    reason: str
+    min_lr: Reading
+    max_lr: Reading
+    recommended: Reading
+    cycle: CycleRange
+    suggestion: Reading
+    read_on: str
+    mode: str = "exp"
+    smooth: float = 0.98
+    rules: Rules = field(default=DEFAULT_RULES, repr=False)
+    runs: tuple[RangeTestResult, ...] = field(default=(), repr=False)
+    seeds: tuple[int, ...] = ()
+
+    @classmethod
+    def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
+              reason="", mode="exp", smooth=0.98, rules: Rules = DEFAULT_RULES,
+              runs: tuple = (), seeds: tuple = ()) -> RangeTestResult:
+        """Take the readings of a recorded curve and freeze it into a result."""
+        lrs, losses = _frozen(lrs), _frozen(losses)
+        acc = _frozen(val_accuracy)
+        finite = np.isfinite(acc) if acc is not None else None
+        if acc is not None and finite.sum() >= MIN_POINTS:
+            read_on = "validation accuracy"
+            smith = smith_readings(lrs[finite], acc[finite], higher_is_better=True,
+                                   what=read_on, rules=rules)
+        else:
+            read_on = "training loss"
+            smith = smith_readings(lrs, losses, what="loss", rules=rules)
+        return cls(lrs, losses, _frozen(ema(losses, smooth)), acc, _frozen(val_loss),
+                   stopped_early, reason, *smith, suggest(lrs, losses, rules=rules), read_on,
+                   mode, smooth, rules, tuple(runs), tuple(seeds))
+
+    def __repr__(self) -> str:
+        span = f"{self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "empty"
+        return (f"RangeTestResult(steps={len(self.lrs)}, lrs={span}, stopped_early="
+                f"{self.stopped_early}, suggestion={self.suggestion.lr:.3g}, "
+                f"max_lr={self.max_lr.lr:.3g}, min_lr={self.min_lr.lr:.3g})")
+
+    def comparisons(self) -> dict[str, Reading]:
+        """The popular tools' rules (valley, steepest, min_div10) on this curve."""
+        if len(self.lrs) == 0:
+            return {name: Reading(math.nan, f"{name}: no points") for name in COMPARISONS}
+        return {name: rule(self.lrs, self.losses, smooth=self.smooth)
+                for name, rule in COMPARISONS.items()}
+
+    def suggestions(self) -> dict[str, Reading]:
+        """Every reading by name: Smith's, the cycle's lower bound, lrlab's, the tools'."""
+        return {
+            "min_lr": self.min_lr, "max_lr": self.max_lr, "recommended": self.recommended,
+            "cycle_lower": Reading(self.cycle.lower, self.cycle.why),
+            "suggestion": self.suggestion, **self.comparisons(),
+        }
+
+    def explain(self) -> str:
+        """A few lines: how the test went, then each reading with its rate and reason."""
+        span = (f"{len(self.lrs)} steps, lr {self.lrs[0]:.3g} to {self.lrs[-1]:.3g} ({self.mode})"
+                if len(self.lrs) else "no steps recorded")
+        lines = [f"Range test: {span}; {self.reason}",
+                 f"Smith's readings are taken from the {self.read_on}."]
+        if self.runs:
+            each = [run.suggestion.lr for run in self.runs]
+            lines.append(f"Median of {len(self.runs)} runs (seeds {list(self.seeds)}); "
+                         f"their own suggestions span {np.nanmin(each):.3g}..{np.nanmax(each):.3g}"
+                         if np.isfinite(each).any() else
+                         f"Median of {len(self.runs)} runs (seeds {list(self.seeds)}).")
+        for name, reading in self.suggestions().items():
+            lines.append(f"  {name:<12} {reading.lr:<10.3g} {reading.why}")
+        c = self.cycle
+        lines.append(f"  {'cycle':<12} {c.lower:.3g}..{c.upper:.3g}  {c.why}")
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The curve as a DataFrame indexed by step: lr, loss, smoothed, trend, val columns.
+
+        ``trend`` is the zero-phase robust trend lrlab's readings use.
+        """
+        frame = pd.DataFrame({"lr": self.lrs, "loss": self.losses, "smoothed": self.smoothed,
+                              "trend": trend(self.losses, window=self.rules.window)})
+        if self.val_loss is not None:
+            frame["val_loss"] = self.val_loss
+        if self.val_accuracy is not None:
+            frame["val_accuracy"] = self.val_accuracy
+        frame.index.name = "step"
+        return frame
+
+    def band(self) -> pd.DataFrame:
+        """Per step, the lowest, median and highest smoothed loss across the runs.
+
+        For a single run the three columns equal ``smoothed``. Steps are those every run
+        reached.
+        """
+        runs = self.runs or (self,)
+        n = min(len(run.lrs) for run in runs)
+        curves = np.stack([run.smoothed[:n] for run in runs]) if n else np.zeros((len(runs), 0))
+        frame = pd.DataFrame({"lr": self.lrs[:n], "low": curves.min(axis=0),
+                              "median": np.median(curves, axis=0), "high": curves.max(axis=0)})
+        frame.index.name = "step"
+        return frame

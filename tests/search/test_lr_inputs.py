@@ -1,0 +1,117 @@
+"""Every bad input to find_lr raises LrlabError with one line saying what to do."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from lrlab import LrlabError
+from lrlab.search import find_lr, model_loss
+
+CE = nn.CrossEntropyLoss()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def xy(n: int = 64):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(n, 3, generator=g), torch.randint(0, 2, (n,), generator=g)
+
+
+def net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Linear(3, 2)
+
+
+def frozen() -> nn.Module:
+    model = net()
+    model.requires_grad_(False)
+    return model
+
+
+X, Y = xy()
+OK = {"model": net, "loss_fn": CE, "train_data": (X, Y)}
+
+CASES = {
+    "start >= end": ({"start": 1.0, "end": 0.1}, "below end"),
+    "start equal end": ({"start": 0.1, "end": 0.1}, "below end"),
+    "start zero": ({"start": 0.0}, "start=0.0 must be a finite rate > 0"),
+    "start negative": ({"start": -1e-3}, "finite rate > 0"),
+    "end inf": ({"end": math.inf}, "end=inf"),
+    "start nan": ({"start": math.nan}, "start=nan"),
+    "start a string": ({"start": "1e-5"}, "finite rate"),
+    "steps < 10": ({"steps": 5}, "steps=5"),
+    "steps float": ({"steps": 50.0}, "int >= 10"),
+    "mode": ({"mode": "cosine"}, "'exp' or 'linear'"),
+    "accumulate 0": ({"accumulate": 0}, "accumulate=0"),
+    "smooth 1": ({"smooth": 1.0}, r"\[0, 1\)"),
+    "smooth negative": ({"smooth": -0.1}, r"\[0, 1\)"),
+    "diverge 1": ({"diverge": 1.0}, "diverge=1.0"),
+    "eval_every 0": ({"eval_every": 0}, "eval_every"),
+    "batch_size 0": ({"batch_size": 0}, "batch_size"),
+    "batch_keys": ({"batch_keys": ("x",)}, "batch_keys"),
+    "empty list": ({"train_data": []}, "yields no batches"),
+    "empty iterator": ({"train_data": iter([])}, "yields no batches"),
+    "fewer samples than a batch": ({"train_data": xy(20)}, "20 samples, fewer than one batch"),
+    "small dataset": ({"train_data": TensorDataset(*xy(10))}, "10 samples"),
+    "dict as data": ({"train_data": {"x": X}}, "must be a DataLoader"),
+    "int as data": ({"train_data": 3}, "must be a DataLoader"),
+    "empty val data": ({"val_data": []}, "val_data yields no batches"),
+    "no trainable parameters": ({"model": frozen}, "no trainable parameters"),
+    "not a module": ({"model": lambda: (lambda x: x)}, "nn.Module"),
+    "loss not a scalar": ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, "not a scalar"),
+    "loss not a tensor": ({"loss_fn": lambda out, y: 1.0}, "not a tensor"),
+    "loss without grad": ({"loss_fn": lambda out, y: CE(out.detach(), y)}, "does not depend"),
+    "loss not callable": ({"loss_fn": "ce"}, "callable"),
+    "amp on cpu": ({"amp": True}, "amp=True needs CUDA"),
+    "device mismatch": ({"device": "cuda"}, "the model is on cpu but device=cuda"),
+    "bad device": ({"device": "gpu9"}, "not a torch device"),
+    "dict batch without keys": ({"train_data": [{"x": X, "y": Y}]}, "batch_keys"),
+    "missing batch key": ({"train_data": [{"x": X, "y": Y}], "batch_keys": ("x", "t")},
+                          "no key 't'"),
+    "tensor batch, plain loss": ({"train_data": [X]}, "has no targets"),
+    "reinit without seeds": ({"reinit": True}, "give seeds"),
+    "seeds zero": ({"seeds": 0}, "seeds=0"),
+    "seeds empty": ({"seeds": []}, "non-empty list"),
+    "seeds strings": ({"seeds": ["a"]}, "int seeds"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_raises_one_line(case):
+    change, match = CASES[case]
+    kwargs = {**OK, **change}
+    model = kwargs.pop("model")()
+    with pytest.raises(LrlabError, match=match) as info:
+        find_lr(model, kwargs.pop("loss_fn"), kwargs.pop("train_data"), **kwargs)
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bad_optimizers():
+    model = net()
+    cases = [
+        (torch.optim.SGD(nn.Linear(3, 2).parameters(), lr=0.1), "not the model's"),
+        (torch.optim.SGD([{"params": model.weight, "lr": 0.0}, {"params": model.bias}], lr=0.1),
+         "first param group's lr is 0.0"),
+        ("sgd", "torch.optim.Optimizer"),
+    ]
+    for optimizer, match in cases:
+        with pytest.raises(LrlabError, match=match):
+            find_lr(model, CE, (X, Y), optimizer=optimizer)
+
+
+def test_model_loss_needs_a_callable():
+    with pytest.raises(LrlabError, match="callable"):
+        model_loss("loss")

@@ -1,0 +1,209 @@
+"""The readings of a range-test curve, on constructed curves whose answers are known.
+
+Smoothing against a float64 hand computation; the tools' rules (valley, steepest,
+min_div10) where the answer follows from the formula; Smith's readings and lrlab's
+suggestion on U-shaped, sigmoid, ragged and flat curves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrlab import LrlabError
+from lrlab.search import (
+    Rules,
+    diverged,
+    ema,
+    min_div10,
+    smith_readings,
+    steepest,
+    suggest,
+    trend,
+    valley,
+)
+
+RAW = {"smooth": 0.0, "skip_start": 0.0, "skip_end": 0}   # the comparison rules, unsmoothed
+STEP = 10 ** 0.1                                          # one grid step of LOG below
+
+
+def log_grid(lo: float, hi: float, per_decade: int = 10) -> np.ndarray:
+    return np.logspace(lo, hi, round((hi - lo) * per_decade) + 1)
+
+
+def within(value: float, target: float, factor: float) -> bool:
+    return target / factor <= value <= target * factor
+
+
+# --- smoothing -------------------------------------------------------------------------
+
+def test_ema_matches_a_float64_hand_computation():
+    values = np.random.default_rng(0).normal(2.0, 0.5, size=50)
+    for beta in (0.0, 0.5, 0.9, 0.98):
+        avg, expected = 0.0, []
+        for t, v in enumerate(values.tolist()):
+            avg = beta * avg + (1 - beta) * v
+            expected.append(avg / (1 - beta ** (t + 1)))
+        np.testing.assert_allclose(ema(values, beta), expected, rtol=1e-14, atol=0)
+    assert ema(values, 0.98)[0] == values[0]
+
+
+def test_trend_has_no_lag_and_shrugs_off_a_spike():
+    u = np.arange(101, dtype=float)
+    dip = (u - 50.0) ** 2 / 100.0
+    assert int(np.argmin(trend(dip))) == 50
+    assert int(np.argmin(ema(dip, 0.9))) > 52                   # the EMA lags
+    line = np.linspace(3.0, 1.0, 101)
+    spiky = line.copy()
+    spiky[30] += 100.0
+    assert np.max(np.abs(trend(spiky) - line)) < 0.02            # a spike of 100
+
+
+# --- the tools' rules ------------------------------------------------------------------
+
+def test_valley_is_two_thirds_down_the_longest_run():
+    lrs = log_grid(-4, 0, 2)                                     # 9 rates
+    assert valley(lrs, [5, 6, 5, 4, 3, 2, 1, 2, 9], **RAW).lr == lrs[1 + (2 * 5) // 3]
+    # two runs of 2 decreases: the larger drop wins
+    assert valley(lrs, [3, 2, 1, 5, 2, 0, 9, 9, 9], **RAW).lr == lrs[3 + (2 * 2) // 3]
+    assert math.isnan(valley(lrs, np.arange(9.0), **RAW).lr)
+
+
+def test_steepest_finds_the_inflection_in_log_lr():
+    lrs = log_grid(-4, 0)
+    assert steepest(lrs, -np.tanh(np.log10(lrs) + 2), **RAW).lr == pytest.approx(1e-2)
+    linear = np.linspace(0.01, 1.0, 100)                         # uneven in log space
+    found = steepest(linear, -np.tanh(3 * (np.log(linear) - np.log(0.2))), **RAW).lr
+    assert abs(found - 0.2) <= 0.01
+    assert math.isnan(steepest(lrs, np.log10(lrs), **RAW).lr)
+
+
+def test_min_div10_is_the_minimum_over_ten():
+    lrs = log_grid(-5, 0)
+    assert min_div10(lrs, (np.log10(lrs) + 2) ** 2, **RAW).lr == pytest.approx(1e-3)
+
+
+def test_the_tools_trim_and_smooth_by_default():
+    lrs = log_grid(-5, 0)
+    losses = (np.log10(lrs) + 2) ** 2
+    losses[-5:] = -100.0                                         # a blow-up the trim drops
+    assert min_div10(lrs, losses, smooth=0.0).lr == pytest.approx(1e-3)
+    lagged = min_div10(lrs, (np.log10(lrs) + 2) ** 2).lr          # EMA 0.98 lags
+    assert lagged > 1e-3
+
+
+# --- Smith's readings ------------------------------------------------------------------
+
+def test_u_shaped_curve_max_lr_near_minimum_min_lr_where_it_falls():
+    lrs = log_grid(-6, 0)
+    u = np.log10(lrs)
+    r = smith_readings(lrs, np.minimum((u + 2) ** 2, 9.0))       # flat, then a U
+    assert 10 ** -2.4 <= r.max_lr.lr <= 1e-2                     # 1% of 9 above the best
+    assert within(r.min_lr.lr, 10 ** (-2 - math.sqrt(8.1)), STEP)  # 10% of 9 below the start
+    assert r.recommended.lr == r.max_lr.lr
+    assert r.cycle.upper == r.max_lr.lr and r.cycle.lower == pytest.approx(r.max_lr.lr / 3)
+    assert "1/3 to 1/4" in r.cycle.why
+
+
+def test_real_looking_curve_flat_then_falling_then_blowing_up():
+    lrs = log_grid(-7, 1)
+    u = np.log10(lrs)
+    loss = np.where(u < -4, 2.0, 2.0 - 0.5 * (u + 4))           # falls 1.5 over 3 decades
+    loss = np.where(u > -1, 0.5 + 8 * (u + 1) ** 2, loss)        # then blows up
+    r = smith_readings(lrs, loss)
+    assert 1e-4 < r.min_lr.lr <= 10 ** -3.6                      # 10% of the drop: 0.3 decades in
+    assert within(r.max_lr.lr, 0.1, STEP ** 2)
+
+
+def test_ragged_loss_sets_max_lr_before_the_minimum():
+    rng = np.random.default_rng(1)
+    lrs = log_grid(-5, 0)                                        # 51 points
+    loss = np.linspace(2.0, 0.5, 51) + rng.normal(0, 0.005, 51)
+    loss[30:] += rng.normal(0, 0.3, 21)                          # jagged from index 30
+    r = smith_readings(lrs, loss)
+    assert "ragged" in r.max_lr.why
+    assert lrs[27] <= r.max_lr.lr <= lrs[33]
+
+
+def test_accuracy_readings_rise_and_plateau():
+    lrs = log_grid(-6, 0)
+    u = np.log10(lrs)
+    acc = 0.3 + 0.7 / (1 + np.exp(-4 * (u + 4)))                 # rises around 1e-4
+    acc = np.where(u > -1.5, acc - 2 * (u + 1.5) ** 2, acc)      # falls apart past 0.03
+    r = smith_readings(lrs, acc, higher_is_better=True, what="accuracy")
+    assert 1e-5 < r.min_lr.lr < 1e-4                              # 10% of the rise
+    assert 10 ** -3.5 < r.max_lr.lr <= 10 ** -1.5                 # where it stops rising
+    assert "accuracy" in r.min_lr.why and "risen" in r.min_lr.why
+
+
+def test_unreadable_curves_give_nan_with_a_reason():
+    lrs = log_grid(-5, 0)
+    flat = 1.0 + np.random.default_rng(2).normal(0, 0.1, len(lrs))
+    for values in (flat, np.ones(len(lrs))):
+        r = smith_readings(lrs, values)
+        assert math.isnan(r.max_lr.lr) and math.isnan(r.cycle.lower)
+        assert "no clear" in r.min_lr.why
+        assert math.isnan(suggest(lrs, values).lr)
+    assert "too few" in smith_readings(lrs[:4], [3.0, 2.0, 1.0, 2.0]).max_lr.why
+
+
+# --- lrlab's suggestion ----------------------------------------------------------------
+
+def test_suggestion_is_the_log_middle_of_the_descent():
+    lrs = log_grid(-6, 0)
+    loss = -np.tanh(2 * (np.log10(lrs) + 3))                     # symmetric around 1e-3
+    r = suggest(lrs, loss)
+    assert within(r.lr, 1e-3, STEP)
+    assert "raise end" in r.why                                  # never turns up
+
+
+def test_suggestion_is_capped_below_the_minimum():
+    lrs = log_grid(-6, 0, 20)
+    u = np.log10(lrs)                                            # falls over 0.3 decades, flat
+    loss = np.clip(-(u + 2) / 0.3, 0.0, 1.0) + np.where(u > -1.8, 50 * (u + 1.8), 0.0)
+    r = suggest(lrs, loss, rules=Rules(below_best=3.0))
+    best = lrs[int(np.argmin(trend(loss)))]
+    assert r.lr == pytest.approx(best / 3) and "capped" in r.why
+    assert suggest(lrs, loss, rules=Rules(below_best=1.0)).lr > best / 3
+
+
+def test_divergence_rule_reduces_to_x_times_best_for_positive_losses():
+    rng = np.random.default_rng(3)
+    for best, s, first in rng.uniform(0.01, 10, size=(200, 3)):
+        assert diverged(s, best, first, 4.0) == (s > 4.0 * best)
+    # best <= 0: a rise of 3 x max(|best|, first - best)
+    assert not diverged(6.5, -2.0, 1.0, 4.0)         # scale max(2, 3) = 3: limit -2 + 9 = 7
+    assert diverged(7.5, -2.0, 1.0, 4.0)
+    assert diverged(-1.0, -10.0, -9.0, 4.0) is False and diverged(21.0, -10.0, -9.0, 4.0)
+
+
+# --- bad input -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("lrs", "values", "match"), [
+    ([1e-3, 1e-2], [1.0], "equal lengths"),
+    ([1e-3, 1e-2, 1e-1], [1.0, math.nan, 1.0], "nan or inf"),
+    ([1e-3, 1e-3, 1e-1], [1.0, 1.0, 1.0], "strictly increasing"),
+    ([-1e-3, 1e-2, 1e-1], [1.0, 1.0, 1.0], "positive"),
+])
+def test_bad_curves(lrs, values, match):
+    for rule in (valley, steepest, min_div10, suggest, smith_readings):
+        with pytest.raises(LrlabError, match=match):
+            rule(lrs, values)
+
+
+@pytest.mark.parametrize("bad", [
+    {"window": 0.0}, {"improve": 1.5}, {"plateau": -0.1}, {"ragged": 1.0},
+    {"descent": (0.9, 0.1)}, {"below_best": 0.5}, {"cycle_divisor": 0.0},
+])
+def test_bad_rules(bad):
+    with pytest.raises(LrlabError, match="bad Rules"):
+        Rules(**bad)
+
+
+def test_bad_smoothing_and_trim():
+    with pytest.raises(LrlabError, match="smooth"):
+        ema([1.0, 2.0], 1.0)
+    with pytest.raises(LrlabError, match="skip_start"):
+        valley([1e-3, 1e-2, 1e-1], [3.0, 2.0, 1.0], skip_start=1.0)

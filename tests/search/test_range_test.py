@@ -1,0 +1,282 @@
+"""find_lr on tiny models and synthetic data: the ramp, data forms, accumulation, groups, stops.
+
+Restoration of the user's objects is in test_lr_restore.py, bad input in test_lr_inputs.py,
+the readings on constructed curves in test_lr_readings.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lrlab.search import diverged, ema, find_lr, model_loss, range_rates
+
+CE = nn.CrossEntropyLoss()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def separable(n: int = 256, seed: int = 0, dtype=torch.float32):
+    """Two well-separated classes in 4-D: linearly separable."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)
+    x = torch.randn(n, 4, generator=g, dtype=dtype) + 3.0 * (2 * y[:, None] - 1).to(dtype)
+    return x, y
+
+
+def mlp(seed: int = 0, dtype=torch.float32) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 2)).to(dtype)
+
+
+def batches(x, y, size):
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x) - size + 1, size)]
+
+
+def lr_log(optimizer) -> list[list[float]]:
+    """Record every param group's lr at each optimizer step (a public hook, no patching)."""
+    seen: list[list[float]] = []
+    optimizer.register_step_pre_hook(lambda opt, *_: seen.append([g["lr"] for g in
+                                                                  opt.param_groups]))
+    return seen
+
+
+# --- the ramp --------------------------------------------------------------------------
+
+def test_range_rates_exp_and_linear():
+    exp = range_rates(1e-6, 1.0, 61, "exp")
+    assert exp[0] == 1e-6 and exp[-1] == 1.0 and len(exp) == 61
+    np.testing.assert_allclose(np.diff(np.log10(exp)), 0.1, rtol=1e-9)
+    lin = range_rates(0.01, 1.0, 100, "linear")
+    assert lin[0] == 0.01 and lin[-1] == 1.0
+    np.testing.assert_allclose(np.diff(lin), 0.01, rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["exp", "linear"])
+def test_each_step_runs_at_its_rate(mode):
+    x, y = separable()
+    net = mlp()
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    seen = lr_log(opt)
+    r = find_lr(net, CE, (x, y), optimizer=opt, start=1e-4, end=0.1, steps=20, mode=mode)
+    expected = range_rates(1e-4, 0.1, 20, mode)
+    assert [s[0] for s in seen] == expected.tolist() == r.lrs.tolist()
+    assert not r.stopped_early and "reached end" in r.reason
+    np.testing.assert_array_equal(r.smoothed, ema(r.losses, 0.98))
+
+
+def test_param_groups_keep_their_ratios():
+    x, y = separable()
+    net = mlp()
+    groups = [{"params": net[0].parameters(), "lr": 0.2},
+              {"params": net[2].weight, "lr": 0.02}, {"params": net[2].bias, "lr": 1.0}]
+    opt = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+    seen = lr_log(opt)
+    r = find_lr(net, CE, (x, y), optimizer=opt, start=1e-5, end=1e-2, steps=15)
+    for rate, (g0, g1, g2) in zip(r.lrs, seen):
+        assert g0 == rate
+        assert g1 == pytest.approx(rate * 0.1, rel=1e-12)
+        assert g2 == pytest.approx(rate * 5.0, rel=1e-12)
+    assert [g["lr"] for g in opt.param_groups] == [0.2, 0.02, 1.0]
+
+
+# --- data forms ------------------------------------------------------------------------
+
+def test_batches_as_tuples_lists_dicts_loaders_and_tensors_agree():
+    x, y = separable()
+    run = {"start": 1e-4, "end": 1.0, "steps": 24}
+    pairs = batches(x, y, 32)
+    ref = find_lr(mlp(), CE, pairs, **run).losses
+    as_lists = [list(b) for b in pairs]
+    dicts = [{"input": bx, "label": by} for bx, by in pairs]
+    loader = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=False)
+    packed = [torch.cat([bx, by[:, None].float()], 1) for bx, by in pairs]
+    packed_loss = model_loss(lambda m, b: CE(m(b[:, :-1]), b[:, -1].long()))
+    for data, loss, extra in [(as_lists, CE, {}), (dicts, CE, {"batch_keys": ("input", "label")}),
+                              (loader, CE, {}), (packed, packed_loss, {})]:
+        np.testing.assert_array_equal(find_lr(mlp(), loss, data, **run, **extra).losses, ref)
+
+
+def test_tensor_tuple_is_shuffled_by_the_global_generator_then_batched():
+    x, y = separable()
+    net = mlp()
+    torch.manual_seed(7)
+    perm = torch.randperm(len(x))
+    ref = find_lr(net, CE, batches(x[perm], y[perm], 32), start=1e-4, end=1.0, steps=10)
+    torch.manual_seed(7)
+    got = find_lr(net, CE, (x, y), start=1e-4, end=1.0, steps=10, batch_size=32)
+    np.testing.assert_array_equal(got.losses[:8], ref.losses[:8])       # the first pass
+    assert not np.array_equal(got.losses[8:], ref.losses[8:])           # reshuffled after
+
+
+def test_map_dataset_and_one_shot_iterator():
+    x, y = separable()
+    r = find_lr(mlp(), CE, TensorDataset(x, y), start=1e-4, end=1.0, steps=12, batch_size=64)
+    assert len(r.lrs) == 12
+    one_shot = iter(batches(x, y, 32))                            # 8 batches, then nothing
+    r = find_lr(mlp(), CE, one_shot, start=1e-4, end=1.0, steps=20)
+    assert len(r.lrs) == 8 and r.stopped_early and "ran out" in r.reason
+
+
+class SelfLoss(nn.Module):
+    """A model that computes its own loss from a dict batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = mlp()
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return CE(self.net(batch["x"]), batch["y"])
+
+
+def test_a_model_that_computes_its_own_loss():
+    x, y = separable()
+    data = [{"x": bx, "y": by} for bx, by in batches(x, y, 32)]
+    r = find_lr(SelfLoss(), model_loss(lambda m, b: m(b)), data, start=1e-4, end=1.0,
+                steps=16, val_data=data[:2])
+    ref = find_lr(mlp(), CE, batches(x, y, 32), start=1e-4, end=1.0, steps=16)
+    np.testing.assert_allclose(r.losses, ref.losses, rtol=1e-6)
+    assert r.val_accuracy is None and np.isfinite(r.val_loss).all()
+
+
+# --- accumulation, validation ----------------------------------------------------------
+
+def test_accumulating_half_batches_equals_full_batches():
+    x, y = separable(dtype=torch.float64)
+    run = {"start": 1e-3, "end": 1.0, "steps": 30, "diverge": 1e6}
+    torch.manual_seed(3)
+    full = find_lr(mlp(dtype=torch.float64), CE, (x, y), batch_size=32, **run)
+    torch.manual_seed(3)
+    half = find_lr(mlp(dtype=torch.float64), CE, (x, y), batch_size=16, accumulate=2, **run)
+    np.testing.assert_allclose(half.losses, full.losses, rtol=0, atol=1e-6)
+
+
+def test_validation_every_k_steps_and_readings_on_accuracy():
+    x, y = separable()
+    xv, yv = separable(128, seed=1)
+    r = find_lr(mlp(), CE, (x, y), start=1e-4, end=10.0, steps=30, val_data=(xv, yv),
+                eval_every=3)
+    evaluated = np.isfinite(r.val_accuracy)
+    last = len(r.lrs) - 1
+    assert evaluated.tolist() == [t % 3 == 0 or t == 29 for t in range(last + 1)]
+    assert np.array_equal(evaluated, np.isfinite(r.val_loss))
+    assert ((r.val_accuracy[evaluated] >= 0) & (r.val_accuracy[evaluated] <= 1)).all()
+    assert r.read_on == "validation accuracy"
+    frame = r.to_frame()
+    assert list(frame.columns) == ["lr", "loss", "smoothed", "trend", "val_loss", "val_accuracy"]
+
+
+# --- stops -----------------------------------------------------------------------------
+
+def regression(n: int = 128):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=g)
+    return x, x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.1 * torch.randn(n, 1, generator=g)
+
+
+def check_stop_rule(r, factor):
+    """The stop came exactly at the first step where ``diverged`` holds."""
+    s = r.smoothed
+    flags = [diverged(s[t], s[: t + 1].min(), s[0], factor) for t in range(len(s))]
+    assert flags[-1] and not any(flags[:-1])
+
+
+def test_divergence_stop_with_positive_losses():
+    torch.manual_seed(0)
+    r = find_lr(nn.Linear(3, 1), nn.MSELoss(), regression(), start=1e-4, end=100.0,
+                steps=60, batch_size=16)
+    assert r.stopped_early and "diverged" in r.reason and r.lrs[-1] < 100.0
+    assert r.smoothed[-1] > 4.0 * r.smoothed[:-1].min()
+    check_stop_rule(r, 4.0)
+
+
+def test_divergence_stop_with_negative_losses():
+    mse = nn.MSELoss()
+
+    def offset_nll(out, target):                                  # an NLL + a constant: < 0
+        return mse(out, target) - 10.0
+
+    torch.manual_seed(0)
+    r = find_lr(nn.Linear(3, 1), offset_nll, regression(), start=1e-4, end=100.0, steps=60,
+                batch_size=16)
+    assert (r.smoothed[:-1] < 0).all() and r.smoothed.min() < r.smoothed[0] - 2.0
+    assert r.stopped_early and "diverged" in r.reason
+    assert len(r.lrs) > 30 and r.smoothed[1] > 4 * r.smoothed[0]   # "4 x best" would stop at 1
+    check_stop_rule(r, 4.0)
+
+
+def test_nan_and_inf_stop_the_test_and_are_not_recorded():
+    calls = []
+
+    def poisoned(out, target):
+        calls.append(1)
+        loss = CE(out, target)
+        return loss * math.nan if len(calls) == 15 else loss
+
+    x, y = separable()
+    r = find_lr(mlp(), poisoned, (x, y), start=1e-4, end=1.0, steps=30)
+    assert len(r.lrs) == 14 and r.stopped_early and "nan" in r.reason
+    torch.manual_seed(0)
+    r = find_lr(nn.Linear(3, 1), nn.MSELoss(), regression(), start=1.0, end=1e8, steps=40,
+                diverge=1e300, batch_size=16)
+    assert r.stopped_early and ("inf" in r.reason or "nan" in r.reason)
+    assert np.isfinite(r.losses).all()
+
+
+# --- a real task -----------------------------------------------------------------------
+
+def train_accuracy(lr: float, epochs: int = 3) -> float:
+    x, y = separable(512, seed=4)
+    xv, yv = separable(512, seed=5)
+    net = mlp(seed=1)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    for _ in range(epochs):
+        for bx, by in batches(x, y, 32):
+            opt.zero_grad()
+            CE(net(bx), by).backward()
+            opt.step()
+    with torch.no_grad():
+        return float((net(xv).argmax(1) == yv).float().mean())
+
+
+def test_suggested_rate_trains_a_separable_problem():
+    x, y = separable(512, seed=4)
+    torch.manual_seed(0)
+    r = find_lr(mlp(seed=1), CE, (x, y), start=1e-6, end=100.0, steps=100)
+    assert 1e-3 <= r.suggestion.lr <= 10.0
+    assert r.min_lr.lr < r.max_lr.lr and r.recommended.lr == r.max_lr.lr
+    assert train_accuracy(r.suggestion.lr) > 0.9
+    assert train_accuracy(r.recommended.lr) > 0.9
+    text = r.explain()
+    for name in ("min_lr", "max_lr", "recommended", "cycle", "suggestion", "valley",
+                 "steepest", "min_div10"):
+        assert name in text
+    assert set(r.suggestions()) >= {"min_lr", "max_lr", "suggestion", "valley", "steepest"}
+
+
+def test_several_seeds_give_a_band_and_a_median_suggestion():
+    x, y = separable()
+    net = mlp()
+    before = [p.detach().clone() for p in net.parameters()]
+    r = find_lr(net, CE, (x, y), start=1e-5, end=100.0, steps=40, seeds=3, reinit=True)
+    assert len(r.runs) == 3 and r.seeds == (0, 1, 2)
+    assert len({run.losses[0] for run in r.runs}) == 3             # redrawn weights differ
+    band = r.band()
+    assert len(band) == min(len(run.lrs) for run in r.runs) == len(r.lrs)
+    assert (band["low"] <= band["median"]).all() and (band["median"] <= band["high"]).all()
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    same = find_lr(net, CE, (x, y), start=1e-5, end=100.0, steps=40, seeds=[5, 5])
+    np.testing.assert_array_equal(same.runs[0].losses, same.runs[1].losses)
+    assert "Median of 2 runs" in same.explain()
