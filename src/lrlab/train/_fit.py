@@ -161,12 +161,51 @@ class _Recorder:
         return df[keep].reset_index(drop=True)
 
 
+def _population(task: Task, members: Sequence[Member], config: SweepConfig,
+                device: torch.device, dtype: torch.dtype, batch_size: int) -> Population:
+    """The members stacked, with their hyperparameters (rule defaults filled in)."""
+    rule = get_rule(config.optimizer)
+    if rule.full_batch and batch_size < len(task.train):
+        warnings.warn(f"lrlab: {rule.name} is meant for full batches or large mini-batches "
+                      f"(its sign and gain rules misread mini-batch noise); batch size "
+                      f"{batch_size} of {len(task.train)} examples", UserWarning, stacklevel=3)
+    hparams = {"lr": [m.lr for m in members]}
+    hparams |= {name: [m.hparams.get(name, d) for m in members]
+                for name, d in rule.defaults.items()}
+    lr_mult = [m.lr_mult for m in members] if any(m.lr_mult for m in members) else None
+    return Population(_initial_models(task, members), rule, hparams, device=device, dtype=dtype,
+                      path=config.path, divergence_factor=config.divergence_factor,
+                      lr_mult=lr_mult)
+
+
+def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
+                 shared: bool, rates: Tensor | None, steps: list | None) -> dict[str, Tensor]:
+    """One pass over the training data; the epoch's training metrics per member."""
+    metrics = _Buffered(EpochMetrics(pop.members, num_classes=task.num_classes,
+                                     auc=task.num_classes is not None, device=pop.device))
+    norms = []
+    xs, ys = data.x[order], data.y[order]  # one gather per epoch, then views
+    for x, y in zip(xs.split(batch_size, dim=order.dim() - 1),
+                    ys.split(batch_size, dim=order.dim() - 1)):
+        out = pop.step(x, y, task.loss, shared=shared,
+                       lr=None if rates is None else rates[pop.steps])
+        metrics.update(out.outputs, y, out.losses)
+        norms.append(out.grad_norm)
+        if steps is not None:
+            steps.append((pop.steps, out.loss, out.lr, out.grad_norm))
+    norms = torch.stack(norms).double()
+    peak = norms.nan_to_num(-torch.inf).max(0).values  # NaN: steps after divergence
+    return metrics.compute() | {"grad_norm": norms.nanmean(0), "grad_norm_max": peak,
+                                "lr": out.lr}
+
+
 def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
         callbacks: Sequence[Callback] = ()) -> SweepResult:
     """Train every member on ``task`` as one population and record every epoch.
 
     Members diverging (NaN/Inf loss, or beyond ``config.divergence_factor`` times their
-    first loss) are frozen; their records stop at the epoch they diverged in.
+    first loss) are frozen; their records stop at the epoch they diverged in. The ``time``
+    record is the wall time since the start, at the end of each epoch's evaluation.
     """
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
@@ -175,45 +214,19 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     if batch_size > len(task.train):
         raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
                          "training examples; lower --batch-size")
-    rule = get_rule(config.optimizer)
-    if rule.full_batch and batch_size < len(task.train):
-        warnings.warn(f"lrlab: {rule.name} is meant for full batches or large mini-batches "
-                      f"(its sign and gain rules misread mini-batch noise); batch size "
-                      f"{batch_size} of {len(task.train)} examples", UserWarning, stacklevel=2)
-    defaults = rule.defaults
-    hparams = {"lr": [m.lr for m in members]}
-    hparams |= {name: [m.hparams.get(name, d) for m in members] for name, d in defaults.items()}
-    pop = Population(_initial_models(task, members), config.optimizer, hparams, device=device,
-                     dtype=dtype, path=config.path, divergence_factor=config.divergence_factor,
-                     lr_mult=[m.lr_mult for m in members] if any(m.lr_mult for m in members)
-                     else None)
-    train_x, train_y = task.train.x.to(device, dtype), task.train.y.to(device)
+    pop = _population(task, members, config, device, dtype, batch_size)
+    train = Split(task.train.x.to(device, dtype), task.train.y.to(device))
     val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
     batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
     rates = _rate_table(members, epochs, len(batches), device, dtype)
-    recorder, steps = _Recorder(len(members)), []
+    recorder, steps = _Recorder(len(members)), [] if config.record_steps else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        metrics = _Buffered(EpochMetrics(pop.members, num_classes=task.num_classes,
-                                         auc=task.num_classes is not None, device=device))
-        norms = []
-        order = batches.order(epoch)
-        xs, ys = train_x[order], train_y[order]  # one gather per epoch, then views
-        for x, y in zip(xs.split(batch_size, dim=order.dim() - 1),
-                        ys.split(batch_size, dim=order.dim() - 1)):
-            lr = None if rates is None else rates[pop.steps]
-            out = pop.step(x, y, task.loss, shared=batches.shared, lr=lr)
-            metrics.update(out.outputs, y, out.losses)
-            norms.append(out.grad_norm)
-            if config.record_steps:
-                steps.append((epoch, pop.steps, out.loss, out.lr, out.grad_norm))
-        seconds = time.perf_counter() - start
-        train_values = metrics.compute()
-        norms = torch.stack(norms).double()
-        peak = norms.nan_to_num(-torch.inf).max(0).values  # NaN: steps after divergence
-        train_values |= {"grad_norm": norms.nanmean(0), "grad_norm_max": peak,
-                         "lr": out.lr, "time": torch.full_like(norms[0], seconds)}
+        train_values = _train_epoch(pop, task, train, batches.order(epoch), batch_size,
+                                    batches.shared, rates, steps)
         val_values = _evaluate(pop, task, val, config.eval_batch_size)
+        seconds = time.perf_counter() - start
+        train_values["time"] = torch.full_like(train_values["lr"], seconds, dtype=torch.float64)
         recorder.add(epoch, "train", train_values)
         recorder.add(epoch, "val", val_values)
         report = EpochReport(epoch, epochs, pop.members,
@@ -221,7 +234,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
                              pop.alive.cpu().numpy(), seconds)
         for cb in callbacks:
             cb(report)
-    return SweepResult.build(task, members, config, pop, recorder, steps, len(batches), epochs)
+    return SweepResult.build(task, members, config, pop, recorder, steps or [], len(batches),
+                             epochs)
 
 
 def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (), **settings: object) -> SweepResult:

@@ -76,7 +76,7 @@ class SweepResult:
         table.loc[~diverged, "diverged_step"] = pd.NA
         return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
                    config=config.model_dump(), records=recorder.frame(diverged_epoch),
-                   members=table, steps=_steps_frame(steps), population=pop)
+                   members=table, steps=_steps_frame(steps, steps_per_epoch), population=pop)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -183,15 +183,15 @@ def _last(series: pd.Series) -> float:
     return float(values.iloc[-1]) if len(values) else float("nan")
 
 
-def _steps_frame(steps: list) -> pd.DataFrame | None:
-    """Per-step records ``(epoch, step, loss, lr, grad_norm)`` as one tidy table."""
+def _steps_frame(steps: list, steps_per_epoch: int) -> pd.DataFrame | None:
+    """Per-step records ``(step, loss, lr, grad_norm)`` as one tidy table (with the epoch)."""
     if not steps:
         return None
-    epoch = np.array([s[0] for s in steps])
-    step = np.array([s[1] for s in steps])
-    k = steps[0][2].shape[0]
+    step = np.array([s[0] for s in steps])
+    epoch = (step - 1) // steps_per_epoch + 1
+    k = steps[0][1].shape[0]
     frames = []
-    for i, metric in ((2, "loss"), (3, "lr"), (4, "grad_norm")):
+    for i, metric in ((1, "loss"), (2, "lr"), (3, "grad_norm")):
         values = np.stack([s[i].double().cpu().numpy() for s in steps])  # (steps, K)
         frames.append(pd.DataFrame({
             "member": np.tile(np.arange(k), len(steps)), "epoch": np.repeat(epoch, k),
