@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
+from lrlab.schedules._plateau import PLATEAU_KEYS
 from lrlab.schedules import SCHEDULES, ScheduleKind, parse_schedule
 
 __all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
@@ -166,8 +167,12 @@ def list_schedules() -> None:
     some = next(iter(SCHEDULES.values()))
     click.echo("every schedule also takes: " + ", ".join(
         f"{key} = {some.keys[key].default} ({some.keys[key].help})" for key in _COMMON_KEYS))
+    click.echo(f"{'plateau':10s} cut the rate when a validation metric stops improving (lrlab "
+               "sweep only: it follows the run, not the clock)")
+    click.echo(f"{'':10s}   keys: {', '.join(PLATEAU_KEYS)} (monitor: loss, accuracy, error, "
+               "sse or auc; the rest as torch's ReduceLROnPlateau)")
     click.echo("e.g. step:factor=0.5,every=5   exp:decay=100   cosine:warmup=5   "
-               "multistep:milestones=30/60")
+               "multistep:milestones=30/60   plateau:factor=0.5,patience=3")
 
 
 def _need(kind: ScheduleKind, key: str) -> str:

@@ -30,12 +30,12 @@ from lrlab.schedules._decay import (
     polynomial,
     step_decay,
 )
-from lrlab.schedules._plateau import ReduceOnPlateau
+from lrlab.schedules._plateau import ReduceOnPlateau, parse_plateau
 from lrlab.schedules._spec import SCHEDULES, Key, ScheduleKind, ScheduleSpec, parse_schedule
 from lrlab.schedules._torch import TorchSchedule
 
 __all__ = [
-    "SCHEDULES", "Anneal", "Clock", "CycleMode", "DecayKind", "Key", "ReduceOnPlateau",
+    "SCHEDULES", "parse_plateau", "Anneal", "Clock", "CycleMode", "DecayKind", "Key", "ReduceOnPlateau",
     "Schedule", "ScheduleKind", "ScheduleSpec", "Times", "TorchSchedule", "Unit", "Value",
     "constant", "cosine", "cosine_restarts", "cyclical", "decay_over", "decaying",
     "exponential", "inverse_time", "join", "multistep", "one_cycle", "parse_schedule",

@@ -73,11 +73,15 @@ class SweepConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_schedules(self) -> SweepConfig:
-        from lrlab.schedules import parse_schedule
+        from lrlab.schedules import parse_plateau, parse_schedule
 
         for text in self.schedules:
             try:
-                parse_schedule(text)
+                plateau = parse_plateau(text)
+                if plateau is None:
+                    parse_schedule(text)
+                else:  # the values, checked by the class that will use them
+                    _check_plateau(text, plateau)
             except LrlabError as err:
                 raise ValueError(str(err)) from None
         return self
@@ -106,6 +110,22 @@ class SweepConfig(BaseModel):
                                   + ([_mult_label(mult)] if len(mults) > 1 else [])))
             for lr, sched, s, mult in itertools.product(self.lrs, self.schedules, seeds, mults)
         ]
+
+
+VAL_METRICS = ("loss", "accuracy", "error", "sse", "auc")
+
+
+def _check_plateau(text: str, options: dict) -> None:
+    from lrlab.schedules import ReduceOnPlateau
+
+    monitor = options.get("monitor", "loss")
+    if monitor not in VAL_METRICS:
+        raise LrlabError(f"{text}: monitor must be a validation metric ({', '.join(VAL_METRICS)})"
+                         f", got {monitor!r}")
+    try:
+        ReduceOnPlateau(1.0, **{k: v for k, v in options.items() if k != "monitor"})
+    except LrlabError as err:
+        raise LrlabError(f"{text}: {err}") from None
 
 
 def _mult_label(mult: dict[str, float]) -> str:

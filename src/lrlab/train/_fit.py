@@ -17,7 +17,7 @@ from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
-from lrlab.schedules import parse_schedule
+from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
 from lrlab.train._config import Member, SweepConfig, validated
 from lrlab.train._result import SweepResult
@@ -114,7 +114,8 @@ class _Buffered:
 def _rate_table(members: Sequence[Member], epochs: int, steps_per_epoch: int,
                 device: torch.device, dtype: torch.dtype) -> Tensor | None:
     """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``; ``None`` when
-    every member keeps its rate constant (then the population uses its base rates)."""
+    every member keeps its rate constant (then the population uses its base rates).
+    Reduce-on-plateau members start constant here; :class:`_Plateaus` lowers them later."""
     if all(m.schedule == "constant" for m in members):
         return None
     steps = torch.arange(epochs * steps_per_epoch, dtype=torch.float64)
@@ -122,9 +123,37 @@ def _rate_table(members: Sequence[Member], epochs: int, steps_per_epoch: int,
     for text in dict.fromkeys(m.schedule for m in members):
         which = [k for k, m in enumerate(members) if m.schedule == text]
         lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
+        if parse_plateau(text) is not None:
+            table[:, which] = lr0
+            continue
         sched = parse_schedule(text).build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
         table[:, which] = sched(steps).reshape(len(steps), len(which))
     return table.to(device, dtype)
+
+
+class _Plateaus:
+    """Reduce-on-plateau members: after each epoch their validation metric sets the rate of
+    every later step (one :class:`ReduceOnPlateau` per distinct spec, per member inside)."""
+
+    def __init__(self, members: Sequence[Member], task: Task) -> None:
+        self.groups = []
+        for text in dict.fromkeys(m.schedule for m in members):
+            options = parse_plateau(text)
+            if options is None:
+                continue
+            which = [k for k, m in enumerate(members) if m.schedule == text]
+            monitor = str(options.pop("monitor", "loss"))
+            mode = "min" if monitor in ("loss", "error", "sse") else "max"
+            lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
+            self.groups.append((which, monitor, ReduceOnPlateau(lr0, mode=mode, **options)))
+
+    def update(self, val: dict[str, Tensor], rates: Tensor, next_step: int) -> None:
+        for which, monitor, plateau in self.groups:
+            if monitor not in val:
+                raise LrlabError(f"plateau monitor {monitor!r} is not a validation metric; "
+                                 f"choose one of: {', '.join(val)}")
+            lrs = plateau.update(val[monitor][which].double().cpu())
+            rates[next_step:, which] = lrs.to(rates)
 
 
 def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
@@ -219,12 +248,14 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
     batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
     rates = _rate_table(members, epochs, len(batches), device, dtype)
+    plateaus = _Plateaus(members, task)
     recorder, steps = _Recorder(len(members)), [] if config.record_steps else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         train_values = _train_epoch(pop, task, train, batches.order(epoch), batch_size,
                                     batches.shared, rates, steps)
         val_values = _evaluate(pop, task, val, config.eval_batch_size)
+        plateaus.update(val_values, rates, pop.steps)
         seconds = time.perf_counter() - start
         train_values["time"] = torch.full_like(train_values["lr"], seconds, dtype=torch.float64)
         recorder.add(epoch, "train", train_values)
