@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
-from lrlab.schedules._plateau import PLATEAU_KEYS
 from lrlab.schedules import SCHEDULES, ScheduleKind, parse_schedule
+from lrlab.schedules._plateau import PLATEAU_KEYS
 
 __all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
 
