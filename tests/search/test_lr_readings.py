@@ -151,22 +151,25 @@ def test_unreadable_curves_give_nan_with_a_reason():
 
 # --- lrlab's suggestion ----------------------------------------------------------------
 
-def test_suggestion_is_the_log_middle_of_the_descent():
-    lrs = log_grid(-6, 0)
-    loss = -np.tanh(2 * (np.log10(lrs) + 3))                     # symmetric around 1e-3
+def test_suggestion_is_the_bottom_of_the_trend_over_three():
+    lrs = log_grid(-7, 1)
+    u = np.log10(lrs)
+    loss = np.where(u < -4, 2.0, 2.0 - 0.5 * (u + 4))            # falls to 0.5 at 0.1 ...
+    loss = np.where(u > -1, 0.5 + 8 * (u + 1) ** 2, loss)        # ... then blows up
     r = suggest(lrs, loss)
-    assert within(r.lr, 1e-3, STEP)
-    assert "raise end" in r.why                                  # never turns up
+    assert within(r.lr, 0.1 / 3, STEP ** 2) and "/ 3" in r.why
+    assert suggest(lrs, loss, rules=Rules(divisor=10.0)).lr == pytest.approx(r.lr * 3 / 10)
+    assert r.lr == pytest.approx(smith_readings(lrs, loss).cycle.lower)
 
 
-def test_suggestion_is_capped_below_the_minimum():
-    lrs = log_grid(-6, 0, 20)
-    u = np.log10(lrs)                                            # falls over 0.3 decades, flat
-    loss = np.clip(-(u + 2) / 0.3, 0.0, 1.0) + np.where(u > -1.8, 50 * (u + 1.8), 0.0)
-    r = suggest(lrs, loss, rules=Rules(below_best=3.0))
-    best = lrs[int(np.argmin(trend(loss)))]
-    assert r.lr == pytest.approx(best / 3) and "capped" in r.why
-    assert suggest(lrs, loss, rules=Rules(below_best=1.0)).lr > best / 3
+def test_suggestion_reads_the_start_of_a_flat_bottom():
+    lrs = log_grid(-6, 1)
+    u = np.log10(lrs)
+    loss = np.clip(-(u + 2), 0.0, 2.0) - 1e-4 * u                # 0 from 1e-2, still falling
+    r = suggest(lrs, loss)
+    assert within(r.lr, 1e-2 / 3, STEP ** 3)                      # the trend rounds the corner
+    assert "raise end" in r.why and "lower start" not in r.why
+    assert "lower start" in suggest(lrs[30:], loss[30:]).why               # cut: falls at once
 
 
 def test_divergence_rule_reduces_to_x_times_best_for_positive_losses():
@@ -195,7 +198,7 @@ def test_bad_curves(lrs, values, match):
 
 @pytest.mark.parametrize("bad", [
     {"window": 0.0}, {"improve": 1.5}, {"plateau": -0.1}, {"ragged": 1.0},
-    {"descent": (0.9, 0.1)}, {"below_best": 0.5}, {"cycle_divisor": 0.0},
+    {"divisor": 0.5}, {"cycle_divisor": 0.0}, {"clear": -1.0},
 ])
 def test_bad_rules(bad):
     with pytest.raises(LrlabError, match="bad Rules"):

@@ -1,14 +1,24 @@
-"""The range test's training loop: one run from the current state, recorded step by step.
+"""The range test's training loop, and the save/restore that leaves the user's objects as found.
 
-:func:`run_once` does the work of :func:`~lrlab.search.find_lr` once its inputs are checked;
-it changes the model and optimizer, so the caller wraps it in
-:func:`~lrlab.search._restore.preserved`.
+:func:`run_once` does the work of :func:`~lrlab.search.find_lr` once its inputs are checked:
+one run from the current state, recorded step by step. It changes the model and optimizer,
+so the caller wraps it in :func:`preserved`, which saves ``copy.deepcopy(model.state_dict())``,
+every buffer (persistent or not), every parameter's ``.grad``, each submodule's ``training``
+flag, ``copy.deepcopy(optimizer.state_dict())`` (its state and every param group's settings,
+``lr`` included) and the random states (torch's CPU and the CUDA device's through
+``torch.random.fork_rng``, Python's ``random``, NumPy's global), and on exit, normal or by an
+exception, puts all of them back. Tensors are restored in place (``load_state_dict`` copies
+into the existing parameters), so the optimizer's references stay valid.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +30,7 @@ from lrlab._errors import LrlabError
 from lrlab.search._data import Batches, Stream, batch_size_of, correct, forward_loss, to_device
 from lrlab.search._smooth import ema_step
 
-__all__ = ["Setup", "diverged", "run_once"]
+__all__ = ["Setup", "diverged", "preserved", "run_once"]
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
             for batch in s.val:
                 batch = to_device(batch, s.device)
                 loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
-                n = batch_size_of(batch)
+                n = batch_size_of(batch if targets is None else targets)
                 loss_sum += float(loss) * n
                 count += n
                 c = correct(outputs, targets)
@@ -154,10 +164,12 @@ def run_once(s: Setup) -> dict[str, Any]:
             reason, stopped = f"the loss is {loss} at lr {lr:.3g}", True
             break
         avg, smooth_t = ema_step(avg, loss, t, s.smooth)
-        lrs.append(lr), losses.append(loss)
+        lrs.append(lr)
+        losses.append(loss)
         if s.val is not None:
             vl, va = _evaluate(s) if t % s.eval_every == 0 or t == last else (math.nan, math.nan)
-            val_loss.append(vl), val_acc.append(va)
+            val_loss.append(vl)
+            val_acc.append(va)
         first = smooth_t if t == 0 else first
         best = min(best, smooth_t)
         if diverged(smooth_t, best, first, s.diverge):
@@ -168,3 +180,52 @@ def run_once(s: Setup) -> dict[str, Any]:
     return {"lrs": lrs, "losses": losses, "val_loss": val_loss if s.val is not None else None,
             "val_accuracy": val_acc if has_acc else None, "stopped_early": stopped,
             "reason": reason}
+
+
+def _clone(t: torch.Tensor | None) -> torch.Tensor | None:
+    return None if t is None else t.detach().clone()
+
+
+@contextmanager
+def preserved(model: nn.Module, optimizer: torch.optim.Optimizer | None,
+              device: torch.device) -> Iterator[None]:
+    """Restore ``model``, ``optimizer``, modes, grads and random states on exit.
+
+    Args:
+        model: the user's model.
+        optimizer: the user's optimizer (None for one made internally).
+        device: the model's device; a CUDA device's generator is forked too.
+
+    Example:
+        >>> net = nn.Linear(2, 1)
+        >>> with preserved(net, None, torch.device("cpu")):
+        ...     _ = net.weight.data.zero_()
+        >>> bool(net.weight.abs().sum() > 0)
+        True
+    """
+    model_state = copy.deepcopy(model.state_dict())
+    buffers = {name: _clone(b) for name, b in model.named_buffers()}
+    grads = [(p, _clone(p.grad)) for p in model.parameters()]
+    modes = [(m, m.training) for m in model.modules()]
+    optimizer_state = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
+    py_state, np_state = random.getstate(), np.random.get_state()
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=cuda, device_type="cuda"):
+            yield
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(model_state)
+            for name, b in model.named_buffers():
+                saved = buffers.get(name)
+                if saved is not None and b is not None and saved.shape == b.shape:
+                    b.copy_(saved)
+        for p, g in grads:
+            p.grad = g
+        for m, mode in modes:
+            m.training = mode
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_state)
+        random.setstate(py_state)
+        np.random.set_state(np_state)

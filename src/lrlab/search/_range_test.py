@@ -22,9 +22,8 @@ from torch import nn
 
 from lrlab._errors import LrlabError
 from lrlab.search._data import Batches, ModelLoss
-from lrlab.search._loop import Setup, run_once
+from lrlab.search._loop import Setup, preserved, run_once
 from lrlab.search._readings import DEFAULT_RULES, Rules
-from lrlab.search._restore import preserved
 from lrlab.search._result import RangeTestResult
 
 __all__ = ["Mode", "find_lr", "range_rates"]
@@ -169,7 +168,11 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
     micro-batch losses, computed before the step) and its debiased EMA
     ``s_t = avg_t / (1 - smooth**(t + 1))``, ``avg_t = smooth * avg_{t-1} + (1 - smooth) * loss_t``;
     with ``val_data``, the validation loss and accuracy after the step, every ``eval_every``
-    steps and at the last (``nan`` in between), in eval mode without gradients.
+    steps and at the last scheduled one (``nan`` in between), in eval mode without gradients
+    (sample-weighted means; accuracy is ``argmax(outputs, dim=1) == targets`` for integer
+    class targets, ``(outputs > 0) == targets`` for integer/bool targets shaped like the
+    outputs, and None for float targets or a :func:`model_loss`). Training runs in train
+    mode (``model.train()``).
 
     It stops early when the loss is nan/inf (that step is not recorded), when the data runs
     out for good, or when ``s_t`` diverges from the best ``b = min s``: for ``b > 0`` when
@@ -198,8 +201,10 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
         batch_size: the batch size for tensor-tuple data and Datasets.
         batch_keys: ``(input_key, target_key)`` for dict batches.
         seeds: run one test per seed (a count K means seeds ``0..K-1``), each from the same
-            starting weights under ``torch.manual_seed(seed)`` (data order), and return the
-            median curve (steps all runs reached), readings on it, and the runs.
+            starting weights under ``torch.manual_seed(seed)`` (data order, dropout), and
+            return the per-step median of the raw losses over the steps every run reached,
+            with every reading taken on that median curve, the runs in ``result.runs`` and
+            the min/median/max band of their smoothed losses in ``result.band()``.
         reinit: with ``seeds``, also redraw the weights per seed (``reset_parameters()`` of
             every submodule that has one).
         rules: the constants of the readings.

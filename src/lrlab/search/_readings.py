@@ -72,8 +72,7 @@ class Rules:
         plateau: ``max_lr`` is where the trend is within this fraction of its best.
         ragged: a local-noise jump of this factor over its earlier median marks ragged-ness,
         ragged_floor: ... provided the local noise also exceeds this fraction of the drop.
-        descent: the suggestion's band of the drop, ``(lo, hi)`` fractions.
-        below_best: the suggestion is at most the trend minimum's rate / ``below_best``.
+        divisor: lrlab's suggestion is the rate where the trend reaches its bottom / ``divisor``.
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
 
@@ -83,19 +82,16 @@ class Rules:
     plateau: float = 0.01
     ragged: float = 4.0
     ragged_floor: float = 0.1
-    descent: tuple[float, float] = (0.1, 0.9)
-    below_best: float = 3.0
+    divisor: float = 3.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
-        lo, hi = self.descent
         checks = [
             (0 < self.window <= 0.5, "window must lie in (0, 0.5]"),
             (self.clear >= 0, "clear must be >= 0"),
             (0 < self.improve < 1 and 0 <= self.plateau < 1, "improve and plateau must be in (0, 1)"),
             (self.ragged > 1 and self.ragged_floor >= 0, "ragged must be > 1, ragged_floor >= 0"),
-            (0 <= lo < hi <= 1, "descent must be (lo, hi) with 0 <= lo < hi <= 1"),
-            (self.below_best >= 1 and self.cycle_divisor >= 1, "below_best, cycle_divisor >= 1"),
+            (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
