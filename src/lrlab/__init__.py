@@ -7,6 +7,7 @@ packages (:mod:`lrlab.optim`, :mod:`lrlab.metrics`, :mod:`lrlab.tasks`,
 
 from lrlab._errors import DataError, LrlabError
 from lrlab.population import Population
+from lrlab.search import find_lr
 from lrlab.tasks import Split, Task, get_task
 from lrlab.train import SweepConfig, SweepResult, fit, sweep, train
 
@@ -14,5 +15,5 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataError", "LrlabError", "Population", "Split", "SweepConfig", "SweepResult", "Task",
-    "__version__", "fit", "get_task", "sweep", "train",
+    "__version__", "find_lr", "fit", "get_task", "sweep", "train",
 ]

@@ -280,3 +280,11 @@ def test_several_seeds_give_a_band_and_a_median_suggestion():
     same = find_lr(net, CE, (x, y), start=1e-5, end=100.0, steps=40, seeds=[5, 5])
     np.testing.assert_array_equal(same.runs[0].losses, same.runs[1].losses)
     assert "Median of 2 runs" in same.explain()
+
+
+def test_a_test_that_records_nothing_still_explains_itself():
+    x, y = separable()
+    r = find_lr(mlp(), lambda out, target: CE(out, target) * math.nan, (x, y))
+    assert len(r.lrs) == 0 and r.stopped_early and "nan" in r.reason
+    assert math.isnan(r.suggestion.lr) and math.isnan(r.max_lr.lr)
+    assert "too few points" in r.explain() and r.to_frame().empty and r.band().empty

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
+from lrlab.cli._find import find
 from lrlab.cli._schedule import schedule
 
 __all__ = ["app", "entry", "main"]
@@ -190,6 +191,7 @@ def list_tasks() -> None:
 
 
 app.add_command(schedule)
+app.add_command(find)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

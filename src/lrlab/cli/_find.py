@@ -1,0 +1,91 @@
+"""``lrlab find TASK``: Leslie Smith's range test on a task's model and data."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+import torch
+from rich.table import Table
+
+from lrlab._errors import LrlabError
+
+__all__ = ["find"]
+
+
+@click.command()
+@click.argument("task", required=False)
+@click.option("--task", "task_opt", help="a user task: package.module:function")
+@click.option("--start", type=float, default=1e-7, show_default=True, help="first rate")
+@click.option("--end", type=float, default=10.0, show_default=True, help="last rate")
+@click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
+@click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
+              help="how the rate rises")
+@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd",
+              show_default=True, help="the optimizer the test trains with")
+@click.option("--batch-size", type=int, help="batch size (default: the task's)")
+@click.option("--seeds", type=int, default=1, show_default=True,
+              help="run the test this many times (different data orders) and read the median")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--subset", help="run on a stratified subset: a count or a fraction")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="dataset directory")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="write the curve (curve.csv) and the readings (readings.json) here")
+def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
+         mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
+         subset: str | None, data_dir: Path | None, out: Path | None) -> None:
+    """Range test: raise the rate step by step and read where the loss falls and breaks."""
+    from lrlab.cli import _subset
+    from lrlab.cli._display import stdout
+    from lrlab.search import find_lr
+    from lrlab.tasks import get_task
+
+    if (task is None) == (task_opt is None):
+        raise LrlabError("give a task: a built-in name (lrlab tasks lists them) or "
+                         "--task package.module:function")
+    if out is not None and out.exists() and not out.is_dir():
+        raise LrlabError(f"--out {out} is a file; give a directory")
+    if seeds < 1:
+        raise LrlabError(f"--seeds must be at least 1, got {seeds}")
+    t = get_task(task or task_opt, data_dir=str(data_dir) if data_dir else None,
+                 subset=_subset(subset), seed=seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = t.model()
+    opt = {"sgd": lambda p: torch.optim.SGD(p, lr=start),
+           "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
+           "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())
+    result = find_lr(model, torch.nn.CrossEntropyLoss(), (t.train.x, t.train.y),
+                     optimizer=opt, start=start, end=end, steps=steps, mode=mode,
+                     val_data=(t.val.x, t.val.y), batch_size=batch_size or t.batch_size,
+                     seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+    table = Table(title=f"{t.name}: range test, {optimizer}")
+    for column in ("reading", "rate", "why"):
+        table.add_column(column, overflow="fold")
+    for name, reading in result.suggestions().items():
+        rate = "-" if math.isnan(reading.lr) else f"{reading.lr:.3g}"
+        table.add_row(name, rate, reading.why)
+    stdout.print(table)
+    if len(result.lrs):
+        stdout.print(f"{len(result.lrs)} steps, rate {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}"
+                     f" ({mode}): {result.reason}; Smith's readings from the {result.read_on}.",
+                     soft_wrap=True)
+    rate = result.suggestion.lr
+    stdout.print(f"suggested rate: {rate:.3g}" if not math.isnan(rate) else
+                 "no rate could be read from this curve; widen --start/--end or add --steps",
+                 soft_wrap=True)
+    if out is not None:
+        _save(result, out)
+
+
+def _save(result, out: Path) -> None:
+    from lrlab.train._result import _atomic
+
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic(out / "curve.csv", lambda p: result.to_frame().to_csv(p))
+    readings = {name: {"lr": None if math.isnan(r.lr) else r.lr, "why": r.why}
+                for name, r in result.suggestions().items()}
+    _atomic(out / "readings.json",
+            lambda p: p.write_text(json.dumps(readings, indent=2) + "\n"))

@@ -1,0 +1,176 @@
+"""What the population searches return, and the bookkeeping they share.
+
+Every search (:func:`~lrlab.search.grid`, :func:`~lrlab.search.coarse_to_fine`,
+:func:`~lrlab.search.fastest`, :func:`~lrlab.search.halving`) trains one or more populations
+through :func:`lrlab.train.fit` and returns a frozen result with the same five fields:
+
+* ``lr``: the chosen rate;
+* ``evidence``: the :class:`~lrlab.train.SweepResult` of every search population, in order;
+* ``explanation``: a few sentences: what was tried, what was seen, why this rate;
+* ``compute``: what the search cost, in member-epochs of the *full* training set
+  (``members x epochs x examples trained on / training examples``), so a search on a 10%
+  subset costs a tenth of one on all the data. A population trains every member for every
+  epoch in lockstep, diverged (frozen) members included, so every member counts in full;
+* ``confirmation``: the winner trained on all the data for the full epochs
+  (``confirm=True``), else ``None``; it is a check of the verdict, not evidence for it, so it
+  is not in ``evidence`` and not in ``compute`` (see :attr:`SearchResult.total_compute`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import pandas as pd
+
+from lrlab._errors import LrlabError
+from lrlab.tasks import Task
+from lrlab.train import EpochReport, SweepResult, fit, validated
+
+__all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
+
+Callback = Callable[[EpochReport], None]
+
+#: Settings a search decides itself: passing them through would change what it means.
+_OWN = ("lrs", "seeds", "lr_mults", "schedules", "record_steps")
+
+
+def rate(value: float) -> str:
+    """A rate as people write it: ``0.0316``, ``1e-05``."""
+    return f"{value:.3g}"
+
+
+def rates_text(values: Sequence[float]) -> str:
+    """Rates as a comma list, for explanations."""
+    return ", ".join(rate(v) for v in values)
+
+
+def check_rates(name: str, values: Sequence[float]) -> list[float]:
+    """``values`` as floats, or one :class:`LrlabError` line if empty or not all positive."""
+    out = [float(v) for v in values] if not isinstance(values, (str, bytes)) else []
+    if not out:
+        raise LrlabError(f"{name} is empty; give at least one positive learning rate")
+    bad = [v for v in out if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise LrlabError(f"{name} must be positive and finite, got {bad[0]:g}")
+    return out
+
+
+def check_number(name: str, value: object, *, low: float, integer: bool = False,
+                 strict: bool = False) -> None:
+    """One :class:`LrlabError` line unless ``value`` is a finite number above ``low``."""
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < low or (strict and value == low):
+        what = "an integer" if integer else "a number"
+        raise LrlabError(f"{name} must be {what} {'>' if strict else '>='} {low:g}, "
+                         f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a search trains: the data it searches on, all the data, and the settings.
+
+    Attributes:
+        task: the task searched on (``full`` or a stratified subset of its training data).
+        full: the task with all its training data (confirmation runs).
+        epochs: the full training length (the task's default unless given).
+        optimizer, seed: the update rule and the seed of weights and example order.
+        settings: every other :class:`~lrlab.train.SweepConfig` field passed through.
+        callbacks: progress callbacks given to every :func:`~lrlab.train.fit`.
+    """
+
+    task: Task
+    full: Task
+    epochs: int
+    optimizer: str
+    seed: int
+    settings: dict[str, Any]
+    callbacks: tuple[Callback, ...]
+
+    @property
+    def batch_size(self) -> int:
+        """The batch size every population trains with."""
+        return int(self.settings.get("batch_size") or self.task.batch_size)
+
+    def train(self, lrs: Sequence[float], *, epochs: int | None = None, task: Task | None = None,
+              **extra: Any) -> SweepResult:
+        """One population: a member per rate, same weights and order, on ``task``."""
+        config = validated(lrs=list(lrs), epochs=epochs or self.epochs,
+                           optimizer=self.optimizer, seed=self.seed, **self.settings, **extra)
+        return fit(task or self.task, config.members(), config, callbacks=self.callbacks)
+
+    def cost(self, result: SweepResult, task: Task | None = None) -> float:
+        """Member-epochs of the full training set that ``result``'s population cost."""
+        used = len((task or self.task).train)
+        return len(result.members) * int(result.config["epochs"]) * used / len(self.full.train)
+
+    def confirm(self, lr: float, **extra: Any) -> SweepResult:
+        """Train ``lr`` on all the data for the full epochs."""
+        return self.train([lr], task=self.full, epochs=self.epochs, **extra)
+
+
+def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int | None,
+         optimizer: str, seed: int, callbacks: Sequence[Callback],
+         settings: dict[str, Any]) -> Plan:
+    """Check the settings (all before any training) and draw the search subset."""
+    from lrlab.tasks import get_task
+
+    for key in _OWN:
+        if key in settings:
+            raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
+                             f"from one seed (give seed=, not {key}=)")
+    validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
+    full = get_task(task) if isinstance(task, str) else task
+    searched = full.subset(subset, seed=seed) if subset is not None else full
+    return Plan(task=searched, full=full, epochs=epochs or full.epochs, optimizer=optimizer,
+                seed=seed, settings=dict(settings), callbacks=tuple(callbacks))
+
+
+@dataclass(frozen=True, eq=False)
+class SearchResult:
+    """The fields every search result has (see the module docstring)."""
+
+    procedure: ClassVar[str] = "search"
+
+    lr: float
+    evidence: tuple[SweepResult, ...]
+    explanation: str
+    compute: float
+    confirmation: SweepResult | None
+
+    @property
+    def total_compute(self) -> float:
+        """``compute`` plus the confirmation run's member-epochs (all data, full epochs)."""
+        if self.confirmation is None:
+            return self.compute
+        return self.compute + int(self.confirmation.config["epochs"])
+
+    def verdict(self) -> str:
+        """One line: the procedure and the chosen rate."""
+        return f"{self.procedure}: lr={rate(self.lr)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``search.json``: procedure, lr, verdict, explanation, compute and
+        every procedure-specific field (tables as lists of rows)."""
+        out: dict[str, Any] = {"procedure": self.procedure, "lr": self.lr,
+                               "verdict": self.verdict(), "explanation": self.explanation,
+                               "compute": self.compute, "total_compute": self.total_compute}
+        shared = {"lr", "evidence", "explanation", "compute", "confirmation"}
+        for f in fields(self):
+            if f.name not in shared:
+                out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records"))
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

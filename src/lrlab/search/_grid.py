@@ -1,0 +1,265 @@
+"""Grid search on a validation set, and coarse to fine: whole decades, then inside the best.
+
+Both train each stage as one population (every rate from the same initial weights and
+example order) and rank members the way :meth:`lrlab.train.SweepResult.best` does: the best
+validation ``task.monitor`` over the epochs, ties broken by the lower final validation loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from lrlab._errors import LrlabError
+from lrlab.search._common import (
+    Callback,
+    SearchResult,
+    check_number,
+    check_rates,
+    plan,
+    rate,
+    rates_text,
+)
+from lrlab.tasks import Task
+from lrlab.train import SweepResult
+
+__all__ = ["CoarseToFineResult", "GridResult", "coarse_to_fine", "decades", "fine_rates", "grid"]
+
+
+@dataclass(frozen=True, eq=False)
+class GridResult(SearchResult):
+    """What :func:`grid` found.
+
+    Attributes:
+        scores: the population's :meth:`~lrlab.train.SweepResult.summary`, best member
+            first (diverged members, which have no score, last).
+    """
+
+    procedure: ClassVar[str] = "grid"
+    scores: pd.DataFrame
+
+    def verdict(self) -> str:
+        """One line: the rate, its score, and how many rates it beat."""
+        return f"grid: lr={rate(self.lr)} ({_score_text(self.evidence[-1], self.scores)})"
+
+
+@dataclass(frozen=True, eq=False)
+class CoarseToFineResult(SearchResult):
+    """What :func:`coarse_to_fine` found (``evidence``: the decades, then the fine stage).
+
+    Attributes:
+        coarse_lr: the best whole decade of stage 1.
+        decade: ``(low, high)``, the interval stage 2 searched.
+        coarse_scores, fine_scores: each stage's summary, best member first.
+    """
+
+    procedure: ClassVar[str] = "coarse_to_fine"
+    coarse_lr: float
+    decade: tuple[float, float]
+    coarse_scores: pd.DataFrame
+    fine_scores: pd.DataFrame
+
+    @property
+    def coarse(self) -> SweepResult:
+        """Stage 1: one member per decade."""
+        return self.evidence[0]
+
+    @property
+    def fine(self) -> SweepResult:
+        """Stage 2: the rates inside the best decade."""
+        return self.evidence[1]
+
+    def verdict(self) -> str:
+        """One line: the rate, the decade it came from, its score."""
+        return (f"coarse_to_fine: lr={rate(self.lr)} (inside {rate(self.decade[0])}.."
+                f"{rate(self.decade[1])} around decade {rate(self.coarse_lr)}; "
+                f"{_score_text(self.fine, self.fine_scores)})")
+
+
+def ranked(result: SweepResult) -> pd.DataFrame:
+    """``result.summary()`` sorted as :meth:`~lrlab.train.SweepResult.best` ranks members."""
+    m = result.monitor
+    return result.summary().sort_values(
+        [f"best_val_{m}", "final_val_loss"], ascending=[not result.higher_is_better, True],
+        kind="stable", na_position="last").reset_index(drop=True)
+
+
+def _winner(result: SweepResult, what: str) -> pd.Series:
+    best = result.best()
+    if best is None or result.members["diverged"].all():
+        raise LrlabError(f"{what}: every rate diverged ({rates_text(result.members['lr'])}); "
+                         "try smaller learning rates")
+    return best
+
+
+def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:
+    top, m = scores.iloc[0], result.monitor
+    return (f"best validation {m} {top[f'best_val_{m}']:.4f} at epoch {int(top['best_epoch'])} "
+            f"of {int(result.config['epochs'])}, among {len(scores)} rates")
+
+
+def _seen(result: SweepResult, scores: pd.DataFrame) -> str:
+    """What a population showed: the winner, the runner-up, the diverged."""
+    m, top = result.monitor, scores.iloc[0]
+    text = f"{rate(top['lr'])} scored best (validation {m} {top[f'best_val_{m}']:.4f})"
+    if len(scores) > 1 and not pd.isna(scores.iloc[1][f"best_val_{m}"]):
+        second = scores.iloc[1]
+        text += f", then {rate(second['lr'])} ({second[f'best_val_{m}']:.4f})"
+    diverged = result.members.loc[result.members["diverged"], "lr"].tolist()
+    if diverged:
+        text += f"; {rates_text(diverged)} diverged"
+    return text
+
+
+def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
+         optimizer: str = "sgd", seed: int = 0, subset: float | None = None,
+         confirm: bool = False, callbacks: Sequence[Callback] = (),
+         **settings: Any) -> GridResult:
+    """Grid search: train every rate as one population and keep the best on validation data.
+
+    Each member is scored by its best validation ``task.monitor`` over the epochs; ties go to
+    the lower final validation loss (exactly :meth:`~lrlab.train.SweepResult.best`).
+
+    Args:
+        task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
+        lrs: the rates to try, all positive.
+        epochs: epochs per member (default: the task's).
+        optimizer: the update rule's name.
+        seed: the initial weights and example order every member shares (and the subset).
+        subset: search on part of the training data: a count or a fraction.
+        confirm: also train the winner on all the data for ``epochs`` (``confirmation``).
+        callbacks: progress callbacks, called after every epoch of every population.
+        **settings: other :class:`~lrlab.train.SweepConfig` fields (``batch_size``, ...).
+
+    Returns:
+        a :class:`GridResult`.
+
+    Example:
+        >>> result = grid("blobs", [0.1, 0.01], epochs=2)
+        >>> result.lr in (0.1, 0.01)
+        True
+
+    Reference: the grid search on a validation set of the brief (SEEDS A.6).
+    """
+    lrs = check_rates("grid lrs", lrs)
+    p = plan("grid", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
+             callbacks=callbacks, settings=settings)
+    result = p.train(lrs)
+    best, scores = _winner(result, "grid"), ranked(result)
+    lr = float(best["lr"])
+    explanation = (
+        f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
+        f"{len(p.task.train)} training examples, from one set of initial weights, and scored "
+        f"each by its best validation {result.monitor} (ties: lower final validation loss). "
+        f"{_seen(result, scores)}. So lr={rate(lr)}.")
+    return GridResult(lr=lr, evidence=(result,), explanation=explanation,
+                      compute=p.cost(result), confirmation=p.confirm(lr) if confirm else None,
+                      scores=scores)
+
+
+def decades(lo: float, hi: float) -> list[float]:
+    """Whole decades ``lo, 10 lo, 100 lo, ...`` up to ``hi`` (12 significant digits).
+
+    Example:
+        >>> decades(1e-3, 1.0)
+        [0.001, 0.01, 0.1, 1.0]
+    """
+    count = math.floor(math.log10(hi / lo) + 1e-9) + 1
+    return [float(f"{lo * 10.0 ** k:.12g}") for k in range(count)]
+
+
+def fine_rates(best: float, count: int, *, lo: float = 0.0,
+               hi: float = math.inf) -> tuple[tuple[float, float], list[float]]:
+    """The interval around the best decade and ``count`` log-spaced rates spanning it.
+
+    The interval is ``[best / sqrt(10), best * sqrt(10)]``, cut to ``[lo, hi]``: the rates
+    nearer ``best`` than either neighbouring decade, on a log scale. Rates are rounded to 3
+    significant digits (the interval is the rounded first and last).
+
+    Example:
+        >>> fine_rates(0.01, 5)
+        ((0.00316, 0.0316), [0.00316, 0.00562, 0.01, 0.0178, 0.0316])
+    """
+    low, high = max(lo, best / math.sqrt(10)), min(hi, best * math.sqrt(10))
+    rates = list(dict.fromkeys(float(f"{v:.3g}") for v in np.geomspace(low, high, count)))
+    return (rates[0], rates[-1]), rates
+
+
+def _check_range(lo: float, hi: float, fine: int) -> None:
+    for name, value in (("lo", lo), ("hi", hi)):
+        check_number(name, value, low=0.0, strict=True)
+    if hi < 10 * lo * (1 - 1e-9):
+        raise LrlabError(f"lo={lo:g} and hi={hi:g} must span at least one decade "
+                         "(hi >= 10 * lo), e.g. lo=1e-7, hi=1")
+    check_number("fine", fine, low=2, integer=True)
+
+
+def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine: int = 5,
+                   epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
+                   subset: float | None = None, confirm: bool = False,
+                   callbacks: Sequence[Callback] = (), **settings: Any) -> CoarseToFineResult:
+    """Coarse to fine: whole decades first, then a finer sweep inside the best decade.
+
+    Stage 1 trains ``lo, 10 lo, ..., hi`` as one population and keeps the best decade ``r``
+    (as :func:`grid` scores). Stage 2 trains ``fine`` log-spaced rates spanning
+    ``[r / sqrt(10), r * sqrt(10)]`` (cut to ``[lo, hi]``) as a second population and keeps
+    the best. Stage 1 saw ``r`` beat ``r / 10`` and ``10 r``, so the optimum lies nearer ``r``
+    than either: between the log-midpoints, half a decade on each side (``[r, 10 r]`` would
+    assume, without evidence, that it lies above ``r``). Five rates are ~1.8x apart: finer
+    than that is not worth distinguishing (0.01 vs 0.011).
+
+    Args:
+        task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
+        lo, hi: the smallest and largest decade (``hi >= 10 lo``).
+        fine: how many rates stage 2 tries (>= 2; odd counts retrain ``r`` itself).
+        epochs, optimizer, seed, subset, confirm, callbacks, **settings: as :func:`grid`.
+
+    Returns:
+        a :class:`CoarseToFineResult`.
+
+    Example:
+        >>> result = coarse_to_fine("blobs", lo=1e-3, hi=1.0, fine=3, epochs=2)
+        >>> result.decade[0] <= result.lr <= result.decade[1]
+        True
+
+    Reference: coarse-to-fine search (SEEDS A.2).
+    """
+    _check_range(lo, hi, fine)
+    p = plan("coarse_to_fine", task, subset=subset, epochs=epochs, optimizer=optimizer,
+             seed=seed, callbacks=callbacks, settings=settings)
+    coarse = p.train(decades(lo, hi))
+    coarse_lr = float(_winner(coarse, "coarse_to_fine (stage 1)")["lr"])
+    decade, rates = fine_rates(coarse_lr, fine, lo=lo, hi=hi)
+    fine_result = p.train(rates)
+    lr = float(_winner(fine_result, "coarse_to_fine (stage 2)")["lr"])
+    coarse_scores, fine_scores = ranked(coarse), ranked(fine_result)
+    return CoarseToFineResult(
+        lr=lr, evidence=(coarse, fine_result),
+        explanation=_c2f_explanation(p.epochs, coarse, coarse_scores, fine_result, fine_scores,
+                                     decade, lr),
+        compute=p.cost(coarse) + p.cost(fine_result),
+        confirmation=p.confirm(lr) if confirm else None, coarse_lr=coarse_lr, decade=decade,
+        coarse_scores=coarse_scores, fine_scores=fine_scores)
+
+
+def _c2f_explanation(epochs: int, coarse: SweepResult, coarse_scores: pd.DataFrame,
+                     fine: SweepResult, fine_scores: pd.DataFrame, decade: tuple[float, float],
+                     lr: float) -> str:
+    r = float(coarse_scores.iloc[0]["lr"])
+    step = (decade[1] / decade[0]) ** (1 / max(1, len(fine.members) - 1))
+    text = (f"Stage 1 trained the decades {rates_text(coarse.members['lr'])} as one population "
+            f"for {epochs} epochs: {_seen(coarse, coarse_scores)}. Stage 2 searched inside "
+            f"{rate(r)}'s decade, {len(fine.members)} log-spaced rates from {rate(decade[0])} "
+            f"to {rate(decade[1])} (the rates nearer {rate(r)} than either neighbouring "
+            f"decade): {_seen(fine, fine_scores)}. These are ~{step:.2g}x apart; finer steps "
+            f"(0.01 vs 0.011) are not worth telling apart, so lr={rate(lr)}.")
+    tried = coarse.members["lr"]
+    if r in (tried.min(), tried.max()):
+        end = "lowest" if r == tried.min() else "highest"
+        text += f" {rate(r)} is the {end} decade tried; widen lo/hi to look beyond it."
+    return text

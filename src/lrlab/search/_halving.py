@@ -1,0 +1,231 @@
+"""Start large and halve (Karpathy, cs231n): the largest rate whose loss does not diverge.
+
+On a small subset, every halving ``start, start/2, start/4, ...`` down to ``min_lr`` trains
+as one population for a few iterations; the chosen rate is the largest that did not
+diverge, with a schedule that decays it by about ``decay`` (100x) over the full training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.schedules import parse_schedule
+from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate
+from lrlab.tasks import Task
+from lrlab.train import SweepResult
+
+__all__ = ["HalvingResult", "halving", "halving_table", "halvings", "subset_losses"]
+
+@dataclass(frozen=True, eq=False)
+class HalvingResult(SearchResult):
+    """What :func:`halving` found.
+
+    Attributes:
+        schedule: the proposed schedule as a spec (``"exp:decay=100"``; see
+            :func:`lrlab.schedules.parse_schedule`), to be built with ``lr``.
+        schedule_description: the schedule in words, with its start and end rates.
+        rates: per halving (largest first): ``lr``, ``start_loss`` and ``end_loss`` (over
+            the search examples, at the initial weights and after the run), ``frozen``
+            (stopped by the population) and ``diverged`` (frozen, or the loss did not fall).
+        steps: optimizer steps each member trained.
+        examples: the training examples searched on.
+    """
+
+    procedure: ClassVar[str] = "halving"
+    schedule: str
+    schedule_description: str
+    rates: pd.DataFrame
+    steps: int
+    examples: int
+
+    def verdict(self) -> str:
+        """One line: the rate and the schedule."""
+        return (f"halving: lr={rate(self.lr)} (largest of {len(self.rates)} halvings not "
+                f"diverging in {self.steps} steps); schedule {self.schedule}")
+
+
+def halvings(start: float, min_lr: float) -> list[float]:
+    """``start / 2**i`` for ``i = 0, 1, ...`` while at least ``min_lr``.
+
+    Example:
+        >>> halvings(1.0, 0.1)
+        [1.0, 0.5, 0.25, 0.125]
+    """
+    count = math.floor(math.log2(start / min_lr) + 1e-9) + 1
+    return [start / 2 ** i for i in range(count)]
+
+
+def halving_table(members: pd.DataFrame, start_loss: float,
+                  end_loss: Sequence[float]) -> pd.DataFrame:
+    """Which members diverged.
+
+    A member diverged if the population froze it (``members["diverged"]``: NaN/Inf, or a
+    batch loss beyond ``divergence_factor`` times its first) or if its loss over the search
+    examples after the run is not below ``start_loss``, the loss over the same examples at
+    the initial weights every member shared (the loss did not go down).
+
+    Args:
+        members: the members table (``member, lr, diverged``), in member order.
+        start_loss: the mean loss over the search examples at the initial weights.
+        end_loss: each member's mean loss over the same examples after the run.
+
+    Returns:
+        ``lr, start_loss, end_loss, frozen, diverged``, largest rate first.
+
+    Example:
+        >>> members = pd.DataFrame({"member": [0, 1], "lr": [1.0, 0.5],
+        ...                         "diverged": [False, False]})
+        >>> halving_table(members, 2.3, [2.4, 1.1])["diverged"].tolist()
+        [True, False]
+    """
+    end = np.asarray(end_loss, dtype=float)
+    frozen = members["diverged"].to_numpy(bool)
+    with np.errstate(invalid="ignore"):
+        down = end < start_loss
+    table = pd.DataFrame({"lr": members["lr"].to_numpy(float), "start_loss": float(start_loss),
+                          "end_loss": end, "frozen": frozen, "diverged": frozen | ~down})
+    return table.sort_values("lr", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _mean_loss(module: torch.nn.Module, task: Task, chunk: int = 512) -> float:
+    """The float64 mean loss of ``module`` over ``task``'s training examples."""
+    module = module.double().eval()
+    device = next(module.parameters()).device
+    total = 0.0
+    with torch.no_grad():
+        for x, y in zip(task.train.x.split(chunk), task.train.y.split(chunk)):
+            out = module(x.to(device, torch.float64)).unsqueeze(0)
+            total += float(task.loss(out, y.to(device)).double().sum())
+    return total / len(task.train)
+
+
+def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np.ndarray]:
+    """The loss over ``task``'s training examples at the initial weights (the model built
+    under ``seed``, as :func:`lrlab.train.fit` builds it), and each member's at the end.
+
+    Both are computed the same way (float64, one module at a time), so a rate too small to
+    move the weights is not mistaken for one that raised the loss.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        initial = task.model()
+    pop = result.population
+    end = [_mean_loss(pop.member_module(k), task) for k in range(pop.members)]
+    return _mean_loss(initial, task), np.array(end)
+
+
+def _check(start: float, min_lr: float, iterations: int, decay: float) -> None:
+    check_number("start", start, low=0.0, strict=True)
+    check_number("min_lr", min_lr, low=0.0, strict=True)
+    if start <= min_lr:
+        raise LrlabError(f"start={start:g} must be above min_lr={min_lr:g}: the rate is "
+                         "halved from start down to min_lr")
+    check_number("iterations", iterations, low=2, integer=True)
+    check_number("decay", decay, low=1.0, strict=True)
+
+
+def _search_plan(p: Plan, iterations: int) -> tuple[Plan, int]:
+    """At most ``iterations * batch_size`` examples, and the epochs that give ``iterations``
+    steps (one epoch when the subset holds that many, else more passes over it)."""
+    cap = iterations * p.batch_size
+    if len(p.task.train) > cap:
+        p = dataclasses.replace(p, task=p.full.subset(cap, seed=p.seed))
+    per_epoch = math.ceil(len(p.task.train) / p.batch_size)
+    return p, math.ceil(iterations / per_epoch)
+
+
+def _span(values: Sequence[float]) -> str:
+    values = list(values)
+    if len(values) <= 4:
+        return ", ".join(rate(v) for v in values)
+    return f"{rate(values[0])} down to {rate(values[-1])} ({len(values)} rates)"
+
+
+def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
+            subset: float | None = 0.1, iterations: int = 50, decay: float = 100.0,
+            epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
+            confirm: bool = False, callbacks: Sequence[Callback] = (),
+            **settings: Any) -> HalvingResult:
+    """Start with a large rate and halve it until the loss no longer diverges.
+
+    Every halving ``start, start/2, ...`` down to ``min_lr`` trains as one population (same
+    weights and order) for about ``iterations`` steps on a subset: the search trains on at
+    most ``iterations * batch_size`` examples of ``subset``, so that one epoch is
+    ``iterations`` steps (a smaller subset is passed over again until ``iterations`` steps,
+    rounded up to whole epochs). A rate diverges as :func:`halving_table` defines; the
+    chosen rate is the largest that does not. The proposed schedule is ``exp:decay=<decay>``:
+    ``lr * exp(-k t)`` with ``k = ln(decay) / epochs`` per epoch, so the rate falls by
+    ``decay`` (about 100x) over the planned training.
+
+    Args:
+        task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
+        start: the first (largest) rate; min_lr: the smallest halving tried (< start).
+        subset: the search's share of the training data (count or fraction; default 10%).
+        iterations: steps per member (>= 2).
+        decay: the total decay of the proposed schedule over ``epochs`` (> 1).
+        epochs: the planned training length (default: the task's).
+        optimizer, seed, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`;
+            ``confirm`` trains ``lr`` with the schedule on all the data for ``epochs``.
+
+    Returns:
+        a :class:`HalvingResult`.
+
+    Example:
+        >>> result = halving("blobs", start=100.0, min_lr=1e-3, iterations=10)
+        >>> result.schedule
+        'exp:decay=100'
+
+    Reference: Karpathy, cs231n "Neural Networks Part 3: Learning and Evaluation".
+    """
+    _check(start, min_lr, iterations, decay)
+    p = plan("halving", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
+             callbacks=callbacks, settings=settings)
+    p, search_epochs = _search_plan(p, iterations)
+    result = p.train(halvings(start, min_lr), epochs=search_epochs)
+    table = halving_table(result.members, *subset_losses(result, p.task, p.seed))
+    steps = search_epochs * math.ceil(len(p.task.train) / p.batch_size)
+    ok = table[~table["diverged"]]
+    if ok.empty:
+        raise LrlabError(f"halving: every rate from {start:g} down to {min_lr:g} diverged in "
+                         f"{steps} steps; lower min_lr")
+    lr = float(ok.iloc[0]["lr"])
+    spec = f"exp:decay={decay:g}"
+    parse_schedule(spec).build(lr, epochs=p.epochs)  # the spec must build
+    description = (f"exponential decay lr(t) = {rate(lr)} * exp(-k t), k = ln({decay:g}) / "
+                   f"{p.epochs} per epoch: from {rate(lr)} to {rate(lr / decay)} over "
+                   f"{p.epochs} epochs ({decay:g}x)")
+    return HalvingResult(
+        lr=lr, evidence=(result,),
+        explanation=_explain(table, lr, steps, len(p.task.train), p, description),
+        compute=p.cost(result), confirmation=p.confirm(lr, schedules=[spec]) if confirm else None,
+        schedule=spec, schedule_description=description, rates=table, steps=steps,
+        examples=len(p.task.train))
+
+
+def _explain(table: pd.DataFrame, lr: float, steps: int, examples: int, p: Plan,
+             description: str) -> str:
+    factor = p.settings.get("divergence_factor", 1e3)
+    bound = f"a batch loss beyond {factor:g}x its first" if factor else "only NaN/Inf"
+    text = (f"Trained the halvings {_span(table['lr'])} as one population from the same "
+            f"weights, {steps} steps each (batch {p.batch_size}) on {examples} training "
+            f"examples. A rate diverges if the population froze it (NaN/Inf, or {bound}) or "
+            f"its loss over those examples at the end is not below the loss there at the "
+            f"initial weights ({table['start_loss'].iloc[0]:.4g}).")
+    above = table[table["lr"] > lr]
+    if len(above):
+        frozen = above[above["frozen"]]["lr"]
+        text += (f" {_span(above['lr'])} diverged"
+                 + (f" ({len(frozen)} frozen by the population)." if len(frozen) else "."))
+    row = table[table["lr"] == lr].iloc[0]
+    text += (f" {rate(lr)} is the largest that did not (loss {row['start_loss']:.4g} -> "
+             f"{row['end_loss']:.4g}), so lr={rate(lr)}. Proposed schedule: {description}.")
+    return text

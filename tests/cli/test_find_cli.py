@@ -1,0 +1,45 @@
+"""``lrlab find``: the range test on a task from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from lrlab.cli import main
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_find_prints_every_reading_and_writes_the_curve(tmp_path, capsys):
+    """Every reading gets a row, a suggested rate is named, --out holds curve and readings."""
+    assert main(["find", "blobs", "--steps", "40", "--out", str(tmp_path / "f")]) == 0
+    out = capsys.readouterr().out
+    for name in ("min_lr", "max_lr", "recommended", "suggestion", "valley", "steepest",
+                 "min_div10"):
+        assert name in out
+    assert "suggested rate:" in out
+    readings = json.loads((tmp_path / "f" / "readings.json").read_text())
+    assert set(readings) >= {"min_lr", "max_lr", "suggestion", "valley"}
+    assert (tmp_path / "f" / "curve.csv").read_text().count("\n") == 41
+
+
+@pytest.mark.parametrize("args", [
+    ["find", "blobs", "--start", "10", "--end", "1"],
+    ["find", "blobs", "--steps", "5"],
+    ["find", "blobs", "--seeds", "0"],
+    ["find", "nope"],
+    ["find"],
+])
+def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
+    """Bad ranges, too few steps, no or unknown task: one error line, exit code 2."""
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
