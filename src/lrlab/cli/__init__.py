@@ -15,67 +15,19 @@ import click
 
 from lrlab._errors import LrlabError
 from lrlab.cli._find import find
+from lrlab.cli._options import (
+    RULE_OPTIONS,
+    check_out,
+    load_task,
+    parse_hparams,
+    parse_seeds,
+    parse_subset,
+    with_options,
+)
 from lrlab.cli._schedule import schedule
+from lrlab.cli._search import fastest, grid, halving
 
 __all__ = ["app", "entry", "main"]
-
-def _common(*, single: bool) -> list:
-    """The options ``train`` and ``sweep`` share (``single``: one rate, no seeds)."""
-    rates = (click.option("--lr", type=float, default=0.01, show_default=True,
-                          help="the learning rate") if single else
-             click.option("--lrs", default="1,0.1,0.01,0.001", show_default=True,
-                          help="rates: a comma list (1,0.1,0.01) or logspace:LO:HI:N"))
-    opts = [
-        click.argument("task", required=False),
-        rates,
-        click.option("--task", "task_opt", help="a user task: package.module:function "
-                                                "returning lrlab.Task"),
-        click.option("--epochs", type=int, help="epochs (default: the task's)"),
-        click.option("--batch-size", type=int, help="batch size (default: the task's)"),
-        click.option("--optimizer", default="sgd", show_default=True,
-                     help="update rule: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw"),
-        *[click.option(f"--{name}", type=float, help=f"the rule's {name.replace('-', '_')}")
-          for name in ("momentum", "weight-decay", "beta1", "beta2", "eps")],
-        click.option("--hp", multiple=True, help="another hyperparameter, NAME=VALUE "
-                                                 "(repeatable)"),
-        click.option("--schedule", "schedules", multiple=True,
-                     help="rate schedule, NAME[:key=value,...] (lrlab schedule list); repeat "
-                          "to train schedules side by side"),
-        click.option("--lr-mult", "lr_mult", multiple=True,
-                     help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
-                          "'head.*=10'); repeat to train variants side by side, 'uniform' "
-                          "for none"),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="seed of the initial weights and the example order"),
-        click.option("--subset", help="train on a stratified subset: a count (500) or a "
-                                      "fraction (0.1)"),
-        click.option("--data-dir", type=click.Path(path_type=Path),
-                     help="directory of the dataset's files (else $LRLAB_DATA, else a cache)"),
-        click.option("--download/--no-download", default=True, show_default=True,
-                     help="download missing data files"),
-        click.option("--device", help="cpu, cuda or cuda:N (default: cuda when available)"),
-        click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
-                     show_default=True),
-        click.option("--out", type=click.Path(path_type=Path),
-                     help="write the records and a summary into this directory"),
-        click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-                     show_default=True, help="records file format"),
-        click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
-        click.option("--record-steps", is_flag=True, help="also record every step"),
-    ]
-    if not single:
-        opts.insert(9, click.option("--seeds", help="comma list: cross every rate with each "
-                                                    "seed (own weights and order per seed)"))
-    return opts
-
-
-def _options(single: bool):
-    def wrap(fn):
-        for opt in reversed(_common(single=single)):
-            fn = opt(fn)
-        return fn
-    return wrap
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lrlab")
@@ -83,61 +35,22 @@ def app() -> None:
     """Find, schedule and study the learning rate of PyTorch networks."""
 
 
-def _subset(text: str | None) -> int | float | None:
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        raise LrlabError(f"--subset {text!r} is neither a count nor a fraction") from None
-
-
-def _seeds(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(s) for s in text.split(",")]
-    except ValueError:
-        raise LrlabError(f"--seeds {text!r} must be a comma list of integers") from None
-
-
-def _hparams(pairs: list[str] | None, **named: float | None) -> dict[str, float]:
-    out = {k: v for k, v in named.items() if v is not None}
-    for pair in pairs or []:
-        name, sep, value = pair.partition("=")
-        try:
-            out[name.strip().replace("-", "_")] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
-            raise LrlabError(f"--hp {pair!r} must look like NAME=VALUE, e.g. --hp alpha=0.9")
-    return out
+_SWEEP = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
+          "schedules", "lr_mult", "seeds", "seed", "subset", "data_dir", "download", "device",
+          "dtype", "out", "fmt", "quiet", "record_steps")
+_TRAIN = tuple("lr" if name == "lrs" else name for name in _SWEEP if name != "seeds")
 
 
 def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subset: str | None,
          seed: int, data_dir: Path | None, download: bool, out: Path | None, fmt: str,
          quiet: bool, **settings: object) -> None:
     from lrlab.cli._display import print_result, progress_bar
-    from lrlab.tasks import get_task
     from lrlab.train import fit, validated
 
-    if (task_name is None) == (task_opt is None):
-        raise LrlabError("give a task: a built-in name (lrlab tasks lists them) or "
-                         "--task package.module:function")
-    if fmt not in ("csv", "parquet"):
-        raise LrlabError(f"--format must be csv or parquet, got {fmt!r}")
-    if data_dir is not None and not data_dir.is_dir():
-        raise LrlabError(f"data directory {data_dir} does not exist; create it or point "
-                         "--data-dir at the folder holding the dataset's files")
-    if out is not None and out.exists() and not out.is_dir():
-        raise LrlabError(f"--out {out} is a file; give a directory")
+    check_out(out)
     config = validated(lrs=lrs, seed=seed, **settings)  # every check before any work
-    task = get_task(task_name or task_opt, data_dir=str(data_dir) if data_dir else None,
-                    download=download, subset=_subset(subset), seed=seed)
+    task = load_task(task_name, task_opt, data_dir=data_dir, download=download,
+                     subset=parse_subset(subset), seed=seed)
     with progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet) as callbacks:
         result = fit(task, config.members(), config, callbacks=callbacks)
     print_result(result)
@@ -148,9 +61,8 @@ def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subse
 
 def _settings(kw: dict) -> dict:
     """Click's keyword arguments as the sweep's settings (every option popped, then passed)."""
-    hparams = _hparams(kw.pop("hp"), **{k: kw.pop(k) for k in
-                                        ("momentum", "weight_decay", "beta1", "beta2", "eps")})
-    seeds = _seeds(kw.pop("seeds", None))
+    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
+    seeds = parse_seeds(kw.pop("seeds", None))
     lr_mults = _lr_mults(kw.pop("lr_mult"))
     schedules = list(kw.pop("schedules")) or ["constant"]
     return {**kw, "hparams": hparams, "seeds": seeds, "lr_mults": lr_mults,
@@ -166,7 +78,7 @@ def _lr_mults(texts: tuple[str, ...]) -> list[dict[str, float]] | None:
 
 
 @app.command()
-@_options(single=False)
+@with_options(*_SWEEP)
 def sweep(task: str | None, lrs: str, **kw: object) -> None:
     """Train one member per learning rate (x seed) in lockstep, then rank them."""
     from lrlab.train import parse_lrs
@@ -175,7 +87,7 @@ def sweep(task: str | None, lrs: str, **kw: object) -> None:
 
 
 @app.command()
-@_options(single=True)
+@with_options(*_TRAIN)
 def train(task: str | None, lr: float, **kw: object) -> None:
     """Train one network at one learning rate and summarise its curves."""
     _run(task, [lr], **_settings(kw))
@@ -192,6 +104,8 @@ def list_tasks() -> None:
 
 app.add_command(schedule)
 app.add_command(find)
+for _command in (grid, fastest, halving):
+    app.add_command(_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

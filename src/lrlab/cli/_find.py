@@ -37,20 +37,14 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
          mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
          subset: str | None, data_dir: Path | None, out: Path | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks."""
-    from lrlab.cli import _subset
     from lrlab.cli._display import stdout
+    from lrlab.cli._options import check_out, load_task, parse_subset
     from lrlab.search import find_lr
-    from lrlab.tasks import get_task
 
-    if (task is None) == (task_opt is None):
-        raise LrlabError("give a task: a built-in name (lrlab tasks lists them) or "
-                         "--task package.module:function")
-    if out is not None and out.exists() and not out.is_dir():
-        raise LrlabError(f"--out {out} is a file; give a directory")
+    check_out(out)
     if seeds < 1:
         raise LrlabError(f"--seeds must be at least 1, got {seeds}")
-    t = get_task(task or task_opt, data_dir=str(data_dir) if data_dir else None,
-                 subset=_subset(subset), seed=seed)
+    t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = t.model()

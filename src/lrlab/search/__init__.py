@@ -1,5 +1,9 @@
 """Search for a learning rate: Leslie Smith's range test and the rules that read its curve.
 
+:func:`grid`, :func:`coarse_to_fine`, :func:`fastest` (Wilson & Martinez) and
+:func:`halving` (start large and halve) are procedures on a task: each returns a result with
+the chosen rate, the evidence (every population it trained) and an explanation in words.
+
 :func:`find_lr` trains any ``nn.Module`` while the rate rises from ``start`` to ``end``,
 stops when the loss diverges, restores the model and optimizer exactly, and returns a
 :class:`RangeTestResult` with Smith's readings (``min_lr``, ``max_lr``, ``recommended``,
@@ -20,7 +24,11 @@ Example:
 Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 """
 
+from lrlab.search._common import SearchResult
 from lrlab.search._data import ModelLoss, model_loss
+from lrlab.search._fastest import FASTEST_LRS, FastestResult, fastest
+from lrlab.search._grid import CoarseToFineResult, GridResult, coarse_to_fine, grid
+from lrlab.search._halving import HalvingResult, halving
 from lrlab.search._loop import diverged
 from lrlab.search._range_test import Mode, find_lr, range_rates
 from lrlab.search._readings import (
@@ -36,7 +44,34 @@ from lrlab.search._smooth import ema, trend
 from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, valley
 
 __all__ = [
-    "COMPARISONS", "DEFAULT_RULES", "CycleRange", "Mode", "ModelLoss", "RangeTestResult",
-    "Reading", "Rules", "SmithReadings", "diverged", "ema", "find_lr", "min_div10",
-    "model_loss", "range_rates", "smith_readings", "steepest", "suggest", "trend", "valley",
+    "COMPARISONS",
+    "DEFAULT_RULES",
+    "FASTEST_LRS",
+    "CoarseToFineResult",
+    "CycleRange",
+    "FastestResult",
+    "GridResult",
+    "HalvingResult",
+    "Mode",
+    "ModelLoss",
+    "RangeTestResult",
+    "Reading",
+    "Rules",
+    "SearchResult",
+    "SmithReadings",
+    "coarse_to_fine",
+    "diverged",
+    "ema",
+    "fastest",
+    "find_lr",
+    "grid",
+    "halving",
+    "min_div10",
+    "model_loss",
+    "range_rates",
+    "smith_readings",
+    "steepest",
+    "suggest",
+    "trend",
+    "valley",
 ]

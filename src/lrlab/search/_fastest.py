@@ -31,8 +31,8 @@ from lrlab.search._common import rates_text as _rates
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
-__all__ = ["FASTEST_LRS", "FastestResult", "Walk", "early_stop", "fastest", "holdout_stops",
-           "phase1_sse", "slower_rates", "walk_slower"]
+__all__ = ["FASTEST_LRS", "FastestResult", "Walk", "early_stop", "fastest", "fastest_of",
+           "holdout_stops", "phase1_sse", "slower_rates", "walk_slower"]
 
 #: Phase 1's default rates: widely different magnitudes, a decade apart.
 FASTEST_LRS = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5)

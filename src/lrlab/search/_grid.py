@@ -28,7 +28,8 @@ from lrlab.search._common import (
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
-__all__ = ["CoarseToFineResult", "GridResult", "coarse_to_fine", "decades", "fine_rates", "grid"]
+__all__ = ["CoarseToFineResult", "GridResult", "coarse_to_fine", "decades", "fine_rates", "grid",
+           "ranked"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,7 +145,8 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
         >>> result.lr in (0.1, 0.01)
         True
 
-    Reference: the grid search on a validation set of the brief (SEEDS A.6).
+    Reference: Karpathy, cs231n "Neural Networks Part 3: Learning and Evaluation"
+    (hyperparameter optimization: a single validation set, rates on a log scale).
     """
     lrs = check_rates("grid lrs", lrs)
     p = plan("grid", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
@@ -227,7 +229,8 @@ def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine:
         >>> result.decade[0] <= result.lr <= result.decade[1]
         True
 
-    Reference: coarse-to-fine search (SEEDS A.2).
+    Reference: Karpathy, cs231n "Neural Networks Part 3: Learning and Evaluation" ("stage
+    your search from coarse to fine").
     """
     _check_range(lo, hi, fine)
     p = plan("coarse_to_fine", task, subset=subset, epochs=epochs, optimizer=optimizer,

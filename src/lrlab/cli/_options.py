@@ -1,0 +1,131 @@
+"""The command line's shared options, defined once, and the checks every command makes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from lrlab._errors import LrlabError
+
+__all__ = ["RULE_OPTIONS", "check_out", "load_task", "parse_hparams", "parse_seeds",
+           "parse_subset", "with_options"]
+
+#: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
+RULE_OPTIONS = ("momentum", "weight_decay", "beta1", "beta2", "eps")
+
+_OPTIONS: dict[str, Callable] = {
+    "task": click.argument("task", required=False),
+    "lr": click.option("--lr", type=float, default=0.01, show_default=True,
+                       help="the learning rate"),
+    "lrs": click.option("--lrs", default="1,0.1,0.01,0.001", show_default=True,
+                        help="rates: a comma list (1,0.1,0.01) or logspace:LO:HI:N"),
+    "task_opt": click.option("--task", "task_opt", help="a user task: package.module:function "
+                                                        "returning lrlab.Task"),
+    "epochs": click.option("--epochs", type=int, help="epochs (default: the task's)"),
+    "batch_size": click.option("--batch-size", type=int,
+                               help="batch size (default: the task's)"),
+    "optimizer": click.option("--optimizer", default="sgd", show_default=True,
+                              help="update rule (sgd, momentum, nesterov, adagrad, rmsprop, "
+                                   "adam, adamw, rprop, delta_bar_delta, sgd_hd, adam_hd)"),
+    **{name: click.option(f"--{name.replace('_', '-')}", type=float, help=f"the rule's {name}")
+       for name in RULE_OPTIONS},
+    "hp": click.option("--hp", multiple=True,
+                       help="another hyperparameter, NAME=VALUE (repeatable)"),
+    "schedules": click.option("--schedule", "schedules", multiple=True,
+                              help="rate schedule, NAME[:key=value,...] (lrlab schedule list); "
+                                   "repeat to train schedules side by side"),
+    "lr_mult": click.option("--lr-mult", "lr_mult", multiple=True,
+                            help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
+                                 "'head.*=10'); repeat to train variants side by side, "
+                                 "'uniform' for none"),
+    "seed": click.option("--seed", type=int, default=0, show_default=True,
+                         help="seed of the initial weights and the example order"),
+    "seeds": click.option("--seeds", help="comma list: cross every rate with each seed (own "
+                                          "weights and order per seed)"),
+    "subset": click.option("--subset", help="train on a stratified subset: a count (500) or a "
+                                            "fraction (0.1)"),
+    "data_dir": click.option("--data-dir", type=click.Path(path_type=Path),
+                             help="directory of the dataset's files (else $LRLAB_DATA, else a "
+                                  "cache)"),
+    "download": click.option("--download/--no-download", default=True, show_default=True,
+                             help="download missing data files"),
+    "device": click.option("--device",
+                           help="cpu, cuda or cuda:N (default: cuda when available)"),
+    "dtype": click.option("--dtype", type=click.Choice(["float32", "float64"]),
+                          default="float32", show_default=True),
+    "out": click.option("--out", type=click.Path(path_type=Path),
+                        help="write the records and a summary into this directory"),
+    "fmt": click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]),
+                        default="csv", show_default=True, help="records file format"),
+    "quiet": click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
+    "record_steps": click.option("--record-steps", is_flag=True,
+                                 help="also record every step"),
+}
+
+
+def with_options(*names: str):
+    """Decorate a command with the named shared options, in the order given."""
+    def wrap(fn):
+        for name in reversed(names):
+            fn = _OPTIONS[name](fn)
+        return fn
+    return wrap
+
+
+def parse_subset(text: str | None) -> int | float | None:
+    """``--subset``: a count (``500``) or a fraction (``0.1``)."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise LrlabError(f"--subset {text!r} is neither a count nor a fraction")
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    """``--seeds 0,1,2``."""
+    if text is None:
+        return None
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise LrlabError(f"--seeds {text!r} must be a comma list of integers") from None
+
+
+def parse_hparams(pairs: tuple[str, ...] | None, **named: float | None) -> dict[str, float]:
+    """The rule's hyperparameters from their own options and ``--hp NAME=VALUE`` pairs."""
+    out = {k: v for k, v in named.items() if v is not None}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip().replace("-", "_")] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise LrlabError(f"--hp {pair!r} must look like NAME=VALUE, e.g. --hp alpha=0.9")
+    return out
+
+
+def check_out(out: Path | None) -> None:
+    """``--out`` must be a directory (or not exist yet): never overwrite a file."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise LrlabError(f"--out {out} is a file; give a directory")
+
+
+def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
+              download: bool = True, subset: float | None = None, seed: int = 0):
+    """The task named by the TASK argument or ``--task`` (exactly one of them)."""
+    from lrlab.tasks import get_task
+
+    if (name is None) == (task_opt is None):
+        raise LrlabError("give a task: a built-in name (lrlab tasks lists them) or "
+                         "--task package.module:function")
+    if data_dir is not None and not data_dir.is_dir():
+        raise LrlabError(f"data directory {data_dir} does not exist; create it or point "
+                         "--data-dir at the folder holding the dataset's files")
+    return get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
+                    download=download, subset=subset, seed=seed)

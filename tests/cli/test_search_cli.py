@@ -1,0 +1,130 @@
+"""Tests for ``lrlab grid``, ``lrlab fastest`` and ``lrlab halving`` (in-process)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from lrlab.cli import app, main
+from lrlab.cli._search import fastest, grid, halving
+
+for _command in (grid, fastest, halving):
+    app.add_command(_command)  # the lead registers them in lrlab.cli; idempotent here
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_bad_input(code: int, err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    return lines[0]
+
+
+def test_grid_prints_table_verdict_and_why(capsys) -> None:
+    code, out, err = run(capsys, "grid", "blobs", "--lrs", "0.1,0.01", "--epochs", "2", "-q")
+    assert code == 0, err
+    assert "lr=0.1" in out and "lr=0.01" in out  # print_result's table
+    assert any(line.startswith("grid: lr=") for line in out.splitlines())
+    assert "why: Trained 2 rates" in out and "compute: 4 member-epochs" in out
+
+
+def test_coarse_to_fine_writes_each_stage(capsys, tmp_path: Path) -> None:
+    out_dir = tmp_path / "c2f"
+    code, out, err = run(capsys, "grid", "blobs", "--coarse-to-fine", "--lo", "1e-3", "--hi",
+                         "1", "--fine", "3", "--epochs", "2", "--subset", "0.5", "-q",
+                         "--out", out_dir)
+    assert code == 0, err
+    assert "coarse_to_fine: lr=" in out
+    for stage in ("stage1", "stage2"):
+        assert (out_dir / stage / "records.csv").is_file()
+        assert (out_dir / stage / "summary.json").is_file()
+    assert not (out_dir / "confirm").exists()
+    saved = json.loads((out_dir / "search.json").read_text())
+    assert saved["procedure"] == "coarse_to_fine"
+    assert saved["compute"] == pytest.approx((4 + 3) * 2 * 0.5)
+    assert saved["decade"][0] <= saved["lr"] <= saved["decade"][1]
+    assert [row["lr"] for row in saved["coarse_scores"]].count(0.001) == 1
+    assert saved["explanation"]
+
+
+def test_fastest_prints_sse_per_rate_and_writes_confirm(capsys, tmp_path: Path) -> None:
+    out_dir = tmp_path / "fast"
+    code, out, err = run(capsys, "fastest", "blobs", "--lrs", "100,1,0.01", "--max-epochs",
+                         "4", "--patience", "2", "--epochs", "2", "--confirm", "-q",
+                         "--out", out_dir)
+    assert code == 0, err
+    assert "phase 1: training SSE summed over one epoch" in out
+    assert "dropped (larger, diverged)" in out and "fastest: lr=" in out
+    saved = json.loads((out_dir / "search.json").read_text())
+    assert saved["procedure"] == "fastest" and saved["stop_epoch"] >= 1
+    assert [row["lr"] for row in saved["sse"]] == [100, 1, 0.01]
+    assert (out_dir / "stage1" / "records.csv").is_file()
+    assert (out_dir / "confirm" / "members.csv").is_file()
+    stages = sorted(p.name for p in out_dir.iterdir() if p.name.startswith("stage"))
+    assert len(stages) == 1 + max(row["population"] for row in saved["phase2"])
+
+
+def test_halving_defaults_to_a_tenth_and_proposes_a_schedule(capsys, tmp_path: Path) -> None:
+    out_dir = tmp_path / "halve"
+    code, out, err = run(capsys, "halving", "blobs", "--start", "1000", "--min-lr", "0.1",
+                         "--iterations", "5", "-q", "--out", out_dir)
+    assert code == 0, err
+    assert "halvings: 5 steps on 50 examples" in out and "schedule exp:decay=100" in out
+    saved = json.loads((out_dir / "search.json").read_text())
+    assert saved["schedule"] == "exp:decay=100" and saved["examples"] == 50
+    assert (out_dir / "stage1" / "records.csv").is_file()
+
+
+@pytest.mark.parametrize("argv", [
+    ["grid"],
+    ["grid", "blobs", "--lrs", "0"],
+    ["grid", "blobs", "--lrs", "abc"],
+    ["grid", "blobs", "--coarse-to-fine", "--lrs", "1"],
+    ["grid", "blobs", "--lo", "1e-3"],
+    ["grid", "blobs", "--coarse-to-fine", "--lo", "1", "--hi", "0.5"],
+    ["grid", "blobs", "--coarse-to-fine", "--fine", "1"],
+    ["grid", "blobs", "--subset", "abc"],
+    ["grid", "blobs", "--epochs", "0"],
+    ["grid", "nope"],
+    ["fastest", "blobs", "--factor", "1.5"],
+    ["fastest", "blobs", "--patience", "0"],
+    ["fastest", "blobs", "--lrs", ""],
+    ["halving", "blobs", "--start", "1e-8"],
+    ["halving", "blobs", "--iterations", "1"],
+    ["halving", "blobs", "--decay", "1"],
+    ["halving", "blobs", "--optimizer", "nope"],
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert_bad_input(code, err)
+
+
+def test_out_that_is_a_file_is_refused(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("x")
+    code, _, err = run(capsys, "grid", "blobs", "--lrs", "0.1", "--out", path)
+    assert "is a file" in assert_bad_input(code, err)
+
+
+@pytest.mark.parametrize("name", ["grid", "fastest", "halving"])
+def test_help(capsys, name: str) -> None:
+    code, out, _ = run(capsys, name, "--help")
+    assert code == 0 and "--confirm" in out and "--subset" in out
