@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lrlab.cli import main
 
@@ -48,15 +47,6 @@ def with_nan():
     return Task(name="nan", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
                 model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2)
 '''
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -8,7 +8,6 @@ over weights is the reference, for two members with different settings in one ca
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -19,14 +18,6 @@ from lrlab.optim import RULES
 F64 = torch.float64
 SHAPES = [(2, 3), (4,)]  # two parameter tensors, 10 weights per member
 STEPS = 40
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_full_batch_marks_the_sign_and_gain_rules():

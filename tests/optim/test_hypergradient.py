@@ -8,7 +8,6 @@ direction ``m_hat / (sqrt(v_hat) + eps)`` for Adam), then the step with ``alpha_
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -19,14 +18,6 @@ from lrlab.optim import RULES
 F64 = torch.float64
 SHAPES = [(3, 2), (5,)]
 STEPS = 50
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _problem() -> tuple[list[float], list[list[float]], list[float]]:

@@ -74,15 +74,6 @@ CONVERGENCE_HP: dict[str, dict[str, float]] = {"sgd_hd": {"beta": 1e-6}}
 # -- helpers ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _variants(rule: UpdateRule) -> list[dict[str, float]]:
     """Hyperparameter overrides to check against torch: defaults, decay flipped, extras."""
     out: list[dict[str, float]] = [{}]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import io
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -32,14 +31,6 @@ TWINS: dict[str, tuple[dict, type, dict]] = {
     "adamw": ({}, torch.optim.AdamW, {}),
     "rprop": ({"eta_plus": 1.1}, torch.optim.Rprop, {"etas": (0.5, 1.1)}),
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _model() -> nn.Sequential:

@@ -9,7 +9,6 @@ modified; bad input is a one-line ``LrlabError``.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -29,15 +28,6 @@ BATCH = 16
 def seeded() -> None:
     """Every test starts from the same global seed (model initialisation)."""
     torch.manual_seed(0)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # -- models and data ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,14 +23,6 @@ from lrlab.schedules import Schedule
 
 NAN, INF = math.nan, math.inf
 TIMES = torch.cat([torch.arange(0.0, 61.0), torch.linspace(0.0, 60.0, 97), torch.tensor([250.0])])
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @dataclass(frozen=True)

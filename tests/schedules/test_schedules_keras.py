@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -21,14 +20,6 @@ keras = pytest.importorskip("keras")
 schedules = keras.optimizers.schedules
 
 STEPS = 300
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def keras_rates(sched: object, steps: int = STEPS) -> torch.Tensor:

@@ -9,7 +9,7 @@ evaluates the closed form: the difference is rounding).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -19,14 +19,6 @@ import lrlab.schedules as S
 
 LRS = [0.1, 0.03, 1.0]
 STEPS = 250
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def optimizer(lrs: list[float] = LRS) -> SGD:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -25,15 +24,6 @@ from lrlab.search._fastest import (
 from lrlab.tasks import Split, Task, get_task
 
 LRS = [100.0, 1.0, 0.01, 1e-4]  # on blobs: 100 diverges, 1 has the lowest epoch-1 SSE
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lrlab._errors import LrlabError
 from lrlab.schedules import parse_schedule
 from lrlab.search._common import rate
 from lrlab.search._halving import halving, halving_table, halvings, subset_losses
 from lrlab.tasks import Task, get_task
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ device, so its GradScaler branch is exercised here on CPU (bfloat16) through the
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,14 +20,6 @@ from lrlab.search._loop import Setup, run_once
 from lrlab.search._range_test import range_rates
 
 CE = nn.CrossEntropyLoss()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def data(n: int = 256, device: str = "cpu"):

@@ -7,7 +7,6 @@ the readings on constructed curves in test_lr_readings.py.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,14 +17,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from lrlab.search import diverged, ema, find_lr, model_loss, range_rates
 
 CE = nn.CrossEntropyLoss()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def separable(n: int = 256, seed: int = 0, dtype=torch.float32):

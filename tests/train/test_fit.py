@@ -5,13 +5,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from lrlab._errors import LrlabError
 from lrlab.train import SweepResult, parse_lrs, sweep, train
@@ -53,15 +51,6 @@ def assert_same_member(a: pd.DataFrame, ka: int, b: pd.DataFrame, kb: int, *,
     pd.testing.assert_frame_equal(ra.drop(columns="value"), rb.drop(columns="value"))
     np.testing.assert_allclose(ra["value"].to_numpy(), rb["value"].to_numpy(),
                                rtol=0, atol=atol, equal_nan=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

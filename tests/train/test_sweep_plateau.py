@@ -9,14 +9,6 @@ import lrlab
 from lrlab.cli import main
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _torch_rates(metrics: list[float], *, lr: float, mode: str, **options) -> list[float]:
     """The rate torch's ReduceLROnPlateau gives each epoch when fed the same metrics."""
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)

@@ -9,7 +9,7 @@ schedule alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,15 +25,6 @@ from lrlab.train import SweepResult, sweep
 EPOCHS = 3
 LR = 0.1
 SPECS = ["step:factor=0.5,every=2", "exp:k=0.3", "cosine", "onecycle"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny networks: one intra-op thread avoids oversubscription on busy shared CPUs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
