@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from lrlab.cli import main
+from cli_helpers import assert_bad_input, run
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
@@ -47,23 +46,6 @@ def with_nan():
     return Task(name="nan", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
                 model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2)
 '''
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run ``lrlab argv`` in-process: (exit code, stdout, stderr)."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_bad_input(code: int, err: str) -> str:
-    """Exit code 2 and exactly one non-empty stderr line starting with "error:"."""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error:"), err
-    return lines[0]
 
 
 def verdict_lines(out: str) -> list[str]:

@@ -10,32 +10,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from cli_helpers import assert_bad_input, run
 
 import lrlab
-from lrlab.cli import main
 from lrlab.optim import get_rule, param_groups, parse_lr_mult
 from lrlab.schedules import cyclical, exponential, parse_schedule, step_decay
 from lrlab.tasks import get_task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEPS_PER_EPOCH = 10  # blobs: 500 training examples in batches of 50
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    """Run ``lrlab argv`` in-process: (exit code, stdout, stderr)."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_bad_input(code: int, err: str) -> str:
-    """Exit code 2 and exactly one non-empty stderr line starting with "error:"."""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert "Traceback" not in err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: "), err
-    return lines[0]
 
 
 def python_message(call: Callable[[], object]) -> str:

@@ -6,25 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from lrlab.cli import app, main
-from lrlab.cli._search import fastest, grid, halving
-
-for _command in (grid, fastest, halving):
-    app.add_command(_command)  # the lead registers them in lrlab.cli; idempotent here
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_bad_input(code: int, err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 2, err
-    assert len(lines) == 1 and lines[0].startswith("error:"), err
-    return lines[0]
+from cli_helpers import assert_bad_input, run
 
 
 def test_grid_prints_table_verdict_and_why(capsys) -> None:
