@@ -25,6 +25,7 @@ from lrlab.search._data import Batches, ModelLoss
 from lrlab.search._loop import Setup, preserved, run_once
 from lrlab.search._readings import DEFAULT_RULES, Rules
 from lrlab.search._result import RangeTestResult
+from lrlab.search._vectorised import population_runs, vectorisable
 
 __all__ = ["Mode", "find_lr", "range_rates"]
 
@@ -204,7 +205,10 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
             starting weights under ``torch.manual_seed(seed)`` (data order, dropout), and
             return the per-step median of the raw losses over the steps every run reached,
             with every reading taken on that median curve, the runs in ``result.runs`` and
-            the min/median/max band of their smoothed losses in ``result.band()``.
+            the min/median/max band of their smoothed losses in ``result.band()``. With
+            lrlab's own SGD and ``(x, y)`` tensor data the K tests train as one vectorised
+            population, member k drawing its order from a generator seeded with seed k
+            (see :mod:`lrlab.search._vectorised`); otherwise they run one after another.
         reinit: with ``seeds``, also redraw the weights per seed (``reset_parameters()`` of
             every submodule that has one).
         rules: the constants of the readings.
@@ -245,7 +249,11 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
     if seed_list is None:
         with preserved(model, opt, here):
             return RangeTestResult.build(**run_once(setup), **settings)
-    runs = [_seeded_run(setup, seed, reinit, settings) for seed in seed_list]
+    if vectorisable(setup, own):  # the K tests as one population
+        runs = [RangeTestResult.build(**records, **settings)
+                for records in population_runs(setup, seed_list, reinit)]
+    else:  # a user's optimizer, data loader, accumulation...: one test after another
+        runs = [_seeded_run(setup, seed, reinit, settings) for seed in seed_list]
     return _combine(runs, seed_list, settings)
 
 

@@ -1,0 +1,134 @@
+"""K range tests at once: one population, each member with its own data order (and weights).
+
+Users report that a single range test's suggestion jumps from run to run; running several
+and reading their median settles it. When :func:`find_lr` owns the optimizer (plain SGD), the
+data is an ``(x, y)`` pair of tensors and there is no accumulation, AMP or self-computing
+loss, the K tests are members of one :class:`~lrlab.population.Population`: one forward and
+one backward per step for all of them. Member k draws its example order from a generator
+seeded with ``seeds[k]`` (and, with ``reinit``, its weights); every member follows the same
+rate ramp and stops on its own when its loss diverges.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+
+from lrlab.population import Population
+from lrlab.search._data import ModelLoss
+from lrlab.search._loop import Setup, diverged
+from lrlab.search._smooth import ema_step
+
+__all__ = ["population_runs", "vectorisable"]
+
+
+def vectorisable(s: Setup, own_optimizer: bool) -> bool:
+    """Whether the K tests of ``s`` can run as one population (see the module docstring)."""
+    tensors = getattr(s.train, "_tensors", None)
+    val_ok = s.val is None or getattr(s.val, "_tensors", None) is not None
+    return (own_optimizer and tensors is not None and len(tensors) == 2 and val_ok
+            and s.accumulate == 1 and not s.amp and not isinstance(s.loss_fn, ModelLoss))
+
+
+def _initial_models(model: nn.Module, seeds: Sequence[int], reinit: bool) -> list[nn.Module]:
+    if not reinit:
+        return [model]
+    models = []
+    for seed in seeds:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            m = copy.deepcopy(model)
+            for module in m.modules():
+                reset = getattr(module, "reset_parameters", None)
+                if callable(reset):
+                    reset()
+        models.append(m)
+    return models
+
+
+class _Curve:
+    """One member's records and its divergence stop, as the sequential loop keeps them."""
+
+    def __init__(self, s: Setup, has_val: bool) -> None:
+        self.s, self.has_val = s, has_val
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.val_loss: list[float] = []
+        self.val_acc: list[float] = []
+        self.avg, self.best, self.first = 0.0, math.inf, math.nan
+        self.reason = f"reached end={s.lrs[-1]:.3g} after {len(s.lrs)} steps"
+        self.active, self.stopped = True, False
+
+    def add(self, t: int, lr: float, loss: float, val: tuple[float, float] | None) -> None:
+        if not math.isfinite(loss):
+            self.reason, self.stopped, self.active = f"the loss is {loss} at lr {lr:.3g}", True, False
+            return
+        self.avg, smoothed = ema_step(self.avg, loss, t, self.s.smooth)
+        self.lrs.append(lr)
+        self.losses.append(loss)
+        if self.has_val:
+            self.val_loss.append(val[0] if val else math.nan)
+            self.val_acc.append(val[1] if val else math.nan)
+        self.first = smoothed if t == 0 else self.first
+        self.best = min(self.best, smoothed)
+        if diverged(smoothed, self.best, self.first, self.s.diverge):
+            self.reason = (f"diverged at lr {lr:.3g}: smoothed loss {smoothed:.4g} vs best "
+                           f"{self.best:.4g} (diverge={self.s.diverge:g})")
+            self.stopped, self.active = True, False
+
+    def records(self, accuracy: bool) -> dict[str, Any]:
+        return {"lrs": self.lrs, "losses": self.losses,
+                "val_loss": self.val_loss if self.has_val else None,
+                "val_accuracy": self.val_acc if self.has_val and accuracy else None,
+                "stopped_early": self.stopped, "reason": self.reason}
+
+
+def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
+    """The records of one range test per seed, all trained as one population."""
+    x, y = (t.to(s.device) for t in s.train._tensors)
+    k, n, size = len(seeds), len(x), s.train._size
+    pop = Population(_initial_models(s.model, seeds, reinit), "sgd",
+                     {"lr": [float(s.lrs[0])] * k}, device=s.device, divergence_factor=None)
+    per_member = vmap(s.loss_fn)
+
+    def loss(outputs: Tensor, targets: Tensor) -> Tensor:
+        return per_member(outputs, targets).unsqueeze(1)  # one "sample": the batch loss
+
+    gens = [torch.Generator().manual_seed(seed) for seed in seeds]
+    order, pos = None, n
+    curves = [_Curve(s, s.val is not None) for _ in seeds]
+    last = len(s.lrs) - 1
+    for t, lr in enumerate(s.lrs.tolist()):
+        if pos + size > n:  # a new pass: each member reshuffles with its own generator
+            order = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(s.device)
+            pos = 0
+        idx = order[:, pos:pos + size]
+        pos += size
+        out = pop.step(x[idx], y[idx], loss, shared=False,
+                       lr=torch.full((k,), lr, dtype=torch.float64))
+        vals = _validate(pop, s, per_member) if s.val is not None and (
+            t % s.eval_every == 0 or t == last) else None
+        for i, (curve, value) in enumerate(zip(curves, out.loss.tolist())):
+            if curve.active:
+                curve.add(t, lr, value, None if vals is None else (vals[0][i], vals[1][i]))
+        if not any(c.active for c in curves):
+            break
+    accuracy = s.val is None or not s.val._tensors[1].is_floating_point()
+    return [c.records(accuracy) for c in curves]
+
+
+@torch.no_grad()
+def _validate(pop: Population, s: Setup, per_member) -> tuple[list[float], list[float]]:
+    """Each member's validation loss and accuracy (argmax against class targets)."""
+    xv, yv = (t.to(s.device) for t in s.val._tensors)
+    out = pop.predict(xv)
+    losses = per_member(out, yv.expand(pop.members, *yv.shape)).tolist()
+    if yv.is_floating_point() or out.dim() != 3:
+        return losses, [math.nan] * pop.members
+    return losses, (out.argmax(-1) == yv).double().mean(-1).tolist()
