@@ -71,10 +71,11 @@ def test_onecycle_is_torch_per_batch() -> None:
     assert torch.equal(built(torch.arange(30)), direct(torch.arange(30)))
 
 
-def test_decay_reaches_the_total_factor_at_the_end() -> None:
+def test_decay_reaches_the_total_factor_at_the_last_step() -> None:
+    """decay=100: the last step of training (step 199 of 200) runs at lr0 / 100."""
     for text in ("exp:decay=100", "inv:decay=100", "step:decay=100,every=5"):
         sched = S.parse_schedule(text).build(0.1, epochs=50, steps_per_epoch=4)
-        assert sched(200).item() == pytest.approx(0.001, rel=1e-12), text
+        assert sched(199).item() == pytest.approx(0.001, rel=1e-12), text
 
 
 def test_warmup_then_the_schedule_fits_the_rest() -> None:
@@ -84,7 +85,7 @@ def test_warmup_then_the_schedule_fits_the_rest() -> None:
     torch.testing.assert_close(sched(t)[:, 0], torch.tensor(
         [0.01, 0.055, 0.1, 0.05, 0.0], dtype=torch.float64), rtol=1e-14, atol=1e-17)
     exp = S.parse_schedule("exp:decay=100,warmup=10").build(1.0, epochs=60)
-    assert exp(60).item() == pytest.approx(0.01, rel=1e-12)
+    assert exp(59).item() == pytest.approx(0.01, rel=1e-12)  # the last of 60 steps
 
 
 def test_spaces_and_case_are_tolerated() -> None:

@@ -47,7 +47,7 @@ def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subse
     from lrlab.cli._display import print_result, progress_bar
     from lrlab.train import fit, validated
 
-    check_out(out)
+    check_out(out, fmt)
     config = validated(lrs=lrs, seed=seed, **settings)  # every check before any work
     task = load_task(task_name, task_opt, data_dir=data_dir, download=download,
                      subset=parse_subset(subset), seed=seed)

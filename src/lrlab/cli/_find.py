@@ -37,7 +37,6 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
          mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
          subset: str | None, data_dir: Path | None, out: Path | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks."""
-    from lrlab.cli._display import stdout
     from lrlab.cli._options import check_out, load_task, parse_subset
     from lrlab.search import find_lr
 
@@ -45,22 +44,36 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     if seeds < 1:
         raise LrlabError(f"--seeds must be at least 1, got {seeds}")
     t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
-    with torch.random.fork_rng(devices=[]):
+    if batch_size is not None and batch_size < 1:
+        raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
+
+    def loss(outputs, targets):  # the task's own per-sample loss, averaged over the batch
+        return t.loss(outputs.unsqueeze(0), targets).mean()
+
+    with torch.random.fork_rng(devices=[]):  # weights and data order from --seed, not chance
         torch.manual_seed(seed)
         model = t.model()
-    opt = {"sgd": lambda p: torch.optim.SGD(p, lr=start),
-           "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
-           "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())
-    result = find_lr(model, torch.nn.CrossEntropyLoss(), (t.train.x, t.train.y),
-                     optimizer=opt, start=start, end=end, steps=steps, mode=mode,
-                     val_data=(t.val.x, t.val.y), batch_size=batch_size or t.batch_size,
-                     seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
-    table = Table(title=f"{t.name}: range test, {optimizer}")
+        opt = {"sgd": lambda p: None,  # find_lr's own SGD: several seeds run as one population
+               "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
+               "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())
+        result = find_lr(model, loss, (t.train.x, t.train.y), optimizer=opt, start=start,
+                         end=end, steps=steps, mode=mode, val_data=(t.val.x, t.val.y),
+                         batch_size=batch_size or t.batch_size,
+                         seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+    _report(result, t.name, optimizer, mode)
+    if out is not None:
+        _save(result, out)
+
+
+def _report(result, name: str, optimizer: str, mode: str) -> None:
+    from lrlab.cli._display import stdout
+
+    table = Table(title=f"{name}: range test, {optimizer}")
     for column in ("reading", "rate", "why"):
         table.add_column(column, overflow="fold")
-    for name, reading in result.suggestions().items():
+    for reading_name, reading in result.suggestions().items():
         rate = "-" if math.isnan(reading.lr) else f"{reading.lr:.3g}"
-        table.add_row(name, rate, reading.why)
+        table.add_row(reading_name, rate, reading.why)
     stdout.print(table)
     if len(result.lrs):
         stdout.print(f"{len(result.lrs)} steps, rate {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}"
@@ -70,8 +83,6 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     stdout.print(f"suggested rate: {rate:.3g}" if not math.isnan(rate) else
                  "no rate could be read from this curve; widen --start/--end or add --steps",
                  soft_wrap=True)
-    if out is not None:
-        _save(result, out)
 
 
 def _save(result, out: Path) -> None:

@@ -40,7 +40,8 @@ _OPTIONS: dict[str, Callable] = {
                             help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
                                  "'head.*=10'); repeat to train variants side by side, "
                                  "'uniform' for none"),
-    "seed": click.option("--seed", type=int, default=0, show_default=True,
+    "seed": click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0,
+                         show_default=True,
                          help="seed of the initial weights and the example order"),
     "seeds": click.option("--seeds", help="comma list: cross every rate with each seed (own "
                                           "weights and order per seed)"),
@@ -110,10 +111,12 @@ def parse_hparams(pairs: tuple[str, ...] | None, **named: float | None) -> dict[
     return out
 
 
-def check_out(out: Path | None) -> None:
-    """``--out`` must be a directory (or not exist yet): never overwrite a file."""
-    if out is not None and out.exists() and not out.is_dir():
-        raise LrlabError(f"--out {out} is a file; give a directory")
+def check_out(out: Path | None, fmt: str = "csv") -> None:
+    """``--out`` must be able to become a directory of results: checked before training."""
+    from lrlab.train import check_writable
+
+    if out is not None:
+        check_writable(out, fmt)
 
 
 def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,

@@ -68,7 +68,7 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
     from lrlab.cli._display import progress_bar
 
     out, fmt, quiet = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet")
-    check_out(out)
+    check_out(out, fmt)
     settings = _settings(kw)
     if settings["subset"] is None:
         settings["subset"] = default_subset

@@ -11,11 +11,25 @@
 
 from lrlab.optim._base import lr_mult_for
 from lrlab.optim._groups import lr_multipliers, param_groups, parse_lr_mult
+from lrlab.optim._ranges import RANGES, check_ranges
 from lrlab.optim._rules import RULES, UpdateRule, get_rule, lr_for, per_member
 from lrlab.optim._torch import SGDHD, AdamHD, DeltaBarDelta, Optimizer, Rprop
 
 __all__ = [
-    "RULES", "SGDHD", "AdamHD", "DeltaBarDelta", "Optimizer", "Rprop", "UpdateRule",
-    "get_rule", "lr_for", "lr_mult_for", "lr_multipliers", "param_groups", "parse_lr_mult",
+    "RANGES",
+    "RULES",
+    "SGDHD",
+    "AdamHD",
+    "DeltaBarDelta",
+    "Optimizer",
+    "Rprop",
+    "UpdateRule",
+    "check_ranges",
+    "get_rule",
+    "lr_for",
+    "lr_mult_for",
+    "lr_multipliers",
+    "param_groups",
+    "parse_lr_mult",
     "per_member",
 ]

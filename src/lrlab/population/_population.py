@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
-from lrlab.optim import UpdateRule, get_rule, lr_multipliers
+from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
 from lrlab.population._batched import batched_forward, plan
 
 __all__ = ["Path", "Population", "StepOutput"]
@@ -71,12 +71,13 @@ def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Ten
     for name, v in values.items():
         if v.numel() != k:
             raise LrlabError(f"hyperparameter {name!r} has {v.numel()} values for {k} members")
-        if not torch.isfinite(v).all():
-            raise LrlabError(f"hyperparameter {name!r} must be finite, got {v.tolist()}")
+    if not torch.isfinite(values["lr"]).all():  # the others: check_ranges below
+        raise LrlabError(f"learning rates must be finite, got {values['lr'].tolist()}")
     if (values["lr"] <= 0).any():
         raise LrlabError(f"learning rates must be positive, got {values['lr'].tolist()}")
     for name, default in rule.defaults.items():
         values.setdefault(name, torch.full((k,), float(default), dtype=torch.float64))
+    check_ranges(rule.name, {n: v.tolist() for n, v in values.items() if n != "lr"})
     return values
 
 

@@ -87,14 +87,19 @@ _COMMON = {
 _DECAY = Key("number", "total decay factor over training (100: 100x lower at the end)")
 
 
+def _last(n: float) -> float:
+    """The time of the last step of ``n``: ``decay=F`` means the rate there is lr0 / F."""
+    return max(n - 1, 1)
+
+
 def _step(lr0: Value, o: dict[str, Any], n: float) -> Schedule:
-    factor = (decay_over(o["decay"], n, kind="step", every=o["every"]) if "decay" in o
+    factor = (decay_over(o["decay"], _last(n), kind="step", every=o["every"]) if "decay" in o
               else o["factor"])
     return step_decay(lr0, factor=factor, every=o["every"], unit="step")
 
 
 def _rate(kind: Literal["exponential", "inverse_time"], o: dict[str, Any], n: float) -> Any:
-    return decay_over(o["decay"], n, kind=kind) if "decay" in o else o["k"]
+    return decay_over(o["decay"], _last(n), kind=kind) if "decay" in o else o["k"]
 
 
 _KINDS = [

@@ -31,7 +31,7 @@ __all__ = ["population_runs", "vectorisable"]
 def vectorisable(s: Setup, own_optimizer: bool) -> bool:
     """Whether the K tests of ``s`` can run as one population (see the module docstring)."""
     tensors = getattr(s.train, "_tensors", None)
-    val_ok = s.val is None or getattr(s.val, "_tensors", None) is not None
+    val_ok = s.val is None or len(getattr(s.val, "_tensors", None) or ()) == 2
     return (own_optimizer and tensors is not None and len(tensors) == 2 and val_ok
             and s.accumulate == 1 and not s.amp and not isinstance(s.loss_fn, ModelLoss))
 
@@ -90,7 +90,14 @@ class _Curve:
 
 
 def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
-    """The records of one range test per seed, all trained as one population."""
+    """The records of one range test per seed, all trained as one population (the caller's
+    random state is left as it was; random layers draw from the first seed)."""
+    with torch.random.fork_rng(devices=[s.device] if s.device.type == "cuda" else []):
+        torch.manual_seed(seeds[0])
+        return _population_runs(s, seeds, reinit)
+
+
+def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
     x, y = (t.to(s.device) for t in s.train._tensors)
     k, n, size = len(seeds), len(x), s.train._size
     pop = Population(_initial_models(s.model, seeds, reinit), "sgd",

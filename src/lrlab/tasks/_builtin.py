@@ -112,21 +112,27 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def _user_task(spec: str) -> Task:
     module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
+    if not module_name or not attr or module_name.startswith("."):
         raise LrlabError(f"user task {spec!r} must look like package.module:function")
-    sys.path.insert(0, os.getcwd())
+    here = os.getcwd()
+    sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
         factory = getattr(module, attr)
-    except (ImportError, AttributeError) as err:
+    except Exception as err:  # noqa: BLE001 - whatever the user's module raises on import
         raise LrlabError(f"cannot load user task {spec!r} ({type(err).__name__}: {err}); check "
                          "that the module is importable from here or on PYTHONPATH") from None
     finally:
-        sys.path.remove(os.getcwd())
+        sys.path.remove(here)
     if not callable(factory):
         raise LrlabError(f"user task {spec!r}: {attr!r} is a {type(factory).__name__}, not a "
                          "function returning lrlab.Task")
-    task = factory()
+    try:
+        task = factory()
+    except LrlabError:
+        raise
+    except Exception as err:  # noqa: BLE001 - report the user's error in one line
+        raise LrlabError(f"user task {spec!r} failed: {type(err).__name__}: {err}") from None
     if not isinstance(task, Task):
         raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, not lrlab.Task")
     return task

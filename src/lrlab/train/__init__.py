@@ -2,9 +2,17 @@
 
 from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
 from lrlab.train._fit import EpochReport, fit, sweep, train
-from lrlab.train._result import SweepResult
+from lrlab.train._result import SweepResult, check_writable
 
 __all__ = [
-    "EpochReport", "Member", "SweepConfig", "SweepResult", "fit", "parse_lrs", "sweep", "train",
+    "EpochReport",
+    "Member",
+    "SweepConfig",
+    "SweepResult",
+    "check_writable",
+    "fit",
+    "parse_lrs",
+    "sweep",
+    "train",
     "validated",
 ]

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from lrlab._errors import LrlabError
-from lrlab.optim import RULES
+from lrlab.optim import RULES, check_ranges
 
 __all__ = ["Member", "SweepConfig", "parse_lrs", "validated"]
 
@@ -36,7 +36,7 @@ class Member(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     lr: Rate
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     hparams: dict[str, float] = Field(default_factory=dict)
     lr_mult: dict[str, float] = Field(default_factory=dict)
     schedule: str = "constant"
@@ -60,7 +60,7 @@ class SweepConfig(BaseModel):
     hparams: dict[str, float] = Field(default_factory=dict)
     epochs: int | None = Field(default=None, ge=1)
     batch_size: int | None = Field(default=None, ge=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     seeds: list[int] | None = Field(default=None, min_length=1)
     lr_mults: list[dict[str, float]] | None = Field(default=None, min_length=1)
     schedules: list[str] = Field(default=["constant"], min_length=1)
@@ -92,6 +92,11 @@ class SweepConfig(BaseModel):
             raise ValueError(f"unknown update rule {self.optimizer!r}; choose one of: "
                              f"{', '.join(sorted(RULES))}")
         unknown = set(self.hparams) - set(RULES[self.optimizer].defaults)
+        if not unknown:
+            try:
+                check_ranges(self.optimizer, self.hparams)
+            except LrlabError as err:
+                raise ValueError(str(err)) from None
         if unknown:
             raise ValueError(f"{self.optimizer} takes no {min(unknown)!r}; it takes: "
                              f"{', '.join(RULES[self.optimizer].defaults) or 'only lr'}")

@@ -44,9 +44,14 @@ def _device(name: str | None) -> torch.device:
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise LrlabError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and (not torch.cuda.is_available()
+                                  or (device.index or 0) >= torch.cuda.device_count()):
+        raise LrlabError(f"device {name!r} is not available here (CUDA devices: "
+                         f"{torch.cuda.device_count()}); use --device cpu")
+    return device
 
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
@@ -89,8 +94,8 @@ class _Buffered:
     ops per training step by a few large ones per chunk.
     """
 
-    def __init__(self, metrics: EpochMetrics, limit: int = 1 << 22) -> None:
-        self.metrics, self.limit = metrics, limit
+    def __init__(self, metrics: EpochMetrics, *, batch_axis: int, limit: int = 1 << 22) -> None:
+        self.metrics, self.limit, self.axis = metrics, limit, batch_axis
         self.parts: list[tuple[Tensor, Tensor, Tensor]] = []
         self.size = 0
 
@@ -103,7 +108,8 @@ class _Buffered:
     def flush(self) -> None:
         if self.parts:
             outputs, ys, losses = zip(*self.parts)
-            self.metrics.update(torch.cat(outputs, 1), torch.cat(ys, -1), torch.cat(losses, 1))
+            self.metrics.update(torch.cat(outputs, 1), torch.cat(ys, self.axis),
+                                torch.cat(losses, 1))
             self.parts, self.size = [], 0
 
     def compute(self) -> dict[str, Tensor]:
@@ -135,7 +141,7 @@ class _Plateaus:
     """Reduce-on-plateau members: after each epoch their validation metric sets the rate of
     every later step (one :class:`ReduceOnPlateau` per distinct spec, per member inside)."""
 
-    def __init__(self, members: Sequence[Member], task: Task) -> None:
+    def __init__(self, members: Sequence[Member]) -> None:
         self.groups = []
         for text in dict.fromkeys(m.schedule for m in members):
             options = parse_plateau(text)
@@ -211,7 +217,8 @@ def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_
                  shared: bool, rates: Tensor | None, steps: list | None) -> dict[str, Tensor]:
     """One pass over the training data; the epoch's training metrics per member."""
     metrics = _Buffered(EpochMetrics(pop.members, num_classes=task.num_classes,
-                                     auc=task.num_classes is not None, device=pop.device))
+                                     auc=task.num_classes is not None, device=pop.device),
+                        batch_axis=order.dim() - 1)  # targets: (B, ...) shared, (K, B, ...) not
     norms = []
     xs, ys = data.x[order], data.y[order]  # one gather per epoch, then views
     for x, y in zip(xs.split(batch_size, dim=order.dim() - 1),
@@ -248,7 +255,16 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
     batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
     rates = _rate_table(members, epochs, len(batches), device, dtype)
-    plateaus = _Plateaus(members, task)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed)  # random layers (dropout) draw from the run's seed
+        return _epochs(task, members, config, pop, train, val, batches, rates, epochs,
+                       batch_size, callbacks)
+
+
+def _epochs(task, members, config, pop, train, val, batches, rates, epochs, batch_size,
+            callbacks) -> SweepResult:
+    """The epoch loop of :func:`fit`: train, evaluate, record, report."""
+    plateaus = _Plateaus(members)
     recorder, steps = _Recorder(len(members)), [] if config.record_steps else None
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):

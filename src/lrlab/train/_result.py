@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["SweepResult"]
+__all__ = ["SweepResult", "check_writable"]
 
 Format = Literal["csv", "parquet"]
 
@@ -152,7 +152,12 @@ class SweepResult:
             tables["steps"] = self.steps
         written = [_atomic(out / f"{name}.{format}", lambda p, t=t: _write(t, p, format))
                    for name, t in tables.items()]
-        summary = {"task": self.task, "monitor": self.monitor,
+        for stale in ("records", "members", "steps"):  # an earlier run's files in this folder
+            for fmt in ("csv", "parquet"):
+                path = out / f"{stale}.{fmt}"
+                if path not in written and path.exists():
+                    path.unlink()
+        summary = {"task": self.task, "monitor": self.monitor, "format": format,
                    "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
                    "config": self.config,
                    "summary": json.loads(self.summary().to_json(orient="records"))}
@@ -169,7 +174,7 @@ class SweepResult:
             raise LrlabError(f"{out} holds no lrlab records (no summary.json); "
                              "give a directory written by --out")
         meta = json.loads(meta_path.read_text())
-        fmt = "parquet" if (out / "records.parquet").exists() else "csv"
+        fmt = meta.get("format", "csv")
         read = pd.read_parquet if fmt == "parquet" else pd.read_csv
         steps = out / f"steps.{fmt}"
         return cls(task=meta["task"], monitor=meta["monitor"],
@@ -197,6 +202,19 @@ def _steps_frame(steps: list, steps_per_epoch: int) -> pd.DataFrame | None:
             "member": np.tile(np.arange(k), len(steps)), "epoch": np.repeat(epoch, k),
             "step": np.repeat(step, k), "metric": metric, "value": values.reshape(-1)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def check_writable(out: str | os.PathLike, format: Format = "csv") -> None:
+    """Fail before any training if ``out`` cannot become a directory of results."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise LrlabError(f"--out {out} is a file; give a directory")
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise LrlabError(f"cannot write into {out}: {parent} is not a writable directory; "
+                         "choose another --out")
+    if format == "parquet":
+        _require_parquet()
 
 
 def _require_parquet() -> None:
