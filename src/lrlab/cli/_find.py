@@ -52,7 +52,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
 
     with torch.random.fork_rng(devices=[]):  # weights and data order from --seed, not chance
         torch.manual_seed(seed)
-        model = t.model()
+        model = t.init_model(seed)
         opt = {"sgd": lambda p: None,  # find_lr's own SGD: several seeds run as one population
                "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
                "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())

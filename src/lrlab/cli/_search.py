@@ -4,8 +4,7 @@ Each command is one call of the procedure in :mod:`lrlab.search`; it prints each
 population's table (``print_result``), the procedure's own table, the verdict and why, and
 with ``--out DIR`` writes ``DIR/stage1``, ``DIR/stage2``, ... (one per population, via
 ``SweepResult.save``), ``DIR/confirm`` and ``DIR/search.json``. The options shared with
-``sweep`` come from :func:`lrlab.cli._common`; the lead registers the commands with
-``app.add_command(grid)`` (and ``fastest``, ``halving``).
+``sweep`` come from :mod:`lrlab.cli._options`; :mod:`lrlab.cli` registers the commands.
 """
 
 from __future__ import annotations

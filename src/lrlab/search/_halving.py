@@ -115,9 +115,7 @@ def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np
     Both are computed the same way (float64, one module at a time), so a rate too small to
     move the weights is not mistaken for one that raised the loss.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        initial = task.model()
+    initial = task.init_model(seed)
     pop = result.population
     end = [_mean_loss(pop.member_module(k), task) for k in range(pop.members)]
     return _mean_loss(initial, task), np.array(end)

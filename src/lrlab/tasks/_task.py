@@ -88,6 +88,13 @@ class Task:
         """Whether a larger value of :attr:`monitor` is better."""
         return self.monitor not in ("loss", "error", "sse")
 
+    def init_model(self, seed: int = 0) -> nn.Module:
+        """A freshly initialised model, its weights drawn from ``seed`` (the caller's random
+        state is left as it was): how every lrlab run starts from "the same weights"."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.model()
+
     def replace(self, **changes) -> Task:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)

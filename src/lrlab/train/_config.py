@@ -112,7 +112,7 @@ class SweepConfig(BaseModel):
                    label=" ".join([f"lr={lr:g}"]
                                   + ([sched] if len(self.schedules) > 1 else [])
                                   + ([f"seed={s}"] if len(seeds) > 1 else [])
-                                  + ([_mult_label(mult)] if len(mults) > 1 else [])))
+                                  + ([mult_label(mult)] if len(mults) > 1 else [])))
             for lr, sched, s, mult in itertools.product(self.lrs, self.schedules, seeds, mults)
         ]
 
@@ -133,7 +133,8 @@ def _check_plateau(text: str, options: dict) -> None:
         raise LrlabError(f"{text}: {err}") from None
 
 
-def _mult_label(mult: dict[str, float]) -> str:
+def mult_label(mult: dict[str, float]) -> str:
+    """A member's layer-wise multipliers as written on the command line, or "uniform"."""
     return ",".join(f"{k}={v:g}" for k, v in mult.items()) if mult else "uniform"
 
 

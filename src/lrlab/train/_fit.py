@@ -56,11 +56,7 @@ def _device(name: str | None) -> torch.device:
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
     """One freshly initialised model per distinct seed, in member order, RNG left untouched."""
-    built: dict[int, torch.nn.Module] = {}
-    for seed in dict.fromkeys(m.seed for m in members):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            built[seed] = task.model()
+    built = {seed: task.init_model(seed) for seed in dict.fromkeys(m.seed for m in members)}
     return [built[m.seed] for m in members]
 
 

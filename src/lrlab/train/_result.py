@@ -14,6 +14,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab.optim import get_rule
+from lrlab.train._config import mult_label
 
 if TYPE_CHECKING:
     from lrlab.population import Population
@@ -65,8 +66,7 @@ class SweepResult:
             "schedule": [m.schedule for m in members],
         })
         if any(m.lr_mult for m in members):
-            table["lr_mult"] = [",".join(f"{k}={v:g}" for k, v in m.lr_mult.items()) or "uniform"
-                                for m in members]
+            table["lr_mult"] = [mult_label(m.lr_mult) for m in members]
         for name, default in get_rule(config.optimizer).defaults.items():
             table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
         table["diverged"] = diverged
