@@ -86,11 +86,11 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
 
 
 def _save(result, out: Path) -> None:
-    from lrlab.train._result import _atomic
+    from lrlab._io import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
-    _atomic(out / "curve.csv", lambda p: result.to_frame().to_csv(p))
+    atomic_write(out / "curve.csv", lambda p: result.to_frame().to_csv(p))
     readings = {name: {"lr": None if math.isnan(r.lr) else r.lr, "why": r.why}
                 for name, r in result.suggestions().items()}
-    _atomic(out / "readings.json",
+    atomic_write(out / "readings.json",
             lambda p: p.write_text(json.dumps(readings, indent=2) + "\n"))

@@ -9,7 +9,6 @@ Agg canvas, no pyplot state) and the PNG written through a temporary file and
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
+from lrlab._io import atomic_write
 from lrlab.schedules import SCHEDULES, ScheduleKind, parse_schedule
 from lrlab.schedules._plateau import PLATEAU_KEYS
 
@@ -109,24 +109,8 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
            title=f"lr0 = {data.lr0:g}, {per} step{'s' * (per != 1)} per epoch")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    _write_atomically(fig, out)
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return out
-
-
-def _write_atomically(fig: object, out: Path) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as err:
-        raise LrlabError(f"cannot write into {out.parent}: {err.strerror}") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=110)  # type: ignore[attr-defined]
-        os.replace(tmp, out)
-    except OSError as err:
-        raise LrlabError(f"cannot write {out}: {err.strerror}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 @click.group("schedule")

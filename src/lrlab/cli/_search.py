@@ -19,6 +19,7 @@ import click
 from rich.table import Table
 
 from lrlab._errors import LrlabError
+from lrlab._io import atomic_write
 from lrlab.cli._options import (
     RULE_OPTIONS,
     check_out,
@@ -123,7 +124,8 @@ def _save(result: Any, out: Path, fmt: str) -> None:
         population.save(out / f"stage{i}", format=fmt)
     if result.confirmation is not None:
         result.confirmation.save(out / "confirm", format=fmt)
-    (out / "search.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    atomic_write(out / "search.json",
+                 lambda p: p.write_text(json.dumps(result.to_dict(), indent=2) + "\n"))
 
 
 @_search_command()

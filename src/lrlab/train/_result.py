@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab._io import atomic_write
 from lrlab.optim import get_rule
 from lrlab.train._config import mult_label
 
@@ -150,7 +150,7 @@ class SweepResult:
         tables = {"records": self.records, "members": self.members}
         if self.steps is not None:
             tables["steps"] = self.steps
-        written = [_atomic(out / f"{name}.{format}", lambda p, t=t: _write(t, p, format))
+        written = [atomic_write(out / f"{name}.{format}", lambda p, t=t: _write(t, p, format))
                    for name, t in tables.items()]
         for stale in ("records", "members", "steps"):  # an earlier run's files in this folder
             for fmt in ("csv", "parquet"):
@@ -161,7 +161,7 @@ class SweepResult:
                    "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
                    "config": self.config,
                    "summary": json.loads(self.summary().to_json(orient="records"))}
-        written.append(_atomic(out / "summary.json",
+        written.append(atomic_write(out / "summary.json",
                                lambda p: p.write_text(json.dumps(summary, indent=2) + "\n")))
         return written
 
@@ -230,15 +230,3 @@ def _write(table: pd.DataFrame, path: Path, format: Format) -> None:
         table.to_parquet(path, index=False)
     else:
         table.to_csv(path, index=False)
-
-
-def _atomic(path: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
