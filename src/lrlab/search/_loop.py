@@ -145,41 +145,64 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     return loss_sum / count, (None if hits is None else hits / count)
 
 
+class Curve:
+    """One range test's records and its divergence stop, step by step (the sequential loop
+    and each member of the vectorised one keep theirs in one of these)."""
+
+    def __init__(self, s: Setup, has_val: bool) -> None:
+        self.s, self.has_val = s, has_val
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.val_loss: list[float] = []
+        self.val_acc: list[float] = []
+        self.avg, self.best, self.first = 0.0, math.inf, math.nan
+        self.reason = f"reached end={s.lrs[-1]:.3g} after {len(s.lrs)} steps"
+        self.active, self.stopped = True, False
+
+    def add(self, t: int, lr: float, loss: float, val: tuple[float, float] | None) -> None:
+        if not math.isfinite(loss):
+            self.reason, self.stopped, self.active = f"the loss is {loss} at lr {lr:.3g}", True, False
+            return
+        self.avg, smoothed = ema_step(self.avg, loss, t, self.s.smooth)
+        self.lrs.append(lr)
+        self.losses.append(loss)
+        if self.has_val:
+            self.val_loss.append(val[0] if val else math.nan)
+            self.val_acc.append(val[1] if val else math.nan)
+        self.first = smoothed if t == 0 else self.first
+        self.best = min(self.best, smoothed)
+        if diverged(smoothed, self.best, self.first, self.s.diverge):
+            self.reason = (f"diverged at lr {lr:.3g}: smoothed loss {smoothed:.4g} vs best "
+                           f"{self.best:.4g} (diverge={self.s.diverge:g})")
+            self.stopped, self.active = True, False
+
+    def records(self, accuracy: bool) -> dict[str, Any]:
+        return {"lrs": self.lrs, "losses": self.losses,
+                "val_loss": self.val_loss if self.has_val else None,
+                "val_accuracy": self.val_acc if self.has_val and accuracy else None,
+                "stopped_early": self.stopped, "reason": self.reason}
+
+
+
 def run_once(s: Setup) -> dict[str, Any]:
     """Run the ramp once from the current state; return the records for the result."""
     stream = Stream(s.train)
     scaler = torch.amp.GradScaler(s.device.type) if s.amp else None
     s.model.train()
-    lrs, losses, val_loss, val_acc = [], [], [], []
-    avg, best, first = 0.0, math.inf, math.nan
+    curve = Curve(s, s.val is not None)
     last = len(s.lrs) - 1
-    reason, stopped = f"reached end={s.lrs[-1]:.3g} after {len(s.lrs)} steps", False
     for t, lr in enumerate(s.lrs.tolist()):
         _set_lrs(s, lr)
         loss = _train_step(s, stream, scaler, check=t == 0)
         if loss is None:
-            reason, stopped = f"train_data ran out after {stream.seen} batches", True
+            curve.reason, curve.stopped = f"train_data ran out after {stream.seen} batches", True
             break
-        if not math.isfinite(loss):
-            reason, stopped = f"the loss is {loss} at lr {lr:.3g}", True
+        val = (_evaluate(s) if s.val is not None and math.isfinite(loss)
+               and (t % s.eval_every == 0 or t == last) else None)
+        curve.add(t, lr, loss, val)
+        if not curve.active:
             break
-        avg, smooth_t = ema_step(avg, loss, t, s.smooth)
-        lrs.append(lr)
-        losses.append(loss)
-        if s.val is not None:
-            vl, va = _evaluate(s) if t % s.eval_every == 0 or t == last else (math.nan, math.nan)
-            val_loss.append(vl)
-            val_acc.append(va)
-        first = smooth_t if t == 0 else first
-        best = min(best, smooth_t)
-        if diverged(smooth_t, best, first, s.diverge):
-            reason, stopped = (f"diverged at lr {lr:.3g}: smoothed loss {smooth_t:.4g} vs best "
-                               f"{best:.4g} (diverge={s.diverge:g})"), True
-            break
-    has_acc = s.val is not None and all(a is not None for a in val_acc)
-    return {"lrs": lrs, "losses": losses, "val_loss": val_loss if s.val is not None else None,
-            "val_accuracy": val_acc if has_acc else None, "stopped_early": stopped,
-            "reason": reason}
+    return curve.records(all(a is not None for a in curve.val_acc))
 
 
 def _clone(t: torch.Tensor | None) -> torch.Tensor | None:

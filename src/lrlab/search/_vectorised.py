@@ -22,8 +22,7 @@ from torch.func import vmap
 
 from lrlab.population import Population
 from lrlab.search._data import ModelLoss
-from lrlab.search._loop import Setup, diverged
-from lrlab.search._smooth import ema_step
+from lrlab.search._loop import Curve, Setup
 
 __all__ = ["population_runs", "vectorisable"]
 
@@ -52,43 +51,6 @@ def _initial_models(model: nn.Module, seeds: Sequence[int], reinit: bool) -> lis
     return models
 
 
-class _Curve:
-    """One member's records and its divergence stop, as the sequential loop keeps them."""
-
-    def __init__(self, s: Setup, has_val: bool) -> None:
-        self.s, self.has_val = s, has_val
-        self.lrs: list[float] = []
-        self.losses: list[float] = []
-        self.val_loss: list[float] = []
-        self.val_acc: list[float] = []
-        self.avg, self.best, self.first = 0.0, math.inf, math.nan
-        self.reason = f"reached end={s.lrs[-1]:.3g} after {len(s.lrs)} steps"
-        self.active, self.stopped = True, False
-
-    def add(self, t: int, lr: float, loss: float, val: tuple[float, float] | None) -> None:
-        if not math.isfinite(loss):
-            self.reason, self.stopped, self.active = f"the loss is {loss} at lr {lr:.3g}", True, False
-            return
-        self.avg, smoothed = ema_step(self.avg, loss, t, self.s.smooth)
-        self.lrs.append(lr)
-        self.losses.append(loss)
-        if self.has_val:
-            self.val_loss.append(val[0] if val else math.nan)
-            self.val_acc.append(val[1] if val else math.nan)
-        self.first = smoothed if t == 0 else self.first
-        self.best = min(self.best, smoothed)
-        if diverged(smoothed, self.best, self.first, self.s.diverge):
-            self.reason = (f"diverged at lr {lr:.3g}: smoothed loss {smoothed:.4g} vs best "
-                           f"{self.best:.4g} (diverge={self.s.diverge:g})")
-            self.stopped, self.active = True, False
-
-    def records(self, accuracy: bool) -> dict[str, Any]:
-        return {"lrs": self.lrs, "losses": self.losses,
-                "val_loss": self.val_loss if self.has_val else None,
-                "val_accuracy": self.val_acc if self.has_val and accuracy else None,
-                "stopped_early": self.stopped, "reason": self.reason}
-
-
 def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
     """The records of one range test per seed, all trained as one population (the caller's
     random state is left as it was; random layers draw from the first seed)."""
@@ -109,7 +71,7 @@ def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[
 
     gens = [torch.Generator().manual_seed(seed) for seed in seeds]
     order, pos = None, n
-    curves = [_Curve(s, s.val is not None) for _ in seeds]
+    curves = [Curve(s, s.val is not None) for _ in seeds]
     last = len(s.lrs) - 1
     for t, lr in enumerate(s.lrs.tolist()):
         if pos + size > n:  # a new pass: each member reshuffles with its own generator
@@ -126,7 +88,7 @@ def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[
                 curve.add(t, lr, value, None if vals is None else (vals[0][i], vals[1][i]))
         if not any(c.active for c in curves):
             break
-    accuracy = s.val is None or not s.val._tensors[1].is_floating_point()
+    accuracy = s.val is not None and not s.val._tensors[1].is_floating_point()
     return [c.records(accuracy) for c in curves]
 
 
