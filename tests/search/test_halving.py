@@ -44,6 +44,21 @@ def test_halving_table_on_hand_made_values() -> None:
     # frozen; went up; did not go down (equal); down; down
     assert table["diverged"].tolist() == [True, True, True, False, False]
     assert (table["start_loss"] == 2.0).all()
+    # falls 1.0 (the largest), -0.5, 0, 0.5: shares of it
+    np.testing.assert_allclose(table["progress"].tolist(), [np.nan, -0.5, 0.0, 0.5, 1.0])
+
+
+def test_a_rate_that_barely_moves_the_loss_counts_as_diverging() -> None:
+    """Digits at lr 2.5 took the loss from 2.34 to 2.325 while 0.3 took it to 0.4: a bounce
+    at the edge of divergence, not training."""
+    members = pd.DataFrame({"member": [0, 1, 2], "lr": [2.5, 1.25, 0.3],
+                            "diverged": [False, False, False]})
+    table = halving_table(members, 2.34, [2.325, 1.1, 0.4])
+    assert table["diverged"].tolist() == [True, False, False]  # 1.25: 1.24 of 1.94 >= half
+    lenient = halving_table(members, 2.34, [2.325, 1.1, 0.4], progress=0.0)
+    assert lenient["diverged"].tolist() == [False, False, False]
+    strict = halving_table(members, 2.34, [2.325, 1.1, 0.4], progress=0.9)
+    assert strict["diverged"].tolist() == [True, True, False]
 
 
 # --- the procedure on blobs ----------------------------------------------------------------
@@ -129,6 +144,8 @@ def test_every_rate_diverging_raises(blobs) -> None:
     ({"iterations": 2.5}, "iterations"),
     ({"decay": 1.0}, "decay"),
     ({"decay": -5.0}, "decay"),
+    ({"progress": 1.0}, "progress"),
+    ({"progress": -0.1}, "progress"),
     ({"subset": 2.5}, "subset"),
     ({"schedules": ["cosine"]}, "schedules"),
 ])

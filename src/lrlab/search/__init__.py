@@ -24,6 +24,7 @@ Example:
 Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 """
 
+from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
 from lrlab.search._data import ModelLoss, model_loss
 from lrlab.search._fastest import FASTEST_LRS, FastestResult, fastest
@@ -47,6 +48,7 @@ __all__ = [
     "COMPARISONS",
     "DEFAULT_RULES",
     "FASTEST_LRS",
+    "AutoResult",
     "CoarseToFineResult",
     "CycleRange",
     "FastestResult",
@@ -59,6 +61,7 @@ __all__ = [
     "Rules",
     "SearchResult",
     "SmithReadings",
+    "auto",
     "coarse_to_fine",
     "diverged",
     "ema",

@@ -25,6 +25,9 @@ from lrlab.train import SweepResult
 
 __all__ = ["HalvingResult", "halving", "halving_table", "halvings", "subset_losses"]
 
+#: The share of the largest loss fall a halving must reach to count as not diverging.
+PROGRESS = 0.5
+
 @dataclass(frozen=True, eq=False)
 class HalvingResult(SearchResult):
     """What :func:`halving` found.
@@ -64,35 +67,46 @@ def halvings(start: float, min_lr: float) -> list[float]:
     return [start / 2 ** i for i in range(count)]
 
 
-def halving_table(members: pd.DataFrame, start_loss: float,
-                  end_loss: Sequence[float]) -> pd.DataFrame:
+def halving_table(members: pd.DataFrame, start_loss: float, end_loss: Sequence[float], *,
+                  progress: float = PROGRESS) -> pd.DataFrame:
     """Which members diverged.
 
     A member diverged if the population froze it (``members["diverged"]``: NaN/Inf, or a
-    batch loss beyond ``divergence_factor`` times its first) or if its loss over the search
-    examples after the run is not below ``start_loss``, the loss over the same examples at
-    the initial weights every member shared (the loss did not go down).
+    batch loss beyond ``divergence_factor`` times its first), or if its loss over the search
+    examples fell by less than ``progress`` of the largest fall any member achieved
+    (``start_loss - end_loss < progress * (start_loss - min(end_loss))``), ``start_loss``
+    being the loss over the same examples at the initial weights every member shared. A rate
+    that leaves the loss where it started, or bounces it down a little while smaller rates
+    bring it far down, is not training: it is at the edge of divergence. A loss that did not
+    go down at all is a divergence whatever ``progress`` is.
 
     Args:
         members: the members table (``member, lr, diverged``), in member order.
         start_loss: the mean loss over the search examples at the initial weights.
         end_loss: each member's mean loss over the same examples after the run.
+        progress: the share of the best member's fall a rate must reach, in [0, 1).
 
     Returns:
-        ``lr, start_loss, end_loss, frozen, diverged``, largest rate first.
+        ``lr, start_loss, end_loss, progress, frozen, diverged``, largest rate first;
+        ``progress`` is each member's fall as a share of the largest.
 
     Example:
-        >>> members = pd.DataFrame({"member": [0, 1], "lr": [1.0, 0.5],
-        ...                         "diverged": [False, False]})
-        >>> halving_table(members, 2.3, [2.4, 1.1])["diverged"].tolist()
-        [True, False]
+        >>> members = pd.DataFrame({"member": [0, 1, 2], "lr": [2.0, 1.0, 0.5],
+        ...                         "diverged": [False, False, False]})
+        >>> halving_table(members, 2.3, [2.2, 1.1, 1.3])["diverged"].tolist()
+        [True, False, False]
     """
     end = np.asarray(end_loss, dtype=float)
     frozen = members["diverged"].to_numpy(bool)
+    fall = np.where(frozen | ~np.isfinite(end), -np.inf, start_loss - end)
+    best = float(fall.max()) if len(fall) else 0.0
+    share = fall / best if best > 0 else np.full_like(fall, np.nan)
     with np.errstate(invalid="ignore"):
-        down = end < start_loss
+        enough = (fall > 0) & (fall >= progress * best)
     table = pd.DataFrame({"lr": members["lr"].to_numpy(float), "start_loss": float(start_loss),
-                          "end_loss": end, "frozen": frozen, "diverged": frozen | ~down})
+                          "end_loss": end, "progress": np.where(np.isfinite(share), share,
+                                                                np.nan),
+                          "frozen": frozen, "diverged": frozen | ~enough})
     return table.sort_values("lr", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -121,7 +135,8 @@ def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np
     return _mean_loss(initial, task), np.array(end)
 
 
-def _check(start: float, min_lr: float, iterations: int, decay: float) -> None:
+def _check(start: float, min_lr: float, iterations: int, decay: float,
+           progress: float) -> None:
     check_number("start", start, low=0.0, strict=True)
     check_number("min_lr", min_lr, low=0.0, strict=True)
     if start <= min_lr:
@@ -129,6 +144,10 @@ def _check(start: float, min_lr: float, iterations: int, decay: float) -> None:
                          "halved from start down to min_lr")
     check_number("iterations", iterations, low=2, integer=True)
     check_number("decay", decay, low=1.0, strict=True)
+    check_number("progress", progress, low=0.0)
+    if progress >= 1:
+        raise LrlabError(f"progress must be below 1 (a share of the largest loss fall), "
+                         f"got {progress:g}")
 
 
 def _search_plan(p: Plan, iterations: int) -> tuple[Plan, int]:
@@ -150,7 +169,7 @@ def _span(values: Sequence[float]) -> str:
 
 def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
             subset: float | None = 0.1, iterations: int = 50, decay: float = 100.0,
-            epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
+            progress: float = PROGRESS, epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
             confirm: bool = False, callbacks: Sequence[Callback] = (),
             **settings: Any) -> HalvingResult:
     """Start with a large rate and halve it until the loss no longer diverges.
@@ -170,6 +189,8 @@ def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
         subset: the search's share of the training data (count or fraction; default 10%).
         iterations: steps per member (>= 2).
         decay: the total decay of the proposed schedule over ``epochs`` (> 1).
+        progress: a halving that brings the loss down by less than this share of the
+            largest fall is counted as diverging (see :func:`halving_table`), in [0, 1).
         epochs: the planned training length (default: the task's).
         optimizer, seed, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`;
             ``confirm`` trains ``lr`` with the schedule on all the data for ``epochs``.
@@ -184,12 +205,13 @@ def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
 
     Reference: Karpathy, cs231n "Neural Networks Part 3: Learning and Evaluation".
     """
-    _check(start, min_lr, iterations, decay)
+    _check(start, min_lr, iterations, decay, progress)
     p = plan("halving", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
     p, search_epochs = _search_plan(p, iterations)
     result = p.train(halvings(start, min_lr), epochs=search_epochs)
-    table = halving_table(result.members, *subset_losses(result, p.task, p.seed))
+    table = halving_table(result.members, *subset_losses(result, p.task, p.seed),
+                          progress=progress)
     steps = search_epochs * math.ceil(len(p.task.train) / p.batch_size)
     ok = table[~table["diverged"]]
     if ok.empty:
@@ -203,21 +225,22 @@ def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
                    f"{p.epochs} epochs ({decay:g}x)")
     return HalvingResult(
         lr=lr, evidence=(result,),
-        explanation=_explain(table, lr, steps, len(p.task.train), p, description),
+        explanation=_explain(table, lr, steps, len(p.task.train), p, description, progress),
         compute=p.cost(result), confirmation=p.confirm(lr, schedules=[spec]) if confirm else None,
         schedule=spec, schedule_description=description, rates=table, steps=steps,
         examples=len(p.task.train))
 
 
 def _explain(table: pd.DataFrame, lr: float, steps: int, examples: int, p: Plan,
-             description: str) -> str:
+             description: str, progress: float) -> str:
     factor = p.settings.get("divergence_factor", 1e3)
     bound = f"a batch loss beyond {factor:g}x its first" if factor else "only NaN/Inf"
     text = (f"Trained the halvings {_span(table['lr'])} as one population from the same "
             f"weights, {steps} steps each (batch {p.batch_size}) on {examples} training "
             f"examples. A rate diverges if the population froze it (NaN/Inf, or {bound}) or "
-            f"its loss over those examples at the end is not below the loss there at the "
-            f"initial weights ({table['start_loss'].iloc[0]:.4g}).")
+            f"its loss over those examples fell by less than {progress:g} of the largest fall "
+            f"(from {table['start_loss'].iloc[0]:.4g} at the initial weights to "
+            f"{table['end_loss'].min():.4g}).")
     above = table[table["lr"] > lr]
     if len(above):
         frozen = above[above["frozen"]]["lr"]

@@ -1,0 +1,186 @@
+"""lrlab's default procedure: a range test to place the candidates, a short race to pick one.
+
+A range test is cheap (a fraction of an epoch) but its readings are guesses about training
+that has not happened; a grid trained for the full epochs answers the real question but
+costs a full training per rate. :func:`auto` spends a little of each:
+
+1. **Place.** A range test (``seeds`` runs, one vectorised population) finds the bottom of
+   the loss curve: the rate where its robust trend is lowest.
+2. **Race.** ``candidates`` rates, half a decade apart, from ten times that bottom down,
+   train as one population for ``budget`` of a full training each (fewer epochs, then a
+   stratified subset when one epoch is already too much), scored on validation data as
+   :func:`~lrlab.search.grid` scores.
+
+The top candidate is capped at the largest rate the range test reached, so a test that
+diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
+candidates, 15% of a training each) were calibrated on the built-in tasks against an oracle
+grid (``benchmarks/finder_quality.py``, results in ``docs/benchmarks.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate, rates_text
+from lrlab.search._grid import _score_text, _seen, _winner, ranked
+from lrlab.search._range_test import find_lr
+from lrlab.search._result import RangeTestResult
+from lrlab.search._smooth import trend
+from lrlab.tasks import Task
+
+__all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
+
+#: Steps of the range test that places the candidates.
+_RANGE_STEPS = 100
+
+
+@dataclass(frozen=True, eq=False)
+class AutoResult(SearchResult):
+    """What :func:`auto` found (``evidence``: the race population).
+
+    Attributes:
+        range_test: the range test that placed the candidates.
+        bottom: the rate at the bottom of the range test's loss trend.
+        candidates: the rates raced, largest first.
+        scores: the race's summary, best member first.
+        race_epochs: epochs each candidate trained.
+        race_examples: training examples each candidate trained on.
+    """
+
+    procedure: ClassVar[str] = "auto"
+    range_test: RangeTestResult
+    bottom: float
+    candidates: tuple[float, ...]
+    scores: pd.DataFrame
+    race_epochs: int
+    race_examples: int
+
+    def verdict(self) -> str:
+        """One line: the rate and how it was found."""
+        return (f"auto: lr={rate(self.lr)} (raced {len(self.candidates)} rates placed by a "
+                f"range test; {_score_text(self.evidence[-1], self.scores)})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """As :meth:`SearchResult.to_dict`, with the range test as its readings."""
+        out = super().to_dict()
+        out["range_test"] = {name: r.lr for name, r in self.range_test.suggestions().items()}
+        return out
+
+
+def candidate_rates(bottom: float, reached: float, count: int) -> list[float]:
+    """``count`` rates half a decade apart, from ``min(10 * bottom, reached)`` down.
+
+    Example:
+        >>> candidate_rates(0.1, 100.0, 4)
+        [1.0, 0.316, 0.1, 0.0316]
+    """
+    top = min(10 * bottom, reached)
+    return [float(f"{top * 10 ** (-k / 2):.3g}") for k in range(count)]
+
+
+def short_run(epochs: int, budget: float) -> tuple[int, float]:
+    """Epochs and the share of the training data that cost ``budget`` of a full training.
+
+    Whole epochs first (at least one); when even one epoch is too much, a subset.
+
+    Example:
+        >>> short_run(200, 0.15)
+        (30, 1.0)
+        >>> short_run(3, 0.15)
+        (1, 0.45)
+    """
+    short = max(1, round(epochs * budget))
+    return short, min(1.0, budget * epochs / short)
+
+
+def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTestResult:
+    """The range test on the searched task's model and data (its own loss, its batch size)."""
+    from lrlab.optim import Optimizer
+
+    task = p.task
+
+    def loss(outputs, targets):
+        return task.loss(outputs.unsqueeze(0), targets).mean()
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(p.seed)
+        model = task.init_model(p.seed)
+        opt = None if optimizer == "sgd" else Optimizer(model.parameters(), optimizer,
+                                                        lr=1e-7, **hparams)
+        return find_lr(model, loss, (task.train.x, task.train.y), optimizer=opt,
+                       steps=_RANGE_STEPS, batch_size=p.batch_size,
+                       seeds=list(range(p.seed, p.seed + seeds)) if seeds > 1 else None)
+
+
+def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: int = 3,
+         epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
+         subset: float | None = None, confirm: bool = False, callbacks: Sequence[Callback] = (),
+         **settings: Any) -> AutoResult:
+    """lrlab's default: a range test places ``candidates`` rates, a short race picks one.
+
+    Args:
+        task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
+        budget: each candidate's training as a share of a full training (0 < budget <= 1).
+        candidates: how many rates race (>= 2), half a decade apart.
+        seeds: range tests run (as one population with plain SGD), read on their median.
+        epochs: the full training length the rate is for (default: the task's).
+        optimizer, seed, subset, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`.
+
+    Returns:
+        an :class:`AutoResult`; ``compute`` counts the range tests and the race.
+
+    Example:
+        >>> result = auto("blobs", epochs=4, candidates=2, seeds=1)
+        >>> len(result.candidates)
+        2
+    """
+    check_number("budget", budget, low=0.0, strict=True)
+    if budget > 1:
+        raise LrlabError(f"budget must be at most 1 (a share of one full training), got {budget}")
+    check_number("candidates", candidates, low=2, integer=True)
+    check_number("seeds", seeds, low=1, integer=True)
+    p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
+             callbacks=callbacks, settings=settings)
+    test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
+    if len(test.lrs) < 2:
+        raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
+                         f"({test.reason}); check the task's data and model")
+    curve = trend(test.losses, window=test.rules.window)
+    bottom = float(test.lrs[int(np.nanargmin(curve))])
+    rates = candidate_rates(bottom, float(test.lrs[-1]), candidates)
+    race_epochs, share = short_run(p.epochs, budget)
+    race_task = p.task.subset(share, seed=p.seed) if share < 1 else p.task
+    if len(race_task.train) < p.batch_size:
+        race_task = p.task
+    race = p.train(rates, epochs=race_epochs, task=race_task)
+    lr = float(_winner(race, "auto (race)")["lr"])
+    scores = ranked(race)
+    range_cost = seeds * len(test.lrs) * p.batch_size / len(p.full.train)
+    compute = range_cost + p.cost(race, race_task)
+    return AutoResult(
+        lr=lr, evidence=(race,),
+        explanation=_explain(test, bottom, rates, race, scores, race_epochs, race_task, p, lr),
+        compute=compute, confirmation=p.confirm(lr) if confirm else None, range_test=test,
+        bottom=bottom, candidates=tuple(rates), scores=scores, race_epochs=race_epochs,
+        race_examples=len(race_task.train))
+
+
+def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, scores,
+             race_epochs: int, race_task: Task, p: Plan, lr: float) -> str:
+    runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
+    reached = float(test.lrs[-1])
+    cap = (f" (capped at {rate(reached)}, the largest rate the test reached)"
+           if reached < 10 * bottom else "")
+    return (f"{runs} over {len(test.lrs)} steps: the loss trend bottoms out at "
+            f"{rate(bottom)}. Raced {rates_text(rates)} (from 10x that bottom{cap}, half a "
+            f"decade apart) as one population for {race_epochs} of {p.epochs} epochs on "
+            f"{len(race_task.train)} of {len(p.full.train)} training examples: "
+            f"{_seen(race, scores)}. So lr={rate(lr)}.")
+

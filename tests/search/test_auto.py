@@ -1,0 +1,124 @@
+"""Tests for lrlab's default procedure (lrlab.search._auto)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrlab._errors import LrlabError
+from lrlab.search import auto, trend
+from lrlab.search._auto import candidate_rates, short_run
+from lrlab.search._grid import ranked
+from lrlab.tasks import Task, get_task
+
+
+@pytest.fixture(scope="module")
+def blobs() -> Task:
+    return get_task("blobs")
+
+
+@pytest.fixture(scope="module")
+def found(blobs):
+    """Planned for 20 epochs: the race trains 3 of them (15%)."""
+    return auto(blobs, epochs=20, candidates=4, seeds=2)
+
+
+# --- pure pieces ---------------------------------------------------------------------------
+
+
+def test_candidates_are_half_a_decade_apart_from_ten_times_the_bottom() -> None:
+    assert candidate_rates(0.01, 10.0, 5) == [0.1, 0.0316, 0.01, 0.00316, 0.001]
+    ratios = np.diff(np.log10(candidate_rates(0.02, 10.0, 6)))
+    np.testing.assert_allclose(ratios, -0.5, atol=0.01)  # after rounding to 3 digits
+
+
+def test_candidates_are_capped_at_the_largest_rate_reached() -> None:
+    assert candidate_rates(0.5, 2.0, 3) == [2.0, 0.632, 0.2]
+
+
+@pytest.mark.parametrize(("epochs", "budget", "expected"), [
+    (200, 0.15, (30, 1.0)),
+    (30, 0.15, (4, 1.0)),             # 4.5 rounds to 4 whole epochs
+    (5, 0.15, (1, 0.75)),             # one epoch is too much: 75% of the data
+    (3, 0.15, (1, 0.45)),
+    (10, 1.0, (10, 1.0)),
+])
+def test_short_run_costs_the_budget(epochs, budget, expected) -> None:
+    short, share = short_run(epochs, budget)
+    assert (short, share) == pytest.approx(expected)
+    if share < 1:  # a subset: exactly the budget
+        assert short * share == pytest.approx(epochs * budget)
+
+
+# --- the procedure on blobs ----------------------------------------------------------------
+
+
+def test_candidates_come_from_the_range_test(found) -> None:
+    test = found.range_test
+    assert len(test.runs) == 2  # seeds=2: the median of two range tests
+    curve = trend(test.losses, window=test.rules.window)
+    assert found.bottom == float(test.lrs[int(np.nanargmin(curve))])
+    assert list(found.candidates) == candidate_rates(found.bottom, float(test.lrs[-1]), 4)
+
+
+def test_the_race_is_one_population_at_the_budget(found) -> None:
+    (race,) = found.evidence
+    assert race.members["lr"].tolist() == list(found.candidates)
+    assert race.config["seeds"] is None and race.config["epochs"] == 3 == found.race_epochs
+    assert found.race_examples == 500
+    best = ranked(race).iloc[0]
+    assert found.lr == best["lr"] == race.best()["lr"]
+
+
+def test_compute_counts_the_range_tests_and_the_race(found) -> None:
+    test = found.range_test
+    range_cost = 2 * len(test.lrs) * 50 / 500  # seeds x steps x batch / examples
+    assert found.compute == pytest.approx(range_cost + 4 * 3)
+
+
+def test_explanation_and_verdict_name_the_numbers(found) -> None:
+    assert f"lr={found.lr:.3g}" in found.verdict()
+    assert f"{found.bottom:.3g}" in found.explanation
+    assert "3 of 20 epochs" in found.explanation
+    assert found.to_dict()["range_test"]["suggestion"] == pytest.approx(
+        found.range_test.suggestion.lr, nan_ok=True)
+
+
+def test_the_same_seed_gives_the_same_search(blobs, found) -> None:
+    again = auto(blobs, epochs=20, candidates=4, seeds=2)
+    assert again.lr == found.lr and again.candidates == found.candidates
+    assert again.evidence[0].records.drop(columns="value").equals(
+        found.evidence[0].records.drop(columns="value"))
+    keep = found.evidence[0].records["metric"] != "time"
+    np.testing.assert_array_equal(again.evidence[0].records["value"][keep],
+                                  found.evidence[0].records["value"][keep])
+
+
+def test_a_small_budget_races_on_a_subset(blobs) -> None:
+    result = auto(blobs, epochs=2, candidates=2, seeds=1, budget=0.25, confirm=True)
+    assert result.race_epochs == 1 and result.race_examples == 250  # half an epoch of data
+    assert result.confirmation is not None
+    assert result.confirmation.members["lr"].tolist() == [result.lr]
+    assert int(result.confirmation.config["epochs"]) == 2
+
+
+def test_other_update_rules_run_the_range_test_with_that_rule(blobs) -> None:
+    result = auto(blobs, epochs=4, candidates=2, seeds=1, optimizer="adam")
+    assert result.evidence[0].config["optimizer"] == "adam"
+    assert math.isfinite(result.bottom)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"budget": 0.0}, "budget"),
+    ({"budget": 1.5}, "budget"),
+    ({"candidates": 1}, "candidates"),
+    ({"seeds": 0}, "seeds"),
+    ({"seeds": ["a"]}, "seeds"),
+    ({"lrs": [0.1]}, "lrs"),
+])
+def test_bad_input_is_one_line(blobs, kwargs, words: str) -> None:
+    with pytest.raises(LrlabError) as err:
+        auto(blobs, **kwargs)
+    assert words in str(err.value) and "\n" not in str(err.value)
