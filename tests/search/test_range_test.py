@@ -164,9 +164,11 @@ def test_validation_every_k_steps_and_readings_on_accuracy():
     assert evaluated.tolist() == [t % 3 == 0 or t == 29 for t in range(last + 1)]
     assert np.array_equal(evaluated, np.isfinite(r.val_loss))
     assert ((r.val_accuracy[evaluated] >= 0) & (r.val_accuracy[evaluated] <= 1)).all()
-    assert r.read_on == "validation accuracy"
+    assert r.read_on == "training loss"  # 11 evaluations are too few to read accuracy on
     frame = r.to_frame()
     assert list(frame.columns) == ["lr", "loss", "smoothed", "trend", "val_loss", "val_accuracy"]
+    dense = find_lr(mlp(), CE, (x, y), start=1e-4, end=10.0, steps=30, val_data=(xv, yv))
+    assert dense.read_on == "validation accuracy"  # 30 evaluations
 
 
 # --- stops -----------------------------------------------------------------------------

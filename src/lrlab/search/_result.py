@@ -10,7 +10,6 @@ import pandas as pd
 
 from lrlab.search._readings import (
     DEFAULT_RULES,
-    MIN_POINTS,
     CycleRange,
     Reading,
     Rules,
@@ -28,6 +27,12 @@ def _frozen(values) -> Array | None:
     out = np.array(values, dtype=np.float64).reshape(-1)
     out.setflags(write=False)
     return out
+
+
+#: Smith's readings use the validation accuracy when it was evaluated at least this often;
+#: a sparser curve cannot show where it turns ragged (a flat stretch followed by a jump reads
+#: as noise), so they fall back to the training loss, recorded at every step.
+MIN_VAL_POINTS = 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +83,7 @@ class RangeTestResult:
         lrs, losses = _frozen(lrs), _frozen(losses)
         acc = _frozen(val_accuracy)
         finite = np.isfinite(acc) if acc is not None else None
-        if acc is not None and finite.sum() >= MIN_POINTS:
+        if acc is not None and finite.sum() >= MIN_VAL_POINTS:
             read_on = "validation accuracy"
             smith = smith_readings(lrs[finite], acc[finite], higher_is_better=True,
                                    what=read_on, rules=rules)
