@@ -58,8 +58,10 @@ def test_short_run_costs_the_budget(epochs, budget, expected) -> None:
 def test_candidates_come_from_the_range_test(found) -> None:
     test = found.range_test
     assert len(test.runs) == 2  # seeds=2: the median of two range tests
+    assert found.bottom == test.suggestion.lr  # the bottom of the trend (divisor 1)
     curve = trend(test.losses, window=test.rules.window)
-    assert found.bottom == float(test.lrs[int(np.nanargmin(curve))])
+    lowest = float(test.lrs[int(np.nanargmin(curve))])
+    assert lowest / 2 <= found.bottom <= lowest  # the start of the bottom, not past it
     assert list(found.candidates) == candidate_rates(found.bottom, float(test.lrs[-1]), 4)
 
 

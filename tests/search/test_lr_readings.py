@@ -151,15 +151,15 @@ def test_unreadable_curves_give_nan_with_a_reason():
 
 # --- lrlab's suggestion ----------------------------------------------------------------
 
-def test_suggestion_is_the_bottom_of_the_trend_over_three():
+def test_suggestion_is_the_bottom_of_the_trend():
     lrs = log_grid(-7, 1)
     u = np.log10(lrs)
     loss = np.where(u < -4, 2.0, 2.0 - 0.5 * (u + 4))            # falls to 0.5 at 0.1 ...
     loss = np.where(u > -1, 0.5 + 8 * (u + 1) ** 2, loss)        # ... then blows up
     r = suggest(lrs, loss)
-    assert within(r.lr, 0.1 / 3, STEP ** 2) and "/ 3" in r.why
-    assert suggest(lrs, loss, rules=Rules(divisor=10.0)).lr == pytest.approx(r.lr * 3 / 10)
-    assert r.lr == pytest.approx(smith_readings(lrs, loss).cycle.lower)
+    assert within(r.lr, 0.1, STEP ** 2) and "/ " not in r.why
+    margin = suggest(lrs, loss, rules=Rules(divisor=10.0))
+    assert margin.lr == pytest.approx(r.lr / 10) and "/ 10" in margin.why
 
 
 def test_suggestion_reads_the_start_of_a_flat_bottom():
@@ -167,7 +167,7 @@ def test_suggestion_reads_the_start_of_a_flat_bottom():
     u = np.log10(lrs)
     loss = np.clip(-(u + 2), 0.0, 2.0) - 1e-4 * u                # 0 from 1e-2, still falling
     r = suggest(lrs, loss)
-    assert within(r.lr, 1e-2 / 3, STEP ** 3)                      # the trend rounds the corner
+    assert within(r.lr, 1e-2, STEP ** 3)                      # the trend rounds the corner
     assert "raise end" in r.why and "lower start" not in r.why
     assert "lower start" in suggest(lrs[30:], loss[30:]).why               # cut: falls at once
 

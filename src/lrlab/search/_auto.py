@@ -5,7 +5,8 @@ that has not happened; a grid trained for the full epochs answers the real quest
 costs a full training per rate. :func:`auto` spends a little of each:
 
 1. **Place.** A range test (``seeds`` runs, one vectorised population) finds the bottom of
-   the loss curve: the rate where its robust trend is lowest.
+   the loss curve: the rate where its robust trend reaches its minimum (lrlab's
+   :func:`~lrlab.search.suggest`; without a clear descent, the trend's lowest point).
 2. **Race.** ``candidates`` rates, half a decade apart, from ten times that bottom down,
    train as one population for ``budget`` of a full training each (fewer epochs, then a
    stratified subset when one epoch is already too much), scored on validation data as
@@ -19,6 +20,7 @@ grid (``benchmarks/finder_quality.py``, results in ``docs/benchmarks.md``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -152,8 +154,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: 
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
                          f"({test.reason}); check the task's data and model")
-    curve = trend(test.losses, window=test.rules.window)
-    bottom = float(test.lrs[int(np.nanargmin(curve))])
+    bottom = test.suggestion.lr * test.rules.divisor  # the trend's bottom, no margin
+    if not math.isfinite(bottom):  # no clear descent: the trend's lowest point still places
+        bottom = float(test.lrs[int(np.nanargmin(trend(test.losses, window=test.rules.window)))])
     rates = candidate_rates(bottom, float(test.lrs[-1]), candidates)
     race_epochs, share = short_run(p.epochs, budget)
     race_task = p.task.subset(share, seed=p.seed) if share < 1 else p.task

@@ -82,7 +82,7 @@ class Rules:
     plateau: float = 0.01
     ragged: float = 4.0
     ragged_floor: float = 0.1
-    divisor: float = 3.0
+    divisor: float = 1.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
