@@ -1,4 +1,4 @@
-"""Tests for ``lrlab grid``, ``lrlab fastest`` and ``lrlab halving`` (in-process)."""
+"""Tests for ``lrlab auto``, ``grid``, ``fastest`` and ``halving`` (in-process)."""
 
 from __future__ import annotations
 
@@ -64,8 +64,25 @@ def test_halving_defaults_to_a_tenth_and_proposes_a_schedule(capsys, tmp_path: P
     assert (out_dir / "stage1" / "records.csv").is_file()
 
 
+def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: Path) -> None:
+    out_dir = tmp_path / "auto"
+    code, out, err = run(capsys, "auto", "blobs", "--epochs", "10", "--candidates", "3",
+                         "--seeds", "1", "-q", "--out", out_dir)
+    assert code == 0, err
+    assert "auto: lr=" in out and "why: A range test over" in out
+    saved = json.loads((out_dir / "search.json").read_text())
+    assert saved["procedure"] == "auto" and saved["race_epochs"] == 2  # 15% of 10 epochs
+    assert len(saved["candidates"]) == 3 and saved["lr"] in saved["candidates"]
+    assert saved["range_test"]["suggestion"] == pytest.approx(saved["bottom"])
+    assert (out_dir / "stage1" / "records.csv").is_file()
+
+
 @pytest.mark.parametrize("argv", [
     ["grid"],
+    ["auto", "blobs", "--budget", "0"],
+    ["auto", "blobs", "--budget", "2"],
+    ["auto", "blobs", "--candidates", "1"],
+    ["auto", "blobs", "--seeds", "0"],
     ["grid", "blobs", "--lrs", "0"],
     ["grid", "blobs", "--lrs", "abc"],
     ["grid", "blobs", "--coarse-to-fine", "--lrs", "1"],
@@ -95,7 +112,7 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path: Path) -> None:
     assert "is a file" in assert_bad_input(code, err)
 
 
-@pytest.mark.parametrize("name", ["grid", "fastest", "halving"])
+@pytest.mark.parametrize("name", ["auto", "grid", "fastest", "halving"])
 def test_help(capsys, name: str) -> None:
     code, out, _ = run(capsys, name, "--help")
     assert code == 0 and "--confirm" in out and "--subset" in out

@@ -25,7 +25,7 @@ from lrlab.cli._options import (
     with_options,
 )
 from lrlab.cli._schedule import schedule
-from lrlab.cli._search import fastest, grid, halving
+from lrlab.cli._search import auto, fastest, grid, halving
 
 __all__ = ["app", "entry", "main"]
 
@@ -104,7 +104,7 @@ def list_tasks() -> None:
 
 app.add_command(schedule)
 app.add_command(find)
-for _command in (grid, fastest, halving):
+for _command in (auto, grid, fastest, halving):
     app.add_command(_command)
 
 

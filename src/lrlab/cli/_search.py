@@ -1,4 +1,4 @@
-"""``lrlab grid``, ``lrlab fastest`` and ``lrlab halving``: the population searches.
+"""``lrlab auto``, ``grid``, ``fastest`` and ``halving``: the population searches.
 
 Each command is one call of the procedure in :mod:`lrlab.search`; it prints each
 population's table (``print_result``), the procedure's own table, the verdict and why, and
@@ -29,11 +29,12 @@ from lrlab.cli._options import (
     with_options,
 )
 
-__all__ = ["fastest", "grid", "halving"]
+__all__ = ["auto", "fastest", "grid", "halving"]
 
 #: The ``sweep`` options a search takes (it sets rates, seeds and schedules itself).
 _SHARED = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seed",
-           "subset", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet")
+           "subset", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet", "report",
+           "db", "study")
 
 
 def _search_command(subset_help: str | None = None):
@@ -66,9 +67,16 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
          default_subset: float | None = None, **args: Any) -> None:
     """Check every option, run ``procedure``, print, and write ``--out``."""
     from lrlab.cli._display import progress_bar
+    from lrlab.cli._report import check_report, write_run_report
+    from lrlab.cli._store import open_store, store_search, task_spec
 
-    out, fmt, quiet = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet")
+    out, fmt, quiet, report = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet"), kw.pop("report")
+    db, study = kw.pop("db"), kw.pop("study")
     check_out(out, fmt)
+    check_report(report)
+    spec = task_spec(kw["task"], kw["task_opt"], data_dir=kw["data_dir"],
+                     download=kw["download"], subset=kw["subset"], seed=kw["seed"])
+    open_store(db)  # a database that is not lrlab's: refused before any training
     settings = _settings(kw)
     if settings["subset"] is None:
         settings["subset"] = default_subset
@@ -76,9 +84,11 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
     with progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet) as callbacks:
         result = procedure(task, callbacks=callbacks, **args, **settings)
     _show(result)
+    store_search(result, command=procedure.__name__, spec=spec, db=db, study=study, quiet=quiet)
     if out is not None:
         _save(result, out, fmt)
         print(f"search records written to {out}/", file=sys.stderr)
+    write_run_report(result, report)
 
 
 def _show(result: Any) -> None:
@@ -189,9 +199,28 @@ def fastest(lrs: str | None, factor: float | None, **kw: Any) -> None:
               help="training steps per rate")
 @click.option("--decay", type=float, default=100.0, show_default=True,
               help="total decay of the proposed schedule over --epochs")
+@click.option("--progress", type=float, default=0.5, show_default=True,
+              help="a rate whose loss falls by less than this share of the largest fall "
+                   "counts as diverging")
 def halving(**kw: Any) -> None:
     """cs231n: start large, halve until the loss no longer diverges; propose a decay."""
     from lrlab.search._halving import halving as halving_search
 
-    args = {k: kw.pop(k) for k in ("start", "min_lr", "iterations", "decay")}
+    args = {k: kw.pop(k) for k in ("start", "min_lr", "iterations", "decay", "progress")}
     _run(halving_search, kw, default_subset=0.1, **args)
+
+
+@_search_command()
+@click.option("--budget", type=float, default=0.15, show_default=True,
+              help="each candidate's training as a share of a full training")
+@click.option("--candidates", type=int, default=6, show_default=True,
+              help="rates raced, half a decade apart")
+@click.option("--seeds", "range_seeds", type=int, default=3, show_default=True,
+              help="range tests that place the candidates (read on their median)")
+def auto(**kw: Any) -> None:
+    """lrlab's default: a range test places the candidates, a short race picks the rate."""
+    from lrlab.search._auto import auto as auto_search
+
+    args = {"budget": kw.pop("budget"), "candidates": kw.pop("candidates"),
+            "seeds": kw.pop("range_seeds")}
+    _run(auto_search, kw, **args)
