@@ -11,6 +11,7 @@ import math
 
 import pytest
 import torch
+from optim_helpers import stacked
 from torch import Tensor
 
 from lrlab.optim import RULES
@@ -75,14 +76,7 @@ def _problem() -> tuple[list[float], list[list[float]], list[float]]:
 
 
 def _split(flat: list[float], members: int) -> list[Tensor]:
-    """One member's flat weights repeated to ``(K, *shape)`` tensors."""
-    out, i = [], 0
-    for shape in SHAPES:
-        size = math.prod(shape)
-        t = torch.tensor(flat[i:i + size], dtype=F64).view(shape)
-        out.append(t.expand(members, *shape).clone())
-        i += size
-    return out
+    return stacked(flat, SHAPES, members)
 
 
 def _multiplier_of_each_weight(mult: tuple[float, ...]) -> list[float]:
