@@ -12,6 +12,15 @@ from lrlab._errors import LrlabError
 __all__ = ["atomic_write"]
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; set back at once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -25,6 +34,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         raise LrlabError(f"cannot write into {path.parent}: {err.strerror}") from None
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
         write(Path(tmp))
         os.replace(tmp, path)
     except OSError as err:
