@@ -24,6 +24,7 @@ from lrlab.cli._options import (
     parse_subset,
     with_options,
 )
+from lrlab.cli._playground import playground
 from lrlab.cli._schedule import schedule
 from lrlab.cli._search import auto, fastest, grid, halving
 
@@ -104,6 +105,7 @@ def list_tasks() -> None:
 
 app.add_command(schedule)
 app.add_command(find)
+app.add_command(playground)
 for _command in (auto, grid, fastest, halving):
     app.add_command(_command)
 
