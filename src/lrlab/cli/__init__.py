@@ -25,8 +25,11 @@ from lrlab.cli._options import (
     with_options,
 )
 from lrlab.cli._playground import playground
+from lrlab.cli._report import check_report, learning_curve_command, report, write_run_report
+from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
 from lrlab.cli._search import auto, fastest, grid, halving
+from lrlab.cli._store import export, ls, resume, show
 
 __all__ = ["app", "entry", "main"]
 
@@ -38,26 +41,38 @@ def app() -> None:
 
 _SWEEP = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
           "schedules", "lr_mult", "seeds", "seed", "subset", "data_dir", "download", "device",
-          "dtype", "out", "fmt", "quiet", "record_steps")
+          "dtype", "out", "fmt", "quiet", "record_steps", "db", "study", "checkpoint_every",
+          "report", "executor", "address", "members_per_task")
 _TRAIN = tuple("lr" if name == "lrs" else name for name in _SWEEP if name != "seeds")
 
 
 def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subset: str | None,
          seed: int, data_dir: Path | None, download: bool, out: Path | None, fmt: str,
-         quiet: bool, **settings: object) -> None:
-    from lrlab.cli._display import print_result, progress_bar
-    from lrlab.train import fit, validated
+         quiet: bool, db: Path, study: str | None, checkpoint_every: int, command: str,
+         report: Path | None = None, executor: str = "local", address: str | None = None,
+         members_per_task: int | None = None, **settings: object) -> None:
+    from lrlab.cli._display import print_result
+    from lrlab.cli._store import task_spec, train_study
+    from lrlab.executors import get_executor
+    from lrlab.train import validated
 
     check_out(out, fmt)
+    check_report(report)
     config = validated(lrs=lrs, seed=seed, **settings)  # every check before any work
-    task = load_task(task_name, task_opt, data_dir=data_dir, download=download,
-                     subset=parse_subset(subset), seed=seed)
-    with progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet) as callbacks:
-        result = fit(task, config.members(), config, callbacks=callbacks)
+    # Ray missing or its address unreachable: one line, before anything is written
+    with get_executor(executor, address=address, members_per_task=members_per_task) as ex:
+        task = load_task(task_name, task_opt, data_dir=data_dir, download=download,
+                         subset=parse_subset(subset), seed=seed)
+        spec = task_spec(task_name, task_opt, data_dir=data_dir, download=download,
+                         subset=subset, seed=seed)
+        chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit, as before
+        result = train_study(task, config, command=command, spec=spec, db=db, study=study,
+                             checkpoint_every=checkpoint_every, quiet=quiet, **chunked)
     print_result(result)
     if out is not None:
         result.save(out, format=fmt)
         print(f"records written to {out}/", file=sys.stderr)
+    write_run_report(result, report)
 
 
 def _settings(kw: dict) -> dict:
@@ -84,14 +99,14 @@ def sweep(task: str | None, lrs: str, **kw: object) -> None:
     """Train one member per learning rate (x seed) in lockstep, then rank them."""
     from lrlab.train import parse_lrs
 
-    _run(task, parse_lrs(lrs), **_settings(kw))
+    _run(task, parse_lrs(lrs), command="sweep", **_settings(kw))
 
 
 @app.command()
 @with_options(*_TRAIN)
 def train(task: str | None, lr: float, **kw: object) -> None:
     """Train one network at one learning rate and summarise its curves."""
-    _run(task, [lr], **_settings(kw))
+    _run(task, [lr], command="train", **_settings(kw))
 
 
 @app.command("tasks")
@@ -105,7 +120,12 @@ def list_tasks() -> None:
 
 app.add_command(schedule)
 app.add_command(find)
+app.add_command(reproduce)
+for _command in (ls, show, resume, export):
+    app.add_command(_command)
 app.add_command(playground)
+app.add_command(report)
+app.add_command(learning_curve_command)
 for _command in (auto, grid, fastest, halving):
     app.add_command(_command)
 

@@ -23,26 +23,58 @@ if not stdout.is_terminal:  # a log or a pipe: no need to squeeze the table into
     stdout = Console(highlight=False, width=140)
 
 
+class _Status:
+    """What the bar says after each epoch: the population (when a procedure trains several),
+    members alive and diverged, and the best validation ``monitor`` so far."""
+
+    def __init__(self, monitor: str, higher_is_better: bool) -> None:
+        self.monitor, self.higher_is_better = monitor, higher_is_better
+        self.best = math.nan
+        self.population, self.last = 0, None
+
+    def new_population(self, r: EpochReport) -> bool:
+        """Whether ``r`` starts another population (a search's next stage, or a resumed
+        run's first report)."""
+        shape = (r.epochs, r.members)
+        fresh = self.last is None or r.epoch <= self.last[0] or shape != self.last[1]
+        self.population += fresh
+        self.last = (r.epoch, shape)
+        return fresh
+
+    def __call__(self, r: EpochReport) -> str:
+        values = r.val.get(self.monitor, np.array([math.nan]))
+        values = values[r.alive & np.isfinite(values)]
+        if len(values):
+            best = values.max() if self.higher_is_better else values.min()
+            better = max if self.higher_is_better else min
+            self.best = float(best) if math.isnan(self.best) else better(self.best, float(best))
+        alive = int(r.alive.sum())
+        return (f"alive {alive}/{r.members}  diverged {r.members - alive}  "
+                f"best val {self.monitor} so far {self.best:.4f}")
+
+    def title(self, title: str) -> str:
+        return title if self.population <= 1 else f"{title} (population {self.population})"
+
+
 @contextmanager
 def progress_bar(title: str, monitor: str, higher_is_better: bool, *,
                  quiet: bool) -> Iterator[list]:
-    """Yields the callbacks to pass to a sweep: a live bar on stderr, or none when quiet."""
+    """Yields the callbacks to pass to a sweep (or a procedure training several populations):
+    a live bar on stderr with epochs done, members alive and diverged, the best validation
+    metric so far and the time left; plain log lines when stderr is not a terminal (a log,
+    CI); none when quiet."""
     if quiet:
         yield []
         return
-
-    seen: list[float] = []
-
-    def status(r: EpochReport) -> str:
-        values = r.val.get(monitor, np.array([math.nan]))
-        seen.extend(values[r.alive & np.isfinite(values)].tolist())
-        best = (max(seen) if higher_is_better else min(seen)) if seen else math.nan
-        return f"alive {int(r.alive.sum())}/{r.members}  best val {monitor} so far {best:.4f}"
+    status = _Status(monitor, higher_is_better)
 
     if not stderr.is_terminal:  # a log: a plain line every tenth of the training
         def log(r: EpochReport) -> None:
+            status.new_population(r)
+            line = status(r)
             if r.epoch == r.epochs or r.epoch % max(1, r.epochs // 10) == 0:
-                print(f"{title}: epoch {r.epoch}/{r.epochs}  {status(r)}", file=sys.stderr)
+                print(f"{status.title(title)}: epoch {r.epoch}/{r.epochs}  {line}",
+                      file=sys.stderr)
 
         yield [log]
         return
@@ -52,6 +84,9 @@ def progress_bar(title: str, monitor: str, higher_is_better: bool, *,
         job = bar.add_task(title, total=None, status="")
 
         def on_epoch(r: EpochReport) -> None:
+            if status.new_population(r):  # the time left restarts from this population's pace
+                bar.reset(job, total=r.epochs, completed=r.epoch - 1,
+                          description=status.title(title))
             bar.update(job, total=r.epochs, completed=r.epoch, status=status(r))
 
         yield [on_epoch]

@@ -11,6 +11,8 @@ import torch
 from rich.table import Table
 
 from lrlab._errors import LrlabError
+from lrlab.cli._options import with_options
+from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
 
@@ -33,14 +35,17 @@ __all__ = ["find"]
 @click.option("--data-dir", type=click.Path(path_type=Path), help="dataset directory")
 @click.option("--out", type=click.Path(path_type=Path),
               help="write the curve (curve.csv) and the readings (readings.json) here")
+@with_options("report")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
          mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
-         subset: str | None, data_dir: Path | None, out: Path | None) -> None:
+         subset: str | None, data_dir: Path | None, out: Path | None,
+         report: Path | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks."""
     from lrlab.cli._options import check_out, load_task, parse_subset
     from lrlab.search import find_lr
 
     check_out(out)
+    check_report(report)
     if seeds < 1:
         raise LrlabError(f"--seeds must be at least 1, got {seeds}")
     t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
@@ -61,8 +66,15 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
                          batch_size=batch_size or t.batch_size,
                          seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
     _report(result, t.name, optimizer, mode)
+    settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": seeds,
+                "seed": seed, "read_on": result.read_on, "reason": result.reason}
     if out is not None:
-        _save(result, out)
+        _save(result, out, settings)
+    if report is not None:
+        from lrlab.report import range_test_info
+        from lrlab.report._report import RangeRun
+
+        write_run_report(RangeRun(range_test_info(result), settings), report)
 
 
 def _report(result, name: str, optimizer: str, mode: str) -> None:
@@ -85,11 +97,17 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
                  soft_wrap=True)
 
 
-def _save(result, out: Path) -> None:
+def _save(result, out: Path, settings: dict) -> None:
+    """``curve.csv``, ``readings.json``, ``range_test.json`` (the settings) and, after
+    several seeds, ``band.csv`` (lowest, median and highest smoothed loss per step)."""
     from lrlab._io import atomic_write
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "curve.csv", lambda p: result.to_frame().to_csv(p))
+    atomic_write(out / "range_test.json",
+                 lambda p: p.write_text(json.dumps(settings, indent=2) + "\n"))
+    if len(result.runs) > 1:
+        atomic_write(out / "band.csv", lambda p: result.band().to_csv(p))
     readings = {name: {"lr": None if math.isnan(r.lr) else r.lr, "why": r.why}
                 for name, r in result.suggestions().items()}
     atomic_write(out / "readings.json",

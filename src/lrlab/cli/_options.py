@@ -63,6 +63,27 @@ _OPTIONS: dict[str, Callable] = {
     "quiet": click.option("--quiet", "-q", is_flag=True, help="no progress bar"),
     "record_steps": click.option("--record-steps", is_flag=True,
                                  help="also record every step"),
+    "executor": click.option("--executor", type=click.Choice(["local", "ray"]),
+                             default="local", show_default=True,
+                             help="train here, or as Ray tasks (pip install 'lrlab[ray]')"),
+    "address": click.option("--address", help="with --executor ray: the cluster's address "
+                                              "(HOST:PORT from `ray start --head`); "
+                                              "default: start Ray here"),
+    "members_per_task": click.option("--members-per-task", type=int,
+                                     help="train the members in chunks of this many, one "
+                                          "population (and Ray task) each (default: all in "
+                                          "one here; spread over the cluster with Ray)"),
+    "report": click.option("--report", type=click.Path(path_type=Path),
+                           help="also write the run's HTML report (one self-contained page) "
+                                "to this file"),
+    "db": click.option("--db", type=click.Path(path_type=Path), envvar="LRLAB_DB",
+                       default="lrlab.db", show_default=True,
+                       help="the study database (SQLite; else $LRLAB_DB)"),
+    "study": click.option("--study", help="name the study in --db (default: COMMAND-N)"),
+    "checkpoint_every": click.option("--checkpoint-every", type=click.IntRange(min=1),
+                                     default=10, show_default=True,
+                                     help="epochs between checkpoints (one is also taken at "
+                                          "the end); lrlab resume continues from the last"),
 }
 
 

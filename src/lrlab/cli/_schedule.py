@@ -1,72 +1,28 @@
 """``lrlab schedule``: draw learning-rate schedules, and list the names the command line knows.
 
-Compute, then draw: :func:`schedule_curves` returns plain arrays (one per spec) that tests can
-check; :func:`plot_schedules` only draws them, with matplotlib imported when it runs (the
-Agg canvas, no pyplot state) and the PNG written through a temporary file and
+The curves and the figure come from :mod:`lrlab.report` (compute, then draw:
+:func:`schedule_curves` returns plain arrays that tests can check, :func:`plot_schedules`
+draws them on the Agg canvas); this module writes the PNG through a temporary file and
 ``os.replace``, so a failure leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import numpy as np
-import torch
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
-from lrlab.schedules import SCHEDULES, ScheduleKind, parse_schedule
+from lrlab.report._schedules import ScheduleCurves, schedule_curves
+from lrlab.report._schedules import plot_schedules as draw_schedules
+from lrlab.schedules import SCHEDULES, ScheduleKind
 from lrlab.schedules._plateau import PLATEAU_KEYS
 
 __all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
 
 _COMMON_KEYS = ("warmup", "warmup_start")
-
-
-@dataclass(frozen=True)
-class ScheduleCurves:
-    """The rate of every training step under each schedule.
-
-    Attributes:
-        epoch: the time of each step in epochs, ``step / steps_per_epoch``, shape ``(N,)``
-            for the ``N = epochs * steps_per_epoch`` steps of training.
-        curves: ``(spec text, rates (N,))`` per schedule, in the order given.
-        lr0: the member's rate the specs were built with.
-        steps_per_epoch: optimizer steps per epoch.
-    """
-
-    epoch: np.ndarray
-    curves: tuple[tuple[str, np.ndarray], ...]
-    lr0: float
-    steps_per_epoch: int
-
-
-def schedule_curves(specs: Sequence[str], *, lr0: float, epochs: int,
-                    steps_per_epoch: int = 1) -> ScheduleCurves:
-    """Parse and build every spec, then evaluate it at each step of training.
-
-    Every spec is parsed and built before any is evaluated, so a bad one fails first.
-
-    Example:
-        >>> schedule_curves(["cosine"], lr0=0.1, epochs=4).curves[0][1]
-        array([0.1       , 0.08535534, 0.05      , 0.01464466])
-    """
-    if not specs:
-        raise LrlabError("give at least one schedule, e.g. lrlab schedule plot cosine --out a.png")
-    if not lr0 > 0:
-        raise LrlabError(f"--lr0 must be > 0, got {lr0:g}")
-    parsed = [parse_schedule(text) for text in specs]
-    built = [p.build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch) for p in parsed]
-    steps = torch.arange(epochs * steps_per_epoch)
-    return ScheduleCurves(
-        epoch=(steps.to(torch.float64) / steps_per_epoch).numpy(),
-        curves=tuple((str(p), b(steps)[:, 0].numpy()) for p, b in zip(parsed, built)),
-        lr0=lr0, steps_per_epoch=steps_per_epoch,
-    )
 
 
 def check_png_path(out: Path) -> None:
@@ -94,21 +50,7 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
         ``out``.
     """
     check_png_path(out)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4.5), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for label, rates in data.curves:
-        ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label)
-    if log:
-        ax.set_yscale("log")
-    per = data.steps_per_epoch
-    ax.set(xlabel="epoch", ylabel="learning rate",
-           title=f"lr0 = {data.lr0:g}, {per} step{'s' * (per != 1)} per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    fig = draw_schedules(data, log=log)
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return out
 

@@ -315,6 +315,48 @@ class Population:
         self.alive = self.alive & ok
         return False
 
+    # -- checkpoints -------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """What training changes, as CPU copies of plain tensors, lists and numbers.
+
+        The parameters (flat), buffers, the rule's state, the divergence mask, step and
+        bounds, the step counter and the forward path; enough for :meth:`load_state_dict`
+        on a population built the same way to continue exactly where this one is.
+        """
+        return {"flat": self.flat.detach().cpu().clone(),
+                "buffers": {n: b.cpu().clone() for n, b in self.buffers.items()},
+                "rule": _map_tensors(self.state, lambda t: t.detach().cpu().clone()),
+                "alive": self.alive.cpu().clone(),
+                "diverged_step": self.diverged_step.cpu().clone(),
+                "bound": None if self._bound is None else self._bound.cpu().clone(),
+                "steps": self.steps, "path": self.path, "vmap_works": self._vmap_works}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Continue from :meth:`state_dict` of a population built with the same models,
+        rule and hyperparameters.
+
+        Raises:
+            LrlabError: the state belongs to a population of another shape.
+        """
+        flat = state["flat"]
+        if tuple(flat.shape) != tuple(self.flat.shape) or set(state["buffers"]) != set(
+                self.buffers):
+            raise LrlabError(f"the checkpoint holds {tuple(flat.shape)} parameters, this "
+                             f"population {tuple(self.flat.shape)}; resume with the settings "
+                             "it was saved with")
+        with torch.no_grad():
+            self.flat.copy_(flat)  # in place: the named parameters are views into it
+            for name, b in state["buffers"].items():
+                self.buffers[name].copy_(b)
+        own = lambda t: t.to(self.device, copy=True)  # a copy: the checkpoint stays intact
+        self.state = _map_tensors(state["rule"], own)
+        self.alive = own(state["alive"])
+        self.diverged_step = own(state["diverged_step"])
+        self._bound = None if state["bound"] is None else own(state["bound"])
+        self.steps = int(state["steps"])
+        self.path, self._vmap_works = state["path"], bool(state["vmap_works"])
+
     # -- export ------------------------------------------------------------------------
 
     def member_module(self, k: int) -> nn.Module:
@@ -326,3 +368,15 @@ class Population:
             for name, t in self.buffers.items():
                 module.get_buffer(name).copy_(t[k])
         return module
+
+
+def _map_tensors(value, fn: Callable[[Tensor], Tensor]):
+    """``value`` (a rule's state: dicts, lists, tensors, numbers) with ``fn`` applied to
+    every tensor."""
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, Mapping):
+        return {k: _map_tensors(v, fn) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_map_tensors(v, fn) for v in value]
+    return value

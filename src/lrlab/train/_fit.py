@@ -19,15 +19,29 @@ from lrlab.optim import get_rule
 from lrlab.population import Population
 from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
+from lrlab.train._checkpoint import Checkpoint, fingerprint, kill_point
 from lrlab.train._config import Member, SweepConfig, validated
-from lrlab.train._result import SweepResult
+from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
 __all__ = ["EpochReport", "fit", "sweep", "train"]
 
 
 @dataclass(frozen=True)
 class EpochReport:
-    """What a progress callback sees after each epoch (values per member, NumPy)."""
+    """What a callback sees after each epoch (values per member, NumPy).
+
+    Attributes:
+        epoch, epochs: the epoch just done (1-based) and how many the fit trains.
+        members: K.
+        val: this epoch's validation metrics, ``(K,)`` each.
+        alive: which members have not diverged, ``(K,)``.
+        seconds: training time so far.
+        records: this epoch's tidy rows ``(member, epoch, split, metric, value)``, exactly
+            the rows the final :class:`SweepResult` will hold for it (a member that
+            diverged in an earlier epoch has none), so a callback can store them as they come.
+        steps: this epoch's per-step rows (``record_steps=True``), else ``None``.
+        diverged_step: the step each member diverged at (``-1``: not diverged), ``(K,)``.
+    """
 
     epoch: int
     epochs: int
@@ -35,6 +49,9 @@ class EpochReport:
     val: dict[str, np.ndarray]
     alive: np.ndarray
     seconds: float
+    records: pd.DataFrame
+    steps: pd.DataFrame | None = None
+    diverged_step: np.ndarray | None = None
 
 
 Callback = Callable[[EpochReport], None]
@@ -157,6 +174,25 @@ class _Plateaus:
             lrs = plateau.update(val[monitor][which].double().cpu())
             rates[next_step:, which] = lrs.to(rates)
 
+    #: What a :class:`ReduceOnPlateau` changes as epochs pass (saved in checkpoints).
+    _STATE = ("_lr", "_best", "_bad", "_cooldown_left", "last_epoch")
+
+    def state(self) -> list[dict]:
+        return [{name: getattr(plateau, name) for name in self._STATE}
+                for _, _, plateau in self.groups]
+
+    def restore(self, states: list[dict], rates: Tensor, next_step: int) -> None:
+        """Set each scheduler's state, and the rate of every later step from it: since each
+        update rewrote all later steps with the current rate, that is the whole table."""
+        if len(states) != len(self.groups):
+            raise LrlabError(f"the checkpoint has {len(states)} reduce-on-plateau groups, these "
+                             f"settings {len(self.groups)}; resume with the same schedules")
+        for (which, _, plateau), state in zip(self.groups, states):
+            for name in self._STATE:
+                value = state[name]
+                setattr(plateau, name, value.clone() if isinstance(value, Tensor) else value)
+            rates[next_step:, which] = plateau.lr.to(rates)
+
 
 def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
     metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
@@ -174,19 +210,27 @@ class _Recorder:
         self.members = members
         self.rows: list[tuple[int, str, str, np.ndarray]] = []
 
+    def state(self) -> list[list]:
+        return [[e, split, metric, torch.from_numpy(v.copy())] for e, split, metric, v in self.rows]
+
+    def restore(self, rows: list[list]) -> None:
+        self.rows = [(int(e), str(split), str(metric), v.numpy()) for e, split, metric, v in rows]
+
     def add(self, epoch: int, split: str, values: dict[str, Tensor | np.ndarray]) -> None:
         for metric, v in values.items():
             arr = v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)
             self.rows.append((epoch, split, metric, arr.astype(np.float64)))
 
-    def frame(self, last_epoch: np.ndarray) -> pd.DataFrame:
-        k = self.members
+    def frame(self, last_epoch: np.ndarray, start: int = 0) -> pd.DataFrame:
+        """The rows from ``start`` on as a tidy table, without those of a member after the
+        epoch it diverged in (``last_epoch`` per member)."""
+        k, rows = self.members, self.rows[start:]
         df = pd.DataFrame({
-            "member": np.tile(np.arange(k), len(self.rows)),
-            "epoch": np.repeat([r[0] for r in self.rows], k),
-            "split": pd.Categorical(np.repeat([r[1] for r in self.rows], k)),
-            "metric": pd.Categorical(np.repeat([r[2] for r in self.rows], k)),
-            "value": np.concatenate([r[3] for r in self.rows]) if self.rows else [],
+            "member": np.tile(np.arange(k), len(rows)),
+            "epoch": np.repeat([r[0] for r in rows], k).astype(np.int64),
+            "split": pd.Categorical(np.repeat([r[1] for r in rows], k)),
+            "metric": pd.Categorical(np.repeat([r[2] for r in rows], k)),
+            "value": np.concatenate([r[3] for r in rows]) if rows else np.zeros(0),
         })
         keep = df["epoch"].to_numpy() <= last_epoch[df["member"].to_numpy()]
         return df[keep].reset_index(drop=True)
@@ -232,13 +276,30 @@ def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_
 
 
 def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
-        callbacks: Sequence[Callback] = ()) -> SweepResult:
+        callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+        resume: Checkpoint | None = None) -> SweepResult:
     """Train every member on ``task`` as one population and record every epoch.
 
     Members diverging (NaN/Inf loss, or beyond ``config.divergence_factor`` times their
     first loss) are frozen; their records stop at the epoch they diverged in. The ``time``
     record is the wall time since the start, at the end of each epoch's evaluation.
+
+    Args:
+        task, members, config: what to train, the members and the settings.
+        callbacks: called with an :class:`EpochReport` after every epoch.
+        checkpoint_every: call ``on_checkpoint`` every this many epochs (and after the last
+            one); ``None``: only after the last.
+        on_checkpoint: receives a :class:`Checkpoint` after the epoch's callbacks ran.
+        resume: a checkpoint of a fit with the same task, members and settings: training
+            continues after ``resume.epoch`` and the result equals that of a run never
+            interrupted (bit for bit, but the ``time`` record).
     """
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool)
+                                         or not isinstance(checkpoint_every, int)
+                                         or checkpoint_every < 1):
+        raise LrlabError(f"checkpoint_every must be a whole number of epochs >= 1, "
+                         f"got {checkpoint_every!r}")
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
     epochs = config.epochs or task.epochs
@@ -251,34 +312,96 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
     batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
     rates = _rate_table(members, epochs, len(batches), device, dtype)
+    loop = _Loop(task, members, config, pop, rates, epochs, batch_size)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)  # random layers (dropout) draw from the run's seed
-        return _epochs(task, members, config, pop, train, val, batches, rates, epochs,
-                       batch_size, callbacks)
+        if resume is not None:
+            loop.restore(resume)
+        loop.run(train, val, batches, callbacks, checkpoint_every, on_checkpoint)
+    return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
+                             len(batches), epochs)
 
 
-def _epochs(task, members, config, pop, train, val, batches, rates, epochs, batch_size,
-            callbacks) -> SweepResult:
-    """The epoch loop of :func:`fit`: train, evaluate, record, report."""
-    plateaus = _Plateaus(members)
-    recorder, steps = _Recorder(len(members)), [] if config.record_steps else None
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        train_values = _train_epoch(pop, task, train, batches.order(epoch), batch_size,
-                                    batches.shared, rates, steps)
-        val_values = _evaluate(pop, task, val, config.eval_batch_size)
-        plateaus.update(val_values, rates, pop.steps)
-        seconds = time.perf_counter() - start
-        train_values["time"] = torch.full_like(train_values["lr"], seconds, dtype=torch.float64)
-        recorder.add(epoch, "train", train_values)
-        recorder.add(epoch, "val", val_values)
-        report = EpochReport(epoch, epochs, pop.members,
-                             {k: v.cpu().numpy() for k, v in val_values.items()},
-                             pop.alive.cpu().numpy(), seconds)
-        for cb in callbacks:
-            cb(report)
-    return SweepResult.build(task, members, config, pop, recorder, steps or [], len(batches),
-                             epochs)
+class _Loop:
+    """The epoch loop of :func:`fit` and what it carries from epoch to epoch: train,
+    evaluate, record, report, checkpoint."""
+
+    def __init__(self, task: Task, members: Sequence[Member], config: SweepConfig,
+                 pop: Population, rates: Tensor | None, epochs: int, batch_size: int) -> None:
+        self.task, self.config, self.pop, self.rates = task, config, pop, rates
+        self.epochs, self.batch_size = epochs, batch_size
+        self.plateaus = _Plateaus(members)
+        self.recorder = _Recorder(len(members))
+        self.steps: list | None = [] if config.record_steps else None
+        self.done, self.seconds = 0, 0.0
+        self.fingerprint = fingerprint(config, members, epochs=epochs, batch_size=batch_size)
+
+    def run(self, train: Split, val: Split, batches: _Batches, callbacks: Sequence[Callback],
+            every: int | None, on_checkpoint: Callable[[Checkpoint], None] | None) -> None:
+        """Epochs ``done + 1`` to the last; each ends with the callbacks, then (every
+        ``every`` epochs, and after the last) a checkpoint."""
+        pop, task, config, spe = self.pop, self.task, self.config, len(batches)
+        start = time.perf_counter() - self.seconds
+        for epoch in range(self.done + 1, self.epochs + 1):
+            rows, steps = len(self.recorder.rows), len(self.steps or ())
+            train_values = _train_epoch(pop, task, train, batches.order(epoch), self.batch_size,
+                                        batches.shared, self.rates, self.steps)
+            kill_point("epoch", epoch)
+            val_values = _evaluate(pop, task, val, config.eval_batch_size)
+            self.plateaus.update(val_values, self.rates, pop.steps)
+            self.seconds = time.perf_counter() - start
+            train_values["time"] = torch.full_like(train_values["lr"], self.seconds,
+                                                   dtype=torch.float64)
+            self.recorder.add(epoch, "train", train_values)
+            self.recorder.add(epoch, "val", val_values)
+            self.done = epoch
+            diverged_step = pop.diverged_step.cpu().numpy()
+            last = last_epochs(diverged_step, spe, self.epochs)
+            report = EpochReport(
+                epoch, self.epochs, pop.members,
+                {k: v.cpu().numpy() for k, v in val_values.items()}, pop.alive.cpu().numpy(),
+                self.seconds, records=self.recorder.frame(last, start=rows),
+                steps=None if self.steps is None else _steps_frame(self.steps[steps:], spe),
+                diverged_step=diverged_step)
+            for cb in callbacks:
+                cb(report)
+            if on_checkpoint is not None and (epoch == self.epochs
+                                              or (every is not None and epoch % every == 0)):
+                on_checkpoint(self.checkpoint())
+
+    def checkpoint(self) -> Checkpoint:
+        """This loop's state at the end of epoch ``done``, every tensor copied to the CPU."""
+        device = self.pop.device
+        rng = {"cpu": torch.get_rng_state()}
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(device)
+        steps = [[s, *(t.detach().cpu().clone() for t in values)]
+                 for s, *values in (self.steps or [])]
+        plateaus = [{k: v.clone() if isinstance(v, Tensor) else v for k, v in state.items()}
+                    for state in self.plateaus.state()]
+        return Checkpoint(epoch=self.done, epochs=self.epochs, fingerprint=self.fingerprint,
+                          population=self.pop.state_dict(), plateaus=plateaus,
+                          records=self.recorder.state(), steps=steps, seconds=self.seconds,
+                          rng=rng)
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Continue from ``ckpt`` (inside :func:`fit`'s forked random state)."""
+        if ckpt.fingerprint != self.fingerprint or ckpt.epochs != self.epochs:
+            raise LrlabError("the checkpoint was taken with other settings, members or task "
+                             "defaults; resume with the settings it was saved with")
+        if not 0 <= ckpt.epoch <= self.epochs:
+            raise LrlabError(f"the checkpoint is at epoch {ckpt.epoch} of a {self.epochs}-epoch "
+                             "fit; it is damaged")
+        self.pop.load_state_dict(ckpt.population)
+        if self.rates is not None:
+            self.plateaus.restore(ckpt.plateaus, self.rates, self.pop.steps)
+        self.recorder.restore(ckpt.records)
+        if self.steps is not None:
+            self.steps = [(int(s), *values) for s, *values in ckpt.steps]
+        self.done, self.seconds = ckpt.epoch, float(ckpt.seconds)
+        torch.set_rng_state(ckpt.rng["cpu"])
+        if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
+            torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)
 
 
 def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (), **settings: object) -> SweepResult:

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["SweepResult", "check_writable"]
+__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table"]
 
 Format = Literal["csv", "parquet"]
 
@@ -55,28 +55,12 @@ class SweepResult:
               recorder, steps: list, steps_per_epoch: int, epochs: int) -> SweepResult:
         """Assemble the tables once training has finished (used by :func:`lrlab.fit`)."""
         diverged_step = pop.diverged_step.cpu().numpy()
-        diverged = diverged_step >= 0
-        diverged_epoch = np.where(diverged, (diverged_step - 1) // steps_per_epoch + 1, epochs)
-        table = pd.DataFrame({
-            "member": np.arange(len(members)),
-            "label": [m.name() for m in members],
-            "lr": [m.lr for m in members],
-            "optimizer": config.optimizer,
-            "seed": [m.seed for m in members],
-            "schedule": [m.schedule for m in members],
-        })
-        if any(m.lr_mult for m in members):
-            table["lr_mult"] = [mult_label(m.lr_mult) for m in members]
-        for name, default in get_rule(config.optimizer).defaults.items():
-            table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
-        table["diverged"] = diverged
-        table["diverged_epoch"] = pd.array(np.where(diverged, diverged_epoch, -1)).astype("Int64")
-        table.loc[~diverged, "diverged_epoch"] = pd.NA
-        table["diverged_step"] = pd.array(np.where(diverged, diverged_step, -1)).astype("Int64")
-        table.loc[~diverged, "diverged_step"] = pd.NA
         return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
-                   config=config.model_dump(), records=recorder.frame(diverged_epoch),
-                   members=table, steps=_steps_frame(steps, steps_per_epoch), population=pop)
+                   config=config.model_dump(),
+                   records=recorder.frame(last_epochs(diverged_step, steps_per_epoch, epochs)),
+                   members=members_table(members, config.optimizer, diverged_step,
+                                         diverged_epochs(diverged_step, steps_per_epoch)),
+                   steps=_steps_frame(steps, steps_per_epoch), population=pop)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -181,6 +165,44 @@ class SweepResult:
                    higher_is_better=meta["higher_is_better"], config=meta["config"],
                    records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
                    steps=read(steps) if steps.exists() else None)
+
+
+def last_epochs(diverged_step: np.ndarray, steps_per_epoch: int, epochs: int) -> np.ndarray:
+    """The last epoch recorded per member: the one it diverged in, else ``epochs``."""
+    diverged_step = np.asarray(diverged_step)
+    return np.where(diverged_step >= 0, (diverged_step - 1) // steps_per_epoch + 1, epochs)
+
+
+def diverged_epochs(diverged_step: np.ndarray, steps_per_epoch: int) -> np.ndarray:
+    """The epoch each member diverged in, ``-1`` for those that did not."""
+    return last_epochs(diverged_step, steps_per_epoch, -1)
+
+
+def members_table(members: list[Member], optimizer: str, diverged_step: np.ndarray,
+                  diverged_epoch: np.ndarray) -> pd.DataFrame:
+    """One row per member: label, rate, rule, seed, schedule, [layer-wise multipliers], the
+    rule's hyperparameters as given, and whether, in which epoch and step it diverged
+    (``diverged_step``, ``diverged_epoch``: ``-1`` for a member that did not)."""
+    diverged_step = np.asarray(diverged_step)
+    diverged = diverged_step >= 0
+    table = pd.DataFrame({
+        "member": np.arange(len(members)),
+        "label": [m.name() for m in members],
+        "lr": [m.lr for m in members],
+        "optimizer": optimizer,
+        "seed": [m.seed for m in members],
+        "schedule": [m.schedule for m in members],
+    })
+    if any(m.lr_mult for m in members):
+        table["lr_mult"] = [mult_label(m.lr_mult) for m in members]
+    for name, default in get_rule(optimizer).defaults.items():
+        table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
+    table["diverged"] = diverged
+    table["diverged_epoch"] = pd.array(np.asarray(diverged_epoch)).astype("Int64")
+    table.loc[~diverged, "diverged_epoch"] = pd.NA
+    table["diverged_step"] = pd.array(np.where(diverged, diverged_step, -1)).astype("Int64")
+    table.loc[~diverged, "diverged_step"] = pd.NA
+    return table
 
 
 def _last(series: pd.Series) -> float:

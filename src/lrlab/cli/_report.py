@@ -1,0 +1,152 @@
+"""``lrlab report RUN_DIR``: the tables in the terminal, as CSV and Markdown, and the HTML
+page; ``lrlab learning-curve TASK``; and the ``--report PATH`` hook of the commands that
+write a run.
+
+Every output path is checked before anything is read or trained, and every file is written
+through a temporary file and a rename, so bad input leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lrlab._errors import LrlabError
+from lrlab.cli._options import RULE_OPTIONS, check_out, load_task, with_options
+
+__all__ = ["check_report", "learning_curve_command", "report", "write_run_report"]
+
+
+def check_report(path: Path | None) -> None:
+    """``--report``: a file name in a writable folder, checked before any training."""
+    from lrlab.report._page import check_html_path
+
+    if path is not None:
+        check_html_path(path)
+
+
+def write_run_report(run: Any, path: Path | None, **options: Any) -> None:
+    """Write ``run``'s HTML report to ``path`` (nothing when ``None``) and say so."""
+    from lrlab.report import write_report
+
+    if path is not None:
+        write_report(run, path, **options)
+        print(f"report written to {path}", file=sys.stderr)
+
+
+def _print_tables(tables: list) -> None:
+    import pandas as pd
+    from rich.table import Table
+
+    from lrlab.cli._display import _fmt, stdout
+
+    for caption, frame in tables:
+        table = Table(title=caption, title_justify="left")
+        for name in frame.columns:
+            number = (pd.api.types.is_numeric_dtype(frame[name])
+                      and not pd.api.types.is_bool_dtype(frame[name]))
+            table.add_column(str(name).replace("_", " "), overflow="fold",
+                             justify="right" if number else "left")
+        for row in frame.itertuples(index=False):
+            table.add_row(*(_fmt(v) if not isinstance(v, str) else v for v in row))
+        stdout.print(table)
+
+
+@click.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path),
+              help="write the HTML report (one self-contained page) to this file")
+@click.option("--plots", help="comma list of plots to draw (curves, heatmap, sse, grad_norm, "
+                              "schedule, range_test, learning_curve) [default: all that apply]")
+@click.option("--target", type=float,
+              help="validation value that counts as converged [default: 95%% of the best "
+                   "member's best; best / 0.95 when lower is better]")
+@click.option("--csv", "csv_out", type=click.Path(path_type=Path),
+              help="write the first table (per member) as CSV")
+@click.option("--markdown", type=click.Path(path_type=Path),
+              help="write every table as Markdown")
+@click.option("--title", help="the page title [default: from the run]")
+@with_options("db")
+def report(run_dir: Path, out: Path | None, plots: str | None, target: float | None,
+           csv_out: Path | None, markdown: Path | None, title: str | None, db: Path) -> None:
+    """Show a run's tables and write its HTML report (RUN_DIR: a folder --out wrote, or a
+    study in --db)."""
+    from lrlab._io import atomic_write
+    from lrlab.cli._display import stdout
+    from lrlab.cli._store import run_or_study
+    from lrlab.report import markdown_table, write_page
+    from lrlab.report._page import check_html_path
+    from lrlab.report._report import check_plots, report_content
+
+    for path in (out, csv_out, markdown):
+        if path is not None:
+            check_html_path(path)
+    chosen = check_plots(plots.split(",")) if plots is not None else None
+    content = report_content(run_or_study(run_dir, db), target=target, plots=chosen, title=title,
+                             draw=out is not None)
+    stdout.print(content.verdict, soft_wrap=True)
+    _print_tables(content.tables)
+    if csv_out is not None:
+        atomic_write(csv_out, lambda p: content.tables[0][1].to_csv(p, index=False))
+        print(f"table written to {csv_out}", file=sys.stderr)
+    if markdown is not None:
+        text = "\n".join(f"### {caption}\n\n{markdown_table(frame)}"
+                         for caption, frame in content.tables)
+        atomic_write(markdown, lambda p: p.write_text(text, encoding="utf-8"))
+        print(f"tables written to {markdown}", file=sys.stderr)
+    if out is not None:
+        write_page(out, title=content.title, verdict=content.verdict, settings=content.settings,
+                   tables=content.tables, figures=content.figures, notes=content.notes)
+        print(f"report written to {out}", file=sys.stderr)
+
+
+_CURVE = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
+          "seeds", "seed", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet",
+          "report")
+
+
+@click.command("learning-curve")
+@with_options(*_CURVE)
+@click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True,
+              help="training-set sizes: counts (100,250) or fractions (0.1,0.5), nested")
+def learning_curve_command(task: str | None, lrs: str, sizes: str, **kw: Any) -> None:
+    """Sweep the rates on nested subsets of the training data: metric against data size."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.cli._options import parse_hparams, parse_seeds
+    from lrlab.report import learning_curve
+    from lrlab.train import parse_lrs, validated
+
+    out, fmt, quiet, report_path = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet"), kw.pop("report")
+    check_out(out, fmt)
+    check_report(report_path)
+    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
+    seeds = parse_seeds(kw.pop("seeds"))
+    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
+                     download=kw.pop("download"))
+    settings = {**kw, "hparams": hparams, "seeds": seeds, "lrs": parse_lrs(lrs)}
+    validated(**settings)
+    counts = [_size(s) for s in sizes.split(",")]
+    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+        curve = learning_curve(data, sizes=counts, callbacks=callbacks, **settings)
+    from lrlab.report import learning_curve_info
+
+    _print_tables([("best validation metric per setting and size (median over seeds)",
+                    learning_curve_info(curve).frame)])
+    if out is not None:
+        curve.save(out, format=fmt)
+        print(f"learning curve written to {out}/", file=sys.stderr)
+    write_run_report(curve, report_path)
+
+
+def _size(text: str) -> int | float:
+    text = text.strip()
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    raise LrlabError(f"--sizes: {text!r} is neither a count nor a fraction; e.g. --sizes "
+                     "100,250,500 or --sizes 0.1,0.5,1.0")

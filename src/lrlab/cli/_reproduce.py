@@ -1,0 +1,90 @@
+"""``lrlab reproduce NAME [--full] --out DIR`` and ``lrlab reproduce --list``.
+
+One call of :func:`lrlab.reproduce.reproduce`: it trains the experiment, writes its records,
+verdicts and HTML report into ``--out``, and this command prints the verdict table: each
+claim of the brief, what the run measured, and whether the claim holds.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from lrlab._errors import LrlabError
+from lrlab.cli._options import with_options
+
+__all__ = ["reproduce"]
+
+_COLOURS = {"holds": "green", "partly": "yellow", "does not hold": "red", "not run": "dim"}
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--list", "show_list", is_flag=True, help="list the experiments and exit")
+@click.option("--full", is_flag=True,
+              help="the brief's full size (default: a reduced size, about a minute on 2 CPU "
+                   "cores)")
+@click.option("--size", type=click.Choice(["test", "reduced", "full"]), hidden=True,
+              help="the run's size (test: seconds, for the test suite)")
+@with_options("data_dir", "download", "device", "out", "quiet")
+def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
+              data_dir: Path | None, download: bool, device: str | None, out: Path | None,
+              quiet: bool) -> None:
+    """Run one of the brief's experiments and say whether each of its claims holds."""
+    from lrlab.reproduce import get_experiment
+
+    if show_list:
+        _print_list()
+        return
+    if name is None:
+        raise LrlabError("give an experiment NAME (lrlab reproduce --list shows them)")
+    get_experiment(name)  # an unknown name fails here, before anything else
+    if out is None:
+        raise LrlabError("give --out DIR: the records, the verdicts and the report go there")
+    if full and size not in (None, "full"):
+        raise LrlabError(f"--full and --size {size} disagree; give one of them")
+    _run(name, out, "full" if full else size or "reduced", data_dir, download, device, quiet)
+
+
+def _print_list() -> None:
+    from lrlab.cli._display import stdout
+    from lrlab.reproduce import EXPERIMENTS
+
+    table = Table(title="lrlab reproduce NAME [--full] --out DIR")
+    for column in ("name", "brief", "what"):
+        table.add_column(column, overflow="fold")
+    for exp in EXPERIMENTS.values():
+        needs = f" (needs {', '.join(exp.needs)})" if exp.needs else ""
+        table.add_row(exp.name, exp.section, escape(exp.summary + needs))
+    stdout.print(table)
+
+
+def _run(name: str, out: Path, size: str, data_dir: Path | None, download: bool,
+         device: str | None, quiet: bool) -> None:
+    from lrlab.cli._display import progress_bar, stdout
+    from lrlab.reproduce import reproduce as run
+
+    def progress(title: str, monitor: str, higher: bool):
+        return progress_bar(title, monitor, higher, quiet=quiet)
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(text, file=sys.stderr)
+
+    outcome = run(name, out, size=size, data_dir=data_dir, download=download, device=device,
+                  progress=progress, say=say)
+    table = Table(title=f"{name} ({size}): the brief's claims", show_lines=True)
+    table.add_column("claim", overflow="fold", ratio=3)
+    table.add_column("measured", overflow="fold", ratio=5)
+    table.add_column("verdict", overflow="fold", ratio=1)
+    for c in outcome.claims:
+        table.add_row(escape(c.claim), escape(c.measured),
+                      f"[{_COLOURS[c.verdict]}]{c.verdict}[/]")
+    stdout.print(table)
+    stdout.print(escape(outcome.verdict()), soft_wrap=True)
+    print(f"records, claims.csv and report.html written to {out}/ "
+          f"({outcome.seconds:.0f} s)", file=sys.stderr)

@@ -1,0 +1,188 @@
+"""The store on the command line: training into it, and ``ls``, ``show``, ``resume``,
+``export``.
+
+``sweep`` and ``train`` train through :func:`train_study` (a study per run, records
+committed as each epoch ends, checkpoints every ``--checkpoint-every`` epochs); the searches
+store their populations when they finish (:func:`store_search`). The database is ``--db``,
+else ``$LRLAB_DB``, else ``./lrlab.db``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+from rich.table import Table
+
+from lrlab._errors import LrlabError
+from lrlab.cli._options import check_out, load_task, parse_subset, with_options
+
+__all__ = ["export", "ls", "open_store", "resume", "run_or_study", "show", "store_search",
+           "task_spec", "train_study"]
+
+
+def task_spec(name: str | None, task_opt: str | None, *, data_dir: Path | None,
+              download: bool, subset: str | None, seed: int) -> dict[str, Any]:
+    """How ``lrlab resume`` loads the task again: the task options as given."""
+    return {"name": name, "task_opt": task_opt, "data_dir": None if data_dir is None
+            else str(Path(data_dir).resolve()), "download": download, "subset": subset,
+            "seed": seed}
+
+
+def _load(spec: dict[str, Any]):
+    data_dir = spec.get("data_dir")
+    return load_task(spec.get("name"), spec.get("task_opt"),
+                     data_dir=Path(data_dir) if data_dir else None,
+                     download=spec.get("download", True), subset=parse_subset(spec.get("subset")),
+                     seed=spec.get("seed", 0))
+
+
+def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
+                study: str | None, checkpoint_every: int, quiet: bool, executor=None):
+    """Train ``config`` on ``task`` as a new study in ``db``, with a progress bar (through
+    ``executor`` when given, see :func:`lrlab.store.run_study`)."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.store import Store, run_study
+
+    bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
+    with Store(db) as store, bar as callbacks:
+        name, result = run_study(store, task, config, name=study, command=command,
+                                 task_spec=spec, callbacks=callbacks,
+                                 checkpoint_every=checkpoint_every, executor=executor)
+    if not quiet:
+        print(f"study {name} written to {db}", file=sys.stderr)
+    return result
+
+
+def open_store(db: Path) -> None:
+    """Open (creating it if missing) and close ``db``: its checks, before any training."""
+    from lrlab.store import Store
+
+    Store(db).close()
+
+
+def store_search(result, *, command: str, spec: dict[str, Any], db: Path,
+                 study: str | None, quiet: bool) -> None:
+    """Store a search's populations as finished studies ``NAME.stage1``, ...,
+    ``NAME.confirm``."""
+    from lrlab.store import Store
+
+    stages = [(f"stage{i}", r) for i, r in enumerate(result.evidence, start=1)]
+    if result.confirmation is not None:
+        stages.append(("confirm", result.confirmation))
+    with Store(db) as store:
+        names = store.add_results(stages, command=command, task_spec=spec, name=study)
+    if not quiet and names:
+        print(f"studies {', '.join(names)} written to {db}", file=sys.stderr)
+
+
+def run_or_study(target: Path, db: Path):
+    """What ``lrlab report TARGET`` reads: the folder ``TARGET`` when there is one (a run
+    written by ``--out``), else the study called ``TARGET`` in ``db``."""
+    from lrlab.report import load_run
+    from lrlab.store import load_result
+
+    if target.is_dir() or not db.exists():
+        return load_run(target)
+    result = load_result(db, str(target))
+    if result.records.empty:
+        raise LrlabError(f"study {target} has no records yet (lrlab show {target})")
+    return result
+
+
+def _db_option(fn):
+    return with_options("db")(fn)
+
+
+@click.command("ls")
+@_db_option
+def ls(db: Path) -> None:
+    """List the studies in the database."""
+    from lrlab.cli._display import stdout
+    from lrlab.store import Store
+
+    with Store(db, create=False) as store:
+        studies = store.studies()
+    if studies.empty:
+        stdout.print(f"no studies in {db}")
+        return
+    table = Table(title=str(db))
+    for column in ("study", "command", "task", "members", "epochs", "state", "checkpoint",
+                   "created"):
+        table.add_column(column, justify="right" if column in ("members", "epochs") else "left")
+    for row in studies.itertuples(index=False):
+        checkpoint = "-" if pd.isna(row.checkpoint) else f"epoch {int(row.checkpoint)}"
+        table.add_row(row.name, row.command, row.task, str(row.members),
+                      f"{row.epochs_done}/{row.epochs}", row.state, checkpoint, row.created)
+    stdout.print(table)
+
+
+@click.command()
+@click.argument("study")
+@_db_option
+def show(study: str, db: Path) -> None:
+    """A study: what it trains, how far it got, and its per-member table."""
+    from lrlab.cli._display import print_result, stdout
+    from lrlab.store import Store
+
+    with Store(db, create=False) as store:
+        info = store.info(study)
+        result = store.result(study)
+    checkpoint = ("no checkpoint" if info.checkpoint_epoch is None
+                  else f"checkpoint at epoch {info.checkpoint_epoch}")
+    stdout.print(f"study {info.name} ({info.command}): {info.task}, {info.members} members, "
+                 f"{info.config['optimizer']}; epoch {info.epochs_done} of {info.epochs}, "
+                 f"{info.state}; {checkpoint}; created {info.created}", soft_wrap=True)
+    if info.state == "interrupted":
+        stdout.print(f"continue it with: lrlab resume {info.name} --db {db}", soft_wrap=True)
+    if len(result.records):
+        print_result(result)
+
+
+@click.command()
+@click.argument("study")
+@with_options("db", "checkpoint_every", "device", "quiet", "out", "fmt", "executor", "address")
+@click.option("--force", is_flag=True,
+              help="resume even if the study's process seems alive (it is gone)")
+def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quiet: bool,
+           out: Path | None, fmt: str, executor: str, address: str | None,
+           force: bool) -> None:
+    """Continue an interrupted study from its last checkpoint (a study trained in chunks:
+    each chunk from its own, with the same chunks)."""
+    from lrlab.cli._display import print_result, progress_bar
+    from lrlab.executors import get_executor
+    from lrlab.store import Store, chunk_size, resume_study
+
+    check_out(out, fmt)
+    with Store(db, create=False) as store:
+        info = store.info(study)
+        chunks = chunk_size(info)
+        task = _load(info.task_spec)
+        with get_executor(executor, address=address, members_per_task=chunks) as ex:
+            chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit
+            bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
+            with bar as callbacks:
+                result = resume_study(store, study, task, callbacks=callbacks,
+                                      checkpoint_every=checkpoint_every, device=device,
+                                      force=force, **chunked)
+    print_result(result)
+    if out is not None:
+        result.save(out, format=fmt)
+        print(f"records written to {out}/", file=sys.stderr)
+
+
+@click.command()
+@click.argument("study")
+@with_options("db", "fmt")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="write records, members, steps and summary.json into this directory")
+def export(study: str, db: Path, fmt: str, out: Path) -> None:
+    """Write a study's records as lrlab sweep --out does (csv or parquet)."""
+    from lrlab.store import load_result
+
+    check_out(out, fmt)
+    load_result(db, study).save(out, format=fmt)
+    print(f"records of {study} written to {out}/", file=sys.stderr)

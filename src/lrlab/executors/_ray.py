@@ -1,0 +1,276 @@
+"""The Ray executor: chunks of members trained as populations in Ray tasks.
+
+Each chunk runs in one Ray task, a *streaming generator*: :func:`lrlab.fit` runs in a thread
+of the task and its callbacks feed a queue, which the task yields item by item: every
+epoch's report, every checkpoint (as bytes), then the chunk's result. The driver consumes
+the streams of all chunks as items arrive, calls the caller's hooks (it alone writes a
+store), keeps each chunk's last checkpoint, and when a task dies (its worker or its node
+lost) submits the chunk again from that checkpoint. Epochs repeated by a retried chunk are
+the same numbers (resuming is exact) and are not handed on twice.
+
+Ray is an optional dependency (``pip install 'lrlab[ray]'``); nothing here imports it until
+an executor connects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import queue
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lrlab._errors import LrlabError
+from lrlab.executors._address import check_address
+from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes
+from lrlab.executors._chunks import Chunk, split_members
+
+if TYPE_CHECKING:
+    from lrlab.tasks import Task
+    from lrlab.train import Checkpoint, Member, SweepConfig, SweepResult
+
+__all__ = ["EXIT_AFTER_ENV", "RayExecutor", "import_ray"]
+
+#: Test hook: when set to N, the first attempt of chunk 0 ends its worker process hard
+#: (``os._exit``) right after streaming epoch N, as a crashed machine would.
+EXIT_AFTER_ENV = "LRLAB_TEST_RAY_EXIT_AFTER_EPOCH"
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or one line saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise LrlabError("--executor ray needs Ray, which is not installed: "
+                         "pip install 'lrlab[ray]'") from None
+    return ray
+
+
+def stream_chunk(task: Task, members: Sequence[Member], config: SweepConfig,
+                 checkpoint_every: int, resume: bytes | None, threads: int,
+                 exit_after: int | None) -> Iterator[tuple]:
+    """The body of a chunk's Ray task: ``fit`` in a thread, its events yielded in order.
+
+    Yields ``("epoch", EpochReport)``, ``("checkpoint", epoch, bytes)`` and, last,
+    ``("done", SweepResult)`` (without the population). An error in ``fit`` is raised here,
+    so Ray hands it to the driver.
+    """
+    from lrlab.train import Checkpoint, fit
+
+    items: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        import torch
+
+        torch.set_num_threads(threads)  # per thread under OpenMP: set where fit runs
+        try:
+            result = fit(task, members, config,
+                         callbacks=[lambda r: items.put(("epoch", r))],
+                         checkpoint_every=checkpoint_every,
+                         on_checkpoint=lambda c: items.put(("checkpoint", c.epoch, c.to_bytes())),
+                         resume=None if resume is None else Checkpoint.from_bytes(resume))
+            items.put(("done", dataclasses.replace(result, population=None)))
+        except BaseException as err:  # noqa: BLE001 - the generator raises it for Ray
+            items.put(("error", err))
+
+    threading.Thread(target=work, name="lrlab-fit", daemon=True).start()
+    while True:
+        item = items.get()
+        if item[0] == "error":
+            raise item[1]
+        yield item
+        if item[0] == "done":
+            return
+        if item[0] == "epoch" and item[1].epoch == exit_after:
+            os._exit(1)
+
+
+class RayExecutor:
+    """Train chunks of members as populations in Ray tasks, locally or on a cluster.
+
+    Args:
+        address: a running cluster's address: ``HOST:PORT`` of the head node, ``ray://...``
+            for Ray client, or ``"auto"`` for the cluster ``ray start`` began on this machine.
+            ``None`` starts a Ray of its own here (or uses the Ray this process is already
+            connected to).
+        members_per_task: members per chunk; ``None`` spreads the members evenly over the
+            cluster's task slots.
+        cpus_per_task: CPUs Ray reserves per task (and torch threads the task uses).
+        gpus_per_task: GPUs per task; ``None`` gives each task one GPU when the cluster has
+            GPUs, else none.
+        max_retries: how often a chunk whose task died is submitted again (from its last
+            checkpoint) before the run fails.
+        connect_timeout: seconds to wait for the address to answer.
+
+    The executor connects on first use (or on entering a ``with`` block); :meth:`close`
+    (or leaving the block) disconnects, stopping a Ray it started here, never a cluster.
+
+    Example:
+        >>> with RayExecutor(members_per_task=2) as ex:  # doctest: +SKIP
+        ...     result = ex.run(task, config.members(), config)
+    """
+
+    def __init__(self, address: str | None = None, *, members_per_task: int | None = None,
+                 cpus_per_task: int = 1, gpus_per_task: float | None = None,
+                 max_retries: int = 3, connect_timeout: float = 5.0) -> None:
+        split_members(1, members_per_task)  # checked now, before any connection
+        if cpus_per_task < 1 or max_retries < 0:
+            raise LrlabError("cpus_per_task must be at least 1 and max_retries at least 0")
+        self.address, self.members_per_task = address, members_per_task
+        self.cpus_per_task, self.gpus_per_task = int(cpus_per_task), gpus_per_task
+        self.max_retries, self.connect_timeout = int(max_retries), connect_timeout
+        self._ray: Any = None
+        self._started = False
+
+    # -- connection ----------------------------------------------------------------------
+
+    def connect(self) -> RayExecutor:
+        """Join the cluster (or start Ray here): a missing Ray, an unreachable or wrong
+        address each raise one :class:`LrlabError` line before anything else happens."""
+        if self._ray is not None:
+            return self
+        ray = import_ray()
+        if self.address is not None:
+            check_address(self.address, self.connect_timeout)
+        if ray.is_initialized():
+            current = ray.get_runtime_context().gcs_address
+            if self.address not in (None, "auto", current):
+                raise LrlabError(f"this process is already connected to Ray at {current}; "
+                                 f"run without --address, or in a fresh process")
+        else:
+            try:  # "local": a Ray of our own, even beside one started by `ray start`
+                ray.init(address=self.address or "local", include_dashboard=False)
+            except (ConnectionError, ray.exceptions.AuthenticationError) as err:
+                first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                raise LrlabError(f"cannot connect to Ray at {self.address}: {first} (a cluster "
+                                 "with token authentication needs RAY_AUTH_MODE=token and its "
+                                 "token here: ~/.ray/auth_token or RAY_AUTH_TOKEN)") from None
+            self._started = True
+        self._ray = ray
+        return self
+
+    def close(self) -> None:
+        """Disconnect, stopping the Ray this executor started here (a cluster it joined
+        keeps running; a Ray this process was connected to before stays connected)."""
+        if self._started:
+            self._ray.shutdown()
+        self._ray, self._started = None, False
+
+    def __enter__(self):  # -> RayExecutor (typing.Self from Python 3.11)
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- running -------------------------------------------------------------------------
+
+    def _gpus(self) -> float:
+        if self.gpus_per_task is not None:
+            return float(self.gpus_per_task)
+        return 1.0 if self._ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+
+    def plan(self, count: int) -> list[Chunk]:
+        """The chunks ``count`` members are trained in (connecting, when ``members_per_task``
+        is ``None``, to count the cluster's task slots)."""
+        self.connect()
+        return self._chunks(count, self._gpus())
+
+    def _chunks(self, count: int, gpus: float) -> list[Chunk]:
+        per_task = self.members_per_task
+        if per_task is None:
+            have = self._ray.cluster_resources()
+            slots = (have.get("GPU", 0) / gpus if gpus else
+                     have.get("CPU", 1) / self.cpus_per_task)
+            per_task = max(1, math.ceil(count / max(1, int(slots))))
+        return split_members(count, per_task)
+
+    def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
+            callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
+            on_checkpoint: CheckpointHook | None = None,
+            resume: Checkpoint | Sequence[Checkpoint] | None = None) -> SweepResult:
+        """Train ``members`` on ``task`` in Ray tasks; see :class:`~lrlab.executors.Executor`.
+
+        Whatever ``checkpoint_every`` says, every chunk checkpoints after each epoch (so a
+        retried chunk repeats at most one epoch); ``on_checkpoint`` sees those it asks for.
+        """
+        ray = self.connect()._ray
+        gpus = self._gpus()
+        chunks = self._chunks(len(members), gpus)
+        resumes = chunk_resumes(task, members, config, chunks, resume)
+        driver = Driver(chunks, members, callbacks=callbacks, on_checkpoint=on_checkpoint,
+                        resume=resumes)
+        remote = ray.remote(stream_chunk).options(
+            num_returns="streaming", max_retries=0, num_cpus=self.cpus_per_task,
+            num_gpus=gpus, _generator_backpressure_num_objects=1)
+        shared = ray.put(task)  # stored once, read by every chunk's task
+        hook = os.environ.get(EXIT_AFTER_ENV)
+        last = {i: (c.epoch, c.to_bytes()) for i, c in resumes.items()}  # -> (epoch, bytes)
+        tries = dict.fromkeys(range(len(chunks)), 0)
+
+        def submit(chunk: Chunk) -> Any:
+            return remote.remote(shared, list(members[chunk.start:chunk.stop]), config,
+                                 1, last.get(chunk.index, (0, None))[1],
+                                 self.cpus_per_task,
+                                 int(hook) if hook and chunk.index == 0 and not tries[0]
+                                 else None)
+
+        running = {submit(c): c for c in chunks}
+        try:
+            while running:
+                ready, _ = ray.wait(list(running), num_returns=1)
+                for stream in ready:
+                    chunk = running[stream]
+                    try:
+                        item = ray.get(next(stream))
+                    except StopIteration:
+                        del running[stream]
+                        continue
+                    except ray.exceptions.RayTaskError as err:  # raised by fit itself
+                        if isinstance(err.cause, LrlabError):
+                            raise LrlabError(str(err.cause)) from None
+                        raise
+                    except ray.exceptions.RayError as err:  # the worker or its node was lost
+                        del running[stream]
+                        tries[chunk.index] += 1
+                        self._retry_or_fail(chunk, err, tries[chunk.index], last)
+                        running[submit(chunk)] = chunk
+                        continue
+                    self._handle(item, chunk, driver, last, checkpoint_every)
+        finally:
+            for stream in running:  # an error or an interrupt: stop the others' work
+                ray.cancel(stream, force=True)
+        return driver.result()
+
+    @staticmethod
+    def _handle(item: tuple, chunk: Chunk, driver: Driver, last: dict,
+                every: int | None) -> None:
+        """One item of a chunk's stream: an epoch, a checkpoint (kept for a retry, handed on
+        every ``every`` epochs and after the last, as fit would), or the chunk's result."""
+        from lrlab.train import Checkpoint
+
+        kind = item[0]
+        if kind == "epoch":
+            driver.epoch(chunk, item[1])
+        elif kind == "checkpoint":
+            last[chunk.index] = item[1:]
+            if driver.on_checkpoint is not None:
+                checkpoint = Checkpoint.from_bytes(item[2])
+                if checkpoint.epoch == checkpoint.epochs or (every and checkpoint.epoch % every == 0):
+                    driver.checkpoint(checkpoint)
+        else:
+            driver.finish(chunk, item[1])
+
+    def _retry_or_fail(self, chunk: Chunk, err: Exception, tries: int, last: dict) -> None:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        if tries > self.max_retries:
+            raise LrlabError(f"{chunk.label()} lost its worker ({reason}) with no retries "
+                             f"left (max_retries={self.max_retries}); check the cluster "
+                             "(ray status) and run again")
+        epoch = last.get(chunk.index, (0, None))[0]
+        where = f"from its checkpoint after epoch {epoch}" if epoch else "from the start"
+        warnings.warn(f"lrlab: {chunk.label()} lost its worker ({type(err).__name__}); "
+                      f"retry {tries} of {self.max_retries} resumes {where}", RuntimeWarning,
+                      stacklevel=4)

@@ -1,0 +1,116 @@
+"""Learning-rate schedules over training: from specs, or as a run actually followed them.
+
+Compute, then draw: :func:`schedule_curves` evaluates schedule specs at every step and
+:func:`schedule_info` reads the rates a run used from its records; both return a
+:class:`ScheduleCurves` that :func:`plot_schedules` draws. ``lrlab schedule plot`` writes
+the same figure to a PNG.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.report._style import label_axes, legend_outside, new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from lrlab.train import SweepResult
+
+__all__ = ["ScheduleCurves", "plot_schedules", "schedule_curves", "schedule_info"]
+
+
+@dataclass(frozen=True)
+class ScheduleCurves:
+    """The rate of every training step under each schedule.
+
+    Attributes:
+        epoch: the time of each step in epochs, ``step / steps_per_epoch``, shape ``(N,)``
+            for the ``N = epochs * steps_per_epoch`` steps of training.
+        curves: ``(label, rates (N,))`` per schedule, in the order given (NaN where a run's
+            member had stopped).
+        lr0: the member's rate the specs were built with (NaN for a run's rates).
+        steps_per_epoch: optimizer steps per epoch (1 when a run recorded only the rate at
+            the end of each epoch).
+        title: the plot's title; empty for the default (``lr0`` and the steps per epoch).
+    """
+
+    epoch: np.ndarray
+    curves: tuple[tuple[str, np.ndarray], ...]
+    lr0: float
+    steps_per_epoch: int
+    title: str = ""
+
+
+def schedule_curves(specs: Sequence[str], *, lr0: float, epochs: int,
+                    steps_per_epoch: int = 1) -> ScheduleCurves:
+    """Parse and build every spec, then evaluate it at each step of training.
+
+    Every spec is parsed and built before any is evaluated, so a bad one fails first.
+
+    Example:
+        >>> schedule_curves(["cosine"], lr0=0.1, epochs=4).curves[0][1]
+        array([0.1       , 0.08535534, 0.05      , 0.01464466])
+    """
+    from lrlab.schedules import parse_schedule
+
+    if not specs:
+        raise LrlabError("give at least one schedule, e.g. lrlab schedule plot cosine --out a.png")
+    if not lr0 > 0:
+        raise LrlabError(f"--lr0 must be > 0, got {lr0:g}")
+    parsed = [parse_schedule(text) for text in specs]
+    built = [p.build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch) for p in parsed]
+    steps = torch.arange(epochs * steps_per_epoch)
+    return ScheduleCurves(
+        epoch=(steps.to(torch.float64) / steps_per_epoch).numpy(),
+        curves=tuple((str(p), b(steps)[:, 0].numpy()) for p, b in zip(parsed, built)),
+        lr0=lr0, steps_per_epoch=steps_per_epoch,
+    )
+
+
+def schedule_info(run: SweepResult) -> ScheduleCurves:
+    """The rates ``run``'s members trained with: every step when it recorded steps
+    (``record_steps``), else the rate of each epoch's last step; one curve per setting
+    (members differing only by seed follow the same schedule).
+    """
+    from lrlab.report._tables import member_groups
+
+    groups = member_groups(run.members)
+    first = ~groups.duplicated()
+    keep = dict(zip(run.members.loc[first, "member"], groups[first]))
+    if run.steps is not None and (run.steps["metric"] == "lr").any():
+        rows = run.steps[run.steps["metric"] == "lr"]
+        wide = rows.pivot(index="step", columns="member", values="value").sort_index()
+        per = max(1, round(len(wide) / max(int(rows["epoch"].max()), 1)))
+        epoch = (wide.index.to_numpy(float) - 1) / per
+        how = f"{per} steps per epoch"
+    else:
+        rows = run.records[(run.records["metric"] == "lr") & (run.records["split"] == "train")]
+        if rows.empty:
+            raise LrlabError("the run recorded no learning rates; nothing to draw")
+        wide = rows.pivot(index="epoch", columns="member", values="value").sort_index()
+        per, epoch, how = 1, wide.index.to_numpy(float), "the rate at the end of each epoch"
+    curves = tuple((label, wide[k].to_numpy(float)) for k, label in keep.items() if k in wide)
+    return ScheduleCurves(epoch, curves, float("nan"), per,
+                          title=f"learning rate per member ({how})")
+
+
+def plot_schedules(data: ScheduleCurves, *, log: bool = False) -> Figure:
+    """One line per schedule against epochs (``log``: a log rate axis without zeros)."""
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    for label, rates in data.curves:
+        ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label)
+    if log:
+        ax.set_yscale("log")
+    per = data.steps_per_epoch
+    label_axes(ax, x="epoch", y="learning rate",
+               title=data.title or f"lr0 = {data.lr0:g}, {per} step{'s' * (per != 1)} per epoch")
+    legend_outside(ax)
+    return fig

@@ -1,0 +1,81 @@
+"""What every lrlab figure shares: a fresh Agg figure, one colour per rate, the log test.
+
+Figures are :class:`matplotlib.figure.Figure` objects on the Agg canvas, made without
+pyplot: nothing is registered globally, nothing is shown, and nothing needs closing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["DIVERGED", "epoch_axis", "label_axes", "legend_outside", "new_figure", "rate_colors",
+           "spans_decades"]
+
+#: How a diverged member is marked in every plot.
+DIVERGED = {"marker": "X", "s": 70, "edgecolors": "black", "linewidths": 0.6, "zorder": 5}
+
+
+def new_figure(rows: int = 1, cols: int = 1, *, width: float = 8.0, height: float = 4.5,
+               **subplots) -> tuple[Figure, np.ndarray]:
+    """A figure on the Agg canvas and its axes as a 2-D array ``(rows, cols)``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False, **subplots)
+    return fig, axes
+
+
+def rate_colors(lrs: Iterable[float]) -> dict[float, tuple]:
+    """One colour per distinct rate, the same in every plot: small rates dark, large light
+    (viridis over the rates' rank)."""
+    from matplotlib import colormaps
+
+    distinct = sorted({float(lr) for lr in lrs})
+    cmap = colormaps["viridis"]
+    span = max(len(distinct) - 1, 1)
+    return {lr: cmap(0.9 * i / span) for i, lr in enumerate(distinct)}
+
+
+def spans_decades(values: Iterable[float], decades: float = 1.0) -> bool:
+    """Whether the finite positive ``values`` span more than ``decades`` powers of ten
+    (then a log axis shows them better); False when any finite value is <= 0."""
+    v = np.asarray(list(values), dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2 or (v <= 0).any():
+        return False
+    return bool(np.log10(v.max() / v.min()) > decades)
+
+
+def label_axes(ax: Axes, *, x: str, y: str, title: str | None = None) -> None:
+    """Axis labels, an optional title and a light grid."""
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+
+
+def epoch_axis(ax: Axes) -> None:
+    """Whole epochs on the x axis."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    low, high = ax.get_xlim()
+    if high - low < 2:  # one epoch: centre it rather than zoom into a sliver
+        ax.set_xlim(round((low + high) / 2) - 1, round((low + high) / 2) + 1)
+
+
+def legend_outside(ax: Axes) -> None:
+    """The legend to the right of the axes, so it never hides a curve."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  borderaxespad=0.0)

@@ -1,0 +1,471 @@
+"""The store: studies, their members, records and checkpoints in one SQLite database.
+
+A study is one population trained by :func:`lrlab.train.fit`: its task, settings and
+members are written when it starts, each epoch's records in one transaction when the epoch
+ends (so a crash loses at most the epoch in flight), a checkpoint every few epochs, and its
+status when it ends. Every write is a ``BEGIN IMMEDIATE`` transaction in WAL mode, so
+several processes can write one database at once: a writer waits for the other's commit
+(up to a busy timeout) and readers never block.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from lrlab._errors import LrlabError
+from lrlab.store._schema import BUSY_TIMEOUT, connect
+from lrlab.train._checkpoint import Checkpoint, kill_point
+
+if TYPE_CHECKING:
+    from lrlab.tasks import Task
+    from lrlab.train import EpochReport, Member, SweepConfig, SweepResult
+
+__all__ = ["DEFAULT_DB", "Store", "StudyInfo"]
+
+#: Where the command line keeps its studies unless ``--db`` (or ``$LRLAB_DB``) says otherwise.
+DEFAULT_DB = "lrlab.db"
+
+_STEP_METRICS = ("loss", "lr", "grad_norm")  # the per-step table's order (SweepResult.steps)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _guarded(method):
+    """Turn SQLite's errors inside a :class:`Store` method into one :class:`LrlabError` line."""
+    @functools.wraps(method)
+    def wrapper(self: Store, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as err:
+            raise self._error(err) from None
+    return wrapper
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """One study's row: what it trains and how far it got.
+
+    ``parts`` are the populations it trains as, ``(start, stop, fingerprint)`` each: one
+    for :func:`lrlab.train.fit`, one per chunk for an executor. ``checkpoint_epoch`` is the
+    epoch a resume continues from (every part has a checkpoint there), ``None`` if none.
+    ``state`` is ``done``, ``running`` (its process is alive), or ``interrupted`` (its
+    process is gone before the end: ``lrlab resume`` continues it).
+    """
+
+    name: str
+    id: int
+    command: str
+    task: str
+    task_spec: dict[str, Any]
+    config: dict[str, Any]
+    monitor: str
+    higher_is_better: bool
+    epochs: int
+    steps_per_epoch: int
+    parts: list[tuple[int, int, str]]
+    status: str
+    epochs_done: int
+    members: int
+    checkpoint_epoch: int | None
+    pid: int | None
+    host: str | None
+    created: str
+    updated: str
+
+    @property
+    def state(self) -> str:
+        if self.status == "done":
+            return "done"
+        return "running" if _alive(self.pid, self.host) else "interrupted"
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether ``pid`` on ``host`` is a live process other than this one (another host:
+    assumed alive, since it cannot be checked from here)."""
+    if pid is None or (pid == os.getpid() and host == socket.gethostname()):
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+class Store:
+    """An lrlab database (SQLite, WAL): studies, members, records and checkpoints.
+
+    Args:
+        path: the database file (created with the schema when missing).
+        create: create a missing database; ``False`` refuses one (for commands that read).
+
+    Raises:
+        LrlabError: the file is not an lrlab database, is damaged, or has a newer schema;
+            the file is left exactly as it was.
+
+    Example:
+        >>> import tempfile, os
+        >>> with Store(os.path.join(tempfile.mkdtemp(), "lrlab.db")) as store:
+        ...     len(store.studies())
+        0
+    """
+
+    def __init__(self, path: str | os.PathLike = DEFAULT_DB, *, create: bool = True) -> None:
+        self.path = Path(path)
+        self._conn = connect(self.path, create=create)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self):  # -> Store (typing.Self from Python 3.11)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _error(self, err: sqlite3.Error) -> LrlabError:
+        text = " ".join(str(err).split())
+        if "locked" in text or "busy" in text:
+            return LrlabError(f"{self.path} stayed locked by another process for "
+                              f"{BUSY_TIMEOUT:g} s; try again when it is done")
+        if "readonly" in text or "read-only" in text:
+            return LrlabError(f"cannot write {self.path} (read-only); give another --db")
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return LrlabError(f"{self.path} is damaged ({text}); restore it from a copy or "
+                              "give another --db")
+        return LrlabError(f"{self.path}: {text}")
+
+    @contextmanager
+    def _write(self, kill: str | None = None, epoch: int = 0) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``: the write lock up front, so two
+        writers queue instead of failing halfway); ``kill`` names its test kill point."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+            if kill is not None:
+                kill_point(kill, epoch)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    # -- studies -------------------------------------------------------------------------
+
+    @_guarded
+    def create_study(self, task: Task, config: SweepConfig, members: list[Member], *,
+                     task_spec: dict[str, Any], command: str = "sweep",
+                     name: str | None = None, steps_per_epoch: int, epochs: int,
+                     parts: Sequence[tuple[int, int, str]] = ()) -> str:
+        """Write a new study (status ``running``, owned by this process); its name.
+
+        ``name=None`` picks ``COMMAND-N``, unused. A name already taken is refused.
+        ``parts``: the populations it trains as (see :class:`StudyInfo`).
+        """
+        with self._write() as db:
+            name = self._name(db, name, command)
+            self._insert(db, name, command=command, task=task.name, monitor=task.monitor,
+                         higher_is_better=task.higher_is_better, task_spec=task_spec,
+                         config=config, members=members, epochs=epochs,
+                         steps_per_epoch=steps_per_epoch, parts=parts)
+        return name
+
+    @_guarded
+    def add_results(self, results: Sequence[tuple[str, SweepResult]], *, command: str,
+                    task_spec: dict[str, Any], name: str | None = None) -> list[str]:
+        """Store populations trained elsewhere (a search's stages) as finished studies named
+        ``NAME.SUFFIX`` for each ``(suffix, result)``, all in one transaction; their names.
+
+        ``name=None`` picks ``COMMAND-N``, unused. They cannot be resumed (they are done).
+        """
+        from lrlab.train import SweepConfig
+
+        names = []
+        with self._write() as db:
+            base = self._name(db, name, command)
+            for suffix, result in results:
+                config = SweepConfig.model_validate(result.config)
+                members = config.members()
+                if len(members) != len(result.members):
+                    raise LrlabError(f"the {suffix} population has {len(result.members)} "
+                                     f"members, its settings {len(members)}; cannot store it")
+                study = self._insert(
+                    db, self._name(db, f"{base}.{suffix}", command), command=command,
+                    task=result.task, monitor=result.monitor,
+                    higher_is_better=result.higher_is_better, task_spec=task_spec,
+                    config=config, members=members, status="done",
+                    epochs=int(result.records["epoch"].max()), steps_per_epoch=0)
+                done = int(result.records["epoch"].max())
+                self._insert_records(db, study, result.records, result.steps)
+                self._set_diverged(db, study, _int(result.members["diverged_step"]),
+                                   _int(result.members["diverged_epoch"]))
+                db.execute("UPDATE studies SET epochs_done = ? WHERE id = ?", (done, study))
+                names.append(f"{base}.{suffix}")
+        return names
+
+    def _name(self, db: sqlite3.Connection, name: str | None, command: str) -> str:
+        """``name`` if it is free, else an error; ``None``: a free ``COMMAND-N``."""
+        if name is None:
+            n = db.execute("SELECT coalesce(max(id), 0) + 1 FROM studies").fetchone()[0]
+            while db.execute("SELECT 1 FROM studies WHERE name = ? OR name LIKE ?",
+                             (f"{command}-{n}", f"{command}-{n}.%")).fetchone():
+                n += 1
+            return f"{command}-{n}"
+        if not name.strip() or name != name.strip():
+            raise LrlabError(f"study name {name!r} must be non-empty, without surrounding "
+                             "spaces")
+        if db.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone():
+            raise LrlabError(f"study {name!r} already exists in {self.path}; choose another "
+                             "--study name (lrlab ls lists them)")
+        return name
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, name: str, *, command: str, task: str, monitor: str,
+                higher_is_better: bool, task_spec: dict[str, Any], config: SweepConfig,
+                members: list[Member], epochs: int, steps_per_epoch: int,
+                parts: Sequence[tuple[int, int, str]] = (), status: str = "running") -> int:
+        now, running = _now(), status == "running"
+        cur = db.execute(
+            "INSERT INTO studies (name, command, task, task_spec, config, monitor, "
+            "higher_is_better, epochs, steps_per_epoch, parts, status, pid, host, created, "
+            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, command, task, json.dumps(task_spec), config.model_dump_json(), monitor,
+             int(higher_is_better), epochs, steps_per_epoch, json.dumps([list(p) for p in parts]),
+             status,
+             os.getpid() if running else None, socket.gethostname() if running else None,
+             now, now))
+        db.executemany("INSERT INTO members (study, member, label, lr, seed, spec) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(cur.lastrowid, k, m.name(), m.lr, m.seed, m.model_dump_json())
+                        for k, m in enumerate(members)])
+        return cur.lastrowid
+
+    @_guarded
+    def info(self, name: str) -> StudyInfo:
+        """The study called ``name``, or one :class:`LrlabError` line naming those there are."""
+        row = self._conn.execute(
+            "SELECT s.name, s.id, command, task, task_spec, config, monitor, higher_is_better,"
+            " epochs, steps_per_epoch, parts, status, epochs_done,"
+            " (SELECT count(*) FROM members m WHERE m.study = s.id), NULL,"
+            " pid, host, created, updated FROM studies s WHERE s.name = ?", (name,)).fetchone()
+        if row is None:
+            names = [r[0] for r in self._conn.execute(
+                "SELECT name FROM studies ORDER BY id DESC LIMIT 5")]
+            hint = f"recent: {', '.join(names)}" if names else "it holds no studies yet"
+            raise LrlabError(f"no study {name!r} in {self.path} ({hint}); lrlab ls lists them")
+        values = list(row)
+        values[4], values[5] = json.loads(values[4]), json.loads(values[5])
+        values[7] = bool(values[7])
+        values[10] = [(int(a), int(b), str(f)) for a, b, f in json.loads(values[10])]
+        values[14] = self._resume_epoch(self._conn, values[1], values[10], values[12])
+        return StudyInfo(*values)
+
+    @staticmethod
+    def _resume_epoch(db: sqlite3.Connection, study: int, parts: list, done: int) -> int | None:
+        """The last epoch, among those committed, at which every part has a checkpoint."""
+        need = {f for _, _, f in parts}
+        have: dict[int, set[str]] = {}
+        for part, epoch in db.execute("SELECT part, epoch FROM checkpoints WHERE study = ? "
+                                      "AND epoch <= ?", (study, done)):
+            have.setdefault(epoch, set()).add(part)
+        full = [e for e, got in have.items() if need and got >= need]
+        return max(full) if full else None
+
+    @_guarded
+    def studies(self) -> pd.DataFrame:
+        """One row per study, oldest first: name, command, task, members, epochs done and
+        planned, state (done, running, interrupted), last checkpoint, created."""
+        rows = self._conn.execute(
+            "SELECT name FROM studies ORDER BY id").fetchall()
+        infos = [self.info(r[0]) for r in rows]
+        return pd.DataFrame({
+            "name": [i.name for i in infos], "command": [i.command for i in infos],
+            "task": [i.task for i in infos], "members": [i.members for i in infos],
+            "epochs_done": [i.epochs_done for i in infos],
+            "epochs": [i.epochs for i in infos], "state": [i.state for i in infos],
+            "checkpoint": pd.array([i.checkpoint_epoch for i in infos], dtype="Int64"),
+            "created": [i.created for i in infos]})
+
+    # -- a study's life ------------------------------------------------------------------
+
+    @_guarded
+    def record_epoch(self, name: str, report: EpochReport) -> None:
+        """Commit one epoch: its records (and per-step records), who diverged, how far."""
+        from lrlab.train._result import diverged_epochs
+
+        info = self.info(name)
+        with self._write("commit", report.epoch) as db:
+            self._insert_records(db, info.id, report.records, report.steps)
+            if report.diverged_step is not None:
+                self._set_diverged(db, info.id, report.diverged_step,
+                                   diverged_epochs(report.diverged_step, info.steps_per_epoch))
+            db.execute("UPDATE studies SET epochs_done = ?, updated = ? WHERE id = ?",
+                       (report.epoch, _now(), info.id))
+
+    @staticmethod
+    def _insert_records(db: sqlite3.Connection, study: int, records: pd.DataFrame,
+                        steps: pd.DataFrame | None) -> None:
+        """Per-epoch rows (``step`` NULL), then per-step rows, in the tables' order."""
+        db.executemany(
+            "INSERT INTO records (study, member, epoch, split, metric, value) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            zip([study] * len(records), records["member"].tolist(), records["epoch"].tolist(),
+                records["split"].astype(str).tolist(), records["metric"].astype(str).tolist(),
+                records["value"].tolist()))
+        if steps is not None:
+            db.executemany(
+                "INSERT INTO records (study, member, epoch, step, split, metric, value) "
+                "VALUES (?, ?, ?, ?, 'train', ?, ?)",
+                zip([study] * len(steps), steps["member"].tolist(), steps["epoch"].tolist(),
+                    steps["step"].tolist(), steps["metric"].astype(str).tolist(),
+                    steps["value"].tolist()))
+
+    @staticmethod
+    def _set_diverged(db: sqlite3.Connection, study: int, steps: np.ndarray,
+                      epochs: np.ndarray) -> None:
+        db.executemany("UPDATE members SET diverged_step = ?, diverged_epoch = ? "
+                       "WHERE study = ? AND member = ?",
+                       [(int(s), int(e), study, k) for k, (s, e) in enumerate(zip(steps, epochs))])
+
+    @_guarded
+    def save_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
+        """Keep ``checkpoint`` (its part's, at its epoch), and drop those no resume needs
+        any more: older than the epoch a resume would now continue from. One transaction."""
+        info, data = self.info(name), checkpoint.to_bytes()
+        with self._write("checkpoint", checkpoint.epoch) as db:
+            db.execute("INSERT OR REPLACE INTO checkpoints (study, part, epoch, created, data) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       (info.id, checkpoint.fingerprint, checkpoint.epoch, _now(), data))
+            keep = self._resume_epoch(db, info.id, info.parts, info.epochs_done)
+            if keep is not None:
+                db.execute("DELETE FROM checkpoints WHERE study = ? AND epoch < ?",
+                           (info.id, keep))
+
+    @_guarded
+    def checkpoints(self, name: str) -> list[Checkpoint]:
+        """The checkpoints a resume continues from, one per part, all at
+        ``info(name).checkpoint_epoch`` and read with ``weights_only=True``; ``[]`` if none."""
+        info = self.info(name)
+        if info.checkpoint_epoch is None:
+            return []
+        rows = dict(self._conn.execute(
+            "SELECT part, data FROM checkpoints WHERE study = ? AND epoch = ?",
+            (info.id, info.checkpoint_epoch)).fetchall())
+        return [Checkpoint.from_bytes(bytes(rows[f])) for f in dict.fromkeys(
+            f for _, _, f in info.parts)]
+
+    @_guarded
+    def claim(self, name: str, *, force: bool = False) -> int:
+        """Take an interrupted study over to resume it from its checkpoints: drop every
+        record and checkpoint after their epoch, forget divergence detected after it (the
+        resumed run detects it again, the same). Returns that epoch (0: from the start).
+
+        Raises:
+            LrlabError: the study is done, or another live process is training it.
+        """
+        info = self.info(name)
+        if info.status == "done":
+            raise LrlabError(f"study {name!r} is done; nothing to resume (lrlab show {name})")
+        if not force and info.state == "running":
+            where = f"pid {info.pid}" + ("" if info.host == socket.gethostname()
+                                         else f" on {info.host}")
+            raise LrlabError(f"study {name!r} is still being trained ({where}); wait for it, "
+                             "or stop it first (--force if that process is gone)")
+        epoch = info.checkpoint_epoch or 0
+        with self._write() as db:
+            db.execute("DELETE FROM records WHERE study = ? AND epoch > ?", (info.id, epoch))
+            db.execute("DELETE FROM checkpoints WHERE study = ? AND epoch != ?", (info.id, epoch))
+            db.execute("UPDATE members SET diverged_step = -1, diverged_epoch = -1 "
+                       "WHERE study = ? AND diverged_epoch > ?", (info.id, epoch))
+            db.execute("UPDATE studies SET epochs_done = ?, pid = ?, host = ?, updated = ? "
+                       "WHERE id = ?", (epoch, os.getpid(), socket.gethostname(), _now(),
+                                        info.id))
+        return epoch
+
+    @_guarded
+    def finish(self, name: str, result: SweepResult) -> None:
+        """Mark the study done, with each member's divergence as the result has it."""
+        study = self.info(name).id
+        with self._write() as db:
+            self._set_diverged(db, study, _int(result.members["diverged_step"]),
+                               _int(result.members["diverged_epoch"]))
+            db.execute("UPDATE studies SET status = 'done', pid = NULL, updated = ? "
+                       "WHERE id = ?", (_now(), study))
+
+    # -- reading back --------------------------------------------------------------------
+
+    @_guarded
+    def members(self, name: str) -> list[Member]:
+        """The study's members, in order, with every hyperparameter they were given."""
+        from lrlab.train import Member
+
+        return [Member.model_validate_json(r[0]) for r in self._conn.execute(
+            "SELECT spec FROM members WHERE study = ? ORDER BY member", (self.info(name).id,))]
+
+    @_guarded
+    def result(self, name: str) -> SweepResult:
+        """The study's records so far as a :class:`~lrlab.train.SweepResult` (the same
+        tables :func:`lrlab.train.fit` returned, or would have, for the epochs done)."""
+        from lrlab.train import SweepResult
+        from lrlab.train._result import members_table
+
+        info = self.info(name)
+        diverged = np.array(self._conn.execute(
+            "SELECT diverged_step, diverged_epoch FROM members WHERE study = ? ORDER BY member",
+            (info.id,)).fetchall(), dtype=np.int64).reshape(-1, 2)
+        table = members_table(self.members(name), info.config["optimizer"], diverged[:, 0],
+                              diverged[:, 1])
+        rows = self._conn.execute(
+            "SELECT member, epoch, split, metric, value FROM records WHERE study = ? AND step "
+            "IS NULL ORDER BY rowid", (info.id,)).fetchall()
+        return SweepResult(task=info.task, monitor=info.monitor,
+                           higher_is_better=info.higher_is_better, config=info.config,
+                           records=_records_frame(rows), members=table,
+                           steps=self._steps(info.id))
+
+    def _steps(self, study: int) -> pd.DataFrame | None:
+        rows = self._conn.execute(
+            "SELECT member, epoch, step, metric, value FROM records WHERE study = ? AND step "
+            "IS NOT NULL ORDER BY rowid", (study,)).fetchall()
+        if not rows:
+            return None
+        member, epoch, step, metric, value = zip(*rows)
+        frame = pd.DataFrame({"member": np.array(member, dtype=np.int64),
+                              "epoch": np.array(epoch, dtype=np.int64),
+                              "step": np.array(step, dtype=np.int64), "metric": list(metric),
+                              "value": np.array(value, dtype=np.float64)})
+        rank = frame["metric"].map({m: i for i, m in enumerate(_STEP_METRICS)})
+        order = np.lexsort((frame["member"], frame["step"], rank))
+        return frame.iloc[order].reset_index(drop=True)
+
+
+def _int(column: pd.Series) -> np.ndarray:
+    """An ``Int64`` column with ``<NA>`` as ``-1``."""
+    return column.fillna(-1).astype(np.int64).to_numpy()
+
+
+def _records_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Stored per-epoch rows as the tidy table, with :func:`lrlab.train.fit`'s dtypes."""
+    member, epoch, split, metric, value = zip(*rows) if rows else ((),) * 5
+    return pd.DataFrame({"member": np.array(member, dtype=np.int64),
+                         "epoch": np.array(epoch, dtype=np.int64),
+                         "split": pd.Categorical(list(split)),
+                         "metric": pd.Categorical(list(metric)),
+                         "value": np.array(value, dtype=np.float64)})  # NULL (NaN) -> nan

@@ -1,0 +1,172 @@
+"""Training into the store: start a study, resume one, read one back.
+
+:func:`run_study` writes the study, then calls :func:`lrlab.train.fit` with two hooks: a
+callback committing each epoch's records as the epoch ends, and ``on_checkpoint`` saving a
+checkpoint every ``checkpoint_every`` epochs and at the end. :func:`resume_study` continues
+an interrupted study from its last checkpoint: records after it are dropped first, so no
+epoch is missing or recorded twice, and the final records equal those of a run never
+interrupted (the ``time`` record aside).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from lrlab._errors import LrlabError
+from lrlab.store._store import Store
+from lrlab.tasks import Task
+from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult, fit
+from lrlab.train._checkpoint import fingerprint
+
+if TYPE_CHECKING:
+    from lrlab.executors import Executor
+
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "chunk_size", "load_result", "resume_study", "run_study"]
+
+#: Epochs between checkpoints unless told otherwise (one is also taken after the last).
+DEFAULT_CHECKPOINT_EVERY = 10
+
+Callback = Callable[[EpochReport], None]
+
+
+def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None = None,
+              command: str = "sweep", task_spec: dict[str, Any] | None = None,
+              callbacks: Sequence[Callback] = (),
+              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+              executor: Executor | None = None) -> tuple[str, SweepResult]:
+    """Train ``config``'s members on ``task`` as a new study of ``store``.
+
+    Args:
+        store: the database.
+        task, config: what to train (as for :func:`lrlab.train.fit`).
+        name: the study's name; default ``COMMAND-N``.
+        command: what started it (shown by ``lrlab ls``).
+        task_spec: how to load ``task`` again (``lrlab resume`` passes it to the command
+            line's task loader); default ``{"name": task.name}``.
+        callbacks: more per-epoch callbacks (progress).
+        checkpoint_every: epochs between checkpoints.
+        executor: trains the members in chunks (:mod:`lrlab.executors`); ``None``: one
+            population here (:func:`lrlab.train.fit`). Its hooks run here, so this process
+            alone writes the store; each chunk's checkpoints are kept.
+
+    Returns:
+        The study's name and the result.
+
+    Example:
+        >>> import tempfile, os
+        >>> from lrlab.tasks import get_task
+        >>> from lrlab.train import validated
+        >>> store = Store(os.path.join(tempfile.mkdtemp(), "lrlab.db"))
+        >>> name, result = run_study(store, get_task("blobs"), validated(lrs=[0.1], epochs=2))
+        >>> name, store.info(name).state
+        ('sweep-1', 'done')
+    """
+    _check_every(checkpoint_every)
+    members = config.members()
+    epochs, steps_per_epoch = _shape(task, config)
+    name = store.create_study(task, config, members, task_spec=task_spec or {"name": task.name},
+                              command=command, name=name, steps_per_epoch=steps_per_epoch,
+                              epochs=epochs, parts=_parts(task, config, members, executor))
+    return name, _train(store, name, task, members, config, callbacks, checkpoint_every, [],
+                        executor)
+
+
+def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Callback] = (),
+                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, device: str | None = None,
+                 force: bool = False, executor: Executor | None = None) -> SweepResult:
+    """Continue the interrupted study ``name`` from its last checkpoint.
+
+    Args:
+        store: the database.
+        name: the study.
+        task: its task, loaded again (the study's ``task_spec`` says how).
+        callbacks, checkpoint_every: as for :func:`run_study`.
+        device: train on this device instead of the one it was started with.
+        force: take the study over even if its process seems alive (on another host, say).
+        executor: for a study trained in chunks, an executor with the same chunks
+            (:func:`chunk_size` gives its ``members_per_task``); ``None``: a local one.
+
+    Raises:
+        LrlabError: the study is unknown, done, still training, the task does not match, or
+            the executor's chunks are not the study's.
+    """
+    _check_every(checkpoint_every)
+    info = store.info(name)
+    config = SweepConfig.model_validate(info.config)
+    if device is not None:
+        config = config.model_copy(update={"device": device})
+    members = store.members(name)
+    if task.name != info.task or _shape(task, config) != (info.epochs, info.steps_per_epoch):
+        raise LrlabError(f"study {name!r} trained {info.task} with {info.epochs} epochs of "
+                         f"{info.steps_per_epoch} steps; this task ({task.name}) differs, so it "
+                         "cannot continue it")
+    if executor is None and len(info.parts) > 1:
+        from lrlab.executors import get_executor
+
+        executor = get_executor("local", members_per_task=chunk_size(info))
+    if _parts(task, config, members, executor) != info.parts:
+        raise LrlabError(f"study {name!r} trained in {len(info.parts)} chunks of "
+                         f"{chunk_size(info)} members; resume it with --members-per-task "
+                         f"{chunk_size(info)}")
+    checkpoints = store.checkpoints(name)
+    store.claim(name, force=force)
+    return _train(store, name, task, members, config, callbacks, checkpoint_every, checkpoints,
+                  executor)
+
+
+def chunk_size(info) -> int | None:
+    """The ``members_per_task`` of a study trained in chunks; ``None`` for one population."""
+    start, stop, _ = info.parts[0]
+    return stop - start if len(info.parts) > 1 else None
+
+
+def load_result(db: str | os.PathLike, study: str) -> SweepResult:
+    """The records of ``study`` in the database ``db``, as a :class:`SweepResult`.
+
+    Example:
+        >>> result = load_result("lrlab.db", "sweep-1")  # doctest: +SKIP
+    """
+    with Store(db, create=False) as store:
+        return store.result(study)
+
+
+def _train(store: Store, name: str, task: Task, members: list[Member], config: SweepConfig,
+           callbacks: Sequence[Callback], every: int, checkpoints: list[Checkpoint],
+           executor: Executor | None) -> SweepResult:
+    def commit(report: EpochReport) -> None:
+        store.record_epoch(name, report)
+
+    if executor is None:
+        run, resume = fit, (checkpoints[0] if checkpoints else None)
+    else:
+        run, resume = executor.run, (checkpoints or None)
+    result = run(task, members, config, callbacks=[commit, *callbacks], checkpoint_every=every,
+                 on_checkpoint=lambda ckpt: store.save_checkpoint(name, ckpt), resume=resume)
+    store.finish(name, result)
+    return result
+
+
+def _parts(task: Task, config: SweepConfig, members: list[Member],
+           executor: Executor | None) -> list[tuple[int, int, str]]:
+    """The populations the members train as, each with the fingerprint its checkpoints
+    carry: one (``fit``), or the executor's chunks."""
+    epochs, batch = config.epochs or task.epochs, config.batch_size or task.batch_size
+    spans = ([(0, len(members))] if executor is None
+             else [(c.start, c.stop) for c in executor.plan(len(members))])
+    return [(a, b, fingerprint(config, members[a:b], epochs=epochs, batch_size=batch))
+            for a, b in spans]
+
+
+def _shape(task: Task, config: SweepConfig) -> tuple[int, int]:
+    """Epochs, and steps per epoch, the fit will train."""
+    batch = config.batch_size or task.batch_size
+    return config.epochs or task.epochs, math.ceil(len(task.train) / batch)
+
+
+def _check_every(every: object) -> None:
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise LrlabError(f"--checkpoint-every must be a whole number of epochs >= 1, "
+                         f"got {every!r}")

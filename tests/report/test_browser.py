@@ -1,0 +1,85 @@
+"""The report in a real browser: headless Chromium opens the page from disk at laptop and
+phone widths; no console message, the verdict, the tables and every plot rendered, and a
+screenshot saved.
+
+Chromium is Debian's ``chromium`` package (``make test`` installs it when missing). Without
+it these tests skip, unless ``LRLAB_REQUIRE_BROWSER=1`` (set by ``make test`` and CI), where
+they fail.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from lrlab.train import SweepResult
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _chromium() -> str:
+    found = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if found is None:
+        if os.environ.get("LRLAB_REQUIRE_BROWSER") == "1":
+            pytest.fail("LRLAB_REQUIRE_BROWSER=1 but chromium is not installed: "
+                        "apt-get install chromium (make test does it when run as root)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def _open(page: Path, tmp_path: Path, width: int, height: int) -> tuple[str, list[str], Path]:
+    """Load ``page`` headless at ``width x height``: the rendered DOM, the console lines,
+    and the screenshot's path."""
+    shot = tmp_path / f"report-{width}x{height}.png"
+    command = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+               "--disable-extensions", "--disable-background-networking",
+               "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}",
+               f"--window-size={width},{height}", f"--screenshot={shot}", "--dump-dom",
+               page.resolve().as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return done.stdout, console, shot
+
+
+@pytest.mark.parametrize("width, height", [(1366, 900), (390, 844)],
+                         ids=["laptop", "phone"])
+def test_the_report_renders_in_chromium(report_page: Path, blobs_run: SweepResult,
+                                        tmp_path: Path, width: int, height: int) -> None:
+    dom, console, shot = _open(report_page, tmp_path, width, height)
+    assert console == []  # no error, warning or log from the page
+    verdict = re.search(r'<p class="verdict" id="verdict">(.*?)</p>', dom)
+    assert verdict and html.unescape(verdict.group(1)) == blobs_run.verdict()
+    assert dom.count('<table class="lrlab-table">') == 2
+    assert re.findall(r"<th[^>]*>epochs_to_target</th>", dom)
+    figures = dom.count('<figure class="lrlab-plot"')
+    assert figures == 8
+    body = re.search(r"<body ([^>]*)>", dom).group(1)
+    state = dict(re.findall(r'data-([a-z-]+)="(\d+)"', body))
+    assert int(state["figures-shown"]) == figures  # every PNG decoded and laid out
+    # nothing wider than the window: wide tables scroll inside their own box
+    assert int(state["page-width"]) <= int(state["viewport-width"])
+    if width < 600:  # headless Chromium's narrowest window is 500 px: still the phone layout
+        assert int(state["viewport-width"]) < 600
+    data = shot.read_bytes()
+    assert data[:8] == PNG_MAGIC and len(data) > 10_000
+    with Image.open(shot) as image:
+        assert image.size[1] == height
+        assert image.convert("L").getextrema()[0] < 100  # something dark was drawn
+
+
+def test_a_required_browser_that_is_missing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setenv("LRLAB_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        _chromium()
+    monkeypatch.setenv("LRLAB_REQUIRE_BROWSER", "0")
+    with pytest.raises(pytest.skip.Exception):
+        _chromium()

@@ -1,0 +1,121 @@
+"""``lrlab report`` and ``--report`` on the commands that write a run: the files, the
+terminal table, and bad input as one ``error:`` line with nothing half-written."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
+from cli_helpers import assert_bad_input, run
+
+from lrlab.report import load_run, member_table
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command runs in the test's folder (a study database lands there, if any)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LRLAB_DB", str(tmp_path / "studies.db"))
+
+
+def test_report_writes_page_csv_and_markdown(capsys, blobs_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "report", blobs_dir, "--out", tmp_path / "r.html",
+                         "--csv", tmp_path / "t.csv", "--markdown", tmp_path / "t.md",
+                         "--plots", "heatmap,sse", "--target", "0.85")
+    assert code == 0, err
+    assert "best: lr=" in out and "per member (target: " in out  # verdict and table
+    page = (tmp_path / "r.html").read_text()
+    assert len(re.findall(r'<figure class="lrlab-plot"', page)) == 2
+    table = pd.read_csv(tmp_path / "t.csv")
+    want = member_table(load_run(blobs_dir), target=0.85)
+    assert table["epochs_to_target"].tolist() == pytest.approx(
+        want["epochs_to_target"].astype(float).tolist(), nan_ok=True)
+    markdown = (tmp_path / "t.md").read_text()
+    assert markdown.startswith("### per member (target: validation auc >= 0.85, given)")
+    assert "### robustness" in markdown
+
+
+def test_report_of_a_range_test_folder(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "find", "blobs", "--steps", "30", "--seeds", "2", "--out",
+                       tmp_path / "f", "--report", tmp_path / "find.html")
+    assert code == 0, err
+    assert {p.name for p in (tmp_path / "f").iterdir()} == {
+        "curve.csv", "readings.json", "range_test.json", "band.csv"}
+    code, out, err = run(capsys, "report", tmp_path / "f", "--out", tmp_path / "again.html")
+    assert code == 0, err
+    assert "suggested rate" in out
+    for name in ("find.html", "again.html"):
+        page = (tmp_path / name).read_text()
+        assert "lrlab: range test on blobs" in page
+        assert page.count('<figure class="lrlab-plot"') == 1
+        assert "suggestion" in page and "seeds: lowest to highest" not in page  # in the PNG
+
+
+def test_sweep_report_matches_report_of_its_folder(capsys, blobs_cli, tmp_path: Path) -> None:
+    """``sweep --report`` and ``report RUN --out`` give the same verdict and tables."""
+    folder, page = blobs_cli
+    code, _, err = run(capsys, "report", folder, "--out", tmp_path / "again.html", "--plots",
+                       "heatmap")
+    assert code == 0, err
+    caption = re.compile(r'<(?:h3|p class="verdict")[^>]*>(.*?)</')
+    table = re.compile(r'<table class="lrlab-table">.*?</table>', re.DOTALL)
+    a, b = page.read_text(), (tmp_path / "again.html").read_text()
+    assert caption.findall(a) == caption.findall(b) and table.findall(a) == table.findall(b)
+
+
+@pytest.mark.parametrize("command", [
+    ["sweep", "blobs", "--lrs", "0.1"], ["train", "blobs"], ["find", "blobs"],
+    ["grid", "blobs"], ["fastest", "blobs"], ["halving", "blobs"],
+])
+def test_an_unwritable_report_path_stops_before_training(capsys, tmp_path: Path,
+                                                          command: list[str]) -> None:
+    code, out, err = run(capsys, *command, "--report", tmp_path / "missing" / "r.html")
+    assert "does not exist" in assert_bad_input(code, err)
+    assert out == ""  # nothing trained, nothing printed
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (["{tmp}/nowhere", "--out", "{tmp}/r.html"], "does not exist"),
+    (["{tmp}/empty", "--out", "{tmp}/r.html"], "holds no lrlab records"),
+    (["{run}", "--plots", "curves,pie", "--out", "{tmp}/r.html"], "unknown plot 'pie'"),
+    (["{run}", "--plots", "range_test"], "does not apply to a sweep"),
+    (["{run}", "--out", "{tmp}/missing/r.html"], "does not exist"),
+    (["{run}", "--out", "{tmp}"], "is a directory"),
+    (["{run}", "--csv", "{tmp}/missing/t.csv"], "does not exist"),
+])
+def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path: Path, blobs_dir: Path,
+                                                  args: list[str], words: str) -> None:
+    (tmp_path / "empty").mkdir()
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, _, err = run(capsys, "report", *(a.format(tmp=tmp_path, run=blobs_dir) for a in args))
+    assert words in assert_bad_input(code, err)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_an_old_page_survives_a_failed_report(capsys, tmp_path: Path, blobs_dir: Path) -> None:
+    page = tmp_path / "r.html"
+    page.write_text("old page")
+    code, _, err = run(capsys, "report", blobs_dir, "--plots", "nope", "--out", page)
+    assert_bad_input(code, err)
+    assert page.read_text() == "old page"
+
+
+def test_learning_curve_command_and_its_report(capsys, tmp_path: Path) -> None:
+    code, out, err = run(capsys, "learning-curve", "blobs", "--lrs", "1,0.1", "--sizes",
+                         "60,0.24", "--epochs", "2", "-q", "--out", tmp_path / "lc")
+    assert code == 0, err
+    assert "best validation metric per setting and" in out and "lr=0.1" in out
+    assert (tmp_path / "lc" / "size60" / "records.csv").is_file()
+    assert (tmp_path / "lc" / "size120" / "records.csv").is_file()  # 0.24 of 500 examples
+    code, _, err = run(capsys, "report", tmp_path / "lc", "--plots", "learning_curve", "--out",
+                       tmp_path / "lc.html")
+    assert code == 0, err
+    assert "lrlab: learning curve on blobs" in (tmp_path / "lc.html").read_text()
+    code, _, err = run(capsys, "learning-curve", "blobs", "--sizes", "60,lots")
+    assert "--sizes: 'lots' is neither a count nor a fraction" in assert_bad_input(code, err)

@@ -1,0 +1,243 @@
+"""The store: what goes in comes back out equal; files that are not lrlab databases of this
+version are refused with one line and left byte for byte as they were."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab._errors import LrlabError
+from lrlab.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    Store,
+    load_result,
+    resume_study,
+    run_study,
+)
+from lrlab.tasks import get_task
+from lrlab.train import fit, validated
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return get_task("blobs")
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory, blobs):
+    """A database with one finished study (a member diverging, per-step records)."""
+    db = tmp_path_factory.mktemp("db") / "lrlab.db"
+    config = validated(lrs=[0.1, 0.01, 50.0], epochs=3, record_steps=True)
+    with Store(db) as store:
+        name, result = run_study(store, blobs, config, checkpoint_every=2)
+    return db, name, result
+
+
+def test_result_comes_back_equal(stored) -> None:
+    """load_result gives the tables fit returned: records (dtypes, order, NaN), members
+    (divergence), per-step records and settings."""
+    db, name, result = stored
+    back = load_result(db, name)
+    pd.testing.assert_frame_equal(back.records, result.records, check_exact=True)
+    pd.testing.assert_frame_equal(back.members, result.members, check_exact=True)
+    pd.testing.assert_frame_equal(back.steps, result.steps, check_exact=True)
+    assert back.config == result.config
+    assert (back.task, back.monitor, back.higher_is_better) == (
+        result.task, result.monitor, result.higher_is_better)
+    assert back.verdict() == result.verdict()
+    assert result.steps["value"].isna().any()  # a frozen member's NaN grad norms went through
+
+
+def test_database_header_and_rows(stored) -> None:
+    """application_id and user_version mark the file; WAL mode; one row per member, one
+    checkpoint kept (the last), one record row per tidy row and per step row."""
+    db, _name, result = stored
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT count(*) FROM members").fetchone()[0] == 3
+        assert conn.execute("SELECT epoch FROM checkpoints").fetchall() == [(3,)]
+        n = conn.execute("SELECT count(*) FROM records WHERE step IS NULL").fetchone()[0]
+        assert n == len(result.records)
+        n = conn.execute("SELECT count(*) FROM records WHERE step IS NOT NULL").fetchone()[0]
+        assert n == len(result.steps)
+    finally:
+        conn.close()
+
+
+def test_studies_listing_and_names(tmp_path: Path, blobs) -> None:
+    """Names COMMAND-N by default; a name taken is refused before training; ls lists all."""
+    db = tmp_path / "s.db"
+    config = validated(lrs=[0.1], epochs=1)
+    with Store(db) as store:
+        assert store.studies().empty
+        first, _ = run_study(store, blobs, config)
+        second, _ = run_study(store, blobs, config, name="mine", command="train")
+        with pytest.raises(LrlabError, match="already exists"):
+            run_study(store, blobs, config, name="mine")
+        table = store.studies()
+        third, _ = run_study(store, blobs, config)
+    assert (first, second, third) == ("sweep-1", "mine", "sweep-3")
+    assert table["name"].tolist() == ["sweep-1", "mine"]
+    assert table["state"].tolist() == ["done", "done"]
+    assert table["command"].tolist() == ["sweep", "train"]
+
+
+def test_resume_in_process_after_a_failure(tmp_path: Path, blobs) -> None:
+    """A fit stopped by an exception after epoch 3 (checkpoint at 2): resume drops epoch 3's
+    records and ends with the records of a run never stopped."""
+    config = validated(lrs=[0.1, 0.01], epochs=5)
+    reference = fit(blobs, config.members(), config)
+
+    def stop(report) -> None:
+        if report.epoch == 3:
+            raise KeyboardInterrupt
+
+    db = tmp_path / "r.db"
+    with Store(db) as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, blobs, config, name="cut", checkpoint_every=2, callbacks=[stop])
+        assert store.info("cut").epochs_done == 3 and store.info("cut").status == "running"
+        assert store.info("cut").checkpoint_epoch == 2
+        assert [c.epoch for c in store.checkpoints("cut")] == [2]
+        resumed = resume_study(store, "cut", blobs, checkpoint_every=2)
+        back = store.result("cut")
+        assert store.info("cut").state == "done"
+        with pytest.raises(LrlabError, match="is done"):
+            resume_study(store, "cut", blobs)
+    for r in (resumed, back):
+        a, b = (f[f["metric"] != "time"].reset_index(drop=True)
+                for f in (r.records, reference.records))
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert not back.records.duplicated(["member", "epoch", "split", "metric"]).any()
+
+
+def test_chunked_study_resumes_each_chunk(tmp_path: Path, blobs) -> None:
+    """Trained in chunks of 2 by an executor: each chunk's checkpoints are kept (by its
+    fingerprint); stopped after epoch 3, resumed with the same chunks (a local executor,
+    chosen from the stored chunks), the records are those of the same chunks never
+    stopped."""
+    from lrlab.executors import LocalExecutor
+
+    config = validated(lrs=[0.1, 0.01, 50.0], epochs=4)
+    reference = LocalExecutor(members_per_task=2).run(blobs, config.members(), config)
+
+    def stop(report) -> None:
+        if report.epoch == 3:
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "c.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, blobs, config, name="c", checkpoint_every=2, callbacks=[stop],
+                      executor=LocalExecutor(members_per_task=2))
+        info = store.info("c")
+        assert [(a, b) for a, b, _ in info.parts] == [(0, 2), (2, 3)]
+        assert info.checkpoint_epoch == 2
+        saved = store.checkpoints("c")
+        assert [c.fingerprint for c in saved] == [f for _, _, f in info.parts]
+        resume_study(store, "c", blobs, checkpoint_every=2)
+        back = store.result("c")
+    a, b = (f[f["metric"] != "time"].reset_index(drop=True)
+            for f in (back.records, reference.records))
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(back.members, reference.members)
+
+
+def test_resume_refuses_another_task(tmp_path: Path, blobs) -> None:
+    config = validated(lrs=[0.1], epochs=2)
+    with Store(tmp_path / "t.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, blobs, config, name="x",
+                      callbacks=[lambda r: (_ for _ in ()).throw(KeyboardInterrupt)])
+        with pytest.raises(LrlabError, match="differs"):
+            resume_study(store, "x", get_task("digits"))
+
+
+def test_finished_results_stored_together(tmp_path: Path, blobs) -> None:
+    """add_results (a search's stages): finished studies NAME.SUFFIX, equal on reading back."""
+    config = validated(lrs=[0.1, 50.0], epochs=2)
+    one = fit(blobs, config.members(), config)
+    with Store(tmp_path / "a.db") as store:
+        names = store.add_results([("stage1", one), ("confirm", one)], command="grid",
+                                  task_spec={"name": "blobs"})
+        assert names == ["grid-1.stage1", "grid-1.confirm"]
+        back = store.result("grid-1.stage1")
+        assert store.info("grid-1.confirm").state == "done"
+    pd.testing.assert_frame_equal(back.records, one.records, check_exact=True)
+    pd.testing.assert_frame_equal(back.members, one.members, check_exact=True)
+
+
+# --- files that are not lrlab databases of this version ------------------------------------
+
+
+def _lrlab_db(path: Path, blobs) -> Path:
+    with Store(path) as store:
+        run_study(store, blobs, validated(lrs=[0.1], epochs=1), name="s")
+    return path
+
+
+def _other_sqlite(path: Path) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.execute("INSERT INTO notes VALUES ('mine')")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def _set_version(path: Path, version: int) -> Path:
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {version}")
+    conn.commit()
+    conn.close()
+    return path
+
+
+def _damage(path: Path) -> Path:
+    """Overwrite the pages after the first with garbage (the header stays valid)."""
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    data[4096:] = rng.integers(0, 256, len(data) - 4096, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+BAD = {
+    "text": (lambda p, t: (p.write_text("name,value\na,1\n"), p)[1], "not a SQLite file"),
+    "other-program": (lambda p, t: _other_sqlite(p), "another program"),
+    "newer": (lambda p, t: _set_version(_lrlab_db(p, t), SCHEMA_VERSION + 1), "newer"),
+    "older": (lambda p, t: _set_version(_lrlab_db(p, t), SCHEMA_VERSION - 1), "older"),
+    "damaged": (lambda p, t: _damage(_lrlab_db(p, t)), "damaged"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD))
+def test_bad_files_refused_untouched(tmp_path: Path, blobs, kind: str) -> None:
+    make, message = BAD[kind]
+    path = make(tmp_path / f"{kind}.db", blobs)
+    before = path.read_bytes()
+    for create in (True, False):
+        with pytest.raises(LrlabError, match=message) as err:
+            Store(path, create=create)
+        assert "\n" not in str(err.value)
+    assert path.read_bytes() == before
+
+
+def test_missing_and_unknown(tmp_path: Path, blobs) -> None:
+    """Reading a database that does not exist creates nothing; an unknown study names the
+    ones there are; neither changes a byte."""
+    with pytest.raises(LrlabError, match="no lrlab database"):
+        Store(tmp_path / "none.db", create=False)
+    assert not (tmp_path / "none.db").exists()
+    path = _lrlab_db(tmp_path / "u.db", blobs)
+    before = path.read_bytes()
+    with pytest.raises(LrlabError, match=r"no study 'nope'.*recent: s"):
+        load_result(path, "nope")
+    assert path.read_bytes() == before
