@@ -9,7 +9,7 @@ import pytest
 
 from lrlab._errors import LrlabError
 from lrlab.search import auto, trend
-from lrlab.search._auto import candidate_rates, short_run
+from lrlab.search._auto import candidate_rates, range_seeds, short_run
 from lrlab.search._grid import ranked
 from lrlab.tasks import Task, get_task
 
@@ -50,6 +50,20 @@ def test_short_run_costs_the_budget(epochs, budget, expected) -> None:
     assert (short, share) == pytest.approx(expected)
     if share < 1:  # a subset: exactly the budget
         assert short * share == pytest.approx(epochs * budget)
+
+
+def test_range_tests_cost_at_most_a_third_of_the_race() -> None:
+    assert range_seeds(180.0, 10.0) == 3            # blobs: cheap tests, all three
+    assert range_seeds(60.0, 10.0) == 2
+    assert range_seeds(2.7, 1.0) == 1               # a short CNN run on 10k images
+    assert range_seeds(0.1, 1.0) == 1               # never none
+
+
+def test_default_seeds_follow_the_budget(blobs) -> None:
+    result = auto(blobs, epochs=4, candidates=2)    # race 2 x 1 epoch on 60%; a test ~10
+    assert result.range_test.runs == ()            # one range test, not three
+    test_cost = len(result.range_test.lrs) * 50 / 500
+    assert result.compute == pytest.approx(test_cost + 2 * 1 * 0.6)
 
 
 # --- the procedure on blobs ----------------------------------------------------------------

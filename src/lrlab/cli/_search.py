@@ -215,8 +215,9 @@ def halving(**kw: Any) -> None:
               help="each candidate's training as a share of a full training")
 @click.option("--candidates", type=int, default=6, show_default=True,
               help="rates raced, half a decade apart")
-@click.option("--seeds", "range_seeds", type=int, default=3, show_default=True,
-              help="range tests that place the candidates (read on their median)")
+@click.option("--seeds", "range_seeds", type=int,
+              help="range tests that place the candidates, read on their median "
+                   "[default: up to 3, at most a third of the race's cost]")
 def auto(**kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
     from lrlab.search._auto import auto as auto_search

@@ -121,7 +121,20 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTest
                        seeds=list(range(p.seed, p.seed + seeds)) if seeds > 1 else None)
 
 
-def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: int = 3,
+def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
+    """How many range tests to run: up to ``most``, while together they cost at most a
+    third of the race (a range test has a fixed number of steps, so on a small dataset or a
+    short training one test can cost as much as a candidate's whole race); at least one.
+
+    Example:
+        >>> range_seeds(race_cost=180.0, test_cost=10.0), range_seeds(2.7, 1.0)
+        (3, 1)
+    """
+    return max(1, min(most, math.floor(race_cost / 3 / test_cost + 1e-9)))
+
+
+def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
+         seeds: int | None = None,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
          subset: float | None = None, confirm: bool = False, callbacks: Sequence[Callback] = (),
          **settings: Any) -> AutoResult:
@@ -131,7 +144,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: 
         task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
         budget: each candidate's training as a share of a full training (0 < budget <= 1).
         candidates: how many rates race (>= 2), half a decade apart.
-        seeds: range tests run (as one population with plain SGD), read on their median.
+        seeds: range tests run (as one population with plain SGD), read on their median;
+            default: up to 3, as many as cost at most a third of the race
+            (:func:`range_seeds`).
         epochs: the full training length the rate is for (default: the task's).
         optimizer, seed, subset, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`.
 
@@ -147,9 +162,17 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: 
     if budget > 1:
         raise LrlabError(f"budget must be at most 1 (a share of one full training), got {budget}")
     check_number("candidates", candidates, low=2, integer=True)
-    check_number("seeds", seeds, low=1, integer=True)
+    if seeds is not None:
+        check_number("seeds", seeds, low=1, integer=True)
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
+    race_epochs, share = short_run(p.epochs, budget)
+    race_task = p.task.subset(share, seed=p.seed) if share < 1 else p.task
+    if len(race_task.train) < p.batch_size:
+        race_task = p.task
+    test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
+    race_cost = candidates * race_epochs * len(race_task.train) / len(p.full.train)
+    seeds = seeds or range_seeds(race_cost, test_cost)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
@@ -158,10 +181,6 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6, seeds: 
     if not math.isfinite(bottom):  # no clear descent: the trend's lowest point still places
         bottom = float(test.lrs[int(np.nanargmin(trend(test.losses, window=test.rules.window)))])
     rates = candidate_rates(bottom, float(test.lrs[-1]), candidates)
-    race_epochs, share = short_run(p.epochs, budget)
-    race_task = p.task.subset(share, seed=p.seed) if share < 1 else p.task
-    if len(race_task.train) < p.batch_size:
-        race_task = p.task
     race = p.train(rates, epochs=race_epochs, task=race_task)
     lr = float(_winner(race, "auto (race)")["lr"])
     scores = ranked(race)
