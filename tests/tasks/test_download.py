@@ -232,6 +232,25 @@ def test_verify_present_files(spec: DatasetSpec, target: Path, arrays) -> None:
     one_line(excinfo, str(bad), "md5")
 
 
+def test_another_datasets_files_are_refused(spec: DatasetSpec, target: Path, arrays,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two datasets share file names (as MNIST and Fashion-MNIST do): one's folder given for
+    the other is refused; an unknown md5 (a re-compressed copy) is still accepted."""
+    for file in spec.files:
+        (target / file.filename).write_bytes(idx_gz(arrays[file.key]))
+    twin = DatasetSpec("twin", tuple(DataFile(f.key, f.filename, "0" * 32) for f in spec.files),
+                       spec.mirrors)
+    monkeypatch.setitem(_download.DATASETS, "tiny", spec)
+    monkeypatch.setitem(_download.DATASETS, "twin", twin)
+    assert len(ensure_files(spec, target, download=False)) == 4
+    with pytest.raises(DataError) as excinfo:
+        ensure_files(twin, target, download=False)
+    one_line(excinfo, "train-images-idx3-ubyte.gz", "tiny", "not twin's", "--data-dir")
+    recompressed = target / spec.files[0].filename
+    recompressed.write_bytes(gzip.compress(gzip.decompress(recompressed.read_bytes()), 1))
+    assert ensure_files(spec, target, download=False)["train_images"] == recompressed
+
+
 def test_load_idx_dataset_downloads(
     server: Server, spec: DatasetSpec, arrays, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -5,10 +5,12 @@ Where the files live (:func:`resolve_data_dir`): an explicit directory, else
 (``~/.cache/lrlab/<dataset>``). A file counts as present under its ``.gz`` name or its
 raw (gunzipped) name.
 
-Present files are **not** re-hashed on every load: a valid but re-compressed ``.gz`` would
-fail the md5 although its content is right, and :func:`~lrlab.tasks._idx.read_idx`
-already rejects truncated or corrupt files (gzip CRC, header and size checks). Pass
-``verify=True`` to :func:`ensure_files` to hash present ``.gz`` files anyway. Downloaded
+Present files are hashed only to refuse another dataset's file under the same name (MNIST
+and Fashion-MNIST share their file names); an unknown md5 is accepted, since a valid but
+re-compressed ``.gz`` would fail it although its content is right, and
+:func:`~lrlab.tasks._idx.read_idx` already rejects truncated or corrupt files (gzip CRC,
+header and size checks). Pass ``verify=True`` to :func:`ensure_files` to require the
+expected md5. Downloaded
 files are always checked: each is streamed into a temporary file in the target directory,
 its md5 compared, and only then moved into place with :func:`os.replace`, so nothing
 half-written ever sits under a final name. ``$LRLAB_MIRRORS`` (comma-separated base URLs)
@@ -321,7 +323,32 @@ def ensure_files(
         found[file.key] = directory / file.filename
     if verify:
         _verify(spec, found)
+    else:
+        _not_another_dataset(spec, found, downloaded={f.key for f in missing})
     return {key: path for key, path in found.items() if path is not None}
+
+
+def _not_another_dataset(spec: DatasetSpec, paths: dict[str, Path | None],
+                         downloaded: set[str]) -> None:
+    """Refuse a present ``.gz`` that is *another* dataset's file under the same name.
+
+    MNIST and Fashion-MNIST share their file names, so a folder of one passed for the other
+    would load silently. A file whose md5 is neither expected nor another dataset's is
+    accepted (a re-compressed copy); one whose md5 is another dataset's is not.
+    """
+    others = {f.md5: (other.name, f) for other in DATASETS.values() if other is not spec
+              for f in other.files}
+    for file in spec.files:
+        path = paths[file.key]
+        if file.key in downloaded or path is None or path.name != file.filename:
+            continue
+        md5 = file_md5(path)
+        if md5 != file.md5 and md5 in others:
+            theirs = _TITLES.get(others[md5][0], others[md5][0])
+            raise DataError(
+                f"{path} is {theirs}'s {others[md5][1].filename}, not "
+                f"{_TITLES.get(spec.name, spec.name)}'s; give the folder that holds "
+                f"{_TITLES.get(spec.name, spec.name)} (--data-dir)")
 
 
 def _verify(spec: DatasetSpec, paths: dict[str, Path | None]) -> None:
