@@ -50,6 +50,11 @@ def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
     _run(name, out, "full" if full else size or "reduced", data_dir, download, device, quiet)
 
 
+for _param in reproduce.params:  # this command's own --out text
+    if _param.name == "out":
+        _param.help = "the folder for the records, claims.csv, report.html and figures/"
+
+
 def _print_list() -> None:
     from lrlab.cli._display import stdout
     from lrlab.reproduce import EXPERIMENTS
