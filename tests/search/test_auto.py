@@ -9,8 +9,7 @@ import pytest
 
 from lrlab._errors import LrlabError
 from lrlab.search import auto, trend
-from lrlab.search._auto import candidate_rates, range_seeds, short_run
-from lrlab.search._grid import ranked
+from lrlab.search._auto import candidate_rates, range_seeds, refine_rates, short_run
 from lrlab.tasks import Task, get_task
 
 
@@ -60,10 +59,10 @@ def test_range_tests_cost_at_most_a_third_of_the_race() -> None:
 
 
 def test_default_seeds_follow_the_budget(blobs) -> None:
-    result = auto(blobs, epochs=4, candidates=2)    # race 2 x 1 epoch on 60%; a test ~10
+    result = auto(blobs, epochs=4, candidates=2)    # race 4 x 1 epoch on 60%; a test ~10
     assert result.range_test.runs == ()            # one range test, not three
     test_cost = len(result.range_test.lrs) * 50 / 500
-    assert result.compute == pytest.approx(test_cost + 2 * 1 * 0.6)
+    assert result.compute == pytest.approx(test_cost + (2 + 2) * 1 * 0.6)
 
 
 # --- the procedure on blobs ----------------------------------------------------------------
@@ -79,19 +78,38 @@ def test_candidates_come_from_the_range_test(found) -> None:
     assert list(found.candidates) == candidate_rates(found.bottom, float(test.lrs[-1]), 4)
 
 
-def test_the_race_is_one_population_at_the_budget(found) -> None:
-    (race,) = found.evidence
+def test_the_race_is_one_population_at_the_budget_then_two_refinements(found) -> None:
+    race, refine = found.evidence
     assert race.members["lr"].tolist() == list(found.candidates)
-    assert race.config["seeds"] is None and race.config["epochs"] == 3 == found.race_epochs
+    for population in (race, refine):
+        assert population.config["seeds"] is None and population.config["seed"] == 0
+        assert population.config["epochs"] == 3 == found.race_epochs
     assert found.race_examples == 500
-    best = ranked(race).iloc[0]
-    assert found.lr == best["lr"] == race.best()["lr"]
+    winner = race.best()["lr"]
+    assert refine.members["lr"].tolist() == list(found.refined) == refine_rates(winner)
+    # the three rates compared by the race's own ranking (same weights and order)
+    trio = {winner: race.best()["best_val_auc"],
+            **dict(zip(refine.members["lr"], refine.summary()["best_val_auc"]))}
+    assert found.lr == max(trio, key=trio.get)
+    assert found.scores["lr"].tolist()[0] == found.lr and len(found.scores) == 6
 
 
-def test_compute_counts_the_range_tests_and_the_race(found) -> None:
+def test_refined_rates_are_a_quarter_decade_away() -> None:
+    assert refine_rates(0.1) == [0.178, 0.0562]
+    np.testing.assert_allclose(np.log10(refine_rates(0.0316) + [0.0316])[:2] - np.log10(0.0316),
+                               [0.25, -0.25], atol=0.01)
+
+
+def test_without_refining_the_race_decides(blobs) -> None:
+    result = auto(blobs, epochs=20, candidates=3, seeds=1, refine=False)
+    (race,) = result.evidence
+    assert result.refined == () and result.lr == race.best()["lr"]
+
+
+def test_compute_counts_the_range_tests_and_both_races(found) -> None:
     test = found.range_test
     range_cost = 2 * len(test.lrs) * 50 / 500  # seeds x steps x batch / examples
-    assert found.compute == pytest.approx(range_cost + 4 * 3)
+    assert found.compute == pytest.approx(range_cost + (4 + 2) * 3)
 
 
 def test_explanation_and_verdict_name_the_numbers(found) -> None:
@@ -105,6 +123,7 @@ def test_explanation_and_verdict_name_the_numbers(found) -> None:
 def test_the_same_seed_gives_the_same_search(blobs, found) -> None:
     again = auto(blobs, epochs=20, candidates=4, seeds=2)
     assert again.lr == found.lr and again.candidates == found.candidates
+    assert again.refined == found.refined
     assert again.evidence[0].records.drop(columns="value").equals(
         found.evidence[0].records.drop(columns="value"))
     keep = found.evidence[0].records["metric"] != "time"

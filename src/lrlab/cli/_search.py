@@ -218,10 +218,12 @@ def halving(**kw: Any) -> None:
 @click.option("--seeds", "range_seeds", type=int,
               help="range tests that place the candidates, read on their median "
                    "[default: up to 3, at most a third of the race's cost]")
+@click.option("--refine/--no-refine", default=True, show_default=True,
+              help="race two more rates a quarter decade either side of the winner")
 def auto(**kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
     from lrlab.search._auto import auto as auto_search
 
     args = {"budget": kw.pop("budget"), "candidates": kw.pop("candidates"),
-            "seeds": kw.pop("range_seeds")}
+            "seeds": kw.pop("range_seeds"), "refine": kw.pop("refine")}
     _run(auto_search, kw, **args)

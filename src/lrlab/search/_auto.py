@@ -4,18 +4,23 @@ A range test is cheap (a fraction of an epoch) but its readings are guesses abou
 that has not happened; a grid trained for the full epochs answers the real question but
 costs a full training per rate. :func:`auto` spends a little of each:
 
-1. **Place.** A range test (``seeds`` runs, one vectorised population) finds the bottom of
-   the loss curve: the rate where its robust trend reaches its minimum (lrlab's
+1. **Place.** A range test (up to three seeds, one vectorised population) finds the bottom
+   of the loss curve: the rate where its robust trend reaches its minimum (lrlab's
    :func:`~lrlab.search.suggest`; without a clear descent, the trend's lowest point).
 2. **Race.** ``candidates`` rates, half a decade apart, from ten times that bottom down,
    train as one population for ``budget`` of a full training each (fewer epochs, then a
    stratified subset when one epoch is already too much), scored on validation data as
    :func:`~lrlab.search.grid` scores.
+3. **Refine.** The two rates a quarter decade either side of the winner race on the same
+   budget, from the same weights and order, so all scores compare; the best of the three
+   wins.
 
 The top candidate is capped at the largest rate the range test reached, so a test that
 diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
-candidates, 15% of a training each) were calibrated on the built-in tasks against an oracle
-grid (``benchmarks/finder_quality.py``, results in ``docs/benchmarks.md``).
+candidates, 15% of a training each, the quarter-decade refinement) were calibrated on the
+built-in tasks against an oracle grid (``benchmarks/finder_quality.py``, results in
+``docs/benchmarks.md``): without the refinement, mnist-cnn's optimum fell between two
+candidates and the pick lost a full point.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from lrlab.search._range_test import find_lr
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import trend
 from lrlab.tasks import Task
+from lrlab.train import SweepResult
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
 
@@ -51,7 +57,9 @@ class AutoResult(SearchResult):
         range_test: the range test that placed the candidates.
         bottom: the rate at the bottom of the range test's loss trend.
         candidates: the rates raced, largest first.
-        scores: the race's summary, best member first.
+        refined: the two rates a quarter decade either side of the race's winner, raced
+            after it (empty with ``refine=False``).
+        scores: both races' summaries in one table, best member first.
         race_epochs: epochs each candidate trained.
         race_examples: training examples each candidate trained on.
     """
@@ -60,14 +68,16 @@ class AutoResult(SearchResult):
     range_test: RangeTestResult
     bottom: float
     candidates: tuple[float, ...]
+    refined: tuple[float, ...]
     scores: pd.DataFrame
     race_epochs: int
     race_examples: int
 
     def verdict(self) -> str:
         """One line: the rate and how it was found."""
-        return (f"auto: lr={rate(self.lr)} (raced {len(self.candidates)} rates placed by a "
-                f"range test; {_score_text(self.evidence[-1], self.scores)})")
+        raced = len(self.candidates) + len(self.refined)
+        return (f"auto: lr={rate(self.lr)} (raced {raced} rates placed by a range test; "
+                f"{_score_text(self.evidence[0], self.scores)})")
 
     def to_dict(self) -> dict[str, Any]:
         """As :meth:`SearchResult.to_dict`, with the range test as its readings."""
@@ -85,6 +95,26 @@ def candidate_rates(bottom: float, reached: float, count: int) -> list[float]:
     """
     top = min(10 * bottom, reached)
     return [float(f"{top * 10 ** (-k / 2):.3g}") for k in range(count)]
+
+
+def refine_rates(winner: float) -> list[float]:
+    """The rates a quarter decade above and below ``winner`` (3 significant digits).
+
+    Example:
+        >>> refine_rates(0.1)
+        [0.178, 0.0562]
+    """
+    return [float(f"{winner * 10 ** k:.3g}") for k in (0.25, -0.25)]
+
+
+def _ranked_together(results: Sequence[SweepResult]) -> pd.DataFrame:
+    """The summaries of several races from the same weights and order, ranked as one."""
+    first = results[0]
+    m = first.monitor
+    table = pd.concat([ranked(r) for r in results], ignore_index=True)
+    return table.sort_values([f"best_val_{m}", "final_val_loss"],
+                             ascending=[not first.higher_is_better, True], kind="stable",
+                             na_position="last").reset_index(drop=True)
 
 
 def short_run(epochs: int, budget: float) -> tuple[int, float]:
@@ -134,7 +164,7 @@ def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
 
 
 def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
-         seeds: int | None = None,
+         seeds: int | None = None, refine: bool = True,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
          subset: float | None = None, confirm: bool = False, callbacks: Sequence[Callback] = (),
          **settings: Any) -> AutoResult:
@@ -147,6 +177,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
         seeds: range tests run (as one population with plain SGD), read on their median;
             default: up to 3, as many as cost at most a third of the race
             (:func:`range_seeds`).
+        refine: race two more rates, a quarter decade either side of the winner, on the
+            same budget (:func:`refine_rates`), and keep the best of the three.
         epochs: the full training length the rate is for (default: the task's).
         optimizer, seed, subset, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`.
 
@@ -171,7 +203,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
     if len(race_task.train) < p.batch_size:
         race_task = p.task
     test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
-    race_cost = candidates * race_epochs * len(race_task.train) / len(p.full.train)
+    raced = candidates + (2 if refine else 0)
+    race_cost = raced * race_epochs * len(race_task.train) / len(p.full.train)
     seeds = seeds or range_seeds(race_cost, test_cost)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
@@ -182,20 +215,27 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
         bottom = float(test.lrs[int(np.nanargmin(trend(test.losses, window=test.rules.window)))])
     rates = candidate_rates(bottom, float(test.lrs[-1]), candidates)
     race = p.train(rates, epochs=race_epochs, task=race_task)
-    lr = float(_winner(race, "auto (race)")["lr"])
-    scores = ranked(race)
+    winner = float(_winner(race, "auto (race)")["lr"])
+    races = [race]
+    refined = [r for r in refine_rates(winner) if r not in rates] if refine else []
+    if refined:  # same weights and order: scores comparable across the two populations
+        races.append(p.train(refined, epochs=race_epochs, task=race_task))
+    scores = _ranked_together(races)
+    lr = float(scores.iloc[0]["lr"])
     range_cost = seeds * len(test.lrs) * p.batch_size / len(p.full.train)
-    compute = range_cost + p.cost(race, race_task)
+    compute = range_cost + sum(p.cost(r, race_task) for r in races)
     return AutoResult(
-        lr=lr, evidence=(race,),
-        explanation=_explain(test, bottom, rates, race, scores, race_epochs, race_task, p, lr),
+        lr=lr, evidence=tuple(races),
+        explanation=_explain(test, bottom, rates, race, winner, refined, scores, race_epochs,
+                             race_task, p, lr),
         compute=compute, confirmation=p.confirm(lr) if confirm else None, range_test=test,
-        bottom=bottom, candidates=tuple(rates), scores=scores, race_epochs=race_epochs,
-        race_examples=len(race_task.train))
+        bottom=bottom, candidates=tuple(rates), refined=tuple(refined), scores=scores,
+        race_epochs=race_epochs, race_examples=len(race_task.train))
 
 
-def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, scores,
-             race_epochs: int, race_task: Task, p: Plan, lr: float) -> str:
+def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, winner: float,
+             refined: list[float], scores, race_epochs: int, race_task: Task, p: Plan,
+             lr: float) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     cap = (f" (capped at {rate(reached)}, the largest rate the test reached)"
@@ -204,5 +244,16 @@ def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, sco
             f"{rate(bottom)}. Raced {rates_text(rates)} (from 10x that bottom{cap}, half a "
             f"decade apart) as one population for {race_epochs} of {p.epochs} epochs on "
             f"{len(race_task.train)} of {len(p.full.train)} training examples: "
-            f"{_seen(race, scores)}. So lr={rate(lr)}.")
+            f"{_seen(race, ranked(race))}." + _refined_text(race, winner, refined, scores)
+            + f" So lr={rate(lr)}.")
+
+
+def _refined_text(race, winner: float, refined: list[float], scores: pd.DataFrame) -> str:
+    if not refined:
+        return ""
+    m = race.monitor
+    value = scores.set_index("lr")[f"best_val_{m}"]
+    tried = ", ".join(f"{rate(r)} ({value[r]:.4f})" for r in refined)
+    return (f" Then a quarter decade either side of {rate(winner)} on the same budget: "
+            f"{tried}, against {value[winner]:.4f}.")
 
