@@ -50,7 +50,7 @@ def target_value(run: SweepResult, target: float | None = None) -> float:
     Example:
         >>> from lrlab import sweep
         >>> run = sweep("blobs", lrs=[0.1], epochs=2)
-        >>> target_value(run) == 0.95 * run.summary()["best_val_auc"].max()
+        >>> bool(target_value(run) == 0.95 * run.summary()["best_val_auc"].max())
         True
     """
     if target is not None:

@@ -9,8 +9,8 @@ stated in the row's ``rule``. :func:`judge` recomputes the table from the saved 
 
 Example:
     >>> from lrlab.reproduce import reproduce
-    >>> outcome = reproduce("blobs-sgd", "/tmp/blobs", size="test")
-    >>> sorted(set(outcome.table()["verdict"])) <= ["does not hold", "holds", "not run", "partly"]
+    >>> outcome = reproduce("blobs-sgd", "runs/blobs", size="test")  # doctest: +SKIP
+    >>> set(outcome.table()["verdict"]) <= {"does not hold", "holds", "not run", "partly"}  # doctest: +SKIP
     True
 """
 

@@ -125,8 +125,8 @@ def short_run(epochs: int, budget: float) -> tuple[int, float]:
     Example:
         >>> short_run(200, 0.15)
         (30, 1.0)
-        >>> short_run(3, 0.15)
-        (1, 0.45)
+        >>> short_run(4, 0.125)
+        (1, 0.5)
     """
     short = max(1, round(epochs * budget))
     return short, min(1.0, budget * epochs / short)
