@@ -12,7 +12,7 @@ import torch
 
 @pytest.fixture(autouse=True, scope="session")
 def _doctest_names(doctest_namespace: dict) -> None:
-    import lrlab.schedules as schedules
+    from lrlab import schedules
 
     doctest_namespace.update(math=math, np=np, torch=torch)
     doctest_namespace.update({name: getattr(schedules, name) for name in schedules.__all__})

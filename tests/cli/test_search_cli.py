@@ -80,7 +80,7 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
 
 
 def test_auto_without_refining_trains_one_race(capsys, tmp_path: Path) -> None:
-    code, out, err = run(capsys, "auto", "blobs", "--epochs", "4", "--candidates", "2",
+    code, _out, err = run(capsys, "auto", "blobs", "--epochs", "4", "--candidates", "2",
                          "--no-refine", "-q", "--out", tmp_path / "a")
     assert code == 0, err
     assert json.loads((tmp_path / "a" / "search.json").read_text())["refined"] == []
