@@ -145,6 +145,20 @@ def test_other_update_rules_run_the_range_test_with_that_rule(blobs) -> None:
     assert math.isfinite(result.bottom)
 
 
+def test_the_range_test_uses_the_rules_hyperparameters(blobs) -> None:
+    plain = auto(blobs, epochs=4, candidates=2, seeds=1, refine=False)
+    decayed = auto(blobs, epochs=4, candidates=2, seeds=1, refine=False,
+                   hparams={"weight_decay": 0.5})
+    assert decayed.evidence[0].config["hparams"] == {"weight_decay": 0.5}
+    assert not np.array_equal(plain.range_test.losses, decayed.range_test.losses)
+
+
+def test_a_race_share_below_one_batch_trains_one_epoch_of_the_searched_data(blobs) -> None:
+    result = auto(blobs, epochs=4, candidates=2, seeds=1, subset=60)  # 60% of 60 < batch 50
+    assert result.race_examples == 60 and result.race_epochs == 1
+    assert "on 60 of 500 training examples" in result.explanation
+
+
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"budget": 0.0}, "budget"),
     ({"budget": 1.5}, "budget"),

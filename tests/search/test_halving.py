@@ -61,6 +61,13 @@ def test_a_rate_that_barely_moves_the_loss_counts_as_diverging() -> None:
     assert strict["diverged"].tolist() == [True, True, False]
 
 
+def test_a_slow_rate_below_the_best_is_not_diverged() -> None:
+    members = pd.DataFrame({"member": [0, 1, 2], "lr": [1.0, 0.5, 1e-4],
+                            "diverged": [False, False, False]})
+    table = halving_table(members, 2.3, [2.2, 0.5, 2.29])
+    assert table["diverged"].tolist() == [True, False, False]  # 1e-4: slow, still falling
+
+
 # --- the procedure on blobs ----------------------------------------------------------------
 
 

@@ -144,8 +144,9 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTest
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(p.seed)
         model = task.init_model(p.seed)
-        opt = None if optimizer == "sgd" else Optimizer(model.parameters(), optimizer,
-                                                        lr=1e-7, **hparams)
+        own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds; else lrlab's rule
+        opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=1e-7,
+                                             **hparams)
         return find_lr(model, loss, (task.train.x, task.train.y), optimizer=opt,
                        steps=_RANGE_STEPS, batch_size=p.batch_size,
                        seeds=list(range(p.seed, p.seed + seeds)) if seeds > 1 else None)
@@ -199,8 +200,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
     race_epochs, share = short_run(p.epochs, budget)
-    race_task = p.task.subset(share, seed=p.seed) if share < 1 else p.task
-    if len(race_task.train) < p.batch_size:
+    smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
+    if share < 1 and round(share * len(p.task.train)) >= smallest:
+        race_task = p.task.subset(share, seed=p.seed)
+    else:  # a smaller share would not make one batch: one whole epoch of the searched data
         race_task = p.task
     test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
     raced = candidates + (2 if refine else 0)
@@ -213,16 +216,19 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
     bottom = test.suggestion.lr * test.rules.divisor  # the trend's bottom, no margin
     if not math.isfinite(bottom):  # no clear descent: the trend's lowest point still places
         bottom = float(test.lrs[int(np.nanargmin(trend(test.losses, window=test.rules.window)))])
-    rates = candidate_rates(bottom, float(test.lrs[-1]), candidates)
+    reached = float(test.lrs[-1])
+    rates = candidate_rates(bottom, reached, candidates)
     race = p.train(rates, epochs=race_epochs, task=race_task)
     winner = float(_winner(race, "auto (race)")["lr"])
     races = [race]
-    refined = [r for r in refine_rates(winner) if r not in rates] if refine else []
+    refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(winner))
+                if r not in rates] if refine else [])
     if refined:  # same weights and order: scores comparable across the two populations
         races.append(p.train(refined, epochs=race_epochs, task=race_task))
     scores = _ranked_together(races)
     lr = float(scores.iloc[0]["lr"])
-    range_cost = seeds * len(test.lrs) * p.batch_size / len(p.full.train)
+    steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
+    range_cost = seeds * steps * p.batch_size / len(p.full.train)
     compute = range_cost + sum(p.cost(r, race_task) for r in races)
     return AutoResult(
         lr=lr, evidence=tuple(races),

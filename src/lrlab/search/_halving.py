@@ -73,12 +73,13 @@ def halving_table(members: pd.DataFrame, start_loss: float, end_loss: Sequence[f
 
     A member diverged if the population froze it (``members["diverged"]``: NaN/Inf, or a
     batch loss beyond ``divergence_factor`` times its first), or if its loss over the search
-    examples fell by less than ``progress`` of the largest fall any member achieved
+    examples did not go down, or if it is larger than the rate with the largest fall and fell
+    by less than ``progress`` of that fall
     (``start_loss - end_loss < progress * (start_loss - min(end_loss))``), ``start_loss``
     being the loss over the same examples at the initial weights every member shared. A rate
-    that leaves the loss where it started, or bounces it down a little while smaller rates
-    bring it far down, is not training: it is at the edge of divergence. A loss that did not
-    go down at all is a divergence whatever ``progress`` is.
+    that bounces the loss down a little while smaller rates bring it far down is not
+    training: it is at the edge of divergence. Rates *below* the best one that move the loss
+    little are merely slow, not diverged.
 
     Args:
         members: the members table (``member, lr, diverged``), in member order.
@@ -97,12 +98,14 @@ def halving_table(members: pd.DataFrame, start_loss: float, end_loss: Sequence[f
         [True, False, False]
     """
     end = np.asarray(end_loss, dtype=float)
+    lrs = members["lr"].to_numpy(float)
     frozen = members["diverged"].to_numpy(bool)
     fall = np.where(frozen | ~np.isfinite(end), -np.inf, start_loss - end)
     best = float(fall.max()) if len(fall) else 0.0
     share = fall / best if best > 0 else np.full_like(fall, np.nan)
-    with np.errstate(invalid="ignore"):
-        enough = (fall > 0) & (fall >= progress * best)
+    above = lrs > lrs[int(np.argmax(fall))] if len(fall) else np.zeros(0, bool)
+    with np.errstate(invalid="ignore"):  # below the best rate, a small fall is slowness
+        enough = (fall > 0) & ((fall >= progress * best) | ~above)
     table = pd.DataFrame({"lr": members["lr"].to_numpy(float), "start_loss": float(start_loss),
                           "end_loss": end, "progress": np.where(np.isfinite(share), share,
                                                                 np.nan),
