@@ -21,7 +21,8 @@ __all__ = ["at", "curves", "epochs_of", "final", "last_n", "merge", "rank_order"
 
 
 def curves(run: SweepResult, metric: str, split: str = "val", *,
-           by: Sequence[str] = ("lr",)) -> dict[object, pd.DataFrame]:
+           by: Sequence[str] = ("lr",), diverged: float | None = None
+           ) -> dict[object, pd.DataFrame]:
     """One ``epoch x member`` table per group of members (columns: the members' seeds).
 
     Args:
@@ -29,16 +30,26 @@ def curves(run: SweepResult, metric: str, split: str = "val", *,
         metric, split: which records (``"auc"``, ``"val"``).
         by: the members-table columns that define a group; a one-column key is the plain
             value (``0.1``), a longer key a tuple.
+        diverged: the value a member scores in the epochs after it diverged (the metric's
+            worst, e.g. AUC 0.5): so a mean over seeds counts a diverged seed instead of
+            averaging the survivors only. ``None`` leaves them NaN.
 
     Returns:
         ``{key: DataFrame}`` in the members' order; epochs a member did not reach (it
-        diverged) are NaN.
+        diverged) are NaN, or ``diverged``.
     """
     rows = run.records[(run.records["metric"] == metric) & (run.records["split"] == split)]
     if rows.empty:
         raise LrlabError(f"no {split} records of {metric!r} in run {run.task!r}")
     wide = rows.pivot(index="epoch", columns="member", values="value")
     wide = wide.reindex(index=range(1, epochs_of(run) + 1))
+    if diverged is not None:
+        gone = run.members.loc[run.members["diverged"].astype(bool), "member"]
+        for member in gone:
+            if member in wide.columns:
+                wide[member] = wide[member].fillna(diverged)
+            else:
+                wide[member] = diverged
     members = run.members.set_index("member")
     out: dict[object, pd.DataFrame] = {}
     keys = list(by)
