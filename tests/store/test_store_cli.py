@@ -89,6 +89,34 @@ def test_grid_stores_its_populations(capsys, tmp_path: Path) -> None:
         studies = store.studies()
         assert studies["name"].tolist() == ["g.stage1", "g.confirm"]
         assert store.result("g.stage1").members["label"].tolist() == ["lr=0.1", "lr=0.01"]
+    code, _, err = run(capsys, "resume", "g.stage1", "--db", path)  # a stored search stage
+    assert "is done; nothing to resume" in assert_bad_input(code, err)
+
+
+def test_export_of_a_study_without_records_writes_nothing(capsys, tmp_path: Path) -> None:
+    path = tmp_path / "e.db"
+    from lrlab.tasks import get_task
+    from lrlab.train import validated
+
+    config = validated(lrs=[0.1], epochs=2)
+    with Store(path) as store:  # a study that stopped in its first epoch: members, no rows
+        store.create_study(get_task("blobs"), config, config.members(),
+                           task_spec={"name": "blobs"}, name="e", steps_per_epoch=10,
+                           epochs=2)
+    code, _, err = run(capsys, "export", "e", "--db", path, "--out", tmp_path / "x")
+    assert "has no records yet" in assert_bad_input(code, err)
+    assert not (tmp_path / "x").exists() or not any((tmp_path / "x").iterdir())
+
+
+def test_a_malformed_summary_is_one_error_line(capsys, tmp_path: Path, db: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "bad"
+    shutil.copytree(db.parent / "out", folder)
+    (folder / "summary.json").write_text("[]")
+    code, _, err = run(capsys, "report", folder, "--out", tmp_path / "r.html")
+    assert "not an lrlab summary" in assert_bad_input(code, err)
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_resume_command_on_a_done_study(capsys, db: Path) -> None:

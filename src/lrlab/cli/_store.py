@@ -159,7 +159,7 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
     check_out(out, fmt)
     with Store(db, create=False) as store:
         info = store.info(study)
-        chunks = chunk_size(info)
+        chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
         task = _load(info.task_spec)
         with get_executor(executor, address=address, members_per_task=chunks) as ex:
             chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit
@@ -184,5 +184,9 @@ def export(study: str, db: Path, fmt: str, out: Path) -> None:
     from lrlab.store import load_result
 
     check_out(out, fmt)
-    load_result(db, study).save(out, format=fmt)
+    result = load_result(db, study)
+    if result.records.empty:
+        raise LrlabError(f"study {study!r} has no records yet (it stopped in its first "
+                         f"epoch); resume it first: lrlab resume {study}")
+    result.save(out, format=fmt)
     print(f"records of {study} written to {out}/", file=sys.stderr)

@@ -109,7 +109,7 @@ def load_run(path: str | os.PathLike) -> SweepResult | RangeRun | SearchRun | Le
             return curve
         if (folder / "summary.json").is_file():
             return _checked(SweepResult.load(folder), folder)
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         if isinstance(err, LrlabError):
             raise
         raise LrlabError(f"cannot read the run in {folder} ({type(err).__name__}: "

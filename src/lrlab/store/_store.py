@@ -389,7 +389,12 @@ class Store:
             raise LrlabError(f"study {name!r} is still being trained ({where}); wait for it, "
                              "or stop it first (--force if that process is gone)")
         epoch = info.checkpoint_epoch or 0
-        with self._write() as db:
+        with self._write() as db:  # BEGIN IMMEDIATE: no other writer between check and claim
+            now = db.execute("SELECT pid, host, status FROM studies WHERE id = ?",
+                             (info.id,)).fetchone()
+            if tuple(now) != (info.pid, info.host, info.status):
+                raise LrlabError(f"study {name!r} was just taken over by another process "
+                                 f"(pid {now[0]}); check with lrlab show {name}")
             db.execute("DELETE FROM records WHERE study = ? AND epoch > ?", (info.id, epoch))
             db.execute("DELETE FROM checkpoints WHERE study = ? AND epoch != ?", (info.id, epoch))
             db.execute("UPDATE members SET diverged_step = -1, diverged_epoch = -1 "

@@ -95,6 +95,8 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
     """
     _check_every(checkpoint_every)
     info = store.info(name)
+    if info.status == "done":  # checked first: a stored search stage has no steps to match
+        raise LrlabError(f"study {name!r} is done; nothing to resume (lrlab show {name})")
     config = SweepConfig.model_validate(info.config)
     if device is not None:
         config = config.model_copy(update={"device": device})
@@ -108,9 +110,9 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
 
         executor = get_executor("local", members_per_task=chunk_size(info))
     if _parts(task, config, members, executor) != info.parts:
-        raise LrlabError(f"study {name!r} trained in {len(info.parts)} chunks of "
-                         f"{chunk_size(info)} members; resume it with --members-per-task "
-                         f"{chunk_size(info)}")
+        size = chunk_size(info)
+        how = f"{len(info.parts)} chunks of {size} members" if size else "one population"
+        raise LrlabError(f"study {name!r} trained as {how}; resume it the same way")
     checkpoints = store.checkpoints(name)
     store.claim(name, force=force)
     return _train(store, name, task, members, config, callbacks, checkpoint_every, checkpoints,
@@ -119,8 +121,10 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
 
 def chunk_size(info) -> int | None:
     """The ``members_per_task`` of a study trained in chunks; ``None`` for one population."""
+    if len(info.parts) <= 1:  # one population, or a search stage stored whole
+        return None
     start, stop, _ = info.parts[0]
-    return stop - start if len(info.parts) > 1 else None
+    return stop - start
 
 
 def load_result(db: str | os.PathLike, study: str) -> SweepResult:

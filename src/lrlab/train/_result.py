@@ -131,6 +131,10 @@ class SweepResult:
             raise LrlabError(f"cannot create {out} ({err.strerror}); choose another --out") from None
         if format == "parquet":
             _require_parquet()
+        summary = {"task": self.task, "monitor": self.monitor, "format": format,  # may fail:
+                   "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
+                   "config": self.config,  # before any file is written
+                   "summary": json.loads(self.summary().to_json(orient="records"))}
         tables = {"records": self.records, "members": self.members}
         if self.steps is not None:
             tables["steps"] = self.steps
@@ -141,10 +145,6 @@ class SweepResult:
                 path = out / f"{stale}.{fmt}"
                 if path not in written and path.exists():
                     path.unlink()
-        summary = {"task": self.task, "monitor": self.monitor, "format": format,
-                   "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
-                   "config": self.config,
-                   "summary": json.loads(self.summary().to_json(orient="records"))}
         written.append(atomic_write(out / "summary.json",
                                lambda p: p.write_text(json.dumps(summary, indent=2) + "\n")))
         return written
@@ -158,6 +158,9 @@ class SweepResult:
             raise LrlabError(f"{out} holds no lrlab records (no summary.json); "
                              "give a directory written by --out")
         meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict):
+            raise LrlabError(f"{meta_path} is not an lrlab summary (a JSON object); "
+                             "give a directory written by --out")
         fmt = meta.get("format", "csv")
         read = pd.read_parquet if fmt == "parquet" else pd.read_csv
         steps = out / f"steps.{fmt}"
