@@ -95,6 +95,13 @@ def test_bad_output_paths_are_one_line(tmp_path: Path, where: str, words: str) -
     assert "\n" not in str(err.value)
 
 
+def test_a_path_ending_in_a_slash_is_a_directory_not_a_file(tmp_path: Path) -> None:
+    with pytest.raises(LrlabError, match="is a directory"):
+        write_page(f"{tmp_path}/new/", title="t", verdict="v", settings={}, tables=[],
+                   figures=[])
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_folder_is_refused(tmp_path: Path) -> None:
     folder = tmp_path / "ro"

@@ -99,9 +99,10 @@ def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
 
 def check_html_path(out: str | os.PathLike) -> Path:
     """Raise LrlabError unless ``out`` names a file in an existing, writable directory."""
+    text = os.fspath(out)
     out = Path(out)
-    if out.is_dir():
-        raise LrlabError(f"{out} is a directory; give a file name such as report.html")
+    if out.is_dir() or text.endswith(("/", os.sep)):  # Path() drops a trailing slash
+        raise LrlabError(f"{text} is a directory; give a file name such as report.html")
     if not out.parent.is_dir():
         raise LrlabError(f"the directory of {out}, {out.parent}, does not exist; create it first")
     if not os.access(out.parent, os.W_OK | os.X_OK):
