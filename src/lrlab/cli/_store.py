@@ -85,7 +85,7 @@ def run_or_study(target: Path, db: Path):
     from lrlab.report import load_run
     from lrlab.store import load_result
 
-    if target.is_dir() or not db.exists():
+    if target.is_dir() or not db.exists() or len(target.parts) > 1:  # a path: a folder
         return load_run(target)
     result = load_result(db, str(target))
     if result.records.empty:
