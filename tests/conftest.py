@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,3 +33,51 @@ def study_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("LRLAB_DB", None)
     else:
         os.environ["LRLAB_DB"] = before
+
+
+# A user-task module (for --task / get_task("module:function")), written per test.
+USER_MODULE = '''
+import math
+
+import torch
+from torch import nn
+
+from lrlab.tasks import Split, Task
+
+
+def _data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 4, generator=g)
+    return x, (x[:, 0] > 0).long()
+
+
+def make():
+    x, y = _data()
+    return Task(name="mine", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
+                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2,
+                batch_size=10, epochs=1)
+
+
+def with_nan():
+    x, y = _data()
+    x[5, 1] = math.nan
+    return Task(name="nan", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
+                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2)
+
+
+def not_a_task():
+    return {"train": None}
+
+
+CONSTANT = 3
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh user module in tmp_path (the working directory); yields its name."""
+    name = f"lrlab_user_{uuid.uuid4().hex[:10]}"
+    (tmp_path / f"{name}.py").write_text(USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    yield name
+    sys.modules.pop(name, None)

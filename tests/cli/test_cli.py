@@ -7,8 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +16,6 @@ from cli_helpers import assert_bad_input, run
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
-USER_MODULE = '''
-import math
-
-import torch
-from torch import nn
-
-from lrlab.tasks import Split, Task
-
-
-def _data():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(60, 4, generator=g)
-    return x, (x[:, 0] > 0).long()
-
-
-def make():
-    x, y = _data()
-    return Task(name="mine", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
-                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2,
-                batch_size=10, epochs=1)
-
-
-def with_nan():
-    x, y = _data()
-    x[5, 1] = math.nan
-    return Task(name="nan", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
-                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2)
-'''
 
 
 def verdict_lines(out: str) -> list[str]:
@@ -77,14 +47,6 @@ def fake_mnist(directory: Path) -> Path:
     return directory
 
 
-@pytest.fixture
-def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh user-task module in tmp_path, the working directory; yields its name."""
-    name = f"lrlab_cli_user_{uuid.uuid4().hex[:10]}"
-    (tmp_path / f"{name}.py").write_text(USER_MODULE)
-    monkeypatch.chdir(tmp_path)
-    yield name
-    sys.modules.pop(name, None)
 
 
 @pytest.fixture

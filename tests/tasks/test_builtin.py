@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -351,52 +349,6 @@ def test_get_task_subset_argument(digits_task: Task) -> None:
     assert torch.equal(task.val.x, digits_task.val.x)
 
 
-USER_MODULE = '''
-import math
-from collections.abc import Iterator
-
-import torch
-from torch import nn
-
-from lrlab.tasks import Split, Task
-
-
-def _data():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(60, 4, generator=g)
-    return x, (x[:, 0] > 0).long()
-
-
-def make():
-    x, y = _data()
-    return Task(name="mine", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
-                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2,
-                batch_size=10, epochs=1)
-
-
-def with_nan():
-    x, y = _data()
-    x[5, 1] = math.nan
-    return Task(name="nan", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
-                model=lambda: nn.Sequential(nn.Linear(4, 2)), num_classes=2)
-
-
-def not_a_task():
-    return {"train": None}
-
-
-CONSTANT = 3
-'''
-
-
-@pytest.fixture
-def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh user module in tmp_path (the working directory); yields its name."""
-    name = f"lrlab_user_{uuid.uuid4().hex[:10]}"
-    (tmp_path / f"{name}.py").write_text(USER_MODULE)
-    monkeypatch.chdir(tmp_path)
-    yield name
-    sys.modules.pop(name, None)
 
 
 def test_user_task_loads(user_module: str) -> None:
