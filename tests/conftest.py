@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lrlab.tasks import Task, get_task
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread() -> Iterator[None]:
@@ -33,6 +35,12 @@ def study_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ.pop("LRLAB_DB", None)
     else:
         os.environ["LRLAB_DB"] = before
+
+
+@pytest.fixture(scope="session")
+def blobs() -> Task:
+    """The built-in blobs task (frozen, so one for the session)."""
+    return get_task("blobs")
 
 
 # A user-task module (for --task / get_task("module:function")), written per test.

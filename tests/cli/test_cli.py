@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, idx_gz, run, snapshot
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 
@@ -21,18 +21,6 @@ MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
 def verdict_lines(out: str) -> list[str]:
     """The stdout lines that start with "best:"."""
     return [line for line in out.splitlines() if line.startswith("best:")]
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (hidden ones too) with its bytes."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
-
-
-def idx_gz(array: np.ndarray) -> bytes:
-    """A gzipped uint8 IDX file holding ``array``."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
 
 
 def fake_mnist(directory: Path) -> Path:

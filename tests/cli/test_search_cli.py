@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 
 
 def test_grid_prints_table_verdict_and_why(capsys) -> None:

@@ -1,17 +1,11 @@
 """One in-process Ray for the executor tests (started on first use, shut down at the end),
-listening on loopback only; the command-line helpers of ``tests/cli``."""
+listening on loopback only."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-_CLI_TESTS = str(Path(__file__).resolve().parents[1] / "cli")
-if _CLI_TESTS not in sys.path:
-    sys.path.append(_CLI_TESTS)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 
 from lrlab._errors import LrlabError
 from lrlab.executors import check_address

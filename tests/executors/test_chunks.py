@@ -6,20 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import no_time
 
 from lrlab._errors import LrlabError
 from lrlab.executors import Chunk, LocalExecutor, get_executor, split_members
-from lrlab.tasks import get_task
 from lrlab.train import EpochReport, fit, validated
 
 # a member diverging at once (lr 50), two seeds (each chunk draws its own example orders),
 # per-step records: everything a merge must put back in place
 SETTINGS = {"lrs": [50.0, 0.5, 0.05, 0.005], "seeds": [0, 1], "epochs": 3,
             "record_steps": True}
-
-
-def no_time(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["metric"] != "time"].reset_index(drop=True)
 
 
 def assert_same_tables(a, b, *, exact: bool) -> None:
@@ -29,11 +25,6 @@ def assert_same_tables(a, b, *, exact: bool) -> None:
     pd.testing.assert_frame_equal(no_time(a.records), no_time(b.records), **tol)
     pd.testing.assert_frame_equal(a.members, b.members, check_exact=True)
     pd.testing.assert_frame_equal(a.steps, b.steps, **tol)
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,12 @@ those of the same chunks trained here."""
 from __future__ import annotations
 
 import pandas as pd
-from cli_helpers import run
+from helpers import no_time, run
 
 from lrlab.store import load_result
 
 SWEEP = ("sweep", "blobs", "--lrs", "50,0.5,0.05", "--epochs", "3", "-q",
          "--members-per-task", "2")
-
-
-def no_time(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["metric"] != "time"].reset_index(drop=True)
 
 
 def test_a_ray_sweep_is_stored_like_a_local_one(ray_session, capsys, tmp_path) -> None:

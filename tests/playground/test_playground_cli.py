@@ -7,7 +7,7 @@ import os
 import re
 
 import pytest
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 from PIL import Image
 
 from lrlab.playground import SURFACES

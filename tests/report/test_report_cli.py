@@ -4,14 +4,11 @@ terminal table, and bad input as one ``error:`` line with nothing half-written."
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 
 from lrlab.report import load_run, member_table
 

@@ -3,23 +3,18 @@ once at the test size (shared by the test files)."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import idx_gz
 
 from lrlab.reproduce import Outcome, reproduce
 
 #: The experiments whose figures are also written as PNG files in the tests (the others
 #: render them only into the report, which is enough to check them and faster).
 WITH_PNGS = ("decay-schedules",)
-
-
-def _idx_gz(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=1, mtime=0)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +31,8 @@ def fake_mnist(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for c in range(10):
             r, col = 2 + 5 * (c // 4), 2 + 6 * (c % 4)
             images[labels == c, r:r + 5, col:col + 5] += 150
-        (root / f"{split}-images-idx3-ubyte.gz").write_bytes(_idx_gz(images.clip(0, 255)))
-        (root / f"{split}-labels-idx1-ubyte.gz").write_bytes(_idx_gz(labels))
+        (root / f"{split}-images-idx3-ubyte.gz").write_bytes(idx_gz(images.clip(0, 255), level=1))
+        (root / f"{split}-labels-idx1-ubyte.gz").write_bytes(idx_gz(labels, level=1))
     return root
 
 

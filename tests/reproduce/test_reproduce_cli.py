@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import assert_bad_input, no_time, run
 
 from lrlab.reproduce import EXPERIMENTS, judge
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
-from cli_helpers import assert_bad_input, run
 
 
 def test_list_names_every_experiment(capsys) -> None:
@@ -39,8 +36,7 @@ def test_run_prints_the_verdict_table_and_writes_the_report(capsys, tmp_path: Pa
     library = outcome("mnist-onelayer")
     mine = pd.read_csv(out / "runs" / "mnist" / "records.csv")
     theirs = pd.read_csv(library.out / "runs" / "mnist" / "records.csv")
-    keep = mine["metric"] != "time"  # wall-clock seconds differ between runs
-    pd.testing.assert_frame_equal(mine[keep], theirs[keep])
+    pd.testing.assert_frame_equal(no_time(mine), no_time(theirs))
     assert [c.verdict for c in claims] == [c.verdict for c in library.claims]
 
 

@@ -10,12 +10,6 @@ import pytest
 from lrlab._errors import LrlabError
 from lrlab.search import auto, trend
 from lrlab.search._auto import candidate_rates, range_seeds, refine_rates, short_run
-from lrlab.tasks import Task, get_task
-
-
-@pytest.fixture(scope="module")
-def blobs() -> Task:
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,9 @@ from lrlab.search._fastest import (
     slower_rates,
     walk_slower,
 )
-from lrlab.tasks import Split, Task, get_task
+from lrlab.tasks import Split, Task
 
 LRS = [100.0, 1.0, 0.01, 1e-4]  # on blobs: 100 diverges, 1 has the lowest epoch-1 SSE
-
-
-@pytest.fixture(scope="module")
-def blobs() -> Task:
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")

@@ -5,28 +5,17 @@ from __future__ import annotations
 import math
 
 import pytest
+from helpers import one_line
 
 from lrlab._errors import LrlabError
 from lrlab.search._common import rate
 from lrlab.search._grid import coarse_to_fine, decades, fine_rates, grid, ranked
-from lrlab.tasks import get_task
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")
 def c2f(blobs):
     """Coarse to fine on blobs: decades 1e-4 .. 10 (10 diverges), 5 fine rates, 3 epochs."""
     return coarse_to_fine(blobs, lo=1e-4, hi=10.0, fine=5, epochs=3)
-
-
-def one_line(err: pytest.ExceptionInfo[LrlabError]) -> str:
-    message = str(err.value)
-    assert message.strip() and "\n" not in message
-    return message
 
 
 # --- grid ----------------------------------------------------------------------------------

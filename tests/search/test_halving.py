@@ -12,12 +12,7 @@ from lrlab._errors import LrlabError
 from lrlab.schedules import parse_schedule
 from lrlab.search._common import rate
 from lrlab.search._halving import halving, halving_table, halvings, subset_losses
-from lrlab.tasks import Task, get_task
-
-
-@pytest.fixture(scope="module")
-def blobs() -> Task:
-    return get_task("blobs")
+from lrlab.tasks import get_task
 
 
 @pytest.fixture(scope="module")

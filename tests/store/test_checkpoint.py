@@ -11,20 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import no_time
 from torch import nn
 
 from lrlab._errors import LrlabError
-from lrlab.tasks import get_task
 from lrlab.train import Checkpoint, EpochReport, fit, validated
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return get_task("blobs")
-
-
-def _no_time(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["metric"] != "time"].reset_index(drop=True)
 
 
 def _fit_with_checkpoints(task, every: int, **settings):
@@ -37,7 +28,7 @@ def _fit_with_checkpoints(task, every: int, **settings):
 
 
 def _assert_same_run(a, b) -> None:
-    pd.testing.assert_frame_equal(_no_time(a.records), _no_time(b.records), check_exact=True)
+    pd.testing.assert_frame_equal(no_time(a.records), no_time(b.records), check_exact=True)
     pd.testing.assert_frame_equal(a.members, b.members, check_exact=True)
     if a.steps is None:
         assert b.steps is None

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import no_time
 
 from lrlab._errors import LrlabError
 from lrlab.store import (
@@ -21,11 +22,6 @@ from lrlab.store import (
 )
 from lrlab.tasks import get_task
 from lrlab.train import fit, validated
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +109,7 @@ def test_resume_in_process_after_a_failure(tmp_path: Path, blobs) -> None:
         with pytest.raises(LrlabError, match="is done"):
             resume_study(store, "cut", blobs)
     for r in (resumed, back):
-        a, b = (f[f["metric"] != "time"].reset_index(drop=True)
-                for f in (r.records, reference.records))
+        a, b = no_time(r.records), no_time(reference.records)
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert not back.records.duplicated(["member", "epoch", "split", "metric"]).any()
 
@@ -144,8 +139,7 @@ def test_chunked_study_resumes_each_chunk(tmp_path: Path, blobs) -> None:
         assert [c.fingerprint for c in saved] == [f for _, _, f in info.parts]
         resume_study(store, "c", blobs, checkpoint_every=2)
         back = store.result("c")
-    a, b = (f[f["metric"] != "time"].reset_index(drop=True)
-            for f in (back.records, reference.records))
+    a, b = no_time(back.records), no_time(reference.records)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     pd.testing.assert_frame_equal(back.members, reference.members)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 
 from lrlab.store import SCHEMA_VERSION, Store
 

@@ -10,20 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import one_line
 from torch import nn
 
 from lrlab._errors import LrlabError
 from lrlab.tasks import TASKS, Split, Task, get_task, read_idx
 
 MNIST_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
-
-
-def one_line(err: pytest.ExceptionInfo[LrlabError]) -> str:
-    """The message of an LrlabError, checked to be one non-empty line."""
-    message = str(err.value)
-    assert message.strip()
-    assert "\n" not in message and "\r" not in message
-    return message
 
 
 def class_counts(y: torch.Tensor, classes: int) -> np.ndarray:
@@ -53,39 +46,33 @@ def tiny_task(**changes: object) -> Task:
 # --- blobs -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def blobs_task() -> Task:
-    """The built-in blobs task."""
-    return get_task("blobs")
-
-
-def test_blobs_data_is_the_briefs_make_blobs(blobs_task: Task) -> None:
+def test_blobs_data_is_the_briefs_make_blobs(blobs: Task) -> None:
     """blobs: make_blobs(1000, 3 centres, 2-D, std 2, seed 2); first 500 train, last 500 val."""
     from sklearn.datasets import make_blobs
 
     x, y = make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2, random_state=2)
-    assert torch.equal(blobs_task.train.x, torch.as_tensor(x[:500], dtype=torch.float32))
-    assert torch.equal(blobs_task.train.y, torch.as_tensor(y[:500], dtype=torch.long))
-    assert torch.equal(blobs_task.val.x, torch.as_tensor(x[500:], dtype=torch.float32))
-    assert torch.equal(blobs_task.val.y, torch.as_tensor(y[500:], dtype=torch.long))
-    assert blobs_task.train.x.dtype == torch.float32 and blobs_task.train.y.dtype == torch.long
-    assert blobs_task.test is None
+    assert torch.equal(blobs.train.x, torch.as_tensor(x[:500], dtype=torch.float32))
+    assert torch.equal(blobs.train.y, torch.as_tensor(y[:500], dtype=torch.long))
+    assert torch.equal(blobs.val.x, torch.as_tensor(x[500:], dtype=torch.float32))
+    assert torch.equal(blobs.val.y, torch.as_tensor(y[500:], dtype=torch.long))
+    assert blobs.train.x.dtype == torch.float32 and blobs.train.y.dtype == torch.long
+    assert blobs.test is None
 
 
-def test_blobs_training_defaults(blobs_task: Task) -> None:
+def test_blobs_training_defaults(blobs: Task) -> None:
     """blobs: 3 classes, batch 50, 200 epochs, ranked by validation AUC (higher is better)."""
-    assert blobs_task.name == "blobs"
-    assert blobs_task.num_classes == 3
-    assert blobs_task.batch_size == 50
-    assert blobs_task.epochs == 200
-    assert blobs_task.monitor == "auc"
-    assert blobs_task.higher_is_better
+    assert blobs.name == "blobs"
+    assert blobs.num_classes == 3
+    assert blobs.batch_size == 50
+    assert blobs.epochs == 200
+    assert blobs.monitor == "auc"
+    assert blobs.higher_is_better
 
 
-def test_blobs_model_is_dense_2_50_3_with_keras_initialisers(blobs_task: Task) -> None:
+def test_blobs_model_is_dense_2_50_3_with_keras_initialisers(blobs: Task) -> None:
     """blobs model: Linear(2,50) He-uniform -> ReLU -> Linear(50,3) Glorot, zero biases."""
     torch.manual_seed(0)
-    model = blobs_task.model()
+    model = blobs.model()
     layers = list(model.children())
     assert [type(m) for m in layers] == [nn.Linear, nn.ReLU, nn.Linear]
     first, last = layers[0], layers[2]
@@ -102,13 +89,13 @@ def test_blobs_model_is_dense_2_50_3_with_keras_initialisers(blobs_task: Task) -
     assert torch.count_nonzero(last.bias) == 0
 
 
-def test_blobs_model_is_fresh_and_seeded(blobs_task: Task) -> None:
+def test_blobs_model_is_fresh_and_seeded(blobs: Task) -> None:
     """The model factory draws new weights each call, reproducibly under a seed."""
     torch.manual_seed(3)
-    a = blobs_task.model()
+    a = blobs.model()
     torch.manual_seed(3)
-    b = blobs_task.model()
-    c = blobs_task.model()
+    b = blobs.model()
+    c = blobs.model()
     assert torch.equal(a[0].weight, b[0].weight)
     assert not torch.equal(b[0].weight, c[0].weight)
 
@@ -253,12 +240,12 @@ def test_subset_of_everything_is_the_task(digits_task: Task) -> None:
     assert len(digits_task.subset(n + 10).train) == n
 
 
-def test_subset_near_full_size(blobs_task: Task) -> None:
+def test_subset_near_full_size(blobs: Task) -> None:
     """subset(n - 1) keeps n - 1 examples, stratified (fewer left out than there are classes)."""
-    n = len(blobs_task.train)
-    sub = blobs_task.subset(n - 1)
+    n = len(blobs.train)
+    sub = blobs.subset(n - 1)
     assert len(sub.train) == n - 1
-    full = class_counts(blobs_task.train.y, 3)
+    full = class_counts(blobs.train.y, 3)
     kept = class_counts(sub.train.y, 3)
     assert (full - kept).sum() == 1 and (full - kept).min() >= 0
 

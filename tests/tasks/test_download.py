@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import idx_gz, one_line
 
 from lrlab._errors import DataError
 from lrlab.tasks import _download
@@ -34,12 +35,6 @@ from lrlab.tasks._download import (
 from lrlab.tasks._idx import read_idx
 
 SIZES = {"train": 5, "test": 3}
-
-
-def idx_gz(array: np.ndarray) -> bytes:
-    """A gzipped uint8 IDX file holding ``array`` (deterministic bytes)."""
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
 
 
 def tiny_arrays(seed: int = 0) -> dict[str, np.ndarray]:
@@ -132,15 +127,6 @@ def target(tmp_path: Path) -> Path:
     path = tmp_path / "target"
     path.mkdir()
     return path
-
-
-def one_line(excinfo: pytest.ExceptionInfo[DataError], *needles: str) -> str:
-    """Check the error is one line holding every needle; return it."""
-    message = str(excinfo.value)
-    assert "\n" not in message
-    for needle in needles:
-        assert needle in message
-    return message
 
 
 # --- downloading --------------------------------------------------------------------------

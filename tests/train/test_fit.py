@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import no_time_sorted, one_line
 
 from lrlab._errors import LrlabError
 from lrlab.train import SweepResult, parse_lrs, sweep, train
@@ -19,25 +20,9 @@ TRAIN_METRICS = {"loss", "accuracy", "error", "sse", "auc", "grad_norm", "grad_n
 VAL_METRICS = {"loss", "accuracy", "error", "sse", "auc"}
 
 
-def one_line(err: pytest.ExceptionInfo[LrlabError]) -> str:
-    """The message of an LrlabError, checked to be one non-empty line."""
-    message = str(err.value)
-    assert message.strip()
-    assert "\n" not in message and "\r" not in message
-    return message
-
-
-def without_time(records: pd.DataFrame) -> pd.DataFrame:
-    """The records without the wall-clock metric, sorted, with a fresh index."""
-    out = records[records["metric"] != "time"].copy()
-    out["split"] = out["split"].astype(str)
-    out["metric"] = out["metric"].astype(str)
-    return out.sort_values(["member", "epoch", "split", "metric"]).reset_index(drop=True)
-
-
 def member_records(records: pd.DataFrame, member: int, *, as_member: int = 0) -> pd.DataFrame:
     """One member's records (no time), renumbered as ``as_member``."""
-    out = without_time(records)
+    out = no_time_sorted(records)
     out = out[out["member"] == member].copy()
     out["member"] = as_member
     return out.reset_index(drop=True)
@@ -127,13 +112,13 @@ def test_training_improves_blobs(base: SweepResult) -> None:
 def test_same_seed_same_records(base: SweepResult) -> None:
     """Two runs with the same seed give identical records (time aside)."""
     again = sweep("blobs", lrs=[0.1, 0.01], epochs=3)
-    pd.testing.assert_frame_equal(without_time(base.records), without_time(again.records))
+    pd.testing.assert_frame_equal(no_time_sorted(base.records), no_time_sorted(again.records))
 
 
 def test_other_seed_other_records(base: SweepResult) -> None:
     """Another seed gives other initial weights and order, hence other records."""
     other = sweep("blobs", lrs=[0.1, 0.01], epochs=3, seed=1)
-    a, b = without_time(base.records), without_time(other.records)
+    a, b = no_time_sorted(base.records), no_time_sorted(other.records)
     assert a[["member", "epoch", "split", "metric"]].equals(b[["member", "epoch", "split",
                                                                 "metric"]])
     loss = (a["metric"] == "loss").to_numpy()

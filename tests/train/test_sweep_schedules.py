@@ -16,20 +16,16 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import no_time_sorted
 from torch import nn
 
 from lrlab.schedules import parse_schedule
-from lrlab.tasks import Task, get_task
+from lrlab.tasks import Task
 from lrlab.train import SweepResult, sweep
 
 EPOCHS = 3
 LR = 0.1
 SPECS = ["step:factor=0.5,every=2", "exp:k=0.3", "cosine", "onecycle"]
-
-
-@pytest.fixture(scope="module")
-def blobs() -> Task:
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")
@@ -101,15 +97,8 @@ def assert_same_weights(a: nn.Module, b: nn.Module, atol: float = 1e-10) -> None
         torch.testing.assert_close(param, pb[name], rtol=0, atol=atol, msg=name)
 
 
-def without_time(records: pd.DataFrame) -> pd.DataFrame:
-    out = records[records["metric"] != "time"].copy()
-    out["split"] = out["split"].astype(str)
-    out["metric"] = out["metric"].astype(str)
-    return out.sort_values(["member", "epoch", "split", "metric"]).reset_index(drop=True)
-
-
 def member_records(records: pd.DataFrame, member: int) -> pd.DataFrame:
-    out = without_time(records)
+    out = no_time_sorted(records)
     out = out[out["member"] == member].copy()
     out["member"] = 0
     return out.reset_index(drop=True)

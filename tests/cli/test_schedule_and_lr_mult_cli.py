@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, one_line, run, snapshot
 
 import lrlab
 from lrlab.optim import get_rule, param_groups, parse_lr_mult
@@ -26,15 +26,7 @@ def python_message(call: Callable[[], object]) -> str:
     with pytest.raises(ValueError) as err:
         call()
     assert isinstance(err.value, lrlab.LrlabError)
-    message = str(err.value)
-    assert message.strip() and "\n" not in message
-    return message
-
-
-def snapshot(directory: Path) -> dict[str, bytes]:
-    """Every file under ``directory`` (hidden ones too) with its bytes."""
-    return {str(p.relative_to(directory)): p.read_bytes()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return one_line(err)
 
 
 def blobs_model() -> torch.nn.Module:

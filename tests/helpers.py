@@ -1,0 +1,71 @@
+"""Helpers the tests share: run ``lrlab`` in-process, check one-line errors, compare records
+without their wall-clock ``time`` metric, snapshot a folder, write gzipped IDX files.
+
+``tests/`` is on ``sys.path`` (its ``conftest.py`` puts it there), so any test imports these
+as ``from helpers import ...``.
+"""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """Run ``lrlab argv`` in-process: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_bad_input(code: int, err: str) -> str:
+    """Exit code 2, no traceback, exactly one non-empty stderr line starting "error: "."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def one_line(err: pytest.ExceptionInfo[BaseException], *needles: str) -> str:
+    """The message of a raised error, checked to be one non-empty line holding every needle."""
+    message = str(err.value)
+    assert message.strip()
+    assert "\n" not in message and "\r" not in message
+    for needle in needles:
+        assert needle in message, message
+    return message
+
+
+def no_time(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records without the ``time`` metric (wall-clock seconds differ between runs), in their
+    order, with a fresh index."""
+    return frame[frame["metric"] != "time"].reset_index(drop=True)
+
+
+def no_time_sorted(records: pd.DataFrame) -> pd.DataFrame:
+    """Records without the ``time`` metric, split and metric as plain strings, sorted by
+    member, epoch, split and metric, with a fresh index."""
+    out = records[records["metric"] != "time"].copy()
+    out["split"] = out["split"].astype(str)
+    out["metric"] = out["metric"].astype(str)
+    return out.sort_values(["member", "epoch", "split", "metric"]).reset_index(drop=True)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory`` (hidden ones too) with its bytes."""
+    return {str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def idx_gz(array: np.ndarray, *, level: int = 9) -> bytes:
+    """A gzipped uint8 IDX file (MNIST's format) holding ``array``: deterministic bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=level, mtime=0)
