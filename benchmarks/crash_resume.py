@@ -2,7 +2,7 @@
 
 For every kill point of a sweep (each epoch mid-training, each epoch's records mid-commit,
 each checkpoint mid-write) the sweep runs as ``python -m lrlab`` in a fresh interpreter with
-``LRLAB_TEST_KILL_AT`` set (the test hook in ``lrlab.train._checkpoint.kill_point``), is
+``LRLAB_TEST_KILL_AT`` set (the test hook in ``lrlab._testing.kill_point``), is
 killed there, and ``lrlab resume`` finishes it. With ``--chains N``, N more scenarios kill
 the resume too (at a later point), then resume again. Each scenario passes when:
 

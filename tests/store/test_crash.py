@@ -7,7 +7,7 @@ The children are forked from the test process (the command line's ``main`` with 
 argv), so they skip the seconds of importing torch; ``tests/cli`` runs the installed
 command in a fresh interpreter.
 
-The kill points come from the test hook :func:`lrlab.train._checkpoint.kill_point`
+The kill points come from the test hook :func:`lrlab._testing.kill_point`
 (``LRLAB_TEST_KILL_AT=NAME:EPOCH``). ``benchmarks/crash_resume.py`` runs the same check over
 many more points.
 """
@@ -22,6 +22,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from helpers import no_time
 
 from lrlab.cli import main
 from lrlab.store import Store, load_result
@@ -68,8 +69,7 @@ def runs(tmp_path_factory) -> dict:
 
 
 def _same_records(got: pd.DataFrame, want: pd.DataFrame) -> None:
-    keep = [(f[f["metric"] != "time"]).reset_index(drop=True) for f in (got, want)]
-    pd.testing.assert_frame_equal(*keep, check_exact=True)
+    pd.testing.assert_frame_equal(no_time(got), no_time(want), check_exact=True)
     assert not got.duplicated(["member", "epoch", "split", "metric"]).any()
 
 

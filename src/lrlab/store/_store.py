@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab._testing import kill_point
 from lrlab.store._schema import BUSY_TIMEOUT, connect
-from lrlab.train._checkpoint import Checkpoint, kill_point
+from lrlab.train import Checkpoint
 
 if TYPE_CHECKING:
     from lrlab.tasks import Task
@@ -308,7 +309,7 @@ class Store:
     @_guarded
     def record_epoch(self, name: str, report: EpochReport) -> None:
         """Commit one epoch: its records (and per-step records), who diverged, how far."""
-        from lrlab.train._result import diverged_epochs
+        from lrlab.train import diverged_epochs
 
         info = self.info(name)
         with self._write("commit", report.epoch) as db:
@@ -428,8 +429,7 @@ class Store:
     def result(self, name: str) -> SweepResult:
         """The study's records so far as a :class:`~lrlab.train.SweepResult` (the same
         tables :func:`lrlab.train.fit` returned, or would have, for the epochs done)."""
-        from lrlab.train import SweepResult
-        from lrlab.train._result import members_table
+        from lrlab.train import SweepResult, members_table
 
         info = self.info(name)
         diverged = np.array(self._conn.execute(

@@ -10,9 +10,6 @@ bit (the ``time`` metric aside), as a run that was never interrupted.
 Its bytes are ``torch.save`` of plain tensors, lists, dicts, strings and numbers only, and
 are read back with ``torch.load(..., weights_only=True)``: loading a checkpoint never
 unpickles an arbitrary object.
-
-A test hook lives here too: :func:`kill_point` lets the crash tests stop the process with
-SIGKILL at named points (``LRLAB_TEST_KILL_AT=checkpoint:2``), deterministically.
 """
 
 from __future__ import annotations
@@ -20,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import pickle
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +26,7 @@ import torch
 
 from lrlab._errors import LrlabError
 
-__all__ = ["Checkpoint", "fingerprint", "kill_point"]
+__all__ = ["Checkpoint", "checkpoint_due", "fingerprint"]
 
 _FORMAT = "lrlab-checkpoint"
 _VERSION = 1
@@ -100,6 +95,17 @@ class Checkpoint:
         return cls(**{name: payload[name] for name in fields})
 
 
+def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
+    """Whether a fit checkpoints after ``epoch`` of ``epochs``: every ``every`` epochs
+    (never when ``every`` is ``None`` or 0) and always after the last.
+
+    Example:
+        >>> [e for e in range(1, 8) if checkpoint_due(e, 7, 3)]
+        [3, 6, 7]
+    """
+    return epoch == epochs or (bool(every) and epoch % every == 0)
+
+
 def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size: int) -> str:
     """A digest of what determines a fit's numbers: settings (but the device), members,
     and the epochs and batch size actually used (the task's defaults filled in)."""
@@ -108,14 +114,3 @@ def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size:
                        "epochs": epochs, "batch_size": batch_size}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-
-def kill_point(name: str, epoch: int) -> None:
-    """Test hook: SIGKILL this process when ``LRLAB_TEST_KILL_AT`` is ``name:epoch``.
-
-    The crash tests (``tests/store``, ``benchmarks/crash_resume.py``) set it to stop a run
-    at a known point: ``epoch:N`` (epoch N trained, not yet evaluated or recorded),
-    ``commit:N`` (epoch N's records written, not yet committed) or ``checkpoint:N`` (the
-    checkpoint of epoch N written, not yet committed). Unset, it does nothing.
-    """
-    if os.environ.get("LRLAB_TEST_KILL_AT") == f"{name}:{epoch}":
-        os.kill(os.getpid(), signal.SIGKILL)

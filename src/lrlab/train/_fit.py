@@ -14,12 +14,13 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError
+from lrlab._testing import kill_point
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
 from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
-from lrlab.train._checkpoint import Checkpoint, fingerprint, kill_point
+from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint
 from lrlab.train._config import Member, SweepConfig, validated
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
@@ -365,8 +366,7 @@ class _Loop:
                 diverged_step=diverged_step)
             for cb in callbacks:
                 cb(report)
-            if on_checkpoint is not None and (epoch == self.epochs
-                                              or (every is not None and epoch % every == 0)):
+            if on_checkpoint is not None and checkpoint_due(epoch, self.epochs, every):
                 on_checkpoint(self.checkpoint())
 
     def checkpoint(self) -> Checkpoint:
