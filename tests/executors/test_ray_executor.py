@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from helpers import no_time
 
 from lrlab._errors import LrlabError
-from lrlab.executors import EXIT_AFTER_ENV, LocalExecutor, RayExecutor, check_address
-from lrlab.tasks import get_task
+from lrlab._testing import EXIT_AFTER_ENV
+from lrlab.executors import LocalExecutor, RayExecutor, check_address
 from lrlab.train import EpochReport, validated
 
 # a member diverging at once beside four that train; per-step records too
@@ -23,19 +24,10 @@ SETTINGS = {"lrs": [50.0, 0.5, 0.05, 0.005, 0.0005], "epochs": 4, "record_steps"
 PER_TASK = 3  # chunks of members 0-2 and 3-4
 
 
-def no_time(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[frame["metric"] != "time"].reset_index(drop=True)
-
-
 def assert_same_run(a, b) -> None:
     pd.testing.assert_frame_equal(no_time(a.records), no_time(b.records), check_exact=True)
     pd.testing.assert_frame_equal(a.members, b.members, check_exact=True)
     pd.testing.assert_frame_equal(a.steps, b.steps, check_exact=True)
-
-
-@pytest.fixture(scope="module")
-def blobs():
-    return get_task("blobs")
 
 
 @pytest.fixture(scope="module")

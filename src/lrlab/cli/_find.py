@@ -71,8 +71,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     if out is not None:
         _save(result, out, settings)
     if report is not None:
-        from lrlab.report import range_test_info
-        from lrlab.report._report import RangeRun
+        from lrlab.report import RangeRun, range_test_info
 
         write_run_report(RangeRun(range_test_info(result), settings), report)
 

@@ -41,8 +41,14 @@ def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int
                frames: int, show_list: bool) -> None:
     """Trajectories of update rules on SURFACE (quadratic, rosenbrock, beale, saddle,
     himmelblau) over its contours: which rule gets to the minimum, how, and at what rate."""
-    from lrlab.playground import SURFACES, get_surface, trajectories, write_gif, write_png
-    from lrlab.playground._draw import check_out
+    from lrlab.playground import (
+        SURFACES,
+        check_out,
+        get_surface,
+        trajectories,
+        write_gif,
+        write_png,
+    )
 
     if show_list:
         _list(SURFACES)

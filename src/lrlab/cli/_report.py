@@ -22,7 +22,7 @@ __all__ = ["check_report", "learning_curve_command", "report", "write_run_report
 
 def check_report(path: Path | None) -> None:
     """``--report``: a file name in a writable folder, checked before any training."""
-    from lrlab.report._page import check_html_path
+    from lrlab.report import check_html_path
 
     if path is not None:
         check_html_path(path)
@@ -77,9 +77,13 @@ def report(run_dir: Path, out: Path | None, plots: str | None, target: float | N
     from lrlab._io import atomic_write
     from lrlab.cli._display import stdout
     from lrlab.cli._store import run_or_study
-    from lrlab.report import markdown_table, write_page
-    from lrlab.report._page import check_html_path
-    from lrlab.report._report import check_plots, report_content
+    from lrlab.report import (
+        check_html_path,
+        check_plots,
+        markdown_table,
+        report_content,
+        write_page,
+    )
 
     for path in (out, csv_out, markdown):
         if path is not None:

@@ -15,10 +15,9 @@ import click
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
-from lrlab.report._schedules import ScheduleCurves, schedule_curves
-from lrlab.report._schedules import plot_schedules as draw_schedules
-from lrlab.schedules import SCHEDULES, ScheduleKind
-from lrlab.schedules._plateau import PLATEAU_KEYS
+from lrlab.report import ScheduleCurves, schedule_curves
+from lrlab.report import plot_schedules as draw_schedules
+from lrlab.schedules import PLATEAU_KEYS, SCHEDULES, ScheduleKind
 
 __all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
 

@@ -94,8 +94,7 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
 def _show(result: Any) -> None:
     """Each population's table, the procedure's own table, then the verdict and why."""
     from lrlab.cli._display import print_result, stdout
-    from lrlab.search._fastest import FastestResult
-    from lrlab.search._halving import HalvingResult
+    from lrlab.search import FastestResult, HalvingResult
 
     if isinstance(result, FastestResult):
         stdout.print(_table("phase 1: training SSE summed over one epoch", result.sse,
@@ -149,8 +148,8 @@ def _save(result: Any, out: Path, fmt: str) -> None:
 def grid(lrs: str | None, coarse: bool, lo: float | None, hi: float | None,
          fine: int | None, **kw: Any) -> None:
     """Grid search on the validation set, or coarse to fine (--coarse-to-fine)."""
-    from lrlab.search._grid import coarse_to_fine
-    from lrlab.search._grid import grid as grid_search
+    from lrlab.search import coarse_to_fine
+    from lrlab.search import grid as grid_search
     from lrlab.train import parse_lrs
 
     given = {k: v for k, v in (("lo", lo), ("hi", hi), ("fine", fine)) if v is not None}
@@ -178,7 +177,7 @@ def grid(lrs: str | None, coarse: bool, lo: float | None, hi: float | None,
               help="phase-2 rates trained at once as one population")
 def fastest(lrs: str | None, factor: float | None, **kw: Any) -> None:
     """Wilson & Martinez: the fastest rate by one-epoch SSE, then slower while it pays."""
-    from lrlab.search._fastest import fastest as fastest_search
+    from lrlab.search import fastest as fastest_search
     from lrlab.train import parse_lrs
 
     args = {"patience": kw.pop("patience"), "max_epochs": kw.pop("max_epochs"),
@@ -204,7 +203,7 @@ def fastest(lrs: str | None, factor: float | None, **kw: Any) -> None:
                    "counts as diverging")
 def halving(**kw: Any) -> None:
     """cs231n: start large, halve until the loss no longer diverges; propose a decay."""
-    from lrlab.search._halving import halving as halving_search
+    from lrlab.search import halving as halving_search
 
     args = {k: kw.pop(k) for k in ("start", "min_lr", "iterations", "decay", "progress")}
     _run(halving_search, kw, default_subset=0.1, **args)
@@ -222,7 +221,7 @@ def halving(**kw: Any) -> None:
               help="race two more rates a quarter decade either side of the winner")
 def auto(**kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
-    from lrlab.search._auto import auto as auto_search
+    from lrlab.search import auto as auto_search
 
     args = {"budget": kw.pop("budget"), "candidates": kw.pop("candidates"),
             "seeds": kw.pop("range_seeds"), "refine": kw.pop("refine")}

@@ -28,10 +28,9 @@ from lrlab.executors._address import check_address
 from lrlab.executors._base import Executor
 from lrlab.executors._chunks import Chunk, merge_results, split_members
 from lrlab.executors._local import LocalExecutor
-from lrlab.executors._ray import EXIT_AFTER_ENV, RayExecutor, import_ray
+from lrlab.executors._ray import RayExecutor, import_ray
 
 __all__ = [
-    "EXIT_AFTER_ENV",
     "Chunk",
     "Executor",
     "LocalExecutor",

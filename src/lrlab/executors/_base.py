@@ -60,7 +60,7 @@ def chunk_resumes(task: Task, members: Sequence[Member], config: SweepConfig,
     """Each given checkpoint matched to the chunks whose members and settings it was taken
     with (by fingerprint: chunks of identical members share theirs, as they would train
     alike); one that matches no chunk is an error."""
-    from lrlab.train._checkpoint import fingerprint
+    from lrlab.train import fingerprint
 
     if resume is None:
         return {}

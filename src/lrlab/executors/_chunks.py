@@ -120,7 +120,7 @@ def merge_results(chunks: list[Chunk], results: list[SweepResult],
     trained population stays with the chunks (``population`` is ``None``) unless there is
     one chunk.
     """
-    from lrlab.train._result import members_table
+    from lrlab.train import members_table
 
     if len(results) == 1:
         return results[0]

@@ -16,27 +16,59 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import queue
 import threading
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lrlab._errors import LrlabError
+from lrlab._testing import exit_worker_after, ray_exit_epoch
 from lrlab.executors._address import check_address
 from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes
 from lrlab.executors._chunks import Chunk, split_members
 
 if TYPE_CHECKING:
     from lrlab.tasks import Task
-    from lrlab.train import Checkpoint, Member, SweepConfig, SweepResult
+    from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult
 
-__all__ = ["EXIT_AFTER_ENV", "RayExecutor", "import_ray"]
+__all__ = ["RayExecutor", "import_ray"]
 
-#: Test hook: when set to N, the first attempt of chunk 0 ends its worker process hard
-#: (``os._exit``) right after streaming epoch N, as a crashed machine would.
-EXIT_AFTER_ENV = "LRLAB_TEST_RAY_EXIT_AFTER_EPOCH"
+
+# -- what a chunk's stream yields ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpochItem:
+    """An epoch of the chunk ended: its report."""
+
+    report: EpochReport
+
+
+@dataclass(frozen=True)
+class CheckpointItem:
+    """The chunk's checkpoint after ``epoch``, as :meth:`~lrlab.train.Checkpoint.to_bytes`."""
+
+    epoch: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DoneItem:
+    """The chunk's result (without its population), the stream's last item."""
+
+    result: SweepResult
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """``fit`` raised in its thread: the stream raises it (never yielded)."""
+
+    error: BaseException
+
+
+StreamItem = EpochItem | CheckpointItem | DoneItem
 
 
 def import_ray() -> Any:
@@ -51,12 +83,12 @@ def import_ray() -> Any:
 
 def stream_chunk(task: Task, members: Sequence[Member], config: SweepConfig,
                  checkpoint_every: int, resume: bytes | None, threads: int,
-                 exit_after: int | None) -> Iterator[tuple]:
+                 exit_after: int | None) -> Iterator[StreamItem]:
     """The body of a chunk's Ray task: ``fit`` in a thread, its events yielded in order.
 
-    Yields ``("epoch", EpochReport)``, ``("checkpoint", epoch, bytes)`` and, last,
-    ``("done", SweepResult)`` (without the population). An error in ``fit`` is raised here,
-    so Ray hands it to the driver.
+    Yields an :class:`EpochItem` per epoch, a :class:`CheckpointItem` per checkpoint and,
+    last, a :class:`DoneItem`. An error in ``fit`` is raised here, so Ray hands it to the
+    driver. ``exit_after`` is a test hook (:mod:`lrlab._testing`).
     """
     from lrlab.train import Checkpoint, fit
 
@@ -68,24 +100,24 @@ def stream_chunk(task: Task, members: Sequence[Member], config: SweepConfig,
         torch.set_num_threads(threads)  # per thread under OpenMP: set where fit runs
         try:
             result = fit(task, members, config,
-                         callbacks=[lambda r: items.put(("epoch", r))],
+                         callbacks=[lambda r: items.put(EpochItem(r))],
                          checkpoint_every=checkpoint_every,
-                         on_checkpoint=lambda c: items.put(("checkpoint", c.epoch, c.to_bytes())),
+                         on_checkpoint=lambda c: items.put(CheckpointItem(c.epoch, c.to_bytes())),
                          resume=None if resume is None else Checkpoint.from_bytes(resume))
-            items.put(("done", dataclasses.replace(result, population=None)))
+            items.put(DoneItem(dataclasses.replace(result, population=None)))
         except BaseException as err:  # noqa: BLE001 - the generator raises it for Ray
-            items.put(("error", err))
+            items.put(_Failed(err))
 
     threading.Thread(target=work, name="lrlab-fit", daemon=True).start()
     while True:
         item = items.get()
-        if item[0] == "error":
-            raise item[1]
+        if isinstance(item, _Failed):
+            raise item.error
         yield item
-        if item[0] == "done":
+        if isinstance(item, DoneItem):
             return
-        if item[0] == "epoch" and item[1].epoch == exit_after:
-            os._exit(1)
+        if isinstance(item, EpochItem):
+            exit_worker_after(item.report.epoch, exit_after)
 
 
 class RayExecutor:
@@ -206,16 +238,15 @@ class RayExecutor:
             num_returns="streaming", max_retries=0, num_cpus=self.cpus_per_task,
             num_gpus=gpus, _generator_backpressure_num_objects=1)
         shared = ray.put(task)  # stored once, read by every chunk's task
-        hook = os.environ.get(EXIT_AFTER_ENV)
-        last = {i: (c.epoch, c.to_bytes()) for i, c in resumes.items()}  # -> (epoch, bytes)
+        exit_after = ray_exit_epoch()  # a test hook; None unless its variable is set
+        last = {i: CheckpointItem(c.epoch, c.to_bytes()) for i, c in resumes.items()}
         tries = dict.fromkeys(range(len(chunks)), 0)
 
         def submit(chunk: Chunk) -> Any:
+            kept = last.get(chunk.index)
             return remote.remote(shared, list(members[chunk.start:chunk.stop]), config,
-                                 1, last.get(chunk.index, (0, None))[1],
-                                 self.cpus_per_task,
-                                 int(hook) if hook and chunk.index == 0 and not tries[0]
-                                 else None)
+                                 1, None if kept is None else kept.data, self.cpus_per_task,
+                                 exit_after if chunk.index == 0 and not tries[0] else None)
 
         running = {submit(c): c for c in chunks}
         try:
@@ -245,31 +276,31 @@ class RayExecutor:
         return driver.result()
 
     @staticmethod
-    def _handle(item: tuple, chunk: Chunk, driver: Driver, last: dict,
-                every: int | None) -> None:
+    def _handle(item: StreamItem, chunk: Chunk, driver: Driver,
+                last: dict[int, CheckpointItem], every: int | None) -> None:
         """One item of a chunk's stream: an epoch, a checkpoint (kept for a retry, handed on
-        every ``every`` epochs and after the last, as fit would), or the chunk's result."""
-        from lrlab.train import Checkpoint
+        when :func:`~lrlab.train.checkpoint_due`, as fit would), or the chunk's result."""
+        from lrlab.train import Checkpoint, checkpoint_due
 
-        kind = item[0]
-        if kind == "epoch":
-            driver.epoch(chunk, item[1])
-        elif kind == "checkpoint":
-            last[chunk.index] = item[1:]
+        if isinstance(item, EpochItem):
+            driver.epoch(chunk, item.report)
+        elif isinstance(item, CheckpointItem):
+            last[chunk.index] = item
             if driver.on_checkpoint is not None:
-                checkpoint = Checkpoint.from_bytes(item[2])
-                if checkpoint.epoch == checkpoint.epochs or (every and checkpoint.epoch % every == 0):
+                checkpoint = Checkpoint.from_bytes(item.data)
+                if checkpoint_due(checkpoint.epoch, checkpoint.epochs, every):
                     driver.checkpoint(checkpoint)
         else:
-            driver.finish(chunk, item[1])
+            driver.finish(chunk, item.result)
 
-    def _retry_or_fail(self, chunk: Chunk, err: Exception, tries: int, last: dict) -> None:
+    def _retry_or_fail(self, chunk: Chunk, err: Exception, tries: int,
+                       last: dict[int, CheckpointItem]) -> None:
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         if tries > self.max_retries:
             raise LrlabError(f"{chunk.label()} lost its worker ({reason}) with no retries "
                              f"left (max_retries={self.max_retries}); check the cluster "
                              "(ray status) and run again")
-        epoch = last.get(chunk.index, (0, None))[0]
+        epoch = last[chunk.index].epoch if chunk.index in last else 0
         where = f"from its checkpoint after epoch {epoch}" if epoch else "from the start"
         warnings.warn(f"lrlab: {chunk.label()} lost its worker ({type(err).__name__}); "
                       f"retry {tries} of {self.max_retries} resumes {where}", RuntimeWarning,

@@ -42,10 +42,18 @@ from lrlab.report._learning import (
     learning_curve_info,
     plot_learning_curve,
 )
-from lrlab.report._page import write_page
+from lrlab.report._page import check_html_path, write_page
 from lrlab.report._range import RangeInfo, load_range_test, plot_range_test, range_test_info
-from lrlab.report._report import PLOTS, load_run, report_content, write_report
+from lrlab.report._report import (
+    PLOTS,
+    RangeRun,
+    check_plots,
+    load_run,
+    report_content,
+    write_report,
+)
 from lrlab.report._schedules import ScheduleCurves, plot_schedules, schedule_curves, schedule_info
+from lrlab.report._style import label_axes, new_figure
 from lrlab.report._tables import (
     TARGET_FRACTION,
     markdown_table,
@@ -64,17 +72,22 @@ __all__ = [
     "LearningCurve",
     "LearningCurveInfo",
     "RangeInfo",
+    "RangeRun",
     "ScheduleCurves",
     "SseInfo",
+    "check_html_path",
+    "check_plots",
     "curves_info",
     "grad_norm_info",
     "heatmap_info",
+    "label_axes",
     "learning_curve",
     "learning_curve_info",
     "load_range_test",
     "load_run",
     "markdown_table",
     "member_table",
+    "new_figure",
     "plot_curves",
     "plot_grad_norm",
     "plot_heatmap",

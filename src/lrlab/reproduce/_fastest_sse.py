@@ -13,14 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import pandas as pd
-
 from lrlab.reproduce._claims import Claim, graded
 from lrlab.reproduce._evidence import Evidence
 from lrlab.reproduce._experiment import Context, Experiment
 from lrlab.reproduce._measure import curves, final, merge
-from lrlab.search import FASTEST_LRS, fastest
-from lrlab.search._fastest import fastest_of, holdout_stops, phase1_sse, walk_slower
+from lrlab.search import FASTEST_LRS, fastest, replay_fastest
 
 __all__ = ["EXPERIMENT", "THRESHOLDS", "FastestSize", "Thresholds", "judge", "replay"]
 
@@ -89,15 +86,10 @@ def _phase2(evidence: Evidence) -> list:
 def replay(evidence: Evidence) -> dict:
     """The procedure's decisions recomputed from the records: phase 1's SSE table, the
     fastest rate, phase 2's holdout table and the walk."""
-    phase1 = evidence.run("phase1")
-    sse = phase1_sse(phase1.records, phase1.members)
-    fast = fastest_of(sse)
-    patience = int(evidence.settings["patience"])
-    table = pd.concat([holdout_stops(r.records, r.members, patience) for r in _phase2(evidence)],
-                      ignore_index=True)
-    walk = walk_slower(table["best_accuracy"].tolist())
-    return {"sse": sse, "fastest": fast, "phase2": table, "walk": walk,
-            "chosen": float(table.iloc[walk.chosen]["lr"])}
+    r = replay_fastest(evidence.run("phase1"), _phase2(evidence),
+                       patience=int(evidence.settings["patience"]))
+    return {"sse": r.sse, "fastest": r.fastest_lr, "phase2": r.phase2, "walk": r.walk,
+            "chosen": r.lr}
 
 
 def judge(evidence: Evidence, th: Thresholds = THRESHOLDS) -> list[Claim]:

@@ -49,7 +49,7 @@ def plot_bands(info: pd.DataFrame, *, title: str, ylabel: str, log: bool = False
     (the first source solid), groups in colour."""
     from matplotlib import colormaps
 
-    from lrlab.report._style import label_axes, new_figure
+    from lrlab.report import label_axes, new_figure
 
     fig, axes = new_figure()
     ax = axes[0, 0]

@@ -30,11 +30,12 @@ from lrlab.schedules._decay import (
     polynomial,
     step_decay,
 )
-from lrlab.schedules._plateau import ReduceOnPlateau, parse_plateau
+from lrlab.schedules._plateau import PLATEAU_KEYS, ReduceOnPlateau, parse_plateau
 from lrlab.schedules._spec import SCHEDULES, Key, ScheduleKind, ScheduleSpec, parse_schedule
 from lrlab.schedules._torch import TorchSchedule
 
 __all__ = [
+    "PLATEAU_KEYS",
     "SCHEDULES",
     "Anneal",
     "Clock",

@@ -27,7 +27,13 @@ Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
 from lrlab.search._data import ModelLoss, model_loss
-from lrlab.search._fastest import FASTEST_LRS, FastestResult, fastest
+from lrlab.search._fastest import (
+    FASTEST_LRS,
+    FastestReplay,
+    FastestResult,
+    fastest,
+    replay_fastest,
+)
 from lrlab.search._grid import CoarseToFineResult, GridResult, coarse_to_fine, grid
 from lrlab.search._halving import HalvingResult, halving
 from lrlab.search._loop import diverged
@@ -51,6 +57,7 @@ __all__ = [
     "AutoResult",
     "CoarseToFineResult",
     "CycleRange",
+    "FastestReplay",
     "FastestResult",
     "GridResult",
     "HalvingResult",
@@ -72,6 +79,7 @@ __all__ = [
     "min_div10",
     "model_loss",
     "range_rates",
+    "replay_fastest",
     "smith_readings",
     "steepest",
     "suggest",

@@ -31,8 +31,9 @@ from lrlab.search._common import rates_text as _rates
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
-__all__ = ["FASTEST_LRS", "FastestResult", "Walk", "early_stop", "fastest", "fastest_of",
-           "holdout_stops", "phase1_sse", "slower_rates", "walk_slower"]
+__all__ = ["FASTEST_LRS", "FastestReplay", "FastestResult", "Walk", "early_stop", "fastest",
+           "fastest_of", "holdout_stops", "phase1_sse", "replay_fastest", "slower_rates",
+           "walk_slower"]
 
 #: Phase 1's default rates: widely different magnitudes, a decade apart.
 FASTEST_LRS = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5)
@@ -162,6 +163,39 @@ def walk_slower(best_accuracy: Sequence[float]) -> Walk:
         if not score[i] > score[i - 1]:
             return Walk(chosen=i - 1, trained=i + 1, stopped=True)
     return Walk(chosen=len(score) - 1, trained=len(score), stopped=False)
+
+
+@dataclass(frozen=True, eq=False)
+class FastestReplay:
+    """The procedure's decisions recomputed from its populations' records alone.
+
+    Attributes:
+        sse: phase 1 per rate, largest first (:func:`phase1_sse`: ``lr, sse, diverged,
+            score``).
+        fastest_lr: the lowest-SSE rate (:func:`fastest_of`).
+        phase2: every phase-2 member in walk order (:func:`holdout_stops`).
+        walk: where going slower stopped (:func:`walk_slower`).
+        lr: the rate the walk chose.
+    """
+
+    sse: pd.DataFrame
+    fastest_lr: float
+    phase2: pd.DataFrame
+    walk: Walk
+    lr: float
+
+
+def replay_fastest(phase1: SweepResult, phase2: Sequence[SweepResult], *,
+                   patience: int) -> FastestReplay:
+    """:func:`fastest`'s decisions read again from the records of its populations (its
+    ``evidence``, or the same runs loaded from files): phase 1's SSE table and fastest rate,
+    phase 2's holdout stops, the walk to slower rates and the chosen rate."""
+    sse = phase1_sse(phase1.records, phase1.members)
+    table = pd.concat([holdout_stops(r.records, r.members, patience) for r in phase2],
+                      ignore_index=True)
+    walk = walk_slower(table["best_accuracy"].tolist())
+    return FastestReplay(sse=sse, fastest_lr=fastest_of(sse), phase2=table, walk=walk,
+                         lr=float(table.iloc[walk.chosen]["lr"]))
 
 
 def slower_rates(fastest_lr: float, factor: float, floor: float) -> list[float]:

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lrlab._errors import LrlabError
 from lrlab.store._store import Store
 from lrlab.tasks import Task
-from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult, fit
-from lrlab.train._checkpoint import fingerprint
+from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult, fingerprint, fit
 
 if TYPE_CHECKING:
     from lrlab.executors import Executor
