@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lrlab.search import RangeTestResult
 from lrlab.train import SweepResult
 
 #: The synthetic run: rates x seeds, its last epoch, and the member that diverges (in 2).
@@ -60,3 +61,24 @@ def metric_values(k: int, lr: float, epoch: int, split: str) -> dict[str, float]
     auc = 1 - 0.4 / (epoch * (1 + k)) - gap
     return {"loss": 2.0 / epoch + 0.1 * k + gap, "error": 1 - auc, "auc": auc,
             "sse": 100.0 / epoch + k}
+
+
+def range_result(seeds: int) -> RangeTestResult:
+    """A synthetic range test over 60 rates (1e-4..10): a sigmoid drop, a blow-up over the
+    last ten steps, accuracy every fifth step; ``seeds`` > 1 gives the median of wiggled
+    copies with their runs."""
+    lrs = np.logspace(-4, 1, 60)
+    runs = []
+    for s in range(seeds):
+        wiggle = 0.02 * np.sin(np.arange(60) * (s + 1))
+        losses = 1.0 - 0.6 / (1 + np.exp(-3 * (np.log10(lrs) + 2))) + wiggle
+        losses[50:] += np.linspace(0, 5, 10)
+        acc = np.where(np.arange(60) % 5 == 0, 1 - losses / 2, np.nan)
+        runs.append(RangeTestResult.build(lrs, losses, val_accuracy=acc, reason="synthetic"))
+    if seeds == 1:
+        return runs[0]
+    median = np.median(np.stack([r.losses for r in runs]), axis=0)
+    acc = np.full(60, np.nan)  # every seed evaluated the same steps
+    acc[::5] = np.median(np.stack([r.val_accuracy[::5] for r in runs]), axis=0)
+    return RangeTestResult.build(lrs, median, val_accuracy=acc, reason="synthetic",
+                                 runs=tuple(runs), seeds=tuple(range(seeds)))

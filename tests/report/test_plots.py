@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from report_helpers import DIVERGED, EPOCHS, RATES, SEEDS, metric_values
+from report_helpers import DIVERGED, EPOCHS, RATES, SEEDS, metric_values, range_result
 
 from lrlab.report import (
     curves_info,
@@ -29,7 +29,6 @@ from lrlab.report import (
     sse_info,
 )
 from lrlab.report._learning import nested_subsets
-from lrlab.search import RangeTestResult
 from lrlab.tasks import get_task
 
 
@@ -127,27 +126,9 @@ def test_schedule_from_step_records(blobs_run) -> None:
         "lr=10": 10.0, "lr=1": 1.0, "lr=0.1": 0.1})  # float32 training
 
 
-def _range_result(seeds: int) -> RangeTestResult:
-    lrs = np.logspace(-4, 1, 60)
-    runs = []
-    for s in range(seeds):
-        wiggle = 0.02 * np.sin(np.arange(60) * (s + 1))
-        losses = 1.0 - 0.6 / (1 + np.exp(-3 * (np.log10(lrs) + 2))) + wiggle
-        losses[50:] += np.linspace(0, 5, 10)
-        acc = np.where(np.arange(60) % 5 == 0, 1 - losses / 2, np.nan)
-        runs.append(RangeTestResult.build(lrs, losses, val_accuracy=acc, reason="synthetic"))
-    if seeds == 1:
-        return runs[0]
-    median = np.median(np.stack([r.losses for r in runs]), axis=0)
-    acc = np.full(60, np.nan)  # every seed evaluated the same steps
-    acc[::5] = np.median(np.stack([r.val_accuracy[::5] for r in runs]), axis=0)
-    return RangeTestResult.build(lrs, median, val_accuracy=acc, reason="synthetic",
-                                 runs=tuple(runs), seeds=tuple(range(seeds)))
-
-
 @pytest.mark.parametrize("seeds", [1, 3])
 def test_range_test_marks_every_reading(seeds: int) -> None:
-    result = _range_result(seeds)
+    result = range_result(seeds)
     info = range_test_info(result)
     assert info.readings["name"].tolist() == list(result.suggestions())
     assert info.suggestion == result.suggestion.lr

@@ -2,7 +2,8 @@
 
 Every plot is computed first, then drawn: an ``*_info`` function returns plain data (a
 dataclass or DataFrame that tests assert on) and a ``plot_*`` function draws it on a new
-matplotlib figure (the Agg canvas, no pyplot state: nothing is shown or needs closing).
+matplotlib figure (the Agg canvas, no pyplot state: nothing is shown or needs closing), or,
+given ``ax=``, on the caller's axes, which it returns.
 
 * per epoch, every member: :func:`curves_info` / :func:`plot_curves` (loss, error, AUC,
   SSE; train solid, validation dashed; diverged members marked), :func:`grad_norm_info` /

@@ -17,15 +17,16 @@ import pandas as pd
 from lrlab._errors import LrlabError
 from lrlab.report._style import (
     DIVERGED,
+    drawing_on,
     epoch_axis,
     label_axes,
     legend_outside,
-    new_figure,
     rate_colors,
     spans_decades,
 )
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.train import SweepResult
@@ -99,12 +100,11 @@ def curves_info(run: SweepResult, metric: str = "loss") -> CurvesInfo:
                       log=metric in ("loss", "sse") and spans_decades(frame["value"]))
 
 
-def plot_curves(info: CurvesInfo) -> Figure:
+def plot_curves(info: CurvesInfo, *, ax: Axes | None = None) -> Figure | Axes:
     """One line per member and split (train solid, validation dashed, one colour per rate);
     a diverged member gets an X where it diverged (at the top when its value was not
-    finite)."""
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    finite). Drawn on ``ax`` when given (and ``ax`` returned), else on a new figure."""
+    out, ax = drawing_on(ax)
     colors = rate_colors(info.frame["lr"])
     named = set()
     dots = {"marker": "o", "markersize": 3} if info.frame["epoch"].nunique() <= 20 else {}
@@ -127,7 +127,7 @@ def plot_curves(info: CurvesInfo) -> Figure:
                      "(train solid, validation dashed)")
     epoch_axis(ax)
     legend_outside(ax)
-    return fig
+    return out
 
 
 def _mark_diverged(ax, points: pd.DataFrame, colors: dict) -> None:
@@ -173,10 +173,10 @@ def grad_norm_info(run: SweepResult) -> GradNormInfo:
     return GradNormInfo(frame, points, log=spans_decades(values[values > 0]))
 
 
-def plot_grad_norm(info: GradNormInfo) -> Figure:
-    """Mean gradient norm per epoch (solid) and the epoch's largest (dotted), by rate."""
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+def plot_grad_norm(info: GradNormInfo, *, ax: Axes | None = None) -> Figure | Axes:
+    """Mean gradient norm per epoch (solid) and the epoch's largest (dotted), by rate; on
+    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+    out, ax = drawing_on(ax)
     colors = rate_colors(info.frame["lr"])
     for _, rows in info.frame.groupby("member", sort=True):
         rows = rows.sort_values("epoch")
@@ -192,4 +192,4 @@ def plot_grad_norm(info: GradNormInfo) -> Figure:
                title="gradient norm per epoch (mean solid, largest step dotted)")
     epoch_axis(ax)
     legend_outside(ax)
-    return fig
+    return out

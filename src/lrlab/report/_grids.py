@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 
 from lrlab.report._curves import member_records
-from lrlab.report._style import DIVERGED, epoch_axis, label_axes, new_figure, rate_colors
+from lrlab.report._style import DIVERGED, drawing_on, epoch_axis, label_axes, rate_colors
 from lrlab.report._tables import member_groups
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.train import SweepResult
@@ -65,12 +66,12 @@ def heatmap_info(run: SweepResult, metric: str | None = None) -> HeatmapInfo:
                        grid.columns.to_numpy(), grid.to_numpy(float), higher)
 
 
-def plot_heatmap(info: HeatmapInfo) -> Figure:
-    """Rates down, epochs across; better values brighter, grey where no value."""
+def plot_heatmap(info: HeatmapInfo, *, ax: Axes | None = None) -> Figure | Axes:
+    """Rates down, epochs across; better values brighter, grey where no value. Drawn on
+    ``ax`` when given (its colour bar beside it, ``ax`` returned), else on a new figure."""
     from matplotlib import colormaps
 
-    fig, axes = new_figure(height=max(2.5, 0.45 * len(info.settings) + 1.5))
-    ax = axes[0, 0]
+    out, ax = drawing_on(ax, height=max(2.5, 0.45 * len(info.settings) + 1.5))
     cmap = colormaps["magma" if info.higher_is_better else "magma_r"].with_extremes(bad="0.8")
     finite = info.values[np.isfinite(info.values)]
     limits = np.percentile(finite, [2, 98]) if len(finite) else (0.0, 1.0)
@@ -79,11 +80,11 @@ def plot_heatmap(info: HeatmapInfo) -> Figure:
                       extent=(info.epochs[0] - 0.5, info.epochs[-1] + 0.5,
                               len(info.settings) - 0.5, -0.5))
     ax.set_yticks(range(len(info.settings)), info.settings)
-    fig.colorbar(image, ax=ax, label=f"validation {info.metric}")
+    ax.figure.colorbar(image, ax=ax, label=f"validation {info.metric}")
     ax.set_xlabel("epoch")
     epoch_axis(ax)
     ax.set_title(f"validation {info.metric} by rate and epoch (median over seeds; grey: none)")
-    return fig
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,11 @@ def sse_info(run: SweepResult) -> SseInfo:
     return SseInfo(out, last)
 
 
-def plot_sse(info: SseInfo) -> Figure:
+def plot_sse(info: SseInfo, *, ax: Axes | None = None) -> Figure | Axes:
     """SSE against rate (both log): the median per rate after the first epoch and after the
-    last, each member a dot; a member without a value there (diverged) an X at the top."""
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    last, each member a dot; a member without a value there (diverged) an X at the top. On
+    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+    out, ax = drawing_on(ax)
     frame = info.frame
     colors = rate_colors(frame["lr"])
     styles = (("first", "after epoch 1", "o", "-"),
@@ -144,4 +145,4 @@ def plot_sse(info: SseInfo) -> Figure:
     label_axes(ax, x="learning rate", y="training SSE over the epoch",
                title="SSE per rate (Wilson & Martinez)")
     ax.legend(fontsize="small")
-    return fig
+    return out

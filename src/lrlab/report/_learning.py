@@ -23,6 +23,7 @@ from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.tasks import Task
@@ -169,12 +170,12 @@ def learning_curve_info(curve: LearningCurve) -> LearningCurveInfo:
     return LearningCurveInfo(curve.monitor, frame.sort_values(["lr", "size"], ignore_index=True))
 
 
-def plot_learning_curve(info: LearningCurveInfo) -> Figure:
-    """Best validation metric against training-set size (log axis), one line per rate."""
-    from lrlab.report._style import label_axes, legend_outside, new_figure, rate_colors
+def plot_learning_curve(info: LearningCurveInfo, *, ax: Axes | None = None) -> Figure | Axes:
+    """Best validation metric against training-set size (log axis), one line per rate; on
+    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+    from lrlab.report._style import drawing_on, label_axes, legend_outside, rate_colors
 
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    out, ax = drawing_on(ax)
     colors = rate_colors(info.frame["lr"])
     for setting, rows in info.frame.groupby("setting", sort=False):
         ax.plot(rows["size"], rows["best"].where(np.isfinite(rows["best"])), marker="o",
@@ -183,4 +184,4 @@ def plot_learning_curve(info: LearningCurveInfo) -> Figure:
     label_axes(ax, x="training examples", y=f"best validation {info.metric}",
                title="learning curve (median over seeds)")
     legend_outside(ax)
-    return fig
+    return out

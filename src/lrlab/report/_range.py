@@ -18,9 +18,10 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
-from lrlab.report._style import label_axes, legend_outside, new_figure
+from lrlab.report._style import drawing_on, label_axes, legend_outside, new_figure
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.search import RangeTestResult
@@ -120,13 +121,19 @@ def _loss_limits(curve: pd.DataFrame) -> tuple[float, float]:
 _LINES = ("-", "--", ":", "-.")
 
 
-def plot_range_test(info: RangeInfo) -> Figure:
+def plot_range_test(info: RangeInfo, *, ax: Axes | None = None) -> Figure | Axes:
     """Loss (raw faint, smoothed bold, the seeds' band shaded) against the rate on a log
-    axis; validation accuracy below when recorded; each reading a labelled vertical line."""
+    axis; validation accuracy below when recorded (on a twin axis at the right when drawn on
+    the caller's ``ax``, which is then returned); each reading a labelled vertical line."""
     accuracy = "val_accuracy" in info.curve and info.curve["val_accuracy"].notna().any()
-    fig, axes = new_figure(2 if accuracy else 1, 1, height=6.5 if accuracy else 4.5,
-                           sharex=True)
-    ax = axes[0, 0]
+    own = ax is None
+    if own:
+        out, axes = new_figure(2 if accuracy else 1, 1, height=6.5 if accuracy else 4.5,
+                               sharex=True)
+        ax, other = axes[0, 0], axes[1, 0] if accuracy else None
+    else:
+        out, ax = drawing_on(ax)
+        other = ax.twinx() if accuracy else None
     curve = info.curve
     ax.plot(curve["lr"], curve["loss"], color="tab:blue", alpha=0.3, linewidth=0.8,
             label="loss (raw)")
@@ -139,20 +146,25 @@ def plot_range_test(info: RangeInfo) -> Figure:
     if high > low:
         ax.set_ylim(low - 0.05 * (high - low), high)
     ax.set_xscale("log")
-    label_axes(ax, x="" if accuracy else "learning rate", y="training loss",
+    label_axes(ax, x="" if own and accuracy else "learning rate", y="training loss",
                title="range test")
     targets = [ax]
-    if accuracy:
-        acc = axes[1, 0]
+    if other is not None:
         rows = curve[curve["val_accuracy"].notna()]
-        acc.plot(rows["lr"], rows["val_accuracy"], marker=".", color="tab:green",
-                 label="validation accuracy")
-        label_axes(acc, x="learning rate", y="validation accuracy")
-        targets.append(acc)
+        other.plot(rows["lr"], rows["val_accuracy"], marker=".", color="tab:green",
+                   label="validation accuracy")
+        if own:
+            label_axes(other, x="learning rate", y="validation accuracy")
+            targets.append(other)
+        else:
+            other.set_ylabel("validation accuracy")
     _mark_readings(targets, info.readings)
-    for target in targets:
-        legend_outside(target)
-    return fig
+    if own:
+        for target in targets:
+            legend_outside(target)
+    else:  # one legend for the axes and its twin
+        legend_outside(ax, also=() if other is None else (other,))
+    return out
 
 
 def _mark_readings(axes: list, readings: pd.DataFrame) -> None:

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
-from lrlab.report._style import label_axes, legend_outside, new_figure
+from lrlab.report._style import drawing_on, label_axes, legend_outside
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.train import SweepResult
@@ -101,10 +102,11 @@ def schedule_info(run: SweepResult) -> ScheduleCurves:
                           title=f"learning rate per member ({how})")
 
 
-def plot_schedules(data: ScheduleCurves, *, log: bool = False) -> Figure:
-    """One line per schedule against epochs (``log``: a log rate axis without zeros)."""
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+def plot_schedules(data: ScheduleCurves, *, log: bool = False,
+                   ax: Axes | None = None) -> Figure | Axes:
+    """One line per schedule against epochs (``log``: a log rate axis without zeros); on
+    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+    out, ax = drawing_on(ax)
     for label, rates in data.curves:
         ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label)
     if log:
@@ -113,4 +115,4 @@ def plot_schedules(data: ScheduleCurves, *, log: bool = False) -> Figure:
     label_axes(ax, x="epoch", y="learning rate",
                title=data.title or f"lr0 = {data.lr0:g}, {per} step{'s' * (per != 1)} per epoch")
     legend_outside(ax)
-    return fig
+    return out

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lrlab._errors import LrlabError
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["DIVERGED", "epoch_axis", "label_axes", "legend_outside", "new_figure", "rate_colors",
-           "spans_decades"]
+__all__ = ["DIVERGED", "drawing_on", "epoch_axis", "label_axes", "legend_outside", "new_figure",
+           "rate_colors", "spans_decades"]
 
 #: How a diverged member is marked in every plot.
 DIVERGED = {"marker": "X", "s": 70, "edgecolors": "black", "linewidths": 0.6, "zorder": 5}
@@ -32,6 +34,26 @@ def new_figure(rows: int = 1, cols: int = 1, *, width: float = 8.0, height: floa
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False, **subplots)
     return fig, axes
+
+
+def drawing_on(ax: Axes | None, **figure) -> tuple[Figure | Axes, Axes]:
+    """Where a ``plot_*`` draws: the caller's ``ax`` (returned as it is), or the single axes
+    of a fresh :func:`new_figure` (the figure is returned).
+
+    Returns ``(what the plot returns, the axes to draw on)``.
+
+    Raises:
+        LrlabError: ``ax`` is not a matplotlib ``Axes``.
+    """
+    if ax is None:
+        fig, axes = new_figure(**figure)
+        return fig, axes[0, 0]
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise LrlabError(f"ax must be a matplotlib Axes (got {type(ax).__name__}); "
+                         "pass one from fig.subplots() or leave ax out for a new figure")
+    return ax, ax
 
 
 def rate_colors(lrs: Iterable[float]) -> dict[float, tuple]:
@@ -74,8 +96,13 @@ def epoch_axis(ax: Axes) -> None:
         ax.set_xlim(round((low + high) / 2) - 1, round((low + high) / 2) + 1)
 
 
-def legend_outside(ax: Axes) -> None:
-    """The legend to the right of the axes, so it never hides a curve."""
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                  borderaxespad=0.0)
+def legend_outside(ax: Axes, *, also: Iterable[Axes] = ()) -> None:
+    """The legend to the right of the axes, so it never hides a curve; ``also``: axes
+    sharing it (a twin) whose entries join the same legend."""
+    handles, labels = ax.get_legend_handles_labels()
+    for other in also:
+        more = other.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if handles:
+        ax.legend(handles, labels, fontsize="x-small", loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
