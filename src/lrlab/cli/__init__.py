@@ -18,6 +18,7 @@ from lrlab.cli._find import find
 from lrlab.cli._options import (
     RULE_OPTIONS,
     check_out,
+    check_tensorboard,
     load_task,
     parse_hparams,
     parse_seeds,
@@ -42,15 +43,16 @@ def app() -> None:
 _SWEEP = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
           "schedules", "lr_mult", "seeds", "seed", "subset", "data_dir", "download", "device",
           "dtype", "out", "fmt", "quiet", "record_steps", "db", "study", "checkpoint_every",
-          "report", "executor", "address", "members_per_task")
+          "report", "tensorboard", "executor", "address", "members_per_task")
 _TRAIN = tuple("lr" if name == "lrs" else name for name in _SWEEP if name != "seeds")
 
 
 def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subset: str | None,
          seed: int, data_dir: Path | None, download: bool, out: Path | None, fmt: str,
          quiet: bool, db: Path, study: str | None, checkpoint_every: int, command: str,
-         report: Path | None = None, executor: str = "local", address: str | None = None,
-         members_per_task: int | None = None, **settings: object) -> None:
+         report: Path | None = None, tensorboard: Path | None = None, executor: str = "local",
+         address: str | None = None, members_per_task: int | None = None,
+         **settings: object) -> None:
     from lrlab.cli._display import print_result
     from lrlab.cli._store import task_spec, train_study
     from lrlab.executors import get_executor
@@ -58,6 +60,7 @@ def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subse
 
     check_out(out, fmt)
     check_report(report)
+    check_tensorboard(tensorboard)
     config = validated(lrs=lrs, seed=seed, **settings)  # every check before any work
     # Ray missing or its address unreachable: one line, before anything is written
     with get_executor(executor, address=address, members_per_task=members_per_task) as ex:
@@ -67,7 +70,8 @@ def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subse
                          subset=subset, seed=seed)
         chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit, as before
         result = train_study(task, config, command=command, spec=spec, db=db, study=study,
-                             checkpoint_every=checkpoint_every, quiet=quiet, **chunked)
+                             checkpoint_every=checkpoint_every, quiet=quiet,
+                             tensorboard=tensorboard, **chunked)
     print_result(result)
     if out is not None:
         result.save(out, format=fmt)

@@ -35,17 +35,24 @@ __all__ = ["find"]
 @click.option("--data-dir", type=click.Path(path_type=Path), help="dataset directory")
 @click.option("--out", type=click.Path(path_type=Path),
               help="write the curve (curve.csv) and the readings (readings.json) here")
-@with_options("report")
+@with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
          mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
          subset: str | None, data_dir: Path | None, out: Path | None,
-         report: Path | None) -> None:
+         report: Path | None, tensorboard: Path | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks."""
-    from lrlab.cli._options import check_out, load_task, parse_subset
+    from lrlab.cli._options import (
+        check_out,
+        check_tensorboard,
+        load_task,
+        parse_subset,
+        write_tensorboard,
+    )
     from lrlab.search import find_lr
 
     check_out(out)
     check_report(report)
+    check_tensorboard(tensorboard)
     if seeds < 1:
         raise LrlabError(f"--seeds must be at least 1, got {seeds}")
     t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
@@ -74,6 +81,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         from lrlab.report import RangeRun, range_test_info
 
         write_run_report(RangeRun(range_test_info(result), settings), report)
+    write_tensorboard(result, tensorboard)
 
 
 def _report(result, name: str, optimizer: str, mode: str) -> None:

@@ -9,8 +9,8 @@ import click
 
 from lrlab._errors import LrlabError
 
-__all__ = ["RULE_OPTIONS", "check_out", "load_task", "parse_hparams", "parse_seeds",
-           "parse_subset", "with_options"]
+__all__ = ["RULE_OPTIONS", "check_out", "check_tensorboard", "load_task", "parse_hparams",
+           "parse_seeds", "parse_subset", "with_options", "write_tensorboard"]
 
 #: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
 RULE_OPTIONS = ("momentum", "weight_decay", "beta1", "beta2", "eps")
@@ -76,6 +76,9 @@ _OPTIONS: dict[str, Callable] = {
     "report": click.option("--report", type=click.Path(path_type=Path),
                            help="also write the run's HTML report (one self-contained page) "
                                 "to this file"),
+    "tensorboard": click.option("--tensorboard", type=click.Path(path_type=Path),
+                                help="also write TensorBoard runs into this directory, one per "
+                                     "member (pip install 'lrlab[tensorboard]')"),
     "db": click.option("--db", type=click.Path(path_type=Path), envvar="LRLAB_DB",
                        default="lrlab.db", show_default=True,
                        help="the study database (SQLite; else $LRLAB_DB)"),
@@ -138,6 +141,25 @@ def check_out(out: Path | None, fmt: str = "csv") -> None:
 
     if out is not None:
         check_writable(out, fmt)
+
+
+def check_tensorboard(path: Path | None) -> None:
+    """``--tensorboard``: the package installed and the path usable, before any training."""
+    if path is not None:
+        from lrlab.integrations.tensorboard import check_log_dir
+
+        check_log_dir(path)
+
+
+def write_tensorboard(result, path: Path | None) -> None:
+    """Write a finished ``result``'s runs under ``--tensorboard`` (nothing when ``None``)."""
+    if path is not None:
+        import sys
+
+        from lrlab.integrations.tensorboard import write_tensorboard as write
+
+        write(result, path)
+        print(f"TensorBoard runs written to {path}/", file=sys.stderr)
 
 
 def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,

@@ -109,7 +109,7 @@ def report(run_dir: Path, out: Path | None, plots: str | None, target: float | N
 
 _CURVE = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
           "seeds", "seed", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet",
-          "report")
+          "report", "tensorboard")
 
 
 @click.command("learning-curve")
@@ -119,13 +119,20 @@ _CURVE = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_
 def learning_curve_command(task: str | None, lrs: str, sizes: str, **kw: Any) -> None:
     """Sweep the rates on nested subsets of the training data: metric against data size."""
     from lrlab.cli._display import progress_bar
-    from lrlab.cli._options import parse_hparams, parse_seeds
+    from lrlab.cli._options import (
+        check_tensorboard,
+        parse_hparams,
+        parse_seeds,
+        write_tensorboard,
+    )
     from lrlab.report import learning_curve
     from lrlab.train import parse_lrs, validated
 
     out, fmt, quiet, report_path = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet"), kw.pop("report")
+    tensorboard = kw.pop("tensorboard")
     check_out(out, fmt)
     check_report(report_path)
+    check_tensorboard(tensorboard)
     hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
     seeds = parse_seeds(kw.pop("seeds"))
     data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
@@ -143,6 +150,7 @@ def learning_curve_command(task: str | None, lrs: str, sizes: str, **kw: Any) ->
         curve.save(out, format=fmt)
         print(f"learning curve written to {out}/", file=sys.stderr)
     write_run_report(curve, report_path)
+    write_tensorboard(curve, tensorboard)
 
 
 def _size(text: str) -> int | float:

@@ -23,10 +23,12 @@ from lrlab._io import atomic_write
 from lrlab.cli._options import (
     RULE_OPTIONS,
     check_out,
+    check_tensorboard,
     load_task,
     parse_hparams,
     parse_subset,
     with_options,
+    write_tensorboard,
 )
 
 __all__ = ["auto", "fastest", "grid", "halving"]
@@ -34,7 +36,7 @@ __all__ = ["auto", "fastest", "grid", "halving"]
 #: The ``sweep`` options a search takes (it sets rates, seeds and schedules itself).
 _SHARED = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seed",
            "subset", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet", "report",
-           "db", "study")
+           "tensorboard", "db", "study")
 
 
 def _search_command(subset_help: str | None = None):
@@ -71,9 +73,10 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
     from lrlab.cli._store import open_store, store_search, task_spec
 
     out, fmt, quiet, report = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet"), kw.pop("report")
-    db, study = kw.pop("db"), kw.pop("study")
+    db, study, tensorboard = kw.pop("db"), kw.pop("study"), kw.pop("tensorboard")
     check_out(out, fmt)
     check_report(report)
+    check_tensorboard(tensorboard)
     spec = task_spec(kw["task"], kw["task_opt"], data_dir=kw["data_dir"],
                      download=kw["download"], subset=kw["subset"], seed=kw["seed"])
     open_store(db)  # a database that is not lrlab's: refused before any training
@@ -89,6 +92,7 @@ def _run(procedure: Callable[..., Any], kw: dict[str, Any], *,
         _save(result, out, fmt)
         print(f"search records written to {out}/", file=sys.stderr)
     write_run_report(result, report)
+    write_tensorboard(result, tensorboard)
 
 
 def _show(result: Any) -> None:

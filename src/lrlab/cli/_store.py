@@ -18,7 +18,14 @@ import pandas as pd
 from rich.table import Table
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import check_out, load_task, parse_subset, with_options
+from lrlab.cli._options import (
+    check_out,
+    check_tensorboard,
+    load_task,
+    parse_subset,
+    with_options,
+    write_tensorboard,
+)
 
 __all__ = ["export", "ls", "open_store", "resume", "run_or_study", "show", "store_search",
            "task_spec", "train_study"]
@@ -41,16 +48,23 @@ def _load(spec: dict[str, Any]):
 
 
 def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
-                study: str | None, checkpoint_every: int, quiet: bool, executor=None):
+                study: str | None, checkpoint_every: int, quiet: bool, executor=None,
+                tensorboard: Path | None = None):
     """Train ``config`` on ``task`` as a new study in ``db``, with a progress bar (through
-    ``executor`` when given, see :func:`lrlab.store.run_study`)."""
+    ``executor`` when given, see :func:`lrlab.store.run_study`), and with ``tensorboard``
+    every member's TensorBoard run written as each epoch ends."""
     from lrlab.cli._display import progress_bar
     from lrlab.store import Store, run_study
 
+    board = []
+    if tensorboard is not None:
+        from lrlab.integrations.tensorboard import TensorBoardCallback
+
+        board = [TensorBoardCallback(tensorboard, config.members(), optimizer=config.optimizer)]
     bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
     with Store(db) as store, bar as callbacks:
         name, result = run_study(store, task, config, name=study, command=command,
-                                 task_spec=spec, callbacks=callbacks,
+                                 task_spec=spec, callbacks=[*callbacks, *board],
                                  checkpoint_every=checkpoint_every, executor=executor)
     if not quiet:
         print(f"study {name} written to {db}", file=sys.stderr)
@@ -144,19 +158,22 @@ def show(study: str, db: Path) -> None:
 
 @click.command()
 @click.argument("study")
-@with_options("db", "checkpoint_every", "device", "quiet", "out", "fmt", "executor", "address")
+@with_options("db", "checkpoint_every", "device", "quiet", "out", "fmt", "executor", "address",
+              "tensorboard")
 @click.option("--force", is_flag=True,
               help="resume even if the study's process seems alive (it is gone)")
 def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quiet: bool,
            out: Path | None, fmt: str, executor: str, address: str | None,
-           force: bool) -> None:
+           tensorboard: Path | None, force: bool) -> None:
     """Continue an interrupted study from its last checkpoint (a study trained in chunks:
-    each chunk from its own, with the same chunks)."""
+    each chunk from its own, with the same chunks); ``--tensorboard`` writes the whole
+    study's runs once it ends."""
     from lrlab.cli._display import print_result, progress_bar
     from lrlab.executors import get_executor
     from lrlab.store import Store, chunk_size, resume_study
 
     check_out(out, fmt)
+    check_tensorboard(tensorboard)
     with Store(db, create=False) as store:
         info = store.info(study)
         chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
@@ -172,6 +189,7 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
     if out is not None:
         result.save(out, format=fmt)
         print(f"records written to {out}/", file=sys.stderr)
+    write_tensorboard(result, tensorboard)
 
 
 @click.command()

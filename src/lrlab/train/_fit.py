@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -404,12 +405,16 @@ class _Loop:
             torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)
 
 
-def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (), **settings: object) -> SweepResult:
+def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (),
+          tensorboard_dir: str | os.PathLike | None = None, **settings: object) -> SweepResult:
     """Train one member per learning rate (x seed) in lockstep and record every epoch.
 
     Args:
         task: a :class:`~lrlab.tasks.Task` or the name of one (see :func:`get_task`).
         callbacks: called with an :class:`EpochReport` after every epoch.
+        tensorboard_dir: also write every member as a TensorBoard run there, epoch by epoch
+            (:class:`lrlab.integrations.tensorboard.TensorBoardCallback`; needs
+            ``pip install 'lrlab[tensorboard]'``).
         **settings: the fields of :class:`SweepConfig` (``lrs``, ``optimizer``, ``epochs``,
             ``seeds``, ``hparams``, ...).
 
@@ -422,9 +427,15 @@ def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (), **settings: o
 
     config = validated(**settings)
     task = get_task(task) if isinstance(task, str) else task
+    if tensorboard_dir is not None:  # the integration sits above train: imported on request
+        from lrlab.integrations.tensorboard import TensorBoardCallback
+
+        board = TensorBoardCallback(tensorboard_dir, config.members(), optimizer=config.optimizer)
+        callbacks = [*callbacks, board]
     return fit(task, config.members(), config, callbacks=callbacks)
 
 
 def train(task: Task | str, *, lr: float, **settings: object) -> SweepResult:
-    """Train one network at one rate: a sweep of one member."""
+    """Train one network at one rate: a sweep of one member (``tensorboard_dir`` and
+    ``callbacks`` as for :func:`sweep`)."""
     return sweep(task, lrs=[lr], **settings)
