@@ -12,19 +12,19 @@ import pytest
 
 pytest.importorskip("tensorboard")
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
-from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
 
-import lrlab  # noqa: E402
-from lrlab.cli import main  # noqa: E402
-from lrlab.integrations import MissingExtra  # noqa: E402
-from lrlab.integrations.tensorboard import (  # noqa: E402
+import lrlab
+from lrlab.cli import main
+from lrlab.integrations import MissingExtra
+from lrlab.integrations.tensorboard import (
     check_log_dir,
     run_name,
     write_tensorboard,
 )
-from lrlab.search import grid  # noqa: E402
-from lrlab.train import SweepResult  # noqa: E402
+from lrlab.search import grid
+from lrlab.train import SweepResult
 
 
 def _read(run: Path) -> EventAccumulator:

@@ -1,0 +1,261 @@
+"""PyTorch Lightning: lrlab's range test at the start of ``fit``, its rate really applied.
+
+:class:`FindLR` is a ``lightning.pytorch.Callback``. When training starts (after the
+optimizers, schedulers and the train dataloader exist, before the first batch) it runs
+:func:`lrlab.find_lr` on the module's own ``training_step`` loss over the trainer's train
+dataloader, with the module's own optimizer, then:
+
+* applies the chosen reading to every optimizer: with ``c = rate / base_0`` (``base_i``
+  the group's ``initial_lr`` when a scheduler set one, else its ``lr``), each group's
+  ``lr``, ``initial_lr``, ``max_lr`` and ``min_lr`` and each scheduler's ``base_lrs``,
+  ``max_lrs`` and last rates are multiplied by ``c``: groups keep their ratios and the
+  scheduler starts from the new rate (absolute floors such as ``eta_min`` stay);
+* checks at the next optimizer step that the optimizer really trains at the rate it set
+  (``rate_used``), and raises if something overwrote it;
+* leaves everything else as it was: weights, buffers, gradients, the optimizer's state,
+  the random states (the dataloader's generator too), and the trainer's loops, callbacks
+  and logged metrics, which the test never touches (``training_step`` is called
+  directly; its ``self.log`` calls are discarded while the test runs);
+* logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
+  test's figure.
+
+``epochs=(5, 10)`` runs it again at the start of those epochs (as ``trainer.current_epoch``
+counts them, from 0), for a rate that follows the training.
+
+Needs ``pip install 'lrlab[lightning]'``.
+
+Example::
+
+    import lightning as L
+    from lrlab.integrations.lightning import FindLR
+
+    finder = FindLR(start=1e-6, end=1.0)
+    L.Trainer(max_epochs=10, callbacks=[finder]).fit(module, train_loader)
+    finder.rate, finder.results[0].suggestion.why
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.integrations._extras import require
+
+_pl = require("lightning.pytorch", "lightning", what="lrlab.integrations.lightning")
+
+from lightning.pytorch.utilities import move_data_to_device
+
+from lrlab.search import RangeTestResult, find_lr, model_loss
+
+__all__ = ["FindLR", "scale_rates"]
+
+#: The param-group keys holding rates a scheduler derives the step's rate from.
+_GROUP_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
+#: The scheduler attributes holding one rate per param group.
+_SCHEDULER_KEYS = ("base_lrs", "max_lrs", "_last_lr")
+
+
+def _base(group: dict) -> float:
+    return float(group.get("initial_lr", group["lr"]))
+
+
+def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
+                rate: float) -> list[float]:
+    """Make ``rate`` group 0's base rate, every other group keeping its ratio to it.
+
+    Group ``i``'s rates (``lr``, ``initial_lr``, ``max_lr``, ``min_lr``) and the schedulers'
+    per-group ``base_lrs``, ``max_lrs`` and last rates are multiplied by
+    ``c = rate / base_0``, ``base_0`` being group 0's ``initial_lr`` (else ``lr``).
+
+    Returns:
+        the new base rate of every group.
+
+    Example:
+        >>> net = torch.nn.Linear(2, 1)
+        >>> opt = torch.optim.SGD([{"params": [net.weight], "lr": 0.1},
+        ...                        {"params": [net.bias], "lr": 1.0}])
+        >>> [round(lr, 12) for lr in scale_rates(opt, [], 0.01)]
+        [0.01, 0.1]
+    """
+    base = _base(optimizer.param_groups[0])
+    if not (math.isfinite(base) and base > 0):
+        raise LrlabError(f"the optimizer's first param group has base rate {base}; give it a "
+                         "positive lr so lrlab can keep the groups' ratios")
+    factor = rate / base
+    for group in optimizer.param_groups:
+        for key in _GROUP_KEYS:
+            if isinstance(group.get(key), (int, float)):
+                group[key] = group[key] * factor
+    for scheduler in schedulers:
+        if getattr(scheduler, "optimizer", None) is not optimizer:
+            continue
+        for key in _SCHEDULER_KEYS:
+            values = getattr(scheduler, key, None)
+            if isinstance(values, list):
+                setattr(scheduler, key, [v * factor if isinstance(v, (int, float)) else v
+                                         for v in values])
+    return [_base(group) for group in optimizer.param_groups]
+
+
+@contextlib.contextmanager
+def _at_base_rates(optimizer: torch.optim.Optimizer) -> Iterator[None]:
+    """Groups at their base rates while the test runs (a warm-up may hold them at 0)."""
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = _base(group)
+    try:
+        yield
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved):
+            group["lr"] = lr
+
+
+@contextlib.contextmanager
+def _quiet_logging(module) -> Iterator[None]:
+    """``self.log`` / ``self.log_dict`` discarded while the test calls ``training_step``
+    (else its losses would enter the first epoch's logged means)."""
+    module.log = module.log_dict = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        del module.log, module.log_dict
+
+
+@contextlib.contextmanager
+def _loader_generators(loader: Any) -> Iterator[None]:
+    """A dataloader's own generators (its and its sampler's) restored after the test."""
+    owners = [loader, getattr(loader, "sampler", None), getattr(loader, "batch_sampler", None)]
+    gens = [g for o in owners if isinstance(g := getattr(o, "generator", None), torch.Generator)]
+    states = [g.get_state() for g in gens]
+    try:
+        yield
+    finally:
+        for g, state in zip(gens, states):
+            g.set_state(state)
+
+
+class FindLR(_pl.Callback):
+    """Run lrlab's range test when training starts and train at its rate.
+
+    Args:
+        start, end, steps, mode, smooth, diverge, seeds: the range test's settings (see
+            :func:`lrlab.find_lr`).
+        reading: which reading to train at: ``"suggestion"`` (lrlab's calibrated rule, the
+            default) or any other name of :meth:`RangeTestResult.suggestions`
+            (``"recommended"``, ``"valley"``, ``"steepest"``, ``"min_div10"``, ...).
+        epochs: also run it at the start of these epochs (``trainer.current_epoch``, from 0).
+
+    Attributes:
+        rate: the rate last applied (``None`` before any).
+        results: ``(epoch, RangeTestResult)`` of every test run.
+        rate_used: the rate the optimizer's first group trained at on the first step after
+            each test, ``(epoch, rate)``.
+    """
+
+    def __init__(self, *, start: float = 1e-7, end: float = 10.0, steps: int = 100,
+                 mode: str = "exp", smooth: float = 0.98, diverge: float = 4.0,
+                 seeds: int | Sequence[int] | None = None, reading: str = "suggestion",
+                 epochs: Sequence[int] = ()) -> None:
+        super().__init__()
+        self.settings = {"start": start, "end": end, "steps": steps, "mode": mode,
+                         "smooth": smooth, "diverge": diverge, "seeds": seeds}
+        self.reading = reading
+        self.epochs = tuple(int(e) for e in epochs)
+        self.rate: float | None = None
+        self.results: list[tuple[int, RangeTestResult]] = []
+        self.rate_used: list[tuple[int, float]] = []
+        self._expect: list[float] | None = None
+
+    # -- Lightning hooks -------------------------------------------------------------------
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.run(trainer, pl_module)
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch in self.epochs and trainer.current_epoch > 0:
+            self.run(trainer, pl_module)
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        if self._expect is None or optimizer is not trainer.optimizers[0]:
+            return
+        used = [group["lr"] for group in optimizer.param_groups]
+        expected, self._expect = self._expect, None
+        self.rate_used.append((trainer.current_epoch, float(used[0])))
+        if not all(math.isclose(u, e, rel_tol=1e-9) for u, e in zip(used, expected)):
+            raise LrlabError(f"the optimizer trained at {used[0]:.4g}, not at the {expected[0]:.4g} "
+                             "lrlab set: another callback or scheduler overwrote the rate")
+
+    # -- the test --------------------------------------------------------------------------
+
+    def run(self, trainer, pl_module) -> RangeTestResult:
+        """Run the range test now and apply its rate (what the hooks call)."""
+        optimizer, loader = self._checked(trainer, pl_module)
+        calls = iter(range(1 << 62))
+
+        def loss(module, batch):
+            out = module.training_step(move_data_to_device(batch, module.device), next(calls))
+            out = out.get("loss") if isinstance(out, dict) else out
+            if not isinstance(out, torch.Tensor):
+                raise LrlabError("training_step returned no loss (None or a dict without "
+                                 "'loss'); lrlab's range test needs the loss it trains on")
+            return out
+
+        with _at_base_rates(optimizer), _quiet_logging(pl_module), _loader_generators(loader):
+            result = find_lr(pl_module, model_loss(loss), loader, optimizer=optimizer,
+                             device=pl_module.device, **self.settings)
+        self.results.append((trainer.current_epoch, result))
+        readings = result.suggestions()
+        if self.reading not in readings:
+            raise LrlabError(f"no reading {self.reading!r}; choose one of: "
+                             f"{', '.join(readings)}")
+        rate = readings[self.reading].lr
+        if not (math.isfinite(rate) and rate > 0):
+            warnings.warn(f"lrlab: the range test gave no {self.reading} ({result.reason}); "
+                          "training goes on at the optimizer's own rate", UserWarning,
+                          stacklevel=2)
+            return result
+        schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
+        for opt in trainer.optimizers:
+            scale_rates(opt, schedulers, rate)
+        self.rate = rate
+        self._expect = [group["lr"] for group in optimizer.param_groups]
+        self._log(trainer, result, rate)
+        return result
+
+    def _checked(self, trainer, pl_module):
+        """The module's optimizer and the train dataloader, or one line saying what lacks."""
+        if not pl_module.automatic_optimization:
+            raise LrlabError("the module uses manual optimization: lrlab cannot drive its "
+                             "optimizers from training_step; call lrlab.find_lr yourself")
+        mine = {id(p) for p in pl_module.parameters()}
+        if not any(id(p) in mine for opt in trainer.optimizers
+                   for group in opt.param_groups for p in group["params"]):
+            raise LrlabError(f"{type(pl_module).__name__} configures no optimizer over its "
+                             "parameters (configure_optimizers returned none); lrlab has no "
+                             "rate to set")
+        loader = trainer.train_dataloader
+        if isinstance(loader, (list, tuple, dict)):
+            raise LrlabError("the trainer has several train dataloaders; lrlab's range test "
+                             "reads one")
+        if loader is None:
+            raise LrlabError("the trainer has no train dataloader yet; pass one to fit()")
+        return trainer.optimizers[0], loader
+
+    def _log(self, trainer, result: RangeTestResult, rate: float) -> None:
+        for logger in trainer.loggers:
+            logger.log_metrics({"lrlab/lr": rate}, step=trainer.global_step)
+            writer = getattr(logger, "experiment", None)
+            if hasattr(writer, "add_image"):  # TensorBoard: the range test's figure
+                from lrlab.report import plot_range_test, range_test_info
+
+                fig = plot_range_test(range_test_info(result))
+                fig.canvas.draw()
+                writer.add_image("lrlab/range_test", np.asarray(fig.canvas.buffer_rgba())[..., :3],
+                                 trainer.global_step, dataformats="HWC")

@@ -1,0 +1,167 @@
+"""lrlab's range test inside a real Lightning ``Trainer`` (CPU, a tiny module, two epochs):
+the rate reported is the rate trained at; the weights, optimizer, random state and metrics
+are as before the test; a run with the finder equals a run started at its rate by hand,
+early stopping and validation batch limits included."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from contextlib import nullcontext
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+L = pytest.importorskip("lightning")
+
+from lrlab import LrlabError
+from lrlab.integrations import MissingExtra
+from lrlab.integrations.lightning import FindLR
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning")  # lightning 2.6 on torch 2.13
+
+
+class Net(L.LightningModule):
+    """Two param groups (ratio 10), momentum, a StepLR; counts its validation batches."""
+
+    def __init__(self, lrs=(0.01, 0.1), *, optimizer: bool = True, manual: bool = False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+        self.lrs, self.with_optimizer = lrs, optimizer
+        self.automatic_optimization = not manual
+        self.val_batches: list[int] = []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = nn.functional.cross_entropy(self.net(x), y)
+        self.log("train_loss", loss, on_step=True, on_epoch=True)
+        return loss
+
+    def on_validation_epoch_start(self):
+        self.val_batches.append(0)
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.val_batches[-1] += 1
+        self.log("val_loss", nn.functional.cross_entropy(self.net(x), y))
+
+    def configure_optimizers(self):
+        if not self.with_optimizer:
+            return None
+        opt = torch.optim.SGD([{"params": self.net[0].parameters(), "lr": self.lrs[0]},
+                               {"params": self.net[2].parameters(), "lr": self.lrs[1]}],
+                              momentum=0.9)
+        return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.StepLR(opt, 1, 0.5)}
+
+
+def _data():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(192, 4, generator=g)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    return (DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
+            DataLoader(TensorDataset(x, y), batch_size=32))
+
+
+def _fit(module, *callbacks, **options):
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+                        enable_progress_bar=False, enable_checkpointing=False,
+                        enable_model_summary=False, callbacks=list(callbacks), **options)
+    torch.manual_seed(7)  # the data order
+    trainer.fit(module, *_data())
+    return trainer
+
+
+class Snapshot(L.Callback):
+    """What the module, optimizer, trainer and RNG look like at ``on_train_start``."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.weights = copy.deepcopy(pl_module.state_dict())
+        self.optimizer = copy.deepcopy(trainer.optimizers[0].state_dict()["state"])
+        self.rng = torch.get_rng_state()
+        self.loops = (trainer.global_step, trainer.current_epoch,
+                      trainer.fit_loop.epoch_loop.batch_progress.state_dict())
+        self.metrics = dict(trainer.callback_metrics)
+        self.training = pl_module.training
+
+
+def test_the_rate_reported_is_the_rate_trained_at_and_nothing_else_moves() -> None:
+    before, after = Snapshot(), Snapshot()
+    finder = FindLR(start=1e-4, end=10.0, steps=30)
+    trainer = _fit(Net(), before, finder, after)
+    rate = finder.rate
+    assert rate is not None and rate == finder.results[0][1].suggestion.lr
+    assert finder.rate_used == [(0, rate)]  # the first step trained at exactly that rate
+    opt = trainer.optimizers[0]
+    scheduler = trainer.lr_scheduler_configs[0].scheduler
+    assert scheduler.base_lrs == pytest.approx([rate, 10 * rate], rel=1e-12)  # ratio kept
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx(  # StepLR ran from it
+        [rate * 0.25, 10 * rate * 0.25], rel=1e-12)
+    for name, value in before.weights.items():
+        assert torch.equal(value, after.weights[name]), name
+    assert before.optimizer == after.optimizer == {}
+    assert torch.equal(before.rng, after.rng)
+    assert before.loops == after.loops and before.metrics == after.metrics
+    assert before.training == after.training
+
+
+def test_a_run_with_the_finder_equals_one_started_at_its_rate() -> None:
+    """Early stopping and limit_val_batches behave as without the finder."""
+    def stopper():  # stops once val_loss < 100: after the first epoch
+        return L.pytorch.callbacks.EarlyStopping(monitor="val_loss", stopping_threshold=100.0)
+
+    finder, stop, found = FindLR(start=1e-4, end=10.0, steps=30), stopper(), Net()
+    _fit(found, finder, stop, limit_val_batches=2)
+    rate = finder.rate
+    control, by_hand = stopper(), Net(lrs=(rate, 10 * rate))
+    _fit(by_hand, control, limit_val_batches=2)
+    assert found.val_batches == by_hand.val_batches == [2, 2]  # sanity check, epoch 0
+    assert stop.stopped_epoch == control.stopped_epoch == 0
+    torch.testing.assert_close(stop.best_score, control.best_score, rtol=1e-5, atol=1e-6)
+    for name, value in found.state_dict().items():
+        torch.testing.assert_close(value, by_hand.state_dict()[name], rtol=1e-5, atol=1e-6)
+
+
+def test_again_at_a_given_epoch() -> None:
+    finder = FindLR(start=1e-4, end=10.0, steps=20, epochs=[1], reading="min_div10")
+    _fit(Net(), finder)
+    assert [epoch for epoch, _ in finder.results] == [0, 1]
+    assert [epoch for epoch, _ in finder.rate_used] == [0, 1]
+    # the new base rate, at the scheduler's place: StepLR has halved it once
+    assert finder.rate_used[1][1] == pytest.approx(finder.rate * 0.5, rel=1e-12)
+
+
+@pytest.mark.parametrize(("module", "message"), [
+    (Net(optimizer=False), "configures no optimizer over its parameters"),
+    (Net(manual=True), "manual optimization"),
+])
+def test_a_module_lrlab_cannot_drive_is_named(module, message: str) -> None:
+    warned = pytest.warns(UserWarning) if not module.with_optimizer else nullcontext()
+    with pytest.raises(LrlabError, match=message), warned:  # Lightning warns of no optimizer
+        _fit(module, FindLR(steps=10))
+
+
+def test_the_rate_and_the_figure_reach_the_logger(tmp_path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = L.pytorch.loggers.TensorBoardLogger(tmp_path, name="run", version=0)
+    finder = FindLR(start=1e-4, end=10.0, steps=20)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=logger, log_every_n_steps=1,
+                        enable_progress_bar=False, enable_checkpointing=False,
+                        enable_model_summary=False, callbacks=[finder])
+    trainer.fit(Net(), *_data())
+    events = EventAccumulator(str(tmp_path / "run" / "version_0"))
+    events.Reload()
+    assert [e.value for e in events.Scalars("lrlab/lr")] == pytest.approx([finder.rate])
+    assert events.Images("lrlab/range_test")[0].width > 100
+
+
+def test_without_lightning_one_line_names_the_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "lightning.pytorch", None)
+    monkeypatch.delitem(sys.modules, "lrlab.integrations.lightning")
+    with pytest.raises(MissingExtra, match=r"pip install 'lrlab\[lightning\]'$"):
+        import lrlab.integrations.lightning  # noqa: F401
