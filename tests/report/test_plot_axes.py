@@ -15,6 +15,7 @@ from lrlab.report import (
     curves_info,
     grad_norm_info,
     heatmap_info,
+    new_figure,
     plot_curves,
     plot_grad_norm,
     plot_heatmap,
@@ -26,7 +27,6 @@ from lrlab.report import (
     schedule_info,
     sse_info,
 )
-from lrlab.report._style import new_figure
 
 
 def _plots(run) -> dict:

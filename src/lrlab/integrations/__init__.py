@@ -15,5 +15,6 @@ without it, it raises :class:`MissingExtra` (an :class:`ImportError` and a
 """
 
 from lrlab.integrations._extras import MissingExtra
+from lrlab.integrations._rates import at_base_rates, scale_rates
 
-__all__ = ["MissingExtra"]
+__all__ = ["MissingExtra", "at_base_rates", "scale_rates"]

@@ -1,0 +1,75 @@
+"""An optimizer's rates moved to a new base, groups and schedulers along: what the
+integrations do once the range test has chosen a rate."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+
+from lrlab._errors import LrlabError
+
+__all__ = ["at_base_rates", "scale_rates"]
+
+#: The param-group keys holding rates a scheduler derives the step's rate from.
+_GROUP_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
+#: The scheduler attributes holding one rate per param group.
+_SCHEDULER_KEYS = ("base_lrs", "max_lrs", "_last_lr")
+
+
+def _base(group: dict) -> float:
+    return float(group.get("initial_lr", group["lr"]))
+
+
+def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
+                rate: float) -> list[float]:
+    """Make ``rate`` group 0's base rate, every other group keeping its ratio to it.
+
+    Group ``i``'s rates (``lr``, ``initial_lr``, ``max_lr``, ``min_lr``) and the schedulers'
+    per-group ``base_lrs``, ``max_lrs`` and last rates are multiplied by
+    ``c = rate / base_0``, ``base_0`` being group 0's ``initial_lr`` (else ``lr``).
+
+    Returns:
+        the new base rate of every group.
+
+    Example:
+        >>> net = torch.nn.Linear(2, 1)
+        >>> opt = torch.optim.SGD([{"params": [net.weight], "lr": 0.1},
+        ...                        {"params": [net.bias], "lr": 1.0}])
+        >>> [round(lr, 12) for lr in scale_rates(opt, [], 0.01)]
+        [0.01, 0.1]
+    """
+    base = _base(optimizer.param_groups[0])
+    if not (math.isfinite(base) and base > 0):
+        raise LrlabError(f"the optimizer's first param group has base rate {base}; give it a "
+                         "positive lr so lrlab can keep the groups' ratios")
+    factor = rate / base
+    for group in optimizer.param_groups:
+        for key in _GROUP_KEYS:
+            if isinstance(group.get(key), (int, float)):
+                group[key] = group[key] * factor
+    for scheduler in schedulers:
+        if getattr(scheduler, "optimizer", None) is not optimizer:
+            continue
+        for key in _SCHEDULER_KEYS:
+            values = getattr(scheduler, key, None)
+            if isinstance(values, list):
+                setattr(scheduler, key, [v * factor if isinstance(v, (int, float)) else v
+                                         for v in values])
+    return [_base(group) for group in optimizer.param_groups]
+
+
+@contextlib.contextmanager
+def at_base_rates(optimizer: torch.optim.Optimizer) -> Iterator[None]:
+    """Groups at their base rates while the test runs (a warm-up may hold them at 0)."""
+    saved = [group["lr"] for group in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["lr"] = _base(group)
+    try:
+        yield
+    finally:
+        for group, lr in zip(optimizer.param_groups, saved):
+            group["lr"] = lr
