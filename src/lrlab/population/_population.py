@@ -12,6 +12,12 @@ Three ways to run the forward pass give the same numbers:
   vmap can trace;
 * ``loop``: the members one after another, for a model vmap cannot trace (in-place buffer
   updates, data-dependent control flow). Chosen automatically, with a one-line warning.
+
+On an accelerator a step never waits for the device: the divergence mask is applied with
+``torch.where`` every step instead of being read back to decide whether it is needed (the
+CPU reads it, which costs nothing there and skips the masking in the common case; both give
+the same numbers). With ``compile=...`` the forward pass and the update run through
+``torch.compile`` (see :mod:`lrlab.population._compiled`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from torch.func import functional_call, vmap
 from lrlab._errors import LrlabError
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
 from lrlab.population._batched import batched_forward, plan
+from lrlab.population._compiled import CompileSetting, Compiler
 
 __all__ = ["Path", "Population", "StepOutput"]
 
@@ -97,6 +104,9 @@ class Population:
         lr_mult: layer-wise rates: parameter-name pattern -> multiplier of the member's rate
             (``{"head.*": 10}``; see :func:`lrlab.optim.param_groups`), or one such mapping
             per member so uniform and layer-wise members train side by side.
+        compile: run the step's forward pass and update through ``torch.compile``: ``True``
+            (the default backend) or a backend name; it falls back to eager code, with one
+            warning, when compilation fails. Values agree with ``False`` up to rounding.
 
     Example:
         >>> import torch
@@ -110,7 +120,7 @@ class Population:
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  path: Path = "auto", divergence_factor: float | None = 1e3,
                  lr_mult: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
-                 ) -> None:
+                 compile: CompileSetting = False) -> None:
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
         values = _check_hparams(self.rule, hparams)
         self.members = values["lr"].numel()
@@ -140,6 +150,8 @@ class Population:
         self.diverged_step = torch.full((self.members,), -1, dtype=torch.long, device=self.device)
         self.steps = 0
         self._bound: Tensor | None = None
+        self._check_on_host = self.device.type == "cpu"  # see _flag_divergence
+        self._compiler = Compiler(compile, before_first=self._save_buffers)
 
     # -- construction ------------------------------------------------------------------
 
@@ -263,29 +275,53 @@ class Population:
             shared: whether every member sees the same batch.
             lr: this step's rate per member, ``(K,)``; default: the base rates.
         """
-        outputs = self.forward(x, shared=shared)
-        losses = loss_fn(outputs, y)
+        if self.path == "vmap" and not self._vmap_works:  # this call finds out if vmap works
+            outputs, losses = self._outputs_losses(x, y, loss_fn, shared)
+        else:
+            outputs, losses = self._compiler("forward", self._outputs_losses, x, y, loss_fn,
+                                             shared)
         batch_loss = losses.mean(dim=1)
         loss = batch_loss.detach()
         everyone = self._flag_divergence(loss)
         total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
         grads = torch.autograd.grad(total, list(self.params.values()))
-        flat_grad = torch.empty_like(self.flat)
-        for view, g in zip(self._views(flat_grad), grads):
-            view.copy_(g)  # one pass each, whatever the layout autograd handed back
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
-        (update,), self.state = self.rule.update([flat_grad], self.state, [self.flat], hp)
-        norm = torch.linalg.vector_norm(flat_grad, dim=1)
+        update, self.state, norm = self._compiler("update", self._update, grads, self.state, hp,
+                                                  None if everyone else self.alive)
         with torch.no_grad():
-            if everyone:
-                self.flat.add_(update)
-            else:  # a frozen member keeps its weights; its gradient norm means nothing
-                self.flat.add_(torch.where(self.alive.unsqueeze(1), update, 0.0))
-                norm = torch.where(self.alive, norm, torch.nan)
+            self.flat.add_(update)
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
         return StepOutput(outputs.detach(), losses.detach(), loss, norm, used)
+
+    def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
+                        shared: bool) -> tuple[Tensor, Tensor]:
+        outputs = self.forward(x, shared=shared)
+        return outputs, loss_fn(outputs, y)
+
+    def _update(self, grads: Sequence[Tensor], state: dict, hp: dict,
+                alive: Tensor | None) -> tuple[Tensor, dict, Tensor]:
+        """The increment of ``flat``, the rule's new state and each member's gradient norm;
+        with ``alive`` given, a frozen member's increment is 0 and its norm NaN."""
+        flat_grad = torch.empty_like(self.flat)
+        for view, g in zip(self._views(flat_grad), grads):
+            view.copy_(g)  # one pass each, whatever the layout autograd handed back
+        (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
+        norm = torch.linalg.vector_norm(flat_grad, dim=1)
+        if alive is not None:  # a frozen member keeps its weights; its gradient norm means nothing
+            update = torch.where(alive.unsqueeze(1), update, 0.0)
+            norm = torch.where(alive, norm, torch.nan)
+        return update, state, norm
+
+    def _save_buffers(self) -> Callable[[], None]:
+        """Undo for a failed first compiled call: put the buffers back as they are now."""
+        saved = {n: b.clone() for n, b in self.buffers.items()}
+
+        def undo() -> None:
+            for name, b in saved.items():
+                self.buffers[name].copy_(b)
+        return undo
 
     def _views(self, flat: Tensor) -> list[Tensor]:
         """Views of a ``(K, P)`` tensor shaped like each trainable parameter, in order."""
@@ -297,10 +333,13 @@ class Population:
         return out
 
     def _flag_divergence(self, loss: Tensor) -> bool:
-        """Freeze members whose loss is NaN/Inf or beyond their bound; whether all live.
+        """Freeze members whose loss is NaN/Inf or beyond their bound; whether all live
+        (then the step skips masking).
 
-        One comparison covers every case: ``|loss| <= bound`` is false for NaN and Inf. The
-        one host sync here lets the common case (everyone alive) skip all masking.
+        One comparison covers every case: ``|loss| <= bound`` is false for NaN and Inf. On the
+        CPU one host read lets the common case (everyone alive) skip all masking; on an
+        accelerator that read would stall the queue every step, so the answer is always
+        "mask" and the mask stays on the device (masking a live member changes no bit).
         """
         self.steps += 1
         if self._bound is None:
@@ -309,7 +348,7 @@ class Population:
             bound = loss.abs().clamp_min(1.0) * factor if factor else torch.full_like(loss, big)
             self._bound = bound.nan_to_num(big, big)
         ok = loss.abs() <= self._bound
-        if bool((ok & self.alive).sum() == self.members):
+        if self._check_on_host and bool((ok & self.alive).sum() == self.members):
             return True
         self.diverged_step = torch.where(self.alive & ~ok, self.steps, self.diverged_step)
         self.alive = self.alive & ok

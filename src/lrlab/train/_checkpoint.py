@@ -107,9 +107,10 @@ def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
 
 
 def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size: int) -> str:
-    """A digest of what determines a fit's numbers: settings (but the device), members,
-    and the epochs and batch size actually used (the task's defaults filled in)."""
-    settings = {k: v for k, v in config.model_dump().items() if k != "device"}
+    """A digest of what determines a fit's numbers: settings (but the device and whether the
+    step is compiled), members, and the epochs and batch size actually used (the task's
+    defaults filled in)."""
+    settings = {k: v for k, v in config.model_dump().items() if k not in ("device", "compile")}
     text = json.dumps({"config": settings, "members": [m.model_dump() for m in members],
                        "epochs": epochs, "batch_size": batch_size}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -31,6 +31,20 @@ def _positive_rate(v: float) -> float:
 Rate = Annotated[float, AfterValidator(_positive_rate)]
 
 
+def _known_backend(v: bool | str) -> bool | str:
+    if isinstance(v, str):
+        import torch
+
+        known = torch.compiler.list_backends(exclude_tags=())
+        if v not in known:
+            raise ValueError(f"unknown torch.compile backend {v!r}; use true (inductor) or one "
+                             f"of: {', '.join(known)}")
+    return v
+
+
+Backend = Annotated[bool | str, AfterValidator(_known_backend)]
+
+
 class Member(BaseModel):
     """One member's settings: its rate, seed and other hyperparameters."""
 
@@ -51,7 +65,10 @@ class SweepConfig(BaseModel):
     """What to train: rates x seeds with one update rule, for some epochs.
 
     ``seeds=None`` gives every member the same initial weights and example order (``seed``);
-    a list of seeds crosses every rate with every seed.
+    a list of seeds crosses every rate with every seed. ``compile`` runs the population's
+    step through ``torch.compile`` (``True``: inductor; or a backend's name), off by default
+    (see :class:`~lrlab.population.Population`); like ``device``, it changes how the numbers
+    are computed, not what they are (up to rounding), so a checkpoint resumes either way.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -70,6 +87,7 @@ class SweepConfig(BaseModel):
     divergence_factor: float | None = Field(default=1e3, gt=1)
     record_steps: bool = False
     eval_batch_size: int = Field(default=4096, ge=1)
+    compile: Backend = False
 
     @model_validator(mode="after")
     def _known_schedules(self) -> SweepConfig:

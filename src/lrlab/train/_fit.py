@@ -97,7 +97,10 @@ class _Batches:
         for seed in self.distinct:
             g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
             perms.append(torch.randperm(self.n, generator=g))
-        order = torch.stack(perms).to(self.device)
+        order = torch.stack(perms)
+        if self.device.type == "cuda":  # a copy from pinned memory does not stall the queue
+            order = order.pin_memory()
+        order = order.to(self.device, non_blocking=True)
         return order[0] if self.shared else order[self.which]
 
 
@@ -252,7 +255,7 @@ def _population(task: Task, members: Sequence[Member], config: SweepConfig,
     lr_mult = [m.lr_mult for m in members] if any(m.lr_mult for m in members) else None
     return Population(_initial_models(task, members), rule, hparams, device=device, dtype=dtype,
                       path=config.path, divergence_factor=config.divergence_factor,
-                      lr_mult=lr_mult)
+                      lr_mult=lr_mult, compile=config.compile)
 
 
 def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
