@@ -57,3 +57,45 @@ def test_scaler_branch_of_the_loop_on_cpu():
     records = run_once(setup)
     assert len(records["lrs"]) == 12 and np.isfinite(records["losses"]).all()
     assert records["losses"][-1] < records["losses"][0]
+
+
+def _overflowing(net: nn.Module, calls: set[int] | None) -> dict[str, int]:
+    """Make the first layer's gradient inf on these backward calls (all from the 3rd when
+    None), as float16 gradients overflow; returns the call counter."""
+    count = {"calls": 0}
+
+    def hook(grad):
+        count["calls"] += 1
+        bad = count["calls"] >= 3 if calls is None else count["calls"] in calls
+        return torch.full_like(grad, torch.inf) if bad else grad
+
+    net[0].weight.register_hook(hook)
+    return count
+
+
+def _scaled_run(net: nn.Module, steps: int) -> dict:
+    opt = torch.optim.SGD(net.parameters(), lr=1e-4)
+    train = Batches(data(), 32, train=True, name="train_data")
+    setup = Setup(net, CE, opt, [1e-4], range_rates(1e-4, 1.0, steps), train, None, 1, 1,
+                  0.98, 4.0, True, torch.device("cpu"), None)
+    return run_once(setup)
+
+
+def test_a_step_the_scaler_skips_does_not_advance_the_ramp():
+    """Backward calls 3 and 4 overflow: the scaler skips those steps, the ramp waits, and
+    every one of the 12 rates is still recorded once, in order, each after a real step."""
+    net = model()
+    count = _overflowing(net, {3, 4})
+    records = _scaled_run(net, 12)
+    np.testing.assert_array_equal(records["lrs"], range_rates(1e-4, 1.0, 12))
+    assert count["calls"] == 14 and np.isfinite(records["losses"]).all()
+    assert not records["stopped_early"]
+
+
+def test_gradients_that_always_overflow_stop_the_test_with_a_reason():
+    net = model()
+    _overflowing(net, None)
+    records = _scaled_run(net, 40)
+    assert len(records["lrs"]) == 2 and records["stopped_early"]
+    assert records["reason"] == (f"the gradient scaler skipped 32 steps in a row at lr "
+                                 f"{range_rates(1e-4, 1.0, 40)[2]:.3g}: the gradients overflow")

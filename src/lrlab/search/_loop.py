@@ -98,30 +98,37 @@ def _check_loss(loss: Any) -> Tensor:
     return loss
 
 
-def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> float | None:
-    """One optimizer step over ``accumulate`` micro-batches: the mean loss, or None (no data)."""
+#: Steps in a row the gradient scaler may skip (inf/NaN gradients) before the test stops:
+#: from its initial scale of 2**16, halving each time, far past any scale that could help.
+MAX_SKIPS = 32
+
+
+def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | None, bool]:
+    """One optimizer step over ``accumulate`` micro-batches: the mean loss (None: no data)
+    and whether the gradient scaler skipped the step (inf/NaN gradients under ``amp``)."""
     s.optimizer.zero_grad(set_to_none=True)
     total = 0.0
     for k in range(s.accumulate):
         batch = stream.next()
         if batch is None:
-            return None
+            return None, False
         with _autocast(s):
             loss, _, _ = forward_loss(s.model, s.loss_fn, to_device(batch, s.device), s.keys)
         if check and k == 0:
             loss = _check_loss(loss)
         value = float(loss.detach())
         if not math.isfinite(value):
-            return value
+            return value, False
         scaled = loss.reshape(()) / s.accumulate
         (scaler.scale(scaled) if scaler is not None else scaled).backward()
         total += value / s.accumulate
-    if scaler is not None:
-        scaler.step(s.optimizer)
-        scaler.update()
-    else:
+    if scaler is None:
         s.optimizer.step()
-    return total
+        return total, False
+    scale = scaler.get_scale()
+    scaler.step(s.optimizer)
+    scaler.update()
+    return total, scaler.get_scale() < scale  # the scale drops exactly when it skipped
 
 
 def _evaluate(s: Setup) -> tuple[float, float | None]:
@@ -190,18 +197,28 @@ def run_once(s: Setup) -> dict[str, Any]:
     scaler = torch.amp.GradScaler(s.device.type) if s.amp else None
     s.model.train()
     curve = Curve(s, s.val is not None)
-    last = len(s.lrs) - 1
-    for t, lr in enumerate(s.lrs.tolist()):
+    lrs, last, t, skips = s.lrs.tolist(), len(s.lrs) - 1, 0, 0
+    while t <= last:
+        lr = lrs[t]
         _set_lrs(s, lr)
-        loss = _train_step(s, stream, scaler, check=t == 0)
+        loss, skipped = _train_step(s, stream, scaler, check=t == 0)
         if loss is None:
             curve.reason, curve.stopped = f"train_data ran out after {stream.seen} batches", True
             break
+        if skipped:  # no step was taken: not a point of the curve; the same rate again
+            skips += 1
+            if skips == MAX_SKIPS:
+                curve.reason, curve.stopped = (f"the gradient scaler skipped {skips} steps in a "
+                                               f"row at lr {lr:.3g}: the gradients overflow"), True
+                break
+            continue
+        skips = 0
         val = (_evaluate(s) if s.val is not None and math.isfinite(loss)
                and (t % s.eval_every == 0 or t == last) else None)
         curve.add(t, lr, loss, val)
         if not curve.active:
             break
+        t += 1
     return curve.records(all(a is not None for a in curve.val_acc))
 
 

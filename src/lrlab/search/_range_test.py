@@ -196,7 +196,9 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
         smooth: the EMA's decay in ``[0, 1)``.
         diverge: the divergence factor (> 1).
         amp: mixed precision on CUDA (``torch.autocast("cuda")`` and a ``GradScaler``); on a
-            CPU model it raises :class:`~lrlab.LrlabError`, never falls back silently.
+            CPU model it raises :class:`~lrlab.LrlabError`, never falls back silently. A
+            step the scaler skips (inf/NaN gradients in float16) is no point of the curve:
+            the ramp stays at its rate for the next batch (32 skips in a row stop the test).
         device: where batches go; must be the model's device (default: its first
             trainable parameter's).
         batch_size: the batch size for tensor-tuple data and Datasets.
