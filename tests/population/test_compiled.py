@@ -61,8 +61,8 @@ def test_a_failing_compiler_falls_back_with_one_warning_and_the_same_bits():
     with pytest.warns(RuntimeWarning) as caught:
         broken.step(x, y, cross_entropy)
     assert [str(w.message) for w in caught] == [
-        "lrlab: compiling the population step failed (RuntimeError: no compiler here); "
-        "running it uncompiled"]
+        ("lrlab: compiling the population step failed (RuntimeError: no compiler here); "
+         "running it uncompiled")]
     for _ in range(3):  # no second warning (warnings are errors in this suite)
         eager.step(x, y, cross_entropy)
         broken.step(x, y, cross_entropy)

@@ -26,7 +26,7 @@ __all__ = ["CompileSetting", "Compiler"]
 
 #: ``False`` (off), ``True`` (``torch.compile``'s default backend), or a backend: its name
 #: (``"inductor"``, ``"aot_eager"``, ...) or a callable, as ``torch.compile(backend=...)``.
-CompileSetting = Union[bool, str, Callable[..., Any]]
+CompileSetting = Union[bool, str, Callable[..., Any]]  # noqa: UP007 - a runtime alias (3.10)
 
 T = TypeVar("T")
 
@@ -62,12 +62,14 @@ class Compiler:
         if not self.active:
             return fn(*args)
         compiled = self._compiled.get(name)
-        first = compiled is None
-        if compiled is None:
-            backend = "inductor" if self.setting is True else self.setting
-            compiled = self._compiled[name] = torch.compile(fn, backend=backend)
-        undo = self.before_first() if first and self.before_first is not None else None
+        undo = None if compiled is not None or self.before_first is None else self.before_first()
         try:
+            if compiled is None:
+                backend = "inductor" if self.setting is True else self.setting
+                # static shapes: a training loop has one batch shape (two with a short last
+                # batch), and kernels specialised to it are the fastest
+                compiled = self._compiled[name] = torch.compile(fn, backend=backend,
+                                                                dynamic=False)
             return compiled(*args)
         except Exception as err:  # noqa: BLE001 - any backend failure means: run eagerly
             if undo is not None:

@@ -35,7 +35,7 @@ from torch.func import functional_call, vmap
 from lrlab._errors import LrlabError
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
 from lrlab.population._batched import batched_forward, plan
-from lrlab.population._compiled import CompileSetting, Compiler
+from lrlab.population._compiled import Compiler, CompileSetting
 
 __all__ = ["Path", "Population", "StepOutput"]
 
