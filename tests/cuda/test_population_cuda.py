@@ -4,9 +4,9 @@ waits for the device, and the epoch loop and the compiled step give the CPU's re
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from helpers import no_time
 from torch import Tensor, nn
 
 from lrlab.metrics import cross_entropy
@@ -108,17 +108,12 @@ def test_a_step_and_the_epoch_loop_never_wait_for_the_device(device, cuda_only, 
     assert not bool(pop.alive[-1])  # the last member diverged and was masked on the device
 
 
-def _records(result) -> pd.DataFrame:
-    frame = result.records
-    return frame[frame["metric"] != "time"].reset_index(drop=True)
-
-
 def test_a_sweep_on_the_device_records_what_the_cpu_does(device):
     settings = {"lrs": [0.1, 0.01, 1e6], "optimizer": "momentum", "dtype": "float64",
                 "record_steps": True}
     cpu = sweep(_task(), device="cpu", **settings)
     here = sweep(_task(), device=str(device), **settings)
-    a, b = _records(cpu), _records(here)
+    a, b = no_time(cpu.records), no_time(here.records)
     assert a[["member", "epoch", "metric"]].equals(b[["member", "epoch", "metric"]])
     np.testing.assert_allclose(b["value"], a["value"], rtol=1e-9, atol=1e-11)
     assert cpu.members["diverged_epoch"].tolist() == here.members["diverged_epoch"].tolist()
@@ -130,5 +125,5 @@ def test_the_compiled_step_on_the_device_records_what_eager_does(device):
     eager = sweep(_task(), **settings)
     compiled = sweep(_task(), **settings, compile=True)
     assert compiled.population._compiler.failed is None  # it did compile (inductor)
-    a, b = _records(eager), _records(compiled)
+    a, b = no_time(eager.records), no_time(compiled.records)
     np.testing.assert_allclose(b["value"], a["value"], rtol=1e-4, atol=1e-5)
