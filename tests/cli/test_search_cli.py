@@ -1,4 +1,5 @@
-"""Tests for ``lrlab auto``, ``grid``, ``fastest`` and ``halving`` (in-process)."""
+"""Tests for ``lrlab auto``, ``grid``, ``coarse-to-fine``, ``fastest`` and ``halving``
+(in-process)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,21 @@ def test_coarse_to_fine_writes_each_stage(capsys, tmp_path: Path) -> None:
     assert saved["decade"][0] <= saved["lr"] <= saved["decade"][1]
     assert [row["lr"] for row in saved["coarse_scores"]].count(0.001) == 1
     assert saved["explanation"]
+
+
+def test_coarse_to_fine_is_its_own_command_and_grid_flag_still_works(capsys) -> None:
+    """``lrlab coarse-to-fine`` runs the procedure; ``grid --coarse-to-fine`` (the old
+    spelling) gives the same verdict and says it is deprecated, after the run."""
+    args = ["blobs", "--lo", "1e-2", "--hi", "1", "--fine", "2", "--epochs", "1", "--subset",
+            "0.2", "-q"]
+    code, new, err = run(capsys, "coarse-to-fine", *args)
+    assert code == 0, err
+    assert "deprecated" not in err
+    code, old, err = run(capsys, "grid", *args[:1], "--coarse-to-fine", *args[1:])
+    assert code == 0, err
+    assert "`lrlab coarse-to-fine`" in err.splitlines()[-1]
+    verdict = [line for line in new.splitlines() if line.startswith("coarse_to_fine: lr=")]
+    assert len(verdict) == 1 and verdict[0] in old.splitlines()
 
 
 def test_fastest_prints_sse_per_rate_and_writes_confirm(capsys, tmp_path: Path) -> None:
@@ -99,6 +115,9 @@ def test_auto_without_refining_trains_one_race(capsys, tmp_path: Path) -> None:
     ["grid", "blobs", "--lo", "1e-3"],
     ["grid", "blobs", "--coarse-to-fine", "--lo", "1", "--hi", "0.5"],
     ["grid", "blobs", "--coarse-to-fine", "--fine", "1"],
+    ["coarse-to-fine", "blobs", "--lo", "1", "--hi", "0.5"],
+    ["coarse-to-fine", "blobs", "--fine", "1"],
+    ["coarse-to-fine", "blobs", "--lrs", "1"],
     ["grid", "blobs", "--subset", "abc"],
     ["grid", "blobs", "--epochs", "0"],
     ["grid", "nope"],
@@ -122,7 +141,7 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path: Path) -> None:
     assert "is a file" in assert_bad_input(code, err)
 
 
-@pytest.mark.parametrize("name", ["auto", "grid", "fastest", "halving"])
+@pytest.mark.parametrize("name", ["auto", "grid", "coarse-to-fine", "fastest", "halving"])
 def test_help(capsys, name: str) -> None:
     code, out, _ = run(capsys, name, "--help")
     assert code == 0 and "--confirm" in out and "--subset" in out

@@ -42,7 +42,7 @@ def test_run_prints_the_verdict_table_and_writes_the_report(capsys, tmp_path: Pa
 
 @pytest.mark.parametrize("argv, words", [
     (["reproduce", "nope", "--out", "x"], ["unknown experiment 'nope'", *EXPERIMENTS]),
-    (["reproduce", "--out", "x"], ["give an experiment NAME", "--list"]),
+    (["reproduce", "--out", "x"], ["give an experiment NAME", "lrlab list experiments"]),
     (["reproduce", "decay-schedules"], ["give --out DIR"]),
     (["reproduce", "decay-schedules", "--full", "--size", "test", "--out", "x"],
      ["--full and --size test disagree"]),

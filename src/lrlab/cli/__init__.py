@@ -9,27 +9,31 @@ from __future__ import annotations
 import sys
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._find import find
-from lrlab.cli._options import (
-    RULE_OPTIONS,
-    check_out,
-    check_tensorboard,
-    load_task,
-    parse_hparams,
-    parse_seeds,
-    parse_subset,
-    with_options,
+from lrlab.cli._bundles import (
+    ExecutorOptions,
+    MemberOptions,
+    OutputOptions,
+    StoreOptions,
+    TaskOptions,
+    TrainOptions,
+    executor_options,
+    member_options,
+    output_options,
+    store_options,
+    task_options,
+    train_options,
 )
+from lrlab.cli._find import find
+from lrlab.cli._list import list_command, print_listing
 from lrlab.cli._playground import playground
-from lrlab.cli._report import check_report, learning_curve_command, report, write_run_report
+from lrlab.cli._report import learning_curve_command, report
 from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
-from lrlab.cli._search import auto, fastest, grid, halving
+from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving
 from lrlab.cli._store import export, ls, resume, show
 
 __all__ = ["app", "entry", "main"]
@@ -40,88 +44,58 @@ def app() -> None:
     """Find, schedule and study the learning rate of PyTorch networks."""
 
 
-_SWEEP = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
-          "schedules", "lr_mult", "seeds", "seed", "subset", "data_dir", "download", "device",
-          "dtype", "out", "fmt", "quiet", "record_steps", "db", "study", "checkpoint_every",
-          "report", "tensorboard", "executor", "address", "members_per_task")
-_TRAIN = tuple("lr" if name == "lrs" else name for name in _SWEEP if name != "seeds")
-
-
-def _run(task_name: str | None, lrs: list[float], *, task_opt: str | None, subset: str | None,
-         seed: int, data_dir: Path | None, download: bool, out: Path | None, fmt: str,
-         quiet: bool, db: Path, study: str | None, checkpoint_every: int, command: str,
-         report: Path | None = None, tensorboard: Path | None = None, executor: str = "local",
-         address: str | None = None, members_per_task: int | None = None,
-         **settings: object) -> None:
+def _train(command: str, task: TaskOptions, members: MemberOptions, training: TrainOptions,
+           output: OutputOptions, store: StoreOptions, executor: ExecutorOptions) -> None:
+    """Train the members as a new study (``sweep`` and ``train``): every check first."""
     from lrlab.cli._display import print_result
-    from lrlab.cli._store import task_spec, train_study
+    from lrlab.cli._store import train_study
     from lrlab.executors import get_executor
     from lrlab.train import validated
 
-    check_out(out, fmt)
-    check_report(report)
-    check_tensorboard(tensorboard)
-    config = validated(lrs=lrs, seed=seed, **settings)  # every check before any work
-    # Ray missing or its address unreachable: one line, before anything is written
-    with get_executor(executor, address=address, members_per_task=members_per_task) as ex:
-        task = load_task(task_name, task_opt, data_dir=data_dir, download=download,
-                         subset=parse_subset(subset), seed=seed)
-        spec = task_spec(task_name, task_opt, data_dir=data_dir, download=download,
-                         subset=subset, seed=seed)
-        chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit, as before
-        result = train_study(task, config, command=command, spec=spec, db=db, study=study,
-                             checkpoint_every=checkpoint_every, quiet=quiet,
-                             tensorboard=tensorboard, **chunked)
+    output.check()
+    config = validated(seed=task.seed, **members.settings(), **training.settings())
+    with executor.open() as ex:
+        data = task.load()
+        chunked = None if ex == get_executor() else ex  # the default: fit, as before
+        result = train_study(data, config, command=command, spec=task.spec(), db=store.db,
+                             study=store.study, checkpoint_every=store.checkpoint_every,
+                             quiet=output.quiet, executor=chunked,
+                             tensorboard=output.tensorboard)
     print_result(result)
-    if out is not None:
-        result.save(out, format=fmt)
-        print(f"records written to {out}/", file=sys.stderr)
-    write_run_report(result, report)
+    output.write(result, lambda out, fmt: result.save(out, format=fmt), board=False)
 
 
-def _settings(kw: dict) -> dict:
-    """Click's keyword arguments as the sweep's settings (every option popped, then passed)."""
-    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
-    seeds = parse_seeds(kw.pop("seeds", None))
-    lr_mults = _lr_mults(kw.pop("lr_mult"))
-    schedules = list(kw.pop("schedules")) or ["constant"]
-    return {**kw, "hparams": hparams, "seeds": seeds, "lr_mults": lr_mults,
-            "schedules": schedules}
-
-
-def _lr_mults(texts: tuple[str, ...]) -> list[dict[str, float]] | None:
-    from lrlab.optim import parse_lr_mult
-
-    if not texts:
-        return None
-    return [{} if t.strip() == "uniform" else parse_lr_mult(t.split(",")) for t in texts]
+def _trains(*, one: bool):
+    """The bundles of ``sweep`` (``one``: ``train``, one rate), in the order --help shows."""
+    def decorate(fn):
+        for bundle in (executor_options, store_options, output_options, train_options,
+                       member_options(one=one, variants=True), task_options):
+            fn = bundle(fn)
+        return fn
+    return decorate
 
 
 @app.command()
-@with_options(*_SWEEP)
-def sweep(task: str | None, lrs: str, **kw: object) -> None:
+@_trains(one=False)
+def sweep(**bundles) -> None:
     """Train one member per learning rate (x seed) in lockstep, then rank them."""
-    from lrlab.train import parse_lrs
-
-    _run(task, parse_lrs(lrs), command="sweep", **_settings(kw))
+    _train("sweep", **bundles)
 
 
 @app.command()
-@with_options(*_TRAIN)
-def train(task: str | None, lr: float, **kw: object) -> None:
+@_trains(one=True)
+def train(**bundles) -> None:
     """Train one network at one learning rate and summarise its curves."""
-    _run(task, [lr], command="train", **_settings(kw))
+    _train("train", **bundles)
 
 
-@app.command("tasks")
+@app.command("tasks", hidden=True)
 def list_tasks() -> None:
-    """List the built-in tasks."""
-    from lrlab.tasks import DESCRIPTIONS
-
-    for name, text in DESCRIPTIONS.items():
-        print(f"{name:16s} {text}")
+    """List the built-in tasks (as ``lrlab list tasks``)."""
+    print_listing("tasks")
 
 
+app.add_command(list_command)
 app.add_command(schedule)
 app.add_command(find)
 app.add_command(reproduce)
@@ -130,7 +104,7 @@ for _command in (ls, show, resume, export):
 app.add_command(playground)
 app.add_command(report)
 app.add_command(learning_curve_command)
-for _command in (auto, grid, fastest, halving):
+for _command in (auto, grid, coarse_to_fine, fastest, halving):
     app.add_command(_command)
 
 

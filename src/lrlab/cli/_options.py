@@ -1,16 +1,101 @@
-"""The command line's shared options, defined once, and the checks every command makes."""
+"""The command line's shared options, defined once, and the checks every command makes.
+
+Options a library function has a default for are not given a second default here: when
+left out they are not passed, so the library's default applies, and ``--help`` shows that
+default, read from the function's signature when the help is drawn (:class:`LibraryDefault`).
+Names a registry knows (update rules, plots) are a :class:`Registry` choice: ``--help``
+lists them and a wrong one is refused with the registry's own one-line error. Both read the
+library only when asked, so the command starts without importing it.
+"""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from lrlab._errors import LrlabError
 
-__all__ = ["RULE_OPTIONS", "check_out", "check_tensorboard", "load_task", "parse_hparams",
-           "parse_seeds", "parse_subset", "with_options", "write_tensorboard"]
+__all__ = ["RULE_OPTIONS", "LibraryDefault", "Registry", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
+           "parse_subset", "with_options"]
+
+def _attribute(path: str) -> Any:
+    """``"package.module:name"`` -> the object (imported now, not when the CLI starts)."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def library_default(path: str, name: str) -> Any:
+    """The default of parameter ``name`` of the function (or pydantic model) at ``path``."""
+    owner = _attribute(path)
+    if hasattr(owner, "model_fields"):
+        return owner.model_fields[name].default
+    return inspect.signature(owner).parameters[name].default
+
+
+class LibraryDefault(click.Option):
+    """An option whose default lives in the library: ``None`` when not given (the command
+    then leaves it out), shown in ``--help`` as the default of ``library``'s parameter
+    ``param`` (``library``: ``"package.module:function"``, set by the command when shared)."""
+
+    def __init__(self, *args: Any, library: str | None = None, param: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.library, self.param = library, param or self.name
+
+    def get_help_extra(self, ctx: click.Context) -> Any:
+        extra = super().get_help_extra(ctx)
+        if self.library is not None:
+            value = library_default(self.library, self.param)
+            if isinstance(value, bool) and self.secondary_opts:  # --refine/--no-refine
+                extra["default"] = (self.opts if value else self.secondary_opts)[0].lstrip("-")
+            elif value is not None:
+                shown = ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else value
+                extra["default"] = f"{shown:g}" if isinstance(shown, float) else str(shown)
+        return extra
+
+
+class Registry(click.Choice):
+    """A choice among a registry's names, read from the registry only when needed (the CLI
+    starts without importing it). A wrong name is refused by ``check``, the library's own
+    lookup, so the command line says what Python callers are told.
+
+    Args:
+        names: ``"package.module:NAME"`` of a mapping (or sequence) of the names.
+        check: ``"package.module:function"`` raising :class:`~lrlab.LrlabError` for a bad
+            value and returning the value to use (``None``: click's own message).
+        separator: accept several names joined by it (``--plots curves,sse``).
+    """
+
+    def __init__(self, names: str, check: str | None = None, *,
+                 separator: str | None = None) -> None:
+        self._names, self._check, self.separator = names, check, separator
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(_attribute(self._names))
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        joined = f"[{'|'.join(self.choices)}]"
+        return f"{joined}{self.separator}..." if self.separator else joined
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        if self._check is None:
+            return super().convert(value, param, ctx)
+        check = _attribute(self._check)
+        if self.separator is None:
+            check(value)
+            return value
+        return check(value.split(self.separator))
+
 
 #: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
 RULE_OPTIONS = ("momentum", "weight_decay", "beta1", "beta2", "eps")
@@ -26,15 +111,15 @@ _OPTIONS: dict[str, Callable] = {
     "epochs": click.option("--epochs", type=int, help="epochs (default: the task's)"),
     "batch_size": click.option("--batch-size", type=int,
                                help="batch size (default: the task's)"),
-    "optimizer": click.option("--optimizer", default="sgd", show_default=True,
-                              help="update rule (sgd, momentum, nesterov, adagrad, rmsprop, "
-                                   "adam, adamw, rprop, delta_bar_delta, sgd_hd, adam_hd)"),
+    "optimizer": click.option("--optimizer", cls=LibraryDefault, library="lrlab.train:SweepConfig",
+                              type=Registry("lrlab.optim:RULES", "lrlab.optim:get_rule"),
+                              help="the update rule"),
     **{name: click.option(f"--{name.replace('_', '-')}", type=float, help=f"the rule's {name}")
        for name in RULE_OPTIONS},
     "hp": click.option("--hp", multiple=True,
                        help="another hyperparameter, NAME=VALUE (repeatable)"),
     "schedules": click.option("--schedule", "schedules", multiple=True,
-                              help="rate schedule, NAME[:key=value,...] (lrlab schedule list); "
+                              help="rate schedule, NAME[:key=value,...] (lrlab list schedules); "
                                    "repeat to train schedules side by side"),
     "lr_mult": click.option("--lr-mult", "lr_mult", multiple=True,
                             help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
@@ -45,7 +130,7 @@ _OPTIONS: dict[str, Callable] = {
                          help="seed of the initial weights and the example order"),
     "seeds": click.option("--seeds", help="comma list: cross every rate with each seed (own "
                                           "weights and order per seed)"),
-    "subset": click.option("--subset", help="train on a stratified subset: a count (500) or a "
+    "subset": click.option("--subset", cls=LibraryDefault, help="train on a stratified subset: a count (500) or a "
                                             "fraction (0.1)"),
     "data_dir": click.option("--data-dir", type=click.Path(path_type=Path),
                              help="directory of the dataset's files (else $LRLAB_DATA, else a "
@@ -168,7 +253,7 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
     from lrlab.tasks import get_task
 
     if (name is None) == (task_opt is None):
-        raise LrlabError("give a task: a built-in name (lrlab tasks lists them) or "
+        raise LrlabError("give a task: a built-in name (lrlab list tasks) or "
                          "--task package.module:function")
     if data_dir is not None and not data_dir.is_dir():
         raise LrlabError(f"data directory {data_dir} does not exist; create it or point "

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
+from lrlab.cli._list import print_listing
 from lrlab.cli._options import parse_hparams, with_options
 
 __all__ = ["playground"]
@@ -26,16 +27,17 @@ DEFAULT_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
               help="comma list of update rules to compare")
 @click.option("--lr", "--lrs", "lrs",
               help="rate(s): one, a comma list (0.001,0.01,0.1) or logspace:LO:HI:N; every "
-                   "rule runs at each (default: the surface's, see --list)")
+                   "rule runs at each (default: the surface's, see lrlab list surfaces)")
 @click.option("--steps", type=int, default=300, show_default=True, help="updates per member")
-@click.option("--start", help="the common start X,Y (default: the surface's, see --list)")
+@click.option("--start", help="the common start X,Y (default: the surface's, see lrlab list surfaces)")
 @with_options("hp")
 @click.option("--out", type=click.Path(path_type=Path), help="draw the trajectories (.png)")
 @click.option("--gif", type=click.Path(path_type=Path),
               help="animate the trajectories (.gif, with matplotlib's PillowWriter)")
 @click.option("--frames", type=int, default=60, show_default=True,
               help="frames of the animation")
-@click.option("--list", "show_list", is_flag=True, help="list the surfaces and exit")
+@click.option("--list", "show_list", is_flag=True, hidden=True,
+              help="list the surfaces and exit (lrlab list surfaces)")
 def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int,
                start: str | None, hp: tuple[str, ...], out: Path | None, gif: Path | None,
                frames: int, show_list: bool) -> None:
@@ -51,11 +53,11 @@ def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int
     )
 
     if show_list:
-        _list(SURFACES)
+        print_listing("surfaces")
         return
     if surface is None:
         raise LrlabError(f"give a surface: one of {', '.join(SURFACES)} "
-                         "(lrlab playground --list)")
+                         "(lrlab list surfaces)")
     surf = get_surface(surface)
     for path, suffix in ((out, ".png"), (gif, ".gif")):
         if path is not None:
@@ -115,15 +117,3 @@ def _step(value: object) -> str:
     import pandas as pd
 
     return "-" if pd.isna(value) else str(value)
-
-
-def _list(surfaces: dict) -> None:
-    from lrlab.optim import RULES
-
-    for s in surfaces.values():
-        x0, x1, y0, y1 = s.box
-        click.echo(f"{s.name:11s} {s.description}")
-        minima = ", ".join(f"({x:.4g}, {y:.4g})" for x, y in s.minima)
-        click.echo(f"{'':11s} box x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]; start "
-                   f"{s.start[0]:g},{s.start[1]:g}; lr {s.lr:g}; minima {minima}")
-    click.echo(f"update rules: {', '.join(RULES)}")

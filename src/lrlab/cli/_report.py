@@ -15,7 +15,17 @@ from typing import Any
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import RULE_OPTIONS, check_out, load_task, with_options
+from lrlab.cli._bundles import (
+    MemberOptions,
+    OutputOptions,
+    TaskOptions,
+    TrainOptions,
+    member_options,
+    output_options,
+    task_options,
+    train_options,
+)
+from lrlab.cli._options import Registry, with_options
 
 __all__ = ["check_report", "learning_curve_command", "report", "write_run_report"]
 
@@ -59,10 +69,11 @@ def _print_tables(tables: list) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path),
               help="write the HTML report (one self-contained page) to this file")
-@click.option("--plots", help="comma list of plots to draw (curves, heatmap, sse, grad_norm, "
-                              "schedule, range_test, learning_curve) [default: all that apply]")
+@click.option("--plots", type=Registry("lrlab.report:PLOTS", "lrlab.report:check_plots",
+                                      separator=","),
+              help="the plots to draw, a comma list [default: all that apply]")
 @click.option("--target", type=float,
-              help="validation value that counts as converged [default: 95%% of the best "
+              help="validation value that counts as converged [default: 95% of the best "
                    "member's best; best / 0.95 when lower is better]")
 @click.option("--csv", "csv_out", type=click.Path(path_type=Path),
               help="write the first table (per member) as CSV")
@@ -70,26 +81,19 @@ def _print_tables(tables: list) -> None:
               help="write every table as Markdown")
 @click.option("--title", help="the page title [default: from the run]")
 @with_options("db")
-def report(run_dir: Path, out: Path | None, plots: str | None, target: float | None,
+def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, target: float | None,
            csv_out: Path | None, markdown: Path | None, title: str | None, db: Path) -> None:
     """Show a run's tables and write its HTML report (RUN_DIR: a folder --out wrote, or a
     study in --db)."""
     from lrlab._io import atomic_write
     from lrlab.cli._display import stdout
     from lrlab.cli._store import run_or_study
-    from lrlab.report import (
-        check_html_path,
-        check_plots,
-        markdown_table,
-        report_content,
-        write_page,
-    )
+    from lrlab.report import check_html_path, markdown_table, report_content, write_page
 
     for path in (out, csv_out, markdown):
         if path is not None:
             check_html_path(path)
-    chosen = check_plots(plots.split(",")) if plots is not None else None
-    content = report_content(run_or_study(run_dir, db), target=target, plots=chosen, title=title,
+    content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,
                              draw=out is not None)
     stdout.print(content.verdict, soft_wrap=True)
     _print_tables(content.tables)
@@ -107,50 +111,32 @@ def report(run_dir: Path, out: Path | None, plots: str | None, target: float | N
         print(f"report written to {out}", file=sys.stderr)
 
 
-_CURVE = ("task", "lrs", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp",
-          "seeds", "seed", "data_dir", "download", "device", "dtype", "out", "fmt", "quiet",
-          "report", "tensorboard")
-
-
 @click.command("learning-curve")
-@with_options(*_CURVE)
+@task_options(subset=False)
+@member_options(variants=False)
+@train_options
+@output_options
 @click.option("--sizes", default="0.1,0.25,0.5,1.0", show_default=True,
               help="training-set sizes: counts (100,250) or fractions (0.1,0.5), nested")
-def learning_curve_command(task: str | None, lrs: str, sizes: str, **kw: Any) -> None:
+def learning_curve_command(task: TaskOptions, members: MemberOptions, training: TrainOptions,
+                           output: OutputOptions, sizes: str) -> None:
     """Sweep the rates on nested subsets of the training data: metric against data size."""
     from lrlab.cli._display import progress_bar
-    from lrlab.cli._options import (
-        check_tensorboard,
-        parse_hparams,
-        parse_seeds,
-        write_tensorboard,
-    )
-    from lrlab.report import learning_curve
-    from lrlab.train import parse_lrs, validated
+    from lrlab.report import learning_curve, learning_curve_info
+    from lrlab.train import validated
 
-    out, fmt, quiet, report_path = kw.pop("out"), kw.pop("fmt"), kw.pop("quiet"), kw.pop("report")
-    tensorboard = kw.pop("tensorboard")
-    check_out(out, fmt)
-    check_report(report_path)
-    check_tensorboard(tensorboard)
-    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
-    seeds = parse_seeds(kw.pop("seeds"))
-    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
-                     download=kw.pop("download"))
-    settings = {**kw, "hparams": hparams, "seeds": seeds, "lrs": parse_lrs(lrs)}
+    output.check()
+    data = task.load(subset=False)
+    settings = {**training.settings(), "seed": task.seed, "lrs": members.lrs,
+                "seeds": members.seeds}
     validated(**settings)
     counts = [_size(s) for s in sizes.split(",")]
-    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+    with progress_bar(data.name, data.monitor, data.higher_is_better,
+                      quiet=output.quiet) as callbacks:
         curve = learning_curve(data, sizes=counts, callbacks=callbacks, **settings)
-    from lrlab.report import learning_curve_info
-
     _print_tables([("best validation metric per setting and size (median over seeds)",
                     learning_curve_info(curve).frame)])
-    if out is not None:
-        curve.save(out, format=fmt)
-        print(f"learning curve written to {out}/", file=sys.stderr)
-    write_run_report(curve, report_path)
-    write_tensorboard(curve, tensorboard)
+    output.write(curve, lambda out, fmt: curve.save(out, format=fmt), what="learning curve")
 
 
 def _size(text: str) -> int | float:

@@ -1,4 +1,5 @@
-"""``lrlab reproduce NAME [--full] --out DIR`` and ``lrlab reproduce --list``.
+"""``lrlab reproduce NAME [--size test|reduced|full] --out DIR``; ``lrlab list experiments``
+names them.
 
 One call of :func:`lrlab.reproduce.reproduce`: it trains the experiment, writes its records,
 verdicts and HTML report into ``--out``, and this command prints the verdict table: each
@@ -15,7 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import with_options
+from lrlab.cli._list import print_listing
+from lrlab.cli._options import LibraryDefault, Registry, library_default, with_options
 
 __all__ = ["reproduce"]
 
@@ -24,12 +26,13 @@ _COLOURS = {"holds": "green", "partly": "yellow", "does not hold": "red", "not r
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--list", "show_list", is_flag=True, help="list the experiments and exit")
-@click.option("--full", is_flag=True,
-              help="the brief's full size (default: a reduced size, about a minute on 2 CPU "
-                   "cores)")
-@click.option("--size", type=click.Choice(["test", "reduced", "full"]), hidden=True,
-              help="the run's size (test: seconds, for the test suite)")
+@click.option("--list", "show_list", is_flag=True, hidden=True,
+              help="list the experiments and exit (lrlab list experiments)")
+@click.option("--size", type=Registry("lrlab.reproduce:SIZES"), cls=LibraryDefault,
+              library="lrlab.reproduce:reproduce",
+              help="the run's size: test (seconds), reduced (about a minute on 2 CPU cores) or "
+                   "full (the brief's)")
+@click.option("--full", is_flag=True, help="shorthand for --size full")
 @with_options("data_dir", "download", "device", "out", "quiet")
 def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
               data_dir: Path | None, download: bool, device: str | None, out: Path | None,
@@ -38,34 +41,22 @@ def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
     from lrlab.reproduce import get_experiment
 
     if show_list:
-        _print_list()
+        print_listing("experiments")
         return
     if name is None:
-        raise LrlabError("give an experiment NAME (lrlab reproduce --list shows them)")
+        raise LrlabError("give an experiment NAME (lrlab list experiments shows them)")
     get_experiment(name)  # an unknown name fails here, before anything else
     if out is None:
         raise LrlabError("give --out DIR: the records, the verdicts and the report go there")
     if full and size not in (None, "full"):
         raise LrlabError(f"--full and --size {size} disagree; give one of them")
-    _run(name, out, "full" if full else size or "reduced", data_dir, download, device, quiet)
+    size = "full" if full else size or library_default("lrlab.reproduce:reproduce", "size")
+    _run(name, out, size, data_dir, download, device, quiet)
 
 
 for _param in reproduce.params:  # this command's own --out text
     if _param.name == "out":
         _param.help = "the folder for the records, claims.csv, report.html and figures/"
-
-
-def _print_list() -> None:
-    from lrlab.cli._display import stdout
-    from lrlab.reproduce import EXPERIMENTS
-
-    table = Table(title="lrlab reproduce NAME [--full] --out DIR")
-    for column in ("name", "brief", "what"):
-        table.add_column(column, overflow="fold")
-    for exp in EXPERIMENTS.values():
-        needs = f" (needs {', '.join(exp.needs)})" if exp.needs else ""
-        table.add_row(exp.name, exp.section, escape(exp.summary + needs))
-    stdout.print(table)
 
 
 def _run(name: str, out: Path, size: str, data_dir: Path | None, download: bool,

@@ -18,33 +18,11 @@ import pandas as pd
 from rich.table import Table
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import (
-    check_out,
-    check_tensorboard,
-    load_task,
-    parse_subset,
-    with_options,
-    write_tensorboard,
-)
+from lrlab.cli._bundles import TaskOptions
+from lrlab.cli._options import check_out, check_tensorboard, with_options, write_tensorboard
 
 __all__ = ["export", "ls", "open_store", "resume", "run_or_study", "show", "store_search",
-           "task_spec", "train_study"]
-
-
-def task_spec(name: str | None, task_opt: str | None, *, data_dir: Path | None,
-              download: bool, subset: str | None, seed: int) -> dict[str, Any]:
-    """How ``lrlab resume`` loads the task again: the task options as given."""
-    return {"name": name, "task_opt": task_opt, "data_dir": None if data_dir is None
-            else str(Path(data_dir).resolve()), "download": download, "subset": subset,
-            "seed": seed}
-
-
-def _load(spec: dict[str, Any]):
-    data_dir = spec.get("data_dir")
-    return load_task(spec.get("name"), spec.get("task_opt"),
-                     data_dir=Path(data_dir) if data_dir else None,
-                     download=spec.get("download", True), subset=parse_subset(spec.get("subset")),
-                     seed=spec.get("seed", 0))
+           "train_study"]
 
 
 def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
@@ -177,7 +155,7 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
     with Store(db, create=False) as store:
         info = store.info(study)
         chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
-        task = _load(info.task_spec)
+        task = TaskOptions.from_spec(info.task_spec).load()
         with get_executor(executor, address=address, members_per_task=chunks) as ex:
             chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit
             bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)

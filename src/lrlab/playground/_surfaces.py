@@ -125,4 +125,4 @@ def get_surface(name: str | Surface) -> Surface:
         return SURFACES[name]
     except KeyError:
         raise LrlabError(f"unknown surface {name!r}; choose one of: "
-                         f"{', '.join(SURFACES)} (lrlab playground --list)") from None
+                         f"{', '.join(SURFACES)} (lrlab list surfaces)") from None

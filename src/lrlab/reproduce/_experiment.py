@@ -90,7 +90,7 @@ class Experiment:
 
     Attributes:
         name: the command-line name (``blobs-sgd``).
-        summary: one line for ``lrlab reproduce --list``.
+        summary: one line for ``lrlab list experiments``.
         section: where the brief describes it (``F1``).
         sizes: the knobs of each size in :data:`SIZES`.
         train: trains at ``ctx.knobs`` and returns the evidence.

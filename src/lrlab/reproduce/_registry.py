@@ -1,4 +1,4 @@
-"""Every reproduction by name: the table ``lrlab reproduce --list`` prints."""
+"""Every reproduction by name: what ``lrlab list experiments`` prints."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ def get_experiment(name: str) -> Experiment:
     """The experiment called ``name``, or one line listing the known names."""
     if name not in EXPERIMENTS:
         raise LrlabError(f"unknown experiment {name!r}; choose one of: "
-                         f"{', '.join(EXPERIMENTS)} (lrlab reproduce --list)")
+                         f"{', '.join(EXPERIMENTS)} (lrlab list experiments)")
     return EXPERIMENTS[name]

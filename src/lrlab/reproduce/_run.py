@@ -78,7 +78,7 @@ def reproduce(name: str, out: str | os.PathLike, *, size: Size = "reduced",
     """Run the experiment ``name`` at ``size``, judge the brief's claims, write the report.
 
     Args:
-        name: one of :data:`~lrlab.reproduce.EXPERIMENTS` (``lrlab reproduce --list``).
+        name: one of :data:`~lrlab.reproduce.EXPERIMENTS` (``lrlab list experiments``).
         out: a folder (created if needed) for the records (``runs/``, ``tables/``,
             ``evidence.json``), the verdicts (``claims.csv``, ``claims.json``), the report
             (``report.html``) and its figures (``figures/NAME-N.png``).

@@ -282,7 +282,7 @@ def parse_schedule(text: str) -> ScheduleSpec:
         if len(given) != 1:
             need = " or ".join(f"{k}=..." for k in group)
             raise LrlabError(f"{text}: {name} needs {need}{' (one of them)' * (len(group) > 1)}"
-                             f"; see lrlab schedule list")
+                             f"; see lrlab list schedules")
     for group in kind.at_most_one:
         if sum(k in options for k in group) > 1:
             raise LrlabError(f"{text}: give {' or '.join(group)}, not both")
