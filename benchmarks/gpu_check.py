@@ -46,6 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -263,8 +264,10 @@ def measure(w: Workload, k: int, args, device, budget: Budget, compile_: bool,
             return
 
 
-def run_benchmarks(args, device: torch.device, budget: Budget) -> list[Row]:
-    loads = {w.name: w for w in workloads(args)}
+def run_benchmarks(args, device: torch.device, budget: Budget, loads: dict[str, Workload],
+                   save: Callable[[list[Row]], None]) -> list[Row]:
+    """Every planned measurement that fits the budget; ``save(rows)`` after each, so a run
+    cut short still leaves its tables. A measurement that fails is noted and skipped."""
     plan = [("mnist-cnn", k, False) for k in args.ks] + \
            [("resnet18", k, False) for k in args.resnet_ks] + \
            [("mnist-cnn", k, True) for k in args.compile_ks] + \
@@ -288,11 +291,18 @@ def run_benchmarks(args, device: torch.device, budget: Budget) -> list[Row]:
         began = time.perf_counter()
         try:
             measure(loads[name], k, args, device, budget, compile_, row)
-        except torch.cuda.OutOfMemoryError:
-            row.note += f"{'compiled: ' if compile_ else ''}out of GPU memory. "
-            print(f"  {what}: out of GPU memory", flush=True)
-            torch.cuda.empty_cache()
+        except Exception as err:  # noqa: BLE001 - one failed measurement must not end the run
+            why = "out of GPU memory" if isinstance(err, torch.cuda.OutOfMemoryError) else \
+                f"failed: {type(err).__name__}: {str(err).strip().splitlines()[0][:160]}" \
+                if str(err).strip() else f"failed: {type(err).__name__}"
+            row.note += f"{'compiled: ' if compile_ else ''}{why}. "
+            print(f"  {what}: {why}", flush=True)
+            traceback.print_exc()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
             continue
+        finally:
+            save(list(rows.values()))
         if not compile_:
             took[(name, k)] = time.perf_counter() - began
             last[name] = (k, took[(name, k)])
@@ -371,8 +381,8 @@ def _cell(row: Row, which: str) -> str:
     return _ms(lo) if len(getattr(row, which)) == 1 else f"{_ms(lo)} ({_ms(mid)})"
 
 
-def report(rows: list[Row], goals: list[dict], env: dict, tests: dict, loads: list[Workload],
-           args) -> str:
+def report(rows: list[Row], goals: list[dict], env: dict, tests: dict,
+           loads: dict[str, Workload], args) -> str:
     head = ["workload", "K", "plain ms/step", "population ms/step", "population / 1 plain",
             "throughput vs K runs", "ex/s per member (pop / plain)", "peak MiB (pop / plain)",
             "compiled ms/step", "eager / compiled", "first epoch s (eager / compiled)", "path"]
@@ -460,29 +470,40 @@ def main(argv: list[str] | None = None) -> int:
     tests = run_tests(args.out, min(args.tests_timeout_s, budget.left() / 2)) if args.tests \
         else {"ran": False, "summary": "not run (--no-tests)"}
     print(f"CUDA tests: {tests['summary']}", flush=True)
-    rows = run_benchmarks(args, device, budget)
-    goals = check_goals(rows)
     loads = {w.name: w for w in workloads(args)}
-    missed = [g for g in goals if g["met"] is False]
-    if args.profile and missed:
-        texts = []
-        for g in missed[:2]:
-            if budget.fits(20.0):
+
+    def save(rows: list[Row]) -> None:
+        env["seconds"] = args.budget_s - budget.left()
+        write(args.out, rows, check_goals(rows), env, tests, loads, args)
+
+    rows = run_benchmarks(args, device, budget, loads, save)
+    missed = [g for g in check_goals(rows) if g["met"] is False]
+    texts = []
+    for g in missed if args.profile else []:
+        if budget.fits(20.0):
+            try:
                 texts.append(profile_step(loads[g["workload"]], g["k"], device))
-        if texts:
-            (args.out / "profiles.txt").write_text("\n\n".join(texts), encoding="utf-8")
-    env["seconds"] = args.budget_s - budget.left()
-    (args.out / "gpu_check.md").write_text(report(rows, goals, env, tests, loads, args),
-                                           encoding="utf-8")
+            except Exception as err:  # noqa: BLE001 - the tables matter more
+                texts.append(f"## {g['workload']} K={g['k']}: profiling failed: {err!r}")
+    if texts:
+        (args.out / "profiles.txt").write_text("\n\n".join(texts), encoding="utf-8")
+    save(rows)
+    print((args.out / "gpu_check.md").read_text(encoding="utf-8"), flush=True)
+    return 0
+
+
+def write(out: Path, rows: list[Row], goals: list[dict], env: dict, tests: dict,
+          loads: dict[str, Workload], args) -> None:
+    """``gpu_check.md`` and ``gpu_check.json`` under ``out``, as they stand."""
+    (out / "gpu_check.md").write_text(report(rows, goals, env, tests, loads, args),
+                                      encoding="utf-8")
     payload = {"environment": env, "tests": tests, "goals": goals,
                "rows": [{**asdict(r), **r.summary()} for r in rows],
                "data": {w.name: {"data": w.data, "batch": w.batch, "model": w.model_source,
                                  "steps_per_epoch": len(w.train) // w.batch}
                         for w in loads.values()}}
-    (args.out / "gpu_check.json").write_text(json.dumps(payload, indent=1, default=str),
-                                             encoding="utf-8")
-    print((args.out / "gpu_check.md").read_text(encoding="utf-8"), flush=True)
-    return 0
+    (out / "gpu_check.json").write_text(json.dumps(payload, indent=1, default=str),
+                                        encoding="utf-8")
 
 
 if __name__ == "__main__":

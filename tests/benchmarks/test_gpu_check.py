@@ -65,3 +65,17 @@ def test_the_resnet18_has_torchvisions_architecture(gpu_check):
         expected = {"count": sum(p.numel() for p in theirs.parameters())}
     assert sum(p.numel() for p in ours.parameters()) == expected["count"]
     assert ours(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_a_failed_measurement_is_noted_and_the_run_goes_on(gpu_check, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no kernel image is available\nmore")
+
+    monkeypatch.setattr(gpu_check, "time_population", broken)
+    assert gpu_check.main(["--out", str(tmp_path), "--tiny", "--no-tests", "--device", "cpu",
+                           "--ks", "1", "--resnet-ks", ""]) == 0
+    data = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [(r["workload"], r["k"], r["note"]) for r in data["rows"]] == [
+        ("mnist-cnn", 1, "failed: RuntimeError: no kernel image is available. ")]
+    assert "no kernel image is available" in (tmp_path / "gpu_check.md").read_text()

@@ -73,3 +73,18 @@ def test_a_failing_compiler_falls_back_with_one_warning_and_the_same_bits():
 def test_an_unknown_backend_is_a_one_line_error():
     with pytest.raises(LrlabError, match="unknown torch.compile backend 'fast'"):
         sweep(_task(), lrs=[0.1], compile="fast")
+
+
+def test_adams_step_count_does_not_recompile_the_update_every_step():
+    from torch._dynamo.utils import counters  # torch's own tally of compiled graphs
+
+    torch.manual_seed(0)
+    pop = Population(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)), "adam",
+                     {"lr": [0.1, 0.01]}, compile="aot_eager")
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
+    counters.clear()
+    for _ in range(12):
+        pop.step(x, y, cross_entropy)
+    assert pop._compiler.active
+    assert counters["stats"]["unique_graphs"] <= 3  # forward, update, update with t symbolic

@@ -66,10 +66,9 @@ class Compiler:
         try:
             if compiled is None:
                 backend = "inductor" if self.setting is True else self.setting
-                # static shapes: a training loop has one batch shape (two with a short last
-                # batch), and kernels specialised to it are the fastest
-                compiled = self._compiled[name] = torch.compile(fn, backend=backend,
-                                                                dynamic=False)
+                # dynamic=None: a rule's step count (Adam's t) becomes symbolic after its
+                # first change instead of recompiling every step
+                compiled = self._compiled[name] = torch.compile(fn, backend=backend)
             return compiled(*args)
         except Exception as err:  # noqa: BLE001 - any backend failure means: run eagerly
             if undo is not None:
