@@ -1,0 +1,176 @@
+"""Hugging Face ``Trainer``: lrlab's range test on the trainer's own model, data and optimizer.
+
+:func:`find_trainer_lr` runs :func:`lrlab.find_lr` before training: on ``trainer.model``
+(which computes its own loss from the dict batches: ``model(**batch).loss``, through
+``trainer.compute_loss``), over ``trainer.get_train_dataloader()``, with the optimizer the
+trainer would build (``trainer.create_optimizer()``: its type and weight-decay groups). The
+optimizer is then dropped again, ``trainer.args.learning_rate`` is set to the chosen
+reading, and ``trainer.train()`` builds its optimizer and schedule from that rate. The model,
+the random states and everything the trainer had are as before; the rate is logged through
+the trainer's reporters (``trainer.log``: TensorBoard, W&B, ... as configured), as
+``lrlab/lr``.
+
+:class:`FindLRCallback` does the same from inside ``train()`` (``on_train_begin``), where
+the optimizer and schedule already exist: it scales their rates to the chosen one
+(:func:`lrlab.integrations.scale_rates`) and records it in ``args.learning_rate``.
+
+Fine-tuning is where finders are said to mislead ("usually indicate 1e-3 when the best is
+in the 1e-5 range", huggingface/transformers#16013): ``docs/benchmarks.md`` ("Fine-tuning")
+measures lrlab's suggestion against a grid on a small pretrained model built offline.
+
+Needs ``pip install 'lrlab[transformers]'``.
+
+Example::
+
+    from transformers import Trainer
+    from lrlab.integrations.transformers import find_trainer_lr
+
+    trainer = Trainer(model=model, args=args, train_dataset=train)
+    result = find_trainer_lr(trainer, start=1e-7, end=1e-1)
+    trainer.train()                      # at trainer.args.learning_rate == result's suggestion
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.integrations._extras import require
+from lrlab.integrations._rates import at_base_rates, scale_rates
+
+_hf = require("transformers", "transformers", what="lrlab.integrations.transformers")
+
+from lrlab.search import RangeTestResult, find_lr, model_loss
+
+__all__ = ["FindLRCallback", "find_trainer_lr"]
+
+#: The range test's default span for fine-tuning rates.
+DEFAULTS = {"start": 1e-7, "end": 1.0, "steps": 100}
+
+
+def _to(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, Mapping):
+        return type(batch)({k: _to(v, device) for k, v in batch.items()})
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to(v, device) for v in batch)
+    return batch
+
+
+def _range_test(trainer, model, optimizer, loader, options: dict) -> RangeTestResult:
+    device = next(p.device for p in model.parameters())
+
+    def loss(module, batch):
+        return trainer.compute_loss(module, _to(batch, device))
+
+    settings = {**DEFAULTS, **options}
+    with at_base_rates(optimizer):
+        return find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
+                       **settings)
+
+
+def _chosen(result: RangeTestResult, reading: str) -> float | None:
+    readings = result.suggestions()
+    if reading not in readings:
+        raise LrlabError(f"no reading {reading!r}; choose one of: {', '.join(readings)}")
+    rate = readings[reading].lr
+    if math.isfinite(rate) and rate > 0:
+        return rate
+    warnings.warn(f"lrlab: the range test gave no {reading} ({result.reason}); training goes "
+                  "on at args.learning_rate", UserWarning, stacklevel=3)
+    return None
+
+
+def _check(trainer) -> None:
+    if not isinstance(trainer, _hf.Trainer):
+        raise LrlabError(f"find_trainer_lr needs a transformers.Trainer, got "
+                         f"{type(trainer).__name__}")
+    if trainer.train_dataset is None:
+        raise LrlabError("the trainer has no train_dataset; give Trainer(train_dataset=...)")
+
+
+def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> RangeTestResult:
+    """Run the range test on ``trainer``'s model and data, and train at its rate.
+
+    Args:
+        trainer: a ``transformers.Trainer`` not yet trained (its optimizer not yet built,
+            or built but never stepped).
+        reading: the reading to train at: ``"suggestion"`` (default) or another name of
+            :meth:`RangeTestResult.suggestions`.
+        **options: :func:`lrlab.find_lr`'s settings (``start``, ``end``, ``steps``, ``mode``,
+            ``smooth``, ``diverge``, ``seeds``); default span ``1e-7 .. 1``, 100 steps.
+
+    Returns:
+        the :class:`~lrlab.search.RangeTestResult`; ``trainer.args.learning_rate`` is its
+        reading (left as it was, with a warning, when the curve gives none).
+
+    Raises:
+        LrlabError: not a ``Trainer``, no training data, or an unknown ``reading``.
+    """
+    _check(trainer)
+    had = trainer.optimizer
+    optimizer = trainer.create_optimizer()  # the one train() would build, dropped after
+    try:
+        result = _range_test(trainer, trainer.model, optimizer,
+                             trainer.get_train_dataloader(), options)
+    finally:
+        trainer.optimizer = had
+    rate = _chosen(result, reading)
+    if rate is not None:
+        if had is not None:  # the user's own optimizer (and schedule): moved to the rate
+            scheduler = getattr(trainer, "lr_scheduler", None)
+            scale_rates(had, [] if scheduler is None else [scheduler], rate)
+        trainer.args.learning_rate = rate
+        trainer.log({"lrlab/lr": rate})
+    return result
+
+
+class FindLRCallback(_hf.TrainerCallback):
+    """Run the range test at ``on_train_begin`` and train at its rate (see the module).
+
+    Args:
+        reading, **options: as for :func:`find_trainer_lr`.
+
+    Attributes:
+        rate: the rate applied (``None`` before, or when the curve gave none).
+        result: the range test.
+    """
+
+    def __init__(self, *, reading: str = "suggestion", **options: Any) -> None:
+        self.reading, self.options = reading, options
+        self.rate: float | None = None
+        self.result: RangeTestResult | None = None
+
+    def on_train_begin(self, args, state, control, *, model=None, optimizer=None,
+                       lr_scheduler=None, train_dataloader=None, **kwargs) -> None:
+        if model is None or optimizer is None or train_dataloader is None:
+            raise LrlabError("the Trainer passed no model, optimizer or train dataloader to "
+                             "on_train_begin; call find_trainer_lr(trainer) before train()")
+        trainer = _TrainerLoss(model)
+        self.result = _range_test(trainer, model, optimizer, train_dataloader, self.options)
+        self.rate = _chosen(self.result, self.reading)
+        if self.rate is not None:
+            scale_rates(optimizer, [] if lr_scheduler is None else [lr_scheduler], self.rate)
+            args.learning_rate = self.rate
+
+
+class _TrainerLoss:
+    """The Trainer's default loss, for the callback (which sees no trainer): the model's own
+    ``loss`` output."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    @staticmethod
+    def compute_loss(model, inputs):
+        out = model(**inputs)
+        loss = out["loss"] if isinstance(out, Mapping) else out[0]
+        if loss is None:
+            raise LrlabError("the model returned no loss; give the batches their labels")
+        return loss

@@ -1,0 +1,84 @@
+"""lrlab's range test on a Hugging Face ``Trainer`` (a tiny BERT built from a config, no
+downloads, CPU): the trainer then builds its optimizer at the rate reported, the model and
+random state are as before; the callback moves an existing optimizer and schedule."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from lrlab import LrlabError
+from lrlab.integrations import MissingExtra
+from lrlab.integrations.transformers import FindLRCallback, find_trainer_lr
+
+
+class Tokens(torch.utils.data.Dataset):
+    """Random token sequences labelled by their first token: dict items, as HF datasets give."""
+
+    def __init__(self, n: int = 128, seed: int = 0) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(1, 40, (n, 10), generator=g)
+        self.labels = (self.ids[:, 0] > 20).long()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i], "attention_mask": torch.ones(10, dtype=torch.long),
+                "labels": self.labels[i]}
+
+
+def _trainer(tmp_path, **options):
+    torch.manual_seed(0)
+    config = transformers.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32,
+                                     max_position_embeddings=16, num_labels=2)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=1,
+        report_to=[], use_cpu=True, save_strategy="no", logging_strategy="no",
+        disable_tqdm=True, warmup_steps=2)
+    return transformers.Trainer(model=transformers.BertForSequenceClassification(config),
+                                args=args, train_dataset=Tokens(), **options)
+
+
+def test_the_trainer_trains_at_the_rate_reported(tmp_path) -> None:
+    trainer = _trainer(tmp_path)
+    weights = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    rng = torch.get_rng_state()
+    result = find_trainer_lr(trainer, start=1e-6, end=1.0, steps=25)
+    rate = result.suggestion.lr
+    assert trainer.args.learning_rate == rate and trainer.optimizer is None
+    assert all(torch.equal(weights[k], v) for k, v in trainer.model.state_dict().items())
+    assert torch.equal(rng, torch.get_rng_state())
+    trainer.train()
+    assert [g["initial_lr"] for g in trainer.optimizer.param_groups] == [rate, rate]
+    assert trainer.lr_scheduler.base_lrs == [rate, rate]
+
+
+def test_the_callback_moves_the_built_optimizer_and_schedule(tmp_path) -> None:
+    finder = FindLRCallback(start=1e-6, end=1.0, steps=25, reading="min_div10")
+    trainer = _trainer(tmp_path, callbacks=[finder])
+    trainer.train()
+    rate = finder.rate
+    assert rate == finder.result.suggestions()["min_div10"].lr == trainer.args.learning_rate
+    assert [g["initial_lr"] for g in trainer.optimizer.param_groups] == pytest.approx(
+        [rate, rate], rel=1e-12)
+    assert trainer.lr_scheduler.base_lrs == pytest.approx([rate, rate], rel=1e-12)
+
+
+def test_bad_input_is_one_line(tmp_path) -> None:
+    with pytest.raises(LrlabError, match="needs a transformers.Trainer, got Module"):
+        find_trainer_lr(torch.nn.Module())
+    with pytest.raises(LrlabError, match="no reading 'best'; choose one of: "):
+        find_trainer_lr(_trainer(tmp_path), steps=10, reading="best")
+
+
+def test_without_transformers_one_line_names_the_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    monkeypatch.delitem(sys.modules, "lrlab.integrations.transformers")
+    with pytest.raises(MissingExtra, match=r"pip install 'lrlab\[transformers\]'$"):
+        import lrlab.integrations.transformers  # noqa: F401
