@@ -123,6 +123,10 @@ def test_the_command_line_writes_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     code = main(["find", "blobs", "--steps", "20", "--tensorboard", str(tmp_path / "find")])
     assert code == 0, capsys.readouterr().err
     assert "range_test/loss" in _read(tmp_path / "find").Tags()["scalars"]
+    code = main(["grid", "blobs", "--lrs", "1,0.1", "--epochs", "1", "--out",
+                 str(tmp_path / "grid"), "--tensorboard", str(tmp_path / "search")])
+    assert code == 0, capsys.readouterr().err
+    _assert_runs_hold(SweepResult.load(tmp_path / "grid" / "stage1"), tmp_path / "search" / "stage1")
 
 
 def test_a_file_in_the_way_is_refused_before_training(tmp_path: Path,
