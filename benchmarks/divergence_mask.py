@@ -75,10 +75,10 @@ def main() -> None:
     body = "\n".join([
         "## Divergence mask on the CPU: one host read per step against always masking", "",
         f"Produced by `{command_line()}` on {now()}.", "", f"Machine: {machine()}.", "",
-        "blobs network (2-50-3), SGD, batch 50; interleaved repetitions; microseconds per "
-        "step, the process's CPU microseconds per step in brackets (median).", "", table, "",
-        "The CPU keeps its host read (`Population._check_on_host`); accelerators always mask, "
-        "which gives the same bits and never waits for the device."])
+        ("blobs network (2-50-3), SGD, batch 50; interleaved repetitions; microseconds per "
+         "step, the process's CPU microseconds per step in brackets (median)."), "", table, "",
+        ("The CPU keeps its host read (`Population._check_on_host`); accelerators always "
+         "mask, which gives the same bits and never waits for the device.")])
     print(body)
     if args.write:
         write_section(args.write, SECTION, body)
