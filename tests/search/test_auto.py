@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lrlab._errors import LrlabError
-from lrlab.search import auto, trend
-from lrlab.search._auto import candidate_rates, range_seeds, refine_rates, short_run
+from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
+from lrlab.search._auto import (
+    candidate_rates,
+    moved_up,
+    placement,
+    range_seeds,
+    refine_rates,
+    short_run,
+)
+from lrlab.search._confidence import scored_table
 
 
 @pytest.fixture(scope="module")
@@ -45,18 +54,38 @@ def test_short_run_costs_the_budget(epochs, budget, expected) -> None:
         assert short * share == pytest.approx(epochs * budget)
 
 
-def test_range_tests_cost_at_most_a_third_of_the_race() -> None:
+def test_range_tests_cost_at_most_a_quarter_of_the_race() -> None:
     assert range_seeds(180.0, 10.0) == 3            # blobs: cheap tests, all three
-    assert range_seeds(60.0, 10.0) == 2
+    assert range_seeds(80.0, 10.0) == 2
+    assert range_seeds(60.0, 10.0) == 1
     assert range_seeds(2.7, 1.0) == 1               # a short CNN run on 10k images
     assert range_seeds(0.1, 1.0) == 1               # never none
 
 
 def test_default_seeds_follow_the_budget(blobs) -> None:
-    result = auto(blobs, epochs=4, candidates=2)    # race 4 x 1 epoch on 60%; a test ~10
-    assert result.range_test.runs == ()            # one range test, not three
+    result = auto(blobs, epochs=4, candidates=2, check=False)  # race 4 x 1 epoch on 60%
+    assert result.range_test.runs == ()            # one range test (~10 epochs), not three
     test_cost = len(result.range_test.lrs) * 50 / 500
-    assert result.compute == pytest.approx(test_cost + (2 + 2) * 1 * 0.6)
+    raced = sum(len(r.members) for r in result.evidence)
+    assert result.compute == pytest.approx(test_cost + raced * 1 * 0.6)
+
+
+def test_placement_without_a_clear_descent_starts_at_the_largest_rate_reached() -> None:
+    lrs = np.geomspace(1e-7, 10.0, 100)
+    flat = np.random.default_rng(0).normal(1.0, 0.01, 100)  # a recurrent net's flat curve
+    test = RangeTestResult.build(lrs[:90], flat[:90])
+    bottom, clear = placement(test)
+    assert not clear and bottom == pytest.approx(lrs[89] / 10)
+    assert candidate_rates(bottom, float(lrs[89]), 3)[0] == pytest.approx(lrs[89], rel=1e-2)
+    falling = np.where(lrs < 0.1, 2.0, 0.5)
+    bottom, clear = placement(RangeTestResult.build(lrs, falling))
+    assert clear and bottom == trend_bottom(lrs, falling)
+
+
+def test_moving_up_stays_under_the_largest_rate_reached() -> None:
+    assert moved_up(1e-3, 10.0, 3) == [10.0, 3.16, 1.0]   # from the top of the range down
+    assert moved_up(0.01, 1.0, 6) == [1.0, 0.316, 0.1, 0.0316]
+    assert moved_up(1.0, 1.0, 4) == []
 
 
 # --- the procedure on blobs ----------------------------------------------------------------
@@ -65,27 +94,41 @@ def test_default_seeds_follow_the_budget(blobs) -> None:
 def test_candidates_come_from_the_range_test(found) -> None:
     test = found.range_test
     assert len(test.runs) == 2  # seeds=2: the median of two range tests
-    assert found.bottom == test.suggestion.lr  # the bottom of the trend (divisor 1)
+    assert found.bottom == trend_bottom(test.lrs, test.losses)  # the bottom of the trend
     curve = trend(test.losses, window=test.rules.window)
     lowest = float(test.lrs[int(np.nanargmin(curve))])
     assert lowest / 2 <= found.bottom <= lowest  # the start of the bottom, not past it
     assert list(found.candidates) == candidate_rates(found.bottom, float(test.lrs[-1]), 4)
 
 
-def test_the_race_is_one_population_at_the_budget_then_two_refinements(found) -> None:
-    race, refine = found.evidence
+def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found) -> None:
+    race, refine, *check = found.evidence
     assert race.members["lr"].tolist() == list(found.candidates)
-    for population in (race, refine):
-        assert population.config["seeds"] is None and population.config["seed"] == 0
+    for population in (race, refine, *check):
+        assert population.config["seeds"] is None
         assert population.config["epochs"] == 3 == found.race_epochs
+    assert race.config["seed"] == refine.config["seed"] == 0
     assert found.race_examples == 500
-    winner = race.best()["lr"]
-    assert refine.members["lr"].tolist() == list(found.refined) == refine_rates(winner)
-    # the three rates compared by the race's own ranking (same weights and order)
-    trio = {winner: race.best()["best_val_auc"],
-            **dict(zip(refine.members["lr"], refine.summary()["best_val_auc"]))}
-    assert found.lr == max(trio, key=trio.get)
-    assert found.scores["lr"].tolist()[0] == found.lr and len(found.scores) == 6
+    first = _choice(blobs, [race])
+    assert refine.members["lr"].tolist() == list(found.refined) == refine_rates(first.lr)
+    both = _choice(blobs, [race, refine])  # one table: same weights and order
+    assert len(found.scores) == 6
+    if check:  # the pick and the next lower rate that learned, from seed 1
+        (check,) = check
+        assert check.config["seed"] == 1
+        lower = max(r for r in both.learned if r < both.lr)
+        assert check.members["lr"].tolist() == [both.lr, lower]
+        assert found.lr in (both.lr, lower)
+    else:
+        assert found.lr == both.lr
+
+
+def _choice(task, races):
+    from lrlab.search import chance_score, untrained_score
+
+    t = pd.concat([scored_table(r.summary(), r.monitor) for r in races], ignore_index=True)
+    return choose(t, higher_is_better=True, chance=chance_score(task, untrained_score(task, 0)),
+                  monitor=task.monitor, n=len(task.val))
 
 
 def test_refined_rates_are_a_quarter_decade_away() -> None:
@@ -94,16 +137,27 @@ def test_refined_rates_are_a_quarter_decade_away() -> None:
                                [0.25, -0.25], atol=0.01)
 
 
-def test_without_refining_the_race_decides(blobs) -> None:
-    result = auto(blobs, epochs=20, candidates=3, seeds=1, refine=False)
+def test_without_refining_or_checking_the_race_decides(blobs) -> None:
+    result = auto(blobs, epochs=20, candidates=3, seeds=1, refine=False, check=False)
     (race,) = result.evidence
-    assert result.refined == () and result.lr == race.best()["lr"]
+    assert result.refined == () and result.lr == _choice(blobs, [race]).lr
 
 
-def test_compute_counts_the_range_tests_and_both_races(found) -> None:
+def test_compute_counts_the_range_tests_and_every_race(found) -> None:
     test = found.range_test
     range_cost = 2 * len(test.lrs) * 50 / 500  # seeds x steps x batch / examples
-    assert found.compute == pytest.approx(range_cost + (4 + 2) * 3)
+    raced = sum(len(r.members) for r in found.evidence)
+    assert found.compute == pytest.approx(range_cost + raced * 3)
+
+
+def test_the_verdict_says_how_sure_it_is(found) -> None:
+    c = found.confidence
+    assert c is not None and c.chance > 0
+    assert c.text() in found.verdict()
+    assert ("WEAK EVIDENCE" in found.verdict()) == bool(found.warnings)
+    out = found.to_dict()
+    assert out["warnings"] == list(found.warnings)
+    assert out["confidence"]["noise"] == pytest.approx(c.noise)
 
 
 def test_explanation_and_verdict_name_the_numbers(found) -> None:

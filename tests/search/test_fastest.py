@@ -209,6 +209,22 @@ def test_bad_input_is_one_line(blobs, kwargs, words: str) -> None:
     assert words in str(err.value) and "\n" not in str(err.value)
 
 
-def test_regression_task_is_refused() -> None:
-    with pytest.raises(LrlabError, match="needs a classification task"):
-        fastest(regression())
+def test_a_regression_task_stops_by_holdout_loss() -> None:
+    result = fastest(regression(), lrs=[1.0, 0.1, 0.01], max_epochs=6, patience=2)
+    assert "best_loss" in result.phase2 and "best_accuracy" not in result.phase2
+    assert not result.sse["sse"].isna().all()  # phase 1's SSE is the summed squared error
+    for _, row in result.phase2.iterrows():   # each stop read off its own loss curve
+        population = result.evidence[int(row["population"])]
+        member = population.members.index[population.members["lr"] == row["lr"]][0]
+        loss = population.curve("loss", "val").iloc[:, member].to_numpy()
+        epoch, best, _ = early_stop(list(-loss), 2)
+        assert row["best_epoch"] == epoch and row["best_loss"] == pytest.approx(-best)
+    walk = walk_slower(result.phase2["best_loss"].tolist(), higher_is_better=False)
+    assert result.lr == result.phase2.iloc[walk.chosen]["lr"]
+    assert "validation loss" in result.verdict() and result.confidence is not None
+    assert assess_ok(result)
+
+
+def assess_ok(result) -> bool:
+    c = result.confidence
+    return math.isfinite(c.noise) and c.chance > 0

@@ -14,10 +14,13 @@ import pytest
 
 from lrlab import LrlabError
 from lrlab.search import (
+    ADAPTIVE_RULES,
+    DEFAULT_RULES,
     Rules,
     diverged,
     ema,
     min_div10,
+    rules_for,
     smith_readings,
     steepest,
     suggest,
@@ -151,15 +154,20 @@ def test_unreadable_curves_give_nan_with_a_reason():
 
 # --- lrlab's suggestion ----------------------------------------------------------------
 
-def test_suggestion_is_the_bottom_of_the_trend():
+def test_suggestion_keeps_a_margin_below_the_bottom_and_the_turn():
     lrs = log_grid(-7, 1)
     u = np.log10(lrs)
     loss = np.where(u < -4, 2.0, 2.0 - 0.5 * (u + 4))            # falls to 0.5 at 0.1 ...
     loss = np.where(u > -1, 0.5 + 8 * (u + 1) ** 2, loss)        # ... then blows up
-    r = suggest(lrs, loss)
-    assert within(r.lr, 0.1, STEP ** 2) and "/ " not in r.why
-    margin = suggest(lrs, loss, rules=Rules(divisor=10.0))
-    assert margin.lr == pytest.approx(r.lr / 10) and "/ 10" in margin.why
+    bottom = suggest(lrs, loss, rules=Rules(divisor=1.0, margin=1.0))  # no margin: the bottom
+    assert within(bottom.lr, 0.1, STEP ** 2)
+    r = suggest(lrs, loss)                  # the bottom / 2, below the turn / 3
+    assert r.lr == pytest.approx(bottom.lr / 2) and "/ 2" in r.why
+    assert "the loss turns up at 0.126" in r.why  # 5% of the drop above the minimum
+    near = suggest(lrs, loss, rules=Rules(divisor=1.0))  # the turn / 3 below the bottom
+    assert near.lr == pytest.approx(0.126 / 3, rel=0.01) and "/ 3" in near.why
+    adaptive = suggest(lrs, loss, rules=ADAPTIVE_RULES)
+    assert adaptive.lr <= r.lr and adaptive.lr <= bottom.lr / 3 * (1 + 1e-9)
 
 
 def test_suggestion_reads_the_start_of_a_flat_bottom():
@@ -167,9 +175,27 @@ def test_suggestion_reads_the_start_of_a_flat_bottom():
     u = np.log10(lrs)
     loss = np.clip(-(u + 2), 0.0, 2.0) - 1e-4 * u                # 0 from 1e-2, still falling
     r = suggest(lrs, loss)
-    assert within(r.lr, 1e-2, STEP ** 3)                      # the trend rounds the corner
+    assert within(r.lr, 1e-2 / 2, STEP ** 3)                   # the trend rounds the corner
     assert "raise end" in r.why and "lower start" not in r.why
     assert "lower start" in suggest(lrs[30:], loss[30:]).why               # cut: falls at once
+
+
+def test_without_a_clear_descent_a_rate_below_divergence_or_what_to_run():
+    lrs = log_grid(-7, 0)
+    flat = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(len(lrs))
+    r = suggest(lrs, flat, diverged=True)       # the test blew up at the last rate
+    assert r.lr == pytest.approx(lrs[-1] / 10) and "diverged at 1" in r.why
+    r = suggest(lrs, flat)                      # never fell, never diverged
+    assert math.isnan(r.lr) and "end=1000" in r.why
+
+
+def test_rules_follow_the_update_rule():
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    assert rules_for("adam") is ADAPTIVE_RULES and rules_for("momentum") is DEFAULT_RULES
+    assert rules_for(torch.optim.AdamW(params)) is ADAPTIVE_RULES
+    assert rules_for(torch.optim.SGD(params, lr=0.1)) is DEFAULT_RULES
 
 
 def test_divergence_rule_reduces_to_x_times_best_for_positive_losses():

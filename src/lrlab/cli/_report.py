@@ -96,6 +96,8 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
     content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,
                              draw=out is not None)
     stdout.print(content.verdict, soft_wrap=True)
+    for line in content.warnings:
+        stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
     _print_tables(content.tables)
     if csv_out is not None:
         atomic_write(csv_out, lambda p: content.tables[0][1].to_csv(p, index=False))
@@ -107,7 +109,8 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
         print(f"tables written to {markdown}", file=sys.stderr)
     if out is not None:
         write_page(out, title=content.title, verdict=content.verdict, settings=content.settings,
-                   tables=content.tables, figures=content.figures, notes=content.notes)
+                   tables=content.tables, figures=content.figures, notes=content.notes,
+                   warnings=content.warnings)
         print(f"report written to {out}", file=sys.stderr)
 
 

@@ -90,8 +90,9 @@ def _show(result: Any) -> None:
     if isinstance(result, FastestResult):
         stdout.print(_table("phase 1: training SSE summed over one epoch", result.sse,
                             ["lr", "sse", "diverged", "status"]))
-        stdout.print(_table("phase 2: stopped by validation accuracy", result.phase2,
-                            ["lr", "best_accuracy", "best_epoch", "stopped_epoch",
+        metric = "accuracy" if "best_accuracy" in result.phase2 else "loss"
+        stdout.print(_table(f"phase 2: stopped by validation {metric}", result.phase2,
+                            ["lr", f"best_{metric}", "best_epoch", "stopped_epoch",
                              "population", "walked"]))
     elif isinstance(result, HalvingResult):
         stdout.print(_table(f"halvings: {result.steps} steps on {result.examples} examples",
@@ -103,6 +104,8 @@ def _show(result: Any) -> None:
     if result.confirmation is not None:
         print_result(result.confirmation)
     stdout.print(result.verdict(), soft_wrap=True)
+    for line in result.warnings:
+        stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
     stdout.print(f"why: {result.explanation}", soft_wrap=True)
     stdout.print(f"compute: {result.compute:.4g} member-epochs", soft_wrap=True)
 

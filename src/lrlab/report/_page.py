@@ -16,7 +16,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,8 @@ h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #d5d9e0;padding-b
 h3{font-size:1em;margin:1em 0 .4em}
 .verdict{background:#e9f4ec;border-left:5px solid #2e7d45;padding:12px 14px;font-size:1.1em;
 border-radius:4px;overflow-wrap:anywhere}
+.warnings{background:#fdf3e1;border-left:5px solid #c77700;padding:8px 14px;border-radius:4px;
+overflow-wrap:anywhere}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
 table{border-collapse:collapse;background:#fff;font-size:.9em;margin:.3em 0 1em}
 th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:right;white-space:nowrap}
@@ -112,8 +114,9 @@ def check_html_path(out: str | os.PathLike) -> Path:
 
 def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: dict,
                tables: list[tuple[str, pd.DataFrame]],
-               figures: list[tuple[str, Figure]], notes: str | None = None) -> Path:
-    """Write one self-contained HTML page: verdict, settings, tables, figures, notes.
+               figures: list[tuple[str, Figure]], notes: str | None = None,
+               warnings: Sequence[str] = ()) -> Path:
+    """Write one self-contained HTML page: verdict, warnings, settings, tables, figures, notes.
 
     Args:
         out: the ``.html`` file to write (replaced whole, or left untouched on failure).
@@ -125,6 +128,7 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
         figures: ``(caption, matplotlib figure)`` pairs, each embedded as a base64 PNG.
             Figures made with pyplot are closed once drawn.
         notes: free text shown at the end, or ``None``.
+        warnings: lines shown under the verdict, each marked as a warning (weak evidence).
 
     Returns:
         ``out`` as a :class:`~pathlib.Path`.
@@ -138,6 +142,9 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
     """
     out = check_html_path(out)
     sections = [f"<h1>{_e(title)}</h1>", f'<p class="verdict" id="verdict">{_e(verdict)}</p>']
+    if warnings:
+        sections.append('<div class="warnings" id="warnings">' + "".join(
+            f"<p>warning: {_e(line)}</p>" for line in warnings) + "</div>")
     if settings:
         sections += ['<h2 id="settings">Settings</h2>', _settings_table(settings)]
     if tables:

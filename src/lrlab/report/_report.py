@@ -75,6 +75,7 @@ class ReportContent:
     tables: list[tuple[str, pd.DataFrame]]
     figures: list[tuple[str, Figure]]
     notes: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_run(path: str | os.PathLike) -> SweepResult | RangeRun | SearchRun | LearningCurve:
@@ -203,7 +204,7 @@ def write_report(run: Any, out: str | os.PathLike, *, target: float | None = Non
     content = report_content(run, target=target, plots=plots, title=title)
     return write_page(out, title=content.title, verdict=content.verdict,
                       settings=content.settings, tables=content.tables,
-                      figures=content.figures, notes=content.notes)
+                      figures=content.figures, notes=content.notes, warnings=content.warnings)
 
 
 # -- sweeps -------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     verdict = (f"suggested rate {info.suggestion:.3g}: {why}" if math.isfinite(info.suggestion)
                else "no rate could be read from this curve; widen the range or add steps")
     curve = info.curve
-    settings = {**run.settings, "steps": len(curve),
+    settings = {**{k: v for k, v in run.settings.items() if k != "warnings"}, "steps": len(curve),
                 "rates": f"{curve['lr'].iloc[0]:.3g} to {curve['lr'].iloc[-1]:.3g}"}
     if info.reason:
         settings["stopped"] = info.reason
@@ -296,7 +297,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     name = run.settings.get("task", "")
     return ReportContent(
         title=f"lrlab: range test{f' on {name}' if name else ''}", verdict=verdict,
-        settings=settings, tables=[("readings and suggestions", info.readings)],
+        settings=settings, warnings=[str(w) for w in run.settings.get("warnings") or []], tables=[("readings and suggestions", info.readings)],
         figures=[("range test: loss and accuracy against the rate, every reading marked",
                   plot_range_test(info))] if "range_test" in plots else [])
 
@@ -308,7 +309,7 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
     procedure = str(meta.get("procedure", "search"))
     tables, settings = [], {"procedure": procedure}
     for key, value in meta.items():
-        if key in ("verdict", "explanation"):
+        if key in ("verdict", "explanation", "warnings"):
             continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key.replace("_", " "), pd.DataFrame(value)))
@@ -344,7 +345,8 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
         notes += "\n\nnot drawn: " + "; ".join(skipped)
     return ReportContent(title=f"lrlab: {procedure} search on {settings.get('task', '')}",
                          verdict=str(meta.get("verdict", "")), settings=settings,
-                         tables=tables, figures=figures, notes=notes or None)
+                         tables=tables, figures=figures, notes=notes or None,
+                         warnings=[str(w) for w in meta.get("warnings") or []])
 
 
 # -- learning curves ----------------------------------------------------------------------

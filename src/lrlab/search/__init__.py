@@ -26,6 +26,15 @@ Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
+from lrlab.search._confidence import (
+    Choice,
+    Confidence,
+    assess,
+    chance_score,
+    choose,
+    score_noise,
+    untrained_score,
+)
 from lrlab.search._data import ModelLoss, model_loss
 from lrlab.search._fastest import (
     FASTEST_LRS,
@@ -39,22 +48,27 @@ from lrlab.search._halving import HalvingResult, halving
 from lrlab.search._loop import diverged
 from lrlab.search._range_test import Mode, find_lr, range_rates
 from lrlab.search._readings import (
+    ADAPTIVE_RULES,
     DEFAULT_RULES,
     CycleRange,
     Reading,
     Rules,
     SmithReadings,
+    rules_for,
     smith_readings,
 )
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import ema, trend
-from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, valley
+from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, trend_bottom, valley
 
 __all__ = [
+    "ADAPTIVE_RULES",
     "COMPARISONS",
     "DEFAULT_RULES",
     "FASTEST_LRS",
     "AutoResult",
+    "Choice",
+    "Confidence",
     "CoarseToFineResult",
     "CycleRange",
     "FastestReplay",
@@ -68,7 +82,10 @@ __all__ = [
     "Rules",
     "SearchResult",
     "SmithReadings",
+    "assess",
     "auto",
+    "chance_score",
+    "choose",
     "coarse_to_fine",
     "diverged",
     "ema",
@@ -80,9 +97,13 @@ __all__ = [
     "model_loss",
     "range_rates",
     "replay_fastest",
+    "rules_for",
+    "score_noise",
     "smith_readings",
     "steepest",
     "suggest",
     "trend",
+    "trend_bottom",
+    "untrained_score",
     "valley",
 ]

@@ -36,10 +36,21 @@ import torch
 
 from lrlab._errors import LrlabError
 from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate, rates_text
-from lrlab.search._grid import _score_text, _seen, _winner, ranked
+from lrlab.search._confidence import (
+    LEARNED,
+    Choice,
+    Confidence,
+    assess,
+    chance_score,
+    choose,
+    score_noise,
+    scored_table,
+    untrained_score,
+)
+from lrlab.search._grid import _score_text, _seen, ranked
 from lrlab.search._range_test import find_lr
 from lrlab.search._result import RangeTestResult
-from lrlab.search._smooth import trend
+from lrlab.search._suggest import trend_bottom
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -77,7 +88,7 @@ class AutoResult(SearchResult):
         """One line: the rate and how it was found."""
         raced = len(self.candidates) + len(self.refined)
         return (f"auto: lr={rate(self.lr)} (raced {raced} rates placed by a range test; "
-                f"{_score_text(self.evidence[0], self.scores)})")
+                f"{_score_text(self.evidence[0], self.scores)}{self.sureness()})")
 
     def to_dict(self) -> dict[str, Any]:
         """As :meth:`SearchResult.to_dict`, with the range test as its readings."""
@@ -154,18 +165,49 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTest
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
     """How many range tests to run: up to ``most``, while together they cost at most a
-    third of the race (a range test has a fixed number of steps, so on a small dataset or a
+    quarter of the candidates' race (a range test has a fixed number of steps, so on a small dataset or a
     short training one test can cost as much as a candidate's whole race); at least one.
 
     Example:
         >>> range_seeds(race_cost=180.0, test_cost=10.0), range_seeds(2.7, 1.0)
         (3, 1)
     """
-    return max(1, min(most, math.floor(race_cost / 3 / test_cost + 1e-9)))
+    return max(1, min(most, math.floor(race_cost / 4 / test_cost + 1e-9)))
 
 
-def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
-         seeds: int | None = None, refine: bool = True,
+def placement(test: RangeTestResult) -> tuple[float, bool]:
+    """Where the race is placed: the bottom of the range test's loss trend and whether the
+    test showed a clear descent. Without one (a flat or noisy curve, or a fall too short to
+    tell from the noise) the bottom is a tenth of the largest rate the test reached, so the
+    race starts at that rate and goes down: the largest rate that did not diverge is the
+    best guess of a curve that says nothing, and the trend's lowest point of such a curve is
+    noise (on a recurrent network it sat at the very first rate).
+
+    Example:
+        >>> lrs = np.geomspace(1e-4, 1.0, 60)
+        >>> placement(RangeTestResult.build(lrs, np.ones(60)))
+        (0.1, False)
+    """
+    bottom = trend_bottom(test.lrs, test.losses, rules=test.rules)
+    if math.isfinite(bottom):
+        return bottom, True
+    return float(test.lrs[-1]) / 10, False
+
+
+def moved_up(top: float, reached: float, count: int) -> list[float]:
+    """Up to ``count`` rates half a decade apart from ``reached`` down, all above ``top``
+    (by more than a quarter decade): where a race that learned nothing moves to.
+
+    Example:
+        >>> moved_up(0.01, 1.0, 6)
+        [1.0, 0.316, 0.1, 0.0316]
+    """
+    rates = [float(f"{reached * 10 ** (-k / 2):.3g}") for k in range(count)]
+    return [r for r in rates if r > top * 10 ** 0.25]
+
+
+def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
+         seeds: int | None = None, refine: bool = True, check: bool = True,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
          subset: float | None = None, confirm: bool = False, callbacks: Sequence[Callback] = (),
          **settings: Any) -> AutoResult:
@@ -176,15 +218,18 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
         budget: each candidate's training as a share of a full training (0 < budget <= 1).
         candidates: how many rates race (>= 2), half a decade apart.
         seeds: range tests run (as one population with plain SGD), read on their median;
-            default: up to 3, as many as cost at most a third of the race
+            default: up to 3, as many as cost at most a quarter of the race
             (:func:`range_seeds`).
-        refine: race two more rates, a quarter decade either side of the winner, on the
-            same budget (:func:`refine_rates`), and keep the best of the three.
+        refine: race two more rates, a quarter decade either side of the pick, on the
+            same budget (:func:`refine_rates`), and pick again among all.
+        check: train the pick and the next lower rate that learned again from another seed
+            (``seed + 1``) on the same budget, and take the lower when the pick falls behind
+            it by more than the noise (or stops learning).
         epochs: the full training length the rate is for (default: the task's).
         optimizer, seed, subset, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`.
 
     Returns:
-        an :class:`AutoResult`; ``compute`` counts the range tests and the race.
+        an :class:`AutoResult`; ``compute`` counts the range tests and every race.
 
     Example:
         >>> result = auto("blobs", epochs=4, candidates=2, seeds=1)
@@ -206,60 +251,144 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
     else:  # a smaller share would not make one batch: one whole epoch of the searched data
         race_task = p.task
     test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
-    raced = candidates + (2 if refine else 0)
-    race_cost = raced * race_epochs * len(race_task.train) / len(p.full.train)
+    race_cost = candidates * race_epochs * len(race_task.train) / len(p.full.train)
     seeds = seeds or range_seeds(race_cost, test_cost)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
                          f"({test.reason}); check the task's data and model")
-    bottom = test.suggestion.lr * test.rules.divisor  # the trend's bottom, no margin
-    if not math.isfinite(bottom):  # no clear descent: the trend's lowest point still places
-        bottom = float(test.lrs[int(np.nanargmin(trend(test.losses, window=test.rules.window)))])
+    bottom, clear = placement(test)
     reached = float(test.lrs[-1])
+    race = _Race(p, race_task, race_epochs)
     rates = candidate_rates(bottom, reached, candidates)
-    race = p.train(rates, epochs=race_epochs, task=race_task)
-    winner = float(_winner(race, "auto (race)")["lr"])
-    races = [race]
-    refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(winner))
-                if r not in rates] if refine else [])
-    if refined:  # same weights and order: scores comparable across the two populations
-        races.append(p.train(refined, epochs=race_epochs, task=race_task))
-    scores = _ranked_together(races)
-    lr = float(scores.iloc[0]["lr"])
+    choice = race.run(rates)
+    if not choice.learned:  # nothing learned: move the race up the range, once
+        up = moved_up(max(rates), reached, candidates)
+        if up:
+            choice = race.run(up)
+    refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
+                if r not in race.raced] if refine and choice.learned else [])
+    if refined:  # same weights and order: scores comparable across the populations
+        choice = race.run(refined)
+    checked = race.check(choice) if check and choice.learned else None
+    lr = checked[0] if checked else choice.lr
     steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
     range_cost = seeds * steps * p.batch_size / len(p.full.train)
-    compute = range_cost + sum(p.cost(r, race_task) for r in races)
+    compute = range_cost + sum(p.cost(r, race_task) for r in race.populations)
+    confidence = race.confidence(lr, _extra_warnings(clear, choice, checked, race, reached))
+    scores = _ranked_together(race.races)
     return AutoResult(
-        lr=lr, evidence=tuple(races),
-        explanation=_explain(test, bottom, rates, race, winner, refined, scores, race_epochs,
-                             race_task, p, lr),
-        compute=compute, confirmation=p.confirm(lr) if confirm else None, range_test=test,
-        bottom=bottom, candidates=tuple(rates), refined=tuple(refined), scores=scores,
-        race_epochs=race_epochs, race_examples=len(race_task.train))
+        lr=lr, evidence=tuple(race.populations),
+        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr),
+        compute=compute, confirmation=p.confirm(lr) if confirm else None,
+        confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
+        refined=tuple(refined), scores=scores, race_epochs=race_epochs,
+        race_examples=len(race_task.train))
 
 
-def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, winner: float,
-             refined: list[float], scores, race_epochs: int, race_task: Task, p: Plan,
-             lr: float) -> str:
+class _Race:
+    """The races of one auto run: every population from the same weights and order, their
+    scores in one table, the chance level and the pick."""
+
+    def __init__(self, p: Plan, task: Task, epochs: int) -> None:
+        self.p, self.task, self.epochs = p, task, epochs
+        self.races: list[SweepResult] = []
+        self.populations: list[SweepResult] = []
+        self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
+        self.n = len(p.task.val)
+        self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
+
+    @property
+    def raced(self) -> list[float]:
+        return [float(v) for r in self.races for v in r.members["lr"]]
+
+    def table(self) -> pd.DataFrame:
+        return pd.concat([scored_table(r.summary(), self.monitor) for r in self.races],
+                         ignore_index=True)
+
+    def run(self, rates: list[float]) -> Choice:
+        result = self.p.train(rates, epochs=self.epochs, task=self.task)
+        self.races.append(result)
+        self.populations.append(result)
+        return choose(self.table(), higher_is_better=self.higher, chance=self.chance,
+                      monitor=self.monitor, n=self.n)
+
+    def check(self, choice: Choice) -> tuple[float, str] | None:
+        """Race the pick and the next lower rate that learned from ``seed + 1``: the rate to
+        keep and what was seen, or None when no lower rate learned."""
+        lower = [r for r in choice.learned if r < choice.lr]
+        if not lower:
+            return None
+        below = max(lower)
+        result = self.p.train([choice.lr, below], epochs=self.epochs, task=self.task,
+                              seed=self.p.seed + 1)
+        self.populations.append(result)
+        t = scored_table(result.summary(), self.monitor).set_index("lr")
+        mine, other = float(t.loc[choice.lr, "score"]), float(t.loc[below, "score"])
+        sign = 1.0 if self.higher else -1.0
+        noise = score_noise(mine if math.isfinite(mine) else other, self.monitor, self.n)
+        learned = (math.isfinite(mine) and not bool(t.loc[choice.lr, "diverged"])
+                   and sign * (mine - self.chance) > LEARNED * score_noise(
+                       self.chance, self.monitor, self.n))
+        seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
+                f"{rate(below)} {other:.4f}")
+        if not learned or (math.isfinite(other) and sign * (other - mine) > noise):
+            return below, seen
+        return choice.lr, seen
+
+    def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
+        return assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
+                      monitor=self.monitor, n=self.n, extra=extra)
+
+
+def _extra_warnings(clear: bool, choice: Choice, checked, race: _Race,
+                    reached: float) -> tuple[str, ...]:
+    out = []
+    if not choice.learned:
+        out.append(f"in {race.epochs} epoch(s) on {len(race.task.train)} examples, none of "
+                   f"{rates_text(sorted(race.raced))} (up to the largest rate the range test "
+                   f"reached, {rate(reached)}) beat chance: give a larger budget or more "
+                   "epochs, try optimizer='adam', or check that the targets are learnable")
+    elif not clear:
+        out.append("the range test showed no clear descent: the race was placed from the "
+                   "largest rate it reached down")
+    if checked and checked[0] != choice.lr:
+        out.append(f"{rate(choice.lr)} did not hold on a second seed ({checked[1]}): took "
+                   f"the lower {rate(checked[0])}")
+    return tuple(out)
+
+
+def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
+             refined: list[float], checked, p: Plan, lr: float) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
+    first = race.races[0]
+    rates = [float(v) for v in first.members["lr"]]
+    placed = (f"the loss trend bottoms out at {rate(bottom)}" if clear else
+              f"no clear descent, so the race starts at the largest rate reached, "
+              f"{rate(reached)}")
     cap = (f" (capped at {rate(reached)}, the largest rate the test reached)"
-           if reached < 10 * bottom else "")
-    return (f"{runs} over {len(test.lrs)} steps: the loss trend bottoms out at "
-            f"{rate(bottom)}. Raced {rates_text(rates)} (from 10x that bottom{cap}, half a "
-            f"decade apart) as one population for {race_epochs} of {p.epochs} epochs on "
-            f"{len(race_task.train)} of {len(p.full.train)} training examples: "
-            f"{_seen(race, ranked(race))}." + _refined_text(race, winner, refined, scores)
-            + f" So lr={rate(lr)}.")
+           if clear and reached < 10 * bottom else "")
+    text = (f"{runs} over {len(test.lrs)} steps: {placed}. Raced {rates_text(rates)}"
+            f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
+            f"as one population for {race.epochs} of {p.epochs} epochs on "
+            f"{len(race.task.train)} of {len(p.full.train)} training examples: "
+            f"{_seen(first, ranked(first))}. The untrained model scores "
+            f"{race.chance:.4f} (chance).")
+    for extra in race.races[1:]:
+        more = [float(v) for v in extra.members["lr"]]
+        if refined and set(more) == set(refined):
+            text += _refined_text(extra, refined, race)
+        else:
+            text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
+                     f"{_seen(extra, ranked(extra))}.")
+    if checked:
+        text += f" Checked on a second seed: {checked[1]}."
+    return text + f" So lr={rate(lr)}."
 
 
-def _refined_text(race, winner: float, refined: list[float], scores: pd.DataFrame) -> str:
-    if not refined:
-        return ""
-    m = race.monitor
-    value = scores.set_index("lr")[f"best_val_{m}"]
+def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str:
+    value = race.table().set_index("lr")["score"]
     tried = ", ".join(f"{rate(r)} ({value[r]:.4f})" for r in refined)
-    return (f" Then a quarter decade either side of {rate(winner)} on the same budget: "
-            f"{tried}, against {value[winner]:.4f}.")
-
+    return (f" Then a quarter decade either side on the same budget: {tried}; ties within "
+            f"the noise of a score go to the lower rate.")

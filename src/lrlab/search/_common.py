@@ -13,7 +13,11 @@ through :func:`lrlab.train.fit` and returns a frozen result with the same five f
   epoch in lockstep, diverged (frozen) members included, so every member counts in full;
 * ``confirmation``: the winner trained on all the data for the full epochs
   (``confirm=True``), else ``None``; it is a check of the verdict, not evidence for it, so it
-  is not in ``evidence`` and not in ``compute`` (see :attr:`SearchResult.total_compute`).
+  is not in ``evidence`` and not in ``compute`` (see :attr:`SearchResult.total_compute`);
+* ``confidence``: how sure the search is (:class:`~lrlab.search.Confidence`): the margin
+  between the pick and the runner-up against the noise of a validation score, and a
+  warning line per weakness of the evidence (``None`` for a procedure that does not rank
+  validation scores).
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.search._confidence import Confidence
 from lrlab.tasks import Task
 from lrlab.train import EpochReport, SweepResult, fit, validated
 
@@ -99,8 +104,9 @@ class Plan:
     def train(self, lrs: Sequence[float], *, epochs: int | None = None, task: Task | None = None,
               **extra: Any) -> SweepResult:
         """One population: a member per rate, same weights and order, on ``task``."""
+        seed = extra.pop("seed", self.seed)
         config = validated(lrs=list(lrs), epochs=epochs or self.epochs,
-                           optimizer=self.optimizer, seed=self.seed, **self.settings, **extra)
+                           optimizer=self.optimizer, seed=seed, **self.settings, **extra)
         return fit(task or self.task, config.members(), config, callbacks=self.callbacks)
 
     def cost(self, result: SweepResult, task: Task | None = None) -> float:
@@ -141,6 +147,18 @@ class SearchResult:
     explanation: str
     compute: float
     confirmation: SweepResult | None
+    confidence: Confidence | None = field(default=None, kw_only=True)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The confidence's warning lines (empty when there are none or no confidence)."""
+        return self.confidence.warnings if self.confidence is not None else ()
+
+    def sureness(self) -> str:
+        """The margin clause and the warnings, for a verdict line ('' without confidence)."""
+        if self.confidence is None:
+            return ""
+        return f"; {self.confidence.text()}" + ("; WEAK EVIDENCE" if self.warnings else "")
 
     @property
     def total_compute(self) -> float:
@@ -159,7 +177,10 @@ class SearchResult:
         out: dict[str, Any] = {"procedure": self.procedure, "lr": self.lr,
                                "verdict": self.verdict(), "explanation": self.explanation,
                                "compute": self.compute, "total_compute": self.total_compute}
-        shared = {"lr", "evidence", "explanation", "compute", "confirmation"}
+        shared = {"lr", "evidence", "explanation", "compute", "confirmation", "confidence"}
+        if self.confidence is not None:
+            out["confidence"] = self.confidence.to_dict()
+            out["warnings"] = list(self.warnings)
         for f in fields(self):
             if f.name not in shared:
                 out[f.name] = _plain(getattr(self, f.name))

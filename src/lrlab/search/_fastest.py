@@ -4,8 +4,10 @@ Phase 1 trains one epoch at rates of widely different magnitudes, all from the s
 weights and order of presentation, and scores each by the SSE summed during that epoch; the
 lowest is the "fastest" rate and every larger rate is dropped. Phase 2 trains at the fastest
 rate and successively slower ones, each stopped by holdout accuracy, and stops going slower
-once the best holdout accuracy no longer improves. The decisions are pure functions of the
-records (:func:`phase1_sse`, :func:`early_stop`, :func:`holdout_stops`, :func:`walk_slower`).
+once the best holdout accuracy no longer improves. On a regression task the SSE of phase 1
+is the summed squared error (the paper defines it for any output) and phase 2 stops by the
+holdout loss instead (lower is better). The decisions are pure functions of the records
+(:func:`phase1_sse`, :func:`early_stop`, :func:`holdout_stops`, :func:`walk_slower`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from lrlab.search._common import (
     rate,
 )
 from lrlab.search._common import rates_text as _rates
+from lrlab.search._confidence import Confidence, assess, chance_score, scored_table, untrained_score
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -48,9 +51,10 @@ class FastestResult(SearchResult):
         fastest_lr: phase 1's winner, the largest rate phase 2 tried.
         sse: per phase-1 rate (largest first): ``lr``, ``sse`` (summed over the epoch),
             ``diverged`` and ``status`` (``fastest``, ``dropped``, ``kept``).
-        phase2: per phase-2 rate (fastest first): ``lr``, ``best_accuracy``, ``best_epoch``,
-            ``stopped_epoch``, ``population`` (index into ``evidence``) and ``walked``
-            (whether the one-rate-at-a-time procedure would have trained it).
+        phase2: per phase-2 rate (fastest first): ``lr``, ``best_accuracy`` (a
+            regression: ``best_loss``), ``best_epoch``, ``stopped_epoch``, ``population``
+            (index into ``evidence``) and ``walked`` (whether the one-rate-at-a-time
+            procedure would have trained it).
     """
 
     procedure: ClassVar[str] = "fastest"
@@ -62,8 +66,10 @@ class FastestResult(SearchResult):
     def verdict(self) -> str:
         """One line: the rate and the epoch to stop at."""
         row = self.phase2[self.phase2["lr"] == self.lr].iloc[0]
+        metric = "accuracy" if "best_accuracy" in self.phase2 else "loss"
         return (f"fastest: lr={rate(self.lr)}, stop at epoch {self.stop_epoch} (validation "
-                f"accuracy {row['best_accuracy']:.4f}; fastest rate {rate(self.fastest_lr)})")
+                f"{metric} {row[f'best_{metric}']:.4f}; fastest rate {rate(self.fastest_lr)}"
+                f"{self.sureness()})")
 
 
 def phase1_sse(records: pd.DataFrame, members: pd.DataFrame) -> pd.DataFrame:
@@ -122,18 +128,21 @@ def early_stop(accuracy: Sequence[float], patience: int) -> tuple[int | None, fl
     return best_epoch, (best if best_epoch else math.nan), stopped
 
 
-def holdout_stops(records: pd.DataFrame, members: pd.DataFrame, patience: int) -> pd.DataFrame:
-    """:func:`early_stop` applied to each member's validation accuracy records.
+def holdout_stops(records: pd.DataFrame, members: pd.DataFrame, patience: int,
+                  metric: str = "accuracy") -> pd.DataFrame:
+    """:func:`early_stop` applied to each member's validation ``metric`` records
+    (``"accuracy"``, higher is better, or ``"loss"``, lower is better).
 
     Returns:
-        one row per member: ``member, lr, best_accuracy, best_epoch, stopped_epoch``.
+        one row per member: ``member, lr, best_<metric>, best_epoch, stopped_epoch``.
     """
-    val = records[(records["split"] == "val") & (records["metric"] == "accuracy")]
+    val = records[(records["split"] == "val") & (records["metric"] == metric)]
+    sign = -1.0 if metric == "loss" else 1.0
     rows = []
     for member, lr in zip(members["member"], members["lr"]):
         curve = val[val["member"] == member].sort_values("epoch")["value"].tolist()
-        best_epoch, best, stopped = early_stop(curve, patience)
-        rows.append({"member": int(member), "lr": float(lr), "best_accuracy": best,
+        best_epoch, best, stopped = early_stop([sign * v for v in curve], patience)
+        rows.append({"member": int(member), "lr": float(lr), f"best_{metric}": sign * best,
                      "best_epoch": best_epoch, "stopped_epoch": stopped})
     table = pd.DataFrame(rows)
     table["best_epoch"] = table["best_epoch"].astype("Int64")
@@ -149,16 +158,19 @@ class Walk(NamedTuple):
     stopped: bool
 
 
-def walk_slower(best_accuracy: Sequence[float]) -> Walk:
-    """Go slower while the best holdout accuracy improves on the previous (faster) rate.
+def walk_slower(best_accuracy: Sequence[float], *, higher_is_better: bool = True) -> Walk:
+    """Go slower while the best holdout score improves on the previous (faster) rate.
 
     Example:
         >>> walk_slower([0.80, 0.85, 0.84, 0.90])
         Walk(chosen=1, trained=3, stopped=True)
+        >>> walk_slower([0.5, 0.3, 0.4], higher_is_better=False)
+        Walk(chosen=1, trained=3, stopped=True)
     """
     if not best_accuracy:
         raise LrlabError("walk_slower needs at least one rate's best accuracy")
-    score = [v if math.isfinite(v) else -math.inf for v in best_accuracy]
+    sign = 1.0 if higher_is_better else -1.0
+    score = [sign * v if math.isfinite(v) else -math.inf for v in best_accuracy]
     for i in range(1, len(score)):
         if not score[i] > score[i - 1]:
             return Walk(chosen=i - 1, trained=i + 1, stopped=True)
@@ -232,15 +244,16 @@ def _status(lr: float, diverged: bool, fastest_lr: float) -> str:
 
 
 def _phase2(p: Plan, rates: list[float], max_epochs: int, patience: int,
-            parallel: int) -> tuple[list[SweepResult], pd.DataFrame]:
+            parallel: int, metric: str) -> tuple[list[SweepResult], pd.DataFrame]:
     """Train ``rates`` ``parallel`` at a time until :func:`walk_slower` stops."""
     populations, tables = [], []
     for start in range(0, len(rates), parallel):
         result = p.train(rates[start:start + parallel], epochs=max_epochs)
         populations.append(result)
-        tables.append(holdout_stops(result.records, result.members, patience)
+        tables.append(holdout_stops(result.records, result.members, patience, metric)
                       .assign(population=len(populations)))
-        if walk_slower(pd.concat(tables)["best_accuracy"].tolist()).stopped:
+        if walk_slower(pd.concat(tables)[f"best_{metric}"].tolist(),
+                       higher_is_better=metric != "loss").stopped:
             break
     return populations, pd.concat(tables, ignore_index=True).drop(columns="member")
 
@@ -267,7 +280,8 @@ def fastest(task: Task | str, *, lrs: Sequence[float] = FASTEST_LRS, factor: flo
        member for ``max_epochs`` (all counted in ``compute``).
 
     Args:
-        task: a classification :class:`~lrlab.tasks.Task` or a built-in task's name.
+        task: a :class:`~lrlab.tasks.Task` or a built-in task's name (a regression task
+            stops by holdout loss).
         lrs: phase 1's rates, of widely different magnitudes.
         factor: the ratio between successive phase-2 rates, in (0, 1).
         patience: epochs without a rise in holdout accuracy before a run stops, >= 1.
@@ -289,32 +303,50 @@ def fastest(task: Task | str, *, lrs: Sequence[float] = FASTEST_LRS, factor: flo
     lrs = _check(lrs, factor, patience, max_epochs, parallel)
     p = plan("fastest", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
-    if p.task.num_classes is None:
-        raise LrlabError(f"fastest needs a classification task (it stops by holdout "
-                         f"accuracy); {p.task.name!r} is a regression task")
+    metric = "accuracy" if p.task.num_classes is not None else "loss"
     phase1 = p.train(lrs, epochs=1)
     sse = phase1_sse(phase1.records, phase1.members)
     fast = fastest_of(sse)
     sse["status"] = [_status(lr, d, fast) for lr, d in zip(sse["lr"], sse["diverged"])]
     populations, table = _phase2(p, slower_rates(fast, factor, min(lrs)),
-                                 max_epochs or p.epochs, patience, parallel)
-    walk = walk_slower(table["best_accuracy"].tolist())
+                                 max_epochs or p.epochs, patience, parallel, metric)
+    walk = walk_slower(table[f"best_{metric}"].tolist(), higher_is_better=metric != "loss")
     table["walked"] = table.index < walk.trained
     chosen = table.iloc[walk.chosen]
     if pd.isna(chosen["best_epoch"]):
         raise LrlabError(f"fastest: phase 2 at {rate(fast)} and slower gave no finite "
-                         "validation accuracy; try smaller learning rates")
+                         f"validation {metric}; try smaller learning rates")
     lr = float(chosen["lr"])
     return FastestResult(
         lr=lr, evidence=(phase1, *populations),
-        explanation=_explain(sse, table, walk, fast, factor, patience, max_epochs or p.epochs),
+        explanation=_explain(sse, table, walk, fast, factor, patience, max_epochs or p.epochs,
+                             metric),
+        confidence=_confidence(p, populations, table, walk, lr, metric),
         compute=sum(p.cost(r) for r in (phase1, *populations)),
         confirmation=p.confirm(lr) if confirm else None, stop_epoch=int(chosen["best_epoch"]),
         fastest_lr=fast, sse=sse.drop(columns="score"), phase2=table)
 
 
+def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, walk: Walk,
+                lr: float, metric: str) -> Confidence:
+    """The pick against the walked rates: scores are phase 2's best holdout ``metric``."""
+    walked = table[table["walked"]]
+    frames = [scored_table(r.summary(), r.monitor) for r in populations]
+    diverged = pd.concat(frames).set_index("lr")["diverged"]
+    t = pd.DataFrame({"lr": walked["lr"].to_numpy(float),
+                      "score": walked[f"best_{metric}"].to_numpy(float),
+                      "final": walked[f"best_{metric}"].to_numpy(float),
+                      "diverged": [bool(diverged.get(v, False)) for v in walked["lr"]]})
+    task = p.task.replace(monitor=metric)
+    chance = chance_score(task, untrained_score(task, p.seed))
+    extra = () if walk.stopped else (f"the score still improved at {rate(lr)}, the slowest "
+                                     "rate tried: add smaller lrs",)
+    return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
+                  n=len(p.task.val), extra=extra)
+
+
 def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, factor: float,
-             patience: int, max_epochs: int) -> str:
+             patience: int, max_epochs: int, metric: str = "accuracy") -> str:
     best_sse = sse.loc[sse["lr"] == fast, "sse"].iloc[0]
     text = (f"Phase 1 trained one epoch at each of {_rates(sse['lr'])} from the same initial "
             f"weights and example order; {rate(fast)} summed the lowest training SSE "
@@ -325,11 +357,12 @@ def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, fa
         text += (f" Dropped as larger: {_rates(larger['lr'])}"
                  + (f" ({_rates(gone)} diverged)." if len(gone) else "."))
     walked = table[table["walked"]]
-    seen = ", ".join(f"{rate(r.lr)}: {r.best_accuracy:.4f} at epoch {r.best_epoch}"
-                     for r in walked.itertuples())
+    seen = ", ".join(f"{rate(r['lr'])}: {r[f'best_{metric}']:.4f} at epoch {r['best_epoch']}"
+                     for _, r in walked.iterrows())
+    change = "a rise in validation accuracy" if metric == "accuracy" else "a fall in validation loss"
     text += (f" Phase 2 trained {rate(fast)} and rates {1 / factor:.3g}x slower for up to "
-             f"{max_epochs} epochs, each stopped after {patience} epochs without a rise in "
-             f"validation accuracy; best accuracies {seen}.")
+             f"{max_epochs} epochs, each stopped after {patience} epochs without {change}; "
+             f"best {metric} {seen}.")
     chosen = table.iloc[walk.chosen]
     stop = f"lr={rate(chosen['lr'])}, stop at epoch {chosen['best_epoch']}"
     if walk.stopped:
@@ -337,7 +370,7 @@ def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, fa
         text += (f" {rate(nxt['lr'])} did not improve on {rate(chosen['lr'])}, so going slower "
                  f"stopped: {stop}.")
     else:
-        text += (f" Accuracy still rose at {rate(chosen['lr'])}, the slowest rate tried (the "
+        text += (f" The score still improved at {rate(chosen['lr'])}, the slowest rate tried (the "
                  f"smallest phase-1 rate): {stop}; add smaller lrs to go further.")
     extra = len(table) - walk.trained
     if extra:

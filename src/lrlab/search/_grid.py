@@ -1,8 +1,10 @@
 """Grid search on a validation set, and coarse to fine: whole decades, then inside the best.
 
 Both train each stage as one population (every rate from the same initial weights and
-example order) and rank members the way :meth:`lrlab.train.SweepResult.best` does: the best
-validation ``task.monitor`` over the epochs, ties broken by the lower final validation loss.
+example order) and score members the way :meth:`lrlab.train.SweepResult.best` does: the best
+validation ``task.monitor`` over the epochs. The pick is :func:`~lrlab.search.choose`'s: a
+rate that did not beat the untrained model never wins, and a lower rate within the noise of
+the best takes the tie. The result's ``confidence`` gives the margin and the warnings.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ from lrlab.search._common import (
     rate,
     rates_text,
 )
+from lrlab.search._confidence import (
+    Confidence,
+    assess,
+    chance_score,
+    choose,
+    scored_table,
+    untrained_score,
+)
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
 __all__ = ["CoarseToFineResult", "GridResult", "coarse_to_fine", "decades", "fine_rates", "grid",
-           "ranked"]
+           "pick", "ranked"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,7 +56,8 @@ class GridResult(SearchResult):
 
     def verdict(self) -> str:
         """One line: the rate, its score, and how many rates it beat."""
-        return f"grid: lr={rate(self.lr)} ({_score_text(self.evidence[-1], self.scores)})"
+        return (f"grid: lr={rate(self.lr)} ({_score_text(self.evidence[-1], self.scores)}"
+                f"{self.sureness()})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,7 +90,7 @@ class CoarseToFineResult(SearchResult):
         """One line: the rate, the decade it came from, its score."""
         return (f"coarse_to_fine: lr={rate(self.lr)} (inside {rate(self.decade[0])}.."
                 f"{rate(self.decade[1])} around decade {rate(self.coarse_lr)}; "
-                f"{_score_text(self.fine, self.fine_scores)})")
+                f"{_score_text(self.fine, self.fine_scores)}{self.sureness()})")
 
 
 def ranked(result: SweepResult) -> pd.DataFrame:
@@ -96,6 +107,20 @@ def _winner(result: SweepResult, what: str) -> pd.Series:
         raise LrlabError(f"{what}: every rate diverged ({rates_text(result.members['lr'])}); "
                          "try smaller learning rates")
     return best
+
+
+def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, Confidence]:
+    """The rate :func:`~lrlab.search.choose` picks from ``result`` and its confidence."""
+    _winner(result, what)  # every rate diverged: one error line
+    table = scored_table(result.summary(), result.monitor)
+    chance = chance_score(task, untrained_score(task, seed))
+    n = len(task.val)
+    choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
+                    monitor=result.monitor, n=n)
+    extra = () if choice.learned else ("no rate beat chance: try larger rates or more "
+                                       "epochs",)
+    return choice.lr, assess(table, choice.lr, higher_is_better=result.higher_is_better,
+                             chance=chance, monitor=result.monitor, n=n, extra=extra)
 
 
 def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:
@@ -123,8 +148,10 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
          **settings: Any) -> GridResult:
     """Grid search: train every rate as one population and keep the best on validation data.
 
-    Each member is scored by its best validation ``task.monitor`` over the epochs; ties go to
-    the lower final validation loss (exactly :meth:`~lrlab.train.SweepResult.best`).
+    Each member is scored by its best validation ``task.monitor`` over the epochs (as
+    :meth:`~lrlab.train.SweepResult.best`); the pick is :func:`~lrlab.search.choose`'s: only
+    rates that beat the untrained model by twice the noise of a score can win, and walking
+    down from the best, a lower rate within that noise takes the tie.
 
     Args:
         task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
@@ -152,16 +179,17 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
     p = plan("grid", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
     result = p.train(lrs)
-    best, scores = _winner(result, "grid"), ranked(result)
-    lr = float(best["lr"])
+    lr, confidence = pick(result, p.task, p.seed, "grid")
+    scores = ranked(result)
     explanation = (
         f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
         f"{len(p.task.train)} training examples, from one set of initial weights, and scored "
-        f"each by its best validation {result.monitor} (ties: lower final validation loss). "
-        f"{_seen(result, scores)}. So lr={rate(lr)}.")
+        f"each by its best validation {result.monitor}; a rate must beat the untrained "
+        f"model ({confidence.chance:.4f}) by twice the noise, and a lower rate within the "
+        f"noise of the best takes the tie. {_seen(result, scores)}. So lr={rate(lr)}.")
     return GridResult(lr=lr, evidence=(result,), explanation=explanation,
                       compute=p.cost(result), confirmation=p.confirm(lr) if confirm else None,
-                      scores=scores)
+                      scores=scores, confidence=confidence)
 
 
 def decades(lo: float, hi: float) -> list[float]:
@@ -239,7 +267,7 @@ def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine:
     coarse_lr = float(_winner(coarse, "coarse_to_fine (stage 1)")["lr"])
     decade, rates = fine_rates(coarse_lr, fine, lo=lo, hi=hi)
     fine_result = p.train(rates)
-    lr = float(_winner(fine_result, "coarse_to_fine (stage 2)")["lr"])
+    lr, confidence = pick(fine_result, p.task, p.seed, "coarse_to_fine (stage 2)")
     coarse_scores, fine_scores = ranked(coarse), ranked(fine_result)
     return CoarseToFineResult(
         lr=lr, evidence=(coarse, fine_result),
@@ -247,7 +275,7 @@ def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine:
                                      decade, lr),
         compute=p.cost(coarse) + p.cost(fine_result),
         confirmation=p.confirm(lr) if confirm else None, coarse_lr=coarse_lr, decade=decade,
-        coarse_scores=coarse_scores, fine_scores=fine_scores)
+        coarse_scores=coarse_scores, fine_scores=fine_scores, confidence=confidence)
 
 
 def _c2f_explanation(epochs: int, coarse: SweepResult, coarse_scores: pd.DataFrame,

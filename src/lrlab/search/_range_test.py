@@ -23,7 +23,7 @@ from torch import nn
 from lrlab._errors import LrlabError
 from lrlab.search._data import Batches, ModelLoss
 from lrlab.search._loop import Setup, preserved, run_once
-from lrlab.search._readings import DEFAULT_RULES, Rules
+from lrlab.search._readings import Rules, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._vectorised import population_runs, vectorisable
 
@@ -158,7 +158,7 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
             eval_every: int = 1, accumulate: int = 1, smooth: float = 0.98,
             diverge: float = 4.0, amp: bool = False, device: Any = None, batch_size: int = 32,
             batch_keys: tuple[str, str] | None = None, seeds: int | Sequence[int] | None = None,
-            reinit: bool = False, rules: Rules = DEFAULT_RULES) -> RangeTestResult:
+            reinit: bool = False, rules: Rules | None = None) -> RangeTestResult:
     """Learning-rate range test: train while the rate rises, stop at divergence, read the curve.
 
     Step ``t`` (``0 .. steps - 1``) sets group ``i``'s rate to
@@ -213,7 +213,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
             (see :mod:`lrlab.search._vectorised`); otherwise they run one after another.
         reinit: with ``seeds``, also redraw the weights per seed (``reset_parameters()`` of
             every submodule that has one).
-        rules: the constants of the readings.
+        rules: the constants of the readings (default: :func:`~lrlab.search.rules_for` the
+            optimizer: Adam and its kin read with a wider margin).
 
     Returns:
         A :class:`RangeTestResult`. The model (parameters, buffers, grads, train/eval flags),
@@ -245,6 +246,7 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
     own = optimizer is None
     opt = torch.optim.SGD(params, lr=start) if own else optimizer
     base = _check_optimizer(opt, model)
+    rules = rules_for(opt) if rules is None else rules
     setup = Setup(model, loss_fn, opt, base, lrs, train, val, eval_every, accumulate, smooth,
                   diverge, amp, here, None if batch_keys is None else tuple(batch_keys))
     settings = {"mode": mode, "smooth": smooth, "rules": rules}

@@ -38,7 +38,7 @@ from lrlab._errors import LrlabError
 from lrlab.search._smooth import Array, half_width, local_noise, noise_level, trend
 
 __all__ = [
-    "DEFAULT_RULES", "MIN_POINTS", "CycleRange", "Descent", "Reading", "Rules", "SmithReadings",
+    "ADAPTIVE_RULES", "DEFAULT_RULES", "MIN_POINTS", "rules_for", "CycleRange", "Descent", "Reading", "Rules", "SmithReadings",
     "check_curve", "describe", "smith_readings",
 ]
 
@@ -72,7 +72,13 @@ class Rules:
         plateau: ``max_lr`` is where the trend is within this fraction of its best.
         ragged: a local-noise jump of this factor over its earlier median marks ragged-ness,
         ragged_floor: ... provided the local noise also exceeds this fraction of the drop.
-        divisor: lrlab's suggestion is the rate where the trend reaches its bottom / ``divisor``.
+        divisor: lrlab's suggestion is at most the rate where the trend reaches its bottom /
+            ``divisor``,
+        turn: ... and at most the rate where the trend has turned up by ``turn`` of the drop
+            above its minimum (else the last rate) / ``margin``,
+        margin: ... (see :func:`~lrlab.search.suggest`);
+        fallback: without a clear descent before a divergence, the suggestion is the last
+            rate reached / ``fallback``.
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
 
@@ -82,7 +88,10 @@ class Rules:
     plateau: float = 0.01
     ragged: float = 4.0
     ragged_floor: float = 0.1
-    divisor: float = 1.0
+    divisor: float = 2.0
+    turn: float = 0.05
+    margin: float = 3.0
+    fallback: float = 10.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
@@ -92,6 +101,8 @@ class Rules:
             (0 < self.improve < 1 and 0 <= self.plateau < 1, "improve and plateau must be in (0, 1)"),
             (self.ragged > 1 and self.ragged_floor >= 0, "ragged must be > 1, ragged_floor >= 0"),
             (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
+            (self.margin >= 1 and self.fallback >= 1 and 0 < self.turn < 1,
+             "margin and fallback must be >= 1, turn in (0, 1)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -99,6 +110,27 @@ class Rules:
 
 
 DEFAULT_RULES = Rules()
+
+#: The rules for adaptive update rules (Adam and its kin): their suggestion sits further
+#: below the bottom of the trend (calibrated in ``benchmarks/finder_quality.py``).
+ADAPTIVE_RULES = Rules(divisor=3.0)
+
+#: Update rules (lrlab's names) whose step is scaled per parameter.
+ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
+            "radam", "lion")
+
+
+def rules_for(optimizer: object) -> Rules:
+    """The readings' rules for an update rule: :data:`ADAPTIVE_RULES` for Adam and its kin
+    (a name, a torch optimizer or an lrlab one), else :data:`DEFAULT_RULES`.
+
+    Example:
+        >>> rules_for("adam").divisor, rules_for("sgd").divisor
+        (3.0, 2.0)
+    """
+    name = optimizer if isinstance(optimizer, str) else getattr(
+        getattr(optimizer, "rule", None), "name", None) or type(optimizer).__name__
+    return ADAPTIVE_RULES if str(name).lower() in ADAPTIVE else DEFAULT_RULES
 
 
 def check_curve(lrs: ArrayLike, values: ArrayLike, what: str = "losses") -> tuple[Array, Array]:

@@ -21,6 +21,11 @@ from lrlab.search._suggest import COMPARISONS, suggest
 __all__ = ["RangeTestResult"]
 
 
+def _diverged(stopped_early: bool, reason: str) -> bool:
+    """Whether a test stopped because its loss diverged (not because the data ran out)."""
+    return bool(stopped_early) and ("diverged" in reason or "the loss is" in reason)
+
+
 def _frozen(values) -> Array | None:
     if values is None:
         return None
@@ -91,7 +96,7 @@ class RangeTestResult:
             read_on = "training loss"
             smith = smith_readings(lrs, losses, what="loss", rules=rules)
         return cls(lrs, losses, _frozen(ema(losses, smooth)), acc, _frozen(val_loss),
-                   stopped_early, reason, *smith, suggest(lrs, losses, rules=rules), read_on,
+                   stopped_early, reason, *smith, suggest(lrs, losses, rules=rules, diverged=_diverged(stopped_early, reason)), read_on,
                    mode, smooth, rules, tuple(runs), tuple(seeds))
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from lrlab._errors import LrlabError
 from lrlab.search._readings import DEFAULT_RULES, Reading, Rules, check_curve, describe
 from lrlab.search._smooth import ema
 
-__all__ = ["COMPARISONS", "min_div10", "steepest", "suggest", "valley"]
+__all__ = ["COMPARISONS", "min_div10", "steepest", "suggest", "trend_bottom", "valley"]
 
 
 def _smoothed(lrs: ArrayLike, losses: ArrayLike, smooth: float, skip_start: float,
@@ -145,55 +145,99 @@ def _notes(d, rules: Rules) -> str:
         notes.append("the loss falls from the first rates: lower start")
     if d.best == len(d.raw) - 1:
         notes.append("the loss still falls at the last rate: raise end")
+
     return "".join(f"; {note}" for note in notes)
 
 
-def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> Reading:
-    """lrlab's suggested rate: where the loss trend reaches its bottom.
+def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> float:
+    """The first rate where the loss trend is within ``rules.plateau`` of its minimum's drop,
+    or ``nan`` under 5 points or without a clear descent (see :func:`describe`).
+
+    Example:
+        >>> lrs = np.geomspace(1e-5, 10.0, 61)
+        >>> 0.6 < trend_bottom(lrs, np.abs(np.log10(lrs))) <= 1
+        True
+    """
+    d = describe(lrs, losses, rules)
+    if d is None or not d.clear:
+        return math.nan
+    return float(d.lrs[d.crossing(1.0 - rules.plateau)])
+
+
+def turn_up(d, rules: Rules) -> int:
+    """The first index after the trend's minimum where it has risen by ``rules.turn`` of the
+    drop above that minimum; the last index when it never does (the test stopped first)."""
+    after = np.flatnonzero(d.trend[d.best:] > d.trend[d.best] + rules.turn * d.drop)
+    return d.best + int(after[0]) if len(after) else len(d.lrs) - 1
+
+
+def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
+            diverged: bool = False) -> Reading:
+    """lrlab's suggested rate: below the bottom of the loss trend, away from where it turns up.
 
     On the zero-phase robust trend (see :mod:`lrlab.search._readings` for ``level``, ``best``
     and ``drop``), ``bottom`` is the first rate where the trend is within ``rules.plateau``
-    (1%) of ``drop`` of its minimum, and
+    (1%) of ``drop`` of its minimum and ``turn`` the first rate after the minimum where the
+    trend has risen by ``rules.turn`` (5%) of ``drop`` (the last rate if it never does), and
 
-        ``lr = lrs[bottom] / rules.divisor``  (divisor = 1).
+        ``lr = min(lrs[bottom] / rules.divisor, lrs[turn] / rules.margin)``
 
-    Why this shape: the trend has no EMA lag, its running median ignores spiky batches, and
-    taking the *start* of the bottom rather than the arg-minimum keeps a long flat bottom
-    (a loss near zero for decades) from dragging the reading to the far end. Why no margin
-    below the bottom: calibrated against an oracle grid trained for the full epochs
-    (``benchmarks/finder_quality.py``; plain SGD on blobs, digits, mnist-linear and
-    mnist-mlp), the bottom itself lost 0.0-0.5 accuracy points to the oracle's best rate,
-    the bottom / 3 of lrlab's first trials 0.3-2.1 and the folklore bottom / 10 1.0-10.
-    A range test rises fast, so its bottom already lies below the edge of stability of a
-    long run. ``divisor`` is a field of :class:`Rules` for optimizers that want a margin.
+    (divisor 2, or 3 for adaptive rules, :func:`rules_for`; margin 3). So the suggestion
+    keeps at least a factor 3 (half a decade) from where the loss turns up or the test
+    diverged, and never sits next to divergence.
+
+    Without a clear descent: when the test diverged (``diverged=True``), the last rate
+    reached / ``rules.fallback`` (10), a decade below the divergence, with the reason; when
+    it did not, no rate, and the reason says to run the test further (a larger ``end``).
+
+    Why this shape: calibrated against oracle grids trained for the full epochs, several
+    seeds, on the built-in tasks and on tasks unlike them (``benchmarks/finder_quality.py``);
+    the bottom itself, lrlab's earlier rule, sat next to divergence on networks whose loss
+    falls until it blows up (a tabular MLP collapsed to the majority class), and with Adam
+    it missed by about 2.5 points on every seed.
 
     Args:
         lrs: the rates, increasing.
         losses: the raw losses.
-        rules: the constants.
+        rules: the constants (:data:`DEFAULT_RULES`; :data:`ADAPTIVE_RULES` for Adam).
+        diverged: whether the test stopped because the loss diverged.
 
     Returns:
-        The rate and why (``nan`` under 5 points or without a clear descent).
+        The rate and why (``nan`` under 5 points, or without a clear descent in a test that
+        did not diverge; the why says what to do).
 
     Example:
         >>> lrs = np.geomspace(1e-5, 10.0, 61)
-        >>> r = suggest(lrs, np.abs(np.log10(lrs)))   # a V, bottom at 1
-        >>> 0.6 < r.lr <= 1                            # a step early: the trend rounds the V
+        >>> r = suggest(lrs, np.abs(np.log10(lrs)))   # a V, bottom at 1, turning up after
+        >>> 0.2 < r.lr <= 0.5
         True
 
     Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
     """
     d = describe(lrs, losses, rules)
     if d is None:
-        return Reading(math.nan, "suggestion: too few points to read the loss curve")
+        return Reading(math.nan, "suggestion: too few points to read the loss curve; add steps")
     if not d.clear:
-        return Reading(math.nan, f"suggestion: no clear descent (drop {d.drop:.3g} within "
-                       f"{rules.clear:g}x noise {d.noise:.3g}); widen start..end")
+        if diverged:
+            last = float(d.lrs[-1])
+            return Reading(last / rules.fallback, f"suggestion: no clear descent (drop "
+                           f"{d.drop:.3g} within {rules.clear:g}x noise {d.noise:.3g}) before "
+                           f"the loss diverged at {last:.3g}; {last:.3g} / {rules.fallback:g} "
+                           "keeps a decade below it (weak evidence)")
+        return Reading(math.nan, f"suggestion: the loss did not fall clearly from "
+                       f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} (drop {d.drop:.3g} within "
+                       f"{rules.clear:g}x noise {d.noise:.3g}) and never diverged: run the test "
+                       f"further, to end={d.lrs[-1] * 1000:g}")
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
-    margin = f"; / {rules.divisor:g}" if rules.divisor != 1 else ""
-    return Reading(bottom / rules.divisor, f"suggestion: the loss trend reaches its bottom at "
-                   f"{bottom:.3g} (within {rules.plateau:.0%} of its minimum at "
-                   f"{d.lrs[d.best]:.3g}){margin}{_notes(d, rules)}")
+    turn = turn_up(d, rules)
+    up = float(d.lrs[turn])
+    where = "the loss turns up" if turn < len(d.lrs) - 1 else "the test ended"
+    if bottom / rules.divisor <= up / rules.margin:
+        lr, how = bottom / rules.divisor, f"its bottom {bottom:.3g} / {rules.divisor:g}"
+    else:
+        lr, how = up / rules.margin, f"{where} at {up:.3g}, / {rules.margin:g}"
+    return Reading(lr, f"suggestion: {how} (the trend reaches its bottom at {bottom:.3g}, "
+                   f"{where} at {up:.3g}){_notes(d, rules)}")
 
 
 #: The popular tools' rules, by name, for :meth:`RangeTestResult.suggestions`.
