@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import click
@@ -62,19 +63,31 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     def loss(outputs, targets):  # the task's own per-sample loss, averaged over the batch
         return t.loss(outputs.unsqueeze(0), targets).mean()
 
-    with torch.random.fork_rng(devices=[]):  # weights and data order from --seed, not chance
-        torch.manual_seed(seed)
-        model = t.init_model(seed)
-        opt = {"sgd": lambda p: None,  # find_lr's own SGD: several seeds run as one population
-               "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
-               "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())
-        result = find_lr(model, loss, (t.train.x, t.train.y), optimizer=opt, start=start,
-                         end=end, steps=steps, mode=mode, val_data=(t.val.x, t.val.y),
-                         batch_size=batch_size or t.batch_size,
-                         seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+    def run(end: float, steps: int):
+        with torch.random.fork_rng(devices=[]):  # weights and order from --seed, not chance
+            torch.manual_seed(seed)
+            model = t.init_model(seed)
+            opt = {"sgd": lambda p: None,  # find_lr's own SGD: seeds run as one population
+                   "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
+                   "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](
+                       model.parameters())
+            return find_lr(model, loss, (t.train.x, t.train.y), optimizer=opt, start=start,
+                           end=end, steps=steps, mode=mode, val_data=(t.val.x, t.val.y),
+                           batch_size=batch_size or t.batch_size,
+                           seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+
+    result = run(end, steps)
+    if math.isnan(result.suggestion.lr) and not result.stopped_early and mode == "exp":
+        # the loss never fell and never diverged: the descent has not started; go further
+        decades = math.log10(end / start)
+        wider, more = end * 1000, steps + round(3 * steps / decades)
+        print(f"no descent up to {end:g}: running the test again up to {wider:g}",
+              file=sys.stderr)
+        result = run(wider, more)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": seeds,
-                "seed": seed, "read_on": result.read_on, "reason": result.reason}
+                "seed": seed, "read_on": result.read_on, "reason": result.reason,
+                "warnings": list(result.warnings)}
     if out is not None:
         _save(result, out, settings)
     if report is not None:
@@ -100,8 +113,10 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
                      soft_wrap=True)
     rate = result.suggestion.lr
     stdout.print(f"suggested rate: {rate:.3g}" if not math.isnan(rate) else
-                 "no rate could be read from this curve; widen --start/--end or add --steps",
-                 soft_wrap=True)
+                 f"no rate: {result.suggestion.why.removeprefix('suggestion: ')}",
+                 soft_wrap=True, markup=False)
+    for line in result.warnings:
+        stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
 
 
 def _save(result, out: Path, settings: dict) -> None:

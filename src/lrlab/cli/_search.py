@@ -214,12 +214,15 @@ def halving(**kw: Any) -> None:
 @_option("--candidates", type=int, help="rates raced, half a decade apart")
 @_option("--seeds", "range_seeds", type=int, param="seeds",
          help="range tests that place the candidates, read on their median "
-              "[default: up to 3, at most a third of the race's cost]")
+              "[default: up to 3, at most a quarter of the race's cost]")
 @_option("--refine/--no-refine", default=None,
-         help="race two more rates a quarter decade either side of the winner")
+         help="race two more rates a quarter decade either side of the pick")
+@_option("--check/--no-check", default=None,
+         help="race the pick and the next lower rate again from another seed; keep the lower "
+              "if the pick falls behind it")
 def auto(range_seeds: int | None, **kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
     from lrlab.search import auto as auto_search
 
-    own = {k: kw.pop(k) for k in ("budget", "candidates", "refine")}
+    own = {k: kw.pop(k) for k in ("budget", "candidates", "refine", "check")}
     _run(auto_search, **kw, **_given(seeds=range_seeds, **own))

@@ -284,6 +284,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     rows = info.readings[info.readings["name"] == "suggestion"]
     why = rows["why"].iloc[0] if len(rows) else ""
     verdict = (f"suggested rate {info.suggestion:.3g}: {why}" if math.isfinite(info.suggestion)
+               else f"no rate: {why.removeprefix('suggestion: ')}" if why
                else "no rate could be read from this curve; widen the range or add steps")
     curve = info.curve
     settings = {**{k: v for k, v in run.settings.items() if k != "warnings"}, "steps": len(curve),

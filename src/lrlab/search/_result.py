@@ -13,6 +13,7 @@ from lrlab.search._readings import (
     CycleRange,
     Reading,
     Rules,
+    describe,
     smith_readings,
 )
 from lrlab.search._smooth import Array, ema, trend
@@ -104,6 +105,29 @@ class RangeTestResult:
         return (f"RangeTestResult(steps={len(self.lrs)}, lrs={span}, stopped_early="
                 f"{self.stopped_early}, suggestion={self.suggestion.lr:.3g}, "
                 f"max_lr={self.max_lr.lr:.3g}, min_lr={self.min_lr.lr:.3g})")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """One line per weakness of the evidence behind the suggestion (empty: none):
+        no clear descent, a descent that starts at the first rates or still runs at the
+        last, several seeds whose own suggestions disagree by more than a decade."""
+        out = []
+        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        if d is None:
+            return ("too few steps to read the curve",)
+        if not d.clear:
+            out.append(f"no clear descent: the loss fell by {d.drop:.3g}, within "
+                       f"{self.rules.clear:g}x its noise ({d.noise:.3g})")
+        else:
+            if d.crossing(self.rules.improve) < d.head:
+                out.append("the loss falls from the first rates: start lower")
+            if d.best == len(d.raw) - 1:
+                out.append("the loss still falls at the last rate: end higher")
+        own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
+        if len(own) > 1 and max(own) / min(own) > 10:
+            out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
+                       "more than a decade")
+        return tuple(out)
 
     def comparisons(self) -> dict[str, Reading]:
         """The popular tools' rules (valley, steepest, min_div10) on this curve."""
