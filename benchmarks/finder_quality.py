@@ -25,8 +25,8 @@ no search at all (SGD at 0.01, Adam at 1e-3); and the learning-rate-free Prodigy
 adds lrlab's other procedures (grid over decades, coarse_to_fine, fastest, halving). The
 three packages are benchmark-only extras (``pip install -e '.[bench]'``).
 
-Results are cached per task and seed under ``--cache``; ``--redo`` reruns finders whose
-name contains a word of its comma list; ``--fresh`` ignores the cache.
+Results are cached per task and seed under ``--cache``; ``--redo`` reruns the finders (and
+the others of their group) whose name contains a word of its comma list; ``--fresh`` ignores the cache.
 
 Usage::
 
@@ -308,17 +308,15 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
     """Every finder on one task and seed: one row per finder."""
     path = cache / f"{task.name}-s{seed}-picks.json"
     known = [Pick(**d) for d in json.loads(path.read_text())] if path.exists() else []
-    if redo:
-        known = [p for p in known if not any(w in p.finder for w in redo.split(","))]
-    names = {p.finder for p in known}
-    picks = list(known)
+    stale = {_group_of(p.finder) for p in known
+             if redo and any(w in p.finder for w in redo.split(","))}
+    picks = [p for p in known if _group_of(p.finder) not in stale]
     for group in GROUPS + ((extra_picks,) if extra else ()):
         probe = group.__name__
-        have = [p for p in known if _group_of(p.finder) == probe]
-        if have:
+        if any(_group_of(p.finder) == probe for p in picks):
             continue
         new = group(task, rule, seed)
-        picks += [p for p in new if p.finder not in names]
+        picks += new
         for p in new:
             print(f"  {name} s{seed} {p.finder}: lr={_lr(p.lr)} ({p.seconds:.0f} s)"
                   + (f" [{p.note}]" if p.note else ""), file=sys.stderr)
@@ -485,6 +483,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="run seeds first..first+seeds-1 (split a run over processes)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/.cache/finder_quality"))
     parser.add_argument("--fresh", action="store_true", help="ignore the cache")
@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
             tasks[name] = load(name, args.data_dir)
         except Exception as err:  # noqa: BLE001 - a task whose data is not here
             print(f"{name}: skipped ({err})", file=sys.stderr)
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, (task, rule) in tasks.items():
             start = time.perf_counter()
             rows += run_one(name, task, rule, seed, args.cache, args.redo, args.extra)

@@ -49,6 +49,7 @@ from lrlab.search._confidence import (
 )
 from lrlab.search._grid import _score_text, _seen, ranked
 from lrlab.search._range_test import find_lr
+from lrlab.search._readings import DEFAULT_RULES
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.tasks import Task
@@ -176,8 +177,9 @@ def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
 
 
 def placement(test: RangeTestResult) -> tuple[float, bool]:
-    """Where the race is placed: the bottom of the range test's loss trend and whether the
-    test showed a clear descent. Without one (a flat or noisy curve, or a fall too short to
+    """Where the race is placed: the bottom of the range test's loss trend (for an adaptive
+    rule, scaled down as its suggestion is: x 2/6 for Adam) and whether the test showed a
+    clear descent. Without one (a flat or noisy curve, or a fall too short to
     tell from the noise) the bottom is a tenth of the largest rate the test reached, so the
     race starts at that rate and goes down: the largest rate that did not diverge is the
     best guess of a curve that says nothing, and the trend's lowest point of such a curve is
@@ -189,8 +191,8 @@ def placement(test: RangeTestResult) -> tuple[float, bool]:
         (0.1, False)
     """
     bottom = trend_bottom(test.lrs, test.losses, rules=test.rules)
-    if math.isfinite(bottom):
-        return bottom, True
+    if math.isfinite(bottom):  # adaptive rules read further below it (see ``suggest``)
+        return bottom * DEFAULT_RULES.divisor / test.rules.divisor, True
     return float(test.lrs[-1]) / 10, False
 
 

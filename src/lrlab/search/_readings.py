@@ -77,8 +77,7 @@ class Rules:
         turn: ... and at most the rate where the trend has turned up by ``turn`` of the drop
             above its minimum (else the last rate) / ``margin``,
         margin: ... (see :func:`~lrlab.search.suggest`);
-        fallback: without a clear descent before a divergence, the suggestion is the last
-            rate reached / ``fallback``.
+        unclear: without a clear descent, where the curve breaks upwards / ``unclear``.
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
 
@@ -91,7 +90,7 @@ class Rules:
     divisor: float = 2.0
     turn: float = 0.05
     margin: float = 3.0
-    fallback: float = 10.0
+    unclear: float = 10.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
@@ -101,8 +100,8 @@ class Rules:
             (0 < self.improve < 1 and 0 <= self.plateau < 1, "improve and plateau must be in (0, 1)"),
             (self.ragged > 1 and self.ragged_floor >= 0, "ragged must be > 1, ragged_floor >= 0"),
             (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
-            (self.margin >= 1 and self.fallback >= 1 and 0 < self.turn < 1,
-             "margin and fallback must be >= 1, turn in (0, 1)"),
+            (self.margin >= 1 and self.unclear >= 1 and 0 < self.turn < 1,
+             "margin and unclear must be >= 1, turn in (0, 1)"),
         ]
         for ok, message in checks:
             if not ok:
@@ -113,7 +112,7 @@ DEFAULT_RULES = Rules()
 
 #: The rules for adaptive update rules (Adam and its kin): their suggestion sits further
 #: below the bottom of the trend (calibrated in ``benchmarks/finder_quality.py``).
-ADAPTIVE_RULES = Rules(divisor=3.0)
+ADAPTIVE_RULES = Rules(divisor=6.0, margin=8.0)
 
 #: Update rules (lrlab's names) whose step is scaled per parameter.
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
@@ -126,7 +125,7 @@ def rules_for(optimizer: object) -> Rules:
 
     Example:
         >>> rules_for("adam").divisor, rules_for("sgd").divisor
-        (3.0, 2.0)
+        (6.0, 2.0)
     """
     name = optimizer if isinstance(optimizer, str) else getattr(
         getattr(optimizer, "rule", None), "name", None) or type(optimizer).__name__

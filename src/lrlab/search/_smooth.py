@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from lrlab._errors import LrlabError
 
-__all__ = ["ema", "ema_step", "half_width", "local_noise", "noise_level", "trend"]
+__all__ = ["ema", "ema_step", "half_width", "local_noise", "noise_level", "running_median",
+           "trend"]
 
 Array = NDArray[np.float64]
 
@@ -81,7 +82,7 @@ def half_width(n: int, window: float) -> int:
     return max(2, round(window * n))
 
 
-def _running_median(x: Array, k: int) -> Array:
+def running_median(x: Array, k: int) -> Array:
     """Median over ``[i - j, i + j]``, ``j = min(k, i, n - 1 - i)`` (symmetric at the ends)."""
     n = len(x)
     half = [min(k, i, n - 1 - i) for i in range(n)]
@@ -128,7 +129,7 @@ def trend(values: ArrayLike, *, window: float = 0.05) -> Array:
     if len(x) < 5:
         return x.copy()
     h = half_width(len(x), window)
-    med = _running_median(x, max(1, h // 2))
+    med = running_median(x, max(1, h // 2))
     cap = med[: int(np.argmin(med)) + 1].max()
     return _local_linear(np.minimum(med, cap), h)
 

@@ -27,6 +27,9 @@ from lrlab._errors import LrlabError
 from lrlab.search._readings import DEFAULT_RULES, Reading, Rules, check_curve, describe
 from lrlab.search._smooth import ema
 
+#: Without a clear descent, a drop of more than this many noise units is still read.
+WEAK = 2.0
+
 __all__ = ["COMPARISONS", "min_div10", "steepest", "suggest", "trend_bottom", "valley"]
 
 
@@ -171,6 +174,44 @@ def turn_up(d, rules: Rules) -> int:
     return d.best + int(after[0]) if len(after) else len(d.lrs) - 1
 
 
+def rise(d, rules: Rules) -> int | None:
+    """Where a flat curve breaks upwards for good: the first index from which the running
+    median of the raw curve (half-width ``h // 2``) stays above its starting level by
+    ``rules.clear`` x the noise to the end. None if it does not end there."""
+    from lrlab.search._smooth import half_width, running_median
+
+    h = half_width(len(d.raw), rules.window)
+    med = running_median(d.raw, max(1, h // 2))
+    above = med > d.level + rules.clear * d.noise
+    if not above[-1]:
+        return None
+    below = np.flatnonzero(~above)  # the rise must hold to the end: noise does not
+    return int(below[-1]) + 1 if len(below) else 0
+
+
+def _unclear(d, rules: Rules, diverged: bool) -> Reading:
+    """The suggestion of a curve without a clear descent (see :func:`suggest`)."""
+    weak = f"no clear descent (drop {d.drop:.3g} within {rules.clear:g}x noise {d.noise:.3g})"
+    reads = []
+    broke = rise(d, rules)
+    if broke is not None or diverged:
+        at = float(d.lrs[broke if broke is not None else -1])
+        what = "breaks upwards" if broke is not None else "diverged"
+        reads.append((at / rules.unclear, f"the loss {what} at {at:.3g}, / {rules.unclear:g}"))
+    if d.drop > WEAK * d.noise:  # a weak descent: read it as a clear one would be
+        bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
+        up = float(d.lrs[turn_up(d, rules)])
+        reads += [(bottom / rules.divisor, f"its lowest trend at {bottom:.3g} / "
+                   f"{rules.divisor:g}"), (up / rules.margin, f"it turns up at {up:.3g}, / "
+                   f"{rules.margin:g}")]
+    if not reads:
+        return Reading(math.nan, f"suggestion: the loss did not fall clearly from "
+                       f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} ({weak}) and never rose: run the "
+                       f"test further, to end={d.lrs[-1] * 1000:g}")
+    lr, how = min(reads)
+    return Reading(lr, f"suggestion: {how}; {weak}: weak evidence")
+
+
 def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
             diverged: bool = False) -> Reading:
     """lrlab's suggested rate: below the bottom of the loss trend, away from where it turns up.
@@ -182,13 +223,20 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
 
         ``lr = min(lrs[bottom] / rules.divisor, lrs[turn] / rules.margin)``
 
-    (divisor 2, or 3 for adaptive rules, :func:`rules_for`; margin 3). So the suggestion
-    keeps at least a factor 3 (half a decade) from where the loss turns up or the test
-    diverged, and never sits next to divergence.
+    (divisor 2 and margin 3; for adaptive rules, :func:`rules_for`, 6 and 8). So the
+    suggestion keeps at least a factor 3 (half a decade) from where the loss turns up or
+    the test diverged, and never sits next to divergence. Adam's range test sits far
+    above the rate that trains best for many epochs (on a small CNN the bottom was 6x the
+    best rate, 10x a collapse), hence its wider margins.
 
-    Without a clear descent: when the test diverged (``diverged=True``), the last rate
-    reached / ``rules.fallback`` (10), a decade below the divergence, with the reason; when
-    it did not, no rate, and the reason says to run the test further (a larger ``end``).
+    Without a clear descent the evidence is weak and the reason says so. The suggestion is
+    then the lowest of: the rate where the curve breaks upwards for good (its running
+    median rises ``rules.clear`` x the noise above the starting level and stays there;
+    else, when the test diverged (``diverged=True``), the last rate) / ``rules.unclear``
+    (10); and, when the trend still fell
+    by more than twice the noise, the rule above on that weak descent. A flat curve that
+    never rose gives no rate, and the reason says to run the test further (a larger
+    ``end``): its lowest point is noise (on a recurrent network it sat at the first rate).
 
     Why this shape: calibrated against oracle grids trained for the full epochs, several
     seeds, on the built-in tasks and on tasks unlike them (``benchmarks/finder_quality.py``);
@@ -218,16 +266,7 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     if d is None:
         return Reading(math.nan, "suggestion: too few points to read the loss curve; add steps")
     if not d.clear:
-        if diverged:
-            last = float(d.lrs[-1])
-            return Reading(last / rules.fallback, f"suggestion: no clear descent (drop "
-                           f"{d.drop:.3g} within {rules.clear:g}x noise {d.noise:.3g}) before "
-                           f"the loss diverged at {last:.3g}; {last:.3g} / {rules.fallback:g} "
-                           "keeps a decade below it (weak evidence)")
-        return Reading(math.nan, f"suggestion: the loss did not fall clearly from "
-                       f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} (drop {d.drop:.3g} within "
-                       f"{rules.clear:g}x noise {d.noise:.3g}) and never diverged: run the test "
-                       f"further, to end={d.lrs[-1] * 1000:g}")
+        return _unclear(d, rules, diverged)
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
     turn = turn_up(d, rules)
     up = float(d.lrs[turn])
