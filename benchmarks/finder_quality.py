@@ -157,27 +157,38 @@ def auto_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     return picks
 
 
+def _range_test(task: Task, opt: str, seed: int, end: float, steps: int):
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.manual_seed(seed)
+        model = task.init_model(seed)
+        optimizer = None if opt == "sgd" else _torch_opt(opt)(model.parameters(), 1e-7)
+        return find_lr(model, _loss(task), (task.train.x, task.train.y), optimizer=optimizer,
+                       steps=steps, end=end, batch_size=task.batch_size)
+
+
 def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     """The range test as ``lrlab find`` runs it (task model and loss, 1e-7..10, 100 steps)."""
-    cost = RANGE_STEPS * task.batch_size / len(task.train)
     picks = []
     rules = [rule] + (["adam"] if rule != "adam" else [])
     for opt in rules:
+        cost = RANGE_STEPS * task.batch_size / len(task.train)
         start = time.perf_counter()
-        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.manual_seed(seed)
-            model = task.init_model(seed)
-            optimizer = None if opt == "sgd" else _torch_opt(opt)(model.parameters(), 1e-7)
-            result = find_lr(model, _loss(task), (task.train.x, task.train.y),
-                             optimizer=optimizer, steps=RANGE_STEPS, batch_size=task.batch_size)
+        result = first = _range_test(task, opt, seed, 10.0, RANGE_STEPS)
+        if math.isnan(result.suggestion.lr) and not result.stopped_early:
+            # as `lrlab find` does: a flat test that never diverged runs again 1000x further
+            result = _range_test(task, opt, seed, 1e4, RANGE_STEPS + 38)
+            cost *= 2.4
         seconds = time.perf_counter() - start
         name = FIND if opt == rule else f"{FIND} (adam)"
+        note = " / ".join(getattr(result, "warnings", ()) or ())
+        if math.isnan(result.suggestion.lr):
+            note = result.suggestion.why
         picks.append(Pick(name, _family(opt), result.suggestion.lr, cost, seconds=seconds,
-                          note=result.suggestion.why if math.isnan(result.suggestion.lr) else ""))
+                          note=note))
         if opt == rule:
-            picks.append(Pick("fastai valley", _family(opt), result.comparisons()["valley"].lr,
-                              cost, seconds=seconds))
+            picks.append(Pick("fastai valley", _family(opt), first.comparisons()["valley"].lr,
+                              RANGE_STEPS * task.batch_size / len(task.train), seconds=seconds))
     return picks
 
 
