@@ -60,8 +60,8 @@ def test_warnings_for_a_pick_next_to_a_collapse_at_the_edge() -> None:
     t = table([0.1, 0.3], [0.90, 0.95], finals=[0.9, 0.25])
     c = assess(t, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     assert c.margin == pytest.approx(0.05) and c.runner_up == 0.1
-    assert c.warnings == ("the pick 0.3 is the highest rate searched: a higher one might be "
-                          "better",)
+    edge = "the pick 0.3 is the highest rate searched: a higher one might be better"
+    assert c.warnings == (edge,)
     c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     assert c.margin == pytest.approx(-0.05)
     assert any("0.3 collapsed to chance" in w for w in c.warnings)

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -186,6 +185,7 @@ def placement(test: RangeTestResult) -> tuple[float, bool]:
     noise (on a recurrent network it sat at the very first rate).
 
     Example:
+        >>> import numpy as np
         >>> lrs = np.geomspace(1e-4, 1.0, 60)
         >>> placement(RangeTestResult.build(lrs, np.ones(60)))
         (0.1, False)

@@ -339,8 +339,8 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
                       "diverged": [bool(diverged.get(v, False)) for v in walked["lr"]]})
     task = p.task.replace(monitor=metric)
     chance = chance_score(task, untrained_score(task, p.seed))
-    extra = () if walk.stopped else (f"the score still improved at {rate(lr)}, the slowest "
-                                     "rate tried: add smaller lrs",)
+    slowest = f"the score still improved at {rate(lr)}, the slowest rate tried: add smaller lrs"
+    extra = () if walk.stopped else (slowest,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
                   n=len(p.task.val), extra=extra)
 

@@ -117,8 +117,7 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
     n = len(task.val)
     choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
                     monitor=result.monitor, n=n)
-    extra = () if choice.learned else ("no rate beat chance: try larger rates or more "
-                                       "epochs",)
+    extra = () if choice.learned else ("no rate beat chance: try larger rates or more epochs",)
     return choice.lr, assess(table, choice.lr, higher_is_better=result.higher_is_better,
                              chance=chance, monitor=result.monitor, n=n, extra=extra)
 

@@ -38,8 +38,18 @@ from lrlab._errors import LrlabError
 from lrlab.search._smooth import Array, half_width, local_noise, noise_level, trend
 
 __all__ = [
-    "ADAPTIVE_RULES", "DEFAULT_RULES", "MIN_POINTS", "rules_for", "CycleRange", "Descent", "Reading", "Rules", "SmithReadings",
-    "check_curve", "describe", "smith_readings",
+    "ADAPTIVE_RULES",
+    "DEFAULT_RULES",
+    "MIN_POINTS",
+    "CycleRange",
+    "Descent",
+    "Reading",
+    "Rules",
+    "SmithReadings",
+    "check_curve",
+    "describe",
+    "rules_for",
+    "smith_readings",
 ]
 
 #: Fewer recorded points than this give ``nan`` readings.

@@ -201,9 +201,9 @@ def _unclear(d, rules: Rules, diverged: bool) -> Reading:
     if d.drop > WEAK * d.noise:  # a weak descent: read it as a clear one would be
         bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
         up = float(d.lrs[turn_up(d, rules)])
-        reads += [(bottom / rules.divisor, f"its lowest trend at {bottom:.3g} / "
-                   f"{rules.divisor:g}"), (up / rules.margin, f"it turns up at {up:.3g}, / "
-                   f"{rules.margin:g}")]
+        low = f"its lowest trend at {bottom:.3g} / {rules.divisor:g}"
+        reads += [(bottom / rules.divisor, low),
+                  (up / rules.margin, f"it turns up at {up:.3g}, / {rules.margin:g}")]
     if not reads:
         return Reading(math.nan, f"suggestion: the loss did not fall clearly from "
                        f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} ({weak}) and never rose: run the "
