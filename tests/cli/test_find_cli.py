@@ -34,3 +34,19 @@ def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
+    """1e-9..1e-6 teaches blobs nothing: find says so, runs again up to 1e-3, warns on
+    stdout and in the saved settings."""
+    assert main(["find", "blobs", "--start", "1e-9", "--end", "1e-6", "--steps", "30",
+                 "--out", str(tmp_path / "f")]) == 0
+    captured = capsys.readouterr()
+    assert "no descent up to 1e-06: running the test again up to 0.001" in captured.err
+    settings = json.loads((tmp_path / "f" / "range_test.json").read_text())
+    curve = (tmp_path / "f" / "curve.csv").read_text().splitlines()
+    assert float(curve[-1].split(",")[1]) > 1e-6  # the rates went past the first end
+    lines = " ".join(captured.out.split())
+    assert ("suggested rate:" in lines) or ("no rate: " in lines and "end=" in lines)
+    for warning in settings["warnings"]:
+        assert f"warning: {warning}" in lines

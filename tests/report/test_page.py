@@ -60,6 +60,14 @@ def test_order_verdict_settings_tables_plots_notes(tmp_path: Path) -> None:
     assert 'name="viewport"' in text and "@media (max-width:600px)" in text
 
 
+def test_warnings_follow_the_verdict_escaped(tmp_path: Path) -> None:
+    text = _page(tmp_path, warnings=[f"a tie {EVIL}", "no rate learned"]).read_text()
+    at = [text.index(m) for m in ('id="verdict"', 'id="warnings"', 'id="settings"')]
+    assert at == sorted(at)
+    assert "<p>warning: a tie &lt;script&gt;" in text and "<p>warning: no rate learned</p>" in text
+    assert 'id="warnings"' not in _page(tmp_path).read_text()  # none: no box
+
+
 def test_tables_show_missing_values_and_round(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [0.123456789, float("nan")], "b": pd.array([1, None], "Int64")})
     text = _page(tmp_path, tables=[("t", frame)]).read_text()
