@@ -177,12 +177,14 @@ def turn_up(d, rules: Rules) -> int:
 def rise(d, rules: Rules) -> int | None:
     """Where a flat curve breaks upwards for good: the first index from which the running
     median of the raw curve (half-width ``h // 2``) stays above its starting level by
-    ``rules.clear`` x the noise to the end. None if it does not end there."""
-    from lrlab.search._smooth import half_width, running_median
+    ``rules.clear`` x the noise (of the whole curve about its trend) to the end. None if it
+    does not end there."""
+    from lrlab.search._smooth import half_width, noise_level, running_median
 
     h = half_width(len(d.raw), rules.window)
     med = running_median(d.raw, max(1, h // 2))
-    above = med > d.level + rules.clear * d.noise
+    noise = noise_level(d.raw - d.trend)  # the whole curve's: ``d.noise`` stops at the best
+    above = med > d.level + rules.clear * noise
     if not above[-1]:
         return None
     below = np.flatnonzero(~above)  # the rise must hold to the end: noise does not
