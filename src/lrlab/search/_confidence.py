@@ -134,7 +134,7 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
         n: validation examples.
 
     Example:
-        >>> t = pd.DataFrame({"lr": [0.01, 0.1, 1.0], "score": [0.80, 0.90, 0.91],
+        >>> t = pd.DataFrame({"lr": [0.01, 0.1, 1.0], "score": [0.80, 0.905, 0.91],
         ...                   "diverged": [False, False, False]})
         >>> choose(t, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000).lr
         0.1
@@ -220,7 +220,7 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         extra: warnings the procedure adds itself.
 
     Example:
-        >>> t = pd.DataFrame({"lr": [0.1, 1.0], "score": [0.90, 0.905], "final": [0.9, 0.25],
+        >>> t = pd.DataFrame({"lr": [0.1, 0.3], "score": [0.90, 0.905], "final": [0.9, 0.25],
         ...                   "diverged": [False, False]})
         >>> c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
         >>> len(c.warnings)
