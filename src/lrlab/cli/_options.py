@@ -20,7 +20,7 @@ import click
 
 from lrlab._errors import LrlabError
 
-__all__ = ["RULE_OPTIONS", "LibraryDefault", "Registry", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
+__all__ = ["RULE_OPTIONS", "LibraryDefault", "Rates", "Registry", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
            "parse_subset", "with_options"]
 
 def _attribute(path: str) -> Any:
@@ -95,6 +95,21 @@ class Registry(click.Choice):
             check(value)
             return value
         return check(value.split(self.separator))
+
+
+class Rates(click.ParamType):
+    """Learning rates as written on the command line: ``1,0.1,0.01`` or ``logspace:LO:HI:N``
+    (:func:`lrlab.train.parse_lrs`, imported when a value comes)."""
+
+    name = "rates"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from lrlab.train import parse_lrs
+
+        return parse_lrs(value)
 
 
 #: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
