@@ -26,7 +26,7 @@ Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
-from lrlab.search._data import ModelLoss, model_loss
+from lrlab.data import ModelLoss, model_loss
 from lrlab.search._fastest import (
     FASTEST_LRS,
     FastestReplay,
