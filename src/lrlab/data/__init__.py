@@ -21,6 +21,7 @@ from lrlab.data._batch import (
 )
 from lrlab.data._source import (
     EpochOrder,
+    FirstExamples,
     batches,
     epoch_seed,
     is_data,
@@ -29,12 +30,12 @@ from lrlab.data._source import (
     num_examples,
     seeded_order,
     steps_per_epoch,
-    take,
+    subset_of,
 )
 
 __all__ = [
-    "DEFAULT_TARGET_KEY", "EpochOrder", "Inputs", "ModelLoss", "batch_size_of", "batches",
+    "DEFAULT_TARGET_KEY", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss", "batch_size_of", "batches",
     "correct", "describe", "epoch_seed", "is_data", "labels_of", "loader_batch_size",
     "model_loss", "num_examples", "output_logits", "output_loss", "seeded_order",
-    "split_batch", "steps_per_epoch", "take", "to_device",
+    "split_batch", "steps_per_epoch", "subset_of", "to_device",
 ]

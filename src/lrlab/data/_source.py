@@ -22,7 +22,6 @@ so the same data as tensors or as a ``TensorDataset`` trains alike.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -44,8 +43,8 @@ from torch.utils.data import (
 
 from lrlab._errors import LrlabError
 
-__all__ = ["EpochOrder", "batches", "epoch_seed", "is_data", "labels_of", "loader_batch_size",
-           "num_examples", "seeded_order", "steps_per_epoch", "take"]
+__all__ = ["EpochOrder", "FirstExamples", "batches", "epoch_seed", "is_data", "labels_of",
+           "loader_batch_size", "num_examples", "seeded_order", "steps_per_epoch", "subset_of"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -76,9 +75,20 @@ class EpochOrder(Sampler[int]):
         return self.n
 
 
+class FirstExamples:
+    """The first ``count`` examples of data without a length (an iterable dataset), in whole
+    batches: an epoch yields batches until they hold at least ``count`` examples."""
+
+    def __init__(self, data: Any, count: int) -> None:
+        self.data, self.count = data, count
+
+    def __repr__(self) -> str:
+        return f"FirstExamples({type(self.data).__name__}, {self.count})"
+
+
 def is_data(value: Any) -> bool:
     """Whether ``value`` is data lrlab reads through a loader (a Dataset or a DataLoader)."""
-    return isinstance(value, (Dataset, DataLoader))
+    return isinstance(value, (Dataset, DataLoader, FirstExamples))
 
 
 def _dataset(data: Any) -> Any:
@@ -88,10 +98,39 @@ def _dataset(data: Any) -> Any:
 def num_examples(data: Any) -> int | None:
     """How many examples ``data`` holds, or ``None`` when it cannot say (an iterable
     dataset without ``__len__``)."""
+    if isinstance(data, FirstExamples):
+        return data.count
     try:
         return len(_dataset(data))
     except TypeError:
         return None
+
+
+def subset_of(data: Any, indices: Sequence[int]) -> Any:
+    """``data`` restricted to the examples at ``indices``: a ``Subset`` of a map-style
+    dataset, or a ``DataLoader`` rebuilt over one with every setting kept."""
+    if not isinstance(data, DataLoader):
+        return Subset(data, list(indices))
+    options = {"batch_size": data.batch_size, "num_workers": data.num_workers,
+               "collate_fn": data.collate_fn, "pin_memory": data.pin_memory,
+               "drop_last": data.drop_last, "timeout": data.timeout,
+               "worker_init_fn": data.worker_init_fn,
+               "multiprocessing_context": data.multiprocessing_context,
+               "shuffle": type(data.sampler) is RandomSampler}
+    if data.num_workers > 0:
+        options["prefetch_factor"] = data.prefetch_factor
+    return DataLoader(Subset(data.dataset, list(indices)), **options)
+
+
+def _first(batches_: Iterable, count: int) -> Iterator[Any]:
+    from lrlab.data._batch import batch_size_of
+
+    seen = 0
+    for batch in batches_:
+        if seen >= count:
+            return
+        yield batch
+        seen += batch_size_of(batch)
 
 
 def loader_batch_size(data: Any) -> int | None:
@@ -148,6 +187,10 @@ def batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool)
         seed, epoch: the run's seed and the epoch (1-based): they fix the order.
         shuffle: draw a seeded order (training); ``False`` reads in order (evaluation).
     """
+    if isinstance(data, FirstExamples):
+        inner = batches(data.data, batch_size=batch_size, seed=seed, epoch=epoch,
+                        shuffle=shuffle)
+        return _first(inner, data.count)
     generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
     if isinstance(data, DataLoader):
         if _own_order(data):
@@ -165,6 +208,9 @@ def batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool)
 
 def steps_per_epoch(data: Any, batch_size: int) -> int | None:
     """Batches in one epoch, or ``None`` when the data cannot say (no ``__len__``)."""
+    if isinstance(data, FirstExamples):
+        size = loader_batch_size(data.data) or batch_size
+        return math.ceil(data.count / size)
     if isinstance(data, DataLoader):
         if loader_batch_size(data) is not None and batch_size != data.batch_size:
             n = num_examples(data)
@@ -177,11 +223,6 @@ def steps_per_epoch(data: Any, batch_size: int) -> int | None:
             return None
     n = num_examples(data)
     return None if n is None else math.ceil(n / batch_size)
-
-
-def take(batches_: Iterable, count: int | None) -> Iterable:
-    """At most ``count`` batches of ``batches_`` (all when ``None``)."""
-    return batches_ if count is None else itertools.islice(batches_, count)
 
 
 def labels_of(data: Any, label: Callable[[int], int] | Sequence[int] | Tensor | None = None
