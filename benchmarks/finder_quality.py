@@ -58,7 +58,8 @@ from _common import command_line, machine, markdown_table, now, write_section
 from lrlab import search
 from lrlab.search import find_lr
 from lrlab.tasks import Task, get_task
-from lrlab.train import SweepResult, sweep
+from lrlab import sweep
+from lrlab.train import SweepResult
 
 ORACLE = tuple(float(f"{10 ** (k / 3):.3g}") for k in range(-12, 4))  # 1e-4 .. 10
 TASKS = ("blobs", "digits", "mnist-linear", "mnist-mlp", "mnist-cnn", "fashion-linear",

@@ -67,7 +67,7 @@ from sklearn.metrics import roc_auc_score
 from lrlab import LrlabError
 from lrlab._malloc import keep_freed_memory
 from lrlab.tasks import Task, get_task
-from lrlab.train import sweep
+from lrlab import sweep
 
 SECTION = "sweep_throughput"
 SEED = 0

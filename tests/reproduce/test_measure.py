@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lrlab.reproduce._measure import curves, final
-from lrlab.train import sweep
+from lrlab import sweep
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,9 @@ from torch import nn
 
 import lrlab
 from lrlab.optim import param_groups
+from lrlab import sweep
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, sweep
+from lrlab.train import SweepResult
 
 EPOCHS = 2
 MULT = {"0.*": 0.1, "2.*": 10}

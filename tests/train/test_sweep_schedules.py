@@ -20,8 +20,9 @@ from helpers import no_time_sorted
 from torch import nn
 
 from lrlab.schedules import parse_schedule
+from lrlab import sweep
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, sweep
+from lrlab.train import SweepResult
 
 EPOCHS = 3
 LR = 0.1

@@ -24,9 +24,9 @@ Example:
 Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 """
 
+from lrlab.data import ModelLoss, model_loss
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
-from lrlab.data import ModelLoss, model_loss
 from lrlab.search._fastest import (
     FASTEST_LRS,
     FastestReplay,

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from lrlab.population import Population
 from lrlab.data import ModelLoss
+from lrlab.population import Population
 from lrlab.search._loop import Curve, Setup
 
 __all__ = ["population_runs", "vectorisable"]

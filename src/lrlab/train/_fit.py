@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,19 +15,19 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
+from lrlab.data import batches as epoch_batches
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
 from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
-from lrlab.data import batches as epoch_batches
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due
-from lrlab.train._config import Member, SweepConfig, validated
+from lrlab.train._config import Member, SweepConfig
 from lrlab.train._loader import evaluate_data, probe, train_epoch_data
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
-__all__ = ["EpochReport", "fit", "sweep", "train"]
+__all__ = ["EpochReport", "fit", "resolve_task"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,18 @@ def _device(name: str | None) -> torch.device:
         raise LrlabError(f"device {name!r} is not available here (CUDA devices: "
                          f"{torch.cuda.device_count()}); use --device cpu")
     return device
+
+
+def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> Task:
+    """``task`` as :func:`fit` will train it: for a Dataset or DataLoader task, its classes
+    and monitor read from the first batch (:func:`~lrlab.train._loader.probe`, which also
+    checks the batch, the loss and the metrics); a tensor task as it is."""
+    if task.in_memory:
+        return task
+    plan = plan_run(task, config, members)
+    seed = members[0].seed if members else config.seed
+    return probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
+                 dtype=getattr(torch, config.dtype)).task
 
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
@@ -469,39 +480,3 @@ class _Loop:
         torch.set_rng_state(ckpt.rng["cpu"])
         if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)
-
-
-def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (),
-          tensorboard_dir: str | os.PathLike | None = None, **settings: object) -> SweepResult:
-    """Train one member per learning rate (x seed) in lockstep and record every epoch.
-
-    Args:
-        task: a :class:`~lrlab.tasks.Task` or the name of one (see :func:`get_task`).
-        callbacks: called with an :class:`EpochReport` after every epoch.
-        tensorboard_dir: also write every member as a TensorBoard run there, epoch by epoch
-            (:class:`lrlab.integrations.tensorboard.TensorBoardCallback`; needs
-            ``pip install 'lrlab[tensorboard]'``).
-        **settings: the fields of :class:`SweepConfig` (``lrs``, ``optimizer``, ``epochs``,
-            ``seeds``, ``hparams``, ...).
-
-    Example:
-        >>> result = sweep("blobs", lrs=[0.1, 0.01], epochs=2)
-        >>> sorted(result.members["lr"])
-        [0.01, 0.1]
-    """
-    from lrlab.tasks import get_task
-
-    config = validated(**settings)
-    task = get_task(task) if isinstance(task, str) else task
-    if tensorboard_dir is not None:  # the integration sits above train: imported on request
-        from lrlab.integrations.tensorboard import TensorBoardCallback
-
-        board = TensorBoardCallback(tensorboard_dir, config.members(), optimizer=config.optimizer)
-        callbacks = [*callbacks, board]
-    return fit(task, config.members(), config, callbacks=callbacks)
-
-
-def train(task: Task | str, *, lr: float, **settings: object) -> SweepResult:
-    """Train one network at one rate: a sweep of one member (``tensorboard_dir`` and
-    ``callbacks`` as for :func:`sweep`)."""
-    return sweep(task, lrs=[lr], **settings)
