@@ -18,8 +18,8 @@ from helpers import one_line
 from torch import nn
 
 import lrlab
-from lrlab.optim import param_groups
 from lrlab import sweep
+from lrlab.optim import param_groups
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 

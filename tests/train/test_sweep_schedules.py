@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from helpers import no_time_sorted
 from torch import nn
 
-from lrlab.schedules import parse_schedule
 from lrlab import sweep
+from lrlab.schedules import parse_schedule
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 

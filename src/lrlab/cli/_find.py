@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import click
-import torch
 from rich.table import Table
 
 from lrlab._errors import LrlabError
@@ -48,7 +47,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         parse_subset,
         write_tensorboard,
     )
-    from lrlab.search import find_lr
+    from lrlab.search import range_test
 
     check_out(out)
     check_report(report)
@@ -59,19 +58,8 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
-    def loss(outputs, targets):  # the task's own per-sample loss, averaged over the batch
-        return t.loss(outputs.unsqueeze(0), targets).mean()
-
-    with torch.random.fork_rng(devices=[]):  # weights and data order from --seed, not chance
-        torch.manual_seed(seed)
-        model = t.init_model(seed)
-        opt = {"sgd": lambda p: None,  # find_lr's own SGD: several seeds run as one population
-               "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
-               "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](model.parameters())
-        result = find_lr(model, loss, (t.train.x, t.train.y), optimizer=opt, start=start,
-                         end=end, steps=steps, mode=mode, val_data=(t.val.x, t.val.y),
-                         batch_size=batch_size or t.batch_size,
-                         seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+    result = range_test(t, optimizer=optimizer, seeds=seeds, seed=seed, start=start, end=end,
+                        steps=steps, mode=mode, batch_size=batch_size)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": seeds,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason}

@@ -49,6 +49,7 @@ from lrlab.search._readings import (
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import ema, trend
 from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, valley
+from lrlab.search._task_range import range_test
 
 __all__ = [
     "COMPARISONS",
@@ -79,6 +80,7 @@ __all__ = [
     "min_div10",
     "model_loss",
     "range_rates",
+    "range_test",
     "replay_fastest",
     "smith_readings",
     "steepest",

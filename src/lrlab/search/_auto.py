@@ -32,14 +32,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import torch
 
 from lrlab._errors import LrlabError
-from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate, rates_text
+from lrlab.search._common import (
+    Callback,
+    Plan,
+    SearchResult,
+    check_number,
+    examples,
+    plan,
+    rate,
+    rates_text,
+)
 from lrlab.search._grid import _score_text, _seen, _winner, ranked
-from lrlab.search._range_test import find_lr
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import trend
+from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -134,22 +142,8 @@ def short_run(epochs: int, budget: float) -> tuple[int, float]:
 
 def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTestResult:
     """The range test on the searched task's model and data (its own loss, its batch size)."""
-    from lrlab.optim import Optimizer
-
-    task = p.task
-
-    def loss(outputs, targets):
-        return task.loss(outputs.unsqueeze(0), targets).mean()
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(p.seed)
-        model = task.init_model(p.seed)
-        own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds; else lrlab's rule
-        opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=1e-7,
-                                             **hparams)
-        return find_lr(model, loss, (task.train.x, task.train.y), optimizer=opt,
-                       steps=_RANGE_STEPS, batch_size=p.batch_size,
-                       seeds=list(range(p.seed, p.seed + seeds)) if seeds > 1 else None)
+    return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
+                      steps=_RANGE_STEPS, batch_size=p.batch_size, validate=False)
 
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
@@ -201,13 +195,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
              callbacks=callbacks, settings=settings)
     race_epochs, share = short_run(p.epochs, budget)
     smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
-    if share < 1 and round(share * len(p.task.train)) >= smallest:
+    if share < 1 and round(share * examples(p.task)) >= smallest:
         race_task = p.task.subset(share, seed=p.seed)
     else:  # a smaller share would not make one batch: one whole epoch of the searched data
         race_task = p.task
-    test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
+    test_cost = _RANGE_STEPS * p.batch_size / examples(p.full)
     raced = candidates + (2 if refine else 0)
-    race_cost = raced * race_epochs * len(race_task.train) / len(p.full.train)
+    race_cost = raced * race_epochs * examples(race_task) / examples(p.full)
     seeds = seeds or range_seeds(race_cost, test_cost)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
@@ -228,7 +222,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
     scores = _ranked_together(races)
     lr = float(scores.iloc[0]["lr"])
     steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
-    range_cost = seeds * steps * p.batch_size / len(p.full.train)
+    range_cost = seeds * steps * p.batch_size / examples(p.full)
     compute = range_cost + sum(p.cost(r, race_task) for r in races)
     return AutoResult(
         lr=lr, evidence=tuple(races),
@@ -236,7 +230,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 6,
                              race_task, p, lr),
         compute=compute, confirmation=p.confirm(lr) if confirm else None, range_test=test,
         bottom=bottom, candidates=tuple(rates), refined=tuple(refined), scores=scores,
-        race_epochs=race_epochs, race_examples=len(race_task.train))
+        race_epochs=race_epochs, race_examples=examples(race_task))
 
 
 def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, winner: float,
@@ -249,7 +243,7 @@ def _explain(test: RangeTestResult, bottom: float, rates: list[float], race, win
     return (f"{runs} over {len(test.lrs)} steps: the loss trend bottoms out at "
             f"{rate(bottom)}. Raced {rates_text(rates)} (from 10x that bottom{cap}, half a "
             f"decade apart) as one population for {race_epochs} of {p.epochs} epochs on "
-            f"{len(race_task.train)} of {len(p.full.train)} training examples: "
+            f"{examples(race_task)} of {examples(p.full)} training examples: "
             f"{_seen(race, ranked(race))}." + _refined_text(race, winner, refined, scores)
             + f" So lr={rate(lr)}.")
 

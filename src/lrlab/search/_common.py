@@ -38,6 +38,16 @@ Callback = Callable[[EpochReport], None]
 _OWN = ("lrs", "seeds", "lr_mults", "schedules", "record_steps")
 
 
+def examples(task: Task) -> int:
+    """The training examples of ``task``; one line when its data cannot say how many."""
+    n = task.train_size
+    if n is None:
+        raise LrlabError(f"task {task.name!r}: a search needs the number of training "
+                         "examples, and this data has no length (an iterable dataset); give "
+                         "it __len__")
+    return n
+
+
 def rate(value: float) -> str:
     """A rate as people write it: ``0.0316``, ``1e-05``."""
     return f"{value:.3g}"
@@ -105,8 +115,8 @@ class Plan:
 
     def cost(self, result: SweepResult, task: Task | None = None) -> float:
         """Member-epochs of the full training set that ``result``'s population cost."""
-        used = len((task or self.task).train)
-        return len(result.members) * int(result.config["epochs"]) * used / len(self.full.train)
+        used = examples(task or self.task)
+        return len(result.members) * int(result.config["epochs"]) * used / examples(self.full)
 
     def confirm(self, lr: float, **extra: Any) -> SweepResult:
         """Train ``lr`` on all the data for the full epochs."""

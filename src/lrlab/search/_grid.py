@@ -21,6 +21,7 @@ from lrlab.search._common import (
     SearchResult,
     check_number,
     check_rates,
+    examples,
     plan,
     rate,
     rates_text,
@@ -156,7 +157,7 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
     lr = float(best["lr"])
     explanation = (
         f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
-        f"{len(p.task.train)} training examples, from one set of initial weights, and scored "
+        f"{examples(p.task)} training examples, from one set of initial weights, and scored "
         f"each by its best validation {result.monitor} (ties: lower final validation loss). "
         f"{_seen(result, scores)}. So lr={rate(lr)}.")
     return GridResult(lr=lr, evidence=(result,), explanation=explanation,

@@ -91,7 +91,8 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
         raise LrlabError(f"diverge={diverge!r} must be a finite factor > 1: e.g. 4")
     if batch_keys is not None and not (isinstance(batch_keys, (tuple, list))
                                        and len(batch_keys) == 2):
-        raise LrlabError(f"batch_keys={batch_keys!r} must be (input_key, target_key)")
+        raise LrlabError(f"batch_keys={batch_keys!r} must be (input_key, target_key) "
+                         "(input_key None: the other keys go to the model by name)")
     if not isinstance(amp, bool):
         raise LrlabError(f"amp={amp!r} must be True or False")
     if reinit and seeds is None:
@@ -204,7 +205,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
         device: where batches go; must be the model's device (default: its first
             trainable parameter's).
         batch_size: the batch size for tensor-tuple data and Datasets.
-        batch_keys: ``(input_key, target_key)`` for dict batches.
+        batch_keys: ``(input_key, target_key)`` for dict batches (``input_key`` None: every
+            other key goes to the model as a keyword argument; default ``(None, "labels")``).
         seeds: run one test per seed (a count K means seeds ``0..K-1``), each from the same
             starting weights under ``torch.manual_seed(seed)`` (data order, dropout), and
             return the per-step median of the raw losses over the steps every run reached,

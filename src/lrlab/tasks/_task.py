@@ -202,7 +202,7 @@ class Task:
             torch.manual_seed(seed)
             try:
                 model = self.model()
-            except Exception as err:  # a user's builder: say whose code failed, in one line
+            except Exception as err:  # noqa: BLE001 - a user's builder, reported in one line
                 raise LrlabError(f"task {self.name!r}: building the model failed "
                                  f"({type(err).__name__}: {_first_line(err)})") from None
         if not isinstance(model, nn.Module):

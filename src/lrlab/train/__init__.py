@@ -3,6 +3,7 @@
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint
 from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
 from lrlab.train._fit import EpochReport, fit, resolve_task
+from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._result import SweepResult, check_writable, diverged_epochs, members_table
@@ -21,6 +22,7 @@ __all__ = [
     "estimate_memory",
     "fingerprint",
     "fit",
+    "mean_loss",
     "members_table",
     "parse_bytes",
     "parse_lrs",

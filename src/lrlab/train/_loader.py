@@ -39,7 +39,7 @@ from lrlab.metrics import EpochMetrics
 from lrlab.population import Population
 from lrlab.tasks import Task
 
-__all__ = ["Probe", "evaluate_data", "probe", "train_epoch_data"]
+__all__ = ["Probe", "evaluate_data", "mean_loss", "probe", "train_epoch_data"]
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                 loss = task.loss(out.unsqueeze(0), targets)
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
-    except Exception as err:  # the user's model or loss on the user's batch: one line
+    except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
         text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise LrlabError(
             f"task {task.name!r}: the model cannot take the first batch ({type(err).__name__}: "
@@ -206,7 +206,7 @@ def _check_metrics(task: Task, outputs: Any, targets: Any) -> None:
             value = fn(outputs, targets)
             if not isinstance(value, Tensor):
                 raise TypeError(f"it returned {type(value).__name__}, not a tensor")
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - the user's metric, in one line
             text = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise LrlabError(f"task {task.name!r}: metric {name!r} failed on the first batch "
                              f"({type(err).__name__}: {text})") from None
@@ -272,7 +272,7 @@ def _member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
     """A user metric of one model's ``(outputs, targets)`` for every member: ``(K, B)``."""
     try:
         per = torch.stack([fn(outputs[k], targets) for k in range(outputs.shape[0])])
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - the user's metric, in one line
         text = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise LrlabError(f"task {task.name!r}: metric {name!r} failed ({type(err).__name__}: "
                          f"{text})") from None
@@ -296,3 +296,41 @@ class _Mean:
 
     def value(self) -> Tensor:
         return self.sum / self.count if self.count else self.sum.fill_(math.nan)
+
+
+@torch.no_grad()
+def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512) -> float:
+    """The mean loss of one plain ``model`` over ``data`` (a :class:`~lrlab.tasks.Split` or
+    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype."""
+    from lrlab.tasks import Split
+
+    was = model.training
+    model.eval()
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    total, count = 0.0, 0
+    try:
+        if isinstance(data, Split):
+            for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
+                out = model(x.to(device, dtype)).unsqueeze(0)
+                total += float(task.loss(out, y.to(device)).double().sum())
+                count += len(y)
+        else:
+            for batch in batches(data, batch_size=task.batch_size, seed=0, epoch=0,
+                                 shuffle=False):
+                batch = to_device(batch, device, dtype)
+                inputs, targets = inputs_of(task, batch)
+                size = batch_size_of(targets if targets is not None else batch)
+                if isinstance(task.loss, ModelLoss):
+                    got = task.loss(model, inputs)
+                    value = float(got[0] if isinstance(got, tuple) else got) * size
+                elif task.loss is None:
+                    value = float(output_loss(model(*inputs.args, **inputs.kwargs))) * size
+                else:
+                    out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
+                    value = float(task.loss(out, targets).double().sum())
+                total += value
+                count += size
+    finally:
+        model.train(was)
+    return total / max(count, 1)
