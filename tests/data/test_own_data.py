@@ -217,3 +217,27 @@ def test_a_split_task_still_takes_tensors_only_as_splits() -> None:
     with pytest.raises(LrlabError, match="give a lrlab.Split"):
         Task(name="x", train=[1, 2], val=Split(torch.zeros(2, 1), torch.zeros(2)),
              model=lambda: nn.Linear(1, 1))
+
+
+def test_resume_continues_a_loader_task_bit_for_bit(tmp_path) -> None:
+    """A checkpoint after epoch 1 of a map-style dataset with augmentation (drawn from the
+    run's random state, no workers): resuming gives the records of an unbroken run."""
+    from lrlab.store import Store, resume_study, run_study
+
+    task = resnet_task(workers=0).replace(epochs=3)
+    config = validated(lrs=LRS)
+    whole = lrlab.fit(task, config.members(), config)
+    saved = []
+    lrlab.fit(task, config.members(), config, checkpoint_every=1, on_checkpoint=saved.append)
+    resumed = lrlab.fit(task, config.members(), config, resume=saved[0])
+    keep = lambda r: r.records[r.records["metric"] != "time"].reset_index(drop=True)  # noqa
+    assert saved[0].epoch == 1 and keep(resumed).equals(keep(whole))
+    def stop(report) -> None:
+        if report.epoch == 2:
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "lrlab.db") as store:  # and through a study, stopped in epoch 2
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, task, config, name="cut", checkpoint_every=1, callbacks=[stop])
+        again = resume_study(store, "cut", task)
+    assert keep(again).equals(keep(whole))

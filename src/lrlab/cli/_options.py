@@ -169,10 +169,16 @@ _OPTIONS: dict[str, Callable] = {
     "address": click.option("--address", help="with --executor ray: the cluster's address "
                                               "(HOST:PORT from `ray start --head`); "
                                               "default: start Ray here"),
-    "members_per_task": click.option("--members-per-task", type=int,
+    "members_per_task": click.option("--members-per-chunk", "--members-per-task",
+                                     "members_per_task", type=int,
                                      help="train the members in chunks of this many, one "
-                                          "population (and Ray task) each (default: all in "
-                                          "one here; spread over the cluster with Ray)"),
+                                          "population (and Ray task) each (default: as many "
+                                          "as fit in memory here; spread over the cluster "
+                                          "with Ray)"),
+    "memory_limit": click.option("--memory-limit",
+                                 help="memory a population may use here, e.g. 4GB (default: "
+                                      "80%% of what the device has free); more members "
+                                      "train in chunks"),
     "report": click.option("--report", type=click.Path(path_type=Path),
                            help="also write the run's HTML report (one self-contained page) "
                                 "to this file"),
