@@ -13,6 +13,7 @@ import warnings
 import pytest
 import torch
 from data_models import gru_task, plain_run, regression_task, resnet_task, transformer_task
+from helpers import no_time, one_line
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -89,8 +90,7 @@ def test_a_dataloader_trains_like_the_same_tensors() -> None:
 def test_same_seed_same_records_with_workers_and_augmentation() -> None:
     a, _ = _sweep(resnet_task(workers=2))
     b, _ = _sweep(resnet_task(workers=2))
-    keep = lambda r: r.records[r.records["metric"] != "time"].reset_index(drop=True)
-    assert keep(a).equals(keep(b))
+    assert no_time(a.records).equals(no_time(b.records))
 
 
 def test_seeds_train_as_one_population_each() -> None:
@@ -133,8 +133,8 @@ def test_memory_chunks_and_limits() -> None:
     with pytest.warns(UserWarning, match=r"^lrlab: 2 members need .* chunks of 1"):
         chunked = lrlab.sweep(task, lrs=LRS, epochs=1, memory_limit=limit)
     whole = lrlab.sweep(task, lrs=LRS, epochs=1)
-    keep = lambda r: r.records[r.records["metric"] != "time"].reset_index(drop=True)
-    a, b = keep(chunked)["value"], keep(whole)["value"]  # other GEMM sizes: last bits differ
+    # other GEMM sizes: the last bits differ
+    a, b = no_time(chunked.records)["value"], no_time(whole.records)["value"]
     assert ((a - b).abs() <= 1e-6 * (1 + b.abs())).all()
     with pytest.raises(LrlabError, match="one member needs about"):
         lrlab.sweep(task, lrs=LRS, epochs=1, memory_limit=1000)
@@ -210,7 +210,7 @@ def test_bad_input_is_one_line(case: str) -> None:
     make, words = _bad_tasks()[case]
     with pytest.raises(LrlabError) as err:
         lrlab.sweep(make(), lrs=[0.1], epochs=1)
-    assert words in str(err.value) and "\n" not in str(err.value)
+    one_line(err, words)
 
 
 def test_a_split_task_still_takes_tensors_only_as_splits() -> None:
@@ -230,8 +230,7 @@ def test_resume_continues_a_loader_task_bit_for_bit(tmp_path) -> None:
     saved = []
     lrlab.fit(task, config.members(), config, checkpoint_every=1, on_checkpoint=saved.append)
     resumed = lrlab.fit(task, config.members(), config, resume=saved[0])
-    keep = lambda r: r.records[r.records["metric"] != "time"].reset_index(drop=True)  # noqa
-    assert saved[0].epoch == 1 and keep(resumed).equals(keep(whole))
+    assert saved[0].epoch == 1 and no_time(resumed.records).equals(no_time(whole.records))
     def stop(report) -> None:
         if report.epoch == 2:
             raise KeyboardInterrupt
@@ -240,4 +239,4 @@ def test_resume_continues_a_loader_task_bit_for_bit(tmp_path) -> None:
         with pytest.raises(KeyboardInterrupt):
             run_study(store, task, config, name="cut", checkpoint_every=1, callbacks=[stop])
         again = resume_study(store, "cut", task)
-    assert keep(again).equals(keep(whole))
+    assert no_time(again.records).equals(no_time(whole.records))

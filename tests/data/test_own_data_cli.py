@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import assert_bad_input, run
 
 from lrlab.cli import main
 
@@ -36,21 +37,18 @@ def loader_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     sys.modules.pop(name, None)
 
 
-def test_sweep_and_resume_a_loader_task_from_the_command_line(loader_module, capsys) -> None:
-    code = main(["sweep", "--task", f"{loader_module}:task", "--lrs", "0.1,0.01", "--seeds",
-                 "0,1", "--quiet", "--study", "mine"])
-    out, err = capsys.readouterr()
+def test_sweep_a_loader_task_from_the_command_line(loader_module, capsys) -> None:
+    code, out, err = run(capsys, "sweep", "--task", f"{loader_module}:task", "--lrs",
+                         "0.1,0.01", "--seeds", "0,1", "--quiet", "--study", "mine")
     assert code == 0, err
     assert "best: lr=" in out and "accuracy" in out
     assert main(["show", "mine"]) == 0
 
 
 def test_a_memory_limit_no_chunk_meets_is_one_line(loader_module, capsys) -> None:
-    code = main(["sweep", "--task", f"{loader_module}:task", "--lrs", "0.1", "--quiet",
-                 "--memory-limit", "1KB"])
-    _, err = capsys.readouterr()
-    assert code == 2 and err.count("\n") == 1 and "one member needs about" in err
-    code = main(["sweep", "--task", f"{loader_module}:task", "--lrs", "0.1", "--quiet",
-                 "--members-per-chunk", "0"])
-    _, err = capsys.readouterr()
-    assert code == 2 and err.count("\n") == 1 and "at least 1" in err
+    code, _, err = run(capsys, "sweep", "--task", f"{loader_module}:task", "--lrs", "0.1",
+                       "--quiet", "--memory-limit", "1KB")
+    assert "one member needs about" in assert_bad_input(code, err)
+    code, _, err = run(capsys, "sweep", "--task", f"{loader_module}:task", "--lrs", "0.1",
+                       "--quiet", "--members-per-chunk", "0")
+    assert "at least 1" in assert_bad_input(code, err)
