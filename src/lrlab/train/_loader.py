@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -86,15 +87,31 @@ def _signature(model: torch.nn.Module) -> str:
         return "forward(...)"
 
 
+#: Probes already run, by (task, batch size, seed, device, dtype): the memory estimate, the
+#: store and fit each need one, and a loader with workers is slow to start.
+_PROBES: dict[tuple, Probe] = {}
+
+
 def probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
           dtype: torch.dtype) -> Probe:
-    """Run the first batch through one model (see the module docstring).
+    """Run the first batch through one model (see the module docstring); once per task
+    object and settings.
 
     Raises:
         LrlabError: the model cannot take the batch, the loss has the wrong shape or is not
             finite, labels lie outside the classes, a metric fails, or the model has no
             trainable parameters.
     """
+    key = (id(task), batch_size, seed, str(device), str(dtype))
+    if key not in _PROBES:
+        _PROBES[key] = _probe(task, batch_size=batch_size, seed=seed, device=device,
+                              dtype=dtype)
+        weakref.finalize(task, _PROBES.pop, key, None)
+    return _PROBES[key]
+
+
+def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
+           dtype: torch.dtype) -> Probe:
     model = task.init_model(seed).to(device, dtype)
     if not any(p.requires_grad for p in model.parameters()):
         raise LrlabError(f"task {task.name!r}: {type(model).__name__} has no trainable "
