@@ -151,7 +151,8 @@ def regression_task() -> Task:
 def batch_loss(task: Task, model: nn.Module, batch) -> Tensor:
     """One batch's loss as a user's own training loop computes it."""
     if task.loss is None:
-        return model(**batch)["loss"]
+        out = model(**batch)
+        return out["loss"] if isinstance(out, dict) else out.loss
     x, y = batch
     return task.loss.fn(model(x), y)
 

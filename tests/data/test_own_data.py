@@ -240,3 +240,25 @@ def test_resume_continues_a_loader_task_bit_for_bit(tmp_path) -> None:
             run_study(store, task, config, name="cut", checkpoint_every=1, callbacks=[stop])
         again = resume_study(store, "cut", task)
     assert no_time(again.records).equals(no_time(whole.records))
+
+
+def test_a_hugging_face_model_trains_as_a_population() -> None:
+    """BertForSequenceClassification from a tiny BertConfig (no weights downloaded): dict
+    batches, its own loss; member k equals a plain loop."""
+    transformers = pytest.importorskip("transformers", reason="the transformers extra")
+    from data_models import Texts
+
+    def bert():
+        config = transformers.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=32,
+                                         max_position_embeddings=16, num_labels=2,
+                                         hidden_dropout_prob=0.0,
+                                         attention_probs_dropout_prob=0.0)
+        return transformers.BertForSequenceClassification(config)
+
+    task = Task.from_loaders(bert, DataLoader(Texts(32, 0), batch_size=16, shuffle=True),
+                             DataLoader(Texts(16, 1), batch_size=16), loss=None, name="bert",
+                             epochs=1)
+    result, said = _sweep(task)
+    assert result.monitor == "accuracy"
+    _assert_members_match_plain_runs(task, result, atol=5e-5)

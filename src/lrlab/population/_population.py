@@ -241,8 +241,9 @@ class Population:
             saved = None if mode in self._vmap_ok else {n: b.clone()
                                                         for n, b in self.buffers.items()}
             try:
-                out = vmap(one, in_dims=(0, None if shared else 0),
-                           randomness="same")(self._tensors(), inputs)
+                with _quiet_fallbacks():
+                    out = vmap(one, in_dims=(0, None if shared else 0),
+                               randomness="same")(self._tensors(), inputs)
                 self._vmap_ok[mode] = True
                 return out
             except (RuntimeError, NotImplementedError) as err:
@@ -542,3 +543,14 @@ class _Bound:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._template, name)
+
+
+@contextmanager
+def _quiet_fallbacks() -> Iterator[None]:
+    """Silence torch's per-call "performance drop" notes for ops vmap runs through its
+    generic fallback (attention kernels, say): the numbers are right, and a note per step
+    would bury the one line lrlab prints when a model cannot be vectorised at all."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There is a performance drop",
+                                category=UserWarning)
+        yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -247,6 +248,11 @@ class Task:
             return self.replace(name=f"{self.name}[{count}]",
                                 train=Split(self.train.x[idx], self.train.y[idx]))
         labels = labels_of(self.train, self.labels)
+        if labels is None and self.num_classes is not None:
+            warnings.warn(f"lrlab: task {self.name!r}: the training labels cannot be read "
+                          "without loading every example, so the subset is drawn plainly at "
+                          "random (give the task labels= to stratify it)", UserWarning,
+                          stacklevel=2)
         idx = _stratified_indices(torch.from_numpy(labels) if labels is not None
                                   else torch.zeros(n, dtype=torch.long),
                                   count, None if labels is None else int(labels.max()) + 1, seed)
