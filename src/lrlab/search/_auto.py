@@ -49,7 +49,7 @@ from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import trend
 from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import SweepResult
+from lrlab.train import SweepResult, rank
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
 
@@ -118,11 +118,8 @@ def refine_rates(winner: float) -> list[float]:
 def _ranked_together(results: Sequence[SweepResult]) -> pd.DataFrame:
     """The summaries of several races from the same weights and order, ranked as one."""
     first = results[0]
-    m = first.monitor
-    table = pd.concat([ranked(r) for r in results], ignore_index=True)
-    return table.sort_values([f"best_val_{m}", "final_val_loss"],
-                             ascending=[not first.higher_is_better, True], kind="stable",
-                             na_position="last").reset_index(drop=True)
+    table = pd.concat([r.summary() for r in results], ignore_index=True)
+    return rank(table, first.monitor, first.higher_is_better)
 
 
 def short_run(epochs: int, budget: float) -> tuple[int, float]:

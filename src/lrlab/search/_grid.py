@@ -84,11 +84,8 @@ class CoarseToFineResult(SearchResult):
 
 
 def ranked(result: SweepResult) -> pd.DataFrame:
-    """``result.summary()`` sorted as :meth:`~lrlab.train.SweepResult.best` ranks members."""
-    m = result.monitor
-    return result.summary().sort_values(
-        [f"best_val_{m}", "final_val_loss"], ascending=[not result.higher_is_better, True],
-        kind="stable", na_position="last").reset_index(drop=True)
+    """``result.summary()`` best member first (:meth:`~lrlab.train.SweepResult.ranked`)."""
+    return result.ranked()
 
 
 def _winner(result: SweepResult, what: str) -> pd.Series:

@@ -6,7 +6,13 @@ from lrlab.train._fit import EpochReport, fit, resolve_task
 from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
-from lrlab.train._result import SweepResult, check_writable, diverged_epochs, members_table
+from lrlab.train._result import (
+    SweepResult,
+    check_writable,
+    diverged_epochs,
+    members_table,
+    rank,
+)
 
 __all__ = [
     "Checkpoint",
@@ -27,6 +33,7 @@ __all__ = [
     "parse_bytes",
     "parse_lrs",
     "plan_run",
+    "rank",
     "resolve_task",
     "validated",
 ]

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table"]
+__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table",
+           "rank"]
 
 Format = Literal["csv", "parquet"]
 
@@ -93,15 +94,17 @@ class SweepResult:
         out["diverged_epoch"] = self.members["diverged_epoch"]
         return out
 
-    def best(self) -> pd.Series:
-        """The summary row of the best member: best validation ``monitor``, then the lower
-        final validation loss breaks ties. ``None`` when every member diverged at once."""
-        s = self.summary().dropna(subset=[f"best_val_{self.monitor}"])
-        if s.empty:
+    def ranked(self) -> pd.DataFrame:
+        """:meth:`summary`, best member first (see :func:`rank`)."""
+        return rank(self.summary(), self.monitor, self.higher_is_better)
+
+    def best(self) -> pd.Series | None:
+        """The summary row of the best member (the first of :meth:`ranked`); ``None`` when
+        every member diverged at once (no member has a score)."""
+        table = self.ranked()
+        if table.empty or pd.isna(table.iloc[0][f"best_val_{self.monitor}"]):
             return None
-        s = s.sort_values([f"best_val_{self.monitor}", "final_val_loss"],
-                          ascending=[not self.higher_is_better, True], kind="stable")
-        return s.iloc[0]
+        return table.iloc[0]
 
     def verdict(self) -> str:
         """One line naming the best rate and why."""
@@ -168,6 +171,23 @@ class SweepResult:
                    higher_is_better=meta["higher_is_better"], config=meta["config"],
                    records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
                    steps=read(steps) if steps.exists() else None)
+
+
+def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.DataFrame:
+    """Summary rows best first: the best validation ``monitor``, ties broken by the lower
+    final validation loss; members without a score (diverged at once) last. The one ranking
+    of members every search and verdict uses.
+
+    Example:
+        >>> table = pd.DataFrame({"label": ["a", "b", "c"],
+        ...                       "best_val_loss": [0.3, 0.1, float("nan")],
+        ...                       "final_val_loss": [0.3, 0.1, float("nan")]})
+        >>> rank(table, "loss", False)["label"].tolist()
+        ['b', 'a', 'c']
+    """
+    return summary.sort_values([f"best_val_{monitor}", "final_val_loss"],
+                               ascending=[not higher_is_better, True], kind="stable",
+                               na_position="last").reset_index(drop=True)
 
 
 def last_epochs(diverged_step: np.ndarray, steps_per_epoch: int, epochs: int) -> np.ndarray:
