@@ -176,7 +176,7 @@ def merge_results(chunks: list[Chunk], results: list[SweepResult],
     diverged = {name: _scatter(chunks, [r.members[name].fillna(-1).to_numpy(np.int64)
                                         for r in results])
                 for name in ("diverged_step", "diverged_epoch")}
-    table = members_table(list(members), first.config["optimizer"], diverged["diverged_step"],
+    table = members_table(list(members), first.optimizer, diverged["diverged_step"],
                           diverged["diverged_epoch"])
     steps = None
     if all(r.steps is not None for r in results):

@@ -116,7 +116,7 @@ class Plan:
     def cost(self, result: SweepResult, task: Task | None = None) -> float:
         """Member-epochs of the full training set that ``result``'s population cost."""
         used = examples(task or self.task)
-        return len(result.members) * int(result.config["epochs"]) * used / examples(self.full)
+        return len(result.members) * result.epochs * used / examples(self.full)
 
     def confirm(self, lr: float, **extra: Any) -> SweepResult:
         """Train ``lr`` on all the data for the full epochs."""
@@ -157,7 +157,7 @@ class SearchResult:
         """``compute`` plus the confirmation run's member-epochs (all data, full epochs)."""
         if self.confirmation is None:
             return self.compute
-        return self.compute + int(self.confirmation.config["epochs"])
+        return self.compute + self.confirmation.epochs
 
     def verdict(self) -> str:
         """One line: the procedure and the chosen rate."""

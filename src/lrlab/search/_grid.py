@@ -99,7 +99,7 @@ def _winner(result: SweepResult, what: str) -> pd.Series:
 def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:
     top, m = scores.iloc[0], result.monitor
     return (f"best validation {m} {top[f'best_val_{m}']:.4f} at epoch {int(top['best_epoch'])} "
-            f"of {int(result.config['epochs'])}, among {len(scores)} rates")
+            f"of {result.epochs}, among {len(scores)} rates")
 
 
 def _seen(result: SweepResult, scores: pd.DataFrame) -> str:

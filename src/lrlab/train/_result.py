@@ -40,6 +40,11 @@ class SweepResult:
         members: one row per member: its hyperparameters and whether it diverged.
         steps: per-step records (``record_steps=True``), else ``None``.
         population: the trained population (in-process only; not saved).
+        epochs: the epochs the run was planned to train (records may hold fewer: a member
+            that diverged, or a study still running).
+        steps_per_epoch: optimizer steps per epoch (0: not known, an iterable dataset's
+            run that has not finished an epoch).
+        optimizer: the update rule's name.
     """
 
     task: str
@@ -50,6 +55,17 @@ class SweepResult:
     members: pd.DataFrame
     steps: pd.DataFrame | None = None
     population: Population | None = field(default=None, repr=False)
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    optimizer: str = "sgd"
+
+    def __post_init__(self) -> None:
+        if not self.epochs:  # made by hand, or read from an older folder: what it holds
+            planned = self.config.get("epochs") if isinstance(self.config, dict) else None
+            done = self.records["epoch"].max() if len(self.records) else 0
+            self.epochs = int(planned or (0 if pd.isna(done) else done))
+        if isinstance(self.config, dict) and self.optimizer == "sgd":
+            self.optimizer = str(self.config.get("optimizer") or "sgd")
 
     @classmethod
     def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
@@ -61,7 +77,8 @@ class SweepResult:
                    records=recorder.frame(last_epochs(diverged_step, steps_per_epoch, epochs)),
                    members=members_table(members, config.optimizer, diverged_step,
                                          diverged_epochs(diverged_step, steps_per_epoch)),
-                   steps=_steps_frame(steps, steps_per_epoch), population=pop)
+                   steps=_steps_frame(steps, steps_per_epoch), population=pop,
+                   epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -113,9 +130,8 @@ class SweepResult:
         tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
         if b is None or len(diverged) == len(self.members):
             return f"every member diverged{tail}; try smaller learning rates"
-        epochs = int(self.records["epoch"].max())
         return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
-                f" at epoch {int(b['best_epoch'])} of {epochs}){tail}")
+                f" at epoch {int(b['best_epoch'])} of {self.epochs}){tail}")
 
     # -- files ---------------------------------------------------------------------------
 
@@ -136,6 +152,8 @@ class SweepResult:
             _require_parquet()
         summary = {"task": self.task, "monitor": self.monitor, "format": format,  # may fail:
                    "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
+                   "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
+                   "optimizer": self.optimizer,
                    "config": self.config,  # before any file is written
                    "summary": json.loads(self.summary().to_json(orient="records"))}
         tables = {"records": self.records, "members": self.members}
@@ -170,7 +188,11 @@ class SweepResult:
         return cls(task=meta["task"], monitor=meta["monitor"],
                    higher_is_better=meta["higher_is_better"], config=meta["config"],
                    records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
-                   steps=read(steps) if steps.exists() else None)
+                   steps=read(steps) if steps.exists() else None,
+                   epochs=int(meta.get("epochs") or 0),
+                   steps_per_epoch=int(meta.get("steps_per_epoch") or 0),
+                   optimizer=str(meta.get("optimizer") or meta["config"].get("optimizer")
+                                 or "sgd"))
 
 
 def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.DataFrame:
