@@ -261,4 +261,5 @@ def test_a_hugging_face_model_trains_as_a_population() -> None:
                              epochs=1)
     result, said = _sweep(task)
     assert result.monitor == "accuracy"
+    assert result.population.path == "vmap" and not said  # a change in coverage shows here
     _assert_members_match_plain_runs(task, result, atol=5e-5)
