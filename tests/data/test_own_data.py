@@ -117,12 +117,29 @@ def test_user_metrics_are_recorded_and_can_rank() -> None:
     assert result.best()["label"] == result.summary().sort_values("best_val_mae")["label"].iloc[0]
 
 
-def test_searches_run_on_a_loader_task() -> None:
-    task = regression_task()
-    picked = grid(task, [0.3, 0.03, 0.003], epochs=2)
-    assert picked.lr in (0.3, 0.03, 0.003)
-    found = auto(resnet_task(workers=0), epochs=2, candidates=2, seeds=1)
-    assert found.lr > 0
+@pytest.mark.parametrize("make", [resnet_task, transformer_task, gru_task, regression_task])
+def test_a_grid_search_runs_on_every_kind(make) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="lrlab: GRUNet cannot be vectorised")
+        picked = grid(make(), [0.3, 0.03], epochs=1)
+    assert picked.lr in (0.3, 0.03) and picked.compute == 2
+
+
+def test_every_search_runs_on_a_loader_task() -> None:
+    """auto, coarse to fine, halving, the range test over seeds and the learning curve on a
+    DataLoader task (fastest: classification only, on the CNN)."""
+    from lrlab.report import learning_curve
+    from lrlab.search import coarse_to_fine, fastest, halving, range_test
+
+    images, table = resnet_task(workers=0), regression_task()
+    assert auto(images, epochs=2, candidates=2, seeds=1).lr > 0
+    assert coarse_to_fine(table, lo=1e-3, hi=1e-1, fine=2, epochs=1).lr > 0
+    assert halving(table, epochs=2).lr > 0
+    test = range_test(table, seeds=2, steps=12)
+    assert len(test.runs) == 2 and len(test.lrs) >= 2
+    assert fastest(images, lrs=[0.5, 0.1], max_epochs=2).lr > 0
+    curve = learning_curve(table, sizes=[64, 128], lrs=[0.1], epochs=1, seeds=[0, 1])
+    assert curve.sizes == (64, 128) and curve.runs[0].members["seed"].tolist() == [0, 1]
 
 
 def test_memory_chunks_and_limits() -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab.tasks import Task
-from lrlab.train import EpochReport, SweepResult, fit, validated
+from lrlab.train import EpochReport, SweepResult, fit, resolve_task, validated
 
 __all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
 
@@ -133,8 +133,9 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
         if key in settings:
             raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
                              f"from one seed (give seed=, not {key}=)")
-    validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
+    config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
     full = get_task(task) if isinstance(task, str) else task
+    full = resolve_task(full, config, config.members())  # a loader task: its kind, checked
     searched = full.subset(subset, seed=seed) if subset is not None else full
     return Plan(task=searched, full=full, epochs=epochs or full.epochs, optimizer=optimizer,
                 seed=seed, settings=dict(settings), callbacks=tuple(callbacks))
