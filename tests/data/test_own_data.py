@@ -280,3 +280,32 @@ def test_a_hugging_face_model_trains_as_a_population() -> None:
     assert result.monitor == "accuracy"
     assert result.population.path == "vmap" and not said  # a change in coverage shows here
     _assert_members_match_plain_runs(task, result, atol=5e-5)
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """Examples as they come, with no length (a stream)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 5, generator=g)
+        self.y = self.x.sum(1, keepdim=True)
+
+    def __iter__(self):
+        return iter(zip(self.x, self.y))
+
+
+def test_an_iterable_dataset_without_a_length() -> None:
+    """Epochs are passes; a subset is its first examples; a schedule needs a length."""
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), _Stream(96, 0), _Stream(32, 1),
+                             loss=nn.MSELoss(), batch_size=16, epochs=2)
+    result = lrlab.sweep(task, lrs=[0.1, 0.01])
+    assert result.steps_per_epoch == 6 and result.monitor == "loss"
+    assert result.curve("loss", "train").shape == (2, 2)
+    small = task.subset(40)
+    assert lrlab.sweep(small, lrs=[0.1], epochs=1, record_steps=True).steps["step"].max() == 3
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task, lrs=[0.1], schedules=["cosine"])
+    one_line(err, "no length")
+    with pytest.raises(LrlabError) as err:
+        task.subset(0.5)
+    one_line(err, "number of examples")
