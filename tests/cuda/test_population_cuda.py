@@ -9,10 +9,10 @@ import torch
 from helpers import no_time
 from torch import Tensor, nn
 
+from lrlab import sweep
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
-from lrlab.train import sweep
 from lrlab.train._fit import _train_epoch
 
 F64 = torch.float64
