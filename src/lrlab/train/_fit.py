@@ -199,11 +199,8 @@ class _Plateaus:
             rates[next_step:, which] = lrs.to(rates)
 
     #: What a :class:`ReduceOnPlateau` changes as epochs pass (saved in checkpoints).
-    _STATE = ("_lr", "_best", "_bad", "_cooldown_left", "last_epoch")
-
     def state(self) -> list[dict]:
-        return [{name: getattr(plateau, name) for name in self._STATE}
-                for _, _, plateau in self.groups]
+        return [plateau.state_dict() for _, _, plateau in self.groups]
 
     def restore(self, states: list[dict], rates: Tensor, next_step: int) -> None:
         """Set each scheduler's state, and the rate of every later step from it: since each
@@ -212,9 +209,7 @@ class _Plateaus:
             raise LrlabError(f"the checkpoint has {len(states)} reduce-on-plateau groups, these "
                              f"settings {len(self.groups)}; resume with the same schedules")
         for (which, _, plateau), state in zip(self.groups, states):
-            for name in self._STATE:
-                value = state[name]
-                setattr(plateau, name, value.clone() if isinstance(value, Tensor) else value)
+            plateau.load_state_dict(state)
             rates[next_step:, which] = plateau.lr.to(rates)
 
 
