@@ -194,7 +194,7 @@ _OPTIONS: dict[str, Callable] = {
                                           "with Ray)"),
     "memory_limit": click.option("--memory-limit",
                                  help="memory a population may use here, e.g. 4GB (default: "
-                                      "80%% of what the device has free); more members "
+                                      "80% of what the device has free); more members "
                                       "train in chunks"),
     "report": click.option("--report", type=click.Path(path_type=Path),
                            help="also write the run's HTML report (one self-contained page) "
