@@ -117,8 +117,8 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
         raise LrlabError(f"study {name!r} trained {info.task} with {info.epochs} epochs of "
                          f"{info.steps_per_epoch} steps; this task ({task.name}) differs, so it "
                          "cannot continue it")
-    if executor is None:
-        executor = _local(chunk_size(info) if len(info.parts) > 1 else None, whole=True)
+    if executor is None:  # the chunks it trained in, whatever memory says today
+        executor = _local(chunk_size(info) or len(members))
     if _parts(task, config, members, executor) != info.parts:
         size = chunk_size(info)
         how = f"{len(info.parts)} chunks of {size} members" if size else "one population"
@@ -161,13 +161,12 @@ def _train(store: Store, name: str, task: Task, members: list[Member], config: S
     return result
 
 
-def _local(members_per_task: int | None = None, *, whole: bool = False) -> Executor:
-    """The default executor (``whole``: never split for memory, as a resume of a study
-    trained as one population must not be)."""
+def _local(members_per_task: int | None = None) -> Executor:
+    """The default executor: this process, in chunks of ``members_per_task`` (default: as
+    many members as fit in memory)."""
     from lrlab.executors import LocalExecutor
 
-    return LocalExecutor(members_per_task=members_per_task,
-                         memory_limit=(1 << 62) if whole else None)
+    return LocalExecutor(members_per_task=members_per_task)
 
 
 def _parts(task: Task, config: SweepConfig, members: list[Member],

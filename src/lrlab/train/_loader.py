@@ -265,8 +265,9 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
     included)."""
     metrics = _metrics(pop, task, predictions)
     own = {name: _Mean(pop.members, pop.device) for name in task.metrics}
+    seen = 0
     with pop.evaluating():
-        for batch in data:
+        for seen, batch in enumerate(data, 1):
             inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
             if _own(task):
                 loss, outputs = pop.own_loss(inputs, task.loss)
@@ -278,10 +279,9 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
             metrics.update(outputs, targets, losses)
             for name, fn in task.metrics.items():
                 own[name].add(_member_metric(task, name, fn, outputs, targets))
-    values = metrics.compute()
-    if values["loss"].isnan().all() and metrics._samples == 0:
+    if not seen:
         raise LrlabError(f"task {task.name!r}: the validation data yields no batches")
-    return values | {name: m.value() for name, m in own.items()}
+    return metrics.compute() | {name: m.value() for name, m in own.items()}
 
 
 def _member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
