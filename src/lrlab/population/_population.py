@@ -236,13 +236,11 @@ class Population:
         """
         mode = self.template.training
         if self.path == "vmap" and self._vmap_ok.get(mode) is not False:
-            def one(tensors, xs):
-                return fn(tensors, xs)
             saved = None if mode in self._vmap_ok else {n: b.clone()
                                                         for n, b in self.buffers.items()}
             try:
                 with _quiet_fallbacks():
-                    out = vmap(one, in_dims=(0, None if shared else 0),
+                    out = vmap(fn, in_dims=(0, None if shared else 0),
                                randomness="same")(self._tensors(), inputs)
                 self._vmap_ok[mode] = True
                 return out
