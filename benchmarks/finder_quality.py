@@ -51,10 +51,8 @@ import torch
 from _common import command_line, machine, markdown_table, now, write_section
 from finder_tasks import FINDER_TASKS, RULE
 
-from lrlab import search
-from lrlab.search import find_lr
+from lrlab import search, sweep
 from lrlab.tasks import Task, get_task
-from lrlab.train import sweep
 
 SGD_GRID = tuple(float(f"{10 ** (k / 3):.3g}") for k in range(-12, 4))    # 1e-4 .. 10
 ADAM_GRID = tuple(float(f"{10 ** (k / 3):.3g}") for k in range(-15, 1))   # 1e-5 .. 1
@@ -157,39 +155,39 @@ def auto_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     return picks
 
 
-def _range_test(task: Task, opt: str, seed: int, end: float, steps: int):
-    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.manual_seed(seed)
-        model = task.init_model(seed)
-        optimizer = None if opt == "sgd" else _torch_opt(opt)(model.parameters(), 1e-7)
-        return find_lr(model, _loss(task), (task.train.x, task.train.y), optimizer=optimizer,
-                       steps=steps, end=end, batch_size=task.batch_size)
-
-
 def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
-    """The range test as ``lrlab find`` runs it (task model and loss, 1e-7..10, 100 steps)."""
+    """The range test as ``lrlab find`` runs it (:func:`lrlab.search.range_test`: the task's
+    model and loss, 1e-7..10, 100 steps, run again 1000x further when flat)."""
     picks = []
     rules = [rule] + (["adam"] if rule != "adam" else [])
     for opt in rules:
-        cost = RANGE_STEPS * task.batch_size / len(task.train)
         start = time.perf_counter()
-        result = first = _range_test(task, opt, seed, 10.0, RANGE_STEPS)
-        if math.isnan(result.suggestion.lr) and not result.stopped_early:
-            # as `lrlab find` does: a flat test that never diverged runs again 1000x further
-            result = _range_test(task, opt, seed, 1e4, RANGE_STEPS + 38)
-            cost *= 2.4
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = search.range_test(task, optimizer=opt, seed=seed, steps=RANGE_STEPS,
+                                       validate=False, extend=True)
         seconds = time.perf_counter() - start
+        cost = len(result.lrs) * task.batch_size / len(task.train)
+        if result.lrs[-1] > 10.0 * (1 + 1e-9):  # extended: the first test counts too
+            cost += RANGE_STEPS * task.batch_size / len(task.train)
         name = FIND if opt == rule else f"{FIND} (adam)"
-        note = " / ".join(getattr(result, "warnings", ()) or ())
+        note = " / ".join(result.warnings)
         if math.isnan(result.suggestion.lr):
             note = result.suggestion.why
         picks.append(Pick(name, _family(opt), result.suggestion.lr, cost, seconds=seconds,
                           note=note))
-        if opt == rule:
+        if opt == rule:  # fastai's rule on the first test's curve (1e-7..10)
+            first = result if result.lrs[-1] <= 10.0 * (1 + 1e-9) else _first(task, opt, seed)
             picks.append(Pick("fastai valley", _family(opt), first.comparisons()["valley"].lr,
                               RANGE_STEPS * task.batch_size / len(task.train), seconds=seconds))
     return picks
+
+
+def _first(task: Task, opt: str, seed: int):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return search.range_test(task, optimizer=opt, seed=seed, steps=RANGE_STEPS,
+                                 validate=False)
 
 
 def torch_lr_finder_picks(task: Task, rule: str, seed: int) -> list[Pick]:

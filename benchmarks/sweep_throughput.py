@@ -2,7 +2,7 @@
 
 What is measured, all in one process, one after another (so the ratios are side by side):
 
-* **population**: ``lrlab.train.sweep(task, lrs=<K rates>, epochs=E, device="cpu")``, K rates
+* **population**: ``lrlab.sweep(task, lrs=<K rates>, epochs=E, device="cpu")``, K rates
   log-spaced from 1e-3 to 1, validation metrics (loss, accuracy, Keras ROC AUC, ...) every
   epoch, the :class:`~lrlab.train.SweepResult` built at the end.
 * **plain PyTorch**: K sequential runs of the loop a user would write for the same model
@@ -67,7 +67,7 @@ from sklearn.metrics import roc_auc_score
 from lrlab import LrlabError
 from lrlab._malloc import keep_freed_memory
 from lrlab.tasks import Task, get_task
-from lrlab.train import sweep
+from lrlab import sweep
 
 SECTION = "sweep_throughput"
 SEED = 0

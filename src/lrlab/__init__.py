@@ -6,10 +6,11 @@ packages (:mod:`lrlab.optim`, :mod:`lrlab.metrics`, :mod:`lrlab.tasks`,
 """
 
 from lrlab._errors import DataError, LrlabError
+from lrlab._sweep import sweep, train
 from lrlab.population import Population
 from lrlab.search import find_lr
 from lrlab.tasks import Split, Task, get_task
-from lrlab.train import SweepConfig, SweepResult, fit, sweep, train
+from lrlab.train import SweepConfig, SweepResult, fit
 
 __version__ = "0.1.0"
 

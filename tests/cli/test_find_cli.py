@@ -42,7 +42,7 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
     assert main(["find", "blobs", "--start", "1e-9", "--end", "1e-6", "--steps", "30",
                  "--out", str(tmp_path / "f")]) == 0
     captured = capsys.readouterr()
-    assert "no descent up to 1e-06: running the test again up to 0.001" in captured.err
+    assert "no descent up to 1e-06: ran the test again up to 0.001" in captured.err
     settings = json.loads((tmp_path / "f" / "range_test.json").read_text())
     curve = (tmp_path / "f" / "curve.csv").read_text().splitlines()
     assert float(curve[-1].split(",")[1]) > 1e-6  # the rates went past the first end

@@ -58,7 +58,7 @@ def test_help_shows_the_procedures_own_defaults(capsys, command, procedure, opti
 
 def test_registry_names_in_help_and_the_librarys_error(capsys) -> None:
     code, out, _ = run(capsys, "sweep", "--help")
-    assert code == 0 and "|".join(RULES) in out
+    assert code == 0 and "|".join(RULES) in out and "|".join(SCHEDULES) in out
     code, out, _ = run(capsys, "report", "--help")
     assert code == 0 and "|".join(PLOTS) in out
     line = assert_bad_input(*run(capsys, "sweep", "blobs", "--optimizer", "nope")[::2])

@@ -9,10 +9,10 @@ import torch
 from helpers import no_time
 from torch import Tensor, nn
 
+from lrlab import sweep
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
-from lrlab.train import sweep
 from lrlab.train._fit import _train_epoch
 
 F64 = torch.float64
@@ -53,7 +53,10 @@ def _batch(members: int | None = None) -> tuple[Tensor, Tensor]:
 
 
 def _run(kind: str, path: str, device: torch.device, dtype: torch.dtype, shared: bool):
-    pop = Population(_model(kind), "adam", {"lr": RATES}, device=device, dtype=dtype, path=path)
+    # momentum, not Adam: its first steps are about sign(g), which float32 rounding can flip
+    # for a gradient near 0, so weights could differ by 2 * lr where the outputs agree
+    pop = Population(_model(kind), "momentum", {"lr": RATES}, device=device, dtype=dtype,
+                     path=path)
     x, y = _batch(None if shared else len(RATES))
     x, y = x.to(device, dtype), y.to(device)
     first = pop.predict(x, shared=shared)
@@ -121,9 +124,10 @@ def test_a_sweep_on_the_device_records_what_the_cpu_does(device):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's, importing inductor
 def test_the_compiled_step_on_the_device_records_what_eager_does(device):
-    settings = {"lrs": RATES, "optimizer": "adam", "device": str(device)}
+    # float64: fused kernels round differently; in float32 an accuracy could flip
+    settings = {"lrs": RATES, "optimizer": "momentum", "device": str(device), "dtype": "float64"}
     eager = sweep(_task(), **settings)
     compiled = sweep(_task(), **settings, compile=True)
     assert compiled.population._compiler.failed is None  # it did compile (inductor)
     a, b = no_time(eager.records), no_time(compiled.records)
-    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(b["value"], a["value"], rtol=1e-7, atol=1e-9)

@@ -13,11 +13,10 @@ import torch
 from helpers import no_time
 from torch import nn
 
-from lrlab import LrlabError
+from lrlab import LrlabError, sweep
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
-from lrlab.train import sweep
 
 RATES = [0.1, 0.01, 1e6]  # the last member diverges
 

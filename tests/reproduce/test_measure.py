@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lrlab import sweep
 from lrlab.reproduce._measure import curves, final
-from lrlab.train import sweep
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import no_time
+from helpers import no_time, one_line
 from torch import nn
 
 from lrlab._errors import LrlabError
@@ -157,6 +157,20 @@ def test_bad_checkpoints_are_refused(blobs) -> None:
     other = validated(lrs=[0.2], epochs=1)
     with pytest.raises(LrlabError, match="other settings"):
         fit(blobs, other.members(), other, resume=Checkpoint.from_bytes(taken[0]))
+
+
+def test_a_checkpoint_of_an_older_format_is_refused_in_one_line(blobs) -> None:
+    """Version 1 kept the plateau state as private fields: refused, with what to do."""
+    config = validated(lrs=[0.1], epochs=1)
+    taken: list = []
+    fit(blobs, config.members(), config, on_checkpoint=lambda c: taken.append(c.to_bytes()))
+    payload = torch.load(io.BytesIO(taken[0]), weights_only=True)
+    payload["version"] = 1
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    with pytest.raises(LrlabError) as err:
+        Checkpoint.from_bytes(buffer.getvalue())
+    one_line(err, "older lrlab", "start the run again")
 
 
 def test_population_state_round_trip(blobs) -> None:

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from helpers import no_time_sorted, one_line
 
+from lrlab import sweep, train
 from lrlab._errors import LrlabError
-from lrlab.train import SweepResult, parse_lrs, sweep, train
+from lrlab.train import SweepResult, parse_lrs
 
 TRAIN_METRICS = {"loss", "accuracy", "error", "sse", "auc", "grad_norm", "grad_norm_max",
                  "lr", "time"}

@@ -18,9 +18,10 @@ from helpers import one_line
 from torch import nn
 
 import lrlab
+from lrlab import sweep
 from lrlab.optim import param_groups
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, sweep
+from lrlab.train import SweepResult
 
 EPOCHS = 2
 MULT = {"0.*": 0.1, "2.*": 10}

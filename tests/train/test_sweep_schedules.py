@@ -19,9 +19,10 @@ import torch.nn.functional as F
 from helpers import no_time_sorted
 from torch import nn
 
+from lrlab import sweep
 from lrlab.schedules import parse_schedule
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, sweep
+from lrlab.train import SweepResult
 
 EPOCHS = 3
 LR = 0.1

@@ -258,11 +258,13 @@ def store_options(fn: Callable | None = None, *, checkpoints: bool = True) -> Ca
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """Where populations train: ``--executor``, ``--address``, ``--members-per-task``."""
+    """Where populations train: ``--executor``, ``--address``, ``--members-per-chunk``,
+    ``--memory-limit``."""
 
     executor: str = "local"
     address: str | None = None
     members_per_task: int | None = None
+    memory_limit: str | None = None
 
     def open(self, members_per_task: int | None = None):
         """The executor (use it in a ``with`` block); a missing Ray or a bad address is one
@@ -270,17 +272,18 @@ class ExecutorOptions:
         from lrlab.executors import get_executor
 
         return get_executor(self.executor, address=self.address,  # type: ignore[arg-type]
-                            members_per_task=members_per_task or self.members_per_task)
+                            members_per_task=members_per_task or self.members_per_task,
+                            memory_limit=self.memory_limit)
 
 
 def executor_options(fn: Callable | None = None, *, chunks: bool = True) -> Callable:
     """``executor: ExecutorOptions`` from ``--executor``, ``--address`` and
-    ``[--members-per-task]``."""
-    names = ("executor", "address", *(("members_per_task",) if chunks else ()))
+    ``[--members-per-chunk, --memory-limit]``."""
+    names = ("executor", "address", *(("members_per_task", "memory_limit") if chunks else ()))
 
-    def build(executor: str, address: str | None,
-              members_per_task: int | None = None) -> ExecutorOptions:
-        return ExecutorOptions(executor, address, members_per_task)
+    def build(executor: str, address: str | None, members_per_task: int | None = None,
+              memory_limit: str | None = None) -> ExecutorOptions:
+        return ExecutorOptions(executor, address, members_per_task, memory_limit)
 
     decorate = _bundle("executor", names, build)
     return decorate(fn) if fn is not None else decorate

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-import torch
 from rich.table import Table
 
 from lrlab._errors import LrlabError
@@ -49,7 +48,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         parse_subset,
         write_tensorboard,
     )
-    from lrlab.search import find_lr
+    from lrlab.search import range_test
 
     check_out(out)
     check_report(report)
@@ -60,30 +59,11 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
-    def loss(outputs, targets):  # the task's own per-sample loss, averaged over the batch
-        return t.loss(outputs.unsqueeze(0), targets).mean()
-
-    def run(end: float, steps: int):
-        with torch.random.fork_rng(devices=[]):  # weights and order from --seed, not chance
-            torch.manual_seed(seed)
-            model = t.init_model(seed)
-            opt = {"sgd": lambda p: None,  # find_lr's own SGD: seeds run as one population
-                   "momentum": lambda p: torch.optim.SGD(p, lr=start, momentum=0.9),
-                   "adam": lambda p: torch.optim.Adam(p, lr=start)}[optimizer](
-                       model.parameters())
-            return find_lr(model, loss, (t.train.x, t.train.y), optimizer=opt, start=start,
-                           end=end, steps=steps, mode=mode, val_data=(t.val.x, t.val.y),
-                           batch_size=batch_size or t.batch_size,
-                           seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
-
-    result = run(end, steps)
-    if math.isnan(result.suggestion.lr) and not result.stopped_early and mode == "exp":
-        # the loss never fell and never diverged: the descent has not started; go further
-        decades = math.log10(end / start)
-        wider, more = end * 1000, steps + round(3 * steps / decades)
-        print(f"no descent up to {end:g}: running the test again up to {wider:g}",
+    result = range_test(t, optimizer=optimizer, seeds=seeds, seed=seed, start=start, end=end,
+                        steps=steps, mode=mode, batch_size=batch_size, extend=True)
+    if len(result.lrs) and result.lrs[-1] > end * (1 + 1e-9):
+        print(f"no descent up to {end:g}: ran the test again up to {result.lrs[-1]:g}",
               file=sys.stderr)
-        result = run(wider, more)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": seeds,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,

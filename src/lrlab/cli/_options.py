@@ -20,7 +20,7 @@ import click
 
 from lrlab._errors import LrlabError
 
-__all__ = ["RULE_OPTIONS", "LibraryDefault", "Registry", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
+__all__ = ["RULE_OPTIONS", "LibraryDefault", "Rates", "Registry", "ScheduleText", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
            "parse_subset", "with_options"]
 
 def _attribute(path: str) -> Any:
@@ -97,6 +97,38 @@ class Registry(click.Choice):
         return check(value.split(self.separator))
 
 
+class ScheduleText(Registry):
+    """``--schedule NAME[:key=value,...]``: ``--help`` lists the registry's names; the text
+    is passed on as written (the sweep's settings parse and check it, so the command line
+    and Python callers get the same message)."""
+
+    def __init__(self) -> None:
+        super().__init__("lrlab.schedules:SCHEDULES")
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        names = dict.fromkeys([*self.choices, "plateau"])  # plateau: until it is registered
+        return f"[{'|'.join(names)}][:key=value,...]"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        return value
+
+
+class Rates(click.ParamType):
+    """Learning rates as written on the command line: ``1,0.1,0.01`` or ``logspace:LO:HI:N``
+    (:func:`lrlab.train.parse_lrs`, imported when a value comes)."""
+
+    name = "rates"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        from lrlab.train import parse_lrs
+
+        return parse_lrs(value)
+
+
 #: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
 RULE_OPTIONS = ("momentum", "weight_decay", "beta1", "beta2", "eps")
 
@@ -118,9 +150,9 @@ _OPTIONS: dict[str, Callable] = {
        for name in RULE_OPTIONS},
     "hp": click.option("--hp", multiple=True,
                        help="another hyperparameter, NAME=VALUE (repeatable)"),
-    "schedules": click.option("--schedule", "schedules", multiple=True,
-                              help="rate schedule, NAME[:key=value,...] (lrlab list schedules); "
-                                   "repeat to train schedules side by side"),
+    "schedules": click.option("--schedule", "schedules", multiple=True, type=ScheduleText(),
+                              help="rate schedule (keys: lrlab list schedules); repeat to "
+                                   "train schedules side by side"),
     "lr_mult": click.option("--lr-mult", "lr_mult", multiple=True,
                             help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
                                  "'head.*=10'); repeat to train variants side by side, "
@@ -154,10 +186,16 @@ _OPTIONS: dict[str, Callable] = {
     "address": click.option("--address", help="with --executor ray: the cluster's address "
                                               "(HOST:PORT from `ray start --head`); "
                                               "default: start Ray here"),
-    "members_per_task": click.option("--members-per-task", type=int,
+    "members_per_task": click.option("--members-per-chunk", "--members-per-task",
+                                     "members_per_task", type=int,
                                      help="train the members in chunks of this many, one "
-                                          "population (and Ray task) each (default: all in "
-                                          "one here; spread over the cluster with Ray)"),
+                                          "population (and Ray task) each (default: as many "
+                                          "as fit in memory here; spread over the cluster "
+                                          "with Ray)"),
+    "memory_limit": click.option("--memory-limit",
+                                 help="memory a population may use here, e.g. 4GB (default: "
+                                      "80% of what the device has free); more members "
+                                      "train in chunks"),
     "report": click.option("--report", type=click.Path(path_type=Path),
                            help="also write the run's HTML report (one self-contained page) "
                                 "to this file"),

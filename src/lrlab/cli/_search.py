@@ -10,6 +10,7 @@ with ``--out DIR`` writes ``DIR/stage1``, ``DIR/stage2``, ... (one per populatio
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -30,15 +31,16 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
-from lrlab.cli._options import LibraryDefault, parse_subset
+from lrlab.cli._options import LibraryDefault, Rates, parse_subset
 
 __all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving"]
 
 
 def _search_command(procedure: str, name: str | None = None):
     """A click command running ``lrlab.search.<procedure>``: the task, training, output and
-    store bundles, ``--confirm``, and the command's own options (whose defaults, and that of
-    ``--subset``, are the procedure's: see :class:`~lrlab.cli._options.LibraryDefault`)."""
+    store bundles, ``--confirm``, and the command's own options (``_option``), handed to it
+    as ``own``: the ones given, by the procedure's parameter names. Their defaults (and that
+    of ``--subset``) are the procedure's (see :class:`~lrlab.cli._options.LibraryDefault`)."""
     def wrap(fn: Callable[..., None]) -> click.Command:
         fn = click.option("--confirm", is_flag=True,
                           help="train the chosen rate on all the data for the full epochs")(fn)
@@ -46,19 +48,23 @@ def _search_command(procedure: str, name: str | None = None):
                        task_options):
             fn = bundle(fn)
         command = click.command(name)(fn)
+        own = [p for p in command.params if isinstance(p, _Own)]
         for param in command.params:  # the procedure's defaults, shown in --help
             if isinstance(param, LibraryDefault) and param.library is None:
                 param.library = f"lrlab.search:{procedure}"
             if param.name == "subset":
                 param.help = "search on a stratified subset of the training data: a count " \
                              "(500) or a fraction (0.1)"
+        bundles = command.callback
+
+        @functools.wraps(bundles)
+        def callback(**kw: Any) -> None:
+            values = {p.param: kw.pop(p.name) for p in own}
+            bundles(**kw, own={k: v for k, v in values.items() if v is not None})
+
+        command.callback = callback
         return command
     return wrap
-
-
-def _given(**options: Any) -> dict[str, Any]:
-    """The options given on the command line (the others take the library's defaults)."""
-    return {k: v for k, v in options.items() if v is not None}
 
 
 def _run(procedure: Callable[..., Any], task: TaskOptions, training: TrainOptions,
@@ -72,7 +78,7 @@ def _run(procedure: Callable[..., Any], task: TaskOptions, training: TrainOption
     subset = parse_subset(task.subset)
     data = task.load(subset=False)
     settings = {**training.settings(), "seed": task.seed, "confirm": confirm,
-                **_given(subset=subset)}
+                **({} if subset is None else {"subset": subset})}
     with progress_bar(data.name, data.monitor, data.higher_is_better,
                       quiet=output.quiet) as callbacks:
         result = procedure(data, callbacks=callbacks, **args, **settings)
@@ -131,9 +137,13 @@ def _save(result: Any, out: Path, fmt: str) -> None:
                  lambda p: p.write_text(json.dumps(result.to_dict(), indent=2) + "\n"))
 
 
+class _Own(LibraryDefault):
+    """One of a procedure's own options (the command receives the given ones as ``own``)."""
+
+
 def _option(*names: str, **kwargs: Any):
     """One of a procedure's own options, its default the procedure's."""
-    return click.option(*names, cls=LibraryDefault, **kwargs)
+    return click.option(*names, cls=_Own, **kwargs)
 
 
 @_search_command("grid")
@@ -141,27 +151,25 @@ def _option(*names: str, **kwargs: Any):
               help="rates: a comma list (1,0.1,0.01) or logspace:LO:HI:N")
 @click.option("--coarse-to-fine", "coarse", is_flag=True, hidden=True,
               help="deprecated: lrlab coarse-to-fine")
-@click.option("--lo", type=float, hidden=True)
-@click.option("--hi", type=float, hidden=True)
-@click.option("--fine", type=int, hidden=True)
-def grid(lrs: str, coarse: bool, lo: float | None, hi: float | None, fine: int | None,
-         **kw: Any) -> None:
+@_option("--lo", type=float, hidden=True, library="lrlab.search:coarse_to_fine")
+@_option("--hi", type=float, hidden=True, library="lrlab.search:coarse_to_fine")
+@_option("--fine", type=int, hidden=True, library="lrlab.search:coarse_to_fine")
+def grid(lrs: str, coarse: bool, own: dict[str, Any], **kw: Any) -> None:
     """Grid search on the validation set: every rate as one population."""
     from lrlab.search import coarse_to_fine as coarse_to_fine_search
     from lrlab.search import grid as grid_search
     from lrlab.train import parse_lrs
 
-    given = _given(lo=lo, hi=hi, fine=fine)
     if coarse:  # the old spelling of `lrlab coarse-to-fine`, said after the run
         if click.get_current_context().get_parameter_source("lrs").name != "DEFAULT":
             raise LrlabError("--lrs and --coarse-to-fine exclude each other; --coarse-to-fine "
                              "takes --lo, --hi and --fine")
-        _run(coarse_to_fine_search, **kw, **given)
+        _run(coarse_to_fine_search, **kw, **own)
         click.echo("note: `lrlab grid --coarse-to-fine` is deprecated; it is `lrlab "
                    "coarse-to-fine` (same options)", err=True)
         return
-    if given:
-        raise LrlabError(f"--{next(iter(given))} goes with coarse to fine (lrlab "
+    if own:
+        raise LrlabError(f"--{next(iter(own))} goes with coarse to fine (lrlab "
                          "coarse-to-fine); for a plain grid give --lrs")
     _run(grid_search, **kw, lrs=parse_lrs(lrs))
 
@@ -170,27 +178,25 @@ def grid(lrs: str, coarse: bool, lo: float | None, hi: float | None, fine: int |
 @_option("--lo", type=float, help="the smallest decade")
 @_option("--hi", type=float, help="the largest decade")
 @_option("--fine", type=int, help="rates inside the best decade")
-def coarse_to_fine(lo: float | None, hi: float | None, fine: int | None, **kw: Any) -> None:
+def coarse_to_fine(own: dict[str, Any], **kw: Any) -> None:
     """Coarse to fine: whole decades from --lo to --hi, then --fine rates inside the best."""
     from lrlab.search import coarse_to_fine as coarse_to_fine_search
 
-    _run(coarse_to_fine_search, **kw, **_given(lo=lo, hi=hi, fine=fine))
+    _run(coarse_to_fine_search, **kw, **own)
 
 
 @_search_command("fastest")
-@_option("--lrs", help="phase-1 rates of widely different magnitudes")
+@_option("--lrs", type=Rates(), help="phase-1 rates of widely different magnitudes")
 @_option("--factor", type=float, help="ratio of successive phase-2 rates, in (0, 1)")
 @_option("--patience", type=int,
          help="epochs without a rise in validation accuracy before a run stops")
 @_option("--max-epochs", type=int, help="longest phase-2 run [default: --epochs]")
 @_option("--parallel", type=int, help="phase-2 rates trained at once as one population")
-def fastest(lrs: str | None, **kw: Any) -> None:
+def fastest(own: dict[str, Any], **kw: Any) -> None:
     """Wilson & Martinez: the fastest rate by one-epoch SSE, then slower while it pays."""
     from lrlab.search import fastest as fastest_search
-    from lrlab.train import parse_lrs
 
-    own = {k: kw.pop(k) for k in ("factor", "patience", "max_epochs", "parallel")}
-    _run(fastest_search, **kw, **_given(lrs=None if lrs is None else parse_lrs(lrs), **own))
+    _run(fastest_search, **kw, **own)
 
 
 @_search_command("halving")
@@ -201,12 +207,11 @@ def fastest(lrs: str | None, **kw: Any) -> None:
 @_option("--progress", type=float,
          help="a rate whose loss falls by less than this share of the largest fall counts as "
               "diverging")
-def halving(**kw: Any) -> None:
+def halving(own: dict[str, Any], **kw: Any) -> None:
     """cs231n: start large, halve until the loss no longer diverges; propose a decay."""
     from lrlab.search import halving as halving_search
 
-    own = {k: kw.pop(k) for k in ("start", "min_lr", "iterations", "decay", "progress")}
-    _run(halving_search, **kw, **_given(**own))
+    _run(halving_search, **kw, **own)
 
 
 @_search_command("auto")
@@ -220,9 +225,8 @@ def halving(**kw: Any) -> None:
 @_option("--check/--no-check", default=None,
          help="race the pick and the next lower rate again from another seed; keep the lower "
               "if the pick falls behind it")
-def auto(range_seeds: int | None, **kw: Any) -> None:
+def auto(own: dict[str, Any], **kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
     from lrlab.search import auto as auto_search
 
-    own = {k: kw.pop(k) for k in ("budget", "candidates", "refine", "check")}
-    _run(auto_search, **kw, **_given(seeds=range_seeds, **own))
+    _run(auto_search, **kw, **own)

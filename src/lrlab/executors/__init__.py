@@ -44,14 +44,21 @@ __all__ = [
 
 
 def get_executor(name: Literal["local", "ray"] = "local", *, address: str | None = None,
-                 members_per_task: int | None = None) -> LocalExecutor | RayExecutor:
-    """The executor the command line's ``--executor``, ``--address`` and
-    ``--members-per-task`` describe (not yet connected: use it in a ``with`` block)."""
+                 members_per_task: int | None = None,
+                 memory_limit: str | int | None = None) -> LocalExecutor | RayExecutor:
+    """The executor the command line's ``--executor``, ``--address``,
+    ``--members-per-chunk`` and ``--memory-limit`` describe (not yet connected: use it in a
+    ``with`` block)."""
     if name == "local":
         if address is not None:
             raise LrlabError("--address names a Ray cluster; add --executor ray, or drop "
                              "--address to train here")
-        return LocalExecutor(members_per_task=members_per_task)
+        from lrlab.train import parse_bytes
+
+        limit = None if memory_limit is None else parse_bytes(memory_limit)
+        return LocalExecutor(members_per_task=members_per_task, memory_limit=limit)
+    if memory_limit is not None:
+        raise LrlabError("--memory-limit applies to training here (--executor local)")
     if name == "ray":
         return RayExecutor(address, members_per_task=members_per_task)
     raise LrlabError(f"unknown executor {name!r}; choose local or ray")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult
 
-__all__ = ["Driver", "Executor", "chunk_resumes"]
+__all__ = ["Driver", "Executor", "chunk_resumes", "seed_groups"]
 
 Callback = Callable[["EpochReport"], None]
 CheckpointHook = Callable[["Checkpoint"], None]
@@ -43,8 +43,11 @@ class Executor(Protocol):
       one starts over); ``callbacks`` then see the epochs after the latest of them.
     """
 
-    def plan(self, count: int) -> list[Chunk]:
-        """The chunks ``count`` members are trained in (what ``resume`` must match)."""
+    def plan(self, count: int, *, task: Task | None = None,
+             members: Sequence[Member] | None = None,
+             config: SweepConfig | None = None) -> list[Chunk]:
+        """The chunks ``count`` members are trained in (what ``resume`` must match); with
+        the task, members and settings, each seed apart on a DataLoader task."""
         ...
 
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
@@ -55,20 +58,32 @@ class Executor(Protocol):
         ...
 
 
+def seed_groups(task: Task | None, members: Sequence[Member] | None
+                ) -> list[list[int]] | None:
+    """Each seed's member numbers, when they must train as separate populations: a task fed
+    by a Dataset or DataLoader gives every member of a population the same batches, and
+    members of different seeds need different example orders. ``None`` otherwise."""
+    if task is None or members is None or task.in_memory:
+        return None
+    groups: dict[int, list[int]] = {}
+    for k, m in enumerate(members):
+        groups.setdefault(m.seed, []).append(k)
+    return list(groups.values()) if len(groups) > 1 else None
+
+
 def chunk_resumes(task: Task, members: Sequence[Member], config: SweepConfig,
                   chunks: list[Chunk], resume) -> dict[int, Checkpoint]:
     """Each given checkpoint matched to the chunks whose members and settings it was taken
     with (by fingerprint: chunks of identical members share theirs, as they would train
     alike); one that matches no chunk is an error."""
-    from lrlab.train import fingerprint
+    from lrlab.train import plan_run
 
     if resume is None:
         return {}
     given = [resume] if not isinstance(resume, Sequence) else list(resume)
-    epochs, batch = config.epochs or task.epochs, config.batch_size or task.batch_size
     prints: dict[str, list[int]] = {}
     for c in chunks:
-        key = fingerprint(config, members[c.start:c.stop], epochs=epochs, batch_size=batch)
+        key = plan_run(task, config, c.pick(members)).fingerprint
         prints.setdefault(key, []).append(c.index)
     out: dict[int, Checkpoint] = {}
     for ckpt in given:
@@ -109,8 +124,8 @@ class Driver:
         else:
             waiting = self.waiting.setdefault(report.epoch, {})
             waiting[chunk.index] = dataclasses.replace(
-                report, records=renumbered(report.records, chunk.start),
-                steps=renumbered(report.steps, chunk.start))
+                report, records=renumbered(report.records, chunk),
+                steps=renumbered(report.steps, chunk))
             if len(waiting) < len(self.chunks):
                 return
             del self.waiting[report.epoch]

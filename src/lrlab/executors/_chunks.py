@@ -28,19 +28,32 @@ __all__ = ["Chunk", "merge_records", "merge_reports", "merge_results", "merge_st
 
 @dataclass(frozen=True)
 class Chunk:
-    """Members ``start`` to ``stop - 1`` of a study, trained as one population.
+    """Members ``start`` to ``stop - 1`` of a study (or the ``picked`` ones among them),
+    trained as one population.
 
     Attributes:
         index: the chunk's place among the study's chunks (0, 1, ...).
         start, stop: the member numbers it holds, as in ``range(start, stop)``.
+        picked: the member numbers it holds when they are not all of ``start..stop - 1``
+            (one seed's members, trained on that seed's order of a DataLoader).
     """
 
     index: int
     start: int
     stop: int
+    picked: tuple[int, ...] | None = None
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        """The study's member numbers this chunk holds, in its own member order."""
+        return self.picked if self.picked is not None else tuple(range(self.start, self.stop))
+
+    def pick(self, items: Sequence) -> list:
+        """This chunk's entries of a per-member sequence."""
+        return [items[i] for i in self.numbers]
 
     def __len__(self) -> int:
-        return self.stop - self.start
+        return len(self.numbers)
 
     def label(self) -> str:
         """``chunk 1 (members 4-7)``: how messages name it."""
@@ -49,28 +62,60 @@ class Chunk:
         return f"chunk {self.index} ({who})"
 
 
-def split_members(count: int, per_task: int | None) -> list[Chunk]:
+def split_members(count: int, per_task: int | None,
+                  groups: Sequence[Sequence[int]] | None = None) -> list[Chunk]:
     """``count`` members in chunks of ``per_task`` (the last may be smaller); one chunk of
-    every member when ``per_task`` is ``None``.
+    every member when ``per_task`` is ``None``. With ``groups`` (lists of member numbers
+    that must train apart, such as each seed's members on a DataLoader), each group is
+    split so on its own.
 
     Example:
         >>> [(c.start, c.stop) for c in split_members(5, 2)]
         [(0, 2), (2, 4), (4, 5)]
+        >>> [c.numbers for c in split_members(4, None, groups=[[0, 2], [1, 3]])]
+        [(0, 2), (1, 3)]
     """
     if per_task is not None and (isinstance(per_task, bool) or int(per_task) != per_task
                                  or per_task < 1):
         raise LrlabError(f"members per task must be a whole number of at least 1, got "
                          f"{per_task!r}; give --members-per-task 1 or more")
-    size = count if per_task is None else int(per_task)
-    chunks = math.ceil(count / size) if count else 0
-    return [Chunk(i, i * size, min(count, (i + 1) * size)) for i in range(chunks)]
+    if groups is None or len(groups) <= 1:
+        size = count if per_task is None else int(per_task)
+        chunks = math.ceil(count / size) if count else 0
+        return [Chunk(i, i * size, min(count, (i + 1) * size)) for i in range(chunks)]
+    out: list[Chunk] = []
+    for group in groups:
+        size = len(group) if per_task is None else int(per_task)
+        for lo in range(0, len(group), size):
+            part = tuple(int(m) for m in group[lo:lo + size])
+            contiguous = part == tuple(range(part[0], part[-1] + 1))
+            out.append(Chunk(len(out), part[0], part[-1] + 1,
+                             None if contiguous else part))
+    return out
 
 
-def renumbered(frame: pd.DataFrame | None, offset: int) -> pd.DataFrame | None:
-    """A copy of a table whose ``member`` column is shifted by ``offset``."""
+def renumbered(frame: pd.DataFrame | None, offset: int | Chunk) -> pd.DataFrame | None:
+    """A copy of a table whose ``member`` column is shifted by ``offset``, or mapped to a
+    chunk's member numbers."""
+    if isinstance(offset, Chunk):
+        if offset.picked is None:
+            return renumbered(frame, offset.start)
+        if frame is None:
+            return None
+        numbers = np.asarray(offset.numbers)
+        return frame.assign(member=numbers[frame["member"].to_numpy()])
     if frame is None or offset == 0:
         return frame
     return frame.assign(member=frame["member"] + offset)
+
+
+def _scatter(chunks: list[Chunk], parts: list[np.ndarray]) -> np.ndarray:
+    """Per-chunk arrays (each in its chunk's member order) as one array in study order."""
+    order = np.concatenate([np.asarray(c.numbers) for c in chunks])
+    joined = np.concatenate(parts)
+    out = np.empty_like(joined)
+    out[order] = joined
+    return out
 
 
 def _categorical(frames: list[pd.DataFrame], merged: pd.DataFrame, column: str) -> None:
@@ -125,17 +170,17 @@ def merge_results(chunks: list[Chunk], results: list[SweepResult],
     if len(results) == 1:
         return results[0]
     first = results[0]
-    records = merge_records([renumbered(r.records, c.start) for c, r in zip(chunks, results)])
+    records = merge_records([renumbered(r.records, c) for c, r in zip(chunks, results)])
     # built again over every member: a chunk's table lacks columns none of its members need
     # (lr_mult when they all train at uniform rates)
-    diverged = {name: np.concatenate([r.members[name].fillna(-1).to_numpy(np.int64)
-                                      for r in results])
+    diverged = {name: _scatter(chunks, [r.members[name].fillna(-1).to_numpy(np.int64)
+                                        for r in results])
                 for name in ("diverged_step", "diverged_epoch")}
-    table = members_table(list(members), first.config["optimizer"], diverged["diverged_step"],
+    table = members_table(list(members), first.optimizer, diverged["diverged_step"],
                           diverged["diverged_epoch"])
     steps = None
     if all(r.steps is not None for r in results):
-        steps = merge_steps([renumbered(r.steps, c.start) for c, r in zip(chunks, results)])
+        steps = merge_steps([renumbered(r.steps, c) for c, r in zip(chunks, results)])
     return dataclasses.replace(first, records=records, members=table, steps=steps,
                                population=None)
 
@@ -149,11 +194,11 @@ def merge_reports(chunks: list[Chunk], reports: list[EpochReport]) -> EpochRepor
         steps = merge_steps([r.steps for r in reports])
     diverged = None
     if all(r.diverged_step is not None for r in reports):
-        diverged = np.concatenate([r.diverged_step for r in reports])
+        diverged = _scatter(chunks, [r.diverged_step for r in reports])
     return dataclasses.replace(
         first, members=sum(len(c) for c in chunks),
-        val={k: np.concatenate([r.val[k] for r in reports]) for k in first.val},
-        alive=np.concatenate([r.alive for r in reports]),
+        val={k: _scatter(chunks, [r.val[k] for r in reports]) for k in first.val},
+        alive=_scatter(chunks, [r.alive for r in reports]),
         seconds=max(r.seconds for r in reports),
         records=merge_records([r.records for r in reports]), steps=steps,
         diverged_step=diverged)

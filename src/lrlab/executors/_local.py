@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes
+from lrlab._errors import LrlabError
+from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes, seed_groups
 from lrlab.executors._chunks import Chunk, split_members
 
 if TYPE_CHECKING:
@@ -23,6 +25,12 @@ class LocalExecutor:
     :func:`lrlab.fit`), or chunks of ``members_per_task`` members one after another (to
     bound a population's memory).
 
+    Without ``members_per_task``, the population's memory is estimated before anything is
+    allocated (:func:`lrlab.train.estimate_memory`); when it would not fit the device (or
+    ``memory_limit`` bytes), the members train in chunks that do, with a one-line warning.
+    On a Dataset or DataLoader task, each seed's members train as a population of their
+    own (one example order each).
+
     Example:
         >>> from lrlab.tasks import get_task
         >>> from lrlab.train import validated
@@ -34,13 +42,46 @@ class LocalExecutor:
     """
 
     members_per_task: int | None = None
+    memory_limit: int | None = None
 
     def __post_init__(self) -> None:
         split_members(1, self.members_per_task)  # its check, before any training
+        if self.memory_limit is not None and (isinstance(self.memory_limit, bool)
+                                              or not isinstance(self.memory_limit, int)
+                                              or self.memory_limit < 1):
+            raise LrlabError(f"memory_limit must be a number of bytes >= 1, got "
+                             f"{self.memory_limit!r}")
 
-    def plan(self, count: int) -> list[Chunk]:
-        """The chunks ``count`` members are trained in."""
-        return split_members(count, self.members_per_task)
+    def plan(self, count: int, *, task: Task | None = None,
+             members: Sequence[Member] | None = None,
+             config: SweepConfig | None = None) -> list[Chunk]:
+        """The chunks ``count`` members are trained in (see the class docstring)."""
+        groups = seed_groups(task, members)
+        per_task = self.members_per_task
+        if per_task is None and task is not None and members and config is not None:
+            per_task = self._fitting(task, members, config, groups)
+        return split_members(count, per_task, groups)
+
+    def _fitting(self, task: Task, members: Sequence[Member], config: SweepConfig,
+                 groups: list[list[int]] | None) -> int | None:
+        """The members one population may hold in memory (``None``: all of them)."""
+        from lrlab.train import estimate_memory
+
+        largest = max((len(g) for g in groups), default=len(members)) if groups else len(members)
+        estimate = estimate_memory(task, config, members[:1], limit=self.memory_limit)
+        fit = estimate.members_that_fit()
+        gib = 2**30
+        if fit < 1:
+            raise LrlabError(
+                f"one member needs about {estimate.total(1) / gib:.2f} GiB but "
+                f"{estimate.limit / gib:.2f} GiB may be used; use a smaller batch size or "
+                "model" + ("" if self.memory_limit is None else ", or raise the memory limit"))
+        if fit >= largest:
+            return None
+        warnings.warn(f"lrlab: {largest} members need about {estimate.total(largest) / gib:.2f}"
+                      f" GiB, more than the {estimate.limit / gib:.2f} GiB available; training "
+                      f"them in chunks of {fit}", UserWarning, stacklevel=3)
+        return fit
 
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
             callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
@@ -49,12 +90,12 @@ class LocalExecutor:
         """Train ``members`` on ``task``; see :class:`~lrlab.executors.Executor`."""
         from lrlab.train import fit
 
-        chunks = self.plan(len(members))
+        chunks = self.plan(len(members), task=task, members=members, config=config)
         resumes = chunk_resumes(task, members, config, chunks, resume)
         driver = Driver(chunks, members, callbacks=callbacks, on_checkpoint=on_checkpoint,
                         resume=resumes)
         for chunk in chunks:
-            result = fit(task, members[chunk.start:chunk.stop], config,
+            result = fit(task, chunk.pick(members), config,
                          callbacks=[partial(driver.epoch, chunk)],
                          checkpoint_every=checkpoint_every,
                          on_checkpoint=driver.checkpoint if on_checkpoint else None,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from lrlab._errors import LrlabError
 from lrlab._testing import exit_worker_after, ray_exit_epoch
 from lrlab.executors._address import check_address
-from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes
+from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes, seed_groups
 from lrlab.executors._chunks import Chunk, split_members
 
 if TYPE_CHECKING:
@@ -204,20 +204,24 @@ class RayExecutor:
             return float(self.gpus_per_task)
         return 1.0 if self._ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
 
-    def plan(self, count: int) -> list[Chunk]:
+    def plan(self, count: int, *, task: Task | None = None,
+             members: Sequence[Member] | None = None,
+             config: SweepConfig | None = None) -> list[Chunk]:
         """The chunks ``count`` members are trained in (connecting, when ``members_per_task``
-        is ``None``, to count the cluster's task slots)."""
+        is ``None``, to count the cluster's task slots); each seed apart on a DataLoader
+        task."""
         self.connect()
-        return self._chunks(count, self._gpus())
+        return self._chunks(count, self._gpus(), seed_groups(task, members))
 
-    def _chunks(self, count: int, gpus: float) -> list[Chunk]:
+    def _chunks(self, count: int, gpus: float,
+                groups: list[list[int]] | None = None) -> list[Chunk]:
         per_task = self.members_per_task
         if per_task is None:
             have = self._ray.cluster_resources()
             slots = (have.get("GPU", 0) / gpus if gpus else
                      have.get("CPU", 1) / self.cpus_per_task)
             per_task = max(1, math.ceil(count / max(1, int(slots))))
-        return split_members(count, per_task)
+        return split_members(count, per_task, groups)
 
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
             callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
@@ -230,7 +234,7 @@ class RayExecutor:
         """
         ray = self.connect()._ray
         gpus = self._gpus()
-        chunks = self._chunks(len(members), gpus)
+        chunks = self._chunks(len(members), gpus, seed_groups(task, members))
         resumes = chunk_resumes(task, members, config, chunks, resume)
         driver = Driver(chunks, members, callbacks=callbacks, on_checkpoint=on_checkpoint,
                         resume=resumes)
@@ -244,7 +248,7 @@ class RayExecutor:
 
         def submit(chunk: Chunk) -> Any:
             kept = last.get(chunk.index)
-            return remote.remote(shared, list(members[chunk.start:chunk.stop]), config,
+            return remote.remote(shared, chunk.pick(members), config,
                                  1, None if kept is None else kept.data, self.cpus_per_task,
                                  exit_after if chunk.index == 0 and not tries[0] else None)
 

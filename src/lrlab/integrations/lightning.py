@@ -19,6 +19,10 @@ dataloader, with the module's own optimizer, then:
 * logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
   test's figure.
 
+Under several processes (DDP), each runs the test on its own shard and rank 0's rate is
+broadcast to all; tested on one CPU process. Mixed precision: the test runs
+``training_step`` outside the precision plugin's autocast, in the module's own dtype.
+
 ``epochs=(5, 10)`` runs it again at the start of those epochs (as ``trainer.current_epoch``
 counts them, from 0), for a rate that follows the training.
 
@@ -155,7 +159,7 @@ class FindLR(_pl.Callback):
         if self.reading not in readings:
             raise LrlabError(f"no reading {self.reading!r}; choose one of: "
                              f"{', '.join(readings)}")
-        rate = readings[self.reading].lr
+        rate = trainer.strategy.broadcast(readings[self.reading].lr, src=0)  # one rate for all
         if not (math.isfinite(rate) and rate > 0):
             warnings.warn(f"lrlab: the range test gave no {self.reading} ({result.reason}); "
                           "training goes on at the optimizer's own rate", UserWarning,

@@ -49,6 +49,8 @@ class EpochMetrics:
         num_classes: C for classification, ``None`` for regression.
         auc: whether to keep the ROC AUC (classification only).
         device: where the sums live; by default the device of the first update.
+        predictions: ``False`` keeps the loss alone (a model that reports only its loss,
+            or outputs that are neither class scores nor predictions of the targets).
     """
 
     def __init__(
@@ -58,15 +60,18 @@ class EpochMetrics:
         num_classes: int | None,
         auc: bool = True,
         device: torch.device | str | None = None,
+        predictions: bool = True,
     ) -> None:
         if members < 1:
             raise LrlabError(f"members must be at least 1, got {members}")
         if num_classes is not None and num_classes < 1:
             raise LrlabError(f"num_classes must be a positive integer or None, got {num_classes}")
         self.members = int(members)
-        self.num_classes = num_classes
+        self.num_classes = num_classes if predictions else None
+        self.predictions = predictions
         self._device = None if device is None else torch.device(device)
-        self._auc = AucCounts(members, device=device) if auc and num_classes is not None else None
+        self._auc = (AucCounts(members, device=device)
+                     if auc and self.num_classes is not None else None)
         self._sums: dict[str, Tensor] = {}
         self._broken = torch.zeros(0, dtype=torch.bool)  # (K,): softmax gave NaN
         self._samples = 0  # samples per member, known from shapes alone (no sync)
@@ -81,7 +86,8 @@ class EpochMetrics:
 
     def reset(self) -> None:
         """Zero every running sum (keeps the device)."""
-        names = ("loss", "correct", "sse") if self.classification else ("loss", "sse")
+        names = (("loss", "correct", "sse") if self.classification
+                 else ("loss", "sse") if self.predictions else ("loss",))
         k = self.members
         self._sums = {n: torch.zeros(k, dtype=_F64, device=self._device) for n in names}
         self._broken = torch.zeros(k, dtype=torch.bool, device=self._device)
@@ -91,7 +97,7 @@ class EpochMetrics:
             self._auc.reset()
 
     @torch.no_grad()
-    def update(self, logits: Tensor, targets: Tensor, losses: Tensor) -> None:
+    def update(self, logits: Tensor | None, targets: Tensor | None, losses: Tensor) -> None:
         """Add one batch.
 
         Args:
@@ -102,6 +108,9 @@ class EpochMetrics:
             losses: ``(K, B)`` per-sample training losses already computed by the caller.
         """
         k = self.members
+        if not self.predictions:
+            self._update_loss(losses)
+            return
         if logits.dim() < 2 or logits.shape[0] != k:
             raise LrlabError(
                 f"logits must be (K={k}, B, ...) with the member axis first, "
@@ -137,6 +146,16 @@ class EpochMetrics:
             self._sums["sse"] += err.square_().flatten(1).sum(dim=1)
         self._samples += batch
 
+    def _update_loss(self, losses: Tensor) -> None:
+        if losses.dim() != 2 or losses.shape[0] != self.members:
+            raise LrlabError(f"losses must be per-sample, shape (K={self.members}, B); got "
+                             f"{tuple(losses.shape)}")
+        if self._device is None:
+            self._device = losses.device
+            self.reset()
+        self._sums["loss"] += losses.detach().to(self._device, _F64).sum(dim=1)
+        self._samples += losses.shape[1]
+
     def _update_classification(self, logits: Tensor, idx: Tensor) -> None:
         probs = softmax(logits)
         hits = argmax(logits) == idx
@@ -159,12 +178,14 @@ class EpochMetrics:
         """
         if self._samples == 0:
             k = self.members
-            names = ["loss", "sse"]
+            names = ["loss", "sse"] if self.predictions else ["loss"]
             if self.classification:
                 names[1:1] = ["accuracy", "error"]
                 names += ["auc"] if self._auc is not None else []
             return {n: torch.full((k,), math.nan, dtype=_F64, device=self._device) for n in names}
         out = {"loss": self._sums["loss"] / self._samples}
+        if not self.predictions:
+            return out
         if self.classification:
             acc = self._sums["correct"] / self._positions
             acc = torch.where(self._broken, math.nan, acc)

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
+from lrlab.data import Inputs, ModelLoss, batch_size_of, output_logits, output_loss
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
 from lrlab.population._batched import batched_forward, plan
 from lrlab.population._compiled import Compiler, CompileSetting
@@ -48,14 +50,15 @@ class StepOutput:
     """What one training step produced, every tensor with the member axis first.
 
     Attributes:
-        outputs: the model outputs on the batch, ``(K, B, ...)``, detached.
+        outputs: the model outputs on the batch, ``(K, B, ...)``, detached (``None`` for an
+            own-loss model that reports no predictions).
         losses: per-sample losses, ``(K, B)``.
         loss: the batch loss per member, ``(K,)``.
         grad_norm: the global L2 norm of each member's gradient, ``(K,)``.
         lr: the rate each member used, ``(K,)``.
     """
 
-    outputs: Tensor
+    outputs: Tensor | None
     losses: Tensor
     loss: Tensor
     grad_norm: Tensor
@@ -143,7 +146,7 @@ class Population:
             self.hparams["lr_mult"] = (mult,)
         self.state = self.rule.init([self.flat])
         self._plan = plan(self.template)
-        self._vmap_works = False
+        self._vmap_ok: dict[bool, bool] = {}  # per mode (training, evaluation): does vmap work
         self.path = self._choose_path(path)
         self.divergence_factor = divergence_factor
         self.alive = torch.ones(self.members, dtype=torch.bool, device=self.device)
@@ -218,73 +221,156 @@ class Population:
 
     # -- forward -----------------------------------------------------------------------
 
-    def _call_one(self, k: int, x: Tensor) -> Tensor:
-        tensors = {n: t[k] for n, t in {**self.params, **self.frozen, **self.buffers}.items()}
-        return functional_call(self.template, tensors, (x,))
+    def _tensors(self, k: int | None = None) -> dict[str, Tensor]:
+        """Every parameter, frozen parameter and buffer by name: stacked, or member ``k``'s."""
+        every = {**self.params, **self.frozen, **self.buffers}
+        return every if k is None else {n: t[k] for n, t in every.items()}
 
-    def forward(self, x: Tensor, *, shared: bool = True) -> Tensor:
-        """Every member's outputs on ``x`` (``(B, ...)`` if shared, else ``(K, B, ...)``)."""
-        if self.path == "batched":
-            return batched_forward(self._plan, {**self.params, **self.frozen}, x, shared=shared)
-        if self.path == "vmap" and self._vmap_works:
-            return self._vmapped(x, shared)
-        if self.path == "vmap":  # first call: vmap may fail on this model
-            saved = {n: b.clone() for n, b in self.buffers.items()}
+    def _run(self, fn: Callable, inputs: Any, shared: bool) -> Any:
+        """``fn(tensors, inputs)`` for every member: under vmap, or member by member.
+
+        ``fn`` takes one member's tensors (by name) and the inputs (any pytree) and returns
+        a tensor or a tuple of tensors; the result has the member axis first. vmap is tried
+        once per mode (training, evaluation); a model it cannot trace falls back to the loop
+        with a one-line warning, after undoing what the failed attempt changed in buffers.
+        """
+        mode = self.template.training
+        if self.path == "vmap" and self._vmap_ok.get(mode) is not False:
+            saved = None if mode in self._vmap_ok else {n: b.clone()
+                                                        for n, b in self.buffers.items()}
             try:
-                out = self._vmapped(x, shared)
-                self._vmap_works = True
+                with _quiet_fallbacks():
+                    out = vmap(fn, in_dims=(0, None if shared else 0),
+                               randomness="same")(self._tensors(), inputs)
+                self._vmap_ok[mode] = True
                 return out
-            except RuntimeError as err:
-                for name, b in saved.items():  # undo what the failed attempt changed
+            except (RuntimeError, NotImplementedError) as err:
+                if saved is None:
+                    raise
+                for name, b in saved.items():
                     self.buffers[name].copy_(b)
-                reason = str(err).splitlines()[0]
+                self._vmap_ok[mode] = False
+                if mode:  # training: the loop from now on; evaluation alone may still vmap
+                    self.path = "loop"
+                reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+                what = "training" if mode else "evaluating"
                 warnings.warn(f"lrlab: {type(self.template).__name__} cannot be vectorised "
-                              f"({reason}); training the members one after another",
-                              RuntimeWarning, stacklevel=2)
-                self.path = "loop"
-        return torch.stack([self._call_one(k, x if shared else x[k])
-                            for k in range(self.members)])
+                              f"({reason}); {what} the members one after another",
+                              RuntimeWarning, stacklevel=3)
+        per = [fn(self._tensors(k), inputs if shared else _member(inputs, k))
+               for k in range(self.members)]
+        if isinstance(per[0], tuple):
+            return tuple(torch.stack(parts) for parts in zip(*per))
+        return torch.stack(per)
 
-    def _vmapped(self, x: Tensor, shared: bool) -> Tensor:
-        def one(params, buffers, xb):
-            return functional_call(self.template, {**params, **buffers}, (xb,))
-        in_x = None if shared else 0
-        weights = {**self.params, **self.frozen}
-        return vmap(one, in_dims=(0, 0, in_x), randomness="same")(weights, self.buffers, x)
+    def _model_call(self, tensors: dict[str, Tensor], inputs: tuple[tuple, dict]) -> Any:
+        args, kwargs = inputs
+        return functional_call(self.template, tensors, tuple(args), dict(kwargs))
+
+    def forward(self, x: Tensor | Inputs, *, shared: bool = True) -> Tensor:
+        """Every member's outputs on ``x``: a tensor (``(B, ...)`` if shared, else
+        ``(K, B, ...)``) or :class:`~lrlab.data.Inputs` (``model(*args, **kwargs)``)."""
+        if isinstance(x, Tensor):
+            if self.path == "batched":
+                return batched_forward(self._plan, {**self.params, **self.frozen}, x,
+                                       shared=shared)
+            x = Inputs((x,), {}, None)
+        elif self.path == "batched":  # several inputs: a Sequential takes one
+            return self.forward(_single(x), shared=shared)
+
+        def call(tensors, inputs):
+            out = self._model_call(tensors, inputs)
+            if not isinstance(out, Tensor):
+                raise LrlabError(f"{type(self.template).__name__} returned "
+                                 f"{type(out).__name__}, not a tensor; give the task a loss "
+                                 "of (outputs, targets) only for models returning tensors "
+                                 "(an own-loss model: loss=None)")
+            return out
+        return self._run(call, (tuple(x.args), dict(x.kwargs)), shared)
+
+    def own_loss(self, batch: Any, loss: ModelLoss | None, *, shared: bool = True
+                 ) -> tuple[Tensor, Tensor | None]:
+        """Each member's loss from a model that computes its own, ``(K,)``, and its
+        predictions ``(K, B, ...)`` when it reports them (else ``None``).
+
+        Args:
+            batch: :class:`~lrlab.data.Inputs` for an own-loss model (``loss=None``: the
+                output's ``.loss`` and ``.logits``), or the raw batch for a
+                :class:`~lrlab.data.ModelLoss` (``fn(model, batch)``, a scalar or a
+                ``(loss, outputs)`` pair).
+        """
+        template = self.template
+
+        def call(tensors, xs):
+            if loss is None:
+                out = self._model_call(tensors, xs)
+                value, logits = output_loss(out), output_logits(out)
+            else:
+                got = loss(_Bound(template, tensors), xs)
+                value, logits = (got if isinstance(got, tuple) else (got, None))
+            if value.numel() != 1:
+                raise LrlabError(f"the loss has shape {tuple(value.shape)}; an own-loss model "
+                                 "or model_loss must give one number per batch (its mean)")
+            value = value.reshape(())
+            return value, (logits if logits is not None else value.new_zeros(()))
+
+        if loss is None:  # a pytree vmap can split: (args, kwargs)
+            batch = (tuple(batch.args), dict(batch.kwargs))
+        value, logits = self._run(call, batch, shared)
+        return value, (logits if logits.dim() > 1 else None)
 
     @torch.no_grad()
-    def predict(self, x: Tensor, *, shared: bool = True) -> Tensor:
+    def predict(self, x: Tensor | Inputs, *, shared: bool = True) -> Tensor:
         """Outputs in evaluation mode, without gradients."""
+        with self.evaluating():
+            return self.forward(x, shared=shared)
+
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The model in evaluation mode (dropout off, BatchNorm's running statistics)."""
         was_training = self.template.training
         self.template.train(False)
         try:
-            return self.forward(x, shared=shared)
+            yield
         finally:
             self.template.train(was_training)
 
     # -- training ----------------------------------------------------------------------
 
-    def step(self, x: Tensor, y: Tensor, loss_fn: LossFn, *, shared: bool = True,
-             lr: Tensor | None = None) -> StepOutput:
+    def step(self, x: Tensor | Inputs | Any, y: Tensor | None, loss_fn: LossFn | ModelLoss | None,
+             *, shared: bool = True, lr: Tensor | None = None) -> StepOutput:
         """One step for every live member: forward, one backward, the rule's update.
 
         Args:
-            x: the batch, ``(B, ...)`` when ``shared`` else ``(K, B, ...)``.
-            y: targets, ``(B, ...)`` or ``(K, B, ...)``.
-            loss_fn: per-sample loss, ``loss_fn(outputs (K, B, ...), y) -> (K, B)``.
+            x: the batch's inputs: a tensor ``(B, ...)`` when ``shared`` else ``(K, B, ...)``,
+                or :class:`~lrlab.data.Inputs`; for a :class:`~lrlab.data.ModelLoss`, the
+                raw batch.
+            y: targets, ``(B, ...)`` or ``(K, B, ...)`` (``None`` for an own-loss model).
+            loss_fn: per-sample loss over every member, ``loss_fn(outputs (K, B, ...), y) ->
+                (K, B)``; ``None`` for a model computing its own loss (``.loss``), or a
+                :class:`~lrlab.data.ModelLoss`. A loss of one number per batch counts as
+                that number for each of its samples in the epoch's mean.
             shared: whether every member sees the same batch.
             lr: this step's rate per member, ``(K,)``; default: the base rates.
         """
-        if self.path == "vmap" and not self._vmap_works:  # this call finds out if vmap works
-            outputs, losses = self._outputs_losses(x, y, loss_fn, shared)
+        if loss_fn is None or isinstance(loss_fn, ModelLoss):
+            batch_loss, outputs = self.own_loss(x, loss_fn, shared=shared)
+            size = batch_size_of(y if y is not None else x)
+            losses = batch_loss.detach().unsqueeze(1).expand(self.members, size)
         else:
-            outputs, losses = self._compiler("forward", self._outputs_losses, x, y, loss_fn,
-                                             shared)
-        batch_loss = losses.mean(dim=1)
+            if self.path == "vmap" and True not in self._vmap_ok:  # this call finds out
+                outputs, losses = self._outputs_losses(x, y, loss_fn, shared)
+            else:
+                outputs, losses = self._compiler("forward", self._outputs_losses, x, y,
+                                                 loss_fn, shared)
+            batch_loss = losses.mean(dim=1)
         loss = batch_loss.detach()
         everyone = self._flag_divergence(loss)
         total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
-        grads = torch.autograd.grad(total, list(self.params.values()))
+        params = list(self.params.values())
+        with _quiet_fallbacks():
+            grads = torch.autograd.grad(total, params, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
@@ -293,7 +379,8 @@ class Population:
         with torch.no_grad():
             self.flat.add_(update)
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
-        return StepOutput(outputs.detach(), losses.detach(), loss, norm, used)
+        out = None if outputs is None else outputs.detach()
+        return StepOutput(out, losses.detach(), loss, norm, used)
 
     def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
                         shared: bool) -> tuple[Tensor, Tensor]:
@@ -369,7 +456,8 @@ class Population:
                 "alive": self.alive.cpu().clone(),
                 "diverged_step": self.diverged_step.cpu().clone(),
                 "bound": None if self._bound is None else self._bound.cpu().clone(),
-                "steps": self.steps, "path": self.path, "vmap_works": self._vmap_works}
+                "steps": self.steps, "path": self.path,
+                "vmap_works": self._vmap_ok.get(True, False)}
 
     def load_state_dict(self, state: Mapping) -> None:
         """Continue from :meth:`state_dict` of a population built with the same models,
@@ -394,7 +482,8 @@ class Population:
         self.diverged_step = own(state["diverged_step"])
         self._bound = None if state["bound"] is None else own(state["bound"])
         self.steps = int(state["steps"])
-        self.path, self._vmap_works = state["path"], bool(state["vmap_works"])
+        self.path = state["path"]
+        self._vmap_ok = {True: True} if state["vmap_works"] else {}
 
     # -- export ------------------------------------------------------------------------
 
@@ -419,3 +508,47 @@ def _map_tensors(value, fn: Callable[[Tensor], Tensor]):
     if isinstance(value, (list, tuple)):
         return [_map_tensors(v, fn) for v in value]
     return value
+
+
+def _member(inputs: Any, k: int) -> Any:
+    """Member ``k``'s slice of per-member inputs (every tensor's first axis)."""
+    if isinstance(inputs, Tensor):
+        return inputs[k]
+    if isinstance(inputs, (tuple, list)):
+        return type(inputs)(_member(v, k) for v in inputs)
+    if isinstance(inputs, Mapping):
+        return {n: _member(v, k) for n, v in inputs.items()}
+    return inputs
+
+
+def _single(x: Inputs) -> Tensor:
+    if len(x.args) == 1 and not x.kwargs and isinstance(x.args[0], Tensor):
+        return x.args[0]
+    raise LrlabError("a batched Sequential takes one tensor input; this batch gives "
+                     f"{len(x.args)} positional and {len(x.kwargs)} keyword inputs "
+                     "(use path='vmap' or 'auto')")
+
+
+class _Bound:
+    """One member's model for a :func:`~lrlab.data.model_loss` function: calling it runs the
+    template with that member's tensors; attributes are the template's."""
+
+    def __init__(self, template: nn.Module, tensors: dict[str, Tensor]) -> None:
+        self._template, self._tensors = template, tensors
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return functional_call(self._template, self._tensors, args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._template, name)
+
+
+@contextmanager
+def _quiet_fallbacks() -> Iterator[None]:
+    """Silence torch's per-call "performance drop" notes for ops vmap runs through its
+    generic fallback (attention kernels, say): the numbers are right, and a note per step
+    would bury the one line lrlab prints when a model cannot be vectorised at all."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="There is a performance drop",
+                                category=UserWarning)
+        yield

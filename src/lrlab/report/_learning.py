@@ -110,16 +110,18 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
         >>> curve.sizes
         (100, 250)
     """
+    from lrlab.executors import LocalExecutor
     from lrlab.tasks import get_task
-    from lrlab.train import fit, validated
+    from lrlab.train import validated
 
     if not sizes:
         raise LrlabError("give at least one training-set size, e.g. sizes=[100, 250, 500]")
     config = validated(seed=seed, **settings)  # every check before any training
     full = get_task(task) if isinstance(task, str) else task
     tasks = nested_subsets(full, sizes, seed=seed)
-    runs = tuple(fit(t, config.members(), config, callbacks=callbacks) for t in tasks)
-    return LearningCurve(full.name, tuple(len(t.train) for t in tasks), runs)
+    runs = tuple(LocalExecutor().run(t, config.members(), config, callbacks=callbacks)
+                 for t in tasks)
+    return LearningCurve(full.name, tuple(t.train_size for t in tasks), runs)
 
 
 def nested_subsets(task: Task | str, sizes: Sequence[float], *, seed: int = 0) -> list[Task]:
@@ -133,7 +135,7 @@ def nested_subsets(task: Task | str, sizes: Sequence[float], *, seed: int = 0) -
     from lrlab.tasks import get_task
 
     full = get_task(task) if isinstance(task, str) else task
-    counts = sorted({len(full.subset(s, seed=seed).train) for s in sizes}, reverse=True)
+    counts = sorted({full.subset(s, seed=seed).train_size for s in sizes}, reverse=True)
     out, data = [], full
     for count in counts:  # largest first
         data = data.subset(count, seed=seed)

@@ -269,9 +269,8 @@ def sweep_figures(run: SweepResult, plots: Sequence[str], prefix: str = "",
 
 def _sweep_content(run: SweepResult, *, target, plots) -> ReportContent:
     figures, skipped = sweep_figures(run, plots)
-    epochs = int(run.records["epoch"].max())
     return ReportContent(
-        title=f"lrlab: {run.task}, {run.config.get('optimizer', '')}, {epochs} epochs",
+        title=f"lrlab: {run.task}, {run.optimizer}, {run.epochs} epochs",
         verdict=run.verdict(), settings=_run_settings(run),
         tables=run_tables(run, target=target), figures=figures,
         notes="not drawn: " + "; ".join(skipped) if skipped else None)

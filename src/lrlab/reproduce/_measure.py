@@ -63,8 +63,7 @@ def curves(run: SweepResult, metric: str, split: str = "val", *,
 def epochs_of(run: SweepResult) -> int:
     """How many epochs the population trained (its config, not the records, which stop
     early for a diverged member)."""
-    return int(run.config["epochs"]) if run.config.get("epochs") else int(
-        run.records["epoch"].max())
+    return run.epochs
 
 
 def last_n(epochs: int, fraction: float) -> int:

@@ -24,6 +24,7 @@ Example:
 Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
 """
 
+from lrlab.data import ModelLoss, model_loss
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
 from lrlab.search._confidence import (
@@ -35,7 +36,6 @@ from lrlab.search._confidence import (
     score_noise,
     untrained_score,
 )
-from lrlab.search._data import ModelLoss, model_loss
 from lrlab.search._fastest import (
     FASTEST_LRS,
     FastestReplay,
@@ -60,6 +60,7 @@ from lrlab.search._readings import (
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import ema, trend
 from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, trend_bottom, valley
+from lrlab.search._task_range import range_test
 
 __all__ = [
     "ADAPTIVE_RULES",
@@ -96,6 +97,7 @@ __all__ = [
     "min_div10",
     "model_loss",
     "range_rates",
+    "range_test",
     "replay_fastest",
     "rules_for",
     "score_noise",

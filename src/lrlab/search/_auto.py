@@ -31,10 +31,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
-import torch
 
 from lrlab._errors import LrlabError
-from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate, rates_text
+from lrlab.search._common import (
+    Callback,
+    Plan,
+    SearchResult,
+    check_number,
+    examples,
+    plan,
+    rate,
+    rates_text,
+)
 from lrlab.search._confidence import (
     LEARNED,
     Choice,
@@ -45,14 +53,15 @@ from lrlab.search._confidence import (
     score_noise,
     scored_table,
     untrained_score,
+    val_size,
 )
 from lrlab.search._grid import _score_text, _seen, ranked
-from lrlab.search._range_test import find_lr
 from lrlab.search._readings import DEFAULT_RULES
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
+from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import SweepResult
+from lrlab.train import SweepResult, rank
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
 
@@ -121,11 +130,8 @@ def refine_rates(winner: float) -> list[float]:
 def _ranked_together(results: Sequence[SweepResult]) -> pd.DataFrame:
     """The summaries of several races from the same weights and order, ranked as one."""
     first = results[0]
-    m = first.monitor
-    table = pd.concat([ranked(r) for r in results], ignore_index=True)
-    return table.sort_values([f"best_val_{m}", "final_val_loss"],
-                             ascending=[not first.higher_is_better, True], kind="stable",
-                             na_position="last").reset_index(drop=True)
+    table = pd.concat([r.summary() for r in results], ignore_index=True)
+    return rank(table, first.monitor, first.higher_is_better)
 
 
 def short_run(epochs: int, budget: float) -> tuple[int, float]:
@@ -145,22 +151,8 @@ def short_run(epochs: int, budget: float) -> tuple[int, float]:
 
 def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTestResult:
     """The range test on the searched task's model and data (its own loss, its batch size)."""
-    from lrlab.optim import Optimizer
-
-    task = p.task
-
-    def loss(outputs, targets):
-        return task.loss(outputs.unsqueeze(0), targets).mean()
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(p.seed)
-        model = task.init_model(p.seed)
-        own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds; else lrlab's rule
-        opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=1e-7,
-                                             **hparams)
-        return find_lr(model, loss, (task.train.x, task.train.y), optimizer=opt,
-                       steps=_RANGE_STEPS, batch_size=p.batch_size,
-                       seeds=list(range(p.seed, p.seed + seeds)) if seeds > 1 else None)
+    return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
+                      steps=_RANGE_STEPS, batch_size=p.batch_size, validate=False)
 
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
@@ -248,12 +240,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
              callbacks=callbacks, settings=settings)
     race_epochs, share = short_run(p.epochs, budget)
     smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
-    if share < 1 and round(share * len(p.task.train)) >= smallest:
+    if share < 1 and round(share * examples(p.task)) >= smallest:
         race_task = p.task.subset(share, seed=p.seed)
     else:  # a smaller share would not make one batch: one whole epoch of the searched data
         race_task = p.task
-    test_cost = _RANGE_STEPS * p.batch_size / len(p.full.train)
-    race_cost = candidates * race_epochs * len(race_task.train) / len(p.full.train)
+    test_cost = _RANGE_STEPS * p.batch_size / examples(p.full)
+    race_cost = candidates * race_epochs * examples(race_task) / examples(p.full)
     seeds = seeds or range_seeds(race_cost, test_cost)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
@@ -275,7 +267,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     checked = race.check(choice) if check and choice.learned else None
     lr = checked[0] if checked else choice.lr
     steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
-    range_cost = seeds * steps * p.batch_size / len(p.full.train)
+    range_cost = seeds * steps * p.batch_size / examples(p.full)
     compute = range_cost + sum(p.cost(r, race_task) for r in race.populations)
     confidence = race.confidence(lr, _extra_warnings(clear, choice, checked, race, reached))
     scores = _ranked_together(race.races)
@@ -285,7 +277,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
-        race_examples=len(race_task.train))
+        race_examples=examples(race_task))
 
 
 class _Race:
@@ -297,7 +289,7 @@ class _Race:
         self.races: list[SweepResult] = []
         self.populations: list[SweepResult] = []
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
-        self.n = len(p.task.val)
+        self.n = val_size(p.task)
         self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
 
     @property
@@ -347,7 +339,7 @@ def _extra_warnings(clear: bool, choice: Choice, checked, race: _Race,
                     reached: float) -> tuple[str, ...]:
     out = []
     if not choice.learned:
-        out.append(f"in {race.epochs} epoch(s) on {len(race.task.train)} examples, none of "
+        out.append(f"in {race.epochs} epoch(s) on {examples(race.task)} examples, none of "
                    f"{rates_text(sorted(race.raced))} (up to the largest rate the range test "
                    f"reached, {rate(reached)}) beat chance: give a larger budget or more "
                    "epochs, try optimizer='adam', or check that the targets are learnable")
@@ -374,7 +366,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     text = (f"{runs} over {len(test.lrs)} steps: {placed}. Raced {rates_text(rates)}"
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
-            f"{len(race.task.train)} of {len(p.full.train)} training examples: "
+            f"{examples(race.task)} of {examples(p.full)} training examples: "
             f"{_seen(first, ranked(first))}. The untrained model scores "
             f"{race.chance:.4f} (chance).")
     for extra in race.races[1:]:

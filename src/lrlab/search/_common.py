@@ -33,7 +33,7 @@ import pandas as pd
 from lrlab._errors import LrlabError
 from lrlab.search._confidence import Confidence
 from lrlab.tasks import Task
-from lrlab.train import EpochReport, SweepResult, fit, validated
+from lrlab.train import EpochReport, SweepResult, fit, resolve_task, validated
 
 __all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
 
@@ -41,6 +41,16 @@ Callback = Callable[[EpochReport], None]
 
 #: Settings a search decides itself: passing them through would change what it means.
 _OWN = ("lrs", "seeds", "lr_mults", "schedules", "record_steps")
+
+
+def examples(task: Task) -> int:
+    """The training examples of ``task``; one line when its data cannot say how many."""
+    n = task.train_size
+    if n is None:
+        raise LrlabError(f"task {task.name!r}: a search needs the number of training "
+                         "examples, and this data has no length (an iterable dataset); give "
+                         "it __len__")
+    return n
 
 
 def rate(value: float) -> str:
@@ -111,8 +121,8 @@ class Plan:
 
     def cost(self, result: SweepResult, task: Task | None = None) -> float:
         """Member-epochs of the full training set that ``result``'s population cost."""
-        used = len((task or self.task).train)
-        return len(result.members) * int(result.config["epochs"]) * used / len(self.full.train)
+        used = examples(task or self.task)
+        return len(result.members) * result.epochs * used / examples(self.full)
 
     def confirm(self, lr: float, **extra: Any) -> SweepResult:
         """Train ``lr`` on all the data for the full epochs."""
@@ -129,8 +139,9 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
         if key in settings:
             raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
                              f"from one seed (give seed=, not {key}=)")
-    validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
+    config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
     full = get_task(task) if isinstance(task, str) else task
+    full = resolve_task(full, config, config.members())  # a loader task: its kind, checked
     searched = full.subset(subset, seed=seed) if subset is not None else full
     return Plan(task=searched, full=full, epochs=epochs or full.epochs, optimizer=optimizer,
                 seed=seed, settings=dict(settings), callbacks=tuple(callbacks))
@@ -165,7 +176,7 @@ class SearchResult:
         """``compute`` plus the confirmation run's member-epochs (all data, full epochs)."""
         if self.confirmation is None:
             return self.compute
-        return self.compute + int(self.confirmation.config["epochs"])
+        return self.compute + self.confirmation.epochs
 
     def verdict(self) -> str:
         """One line: the procedure and the chosen rate."""

@@ -36,7 +36,7 @@ import torch
 from lrlab.tasks import Task
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
-           "untrained_score"]
+           "untrained_score", "val_size"]
 
 #: A candidate learned when it beats chance by this many noise units.
 LEARNED = 2.0
@@ -62,9 +62,24 @@ def score_noise(score: float, monitor: str, n: int) -> float:
     return abs(score) / math.sqrt(n)
 
 
+def val_size(task: Task) -> int:
+    """Validation examples: the split's rows, a Dataset's or a DataLoader's dataset's length
+    (1000 when the data cannot say, an iterable dataset)."""
+    for data in (task.val, getattr(task.val, "dataset", None)):
+        try:
+            return len(data)
+        except TypeError:
+            continue
+    return 1000
+
+
 def untrained_score(task: Task, seed: int) -> float:
-    """The validation ``task.monitor`` of the model as initialised from ``seed``."""
+    """The validation ``task.monitor`` of the model as initialised from ``seed`` (``nan``
+    for a task whose data is a Dataset or DataLoader: chance is then not checked)."""
     from lrlab.metrics import EpochMetrics
+
+    if not task.in_memory:
+        return math.nan
 
     model = task.init_model(seed)
     model.eval()
@@ -81,6 +96,8 @@ def untrained_score(task: Task, seed: int) -> float:
 def chance_score(task: Task, untrained: float) -> float:
     """The score of a model that learned nothing: the untrained one's, or the majority
     class's accuracy (0.5 for AUC) when that is better."""
+    if not math.isfinite(untrained):
+        return untrained
     if task.monitor == "accuracy" and task.num_classes is not None:
         counts = torch.bincount(task.val.y.reshape(-1).long(), minlength=task.num_classes)
         return max(untrained, float(counts.max()) / int(counts.sum()))
@@ -118,8 +135,10 @@ def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, 
     """Per row of ``table`` (``lr``, ``score``, ``diverged``): whether it learned."""
     sign = 1.0 if higher_is_better else -1.0
     score = table["score"].to_numpy(float)
-    gain = sign * (score - chance)
-    return np.isfinite(score) & ~table["diverged"].to_numpy(bool) & (gain > LEARNED * noise)
+    ok = np.isfinite(score) & ~table["diverged"].to_numpy(bool)
+    if not math.isfinite(chance):  # chance unknown (a loader task): every finite score
+        return ok
+    return ok & (sign * (score - chance) > LEARNED * noise)
 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,

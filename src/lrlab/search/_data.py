@@ -9,16 +9,15 @@ Data forms (``train_data`` and ``val_data`` alike):
 * anything else iterable (a ``DataLoader``, a list of batches, a generator): its batches as
   they come, re-iterated when a pass ends (a one-shot iterator ends the test instead).
 
-Batch forms, with a ``loss_fn(outputs, targets)``: ``(x, y)`` tuples or lists (the last
-element is the target, the others go to the model positionally: ``model(*inputs)``), or
-dicts read through ``batch_keys=(input_key, target_key)``. With :func:`model_loss`, the
-batch goes whole to your callable: ``fn(model, batch)``.
+Batch forms are lrlab's one batch protocol (:mod:`lrlab.data`): ``(x, ..., y)`` tuples or
+lists (``model(*inputs)``), dicts (keyword arguments, the target under ``"labels"``, or
+``batch_keys=(input_key, target_key)`` for ``model(batch[input_key])``), or anything for an
+own-loss model (``loss_fn=None``: ``model(**batch).loss``) or a :func:`model_loss`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,34 +25,9 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from lrlab._errors import LrlabError
+from lrlab.data import ModelLoss, output_logits, output_loss, split_batch
 
-__all__ = ["Batches", "ModelLoss", "batch_size_of", "correct", "forward_loss", "model_loss"]
-
-
-@dataclass(frozen=True)
-class ModelLoss:
-    """A loss computed from ``(model, batch)``: build it with :func:`model_loss`."""
-
-    fn: Callable[[nn.Module, Any], Tensor]
-
-    def __call__(self, model: nn.Module, batch: Any) -> Tensor:
-        return self.fn(model, batch)
-
-
-def model_loss(fn: Callable[[nn.Module, Any], Tensor]) -> ModelLoss:
-    """Mark ``fn(model, batch) -> scalar`` as the loss, for models that compute their own.
-
-    A plain ``loss_fn`` is called as ``loss_fn(model(x), y)``; both kinds take two arguments,
-    so lrlab asks for this explicit wrapper instead of guessing from the signature.
-
-    Example:
-        >>> loss = model_loss(lambda model, batch: model(batch["x"]).pow(2).mean())
-        >>> isinstance(loss, ModelLoss)
-        True
-    """
-    if not callable(fn):
-        raise LrlabError(f"model_loss needs a callable fn(model, batch), got {type(fn).__name__}")
-    return ModelLoss(fn)
+__all__ = ["Batches", "Stream", "forward_loss"]
 
 
 def _tensor_tuple(data: Any) -> tuple[Tensor, ...] | None:
@@ -132,72 +106,17 @@ class Stream:
         return None
 
 
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor in a (nested) tuple, list or dict batch to ``device``."""
-    if isinstance(batch, Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
-
-
-def _split(batch: Any, keys: tuple[str, str] | None) -> tuple[tuple, Any]:
-    """``(model inputs, targets)`` of a batch for a ``loss_fn(outputs, targets)``."""
-    if isinstance(batch, dict):
-        if keys is None:
-            raise LrlabError("dict batches need batch_keys=(input_key, target_key), or a "
-                             "model_loss(fn) that reads the dict itself")
-        missing = [k for k in keys if k not in batch]
-        if missing:
-            raise LrlabError(f"batch has no key {missing[0]!r} (keys: {sorted(batch)}): "
-                             "fix batch_keys")
-        return (batch[keys[0]],), batch[keys[1]]
-    if isinstance(batch, (tuple, list)) and len(batch) >= 2:
-        return tuple(batch[:-1]), batch[-1]
-    raise LrlabError(f"a batch of type {type(batch).__name__} has no targets: give (x, y) "
-                     "batches, or wrap a loss of (model, batch) in lrlab.search.model_loss")
-
-
-def forward_loss(model: nn.Module, loss_fn: Callable, batch: Any,
+def forward_loss(model: nn.Module, loss_fn: Callable | ModelLoss | None, batch: Any,
                  keys: tuple[str, str] | None) -> tuple[Tensor, Any, Any]:
-    """The loss of one batch: ``(loss, outputs, targets)`` (outputs None for model_loss)."""
+    """The loss of one batch: ``(loss, outputs, targets)`` (outputs None for model_loss).
+
+    ``loss_fn=None``: the model computes its own loss (``model(**batch).loss``)."""
     if isinstance(loss_fn, ModelLoss):
         return loss_fn(model, batch), None, None
-    inputs, targets = _split(batch, keys)
-    outputs = model(*inputs)
-    return loss_fn(outputs, targets), outputs, targets
-
-
-def batch_size_of(batch: Any) -> int:
-    """The first dimension of the batch's target, else of its first tensor (1 if none)."""
-    if isinstance(batch, Tensor):
-        return len(batch) if batch.dim() else 1
-    if isinstance(batch, (tuple, list)) and batch:
-        return batch_size_of(batch[-1])
-    if isinstance(batch, dict) and batch:
-        return batch_size_of(next(iter(batch.values())))
-    return 1
-
-
-def correct(outputs: Any, targets: Any) -> int | None:
-    """Correct predictions in a batch, or None when accuracy does not apply.
-
-    Integer class targets ``(N, ...)`` with outputs ``(N, C, ...)``: ``argmax`` over dim 1.
-    Integer or bool targets with outputs of the same shape (or ``(N, 1)`` for ``(N,)``):
-    binary logits, ``outputs > 0``. Float targets (regression, soft labels): None.
-    """
-    if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
-        return None
-    if targets.is_floating_point() or targets.is_complex():
-        return None
-    if outputs.dim() == targets.dim() + 1 and outputs.shape[1] > 1:
-        pred = outputs.argmax(dim=1)
-    elif outputs.shape == targets.shape or outputs.shape == (*targets.shape, 1):
-        pred = (outputs.reshape(targets.shape) > 0).to(targets.dtype)
-    else:
-        return None
-    if pred.shape != targets.shape:
-        return None
-    return int((pred == targets).sum())
+    own = loss_fn is None
+    inputs = split_batch(batch, own_loss=own, input_key=None if keys is None else keys[0],
+                         **({} if keys is None else {"target_key": keys[1]}))
+    outputs = model(*inputs.args, **inputs.kwargs)
+    if own:
+        return output_loss(outputs), output_logits(outputs), inputs.targets
+    return loss_fn(outputs, inputs.targets), outputs, inputs.targets

@@ -30,7 +30,14 @@ from lrlab.search._common import (
     rate,
 )
 from lrlab.search._common import rates_text as _rates
-from lrlab.search._confidence import Confidence, assess, chance_score, scored_table, untrained_score
+from lrlab.search._confidence import (
+    Confidence,
+    assess,
+    chance_score,
+    scored_table,
+    untrained_score,
+    val_size,
+)
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -342,7 +349,7 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
     slowest = f"the score still improved at {rate(lr)}, the slowest rate tried: add smaller lrs"
     extra = () if walk.stopped else (slowest,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
-                  n=len(p.task.val), extra=extra)
+                  n=val_size(p.task), extra=extra)
 
 
 def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, factor: float,

@@ -23,6 +23,7 @@ from lrlab.search._common import (
     SearchResult,
     check_number,
     check_rates,
+    examples,
     plan,
     rate,
     rates_text,
@@ -34,6 +35,7 @@ from lrlab.search._confidence import (
     choose,
     scored_table,
     untrained_score,
+    val_size,
 )
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
@@ -94,11 +96,8 @@ class CoarseToFineResult(SearchResult):
 
 
 def ranked(result: SweepResult) -> pd.DataFrame:
-    """``result.summary()`` sorted as :meth:`~lrlab.train.SweepResult.best` ranks members."""
-    m = result.monitor
-    return result.summary().sort_values(
-        [f"best_val_{m}", "final_val_loss"], ascending=[not result.higher_is_better, True],
-        kind="stable", na_position="last").reset_index(drop=True)
+    """``result.summary()`` best member first (:meth:`~lrlab.train.SweepResult.ranked`)."""
+    return result.ranked()
 
 
 def _winner(result: SweepResult, what: str) -> pd.Series:
@@ -114,7 +113,7 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
     _winner(result, what)  # every rate diverged: one error line
     table = scored_table(result.summary(), result.monitor)
     chance = chance_score(task, untrained_score(task, seed))
-    n = len(task.val)
+    n = val_size(task)
     choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
                     monitor=result.monitor, n=n)
     extra = () if choice.learned else ("no rate beat chance: try larger rates or more epochs",)
@@ -125,7 +124,7 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
 def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:
     top, m = scores.iloc[0], result.monitor
     return (f"best validation {m} {top[f'best_val_{m}']:.4f} at epoch {int(top['best_epoch'])} "
-            f"of {int(result.config['epochs'])}, among {len(scores)} rates")
+            f"of {result.epochs}, among {len(scores)} rates")
 
 
 def _seen(result: SweepResult, scores: pd.DataFrame) -> str:
@@ -182,7 +181,7 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
     scores = ranked(result)
     explanation = (
         f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
-        f"{len(p.task.train)} training examples, from one set of initial weights, and scored "
+        f"{examples(p.task)} training examples, from one set of initial weights, and scored "
         f"each by its best validation {result.monitor}; a rate must beat the untrained "
         f"model ({confidence.chance:.4f}) by twice the noise, and a lower rate within the "
         f"noise of the best takes the tie. {_seen(result, scores)}. So lr={rate(lr)}.")

@@ -19,9 +19,9 @@ import torch
 
 from lrlab._errors import LrlabError
 from lrlab.schedules import parse_schedule
-from lrlab.search._common import Callback, Plan, SearchResult, check_number, plan, rate
+from lrlab.search._common import Callback, Plan, SearchResult, check_number, examples, plan, rate
 from lrlab.tasks import Task
-from lrlab.train import SweepResult
+from lrlab.train import SweepResult, mean_loss
 
 __all__ = ["HalvingResult", "halving", "halving_table", "halvings", "subset_losses"]
 
@@ -113,16 +113,9 @@ def halving_table(members: pd.DataFrame, start_loss: float, end_loss: Sequence[f
     return table.sort_values("lr", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _mean_loss(module: torch.nn.Module, task: Task, chunk: int = 512) -> float:
+def _mean_loss(module: torch.nn.Module, task: Task) -> float:
     """The float64 mean loss of ``module`` over ``task``'s training examples."""
-    module = module.double().eval()
-    device = next(module.parameters()).device
-    total = 0.0
-    with torch.no_grad():
-        for x, y in zip(task.train.x.split(chunk), task.train.y.split(chunk)):
-            out = module(x.to(device, torch.float64)).unsqueeze(0)
-            total += float(task.loss(out, y.to(device)).double().sum())
-    return total / len(task.train)
+    return mean_loss(module.double(), task, task.train)
 
 
 def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np.ndarray]:
@@ -157,9 +150,9 @@ def _search_plan(p: Plan, iterations: int) -> tuple[Plan, int]:
     """At most ``iterations * batch_size`` examples, and the epochs that give ``iterations``
     steps (one epoch when the subset holds that many, else more passes over it)."""
     cap = iterations * p.batch_size
-    if len(p.task.train) > cap:
+    if examples(p.task) > cap:
         p = dataclasses.replace(p, task=p.full.subset(cap, seed=p.seed))
-    per_epoch = math.ceil(len(p.task.train) / p.batch_size)
+    per_epoch = math.ceil(examples(p.task) / p.batch_size)
     return p, math.ceil(iterations / per_epoch)
 
 
@@ -215,7 +208,7 @@ def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
     result = p.train(halvings(start, min_lr), epochs=search_epochs)
     table = halving_table(result.members, *subset_losses(result, p.task, p.seed),
                           progress=progress)
-    steps = search_epochs * math.ceil(len(p.task.train) / p.batch_size)
+    steps = search_epochs * math.ceil(examples(p.task) / p.batch_size)
     ok = table[~table["diverged"]]
     if ok.empty:
         raise LrlabError(f"halving: every rate from {start:g} down to {min_lr:g} diverged in "
@@ -228,10 +221,10 @@ def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
                    f"{p.epochs} epochs ({decay:g}x)")
     return HalvingResult(
         lr=lr, evidence=(result,),
-        explanation=_explain(table, lr, steps, len(p.task.train), p, description, progress),
+        explanation=_explain(table, lr, steps, examples(p.task), p, description, progress),
         compute=p.cost(result), confirmation=p.confirm(lr, schedules=[spec]) if confirm else None,
         schedule=spec, schedule_description=description, rates=table, steps=steps,
-        examples=len(p.task.train))
+        examples=examples(p.task))
 
 
 def _explain(table: pd.DataFrame, lr: float, steps: int, examples: int, p: Plan,

@@ -27,7 +27,8 @@ import torch
 from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
-from lrlab.search._data import Batches, Stream, batch_size_of, correct, forward_loss, to_device
+from lrlab.data import batch_size_of, correct, to_device
+from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
 
 __all__ = ["Setup", "diverged", "preserved", "run_once"]

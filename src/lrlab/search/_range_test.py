@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from lrlab._errors import LrlabError
-from lrlab.search._data import Batches, ModelLoss
+from lrlab.data import ModelLoss
+from lrlab.search._data import Batches
 from lrlab.search._loop import Setup, preserved, run_once
 from lrlab.search._readings import Rules, rules_for
 from lrlab.search._result import RangeTestResult
@@ -81,7 +82,7 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
     _check_int("accumulate", accumulate, 1)
     _check_int("eval_every", eval_every, 1)
     _check_int("batch_size", batch_size, 1)
-    if not callable(loss_fn):
+    if loss_fn is not None and not callable(loss_fn):
         raise LrlabError(f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), not "
                          f"{type(loss_fn).__name__}")
     if not (_number(smooth) and 0 <= smooth < 1):
@@ -90,7 +91,8 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
         raise LrlabError(f"diverge={diverge!r} must be a finite factor > 1: e.g. 4")
     if batch_keys is not None and not (isinstance(batch_keys, (tuple, list))
                                        and len(batch_keys) == 2):
-        raise LrlabError(f"batch_keys={batch_keys!r} must be (input_key, target_key)")
+        raise LrlabError(f"batch_keys={batch_keys!r} must be (input_key, target_key) "
+                         "(input_key None: the other keys go to the model by name)")
     if not isinstance(amp, bool):
         raise LrlabError(f"amp={amp!r} must be True or False")
     if reinit and seeds is None:
@@ -152,7 +154,7 @@ def _seed_list(seeds: int | Sequence[int] | None) -> list[int] | None:
     return listed
 
 
-def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
+def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: Any, *,
             optimizer: torch.optim.Optimizer | None = None, start: float = 1e-7,
             end: float = 10.0, steps: int = 100, mode: Mode = "exp", val_data: Any = None,
             eval_every: int = 1, accumulate: int = 1, smooth: float = 0.98,
@@ -183,7 +185,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
     Args:
         model: any ``nn.Module``, already on its device (it is never moved).
         loss_fn: ``loss_fn(outputs, targets) -> scalar`` with ``outputs = model(*inputs)``,
-            or :func:`~lrlab.search.model_loss` ``(fn)`` for ``fn(model, batch) -> scalar``.
+            :func:`~lrlab.search.model_loss` ``(fn)`` for ``fn(model, batch) -> scalar``, or
+            ``None`` for a model that computes its own loss (``model(**batch).loss``).
         train_data: a DataLoader, any re-iterable of batches, a map-style Dataset, or an
             ``(x, y)`` tuple of tensors (shuffled and cut into ``batch_size`` batches). Batches
             may be tensors (model_loss only), ``(x, ..., y)`` tuples/lists or dicts.
@@ -202,7 +205,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss, train_data: Any, *,
         device: where batches go; must be the model's device (default: its first
             trainable parameter's).
         batch_size: the batch size for tensor-tuple data and Datasets.
-        batch_keys: ``(input_key, target_key)`` for dict batches.
+        batch_keys: ``(input_key, target_key)`` for dict batches (``input_key`` None: every
+            other key goes to the model as a keyword argument; default ``(None, "labels")``).
         seeds: run one test per seed (a count K means seeds ``0..K-1``), each from the same
             starting weights under ``torch.manual_seed(seed)`` (data order, dropout), and
             return the per-step median of the raw losses over the steps every run reached,

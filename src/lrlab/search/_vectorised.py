@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
+from lrlab.data import ModelLoss
 from lrlab.population import Population
-from lrlab.search._data import ModelLoss
 from lrlab.search._loop import Curve, Setup
 
 __all__ = ["population_runs", "vectorisable"]
@@ -32,7 +32,8 @@ def vectorisable(s: Setup, own_optimizer: bool) -> bool:
     tensors = getattr(s.train, "_tensors", None)
     val_ok = s.val is None or len(getattr(s.val, "_tensors", None) or ()) == 2
     return (own_optimizer and tensors is not None and len(tensors) == 2 and val_ok
-            and s.accumulate == 1 and not s.amp and not isinstance(s.loss_fn, ModelLoss))
+            and s.accumulate == 1 and not s.amp and s.loss_fn is not None
+            and not isinstance(s.loss_fn, ModelLoss))
 
 
 def _initial_models(model: nn.Module, seeds: Sequence[int], reinit: bool) -> list[nn.Module]:

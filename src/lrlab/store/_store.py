@@ -212,7 +212,7 @@ class Store:
                     task=result.task, monitor=result.monitor,
                     higher_is_better=result.higher_is_better, task_spec=task_spec,
                     config=config, members=members, status="done",
-                    epochs=int(result.records["epoch"].max()), steps_per_epoch=0)
+                    epochs=result.epochs, steps_per_epoch=result.steps_per_epoch)
                 done = int(result.records["epoch"].max())
                 self._insert_records(db, study, result.records, result.steps)
                 self._set_diverged(db, study, _int(result.members["diverged_step"]),
@@ -435,7 +435,8 @@ class Store:
         diverged = np.array(self._conn.execute(
             "SELECT diverged_step, diverged_epoch FROM members WHERE study = ? ORDER BY member",
             (info.id,)).fetchall(), dtype=np.int64).reshape(-1, 2)
-        table = members_table(self.members(name), info.config["optimizer"], diverged[:, 0],
+        table = members_table(self.members(name), info.config.get("optimizer", "sgd"),
+                              diverged[:, 0],
                               diverged[:, 1])
         rows = self._conn.execute(
             "SELECT member, epoch, split, metric, value FROM records WHERE study = ? AND step "
@@ -443,7 +444,9 @@ class Store:
         return SweepResult(task=info.task, monitor=info.monitor,
                            higher_is_better=info.higher_is_better, config=info.config,
                            records=_records_frame(rows), members=table,
-                           steps=self._steps(info.id))
+                           steps=self._steps(info.id), epochs=info.epochs,
+                           steps_per_epoch=info.steps_per_epoch,
+                           optimizer=info.config.get("optimizer", "sgd"))
 
     def _steps(self, study: int) -> pd.DataFrame | None:
         rows = self._conn.execute(

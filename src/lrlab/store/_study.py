@@ -10,7 +10,6 @@ interrupted (the ``time`` record aside).
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 from lrlab._errors import LrlabError
 from lrlab.store._store import Store
 from lrlab.tasks import Task
-from lrlab.train import Checkpoint, EpochReport, Member, SweepConfig, SweepResult, fingerprint, fit
+from lrlab.train import (
+    Checkpoint,
+    EpochReport,
+    Member,
+    SweepConfig,
+    SweepResult,
+    plan_run,
+    resolve_task,
+)
 
 if TYPE_CHECKING:
     from lrlab.executors import Executor
@@ -65,7 +72,10 @@ def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None
     """
     _check_every(checkpoint_every)
     members = config.members()
-    epochs, steps_per_epoch = _shape(task, config)
+    executor = executor or _local()
+    if not task.in_memory:  # classes and monitor from the first batch, before the study
+        task = resolve_task(task, config, members)
+    epochs, steps_per_epoch = _shape(task, config, members)
     name = store.create_study(task, config, members, task_spec=task_spec or {"name": task.name},
                               command=command, name=name, steps_per_epoch=steps_per_epoch,
                               epochs=epochs, parts=_parts(task, config, members, executor))
@@ -100,14 +110,15 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
     if device is not None:
         config = config.model_copy(update={"device": device})
     members = store.members(name)
-    if task.name != info.task or _shape(task, config) != (info.epochs, info.steps_per_epoch):
+    if not task.in_memory:
+        task = resolve_task(task, config, members)
+    if task.name != info.task or _shape(task, config, members) != (info.epochs,
+                                                                   info.steps_per_epoch):
         raise LrlabError(f"study {name!r} trained {info.task} with {info.epochs} epochs of "
                          f"{info.steps_per_epoch} steps; this task ({task.name}) differs, so it "
                          "cannot continue it")
-    if executor is None and len(info.parts) > 1:
-        from lrlab.executors import get_executor
-
-        executor = get_executor("local", members_per_task=chunk_size(info))
+    if executor is None:  # the chunks it trained in, whatever memory says today
+        executor = _local(chunk_size(info) or len(members))
     if _parts(task, config, members, executor) != info.parts:
         size = chunk_size(info)
         how = f"{len(info.parts)} chunks of {size} members" if size else "one population"
@@ -142,31 +153,35 @@ def _train(store: Store, name: str, task: Task, members: list[Member], config: S
     def commit(report: EpochReport) -> None:
         store.record_epoch(name, report)
 
-    if executor is None:
-        run, resume = fit, (checkpoints[0] if checkpoints else None)
-    else:
-        run, resume = executor.run, (checkpoints or None)
-    result = run(task, members, config, callbacks=[commit, *callbacks], checkpoint_every=every,
-                 on_checkpoint=lambda ckpt: store.save_checkpoint(name, ckpt), resume=resume)
+    result = executor.run(task, members, config, callbacks=[commit, *callbacks],
+                          checkpoint_every=every,
+                          on_checkpoint=lambda ckpt: store.save_checkpoint(name, ckpt),
+                          resume=checkpoints or None)
     store.finish(name, result)
     return result
 
 
+def _local(members_per_task: int | None = None) -> Executor:
+    """The default executor: this process, in chunks of ``members_per_task`` (default: as
+    many members as fit in memory)."""
+    from lrlab.executors import LocalExecutor
+
+    return LocalExecutor(members_per_task=members_per_task)
+
+
 def _parts(task: Task, config: SweepConfig, members: list[Member],
-           executor: Executor | None) -> list[tuple[int, int, str]]:
-    """The populations the members train as, each with the fingerprint its checkpoints
-    carry: one (``fit``), or the executor's chunks."""
-    epochs, batch = config.epochs or task.epochs, config.batch_size or task.batch_size
-    spans = ([(0, len(members))] if executor is None
-             else [(c.start, c.stop) for c in executor.plan(len(members))])
-    return [(a, b, fingerprint(config, members[a:b], epochs=epochs, batch_size=batch))
-            for a, b in spans]
+           executor: Executor) -> list[tuple[int, int, str]]:
+    """The populations the members train as (the executor's chunks), each with the
+    fingerprint its checkpoints carry."""
+    chunks = executor.plan(len(members), task=task, members=members, config=config)
+    return [(c.start, c.stop, plan_run(task, config, c.pick(members)).fingerprint)
+            for c in chunks]
 
 
-def _shape(task: Task, config: SweepConfig) -> tuple[int, int]:
-    """Epochs, and steps per epoch, the fit will train."""
-    batch = config.batch_size or task.batch_size
-    return config.epochs or task.epochs, math.ceil(len(task.train) / batch)
+def _shape(task: Task, config: SweepConfig, members: list[Member]) -> tuple[int, int]:
+    """Epochs, and steps per epoch (0: data without a length), the fit will train."""
+    plan = plan_run(task, config, members)
+    return plan.epochs, plan.steps_per_epoch or 0
 
 
 def _check_every(every: object) -> None:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
+from lrlab.data import (
+    DEFAULT_TARGET_KEY,
+    FirstExamples,
+    ModelLoss,
+    is_data,
+    labels_of,
+    loader_batch_size,
+    num_examples,
+    subset_of,
+)
 from lrlab.metrics import cross_entropy
 
-__all__ = ["Split", "Task"]
+__all__ = ["BUILTIN_METRICS", "Split", "Task", "lower_is_better", "member_loss"]
 
 
 @dataclass(frozen=True)
@@ -48,52 +60,156 @@ def _check_split(task: str, part: str, split: Split, num_classes: int | None) ->
                              f"{num_classes} classes; labels must be 0..{num_classes - 1}")
 
 
+#: What a task's training or validation data may be: in-memory tensors, or a ``Dataset`` /
+#: ``DataLoader`` read through :mod:`lrlab.data`.
+Data = Any
+
+
 @dataclass(frozen=True)
 class Task:
     """Everything needed to train one kind of network on one dataset.
 
     Attributes:
         name: a short name (``"blobs"``).
-        train, val: the training and validation splits; ``test`` stays apart (optional).
+        train, val: the training and validation data: a :class:`Split` of tensors, a
+            map-style or iterable ``Dataset``, or a ``DataLoader`` (its batch size, collate
+            function, workers and ``pin_memory`` are kept; see :mod:`lrlab.data`). ``test``
+            stays apart (optional, a :class:`Split`).
         model: builds a freshly initialised network (called under a seeded RNG).
-        num_classes: the number of classes, or ``None`` for regression.
-        loss: per-sample loss ``loss(outputs (K, B, ...), targets) -> (K, B)``.
-        batch_size, epochs: defaults for training.
+        num_classes: the number of classes, or ``None`` for regression (with Dataset or
+            DataLoader data, ``None`` means "read it from the first batch": class logits
+            ``(B, ..., C)`` against integer targets make a classification task).
+        loss: the per-sample loss over every member, ``loss(outputs (K, B, ...), targets)
+            -> (K, B)`` (build one from a plain PyTorch loss with :func:`member_loss`, as
+            :meth:`from_loaders` does); ``None`` for a model that computes its own loss
+            (``model(**batch).loss``); or a :func:`~lrlab.data.model_loss`.
+        batch_size, epochs: defaults for training (a DataLoader's own batch size is its).
         monitor: the validation metric that ranks members (higher is better, except
-            ``loss`` and ``error``).
+            ``loss``, ``error``, ``sse`` and names ending in ``loss``, ``error`` or ``mse``;
+            ``mode`` says otherwise). ``None``: accuracy for classification, else loss.
         description: one line for listings.
+        metrics: more validation metrics, ``name -> fn(outputs (B, ...), targets)``
+            returning one value per sample or the batch's mean, recorded per member and
+            usable as ``monitor``.
+        target_key: the target's key in dict batches.
+        labels: each training example's class, for stratified subsets of a Dataset whose
+            labels cannot be read from ``.targets``/``.labels`` (a sequence, or a function
+            of the index).
+        mode: ``"max"`` or ``"min"``: whether a larger ``monitor`` is better (default: from
+            its name).
     """
 
     name: str
-    train: Split
-    val: Split
+    train: Data
+    val: Data
     model: Callable[[], nn.Module]
     num_classes: int | None = None
-    loss: Callable[[Tensor, Tensor], Tensor] = cross_entropy
+    loss: Callable[[Tensor, Tensor], Tensor] | ModelLoss | None = cross_entropy
     batch_size: int = 32
     epochs: int = 10
-    monitor: str = "accuracy"
+    monitor: str | None = "accuracy"
     description: str = ""
     test: Split | None = None
+    metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = field(default_factory=dict)
+    target_key: str = DEFAULT_TARGET_KEY
+    labels: Callable[[int], int] | Sequence[int] | Tensor | None = None
+    mode: Literal["max", "min"] | None = None
 
     def __post_init__(self) -> None:
         parts = [("train", self.train), ("validation", self.val)]
         for part, split in parts + ([("test", self.test)] if self.test is not None else []):
-            _check_split(self.name, part, split, self.num_classes)
-        if self.batch_size < 1 or self.epochs < 1:
-            raise LrlabError(f"task {self.name!r}: batch size and epochs must be at least 1")
+            if isinstance(split, Split):
+                _check_split(self.name, part, split, self.num_classes)
+            elif not is_data(split):
+                raise LrlabError(
+                    f"task {self.name!r}: the {part} data is a {type(split).__name__}; give a "
+                    "lrlab.Split(x, y) of tensors, a torch Dataset or a DataLoader")
+            elif num_examples(split) == 0:
+                raise LrlabError(f"task {self.name!r}: the {part} data is empty")
+        _check_whole(self.name, "batch size", self.batch_size)
+        _check_whole(self.name, "epochs", self.epochs)
+        if self.loss is not None and not callable(self.loss):
+            raise LrlabError(f"task {self.name!r}: loss must be callable (or None for a model "
+                             f"that computes its own), not {type(self.loss).__name__}")
+        if not isinstance(self.metrics, Mapping) or not all(
+                isinstance(k, str) and callable(f) for k, f in self.metrics.items()):
+            raise LrlabError(f"task {self.name!r}: metrics must map names to functions "
+                             "fn(outputs, targets)")
+        clash = set(self.metrics) & set(BUILTIN_METRICS)
+        if clash:
+            raise LrlabError(f"task {self.name!r}: metric {min(clash)!r} is lrlab's own; "
+                             "name yours differently")
+        if self.mode not in (None, "max", "min"):
+            raise LrlabError(f"task {self.name!r}: mode must be 'max' or 'min', got "
+                             f"{self.mode!r}")
+
+    @classmethod
+    def from_loaders(cls, model: Callable[[], nn.Module], train: Data, val: Data, *,
+                     loss: Callable[[Tensor, Tensor], Tensor] | ModelLoss | None,
+                     name: str = "task", epochs: int = 10, batch_size: int | None = None,
+                     num_classes: int | None = None, monitor: str | None = None,
+                     metrics: Mapping[str, Callable] | None = None,
+                     target_key: str = DEFAULT_TARGET_KEY, **more: Any) -> Task:
+        """A task from a model factory and your own data, as PyTorch code has them.
+
+        Args:
+            model: a function building a freshly initialised model (lrlab calls it under a
+                seeded RNG, so every member starts from the same weights).
+            train, val: ``DataLoader`` s or ``Dataset`` s (batches: tensors, ``(x, ..., y)``
+                tuples or dicts; see :mod:`lrlab.data`).
+            loss: a PyTorch loss of one model's ``(outputs, targets)`` (``nn.CrossEntropyLoss()``,
+                ``F.mse_loss``, ...: a mean or one value per sample), ``None`` for a model
+                that returns its own loss (``.loss``), or :func:`~lrlab.data.model_loss`.
+            name, epochs, num_classes, monitor, metrics, target_key: as the fields.
+            batch_size: for ``Dataset`` data (default: the train loader's, else 32).
+            **more: other fields (``description``, ``labels``, ``mode``).
+
+        Example:
+            >>> from torch.utils.data import DataLoader, TensorDataset
+            >>> data = TensorDataset(torch.randn(64, 4), torch.randint(0, 3, (64,)))
+            >>> task = Task.from_loaders(lambda: nn.Linear(4, 3), DataLoader(data, 16),
+            ...                          DataLoader(data, 32), loss=nn.CrossEntropyLoss())
+            >>> task.batch_size
+            16
+        """
+        if loss is not None and not isinstance(loss, ModelLoss):
+            loss = member_loss(loss)
+        size = batch_size or loader_batch_size(train) or 32
+        return cls(name=name, train=train, val=val, model=model, num_classes=num_classes,
+                   loss=loss, batch_size=size, epochs=epochs, monitor=monitor,
+                   metrics=dict(metrics or {}), target_key=target_key, **more)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the training and validation data are tensors (:class:`Split`)."""
+        return isinstance(self.train, Split) and isinstance(self.val, Split)
+
+    @property
+    def train_size(self) -> int | None:
+        """Training examples (``None``: an iterable dataset that cannot say)."""
+        return len(self.train) if isinstance(self.train, Split) else num_examples(self.train)
 
     @property
     def higher_is_better(self) -> bool:
         """Whether a larger value of :attr:`monitor` is better."""
-        return self.monitor not in ("loss", "error", "sse")
+        if self.mode is not None:
+            return self.mode == "max"
+        return not lower_is_better(self.monitor or "loss")
 
     def init_model(self, seed: int = 0) -> nn.Module:
         """A freshly initialised model, its weights drawn from ``seed`` (the caller's random
         state is left as it was): how every lrlab run starts from "the same weights"."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return self.model()
+            try:
+                model = self.model()
+            except Exception as err:  # noqa: BLE001 - a user's builder, reported in one line
+                raise LrlabError(f"task {self.name!r}: building the model failed "
+                                 f"({type(err).__name__}: {_first_line(err)})") from None
+        if not isinstance(model, nn.Module):
+            raise LrlabError(f"task {self.name!r}: the model function returned "
+                             f"{type(model).__name__}, not a torch.nn.Module")
+        return model
 
     def replace(self, **changes) -> Task:
         """A copy with some fields changed (validated again)."""
@@ -102,6 +218,12 @@ class Task:
     def subset(self, size: float, *, seed: int = 0) -> Task:
         """The same task trained on part of its training data, stratified by class.
 
+        Tensors are indexed; a ``Dataset`` becomes a ``torch.utils.data.Subset`` (a
+        ``DataLoader`` is rebuilt over one, its settings kept), stratified when the labels
+        can be read (:func:`~lrlab.data.labels_of`; ``labels=`` otherwise), drawn plainly at
+        random if not. An iterable dataset without a length keeps its first examples (whole
+        batches).
+
         Args:
             size: a number of examples (``int`` >= 1) or a fraction in (0, 1].
             seed: which examples are drawn.
@@ -109,13 +231,90 @@ class Task:
         Returns:
             A task whose validation (and test) data are unchanged.
         """
-        n = len(self.train)
+        n = self.train_size
+        if n is None:
+            count = _subset_count(size, 1 << 62) if not isinstance(size, float) or size > 1 \
+                else None
+            if count is None:
+                raise LrlabError(f"task {self.name!r}: its training data has no length, so a "
+                                 "fraction cannot be taken; give a number of examples")
+            return self.replace(name=f"{self.name}[{count}]",
+                                train=FirstExamples(self.train, count))
         count = _subset_count(size, n)
         if count == n:
             return self
-        idx = _stratified_indices(self.train.y, count, self.num_classes, seed)
-        train = Split(self.train.x[idx], self.train.y[idx])
-        return self.replace(name=f"{self.name}[{count}]", train=train)
+        if isinstance(self.train, Split):
+            idx = _stratified_indices(self.train.y, count, self.num_classes, seed)
+            return self.replace(name=f"{self.name}[{count}]",
+                                train=Split(self.train.x[idx], self.train.y[idx]))
+        labels = labels_of(self.train, self.labels)
+        if labels is None and self.num_classes is not None:
+            warnings.warn(f"lrlab: task {self.name!r}: the training labels cannot be read "
+                          "without loading every example, so the subset is drawn plainly at "
+                          "random (give the task labels= to stratify it)", UserWarning,
+                          stacklevel=2)
+        idx = _stratified_indices(torch.from_numpy(labels) if labels is not None
+                                  else torch.zeros(n, dtype=torch.long),
+                                  count, None if labels is None else int(labels.max()) + 1, seed)
+        return self.replace(name=f"{self.name}[{count}]",
+                            train=subset_of(self.train, idx.tolist()),
+                            labels=None if labels is None else labels[idx.numpy()])
+
+
+#: Metrics lrlab records itself; a task's own metrics take other names.
+BUILTIN_METRICS = ("loss", "accuracy", "error", "sse", "auc", "grad_norm", "grad_norm_max",
+                   "lr", "time")
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a smaller value of ``metric`` is better: losses, errors, sse, mse, mae."""
+    name = metric.lower()
+    return name in ("loss", "error", "sse", "mse", "mae", "rmse") or name.endswith(
+        ("loss", "error", "_mse", "_mae"))
+
+
+def member_loss(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """A PyTorch loss of one model's ``(outputs, targets)`` as lrlab's per-sample loss over
+    every member: ``(outputs (K, B, ...), targets (B, ...)) -> (K, B)``.
+
+    The loss runs once per member under ``torch.func.vmap``; a loss giving the batch's mean
+    (``nn.CrossEntropyLoss()``) counts as that mean for each sample.
+
+    Example:
+        >>> per = member_loss(nn.MSELoss())
+        >>> per(torch.zeros(2, 3, 1), torch.ones(3, 1)).shape
+        torch.Size([2, 3])
+    """
+    if not callable(loss):
+        raise LrlabError(f"loss must be callable, not {type(loss).__name__}")
+    return _MemberLoss(loss)
+
+
+@dataclass(frozen=True)
+class _MemberLoss:
+    fn: Callable[[Tensor, Tensor], Tensor]
+
+    def __call__(self, outputs: Tensor, targets: Tensor) -> Tensor:
+        per = torch.func.vmap(self.fn, in_dims=(0, None if targets.dim() < outputs.dim()
+                                                else 0))(outputs, targets)
+        size = outputs.shape[1]
+        if per.dim() == 1:  # a mean per member
+            return per.unsqueeze(1).expand(-1, size)
+        if per.shape[:2] != (outputs.shape[0], size):
+            raise LrlabError(f"the loss gave shape {tuple(per.shape[1:])} for a batch of "
+                             f"{size}; it must give one number (the mean) or one per sample")
+        return per.flatten(2).mean(-1) if per.dim() > 2 else per
+
+
+def _check_whole(task: str, what: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise LrlabError(f"task {task!r}: {what} must be a whole number of at least 1, "
+                         f"got {value!r}")
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else "no message"
 
 
 def _subset_count(size: float, n: int) -> int:

@@ -2,23 +2,38 @@
 
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint
 from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
-from lrlab.train._fit import EpochReport, fit, sweep, train
-from lrlab.train._result import SweepResult, check_writable, diverged_epochs, members_table
+from lrlab.train._fit import EpochReport, fit, resolve_task
+from lrlab.train._loader import mean_loss
+from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
+from lrlab.train._plan import RunPlan, plan_run
+from lrlab.train._result import (
+    SweepResult,
+    check_writable,
+    diverged_epochs,
+    members_table,
+    rank,
+)
 
 __all__ = [
     "Checkpoint",
     "EpochReport",
     "Member",
+    "MemoryEstimate",
+    "RunPlan",
     "SweepConfig",
     "SweepResult",
     "check_writable",
     "checkpoint_due",
     "diverged_epochs",
+    "estimate_memory",
     "fingerprint",
     "fit",
+    "mean_loss",
     "members_table",
+    "parse_bytes",
     "parse_lrs",
-    "sweep",
-    "train",
+    "plan_run",
+    "rank",
+    "resolve_task",
     "validated",
 ]

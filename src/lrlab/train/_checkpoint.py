@@ -29,7 +29,7 @@ from lrlab._errors import LrlabError
 __all__ = ["Checkpoint", "checkpoint_due", "fingerprint"]
 
 _FORMAT = "lrlab-checkpoint"
-_VERSION = 1
+_VERSION = 2  # 2: plateau state as ReduceOnPlateau.state_dict()
 
 
 @dataclass
@@ -84,9 +84,13 @@ class Checkpoint:
                              "damaged, or not an lrlab checkpoint") from None
         if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
             raise LrlabError("these bytes are not an lrlab checkpoint")
-        if payload.get("version") != _VERSION:
-            raise LrlabError(f"checkpoint version {payload.get('version')} cannot be read by "
-                             f"this lrlab (it reads version {_VERSION}); upgrade lrlab")
+        version = payload.get("version")
+        if version != _VERSION:
+            older = isinstance(version, int) and version < _VERSION
+            raise LrlabError(f"checkpoint version {version} cannot be read by this lrlab (it "
+                             f"reads version {_VERSION}); " + (
+                                 "it was written by an older lrlab: start the run again"
+                                 if older else "upgrade lrlab"))
         fields = ("epoch", "epochs", "fingerprint", "population", "plateaus", "records",
                   "steps", "seconds", "rng")
         if any(name not in payload for name in fields):

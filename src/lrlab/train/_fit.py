@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -16,16 +15,19 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
+from lrlab.data import batches as epoch_batches
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
 from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
-from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint
-from lrlab.train._config import Member, SweepConfig, validated
+from lrlab.train._checkpoint import Checkpoint, checkpoint_due
+from lrlab.train._config import Member, SweepConfig
+from lrlab.train._loader import evaluate_data, probe, train_epoch_data
+from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
-__all__ = ["EpochReport", "fit", "sweep", "train"]
+__all__ = ["EpochReport", "fit", "resolve_task"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,18 @@ def _device(name: str | None) -> torch.device:
         raise LrlabError(f"device {name!r} is not available here (CUDA devices: "
                          f"{torch.cuda.device_count()}); use --device cpu")
     return device
+
+
+def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> Task:
+    """``task`` as :func:`fit` will train it: for a Dataset or DataLoader task, its classes
+    and monitor read from the first batch (:func:`~lrlab.train._loader.probe`, which also
+    checks the batch, the loss and the metrics); a tensor task as it is."""
+    if task.in_memory:
+        return task
+    plan = plan_run(task, config, members)
+    seed = members[0].seed if members else config.seed
+    return probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
+                 dtype=getattr(torch, config.dtype)).task
 
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
@@ -135,13 +149,18 @@ class _Buffered:
         return self.metrics.compute()
 
 
-def _rate_table(members: Sequence[Member], epochs: int, steps_per_epoch: int,
-                device: torch.device, dtype: torch.dtype) -> Tensor | None:
+def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
+                dtype: torch.dtype) -> Tensor | None:
     """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``; ``None`` when
     every member keeps its rate constant (then the population uses its base rates).
     Reduce-on-plateau members start constant here; :class:`_Plateaus` lowers them later."""
     if all(m.schedule == "constant" for m in members):
         return None
+    if plan.steps_per_epoch is None:
+        raise LrlabError("a schedule needs the steps per epoch, and this training data has no "
+                         "length (an iterable dataset); give it __len__, or train at a "
+                         "constant rate")
+    epochs, steps_per_epoch = plan.epochs, plan.steps_per_epoch
     steps = torch.arange(epochs * steps_per_epoch, dtype=torch.float64)
     table = torch.empty(len(steps), len(members), dtype=torch.float64)
     for text in dict.fromkeys(m.schedule for m in members):
@@ -180,11 +199,8 @@ class _Plateaus:
             rates[next_step:, which] = lrs.to(rates)
 
     #: What a :class:`ReduceOnPlateau` changes as epochs pass (saved in checkpoints).
-    _STATE = ("_lr", "_best", "_bad", "_cooldown_left", "last_epoch")
-
     def state(self) -> list[dict]:
-        return [{name: getattr(plateau, name) for name in self._STATE}
-                for _, _, plateau in self.groups]
+        return [plateau.state_dict() for _, _, plateau in self.groups]
 
     def restore(self, states: list[dict], rates: Tensor, next_step: int) -> None:
         """Set each scheduler's state, and the rate of every later step from it: since each
@@ -193,9 +209,7 @@ class _Plateaus:
             raise LrlabError(f"the checkpoint has {len(states)} reduce-on-plateau groups, these "
                              f"settings {len(self.groups)}; resume with the same schedules")
         for (which, _, plateau), state in zip(self.groups, states):
-            for name in self._STATE:
-                value = state[name]
-                setattr(plateau, name, value.clone() if isinstance(value, Tensor) else value)
+            plateau.load_state_dict(state)
             rates[next_step:, which] = plateau.lr.to(rates)
 
 
@@ -245,10 +259,11 @@ def _population(task: Task, members: Sequence[Member], config: SweepConfig,
                 device: torch.device, dtype: torch.dtype, batch_size: int) -> Population:
     """The members stacked, with their hyperparameters (rule defaults filled in)."""
     rule = get_rule(config.optimizer)
-    if rule.full_batch and batch_size < len(task.train):
+    n = task.train_size
+    if rule.full_batch and n is not None and batch_size < n:
         warnings.warn(f"lrlab: {rule.name} is meant for full batches or large mini-batches "
                       f"(its sign and gain rules misread mini-batch noise); batch size "
-                      f"{batch_size} of {len(task.train)} examples", UserWarning, stacklevel=3)
+                      f"{batch_size} of {n} examples", UserWarning, stacklevel=3)
     hparams = {"lr": [m.lr for m in members]}
     hparams |= {name: [m.hparams.get(name, d) for m in members]
                 for name, d in rule.defaults.items()}
@@ -307,24 +322,74 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
                          f"got {checkpoint_every!r}")
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
-    epochs = config.epochs or task.epochs
-    batch_size = config.batch_size or task.batch_size
-    if batch_size > len(task.train):
-        raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
-                         "training examples; lower --batch-size")
-    pop = _population(task, members, config, device, dtype, batch_size)
-    train = Split(task.train.x.to(device, dtype), task.train.y.to(device))
-    val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
-    batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
-    rates = _rate_table(members, epochs, len(batches), device, dtype)
-    loop = _Loop(task, members, config, pop, rates, epochs, batch_size)
+    plan = plan_run(task, config, members)
+    if task.in_memory:
+        feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device, dtype)
+    else:
+        feed = _DataFeed(task, members, plan, device, dtype)
+        task = feed.task
+    pop = _population(task, members, config, device, dtype, plan.batch_size)
+    rates = _rate_table(members, plan, device, dtype)
+    loop = _Loop(task, members, config, pop, rates, plan)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)  # random layers (dropout) draw from the run's seed
         if resume is not None:
             loop.restore(resume)
-        loop.run(train, val, batches, callbacks, checkpoint_every, on_checkpoint)
+        loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             len(batches), epochs)
+                             loop.steps_per_epoch, plan.epochs)
+
+
+class _TensorFeed:
+    """Epochs of in-memory tensors: one gather of the whole epoch's order, then views."""
+
+    def __init__(self, task: Task, members: Sequence[Member], batch_size: int,
+                 device: torch.device, dtype: torch.dtype) -> None:
+        if batch_size > len(task.train):
+            raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
+                             "training examples; lower --batch-size")
+        self.task, self.batch_size = task, batch_size
+        self.train = Split(task.train.x.to(device, dtype), task.train.y.to(device))
+        self.val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
+        self.batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
+
+    def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,
+                    steps: list | None) -> dict[str, Tensor]:
+        return _train_epoch(pop, self.task, self.train, self.batches.order(epoch),
+                            self.batch_size, self.batches.shared, rates, steps)
+
+    def evaluate(self, pop: Population, eval_batch: int) -> dict[str, Tensor]:
+        return _evaluate(pop, self.task, self.val, eval_batch)
+
+
+class _DataFeed:
+    """Epochs of a Dataset or DataLoader: the loader iterated once per epoch for every
+    member, in the order of the members' one seed (see :mod:`lrlab.train._loader`)."""
+
+    def __init__(self, task: Task, members: Sequence[Member], plan: RunPlan,
+                 device: torch.device, dtype: torch.dtype) -> None:
+        seeds = list(dict.fromkeys(m.seed for m in members))
+        if len(seeds) > 1:
+            raise LrlabError("members with different seeds train on different example orders; "
+                             "with a Dataset or DataLoader train one population per seed "
+                             "(lrlab.sweep and the executors do this)")
+        self.seed, self.plan, self.dtype = seeds[0], plan, dtype
+        found = probe(task, batch_size=plan.batch_size, seed=self.seed, device=device,
+                      dtype=dtype)
+        self.task, self.predictions = found.task, found.predictions
+
+    def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,
+                    steps: list | None) -> dict[str, Tensor]:
+        data = epoch_batches(self.task.train, batch_size=self.plan.batch_size, seed=self.seed,
+                             epoch=epoch, shuffle=True)
+        values, lr = train_epoch_data(pop, self.task, data, rates, steps, self.predictions,
+                                      self.dtype)
+        return values | {"lr": lr}
+
+    def evaluate(self, pop: Population, eval_batch: int) -> dict[str, Tensor]:
+        data = epoch_batches(self.task.val, batch_size=self.plan.batch_size, seed=self.seed,
+                             epoch=0, shuffle=False)
+        return evaluate_data(pop, self.task, data, self.predictions, self.dtype)
 
 
 class _Loop:
@@ -332,27 +397,31 @@ class _Loop:
     evaluate, record, report, checkpoint."""
 
     def __init__(self, task: Task, members: Sequence[Member], config: SweepConfig,
-                 pop: Population, rates: Tensor | None, epochs: int, batch_size: int) -> None:
+                 pop: Population, rates: Tensor | None, plan: RunPlan) -> None:
         self.task, self.config, self.pop, self.rates = task, config, pop, rates
-        self.epochs, self.batch_size = epochs, batch_size
+        self.epochs = plan.epochs
+        #: known up front, or (data without a length) from the first epoch's batches
+        self.steps_per_epoch = plan.steps_per_epoch
         self.plateaus = _Plateaus(members)
         self.recorder = _Recorder(len(members))
         self.steps: list | None = [] if config.record_steps else None
         self.done, self.seconds = 0, 0.0
-        self.fingerprint = fingerprint(config, members, epochs=epochs, batch_size=batch_size)
+        self.fingerprint = plan.fingerprint
 
-    def run(self, train: Split, val: Split, batches: _Batches, callbacks: Sequence[Callback],
+    def run(self, feed: _TensorFeed | _DataFeed, callbacks: Sequence[Callback],
             every: int | None, on_checkpoint: Callable[[Checkpoint], None] | None) -> None:
         """Epochs ``done + 1`` to the last; each ends with the callbacks, then (every
         ``every`` epochs, and after the last) a checkpoint."""
-        pop, task, config, spe = self.pop, self.task, self.config, len(batches)
+        pop, config = self.pop, self.config
         start = time.perf_counter() - self.seconds
         for epoch in range(self.done + 1, self.epochs + 1):
             rows, steps = len(self.recorder.rows), len(self.steps or ())
-            train_values = _train_epoch(pop, task, train, batches.order(epoch), self.batch_size,
-                                        batches.shared, self.rates, self.steps)
+            train_values = feed.train_epoch(pop, epoch, self.rates, self.steps)
+            if self.steps_per_epoch is None:
+                self.steps_per_epoch = pop.steps // epoch
+            spe = self.steps_per_epoch
             kill_point("epoch", epoch)
-            val_values = _evaluate(pop, task, val, config.eval_batch_size)
+            val_values = feed.evaluate(pop, config.eval_batch_size)
             self.plateaus.update(val_values, self.rates, pop.steps)
             self.seconds = time.perf_counter() - start
             train_values["time"] = torch.full_like(train_values["lr"], self.seconds,
@@ -406,39 +475,3 @@ class _Loop:
         torch.set_rng_state(ckpt.rng["cpu"])
         if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)
-
-
-def sweep(task: Task | str, *, callbacks: Sequence[Callback] = (),
-          tensorboard_dir: str | os.PathLike | None = None, **settings: object) -> SweepResult:
-    """Train one member per learning rate (x seed) in lockstep and record every epoch.
-
-    Args:
-        task: a :class:`~lrlab.tasks.Task` or the name of one (see :func:`get_task`).
-        callbacks: called with an :class:`EpochReport` after every epoch.
-        tensorboard_dir: also write every member as a TensorBoard run there, epoch by epoch
-            (:class:`lrlab.integrations.tensorboard.TensorBoardCallback`; needs
-            ``pip install 'lrlab[tensorboard]'``).
-        **settings: the fields of :class:`SweepConfig` (``lrs``, ``optimizer``, ``epochs``,
-            ``seeds``, ``hparams``, ...).
-
-    Example:
-        >>> result = sweep("blobs", lrs=[0.1, 0.01], epochs=2)
-        >>> sorted(result.members["lr"])
-        [0.01, 0.1]
-    """
-    from lrlab.tasks import get_task
-
-    config = validated(**settings)
-    task = get_task(task) if isinstance(task, str) else task
-    if tensorboard_dir is not None:  # the integration sits above train: imported on request
-        from lrlab.integrations.tensorboard import TensorBoardCallback
-
-        board = TensorBoardCallback(tensorboard_dir, config.members(), optimizer=config.optimizer)
-        callbacks = [*callbacks, board]
-    return fit(task, config.members(), config, callbacks=callbacks)
-
-
-def train(task: Task | str, *, lr: float, **settings: object) -> SweepResult:
-    """Train one network at one rate: a sweep of one member (``tensorboard_dir`` and
-    ``callbacks`` as for :func:`sweep`)."""
-    return sweep(task, lrs=[lr], **settings)

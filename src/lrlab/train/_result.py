@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table"]
+__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table",
+           "rank"]
 
 Format = Literal["csv", "parquet"]
 
@@ -39,6 +40,11 @@ class SweepResult:
         members: one row per member: its hyperparameters and whether it diverged.
         steps: per-step records (``record_steps=True``), else ``None``.
         population: the trained population (in-process only; not saved).
+        epochs: the epochs the run was planned to train (records may hold fewer: a member
+            that diverged, or a study still running).
+        steps_per_epoch: optimizer steps per epoch (0: not known, an iterable dataset's
+            run that has not finished an epoch).
+        optimizer: the update rule's name.
     """
 
     task: str
@@ -49,6 +55,17 @@ class SweepResult:
     members: pd.DataFrame
     steps: pd.DataFrame | None = None
     population: Population | None = field(default=None, repr=False)
+    epochs: int = 0
+    steps_per_epoch: int = 0
+    optimizer: str = "sgd"
+
+    def __post_init__(self) -> None:
+        if not self.epochs:  # made by hand, or read from an older folder: what it holds
+            planned = self.config.get("epochs") if isinstance(self.config, dict) else None
+            done = self.records["epoch"].max() if len(self.records) else 0
+            self.epochs = int(planned or (0 if pd.isna(done) else done))
+        if isinstance(self.config, dict) and self.optimizer == "sgd":
+            self.optimizer = str(self.config.get("optimizer") or "sgd")
 
     @classmethod
     def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
@@ -60,7 +77,8 @@ class SweepResult:
                    records=recorder.frame(last_epochs(diverged_step, steps_per_epoch, epochs)),
                    members=members_table(members, config.optimizer, diverged_step,
                                          diverged_epochs(diverged_step, steps_per_epoch)),
-                   steps=_steps_frame(steps, steps_per_epoch), population=pop)
+                   steps=_steps_frame(steps, steps_per_epoch), population=pop,
+                   epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -93,15 +111,17 @@ class SweepResult:
         out["diverged_epoch"] = self.members["diverged_epoch"]
         return out
 
-    def best(self) -> pd.Series:
-        """The summary row of the best member: best validation ``monitor``, then the lower
-        final validation loss breaks ties. ``None`` when every member diverged at once."""
-        s = self.summary().dropna(subset=[f"best_val_{self.monitor}"])
-        if s.empty:
+    def ranked(self) -> pd.DataFrame:
+        """:meth:`summary`, best member first (see :func:`rank`)."""
+        return rank(self.summary(), self.monitor, self.higher_is_better)
+
+    def best(self) -> pd.Series | None:
+        """The summary row of the best member (the first of :meth:`ranked`); ``None`` when
+        every member diverged at once (no member has a score)."""
+        table = self.ranked()
+        if table.empty or pd.isna(table.iloc[0][f"best_val_{self.monitor}"]):
             return None
-        s = s.sort_values([f"best_val_{self.monitor}", "final_val_loss"],
-                          ascending=[not self.higher_is_better, True], kind="stable")
-        return s.iloc[0]
+        return table.iloc[0]
 
     def verdict(self) -> str:
         """One line naming the best rate and why."""
@@ -110,9 +130,8 @@ class SweepResult:
         tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
         if b is None or len(diverged) == len(self.members):
             return f"every member diverged{tail}; try smaller learning rates"
-        epochs = int(self.records["epoch"].max())
         return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
-                f" at epoch {int(b['best_epoch'])} of {epochs}){tail}")
+                f" at epoch {int(b['best_epoch'])} of {self.epochs}){tail}")
 
     # -- files ---------------------------------------------------------------------------
 
@@ -133,6 +152,8 @@ class SweepResult:
             _require_parquet()
         summary = {"task": self.task, "monitor": self.monitor, "format": format,  # may fail:
                    "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
+                   "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
+                   "optimizer": self.optimizer,
                    "config": self.config,  # before any file is written
                    "summary": json.loads(self.summary().to_json(orient="records"))}
         tables = {"records": self.records, "members": self.members}
@@ -167,7 +188,28 @@ class SweepResult:
         return cls(task=meta["task"], monitor=meta["monitor"],
                    higher_is_better=meta["higher_is_better"], config=meta["config"],
                    records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
-                   steps=read(steps) if steps.exists() else None)
+                   steps=read(steps) if steps.exists() else None,
+                   epochs=int(meta.get("epochs") or 0),
+                   steps_per_epoch=int(meta.get("steps_per_epoch") or 0),
+                   optimizer=str(meta.get("optimizer") or meta["config"].get("optimizer")
+                                 or "sgd"))
+
+
+def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.DataFrame:
+    """Summary rows best first: the best validation ``monitor``, ties broken by the lower
+    final validation loss; members without a score (diverged at once) last. The one ranking
+    of members every search and verdict uses.
+
+    Example:
+        >>> table = pd.DataFrame({"label": ["a", "b", "c"],
+        ...                       "best_val_loss": [0.3, 0.1, float("nan")],
+        ...                       "final_val_loss": [0.3, 0.1, float("nan")]})
+        >>> rank(table, "loss", False)["label"].tolist()
+        ['b', 'a', 'c']
+    """
+    return summary.sort_values([f"best_val_{monitor}", "final_val_loss"],
+                               ascending=[not higher_is_better, True], kind="stable",
+                               na_position="last").reset_index(drop=True)
 
 
 def last_epochs(diverged_step: np.ndarray, steps_per_epoch: int, epochs: int) -> np.ndarray:

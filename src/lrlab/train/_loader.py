@@ -1,0 +1,353 @@
+"""Epochs of a population fed by a user's ``Dataset`` or ``DataLoader``.
+
+Each step takes one batch from the task's loader (:func:`lrlab.data.batches`: the order of
+the run's seed) and trains every member on it, so loading and augmentation are paid once for
+all K members. Batches follow lrlab's batch protocol (:mod:`lrlab.data`): the model gets the
+inputs, the task's loss the outputs and targets, or the model computes its own loss.
+
+Before training, :func:`probe` runs the first batch through one model as the user's own
+code would: it reads what the task did not say (class logits against integer targets make a
+classification task with C classes; float targets a regression; a model reporting only its
+loss, the loss alone), checks the batch, the loss and the metrics with one clear line each,
+and measures the activations one member keeps for its backward pass (the memory rule).
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import math
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from lrlab._errors import LrlabError
+from lrlab.data import (
+    ModelLoss,
+    batch_size_of,
+    batches,
+    describe,
+    output_logits,
+    output_loss,
+    split_batch,
+    to_device,
+)
+from lrlab.metrics import EpochMetrics
+from lrlab.population import Population
+from lrlab.tasks import Task
+
+__all__ = ["Probe", "evaluate_data", "mean_loss", "probe", "train_epoch_data"]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the first batch showed.
+
+    Attributes:
+        task: the task with ``num_classes`` and ``monitor`` filled in.
+        predictions: whether the outputs can be scored (classes or regression targets).
+        activation_bytes: bytes one member keeps for its backward pass on one batch.
+    """
+
+    task: Task
+    predictions: bool
+    activation_bytes: int
+
+
+def _own(task: Task) -> bool:
+    return task.loss is None or isinstance(task.loss, ModelLoss)
+
+
+def inputs_of(task: Task, batch: Any) -> tuple[Any, Tensor | None]:
+    """What :meth:`Population.step` takes for one batch: the inputs (the raw batch for a
+    :func:`~lrlab.data.model_loss`) and the targets."""
+    if isinstance(task.loss, ModelLoss):
+        split = split_batch(batch, own_loss=True, target_key=task.target_key)
+        return batch, split.targets
+    split = split_batch(batch, own_loss=task.loss is None, target_key=task.target_key)
+    return split, split.targets
+
+
+def first_batch(task: Task, batch_size: int, seed: int) -> Any:
+    """The first training batch of epoch 1, as training will see it."""
+    for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1, shuffle=True):
+        return batch
+    raise LrlabError(f"task {task.name!r}: the training data yields no batches; give at "
+                     "least one example (an empty loader, or drop_last with too few)")
+
+
+def _signature(model: torch.nn.Module) -> str:
+    try:
+        return f"forward{inspect.signature(model.forward)}"
+    except (TypeError, ValueError):
+        return "forward(...)"
+
+
+#: Probes already run, by (task, batch size, seed, device, dtype): the memory estimate, the
+#: store and fit each need one, and a loader with workers is slow to start.
+_PROBES: dict[tuple, Probe] = {}
+
+
+def probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
+          dtype: torch.dtype) -> Probe:
+    """Run the first batch through one model (see the module docstring); once per task
+    object and settings.
+
+    Raises:
+        LrlabError: the model cannot take the batch, the loss has the wrong shape or is not
+            finite, labels lie outside the classes, a metric fails, or the model has no
+            trainable parameters.
+    """
+    key = (id(task), batch_size, seed, str(device), str(dtype))
+    if key not in _PROBES:
+        _PROBES[key] = _probe(task, batch_size=batch_size, seed=seed, device=device,
+                              dtype=dtype)
+        weakref.finalize(task, _PROBES.pop, key, None)
+    return _PROBES[key]
+
+
+def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
+           dtype: torch.dtype) -> Probe:
+    model = task.init_model(seed).to(device, dtype)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise LrlabError(f"task {task.name!r}: {type(model).__name__} has no trainable "
+                         "parameters; unfreeze some (requires_grad=True)")
+    raw = first_batch(task, batch_size, seed)
+    batch = to_device(raw, device, dtype)
+    saved = [0]
+
+    def pack(t: Tensor) -> Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    model = copy.deepcopy(model)  # BatchNorm statistics: the probe leaves no trace
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        torch.manual_seed(seed)
+        loss, outputs, targets = _probe_loss(task, model, batch)
+    return Probe(task=_resolved(task, outputs, targets, loss),
+                 predictions=_scorable(task, outputs, targets),
+                 activation_bytes=saved[0])
+
+
+def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Any, Any]:
+    """The first batch's loss (checked), outputs and targets, through the model as is."""
+    inputs, targets = inputs_of(task, batch)
+    try:
+        if isinstance(task.loss, ModelLoss):
+            got = task.loss(model, inputs)
+            loss, outputs = got if isinstance(got, tuple) else (got, None)
+        else:
+            out = model(*inputs.args, **inputs.kwargs)
+            if task.loss is None:
+                loss, outputs = output_loss(out), output_logits(out)
+            else:
+                outputs = out
+                if not isinstance(out, Tensor):
+                    raise LrlabError(f"the model returned {type(out).__name__}, not a tensor; "
+                                     "for a model that returns its own loss give loss=None")
+                _check_labels(task, out, targets)
+                loss = task.loss(out.unsqueeze(0), targets)
+    except LrlabError as err:
+        raise LrlabError(f"task {task.name!r}: {err}") from None
+    except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise LrlabError(
+            f"task {task.name!r}: the model cannot take the first batch ({type(err).__name__}: "
+            f"{text}); the batch is {describe(batch)} and the model's "
+            f"{_signature(model)}") from None
+    if not isinstance(loss, Tensor):
+        raise LrlabError(f"task {task.name!r}: the loss returned {type(loss).__name__}, not a "
+                         "tensor")
+    if not bool(torch.isfinite(loss.detach()).all()):
+        raise LrlabError(f"task {task.name!r}: the loss of the first batch is not finite "
+                         f"({loss.detach().flatten()[:3].tolist()}); check the data and the "
+                         "model's initialisation")
+    _check_metrics(task, outputs, targets)
+    return loss, outputs, targets
+
+
+def _classes(outputs: Any, targets: Any) -> int | None:
+    """C when ``outputs`` are class scores ``(B, ..., C)`` for integer ``targets``."""
+    if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
+        return None
+    if targets.is_floating_point() or targets.dtype == torch.bool:
+        return None
+    if outputs.dim() == targets.dim() + 1 and outputs.shape[:-1] == targets.shape \
+            and outputs.shape[-1] > 1:
+        return int(outputs.shape[-1])
+    return None
+
+
+def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
+    c = _classes(outputs, targets)
+    if c is None:
+        return
+    hi = int(targets.max())
+    if hi >= c or (task.num_classes is not None and hi >= task.num_classes):
+        limit = min(c, task.num_classes or c)
+        raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores; "
+                         f"labels must be 0..{limit - 1}")
+
+
+def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
+    if _classes(outputs, targets) is not None:
+        return int(targets.min()) >= 0  # an ignore index (-100): the loss alone
+    if isinstance(outputs, Tensor) and isinstance(targets, Tensor) \
+            and targets.is_floating_point():
+        b = outputs.shape[0]
+        return outputs.numel() == targets.numel() and targets.shape[:1] == (b,)
+    return False
+
+
+def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
+    c = _classes(outputs, targets) if _scorable(task, outputs, targets) else None
+    num_classes = task.num_classes if task.num_classes is not None else c
+    monitor = task.monitor or ("accuracy" if num_classes is not None else "loss")
+    known = {"loss"} | ({"accuracy", "error", "sse"} if num_classes is not None
+                        else {"sse"} if _scorable(task, outputs, targets) else set())
+    known |= set(task.metrics) | ({"auc"} if num_classes is not None else set())
+    if monitor not in known:
+        raise LrlabError(f"task {task.name!r}: monitor {monitor!r} is not recorded for this "
+                         f"task; choose one of: {', '.join(sorted(known))}")
+    return task.replace(num_classes=num_classes, monitor=monitor)
+
+
+def _check_metrics(task: Task, outputs: Any, targets: Any) -> None:
+    for name, fn in task.metrics.items():
+        try:
+            value = fn(outputs, targets)
+            if not isinstance(value, Tensor):
+                raise TypeError(f"it returned {type(value).__name__}, not a tensor")
+        except Exception as err:  # noqa: BLE001 - the user's metric, in one line
+            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise LrlabError(f"task {task.name!r}: metric {name!r} failed on the first batch "
+                             f"({type(err).__name__}: {text})") from None
+
+
+def _metrics(pop: Population, task: Task, predictions: bool) -> EpochMetrics:
+    return EpochMetrics(pop.members, num_classes=task.num_classes,
+                        auc=task.monitor == "auc", device=pop.device, predictions=predictions)
+
+
+def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor | None,
+                     steps: list | None, predictions: bool, dtype: torch.dtype
+                     ) -> tuple[dict[str, Tensor], Tensor]:
+    """One pass over the loader; the epoch's training metrics per member, and the last
+    step's rates."""
+    metrics = _metrics(pop, task, predictions)
+    norms, lr = [], None
+    for batch in data:
+        inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
+        out = pop.step(inputs, targets, task.loss,
+                       lr=None if rates is None else rates[pop.steps])
+        metrics.update(out.outputs, targets, out.losses)
+        norms.append(out.grad_norm)
+        lr = out.lr
+        if steps is not None:
+            steps.append((pop.steps, out.loss, out.lr, out.grad_norm))
+    if lr is None:
+        raise LrlabError(f"task {task.name!r}: an epoch of the training data yielded no "
+                         "batches")
+    norms_t = torch.stack(norms).double()
+    peak = norms_t.nan_to_num(-torch.inf).max(0).values
+    return metrics.compute() | {"grad_norm": norms_t.nanmean(0), "grad_norm_max": peak}, lr
+
+
+@torch.no_grad()
+def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool,
+                  dtype: torch.dtype) -> dict[str, Tensor]:
+    """The validation metrics of every member, in evaluation mode (the task's own metrics
+    included)."""
+    metrics = _metrics(pop, task, predictions)
+    own = {name: _Mean(pop.members, pop.device) for name in task.metrics}
+    seen = 0
+    with pop.evaluating():
+        for seen, batch in enumerate(data, 1):
+            inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
+            if _own(task):
+                loss, outputs = pop.own_loss(inputs, task.loss)
+                size = batch_size_of(targets if targets is not None else batch)
+                losses = loss.unsqueeze(1).expand(pop.members, size)
+            else:
+                outputs = pop.forward(inputs)
+                losses = task.loss(outputs, targets)
+            metrics.update(outputs, targets, losses)
+            for name, fn in task.metrics.items():
+                own[name].add(_member_metric(task, name, fn, outputs, targets))
+    if not seen:
+        raise LrlabError(f"task {task.name!r}: the validation data yields no batches")
+    return metrics.compute() | {name: m.value() for name, m in own.items()}
+
+
+def _member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
+                   targets: Tensor | None) -> Tensor:
+    """A user metric of one model's ``(outputs, targets)`` for every member: ``(K, B)``."""
+    try:
+        per = torch.stack([fn(outputs[k], targets) for k in range(outputs.shape[0])])
+    except Exception as err:  # noqa: BLE001 - the user's metric, in one line
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise LrlabError(f"task {task.name!r}: metric {name!r} failed ({type(err).__name__}: "
+                         f"{text})") from None
+    size = outputs.shape[1]
+    per = per.double()
+    if per.dim() == 1:
+        return per.unsqueeze(1).expand(-1, size)
+    return per.reshape(per.shape[0], size, -1).mean(-1)
+
+
+class _Mean:
+    """A per-member running mean over samples."""
+
+    def __init__(self, members: int, device: torch.device) -> None:
+        self.sum = torch.zeros(members, dtype=torch.float64, device=device)
+        self.count = 0
+
+    def add(self, per_sample: Tensor) -> None:
+        self.sum += per_sample.sum(1)
+        self.count += per_sample.shape[1]
+
+    def value(self) -> Tensor:
+        return self.sum / self.count if self.count else self.sum.fill_(math.nan)
+
+
+@torch.no_grad()
+def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512) -> float:
+    """The mean loss of one plain ``model`` over ``data`` (a :class:`~lrlab.tasks.Split` or
+    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype."""
+    from lrlab.tasks import Split
+
+    was = model.training
+    model.eval()
+    param = next(model.parameters())
+    device, dtype = param.device, param.dtype
+    total, count = 0.0, 0
+    try:
+        if isinstance(data, Split):
+            for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
+                out = model(x.to(device, dtype)).unsqueeze(0)
+                total += float(task.loss(out, y.to(device)).double().sum())
+                count += len(y)
+        else:
+            for batch in batches(data, batch_size=task.batch_size, seed=0, epoch=0,
+                                 shuffle=False):
+                batch = to_device(batch, device, dtype)
+                inputs, targets = inputs_of(task, batch)
+                size = batch_size_of(targets if targets is not None else batch)
+                if isinstance(task.loss, ModelLoss):
+                    got = task.loss(model, inputs)
+                    value = float(got[0] if isinstance(got, tuple) else got) * size
+                elif task.loss is None:
+                    value = float(output_loss(model(*inputs.args, **inputs.kwargs))) * size
+                else:
+                    out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
+                    value = float(task.loss(out, targets).double().sum())
+                total += value
+                count += size
+    finally:
+        model.train(was)
+    return total / max(count, 1)

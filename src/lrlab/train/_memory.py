@@ -1,0 +1,173 @@
+"""How much memory a population needs, before it is allocated, and how many members fit.
+
+One member of a population costs, in the training dtype's bytes:
+
+* its parameters, their gradient (autograd's and the flat copy the update rule reads), the
+  update, and the update rule's state (``rule.init`` counted on a small tensor: momentum 1
+  slot, Adam 2, ...): ``(4 + slots) x P`` values;
+* the activations autograd keeps for the backward pass of one batch, measured by running the
+  first batch through one model with ``torch.autograd.graph.saved_tensors_hooks`` (which sees
+  every tensor saved for backward), counted twice for the backward's temporaries.
+
+The data a tensor task moves to the device is counted once for the whole population. A
+population fits when all of it stays under a share (80%) of the memory the device has free:
+CUDA's ``mem_get_info``, or the operating system's available memory on a CPU.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from lrlab._errors import LrlabError
+from lrlab.optim import get_rule
+from lrlab.tasks import Split, Task
+from lrlab.train._config import Member, SweepConfig
+
+__all__ = ["MemoryEstimate", "available_memory", "estimate_memory", "parse_bytes"]
+
+#: The share of the free memory a population may plan to use.
+SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """A population's memory, in bytes.
+
+    Attributes:
+        per_member: what each member adds (weights, gradients, rule state, activations).
+        shared: what the population needs once (tensor data on the device).
+        limit: the bytes a population may use (a share of the free memory, or the limit
+            the user gave).
+    """
+
+    per_member: int
+    shared: int
+    limit: int
+
+    def total(self, members: int) -> int:
+        """The bytes a population of ``members`` needs."""
+        return self.shared + members * self.per_member
+
+    def members_that_fit(self) -> int:
+        """The most members one population can hold under ``limit`` (0: not even one)."""
+        return max(0, (self.limit - self.shared) // max(1, self.per_member))
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: CUDA's free memory, or the system's available memory."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40  # cannot tell: no limit in practice
+
+
+def parse_bytes(text: str | float) -> int:
+    """``"4GB"``, ``"512MiB"``, ``"2e9"`` or a number of bytes, as bytes.
+
+    Example:
+        >>> parse_bytes("1.5GB"), parse_bytes("512MiB"), parse_bytes(1000)
+        (1500000000, 536870912, 1000)
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        units = {"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10,
+                 "mib": 2**20, "gib": 2**30, "tib": 2**40}
+        raw = str(text).strip().lower().replace(" ", "")
+        number = raw.rstrip("abcdefghijklmnopqrstuvwxyz")
+        unit = raw[len(number):]
+        try:
+            value = float(number) * units[unit]
+        except (ValueError, KeyError):
+            raise LrlabError(f"cannot read the memory size {text!r}; write it like 4GB, "
+                             "512MiB or 2e9 (bytes)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise LrlabError(f"a memory size must be positive, got {text!r}")
+    return int(value)
+
+
+def _rule_slots(optimizer: str) -> int:
+    """Per-parameter tensors an update rule keeps (momentum 1, Adam 2, ...)."""
+    probe = torch.zeros(1, 8)
+    state = get_rule(optimizer).init([probe])
+    count = 0
+
+    def walk(value) -> None:
+        nonlocal count
+        if isinstance(value, torch.Tensor):
+            count += value.numel() // probe.numel()
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+    walk(state)
+    return count
+
+
+def estimate_memory(task: Task, config: SweepConfig, members: Sequence[Member], *,
+                    limit: int | None = None) -> MemoryEstimate:
+    """What a population of ``members`` on ``task`` would need (see the module docstring).
+
+    Args:
+        task, config, members: what would train.
+        limit: bytes a population may use; default 80% of the device's free memory.
+    """
+    from lrlab.train._fit import _device
+    from lrlab.train._loader import probe
+    from lrlab.train._plan import plan_run
+
+    device = _device(config.device)
+    dtype = getattr(torch, config.dtype)
+    size = torch.finfo(dtype).bits // 8
+    seed = members[0].seed if members else config.seed
+    model = task.init_model(seed)
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    buffers = sum(b.numel() for b in model.buffers())
+    plan = plan_run(task, config, members)
+    if isinstance(task.train, Split):
+        activations = _split_activations(task, model.to(device, dtype), plan.batch_size,
+                                         device, dtype)
+        shared = sum(t.numel() * t.element_size()
+                     for split in (task.train, task.val) for t in (split.x, split.y))
+    else:
+        activations = probe(task, batch_size=plan.batch_size, seed=seed, device=device,
+                            dtype=dtype).activation_bytes
+        shared = 0
+    per_member = (4 + _rule_slots(config.optimizer)) * params * size + buffers * size \
+        + 2 * activations
+    budget = limit if limit is not None else int(SHARE * available_memory(device))
+    return MemoryEstimate(per_member=int(per_member), shared=int(shared), limit=budget)
+
+
+def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
+                       device: torch.device, dtype: torch.dtype) -> int:
+    """Bytes saved for backward by one model on one batch of a tensor task."""
+    x = task.train.x[:batch_size].to(device, dtype)
+    y = task.train.y[:batch_size].to(device)
+    saved = [0]
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved[0] += t.numel() * t.element_size()
+        return t
+
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
+            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+        task.loss(out.unsqueeze(0), y)
+    return saved[0]

@@ -1,0 +1,311 @@
+"""Populations on the models and data people have: member k equals a plain PyTorch loop.
+
+Each model kind trains as a K-population from a DataLoader; member k's weights after
+training equal those of a lone ``torch.optim.SGD`` loop at member k's rate over the same
+batches from the same initial weights (float32 tolerance), and the test says which forward
+path the population took, so a change in vmap coverage shows.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from data_models import gru_task, plain_run, regression_task, resnet_task, transformer_task
+from helpers import no_time, one_line
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import lrlab
+from lrlab import LrlabError
+from lrlab.search import auto, grid
+from lrlab.tasks import Split, Task
+from lrlab.train import estimate_memory, validated
+
+LRS = [0.2, 0.05]
+
+
+def _assert_members_match_plain_runs(task: Task, result, *, atol: float = 2e-5) -> None:
+    for k, lr in enumerate(LRS):
+        plain = plain_run(task, lr)
+        member = result.population.member_module(k)
+        for (name, want), got in zip(plain.state_dict().items(),
+                                     member.state_dict().values()):
+            if want.is_floating_point():
+                diff = (want - got).abs().max().item()
+                assert diff <= atol, f"member {k} {name} differs by {diff:.3g}"
+            else:
+                assert torch.equal(want, got), name
+
+
+def _sweep(task: Task, **kw):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = lrlab.sweep(task, lrs=LRS, **kw)
+    return result, [str(w.message) for w in seen if str(w.message).startswith("lrlab:")]
+
+
+@pytest.mark.parametrize(("make", "path"), [
+    (resnet_task, "vmap"),          # BatchNorm: per-member running statistics under vmap
+    (transformer_task, "vmap"),     # Embedding, attention, dict batches, own loss
+    (gru_task, "loop"),             # vmap has no batching rule for aten::gru
+    (regression_task, "batched"),   # a Sequential of standard layers
+])
+def test_member_k_equals_a_plain_pytorch_loop(make, path: str) -> None:
+    task = make()
+    result, said = _sweep(task)
+    assert result.population.path == path
+    assert bool(said) == (path == "loop"), said
+    _assert_members_match_plain_runs(task, result)
+
+
+def test_what_each_kind_records() -> None:
+    """Classes read from the first batch: accuracy for classifiers, loss for regression."""
+    resnet, _ = _sweep(resnet_task(workers=0))
+    assert resnet.monitor == "accuracy"
+    assert {"loss", "accuracy", "error", "sse"} <= set(resnet.records["metric"])
+    reg, _ = _sweep(regression_task())
+    assert reg.monitor == "loss" and not reg.higher_is_better
+    assert "accuracy" not in set(reg.records["metric"])
+    text, _ = _sweep(transformer_task())  # own loss with logits: accuracy from them
+    assert text.monitor == "accuracy"
+
+
+def test_a_dataloader_trains_like_the_same_tensors() -> None:
+    """A shuffling DataLoader over a TensorDataset draws lrlab's seeded order: the records
+    equal those of the same data given as tensors."""
+    blobs = lrlab.get_task("blobs")
+    data = TensorDataset(blobs.train.x, blobs.train.y)
+    loaded = blobs.replace(train=DataLoader(data, batch_size=50, shuffle=True),
+                           val=TensorDataset(blobs.val.x, blobs.val.y))
+    a = lrlab.sweep(blobs, lrs=[0.1, 0.01], epochs=3)
+    b = lrlab.sweep(loaded, lrs=[0.1, 0.01], epochs=3)
+    drop = lambda r: r.records[~r.records["metric"].isin(["time", "auc"])]
+    merged = drop(a).merge(drop(b), on=["member", "epoch", "split", "metric"])
+    assert len(merged) == len(drop(a))
+    assert (merged["value_x"] - merged["value_y"]).abs().max() <= 1e-5
+
+
+def test_same_seed_same_records_with_workers_and_augmentation() -> None:
+    a, _ = _sweep(resnet_task(workers=2))
+    b, _ = _sweep(resnet_task(workers=2))
+    assert no_time(a.records).equals(no_time(b.records))
+
+
+def test_seeds_train_as_one_population_each() -> None:
+    """Two seeds on a DataLoader: each seed's members equal a lone run of that seed."""
+    task = regression_task()
+    result, _ = _sweep(task, seeds=[0, 1], epochs=1)
+    assert result.members["seed"].tolist() == [0, 1, 0, 1]
+    lone = lrlab.sweep(task, lrs=LRS, seed=1, epochs=1)
+    mine = result.records[result.records["member"].isin([1, 3])]
+    theirs = lone.records.assign(member=lone.records["member"].map({0: 1, 1: 3}))
+    both = mine.merge(theirs, on=["member", "epoch", "split", "metric"])
+    both = both[both["metric"] != "time"]
+    assert len(both) and (both["value_x"] - both["value_y"]).abs().max() <= 1e-6
+
+
+def test_user_metrics_are_recorded_and_can_rank() -> None:
+    def mae(outputs, targets):
+        return (outputs - targets).abs().mean(-1)
+
+    task = regression_task().replace(metrics={"mae": mae}, monitor="mae")
+    result, _ = _sweep(task)
+    assert "mae" in set(result.records.query("split == 'val'")["metric"])
+    assert result.monitor == "mae" and not result.higher_is_better
+    assert result.best()["label"] == result.summary().sort_values("best_val_mae")["label"].iloc[0]
+
+
+@pytest.mark.parametrize("make", [resnet_task, transformer_task, gru_task, regression_task])
+def test_a_grid_search_runs_on_every_kind(make) -> None:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="lrlab: GRUNet cannot be vectorised")
+        picked = grid(make(), [0.3, 0.03], epochs=1)
+    assert picked.lr in (0.3, 0.03) and picked.compute == 2
+
+
+def test_every_search_runs_on_a_loader_task() -> None:
+    """auto, coarse to fine, halving, the range test over seeds and the learning curve on a
+    DataLoader task (fastest: classification only, on the CNN)."""
+    from lrlab.report import learning_curve
+    from lrlab.search import coarse_to_fine, fastest, halving, range_test
+
+    images, table = resnet_task(workers=0), regression_task()
+    assert auto(images, epochs=2, candidates=2, seeds=1).lr > 0
+    assert coarse_to_fine(table, lo=1e-3, hi=1e-1, fine=2, epochs=1).lr > 0
+    assert halving(table, epochs=2).lr > 0
+    test = range_test(table, seeds=2, steps=12)
+    assert len(test.runs) == 2 and len(test.lrs) >= 2
+    assert fastest(images, lrs=[0.5, 0.1], max_epochs=2).lr > 0
+    curve = learning_curve(table, sizes=[64, 128], lrs=[0.1], epochs=1, seeds=[0, 1])
+    assert curve.sizes == (64, 128) and curve.runs[0].members["seed"].tolist() == [0, 1]
+
+
+def test_memory_chunks_and_limits() -> None:
+    task = regression_task()
+    config = validated(lrs=[0.1])
+    estimate = estimate_memory(task, config, config.members())
+    limit = estimate.total(1) + estimate.per_member // 2  # room for one member, not two
+    with pytest.warns(UserWarning, match=r"^lrlab: 2 members need .* chunks of 1"):
+        chunked = lrlab.sweep(task, lrs=LRS, epochs=1, memory_limit=limit)
+    whole = lrlab.sweep(task, lrs=LRS, epochs=1)
+    # other GEMM sizes: the last bits differ
+    a, b = no_time(chunked.records)["value"], no_time(whole.records)["value"]
+    assert ((a - b).abs() <= 1e-6 * (1 + b.abs())).all()
+    with pytest.raises(LrlabError, match="one member needs about"):
+        lrlab.sweep(task, lrs=LRS, epochs=1, memory_limit=1000)
+    with pytest.raises(LrlabError, match="at least 1"):
+        lrlab.sweep(task, lrs=LRS, epochs=1, members_per_chunk=0)
+
+
+def _bad_tasks() -> dict:
+    """Name -> (a function building the task, words the one-line error must hold)."""
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=8)
+
+    def classify(**changes) -> Task:
+        task = Task.from_loaders(lambda: nn.Linear(4, 3), loader, loader,
+                                 loss=nn.CrossEntropyLoss())
+        return task.replace(**changes)
+
+    def reg(**changes) -> Task:
+        return regression_task().replace(**changes)
+
+    def wrong_shape() -> Task:
+        return Task.from_loaders(lambda: nn.Linear(4, 3), loader, loader,
+                                 loss=lambda out, t: out.sum(0))  # (C,), not per sample
+
+    return {
+        "wrong input size": (lambda: reg(model=lambda: nn.Linear(7, 1)),
+                             "cannot take the first batch"),
+        "empty loader": (lambda: reg(train=DataLoader(TensorDataset(x[:0], y[:0]))), "empty"),
+        "loader yielding nothing": (lambda: reg(train=DataLoader(TensorDataset(x[:4], y[:4]),
+                                                                 batch_size=8,
+                                                                 drop_last=True)),
+                                    "yields no batches"),
+        "loss of the wrong shape": (wrong_shape, "mean"),
+        "non-finite loss": (lambda: classify(model=_Nan), "not finite"),
+        "labels out of range": (lambda: classify(model=lambda: nn.Linear(4, 2)),
+                                "labels go up to 2"),
+        "metric raises": (lambda: classify(metrics={"bad": lambda o, t: 1 / 0}),
+                          "metric 'bad' failed"),
+        "no trainable parameters": (lambda: classify(model=_Frozen), "no trainable parameters"),
+        "bad monitor": (lambda: classify(monitor="f1"), "monitor 'f1'"),
+        "a model returning a dict to a loss": (lambda: reg(model=_DictOut), "not a tensor"),
+        "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
+        "own-loss model without a loss": (lambda: reg(loss=None), "no loss"),
+        "metric name taken": (lambda: reg(metrics={"loss": lambda o, t: o}), "lrlab's own"),
+    }
+
+
+class _Nan(nn.Linear):
+    def __init__(self) -> None:
+        super().__init__(4, 3)
+
+    def forward(self, x):
+        return super().forward(x) * float("nan")
+
+
+class _Frozen(nn.Linear):
+    def __init__(self) -> None:
+        super().__init__(4, 3)
+        self.requires_grad_(False)
+
+
+class _DictOut(nn.Linear):
+    def __init__(self) -> None:
+        super().__init__(5, 1)
+
+    def forward(self, x):
+        return {"y": super().forward(x)}
+
+
+@pytest.mark.parametrize("case", sorted(_bad_tasks()))
+def test_bad_input_is_one_line(case: str) -> None:
+    """Each is refused before training, with one line (some when the task is built)."""
+    make, words = _bad_tasks()[case]
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(make(), lrs=[0.1], epochs=1)
+    one_line(err, words)
+
+
+def test_a_split_task_still_takes_tensors_only_as_splits() -> None:
+    with pytest.raises(LrlabError, match="give a lrlab.Split"):
+        Task(name="x", train=[1, 2], val=Split(torch.zeros(2, 1), torch.zeros(2)),
+             model=lambda: nn.Linear(1, 1))
+
+
+def test_resume_continues_a_loader_task_bit_for_bit(tmp_path) -> None:
+    """A checkpoint after epoch 1 of a map-style dataset with augmentation (drawn from the
+    run's random state, no workers): resuming gives the records of an unbroken run."""
+    from lrlab.store import Store, resume_study, run_study
+
+    task = resnet_task(workers=0).replace(epochs=3)
+    config = validated(lrs=LRS)
+    whole = lrlab.fit(task, config.members(), config)
+    saved = []
+    lrlab.fit(task, config.members(), config, checkpoint_every=1, on_checkpoint=saved.append)
+    resumed = lrlab.fit(task, config.members(), config, resume=saved[0])
+    assert saved[0].epoch == 1 and no_time(resumed.records).equals(no_time(whole.records))
+    def stop(report) -> None:
+        if report.epoch == 2:
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "lrlab.db") as store:  # and through a study, stopped in epoch 2
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, task, config, name="cut", checkpoint_every=1, callbacks=[stop])
+        again = resume_study(store, "cut", task)
+    assert no_time(again.records).equals(no_time(whole.records))
+
+
+def test_a_hugging_face_model_trains_as_a_population() -> None:
+    """BertForSequenceClassification from a tiny BertConfig (no weights downloaded): dict
+    batches, its own loss; member k equals a plain loop."""
+    transformers = pytest.importorskip("transformers", reason="the transformers extra")
+    from data_models import Texts
+
+    def bert():
+        config = transformers.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                                         num_attention_heads=2, intermediate_size=32,
+                                         max_position_embeddings=16, num_labels=2,
+                                         hidden_dropout_prob=0.0,
+                                         attention_probs_dropout_prob=0.0)
+        return transformers.BertForSequenceClassification(config)
+
+    task = Task.from_loaders(bert, DataLoader(Texts(32, 0), batch_size=16, shuffle=True),
+                             DataLoader(Texts(16, 1), batch_size=16), loss=None, name="bert",
+                             epochs=1)
+    result, said = _sweep(task)
+    assert result.monitor == "accuracy"
+    assert result.population.path == "vmap" and not said  # a change in coverage shows here
+    _assert_members_match_plain_runs(task, result, atol=5e-5)
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """Examples as they come, with no length (a stream)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 5, generator=g)
+        self.y = self.x.sum(1, keepdim=True)
+
+    def __iter__(self):
+        return iter(zip(self.x, self.y))
+
+
+def test_an_iterable_dataset_without_a_length() -> None:
+    """Epochs are passes; a subset is its first examples; a schedule needs a length."""
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), _Stream(96, 0), _Stream(32, 1),
+                             loss=nn.MSELoss(), batch_size=16, epochs=2)
+    result = lrlab.sweep(task, lrs=[0.1, 0.01])
+    assert result.steps_per_epoch == 6 and result.monitor == "loss"
+    assert result.curve("loss", "train").shape == (2, 2)
+    small = task.subset(40)
+    assert lrlab.sweep(small, lrs=[0.1], epochs=1, record_steps=True).steps["step"].max() == 3
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task, lrs=[0.1], schedules=["cosine"])
+    one_line(err, "no length")
+    with pytest.raises(LrlabError) as err:
+        task.subset(0.5)
+    one_line(err, "number of examples")
