@@ -10,7 +10,7 @@ population with plain SGD; a Dataset or DataLoader task feeds its batches as the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -40,7 +40,7 @@ def _data(task: Task, split: Any) -> Any:
 
 
 def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, float] | None = None,
-               seeds: int = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
+               seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
@@ -49,8 +49,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         task: any task (tensors, or a Dataset / DataLoader).
         optimizer, hparams: lrlab's update rule and its hyperparameters (``"sgd"``,
             ``"momentum"``, ``"adam"``, ...).
-        seeds: tests to run (seeds ``seed .. seed + seeds - 1``), read on their median.
-        seed: the initial weights and the data order.
+        seeds: tests to run, read on their median: a count (seeds ``seed .. seed + seeds -
+            1``) or the seeds themselves.
+        seed: the initial weights (and, with one test, the data order).
         start, end, steps, mode: the rate ramp.
         batch_size: default: the task's (a DataLoader keeps its own).
         validate: also evaluate the validation data along the way (Smith's readings).
@@ -63,8 +64,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     """
     from lrlab.optim import Optimizer
 
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise LrlabError(f"seeds must be a count of at least 1, got {seeds!r}")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise LrlabError(f"seeds must be a count of at least 1, got {seeds!r}")
+        seeds = list(range(seed, seed + seeds))
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
+    seed = seeds[0] if len(seeds) == 1 else seed
     hparams = dict(hparams or {})
     keys = None if task.in_memory else (None, task.target_key)
     with torch.random.fork_rng(devices=[]):  # weights and data order from seed, not chance
@@ -76,4 +83,4 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                        end=end, steps=steps, mode=mode,
                        val_data=_data(task, task.val) if validate else None,
                        batch_size=batch_size or task.batch_size, batch_keys=keys,
-                       seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+                       seeds=seeds if len(seeds) > 1 else None)
