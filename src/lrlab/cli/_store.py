@@ -157,12 +157,11 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
         chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
         task = TaskOptions.from_spec(info.task_spec).load()
         with get_executor(executor, address=address, members_per_task=chunks) as ex:
-            chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit
             bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
             with bar as callbacks:
                 result = resume_study(store, study, task, callbacks=callbacks,
                                       checkpoint_every=checkpoint_every, device=device,
-                                      force=force, **chunked)
+                                      force=force, executor=ex)
     print_result(result)
     if out is not None:
         result.save(out, format=fmt)
