@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab.cli._options import with_options
@@ -94,6 +93,8 @@ def _seeds(text: str | None, seed: int) -> list[int]:
 
 
 def _report(result, name: str, optimizer: str, mode: str) -> None:
+    from rich.table import Table
+
     from lrlab.cli._display import stdout
 
     table = Table(title=f"{name}: range test, {optimizer}")

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import TaskOptions
@@ -93,6 +91,9 @@ def _db_option(fn):
 @_db_option
 def ls(db: Path) -> None:
     """List the studies in the database."""
+    import pandas as pd
+    from rich.table import Table
+
     from lrlab.cli._display import stdout
     from lrlab.store import Store
 
