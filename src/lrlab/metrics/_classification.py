@@ -51,7 +51,7 @@ def _along_classes(fn, logits: Tensor) -> Tensor:
     is only C wide here (3 for blobs): on a contiguous transposed copy they run along the
     long sample axis instead, 3-9x faster for C = 3 and still faster for C = 10 (same values
     up to rounding). Elsewhere (CUDA, wide class axes) the plain call is used. Not for
-    ``argmax``: its plain kernel is already 4-15x faster than the copy alone.
+    :func:`argmax`, which has a fast kernel of its own.
     """
     if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > _NARROW:
         return fn(logits, -1)
@@ -65,8 +65,13 @@ def softmax(logits: Tensor) -> Tensor:
 
 
 def argmax(logits: Tensor) -> Tensor:
-    """The predicted class: ``argmax`` over the last axis (first index on ties)."""
-    return logits.argmax(-1)
+    """The predicted class: ``argmax`` over the last axis (first index on ties).
+
+    Read from ``max``, whose CPU kernel is as fast as ``argmax``'s on contiguous logits and
+    10x faster on a transposed layout (the same indices, NaN counting as the largest); the
+    transposed copy once used here cost more than either.
+    """
+    return logits.max(-1).indices
 
 
 def _onehot_mask(targets: Tensor, num_classes: int) -> Tensor:
