@@ -11,7 +11,9 @@ For each rule, interleaved, ``--reps`` times:
   delta_bar_delta: SGD with momentum), a floor rather than a twin;
 * **lrlab**: a :class:`~lrlab.population.Population` of K members of the same MLP, one
   ``pop.step`` per step (forward, backward, the rule, the divergence check), cost divided by
-  K; K = 1 (one network, as torch) and K = ``--k`` (the population's use).
+  K; K = 1 (one network, as torch) and K = ``--k`` (the population's use); with
+  ``--compile``, also K = ``--k`` with ``compile=True`` (forward and update through
+  ``torch.compile``/inductor; its first steps, which compile, are timed apart).
 
 An "epoch" is ``--steps`` steps on one fixed random batch of 100 (the data does not change
 the cost). Figures: the minimum and median over repetitions of the process's CPU seconds
@@ -20,7 +22,7 @@ per member-epoch (one intra-op thread). The ratio is lrlab's minimum over torch'
 Usage::
 
     python benchmarks/rules_throughput.py [--rules adam,sgd] [--reps 5] [--steps 20]
-        [--k 16] [--write docs/benchmarks.md]
+        [--k 16] [--compile] [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -87,8 +89,8 @@ def torch_epoch(name: str, options: dict, impl: str, steps: int) -> Callable[[],
     return epoch
 
 
-def lrlab_epoch(rule: str, k: int, steps: int) -> Callable[[], None]:
-    pop, (x, y) = Population(mlp(), rule, {"lr": [1e-3] * k}), batch()
+def lrlab_epoch(rule: str, k: int, steps: int, compile: bool = False) -> Callable[[], None]:
+    pop, (x, y) = Population(mlp(), rule, {"lr": [1e-3] * k}, compile=compile), batch()
 
     def epoch() -> None:
         for _ in range(steps):
@@ -96,7 +98,7 @@ def lrlab_epoch(rule: str, k: int, steps: int) -> Callable[[], None]:
     return epoch
 
 
-def measure(rule: str, k: int, steps: int, reps: int) -> dict[str, list[float]]:
+def measure(rule: str, k: int, steps: int, reps: int, compile: bool) -> dict[str, list[float]]:
     """CPU seconds per member-epoch of every variant of ``rule``, interleaved."""
     twin = RULES[rule].torch_name
     name, options = (twin, TORCH_OPTIONS.get(rule, {})) if twin else FLOORS[rule]
@@ -107,9 +109,12 @@ def measure(rule: str, k: int, steps: int, reps: int) -> dict[str, list[float]]:
             variants[f"torch {impl}"] = (epoch, 1)
     variants["lrlab K=1"] = (lrlab_epoch(rule, 1, steps), 1)
     variants[f"lrlab K={k}"] = (lrlab_epoch(rule, k, steps), k)
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    for epoch, _ in variants.values():
-        epoch()  # warm-up
+    if compile:
+        variants[f"lrlab K={k} compiled"] = (lrlab_epoch(rule, k, steps, compile=True), k)
+    times: dict[str, list] = {v: [] for v in variants}
+    for label, (epoch, _) in variants.items():
+        warm, _ = timed_cpu(epoch)  # warm-up (and compilation)
+        times[f"{label} warm-up"] = [warm.wall]  # inductor compiles in worker processes
     for _ in range(reps):
         for label, (epoch, members) in variants.items():
             sample, _ = timed_cpu(epoch)
@@ -124,20 +129,28 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--steps", type=int, default=20, help="steps per epoch")
     p.add_argument("--k", type=int, default=16, help="the population's size")
+    p.add_argument("--compile", action="store_true",
+                   help="also time the population with compile=True (slow to compile)")
     p.add_argument("--write", type=Path, metavar="MD", help=f"replace the {SECTION} section")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for rule in a.rules.split(","):
-        t = measure(rule, a.k, a.steps, a.reps)
+        t = measure(rule, a.k, a.steps, a.reps, a.compile)
         reference = t.pop("reference")[0]
-        torch_best = min((min(v) for lab, v in t.items() if lab.startswith("torch")))
+        torch_best = min(min(v) for lab, v in t.items()
+                         if lab.startswith("torch") and not lab.endswith("warm-up"))
         cells = [f"`{rule}`", reference]
         for label in ("torch foreach", "torch fused", "lrlab K=1", f"lrlab K={a.k}"):
             v = t.get(label)
             cells.append("—" if v is None else min_median([x * 1e3 for x in v], " ms", 1))
         for label in ("lrlab K=1", f"lrlab K={a.k}"):
             cells.append(f"{min(t[label]) / torch_best:.2f}x")
+        if a.compile:
+            compiled = t[f"lrlab K={a.k} compiled"]
+            cells += [min_median([x * 1e3 for x in compiled], " ms", 1),
+                      f"{min(compiled) / torch_best:.2f}x",
+                      f"{t[f'lrlab K={a.k} compiled warm-up'][0]:.1f} s"]
         rows.append(cells)
         print(" | ".join(cells), file=sys.stderr, flush=True)
     text = "\n\n".join([
@@ -150,7 +163,9 @@ def main(argv: list[str] | None = None) -> None:
          "implementation's minimum (1.2x is the target)."),
         markdown_table(["rule", "torch reference", "torch foreach", "torch fused",
                         "lrlab K=1", f"lrlab K={a.k} (per member)", "K=1 / torch",
-                        f"K={a.k} / torch"], rows),
+                        f"K={a.k} / torch",
+                        *([f"K={a.k} compiled", "compiled / torch", "compile (first epoch, wall)"]
+                          if a.compile else [])], rows),
     ]) + "\n"
     print(text)
     if a.write is not None:
