@@ -90,7 +90,8 @@ def torch_epoch(name: str, options: dict, impl: str, steps: int) -> Callable[[],
 
 
 def lrlab_epoch(rule: str, k: int, steps: int, compile: bool = False) -> Callable[[], None]:
-    pop, (x, y) = Population(mlp(), rule, {"lr": [1e-3] * k}, compile=compile), batch()
+    options = {"compile": True} if compile else {}  # (older lrlab has no compile option)
+    pop, (x, y) = Population(mlp(), rule, {"lr": [1e-3] * k}, **options), batch()
 
     def epoch() -> None:
         for _ in range(steps):
