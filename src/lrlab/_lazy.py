@@ -7,15 +7,16 @@ imported the first time one of its names is read (PEP 562's module ``__getattr__
 name is then kept in the package's namespace, so later reads cost nothing. Submodules not
 yet imported are imported when read as attributes (``lrlab.optim``), as before.
 
-A public name may also be a submodule's name (``lrlab.train`` is the function
-:func:`lrlab.train.train`, and also a subpackage): importing the submodule would rebind the
-package attribute to the module, so the package keeps the public name instead, as an eager
-``from lrlab.train import train`` did.
+A public name may also be a submodule's name (``lrlab.train`` is a function, and
+``lrlab.train`` also a subpackage): importing the submodule would rebind the package
+attribute to the module, so the package keeps the public name instead, as the eager
+imports in ``__init__`` did.
 
 Example:
     >>> import lrlab
-    >>> lrlab.train.__module__
-    'lrlab.train._fit'
+    >>> import lrlab.train  # the subpackage is imported ...
+    >>> callable(lrlab.train)  # ... and the name is still the function
+    True
 """
 
 from __future__ import annotations
