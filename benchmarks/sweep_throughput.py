@@ -77,10 +77,9 @@ from _common import (
 )
 from sklearn.metrics import roc_auc_score
 
-from lrlab import LrlabError
+from lrlab import LrlabError, sweep
 from lrlab._malloc import keep_freed_memory
 from lrlab.tasks import Task, get_task
-from lrlab import sweep
 
 SECTION = "sweep_throughput"
 SEED = 0
