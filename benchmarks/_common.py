@@ -11,17 +11,19 @@ import datetime as dt
 import os
 import platform
 import shlex
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import torch
 
 __all__ = [
-    "INTRO", "command_line", "machine", "markdown_table", "now", "ratio", "seconds",
-    "timed", "write_section",
+    "INTRO", "Sample", "command_line", "machine", "markdown_table", "min_median", "now", "ratio",
+    "seconds", "timed", "timed_cpu", "write_section",
 ]
 
 T = TypeVar("T")
@@ -40,6 +42,28 @@ def timed(fn: Callable[[], T]) -> tuple[float, T]:
     start = time.perf_counter()
     result = fn()
     return time.perf_counter() - start, result
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed call: wall-clock seconds and the CPU seconds this process spent (all its
+    threads), which a busy shared machine disturbs far less than wall time."""
+
+    wall: float
+    cpu: float
+
+
+def timed_cpu(fn: Callable[[], T]) -> tuple[Sample, T]:
+    """Wall and process CPU seconds of ``fn()``, and its result."""
+    cpu, start = time.process_time(), time.perf_counter()
+    result = fn()
+    return Sample(time.perf_counter() - start, time.process_time() - cpu), result
+
+
+def min_median(values: Sequence[float], unit: str = " s", digits: int = 2) -> str:
+    """``0.31 / 0.35 s``: the minimum and the median of repeated measurements."""
+    return (f"{min(values):,.{digits}f} / {statistics.median(values):,.{digits}f}{unit}"
+            if values else "—")
 
 
 def machine() -> str:

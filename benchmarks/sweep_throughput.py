@@ -15,9 +15,21 @@ What is measured, all in one process, one after another (so the ratios are side 
   epochs=E, batch_size=50)`` with ``metrics=[keras.metrics.AUC()]`` on
   ``KERAS_BACKEND=torch``; ``--keras-runs`` runs are timed once and scaled to each K.
   Keras is optional (``pip install -e '.[bench]'``); without it that column says so.
+* **JAX** (``pip install -e '.[bench]'``): the same K rates as a skilled JAX user would
+  train them (``benchmarks/_jax_reference.py``): parameters stacked over K, the step
+  ``vmap``-ped over the members, each epoch one ``jit``-compiled ``lax.scan`` over its steps
+  followed by the validation loss, accuracy and Keras AUC; same data, initial weights,
+  example order and rates. Its compile time is reported apart, not in its run time.
 * **MNIST**: the ``mnist-mlp`` task (784-256-10) with K = 16, population against 16 plain
-  runs, on a stratified subset of the training images for a few epochs (the validation set,
-  10,000 images, is evaluated in full every epoch by both).
+  runs and JAX, on a stratified subset of the training images for a few epochs (the
+  validation set, 10,000 images, is evaluated in full every epoch by all). The same run
+  measures the single-thread float32 GEMM ceiling (a 1024^3 ``torch.mm``) and reports what
+  share of it each method reaches (its multiply-adds over its CPU seconds).
+
+Every figure is timed ``--reps`` times, the methods interleaved (population, plain, JAX,
+population, ...), and reported as minimum / median of the process's CPU seconds (beside
+the wall seconds): the machine may be shared, and CPU seconds are disturbed far less.
+Ratios use the minima.
 
 Threads: one intra-op thread by default (``--threads``). On a shared machine whose cores
 are busy with other work, intra-op threads that wait on each other time the scheduler rather
@@ -32,20 +44,20 @@ times faster the population is than training the K networks one by one.
 
 Usage::
 
-    python benchmarks/sweep_throughput.py [--quick] [--ks 1,4,32,256] [--keras-runs 2]
-        [--plain-runs 3] [--threads 1] [--data-dir ../shared/data/mnist]
+    python benchmarks/sweep_throughput.py [--quick] [--ks 1,4,32,256] [--reps 3]
+        [--keras-runs 2] [--plain-runs 3] [--threads 1] [--data-dir ../shared/data/mnist]
         [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -53,30 +65,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from _common import (
+    Sample,
     command_line,
     machine,
     markdown_table,
+    min_median,
     now,
     ratio,
-    seconds,
-    timed,
+    timed_cpu,
     write_section,
 )
 from sklearn.metrics import roc_auc_score
 
-from lrlab import LrlabError
+from lrlab import LrlabError, sweep
 from lrlab._malloc import keep_freed_memory
 from lrlab.tasks import Task, get_task
-from lrlab import sweep
 
 SECTION = "sweep_throughput"
 SEED = 0
 TARGET_K = 32
 MNIST_K = 16
-FOOTNOTE = ("Ratios are what to compare: all timings come from the same run, one method after "
-            "another. \"extrapolated from n runs\": n runs were timed and the time scaled "
-            "linearly to K runs; \"mean of n runs\": the mean of n timed runs, times K.")
-
 
 # -- settings --------------------------------------------------------------------------
 
@@ -94,6 +102,8 @@ class Settings:
     mnist_subset: int
     mnist_epochs: int
     threads: int
+    reps: int
+    jax: bool
     write: Path | None
 
 
@@ -113,6 +123,9 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     p.add_argument("--mnist-subset", type=int, default=None,
                    help="training images used on mnist-mlp (default 10000)")
     p.add_argument("--mnist-epochs", type=int, default=None, help="mnist-mlp epochs (default 2)")
+    p.add_argument("--reps", type=int, default=None,
+                   help="interleaved repetitions of every timing (default 3; 1 with --quick)")
+    p.add_argument("--no-jax", action="store_true", help="skip the JAX column")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1; 0 keeps torch's own default)")
     p.add_argument("--write", type=Path, default=None, metavar="MD",
@@ -130,10 +143,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         mnist_subset=a.mnist_subset or (1000 if quick else 10_000),
         mnist_epochs=a.mnist_epochs or (1 if quick else 2),
         threads=a.threads,
+        reps=a.reps or (1 if quick else 3),
+        jax=not a.no_jax,
         write=a.write,
     )
-    if min(settings.ks) < 1 or settings.plain_runs < 1:
-        p.error("--ks and --plain-runs must be at least 1")
+    if min(settings.ks) < 1 or settings.plain_runs < 1 or settings.reps < 1:
+        p.error("--ks, --plain-runs and --reps must be at least 1")
     if min(settings.keras_runs, settings.threads) < 0:
         p.error("--keras-runs and --threads must be at least 0")
     return settings
@@ -162,10 +177,9 @@ def log(message: str) -> None:
 # -- what is timed ---------------------------------------------------------------------
 
 
-def population(task: Task, lrs: list[float], epochs: int) -> float:
-    """Seconds for one lrlab sweep of all ``lrs`` (validation metrics every epoch)."""
-    secs, _ = timed(lambda: sweep(task, lrs=lrs, epochs=epochs, device="cpu"))
-    return secs
+def population(task: Task, lrs: list[float], epochs: int) -> Sample:
+    """One lrlab sweep of all ``lrs`` (validation metrics every epoch), timed."""
+    return timed_cpu(lambda: sweep(task, lrs=lrs, epochs=epochs, device="cpu"))[0]
 
 
 def _auc(onehot: np.ndarray, probs: np.ndarray) -> float:
@@ -232,58 +246,86 @@ def keras_run(keras: ModuleType, task: Task, lr: float, epochs: int, seed: int =
               batch_size=task.batch_size, verbose=0)
 
 
-# -- estimates -------------------------------------------------------------------------
+# -- measurements ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """Seconds for K sequential runs, from ``timed`` runs actually timed."""
+@dataclass
+class Timings:
+    """Every timing of one population size, repetition by repetition."""
 
     k: int
-    per_run: float
-    timed: int
+    population: list[Sample] = field(default_factory=list)
+    plain: list[Sample] = field(default_factory=list)  # per run
+    plain_runs: int = 0  # runs timed per repetition
+    jax: list[Sample] = field(default_factory=list)
+    jax_compile: Sample | None = None
+    keras_per_run: float | None = None  # wall seconds, timed once
+
+    @staticmethod
+    def best(samples: list[Sample]) -> float | None:
+        return min(x.cpu for x in samples) if samples else None
+
+    def cell(self, samples: list[Sample], scale: int = 1) -> str:
+        if not samples:
+            return "—"
+        cpu = min_median([x.cpu * scale for x in samples])
+        wall = min_median([x.wall * scale for x in samples])
+        return f"{cpu} CPU ({wall} wall)"
+
+    def per_plain(self, seconds: float | None) -> float | None:
+        plain = self.best(self.plain)
+        return None if seconds is None or not plain else seconds / plain
 
     @property
-    def total(self) -> float:
-        return self.per_run * self.k
+    def cost_of_k(self) -> float | None:
+        """Population CPU seconds over one plain run's."""
+        return self.per_plain(self.best(self.population))
 
     @property
-    def note(self) -> str:
-        if self.timed == self.k:
-            return "measured"
-        if self.timed > self.k:
-            return f"mean of {plural(self.timed, 'run')}"
-        return f"extrapolated from {plural(self.timed, 'run')}"
+    def throughput(self) -> float | None:
+        pop, plain = self.best(self.population), self.best(self.plain)
+        return None if not pop or plain is None else plain * self.k / pop
+
+    @property
+    def vs_jax(self) -> float | None:
+        """Population CPU seconds over JAX's (compile apart)."""
+        pop, jax = self.best(self.population), self.best(self.jax)
+        return None if pop is None or not jax else pop / jax
 
 
-def sequential(run: Callable[[float], object], lrs: list[float], n: int) -> Estimate:
-    """Time ``run(lr)`` for ``n`` of ``lrs`` (spread over them) and scale to all of them."""
+def plain_sample(task: Task, lrs: list[float], n: int, epochs: int) -> Sample:
+    """Seconds per plain run: ``n`` runs at rates spread over ``lrs``, timed together."""
     chosen = spread(lrs, min(n, len(lrs)))
-    secs, _ = timed(lambda: [run(lr) for lr in chosen])
-    return Estimate(k=len(lrs), per_run=secs / len(chosen), timed=len(chosen))
+    sample, _ = timed_cpu(lambda: [plain_run(task, lr, epochs) for lr in chosen])
+    return Sample(sample.wall / len(chosen), sample.cpu / len(chosen))
 
 
-@dataclass(frozen=True)
-class Row:
-    """One population size: the population's seconds and the sequential estimates."""
+def jax_module() -> ModuleType | None:
+    """``_jax_reference`` when JAX and optax are installed, else ``None``."""
+    try:
+        import _jax_reference
+    except ImportError:
+        return None
+    return _jax_reference
 
-    k: int
-    population: float
-    plain: Estimate
-    keras: Estimate | None
 
-    @property
-    def cost_of_k(self) -> float:
-        """Population seconds over one plain run's seconds."""
-        return self.population / self.plain.per_run
-
-    @property
-    def throughput(self) -> float:
-        return self.plain.total / self.population
-
-    @property
-    def keras_ratio(self) -> float | None:
-        return None if self.keras is None else self.keras.total / self.population
+def measure(task: Task, k: int, epochs: int, s: Settings, jx: ModuleType | None,
+            name: str) -> Timings:
+    """Population, plain runs and JAX at K rates, ``s.reps`` times, interleaved."""
+    lrs, t = rates(k), Timings(k, plain_runs=min(s.plain_runs, k))
+    reference = None
+    if jx is not None:
+        reference = jx.JaxSweep(task, lrs, seed=SEED)
+        t.jax_compile, _ = timed_cpu(lambda: reference.compile(task.batch_size))
+    for _ in range(s.reps):
+        t.population.append(population(task, lrs, epochs))
+        t.plain.append(plain_sample(task, lrs, t.plain_runs, epochs))
+        if reference is not None:
+            t.jax.append(timed_cpu(lambda: reference.run(epochs, task.batch_size))[0])
+    log(f"{name} K={k}: population {min_median([x.cpu for x in t.population])} CPU, "
+        f"plain {min_median([x.cpu for x in t.plain])} CPU per run, "
+        f"JAX {min_median([x.cpu for x in t.jax])} CPU")
+    return t
 
 
 # -- the benchmark ---------------------------------------------------------------------
@@ -297,42 +339,39 @@ def warm_up(task: Task, keras: ModuleType | None) -> None:
         keras_run(keras, task, 0.1, 1)
 
 
-def blobs_rows(s: Settings, keras: ModuleType | None) -> list[Row]:
+def blobs_rows(s: Settings, keras: ModuleType | None, jx: ModuleType | None
+               ) -> list[Timings]:
     task = get_task("blobs")
     warm_up(task, keras)
     keras_per_run = None
     if keras is not None and s.keras_runs > 0:
         log(f"blobs: timing {plural(s.keras_runs, 'Keras run')} of {s.epochs} epochs ...")
-        keras_per_run = sequential(lambda lr: keras_run(keras, task, lr, s.epochs),
-                                   rates(s.keras_runs), s.keras_runs).per_run
-        log(f"  Keras: {keras_per_run:.1f} s per run")
+        chosen = rates(s.keras_runs)
+        sample, _ = timed_cpu(lambda: [keras_run(keras, task, lr, s.epochs) for lr in chosen])
+        keras_per_run = sample.wall / len(chosen)
     rows = []
     for k in s.ks:
-        lrs = rates(k)
-        pop = population(task, lrs, s.epochs)
-        plain = sequential(lambda lr: plain_run(task, lr, s.epochs), lrs, s.plain_runs)
-        ker = (None if keras_per_run is None
-               else Estimate(k=k, per_run=keras_per_run, timed=s.keras_runs))
-        rows.append(Row(k, pop, plain, ker))
-        log(f"blobs K={k}: population {pop:.1f} s, plain {plain.total:.1f} s "
-            f"({plain.note}), throughput {rows[-1].throughput:.1f}x")
+        t = measure(task, k, s.epochs, s, jx, "blobs")
+        t.keras_per_run = keras_per_run
+        rows.append(t)
     return rows
 
 
 @dataclass(frozen=True)
 class MnistResult:
-    k: int
+    timings: Timings
     train_examples: int
     epochs: int
-    population: float
-    plain: Estimate
+    flops: float  # per member
+    ceiling: float  # GFLOP/s
 
-    @property
-    def throughput(self) -> float:
-        return self.plain.total / self.population
+    def share(self, samples: list[Sample]) -> float | None:
+        """The share of the GEMM ceiling a method reached (best repetition)."""
+        best = Timings.best(samples)
+        return None if not best else self.flops * self.timings.k / best / 1e9 / self.ceiling
 
 
-def mnist_result(s: Settings) -> MnistResult | str:
+def mnist_result(s: Settings, jx: ModuleType | None) -> MnistResult | str:
     """The mnist-mlp comparison, or why it was skipped."""
     try:
         task = get_task("mnist-mlp", data_dir=s.data_dir, download=False)
@@ -340,78 +379,114 @@ def mnist_result(s: Settings) -> MnistResult | str:
         return f"skipped: MNIST not found under {s.data_dir} ({err})"
     task = task.subset(s.mnist_subset, seed=SEED)
     population(task, rates(2), 1)  # warm-up on this model's shapes
-    lrs = rates(s.mnist_k)
-    pop = population(task, lrs, s.mnist_epochs)
-    plain = sequential(lambda lr: plain_run(task, lr, s.mnist_epochs), lrs, s.mnist_k)
-    result = MnistResult(s.mnist_k, len(task.train), s.mnist_epochs, pop, plain)
-    log(f"mnist-mlp K={s.mnist_k}: population {pop:.1f} s, plain {plain.total:.1f} s, "
-        f"throughput {result.throughput:.1f}x")
-    return result
+    ceiling = max(gemm_ceiling() for _ in range(s.reps))
+    t = measure(task, s.mnist_k, s.mnist_epochs, s, jx, "mnist-mlp")
+    flops = flops_per_member([784, 256, 10], len(task.train), len(task.val), s.mnist_epochs)
+    return MnistResult(t, len(task.train), s.mnist_epochs, flops, ceiling)
+
+
+def gemm_ceiling(n: int = 1024, reps: int = 5) -> float:
+    """Single-thread float32 GEMM throughput (GFLOP/s, the best of ``reps`` CPU-timed
+    ``n x n x n`` products): the ceiling a compute-bound run can approach."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = min(timed_cpu(lambda: torch.mm(a, b))[0].cpu for _ in range(reps))
+    return 2 * n**3 / best / 1e9
+
+
+def flops_per_member(sizes: list[int], train: int, val: int, epochs: int) -> float:
+    """Multiply-adds x 2 of an MLP run: forward, weight and input gradients (none for the
+    input layer) on every training example, forward on every validation example."""
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))
+    input_grads = weights - sizes[0] * sizes[1]
+    return epochs * (2 * train * (2 * weights + input_grads) + 2 * val * weights)
 
 
 # -- the report ------------------------------------------------------------------------
 
 
-def blobs_table(rows: list[Row], keras_note: str) -> str:
-    headers = ["K", "population", "plain PyTorch, K runs", "population / 1 plain run",
-               "throughput (K plain runs / population)", "Keras, K runs",
-               "Keras K runs / population"]
+def blobs_table(rows: list[Timings], keras_note: str) -> str:
+    headers = ["K", "population", "plain PyTorch, per run", "JAX (compile apart)",
+               "JAX compile", "population / 1 plain run", "population / JAX",
+               "throughput (K plain runs / population)", "Keras K runs / population (wall)"]
     body = []
     for r in rows:
-        keras_cells = ([keras_note, "—"] if r.keras is None else
-                       [f"{seconds(r.keras.total)} ({r.keras.note})", ratio(r.keras_ratio)])
-        body.append([str(r.k), seconds(r.population),
-                     f"{seconds(r.plain.total)} ({r.plain.note})", ratio(r.cost_of_k),
-                     ratio(r.throughput), *keras_cells])
+        pop_wall = min((x.wall for x in r.population), default=None)
+        keras = (keras_note if r.keras_per_run is None or not pop_wall
+                 else ratio(r.keras_per_run * r.k / pop_wall))
+        body.append([str(r.k), r.cell(r.population),
+                     f"{r.cell(r.plain)} (mean of {plural(r.plain_runs, 'run')})",
+                     r.cell(r.jax),
+                     "—" if r.jax_compile is None else f"{r.jax_compile.cpu:.2f} s CPU",
+                     ratio(r.cost_of_k), ratio(r.vs_jax), ratio(r.throughput), keras])
     return markdown_table(headers, body)
 
 
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
 def mnist_table(m: MnistResult) -> str:
-    headers = ["K", "train images", "epochs", "population", f"plain PyTorch, {m.k} runs",
-               "throughput (K plain runs / population)"]
-    row = [str(m.k), f"{m.train_examples:,}", str(m.epochs), seconds(m.population),
-           f"{seconds(m.plain.total)} ({m.plain.note})", ratio(m.throughput)]
+    t = m.timings
+    headers = ["K", "train images", "epochs", "population", f"plain PyTorch, {t.k} runs",
+               "JAX (compile apart)", "population / JAX", "GEMM ceiling",
+               "population: share of ceiling", "JAX: share", "plain: share"]
+    plain_share = m.share([Sample(x.wall * t.k, x.cpu * t.k) for x in t.plain])
+    row = [str(t.k), f"{m.train_examples:,}", str(m.epochs), t.cell(t.population),
+           t.cell(t.plain, t.k), t.cell(t.jax), ratio(t.vs_jax), f"{m.ceiling:.0f} GFLOP/s",
+           percent(m.share(t.population)), percent(m.share(t.jax)), percent(plain_share)]
     return markdown_table(headers, [row])
 
 
-def verdict(name: str, value: float | None, target: float, *, at_most: bool = False) -> str:
+def verdict(name: str, value: float | None, target: float, *, at_most: bool = False,
+            unit: str = "x") -> str:
     sign = "<=" if at_most else ">="
+    shown = f"{100 * target:g}%" if unit == "%" else f"{target:g}x"
     if value is None:
-        return f"- {name} {sign} {target:g}x: not measured"
+        return f"- {name} {sign} {shown}: not measured"
     met = value <= target if at_most else value >= target
-    return f"- {name} {sign} {target:g}x: **{'met' if met else 'not met'}** ({value:.1f}x)"
+    got = f"{100 * value:.0f}%" if unit == "%" else f"{value:.2f}x"
+    return f"- {name} {sign} {shown}: **{'met' if met else 'not met'}** ({got})"
 
 
-def targets(rows: list[Row], mnist: MnistResult | str) -> list[str]:
+def targets(rows: list[Timings], mnist: MnistResult | str) -> list[str]:
     at = next((r for r in rows if r.k == TARGET_K), None)
+    one = next((r for r in rows if r.k == 1), None)
     k = f"K={TARGET_K}"
-    m = mnist if isinstance(mnist, MnistResult) and mnist.k == MNIST_K else None
+    m = mnist if isinstance(mnist, MnistResult) and mnist.timings.k == MNIST_K else None
     return [
+        verdict(f"blobs {k}, population / JAX", at and at.vs_jax, 1.5, at_most=True),
         verdict(f"blobs {k}, population / 1 plain run", at and at.cost_of_k, 1.5, at_most=True),
+        verdict("blobs K=1, population / 1 plain run", one and one.cost_of_k, 1.0, at_most=True),
+        verdict(f"mnist-mlp K={MNIST_K}, population / JAX", m and m.timings.vs_jax, 1.0,
+                at_most=True),
+        verdict(f"mnist-mlp K={MNIST_K}, share of the GEMM ceiling",
+                m and m.share(m.timings.population), 0.7, unit="%"),
         verdict(f"blobs {k}, throughput", at and at.throughput, 20),
-        verdict(f"blobs {k}, Keras K runs / population", at and at.keras_ratio, 100),
-        verdict(f"mnist-mlp K={MNIST_K}, throughput", m and m.throughput, 4),
     ]
 
 
 def threads_note(threads: int) -> str:
     if not threads:
         return "Threads: torch's default (`--threads 0`)."
-    return (f"Threads: {plural(threads, 'intra-op thread')} (`--threads`, default 1): on a "
-            "shared machine, threads waiting on each other time the scheduler rather than the "
-            "code (see the script's docstring).")
+    return (f"Threads: {plural(threads, 'intra-op thread')} (`--threads`, default 1; JAX's "
+            "XLA is asked for one too): on a shared machine, threads waiting on each other "
+            "time the scheduler rather than the code (see the script's docstring).")
 
 
-def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | str,
-           tuned: bool) -> str:
+def report(s: Settings, rows: list[Timings], keras_note: str, mnist: MnistResult | str,
+           tuned: bool, jax_note: str) -> str:
     parts = [
-        "## Sweep throughput: one population against K separate runs",
+        "## Sweep throughput: one population against K separate runs and JAX",
         f"Produced by `{command_line()}` on {now()}.",
-        f"Machine: {machine()}.",
+        f"Machine: {machine()}; {jax_note}.",
         threads_note(s.threads),
         ("Allocator: glibc's mmap/trim thresholds raised to 64 MiB for the whole process "
          "(`lrlab._malloc.keep_freed_memory`, as the `lrlab` command does)." if tuned else
          "Allocator: the C library's defaults."),
+        (f"Each cell: minimum / median of {plural(s.reps, 'interleaved repetition')}, CPU "
+         "seconds of this process (wall seconds in brackets). Ratios: of the minimum CPU "
+         "seconds."),
         (f"**blobs** (the brief's experiment: 2-50-3 dense network, SGD, batch 50, "
          f"{s.epochs} epochs, validation loss, accuracy and ROC AUC every epoch; rates "
          "log-spaced 1e-3..1):"),
@@ -421,11 +496,13 @@ def report(s: Settings, rows: list[Row], keras_note: str, mnist: MnistResult | s
         epochs = plural(mnist.epochs, "epoch")
         parts += [(f"**mnist-mlp** (784-256-10, SGD, batch 100; trained on a stratified "
                    f"subset of {mnist.train_examples:,} images for {epochs} to keep the "
-                   "benchmark short; all 10,000 validation images evaluated every epoch):"),
+                   "benchmark short; all 10,000 validation images evaluated every epoch; "
+                   "share of ceiling: the run's multiply-adds x 2 over its CPU seconds, "
+                   "against a 1024^3 float32 `torch.mm` on one thread):"),
                   mnist_table(mnist)]
     else:
         parts.append(f"**mnist-mlp**: {mnist}.")
-    parts += ["Targets:", "\n".join(targets(rows, mnist)), FOOTNOTE]
+    parts += ["Targets:", "\n".join(targets(rows, mnist))]
     return "\n\n".join(parts) + "\n"
 
 
@@ -440,10 +517,14 @@ def main(argv: list[str] | None = None) -> None:
     keras = keras_module() if s.keras_runs > 0 else None
     keras_note = ("keras not installed" if keras is None and s.keras_runs > 0
                   else "skipped (--keras-runs 0)")
-    log(f"{machine()}")
-    rows = blobs_rows(s, keras)
-    mnist = mnist_result(s)
-    text = report(s, rows, keras_note, mnist, tuned)
+    jx = jax_module() if s.jax else None
+    jax_note = ("JAX not installed (pip install -e '.[bench]')" if s.jax and jx is None
+                else "JAX skipped (--no-jax)" if jx is None
+                else f"jax {jx.jax.__version__}, optax {jx.optax.__version__}")
+    log(f"{machine()}; {jax_note}")
+    rows = blobs_rows(s, keras, jx)
+    mnist = mnist_result(s, jx)
+    text = report(s, rows, keras_note, mnist, tuned, jax_note)
     print(text)
     if s.write is not None:
         write_section(s.write, SECTION, text)

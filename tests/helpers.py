@@ -1,5 +1,6 @@
 """Helpers the tests share: run ``lrlab`` in-process, check one-line errors, compare records
-without their wall-clock ``time`` metric, snapshot a folder, write gzipped IDX files.
+without their wall-clock ``time`` metric, snapshot a folder, write gzipped IDX files,
+change a SQLite file behind the store's back.
 
 ``tests/`` is on ``sys.path`` (its ``conftest.py`` puts it there), so any test imports these
 as ``from helpers import ...``.
@@ -8,6 +9,7 @@ as ``from helpers import ...``.
 from __future__ import annotations
 
 import gzip
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +71,14 @@ def idx_gz(array: np.ndarray, *, level: int = 9) -> bytes:
     """A gzipped uint8 IDX file (MNIST's format) holding ``array``: deterministic bytes."""
     header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
     return gzip.compress(header + array.astype(np.uint8).tobytes(), compresslevel=level, mtime=0)
+
+
+def sqlite_exec(path: Path, *statements: str) -> Path:
+    """Run ``statements`` on the SQLite file ``path`` (created if missing) in one committed
+    connection, as another program would; returns ``path``."""
+    conn = sqlite3.connect(path)
+    for statement in statements:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    return path

@@ -25,7 +25,8 @@ def test_find_prints_every_reading_and_writes_the_curve(tmp_path, capsys):
 @pytest.mark.parametrize("args", [
     ["find", "blobs", "--start", "10", "--end", "1"],
     ["find", "blobs", "--steps", "5"],
-    ["find", "blobs", "--seeds", "0"],
+    ["find", "blobs", "--seeds", "0,x"],
+    ["find", "blobs", "--seeds", "0,-1"],
     ["find", "nope"],
     ["find"],
 ])
@@ -50,3 +51,15 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
     assert ("suggested rate:" in lines) or ("no rate: " in lines and "end=" in lines)
     for warning in settings["warnings"]:
         assert f"warning: {warning}" in lines
+
+
+def test_find_seeds_are_listed_as_for_sweep(capsys):
+    """``--seeds 0,1`` runs those seeds; a lone count (find's old meaning) still runs that
+    many, with a one-line note saying how to write it."""
+    assert main(["find", "blobs", "--steps", "20", "--seeds", "0,1"]) == 0
+    out, err = capsys.readouterr()
+    assert "median of 2 runs" in out and not err
+    assert main(["find", "blobs", "--steps", "20", "--seeds", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "median of 3 runs" in out
+    assert err.startswith("note: --seeds lists the seeds") and err.count("\n") == 1

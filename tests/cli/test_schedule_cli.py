@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lrlab import LrlabError
-from lrlab.cli._schedule import plot_schedules, schedule, schedule_curves
+from lrlab.cli._schedule import plot_schedules, schedule
+from lrlab.report import schedule_curves
 from lrlab.schedules import SCHEDULES
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -309,3 +309,21 @@ def test_an_iterable_dataset_without_a_length() -> None:
     with pytest.raises(LrlabError) as err:
         task.subset(0.5)
     one_line(err, "number of examples")
+
+
+def test_a_loader_built_from_a_batch_sampler() -> None:
+    """accelerate and the Hugging Face Trainer build loaders from a plain BatchSampler (their
+    batch_size is None): lrlab reads the batch size there, shuffles in its seeded order, and
+    takes subsets of them (a search's race)."""
+    from data_models import Texts
+    from torch.utils.data import BatchSampler, RandomSampler
+
+    data = Texts(64, 0)
+    loader = DataLoader(data, batch_sampler=BatchSampler(RandomSampler(data), 16, False))
+    task = Task.from_loaders(transformer_task().model, loader,
+                             DataLoader(Texts(32, 1), batch_size=16), loss=None, epochs=1)
+    assert task.batch_size == 16
+    assert lrlab.sweep(task, lrs=[0.1], record_steps=True).steps["step"].max() == 4
+    half = task.subset(32)
+    assert lrlab.data.steps_per_epoch(half.train, 16) == 2
+    assert lrlab.sweep(half, lrs=[0.1]).curve("loss", "train").shape == (1, 1)

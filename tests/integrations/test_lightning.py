@@ -134,6 +134,22 @@ def test_again_at_a_given_epoch() -> None:
     assert finder.rate_used[1][1] == pytest.approx(finder.rate * 0.5, rel=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
+def test_a_resumed_run_keeps_its_rate(tmp_path) -> None:
+    finder = FindLR(start=1e-4, end=10.0, steps=20)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[finder, L.pytorch.callbacks.ModelCheckpoint(tmp_path / "ckpt")])
+    trainer.fit(Net(), *_data())
+    again, saved = FindLR(start=1e-4, end=10.0, steps=20), next((tmp_path / "ckpt").iterdir())
+    resumed = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=tmp_path,
+                        callbacks=[again, L.pytorch.callbacks.ModelCheckpoint(tmp_path / "ckpt")])
+    resumed.fit(Net(), *_data(), ckpt_path=saved)
+    assert again.results == [] and again.rate == finder.rate  # no new test, the rate restored
+    assert resumed.optimizers[0].param_groups[0]["initial_lr"] == pytest.approx(finder.rate)
+
+
 @pytest.mark.parametrize(("module", "message"), [
     (Net(optimizer=False), "configures no optimizer over its parameters"),
     (Net(manual=True), "manual optimization"),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import no_time
+from helpers import no_time, sqlite_exec
 
 from lrlab._errors import LrlabError
 from lrlab.store import (
@@ -178,20 +178,11 @@ def _lrlab_db(path: Path, blobs) -> Path:
 
 
 def _other_sqlite(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE notes (text TEXT)")
-    conn.execute("INSERT INTO notes VALUES ('mine')")
-    conn.commit()
-    conn.close()
-    return path
+    return sqlite_exec(path, "CREATE TABLE notes (text TEXT)", "INSERT INTO notes VALUES ('mine')")
 
 
 def _set_version(path: Path, version: int) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {version}")
-    conn.commit()
-    conn.close()
-    return path
+    return sqlite_exec(path, f"PRAGMA user_version = {version}")
 
 
 def _damage(path: Path) -> Path:

@@ -4,12 +4,11 @@ that train, the progress lines, and bad databases: one ``error:`` line, exit 2, 
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import assert_bad_input, run
+from helpers import assert_bad_input, run, sqlite_exec
 
 from lrlab.store import SCHEMA_VERSION, Store
 
@@ -131,19 +130,11 @@ def _newer(path: Path) -> Path:
     from lrlab.cli import main
 
     assert main([*SWEEP, "-q", "--db", str(path)]) == 0
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.commit()
-    conn.close()
-    return path
+    return sqlite_exec(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
 
 
 def _foreign(path: Path) -> Path:
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
-    return path
+    return sqlite_exec(path, "CREATE TABLE t (x)")
 
 
 FILES = {

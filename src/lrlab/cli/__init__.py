@@ -49,17 +49,15 @@ def _train(command: str, task: TaskOptions, members: MemberOptions, training: Tr
     """Train the members as a new study (``sweep`` and ``train``): every check first."""
     from lrlab.cli._display import print_result
     from lrlab.cli._store import train_study
-    from lrlab.executors import get_executor
     from lrlab.train import validated
 
     output.check()
     config = validated(seed=task.seed, **members.settings(), **training.settings())
     with executor.open() as ex:
         data = task.load()
-        chunked = None if ex == get_executor() else ex  # the default: fit, as before
         result = train_study(data, config, command=command, spec=task.spec(), db=store.db,
                              study=store.study, checkpoint_every=store.checkpoint_every,
-                             quiet=output.quiet, executor=chunked,
+                             quiet=output.quiet, executor=ex,
                              tensorboard=output.tensorboard)
     print_result(result)
     output.write(result, lambda out, fmt: result.save(out, format=fmt), board=False)

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab.cli._options import with_options
@@ -28,8 +27,8 @@ __all__ = ["find"]
 @click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd",
               show_default=True, help="the optimizer the test trains with")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
-@click.option("--seeds", type=int, default=1, show_default=True,
-              help="run the test this many times (different data orders) and read the median")
+@click.option("--seeds", help="the seeds to run the test with, a comma list as for sweep "
+                              "(0,1,2), read on their median; default: --seed alone")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--subset", help="run on a stratified subset: a count or a fraction")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="dataset directory")
@@ -37,7 +36,7 @@ __all__ = ["find"]
               help="write the curve (curve.csv) and the readings (readings.json) here")
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
-         mode: str, optimizer: str, batch_size: int | None, seeds: int, seed: int,
+         mode: str, optimizer: str, batch_size: int | None, seeds: str | None, seed: int,
          subset: str | None, data_dir: Path | None, out: Path | None,
          report: Path | None, tensorboard: Path | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks."""
@@ -53,19 +52,18 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     check_out(out)
     check_report(report)
     check_tensorboard(tensorboard)
-    if seeds < 1:
-        raise LrlabError(f"--seeds must be at least 1, got {seeds}")
+    chosen = _seeds(seeds, seed)
     t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
-    result = range_test(t, optimizer=optimizer, seeds=seeds, seed=seed, start=start, end=end,
+    result = range_test(t, optimizer=optimizer, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True)
     if len(result.lrs) and result.lrs[-1] > end * (1 + 1e-9):
         print(f"no descent up to {end:g}: ran the test again up to {result.lrs[-1]:g}",
               file=sys.stderr)
     _report(result, t.name, optimizer, mode)
-    settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": seeds,
+    settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
                 "warnings": list(result.warnings)}
     if out is not None:
@@ -77,7 +75,30 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     write_tensorboard(result, tensorboard)
 
 
+def _seeds(text: str | None, seed: int) -> list[int]:
+    """``--seeds`` as every command reads it: the seeds themselves (``0,1,2``). A lone number
+    above 1 is how ``find`` once asked for a count: it is taken as that many seeds from
+    ``--seed``, with a one-line note saying how to write it now."""
+    from lrlab.cli._options import parse_seeds
+
+    seeds = parse_seeds(text)
+    if seeds is None:
+        return [seed]
+    if len(seeds) == 1 and seeds[0] > 1:
+        count = seeds[0]
+        seeds = list(range(seed, seed + count))
+        print(f"note: --seeds lists the seeds (as in sweep); running {count} seeds, "
+              f"{','.join(map(str, seeds[:3]))}{',...' if count > 3 else ''} (write --seeds "
+              f"{','.join(map(str, seeds[:3]))}{',...' if count > 3 else ''} to say so)",
+              file=sys.stderr)
+    if any(s < 0 for s in seeds):
+        raise LrlabError(f"--seeds must be seeds >= 0, got {text!r}")
+    return seeds
+
+
 def _report(result, name: str, optimizer: str, mode: str) -> None:
+    from rich.table import Table
+
     from lrlab.cli._display import stdout
 
     table = Table(title=f"{name}: range test, {optimizer}")

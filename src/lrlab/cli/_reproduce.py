@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab.cli._list import print_listing
@@ -61,6 +59,9 @@ for _param in reproduce.params:  # this command's own --out text
 
 def _run(name: str, out: Path, size: str, data_dir: Path | None, download: bool,
          device: str | None, quiet: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     from lrlab.cli._display import progress_bar, stdout
     from lrlab.reproduce import reproduce as run
 

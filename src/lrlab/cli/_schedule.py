@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab.cli._list import print_listing
-from lrlab.report import ScheduleCurves, schedule_curves
-from lrlab.report import plot_schedules as draw_schedules
 
-__all__ = ["ScheduleCurves", "check_png_path", "plot_schedules", "schedule", "schedule_curves"]
+if TYPE_CHECKING:
+    from lrlab.report import ScheduleCurves
+
+__all__ = ["check_png_path", "plot_schedules", "schedule"]
 
 def check_png_path(out: Path) -> None:
     """Raise LrlabError unless ``out`` is a ``.png`` file name in a writable directory."""
@@ -45,6 +47,8 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
     Returns:
         ``out``.
     """
+    from lrlab.report import plot_schedules as draw_schedules
+
     check_png_path(out)
     fig = draw_schedules(data, log=log)
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
@@ -68,6 +72,8 @@ def schedule() -> None:
 def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, out: Path,
          log_scale: bool) -> None:
     """Draw each SPEC (NAME[:key=value,...], see `lrlab list schedules`) over training."""
+    from lrlab.report import schedule_curves
+
     check_png_path(out)
     data = schedule_curves(specs, lr0=lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
     plot_schedules(data, out, log=log_scale)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
@@ -116,7 +115,9 @@ def _show(result: Any) -> None:
     stdout.print(f"compute: {result.compute:.4g} member-epochs", soft_wrap=True)
 
 
-def _table(title: str, frame: Any, columns: list[str]) -> Table:
+def _table(title: str, frame: Any, columns: list[str]) -> Any:
+    from rich.table import Table
+
     from lrlab.cli._display import _fmt
 
     table = Table(title=title)

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
-from rich.table import Table
 
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import TaskOptions
@@ -93,6 +91,9 @@ def _db_option(fn):
 @_db_option
 def ls(db: Path) -> None:
     """List the studies in the database."""
+    import pandas as pd
+    from rich.table import Table
+
     from lrlab.cli._display import stdout
     from lrlab.store import Store
 
@@ -157,12 +158,11 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
         chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
         task = TaskOptions.from_spec(info.task_spec).load()
         with get_executor(executor, address=address, members_per_task=chunks) as ex:
-            chunked = {} if ex == get_executor() else {"executor": ex}  # default: fit
             bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
             with bar as callbacks:
                 result = resume_study(store, study, task, callbacks=callbacks,
                                       checkpoint_every=checkpoint_every, device=device,
-                                      force=force, **chunked)
+                                      force=force, executor=ex)
     print_result(result)
     if out is not None:
         result.save(out, format=fmt)

@@ -111,12 +111,14 @@ def subset_of(data: Any, indices: Sequence[int]) -> Any:
     dataset, or a ``DataLoader`` rebuilt over one with every setting kept."""
     if not isinstance(data, DataLoader):
         return Subset(data, list(indices))
-    options = {"batch_size": data.batch_size, "num_workers": data.num_workers,
-               "collate_fn": data.collate_fn, "pin_memory": data.pin_memory,
-               "drop_last": data.drop_last, "timeout": data.timeout,
-               "worker_init_fn": data.worker_init_fn,
+    own = loader_batch_size(data)
+    options = {"batch_size": own if own is not None else data.batch_size,
+               "num_workers": data.num_workers, "collate_fn": data.collate_fn,
+               "pin_memory": data.pin_memory, "drop_last": _drop_last(data),
+               "timeout": data.timeout, "worker_init_fn": data.worker_init_fn,
                "multiprocessing_context": data.multiprocessing_context,
-               "shuffle": type(data.sampler) is RandomSampler}
+               "shuffle": type(getattr(data.batch_sampler, "sampler", data.sampler))
+               is RandomSampler}
     if data.num_workers > 0:
         options["prefetch_factor"] = data.prefetch_factor
     return DataLoader(Subset(data.dataset, list(indices)), **options)
@@ -135,19 +137,23 @@ def _first(batches_: Iterable, count: int) -> Iterator[Any]:
 
 def loader_batch_size(data: Any) -> int | None:
     """A loader's own batch size (``None`` for a bare dataset, or a loader without automatic
-    batching or with a batch sampler of its own)."""
+    batching or with a batch sampler of its own). A loader built from a plain
+    ``BatchSampler`` (as accelerate and the Hugging Face Trainer build theirs) has it there."""
     if not isinstance(data, DataLoader) or type(data.batch_sampler) is not BatchSampler:
         return None
-    return data.batch_size
+    return data.batch_sampler.batch_size
+
+
+def _drop_last(loader: DataLoader) -> bool:
+    return bool(loader.batch_sampler.drop_last) if type(loader.batch_sampler) is BatchSampler \
+        else loader.drop_last
 
 
 def _own_order(loader: DataLoader) -> bool:
     """Whether a loader orders its examples itself (a sampler lrlab does not replace)."""
-    if isinstance(loader.dataset, IterableDataset) or loader.batch_size is None:
+    if isinstance(loader.dataset, IterableDataset) or loader_batch_size(loader) is None:
         return True
-    if type(loader.batch_sampler) is not BatchSampler:
-        return True
-    sampler = loader.sampler
+    sampler = loader.batch_sampler.sampler
     if type(sampler) is SequentialSampler:
         return False
     return not (type(sampler) is RandomSampler and not sampler.replacement
@@ -156,7 +162,7 @@ def _own_order(loader: DataLoader) -> bool:
 
 def _sampler(loader: DataLoader, seed: int, epoch: int, shuffle: bool) -> Sampler | None:
     n = len(loader.dataset)
-    if type(loader.sampler) is RandomSampler and shuffle:
+    if type(loader.batch_sampler.sampler) is RandomSampler and shuffle:
         return EpochOrder(n, seed, epoch)
     return None  # sequential
 
@@ -166,7 +172,7 @@ def _rebuilt(loader: DataLoader, batch_size: int | None, sampler: Sampler | None
     """``loader`` with another sampler (``None``: sequential) and batch size, every other
     setting kept."""
     options = {"num_workers": loader.num_workers, "collate_fn": loader.collate_fn,
-               "pin_memory": loader.pin_memory, "drop_last": loader.drop_last,
+               "pin_memory": loader.pin_memory, "drop_last": _drop_last(loader),
                "timeout": loader.timeout, "worker_init_fn": loader.worker_init_fn,
                "multiprocessing_context": loader.multiprocessing_context,
                "generator": generator}
@@ -174,7 +180,7 @@ def _rebuilt(loader: DataLoader, batch_size: int | None, sampler: Sampler | None
         options["prefetch_factor"] = loader.prefetch_factor
     if getattr(loader, "pin_memory_device", ""):
         options["pin_memory_device"] = loader.pin_memory_device
-    return DataLoader(loader.dataset, batch_size=batch_size or loader.batch_size,
+    return DataLoader(loader.dataset, batch_size=batch_size or loader_batch_size(loader),
                       sampler=sampler, **options)
 
 
@@ -195,8 +201,9 @@ def batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool)
     if isinstance(data, DataLoader):
         if _own_order(data):
             torch.manual_seed(epoch_seed(seed, epoch))  # a sampler drawing from it repeats
-            if batch_size != data.batch_size and loader_batch_size(data) is not None:
-                return _rebuilt(data, batch_size, data.sampler, generator)
+            own = loader_batch_size(data)
+            if own is not None and batch_size != own:
+                return _rebuilt(data, batch_size, data.batch_sampler.sampler, generator)
             return data
         return _rebuilt(data, batch_size, _sampler(data, seed, epoch, shuffle), generator)
     if isinstance(data, IterableDataset):
@@ -212,11 +219,12 @@ def steps_per_epoch(data: Any, batch_size: int) -> int | None:
         size = loader_batch_size(data.data) or batch_size
         return math.ceil(data.count / size)
     if isinstance(data, DataLoader):
-        if loader_batch_size(data) is not None and batch_size != data.batch_size:
+        own = loader_batch_size(data)
+        if own is not None and batch_size != own:
             n = num_examples(data)
             if n is None:
                 return None
-            return n // batch_size if data.drop_last else math.ceil(n / batch_size)
+            return n // batch_size if _drop_last(data) else math.ceil(n / batch_size)
         try:
             return len(data)
         except TypeError:

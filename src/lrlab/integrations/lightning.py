@@ -23,6 +23,10 @@ Under several processes (DDP), each runs the test on its own shard and rank 0's 
 broadcast to all; tested on one CPU process. Mixed precision: the test runs
 ``training_step`` outside the precision plugin's autocast, in the module's own dtype.
 
+A run resumed from a checkpoint (``fit(ckpt_path=...)``) does not run it at the start: the
+optimizer's restored state already holds the rate, and the callback's state (``rate``) is
+saved in the checkpoint.
+
 ``epochs=(5, 10)`` runs it again at the start of those epochs (as ``trainer.current_epoch``
 counts them, from 0), for a rate that follows the training.
 
@@ -120,7 +124,15 @@ class FindLR(_pl.Callback):
     # -- Lightning hooks -------------------------------------------------------------------
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self.run(trainer, pl_module)
+        if trainer.global_step == 0:  # a run resumed from a checkpoint keeps its rate
+            self.run(trainer, pl_module)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the rate applied (the results stay in memory)."""
+        return {"rate": self.rate}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rate = state_dict.get("rate")
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if trainer.current_epoch in self.epochs and trainer.current_epoch > 0:

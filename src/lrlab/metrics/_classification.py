@@ -47,10 +47,11 @@ _NARROW = 64  # class axes at most this wide are reduced along a transposed copy
 def _along_classes(fn, logits: Tensor) -> Tensor:
     """``fn(x, dim)`` over the last (class) axis, fast when that axis is narrow.
 
-    torch's CPU kernels for softmax, log-softmax and argmax vectorise along the reduced axis,
-    which is only C wide here (3 for blobs): on a contiguous transposed copy they run along
-    the long sample axis instead, 3-6x faster for C = 3 and still faster for C = 10 (same
-    values up to rounding). Elsewhere (CUDA, wide class axes) the plain call is used.
+    torch's CPU kernels for softmax and log-softmax vectorise along the reduced axis, which
+    is only C wide here (3 for blobs): on a contiguous transposed copy they run along the
+    long sample axis instead, 3-9x faster for C = 3 and still faster for C = 10 (same values
+    up to rounding). Elsewhere (CUDA, wide class axes) the plain call is used. Not for
+    :func:`argmax`, which has a fast kernel of its own.
     """
     if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > _NARROW:
         return fn(logits, -1)
@@ -64,8 +65,13 @@ def softmax(logits: Tensor) -> Tensor:
 
 
 def argmax(logits: Tensor) -> Tensor:
-    """The predicted class: ``argmax`` over the last axis (first index on ties)."""
-    return _along_classes(torch.argmax, logits)
+    """The predicted class: ``argmax`` over the last axis (first index on ties).
+
+    Read from ``max``, whose CPU kernel is as fast as ``argmax``'s on contiguous logits and
+    10x faster on a transposed layout (the same indices, NaN counting as the largest); the
+    transposed copy once used here cost more than either.
+    """
+    return logits.max(-1).indices
 
 
 def _onehot_mask(targets: Tensor, num_classes: int) -> Tensor:

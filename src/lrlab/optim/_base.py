@@ -67,7 +67,7 @@ def with_decay(grads: Sequence[Tensor], params: Sequence[Tensor], hp: Hyper) -> 
     wd = hp.get("weight_decay")
     if wd is None:
         return list(grads)
-    return [g + per_member(wd, p) * p for g, p in zip(grads, params)]
+    return [torch.addcmul(g, p, per_member(wd, p)) for g, p in zip(grads, params)]
 
 
 @dataclass(frozen=True)

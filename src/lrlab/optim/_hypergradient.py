@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from lrlab.optim._base import (
@@ -108,9 +109,10 @@ def _adam_hd_update(grads, state, params, hp):
     ms, vs, directions, updates = [], [], [], []
     for i, (g, m, v) in enumerate(zip(grads, state["m"], state["v"])):
         b1, b2 = per_member(hp["beta1"], g), per_member(hp["beta2"], g)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        d = (m / (1 - b1**t)) / (v.sqrt() / (1 - b2**t).sqrt() + per_member(hp["eps"], g))
+        m = torch.lerp(m, g, 1 - b1)  # b1 m + (1 - b1) g
+        v = torch.mul(g, g).lerp_(v, b2)  # b2 v + (1 - b2) g^2
+        d = v.sqrt().div_((1 - b2**t).sqrt()).add_(per_member(hp["eps"], g))
+        d = torch.div(m, d, out=d).div_(1 - b1**t)
         ms.append(m)
         vs.append(v)
         directions.append(d)

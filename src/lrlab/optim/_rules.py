@@ -3,7 +3,9 @@
 Each rule is written once as a pure function over tensors with a leading member axis (the
 contract is in :mod:`lrlab.optim._base`). The formulas follow ``torch.optim`` exactly (same
 defaults, same order of operations where it matters), which is what the parity tests check
-to 1e-10 in float64. The rules without a ``torch.optim`` twin live in
+to 1e-10 in float64. Each is written for few passes over memory: fused elementwise ops
+(``lerp``, ``addcmul``) and in-place work on the temporaries a step creates (never on its
+inputs), since on the flat ``(K, P)`` parameters of a large network every pass counts. The rules without a ``torch.optim`` twin live in
 :mod:`lrlab.optim._adaptive` (rprop, delta-bar-delta) and :mod:`lrlab.optim._hypergradient`
 (SGD-HD, Adam-HD).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from lrlab.optim._adaptive import DELTA_BAR_DELTA, RPROP
@@ -44,8 +47,8 @@ def _momentum_update(grads, state, params, hp, *, nesterov: bool = False):
     bufs, updates = [], []
     for i, (g, b) in enumerate(zip(grads, state["buf"])):
         mu = per_member(hp["momentum"], g)
-        b = mu * b + g
-        d = g + mu * b if nesterov else b
+        b = torch.addcmul(g, b, mu)  # mu b + g
+        d = torch.addcmul(g, b, mu) if nesterov else b
         bufs.append(b)
         updates.append(-lr_for(hp, i, g) * d)
     return updates, {"buf": bufs}
@@ -69,10 +72,11 @@ def _adagrad_update(grads, state, params, hp):
     grads = with_decay(grads, params, hp)
     sums, updates = [], []
     for i, (g, s) in enumerate(zip(grads, state["sum"])):
-        s = s + g * g
+        s = torch.addcmul(s, g, g)
         clr = lr_for(hp, i, g) / per_member(1 + (t - 1) * hp["lr_decay"], g)
         sums.append(s)
-        updates.append(-clr * g / (s.sqrt() + per_member(hp["eps"], g)))
+        denom = s.sqrt().add_(per_member(hp["eps"], g))
+        updates.append(torch.div(g, denom, out=denom).mul_(-clr))
     return updates, {"sum": sums, "t": t}
 
 
@@ -86,9 +90,10 @@ def _rmsprop_update(grads, state, params, hp):
     grads = with_decay(grads, params, hp)
     sqs, bufs, updates = [], [], []
     for i, (g, v, b) in enumerate(zip(grads, state["sq"], state["buf"])):
-        a = per_member(hp["alpha"], g)
-        v = a * v + (1 - a) * g * g
-        b = per_member(hp["momentum"], g) * b + g / (v.sqrt() + per_member(hp["eps"], g))
+        v = torch.mul(g, g).lerp_(v, per_member(hp["alpha"], g))  # a v + (1 - a) g^2
+        step = v.sqrt().add_(per_member(hp["eps"], g))
+        step = torch.div(g, step, out=step)  # g / (sqrt(v) + eps)
+        b = step.addcmul_(b, per_member(hp["momentum"], g))
         sqs.append(v)
         bufs.append(b)
         updates.append(-lr_for(hp, i, g) * b)
@@ -116,12 +121,12 @@ def _adam_update(grads, state, params, hp, *, decoupled: bool = False):
     for i, (g, m, v, p) in enumerate(zip(grads, state["m"], state["v"], params)):
         b1, b2 = per_member(hp["beta1"], g), per_member(hp["beta2"], g)
         lr = lr_for(hp, i, g)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        denom = v.sqrt() / (1 - b2**t).sqrt() + per_member(hp["eps"], g)
-        u = -(lr / (1 - b1**t)) * m / denom
+        m = torch.lerp(m, g, 1 - b1)  # b1 m + (1 - b1) g, as torch.optim.Adam
+        v = torch.mul(g, g).lerp_(v, b2)  # b2 v + (1 - b2) g^2
+        denom = v.sqrt().div_((1 - b2**t).sqrt()).add_(per_member(hp["eps"], g))
+        u = torch.div(m, denom, out=denom).mul_(-(lr / (1 - b1**t)))
         if decoupled and "weight_decay" in hp:
-            u = u - lr * per_member(hp["weight_decay"], p) * p
+            u = u.addcmul_(p, -lr * per_member(hp["weight_decay"], p))
         ms.append(m)
         vs.append(v)
         updates.append(u)

@@ -11,7 +11,7 @@ population with plain SGD; a Dataset or DataLoader task feeds its batches as the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -41,7 +41,7 @@ def _data(task: Task, split: Any) -> Any:
 
 
 def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, float] | None = None,
-               seeds: int = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
+               seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True, extend: bool = False) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
@@ -50,8 +50,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         task: any task (tensors, or a Dataset / DataLoader).
         optimizer, hparams: lrlab's update rule and its hyperparameters (``"sgd"``,
             ``"momentum"``, ``"adam"``, ...).
-        seeds: tests to run (seeds ``seed .. seed + seeds - 1``), read on their median.
-        seed: the initial weights and the data order.
+        seeds: tests to run, read on their median: a count (seeds ``seed .. seed + seeds -
+            1``) or the seeds themselves.
+        seed: the initial weights (and, with one test, the data order).
         start, end, steps, mode: the rate ramp.
         batch_size: default: the task's (a DataLoader keeps its own).
         validate: also evaluate the validation data along the way (Smith's readings).
@@ -65,8 +66,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         >>> len(result.lrs) <= 20
         True
     """
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise LrlabError(f"seeds must be a count of at least 1, got {seeds!r}")
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise LrlabError(f"seeds must be a count of at least 1, got {seeds!r}")
+        seeds = list(range(seed, seed + seeds))
+    seeds = list(seeds)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
+    seed = seeds[0] if len(seeds) == 1 else seed
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
     result = _once(task, end=end, steps=steps, **args)
@@ -77,8 +84,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     return result
 
 
-def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None, seeds: int,
-          seed: int, start: float, end: float, steps: int, mode: Mode,
+def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
+          seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
           batch_size: int | None, validate: bool) -> RangeTestResult:
     from lrlab.optim import Optimizer
 
@@ -93,4 +100,4 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None, se
                        end=end, steps=steps, mode=mode,
                        val_data=_data(task, task.val) if validate else None,
                        batch_size=batch_size or task.batch_size, batch_keys=keys,
-                       seeds=list(range(seed, seed + seeds)) if seeds > 1 else None)
+                       seeds=seeds if len(seeds) > 1 else None)

@@ -14,6 +14,7 @@ import torch
 from lrlab._errors import LrlabError
 from lrlab.tasks._download import load_idx_dataset
 from lrlab.tasks._models import mlp, small_cnn, softmax_regression
+from lrlab.tasks._names import DESCRIPTIONS, MNIST_MODELS
 from lrlab.tasks._task import Split, Task
 
 __all__ = ["DESCRIPTIONS", "TASKS", "blobs", "digits", "get_task", "mnist"]
@@ -59,9 +60,9 @@ def digits(**_: object) -> Task:
 
 
 _MNIST_MODELS: dict[str, tuple[Callable, bool, str]] = {
-    "linear": (partial(softmax_regression, 784, 10), True, "softmax regression 784-10 (brief F2)"),
-    "mlp": (partial(mlp, [784, 256, 10]), True, "MLP 784-256-10"),
-    "cnn": (partial(small_cnn, 10), False, "small CNN (2 conv blocks)"),
+    "linear": (partial(softmax_regression, 784, 10), True, MNIST_MODELS["linear"]),
+    "mlp": (partial(mlp, [784, 256, 10]), True, MNIST_MODELS["mlp"]),
+    "cnn": (partial(small_cnn, 10), False, MNIST_MODELS["cnn"]),
 }
 
 
@@ -93,14 +94,6 @@ def mnist(model: str = "linear", *, dataset: str = "mnist", data_dir: str | None
         description=f"{dataset.upper()}: {what}",
     )
 
-
-DESCRIPTIONS: dict[str, str] = {
-    "blobs": "3 Gaussian blobs in 2-D, dense 2-50-3, SGD, AUC (brief F1)",
-    "digits": "scikit-learn 8x8 digits, MLP 64-64-10",
-    **{f"{prefix}-{m}": f"{data}: {what}"
-       for prefix, data in (("mnist", "MNIST"), ("fashion", "FASHION-MNIST"))
-       for m, (_, _, what) in _MNIST_MODELS.items()},
-}
 
 TASKS: dict[str, Callable[..., Task]] = {
     "blobs": blobs,

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,31 @@ from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 __all__ = ["EpochReport", "fit", "resolve_task"]
 
 
+class _OnDemand:
+    """A dataclass field given a table or a function that builds it: built on first read,
+    then kept. Most callbacks (a progress bar) never read the tidy tables, and building
+    them every epoch was a tenth of a small run."""
+
+    def __init__(self, *default: object) -> None:
+        self.default = default  # (): the field is required; (value,): its default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}"
+
+    def __get__(self, obj: object, owner: type | None = None):
+        if obj is None:  # dataclasses asking for the default
+            if not self.default:
+                raise AttributeError(self.slot)
+            return self.default[0]
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = obj.__dict__[self.slot] = value()
+        return value
+
+    def __set__(self, obj: object, value: object) -> None:
+        obj.__dict__[self.slot] = value
+
+
 @dataclass(frozen=True)
 class EpochReport:
     """What a callback sees after each epoch (values per member, NumPy).
@@ -43,7 +69,9 @@ class EpochReport:
         records: this epoch's tidy rows ``(member, epoch, split, metric, value)``, exactly
             the rows the final :class:`SweepResult` will hold for it (a member that
             diverged in an earlier epoch has none), so a callback can store them as they come.
-        steps: this epoch's per-step rows (``record_steps=True``), else ``None``.
+            Built when first read (the constructor also takes a function returning them).
+        steps: this epoch's per-step rows (``record_steps=True``), else ``None``; built
+            when first read, as ``records``.
         diverged_step: the step each member diverged at (``-1``: not diverged), ``(K,)``.
     """
 
@@ -53,8 +81,8 @@ class EpochReport:
     val: dict[str, np.ndarray]
     alive: np.ndarray
     seconds: float
-    records: pd.DataFrame
-    steps: pd.DataFrame | None = None
+    records: pd.DataFrame = _OnDemand()  # type: ignore[assignment]
+    steps: pd.DataFrame | None = _OnDemand(None)  # type: ignore[assignment]
     diverged_step: np.ndarray | None = None
 
 
@@ -240,10 +268,11 @@ class _Recorder:
             arr = v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)
             self.rows.append((epoch, split, metric, arr.astype(np.float64)))
 
-    def frame(self, last_epoch: np.ndarray, start: int = 0) -> pd.DataFrame:
-        """The rows from ``start`` on as a tidy table, without those of a member after the
+    def frame(self, last_epoch: np.ndarray, start: int = 0, stop: int | None = None
+              ) -> pd.DataFrame:
+        """The rows ``start:stop`` as a tidy table, without those of a member after the
         epoch it diverged in (``last_epoch`` per member)."""
-        k, rows = self.members, self.rows[start:]
+        k, rows = self.members, self.rows[start:stop]
         df = pd.DataFrame({
             "member": np.tile(np.arange(k), len(rows)),
             "epoch": np.repeat([r[0] for r in rows], k).astype(np.int64),
@@ -434,8 +463,10 @@ class _Loop:
             report = EpochReport(
                 epoch, self.epochs, pop.members,
                 {k: v.cpu().numpy() for k, v in val_values.items()}, pop.alive.cpu().numpy(),
-                self.seconds, records=self.recorder.frame(last, start=rows),
-                steps=None if self.steps is None else _steps_frame(self.steps[steps:], spe),
+                self.seconds, records=partial(self.recorder.frame, last, rows,
+                                              len(self.recorder.rows)),
+                steps=None if self.steps is None else partial(_steps_frame,
+                                                              self.steps[steps:], spe),
                 diverged_step=diverged_step)
             for cb in callbacks:
                 cb(report)
