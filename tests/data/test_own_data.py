@@ -327,3 +327,35 @@ def test_a_loader_built_from_a_batch_sampler() -> None:
     half = task.subset(32)
     assert lrlab.data.steps_per_epoch(half.train, 16) == 2
     assert lrlab.sweep(half, lrs=[0.1]).curve("loss", "train").shape == (1, 1)
+
+
+def test_integer_token_inputs_stay_integers_in_a_tensor_task() -> None:
+    """A Split of token ids feeds an Embedding as integers (only float inputs take the
+    training dtype), and member k equals a plain loop."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, 20, (96, 6), generator=g)
+    y = (ids[:, 0] >= 10).long()
+
+    class Bag(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed, self.head = nn.Embedding(20, 8), nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(self.embed(x).mean(1))
+
+    task = Task(name="tokens", train=Split(ids[:64], y[:64]), val=Split(ids[64:], y[64:]),
+                model=Bag, num_classes=2, batch_size=16, epochs=2)
+    result = lrlab.sweep(task, lrs=[0.5])
+    plain = task.init_model(0)
+    opt = torch.optim.SGD(plain.parameters(), lr=0.5)
+    for epoch in (1, 2):
+        order = lrlab.data.seeded_order(64, 0, epoch)
+        for batch in order.split(16):
+            loss = nn.functional.cross_entropy(plain(ids[batch]), y[batch])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    got = result.population.member_module(0).state_dict()
+    for name, want in plain.state_dict().items():
+        assert (want - got[name]).abs().max() <= 2e-5, name

@@ -17,6 +17,7 @@ from torch import Tensor
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
+from lrlab.data import to_device
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule
 from lrlab.population import Population
@@ -378,8 +379,8 @@ class _TensorFeed:
             raise LrlabError(f"batch size {batch_size} is larger than the {len(task.train)} "
                              "training examples; lower --batch-size")
         self.task, self.batch_size = task, batch_size
-        self.train = Split(task.train.x.to(device, dtype), task.train.y.to(device))
-        self.val = Split(task.val.x.to(device, dtype), task.val.y.to(device))
+        self.train = Split(to_device(task.train.x, device, dtype), task.train.y.to(device))
+        self.val = Split(to_device(task.val.x, device, dtype), task.val.y.to(device))
         self.batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
 
     def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,

@@ -329,7 +329,7 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512
     try:
         if isinstance(data, Split):
             for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
-                out = model(x.to(device, dtype)).unsqueeze(0)
+                out = model(to_device(x, device, dtype)).unsqueeze(0)
                 total += float(task.loss(out, y.to(device)).double().sum())
                 count += len(y)
         else:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from lrlab._errors import LrlabError
+from lrlab.data import to_device
 from lrlab.optim import get_rule
 from lrlab.tasks import Split, Task
 from lrlab.train._config import Member, SweepConfig
@@ -158,7 +159,7 @@ def estimate_memory(task: Task, config: SweepConfig, members: Sequence[Member], 
 def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
                        device: torch.device, dtype: torch.dtype) -> int:
     """Bytes saved for backward by one model on one batch of a tensor task."""
-    x = task.train.x[:batch_size].to(device, dtype)
+    x = to_device(task.train.x[:batch_size], device, dtype)  # token ids stay integers
     y = task.train.y[:batch_size].to(device)
     saved = [0]
 
