@@ -21,6 +21,7 @@ EXAMPLES = {
     "sgdr": "sgdr:first=10,mult=2",
     "cyclic": "cyclic:lo=0.001,half_period=5,mode=triangular2",
     "onecycle": "onecycle",
+    "wsd": "wsd:cooldown_frac=0.2,shape=1-sqrt",
 }
 
 

@@ -95,10 +95,16 @@ CASES: dict[str, Case] = {
                      {"lr0": [0.1, 0.3, 1.0], "f": [1.0, 10.0, 100.0], "total": [20, 40, 60],
                       "every": [5, 10, 7]},
                      [{"f": 0.5}, {"total": 0.0}, {"every": 100.0}]),
+    "wsd": Case(lambda p: S.wsd(p["lr0"], total=p["total"], cooldown=p["cooldown"],
+                                shape="1-sqrt", min_lr=p["min_lr"]),
+                {"lr0": [0.1, 0.3, 1.0], "total": [10, 40, 60], "cooldown": [0.0, 8, 30],
+                 "min_lr": [0.0, 0.01, 0.5]},
+                [{"total": 0.0}, {"cooldown": 11.0}, {"cooldown": -1.0}, {"min_lr": 2.0}]),
 }
 
 FACTORIES = ["constant", "step_decay", "multistep", "exponential", "inverse_time", "polynomial",
-             "cosine", "cosine_restarts", "cyclical", "one_cycle", "warmup", "join", "decaying"]
+             "cosine", "cosine_restarts", "cyclical", "one_cycle", "warmup", "join", "decaying",
+             "wsd"]
 
 
 def member(case: Case, i: int) -> dict:

@@ -15,7 +15,7 @@ import click
 
 __all__ = ["LISTINGS", "list_command", "print_listing"]
 
-_COMMON_KEYS = ("warmup", "warmup_start")
+_COMMON_KEYS = ("warmup", "warmup_steps", "warmup_frac", "warmup_start")
 
 
 def _row(name: str, text: str, width: int) -> str:
@@ -49,13 +49,15 @@ def schedules() -> Iterator[str]:
             yield _detail(f"{key} {value}: {spec.help}", 10)
     some = next(iter(SCHEDULES.values()))
     yield "every schedule also takes: " + ", ".join(
-        f"{key} = {some.keys[key].default} ({some.keys[key].help})" for key in _COMMON_KEYS)
+        f"{key}{'' if some.keys[key].default is None else f' = {some.keys[key].default}'} "
+        f"({some.keys[key].help})" for key in _COMMON_KEYS)
     yield _row("plateau", "cut the rate when a validation metric stops improving (lrlab "
                           "sweep only: it follows the run, not the clock)", 10)
     yield _detail(f"keys: {', '.join(PLATEAU_KEYS)} (monitor: loss, accuracy, error, sse or "
                   "auc; the rest as torch's ReduceLROnPlateau)", 10)
     yield ("e.g. step:factor=0.5,every=5   exp:decay=100   cosine:warmup=5   "
-           "multistep:milestones=30/60   plateau:factor=0.5,patience=3")
+           "multistep:milestones=30/60   wsd:cooldown_frac=0.2,shape=1-sqrt   "
+           "plateau:factor=0.5,patience=3")
 
 
 def _need(kind, key: str) -> str:

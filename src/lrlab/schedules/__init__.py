@@ -7,7 +7,8 @@ number per member, so K differently-scheduled members cost one call. Times have 
 ``"epoch"`` (default) or ``"step"``; :meth:`Schedule.at_step` converts a trainer's global
 step. Beyond the closed forms: :class:`ReduceOnPlateau` (stateful, per member),
 :class:`TorchSchedule` (drives a ``torch.optim.Optimizer``), and
-:func:`parse_schedule` for the command-line form ``NAME[:key=value,...]``.
+:func:`parse_schedule` for the command-line form ``NAME[:key=value,...]``. :func:`wsd` is
+warmup-stable-decay: the rate held, then a cooldown at the end.
 
 Example:
     >>> from lrlab.schedules import cosine, warmup
@@ -33,12 +34,14 @@ from lrlab.schedules._decay import (
 from lrlab.schedules._plateau import PLATEAU_KEYS, ReduceOnPlateau, parse_plateau
 from lrlab.schedules._spec import SCHEDULES, Key, ScheduleKind, ScheduleSpec, parse_schedule
 from lrlab.schedules._torch import TorchSchedule
+from lrlab.schedules._wsd import CooldownShape, wsd
 
 __all__ = [
     "PLATEAU_KEYS",
     "SCHEDULES",
     "Anneal",
     "Clock",
+    "CooldownShape",
     "CycleMode",
     "DecayKind",
     "Key",
@@ -66,4 +69,5 @@ __all__ = [
     "polynomial",
     "step_decay",
     "warmup",
+    "wsd",
 ]

@@ -15,10 +15,14 @@ epoch**; ``build`` converts them to optimizer steps and returns a schedule with
 one-cycle schedules move every step (``OneCycleLR`` / ``CyclicLR`` stepped per batch in
 torch); with ``steps_per_epoch=1`` a step is an epoch.
 
-Every name also takes ``warmup=N`` (epochs) and ``warmup_start=F`` (fraction of the rate at
-step 0, default 0): a linear warm-up in front, with the schedule starting when it ends
-(``clock="restart"``, torch's ``SequentialLR``). Schedules that end somewhere (``poly``,
-``cosine``, ``onecycle``, and a ``decay=`` total) then fit in the ``epochs - N`` epochs left.
+A length may also be given in steps or as a fraction of training where a key has those
+forms (``warmup_steps=200``, ``warmup_frac=0.05``; ``wsd:cooldown_frac=0.2``).
+
+Every name also takes ``warmup=N`` (epochs; or ``warmup_steps``, ``warmup_frac``) and
+``warmup_start=F`` (fraction of the rate at step 0, default 0): a linear warm-up in front,
+with the schedule starting when it ends (``clock="restart"``, torch's ``SequentialLR``).
+Schedules that end somewhere (``poly``, ``cosine``, ``onecycle``, ``wsd``, and a ``decay=``
+total) then fit in the training left after it.
 """
 
 from __future__ import annotations
@@ -40,18 +44,21 @@ from lrlab.schedules._decay import (
     polynomial,
     step_decay,
 )
+from lrlab.schedules._wsd import wsd
 
 __all__ = ["SCHEDULES", "Key", "ScheduleKind", "ScheduleSpec", "parse_schedule"]
 
-KeyKind = Literal["epochs", "epoch_list", "per_epoch", "factor_per_epoch", "number", "choice",
-                  "flag"]
+KeyKind = Literal["epochs", "steps", "fraction", "epoch_list", "per_epoch", "factor_per_epoch",
+                  "number", "choice", "flag"]
 
 
 @dataclass(frozen=True)
 class Key:
     """One ``key=value`` of a spec: how to read it and convert it from epochs to steps.
 
-    ``kind``: ``"epochs"`` (a time, times ``P``), ``"epoch_list"`` (``a/b/c``, times ``P``),
+    ``kind``: ``"epochs"`` (a time, times ``P``), ``"steps"`` (a time in steps, as given),
+    ``"fraction"`` (of the whole training, times ``epochs * P``), ``"epoch_list"`` (``a/b/c``,
+    times ``P``),
     ``"per_epoch"`` (a rate constant, divided by ``P``), ``"factor_per_epoch"`` (a factor
     per epoch, to the power ``1/P``), ``"number"``, ``"choice"`` or ``"flag"`` (as given).
     """
@@ -81,9 +88,12 @@ class ScheduleKind:
 
 
 _COMMON = {
-    "warmup": Key("epochs", "epochs of linear warm-up in front", 0.0),
+    "warmup": Key("epochs", "epochs of linear warm-up in front"),
+    "warmup_steps": Key("steps", "steps of linear warm-up in front"),
+    "warmup_frac": Key("fraction", "fraction of training spent warming up"),
     "warmup_start": Key("number", "fraction of the rate at the warm-up's first step", 0.0),
 }
+_WARMUPS = ("warmup", "warmup_steps", "warmup_frac")
 _DECAY = Key("number", "total decay factor over training (100: 100x lower at the end)")
 
 
@@ -96,6 +106,12 @@ def _step(lr0: Value, o: dict[str, Any], n: float) -> Schedule:
     factor = (decay_over(o["decay"], _last(n), kind="step", every=o["every"]) if "decay" in o
               else o["factor"])
     return step_decay(lr0, factor=factor, every=o["every"], unit="step")
+
+
+def _wsd(lr0: Value, o: dict[str, Any], n: float) -> Schedule:
+    cooldown = next(o[k] for k in ("cooldown", "cooldown_steps", "cooldown_frac") if k in o)
+    return wsd(lr0, total=n, cooldown=cooldown, shape=o["shape"], min_lr=o["min_lr"],
+               unit="step")
 
 
 def _rate(kind: Literal["exponential", "inverse_time"], o: dict[str, Any], n: float) -> Any:
@@ -160,12 +176,20 @@ _KINDS = [
                                              final_div_factor=o["final_div_factor"],
                                              anneal=o["anneal"], three_phase=o["three_phase"],
                                              unit="step")),
+    ScheduleKind("wsd", "warmup-stable-decay: lr0, then a cooldown at the end (Hägele et al.)",
+                 {"cooldown": Key("epochs", "epochs of cooldown at the end"),
+                  "cooldown_steps": Key("steps", "steps of cooldown at the end"),
+                  "cooldown_frac": Key("fraction", "fraction of training spent cooling down"),
+                  "shape": Key("choice", "the cooldown's shape", "linear",
+                               ("linear", "cosine", "1-sqrt")),
+                  "min_lr": Key("number", "final rate", 0.0)},
+                 _wsd, one_of=(("cooldown", "cooldown_steps", "cooldown_frac"),)),
 ]
 
 #: Every schedule name the command line knows, with its keys.
 SCHEDULES: dict[str, ScheduleKind] = {
     kind.name: ScheduleKind(kind.name, kind.summary, {**kind.keys, **_COMMON}, kind.make,
-                            kind.one_of, kind.at_most_one)
+                            kind.one_of, (*kind.at_most_one, _WARMUPS))
     for kind in _KINDS
 }
 
@@ -209,34 +233,43 @@ class ScheduleSpec:
         kind = SCHEDULES[self.name]
         options = {key: k.default for key, k in kind.keys.items() if k.default is not None}
         options.update(self.options)
-        length, start = options.pop("warmup"), options.pop("warmup_start")
-        if not 0 <= length < epochs:
-            raise LrlabError(f"{self}: warmup={length:g} must be >= 0 and shorter than "
-                             f"training ({epochs} epochs); shorten the warm-up")
+        given = next((k for k in _WARMUPS if k in options), "warmup")
+        length = _to_steps(kind.keys[given].kind, options.get(given, 0.0), steps_per_epoch,
+                           epochs * steps_per_epoch)
+        if not 0 <= length < epochs * steps_per_epoch:
+            raise LrlabError(f"{self}: {given}={options[given]:g} must be >= 0 and shorter "
+                             f"than training ({epochs} epochs of {steps_per_epoch} steps); "
+                             "shorten the warm-up")
         try:
-            return self._make(kind, lr0, options, epochs, length, start, steps_per_epoch)
+            return self._make(kind, lr0, options, epochs, steps_per_epoch)
         except LrlabError as err:
             if steps_per_epoch == 1:
                 raise
             try:  # one step per epoch converts nothing: its message quotes what was written
-                self._make(kind, lr0, options, epochs, length, start, 1)
+                self._make(kind, lr0, options, epochs, 1)
             except LrlabError as as_written:
                 raise as_written from None
             raise err from None
 
-    def _make(self, kind: ScheduleKind, lr0: Value, options: dict, epochs: int, length: float,
-              start: float, per: int) -> Schedule:
-        steps = {key: _to_steps(kind.keys[key].kind, v, per) for key, v in options.items()}
+    def _make(self, kind: ScheduleKind, lr0: Value, options: dict, epochs: int,
+              per: int) -> Schedule:
+        total = epochs * per
+        steps = {key: _to_steps(kind.keys[key].kind, v, per, total)
+                 for key, v in options.items()}
+        length = sum(steps.pop(k, 0.0) for k in _WARMUPS)
+        start = steps.pop("warmup_start")
         try:
-            sched = kind.make(lr0, steps, (epochs - length) * per)
-            return warmup(sched, length=length * per, start=start) if length > 0 else sched
+            sched = kind.make(lr0, steps, total - length)
+            return warmup(sched, length=length, start=start) if length > 0 else sched
         except LrlabError as err:
             raise LrlabError(f"{self}: {err}") from None
 
 
-def _to_steps(kind: KeyKind, value: Any, per: int) -> Any:
+def _to_steps(kind: KeyKind, value: Any, per: int, total: int) -> Any:
     if kind == "epochs":
         return value * per
+    if kind == "fraction":
+        return value * total
     if kind == "epoch_list":
         return [v * per for v in value]
     if kind == "per_epoch":
