@@ -9,11 +9,15 @@ knowledge lives in the tables below; a rule missing from ``CONVERGENCE_LR`` fail
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
-from torch import Tensor, nn
+from optim_helpers import data as _data
+from optim_helpers import mlp as _mlp
+from optim_helpers import rule_trajectory as _rule_trajectory
+from optim_helpers import stacked_mlp_losses as _stacked_mlp_losses
+from torch import Tensor
 
 from lrlab import LrlabError
 from lrlab.optim import RULES, UpdateRule, get_rule
@@ -62,13 +66,22 @@ CONVERGENCE_LR: dict[str, dict[str, float]] = {
     "delta_bar_delta": {"quadratic": 0.01, "rosenbrock": 0.0003},
     "sgd_hd": {"quadratic": 0.03, "rosenbrock": 0.001},
     "adam_hd": {"quadratic": 0.01, "rosenbrock": 0.01},
+    # learning-rate-free: lr is a multiplier (1 by their papers); swept over
+    # {3, 1, 0.3, ..., 0.001}. Schedule-Free takes an ordinary rate. DoG's rate decays like
+    # 1 / sqrt(t), too slow for 1e-10 in 500 steps from its default first distance
+    # (reps_rel 1e-6): 0.1 (below) and c = 1.5 get there.
+    "prodigy": {"quadratic": 1.0, "rosenbrock": 1.0},
+    "dadapt_adam": {"quadratic": 1.0, "rosenbrock": 1.0},
+    "dog": {"quadratic": 1.5, "rosenbrock": 1.0},
+    "sf_sgd": {"quadratic": 0.3, "rosenbrock": 0.01},
+    "sf_adamw": {"quadratic": 0.3, "rosenbrock": 0.01},
 }
 
 # Hyperparameters other than the rate that a rule needs on these problems. SGD-HD's hyper-rate
 # moves the rate by beta * g_t . g_{t-1}; the paper's 0.001 suits gradients of order 0.1-1,
 # while the quadratic starts at |g|^2 = 2501 (one step would add 2.5 to the rate). Any beta
 # from 1e-4 up diverges on both problems; 1e-6 converges on both.
-CONVERGENCE_HP: dict[str, dict[str, float]] = {"sgd_hd": {"beta": 1e-6}}
+CONVERGENCE_HP: dict[str, dict[str, float]] = {"sgd_hd": {"beta": 1e-6}, "dog": {"reps_rel": 0.1}}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -112,38 +125,6 @@ def _torch_kwargs(rule: UpdateRule, hp: dict[str, float]) -> dict:
         if pair[0] in kwargs:
             kwargs[torch_name] = tuple(kwargs.pop(name) for name in pair)
     return {**kwargs, **TORCH_EXTRA_KWARGS.get(rule.name, {})}
-
-
-def _data() -> tuple[Tensor, Tensor]:
-    g = torch.Generator().manual_seed(1)
-    return torch.randn(24, 3, generator=g, dtype=F64), torch.randn(24, 2, generator=g, dtype=F64)
-
-
-def _mlp(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 2)).to(F64)
-
-
-def _stacked_mlp_losses(params: list[Tensor], x: Tensor, y: Tensor) -> Tensor:
-    """Mean squared error of K stacked copies of ``_mlp`` on a shared batch: ``(K,)``."""
-    w1, b1, w2, b2 = params
-    h = torch.tanh(torch.einsum("bi,khi->kbh", x, w1) + b1[:, None])
-    out = torch.einsum("kbh,koh->kbo", h, w2) + b2[:, None]
-    return ((out - y) ** 2).mean(dim=(1, 2))
-
-
-def _rule_trajectory(rule: UpdateRule, params: list[Tensor], hp: dict[str, Tensor],
-                     losses: Callable[[list[Tensor]], Tensor], steps: int
-                     ) -> Iterator[list[Tensor]]:
-    """Parameters after each step of ``rule`` (updates added, as the population does)."""
-    params = [p.detach().clone() for p in params]
-    state = rule.init(params)
-    for _ in range(steps):
-        leaves = [p.detach().requires_grad_() for p in params]
-        grads = torch.autograd.grad(losses(leaves).sum(), leaves)
-        updates, state = rule.update(list(grads), state, params, hp)
-        params = [p + u for p, u in zip(params, updates)]
-        yield params
 
 
 @functools.lru_cache(maxsize=64)

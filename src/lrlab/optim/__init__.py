@@ -3,7 +3,10 @@
 * :data:`RULES`: every rule by name (contract in :mod:`lrlab.optim._base`): sgd, momentum,
   nesterov, adagrad, rmsprop, adam, adamw (as ``torch.optim``); rprop and delta_bar_delta
   (per-weight steps from gradient signs; full batches); sgd_hd and adam_hd (hypergradient
-  descent on the rate, which the rule keeps in ``state["lr"]``).
+  descent on the rate, which the rule keeps in ``state["lr"]``); the learning-rate-free
+  prodigy, dadapt_adam, dog (their ``lr`` a multiplier, 1 by their papers; the step size
+  they settle on in ``state["lr"]``), sf_sgd and sf_adamw (Schedule-Free: trained at ``y``,
+  evaluated at the average ``x``, :attr:`UpdateRule.eval_params`).
 * :class:`Optimizer` (and :class:`Rprop`, :class:`DeltaBarDelta`, :class:`SGDHD`,
   :class:`AdamHD`): any rule as a ``torch.optim.Optimizer`` for your own loop.
 * :func:`param_groups`, :func:`lr_multipliers`, :func:`parse_lr_mult`: layer-wise rates.

@@ -10,7 +10,8 @@ betas and all K still move in one pass. A rule is a pair of plain functions:
   parameters, and the new state. Nothing is changed in place, so a caller can drop the
   update of a member (a diverged one) with ``torch.where``.
 
-A rule whose global rate adapts (hypergradient descent) keeps the rate it used in the step
+A rule whose global rate adapts (hypergradient descent, the learning-rate-free rules) keeps
+the rate it used in the step
 just taken in ``state["lr"]``, a ``(K,)`` tensor present after the first update; the
 population records it per step so users can watch it move.
 """
@@ -82,6 +83,9 @@ class UpdateRule:
         torch_name: the ``torch.optim`` class with the same formula, if one exists.
         full_batch: meant for full batches: sign-based or gain-based rules misread
             mini-batch noise as sign changes (the trainer warns on mini-batches).
+        eval_params: ``eval_params(state, params) -> weights`` for a rule that trains one
+            sequence of weights and evaluates another (Schedule-Free's average); ``None``:
+            evaluate the parameters themselves.
     """
 
     name: str
@@ -90,3 +94,4 @@ class UpdateRule:
     defaults: Mapping[str, float] = field(default_factory=dict)
     torch_name: str | None = None
     full_batch: bool = False
+    eval_params: Callable[[State, Sequence[Tensor]], list[Tensor]] | None = None

@@ -33,6 +33,11 @@ RANGES: dict[str, tuple[float, float, bool, bool, str]] = {
     "step_max": (0.0, math.inf, False, False, "> 0"),
     "gain_min": (0.0, math.inf, False, False, "> 0"),
     "gain_max": (0.0, math.inf, False, False, "> 0"),
+    "d0": (0.0, math.inf, False, False, "> 0"),
+    "d_coef": (0.0, math.inf, False, False, "> 0"),
+    "reps_rel": (0.0, math.inf, False, False, "> 0"),
+    "r": (0.0, math.inf, True, False, ">= 0"),
+    "weight_lr_power": (0.0, math.inf, True, False, ">= 0"),
 }
 
 

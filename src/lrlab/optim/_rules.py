@@ -7,7 +7,8 @@ to 1e-10 in float64. Each is written for few passes over memory: fused elementwi
 (``lerp``, ``addcmul``) and in-place work on the temporaries a step creates (never on its
 inputs), since on the flat ``(K, P)`` parameters of a large network every pass counts. The rules without a ``torch.optim`` twin live in
 :mod:`lrlab.optim._adaptive` (rprop, delta-bar-delta) and :mod:`lrlab.optim._hypergradient`
-(SGD-HD, Adam-HD).
+(SGD-HD, Adam-HD); the learning-rate-free ones in :mod:`lrlab.optim._free` (Prodigy,
+D-Adaptation, DoG, Schedule-Free SGD and AdamW).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch import Tensor
 
 from lrlab.optim._adaptive import DELTA_BAR_DELTA, RPROP
 from lrlab.optim._base import State, UpdateRule, lr_for, per_member, with_decay, zeros
+from lrlab.optim._free import DADAPT_ADAM, DOG, PRODIGY, SF_ADAMW, SF_SGD
 from lrlab.optim._hypergradient import ADAM_HD, SGD_HD
 
 __all__ = ["RULES", "UpdateRule", "get_rule", "lr_for", "per_member"]
@@ -169,6 +171,11 @@ RULES: dict[str, UpdateRule] = {
         DELTA_BAR_DELTA,
         SGD_HD,
         ADAM_HD,
+        PRODIGY,
+        DADAPT_ADAM,
+        DOG,
+        SF_SGD,
+        SF_ADAMW,
     )
 }
 

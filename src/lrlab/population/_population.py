@@ -321,19 +321,40 @@ class Population:
 
     @torch.no_grad()
     def predict(self, x: Tensor | Inputs, *, shared: bool = True) -> Tensor:
-        """Outputs in evaluation mode, without gradients."""
+        """Outputs in evaluation mode, without gradients, from the weights the rule
+        evaluates (Schedule-Free's average; the parameters for every other rule)."""
         with self.evaluating():
             return self.forward(x, shared=shared)
 
     @contextmanager
     def evaluating(self) -> Iterator[None]:
-        """The model in evaluation mode (dropout off, BatchNorm's running statistics)."""
+        """The model in evaluation mode (dropout off, BatchNorm's running statistics), its
+        parameters holding the weights to evaluate (:meth:`evaluation_weights`)."""
         was_training = self.template.training
         self.template.train(False)
         try:
-            yield
+            with self.evaluation_weights():
+                yield
         finally:
             self.template.train(was_training)
+
+    @contextmanager
+    def evaluation_weights(self) -> Iterator[None]:
+        """Within the block, the parameters hold the weights to evaluate
+        (:attr:`UpdateRule.eval_params`); restored exactly after it. A diverged member
+        keeps its frozen weights."""
+        if self.rule.eval_params is None:
+            yield
+            return
+        with torch.no_grad():
+            saved = self.flat.clone()
+            (weights,) = self.rule.eval_params(self.state, [self.flat])
+            self.flat.copy_(torch.where(self.alive.unsqueeze(1), weights, self.flat))
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                self.flat.copy_(saved)
 
     # -- training ----------------------------------------------------------------------
 
@@ -488,9 +509,10 @@ class Population:
     # -- export ------------------------------------------------------------------------
 
     def member_module(self, k: int) -> nn.Module:
-        """A standalone copy of the model holding member ``k``'s current weights."""
+        """A standalone copy of the model holding member ``k``'s current weights (those
+        the rule evaluates: Schedule-Free's average)."""
         module = copy.deepcopy(self.template)
-        with torch.no_grad():
+        with torch.no_grad(), self.evaluation_weights():
             for name, t in {**self.params, **self.frozen}.items():
                 module.get_parameter(name).copy_(t[k])
             for name, t in self.buffers.items():
