@@ -26,12 +26,15 @@ def test_a_sweep_gets_verdict_tables_and_every_plot(blobs_run, report_page: Path
     """The page ``lrlab sweep --report`` wrote: verdict, both tables, every plot."""
     page = _parts(report_page)
     assert page["verdict"] == blobs_run.verdict()
-    assert len(page["tables"]) == 2  # per member, and the spread over seeds
+    assert len(page["tables"]) == 3  # per member, the spread over seeds, the basin
     assert page["tables"][0].startswith("per member (target: validation auc &gt;= ")
+    assert page["tables"][2].startswith("sensitivity: the basin of good rates (final ")
     assert page["figures"] == ["loss per epoch", "error per epoch", "auc per epoch",
                                "sse per epoch", "validation auc: rate x epoch",
                                "training SSE per rate, first and last epoch",
-                               "gradient norm per epoch", "learning rate over training"]
+                               "gradient norm per epoch", "learning rate over training",
+                               ("final validation auc against the rate, the basin of good "
+                               "rates shaded")]
 
 
 def test_plots_choose_what_is_drawn(run, tmp_path: Path) -> None:

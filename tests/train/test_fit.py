@@ -235,7 +235,10 @@ def test_summary_best_verdict_higher_is_better() -> None:
     assert pd.isna(s.loc["lr=1", "diverged_epoch"])
     # members 1 and 3 tie at 0.90; member 1 ends with the lower validation loss
     assert result.best()["label"] == "lr=0.1"
+    # the basin is judged on final values: 0.001 ends best (0.86), 0.01 next to it is bad
     assert result.verdict() == ("best: lr=0.1 (validation auc 0.9000 at epoch 2 of 3); "
+                                "good rates (final validation auc within 5% of the best, "
+                                "median over seeds): 0.001 to 0.001 (at least 0.00 decades); "
                                 "diverged: lr=10")
 
 
@@ -251,7 +254,9 @@ def test_summary_best_verdict_lower_is_better() -> None:
     assert s.loc["lr=1", "best_val_loss"] == pytest.approx(0.5)
     assert s.loc["lr=1", "best_epoch"] == 2
     assert result.best()["label"] == "lr=0.1"
-    assert result.verdict() == "best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3)"
+    assert result.verdict() == ("best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3); good "
+                                "rates (final validation loss within 5% of the best, median "
+                                "over seeds): 0.1 to 0.1 (0.00 decades)")
 
 
 def test_verdict_when_every_member_diverged() -> None:

@@ -11,6 +11,8 @@ given ``ax=``, on the caller's axes, which it returns.
 * rate x time: :func:`heatmap_info` / :func:`plot_heatmap`, :func:`sse_info` /
   :func:`plot_sse` (Wilson & Martinez), :func:`schedule_info` or :func:`schedule_curves` /
   :func:`plot_schedules`;
+* sensitivity: :func:`sensitivity_info` / :func:`plot_sensitivity` (final metric against
+  the rate, per seed, the basin of good rates shaded);
 * the range test: :func:`range_test_info` / :func:`plot_range_test`;
 * data size: :func:`learning_curve` (trains nested subsets) / :func:`learning_curve_info` /
   :func:`plot_learning_curve`;
@@ -54,6 +56,7 @@ from lrlab.report._report import (
     write_report,
 )
 from lrlab.report._schedules import ScheduleCurves, plot_schedules, schedule_curves, schedule_info
+from lrlab.report._sensitivity import plot_sensitivity, sensitivity_info
 from lrlab.report._style import label_axes, new_figure
 from lrlab.report._tables import (
     TARGET_FRACTION,
@@ -95,12 +98,14 @@ __all__ = [
     "plot_learning_curve",
     "plot_range_test",
     "plot_schedules",
+    "plot_sensitivity",
     "plot_sse",
     "range_test_info",
     "report_content",
     "robustness_table",
     "schedule_curves",
     "schedule_info",
+    "sensitivity_info",
     "sse_info",
     "target_value",
     "write_page",

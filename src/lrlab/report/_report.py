@@ -31,6 +31,7 @@ from lrlab.report._learning import LearningCurve, learning_curve_info, plot_lear
 from lrlab.report._page import check_html_path, write_page
 from lrlab.report._range import RangeInfo, load_range_test, plot_range_test, range_test_info
 from lrlab.report._schedules import plot_schedules, schedule_info
+from lrlab.report._sensitivity import plot_sensitivity, sensitivity_info
 from lrlab.report._tables import member_table, robustness_table, target_value
 
 if TYPE_CHECKING:
@@ -42,9 +43,10 @@ __all__ = ["PLOTS", "RangeRun", "ReportContent", "SearchRun", "load_run", "repor
            "write_report"]
 
 #: Every plot a report can hold, by the name ``--plots`` takes.
-PLOTS = ("curves", "heatmap", "sse", "grad_norm", "schedule", "range_test", "learning_curve")
+PLOTS = ("curves", "heatmap", "sse", "grad_norm", "schedule", "sensitivity", "range_test",
+         "learning_curve")
 
-_SWEEP_PLOTS = ("curves", "heatmap", "sse", "grad_norm", "schedule")
+_SWEEP_PLOTS = ("curves", "heatmap", "sse", "grad_norm", "schedule", "sensitivity")
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,10 @@ def run_tables(run: SweepResult, *, target: float | None = None,
     spread = robustness_table(run, target=target)
     if spread is not None:
         tables.append((f"{prefix}robustness: spread over seeds per setting", spread))
+    basins = sensitivity_info(run)
+    if any(len(b.rates) >= 2 for b in basins.basins):
+        tables.append(((f"{prefix}sensitivity: the basin of good rates ({basins.rule()}; "
+                       "open: it reaches the edge of the rates swept)"), basins.frame()))
     return tables
 
 
@@ -264,6 +270,13 @@ def sweep_figures(run: SweepResult, plots: Sequence[str], prefix: str = "",
         elif name == "schedule":
             add(name, ("train", "lr"), "learning rate over training",
                 lambda: plot_schedules(schedule_info(run), log=True))
+        elif name == "sensitivity":
+            info = sensitivity_info(run)
+            if any(len(b.rates) >= 2 for b in info.basins):
+                figures.append(((f"{prefix}final validation {run.monitor} against the rate, "
+                                "the basin of good rates shaded"), plot_sensitivity(info)))
+            else:
+                skipped.append(f"{prefix}sensitivity (fewer than two rates)")
     return figures, skipped
 
 

@@ -13,13 +13,16 @@ from lrlab.train._result import (
     members_table,
     rank,
 )
+from lrlab.train._sensitivity import Basin, Sensitivity, sensitivity
 
 __all__ = [
+    "Basin",
     "Checkpoint",
     "EpochReport",
     "Member",
     "MemoryEstimate",
     "RunPlan",
+    "Sensitivity",
     "SweepConfig",
     "SweepResult",
     "check_writable",
@@ -35,5 +38,6 @@ __all__ = [
     "plan_run",
     "rank",
     "resolve_task",
+    "sensitivity",
     "validated",
 ]

@@ -1,4 +1,5 @@
-"""What a sweep returns: tidy records, a members table, a summary and a verdict."""
+"""What a sweep returns: tidy records, a members table, a summary, its sensitivity to the
+rate and a verdict."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab.optim import get_rule
 from lrlab.train._config import mult_label
+from lrlab.train._sensitivity import TOLERANCE, Sensitivity, sensitivity
 
 if TYPE_CHECKING:
     from lrlab.population import Population
@@ -123,15 +125,28 @@ class SweepResult:
             return None
         return table.iloc[0]
 
+    def sensitivity(self, tolerance: float = TOLERANCE) -> Sensitivity:
+        """The basin of good rates per setting (see :func:`lrlab.train.sensitivity`)."""
+        return sensitivity(self, tolerance)
+
     def verdict(self) -> str:
-        """One line naming the best rate and why."""
+        """One line naming the best rate and why, and (with three or more rates) how wide
+        the basin of good rates around it is."""
         b = self.best()
         diverged = self.members.loc[self.members["diverged"], "label"].tolist()
         tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
         if b is None or len(diverged) == len(self.members):
             return f"every member diverged{tail}; try smaller learning rates"
         return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
-                f" at epoch {int(b['best_epoch'])} of {self.epochs}){tail}")
+                f" at epoch {int(b['best_epoch'])} of {self.epochs}){self._basin_words(b)}{tail}")
+
+    def _basin_words(self, best: pd.Series) -> str:
+        s = self.sensitivity()
+        setting = s.points.set_index("member")["setting"].get(best["member"])
+        basin = next((x for x in s.basins if x.setting == setting), None)
+        if basin is None or len(basin.rates) < 3:
+            return ""
+        return f"; good rates ({s.rule()}): {basin.describe()}"
 
     # -- files ---------------------------------------------------------------------------
 
@@ -155,7 +170,9 @@ class SweepResult:
                    "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
                    "optimizer": self.optimizer,
                    "config": self.config,  # before any file is written
-                   "summary": json.loads(self.summary().to_json(orient="records"))}
+                   "summary": json.loads(self.summary().to_json(orient="records")),
+                   "sensitivity": json.loads(self.sensitivity().frame().to_json(
+                       orient="records"))}
         tables = {"records": self.records, "members": self.members}
         if self.steps is not None:
             tables["steps"] = self.steps

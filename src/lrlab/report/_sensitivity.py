@@ -1,0 +1,68 @@
+"""Sensitivity to the rate: the final validation metric against the rate, per seed, with the
+basin of good rates marked (see :func:`lrlab.train.sensitivity`).
+
+Compute, then draw: :func:`sensitivity_info` returns a :class:`lrlab.train.Sensitivity`;
+:func:`plot_sensitivity` only draws it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lrlab.report._style import DIVERGED, label_axes, legend_outside, new_figure
+from lrlab.train import Sensitivity
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from lrlab.train import SweepResult
+
+__all__ = ["plot_sensitivity", "sensitivity_info"]
+
+
+def sensitivity_info(run: SweepResult, tolerance: float = 0.05) -> Sensitivity:
+    """The basin of good rates of every setting of ``run`` (``run.sensitivity``).
+
+    Example:
+        >>> from lrlab import sweep
+        >>> info = sensitivity_info(sweep("blobs", lrs=[1.0, 0.1, 0.01], epochs=2))
+        >>> len(info.basins), info.tolerance
+        (1, 0.05)
+    """
+    return run.sensitivity(tolerance)
+
+
+def plot_sensitivity(info: Sensitivity) -> Figure:
+    """Final validation metric against the rate (log): each seed a dot, the median per rate
+    a line, the basin a shaded band (one colour per setting); diverged seeds an X on top."""
+    from matplotlib import colormaps
+
+    fig, axes = new_figure()
+    ax = axes[0, 0]
+    colors = colormaps["tab10"]
+    points = info.points
+    for i, basin in enumerate(info.basins):
+        color = colors(i % 10)
+        mine = points[points["setting"] == basin.setting]
+        name = basin.setting or "median over seeds"
+        ax.plot(basin.rates, basin.values, "-", color=color, label=name)
+        ax.scatter(mine["lr"], mine["value"], color=color, s=18, alpha=0.7, zorder=4)
+        lo, hi = (basin.lo / 1.15, basin.hi * 1.15) if basin.lo == basin.hi else \
+            (basin.lo, basin.hi)
+        ax.axvspan(lo, hi, color=color, alpha=0.12,
+                   label=f"basin {basin.describe()}")
+        ax.scatter([basin.best_lr], [basin.best], marker="*", s=140, color=color,
+                   edgecolors="black", zorder=6)
+    lost = points[points["value"].isna()]
+    if len(lost):
+        ax.scatter(lost["lr"], np.full(len(lost), 0.97), transform=ax.get_xaxis_transform(),
+                   c="white", clip_on=False, label="diverged (no value)", **DIVERGED)
+    ax.set_xscale("log")
+    if len(points):
+        ax.set_xlim(points["lr"].min() / 1.5, points["lr"].max() * 1.5)
+    label_axes(ax, x="learning rate", y=f"final validation {info.monitor}",
+               title=f"good rates: within {info.tolerance:.0%} of the best (median over seeds)")
+    legend_outside(ax)
+    return fig
