@@ -1,6 +1,6 @@
 """Training a population on a task: the epoch loop, its settings and its results."""
 
-from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint
+from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint, fork
 from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
 from lrlab.train._fit import EpochReport, fit, resolve_task
 from lrlab.train._loader import mean_loss
@@ -31,6 +31,7 @@ __all__ = [
     "estimate_memory",
     "fingerprint",
     "fit",
+    "fork",
     "mean_loss",
     "members_table",
     "parse_bytes",

@@ -26,7 +26,7 @@ import torch
 
 from lrlab._errors import LrlabError
 
-__all__ = ["Checkpoint", "checkpoint_due", "fingerprint"]
+__all__ = ["Checkpoint", "checkpoint_due", "fingerprint", "fork"]
 
 _FORMAT = "lrlab-checkpoint"
 _VERSION = 2  # 2: plateau state as ReduceOnPlateau.state_dict()
@@ -118,4 +118,65 @@ def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size:
     text = json.dumps({"config": settings, "members": [m.model_dump() for m in members],
                        "epochs": epochs, "batch_size": batch_size}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def fork(checkpoint: Checkpoint, source: Sequence[int], task: Any, members: Sequence[Any],
+         config: Any) -> Checkpoint:
+    """A checkpoint from which :func:`lrlab.train.fit` trains ``members`` on, each starting
+    where member ``source[j]`` of the checkpointed population stands (its weights, the
+    rule's state, its divergence flag and its records so far, copied along the member axis).
+
+    Train a shared phase once, then fork K members from it as one population: member ``j``
+    of the result equals a fit of ``members[j]`` from scratch whenever its settings agree
+    with its source's up to ``checkpoint.epoch`` (the same rate there, say).
+
+    Args:
+        checkpoint: the shared phase's last checkpoint (no reduce-on-plateau members).
+        source: for each new member, the index of the member it continues.
+        task, members, config: the fit that will resume from the fork (its ``epochs`` must
+            go beyond ``checkpoint.epoch``; its batch size must be the shared phase's).
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> from lrlab.train import Member, fit, validated
+        >>> task, one = get_task("blobs"), [Member(lr=0.1)]
+        >>> saved = []
+        >>> _ = fit(task, one, validated(lrs=[0.1], epochs=2), on_checkpoint=saved.append)
+        >>> two = [Member(lr=0.1), Member(lr=0.1, schedule="wsd:cooldown=2")]
+        >>> config = validated(lrs=[0.1], epochs=4, schedules=["constant", "wsd:cooldown=2"])
+        >>> run = fit(task, two, config, resume=fork(saved[-1], [0, 0], task, two, config))
+        >>> int(run.records["epoch"].max())
+        4
+    """
+    if checkpoint.plateaus:
+        raise LrlabError("cannot fork a run with reduce-on-plateau members; fork from a run "
+                         "with closed-form schedules")
+    old = int(checkpoint.population["flat"].shape[0])
+    index = torch.as_tensor(list(source), dtype=torch.long)
+    if len(index) != len(members) or not bool(((index >= 0) & (index < old)).all()):
+        raise LrlabError(f"fork needs one source member (0 to {old - 1}) per new member; got "
+                         f"{list(source)} for {len(members)} members")
+    epochs = config.epochs or task.epochs
+    if checkpoint.epoch >= epochs:
+        raise LrlabError(f"the checkpoint is at epoch {checkpoint.epoch}, the fork trains "
+                         f"{epochs} epochs; fork into a longer run")
+
+    def pick(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.index_select(0, index) if value.dim() and value.shape[0] == old \
+                else value.clone()
+        if isinstance(value, dict):
+            return {k: pick(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [pick(v) for v in value]
+        return value
+
+    return Checkpoint(
+        epoch=checkpoint.epoch, epochs=epochs,
+        fingerprint=fingerprint(config, members, epochs=epochs,
+                                batch_size=config.batch_size or task.batch_size),
+        population=pick(checkpoint.population), plateaus=[],
+        records=[[e, split, metric, pick(v)] for e, split, metric, v in checkpoint.records],
+        steps=[[s, *(pick(v) for v in values)] for s, *values in checkpoint.steps],
+        seconds=checkpoint.seconds, rng={k: v.clone() for k, v in checkpoint.rng.items()})
 
