@@ -35,6 +35,7 @@ from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
 from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving
 from lrlab.cli._store import export, ls, resume, show
+from lrlab.cli._studies import cooldown_command
 
 __all__ = ["app", "entry", "main"]
 
@@ -104,6 +105,7 @@ app.add_command(report)
 app.add_command(learning_curve_command)
 for _command in (auto, grid, coarse_to_fine, fastest, halving):
     app.add_command(_command)
+app.add_command(cooldown_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,7 +14,7 @@ Example:
     True
 """
 
-from lrlab.reproduce._claims import VERDICTS, Claim, Verdict, claims_frame
+from lrlab.reproduce._claims import VERDICTS, Claim, Verdict, claims_frame, graded, margin, mean_se
 from lrlab.reproduce._evidence import Evidence
 from lrlab.reproduce._experiment import SIZES, Context, Experiment, Size
 from lrlab.reproduce._registry import EXPERIMENTS, get_experiment
@@ -33,6 +33,9 @@ __all__ = [
     "Verdict",
     "claims_frame",
     "get_experiment",
+    "graded",
     "judge",
+    "margin",
+    "mean_se",
     "reproduce",
 ]

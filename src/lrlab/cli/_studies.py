@@ -1,0 +1,70 @@
+"""The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lrlab._errors import LrlabError
+from lrlab.cli._options import (
+    RULE_OPTIONS,
+    check_out,
+    load_task,
+    parse_hparams,
+    parse_seeds,
+    with_options,
+)
+from lrlab.cli._report import check_report
+
+__all__ = ["cooldown_command", "parse_fractions"]
+
+_STUDY = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seeds",
+          "seed", "data_dir", "download", "device", "dtype", "out", "quiet", "report")
+
+
+def parse_fractions(text: str, option: str) -> list[float]:
+    """``"0.7,0.8"`` as numbers, or one line naming the option."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise LrlabError(f"cannot read {option} {text!r}; give a comma list of fractions of "
+                         "training, e.g. 0.7,0.8,0.9") from None
+
+
+@click.command("cooldown")
+@with_options(*_STUDY)
+@click.option("--lr", type=float, required=True, help="the rate of the stable phase")
+@click.option("--at", "at", default="0.7,0.8,0.9", show_default=True,
+              help="where each cooldown starts, as fractions of training")
+@click.option("--shapes", default="linear,1-sqrt", show_default=True,
+              help="cooldown shapes: linear, cosine, 1-sqrt")
+def cooldown_command(task: str | None, lr: float, at: str, shapes: str, **kw: Any) -> None:
+    """Train the constant phase once, fork one cooldown per fork point and shape, judge."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.cli._report import _print_tables
+    from lrlab.reproduce import claims_frame
+    from lrlab.studies import cooldown
+
+    out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
+    check_out(out)
+    check_report(report)
+    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
+    seeds = parse_seeds(kw.pop("seeds"))
+    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
+                     download=kw.pop("download"))
+    points = parse_fractions(at, "--at")
+    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+        result = cooldown(data, lr=lr, at=points, shapes=[s.strip() for s in shapes.split(",")],
+                          callbacks=callbacks, hparams=hparams, seeds=seeds, **kw)
+    _print_tables([("per schedule (mean over seeds)", result.table()),
+                   ("claims, judged from the records", claims_frame(result.claims()))])
+    print(result.verdict())
+    if out is not None:
+        result.save(out)
+        print(f"records written to {out}/", file=sys.stderr)
+    if report is not None:
+        result.write_report(Path(report))
+        print(f"report written to {report}", file=sys.stderr)

@@ -1,0 +1,17 @@
+"""``lrlab cooldown TASK``: a small forked sweep end to end, and bad input."""
+
+from __future__ import annotations
+
+from cli_helpers import assert_bad_input, run
+
+
+def test_command_line(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "cooldown", "blobs", "--lr", "0.3", "--at", "0.5",
+                         "--shapes", "linear", "--epochs", "2", "-q", "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "cooldown at lr=0.3: best " in out and (tmp_path / "o" / "claims.csv").is_file()
+    for argv, words in ((["--at", "0.5,x"], "cannot read --at"),
+                        (["--at", "1.5"], "outside training"),
+                        (["--shapes", "sine"], "unknown cooldown shape")):
+        code, _, err = run(capsys, "cooldown", "blobs", "--lr", "0.3", "--epochs", "2", *argv)
+        assert words in assert_bad_input(code, err)
