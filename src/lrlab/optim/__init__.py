@@ -7,6 +7,7 @@
   prodigy, dadapt_adam, dog (their ``lr`` a multiplier, 1 by their papers; the step size
   they settle on in ``state["lr"]``), sf_sgd and sf_adamw (Schedule-Free: trained at ``y``,
   evaluated at the average ``x``, :attr:`UpdateRule.eval_params`).
+* :func:`mixed`: several rules in one population, member k running its own.
 * :class:`Optimizer` (and :class:`Rprop`, :class:`DeltaBarDelta`, :class:`SGDHD`,
   :class:`AdamHD`): any rule as a ``torch.optim.Optimizer`` for your own loop.
 * :func:`param_groups`, :func:`lr_multipliers`, :func:`parse_lr_mult`: layer-wise rates.
@@ -14,6 +15,7 @@
 
 from lrlab.optim._base import lr_mult_for
 from lrlab.optim._groups import lr_multipliers, param_groups, parse_lr_mult
+from lrlab.optim._mixed import mixed
 from lrlab.optim._ranges import RANGES, check_ranges
 from lrlab.optim._rules import RULES, UpdateRule, get_rule, lr_for, per_member
 from lrlab.optim._torch import SGDHD, AdamHD, DeltaBarDelta, Optimizer, Rprop
@@ -32,6 +34,7 @@ __all__ = [
     "lr_for",
     "lr_mult_for",
     "lr_multipliers",
+    "mixed",
     "param_groups",
     "parse_lr_mult",
     "per_member",

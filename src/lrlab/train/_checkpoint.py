@@ -115,7 +115,9 @@ def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size:
     step is compiled), members, and the epochs and batch size actually used (the task's
     defaults filled in)."""
     settings = {k: v for k, v in config.model_dump().items() if k not in ("device", "compile")}
-    text = json.dumps({"config": settings, "members": [m.model_dump() for m in members],
+    dumped = [{k: v for k, v in m.model_dump().items() if k != "optimizer" or v}
+              for m in members]  # a member without a rule of its own: as before the field
+    text = json.dumps({"config": settings, "members": dumped,
                        "epochs": epochs, "batch_size": batch_size}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

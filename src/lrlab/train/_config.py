@@ -46,7 +46,8 @@ Backend = Annotated[bool | str, AfterValidator(_known_backend)]
 
 
 class Member(BaseModel):
-    """One member's settings: its rate, seed and other hyperparameters."""
+    """One member's settings: its rate, seed and other hyperparameters, and (``optimizer``,
+    empty for the sweep's) its own update rule, so different rules race in one population."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     lr: Rate
@@ -55,6 +56,13 @@ class Member(BaseModel):
     lr_mult: dict[str, float] = Field(default_factory=dict)
     schedule: str = "constant"
     label: str = ""
+    optimizer: str = ""
+
+    @model_validator(mode="after")
+    def _own_rule(self) -> Member:
+        if self.optimizer:
+            _check_rule(self.optimizer, self.hparams)
+        return self
 
     def name(self) -> str:
         """A short label: ``lr=0.01`` (plus the seed when it matters)."""
@@ -106,18 +114,7 @@ class SweepConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:
-        if self.optimizer not in RULES:
-            raise ValueError(f"unknown update rule {self.optimizer!r}; choose one of: "
-                             f"{', '.join(sorted(RULES))}")
-        unknown = set(self.hparams) - set(RULES[self.optimizer].defaults)
-        if not unknown:
-            try:
-                check_ranges(self.optimizer, self.hparams)
-            except LrlabError as err:
-                raise ValueError(str(err)) from None
-        if unknown:
-            raise ValueError(f"{self.optimizer} takes no {min(unknown)!r}; it takes: "
-                             f"{', '.join(RULES[self.optimizer].defaults) or 'only lr'}")
+        _check_rule(self.optimizer, self.hparams)
         return self
 
     def members(self) -> list[Member]:
@@ -136,6 +133,21 @@ class SweepConfig(BaseModel):
 
 
 VAL_METRICS = ("loss", "accuracy", "error", "sse", "auc")
+
+
+def _check_rule(optimizer: str, hparams: dict[str, float]) -> None:
+    """A known rule and hyperparameters it takes, in range (ValueError for pydantic)."""
+    if optimizer not in RULES:
+        raise ValueError(f"unknown update rule {optimizer!r}; choose one of: "
+                         f"{', '.join(sorted(RULES))}")
+    unknown = set(hparams) - set(RULES[optimizer].defaults)
+    if unknown:
+        raise ValueError(f"{optimizer} takes no {min(unknown)!r}; it takes: "
+                         f"{', '.join(RULES[optimizer].defaults) or 'only lr'}")
+    try:
+        check_ranges(optimizer, hparams)
+    except LrlabError as err:
+        raise ValueError(str(err)) from None
 
 
 def _check_plateau(text: str, options: dict) -> None:

@@ -19,7 +19,7 @@ from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
 from lrlab.metrics import EpochMetrics
-from lrlab.optim import get_rule
+from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
 from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
@@ -287,15 +287,20 @@ class _Recorder:
 
 def _population(task: Task, members: Sequence[Member], config: SweepConfig,
                 device: torch.device, dtype: torch.dtype, batch_size: int) -> Population:
-    """The members stacked, with their hyperparameters (rule defaults filled in)."""
-    rule = get_rule(config.optimizer)
+    """The members stacked, with their hyperparameters (each member's rule's defaults
+    filled in; members with rules of their own run as one :func:`~lrlab.optim.mixed` rule)."""
+    names = [m.optimizer or config.optimizer for m in members]
+    distinct = list(dict.fromkeys(names))
+    own = [get_rule(name) for name in names]
+    rule = own[0] if len(distinct) == 1 else mixed([get_rule(name) for name in distinct],
+                                                    [distinct.index(name) for name in names])
     n = task.train_size
     if rule.full_batch and n is not None and batch_size < n:
         warnings.warn(f"lrlab: {rule.name} is meant for full batches or large mini-batches "
                       f"(its sign and gain rules misread mini-batch noise); batch size "
                       f"{batch_size} of {n} examples", UserWarning, stacklevel=3)
     hparams = {"lr": [m.lr for m in members]}
-    hparams |= {name: [m.hparams.get(name, d) for m in members]
+    hparams |= {name: [m.hparams.get(name, r.defaults.get(name, d)) for m, r in zip(members, own)]
                 for name, d in rule.defaults.items()}
     lr_mult = [m.lr_mult for m in members] if any(m.lr_mult for m in members) else None
     return Population(_initial_models(task, members), rule, hparams, device=device, dtype=dtype,

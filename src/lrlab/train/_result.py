@@ -4,6 +4,7 @@ rate and a verdict."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,14 +252,18 @@ def members_table(members: list[Member], optimizer: str, diverged_step: np.ndarr
         "member": np.arange(len(members)),
         "label": [m.name() for m in members],
         "lr": [m.lr for m in members],
-        "optimizer": optimizer,
+        "optimizer": [m.optimizer or optimizer for m in members],
         "seed": [m.seed for m in members],
         "schedule": [m.schedule for m in members],
     })
     if any(m.lr_mult for m in members):
         table["lr_mult"] = [mult_label(m.lr_mult) for m in members]
-    for name, default in get_rule(optimizer).defaults.items():
-        table[name] = [m.hparams.get(name, default) for m in members]  # as given, not rounded
+    rules = {name: get_rule(name) for name in dict.fromkeys(table["optimizer"])}
+    for rule in rules.values():
+        for name in rule.defaults:
+            if name not in table:  # as given, not rounded; NaN for a rule without it
+                table[name] = [m.hparams.get(name, own.defaults.get(name, math.nan))
+                               for m, own in zip(members, (rules[o] for o in table["optimizer"]))]
     table["diverged"] = diverged
     table["diverged_epoch"] = pd.array(np.asarray(diverged_epoch)).astype("Int64")
     table.loc[~diverged, "diverged_epoch"] = pd.NA
