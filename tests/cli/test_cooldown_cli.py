@@ -15,3 +15,17 @@ def test_command_line(capsys, tmp_path) -> None:
                         (["--shapes", "sine"], "unknown cooldown shape")):
         code, _, err = run(capsys, "cooldown", "blobs", "--lr", "0.3", "--epochs", "2", *argv)
         assert words in assert_bad_input(code, err)
+
+
+def test_race_and_probe_commands(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "race", "blobs", "--rule", "sgd:lr=0.3", "--rule", "prodigy",
+                         "--epochs", "1", "-q", "--out", tmp_path / "race")
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("race: ") and (tmp_path / "race" / "race.json").is_file()
+    code, _, err = run(capsys, "race", "blobs", "--rule", "adam", "--rule", "prodigy")
+    assert "needs its rates" in assert_bad_input(code, err)
+    code, out, err = run(capsys, "probe", "blobs", "-q", "--db", tmp_path / "s.db")
+    assert code == 0, err
+    assert "prodigy_probe: lr=" in out
+    code, _, err = run(capsys, "probe", "blobs", "--probe-epochs", "0", "--db", tmp_path / "s.db")
+    assert "probe_epochs must be" in assert_bad_input(code, err)

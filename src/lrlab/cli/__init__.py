@@ -33,9 +33,9 @@ from lrlab.cli._playground import playground
 from lrlab.cli._report import learning_curve_command, report
 from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
-from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving
+from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving, probe
 from lrlab.cli._store import export, ls, resume, show
-from lrlab.cli._studies import cooldown_command
+from lrlab.cli._studies import cooldown_command, race_command
 
 __all__ = ["app", "entry", "main"]
 
@@ -103,9 +103,9 @@ for _command in (ls, show, resume, export):
 app.add_command(playground)
 app.add_command(report)
 app.add_command(learning_curve_command)
-for _command in (auto, grid, coarse_to_fine, fastest, halving):
+for _command in (auto, grid, coarse_to_fine, fastest, halving, probe, cooldown_command,
+                 race_command):
     app.add_command(_command)
-app.add_command(cooldown_command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,5 @@
-"""``lrlab auto``, ``grid``, ``coarse-to-fine``, ``fastest`` and ``halving``: the population
-searches.
+"""``lrlab auto``, ``grid``, ``coarse-to-fine``, ``fastest``, ``halving`` and ``probe``: the
+population searches.
 
 Each command is one call of the procedure in :mod:`lrlab.search`; it prints each
 population's table (``print_result``), the procedure's own table, the verdict and why, and
@@ -32,7 +32,7 @@ from lrlab.cli._bundles import (
 )
 from lrlab.cli._options import LibraryDefault, Rates, parse_subset
 
-__all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving"]
+__all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving", "probe"]
 
 
 def _search_command(procedure: str, name: str | None = None):
@@ -231,3 +231,17 @@ def auto(own: dict[str, Any], **kw: Any) -> None:
     from lrlab.search import auto as auto_search
 
     _run(auto_search, **kw, **own)
+
+
+@_search_command("prodigy_probe", "probe")
+@_option("--probe-epochs", type=int, help="epochs Prodigy runs before its estimate is read")
+@_option("--for", "target", type=click.Choice(["adam", "adamw"]), param="optimizer",
+         help="the rule the estimate is a rate for")
+def probe(own: dict[str, Any], training: TrainOptions, **kw: Any) -> None:
+    """Prodigy's probe: run Prodigy briefly, hand its step-size estimate to Adam."""
+    from lrlab.search import prodigy_probe
+
+    if training.optimizer is not None:
+        raise LrlabError("the probe's rate is for Adam: choose it with --for adam|adamw, not "
+                         "--optimizer")
+    _run(prodigy_probe, training=training, **kw, **own)

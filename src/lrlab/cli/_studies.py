@@ -1,4 +1,5 @@
-"""The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep)."""
+"""The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep) and ``lrlab race
+TASK`` (update rules racing in one population)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from lrlab.cli._options import (
 )
 from lrlab.cli._report import check_report
 
-__all__ = ["cooldown_command", "parse_fractions"]
+__all__ = ["cooldown_command", "parse_fractions", "race_command"]
 
 _STUDY = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seeds",
           "seed", "data_dir", "download", "device", "dtype", "out", "quiet", "report")
@@ -61,6 +62,41 @@ def cooldown_command(task: str | None, lr: float, at: str, shapes: str, **kw: An
                           callbacks=callbacks, hparams=hparams, seeds=seeds, **kw)
     _print_tables([("per schedule (mean over seeds)", result.table()),
                    ("claims, judged from the records", claims_frame(result.claims()))])
+    print(result.verdict())
+    if out is not None:
+        result.save(out)
+        print(f"records written to {out}/", file=sys.stderr)
+    if report is not None:
+        result.write_report(Path(report))
+        print(f"report written to {report}", file=sys.stderr)
+
+
+_RACE = ("task", "task_opt", "epochs", "batch_size", "seeds", "seed", "data_dir", "download",
+         "device", "dtype", "out", "quiet", "report")
+
+
+@click.command("race")
+@with_options(*_RACE)
+@click.option("--rule", "rules", multiple=True, required=True,
+              help="a rule and its rates, NAME[:lr=A/B/C,key=value] (repeat; prodigy, "
+                   "dadapt_adam and dog default to lr=1)")
+def race_command(task: str | None, rules: tuple[str, ...], **kw: Any) -> None:
+    """Race update rules in one population: tuned SGD or Adam against learning-rate-free."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.cli._report import _print_tables
+    from lrlab.reproduce import claims_frame
+    from lrlab.studies import race
+
+    out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
+    check_out(out)
+    check_report(report)
+    seeds = parse_seeds(kw.pop("seeds"))
+    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
+                     download=kw.pop("download"))
+    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+        result = race(data, list(rules), callbacks=callbacks, seeds=seeds, **kw)
+    _print_tables([("per rule, at its best rate", result.table()),
+                   ("claim, judged from the records", claims_frame(result.claims()))])
     print(result.verdict())
     if out is not None:
         result.save(out)

@@ -141,7 +141,7 @@ def member_groups(members: pd.DataFrame) -> pd.Series:
     """A label per member naming its settings without the seed (``lr=0.1``): members with
     the same label differ only by seed."""
     settings = [c for c in members.columns if c not in _NOT_SETTINGS]
-    keys = members[settings].astype(str).agg("|".join, axis=1)
+    keys = members[settings].map(str).agg("|".join, axis=1)  # NaN: a rule without it
     first = members.groupby(keys, sort=False)["label"].transform("first")
     return first.map(lambda s: re.sub(r"\s*\bseed=\d+", "", s).strip())
 

@@ -3,6 +3,7 @@
 :func:`grid`, :func:`coarse_to_fine`, :func:`fastest` (Wilson & Martinez) and
 :func:`halving` (start large and halve) are procedures on a task: each returns a result with
 the chosen rate, the evidence (every population it trained) and an explanation in words.
+:func:`prodigy_probe` runs Prodigy briefly and hands its step-size estimate to Adam.
 
 :func:`find_lr` trains any ``nn.Module`` while the rate rises from ``start`` to ``end``,
 stops when the loss diverges, restores the model and optimizer exactly, and returns a
@@ -46,6 +47,7 @@ from lrlab.search._fastest import (
 from lrlab.search._grid import CoarseToFineResult, GridResult, coarse_to_fine, grid
 from lrlab.search._halving import HalvingResult, halving
 from lrlab.search._loop import diverged
+from lrlab.search._probe import ProbeResult, prodigy_probe
 from lrlab.search._range_test import Mode, find_lr, range_rates
 from lrlab.search._readings import (
     ADAPTIVE_RULES,
@@ -78,6 +80,7 @@ __all__ = [
     "HalvingResult",
     "Mode",
     "ModelLoss",
+    "ProbeResult",
     "RangeTestResult",
     "Reading",
     "Rules",
@@ -96,6 +99,7 @@ __all__ = [
     "halving",
     "min_div10",
     "model_loss",
+    "prodigy_probe",
     "range_rates",
     "range_test",
     "replay_fastest",

@@ -108,12 +108,12 @@ class Sensitivity:
 
 def _settings(members: pd.DataFrame) -> pd.Series:
     """A label per member of what it shares with the others of its rate curve."""
-    varying = [c for c in members.columns if c not in _NOT_SETTINGS
-               and members[c].astype(str).nunique() > 1]
+    text = members.drop(columns=[c for c in _NOT_SETTINGS if c in members]).map(str)
+    varying = [c for c in text.columns if text[c].nunique() > 1]
     if not varying:
         return pd.Series([""] * len(members), index=members.index)
-    return members[varying].astype(str).apply(
-        lambda row: " ".join(f"{c}={v}" for c, v in row.items()), axis=1)
+    return text[varying].apply(lambda row: " ".join(
+        f"{c}={v}" for c, v in row.items() if v not in ("nan", "<NA>")), axis=1)
 
 
 def _good(values: np.ndarray, best: float, higher: bool, tol: float) -> np.ndarray:
