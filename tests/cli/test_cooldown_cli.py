@@ -29,3 +29,15 @@ def test_race_and_probe_commands(capsys, tmp_path) -> None:
     assert "prodigy_probe: lr=" in out
     code, _, err = run(capsys, "probe", "blobs", "--probe-epochs", "0", "--db", tmp_path / "s.db")
     assert "probe_epochs must be" in assert_bad_input(code, err)
+
+
+def test_scaling_command(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "scaling", "blobs", "--batch-sizes", "64,128", "--lrs",
+                         "1,0.3,0.1", "--epochs", "1", "-q", "--out", tmp_path / "s")
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("scaling (sgd): best rate ~ batch size^")
+    for sizes, words in (("64", "two or more"), ("64,x", "cannot read --batch-sizes"),
+                         ("64,9999", "is not in 1..500")):
+        code, _, err = run(capsys, "scaling", "blobs", "--batch-sizes", sizes, "--lrs",
+                           "1,0.3,0.1", "--epochs", "1")
+        assert words in assert_bad_input(code, err)

@@ -1,5 +1,6 @@
-"""The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep) and ``lrlab race
-TASK`` (update rules racing in one population)."""
+"""The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep), ``lrlab race
+TASK`` (update rules racing in one population) and ``lrlab scaling TASK`` (batch size and
+the rate)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from lrlab.cli._options import (
 )
 from lrlab.cli._report import check_report
 
-__all__ = ["cooldown_command", "parse_fractions", "race_command"]
+__all__ = ["cooldown_command", "parse_fractions", "race_command", "scaling_command"]
 
 _STUDY = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seeds",
           "seed", "data_dir", "download", "device", "dtype", "out", "quiet", "report")
@@ -45,8 +46,6 @@ def parse_fractions(text: str, option: str) -> list[float]:
 def cooldown_command(task: str | None, lr: float, at: str, shapes: str, **kw: Any) -> None:
     """Train the constant phase once, fork one cooldown per fork point and shape, judge."""
     from lrlab.cli._display import progress_bar
-    from lrlab.cli._report import _print_tables
-    from lrlab.reproduce import claims_frame
     from lrlab.studies import cooldown
 
     out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
@@ -60,15 +59,7 @@ def cooldown_command(task: str | None, lr: float, at: str, shapes: str, **kw: An
     with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
         result = cooldown(data, lr=lr, at=points, shapes=[s.strip() for s in shapes.split(",")],
                           callbacks=callbacks, hparams=hparams, seeds=seeds, **kw)
-    _print_tables([("per schedule (mean over seeds)", result.table()),
-                   ("claims, judged from the records", claims_frame(result.claims()))])
-    print(result.verdict())
-    if out is not None:
-        result.save(out)
-        print(f"records written to {out}/", file=sys.stderr)
-    if report is not None:
-        result.write_report(Path(report))
-        print(f"report written to {report}", file=sys.stderr)
+    _show_study(result, [("per schedule (mean over seeds)", result.table())], out, report)
 
 
 _RACE = ("task", "task_opt", "epochs", "batch_size", "seeds", "seed", "data_dir", "download",
@@ -83,8 +74,6 @@ _RACE = ("task", "task_opt", "epochs", "batch_size", "seeds", "seed", "data_dir"
 def race_command(task: str | None, rules: tuple[str, ...], **kw: Any) -> None:
     """Race update rules in one population: tuned SGD or Adam against learning-rate-free."""
     from lrlab.cli._display import progress_bar
-    from lrlab.cli._report import _print_tables
-    from lrlab.reproduce import claims_frame
     from lrlab.studies import race
 
     out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
@@ -95,8 +84,15 @@ def race_command(task: str | None, rules: tuple[str, ...], **kw: Any) -> None:
                      download=kw.pop("download"))
     with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
         result = race(data, list(rules), callbacks=callbacks, seeds=seeds, **kw)
-    _print_tables([("per rule, at its best rate", result.table()),
-                   ("claim, judged from the records", claims_frame(result.claims()))])
+    _show_study(result, [("per rule, at its best rate", result.table())], out, report)
+
+
+def _show_study(result: Any, tables: list, out: Path | None, report: Path | None) -> None:
+    """Print a study's tables and verdict, then write ``--out`` and ``--report``."""
+    from lrlab.cli._report import _print_tables
+    from lrlab.reproduce import claims_frame
+
+    _print_tables([*tables, ("claims, judged from the records", claims_frame(result.claims()))])
     print(result.verdict())
     if out is not None:
         result.save(out)
@@ -104,3 +100,31 @@ def race_command(task: str | None, rules: tuple[str, ...], **kw: Any) -> None:
     if report is not None:
         result.write_report(Path(report))
         print(f"report written to {report}", file=sys.stderr)
+
+
+@click.command("scaling")
+@with_options(*(n for n in _STUDY if n != "batch_size"), "lrs")
+@click.option("--batch-sizes", default="32,64,128,256", show_default=True,
+              help="batch sizes, a comma list (two or more)")
+def scaling_command(task: str | None, lrs: str, batch_sizes: str, **kw: Any) -> None:
+    """The best rate per batch size, its fitted exponent, and the linear or square-root rule."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.studies import scaling
+    from lrlab.train import parse_lrs
+
+    out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
+    check_out(out)
+    check_report(report)
+    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
+    seeds = parse_seeds(kw.pop("seeds"))
+    try:
+        sizes = [int(b) for b in batch_sizes.split(",")]
+    except ValueError:
+        raise LrlabError(f"cannot read --batch-sizes {batch_sizes!r}; give whole numbers, "
+                         "e.g. 32,64,128") from None
+    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
+                     download=kw.pop("download"))
+    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+        result = scaling(data, batch_sizes=sizes, lrs=parse_lrs(lrs), callbacks=callbacks,
+                         hparams=hparams, seeds=seeds, **kw)
+    _show_study(result, [("per batch size", result.table())], out, report)

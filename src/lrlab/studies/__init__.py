@@ -7,12 +7,16 @@
 * :func:`race`: update rules racing in one population, tuned SGD or Adam against the
   learning-rate-free rules (``lrlab race``), each member with its own rule.
 
+* :func:`scaling`: the best rate per batch size, a fitted exponent against the linear and
+  square-root rules (``lrlab scaling``).
+
 Each returns a result object with ``table()``, ``claims()`` (:class:`lrlab.reproduce.Claim`
 rows), ``verdict()``, ``save(out)`` / ``load(out)`` and ``write_report(path)``.
 """
 
 from lrlab.studies._cooldown import CooldownResult, cooldown, plot_cooldown
 from lrlab.studies._race import FREE, RaceResult, parse_entry, race
+from lrlab.studies._scaling import ScalingResult, optimum, plot_scaling, scaling
 
-__all__ = ["FREE", "CooldownResult", "RaceResult", "cooldown", "parse_entry", "plot_cooldown",
-           "race"]
+__all__ = ["FREE", "CooldownResult", "RaceResult", "ScalingResult", "cooldown", "optimum",
+           "parse_entry", "plot_cooldown", "plot_scaling", "race", "scaling"]

@@ -1,0 +1,85 @@
+"""Batch size and the rate: the refined optimum, the fitted exponent, the claim, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrlab import LrlabError
+from lrlab.studies import ScalingResult, optimum, scaling
+from lrlab.tasks import get_task
+from lrlab.train import SweepResult
+
+LRS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+
+
+def test_optimum_is_the_parabolas_vertex() -> None:
+    """A curve quadratic in log10(lr) peaking at 0.05: the vertex is 0.05 exactly."""
+    peak = math.log10(0.05)
+    values = [1 - (math.log10(lr) - peak) ** 2 for lr in LRS]
+    best, refined = optimum(LRS, values, higher=True)
+    assert best == 0.03 and refined == pytest.approx(0.05, rel=1e-9)
+    best, refined = optimum(LRS, [-v for v in values], higher=False)
+    assert refined == pytest.approx(0.05, rel=1e-9)
+    assert optimum(LRS, values[:5] + [math.nan, 0.0], True)[1] == pytest.approx(0.05)
+    assert optimum([0.1, 1.0], [0.5, 0.9], True) == (1.0, 1.0)  # at the edge: not refined
+
+
+def _made(power: float, optimizer: str) -> ScalingResult:
+    """Populations whose final accuracy peaks at 0.01 * (B / 32)^power, per batch size."""
+    runs = {}
+    for b in (32, 64, 128, 256):
+        peak = math.log10(0.01 * (b / 32) ** power)
+        rows, members = [], []
+        for k, lr in enumerate(LRS):
+            v = 0.9 - 0.1 * (math.log10(lr) - peak) ** 2
+            rows += [(k, 1, "val", "accuracy", v), (k, 1, "val", "loss", 1 - v),
+                     (k, 1, "train", "loss", 1.0)]
+            members.append({"member": k, "label": f"lr={lr:g}", "lr": lr,
+                            "optimizer": optimizer, "seed": 0, "diverged": False,
+                            "diverged_epoch": pd.NA})
+        runs[b] = SweepResult("made", "accuracy", True, {"optimizer": optimizer},
+                              pd.DataFrame(rows, columns=["member", "epoch", "split", "metric",
+                                                          "value"]),
+                              pd.DataFrame(members).astype({"diverged_epoch": "Int64"}))
+    return ScalingResult(runs, optimizer)
+
+
+@pytest.mark.parametrize("power, optimizer, verdict", [
+    (1.0, "sgd", "holds"), (0.5, "adam", "holds"), (0.5, "sgd", "does not hold"),
+    (0.8, "sgd", "holds"), (0.7, "adam", "holds"), (0.15, "adam", "partly"),
+    (1.4, "sgd", "partly"), (-0.2, "adam", "does not hold"),
+])
+def test_exponent_and_claim_follow_the_records(power, optimizer, verdict) -> None:
+    result = _made(power, optimizer)
+    k, intercept = result.exponent()
+    assert k == pytest.approx(power, abs=1e-9)
+    assert intercept == pytest.approx(math.log10(0.01) - power * math.log10(32), abs=1e-9)
+    assert np.allclose(result.table()["optimum"], [0.01 * 2**(power * i) for i in range(4)])
+    assert result.claims()[0].verdict == verdict
+
+
+def test_a_small_run_saves_loads_and_reports(tmp_path) -> None:
+    r = scaling(get_task("blobs"), batch_sizes=[64, 128], lrs=[1, 0.3, 0.1], epochs=1)
+    r.save(tmp_path / "s")
+    back = ScalingResult.load(tmp_path / "s")
+    assert back.verdict() == r.verdict() and sorted(back.runs) == [64, 128]
+    assert "per batch size" in r.write_report(tmp_path / "s.html").read_text()
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"batch_sizes": [64]}, "two or more distinct batch sizes"),
+    ({"batch_sizes": [64, 64]}, "two or more distinct batch sizes"),
+    ({"batch_sizes": [64, 5000]}, "batch size 5000 is not in 1..500"),
+    ({"lrs": [1, 0.1]}, "three or more rates"),
+    ({"batch_size": 32}, "sets batch_size itself"),
+    ({"optimizer": "nope"}, "unknown update rule"),
+])
+def test_bad_input_is_one_line(kwargs, words) -> None:
+    settings = {"batch_sizes": [32, 64], "lrs": [1, 0.3, 0.1], "epochs": 1, **kwargs}
+    with pytest.raises(LrlabError, match=words) as err:
+        scaling(get_task("blobs"), **settings)
+    assert "\n" not in str(err.value)
