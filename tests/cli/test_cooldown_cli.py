@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli_helpers import assert_bad_input, run
+from helpers import assert_bad_input, run
 
 
 def test_command_line(capsys, tmp_path) -> None:

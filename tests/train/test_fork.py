@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from helpers import no_time
 
 from lrlab import LrlabError
 from lrlab.tasks import get_task
 from lrlab.train import Member, fit, fork, validated
-
-
-def _without_time(records: pd.DataFrame) -> pd.DataFrame:
-    return records[records["metric"] != "time"].reset_index(drop=True)
 
 
 def test_forked_members_equal_runs_from_scratch() -> None:
@@ -29,7 +26,7 @@ def test_forked_members_equal_runs_from_scratch() -> None:
     source = [[0, 1].index(m.seed) for m in members]
     forked = fit(task, members, config, resume=fork(saved[-1], source, task, members, config))
     scratch = fit(task, members, config)
-    pd.testing.assert_frame_equal(_without_time(forked.records), _without_time(scratch.records))
+    pd.testing.assert_frame_equal(no_time(forked.records), no_time(scratch.records))
     pd.testing.assert_frame_equal(forked.steps, scratch.steps)
     assert forked.records["epoch"].min() == 1  # the shared epochs are every member's too
 
