@@ -41,3 +41,15 @@ def test_scaling_command(capsys, tmp_path) -> None:
         code, _, err = run(capsys, "scaling", "blobs", "--batch-sizes", sizes, "--lrs",
                            "1,0.3,0.1", "--epochs", "1")
         assert words in assert_bad_input(code, err)
+
+
+def test_width_command(capsys, tmp_path) -> None:
+    code, out, err = run(capsys, "width", "blobs", "--widths", "8,16", "--lrs", "0.1,0.01,0.001",
+                         "--epochs", "1", "-q")
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("width (adam): the optimum moves ")
+    for argv, words in ((["--widths", "8"], "two or more distinct"),
+                        (["--widths", "8,x"], "cannot read --widths"),
+                        (["--optimizer", "rprop"], "not 'rprop'")):
+        code, _, err = run(capsys, "width", "blobs", "--lrs", "0.1,0.01,0.001", *argv)
+        assert words in assert_bad_input(code, err)

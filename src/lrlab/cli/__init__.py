@@ -35,7 +35,7 @@ from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
 from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving, probe
 from lrlab.cli._store import export, ls, resume, show
-from lrlab.cli._studies import cooldown_command, race_command, scaling_command
+from lrlab.cli._studies import cooldown_command, race_command, scaling_command, width_command
 
 __all__ = ["app", "entry", "main"]
 
@@ -104,7 +104,7 @@ app.add_command(playground)
 app.add_command(report)
 app.add_command(learning_curve_command)
 for _command in (auto, grid, coarse_to_fine, fastest, halving, probe, cooldown_command,
-                 race_command, scaling_command):
+                 race_command, scaling_command, width_command):
     app.add_command(_command)
 
 

@@ -1,6 +1,6 @@
 """The study commands: ``lrlab cooldown TASK`` (a forked cooldown sweep), ``lrlab race
-TASK`` (update rules racing in one population) and ``lrlab scaling TASK`` (batch size and
-the rate)."""
+TASK`` (update rules racing in one population), ``lrlab scaling TASK`` (batch size and
+the rate) and ``lrlab width TASK`` (SP against muP)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from lrlab.cli._options import (
 )
 from lrlab.cli._report import check_report
 
-__all__ = ["cooldown_command", "parse_fractions", "race_command", "scaling_command"]
+__all__ = ["cooldown_command", "parse_fractions", "race_command", "scaling_command",
+           "width_command"]
 
 _STUDY = ("task", "task_opt", "epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "seeds",
           "seed", "data_dir", "download", "device", "dtype", "out", "quiet", "report")
@@ -117,14 +118,49 @@ def scaling_command(task: str | None, lrs: str, batch_sizes: str, **kw: Any) -> 
     check_report(report)
     hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
     seeds = parse_seeds(kw.pop("seeds"))
-    try:
-        sizes = [int(b) for b in batch_sizes.split(",")]
-    except ValueError:
-        raise LrlabError(f"cannot read --batch-sizes {batch_sizes!r}; give whole numbers, "
-                         "e.g. 32,64,128") from None
+    sizes = _whole_numbers(batch_sizes, "--batch-sizes")
     data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
                      download=kw.pop("download"))
     with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
         result = scaling(data, batch_sizes=sizes, lrs=parse_lrs(lrs), callbacks=callbacks,
                          hparams=hparams, seeds=seeds, **kw)
     _show_study(result, [("per batch size", result.table())], out, report)
+
+
+def _whole_numbers(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise LrlabError(f"cannot read {option} {text!r}; give whole numbers, e.g. "
+                         "32,64,128") from None
+
+
+@click.command("width")
+@with_options(*(n for n in _STUDY if n != "optimizer"), "lrs")
+@click.option("--widths", default="64,128,256,512", show_default=True,
+              help="hidden widths of the study's MLP, a comma list (two or more)")
+@click.option("--optimizer", default="adam", show_default=True,
+              help="an Adam-like (adam, adamw, rmsprop, adagrad) or SGD-like (sgd, momentum, "
+                   "nesterov) rule")
+@click.option("--coord-lr", type=float, help="the coordinate check's rate [default: the "
+                                              "middle of --lrs]")
+def width_command(task: str | None, lrs: str, widths: str, optimizer: str,
+                  coord_lr: float | None, **kw: Any) -> None:
+    """The rate against the width under SP and muP: the optimum's drift, a coordinate check."""
+    from lrlab.cli._display import progress_bar
+    from lrlab.studies import width
+    from lrlab.train import parse_lrs
+
+    out, quiet, report = kw.pop("out"), kw.pop("quiet"), kw.pop("report")
+    check_out(out)
+    check_report(report)
+    hparams = parse_hparams(kw.pop("hp"), **{k: kw.pop(k) for k in RULE_OPTIONS})
+    seeds = parse_seeds(kw.pop("seeds"))
+    sizes = _whole_numbers(widths, "--widths")
+    data = load_task(task, kw.pop("task_opt"), data_dir=kw.pop("data_dir"),
+                     download=kw.pop("download"))
+    with progress_bar(data.name, data.monitor, data.higher_is_better, quiet=quiet) as callbacks:
+        result = width(data, widths=sizes, lrs=parse_lrs(lrs), optimizer=optimizer,
+                       coord_lr=coord_lr, callbacks=callbacks, hparams=hparams, seeds=seeds,
+                       **kw)
+    _show_study(result, [("per parametrisation and width", result.table())], out, report)
