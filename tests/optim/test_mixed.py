@@ -101,3 +101,20 @@ def test_a_race_in_one_population_equals_separate_fits() -> None:
         torch.testing.assert_close(torch.tensor(ours["value"].to_numpy()),
                                    torch.tensor(theirs["value"].to_numpy()),
                                    rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_a_race_resumes_from_its_checkpoint_bytes() -> None:
+    """The mixed rule's nested state (Prodigy's estimate, Schedule-Free's average) survives a
+    checkpoint's bytes: resumed after epoch 1, the records equal an uninterrupted run."""
+    from helpers import no_time
+
+    from lrlab.train import Checkpoint
+
+    task = get_task("blobs")
+    members = [Member(lr=1.0, optimizer="prodigy"), Member(lr=0.02, optimizer="sf_adamw")]
+    config = validated(lrs=[1.0], epochs=2, batch_size=128)
+    saved = []
+    whole = fit(task, members, config, checkpoint_every=1, on_checkpoint=saved.append)
+    again = fit(task, members, config,
+                resume=Checkpoint.from_bytes(saved[0].to_bytes()))
+    pd.testing.assert_frame_equal(no_time(again.records), no_time(whole.records))
