@@ -57,10 +57,10 @@ def test_the_report_renders_in_chromium(report_page: Path, blobs_run: SweepResul
     assert console == []  # no error, warning or log from the page
     verdict = re.search(r'<p class="verdict" id="verdict">(.*?)</p>', dom)
     assert verdict and html.unescape(verdict.group(1)) == blobs_run.verdict()
-    assert dom.count('<table class="lrlab-table">') == 2
+    assert dom.count('<table class="lrlab-table">') == 3  # per member, seeds, sensitivity
     assert re.findall(r"<th[^>]*>epochs_to_target</th>", dom)
     figures = dom.count('<figure class="lrlab-plot"')
-    assert figures == 8
+    assert figures == 9
     body = re.search(r"<body ([^>]*)>", dom).group(1)
     state = dict(re.findall(r'data-([a-z-]+)="(\d+)"', body))
     assert int(state["figures-shown"]) == figures  # every PNG decoded and laid out
