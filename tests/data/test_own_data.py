@@ -359,3 +359,12 @@ def test_integer_token_inputs_stay_integers_in_a_tensor_task() -> None:
     got = result.population.member_module(0).state_dict()
     for name, want in plain.state_dict().items():
         assert (want - got[name]).abs().max() <= 2e-5, name
+
+
+def test_a_search_counts_a_loaders_validation_examples_not_its_batches() -> None:
+    """The noise of a validation score comes from the examples (a DataLoader's len() is its
+    batches: one batch of 32 read as one example made every margin noise)."""
+    from lrlab.search._confidence import val_size
+
+    task = regression_task()
+    assert val_size(task) == 32 and len(task.val) == 1

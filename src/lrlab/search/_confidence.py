@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lrlab.tasks import Task
+from lrlab.data import num_examples
+from lrlab.tasks import Split, Task
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
            "untrained_score", "val_size"]
@@ -65,12 +66,10 @@ def score_noise(score: float, monitor: str, n: int) -> float:
 def val_size(task: Task) -> int:
     """Validation examples: the split's rows, a Dataset's or a DataLoader's dataset's length
     (1000 when the data cannot say, an iterable dataset)."""
-    for data in (task.val, getattr(task.val, "dataset", None)):
-        try:
-            return len(data)
-        except TypeError:
-            continue
-    return 1000
+    if isinstance(task.val, Split):
+        return len(task.val)
+    n = num_examples(task.val)  # a DataLoader's len() counts batches, not examples
+    return 1000 if n is None else n
 
 
 def untrained_score(task: Task, seed: int) -> float:
