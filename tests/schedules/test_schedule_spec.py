@@ -124,8 +124,8 @@ def test_parse_errors(text: str, words: str) -> None:
     ("cosine:min_lr=1", {}, "min_lr must be <= lr0"),
     ("multistep:milestones=30/20", {}, "must increase"),
     ("step:decay=100,every=80", {}, "every must be <= total"),
-    ("cosine", {"epochs": 0}, "epochs must be an integer"),
-    ("cosine", {"steps_per_epoch": 1.5}, "steps_per_epoch must be an integer"),
+    ("cosine", {"epochs": 0}, "epochs must be a whole number"),
+    ("cosine", {"steps_per_epoch": 1.5}, "steps_per_epoch must be a whole number"),
 ])
 def test_build_errors(text: str, kwargs: dict, words: str) -> None:
     with pytest.raises(LrlabError, match=words) as err:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from lrlab._checks import out_file
 from lrlab._errors import LrlabError
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import parse_hparams, with_options
@@ -43,14 +44,7 @@ def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int
                frames: int, show_list: bool) -> None:
     """Trajectories of update rules on SURFACE (quadratic, rosenbrock, beale, saddle,
     himmelblau) over its contours: which rule gets to the minimum, how, and at what rate."""
-    from lrlab.playground import (
-        SURFACES,
-        check_out,
-        get_surface,
-        trajectories,
-        write_gif,
-        write_png,
-    )
+    from lrlab.playground import SURFACES, get_surface, trajectories, write_gif, write_png
 
     if show_list:
         print_listing("surfaces")
@@ -61,7 +55,7 @@ def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int
     surf = get_surface(surface)
     for path, suffix in ((out, ".png"), (gif, ".gif")):
         if path is not None:
-            check_out(path, suffix)
+            out_file(path, suffix=suffix, example=f"trajectories{suffix}")
     if gif is not None and frames < 2:
         raise LrlabError(f"--frames must be at least 2, got {frames}")
     data = trajectories(surf, optimizers.split(","), _rates(lrs), steps=steps,

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from lrlab._checks import out_file
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import (
     MemberOptions,
@@ -32,10 +33,8 @@ __all__ = ["check_report", "learning_curve_command", "report", "write_run_report
 
 def check_report(path: Path | None) -> None:
     """``--report``: a file name in a writable folder, checked before any training."""
-    from lrlab.report import check_html_path
-
     if path is not None:
-        check_html_path(path)
+        out_file(path)
 
 
 def write_run_report(run: Any, path: Path | None, **options: Any) -> None:
@@ -88,11 +87,11 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
     from lrlab._io import atomic_write
     from lrlab.cli._display import stdout
     from lrlab.cli._store import run_or_study
-    from lrlab.report import check_html_path, markdown_table, report_content, write_page
+    from lrlab.report import markdown_table, report_content, write_page
 
     for path in (out, csv_out, markdown):
         if path is not None:
-            check_html_path(path)
+            out_file(path, example="table.csv")
     content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,
                              draw=out is not None)
     stdout.print(content.verdict, soft_wrap=True)

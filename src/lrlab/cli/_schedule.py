@@ -8,32 +8,20 @@ draws them on the Agg canvas); this module writes the PNG through a temporary fi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from lrlab._errors import LrlabError
+from lrlab._checks import out_file
 from lrlab._io import atomic_write
 from lrlab.cli._list import print_listing
 
 if TYPE_CHECKING:
     from lrlab.report import ScheduleCurves
 
-__all__ = ["check_png_path", "plot_schedules", "schedule"]
+__all__ = ["plot_schedules", "schedule"]
 
-def check_png_path(out: Path) -> None:
-    """Raise LrlabError unless ``out`` is a ``.png`` file name in a writable directory."""
-    if out.suffix.lower() != ".png":
-        raise LrlabError(f"--out {out} must end in .png")
-    if out.is_dir():
-        raise LrlabError(f"--out {out} is a directory; give a file name ending in .png")
-    folder = out.parent
-    if not folder.is_dir():
-        raise LrlabError(f"the directory of --out, {folder}, does not exist; create it first")
-    if not os.access(folder, os.W_OK):
-        raise LrlabError(f"cannot write into {folder}; choose a writable directory for --out")
 
 
 def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Path:
@@ -49,7 +37,7 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
     """
     from lrlab.report import plot_schedules as draw_schedules
 
-    check_png_path(out)
+    out_file(out, suffix=".png", example="schedules.png")
     fig = draw_schedules(data, log=log)
     atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     return out
@@ -74,7 +62,7 @@ def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, 
     """Draw each SPEC (NAME[:key=value,...], see `lrlab list schedules`) over training."""
     from lrlab.report import schedule_curves
 
-    check_png_path(out)
+    out_file(out, suffix=".png", example="schedules.png")
     data = schedule_curves(specs, lr0=lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
     plot_schedules(data, out, log=log_scale)
     click.echo(f"wrote {out}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lrlab._errors import LrlabError
+from lrlab._checks import whole
 
 if TYPE_CHECKING:
     from lrlab.train import EpochReport, Member, SweepResult
@@ -75,10 +75,8 @@ def split_members(count: int, per_task: int | None,
         >>> [c.numbers for c in split_members(4, None, groups=[[0, 2], [1, 3]])]
         [(0, 2), (1, 3)]
     """
-    if per_task is not None and (isinstance(per_task, bool) or int(per_task) != per_task
-                                 or per_task < 1):
-        raise LrlabError(f"members per task must be a whole number of at least 1, got "
-                         f"{per_task!r}; give --members-per-task 1 or more")
+    if per_task is not None:
+        whole("members per task", per_task, low=1, hint="; give --members-per-task 1 or more")
     if groups is None or len(groups) <= 1:
         size = count if per_task is None else int(per_task)
         chunks = math.ceil(count / size) if count else 0

@@ -29,11 +29,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
-from numbers import Real
 from typing import Any
 
 from torch import nn
 
+from lrlab._checks import number
 from lrlab._errors import LrlabError
 
 __all__ = ["lr_multipliers", "param_groups", "parse_lr_mult"]
@@ -49,10 +49,7 @@ def _check_mult(mult: Mapping[str, float]) -> None:
     for pattern, m in mult.items():
         if not isinstance(pattern, str) or not pattern:
             raise LrlabError(f"lr_mult patterns must be non-empty strings, got {pattern!r}")
-        if isinstance(m, bool) or not isinstance(m, Real) or not math.isfinite(m) \
-                or m <= 0:
-            raise LrlabError(f"lr_mult for {pattern!r} must be a positive finite number, "
-                             f"got {m!r}")
+        number(f"lr_mult for {pattern!r}", m, low=0, strict=True)
 
 
 def _assign(names: Sequence[str], mult: Mapping[str, float]) -> list[str | None]:
@@ -111,9 +108,7 @@ def param_groups(model: nn.Module, base_lr: float, mult: Mapping[str, float] | N
         pattern took (left out when there are none). Pass it to any ``torch.optim``
         optimizer or to :class:`lrlab.optim.Optimizer`.
     """
-    if isinstance(base_lr, bool) or not isinstance(base_lr, Real) or \
-            not math.isfinite(base_lr) or base_lr <= 0:
-        raise LrlabError(f"base_lr must be a positive finite number, got {base_lr!r}")
+    number("base_lr", base_lr, low=0, strict=True)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     mult = dict(mult or {})
     taken = _assign([n for n, _ in named], mult) if mult else [None] * len(named)

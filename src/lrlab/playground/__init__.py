@@ -16,7 +16,7 @@ Example:
     ('sgd', 'momentum', 'adam')
 """
 
-from lrlab.playground._draw import Contours, check_out, contours, draw, write_gif, write_png
+from lrlab.playground._draw import Contours, contours, draw, write_gif, write_png
 from lrlab.playground._run import ESCAPE, MAX_STEPS, Trajectories, trajectories
 from lrlab.playground._surfaces import SURFACES, Surface, get_surface
 
@@ -27,7 +27,6 @@ __all__ = [
     "Contours",
     "Surface",
     "Trajectories",
-    "check_out",
     "contours",
     "draw",
     "get_surface",

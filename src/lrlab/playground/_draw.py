@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from lrlab._checks import out_file
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab.playground._run import Trajectories
@@ -26,7 +27,7 @@ from lrlab.playground._surfaces import Surface, get_surface
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Contours", "check_out", "contours", "draw", "write_gif", "write_png"]
+__all__ = ["Contours", "contours", "draw", "write_gif", "write_png"]
 
 #: How many contour heights to draw.
 LEVELS = 24
@@ -83,20 +84,6 @@ def contours(surface: str | Surface, n: int = 201) -> Contours:
     return Contours(x=x.numpy(), y=y.numpy(), z=z, levels=levels, log=surf.log_levels)
 
 
-def check_out(out: str | os.PathLike, suffix: str) -> Path:
-    """Raise a one-line :class:`LrlabError` unless ``out`` can become a ``suffix`` file."""
-    out = Path(out)
-    if out.suffix.lower() != suffix:
-        raise LrlabError(f"{out} must end in {suffix}")
-    if out.is_dir():
-        raise LrlabError(f"{out} is a directory; give a file name ending in {suffix}")
-    if not out.parent.is_dir():
-        raise LrlabError(f"the directory of {out}, {out.parent}, does not exist; create it")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise LrlabError(f"cannot write into {out.parent}; choose a writable directory")
-    return out
-
-
 def draw(data: Trajectories, grid: Contours | None = None, *, step: int | None = None,
          size: tuple[float, float] | None = None) -> Figure:
     """The trajectories up to ``step`` (default: all) over the surface's contours.
@@ -123,7 +110,7 @@ def draw(data: Trajectories, grid: Contours | None = None, *, step: int | None =
 def write_png(data: Trajectories, out: str | os.PathLike, *,
               grid: Contours | None = None, dpi: int = 110) -> Path:
     """Draw every step and write the PNG ``out`` (replaced whole, or left untouched)."""
-    out = check_out(out, ".png")
+    out = out_file(out, suffix=".png", example="trajectories.png")
     fig = draw(data, grid)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi,
                                                      bbox_inches="tight", pad_inches=0.1))
@@ -137,7 +124,7 @@ def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | No
     The contours, axes and legend are drawn once into an image; each frame draws only the
     trajectories over it (a full redraw costs about ten times more).
     """
-    out = check_out(out, ".gif")
+    out = out_file(out, suffix=".gif", example="trajectories.gif")
     if frames < 2:
         raise LrlabError(f"an animation needs at least 2 frames, got {frames}")
     if fps < 1:

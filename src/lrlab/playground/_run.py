@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.optim import UpdateRule, check_ranges, get_rule
 from lrlab.playground._surfaces import Point, Surface, get_surface
@@ -138,9 +139,7 @@ def trajectories(surface: str | Surface, optimizers: Sequence[str] = ("sgd",),
     surf = get_surface(surface)
     rules = _check_rules(optimizers)
     rates = _check_lrs([surf.lr] if lrs is None else lrs)
-    if isinstance(steps, bool) or not isinstance(steps, int | np.integer) \
-            or not 1 <= steps <= MAX_STEPS:
-        raise LrlabError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    whole("steps", steps, low=1, high=MAX_STEPS)
     origin = _check_start(surf, surf.start if start is None else start)
     extra = dict(hparams or {})
     groups = [(rule, _hyper(rule, rates, extra)) for rule in rules]

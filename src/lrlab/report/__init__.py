@@ -45,7 +45,7 @@ from lrlab.report._learning import (
     learning_curve_info,
     plot_learning_curve,
 )
-from lrlab.report._page import check_html_path, write_page
+from lrlab.report._page import write_page
 from lrlab.report._range import RangeInfo, load_range_test, plot_range_test, range_test_info
 from lrlab.report._report import (
     PLOTS,
@@ -79,7 +79,6 @@ __all__ = [
     "RangeRun",
     "ScheduleCurves",
     "SseInfo",
-    "check_html_path",
     "check_plots",
     "curves_info",
     "grad_norm_info",

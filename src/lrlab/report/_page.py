@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lrlab._errors import LrlabError
+from lrlab._checks import out_file
 from lrlab._io import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["check_html_path", "figure_png", "format_cell", "table_html", "write_page"]
+__all__ = ["figure_png", "format_cell", "table_html", "write_page"]
 
 _CSS = """
 *{box-sizing:border-box}
@@ -99,19 +99,6 @@ def figure_png(fig: Figure, *, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def check_html_path(out: str | os.PathLike) -> Path:
-    """Raise LrlabError unless ``out`` names a file in an existing, writable directory."""
-    text = os.fspath(out)
-    out = Path(out)
-    if out.is_dir() or text.endswith(("/", os.sep)):  # Path() drops a trailing slash
-        raise LrlabError(f"{text} is a directory; give a file name such as report.html")
-    if not out.parent.is_dir():
-        raise LrlabError(f"the directory of {out}, {out.parent}, does not exist; create it first")
-    if not os.access(out.parent, os.W_OK | os.X_OK):
-        raise LrlabError(f"cannot write into {out.parent}; choose a writable directory")
-    return out
-
-
 def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: dict,
                tables: list[tuple[str, pd.DataFrame]],
                figures: list[tuple[str, Figure]], notes: str | None = None,
@@ -140,7 +127,7 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
         ...            figures=[])
         PosixPath('/tmp/page.html')
     """
-    out = check_html_path(out)
+    out = out_file(out)
     sections = [f"<h1>{_e(title)}</h1>", f'<p class="verdict" id="verdict">{_e(verdict)}</p>']
     if warnings:
         sections.append('<div class="warnings" id="warnings">' + "".join(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from lrlab._checks import out_file
 from lrlab._errors import LrlabError
 from lrlab.report._curves import (
     CURVE_METRICS,
@@ -28,7 +29,7 @@ from lrlab.report._curves import (
 )
 from lrlab.report._grids import heatmap_info, plot_heatmap, plot_sse, sse_info
 from lrlab.report._learning import LearningCurve, learning_curve_info, plot_learning_curve
-from lrlab.report._page import check_html_path, write_page
+from lrlab.report._page import write_page
 from lrlab.report._range import RangeInfo, load_range_test, plot_range_test, range_test_info
 from lrlab.report._schedules import plot_schedules, schedule_info
 from lrlab.report._sensitivity import plot_sensitivity, sensitivity_info
@@ -202,7 +203,7 @@ def write_report(run: Any, out: str | os.PathLike, *, target: float | None = Non
         >>> write_report(sweep("blobs", lrs=[1.0, 0.1], epochs=2), "/tmp/report.html").name
         'report.html'
     """
-    check_html_path(out)
+    out_file(out)
     content = report_content(run, target=target, plots=plots, title=title)
     return write_page(out, title=content.title, verdict=content.verdict,
                       settings=content.settings, tables=content.tables,

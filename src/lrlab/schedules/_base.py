@@ -23,6 +23,7 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 
 __all__ = ["Schedule", "Times", "Unit", "Value"]
@@ -196,9 +197,7 @@ class Schedule:
             >>> cosine(0.1, total=10).at_step(150, 100)   # epoch 1.5 of 10
             tensor([0.0946], dtype=torch.float64)
         """
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) \
-                or steps_per_epoch < 1:
-            raise LrlabError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
+        whole("steps_per_epoch", steps_per_epoch, low=1)
         s, scalar = times(step, "step")
         if self.unit == "epoch":
             s = s / steps_per_epoch if stepwise else torch.floor(s / steps_per_epoch)

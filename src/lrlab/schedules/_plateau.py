@@ -15,6 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
+from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab.schedules._base import Value, check_choice, member_params, require
 
@@ -24,9 +25,7 @@ _STATE = ("lr", "best", "num_bad_epochs", "cooldown_counter", "last_epoch")
 
 
 def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise LrlabError(f"{name} must be an integer >= 0 (epochs), got {value!r}")
-    return value
+    return whole(name, value, low=0, hint=" (epochs)")
 
 
 class ReduceOnPlateau:
@@ -70,9 +69,7 @@ class ReduceOnPlateau:
         check_choice("threshold_mode", threshold_mode, Literal["rel", "abs"])
         p = member_params(lr0=lr0, factor=factor, threshold=threshold, min_lr=min_lr)
         require("factor", p["factor"], p["factor"] < 1, "< 1 (a cut makes the rate smaller)")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not (
-                math.isfinite(eps) and eps >= 0):
-            raise LrlabError(f"eps must be a finite number >= 0, got {eps!r}")
+        number("eps", eps, low=0)
         self.factor, self.threshold, self.min_lr = p["factor"], p["threshold"], p["min_lr"]
         self.patience = _count("patience", patience)
         self.cooldown = _count("cooldown", cooldown)

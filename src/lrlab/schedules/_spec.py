@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.schedules._anneal import cosine, cosine_restarts, cyclical, one_cycle
 from lrlab.schedules._base import Schedule, Value
@@ -228,8 +229,7 @@ class ScheduleSpec:
             tensor([0.1000], dtype=torch.float64)
         """
         for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LrlabError(f"{name} must be an integer >= 1, got {value!r}")
+            whole(name, value, low=1)
         kind = SCHEDULES[self.name]
         options = {key: k.default for key, k in kind.keys.items() if k.default is not None}
         options.update(self.options)

@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.schedules._base import Schedule
 
@@ -78,9 +79,8 @@ class TorchSchedule(LRScheduler):
 
     def step(self, epoch: int | None = None) -> None:  # type: ignore[override]
         """Advance the count by one (or set it to ``epoch``) and write the groups' rates."""
-        if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int)
-                                  or epoch < 0):
-            raise LrlabError(f"epoch must be an integer >= 0, got {epoch!r}")
+        if epoch is not None:
+            whole("epoch", epoch, low=0)
         self._step_count += 1
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         for group, lr in zip(self.optimizer.param_groups, self.get_lr()):

@@ -32,12 +32,12 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab.search._common import (
     Callback,
     Plan,
     SearchResult,
-    check_number,
     examples,
     plan,
     rate,
@@ -230,12 +230,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         >>> len(result.candidates)
         2
     """
-    check_number("budget", budget, low=0.0, strict=True)
+    number("budget", budget, low=0.0, strict=True)
     if budget > 1:
         raise LrlabError(f"budget must be at most 1 (a share of one full training), got {budget}")
-    check_number("candidates", candidates, low=2, integer=True)
+    whole("candidates", candidates, low=2)
     if seeds is not None:
-        check_number("seeds", seeds, low=1, integer=True)
+        whole("seeds", seeds, low=1)
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
     race_epochs, share = short_run(p.epochs, budget)

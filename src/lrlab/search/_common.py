@@ -74,17 +74,6 @@ def check_rates(name: str, values: Sequence[float]) -> list[float]:
     return out
 
 
-def check_number(name: str, value: object, *, low: float, integer: bool = False,
-                 strict: bool = False) -> None:
-    """One :class:`LrlabError` line unless ``value`` is a finite number above ``low``."""
-    kind = int if integer else (int, float)
-    ok = isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < low or (strict and value == low):
-        what = "an integer" if integer else "a number"
-        raise LrlabError(f"{name} must be {what} {'>' if strict else '>='} {low:g}, "
-                         f"got {value!r}")
-
-
 @dataclass(frozen=True)
 class Plan:
     """How a search trains: the data it searches on, all the data, and the settings.

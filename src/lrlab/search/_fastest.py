@@ -19,12 +19,12 @@ from typing import Any, ClassVar, NamedTuple
 
 import pandas as pd
 
+from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab.search._common import (
     Callback,
     Plan,
     SearchResult,
-    check_number,
     check_rates,
     plan,
     rate,
@@ -231,14 +231,14 @@ def slower_rates(fastest_lr: float, factor: float, floor: float) -> list[float]:
 def _check(lrs: Sequence[float], factor: float, patience: int, max_epochs: int | None,
            parallel: int) -> list[float]:
     lrs = check_rates("fastest lrs", lrs)
-    check_number("factor", factor, low=0.0, strict=True)
+    number("factor", factor, low=0.0, strict=True)
     if factor >= 1:
         raise LrlabError(f"factor must be in (0, 1): each slower rate is factor x the last, "
                          f"got {factor!r} (try 0.316 or 0.5)")
-    check_number("patience", patience, low=1, integer=True)
+    whole("patience", patience, low=1)
     if max_epochs is not None:
-        check_number("max_epochs", max_epochs, low=1, integer=True)
-    check_number("parallel", parallel, low=1, integer=True)
+        whole("max_epochs", max_epochs, low=1)
+    whole("parallel", parallel, low=1)
     return lrs
 
 

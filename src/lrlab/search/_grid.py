@@ -17,11 +17,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab.search._common import (
     Callback,
     SearchResult,
-    check_number,
     check_rates,
     examples,
     plan,
@@ -220,11 +220,11 @@ def fine_rates(best: float, count: int, *, lo: float = 0.0,
 
 def _check_range(lo: float, hi: float, fine: int) -> None:
     for name, value in (("lo", lo), ("hi", hi)):
-        check_number(name, value, low=0.0, strict=True)
+        number(name, value, low=0.0, strict=True)
     if hi < 10 * lo * (1 - 1e-9):
         raise LrlabError(f"lo={lo:g} and hi={hi:g} must span at least one decade "
                          "(hi >= 10 * lo), e.g. lo=1e-7, hi=1")
-    check_number("fine", fine, low=2, integer=True)
+    whole("fine", fine, low=2)
 
 
 def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine: int = 5,

@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab.schedules import parse_schedule
-from lrlab.search._common import Callback, Plan, SearchResult, check_number, examples, plan, rate
+from lrlab.search._common import Callback, Plan, SearchResult, examples, plan, rate
 from lrlab.tasks import Task
 from lrlab.train import SweepResult, mean_loss
 
@@ -133,14 +134,14 @@ def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np
 
 def _check(start: float, min_lr: float, iterations: int, decay: float,
            progress: float) -> None:
-    check_number("start", start, low=0.0, strict=True)
-    check_number("min_lr", min_lr, low=0.0, strict=True)
+    number("start", start, low=0.0, strict=True)
+    number("min_lr", min_lr, low=0.0, strict=True)
     if start <= min_lr:
         raise LrlabError(f"start={start:g} must be above min_lr={min_lr:g}: the rate is "
                          "halved from start down to min_lr")
-    check_number("iterations", iterations, low=2, integer=True)
-    check_number("decay", decay, low=1.0, strict=True)
-    check_number("progress", progress, low=0.0)
+    whole("iterations", iterations, low=2)
+    number("decay", decay, low=1.0, strict=True)
+    number("progress", progress, low=0.0)
     if progress >= 1:
         raise LrlabError(f"progress must be below 1 (a share of the largest loss fall), "
                          f"got {progress:g}")

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lrlab._checks import is_number, is_whole
 from lrlab._errors import LrlabError
 from lrlab.data import ModelLoss
 from lrlab.search._data import Batches
@@ -31,10 +32,6 @@ from lrlab.search._vectorised import population_runs, vectorisable
 __all__ = ["Mode", "find_lr", "range_rates"]
 
 Mode = Literal["exp", "linear"]
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.ndarray:
@@ -58,11 +55,11 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
         [0.001, 1.0]
     """
     for name, value in (("start", start), ("end", end)):
-        if not (_number(value) and math.isfinite(value) and value > 0):
+        if not (is_number(value) and value > 0):
             raise LrlabError(f"{name}={value!r} must be a finite rate > 0: e.g. start=1e-7, end=10")
     if start >= end:
         raise LrlabError(f"start={start!r} must be below end={end!r}: the rate rises from start")
-    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 10):
+    if not (is_whole(steps) and steps >= 10):
         raise LrlabError(f"steps={steps!r} is too few to read a curve: use an int >= 10 (100 is "
                          "typical)")
     if mode == "exp":
@@ -73,7 +70,7 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
 
 
 def _check_int(name: str, value: Any, low: int) -> None:
-    if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+    if not (is_whole(value) and value >= low):
         raise LrlabError(f"{name}={value!r} must be an int >= {low}")
 
 
@@ -85,9 +82,9 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
     if loss_fn is not None and not callable(loss_fn):
         raise LrlabError(f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), not "
                          f"{type(loss_fn).__name__}")
-    if not (_number(smooth) and 0 <= smooth < 1):
+    if not (is_number(smooth) and 0 <= smooth < 1):
         raise LrlabError(f"smooth={smooth!r} must lie in [0, 1): use e.g. 0.98, or 0 for none")
-    if not (_number(diverge) and math.isfinite(diverge) and diverge > 1):
+    if not (is_number(diverge) and diverge > 1):
         raise LrlabError(f"diverge={diverge!r} must be a finite factor > 1: e.g. 4")
     if batch_keys is not None and not (isinstance(batch_keys, (tuple, list))
                                        and len(batch_keys) == 2):
@@ -144,12 +141,12 @@ def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> list
 def _seed_list(seeds: int | Sequence[int] | None) -> list[int] | None:
     if seeds is None:
         return None
-    if isinstance(seeds, int) and not isinstance(seeds, bool):
+    if is_whole(seeds):
         if seeds < 1:
             raise LrlabError(f"seeds={seeds} must be >= 1 (a count) or a list of seeds")
         return list(range(seeds))
     listed = list(seeds) if isinstance(seeds, Sequence) else None
-    if not listed or not all(isinstance(s, int) and not isinstance(s, bool) for s in listed):
+    if not listed or not all(is_whole(s) for s in listed):
         raise LrlabError(f"seeds={seeds!r} must be a count or a non-empty list of int seeds")
     return listed
 

@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.store._store import Store
 from lrlab.tasks import Task
@@ -185,6 +186,4 @@ def _shape(task: Task, config: SweepConfig, members: list[Member]) -> tuple[int,
 
 
 def _check_every(every: object) -> None:
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise LrlabError(f"--checkpoint-every must be a whole number of epochs >= 1, "
-                         f"got {every!r}")
+    whole("--checkpoint-every", every, low=1, hint=" (epochs)")

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
@@ -350,11 +351,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             continues after ``resume.epoch`` and the result equals that of a run never
             interrupted (bit for bit, but the ``time`` record).
     """
-    if checkpoint_every is not None and (isinstance(checkpoint_every, bool)
-                                         or not isinstance(checkpoint_every, int)
-                                         or checkpoint_every < 1):
-        raise LrlabError(f"checkpoint_every must be a whole number of epochs >= 1, "
-                         f"got {checkpoint_every!r}")
+    if checkpoint_every is not None:
+        whole("checkpoint_every", checkpoint_every, low=1, hint=" (epochs)")
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
     plan = plan_run(task, config, members)

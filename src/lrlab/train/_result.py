@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from lrlab._checks import out_dir
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab.optim import get_rule
@@ -295,13 +296,7 @@ def _steps_frame(steps: list, steps_per_epoch: int) -> pd.DataFrame | None:
 
 def check_writable(out: str | os.PathLike, format: Format = "csv") -> None:
     """Fail before any training if ``out`` cannot become a directory of results."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise LrlabError(f"--out {out} is a file; give a directory")
-    parent = next(p for p in (out, *out.parents) if p.exists())
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise LrlabError(f"cannot write into {out}: {parent} is not a writable directory; "
-                         "choose another --out")
+    out_dir(out)
     if format == "parquet":
         _require_parquet()
 

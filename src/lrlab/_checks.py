@@ -1,0 +1,128 @@
+"""The checks every layer makes of user input, written once: whole numbers, finite numbers,
+and the paths results are written to.
+
+Each check raises one :class:`~lrlab._errors.LrlabError` line naming the setting, what it
+must be and the value it got, and returns the value (as ``int``, ``float`` or ``Path``) so
+callers can check and convert in one expression.
+
+Example:
+    >>> whole("patience", 3, low=0)
+    3
+    >>> whole("patience", True, low=0)
+    Traceback (most recent call last):
+    ...
+    lrlab._errors.LrlabError: patience must be a whole number >= 0, got True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from numbers import Integral, Real
+from pathlib import Path
+
+from lrlab._errors import LrlabError
+
+__all__ = ["is_number", "is_whole", "number", "out_dir", "out_file", "run_dir_free", "whole"]
+
+#: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
+#: ``stage``/``confirm`` folders and the reproductions' ``results.json``): a folder with one
+#: of them holds a run.
+RUN_FILES = ("summary.json", "search.json", "results.json", "records.csv", "records.parquet",
+             "stage1", "confirm")
+
+
+def is_whole(value: object) -> bool:
+    """Whether ``value`` is an integer (Python's or NumPy's), and not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """Whether ``value`` is a finite real number, and not a bool."""
+    return (isinstance(value, Real) and not isinstance(value, bool)
+            and math.isfinite(float(value)))
+
+
+def whole(name: str, value: object, *, low: int = 1, high: int | None = None,
+          hint: str = "") -> int:
+    """``value`` as an ``int``, or one line: ``NAME must be a whole number >= LOW, got V``.
+
+    Args:
+        name: the setting as the user wrote it (``"--epochs"``, ``"patience"``).
+        value: what was given.
+        low, high: the smallest and largest value allowed (``high=None``: no bound).
+        hint: appended to the message (``"; give --members-per-task 1 or more"``).
+    """
+    if is_whole(value) and value >= low and (high is None or value <= high):
+        return int(value)
+    span = f">= {low}" if high is None else f"from {low} to {high}"
+    raise LrlabError(f"{name} must be a whole number {span}, got {value!r}{hint}")
+
+
+def number(name: str, value: object, *, low: float | None = None, high: float | None = None,
+           strict: bool = False, hint: str = "") -> float:
+    """``value`` as a ``float``, or one line saying it must be a finite number in range.
+
+    ``strict=True`` excludes the bounds themselves (``low < value < high``).
+    """
+    ok = is_number(value)
+    if ok and low is not None:
+        ok = value > low if strict else value >= low
+    if ok and high is not None:
+        ok = value < high if strict else value <= high
+    if ok:
+        return float(value)
+    lt, gt = ("<", ">") if strict else ("<=", ">=")
+    span = " and ".join([*([f"{gt} {low:g}"] if low is not None else []),
+                         *([f"{lt} {high:g}"] if high is not None else [])])
+    raise LrlabError(f"{name} must be a finite number{' ' + span if span else ''}, "
+                     f"got {value!r}{hint}")
+
+
+def out_dir(out: str | os.PathLike, *, what: str = "--out") -> Path:
+    """A folder results can be written into (made if missing): not empty text, not a file,
+    under a writable folder."""
+    text = os.fspath(out)
+    if not str(text).strip():
+        raise LrlabError(f"{what} is empty; give a folder name (e.g. {what} runs/first)")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise LrlabError(f"{what} {path} is a file; give a directory")
+    parent = next(p for p in (path, *path.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise LrlabError(f"cannot write into {path}: {parent} is not a writable directory; "
+                         f"choose another {what}")
+    return path
+
+
+def run_dir_free(out: str | os.PathLike, *, overwrite: bool = False,
+                 what: str = "--out") -> Path:
+    """:func:`out_dir`, and refuse a folder that already holds another run (its files would
+    mix with this one's) unless ``overwrite``."""
+    path = out_dir(out, what=what)
+    if not overwrite and path.is_dir():
+        held = [name for name in RUN_FILES if (path / name).exists()]
+        if held:
+            raise LrlabError(f"{what} {path} already holds a run ({held[0]}); give a new "
+                             "folder, or --overwrite to replace its files")
+    return path
+
+
+def out_file(out: str | os.PathLike, *, suffix: str | None = None,
+             example: str = "report.html") -> Path:
+    """A file that can be written: ends in ``suffix`` (when given), is not a folder (nor
+    written as one, with a trailing slash), and its folder exists and is writable."""
+    text = os.fspath(out)
+    path = Path(out)
+    if not str(text).strip():
+        raise LrlabError(f"the output file name is empty; give one such as {example}")
+    if suffix is not None and path.suffix.lower() != suffix:
+        raise LrlabError(f"{path} must end in {suffix}")
+    if path.is_dir() or str(text).endswith(("/", os.sep)):  # Path() drops a trailing slash
+        raise LrlabError(f"{text} is a directory; give a file name such as {example}")
+    if not path.parent.is_dir():
+        raise LrlabError(f"the directory of {path}, {path.parent}, does not exist; "
+                         "create it first")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise LrlabError(f"cannot write into {path.parent}; choose a writable directory")
+    return path
