@@ -98,10 +98,10 @@ def test_sgd_moves_the_head_100x_faster_than_the_backbone():
     ({"neck.*": 2.0}, "'neck.*' matches no trainable parameter"),
     ({"embed.*": 2.0}, "'embed.*' matches no trainable parameter"),  # frozen
     ({"head.*": 10, "head.bias": 1.0}, "earlier pattern 'head.*'"),
-    ({"head.*": 0.0}, "positive finite"),
-    ({"head.*": -1.0}, "positive finite"),
-    ({"head.*": float("inf")}, "positive finite"),
-    ({"head.*": float("nan")}, "positive finite"),
+    ({"head.*": 0.0}, "finite number > 0"),
+    ({"head.*": -1.0}, "finite number > 0"),
+    ({"head.*": float("inf")}, "finite number > 0"),
+    ({"head.*": float("nan")}, "finite number > 0"),
     ({"": 2.0}, "non-empty"),
 ])
 def test_bad_patterns_and_multipliers_are_one_line_errors(mult, needle):
