@@ -155,9 +155,9 @@ def test_no_lr_mult_column_without_variants() -> None:
 @pytest.mark.parametrize("mults, words", [
     ([{"head.*": 10}], "'head.*' matches no trainable parameter"),
     ([{}, {"0.*": 0.1, "nothing.*": 10}], "'nothing.*' matches no trainable parameter"),
-    ([{"2.*": 0}], "must be a positive finite number"),
-    ([{"2.*": -1.0}], "must be a positive finite number"),
-    ([{"2.*": float("nan")}], "must be a positive finite number"),
+    ([{"2.*": 0}], "must be a finite number > 0"),
+    ([{"2.*": -1.0}], "must be a finite number > 0"),
+    ([{"2.*": float("nan")}], "must be a finite number > 0"),
     ([{"*": 1, "2.*": 10}], "gets no parameter"),
 ])
 def test_bad_multipliers_raise_one_line(mults: list[dict[str, float]], words: str) -> None:

@@ -6,6 +6,7 @@ on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from lrlab.cli._report import learning_curve_command, report
 from lrlab.cli._reproduce import reproduce
 from lrlab.cli._schedule import schedule
 from lrlab.cli._search import auto, coarse_to_fine, fastest, grid, halving, probe
-from lrlab.cli._store import export, ls, resume, show
+from lrlab.cli._store import export, ls, remove, resume, show
 from lrlab.cli._studies import cooldown_command, race_command, scaling_command, width_command
 
 __all__ = ["app", "entry", "main"]
@@ -42,20 +43,28 @@ __all__ = ["app", "entry", "main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lrlab")
 def app() -> None:
-    """Find, schedule and study the learning rate of PyTorch networks."""
+    """Find, schedule and study the learning rate of PyTorch networks.
+
+    Small networks train on one CPU thread (as fast, and much faster on a busy machine);
+    set OMP_NUM_THREADS to choose the threads yourself.
+    """
 
 
 def _train(command: str, task: TaskOptions, members: MemberOptions, training: TrainOptions,
            output: OutputOptions, store: StoreOptions, executor: ExecutorOptions) -> None:
     """Train the members as a new study (``sweep`` and ``train``): every check first."""
     from lrlab.cli._display import print_result
+    from lrlab.cli._options import choose_threads
     from lrlab.cli._store import train_study
-    from lrlab.train import validated
+    from lrlab.train import check_distinct, validated
 
     output.check()
     config = validated(seed=task.seed, **members.settings(), **training.settings())
+    check_distinct(config)
     with executor.open() as ex:
         data = task.load()
+        choose_threads(data, executor.members_per_task or len(config.members()),
+                       config.batch_size)
         result = train_study(data, config, command=command, spec=task.spec(), db=store.db,
                              study=store.study, checkpoint_every=store.checkpoint_every,
                              quiet=output.quiet, executor=ex,
@@ -98,7 +107,7 @@ app.add_command(list_command)
 app.add_command(schedule)
 app.add_command(find)
 app.add_command(reproduce)
-for _command in (ls, show, resume, export):
+for _command in (ls, show, resume, export, remove):
     app.add_command(_command)
 app.add_command(playground)
 app.add_command(report)
@@ -125,9 +134,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args:  # bare lrlab: the help, as --help gives it
+        args = ["--help"]
     try:
-        app.main(args=list(argv) if argv is not None else sys.argv[1:],
-                     prog_name="lrlab", standalone_mode=False)
+        app.main(args=args, prog_name="lrlab", standalone_mode=False)
     except click.UsageError as err:
         print(f"error: {err.format_message()}", file=sys.stderr)
         return 2
@@ -136,9 +147,16 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
     except click.exceptions.Exit as err:
         return err.exit_code
-    except (click.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
+    except (click.Abort, KeyboardInterrupt) as err:
+        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        if os.environ.get("LRLAB_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:300]
+        print(f"error: unexpected {type(err).__name__}: {text} (a bug in lrlab: please report "
+              "it; LRLAB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
     return 0
 
 

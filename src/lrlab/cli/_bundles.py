@@ -194,12 +194,13 @@ class OutputOptions:
     report: Path | None = None
     quiet: bool = False
     tensorboard: Path | None = None
+    overwrite: bool = False
 
     def check(self) -> None:
         """Every path checked before any work: a bad one stops the command untouched."""
         from lrlab.cli._report import check_report
 
-        check_out(self.out, self.fmt)
+        check_out(self.out, self.fmt, overwrite=self.overwrite)
         check_report(self.report)
         check_tensorboard(self.tensorboard)
 
@@ -222,11 +223,12 @@ class OutputOptions:
 def output_options(fn: Callable) -> Callable:
     """``output: OutputOptions`` from ``--out``, ``--format``, ``--quiet``, ``--report`` and
     ``--tensorboard``."""
-    def build(out: Path | None, fmt: str, quiet: bool, report: Path | None,
+    def build(out: Path | None, overwrite: bool, fmt: str, quiet: bool, report: Path | None,
               tensorboard: Path | None) -> OutputOptions:
-        return OutputOptions(out, fmt, report, quiet, tensorboard)
+        return OutputOptions(out, fmt, report, quiet, tensorboard, overwrite)
 
-    return _bundle("output", ("out", "fmt", "quiet", "report", "tensorboard"), build)(fn)
+    return _bundle("output", ("out", "overwrite", "fmt", "quiet", "report", "tensorboard"),
+                   build)(fn)
 
 
 # -- the study database ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import with_options
+from lrlab.cli._options import PATH, with_options
 from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
@@ -29,10 +29,11 @@ __all__ = ["find"]
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
 @click.option("--seeds", help="the seeds to run the test with, a comma list as for sweep "
                               "(0,1,2), read on their median; default: --seed alone")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="seed of the initial weights and the data order (and of --subset)")
 @click.option("--subset", help="run on a stratified subset: a count or a fraction")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="dataset directory")
-@click.option("--out", type=click.Path(path_type=Path),
+@click.option("--data-dir", type=PATH, help="dataset directory")
+@click.option("--out", type=PATH,
               help="write the curve (curve.csv) and the readings (readings.json) here")
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,

@@ -18,10 +18,13 @@ from typing import Any
 
 import click
 
+from lrlab._checks import run_dir_free
 from lrlab._errors import LrlabError
 
-__all__ = ["RULE_OPTIONS", "LibraryDefault", "Rates", "Registry", "ScheduleText", "check_out", "library_default", "load_task", "parse_hparams", "parse_seeds",
-           "parse_subset", "with_options"]
+__all__ = ["OVERWRITE", "PATH", "RULE_OPTIONS", "LibraryDefault", "Rates", "Registry",
+           "ScheduleText", "check_out", "check_tensorboard", "choose_threads", "library_default",
+           "load_task", "parse_hparams", "parse_seeds", "parse_subset", "with_options",
+           "write_tensorboard"]
 
 def _attribute(path: str) -> Any:
     """``"package.module:name"`` -> the object (imported now, not when the CLI starts)."""
@@ -132,6 +135,24 @@ class Rates(click.ParamType):
 #: Hyperparameters with an option of their own (the rest go through ``--hp NAME=VALUE``).
 RULE_OPTIONS = ("momentum", "weight_decay", "beta1", "beta2", "eps")
 
+
+class _PathText(click.Path):
+    """A path option that refuses empty text (``Path("")`` would be the current folder)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give a path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: The type of every path option.
+PATH = _PathText(path_type=Path)
+
+#: ``--overwrite``: goes with every ``--out`` folder.
+OVERWRITE = click.option("--overwrite", is_flag=True,
+                         help="write into an --out folder that already holds a run (its "
+                              "files are replaced)")
+
 _OPTIONS: dict[str, Callable] = {
     "task": click.argument("task", required=False),
     "lr": click.option("--lr", type=float, default=0.01, show_default=True,
@@ -164,7 +185,7 @@ _OPTIONS: dict[str, Callable] = {
                                           "weights and order per seed)"),
     "subset": click.option("--subset", cls=LibraryDefault, help="train on a stratified subset: a count (500) or a "
                                             "fraction (0.1)"),
-    "data_dir": click.option("--data-dir", type=click.Path(path_type=Path),
+    "data_dir": click.option("--data-dir", type=PATH,
                              help="directory of the dataset's files (else $LRLAB_DATA, else a "
                                   "cache)"),
     "download": click.option("--download/--no-download", default=True, show_default=True,
@@ -172,8 +193,11 @@ _OPTIONS: dict[str, Callable] = {
     "device": click.option("--device",
                            help="cpu, cuda or cuda:N (default: cuda when available)"),
     "dtype": click.option("--dtype", type=click.Choice(["float32", "float64"]),
-                          default="float32", show_default=True),
-    "out": click.option("--out", type=click.Path(path_type=Path),
+                          default="float32", show_default=True,
+                          help="precision of weights and arithmetic (float64: slower, for "
+                               "checks and rates below 1e-38)"),
+    "overwrite": OVERWRITE,
+    "out": click.option("--out", type=PATH,
                         help="write the records and a summary into this directory"),
     "fmt": click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]),
                         default="csv", show_default=True, help="records file format"),
@@ -196,13 +220,13 @@ _OPTIONS: dict[str, Callable] = {
                                  help="memory a population may use here, e.g. 4GB (default: "
                                       "80% of what the device has free); more members "
                                       "train in chunks"),
-    "report": click.option("--report", type=click.Path(path_type=Path),
+    "report": click.option("--report", type=PATH,
                            help="also write the run's HTML report (one self-contained page) "
                                 "to this file"),
-    "tensorboard": click.option("--tensorboard", type=click.Path(path_type=Path),
+    "tensorboard": click.option("--tensorboard", type=PATH,
                                 help="also write TensorBoard runs into this directory, one per "
                                      "member (pip install 'lrlab[tensorboard]')"),
-    "db": click.option("--db", type=click.Path(path_type=Path), envvar="LRLAB_DB",
+    "db": click.option("--db", type=PATH, envvar="LRLAB_DB",
                        default="lrlab.db", show_default=True,
                        help="the study database (SQLite; else $LRLAB_DB)"),
     "study": click.option("--study", help="name the study in --db (default: COMMAND-N)"),
@@ -249,21 +273,44 @@ def parse_hparams(pairs: tuple[str, ...] | None, **named: float | None) -> dict[
     out = {k: v for k, v in named.items() if v is not None}
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
-        try:
-            out[name.strip().replace("-", "_")] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep or not name.strip():
+        key = name.strip().replace("-", "_")
+        if not sep or not key:
             raise LrlabError(f"--hp {pair!r} must look like NAME=VALUE, e.g. --hp alpha=0.9")
+        try:
+            number = float(value)
+        except ValueError:
+            raise LrlabError(f"--hp {pair!r}: {value.strip()!r} is not a number") from None
+        if key in out:
+            given = f"--{key.replace('_', '-')}" if key in named else "--hp"
+            raise LrlabError(f"{key} is given twice ({given} {out[key]:g} and --hp "
+                             f"{key}={number:g}); give it once")
+        out[key] = number
     return out
 
 
-def check_out(out: Path | None, fmt: str = "csv") -> None:
-    """``--out`` must be able to become a directory of results: checked before training."""
+def check_out(out: Path | None, fmt: str = "csv", *, overwrite: bool = False) -> None:
+    """``--out`` must be able to become a directory of results, and not hold another run
+    (unless ``--overwrite``): checked before training."""
     from lrlab.train import check_writable
 
     if out is not None:
+        run_dir_free(out, overwrite=overwrite)
         check_writable(out, fmt)
+
+
+def choose_threads(task, members: int, batch_size: int | None = None) -> None:
+    """One intra-op thread for small work (:func:`lrlab.train.threads_for`), unless the user
+    chose (``OMP_NUM_THREADS``): several threads on tiny networks mostly wait, the more so
+    on a machine busy with other work."""
+    import os
+
+    import torch
+
+    from lrlab.train import threads_for
+
+    if "OMP_NUM_THREADS" not in os.environ and threads_for(task, members,
+                                                           batch_size=batch_size) == 1:
+        torch.set_num_threads(1)
 
 
 def check_tensorboard(path: Path | None) -> None:

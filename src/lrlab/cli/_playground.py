@@ -15,7 +15,7 @@ import click
 from lrlab._checks import out_file
 from lrlab._errors import LrlabError
 from lrlab.cli._list import print_listing
-from lrlab.cli._options import parse_hparams, with_options
+from lrlab.cli._options import PATH, parse_hparams, with_options
 
 __all__ = ["playground"]
 
@@ -32,8 +32,8 @@ DEFAULT_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
 @click.option("--steps", type=int, default=300, show_default=True, help="updates per member")
 @click.option("--start", help="the common start X,Y (default: the surface's, see lrlab list surfaces)")
 @with_options("hp")
-@click.option("--out", type=click.Path(path_type=Path), help="draw the trajectories (.png)")
-@click.option("--gif", type=click.Path(path_type=Path),
+@click.option("--out", type=PATH, help="draw the trajectories (.png)")
+@click.option("--gif", type=PATH,
               help="animate the trajectories (.gif, with matplotlib's PillowWriter)")
 @click.option("--frames", type=int, default=60, show_default=True,
               help="frames of the animation")

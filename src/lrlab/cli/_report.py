@@ -26,7 +26,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
-from lrlab.cli._options import Registry, with_options
+from lrlab.cli._options import PATH, Registry, with_options
 
 __all__ = ["check_report", "learning_curve_command", "report", "write_run_report"]
 
@@ -65,8 +65,8 @@ def _print_tables(tables: list) -> None:
 
 
 @click.command("report")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path),
+@click.argument("run_dir", type=PATH)
+@click.option("--out", type=PATH,
               help="write the HTML report (one self-contained page) to this file")
 @click.option("--plots", type=Registry("lrlab.report:PLOTS", "lrlab.report:check_plots",
                                       separator=","),
@@ -74,9 +74,9 @@ def _print_tables(tables: list) -> None:
 @click.option("--target", type=float,
               help="validation value that counts as converged [default: 95% of the best "
                    "member's best; best / 0.95 when lower is better]")
-@click.option("--csv", "csv_out", type=click.Path(path_type=Path),
+@click.option("--csv", "csv_out", type=PATH,
               help="write the first table (per member) as CSV")
-@click.option("--markdown", type=click.Path(path_type=Path),
+@click.option("--markdown", type=PATH,
               help="write every table as Markdown")
 @click.option("--title", help="the page title [default: from the run]")
 @with_options("db")

@@ -15,7 +15,7 @@ import click
 
 from lrlab._errors import LrlabError
 from lrlab.cli._list import print_listing
-from lrlab.cli._options import LibraryDefault, Registry, library_default, with_options
+from lrlab.cli._options import LibraryDefault, Registry, check_out, library_default, with_options
 
 __all__ = ["reproduce"]
 
@@ -31,10 +31,10 @@ _COLOURS = {"holds": "green", "partly": "yellow", "does not hold": "red", "not r
               help="the run's size: test (seconds), reduced (about a minute on 2 CPU cores) or "
                    "full (the brief's)")
 @click.option("--full", is_flag=True, help="shorthand for --size full")
-@with_options("data_dir", "download", "device", "out", "quiet")
+@with_options("data_dir", "download", "device", "out", "overwrite", "quiet")
 def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
               data_dir: Path | None, download: bool, device: str | None, out: Path | None,
-              quiet: bool) -> None:
+              overwrite: bool, quiet: bool) -> None:
     """Run one of the brief's experiments and say whether each of its claims holds."""
     from lrlab.reproduce import get_experiment
 
@@ -48,6 +48,7 @@ def reproduce(name: str | None, show_list: bool, full: bool, size: str | None,
         raise LrlabError("give --out DIR: the records, the verdicts and the report go there")
     if full and size not in (None, "full"):
         raise LrlabError(f"--full and --size {size} disagree; give one of them")
+    check_out(out, overwrite=overwrite)
     size = "full" if full else size or library_default("lrlab.reproduce:reproduce", "size")
     _run(name, out, size, data_dir, download, device, quiet)
 

@@ -16,12 +16,12 @@ import click
 from lrlab._checks import out_file
 from lrlab._io import atomic_write
 from lrlab.cli._list import print_listing
+from lrlab.cli._options import PATH
 
 if TYPE_CHECKING:
     from lrlab.report import ScheduleCurves
 
 __all__ = ["plot_schedules", "schedule"]
-
 
 
 def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Path:
@@ -55,7 +55,7 @@ def schedule() -> None:
 @click.option("--epochs", type=int, default=50, show_default=True, help="length of training")
 @click.option("--steps-per-epoch", type=int, default=1, show_default=True,
               help="optimizer steps per epoch")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="the .png to write")
+@click.option("--out", type=PATH, required=True, help="the .png to write")
 @click.option("--log", "log_scale", is_flag=True, help="logarithmic rate axis")
 def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, out: Path,
          log_scale: bool) -> None:

@@ -30,7 +30,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
-from lrlab.cli._options import LibraryDefault, Rates, parse_subset
+from lrlab.cli._options import LibraryDefault, Rates, choose_threads, parse_subset
 
 __all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving", "probe"]
 
@@ -76,6 +76,7 @@ def _run(procedure: Callable[..., Any], task: TaskOptions, training: TrainOption
     open_store(store.db)  # a database that is not lrlab's: refused before any training
     subset = parse_subset(task.subset)
     data = task.load(subset=False)
+    choose_threads(data, 8, training.batch_size)  # a search's populations: a few rates each
     settings = {**training.settings(), "seed": task.seed, "confirm": confirm,
                 **({} if subset is None else {"subset": subset})}
     with progress_bar(data.name, data.monitor, data.higher_is_better,

@@ -15,11 +15,20 @@ from typing import Any
 
 import click
 
+from lrlab._checks import is_whole
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import TaskOptions
-from lrlab.cli._options import check_out, check_tensorboard, with_options, write_tensorboard
+from lrlab.cli._options import (
+    OVERWRITE,
+    PATH,
+    check_out,
+    check_tensorboard,
+    choose_threads,
+    with_options,
+    write_tensorboard,
+)
 
-__all__ = ["export", "ls", "open_store", "resume", "run_or_study", "show", "store_search",
+__all__ = ["export", "ls", "open_store", "remove", "resume", "run_or_study", "show", "store_search",
            "train_study"]
 
 
@@ -45,6 +54,38 @@ def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
     if not quiet:
         print(f"study {name} written to {db}", file=sys.stderr)
     return result
+
+
+def _resumed_task(study: str, spec: dict[str, Any], task_opt: str | None):
+    """The task of ``study`` loaded again. A database is data, never a choice of code: a
+    built-in task is taken by name only, and a user's task module is imported only when the
+    command line names it (``--task``), the same one the study was trained with."""
+    from lrlab.tasks import TASKS
+
+    name, stored = spec.get("name"), spec.get("task_opt")
+    data_dir, subset, seed = spec.get("data_dir"), spec.get("subset"), spec.get("seed", 0)
+    damaged = LrlabError(f"study {study!r}: its stored task settings are damaged; "
+                         f"lrlab rm {study} removes it")
+    if not (isinstance(data_dir, str | None) and isinstance(subset, str | None)
+            and is_whole(seed) and isinstance(spec.get("download", True), bool)):
+        raise damaged
+    if stored is None:
+        if name not in TASKS:
+            raise LrlabError(f"study {study!r} names the task {name!r}, which is not a built-in "
+                             "task; lrlab runs no code a database names")
+        if task_opt is not None:
+            raise LrlabError(f"study {study!r} trains the built-in task {name}; resume it "
+                             "without --task")
+    elif not isinstance(stored, str) or name is not None:
+        raise damaged
+    elif task_opt is None:
+        raise LrlabError(f"study {study!r} trains the user task {stored}; lrlab imports a "
+                         f"user's code only when you name it: lrlab resume {study} "
+                         f"--task {stored}")
+    elif task_opt != stored:
+        raise LrlabError(f"study {study!r} was trained with --task {stored}, not {task_opt}; "
+                         f"resume it with --task {stored}")
+    return TaskOptions.from_spec(spec).load()
 
 
 def open_store(db: Path) -> None:
@@ -137,13 +178,16 @@ def show(study: str, db: Path) -> None:
 
 @click.command()
 @click.argument("study")
-@with_options("db", "checkpoint_every", "device", "quiet", "out", "fmt", "executor", "address",
-              "tensorboard")
+@with_options("db", "checkpoint_every", "device", "quiet", "out", "overwrite", "fmt", "executor",
+              "address", "tensorboard")
 @click.option("--force", is_flag=True,
               help="resume even if the study's process seems alive (it is gone)")
+@click.option("--task", "task_opt",
+              help="a study of a user task: its package.module:function, as it was trained "
+                   "(the database's copy is never imported on its own)")
 def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quiet: bool,
-           out: Path | None, fmt: str, executor: str, address: str | None,
-           tensorboard: Path | None, force: bool) -> None:
+           out: Path | None, overwrite: bool, fmt: str, executor: str, address: str | None,
+           tensorboard: Path | None, force: bool, task_opt: str | None) -> None:
     """Continue an interrupted study from its last checkpoint (a study trained in chunks:
     each chunk from its own, with the same chunks); ``--tensorboard`` writes the whole
     study's runs once it ends."""
@@ -151,12 +195,13 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
     from lrlab.executors import get_executor
     from lrlab.store import Store, chunk_size, resume_study
 
-    check_out(out, fmt)
+    check_out(out, fmt, overwrite=overwrite)
     check_tensorboard(tensorboard)
     with Store(db, create=False) as store:
         info = store.info(study)
         chunks = chunk_size(info) or len(store.members(study))  # one population: one chunk
-        task = TaskOptions.from_spec(info.task_spec).load()
+        task = _resumed_task(study, info.task_spec, task_opt)
+        choose_threads(task, chunks, info.config.get("batch_size"))
         with get_executor(executor, address=address, members_per_task=chunks) as ex:
             bar = progress_bar(task.name, task.monitor, task.higher_is_better, quiet=quiet)
             with bar as callbacks:
@@ -173,16 +218,53 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
 @click.command()
 @click.argument("study")
 @with_options("db", "fmt")
-@click.option("--out", type=click.Path(path_type=Path), required=True,
+@click.option("--out", type=PATH, required=True,
               help="write records, members, steps and summary.json into this directory")
-def export(study: str, db: Path, fmt: str, out: Path) -> None:
+@OVERWRITE
+def export(study: str, db: Path, fmt: str, out: Path, overwrite: bool) -> None:
     """Write a study's records as lrlab sweep --out does (csv or parquet)."""
     from lrlab.store import load_result
 
-    check_out(out, fmt)
+    check_out(out, fmt, overwrite=overwrite)
     result = load_result(db, study)
     if result.records.empty:
         raise LrlabError(f"study {study!r} has no records yet (it stopped in its first "
                          f"epoch); resume it first: lrlab resume {study}")
     result.save(out, format=fmt)
     print(f"records of {study} written to {out}/", file=sys.stderr)
+
+
+@click.command("rm")
+@click.argument("studies", nargs=-1)
+@click.option("--all-failed", is_flag=True,
+              help="every interrupted study with no checkpoint (nothing to resume from)")
+@click.option("--yes", "-y", is_flag=True, help="remove without asking")
+@with_options("db")
+def remove(studies: tuple[str, ...], all_failed: bool, yes: bool, db: Path) -> None:
+    """Remove studies (their members, records and checkpoints) from the database."""
+    from lrlab.store import Store
+
+    if not studies and not all_failed:
+        raise LrlabError("name the studies to remove (lrlab ls lists them), or give "
+                         "--all-failed")
+    with Store(db, create=False) as store:
+        names, table = list(dict.fromkeys(studies)), store.studies()
+        for name in names:
+            if name not in set(table["name"]):
+                store.info(name)  # the one line naming the studies there are
+        if all_failed:
+            failed = table[table["state"].isin(["interrupted", "damaged"])
+                           & table["checkpoint"].isna()]
+            names += [n for n in failed["name"] if n not in names]
+        if not names:
+            print(f"no failed studies in {db}", file=sys.stderr)
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise LrlabError(f"lrlab rm asks before removing {len(names)} "
+                                 f"{'study' if len(names) == 1 else 'studies'}; give --yes "
+                                 "to remove without asking")
+            click.confirm(f"remove {', '.join(names)} from {db}?", abort=True)
+        for name in names:
+            store.remove(name)
+    print(f"removed {', '.join(names)} from {db}", file=sys.stderr)

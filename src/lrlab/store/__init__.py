@@ -11,6 +11,7 @@ from lrlab.store._schema import APPLICATION_ID, SCHEMA_VERSION
 from lrlab.store._store import DEFAULT_DB, Store, StudyInfo
 from lrlab.store._study import (
     DEFAULT_CHECKPOINT_EVERY,
+    Interrupted,
     chunk_size,
     load_result,
     resume_study,
@@ -22,6 +23,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
     "DEFAULT_DB",
     "SCHEMA_VERSION",
+    "Interrupted",
     "Store",
     "StudyInfo",
     "chunk_size",

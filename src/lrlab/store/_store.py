@@ -95,6 +95,21 @@ class StudyInfo:
         return "running" if _alive(self.pid, self.host) else "interrupted"
 
 
+@dataclass(frozen=True)
+class _Damaged:
+    """A study whose row cannot be read, as ``lrlab ls`` lists it."""
+
+    name: str
+    command: str
+    task: str
+    created: str
+    members: int = 0
+    epochs_done: int = 0
+    epochs: int = 0
+    state: str = "damaged"
+    checkpoint_epoch: int | None = None
+
+
 def _alive(pid: int | None, host: str | None) -> bool:
     """Whether ``pid`` on ``host`` is a live process other than this one (another host:
     assumed alive, since it cannot be checked from here)."""
@@ -147,6 +162,9 @@ class Store:
         if "locked" in text or "busy" in text:
             return LrlabError(f"{self.path} stayed locked by another process for "
                               f"{BUSY_TIMEOUT:g} s; try again when it is done")
+        if "full" in text:
+            return LrlabError(f"the disk holding {self.path} is full; free some space (a study "
+                              "stays resumable from its last checkpoint: lrlab resume NAME)")
         if "readonly" in text or "read-only" in text:
             return LrlabError(f"cannot write {self.path} (read-only); give another --db")
         if "malformed" in text or "not a database" in text or "corrupt" in text:
@@ -165,7 +183,8 @@ class Store:
                 kill_point(kill, epoch)
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # SQLite rolls back itself on a full disk
+                self._conn.execute("ROLLBACK")
             raise
 
     # -- studies -------------------------------------------------------------------------
@@ -271,12 +290,17 @@ class Store:
                 "SELECT name FROM studies ORDER BY id DESC LIMIT 5")]
             hint = f"recent: {', '.join(names)}" if names else "it holds no studies yet"
             raise LrlabError(f"no study {name!r} in {self.path} ({hint}); lrlab ls lists them")
-        values = list(row)
-        values[4], values[5] = json.loads(values[4]), json.loads(values[5])
-        values[7] = bool(values[7])
-        values[10] = [(int(a), int(b), str(f)) for a, b, f in json.loads(values[10])]
+        try:
+            values = _parse_row(list(row))
+        except (ValueError, TypeError, KeyError) as err:  # pydantic's errors are ValueErrors
+            raise self._damaged(name, err) from None
         values[14] = self._resume_epoch(self._conn, values[1], values[10], values[12])
         return StudyInfo(*values)
+
+    def _damaged(self, name: str, err: BaseException) -> LrlabError:
+        what = " ".join(str(err).split())[:120] or type(err).__name__
+        return LrlabError(f"study {name!r} in {self.path} is damaged ({what}); lrlab rm "
+                          f"{name} removes it")
 
     @staticmethod
     def _resume_epoch(db: sqlite3.Connection, study: int, parts: list, done: int) -> int | None:
@@ -294,8 +318,13 @@ class Store:
         """One row per study, oldest first: name, command, task, members, epochs done and
         planned, state (done, running, interrupted), last checkpoint, created."""
         rows = self._conn.execute(
-            "SELECT name FROM studies ORDER BY id").fetchall()
-        infos = [self.info(r[0]) for r in rows]
+            "SELECT name, command, task, created FROM studies ORDER BY id").fetchall()
+        infos = []
+        for name, command, task, created in rows:
+            try:
+                infos.append(self.info(name))
+            except LrlabError:  # listed, so that lrlab rm can find it
+                infos.append(_Damaged(name, str(command), str(task), str(created)))
         return pd.DataFrame({
             "name": [i.name for i in infos], "command": [i.command for i in infos],
             "task": [i.task for i in infos], "members": [i.members for i in infos],
@@ -415,6 +444,25 @@ class Store:
             db.execute("UPDATE studies SET status = 'done', pid = NULL, updated = ? "
                        "WHERE id = ?", (_now(), study))
 
+    @_guarded
+    def remove(self, name: str) -> None:
+        """Delete the study ``name`` with its members, records and checkpoints (one
+        transaction).
+
+        Raises:
+            LrlabError: no such study, or another live process is training it.
+        """
+        row = self._conn.execute("SELECT id, status, pid, host FROM studies WHERE name = ?",
+                                 (name,)).fetchone()
+        if row is None:
+            self.info(name)  # the one line naming the studies there are
+        study, status, pid, host = row
+        if status != "done" and _alive(pid, host):
+            raise LrlabError(f"study {name!r} is still being trained (pid {pid}); stop it "
+                             "first")
+        with self._write() as db:
+            db.execute("DELETE FROM studies WHERE id = ?", (study,))
+
     # -- reading back --------------------------------------------------------------------
 
     @_guarded
@@ -422,8 +470,12 @@ class Store:
         """The study's members, in order, with every hyperparameter they were given."""
         from lrlab.train import Member
 
-        return [Member.model_validate_json(r[0]) for r in self._conn.execute(
-            "SELECT spec FROM members WHERE study = ? ORDER BY member", (self.info(name).id,))]
+        rows = self._conn.execute("SELECT spec FROM members WHERE study = ? ORDER BY member",
+                                  (self.info(name).id,)).fetchall()
+        try:
+            return [Member.model_validate_json(r[0]) for r in rows]
+        except ValueError as err:  # pydantic's ValidationError, a hand-edited member
+            raise self._damaged(name, err) from None
 
     @_guarded
     def result(self, name: str) -> SweepResult:
@@ -432,19 +484,25 @@ class Store:
         from lrlab.train import SweepResult, members_table
 
         info = self.info(name)
-        diverged = np.array(self._conn.execute(
-            "SELECT diverged_step, diverged_epoch FROM members WHERE study = ? ORDER BY member",
-            (info.id,)).fetchall(), dtype=np.int64).reshape(-1, 2)
+        try:
+            diverged = np.array(self._conn.execute(
+                "SELECT diverged_step, diverged_epoch FROM members WHERE study = ? ORDER BY "
+                "member", (info.id,)).fetchall(), dtype=np.int64).reshape(-1, 2)
+        except (ValueError, TypeError) as err:
+            raise self._damaged(name, err) from None
         table = members_table(self.members(name), info.config.get("optimizer", "sgd"),
                               diverged[:, 0],
                               diverged[:, 1])
         rows = self._conn.execute(
             "SELECT member, epoch, split, metric, value FROM records WHERE study = ? AND step "
             "IS NULL ORDER BY rowid", (info.id,)).fetchall()
+        try:
+            records, steps = _records_frame(rows, len(table)), self._steps(info.id)
+        except (ValueError, TypeError) as err:
+            raise self._damaged(name, err) from None
         return SweepResult(task=info.task, monitor=info.monitor,
                            higher_is_better=info.higher_is_better, config=info.config,
-                           records=_records_frame(rows), members=table,
-                           steps=self._steps(info.id), epochs=info.epochs,
+                           records=records, members=table, steps=steps, epochs=info.epochs,
                            steps_per_epoch=info.steps_per_epoch,
                            optimizer=info.config.get("optimizer", "sgd"))
 
@@ -464,14 +522,36 @@ class Store:
         return frame.iloc[order].reset_index(drop=True)
 
 
+def _parse_row(values: list) -> list:
+    """A ``studies`` row as :class:`StudyInfo`'s fields; ``ValueError`` or ``TypeError``
+    when a hand edit or damage left something this code cannot read."""
+    from lrlab.train import SweepConfig
+
+    values[4], values[5] = json.loads(values[4]), json.loads(values[5])
+    if not isinstance(values[4], dict):
+        raise TypeError("its task settings are not a JSON object")
+    SweepConfig.model_validate(values[5])  # the settings must still be settings
+    values[7] = bool(values[7])
+    values[10] = [(int(a), int(b), str(f)) for a, b, f in json.loads(values[10])]
+    for i in (8, 9, 12):  # epochs, steps per epoch, epochs done
+        if not isinstance(values[i], int) or isinstance(values[i], bool) or values[i] < 0:
+            raise ValueError(f"a count is {values[i]!r}")
+    return values
+
+
 def _int(column: pd.Series) -> np.ndarray:
     """An ``Int64`` column with ``<NA>`` as ``-1``."""
     return column.fillna(-1).astype(np.int64).to_numpy()
 
 
-def _records_frame(rows: list[tuple]) -> pd.DataFrame:
-    """Stored per-epoch rows as the tidy table, with :func:`lrlab.train.fit`'s dtypes."""
+def _records_frame(rows: list[tuple], members: int) -> pd.DataFrame:
+    """Stored per-epoch rows as the tidy table, with :func:`lrlab.train.fit`'s dtypes
+    (``ValueError`` for a value that is not a number or a member that is not the study's)."""
     member, epoch, split, metric, value = zip(*rows) if rows else ((),) * 5
+    if any(isinstance(v, (str, bytes)) for v in value):
+        raise ValueError("a record's value is text, not a number")
+    if any(not isinstance(m, int) or not 0 <= m < members for m in member):
+        raise ValueError("a record belongs to no member of the study")
     return pd.DataFrame({"member": np.array(member, dtype=np.int64),
                          "epoch": np.array(epoch, dtype=np.int64),
                          "split": pd.Categorical(list(split)),

@@ -24,6 +24,7 @@ from lrlab.train import (
     Member,
     SweepConfig,
     SweepResult,
+    check_fit,
     plan_run,
     resolve_task,
 )
@@ -31,7 +32,8 @@ from lrlab.train import (
 if TYPE_CHECKING:
     from lrlab.executors import Executor
 
-__all__ = ["DEFAULT_CHECKPOINT_EVERY", "chunk_size", "load_result", "resume_study", "run_study"]
+__all__ = ["DEFAULT_CHECKPOINT_EVERY", "Interrupted", "chunk_size", "load_result", "resume_study",
+           "run_study"]
 
 #: Epochs between checkpoints unless told otherwise (one is also taken after the last).
 DEFAULT_CHECKPOINT_EVERY = 10
@@ -76,12 +78,21 @@ def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None
     executor = executor or _local()
     if not task.in_memory:  # classes and monitor from the first batch, before the study
         task = resolve_task(task, config, members)
+    check_fit(task, members, config)  # what would fail in the first step: before the study
     epochs, steps_per_epoch = _shape(task, config, members)
+    parts = _parts(task, config, members, executor)
     name = store.create_study(task, config, members, task_spec=task_spec or {"name": task.name},
                               command=command, name=name, steps_per_epoch=steps_per_epoch,
-                              epochs=epochs, parts=_parts(task, config, members, executor))
-    return name, _train(store, name, task, members, config, callbacks, checkpoint_every, [],
-                        executor)
+                              epochs=epochs, parts=parts)
+    try:
+        return name, _train(store, name, task, members, config, callbacks, checkpoint_every,
+                            [], executor)
+    except LrlabError:
+        if store.info(name).epochs_done == 0:  # failed before its first epoch: no study
+            store.remove(name)
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(name, store.path) from None
 
 
 def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Callback] = (),
@@ -113,6 +124,7 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
     members = store.members(name)
     if not task.in_memory:
         task = resolve_task(task, config, members)
+    check_fit(task, members, config)
     if task.name != info.task or _shape(task, config, members) != (info.epochs,
                                                                    info.steps_per_epoch):
         raise LrlabError(f"study {name!r} trained {info.task} with {info.epochs} epochs of "
@@ -126,8 +138,20 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
         raise LrlabError(f"study {name!r} trained as {how}; resume it the same way")
     checkpoints = store.checkpoints(name)
     store.claim(name, force=force)
-    return _train(store, name, task, members, config, callbacks, checkpoint_every, checkpoints,
-                  executor)
+    try:
+        return _train(store, name, task, members, config, callbacks, checkpoint_every,
+                      checkpoints, executor)
+    except KeyboardInterrupt:
+        raise Interrupted(name, store.path) from None
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a study trains: the message names the study and how to continue it."""
+
+    def __init__(self, name: str, db: str | os.PathLike) -> None:
+        super().__init__(f"study {name} stopped; it continues from its last checkpoint with: "
+                         f"lrlab resume {name} --db {db}")
+        self.name = name
 
 
 def chunk_size(info) -> int | None:

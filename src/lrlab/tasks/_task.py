@@ -40,6 +40,10 @@ class Split:
 
 
 def _check_split(task: str, part: str, split: Split, num_classes: int | None) -> None:
+    for what, t in (("inputs", split.x), ("targets", split.y)):
+        if not isinstance(t, Tensor):
+            raise LrlabError(f"task {task!r}: {part} {what} are {type(t).__name__}, not a torch "
+                             "tensor; convert them with torch.as_tensor(...)")
     if len(split) != split.y.shape[0]:
         raise LrlabError(f"task {task!r}: {part} inputs have {len(split)} rows but targets "
                          f"{split.y.shape[0]}; give one target per example")
@@ -328,7 +332,10 @@ def _subset_count(size: float, n: int) -> int:
         return max(1, round(size * n))
     if size < 1:
         raise LrlabError(f"subset must be at least 1 example, got {size}")
-    return min(int(size), n)
+    if size > n:
+        raise LrlabError(f"a subset of {int(size)} examples is more than the {n} training "
+                         "examples; give fewer, or a fraction such as 0.5")
+    return int(size)
 
 
 def _stratified_indices(y: Tensor, count: int, num_classes: int | None, seed: int) -> Tensor:

@@ -1,11 +1,12 @@
 """Training a population on a task: the epoch loop, its settings and its results."""
 
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint, fork
-from lrlab.train._config import Member, SweepConfig, parse_lrs, validated
+from lrlab.train._config import Member, SweepConfig, check_distinct, parse_lrs, validated
 from lrlab.train._fit import EpochReport, fit, resolve_task
 from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
+from lrlab.train._preflight import SMALL_WORK, check_fit, threads_for
 from lrlab.train._result import (
     SweepResult,
     check_writable,
@@ -16,6 +17,7 @@ from lrlab.train._result import (
 from lrlab.train._sensitivity import Basin, Sensitivity, sensitivity
 
 __all__ = [
+    "SMALL_WORK",
     "Basin",
     "Checkpoint",
     "EpochReport",
@@ -25,6 +27,8 @@ __all__ = [
     "Sensitivity",
     "SweepConfig",
     "SweepResult",
+    "check_distinct",
+    "check_fit",
     "check_writable",
     "checkpoint_due",
     "diverged_epochs",
@@ -40,5 +44,6 @@ __all__ = [
     "rank",
     "resolve_task",
     "sensitivity",
+    "threads_for",
     "validated",
 ]

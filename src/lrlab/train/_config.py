@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -19,7 +20,8 @@ from pydantic import (
 from lrlab._errors import LrlabError
 from lrlab.optim import RULES, check_ranges
 
-__all__ = ["Member", "SweepConfig", "parse_lrs", "validated"]
+__all__ = ["MAX_EPOCHS", "MAX_MEMBERS", "MAX_RATES", "Member", "SweepConfig", "check_distinct",
+           "parse_lrs", "validated"]
 
 
 def _positive_rate(v: float) -> float:
@@ -29,6 +31,58 @@ def _positive_rate(v: float) -> float:
 
 
 Rate = Annotated[float, AfterValidator(_positive_rate)]
+Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+#: The most rates ``logspace:``/``linspace:`` expand to, and the most members one study
+#: trains (rates x schedules x seeds x layer-wise variants).
+MAX_RATES = 10_000
+MAX_MEMBERS = 100_000
+#: The most epochs one fit trains (a count the store and the schedules hold exactly).
+MAX_EPOCHS = 1_000_000
+
+
+def _device_name(name: str | None) -> str | None:
+    """``cpu``, ``cuda`` or ``cuda:N``: the devices lrlab trains on."""
+    import torch
+
+    if name is None:
+        return None
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r} is not one lrlab trains on; use cpu, cuda or cuda:N")
+    return name
+
+
+def _rule_name(name: object) -> object:
+    """Rule names as people write them: ``sgd-hd``, ``Adam`` -> ``sgd_hd``, ``adam``."""
+    return name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+
+
+def check_distinct(config: SweepConfig) -> None:
+    """Refuse settings listed twice (``--lrs 0.1,0.1``, ``--seeds 0,0``): their members
+    would train identically under one label. (Python callers may want such twins, to
+    compare them; the command line never does.)"""
+    for what, values, show in (("--lrs", config.lrs, lambda v: f"{v:g}"),
+                               ("--seeds", config.seeds or [], str),
+                               ("--schedule", config.schedules, str),
+                               ("--lr-mult", config.lr_mults or [], mult_label)):
+        try:
+            _once(what, values, show)
+        except ValueError as err:
+            raise LrlabError(str(err)) from None
+
+
+def _once(what: str, values: list, show=str) -> None:
+    seen = set()
+    for v in values:
+        key = repr(sorted(v.items())) if isinstance(v, dict) else v
+        if key in seen:
+            raise ValueError(f"{what} lists {show(v)} twice; members with the same settings "
+                             "train identically, give each once")
+        seen.add(key)
 
 
 def _known_backend(v: bool | str) -> bool | str:
@@ -51,7 +105,7 @@ class Member(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     lr: Rate
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    seed: Seed = 0
     hparams: dict[str, float] = Field(default_factory=dict)
     lr_mult: dict[str, float] = Field(default_factory=dict)
     schedule: str = "constant"
@@ -81,15 +135,15 @@ class SweepConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     lrs: list[Rate] = Field(min_length=1)
-    optimizer: str = "sgd"
+    optimizer: Annotated[str, BeforeValidator(_rule_name)] = "sgd"
     hparams: dict[str, float] = Field(default_factory=dict)
-    epochs: int | None = Field(default=None, ge=1)
-    batch_size: int | None = Field(default=None, ge=1)
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    seeds: list[int] | None = Field(default=None, min_length=1)
+    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    batch_size: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    seed: Seed = 0
+    seeds: list[Seed] | None = Field(default=None, min_length=1)
     lr_mults: list[dict[str, float]] | None = Field(default=None, min_length=1)
     schedules: list[str] = Field(default=["constant"], min_length=1)
-    device: str | None = None
+    device: Annotated[str | None, AfterValidator(_device_name)] = None
     dtype: Literal["float32", "float64"] = "float32"
     path: Literal["auto", "batched", "vmap", "loop"] = "auto"
     divergence_factor: float | None = Field(default=1e3, gt=1)
@@ -115,6 +169,29 @@ class SweepConfig(BaseModel):
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:
         _check_rule(self.optimizer, self.hparams)
+        return self
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> SweepConfig:
+        count = (len(self.lrs) * len(self.schedules) * len(self.seeds or [0])
+                 * len(self.lr_mults or [{}]))
+        if count > MAX_MEMBERS:
+            raise ValueError(f"{count:,} members (rates x schedules x seeds x layer-wise "
+                             f"variants) are more than one study trains, {MAX_MEMBERS:,}; "
+                             "give fewer")
+        return self
+
+    @model_validator(mode="after")
+    def _representable_rates(self) -> SweepConfig:
+        import torch
+
+        info = torch.finfo(getattr(torch, self.dtype))
+        for lr in self.lrs:
+            if not info.tiny <= lr <= info.max:
+                raise ValueError(f"learning rate {lr:g} is not a normal {self.dtype} number "
+                                 f"(from {info.tiny:.3g} to {info.max:.3g}); give a rate in "
+                                 "that range" + (" or --dtype float64"
+                                                 if self.dtype == "float32" else ""))
         return self
 
     def members(self) -> list[Member]:
@@ -172,6 +249,8 @@ def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] != "value_error" and isinstance(first.get("input"), int | float | str):
+        msg += f", got {first['input']!r}"
     return f"{where}: {msg}" if where else msg
 
 
@@ -184,7 +263,8 @@ def validated(**settings: object) -> SweepConfig:
 
 
 def parse_lrs(text: str) -> list[float]:
-    """Rates from the command line: ``"1,0.1,0.01"`` or ``"logspace:1e-4:1:9"``.
+    """Rates from the command line: ``"1,0.1,0.01"``, ``"logspace:1e-4:1:9"`` (even in log
+    space) or ``"linspace:0.1:1:10"``; at most :data:`MAX_RATES` from a range.
 
     Example:
         >>> parse_lrs("logspace:1e-2:1:3")
@@ -192,16 +272,24 @@ def parse_lrs(text: str) -> list[float]:
     """
     text = text.strip()
     try:
-        if text.startswith("logspace:"):
-            lo, hi, n = text.removeprefix("logspace:").split(":")
+        kind, sep, rest = text.partition(":")
+        if sep and kind in ("logspace", "linspace"):
+            lo, hi, n = rest.split(":")
             lo_f, hi_f, count = float(lo), float(hi), int(n)
             if lo_f <= 0 or hi_f <= 0 or count < 1:
                 raise ValueError
-            return [float(f"{v:.6g}") for v in np.logspace(np.log10(lo_f), np.log10(hi_f), count)]
+            if count > MAX_RATES:
+                raise LrlabError(f"{text!r} asks for {count:,} rates; a range gives at most "
+                                 f"{MAX_RATES:,} (each is a network trained at once)")
+            values = (np.logspace(np.log10(lo_f), np.log10(hi_f), count) if kind == "logspace"
+                      else np.linspace(lo_f, hi_f, count))
+            return [float(f"{v:.6g}") for v in values]
         rates = [float(part) for part in text.split(",")]
+    except LrlabError:
+        raise
     except ValueError:
         raise LrlabError(f"cannot read rates {text!r}; give a comma list like 1,0.1,0.01 or "
-                         "logspace:LO:HI:N with positive LO and HI") from None
+                         "logspace:LO:HI:N (linspace:LO:HI:N) with positive LO and HI") from None
     for r in rates:
         if not math.isfinite(r) or r <= 0:
             raise LrlabError(f"learning rates must be positive and finite, got {r:g} in {text!r}")

@@ -28,6 +28,7 @@ from lrlab.train._checkpoint import Checkpoint, checkpoint_due
 from lrlab.train._config import Member, SweepConfig
 from lrlab.train._loader import evaluate_data, probe, train_epoch_data
 from lrlab.train._plan import RunPlan, plan_run
+from lrlab.train._preflight import check_fit
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
 __all__ = ["EpochReport", "fit", "resolve_task"]
@@ -353,6 +354,7 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     """
     if checkpoint_every is not None:
         whole("checkpoint_every", checkpoint_every, low=1, hint=" (epochs)")
+    check_fit(task, members, config)  # one line for what would fail in its first step
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)
     plan = plan_run(task, config, members)
