@@ -204,9 +204,11 @@ class SweepResult:
         fmt = meta.get("format", "csv")
         read = pd.read_parquet if fmt == "parquet" else pd.read_csv
         steps = out / f"steps.{fmt}"
+        records, members = read(out / f"records.{fmt}"), read(out / f"members.{fmt}")
+        _check_records(records, members, out / f"records.{fmt}")
         return cls(task=meta["task"], monitor=meta["monitor"],
                    higher_is_better=meta["higher_is_better"], config=meta["config"],
-                   records=read(out / f"records.{fmt}"), members=read(out / f"members.{fmt}"),
+                   records=records, members=members,
                    steps=read(steps) if steps.exists() else None,
                    epochs=int(meta.get("epochs") or 0),
                    steps_per_epoch=int(meta.get("steps_per_epoch") or 0),
@@ -229,6 +231,29 @@ def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.Data
     return summary.sort_values([f"best_val_{monitor}", "final_val_loss"],
                                ascending=[not higher_is_better, True], kind="stable",
                                na_position="last").reset_index(drop=True)
+
+
+def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> None:
+    """One line unless ``records`` is the tidy table :meth:`SweepResult.save` wrote: its
+    columns, numbers where numbers belong, members of the members table, each row once."""
+    def bad(what: str) -> LrlabError:
+        return LrlabError(f"{path} is not an lrlab records table ({what}); write it again "
+                          "with --out")
+
+    missing = [c for c in ("member", "epoch", "split", "metric", "value")
+               if c not in records.columns]
+    if missing:
+        raise bad(f"no {', '.join(missing)} column")
+    for column in ("member", "epoch", "value"):
+        if not pd.api.types.is_numeric_dtype(records[column]):
+            raise bad(f"its {column} column holds text")
+    if "member" not in members.columns:
+        raise bad("its members table has no member column")
+    unknown = set(records["member"]) - set(members["member"])
+    if unknown:
+        raise bad(f"member {min(unknown)} is not in the members table")
+    if records.duplicated(["member", "epoch", "split", "metric"]).any():
+        raise bad("a record appears twice")
 
 
 def last_epochs(diverged_step: np.ndarray, steps_per_epoch: int, epochs: int) -> np.ndarray:
