@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from helpers import assert_bad_input, run
 
 BROKEN_TASKS = '''
