@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lrlab._errors import LrlabError
 
-__all__ = ["atomic_write"]
+__all__ = ["UMASK", "atomic_write"]
 
 
 def _umask() -> int:
@@ -18,7 +18,8 @@ def _umask() -> int:
     return mask
 
 
-_UMASK = _umask()
+#: This process's umask (read once, at import).
+UMASK = _umask()
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
@@ -34,7 +35,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
         raise LrlabError(f"cannot write into {path.parent}: {err.strerror}") from None
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give what open() would
+        os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; give what open() would
         write(Path(tmp))
         os.replace(tmp, path)
     except OSError as err:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -15,7 +17,7 @@ import pandas as pd
 
 from lrlab._checks import out_dir
 from lrlab._errors import LrlabError
-from lrlab._io import atomic_write
+from lrlab._io import UMASK
 from lrlab.optim import get_rule
 from lrlab.train._config import mult_label
 from lrlab.train._sensitivity import TOLERANCE, Sensitivity, sensitivity
@@ -155,16 +157,13 @@ class SweepResult:
     def save(self, out: str | os.PathLike, *, format: Format = "csv") -> list[Path]:
         """Write ``records``, ``members``, ``steps`` and ``summary.json`` into ``out``.
 
-        Each file is written to a temporary name first and renamed into place, so an
-        interrupted write never leaves a half-written file under the final name.
+        Every file is written into a hidden temporary folder beside ``out`` first and moved
+        into place once all are complete, so a killed write leaves ``out`` as it was (and
+        the next save removes the temporary folder it left).
         """
         out = Path(out)
         if out.exists() and not out.is_dir():
             raise LrlabError(f"--out {out} is a file; give a directory")
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise LrlabError(f"cannot create {out} ({err.strerror}); choose another --out") from None
         if format == "parquet":
             _require_parquet()
         summary = {"task": self.task, "monitor": self.monitor, "format": format,  # may fail:
@@ -178,16 +177,26 @@ class SweepResult:
         tables = {"records": self.records, "members": self.members}
         if self.steps is not None:
             tables["steps"] = self.steps
-        written = [atomic_write(out / f"{name}.{format}", lambda p, t=t: _write(t, p, format))
-                   for name, t in tables.items()]
-        for stale in ("records", "members", "steps"):  # an earlier run's files in this folder
-            for fmt in ("csv", "parquet"):
-                path = out / f"{stale}.{fmt}"
-                if path not in written and path.exists():
-                    path.unlink()
-        written.append(atomic_write(out / "summary.json",
-                               lambda p: p.write_text(json.dumps(summary, indent=2) + "\n")))
-        return written
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            for stale in out.parent.glob(f".{out.name}.saving-*"):  # a killed save's
+                shutil.rmtree(stale, ignore_errors=True)
+            tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.saving-"))
+            os.chmod(tmp, 0o777 & ~UMASK)  # mkdtemp makes 0700; give what mkdir would
+        except OSError as err:
+            raise LrlabError(f"cannot create {out} ({err.strerror}); choose another --out") \
+                from None
+        try:
+            names = [f"{name}.{format}" for name in tables] + ["summary.json"]
+            for (name, table), file in zip(tables.items(), names):
+                _write(table, tmp / file, format)
+            (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+            return _move_into(tmp, out, names)
+        except OSError as err:
+            raise LrlabError(f"cannot write into {out} ({err.strerror}); it is left as it "
+                             "was") from None
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
     def load(cls, out: str | os.PathLike) -> SweepResult:
@@ -244,6 +253,8 @@ def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> 
                if c not in records.columns]
     if missing:
         raise bad(f"no {', '.join(missing)} column")
+    if records.empty:
+        return  # no rows: the reader says so
     for column in ("member", "epoch", "value"):
         if not pd.api.types.is_numeric_dtype(records[column]):
             raise bad(f"its {column} column holds text")
@@ -254,6 +265,23 @@ def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> 
         raise bad(f"member {min(unknown)} is not in the members table")
     if records.duplicated(["member", "epoch", "split", "metric"]).any():
         raise bad("a record appears twice")
+
+
+def _move_into(tmp: Path, out: Path, names: list[str]) -> list[Path]:
+    """The complete files in ``tmp`` moved into ``out`` (renamed whole when ``out`` is new;
+    else file by file, each rename atomic), and an earlier run's tables of another format or
+    without steps removed; the paths written, ``summary.json`` last."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return [out / n for n in names]
+    out.mkdir(exist_ok=True)
+    for stale in ("records", "members", "steps"):  # an earlier run's files in this folder
+        for fmt in ("csv", "parquet"):
+            if f"{stale}.{fmt}" not in names and (out / f"{stale}.{fmt}").exists():
+                (out / f"{stale}.{fmt}").unlink()
+    for n in names:
+        os.replace(tmp / n, out / n)
+    return [out / n for n in names]
 
 
 def last_epochs(diverged_step: np.ndarray, steps_per_epoch: int, epochs: int) -> np.ndarray:
