@@ -28,7 +28,7 @@ _COLOURS = {"holds": "green", "partly": "yellow", "does not hold": "red", "not r
               help="list the experiments and exit (lrlab list experiments)")
 @click.option("--size", type=Registry("lrlab.reproduce:SIZES"), cls=LibraryDefault,
               library="lrlab.reproduce:reproduce",
-              help="the run's size: test (seconds), reduced (about a minute on 2 CPU cores) or "
+              help="the run's size: test (seconds), reduced (a few minutes on 2 CPU cores) or "
                    "full (the brief's)")
 @click.option("--full", is_flag=True, help="shorthand for --size full")
 @with_options("data_dir", "download", "device", "out", "overwrite", "quiet")

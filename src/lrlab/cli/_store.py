@@ -51,8 +51,7 @@ def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
         name, result = run_study(store, task, config, name=study, command=command,
                                  task_spec=spec, callbacks=[*callbacks, *board],
                                  checkpoint_every=checkpoint_every, executor=executor)
-    if not quiet:
-        print(f"study {name} written to {db}", file=sys.stderr)
+    print(f"study {name} written to {db}", file=sys.stderr)  # --quiet too: where it went
     return result
 
 
@@ -106,7 +105,7 @@ def store_search(result, *, command: str, spec: dict[str, Any], db: Path,
         stages.append(("confirm", result.confirmation))
     with Store(db) as store:
         names = store.add_results(stages, command=command, task_spec=spec, name=study)
-    if not quiet and names:
+    if names:  # --quiet too: where they went
         print(f"studies {', '.join(names)} written to {db}", file=sys.stderr)
 
 

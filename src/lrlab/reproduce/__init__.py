@@ -1,7 +1,7 @@
 """Reproduce the brief's experiments, one command each, and say whether each claim holds.
 
 :func:`reproduce` runs one experiment of :data:`EXPERIMENTS` at a size (``reduced`` by
-default, about a minute on 2 CPU cores; ``full``, the brief's size), writes its records, its
+default, a few minutes on 2 CPU cores; ``full``, the brief's size), writes its records, its
 verdict table and an HTML report into a folder, and returns an :class:`Outcome`. Each row of
 the verdict table is a :class:`Claim`: the brief's claim, what the run measured, and
 ``holds`` / ``partly`` / ``does not hold``, decided from the run's records by thresholds

@@ -30,7 +30,7 @@ __all__ = ["SIZES", "Context", "Experiment", "Progress", "Size"]
 Size = Literal["test", "reduced", "full"]
 
 #: The sizes every experiment has: ``test`` (seconds, for the test suite), ``reduced`` (the
-#: default, about a minute on 2 CPU cores), ``full`` (the brief's size).
+#: default, a few minutes on 2 CPU cores), ``full`` (the brief's size).
 SIZES: tuple[Size, ...] = ("test", "reduced", "full")
 
 #: ``progress(title, monitor, higher_is_better)`` -> a context giving the fit callbacks.

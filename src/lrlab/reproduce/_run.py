@@ -82,7 +82,7 @@ def reproduce(name: str, out: str | os.PathLike, *, size: Size = "reduced",
         out: a folder (created if needed) for the records (``runs/``, ``tables/``,
             ``evidence.json``), the verdicts (``claims.csv``, ``claims.json``), the report
             (``report.html``) and its figures (``figures/NAME-N.png``).
-        size: ``"reduced"`` (about a minute on 2 CPU cores), ``"full"`` (the brief's size)
+        size: ``"reduced"`` (a few minutes on 2 CPU cores), ``"full"`` (the brief's size)
             or ``"test"`` (seconds; for the test suite).
         data_dir: where MNIST's IDX files are (else ``$LRLAB_DATA``, else a cache).
         download: whether missing dataset files may be downloaded.

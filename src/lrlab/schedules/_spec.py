@@ -233,6 +233,9 @@ class ScheduleSpec:
         kind = SCHEDULES[self.name]
         options = {key: k.default for key, k in kind.keys.items() if k.default is not None}
         options.update(self.options)
+        if "decay" in options and not options["decay"] >= 1:  # said as the user wrote it
+            raise LrlabError(f"{self}: decay={options['decay']:g} must be >= 1 (the total "
+                             "decay over training: 100 means a 100x lower rate at the end)")
         given = next((k for k in _WARMUPS if k in options), "warmup")
         length = _to_steps(kind.keys[given].kind, options.get(given, 0.0), steps_per_epoch,
                            epochs * steps_per_epoch)
@@ -295,8 +298,11 @@ def parse_schedule(text: str) -> ScheduleSpec:
     text = text.strip()
     name, _, rest = text.partition(":")
     name = name.strip().lower()
+    if name == "plateau":
+        raise LrlabError(f"{text}: reduce-on-plateau follows the validation metric, not time, "
+                         "so it has no curve of its own; train with it (--schedule plateau)")
     if name not in SCHEDULES:
-        raise LrlabError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
+        raise LrlabError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}, plateau")
     kind = SCHEDULES[name]
     options: dict[str, Any] = {}
     for pair in filter(None, (p.strip() for p in rest.split(","))):
