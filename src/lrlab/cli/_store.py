@@ -51,7 +51,8 @@ def train_study(task, config, *, command: str, spec: dict[str, Any], db: Path,
         name, result = run_study(store, task, config, name=study, command=command,
                                  task_spec=spec, callbacks=[*callbacks, *board],
                                  checkpoint_every=checkpoint_every, executor=executor)
-    print(f"study {name} written to {db}", file=sys.stderr)  # --quiet too: where it went
+    if not quiet or sys.stderr.isatty():  # --quiet in a terminal still says where it went
+        print(f"study {name} written to {db}", file=sys.stderr)
     return result
 
 
@@ -105,7 +106,7 @@ def store_search(result, *, command: str, spec: dict[str, Any], db: Path,
         stages.append(("confirm", result.confirmation))
     with Store(db) as store:
         names = store.add_results(stages, command=command, task_spec=spec, name=study)
-    if names:  # --quiet too: where they went
+    if names and (not quiet or sys.stderr.isatty()):  # a terminal: where they went
         print(f"studies {', '.join(names)} written to {db}", file=sys.stderr)
 
 
