@@ -435,3 +435,16 @@ def test_parse_lrs_rejects(text: str) -> None:
     with pytest.raises(LrlabError) as err:
         parse_lrs(text)
     one_line(err)
+
+
+def test_verdict_of_a_study_cut_short_names_the_planned_epochs() -> None:
+    """A study still running (or interrupted) says how far it got of what was planned,
+    not "of 3" as if three were all."""
+    result = constructed(
+        "loss",
+        {0: [1.0, 0.5, 0.6], 1: [1.0, 0.8, 0.4], 2: [1.0, 0.9, 0.95]},
+        {0: [1.0, 0.5, 0.6], 1: [1.0, 0.8, 0.4], 2: [1.0, 0.9, 0.95]},
+    )
+    result.epochs = 300
+    assert result.verdict() == ("best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3 done, "
+                                "300 planned)")

@@ -114,7 +114,11 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
                      f" ({mode}): {result.reason}; Smith's readings from the {result.read_on}.",
                      soft_wrap=True)
     rate = result.suggestion.lr
-    stdout.print(f"suggested rate: {rate:.3g}" if not math.isnan(rate) else
+    smith = result.recommended.lr
+    also = ("" if math.isnan(smith) else f"; the table's 'recommended' {smith:.3g} is Smith's "
+            f"reading, from the {result.read_on}, a different rule")
+    stdout.print(f"suggested rate: {rate:.3g} (lrlab's rule on the training loss{also})"
+                 if not math.isnan(rate) else
                  f"no rate: {result.suggestion.why.removeprefix('suggestion: ')}",
                  soft_wrap=True, markup=False)
     for line in result.warnings:

@@ -141,8 +141,11 @@ class SweepResult:
         tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
         if b is None or len(diverged) == len(self.members):
             return f"every member diverged{tail}; try smaller learning rates"
+        done = int(self.records["epoch"].max())
+        of = (f"{done} done, {self.epochs} planned" if self.epochs and done < self.epochs
+              else str(self.epochs or done))  # a study still running, or cut short
         return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
-                f" at epoch {int(b['best_epoch'])} of {self.epochs}){self._basin_words(b)}{tail}")
+                f" at epoch {int(b['best_epoch'])} of {of}){self._basin_words(b)}{tail}")
 
     def _basin_words(self, best: pd.Series) -> str:
         s = self.sensitivity()
