@@ -93,7 +93,7 @@ def progress_bar(title: str, monitor: str, higher_is_better: bool, *,
 
 
 def _fmt(v: object) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -109,9 +109,13 @@ def print_result(result: SweepResult) -> None:
                f"best_val_{m}": f"best val {m}", "best_epoch": "best epoch",
                "final_train_loss": "final train loss", "final_val_loss": "final val loss",
                "diverged_epoch": "diverged"}
-    for title in columns.values():
-        table.add_column(title, justify="left" if title == "member" else "right")
-    for row in result.summary().itertuples(index=False):
+    summary = result.summary()
+    for title in columns.values():  # labels whole (an 80-column terminal wraps the rest)
+        table.add_column(title, justify="left" if title == "member" else "right",
+                         no_wrap=title == "member",
+                         min_width=max(map(len, summary["label"]), default=6)
+                         if title == "member" else None)
+    for row in summary.itertuples(index=False):
         cells = [getattr(row, key) for key in columns]
         cells[-1] = "no" if pd.isna(cells[-1]) else f"epoch {int(cells[-1])}"
         table.add_row(*(_fmt(c) if not isinstance(c, str) else c for c in cells))

@@ -146,7 +146,8 @@ def ls(db: Path) -> None:
     table = Table(title=str(db))
     for column in ("study", "command", "task", "members", "epochs", "state", "checkpoint",
                    "created"):
-        table.add_column(column, justify="right" if column in ("members", "epochs") else "left")
+        table.add_column(column, justify="right" if column in ("members", "epochs") else "left",
+                         no_wrap=column == "study")  # names whole in 80 columns
     for row in studies.itertuples(index=False):
         checkpoint = "-" if pd.isna(row.checkpoint) else f"epoch {int(row.checkpoint)}"
         table.add_row(row.name, row.command, row.task, str(row.members),
