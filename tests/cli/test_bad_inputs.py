@@ -228,6 +228,8 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "lr-mult zero": ([*SWEEP, "--lr-mult", "0.*=0"], "positive", None),
     "subset of one": ([*SWEEP, "--subset", "1"], "one example per class", None),
     "subset beyond the data": ([*SWEEP, "--subset", "1000000"], "more than the", None),
+    "learning-curve sizes beyond the data": (["learning-curve", "blobs", "--sizes", "100,100000",
+                                              "--epochs", "1", "-q"], "more than the", None),
     "subset text": ([*SWEEP, "--subset", "abc"], "neither a count nor a fraction", None),
     "subset zero": ([*SWEEP, "--subset", "0"], "at least 1", None),
     "unknown rule": ([*SWEEP, "--optimizer", "nosuch"], "unknown update rule", None),

@@ -343,5 +343,9 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
     if data_dir is not None and not data_dir.is_dir():
         raise LrlabError(f"data directory {data_dir} does not exist; create it or point "
                          "--data-dir at the folder holding the dataset's files")
-    return get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
-                    download=download, subset=subset, seed=seed)
+    task = get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
+                    download=download)
+    if isinstance(subset, int) and subset > len(task.train):
+        raise LrlabError(f"--subset {subset} is more than the {len(task.train)} training "
+                         "examples; give fewer, or a fraction such as 0.5")
+    return task.subset(subset, seed=seed) if subset is not None else task

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lrlab._checks import is_whole
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 
@@ -118,6 +119,10 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
         raise LrlabError("give at least one training-set size, e.g. sizes=[100, 250, 500]")
     config = validated(seed=seed, **settings)  # every check before any training
     full = get_task(task) if isinstance(task, str) else task
+    over = [s for s in sizes if is_whole(s) and s > len(full.train)]
+    if over:
+        raise LrlabError(f"size {over[0]} is more than the {len(full.train)} training examples "
+                         f"of {full.name}; give sizes up to {len(full.train)} (or fractions)")
     tasks = nested_subsets(full, sizes, seed=seed)
     runs = tuple(LocalExecutor().run(t, config.members(), config, callbacks=callbacks)
                  for t in tasks)

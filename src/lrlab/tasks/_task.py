@@ -332,10 +332,7 @@ def _subset_count(size: float, n: int) -> int:
         return max(1, round(size * n))
     if size < 1:
         raise LrlabError(f"subset must be at least 1 example, got {size}")
-    if size > n:
-        raise LrlabError(f"a subset of {int(size)} examples is more than the {n} training "
-                         "examples; give fewer, or a fraction such as 0.5")
-    return int(size)
+    return min(int(size), n)
 
 
 def _stratified_indices(y: Tensor, count: int, num_classes: int | None, seed: int) -> Tensor:
