@@ -11,7 +11,7 @@ Example:
     >>> whole("patience", True, low=0)
     Traceback (most recent call last):
     ...
-    lrlab._errors.LrlabError: patience must be a whole number >= 0, got True
+    lrlab._errors.LrlabError: patience must be a whole number of at least 0, got True
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def is_number(value: object) -> bool:
 
 def whole(name: str, value: object, *, low: int = 1, high: int | None = None,
           hint: str = "") -> int:
-    """``value`` as an ``int``, or one line: ``NAME must be a whole number >= LOW, got V``.
+    """``value`` as an ``int``, or one line: ``NAME must be a whole number of at least LOW,
+    got V``.
 
     Args:
         name: the setting as the user wrote it (``"--epochs"``, ``"patience"``).
@@ -55,7 +56,7 @@ def whole(name: str, value: object, *, low: int = 1, high: int | None = None,
     """
     if is_whole(value) and value >= low and (high is None or value <= high):
         return int(value)
-    span = f">= {low}" if high is None else f"from {low} to {high}"
+    span = f"of at least {low}" if high is None else f"from {low} to {high}"
     raise LrlabError(f"{name} must be a whole number {span}, got {value!r}{hint}")
 
 

@@ -278,6 +278,9 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "not a task": ([*MINE, "{m}:not_a_task"], "not_a_task", None),
     "missing module": ([*MINE, "lrlab_no_such_module:make"], "lrlab_no_such_module", None),
     "missing function": ([*MINE, "{m}:nosuch"], "nosuch", None),
+    "chunks beyond the memory limit": ([*MINE, "{m}:huge", "--lrs", "logspace:1e-4:1:100",
+                                        "--members-per-task", "100", "--memory-limit", "1GB"],
+                                       "100 members at once need about", None),
     "one member beyond the memory limit": ([*MINE, "{m}:huge", "--memory-limit", "1MB"],
                                            "one member needs about", None),
     # -- data files --

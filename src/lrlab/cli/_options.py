@@ -345,7 +345,8 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
                          "--data-dir at the folder holding the dataset's files")
     task = get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
                     download=download)
-    if isinstance(subset, int) and subset > len(task.train):
-        raise LrlabError(f"--subset {subset} is more than the {len(task.train)} training "
-                         "examples; give fewer, or a fraction such as 0.5")
+    n = task.train_size
+    if isinstance(subset, int) and n is not None and subset > n:
+        raise LrlabError(f"--subset {subset} is more than the {n} training examples; give "
+                         "fewer, or a fraction such as 0.5")
     return task.subset(subset, seed=seed) if subset is not None else task

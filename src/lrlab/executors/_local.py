@@ -60,7 +60,23 @@ class LocalExecutor:
         per_task = self.members_per_task
         if per_task is None and task is not None and members and config is not None:
             per_task = self._fitting(task, members, config, groups)
+        elif task is not None and members and config is not None:
+            self._refuse_beyond_memory(task, members, config, min(per_task, len(members)))
         return split_members(count, per_task, groups)
+
+    def _refuse_beyond_memory(self, task: Task, members: Sequence[Member],
+                              config: SweepConfig, size: int) -> None:
+        """Chunks of ``size`` given by the user: one line, before allocating, when one would
+        need more than a population may use (as :meth:`_fitting` plans it)."""
+        from lrlab.train import estimate_memory
+
+        estimate = estimate_memory(task, config, members[:1], limit=self.memory_limit)
+        if estimate.total(size) > estimate.limit:
+            gib = 2**30
+            raise LrlabError(f"{size} members at once need about {estimate.total(size) / gib:.1f}"
+                             f" GiB, more than the {estimate.limit / gib:.1f} GiB a population "
+                             f"may use here; give --members-per-task "
+                             f"{max(1, estimate.members_that_fit())} or fewer")
 
     def _fitting(self, task: Task, members: Sequence[Member], config: SweepConfig,
                  groups: list[list[int]] | None) -> int | None:

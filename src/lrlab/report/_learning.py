@@ -119,10 +119,11 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
         raise LrlabError("give at least one training-set size, e.g. sizes=[100, 250, 500]")
     config = validated(seed=seed, **settings)  # every check before any training
     full = get_task(task) if isinstance(task, str) else task
-    over = [s for s in sizes if is_whole(s) and s > len(full.train)]
+    n = full.train_size
+    over = [s for s in sizes if is_whole(s) and n is not None and s > n]
     if over:
-        raise LrlabError(f"size {over[0]} is more than the {len(full.train)} training examples "
-                         f"of {full.name}; give sizes up to {len(full.train)} (or fractions)")
+        raise LrlabError(f"size {over[0]} is more than the {n} training examples of "
+                         f"{full.name}; give sizes up to {n} (or fractions)")
     tasks = nested_subsets(full, sizes, seed=seed)
     runs = tuple(LocalExecutor().run(t, config.members(), config, callbacks=callbacks)
                  for t in tasks)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.data import (
     DEFAULT_TARGET_KEY,
@@ -311,9 +312,7 @@ class _MemberLoss:
 
 
 def _check_whole(task: str, what: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise LrlabError(f"task {task!r}: {what} must be a whole number of at least 1, "
-                         f"got {value!r}")
+    whole(f"task {task!r}: {what}", value, low=1)
 
 
 def _first_line(err: BaseException) -> str:

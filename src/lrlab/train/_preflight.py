@@ -115,6 +115,8 @@ def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> None:
     k, b = pop.members, len(x)
     try:
         out = pop.predict(x)
+    except LrlabError as err:  # already says what is wrong with the model
+        raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 -- a user's code: any error is theirs
         raise LrlabError(f"task {task.name!r}: its model fails on training inputs of shape "
                          f"{tuple(x.shape[1:])} per example ({_one_line(err)}); make the model "
