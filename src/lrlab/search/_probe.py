@@ -15,8 +15,9 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
+from lrlab._checks import whole
 from lrlab._errors import LrlabError
-from lrlab.search._common import Callback, SearchResult, check_number, plan, rate
+from lrlab.search._common import Callback, SearchResult, plan, rate
 from lrlab.tasks import Task
 from lrlab.train import Member, fit, validated
 
@@ -75,7 +76,7 @@ def prodigy_probe(task: Task | str, *, probe_epochs: int = 1, epochs: int | None
         >>> found.optimizer, found.lr > 1e-6
         ('adam', True)
     """
-    check_number("probe_epochs", probe_epochs, low=1, integer=True)
+    whole("probe_epochs", probe_epochs, low=1)
     if optimizer not in ("adam", "adamw"):
         raise LrlabError(f"Prodigy's estimate is an Adam rate; give optimizer adam or adamw, "
                          f"got {optimizer!r}")
