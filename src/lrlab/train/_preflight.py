@@ -45,7 +45,7 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         >>> check_fit(get_task("blobs"), config.members(), config)
         Traceback (most recent call last):
         ...
-        lrlab._errors.LrlabError: cosine:warmup=5: warmup=5 must be >= 0 and shorter than training (2 epochs); shorten the warm-up
+        lrlab._errors.LrlabError: cosine:warmup=5: warmup=5 must be >= 0 and shorter than training (2 epochs of 10 steps); shorten the warm-up
     """
     from lrlab.train._fit import _device, _population, resolve_task
 
@@ -65,7 +65,8 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
             warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the fit itself says what it has to say
         _build(task, probe[0].seed)
-        x = task.train.x[:_PROBE].to(device, dtype)
+        x = task.train.x[:_PROBE]
+        x = x.to(device, dtype) if x.is_floating_point() else x.to(device)  # tokens stay ints
         y = task.train.y[:_PROBE].to(device)
         pop = _population(task, probe, config, device, dtype, plan.batch_size)
         _try_step(task, pop, x, y)
