@@ -52,3 +52,13 @@ def test_a_memory_limit_no_chunk_meets_is_one_line(loader_module, capsys) -> Non
     code, _, err = run(capsys, "sweep", "--task", f"{loader_module}:task", "--lrs", "0.1",
                        "--quiet", "--members-per-chunk", "0")
     assert "at least 1" in assert_bad_input(code, err)
+
+
+def test_the_progress_log_reads_a_loader_tasks_monitor_from_its_first_batch(
+        loader_module, capsys) -> None:
+    """The task's monitor is unknown until its first batch is read: the log (stderr not a
+    terminal) names it from the first epoch's report instead of failing."""
+    code, out, err = run(capsys, "sweep", "--task", f"{loader_module}:task", "--lrs",
+                         "0.1,0.01", "--study", "logged")
+    assert code == 0, err
+    assert "best val accuracy so far" in err and "best: lr=" in out

@@ -27,7 +27,7 @@ class _Status:
     """What the bar says after each epoch: the population (when a procedure trains several),
     members alive and diverged, and the best validation ``monitor`` so far."""
 
-    def __init__(self, monitor: str, higher_is_better: bool) -> None:
+    def __init__(self, monitor: str | None, higher_is_better: bool) -> None:
         self.monitor, self.higher_is_better = monitor, higher_is_better
         self.best = math.nan
         self.population, self.last = 0, None
@@ -42,7 +42,9 @@ class _Status:
         return fresh
 
     def __call__(self, r: EpochReport) -> str:
-        values = r.val.get(self.monitor, np.array([math.nan]))
+        if self.monitor is None:  # a loader task's monitor is known once its first batch is read
+            self.monitor, self.higher_is_better = r.monitor or "loss", r.higher_is_better
+        values = r.val.get(self.monitor, np.full(r.members, math.nan))
         values = values[r.alive & np.isfinite(values)]
         if len(values):
             best = values.max() if self.higher_is_better else values.min()
@@ -57,7 +59,7 @@ class _Status:
 
 
 @contextmanager
-def progress_bar(title: str, monitor: str, higher_is_better: bool, *,
+def progress_bar(title: str, monitor: str | None, higher_is_better: bool, *,
                  quiet: bool) -> Iterator[list]:
     """Yields the callbacks to pass to a sweep (or a procedure training several populations):
     a live bar on stderr with epochs done, members alive and diverged, the best validation

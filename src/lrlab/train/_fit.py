@@ -76,6 +76,8 @@ class EpochReport:
         steps: this epoch's per-step rows (``record_steps=True``), else ``None``; built
             when first read, as ``records``.
         diverged_step: the step each member diverged at (``-1``: not diverged), ``(K,)``.
+        monitor, higher_is_better: the metric the task is ranked by, and its direction (for
+            a Dataset or DataLoader task, as read from its first batch).
     """
 
     epoch: int
@@ -87,6 +89,8 @@ class EpochReport:
     records: pd.DataFrame = _OnDemand()  # type: ignore[assignment]
     steps: pd.DataFrame | None = _OnDemand(None)  # type: ignore[assignment]
     diverged_step: np.ndarray | None = None
+    monitor: str | None = None
+    higher_is_better: bool = True
 
 
 Callback = Callable[[EpochReport], None]
@@ -473,7 +477,8 @@ class _Loop:
                                               len(self.recorder.rows)),
                 steps=None if self.steps is None else partial(_steps_frame,
                                                               self.steps[steps:], spe),
-                diverged_step=diverged_step)
+                diverged_step=diverged_step, monitor=self.task.monitor,
+                higher_is_better=self.task.higher_is_better)
             for cb in callbacks:
                 cb(report)
             if on_checkpoint is not None and checkpoint_due(epoch, self.epochs, every):
