@@ -114,6 +114,67 @@ def test_resume_in_process_after_a_failure(tmp_path: Path, blobs) -> None:
     assert not back.records.duplicated(["member", "epoch", "split", "metric"]).any()
 
 
+def _interrupted(db: Path, blobs, config) -> None:
+    """A study ``cut`` stopped after epoch 3 of 5, its checkpoint at epoch 2."""
+    def stop(report) -> None:
+        if report.epoch == 3:
+            raise KeyboardInterrupt
+
+    with Store(db) as store, pytest.raises(KeyboardInterrupt):
+        run_study(store, blobs, config, name="cut", checkpoint_every=2, callbacks=[stop])
+
+
+def test_a_checkpoint_over_sqlites_value_limit_is_kept_in_pieces(
+        tmp_path: Path, blobs, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite refuses a value longer than its length limit (about 1 GB by default, which a
+    population of a real network passes): a checkpoint goes in pieces under it, and a resume
+    from them equals a run never stopped. Here the limit is 12 KiB, a piece 4 KiB and a
+    checkpoint 17 to 30 KiB."""
+    from lrlab.store import _schema
+
+    limit = 12 * 1024
+    monkeypatch.setattr(_schema, "PIECE_BYTES", 4 * 1024)
+    config = validated(lrs=[0.1, 0.01], epochs=5)
+    reference = fit(blobs, config.members(), config)
+    db = tmp_path / "p.db"
+    _interrupted(db, blobs, config)
+    whole, pieces, largest = sqlite3.connect(db).execute(
+        "SELECT sum(length(data)), count(*), max(length(data)) FROM checkpoints").fetchone()
+    assert whole > limit and pieces > 1 and largest <= 4 * 1024
+    with Store(db) as store:
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limit)
+        with pytest.raises(sqlite3.DataError):  # what one row of a whole checkpoint meets
+            store._conn.execute("SELECT zeroblob(?)", (whole,))
+        resume_study(store, "cut", blobs, checkpoint_every=2)
+        back = store.result("cut")
+    pd.testing.assert_frame_equal(no_time(back.records), no_time(reference.records),
+                                  check_exact=True)
+
+
+def test_a_version_1_database_is_migrated_and_resumes(tmp_path: Path, blobs) -> None:
+    """A database of schema version 1 (one row per checkpoint) is upgraded on opening, with
+    one warning, and its interrupted study resumes to the records of a run never stopped."""
+    config = validated(lrs=[0.1, 0.01], epochs=5)
+    reference = fit(blobs, config.members(), config)
+    db = tmp_path / "v1.db"
+    _interrupted(db, blobs, config)
+    sqlite_exec(db, "CREATE TABLE old (study INTEGER NOT NULL REFERENCES studies(id) ON DELETE "
+                "CASCADE, part TEXT NOT NULL, epoch INTEGER NOT NULL, created TEXT NOT NULL, "
+                "data BLOB NOT NULL, PRIMARY KEY (study, part, epoch))",
+                "INSERT INTO old SELECT study, part, epoch, created, data FROM checkpoints",
+                "DROP TABLE checkpoints", "ALTER TABLE old RENAME TO checkpoints",
+                "PRAGMA user_version = 1")
+    with pytest.warns(UserWarning, match="migrated .* from schema version 1 to 2"):
+        store = Store(db)
+    with store:
+        assert [c.epoch for c in store.checkpoints("cut")] == [2]
+        resume_study(store, "cut", blobs, checkpoint_every=2)
+        back = store.result("cut")
+    assert sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    pd.testing.assert_frame_equal(no_time(back.records), no_time(reference.records),
+                                  check_exact=True)
+
+
 def test_chunked_study_resumes_each_chunk(tmp_path: Path, blobs) -> None:
     """Trained in chunks of 2 by an executor: each chunk's checkpoints are kept (by its
     fingerprint); stopped after epoch 3, resumed with the same chunks (a local executor,
@@ -198,7 +259,7 @@ BAD = {
     "text": (lambda p, t: (p.write_text("name,value\na,1\n"), p)[1], "not a SQLite file"),
     "other-program": (lambda p, t: _other_sqlite(p), "another program"),
     "newer": (lambda p, t: _set_version(_lrlab_db(p, t), SCHEMA_VERSION + 1), "newer"),
-    "older": (lambda p, t: _set_version(_lrlab_db(p, t), SCHEMA_VERSION - 1), "older"),
+    "older": (lambda p, t: _set_version(_lrlab_db(p, t), 0), "older"),  # no migration from 0
     "damaged": (lambda p, t: _damage(_lrlab_db(p, t)), "damaged"),
 }
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from lrlab._errors import LrlabError
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "connect"]
+__all__ = ["APPLICATION_ID", "PIECE_BYTES", "SCHEMA_VERSION", "connect"]
 
 #: ``PRAGMA application_id`` of every lrlab database: ``b"lrlb"`` as a big-endian integer.
 APPLICATION_ID = int.from_bytes(b"lrlb", "big")
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 60.0
 
@@ -66,20 +66,37 @@ CREATE TABLE records (
     value REAL                         -- NULL: NaN
 );
 CREATE INDEX records_by_epoch ON records (study, epoch);
-CREATE TABLE checkpoints (
+{checkpoints}"""
+
+#: Checkpoints: a checkpoint's bytes in pieces of at most ``PIECE_BYTES`` (SQLite refuses
+#: a value over about 1 GB, which a population of a real network's weights and optimizer
+#: state passes easily).
+_CHECKPOINTS = """
+CREATE TABLE {name} (
     study INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
     part TEXT NOT NULL,                -- the fingerprint of the population it belongs to
     epoch INTEGER NOT NULL,
+    piece INTEGER NOT NULL,            -- 0, 1, ...: the bytes in order
     created TEXT NOT NULL,
-    data BLOB NOT NULL,                -- Checkpoint.to_bytes()
-    PRIMARY KEY (study, part, epoch)
+    data BLOB NOT NULL,                -- Checkpoint.to_bytes()[piece * PIECE_BYTES:][:PIECE_BYTES]
+    PRIMARY KEY (study, part, epoch, piece)
 );
 """
+_SCHEMA = _SCHEMA.format(checkpoints=_CHECKPOINTS.format(name="checkpoints"))
 
-#: Upgrades: ``MIGRATIONS[v]`` is the SQL taking a version-``v`` database to ``v + 1``.
-#: Version 1 is the first, so there are none yet; an older database without a path here is
-#: refused, never rewritten.
-MIGRATIONS: dict[int, str] = {}
+#: The most bytes one row of ``checkpoints`` holds.
+PIECE_BYTES = 1 << 28
+
+#: Upgrades: ``MIGRATIONS[v]`` is the SQL taking a version-``v`` database to ``v + 1``; an
+#: older database without a path here is refused, never rewritten.
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: checkpoints in pieces (a version-1 checkpoint is one piece)
+    1: _CHECKPOINTS.format(name="checkpoints_2") + """;
+INSERT INTO checkpoints_2 (study, part, epoch, piece, created, data)
+    SELECT study, part, epoch, 0, created, data FROM checkpoints;
+DROP TABLE checkpoints;
+ALTER TABLE checkpoints_2 RENAME TO checkpoints""",
+}
 
 _MAGIC = b"SQLite format 3\x00"
 

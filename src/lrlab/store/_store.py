@@ -27,6 +27,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
+from lrlab.store import _schema
 from lrlab.store._schema import BUSY_TIMEOUT, connect
 from lrlab.train import Checkpoint
 
@@ -307,8 +308,8 @@ class Store:
         """The last epoch, among those committed, at which every part has a checkpoint."""
         need = {f for _, _, f in parts}
         have: dict[int, set[str]] = {}
-        for part, epoch in db.execute("SELECT part, epoch FROM checkpoints WHERE study = ? "
-                                      "AND epoch <= ?", (study, done)):
+        for part, epoch in db.execute("SELECT DISTINCT part, epoch FROM checkpoints "
+                                      "WHERE study = ? AND epoch <= ?", (study, done)):
             have.setdefault(epoch, set()).add(part)
         full = [e for e, got in have.items() if need and got >= need]
         return max(full) if full else None
@@ -378,11 +379,15 @@ class Store:
     def save_checkpoint(self, name: str, checkpoint: Checkpoint) -> None:
         """Keep ``checkpoint`` (its part's, at its epoch), and drop those no resume needs
         any more: older than the epoch a resume would now continue from. One transaction."""
-        info, data = self.info(name), checkpoint.to_bytes()
+        info, data = self.info(name), memoryview(checkpoint.to_bytes())
+        key, now, size = (info.id, checkpoint.fingerprint, checkpoint.epoch), _now(), \
+            _schema.PIECE_BYTES
         with self._write("checkpoint", checkpoint.epoch) as db:
-            db.execute("INSERT OR REPLACE INTO checkpoints (study, part, epoch, created, data) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       (info.id, checkpoint.fingerprint, checkpoint.epoch, _now(), data))
+            db.execute("DELETE FROM checkpoints WHERE study = ? AND part = ? AND epoch = ?", key)
+            db.executemany("INSERT INTO checkpoints (study, part, epoch, piece, created, data) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           ((*key, piece, now, data[start:start + size]) for piece, start
+                            in enumerate(range(0, max(len(data), 1), size))))
             keep = self._resume_epoch(db, info.id, info.parts, info.epochs_done)
             if keep is not None:
                 db.execute("DELETE FROM checkpoints WHERE study = ? AND epoch < ?",
@@ -395,10 +400,12 @@ class Store:
         info = self.info(name)
         if info.checkpoint_epoch is None:
             return []
-        rows = dict(self._conn.execute(
-            "SELECT part, data FROM checkpoints WHERE study = ? AND epoch = ?",
-            (info.id, info.checkpoint_epoch)).fetchall())
-        return [Checkpoint.from_bytes(bytes(rows[f])) for f in dict.fromkeys(
+        pieces: dict[str, list[bytes]] = {}
+        for part, data in self._conn.execute(
+                "SELECT part, data FROM checkpoints WHERE study = ? AND epoch = ? "
+                "ORDER BY part, piece", (info.id, info.checkpoint_epoch)):
+            pieces.setdefault(part, []).append(data)
+        return [Checkpoint.from_bytes(b"".join(pieces[f])) for f in dict.fromkeys(
             f for _, _, f in info.parts)]
 
     @_guarded
