@@ -7,7 +7,9 @@ of the update rule moves them all, each with its own hyperparameters.
 
 Three ways to run the forward pass give the same numbers:
 
-* ``batched``: an ``nn.Sequential`` of standard layers as batched matmuls (fastest);
+* ``batched``: an ``nn.Sequential`` of standard layers as batched matmuls (fastest; with
+  linear layers, ReLU/tanh/sigmoid and lrlab's cross-entropy the backward pass runs by hand,
+  without the autograd engine: :mod:`lrlab.population._backward`);
 * ``vmap``: ``torch.func.functional_call`` under ``torch.func.vmap``, for any model that
   vmap can trace;
 * ``loop``: the members one after another, for a model vmap cannot trace (in-place buffer
@@ -35,7 +37,9 @@ from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
 from lrlab.data import Inputs, ModelLoss, batch_size_of, output_logits, output_loss
+from lrlab.metrics import cross_entropy
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
+from lrlab.population._backward import Program, Tape
 from lrlab.population._batched import batched_forward, plan
 from lrlab.population._compiled import Compiler, CompileSetting
 
@@ -146,6 +150,7 @@ class Population:
             self.hparams["lr_mult"] = (mult,)
         self.state = self.rule.init([self.flat])
         self._plan = plan(self.template)
+        self._program = Program.build(self._plan, self.params, self.frozen)
         self._vmap_ok: dict[bool, bool] = {}  # per mode (training, evaluation): does vmap work
         self.path = self._choose_path(path)
         self.divergence_factor = divergence_factor
@@ -374,10 +379,14 @@ class Population:
             shared: whether every member sees the same batch.
             lr: this step's rate per member, ``(K,)``; default: the base rates.
         """
+        tape = None
         if loss_fn is None or isinstance(loss_fn, ModelLoss):
             batch_loss, outputs = self.own_loss(x, loss_fn, shared=shared)
             size = batch_size_of(y if y is not None else x)
             losses = batch_loss.detach().unsqueeze(1).expand(self.members, size)
+        elif (by_hand := self._forward_by_hand(x, y, loss_fn, shared)) is not None:
+            outputs, losses, tape = by_hand
+            batch_loss = losses.mean(dim=1)
         else:
             if self.path == "vmap" and True not in self._vmap_ok:  # this call finds out
                 outputs, losses = self._outputs_losses(x, y, loss_fn, shared)
@@ -387,11 +396,15 @@ class Population:
             batch_loss = losses.mean(dim=1)
         loss = batch_loss.detach()
         everyone = self._flag_divergence(loss)
-        total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
-        params = list(self.params.values())
-        with _quiet_fallbacks():
-            grads = torch.autograd.grad(total, params, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+        if tape is not None:
+            grads = self._program.backward(tape, None if everyone else self.alive,
+                                           losses.shape[1])
+        else:
+            total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
+            params = list(self.params.values())
+            with _quiet_fallbacks():
+                grads = torch.autograd.grad(total, params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
@@ -402,6 +415,28 @@ class Population:
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
         out = None if outputs is None else outputs.detach()
         return StepOutput(out, losses.detach(), loss, norm, used)
+
+    @torch.no_grad()
+    def _forward_by_hand(self, x: Any, y: Tensor | None, loss_fn: LossFn, shared: bool
+                         ) -> tuple[Tensor, Tensor, Tape] | None:
+        """The outputs, per-sample losses and the tape of :class:`Program`'s forward pass,
+        or ``None`` when this step needs autograd (another loss, model or target, or a
+        compiled step)."""
+        program = self._program
+        if (program is None or loss_fn is not cross_entropy or self.path != "batched"
+                or self._compiler.active or not isinstance(x, Tensor)
+                or not isinstance(y, Tensor) or y.is_floating_point() or y.is_complex()
+                or y.dtype == torch.bool):
+            return None
+        batch = x.shape[0 if shared else 1] if x.dim() > (0 if shared else 1) else -1
+        if tuple(y.shape) not in ((batch,), (self.members, batch)):
+            return None
+        tape = Tape([])
+        outputs = program.forward(x, shared, tape)
+        if outputs.dim() != 3:  # logits with more axes: the autograd path
+            return None
+        index = y.to(device=outputs.device, dtype=torch.int64).expand(outputs.shape[:-1])
+        return outputs, program.cross_entropy(outputs, index, tape), tape
 
     def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
                         shared: bool) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,192 @@
+"""A training step for the batched Sequential without the autograd engine.
+
+For the networks most sweeps train (linear layers with ReLU, tanh or sigmoid between them,
+lrlab's cross-entropy as the loss), a step on the CPU is dozens of tiny operations, and
+recording them as a graph and walking it backwards cost about half the step (issue 14,
+``docs/benchmarks.md``). :class:`Program` runs the forward pass of
+:func:`~lrlab.population._batched.batched_forward` keeping what the backward pass needs, and
+then the backward pass by hand, as the chain rule over the layers:
+
+.. math::
+
+    \\frac{\\partial L}{\\partial z} = \\mathrm{softmax}(z) - \\mathrm{onehot}(y)
+    \\text{ (scaled)},\\quad
+    \\frac{\\partial L}{\\partial W} = \\delta^\\top x,\\quad
+    \\frac{\\partial L}{\\partial b} = \\textstyle\\sum_j \\delta_j,\\quad
+    \\frac{\\partial L}{\\partial x} = \\delta W
+
+per member, with each activation's own derivative between the layers. It calls the very
+operations autograd calls for that graph (``BaddbmmBackward``, ``ReluBackward``,
+``LogSoftmaxBackward``, ...), on tensors of the same memory layout, so its gradients equal
+autograd's bit for bit; the tests check that against ``torch.autograd.grad``.
+
+Anything else (other layers, a frozen parameter, another loss, ``compile=...``) takes the
+autograd path; :meth:`Program.build` says whether a model qualifies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from lrlab.population._batched import Plan
+
+__all__ = ["Program", "Tape"]
+
+# Activations whose derivative is a function of their output, by type: the backward op
+# autograd uses for each (``ReluBackward0`` is ``threshold_backward(grad, result, 0)``).
+_ACTIVATIONS = {
+    nn.ReLU: lambda g, out: torch.ops.aten.threshold_backward(g, out, 0),
+    nn.Tanh: torch.ops.aten.tanh_backward,
+    nn.Sigmoid: torch.ops.aten.sigmoid_backward,
+}
+_NARROW = 64  # lrlab.metrics.cross_entropy's log-softmax runs on a transposed copy up to this
+
+
+@dataclass(frozen=True)
+class _Linear:
+    weight: Tensor  # (K, out, in), the parameter itself
+    weight_t: Tensor  # (K, in, out), its transposed view (made once)
+    bias_col: Tensor | None  # (K, 1, out) view of the bias
+    weight_at: int  # index of the weight in the parameter list
+    bias_at: int | None
+
+
+@dataclass
+class Tape:
+    """What the backward pass reads, saved by :meth:`Program.forward` (one step's)."""
+
+    saved: list  # per layer, in order: what its backward needs
+    log_probs: Tensor | None = None  # the log-softmax as computed (maybe (K, C, B))
+    narrow: bool = False  # log-softmax along a transposed copy
+    index: Tensor | None = None  # the targets, (K, B, 1)
+
+
+class Program:
+    """The forward and backward pass of one batched Sequential, by hand.
+
+    Build with :meth:`build`; ``None`` when the model has a layer, or a frozen
+    parameter, the hand-written backward does not cover.
+
+    Example:
+        >>> import torch
+        >>> from lrlab.population import Population
+        >>> pop = Population(torch.nn.Sequential(torch.nn.Linear(2, 3)), "sgd",
+        ...                  {"lr": [0.1, 0.01]})
+        >>> pop._program is not None
+        True
+    """
+
+    def __init__(self, ops: list, count: int) -> None:
+        self.ops, self.count = ops, count
+
+    @classmethod
+    def build(cls, layers: Plan | None, params: Mapping[str, Tensor],
+              frozen: Mapping[str, Tensor]) -> Program | None:
+        """The program of ``layers`` over ``params`` (name -> stacked leaf), or ``None``."""
+        if layers is None or frozen:
+            return None
+        names = list(params)
+        ops: list = []
+        for name, m in layers:
+            if type(m) is nn.Linear:
+                # detached views sharing the parameters' memory: the update lands in them,
+                # and nothing here records a graph
+                w = params[f"{name}.weight"].detach()
+                b = params.get(f"{name}.bias")
+                ops.append(_Linear(w, w.transpose(1, 2),
+                                   None if b is None else b.detach().unsqueeze(1),
+                                   names.index(f"{name}.weight"),
+                                   None if b is None else names.index(f"{name}.bias")))
+            elif type(m) in _ACTIVATIONS or isinstance(m, nn.Flatten):
+                ops.append(m)
+            elif not (isinstance(m, (nn.Identity, nn.Dropout))):  # both: no-ops here
+                return None
+        if not any(isinstance(op, _Linear) for op in ops):
+            return None
+        return cls(ops, len(names))
+
+    def forward(self, x: Tensor, shared: bool, tape: Tape | None = None) -> Tensor:
+        """The members' outputs ``(K, B, ...)``, as ``batched_forward`` computes them;
+        with ``tape``, what the backward pass needs is kept on it."""
+        keep = tape is not None
+        learned = False  # has any layer with parameters run yet (then x carries gradient)
+        for op in self.ops:
+            if isinstance(op, _Linear):
+                k = op.weight.shape[0]
+                if shared:
+                    x = x.expand(k, *x.shape)
+                lead = x.shape[1:-1]
+                x3 = x.reshape(k, -1, x.shape[-1])
+                y = (torch.bmm(x3, op.weight_t) if op.bias_col is None
+                     else torch.baddbmm(op.bias_col, x3, op.weight_t))
+                if keep:
+                    tape.saved.append((x3, x.shape, learned))
+                x, shared, learned = y.reshape(k, *lead, op.weight.shape[1]), False, True
+            elif isinstance(op, nn.Flatten):
+                before = x.shape
+                x = x.flatten(op.start_dim + (0 if shared else 1))
+                if keep and learned:
+                    tape.saved.append(before)
+            elif shared:
+                x = op(x)
+            else:  # as _batched._pointwise: the members folded into the batch
+                k, batch = x.shape[:2]
+                flat = op(x.reshape(k * batch, *x.shape[2:]))
+                if keep and learned:
+                    tape.saved.append(flat)
+                x = flat.reshape(k, batch, *flat.shape[1:])
+        return x
+
+    @staticmethod
+    def cross_entropy(logits: Tensor, index: Tensor, tape: Tape) -> Tensor:
+        """Per-sample losses ``(K, B)`` as :func:`lrlab.metrics.cross_entropy` computes
+        them, from int64 targets already broadcast to ``(K, B)``."""
+        tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= _NARROW
+        if tape.narrow:
+            tape.log_probs = torch.log_softmax(logits.transpose(-1, -2).contiguous(), -2)
+            logp = tape.log_probs.transpose(-1, -2)
+        else:
+            logp = tape.log_probs = torch.log_softmax(logits, -1)
+        tape.index = index.unsqueeze(-1)
+        return -logp.gather(-1, tape.index).squeeze(-1)
+
+    @torch.no_grad()
+    def backward(self, tape: Tape, alive: Tensor | None, batch: int) -> list[Tensor]:
+        """The gradient of ``sum_k mean_j loss_kj`` (``alive`` members only) for every
+        parameter, in the population's parameter order, as ``autograd.grad`` returns it."""
+        lp = tape.log_probs
+        k = lp.shape[0]
+        # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward, GatherBackward
+        seed = lp.new_ones(()).expand(k)
+        if alive is not None:
+            seed = torch.where(alive, seed, 0)
+        g = (seed.unsqueeze(1).expand(k, batch) / batch).neg().unsqueeze(-1)
+        shape = lp.transpose(-1, -2).shape if tape.narrow else lp.shape  # the logits'
+        g = g.new_zeros(shape).scatter_add_(-1, tape.index, g)
+        if tape.narrow:  # TransposeBackward, LogSoftmaxBackward, (Clone), TransposeBackward
+            g = torch.ops.aten._log_softmax_backward_data(g.transpose(-1, -2), lp, -2, lp.dtype)
+            g = g.transpose(-1, -2)
+        else:
+            g = torch.ops.aten._log_softmax_backward_data(g, lp, -1, lp.dtype)
+        grads: list[Tensor | None] = [None] * self.count
+        saved = iter(reversed(tape.saved))
+        for op in reversed(self.ops):
+            if isinstance(op, _Linear):
+                x3, shape, needs_input = next(saved)
+                g3 = g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
+                grads[op.weight_at] = x3.transpose(1, 2).bmm(g3).transpose(1, 2)
+                if op.bias_at is not None:
+                    grads[op.bias_at] = g3.sum([1], keepdim=True).squeeze(1)
+                if not needs_input:
+                    break  # the layers before this one have no parameters
+                g = g3.bmm(op.weight).reshape(shape)
+            elif isinstance(op, nn.Flatten):
+                g = g.reshape(next(saved))
+            elif type(op) in _ACTIVATIONS:
+                out = next(saved)
+                g = _ACTIVATIONS[type(op)](g.reshape(out.shape), out).reshape(g.shape)
+        return grads  # type: ignore[return-value]
