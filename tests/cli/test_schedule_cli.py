@@ -1,4 +1,4 @@
-"""``lrlab schedule plot`` and ``lrlab schedule list``: data, PNG and bad input."""
+"""``lrlab schedule plot``, ``show`` and ``list``: data, PNG and bad input."""
 
 from __future__ import annotations
 
@@ -52,7 +52,23 @@ def test_list_names_every_schedule_and_its_keys() -> None:
             assert key in result.output
 
 
+def test_show_prints_every_key_in_effect() -> None:
+    """Given keys as written, the rest from the registry's defaults; plateau like any kind."""
+    result = invoke("show", "plateau:patience=3", "step:every=5")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("plateau:patience=3  ") and "validation loss" in lines[0]
+    assert "    patience = 3: " in result.output
+    for key, spec in SCHEDULES["plateau"].keys.items():
+        assert f"    {key} = " in result.output
+        if key != "patience":
+            assert f"    {key} = {spec.default}  (default): " in result.output
+    assert "    every = 5.0: " in result.output and "    factor = 0.1  (default)" in result.output
+
+
 @pytest.mark.parametrize("args, words", [
+    (["show", "cosine", "plateau:zz=1"], "plateau has no key 'zz'"),
+    (["plot", "cosine", "plateau", "--out", "{tmp}/a.png"], "follows the validation metric"),
     (["plot", "linear", "--out", "{tmp}/a.png"], "unknown schedule"),
     (["plot", "step:every=5,gamma=0.1", "--out", "{tmp}/a.png"], "no key 'gamma'"),
     (["plot", "cosine:warmup=60", "--epochs", "50", "--out", "{tmp}/a.png"],

@@ -26,7 +26,42 @@ EXAMPLES = {
 
 
 def test_every_name_has_an_example() -> None:
-    assert set(EXAMPLES) == set(S.SCHEDULES)
+    """Every kind that follows time (plateau follows a metric: tested below)."""
+    assert set(EXAMPLES) == {n for n, kind in S.SCHEDULES.items() if not kind.follows_metric}
+    assert [n for n, kind in S.SCHEDULES.items() if kind.follows_metric] == ["plateau"]
+
+
+def test_plateau_is_a_kind_driven_by_a_metric() -> None:
+    """plateau: parsed like the others, refuses to build a curve, and gives the rule torch's
+    ReduceLROnPlateau runs (the defaults are ReduceOnPlateau's own)."""
+    spec = S.parse_schedule("plateau:factor=0.5,patience=1,monitor=accuracy")
+    assert spec.follows_metric and spec.monitor == "accuracy"
+    assert S.parse_schedule("plateau").monitor == "loss"
+    assert S.parse_schedule("cosine").monitor is None
+    with pytest.raises(LrlabError, match="follows the validation metric"):
+        spec.build(0.1, epochs=10)
+    ours = spec.on_metric([0.1])
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=1)
+    for metric in (0.5, 0.6, 0.6, 0.6, 0.7, 0.7, 0.7, 0.7):
+        ref.step(metric)
+        assert ours.update(metric).item() == opt.param_groups[0]["lr"]
+    assert opt.param_groups[0]["lr"] < 0.1  # it did cut
+    default = S.parse_schedule("plateau").on_metric(1.0)
+    assert (default.patience, default.cooldown, default.mode) == (10, 0, "min")
+    assert (default.factor.item(), default.threshold.item()) == (0.1, 1e-4)
+    with pytest.raises(LrlabError, match="plateau has no key 'warmup'"):
+        S.parse_schedule("plateau:warmup=2")
+
+
+@pytest.mark.parametrize("text", ["cosine", " Step : factor = 0.5 , every = 5 ",
+                                  "plateau:patience=3,monitor=auc", "multistep:milestones=3/6"])
+def test_a_spec_is_stored_as_written_and_reads_back_equal(text: str) -> None:
+    spec = S.parse_schedule(text)
+    assert spec.text == text and S.parse_schedule(spec.text) == spec
+    assert hash(S.parse_schedule(text)) == hash(spec)
+    made = S.ScheduleSpec(spec.name, dict(spec.options))  # made in Python: spelled out
+    assert S.parse_schedule(made.text).options == spec.options
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -36,7 +36,7 @@ def tasks() -> Iterator[str]:
 
 def schedules() -> Iterator[str]:
     """The schedule names ``--schedule NAME[:key=value,...]`` takes, with their keys."""
-    from lrlab.schedules import PLATEAU_KEYS, SCHEDULES
+    from lrlab.schedules import SCHEDULES
 
     for name, kind in SCHEDULES.items():
         yield _row(name, kind.summary, 10)
@@ -48,13 +48,10 @@ def schedules() -> Iterator[str]:
                 value += f"  [{'|'.join(spec.choices)}]"
             yield _detail(f"{key} {value}: {spec.help}", 10)
     some = next(iter(SCHEDULES.values()))
-    yield "every schedule also takes: " + ", ".join(
-        f"{key}{'' if some.keys[key].default is None else f' = {some.keys[key].default}'} "
-        f"({some.keys[key].help})" for key in _COMMON_KEYS)
-    yield _row("plateau", "cut the rate when a validation metric stops improving (lrlab "
-                          "sweep only: it follows the run, not the clock)", 10)
-    yield _detail(f"keys: {', '.join(PLATEAU_KEYS)} (monitor: loss, accuracy, error, sse or "
-                  "auc; the rest as torch's ReduceLROnPlateau)", 10)
+    by_metric = [name for name, kind in SCHEDULES.items() if kind.follows_metric]
+    yield f"every schedule{' but ' + ', '.join(by_metric) if by_metric else ''} also takes: " + \
+        ", ".join(f"{key}{'' if some.keys[key].default is None else f' = {some.keys[key].default}'}"
+                  f" ({some.keys[key].help})" for key in _COMMON_KEYS)
     yield ("e.g. step:factor=0.5,every=5   exp:decay=100   cosine:warmup=5   "
            "multistep:milestones=30/60   wsd:cooldown_frac=0.2,shape=1-sqrt   "
            "plateau:factor=0.5,patience=3")

@@ -109,8 +109,7 @@ class ScheduleText(Registry):
         super().__init__("lrlab.schedules:SCHEDULES")
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
-        names = dict.fromkeys([*self.choices, "plateau"])  # plateau: until it is registered
-        return f"[{'|'.join(names)}][:key=value,...]"
+        return f"[{'|'.join(self.choices)}][:key=value,...]"
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:

@@ -1,4 +1,5 @@
-"""``lrlab schedule``: draw learning-rate schedules, and list the names the command line knows.
+"""``lrlab schedule``: draw learning-rate schedules, show how a spec is read, and list the
+names the command line knows.
 
 The curves and the figure come from :mod:`lrlab.report` (compute, then draw:
 :func:`schedule_curves` returns plain arrays that tests can check, :func:`plot_schedules`
@@ -45,7 +46,8 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
 
 @click.group("schedule")
 def schedule() -> None:
-    """Draw learning-rate schedules (lrlab list schedules names them)."""
+    """Draw learning-rate schedules, or show how one is read (lrlab list schedules names
+    them)."""
 
 
 @schedule.command("plot")
@@ -59,13 +61,31 @@ def schedule() -> None:
 @click.option("--log", "log_scale", is_flag=True, help="logarithmic rate axis")
 def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, out: Path,
          log_scale: bool) -> None:
-    """Draw each SPEC (NAME[:key=value,...], see `lrlab list schedules`) over training."""
+    """Draw each SPEC (NAME[:key=value,...], see `lrlab list schedules`) over training.
+
+    A plateau spec has no curve to draw: its rate follows the validation metric of a run,
+    so it is refused in one line (train with it; lrlab report draws the rates it took)."""
     from lrlab.report import schedule_curves
 
     out_file(out, suffix=".png", example="schedules.png")
     data = schedule_curves(specs, lr0=lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
     plot_schedules(data, out, log=log_scale)
     click.echo(f"wrote {out}")
+
+
+@schedule.command("show")
+@click.argument("specs", nargs=-1, required=True)
+def show(specs: tuple[str, ...]) -> None:
+    """Read each SPEC as a sweep would and print every key in effect (given or default)."""
+    from lrlab.schedules import parse_schedule
+
+    for spec in [parse_schedule(text) for text in specs]:  # every spec read before any line
+        follows = (f"follows validation {spec.monitor}, epoch by epoch" if spec.follows_metric
+                   else "follows time (keys in epochs)")
+        click.echo(f"{spec}  {spec.kind.summary}; {follows}")
+        for key, value in spec.values.items():
+            given = "" if key in spec.options else "  (default)"
+            click.echo(f"    {key} = {value}{given}: {spec.kind.keys[key].help}")
 
 
 @schedule.command("list", hidden=True)

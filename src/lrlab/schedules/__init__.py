@@ -7,7 +7,8 @@ number per member, so K differently-scheduled members cost one call. Times have 
 ``"epoch"`` (default) or ``"step"``; :meth:`Schedule.at_step` converts a trainer's global
 step. Beyond the closed forms: :class:`ReduceOnPlateau` (stateful, per member),
 :class:`TorchSchedule` (drives a ``torch.optim.Optimizer``), and
-:func:`parse_schedule` for the command-line form ``NAME[:key=value,...]``. :func:`wsd` is
+:func:`parse_schedule` for the command-line form ``NAME[:key=value,...]``, read once into a
+frozen :class:`ScheduleSpec` (``plateau`` is one of its kinds, driven by a metric). :func:`wsd` is
 warmup-stable-decay: the rate held, then a cooldown at the end.
 
 Example:
@@ -31,13 +32,20 @@ from lrlab.schedules._decay import (
     polynomial,
     step_decay,
 )
-from lrlab.schedules._plateau import PLATEAU_KEYS, ReduceOnPlateau, parse_plateau
-from lrlab.schedules._spec import SCHEDULES, Key, ScheduleKind, ScheduleSpec, parse_schedule
+from lrlab.schedules._plateau import ReduceOnPlateau
+from lrlab.schedules._spec import (
+    MONITORS,
+    SCHEDULES,
+    Key,
+    ScheduleKind,
+    ScheduleSpec,
+    parse_schedule,
+)
 from lrlab.schedules._torch import TorchSchedule
 from lrlab.schedules._wsd import CooldownShape, wsd
 
 __all__ = [
-    "PLATEAU_KEYS",
+    "MONITORS",
     "SCHEDULES",
     "Anneal",
     "Clock",
@@ -64,7 +72,6 @@ __all__ = [
     "join",
     "multistep",
     "one_cycle",
-    "parse_plateau",
     "parse_schedule",
     "polynomial",
     "step_decay",

@@ -3,7 +3,8 @@
 Not a closed form of time: the rate depends on the metrics seen so far, so this is a small
 stateful object with explicit :meth:`~ReduceOnPlateau.state_dict`. Its rule is that of
 ``torch.optim.lr_scheduler.ReduceLROnPlateau``, step for step, run for each member on its own
-metric.
+metric. On the command line it is the ``plateau`` kind of the schedule registry
+(:data:`~lrlab.schedules.SCHEDULES`), built by :meth:`ScheduleSpec.on_metric`.
 """
 
 from __future__ import annotations
@@ -161,38 +162,3 @@ class ReduceOnPlateau:
     def __repr__(self) -> str:
         return (f"ReduceOnPlateau(lr={self._lr.tolist()}, mode={self.mode!r}, "
                 f"patience={self.patience}, last_epoch={self.last_epoch})")
-
-
-
-PLATEAU_KEYS = {"factor": float, "patience": int, "threshold": float, "cooldown": int,
-                "min_lr": float, "monitor": str}
-
-
-def parse_plateau(text: str) -> dict[str, float | int | str] | None:
-    """The options of a ``plateau[:key=value,...]`` spec, or ``None`` for any other spec.
-
-    ``monitor`` names the validation metric that drives it (default ``loss``); the other
-    keys are :class:`ReduceOnPlateau`'s. Reduce-on-plateau is not a function of time, so the
-    trainer, not :func:`parse_schedule`, drives it epoch by epoch.
-
-    Example:
-        >>> parse_plateau("plateau:factor=0.5,patience=3")
-        {'factor': 0.5, 'patience': 3}
-    """
-    name, _, rest = text.strip().partition(":")
-    if name.strip().lower() != "plateau":
-        return None
-    options: dict[str, float | int | str] = {}
-    for pair in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = pair.partition("=")
-        kind = PLATEAU_KEYS.get(key.strip())
-        if not sep or kind is None:
-            raise LrlabError(f"{text}: {pair!r} is not one of plateau's keys=value: "
-                             f"{', '.join(PLATEAU_KEYS)}")
-        try:
-            options[key.strip()] = kind(value.strip())
-        except ValueError:
-            what = {int: "a whole number", float: "a number"}.get(kind, "a word")
-            raise LrlabError(f"{text}: {key.strip()} must be {what}, "
-                             f"got {value.strip()!r}") from None
-    return options

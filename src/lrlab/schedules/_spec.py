@@ -18,7 +18,12 @@ torch); with ``steps_per_epoch=1`` a step is an epoch.
 A length may also be given in steps or as a fraction of training where a key has those
 forms (``warmup_steps=200``, ``warmup_frac=0.05``; ``wsd:cooldown_frac=0.2``).
 
-Every name also takes ``warmup=N`` (epochs; or ``warmup_steps``, ``warmup_frac``) and
+One kind is not a function of time: ``plateau`` (:class:`ReduceOnPlateau`) cuts the rate
+when a validation metric stops improving, so it has no ``build`` but ``on_metric`` (the
+stateful rule the trainer feeds each epoch's metric), takes no warm-up, and its values are
+checked when it is parsed (they do not depend on the length of training).
+
+Every other name also takes ``warmup=N`` (epochs; or ``warmup_steps``, ``warmup_frac``) and
 ``warmup_start=F`` (fraction of the rate at step 0, default 0): a linear warm-up in front,
 with the schedule starting when it ends (``clock="restart"``, torch's ``SequentialLR``).
 Schedules that end somewhere (``poly``, ``cosine``, ``onecycle``, ``wsd``, and a ``decay=``
@@ -27,8 +32,9 @@ total) then fit in the training left after it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from lrlab._checks import whole
@@ -45,12 +51,13 @@ from lrlab.schedules._decay import (
     polynomial,
     step_decay,
 )
+from lrlab.schedules._plateau import ReduceOnPlateau
 from lrlab.schedules._wsd import wsd
 
-__all__ = ["SCHEDULES", "Key", "ScheduleKind", "ScheduleSpec", "parse_schedule"]
+__all__ = ["MONITORS", "SCHEDULES", "Key", "ScheduleKind", "ScheduleSpec", "parse_schedule"]
 
 KeyKind = Literal["epochs", "steps", "fraction", "epoch_list", "per_epoch", "factor_per_epoch",
-                  "number", "choice", "flag"]
+                  "number", "whole", "choice", "flag"]
 
 
 @dataclass(frozen=True)
@@ -61,13 +68,15 @@ class Key:
     ``"fraction"`` (of the whole training, times ``epochs * P``), ``"epoch_list"`` (``a/b/c``,
     times ``P``),
     ``"per_epoch"`` (a rate constant, divided by ``P``), ``"factor_per_epoch"`` (a factor
-    per epoch, to the power ``1/P``), ``"number"``, ``"choice"`` or ``"flag"`` (as given).
+    per epoch, to the power ``1/P``), ``"number"``, ``"whole"`` (a whole number),
+    ``"choice"`` or ``"flag"`` (as given). ``of`` names what the choices are, for messages.
     """
 
     kind: KeyKind
     help: str
     default: Any = None
     choices: tuple[str, ...] = ()
+    of: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,17 +84,25 @@ class ScheduleKind:
     """A registry entry: a schedule name, its keys, and how to build it in steps.
 
     ``make(lr0, options, steps)`` gets the options converted to steps (defaults filled in)
-    and the number of steps the schedule has (training after any warm-up). ``one_of``
-    lists groups of keys of which exactly one must be given, ``at_most_one`` groups of
-    which no more than one may be.
+    and the number of steps the schedule has (training after any warm-up). A kind that
+    follows a validation metric instead of time has no ``make`` but ``on_metric(lr0,
+    options)``, which returns the stateful rule the trainer feeds each epoch's metric.
+    ``one_of`` lists groups of keys of which exactly one must be given, ``at_most_one``
+    groups of which no more than one may be.
     """
 
     name: str
     summary: str
     keys: Mapping[str, Key]
-    make: Callable[[Value, dict[str, Any], float], Schedule]
+    make: Callable[[Value, dict[str, Any], float], Schedule] | None
     one_of: tuple[tuple[str, ...], ...] = ()
     at_most_one: tuple[tuple[str, ...], ...] = ()
+    on_metric: Callable[[Value, dict[str, Any]], ReduceOnPlateau] | None = None
+
+    @property
+    def follows_metric(self) -> bool:
+        """Whether the rate follows a validation metric (``plateau``) rather than time."""
+        return self.on_metric is not None
 
 
 _COMMON = {
@@ -117,6 +134,18 @@ def _wsd(lr0: Value, o: dict[str, Any], n: float) -> Schedule:
 
 def _rate(kind: Literal["exponential", "inverse_time"], o: dict[str, Any], n: float) -> Any:
     return decay_over(o["decay"], _last(n), kind=kind) if "decay" in o else o["k"]
+
+
+#: The validation metrics a plateau can follow, and whether lower or higher is better.
+MONITORS: dict[str, Literal["min", "max"]] = {"loss": "min", "accuracy": "max", "error": "min",
+                                                "sse": "min", "auc": "max"}
+_PLATEAU = inspect.signature(ReduceOnPlateau).parameters  # its defaults, written once
+
+
+def _plateau(lr0: Value, o: dict[str, Any]) -> ReduceOnPlateau:
+    return ReduceOnPlateau(lr0, mode=MONITORS[o["monitor"]], factor=o["factor"],
+                           patience=o["patience"], threshold=o["threshold"],
+                           cooldown=o["cooldown"], min_lr=o["min_lr"])
 
 
 _KINDS = [
@@ -185,12 +214,26 @@ _KINDS = [
                                ("linear", "cosine", "1-sqrt")),
                   "min_lr": Key("number", "final rate", 0.0)},
                  _wsd, one_of=(("cooldown", "cooldown_steps", "cooldown_frac"),)),
+    ScheduleKind("plateau", "x factor when a validation metric stops improving (torch's "
+                            "ReduceLROnPlateau, per member)",
+                 {"factor": Key("number", "multiplier at each cut", _PLATEAU["factor"].default),
+                  "patience": Key("whole", "epochs without improvement before a cut",
+                                  _PLATEAU["patience"].default),
+                  "threshold": Key("number", "relative improvement that counts",
+                                   _PLATEAU["threshold"].default),
+                  "cooldown": Key("whole", "epochs after a cut before counting again",
+                                  _PLATEAU["cooldown"].default),
+                  "min_lr": Key("number", "the floor of the rate", _PLATEAU["min_lr"].default),
+                  "monitor": Key("choice", "the validation metric it follows", "loss",
+                                 tuple(MONITORS), of="a validation metric")},
+                 None, on_metric=_plateau),
 ]
 
-#: Every schedule name the command line knows, with its keys.
+#: Every schedule name the command line knows, with its keys (the warm-up keys on every
+#: kind that follows time).
 SCHEDULES: dict[str, ScheduleKind] = {
-    kind.name: ScheduleKind(kind.name, kind.summary, {**kind.keys, **_COMMON}, kind.make,
-                            kind.one_of, (*kind.at_most_one, _WARMUPS))
+    kind.name: kind if kind.follows_metric else replace(
+        kind, keys={**kind.keys, **_COMMON}, at_most_one=(*kind.at_most_one, _WARMUPS))
     for kind in _KINDS
 }
 
@@ -199,18 +242,71 @@ SCHEDULES: dict[str, ScheduleKind] = {
 class ScheduleSpec:
     """A parsed ``NAME[:key=value,...]``: the name and its options in epochs.
 
+    A frozen value: members hold it, and it is stored as its :attr:`text`, which reads back
+    to an equal spec. Two specs are the same schedule when their texts are.
+
     Attributes:
         name: a key of :data:`SCHEDULES`.
         options: the keys given, with values read but not converted (times in epochs).
-        text: the spec as written, for labels and messages.
+        text: the spec as written (a spec made in Python without one gets its spelling).
     """
 
     name: str
     options: Mapping[str, Any] = field(default_factory=dict)
     text: str = ""
 
+    def __post_init__(self) -> None:
+        if not self.text:
+            pairs = ",".join(f"{k}={_spell(v)}" for k, v in self.options.items())
+            object.__setattr__(self, "text", f"{self.name}:{pairs}" if pairs else self.name)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.text))
+
     def __str__(self) -> str:
-        return self.text or self.name
+        return self.text.strip()
+
+    @property
+    def kind(self) -> ScheduleKind:
+        """Its registry entry."""
+        return SCHEDULES[self.name]
+
+    @property
+    def follows_metric(self) -> bool:
+        """Whether the rate follows a validation metric (``plateau``) rather than time."""
+        return self.kind.follows_metric
+
+    @property
+    def monitor(self) -> str | None:
+        """The validation metric a metric-driven schedule follows; ``None`` for time."""
+        return self.values["monitor"] if self.follows_metric else None
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Every key in effect: the options given, over the kind's defaults (in epochs).
+
+        Example:
+            >>> parse_schedule("plateau:patience=3").values["factor"]
+            0.1
+        """
+        return {key: self.options.get(key, k.default) for key, k in self.kind.keys.items()
+                if key in self.options or k.default is not None}
+
+    def on_metric(self, lr0: Value) -> ReduceOnPlateau:
+        """The stateful rule of a metric-driven schedule (``plateau``), starting at ``lr0``:
+        feed it each epoch's validation metric (:attr:`monitor`) per member.
+
+        Example:
+            >>> parse_schedule("plateau:patience=0").on_metric([0.1]).update(1.0)
+            tensor([0.1000], dtype=torch.float64)
+        """
+        if not self.follows_metric:
+            raise LrlabError(f"{self}: {self.name} is a function of time; build it with "
+                             ".build(lr0, epochs=...)")
+        try:
+            return self.kind.on_metric(lr0, self.values)
+        except LrlabError as err:
+            raise LrlabError(f"{self}: {err}") from None
 
     def build(self, lr0: Value, *, epochs: int, steps_per_epoch: int = 1) -> Schedule:
         """The schedule for a run of ``epochs`` x ``steps_per_epoch`` steps, ``unit="step"``.
@@ -224,15 +320,20 @@ class ScheduleSpec:
         Returns:
             the schedule, evaluated at global step indices.
 
+        Raises:
+            LrlabError: for a metric-driven kind (``plateau``), which has no curve of time.
+
         Example:
             >>> parse_schedule("cosine:warmup=2").build(0.1, epochs=10, steps_per_epoch=5)(10)
             tensor([0.1000], dtype=torch.float64)
         """
+        if self.follows_metric:
+            raise LrlabError(f"{self}: the rate follows the validation metric, not time, so "
+                             f"it has no curve of its own; train with it (--schedule {self})")
         for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
             whole(name, value, low=1)
-        kind = SCHEDULES[self.name]
-        options = {key: k.default for key, k in kind.keys.items() if k.default is not None}
-        options.update(self.options)
+        kind = self.kind
+        options = self.values
         if "decay" in options and not options["decay"] >= 1:  # said as the user wrote it
             raise LrlabError(f"{self}: decay={options['decay']:g} must be >= 1 (the total "
                              "decay over training: 100 means a 100x lower rate at the end)")
@@ -268,6 +369,15 @@ class ScheduleSpec:
             raise LrlabError(f"{self}: {err}") from None
 
 
+def _spell(value: Any) -> str:
+    """A value as ``parse_schedule`` reads it back: ``30/60``, ``true``, ``0.5``."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "/".join(_spell(v) for v in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
 def _to_steps(kind: KeyKind, value: Any, per: int, total: int) -> Any:
     if kind == "epochs":
         return value * per
@@ -286,7 +396,9 @@ def parse_schedule(text: str) -> ScheduleSpec:
     """Read ``NAME[:key=value,...]`` (see the module docstring) into a :class:`ScheduleSpec`.
 
     Only the form is checked here (name, keys, value types, required keys); the values are
-    checked by :meth:`ScheduleSpec.build`, which knows the rate and the length of training.
+    checked by :meth:`ScheduleSpec.build`, which knows the rate and the length of training,
+    except a metric-driven kind's (``plateau``), which depend on neither and are checked
+    here. The spec keeps ``text`` exactly as given, so it is stored as it was written.
 
     Example:
         >>> parse_schedule("step:factor=0.5,every=5").options
@@ -295,14 +407,11 @@ def parse_schedule(text: str) -> ScheduleSpec:
     if not isinstance(text, str) or not text.strip():
         raise LrlabError("empty schedule; give NAME[:key=value,...], e.g. cosine or "
                          "step:factor=0.5,every=5")
-    text = text.strip()
+    written, text = text, text.strip()
     name, _, rest = text.partition(":")
     name = name.strip().lower()
-    if name == "plateau":
-        raise LrlabError(f"{text}: reduce-on-plateau follows the validation metric, not time, "
-                         "so it has no curve of its own; train with it (--schedule plateau)")
     if name not in SCHEDULES:
-        raise LrlabError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}, plateau")
+        raise LrlabError(f"unknown schedule {name!r}; known: {', '.join(SCHEDULES)}")
     kind = SCHEDULES[name]
     options: dict[str, Any] = {}
     for pair in filter(None, (p.strip() for p in rest.split(","))):
@@ -311,8 +420,8 @@ def parse_schedule(text: str) -> ScheduleSpec:
             raise LrlabError(f"{text}: {pair!r} must look like key=value, e.g. "
                              f"{name}:{next(iter(kind.keys))}=...")
         if key not in kind.keys:
-            raise LrlabError(f"{text}: {name} has no key {key!r}; its keys: "
-                             f"{', '.join(kind.keys)}")
+            raise LrlabError(f"{text}: {name} has no key {key!r} (it is not one of {name}'s "
+                             f"keys); its keys: {', '.join(kind.keys)}")
         if key in options:
             raise LrlabError(f"{text}: {key} is given twice; keep one")
         options[key] = _read(text, key, kind.keys[key], value)
@@ -325,20 +434,29 @@ def parse_schedule(text: str) -> ScheduleSpec:
     for group in kind.at_most_one:
         if sum(k in options for k in group) > 1:
             raise LrlabError(f"{text}: give {' or '.join(group)}, not both")
-    return ScheduleSpec(name, options, text)
+    spec = ScheduleSpec(name, options, written)
+    if kind.follows_metric:
+        spec.on_metric(1.0)  # its values, checked now: they do not depend on the run
+    return spec
 
 
 def _read(text: str, key: str, spec: Key, value: str) -> Any:
     if spec.kind == "choice":
         if value not in spec.choices:
-            raise LrlabError(f"{text}: {key} must be one of {', '.join(spec.choices)}, "
-                             f"got {value!r}")
+            choices = ", ".join(spec.choices)
+            must = f"{spec.of} ({choices})" if spec.of else f"one of {choices}"
+            raise LrlabError(f"{text}: {key} must be {must}, got {value!r}")
         return value
     if spec.kind == "flag":
         words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
         if value.lower() not in words:
             raise LrlabError(f"{text}: {key} must be true or false, got {value!r}")
         return words[value.lower()]
+    if spec.kind == "whole":
+        try:
+            return int(value)
+        except ValueError:
+            raise LrlabError(f"{text}: {key} must be a whole number, got {value!r}") from None
     try:
         if spec.kind == "epoch_list":
             return [float(v) for v in value.split("/")]

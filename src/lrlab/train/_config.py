@@ -13,12 +13,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from lrlab._errors import LrlabError
 from lrlab.optim import RULES, check_ranges
+from lrlab.schedules import ScheduleSpec, parse_schedule
 
 __all__ = ["MAX_EPOCHS", "MAX_MEMBERS", "MAX_RATES", "Member", "SweepConfig", "check_distinct",
            "parse_lrs", "validated"]
@@ -31,6 +36,24 @@ def _positive_rate(v: float) -> float:
 
 
 Rate = Annotated[float, AfterValidator(_positive_rate)]
+
+
+def _schedule(value: object) -> ScheduleSpec:
+    """A spec as it is, or text parsed (once: a spec stays a spec when settings are copied)."""
+    if isinstance(value, ScheduleSpec):
+        return value
+    if not isinstance(value, str):  # a ValueError: the one pydantic reports as a bad value
+        raise ValueError(f"a schedule is text, NAME[:key=value,...], got {value!r}")  # noqa: TRY004
+    try:
+        return parse_schedule(value)
+    except LrlabError as err:  # said as the parser says it, wherever the spec stands
+        raise PydanticCustomError("schedule", "{message}", {"message": str(err)}) from None
+
+
+#: A schedule held parsed, stored (JSON, SQLite, checkpoints) as the text it was read from.
+Schedule = Annotated[ScheduleSpec, PlainValidator(_schedule),
+                     PlainSerializer(lambda spec: spec.text, return_type=str),
+                     WithJsonSchema({"type": "string"})]
 Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
 
 #: The most rates ``logspace:``/``linspace:`` expand to, and the most members one study
@@ -108,7 +131,7 @@ class Member(BaseModel):
     seed: Seed = 0
     hparams: dict[str, float] = Field(default_factory=dict)
     lr_mult: dict[str, float] = Field(default_factory=dict)
-    schedule: str = "constant"
+    schedule: Schedule = Field(default="constant", validate_default=True)
     label: str = ""
     optimizer: str = ""
 
@@ -142,7 +165,8 @@ class SweepConfig(BaseModel):
     seed: Seed = 0
     seeds: list[Seed] | None = Field(default=None, min_length=1)
     lr_mults: list[dict[str, float]] | None = Field(default=None, min_length=1)
-    schedules: list[str] = Field(default=["constant"], min_length=1)
+    schedules: list[Schedule] = Field(default=["constant"], min_length=1,
+                                      validate_default=True)
     device: Annotated[str | None, AfterValidator(_device_name)] = None
     dtype: Literal["float32", "float64"] = "float32"
     path: Literal["auto", "batched", "vmap", "loop"] = "auto"
@@ -150,21 +174,6 @@ class SweepConfig(BaseModel):
     record_steps: bool = False
     eval_batch_size: int = Field(default=4096, ge=1)
     compile: Backend = False
-
-    @model_validator(mode="after")
-    def _known_schedules(self) -> SweepConfig:
-        from lrlab.schedules import parse_plateau, parse_schedule
-
-        for text in self.schedules:
-            try:
-                plateau = parse_plateau(text)
-                if plateau is None:
-                    parse_schedule(text)
-                else:  # the values, checked by the class that will use them
-                    _check_plateau(text, plateau)
-            except LrlabError as err:
-                raise ValueError(str(err)) from None
-        return self
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:
@@ -202,14 +211,11 @@ class SweepConfig(BaseModel):
         return [
             Member(lr=lr, seed=s, hparams=self.hparams, lr_mult=mult, schedule=sched,
                    label=" ".join([f"lr={lr:g}"]
-                                  + ([sched] if len(self.schedules) > 1 else [])
+                                  + ([sched.text] if len(self.schedules) > 1 else [])
                                   + ([f"seed={s}"] if len(seeds) > 1 else [])
                                   + ([mult_label(mult)] if len(mults) > 1 else [])))
             for lr, sched, s, mult in itertools.product(self.lrs, self.schedules, seeds, mults)
         ]
-
-
-VAL_METRICS = ("loss", "accuracy", "error", "sse", "auc")
 
 
 def _check_rule(optimizer: str, hparams: dict[str, float]) -> None:
@@ -227,26 +233,18 @@ def _check_rule(optimizer: str, hparams: dict[str, float]) -> None:
         raise ValueError(str(err)) from None
 
 
-def _check_plateau(text: str, options: dict) -> None:
-    from lrlab.schedules import ReduceOnPlateau
-
-    monitor = options.get("monitor", "loss")
-    if monitor not in VAL_METRICS:
-        raise LrlabError(f"{text}: monitor must be a validation metric ({', '.join(VAL_METRICS)})"
-                         f", got {monitor!r}")
-    try:
-        ReduceOnPlateau(1.0, **{k: v for k, v in options.items() if k != "monitor"})
-    except LrlabError as err:
-        raise LrlabError(f"{text}: {err}") from None
-
-
 def mult_label(mult: dict[str, float]) -> str:
     """A member's layer-wise multipliers as written on the command line, or "uniform"."""
     return ",".join(f"{k}={v:g}" for k, v in mult.items()) if mult else "uniform"
 
 
 def _one_line(err: ValidationError) -> str:
-    first = err.errors()[0]
+    errors = err.errors()
+    # settings are checked field by field, then as a whole; a schedule's own line comes
+    # after the fields' (the settings' checks read the parsed specs)
+    first = next((e for e in errors if e["type"] != "schedule"), errors[0])
+    if first["type"] == "schedule":
+        return first["msg"]
     where = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] != "value_error" and isinstance(first.get("input"), int | float | str):

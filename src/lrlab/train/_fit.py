@@ -22,7 +22,6 @@ from lrlab.data import to_device
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
-from lrlab.schedules import ReduceOnPlateau, parse_plateau, parse_schedule
 from lrlab.tasks import Split, Task
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due
 from lrlab.train._config import Member, SweepConfig
@@ -189,7 +188,7 @@ def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
     """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``; ``None`` when
     every member keeps its rate constant (then the population uses its base rates).
     Reduce-on-plateau members start constant here; :class:`_Plateaus` lowers them later."""
-    if all(m.schedule == "constant" for m in members):
+    if all(m.schedule.name == "constant" and not m.schedule.options for m in members):
         return None
     if plan.steps_per_epoch is None:
         raise LrlabError("a schedule needs the steps per epoch, and this training data has no "
@@ -198,13 +197,13 @@ def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
     epochs, steps_per_epoch = plan.epochs, plan.steps_per_epoch
     steps = torch.arange(epochs * steps_per_epoch, dtype=torch.float64)
     table = torch.empty(len(steps), len(members), dtype=torch.float64)
-    for text in dict.fromkeys(m.schedule for m in members):
-        which = [k for k, m in enumerate(members) if m.schedule == text]
+    for spec in dict.fromkeys(m.schedule for m in members):
+        which = [k for k, m in enumerate(members) if m.schedule == spec]
         lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
-        if parse_plateau(text) is not None:
+        if spec.follows_metric:
             table[:, which] = lr0
             continue
-        sched = parse_schedule(text).build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
+        sched = spec.build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
         table[:, which] = sched(steps).reshape(len(steps), len(which))
     return table.to(device, dtype)
 
@@ -215,15 +214,10 @@ class _Plateaus:
 
     def __init__(self, members: Sequence[Member]) -> None:
         self.groups = []
-        for text in dict.fromkeys(m.schedule for m in members):
-            options = parse_plateau(text)
-            if options is None:
-                continue
-            which = [k for k, m in enumerate(members) if m.schedule == text]
-            monitor = str(options.pop("monitor", "loss"))
-            mode = "min" if monitor in ("loss", "error", "sse") else "max"
+        for spec in dict.fromkeys(m.schedule for m in members if m.schedule.follows_metric):
+            which = [k for k, m in enumerate(members) if m.schedule == spec]
             lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
-            self.groups.append((which, monitor, ReduceOnPlateau(lr0, mode=mode, **options)))
+            self.groups.append((which, spec.monitor, spec.on_metric(lr0)))
 
     def update(self, val: dict[str, Tensor], rates: Tensor, next_step: int) -> None:
         for which, monitor, plateau in self.groups:

@@ -20,7 +20,6 @@ from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
-from lrlab.schedules import parse_plateau, parse_schedule
 from lrlab.tasks import Task
 from lrlab.train._config import Member, SweepConfig
 from lrlab.train._plan import plan_run
@@ -75,12 +74,11 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
 def _check_schedules(members: Sequence[Member], epochs: int, steps_per_epoch: int) -> None:
     """Each distinct schedule built for this fit's length, and read at its two ends."""
     last = torch.tensor([0.0, epochs * steps_per_epoch - 1.0], dtype=torch.float64)
-    for text in dict.fromkeys(m.schedule for m in members):
-        if text == "constant" or parse_plateau(text) is not None:
-            continue  # a plateau's values were checked with the settings
-        sched = parse_schedule(text).build(torch.tensor([1.0], dtype=torch.float64),
-                                           epochs=epochs, steps_per_epoch=steps_per_epoch)
-        sched(last)
+    for spec in dict.fromkeys(m.schedule for m in members):
+        if spec.follows_metric:
+            continue  # a plateau's values were checked when it was parsed
+        spec.build(torch.tensor([1.0], dtype=torch.float64), epochs=epochs,
+                   steps_per_epoch=steps_per_epoch)(last)
 
 
 def _probe_members(members: Sequence[Member]) -> list[Member]:

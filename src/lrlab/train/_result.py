@@ -311,7 +311,7 @@ def members_table(members: list[Member], optimizer: str, diverged_step: np.ndarr
         "lr": [m.lr for m in members],
         "optimizer": [m.optimizer or optimizer for m in members],
         "seed": [m.seed for m in members],
-        "schedule": [m.schedule for m in members],
+        "schedule": [m.schedule.text for m in members],
     })
     if any(m.lr_mult for m in members):
         table["lr_mult"] = [mult_label(m.lr_mult) for m in members]
