@@ -205,6 +205,23 @@ def test_chunked_study_resumes_each_chunk(tmp_path: Path, blobs) -> None:
     pd.testing.assert_frame_equal(back.members, reference.members)
 
 
+def test_a_study_chunked_for_memory_is_planned_once(tmp_path: Path, blobs) -> None:
+    """A memory limit that holds one member, not three: the study records the chunks it
+    trains in and trains them, planned once, so the chunking warning comes once."""
+    from lrlab.executors import LocalExecutor
+    from lrlab.train import estimate_memory
+
+    config = validated(lrs=[0.1, 0.01, 0.001], epochs=1)
+    estimate = estimate_memory(blobs, config, config.members()[:1])
+    limit = estimate.total(1) + estimate.per_member // 2  # room for one member, not two
+    with Store(tmp_path / "m.db") as store, pytest.warns(UserWarning) as seen:
+        run_study(store, blobs, config, name="m", executor=LocalExecutor(memory_limit=limit))
+        parts = store.info("m").parts
+    chunking = [w for w in seen if "training them in chunks of 1" in str(w.message)]
+    assert len(chunking) == 1, [str(w.message) for w in seen]
+    assert [(a, b) for a, b, _ in parts] == [(0, 1), (1, 2), (2, 3)]
+
+
 def test_resume_refuses_another_task(tmp_path: Path, blobs) -> None:
     config = validated(lrs=[0.1], epochs=2)
     with Store(tmp_path / "t.db") as store:

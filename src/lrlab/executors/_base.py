@@ -41,6 +41,8 @@ class Executor(Protocol):
       after the last.
     - ``resume`` takes one checkpoint per chunk to continue (any subset: a chunk without
       one starts over); ``callbacks`` then see the epochs after the latest of them.
+    - ``chunks``, when given, are what ``plan`` returned for these members (the store plans
+      first, to record a study's parts): trained as they are, not planned again.
     """
 
     def plan(self, count: int, *, task: Task | None = None,
@@ -53,7 +55,8 @@ class Executor(Protocol):
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
             callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
             on_checkpoint: CheckpointHook | None = None,
-            resume: Checkpoint | Sequence[Checkpoint] | None = None) -> SweepResult:
+            resume: Checkpoint | Sequence[Checkpoint] | None = None,
+            chunks: Sequence[Chunk] | None = None) -> SweepResult:
         """Train ``members`` on ``task``; the result has every member, numbered as given."""
         ...
 

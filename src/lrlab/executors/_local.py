@@ -102,11 +102,14 @@ class LocalExecutor:
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
             callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
             on_checkpoint: CheckpointHook | None = None,
-            resume: Checkpoint | Sequence[Checkpoint] | None = None) -> SweepResult:
+            resume: Checkpoint | Sequence[Checkpoint] | None = None,
+            chunks: Sequence[Chunk] | None = None) -> SweepResult:
         """Train ``members`` on ``task``; see :class:`~lrlab.executors.Executor`."""
         from lrlab.train import fit
 
-        chunks = self.plan(len(members), task=task, members=members, config=config)
+        if chunks is None:  # planned here, unless the caller planned them already
+            chunks = self.plan(len(members), task=task, members=members, config=config)
+        chunks = list(chunks)
         resumes = chunk_resumes(task, members, config, chunks, resume)
         driver = Driver(chunks, members, callbacks=callbacks, on_checkpoint=on_checkpoint,
                         resume=resumes)

@@ -226,7 +226,8 @@ class RayExecutor:
     def run(self, task: Task, members: Sequence[Member], config: SweepConfig, *,
             callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
             on_checkpoint: CheckpointHook | None = None,
-            resume: Checkpoint | Sequence[Checkpoint] | None = None) -> SweepResult:
+            resume: Checkpoint | Sequence[Checkpoint] | None = None,
+            chunks: Sequence[Chunk] | None = None) -> SweepResult:
         """Train ``members`` on ``task`` in Ray tasks; see :class:`~lrlab.executors.Executor`.
 
         Whatever ``checkpoint_every`` says, every chunk checkpoints after each epoch (so a
@@ -234,7 +235,8 @@ class RayExecutor:
         """
         ray = self.connect()._ray
         gpus = self._gpus()
-        chunks = self._chunks(len(members), gpus, seed_groups(task, members))
+        chunks = (self._chunks(len(members), gpus, seed_groups(task, members)) if chunks is None
+                  else list(chunks))
         resumes = chunk_resumes(task, members, config, chunks, resume)
         driver = Driver(chunks, members, callbacks=callbacks, on_checkpoint=on_checkpoint,
                         resume=resumes)

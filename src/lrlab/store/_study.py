@@ -30,7 +30,7 @@ from lrlab.train import (
 )
 
 if TYPE_CHECKING:
-    from lrlab.executors import Executor
+    from lrlab.executors import Chunk, Executor
 
 __all__ = ["DEFAULT_CHECKPOINT_EVERY", "Interrupted", "chunk_size", "load_result", "resume_study",
            "run_study"]
@@ -80,13 +80,13 @@ def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None
         task = resolve_task(task, config, members)
     check_fit(task, members, config)  # what would fail in the first step: before the study
     epochs, steps_per_epoch = _shape(task, config, members)
-    parts = _parts(task, config, members, executor)
+    chunks, parts = _parts(task, config, members, executor)  # planned once, trained as planned
     name = store.create_study(task, config, members, task_spec=task_spec or {"name": task.name},
                               command=command, name=name, steps_per_epoch=steps_per_epoch,
                               epochs=epochs, parts=parts)
     try:
         return name, _train(store, name, task, members, config, callbacks, checkpoint_every,
-                            [], executor)
+                            [], executor, chunks)
     except LrlabError:
         if store.info(name).epochs_done == 0:  # failed before its first epoch: no study
             store.remove(name)
@@ -132,7 +132,8 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
                          "cannot continue it")
     if executor is None:  # the chunks it trained in, whatever memory says today
         executor = _local(chunk_size(info) or len(members))
-    if _parts(task, config, members, executor) != info.parts:
+    chunks, parts = _parts(task, config, members, executor)
+    if parts != info.parts:
         size = chunk_size(info)
         how = f"{len(info.parts)} chunks of {size} members" if size else "one population"
         raise LrlabError(f"study {name!r} trained as {how}; resume it the same way")
@@ -140,7 +141,7 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
     store.claim(name, force=force)
     try:
         return _train(store, name, task, members, config, callbacks, checkpoint_every,
-                      checkpoints, executor)
+                      checkpoints, executor, chunks)
     except KeyboardInterrupt:
         raise Interrupted(name, store.path) from None
 
@@ -174,14 +175,14 @@ def load_result(db: str | os.PathLike, study: str) -> SweepResult:
 
 def _train(store: Store, name: str, task: Task, members: list[Member], config: SweepConfig,
            callbacks: Sequence[Callback], every: int, checkpoints: list[Checkpoint],
-           executor: Executor | None) -> SweepResult:
+           executor: Executor, chunks: list[Chunk]) -> SweepResult:
     def commit(report: EpochReport) -> None:
         store.record_epoch(name, report)
 
     result = executor.run(task, members, config, callbacks=[commit, *callbacks],
                           checkpoint_every=every,
                           on_checkpoint=lambda ckpt: store.save_checkpoint(name, ckpt),
-                          resume=checkpoints or None)
+                          resume=checkpoints or None, chunks=chunks)
     store.finish(name, result)
     return result
 
@@ -194,13 +195,14 @@ def _local(members_per_task: int | None = None) -> Executor:
     return LocalExecutor(members_per_task=members_per_task)
 
 
-def _parts(task: Task, config: SweepConfig, members: list[Member],
-           executor: Executor) -> list[tuple[int, int, str]]:
-    """The populations the members train as (the executor's chunks), each with the
-    fingerprint its checkpoints carry."""
+def _parts(task: Task, config: SweepConfig, members: list[Member], executor: Executor
+           ) -> tuple[list[Chunk], list[tuple[int, int, str]]]:
+    """The populations the members train as (the executor's chunks, planned once: its
+    memory estimate and any warning about chunking come once), and each as the study
+    records it: its members and the fingerprint its checkpoints carry."""
     chunks = executor.plan(len(members), task=task, members=members, config=config)
-    return [(c.start, c.stop, plan_run(task, config, c.pick(members)).fingerprint)
-            for c in chunks]
+    return chunks, [(c.start, c.stop, plan_run(task, config, c.pick(members)).fingerprint)
+                    for c in chunks]
 
 
 def _shape(task: Task, config: SweepConfig, members: list[Member]) -> tuple[int, int]:
