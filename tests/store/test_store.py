@@ -205,6 +205,19 @@ def test_chunked_study_resumes_each_chunk(tmp_path: Path, blobs) -> None:
     pd.testing.assert_frame_equal(back.members, reference.members)
 
 
+def test_schedules_are_stored_as_written(tmp_path: Path, blobs) -> None:
+    """Members hold their schedules parsed; the settings, the members and the result's
+    table keep each as its text, which reads back to the same members."""
+    texts = ["constant", " Cosine : warmup = 1", "plateau:patience=0,monitor=accuracy"]
+    config = validated(lrs=[0.1], epochs=2, schedules=texts)
+    with Store(tmp_path / "s.db") as store:
+        name, result = run_study(store, blobs, config)
+        back, info = store.members(name), store.info(name)
+    assert back == config.members() and [m.schedule.text for m in back] == texts
+    assert info.config["schedules"] == texts and result.members["schedule"].tolist() == texts
+    assert back[2].schedule.follows_metric and back[2].schedule.monitor == "accuracy"
+
+
 def test_a_study_chunked_for_memory_is_planned_once(tmp_path: Path, blobs) -> None:
     """A memory limit that holds one member, not three: the study records the chunks it
     trains in and trains them, planned once, so the chunking warning comes once."""
