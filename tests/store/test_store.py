@@ -227,8 +227,9 @@ def test_a_study_chunked_for_memory_is_planned_once(tmp_path: Path, blobs) -> No
     config = validated(lrs=[0.1, 0.01, 0.001], epochs=1)
     estimate = estimate_memory(blobs, config, config.members()[:1])
     limit = estimate.total(1) + estimate.per_member // 2  # room for one member, not two
-    with Store(tmp_path / "m.db") as store, pytest.warns(UserWarning) as seen:
-        run_study(store, blobs, config, name="m", executor=LocalExecutor(memory_limit=limit))
+    with Store(tmp_path / "m.db") as store:
+        with pytest.warns(UserWarning) as seen:
+            run_study(store, blobs, config, name="m", executor=LocalExecutor(memory_limit=limit))
         parts = store.info("m").parts
     chunking = [w for w in seen if "training them in chunks of 1" in str(w.message)]
     assert len(chunking) == 1, [str(w.message) for w in seen]
