@@ -176,6 +176,24 @@ def test_batched_vmap_and_loop_paths_agree(kind: str, shared: bool, distinct: bo
         assert not torch.equal(w[0], w[1])
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-x", "per-member-x"])
+def test_batched_weight_gradients_come_in_the_weights_layout(shared: bool):
+    """A large Linear's weight gradient on the batched path is contiguous ``(K, out, in)``
+    (no transposed copy into the flat gradient); every gradient equals the vmap path's
+    (float64, 1e-12)."""
+    model = nn.Sequential(nn.Linear(128, 128), nn.Tanh(), nn.Linear(128, 3))
+    x, _ = _batch((128,), members=None if shared else K)
+    grads = {}
+    for path in ("batched", "vmap"):
+        pop = Population(model, "sgd", {"lr": [0.1] * K}, dtype=F64, path=path)
+        out = pop.forward(x, shared=shared)
+        grads[path] = dict(zip(pop.params, torch.autograd.grad((out * out).sum(),
+                                                                list(pop.params.values()))))
+    for name, g in grads["batched"].items():
+        assert (g - grads["vmap"][name]).abs().max().item() <= 1e-12, name
+    assert grads["batched"]["0.weight"].is_contiguous()
+
+
 # -- automatic path choice ----------------------------------------------------------------
 
 
