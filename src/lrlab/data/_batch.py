@@ -119,7 +119,10 @@ def to_device(batch: Any, device: torch.device, dtype: torch.dtype | None = None
             return batch.to(device, dtype, non_blocking=True)
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (tuple, list)):
-        return type(batch)(to_device(b, device, dtype) for b in batch)
+        moved = [to_device(b, device, dtype) for b in batch]
+        if hasattr(batch, "_fields"):  # a namedtuple takes its fields as arguments
+            return type(batch)(*moved)
+        return type(batch)(moved)
     if isinstance(batch, Mapping):
         return {k: to_device(v, device, dtype) for k, v in batch.items()}
     return batch

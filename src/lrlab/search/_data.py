@@ -5,7 +5,9 @@ Data forms (``train_data`` and ``val_data`` alike):
 * a tuple of tensors with one first dimension, ``(x, y)`` (or a lone tensor ``x``): a
   dataset, cut into batches of ``batch_size`` in a fresh random order each pass (training,
   last partial batch dropped) or in order (validation, all samples);
-* a map-style ``torch.utils.data.Dataset``: the same, through a ``DataLoader``;
+* a map-style ``torch.utils.data.Dataset``: the same, through a ``DataLoader``; an
+  ``IterableDataset`` (or a task's subset of one): its examples in its own order, in
+  batches of ``batch_size``;
 * anything else iterable (a ``DataLoader``, a list of batches, a generator): its batches as
   they come, re-iterated when a pass ends (a one-shot iterator ends the test instead).
 
@@ -25,7 +27,14 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, IterableDataset
 
 from lrlab._errors import LrlabError
-from lrlab.data import ModelLoss, output_logits, output_loss, split_batch
+from lrlab.data import (
+    FirstExamples,
+    ModelLoss,
+    batches,
+    output_logits,
+    output_loss,
+    split_batch,
+)
 
 __all__ = ["Batches", "Stream", "forward_loss"]
 
@@ -51,6 +60,10 @@ class Batches:
         elif isinstance(data, Dataset) and not isinstance(data, IterableDataset):
             self._check_size(len(data))  # type: ignore[arg-type]
             self._source = DataLoader(data, batch_size=batch_size, shuffle=train, drop_last=train)
+        elif isinstance(data, IterableDataset):  # its examples, batched in its own order
+            self._source = DataLoader(data, batch_size=batch_size, drop_last=train)
+        elif isinstance(data, FirstExamples):  # a task's subset of an iterable dataset
+            self._source = _Passes(data, batch_size)
         elif isinstance(data, Iterable) and not isinstance(data, (str, bytes, dict)):
             self._source = data
         else:
@@ -76,6 +89,16 @@ class Batches:
             pick = order[lo: lo + size] if order is not None else slice(lo, lo + size)
             batch = tuple(t[pick] for t in self._tensors)
             yield batch if len(batch) > 1 else batch[0]
+
+
+class _Passes:
+    """The batches of :class:`~lrlab.data.FirstExamples`, a fresh pass each iteration."""
+
+    def __init__(self, data: FirstExamples, batch_size: int) -> None:
+        self._data, self._size = data, batch_size
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(batches(self._data, batch_size=self._size, seed=0, epoch=1, shuffle=False))
 
 
 class Stream:

@@ -1,0 +1,87 @@
+"""Batch forms and data a new user brings, beyond ``(x, y)`` tensors: a collate function
+returning a namedtuple, an iterable dataset handed to the range test bare.
+
+Each trains (or is read) exactly as the same data in the plain form does.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+import torch
+from helpers import no_time
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, TensorDataset
+
+import lrlab
+from lrlab.data import to_device
+from lrlab.search import range_test
+from lrlab.tasks import Task
+
+Pair = namedtuple("Pair", ["x", "y"])
+
+
+def _data(n: int = 48, seed: int = 0) -> TensorDataset:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    return TensorDataset(x, (x[:, 0] > 0).long())
+
+
+def _as_pairs(items) -> Pair:
+    return Pair(torch.stack([x for x, _ in items]), torch.stack([y for _, y in items]))
+
+
+def _model() -> nn.Module:
+    return nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_to_device_keeps_a_namedtuple() -> None:
+    batch = Pair(torch.zeros(2, 3), torch.ones(2))
+    moved = to_device(batch, torch.device("cpu"), torch.float64)
+    assert type(moved) is Pair and moved.x.dtype == torch.float64
+    assert moved.y.dtype == torch.float64 and torch.equal(moved.y, batch.y.double())
+
+
+def test_a_collate_function_returning_a_namedtuple_trains_like_tuples() -> None:
+    def task(collate) -> Task:
+        train = DataLoader(_data(), batch_size=16, shuffle=True, drop_last=True,
+                           collate_fn=collate)
+        val = DataLoader(_data(24, 1), batch_size=12, collate_fn=collate)
+        return Task.from_loaders(_model, train, val, loss=nn.CrossEntropyLoss(), epochs=2)
+
+    from torch.utils.data import default_collate
+
+    pairs = lrlab.sweep(task(_as_pairs), lrs=[0.3, 0.03])
+    plain = lrlab.sweep(task(default_collate), lrs=[0.3, 0.03])
+    assert pairs.monitor == "accuracy"
+    got, want = no_time(pairs.records), no_time(plain.records)
+    assert got["value"].notna().all()
+    np.testing.assert_array_equal(got["value"].to_numpy(), want["value"].to_numpy())
+
+
+class _Stream(IterableDataset):
+    """Examples one at a time, in a fixed order, with no length."""
+
+    def __init__(self, n: int) -> None:
+        self.data = _data(n)
+
+    def __iter__(self):
+        return iter(self.data)
+
+
+def _stream_task(train, val) -> Task:
+    return Task.from_loaders(_model, train, val, loss=nn.CrossEntropyLoss(), batch_size=16)
+
+
+def test_the_range_test_batches_a_bare_iterable_dataset() -> None:
+    """Examples, not batches, come out of an IterableDataset: the range test batches them
+    as a DataLoader of the task's batch size would (a subset: its first whole batches)."""
+    bare = range_test(_stream_task(_Stream(48), _Stream(16)), steps=12)
+    loader = range_test(_stream_task(DataLoader(_Stream(48), batch_size=16),
+                                     DataLoader(_Stream(16), batch_size=16)), steps=12)
+    assert len(bare.losses) == 12
+    np.testing.assert_array_equal(bare.losses, loader.losses)
+    np.testing.assert_array_equal(bare.val_loss, loader.val_loss)
+    first = range_test(_stream_task(_Stream(96), _Stream(16)).subset(40), steps=12)
+    np.testing.assert_array_equal(first.losses, bare.losses)  # 40 -> 3 batches of 16
