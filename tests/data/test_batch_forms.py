@@ -1,5 +1,6 @@
 """Batch forms and data a new user brings, beyond ``(x, y)`` tensors: a collate function
-returning a namedtuple, an iterable dataset handed to the range test bare.
+returning a namedtuple, an iterable dataset handed to the range test bare, per-pixel class
+scores in torch's ``(B, C, H, W)`` layout.
 
 Each trains (or is read) exactly as the same data in the plain form does.
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
+import pytest
 import torch
-from helpers import no_time
+from helpers import no_time, one_line
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 import lrlab
+from lrlab import LrlabError
 from lrlab.data import to_device
 from lrlab.search import range_test
 from lrlab.tasks import Task
@@ -85,3 +88,50 @@ def test_the_range_test_batches_a_bare_iterable_dataset() -> None:
     np.testing.assert_array_equal(bare.val_loss, loader.val_loss)
     first = range_test(_stream_task(_Stream(96), _Stream(16)).subset(40), steps=12)
     np.testing.assert_array_equal(first.losses, bare.losses)  # 40 -> 3 batches of 16
+
+
+def _segmentation(h: int, w: int) -> Task:
+    """Per-pixel classes: logits ``(B, 3, H, W)`` against labels ``(B, H, W)``."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 1, h, w, generator=g)
+    y = torch.bucketize(x[:, 0], torch.tensor([-0.5, 0.5]))
+    return Task.from_loaders(
+        lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.Conv2d(4, 3, 1)),
+        DataLoader(TensorDataset(x[:24], y[:24]), batch_size=8),
+        DataLoader(TensorDataset(x[24:], y[24:]), batch_size=8),
+        loss=nn.CrossEntropyLoss(), epochs=2)
+
+
+def _plain_pixel_accuracy(task: Task, lr: float) -> float:
+    model = task.init_model(0).double()
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(task.epochs):
+        for x, y in task.train:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x.double()), y).backward()
+            opt.step()
+    with torch.no_grad():
+        hits = [(model(x.double()).argmax(1) == y).double() for x, y in task.val]
+    return float(torch.cat([h.flatten() for h in hits]).mean())
+
+
+@pytest.mark.parametrize(("h", "w"), [(5, 6), (3, 3)])  # (3, 3): every axis 3 wide
+def test_per_pixel_classes_on_axis_1_are_scored_per_pixel(h: int, w: int) -> None:
+    """torch's layout for per-position classes, ``(B, C, H, W)``, makes a classifier whose
+    accuracy is over pixels, as a plain loop scores it; with H = W = C it is not read as
+    classes on the last axis."""
+    task = _segmentation(h, w)
+    result = lrlab.sweep(task, lrs=[0.5, 0.05], dtype="float64")
+    assert result.monitor == "accuracy"
+    final = result.curve("accuracy", "val").iloc[-1].to_numpy()
+    want = [_plain_pixel_accuracy(task, lr) for lr in (0.5, 0.05)]
+    np.testing.assert_allclose(final, want, atol=1e-12)
+
+
+def test_per_pixel_labels_outside_the_classes_are_one_line() -> None:
+    task = _segmentation(5, 6)
+    train = DataLoader(TensorDataset(torch.randn(8, 1, 5, 6), torch.full((8, 5, 6), 3)),
+                       batch_size=8)
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task.replace(train=train), lrs=[0.1], epochs=1)
+    one_line(err, "labels go up to 3", "0..2")

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import lrlab
 from lrlab import LrlabError
 from lrlab.search import auto, grid
-from lrlab.tasks import Split, Task
+from lrlab.tasks import Split, Task, member_loss
 from lrlab.train import estimate_memory, validated
 
 LRS = [0.2, 0.05]
@@ -176,7 +176,18 @@ def _bad_tasks() -> dict:
         return Task.from_loaders(lambda: nn.Linear(4, 3), loader, loader,
                                  loss=lambda out, t: out.sum(0))  # (C,), not per sample
 
+    def broadcast(split: bool) -> Task:  # outputs (B, 1), targets (B,): MSE of a (B, B) table
+        if split:
+            part = Split(x, y.float())
+            return Task(name="reg", train=part, val=part, model=lambda: nn.Linear(4, 1),
+                        num_classes=None, monitor="loss", loss=member_loss(nn.MSELoss()))
+        data = DataLoader(TensorDataset(x, y.float()), batch_size=8)
+        return Task.from_loaders(lambda: nn.Linear(4, 1), data, data, loss=nn.MSELoss())
+
     return {
+        "outputs (B, 1) broadcast against targets (B,)": (lambda: broadcast(False),
+                                                           "broadcast the model's outputs (8, 1)"),
+        "the same with tensors": (lambda: broadcast(True), "1) against targets ("),
         "wrong input size": (lambda: reg(model=lambda: nn.Linear(7, 1)),
                              "cannot take the first batch"),
         "empty loader": (lambda: reg(train=DataLoader(TensorDataset(x[:0], y[:0]))), "empty"),

@@ -410,19 +410,21 @@ class _DataFeed:
         found = probe(task, batch_size=plan.batch_size, seed=self.seed, device=device,
                       dtype=dtype)
         self.task, self.predictions = found.task, found.predictions
+        self.class_axis = found.class_axis
 
     def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,
                     steps: list | None) -> dict[str, Tensor]:
         data = epoch_batches(self.task.train, batch_size=self.plan.batch_size, seed=self.seed,
                              epoch=epoch, shuffle=True)
         values, lr = train_epoch_data(pop, self.task, data, rates, steps, self.predictions,
-                                      self.dtype)
+                                      self.dtype, class_axis=self.class_axis)
         return values | {"lr": lr}
 
     def evaluate(self, pop: Population, eval_batch: int) -> dict[str, Tensor]:
         data = epoch_batches(self.task.val, batch_size=self.plan.batch_size, seed=self.seed,
                              epoch=0, shuffle=False)
-        return evaluate_data(pop, self.task, data, self.predictions, self.dtype)
+        return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
+                             class_axis=self.class_axis)
 
 
 class _Loop:

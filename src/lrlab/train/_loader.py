@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,11 +37,11 @@ from lrlab.data import (
     split_batch,
     to_device,
 )
-from lrlab.metrics import EpochMetrics
+from lrlab.metrics import EpochMetrics, cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Task
 
-__all__ = ["Probe", "evaluate_data", "mean_loss", "probe", "train_epoch_data"]
+__all__ = ["Probe", "evaluate_data", "first_loss", "mean_loss", "probe", "train_epoch_data"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,15 @@ class Probe:
         task: the task with ``num_classes`` and ``monitor`` filled in.
         predictions: whether the outputs can be scored (classes or regression targets).
         activation_bytes: bytes one member keeps for its backward pass on one batch.
+        class_axis: where one model's outputs hold the class scores: ``-1`` (``(B, ..., C)``)
+            or ``1`` (``(B, C, ...)``, torch's convention for per-position losses such as
+            segmentation).
     """
 
     task: Task
     predictions: bool
     activation_bytes: int
+    class_axis: int = -1
 
 
 def _own(task: Task) -> bool:
@@ -129,9 +134,10 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         torch.manual_seed(seed)
         loss, outputs, targets = _probe_loss(task, model, batch)
+    layout = _layout(task, outputs, targets)
     return Probe(task=_resolved(task, outputs, targets, loss),
                  predictions=_scorable(task, outputs, targets),
-                 activation_bytes=saved[0])
+                 activation_bytes=saved[0], class_axis=layout[1] if layout else -1)
 
 
 def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Any, Any]:
@@ -151,7 +157,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                     raise LrlabError(f"the model returned {type(out).__name__}, not a tensor; "
                                      "for a model that returns its own loss give loss=None")
                 _check_labels(task, out, targets)
-                loss = task.loss(out.unsqueeze(0), targets)
+                loss = first_loss(task.loss, out.unsqueeze(0), targets)
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
@@ -171,20 +177,64 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
     return loss, outputs, targets
 
 
-def _classes(outputs: Any, targets: Any) -> int | None:
-    """C when ``outputs`` are class scores ``(B, ..., C)`` for integer ``targets``."""
+def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
+               targets: Tensor) -> Tensor:
+    """``loss(outputs (K, B, ...), targets)`` on a probe batch, refusing a loss that
+    broadcast outputs and targets of different shapes against each other (``nn.MSELoss``
+    on outputs ``(B, 1)`` and targets ``(B,)`` averages a ``(B, B)`` table of every output
+    against every target: torch only warns, and every rate would train on that).
+
+    Raises:
+        LrlabError: torch warned that the target's size differs from the input's.
+    """
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        value = loss(outputs, targets)
+    for w in seen:
+        if "different to the input size" in str(w.message):
+            raise LrlabError(
+                f"the loss broadcast the model's outputs {tuple(outputs.shape[1:])} against "
+                f"targets {tuple(targets.shape)}, comparing every output with every target; "
+                "give them one shape (targets (B, 1), or squeeze the outputs in forward)")
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return value
+
+
+def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
+    """``(C, class axis)`` when ``outputs`` are class scores for integer ``targets``
+    ``(B, ...)``: ``(B, ..., C)`` (axis -1) or ``(B, C, ...)`` (axis 1, what
+    ``nn.CrossEntropyLoss`` takes per pixel or token). When both fit (every axis C wide),
+    torch's axis 1, unless the model computes its own loss (Hugging Face models put the
+    classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too)."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
-    if targets.is_floating_point() or targets.dtype == torch.bool:
+    if targets.is_floating_point() or targets.dtype == torch.bool \
+            or outputs.dim() != targets.dim() + 1:
         return None
-    if outputs.dim() == targets.dim() + 1 and outputs.shape[:-1] == targets.shape \
-            and outputs.shape[-1] > 1:
-        return int(outputs.shape[-1])
-    return None
+    last = outputs.shape[:-1] == targets.shape and outputs.shape[-1] > 1
+    first = (outputs.dim() > 2 and outputs.shape[0] == targets.shape[0]
+             and outputs.shape[2:] == targets.shape[1:] and outputs.shape[1] > 1)
+    if first and (not last or not (_own(task) or task.loss is cross_entropy)):
+        return int(outputs.shape[1]), 1
+    return (int(outputs.shape[-1]), -1) if last else None
+
+
+def _classes(task: Task, outputs: Any, targets: Any) -> int | None:
+    """C when ``outputs`` are class scores for integer ``targets`` (see :func:`_layout`)."""
+    layout = _layout(task, outputs, targets)
+    return None if layout is None else layout[0]
+
+
+def _scores(outputs: Tensor | None, class_axis: int) -> Tensor | None:
+    """A population's outputs ``(K, B, ...)`` with the class scores last, as the metrics
+    take them."""
+    if class_axis == -1 or outputs is None or outputs.dim() <= 3:
+        return outputs
+    return outputs.movedim(2, -1)
 
 
 def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
-    c = _classes(outputs, targets)
+    c = _classes(task, outputs, targets)
     if c is None:
         return
     hi = int(targets.max())
@@ -195,7 +245,7 @@ def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
 
 
 def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
-    if _classes(outputs, targets) is not None:
+    if _classes(task, outputs, targets) is not None:
         return int(targets.min()) >= 0  # an ignore index (-100): the loss alone
     if isinstance(outputs, Tensor) and isinstance(targets, Tensor) \
             and targets.is_floating_point():
@@ -205,7 +255,7 @@ def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
 
 
 def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
-    c = _classes(outputs, targets) if _scorable(task, outputs, targets) else None
+    c = _classes(task, outputs, targets) if _scorable(task, outputs, targets) else None
     num_classes = task.num_classes if task.num_classes is not None else c
     monitor = task.monitor or ("accuracy" if num_classes is not None else "loss")
     known = {"loss"} | ({"accuracy", "error", "sse"} if num_classes is not None
@@ -235,17 +285,17 @@ def _metrics(pop: Population, task: Task, predictions: bool) -> EpochMetrics:
 
 
 def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor | None,
-                     steps: list | None, predictions: bool, dtype: torch.dtype
-                     ) -> tuple[dict[str, Tensor], Tensor]:
+                     steps: list | None, predictions: bool, dtype: torch.dtype, *,
+                     class_axis: int = -1) -> tuple[dict[str, Tensor], Tensor]:
     """One pass over the loader; the epoch's training metrics per member, and the last
-    step's rates."""
+    step's rates (``class_axis``: :attr:`Probe.class_axis`)."""
     metrics = _metrics(pop, task, predictions)
     norms, lr = [], None
     for batch in data:
         inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
         out = pop.step(inputs, targets, task.loss,
                        lr=None if rates is None else rates[pop.steps])
-        metrics.update(out.outputs, targets, out.losses)
+        metrics.update(_scores(out.outputs, class_axis), targets, out.losses)
         norms.append(out.grad_norm)
         lr = out.lr
         if steps is not None:
@@ -260,9 +310,9 @@ def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor 
 
 @torch.no_grad()
 def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool,
-                  dtype: torch.dtype) -> dict[str, Tensor]:
+                  dtype: torch.dtype, *, class_axis: int = -1) -> dict[str, Tensor]:
     """The validation metrics of every member, in evaluation mode (the task's own metrics
-    included)."""
+    included; ``class_axis``: :attr:`Probe.class_axis`)."""
     metrics = _metrics(pop, task, predictions)
     own = {name: _Mean(pop.members, pop.device) for name in task.metrics}
     seen = 0
@@ -276,7 +326,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
             else:
                 outputs = pop.forward(inputs)
                 losses = task.loss(outputs, targets)
-            metrics.update(outputs, targets, losses)
+            metrics.update(_scores(outputs, class_axis), targets, losses)
             for name, fn in task.metrics.items():
                 own[name].add(_member_metric(task, name, fn, outputs, targets))
     if not seen:

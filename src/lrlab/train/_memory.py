@@ -159,6 +159,8 @@ def estimate_memory(task: Task, config: SweepConfig, members: Sequence[Member], 
 def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
                        device: torch.device, dtype: torch.dtype) -> int:
     """Bytes saved for backward by one model on one batch of a tensor task."""
+    from lrlab.train._loader import first_loss
+
     x = to_device(task.train.x[:batch_size], device, dtype)  # token ids stay integers
     y = task.train.y[:batch_size].to(device)
     saved = [0]
@@ -170,5 +172,8 @@ def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = model(x)
-        task.loss(out.unsqueeze(0), y)
+        try:
+            first_loss(task.loss, out.unsqueeze(0), y)
+        except LrlabError as err:
+            raise LrlabError(f"task {task.name!r}: {err}") from None
     return saved[0]

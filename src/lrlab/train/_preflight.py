@@ -22,6 +22,7 @@ from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
 from lrlab.tasks import Task
 from lrlab.train._config import Member, SweepConfig
+from lrlab.train._loader import first_loss
 from lrlab.train._plan import plan_run
 
 __all__ = ["SMALL_WORK", "check_fit", "threads_for"]
@@ -124,7 +125,9 @@ def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> None:
         raise LrlabError(f"task {task.name!r}: its model returned {type(out).__name__}, not a "
                          "tensor; forward must return the outputs as one tensor")
     try:
-        losses = task.loss(out, y)
+        losses = first_loss(task.loss, out, y)
+    except LrlabError as err:
+        raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 -- a user's code: any error is theirs
         raise LrlabError(f"task {task.name!r}: its loss fails on the model's outputs of shape "
                          f"{tuple(out.shape)} and targets of shape {tuple(y.shape)} "
