@@ -157,7 +157,8 @@ def auto_picks(task: Task, rule: str, seed: int) -> list[Pick]:
 
 def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     """The range test as ``lrlab find`` runs it (:func:`lrlab.search.range_test`: the task's
-    model and loss, 1e-7..10, 100 steps, run again 1000x further when flat)."""
+    model and loss, 1e-7..10, 100 steps, run again 1000x further when flat, or zoomed below
+    where a flat curve broke)."""
     picks = []
     rules = [rule] + (["adam"] if rule != "adam" else [])
     for opt in rules:
@@ -168,7 +169,8 @@ def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
                                        validate=False, extend=True)
         seconds = time.perf_counter() - start
         cost = len(result.lrs) * task.batch_size / len(task.train)
-        if result.lrs[-1] > 10.0 * (1 + 1e-9):  # extended: the first test counts too
+        again = result.lrs[0] > 1e-7 * (1 + 1e-9) or result.lrs[-1] > 10.0 * (1 + 1e-9)
+        if again:  # extended or zoomed: the first test counts too
             cost += RANGE_STEPS * task.batch_size / len(task.train)
         name = FIND if opt == rule else f"{FIND} (adam)"
         note = " / ".join(result.warnings)
@@ -177,7 +179,7 @@ def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
         picks.append(Pick(name, _family(opt), result.suggestion.lr, cost, seconds=seconds,
                           note=note))
         if opt == rule:  # fastai's rule on the first test's curve (1e-7..10)
-            first = result if result.lrs[-1] <= 10.0 * (1 + 1e-9) else _first(task, opt, seed)
+            first = _first(task, opt, seed) if again else result
             picks.append(Pick("fastai valley", _family(opt), first.comparisons()["valley"].lr,
                               RANGE_STEPS * task.batch_size / len(task.train), seconds=seconds))
     return picks

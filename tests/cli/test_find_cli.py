@@ -56,10 +56,10 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
 def test_find_seeds_are_listed_as_for_sweep(capsys):
     """``--seeds 0,1`` runs those seeds; a lone count (find's old meaning) still runs that
     many, with a one-line note saying how to write it."""
-    assert main(["find", "blobs", "--steps", "20", "--seeds", "0,1"]) == 0
+    assert main(["find", "blobs", "--seeds", "0,1"]) == 0  # 100 steps: a clear curve
     out, err = capsys.readouterr()
     assert "median of 2 runs" in out and not err
-    assert main(["find", "blobs", "--steps", "20", "--seeds", "3"]) == 0
+    assert main(["find", "blobs", "--seeds", "3"]) == 0
     out, err = capsys.readouterr()
     assert "median of 3 runs" in out
     assert err.startswith("note: --seeds lists the seeds") and err.count("\n") == 1

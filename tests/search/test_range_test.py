@@ -281,3 +281,79 @@ def test_a_test_that_records_nothing_still_explains_itself():
     assert len(r.lrs) == 0 and r.stopped_early and "nan" in r.reason
     assert math.isnan(r.suggestion.lr) and math.isnan(r.max_lr.lr)
     assert "too few points" in r.explain() and r.to_frame().empty and r.band().empty
+
+
+# --- range_test(extend=True): the second look at a flat curve ----------------------------
+
+def _fake_tests(monkeypatch, curves):
+    """Replace the task's range test by constructed curves, one per call; record the calls."""
+    from lrlab.search import _task_range
+    from lrlab.search._result import RangeTestResult
+    from lrlab.tasks import get_task
+
+    calls = []
+
+    def once(task, *, end, steps, start, **_):
+        calls.append((start, end, steps))
+        lrs = range_rates(start, end, steps)
+        loss, stopped = curves[len(calls) - 1](lrs)
+        return RangeTestResult.build(lrs[: len(loss)], loss, stopped_early=stopped,
+                                     reason="the loss diverged" if stopped else "reached end")
+    monkeypatch.setattr(_task_range, "_once", once)
+    return get_task("blobs"), calls
+
+
+def test_a_flat_curve_that_broke_is_looked_at_again_zoomed(monkeypatch):
+    from lrlab.search import range_test
+
+    rng = np.random.default_rng(0)
+
+    def flat_then_break(lrs, at, noise):
+        u = np.log10(lrs)
+        return 1.0 + noise(len(lrs)) + np.where(u > at, 5 * (u - at), 0), False
+
+    def zigzag(n):  # flat within its noise, no fall at all
+        return 0.01 * (-1.0) ** np.arange(n)
+
+    task, calls = _fake_tests(monkeypatch, [
+        lambda x: flat_then_break(x, 0.6, lambda n: 0.01 * rng.standard_normal(n)),
+        lambda x: flat_then_break(x, 0.5, zigzag)])
+    r = range_test(task, validate=False, extend=True)
+    (s1, e1, n1), (s2, e2, n2) = calls
+    assert (s1, e1, n1) == (1e-7, 10.0, 100)
+    broke = s2 * 1000                                  # the zoom starts 3 decades below the break
+    assert 10 ** 0.5 < broke < 10 ** 1.0 and e2 == pytest.approx(min(10.0, 10 * broke))
+    assert n2 == 200
+    # still flat at twice the steps: where it broke again, / the margin (3)
+    assert "second test" in r.suggestion.why and r.lrs[0] == pytest.approx(s2)
+    assert 10 ** 0.5 / 3 < r.suggestion.lr < 10 ** 0.8 / 3
+
+
+def test_the_zoom_keeps_a_clear_descent_and_drops_a_noisy_one(monkeypatch):
+    from lrlab.search import range_test
+
+    rng = np.random.default_rng(1)
+
+    def flat(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * rng.standard_normal(len(lrs)) + np.where(u > 0.6, 5 * (u - 0.6), 0), False
+
+    def valley(lrs):  # falls from 0.05 to 0.5, turns up after 1
+        u = np.log10(lrs)
+        fall = 1.0 - 0.5 * np.clip((u + 1.3) / 1.0, 0, 1) + np.where(u > 0, 4 * u ** 2, 0)
+        return fall + 0.01 * rng.standard_normal(len(lrs)), False
+
+    task, calls = _fake_tests(monkeypatch, [flat, valley])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 2 and "turns up" in r.suggestion.why or "bottom" in r.suggestion.why
+    assert 0.1 < r.suggestion.lr < 0.6
+
+    def noisy_fall(lrs):  # a weak fall, within 3x its noise: the first reading stands
+        u = np.log10(lrs)
+        return (1.0 - 0.3 * np.clip(u + 1, 0, 1) + 0.2 * rng.standard_normal(len(lrs))
+                + np.where(u > 0.6, 5 * (u - 0.6), 0)), False
+
+    task, calls = _fake_tests(monkeypatch, [flat, noisy_fall])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 2 and r.lrs[0] == pytest.approx(1e-7)
+    assert "/ 10" in r.suggestion.why

@@ -63,6 +63,10 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     if len(result.lrs) and result.lrs[-1] > end * (1 + 1e-9):
         print(f"no descent up to {end:g}: ran the test again up to {result.lrs[-1]:g}",
               file=sys.stderr)
+    elif len(result.lrs) and result.lrs[0] > start * (1 + 1e-9):
+        print(f"the loss stayed flat, then broke upwards: ran a second test of "
+              f"{len(result.lrs)} steps from {result.lrs[0]:.3g} (the three decades below the "
+              "break), read below", file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,

@@ -56,7 +56,6 @@ from lrlab.search._confidence import (
     val_size,
 )
 from lrlab.search._grid import _score_text, _seen, ranked
-from lrlab.search._readings import DEFAULT_RULES
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.search._task_range import range_test
@@ -169,7 +168,7 @@ def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
 
 def placement(test: RangeTestResult) -> tuple[float, bool]:
     """Where the race is placed: the bottom of the range test's loss trend (for an adaptive
-    rule, scaled down as its suggestion is: x 2/6 for Adam) and whether the test showed a
+    rule, scaled down by its rules' ``place``: x 1/3 for Adam) and whether the test showed a
     clear descent. Without one (a flat or noisy curve, or a fall too short to
     tell from the noise) the bottom is a tenth of the largest rate the test reached, so the
     race starts at that rate and goes down: the largest rate that did not diverge is the
@@ -184,7 +183,7 @@ def placement(test: RangeTestResult) -> tuple[float, bool]:
     """
     bottom = trend_bottom(test.lrs, test.losses, rules=test.rules)
     if math.isfinite(bottom):  # adaptive rules read further below it (see ``suggest``)
-        return bottom * DEFAULT_RULES.divisor / test.rules.divisor, True
+        return bottom * test.rules.place, True
     return float(test.lrs[-1]) / 10, False
 
 

@@ -55,6 +55,9 @@ __all__ = [
 #: Fewer recorded points than this give ``nan`` readings.
 MIN_POINTS = 5
 
+#: A curve's noise is taken as at least this fraction of its starting level.
+NOISE_FLOOR = 1e-3
+
 
 class Reading(NamedTuple):
     """One reading of a range test: a rate and a one-line reason (``lr`` is nan if none)."""
@@ -82,12 +85,15 @@ class Rules:
         plateau: ``max_lr`` is where the trend is within this fraction of its best.
         ragged: a local-noise jump of this factor over its earlier median marks ragged-ness,
         ragged_floor: ... provided the local noise also exceeds this fraction of the drop.
-        divisor: lrlab's suggestion is at most the rate where the trend reaches its bottom /
-            ``divisor``,
+        depth: lrlab's suggestion is anchored where the trend has fallen this fraction of
+            its drop (0.99: the bottom; adaptive rules 0.5: halfway down, where it falls
+            fastest) ...
+        divisor: ... and is at most that rate / ``divisor``,
         turn: ... and at most the rate where the trend has turned up by ``turn`` of the drop
             above its minimum (else the last rate) / ``margin``,
         margin: ... (see :func:`~lrlab.search.suggest`);
         unclear: without a clear descent, where the curve breaks upwards / ``unclear``.
+        place: :func:`~lrlab.search.auto` centres its race at the trend's bottom x ``place``.
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
 
@@ -97,10 +103,12 @@ class Rules:
     plateau: float = 0.01
     ragged: float = 4.0
     ragged_floor: float = 0.1
+    depth: float = 0.99
     divisor: float = 2.0
     turn: float = 0.05
     margin: float = 3.0
     unclear: float = 10.0
+    place: float = 1.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
@@ -112,6 +120,7 @@ class Rules:
             (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
             (self.margin >= 1 and self.unclear >= 1 and 0 < self.turn < 1,
              "margin and unclear must be >= 1, turn in (0, 1)"),
+            (0 < self.depth < 1 and self.place > 0, "depth must be in (0, 1), place > 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -120,9 +129,14 @@ class Rules:
 
 DEFAULT_RULES = Rules()
 
-#: The rules for adaptive update rules (Adam and its kin): their suggestion sits further
-#: below the bottom of the trend (calibrated in ``benchmarks/finder_quality.py``).
-ADAPTIVE_RULES = Rules(divisor=6.0, margin=8.0)
+#: The rules for adaptive update rules (Adam and its kin). Their range test falls late and
+#: steeply and the rate that trains best for many epochs sits in the fall, not at its bottom:
+#: the suggestion is the rate halfway down the descent (``depth`` 0.5), at most a quarter of
+#: where the trend turns up. Calibrated on the shapes of 35 Adam range tests (7 networks x 5
+#: seeds, ``benchmarks/finder_quality.py``): anchors halfway down with divisors 0.8-1.2 all
+#: kept every run within 1.6 points of the Adam oracle, while the bottom / 6 lost up to 6.
+#: ``auto`` centres its race at the bottom / 3 (``place``).
+ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, place=1 / 3)
 
 #: Update rules (lrlab's names) whose step is scaled per parameter.
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
@@ -134,8 +148,8 @@ def rules_for(optimizer: object) -> Rules:
     (a name, a torch optimizer or an lrlab one), else :data:`DEFAULT_RULES`.
 
     Example:
-        >>> rules_for("adam").divisor, rules_for("sgd").divisor
-        (6.0, 2.0)
+        >>> rules_for("adam").depth, rules_for("sgd").depth
+        (0.5, 0.99)
     """
     name = optimizer if isinstance(optimizer, str) else getattr(
         getattr(optimizer, "rule", None), "name", None) or type(optimizer).__name__
@@ -188,7 +202,16 @@ def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) ->
     ``m = max(2h + 1, n // 10)`` points (at most up to ``best``): the level it starts from;
     ``top`` = the last index before ``best`` where the trend is still at or above ``level``
     (0 if none), so a noisy start or an early bump is passed over; ``drop = level - trend[best]``;
-    ``noise`` = 1.4826 x MAD of ``raw - trend`` up to ``best``. Returns None under 5 points.
+    ``noise`` = 1.4826 x MAD of ``raw - trend`` up to ``best``, and over at least the first
+    ``m`` points (at least ``NOISE_FLOOR`` x ``|level|``). The descent is *clear* when ``drop > clear x noise`` and the trend stays
+    below ``level - clear x noise`` for more than ``h`` points (the trend's half-width).
+    Returns None under 5 points.
+
+    Why these guards: a descent is real only when the loss falls by clearly more than the
+    curve's own noise, over a stretch the trend cannot draw from a few noisy points. A
+    flat curve whose trend is lowest at its first points once had its noise measured over
+    those one or two points (zero), so any wobble read as a "clear descent" at 1e-7 (deep
+    tanh and GRU networks with SGD: 40-60 points lost).
     """
     x, y = check_curve(lrs, values, "values")
     n = len(y)
@@ -201,8 +224,14 @@ def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) ->
     above = np.nonzero(tr[: best + 1] >= level)[0]
     top = int(above[-1]) if len(above) else 0
     drop = level - float(tr[best])
-    noise = noise_level(y[: best + 1] - tr[: best + 1])
-    return Descent(x, y, tr, level, m, top, best, drop, noise, drop > rules.clear * noise and drop > 0)
+    k = max(best + 1, m)  # the noise of at least the first stretch, never of a point or two
+    # ... and at least 0.1% of the level: a curve that does not move at all (the validation
+    # accuracy of a network that learns nothing is the same at every step) has zero noise,
+    # and a rise by less than one validation example read as clear.
+    noise = max(noise_level(y[:k] - tr[:k]), NOISE_FLOOR * abs(level))
+    deep = int(np.count_nonzero(tr[top:] < level - rules.clear * noise))  # sustained, not a dip
+    clear = drop > 0 and drop > rules.clear * noise and deep > half_width(n, rules.window)
+    return Descent(x, y, tr, level, m, top, best, drop, noise, clear)
 
 
 def first_ragged(d: Descent, rules: Rules, start: int) -> int | None:

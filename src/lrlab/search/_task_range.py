@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -19,7 +20,9 @@ import torch
 from lrlab._errors import LrlabError
 from lrlab.data import ModelLoss
 from lrlab.search._range_test import Mode, find_lr
-from lrlab.search._result import RangeTestResult
+from lrlab.search._readings import Reading, describe
+from lrlab.search._result import RangeTestResult, _diverged
+from lrlab.search._suggest import broke_at
 from lrlab.tasks import Split, Task
 
 __all__ = ["range_test"]
@@ -56,9 +59,12 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         start, end, steps, mode: the rate ramp.
         batch_size: default: the task's (a DataLoader keeps its own).
         validate: also evaluate the validation data along the way (Smith's readings).
-        extend: when the loss neither fell clearly, nor rose, nor diverged (no suggestion:
-            the descent has not started), run the test again up to ``1000 x end`` with the
-            same steps per decade (``mode="exp"``), once.
+        extend: a second look when the curve shows no clear descent (``mode="exp"``, once):
+            when the loss neither fell clearly, nor rose, nor diverged (no suggestion: the
+            descent has not started), run the test again up to ``1000 x end`` with the same
+            steps per decade; when it stayed flat and then broke upwards or diverged at a
+            rate ``B``, run it again from ``B / 1000`` to ``min(end, 10 B)`` with twice the
+            steps (the zoom), and read that curve.
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -77,11 +83,44 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
     result = _once(task, end=end, steps=steps, **args)
-    if (extend and mode == "exp" and math.isnan(result.suggestion.lr)
-            and not result.stopped_early):
+    if not (extend and mode == "exp"):
+        return result
+    if math.isnan(result.suggestion.lr) and not result.stopped_early:
         more = steps + round(3 * steps / math.log10(end / start))  # 3 decades, same density
         result = _once(task, end=end * 1000, steps=more, **args)
-    return result
+    broke = flat_break(result)
+    if broke is None or broke / 1000 <= start:
+        return result
+    # A flat curve that broke: its only evidence is where it broke, read with a wide margin
+    # (a tenth) because at the test's density that point is known to a factor of 2-3. A
+    # network that needs more steps at each rate to show its descent (deep tanh layers)
+    # shows it when the zoom spends twice the test's steps on the decades below the break.
+    args["start"] = broke / 1000
+    zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke), steps=2 * steps, **args)
+    d = describe(zoom.lrs, zoom.losses, zoom.rules) if len(zoom.lrs) else None
+    if d is not None and d.clear:
+        return zoom
+    again = flat_break(zoom)
+    if d is not None and again is not None and d.drop < d.noise:
+        # Still flat, not one noise unit of descent at four times the density: lower rates
+        # do nothing in a short run (a GRU). The break is now sharp (seeds agree within
+        # ~30%), so it is read as a clear curve's turn-up is: / margin.
+        why = (f"suggestion: the loss stayed flat (a fall of {d.drop:.3g} within its noise "
+               f"{d.noise:.3g}) and broke upwards at {again:.3g} in a second test of "
+               f"{len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}, / {zoom.rules.margin:g}: "
+               "weak evidence")
+        return replace(zoom, suggestion=Reading(again / zoom.rules.margin, why))
+    return result  # a weak, noisy fall: the first test's reading stands
+
+
+def flat_break(result: RangeTestResult) -> float | None:
+    """The rate where a curve without a clear descent broke upwards or diverged, or None
+    (a clear descent, or a curve that never moved)."""
+    d = describe(result.lrs, result.losses, result.rules) if len(result.lrs) else None
+    if d is None or d.clear:
+        return None
+    i = broke_at(d, result.rules, _diverged(result.stopped_early, result.reason))
+    return None if i is None else float(result.lrs[i])
 
 
 def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
