@@ -324,9 +324,9 @@ def test_a_flat_curve_that_broke_is_looked_at_again_zoomed(monkeypatch):
     broke = s2 * 1000                                  # the zoom starts 3 decades below the break
     assert 10 ** 0.5 < broke < 10 ** 1.0 and e2 == pytest.approx(min(10.0, 10 * broke))
     assert n2 == 200
-    # still flat at twice the steps: where it broke again, / the margin (3)
+    # still flat at twice the steps: where it broke again, / rules.flat (4)
     assert "second test" in r.suggestion.why and r.lrs[0] == pytest.approx(s2)
-    assert 10 ** 0.5 / 3 < r.suggestion.lr < 10 ** 0.8 / 3
+    assert 10 ** 0.5 / 4 < r.suggestion.lr < 10 ** 0.8 / 4 and "/ 4" in r.suggestion.why
 
 
 def test_the_zoom_keeps_a_clear_descent_and_drops_a_noisy_one(monkeypatch):

@@ -92,7 +92,9 @@ class Rules:
         turn: ... and at most the rate where the trend has turned up by ``turn`` of the drop
             above its minimum (else the last rate) / ``margin``,
         margin: ... (see :func:`~lrlab.search.suggest`);
-        unclear: without a clear descent, where the curve breaks upwards / ``unclear``.
+        unclear: without a clear descent, where the curve breaks upwards / ``unclear``;
+        flat: ... and where a zoomed second test that stayed flat broke / ``flat``
+            (:func:`~lrlab.search.range_test`, ``extend=True``).
         place: :func:`~lrlab.search.auto` centres its race at the trend's bottom x ``place``.
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
@@ -108,6 +110,7 @@ class Rules:
     turn: float = 0.05
     margin: float = 3.0
     unclear: float = 10.0
+    flat: float = 4.0
     place: float = 1.0
     cycle_divisor: float = 3.0
 
@@ -118,8 +121,8 @@ class Rules:
             (0 < self.improve < 1 and 0 <= self.plateau < 1, "improve and plateau must be in (0, 1)"),
             (self.ragged > 1 and self.ragged_floor >= 0, "ragged must be > 1, ragged_floor >= 0"),
             (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
-            (self.margin >= 1 and self.unclear >= 1 and 0 < self.turn < 1,
-             "margin and unclear must be >= 1, turn in (0, 1)"),
+            (self.margin >= 1 and self.unclear >= 1 and self.flat >= 1 and 0 < self.turn < 1,
+             "margin, unclear and flat must be >= 1, turn in (0, 1)"),
             (0 < self.depth < 1 and self.place > 0, "depth must be in (0, 1), place > 0"),
         ]
         for ok, message in checks:
@@ -135,8 +138,9 @@ DEFAULT_RULES = Rules()
 #: where the trend turns up. Calibrated on the shapes of 35 Adam range tests (7 networks x 5
 #: seeds, ``benchmarks/finder_quality.py``): anchors halfway down with divisors 0.8-1.2 all
 #: kept every run within 1.6 points of the Adam oracle, while the bottom / 6 lost up to 6.
-#: ``auto`` centres its race at the bottom / 3 (``place``).
-ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, place=1 / 3)
+#: ``auto`` centres its race at the bottom / 3 (``place``); a flat zoomed test keeps one
+#: step more margin than a clear curve's turn-up (``flat`` 5), as SGD's (3 -> 4).
+ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3)
 
 #: Update rules (lrlab's names) whose step is scaled per parameter.
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",

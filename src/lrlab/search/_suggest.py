@@ -10,7 +10,8 @@ smooth), then drop the first 10% and the last 5 points as fastai does; lrlab's :
   smoothed loss.
 * :func:`steepest`: where the smoothed loss falls fastest per unit of ``log(lr)``.
 * :func:`min_div10`: the rate at the smoothed loss's minimum, divided by 10.
-* :func:`suggest`: the rate where the trend reaches its bottom (within 1% of its minimum).
+* :func:`suggest`: below the bottom of the trend (halfway down it for adaptive rules), a
+  margin below where it turns up; a flat curve is read from where it breaks upwards.
 
 These rules were written for lrlab from the rules' published descriptions.
 """
@@ -244,33 +245,37 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
             diverged: bool = False) -> Reading:
     """lrlab's suggested rate: below the bottom of the loss trend, away from where it turns up.
 
-    On the zero-phase robust trend (see :mod:`lrlab.search._readings` for ``level``, ``best``
-    and ``drop``), ``bottom`` is the first rate where the trend is within ``rules.plateau``
-    (1%) of ``drop`` of its minimum and ``turn`` the first rate after the minimum where the
+    On the zero-phase robust trend (see :func:`~lrlab.search._readings.describe` for
+    ``level``, ``best``, ``drop``, ``noise`` and when a descent is *clear*), ``anchor`` is
+    the first rate where the trend has fallen ``rules.depth`` of ``drop`` (0.99: its bottom;
+    adaptive rules 0.5: halfway down) and ``turn`` the first rate after the minimum where the
     trend has risen by ``rules.turn`` (5%) of ``drop`` (the last rate if it never does), and
 
-        ``lr = min(lrs[bottom] / rules.divisor, lrs[turn] / rules.margin)``
+        ``lr = min(lrs[anchor] / rules.divisor, lrs[turn] / rules.margin)``
 
-    (divisor 2 and margin 3; for adaptive rules, :func:`rules_for`, 6 and 8). So the
-    suggestion keeps at least a factor 3 (half a decade) from where the loss turns up or
-    the test diverged, and never sits next to divergence. Adam's range test sits far
-    above the rate that trains best for many epochs (on a small CNN the bottom was 6x the
-    best rate, 10x a collapse), hence its wider margins.
+    SGD-like rules: the bottom / 2, at most the turn / 3. Adaptive rules (:func:`rules_for`):
+    halfway down / 1, at most the turn / 4: an adaptive rule's test falls late and steeply,
+    and the rate that trains best for many epochs sits in the fall, where the loss falls
+    fastest, not at its bottom (3-15x lower on the networks measured). So the suggestion
+    keeps at least a factor 3 from where the loss turns up or the test diverged, and never
+    sits next to divergence.
 
-    Without a clear descent the evidence is weak and the reason says so. The suggestion is
-    then the lowest of: the rate where the curve breaks upwards for good (its running
-    median rises ``rules.clear`` x the noise above the starting level and stays there;
-    else, when the test diverged (``diverged=True``), the last rate) / ``rules.unclear``
-    (10); and, when the trend still fell
-    by more than twice the noise, the rule above on that weak descent. A flat curve that
-    never rose gives no rate, and the reason says to run the test further (a larger
-    ``end``): its lowest point is noise (on a recurrent network it sat at the first rate).
+    Without a clear descent the evidence is weak and the reason says so. The flat part's
+    lowest point is noise and never read (on a recurrent network it sat at the first
+    rate). The suggestion is where the curve breaks upwards for good (its running median
+    rises ``rules.clear`` x the noise above the starting level and stays there; else, when
+    the test diverged (``diverged=True``), the last rate) / ``rules.unclear`` (10: at a
+    range test's usual density that point is known to a factor of 2-3 only); or, lower,
+    the rule above on a weak fall (more than ``WEAK`` x the noise) that leads straight into
+    that rise. A flat curve that never rose gives no rate, and the reason says to run the
+    test further (a larger ``end``). :func:`~lrlab.search.range_test` with ``extend=True``
+    (``lrlab find``) takes a second, zoomed look at a flat curve that broke.
 
-    Why this shape: calibrated against oracle grids trained for the full epochs, several
-    seeds, on the built-in tasks and on tasks unlike them (``benchmarks/finder_quality.py``);
-    the bottom itself, lrlab's earlier rule, sat next to divergence on networks whose loss
-    falls until it blows up (a tabular MLP collapsed to the majority class), and with Adam
-    it missed by about 2.5 points on every seed.
+    Why this shape: calibrated against oracle grids trained for the full epochs, five
+    seeds, on tasks unlike the built-ins (``benchmarks/finder_quality.py``), per family on
+    the shape of the curve: the bottom itself, lrlab's earlier rule, sat next to divergence
+    on networks whose loss falls until it blows up, and with Adam it missed by about 2.5
+    points on every seed.
 
     Args:
         lrs: the rates, increasing.

@@ -104,12 +104,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if d is not None and again is not None and d.drop < d.noise:
         # Still flat, not one noise unit of descent at four times the density: lower rates
         # do nothing in a short run (a GRU). The break is now sharp (seeds agree within
-        # ~30%), so it is read as a clear curve's turn-up is: / margin.
+        # ~30%), so it is read much as a clear curve's turn-up is, with one step more
+        # margin (rules.flat = margin + 1): the break for good (three noise units, to
+        # stay) comes later than a clear curve's turn-up (5% of the drop).
+        k = zoom.rules.flat
         why = (f"suggestion: the loss stayed flat (a fall of {d.drop:.3g} within its noise "
                f"{d.noise:.3g}) and broke upwards at {again:.3g} in a second test of "
-               f"{len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}, / {zoom.rules.margin:g}: "
-               "weak evidence")
-        return replace(zoom, suggestion=Reading(again / zoom.rules.margin, why))
+               f"{len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}, / {k:g}: weak evidence")
+        return replace(zoom, suggestion=Reading(again / k, why))
     return result  # a weak, noisy fall: the first test's reading stands
 
 
