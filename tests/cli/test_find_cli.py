@@ -63,3 +63,19 @@ def test_find_seeds_are_listed_as_for_sweep(capsys):
     out, err = capsys.readouterr()
     assert "median of 3 runs" in out
     assert err.startswith("note: --seeds lists the seeds") and err.count("\n") == 1
+
+
+def test_find_names_its_margin_and_which_rate_is_which(capsys):
+    """The last line gives the suggestion, its margin below where the loss turns up (the
+    factor is the ratio of the two rates printed), and names the table's 'recommended' as
+    Smith's reading, a different rule."""
+    import re
+
+    assert main(["find", "blobs"]) == 0
+    lines = " ".join(capsys.readouterr().out.split())
+    m = re.search(r"suggested rate: ([0-9.e-]+), ([0-9.]+)x below where the loss turns up "
+                  r"\(([0-9.e-]+)\)", lines)
+    assert m, lines[-400:]
+    rate, factor, room = (float(g) for g in m.groups())
+    assert factor >= 3 and factor == pytest.approx(room / rate, rel=0.02)
+    assert "'recommended'" in lines and "Smith's reading" in lines

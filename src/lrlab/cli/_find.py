@@ -70,7 +70,9 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
-                "warnings": list(result.warnings)}
+                "warnings": list(result.warnings),
+                "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
+                             "why": result.headroom.why}}
     if out is not None:
         _save(result, out, settings)
     if report is not None:
@@ -121,7 +123,10 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
     smith = result.recommended.lr
     also = ("" if math.isnan(smith) else f"; the table's 'recommended' {smith:.3g} is Smith's "
             f"reading, from the {result.read_on}, a different rule")
-    stdout.print(f"suggested rate: {rate:.3g} (lrlab's rule on the training loss{also})"
+    room = result.headroom
+    margin = ("" if math.isnan(room.lr) or math.isnan(rate) else
+              f", {room.lr / rate:.3g}x below {room.why} ({room.lr:.3g})")
+    stdout.print(f"suggested rate: {rate:.3g}{margin} (lrlab's rule on the training loss{also})"
                  if not math.isnan(rate) else
                  f"no rate: {result.suggestion.why.removeprefix('suggestion: ')}",
                  soft_wrap=True, markup=False)

@@ -296,11 +296,17 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     info = run.info
     rows = info.readings[info.readings["name"] == "suggestion"]
     why = rows["why"].iloc[0] if len(rows) else ""
-    verdict = (f"suggested rate {info.suggestion:.3g}: {why}" if math.isfinite(info.suggestion)
+    room = run.settings.get("headroom") or {}  # lrlab find's margin (older runs lack it)
+    margin = (f", {room['lr'] / info.suggestion:.3g}x below {room.get('why', '')} "
+              f"({room['lr']:.3g})" if isinstance(room.get("lr"), (int, float))
+              and math.isfinite(info.suggestion) and info.suggestion > 0 else "")
+    verdict = (f"suggested rate {info.suggestion:.3g}{margin}: {why}"
+               if math.isfinite(info.suggestion)
                else f"no rate: {why.removeprefix('suggestion: ')}" if why
                else "no rate could be read from this curve; widen the range or add steps")
     curve = info.curve
-    settings = {**{k: v for k, v in run.settings.items() if k != "warnings"}, "steps": len(curve),
+    settings = {**{k: v for k, v in run.settings.items() if k not in ("warnings", "headroom")},
+                "steps": len(curve),
                 "rates": f"{curve['lr'].iloc[0]:.3g} to {curve['lr'].iloc[-1]:.3g}"}
     if info.reason:
         settings["stopped"] = info.reason

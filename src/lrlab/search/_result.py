@@ -17,7 +17,7 @@ from lrlab.search._readings import (
     smith_readings,
 )
 from lrlab.search._smooth import Array, ema, trend
-from lrlab.search._suggest import COMPARISONS, suggest
+from lrlab.search._suggest import COMPARISONS, broke_at, suggest, turn_up
 
 __all__ = ["RangeTestResult"]
 
@@ -128,6 +128,31 @@ class RangeTestResult:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
                        "more than a decade")
         return tuple(out)
+
+    @property
+    def headroom(self) -> Reading:
+        """Where the suggestion's margin is measured from: the rate where the loss trend turns
+        up (a clear descent), or where a flat curve broke upwards or the test diverged;
+        ``nan`` when the curve never rose (the why says which).
+
+        Example:
+            >>> lrs = np.geomspace(1e-5, 10.0, 61)
+            >>> r = RangeTestResult.build(lrs, np.abs(np.log10(lrs)))
+            >>> 1.0 < r.headroom.lr < 4.0 and r.headroom.lr / r.suggestion.lr >= 3
+            True
+        """
+        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        if d is None:
+            return Reading(math.nan, "too few steps to read the curve")
+        if d.clear:
+            i = turn_up(d, self.rules)
+            if i == len(self.lrs) - 1 and not self.stopped_early:
+                return Reading(math.nan, "the loss never turned up: the test ended first")
+            return Reading(float(self.lrs[i]), "where the loss turns up")
+        i = broke_at(d, self.rules, _diverged(self.stopped_early, self.reason))
+        if i is None:
+            return Reading(math.nan, "the loss never rose")
+        return Reading(float(self.lrs[i]), "where the loss broke upwards")
 
     def comparisons(self) -> dict[str, Reading]:
         """The popular tools' rules (valley, steepest, min_div10) on this curve."""
