@@ -48,6 +48,41 @@ def server(reply: bytes) -> Iterator[str]:
         listener.close()
 
 
+@contextmanager
+def grpc_server() -> Iterator[str]:
+    """A loopback gRPC server with no services (every method: UNIMPLEMENTED)."""
+    grpc = pytest.importorskip("grpc")
+    from concurrent.futures import ThreadPoolExecutor
+
+    srv = grpc.server(ThreadPoolExecutor(max_workers=1))
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        srv.stop(None)
+
+
+@contextmanager
+def http_server() -> Iterator[str]:
+    """The standard library's web server on loopback (something else that answers)."""
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:  # its access log is not ours to read
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
 def closed_port() -> str:
     """A loopback address where nothing listens (a port the OS just gave and took back)."""
     with socket.create_server(("127.0.0.1", 0)) as s:
@@ -89,10 +124,46 @@ def test_a_server_that_is_not_ray_is_refused() -> None:
         check_address(address)
 
 
-def test_a_grpc_server_passes_the_probe_and_auto_is_left_to_ray() -> None:
+def test_a_server_that_stays_silent_is_refused_within_the_timeout() -> None:
+    """A listening socket that never accepts: the kernel completes the handshake, and
+    then nothing comes."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        with pytest.raises(LrlabError, match=f"cannot reach Ray at {address}: no answer "
+                                             "within 0.2 s"):
+            check_address(address, timeout=0.2)
+
+
+def test_a_server_that_hangs_up_is_not_ray() -> None:
+    with (server(b"") as address,
+          pytest.raises(LrlabError, match="answers, but not as a Ray cluster")):
+        check_address(address)
+
+
+def test_without_grpcio_the_handshake_alone_decides(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "grpc", None)  # `import grpc` now raises ImportError
     with server(SETTINGS_FRAME) as address:
-        check_address(address)  # no error
+        check_address(address)  # no error: any gRPC server passes step 1
     check_address("auto")  # Ray looks for a local cluster itself
+
+
+def test_a_grpc_server_that_is_not_ray_is_refused() -> None:
+    """Step 2: the server speaks gRPC but serves no Ray method (a head's GCS or a client
+    server); with ray:// the client server's method is asked for."""
+    with grpc_server() as address:
+        with pytest.raises(LrlabError, match="answers gRPC, but not as a Ray cluster") as err:
+            check_address(address)
+        assert "\n" not in str(err.value)
+        with pytest.raises(LrlabError, match="answers gRPC, but not as a Ray client server"):
+            check_address("ray://" + address)
+
+
+def test_a_grpc_server_that_never_answers_is_refused(monkeypatch) -> None:
+    """A SETTINGS frame, then silence: the gRPC call's deadline ends the wait."""
+    pytest.importorskip("grpc")
+    with (server(SETTINGS_FRAME) as address,
+          pytest.raises(LrlabError, match="does not answer within 0.5 s")):
+        check_address(address, timeout=0.5)
 
 
 # -- the command line -------------------------------------------------------------------
@@ -120,6 +191,22 @@ def test_an_unreachable_address_is_one_line(capsys, tmp_path) -> None:
     code, _, err = run(capsys, *sweep_args(tmp_path, "--executor", "ray", "--address", address))
     line = assert_bad_input(code, err)
     assert line.startswith(f"error: cannot reach Ray at {address}: connection refused")
+    assert_nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(("serve", "message"), [
+    (http_server, "answers, but not as a Ray cluster"),
+    (grpc_server, "answers gRPC, but not as a Ray cluster"),
+])
+def test_something_else_answering_is_one_line(capfd, tmp_path, serve, message) -> None:
+    """Not a word of Ray's own (captured at the file descriptors, where Ray's C++ core
+    writes its warnings): the one line, before ``ray.init``."""
+    with serve() as address:
+        code, out, err = run(capfd, *sweep_args(tmp_path, "--executor", "ray",
+                                                "--address", address))
+    line = assert_bad_input(code, err)
+    assert line.startswith(f"error: {address} {message}")
+    assert out == ""
     assert_nothing_written(tmp_path)
 
 
