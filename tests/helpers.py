@@ -1,6 +1,6 @@
 """Helpers the tests share: run ``lrlab`` in-process, check one-line errors, compare records
 without their wall-clock ``time`` metric, snapshot a folder, write gzipped IDX files,
-change a SQLite file behind the store's back.
+change a SQLite file behind the store's back, build a run's records by hand.
 
 ``tests/`` is on ``sys.path`` (its ``conftest.py`` puts it there), so any test imports these
 as ``from helpers import ...``.
@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from lrlab.cli import main
+from lrlab.train import SweepResult
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -82,3 +83,24 @@ def sqlite_exec(path: Path, *statements: str) -> Path:
     conn.commit()
     conn.close()
     return path
+
+
+def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc",
+         diverged: tuple[int, ...] = ()) -> SweepResult:
+    """A run built by hand: members ``(lr, seed, schedule, value)``, one epoch each, whose
+    validation ``monitor`` is ``value`` (its final and its best)."""
+    rows = []
+    for k, (_, _, _, value) in enumerate(finals):
+        rows += [(k, 1, "val", monitor, value), (k, 1, "train", "loss", 1.0)]
+        rows += [(k, 1, "val", "loss", 1.0)] if monitor != "loss" else []
+    records = pd.DataFrame(rows, columns=["member", "epoch", "split", "metric", "value"])
+    members = pd.DataFrame({
+        "member": range(len(finals)),
+        "label": [f"lr={lr:g} {s} seed={seed}" for lr, seed, s, _ in finals],
+        "lr": [f[0] for f in finals], "optimizer": "sgd", "seed": [f[1] for f in finals],
+        "schedule": [f[2] for f in finals],
+        "diverged": [k in diverged for k in range(len(finals))],
+        "diverged_epoch": pd.array([1 if k in diverged else None for k in range(len(finals))],
+                                   dtype="Int64")})
+    return SweepResult("made", monitor, monitor not in ("loss", "error", "sse"),
+                       {"optimizer": "sgd"}, records, members)

@@ -26,6 +26,7 @@ def test_report_writes_page_csv_and_markdown(capsys, blobs_dir: Path, tmp_path: 
                          "--plots", "heatmap,sse", "--target", "0.85")
     assert code == 0, err
     assert "best: lr=" in out and "per member (target: " in out  # verdict and table
+    assert "mean over 2 seeds of their best" in out  # two seeds: the rate's mean
     page = (tmp_path / "r.html").read_text()
     assert len(re.findall(r'<figure class="lrlab-plot"', page)) == 2
     table = pd.read_csv(tmp_path / "t.csv")

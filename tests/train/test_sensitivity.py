@@ -5,31 +5,11 @@ from __future__ import annotations
 import json
 import math
 
-import pandas as pd
 import pytest
+from helpers import made_run as made
 
 from lrlab import LrlabError
-from lrlab.train import SweepResult, sensitivity
-
-
-def made(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc",
-         diverged: tuple[int, ...] = ()) -> SweepResult:
-    """Members ``(lr, seed, schedule, final value)``, one epoch each."""
-    rows = []
-    for k, (_, _, _, value) in enumerate(finals):
-        rows += [(k, 1, "val", monitor, value), (k, 1, "train", "loss", 1.0)]
-        rows += [(k, 1, "val", "loss", 1.0)] if monitor != "loss" else []
-    records = pd.DataFrame(rows, columns=["member", "epoch", "split", "metric", "value"])
-    members = pd.DataFrame({
-        "member": range(len(finals)),
-        "label": [f"lr={lr:g} {s} seed={seed}" for lr, seed, s, _ in finals],
-        "lr": [f[0] for f in finals], "optimizer": "sgd", "seed": [f[1] for f in finals],
-        "schedule": [f[2] for f in finals],
-        "diverged": [k in diverged for k in range(len(finals))],
-        "diverged_epoch": pd.array([1 if k in diverged else None for k in range(len(finals))],
-                                   dtype="Int64")})
-    return SweepResult("made", monitor, monitor not in ("loss", "error", "sse"),
-                       {"optimizer": "sgd"}, records, members)
+from lrlab.train import sensitivity
 
 
 def test_basin_is_the_unbroken_run_of_good_rates_around_the_best() -> None:

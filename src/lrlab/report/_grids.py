@@ -15,7 +15,7 @@ import pandas as pd
 
 from lrlab.report._curves import member_records
 from lrlab.report._style import DIVERGED, drawing_on, epoch_axis, label_axes, rate_colors
-from lrlab.report._tables import member_groups
+from lrlab.train import setting_labels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,7 +54,7 @@ def heatmap_info(run: SweepResult, metric: str | None = None) -> HeatmapInfo:
     metric = metric or run.monitor
     rows = member_records(run, metric, ("val",))
     rows["value"] = rows["value"].where(np.isfinite(rows["value"]))
-    groups = member_groups(run.members)
+    groups = setting_labels(run.members)
     rows["setting"] = rows["member"].map(dict(zip(run.members["member"], groups)))
     grid = rows.pivot_table(index="setting", columns="epoch", values="value",
                             aggfunc="median", dropna=False)

@@ -166,10 +166,10 @@ class LearningCurveInfo:
 
 def learning_curve_info(curve: LearningCurve) -> LearningCurveInfo:
     """Median over seeds of each setting's best validation metric, per size."""
-    from lrlab.report._tables import member_groups
+    from lrlab.train import setting_labels
 
     table = curve.table()
-    groups = dict(zip(curve.runs[0].members["member"], member_groups(curve.runs[0].members)))
+    groups = dict(zip(curve.runs[0].members["member"], setting_labels(curve.runs[0].members)))
     table["setting"] = table["member"].map(groups)
     best = f"best_val_{curve.monitor}"
     frame = (table.groupby(["setting", "size"], sort=False)

@@ -80,9 +80,9 @@ def schedule_info(run: SweepResult) -> ScheduleCurves:
     (``record_steps``), else the rate of each epoch's last step; one curve per setting
     (members differing only by seed follow the same schedule).
     """
-    from lrlab.report._tables import member_groups
+    from lrlab.train import setting_labels
 
-    groups = member_groups(run.members)
+    groups = setting_labels(run.members)
     first = ~groups.duplicated()
     keep = dict(zip(run.members.loc[first, "member"], groups[first]))
     if run.steps is not None and (run.steps["metric"] == "lr").any():

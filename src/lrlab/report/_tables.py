@@ -14,26 +14,24 @@ better (loss, error, SSE); ``target=`` sets an absolute value instead.
 from __future__ import annotations
 
 import math
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.train import setting_labels
 
 if TYPE_CHECKING:
     from lrlab.train import SweepResult
 
-__all__ = ["TARGET_FRACTION", "markdown_table", "member_groups", "member_table",
+__all__ = ["TARGET_FRACTION", "markdown_table", "member_table",
            "robustness_table", "target_value"]
 
 #: The default target is this fraction of the best member's best value (or the best
 #: divided by it when lower is better).
 TARGET_FRACTION = 0.95
 
-#: Member-table columns that describe the member, not the settings it shares with others.
-_NOT_SETTINGS = ("member", "label", "seed", "diverged", "diverged_epoch", "diverged_step")
 
 
 def _curve(run: SweepResult, metric: str, split: str) -> pd.DataFrame:
@@ -137,15 +135,6 @@ def _best_epoch(val: pd.DataFrame, k: int, higher: bool) -> float:
     return float(column.idxmax() if higher else column.idxmin())
 
 
-def member_groups(members: pd.DataFrame) -> pd.Series:
-    """A label per member naming its settings without the seed (``lr=0.1``): members with
-    the same label differ only by seed."""
-    settings = [c for c in members.columns if c not in _NOT_SETTINGS]
-    keys = members[settings].map(str).agg("|".join, axis=1)  # NaN: a rule without it
-    first = members.groupby(keys, sort=False)["label"].transform("first")
-    return first.map(lambda s: re.sub(r"\s*\bseed=\d+", "", s).strip())
-
-
 def robustness_table(run: SweepResult, *, target: float | None = None) -> pd.DataFrame | None:
     """Per setting (members that differ only by seed): how much the seed matters.
 
@@ -155,7 +144,7 @@ def robustness_table(run: SweepResult, *, target: float | None = None) -> pd.Dat
     seeds that reached it). ``None`` when no setting ran with more than one seed.
     """
     table = member_table(run, target=target)
-    table["setting"] = member_groups(run.members).to_numpy()
+    table["setting"] = setting_labels(run.members).to_numpy()
     if table.groupby("setting").size().max() < 2:
         return None
     m = run.monitor

@@ -7,12 +7,12 @@ from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import SMALL_WORK, check_fit, threads_for
+from lrlab.train._rank import rank, setting_labels
 from lrlab.train._result import (
     SweepResult,
     check_writable,
     diverged_epochs,
     members_table,
-    rank,
 )
 from lrlab.train._sensitivity import Basin, Sensitivity, sensitivity
 
@@ -44,6 +44,7 @@ __all__ = [
     "rank",
     "resolve_task",
     "sensitivity",
+    "setting_labels",
     "threads_for",
     "validated",
 ]

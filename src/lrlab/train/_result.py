@@ -20,6 +20,7 @@ from lrlab._errors import LrlabError
 from lrlab._io import UMASK
 from lrlab.optim import get_rule
 from lrlab.train._config import mult_label
+from lrlab.train._rank import rank, setting_labels
 from lrlab.train._sensitivity import TOLERANCE, Sensitivity, sensitivity
 
 if TYPE_CHECKING:
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
     from lrlab.tasks import Task
     from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table",
-           "rank"]
+__all__ = ["SweepResult", "check_writable", "diverged_epochs", "last_epochs", "members_table"]
 
 Format = Literal["csv", "parquet"]
 
@@ -118,12 +118,16 @@ class SweepResult:
         return out
 
     def ranked(self) -> pd.DataFrame:
-        """:meth:`summary`, best member first (see :func:`rank`)."""
-        return rank(self.summary(), self.monitor, self.higher_is_better)
+        """:meth:`summary` best first, with each member's ``setting`` (its label without the
+        seed), ``seeds`` and ``mean_best_val_<m>``: with several seeds per rate, rates are
+        ranked by the mean over their seeds, not by one lucky seed (see :func:`rank`)."""
+        summary = self.summary().assign(setting=setting_labels(self.members).to_numpy())
+        return rank(summary, self.monitor, self.higher_is_better)
 
     def best(self) -> pd.Series | None:
-        """The summary row of the best member (the first of :meth:`ranked`); ``None`` when
-        every member diverged at once (no member has a score)."""
+        """The ranked row of the best member (the first of :meth:`ranked`: with seeds, the
+        best seed of the rate whose mean over seeds is best); ``None`` when every member
+        diverged at once (no member has a score)."""
         table = self.ranked()
         if table.empty or pd.isna(table.iloc[0][f"best_val_{self.monitor}"]):
             return None
@@ -144,7 +148,13 @@ class SweepResult:
         done = int(self.records["epoch"].max())
         of = (f"{done} done, {self.epochs} planned" if self.epochs and done < self.epochs
               else str(self.epochs or done))  # a study still running, or cut short
-        return (f"best: {b['label']} (validation {self.monitor} {b[f'best_val_{self.monitor}']:.4f}"
+        m = self.monitor
+        if b["seeds"] > 1:  # the rate, by its mean; then the seed that did best
+            return (f"best: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
+                    f"mean over {b['seeds']} seeds of their best; best seed {b['label']}: "
+                    f"{b[f'best_val_{m}']:.4f} at epoch {int(b['best_epoch'])} of {of})"
+                    f"{self._basin_words(b)}{tail}")
+        return (f"best: {b['label']} (validation {m} {b[f'best_val_{m}']:.4f}"
                 f" at epoch {int(b['best_epoch'])} of {of}){self._basin_words(b)}{tail}")
 
     def _basin_words(self, best: pd.Series) -> str:
@@ -226,23 +236,6 @@ class SweepResult:
                    steps_per_epoch=int(meta.get("steps_per_epoch") or 0),
                    optimizer=str(meta.get("optimizer") or meta["config"].get("optimizer")
                                  or "sgd"))
-
-
-def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.DataFrame:
-    """Summary rows best first: the best validation ``monitor``, ties broken by the lower
-    final validation loss; members without a score (diverged at once) last. The one ranking
-    of members every search and verdict uses.
-
-    Example:
-        >>> table = pd.DataFrame({"label": ["a", "b", "c"],
-        ...                       "best_val_loss": [0.3, 0.1, float("nan")],
-        ...                       "final_val_loss": [0.3, 0.1, float("nan")]})
-        >>> rank(table, "loss", False)["label"].tolist()
-        ['b', 'a', 'c']
-    """
-    return summary.sort_values([f"best_val_{monitor}", "final_val_loss"],
-                               ascending=[not higher_is_better, True], kind="stable",
-                               na_position="last").reset_index(drop=True)
 
 
 def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> None:

@@ -1,0 +1,78 @@
+"""Which rate is best with several seeds: the mean over seeds per rate, never one lucky
+seed; the rows built by hand, the means computed by hand in float64."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+from helpers import made_run
+
+from lrlab.train import rank, setting_labels
+
+# rate 0.1 is steady (mean 0.90); rate 1.0 has one lucky seed (0.95) that beats every seed
+# of 0.1, but its mean is 0.79
+STEADY = [0.90, 0.91, 0.89]
+LUCKY = [0.95, 0.70, 0.72]
+FINALS = ([(1.0, s, "c", v) for s, v in enumerate(LUCKY)]
+          + [(0.1, s, "c", v) for s, v in enumerate(STEADY)])
+
+
+def summary(best: list[float], loss: list[float] | None = None) -> pd.DataFrame:
+    """Two rates x three seeds, rate 1.0 first, as a summary with its settings."""
+    n = len(best)
+    labels = [f"lr={lr:g} seed={k % 3}" for k, lr in enumerate([1.0] * 3 + [0.1] * 3)][:n]
+    return pd.DataFrame({"member": range(n), "label": labels,
+                         "setting": [label.split()[0] for label in labels],
+                         "best_val_auc": best, "final_val_loss": loss or [1.0] * n})
+
+
+def test_the_mean_over_seeds_beats_one_lucky_seed() -> None:
+    table = rank(summary(LUCKY + STEADY), "auc", True)
+    assert table["label"].tolist() == ["lr=0.1 seed=1", "lr=0.1 seed=0", "lr=0.1 seed=2",
+                                       "lr=1 seed=0", "lr=1 seed=2", "lr=1 seed=1"]
+    assert table["mean_best_val_auc"].tolist() == pytest.approx(
+        [sum(STEADY) / 3] * 3 + [sum(LUCKY) / 3] * 3, abs=1e-15)
+    assert table["seeds"].tolist() == [3] * 6
+
+
+def test_lower_is_better_and_the_mean_final_loss_breaks_ties() -> None:
+    """Loss: 1.0's seeds (0.2, 0.6, 0.7) hold the lowest, 0.1's (0.4, 0.45, 0.5) the lower
+    mean; two settings with equal means go by their mean final validation loss."""
+    table = rank(summary([0.2, 0.6, 0.7, 0.4, 0.45, 0.5]).rename(
+        columns={"best_val_auc": "best_val_loss"}), "loss", False)
+    assert table["setting"].tolist() == ["lr=0.1"] * 3 + ["lr=1"] * 3
+    assert table["label"].iloc[0] == "lr=0.1 seed=0"
+    tied = rank(summary([0.5, 0.75, 0.25, 0.5, 0.5, 0.5], [2.0, 2.0, 2.0, 1.0, 1.5, 0.5]),
+                "auc", True)
+    assert tied["setting"].tolist() == ["lr=0.1"] * 3 + ["lr=1"] * 3
+
+
+def test_a_seed_without_a_score_puts_its_rate_after_the_scored_ones() -> None:
+    """A seed that diverged at once has no best: its rate's mean is not a mean of the
+    others (two lucky seeds of three would win), so the rate comes last."""
+    table = rank(summary([0.99, 0.98, math.nan, 0.5, 0.5, 0.5]), "auc", True)
+    assert table["setting"].tolist() == ["lr=0.1"] * 3 + ["lr=1"] * 3
+    assert math.isnan(table["mean_best_val_auc"].iloc[-1])
+
+
+def test_one_seed_per_rate_ranks_members_as_before() -> None:
+    table = summary([0.5, 0.9, 0.7]).assign(setting=["a", "b", "c"])
+    assert rank(table, "auc", True)["setting"].tolist() == ["b", "c", "a"]
+    no_settings = table.drop(columns="setting")
+    assert rank(no_settings, "auc", True)["member"].tolist() == [1, 2, 0]
+
+
+def test_a_run_names_the_rate_with_the_best_mean() -> None:
+    """ranked(), best() and the verdict of a run; the per-member summary is untouched."""
+    run = made_run(FINALS)
+    assert setting_labels(run.members).tolist() == ["lr=1 c"] * 3 + ["lr=0.1 c"] * 3
+    best = run.best()
+    assert (best["setting"], best["label"], best["lr"]) == ("lr=0.1 c", "lr=0.1 c seed=1", 0.1)
+    assert best["mean_best_val_auc"] == pytest.approx(sum(STEADY) / 3, abs=1e-7)  # float32
+    assert run.ranked()["setting"].tolist() == ["lr=0.1 c"] * 3 + ["lr=1 c"] * 3
+    assert run.summary()["label"].tolist() == run.members["label"].tolist()
+    assert run.verdict().startswith(
+        "best: lr=0.1 c (validation auc 0.9000, mean over 3 seeds of their best; best seed "
+        "lr=0.1 c seed=1: 0.9100 at epoch 1 of 1)")
