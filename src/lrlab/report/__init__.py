@@ -57,7 +57,7 @@ from lrlab.report._report import (
 )
 from lrlab.report._schedules import ScheduleCurves, plot_schedules, schedule_curves, schedule_info
 from lrlab.report._sensitivity import plot_sensitivity, sensitivity_info
-from lrlab.report._style import label_axes, new_figure
+from lrlab.report._style import label_axes, new_figure, rate_colors
 from lrlab.report._tables import (
     TARGET_FRACTION,
     markdown_table,
@@ -100,6 +100,7 @@ __all__ = [
     "plot_sensitivity",
     "plot_sse",
     "range_test_info",
+    "rate_colors",
     "report_content",
     "robustness_table",
     "schedule_curves",

@@ -8,6 +8,7 @@ Compute, then draw: :func:`curves_info` and :func:`grad_norm_info` read a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,11 +18,11 @@ import pandas as pd
 from lrlab._errors import LrlabError
 from lrlab.report._style import (
     DIVERGED,
+    colors_for,
     drawing_on,
     epoch_axis,
     label_axes,
     legend_outside,
-    rate_colors,
     spans_decades,
 )
 
@@ -100,12 +101,14 @@ def curves_info(run: SweepResult, metric: str = "loss") -> CurvesInfo:
                       log=metric in ("loss", "sse") and spans_decades(frame["value"]))
 
 
-def plot_curves(info: CurvesInfo, *, ax: Axes | None = None) -> Figure | Axes:
-    """One line per member and split (train solid, validation dashed, one colour per rate);
-    a diverged member gets an X where it diverged (at the top when its value was not
-    finite). Drawn on ``ax`` when given (and ``ax`` returned), else on a new figure."""
+def plot_curves(info: CurvesInfo, *, ax: Axes | None = None,
+                colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
+    """One line per member and split (train solid, validation dashed, one colour per rate:
+    ``colors``, the page's :func:`rate_colors`, when given); a diverged member gets an X
+    where it diverged (at the top when its value was not finite). Drawn on ``ax`` when
+    given (and ``ax`` returned), else on a new figure."""
     out, ax = drawing_on(ax)
-    colors = rate_colors(info.frame["lr"])
+    colors = colors_for(info.frame["lr"], colors)
     named = set()
     dots = {"marker": "o", "markersize": 3} if info.frame["epoch"].nunique() <= 20 else {}
     for (member, split), rows in info.frame.groupby(["member", "split"], sort=True):
@@ -130,7 +133,7 @@ def plot_curves(info: CurvesInfo, *, ax: Axes | None = None) -> Figure | Axes:
     return out
 
 
-def _mark_diverged(ax, points: pd.DataFrame, colors: dict) -> None:
+def _mark_diverged(ax, points: pd.DataFrame, colors: Mapping[float, tuple]) -> None:
     """An X at each diverged member's last value, or at the top of the axes when that value
     is not finite (a blended transform: x in data, y in axes fraction)."""
     if points.empty:
@@ -173,11 +176,13 @@ def grad_norm_info(run: SweepResult) -> GradNormInfo:
     return GradNormInfo(frame, points, log=spans_decades(values[values > 0]))
 
 
-def plot_grad_norm(info: GradNormInfo, *, ax: Axes | None = None) -> Figure | Axes:
-    """Mean gradient norm per epoch (solid) and the epoch's largest (dotted), by rate; on
-    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+def plot_grad_norm(info: GradNormInfo, *, ax: Axes | None = None,
+                   colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
+    """Mean gradient norm per epoch (solid) and the epoch's largest (dotted), one colour per
+    rate (``colors`` as in :func:`plot_curves`); on ``ax`` when given (and ``ax``
+    returned), else on a new figure."""
     out, ax = drawing_on(ax)
-    colors = rate_colors(info.frame["lr"])
+    colors = colors_for(info.frame["lr"], colors)
     for _, rows in info.frame.groupby("member", sort=True):
         rows = rows.sort_values("epoch")
         color = colors[float(rows["lr"].iloc[0])]

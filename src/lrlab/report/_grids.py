@@ -7,6 +7,7 @@ Compute, then draw: :func:`heatmap_info` and :func:`sse_info` return plain data;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab.report._curves import member_records
-from lrlab.report._style import DIVERGED, drawing_on, epoch_axis, label_axes, rate_colors
+from lrlab.report._style import DIVERGED, colors_for, drawing_on, epoch_axis, label_axes
 from lrlab.train import setting_labels
 
 if TYPE_CHECKING:
@@ -118,13 +119,15 @@ def sse_info(run: SweepResult) -> SseInfo:
     return SseInfo(out, last)
 
 
-def plot_sse(info: SseInfo, *, ax: Axes | None = None) -> Figure | Axes:
+def plot_sse(info: SseInfo, *, ax: Axes | None = None,
+             colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
     """SSE against rate (both log): the median per rate after the first epoch and after the
-    last, each member a dot; a member without a value there (diverged) an X at the top. On
+    last, each member a dot in its rate's colour (``colors``: the page's
+    :func:`rate_colors`); a member without a value there (diverged) an X at the top. On
     ``ax`` when given (and ``ax`` returned), else on a new figure."""
     out, ax = drawing_on(ax)
     frame = info.frame
-    colors = rate_colors(frame["lr"])
+    colors = colors_for(frame["lr"], colors)
     styles = (("first", "after epoch 1", "o", "-"),
               ("last", f"after epoch {info.last_epoch}", "s", "--"))
     for column, label, marker, line in styles[: 1 if info.last_epoch == 1 else 2]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -178,13 +178,15 @@ def learning_curve_info(curve: LearningCurve) -> LearningCurveInfo:
     return LearningCurveInfo(curve.monitor, frame.sort_values(["lr", "size"], ignore_index=True))
 
 
-def plot_learning_curve(info: LearningCurveInfo, *, ax: Axes | None = None) -> Figure | Axes:
-    """Best validation metric against training-set size (log axis), one line per rate; on
-    ``ax`` when given (and ``ax`` returned), else on a new figure."""
-    from lrlab.report._style import drawing_on, label_axes, legend_outside, rate_colors
+def plot_learning_curve(info: LearningCurveInfo, *, ax: Axes | None = None,
+                        colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
+    """Best validation metric against training-set size (log axis), one line per rate in
+    its colour (``colors``: the page's :func:`rate_colors`); on ``ax`` when given (and
+    ``ax`` returned), else on a new figure."""
+    from lrlab.report._style import colors_for, drawing_on, label_axes, legend_outside
 
     out, ax = drawing_on(ax)
-    colors = rate_colors(info.frame["lr"])
+    colors = colors_for(info.frame["lr"], colors)
     for setting, rows in info.frame.groupby("setting", sort=False):
         ax.plot(rows["size"], rows["best"].where(np.isfinite(rows["best"])), marker="o",
                 color=colors[float(rows["lr"].iloc[0])], label=setting)

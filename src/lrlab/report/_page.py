@@ -30,11 +30,14 @@ if TYPE_CHECKING:
 
 __all__ = ["figure_png", "format_cell", "table_html", "write_page"]
 
+#: Text columns whose cells are all this short (labels, names) are kept on one line.
+_WORD = 24
+
 _CSS = """
 *{box-sizing:border-box}
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2330;
 margin:0;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:16px}
+main{max-width:1900px;margin:0 auto;padding:16px 24px}
 h1{font-size:1.5em;margin:.4em 0 .6em;overflow-wrap:anywhere}
 h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #d5d9e0;padding-bottom:.2em}
 h3{font-size:1em;margin:1em 0 .4em}
@@ -44,33 +47,43 @@ border-radius:4px;overflow-wrap:anywhere}
 overflow-wrap:anywhere}
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%}
 table{border-collapse:collapse;background:#fff;font-size:.9em;margin:.3em 0 1em}
-th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:right;white-space:nowrap}
-th{background:#eef0f4}
+th,td{border:1px solid #d5d9e0;padding:4px 7px;text-align:right;white-space:nowrap}
+th{background:#eef0f4;white-space:normal;vertical-align:bottom;min-width:3.5em}
 td.text,th.text{text-align:left}
+td.text{white-space:normal;min-width:5em;max-width:36em}
+td.word{white-space:nowrap}
 table.settings td{white-space:normal;overflow-wrap:anywhere;text-align:left}
-figure{margin:0 0 1.2em;background:#fff;padding:8px;border:1px solid #d5d9e0;border-radius:4px}
+.plots{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,560px),1fr));
+gap:14px;align-items:start}
+figure{margin:0;background:#fff;padding:8px;border:1px solid #d5d9e0;border-radius:4px}
 figure img{display:block;width:100%;height:auto}
 figcaption{font-size:.9em;color:#4a5263;margin-top:4px}
 .notes{white-space:pre-wrap;background:#fff;border:1px solid #d5d9e0;padding:10px;
 overflow-wrap:anywhere}
 footer{color:#6b7385;font-size:.8em;margin:2em 0 1em}
-@media (max-width:600px){body{font-size:14px}main{padding:8px}th,td{padding:3px 5px}}
+@media (max-width:600px){body{font-size:14px}main{padding:8px}th,td{padding:3px 5px}
+td.text{min-width:4em}}
 """
 
 # The page's self-check, run by the browser once everything has loaded: a figure it could
 # not decode is reported as an error on the console (a healthy page logs nothing), and the
-# count of figures shown and the page's width are left on <body> for a test to read.
+# count of figures shown, the page's width and how many tables need their own scrollbar
+# (wider than their box) are left on <body> for a test to read.
 _SELF_CHECK = """
 window.addEventListener("load", function () {
-  var shown = 0;
+  var shown = 0, overflowing = 0;
   document.querySelectorAll("figure img").forEach(function (img) {
     if (img.complete && img.naturalWidth > 0) { shown += 1; }
     else { console.error("lrlab: figure not shown: " + img.alt); }
   });
+  document.querySelectorAll("div.scroll").forEach(function (box) {
+    if (box.scrollWidth > box.clientWidth) { overflowing += 1; }
+  });
   var body = document.body;
   body.setAttribute("data-figures-shown", String(shown));
-  body.setAttribute("data-page-width", String(document.documentElement.scrollWidth));
+  body.setAttribute("data-page-width", String(document.scrollingElement.scrollWidth));
   body.setAttribute("data-viewport-width", String(window.innerWidth));
+  body.setAttribute("data-tables-overflowing", String(overflowing));
 });
 """
 
@@ -139,9 +152,10 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
         for i, (caption, frame) in enumerate(tables, start=1):
             sections += [f'<h3 id="table-{i}">{_e(caption)}</h3>', table_html(frame)]
     if figures:
-        sections.append('<h2 id="plots">Plots</h2>')
+        sections.append('<h2 id="plots">Plots</h2>\n<div class="plots">')
         sections += [_figure_html(i, caption, fig)
                      for i, (caption, fig) in enumerate(figures, start=1)]
+        sections.append("</div>")
     if notes:
         sections += ['<h2 id="notes">Notes</h2>', f'<div class="notes">{_e(notes)}</div>']
     page = (
@@ -161,16 +175,24 @@ def table_html(frame: pd.DataFrame) -> str:
         frame = frame.reset_index()
     text = [not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])
             for c in frame.columns]
-    head = "".join(f'<th{_cls(t)}>{_e(str(c))}</th>' for c, t in zip(frame.columns, text))
-    rows = "".join(
-        "<tr>" + "".join(f"<td{_cls(t)}>{_e(format_cell(v))}</td>" for v, t in zip(row, text))
-        + "</tr>\n" for row in frame.itertuples(index=False))
+    cells = [[format_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    width = [max((len(row[i]) for row in cells), default=0) for i in range(len(frame.columns))]
+    kind = [("word" if w <= _WORD else "text") if t else "" for t, w in zip(text, width)]
+    head = "".join(f'<th{_cls(k)}>{_header(str(c))}</th>' for c, k in zip(frame.columns, kind))
+    rows = "".join("<tr>" + "".join(f"<td{_cls(k)}>{_e(v)}</td>" for v, k in zip(row, kind))
+                   + "</tr>\n" for row in cells)
     return (f'<div class="scroll"><table class="lrlab-table">\n<thead><tr>{head}</tr></thead>\n'
             f"<tbody>\n{rows}</tbody></table></div>")
 
 
+def _header(name: str) -> str:
+    """A column name that may break after each ``_`` (``epochs_to_target`` over three
+    lines when the table needs the room, whole when it does not)."""
+    return _e(name).replace("_", "_<wbr>")
+
+
 def _settings_table(settings: Mapping) -> str:
-    rows = "".join(f'<tr><th class="text">{_e(str(k))}</th><td>{_e(_setting(v))}</td></tr>\n'
+    rows = "".join(f'<tr><th{_cls("text")}>{_e(str(k))}</th><td>{_e(_setting(v))}</td></tr>\n'
                    for k, v in settings.items())
     return f'<div class="scroll"><table class="settings">\n{rows}</table></div>'
 
@@ -195,8 +217,10 @@ def _close(fig: Figure) -> None:
         pyplot.close(fig)
 
 
-def _cls(is_text: bool) -> str:
-    return ' class="text"' if is_text else ""
+def _cls(kind: str) -> str:
+    """``text``: left-aligned and wrapped; ``word``: left-aligned, short enough to keep
+    whole (a member's label); ``""``: a number, right-aligned."""
+    return {"text": ' class="text"', "word": ' class="text word"'}.get(kind, "")
 
 
 def _e(text: str) -> str:

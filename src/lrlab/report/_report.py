@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from lrlab.report._page import write_page
 from lrlab.report._range import RangeInfo, load_range_test, plot_range_test, range_test_info
 from lrlab.report._schedules import plot_schedules, schedule_info
 from lrlab.report._sensitivity import plot_sensitivity, sensitivity_info
+from lrlab.report._style import rate_colors
 from lrlab.report._tables import member_table, robustness_table, target_value
 
 if TYPE_CHECKING:
@@ -239,11 +240,20 @@ def _run_settings(run: SweepResult) -> dict:
     return settings
 
 
+def page_colors(*runs: SweepResult) -> dict[float, tuple]:
+    """The one colour per rate of a page: :func:`rate_colors` over every rate of ``runs``
+    (a search's stages and confirmation, a learning curve's sizes), passed to every plot."""
+    return rate_colors(lr for run in runs for lr in run.members["lr"])
+
+
 def sweep_figures(run: SweepResult, plots: Sequence[str], prefix: str = "",
-                  metrics: Sequence[str] = CURVE_METRICS,
+                  metrics: Sequence[str] = CURVE_METRICS, *,
+                  colors: Mapping[float, tuple] | None = None,
                   ) -> tuple[list[tuple[str, Figure]], list[str]]:
     """The figures of ``plots`` that ``run``'s records allow (``curves``: one per metric of
-    ``metrics`` recorded), and the names skipped."""
+    ``metrics`` recorded), and the names skipped; every rate in its colour of ``colors``
+    (the page's :func:`page_colors`; default: ``run``'s own)."""
+    colors = page_colors(run) if colors is None else colors
     recorded = set(zip(run.records["split"], run.records["metric"]))
     figures, skipped = [], []
 
@@ -258,24 +268,24 @@ def sweep_figures(run: SweepResult, plots: Sequence[str], prefix: str = "",
             for metric in (m for m in metrics if ("val", m) in recorded
                            or ("train", m) in recorded):
                 figures.append((f"{prefix}{metric} per epoch",
-                                plot_curves(curves_info(run, metric))))
+                                plot_curves(curves_info(run, metric), colors=colors)))
         elif name == "heatmap":
             add(name, ("val", run.monitor), f"validation {run.monitor}: rate x epoch",
                 lambda: plot_heatmap(heatmap_info(run)))
         elif name == "sse":
             add(name, ("train", "sse"), "training SSE per rate, first and last epoch",
-                lambda: plot_sse(sse_info(run)))
+                lambda: plot_sse(sse_info(run), colors=colors))
         elif name == "grad_norm":
             add(name, ("train", "grad_norm"), "gradient norm per epoch",
-                lambda: plot_grad_norm(grad_norm_info(run)))
+                lambda: plot_grad_norm(grad_norm_info(run), colors=colors))
         elif name == "schedule":
             add(name, ("train", "lr"), "learning rate over training",
-                lambda: plot_schedules(schedule_info(run), log=True))
+                lambda: plot_schedules(schedule_info(run), log=True, colors=colors))
         elif name == "sensitivity":
             info = sensitivity_info(run)
             if any(len(b.rates) >= 2 for b in info.basins):
                 figures.append(((f"{prefix}final validation {run.monitor} against the rate, "
-                                "the basin of good rates shaded"), plot_sensitivity(info)))
+                                "the basin of good rates shaded"), plot_sensitivity(info, colors=colors)))
             else:
                 skipped.append(f"{prefix}sensitivity (fewer than two rates)")
     return figures, skipped
@@ -350,6 +360,7 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
     populations = [(f"stage {i}: ", stage) for i, stage in enumerate(run.stages, start=1)]
     if run.confirmation is not None:
         populations.append(("confirmation: ", run.confirmation))
+    colors = page_colors(*(population for _, population in populations))
     for prefix, population in populations:
         if populations:
             settings.setdefault("task", population.task)
@@ -357,7 +368,8 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
         shown = [p for p in plots if p != "sse" or (procedure == "fastest" and prefix ==
                                                     "stage 1: ")]
         more, missed = sweep_figures(population, shown, prefix,
-                                     metrics=dict.fromkeys(("loss", population.monitor)))
+                                     metrics=dict.fromkeys(("loss", population.monitor)),
+                                     colors=colors)
         figures += more
         skipped += missed
     notes = str(meta.get("explanation", ""))
@@ -374,12 +386,13 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
 def _learning_content(curve: LearningCurve, *, target, plots) -> ReportContent:
     info = learning_curve_info(curve)
     largest = curve.runs[-1]
+    colors = page_colors(*curve.runs)
     figures = []
     if "learning_curve" in plots:
         figures.append(("learning curve: best validation metric against training examples",
-                        plot_learning_curve(info)))
+                        plot_learning_curve(info, colors=colors)))
     more, skipped = sweep_figures(largest, [p for p in plots if p in _SWEEP_PLOTS],
-                                  f"{curve.sizes[-1]} examples: ")
+                                  f"{curve.sizes[-1]} examples: ", colors=colors)
     settings = {"task": curve.task, "sizes": list(curve.sizes), **_run_settings(largest)}
     settings["task"] = curve.task
     return ReportContent(

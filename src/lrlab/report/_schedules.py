@@ -8,7 +8,7 @@ the same figure to a PNG.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
-from lrlab.report._style import drawing_on, label_axes, legend_outside
+from lrlab.report._style import colors_for, drawing_on, label_axes, legend_outside
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from lrlab.train import SweepResult
 
 __all__ = ["ScheduleCurves", "plot_schedules", "schedule_curves", "schedule_info"]
+
+#: Line styles of the settings that share a rate (and so a colour).
+_LINES = ("-", "--", ":", "-.")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class ScheduleCurves:
         steps_per_epoch: optimizer steps per epoch (1 when a run recorded only the rate at
             the end of each epoch).
         title: the plot's title; empty for the default (``lr0`` and the steps per epoch).
+        rates: the member's rate of each curve (a run's curves), drawn in that rate's
+            colour; empty for curves from specs.
     """
 
     epoch: np.ndarray
@@ -47,6 +52,7 @@ class ScheduleCurves:
     lr0: float
     steps_per_epoch: int
     title: str = ""
+    rates: tuple[float, ...] = ()
 
 
 def schedule_curves(specs: Sequence[str], *, lr0: float, epochs: int,
@@ -97,18 +103,30 @@ def schedule_info(run: SweepResult) -> ScheduleCurves:
             raise LrlabError("the run recorded no learning rates; nothing to draw")
         wide = rows.pivot(index="epoch", columns="member", values="value").sort_index()
         per, epoch, how = 1, wide.index.to_numpy(float), "the rate at the end of each epoch"
-    curves = tuple((label, wide[k].to_numpy(float)) for k, label in keep.items() if k in wide)
-    return ScheduleCurves(epoch, curves, float("nan"), per,
-                          title=f"learning rate per member ({how})")
+    shown = [k for k in keep if k in wide]
+    rate = dict(zip(run.members["member"], run.members["lr"].astype(float)))
+    return ScheduleCurves(epoch, tuple((keep[k], wide[k].to_numpy(float)) for k in shown),
+                          float("nan"), per, title=f"learning rate per member ({how})",
+                          rates=tuple(rate[k] for k in shown))
 
 
-def plot_schedules(data: ScheduleCurves, *, log: bool = False,
-                   ax: Axes | None = None) -> Figure | Axes:
-    """One line per schedule against epochs (``log``: a log rate axis without zeros); on
-    ``ax`` when given (and ``ax`` returned), else on a new figure."""
+def plot_schedules(data: ScheduleCurves, *, log: bool = False, ax: Axes | None = None,
+                   colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
+    """One line per schedule against epochs (``log``: a log rate axis without zeros); a
+    run's curves in their rate's colour (``colors``: the page's :func:`rate_colors`), the
+    settings of one rate told apart by the line's style. On ``ax`` when given (and ``ax``
+    returned), else on a new figure."""
     out, ax = drawing_on(ax)
-    for label, rates in data.curves:
-        ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label)
+    colors = colors_for(data.rates, colors) if data.rates else None
+    seen: dict[float, int] = {}
+    for i, (label, rates) in enumerate(data.curves):
+        style = {}
+        if colors is not None:
+            lr = data.rates[i]
+            seen[lr] = seen.get(lr, -1) + 1
+            style = {"color": colors[lr], "linestyle": _LINES[seen[lr] % len(_LINES)]}
+        ax.plot(data.epoch, np.where(rates > 0, rates, np.nan) if log else rates, label=label,
+                **style)
     if log:
         ax.set_yscale("log")
     per = data.steps_per_epoch

@@ -7,11 +7,12 @@ Compute, then draw: :func:`sensitivity_info` returns a :class:`lrlab.train.Sensi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrlab.report._style import DIVERGED, label_axes, legend_outside, new_figure
+from lrlab.report._style import DIVERGED, colors_for, label_axes, legend_outside, new_figure
 from lrlab.train import Sensitivity
 
 if TYPE_CHECKING:
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from lrlab.train import SweepResult
 
 __all__ = ["plot_sensitivity", "sensitivity_info"]
+
+#: How the settings' median lines and basins are told apart (colour is the rate's).
+_LINES = ("-", "--", ":", "-.")
+_HATCHES = ("", "//", "\\\\", "..")
 
 
 def sensitivity_info(run: SweepResult, tolerance: float = 0.05) -> Sensitivity:
@@ -34,27 +39,29 @@ def sensitivity_info(run: SweepResult, tolerance: float = 0.05) -> Sensitivity:
     return run.sensitivity(tolerance)
 
 
-def plot_sensitivity(info: Sensitivity) -> Figure:
-    """Final validation metric against the rate (log): each seed a dot, the median per rate
-    a line, the basin a shaded band (one colour per setting); diverged seeds an X on top."""
-    from matplotlib import colormaps
-
+def plot_sensitivity(info: Sensitivity, *,
+                     colors: Mapping[float, tuple] | None = None) -> Figure:
+    """Final validation metric against the rate (log): each seed a dot in its rate's colour
+    (``colors``: the page's :func:`rate_colors`), the median per rate a grey line and the
+    basin a shaded band (one line style and hatch per setting); diverged seeds an X on top,
+    the best rate of each setting a star."""
     fig, axes = new_figure()
     ax = axes[0, 0]
-    colors = colormaps["tab10"]
     points = info.points
+    colors = colors_for(points["lr"], colors)
     for i, basin in enumerate(info.basins):
-        color = colors(i % 10)
+        line, hatch = _LINES[i % len(_LINES)], _HATCHES[i % len(_HATCHES)]
         mine = points[points["setting"] == basin.setting]
         name = basin.setting or "median over seeds"
-        ax.plot(basin.rates, basin.values, "-", color=color, label=name)
-        ax.scatter(mine["lr"], mine["value"], color=color, s=18, alpha=0.7, zorder=4)
+        ax.plot(basin.rates, basin.values, linestyle=line, color="0.3", label=name)
+        ax.scatter(mine["lr"], mine["value"], c=[colors[float(v)] for v in mine["lr"]], s=18,
+                   alpha=0.8, zorder=4)
         lo, hi = (basin.lo / 1.15, basin.hi * 1.15) if basin.lo == basin.hi else \
             (basin.lo, basin.hi)
-        ax.axvspan(lo, hi, color=color, alpha=0.12,
+        ax.axvspan(lo, hi, facecolor="0.5", alpha=0.15, hatch=hatch, edgecolor="0.6",
                    label=f"basin {basin.describe()}")
-        ax.scatter([basin.best_lr], [basin.best], marker="*", s=140, color=color,
-                   edgecolors="black", zorder=6)
+        ax.scatter([basin.best_lr], [basin.best], marker="*", s=140,
+                   color=colors[basin.best_lr], edgecolors="black", zorder=6)
     lost = points[points["value"].isna()]
     if len(lost):
         ax.scatter(lost["lr"], np.full(len(lost), 0.97), transform=ax.get_xaxis_transform(),

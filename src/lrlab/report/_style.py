@@ -2,11 +2,15 @@
 
 Figures are :class:`matplotlib.figure.Figure` objects on the Agg canvas, made without
 pyplot: nothing is registered globally, nothing is shown, and nothing needs closing.
+
+One colour per rate on a whole page: a page builder makes one :func:`rate_colors` mapping
+over every rate it shows and passes it as ``colors=`` to every plot; a plot drawn alone
+makes its own from its rates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,8 +21,17 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["DIVERGED", "drawing_on", "epoch_axis", "label_axes", "legend_outside", "new_figure",
-           "rate_colors", "spans_decades"]
+__all__ = [
+    "DIVERGED",
+    "colors_for",
+    "drawing_on",
+    "epoch_axis",
+    "label_axes",
+    "legend_outside",
+    "new_figure",
+    "rate_colors",
+    "spans_decades",
+]
 
 #: How a diverged member is marked in every plot.
 DIVERGED = {"marker": "X", "s": 70, "edgecolors": "black", "linewidths": 0.6, "zorder": 5}
@@ -67,6 +80,23 @@ def rate_colors(lrs: Iterable[float]) -> dict[float, tuple]:
     return {lr: cmap(0.9 * i / span) for i, lr in enumerate(distinct)}
 
 
+def colors_for(lrs: Iterable[float],
+               colors: Mapping[float, tuple] | None = None) -> Mapping[float, tuple]:
+    """The colours a plot of ``lrs`` uses: the page's ``colors`` when given (it must hold
+    every one of them), else :func:`rate_colors` of ``lrs`` alone.
+
+    Raises:
+        LrlabError: ``colors`` has no colour for one of the rates.
+    """
+    if colors is None:
+        return rate_colors(lrs)
+    missing = sorted({float(lr) for lr in lrs} - set(colors))
+    if missing:
+        raise LrlabError(f"colors has no colour for rate {missing[0]:g}; build it with "
+                         "rate_colors over every rate the page shows")
+    return colors
+
+
 def spans_decades(values: Iterable[float], decades: float = 1.0) -> bool:
     """Whether the finite positive ``values`` span more than ``decades`` powers of ten
     (then a log axis shows them better); False when any finite value is <= 0."""
@@ -104,5 +134,5 @@ def legend_outside(ax: Axes, *, also: Iterable[Axes] = ()) -> None:
         more = other.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
     if handles:
-        ax.legend(handles, labels, fontsize="x-small", loc="upper left",
+        ax.legend(handles, labels, fontsize="small", loc="upper left",
                   bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)

@@ -19,7 +19,7 @@ import pandas as pd
 from lrlab.reproduce._claims import Claim, graded, margin, mean_se
 from lrlab.reproduce._evidence import Evidence
 from lrlab.reproduce._experiment import Context, Experiment
-from lrlab.reproduce._figures import band_info, plot_bands
+from lrlab.reproduce._figures import band_info, plot_bands, rate_groups
 from lrlab.reproduce._keras import keras_histories, keras_missing
 from lrlab.reproduce._measure import (
     at,
@@ -281,17 +281,19 @@ def _keras_bands(keras: pd.DataFrame, val: dict):
 def figures(evidence: Evidence) -> list:
     """The brief's picture (seed 0: AUC per epoch, train and validation, per rate); the
     seed spread of every rate; lrlab inside Keras' spread."""
-    from lrlab.report import curves_info, plot_curves
+    from lrlab.report import curves_info, plot_curves, rate_colors
 
     run = evidence.run("lrlab")
     first = run.members.loc[run.members["seed"] == run.members["seed"].min(), "member"]
+    colors = rate_groups(RATES)  # one colour per rate on the page
     out = [("ROC AUC per epoch, one seed per rate (the brief's picture)",
-            plot_curves(curves_info(select(run, first.tolist()), "auc")))]
+            plot_curves(curves_info(select(run, first.tolist()), "auc"),
+                        colors=rate_colors(RATES)))]
     val = curves(run, "auc", "val")
     ours = band_info({f"lr={lr:g}": val[lr] for lr in RATES})
     out.append(((f"validation AUC: median and min-max over {run.members['seed'].nunique()} "
                 "seeds"), plot_bands(ours, title="validation AUC per rate (lrlab seeds)",
-                                    ylabel="ROC AUC")))
+                                    ylabel="ROC AUC", colors=colors)))
     if "keras" in evidence.tables:
         keras = evidence.table("keras")
         rows = keras[(keras["split"] == "val") & (keras["metric"] == "auc")]
@@ -302,7 +304,8 @@ def figures(evidence: Evidence) -> list:
         info = pd.concat([band_info(theirs, "keras"), band_info(mine, "lrlab")])
         out.append((("validation AUC: median and min-max over seeds, Keras' runs (solid) and "
                     "lrlab's (dashed)"),
-                    plot_bands(info, title="lrlab inside Keras' spread", ylabel="ROC AUC")))
+                    plot_bands(info, title="lrlab inside Keras' spread", ylabel="ROC AUC",
+                               colors=colors)))
     return out
 
 

@@ -190,14 +190,15 @@ def _overfits(r: dict, every, th: Thresholds) -> Claim:
 
 def figures(evidence: Evidence) -> list:
     """SSE per rate after one epoch and after the last; holdout accuracy of phase 2."""
-    from lrlab.report import curves_info, plot_curves, plot_sse, sse_info
+    from lrlab.report import curves_info, plot_curves, plot_sse, rate_colors, sse_info
 
     every = merge([evidence.run("long"), *_phase2(evidence)])
     phase2 = merge(_phase2(evidence))
+    colors = rate_colors(every.members["lr"])  # one colour per rate on the page
     return [("training SSE per rate after epoch 1 and after the last (Wilson & Martinez)",
-             plot_sse(sse_info(every))),
+             plot_sse(sse_info(every), colors=colors)),
             ("phase 2: accuracy per epoch at the fastest rate and slower ones",
-             plot_curves(curves_info(phase2, "accuracy")))]
+             plot_curves(curves_info(phase2, "accuracy"), colors=colors))]
 
 
 def tables(evidence: Evidence) -> list:

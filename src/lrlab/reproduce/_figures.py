@@ -7,7 +7,7 @@ only draws it, one colour per group, each source its own line style.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +16,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["band_info", "plot_bands"]
+__all__ = ["band_info", "plot_bands", "rate_groups"]
 
 _STYLES = ("-", "--", ":", "-.")
 
@@ -44,9 +44,10 @@ def band_info(groups: Mapping[str, pd.DataFrame], source: str = "lrlab",
 
 
 def plot_bands(info: pd.DataFrame, *, title: str, ylabel: str, log: bool = False,
-               xlabel: str = "epoch") -> Figure:
+               xlabel: str = "epoch", colors: Mapping[str, tuple] | None = None) -> Figure:
     """Each group's middle curve over the band of its seeds; sources differ in line style
-    (the first source solid), groups in colour."""
+    (the first source solid), groups in colour: ``colors[group]`` when given (groups that
+    are rates: the page's :func:`~lrlab.report.rate_colors`, see :func:`rate_groups`)."""
     from matplotlib import colormaps
 
     from lrlab.report import label_axes, new_figure
@@ -56,7 +57,7 @@ def plot_bands(info: pd.DataFrame, *, title: str, ylabel: str, log: bool = False
     groups = list(dict.fromkeys(info["group"]))
     sources = list(dict.fromkeys(info["source"]))
     for i, group in enumerate(groups):
-        color = _colour(colormaps, i, len(groups))
+        color = colors[group] if colors is not None else _colour(colormaps, i, len(groups))
         for j, source in enumerate(sources):
             rows = info[(info["group"] == group) & (info["source"] == source)]
             if rows.empty:
@@ -71,6 +72,14 @@ def plot_bands(info: pd.DataFrame, *, title: str, ylabel: str, log: bool = False
     label_axes(ax, x=xlabel, y=ylabel, title=title)
     ax.legend(fontsize="x-small", ncol=2 if len(groups) * len(sources) > 6 else 1)
     return fig
+
+
+def rate_groups(rates: Sequence[float]) -> dict[str, tuple]:
+    """The colour of each rate's group, ``lr=<rate>``, as every report plot draws that rate
+    (:func:`~lrlab.report.rate_colors`), so a band and a curve of one rate match."""
+    from lrlab.report import rate_colors
+
+    return {f"lr={lr:g}": color for lr, color in rate_colors(rates).items()}
 
 
 def _colour(colormaps, i: int, n: int) -> tuple:

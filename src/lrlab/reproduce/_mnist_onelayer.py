@@ -16,7 +16,7 @@ import pandas as pd
 from lrlab.reproduce._claims import Claim, graded, margin, mean_se
 from lrlab.reproduce._evidence import Evidence
 from lrlab.reproduce._experiment import Context, Experiment
-from lrlab.reproduce._figures import band_info, plot_bands
+from lrlab.reproduce._figures import band_info, plot_bands, rate_groups
 from lrlab.reproduce._measure import at, curves, epochs_of, final, select
 
 __all__ = ["EXPERIMENT", "THRESHOLDS", "MnistSize", "Thresholds", "judge"]
@@ -237,18 +237,20 @@ def _gap(val: dict, train_: dict, th: Thresholds) -> Claim:
 def figures(evidence: Evidence) -> list:
     """The brief's two pictures (one seed: cross-entropy and classification error per
     epoch, train and validation, per rate) and the seeds' spread of the validation loss."""
-    from lrlab.report import curves_info, plot_curves
+    from lrlab.report import curves_info, plot_curves, rate_colors
 
     run = evidence.run("mnist")
+    colors = rate_colors(RATES)  # one colour per rate on the page
     one = select(run, run.members.loc[run.members["seed"] == run.members["seed"].min(),
                                       "member"].tolist())
     val = curves(run, "loss", "val")
     return [
-        ("cross-entropy per epoch, one seed (X: diverged)", plot_curves(curves_info(one, "loss"))),
-        ("classification error per epoch, one seed", plot_curves(curves_info(one, "error"))),
+        ("cross-entropy per epoch, one seed (X: diverged)", plot_curves(curves_info(one, "loss"), colors=colors)),
+        ("classification error per epoch, one seed", plot_curves(curves_info(one, "error"), colors=colors)),
         (f"validation loss: median and min-max over {run.members['seed'].nunique()} seeds",
          plot_bands(band_info({f"lr={lr:g}": val[lr] for lr in RATES}),
-                    title="validation cross-entropy per rate", ylabel="cross-entropy")),
+                    title="validation cross-entropy per rate", ylabel="cross-entropy",
+                    colors=rate_groups(RATES))),
     ]
 
 
