@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,6 @@ import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from lrlab.train import EpochReport, SweepResult
 
@@ -19,8 +19,8 @@ __all__ = ["print_result", "progress_bar", "stderr", "stdout"]
 
 stdout = Console(highlight=False)
 stderr = Console(stderr=True, highlight=False)
-if not stdout.is_terminal:  # a log or a pipe: no need to squeeze the table into 80 columns
-    stdout = Console(highlight=False, width=140)
+if not stdout.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+    stdout = Console(highlight=False, width=140)  # a log or a pipe: room for every column
 
 
 class _Status:
@@ -95,32 +95,26 @@ def progress_bar(title: str, monitor: str | None, higher_is_better: bool, *,
 
 
 def _fmt(v: object) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+    """A cell as short text (the search tables'; see :func:`lrlab.cli._tables.compact`)."""
+    from lrlab.cli._tables import compact
+
+    return compact(v)
 
 
 def print_result(result: SweepResult) -> None:
-    """The per-member table, then the one-line verdict."""
+    """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), then
+    the one-line verdict."""
+    from lrlab.cli._tables import print_frame
+
     m = result.monitor
-    table = Table(title=f"{result.task}: {result.config['optimizer']}, "
-                        f"{int(result.records['epoch'].max())} epochs")
     columns = {"label": "member", f"final_val_{m}": f"final val {m}",
                f"best_val_{m}": f"best val {m}", "best_epoch": "best epoch",
                "final_train_loss": "final train loss", "final_val_loss": "final val loss",
                "diverged_epoch": "diverged"}
-    summary = result.summary()
-    for title in columns.values():  # labels whole (an 80-column terminal wraps the rest)
-        table.add_column(title, justify="left" if title == "member" else "right",
-                         no_wrap=title == "member",
-                         min_width=max(map(len, summary["label"]), default=6)
-                         if title == "member" else None)
-    for row in summary.itertuples(index=False):
-        cells = [getattr(row, key) for key in columns]
-        cells[-1] = "no" if pd.isna(cells[-1]) else f"epoch {int(cells[-1])}"
-        table.add_row(*(_fmt(c) if not isinstance(c, str) else c for c in cells))
-    stdout.print(table)
+    frame = result.summary()[list(columns)]
+    frame["diverged_epoch"] = ["no" if pd.isna(e) else f"epoch {int(e)}"
+                               for e in frame["diverged_epoch"]]
+    print_frame(stdout, frame, f"{result.task}: {result.config['optimizer']}, "
+                               f"{int(result.records['epoch'].max())} epochs", headers=columns)
     stdout.print(result.verdict(), soft_wrap=True)
 

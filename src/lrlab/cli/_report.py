@@ -47,26 +47,15 @@ def write_run_report(run: Any, path: Path | None, **options: Any) -> None:
 
 
 def _print_tables(tables: list) -> None:
-    import pandas as pd
-    from rich.table import Table
-
-    from lrlab.cli._display import _fmt, stdout
+    """Each table at the terminal's width: numbers whole, the label whole, the least
+    telling columns left out (and named) when they do not fit."""
+    from lrlab.cli._display import stdout
+    from lrlab.cli._tables import print_frame
 
     for caption, frame in tables:
         if "label" in frame.columns and "member" in frame.columns:  # the label says it
             frame = frame.drop(columns="member")
-        table = Table(title=caption, title_justify="left")
-        cells = [[_fmt(v) if not isinstance(v, str) else v for v in row]
-                 for row in frame.itertuples(index=False)]
-        whole = "label" if "label" in frame.columns else frame.columns[0]
-        for name in frame.columns:  # wrapped at words, never inside one; the label whole
-            number = (pd.api.types.is_numeric_dtype(frame[name])
-                      and not pd.api.types.is_bool_dtype(frame[name]))
-            table.add_column(str(name).replace("_", " "), no_wrap=name == whole,
-                             justify="right" if number else "left")
-        for row in cells:
-            table.add_row(*row)
-        stdout.print(table)
+        print_frame(stdout, frame, caption)
 
 
 @click.command("report")
