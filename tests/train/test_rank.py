@@ -76,3 +76,10 @@ def test_a_run_names_the_rate_with_the_best_mean() -> None:
     assert run.verdict().startswith(
         "best: lr=0.1 c (validation auc 0.9000, mean over 3 seeds of their best; best seed "
         "lr=0.1 c seed=1: 0.9100 at epoch 1 of 1)")
+
+
+def test_a_run_with_one_seed_per_rate_keeps_the_summary_columns() -> None:
+    run = made_run([(1.0, 0, "c", 0.6), (0.1, 0, "c", 0.9)])
+    assert run.ranked().columns.tolist() == run.summary().columns.tolist()
+    assert run.ranked()["lr"].tolist() == [0.1, 1.0]
+    assert run.verdict().startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")

@@ -118,10 +118,13 @@ class SweepResult:
         return out
 
     def ranked(self) -> pd.DataFrame:
-        """:meth:`summary` best first, with each member's ``setting`` (its label without the
-        seed), ``seeds`` and ``mean_best_val_<m>``: with several seeds per rate, rates are
-        ranked by the mean over their seeds, not by one lucky seed (see :func:`rank`)."""
-        summary = self.summary().assign(setting=setting_labels(self.members).to_numpy())
+        """:meth:`summary` best first. With several seeds per rate, rates are ranked by the
+        mean over their seeds, not by one lucky seed, and the table gains each member's
+        ``setting`` (its label without the seed), ``seeds`` and ``mean_best_val_<m>`` (see
+        :func:`rank`)."""
+        summary, settings = self.summary(), setting_labels(self.members)
+        if settings.duplicated().any():
+            summary["setting"] = settings.to_numpy()
         return rank(summary, self.monitor, self.higher_is_better)
 
     def best(self) -> pd.Series | None:
@@ -149,7 +152,7 @@ class SweepResult:
         of = (f"{done} done, {self.epochs} planned" if self.epochs and done < self.epochs
               else str(self.epochs or done))  # a study still running, or cut short
         m = self.monitor
-        if b["seeds"] > 1:  # the rate, by its mean; then the seed that did best
+        if b.get("seeds", 1) > 1:  # the rate, by its mean; then the seed that did best
             return (f"best: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
                     f"mean over {b['seeds']} seeds of their best; best seed {b['label']}: "
                     f"{b[f'best_val_{m}']:.4f} at epoch {int(b['best_epoch'])} of {of})"
