@@ -57,7 +57,7 @@ from lrlab.schedules._wsd import wsd
 __all__ = ["MONITORS", "SCHEDULES", "Key", "ScheduleKind", "ScheduleSpec", "parse_schedule"]
 
 KeyKind = Literal["epochs", "steps", "fraction", "epoch_list", "per_epoch", "factor_per_epoch",
-                  "number", "whole", "choice", "flag"]
+                  "number", "whole", "choice", "flag", "name"]
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class Key:
     times ``P``),
     ``"per_epoch"`` (a rate constant, divided by ``P``), ``"factor_per_epoch"`` (a factor
     per epoch, to the power ``1/P``), ``"number"``, ``"whole"`` (a whole number),
-    ``"choice"`` or ``"flag"`` (as given). ``of`` names what the choices are, for messages.
+    ``"choice"``, ``"flag"`` or ``"name"`` (a word, such as a metric's name; as given). ``of``
+    names what the choices are, for messages.
     """
 
     kind: KeyKind
@@ -136,14 +137,16 @@ def _rate(kind: Literal["exponential", "inverse_time"], o: dict[str, Any], n: fl
     return decay_over(o["decay"], _last(n), kind=kind) if "decay" in o else o["k"]
 
 
-#: The validation metrics a plateau can follow, and whether lower or higher is better.
+#: lrlab's own validation metrics a plateau can follow, and whether lower or higher is better
+#: (it can also follow a task's own metric: the fit gives its direction, or ``mode=``).
 MONITORS: dict[str, Literal["min", "max"]] = {"loss": "min", "accuracy": "max", "error": "min",
                                                 "sse": "min", "auc": "max"}
 _PLATEAU = inspect.signature(ReduceOnPlateau).parameters  # its defaults, written once
 
 
 def _plateau(lr0: Value, o: dict[str, Any]) -> ReduceOnPlateau:
-    return ReduceOnPlateau(lr0, mode=MONITORS[o["monitor"]], factor=o["factor"],
+    mode = o["mode"] if o["mode"] != "auto" else MONITORS.get(o["monitor"], "min")
+    return ReduceOnPlateau(lr0, mode=mode, factor=o["factor"],
                            patience=o["patience"], threshold=o["threshold"],
                            cooldown=o["cooldown"], min_lr=o["min_lr"])
 
@@ -224,8 +227,12 @@ _KINDS = [
                   "cooldown": Key("whole", "epochs after a cut before counting again",
                                   _PLATEAU["cooldown"].default),
                   "min_lr": Key("number", "the floor of the rate", _PLATEAU["min_lr"].default),
-                  "monitor": Key("choice", "the validation metric it follows", "loss",
-                                 tuple(MONITORS), of="a validation metric")},
+                  "monitor": Key("name", "the validation metric it follows (lrlab's or the "
+                                         "task's own)", "loss"),
+                  "mode": Key("choice", "whether the metric improves downward (min) or "
+                                        "upward (max); auto: lrlab's metrics as they are, a "
+                                        "task's own as the task ranks it, else by its name",
+                              "auto", ("auto", "min", "max"))},
                  None, on_metric=_plateau),
 ]
 
@@ -292,9 +299,13 @@ class ScheduleSpec:
         return {key: self.options.get(key, k.default) for key, k in self.kind.keys.items()
                 if key in self.options or k.default is not None}
 
-    def on_metric(self, lr0: Value) -> ReduceOnPlateau:
+    def on_metric(self, lr0: Value, *, mode: Literal["min", "max"] | None = None
+                  ) -> ReduceOnPlateau:
         """The stateful rule of a metric-driven schedule (``plateau``), starting at ``lr0``:
         feed it each epoch's validation metric (:attr:`monitor`) per member.
+
+        ``mode``: the direction of a metric not in :data:`MONITORS` (a task's own), unless
+        the spec gives ``mode=min`` or ``max`` itself.
 
         Example:
             >>> parse_schedule("plateau:patience=0").on_metric([0.1]).update(1.0)
@@ -304,7 +315,8 @@ class ScheduleSpec:
             raise LrlabError(f"{self}: {self.name} is a function of time; build it with "
                              ".build(lr0, epochs=...)")
         try:
-            return self.kind.on_metric(lr0, self.values)
+            given = {"mode": mode} if mode is not None and self.values["mode"] == "auto" else {}
+            return self.kind.on_metric(lr0, self.values | given)
         except LrlabError as err:
             raise LrlabError(f"{self}: {err}") from None
 
@@ -446,6 +458,10 @@ def _read(text: str, key: str, spec: Key, value: str) -> Any:
             choices = ", ".join(spec.choices)
             must = f"{spec.of} ({choices})" if spec.of else f"one of {choices}"
             raise LrlabError(f"{text}: {key} must be {must}, got {value!r}")
+        return value
+    if spec.kind == "name":
+        if not value.isidentifier():
+            raise LrlabError(f"{text}: {key} must be a metric's name, got {value!r}")
         return value
     if spec.kind == "flag":
         words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}

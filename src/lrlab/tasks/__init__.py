@@ -9,7 +9,8 @@ from lrlab._lazy import lazy_exports
 
 __all__ = [
     "DATASETS", "DESCRIPTIONS", "TASKS", "Split", "Task", "blobs", "dense", "digits", "get_task",
-    "load_idx_dataset", "member_loss", "mlp", "mnist", "read_idx", "small_cnn", "softmax_regression",
+    "load_idx_dataset", "lower_is_better", "member_loss", "mlp", "mnist", "read_idx", "small_cnn",
+    "softmax_regression",
 ]
 
 lazy_exports(__name__, {
@@ -18,7 +19,7 @@ lazy_exports(__name__, {
     **dict.fromkeys(["DATASETS", "load_idx_dataset"], "lrlab.tasks._download"),
     "read_idx": "lrlab.tasks._idx",
     **dict.fromkeys(["dense", "mlp", "small_cnn", "softmax_regression"], "lrlab.tasks._models"),
-    **dict.fromkeys(["Split", "Task", "member_loss"], "lrlab.tasks._task"),
+    **dict.fromkeys(["Split", "Task", "lower_is_better", "member_loss"], "lrlab.tasks._task"),
 })
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
@@ -27,4 +28,4 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from lrlab.tasks._idx import read_idx  # noqa: TC004
     from lrlab.tasks._models import dense, mlp, small_cnn, softmax_regression  # noqa: TC004
     from lrlab.tasks._names import DESCRIPTIONS  # noqa: TC004
-    from lrlab.tasks._task import Split, Task, member_loss  # noqa: TC004
+    from lrlab.tasks._task import Split, Task, lower_is_better, member_loss  # noqa: TC004

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,10 +23,11 @@ from lrlab.data import to_device
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
-from lrlab.tasks import Split, Task
+from lrlab.schedules import MONITORS
+from lrlab.tasks import Split, Task, lower_is_better
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due
 from lrlab.train._config import Member, SweepConfig
-from lrlab.train._loader import evaluate_data, probe, train_epoch_data
+from lrlab.train._loader import Mean, evaluate_data, member_metric, probe, train_epoch_data
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import check_fit
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
@@ -210,14 +212,16 @@ def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
 
 class _Plateaus:
     """Reduce-on-plateau members: after each epoch their validation metric sets the rate of
-    every later step (one :class:`ReduceOnPlateau` per distinct spec, per member inside)."""
+    every later step (one :class:`ReduceOnPlateau` per distinct spec, per member inside).
+    A task's own metric improves as the task ranks it (its monitor), else as its name says."""
 
-    def __init__(self, members: Sequence[Member]) -> None:
+    def __init__(self, members: Sequence[Member], task: Task) -> None:
         self.groups = []
         for spec in dict.fromkeys(m.schedule for m in members if m.schedule.follows_metric):
             which = [k for k, m in enumerate(members) if m.schedule == spec]
             lr0 = torch.tensor([members[k].lr for k in which], dtype=torch.float64)
-            self.groups.append((which, spec.monitor, spec.on_metric(lr0)))
+            self.groups.append((which, spec.monitor,
+                                spec.on_metric(lr0, mode=_direction(task, spec.monitor))))
 
     def update(self, val: dict[str, Tensor], rates: Tensor, next_step: int) -> None:
         for which, monitor, plateau in self.groups:
@@ -242,13 +246,25 @@ class _Plateaus:
             rates[next_step:, which] = plateau.lr.to(rates)
 
 
+def _direction(task: Task, metric: str) -> Literal["min", "max"] | None:
+    """Whether a task's own ``metric`` improves downward or upward (``None``: lrlab's own,
+    whose direction the schedule knows)."""
+    if metric in MONITORS:
+        return None
+    better = task.higher_is_better if metric == task.monitor else not lower_is_better(metric)
+    return "max" if better else "min"
+
+
 def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
     metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
                            auc=task.num_classes is not None, device=pop.device)
+    own = {name: Mean(pop.members, pop.device) for name in task.metrics}
     for x, y in zip(split.x.split(eval_batch), split.y.split(eval_batch)):
         out = pop.predict(x)
         metrics.update(out, y, task.loss(out, y))
-    return metrics.compute()
+        for name, fn in task.metrics.items():
+            own[name].add(member_metric(task, name, fn, out, y))
+    return metrics.compute() | {name: m.value() for name, m in own.items()}
 
 
 class _Recorder:
@@ -437,7 +453,7 @@ class _Loop:
         self.epochs = plan.epochs
         #: known up front, or (data without a length) from the first epoch's batches
         self.steps_per_epoch = plan.steps_per_epoch
-        self.plateaus = _Plateaus(members)
+        self.plateaus = _Plateaus(members, task)
         self.recorder = _Recorder(len(members))
         self.steps: list | None = [] if config.record_steps else None
         self.done, self.seconds = 0, 0.0

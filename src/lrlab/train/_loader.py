@@ -41,7 +41,8 @@ from lrlab.metrics import EpochMetrics, cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Task
 
-__all__ = ["Probe", "evaluate_data", "first_loss", "mean_loss", "probe", "train_epoch_data"]
+__all__ = ["Mean", "Probe", "evaluate_data", "first_loss", "mean_loss", "member_metric", "probe",
+           "train_epoch_data"]
 
 
 @dataclass(frozen=True)
@@ -314,7 +315,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
     """The validation metrics of every member, in evaluation mode (the task's own metrics
     included; ``class_axis``: :attr:`Probe.class_axis`)."""
     metrics = _metrics(pop, task, predictions)
-    own = {name: _Mean(pop.members, pop.device) for name in task.metrics}
+    own = {name: Mean(pop.members, pop.device) for name in task.metrics}
     seen = 0
     with pop.evaluating():
         for seen, batch in enumerate(data, 1):
@@ -328,13 +329,13 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
                 losses = task.loss(outputs, targets)
             metrics.update(_scores(outputs, class_axis), targets, losses)
             for name, fn in task.metrics.items():
-                own[name].add(_member_metric(task, name, fn, outputs, targets))
+                own[name].add(member_metric(task, name, fn, outputs, targets))
     if not seen:
         raise LrlabError(f"task {task.name!r}: the validation data yields no batches")
     return metrics.compute() | {name: m.value() for name, m in own.items()}
 
 
-def _member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
+def member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
                    targets: Tensor | None) -> Tensor:
     """A user metric of one model's ``(outputs, targets)`` for every member: ``(K, B)``."""
     try:
@@ -350,7 +351,7 @@ def _member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
     return per.reshape(per.shape[0], size, -1).mean(-1)
 
 
-class _Mean:
+class Mean:
     """A per-member running mean over samples."""
 
     def __init__(self, members: int, device: torch.device) -> None:

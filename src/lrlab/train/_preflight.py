@@ -22,7 +22,7 @@ from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
 from lrlab.tasks import Task
 from lrlab.train._config import Member, SweepConfig
-from lrlab.train._loader import first_loss
+from lrlab.train._loader import first_loss, member_metric
 from lrlab.train._plan import plan_run
 
 __all__ = ["SMALL_WORK", "check_fit", "threads_for"]
@@ -58,7 +58,10 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
     if plan.steps_per_epoch:
         _check_schedules(members, plan.epochs, plan.steps_per_epoch)
     if not task.in_memory:  # its first batch through one model: the loader's own probe
-        resolve_task(task, config, members)
+        found = resolve_task(task, config, members)
+        names = {"loss", "sse"} | set(found.metrics) | (
+            {"accuracy", "error", "auc"} if found.num_classes is not None else set())
+        _check_monitors(members, names)
         return
     probe = _probe_members(members)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
@@ -69,7 +72,16 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         x = x.to(device, dtype) if x.is_floating_point() else x.to(device)  # tokens stay ints
         y = task.train.y[:_PROBE].to(device)
         pop = _population(task, probe, config, device, dtype, plan.batch_size)
-        _try_step(task, pop, x, y)
+        names = _try_step(task, pop, x, y)
+    _check_monitors(members, names)
+
+
+def _check_monitors(members: Sequence[Member], names: set[str]) -> None:
+    """Each reduce-on-plateau schedule follows a validation metric the fit records."""
+    for spec in dict.fromkeys(m.schedule for m in members):
+        if spec.follows_metric and spec.monitor not in names:
+            raise LrlabError(f"{spec}: monitor {spec.monitor!r} is not recorded for this task; "
+                             f"choose one of: {', '.join(sorted(names))}")
 
 
 def _check_schedules(members: Sequence[Member], epochs: int, steps_per_epoch: int) -> None:
@@ -110,8 +122,9 @@ def _build(task: Task, seed: int) -> nn.Module:
     return model
 
 
-def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> None:
-    """The probe population's outputs, loss and one step on a small batch."""
+def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> set[str]:
+    """The probe population's outputs, loss and one step on a small batch; the validation
+    metrics the fit will record."""
     k, b = pop.members, len(x)
     try:
         out = pop.predict(x)
@@ -142,7 +155,9 @@ def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> None:
                            device=pop.device)
     try:
         metrics.update(out, y, losses)
-        names = set(metrics.compute())
+        names = set(metrics.compute()) | set(task.metrics)
+        for name, fn in task.metrics.items():  # the task's own: one line if one fails
+            member_metric(task, name, fn, out, y)
     except LrlabError:
         raise
     except Exception as err:  # noqa: BLE001 -- a user's code: any error is theirs
@@ -157,6 +172,7 @@ def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> None:
     except Exception as err:  # noqa: BLE001 -- a user's code: any error is theirs
         raise LrlabError(f"task {task.name!r}: a training step fails ({_one_line(err)})") \
             from None
+    return names
 
 
 def threads_for(task: Task, members: int, *, batch_size: int | None = None) -> int | None:
