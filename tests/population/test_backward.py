@@ -28,6 +28,8 @@ MODELS = {
     "flatten-no-bias": lambda c: nn.Sequential(nn.Flatten(), nn.Linear(4, 8, bias=False),
                                                nn.ReLU(), nn.Dropout(0.0), nn.Linear(8, c)),
     "linear": lambda c: nn.Sequential(nn.Linear(4, c)),
+    "activation-last": lambda c: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, c),
+                                               nn.Tanh()),
 }
 
 
@@ -82,3 +84,12 @@ def test_frozen_parameter_takes_autograd():
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     model[0].weight.requires_grad_(False)
     assert Population(model, "sgd", {"lr": [0.1]})._program is None
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_predictions_equal_the_batched_forward(name: str):
+    torch.manual_seed(0)
+    pop = Population(MODELS[name](3), "sgd", {"lr": [0.1, 0.2]}, path="batched")
+    x = torch.randn(BATCH, 4, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(pop.predict(x), pop.forward(x))

@@ -82,6 +82,7 @@ class Program:
 
     def __init__(self, ops: list, count: int) -> None:
         self.ops, self.count = ops, count
+        self._seeds: dict[tuple, Tensor] = {}  # the loss gradient when every member is alive
 
     @classmethod
     def build(cls, layers: Plan | None, params: Mapping[str, Tensor],
@@ -111,7 +112,12 @@ class Program:
 
     def forward(self, x: Tensor, shared: bool, tape: Tape | None = None) -> Tensor:
         """The members' outputs ``(K, B, ...)``, as ``batched_forward`` computes them;
-        with ``tape``, what the backward pass needs is kept on it."""
+        with ``tape``, what the backward pass needs is kept on it.
+
+        Same values, fewer calls: reshapes that change nothing are skipped, and an
+        activation runs on ``(K, B, ...)`` directly (``batched_forward`` folds the members
+        into the batch first; on contiguous memory an elementwise op gives the same bits).
+        """
         keep = tape is not None
         learned = False  # has any layer with parameters run yet (then x carries gradient)
         for op in self.ops:
@@ -119,26 +125,28 @@ class Program:
                 k = op.weight.shape[0]
                 if shared:
                     x = x.expand(k, *x.shape)
-                lead = x.shape[1:-1]
-                x3 = x.reshape(k, -1, x.shape[-1])
+                shape = None if x.dim() == 3 else x.shape
+                x3 = x if shape is None else x.reshape(k, -1, x.shape[-1])
                 y = (torch.bmm(x3, op.weight_t) if op.bias_col is None
                      else torch.baddbmm(op.bias_col, x3, op.weight_t))
                 if keep:
-                    tape.saved.append((x3, x.shape, learned))
-                x, shared, learned = y.reshape(k, *lead, op.weight.shape[1]), False, True
+                    tape.saved.append((x3, shape, learned))
+                x = y if shape is None else y.reshape(k, *shape[1:-1], op.weight.shape[1])
+                shared, learned = False, True
             elif isinstance(op, nn.Flatten):
                 before = x.shape
                 x = x.flatten(op.start_dim + (0 if shared else 1))
                 if keep and learned:
                     tape.saved.append(before)
-            elif shared:
+            elif shared or x.is_contiguous():
                 x = op(x)
+                if keep and learned:
+                    tape.saved.append(x)
             else:  # as _batched._pointwise: the members folded into the batch
                 k, batch = x.shape[:2]
-                flat = op(x.reshape(k * batch, *x.shape[2:]))
+                x = op(x.reshape(k * batch, *x.shape[2:])).reshape(x.shape)
                 if keep and learned:
-                    tape.saved.append(flat)
-                x = flat.reshape(k, batch, *flat.shape[1:])
+                    tape.saved.append(x)
         return x
 
     @staticmethod
@@ -154,39 +162,60 @@ class Program:
         tape.index = index.unsqueeze(-1)
         return -logp.gather(-1, tape.index).squeeze(-1)
 
-    @torch.no_grad()
     def backward(self, tape: Tape, alive: Tensor | None, batch: int) -> list[Tensor]:
         """The gradient of ``sum_k mean_j loss_kj`` (``alive`` members only) for every
         parameter, in the population's parameter order, as ``autograd.grad`` returns it."""
         lp = tape.log_probs
-        k = lp.shape[0]
-        # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward, GatherBackward
-        seed = lp.new_ones(()).expand(k)
-        if alive is not None:
-            seed = torch.where(alive, seed, 0)
-        g = (seed.unsqueeze(1).expand(k, batch) / batch).neg().unsqueeze(-1)
+        # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward: the same
+        # -1/B (0 for a frozen member) every step while everyone is alive
+        g = self._seed(lp, batch) if alive is None else self._seed(lp, batch, alive)
         shape = lp.transpose(-1, -2).shape if tape.narrow else lp.shape  # the logits'
-        g = g.new_zeros(shape).scatter_add_(-1, tape.index, g)
+        g = g.new_zeros(shape).scatter_add_(-1, tape.index, g)  # GatherBackward
         if tape.narrow:  # TransposeBackward, LogSoftmaxBackward, (Clone), TransposeBackward
             g = torch.ops.aten._log_softmax_backward_data(g.transpose(-1, -2), lp, -2, lp.dtype)
             g = g.transpose(-1, -2)
         else:
             g = torch.ops.aten._log_softmax_backward_data(g, lp, -1, lp.dtype)
         grads: list[Tensor | None] = [None] * self.count
-        saved = iter(reversed(tape.saved))
+        saved = tape.saved
+        at = len(saved)
         for op in reversed(self.ops):
             if isinstance(op, _Linear):
-                x3, shape, needs_input = next(saved)
-                g3 = g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
+                at -= 1
+                x3, shape, needs_input = saved[at]
+                g3 = g if shape is None else g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
                 grads[op.weight_at] = x3.transpose(1, 2).bmm(g3).transpose(1, 2)
                 if op.bias_at is not None:
                     grads[op.bias_at] = g3.sum([1], keepdim=True).squeeze(1)
                 if not needs_input:
                     break  # the layers before this one have no parameters
-                g = g3.bmm(op.weight).reshape(shape)
+                g = g3.bmm(op.weight)
+                if shape is not None:
+                    g = g.reshape(shape)
             elif isinstance(op, nn.Flatten):
-                g = g.reshape(next(saved))
+                at -= 1
+                g = g.reshape(saved[at])
             elif type(op) in _ACTIVATIONS:
-                out = next(saved)
-                g = _ACTIVATIONS[type(op)](g.reshape(out.shape), out).reshape(g.shape)
+                at -= 1
+                out = saved[at]
+                if g.is_contiguous():  # elementwise on the same memory order: the same bits
+                    g = _ACTIVATIONS[type(op)](g, out)
+                else:  # as autograd: through the members-folded view
+                    flat = (-1, *out.shape[2:])
+                    g = _ACTIVATIONS[type(op)](g.reshape(flat), out.reshape(flat)).reshape(g.shape)
         return grads  # type: ignore[return-value]
+
+    def _seed(self, lp: Tensor, batch: int, alive: Tensor | None = None) -> Tensor:
+        """The gradient of the summed mean losses w.r.t. the gathered log-probabilities,
+        ``(K, B, 1)``, computed as autograd's chain computes it."""
+        key = (lp.shape[0], batch, lp.dtype, lp.device)
+        if alive is None and key in self._seeds:
+            return self._seeds[key]
+        k = lp.shape[0]
+        seed = lp.new_ones(()).expand(k)
+        if alive is not None:
+            seed = torch.where(alive, seed, 0)
+        g = (seed.unsqueeze(1).expand(k, batch) / batch).neg().unsqueeze(-1)
+        if alive is None:
+            self._seeds[key] = g
+        return g

@@ -329,6 +329,8 @@ class Population:
         """Outputs in evaluation mode, without gradients, from the weights the rule
         evaluates (Schedule-Free's average; the parameters for every other rule)."""
         with self.evaluating():
+            if self._program is not None and self.path == "batched" and isinstance(x, Tensor):
+                return self._program.forward(x, shared)  # the same values, fewer calls
             return self.forward(x, shared=shared)
 
     @contextmanager
@@ -416,7 +418,6 @@ class Population:
         out = None if outputs is None else outputs.detach()
         return StepOutput(out, losses.detach(), loss, norm, used)
 
-    @torch.no_grad()
     def _forward_by_hand(self, x: Any, y: Tensor | None, loss_fn: LossFn, shared: bool
                          ) -> tuple[Tensor, Tensor, Tape] | None:
         """The outputs, per-sample losses and the tape of :class:`Program`'s forward pass,
