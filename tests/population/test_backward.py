@@ -30,6 +30,9 @@ MODELS = {
     "linear": lambda c: nn.Sequential(nn.Linear(4, c)),
     "activation-last": lambda c: nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, c),
                                                nn.Tanh()),
+    # a weight of 130 x 128 elements: its gradient in its own layout (_batched.own_layout)
+    "own-layout": lambda c: nn.Sequential(nn.Linear(4, 130), nn.ReLU(), nn.Linear(130, 128),
+                                          nn.ReLU(), nn.Linear(128, c)),
 }
 
 

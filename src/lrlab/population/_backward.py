@@ -16,9 +16,10 @@ then the backward pass by hand, as the chain rule over the layers:
     \\frac{\\partial L}{\\partial x} = \\delta W
 
 per member, with each activation's own derivative between the layers. It calls the very
-operations autograd calls for that graph (``BaddbmmBackward``, ``ReluBackward``,
+operations the autograd path calls for that graph (``BaddbmmBackward``, or for large weights
+:class:`~lrlab.population._batched._BatchedLinear`'s; ``ReluBackward``,
 ``LogSoftmaxBackward``, ...), on tensors of the same memory layout, so its gradients equal
-autograd's bit for bit; the tests check that against ``torch.autograd.grad``.
+that path's bit for bit; the tests check that against ``torch.autograd.grad``.
 
 Anything else (other layers, a frozen parameter, another loss, ``compile=...``) takes the
 autograd path; :meth:`Program.build` says whether a model qualifies.
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from lrlab.population._batched import Plan
+from lrlab.population._batched import Plan, own_layout
 
 __all__ = ["Program", "Tape"]
 
@@ -53,6 +54,7 @@ class _Linear:
     bias_col: Tensor | None  # (K, 1, out) view of the bias
     weight_at: int  # index of the weight in the parameter list
     bias_at: int | None
+    own_layout: bool  # its gradient as dy^T x (see _batched.own_layout)
 
 
 @dataclass
@@ -101,7 +103,8 @@ class Program:
                 ops.append(_Linear(w, w.transpose(1, 2),
                                    None if b is None else b.detach().unsqueeze(1),
                                    names.index(f"{name}.weight"),
-                                   None if b is None else names.index(f"{name}.bias")))
+                                   None if b is None else names.index(f"{name}.bias"),
+                                   own_layout(w)))
             elif type(m) in _ACTIVATIONS or isinstance(m, nn.Flatten):
                 ops.append(m)
             elif not (isinstance(m, (nn.Identity, nn.Dropout))):  # both: no-ops here
@@ -184,9 +187,14 @@ class Program:
                 at -= 1
                 x3, shape, needs_input = saved[at]
                 g3 = g if shape is None else g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
-                grads[op.weight_at] = x3.transpose(1, 2).bmm(g3).transpose(1, 2)
-                if op.bias_at is not None:
-                    grads[op.bias_at] = g3.sum([1], keepdim=True).squeeze(1)
+                if op.own_layout:  # as _batched._BatchedLinear
+                    grads[op.weight_at] = g3.transpose(1, 2).bmm(x3)
+                    if op.bias_at is not None:
+                        grads[op.bias_at] = g3.sum(1)
+                else:  # as autograd's BaddbmmBackward, then the transposes' and unsqueeze's
+                    grads[op.weight_at] = x3.transpose(1, 2).bmm(g3).transpose(1, 2)
+                    if op.bias_at is not None:
+                        grads[op.bias_at] = g3.sum([1], keepdim=True).squeeze(1)
                 if not needs_input:
                     break  # the layers before this one have no parameters
                 g = g3.bmm(op.weight)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["Plan", "batched_forward", "plan", "supports"]
+__all__ = ["Plan", "batched_forward", "own_layout", "plan", "supports"]
 
 # Layers that act on each sample alone and have no parameters: they run on (K*B, ...).
 _POINTWISE = (
@@ -62,6 +62,13 @@ Plan = tuple[tuple[str, nn.Module], ...]
 OWN_LAYOUT_MIN = 1 << 14
 
 
+def own_layout(w: Tensor) -> bool:
+    """Whether the stacked Linear weight ``w`` ``(K, out, in)`` gets its gradient in its
+    own layout (:class:`_BatchedLinear`, :data:`OWN_LAYOUT_MIN`); the hand-written backward
+    pass (:mod:`lrlab.population._backward`) makes the same choice."""
+    return w[0].numel() >= OWN_LAYOUT_MIN
+
+
 def plan(model: nn.Module) -> Plan | None:
     """The layers :func:`batched_forward` will run, in order, or ``None`` if ``model`` is not
     a Sequential of known layers (then use vmap)."""
@@ -85,7 +92,7 @@ def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared:
     x = x.reshape(x.shape[0], -1, x.shape[-1])
     # small weights: autograd's transposed gradient costs nothing to copy; compiled:
     # inductor picks the layouts itself (and dynamo trips over the Function)
-    own = w[0].numel() >= OWN_LAYOUT_MIN and not torch.compiler.is_compiling()
+    own = own_layout(w) and not torch.compiler.is_compiling()
     y = _BatchedLinear.apply(x, w, b) if own else _affine(x, w, b)
     return y.reshape(w.shape[0], *lead, w.shape[1])
 
