@@ -55,7 +55,13 @@ def _batch() -> tuple[Tensor, Tensor]:
 
 
 def _device_path(pop: Population) -> Population:
-    pop._check_on_host = False  # what a CUDA population does
+    pop._check_on_host = False  # what a CUDA population does,
+    pop._in_place = False  # with the rule's update, not its fused step (host reads)
+    return pop
+
+
+def _unfused(pop: Population) -> Population:
+    pop._in_place = False  # the same update code as the device path, to compare bits
     return pop
 
 
@@ -64,7 +70,7 @@ def _device_path(pop: Population) -> Population:
 def test_device_path_gives_the_same_bits_as_the_host_check(path: str, rule: str):
     model = _models()[path]
     x, y = _batch()
-    host = Population(model, rule, {"lr": K_RATES})
+    host = _unfused(Population(model, rule, {"lr": K_RATES}))
     device = _device_path(Population(model, rule, {"lr": K_RATES}))
     for _ in range(6):
         a, b = host.step(x, y, cross_entropy), device.step(x, y, cross_entropy)
@@ -85,7 +91,7 @@ def test_a_device_path_step_reads_nothing_back(path: str):
             pop.step(x, y, cross_entropy)
     assert reads.seen == []
     assert not bool(pop.alive[-1])  # the masking did run
-    host = Population(_models()[path], "adam", {"lr": K_RATES[:3]})
+    host = _unfused(Population(_models()[path], "adam", {"lr": K_RATES[:3]}))
     with HostReads() as reads:  # the detector sees the CPU's one read per step
         host.step(x, y, cross_entropy)
     assert reads.seen == ["__bool__"]

@@ -10,6 +10,11 @@ betas and all K still move in one pass. A rule is a pair of plain functions:
   parameters, and the new state. Nothing is changed in place, so a caller can drop the
   update of a member (a diverged one) with ``torch.where``.
 
+The classic rules also have ``apply(grads, state, params, hp, alive) -> state | None``: the
+same step added to ``params`` in place by torch's fused kernels, the state changed in place,
+members whose ``alive`` is False left alone (``None``: all live); ``None`` back where it
+does not run, and then the caller uses ``update`` (see :mod:`lrlab.optim._fused`).
+
 A rule whose global rate adapts (hypergradient descent, the learning-rate-free rules) keeps
 the rate it used in the step
 just taken in ``state["lr"]``, a ``(K,)`` tensor present after the first update; the
@@ -86,6 +91,10 @@ class UpdateRule:
         eval_params: ``eval_params(state, params) -> weights`` for a rule that trains one
             sequence of weights and evaluates another (Schedule-Free's average); ``None``:
             evaluate the parameters themselves.
+        apply: ``apply(grads, state, params, hp, alive) -> state | None``: ``update``'s
+            step added to ``params`` in place by a fused kernel per member, for a caller
+            that owns parameters and state (may overwrite ``grads``); ``None`` back where it
+            cannot run. ``None`` for a rule without one.
     """
 
     name: str
@@ -95,3 +104,5 @@ class UpdateRule:
     torch_name: str | None = None
     full_batch: bool = False
     eval_params: Callable[[State, Sequence[Tensor]], list[Tensor]] | None = None
+    apply: Callable[[Sequence[Tensor], State, Sequence[Tensor], Hyper, Tensor | None],
+                    State | None] | None = None

@@ -21,6 +21,14 @@ from torch import Tensor
 from lrlab.optim._adaptive import DELTA_BAR_DELTA, RPROP
 from lrlab.optim._base import State, UpdateRule, lr_for, per_member, with_decay, zeros
 from lrlab.optim._free import DADAPT_ADAM, DOG, PRODIGY, SF_ADAMW, SF_SGD
+from lrlab.optim._fused import (
+    adagrad_apply,
+    adam_apply,
+    adamw_apply,
+    momentum_apply,
+    nesterov_apply,
+    sgd_apply,
+)
 from lrlab.optim._hypergradient import ADAM_HD, SGD_HD
 
 __all__ = ["RULES", "UpdateRule", "get_rule", "lr_for", "per_member"]
@@ -142,18 +150,20 @@ def _adamw_update(grads, state, params, hp):
 RULES: dict[str, UpdateRule] = {
     r.name: r
     for r in (
-        UpdateRule("sgd", _sgd_init, _sgd_update, {"weight_decay": 0.0}, "SGD"),
+        UpdateRule("sgd", _sgd_init, _sgd_update, {"weight_decay": 0.0}, "SGD",
+                   apply=sgd_apply),
         UpdateRule(
             "momentum", _momentum_init, _momentum_update,
-            {"momentum": 0.9, "weight_decay": 0.0}, "SGD",
+            {"momentum": 0.9, "weight_decay": 0.0}, "SGD", apply=momentum_apply,
         ),
         UpdateRule(
             "nesterov", _momentum_init, _nesterov_update,
-            {"momentum": 0.9, "weight_decay": 0.0}, "SGD",
+            {"momentum": 0.9, "weight_decay": 0.0}, "SGD", apply=nesterov_apply,
         ),
         UpdateRule(
             "adagrad", _adagrad_init, _adagrad_update,
             {"lr_decay": 0.0, "eps": 1e-10, "weight_decay": 0.0}, "Adagrad",
+            apply=adagrad_apply,
         ),
         UpdateRule(
             "rmsprop", _rmsprop_init, _rmsprop_update,
@@ -162,10 +172,12 @@ RULES: dict[str, UpdateRule] = {
         UpdateRule(
             "adam", _adam_init, _adam_update,
             {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0}, "Adam",
+            apply=adam_apply,
         ),
         UpdateRule(
             "adamw", _adam_init, _adamw_update,
             {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}, "AdamW",
+            apply=adamw_apply,
         ),
         RPROP,
         DELTA_BAR_DELTA,

@@ -160,6 +160,9 @@ class Population:
         self._bound: Tensor | None = None
         self._check_on_host = self.device.type == "cpu"  # see _flag_divergence
         self._compiler = Compiler(compile, before_first=self._save_buffers)
+        # the rule's fused in-place step where it has one (compiled: inductor fuses instead)
+        self._in_place = (self.rule.apply is not None and self.device.type == "cpu"
+                          and compile is False and "lr_mult" not in self.hparams)
 
     # -- construction ------------------------------------------------------------------
 
@@ -410,10 +413,13 @@ class Population:
         hp = dict(self.hparams)
         if lr is not None:
             hp["lr"] = lr.to(self.device, self.dtype)
-        update, self.state, norm = self._compiler("update", self._update, grads, self.state, hp,
-                                                  None if everyone else self.alive)
-        with torch.no_grad():
-            self.flat.add_(update)
+        alive = None if everyone else self.alive
+        norm = self._apply(grads, hp, alive) if self._in_place else None
+        if norm is None:
+            update, self.state, norm = self._compiler("update", self._update, grads,
+                                                      self.state, hp, alive)
+            with torch.no_grad():
+                self.flat.add_(update)
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
         out = None if outputs is None else outputs.detach()
         return StepOutput(out, losses.detach(), loss, norm, used)
@@ -448,15 +454,33 @@ class Population:
                 alive: Tensor | None) -> tuple[Tensor, dict, Tensor]:
         """The increment of ``flat``, the rule's new state and each member's gradient norm;
         with ``alive`` given, a frozen member's increment is 0 and its norm NaN."""
-        flat_grad = torch.empty_like(self.flat)
-        for view, g in zip(self._views(flat_grad), grads):
-            view.copy_(g)  # one pass each, whatever the layout autograd handed back
+        flat_grad = self._flat_grad(grads)
         (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)
         if alive is not None:  # a frozen member keeps its weights; its gradient norm means nothing
             update = torch.where(alive.unsqueeze(1), update, 0.0)
             norm = torch.where(alive, norm, torch.nan)
         return update, state, norm
+
+    def _apply(self, grads: Sequence[Tensor], hp: dict, alive: Tensor | None) -> Tensor | None:
+        """The rule's step applied in place (:attr:`UpdateRule.apply`: one fused pass per
+        live member over its parameters and state); each member's gradient norm (NaN for a
+        frozen member), or ``None`` when the rule cannot run so here (nothing changed)."""
+        flat_grad = self._flat_grad(grads)
+        norm = torch.linalg.vector_norm(flat_grad, dim=1)  # before apply may overwrite it
+        with torch.no_grad():
+            state = self.rule.apply([flat_grad], self.state, [self.flat], hp, alive)
+        if state is None:
+            return None
+        self.state = state
+        return norm if alive is None else torch.where(alive, norm, torch.nan)
+
+    def _flat_grad(self, grads: Sequence[Tensor]) -> Tensor:
+        """The gradients as one ``(K, P)`` tensor shaped like ``flat``."""
+        flat_grad = torch.empty_like(self.flat)
+        for view, g in zip(self._views(flat_grad), grads):
+            view.copy_(g)  # one pass each, whatever the layout autograd handed back
+        return flat_grad
 
     def _save_buffers(self) -> Callable[[], None]:
         """Undo for a failed first compiled call: put the buffers back as they are now."""
