@@ -8,7 +8,9 @@ state alone, which is what lets the population mask a diverged member and the
 one. For a caller that owns its parameters and state, :attr:`UpdateRule.apply` runs the
 same formula through torch's fused kernel instead (``torch._fused_sgd_``,
 ``_fused_adagrad_``, ``_fused_adam_``, ``_fused_adamw_``): one pass per member, its
-hyperparameters as numbers, the parameters and the rule's state changed in place.
+hyperparameters as numbers, the parameters and the rule's state changed in place. RMSprop,
+which torch has no fused kernel for, runs torch's in-place foreach sequence member by
+member, on rows that stay in the cache between its operations.
 
 The formulas are ``torch.optim``'s, which is what ``update`` follows too; the rounding of
 the last bit may differ from ``update`` (another order of operations inside the kernel).
@@ -36,7 +38,7 @@ from torch import Tensor
 from lrlab.optim._base import Hyper, State
 
 __all__ = ["adagrad_apply", "adam_apply", "adamw_apply", "momentum_apply", "nesterov_apply",
-           "sgd_apply"]
+           "rmsprop_apply", "sgd_apply"]
 
 
 def _members(params: Sequence[Tensor], hp: Hyper, alive: Tensor | None
@@ -138,3 +140,23 @@ def adamw_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor],
                 alive: Tensor | None) -> State | None:
     """AdamW in place (``torch._fused_adamw_``)."""
     return _adam(grads, state, params, hp, alive, torch._fused_adamw_)
+
+
+def rmsprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+                  alive: Tensor | None) -> State | None:
+    """RMSprop in place. torch has no fused kernel for it, so this runs its foreach
+    sequence of in-place operations member by member: each member's rows are small enough
+    to stay in the cache between the operations, where the pure ``update`` streams all K
+    members through memory once per operation."""
+    if not _runs(params, hp, state["sq"], state["buf"]):
+        return None
+    for k, h in _members(params, hp, alive):
+        for p, g, v, b in zip(_rows(params, k), _grad_rows(grads, k), _rows(state["sq"], k),
+                              _rows(state["buf"], k)):
+            if h["weight_decay"]:
+                g = g.add(p, alpha=h["weight_decay"])
+            v.mul_(h["alpha"]).addcmul_(g, g, value=1 - h["alpha"])
+            avg = v.sqrt().add_(h["eps"])
+            b.mul_(h["momentum"]).addcdiv_(g, avg)
+            p.add_(b, alpha=-h["lr"])
+    return state

@@ -27,6 +27,7 @@ from lrlab.optim._fused import (
     adamw_apply,
     momentum_apply,
     nesterov_apply,
+    rmsprop_apply,
     sgd_apply,
 )
 from lrlab.optim._hypergradient import ADAM_HD, SGD_HD
@@ -168,6 +169,7 @@ RULES: dict[str, UpdateRule] = {
         UpdateRule(
             "rmsprop", _rmsprop_init, _rmsprop_update,
             {"alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, "RMSprop",
+            apply=rmsprop_apply,
         ),
         UpdateRule(
             "adam", _adam_init, _adam_update,
