@@ -35,10 +35,19 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-from lrlab.optim._base import Hyper, State
+from lrlab.optim._base import Hyper, State, with_decay
 
-__all__ = ["adagrad_apply", "adam_apply", "adamw_apply", "momentum_apply", "nesterov_apply",
-           "rmsprop_apply", "sgd_apply"]
+__all__ = [
+    "adagrad_apply",
+    "adam_apply",
+    "adam_hd_apply",
+    "adamw_apply",
+    "momentum_apply",
+    "nesterov_apply",
+    "rmsprop_apply",
+    "sgd_apply",
+    "sgd_hd_apply",
+]
 
 
 def _members(params: Sequence[Tensor], hp: Hyper, alive: Tensor | None
@@ -160,3 +169,48 @@ def rmsprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor
             b.mul_(h["momentum"]).addcdiv_(g, avg)
             p.add_(b, alpha=-h["lr"])
     return state
+
+
+def _hyper_rate(grads, state, hp, before: str) -> Tensor:
+    """Hypergradient descent's rate, ``alpha + beta <g, d>`` per member (``d`` the state's
+    ``before`` tensors: the last gradient or direction), one dot product per member."""
+    dots = [sum(torch.dot(g[k].reshape(-1), d[k].reshape(-1)) for g, d in
+                zip(grads, state[before])) for k in range(len(hp["lr"]))]
+    return state.get("lr", hp["lr"]) + hp["beta"] * torch.stack(dots).to(hp["beta"])
+
+
+def sgd_hd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+                 alive: Tensor | None) -> State | None:
+    """SGD-HD in place, member by member."""
+    if not _runs(params, hp, state["prev"]):
+        return None
+    grads = with_decay(grads, params, hp)  # the hypergradient sees the decayed gradient
+    alpha = _hyper_rate(grads, state, hp, "prev")
+    rates = alpha.tolist()
+    for k, _ in _members(params, hp, alive):
+        for p, g, prev in zip(_rows(params, k), _grad_rows(grads, k), _rows(state["prev"], k)):
+            p.add_(g, alpha=-rates[k])
+            prev.copy_(g)
+    return {"prev": state["prev"], "lr": alpha}
+
+
+def adam_hd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+                  alive: Tensor | None) -> State | None:
+    """Adam-HD in place, member by member."""
+    if not _runs(params, hp, state["m"], state["v"], state["direction"]):
+        return None
+    grads = with_decay(grads, params, hp)  # the hypergradient sees the decayed gradient
+    t = state["t"] + 1
+    alpha = _hyper_rate(grads, state, hp, "direction")
+    rates = alpha.tolist()
+    for k, h in _members(params, hp, alive):
+        b1, b2 = h["beta1"], h["beta2"]
+        for p, g, m, v, d in zip(_rows(params, k), _grad_rows(grads, k), _rows(state["m"], k),
+                                 _rows(state["v"], k), _rows(state["direction"], k)):
+            m.lerp_(g, 1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            torch.sqrt(v, out=d).div_((1 - b2**t) ** 0.5).add_(h["eps"])
+            torch.div(m, d, out=d).div_(1 - b1**t)
+            p.add_(d, alpha=-rates[k])
+    return {"m": state["m"], "v": state["v"], "direction": state["direction"], "t": t,
+            "lr": alpha}

@@ -49,6 +49,7 @@ from lrlab.optim._base import (
     with_decay,
     zeros,
 )
+from lrlab.optim._fused import adam_hd_apply, sgd_hd_apply
 
 __all__ = ["ADAM_HD", "SGD_HD"]
 
@@ -121,9 +122,10 @@ def _adam_hd_update(grads, state, params, hp):
 
 
 SGD_HD = UpdateRule("sgd_hd", _sgd_hd_init, _sgd_hd_update,
-                    {"beta": 0.001, "weight_decay": 0.0})
+                    {"beta": 0.001, "weight_decay": 0.0}, apply=sgd_hd_apply)
 
 ADAM_HD = UpdateRule(
     "adam_hd", _adam_hd_init, _adam_hd_update,
     {"beta": 1e-7, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+    apply=adam_hd_apply,
 )
