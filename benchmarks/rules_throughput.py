@@ -7,8 +7,9 @@ For each rule, interleaved, ``--reps`` times:
   step of forward, cross-entropy, backward and ``opt.step()``, with the ``torch.optim`` twin
   of the rule (``UpdateRule.torch_name``) built ``foreach=True`` and, where torch has one
   on the CPU, ``fused=True``; the faster of the two is the reference. Rules without a twin
-  are timed against the torch rule they extend (sgd_hd: SGD, adam_hd: Adam,
-  delta_bar_delta: SGD with momentum), a floor rather than a twin;
+  are timed against the torch rule they extend (sgd_hd, dog: SGD; adam_hd, prodigy,
+  dadapt_adam: Adam; delta_bar_delta, sf_sgd: SGD with momentum; sf_adamw: AdamW), a
+  floor rather than a twin;
 * **lrlab**: a :class:`~lrlab.population.Population` of K members of the same MLP, one
   ``pop.step`` per step (forward, backward, the rule, the divergence check), cost divided by
   K; K = 1 (one network, as torch) and K = ``--k`` (the population's use); with
@@ -54,7 +55,9 @@ SIZES = [784, 256, 10]
 BATCH = 100
 #: rules without a torch.optim twin: the torch rule timed beside them, and its options
 FLOORS = {"sgd_hd": ("SGD", {}), "adam_hd": ("Adam", {}),
-          "delta_bar_delta": ("SGD", {"momentum": 0.9})}
+          "delta_bar_delta": ("SGD", {"momentum": 0.9}), "prodigy": ("Adam", {}),
+          "dadapt_adam": ("Adam", {}), "dog": ("SGD", {}), "sf_sgd": ("SGD", {"momentum": 0.9}),
+          "sf_adamw": ("AdamW", {})}
 TORCH_OPTIONS = {"momentum": {"momentum": 0.9}, "nesterov": {"momentum": 0.9, "nesterov": True}}
 
 

@@ -30,9 +30,10 @@ def _hparams(rule: UpdateRule, k: int, decay: bool) -> dict[str, Tensor]:
     for name, value in rule.defaults.items():
         spread = 1 - 0.02 * torch.arange(k, dtype=F64) if name != "weight_decay" else 1.0
         hp[name] = torch.full((k,), float(value), dtype=F64) * spread
-    hp["weight_decay"] = torch.full((k,), 0.01 if decay else 0.0, dtype=F64)
-    if not decay:
-        del hp["weight_decay"]  # as the population passes it
+    if decay and "weight_decay" in rule.defaults:
+        hp["weight_decay"] = torch.full((k,), 0.01, dtype=F64)
+    else:
+        hp.pop("weight_decay", None)  # as the population passes a zero decay
     return hp
 
 

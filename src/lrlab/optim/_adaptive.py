@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from lrlab.optim._base import State, UpdateRule, lr_for, per_member, with_decay, zeros
+from lrlab.optim._fused import rprop_apply
 
 __all__ = ["DELTA_BAR_DELTA", "RPROP"]
 
@@ -116,7 +117,7 @@ def _dbd_update(grads, state, params, hp):
 RPROP = UpdateRule(
     "rprop", _rprop_init, _rprop_update,
     {"eta_minus": 0.5, "eta_plus": 1.2, "step_min": 1e-6, "step_max": 50.0}, "Rprop",
-    full_batch=True,
+    full_batch=True, apply=rprop_apply,
 )
 
 DELTA_BAR_DELTA = UpdateRule(

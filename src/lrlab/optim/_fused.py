@@ -171,6 +171,26 @@ def rmsprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor
     return state
 
 
+def rprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+                alive: Tensor | None) -> State | None:
+    """Rprop in place, member by member (torch has no fused kernel for it either)."""
+    if not _runs(params, hp, state["prev"], state["step"]):
+        return None
+    first = state["t"] == 0
+    for k, h in _members(params, hp, alive):
+        for g, p, prev, step in zip(_grad_rows(grads, k), _rows(params, k),
+                                    _rows(state["prev"], k), _rows(state["step"], k)):
+            if first:
+                step.fill_(h["lr"])
+            s = torch.mul(g, prev).sign_()
+            factor = torch.ones_like(s).masked_fill_(s > 0, h["eta_plus"])
+            step.mul_(factor.masked_fill_(s < 0, h["eta_minus"]))
+            step.clamp_(h["step_min"], h["step_max"])
+            prev.copy_(g).masked_fill_(s < 0, 0.0)  # a flip: skip this weight once
+            p.addcmul_(prev.sign(), step, value=-1)
+    return {"prev": state["prev"], "step": state["step"], "t": state["t"] + 1}
+
+
 def _hyper_rate(grads, state, hp, before: str) -> Tensor:
     """Hypergradient descent's rate, ``alpha + beta <g, d>`` per member (``d`` the state's
     ``before`` tensors: the last gradient or direction), one dot product per member."""
