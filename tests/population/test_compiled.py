@@ -15,6 +15,7 @@ from torch import nn
 
 from lrlab import LrlabError, sweep
 from lrlab.metrics import cross_entropy
+from lrlab.optim import RULES
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
 
@@ -54,10 +55,12 @@ def test_a_failing_compiler_falls_back_with_one_warning_and_the_same_bits():
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 3))  # buffers: vmap
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
-    # sgd_hd has no fused in-place step: uncompiled, it runs the very update code the
+    # a rule without a fused in-place step: uncompiled, it runs the very update code the
     # fallback runs (a rule with one differs from its fallback in the last bits)
-    eager = Population(model, "sgd_hd", {"lr": RATES})
-    broken = Population(model, "sgd_hd", {"lr": RATES}, compile=_broken_backend)
+    rule = "delta_bar_delta"
+    assert RULES[rule].apply is None
+    eager = Population(model, rule, {"lr": RATES})
+    broken = Population(model, rule, {"lr": RATES}, compile=_broken_backend)
     eager.step(x, y, cross_entropy)
     with pytest.warns(RuntimeWarning) as caught:
         broken.step(x, y, cross_entropy)
