@@ -8,6 +8,7 @@ Each trains (or is read) exactly as the same data in the plain form does.
 from __future__ import annotations
 
 from collections import namedtuple
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -135,3 +136,39 @@ def test_per_pixel_labels_outside_the_classes_are_one_line() -> None:
     with pytest.raises(LrlabError) as err:
         lrlab.sweep(task.replace(train=train), lrs=[0.1], epochs=1)
     one_line(err, "labels go up to 3", "0..2")
+
+
+@pytest.mark.parametrize("part", ["training", "validation"])
+def test_a_label_beyond_the_classes_after_the_first_batch_is_one_line(part: str) -> None:
+    """The probe reads the first batch; a bad label in a later one stops the run with the
+    same one line (the loss's IndexError read as a bug in lrlab before)."""
+    x = torch.randn(48, 6, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(48, dtype=torch.long)
+    bad = y.clone()
+    bad[40] = 2  # batch 3 of 16: outside a two-class model's classes
+    good, late = DataLoader(TensorDataset(x, y), 16), DataLoader(TensorDataset(x, bad), 16)
+    train, val = (late, good) if part == "training" else (good, late)
+    task = Task.from_loaders(_model, train, val, loss=nn.CrossEntropyLoss(), epochs=1)
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task, lrs=[0.1])
+    one_line(err, f"labels go up to 2 in {part} batch 3", "0..1")
+
+
+@dataclass
+class _Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+
+
+def test_a_batch_lrlab_cannot_read_names_what_it_reads() -> None:
+    """A collate function returning a dataclass: one line naming the forms lrlab reads (it
+    said the batch had no targets, also to a model computing its own loss)."""
+    def collate(items):
+        return _Batch(*_as_pairs(items))
+
+    for loss in (nn.CrossEntropyLoss(), None):
+        task = Task.from_loaders(_model, DataLoader(_data(), 16, collate_fn=collate),
+                                 DataLoader(_data(), 16, collate_fn=collate), loss=loss)
+        with pytest.raises(LrlabError) as err:
+            lrlab.sweep(task, lrs=[0.1], epochs=1)
+        one_line(err, "a batch of type _Batch is not one lrlab reads", "collate function")

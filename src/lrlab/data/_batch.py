@@ -107,6 +107,10 @@ def split_batch(batch: Any, *, own_loss: bool = False, target_key: str = DEFAULT
             return Inputs((batch[0],), {}, None)
     elif isinstance(batch, Tensor) and own_loss:
         return Inputs((batch,), {}, None)
+    elif not isinstance(batch, Tensor):  # a dataclass or other object from a collate_fn
+        raise LrlabError(f"a batch of type {type(batch).__name__} is not one lrlab reads: "
+                         "batches are tensors, (x, ..., y) tuples or lists, or dicts; have "
+                         "the collate function return one of those")
     raise LrlabError(f"a batch of type {type(batch).__name__} has no targets: give (x, y) "
                      "batches, dicts with a target key, or a model that computes its own loss")
 

@@ -245,6 +245,19 @@ def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
                          f"labels must be 0..{limit - 1}")
 
 
+def _check_later_labels(task: Task, targets: Any, where: str) -> None:
+    """Labels beyond a classifier's classes in a batch after the probed first one, read
+    once the loss has failed on it (no batch waits on the check): one line saying so."""
+    if task.num_classes is None or not isinstance(targets, Tensor) \
+            or targets.is_floating_point() or targets.dtype == torch.bool or not targets.numel():
+        return
+    hi = int(targets.max())
+    if hi >= task.num_classes:
+        raise LrlabError(f"task {task.name!r}: labels go up to {hi} in {where} but the task "
+                         f"has {task.num_classes} classes; labels must be "
+                         f"0..{task.num_classes - 1}")
+
+
 def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
     if _classes(task, outputs, targets) is not None:
         return int(targets.min()) >= 0  # an ignore index (-100): the loss alone
@@ -292,10 +305,14 @@ def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor 
     step's rates (``class_axis``: :attr:`Probe.class_axis`)."""
     metrics = _metrics(pop, task, predictions)
     norms, lr = [], None
-    for batch in data:
+    for i, batch in enumerate(data, 1):
         inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
-        out = pop.step(inputs, targets, task.loss,
-                       lr=None if rates is None else rates[pop.steps])
+        try:
+            out = pop.step(inputs, targets, task.loss,
+                           lr=None if rates is None else rates[pop.steps])
+        except (RuntimeError, IndexError, ValueError):
+            _check_later_labels(task, targets, f"training batch {i}")
+            raise
         metrics.update(_scores(out.outputs, class_axis), targets, out.losses)
         norms.append(out.grad_norm)
         lr = out.lr
@@ -320,13 +337,17 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
     with pop.evaluating():
         for seen, batch in enumerate(data, 1):
             inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
-            if _own(task):
-                loss, outputs = pop.own_loss(inputs, task.loss)
-                size = batch_size_of(targets if targets is not None else batch)
-                losses = loss.unsqueeze(1).expand(pop.members, size)
-            else:
-                outputs = pop.forward(inputs)
-                losses = task.loss(outputs, targets)
+            try:
+                if _own(task):
+                    loss, outputs = pop.own_loss(inputs, task.loss)
+                    size = batch_size_of(targets if targets is not None else batch)
+                    losses = loss.unsqueeze(1).expand(pop.members, size)
+                else:
+                    outputs = pop.forward(inputs)
+                    losses = task.loss(outputs, targets)
+            except (RuntimeError, IndexError, ValueError):
+                _check_later_labels(task, targets, f"validation batch {seen}")
+                raise
             metrics.update(_scores(outputs, class_axis), targets, losses)
             for name, fn in task.metrics.items():
                 own[name].add(member_metric(task, name, fn, outputs, targets))
