@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 import lrlab
 from lrlab import LrlabError
-from lrlab.data import to_device
+from lrlab.data import correct, to_device
 from lrlab.search import range_test
 from lrlab.tasks import Task
 
@@ -172,3 +172,15 @@ def test_a_batch_lrlab_cannot_read_names_what_it_reads() -> None:
         with pytest.raises(LrlabError) as err:
             lrlab.sweep(task, lrs=[0.1], epochs=1)
         one_line(err, "a batch of type _Batch is not one lrlab reads", "collate function")
+
+
+def test_correct_reads_classes_on_axis_1_or_last() -> None:
+    """The range test's accuracy: per-position classes on axis 1 (torch's layout) or last
+    (a token classifier's), each counted against the labels by hand."""
+    g = torch.Generator().manual_seed(0)
+    first, labels = torch.randn(4, 3, 5, generator=g), torch.randint(0, 3, (4, 5), generator=g)
+    by_hand = sum(int(first[n, :, t].argmax() == labels[n, t]) for n in range(4)
+                  for t in range(5))
+    assert correct(first, labels) == by_hand
+    assert correct(first.transpose(1, 2), labels) == by_hand  # (4, 5, 3): classes last
+    assert correct(first, torch.zeros(4, 4, dtype=torch.long)) is None  # neither fits

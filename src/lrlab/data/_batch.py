@@ -177,16 +177,22 @@ def output_logits(output: Any) -> Tensor | None:
 def correct(outputs: Any, targets: Any) -> int | None:
     """Correct predictions in a batch, or None when accuracy does not apply.
 
-    Integer class targets ``(N, ...)`` with outputs ``(N, C, ...)``: ``argmax`` over dim 1.
-    Integer or bool targets with outputs of the same shape (or ``(N, 1)`` for ``(N,)``):
-    binary logits, ``outputs > 0``. Float targets (regression, soft labels): None.
+    Integer class targets ``(N, ...)`` with outputs ``(N, C, ...)`` (torch's layout):
+    ``argmax`` over dim 1; with outputs ``(N, ..., C)`` (classes last, as a Hugging Face
+    token classifier gives them) over the last dim. Integer or bool targets with outputs of
+    the same shape (or ``(N, 1)`` for ``(N,)``): binary logits, ``outputs > 0``. Float
+    targets (regression, soft labels): None.
     """
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
     if targets.is_floating_point() or targets.is_complex():
         return None
-    if outputs.dim() == targets.dim() + 1 and outputs.shape[1] > 1:
+    if outputs.dim() == targets.dim() + 1 and outputs.shape[1] > 1 \
+            and outputs.shape[:1] + outputs.shape[2:] == targets.shape:
         pred = outputs.argmax(dim=1)
+    elif outputs.dim() == targets.dim() + 1 and outputs.shape[-1] > 1 \
+            and outputs.shape[:-1] == targets.shape:
+        pred = outputs.argmax(dim=-1)
     elif outputs.shape == targets.shape or outputs.shape == (*targets.shape, 1):
         pred = (outputs.reshape(targets.shape) > 0).to(targets.dtype)
     else:
