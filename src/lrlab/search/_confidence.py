@@ -74,10 +74,11 @@ def val_size(task: Task) -> int:
 
 def untrained_score(task: Task, seed: int) -> float:
     """The validation ``task.monitor`` of the model as initialised from ``seed`` (``nan``
-    for a task whose data is a Dataset or DataLoader: chance is then not checked)."""
+    for a task whose data is a Dataset or DataLoader, or whose monitor is one of its own
+    metrics: chance is then not checked)."""
     from lrlab.metrics import EpochMetrics
 
-    if not task.in_memory:
+    if not task.in_memory or task.monitor in task.metrics:
         return math.nan
 
     model = task.init_model(seed)
