@@ -94,13 +94,6 @@ def progress_bar(title: str, monitor: str | None, higher_is_better: bool, *,
         yield [on_epoch]
 
 
-def _fmt(v: object) -> str:
-    """A cell as short text (the search tables'; see :func:`lrlab.cli._tables.compact`)."""
-    from lrlab.cli._tables import compact
-
-    return compact(v)
-
-
 def print_result(result: SweepResult) -> None:
     """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), then
     the one-line verdict."""

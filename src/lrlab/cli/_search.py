@@ -94,16 +94,14 @@ def _show(result: Any) -> None:
     from lrlab.search import FastestResult, HalvingResult
 
     if isinstance(result, FastestResult):
-        stdout.print(_table("phase 1: training SSE summed over one epoch", result.sse,
-                            ["lr", "sse", "diverged", "status"]))
+        _table("phase 1: training SSE summed over one epoch", result.sse,
+               ["lr", "sse", "diverged", "status"])
         metric = "accuracy" if "best_accuracy" in result.phase2 else "loss"
-        stdout.print(_table(f"phase 2: stopped by validation {metric}", result.phase2,
-                            ["lr", f"best_{metric}", "best_epoch", "stopped_epoch",
-                             "population", "walked"]))
+        _table(f"phase 2: stopped by validation {metric}", result.phase2,
+               ["lr", f"best_{metric}", "best_epoch", "stopped_epoch", "population", "walked"])
     elif isinstance(result, HalvingResult):
-        stdout.print(_table(f"halvings: {result.steps} steps on {result.examples} examples",
-                            result.rates, ["lr", "start_loss", "end_loss", "frozen",
-                                           "diverged"]))
+        _table(f"halvings: {result.steps} steps on {result.examples} examples", result.rates,
+               ["lr", "start_loss", "end_loss", "frozen", "diverged"])
     else:
         for population in result.evidence:
             print_result(population)
@@ -116,17 +114,12 @@ def _show(result: Any) -> None:
     stdout.print(f"compute: {result.compute:.4g} member-epochs", soft_wrap=True)
 
 
-def _table(title: str, frame: Any, columns: list[str]) -> Any:
-    from rich.table import Table
+def _table(title: str, frame: Any, columns: list[str]) -> None:
+    """A procedure's own table at the terminal's width (see :mod:`lrlab.cli._tables`)."""
+    from lrlab.cli._display import stdout
+    from lrlab.cli._tables import print_frame
 
-    from lrlab.cli._display import _fmt
-
-    table = Table(title=title)
-    for name in columns:
-        table.add_column(name.replace("_", " "), justify="left" if name == "status" else "right")
-    for row in frame[columns].itertuples(index=False):
-        table.add_row(*(_fmt(v) if not isinstance(v, str) else v for v in row))
-    return table
+    print_frame(stdout, frame[columns], title)
 
 
 def _save(result: Any, out: Path, fmt: str) -> None:
