@@ -205,6 +205,10 @@ def _bad_tasks() -> dict:
         "no trainable parameters": (lambda: classify(model=_Frozen), "no trainable parameters"),
         "bad monitor": (lambda: classify(monitor="f1"), "monitor 'f1'"),
         "a model returning a dict to a loss": (lambda: reg(model=_DictOut), "not a tensor"),
+        "a model returning (outputs, extra) to a loss": (
+            lambda: reg(model=_PairOut), "return the outputs alone from forward"),
+        "a model returning .logits to a loss": (
+            lambda: reg(model=_LogitsOut), "it holds logits: give loss=None"),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
         "own-loss model without a loss": (lambda: reg(loss=None), "no loss"),
         "metric name taken": (lambda: reg(metrics={"loss": lambda o, t: o}), "lrlab's own"),
@@ -223,6 +227,23 @@ class _Frozen(nn.Linear):
     def __init__(self) -> None:
         super().__init__(4, 3)
         self.requires_grad_(False)
+
+
+class _PairOut(nn.Linear):
+    def __init__(self) -> None:
+        super().__init__(5, 1)
+
+    def forward(self, x):
+        y = super().forward(x)
+        return y, y.detach()
+
+
+class _LogitsOut(nn.Linear):  # a Hugging Face ModelOutput without a loss (no labels given)
+    def __init__(self) -> None:
+        super().__init__(5, 1)
+
+    def forward(self, x):
+        return {"loss": None, "logits": super().forward(x)}
 
 
 class _DictOut(nn.Linear):

@@ -155,8 +155,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
             else:
                 outputs = out
                 if not isinstance(out, Tensor):
-                    raise LrlabError(f"the model returned {type(out).__name__}, not a tensor; "
-                                     "for a model that returns its own loss give loss=None")
+                    raise LrlabError(_not_a_tensor(out))
                 _check_labels(task, out, targets)
                 loss = first_loss(task.loss, out.unsqueeze(0), targets)
     except LrlabError as err:
@@ -176,6 +175,19 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                          "model's initialisation")
     _check_metrics(task, outputs, targets)
     return loss, outputs, targets
+
+
+def _not_a_tensor(out: Any) -> str:
+    """Why a task's loss cannot take ``out``, and the fixes that fit it."""
+    said = f"the model returned {type(out).__name__}, not a tensor for the task's loss"
+    if output_logits(out) is not None:
+        return (f"{said}; it holds logits: give loss=None to train on the model's own .loss, "
+                "or return the logits alone from forward")
+    if isinstance(out, (tuple, list)):
+        return (f"{said}; return the outputs alone from forward (a {type(out).__name__} of "
+                f"{len(out)} is not read as outputs), or give loss=None for a model that "
+                "returns its own loss")
+    return f"{said}; for a model that returns its own loss give loss=None"
 
 
 def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
