@@ -210,6 +210,11 @@ def _bad_tasks() -> dict:
         "a model returning .logits to a loss": (
             lambda: reg(model=_LogitsOut), "it holds logits: give loss=None"),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
+        "a built model for its builder": (lambda: reg(model=nn.Linear(5, 1)),
+                                          "model is a built Linear"),
+        "a loss class for a loss": (lambda: Task.from_loaders(lambda: nn.Linear(4, 3), loader,
+                                                              loader, loss=nn.CrossEntropyLoss),
+                                    "give an instance: loss=CrossEntropyLoss()"),
         "own-loss model without a loss": (lambda: reg(loss=None), "no loss"),
         "metric name taken": (lambda: reg(metrics={"loss": lambda o, t: o}), "lrlab's own"),
     }

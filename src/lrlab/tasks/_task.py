@@ -133,6 +133,12 @@ class Task:
                 raise LrlabError(f"task {self.name!r}: the {part} data is empty")
         _check_whole(self.name, "batch size", self.batch_size)
         _check_whole(self.name, "epochs", self.epochs)
+        if isinstance(self.model, nn.Module):
+            raise LrlabError(f"task {self.name!r}: model is a built {type(self.model).__name__}; "
+                             "give the function that builds one (its class, or a lambda), so "
+                             "each run draws fresh weights from its seed")
+        if isinstance(self.loss, type):
+            raise LrlabError(_loss_class(self.loss, f"task {self.name!r}: "))
         if self.loss is not None and not callable(self.loss):
             raise LrlabError(f"task {self.name!r}: loss must be callable (or None for a model "
                              f"that computes its own), not {type(self.loss).__name__}")
@@ -290,9 +296,16 @@ def member_loss(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, T
         >>> per(torch.zeros(2, 3, 1), torch.ones(3, 1)).shape
         torch.Size([2, 3])
     """
+    if isinstance(loss, type):
+        raise LrlabError(_loss_class(loss))
     if not callable(loss):
         raise LrlabError(f"loss must be callable, not {type(loss).__name__}")
     return _MemberLoss(loss)
+
+
+def _loss_class(loss: type, prefix: str = "") -> str:
+    return (f"{prefix}loss is the class {loss.__name__}, not a loss; give an instance: "
+            f"loss={loss.__name__}()")
 
 
 @dataclass(frozen=True)
