@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 import lrlab
 from lrlab import LrlabError
 from lrlab.data import correct, to_device
-from lrlab.search import range_test
+from lrlab.search import find_lr, range_test
 from lrlab.tasks import Task
 
 Pair = namedtuple("Pair", ["x", "y"])
@@ -184,3 +184,20 @@ def test_correct_reads_classes_on_axis_1_or_last() -> None:
     assert correct(first, labels) == by_hand
     assert correct(first.transpose(1, 2), labels) == by_hand  # (4, 5, 3): classes last
     assert correct(first, torch.zeros(4, 4, dtype=torch.long)) is None  # neither fits
+
+
+def test_the_range_test_casts_float64_inputs_to_the_models_dtype() -> None:
+    """NumPy's float64 arrays meet a float32 model: the range test casts floating inputs
+    as a sweep does (it failed on the first batch), the same numbers as float32 data."""
+    x, y = _data().tensors
+    single = DataLoader(TensorDataset(x, y), batch_size=16)
+    double = DataLoader(TensorDataset(x.double(), y), batch_size=16)
+    runs = [find_lr(_model_from(0), nn.CrossEntropyLoss(), data, steps=12, val_data=data)
+            for data in (single, double)]
+    np.testing.assert_array_equal(runs[0].losses, runs[1].losses)
+    np.testing.assert_array_equal(runs[0].val_loss, runs[1].val_loss)
+
+
+def _model_from(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return _model()

@@ -53,6 +53,12 @@ class Setup:
     device: torch.device
     keys: tuple[str, str] | None
 
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The model's floating dtype: floating inputs are cast to it, as a sweep casts them
+        (float64 arrays from NumPy meet a float32 model)."""
+        return next((p.dtype for p in self.model.parameters() if p.is_floating_point()), None)
+
 
 def diverged(smoothed: float, best: float, first: float, factor: float) -> bool:
     """Whether the smoothed loss has diverged from the best so far.
@@ -114,7 +120,7 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
         if batch is None:
             return None, False
         with _autocast(s):
-            loss, _, _ = forward_loss(s.model, s.loss_fn, to_device(batch, s.device), s.keys)
+            loss, _, _ = forward_loss(s.model, s.loss_fn, to_device(batch, s.device, s.dtype), s.keys)
         if check and k == 0:
             loss = _check_loss(loss)
         value = float(loss.detach())
@@ -139,7 +145,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     try:
         with torch.no_grad(), _autocast(s):
             for batch in s.val:
-                batch = to_device(batch, s.device)
+                batch = to_device(batch, s.device, s.dtype)
                 loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
                 n = batch_size_of(batch if targets is None else targets)
                 loss_sum += float(loss) * n
