@@ -15,7 +15,7 @@ from helpers import assert_bad_input, run
 
 from lrlab._errors import LrlabError
 from lrlab.executors import check_address
-from lrlab.executors._address import split_address
+from lrlab.executors._address import check_dialled, split_address
 
 # RFC 9113: a server's connection preface is a SETTINGS frame: length 0, type 4, flags 0,
 # stream 0 (written out here byte by byte, apart from the module's constant)
@@ -164,6 +164,19 @@ def test_a_grpc_server_that_never_answers_is_refused(monkeypatch) -> None:
     with (server(SETTINGS_FRAME) as address,
           pytest.raises(LrlabError, match="does not answer within 0.5 s")):
         check_address(address, timeout=0.5)
+
+
+def test_a_loopback_head_is_checked_where_ray_dials_it() -> None:
+    """Ray dials 127.0.0.1 as this machine's address; a head on loopback only is not
+    there (127.0.0.2 stands for that address here: loopback, but not where it listens)."""
+    with server(SETTINGS_FRAME) as address:
+        port = address.rsplit(":", 1)[1]
+        with pytest.raises(LrlabError, match=f"Ray dials it as this machine's address "
+                                             f"127.0.0.2:{port}, where no Ray head answers"):
+            check_dialled(address, "127.0.0.2")
+        check_dialled(address, "127.0.0.1")  # Ray keeps loopback (no cluster networking)
+        check_dialled(f"ray://{address}", "127.0.0.2")  # a client address is dialled as is
+    check_dialled("10.0.0.5:6379", "10.0.0.9")  # not loopback: dialled as given, no check
 
 
 # -- the command line -------------------------------------------------------------------

@@ -22,7 +22,10 @@ from typing import Any
 
 from lrlab._errors import LrlabError
 
-__all__ = ["check_address", "split_address"]
+__all__ = ["check_address", "check_dialled", "split_address"]
+
+#: Hosts Ray replaces by this machine's own address before it dials them.
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 #: The HTTP/2 client connection preface followed by an empty SETTINGS frame (RFC 9113, 3.4).
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
@@ -75,6 +78,25 @@ def check_address(address: str, timeout: float = 5.0) -> None:
     if len(header) < 9 or header[3] != _SETTINGS:
         raise LrlabError(f"{address} answers, but not as a Ray cluster; " + _NOT_RAY)
     _check_service(address, host, port, timeout)
+
+
+def check_dialled(address: str, node_ip: str, timeout: float = 5.0) -> None:
+    """Raise :class:`LrlabError` (one line) unless a Ray head answers where Ray will dial.
+
+    ``ray.init`` dials a loopback head address (``localhost``, ``127.0.0.1``, ``::1``) as
+    this machine's own address, ``node_ip`` (``ray.util.get_node_ip_address()``); a head
+    that listens on loopback only is not there, and Ray would wait minutes.
+    """
+    host, port = split_address(address)
+    if address.strip().startswith("ray://") or host not in _LOOPBACK or node_ip in _LOOPBACK:
+        return
+    try:
+        check_address(f"{node_ip}:{port}", timeout)
+    except LrlabError:
+        raise LrlabError(f"{address} answers, but Ray dials it as this machine's address "
+                         f"{node_ip}:{port}, where no Ray head answers (it listens on loopback "
+                         f"only?); start the head with `ray start --head --node-ip-address "
+                         f"{node_ip}` so that it listens there") from None
 
 
 def _check_service(address: str, host: str, port: int, timeout: float) -> None:

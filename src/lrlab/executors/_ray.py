@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrlab._errors import LrlabError
 from lrlab._testing import exit_worker_after, ray_exit_epoch
-from lrlab.executors._address import check_address
+from lrlab.executors._address import check_address, check_dialled
 from lrlab.executors._base import Callback, CheckpointHook, Driver, chunk_resumes, seed_groups
 from lrlab.executors._chunks import Chunk, split_members
 
@@ -167,6 +167,7 @@ class RayExecutor:
         ray = import_ray()
         if self.address is not None:
             check_address(self.address, self.connect_timeout)
+            check_dialled(self.address, ray.util.get_node_ip_address(), self.connect_timeout)
         if ray.is_initialized():
             current = ray.get_runtime_context().gcs_address
             if self.address not in (None, "auto", current):
