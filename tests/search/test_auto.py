@@ -124,11 +124,23 @@ def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found
 
 
 def _choice(task, races):
-    from lrlab.search import chance_score, untrained_score
+    """The pick as auto makes it for plain SGD: unstable rates out, ties walk up within half
+    the two rates' setbacks."""
+    from lrlab.search import chance_score, setback, untrained_score
+    from lrlab.search._auto import SWING, UNSTABLE
+    from lrlab.train import mean_loss
 
-    t = pd.concat([scored_table(r.summary(), r.monitor) for r in races], ignore_index=True)
-    return choose(t, higher_is_better=True, chance=chance_score(task, untrained_score(task, 0)),
-                  monitor=task.monitor, n=len(task.val))
+    start = mean_loss(task.init_model(0), task, task.train)
+    parts = []
+    for r in races:
+        t = scored_table(r.summary(), r.monitor)
+        val = r.curve(r.monitor, "val").to_numpy(float)
+        t["setback"] = [setback(val[:, k], True) for k in range(val.shape[1])]
+        t["stable"] = r.curve("loss", "train").min().to_numpy(float) <= UNSTABLE * start
+        parts.append(t)
+    return choose(pd.concat(parts, ignore_index=True), higher_is_better=True,
+                  chance=chance_score(task, untrained_score(task, 0)), monitor=task.monitor,
+                  n=len(task.val), swing=SWING, walk="up")
 
 
 def test_refined_rates_are_a_quarter_decade_away() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 from torch import nn
 
-from lrlab.search import assess, chance_score, choose, score_noise, untrained_score
+from lrlab.search import assess, chance_score, choose, score_noise, setback, untrained_score
 from lrlab.tasks import Split, Task
 
 
@@ -92,3 +93,74 @@ def test_chance_is_the_untrained_model_or_the_majority_class() -> None:
         mse = float((model(x).squeeze(-1) - x[:, 0]).square().mean())
     assert untrained_score(reg, 0) == pytest.approx(mse, rel=1e-6)
     assert chance_score(reg, mse) == mse
+
+
+def test_an_unstable_rate_never_wins_and_nothing_learned_takes_the_highest_stable_rate() -> None:
+    # a recurrent net's race: 10 scored 0.69 once from a training loss ten times the start
+    t = table([0.1, 0.316, 1.0, 3.16, 10.0], [0.504, 0.504, 0.504, 0.536, 0.69])
+    t["stable"] = [True, True, True, False, False]
+    choice = choose(t, higher_is_better=True, chance=0.504, monitor="accuracy", n=800)
+    assert choice.learned == () and choice.lr == 1.0       # not 10, not the best of the ties
+    c = assess(t, choice.lr, higher_is_better=True, chance=0.504, monitor="accuracy", n=800)
+    assert any("no rate learned" in w for w in c.warnings)
+    assert c.text() == "no rate beat chance"                # no margin against a lucky 10
+    t["stable"] = True                                      # without the column's verdict
+    assert choose(t, higher_is_better=True, chance=0.504, monitor="accuracy", n=800).lr == 10.0
+
+
+def test_ties_walk_up_within_the_races_swings_when_asked() -> None:
+    # an MSE regression after 6 of 40 epochs: 0.1 ahead of 0.215 by more than the validation
+    # noise (~0.008) but far less than 0.215's epoch-to-epoch swings; 0.464 failed
+    t = table([0.0464, 0.1, 0.215, 0.464], [0.256, 0.255, 0.277, 0.848])
+    t["setback"] = [0.0, 0.079, 0.362, 0.033]
+    args = {"higher_is_better": False, "chance": 0.85, "monitor": "loss", "n": 1000}
+    assert choose(t, **args).lr == 0.0464                        # down: the lower tie
+    up = choose(t, **args, swing=0.5, walk="up")
+    assert up.lr == 0.215 and up.best_lr == 0.1 and up.tied == (0.215,)
+    # smooth curves keep the validation noise alone: a higher rate 2 points behind stays out
+    t = table([0.464, 1.0, 2.15], [0.766, 0.753, 0.743])
+    t["setback"] = [0.0, 0.0, 0.0]
+    acc = {"higher_is_better": True, "chance": 0.25, "monitor": "accuracy", "n": 1000}
+    assert choose(t, **acc, swing=0.5, walk="up").lr == 1.0      # 0.013 <= noise 0.0134
+    assert choose(t, **acc, swing=0.5, walk="up").tied == (1.0,)
+
+
+def test_setback_is_the_mean_step_backwards() -> None:
+    assert setback(np.array([0.1, 0.2, 0.3]), higher_is_better=True) == 0.0
+    assert setback(np.array([0.5, 0.3, 0.6]), higher_is_better=True) == pytest.approx(0.1)
+    assert setback(np.array([0.68, 1.32, 0.55]), higher_is_better=False) == pytest.approx(0.32)
+    assert setback(np.array([0.5, np.nan]), higher_is_better=True) == 0.0
+
+
+def test_a_pick_behind_the_best_reads_as_a_tie_not_a_negative_margin() -> None:
+    t = table([0.1, 0.3], [0.899, 0.90])
+    c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.margin == pytest.approx(-0.001)
+    assert c.text() == ("a tie: 0.0010 behind the best, 0.3, within noise (0.0095); took the "
+                        "lower rate")
+    assert "-" not in c.text()
+    c = assess(t, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.text().startswith("margin +0.0010 over 0.1") and "within noise" in c.text()
+
+
+def test_a_tie_warns_only_across_rates_far_apart() -> None:
+    near = table([0.1, 0.3, 1.0], [0.899, 0.90, 0.70])
+    c = assess(near, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.warnings == ()                                 # a neighbour: in the margin line
+    far = table([0.01, 0.1, 0.3, 1.0], [0.899, 0.70, 0.90, 0.5])
+    c = assess(far, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    tie = "a tie across more than half a decade: 0.01 scored within noise (0.0095) of the pick"
+    assert c.warnings == (tie,)
+
+
+def test_chance_on_a_loader_task_is_the_same_as_on_its_tensors() -> None:
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(30, 3, generator=g), torch.tensor([0] * 20 + [1] * 10)
+    plain = Task(name="t", train=Split(x, y), val=Split(x, y), num_classes=2,
+                 model=lambda: nn.Linear(3, 2))
+    data = torch.utils.data.TensorDataset(x, y)
+    loader = Task(name="t", train=data, val=torch.utils.data.DataLoader(data, batch_size=7),
+                  num_classes=2, model=lambda: nn.Linear(3, 2), batch_size=7)
+    assert not loader.in_memory
+    assert untrained_score(loader, 2) == pytest.approx(untrained_score(plain, 2))
+    assert chance_score(loader, 0.1) == pytest.approx(20 / 30)   # the majority class

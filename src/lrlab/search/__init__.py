@@ -35,6 +35,7 @@ from lrlab.search._confidence import (
     chance_score,
     choose,
     score_noise,
+    setback,
     untrained_score,
 )
 from lrlab.search._fastest import (
@@ -105,6 +106,7 @@ __all__ = [
     "replay_fastest",
     "rules_for",
     "score_noise",
+    "setback",
     "smith_readings",
     "steepest",
     "suggest",

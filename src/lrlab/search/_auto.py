@@ -15,6 +15,11 @@ costs a full training per rate. :func:`auto` spends a little of each:
    budget, from the same weights and order, so all scores compare; the best of the three
    wins.
 
+The pick among raced rates (``_Race``): a rate must beat chance and be stable (its training
+or validation loss came back to within 5% of the untrained model's at some epoch); when none
+learned, the highest stable rate. Ties within the noise walk up for SGD-like rules, with a band widened by
+the race's own epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``).
+
 The top candidate is capped at the largest rate the range test reached, so a test that
 diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
 candidates, 15% of a training each, the quarter-decade refinement) were calibrated on the
@@ -30,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from lrlab._checks import number, whole
@@ -50,17 +56,20 @@ from lrlab.search._confidence import (
     assess,
     chance_score,
     choose,
+    learned_mask,
     score_noise,
     scored_table,
+    setback,
     untrained_score,
     val_size,
 )
 from lrlab.search._grid import _score_text, _seen, ranked
+from lrlab.search._readings import DEFAULT_RULES, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, rank
+from lrlab.train import SweepResult, mean_loss, rank
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
 
@@ -252,7 +261,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                          f"({test.reason}); check the task's data and model")
     bottom, clear = placement(test)
     reached = float(test.lrs[-1])
-    race = _Race(p, race_task, race_epochs)
+    race = _Race(p, race_task, race_epochs, walk="up" if rules_for(optimizer) is DEFAULT_RULES
+                 else "down")
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
     if not choice.learned:  # nothing learned: move the race up the range, once
@@ -279,32 +289,80 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         race_examples=examples(race_task))
 
 
+#: A raced rate whose training loss (an epoch's mean) and validation loss never came within
+#: this factor of the untrained model's is unstable: it did not learn, whatever its
+#: validation score (see ``learned_mask``). Either loss will do: an epoch's mean training
+#: loss carries the first steps' transient (blobs' first epoch averaged 13 from a start of
+#: 4.0 and ended at a validation loss of 1.9), the validation loss the last step's luck.
+UNSTABLE = 1.05
+
+#: The tie band of an SGD-like race: at least this share of the two rates' mean setback
+#: (half: a band as wide as the whole swing let a deep tanh net's 2.15, stuck at 42% for
+#: good, tie its best rate 1.0, which swings less).
+SWING = 0.5
+
+
 class _Race:
     """The races of one auto run: every population from the same weights and order, their
-    scores in one table, the chance level and the pick."""
+    scores in one table, the chance level and the pick.
 
-    def __init__(self, p: Plan, task: Task, epochs: int) -> None:
-        self.p, self.task, self.epochs = p, task, epochs
+    ``walk`` is where a tie goes. For SGD-like rules ``"up"``: the best rate of a long SGD
+    training sits near the stability edge, and a short race is biased towards lower rates
+    (they gain faster at first; short-horizon bias, Wu et al. 2018): an MSE regression whose
+    40-epoch optimum was 0.215 (0.464 blew up) had 0.1 and 0.046 ahead after 6 epochs, by
+    less than the race's epoch-to-epoch swings, and lost 30-80% of its loss there. The tie band
+    widens to half the two rates' setbacks (:func:`setback`): a rate whose curve swings
+    that much is not told apart from the best by its best epoch; a smooth curve keeps the
+    validation noise alone. A rate whose next higher one failed is guarded by the band (a
+    failed rate never ties), and the check on a second seed uses the same band. For adaptive rules ``"down"``: their best rate sits well below
+    the edge, and a short race can flatter a rate that collapses later."""
+
+    def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down") -> None:
+        self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
         self.races: list[SweepResult] = []
         self.populations: list[SweepResult] = []
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.n = val_size(p.task)
         self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
+        self.start = _start_loss(task, p.seed)
 
     @property
     def raced(self) -> list[float]:
         return [float(v) for r in self.races for v in r.members["lr"]]
 
+    def scored(self, result: SweepResult) -> pd.DataFrame:
+        """A population's ``scored_table`` with ``stable`` and ``setback`` per rate."""
+        t = scored_table(result.summary(), self.monitor)
+        val = result.curve(self.monitor, "val").to_numpy(float)
+        t["setback"] = [setback(val[:, k], self.higher) for k in range(val.shape[1])]
+        if all(math.isfinite(v) for v in self.start):
+            stable = np.zeros(len(t), bool)
+            for split, start in zip(("train", "val"), self.start):
+                low = result.curve("loss", split).min().to_numpy(float)
+                stable |= np.isfinite(low) & (low <= UNSTABLE * start)
+            t["stable"] = stable
+        return t
+
     def table(self) -> pd.DataFrame:
-        return pd.concat([scored_table(r.summary(), self.monitor) for r in self.races],
-                         ignore_index=True)
+        return pd.concat([self.scored(r) for r in self.races], ignore_index=True)
+
+    @property
+    def swing(self) -> float:
+        """How much of the race's setbacks count as a tie (0 for a ``"down"`` walk: the
+        validation noise alone)."""
+        return SWING if self.walk == "up" else 0.0
+
+    def learned_any(self) -> bool:
+        return bool(learned_mask(self.table(), higher_is_better=self.higher, chance=self.chance,
+                                 noise=score_noise(self.chance, self.monitor, self.n)).any())
 
     def run(self, rates: list[float]) -> Choice:
         result = self.p.train(rates, epochs=self.epochs, task=self.task)
         self.races.append(result)
         self.populations.append(result)
-        return choose(self.table(), higher_is_better=self.higher, chance=self.chance,
-                      monitor=self.monitor, n=self.n)
+        t = self.table()
+        return choose(t, higher_is_better=self.higher, chance=self.chance,
+                      monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk)
 
     def check(self, choice: Choice) -> tuple[float, str] | None:
         """Race the pick and the next lower rate that learned from ``seed + 1``: the rate to
@@ -316,11 +374,13 @@ class _Race:
         result = self.p.train([choice.lr, below], epochs=self.epochs, task=self.task,
                               seed=self.p.seed + 1)
         self.populations.append(result)
-        t = scored_table(result.summary(), self.monitor).set_index("lr")
+        t = self.scored(result).set_index("lr")
         mine, other = float(t.loc[choice.lr, "score"]), float(t.loc[below, "score"])
         sign = 1.0 if self.higher else -1.0
-        noise = score_noise(mine if math.isfinite(mine) else other, self.monitor, self.n)
+        noise = max(score_noise(mine if math.isfinite(mine) else other, self.monitor, self.n),
+                    self.swing * float(t["setback"].mean()))
         learned = (math.isfinite(mine) and not bool(t.loc[choice.lr, "diverged"])
+                   and bool(t.loc[choice.lr].get("stable", True))
                    and sign * (mine - self.chance) > LEARNED * score_noise(
                        self.chance, self.monitor, self.n))
         seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
@@ -375,13 +435,41 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
+    table = race.table()
+    if "stable" in table and not table["stable"].all():
+        shaky = sorted(table["lr"][~table["stable"]])
+        text += (f" Unstable (neither loss came back to the untrained model's, "
+                 f"{race.start[0]:.4g} training, {race.start[1]:.4g} validation): "
+                 f"{rates_text(shaky)}.")
     if checked:
         text += f" Checked on a second seed: {checked[1]}."
+    if not checked and not race.learned_any():
+        text += (" No rate learned: the pick is the highest rate that stayed stable, the one "
+                 "most likely to learn in a longer training.")
     return text + f" So lr={rate(lr)}."
 
 
 def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str:
     value = race.table().set_index("lr")["score"]
     tried = ", ".join(f"{rate(r)} ({value[r]:.4f})" for r in refined)
+    side = "higher" if race.walk == "up" else "lower"
     return (f" Then a quarter decade either side on the same budget: {tried}; ties within "
-            f"the noise of a score go to the lower rate.")
+            f"the noise of a score go to the {side} rate.")
+
+
+def _start_loss(task: Task, seed: int) -> tuple[float, float]:
+    """The untrained model's mean training and validation loss on ``task`` (at most 8192
+    examples of a Split each), ``nan`` when they cannot be had (a loss of the model's own
+    that returns no number): the levels a stable rate's losses must come back to."""
+    from lrlab.tasks import Split
+
+    model = task.init_model(seed)
+    out = []
+    for data in (task.train, task.val):
+        if isinstance(data, Split) and len(data) > 8192:
+            data = Split(data.x[:8192], data.y[:8192])
+        try:
+            out.append(float(mean_loss(model, task, data)))
+        except Exception:  # noqa: BLE001 - stability is then not judged
+            out.append(math.nan)
+    return out[0], out[1]

@@ -13,14 +13,16 @@ search result carries:
   share (accuracy, error, AUC) the binomial standard error ``sqrt(p (1 - p) / n)`` with
   ``p`` clipped to ``[0.02, 0.98]``; for a loss, ``|s| / sqrt(n)`` (a loss's standard error
   is a multiple of its size over ``sqrt(n)``).
-* **learned**: better than chance by more than twice the noise at chance, and not diverged.
+* **learned**: better than chance by more than twice the noise at chance, not diverged, and
+  (where the table says) stable: its training or validation loss came back near the untrained model's.
 * **the pick** (:func:`choose`): among the rates that learned, the best; then, walking down
-  to lower rates, the lowest one still within the noise of the best: a tie goes to the
-  lower rate, which a short race handicaps and a long training rewards.
-* **warnings** (:func:`assess`): a tie with the runner-up, no rate learned, the pick's next
-  higher rate (at most half a decade up) diverged or collapsed (its final score back at
-  chance), the pick at an edge
-  of the searched rates.
+  to lower rates (or up, when asked), the last one still within the noise of the best (or
+  within the scores' own swings, :func:`setback`): a tie goes to the lower rate by default.
+  When none learned: the highest stable rate, else the best score.
+* **warnings** (:func:`assess`): a tie with a runner-up more than half a decade away (a tie
+  with a neighbour is only in the margin line: either trains about as well), no rate
+  learned, the pick's next higher rate (at most half a decade up) diverged or collapsed (its
+  final score back at chance), the pick at an edge of the searched rates.
 """
 
 from __future__ import annotations
@@ -33,11 +35,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lrlab.data import num_examples
+from lrlab.data import (
+    Inputs,
+    ModelLoss,
+    batches,
+    labels_of,
+    num_examples,
+    split_batch,
+    to_device,
+)
 from lrlab.tasks import Split, Task
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
-           "untrained_score", "val_size"]
+           "setback", "untrained_score", "val_size"]
 
 #: A candidate learned when it beats chance by this many noise units.
 LEARNED = 2.0
@@ -73,24 +83,36 @@ def val_size(task: Task) -> int:
 
 
 def untrained_score(task: Task, seed: int) -> float:
-    """The validation ``task.monitor`` of the model as initialised from ``seed`` (``nan``
-    for a task whose data is a Dataset or DataLoader, or whose monitor is one of its own
-    metrics: chance is then not checked)."""
+    """The validation ``task.monitor`` of the model as initialised from ``seed``: on a
+    Split in chunks, on a Dataset or DataLoader batch by batch in order (``nan`` when the
+    task computes its own loss, whose outputs need not be predictions, or when the monitor
+    is one of the task's own metrics: chance is then not checked)."""
     from lrlab.metrics import EpochMetrics
 
-    if not task.in_memory or task.monitor in task.metrics:
+    if (task.loss is None or isinstance(task.loss, ModelLoss)
+            or task.monitor in task.metrics):
         return math.nan
-
     model = task.init_model(seed)
     model.eval()
     metrics = EpochMetrics(1, num_classes=task.num_classes, auc=task.monitor == "auc")
-    x = task.val.x if not task.val.x.is_floating_point() else task.val.x.to(torch.float32)
     with torch.no_grad():
-        for xb, yb in zip(x.split(4096), task.val.y.split(4096)):
-            out = model(xb).unsqueeze(0)
+        for inputs, yb in _val_batches(task):
+            out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
             metrics.update(out, yb, task.loss(out, yb))
-    value = float(metrics.compute()[task.monitor][0])
-    return value
+    return float(metrics.compute()[task.monitor][0])
+
+
+def _val_batches(task: Task):
+    """The validation data as ``(Inputs, targets)`` batches, in order, float inputs."""
+    if isinstance(task.val, Split):
+        x = task.val.x if not task.val.x.is_floating_point() else task.val.x.to(torch.float32)
+        for xb, yb in zip(x.split(4096), task.val.y.split(4096)):
+            yield Inputs((xb,), {}, yb), yb
+        return
+    for batch in batches(task.val, batch_size=task.batch_size, seed=0, epoch=0, shuffle=False):
+        split = split_batch(to_device(batch, torch.device("cpu"), torch.float32),
+                            target_key=task.target_key)
+        yield split, split.targets
 
 
 def chance_score(task: Task, untrained: float) -> float:
@@ -98,15 +120,24 @@ def chance_score(task: Task, untrained: float) -> float:
     class's accuracy (0.5 for AUC) when that is better."""
     if not math.isfinite(untrained):
         return untrained
-    if task.monitor == "accuracy" and task.num_classes is not None:
-        counts = torch.bincount(task.val.y.reshape(-1).long(), minlength=task.num_classes)
-        return max(untrained, float(counts.max()) / int(counts.sum()))
-    if task.monitor == "error" and task.num_classes is not None:
-        counts = torch.bincount(task.val.y.reshape(-1).long(), minlength=task.num_classes)
-        return min(untrained, 1 - float(counts.max()) / int(counts.sum()))
+    if task.monitor in ("accuracy", "error") and task.num_classes is not None:
+        labels = _val_labels(task)
+        if labels is not None and len(labels):
+            counts = torch.bincount(labels.reshape(-1).long(), minlength=task.num_classes)
+            major = float(counts.max()) / int(counts.sum())
+            return max(untrained, major) if task.monitor == "accuracy" else min(
+                untrained, 1 - major)
     if task.monitor == "auc":
         return max(untrained, 0.5)
     return untrained
+
+
+def _val_labels(task: Task) -> torch.Tensor | None:
+    """The validation labels (a Dataset's when it can say them without loading examples)."""
+    if isinstance(task.val, Split):
+        return task.val.y
+    labels = labels_of(task.val)
+    return None if labels is None else torch.as_tensor(labels)
 
 
 @dataclass(frozen=True)
@@ -132,51 +163,97 @@ def _better(a: float, b: float, higher: bool) -> bool:
 
 def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, noise: float
                  ) -> np.ndarray:
-    """Per row of ``table`` (``lr``, ``score``, ``diverged``): whether it learned."""
+    """Per row of ``table`` (``lr``, ``score``, ``diverged``, optionally ``stable``): whether
+    it learned. A row marked not ``stable`` (neither its training nor its validation loss
+    came back near where it started) did not learn, whatever its validation score says: an
+    unstable rate's score
+    flickers off chance by luck (a recurrent net at 10x its good rate scored 69% once, from
+    a training loss ten times the untrained one's)."""
     sign = 1.0 if higher_is_better else -1.0
     score = table["score"].to_numpy(float)
     ok = np.isfinite(score) & ~table["diverged"].to_numpy(bool)
+    if "stable" in table:
+        ok &= table["stable"].to_numpy(bool)
     if not math.isfinite(chance):  # chance unknown (a loader task): every finite score
         return ok
     return ok & (sign * (score - chance) > LEARNED * noise)
 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,
-           n: int) -> Choice:
+           n: int, swing: float = 0.0, walk: str = "down") -> Choice:
     """The pick among raced rates (see the module docstring).
 
     Args:
-        table: one row per rate: ``lr``, ``score`` (best validation monitor), ``diverged``.
+        table: one row per rate: ``lr``, ``score`` (best validation monitor), ``diverged``,
+            optionally ``stable`` (see :func:`learned_mask`).
         higher_is_better: whether a larger score is better.
         chance: the score of a model that learned nothing (:func:`chance_score`).
         monitor: the score's metric name (for :func:`score_noise`).
         n: validation examples.
+        swing: with a ``setback`` column (:func:`setback`), the tie band between the best
+            and a rate is at least ``swing`` times the mean setback of the two: a short
+            race's epoch-to-epoch swings make scores within them a tie too.
+        walk: ``"down"``: a tie goes to the lower rate; ``"up"``: to the higher one.
+
+    When no rate learned, the pick is the highest rate marked ``stable`` (the one most
+    likely to learn in a longer training), or without that column the best score.
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.01, 0.1, 1.0], "score": [0.80, 0.905, 0.91],
         ...                   "diverged": [False, False, False]})
         >>> choose(t, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000).lr
         0.1
+        >>> choose(t, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000,
+        ...        walk="up").lr
+        1.0
     """
     t = table.sort_values("lr").reset_index(drop=True)
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
                       noise=score_noise(chance, monitor, n))
     scores = t["score"].to_numpy(float)
     if not ok.any():
+        steady = (t["stable"].to_numpy(bool) & ~t["diverged"].to_numpy(bool)
+                  if "stable" in t else np.zeros(len(t), bool))
+        if steady.any():
+            return Choice(float(t["lr"][np.flatnonzero(steady)[-1]]), math.nan, (), ())
         finite = np.where(np.isfinite(scores), scores, -np.inf if higher_is_better else np.inf)
         i = int(np.argmax(finite) if higher_is_better else np.argmin(finite))
         return Choice(float(t["lr"][i]), math.nan, (), ())
     idx = np.flatnonzero(ok)
     best = int(idx[np.argmax(scores[idx])] if higher_is_better else idx[np.argmin(scores[idx])])
-    band = score_noise(scores[best], monitor, n)
+    noise = score_noise(scores[best], monitor, n)
+    back = t["setback"].to_numpy(float) if "setback" in t else np.zeros(len(t))
     pick, tied = best, []
-    for j in range(best - 1, -1, -1):  # walk down while the lower rate ties the best
+    steps = range(best - 1, -1, -1) if walk == "down" else range(best + 1, len(t))
+    for j in steps:  # walk while the next rate ties the best
+        band = max(noise, swing * (back[best] + back[j]) / 2)
         if not ok[j] or abs(scores[j] - scores[best]) > band:
             break
         pick = j
         tied.append(float(t["lr"][j]))
     return Choice(float(t["lr"][pick]), float(t["lr"][best]),
                   tuple(float(v) for v in t["lr"][ok]), tuple(tied))
+
+
+def setback(curve: np.ndarray, higher_is_better: bool) -> float:
+    """How far a validation curve goes backwards: the mean step against the better
+    direction between consecutive epochs (0 for a curve that only improves).
+
+    A short race scores each rate by its best epoch, and that best is only as sure as the
+    curve is steady: SGD near its stability edge swings from epoch to epoch far beyond the
+    validation set's noise (an MSE regression's loss at its best rate went 0.68, 1.32, 0.55
+    in three epochs), so two rates within such swings are a tie.
+
+    Example:
+        >>> round(setback(np.array([0.5, 0.7, 0.6, 0.8]), higher_is_better=True), 4)
+        0.0333
+    """
+    c = np.asarray(curve, float)
+    c = c[np.isfinite(c)]
+    if len(c) < 2:
+        return 0.0
+    d = np.diff(c)
+    return float(np.maximum(0.0, -d if higher_is_better else d).mean())
 
 
 @dataclass(frozen=True)
@@ -190,6 +267,7 @@ class Confidence:
         runner_up: the best other rate (``nan`` if none).
         chance: the score of a model that learned nothing.
         warnings: one line per weakness of the evidence (empty: none).
+        lr: the pick (``nan`` if not given): says which side of the best a tie went.
     """
 
     margin: float
@@ -197,6 +275,7 @@ class Confidence:
     runner_up: float
     chance: float
     warnings: tuple[str, ...] = field(default=())
+    lr: float = math.nan
 
     @property
     def sure(self) -> bool:
@@ -204,14 +283,22 @@ class Confidence:
         return not self.warnings and self.margin > self.noise
 
     def text(self) -> str:
-        """One clause: the margin against the noise."""
+        """One clause: the margin against the noise. A pick behind the best (a tie the rule
+        gave to the other rate) reads as that tie, not as a negative margin."""
         if not math.isfinite(self.runner_up):
-            return "no other rate to compare"
+            return ("no rate beat chance" if "no rate learned" in " ".join(self.warnings)
+                    else "no other rate to compare")
         if not math.isfinite(self.margin):
             return f"the runner-up {self.runner_up:.3g} has no score"
+        if self.margin < 0:
+            side = ("lower " if self.lr < self.runner_up else "higher ") if math.isfinite(
+                self.lr) else ""
+            within = ("within noise" if -self.margin <= self.noise else
+                      "beyond the validation noise but within the race's epoch-to-epoch swings")
+            return (f"a tie: {-self.margin:.4f} behind the best, {self.runner_up:.3g}, "
+                    f"{within} ({self.noise:.4f}); took the {side}rate")
         how = ("clear" if self.margin > 2 * self.noise else
-               "within noise" if abs(self.margin) <= self.noise else
-               "behind, a lower rate within noise" if self.margin < 0 else "narrow")
+               "within noise" if self.margin <= self.noise else "narrow")
         return (f"margin {self.margin:+.4f} over {self.runner_up:.3g} against noise "
                 f"{self.noise:.4f} ({how})")
 
@@ -242,8 +329,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         >>> t = pd.DataFrame({"lr": [0.1, 0.3], "score": [0.90, 0.905], "final": [0.9, 0.25],
         ...                   "diverged": [False, False]})
         >>> c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
-        >>> len(c.warnings)
-        3
+        >>> len(c.warnings)  # 0.3 collapsed to chance; 0.1 is the lowest rate searched
+        2
     """
     t = table.sort_values("lr").reset_index(drop=True)
     sign = 1.0 if higher_is_better else -1.0
@@ -251,20 +338,27 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
     scores = t["score"].to_numpy(float)
     i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
     noise = score_noise(scores[i], monitor, n)
-    others = [j for j in range(len(t)) if j != i and math.isfinite(scores[j])]
-    if others:
+    warnings = list(extra)
+    ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
+                      noise=score_noise(chance, monitor, n))
+    # the runner-up among the rates that learned (an unstable rate's lucky score is no rival)
+    others = [j for j in range(len(t)) if j != i and math.isfinite(scores[j])
+              and (ok[j] or not ok.any())]
+    if others and ok.any():
         j = max(others, key=lambda k: sign * scores[k])
         margin, runner = sign * (scores[i] - scores[j]), float(lrs[j])
     else:
         margin, runner = math.nan, math.nan
-    warnings = list(extra)
-    ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
     if not ok.any():
         warnings.append(f"no rate learned: every score is within noise of chance "
                         f"({chance:.4g}, the untrained model or the majority class)")
-    elif math.isfinite(margin) and abs(margin) <= noise:
-        warnings.append(f"a tie: {runner:.3g} scored within noise ({noise:.4f}) of the pick")
+    elif (math.isfinite(margin) and abs(margin) <= noise
+          and abs(math.log10(runner / lr)) > math.log10(NEIGHBOUR)):
+        # a tie with a neighbour (half a decade or less) is in the margin line: either rate
+        # trains about as well. A tie with a rate further away means the scores cannot tell
+        # a wide range apart: worth a user's look (a longer budget, another seed)
+        warnings.append(f"a tie across more than half a decade: {runner:.3g} scored within "
+                        f"noise ({noise:.4f}) of the pick")
     if ok.any() and i + 1 < len(t) and lrs[i + 1] <= lr * NEIGHBOUR:
         up = t.iloc[i + 1]
         final = float(up.get("final", up["score"]))
@@ -283,7 +377,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         elif math.isclose(lr, low) or lr <= low:
             warnings.append(f"the pick {lr:.3g} is the lowest rate searched: a lower one "
                             "might be better")
-    return Confidence(float(margin), float(noise), runner, float(chance), tuple(warnings))
+    return Confidence(float(margin), float(noise), runner, float(chance), tuple(warnings),
+                      float(lr))
 
 
 def scored_table(summary: pd.DataFrame, monitor: str) -> pd.DataFrame:
