@@ -71,7 +71,7 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import SweepResult, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "races_allowed", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -208,6 +208,25 @@ def moved_up(top: float, reached: float, count: int) -> list[float]:
     return [r for r in rates if r > top * 10 ** 0.25]
 
 
+def races_allowed(per: float, candidates: int, range_cost: float) -> float:
+    """What every race of one auto run may cost together (full-training epochs): the race,
+    two refinements and a two-rate check plus three more rates' worth, less what the range
+    tests cost, but never less than the race and the refinement. One range test takes 100
+    steps whatever the data, so on a small training set (1,500 examples, batch 64: over 4
+    epochs) it is a large share; the races give way so that the whole run stays near
+    ``budget x (candidates + 5)`` full trainings (about 9% of a 16-rate grid at the
+    defaults), the check going first, then the refinement; a race moved up the range (none
+    learned) races as many rates as fit, at least three.
+
+    Example:
+        >>> races_allowed(per=1.5, candidates=5, range_cost=4.27)   # a small token task
+        10.73
+        >>> races_allowed(per=6.0, candidates=5, range_cost=5.8)    # a regression, 40 epochs
+        54.2
+    """
+    return round(max(per * (candidates + 2), per * (candidates + 5) - range_cost), 10)
+
+
 def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
          seeds: int | None = None, refine: bool = True, check: bool = True,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
@@ -263,26 +282,38 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     reached = float(test.lrs[-1])
     race = _Race(p, race_task, race_epochs, walk="up" if rules_for(optimizer) is DEFAULT_RULES
                  else "down")
+    steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
+    range_cost = seeds * steps * p.batch_size / examples(p.full)
+    per = race_epochs * examples(race_task) / examples(p.full)  # one rate's race
+    allowed = races_allowed(per, candidates, range_cost)
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
+    skipped = []
     if not choice.learned:  # nothing learned: move the race up the range, once
-        up = moved_up(max(rates), reached, candidates)
+        fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+        up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
     refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
                 if r not in race.raced] if refine and choice.learned else [])
+    if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
+        skipped.append("the refinement")
+        refined = []
     if refined:  # same weights and order: scores comparable across the populations
         choice = race.run(refined)
-    checked = race.check(choice) if check and choice.learned else None
+    checked = None
+    if check and choice.learned:
+        if race.cost + 2 * per > allowed * (1 + 1e-9):
+            skipped.append("the second-seed check")
+        else:
+            checked = race.check(choice)
     lr = checked[0] if checked else choice.lr
-    steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
-    range_cost = seeds * steps * p.batch_size / examples(p.full)
-    compute = range_cost + sum(p.cost(r, race_task) for r in race.populations)
+    compute = range_cost + race.cost
     confidence = race.confidence(lr, _extra_warnings(clear, choice, checked, race, reached))
     scores = _ranked_together(race.races)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
-        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr),
+        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr, skipped),
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
@@ -325,6 +356,11 @@ class _Race:
         self.n = val_size(p.task)
         self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
         self.start = _start_loss(task, p.seed)
+
+    @property
+    def cost(self) -> float:
+        """Full-training epochs every population so far cost."""
+        return sum(self.p.cost(r, self.task) for r in self.populations)
 
     @property
     def raced(self) -> list[float]:
@@ -412,7 +448,7 @@ def _extra_warnings(clear: bool, choice: Choice, checked, race: _Race,
 
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
-             refined: list[float], checked, p: Plan, lr: float) -> str:
+             refined: list[float], checked, p: Plan, lr: float, skipped: list[str]) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -443,6 +479,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  f"{rates_text(shaky)}.")
     if checked:
         text += f" Checked on a second seed: {checked[1]}."
+    if skipped:
+        text += (f" Skipped {' and '.join(skipped)}: the range test and the races used the "
+                 "budget.")
     if not checked and not race.learned_any():
         text += (" No rate learned: the pick is the highest rate that stayed stable, the one "
                  "most likely to learn in a longer training.")
