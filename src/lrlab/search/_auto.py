@@ -210,21 +210,25 @@ def moved_up(top: float, reached: float, count: int) -> list[float]:
 
 def races_allowed(per: float, candidates: int, range_cost: float) -> float:
     """What every race of one auto run may cost together (full-training epochs): the race,
-    two refinements and a two-rate check plus three more rates' worth, less what the range
-    tests cost, but never less than the race and the refinement. One range test takes 100
-    steps whatever the data, so on a small training set (1,500 examples, batch 64: over 4
-    epochs) it is a large share; the races give way so that the whole run stays near
-    ``budget x (candidates + 5)`` full trainings (about 9% of a 16-rate grid at the
-    defaults), the check going first, then the refinement; a race moved up the range (none
-    learned) races as many rates as fit, at least three.
+    two refinements and a two-rate check (``candidates + 4`` rates' races), less what the
+    range tests cost beyond the quarter of the race :func:`range_seeds` plans for them, but
+    never less than the race and the refinement.
+
+    One range test takes 100 steps whatever the data, so on a small training set (1,500
+    examples, batch 64: over 4 epochs) even one test costs more than planned; the races
+    give way so that the whole run stays near ``budget x (candidates + 5)`` full trainings
+    (about 9% of a 16-rate grid at the defaults): the check goes first, then the
+    refinement, and a race moved up the range (none learned) races as many rates as fit, at
+    least three.
 
     Example:
+        >>> races_allowed(per=3.0, candidates=5, range_cost=3.2)    # tests within plan
+        27.0
         >>> races_allowed(per=1.5, candidates=5, range_cost=4.27)   # a small token task
-        10.73
-        >>> races_allowed(per=6.0, candidates=5, range_cost=5.8)    # a regression, 40 epochs
-        54.2
+        11.105
     """
-    return round(max(per * (candidates + 2), per * (candidates + 5) - range_cost), 10)
+    beyond = max(0.0, range_cost - per * candidates / 4)
+    return round(max(per * (candidates + 2), per * (candidates + 4) - beyond), 10)
 
 
 def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
