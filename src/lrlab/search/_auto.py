@@ -208,27 +208,27 @@ def moved_up(top: float, reached: float, count: int) -> list[float]:
     return [r for r in rates if r > top * 10 ** 0.25]
 
 
-def races_allowed(per: float, candidates: int, range_cost: float) -> float:
-    """What every race of one auto run may cost together (full-training epochs): the race,
-    two refinements and a two-rate check (``candidates + 4`` rates' races), less what the
-    range tests cost beyond the quarter of the race :func:`range_seeds` plans for them, but
-    never less than the race and the refinement.
+def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -> float:
+    """What every race of one auto run may cost together (full-training epochs).
 
-    One range test takes 100 steps whatever the data, so on a small training set (1,500
-    examples, batch 64: over 4 epochs) even one test costs more than planned; the races
-    give way so that the whole run stays near ``budget x (candidates + 5)`` full trainings
-    (about 9% of a 16-rate grid at the defaults): the check goes first, then the
-    refinement, and a race moved up the range (none learned) races as many rates as fit, at
-    least three.
+    The whole run may cost what its plan costs when :func:`range_seeds` keeps its promise:
+    ``candidates + 4`` races (the race, two refinements, a two-rate check) and range tests
+    of a quarter of the race, ``unit x (candidates + 4 + candidates / 4)`` with ``unit``
+    one rate's share (``budget x epochs``, or one rate's race where whole epochs round it
+    up): about 9.6% of a 16-rate grid at the defaults. One range test takes 100 steps
+    whatever the data, so on a small training set (1,500 examples, batch 64: over 4 epochs)
+    even one test costs more than planned; the races then give way, the check first, then
+    the refinement (never the race and the refinement both), and a race moved up the range
+    (none learned) races as many rates as fit, at least three.
 
     Example:
-        >>> races_allowed(per=3.0, candidates=5, range_cost=3.2)    # tests within plan
-        27.0
-        >>> races_allowed(per=1.5, candidates=5, range_cost=4.27)   # a small token task
+        >>> races_allowed(unit=3.0, per=3.0, candidates=5, range_cost=3.2)   # within plan
+        27.55
+        >>> races_allowed(unit=1.5, per=1.5, candidates=5, range_cost=4.27)  # a small task
         11.105
     """
-    beyond = max(0.0, range_cost - per * candidates / 4)
-    return round(max(per * (candidates + 2), per * (candidates + 4) - beyond), 10)
+    whole = unit * (candidates + 4 + candidates / 4)
+    return round(max(per * (candidates + 2), whole - range_cost), 10)
 
 
 def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
@@ -289,7 +289,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
     range_cost = seeds * steps * p.batch_size / examples(p.full)
     per = race_epochs * examples(race_task) / examples(p.full)  # one rate's race
-    allowed = races_allowed(per, candidates, range_cost)
+    allowed = races_allowed(max(per, budget * p.epochs), per, candidates, range_cost)
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
     skipped = []
