@@ -55,13 +55,19 @@ class Probe:
         activation_bytes: bytes one member keeps for its backward pass on one batch.
         class_axis: where one model's outputs hold the class scores: ``-1`` (``(B, ..., C)``)
             or ``1`` (``(B, C, ...)``, torch's convention for per-position losses such as
-            segmentation).
+            segmentation); :data:`BINARY` (``0``): one logit per example against 0/1 float
+            targets under a binary cross-entropy with logits, scored as the two classes'
+            logits ``(0, z)`` (so softmax gives ``sigmoid(z)``, argmax ``z > 0``).
     """
 
     task: Task
     predictions: bool
     activation_bytes: int
     class_axis: int = -1
+
+
+#: :attr:`Probe.class_axis` of a binary classifier giving one logit per example.
+BINARY = 0
 
 
 def _own(task: Task) -> bool:
@@ -139,6 +145,14 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
     return Probe(task=_resolved(task, outputs, targets, loss),
                  predictions=_scorable(task, outputs, targets),
                  activation_bytes=saved[0], class_axis=layout[1] if layout else -1)
+
+
+def _with_logits(loss: Any) -> bool:
+    """Whether ``loss`` (a task's, maybe wrapped per member) is a binary cross-entropy on
+    logits: ``nn.BCEWithLogitsLoss`` or ``F.binary_cross_entropy_with_logits``."""
+    fn = getattr(loss, "fn", loss)
+    return (isinstance(fn, torch.nn.BCEWithLogitsLoss)
+            or fn is torch.nn.functional.binary_cross_entropy_with_logits)
 
 
 def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Any, Any]:
@@ -221,6 +235,8 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
     classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too)."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
+    if _binary(task, outputs, targets):
+        return 2, BINARY
     if targets.is_floating_point() or targets.dtype == torch.bool \
             or outputs.dim() != targets.dim() + 1:
         return None
@@ -232,18 +248,34 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
     return (int(outputs.shape[-1]), -1) if last else None
 
 
+def _binary(task: Task, outputs: Tensor, targets: Tensor) -> bool:
+    """One logit per example (``(B,)`` or ``(B, 1)``) against 0/1 float targets of the same
+    shape under a binary cross-entropy with logits: a binary classifier."""
+    b = outputs.shape[0] if outputs.dim() else 0
+    return (_with_logits(task.loss) and targets.is_floating_point()
+            and tuple(outputs.shape) in ((b,), (b, 1)) and targets.shape == outputs.shape
+            and bool(((targets == 0) | (targets == 1)).all()))
+
+
 def _classes(task: Task, outputs: Any, targets: Any) -> int | None:
     """C when ``outputs`` are class scores for integer ``targets`` (see :func:`_layout`)."""
     layout = _layout(task, outputs, targets)
     return None if layout is None else layout[0]
 
 
-def _scores(outputs: Tensor | None, class_axis: int) -> Tensor | None:
-    """A population's outputs ``(K, B, ...)`` with the class scores last, as the metrics
-    take them."""
-    if class_axis == -1 or outputs is None or outputs.dim() <= 3:
-        return outputs
-    return outputs.movedim(2, -1)
+def _scored(outputs: Tensor | None, targets: Any, class_axis: int) -> tuple[Any, Any]:
+    """A population's outputs ``(K, B, ...)`` with the class scores last, and the targets,
+    as the metrics take them (a binary logit ``z`` as the scores ``(0, z)``, its 0/1 float
+    targets as class indices)."""
+    if outputs is None:
+        return outputs, targets
+    if class_axis == BINARY:
+        z = outputs.reshape(*outputs.shape[:2])
+        return (torch.stack([torch.zeros_like(z), z], -1),
+                targets.reshape(targets.shape[0]).long())  # (B,) or (B, 1): see _binary
+    if class_axis == -1 or outputs.dim() <= 3:
+        return outputs, targets
+    return outputs.movedim(2, -1), targets
 
 
 def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
@@ -325,7 +357,7 @@ def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor 
         except (RuntimeError, IndexError, ValueError):
             _check_later_labels(task, targets, f"training batch {i}")
             raise
-        metrics.update(_scores(out.outputs, class_axis), targets, out.losses)
+        metrics.update(*_scored(out.outputs, targets, class_axis), out.losses)
         norms.append(out.grad_norm)
         lr = out.lr
         if steps is not None:
@@ -360,7 +392,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
             except (RuntimeError, IndexError, ValueError):
                 _check_later_labels(task, targets, f"validation batch {seen}")
                 raise
-            metrics.update(_scores(outputs, class_axis), targets, losses)
+            metrics.update(*_scored(outputs, targets, class_axis), losses)
             for name, fn in task.metrics.items():
                 own[name].add(member_metric(task, name, fn, outputs, targets))
     if not seen:

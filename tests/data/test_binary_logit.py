@@ -1,0 +1,106 @@
+"""One logit per example under a binary cross-entropy with logits: a binary classifier.
+
+``nn.BCEWithLogitsLoss`` on outputs ``(B,)`` or ``(B, 1)`` and 0/1 float targets is how most
+binary classifiers are written; lrlab scores it as two classes (accuracy at ``z > 0``, AUC
+on ``sigmoid(z)``) instead of as a regression ranked by loss.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sklearn.metrics import roc_auc_score
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import lrlab
+
+EPOCHS, LRS = 3, [0.5, 0.05]
+
+
+def _data(shape: str, labels=None):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 6, generator=g)
+    y = labels(x) if labels else (x[:, 0] + 0.5 * x[:, 1] > 0).float()
+    y = y.unsqueeze(1) if shape == "(B, 1)" and y.dim() == 1 else y
+    return x, y
+
+
+class _Net(nn.Module):
+    def __init__(self, out: int = 1, squeeze: bool = False) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, out))
+        self.squeeze = squeeze
+
+    def forward(self, x):
+        out = self.net(x)
+        return out.squeeze(1) if self.squeeze else out
+
+
+def _task(shape: str, loss=None, labels=None, out: int = 1, **kw) -> tuple:
+    x, y = _data(shape, labels)
+    train = DataLoader(TensorDataset(x[:240], y[:240]), batch_size=40)  # in order
+    val = DataLoader(TensorDataset(x[240:], y[240:]), batch_size=30)
+    task = lrlab.Task.from_loaders(lambda: _Net(out, shape == "(B,)"), train, val,
+                                   loss=loss or nn.BCEWithLogitsLoss(), epochs=EPOCHS, **kw)
+    return task, train, x[240:], y[240:]
+
+
+def _plain(task, train, lr: float) -> nn.Module:
+    model = task.init_model(0)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(EPOCHS):
+        for xb, yb in train:
+            opt.zero_grad()
+            nn.functional.binary_cross_entropy_with_logits(model(xb), yb).backward()
+            opt.step()
+    return model
+
+
+@pytest.mark.parametrize("shape", ["(B, 1)", "(B,)"])
+def test_a_binary_logit_is_scored_as_two_classes(shape: str) -> None:
+    task, train, xv, yv = _task(shape)
+    result = lrlab.sweep(task, lrs=LRS)
+    assert result.monitor == "accuracy"
+    summary = result.summary().set_index("lr")
+    for lr in LRS:
+        model = _plain(task, train, lr)
+        with torch.no_grad():
+            z = model(xv).reshape(-1)
+        accuracy = ((z > 0).float() == yv.reshape(-1)).double().mean().item()
+        loss = nn.functional.binary_cross_entropy_with_logits(z, yv.reshape(-1)).item()
+        assert summary.loc[lr, "final_val_accuracy"] == pytest.approx(accuracy, abs=1e-12)
+        assert summary.loc[lr, "final_val_loss"] == pytest.approx(loss, rel=1e-5)
+
+
+def test_the_auc_of_a_binary_logit_is_the_auc_of_its_sigmoid() -> None:
+    """lrlab's AUC is Keras' (200 thresholds) over the softmax outputs against one-hot
+    labels, flattened; for one logit those outputs are (1 - sigmoid(z), sigmoid(z)):
+    against scikit-learn's exact AUC of the same."""
+    task, train, xv, yv = _task("(B, 1)", monitor="auc")
+    result = lrlab.sweep(task, lrs=[0.05])
+    model = _plain(task, train, 0.05)
+    with torch.no_grad():
+        z = model(xv).reshape(-1)
+    p, y = torch.sigmoid(z), yv.reshape(-1)
+    exact = roc_auc_score(torch.stack([1 - y, y], 1).flatten().numpy(),
+                          torch.stack([1 - p, p], 1).flatten().numpy())
+    assert result.summary()["final_val_auc"].iloc[0] == pytest.approx(exact, abs=0.01)
+
+
+@pytest.mark.parametrize("case", ["mse on 0/1", "bce on probabilities", "multi-label",
+                                  "soft targets"])
+def test_what_is_not_one_binary_logit_stays_as_it_was(case: str) -> None:
+    """A squared error on 0/1 targets stays a regression; a BCE on probabilities (sigmoid in
+    forward), several labels per example or targets between 0 and 1 are not read as one
+    binary logit either."""
+    kw = {
+        "mse on 0/1": dict(loss=nn.MSELoss()),
+        "bce on probabilities": dict(loss=lambda p, y: nn.functional.binary_cross_entropy(
+            torch.sigmoid(p), y)),
+        "multi-label": dict(out=3, labels=lambda x: (x[:, :3] > 0).float()),
+        "soft targets": dict(labels=lambda x: torch.sigmoid(x[:, 0])),
+    }[case]
+    task, *_ = _task("(B, 1)", **kw)
+    result = lrlab.sweep(task, lrs=[0.05], epochs=1)
+    assert result.monitor == "loss" and "final_val_accuracy" not in result.summary()
