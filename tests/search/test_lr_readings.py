@@ -219,6 +219,18 @@ def test_a_flat_curve_lowest_at_its_first_rates_is_no_descent():
     assert math.isnan(trend_bottom(lrs, flat))
 
 
+def test_a_low_start_does_not_clip_a_flat_curve_into_a_long_descent():
+    # the trend's clip (at the highest level before its lowest point) once sat at the low
+    # first points, so the whole flat curve lay below the level and read as a clear descent
+    lrs = log_grid(-7, 1)
+    u = np.log10(lrs)
+    flat = noisy(lrs, np.where(u > 0.5, 1.0 + 4 * (u - 0.5), 1.0), 0.01)
+    flat[:4] -= 0.05
+    tr = trend(flat)
+    assert np.median(tr[10:70]) == pytest.approx(1.0, abs=0.01)   # the plateau, not 0.95
+    assert not describe(lrs, flat).clear and "breaks upwards" in suggest(lrs, flat).why
+
+
 def test_a_dip_in_a_noisy_plateau_is_noise_not_a_descent():
     lrs = log_grid(-7, 1)
     u = np.log10(lrs)

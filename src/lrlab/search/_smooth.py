@@ -111,7 +111,8 @@ def trend(values: ArrayLike, *, window: float = 0.05) -> Array:
     """lrlab's zero-phase robust trend of a range-test curve (lower is better).
 
     Steps: running median of half-width ``max(1, h // 2)``; clip at ``max(median[:argmin + 1])``
-    (the highest level before the best point); local-linear fit with tricube weights of
+    (the highest level before the best point), at least the median of the first ``2h + 1``
+    raw points; local-linear fit with tricube weights of
     half-width ``h = max(2, round(window * n))``.
 
     Args:
@@ -130,7 +131,10 @@ def trend(values: ArrayLike, *, window: float = 0.05) -> Array:
         return x.copy()
     h = half_width(len(x), window)
     med = running_median(x, max(1, h // 2))
-    cap = med[: int(np.argmin(med)) + 1].max()
+    # the clip stops a blow-up after the best point from dragging its neighbours up; it is
+    # never below the first stretch's level (a minimum among the first points would clip a
+    # flat curve everywhere to that low start, and read it as one long descent)
+    cap = max(med[: int(np.argmin(med)) + 1].max(), float(np.median(x[: 2 * h + 1])))
     return _local_linear(np.minimum(med, cap), h)
 
 
