@@ -14,6 +14,7 @@ from lrlab.search._auto import (
     candidate_rates,
     moved_up,
     placement,
+    races_allowed,
     range_seeds,
     refine_rates,
     short_run,
@@ -231,3 +232,17 @@ def test_bad_input_is_one_line(blobs, kwargs, words: str) -> None:
     with pytest.raises(LrlabError) as err:
         auto(blobs, **kwargs)
     assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_range_tests_beyond_their_share_push_out_the_check(blobs) -> None:
+    # three range tests of 100 steps (10 epochs each on 500 examples) against races of one
+    # epoch: the tests cost far more than the quarter of the race they are planned at, so
+    # the race and the refinement run and the second-seed check gives way
+    result = auto(blobs, epochs=20, candidates=2, seeds=3, budget=0.05)
+    assert all(e.config["seed"] == 0 for e in result.evidence)
+    assert len(result.evidence) == 1 + bool(result.refined)
+    if result.refined:
+        assert "Skipped the second-seed check" in result.explanation
+    assert races_allowed(unit=1.0, per=1.0, candidates=2, range_cost=30.0) == 4.0  # 2 + 2
+    # within plan, everything fits: the race, two refinements, the check
+    assert races_allowed(unit=1.0, per=1.0, candidates=5, range_cost=1.25) == 9.0
