@@ -246,3 +246,26 @@ def test_range_tests_beyond_their_share_push_out_the_check(blobs) -> None:
     assert races_allowed(unit=1.0, per=1.0, candidates=2, range_cost=30.0) == 4.0  # 2 + 2
     # within plan, everything fits: the race, two refinements, the check
     assert races_allowed(unit=1.0, per=1.0, candidates=5, range_cost=1.25) == 9.0
+
+
+def test_the_untrained_losses_read_at_most_the_first_examples() -> None:
+    import torch
+    from torch import nn
+
+    from lrlab.search._auto import _start_loss
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(9000, 3, generator=g), torch.randint(0, 2, (9000,), generator=g)
+    data = torch.utils.data.TensorDataset(x, y)
+    task = Task(name="t", train=data, val=torch.utils.data.DataLoader(data, batch_size=500),
+                num_classes=2, model=lambda: nn.Linear(3, 2), batch_size=500)
+    model = task.init_model(4)
+    with torch.no_grad():
+        first = float(nn.functional.cross_entropy(model(x[:8192]), y[:8192]))
+        every = float(nn.functional.cross_entropy(model(x), y))
+    train, val = _start_loss(task, 4)
+    assert train == pytest.approx(first, rel=1e-5) and val == pytest.approx(first, rel=1e-5)
+    assert first != pytest.approx(every, rel=1e-5)
+    on_tensors = task.replace(train=Split(x, y), val=Split(x, y))
+    assert _start_loss(on_tensors, 4) == pytest.approx((first, first), rel=1e-5)

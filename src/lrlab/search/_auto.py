@@ -375,11 +375,12 @@ class _Race:
         t = scored_table(result.summary(), self.monitor)
         val = result.curve(self.monitor, "val").to_numpy(float)
         t["setback"] = [setback(val[:, k], self.higher) for k in range(val.shape[1])]
-        if all(math.isfinite(v) for v in self.start):
+        if any(math.isfinite(v) for v in self.start):
             stable = np.zeros(len(t), bool)
             for split, start in zip(("train", "val"), self.start):
-                low = result.curve("loss", split).min().to_numpy(float)
-                stable |= np.isfinite(low) & (low <= UNSTABLE * start)
+                if math.isfinite(start):
+                    low = result.curve("loss", split).min().to_numpy(float)
+                    stable |= np.isfinite(low) & (low <= UNSTABLE * start)
             t["stable"] = stable
         return t
 
@@ -499,18 +500,28 @@ def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str
 
 
 def _start_loss(task: Task, seed: int) -> tuple[float, float]:
-    """The untrained model's mean training and validation loss on ``task`` (at most 8192
-    examples of a Split each), ``nan`` when they cannot be had (a loss of the model's own
-    that returns no number): the levels a stable rate's losses must come back to."""
+    """The untrained model's mean training and validation loss on ``task`` (at most the first
+    8192 examples of each; ``nan`` for an iterable dataset's training data, whose length is
+    unknown, or when the loss cannot be had, a loss of the model's own that returns no
+    number): the levels a stable rate's losses must come back to."""
+    from lrlab.data import num_examples, subset_of
     from lrlab.tasks import Split
 
     model = task.init_model(seed)
     out = []
-    for data in (task.train, task.val):
-        if isinstance(data, Split) and len(data) > 8192:
-            data = Split(data.x[:8192], data.y[:8192])
+    for name, data in (("train", task.train), ("val", task.val)):
+        n = len(data) if isinstance(data, Split) else num_examples(data)
         try:
+            if n is None and name == "train":
+                raise ValueError("an iterable dataset: no cheap first examples")
+            if n is not None and n > _START_EXAMPLES:
+                data = (Split(data.x[:_START_EXAMPLES], data.y[:_START_EXAMPLES])
+                        if isinstance(data, Split) else subset_of(data, range(_START_EXAMPLES)))
             out.append(float(mean_loss(model, task, data)))
-        except Exception:  # noqa: BLE001 - stability is then not judged
+        except Exception:  # noqa: BLE001 - stability is then judged on the other loss
             out.append(math.nan)
     return out[0], out[1]
+
+
+#: Examples the untrained model's losses are measured on (at most).
+_START_EXAMPLES = 8192
