@@ -174,6 +174,7 @@ class Population:
         self._in_place = (self.rule.apply is not None and self.device.type == "cpu"
                           and compile is False and "lr_mult" not in self.hparams
                           and self.flat.shape[1] >= IN_PLACE_MIN)
+        self._grad_buffer: Tensor | None = None  # the in-place path's flat gradient
 
     # -- construction ------------------------------------------------------------------
 
@@ -477,7 +478,9 @@ class Population:
         """The rule's step applied in place (:attr:`UpdateRule.apply`: one fused pass per
         live member over its parameters and state); each member's gradient norm (NaN for a
         frozen member), or ``None`` when the rule cannot run so here (nothing changed)."""
-        flat_grad = self._flat_grad(grads)
+        if self._grad_buffer is None:  # apply keeps no reference to it: reused every step
+            self._grad_buffer = torch.empty_like(self.flat)
+        flat_grad = self._flat_grad(grads, self._grad_buffer)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)  # before apply may overwrite it
         with torch.no_grad():
             state = self.rule.apply([flat_grad], self.state, [self.flat], hp, alive)
@@ -486,9 +489,9 @@ class Population:
         self.state = state
         return norm if alive is None else torch.where(alive, norm, torch.nan)
 
-    def _flat_grad(self, grads: Sequence[Tensor]) -> Tensor:
-        """The gradients as one ``(K, P)`` tensor shaped like ``flat``."""
-        flat_grad = torch.empty_like(self.flat)
+    def _flat_grad(self, grads: Sequence[Tensor], out: Tensor | None = None) -> Tensor:
+        """The gradients as one ``(K, P)`` tensor shaped like ``flat`` (into ``out``)."""
+        flat_grad = torch.empty_like(self.flat) if out is None else out
         for view, g in zip(self._views(flat_grad), grads):
             view.copy_(g)  # one pass each, whatever the layout autograd handed back
         return flat_grad
