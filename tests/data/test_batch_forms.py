@@ -129,6 +129,18 @@ def test_per_pixel_classes_on_axis_1_are_scored_per_pixel(h: int, w: int) -> Non
     np.testing.assert_allclose(final, want, atol=1e-12)
 
 
+def test_the_searches_chance_level_reads_per_pixel_classes() -> None:
+    """The untrained model's per-pixel accuracy, which every search compares rates with
+    (it failed on the logits' shape, so auto on such a task stopped with an error)."""
+    from lrlab.search import untrained_score
+
+    task = _segmentation(5, 6)
+    model = task.init_model(2)
+    with torch.no_grad():
+        hits = [(model(x).argmax(1) == y).double().flatten() for x, y in task.val]
+    assert untrained_score(task, 2) == pytest.approx(float(torch.cat(hits).mean()), abs=1e-7)
+
+
 def test_per_pixel_labels_outside_the_classes_are_one_line() -> None:
     task = _segmentation(5, 6)
     train = DataLoader(TensorDataset(torch.randn(8, 1, 5, 6), torch.full((8, 5, 6), 3)),

@@ -95,12 +95,24 @@ def test_what_is_not_one_binary_logit_stays_as_it_was(case: str) -> None:
     forward), several labels per example or targets between 0 and 1 are not read as one
     binary logit either."""
     kw = {
-        "mse on 0/1": dict(loss=nn.MSELoss()),
-        "bce on probabilities": dict(loss=lambda p, y: nn.functional.binary_cross_entropy(
-            torch.sigmoid(p), y)),
-        "multi-label": dict(out=3, labels=lambda x: (x[:, :3] > 0).float()),
-        "soft targets": dict(labels=lambda x: torch.sigmoid(x[:, 0])),
+        "mse on 0/1": {"loss": nn.MSELoss()},
+        "bce on probabilities": {"loss": lambda p, y: nn.functional.binary_cross_entropy(
+            torch.sigmoid(p), y)},
+        "multi-label": {"out": 3, "labels": lambda x: (x[:, :3] > 0).float()},
+        "soft targets": {"labels": lambda x: torch.sigmoid(x[:, 0])},
     }[case]
     task, *_ = _task("(B, 1)", **kw)
     result = lrlab.sweep(task, lrs=[0.05], epochs=1)
     assert result.monitor == "loss" and "final_val_accuracy" not in result.summary()
+
+
+def test_the_searches_chance_level_reads_a_binary_logit() -> None:
+    """The untrained model's score, which every search compares rates with, is read as a
+    fit reads it: here its accuracy at z > 0 (it failed on the logits' shape)."""
+    from lrlab.search import untrained_score
+
+    task, _, xv, yv = _task("(B, 1)")
+    with torch.no_grad():
+        z = task.init_model(3)(xv).reshape(-1)
+    accuracy = ((z > 0).float() == yv.reshape(-1)).double().mean().item()
+    assert untrained_score(task, 3) == pytest.approx(accuracy, abs=1e-12)

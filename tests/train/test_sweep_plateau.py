@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
 import lrlab
 from lrlab.cli import main
@@ -52,8 +52,8 @@ def test_plateau_and_constant_members_train_side_by_side():
 
 @pytest.mark.parametrize("spec, words", [
     ("plateau:factor=2", "factor must be < 1"),
-    ("plateau:monitor=nope", "monitor 'nope' is not recorded for this task; choose one of: "
-                             "accuracy, auc, error, loss, sse"),
+    ("plateau:monitor=nope", ("monitor 'nope' is not recorded for this task; choose one of: "
+                              "accuracy, auc, error, loss, sse")),
     ("plateau:monitor=a-b", "monitor must be a metric's name"),
     ("plateau:mode=up", "mode must be one of auto, min, max"),
     ("plateau:patience=x", "patience must be a whole number"),
@@ -82,7 +82,7 @@ def _regression(*, loader: bool, **metrics) -> Task:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(90, 4, generator=g)
     y = (x @ torch.tensor([1.0, -2.0, 0.5, 0.0]) + 0.3 * torch.randn(90, generator=g))[:, None]
-    model = lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))  # noqa: E731
+    model = lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
     if loader:
         return Task.from_loaders(model, TensorDataset(x[:60], y[:60]),
                                  TensorDataset(x[60:], y[60:]), loss=nn.MSELoss(),

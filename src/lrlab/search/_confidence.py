@@ -35,16 +35,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lrlab.data import (
-    Inputs,
-    ModelLoss,
-    batches,
-    labels_of,
-    num_examples,
-    split_batch,
-    to_device,
-)
+from lrlab.data import ModelLoss, labels_of, num_examples
 from lrlab.tasks import Split, Task
+from lrlab.train import untrained_metrics
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
            "setback", "untrained_score", "val_size"]
@@ -83,36 +76,18 @@ def val_size(task: Task) -> int:
 
 
 def untrained_score(task: Task, seed: int) -> float:
-    """The validation ``task.monitor`` of the model as initialised from ``seed``: on a
-    Split in chunks, on a Dataset or DataLoader batch by batch in order (``nan`` when the
-    task computes its own loss, whose outputs need not be predictions, or when the monitor
-    is one of the task's own metrics: chance is then not checked)."""
-    from lrlab.metrics import EpochMetrics
-
+    """The validation ``task.monitor`` of the model as initialised from ``seed``, read as a
+    fit reads it (:func:`lrlab.train.untrained_metrics`: tensors or a loader, class scores
+    on any axis, one binary logit); ``nan`` when the task computes its own loss, whose
+    outputs need not be predictions, or when the monitor is one of the task's own metrics:
+    chance is then not checked."""
     if (task.loss is None or isinstance(task.loss, ModelLoss)
             or task.monitor in task.metrics):
         return math.nan
-    model = task.init_model(seed)
-    model.eval()
-    metrics = EpochMetrics(1, num_classes=task.num_classes, auc=task.monitor == "auc")
-    with torch.no_grad():
-        for inputs, yb in _val_batches(task):
-            out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
-            metrics.update(out, yb, task.loss(out, yb))
-    return float(metrics.compute()[task.monitor][0])
-
-
-def _val_batches(task: Task):
-    """The validation data as ``(Inputs, targets)`` batches, in order, float inputs."""
-    if isinstance(task.val, Split):
-        x = task.val.x if not task.val.x.is_floating_point() else task.val.x.to(torch.float32)
-        for xb, yb in zip(x.split(4096), task.val.y.split(4096)):
-            yield Inputs((xb,), {}, yb), yb
-        return
-    for batch in batches(task.val, batch_size=task.batch_size, seed=0, epoch=0, shuffle=False):
-        split = split_batch(to_device(batch, torch.device("cpu"), torch.float32),
-                            target_key=task.target_key)
-        yield split, split.targets
+    values = untrained_metrics(task, seed)
+    # a loader task not yet resolved: the monitor its first batch gives (see lrlab.train)
+    monitor = task.monitor or ("accuracy" if "accuracy" in values else "loss")
+    return values.get(monitor, math.nan)
 
 
 def chance_score(task: Task, untrained: float) -> float:

@@ -123,6 +123,36 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
                  dtype=getattr(torch, config.dtype)).task
 
 
+def untrained_metrics(task: Task, seed: int = 0) -> dict[str, float]:
+    """The validation metrics of ``task``'s model as initialised from ``seed``, on the CPU,
+    computed as :func:`fit` computes them after an epoch (every output layout it reads,
+    the task's own metrics included): what a rate that learned nothing scores.
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> 0 <= untrained_metrics(get_task("blobs"))["accuracy"] <= 1
+        True
+    """
+    config = SweepConfig(lrs=[1.0], seed=seed, device="cpu")  # the rate is never used
+    members = config.members()
+    plan = plan_run(task, config, members)
+    if task.train_size is not None and plan.batch_size > task.train_size:  # nothing trains
+        config = config.model_copy(update={"batch_size": task.train_size})
+        plan = plan_run(task, config, members)
+    device, dtype = torch.device("cpu"), torch.float32
+    if task.in_memory:
+        feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device,
+                                                    dtype)
+    else:
+        feed = _DataFeed(task, members, plan, device, dtype)
+        task = feed.task
+    pop = _population(task, members, config, device, dtype, plan.batch_size)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        values = feed.evaluate(pop, config.eval_batch_size)
+    return {name: float(v[0]) for name, v in values.items()}
+
+
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
     """One freshly initialised model per distinct seed, in member order, RNG left untouched."""
     built = {seed: task.init_model(seed) for seed in dict.fromkeys(m.seed for m in members)}
