@@ -34,6 +34,15 @@ def test_grid_picks_the_member_sweep_result_best_picks(blobs) -> None:
     assert result.verdict().startswith(f"grid: lr={rate(result.lr)} ")
 
 
+def test_a_search_result_prints_as_one_short_line(blobs, c2f) -> None:
+    """print(result) in a notebook: the rate and the cost, not every population's tables."""
+    result = grid(blobs, [1.0, 0.1], epochs=1)
+    for r in (result, c2f):
+        text = repr(r)
+        assert "\n" not in text and len(text) < 160 and str(r) == text
+        assert text.startswith(f"{type(r).__name__}(lr={rate(r.lr)}, compute=")
+
+
 def test_grid_ties_go_to_the_lower_final_validation_loss(blobs) -> None:
     """Two identical members tie on every value: ranking stays as best() ranks (stable)."""
     result = grid(blobs, [0.1, 0.1, 0.01], epochs=2)

@@ -77,7 +77,7 @@ __all__ = ["AutoResult", "auto", "candidate_rates", "races_allowed", "short_run"
 _RANGE_STEPS = 100
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class AutoResult(SearchResult):
     """What :func:`auto` found (``evidence``: the race population).
 

@@ -136,7 +136,7 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
                 seed=seed, settings=dict(settings), callbacks=tuple(callbacks))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # __repr__ below: one line, no tables
 class SearchResult:
     """The fields every search result has (see the module docstring)."""
 
@@ -170,6 +170,11 @@ class SearchResult:
     def verdict(self) -> str:
         """One line: the procedure and the chosen rate."""
         return f"{self.procedure}: lr={rate(self.lr)}"
+
+    def __repr__(self) -> str:
+        warned = f", warnings={len(self.warnings)}" if self.warnings else ""
+        return (f"{type(self).__name__}(lr={rate(self.lr)}, compute={self.compute:.4g} "
+                f"member-epochs, populations={len(self.evidence)}{warned})")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``search.json``: procedure, lr, verdict, explanation, compute and

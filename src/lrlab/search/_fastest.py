@@ -49,7 +49,7 @@ __all__ = ["FASTEST_LRS", "FastestReplay", "FastestResult", "Walk", "early_stop"
 FASTEST_LRS = (10.0, 1.0, 0.1, 0.01, 1e-3, 1e-4, 1e-5)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class FastestResult(SearchResult):
     """What :func:`fastest` found (``evidence``: phase 1, then each phase-2 population).
 

@@ -44,7 +44,7 @@ __all__ = ["CoarseToFineResult", "GridResult", "coarse_to_fine", "decades", "fin
            "pick", "ranked"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class GridResult(SearchResult):
     """What :func:`grid` found.
 
@@ -62,7 +62,7 @@ class GridResult(SearchResult):
                 f"{self.sureness()})")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class CoarseToFineResult(SearchResult):
     """What :func:`coarse_to_fine` found (``evidence``: the decades, then the fine stage).
 

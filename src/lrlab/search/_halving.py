@@ -29,7 +29,7 @@ __all__ = ["HalvingResult", "halving", "halving_table", "halvings", "subset_loss
 #: The share of the largest loss fall a halving must reach to count as not diverging.
 PROGRESS = 0.5
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class HalvingResult(SearchResult):
     """What :func:`halving` found.
 

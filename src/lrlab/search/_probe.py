@@ -27,7 +27,7 @@ __all__ = ["ProbeResult", "prodigy_probe"]
 SETTLED = 1.1
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
 class ProbeResult(SearchResult):
     """What :func:`prodigy_probe` found.
 
