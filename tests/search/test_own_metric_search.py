@@ -36,3 +36,6 @@ def test_auto_and_grid_rank_a_tensor_task_by_its_own_metric() -> None:
     searched = grid(task, lrs=[0.3, 0.1, 0.01])
     assert "validation mae" in searched.verdict() and searched.lr in (0.3, 0.1, 0.01)
     assert searched.evidence[0].monitor == "mae"
+    for result in (found, searched):  # chance unknown: said so, never "scores nan"
+        assert "nan" not in result.explanation
+    assert "Chance is not known here" in found.explanation

@@ -465,8 +465,10 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
             f"{examples(race.task)} of {examples(p.full)} training examples: "
-            f"{_seen(first, ranked(first))}. The untrained model scores "
-            f"{race.chance:.4f} (chance).")
+            f"{_seen(first, ranked(first))}. " + (
+                f"The untrained model scores {race.chance:.4f} (chance)."
+                if math.isfinite(race.chance) else "Chance is not known here (the task's "
+                "own loss or metric), so every finite score counts as learned."))
     for extra in race.races[1:]:
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):

@@ -182,9 +182,11 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
     explanation = (
         f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
         f"{examples(p.task)} training examples, from one set of initial weights, and scored "
-        f"each by its best validation {result.monitor}; a rate must beat the untrained "
-        f"model ({confidence.chance:.4f}) by twice the noise, and a lower rate within the "
-        f"noise of the best takes the tie. {_seen(result, scores)}. So lr={rate(lr)}.")
+        f"each by its best validation {result.monitor}; "
+        + (f"a rate must beat the untrained model ({confidence.chance:.4f}) by twice the "
+           "noise, and " if math.isfinite(confidence.chance) else "")
+        + f"a lower rate within the noise of the best takes the tie. {_seen(result, scores)}."
+        f" So lr={rate(lr)}.")
     return GridResult(lr=lr, evidence=(result,), explanation=explanation,
                       compute=p.cost(result), confirmation=p.confirm(lr) if confirm else None,
                       scores=scores, confidence=confidence)
