@@ -83,3 +83,23 @@ def test_a_run_with_one_seed_per_rate_keeps_the_summary_columns() -> None:
     assert run.ranked().columns.tolist() == run.summary().columns.tolist()
     assert run.ranked()["lr"].tolist() == [0.1, 1.0]
     assert run.verdict().startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
+
+
+def test_when_no_rate_has_a_mean_the_best_scored_seed_leads() -> None:
+    """Every rate has a seed that never scored: none has a mean, so the rates go by their
+    best seed (not by grid order), and the best is a scored member."""
+    table = rank(summary([math.nan, 0.6, 0.7, 0.9, math.nan, 0.5]), "auc", True)
+    assert table["setting"].tolist() == ["lr=0.1"] * 3 + ["lr=1"] * 3
+    assert table["label"].iloc[0] == "lr=0.1 seed=0"
+    low = rank(summary([math.nan, 0.2, 0.7, 0.4, math.nan, 0.5]).rename(
+        columns={"best_val_auc": "best_val_loss"}), "loss", False)
+    assert low["label"].iloc[0] == "lr=1 seed=1"
+
+
+def test_the_verdict_of_a_rate_without_a_mean_names_its_seed() -> None:
+    run = made_run([(1.0, 0, "c", math.nan), (1.0, 1, "c", 0.6),
+                    (0.1, 0, "c", 0.9), (0.1, 1, "c", math.nan)], diverged=(0, 3))
+    assert run.best()["label"] == "lr=0.1 c seed=0"
+    verdict = run.verdict()
+    assert verdict.startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
+    assert "nan" not in verdict

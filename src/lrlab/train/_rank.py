@@ -8,7 +8,8 @@ the mean over their seeds,
     mean_best_val_<m>(setting) = (1 / S) * sum over its S seeds of best_val_<m>(seed),
 
 and within a setting its seeds follow, best first. A setting with a seed that never scored
-(it diverged at once) has no mean and comes after every setting that has one.
+(it diverged at once) has no mean and comes after every setting that has one; such
+settings follow each other by their best seed.
 """
 
 from __future__ import annotations
@@ -64,8 +65,10 @@ def rank(summary: pd.DataFrame, monitor: str, higher_is_better: bool) -> pd.Data
             "seeds": groups[best].transform("size"),
             f"mean_{best}": groups[best].transform(lambda s: s.mean(skipna=False)),
             f"mean_{loss}": groups[loss].transform("mean"),
-            "_order": groups.ngroup()})  # ties of the means: settings still together
-        keys = [f"mean_{best}", f"mean_{loss}", "_order", *keys]
-        ascending = [not higher_is_better, True, True, *ascending]
+            # no mean (a seed never scored): its best seed, then settings still together
+            "_top": groups[best].transform("max" if higher_is_better else "min"),
+            "_order": groups.ngroup()})
+        keys = [f"mean_{best}", f"mean_{loss}", "_top", "_order", *keys]
+        ascending = [not higher_is_better, True, not higher_is_better, True, *ascending]
     table = summary.sort_values(keys, ascending=ascending, kind="stable", na_position="last")
-    return table.drop(columns="_order", errors="ignore").reset_index(drop=True)
+    return table.drop(columns=["_top", "_order"], errors="ignore").reset_index(drop=True)

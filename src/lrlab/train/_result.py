@@ -152,7 +152,8 @@ class SweepResult:
         of = (f"{done} done, {self.epochs} planned" if self.epochs and done < self.epochs
               else str(self.epochs or done))  # a study still running, or cut short
         m = self.monitor
-        if b.get("seeds", 1) > 1:  # the rate, by its mean; then the seed that did best
+        if b.get("seeds", 1) > 1 and pd.notna(b[f"mean_best_val_{m}"]):
+            # the rate, by its mean; then the seed that did best (no mean: the seed alone)
             return (f"best: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
                     f"mean over {b['seeds']} seeds of their best; best seed {b['label']}: "
                     f"{b[f'best_val_{m}']:.4f} at epoch {int(b['best_epoch'])} of {of})"
