@@ -10,7 +10,8 @@ same formula through torch's fused kernel instead (``torch._fused_sgd_``,
 ``_fused_adagrad_``, ``_fused_adam_``, ``_fused_adamw_``): one pass per member, its
 hyperparameters as numbers, the parameters and the rule's state changed in place. RMSprop,
 which torch has no fused kernel for, runs torch's in-place foreach sequence member by
-member, on rows that stay in the cache between its operations.
+member, on rows that stay in the cache between its operations; so do Rprop, SGD-HD and
+Adam-HD (one dot product per member for the hypergradient).
 
 The formulas are ``torch.optim``'s, which is what ``update`` follows too; the rounding of
 the last bit may differ from ``update`` (another order of operations inside the kernel).
@@ -45,6 +46,7 @@ __all__ = [
     "momentum_apply",
     "nesterov_apply",
     "rmsprop_apply",
+    "rprop_apply",
     "sgd_apply",
     "sgd_hd_apply",
 ]
