@@ -78,3 +78,12 @@ def test_report_in_an_80_column_pipe(tmp_path: Path) -> None:
     assert table_lines and max(map(len, table_lines)) <= 80
     assert "…" not in done.stdout
     assert "lr=0.0001 seed=1" in done.stdout  # the longest label whole
+
+
+def test_cells_and_names_are_printed_as_written_not_as_markup() -> None:
+    """A study name or command holding square brackets is text: '[/x]' raised rich's
+    MarkupError, '[bold]' vanished."""
+    frame = pd.DataFrame({"name": ["run[/x]", "a [bold]b"], "command": ["lrlab [red]", "x"]})
+    text, _ = printed(frame)
+    for cell in ("run[/x]", "a [bold]b", "lrlab [red]"):
+        assert cell in text

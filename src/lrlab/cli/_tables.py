@@ -84,13 +84,13 @@ def print_frame(console: Console, frame: pd.DataFrame, title: str, *,
             wider = max(need[c], min(len(shown[c]), need[c] + spare))
             spare -= wider - need[c]
             need[c] = wider
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")  # Text: no rich markup read
     for c in kept:
         table.add_column(Text(shown[c], no_wrap=False, overflow="fold"),  # between words
                          justify="right" if number[c] else "left",
                          no_wrap=one_line[c], width=need[c] if one_line[c] else None)
     for i in range(len(frame)):
-        table.add_row(*(cells[c][i] for c in kept))
+        table.add_row(*(Text(cells[c][i]) for c in kept))  # a name holding "[/x]" as written
     console.print(table)
     left_out = [shown[c] for c in frame.columns if c not in kept]
     if left_out:
