@@ -21,7 +21,7 @@ import pandas as pd
 __all__ = ["rank", "setting_labels"]
 
 #: Members-table columns that are not settings shared by the seeds of one setting.
-_NOT_SETTINGS = ("member", "label", "seed", "diverged", "diverged_epoch", "diverged_step")
+NOT_SETTINGS = ("member", "label", "seed", "diverged", "diverged_epoch", "diverged_step")
 
 
 def setting_labels(members: pd.DataFrame) -> pd.Series:
@@ -35,7 +35,7 @@ def setting_labels(members: pd.DataFrame) -> pd.Series:
         >>> setting_labels(members).tolist()
         ['lr=0.1', 'lr=0.1', 'lr=0.01']
     """
-    settings = [c for c in members.columns if c not in _NOT_SETTINGS]
+    settings = [c for c in members.columns if c not in NOT_SETTINGS]
     keys = members[settings].map(str).agg("|".join, axis=1)  # NaN: a rule without it
     first = members.groupby(keys, sort=False)["label"].transform("first")
     return first.map(lambda s: re.sub(r"\s*\bseed=-?\d+", "", s).strip())

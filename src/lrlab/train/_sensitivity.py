@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.train._rank import NOT_SETTINGS
 
 if TYPE_CHECKING:
     from lrlab.train._result import SweepResult
@@ -34,8 +35,9 @@ __all__ = ["Basin", "Sensitivity", "sensitivity"]
 #: The default tolerance: within 5% of the best (the report's target is 95% of the best).
 TOLERANCE = 0.05
 
-#: Member-table columns that are not settings shared by the members of one rate curve.
-_NOT_SETTINGS = ("member", "label", "lr", "seed", "diverged", "diverged_epoch", "diverged_step")
+#: Member-table columns that are not settings shared by the members of one rate curve: those
+#: of one setting (:mod:`lrlab.train._rank`), and the rate.
+_NOT_SETTINGS = (*NOT_SETTINGS, "lr")
 
 
 @dataclass(frozen=True)
