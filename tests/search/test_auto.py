@@ -12,6 +12,7 @@ from lrlab._errors import LrlabError
 from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
 from lrlab.search._auto import (
     candidate_rates,
+    held,
     moved_up,
     placement,
     races_allowed,
@@ -269,3 +270,23 @@ def test_the_untrained_losses_read_at_most_the_first_examples() -> None:
     assert first != pytest.approx(every, rel=1e-5)
     on_tensors = task.replace(train=Split(x, y), val=Split(x, y))
     assert _start_loss(on_tensors, 4) == pytest.approx((first, first), rel=1e-5)
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_a_pick_behind_the_lower_rate_on_both_seeds_falls_however_narrowly(higher) -> None:
+    s = 1.0 if higher else -1.0  # s * score: larger is better
+    band = 0.05
+    # (pick, lower) in the race and on the other seed; each gap well within the band
+    assert not held((s * 0.50, s * 0.51), (s * 0.46, s * 0.47), band, higher)
+    assert held((s * 0.52, s * 0.50), (s * 0.50, s * 0.51), band, higher)  # one seed each
+    assert held((s * 0.50, s * 0.51), (s * 0.52, s * 0.50), band, higher)
+    assert held((s * 0.52, s * 0.51), (s * 0.52, s * 0.51), band, higher)  # ahead on both
+    # the other seed alone decides when the lower rate is ahead by more than the band
+    assert not held((s * 0.60, s * 0.50), (s * 0.40, s * 0.50), band, higher)
+
+
+def test_a_lower_rate_without_a_score_never_unseats_the_pick() -> None:
+    assert held((0.5, math.nan), (0.4, math.nan), 0.01, True)
+    assert held((0.5, 0.6), (0.4, math.nan), 0.01, True)
+    # a pick without a score on the other seed is behind any scored lower rate
+    assert not held((0.5, 0.6), (math.nan, 0.3), 0.01, True)

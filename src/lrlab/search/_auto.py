@@ -426,13 +426,40 @@ class _Race:
                        self.chance, self.monitor, self.n))
         seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
                 f"{rate(below)} {other:.4f}")
-        if not learned or (math.isfinite(other) and sign * (other - mine) > noise):
+        raced = dict(zip(self.table()["lr"], self.table()["score"]))
+        before = (float(raced[choice.lr]), float(raced[below]))
+        if not learned or not held(before, (mine, other), noise, self.higher):
             return below, f"{seen}: {rate(choice.lr)} did not hold, so the lower {rate(below)}"
         return choice.lr, seen
 
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
         return assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
                       monitor=self.monitor, n=self.n, extra=extra)
+
+
+def held(race: tuple[float, float], again: tuple[float, float], band: float,
+         higher_is_better: bool) -> bool:
+    """Whether a pick keeps its place over the next lower rate after the second-seed check.
+
+    ``race`` and ``again`` are the (pick, lower rate) scores in the race and from the other
+    seed. The pick falls when the lower rate is ahead by more than ``band`` on the other
+    seed, or ahead on both seeds by any amount: a race's tie (the pick behind the lower rate
+    by less than the band) that the other seed repeats is two independent orderings agreeing,
+    evidence the tie rule's direction should not overrule. One seed each way keeps the pick.
+
+    Example:
+        >>> held((0.520, 0.501), (0.505, 0.514), band=0.01, higher_is_better=True)  # 1-1
+        True
+        >>> held((0.505, 0.514), (0.457, 0.462), band=0.01, higher_is_better=True)  # 0-2
+        False
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    mine, other = again
+    if math.isfinite(other) and sign * (other - mine) > band:
+        return False
+    behind = [math.isfinite(o) and (not math.isfinite(m) or sign * (o - m) > 0)
+              for m, o in (race, again)]
+    return not all(behind)
 
 
 def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float) -> tuple[str, ...]:
