@@ -273,20 +273,33 @@ def test_the_untrained_losses_read_at_most_the_first_examples() -> None:
 
 
 @pytest.mark.parametrize("higher", [True, False])
-def test_a_pick_behind_the_lower_rate_on_both_seeds_falls_however_narrowly(higher) -> None:
-    s = 1.0 if higher else -1.0  # s * score: larger is better
+def test_a_pick_falls_when_every_seed_and_curve_points_to_the_lower_rate(higher) -> None:
+    s = 1.0 if higher else -1.0  # s * score: larger is better; paces: larger is faster
     band = 0.05
-    # (pick, lower) in the race and on the other seed; each gap well within the band
-    assert not held((s * 0.50, s * 0.51), (s * 0.46, s * 0.47), band, higher)
-    assert held((s * 0.52, s * 0.50), (s * 0.50, s * 0.51), band, higher)  # one seed each
-    assert held((s * 0.50, s * 0.51), (s * 0.52, s * 0.50), band, higher)
-    assert held((s * 0.52, s * 0.51), (s * 0.52, s * 0.51), band, higher)  # ahead on both
-    # the other seed alone decides when the lower rate is ahead by more than the band
-    assert not held((s * 0.60, s * 0.50), (s * 0.40, s * 0.50), band, higher)
+    behind = [(s * 0.50, s * 0.51), (s * 0.46, s * 0.47)]  # each gap well within the band
+    slower = [(0.06, 0.07), (0.14, 0.15)]
+    assert not held(behind, slower, band, higher)
+    # one seed ordering the pick first, or one curve of the pick gaining faster, keeps it
+    assert held([(s * 0.52, s * 0.50), (s * 0.50, s * 0.51)], slower, band, higher)
+    assert held([(s * 0.50, s * 0.51), (s * 0.52, s * 0.50)], slower, band, higher)
+    assert held(behind, [(0.03, 0.01), (0.14, 0.15)], band, higher)
+    assert held(behind, [(0.06, 0.07), (0.16, 0.15)], band, higher)
+    # the check's seed alone decides when the lower rate is ahead by more than the band
+    assert not held([(s * 0.60, s * 0.50), (s * 0.40, s * 0.50)], [(1.0, 0.0)] * 2, band,
+                    higher)
 
 
 def test_a_lower_rate_without_a_score_never_unseats_the_pick() -> None:
-    assert held((0.5, math.nan), (0.4, math.nan), 0.01, True)
-    assert held((0.5, 0.6), (0.4, math.nan), 0.01, True)
-    # a pick without a score on the other seed is behind any scored lower rate
-    assert not held((0.5, 0.6), (math.nan, 0.3), 0.01, True)
+    slower = [(0.0, 0.1)] * 2
+    assert held([(0.5, math.nan), (0.4, math.nan)], slower, 0.01, True)
+    assert held([(0.5, 0.6), (0.4, math.nan)], slower, 0.01, True)
+    # a pick without a score on the check's seed is behind any scored lower rate
+    assert not held([(0.5, 0.6), (math.nan, 0.3)], slower, 0.01, True)
+
+
+def test_the_end_pace_is_the_last_step_in_the_better_direction() -> None:
+    from lrlab.search import pace
+
+    assert pace(np.array([0.2, 0.5, 0.45]), higher_is_better=True) == pytest.approx(-0.05)
+    assert pace(np.array([0.9, 0.7, np.nan]), higher_is_better=False) == pytest.approx(0.2)
+    assert pace(np.array([0.3]), higher_is_better=True) == 0.0

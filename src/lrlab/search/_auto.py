@@ -59,6 +59,7 @@ from lrlab.search._confidence import (
     learned_mask,
     score_noise,
     scored_table,
+    pace,
     setback,
     untrained_score,
     val_size,
@@ -349,7 +350,9 @@ class _Race:
     widens to half the two rates' setbacks (:func:`setback`): a rate whose curve swings
     that much is not told apart from the best by its best epoch; a smooth curve keeps the
     validation noise alone. A rate whose next higher one failed is guarded by the band (a
-    failed rate never ties), and the check on a second seed uses the same band. For adaptive rules ``"down"``: their best rate sits well below
+    failed rate never ties), and the check on a second seed uses the same band, and undoes a
+    walk when both seeds put the lower rate ahead and neither curve of the pick gained faster
+    at the end (:func:`held`). For adaptive rules ``"down"``: their best rate sits well below
     the edge, and a short race can flatter a rate that collapses later."""
 
     def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down") -> None:
@@ -375,6 +378,7 @@ class _Race:
         t = scored_table(result.summary(), self.monitor)
         val = result.curve(self.monitor, "val").to_numpy(float)
         t["setback"] = [setback(val[:, k], self.higher) for k in range(val.shape[1])]
+        t["pace"] = [pace(val[:, k], self.higher) for k in range(val.shape[1])]
         if any(math.isfinite(v) for v in self.start):
             stable = np.zeros(len(t), bool)
             for split, start in zip(("train", "val"), self.start):
@@ -426,9 +430,12 @@ class _Race:
                        self.chance, self.monitor, self.n))
         seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
                 f"{rate(below)} {other:.4f}")
-        raced = dict(zip(self.table()["lr"], self.table()["score"]))
-        before = (float(raced[choice.lr]), float(raced[below]))
-        if not learned or not held(before, (mine, other), noise, self.higher):
+        raced = self.table().set_index("lr")
+        scores = [(float(f.loc[choice.lr, "score"]), float(f.loc[below, "score"]))
+                  for f in (raced, t)]
+        paces = [(float(f.loc[choice.lr, "pace"]), float(f.loc[below, "pace"]))
+                 for f in (raced, t)]
+        if not learned or not held(scores, paces, noise, self.higher):
             return below, f"{seen}: {rate(choice.lr)} did not hold, so the lower {rate(below)}"
         return choice.lr, seen
 
@@ -437,29 +444,33 @@ class _Race:
                       monitor=self.monitor, n=self.n, extra=extra)
 
 
-def held(race: tuple[float, float], again: tuple[float, float], band: float,
-         higher_is_better: bool) -> bool:
+def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, float]],
+         band: float, higher_is_better: bool) -> bool:
     """Whether a pick keeps its place over the next lower rate after the second-seed check.
 
-    ``race`` and ``again`` are the (pick, lower rate) scores in the race and from the other
-    seed. The pick falls when the lower rate is ahead by more than ``band`` on the other
-    seed, or ahead on both seeds by any amount: a race's tie (the pick behind the lower rate
-    by less than the band) that the other seed repeats is two independent orderings agreeing,
-    evidence the tie rule's direction should not overrule. One seed each way keeps the pick.
+    ``scores`` and ``paces`` hold one ``(pick, lower rate)`` pair per seed, the race's first
+    and the check's second: the best score and the end pace (:func:`pace`, higher is
+    better). The pick falls when the lower rate is ahead by more than ``band`` on the
+    check's seed, or when every piece of evidence points down: the lower rate ahead on
+    every seed (by any amount) and gaining at least as fast at the end of every curve. A
+    tie walked up rests on the higher rate catching up later (short-horizon bias); two
+    seeds that both order the lower rate first, with the higher one not closing in, leave
+    the walk nothing to stand on. Any seed or curve the other way keeps the pick.
 
     Example:
-        >>> held((0.520, 0.501), (0.505, 0.514), band=0.01, higher_is_better=True)  # 1-1
+        >>> held([(0.52, 0.50), (0.50, 0.51)], [(0.1, 0.1), (0.1, 0.1)], 0.05, True)
         True
-        >>> held((0.505, 0.514), (0.457, 0.462), band=0.01, higher_is_better=True)  # 0-2
+        >>> held([(0.50, 0.51), (0.46, 0.47)], [(0.06, 0.07), (0.14, 0.15)], 0.05, True)
         False
     """
     sign = 1.0 if higher_is_better else -1.0
-    mine, other = again
+    mine, other = scores[-1]
     if math.isfinite(other) and sign * (other - mine) > band:
         return False
     behind = [math.isfinite(o) and (not math.isfinite(m) or sign * (o - m) > 0)
-              for m, o in (race, again)]
-    return not all(behind)
+              for m, o in scores]
+    slower = [not mp > op for mp, op in paces]  # a nan pace closes in on nothing
+    return not (all(behind) and all(slower))
 
 
 def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float) -> tuple[str, ...]:

@@ -231,6 +231,22 @@ def setback(curve: np.ndarray, higher_is_better: bool) -> float:
     return float(np.maximum(0.0, -d if higher_is_better else d).mean())
 
 
+def pace(curve: np.ndarray, higher_is_better: bool) -> float:
+    """How fast a validation curve still improves at its end: its last finite epoch-to-epoch
+    step in the better direction (negative: it went backwards; 0 with fewer than two
+    epochs).
+
+    Example:
+        >>> round(pace(np.array([0.9, 0.5, 0.4]), higher_is_better=False), 4)
+        0.1
+    """
+    c = np.asarray(curve, float)
+    c = c[np.isfinite(c)]
+    if len(c) < 2:
+        return 0.0
+    return float(c[-1] - c[-2]) * (1.0 if higher_is_better else -1.0)
+
+
 @dataclass(frozen=True)
 class Confidence:
     """How sure a search is of its pick.
