@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import no_time_sorted, one_line
 
 from lrlab import sweep, train
 from lrlab._errors import LrlabError
+from lrlab.tasks import Split, Task
 from lrlab.train import SweepResult, parse_lrs
 
 TRAIN_METRICS = {"loss", "accuracy", "error", "sse", "auc", "grad_norm", "grad_norm_max",
@@ -448,3 +450,80 @@ def test_verdict_of_a_study_cut_short_names_the_planned_epochs() -> None:
     result.epochs = 300
     assert result.verdict().startswith("best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3 "
                                        "done, 300 planned)")
+
+
+# --- no better than the majority class -------------------------------------------------
+
+
+def test_verdict_says_when_no_rate_beat_the_majority_class() -> None:
+    """Accuracy at the majority class's share: the verdict says accuracy cannot rank the
+    rates (and drops the basin, where every rate is "good"); one rate above it: silent."""
+    flat = constructed("accuracy", {0: [0.90, 0.90], 1: [0.88, 0.90], 2: [0.90, 0.89]},
+                       {0: [0.4, 0.4], 1: [0.5, 0.4], 2: [0.4, 0.4]})
+    flat.chance = 0.90
+    verdict = flat.verdict()
+    assert "no rate beat always answering the majority class (0.9000)" in verdict
+    assert "rank by 'loss' instead" in verdict and "good rates" not in verdict
+    better = constructed("accuracy", {0: [0.90, 0.91], 1: [0.88, 0.90], 2: [0.90, 0.89]},
+                         {0: [0.4, 0.4], 1: [0.5, 0.4], 2: [0.4, 0.4]})
+    better.chance = 0.90
+    assert "majority" not in better.verdict() and "good rates" in better.verdict()
+    error = constructed("error", {0: [0.10, 0.10], 1: [0.12, 0.10]},
+                        {0: [0.4, 0.4], 1: [0.5, 0.4]})
+    error.chance = 0.10
+    assert "majority class (0.1000)" in error.verdict()
+
+
+def test_majority_share_against_a_hand_count() -> None:
+    """The share of the most common validation label, from tensors and from a Dataset;
+    ignore_index labels are not counted; 0/1 float targets are two classes; a regression
+    or a loader whose labels cannot be read without loading: nan."""
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+    from lrlab.train import majority_share
+
+    y = torch.tensor([0, 2, 2, 1, 2, -100, 2, 0])
+    x = torch.zeros(len(y), 3)
+    model = lambda: torch.nn.Linear(3, 3)
+    kept = y >= 0
+    split = Task("t", Split(x[kept], y[kept]), Split(x[kept], y[kept]), model, num_classes=3,
+                 loss=torch.nn.CrossEntropyLoss())
+    assert majority_share(split) == pytest.approx(4 / 7)  # 7 labels, four 2s
+    loader = Task.from_loaders(model, DataLoader(TensorDataset(x, y.clamp(min=0))),
+                               DataLoader(TensorDataset(x, y)), loss=torch.nn.CrossEntropyLoss(),
+                               num_classes=3)
+    assert majority_share(loader) == pytest.approx(4 / 7)
+    binary = torch.tensor([1.0, 0.0, 0.0, 0.0])
+    one_logit = Task("b", Split(x[:4], binary), Split(x[:4], binary), lambda: torch.nn.Linear(3, 1),
+                     loss=torch.nn.BCEWithLogitsLoss(), monitor="accuracy")
+    assert majority_share(one_logit) == pytest.approx(0.75)
+    reg = Task("r", Split(x, y.float() / 3), Split(x, y.float() / 3), model, loss=torch.nn.MSELoss(),
+               monitor="loss")
+    assert math.isnan(majority_share(reg))
+
+    class Opaque(Dataset):
+        def __len__(self) -> int:
+            return len(y)
+
+        def __getitem__(self, i: int):
+            return x[i], y[i]
+
+    opaque = Task.from_loaders(model, DataLoader(Opaque()), DataLoader(Opaque()),
+                               loss=torch.nn.CrossEntropyLoss(), num_classes=3)
+    assert math.isnan(majority_share(opaque))
+
+
+def test_sweep_on_imbalanced_noise_says_nothing_learned(tmp_path) -> None:
+    """A real sweep on 95%-one-class noise: no rate beats the majority class, the verdict
+    says so, and the chance level survives save and load."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(600, 5, generator=g)
+    y = (torch.rand(600, generator=g) < 0.05).long()
+    task = Task("noise", Split(x[:400], y[:400]), Split(x[400:], y[400:]),
+                lambda: torch.nn.Linear(5, 2), num_classes=2, batch_size=50, epochs=2)
+    result = sweep(task, lrs=[0.1, 0.01, 0.001])
+    share = float((y[400:] == 0).float().mean())
+    assert result.chance == pytest.approx(share)
+    assert "no rate beat always answering the majority class" in result.verdict()
+    result.save(tmp_path / "out")
+    assert SweepResult.load(tmp_path / "out").chance == pytest.approx(share)

@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from lrlab.data import ModelLoss, labels_of, num_examples
+from lrlab.data import ModelLoss, num_examples
 from lrlab.tasks import Split, Task
-from lrlab.train import untrained_metrics
+from lrlab.train import majority_share, untrained_metrics
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
            "setback", "untrained_score", "val_size"]
@@ -95,24 +94,14 @@ def chance_score(task: Task, untrained: float) -> float:
     class's accuracy (0.5 for AUC) when that is better."""
     if not math.isfinite(untrained):
         return untrained
-    if task.monitor in ("accuracy", "error") and task.num_classes is not None:
-        labels = _val_labels(task)
-        if labels is not None and len(labels):
-            counts = torch.bincount(labels.reshape(-1).long(), minlength=task.num_classes)
-            major = float(counts.max()) / int(counts.sum())
+    if task.monitor in ("accuracy", "error"):
+        major = majority_share(task)
+        if math.isfinite(major):
             return max(untrained, major) if task.monitor == "accuracy" else min(
                 untrained, 1 - major)
     if task.monitor == "auc":
         return max(untrained, 0.5)
     return untrained
-
-
-def _val_labels(task: Task) -> torch.Tensor | None:
-    """The validation labels (a Dataset's when it can say them without loading examples)."""
-    if isinstance(task.val, Split):
-        return task.val.y
-    labels = labels_of(task.val)
-    return None if labels is None else torch.as_tensor(labels)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
-from lrlab.data import to_device
+from lrlab.data import labels_of, to_device
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
@@ -121,6 +121,38 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
     seed = members[0].seed if members else config.seed
     return probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
                  dtype=getattr(torch, config.dtype)).task
+
+
+def majority_share(task: Task) -> float:
+    """The validation accuracy of always answering the most common class: what a
+    classifier that learned nothing but the label counts scores. ``nan`` when ``task`` is
+    not a classifier or its validation labels cannot be read without loading the examples
+    (:func:`~lrlab.data.labels_of`). Labels below 0 (``ignore_index``) are not counted;
+    0/1 float targets (one binary logit) count as two classes.
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> round(majority_share(get_task("blobs")), 3)
+        0.342
+    """
+    if task.loss is None or (task.num_classes is None and task.monitor != "accuracy"):
+        return math.nan
+    if isinstance(task.val, Split):
+        labels = task.val.y
+    else:
+        read = labels_of(task.val)
+        labels = None if read is None else torch.as_tensor(read)
+    if labels is None:
+        return math.nan
+    labels = labels.reshape(-1).cpu()
+    if labels.is_floating_point():
+        if not bool(((labels == 0) | (labels == 1)).all()):
+            return math.nan  # a regression's targets
+        labels = labels.long()
+    labels = labels[labels >= 0]
+    if not len(labels):
+        return math.nan
+    return float(torch.bincount(labels).max()) / len(labels)
 
 
 def untrained_metrics(task: Task, seed: int = 0) -> dict[str, float]:
@@ -416,7 +448,16 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             loop.steps_per_epoch, plan.epochs)
+                             loop.steps_per_epoch, plan.epochs, chance=_chance(task))
+
+
+def _chance(task: Task) -> float:
+    """The monitor's value for always answering the majority class (accuracy or error);
+    ``nan`` for any other monitor or when the labels cannot be read cheaply."""
+    if task.monitor not in ("accuracy", "error"):
+        return math.nan
+    share = majority_share(task)
+    return share if task.monitor == "accuracy" else 1 - share
 
 
 class _TensorFeed:

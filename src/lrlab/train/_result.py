@@ -51,6 +51,11 @@ class SweepResult:
         steps_per_epoch: optimizer steps per epoch (0: not known, an iterable dataset's
             run that has not finished an epoch).
         optimizer: the update rule's name.
+        chance: the monitor's value for always answering the validation set's majority
+            class (accuracy or error; :func:`~lrlab.train.majority_share`), so the verdict
+            can say when no rate beat it; ``nan`` when not known (another monitor, labels
+            that cannot be read without loading the examples, a study read back from the
+            store).
     """
 
     task: str
@@ -64,6 +69,7 @@ class SweepResult:
     epochs: int = 0
     steps_per_epoch: int = 0
     optimizer: str = "sgd"
+    chance: float = math.nan
 
     def __post_init__(self) -> None:
         if not self.epochs:  # made by hand, or read from an older folder: what it holds
@@ -75,7 +81,8 @@ class SweepResult:
 
     @classmethod
     def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
-              recorder, steps: list, steps_per_epoch: int, epochs: int) -> SweepResult:
+              recorder, steps: list, steps_per_epoch: int, epochs: int,
+              chance: float = math.nan) -> SweepResult:
         """Assemble the tables once training has finished (used by :func:`lrlab.fit`)."""
         diverged_step = pop.diverged_step.cpu().numpy()
         return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
@@ -84,7 +91,8 @@ class SweepResult:
                    members=members_table(members, config.optimizer, diverged_step,
                                          diverged_epochs(diverged_step, steps_per_epoch)),
                    steps=_steps_frame(steps, steps_per_epoch), population=pop,
-                   epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer)
+                   epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer,
+                   chance=chance)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -157,11 +165,27 @@ class SweepResult:
             return (f"best: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
                     f"mean over {b['seeds']} seeds of their best; best seed {b['label']}: "
                     f"{b[f'best_val_{m}']:.4f} at epoch {int(b['best_epoch'])} of {of})"
-                    f"{self._basin_words(b)}{tail}")
+                    f"{self._basin_words(b)}{self._chance_words(b)}{tail}")
         return (f"best: {b['label']} (validation {m} {b[f'best_val_{m}']:.4f}"
-                f" at epoch {int(b['best_epoch'])} of {of}){self._basin_words(b)}{tail}")
+                f" at epoch {int(b['best_epoch'])} of {of}){self._basin_words(b)}"
+                f"{self._chance_words(b)}{tail}")
+
+    def _chance_words(self, best: pd.Series) -> str:
+        """The warning when the best member scored no better than always answering the
+        majority class: the rates then cannot be told apart by this monitor."""
+        if not math.isfinite(self.chance):
+            return ""
+        value = best[f"best_val_{self.monitor}"]
+        if (value > self.chance) if self.higher_is_better else (value < self.chance):
+            return ""
+        hint = "'auc' or 'loss'" if "auc" in set(self.records["metric"]) else "'loss'"
+        return (f"; no rate beat always answering the majority class ({self.chance:.4f}), "
+                f"so {self.monitor} cannot rank these rates: rank by {hint} instead "
+                "(Task(..., monitor=...))")
 
     def _basin_words(self, best: pd.Series) -> str:
+        if self._chance_words(best):
+            return ""  # every rate is "good" when none learned
         s = self.sensitivity()
         setting = s.points.set_index("member")["setting"].get(best["member"])
         basin = next((x for x in s.basins if x.setting == setting), None)
@@ -187,6 +211,7 @@ class SweepResult:
                    "higher_is_better": self.higher_is_better, "verdict": self.verdict(),
                    "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
                    "optimizer": self.optimizer,
+                   "chance": None if math.isnan(self.chance) else self.chance,
                    "config": self.config,  # before any file is written
                    "summary": json.loads(self.summary().to_json(orient="records")),
                    "sensitivity": json.loads(self.sensitivity().frame().to_json(
@@ -239,7 +264,9 @@ class SweepResult:
                    epochs=int(meta.get("epochs") or 0),
                    steps_per_epoch=int(meta.get("steps_per_epoch") or 0),
                    optimizer=str(meta.get("optimizer") or meta["config"].get("optimizer")
-                                 or "sgd"))
+                                 or "sgd"),
+                   chance=float(meta.get("chance") if meta.get("chance") is not None
+                                else math.nan))
 
 
 def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> None:
