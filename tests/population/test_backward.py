@@ -96,3 +96,31 @@ def test_predictions_equal_the_batched_forward(name: str):
     x = torch.randn(BATCH, 4, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         assert torch.equal(pop.predict(x), pop.forward(x))
+
+
+@pytest.mark.parametrize("widths", [(2, 50, 3), (5, 16, 3), (4, 8, 6, 10)],
+                         ids=["blobs", "small", "deeper"])
+@pytest.mark.parametrize("loss", [cross_entropy, _autograd_loss], ids=["by-hand", "autograd"])
+def test_a_members_steps_do_not_depend_on_its_position_or_the_population_size(widths, loss):
+    """Members 1-2 and 3-5 trained alone end bit for bit where they end in a population of
+    eight (MKL's batched matmul kernels round some small shapes by position in the batch;
+    the weight gradients must avoid those: docs/benchmarks.md, issue 14)."""
+    torch.manual_seed(0)
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    model = nn.Sequential(*layers[:-1])
+    lrs = [0.5 / 2 ** k for k in range(8)]
+    g = torch.Generator().manual_seed(4)
+    batches = [(torch.randn(50, widths[0], generator=g),
+                torch.randint(0, widths[-1], (50,), generator=g)) for _ in range(4)]
+
+    def trained(rates: list[float]) -> torch.Tensor:
+        pop = Population(model, "sgd", {"lr": rates}, path="batched")
+        for x, y in batches:
+            pop.step(x, y, loss)
+        return pop.flat
+
+    whole = trained(lrs)
+    for start, stop in [(1, 3), (3, 6), (7, 8)]:
+        assert torch.equal(trained(lrs[start:stop]), whole[start:stop]), (start, stop)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from lrlab.population._batched import Plan, own_layout
+from lrlab.population._batched import Plan, own_layout, weight_grad
 
 __all__ = ["Program", "Tape"]
 
@@ -187,14 +187,11 @@ class Program:
                 at -= 1
                 x3, shape, needs_input = saved[at]
                 g3 = g if shape is None else g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
-                if op.own_layout:  # as _batched._BatchedLinear
-                    grads[op.weight_at] = g3.transpose(1, 2).bmm(x3)
-                    if op.bias_at is not None:
-                        grads[op.bias_at] = g3.sum(1)
-                else:  # as autograd's BaddbmmBackward, then the transposes' and unsqueeze's
-                    grads[op.weight_at] = x3.transpose(1, 2).bmm(g3).transpose(1, 2)
-                    if op.bias_at is not None:
-                        grads[op.bias_at] = g3.sum([1], keepdim=True).squeeze(1)
+                # as _batched._BatchedLinear (or autograd's BaddbmmBackward, the same calls)
+                grads[op.weight_at] = weight_grad(x3, g3, op.own_layout)
+                if op.bias_at is not None:
+                    grads[op.bias_at] = (g3.sum(1) if op.own_layout
+                                         else g3.sum([1], keepdim=True).squeeze(1))
                 if not needs_input:
                     break  # the layers before this one have no parameters
                 g = g3.bmm(op.weight)
