@@ -80,6 +80,22 @@ def test_accepts_tensors_that_require_grad() -> None:
     assert not metrics.compute()["loss"].requires_grad
 
 
+@pytest.mark.parametrize("classes", [3, 70])  # 70: wider than the transposed layout's cut-off
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+def test_ties_count_for_the_first_class_as_argmax(classes: int, layout: str) -> None:
+    """Accuracy on logits with many ties (small integers) equals torch.argmax's, the first
+    of the tied classes counting, whatever the memory layout of the logits."""
+    g = torch.Generator().manual_seed(5)
+    logits = torch.randint(0, 3, (K, N, classes), generator=g).float()
+    targets = torch.randint(0, classes, (N,), generator=g)
+    if layout == "transposed":
+        logits = logits.transpose(1, 2).contiguous().transpose(1, 2)
+    metrics = EpochMetrics(K, num_classes=classes)
+    metrics.update(logits, targets, cross_entropy(logits, targets))
+    want = (logits.argmax(-1) == targets).double().mean(dim=1)
+    assert torch.equal(metrics.compute()["accuracy"], want)
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
 def test_nan_member_is_isolated(bad: float) -> None:
     logits, targets = _data()

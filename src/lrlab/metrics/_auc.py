@@ -19,10 +19,11 @@ counts ``tp, fp, tn, fn`` (per threshold) are summed over all batches until rese
 
 (a rate is 0 where its denominator is 0).
 
-Here the counts are per-member histograms of the buckets, kept as int64 on the device: one
-``index_add_`` per update for all members, positives and negatives together, and a reversed
-cumulative sum at :meth:`AucCounts.result`. A NaN score goes to an extra bucket of its own
-member, so it never touches another member's counts; a member with any NaN score reports NaN.
+Here the counts are per-member histograms of the buckets, negatives and positives apart,
+kept as int64 on the device: one ``index_add_`` per update for all members and both labels,
+and a reversed cumulative sum at :meth:`AucCounts.result`. A NaN score goes to an extra
+bucket of its own member, so it never touches another member's counts; a member with any
+NaN score reports NaN.
 """
 
 from __future__ import annotations
@@ -90,14 +91,14 @@ def _mismatch(probs: Tensor, targets: Tensor) -> LrlabError:
 
 
 def _buckets(probs: Tensor, num_thresholds: int) -> Tensor:
-    """Keras' bucket of each score as int64: ``max(ceil(clip(p, 0, 1) (T-1)) - 1, 0)``.
+    """Keras' bucket of each score as int32: ``max(ceil(clip(p, 0, 1) (T-1)) - 1, 0)``.
 
     The arithmetic is float32 as in Keras (float64 inputs stay float64). NaN scores (which
     clamp, ceil and max propagate) get the extra bucket ``T`` before the integer cast.
     """
     work = probs.to(torch.float64 if probs.dtype == torch.float64 else torch.float32)
     bucket = work.clamp(0.0, 1.0).mul_(num_thresholds - 1).ceil_().sub_(1).clamp_(min=0)
-    return bucket.nan_to_num_(nan=float(num_thresholds)).to(torch.int64)
+    return bucket.nan_to_num_(nan=float(num_thresholds)).to(torch.int32)
 
 
 class AucCounts:
@@ -116,17 +117,22 @@ class AucCounts:
         self.members = int(members)
         self.num_thresholds = int(num_thresholds)
         self._device = None if device is None else torch.device(device)
-        # (K, 2, T + 1) bucket counts: [:, 0] all scores, [:, 1] positives; bucket T: NaN.
+        # (K, 2, T + 1) bucket counts: [:, 0] negatives, [:, 1] positives; bucket T: NaN.
         self._hist: Tensor | None = None
-        self._base = torch.zeros(0, dtype=torch.int64)  # (K, 1): member k's offset
+        self._base = self._base_positive = torch.zeros(0, dtype=torch.int32)
         if self._device is not None:
             self.reset()
 
-    def reset(self) -> None:
-        """Zero all counts (keeps the device)."""
+    def reset(self, device: torch.device | str | None = None) -> None:
+        """Zero all counts, on ``device`` (default: keep the device)."""
+        if device is not None:
+            self._device = torch.device(device)
         slots = self.num_thresholds + 1
         self._hist = torch.zeros((self.members, 2, slots), dtype=torch.int64, device=self._device)
-        self._base = torch.arange(self.members, device=self._device).unsqueeze(1) * (2 * slots)
+        # (K, 1): where member k's block starts, for a negative score, and a positive one
+        base = torch.arange(self.members, dtype=torch.int32, device=self._device) * (2 * slots)
+        self._base = base.unsqueeze(1)
+        self._base_positive = self._base + slots
 
     def update(self, probs: Tensor, targets: Tensor) -> None:
         """Add one batch to the counts. Runs on the device without host synchronisation.
@@ -147,63 +153,70 @@ class AucCounts:
         assert self._hist is not None
         probs = probs.detach().to(self._hist.device)
         targets = targets.detach()
-        k, t = self.members, self.num_thresholds
-        flat = self._hist.view(-1)
         indices = _class_indices(probs, targets)
-        labels = None if indices is not None else _labels(probs, targets)
-        # every score into row 0 of its member, positives again into row 1
-        bucket = _buckets(probs, t).contiguous()
-        every = bucket.view(k, -1).add_(self._base).view(-1)  # in place: bucket has the offset
-        flat.index_add_(0, every, _ones(every))
         if indices is not None:  # one positive per sample: the score of its own class
-            positive = bucket.gather(-1, indices.unsqueeze(-1)).view(-1).add_(t + 1)
-            flat.index_add_(0, positive, _ones(positive))
+            classes = torch.arange(probs.shape[-1], device=probs.device)
+            positive = indices.unsqueeze(-1) == classes
         else:
-            assert labels is not None
-            flat.index_add_(0, every + (t + 1), labels.reshape(-1).to(torch.int64))
+            positive = _labels(probs, targets)
+        self.add(probs, positive)
+
+    def add(self, probs: Tensor, positive: Tensor) -> None:
+        """Add scores and their boolean labels of the same shape ``(K, ...)``, in any
+        memory layout (both laid out alike is fastest); no checks (:meth:`update` checks).
+        """
+        if self._hist is None:
+            self._device = probs.device
+            self.reset()
+        assert self._hist is not None
+        k = self.members
+        # the slot of each score: its member's block, its label's row, its bucket
+        slot = _buckets(probs, self.num_thresholds).reshape(k, -1)  # a view if dense in order
+        slot += torch.where(positive.reshape(k, -1), self._base_positive, self._base)
+        slot = slot.view(-1)
+        self._hist.view(-1).index_add_(0, slot, _ones(slot))
 
     def confusion(self) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The accumulated ``(tp, fp, tn, fn)``, each ``(K, T)`` int64, as Keras' variables.
 
         NaN scores are left out of these counts.
         """
+        tp, fp, positives, negatives = self._above(torch.int64)
+        return tp, fp, negatives - fp, positives - tp
+
+    def _above(self, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Positives and negatives scored above each threshold, ``(K, T)``, and their
+        totals, ``(K, 1)``, as ``dtype`` (NaN scores left out)."""
         if self._hist is None:
             self.reset()
         assert self._hist is not None
         hist = self._hist[:, :, : self.num_thresholds]
-        # above[:, :, i] = number of scores in bucket >= i, i.e. scores > t_i.
-        above = hist.flip(-1).cumsum(-1).flip(-1)
-        total = hist.sum(-1, keepdim=True)
-        tp = above[:, 1]
-        fp = above[:, 0] - tp
-        fn = total[:, 1] - tp
-        tn = total[:, 0] - total[:, 1] - fp
-        return tp, fp, tn, fn
+        # above[:, :, i] = number of scores in bucket >= i, i.e. scores > t_i (whole
+        # numbers: exact in float64 below 2^53)
+        above = hist.flip(-1).cumsum(-1, dtype=dtype).flip(-1)
+        negatives, positives = above[:, 0], above[:, 1]
+        return positives, negatives, positives[:, :1], negatives[:, :1]
 
     def result(self) -> Tensor:
         """ROC AUC of each member, ``(K,)`` float64 on the counts' device.
 
         A member that has seen a NaN score since the last reset gets NaN.
         """
-        tp, fp, tn, fn = (c.to(torch.float64) for c in self.confusion())
-        tpr = _divide_no_nan(tp, tp + fn)
-        fpr = _divide_no_nan(fp, fp + tn)
+        tp, fp, positives, negatives = self._above(torch.float64)
+        # rates of whole numbers, 0 where there are no positives (negatives): then every
+        # count above is 0 too (keras.ops.divide_no_nan)
+        tpr = tp / positives.clamp_min(1.0)
+        fpr = fp / negatives.clamp_min(1.0)
         heights = (tpr[:, :-1] + tpr[:, 1:]) / 2.0
         auc = ((fpr[:, :-1] - fpr[:, 1:]) * heights).sum(-1)
         assert self._hist is not None
-        has_nan = self._hist[:, 0, self.num_thresholds] > 0
+        has_nan = self._hist[:, :, self.num_thresholds].sum(-1) > 0
         return torch.where(has_nan, torch.nan, auc)
 
 
 def _ones(index: Tensor) -> Tensor:
     """A stride-0 int64 tensor of ones shaped like ``index`` (no memory per element)."""
     return torch.ones((), dtype=torch.int64, device=index.device).expand(index.shape)
-
-
-def _divide_no_nan(num: Tensor, den: Tensor) -> Tensor:
-    """``num / den`` with 0 where ``den == 0`` (as ``keras.ops.divide_no_nan``)."""
-    safe = torch.where(den == 0, 1.0, den)
-    return torch.where(den == 0, 0.0, num / safe)
 
 
 def roc_auc_keras(probs: Tensor, targets: Tensor, num_thresholds: int = 200) -> Tensor:

@@ -44,19 +44,25 @@ def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
 _NARROW = 64  # class axes at most this wide are reduced along a transposed copy on CPU
 
 
-def _along_classes(fn, logits: Tensor) -> Tensor:
-    """``fn(x, dim)`` over the last (class) axis, fast when that axis is narrow.
+def _class_layout(logits: Tensor) -> tuple[Tensor, int]:
+    """The logits laid out for reductions over the class axis, and that axis (-1 or -2).
 
     torch's CPU kernels for softmax and log-softmax vectorise along the reduced axis, which
     is only C wide here (3 for blobs): on a contiguous transposed copy they run along the
     long sample axis instead, 3-9x faster for C = 3 and still faster for C = 10 (same values
-    up to rounding). Elsewhere (CUDA, wide class axes) the plain call is used. Not for
-    :func:`argmax`, which has a fast kernel of its own.
+    up to rounding). Elsewhere (CUDA, wide class axes) the logits as they are, axis -1.
     """
     if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > _NARROW:
-        return fn(logits, -1)
-    out = fn(logits.transpose(-1, -2).contiguous(), -2)
-    return out.transpose(-1, -2) if out.dim() == logits.dim() else out
+        return logits, -1
+    return logits.transpose(-1, -2).contiguous(), -2
+
+
+def _along_classes(fn, logits: Tensor) -> Tensor:
+    """``fn(x, dim)`` over the last (class) axis, in :func:`_class_layout`' layout. Not for
+    :func:`argmax`, which has a fast kernel of its own."""
+    z, dim = _class_layout(logits)
+    out = fn(z, dim)
+    return out.transpose(-1, -2) if dim == -2 and out.dim() == logits.dim() else out
 
 
 def softmax(logits: Tensor) -> Tensor:
@@ -72,6 +78,26 @@ def argmax(logits: Tensor) -> Tensor:
     transposed copy once used here cost more than either.
     """
     return logits.max(-1).indices
+
+
+def _top_hits(z: Tensor, dim: int, targets: Tensor) -> Tensor:
+    """Whether each sample's top class (the first on ties) is its target, with the class
+    axis ``dim`` of ``z`` (:func:`_class_layout`' layout); ``targets`` int64 broadcast to
+    the result.
+
+    :func:`argmax` compared with the targets, in four vectorised passes (the largest value,
+    which classes reach it, the first of them, the comparison) instead of ``max``'s
+    unvectorised index search: 218 -> 94 us on 32 x 3 x 500 logits, 5.1 -> 2.3 ms on
+    16 x 10 x 10,000. A row holding NaN never hits (``argmax`` would pick its first NaN);
+    its softmax is NaN too, which makes the member's accuracy NaN in
+    :class:`~lrlab.metrics.EpochMetrics`, the one caller.
+    """
+    c = z.shape[dim]
+    rank = torch.arange(c, 0, -1, dtype=torch.int32, device=z.device)  # first class: c
+    if dim == -2:
+        rank = rank.unsqueeze(-1)
+    first = ((z == z.amax(dim, keepdim=True)) * rank).amax(dim)
+    return first == c - targets
 
 
 def _onehot_mask(targets: Tensor, num_classes: int) -> Tensor:

@@ -16,13 +16,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
-from lrlab.metrics._classification import (
-    _index_targets,
-    _onehot_mask,
-    _sse_from_mask,
-    argmax,
-    softmax,
-)
+from lrlab.metrics._classification import _index_targets, _class_layout, _top_hits
 
 __all__ = ["EpochMetrics"]
 
@@ -70,10 +64,9 @@ class EpochMetrics:
         self.num_classes = num_classes if predictions else None
         self.predictions = predictions
         self._device = None if device is None else torch.device(device)
-        self._auc = (AucCounts(members, device=device)
+        self._auc = (AucCounts(members)  # its device: set by reset()
                      if auc and self.num_classes is not None else None)
         self._sums: dict[str, Tensor] = {}
-        self._broken = torch.zeros(0, dtype=torch.bool)  # (K,): softmax gave NaN
         self._samples = 0  # samples per member, known from shapes alone (no sync)
         self._positions = 0  # predictions per member scored for accuracy
         if self._device is not None:
@@ -88,13 +81,12 @@ class EpochMetrics:
         """Zero every running sum (keeps the device)."""
         names = (("loss", "correct", "sse") if self.classification
                  else ("loss", "sse") if self.predictions else ("loss",))
-        k = self.members
-        self._sums = {n: torch.zeros(k, dtype=_F64, device=self._device) for n in names}
-        self._broken = torch.zeros(k, dtype=torch.bool, device=self._device)
+        sums = torch.zeros(len(names), self.members, dtype=_F64, device=self._device)
+        self._sums = dict(zip(names, sums))  # rows of one tensor, summed into in place
         self._samples = 0
         self._positions = 0
         if self._auc is not None:
-            self._auc.reset()
+            self._auc.reset(self._device)
 
     @torch.no_grad()
     def update(self, logits: Tensor | None, targets: Tensor | None, losses: Tensor) -> None:
@@ -157,16 +149,20 @@ class EpochMetrics:
         self._samples += losses.shape[1]
 
     def _update_classification(self, logits: Tensor, idx: Tensor) -> None:
-        probs = softmax(logits)
-        hits = argmax(logits) == idx
+        # one layout for every score: on the CPU, narrow class axes along a transposed
+        # copy (as softmax() computes them; free when the logits are a transposed view,
+        # as the population's are); the class axis is `dim`
+        z, dim = _class_layout(logits)
+        probs = torch.softmax(z, dim)
+        hits = _top_hits(z, dim, idx)
         self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
-        onehot = _onehot_mask(idx, logits.shape[-1])
-        per_sample = _sse_from_mask(probs, onehot).flatten(1)  # NaN where softmax gave NaN
-        self._sums["sse"] += per_sample.sum(dim=1, dtype=_F64)
-        self._broken |= torch.isnan(per_sample).any(dim=1)
+        onehot = idx.unsqueeze(dim) == _classes(logits.shape[-1], dim, logits.device)
+        per_sample = torch.add(probs, onehot, alpha=-1).square_().sum(dim)  # as sse()
+        # NaN where softmax gave NaN: then the sum is NaN (never inf: each term is <= 2)
+        self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
         self._positions += math.prod(logits.shape[1:-1])
         if self._auc is not None:
-            self._auc.update(probs, idx)
+            self._auc.add(probs, onehot)
 
     def compute(self) -> dict[str, Tensor]:
         """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.
@@ -188,13 +184,19 @@ class EpochMetrics:
             return out
         if self.classification:
             acc = self._sums["correct"] / self._positions
-            acc = torch.where(self._broken, math.nan, acc)
+            acc = torch.where(self._sums["sse"].isnan(), math.nan, acc)  # softmax gave NaN
             out["accuracy"] = acc
             out["error"] = 1.0 - acc
         out["sse"] = self._sums["sse"].clone()
         if self._auc is not None:
             out["auc"] = self._auc.result()
         return out
+
+
+def _classes(num_classes: int, dim: int, device: torch.device) -> Tensor:
+    """``0 .. C-1`` along axis ``dim`` (-1 or -2) of a broadcastable tensor."""
+    classes = torch.arange(num_classes, device=device)
+    return classes if dim == -1 else classes.unsqueeze(-1)
 
 
 def _regression_targets(preds: Tensor, targets: Tensor) -> Tensor:
