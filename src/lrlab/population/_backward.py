@@ -27,7 +27,7 @@ autograd path; :meth:`Program.build` says whether a model qualifies.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -165,9 +165,17 @@ class Program:
         tape.index = index.unsqueeze(-1)
         return -logp.gather(-1, tape.index).squeeze(-1)
 
-    def backward(self, tape: Tape, alive: Tensor | None, batch: int) -> list[Tensor]:
+    def backward(self, tape: Tape, alive: Tensor | None, batch: int,
+                 into: Sequence[Tensor] | None = None) -> list[Tensor]:
         """The gradient of ``sum_k mean_j loss_kj`` (``alive`` members only) for every
-        parameter, in the population's parameter order, as ``autograd.grad`` returns it."""
+        parameter, in the population's parameter order, as ``autograd.grad`` returns it.
+
+        With ``into`` (one tensor per parameter, shaped like it: views of the population's
+        flat gradient), the gradients are written there and returned; each weight's
+        gradient then comes member by member, ``dy_k^T x_k`` straight into its place (see
+        :meth:`_member_weight_grads`), so the values may differ from autograd's in the last
+        bit but never depend on the population's size.
+        """
         lp = tape.log_probs
         # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward: the same
         # -1/B (0 for a frozen member) every step while everyone is alive
@@ -187,11 +195,15 @@ class Program:
                 at -= 1
                 x3, shape, needs_input = saved[at]
                 g3 = g if shape is None else g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
-                # as _batched._BatchedLinear (or autograd's BaddbmmBackward, the same calls)
-                grads[op.weight_at] = weight_grad(x3, g3, op.own_layout)
-                if op.bias_at is not None:
-                    grads[op.bias_at] = (g3.sum(1) if op.own_layout
-                                         else g3.sum([1], keepdim=True).squeeze(1))
+                if into is not None:
+                    grads[op.weight_at] = self._member_weight_grads(g3, x3, into[op.weight_at])
+                    if op.bias_at is not None:
+                        grads[op.bias_at] = into[op.bias_at].copy_(g3.sum(1))
+                else:  # as _batched._BatchedLinear (or autograd's BaddbmmBackward)
+                    grads[op.weight_at] = weight_grad(x3, g3, op.own_layout)
+                    if op.bias_at is not None:
+                        grads[op.bias_at] = (g3.sum(1) if op.own_layout
+                                             else g3.sum([1], keepdim=True).squeeze(1))
                 if not needs_input:
                     break  # the layers before this one have no parameters
                 g = g3.bmm(op.weight)
@@ -209,6 +221,22 @@ class Program:
                     flat = (-1, *out.shape[2:])
                     g = _ACTIVATIONS[type(op)](g.reshape(flat), out.reshape(flat)).reshape(g.shape)
         return grads  # type: ignore[return-value]
+
+    @staticmethod
+    def _member_weight_grads(dy: Tensor, x: Tensor, out: Tensor) -> Tensor:
+        """``dy_k^T x_k`` for each member ``k`` into ``out[k]`` (``(K, out, in)``, rows in
+        the weight's own layout), one matrix product per member.
+
+        For large members this is both faster and steadier than one batched product: the
+        gradient lands in the flat gradient without a copy, and a narrow layer's gradient
+        (256 -> 10 on MNIST: ``x^T dy`` batched as autograd orders it, 2.4 ms at K = 16)
+        takes 0.25 ms; and since each member's product is one call of the same shape
+        whatever the population, a member's bits cannot depend on its neighbours (MKL's
+        batched kernels round small products by their position in the batch).
+        """
+        for k in range(out.shape[0]):
+            torch.mm(dy[k].t(), x[k], out=out[k])
+        return out
 
     def _seed(self, lp: Tensor, batch: int, alive: Tensor | None = None) -> Tensor:
         """The gradient of the summed mean losses w.r.t. the gathered log-probabilities,

@@ -175,6 +175,7 @@ class Population:
                           and compile is False and "lr_mult" not in self.hparams
                           and self.flat.shape[1] >= IN_PLACE_MIN)
         self._grad_buffer: Tensor | None = None  # the in-place path's flat gradient
+        self._grad_buffer_views: list[Tensor] = []  # and its views shaped like the params
 
     # -- construction ------------------------------------------------------------------
 
@@ -413,9 +414,9 @@ class Population:
             batch_loss = losses.mean(dim=1)
         loss = batch_loss.detach()
         everyone = self._flag_divergence(loss)
-        if tape is not None:
+        if tape is not None:  # in place: the gradients land in the flat buffer directly
             grads = self._program.backward(tape, None if everyone else self.alive,
-                                           losses.shape[1])
+                                           losses.shape[1], self._grad_views())
         else:
             total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
             params = list(self.params.values())
@@ -478,9 +479,10 @@ class Population:
         """The rule's step applied in place (:attr:`UpdateRule.apply`: one fused pass per
         live member over its parameters and state); each member's gradient norm (NaN for a
         frozen member), or ``None`` when the rule cannot run so here (nothing changed)."""
-        if self._grad_buffer is None:  # apply keeps no reference to it: reused every step
-            self._grad_buffer = torch.empty_like(self.flat)
-        flat_grad = self._flat_grad(grads, self._grad_buffer)
+        views = self._grad_views()
+        flat_grad = self._grad_buffer
+        if not all(g is v for g, v in zip(grads, views)):  # else already there (Program)
+            self._flat_grad(grads, flat_grad)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)  # before apply may overwrite it
         with torch.no_grad():
             state = self.rule.apply([flat_grad], self.state, [self.flat], hp, alive)
@@ -488,6 +490,17 @@ class Population:
             return None
         self.state = state
         return norm if alive is None else torch.where(alive, norm, torch.nan)
+
+    def _grad_views(self) -> list[Tensor] | None:
+        """On the in-place path, views shaped like each parameter of the flat gradient
+        buffer (one ``(K, P)`` tensor, reused every step: ``apply`` keeps no reference to
+        it); else ``None``."""
+        if not self._in_place:
+            return None
+        if self._grad_buffer is None:
+            self._grad_buffer = torch.empty_like(self.flat)
+            self._grad_buffer_views = self._views(self._grad_buffer)
+        return self._grad_buffer_views
 
     def _flat_grad(self, grads: Sequence[Tensor], out: Tensor | None = None) -> Tensor:
         """The gradients as one ``(K, P)`` tensor shaped like ``flat`` (into ``out``)."""
