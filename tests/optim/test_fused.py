@@ -93,3 +93,39 @@ def test_apply_declines_per_element_rates_and_other_devices(name: str) -> None:
     assert all(torch.equal(p, q) for p, q in zip(params, _start(k)))
     meta = [torch.empty(p.shape, dtype=F64, device="meta") for p in params]
     assert rule.apply(meta, rule.init(meta), meta, hp, None) is None
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_gradients_made_member_by_member_give_the_same_step(name: str) -> None:
+    """``grads`` as a function of the member (the population makes each member's gradient
+    just before its step): the same parameters and state as the tensors give, bit for bit,
+    the function called once per live member, in order; or ``None`` back and nothing
+    changed, for a rule that needs every member's gradient first (the hypergradient
+    rules)."""
+    rule, (x, y), k = RULES[name], data(), 3
+    hp = _hparams(rule, k, decay=True)
+    alive = torch.tensor([True, False, True])
+    given, made = _start(k), _start(k)
+    given_state, made_state = rule.init(given), rule.init(made)
+    for step in range(3):
+        grads = _grads(given, x, y)
+        called: list[int] = []
+
+        def member(i: int, grads=grads, called=called) -> list[Tensor]:
+            called.append(i)
+            return [g[i].clone() for g in grads]
+
+        got = rule.apply(member, made_state, made, hp, alive)
+        if got is None:
+            assert name.endswith("_hd") and not called
+            assert all(torch.equal(p, q) for p, q in zip(made, _start(k)))
+            return
+        given_state = rule.apply(grads, given_state, given, hp, alive)
+        made_state = got
+        assert called == [0, 2], step
+    assert all(torch.equal(p, q) for p, q in zip(given, made))
+    for key, value in given_state.items():
+        if isinstance(value, list):
+            assert all(torch.equal(p, q) for p, q in zip(value, made_state[key])), key
+        else:
+            assert value == made_state[key], key

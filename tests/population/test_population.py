@@ -301,11 +301,12 @@ def test_exploding_member_leaves_the_others_bitwise_unchanged(path: str, rule: s
         assert bool(torch.isfinite(p[3]).all()), f"diverged member has non-finite {name}"
 
 
-@pytest.mark.parametrize("rule", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("rule", ["sgd", "adam", "rmsprop", "sgd_hd"])
 def test_a_large_population_adds_in_place_what_the_pure_update_adds(rule: str):
-    """Members of 2^16+ parameters take the rule's fused in-place step: the same weights
-    and gradient norms as the pure update (float64, relative 1e-12: the diverged member's
-    weights are huge), a diverged member frozen alike."""
+    """Members of 2^16+ parameters take the rule's fused in-place step, each member's
+    gradient made just before its step (sgd_hd: all first, its rate needs them): the same
+    weights and gradient norms as the pure update (float64, relative 1e-12: the diverged
+    member's weights are huge), a diverged member frozen alike."""
     model = nn.Sequential(nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 3))
     x, y = _batch((256,))
     pops = [Population(model, rule, {"lr": [0.1, 0.01, 1e6]}, dtype=F64) for _ in range(2)]
@@ -316,6 +317,31 @@ def test_a_large_population_adds_in_place_what_the_pure_update_adds(rule: str):
         assert torch.allclose(a.grad_norm, b.grad_norm, rtol=1e-12, equal_nan=True)
     torch.testing.assert_close(pops[0].flat, pops[1].flat, rtol=1e-12, atol=1e-12)
     assert pops[0].alive.tolist() == pops[1].alive.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adam"])
+def test_a_large_members_numbers_do_not_depend_on_its_neighbours(rule: str):
+    """On the in-place path every weight gradient is one product per member, so member k
+    trains to the same bits alone, in a population of 5 and in a chunk of 2, in float32
+    (where batched products may round by a matrix's position in the batch)."""
+    model = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+    lrs = [0.3, 0.1, 0.03, 0.01, 0.003]
+    g = torch.Generator().manual_seed(2)
+    batches = [(torch.randn(50, 256, generator=g), torch.randint(0, 10, (50,), generator=g))
+               for _ in range(3)]
+    pops = {name: Population(model, rule, {"lr": lrs[a:b]})
+            for name, (a, b) in {"all": (0, 5), "chunk": (3, 5), "alone": (4, 5)}.items()}
+    assert all(p._in_place and p._program is not None for p in pops.values())
+    for x, y in batches:
+        out = {name: p.step(x, y, cross_entropy) for name, p in pops.items()}
+        assert torch.equal(out["all"].grad_norm[3:], out["chunk"].grad_norm)
+        assert torch.equal(out["all"].grad_norm[4:], out["alone"].grad_norm)
+    assert torch.equal(pops["all"].flat[3:], pops["chunk"].flat)
+    assert torch.equal(pops["all"].flat[4:], pops["alone"].flat)
+    with torch.no_grad():
+        preds = {name: p.predict(batches[0][0]) for name, p in pops.items()}
+    assert torch.equal(preds["all"][3:], preds["chunk"])
+    assert torch.equal(preds["all"][4:], preds["alone"])
 
 
 # -- the user's model is untouched --------------------------------------------------------

@@ -30,10 +30,15 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["Hyper", "State", "UpdateRule", "lr_for", "lr_mult_for", "per_member"]
+__all__ = ["Grads", "Hyper", "State", "UpdateRule", "lr_for", "lr_mult_for", "per_member"]
 
 State = dict[str, Any]
 Hyper = Mapping[str, Any]
+#: What ``apply`` takes as gradients: tensors ``(K, ...)`` shaped like the parameters, or a
+#: function giving member ``k``'s gradient rows (one per parameter, ``k``'s slice), called
+#: once per live member just before its step, so each gradient can be made while it is in
+#: the cache (the population's in-place step does that; see :mod:`lrlab.optim._fused`).
+Grads = Sequence[Tensor] | Callable[[int], Sequence[Tensor]]
 
 
 def per_member(h: Tensor, like: Tensor) -> Tensor:
@@ -93,8 +98,9 @@ class UpdateRule:
             evaluate the parameters themselves.
         apply: ``apply(grads, state, params, hp, alive) -> state | None``: ``update``'s
             step added to ``params`` in place by a fused kernel per member, for a caller
-            that owns parameters and state (may overwrite ``grads``); ``None`` back where it
-            cannot run. ``None`` for a rule without one.
+            that owns parameters and state (may overwrite ``grads``; ``grads`` may be a
+            function of the member, :data:`Grads`); ``None`` back where it cannot run.
+            ``None`` for a rule without one.
     """
 
     name: str
@@ -104,5 +110,5 @@ class UpdateRule:
     torch_name: str | None = None
     full_batch: bool = False
     eval_params: Callable[[State, Sequence[Tensor]], list[Tensor]] | None = None
-    apply: Callable[[Sequence[Tensor], State, Sequence[Tensor], Hyper, Tensor | None],
+    apply: Callable[[Grads, State, Sequence[Tensor], Hyper, Tensor | None],
                     State | None] | None = None

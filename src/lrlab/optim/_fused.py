@@ -13,6 +13,11 @@ which torch has no fused kernel for, runs torch's in-place foreach sequence memb
 member, on rows that stay in the cache between its operations; so do Rprop, SGD-HD and
 Adam-HD (one dot product per member for the hypergradient).
 
+``grads`` may also be a function of the member index giving that member's gradient rows,
+called once per live member just before its step: the population makes each member's
+gradient then, in one reused row that is still in the cache for the kernel (the
+hypergradient rules, whose rate needs every member's gradient first, decline it).
+
 The formulas are ``torch.optim``'s, which is what ``update`` follows too; the rounding of
 the last bit may differ from ``update`` (another order of operations inside the kernel).
 ``apply`` returns ``None`` where it does not run, and the caller then uses ``update``:
@@ -36,7 +41,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import Tensor
 
-from lrlab.optim._base import Hyper, State, with_decay
+from lrlab.optim._base import Grads, Hyper, State, with_decay
 
 __all__ = [
     "adagrad_apply",
@@ -77,8 +82,10 @@ def _rows(tensors: Sequence[Tensor], k: int) -> list[Tensor]:
     return [t[k] for t in tensors]
 
 
-def _grad_rows(grads: Sequence[Tensor], k: int) -> list[Tensor]:
-    return [g[k].contiguous() for g in grads]  # autograd may hand back any layout
+def _grad_rows(grads: Grads, k: int) -> list[Tensor]:
+    """Member ``k``'s gradient rows: made now by the caller's function, or sliced."""
+    rows = grads(k) if callable(grads) else [g[k] for g in grads]
+    return [g.contiguous() for g in rows]  # autograd may hand back any layout
 
 
 def _steps(tensors: Sequence[Tensor], t: int) -> list[Tensor]:
@@ -99,25 +106,25 @@ def _sgd_family(grads, state, params, hp, alive, *, momentum: bool, nesterov: bo
     return state
 
 
-def sgd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def sgd_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
               alive: Tensor | None) -> State | None:
     """SGD in place: ``p <- p - lr (g + wd p)``."""
     return _sgd_family(grads, state, params, hp, alive, momentum=False)
 
 
-def momentum_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor],
+def momentum_apply(grads: Grads, state: State, params: Sequence[Tensor],
                    hp: Hyper, alive: Tensor | None) -> State | None:
     """Heavy ball in place: ``b <- mu b + g``; ``p <- p - lr b``."""
     return _sgd_family(grads, state, params, hp, alive, momentum=True)
 
 
-def nesterov_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor],
+def nesterov_apply(grads: Grads, state: State, params: Sequence[Tensor],
                    hp: Hyper, alive: Tensor | None) -> State | None:
     """Nesterov momentum in place: ``b <- mu b + g``; ``p <- p - lr (g + mu b)``."""
     return _sgd_family(grads, state, params, hp, alive, momentum=True, nesterov=True)
 
 
-def adagrad_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def adagrad_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                   alive: Tensor | None) -> State | None:
     """Adagrad in place (``torch._fused_adagrad_``)."""
     if not _runs(params, hp, state["sum"]):
@@ -141,19 +148,19 @@ def _adam(grads, state, params, hp, alive, kernel):
     return {"m": state["m"], "v": state["v"], "t": t}
 
 
-def adam_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def adam_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                alive: Tensor | None) -> State | None:
     """Adam in place (``torch._fused_adam_``)."""
     return _adam(grads, state, params, hp, alive, torch._fused_adam_)
 
 
-def adamw_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def adamw_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                 alive: Tensor | None) -> State | None:
     """AdamW in place (``torch._fused_adamw_``)."""
     return _adam(grads, state, params, hp, alive, torch._fused_adamw_)
 
 
-def rmsprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def rmsprop_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                   alive: Tensor | None) -> State | None:
     """RMSprop in place. torch has no fused kernel for it, so this runs its foreach
     sequence of in-place operations member by member: each member's rows are small enough
@@ -173,7 +180,7 @@ def rmsprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor
     return state
 
 
-def rprop_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def rprop_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                 alive: Tensor | None) -> State | None:
     """Rprop in place, member by member (torch has no fused kernel for it either)."""
     if not _runs(params, hp, state["prev"], state["step"]):
@@ -201,9 +208,11 @@ def _hyper_rate(grads, state, hp, before: str) -> Tensor:
     return state.get("lr", hp["lr"]) + hp["beta"] * torch.stack(dots).to(hp["beta"])
 
 
-def sgd_hd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def sgd_hd_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                  alive: Tensor | None) -> State | None:
     """SGD-HD in place, member by member."""
+    if callable(grads):  # the rate needs every member's gradient before any step
+        return None
     if not _runs(params, hp, state["prev"]):
         return None
     grads = with_decay(grads, params, hp)  # the hypergradient sees the decayed gradient
@@ -216,9 +225,11 @@ def sgd_hd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor]
     return {"prev": state["prev"], "lr": alpha}
 
 
-def adam_hd_apply(grads: Sequence[Tensor], state: State, params: Sequence[Tensor], hp: Hyper,
+def adam_hd_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                   alive: Tensor | None) -> State | None:
     """Adam-HD in place, member by member."""
+    if callable(grads):  # the rate needs every member's gradient before any step
+        return None
     if not _runs(params, hp, state["m"], state["v"], state["direction"]):
         return None
     grads = with_decay(grads, params, hp)  # the hypergradient sees the decayed gradient

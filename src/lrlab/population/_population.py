@@ -414,20 +414,26 @@ class Population:
             batch_loss = losses.mean(dim=1)
         loss = batch_loss.detach()
         everyone = self._flag_divergence(loss)
-        if tape is not None:  # in place: the gradients land in the flat buffer directly
-            grads = self._program.backward(tape, None if everyone else self.alive,
-                                           losses.shape[1], self._grad_views())
+        alive = None if everyone else self.alive
+        hp = dict(self.hparams)
+        if lr is not None:
+            hp["lr"] = lr.to(self.device, self.dtype)
+        norm = grads = None
+        if tape is not None and self._in_place:  # gradient, norm and step member by member
+            fill = self._program.backward_by_member(tape, alive, losses.shape[1])
+            norm = self._apply_by_member(fill, hp, alive)
+            if norm is None:  # the rule wants every gradient at once
+                grads = self._gradient_rows(fill)
+        elif tape is not None:
+            grads = self._program.backward(tape, alive, losses.shape[1])
         else:
             total = (batch_loss if everyone else torch.where(self.alive, batch_loss, 0.0)).sum()
             params = list(self.params.values())
             with _quiet_fallbacks():
                 grads = torch.autograd.grad(total, params, allow_unused=True)
             grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-        hp = dict(self.hparams)
-        if lr is not None:
-            hp["lr"] = lr.to(self.device, self.dtype)
-        alive = None if everyone else self.alive
-        norm = self._apply(grads, hp, alive) if self._in_place else None
+        if norm is None and self._in_place:
+            norm = self._apply(grads, hp, alive)
         if norm is None:
             update, self.state, norm = self._compiler("update", self._update, grads,
                                                       self.state, hp, alive)
@@ -479,9 +485,8 @@ class Population:
         """The rule's step applied in place (:attr:`UpdateRule.apply`: one fused pass per
         live member over its parameters and state); each member's gradient norm (NaN for a
         frozen member), or ``None`` when the rule cannot run so here (nothing changed)."""
-        views = self._grad_views()
-        flat_grad = self._grad_buffer
-        if not all(g is v for g, v in zip(grads, views)):  # else already there (Program)
+        flat_grad, views = self._buffer()
+        if not all(g is v for g, v in zip(grads, views)):  # else already there
             self._flat_grad(grads, flat_grad)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)  # before apply may overwrite it
         with torch.no_grad():
@@ -491,16 +496,44 @@ class Population:
         self.state = state
         return norm if alive is None else torch.where(alive, norm, torch.nan)
 
-    def _grad_views(self) -> list[Tensor] | None:
-        """On the in-place path, views shaped like each parameter of the flat gradient
-        buffer (one ``(K, P)`` tensor, reused every step: ``apply`` keeps no reference to
-        it); else ``None``."""
-        if not self._in_place:
+    def _apply_by_member(self, fill: Callable[[int, Sequence[Tensor]], None], hp: dict,
+                         alive: Tensor | None) -> Tensor | None:
+        """As :meth:`_apply`, with each live member's gradient made just before its step
+        (``fill``, :meth:`Program.backward_by_member`) in one reused row that stays in the
+        cache for its norm and the rule's pass; ``None`` when the rule needs every
+        gradient at once (nothing changed)."""
+        flat_grad, views = self._buffer()
+        row, row_views = flat_grad[0], [v[0] for v in views]  # member 0's row serves all
+        norms: dict[int, Tensor] = {}
+
+        def member_grad(k: int) -> list[Tensor]:
+            fill(k, row_views)
+            norms[k] = torch.linalg.vector_norm(row)  # before apply may overwrite it
+            return [row]
+
+        with torch.no_grad():
+            state = self.rule.apply(member_grad, self.state, [self.flat], hp, alive)
+        if state is None:
             return None
+        self.state = state
+        frozen = row.new_tensor(torch.nan)
+        return torch.stack([norms.get(k, frozen) for k in range(self.members)])
+
+    def _gradient_rows(self, fill: Callable[[int, Sequence[Tensor]], None]) -> list[Tensor]:
+        """Every member's gradient from ``fill`` in the flat gradient buffer; its views
+        shaped like the parameters."""
+        views = self._buffer()[1]
+        for k in range(self.members):
+            fill(k, [v[k] for v in views])
+        return views
+
+    def _buffer(self) -> tuple[Tensor, list[Tensor]]:
+        """The in-place path's flat gradient ``(K, P)``, reused every step (``apply`` keeps
+        no reference to it), and its views shaped like each parameter."""
         if self._grad_buffer is None:
             self._grad_buffer = torch.empty_like(self.flat)
             self._grad_buffer_views = self._views(self._grad_buffer)
-        return self._grad_buffer_views
+        return self._grad_buffer, self._grad_buffer_views
 
     def _flat_grad(self, grads: Sequence[Tensor], out: Tensor | None = None) -> Tensor:
         """The gradients as one ``(K, P)`` tensor shaped like ``flat`` (into ``out``)."""
