@@ -124,3 +124,20 @@ def test_a_members_steps_do_not_depend_on_its_position_or_the_population_size(wi
     whole = trained(lrs)
     for start, stop in [(1, 3), (3, 6), (7, 8)]:
         assert torch.equal(trained(lrs[start:stop]), whole[start:stop]), (start, stop)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-x", "per-member-x"])
+def test_large_members_predict_member_by_member_as_the_batched_forward(shared: bool):
+    """Members of 2^16+ parameters predict one member at a time in blocks of 1,024 rows
+    (here three blocks, the last one short; a Flatten first): the batched forward's
+    outputs to float64 rounding."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 5))
+    pop = Population(model, "sgd", {"lr": [0.1, 0.2, 0.3]}, dtype=torch.float64)
+    assert pop._large
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(*(() if shared else (3,)), 2100, 16, 16, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        got, want = pop.predict(x, shared=shared), pop.forward(x, shared=shared)
+    assert got.shape == want.shape == (3, 2100, 5)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

@@ -152,6 +152,45 @@ class Program:
                     tape.saved.append(x)
         return x
 
+    def predict_by_member(self, x: Tensor, shared: bool, rows: int = 1024) -> Tensor:
+        """The members' outputs ``(K, B, ...)``, as :meth:`forward` computes them, one
+        member at a time on blocks of ``rows`` examples (for large members on the CPU).
+
+        Each layer is then one matrix product of a member's block (``addmm``), whose
+        activations (1 MB for 256 units) stay in the cache for the activation and the next
+        layer; :meth:`forward` over a 4,096-example validation batch writes and re-reads
+        K times that (67 MB on MNIST's MLP at K = 16). A member's outputs are calls of the
+        same shapes whatever the population, so they do not depend on its neighbours; they
+        equal :meth:`forward`'s up to rounding.
+        """
+        batch = x.shape[0 if shared else 1]
+        members = next(op.weight.shape[0] for op in self.ops if isinstance(op, _Linear))
+        out: Tensor | None = None
+        for start in range(0, batch, rows):
+            for k in range(members):
+                y = self._member_forward(x[start:start + rows] if shared
+                                         else x[k, start:start + rows], k)
+                if out is None:
+                    out = y.new_empty((members, batch, *y.shape[1:]))
+                out[k, start:start + rows] = y
+        assert out is not None, "an empty batch"
+        return out
+
+    def _member_forward(self, x: Tensor, k: int) -> Tensor:
+        """Member ``k``'s outputs on ``x`` ``(B, ...)``."""
+        for op in self.ops:
+            if isinstance(op, _Linear):
+                w = op.weight[k]
+                x2 = x.reshape(-1, x.shape[-1])
+                y = (torch.mm(x2, w.t()) if op.bias_col is None
+                     else torch.addmm(op.bias_col[k, 0], x2, w.t()))
+                x = y.reshape(*x.shape[:-1], w.shape[0])
+            elif isinstance(op, nn.Flatten):
+                x = x.flatten(op.start_dim)
+            else:
+                x = op(x)
+        return x
+
     @staticmethod
     def cross_entropy(logits: Tensor, index: Tensor, tape: Tape) -> Tensor:
         """Per-sample losses ``(K, B)`` as :func:`lrlab.metrics.cross_entropy` computes
