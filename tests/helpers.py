@@ -104,3 +104,23 @@ def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc
                                    dtype="Int64")})
     return SweepResult("made", monitor, monitor not in ("loss", "error", "sse"),
                        {"optimizer": "sgd"}, records, members)
+
+
+def fake_range_tests(monkeypatch, curves):
+    """Replace the task's range test (``range_test``, ``lrlab find``) by constructed curves,
+    one per call: each maps the planned rates to ``(losses, stopped)``. Returns blobs (the
+    task the calls are given) and the list of ``(start, end, steps)`` the calls asked for."""
+    from lrlab.search import _task_range, range_rates
+    from lrlab.search._result import RangeTestResult
+    from lrlab.tasks import get_task
+
+    calls = []
+
+    def once(task, *, end, steps, start, **_):
+        calls.append((start, end, steps))
+        lrs = range_rates(start, end, steps)
+        loss, stopped = curves[len(calls) - 1](lrs)
+        return RangeTestResult.build(lrs[: len(loss)], loss, stopped_early=stopped,
+                                     reason="the loss diverged" if stopped else "reached end")
+    monkeypatch.setattr(_task_range, "_once", once)
+    return get_task("blobs"), calls

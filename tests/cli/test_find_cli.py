@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from helpers import fake_range_tests
 
 from lrlab.cli import main
 
@@ -79,3 +81,45 @@ def test_find_names_its_margin_and_which_rate_is_which(capsys):
     rate, factor, room = (float(g) for g in m.groups())
     assert factor >= 3 and factor == pytest.approx(room / rate, rel=0.02)
     assert "'recommended'" in lines and "Smith's reading" in lines
+
+
+def _said(capsys) -> tuple[str, str]:
+    captured = capsys.readouterr()
+    return " ".join(captured.out.split()), " ".join(captured.err.split())
+
+
+def test_find_never_gives_advice_that_cannot_help(monkeypatch, capsys):
+    """A new user's flat curves: whatever find prints as the next step must be able to
+    help there. A flat curve that broke is never told to widen its range; Smith's four
+    unreadable rows say their reason once."""
+    def flat_then_break(lrs):  # a GRU's shape: flat to 2 at any density, then up
+        u = np.log10(lrs)
+        wiggle = 0.01 * (-1.0) ** np.arange(len(lrs))
+        return 1.0 + wiggle + np.where(u > 0.3, 5 * (u - 0.3), 0), False
+
+    fake_range_tests(monkeypatch, [flat_then_break, flat_then_break])
+    assert main(["find", "blobs"]) == 0
+    out, err = _said(capsys)
+    assert "ran a second test of 200 steps" in err
+    assert "widen" not in out and "add steps" not in out and "start lower" not in out
+    assert "suggested rate:" in out and "too short for this network to learn" in out
+    assert "train a few rates below it for epochs (lrlab auto" in out
+    assert out.count("as above") == 3  # max_lr, recommended, cycle_lower repeat min_lr's why
+
+
+def test_find_reruns_a_test_that_diverged_at_once_lower(capsys):
+    """Started above where blobs blows up: find runs the test again from a thousandth of
+    the start, says so, and reads that curve (never 'add steps': steps were not the problem)."""
+    assert main(["find", "blobs", "--start", "5", "--end", "100"]) == 0
+    out, err = _said(capsys)
+    assert "the loss diverged at once (2 steps, at 5.15): ran the test again" in err
+    assert "rate 0.005 to" in out and "add steps" not in out and "widen" not in out
+    assert "suggested rate:" in out
+
+
+def test_find_with_few_steps_asks_for_more(capsys):
+    """10 steps over 8 decades show no descent: the advice is more steps, never a wider range."""
+    assert main(["find", "blobs", "--steps", "10"]) == 0
+    out, _ = _said(capsys)
+    assert "10 steps are too few to show a descent: run more (steps=100)" in out
+    assert "widen" not in out

@@ -18,6 +18,28 @@ def test_grid_prints_table_verdict_and_why(capsys) -> None:
     assert "why: Trained 2 rates" in out and "compute: 4 member-epochs" in out
 
 
+@pytest.mark.parametrize(("lrs", "advice"), [
+    ("1e-6,1e-5", "try rates above 1e-05 (it did not diverge) or more epochs"),
+    ("1e-6,1e-5,100", "try rates between 1e-05 and 100 (which diverged), or more epochs"),
+])
+def test_grid_that_learned_nothing_says_what_could_help(capsys, lrs: str, advice: str) -> None:
+    """Larger rates are advised only below the first that diverged."""
+    code, out, err = run(capsys, "grid", "blobs", "--lrs", lrs, "--epochs", "1", "-q")
+    assert code == 0, err
+    assert f"warning: no rate beat chance: {advice}" in " ".join(out.split())
+
+
+def test_fastest_that_learned_nothing_does_not_advise_its_own_walk(capsys) -> None:
+    """Phase 1 ranked noise: neither smaller nor larger phase-1 rates can help; the advice
+    is a search with several epochs per rate."""
+    code, out, err = run(capsys, "fastest", "blobs", "--lrs", "1e-7,1e-6", "--max-epochs", "1",
+                         "-q")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "no rate learned: phase 1's one epoch cannot rank rates" in said
+    assert "(lrlab grid or auto)" in said and "add smaller lrs" not in said
+
+
 def test_coarse_to_fine_writes_each_stage(capsys, tmp_path: Path) -> None:
     out_dir = tmp_path / "c2f"
     code, out, err = run(capsys, "grid", "blobs", "--coarse-to-fine", "--lo", "1e-3", "--hi",

@@ -20,6 +20,7 @@ from lrlab.search import (
     diverged,
     ema,
     min_div10,
+    next_step,
     rules_for,
     smith_readings,
     steepest,
@@ -149,7 +150,8 @@ def test_unreadable_curves_give_nan_with_a_reason():
     for values in (flat, np.ones(len(lrs))):
         r = smith_readings(lrs, values)
         assert math.isnan(r.max_lr.lr) and math.isnan(r.cycle.lower)
-        assert "no clear" in r.min_lr.why
+        assert "no clear drop" in r.min_lr.why or "no drop at all" in r.min_lr.why
+        assert "widen" not in r.min_lr.why  # the curve alone cannot say a range would help
         assert math.isnan(suggest(lrs, values).lr)
     assert "too few" in smith_readings(lrs[:4], [3.0, 2.0, 1.0, 2.0]).max_lr.why
 
@@ -179,8 +181,8 @@ def test_suggestion_reads_the_start_of_a_flat_bottom():
     loss = np.clip(-(u + 2), 0.0, 2.0) - 1e-4 * u                # 0 from 1e-2, still falling
     r = suggest(lrs, loss)
     assert within(r.lr, 1e-2 / 2, STEP ** 3)                   # the trend rounds the corner
-    assert "raise end" in r.why and "lower start" not in r.why
-    assert "lower start" in suggest(lrs[30:], loss[30:]).why               # cut: falls at once
+    assert "end higher (end=1000)" in r.why and "start lower" not in r.why
+    assert "start lower" in suggest(lrs[30:], loss[30:]).why               # cut: falls at once
 
 
 def test_without_a_clear_descent_a_rate_below_the_break_or_what_to_run():
@@ -196,6 +198,63 @@ def test_without_a_clear_descent_a_rate_below_the_break_or_what_to_run():
     assert within(r.lr, 0.1 / 10, STEP ** 2) and "breaks upwards" in r.why
     bump = np.where((lrs > 1e-5) & (lrs < 1e-4), 1.5, flat)      # a bump that goes away
     assert math.isnan(suggest(lrs, bump).lr)
+
+
+# --- next_step: advice that can help where it is given ----------------------------------
+
+def test_next_step_follows_the_shape_of_the_curve():
+    """Each shape gets the one step that can help it, with the value to pass; a curve that
+    broke is never told to widen its range."""
+    lrs = log_grid(-7, 1)
+    flat = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(len(lrs))
+    u = np.log10(lrs)
+    broke = np.where(u > 0, flat + 5 * u, flat)                  # flat to 1, then up
+    # dense and flat over 7 decades, then up: the test is too short, not too narrow
+    step = next_step(lrs, broke)
+    assert "too short for this network to learn at any rate below" in step
+    assert "lrlab auto" in step and "start lower" not in step and "end higher" not in step
+    # the same shape over 1.5 decades only: the flat part may be the bottom of a descent
+    near = log_grid(-1.5, 1, per_decade=40)
+    near_loss = 1.0 + 0.01 * np.random.default_rng(3).standard_normal(len(near)) + np.where(
+        near > 1, 5 * np.log10(near), 0.0)
+    assert "start lower (start=1.06e-05)" in next_step(near, near_loss)  # the break / 1e5
+    # ... unless an earlier test already looked from the first rates (a zoom)
+    assert "too short" in next_step(near, near_loss, earlier=1e-7)
+    # sparse: more steps
+    sparse = lrs[::8]
+    assert "steps are too few" in next_step(sparse, broke[::8]) and "steps=100" in next_step(
+        sparse, broke[::8])
+    # never moved: the descent has not started (end x 1000), unless the rates were huge
+    assert "run the test further (end=10000)" in next_step(lrs, flat)
+    assert "gradients are near zero" in next_step(lrs * 1e3, flat)
+    # a clear valley with nothing to add; falling from the first rates / at the last rate
+    valley = np.minimum(np.abs(u + 3), 2.0) + 0.01 * np.random.default_rng(1).standard_normal(
+        len(lrs))                                                 # flat, down from 1e-5, up
+    assert next_step(lrs, valley) == ""
+    assert f"start lower (start={lrs[30] / 100:g})" in next_step(lrs[30:], valley[30:])
+    assert next_step(lrs[30:], valley[30:], earlier=1e-7) == ""   # a zoom's start is not the user's
+    assert "end higher (end=" in next_step(lrs[:30], valley[:30])
+
+
+def test_next_step_of_a_test_that_stopped_at_once():
+    lrs = np.array([1.0, 1.05])
+    assert next_step(lrs, [2.0, 50.0], diverged=True) == (
+        "the loss diverged within 2 step(s), at 1.05: start lower (start=0.001)")
+    # already run from a thousandth of the first start: the rate is not the problem
+    assert "check the data and the loss" in next_step(lrs, [2.0, 50.0], diverged=True,
+                                                      earlier=1000.0)
+    assert "check the data" in next_step([], [], diverged=True)
+    stopped = next_step(lrs, [2.0, 1.9], reason="train_data ran out after 2 batches")
+    assert "train_data ran out" in stopped and "at least 5" in stopped
+
+
+def test_the_readings_name_the_next_step_they_are_given():
+    lrs = log_grid(-7, 1)
+    flat = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(len(lrs))
+    r = smith_readings(lrs, flat, advice="do this")
+    assert r.max_lr.why.endswith("; do this") and r.cycle.why.endswith("; do this")
+    assert suggest(lrs, flat, advice="do that").why.endswith(": do that")
+    assert suggest(lrs, flat).why.endswith(next_step(lrs, flat))  # by default, the curve's own
 
 
 # --- the descent test and flat curves, on noisy constructed curves ---------------------

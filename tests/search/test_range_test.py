@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import fake_range_tests
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -285,24 +286,6 @@ def test_a_test_that_records_nothing_still_explains_itself():
 
 # --- range_test(extend=True): the second look at a flat curve ----------------------------
 
-def _fake_tests(monkeypatch, curves):
-    """Replace the task's range test by constructed curves, one per call; record the calls."""
-    from lrlab.search import _task_range
-    from lrlab.search._result import RangeTestResult
-    from lrlab.tasks import get_task
-
-    calls = []
-
-    def once(task, *, end, steps, start, **_):
-        calls.append((start, end, steps))
-        lrs = range_rates(start, end, steps)
-        loss, stopped = curves[len(calls) - 1](lrs)
-        return RangeTestResult.build(lrs[: len(loss)], loss, stopped_early=stopped,
-                                     reason="the loss diverged" if stopped else "reached end")
-    monkeypatch.setattr(_task_range, "_once", once)
-    return get_task("blobs"), calls
-
-
 def test_a_flat_curve_that_broke_is_looked_at_again_zoomed(monkeypatch):
     from lrlab.search import range_test
 
@@ -315,7 +298,7 @@ def test_a_flat_curve_that_broke_is_looked_at_again_zoomed(monkeypatch):
     def zigzag(n):  # flat within its noise, no fall at all
         return 0.01 * (-1.0) ** np.arange(n)
 
-    task, calls = _fake_tests(monkeypatch, [
+    task, calls = fake_range_tests(monkeypatch, [
         lambda x: flat_then_break(x, 0.6, lambda n: 0.01 * rng.standard_normal(n)),
         lambda x: flat_then_break(x, 0.5, zigzag)])
     r = range_test(task, validate=False, extend=True)
@@ -343,7 +326,7 @@ def test_the_zoom_keeps_a_clear_descent_and_drops_a_noisy_one(monkeypatch):
         fall = 1.0 - 0.5 * np.clip((u + 1.3) / 1.0, 0, 1) + np.where(u > 0, 4 * u ** 2, 0)
         return fall + 0.01 * rng.standard_normal(len(lrs)), False
 
-    task, calls = _fake_tests(monkeypatch, [flat, valley])
+    task, calls = fake_range_tests(monkeypatch, [flat, valley])
     r = range_test(task, validate=False, extend=True)
     assert len(calls) == 2 and "turns up" in r.suggestion.why or "bottom" in r.suggestion.why
     assert 0.1 < r.suggestion.lr < 0.6
@@ -353,7 +336,33 @@ def test_the_zoom_keeps_a_clear_descent_and_drops_a_noisy_one(monkeypatch):
         return (1.0 - 0.3 * np.clip(u + 1, 0, 1) + 0.2 * rng.standard_normal(len(lrs))
                 + np.where(u > 0.6, 5 * (u - 0.6), 0)), False
 
-    task, calls = _fake_tests(monkeypatch, [flat, noisy_fall])
+    task, calls = fake_range_tests(monkeypatch, [flat, noisy_fall])
     r = range_test(task, validate=False, extend=True)
     assert len(calls) == 2 and r.lrs[0] == pytest.approx(1e-7)
     assert "/ 10" in r.suggestion.why
+
+
+def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkeypatch):
+    """Diverged within the first tenth of its steps: again from start / 1000 with the same
+    steps per decade; the result keeps the first test, and its advice knows it was run."""
+    from lrlab.search import range_test
+
+    def blow_up(lrs):  # diverges at once from the user's start
+        return np.array([1.0, 40.0]), True
+
+    def valley(lrs):  # from a thousandth of it: flat, falls from 0.01 to 1, then blows up
+        u = np.log10(lrs)
+        return 1.0 - 0.25 * np.clip(u + 2, 0, 2) + np.where(u > 0, 4 * u ** 2, 0), False
+
+    task, calls = fake_range_tests(monkeypatch, [blow_up, valley])
+    r = range_test(task, start=0.5, end=100.0, validate=False, extend=True)
+    (s1, e1, n1), (s2, e2, n2) = calls
+    assert (s1, e1, n1) == (0.5, 100.0, 100) and s2 == pytest.approx(5e-4) and e2 == 100.0
+    assert n2 == 100 + round(300 / np.log10(200))            # three decades at the same density
+    assert r.first is not None and len(r.first.lrs) == 2 and r.lrs[0] == pytest.approx(5e-4)
+    assert 0.1 < r.suggestion.lr < 0.6 and r.advice == "" and r.warnings == ()
+
+    task, calls = fake_range_tests(monkeypatch, [blow_up, blow_up])   # still at once: not the rate
+    r = range_test(task, start=0.5, end=100.0, validate=False, extend=True)
+    assert len(calls) == 2 and math.isnan(r.suggestion.lr)
+    assert "check the data and the loss" in r.suggestion.why and "start lower" not in r.advice

@@ -60,13 +60,8 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
 
     result = range_test(t, optimizer=optimizer, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True)
-    if len(result.lrs) and result.lrs[-1] > end * (1 + 1e-9):
-        print(f"no descent up to {end:g}: ran the test again up to {result.lrs[-1]:g}",
-              file=sys.stderr)
-    elif len(result.lrs) and result.lrs[0] > start * (1 + 1e-9):
-        print(f"the loss stayed flat, then broke upwards: ran a second test of "
-              f"{len(result.lrs)} steps from {result.lrs[0]:.3g} (the three decades below the "
-              "break), read below", file=sys.stderr)
+    for line in _looks(result):
+        print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
@@ -103,6 +98,27 @@ def _seeds(text: str | None, seed: int) -> list[int]:
     return seeds
 
 
+def _looks(result) -> list[str]:
+    """One line per second look ``range_test(extend=True)`` took, first to last."""
+    chain = [result]
+    while chain[-1].first is not None:
+        chain.append(chain[-1].first)
+    lines = []
+    for before, after in zip(chain[:0:-1], chain[-2::-1]):
+        if not len(before.lrs) or not len(after.lrs) or after.lrs[0] < before.lrs[0]:
+            at = f", at {before.lrs[-1]:.3g}" if len(before.lrs) else ""
+            lines.append(f"the loss diverged at once ({len(before.lrs)} steps{at}): ran the "
+                         "test again from a thousandth of the start")
+        elif after.lrs[0] <= before.lrs[0]:
+            lines.append(f"no descent up to {before.lrs[-1]:.3g}: ran the test again up to "
+                         f"{after.lrs[-1]:.3g}")
+        else:
+            lines.append(f"the loss stayed flat, then broke upwards: ran a second test of "
+                         f"{len(after.lrs)} steps from {after.lrs[0]:.3g} (the three decades "
+                         "below the break), read below")
+    return lines
+
+
 def _report(result, name: str, optimizer: str, mode: str) -> None:
     from rich.table import Table
 
@@ -111,9 +127,11 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
     table = Table(title=f"{name}: range test, {optimizer}")
     for column in ("reading", "rate", "why"):
         table.add_column(column, overflow="fold")
+    above = None
     for reading_name, reading in result.suggestions().items():
         rate = "-" if math.isnan(reading.lr) else f"{reading.lr:.3g}"
-        table.add_row(reading_name, rate, reading.why)
+        table.add_row(reading_name, rate, "as above" if reading.why == above else reading.why)
+        above = reading.why
     stdout.print(table)
     if len(result.lrs):
         stdout.print(f"{len(result.lrs)} steps, rate {result.lrs[0]:.3g} to {result.lrs[-1]:.3g}"

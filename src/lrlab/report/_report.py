@@ -313,7 +313,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     verdict = (f"suggested rate {info.suggestion:.3g}{margin}: {why}"
                if math.isfinite(info.suggestion)
                else f"no rate: {why.removeprefix('suggestion: ')}" if why
-               else "no rate could be read from this curve; widen the range or add steps")
+               else "no rate could be read from this curve")
     curve = info.curve
     settings = {**{k: v for k, v in run.settings.items() if k not in ("warnings", "headroom")},
                 "steps": len(curve),

@@ -63,7 +63,15 @@ from lrlab.search._readings import (
 )
 from lrlab.search._result import RangeTestResult
 from lrlab.search._smooth import ema, trend
-from lrlab.search._suggest import COMPARISONS, min_div10, steepest, suggest, trend_bottom, valley
+from lrlab.search._suggest import (
+    COMPARISONS,
+    min_div10,
+    next_step,
+    steepest,
+    suggest,
+    trend_bottom,
+    valley,
+)
 from lrlab.search._task_range import range_test
 
 __all__ = [
@@ -101,6 +109,7 @@ __all__ = [
     "halving",
     "min_div10",
     "model_loss",
+    "next_step",
     "pace",
     "prodigy_probe",
     "range_rates",

@@ -34,6 +34,8 @@ from lrlab.search._confidence import (
     Confidence,
     assess,
     chance_score,
+    learned_mask,
+    score_noise,
     scored_table,
     untrained_score,
     val_size,
@@ -348,6 +350,13 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
     chance = chance_score(task, untrained_score(task, p.seed))
     slowest = f"the score still improved at {rate(lr)}, the slowest rate tried: add smaller lrs"
     extra = () if walk.stopped else (slowest,)
+    noise = score_noise(chance, metric, val_size(p.task))
+    if not learned_mask(t, higher_is_better=metric != "loss", chance=chance, noise=noise).any():
+        # then phase 1 ranked noise, and neither direction of its walk can help
+        nothing = ("no rate learned: phase 1's one epoch cannot rank rates that need longer "
+                   "to move off chance; search with several epochs per rate instead (lrlab "
+                   "grid or auto)")
+        extra = (nothing,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
                   n=val_size(p.task), extra=extra)
 

@@ -116,9 +116,26 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
     n = val_size(task)
     choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
                     monitor=result.monitor, n=n)
-    extra = () if choice.learned else ("no rate beat chance: try larger rates or more epochs",)
+    extra = () if choice.learned else (_nothing_learned(table),)
     return choice.lr, assess(table, choice.lr, higher_is_better=result.higher_is_better,
                              chance=chance, monitor=result.monitor, n=n, extra=extra)
+
+
+def _nothing_learned(table: pd.DataFrame) -> str:
+    """What to try when no rate beat chance: larger rates only below the first that
+    diverged (past it, larger ones diverge too), else more epochs."""
+    t = table.sort_values("lr")
+    lrs = t["lr"].to_numpy(float)
+    gone = t["diverged"].to_numpy(bool) | ~np.isfinite(t["final"].to_numpy(float))
+    top = lrs[~gone][-1] if (~gone).any() else lrs[0]
+    above = lrs[gone & (lrs > top)]
+    if not len(above):
+        return f"no rate beat chance: try rates above {rate(top)} (it did not diverge) or more epochs"
+    if above[0] > 3 * top:
+        return (f"no rate beat chance: try rates between {rate(top)} and {rate(above[0])} "
+                "(which diverged), or more epochs")
+    return (f"no rate beat chance, and {rate(above[0])} diverged: train longer (more "
+            "epochs); larger rates will not help")
 
 
 def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:

@@ -22,7 +22,9 @@ the constants of :class:`Rules` (the defaults are :data:`DEFAULT_RULES`):
 * ``recommended = max_lr``; ``cycle = (max_lr / 3, max_lr)``.
 
 Without a clear improvement (or with fewer than 5 points) every reading is ``nan`` and its
-``why`` says so.
+``why`` says so, and names the next step it is given (``advice``: the curve alone cannot
+say whether a wider range would help; :class:`~lrlab.search.RangeTestResult` passes
+:func:`~lrlab.search.next_step` of its test).
 """
 
 from __future__ import annotations
@@ -256,14 +258,16 @@ class SmithReadings(NamedTuple):
     cycle: CycleRange
 
 
-def _unreadable(why: str) -> SmithReadings:
+def _unreadable(why: str, advice: str) -> SmithReadings:
     nan = math.nan
+    why += f"; {advice}" if advice else ""
     return SmithReadings(Reading(nan, why), Reading(nan, why), Reading(nan, why),
                          CycleRange(nan, nan, why))
 
 
 def smith_readings(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool = False,
-                   what: str = "loss", rules: Rules = DEFAULT_RULES) -> SmithReadings:
+                   what: str = "loss", rules: Rules = DEFAULT_RULES,
+                   advice: str = "") -> SmithReadings:
     """Smith's ``min_lr``, ``max_lr``, recommended start rate and cycle of one curve.
 
     Rules (constants from ``rules``): ``min_lr`` = first rate where the trend has improved
@@ -277,9 +281,11 @@ def smith_readings(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool 
         higher_is_better: read an accuracy-like curve.
         what: the curve's name, for the explanations.
         rules: the constants.
+        advice: the next step to name when the curve cannot be read (none by default).
 
     Returns:
-        :class:`SmithReadings`; all ``nan`` (with the reason) when the curve is unreadable.
+        :class:`SmithReadings`; all ``nan`` (with the reason and ``advice``) when the curve
+        is unreadable.
 
     Example:
         >>> lrs = np.geomspace(1e-4, 1.0, 60)
@@ -292,11 +298,14 @@ def smith_readings(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool 
     sign = -1.0 if higher_is_better else 1.0
     d = describe(lrs, sign * np.asarray(values, dtype=np.float64), rules)
     if d is None:
-        return _unreadable(f"too few points (under {MIN_POINTS}) to read the {what} curve")
+        return _unreadable(f"too few points (under {MIN_POINTS}) to read the {what} curve",
+                           advice)
     verb, noun = ("risen", "rise") if higher_is_better else ("fallen", "drop")
     if not d.clear:
-        return _unreadable(f"no clear {noun} in the {what}: {d.drop:.3g} is within "
-                           f"{rules.clear:g}x its noise {d.noise:.3g}; widen start..end")
+        how = (f"no clear {noun} in the {what}: {d.drop:.3g} is within {rules.clear:g}x its "
+               f"noise {d.noise:.3g}" if d.drop > 0 else
+               f"no {noun} at all in the {what} (its noise: {d.noise:.3g})")
+        return _unreadable(how, advice)
     lo = d.crossing(rules.improve)
     min_lr = Reading(float(d.lrs[lo]), f"the {what} trend has {verb} {rules.improve:.0%} of its "
                      f"total {noun} ({d.drop:.3g}) here: it starts to improve")

@@ -17,7 +17,7 @@ from lrlab.search._readings import (
     smith_readings,
 )
 from lrlab.search._smooth import Array, ema, trend
-from lrlab.search._suggest import COMPARISONS, broke_at, suggest, turn_up
+from lrlab.search._suggest import COMPARISONS, broke_at, fell, next_step, suggest, turn_up
 
 __all__ = ["RangeTestResult"]
 
@@ -25,6 +25,14 @@ __all__ = ["RangeTestResult"]
 def _diverged(stopped_early: bool, reason: str) -> bool:
     """Whether a test stopped because its loss diverged (not because the data ran out)."""
     return bool(stopped_early) and ("diverged" in reason or "the loss is" in reason)
+
+
+def _advice(lrs: Array, losses: Array, rules: Rules, diverged: bool, reason: str,
+            first: RangeTestResult | None) -> str:
+    """:func:`next_step` of a curve, given the earlier test that made this one run."""
+    earlier = float(first.lrs[0]) if first is not None and len(first.lrs) else None
+    return next_step(lrs, losses, rules=rules, diverged=diverged, reason=reason,
+                     earlier=earlier)
 
 
 def _frozen(values) -> Array | None:
@@ -60,6 +68,8 @@ class RangeTestResult:
         read_on: the curve Smith's readings were taken from.
         mode, smooth, rules: the settings the readings used.
         runs, seeds: the single runs behind a multi-seed result (else empty).
+        first: the earlier test when :func:`~lrlab.search.range_test` (``extend=True``) ran
+            this one as a second look (further up, lower down, or zoomed below a break).
     """
 
     lrs: Array
@@ -80,25 +90,52 @@ class RangeTestResult:
     rules: Rules = field(default=DEFAULT_RULES, repr=False)
     runs: tuple[RangeTestResult, ...] = field(default=(), repr=False)
     seeds: tuple[int, ...] = ()
+    first: RangeTestResult | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
               reason="", mode="exp", smooth=0.98, rules: Rules = DEFAULT_RULES,
-              runs: tuple = (), seeds: tuple = ()) -> RangeTestResult:
-        """Take the readings of a recorded curve and freeze it into a result."""
+              runs: tuple = (), seeds: tuple = (),
+              first: RangeTestResult | None = None) -> RangeTestResult:
+        """Take the readings of a recorded curve and freeze it into a result.
+
+        Every reading that cannot be read names the same next step (:meth:`advice`).
+        """
         lrs, losses = _frozen(lrs), _frozen(losses)
         acc = _frozen(val_accuracy)
         finite = np.isfinite(acc) if acc is not None else None
+        diverged = _diverged(stopped_early, reason)
+        advice = _advice(lrs, losses, rules, diverged, reason, first)
         if acc is not None and finite.sum() >= MIN_VAL_POINTS:
             read_on = "validation accuracy"
+            d = describe(lrs, losses, rules) if len(lrs) else None
+            clear = d is not None and d.clear  # then the loss is read, not the accuracy
             smith = smith_readings(lrs[finite], acc[finite], higher_is_better=True,
-                                   what=read_on, rules=rules)
+                                   what=read_on, rules=rules,
+                                   advice=("the training loss fell clearly: read lrlab's "
+                                           "suggestion" if clear else advice))
         else:
             read_on = "training loss"
-            smith = smith_readings(lrs, losses, what="loss", rules=rules)
+            smith = smith_readings(lrs, losses, what="loss", rules=rules, advice=advice)
+        suggestion = suggest(lrs, losses, rules=rules, diverged=diverged, advice=advice)
         return cls(lrs, losses, _frozen(ema(losses, smooth)), acc, _frozen(val_loss),
-                   stopped_early, reason, *smith, suggest(lrs, losses, rules=rules, diverged=_diverged(stopped_early, reason)), read_on,
-                   mode, smooth, rules, tuple(runs), tuple(seeds))
+                   stopped_early, reason, *smith, suggestion, read_on, mode, smooth, rules,
+                   tuple(runs), tuple(seeds), first)
+
+    def after(self, first: RangeTestResult) -> RangeTestResult:
+        """This curve read again as the second look after ``first`` (its advice knows it)."""
+        return RangeTestResult.build(
+            self.lrs, self.losses, val_accuracy=self.val_accuracy, val_loss=self.val_loss,
+            stopped_early=self.stopped_early, reason=self.reason, mode=self.mode,
+            smooth=self.smooth, rules=self.rules, runs=self.runs, seeds=self.seeds, first=first)
+
+    @property
+    def advice(self) -> str:
+        """What to do so that this test reads better, one line (``""``: nothing); see
+        :func:`~lrlab.search.next_step`. It takes the earlier test into account
+        (:attr:`first`): a range already run further is not widened again."""
+        return _advice(self.lrs, self.losses, self.rules,
+                       _diverged(self.stopped_early, self.reason), self.reason, self.first)
 
     def __repr__(self) -> str:
         span = f"{self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "empty"
@@ -113,16 +150,14 @@ class RangeTestResult:
         last, several seeds whose own suggestions disagree by more than a decade."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        advice = self.advice
         if d is None:
-            return ("too few steps to read the curve",)
+            return (f"too few steps to read the curve: {advice}",)
         if not d.clear:
-            out.append(f"no clear descent: the loss fell by {d.drop:.3g}, within "
-                       f"{self.rules.clear:g}x its noise ({d.noise:.3g})")
-        else:
-            if d.crossing(self.rules.improve) < d.head:
-                out.append("the loss falls from the first rates: start lower")
-            if d.best == len(d.raw) - 1:
-                out.append("the loss still falls at the last rate: end higher")
+            out.append(f"no clear descent: the loss {fell(d)}, within {self.rules.clear:g}x "
+                       f"its noise ({d.noise:.3g})" + (f"; {advice}" if advice else ""))
+        elif advice:
+            out.append(advice)
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "

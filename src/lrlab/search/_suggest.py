@@ -25,14 +25,31 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lrlab._errors import LrlabError
-from lrlab.search._readings import DEFAULT_RULES, Reading, Rules, check_curve, describe
+from lrlab.search._readings import (
+    DEFAULT_RULES,
+    MIN_POINTS,
+    Reading,
+    Rules,
+    check_curve,
+    describe,
+)
 from lrlab.search._smooth import ema
 
 #: Without a clear descent, a drop of more than this many noise units that leads straight
 #: into the break is still read as a descent (see :func:`_unclear`).
 WEAK = 2.0
 
-__all__ = ["COMPARISONS", "min_div10", "steepest", "suggest", "trend_bottom", "valley"]
+#: A test of fewer points than this without a clear descent is too sparse to show one: the
+#: advice is more steps (see :func:`next_step`).
+FEW = 40
+
+#: A loss that neither fell nor rose up to this rate has gradients near zero: a higher end
+#: will not help (an SGD step of 1e3 x any real gradient moves the loss; an adaptive
+#: rule's step is the rate itself).
+STILL = 1e3
+
+__all__ = ["COMPARISONS", "FEW", "STILL", "min_div10", "next_step", "steepest", "suggest",
+           "trend_bottom", "valley"]
 
 
 def _smoothed(lrs: ArrayLike, losses: ArrayLike, smooth: float, skip_start: float,
@@ -144,14 +161,88 @@ def min_div10(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98,
     return Reading(float(x[i] / 10), f"min_div10: the smoothed loss is lowest at {x[i]:.3g}; / 10")
 
 
-def _notes(d, rules: Rules) -> str:
-    notes = []
-    if d.crossing(rules.improve) < d.head:
-        notes.append("the loss falls from the first rates: lower start")
-    if d.best == len(d.raw) - 1:
-        notes.append("the loss still falls at the last rate: raise end")
+def fell(d) -> str:
+    """How far a curve's trend fell, in words: ``fell by X``, or that it never fell below
+    the level it started from (a negative drop read as a fall confuses)."""
+    return f"fell by {d.drop:.3g}" if d.drop > 0 else "never fell below its starting level"
 
-    return "".join(f"; {note}" for note in notes)
+
+def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
+              diverged: bool = False, reason: str = "",
+              earlier: float | None = None) -> str:
+    """What to do so that a range test reads better: one line, or ``""`` (nothing to do).
+
+    Advice must be able to help where it is given, so it follows the curve's shape (see
+    :func:`describe`, :func:`broke_at`); widening the range never helps a curve that broke:
+
+    * under 5 points: the test diverged at once (start lower) or stopped early (``reason``);
+    * a clear descent from the first rates (start lower) or still falling at the last rate
+      (end higher);
+    * no clear descent and the loss never rose: the descent has not started (end higher),
+      unless the test reached :data:`STILL`: then the gradients are near zero;
+    * no clear descent, then the loss broke upwards: less than three decades above the
+      lowest rate tested, counting an ``earlier`` test (start lower: the flat part may be
+      the bottom of a descent that began below it); after fewer than :data:`FEW` points
+      (more steps); else the test is too short for the network to learn at any rate below
+      the break, whatever the range: train a few rates below it for epochs.
+
+    Args:
+        lrs, losses: the curve (rates increasing).
+        rules: the readings' constants.
+        diverged: whether the test stopped because the loss diverged.
+        reason: why the test stopped (named when it stopped too early to read).
+        earlier: the first rate of the test that made :func:`~lrlab.search.range_test`
+            (``extend=True``) run this one, if any: this test is its second look (further
+            up, lower down, or zoomed below a break).
+
+    Example:
+        >>> lrs = np.geomspace(1e-7, 10.0, 100)
+        >>> next_step(lrs, np.where(lrs > 1, 1 + np.log10(lrs), 1.0))[:38]
+        'a test of 100 steps is too short for t'
+    """
+    x, y = check_curve(lrs, losses)
+    n = len(x)
+    d = describe(x, y, rules)
+    if d is None:
+        if diverged and n:
+            again = earlier is not None and earlier > x[0]
+            return (f"the loss diverged within {n} step(s) even from {x[0]:.3g}: check the "
+                    "data and the loss for huge or non-finite values" if again else
+                    f"the loss diverged within {n} step(s), at {x[-1]:.3g}: start lower "
+                    f"(start={x[0] / 1000:g})")
+        if diverged:
+            return "the loss was not finite at the first step: check the data and the loss"
+        return (f"the test stopped after {n} step(s) ({reason or 'no reason given'}); "
+                f"reading it needs at least {MIN_POINTS}")
+    if d.clear:
+        notes = []
+        zoomed = earlier is not None and earlier < x[0]  # a zoom's start is not the user's
+        if d.crossing(rules.improve) < d.head and not zoomed:
+            notes.append(f"the loss falls from the first rates: start lower "
+                         f"(start={x[0] / 100:g})")
+        if d.best == n - 1:
+            notes.append(f"the loss still falls at the last rate: end higher "
+                         f"(end={x[-1] * 100:g})")
+        return "; ".join(notes)
+    broke = broke_at(d, rules, diverged)
+    if broke is None:
+        if x[-1] >= STILL:
+            return (f"the loss did not move up to {x[-1]:.3g}, so a higher end will not help: "
+                    "its gradients are near zero; check that they reach the parameters and "
+                    "that the targets can be learned")
+        return f"the descent has not started: run the test further (end={x[-1] * 1000:g})"
+    at = float(x[broke])
+    low = min(x[0], earlier) if earlier is not None else x[0]
+    if broke <= d.head or at / low < 1000:
+        # the loss rose from the first rates, or the flat part may be the bottom of a
+        # descent that began below the test: its start level is not the untrained loss
+        return (f"the loss broke at {at:.3g}, less than three decades above the first rate: "
+                f"start lower (start={at / 1e5:.3g})")
+    if n < FEW:
+        return f"{n} steps are too few to show a descent: run more (steps={max(100, 4 * n)})"
+    return (f"a test of {n} steps is too short for this network to learn at any rate below "
+            f"{at:.3g}, and a wider range will not change that: train a few rates below it "
+            f"for epochs (lrlab auto, or a grid from {at / 100:.3g} to {at / 3:.3g})")
 
 
 def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> float:
@@ -218,14 +309,14 @@ def _one_shape(d) -> bool:
     return bool(len(back)) and bool(np.all(d.trend[d.best + int(back[0]):] >= d.level))
 
 
-def _unclear(d, rules: Rules, diverged: bool) -> Reading:
+def _unclear(d, rules: Rules, diverged: bool, advice: str) -> Reading:
     """The suggestion of a curve without a clear descent (see :func:`suggest`)."""
-    weak = f"no clear descent (drop {d.drop:.3g} within {rules.clear:g}x noise {d.noise:.3g})"
+    weak = f"no clear descent (it {fell(d)}, within {rules.clear:g}x its noise {d.noise:.3g})"
     broke = broke_at(d, rules, diverged)
     if broke is None:
         return Reading(math.nan, f"suggestion: the loss did not fall clearly from "
-                       f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} ({weak}) and never rose: run the "
-                       f"test further, to end={d.lrs[-1] * 1000:g}")
+                       f"{d.lrs[0]:.3g} to {d.lrs[-1]:.3g} (it {fell(d)}, within "
+                       f"{rules.clear:g}x its noise {d.noise:.3g}) and never rose: {advice}")
     # The flat part's lowest point is noise, never a reading: the evidence of such a curve
     # is where the loss moves for good, upwards (the rate is too large to train stably
     # within a few steps); the suggestion keeps a wide margin below it.
@@ -242,7 +333,7 @@ def _unclear(d, rules: Rules, diverged: bool) -> Reading:
 
 
 def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
-            diverged: bool = False) -> Reading:
+            diverged: bool = False, advice: str | None = None) -> Reading:
     """lrlab's suggested rate: below the bottom of the loss trend, away from where it turns up.
 
     On the zero-phase robust trend (see :func:`~lrlab.search._readings.describe` for
@@ -267,9 +358,10 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     the test diverged (``diverged=True``), the last rate) / ``rules.unclear`` (10: at a
     range test's usual density that point is known to a factor of 2-3 only); or, lower,
     the rule above on a weak fall (more than ``WEAK`` x the noise) that leads straight into
-    that rise. A flat curve that never rose gives no rate, and the reason says to run the
-    test further (a larger ``end``). :func:`~lrlab.search.range_test` with ``extend=True``
-    (``lrlab find``) takes a second, zoomed look at a flat curve that broke.
+    that rise. A flat curve that never rose gives no rate, and the reason says what to do
+    (:func:`next_step`: run the test further, unless it already was).
+    :func:`~lrlab.search.range_test` with ``extend=True`` (``lrlab find``) takes a second,
+    zoomed look at a flat curve that broke.
 
     Why this shape: calibrated against oracle grids trained for the full epochs, five
     seeds, on tasks unlike the built-ins (``benchmarks/finder_quality.py``), per family on
@@ -282,6 +374,9 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
         losses: the raw losses.
         rules: the constants (:data:`DEFAULT_RULES`; :data:`ADAPTIVE_RULES` for Adam).
         diverged: whether the test stopped because the loss diverged.
+        advice: what the why names as the next step when the curve cannot be read well
+            (default: :func:`next_step` of the curve alone; a range test that ran again
+            passes its own, which knows the earlier test).
 
     Returns:
         The rate and why (``nan`` under 5 points, or without a clear descent in a test that
@@ -296,10 +391,12 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
     """
     d = describe(lrs, losses, rules)
+    if advice is None:
+        advice = next_step(lrs, losses, rules=rules, diverged=diverged)
     if d is None:
-        return Reading(math.nan, "suggestion: too few points to read the loss curve; add steps")
+        return Reading(math.nan, f"suggestion: too few points to read the loss curve: {advice}")
     if not d.clear:
-        return _unclear(d, rules, diverged)
+        return _unclear(d, rules, diverged, advice)
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
     anchor = float(d.lrs[d.crossing(rules.depth)])
     name = ("its bottom" if rules.depth >= 1.0 - rules.plateau else
@@ -313,7 +410,7 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     else:
         lr, how = up / rules.margin, f"{where} at {up:.3g}, / {rules.margin:g}"
     return Reading(lr, f"suggestion: {how} (the trend reaches its bottom at {bottom:.3g}, "
-                   f"{where} at {up:.3g}){_notes(d, rules)}")
+                   f"{where} at {up:.3g})" + (f"; {advice}" if advice else ""))
 
 
 #: The popular tools' rules, by name, for :meth:`RangeTestResult.suggestions`.

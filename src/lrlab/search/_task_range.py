@@ -20,9 +20,9 @@ import torch
 from lrlab._errors import LrlabError
 from lrlab.data import ModelLoss
 from lrlab.search._range_test import Mode, find_lr
-from lrlab.search._readings import Reading, describe
+from lrlab.search._readings import MIN_POINTS, Reading, describe
 from lrlab.search._result import RangeTestResult, _diverged
-from lrlab.search._suggest import broke_at
+from lrlab.search._suggest import broke_at, fell
 from lrlab.tasks import Split, Task
 
 __all__ = ["range_test"]
@@ -59,12 +59,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         start, end, steps, mode: the rate ramp.
         batch_size: default: the task's (a DataLoader keeps its own).
         validate: also evaluate the validation data along the way (Smith's readings).
-        extend: a second look when the curve shows no clear descent (``mode="exp"``, once):
-            when the loss neither fell clearly, nor rose, nor diverged (no suggestion: the
-            descent has not started), run the test again up to ``1000 x end`` with the same
-            steps per decade; when it stayed flat and then broke upwards or diverged at a
-            rate ``B``, run it again from ``B / 1000`` to ``min(end, 10 B)`` with twice the
-            steps (the zoom), and read that curve.
+        extend: a second look when the curve cannot be read well (``mode="exp"``): when
+            the loss diverged within the first tenth of the steps, run the test again from
+            ``start / 1000`` with the same steps per decade; when it neither fell clearly,
+            nor rose, nor diverged (no suggestion: the descent has not started), run it
+            again up to ``1000 x end``; then, when it stayed flat and broke upwards or
+            diverged at a rate ``B``, run it from ``B / 1000`` to ``min(end, 10 B)`` with
+            twice the steps (the zoom), and read that curve. The result's ``first`` is the
+            test before it, and its advice (:func:`~lrlab.search.next_step`) knows it.
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -85,9 +87,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     result = _once(task, end=end, steps=steps, **args)
     if not (extend and mode == "exp"):
         return result
-    if math.isnan(result.suggestion.lr) and not result.stopped_early:
-        more = steps + round(3 * steps / math.log10(end / start))  # 3 decades, same density
-        result = _once(task, end=end * 1000, steps=more, **args)
+    more = steps + round(3 * steps / math.log10(end / start))  # 3 decades, same density
+    if (_diverged(result.stopped_early, result.reason)
+            and len(result.lrs) < max(MIN_POINTS, steps // 10)):
+        # diverged at once: the descent lies below the first rate
+        start = args["start"] = start / 1000
+        result = _once(task, end=end, steps=more, **args).after(result)
+    elif math.isnan(result.suggestion.lr) and not result.stopped_early:
+        result = _once(task, end=end * 1000, steps=more, **args).after(result)
     broke = flat_break(result)
     if broke is None or broke / 1000 <= start:
         return result
@@ -96,7 +103,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     # network that needs more steps at each rate to show its descent (deep tanh layers)
     # shows it when the zoom spends twice the test's steps on the decades below the break.
     args["start"] = broke / 1000
-    zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke), steps=2 * steps, **args)
+    zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke), steps=2 * steps,
+                 **args).after(result)
     d = describe(zoom.lrs, zoom.losses, zoom.rules) if len(zoom.lrs) else None
     if d is not None and d.clear:
         return zoom
@@ -108,7 +116,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         # margin (rules.flat = margin + 1): the break for good (three noise units, to
         # stay) comes later than a clear curve's turn-up (5% of the drop).
         k = zoom.rules.flat
-        why = (f"suggestion: the loss stayed flat (a fall of {d.drop:.3g} within its noise "
+        why = (f"suggestion: the loss stayed flat (it {fell(d)}, within its noise "
                f"{d.noise:.3g}) and broke upwards at {again:.3g} in a second test of "
                f"{len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}, / {k:g}: weak evidence")
         return replace(zoom, suggestion=Reading(again / k, why))
