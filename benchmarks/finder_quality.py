@@ -26,11 +26,14 @@ adds lrlab's other procedures (grid over decades, coarse_to_fine, fastest, halvi
 three packages are benchmark-only extras (``pip install -e '.[bench]'``).
 
 Results are cached per task and seed under ``--cache``; ``--redo`` reruns the finders (and
-the others of their group) whose name contains a word of its comma list; ``--fresh`` ignores the cache.
+the others of their group) whose name holds one of its comma list as whole words (``find``
+is lrlab find, not torch-lr-finder); ``--fresh`` ignores the cache. ``--tasks unseen`` runs
+the tasks no rule was calibrated on (``finder_tasks.UNSEEN_TASKS``) instead, into a section
+of its own.
 
 Usage::
 
-    nice -n 10 python benchmarks/finder_quality.py [--tasks digits,torch-mlp,...]
+    nice -n 10 python benchmarks/finder_quality.py [--tasks digits,torch-mlp,...|unseen]
         [--seeds 5] [--data-dir ../shared/data/mnist] [--extra] [--write docs/benchmarks.md]
 """
 
@@ -39,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 import warnings
@@ -49,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from _common import command_line, machine, markdown_table, now, write_section
-from finder_tasks import FINDER_TASKS, RULE
+from finder_tasks import FINDER_TASKS, RULE, UNSEEN_TASKS
 
 from lrlab import search, sweep
 from lrlab.tasks import Task, get_task
@@ -79,8 +83,8 @@ class Pick:
 
 def load(name: str, data_dir: str | None) -> tuple[Task, str]:
     """A task and the update rule it is trained with."""
-    if name in FINDER_TASKS:
-        return FINDER_TASKS[name](), RULE.get(name, "sgd")
+    if name in FINDER_TASKS or name in UNSEEN_TASKS:
+        return {**FINDER_TASKS, **UNSEEN_TASKS}[name](), RULE.get(name, "sgd")
     return get_task(name, data_dir=data_dir, download=False), "sgd"
 
 
@@ -320,7 +324,7 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
     path = cache / f"{task.name}-s{seed}-picks.json"
     known = [Pick(**d) for d in json.loads(path.read_text())] if path.exists() else []
     stale = {_group_of(p.finder) for p in known
-             if redo and any(w in p.finder for w in redo.split(","))}
+             if redo and any(named(p.finder, w) for w in redo.split(","))}
     picks = [p for p in known if _group_of(p.finder) not in stale]
     for group in GROUPS + ((extra_picks,) if extra else ()):
         probe = group.__name__
@@ -357,6 +361,13 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
                          "compute": p.compute / oracle_cost, "seconds": p.seconds,
                          "note": p.note, "regression": regression(task)})
     return rows
+
+
+def named(finder: str, words: str) -> bool:
+    """Whether ``finder``'s name holds ``words`` as whole words: ``find`` names ``lrlab find:
+    suggestion`` but not ``torch-lr-finder`` (a word may hold hyphens)."""
+    pattern = rf"(?<![\w-]){re.escape(words.strip())}(?![\w-])"
+    return re.search(pattern, finder, flags=re.IGNORECASE) is not None
 
 
 def _worst_key(task: Task, value: float) -> float:
@@ -470,7 +481,8 @@ def goal_text(rows: list[dict]) -> str:
             "nor a reason.")
 
 
-def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int) -> str:
+def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
+           title: str = "Finder quality: regret against oracle grids, several seeds") -> str:
     main = ["finder", "runs", "median", "mean", "worst", "> 1 pt", "> 5 pt",
             "regression mean", "regression worst", "compute", "median s", "no rate", "warned"]
     key = [DEFAULT, f"{DEFAULT} (adam)", FIND, f"{FIND} (adam)", "fastai valley",
@@ -478,7 +490,7 @@ def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int) -> 
            "Prodigy (defaults)", "Schedule-Free AdamW (defaults)"]
     present = [f for f in key if any(r["finder"] == f for r in rows)]
     return "\n\n".join([
-        "## Finder quality: regret against oracle grids, several seeds",
+        f"## {title}",
         f"Command: `{command_line()}`  \nMachine: {machine()}  \nRun: {now()}",
         (f"{len(tasks)} tasks x {seeds} seeds. Oracles: {len(SGD_GRID)} rates each, SGD "
          f"{_lr(SGD_GRID[0])}..{_lr(SGD_GRID[-1])} and Adam {_lr(ADAM_GRID[0])}.."
@@ -524,7 +536,8 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(args.cache)
     args.cache.mkdir(parents=True, exist_ok=True)
     tasks, rows = {}, []
-    for name in args.tasks.split(","):
+    unseen = args.tasks == "unseen"
+    for name in (UNSEEN_TASKS if unseen else args.tasks.split(",")):
         try:
             tasks[name] = load(name, args.data_dir)
         except Exception as err:  # noqa: BLE001 - a task whose data is not here
@@ -535,10 +548,12 @@ def main(argv: list[str] | None = None) -> None:
             rows += run_one(name, task, rule, seed, args.cache, args.redo, args.extra)
             print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
             (args.cache / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
-    text = report(rows, tasks, args.seeds)
+    title = ("Finder quality on tasks no rule was calibrated on" if unseen else
+             "Finder quality: regret against oracle grids, several seeds")
+    text = report(rows, tasks, args.seeds, title)
     print(text)
     if args.write:
-        write_section(args.write, "finder_quality", text)
+        write_section(args.write, "finder_quality_unseen" if unseen else "finder_quality", text)
 
 
 if __name__ == "__main__":

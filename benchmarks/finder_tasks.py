@@ -13,6 +13,18 @@ train 16 rates as one population in seconds on one CPU thread:
 * ``regression``: an MSE regression (Friedman's function), ranked by validation loss;
 * ``adam-cnn``: a small CNN on 8x8 digits meant for Adam (:data:`RULE` says which tasks).
 
+:data:`UNSEEN_TASKS` are kept out of the default run: lrlab's rules were never calibrated on
+them, so they check the rules on shapes they did not see (``finder_quality.py --tasks
+unseen``). Their SGD range tests are flat, then break upwards (or still fall at 10):
+
+* ``lstm``: an LSTM cell written out (so a population vectorises it) that must remember
+  which of three keys sat in the first 2 of 8 steps; learns in a narrow band of rates;
+* ``rnn``: a tanh RNN on the same sequences; learns at rates far below where its test breaks;
+* ``deep-sigmoid``: three sigmoid layers, default initialisation (vanishing gradients: it
+  learns only near the largest stable rates);
+* ``sigmoid-mse``: a tanh MLP whose sigmoid outputs are fitted to one-hot targets by MSE
+  (a saturating output: the loss still falls at 10).
+
 Every task's data is fixed (drawn from seed 0); a benchmark seed changes the initial weights,
 the example order and the dropout masks. ``lrlab.train.fit`` casts inputs to float, so the
 token task stores its indices as floats and its model turns them back into indices: the
@@ -29,7 +41,7 @@ from torch import Tensor, nn
 
 from lrlab.tasks import Split, Task
 
-__all__ = ["FINDER_TASKS", "RULE"]
+__all__ = ["FINDER_TASKS", "RULE", "UNSEEN_TASKS"]
 
 
 def _split(x: np.ndarray, y: np.ndarray, *, regression: bool = False) -> Split:
@@ -171,9 +183,95 @@ def adam_cnn() -> Task:
                 epochs=8, model=_cnn, description="8x8 digits, small CNN, Adam")
 
 
+class LSTM(nn.Module):
+    """An LSTM cell unrolled over the sequence (the four gates from one ``nn.Linear`` of the
+    input and the state, PyTorch's default initialisation); its last state -> logits."""
+
+    def __init__(self, inputs: int, hidden: int = 16, classes: int = 3) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.gates = nn.Linear(inputs + hidden, 4 * hidden)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.new_zeros(x.shape[0], self.hidden)
+        c = h
+        for t in range(x.shape[1]):
+            i, f, g, o = self.gates(torch.cat([x[:, t], h], -1)).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+        return self.head(h)
+
+
+class TanhRNN(nn.Module):
+    """An Elman RNN unrolled over the sequence, ``h = tanh(W [x_t, h])``; last state -> logits."""
+
+    def __init__(self, inputs: int, hidden: int = 32, classes: int = 3) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.cell = nn.Linear(inputs + hidden, hidden)
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.new_zeros(x.shape[0], self.hidden)
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
+        return self.head(h)
+
+
+def _keys() -> tuple[Split, Split]:
+    """Sequences of 8 one-hot tokens of 6: one of the first 2 steps holds a key (0, 1 or 2),
+    every other step a distractor (3-5); the class is the key. 1200 train, 800 validation."""
+    rng = np.random.default_rng(0)
+    n, length, vocab = 2000, 8, 6
+    tokens = rng.integers(3, vocab, size=(n, length))
+    y = rng.integers(0, 3, size=n)
+    tokens[np.arange(n), rng.integers(0, 2, size=n)] = y
+    x = np.eye(vocab, dtype=np.float32)[tokens]
+    return _split(x[:1200], y[:1200]), _split(x[1200:], y[1200:])
+
+
+def lstm() -> Task:
+    train, val = _keys()
+    return Task(name="lstm", train=train, val=val, num_classes=3, batch_size=32, epochs=15,
+                model=lambda: LSTM(6),
+                description="LSTM(16) by hand: which key sat in the first 2 of 8 steps")
+
+
+def rnn() -> Task:
+    train, val = _keys()
+    return Task(name="rnn", train=train, val=val, num_classes=3, batch_size=32, epochs=15,
+                model=lambda: TanhRNN(6),
+                description="tanh RNN(32): which key sat in the first 2 of 8 steps")
+
+
+def deep_sigmoid() -> Task:
+    train, val = _tabular()
+    return Task(name="deep-sigmoid", train=train, val=val, num_classes=4, batch_size=64,
+                epochs=30, model=lambda: _layers([20, 32, 32, 32, 4], nn.Sigmoid),
+                description="tabular 4 classes, 3 sigmoid layers of 32, PyTorch default init")
+
+
+def _sigmoid_mse(outputs: Tensor, targets: Tensor) -> Tensor:
+    onehot = torch.nn.functional.one_hot(targets, outputs.shape[-1]).to(outputs)
+    return (torch.sigmoid(outputs) - onehot).square().mean(-1)
+
+
+def sigmoid_mse() -> Task:
+    train, val = _tabular()
+    return Task(name="sigmoid-mse", train=train, val=val, num_classes=4, batch_size=64,
+                epochs=20, loss=_sigmoid_mse, model=lambda: _layers([20, 64, 64, 4], nn.Tanh),
+                description="tabular 4 classes, tanh MLP, sigmoid outputs fitted to one-hot by MSE")
+
+
 FINDER_TASKS: dict[str, Callable[[], Task]] = {
     "torch-mlp": torch_mlp, "deep-tanh": deep_tanh, "bn-dropout": bn_dropout,
     "attention": attention, "gru": gru, "regression": regression, "adam-cnn": adam_cnn,
+}
+
+#: Tasks no rule was calibrated on (not in the default run; see the module docstring).
+UNSEEN_TASKS: dict[str, Callable[[], Task]] = {
+    "lstm": lstm, "rnn": rnn, "deep-sigmoid": deep_sigmoid, "sigmoid-mse": sigmoid_mse,
 }
 
 #: The update rule a task is trained with (the rest: plain SGD).
