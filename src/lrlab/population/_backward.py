@@ -44,6 +44,10 @@ _ACTIVATIONS = {
     nn.Tanh: torch.ops.aten.tanh_backward,
     nn.Sigmoid: torch.ops.aten.sigmoid_backward,
 }
+# ... and their forward functions, called without the module's __call__ (the kernels
+# ``nn.ReLU()``, ``nn.Tanh()`` and ``nn.Sigmoid()`` call), out of place and in place
+_FORWARD = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh, nn.Sigmoid: torch.sigmoid}
+_FORWARD_ = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_, nn.Sigmoid: torch.sigmoid_}
 _NARROW = 64  # lrlab.metrics.cross_entropy's log-softmax runs on a transposed copy up to this
 
 
@@ -123,6 +127,7 @@ class Program:
         """
         keep = tape is not None
         learned = False  # has any layer with parameters run yet (then x carries gradient)
+        fresh = False  # x is a linear layer's output that nothing else holds: overwritable
         for op in self.ops:
             if isinstance(op, _Linear):
                 k = op.weight.shape[0]
@@ -135,21 +140,21 @@ class Program:
                 if keep:
                     tape.saved.append((x3, shape, learned))
                 x = y if shape is None else y.reshape(k, *shape[1:-1], op.weight.shape[1])
-                shared, learned = False, True
+                shared, learned, fresh = False, True, True
             elif isinstance(op, nn.Flatten):
                 before = x.shape
                 x = x.flatten(op.start_dim + (0 if shared else 1))
                 if keep and learned:
                     tape.saved.append(before)
-            elif shared or x.is_contiguous():
-                x = op(x)
+            else:
+                if shared or x.is_contiguous():  # in place on a fresh output: same bits
+                    x = (_FORWARD_ if fresh else _FORWARD)[type(op)](x)
+                else:  # as _batched._pointwise: the members folded into the batch
+                    k, batch = x.shape[:2]
+                    x = _FORWARD[type(op)](x.reshape(k * batch, *x.shape[2:])).reshape(x.shape)
                 if keep and learned:
                     tape.saved.append(x)
-            else:  # as _batched._pointwise: the members folded into the batch
-                k, batch = x.shape[:2]
-                x = op(x.reshape(k * batch, *x.shape[2:])).reshape(x.shape)
-                if keep and learned:
-                    tape.saved.append(x)
+                fresh = not keep  # the tape holds the output: the next one must not overwrite it
         return x
 
     def predict_by_member(self, x: Tensor, shared: bool, rows: int = 1024) -> Tensor:

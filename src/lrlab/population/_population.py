@@ -169,6 +169,7 @@ class Population:
         self.steps = 0
         self._bound: Tensor | None = None
         self._check_on_host = self.device.type == "cpu"  # see _flag_divergence
+        self._all_alive = True  # no member ever frozen (then the host check is one read)
         self._compiler = Compiler(compile, before_first=self._save_buffers)
         # the rule's fused in-place step where it has one and it pays (compiled: inductor
         # fuses instead)
@@ -443,8 +444,10 @@ class Population:
             with torch.no_grad():
                 self.flat.add_(update)
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
-        out = None if outputs is None else outputs.detach()
-        return StepOutput(out, losses.detach(), loss, norm, used)
+        if tape is None:  # (the hand-written pass records no graph)
+            outputs = None if outputs is None else outputs.detach()
+            losses = losses.detach()
+        return StepOutput(outputs, losses, loss, norm, used)
 
     def _forward_by_hand(self, x: Any, y: Tensor | None, loss_fn: LossFn, shared: bool
                          ) -> tuple[Tensor, Tensor, Tape] | None:
@@ -476,7 +479,8 @@ class Population:
                 alive: Tensor | None) -> tuple[Tensor, dict, Tensor]:
         """The increment of ``flat``, the rule's new state and each member's gradient norm;
         with ``alive`` given, a frozen member's increment is 0 and its norm NaN."""
-        flat_grad = self._flat_grad(grads)
+        # one copy of every gradient into a new (K, P) tensor (the rule may keep it)
+        flat_grad = torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
         (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)
         if alive is not None:  # a frozen member keeps its weights; its gradient norm means nothing
@@ -579,8 +583,10 @@ class Population:
             bound = loss.abs().clamp_min(1.0) * factor if factor else torch.full_like(loss, big)
             self._bound = bound.nan_to_num(big, big)
         ok = loss.abs() <= self._bound
-        if self._check_on_host and bool((ok & self.alive).sum() == self.members):
+        if self._check_on_host and (bool(ok.all()) if self._all_alive
+                                    else bool((ok & self.alive).sum() == self.members)):
             return True
+        self._all_alive = False
         self.diverged_step = torch.where(self.alive & ~ok, self.steps, self.diverged_step)
         self.alive = self.alive & ok
         return False
@@ -623,6 +629,7 @@ class Population:
         own = lambda t: t.to(self.device, copy=True)  # a copy: the checkpoint stays intact
         self.state = _map_tensors(state["rule"], own)
         self.alive = own(state["alive"])
+        self._all_alive = bool(self.alive.all())
         self.diverged_step = own(state["diverged_step"])
         self._bound = None if state["bound"] is None else own(state["bound"])
         self.steps = int(state["steps"])
