@@ -102,7 +102,7 @@ def test_find_never_gives_advice_that_cannot_help(monkeypatch, capsys):
     out, err = _said(capsys)
     assert "ran a second test of 200 steps" in err
     assert "widen" not in out and "add steps" not in out and "start lower" not in out
-    assert "suggested rate:" in out and "too short for this network to learn" in out
+    assert "suggested rate:" in out and "shows no clear descent below" in out
     assert "train a few rates below it for epochs (lrlab auto" in out
     assert out.count("as above") == 3  # max_lr, recommended, cycle_lower repeat min_lr's why
 

@@ -183,8 +183,8 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     * no clear descent, then the loss broke upwards: less than three decades above the
       lowest rate tested, counting an ``earlier`` test (start lower: the flat part may be
       the bottom of a descent that began below it); after fewer than :data:`FEW` points
-      (more steps); else the test is too short for the network to learn at any rate below
-      the break, whatever the range: train a few rates below it for epochs.
+      (more steps); else a range test shows this network no clear descent below the break,
+      whatever its range: train a few rates below it for epochs.
 
     Args:
         lrs, losses: the curve (rates increasing).
@@ -198,7 +198,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     Example:
         >>> lrs = np.geomspace(1e-7, 10.0, 100)
         >>> next_step(lrs, np.where(lrs > 1, 1 + np.log10(lrs), 1.0))[:38]
-        'a test of 100 steps is too short for t'
+        'a test of 100 steps shows no clear des'
     """
     x, y = check_curve(lrs, losses)
     n = len(x)
@@ -240,9 +240,9 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
                 f"start lower (start={at / 1e5:.3g})")
     if n < FEW:
         return f"{n} steps are too few to show a descent: run more (steps={max(100, 4 * n)})"
-    return (f"a test of {n} steps is too short for this network to learn at any rate below "
-            f"{at:.3g}, and a wider range will not change that: train a few rates below it "
-            f"for epochs (lrlab auto, or a grid from {at / 100:.3g} to {at / 3:.3g})")
+    return (f"a test of {n} steps shows no clear descent below {at:.3g}, and a wider range "
+            f"will not change that: train a few rates below it for epochs (lrlab auto, or a "
+            f"grid from {at / 100:.3g} to {at / 3:.3g})")
 
 
 def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> float:
