@@ -107,12 +107,16 @@ def test_find_never_gives_advice_that_cannot_help(monkeypatch, capsys):
     assert out.count("as above") == 3  # max_lr, recommended, cycle_lower repeat min_lr's why
 
 
-def test_find_reruns_a_test_that_diverged_at_once_lower(capsys):
+def test_find_reruns_a_test_that_diverged_at_once_lower(tmp_path, capsys):
     """Started above where blobs blows up: find runs the test again from a thousandth of
     the start, says so, and reads that curve (never 'add steps': steps were not the problem)."""
-    assert main(["find", "blobs", "--start", "5", "--end", "100"]) == 0
+    assert main(["find", "blobs", "--start", "5", "--end", "100", "--out", str(tmp_path),
+                 "--report", str(tmp_path / "r.html")]) == 0
     out, err = _said(capsys)
     assert "the loss diverged at once (2 steps, at 5.15): ran the test again" in err
+    looks = json.loads((tmp_path / "range_test.json").read_text())["looks"]
+    assert len(looks) == 1 and looks[0].startswith("the loss diverged at once")
+    assert "looked again" in (tmp_path / "r.html").read_text()  # the report says so too
     assert "rate 0.005 to" in out and "add steps" not in out and "widen" not in out
     assert "suggested rate:" in out
 

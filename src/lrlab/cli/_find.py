@@ -60,12 +60,13 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
 
     result = range_test(t, optimizer=optimizer, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True)
-    for line in _looks(result):
+    looks = _looks(result)
+    for line in looks:
         print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
-                "warnings": list(result.warnings),
+                "warnings": list(result.warnings), "looks": looks,
                 "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
                              "why": result.headroom.why}}
     if out is not None:

@@ -315,13 +315,16 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
                else f"no rate: {why.removeprefix('suggestion: ')}" if why
                else "no rate could be read from this curve")
     curve = info.curve
-    settings = {**{k: v for k, v in run.settings.items() if k not in ("warnings", "headroom")},
+    skip = ("warnings", "headroom", "looks")
+    settings = {**{k: v for k, v in run.settings.items() if k not in skip},
                 "steps": len(curve),
                 "rates": f"{curve['lr'].iloc[0]:.3g} to {curve['lr'].iloc[-1]:.3g}"}
     if info.reason:
         settings["stopped"] = info.reason
     if info.read_on:
         settings["Smith's readings taken from"] = info.read_on
+    if run.settings.get("looks"):  # lrlab find ran the test again (range_test, extend=True)
+        settings["looked again"] = "; ".join(str(x) for x in run.settings["looks"])
     if info.band is not None:
         settings["seeds"] = settings.get("seeds", "several (band: lowest to highest)")
     name = run.settings.get("task", "")
