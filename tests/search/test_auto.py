@@ -303,3 +303,55 @@ def test_the_end_pace_is_the_last_step_in_the_better_direction() -> None:
     assert pace(np.array([0.2, 0.5, 0.45]), higher_is_better=True) == pytest.approx(-0.05)
     assert pace(np.array([0.9, 0.7, np.nan]), higher_is_better=False) == pytest.approx(0.2)
     assert pace(np.array([0.3]), higher_is_better=True) == 0.0
+
+
+# --- nothing learned in the race: a longer race of the stable rates -------------------------
+
+
+@pytest.fixture(scope="module")
+def noise_task():
+    """Random labels: no rate can ever beat chance; 20 epochs, so the race trains 3 (2,000
+    examples: a range test of 100 batches costs 2.5 epochs, the budget leaves room)."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2400, 4, generator=g), torch.randint(0, 2, (2400,), generator=g)
+    return Task(name="noise", train=Split(x[:2000], y[:2000]), val=Split(x[2000:], y[2000:]),
+                num_classes=2, model=lambda: nn.Linear(4, 2), batch_size=50, epochs=20)
+
+
+@pytest.fixture(scope="module")
+def stuck(noise_task):
+    return auto(noise_task, candidates=3, seeds=1)
+
+
+def test_nothing_learned_continues_the_stable_rates_for_longer(noise_task, stuck) -> None:
+    first = stuck.evidence[0]
+    longer = [e for e in stuck.evidence if int(e.records["epoch"].max()) > stuck.race_epochs]
+    assert longer and "trained on to" in stuck.explanation
+    # the longer race equals training those rates from scratch for its epochs
+    lrs = [float(v) for v in longer[-1].members["lr"]]
+    epochs = int(longer[-1].records["epoch"].max())
+    again = fit_from_scratch(noise_task, lrs, epochs)
+    np.testing.assert_allclose(longer[-1].curve("loss", "train").to_numpy(float),
+                               again.curve("loss", "train").to_numpy(float), rtol=1e-5)
+    assert epochs >= 2 * stuck.race_epochs and first.epochs == stuck.race_epochs
+    # compute: the race, plus only the epochs each continued rate added, within the budget
+    tests = stuck.range_test
+    range_cost = len(tests.runs or [tests]) * max(len(r.lrs) for r in tests.runs or [tests]) / 40
+    assert stuck.compute <= races_allowed(3.0, 3.0, 3, range_cost) + range_cost + 1e-9
+    assert stuck.compute == pytest.approx(range_cost + 3 * 3 + len(lrs) * (epochs - 3))
+    assert stuck.lr in {float(v) for v in first.members["lr"]}
+    assert any(w.startswith("no rate learned in the budget") for w in stuck.warnings)
+    assert not stuck.refined
+
+
+def fit_from_scratch(task, lrs, epochs):
+    from lrlab.train import fit, validated
+
+    config = validated(lrs=lrs, epochs=epochs, optimizer="sgd", seed=0)
+    return fit(task, config.members(), config)
+

@@ -164,3 +164,30 @@ def test_chance_on_a_loader_task_is_the_same_as_on_its_tensors() -> None:
     assert not loader.in_memory
     assert untrained_score(loader, 2) == pytest.approx(untrained_score(plain, 2))
     assert chance_score(loader, 0.1) == pytest.approx(20 / 30)   # the majority class
+
+
+def _flat(lrs, first, last, **more) -> pd.DataFrame:
+    return pd.DataFrame({"lr": lrs, "diverged": [False] * len(lrs), "first": first,
+                         "last": last, **more})
+
+
+def test_nothing_learned_picks_the_highest_rate_still_falling_near_the_untrained_loss() -> None:
+    from lrlab.search._confidence import HOLD, falling
+
+    # 0.1 and 1 fall and end near the untrained loss; 3.16 falls too but sits 2% above it
+    # (stuck too high), 10 rises
+    t = _flat([0.1, 1.0, 3.16, 10.0], [0.996, 1.004, 1.03, 2.0], [0.994, 0.999, 1.02, 2.4])
+    assert falling(t) == 1.0
+    # ending exactly at the bound still counts; just above does not
+    assert falling(_flat([0.1, 1.0], [1.05, 1.05], [0.99, HOLD])) == 1.0
+    assert falling(_flat([0.1, 1.0], [1.05, 1.05], [0.99, HOLD + 1e-6])) == 0.1
+    # a rate whose loss rose is stuck, however close to the untrained model's
+    assert falling(_flat([0.1, 1.0], [0.99, 0.999], [0.98, 1.0])) == 0.1
+    assert falling(_flat([0.1, 1.0], [0.99, 0.999], [0.98, 0.998])) == 1.0
+    assert math.isnan(falling(_flat([0.1, 1.0], [0.99, 0.999], [0.995, 1.0])))
+    # unstable or diverged rates are out, in any row order
+    t = _flat([1.0, 0.1], [0.99, 0.99], [0.98, 0.98], stable=[False, True])
+    assert falling(t) == 0.1
+    t = _flat([0.1, 1.0], [0.99, 0.99], [0.98, 0.98])
+    t.loc[1, "diverged"] = True
+    assert falling(t) == 0.1

@@ -56,6 +56,7 @@ from lrlab.search._confidence import (
     assess,
     chance_score,
     choose,
+    falling,
     learned_mask,
     pace,
     score_noise,
@@ -70,7 +71,7 @@ from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, mean_loss, rank
+from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "races_allowed", "short_run"]
 
@@ -299,6 +300,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
+    if not choice.learned:  # still nothing: a longer race of the stable rates
+        choice = race.lengthen(allowed) or choice
+        if race.longer:
+            refine = check = False  # the budget went into the longer race
     refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
                 if r not in race.raced] if refine and choice.learned else [])
     if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
@@ -315,7 +320,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     lr = checked[0] if checked else choice.lr
     compute = range_cost + race.cost
     confidence = race.confidence(lr, _extra_warnings(clear, choice, race, reached))
-    scores = _ranked_together(race.races)
+    scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
         explanation=_explain(test, bottom, clear, race, refined, checked, p, lr, skipped),
@@ -359,6 +364,12 @@ class _Race:
         self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
         self.races: list[SweepResult] = []
         self.populations: list[SweepResult] = []
+        #: the longer races (:meth:`lengthen`): rates continued from a race's last epoch
+        self.longer: list[SweepResult] = []
+        self.horizon = epochs  # epochs the latest race's rates trained
+        self._front: list[SweepResult] = []  # the populations at that horizon
+        self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
+        self._cost = 0.0
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.n = val_size(p.task)
         self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
@@ -366,30 +377,56 @@ class _Race:
 
     @property
     def cost(self) -> float:
-        """Full-training epochs every population so far cost."""
-        return sum(self.p.cost(r, self.task) for r in self.populations)
+        """Full-training epochs every population so far cost (a longer race only the epochs
+        it added)."""
+        return self._cost
+
+    @property
+    def share(self) -> float:
+        """One member-epoch of the race's data in full-training epochs."""
+        return examples(self.task) / examples(self.p.full)
 
     @property
     def raced(self) -> list[float]:
         return [float(v) for r in self.races for v in r.members["lr"]]
 
-    def scored(self, result: SweepResult) -> pd.DataFrame:
-        """A population's ``scored_table`` with ``stable`` and ``setback`` per rate."""
+    def scored(self, result: SweepResult, longer: bool = False) -> pd.DataFrame:
+        """A population's ``scored_table`` with ``stable``, ``setback``, ``pace`` and the
+        ``first`` and ``last`` epochs' training loss as a share of the untrained model's.
+
+        A longer race (``longer``) is read where each rate ended: its score is the last
+        epoch's, and a rate whose training loss ended above the untrained model's (by the
+        5% of :data:`UNSTABLE`) is unstable: on a plateau a rate's score flickers (a tanh
+        RNN at 3x its best rate scored 66% in its third epoch, 26% in its fourth)."""
         t = scored_table(result.summary(), self.monitor)
         val = result.curve(self.monitor, "val").to_numpy(float)
         t["setback"] = [setback(val[:, k], self.higher) for k in range(val.shape[1])]
         t["pace"] = [pace(val[:, k], self.higher) for k in range(val.shape[1])]
+        if longer:
+            t["score"] = t["final"]
         if any(math.isfinite(v) for v in self.start):
             stable = np.zeros(len(t), bool)
             for split, start in zip(("train", "val"), self.start):
                 if math.isfinite(start):
-                    low = result.curve("loss", split).min().to_numpy(float)
-                    stable |= np.isfinite(low) & (low <= UNSTABLE * start)
+                    curve = result.curve("loss", split)
+                    low = curve.min().to_numpy(float)
+                    ok = np.isfinite(low) & (low <= UNSTABLE * start)
+                    if longer:
+                        ok &= _last(curve) <= UNSTABLE * start
+                    stable |= ok
             t["stable"] = stable
+            split, start = next((s, v) for s, v in zip(("train", "val"), self.start)
+                                if math.isfinite(v))
+            curve = result.curve("loss", split)
+            t["first"] = curve.iloc[0].to_numpy(float) / start
+            t["last"] = _last(curve) / start
         return t
 
     def table(self) -> pd.DataFrame:
-        return pd.concat([self.scored(r) for r in self.races], ignore_index=True)
+        """Every raced rate's row; a rate the longer race continued: its longer row."""
+        rows = ([self.scored(r) for r in self.races]
+                + [self.scored(r, longer=True) for r in self.longer])
+        return pd.concat(rows, ignore_index=True).drop_duplicates("lr", keep="last")
 
     @property
     def swing(self) -> float:
@@ -402,12 +439,63 @@ class _Race:
                                  noise=score_noise(self.chance, self.monitor, self.n)).any())
 
     def run(self, rates: list[float]) -> Choice:
-        result = self.p.train(rates, epochs=self.epochs, task=self.task)
+        saved: list[Checkpoint] = []
+        result = self.p.train(rates, epochs=self.epochs, task=self.task,
+                              on_checkpoint=saved.append)
+        self._saved[id(result)] = saved[-1]
         self.races.append(result)
         self.populations.append(result)
+        self._cost += self.p.cost(result, self.task)
+        return self.pick()
+
+    def pick(self) -> Choice:
+        """:func:`choose` on every row so far; when none learned, the rate whose training
+        loss still fell nearest the edge (:func:`falling`), else the lowest stable rate (no
+        rate moved: the one least likely to sit past the edge)."""
         t = self.table()
-        return choose(t, higher_is_better=self.higher, chance=self.chance,
-                      monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk)
+        choice = choose(t, higher_is_better=self.higher, chance=self.chance,
+                        monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk)
+        if choice.learned or "last" not in t:
+            return choice
+        lr = falling(t)
+        if not math.isfinite(lr):
+            steady = t[t["stable"] & ~t["diverged"]]
+            lr = float(steady["lr"].min()) if len(steady) else choice.lr
+        return Choice(lr, math.nan, (), ())
+
+    def lengthen(self, allowed: float) -> Choice | None:
+        """Nothing learned: continue every stable rate from where its race stopped, doubling
+        the horizon while the budget ``allowed`` (full-training epochs, all races) pays for
+        it and nothing has learned. Each longer race is read at its end (:meth:`scored`).
+        None when not even one doubling fits."""
+        choice = None
+        while choice is None or not choice.learned:
+            t = self.table()
+            keep = t[t.get("stable", True) & ~t["diverged"]]["lr"].to_numpy(float)
+            sources = [r for r in (self._front or self.races)
+                       if any(float(v) in keep for v in r.members["lr"])]
+            target = 2 * self.horizon
+            extra = len(keep) * (target - self.horizon) * self.share
+            if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
+                break
+            self._front = []
+            for source in sources:
+                lrs = [float(v) for v in source.members["lr"]]
+                index = [i for i, v in enumerate(lrs) if v in keep]
+                config = self.p.config([lrs[i] for i in index], epochs=target)
+                members = config.members()
+                start = fork(self._saved[id(source)], index, self.task, members, config)
+                saved: list[Checkpoint] = []
+                result = fit(self.task, members, config, callbacks=self.p.callbacks,
+                             resume=start, on_checkpoint=saved.append)
+                self._saved[id(result)] = saved[-1]
+                self.longer.append(result)
+                self._front.append(result)
+                self.populations.append(result)
+            self._cost += extra
+            self.horizon = target
+            choice = self.pick()
+        return choice
 
     def check(self, choice: Choice) -> tuple[float, str] | None:
         """Race the pick and the next lower rate that learned from ``seed + 1``: the rate to
@@ -419,6 +507,7 @@ class _Race:
         result = self.p.train([choice.lr, below], epochs=self.epochs, task=self.task,
                               seed=self.p.seed + 1)
         self.populations.append(result)
+        self._cost += self.p.cost(result, self.task)
         t = self.scored(result).set_index("lr")
         mine, other = float(t.loc[choice.lr, "score"]), float(t.loc[below, "score"])
         sign = 1.0 if self.higher else -1.0
@@ -475,11 +564,21 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
 
 def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float) -> tuple[str, ...]:
     out = []
+    longer = (f" (the stable ones trained on to {race.horizon})" if race.longer else "")
     if not choice.learned:
-        out.append(f"in {race.epochs} epoch(s) on {examples(race.task)} examples, none of "
-                   f"{rates_text(sorted(race.raced))} (up to the largest rate the range test "
-                   f"reached, {rate(reached)}) beat chance: give a larger budget or more "
-                   "epochs, try optimizer='adam', or check that the targets are learnable")
+        why = (f"{rate(choice.lr)} is the highest rate whose training loss still fell"
+               if choice.lr == falling(race.table()) else
+               f"no rate's training loss fell, so the lowest stable one, {rate(choice.lr)}")
+        out.append(f"no rate learned in the budget: in {race.epochs} epoch(s){longer} on "
+                   f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} "
+                   f"(up to the largest rate the range test reached, {rate(reached)}) beat "
+                   f"chance; {why}, a guess: train it and a rate half a decade either side "
+                   "for the full epochs, give a larger budget, try optimizer='adam', or check "
+                   "that the targets are learnable")
+    elif race.longer:
+        out.append(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
+                   f"learned when the stable rates trained on to {race.horizon} epochs, with "
+                   "no budget left to refine or check it on a second seed")
     elif not clear:
         out.append("the range test showed no clear descent: the race was placed from the "
                    "largest rate it reached down")
@@ -514,6 +613,11 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
+    if race.longer:
+        rates_on = sorted({float(v) for r in race.longer for v in r.members["lr"]})
+        text += (f" Nothing learned, so the stable rates, {rates_text(rates_on)}, trained on "
+                 f"to {race.horizon} epochs (doubling while the budget allowed), each read "
+                 "at its last epoch.")
     table = race.table()
     if "stable" in table and not table["stable"].all():
         shaky = sorted(table["lr"][~table["stable"]])
@@ -526,8 +630,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         text += (f" Skipped {' and '.join(skipped)}: the range test and the races used the "
                  "budget.")
     if not checked and not race.learned_any():
-        text += (" No rate learned: the pick is the highest rate that stayed stable, the one "
-                 "most likely to learn in a longer training.")
+        text += (" No rate learned: the pick is the highest rate whose training loss still "
+                 "fell and ended within 1% of the untrained model's (a rate stuck above it is "
+                 "too high, however stable), else the lowest stable rate.")
     return text + f" So lr={rate(lr)}."
 
 
@@ -561,6 +666,11 @@ def _start_loss(task: Task, seed: int) -> tuple[float, float]:
         except Exception:  # noqa: BLE001 - stability is then judged on the other loss
             out.append(math.nan)
     return out[0], out[1]
+
+
+def _last(curve: pd.DataFrame) -> np.ndarray:
+    """Each column's last finite value (``nan`` for an all-NaN column)."""
+    return curve.ffill().iloc[-1].to_numpy(float)
 
 
 #: Examples the untrained model's losses are measured on (at most).

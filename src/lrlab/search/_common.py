@@ -33,7 +33,15 @@ import pandas as pd
 from lrlab._errors import LrlabError
 from lrlab.search._confidence import Confidence
 from lrlab.tasks import Task
-from lrlab.train import EpochReport, SweepResult, fit, resolve_task, validated
+from lrlab.train import (
+    Checkpoint,
+    EpochReport,
+    SweepConfig,
+    SweepResult,
+    fit,
+    resolve_task,
+    validated,
+)
 
 __all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
 
@@ -101,12 +109,21 @@ class Plan:
         return int(self.settings.get("batch_size") or self.task.batch_size)
 
     def train(self, lrs: Sequence[float], *, epochs: int | None = None, task: Task | None = None,
+              on_checkpoint: Callable[[Checkpoint], None] | None = None,
               **extra: Any) -> SweepResult:
-        """One population: a member per rate, same weights and order, on ``task``."""
+        """One population: a member per rate, same weights and order, on ``task``
+        (``on_checkpoint`` receives its state after the last epoch, to continue it)."""
+        config = self.config(lrs, epochs=epochs, **extra)
+        return fit(task or self.task, config.members(), config, callbacks=self.callbacks,
+                   on_checkpoint=on_checkpoint)
+
+    def config(self, lrs: Sequence[float], *, epochs: int | None = None,
+               **extra: Any) -> SweepConfig:
+        """The settings of a population of ``lrs`` as :meth:`train` trains it (``seed``
+        among ``extra`` replaces the plan's)."""
         seed = extra.pop("seed", self.seed)
-        config = validated(lrs=list(lrs), epochs=epochs or self.epochs,
-                           optimizer=self.optimizer, seed=seed, **self.settings, **extra)
-        return fit(task or self.task, config.members(), config, callbacks=self.callbacks)
+        return validated(lrs=list(lrs), epochs=epochs or self.epochs, optimizer=self.optimizer,
+                         seed=seed, **self.settings, **extra)
 
     def cost(self, result: SweepResult, task: Task | None = None) -> float:
         """Member-epochs of the full training set that ``result``'s population cost."""

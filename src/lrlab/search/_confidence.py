@@ -38,7 +38,7 @@ from lrlab.data import ModelLoss, num_examples
 from lrlab.tasks import Split, Task
 from lrlab.train import majority_share, untrained_metrics
 
-__all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "score_noise",
+__all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "falling", "score_noise",
            "setback", "untrained_score", "val_size"]
 
 #: A candidate learned when it beats chance by this many noise units.
@@ -197,6 +197,41 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
         tied.append(float(t["lr"][j]))
     return Choice(float(t["lr"][pick]), float(t["lr"][best]),
                   tuple(float(v) for v in t["lr"][ok]), tuple(tied))
+
+
+#: A rate none of whose scores learned is still a candidate for a longer training when its
+#: last epoch's mean training loss is below its first epoch's and at most this factor above
+#: the untrained model's (1%: an LSTM at a rate 3x too high sat 2-5% above for good; the
+#: rates that learned later ended within 0.6%).
+HOLD = 1.01
+
+
+def falling(table: pd.DataFrame, hold: float = HOLD) -> float:
+    """The rate most likely to learn in a longer training when none learned yet: the
+    highest one whose training loss still fell (its last epoch's mean below its first
+    epoch's) and ended within ``hold`` of the untrained model's; ``nan`` when none did.
+
+    ``table`` has ``lr``, ``diverged`` and the ``first`` and ``last`` epochs' mean training
+    loss as a share of the untrained model's (``stable`` too, where known). A rate that
+    learned nothing is too low (its loss creeps down), too high (its steps keep the loss
+    above where it started: stuck, not diverged) or on a plateau it leaves later (a
+    recurrent net's memory). Only the trend tells them apart: a too-high rate's loss stays
+    above the untrained model's however long the race, so "stable" (it came back within 5%
+    at some epoch) is not enough; the highest rate still falling is the one nearest the
+    edge that is not past it.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 1.0, 3.16], "diverged": [False] * 3,
+        ...                   "first": [0.996, 1.004, 1.03], "last": [0.994, 0.999, 1.02]})
+        >>> falling(t)  # 3.16 still falls but sits 2% above the untrained model's loss
+        1.0
+    """
+    t = table.sort_values("lr")
+    ok = (~t["diverged"].to_numpy(bool) & (t["last"].to_numpy(float) < t["first"].to_numpy(float))
+          & (t["last"].to_numpy(float) <= hold))
+    if "stable" in t:
+        ok &= t["stable"].to_numpy(bool)
+    return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
 
 
 def setback(curve: np.ndarray, higher_is_better: bool) -> float:
