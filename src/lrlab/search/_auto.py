@@ -16,9 +16,17 @@ costs a full training per rate. :func:`auto` spends a little of each:
    wins.
 
 The pick among raced rates (``_Race``): a rate must beat chance and be stable (its training
-or validation loss came back to within 5% of the untrained model's at some epoch); when none
-learned, the highest stable rate. Ties within the noise walk up for SGD-like rules, with a band widened by
-the race's own epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``).
+or validation loss came back to within 5% of the untrained model's at some epoch). Ties
+within the noise walk up for SGD-like rules, with a band widened by the race's own
+epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``).
+
+**Nothing learned** is no ranking. The race first moves up the range (when the test reached
+higher rates), then runs longer: the stable rates continue from where they stopped, the
+horizon doubling while the budget pays and nothing has learned, each rate read at its last
+epoch (a recurrent net's score flickers on its plateau). Still nothing: the highest rate
+whose training loss still fell and ended near the untrained model's (:func:`falling`; a rate
+stuck above it is too high, however "stable"), else the lowest stable rate, with a warning
+that no rate learned in the budget and what to try.
 
 The top candidate is capped at the largest rate the range test reached, so a test that
 diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six

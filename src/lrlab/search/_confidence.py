@@ -18,7 +18,8 @@ search result carries:
 * **the pick** (:func:`choose`): among the rates that learned, the best; then, walking down
   to lower rates (or up, when asked), the last one still within the noise of the best (or
   within the scores' own swings, :func:`setback`): a tie goes to the lower rate by default.
-  When none learned: the highest stable rate, else the best score.
+  When none learned: the highest stable rate, else the best score (``auto`` reads its
+  races' loss trends instead: :func:`falling`).
 * **warnings** (:func:`assess`): a tie with a runner-up more than half a decade away (a tie
   with a neighbour is only in the margin line: either trains about as well), no rate
   learned, the pick's next higher rate (at most half a decade up) diverged or collapsed (its
