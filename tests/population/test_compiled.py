@@ -15,7 +15,6 @@ from torch import nn
 
 from lrlab import LrlabError, sweep
 from lrlab.metrics import cross_entropy
-from lrlab.optim import RULES
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
 
@@ -55,11 +54,11 @@ def test_a_failing_compiler_falls_back_with_one_warning_and_the_same_bits():
     model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 3))  # buffers: vmap
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(16, 4, generator=g), torch.randint(0, 3, (16,), generator=g)
-    # a rule without a fused in-place step: uncompiled, it runs the very update code the
-    # fallback runs (a rule with one differs from its fallback in the last bits)
+    # a network below IN_PLACE_MIN: uncompiled, it runs the very update code the fallback
+    # runs (the in-place step of a large one differs from its fallback in the last bits)
     rule = "delta_bar_delta"
-    assert RULES[rule].apply is None
     eager = Population(model, rule, {"lr": RATES})
+    assert not eager._in_place
     broken = Population(model, rule, {"lr": RATES}, compile=_broken_backend)
     eager.step(x, y, cross_entropy)
     with pytest.warns(RuntimeWarning) as caught:

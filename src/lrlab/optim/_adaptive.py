@@ -27,6 +27,7 @@ from torch import Tensor
 
 from lrlab.optim._base import State, UpdateRule, lr_for, per_member, with_decay, zeros
 from lrlab.optim._fused import rprop_apply
+from lrlab.optim._inplace import dbd_apply
 
 __all__ = ["DELTA_BAR_DELTA", "RPROP"]
 
@@ -124,5 +125,5 @@ DELTA_BAR_DELTA = UpdateRule(
     "delta_bar_delta", _dbd_init, _dbd_update,
     {"kappa": 0.05, "phi": 0.95, "gain_min": 0.1, "gain_max": 10.0, "theta": 0.0,
      "momentum": 0.0, "weight_decay": 0.0},
-    full_batch=True,
+    full_batch=True, apply=dbd_apply,
 )

@@ -31,7 +31,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from lrlab.optim._base import Hyper, State, UpdateRule, lr_for, per_member, with_decay, zeros
+from lrlab.optim._base import (
+    Grads,
+    Hyper,
+    State,
+    UpdateRule,
+    lr_for,
+    per_member,
+    with_decay,
+    zeros,
+)
+from lrlab.optim._fused import _grad_rows, _rows, _runs
+from lrlab.optim._fused import _members as _live_members
+from lrlab.optim._inplace import _decayed, dadapt_adam_apply, dog_apply, prodigy_apply
 
 __all__ = ["DADAPT_ADAM", "DOG", "FREE_RULES", "PRODIGY", "SF_ADAMW", "SF_SGD"]
 
@@ -255,21 +267,66 @@ def _sf_eval(state: State, params: Sequence[Tensor]) -> list[Tensor]:
     return list(state["x"])
 
 
+def _sf_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
+              alive: Tensor | None, *, adam: bool) -> State | None:
+    """Schedule-Free SGD or AdamW in place (see ``_free._sf_sgd_update`` and
+    ``_sf_adamw_update``): ``z`` stepped, ``x`` moved towards it, the parameters set to
+    ``y``, member by member; the averaging weight for all members at once, as ``update``
+    computes it."""
+    if not _runs(params, hp, state["z"], state["x"], *([state["v"]] if adam else [])):
+        return None
+    t = state["t"] + 1
+    c, lr_max, weight_sum = _sf_weight(state, hp)
+    cs = c.tolist()
+    for k, h in _live_members(params, hp, alive):
+        lr, wd = h["lr"], h["weight_decay"]
+        ps, zs, xs = _rows(params, k), _rows(state["z"], k), _rows(state["x"], k)
+        gs = _grad_rows(grads, k)
+        if adam:
+            for g, z, v, y in zip(gs, zs, _rows(state["v"], k), ps):
+                if wd:
+                    z.add_(y, alpha=-lr * wd)
+                v.mul_(h["beta2"]).addcmul_(g, g, value=1 - h["beta2"])
+                denom = torch.div(v, 1 - h["beta2"] ** t).sqrt_().add_(h["eps"])
+                z.addcdiv_(g, denom, value=-lr)
+        else:
+            for g, z in zip(_decayed(gs, ps, wd), zs):
+                z.add_(g, alpha=-lr)
+        beta = h["beta1"] if adam else h["momentum"]
+        for p, z, x in zip(ps, zs, xs):
+            x.lerp_(z, cs[k])
+            torch.lerp(z, x, beta, out=p)
+    return {"z": state["z"], "x": state["x"], "lr_max": lr_max, "weight_sum": weight_sum,
+            "t": t} | ({"v": state["v"]} if adam else {})
+
+
+def sf_sgd_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
+                 alive: Tensor | None) -> State | None:
+    """Schedule-Free SGD in place."""
+    return _sf_apply(grads, state, params, hp, alive, adam=False)
+
+
+def sf_adamw_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
+                   alive: Tensor | None) -> State | None:
+    """Schedule-Free AdamW in place."""
+    return _sf_apply(grads, state, params, hp, alive, adam=True)
+
+
 PRODIGY = UpdateRule("prodigy", _prodigy_init, _prodigy_update,
                      {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-                      "d0": 1e-6, "d_coef": 1.0})
+                      "d0": 1e-6, "d_coef": 1.0}, apply=prodigy_apply)
 DADAPT_ADAM = UpdateRule("dadapt_adam", _dadapt_init, _dadapt_adam_update,
                          {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-                          "d0": 1e-6})
+                          "d0": 1e-6}, apply=dadapt_adam_apply)
 DOG = UpdateRule("dog", _dog_init, _dog_update,
-                 {"reps_rel": 1e-6, "eps": 1e-8, "weight_decay": 0.0})
+                 {"reps_rel": 1e-6, "eps": 1e-8, "weight_decay": 0.0}, apply=dog_apply)
 SF_SGD = UpdateRule("sf_sgd", _sf_init, _sf_sgd_update,
                     {"momentum": 0.9, "weight_decay": 0.0, "r": 0.0, "weight_lr_power": 2.0},
-                    eval_params=_sf_eval)
+                    eval_params=_sf_eval, apply=sf_sgd_apply)
 SF_ADAMW = UpdateRule("sf_adamw", _sf_adamw_init, _sf_adamw_update,
                       {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
                        "r": 0.0, "weight_lr_power": 2.0},
-                      eval_params=_sf_eval)
+                      eval_params=_sf_eval, apply=sf_adamw_apply)
 
 #: The learning-rate-free rules, by name.
 FREE_RULES: dict[str, UpdateRule] = {r.name: r for r in (PRODIGY, DADAPT_ADAM, DOG, SF_SGD,
