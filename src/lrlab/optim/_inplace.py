@@ -76,10 +76,10 @@ def dbd_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyper,
                                       _rows(state["gain"], k), _rows(state["bar"], k),
                                       _rows(state["velocity"], k)):
             agree = g * bar
-            gain.copy_(torch.where(agree > 0, gain + h["kappa"],
-                                   torch.where(agree < 0, gain * h["phi"], gain)))
+            gain.add_(agree > 0, alpha=h["kappa"])  # + kappa where they agree, + 0 elsewhere
+            torch.where(agree < 0, gain * h["phi"], gain, out=gain)
             gain.clamp_(h["gain_min"], h["gain_max"])
-            bar.mul_(h["theta"]).add_(g, alpha=1 - h["theta"])
+            bar.lerp_(g, 1 - h["theta"])  # exactly g for theta = 0 (lerp's weight-1 branch)
             v.mul_(h["momentum"]).addcmul_(gain, g, value=-h["lr"])
             p.add_(v)
     return state
