@@ -15,7 +15,7 @@ from helpers import fake_range_tests
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lrlab.search import diverged, ema, find_lr, model_loss, range_rates
+from lrlab.search import RangeTestResult, diverged, ema, find_lr, model_loss, range_rates
 
 CE = nn.CrossEntropyLoss()
 
@@ -366,3 +366,22 @@ def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkey
     r = range_test(task, start=0.5, end=100.0, validate=False, extend=True)
     assert len(calls) == 2 and math.isnan(r.suggestion.lr)
     assert "check the data and the loss" in r.suggestion.why and "start lower" not in r.advice
+
+
+def test_tools_readings_on_a_flat_curve_say_they_read_noise() -> None:
+    """valley, steepest and min_div10 keep the rates their tools would print, but on a curve
+    with no clear descent each reason says the rate was read off noise; on a clear descent
+    they say nothing of the kind."""
+    lrs = np.geomspace(1e-6, 10.0, 120)
+    wobble = 0.01 * np.sin(np.arange(120) * 1.7)
+    flat = np.where(lrs < 1.0, 1.0 + wobble, 1.0 + 5 * np.log10(lrs / 0.999))
+    flat_result = RangeTestResult.build(lrs, flat)
+    assert flat_result.warnings and "no clear descent" in flat_result.warnings[0]
+    tools = flat_result.comparisons()
+    assert set(tools) == {"valley", "steepest", "min_div10"}
+    for reading in tools.values():
+        assert not np.isfinite(reading.lr) or reading.why.endswith(
+            "read off noise: the curve has no clear descent")
+    assert any(np.isfinite(r.lr) for r in tools.values())
+    clear = RangeTestResult.build(lrs, np.abs(np.log10(lrs)))
+    assert all("read off noise" not in r.why for r in clear.comparisons().values())

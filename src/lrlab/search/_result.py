@@ -190,11 +190,19 @@ class RangeTestResult:
         return Reading(float(self.lrs[i]), "where the loss broke upwards")
 
     def comparisons(self) -> dict[str, Reading]:
-        """The popular tools' rules (valley, steepest, min_div10) on this curve."""
+        """The popular tools' rules (valley, steepest, min_div10) on this curve, as those
+        tools read it; on a curve with no clear descent each reason says its rate was read
+        off noise (the tools would print it all the same)."""
         if len(self.lrs) == 0:
             return {name: Reading(math.nan, f"{name}: no points") for name in COMPARISONS}
-        return {name: rule(self.lrs, self.losses, smooth=self.smooth)
-                for name, rule in COMPARISONS.items()}
+        readings = {name: rule(self.lrs, self.losses, smooth=self.smooth)
+                    for name, rule in COMPARISONS.items()}
+        d = describe(self.lrs, self.losses, self.rules)
+        if d is not None and not d.clear:
+            readings = {name: r if not math.isfinite(r.lr) else Reading(
+                r.lr, f"{r.why}; read off noise: the curve has no clear descent")
+                for name, r in readings.items()}
+        return readings
 
     def suggestions(self) -> dict[str, Reading]:
         """Every reading by name: Smith's, the cycle's lower bound, lrlab's, the tools'."""
