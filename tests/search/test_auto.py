@@ -14,6 +14,7 @@ from lrlab.search._auto import (
     candidate_rates,
     held,
     moved_up,
+    past_bottom,
     placement,
     races_allowed,
     range_seeds,
@@ -205,6 +206,22 @@ def test_other_update_rules_run_the_range_test_with_that_rule(blobs) -> None:
     result = auto(blobs, epochs=4, candidates=2, seeds=1, optimizer="adam")
     assert result.evidence[0].config["optimizer"] == "adam"
     assert math.isfinite(result.bottom)
+    # the explanation names both: where the test's trend turns, and the race's centre (1/3)
+    turn = result.bottom * 3
+    assert (f"bottoms out at {turn:.3g}, and the race is placed at 0.33x that, "
+            f"{result.bottom:.3g}") in result.explanation
+
+
+def test_a_pick_more_than_a_quarter_decade_past_the_bottom_warns() -> None:
+    bottom = 0.2
+    # the candidate at the bottom and the refinement a quarter decade above it, both kept to
+    # 3 digits as the race keeps them: not past the bottom by more than the race can resolve
+    assert past_bottom(float(f"{bottom:.3g}"), bottom) == ""
+    assert past_bottom(float(f"{bottom * 10 ** 0.25:.3g}"), bottom) == ""
+    # half a decade above (the next candidate up): 0.632 / 0.2 = 3.16
+    text = past_bottom(float(f"{bottom * 10 ** 0.5:.3g}"), bottom)
+    assert text.startswith("the pick 0.632 lies 3.2x above the bottom") and "(0.2)" in text
+    assert past_bottom(1.0, math.nan) == ""
 
 
 def test_the_range_test_uses_the_rules_hyperparameters(blobs) -> None:

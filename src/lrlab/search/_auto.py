@@ -81,7 +81,7 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "races_allowed", "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "past_bottom", "races_allowed", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -327,7 +327,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             checked = race.check(choice)
     lr = checked[0] if checked else choice.lr
     compute = range_cost + race.cost
-    confidence = race.confidence(lr, _extra_warnings(clear, choice, race, reached))
+    turn = bottom / test.rules.place  # where the test's loss trend stops falling
+    confidence = race.confidence(lr, _extra_warnings(clear, choice, race, reached, lr, turn))
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
@@ -570,7 +571,38 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
     return not (all(behind) and all(slower))
 
 
-def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float) -> tuple[str, ...]:
+#: A pick more than this factor above the bottom of the range test's loss trend lies past
+#: it: a quarter decade (the race's finest step), and 1% for rates kept to 3 digits.
+PAST_BOTTOM = 10 ** 0.25 * 1.01
+
+
+def past_bottom(lr: float, bottom: float) -> str:
+    """A warning when the pick lies more than a quarter decade (:data:`PAST_BOTTOM`) above the
+    bottom of the range test's loss trend, where that test's loss had stopped falling
+    (``""`` otherwise).
+
+    The two instruments then disagree: the race trained the pick for a share of the epochs
+    and it did best, while the range test, ramping the rate through it, saw the loss turn
+    up there. A race cannot see what happens after its last epoch, and a rate past the
+    turn is the first to go unstable in a longer training (a BatchNorm + Dropout net's race
+    winner at 5.6x the bottom lost 2 points over the full 15 epochs to a rate at 1.8x).
+
+    Example:
+        >>> past_bottom(0.3, 0.3)
+        ''
+        >>> past_bottom(1.36, 0.242).split(":")[0]
+        "the pick 1.36 lies 5.6x above the bottom of the range test's loss trend (0.242)"
+    """
+    if not (math.isfinite(bottom) and bottom > 0 and lr > bottom * PAST_BOTTOM):
+        return ""
+    return (f"the pick {rate(lr)} lies {lr / bottom:.2g}x above the bottom of the range test's "
+            f"loss trend ({rate(bottom)}): where that test's loss had turned up, a longer "
+            "training than the race may go unstable; compare it with a lower raced rate "
+            "over the full epochs")
+
+
+def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr: float,
+                    turn: float) -> tuple[str, ...]:
     out = []
     longer = (f" (the stable ones trained on to {race.horizon})" if race.longer else "")
     if not choice.learned:
@@ -590,6 +622,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float) ->
     elif not clear:
         out.append("the range test showed no clear descent: the race was placed from the "
                    "largest rate it reached down")
+    elif past_bottom(lr, turn):
+        out.append(past_bottom(lr, turn))
     # a pick the second-seed check replaced by the lower rate is no warning: the check did
     # its job and nothing is left for a user to do (the explanation says what it saw)
     return tuple(out)
@@ -601,9 +635,14 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     reached = float(test.lrs[-1])
     first = race.races[0]
     rates = [float(v) for v in first.members["lr"]]
-    placed = (f"the loss trend bottoms out at {rate(bottom)}" if clear else
-              f"no clear descent, so the race starts at the largest rate reached, "
-              f"{rate(reached)}")
+    place = test.rules.place
+    if not clear:
+        placed = f"no clear descent, so the race starts at the largest rate reached, {rate(reached)}"
+    elif place == 1:
+        placed = f"the loss trend bottoms out at {rate(bottom)}"
+    else:  # an adaptive rule's race is centred below the turn (see ``placement``)
+        placed = (f"the loss trend bottoms out at {rate(bottom / place)}, and the race is "
+                  f"placed at {place:.2g}x that, {rate(bottom)}")
     cap = (f" (capped at {rate(reached)}, the largest rate the test reached)"
            if clear and reached < 10 * bottom else "")
     text = (f"{runs} over {len(test.lrs)} steps: {placed}. Raced {rates_text(rates)}"
