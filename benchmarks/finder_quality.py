@@ -456,8 +456,9 @@ def goal_text(rows: list[dict]) -> str:
     reg = [r["regret"] for r in mine if r["regression"]]
     compute = max(r["compute"] for r in mine)
     worst = max(cls, default=0.0)
-    misses = [f"{r['task']} seed {r['seed']}: {r['regret']:.1f}"
-              for r in mine if r["regret"] > (5.0 if r["regression"] else 2.0)]
+    over = [r for r in mine if r["regret"] > (5.0 if r["regression"] else 2.0)]
+    misses = [f"{r['task']} seed {r['seed']}: {r['regret']:.1f}" for r in over]
+    warned = sum(1 for r in over if r["note"])  # issue 13: an uncertain pick must warn
     find_none = sum(1 for r in find if not math.isfinite(r["lr"]) and not r["note"])
     find_worst = max((r["regret"] for r in find if not r["regression"]), default=0.0)
     baselines = ["no search: SGD 0.01", "no search: Adam 1e-3", "Prodigy (defaults)",
@@ -474,7 +475,8 @@ def goal_text(rows: list[dict]) -> str:
             f"{'**met**' if ok else '**missed**'}: worst {worst:.1f} points"
             + (f", regression worst {max(reg):.1f}%" if reg else "")
             + f", mean {np.mean(cls):.2f}, most compute {100 * compute:.1f}%"
-            + (f"; over the line: {'; '.join(misses)}" if misses else "")
+            + (f"; over the line ({warned} of {len(over)} warned): {'; '.join(misses)}"
+               if misses else "")
             + (f"; not better on both mean and worst than: {', '.join(beaten)}" if beaten
                else "; lower mean and worst regret than every baseline") + ". "
             f"`{FIND}`: worst {find_worst:.1f} points, {find_none} runs with neither a rate "
