@@ -7,6 +7,8 @@ hand-written pass calls the operations autograd calls, on the same memory layout
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -107,7 +109,7 @@ def test_a_members_steps_do_not_depend_on_its_position_or_the_population_size(wi
     the weight gradients must avoid those: docs/benchmarks.md, issue 14)."""
     torch.manual_seed(0)
     layers = []
-    for a, b in zip(widths, widths[1:]):
+    for a, b in itertools.pairwise(widths):
         layers += [nn.Linear(a, b), nn.ReLU()]
     model = nn.Sequential(*layers[:-1])
     lrs = [0.5 / 2 ** k for k in range(8)]

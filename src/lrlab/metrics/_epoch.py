@@ -16,7 +16,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
-from lrlab.metrics._classification import _index_targets, _class_layout, _top_hits
+from lrlab.metrics._classification import _class_layout, _index_targets, _top_hits
 
 __all__ = ["EpochMetrics"]
 
