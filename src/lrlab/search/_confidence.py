@@ -110,7 +110,7 @@ class Choice:
     """What :func:`choose` decided.
 
     Attributes:
-        lr: the pick (the best raced rate when none learned).
+        lr: the pick (when none learned: the highest stable rate, else the best score).
         best_lr: the best-scoring rate that learned (``nan`` when none did).
         learned: the rates that learned, increasing.
         tied: the rates within the noise of the best that the pick walked down through.
