@@ -119,7 +119,7 @@ class AucCounts:
         self._device = None if device is None else torch.device(device)
         # (K, 2, T + 1) bucket counts: [:, 0] negatives, [:, 1] positives; bucket T: NaN.
         self._hist: Tensor | None = None
-        self._base = self._base_positive = torch.zeros(0, dtype=torch.int32)
+        self._base = torch.zeros(0, dtype=torch.int32)
         if self._device is not None:
             self.reset()
 
@@ -129,10 +129,9 @@ class AucCounts:
             self._device = torch.device(device)
         slots = self.num_thresholds + 1
         self._hist = torch.zeros((self.members, 2, slots), dtype=torch.int64, device=self._device)
-        # (K, 1): where member k's block starts, for a negative score, and a positive one
+        # (K, 1): where member k's block starts
         base = torch.arange(self.members, dtype=torch.int32, device=self._device) * (2 * slots)
         self._base = base.unsqueeze(1)
-        self._base_positive = self._base + slots
 
     def update(self, probs: Tensor, targets: Tensor) -> None:
         """Add one batch to the counts. Runs on the device without host synchronisation.
@@ -172,7 +171,9 @@ class AucCounts:
         k = self.members
         # the slot of each score: its member's block, its label's row, its bucket
         slot = _buckets(probs, self.num_thresholds).reshape(k, -1)  # a view if dense in order
-        slot += torch.where(positive.reshape(k, -1), self._base_positive, self._base)
+        # (two in-place adds: 21 us on 32 x 1,500 scores, torch.where with its
+        # broadcast int operands 169)
+        slot.add_(positive.reshape(k, -1), alpha=self.num_thresholds + 1).add_(self._base)
         slot = slot.view(-1)
         self._hist.view(-1).index_add_(0, slot, _ones(slot))
 
