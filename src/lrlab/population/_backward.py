@@ -66,9 +66,9 @@ class Tape:
     """What the backward pass reads, saved by :meth:`Program.forward` (one step's)."""
 
     saved: list  # per layer, in order: what its backward needs
-    log_probs: Tensor | None = None  # the log-softmax as computed (maybe (K, C, B))
+    log_probs: Tensor | None = None  # the log-softmax: (K, B, C), or (K, C, B) if narrow
     narrow: bool = False  # log-softmax along a transposed copy
-    index: Tensor | None = None  # the targets, (K, B, 1)
+    index: Tensor | None = None  # the targets, (K, B, 1), or (K, 1, B) if narrow
 
 
 class Program:
@@ -201,13 +201,12 @@ class Program:
         """Per-sample losses ``(K, B)`` as :func:`lrlab.metrics.cross_entropy` computes
         them, from int64 targets already broadcast to ``(K, B)``."""
         tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= _NARROW
-        if tape.narrow:
-            tape.log_probs = torch.log_softmax(logits.transpose(-1, -2).contiguous(), -2)
-            logp = tape.log_probs.transpose(-1, -2)
-        else:
-            logp = tape.log_probs = torch.log_softmax(logits, -1)
-        tape.index = index.unsqueeze(-1)
-        return -logp.gather(-1, tape.index).squeeze(-1)
+        # narrow: the log-softmax along a transposed copy, (K, C, B), read in that layout
+        axis = -2 if tape.narrow else -1  # the class axis of tape.log_probs
+        z = logits.transpose(-1, -2).contiguous() if tape.narrow else logits
+        tape.log_probs = torch.log_softmax(z, axis)
+        tape.index = index.unsqueeze(axis)
+        return -tape.log_probs.gather(axis, tape.index).squeeze(axis)
 
     def backward(self, tape: Tape, alive: Tensor | None, batch: int) -> list[Tensor]:
         """The gradient of ``sum_k mean_j loss_kj`` (``alive`` members only) for every
@@ -216,9 +215,8 @@ class Program:
         for op, g3, x3 in self._deltas(tape, alive, batch):
             # as _batched._BatchedLinear (or autograd's BaddbmmBackward, the same calls)
             grads[op.weight_at] = weight_grad(x3, g3, op.own_layout)
-            if op.bias_at is not None:
-                grads[op.bias_at] = (g3.sum(1) if op.own_layout
-                                     else g3.sum([1], keepdim=True).squeeze(1))
+            if op.bias_at is not None:  # (autograd's sum keeps the axis: the same bits)
+                grads[op.bias_at] = g3.sum(1)
         return grads  # type: ignore[return-value]
 
     def backward_by_member(self, tape: Tape, alive: Tensor | None, batch: int
@@ -254,16 +252,15 @@ class Program:
         ``(K, B', out)`` and its inputs ``(K, B', in)`` (the batch's other axes folded
         into ``B'``): what its weight's and bias's gradients are made of."""
         lp = tape.log_probs
+        axis = -2 if tape.narrow else -1  # its class axis
         # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward: the same
         # -1/B (0 for a frozen member) every step while everyone is alive
-        g = self._seed(lp, batch) if alive is None else self._seed(lp, batch, alive)
-        shape = lp.transpose(-1, -2).shape if tape.narrow else lp.shape  # the logits'
-        g = g.new_zeros(shape).scatter_add_(-1, tape.index, g)  # GatherBackward
-        if tape.narrow:  # TransposeBackward, LogSoftmaxBackward, (Clone), TransposeBackward
-            g = torch.ops.aten._log_softmax_backward_data(g.transpose(-1, -2), lp, -2, lp.dtype)
+        g = self._seed(lp, batch, axis, alive)
+        g = lp.new_zeros(lp.shape).scatter_add_(axis, tape.index, g)  # GatherBackward
+        # LogSoftmaxBackward (its kernel reads a contiguous gradient either way)
+        g = torch.ops.aten._log_softmax_backward_data(g, lp, axis, lp.dtype)
+        if tape.narrow:  # (Clone), TransposeBackward: as the logits, (K, B, C)
             g = g.transpose(-1, -2)
-        else:
-            g = torch.ops.aten._log_softmax_backward_data(g, lp, -1, lp.dtype)
         saved = tape.saved
         at = len(saved)
         for op in reversed(self.ops):
@@ -289,17 +286,18 @@ class Program:
                     flat = (-1, *out.shape[2:])
                     g = _ACTIVATIONS[type(op)](g.reshape(flat), out.reshape(flat)).reshape(g.shape)
 
-    def _seed(self, lp: Tensor, batch: int, alive: Tensor | None = None) -> Tensor:
+    def _seed(self, lp: Tensor, batch: int, axis: int, alive: Tensor | None) -> Tensor:
         """The gradient of the summed mean losses w.r.t. the gathered log-probabilities,
-        ``(K, B, 1)``, computed as autograd's chain computes it."""
-        key = (lp.shape[0], batch, lp.dtype, lp.device)
+        ``(K, B)`` with a class axis of 1 at ``axis``, computed as autograd's chain
+        computes it."""
+        key = (lp.shape[0], batch, axis, lp.dtype, lp.device)
         if alive is None and key in self._seeds:
             return self._seeds[key]
         k = lp.shape[0]
         seed = lp.new_ones(()).expand(k)
         if alive is not None:
             seed = torch.where(alive, seed, 0)
-        g = (seed.unsqueeze(1).expand(k, batch) / batch).neg().unsqueeze(-1)
+        g = (seed.unsqueeze(1).expand(k, batch) / batch).neg().unsqueeze(axis)
         if alive is None:
             self._seeds[key] = g
         return g

@@ -181,12 +181,8 @@ class _BatchedLinear(torch.autograd.Function):
         x, w = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad
         dx = torch.bmm(dy, w) if need_x else None
-        own = own_layout(w)
-        dw = weight_grad(x, dy, own) if need_w else None
-        if need_b:  # (False when there is no bias) as autograd sums an expanded bias, or not
-            db = dy.sum(1) if own else dy.sum([1], keepdim=True).squeeze(1)
-        else:
-            db = None
+        dw = weight_grad(x, dy, own_layout(w)) if need_w else None
+        db = dy.sum(1) if need_b else None  # (False when there is no bias)
         return dx, dw, db
 
 

@@ -346,11 +346,13 @@ class Population:
     def predict(self, x: Tensor | Inputs, *, shared: bool = True) -> Tensor:
         """Outputs in evaluation mode, without gradients, from the weights the rule
         evaluates (Schedule-Free's average; the parameters for every other rule)."""
-        with self.evaluating():
-            if self._program is not None and self.path == "batched" and isinstance(x, Tensor):
+        if self._program is not None and self.path == "batched" and isinstance(x, Tensor):
+            # its layers act alike in both modes: the weights alone (no module.train walk)
+            with self.evaluation_weights():
                 if self._large and x.shape[0 if shared else 1] > 0:
                     return self._program.predict_by_member(x, shared)
                 return self._program.forward(x, shared)  # the same values, fewer calls
+        with self.evaluating():
             return self.forward(x, shared=shared)
 
     @contextmanager
@@ -441,8 +443,7 @@ class Population:
         if norm is None:
             update, self.state, norm = self._compiler("update", self._update, grads,
                                                       self.state, hp, alive)
-            with torch.no_grad():
-                self.flat.add_(update)
+            self.flat.add_(update)  # (flat records no graph: the parameters are its views)
         used = self.state.get("lr", hp["lr"])  # a rule that adapts its rate reports it
         if tape is None:  # (the hand-written pass records no graph)
             outputs = None if outputs is None else outputs.detach()
