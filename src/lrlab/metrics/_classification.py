@@ -82,8 +82,8 @@ def argmax(logits: Tensor) -> Tensor:
 
 def _top_hits(z: Tensor, dim: int, targets: Tensor) -> Tensor:
     """Whether each sample's top class (the first on ties) is its target, with the class
-    axis ``dim`` of ``z`` (:func:`_class_layout`' layout); ``targets`` int64 broadcast to
-    the result.
+    axis ``dim`` of ``z`` (:func:`_class_layout`' layout); ``targets`` int64, broadcast
+    against the result (without the member axis when every member shares them).
 
     :func:`argmax` compared with the targets, in four vectorised passes (the largest value,
     which classes reach it, the first of them, the comparison) instead of ``max``'s

@@ -132,7 +132,9 @@ class EpochMetrics:
             targets = _regression_targets(logits, targets)
         self._sums["loss"] += losses.to(_F64).sum(dim=1)
         if self.classification:
-            self._update_classification(logits, idx)
+            # targets shared by every member: their one-hot mask once, broadcast
+            shared = targets.shape == logits.shape[1:-1]
+            self._update_classification(logits, idx, targets.long() if shared else idx)
         else:
             err = logits.to(_F64) - targets.to(_F64)
             self._sums["sse"] += err.square_().flatten(1).sum(dim=1)
@@ -148,15 +150,17 @@ class EpochMetrics:
         self._sums["loss"] += losses.detach().to(self._device, _F64).sum(dim=1)
         self._samples += losses.shape[1]
 
-    def _update_classification(self, logits: Tensor, idx: Tensor) -> None:
+    def _update_classification(self, logits: Tensor, idx: Tensor, targets: Tensor) -> None:
+        """Add class scores ``(K, B, ..., C)`` with targets ``idx`` ``(K, B, ...)``, which
+        broadcast from ``targets`` (``idx`` itself, or without the member axis)."""
         # one layout for every score: on the CPU, narrow class axes along a transposed
         # copy (as softmax() computes them; free when the logits are a transposed view,
         # as the population's are); the class axis is `dim`
         z, dim = _class_layout(logits)
         probs = torch.softmax(z, dim)
-        hits = _top_hits(z, dim, idx)
+        hits = _top_hits(z, dim, targets)
         self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
-        onehot = idx.unsqueeze(dim) == _classes(logits.shape[-1], dim, logits.device)
+        onehot = targets.unsqueeze(dim) == _classes(logits.shape[-1], dim, logits.device)
         per_sample = torch.add(probs, onehot, alpha=-1).square_().sum(dim)  # as sse()
         # NaN where softmax gave NaN: then the sum is NaN (never inf: each term is <= 2)
         self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
