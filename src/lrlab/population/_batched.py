@@ -88,10 +88,12 @@ def weight_grad(x: Tensor, dy: Tensor, own: bool) -> Tensor:
     inputs ``x (K, B, in)`` and the output gradient ``dy (K, B, out)``:
     ``dL/dw_k = dy_k^T x_k``.
 
-    Four orders of the same sums, by layout and size (each member's bits independent of
+    Five orders of the same sums, by layout and size (each member's bits independent of
     its position in the population, see ``docs/benchmarks.md``):
 
     * ``own`` (:func:`own_layout`): ``dy^T x``, contiguous in the weight's layout;
+    * one input (``in = 1``): ``sum_b dy_b x_b``, elementwise (as a matmul it is a
+      product of one row, which MKL rounds by position);
     * ``dy`` a transposed view (a narrow loss gradient, ``(K, out, B)`` in memory) of at
       most :data:`OUTER_OUT` outputs and :data:`OUTER_MAX` products a member: the outer
       products summed over the batch, ``sum_b dy_b x_b^T``, which for so few outputs
@@ -113,6 +115,8 @@ def weight_grad(x: Tensor, dy: Tensor, own: bool) -> Tensor:
     """
     if own:
         return dy.transpose(1, 2).bmm(x)
+    if x.shape[-1] == 1:  # one input: a product of one row, which MKL rounds by position
+        return (dy * x).sum(1).unsqueeze(-1)
     xt = x.transpose(1, 2)
     if not dy.is_contiguous():
         batch, out = dy.shape[1:]
