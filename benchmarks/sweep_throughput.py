@@ -551,7 +551,8 @@ def report(s: Settings, rows: list[Timings], keras_note: str, mnist: MnistResult
          "(`lrlab._malloc.keep_freed_memory`, as the `lrlab` command does)." if tuned else
          "Allocator: the C library's defaults."),
         (f"Each cell: minimum / median of {plural(s.reps, 'interleaved repetition')}, CPU "
-         "seconds of this process (wall seconds in brackets). Ratios: of the minimum CPU "
+         "seconds of the process timing it (JAX: its worker; wall seconds in brackets). "
+         "Ratios: of the minimum CPU "
          "seconds."),
         (f"**blobs** (the brief's experiment: 2-50-3 dense network, SGD, batch 50, "
          f"{s.epochs} epochs, validation loss, accuracy and ROC AUC every epoch; rates "
