@@ -472,6 +472,35 @@ def test_verdict_says_when_no_rate_beat_the_majority_class() -> None:
                         {0: [0.4, 0.4], 1: [0.5, 0.4]})
     error.chance = 0.10
     assert "majority class (0.1000)" in error.verdict()
+    # on 100 validation examples 0.91 is within the noise: 2 x sqrt(0.9 x 0.1 / 100) = 0.06
+    better.val_examples = 100
+    assert "majority class (0.9000) by more than the noise" in better.verdict()
+    better.val_examples = 10_000  # 0.006: 0.91 learned
+    assert "majority" not in better.verdict()
+
+
+def test_majority_verdict_with_seeds_reads_the_rates_mean() -> None:
+    """With seeds, a lucky seed above chance does not silence the warning: the rate's mean
+    over its seeds is compared, as the ranking compares it."""
+    rows = []
+    for k, (curve, seed) in enumerate([([0.90, 0.95], 0), ([0.90, 0.90], 1),
+                                       ([0.90, 0.90], 0), ([0.90, 0.90], 1)]):
+        for e, v in enumerate(curve, start=1):
+            rows += [(k, e, "val", "accuracy", v), (k, e, "val", "loss", 0.4),
+                     (k, e, "train", "loss", 0.4)]
+    records = pd.DataFrame(rows, columns=["member", "epoch", "split", "metric", "value"])
+    members = pd.DataFrame({
+        "member": [0, 1, 2, 3], "label": ["lr=1 seed=0", "lr=1 seed=1", "lr=0.1 seed=0",
+                                          "lr=0.1 seed=1"],
+        "lr": [1.0, 1.0, 0.1, 0.1], "optimizer": "sgd", "seed": [0, 1, 0, 1],
+        "diverged": False, "diverged_epoch": pd.array([None] * 4, dtype="Int64")})
+    result = SweepResult(task="made", monitor="accuracy", higher_is_better=True,
+                         config={"optimizer": "sgd"}, records=records, members=members,
+                         chance=0.90, val_examples=400)
+    # lr=1's seed 0 reached 0.95 (2.5 noise units of 0.015 above chance), its mean 0.925 is
+    # 1.67 units: not learned
+    assert result.best()["label"] == "lr=1 seed=0"
+    assert "no rate beat always answering the majority class" in result.verdict()
 
 
 def test_majority_share_against_a_hand_count() -> None:
@@ -526,4 +555,6 @@ def test_sweep_on_imbalanced_noise_says_nothing_learned(tmp_path) -> None:
     assert result.chance == pytest.approx(share)
     assert "no rate beat always answering the majority class" in result.verdict()
     result.save(tmp_path / "out")
-    assert SweepResult.load(tmp_path / "out").chance == pytest.approx(share)
+    back = SweepResult.load(tmp_path / "out")
+    assert back.chance == pytest.approx(share) and back.val_examples == 200
+    assert back.verdict() == result.verdict()

@@ -9,6 +9,8 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
   ``keras.metrics.AUC(num_thresholds=200)`` computes it, streamed over batches.
 * :class:`EpochMetrics`: loss, accuracy, error, SSE and AUC per member over an epoch,
   accumulated on the device without host synchronisation.
+* :func:`score_noise`, :data:`LEARNED`: the noise of one validation score, and how many
+  such units above chance count as learned.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 from lrlab.metrics._auc import AucCounts, keras_thresholds, roc_auc_keras
 from lrlab.metrics._classification import correct, cross_entropy, grad_norm, sse
 from lrlab.metrics._epoch import EpochMetrics
+from lrlab.metrics._noise import LEARNED, score_noise
 
 __all__ = [
+    "LEARNED",
     "AucCounts",
     "EpochMetrics",
     "correct",
@@ -25,5 +29,6 @@ __all__ = [
     "grad_norm",
     "keras_thresholds",
     "roc_auc_keras",
+    "score_noise",
     "sse",
 ]

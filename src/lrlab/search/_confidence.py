@@ -9,10 +9,10 @@ search result carries:
 * **chance**: the score of a model that learned nothing: the untrained model's validation
   score (:func:`untrained_score`), and for accuracy at least the largest class's share of
   the validation set, for AUC at least 0.5.
-* **noise** of a score ``s`` on ``n`` validation examples (:func:`score_noise`): for a
-  share (accuracy, error, AUC) the binomial standard error ``sqrt(p (1 - p) / n)`` with
-  ``p`` clipped to ``[0.02, 0.98]``; for a loss, ``|s| / sqrt(n)`` (a loss's standard error
-  is a multiple of its size over ``sqrt(n)``).
+* **noise** of a score ``s`` on ``n`` validation examples
+  (:func:`lrlab.metrics.score_noise`, re-exported here): for a share (accuracy, error, AUC)
+  the binomial standard error ``sqrt(p (1 - p) / n)`` with ``p`` clipped to
+  ``[0.02, 0.98]``; for a loss, ``|s| / sqrt(n)``.
 * **learned**: better than chance by more than twice the noise at chance, not diverged, and
   (where the table says) stable: its training or validation loss came back near the untrained model's.
 * **the pick** (:func:`choose`): among the rates that learned, the best; then, walking down
@@ -36,35 +36,15 @@ import numpy as np
 import pandas as pd
 
 from lrlab.data import ModelLoss, num_examples
+from lrlab.metrics import LEARNED, score_noise
 from lrlab.tasks import Split, Task
 from lrlab.train import majority_share, untrained_metrics
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "falling", "score_noise",
            "setback", "untrained_score", "val_size"]
 
-#: A candidate learned when it beats chance by this many noise units.
-LEARNED = 2.0
-
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
 NEIGHBOUR = 10 ** 0.5 * 1.01
-
-_SHARES = ("accuracy", "error", "auc")
-
-
-def score_noise(score: float, monitor: str, n: int) -> float:
-    """The noise of one validation score on ``n`` examples (see the module docstring).
-
-    Example:
-        >>> round(score_noise(0.5, "accuracy", 100), 3), round(score_noise(0.2, "loss", 400), 3)
-        (0.05, 0.01)
-    """
-    if not math.isfinite(score):
-        return math.inf
-    if monitor in _SHARES:
-        p = min(max(score, 0.02), 0.98)
-        return math.sqrt(p * (1 - p) / n)
-    return abs(score) / math.sqrt(n)
-
 
 def val_size(task: Task) -> int:
     """Validation examples: the split's rows, a Dataset's or a DataLoader's dataset's length

@@ -19,7 +19,7 @@ from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
-from lrlab.data import labels_of, to_device
+from lrlab.data import labels_of, num_examples, to_device
 from lrlab.metrics import EpochMetrics
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
@@ -448,7 +448,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             loop.steps_per_epoch, plan.epochs, chance=_chance(task))
+                             loop.steps_per_epoch, plan.epochs, chance=_chance(task),
+                             val_examples=_val_examples(task))
 
 
 def _chance(task: Task) -> float:
@@ -458,6 +459,13 @@ def _chance(task: Task) -> float:
         return math.nan
     share = majority_share(task)
     return share if task.monitor == "accuracy" else 1 - share
+
+
+def _val_examples(task: Task) -> int:
+    """Validation examples scored each epoch (0: the data cannot say, an iterable dataset)."""
+    if isinstance(task.val, Split):
+        return len(task.val)
+    return num_examples(task.val) or 0
 
 
 class _TensorFeed:

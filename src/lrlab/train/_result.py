@@ -18,6 +18,7 @@ import pandas as pd
 from lrlab._checks import out_dir
 from lrlab._errors import LrlabError
 from lrlab._io import UMASK
+from lrlab.metrics import LEARNED, score_noise
 from lrlab.optim import get_rule
 from lrlab.train._config import mult_label
 from lrlab.train._rank import rank, setting_labels
@@ -56,6 +57,8 @@ class SweepResult:
             can say when no rate beat it; ``nan`` when not known (another monitor, labels
             that cannot be read without loading the examples, a study read back from the
             store).
+        val_examples: validation examples scored each epoch (0: not known); the verdict's
+            allowance for noise (:func:`~lrlab.metrics.score_noise`) reads it.
     """
 
     task: str
@@ -70,6 +73,7 @@ class SweepResult:
     steps_per_epoch: int = 0
     optimizer: str = "sgd"
     chance: float = math.nan
+    val_examples: int = 0
 
     def __post_init__(self) -> None:
         if not self.epochs:  # made by hand, or read from an older folder: what it holds
@@ -82,7 +86,7 @@ class SweepResult:
     @classmethod
     def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
               recorder, steps: list, steps_per_epoch: int, epochs: int,
-              chance: float = math.nan) -> SweepResult:
+              chance: float = math.nan, val_examples: int = 0) -> SweepResult:
         """Assemble the tables once training has finished (used by :func:`lrlab.fit`)."""
         diverged_step = pop.diverged_step.cpu().numpy()
         return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
@@ -92,7 +96,7 @@ class SweepResult:
                                          diverged_epochs(diverged_step, steps_per_epoch)),
                    steps=_steps_frame(steps, steps_per_epoch), population=pop,
                    epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer,
-                   chance=chance)
+                   chance=chance, val_examples=val_examples)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -171,17 +175,24 @@ class SweepResult:
                 f"{self._chance_words(b)}{tail}")
 
     def _chance_words(self, best: pd.Series) -> str:
-        """The warning when the best member scored no better than always answering the
-        majority class: the rates then cannot be told apart by this monitor."""
+        """The warning when the best rate scored no better than always answering the
+        majority class, within the noise a search allows (:data:`~lrlab.metrics.LEARNED`
+        noise units on the validation set): the rates then cannot be told apart by this
+        monitor. With seeds, the rate's mean over them is what is compared, as it is ranked."""
         if not math.isfinite(self.chance):
             return ""
-        value = best[f"best_val_{self.monitor}"]
-        if (value > self.chance) if self.higher_is_better else (value < self.chance):
+        m = self.monitor
+        mean = best.get(f"mean_best_val_{m}")
+        value = mean if best.get("seeds", 1) > 1 and pd.notna(mean) else best[f"best_val_{m}"]
+        margin = (LEARNED * score_noise(self.chance, m, self.val_examples)
+                  if self.val_examples else 0.0)
+        sign = 1 if self.higher_is_better else -1
+        if sign * (value - self.chance) > margin:
             return ""
         hint = "'auc' or 'loss'" if "auc" in set(self.records["metric"]) else "'loss'"
-        return (f"; no rate beat always answering the majority class ({self.chance:.4f}), "
-                f"so {self.monitor} cannot rank these rates: rank by {hint} instead "
-                "(Task(..., monitor=...))")
+        return (f"; no rate beat always answering the majority class ({self.chance:.4f}) by "
+                f"more than the noise, so {m} cannot rank these rates: rank by {hint} "
+                "instead (Task(..., monitor=...))")
 
     def _basin_words(self, best: pd.Series) -> str:
         if self._chance_words(best):
@@ -212,6 +223,7 @@ class SweepResult:
                    "epochs": self.epochs, "steps_per_epoch": self.steps_per_epoch,
                    "optimizer": self.optimizer,
                    "chance": None if math.isnan(self.chance) else self.chance,
+                   "val_examples": self.val_examples,
                    "config": self.config,  # before any file is written
                    "summary": json.loads(self.summary().to_json(orient="records")),
                    "sensitivity": json.loads(self.sensitivity().frame().to_json(
@@ -266,7 +278,8 @@ class SweepResult:
                    optimizer=str(meta.get("optimizer") or meta["config"].get("optimizer")
                                  or "sgd"),
                    chance=float(meta.get("chance") if meta.get("chance") is not None
-                                else math.nan))
+                                else math.nan),
+                   val_examples=int(meta.get("val_examples") or 0))
 
 
 def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> None:
