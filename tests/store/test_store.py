@@ -3,12 +3,14 @@ version are refused with one line and left byte for byte as they were."""
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import no_time, sqlite_exec
 
 from lrlab._errors import LrlabError
@@ -20,7 +22,7 @@ from lrlab.store import (
     resume_study,
     run_study,
 )
-from lrlab.tasks import get_task
+from lrlab.tasks import Split, Task, get_task
 from lrlab.train import fit, validated
 
 
@@ -151,6 +153,36 @@ def test_a_checkpoint_over_sqlites_value_limit_is_kept_in_pieces(
                                   check_exact=True)
 
 
+#: What version 3 added: the columns the majority-class verdict reads.
+_WITHOUT_VERSION_3 = ("ALTER TABLE studies DROP COLUMN chance",
+                      "ALTER TABLE studies DROP COLUMN val_examples")
+
+
+def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
+    """A version-2 database (no chance, no val_examples) gains both columns on opening, with
+    one warning; its study reads back with chance unknown, and a study stored after the
+    upgrade keeps what the verdict needs."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(300, 4, generator=g), (torch.rand(300, generator=g) < 0.1).long()
+    task = Task("skewed", Split(x[:200], y[:200]), Split(x[200:], y[200:]),
+                lambda: torch.nn.Linear(4, 2), num_classes=2, batch_size=50)
+    config = validated(lrs=[0.1, 0.01], epochs=2)
+    db = tmp_path / "v2.db"
+    with Store(db) as store:
+        run_study(store, task, config, name="old")
+    sqlite_exec(db, *_WITHOUT_VERSION_3, "PRAGMA user_version = 2")
+    with pytest.warns(UserWarning, match=f"from schema version 2 to {SCHEMA_VERSION}"):
+        store = Store(db)
+    with store:
+        old = store.result("old")
+        assert math.isnan(old.chance) and old.val_examples == 0
+        run_study(store, task, config, name="new")
+        new = store.result("new")
+    share = float((y[200:] == 0).float().mean())
+    assert new.chance == pytest.approx(share) and new.val_examples == 100
+    assert new.verdict() == fit(task, config.members(), config).verdict()
+
+
 def test_a_version_1_database_is_migrated_and_resumes(tmp_path: Path, blobs) -> None:
     """A database of schema version 1 (one row per checkpoint) is upgraded on opening, with
     one warning, and its interrupted study resumes to the records of a run never stopped."""
@@ -163,8 +195,8 @@ def test_a_version_1_database_is_migrated_and_resumes(tmp_path: Path, blobs) -> 
                 "data BLOB NOT NULL, PRIMARY KEY (study, part, epoch))",
                 "INSERT INTO old SELECT study, part, epoch, created, data FROM checkpoints",
                 "DROP TABLE checkpoints", "ALTER TABLE old RENAME TO checkpoints",
-                "PRAGMA user_version = 1")
-    with pytest.warns(UserWarning, match="migrated .* from schema version 1 to 2"):
+                *_WITHOUT_VERSION_3, "PRAGMA user_version = 1")
+    with pytest.warns(UserWarning, match=f"migrated .* from schema version 1 to {SCHEMA_VERSION}"):
         store = Store(db)
     with store:
         assert [c.epoch for c in store.checkpoints("cut")] == [2]

@@ -35,10 +35,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lrlab.data import ModelLoss, num_examples
+from lrlab.data import ModelLoss
 from lrlab.metrics import LEARNED, score_noise
-from lrlab.tasks import Split, Task
-from lrlab.train import majority_share, untrained_metrics
+from lrlab.tasks import Task
+from lrlab.train import majority_share, untrained_metrics, val_examples
 
 __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "falling", "score_noise",
            "setback", "untrained_score", "val_size"]
@@ -47,12 +47,9 @@ __all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "falling"
 NEIGHBOUR = 10 ** 0.5 * 1.01
 
 def val_size(task: Task) -> int:
-    """Validation examples: the split's rows, a Dataset's or a DataLoader's dataset's length
-    (1000 when the data cannot say, an iterable dataset)."""
-    if isinstance(task.val, Split):
-        return len(task.val)
-    n = num_examples(task.val)  # a DataLoader's len() counts batches, not examples
-    return 1000 if n is None else n
+    """Validation examples (:func:`lrlab.train.val_examples`; 1000 when the data cannot
+    say, an iterable dataset)."""
+    return val_examples(task) or 1000
 
 
 def untrained_score(task: Task, seed: int) -> float:

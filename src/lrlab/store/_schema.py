@@ -21,7 +21,7 @@ __all__ = ["APPLICATION_ID", "PIECE_BYTES", "SCHEMA_VERSION", "connect"]
 #: ``PRAGMA application_id`` of every lrlab database: ``b"lrlb"`` as a big-endian integer.
 APPLICATION_ID = int.from_bytes(b"lrlb", "big")
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 60.0
 
@@ -43,7 +43,9 @@ CREATE TABLE studies (
     pid INTEGER,                       -- the process training it (while running)
     host TEXT,
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    updated TEXT NOT NULL,
+    chance REAL,                       -- the monitor for always answering the majority class
+    val_examples INTEGER NOT NULL DEFAULT 0  -- validation examples scored (0: not known)
 );
 CREATE TABLE members (
     study INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
@@ -96,6 +98,9 @@ INSERT INTO checkpoints_2 (study, part, epoch, piece, created, data)
     SELECT study, part, epoch, 0, created, data FROM checkpoints;
 DROP TABLE checkpoints;
 ALTER TABLE checkpoints_2 RENAME TO checkpoints""",
+    # 2 -> 3: what the verdict needs to say no rate beat the majority class
+    2: """ALTER TABLE studies ADD COLUMN chance REAL;
+ALTER TABLE studies ADD COLUMN val_examples INTEGER NOT NULL DEFAULT 0""",
 }
 
 _MAGIC = b"SQLite format 3\x00"

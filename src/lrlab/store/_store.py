@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -29,7 +30,7 @@ from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.store import _schema
 from lrlab.store._schema import BUSY_TIMEOUT, connect
-from lrlab.train import Checkpoint
+from lrlab.train import Checkpoint, majority_chance, val_examples
 
 if TYPE_CHECKING:
     from lrlab.tasks import Task
@@ -88,6 +89,8 @@ class StudyInfo:
     host: str | None
     created: str
     updated: str
+    chance: float = math.nan
+    val_examples: int = 0
 
     @property
     def state(self) -> str:
@@ -205,7 +208,8 @@ class Store:
             self._insert(db, name, command=command, task=task.name, monitor=task.monitor,
                          higher_is_better=task.higher_is_better, task_spec=task_spec,
                          config=config, members=members, epochs=epochs,
-                         steps_per_epoch=steps_per_epoch, parts=parts)
+                         steps_per_epoch=steps_per_epoch, parts=parts,
+                         chance=majority_chance(task), val_examples=val_examples(task))
         return name
 
     @_guarded
@@ -232,7 +236,8 @@ class Store:
                     task=result.task, monitor=result.monitor,
                     higher_is_better=result.higher_is_better, task_spec=task_spec,
                     config=config, members=members, status="done",
-                    epochs=result.epochs, steps_per_epoch=result.steps_per_epoch)
+                    epochs=result.epochs, steps_per_epoch=result.steps_per_epoch,
+                    chance=result.chance, val_examples=result.val_examples)
                 done = int(result.records["epoch"].max())
                 self._insert_records(db, study, result.records, result.steps)
                 self._set_diverged(db, study, _int(result.members["diverged_step"]),
@@ -261,17 +266,19 @@ class Store:
     def _insert(db: sqlite3.Connection, name: str, *, command: str, task: str, monitor: str,
                 higher_is_better: bool, task_spec: dict[str, Any], config: SweepConfig,
                 members: list[Member], epochs: int, steps_per_epoch: int,
-                parts: Sequence[tuple[int, int, str]] = (), status: str = "running") -> int:
+                parts: Sequence[tuple[int, int, str]] = (), status: str = "running",
+                chance: float = math.nan, val_examples: int = 0) -> int:
         now, running = _now(), status == "running"
         cur = db.execute(
             "INSERT INTO studies (name, command, task, task_spec, config, monitor, "
             "higher_is_better, epochs, steps_per_epoch, parts, status, pid, host, created, "
-            "updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "updated, chance, val_examples) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, command, task, json.dumps(task_spec), config.model_dump_json(), monitor,
              int(higher_is_better), epochs, steps_per_epoch, json.dumps([list(p) for p in parts]),
              status,
              os.getpid() if running else None, socket.gethostname() if running else None,
-             now, now))
+             now, now, None if math.isnan(chance) else float(chance), int(val_examples)))
         db.executemany("INSERT INTO members (study, member, label, lr, seed, spec) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        [(cur.lastrowid, k, m.name(), m.lr, m.seed, m.model_dump_json())
@@ -285,7 +292,8 @@ class Store:
             "SELECT s.name, s.id, command, task, task_spec, config, monitor, higher_is_better,"
             " epochs, steps_per_epoch, parts, status, epochs_done,"
             " (SELECT count(*) FROM members m WHERE m.study = s.id), NULL,"
-            " pid, host, created, updated FROM studies s WHERE s.name = ?", (name,)).fetchone()
+            " pid, host, created, updated, chance, val_examples FROM studies s"
+            " WHERE s.name = ?", (name,)).fetchone()
         if row is None:
             names = [r[0] for r in self._conn.execute(
                 "SELECT name FROM studies ORDER BY id DESC LIMIT 5")]
@@ -511,7 +519,8 @@ class Store:
                            higher_is_better=info.higher_is_better, config=info.config,
                            records=records, members=table, steps=steps, epochs=info.epochs,
                            steps_per_epoch=info.steps_per_epoch,
-                           optimizer=info.config.get("optimizer", "sgd"))
+                           optimizer=info.config.get("optimizer", "sgd"),
+                           chance=info.chance, val_examples=info.val_examples)
 
     def _steps(self, study: int) -> pd.DataFrame | None:
         rows = self._conn.execute(
@@ -540,7 +549,8 @@ def _parse_row(values: list) -> list:
     SweepConfig.model_validate(values[5])  # the settings must still be settings
     values[7] = bool(values[7])
     values[10] = [(int(a), int(b), str(f)) for a, b, f in json.loads(values[10])]
-    for i in (8, 9, 12):  # epochs, steps per epoch, epochs done
+    values[19] = math.nan if values[19] is None else float(values[19])  # chance
+    for i in (8, 9, 12, 20):  # epochs, steps per epoch, epochs done, validation examples
         if not isinstance(values[i], int) or isinstance(values[i], bool) or values[i] < 0:
             raise ValueError(f"a count is {values[i]!r}")
     return values

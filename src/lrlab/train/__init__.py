@@ -2,7 +2,15 @@
 
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint, fork
 from lrlab.train._config import Member, SweepConfig, check_distinct, parse_lrs, validated
-from lrlab.train._fit import EpochReport, fit, majority_share, resolve_task, untrained_metrics
+from lrlab.train._fit import (
+    EpochReport,
+    fit,
+    majority_chance,
+    majority_share,
+    resolve_task,
+    untrained_metrics,
+    val_examples,
+)
 from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
@@ -36,6 +44,7 @@ __all__ = [
     "fingerprint",
     "fit",
     "fork",
+    "majority_chance",
     "majority_share",
     "mean_loss",
     "members_table",
@@ -48,5 +57,6 @@ __all__ = [
     "setting_labels",
     "threads_for",
     "untrained_metrics",
+    "val_examples",
     "validated",
 ]

@@ -448,20 +448,21 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             loop.steps_per_epoch, plan.epochs, chance=_chance(task),
-                             val_examples=_val_examples(task))
+                             loop.steps_per_epoch, plan.epochs, chance=majority_chance(task),
+                             val_examples=val_examples(task))
 
 
-def _chance(task: Task) -> float:
-    """The monitor's value for always answering the majority class (accuracy or error);
-    ``nan`` for any other monitor or when the labels cannot be read cheaply."""
+def majority_chance(task: Task) -> float:
+    """The monitor's value for always answering the majority class (accuracy or error,
+    from :func:`majority_share`); ``nan`` for any other monitor or when the labels cannot
+    be read without loading the examples."""
     if task.monitor not in ("accuracy", "error"):
         return math.nan
     share = majority_share(task)
     return share if task.monitor == "accuracy" else 1 - share
 
 
-def _val_examples(task: Task) -> int:
+def val_examples(task: Task) -> int:
     """Validation examples scored each epoch (0: the data cannot say, an iterable dataset)."""
     if isinstance(task.val, Split):
         return len(task.val)
