@@ -418,8 +418,9 @@ class Population:
                 outputs, losses = self._compiler("forward", self._outputs_losses, x, y,
                                                  loss_fn, shared)
             batch_loss = losses.mean(dim=1)
-        loss = batch_loss.detach()
-        everyone = self._flag_divergence(loss)
+        loss = batch_loss if tape is not None else batch_loss.detach()
+        # (a cross-entropy is never negative: no abs() for the hand-written pass's)
+        everyone = self._flag_divergence(loss, positive=tape is not None)
         alive = None if everyone else self.alive
         hp = dict(self.hparams)
         if lr is not None:
@@ -468,7 +469,9 @@ class Population:
         outputs = program.forward(x, shared, tape)
         if outputs.dim() != 3:  # logits with more axes: the autograd path
             return None
-        index = y.to(device=outputs.device, dtype=torch.int64).expand(outputs.shape[:-1])
+        if y.dtype != torch.int64 or y.device != outputs.device:
+            y = y.to(device=outputs.device, dtype=torch.int64)
+        index = y.expand(outputs.shape[:-1])
         return outputs, program.cross_entropy(outputs, index, tape), tape
 
     def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
@@ -568,7 +571,7 @@ class Population:
             offset += size
         return out
 
-    def _flag_divergence(self, loss: Tensor) -> bool:
+    def _flag_divergence(self, loss: Tensor, positive: bool = False) -> bool:
         """Freeze members whose loss is NaN/Inf or beyond their bound; whether all live
         (then the step skips masking).
 
@@ -576,6 +579,7 @@ class Population:
         CPU one host read lets the common case (everyone alive) skip all masking; on an
         accelerator that read would stall the queue every step, so the answer is always
         "mask" and the mask stays on the device (masking a live member changes no bit).
+        ``positive``: the losses are never negative (a cross-entropy), so no ``abs``.
         """
         self.steps += 1
         if self._bound is None:
@@ -583,7 +587,7 @@ class Population:
             factor = self.divergence_factor
             bound = loss.abs().clamp_min(1.0) * factor if factor else torch.full_like(loss, big)
             self._bound = bound.nan_to_num(big, big)
-        ok = loss.abs() <= self._bound
+        ok = (loss if positive else loss.abs()) <= self._bound
         if self._check_on_host and (bool(ok.all()) if self._all_alive
                                     else bool((ok & self.alive).sum() == self.members)):
             return True
