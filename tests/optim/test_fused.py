@@ -24,10 +24,17 @@ def _start(k: int) -> list[Tensor]:
     return [p.detach().expand(k, *p.shape).clone() for p in mlp().parameters()]
 
 
+# Defaults of 0 that a nudge leaves 0 but whose non-zero branch the in-place step has: set
+# in the decay runs (the no-decay run keeps the default's branch).
+NONZERO = {"delta_bar_delta": {"theta": 0.3, "momentum": 0.5}}
+
+
 def _hparams(rule: UpdateRule, k: int, decay: bool) -> dict[str, Tensor]:
-    """Distinct values per member: rates 0.03 / 0.01 / 0.003..., the defaults nudged."""
+    """Distinct values per member: rates 0.03 / 0.01 / 0.003..., the defaults nudged
+    (with decay, ``NONZERO``'s values in place of zero defaults)."""
     hp = {"lr": torch.tensor([0.03, 0.01, 0.003, 0.001][:k], dtype=F64)}
-    for name, value in rule.defaults.items():
+    given = NONZERO.get(rule.name, {}) if decay else {}
+    for name, value in {**rule.defaults, **given}.items():
         spread = 1 - 0.02 * torch.arange(k, dtype=F64) if name != "weight_decay" else 1.0
         hp[name] = torch.full((k,), float(value), dtype=F64) * spread
     if decay and "weight_decay" in rule.defaults:
