@@ -374,3 +374,14 @@ def fit_from_scratch(task, lrs, epochs):
     config = validated(lrs=lrs, epochs=epochs, optimizer="sgd", seed=0)
     return fit(task, config.members(), config)
 
+
+
+def test_nothing_learned_is_said_once_naming_the_rule_that_chose(stuck) -> None:
+    """One nothing-learned line (auto's, with the budget and what to try), naming which rule
+    gave the guess (review: it read "the lowest stable one" whatever had chosen)."""
+    said = [w for w in stuck.warnings if w.startswith("no rate learned")]
+    assert len(said) == 1
+    assert any(how in said[0] for how in (
+        "is the highest rate whose training loss still fell",
+        "is the lowest stable rate, no rate's training loss having fallen",
+        "is the highest stable rate", "is the best score"))

@@ -191,3 +191,30 @@ def test_nothing_learned_picks_the_highest_rate_still_falling_near_the_untrained
     t = _flat([0.1, 1.0], [0.99, 0.99], [0.98, 0.98])
     t.loc[1, "diverged"] = True
     assert falling(t) == 0.1
+
+
+def test_choose_says_which_rule_picked_when_nothing_learned() -> None:
+    """Nothing learned: the Choice names its rule (the highest stable rate, else the best
+    score); a learned pick names none."""
+    t = pd.DataFrame({"lr": [0.01, 0.1, 1.0], "score": [0.26, 0.25, 0.24],
+                      "diverged": [False, False, False], "stable": [True, True, False]})
+    kw = {"higher_is_better": True, "chance": 0.25, "monitor": "accuracy", "n": 100}
+    stable = choose(t, **kw)
+    assert (stable.lr, stable.how) == (0.1, "the highest stable rate")
+    none = choose(t.assign(stable=False), **kw)
+    assert (none.lr, none.how) == (0.01, "the best score, no rate being stable")
+    assert choose(t.drop(columns="stable"), **kw).how == "the best score"
+    assert choose(t.assign(score=[0.5, 0.9, 0.3]), **kw).how == ""
+
+
+def test_grid_advice_when_no_rate_stayed_finite() -> None:
+    """Every rate diverged or ended non-finite: the advice points below the lowest rate
+    (review: it advised rates above the largest, or between two that both diverged)."""
+    from lrlab.search._grid import _nothing_learned
+
+    t = pd.DataFrame({"lr": [0.1, 1.0, 10.0], "diverged": [False, True, True],
+                      "final": [float("nan"), 0.3, 0.3]})
+    assert _nothing_learned(t).startswith("no rate beat chance and none stayed finite: try "
+                                          "rates below 0.1")
+    assert "above 0.1" in _nothing_learned(t.assign(final=[0.3, 0.3, 0.3],
+                                                    diverged=[False, False, True]).iloc[:1])

@@ -38,6 +38,7 @@ candidates and the pick lost a full point.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -467,10 +468,13 @@ class _Race:
         if choice.learned or "last" not in t:
             return choice
         lr = falling(t)
-        if not math.isfinite(lr):
-            steady = t[t["stable"] & ~t["diverged"]]
-            lr = float(steady["lr"].min()) if len(steady) else choice.lr
-        return Choice(lr, math.nan, (), ())
+        if math.isfinite(lr):
+            return Choice(lr, math.nan, (), (), "the highest rate whose training loss still fell")
+        steady = t[t["stable"] & ~t["diverged"]]
+        if not len(steady):
+            return choice
+        return Choice(float(steady["lr"].min()), math.nan, (), (),
+                      "the lowest stable rate, no rate's training loss having fallen")
 
     def lengthen(self, allowed: float) -> Choice | None:
         """Nothing learned: continue every stable rate from where its race stopped, doubling
@@ -538,8 +542,13 @@ class _Race:
         return choice.lr, seen
 
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
-        return assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
-                      monitor=self.monitor, n=self.n, extra=extra)
+        c = assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
+                   monitor=self.monitor, n=self.n, extra=extra)
+        if any(w.startswith("no rate learned in the budget") for w in extra):
+            # auto's own line says it, with the budget and what to try: one line, not two
+            c = dataclasses.replace(c, warnings=tuple(
+                w for w in c.warnings if not w.startswith("no rate learned: ")))
+        return c
 
 
 def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, float]],
@@ -606,9 +615,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     out = []
     longer = (f" (the stable ones trained on to {race.horizon})" if race.longer else "")
     if not choice.learned:
-        why = (f"{rate(choice.lr)} is the highest rate whose training loss still fell"
-               if choice.lr == falling(race.table()) else
-               f"no rate's training loss fell, so the lowest stable one, {rate(choice.lr)}")
+        why = f"the pick, {rate(choice.lr)}, is {choice.how or 'the best score'}"
         out.append(f"no rate learned in the budget: in {race.epochs} epoch(s){longer} on "
                    f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} "
                    f"(up to the largest rate the range test reached, {rate(reached)}) beat "
@@ -622,7 +629,9 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     elif not clear:
         out.append("the range test showed no clear descent: the race was placed from the "
                    "largest rate it reached down")
-    elif past_bottom(lr, turn):
+    elif past_bottom(lr, turn) and lr < max(race.raced) / (1 + 1e-9):
+        # (a pick at the top of the raced rates has the edge warning instead: its race says
+        # a higher rate might be better, and two warnings advising opposite ways help nobody)
         out.append(past_bottom(lr, turn))
     # a pick the second-seed check replaced by the lower rate is no warning: the check did
     # its job and nothing is left for a user to do (the explanation says what it saw)

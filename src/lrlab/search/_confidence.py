@@ -91,12 +91,15 @@ class Choice:
         best_lr: the best-scoring rate that learned (``nan`` when none did).
         learned: the rates that learned, increasing.
         tied: the rates within the noise of the best that the pick walked down through.
+        how: when none learned, which rule chose the pick, in words ("the highest stable
+            rate"); empty otherwise.
     """
 
     lr: float
     best_lr: float
     learned: tuple[float, ...]
     tied: tuple[float, ...]
+    how: str = ""
 
 
 def _better(a: float, b: float, higher: bool) -> bool:
@@ -157,10 +160,13 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
         steady = (t["stable"].to_numpy(bool) & ~t["diverged"].to_numpy(bool)
                   if "stable" in t else np.zeros(len(t), bool))
         if steady.any():
-            return Choice(float(t["lr"][np.flatnonzero(steady)[-1]]), math.nan, (), ())
+            return Choice(float(t["lr"][np.flatnonzero(steady)[-1]]), math.nan, (), (),
+                          "the highest stable rate")
         finite = np.where(np.isfinite(scores), scores, -np.inf if higher_is_better else np.inf)
         i = int(np.argmax(finite) if higher_is_better else np.argmin(finite))
-        return Choice(float(t["lr"][i]), math.nan, (), ())
+        return Choice(float(t["lr"][i]), math.nan, (), (),
+                      "the best score, no rate being stable" if "stable" in t else
+                      "the best score")
     idx = np.flatnonzero(ok)
     best = int(idx[np.argmax(scores[idx])] if higher_is_better else idx[np.argmin(scores[idx])])
     noise = score_noise(scores[best], monitor, n)

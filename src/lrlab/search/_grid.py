@@ -127,7 +127,10 @@ def _nothing_learned(table: pd.DataFrame) -> str:
     t = table.sort_values("lr")
     lrs = t["lr"].to_numpy(float)
     gone = t["diverged"].to_numpy(bool) | ~np.isfinite(t["final"].to_numpy(float))
-    top = lrs[~gone][-1] if (~gone).any() else lrs[0]
+    if gone.all():
+        return (f"no rate beat chance and none stayed finite: try rates below {rate(lrs[0])}, "
+                "and check the data and the loss")
+    top = lrs[~gone][-1]
     above = lrs[gone & (lrs > top)]
     if not len(above):
         return f"no rate beat chance: try rates above {rate(top)} (it did not diverge) or more epochs"

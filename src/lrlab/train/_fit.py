@@ -128,7 +128,7 @@ def majority_share(task: Task) -> float:
     classifier that learned nothing but the label counts scores. ``nan`` when ``task`` is
     not a classifier or its validation labels cannot be read without loading the examples
     (:func:`~lrlab.data.labels_of`). Labels below 0 (``ignore_index``) are not counted;
-    0/1 float targets (one binary logit) count as two classes.
+    0/1 float or bool targets (one binary logit) count as two classes.
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -145,10 +145,14 @@ def majority_share(task: Task) -> float:
     if labels is None:
         return math.nan
     labels = labels.reshape(-1).cpu()
+    if labels.dtype == torch.bool:
+        labels = labels.long()
     if labels.is_floating_point():
         if not bool(((labels == 0) | (labels == 1)).all()):
             return math.nan  # a regression's targets
         labels = labels.long()
+    if labels.is_complex() or not len(labels):
+        return math.nan
     labels = labels[labels >= 0]
     if not len(labels):
         return math.nan
@@ -439,6 +443,7 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     else:
         feed = _DataFeed(task, members, plan, device, dtype)
         task = feed.task
+    chance, scored = majority_chance(task), val_examples(task)  # before: nothing to lose
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     rates = _rate_table(members, plan, device, dtype)
     loop = _Loop(task, members, config, pop, rates, plan)
@@ -448,8 +453,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             loop.steps_per_epoch, plan.epochs, chance=majority_chance(task),
-                             val_examples=val_examples(task))
+                             loop.steps_per_epoch, plan.epochs, chance=chance,
+                             val_examples=scored)
 
 
 def majority_chance(task: Task) -> float:
