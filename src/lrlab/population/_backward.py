@@ -232,9 +232,11 @@ class Program:
         one after another, about 800 KB on MNIST's MLP, where the whole ``(K, P)`` gradient
         is 13 MB at K = 16). It is also quicker on narrow layers (256 -> 10 on MNIST at
         K = 16: 0.25 ms, where ``x^T dy`` batched as autograd orders it takes 2.4 ms), and
-        since a member's products are calls of the same shapes whatever the population, its
-        bits cannot depend on its neighbours (MKL's batched kernels round small products by
-        their position in the batch). The values equal :meth:`backward`'s up to rounding.
+        since a member's weight products are calls of the same shapes whatever the
+        population, their rounding cannot depend on its neighbours (MKL's batched kernels
+        round small products by their position in the batch); the chain back through the
+        layers stays batched over K, and tests/population finds the whole step independent
+        of the population's size. The values equal :meth:`backward`'s up to rounding.
         """
         layers = [(op, g3, x3, None if op.bias_at is None else g3.sum(1))
                   for op, g3, x3 in self._deltas(tape, alive, batch)]
