@@ -143,3 +143,19 @@ def test_large_members_predict_member_by_member_as_the_batched_forward(shared: b
         got, want = pop.predict(x, shared=shared), pop.forward(x, shared=shared)
     assert got.shape == want.shape == (3, 2100, 5)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_one_input_first_layer_equals_autograd_at_32_members():
+    """A 1 -> 100 first layer (one input: weight_grad's elementwise order) takes the same
+    order on the autograd path, so the two paths stay equal bit for bit (review: at 32
+    members autograd's one-row batched product rounded differently)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 100), nn.ReLU(), nn.Linear(100, 3))
+    lrs = [0.5 / 1.2 ** k for k in range(32)]
+    by_hand, reference = _pair(model, "sgd", lrs, torch.float32)
+    g = torch.Generator().manual_seed(4)
+    for _ in range(4):
+        x, y = torch.randn(64, 1, generator=g), torch.randint(0, 3, (64,), generator=g)
+        by_hand.step(x, y, cross_entropy)
+        reference.step(x, y, _autograd_loss)
+    assert torch.equal(by_hand.flat, reference.flat)

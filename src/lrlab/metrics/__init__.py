@@ -16,12 +16,19 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
 from __future__ import annotations
 
 from lrlab.metrics._auc import AucCounts, keras_thresholds, roc_auc_keras
-from lrlab.metrics._classification import correct, cross_entropy, grad_norm, sse
+from lrlab.metrics._classification import (
+    NARROW_CLASSES,
+    correct,
+    cross_entropy,
+    grad_norm,
+    sse,
+)
 from lrlab.metrics._epoch import EpochMetrics
 from lrlab.metrics._noise import LEARNED, score_noise
 
 __all__ = [
     "LEARNED",
+    "NARROW_CLASSES",
     "AucCounts",
     "EpochMetrics",
     "correct",

@@ -41,7 +41,9 @@ def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
         ) from None
 
 
-_NARROW = 64  # class axes at most this wide are reduced along a transposed copy on CPU
+#: Class axes at most this wide are reduced along a transposed (class-major) copy on the
+#: CPU; the population's backward passes lay out a narrow last layer's gradient to suit.
+NARROW_CLASSES = 64
 
 
 def _class_layout(logits: Tensor) -> tuple[Tensor, int]:
@@ -52,7 +54,7 @@ def _class_layout(logits: Tensor) -> tuple[Tensor, int]:
     long sample axis instead, 3-9x faster for C = 3 and still faster for C = 10 (same values
     up to rounding). Elsewhere (CUDA, wide class axes) the logits as they are, axis -1.
     """
-    if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > _NARROW:
+    if logits.device.type != "cpu" or logits.dim() < 2 or logits.shape[-1] > NARROW_CLASSES:
         return logits, -1
     return logits.transpose(-1, -2).contiguous(), -2
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from lrlab.population._batched import Plan, own_layout, weight_grad
+from lrlab.population._batched import NARROW_OUT, Plan, own_layout, weight_grad
 
 __all__ = ["Program", "Tape"]
 
@@ -48,7 +48,6 @@ _ACTIVATIONS = {
 # ``nn.ReLU()``, ``nn.Tanh()`` and ``nn.Sigmoid()`` call), out of place and in place
 _FORWARD = {nn.ReLU: torch.relu, nn.Tanh: torch.tanh, nn.Sigmoid: torch.sigmoid}
 _FORWARD_ = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_, nn.Sigmoid: torch.sigmoid_}
-_NARROW = 64  # lrlab.metrics.cross_entropy's log-softmax runs on a transposed copy up to this
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,7 @@ class Program:
     def cross_entropy(logits: Tensor, index: Tensor, tape: Tape) -> Tensor:
         """Per-sample losses ``(K, B)`` as :func:`lrlab.metrics.cross_entropy` computes
         them, from int64 targets already broadcast to ``(K, B)``."""
-        tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= _NARROW
+        tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= NARROW_OUT
         # narrow: the log-softmax along a transposed copy, (K, C, B), read in that layout
         axis = -2 if tape.narrow else -1  # the class axis of tape.log_probs
         z = logits.transpose(-1, -2).contiguous() if tape.narrow else logits

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lrlab.metrics import NARROW_CLASSES
+
 __all__ = ["NARROW_OUT", "Plan", "batched_forward", "own_layout", "plan", "supports",
            "weight_grad"]
 
@@ -72,8 +74,9 @@ def own_layout(w: Tensor) -> bool:
 
 #: Linear layers with at most this many outputs may receive their output gradient as a
 #: transposed view (lrlab's cross-entropy works along a transposed copy of class axes up to
-#: 64 wide on the CPU; :func:`weight_grad` then lays the input out to suit it).
-NARROW_OUT = 64
+#: :data:`lrlab.metrics.NARROW_CLASSES` wide on the CPU; :func:`weight_grad` then lays the
+#: input out to suit it).
+NARROW_OUT = NARROW_CLASSES
 
 #: :func:`weight_grad` sums outer products for layers of at most this many outputs fed a
 #: transposed gradient, and at most :data:`OUTER_MAX` products ``B * out * in`` a member
@@ -150,7 +153,7 @@ def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared:
     # compiled: inductor picks the layouts itself (and dynamo trips over the Function);
     # else the Function for every layer whose weight gradient weight_grad computes in
     # other calls than autograd would (the hand-written backward pass makes the same ones)
-    by_hand = ((own_layout(w) or w.shape[1] <= NARROW_OUT)
+    by_hand = ((own_layout(w) or w.shape[1] <= NARROW_OUT or w.shape[2] == 1)
                and not torch.compiler.is_compiling())
     y = _BatchedLinear.apply(x, w, b) if by_hand else _affine(x, w, b)
     return y.reshape(w.shape[0], *lead, w.shape[1])

@@ -546,12 +546,11 @@ class Population:
             self._grad_buffer_views = self._views(self._grad_buffer)
         return self._grad_buffer, self._grad_buffer_views
 
-    def _flat_grad(self, grads: Sequence[Tensor], out: Tensor | None = None) -> Tensor:
-        """The gradients as one ``(K, P)`` tensor shaped like ``flat`` (into ``out``)."""
-        flat_grad = torch.empty_like(self.flat) if out is None else out
-        for view, g in zip(self._views(flat_grad), grads):
+    def _flat_grad(self, grads: Sequence[Tensor], out: Tensor) -> Tensor:
+        """The gradients copied into ``out``, a ``(K, P)`` tensor shaped like ``flat``."""
+        for view, g in zip(self._views(out), grads):
             view.copy_(g)  # one pass each, whatever the layout autograd handed back
-        return flat_grad
+        return out
 
     def _save_buffers(self) -> Callable[[], None]:
         """Undo for a failed first compiled call: put the buffers back as they are now."""
