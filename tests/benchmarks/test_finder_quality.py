@@ -3,22 +3,13 @@ and the unseen tasks' hand-written recurrent cells are torch's LSTM and Elman ce
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def bench(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    yield importlib.import_module("finder_quality"), importlib.import_module("finder_tasks")
-    for name in ("finder_quality", "finder_tasks", "_common"):
-        sys.modules.pop(name, None)
+def bench(bench_import):
+    return bench_import("finder_quality"), bench_import("finder_tasks")
 
 
 def test_redo_names_finders_by_whole_words(bench):

@@ -3,7 +3,6 @@ table and JSON, with ratios that follow from its own timings; its ResNet-18 is t
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -11,16 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
-
 
 @pytest.fixture
-def gpu_check(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    module = importlib.import_module("gpu_check")
-    yield module
-    for name in ("gpu_check", "_resnet", "_common"):
-        sys.modules.pop(name, None)
+def gpu_check(bench_import):
+    return bench_import("gpu_check")
 
 
 def test_the_check_runs_at_tiny_size_and_reports_what_it_timed(gpu_check, tmp_path: Path):

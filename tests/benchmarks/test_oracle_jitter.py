@@ -3,22 +3,12 @@ table's counts, on constructed regrets (training is ``finder_quality.py``'s, tes
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 @pytest.fixture
-def jitter(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    module = importlib.import_module("oracle_jitter")
-    yield module
-    for name in ("oracle_jitter", "finder_quality", "finder_tasks", "_common"):
-        sys.modules.pop(name, None)
+def jitter(bench_import):
+    return bench_import("oracle_jitter")
 
 
 def test_the_neighbours_are_a_twelfth_and_a_sixth_of_a_decade_either_side(jitter) -> None:
