@@ -89,3 +89,22 @@ def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str
     monkeypatch.chdir(tmp_path)
     yield name
     sys.modules.pop(name, None)
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def bench_import(monkeypatch: pytest.MonkeyPatch):
+    """``bench_import("finder_quality")``: a benchmark script's module, imported as a run
+    imports it (``benchmarks/`` on ``sys.path`` for the test; every module that import
+    loaded from there is dropped again afterwards)."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    before = set(sys.modules)
+    yield importlib.import_module
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        if str(BENCHMARKS) in str(getattr(module, "__file__", "") or ""):
+            sys.modules.pop(name, None)
