@@ -21,6 +21,17 @@ def test_redo_names_finders_by_whole_words(bench):
     assert fq.named("lrlab auto (adam)", "lrlab auto") and not fq.named("lrlab auto", "auto (")
 
 
+def _cell_like(cell: torch.nn.Module, linear: torch.nn.Linear, inputs: int) -> torch.nn.Module:
+    """torch's ``cell`` given the weights of a hand-written cell's one ``linear`` over
+    ``[x, h]`` (input weights first, then the hidden ones; one bias)."""
+    with torch.no_grad():
+        cell.weight_ih.copy_(linear.weight[:, :inputs])
+        cell.weight_hh.copy_(linear.weight[:, inputs:])
+        cell.bias_ih.copy_(linear.bias)
+        cell.bias_hh.zero_()
+    return cell
+
+
 def test_the_hand_written_cells_are_torchs(bench):
     """The LSTM and the tanh RNN unrolled by hand (so a population vectorises them) give
     torch.nn.LSTMCell's and RNNCell's last state with the same weights."""
@@ -28,23 +39,15 @@ def test_the_hand_written_cells_are_torchs(bench):
     torch.manual_seed(0)
     x = torch.randn(5, 7, 6)
     lstm = ft.LSTM(6, hidden=4)
-    ref = torch.nn.LSTMCell(6, 4)
+    ref = _cell_like(torch.nn.LSTMCell(6, 4), lstm.gates, inputs=6)
     with torch.no_grad():
-        ref.weight_ih.copy_(lstm.gates.weight[:, :6])
-        ref.weight_hh.copy_(lstm.gates.weight[:, 6:])
-        ref.bias_ih.copy_(lstm.gates.bias)
-        ref.bias_hh.zero_()
         h = c = torch.zeros(5, 4)
         for t in range(7):
             h, c = ref(x[:, t], (h, c))
         torch.testing.assert_close(lstm(x), lstm.head(h))
     rnn = ft.TanhRNN(6, hidden=4)
-    cell = torch.nn.RNNCell(6, 4)
+    cell = _cell_like(torch.nn.RNNCell(6, 4), rnn.cell, inputs=6)
     with torch.no_grad():
-        cell.weight_ih.copy_(rnn.cell.weight[:, :6])
-        cell.weight_hh.copy_(rnn.cell.weight[:, 6:])
-        cell.bias_ih.copy_(rnn.cell.bias)
-        cell.bias_hh.zero_()
         h = torch.zeros(5, 4)
         for t in range(7):
             h = cell(x[:, t], h)

@@ -629,10 +629,10 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     elif not clear:
         out.append("the range test showed no clear descent: the race was placed from the "
                    "largest rate it reached down")
-    elif past_bottom(lr, turn) and lr < max(race.raced) / (1 + 1e-9):
+    elif lr < max(race.raced) / (1 + 1e-9) and (past := past_bottom(lr, turn)):
         # (a pick at the top of the raced rates has the edge warning instead: its race says
         # a higher rate might be better, and two warnings advising opposite ways help nobody)
-        out.append(past_bottom(lr, turn))
+        out.append(past)
     # a pick the second-seed check replaced by the lower rate is no warning: the check did
     # its job and nothing is left for a user to do (the explanation says what it saw)
     return tuple(out)
