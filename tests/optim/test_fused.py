@@ -26,7 +26,16 @@ def _start(k: int) -> list[Tensor]:
 
 # Defaults of 0 that a nudge leaves 0 but whose non-zero branch the in-place step has: set
 # in the decay runs (the no-decay run keeps the default's branch).
-NONZERO = {"delta_bar_delta": {"theta": 0.3, "momentum": 0.5}}
+NONZERO = {"delta_bar_delta": {"theta": 0.3, "momentum": 0.5}, "rmsprop": {"momentum": 0.5},
+           "adagrad": {"lr_decay": 0.01}, "sf_sgd": {"r": 1.0}, "sf_adamw": {"r": 1.0}}
+
+
+def test_every_zero_default_with_a_branch_is_set_somewhere() -> None:
+    """A zero default (other than weight decay) that no run sets would leave its non-zero
+    branch of the in-place step untested."""
+    for name in FUSED:
+        zero = {k for k, v in RULES[name].defaults.items() if v == 0 and k != "weight_decay"}
+        assert zero <= set(NONZERO.get(name, {})), (name, zero)
 
 
 def _hparams(rule: UpdateRule, k: int, decay: bool) -> dict[str, Tensor]:
