@@ -173,3 +173,50 @@ def plain_run(task: Task, lr: float, *, seed: int = 0, epochs: int | None = None
                 loss.backward()
                 opt.step()
     return model
+
+
+class Tokens(Dataset):
+    """Dicts of integer token ids and a label, 90% class 0; the labels are given only by
+    ``__getitem__`` (no ``targets`` attribute to read up front). With ``signal`` class 1
+    sequences hold token 19 somewhere (and no class 0 one does); without, the labels are
+    noise."""
+
+    def __init__(self, n: int, seed: int, *, signal: bool) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(0, 19, (n, 8), generator=g)
+        positive = torch.rand(n, generator=g) < 0.1
+        if signal:
+            where = torch.randint(0, 8, (int(positive.sum()),), generator=g)
+            self.ids[positive.nonzero()[:, 0], where] = 19
+        self._y = positive.long()
+
+    def __len__(self) -> int:
+        return len(self._y)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return {"input_ids": self.ids[i], "labels": self._y[i]}
+
+
+class TokenBag(nn.Module):
+    """Mean of token embeddings, then class logits; ``own_loss``: a Hugging Face style dict
+    with the loss when given labels."""
+
+    def __init__(self, own_loss: bool) -> None:
+        super().__init__()
+        self.embed, self.head, self.own_loss = nn.Embedding(20, 8), nn.Linear(8, 2), own_loss
+
+    def forward(self, input_ids: Tensor, labels: Tensor | None = None):
+        logits = self.head(self.embed(input_ids).mean(1))
+        if not self.own_loss:
+            return logits
+        return {"logits": logits} | ({} if labels is None
+                                     else {"loss": F.cross_entropy(logits, labels)})
+
+
+def tokens_task(*, signal: bool, own_loss: bool, n: int = 2000) -> Task:
+    """Imbalanced token classification from a DataLoader of dicts (see :class:`Tokens`)."""
+    train = DataLoader(Tokens(n, 0, signal=signal), batch_size=20, shuffle=True)
+    val = DataLoader(Tokens(n // 2, 1, signal=signal), batch_size=200)
+    return Task.from_loaders(lambda: TokenBag(own_loss), train, val,
+                             loss=None if own_loss else nn.CrossEntropyLoss(), name="tokens",
+                             epochs=3)

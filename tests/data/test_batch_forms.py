@@ -131,14 +131,22 @@ def test_per_pixel_classes_on_axis_1_are_scored_per_pixel(h: int, w: int) -> Non
 
 def test_the_searches_chance_level_reads_per_pixel_classes() -> None:
     """The untrained model's per-pixel accuracy, which every search compares rates with
-    (it failed on the logits' shape, so auto on such a task stopped with an error)."""
-    from lrlab.search import untrained_score
+    (it failed on the logits' shape, so auto on such a task stopped with an error), and the
+    majority class counted per pixel too (the accuracy of always answering it), while the
+    noise counts images."""
+    from lrlab.search import baseline
 
     task = _segmentation(5, 6)
     model = task.init_model(2)
     with torch.no_grad():
         hits = [(model(x).argmax(1) == y).double().flatten() for x, y in task.val]
-    assert untrained_score(task, 2) == pytest.approx(float(torch.cat(hits).mean()), abs=1e-7)
+    base = baseline(task, 2)
+    accuracy = float(torch.cat(hits).mean())
+    assert base.untrained == pytest.approx(accuracy, abs=1e-7)
+    pixels = torch.cat([y.flatten() for _, y in task.val])
+    share = float(torch.bincount(pixels).max()) / len(pixels)
+    assert base.chance == pytest.approx(max(accuracy, share), abs=1e-7)
+    assert base.n == sum(len(y) for _, y in task.val)
 
 
 def test_per_pixel_labels_outside_the_classes_are_one_line() -> None:

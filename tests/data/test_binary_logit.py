@@ -109,10 +109,13 @@ def test_what_is_not_one_binary_logit_stays_as_it_was(case: str) -> None:
 def test_the_searches_chance_level_reads_a_binary_logit() -> None:
     """The untrained model's score, which every search compares rates with, is read as a
     fit reads it: here its accuracy at z > 0 (it failed on the logits' shape)."""
-    from lrlab.search import untrained_score
+    from lrlab.search import baseline
 
     task, _, xv, yv = _task("(B, 1)")
     with torch.no_grad():
         z = task.init_model(3)(xv).reshape(-1)
     accuracy = ((z > 0).float() == yv.reshape(-1)).double().mean().item()
-    assert untrained_score(task, 3) == pytest.approx(accuracy, abs=1e-12)
+    base = baseline(task, 3)
+    assert base.untrained == pytest.approx(accuracy, abs=1e-12)
+    share = yv.reshape(-1).double().mean().item()  # the two classes' shares: 0/1 targets
+    assert base.chance == pytest.approx(max(accuracy, share, 1 - share), abs=1e-12)

@@ -402,7 +402,7 @@ def test_integer_token_inputs_stay_integers_in_a_tensor_task() -> None:
 def test_a_search_counts_a_loaders_validation_examples_not_its_batches() -> None:
     """The noise of a validation score comes from the examples (a DataLoader's len() is its
     batches: one batch of 32 read as one example made every margin noise)."""
-    from lrlab.search._confidence import val_size
+    from lrlab.search import baseline
 
     task = regression_task()
-    assert val_size(task) == 32 and len(task.val) == 1
+    assert baseline(task, 0).n == 32 and len(task.val) == 1

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lrlab import LrlabError
-from lrlab.metrics import EpochMetrics, correct, cross_entropy, roc_auc_keras, sse
+from lrlab.metrics import EpochMetrics, LabelCounts, correct, cross_entropy, roc_auc_keras, sse
 
 K, N, C = 3, 230, 4
 SPLITS = ((0, 32), (32, 64), (64, 65), (65, 200), (200, 230))
@@ -182,3 +182,33 @@ def test_cuda_update_never_synchronises() -> None:
         got["loss"].cpu(),
         torch.cat([losses[:, :8], losses], dim=1).double().mean(dim=1).cpu(),
     )
+
+
+@pytest.mark.parametrize("per_member", [False, True])
+def test_labels_count_the_targets_classes(per_member: bool) -> None:
+    """The class counts of the targets scored, batch by batch, against torch.bincount (member
+    0's targets where each member has its own); positions per label of a sequence; none for
+    a regression; zero after a reset."""
+    logits, targets = _data(per_member=per_member)
+    metrics = EpochMetrics(K, num_classes=C)
+    for lo, hi in SPLITS:
+        z, y = logits[:, lo:hi], targets[..., lo:hi]
+        metrics.update(z, y, cross_entropy(z, y))
+    first = targets[0] if per_member else targets
+    want = tuple(torch.bincount(first, minlength=C).tolist())
+    assert metrics.labels() == LabelCounts(examples=N, positions=N, counts=want)
+    assert metrics.labels().majority_share() == max(want) / N
+    metrics.reset()
+    assert metrics.labels() == LabelCounts(0, 0, (0,) * C)
+    # a label per token: (K, B, L, C) scores against (B, L) targets count every position
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, C, (6, 5), generator=g)
+    scores = torch.randn(K, 6, 5, C, generator=g)
+    metrics.update(scores, tokens, torch.zeros(K, 6))
+    counted = metrics.labels()
+    assert counted.examples == 6 and counted.positions == 30
+    assert counted.counts == tuple(torch.bincount(tokens.flatten(), minlength=C).tolist())
+    regression = EpochMetrics(K, num_classes=None)
+    regression.update(torch.zeros(K, 4, 1), torch.zeros(4), torch.zeros(K, 4))
+    assert regression.labels() == LabelCounts(examples=4) and math.isnan(
+        regression.labels().chance("accuracy"))

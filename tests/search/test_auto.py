@@ -129,7 +129,7 @@ def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found
 def _choice(task, races):
     """The pick as auto makes it for plain SGD: unstable rates out, ties walk up within half
     the two rates' setbacks."""
-    from lrlab.search import chance_score, setback, untrained_score
+    from lrlab.search import baseline, setback
     from lrlab.search._auto import SWING, UNSTABLE
     from lrlab.train import mean_loss
 
@@ -142,7 +142,7 @@ def _choice(task, races):
         t["stable"] = r.curve("loss", "train").min().to_numpy(float) <= UNSTABLE * start
         parts.append(t)
     return choose(pd.concat(parts, ignore_index=True), higher_is_better=True,
-                  chance=chance_score(task, untrained_score(task, 0)), monitor=task.monitor,
+                  chance=baseline(task, 0).chance, monitor=task.monitor,
                   n=len(task.val), swing=SWING, walk="up")
 
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from lrlab.search import assess, chance_score, choose, score_noise, setback, untrained_score
+from lrlab.metrics import LabelCounts
+from lrlab.search import assess, baseline, chance_score, choose, score_noise, setback
 from lrlab.tasks import Split, Task
 
 
@@ -82,17 +83,22 @@ def test_chance_is_the_untrained_model_or_the_majority_class() -> None:
     model = task.init_model(3)
     with torch.no_grad():
         expected = float((model(x).argmax(1) == y).double().mean())
-    assert untrained_score(task, 3) == pytest.approx(expected)
-    assert chance_score(task, 0.2) == pytest.approx(0.75)       # the majority class
-    assert chance_score(task.replace(monitor="auc"), 0.4) == 0.5
+    base = baseline(task, 3)
+    assert base.untrained == pytest.approx(expected) and base.n == 20
+    assert base.chance == pytest.approx(max(expected, 0.75))      # the majority class
+    labels = LabelCounts(examples=20, positions=20, counts=(15, 5))
+    assert chance_score("accuracy", 0.2, labels) == pytest.approx(0.75)
+    assert chance_score("error", 0.8, labels) == pytest.approx(0.25)
+    assert chance_score("accuracy", 0.8, labels) == 0.8          # the untrained model
+    assert chance_score("auc", 0.4, labels) == 0.5
     reg = Task(name="r", train=Split(x, x[:, 0]), val=Split(x, x[:, 0]), num_classes=None,
                model=lambda: nn.Linear(3, 1), monitor="loss",
                loss=lambda out, t: (out.squeeze(-1) - t).square())
     model = reg.init_model(0)
     with torch.no_grad():
         mse = float((model(x).squeeze(-1) - x[:, 0]).square().mean())
-    assert untrained_score(reg, 0) == pytest.approx(mse, rel=1e-6)
-    assert chance_score(reg, mse) == mse
+    base = baseline(reg, 0)
+    assert base.untrained == pytest.approx(mse, rel=1e-6) and base.chance == base.untrained
 
 
 def test_an_unstable_rate_never_wins_and_nothing_learned_takes_the_highest_stable_rate() -> None:
@@ -162,8 +168,10 @@ def test_chance_on_a_loader_task_is_the_same_as_on_its_tensors() -> None:
     loader = Task(name="t", train=data, val=torch.utils.data.DataLoader(data, batch_size=7),
                   num_classes=2, model=lambda: nn.Linear(3, 2), batch_size=7)
     assert not loader.in_memory
-    assert untrained_score(loader, 2) == pytest.approx(untrained_score(plain, 2))
-    assert chance_score(loader, 0.1) == pytest.approx(20 / 30)   # the majority class
+    on_loader, on_tensors = baseline(loader, 2), baseline(plain, 2)
+    assert on_loader.untrained == pytest.approx(on_tensors.untrained)
+    assert on_loader.chance == pytest.approx(on_tensors.chance)
+    assert on_loader.chance >= 20 / 30 - 1e-12 and on_loader.n == on_tensors.n == 30
 
 
 def _flat(lrs, first, last, **more) -> pd.DataFrame:

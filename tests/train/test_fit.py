@@ -503,43 +503,57 @@ def test_majority_verdict_with_seeds_reads_the_rates_mean() -> None:
     assert "no rate beat always answering the majority class" in result.verdict()
 
 
-def test_majority_share_against_a_hand_count() -> None:
-    """The share of the most common validation label, from tensors and from a Dataset;
-    ignore_index labels are not counted; 0/1 float targets are two classes; a regression
-    or a loader whose labels cannot be read without loading: nan."""
+def test_the_evaluation_counts_the_validation_labels_by_hand() -> None:
+    """The classes of the validation targets, counted while the untrained model is scored:
+    from tensors, from a loader, and from a Dataset whose labels only ``__getitem__`` gives;
+    an ignore_index label is a scored position in no class (accuracy counts it a miss); 0/1
+    float targets of one binary logit are two classes; a regression has none."""
     from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-    from lrlab.train import majority_share
+    from lrlab.metrics import LabelCounts
+    from lrlab.train import untrained
 
     y = torch.tensor([0, 2, 2, 1, 2, -100, 2, 0])
-    x = torch.zeros(len(y), 3)
+    x = torch.randn(len(y), 3, generator=torch.Generator().manual_seed(0))
     model = lambda: torch.nn.Linear(3, 3)
     kept = y >= 0
-    split = Task("t", Split(x[kept], y[kept]), Split(x[kept], y[kept]), model, num_classes=3,
-                 loss=torch.nn.CrossEntropyLoss())
-    assert majority_share(split) == pytest.approx(4 / 7)  # 7 labels, four 2s
+    counts = tuple(torch.bincount(y[kept], minlength=3).tolist())  # the reference
+    assert counts == (2, 1, 4)
+    split = Task("t", Split(x[kept], y[kept]), Split(x[kept], y[kept]), model, num_classes=3)
+    labels = untrained(split).labels
+    assert labels == LabelCounts(examples=7, positions=7, counts=counts)
+    assert labels.majority_share() == pytest.approx(4 / 7)
     loader = Task.from_loaders(model, DataLoader(TensorDataset(x, y.clamp(min=0))),
-                               DataLoader(TensorDataset(x, y)), loss=torch.nn.CrossEntropyLoss(),
-                               num_classes=3)
-    assert majority_share(loader) == pytest.approx(4 / 7)
-    binary = torch.tensor([1.0, 0.0, 0.0, 0.0])
-    one_logit = Task("b", Split(x[:4], binary), Split(x[:4], binary), lambda: torch.nn.Linear(3, 1),
-                     loss=torch.nn.BCEWithLogitsLoss(), monitor="accuracy")
-    assert majority_share(one_logit) == pytest.approx(0.75)
-    reg = Task("r", Split(x, y.float() / 3), Split(x, y.float() / 3), model, loss=torch.nn.MSELoss(),
-               monitor="loss")
-    assert math.isnan(majority_share(reg))
-
-    class Opaque(Dataset):
-        def __len__(self) -> int:
-            return len(y)
-
-        def __getitem__(self, i: int):
-            return x[i], y[i]
-
-    opaque = Task.from_loaders(model, DataLoader(Opaque()), DataLoader(Opaque()),
+                               DataLoader(TensorDataset(x, y), batch_size=3),
                                loss=torch.nn.CrossEntropyLoss(), num_classes=3)
-    assert math.isnan(majority_share(opaque))
+    assert untrained(loader).labels == LabelCounts(8, 8, counts)  # -100: no class, a miss
+
+    class Opaque(Dataset):  # labels only through __getitem__, in dicts
+        def __len__(self) -> int:
+            return int(kept.sum())
+
+        def __getitem__(self, i: int) -> dict:
+            return {"x": x[kept][i], "labels": y[kept][i]}
+
+    class Keyword(torch.nn.Linear):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x)
+
+    opaque = Task.from_loaders(lambda: Keyword(3, 3), DataLoader(Opaque(), batch_size=2),
+                               DataLoader(Opaque(), batch_size=2),
+                               loss=torch.nn.CrossEntropyLoss(), num_classes=3)
+    assert untrained(opaque).labels == labels
+    binary = torch.tensor([[1.0], [0.0], [0.0], [0.0]])
+    one_logit = Task.from_loaders(lambda: torch.nn.Linear(3, 1),
+                                  DataLoader(TensorDataset(x[:4], binary), batch_size=2),
+                                  DataLoader(TensorDataset(x[:4], binary), batch_size=2),
+                                  loss=torch.nn.BCEWithLogitsLoss())
+    assert untrained(one_logit).labels == LabelCounts(4, 4, (3, 1))
+    reg = Task("r", Split(x, y.float() / 3), Split(x, y.float() / 3),
+               lambda: torch.nn.Linear(3, 1), loss=lambda out, t: (out[..., 0] - t).square(),
+               num_classes=None, monitor="loss")
+    assert untrained(reg).labels == LabelCounts(examples=8)
+    assert math.isnan(untrained(reg).labels.chance("accuracy"))
 
 
 def test_sweep_on_imbalanced_noise_says_nothing_learned(tmp_path) -> None:

@@ -8,7 +8,8 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
 * :func:`keras_thresholds`, :class:`AucCounts`, :func:`roc_auc_keras`: ROC AUC computed as
   ``keras.metrics.AUC(num_thresholds=200)`` computes it, streamed over batches.
 * :class:`EpochMetrics`: loss, accuracy, error, SSE and AUC per member over an epoch,
-  accumulated on the device without host synchronisation.
+  accumulated on the device without host synchronisation, and the classes of the targets
+  it scored (:class:`LabelCounts`: the majority class's level, the examples scored).
 * :func:`score_noise`, :data:`LEARNED`: the noise of one validation score, and how many
   such units above chance count as learned.
 """
@@ -24,13 +25,14 @@ from lrlab.metrics._classification import (
     sse,
 )
 from lrlab.metrics._epoch import EpochMetrics
-from lrlab.metrics._noise import LEARNED, score_noise
+from lrlab.metrics._noise import LEARNED, LabelCounts, score_noise
 
 __all__ = [
     "LEARNED",
     "NARROW_CLASSES",
     "AucCounts",
     "EpochMetrics",
+    "LabelCounts",
     "correct",
     "cross_entropy",
     "grad_norm",

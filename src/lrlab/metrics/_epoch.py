@@ -4,7 +4,8 @@
 histograms) on the device of the logits. :meth:`EpochMetrics.update` is a few vectorised
 operations with no host synchronisation; nothing is read back until
 :meth:`EpochMetrics.compute`. A member whose outputs are NaN or infinite gets NaN values of its
-own and leaves every other member's values untouched.
+own and leaves every other member's values untouched. It also counts the targets' classes
+(:meth:`EpochMetrics.labels`): what always answering the most common class scores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import Tensor
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
 from lrlab.metrics._classification import _class_layout, _index_targets, _top_hits
+from lrlab.metrics._noise import LabelCounts
 
 __all__ = ["EpochMetrics"]
 
@@ -69,6 +71,7 @@ class EpochMetrics:
         self._sums: dict[str, Tensor] = {}
         self._samples = 0  # samples per member, known from shapes alone (no sync)
         self._positions = 0  # predictions per member scored for accuracy
+        self._counts: Tensor | None = None  # targets per class (member 0's), int64 (C,)
         if self._device is not None:
             self.reset()
 
@@ -85,6 +88,8 @@ class EpochMetrics:
         self._sums = dict(zip(names, sums))  # rows of one tensor, summed into in place
         self._samples = 0
         self._positions = 0
+        self._counts = (torch.zeros(self.num_classes, dtype=torch.int64, device=self._device)
+                        if self.classification else None)
         if self._auc is not None:
             self._auc.reset(self._device)
 
@@ -165,8 +170,26 @@ class EpochMetrics:
         # NaN where softmax gave NaN: then the sum is NaN (never inf: each term is <= 2)
         self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
         self._positions += math.prod(logits.shape[1:-1])
+        first = onehot if targets.dim() < idx.dim() else onehot[0]  # member 0's targets
+        self._counts += first.movedim(dim, -1).reshape(-1, logits.shape[-1]).sum(0)
         if self._auc is not None:
             self._auc.add(probs, onehot)
+
+    def labels(self) -> LabelCounts:
+        """The targets scored since the last reset: examples, positions and the count of
+        each class (member 0's targets where members have their own; over a whole epoch
+        each member's order holds the same ones). Reads the counts back from the device:
+        call it once, not every step.
+
+        Example:
+            >>> m = EpochMetrics(2, num_classes=3, auc=False)
+            >>> y = torch.tensor([2, 0, 2, 2])
+            >>> m.update(torch.zeros(2, 4, 3), y, torch.zeros(2, 4))
+            >>> m.labels()
+            LabelCounts(examples=4, positions=4, counts=(1, 0, 3))
+        """
+        counts = () if self._counts is None else tuple(self._counts.tolist())
+        return LabelCounts(self._samples, self._positions if counts else 0, counts)
 
     def compute(self) -> dict[str, Tensor]:
         """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.

@@ -1,22 +1,72 @@
-"""How far a validation score must beat chance to count: the noise of one score.
+"""Chance and noise: what a model that learned nothing scores, and how far a validation
+score must beat it to count.
 
-For a share (accuracy, error, AUC) on ``n`` examples the binomial standard error
-``sqrt(p (1 - p) / n)``, with ``p`` clipped to ``[0.02, 0.98]`` (a share at 0 or 1 is not
-known to be exact); for a loss, ``|s| / sqrt(n)`` (a mean loss's standard error is a multiple
-of its size over ``sqrt(n)``). A score *learned* when it beats chance by more than
-:data:`LEARNED` such units: the searches' rule and the sweep verdict's.
+**Chance** from the validation targets themselves (:class:`LabelCounts`, counted by
+:class:`~lrlab.metrics.EpochMetrics` while it scores them): always answering the most
+common class scores its share of the scored positions in accuracy (``1 -`` that in error).
+Counted during evaluation, it is known for any data lrlab can score: tensors, or a
+Dataset whose labels only ``__getitem__`` gives.
+
+**Noise** of a score: for a share (accuracy, error, AUC) on ``n`` examples the binomial
+standard error ``sqrt(p (1 - p) / n)``, with ``p`` clipped to ``[0.02, 0.98]`` (a share at 0
+or 1 is not known to be exact); for a loss, ``|s| / sqrt(n)`` (a mean loss's standard error
+is a multiple of its size over ``sqrt(n)``). ``n`` counts examples, not label positions: a
+sequence's labels are not independent draws, so its positions would understate the noise.
+A score *learned* when it beats chance by more than :data:`LEARNED` such units: the
+searches' rule and the sweep verdict's.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-__all__ = ["LEARNED", "score_noise"]
+__all__ = ["LEARNED", "LabelCounts", "score_noise"]
 
 #: A score learned when it beats chance by this many noise units.
 LEARNED = 2.0
 
 _SHARES = ("accuracy", "error", "auc")
+
+
+@dataclass(frozen=True)
+class LabelCounts:
+    """The targets one evaluation scored (:meth:`EpochMetrics.labels
+    <lrlab.metrics.EpochMetrics.labels>`).
+
+    Attributes:
+        examples: examples scored (what the noise of a score counts).
+        positions: predictions scored for accuracy: examples times the labels per example
+            (one per token for a sequence tagger); 0 when nothing was scored as classes.
+        counts: per class, the positions whose target is that class (empty: not a
+            classifier). A position whose target is no class (an ignore index) is in
+            ``positions`` but in no count, as accuracy counts it: a miss.
+
+    Example:
+        >>> labels = LabelCounts(examples=10, positions=10, counts=(9, 1))
+        >>> labels.chance("accuracy"), round(labels.chance("error"), 2), labels.chance("loss")
+        (0.9, 0.1, nan)
+    """
+
+    examples: int = 0
+    positions: int = 0
+    counts: tuple[int, ...] = ()
+
+    def majority_share(self) -> float:
+        """The accuracy of always answering the most common class: its count over the
+        positions scored; ``nan`` when no classes were scored."""
+        if not self.counts or not self.positions:
+            return math.nan
+        return max(self.counts) / self.positions
+
+    def chance(self, monitor: str | None) -> float:
+        """``monitor``'s value for always answering the most common class: accuracy is
+        :meth:`majority_share`, error ``1 -`` it; ``nan`` for any other monitor (what
+        chance is then, the untrained model's score tells: :func:`lrlab.search.baseline`)."""
+        share = self.majority_share()
+        if monitor == "accuracy":
+            return share
+        return 1 - share if monitor == "error" else math.nan
 
 
 def score_noise(score: float, monitor: str, n: int) -> float:

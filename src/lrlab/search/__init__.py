@@ -29,15 +29,16 @@ from lrlab.data import ModelLoss, model_loss
 from lrlab.search._auto import AutoResult, auto
 from lrlab.search._common import SearchResult
 from lrlab.search._confidence import (
+    Baseline,
     Choice,
     Confidence,
     assess,
+    baseline,
     chance_score,
     choose,
     pace,
     score_noise,
     setback,
-    untrained_score,
 )
 from lrlab.search._fastest import (
     FASTEST_LRS,
@@ -80,6 +81,7 @@ __all__ = [
     "DEFAULT_RULES",
     "FASTEST_LRS",
     "AutoResult",
+    "Baseline",
     "Choice",
     "CoarseToFineResult",
     "Confidence",
@@ -98,6 +100,7 @@ __all__ = [
     "SmithReadings",
     "assess",
     "auto",
+    "baseline",
     "chance_score",
     "choose",
     "coarse_to_fine",
@@ -123,6 +126,5 @@ __all__ = [
     "suggest",
     "trend",
     "trend_bottom",
-    "untrained_score",
     "valley",
 ]

@@ -60,10 +60,11 @@ from lrlab.search._common import (
 )
 from lrlab.search._confidence import (
     LEARNED,
+    Baseline,
     Choice,
     Confidence,
     assess,
-    chance_score,
+    baseline,
     choose,
     falling,
     learned_mask,
@@ -71,8 +72,6 @@ from lrlab.search._confidence import (
     score_noise,
     scored_table,
     setback,
-    untrained_score,
-    val_size,
 )
 from lrlab.search._grid import _score_text, _seen, ranked
 from lrlab.search._readings import DEFAULT_RULES, rules_for
@@ -381,8 +380,8 @@ class _Race:
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
-        self.n = val_size(p.task)
-        self.chance = chance_score(p.task, untrained_score(p.task, p.seed))
+        self.base = baseline(p.task, p.seed)
+        self.n, self.chance = self.base.n, self.base.chance
         self.start = _start_loss(task, p.seed)
 
     @property
@@ -658,10 +657,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
             f"{examples(race.task)} of {examples(p.full)} training examples: "
-            f"{_seen(first, ranked(first))}. " + (
-                f"The untrained model scores {race.chance:.4f} (chance)."
-                if math.isfinite(race.chance) else "Chance is not known here (the task's "
-                "own loss or metric), so every finite score counts as learned."))
+            f"{_seen(first, ranked(first))}. " + _chance_text(race.base))
     for extra in race.races[1:]:
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):
@@ -690,6 +686,17 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  "fell and ended within 1% of the untrained model's (a rate stuck above it is "
                  "too high, however stable), else the lowest stable rate.")
     return text + f" So lr={rate(lr)}."
+
+
+def _chance_text(base: Baseline) -> str:
+    """What a rate had to beat, in words."""
+    if not math.isfinite(base.chance):
+        return ("Chance is not known here (the task's own metric), so every finite score "
+                "counts as learned.")
+    if base.chance == base.untrained:
+        return f"The untrained model scores {base.chance:.4f} (chance)."
+    return (f"Chance is {base.chance:.4f}, always answering the majority class (the untrained "
+            f"model scores {base.untrained:.4f}).")
 
 
 def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str:

@@ -6,11 +6,12 @@ apart and the larger wins; or the race is too short to show that the winner coll
 This module holds the pure rules that guard against those, and the :class:`Confidence` every
 search result carries:
 
-* **chance**: the score of a model that learned nothing: the untrained model's validation
-  score (:func:`untrained_score`), and for accuracy at least the largest class's share of
-  the validation set, for AUC at least 0.5.
-* **noise** of a score ``s`` on ``n`` validation examples
-  (:func:`lrlab.metrics.score_noise`, re-exported here): for a share (accuracy, error, AUC)
+* **chance**: the score of a model that learned nothing (:func:`baseline`): the untrained
+  model's validation score, and for accuracy at least the largest class's share of the
+  validation targets (counted as that evaluation scored them, so labels that only a
+  Dataset's ``__getitem__`` gives count too), for AUC at least 0.5.
+* **noise** of a score ``s`` on ``n`` validation examples (counted by the same evaluation;
+  :func:`lrlab.metrics.score_noise`, re-exported here): for a share (accuracy, error, AUC)
   the binomial standard error ``sqrt(p (1 - p) / n)`` with ``p`` clipped to
   ``[0.02, 0.98]``; for a loss, ``|s| / sqrt(n)``.
 * **learned**: better than chance by more than twice the noise at chance, not diverged, and
@@ -35,49 +36,68 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lrlab.data import ModelLoss
-from lrlab.metrics import LEARNED, score_noise
+from lrlab.metrics import LEARNED, LabelCounts, score_noise
 from lrlab.tasks import Task
-from lrlab.train import majority_share, untrained_metrics, val_examples
+from lrlab.train import untrained
 
-__all__ = ["Choice", "Confidence", "assess", "chance_score", "choose", "falling", "score_noise",
-           "setback", "untrained_score", "val_size"]
+__all__ = ["Baseline", "Choice", "Confidence", "assess", "baseline", "chance_score", "choose",
+           "falling", "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
 NEIGHBOUR = 10 ** 0.5 * 1.01
 
-def val_size(task: Task) -> int:
-    """Validation examples (:func:`lrlab.train.val_examples`; 1000 when the data cannot
-    say, an iterable dataset)."""
-    return val_examples(task) or 1000
+@dataclass(frozen=True)
+class Baseline:
+    """What a model that learned nothing scores on a task's validation set, from one
+    evaluation of the untrained model (:func:`baseline`).
+
+    Attributes:
+        untrained: the untrained model's validation monitor (``nan`` when the monitor is
+            one of the task's own metrics: chance is then not checked).
+        chance: the score a rate must beat to have learned (:func:`chance_score`).
+        n: validation examples scored: what the noise of a score counts.
+    """
+
+    untrained: float
+    chance: float
+    n: int
 
 
-def untrained_score(task: Task, seed: int) -> float:
-    """The validation ``task.monitor`` of the model as initialised from ``seed``, read as a
-    fit reads it (:func:`lrlab.train.untrained_metrics`: tensors or a loader, class scores
-    on any axis, one binary logit); ``nan`` when the task computes its own loss, whose
-    outputs need not be predictions, or when the monitor is one of the task's own metrics:
-    chance is then not checked."""
-    if (task.loss is None or isinstance(task.loss, ModelLoss)
-            or task.monitor in task.metrics):
-        return math.nan
-    values = untrained_metrics(task, seed)
+def baseline(task: Task, seed: int) -> Baseline:
+    """The untrained model (initialised from ``seed``) scored as a fit scores it
+    (:func:`lrlab.train.untrained`: tensors or a loader, class scores on any axis, one binary
+    logit, a model that computes its own loss), and what that evaluation counted: the
+    majority class's level and the validation examples.
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> b = baseline(get_task("blobs"), seed=0)
+        >>> b.chance >= 0.5, b.n
+        (True, 500)
+    """
+    scored = untrained(task, seed)
     # a loader task not yet resolved: the monitor its first batch gives (see lrlab.train)
-    monitor = task.monitor or ("accuracy" if "accuracy" in values else "loss")
-    return values.get(monitor, math.nan)
+    monitor = task.monitor or ("accuracy" if "accuracy" in scored.metrics else "loss")
+    score = math.nan if monitor in task.metrics else scored.metrics.get(monitor, math.nan)
+    return Baseline(score, chance_score(monitor, score, scored.labels), scored.labels.examples)
 
 
-def chance_score(task: Task, untrained: float) -> float:
-    """The score of a model that learned nothing: the untrained one's, or the majority
-    class's accuracy (0.5 for AUC) when that is better."""
+def chance_score(monitor: str, untrained: float, labels: LabelCounts) -> float:
+    """The score of a model that learned nothing: the untrained one's, or always answering
+    the majority class of ``labels`` (:meth:`~lrlab.metrics.LabelCounts.chance`; accuracy
+    or error) when that is better; for AUC at least 0.5.
+
+    Example:
+        >>> labels = LabelCounts(examples=4, positions=4, counts=(3, 1))
+        >>> chance_score("accuracy", 0.5, labels), chance_score("auc", 0.4, labels)
+        (0.75, 0.5)
+    """
     if not math.isfinite(untrained):
         return untrained
-    if task.monitor in ("accuracy", "error"):
-        major = majority_share(task)
-        if math.isfinite(major):
-            return max(untrained, major) if task.monitor == "accuracy" else min(
-                untrained, 1 - major)
-    if task.monitor == "auc":
+    major = labels.chance(monitor)
+    if math.isfinite(major):
+        return max(untrained, major) if monitor == "accuracy" else min(untrained, major)
+    if monitor == "auc":
         return max(untrained, 0.5)
     return untrained
 
@@ -132,7 +152,7 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
         table: one row per rate: ``lr``, ``score`` (best validation monitor), ``diverged``,
             optionally ``stable`` (see :func:`learned_mask`).
         higher_is_better: whether a larger score is better.
-        chance: the score of a model that learned nothing (:func:`chance_score`).
+        chance: the score of a model that learned nothing (:attr:`Baseline.chance`).
         monitor: the score's metric name (for :func:`score_noise`).
         n: validation examples.
         swing: with a ``setback`` column (:func:`setback`), the tie band between the best

@@ -33,12 +33,10 @@ from lrlab.search._common import rates_text as _rates
 from lrlab.search._confidence import (
     Confidence,
     assess,
-    chance_score,
+    baseline,
     learned_mask,
     score_noise,
     scored_table,
-    untrained_score,
-    val_size,
 )
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
@@ -347,10 +345,11 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
                       "final": walked[f"best_{metric}"].to_numpy(float),
                       "diverged": [bool(diverged.get(v, False)) for v in walked["lr"]]})
     task = p.task.replace(monitor=metric)
-    chance = chance_score(task, untrained_score(task, p.seed))
+    base = baseline(task, p.seed)
+    chance = base.chance
     slowest = f"the score still improved at {rate(lr)}, the slowest rate tried: add smaller lrs"
     extra = () if walk.stopped else (slowest,)
-    noise = score_noise(chance, metric, val_size(p.task))
+    noise = score_noise(chance, metric, base.n)
     if not learned_mask(t, higher_is_better=metric != "loss", chance=chance, noise=noise).any():
         # then phase 1 ranked noise, and neither direction of its walk can help
         nothing = ("no rate learned: phase 1's one epoch cannot rank rates that need longer "
@@ -358,7 +357,7 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
                    "grid or auto)")
         extra = (nothing,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
-                  n=val_size(p.task), extra=extra)
+                  n=base.n, extra=extra)
 
 
 def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, factor: float,

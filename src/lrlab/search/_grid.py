@@ -31,11 +31,9 @@ from lrlab.search._common import (
 from lrlab.search._confidence import (
     Confidence,
     assess,
-    chance_score,
+    baseline,
     choose,
     scored_table,
-    untrained_score,
-    val_size,
 )
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
@@ -112,8 +110,8 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
     """The rate :func:`~lrlab.search.choose` picks from ``result`` and its confidence."""
     _winner(result, what)  # every rate diverged: one error line
     table = scored_table(result.summary(), result.monitor)
-    chance = chance_score(task, untrained_score(task, seed))
-    n = val_size(task)
+    base = baseline(task, seed)
+    chance, n = base.chance, base.n
     choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
                     monitor=result.monitor, n=n)
     extra = () if choice.learned else (_nothing_learned(table),)

@@ -30,7 +30,7 @@ from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.store import _schema
 from lrlab.store._schema import BUSY_TIMEOUT, connect
-from lrlab.train import Checkpoint, majority_chance, val_examples
+from lrlab.train import Checkpoint
 
 if TYPE_CHECKING:
     from lrlab.tasks import Task
@@ -208,8 +208,7 @@ class Store:
             self._insert(db, name, command=command, task=task.name, monitor=task.monitor,
                          higher_is_better=task.higher_is_better, task_spec=task_spec,
                          config=config, members=members, epochs=epochs,
-                         steps_per_epoch=steps_per_epoch, parts=parts,
-                         chance=majority_chance(task), val_examples=val_examples(task))
+                         steps_per_epoch=steps_per_epoch, parts=parts)
         return name
 
     @_guarded
@@ -346,7 +345,9 @@ class Store:
 
     @_guarded
     def record_epoch(self, name: str, report: EpochReport) -> None:
-        """Commit one epoch: its records (and per-step records), who diverged, how far."""
+        """Commit one epoch: its records (and per-step records), who diverged, how far, and
+        (once counted, in the first evaluation) the validation targets' chance level and
+        examples."""
         from lrlab.train import diverged_epochs
 
         info = self.info(name)
@@ -355,8 +356,11 @@ class Store:
             if report.diverged_step is not None:
                 self._set_diverged(db, info.id, report.diverged_step,
                                    diverged_epochs(report.diverged_step, info.steps_per_epoch))
-            db.execute("UPDATE studies SET epochs_done = ?, updated = ? WHERE id = ?",
-                       (report.epoch, _now(), info.id))
+            db.execute("UPDATE studies SET epochs_done = ?, updated = ?, chance = coalesce(?, "
+                       "chance), val_examples = max(?, val_examples) WHERE id = ?",
+                       (report.epoch, _now(),
+                        float(report.chance) if math.isfinite(report.chance) else None,
+                        int(report.val_examples), info.id))
 
     @staticmethod
     def _insert_records(db: sqlite3.Connection, study: int, records: pd.DataFrame,

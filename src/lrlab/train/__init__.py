@@ -4,12 +4,10 @@ from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint, for
 from lrlab.train._config import Member, SweepConfig, check_distinct, parse_lrs, validated
 from lrlab.train._fit import (
     EpochReport,
+    Untrained,
     fit,
-    majority_chance,
-    majority_share,
     resolve_task,
-    untrained_metrics,
-    val_examples,
+    untrained,
 )
 from lrlab.train._loader import mean_loss
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
@@ -35,6 +33,7 @@ __all__ = [
     "Sensitivity",
     "SweepConfig",
     "SweepResult",
+    "Untrained",
     "check_distinct",
     "check_fit",
     "check_writable",
@@ -44,8 +43,6 @@ __all__ = [
     "fingerprint",
     "fit",
     "fork",
-    "majority_chance",
-    "majority_share",
     "mean_loss",
     "members_table",
     "parse_bytes",
@@ -56,7 +53,6 @@ __all__ = [
     "sensitivity",
     "setting_labels",
     "threads_for",
-    "untrained_metrics",
-    "val_examples",
+    "untrained",
     "validated",
 ]

@@ -3,7 +3,8 @@
 A :class:`Checkpoint` is taken at the end of an epoch. It holds the population's state
 (flat parameters, buffers, the update rule's state, the divergence mask and bounds, the step
 counter), the reduce-on-plateau schedulers' state, the records so far (per epoch and per
-step), the elapsed seconds and the random generators that random layers draw from. With it,
+step), the elapsed seconds, the random generators that random layers draw from and the
+validation targets' counts (the majority class the verdict compares with). With it,
 :func:`lrlab.train.fit` continues after ``epoch`` and ends with the same records, bit for
 bit (the ``time`` metric aside), as a run that was never interrupted.
 
@@ -25,6 +26,7 @@ from typing import Any
 import torch
 
 from lrlab._errors import LrlabError
+from lrlab.metrics import LabelCounts
 
 __all__ = ["Checkpoint", "checkpoint_due", "fingerprint", "fork"]
 
@@ -47,6 +49,8 @@ class Checkpoint:
         steps: the per-step rows so far (``record_steps``): ``[step, loss, lr, grad_norm]``.
         seconds: training time before this checkpoint (the ``time`` record goes on from it).
         rng: the generators random layers draw from: ``{"cpu": state, "cuda": state}``.
+        labels: the validation targets counted in the first evaluation (empty before it,
+            and in a checkpoint written before lrlab counted them).
     """
 
     epoch: int
@@ -58,6 +62,7 @@ class Checkpoint:
     steps: list[list[Any]] = field(default_factory=list)
     seconds: float = 0.0
     rng: dict[str, torch.Tensor] = field(default_factory=dict)
+    labels: LabelCounts = field(default_factory=LabelCounts)
 
     def to_bytes(self) -> bytes:
         """The checkpoint as bytes (``torch.save`` of plain values only)."""
@@ -65,7 +70,9 @@ class Checkpoint:
                    "epochs": self.epochs, "fingerprint": self.fingerprint,
                    "population": self.population, "plateaus": self.plateaus,
                    "records": self.records, "steps": self.steps, "seconds": self.seconds,
-                   "rng": self.rng}
+                   "rng": self.rng, "labels": {"examples": self.labels.examples,
+                                               "positions": self.labels.positions,
+                                               "counts": list(self.labels.counts)}}
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         return buffer.getvalue()
@@ -96,7 +103,14 @@ class Checkpoint:
         if any(name not in payload for name in fields):
             raise LrlabError("the checkpoint lacks "
                              f"{next(n for n in fields if n not in payload)!r}; it is damaged")
-        return cls(**{name: payload[name] for name in fields})
+        labels = payload.get("labels") or {}
+        try:
+            counted = LabelCounts(int(labels.get("examples", 0)), int(labels.get("positions", 0)),
+                                  tuple(int(c) for c in labels.get("counts", ())))
+        except (AttributeError, TypeError, ValueError):
+            raise LrlabError("the checkpoint's label counts are not numbers; it is damaged") \
+                from None
+        return cls(**{name: payload[name] for name in fields}, labels=counted)
 
 
 def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
@@ -180,5 +194,6 @@ def fork(checkpoint: Checkpoint, source: Sequence[int], task: Any, members: Sequ
         population=pick(checkpoint.population), plateaus=[],
         records=[[e, split, metric, pick(v)] for e, split, metric, v in checkpoint.records],
         steps=[[s, *(pick(v) for v in values)] for s, *values in checkpoint.steps],
-        seconds=checkpoint.seconds, rng={k: v.clone() for k, v in checkpoint.rng.items()})
+        seconds=checkpoint.seconds, rng={k: v.clone() for k, v in checkpoint.rng.items()},
+        labels=checkpoint.labels)
 

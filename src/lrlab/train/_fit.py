@@ -19,8 +19,8 @@ from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
-from lrlab.data import labels_of, num_examples, to_device
-from lrlab.metrics import EpochMetrics
+from lrlab.data import to_device
+from lrlab.metrics import EpochMetrics, LabelCounts
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
 from lrlab.schedules import MONITORS
@@ -32,7 +32,7 @@ from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import check_fit
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
 
-__all__ = ["EpochReport", "fit", "resolve_task"]
+__all__ = ["EpochReport", "Untrained", "fit", "resolve_task", "untrained"]
 
 
 class _OnDemand:
@@ -79,6 +79,8 @@ class EpochReport:
         diverged_step: the step each member diverged at (``-1``: not diverged), ``(K,)``.
         monitor, higher_is_better: the metric the task is ranked by, and its direction (for
             a Dataset or DataLoader task, as read from its first batch).
+        chance, val_examples: as :class:`SweepResult` has them, counted from the validation
+            targets in the first evaluation (``nan`` and 0 until then).
     """
 
     epoch: int
@@ -92,6 +94,8 @@ class EpochReport:
     diverged_step: np.ndarray | None = None
     monitor: str | None = None
     higher_is_better: bool = True
+    chance: float = math.nan
+    val_examples: int = 0
 
 
 Callback = Callable[[EpochReport], None]
@@ -123,51 +127,31 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
                  dtype=getattr(torch, config.dtype)).task
 
 
-def majority_share(task: Task) -> float:
-    """The validation accuracy of always answering the most common class: what a
-    classifier that learned nothing but the label counts scores. ``nan`` when ``task`` is
-    not a classifier or its validation labels cannot be read without loading the examples
-    (:func:`~lrlab.data.labels_of`). Labels below 0 (``ignore_index``) are not counted;
-    0/1 float or bool targets (one binary logit) count as two classes.
+@dataclass(frozen=True)
+class Untrained:
+    """The validation set as a fit scores the model initialised from a seed.
 
-    Example:
-        >>> from lrlab.tasks import get_task
-        >>> round(majority_share(get_task("blobs")), 3)
-        0.342
+    Attributes:
+        metrics: every validation metric, as :func:`fit` records them after an epoch.
+        labels: the validation targets scored (:class:`~lrlab.metrics.LabelCounts`): the
+            majority class's level and the examples behind every score.
     """
-    if task.loss is None or (task.num_classes is None and task.monitor != "accuracy"):
-        return math.nan
-    if isinstance(task.val, Split):
-        labels = task.val.y
-    else:
-        read = labels_of(task.val)
-        labels = None if read is None else torch.as_tensor(read)
-    if labels is None:
-        return math.nan
-    labels = labels.reshape(-1).cpu()
-    if labels.dtype == torch.bool:
-        labels = labels.long()
-    if labels.is_floating_point():
-        if not bool(((labels == 0) | (labels == 1)).all()):
-            return math.nan  # a regression's targets
-        labels = labels.long()
-    if labels.is_complex() or not len(labels):
-        return math.nan
-    labels = labels[labels >= 0]
-    if not len(labels):
-        return math.nan
-    return float(torch.bincount(labels).max()) / len(labels)
+
+    metrics: dict[str, float]
+    labels: LabelCounts
 
 
-def untrained_metrics(task: Task, seed: int = 0) -> dict[str, float]:
-    """The validation metrics of ``task``'s model as initialised from ``seed``, on the CPU,
-    computed as :func:`fit` computes them after an epoch (every output layout it reads,
-    the task's own metrics included): what a rate that learned nothing scores.
+def untrained(task: Task, seed: int = 0) -> Untrained:
+    """``task``'s model as initialised from ``seed``, scored on the validation set on the
+    CPU as :func:`fit` scores it after an epoch (every output layout it reads, the task's
+    own metrics included): what a rate that learned nothing scores, and the targets it was
+    scored on (the majority class, from labels only ``__getitem__`` gives too).
 
     Example:
         >>> from lrlab.tasks import get_task
-        >>> 0 <= untrained_metrics(get_task("blobs"))["accuracy"] <= 1
-        True
+        >>> scored = untrained(get_task("blobs"))
+        >>> 0 <= scored.metrics["accuracy"] <= 1, scored.labels.examples
+        (True, 500)
     """
     config = SweepConfig(lrs=[1.0], seed=seed, device="cpu")  # the rate is never used
     members = config.members()
@@ -185,8 +169,8 @@ def untrained_metrics(task: Task, seed: int = 0) -> dict[str, float]:
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        values = feed.evaluate(pop, config.eval_batch_size)
-    return {name: float(v[0]) for name, v in values.items()}
+        values, scored = feed.evaluate(pop, config.eval_batch_size)
+    return Untrained({name: float(v[0]) for name, v in values.items()}, scored.labels())
 
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:
@@ -321,7 +305,10 @@ def _direction(task: Task, metric: str) -> Literal["min", "max"] | None:
     return "max" if better else "min"
 
 
-def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dict[str, Tensor]:
+def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int
+              ) -> tuple[dict[str, Tensor], EpochMetrics]:
+    """Every member's validation metrics, and the accumulator that scored them (whose
+    :meth:`~lrlab.metrics.EpochMetrics.labels` counts the targets)."""
     metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
                            auc=task.num_classes is not None, device=pop.device)
     own = {name: Mean(pop.members, pop.device) for name in task.metrics}
@@ -330,7 +317,7 @@ def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int) -> dic
         metrics.update(out, y, task.loss(out, y))
         for name, fn in task.metrics.items():
             own[name].add(member_metric(task, name, fn, out, y))
-    return metrics.compute() | {name: m.value() for name, m in own.items()}
+    return metrics.compute() | {name: m.value() for name, m in own.items()}, metrics
 
 
 class _Recorder:
@@ -443,7 +430,6 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     else:
         feed = _DataFeed(task, members, plan, device, dtype)
         task = feed.task
-    chance, scored = majority_chance(task), val_examples(task)  # before: nothing to lose
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     rates = _rate_table(members, plan, device, dtype)
     loop = _Loop(task, members, config, pop, rates, plan)
@@ -453,25 +439,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
-                             loop.steps_per_epoch, plan.epochs, chance=chance,
-                             val_examples=scored)
-
-
-def majority_chance(task: Task) -> float:
-    """The monitor's value for always answering the majority class (accuracy or error,
-    from :func:`majority_share`); ``nan`` for any other monitor or when the labels cannot
-    be read without loading the examples."""
-    if task.monitor not in ("accuracy", "error"):
-        return math.nan
-    share = majority_share(task)
-    return share if task.monitor == "accuracy" else 1 - share
-
-
-def val_examples(task: Task) -> int:
-    """Validation examples scored each epoch (0: the data cannot say, an iterable dataset)."""
-    if isinstance(task.val, Split):
-        return len(task.val)
-    return num_examples(task.val) or 0
+                             loop.steps_per_epoch, plan.epochs, chance=loop.chance,
+                             val_examples=loop.labels.examples)
 
 
 class _TensorFeed:
@@ -492,7 +461,8 @@ class _TensorFeed:
         return _train_epoch(pop, self.task, self.train, self.batches.order(epoch),
                             self.batch_size, self.batches.shared, rates, steps)
 
-    def evaluate(self, pop: Population, eval_batch: int) -> dict[str, Tensor]:
+    def evaluate(self, pop: Population, eval_batch: int
+                 ) -> tuple[dict[str, Tensor], EpochMetrics]:
         return _evaluate(pop, self.task, self.val, eval_batch)
 
 
@@ -521,7 +491,8 @@ class _DataFeed:
                                       self.dtype, class_axis=self.class_axis)
         return values | {"lr": lr}
 
-    def evaluate(self, pop: Population, eval_batch: int) -> dict[str, Tensor]:
+    def evaluate(self, pop: Population, eval_batch: int
+                 ) -> tuple[dict[str, Tensor], EpochMetrics]:
         data = epoch_batches(self.task.val, batch_size=self.plan.batch_size, seed=self.seed,
                              epoch=0, shuffle=False)
         return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
@@ -530,7 +501,8 @@ class _DataFeed:
 
 class _Loop:
     """The epoch loop of :func:`fit` and what it carries from epoch to epoch: train,
-    evaluate, record, report, checkpoint."""
+    evaluate, record, report, checkpoint; and the validation targets, counted in the first
+    evaluation (:attr:`labels`: the same every epoch, so read once)."""
 
     def __init__(self, task: Task, members: Sequence[Member], config: SweepConfig,
                  pop: Population, rates: Tensor | None, plan: RunPlan) -> None:
@@ -543,6 +515,12 @@ class _Loop:
         self.steps: list | None = [] if config.record_steps else None
         self.done, self.seconds = 0, 0.0
         self.fingerprint = plan.fingerprint
+        self.labels = LabelCounts()  # not counted yet
+
+    @property
+    def chance(self) -> float:
+        """The monitor's value for always answering the majority validation class."""
+        return self.labels.chance(self.task.monitor)
 
     def run(self, feed: _TensorFeed | _DataFeed, callbacks: Sequence[Callback],
             every: int | None, on_checkpoint: Callable[[Checkpoint], None] | None) -> None:
@@ -557,7 +535,9 @@ class _Loop:
                 self.steps_per_epoch = pop.steps // epoch
             spe = self.steps_per_epoch
             kill_point("epoch", epoch)
-            val_values = feed.evaluate(pop, config.eval_batch_size)
+            val_values, scored = feed.evaluate(pop, config.eval_batch_size)
+            if not self.labels.examples:
+                self.labels = scored.labels()
             self.plateaus.update(val_values, self.rates, pop.steps)
             self.seconds = time.perf_counter() - start
             train_values["time"] = torch.full_like(train_values["lr"], self.seconds,
@@ -575,7 +555,8 @@ class _Loop:
                 steps=None if self.steps is None else partial(_steps_frame,
                                                               self.steps[steps:], spe),
                 diverged_step=diverged_step, monitor=self.task.monitor,
-                higher_is_better=self.task.higher_is_better)
+                higher_is_better=self.task.higher_is_better, chance=self.chance,
+                val_examples=self.labels.examples)
             for cb in callbacks:
                 cb(report)
             if on_checkpoint is not None and checkpoint_due(epoch, self.epochs, every):
@@ -594,7 +575,7 @@ class _Loop:
         return Checkpoint(epoch=self.done, epochs=self.epochs, fingerprint=self.fingerprint,
                           population=self.pop.state_dict(), plateaus=plateaus,
                           records=self.recorder.state(), steps=steps, seconds=self.seconds,
-                          rng=rng)
+                          rng=rng, labels=self.labels)
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Continue from ``ckpt`` (inside :func:`fit`'s forked random state)."""
@@ -611,6 +592,7 @@ class _Loop:
         if self.steps is not None:
             self.steps = [(int(s), *values) for s, *values in ckpt.steps]
         self.done, self.seconds = ckpt.epoch, float(ckpt.seconds)
+        self.labels = ckpt.labels
         torch.set_rng_state(ckpt.rng["cpu"])
         if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)

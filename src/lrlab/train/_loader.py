@@ -372,9 +372,11 @@ def train_epoch_data(pop: Population, task: Task, data: Iterable, rates: Tensor 
 
 @torch.no_grad()
 def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool,
-                  dtype: torch.dtype, *, class_axis: int = -1) -> dict[str, Tensor]:
+                  dtype: torch.dtype, *, class_axis: int = -1
+                  ) -> tuple[dict[str, Tensor], EpochMetrics]:
     """The validation metrics of every member, in evaluation mode (the task's own metrics
-    included; ``class_axis``: :attr:`Probe.class_axis`)."""
+    included; ``class_axis``: :attr:`Probe.class_axis`), and the accumulator that scored
+    them (its :meth:`~lrlab.metrics.EpochMetrics.labels` counts the targets)."""
     metrics = _metrics(pop, task, predictions)
     own = {name: Mean(pop.members, pop.device) for name in task.metrics}
     seen = 0
@@ -397,7 +399,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
                 own[name].add(member_metric(task, name, fn, outputs, targets))
     if not seen:
         raise LrlabError(f"task {task.name!r}: the validation data yields no batches")
-    return metrics.compute() | {name: m.value() for name, m in own.items()}
+    return metrics.compute() | {name: m.value() for name, m in own.items()}, metrics
 
 
 def member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,

@@ -53,10 +53,10 @@ class SweepResult:
             run that has not finished an epoch).
         optimizer: the update rule's name.
         chance: the monitor's value for always answering the validation set's majority
-            class (accuracy or error; :func:`~lrlab.train.majority_share`), so the verdict
-            can say when no rate beat it; ``nan`` when not known (another monitor, labels
-            that cannot be read without loading the examples, a study read back from the
-            store).
+            class (accuracy or error; :meth:`~lrlab.metrics.LabelCounts.chance`, counted
+            from the targets as the first evaluation scored them, whatever the data), so
+            the verdict can say when no rate beat it; ``nan`` when not known (another
+            monitor, outputs that are not class scores, a run not yet evaluated).
         val_examples: validation examples scored each epoch (0: not known); the verdict's
             allowance for noise (:func:`~lrlab.metrics.score_noise`) reads it.
     """
