@@ -171,7 +171,8 @@ class EpochMetrics:
         self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
         self._positions += math.prod(logits.shape[1:-1])
         first = onehot if targets.dim() < idx.dim() else onehot[0]  # member 0's targets
-        self._counts += first.movedim(dim, -1).reshape(-1, logits.shape[-1]).sum(0)
+        axis = first.dim() + dim  # its class axis
+        self._counts += first.sum([d for d in range(first.dim()) if d != axis])
         if self._auc is not None:
             self._auc.add(probs, onehot)
 
