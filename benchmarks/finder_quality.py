@@ -460,7 +460,14 @@ def goal_text(rows: list[dict]) -> str:
     misses = [f"{r['task']} seed {r['seed']}: {r['regret']:.1f}" for r in over]
     warned = sum(1 for r in over if r["note"])  # issue 13: an uncertain pick must warn
     find_none = sum(1 for r in find if not math.isfinite(r["lr"]) and not r["note"])
-    find_worst = max((r["regret"] for r in find if not r["regression"]), default=0.0)
+    finds = []  # find's line (issue 13): worst <= 5 points; a pick past it must warn
+    for name in (FIND, f"{FIND} (adam)"):
+        theirs = [r for r in rows if r["finder"] == name and not r["regression"]]
+        if theirs:
+            past = [r for r in theirs if r["regret"] > 5.0]
+            finds.append(f"`{name}`: worst {max(r['regret'] for r in theirs):.1f} points, "
+                         f"{len(past)} runs over 5 ({sum(1 for r in past if r['note'])} of "
+                         "them warned)")
     baselines = ["no search: SGD 0.01", "no search: Adam 1e-3", "Prodigy (defaults)",
                  "Schedule-Free AdamW (defaults)", "fastai valley", "torch-lr-finder"]
     beaten = []
@@ -479,8 +486,8 @@ def goal_text(rows: list[dict]) -> str:
                if misses else "")
             + (f"; not better on both mean and worst than: {', '.join(beaten)}" if beaten
                else "; lower mean and worst regret than every baseline") + ". "
-            f"`{FIND}`: worst {find_worst:.1f} points, {find_none} runs with neither a rate "
-            "nor a reason.")
+            + "; ".join(finds) + f"; {find_none} `{FIND}` runs with neither a rate nor a "
+            "reason.")
 
 
 def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,

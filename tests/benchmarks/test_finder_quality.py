@@ -1,5 +1,6 @@
 """``benchmarks/finder_quality.py`` and its tasks: ``--redo`` names finders by whole words,
-and the unseen tasks' hand-written recurrent cells are torch's LSTM and Elman cells."""
+the goal line counts find's runs past its line and their warnings, and the unseen tasks'
+hand-written recurrent cells are torch's LSTM and Elman cells."""
 
 from __future__ import annotations
 
@@ -19,6 +20,20 @@ def test_redo_names_finders_by_whole_words(bench):
     assert not fq.named("torch-lr-finder", "find")     # was rerun by --redo find
     assert fq.named("torch-lr-finder", "torch-lr-finder")
     assert fq.named("lrlab auto (adam)", "lrlab auto") and not fq.named("lrlab auto", "auto (")
+
+
+def test_the_goal_line_counts_finds_past_five_points_and_their_warnings(bench):
+    fq, _ = bench
+
+    def row(finder, regret, note="", seed=0):
+        return {"finder": finder, "regret": regret, "note": note, "regression": False,
+                "lr": 0.1, "compute": 0.05, "task": "t", "seed": seed}
+
+    rows = [row(fq.DEFAULT, 1.0), row(fq.FIND, 30.0, "no clear descent"), row(fq.FIND, 6.0),
+            row(fq.FIND, 1.0), row(f"{fq.FIND} (adam)", 2.0)]
+    text = fq.goal_text(rows)
+    assert f"`{fq.FIND}`: worst 30.0 points, 2 runs over 5 (1 of them warned)" in text
+    assert f"`{fq.FIND} (adam)`: worst 2.0 points, 0 runs over 5 (0 of them warned)" in text
 
 
 def _cell_like(cell: torch.nn.Module, linear: torch.nn.Linear, inputs: int) -> torch.nn.Module:

@@ -127,3 +127,35 @@ def test_find_with_few_steps_asks_for_more(capsys):
     out, _ = _said(capsys)
     assert "10 steps are too few to show a descent: run more (steps=100)" in out
     assert "widen" not in out
+
+
+def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
+    """A loss that fell, rose above its start and fell again later (a network that learns
+    suddenly after many steps) is read below the rise, and says so; a shallow descent
+    (a few noise units) warns that the rate is placed roughly. Both point to lrlab auto."""
+    rng = np.random.default_rng(5)
+
+    def late(lrs):  # clear fall by 0.1, up above the start at 0.3-1, to zero at 3-10
+        u = np.log10(lrs)
+        curve = 1.0 - 0.5 * np.clip(u + 2, 0, 1)
+        curve = np.where(u > -0.8, 0.5 + np.clip((u + 0.8) / 0.3, 0, 1), curve)
+        curve = np.where(u > 0.3, 1.5 * (1 - np.clip((u - 0.3) / 0.6, 0, 1)), curve)
+        return curve + 0.01 * rng.standard_normal(len(lrs)), False
+
+    fake_range_tests(monkeypatch, [late])
+    assert main(["find", "blobs"]) == 0
+    out, _ = _said(capsys)
+    assert "warning: the loss rose above its starting level at" in out
+    rate = float(out.split("suggested rate: ")[1].split()[0].rstrip(","))
+    assert 1e-3 < rate < 0.1 and "run lrlab auto" in out and "end higher" not in out
+
+    def shallow(lrs):  # a valley about four noise units deep, then up
+        u = np.log10(lrs)
+        shape = 1.0 - 0.03 * np.clip(u + 3, 0, 1) + np.where(u > -1, 6 * (u + 1) ** 2, 0)
+        return shape + 0.01 * np.random.default_rng(1).standard_normal(len(lrs)), False
+
+    fake_range_tests(monkeypatch, [shallow])
+    assert main(["find", "blobs"]) == 0
+    out, _ = _said(capsys)
+    assert "suggested rate:" in out and "warning: a shallow descent: the loss fell by" in out
+    assert "check it against rates trained for epochs (lrlab auto)" in out

@@ -30,6 +30,8 @@ from lrlab.search import (
     valley,
 )
 from lrlab.search._readings import describe
+from lrlab.search._result import RangeTestResult
+from lrlab.search._suggest import NOISY, early_rise, shallow
 
 RAW = {"smooth": 0.0, "skip_start": 0.0, "skip_end": 0}   # the comparison rules, unsmoothed
 STEP = 10 ** 0.1                                          # one grid step of LOG below
@@ -329,6 +331,59 @@ def test_flat_then_diverged_reads_a_tenth_of_the_last_rate():
     flat = noisy(lrs, np.ones(len(lrs)), 0.01, seed=2)
     r = suggest(lrs, flat, diverged=True)
     assert r.lr == pytest.approx(lrs[-1] / 10) and "diverged" in r.why
+
+
+def late_learner(lrs: np.ndarray, rise: float = 1.5) -> np.ndarray:
+    """Flat to 1e-2, a clear descent to 0.5 by 0.1, up to ``rise`` at 0.3-1, then a fall to
+    zero at 3-10 (an LSTM with Adam that learns suddenly once enough steps have passed)."""
+    u = np.log10(lrs)
+    curve = 1.0 - 0.5 * np.clip(u + 2, 0, 1)
+    curve = np.where(u > -0.8, 0.5 + (rise - 0.5) * np.clip((u + 0.8) / 0.3, 0, 1), curve)
+    return np.where(u > 0.3, rise * (1 - np.clip((u - 0.3) / 0.6, 0, 1)), curve)
+
+
+def test_a_fall_after_a_rise_above_the_start_is_the_steps_doing():
+    lrs = log_grid(-7, 1, per_decade=12)
+    loss = noisy(lrs, late_learner(lrs), 0.01, seed=4)
+    d = describe(lrs, loss, ADAPTIVE_RULES)
+    assert d.clear and lrs[d.best] > 3                          # the whole curve: lowest at 3+
+    cut = early_rise(d, ADAPTIVE_RULES)
+    assert cut is not None and 0.1 < lrs[cut] < 0.5            # rose above 1 + 3 noise there
+    r = suggest(lrs, loss, rules=ADAPTIVE_RULES)
+    below = suggest(lrs[:cut], loss[:cut], rules=ADAPTIVE_RULES)   # the descent before it
+    assert r.lr == below.lr and 1e-2 < r.lr < 0.1
+    assert "rose above its starting level" in r.why
+    result = RangeTestResult.build(lrs, loss, rules=ADAPTIVE_RULES)
+    assert any(w.startswith("the loss rose above its starting level") for w in result.warnings)
+    assert result.headroom.lr == lrs[cut]
+    # the same curve whose bump stays below the starting level: one descent, read whole
+    calm = noisy(lrs, late_learner(lrs, rise=0.9), 0.01, seed=4)
+    assert early_rise(describe(lrs, calm, ADAPTIVE_RULES), ADAPTIVE_RULES) is None
+    assert suggest(lrs, calm, rules=ADAPTIVE_RULES).lr > 0.3
+
+
+def test_a_shallow_or_noisy_descent_warns_and_a_firm_one_does_not():
+    lrs = log_grid(-6, 1)
+    u = np.log10(lrs)
+
+    def valley_(depth, sigma, seed=1):
+        shape = 1.0 - depth * np.clip(u + 3, 0, 1) + np.where(u > -1, 6 * (u + 1) ** 2, 0)
+        return noisy(lrs, shape, sigma, seed=seed)
+
+    said = {}
+    for name, depth, sigma in (("shallow", 0.03, 0.01), ("firm", 0.15, 0.01),
+                               ("noisy", 0.9, 0.2)):
+        loss = valley_(depth, sigma)
+        d = describe(lrs, loss)
+        assert d.clear, name
+        said[name] = (d, " ".join(RangeTestResult.build(lrs, loss).warnings))
+    d, text = said["shallow"]
+    assert 3 < d.drop / d.noise < 2 * 3 and shallow(d, DEFAULT_RULES)
+    assert "a shallow descent" in text and "lrlab auto" in text
+    d, text = said["firm"]
+    assert d.drop / d.noise > 6 and not shallow(d, DEFAULT_RULES) and text == ""
+    d, text = said["noisy"]
+    assert d.noise > NOISY * d.level and "a noisy loss" in text and "shallow" not in text
 
 
 def test_rules_follow_the_update_rule():

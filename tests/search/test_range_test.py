@@ -342,6 +342,51 @@ def test_the_zoom_keeps_a_clear_descent_and_drops_a_noisy_one(monkeypatch):
     assert "/ 10" in r.suggestion.why
 
 
+def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break(monkeypatch):
+    """The zoom of a flat curve that broke: a shallow dip that comes back to the starting
+    level two decades below the break is no descent (three sigmoid layers lost 55 points on
+    one), nor is a fall of one or two noise units; a quiet zoom is read at its break / 4."""
+    from lrlab.search import DEFAULT_RULES, range_test
+    from lrlab.search._readings import describe
+    from lrlab.search._suggest import dip
+
+    rng = np.random.default_rng(2)
+
+    def flat(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * rng.standard_normal(len(lrs)) + np.where(u > 0.6, 5 * (u - 0.6), 0), False
+
+    def dipped(lrs, depth=0.045):  # a flat-bottomed dip at 0.01-0.03, back to the level
+        u = np.log10(lrs)           # and wandering about it, then a break at 3
+        hole = depth * np.clip(1 - np.abs(u + 1.75) / 0.35, 0, 0.5) * 2
+        wander = np.where((u > -1.3) & (u < 0.3), 0.012 * np.sin(2 * np.pi * (u + 1.3) / 0.8), 0)
+        return (1.0 - hole + wander + 0.01 * rng.standard_normal(len(lrs))
+                + np.where(u > 0.5, 5 * (u - 0.5), 0)), False
+
+    zoom_lrs = np.geomspace(10 ** 0.6 / 1000, 10.0, 200)
+    loss, _ = dipped(zoom_lrs)
+    d = describe(zoom_lrs, loss)
+    assert d.clear and dip(d, DEFAULT_RULES)                    # clear, shallow, back to level
+    task, calls = fake_range_tests(monkeypatch, [flat, dipped])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 2 and "second test" in r.suggestion.why
+    assert 10 ** 0.5 / 4 < r.suggestion.lr < 10 ** 0.8 / 4       # the break / 4, not the dip
+    task, calls = fake_range_tests(monkeypatch, [flat, lambda x: dipped(x, depth=0.2)])
+    firm = range_test(task, validate=False, extend=True)          # a firm descent is read
+    assert "second test" not in firm.suggestion.why and firm.suggestion.lr < 0.03
+
+    def slight(lrs):  # a fall of about two noise units, within its noise: still flat
+        u = np.log10(lrs)
+        return (1.0 - 0.02 * np.clip(u + 2, 0, 1) + 0.01 * rng.standard_normal(len(lrs))
+                + np.where(u > 0.5, 5 * (u - 0.5), 0)), False
+
+    task, calls = fake_range_tests(monkeypatch, [flat, slight])
+    r = range_test(task, validate=False, extend=True)
+    d = describe(r.lrs, r.losses)
+    assert not d.clear and d.drop > d.noise                       # was: the first test's / 10
+    assert "second test" in r.suggestion.why and 10 ** 0.5 / 4 < r.suggestion.lr < 10 ** 0.8 / 4
+
+
 def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkeypatch):
     """Diverged within the first tenth of its steps: again from start / 1000 with the same
     steps per decade; the result keeps the first test, and its advice knows it was run."""

@@ -17,7 +17,18 @@ from lrlab.search._readings import (
     smith_readings,
 )
 from lrlab.search._smooth import Array, ema, trend
-from lrlab.search._suggest import COMPARISONS, broke_at, fell, next_step, suggest, turn_up
+from lrlab.search._suggest import (
+    COMPARISONS,
+    FIRM,
+    NOISY,
+    broke_at,
+    early_rise,
+    fell,
+    next_step,
+    shallow,
+    suggest,
+    turn_up,
+)
 
 __all__ = ["RangeTestResult"]
 
@@ -147,7 +158,10 @@ class RangeTestResult:
     def warnings(self) -> tuple[str, ...]:
         """One line per weakness of the evidence behind the suggestion (empty: none):
         no clear descent, a descent that starts at the first rates or still runs at the
-        last, several seeds whose own suggestions disagree by more than a decade."""
+        last, a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
+        :data:`~lrlab.search._suggest.NOISY`), a loss that rose above
+        its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
+        several seeds whose own suggestions disagree by more than a decade."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -158,6 +172,23 @@ class RangeTestResult:
                        f"its noise ({d.noise:.3g})" + (f"; {advice}" if advice else ""))
         elif advice:
             out.append(advice)
+        rose = early_rise(d, self.rules)
+        if rose is not None:
+            out.append(f"the loss rose above its starting level at {self.lrs[rose]:.3g} and "
+                       f"fell again at higher rates (to its lowest at {self.lrs[d.best]:.3g}): "
+                       "a fall that comes only after many steps is the steps' doing, so the "
+                       f"suggestion reads the descent below {self.lrs[rose]:.3g}; to see how "
+                       "rates train for epochs, run lrlab auto")
+        elif shallow(d, self.rules):
+            out.append(f"a shallow descent: the loss fell by {d.drop:.3g}, "
+                       f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, "
+                       f"firm from {FIRM * self.rules.clear:g}x), so the suggestion places the "
+                       "rate roughly: check it against rates trained for epochs (lrlab auto)")
+        elif d.clear and d.noise > NOISY * abs(d.level):
+            out.append(f"a noisy loss: its noise ({d.noise:.3g}) is {d.noise / abs(d.level):.0%} "
+                       "of its starting level, so the descent's bottom and turn are placed to a "
+                       "factor 2-3 only: check the suggestion against rates trained for epochs "
+                       "(lrlab auto)")
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
@@ -179,6 +210,9 @@ class RangeTestResult:
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         if d is None:
             return Reading(math.nan, "too few steps to read the curve")
+        if d.clear and early_rise(d, self.rules) is not None:
+            return Reading(float(self.lrs[early_rise(d, self.rules)]),
+                           "where the loss first rose above its starting level")
         if d.clear:
             i = turn_up(d, self.rules)
             if i == len(self.lrs) - 1 and not self.stopped_early:

@@ -43,12 +43,22 @@ WEAK = 2.0
 #: advice is more steps (see :func:`next_step`).
 FEW = 40
 
+#: A clear descent (``rules.clear`` noise units) counts as firm evidence from ``FIRM`` x that
+#: bar: a shallower one is read, with a warning, and a second look (the zoom of
+#: :func:`~lrlab.search.range_test`) must show a firm one (see :func:`shallow`).
+FIRM = 2.0
+
+#: A curve whose noise exceeds this fraction of its starting level places its turns to a
+#: factor 2-3 only (an MSE regression's batches: 15-25%; every classification test
+#: measured: under 4%): its suggestion warns, and a zoom of it is not read at its break.
+NOISY = 0.1
+
 #: A loss that neither fell nor rose up to this rate has gradients near zero: a higher end
 #: will not help (an SGD step of 1e3 x any real gradient moves the loss; an adaptive
 #: rule's step is the rate itself).
 STILL = 1e3
 
-__all__ = ["COMPARISONS", "FEW", "STILL", "min_div10", "next_step", "steepest", "suggest",
+__all__ = ["COMPARISONS", "FEW", "FIRM", "NOISY", "STILL", "dip", "early_rise", "min_div10", "next_step", "steepest", "suggest",
            "trend_bottom", "valley"]
 
 
@@ -177,7 +187,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
 
     * under 5 points: the test diverged at once (start lower) or stopped early (``reason``);
     * a clear descent from the first rates (start lower) or still falling at the last rate
-      (end higher);
+      (end higher; not when it fell there only after rising above its start: :func:`early_rise`);
     * no clear descent and the loss never rose: the descent has not started (end higher),
       unless the test reached :data:`STILL`: then the gradients are near zero;
     * no clear descent, then the loss broke upwards: less than three decades above the
@@ -220,7 +230,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
         if d.crossing(rules.improve) < d.head and not zoomed:
             notes.append(f"the loss falls from the first rates: start lower "
                          f"(start={x[0] / 100:g})")
-        if d.best == n - 1:
+        if d.best == n - 1 and early_rise(d, rules) is None:  # a late fall: not the rate's
             notes.append(f"the loss still falls at the last rate: end higher "
                          f"(end={x[-1] * 100:g})")
         return "; ".join(notes)
@@ -243,6 +253,54 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     return (f"a test of {n} steps shows no clear descent below {at:.3g}, and a wider range "
             f"will not change that: train a few rates below it for epochs (lrlab auto, or a "
             f"grid from {at / 100:.3g} to {at / 3:.3g})")
+
+
+def shallow(d, rules: Rules) -> bool:
+    """Whether a clear descent is shallow: it fell by less than :data:`FIRM` x the clear bar
+    (``rules.clear`` x its noise, so under six noise units by default).
+
+    Why: a wobble of three or four noise units passes the clear test now and then (three
+    sigmoid layers: a dip of 3.3 noise units at 0.057, two decades below the rates that
+    train, lost 55 points), and real descents that shallow place the rate roughly: of the
+    90 clear curves of ``benchmarks/finder_quality.py`` (12 networks x 5 seeds, SGD and
+    Adam), the 10 shallow ones lost up to 9.4 points (22.5% excess loss on a regression),
+    the firm ones up to 4.4.
+    """
+    return bool(d.clear) and d.drop < FIRM * rules.clear * d.noise
+
+
+def dip(d, rules: Rules) -> bool:
+    """Whether a clear descent is a dip: shallow (:func:`shallow`) and back at its starting
+    level before the loss breaks (the shape a weak fall is rejected for, see
+    :func:`_one_shape`), not a fall that leads into the rise (a noisy regression's)."""
+    return shallow(d, rules) and not _one_shape(d)
+
+
+def early_rise(d, rules: Rules) -> int | None:
+    """Where a curve that fell clearly rose above its starting level *before* its lowest
+    point: the first index where the trend is ``rules.clear`` x the noise above ``level``,
+    provided the curve up to there holds a clear descent of its own; None otherwise.
+
+    Such a curve fell, broke upwards, then fell again at higher rates: the later fall comes
+    from the steps taken, not from the rate (an LSTM with Adam stays flat for many steps and
+    then learns suddenly at whatever rate the test has reached, read as 1.29 where 1e-4..0.1
+    train it: 33 points). Only the descent before the rise says something about the rate.
+
+    Example:
+        >>> from lrlab.search._readings import describe
+        >>> lrs = np.geomspace(1e-5, 10.0, 120)
+        >>> v = np.r_[np.ones(40), np.linspace(1, 0.6, 20), np.full(20, 1.5), np.linspace(1.5, 0, 40)]
+        >>> float(lrs[early_rise(describe(lrs, v), DEFAULT_RULES)]) < 0.1
+        True
+    """
+    if not d.clear:
+        return None
+    above = np.flatnonzero(d.trend[: d.best] > d.level + rules.clear * d.noise)
+    if not len(above) or above[0] < MIN_POINTS:
+        return None
+    i = int(above[0])
+    before = describe(d.lrs[:i], d.raw[:i], rules)
+    return i if before is not None and before.clear else None
 
 
 def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> float:
@@ -360,6 +418,8 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     the rule above on a weak fall (more than ``WEAK`` x the noise) that leads straight into
     that rise. A flat curve that never rose gives no rate, and the reason says what to do
     (:func:`next_step`: run the test further, unless it already was).
+    A curve that fell clearly, rose above its starting level and fell again at higher rates
+    is read below that rise (:func:`early_rise`): the later fall is the steps' doing.
     :func:`~lrlab.search.range_test` with ``extend=True`` (``lrlab find``) takes a second,
     zoomed look at a flat curve that broke.
 
@@ -397,6 +457,13 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
         return Reading(math.nan, f"suggestion: too few points to read the loss curve: {advice}")
     if not d.clear:
         return _unclear(d, rules, diverged, advice)
+    cut = early_rise(d, rules)
+    if cut is not None:
+        at = float(d.lrs[cut])
+        first = suggest(d.lrs[:cut], d.raw[:cut], rules=rules, advice="")
+        return Reading(first.lr, f"{first.why}; read below {at:.3g}, where the loss rose above "
+                       f"its starting level before it fell again at higher rates (a later "
+                       f"fall comes from the steps taken, not from the rate)")
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
     anchor = float(d.lrs[d.crossing(rules.depth)])
     name = ("its bottom" if rules.depth >= 1.0 - rules.plateau else
