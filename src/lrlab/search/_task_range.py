@@ -67,11 +67,12 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             diverged at a rate ``B``, run it from ``B / 1000`` to ``min(end, 10 B)`` with
             twice the steps (the zoom): a clear descent there is read as any clear curve,
             unless it is a shallow dip back to the starting level
-            (:func:`~lrlab.search._suggest.dip`); a zoom still without one that broke at ``B'`` gives
-            ``B' / rules.flat``, unless its loss is noisy (noise over :data:`~lrlab.search._suggest.NOISY` of its
-            level) or it never broke: then the first test's reading stands. The result's
-            ``first`` is the test before it, and its advice (:func:`~lrlab.search.next_step`)
-            knows it.
+            (:func:`~lrlab.search._suggest.dip`); a zoom still without one that broke at
+            ``B'`` gives ``B' / rules.flat`` (``B / rules.flat`` when it did not break up
+            to ``B``), unless its loss is noisy (noise over
+            :data:`~lrlab.search._suggest.NOISY` of its level): then the first test's
+            reading stands. The result's ``first`` is the test before it, and its advice
+            (:func:`~lrlab.search.next_step`) knows it.
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -118,22 +119,28 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     # noise units at 0.057, two decades below the rates that train, 55 points lost), and
     # the zoom is read as flat.
     i = None if d is None else broke_at(d, zoom.rules, _diverged(zoom.stopped_early, zoom.reason))
-    if i is not None and d.noise <= NOISY * abs(d.level):
+    quiet = d is not None and d.noise <= NOISY * abs(d.level)
+    if quiet and (i is not None or zoom.lrs[-1] >= broke):
         # Still flat at four times the density (a fall within a few noise units is noise,
         # by the descent test's own bar): lower rates do nothing in a short run (a GRU, an
         # LSTM, deep sigmoid layers). The break is now sharp (seeds agree within ~30%), so
         # it is read much as a clear curve's turn-up is, with one step more margin
         # (rules.flat = margin + 1): the break for good (three noise units, to stay) comes
-        # later than a clear curve's turn-up (5% of the drop).
-        again, k = float(zoom.lrs[i]), zoom.rules.flat
+        # later than a clear curve's turn-up (5% of the drop). A zoom that did not break
+        # up to where the first test broke confirms that break.
+        k = zoom.rules.flat
+        steps = f"a second test of {len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}"
+        if i is not None:
+            again, where = float(zoom.lrs[i]), f"broke upwards at {zoom.lrs[i]:.3g} in {steps}"
+        else:
+            again, where = broke, (f"did not break up to {zoom.lrs[-1]:.3g} in {steps}; the "
+                                   f"first test broke at {broke:.3g}")
         why = (f"suggestion: the loss stayed flat (it {fell(d)}, {d.drop / d.noise:.1f}x its "
-               f"noise {d.noise:.3g}, no descent that leads into the rise) and broke upwards "
-               f"at {again:.3g} in a second test of {len(zoom.lrs)} steps from "
-               f"{zoom.lrs[0]:.3g}, / {k:g}: weak evidence (a tanh RNN trained best 20-50x "
-               "below such a break)")
+               f"noise {d.noise:.3g}, no descent that leads into the rise) and {where}, "
+               f"/ {k:g}: weak evidence (a tanh RNN trained best 20-50x below such a break)")
         return replace(zoom, suggestion=Reading(again / k, why))
-    # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only,
-    # or the zoom never broke: the first test's reading (a tenth of its break) stands
+    # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
+    # the first test's reading (a tenth of its break, or its weak descent) stands
     return result
 
 
