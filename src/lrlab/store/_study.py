@@ -76,8 +76,7 @@ def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None
     _check_every(checkpoint_every)
     members = config.members()
     executor = executor or _local()
-    if not task.in_memory:  # classes and monitor from the first batch, before the study
-        task = resolve_task(task, config, members)
+    task = resolve_task(task, config, members)  # a loader task's kind, before the study
     check_fit(task, members, config)  # what would fail in the first step: before the study
     epochs, steps_per_epoch = _shape(task, config, members)
     chunks, parts = _parts(task, config, members, executor)  # planned once, trained as planned
@@ -122,8 +121,7 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
     if device is not None:
         config = config.model_copy(update={"device": device})
     members = store.members(name)
-    if not task.in_memory:
-        task = resolve_task(task, config, members)
+    task = resolve_task(task, config, members)
     check_fit(task, members, config)
     if task.name != info.task or _shape(task, config, members) != (info.epochs,
                                                                    info.steps_per_epoch):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from torch.utils.data import TensorDataset
 
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
@@ -27,7 +28,14 @@ from lrlab.schedules import MONITORS
 from lrlab.tasks import Split, Task, lower_is_better
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due
 from lrlab.train._config import Member, SweepConfig
-from lrlab.train._loader import Mean, evaluate_data, member_metric, probe, train_epoch_data
+from lrlab.train._loader import (
+    Mean,
+    _with_logits,
+    evaluate_data,
+    member_metric,
+    probe,
+    train_epoch_data,
+)
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import check_fit
 from lrlab.train._result import SweepResult, _steps_frame, last_epochs
@@ -118,13 +126,23 @@ def _device(name: str | None) -> torch.device:
 def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> Task:
     """``task`` as :func:`fit` will train it: for a Dataset or DataLoader task, its classes
     and monitor read from the first batch (:func:`~lrlab.train._loader.probe`, which also
-    checks the batch, the loss and the metrics); a tensor task as it is."""
-    if task.in_memory:
+    checks the batch, the loss and the metrics); so for a tensor task made by
+    :meth:`~lrlab.tasks.Task.from_loaders` (no monitor given); other tensor tasks as they are."""
+    if task.in_memory and task.monitor is not None:
         return task
+    if task.in_memory and task.train.y.is_floating_point() and _with_logits(task.loss):
+        # one logit per example against 0/1 floats: scored as a data task scores it
+        task = task.replace(train=TensorDataset(task.train.x, task.train.y),
+                            val=TensorDataset(task.val.x, task.val.y))
     plan = plan_run(task, config, members)
     seed = members[0].seed if members else config.seed
-    return probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
-                 dtype=getattr(torch, config.dtype)).task
+    found = probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
+                  dtype=getattr(torch, config.dtype))
+    if task.in_memory and found.class_axis != -1:  # classes on axis 1: the data path reads them
+        return resolve_task(task.replace(train=TensorDataset(task.train.x, task.train.y),
+                                         val=TensorDataset(task.val.x, task.val.y)),
+                            config, members)
+    return found.task
 
 
 @dataclass(frozen=True)
@@ -421,6 +439,7 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     """
     if checkpoint_every is not None:
         whole("checkpoint_every", checkpoint_every, low=1, hint=" (epochs)")
+    task = resolve_task(task, config, members)
     check_fit(task, members, config)  # one line for what would fail in its first step
     device = _device(config.device)
     dtype = getattr(torch, config.dtype)

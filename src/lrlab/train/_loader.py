@@ -85,7 +85,10 @@ def inputs_of(task: Task, batch: Any) -> tuple[Any, Tensor | None]:
 
 
 def first_batch(task: Task, batch_size: int, seed: int) -> Any:
-    """The first training batch of epoch 1, as training will see it."""
+    """The first training batch of epoch 1, as training will see it (tensors: the first
+    ``batch_size`` examples, enough to read the task's kind)."""
+    if task.in_memory:
+        return task.train.x[:batch_size], task.train.y[:batch_size]
     for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1, shuffle=True):
         return batch
     raise LrlabError(f"task {task.name!r}: the training data yields no batches; give at "

@@ -1,0 +1,90 @@
+"""``Task.from_loaders`` given tensors (``lrlab.Split``): the task's kind read from the first
+batch, as for loaders, and the tensor fast path kept where it can score the outputs.
+
+A user who holds their data as tensors writes the same call as with loaders; before the kind
+was read for loaders only, so a classifier given as Splits trained as a regression and
+failed on its first step.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+import lrlab
+from lrlab._errors import LrlabError
+from lrlab.tasks import Split, Task
+
+LRS, EPOCHS = [0.5, 0.05], 2
+
+
+def _xy(n: int = 240):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 5, generator=g)
+    return x, (x[:, 0] - x[:, 1] > 0)
+
+
+def _mlp(out: int, flat: bool = False):
+    def make() -> nn.Module:
+        layers = [nn.Linear(5, 12), nn.ReLU(), nn.Linear(12, out)]
+        return nn.Sequential(*layers, nn.Flatten(0)) if flat else nn.Sequential(*layers)
+    return make
+
+
+def _records(result) -> list:
+    frame = result.records[result.records["metric"] != "time"]
+    return frame.sort_values(["member", "epoch", "split", "metric"]).values.tolist()
+
+
+def _metrics(result) -> set[str]:
+    return set(result.records.loc[result.records["split"] == "val", "metric"])
+
+
+def test_a_classifier_from_splits_is_read_as_one_and_trains_as_a_tensor_task() -> None:
+    x, y = _xy()
+    train, val = Split(x[:180], y[:180].long()), Split(x[180:], y[180:].long())
+    task = Task.from_loaders(_mlp(2), train, val, loss=nn.CrossEntropyLoss(), epochs=EPOCHS,
+                             batch_size=30)
+    given = Task(name="task", train=train, val=val, model=_mlp(2), num_classes=2,
+                 loss=task.loss, batch_size=30, epochs=EPOCHS)
+    got = lrlab.sweep(task, lrs=LRS)
+    assert got.monitor == "accuracy" and {"accuracy", "auc"} <= _metrics(got)
+    assert _records(got) == _records(lrlab.sweep(given, lrs=LRS))  # the same fast path
+
+
+def test_a_regression_from_splits_is_ranked_by_loss() -> None:
+    x, _ = _xy()
+    y = x[:, :1] * 2 - x[:, 1:2]
+    task = Task.from_loaders(_mlp(1), Split(x[:180], y[:180]), Split(x[180:], y[180:]),
+                             loss=nn.MSELoss(), epochs=EPOCHS)
+    result = lrlab.sweep(task, lrs=LRS)
+    assert result.monitor == "loss" and "accuracy" not in _metrics(result)
+
+
+@pytest.mark.parametrize("flat", [True, False], ids=["(B,)", "(B, 1)"])
+def test_one_logit_per_example_from_splits_scores_as_two_classes(flat: bool) -> None:
+    """Float 0/1 targets under BCEWithLogitsLoss: accuracy as the same data given as Datasets
+    gets it, not a regression."""
+    x, y = _xy()
+    y = y.float() if flat else y.float().unsqueeze(1)
+    loss = nn.BCEWithLogitsLoss()
+    split = Task.from_loaders(_mlp(1, flat), Split(x[:180], y[:180]), Split(x[180:], y[180:]),
+                              loss=loss, epochs=EPOCHS, batch_size=30)
+    datasets = Task.from_loaders(_mlp(1, flat), TensorDataset(x[:180], y[:180]),
+                                 TensorDataset(x[180:], y[180:]), loss=loss, epochs=EPOCHS,
+                                 batch_size=30)
+    got = lrlab.sweep(split, lrs=LRS)
+    assert got.monitor == "accuracy" and "accuracy" in _metrics(got)
+    assert _records(got) == _records(lrlab.sweep(datasets, lrs=LRS))
+
+
+def test_outputs_the_loss_refuses_are_one_line_before_training() -> None:
+    x, y = _xy()
+    y = y.float()  # (B,) against the model's (B, 1): torch's loss refuses the pair
+    task = Task.from_loaders(_mlp(1), Split(x[:180], y[:180]), Split(x[180:], y[180:]),
+                             loss=nn.BCEWithLogitsLoss(), epochs=EPOCHS)
+    with pytest.raises(LrlabError, match="cannot take the first batch") as err:
+        lrlab.sweep(task, lrs=LRS)
+    assert "\n" not in str(err.value)
