@@ -158,4 +158,4 @@ def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
     assert main(["find", "blobs"]) == 0
     out, _ = _said(capsys)
     assert "suggested rate:" in out and "warning: a shallow descent: the loss fell by" in out
-    assert "check it against rates trained for epochs (lrlab auto)" in out
+    assert "too little to place a rate firmly" in out and "(lrlab auto)" in out

@@ -182,8 +182,9 @@ class RangeTestResult:
         elif shallow(d, self.rules):
             out.append(f"a shallow descent: the loss fell by {d.drop:.3g}, "
                        f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, "
-                       f"firm from {FIRM * self.rules.clear:g}x), so the suggestion places the "
-                       "rate roughly: check it against rates trained for epochs (lrlab auto)")
+                       f"firm from {FIRM * self.rules.clear:g}x): too little to place a rate "
+                       "firmly; check the suggestion against rates trained for epochs "
+                       "(lrlab auto)")
         elif d.clear and d.noise > NOISY * abs(d.level):
             out.append(f"a noisy loss: its noise ({d.noise:.3g}) is {d.noise / abs(d.level):.0%} "
                        "of its starting level, so the descent's bottom and turn are placed to a "
