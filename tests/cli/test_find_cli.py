@@ -157,5 +157,5 @@ def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
     fake_range_tests(monkeypatch, [shallow])
     assert main(["find", "blobs"]) == 0
     out, _ = _said(capsys)
-    assert "suggested rate:" in out and "warning: a shallow descent: the loss fell by" in out
+    assert "suggested rate:" in out and "warning: a shallow descent for its noise: the loss fell by" in out
     assert "too little to place a rate firmly" in out and "(lrlab auto)" in out

@@ -180,7 +180,7 @@ class RangeTestResult:
                        f"suggestion reads the descent below {self.lrs[rose]:.3g}; to see how "
                        "rates train for epochs, run lrlab auto")
         elif shallow(d, self.rules):
-            out.append(f"a shallow descent: the loss fell by {d.drop:.3g}, "
+            out.append(f"a shallow descent for its noise: the loss fell by {d.drop:.3g}, "
                        f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, "
                        f"firm from {FIRM * self.rules.clear:g}x): too little to place a rate "
                        "firmly; check the suggestion against rates trained for epochs "
