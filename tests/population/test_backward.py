@@ -44,7 +44,8 @@ def _pair(model: nn.Module, rule: str, lrs: list[float], dtype: torch.dtype):
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-@pytest.mark.parametrize("classes", [3, 70])  # 70: above the narrow-class-axis cut-off
+# 2, 3: a class-major last layer padded to 4 rows; 4: unpadded; 70: above the narrow cut-off
+@pytest.mark.parametrize("classes", [2, 3, 4, 70])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_steps_equal_autograd_bit_for_bit(name: str, classes: int, dtype: torch.dtype):
     torch.manual_seed(0)
@@ -74,6 +75,22 @@ def test_per_member_batches_and_a_diverging_member_equal_autograd():
         reference.step(x, y, _autograd_loss, shared=False)
     assert reference.alive.tolist() == [True, True, False]  # the frozen branch was taken
     assert torch.equal(by_hand.alive, reference.alive)
+    assert torch.equal(by_hand.flat, reference.flat)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_a_one_row_batch_leaves_the_class_major_layout_and_equals_autograd(batch: int):
+    """A batch of one row runs the narrow last layer row-major (a one-row product is one
+    MKL rounds by position), two rows class-major; both equal the autograd path."""
+    torch.manual_seed(0)
+    by_hand, reference = _pair(MODELS["relu"](3), "sgd", [0.3, 0.05, 1.0], torch.float32)
+    g = torch.Generator().manual_seed(5)
+    for _ in range(3):
+        x, y = torch.randn(batch, 4, generator=g), torch.randint(0, 3, (batch,), generator=g)
+        a = by_hand.step(x, y, cross_entropy)
+        b = reference.step(x, y, _autograd_loss)
+        assert torch.equal(a.losses, b.losses) and torch.equal(a.outputs, b.outputs)
+        assert a.outputs.is_contiguous() == (batch == 1)  # class-major: a transposed view
     assert torch.equal(by_hand.flat, reference.flat)
 
 

@@ -28,12 +28,21 @@ autograd path; :meth:`Program.build` says whether a model qualifies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
-from lrlab.population._batched import NARROW_OUT, Plan, own_layout, weight_grad
+from lrlab.population._batched import (
+    CLASS_MAJOR_ROWS,
+    NARROW_OUT,
+    Plan,
+    class_major,
+    class_major_ok,
+    class_major_pads,
+    own_layout,
+    weight_grad,
+)
 
 __all__ = ["Program", "Tape"]
 
@@ -43,6 +52,14 @@ _ACTIVATIONS = {
     nn.ReLU: lambda g, out: torch.ops.aten.threshold_backward(g, out, 0),
     nn.Tanh: torch.ops.aten.tanh_backward,
     nn.Sigmoid: torch.ops.aten.sigmoid_backward,
+}
+# ... and in place, on a gradient nothing else holds (the same kernels: the same bits)
+_ACTIVATIONS_ = {
+    nn.ReLU: lambda g, out: torch.ops.aten.threshold_backward.grad_input(g, out, 0,
+                                                                         grad_input=g),
+    nn.Tanh: lambda g, out: torch.ops.aten.tanh_backward.grad_input(g, out, grad_input=g),
+    nn.Sigmoid: lambda g, out: torch.ops.aten.sigmoid_backward.grad_input(g, out,
+                                                                          grad_input=g),
 }
 # ... and their forward functions, called without the module's __call__ (the kernels
 # ``nn.ReLU()``, ``nn.Tanh()`` and ``nn.Sigmoid()`` call), out of place and in place
@@ -58,6 +75,10 @@ class _Linear:
     weight_at: int  # index of the weight in the parameter list
     bias_at: int | None
     own_layout: bool  # its gradient as dy^T x (see _batched.own_layout)
+    # the last layer: its bias as a (K, out, 1) view and the rows _batched.class_major pads
+    # it with (None: it never runs class-major)
+    bias_rows: Tensor | None = None
+    pads: tuple[Tensor, Tensor] | None = None
 
 
 @dataclass
@@ -68,6 +89,7 @@ class Tape:
     log_probs: Tensor | None = None  # the log-softmax: (K, B, C), or (K, C, B) if narrow
     narrow: bool = False  # log-softmax along a transposed copy
     index: Tensor | None = None  # the targets, (K, B, 1), or (K, 1, B) if narrow
+    class_major: Tensor | None = None  # the last layer's padded (K, 4, B) logits, if so
 
 
 class Program:
@@ -114,6 +136,11 @@ class Program:
                 return None
         if not any(isinstance(op, _Linear) for op in ops):
             return None
+        last = ops[-1]
+        if (isinstance(last, _Linear) and last.bias_col is not None
+                and last.weight.shape[1] <= CLASS_MAJOR_ROWS):  # may run class-major
+            ops[-1] = replace(last, bias_rows=last.bias_col.transpose(1, 2),
+                              pads=class_major_pads(last.weight))
         return cls(ops, len(names))
 
     def forward(self, x: Tensor, shared: bool, tape: Tape | None = None) -> Tensor:
@@ -134,6 +161,12 @@ class Program:
                     x = x.expand(k, *x.shape)
                 shape = None if x.dim() == 3 else x.shape
                 x3 = x if shape is None else x.reshape(k, -1, x.shape[-1])
+                if op.bias_rows is not None and class_major_ok(x, op.weight, op.bias_rows):
+                    z = class_major(x3, op.weight, op.bias_rows, op.pads)
+                    if keep:
+                        tape.saved.append((x3, shape, learned))
+                        tape.class_major = z
+                    return z[:, :op.weight.shape[1]].transpose(1, 2)  # the last layer
                 y = (torch.bmm(x3, op.weight_t) if op.bias_col is None
                      else torch.baddbmm(op.bias_col, x3, op.weight_t))
                 if keep:
@@ -201,8 +234,10 @@ class Program:
         them, from int64 targets already broadcast to ``(K, B)``."""
         tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= NARROW_OUT
         # narrow: the log-softmax along a transposed copy, (K, C, B), read in that layout
+        # (a class-major last layer made it, padded: its -inf rows change no bit)
         axis = -2 if tape.narrow else -1  # the class axis of tape.log_probs
-        z = logits.transpose(-1, -2).contiguous() if tape.narrow else logits
+        z = (logits if not tape.narrow else tape.class_major if tape.class_major is not None
+             else logits.transpose(-1, -2).contiguous())
         tape.log_probs = torch.log_softmax(z, axis)
         tape.index = index.unsqueeze(axis)
         return -tape.log_probs.gather(axis, tape.index).squeeze(axis)
@@ -211,9 +246,10 @@ class Program:
         """The gradient of ``sum_k mean_j loss_kj`` (``alive`` members only) for every
         parameter, in the population's parameter order, as ``autograd.grad`` returns it."""
         grads: list[Tensor | None] = [None] * self.count
-        for op, g3, x3 in self._deltas(tape, alive, batch):
-            # as _batched._BatchedLinear (or autograd's BaddbmmBackward, the same calls)
-            grads[op.weight_at] = weight_grad(x3, g3, op.own_layout)
+        for op, g3, x3, padded in self._deltas(tape, alive, batch):
+            # as _batched._BatchedLinear or _ClassMajorLinear (or autograd's
+            # BaddbmmBackward, the same calls)
+            grads[op.weight_at] = weight_grad(x3, g3, op.own_layout, padded)
             if op.bias_at is not None:  # (autograd's sum keeps the axis: the same bits)
                 grads[op.bias_at] = g3.sum(1)
         return grads  # type: ignore[return-value]
@@ -238,7 +274,7 @@ class Program:
         of the population's size. The values equal :meth:`backward`'s up to rounding.
         """
         layers = [(op, g3, x3, None if op.bias_at is None else g3.sum(1))
-                  for op, g3, x3 in self._deltas(tape, alive, batch)]
+                  for op, g3, x3, _ in self._deltas(tape, alive, batch)]
 
         def fill(k: int, out: Sequence[Tensor]) -> None:
             for op, g3, x3, bias in layers:
@@ -248,10 +284,11 @@ class Program:
         return fill
 
     def _deltas(self, tape: Tape, alive: Tensor | None, batch: int
-                ) -> Iterator[tuple[_Linear, Tensor, Tensor]]:
+                ) -> Iterator[tuple[_Linear, Tensor, Tensor, Tensor | None]]:
         """Each linear layer, last first, with the loss's gradient w.r.t. its outputs
         ``(K, B', out)`` and its inputs ``(K, B', in)`` (the batch's other axes folded
-        into ``B'``): what its weight's and bias's gradients are made of."""
+        into ``B'``): what its weight's and bias's gradients are made of; for a
+        class-major last layer also that gradient as its padded ``(K, 4, B)`` rows."""
         lp = tape.log_probs
         axis = -2 if tape.narrow else -1  # its class axis
         # SumBackward, WhereBackward, MeanBackward, NegBackward, SqueezeBackward: the same
@@ -260,7 +297,10 @@ class Program:
         g = lp.new_zeros(lp.shape).scatter_add_(axis, tape.index, g)  # GatherBackward
         # LogSoftmaxBackward (its kernel reads a contiguous gradient either way)
         g = torch.ops.aten._log_softmax_backward_data(g, lp, axis, lp.dtype)
-        if tape.narrow:  # (Clone), TransposeBackward: as the logits, (K, B, C)
+        padded = g if tape.class_major is not None else None
+        if padded is not None:  # the padded rows' view, as the logits (K, B, C)
+            g = g[:, :self.ops[-1].weight.shape[1]].transpose(-1, -2)
+        elif tape.narrow:  # (Clone), TransposeBackward: as the logits, (K, B, C)
             g = g.transpose(-1, -2)
         saved = tape.saved
         at = len(saved)
@@ -269,7 +309,8 @@ class Program:
                 at -= 1
                 x3, shape, needs_input = saved[at]
                 g3 = g if shape is None else g.reshape(x3.shape[0], x3.shape[1], g.shape[-1])
-                yield op, g3, x3
+                yield op, g3, x3, padded
+                padded = None
                 if not needs_input:
                     return  # the layers before this one have no parameters
                 g = g3.bmm(op.weight)
@@ -282,7 +323,8 @@ class Program:
                 at -= 1
                 out = saved[at]
                 if g.is_contiguous():  # elementwise on the same memory order: the same bits
-                    g = _ACTIVATIONS[type(op)](g, out)
+                    # (in place: g is a product's fresh output, or a view of one)
+                    g = _ACTIVATIONS_[type(op)](g, out)
                 else:  # as autograd: through the members-folded view
                     flat = (-1, *out.shape[2:])
                     g = _ACTIVATIONS[type(op)](g.reshape(flat), out.reshape(flat)).reshape(g.shape)

@@ -12,6 +12,7 @@ The input ``x`` is either shared by every member, shape ``(B, ...)``, or per mem
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 
 import torch
@@ -20,7 +21,8 @@ from torch import Tensor, nn
 
 from lrlab.metrics import NARROW_CLASSES
 
-__all__ = ["NARROW_OUT", "Plan", "batched_forward", "own_layout", "plan", "supports",
+__all__ = ["CLASS_MAJOR_ROWS", "NARROW_OUT", "Plan", "batched_forward", "class_major",
+           "class_major_ok", "class_major_pads", "last_layer", "own_layout", "plan", "supports",
            "weight_grad"]
 
 # Layers that act on each sample alone and have no parameters: they run on (K*B, ...).
@@ -86,22 +88,80 @@ OUTER_OUT = 4
 OUTER_MAX = 1 << 16
 
 
-def weight_grad(x: Tensor, dy: Tensor, own: bool) -> Tensor:
+#: The last Linear layer of at most this many outputs runs class-major on the CPU
+#: (:func:`class_major`): its weight padded to this many rows, its outputs ``(K, rows, B)``.
+CLASS_MAJOR_ROWS = 4
+
+
+def class_major_ok(x: Tensor, w: Tensor, b: Tensor | None) -> bool:
+    """Whether the last Linear layer ``w`` ``(K, out, in)`` on inputs ``x`` runs class-major
+    (:func:`class_major`): at most :data:`CLASS_MAJOR_ROWS` outputs, a bias, the CPU, inputs
+    ``(K, B, in)`` of at least two rows (a one-row product, ``B = 1``, is one MKL rounds by
+    position), not compiling. Both backward paths decide by this one test."""
+    return (w.shape[1] <= CLASS_MAJOR_ROWS and b is not None and w.device.type == "cpu"
+            and x.dim() == 3 and x.shape[1] >= 2 and not torch.compiler.is_compiling())
+
+
+def class_major_pads(w: Tensor) -> tuple[Tensor, Tensor] | None:
+    """The rows :func:`class_major` appends to the weight ``w`` ``(K, out, in)`` (zeros) and
+    to its bias column (``-inf``), or ``None`` when ``out`` needs none (or is too wide to
+    run class-major)."""
+    k, out, n = w.shape
+    rows = CLASS_MAJOR_ROWS - out
+    if rows <= 0:
+        return None
+    return w.new_zeros(k, rows, n), w.new_full((k, rows, 1), -math.inf)
+
+
+def class_major(x: Tensor, w: Tensor, bias: Tensor, pads: tuple[Tensor, Tensor] | None
+                ) -> Tensor:
+    r"""The logits of a narrow last layer class-major: ``(K, 4, B)``, rows ``out..3`` -inf.
+
+    .. math:: z^\top = W_4 x^\top + b_4
+
+    with :math:`W` padded by zero rows and :math:`b` by ``-inf`` to
+    :data:`CLASS_MAJOR_ROWS` (``pads``: :func:`class_major_pads`). Class-major logits
+    are the layout the narrow cross-entropy, softmax and metrics reduce in (their class axis
+    along a transposed copy otherwise), and a product of 4 rows is one MKL runs fast and
+    rounds alike at every position in the batch: blobs' 50 -> 3 layer at K = 32 takes 26
+    against 53 us, its weight gradient :math:`g_4 x` 30 against 67 us (the outer products
+    of :func:`weight_grad`). A padded row's log-softmax is ``-inf``, its probability and
+    gradient 0; the other rows' values equal the unpadded ones bit for bit (a ``-inf``
+    adds 0 to the softmax's sum and leaves its maximum). A member whose activations
+    overflow gets NaN in the padded row (``0 * inf``), so a NaN loss where the unpadded
+    product might give inf: either freezes the member.
+
+    Args:
+        x: inputs ``(K, B, in)``; w: the weight ``(K, out, in)``; bias: its column
+        ``(K, out, 1)``.
+
+    Returns:
+        ``(K, 4, B)``; the outputs are ``[:, :out].transpose(1, 2)``.
+    """
+    if pads is not None:
+        w, bias = torch.cat([w, pads[0]], 1), torch.cat([bias, pads[1]], 1)
+    return torch.baddbmm(bias, w, x.transpose(1, 2))
+
+
+def weight_grad(x: Tensor, dy: Tensor, own: bool, padded: Tensor | None = None) -> Tensor:
     """The weight gradient ``(K, out, in)`` of ``y = x w^T + b`` for K members, from the
     inputs ``x (K, B, in)`` and the output gradient ``dy (K, B, out)``:
     ``dL/dw_k = dy_k^T x_k``.
 
-    Five orders of the same sums, by layout and size (each member's bits independent of
+    Six orders of the same sums, by layout and size (each member's bits independent of
     its position in the population, see ``docs/benchmarks.md``):
 
     * ``own`` (:func:`own_layout`): ``dy^T x``, contiguous in the weight's layout;
     * one input (``in = 1``): ``sum_b dy_b x_b``, elementwise (as a matmul it is a
       product of one row, which MKL rounds by position);
+    * ``padded`` given (a class-major layer, :func:`class_major`: ``dy^T`` padded with
+      zero rows to ``(K, 4, B)``): ``padded x``, rows ``:out`` (MKL rounds 4-row products
+      alike at every position);
     * ``dy`` a transposed view (a narrow loss gradient, ``(K, out, B)`` in memory) of at
       most :data:`OUTER_OUT` outputs and :data:`OUTER_MAX` products a member: the outer
       products summed over the batch, ``sum_b dy_b x_b^T``, which for so few outputs
-      beats any matmul kernel (blobs' 50 -> 3 layer at K = 32: 108 -> 69 us; MKL
-      batches matrices of few rows in pairs and rounds by position, so ``dy^T x`` is no
+      beats the unpadded matmul kernels (blobs' 50 -> 3 layer at K = 32: 108 -> 69 us;
+      MKL batches matrices of few rows in pairs and rounds by position, so ``dy^T x`` is no
       option there);
     * ``dy`` otherwise transposed: ``(x^T dy)^T`` with ``x^T`` made contiguous first.
       MKL's batched kernel for a contiguous left and a transposed right factor is 2-3x
@@ -120,6 +180,8 @@ def weight_grad(x: Tensor, dy: Tensor, own: bool) -> Tensor:
         return dy.transpose(1, 2).bmm(x)
     if x.shape[-1] == 1:  # one input: a product of one row, which MKL rounds by position
         return (dy * x).sum(1).unsqueeze(-1)
+    if padded is not None:
+        return padded.bmm(x)[:, :dy.shape[-1]]
     xt = x.transpose(1, 2)
     if not dy.is_contiguous():
         batch, out = dy.shape[1:]
@@ -138,16 +200,28 @@ def plan(model: nn.Module) -> Plan | None:
     return layers if all(_supported_layer(m) for _, m in layers) else None
 
 
+def last_layer(layers: Plan) -> int:
+    """The index of the layer whose output is the model's: the last one but Identity and
+    Dropout (which :func:`batched_forward` and the hand-written pass skip); -1 if none."""
+    for at in range(len(layers) - 1, -1, -1):
+        if not isinstance(layers[at][1], (nn.Identity, nn.Dropout)):
+            return at
+    return -1
+
+
 def supports(model: nn.Module) -> bool:
     """Whether :func:`batched_forward` can run ``model``."""
     return plan(model) is not None
 
 
-def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared: bool) -> Tensor:
+def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared: bool,
+            last: bool = False) -> Tensor:
     w = p[f"{name}.weight"]  # (K, out, in)
     b = p.get(f"{name}.bias")
     if shared:
         x = x.expand(w.shape[0], *x.shape)
+    if last and class_major_ok(x, w, b):  # as the hand-written pass (_backward.Program)
+        return _ClassMajorLinear.apply(x, w, b)
     lead = x.shape[1:-1]
     x = x.reshape(x.shape[0], -1, x.shape[-1])
     # compiled: inductor picks the layouts itself (and dynamo trips over the Function);
@@ -190,6 +264,34 @@ class _BatchedLinear(torch.autograd.Function):
         dx = torch.bmm(dy, w) if need_x else None
         dw = weight_grad(x, dy, own_layout(w)) if need_w else None
         db = dy.sum(1) if need_b else None  # (False when there is no bias)
+        return dx, dw, db
+
+
+class _ClassMajorLinear(torch.autograd.Function):
+    """The last Linear layer class-major (:func:`class_major`): ``x @ w^T + b`` for K
+    members, returned as a ``(K, B, out)`` view of the padded ``(K, 4, B)`` product, and
+    the gradients the hand-written pass computes for it: the weight's from the loss
+    gradient padded to 4 rows (:func:`weight_grad`), the input's and the bias's as
+    :class:`_BatchedLinear`'s."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, w)
+        z = class_major(x, w, b.unsqueeze(-1), class_major_pads(w))
+        return z[:, :w.shape[1]].transpose(1, 2)
+
+    @staticmethod
+    def backward(ctx, dy: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        dx = torch.bmm(dy, w) if need_x else None
+        dw = None
+        if need_w:
+            rows = dy.transpose(1, 2)  # (K, out, B), padded with zero rows
+            k, out, batch = rows.shape
+            padded = torch.cat([rows, rows.new_zeros(k, CLASS_MAJOR_ROWS - out, batch)], 1)
+            dw = weight_grad(x, dy, False, padded)
+        db = dy.sum(1) if need_b else None
         return dx, dw, db
 
 
@@ -236,10 +338,13 @@ def batched_forward(layers: Plan, params: Mapping[str, Tensor], x: Tensor,
     Returns:
         The outputs, ``(K, B, ...)``.
     """
-    for name, m in layers:
+    last = last_layer(layers)
+    for at, (name, m) in enumerate(layers):
         fn = _PARAMETRIC.get(type(m))
         if fn is not None:
-            x, shared = fn(m, params, name, x, shared), False
+            x = (_linear(m, params, name, x, shared, last=at == last) if fn is _linear
+                 else fn(m, params, name, x, shared))
+            shared = False
         elif isinstance(m, nn.Flatten):
             x = _flatten(m, x, shared)
         elif isinstance(m, nn.Dropout):
