@@ -9,7 +9,9 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
   ``keras.metrics.AUC(num_thresholds=200)`` computes it, streamed over batches.
 * :class:`EpochMetrics`: loss, accuracy, error, SSE and AUC per member over an epoch,
   accumulated on the device without host synchronisation, and the classes of the targets
-  it scored (:class:`LabelCounts`: the majority class's level, the examples scored).
+  it scored (:class:`LabelCounts`: the majority class's level, the examples scored);
+  :func:`score_splits` scores several splits (an epoch's training and validation data) in
+  one pass.
 * :func:`score_noise`, :data:`LEARNED`: the noise of one validation score, and how many
   such units above chance count as learned.
 """
@@ -26,6 +28,7 @@ from lrlab.metrics._classification import (
 )
 from lrlab.metrics._epoch import EpochMetrics
 from lrlab.metrics._noise import LEARNED, LabelCounts, score_noise
+from lrlab.metrics._splits import score_splits
 
 __all__ = [
     "LEARNED",
@@ -39,5 +42,6 @@ __all__ = [
     "keras_thresholds",
     "roc_auc_keras",
     "score_noise",
+    "score_splits",
     "sse",
 ]

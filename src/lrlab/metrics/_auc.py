@@ -33,7 +33,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 
-__all__ = ["AucCounts", "keras_thresholds", "roc_auc_keras"]
+__all__ = ["AucCounts", "auc_of_counts", "keras_thresholds", "roc_auc_keras"]
 
 _EPSILON = 1e-7  # keras.backend.epsilon()
 
@@ -204,16 +204,26 @@ class AucCounts:
 
         A member that has seen a NaN score since the last reset gets NaN.
         """
-        tp, fp, positives, negatives = self._above(torch.float64)
-        # rates of whole numbers, 0 where there are no positives (negatives): then every
-        # count above is 0 too (keras.ops.divide_no_nan)
-        tpr = tp / positives.clamp_min(1.0)
-        fpr = fp / negatives.clamp_min(1.0)
-        heights = (tpr[:, :-1] + tpr[:, 1:]) / 2.0
-        auc = ((fpr[:, :-1] - fpr[:, 1:]) * heights).sum(-1)
+        if self._hist is None:
+            self.reset()
         assert self._hist is not None
-        has_nan = self._hist[:, :, self.num_thresholds].sum(-1) > 0
-        return torch.where(has_nan, torch.nan, auc)
+        return auc_of_counts(self._hist)
+
+
+def auc_of_counts(hist: Tensor) -> Tensor:
+    """Keras' ROC AUC of every row of bucket counts ``(M, 2, T + 1)`` (negatives, positives;
+    bucket ``T``: NaN scores), ``(M,)`` float64: :meth:`AucCounts.result`, for counts of
+    several populations at once."""
+    t = hist.shape[-1] - 1
+    # above[:, :, i] = number of scores in bucket >= i, i.e. scores > t_i (whole numbers:
+    # exact in float64 below 2^53); [:, :, 0] all of them
+    above = hist[:, :, :t].flip(-1).cumsum(-1, dtype=torch.float64).flip(-1)
+    # rates of whole numbers, 0 where there are no positives (negatives): then every
+    # count above is 0 too (keras.ops.divide_no_nan)
+    fpr, tpr = (above / above[:, :, :1].clamp_min(1.0)).unbind(1)
+    heights = (tpr[:, :-1] + tpr[:, 1:]) / 2.0
+    auc = ((fpr[:, :-1] - fpr[:, 1:]) * heights).sum(-1)
+    return auc.masked_fill_(hist[:, :, t].sum(-1) > 0, torch.nan)
 
 
 def _ones(index: Tensor) -> Tensor:

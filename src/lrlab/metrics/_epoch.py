@@ -192,8 +192,12 @@ class EpochMetrics:
         counts = () if self._counts is None else tuple(self._counts.tolist())
         return LabelCounts(self._samples, self._positions if counts else 0, counts)
 
-    def compute(self) -> dict[str, Tensor]:
+    def compute(self, auc: Tensor | None = None) -> dict[str, Tensor]:
         """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.
+
+        Args:
+            auc: the AUC from these counts, when already computed
+                (:func:`~lrlab.metrics.score_splits` does so for several at once).
 
         Returns:
             ``loss`` and ``sse``, plus ``accuracy``, ``error`` and (if enabled) ``auc`` for
@@ -217,7 +221,7 @@ class EpochMetrics:
             out["error"] = 1.0 - acc
         out["sse"] = self._sums["sse"].clone()
         if self._auc is not None:
-            out["auc"] = self._auc.result()
+            out["auc"] = self._auc.result() if auc is None else auc
         return out
 
 

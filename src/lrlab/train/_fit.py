@@ -21,7 +21,7 @@ from lrlab._errors import LrlabError
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
-from lrlab.metrics import EpochMetrics, LabelCounts
+from lrlab.metrics import EpochMetrics, LabelCounts, score_splits
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population
 from lrlab.schedules import MONITORS
@@ -323,6 +323,30 @@ def _direction(task: Task, metric: str) -> Literal["min", "max"] | None:
     return "max" if better else "min"
 
 
+def _score_epoch(pop: Population, task: Task, split: Split, eval_batch: int,
+                 train: _Buffered
+                 ) -> tuple[dict[str, Tensor], dict[str, Tensor], EpochMetrics]:
+    """The epoch's training metrics (``train``'s buffered batches), and its validation
+    metrics with their accumulator, as ``train.compute()`` and :func:`_evaluate` give them;
+    in one pass over both splits (:func:`~lrlab.metrics.score_splits`) when the training
+    batches are still buffered, their targets shared and the validation split is one
+    evaluation batch."""
+    if (train.metrics._samples or not 0 < len(split) <= eval_batch or not train.parts
+            or train.axis):  # (per-member targets: batch axis 1)
+        return train.compute(), *_evaluate(pop, task, split, eval_batch)
+    metrics = EpochMetrics(pop.members, num_classes=task.num_classes,
+                           auc=task.num_classes is not None, device=pop.device)
+    x, y = split.x, split.y
+    out = pop.predict(x)
+    own = {name: Mean(pop.members, pop.device) for name in task.metrics}
+    for name, fn in task.metrics.items():
+        own[name].add(member_metric(task, name, fn, out, y))
+    train_values, val_values = score_splits([train.metrics, metrics],
+                                            [train.parts, [(out, y, task.loss(out, y))]])
+    train.parts, train.size = [], 0
+    return train_values, val_values | {name: m.value() for name, m in own.items()}, metrics
+
+
 def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int
               ) -> tuple[dict[str, Tensor], EpochMetrics]:
     """Every member's validation metrics, and the accumulator that scored them (whose
@@ -398,6 +422,15 @@ def _population(task: Task, members: Sequence[Member], config: SweepConfig,
 def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
                  shared: bool, rates: Tensor | None, steps: list | None) -> dict[str, Tensor]:
     """One pass over the training data; the epoch's training metrics per member."""
+    metrics, values = _train_steps(pop, task, data, order, batch_size, shared, rates, steps)
+    return metrics.compute() | values
+
+
+def _train_steps(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
+                 shared: bool, rates: Tensor | None, steps: list | None
+                 ) -> tuple[_Buffered, dict[str, Tensor]]:
+    """One pass over the training data: its metrics still buffered, and the gradient norms'
+    and rates' records."""
     metrics = _Buffered(EpochMetrics(pop.members, num_classes=task.num_classes,
                                      auc=task.num_classes is not None, device=pop.device),
                         batch_axis=order.dim() - 1)  # targets: (B, ...) shared, (K, B, ...) not
@@ -413,8 +446,7 @@ def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_
             steps.append((pop.steps, out.loss, out.lr, out.grad_norm))
     norms = torch.stack(norms).double()
     peak = norms.nan_to_num(-torch.inf).max(0).values  # NaN: steps after divergence
-    return metrics.compute() | {"grad_norm": norms.nanmean(0), "grad_norm_max": peak,
-                                "lr": out.lr}
+    return metrics, {"grad_norm": norms.nanmean(0), "grad_norm_max": peak, "lr": out.lr}
 
 
 def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
@@ -476,9 +508,19 @@ class _TensorFeed:
         self.batches = _Batches(len(task.train), batch_size, [m.seed for m in members], device)
 
     def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,
-                    steps: list | None) -> dict[str, Tensor]:
-        return _train_epoch(pop, self.task, self.train, self.batches.order(epoch),
+                    steps: list | None) -> tuple[_Buffered, dict[str, Tensor]]:
+        """The epoch's steps; :meth:`finish_epoch` scores them."""
+        return _train_steps(pop, self.task, self.train, self.batches.order(epoch),
                             self.batch_size, self.batches.shared, rates, steps)
+
+    def finish_epoch(self, pop: Population, trained: tuple[_Buffered, dict[str, Tensor]],
+                     eval_batch: int
+                     ) -> tuple[dict[str, Tensor], dict[str, Tensor], EpochMetrics]:
+        """The epoch's training and validation metrics (scored together where they can),
+        and the validation accumulator."""
+        metrics, values = trained
+        train, val, scored = _score_epoch(pop, self.task, self.val, eval_batch, metrics)
+        return train | values, val, scored
 
     def evaluate(self, pop: Population, eval_batch: int
                  ) -> tuple[dict[str, Tensor], EpochMetrics]:
@@ -509,6 +551,10 @@ class _DataFeed:
         values, lr = train_epoch_data(pop, self.task, data, rates, steps, self.predictions,
                                       self.dtype, class_axis=self.class_axis)
         return values | {"lr": lr}
+
+    def finish_epoch(self, pop: Population, trained: dict[str, Tensor], eval_batch: int
+                     ) -> tuple[dict[str, Tensor], dict[str, Tensor], EpochMetrics]:
+        return trained, *self.evaluate(pop, eval_batch)
 
     def evaluate(self, pop: Population, eval_batch: int
                  ) -> tuple[dict[str, Tensor], EpochMetrics]:
@@ -549,12 +595,13 @@ class _Loop:
         start = time.perf_counter() - self.seconds
         for epoch in range(self.done + 1, self.epochs + 1):
             rows, steps = len(self.recorder.rows), len(self.steps or ())
-            train_values = feed.train_epoch(pop, epoch, self.rates, self.steps)
+            trained = feed.train_epoch(pop, epoch, self.rates, self.steps)
             if self.steps_per_epoch is None:
                 self.steps_per_epoch = pop.steps // epoch
             spe = self.steps_per_epoch
             kill_point("epoch", epoch)
-            val_values, scored = feed.evaluate(pop, config.eval_batch_size)
+            train_values, val_values, scored = feed.finish_epoch(
+                pop, trained, config.eval_batch_size)  # type: ignore[arg-type]
             if not self.labels.examples:
                 self.labels = scored.labels()
             self.plateaus.update(val_values, self.rates, pop.steps)
