@@ -427,7 +427,8 @@ class _Race:
             split, start = next((s, v) for s, v in zip(("train", "val"), self.start)
                                 if math.isfinite(v))
             curve = result.curve("loss", split)
-            t["first"] = curve.iloc[0].to_numpy(float) / start
+            # a race of one epoch: a loss that fell in it fell from the untrained model's
+            t["first"] = curve.iloc[0].to_numpy(float) / start if len(curve) > 1 else 1.0
             t["last"] = _last(curve) / start
         return t
 
