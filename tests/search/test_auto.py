@@ -16,9 +16,11 @@ from lrlab.search._auto import (
     moved_up,
     past_bottom,
     placement,
+    race_share,
     races_allowed,
     range_seeds,
     refine_rates,
+    short_of_bottom,
     short_run,
 )
 from lrlab.search._confidence import scored_table
@@ -224,6 +226,37 @@ def test_a_pick_more_than_a_quarter_decade_past_the_bottom_warns() -> None:
     assert past_bottom(1.0, math.nan) == ""
 
 
+def test_a_pick_half_a_decade_or_more_short_of_the_bottom_warns() -> None:
+    bottom = 0.509
+    # the candidate at the bottom and the refinement a quarter decade below it: no warning
+    assert short_of_bottom(float(f"{bottom:.3g}"), bottom) == ""
+    assert short_of_bottom(float(f"{bottom * 10 ** -0.25:.3g}"), bottom) == ""
+    # the next candidate down, kept to 3 digits as the race keeps it: 0.509 / 0.161 = 3.16
+    text = short_of_bottom(float(f"{bottom * 10 ** -0.5:.3g}"), bottom)
+    assert text.startswith("the pick 0.161 lies 3.2x below the bottom") and "(0.509)" in text
+    assert short_of_bottom(0.01, math.nan) == ""
+
+
+def test_only_an_sgd_like_race_above_its_lowest_rate_warns_short_of_the_bottom() -> None:
+    from types import SimpleNamespace
+
+    from lrlab.search import Choice
+    from lrlab.search._auto import _extra_warnings
+
+    choice = Choice(0.161, 0.161, (0.0509, 0.161), ())
+    raced = [5.09, 1.61, 0.509, 0.161, 0.0509]
+
+    def said(walk: str, lr: float) -> tuple[str, ...]:
+        race = SimpleNamespace(walk=walk, raced=raced, longer=[])
+        return _extra_warnings(True, choice, race, 5.09, lr, turn=0.509)
+
+    assert [w.split(":")[0] for w in said("up", 0.161)] == [
+        "the pick 0.161 lies 3.2x below the bottom of the range test's loss trend (0.509)"]
+    assert said("down", 0.161) == ()    # an adaptive rule's race is centred below the turn
+    assert said("up", 0.0509) == ()     # the lowest raced rate: the edge warning says it
+    assert said("up", 0.286) == ()      # a quarter decade nearer: within the race's step
+
+
 def test_the_range_test_uses_the_rules_hyperparameters(blobs) -> None:
     plain = auto(blobs, epochs=4, candidates=2, seeds=1, refine=False)
     decayed = auto(blobs, epochs=4, candidates=2, seeds=1, refine=False,
@@ -264,6 +297,51 @@ def test_range_tests_beyond_their_share_push_out_the_check(blobs) -> None:
     assert races_allowed(unit=1.0, per=1.0, candidates=2, range_cost=30.0) == 4.0  # 2 + 2
     # within plan, everything fits: the race, two refinements, the check
     assert races_allowed(unit=1.0, per=1.0, candidates=5, range_cost=1.25) == 9.0
+
+
+def test_range_tests_beyond_their_share_shrink_the_race_to_keep_the_plan() -> None:
+    # 3,000 MNIST images, batch 100, 5 epochs: one 100-step test costs 3.33 epochs; the
+    # race and the refinement (7 rates of 0.75 epochs) fit the plan only on less data
+    unit, c, tests = 0.75, 5, 100 * 100 / 3000
+    share = race_share(0.75, per=0.75, unit=unit, candidates=c, range_cost=tests)
+    plan = unit * (c + 4 + c / 4)
+    assert share < 0.75
+    assert tests + (c + 2) * share == pytest.approx(plan, abs=1e-3)  # exactly the plan
+    assert race_share(0.75, per=0.75, unit=unit, candidates=c, range_cost=1.0) == 0.75
+    # half the data would not fit either: the race keeps its data (too short to rank)
+    assert race_share(0.75, per=0.75, unit=unit, candidates=c, range_cost=6.0) == 0.75
+    assert race_share(0.75, per=0.75, unit=unit, candidates=c, range_cost=5.0) >= 0.375
+
+
+@pytest.fixture(scope="module")
+def small_task():
+    """2,000 examples, batch 80, 5 epochs: one range test of 100 batches costs 4 epochs,
+    more than a quarter of the race (5 rates x 0.75 epochs) it is planned at."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2600, 4, generator=g)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    return Task(name="small", train=Split(x[:2000], y[:2000]), val=Split(x[2000:], y[2000:]),
+                num_classes=2, model=lambda: nn.Linear(4, 2), batch_size=80, epochs=5)
+
+
+def test_a_small_dataset_races_on_less_data_and_keeps_the_plan(small_task) -> None:
+    result = auto(small_task, candidates=5)
+    planned = race_share(0.75, per=0.75, unit=0.75, candidates=5, range_cost=4.0)
+    assert 0.375 <= planned < 0.75
+    assert result.race_epochs == 1
+    assert result.race_examples == pytest.approx(planned * 2000, abs=2)
+    raced = sum(len(r.members) for r in result.evidence)
+    assert raced >= 7                                  # the race and its refinement
+    steps = len(result.range_test.lrs)
+    per = result.race_examples / 2000
+    assert result.compute == pytest.approx(steps * 80 / 2000 + raced * per)
+    # the plan (~9.6% of a grid), up to the subset's rounding to whole examples
+    assert result.compute <= 0.75 * (5 + 4 + 5 / 4) + raced * 0.5 / 2000
 
 
 def test_the_untrained_losses_read_at_most_the_first_examples() -> None:
