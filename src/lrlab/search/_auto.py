@@ -28,6 +28,12 @@ whose training loss still fell and ended near the untrained model's (:func:`fall
 stuck above it is too high, however "stable"), else the lowest stable rate, with a warning
 that no rate learned in the budget and what to try.
 
+Where a range test costs more than its share of the plan (a small dataset: 100 steps are
+several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
+about 9.6% of a 16-rate grid. A pick half a decade or more short of the range test's trend
+bottom (SGD-like rules) or more than a quarter decade past it warns: the two instruments
+disagree (:func:`short_of_bottom`, :func:`past_bottom`).
+
 The top candidate is capped at the largest rate the range test reached, so a test that
 diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
 candidates, 15% of a training each, the quarter-decade refinement) were calibrated on the
@@ -228,9 +234,10 @@ def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -
     one rate's share (``budget x epochs``, or one rate's race where whole epochs round it
     up): about 9.6% of a 16-rate grid at the defaults. One range test takes 100 steps
     whatever the data, so on a small training set (1,500 examples, batch 64: over 4 epochs)
-    even one test costs more than planned; the races then give way, the check first, then
-    the refinement (never the race and the refinement both), and a race moved up the range
-    (none learned) races as many rates as fit, at least three.
+    even one test costs more than planned; the races then give way: each rate races on
+    less data, down to half (:func:`race_share`), then the check goes, then the refinement
+    (never the race and the refinement both), and a race moved up the range (none learned)
+    races as many rates as fit, at least three.
 
     Example:
         >>> races_allowed(unit=3.0, per=3.0, candidates=5, range_cost=3.2)   # within plan
