@@ -38,7 +38,6 @@ from lrlab.population._batched import (
     NARROW_OUT,
     Plan,
     class_major,
-    class_major_ok,
     class_major_pads,
     own_layout,
     weight_grad,
@@ -77,6 +76,7 @@ class _Linear:
     own_layout: bool  # its gradient as dy^T x (see _batched.own_layout)
     # the last layer: its bias as a (K, out, 1) view and the rows _batched.class_major pads
     # it with (None: it never runs class-major)
+    class_major: bool = False  # the last layer, a bias, <= 4 outputs, on the CPU
     bias_rows: Tensor | None = None
     pads: tuple[Tensor, Tensor] | None = None
 
@@ -138,8 +138,9 @@ class Program:
             return None
         last = ops[-1]
         if (isinstance(last, _Linear) and last.bias_col is not None
-                and last.weight.shape[1] <= CLASS_MAJOR_ROWS):  # may run class-major
-            ops[-1] = replace(last, bias_rows=last.bias_col.transpose(1, 2),
+                and last.weight.shape[1] <= CLASS_MAJOR_ROWS
+                and last.weight.device.type == "cpu"):  # class-major for 2+ rows
+            ops[-1] = replace(last, class_major=True, bias_rows=last.bias_col.transpose(1, 2),
                               pads=class_major_pads(last.weight))
         return cls(ops, len(names))
 
@@ -161,7 +162,8 @@ class Program:
                     x = x.expand(k, *x.shape)
                 shape = None if x.dim() == 3 else x.shape
                 x3 = x if shape is None else x.reshape(k, -1, x.shape[-1])
-                if op.bias_rows is not None and class_major_ok(x, op.weight, op.bias_rows):
+                # (as _batched.class_major_ok decides, its shape-free tests made at build)
+                if op.class_major and shape is None and x.shape[1] >= 2:
                     z = class_major(x3, op.weight, op.bias_rows, op.pads)
                     if keep:
                         tape.saved.append((x3, shape, learned))
@@ -231,15 +233,18 @@ class Program:
     @staticmethod
     def cross_entropy(logits: Tensor, index: Tensor, tape: Tape) -> Tensor:
         """Per-sample losses ``(K, B)`` as :func:`lrlab.metrics.cross_entropy` computes
-        them, from int64 targets already broadcast to ``(K, B)``."""
-        tape.narrow = logits.device.type == "cpu" and logits.shape[-1] <= NARROW_OUT
+        them, from int64 targets ``(B,)`` shared by every member or ``(K, B)``."""
+        tape.narrow = tape.class_major is not None or (logits.device.type == "cpu"
+                                                       and logits.shape[-1] <= NARROW_OUT)
         # narrow: the log-softmax along a transposed copy, (K, C, B), read in that layout
         # (a class-major last layer made it, padded: its -inf rows change no bit)
         axis = -2 if tape.narrow else -1  # the class axis of tape.log_probs
         z = (logits if not tape.narrow else tape.class_major if tape.class_major is not None
              else logits.transpose(-1, -2).contiguous())
         tape.log_probs = torch.log_softmax(z, axis)
-        tape.index = index.unsqueeze(axis)
+        k, batch = logits.shape[:2]
+        tape.index = (index.expand(k, 1, batch) if index.dim() == 1 and axis == -2
+                      else index.expand(k, batch).unsqueeze(axis))
         return -tape.log_probs.gather(axis, tape.index).squeeze(axis)
 
     def backward(self, tape: Tape, alive: Tensor | None, batch: int) -> list[Tensor]:
@@ -296,7 +301,7 @@ class Program:
         g = self._seed(lp, batch, axis, alive)
         g = lp.new_zeros(lp.shape).scatter_add_(axis, tape.index, g)  # GatherBackward
         # LogSoftmaxBackward (its kernel reads a contiguous gradient either way)
-        g = torch.ops.aten._log_softmax_backward_data(g, lp, axis, lp.dtype)
+        g = torch._log_softmax_backward_data(g, lp, axis, lp.dtype)
         padded = g if tape.class_major is not None else None
         if padded is not None:  # the padded rows' view, as the logits (K, B, C)
             g = g[:, :self.ops[-1].weight.shape[1]].transpose(-1, -2)
@@ -333,7 +338,7 @@ class Program:
         """The gradient of the summed mean losses w.r.t. the gathered log-probabilities,
         ``(K, B)`` with a class axis of 1 at ``axis``, computed as autograd's chain
         computes it."""
-        key = (lp.shape[0], batch, axis, lp.dtype, lp.device)
+        key = (batch, axis)  # (a program's members, dtype and device are fixed)
         if alive is None and key in self._seeds:
             return self._seeds[key]
         k = lp.shape[0]

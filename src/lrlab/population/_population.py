@@ -471,8 +471,7 @@ class Population:
             return None
         if y.dtype != torch.int64 or y.device != outputs.device:
             y = y.to(device=outputs.device, dtype=torch.int64)
-        index = y.expand(outputs.shape[:-1])
-        return outputs, program.cross_entropy(outputs, index, tape), tape
+        return outputs, program.cross_entropy(outputs, y, tape), tape
 
     def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
                         shared: bool) -> tuple[Tensor, Tensor]:
