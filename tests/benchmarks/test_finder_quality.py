@@ -75,10 +75,16 @@ def test_unseen_tasks_build_and_their_losses_are_per_sample(bench):
         task = make()
         assert task.name == name and name not in ft.FINDER_TASKS
         out = task.init_model(0)(task.train.x[:3])
-        assert out.shape == (3, task.num_classes)
+        assert out.shape == (3, task.num_classes or 1)
+        assert task.loss(out.unsqueeze(0), task.train.y[:3]).shape == (1, 3)
     task = ft.UNSEEN_TASKS["sigmoid-mse"]()
     out, y = torch.randn(2, 3, 4), torch.tensor([0, 3, 1])
     onehot = torch.nn.functional.one_hot(y, 4).float()
     ref = torch.stack([torch.nn.functional.mse_loss(torch.sigmoid(o), onehot, reduction="none")
                        .mean(-1) for o in out])
     torch.testing.assert_close(task.loss(out, y), ref)
+    task = ft.UNSEEN_TASKS["wide-regression"]()
+    assert task.num_classes is None and task.monitor == "loss"
+    out, y = torch.randn(2, 3, 1), torch.randn(3)
+    torch.testing.assert_close(task.loss(out, y), (out.squeeze(-1) - y) ** 2)
+    assert abs(float(task.train.y.mean())) < 1e-5 and abs(float(task.train.y.std()) - 1) < 1e-2
