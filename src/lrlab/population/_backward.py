@@ -74,9 +74,10 @@ class _Linear:
     weight_at: int  # index of the weight in the parameter list
     bias_at: int | None
     own_layout: bool  # its gradient as dy^T x (see _batched.own_layout)
-    # the last layer: its bias as a (K, out, 1) view and the rows _batched.class_major pads
-    # it with (None: it never runs class-major)
-    class_major: bool = False  # the last layer, a bias, <= 4 outputs, on the CPU
+    # class-major (_batched.class_major, on batches of 2+ rows): the last layer, with a
+    # bias, <= 4 outputs, on the CPU; then its bias as a (K, out, 1) view and the rows its
+    # weight and bias are padded with (None: out = 4, no padding)
+    class_major: bool = False
     bias_rows: Tensor | None = None
     pads: tuple[Tensor, Tensor] | None = None
 
