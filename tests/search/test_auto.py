@@ -335,6 +335,8 @@ def test_a_small_dataset_races_on_less_data_and_keeps_the_plan(small_task) -> No
     assert 0.375 <= planned < 0.75
     assert result.race_epochs == 1
     assert result.race_examples == pytest.approx(planned * 2000, abs=2)
+    assert (f"The races ran on {result.race_examples} rather than 1500 examples: the range "
+            "test cost more than its share of the budget.") in result.explanation
     raced = sum(len(r.members) for r in result.evidence)
     assert raced >= 7                                  # the race and its refinement
     steps = len(result.range_test.lrs)

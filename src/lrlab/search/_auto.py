@@ -323,8 +323,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     seeds = seeds or range_seeds(race_cost, test_cost)
     unit = max(race_cost / candidates, budget * p.epochs)  # one rate's share of the plan
     fitted = race_share(share, race_cost / candidates, unit, candidates, seeds * test_cost)
+    fewer = None  # the examples the race would have had, when the range tests cost more
     if fitted < share and round(fitted * examples(p.task)) >= smallest:
-        share, race_task = fitted, p.task.subset(fitted, seed=p.seed)  # the tests cost more
+        fewer = examples(race_task)
+        share, race_task = fitted, p.task.subset(fitted, seed=p.seed)
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
@@ -369,7 +371,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
-        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr, skipped),
+        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr, skipped,
+                             fewer),
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
@@ -712,7 +715,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
 
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
-             refined: list[float], checked, p: Plan, lr: float, skipped: list[str]) -> str:
+             refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
+             fewer: int | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -752,6 +756,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  f"{rates_text(shaky)}.")
     if checked:
         text += f" Checked on a second seed: {checked[1]}."
+    if fewer:
+        text += (f" The races ran on {examples(race.task)} rather than {fewer} examples: "
+                 "the range test cost more than its share of the budget.")
     if skipped:
         text += (f" Skipped {' and '.join(skipped)}: the range test and the races used the "
                  "budget.")
