@@ -88,3 +88,37 @@ def test_outputs_the_loss_refuses_are_one_line_before_training() -> None:
     with pytest.raises(LrlabError, match="cannot take the first batch") as err:
         lrlab.sweep(task, lrs=LRS)
     assert "\n" not in str(err.value)
+
+
+def _pixels(n: int = 120):
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, 2, 3, 3, generator=g)
+    return x, (x[:, 0] > x[:, 1]).long()
+
+
+@pytest.mark.parametrize("kind", ["classes-last", "one-logit", "classes-on-axis-1"])
+def test_a_monitor_given_still_reads_the_kind_from_the_first_batch(kind: str) -> None:
+    """Splits with ``monitor=`` given train as without it: the kind is still read from the
+    first batch (before, a monitor skipped that: a classifier trained as a regression and
+    failed its first step, one logit was refused as a regression)."""
+    if kind == "classes-on-axis-1":
+        x, y = _pixels()
+        model, loss = (lambda: nn.Conv2d(2, 2, 1)), nn.CrossEntropyLoss()
+    else:
+        x, y = _xy()
+        one = kind == "one-logit"
+        y = y.float() if one else y.long()
+        model = _mlp(1 if one else 2, flat=one)
+        loss = nn.BCEWithLogitsLoss() if one else nn.CrossEntropyLoss()
+    cut = len(x) * 3 // 4
+    kw = {"loss": loss, "epochs": EPOCHS, "batch_size": 30, "monitor": "accuracy"}
+    split = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]), **kw)
+    if kind == "classes-last":  # the tensor fast path, as a task that names its classes
+        same = Task(name="task", train=split.train, val=split.val, model=model, num_classes=2,
+                    loss=split.loss, batch_size=30, epochs=EPOCHS)
+    else:  # scored as the data path scores them
+        same = Task.from_loaders(model, TensorDataset(x[:cut], y[:cut]),
+                                 TensorDataset(x[cut:], y[cut:]), **kw)
+    got = lrlab.sweep(split, lrs=LRS)
+    assert got.monitor == "accuracy" and "accuracy" in _metrics(got)
+    assert _records(got) == _records(lrlab.sweep(same, lrs=LRS))

@@ -82,8 +82,9 @@ class Task:
             stays apart (optional, a :class:`Split`).
         model: builds a freshly initialised network (called under a seeded RNG).
         num_classes: the number of classes, or ``None`` for regression (with Dataset or
-            DataLoader data, ``None`` means "read it from the first batch": class logits
-            ``(B, ..., C)`` against integer targets make a classification task).
+            DataLoader data, or tensors with integer targets, ``None`` means "read it from
+            the first batch": class logits ``(B, ..., C)`` against integer targets make a
+            classification task).
         loss: the per-sample loss over every member, ``loss(outputs (K, B, ...), targets)
             -> (K, B)`` (build one from a plain PyTorch loss with :func:`member_loss`, as
             :meth:`from_loaders` does); ``None`` for a model that computes its own loss

@@ -126,9 +126,13 @@ def _device(name: str | None) -> torch.device:
 def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> Task:
     """``task`` as :func:`fit` will train it: for a Dataset or DataLoader task, its classes
     and monitor read from the first batch (:func:`~lrlab.train._loader.probe`, which also
-    checks the batch, the loss and the metrics); so for a tensor task made by
-    :meth:`~lrlab.tasks.Task.from_loaders` (no monitor given); other tensor tasks as they are."""
-    if task.in_memory and task.monitor is not None:
+    checks the batch, the loss and the metrics); so for a tensor task whose kind is left to
+    that batch (:meth:`~lrlab.tasks.Task.from_loaders`: no monitor, or integer targets
+    without ``num_classes``, or 0/1 floats under a binary cross-entropy on logits); other
+    tensor tasks as they are (their checks: :func:`~lrlab.train.check_fit`)."""
+    if task.in_memory and task.monitor is not None and (
+            task.num_classes is not None
+            or (task.train.y.is_floating_point() and not _with_logits(task.loss))):
         return task
     if task.in_memory and task.train.y.is_floating_point() and _with_logits(task.loss):
         # one logit per example against 0/1 floats: scored as a data task scores it
