@@ -174,7 +174,12 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                 if not isinstance(out, Tensor):
                     raise LrlabError(_not_a_tensor(out))
                 _check_labels(task, out, targets)
-                loss = first_loss(task.loss, out.unsqueeze(0), targets)
+                try:
+                    loss = first_loss(task.loss, out.unsqueeze(0), targets)
+                except LrlabError:
+                    raise
+                except Exception as err:  # noqa: BLE001 - the user's loss, in one line
+                    raise LrlabError(_loss_fails(out, targets, err)) from None
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
@@ -192,6 +197,14 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                          "model's initialisation")
     _check_metrics(task, outputs, targets)
     return loss, outputs, targets
+
+
+def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
+    """Why the first batch failed in the task's loss (the model ran): its error, one line."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
+    return (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
+            f"targets of shape {got} ({type(err).__name__}: {text})")
 
 
 def _not_a_tensor(out: Any) -> str:
