@@ -572,3 +572,31 @@ def test_sweep_on_imbalanced_noise_says_nothing_learned(tmp_path) -> None:
     back = SweepResult.load(tmp_path / "out")
     assert back.chance == pytest.approx(share) and back.val_examples == 200
     assert back.verdict() == result.verdict()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_a_loss_that_views_the_outputs_trains_and_evaluates(classes: int) -> None:
+    """A narrow last layer's logits are a strided view of its class-major product; a task's
+    own loss gets them contiguous, as a plain model gives them: ``.view()`` works, and the
+    records equal those of the same loss written with ``reshape``."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 4, generator=g)
+    y = (x[:, 0] > 0).long() + (classes == 3) * (x[:, 1] > 0.5).long()
+
+    def loss(flat):
+        def per_sample(o, t):
+            k, b, c = o.shape
+            z = o.view(-1, c) if flat == "view" else o.reshape(-1, c)
+            return torch.nn.functional.cross_entropy(z, t.expand(k, b).reshape(-1),
+                                                     reduction="none").reshape(k, b)
+        return per_sample
+
+    def records(flat):
+        task = Task("v", Split(x[:80], y[:80]), Split(x[80:], y[80:]),
+                    lambda: torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+                                                torch.nn.Linear(8, classes)),
+                    num_classes=classes, loss=loss(flat), batch_size=16, epochs=2)
+        got = sweep(task, lrs=[0.1, 0.5]).records
+        return got[got["metric"] != "time"].values.tolist()
+
+    assert records("view") == records("reshape")

@@ -476,7 +476,7 @@ class Population:
     def _outputs_losses(self, x: Tensor, y: Tensor, loss_fn: LossFn,
                         shared: bool) -> tuple[Tensor, Tensor]:
         outputs = self.forward(x, shared=shared)
-        return outputs, loss_fn(outputs, y)
+        return outputs, member_losses(loss_fn, outputs, y)
 
     def _update(self, grads: Sequence[Tensor], state: dict, hp: dict,
                 alive: Tensor | None) -> tuple[Tensor, dict, Tensor]:
@@ -707,3 +707,21 @@ def _quiet_fallbacks() -> Iterator[None]:
         warnings.filterwarnings("ignore", message="There is a performance drop",
                                 category=UserWarning)
         yield
+
+
+def member_losses(loss_fn: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
+                  targets: Any) -> Tensor:
+    """``loss_fn(outputs, targets)`` on a population's outputs ``(K, B, ...)``: lrlab's
+    :func:`~lrlab.metrics.cross_entropy` reads them in any layout; any other loss gets them
+    contiguous, as a plain model gives them (a narrow last layer's logits are a transposed
+    view of its class-major product, and a user's loss may ``.view()`` them).
+
+    Example:
+        >>> z = torch.zeros(2, 3, 4).transpose(1, 2)[:, :, :2]  # (2, 4, 2), a strided view
+        >>> member_losses(lambda o, t: o.view(-1, 2).sum(1).view(2, 4), z, None).shape
+        torch.Size([2, 4])
+    """
+    if (loss_fn is not cross_entropy and isinstance(outputs, Tensor)
+            and not outputs.is_contiguous()):
+        outputs = outputs.contiguous()
+    return loss_fn(outputs, targets)

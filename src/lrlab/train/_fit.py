@@ -23,7 +23,7 @@ from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
 from lrlab.metrics import EpochMetrics, LabelCounts, score_splits
 from lrlab.optim import get_rule, mixed
-from lrlab.population import Population
+from lrlab.population import Population, member_losses
 from lrlab.schedules import MONITORS
 from lrlab.tasks import Split, Task, lower_is_better
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due
@@ -346,7 +346,7 @@ def _score_epoch(pop: Population, task: Task, split: Split, eval_batch: int,
     for name, fn in task.metrics.items():
         own[name].add(member_metric(task, name, fn, out, y))
     train_values, val_values = score_splits([train.metrics, metrics],
-                                            [train.parts, [(out, y, task.loss(out, y))]])
+                                            [train.parts, [(out, y, member_losses(task.loss, out, y))]])
     train.parts, train.size = [], 0
     return train_values, val_values | {name: m.value() for name, m in own.items()}, metrics
 
@@ -360,7 +360,7 @@ def _evaluate(pop: Population, task: Task, split: Split, eval_batch: int
     own = {name: Mean(pop.members, pop.device) for name in task.metrics}
     for x, y in zip(split.x.split(eval_batch), split.y.split(eval_batch)):
         out = pop.predict(x)
-        metrics.update(out, y, task.loss(out, y))
+        metrics.update(out, y, member_losses(task.loss, out, y))
         for name, fn in task.metrics.items():
             own[name].add(member_metric(task, name, fn, out, y))
     return metrics.compute() | {name: m.value() for name, m in own.items()}, metrics

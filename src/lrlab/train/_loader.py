@@ -38,7 +38,7 @@ from lrlab.data import (
     to_device,
 )
 from lrlab.metrics import EpochMetrics, cross_entropy
-from lrlab.population import Population
+from lrlab.population import Population, member_losses
 from lrlab.tasks import Task
 
 __all__ = ["Mean", "Probe", "evaluate_data", "first_loss", "mean_loss", "member_metric", "probe",
@@ -406,7 +406,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
                     losses = loss.unsqueeze(1).expand(pop.members, size)
                 else:
                     outputs = pop.forward(inputs)
-                    losses = task.loss(outputs, targets)
+                    losses = member_losses(task.loss, outputs, targets)
             except (RuntimeError, IndexError, ValueError):
                 _check_later_labels(task, targets, f"validation batch {seen}")
                 raise
