@@ -467,7 +467,7 @@ def test_nothing_learned_is_said_once_naming_the_rule_that_chose(stuck) -> None:
         "is the highest stable rate", "is the best score"))
 
 
-def test_a_one_epoch_race_reads_a_fall_from_the_untrained_models_loss() -> None:
+def test_a_one_epoch_race_reads_a_fall_from_the_untrained_models_loss(monkeypatch) -> None:
     """Nothing beats chance (labels 85% one class, the rest noise) and the race has one epoch:
     a training loss below the untrained model's fell. Before, one epoch had no first-to-last
     trend, so no rate "fell" and auto took the lowest stable rate, on a small attention
@@ -481,8 +481,40 @@ def test_a_one_epoch_race_reads_a_fall_from_the_untrained_models_loss() -> None:
     x, y = torch.randn(1200, 4, generator=g), (torch.rand(1200, generator=g) < 0.2).long()
     task = Task(name="prior", train=Split(x[:1000], y[:1000]), val=Split(x[1000:], y[1000:]),
                 num_classes=2, model=lambda: nn.Linear(4, 2), batch_size=50, epochs=4)
+    # the trend alone (the validation loss, which here fell to the prior's, is read first)
+    monkeypatch.setattr("lrlab.search._auto.by_loss", lambda *a, **k: math.nan)
     result = auto(task, candidates=3, seeds=1)
     assert result.race_epochs == 1
     said = [w for w in result.warnings if w.startswith("no rate learned")]
     assert len(said) == 1 and "is the highest rate whose training loss still fell" in said[0]
     assert result.lr > float(result.evidence[0].members["lr"].min())  # not the lowest
+
+
+def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> None:
+    """90% of the labels one class, a one-epoch race: no rate's accuracy beats always
+    answering the majority by two noise units, but the validation loss fell well below the
+    untrained model's and ranks the rates. Before, auto took the highest rate whose training
+    loss fell at all: the top of the range, its loss barely below the untrained model's."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    x = torch.randn(2000, 12, generator=torch.Generator().manual_seed(6))
+    s = (x @ torch.randn(12, generator=torch.Generator().manual_seed(99))
+         + 2 * torch.sin(2 * x[:, 0]) + 0.5 * x[:, 1] * x[:, 2])
+    y = (s > torch.quantile(s[:1500], 0.9)).long()
+    task = Task(name="rare", train=Split(x[:1500], y[:1500]), val=Split(x[1500:], y[1500:]),
+                num_classes=2, model=lambda: nn.Sequential(nn.Linear(12, 64), nn.ReLU(),
+                                                           nn.Linear(64, 2)),
+                batch_size=64, epochs=4)
+    result = auto(task, seeds=1)
+    said = [w for w in result.warnings if w.startswith("no rate learned")]
+    assert result.race_epochs == 1 and len(said) == 1 and "lowest validation loss" in said[0]
+    vloss = {}
+    for race in result.evidence:
+        for lr, v in zip(race.members["lr"], race.curve("loss", "val").min()):
+            vloss[float(lr)] = float(v)
+    best = min(vloss.values())
+    assert vloss[result.lr] <= best * (1 + 2 / math.sqrt(500))  # within noise of the lowest
+    assert vloss[result.lr] < vloss[max(vloss)] - 0.1  # not the top rate's loss

@@ -23,10 +23,12 @@ epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``).
 **Nothing learned** is no ranking. The race first moves up the range (when the test reached
 higher rates), then runs longer: the stable rates continue from where they stopped, the
 horizon doubling while the budget pays and nothing has learned, each rate read at its last
-epoch (a recurrent net's score flickers on its plateau). Still nothing: the highest rate
-whose training loss still fell and ended near the untrained model's (:func:`falling`; a rate
-stuck above it is too high, however "stable"), else the lowest stable rate, with a warning
-that no rate learned in the budget and what to try.
+epoch (a recurrent net's score flickers on its plateau). Still nothing: the rate with the
+lowest validation loss, where that loss fell clearly below the untrained model's
+(:func:`by_loss`: an accuracy can sit at a 90% majority class while the loss already ranks
+the rates), else the highest rate whose training loss still fell and ended near the untrained
+model's (:func:`falling`; a rate stuck above it is too high, however "stable"), else the
+lowest stable rate, with a warning that no rate learned in the budget and what to try.
 
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
@@ -71,6 +73,7 @@ from lrlab.search._confidence import (
     Confidence,
     assess,
     baseline,
+    by_loss,
     choose,
     falling,
     learned_mask,
@@ -470,6 +473,8 @@ class _Race:
             # a race of one epoch: a loss that fell in it fell from the untrained model's
             t["first"] = curve.iloc[0].to_numpy(float) / start if len(curve) > 1 else 1.0
             t["last"] = _last(curve) / start
+        vloss = result.curve("loss", "val")
+        t["vloss"] = _last(vloss) if longer else vloss.min().to_numpy(float)
         return t
 
     def table(self) -> pd.DataFrame:
@@ -499,14 +504,22 @@ class _Race:
         return self.pick()
 
     def pick(self) -> Choice:
-        """:func:`choose` on every row so far; when none learned, the rate whose training
-        loss still fell nearest the edge (:func:`falling`), else the lowest stable rate (no
-        rate moved: the one least likely to sit past the edge)."""
+        """:func:`choose` on every row so far; when none learned, the rate with the lowest
+        validation loss where that loss fell clearly below the untrained model's
+        (:func:`by_loss`: a score such as accuracy can sit at chance while the loss already
+        ranks the rates), else the rate whose training loss still fell nearest the edge
+        (:func:`falling`), else the lowest stable rate (no rate moved: the one least likely
+        to sit past the edge)."""
         t = self.table()
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
                         monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk)
         if choice.learned or "last" not in t:
             return choice
+        if self.monitor != "loss":  # the score did not move; the loss may have
+            lr = by_loss(t, untrained=self.start[1], n=self.n, walk=self.walk)
+            if math.isfinite(lr):
+                return Choice(lr, math.nan, (), (), "the rate with the lowest validation "
+                              "loss (which fell clearly below the untrained model's)")
         lr = falling(t)
         if math.isfinite(lr):
             return Choice(lr, math.nan, (), (), "the highest rate whose training loss still fell")
@@ -763,9 +776,11 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         text += (f" Skipped {' and '.join(skipped)}: the range test and the races used the "
                  "budget.")
     if not checked and not race.learned_any():
-        text += (" No rate learned: the pick is the highest rate whose training loss still "
-                 "fell and ended within 1% of the untrained model's (a rate stuck above it is "
-                 "too high, however stable), else the lowest stable rate.")
+        text += (" No rate learned: the pick is the rate with the lowest validation loss "
+                 "where that loss fell clearly below the untrained model's, else the highest "
+                 "rate whose training loss still fell and ended within 1% of the untrained "
+                 "model's (a rate stuck above it is too high, however stable), else the "
+                 "lowest stable rate.")
     return text + f" So lr={rate(lr)}."
 
 

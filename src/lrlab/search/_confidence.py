@@ -40,8 +40,8 @@ from lrlab.metrics import LEARNED, LabelCounts, score_noise
 from lrlab.tasks import Task
 from lrlab.train import untrained
 
-__all__ = ["Baseline", "Choice", "Confidence", "assess", "baseline", "chance_score", "choose",
-           "falling", "score_noise", "setback"]
+__all__ = ["Baseline", "Choice", "Confidence", "assess", "baseline", "by_loss", "chance_score",
+           "choose", "falling", "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
 NEIGHBOUR = 10 ** 0.5 * 1.01
@@ -236,6 +236,35 @@ def falling(table: pd.DataFrame, hold: float = HOLD) -> float:
     if "stable" in t:
         ok &= t["stable"].to_numpy(bool)
     return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
+
+
+def by_loss(table: pd.DataFrame, *, untrained: float, n: int, walk: str = "down") -> float:
+    """When no rate beat chance on the score: the rate whose validation loss fell clearly
+    below the untrained model's and lowest (:func:`choose` on the loss, ties walking as
+    ``walk``), ``nan`` when no rate's loss fell by more than the noise of a loss.
+
+    ``table`` has ``lr``, ``vloss`` (each rate's validation loss), ``diverged`` and
+    optionally ``stable``. A share such as accuracy moves only when an answer flips: on a
+    classifier whose majority class holds 90% of the examples a short race may leave every
+    rate within two noise units of always answering it, while the loss already orders the
+    rates (a one-epoch race: 0.19 at 1 and 3.16, 0.62 at 10 from an untrained 0.70; the
+    highest rate still falling, 10, lost 4 points over the full epochs). A loss within the
+    noise of the untrained model's (a recurrent net on its plateau) says nothing: ``nan``,
+    and the trend of :func:`falling` decides.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 1.0, 10.0], "vloss": [0.30, 0.19, 0.62],
+        ...                   "diverged": [False] * 3})
+        >>> by_loss(t, untrained=0.70, n=500)
+        1.0
+        >>> by_loss(t.assign(vloss=[0.70, 0.69, 0.71]), untrained=0.70, n=500)
+        nan
+    """
+    if not (math.isfinite(untrained) and "vloss" in table):
+        return math.nan
+    t = table.assign(score=table["vloss"])
+    c = choose(t, higher_is_better=False, chance=untrained, monitor="loss", n=n, walk=walk)
+    return c.lr if c.learned else math.nan
 
 
 def setback(curve: np.ndarray, higher_is_better: bool) -> float:
