@@ -114,9 +114,9 @@ def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found
         assert population.config["epochs"] == 3 == found.race_epochs
     assert race.config["seed"] == refine.config["seed"] == 0
     assert found.race_examples == 500
-    first = _choice(blobs, [race])
+    first = _choice(blobs, [race], found)
     assert refine.members["lr"].tolist() == list(found.refined) == refine_rates(first.lr)
-    both = _choice(blobs, [race, refine])  # one table: same weights and order
+    both = _choice(blobs, [race, refine], found)  # one table: same weights and order
     assert len(found.scores) == 6
     if check:  # the pick and the next lower rate that learned, from seed 1
         (check,) = check
@@ -128,11 +128,12 @@ def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found
         assert found.lr == both.lr
 
 
-def _choice(task, races):
+def _choice(task, races, found=None):
     """The pick as auto makes it for plain SGD: unstable rates out, ties walk up within half
-    the two rates' setbacks."""
+    the two rates' setbacks, up to a quarter decade past the range test's trend bottom where
+    it showed a clear descent (``found``: the auto result that raced them)."""
     from lrlab.search import baseline, setback
-    from lrlab.search._auto import SWING, UNSTABLE
+    from lrlab.search._auto import PAST_BOTTOM, SWING, UNSTABLE, placement
     from lrlab.train import mean_loss
 
     start = mean_loss(task.init_model(0), task, task.train)
@@ -145,7 +146,9 @@ def _choice(task, races):
         parts.append(t)
     return choose(pd.concat(parts, ignore_index=True), higher_is_better=True,
                   chance=baseline(task, 0).chance, monitor=task.monitor,
-                  n=len(task.val), swing=SWING, walk="up")
+                  n=len(task.val), swing=SWING, walk="up",
+                  ceiling=found.bottom * PAST_BOTTOM if found and placement(found.range_test)[1]
+                  else math.inf)
 
 
 def test_refined_rates_are_a_quarter_decade_away() -> None:
@@ -157,7 +160,7 @@ def test_refined_rates_are_a_quarter_decade_away() -> None:
 def test_without_refining_or_checking_the_race_decides(blobs) -> None:
     result = auto(blobs, epochs=20, candidates=3, seeds=1, refine=False, check=False)
     (race,) = result.evidence
-    assert result.refined == () and result.lr == _choice(blobs, [race]).lr
+    assert result.refined == () and result.lr == _choice(blobs, [race], result).lr
 
 
 def test_compute_counts_the_range_tests_and_every_race(found) -> None:
@@ -518,3 +521,37 @@ def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> Non
     best = min(vloss.values())
     assert vloss[result.lr] <= best * (1 + 2 / math.sqrt(500))  # within noise of the lowest
     assert vloss[result.lr] < vloss[max(vloss)] - 0.1  # not the top rate's loss
+
+
+def test_ties_walk_up_no_further_than_the_range_tests_turn() -> None:
+    """A tie is no evidence against the range test: an SGD race's ties walk up to a quarter
+    decade past the trend's bottom, no further (with momentum, a race of 6 steps tied 0.2,
+    0.36, 0.64 and 1.1, the walk took 1.1, 5.6x the bottom, and it collapsed to chance over
+    the full training)."""
+    from lrlab.search._auto import PAST_BOTTOM
+
+    t = pd.DataFrame({"lr": [0.0635, 0.201, 0.357, 0.635, 1.13],
+                      "score": [0.44, 0.525, 0.5425, 0.5225, 0.525], "diverged": [False] * 5})
+    common = {"higher_is_better": True, "chance": 0.27, "monitor": "accuracy", "n": 400,
+              "walk": "up"}
+    assert choose(t, **common).lr == 1.13
+    assert choose(t, **common, ceiling=0.201 * PAST_BOTTOM).lr == 0.357  # the best, no walk
+    assert choose(t, **common, ceiling=0.7).lr == 0.635
+
+
+def test_a_race_of_few_steps_warns() -> None:
+    """600 examples, batch 32, 2 epochs: the race trains each rate one epoch on 30% of the
+    data, 6 steps, and says that is too few to rank rates."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(800, 8, generator=g)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    task = Task(name="small", train=Split(x[:600], y[:600]), val=Split(x[600:], y[600:]),
+                num_classes=2, model=lambda: nn.Linear(8, 2), batch_size=32, epochs=2)
+    result = auto(task, seeds=1, candidates=3)
+    said = [w for w in result.warnings if "optimizer steps" in w]
+    assert len(said) == 1 and said[0].startswith("the race trained each rate 6 optimizer steps")

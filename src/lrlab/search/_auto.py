@@ -90,8 +90,8 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "past_bottom", "race_share", "races_allowed",
-           "short_of_bottom", "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "few_steps", "past_bottom", "race_share",
+           "races_allowed", "short_of_bottom", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -342,6 +342,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     range_cost = seeds * steps * p.batch_size / examples(p.full)
     per = race_epochs * examples(race_task) / examples(p.full)  # one rate's race
     allowed = races_allowed(unit, per, candidates, range_cost)
+    if clear:  # a tie is no evidence against the range test: ties walk up to its turn
+        race.ceiling = bottom / test.rules.place * PAST_BOTTOM
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
     skipped = []
@@ -370,7 +372,11 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     lr = checked[0] if checked else choice.lr
     compute = range_cost + race.cost
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
-    confidence = race.confidence(lr, _extra_warnings(clear, choice, race, reached, lr, turn))
+    extra = _extra_warnings(clear, choice, race, reached, lr, turn)
+    race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
+    if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
+        extra += (short,)
+    confidence = race.confidence(lr, extra)
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
@@ -419,6 +425,9 @@ class _Race:
         #: the longer races (:meth:`lengthen`): rates continued from a race's last epoch
         self.longer: list[SweepResult] = []
         self.horizon = epochs  # epochs the latest race's rates trained
+        #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
+        #: trend bottom where it showed a clear descent; set by ``auto``)
+        self.ceiling = math.inf
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
@@ -512,7 +521,8 @@ class _Race:
         to sit past the edge)."""
         t = self.table()
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
-                        monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk)
+                        monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk,
+                        ceiling=self.ceiling)
         if choice.learned or "last" not in t:
             return choice
         if self.monitor != "loss":  # the score did not move; the loss may have
@@ -692,6 +702,31 @@ def short_of_bottom(lr: float, bottom: float) -> str:
             f"loss trend ({rate(bottom)}): where that test's loss still fell, a short race "
             "favours lower rates (they gain faster at first); compare it with a rate near the "
             "bottom over the full epochs")
+
+
+#: A race of fewer optimizer steps per rate than this ranks the rates on their first steps
+#: alone: with momentum 0.9 (an average over about ten steps) a race of 6 steps tied 0.2 and
+#: 0.36 where 0.1 trained best over the full 38 (0.36 lost 10 points); the built-in and
+#: benchmark tasks race 34 steps or more.
+FEW_STEPS = 20
+
+
+def few_steps(steps: int, full: int) -> str:
+    """A warning when a race trained each rate fewer than :data:`FEW_STEPS` optimizer steps
+    (``""`` otherwise): ``steps`` per rate, ``full`` in the full training.
+
+    Example:
+        >>> few_steps(34, 272)
+        ''
+        >>> few_steps(6, 38).split(":")[0]
+        "the race trained each rate 6 optimizer steps of the full training's 38"
+    """
+    if steps >= FEW_STEPS:
+        return ""
+    return (f"the race trained each rate {steps} optimizer steps of the full training's {full}: "
+            "too few to rank rates reliably (a small dataset or a short training); train the "
+            "pick and a rate half a decade either side for the full epochs, or give a larger "
+            "budget")
 
 
 def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr: float,

@@ -145,7 +145,7 @@ def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, 
 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,
-           n: int, swing: float = 0.0, walk: str = "down") -> Choice:
+           n: int, swing: float = 0.0, walk: str = "down", ceiling: float = math.inf) -> Choice:
     """The pick among raced rates (see the module docstring).
 
     Args:
@@ -159,6 +159,8 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
             and a rate is at least ``swing`` times the mean setback of the two: a short
             race's epoch-to-epoch swings make scores within them a tie too.
         walk: ``"down"``: a tie goes to the lower rate; ``"up"``: to the higher one.
+        ceiling: a walk up stops below rates above this (``auto``: where its range test's
+            loss trend turned up); the best itself may lie above it.
 
     When no rate learned, the pick is the highest rate marked ``stable`` (the one most
     likely to learn in a longer training), or without that column the best score.
@@ -195,7 +197,8 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
     steps = range(best - 1, -1, -1) if walk == "down" else range(best + 1, len(t))
     for j in steps:  # walk while the next rate ties the best
         band = max(noise, swing * (back[best] + back[j]) / 2)
-        if not ok[j] or abs(scores[j] - scores[best]) > band:
+        if not ok[j] or abs(scores[j] - scores[best]) > band or (
+                walk == "up" and t["lr"][j] > ceiling):
             break
         pick = j
         tied.append(float(t["lr"][j]))

@@ -1,0 +1,350 @@
+"""`lrlab auto` tried as a new user would: small models of the kinds users bring, fed by
+DataLoaders, each pick trained for the full epochs beside a short grid on two seeds.
+
+Run: ``cd benchmarks && OMP_NUM_THREADS=1 python new_user.py [--only NAME,...] [--grid 8]``.
+Prints one row per scenario: auto's pick and ``find``'s suggestion (the range test as
+``lrlab find`` runs it), each one's regret against the grid's best rate (by the mean over
+the seeds of the best validation score: accuracy points, or percent excess validation loss
+on a regression) and whether it warned (``find``: a warning or no rate). Each task function is also a ``--task`` for the
+CLI (``lrlab auto --task new_user:bn_cnn``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+import lrlab
+
+MNIST = os.environ.get("LRLAB_DATA", "/work/shared/data/mnist")
+
+
+def _mnist(n_train: int, n_val: int) -> tuple[TensorDataset, TensorDataset]:
+    from lrlab.tasks import read_idx
+
+    x = torch.from_numpy(read_idx(f"{MNIST}/train-images-idx3-ubyte.gz")[: n_train + n_val])
+    y = torch.from_numpy(read_idx(f"{MNIST}/train-labels-idx1-ubyte.gz")[: n_train + n_val])
+    x = (x.float() / 255 - 0.13) / 0.31
+    x = x.unsqueeze(1)
+    return (TensorDataset(x[:n_train], y[:n_train].long()),
+            TensorDataset(x[n_train:], y[n_train:].long()))
+
+
+def bn_cnn() -> lrlab.Task:
+    """A CNN with BatchNorm on 3,000 MNIST images, 3 epochs."""
+    train, val = _mnist(3000, 1000)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                             nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16),
+                             nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 49, 10))
+    return lrlab.Task.from_loaders(model, DataLoader(train, batch_size=64, shuffle=True),
+                                   DataLoader(val, batch_size=500), loss=nn.CrossEntropyLoss(),
+                                   epochs=3, name="bn-cnn")
+
+
+def _tabular(n: int, seed: int, d: int = 12) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    w = torch.randn(d, generator=torch.Generator().manual_seed(99))
+    return x, x @ w + torch.sin(2 * x[:, 0]) * 2 + 0.5 * x[:, 1] * x[:, 2]
+
+
+def regression() -> lrlab.Task:
+    """A tabular MLP regression with MSE, outputs (B, 1) against targets (B, 1), 1,000 rows,
+    8 epochs."""
+    x, y = _tabular(1000, 0)
+    xv, yv = _tabular(400, 1)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                             nn.Linear(64, 1))
+    return lrlab.Task.from_loaders(
+        model, DataLoader(TensorDataset(x, y[:, None]), batch_size=32, shuffle=True),
+        DataLoader(TensorDataset(xv, yv[:, None]), batch_size=400), loss=nn.MSELoss(),
+        epochs=8, name="regression")
+
+
+def binary() -> lrlab.Task:
+    """A binary classifier, one logit (B, 1) under BCEWithLogitsLoss, 70% negatives,
+    800 rows, 5 epochs."""
+    x, s = _tabular(800, 2)
+    xv, sv = _tabular(400, 3)
+    cut = float(torch.quantile(s, 0.7))
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(12, 32), nn.Tanh(), nn.Linear(32, 1))
+    return lrlab.Task.from_loaders(
+        model, DataLoader(TensorDataset(x, (s > cut).float()[:, None]), batch_size=32,
+                          shuffle=True),
+        DataLoader(TensorDataset(xv, (sv > cut).float()[:, None]), batch_size=400),
+        loss=nn.BCEWithLogitsLoss(), epochs=5, name="binary")
+
+
+class _Docs(Dataset):
+    """Bags of integer tokens; the class is which of four topic word groups dominates."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.randint(0, 4, (n,), generator=g)
+        noise = torch.randint(40, 400, (n, 20), generator=g)
+        topic = self.y[:, None] * 10 + torch.randint(0, 10, (n, 20), generator=g)
+        keep = torch.rand(n, 20, generator=g) < 0.25
+        self.ids = torch.where(keep, topic, noise)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.ids[i], self.y[i]
+
+
+class _Bag(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(400, 32)
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.emb(ids).mean(1))
+
+
+def text() -> lrlab.Task:
+    """An embedding-bag text classifier on integer tokens, 2,000 documents, 4 epochs."""
+    return lrlab.Task.from_loaders(_Bag, DataLoader(_Docs(2000, 0), batch_size=32, shuffle=True),
+                                   DataLoader(_Docs(500, 1), batch_size=250),
+                                   loss=nn.CrossEntropyLoss(), epochs=4, name="text")
+
+
+def dropout() -> lrlab.Task:
+    """An MLP with Dropout(0.5), 4 classes, 600 rows, 2 epochs: a small task, few steps."""
+    x, s = _tabular(600, 4)
+    xv, sv = _tabular(400, 5)
+    edges = torch.quantile(s, torch.tensor([0.25, 0.5, 0.75]))
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(12, 128), nn.ReLU(), nn.Dropout(0.5),
+                             nn.Linear(128, 128), nn.ReLU(), nn.Dropout(0.5), nn.Linear(128, 4))
+    return lrlab.Task.from_loaders(
+        model, DataLoader(TensorDataset(x, torch.bucketize(s, edges)), batch_size=32,
+                          shuffle=True),
+        DataLoader(TensorDataset(xv, torch.bucketize(sv, edges)), batch_size=400),
+        loss=nn.CrossEntropyLoss(), epochs=2, name="dropout")
+
+
+def tiny_lm() -> lrlab.Task:
+    """The lead's: attention over integer tokens, a model returning its own loss (dict
+    batches, Hugging Face style), 1,200 sequences, 4 epochs, 64% majority class."""
+    return lrlab.Task.from_loaders(_TinyLM, DataLoader(_Seqs(1200, 0), batch_size=32,
+                                                       shuffle=True),
+                                   DataLoader(_Seqs(400, 1), batch_size=100), loss=None,
+                                   epochs=4, name="tiny-lm")
+
+
+class _Seqs(Dataset):
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(1, 50, (n, 12), generator=g)
+        self.y = ((self.ids == 7).any(1) | (self.ids == 9).any(1)).long()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i], "labels": self.y[i]}
+
+
+class _Out:
+    def __init__(self, loss: torch.Tensor | None, logits: torch.Tensor) -> None:
+        self.loss, self.logits = loss, logits
+
+
+class _TinyLM(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.att = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.norm = nn.LayerNorm(16)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> _Out:
+        h = self.emb(input_ids)
+        h = self.norm(h + self.att(h, h, h, need_weights=False)[0])
+        logits = self.head(h.mean(1))
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return _Out(loss, logits)
+
+
+def few_steps() -> lrlab.Task:
+    """An MLP on 1,000 flattened MNIST images, batch 100, 3 epochs: 30 steps in all."""
+    train, val = _mnist(1000, 1000)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
+    return lrlab.Task.from_loaders(model, DataLoader(train, batch_size=100, shuffle=True),
+                                   DataLoader(val, batch_size=500), loss=nn.CrossEntropyLoss(),
+                                   epochs=3, name="few-steps")
+
+
+def deep_cnn() -> lrlab.Task:
+    """Four convolutions without normalisation, PyTorch default init, 2,000 MNIST images,
+    2 epochs."""
+    train, val = _mnist(2000, 1000)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(32 * 49, 10))
+    return lrlab.Task.from_loaders(model, DataLoader(train, batch_size=32, shuffle=True),
+                                   DataLoader(val, batch_size=500), loss=nn.CrossEntropyLoss(),
+                                   epochs=2, name="deep-cnn")
+
+
+def imbalanced() -> lrlab.Task:
+    """Two classes, 90% negatives, two logits under cross-entropy, 1,500 rows, 4 epochs."""
+    x, s = _tabular(1500, 6)
+    xv, sv = _tabular(500, 7)
+    cut = float(torch.quantile(s, 0.9))
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(12, 64), nn.ReLU(), nn.Linear(64, 2))
+    return lrlab.Task.from_loaders(
+        model, DataLoader(TensorDataset(x, (s > cut).long()), batch_size=64, shuffle=True),
+        DataLoader(TensorDataset(xv, (sv > cut).long()), batch_size=500),
+        loss=nn.CrossEntropyLoss(), epochs=4, name="imbalanced")
+
+
+def raw_targets() -> lrlab.Task:
+    """A regression on unscaled targets (around 200, spread 40), outputs (B, 1), 1,000 rows,
+    10 epochs."""
+    x, y = _tabular(1000, 8)
+    xv, yv = _tabular(400, 9)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 1))
+    return lrlab.Task.from_loaders(
+        model, DataLoader(TensorDataset(x, 200 + 10 * y[:, None]), batch_size=50, shuffle=True),
+        DataLoader(TensorDataset(xv, 200 + 10 * yv[:, None]), batch_size=400),
+        loss=nn.MSELoss(), epochs=10, name="raw-targets")
+
+
+class _Rec(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20, 16)
+        self.lstm = nn.LSTM(16, 32, batch_first=True)
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(self.emb(ids))[0][:, -1])
+
+
+def lstm() -> lrlab.Task:
+    """nn.LSTM over 15 integer tokens: does token 3 occur more often than token 4? 1,000
+    sequences, 4 epochs (trains member by member)."""
+    def data(n: int, seed: int) -> TensorDataset:
+        ids = torch.randint(0, 20, (n, 15), generator=torch.Generator().manual_seed(seed))
+        return TensorDataset(ids, ((ids == 3).sum(1) > (ids == 4).sum(1)).long())
+    return lrlab.Task.from_loaders(_Rec, DataLoader(data(1000, 10), batch_size=32, shuffle=True),
+                                   DataLoader(data(400, 11), batch_size=400),
+                                   loss=nn.CrossEntropyLoss(), epochs=4, name="lstm")
+
+
+#: name -> (task function, optimizer, the grid's rates: low, high)
+SCENARIOS = {
+    "bn-cnn": (bn_cnn, "sgd", (1e-3, 3.0)),
+    "regression": (regression, "sgd", (1e-4, 0.3)),
+    "binary": (binary, "sgd", (1e-3, 10.0)),
+    "text": (text, "sgd", (1e-2, 30.0)),
+    "dropout": (dropout, "sgd", (1e-3, 3.0)),
+    "tiny-lm": (tiny_lm, "sgd", (1e-2, 3.0)),
+    "few-steps": (few_steps, "sgd", (1e-3, 3.0)),
+    "deep-cnn": (deep_cnn, "sgd", (1e-3, 1.0)),
+    "imbalanced": (imbalanced, "sgd", (1e-3, 10.0)),
+    "raw-targets": (raw_targets, "sgd", (1e-6, 1e-2)),
+    "lstm": (lstm, "sgd", (1e-2, 30.0)),
+    "raw-targets adam": (raw_targets, "adam", (1e-4, 3.0)),
+    "bn-cnn momentum": (bn_cnn, "momentum", (1e-4, 0.3)),
+    "text momentum": (text, "momentum", (1e-3, 3.0)),
+    "regression momentum": (regression, "momentum", (1e-5, 0.03)),
+    "dropout momentum": (dropout, "momentum", (1e-4, 0.3)),
+    "few-steps momentum": (few_steps, "momentum", (1e-4, 0.3)),
+    "bn-cnn adam": (bn_cnn, "adam", (1e-4, 0.3)),
+    "text adam": (text, "adam", (1e-4, 0.3)),
+    "dropout adam": (dropout, "adam", (1e-4, 0.3)),
+}
+
+
+def _regret(score, lr: float, best: float, higher: bool) -> float:
+    """Accuracy points below the grid's best, or percent excess loss (the grid's worst score
+    for a rate that is not finite or not given)."""
+    mine = float(score[lr]) if math.isfinite(lr) else math.nan
+    if not math.isfinite(mine):
+        mine = float(score.min() if higher else score.max())
+    return 100 * (best - mine) if higher else 100 * (mine / best - 1)
+
+
+def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
+    """auto and find's suggestion on one scenario, then both picks beside a ``grid``-rate
+    grid, each rate trained for the full epochs from every one of ``seeds``."""
+    make, optimizer, (low, high) = SCENARIOS[name]
+    start = time.perf_counter()
+    result = lrlab.search.auto(make(), optimizer=optimizer)
+    seconds = time.perf_counter() - start
+    test = lrlab.search.range_test(make(), optimizer=optimizer, steps=100, validate=False,
+                                   extend=True)
+    found = test.suggestion.lr
+    rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
+    picks = {result.lr} | ({found} if math.isfinite(found) else set())
+    swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds),
+                        optimizer=optimizer)
+    score = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
+    higher = swept.higher_is_better
+    on_grid = score[[r for r in score.index if r in rates]]
+    best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
+    best = float(score[best_lr])
+    return {"scenario": name, "pick": result.lr, "regret": _regret(score, result.lr, best, higher),
+            "warned": bool(result.confidence.warnings), "found": found,
+            "find regret": _regret(score, found, best, higher),
+            "find warned": bool(test.warnings) or not math.isfinite(found),
+            "grid best": best_lr, "best score": best, "unit": "pt" if higher else "%",
+            "auto s": seconds, "warnings": result.confidence.warnings,
+            "explanation": result.explanation}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="", help="comma list of scenarios")
+    parser.add_argument("--grid", type=int, default=8, help="grid rates (log-spaced)")
+    parser.add_argument("--verbose", action="store_true", help="print auto's explanation")
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n] or list(SCENARIOS)
+    print("| scenario | auto | regret | warned | find | regret | warned | grid best (score) |")
+    print("| :-- | --: | --: | :-- | --: | --: | :-- | --: |")
+    for name in names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = run(name, args.grid)
+        yes = {True: "yes", False: "no"}
+        print(f"| {name} | {r['pick']:.3g} | {r['regret']:.1f} {r['unit']} | {yes[r['warned']]} "
+              f"| {r['found']:.3g} | {r['find regret']:.1f} {r['unit']} | "
+              f"{yes[r['find warned']]} | {r['grid best']:.3g} ({r['best score']:.4g}) |",
+              flush=True)
+        if args.verbose:
+            print("   ", r["explanation"])
+            for w in r["warnings"]:
+                print("    warning:", w)
+
+
+if __name__ == "__main__":
+    main()
