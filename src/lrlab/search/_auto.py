@@ -77,6 +77,7 @@ from lrlab.search._confidence import (
     choose,
     falling,
     learned_mask,
+    lone,
     pace,
     score_noise,
     scored_table,
@@ -370,18 +371,31 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         else:
             checked = race.check(choice)
     lr = checked[0] if checked else choice.lr
+    alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
+                  monitor=race.monitor, n=race.n) if choice.learned and not race.longer
+             else math.nan)
+    if math.isfinite(alone):
+        lone_lr, lr = lr, alone
     compute = range_cost + race.cost
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
     extra = _extra_warnings(clear, choice, race, reached, lr, turn)
+    if math.isfinite(alone):
+        extra += ((f"{rate(lone_lr)} was the only rate near it to beat chance, its raced "
+                   "neighbours half a decade either side did not (a flicker of a short race "
+                   f"more often than a rate that trains), so the lower neighbour {rate(lr)}; "
+                   "train both for the full epochs"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
         extra += (short,)
     confidence = race.confidence(lr, extra)
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
+    text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer)
+    if math.isfinite(alone):
+        text = text.replace(" So lr=", f" {rate(lone_lr)} learned alone, its neighbours at "
+                            "chance: the lower neighbour. So lr=")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
-        explanation=_explain(test, bottom, clear, race, refined, checked, p, lr, skipped,
-                             fewer),
+        explanation=text,
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
