@@ -576,3 +576,7 @@ def test_a_rate_that_learned_alone_gives_way_to_its_lower_neighbour() -> None:
                            **common))  # a neighbour learned too
     assert math.isnan(lone(t[t["lr"] >= 0.316], 0.316, **common))  # nothing raced below
     assert math.isnan(lone(t[t["lr"] <= 0.316], 0.316, **common))  # nothing raced above
+    last = [0.9986, 0.9947, 1.0063, 1.5036, 1.0039, 3767.0]  # the CNN's: it did not fall more
+    assert lone(t.assign(last=last), 0.316, **common) == 0.178
+    fell = [0.947, 0.953, 0.926, 0.986, 0.953, 3767.0]  # a deep sigmoid net's: it learned
+    assert math.isnan(lone(t.assign(last=fell), 0.316, **common))

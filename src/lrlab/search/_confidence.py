@@ -294,7 +294,11 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
     chance over the full training, where 0.14 reached 85%; a tanh RNN's 0.316 beat chance by
     one flicker with its neighbours at chance, and collapsed by its fourth epoch. The lower
     neighbour is the safer guess (a rate above the pick lies nearer divergence); ``nan``
-    when none below is stable.
+    when none below is stable, or when the pick's last training loss (``last``, a share of
+    the untrained model's, where the table has it) ended more than :data:`HOLD` below every
+    neighbour's: its score rose because it learned (a deep sigmoid net's 3.16 ended at
+    0.93 where its neighbours sat at 0.95-0.99, and 3.16 was the best rate; the two
+    flickers above ended within 0.1% of their neighbours or above them).
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 0.178, 0.316, 0.562, 1.0],
@@ -313,6 +317,11 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
     below, above = near & (lrs < lr), near & (lrs > lr)
     if not (below.any() and above.any()) or ok[near].any():
         return math.nan
+    if "last" in t:  # its training loss fell clearly further than theirs: it learned
+        last = t["last"].to_numpy(float)
+        i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
+        if last[i] * HOLD < np.nanmin(np.where(near, last, np.inf)):
+            return math.nan
     steady = below & ~t["diverged"].to_numpy(bool)
     if "stable" in t:
         steady &= t["stable"].to_numpy(bool)
