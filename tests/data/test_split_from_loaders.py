@@ -123,3 +123,22 @@ def test_a_monitor_given_still_reads_the_kind_from_the_first_batch(kind: str) ->
     got = lrlab.sweep(split, lrs=LRS)
     assert got.monitor == "accuracy" and "accuracy" in _metrics(got)
     assert _records(got) == _records(lrlab.sweep(same, lrs=LRS))
+
+
+@pytest.mark.parametrize("shape", [(300,), (300, 1)], ids=["(n,)", "(n, 1)"])
+def test_a_binary_tensor_datasets_float_labels_stratify_a_subset(shape) -> None:
+    """0/1 float targets (BCEWithLogitsLoss's) are class labels: a subset keeps each class's
+    share, and no warning says the labels cannot be read."""
+    import warnings
+
+    from lrlab.data import labels_of
+
+    y = (torch.arange(300) % 10 == 0).float().reshape(shape)  # 10% positives
+    data = TensorDataset(torch.randn(300, 5), y)
+    assert labels_of(data).tolist() == (y.reshape(-1) == 1).long().tolist()
+    assert labels_of(TensorDataset(torch.randn(300, 5), y * 0.5)) is None  # not labels
+    task = Task.from_loaders(_mlp(1), data, data, loss=nn.BCEWithLogitsLoss(), num_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        part = task.subset(100, seed=0)
+    assert int(sum(float(part.train[i][1].sum()) for i in range(len(part.train)))) == 10

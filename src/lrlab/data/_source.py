@@ -239,7 +239,8 @@ def labels_of(data: Any, label: Callable[[int], int] | Sequence[int] | Tensor | 
 
     From ``label`` when given (a sequence, or a function of the index), else the dataset's
     ``targets`` or ``labels`` attribute (torchvision's convention), a ``TensorDataset``'s last
-    tensor when it holds integers, or a ``Subset`` of any of those. ``None`` otherwise.
+    tensor when it holds integers (or 0/1 floats, ``(n,)`` or ``(n, 1)``: a binary
+    classifier's targets), or a ``Subset`` of any of those. ``None`` otherwise.
     """
     ds = _dataset(data)
     n = num_examples(ds)
@@ -264,6 +265,10 @@ def labels_of(data: Any, label: Callable[[int], int] | Sequence[int] | Tensor | 
     if values is None:
         return None
     out = np.asarray(torch.as_tensor(values).cpu())
+    out = out.reshape(n) if out.size == n else out  # (n, 1): a binary logit's 0/1 targets
+    if np.issubdtype(out.dtype, np.floating) and out.shape == (n,) \
+            and np.isin(out, (0.0, 1.0)).all():
+        out = out.astype(np.int64)  # 0/1 floats, as BCEWithLogitsLoss takes them
     if out.shape != (n,) or not np.issubdtype(out.dtype, np.integer):
         return None
     return out
