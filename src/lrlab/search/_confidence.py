@@ -216,7 +216,9 @@ HOLD = 1.01
 def falling(table: pd.DataFrame, hold: float = HOLD) -> float:
     """The rate most likely to learn in a longer training when none learned yet: the
     highest one whose training loss still fell (its last epoch's mean below its first
-    epoch's) and ended within ``hold`` of the untrained model's; ``nan`` when none did.
+    epoch's; after a race of one epoch, below the untrained model's: ``auto`` gives such a
+    race ``first`` = 1) and ended within ``hold`` of the untrained model's; ``nan`` when
+    none did.
 
     ``table`` has ``lr``, ``diverged`` and the ``first`` and ``last`` epochs' mean training
     loss as a share of the untrained model's (``stable`` too, where known). A rate that
