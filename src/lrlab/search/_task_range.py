@@ -137,7 +137,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                                    f"first test broke at {broke:.3g}")
         why = (f"suggestion: the loss stayed flat (it {fell(d)}, {d.drop / d.noise:.1f}x its "
                f"noise {d.noise:.3g}, no descent that leads into the rise) and {where}, "
-               f"/ {k:g}: weak evidence (a tanh RNN trained best 20-50x below such a break)")
+               f"/ {k:g}: weak evidence (some networks, recurrent ones above all, train best 20-50x below such a break)")
         return replace(zoom, suggestion=Reading(again / k, why))
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
     # the first test's reading (a tenth of its break, or its weak descent) stands
