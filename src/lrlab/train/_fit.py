@@ -135,18 +135,20 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
             or (task.train.y.is_floating_point() and not _with_logits(task.loss))):
         return task
     if task.in_memory and task.train.y.is_floating_point() and _with_logits(task.loss):
-        # one logit per example against 0/1 floats: scored as a data task scores it
-        task = task.replace(train=TensorDataset(task.train.x, task.train.y),
-                            val=TensorDataset(task.val.x, task.val.y))
+        task = _as_datasets(task)  # one logit per example against 0/1 floats
     plan = plan_run(task, config, members)
     seed = members[0].seed if members else config.seed
     found = probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
                   dtype=getattr(torch, config.dtype))
     if task.in_memory and found.class_axis != -1:  # classes on axis 1: the data path reads them
-        return resolve_task(task.replace(train=TensorDataset(task.train.x, task.train.y),
-                                         val=TensorDataset(task.val.x, task.val.y)),
-                            config, members)
+        return resolve_task(_as_datasets(task), config, members)
     return found.task
+
+
+def _as_datasets(task: Task) -> Task:
+    """A tensor task as Datasets: scored as a data task scores its outputs."""
+    return task.replace(train=TensorDataset(task.train.x, task.train.y),
+                        val=TensorDataset(task.val.x, task.val.y))
 
 
 @dataclass(frozen=True)
