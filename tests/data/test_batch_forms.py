@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
 import lrlab
 from lrlab import LrlabError
-from lrlab.data import correct, to_device
+from lrlab.data import IGNORE_INDEX, correct, to_device
 from lrlab.search import find_lr, range_test
 from lrlab.tasks import Task
 
@@ -201,9 +201,34 @@ def test_correct_reads_classes_on_axis_1_or_last() -> None:
     first, labels = torch.randn(4, 3, 5, generator=g), torch.randint(0, 3, (4, 5), generator=g)
     by_hand = sum(int(first[n, :, t].argmax() == labels[n, t]) for n in range(4)
                   for t in range(5))
-    assert correct(first, labels) == by_hand
-    assert correct(first.transpose(1, 2), labels) == by_hand  # (4, 5, 3): classes last
+    assert correct(first, labels) == (by_hand, 20)
+    assert correct(first.transpose(1, 2), labels) == (by_hand, 20)  # (4, 5, 3): classes last
     assert correct(first, torch.zeros(4, 4, dtype=torch.long)) is None  # neither fits
+    padded = labels.clone()
+    padded[:, 3:] = IGNORE_INDEX  # the last two tokens of every sequence are padding
+    kept = sum(int(first[n, :, t].argmax() == labels[n, t]) for n in range(4) for t in range(3))
+    assert correct(first, padded) == (kept, 12)
+
+
+def test_the_range_tests_accuracy_counts_tokens_not_sequences() -> None:
+    """A token classifier's validation accuracy in the range test is a fraction of the
+    scored tokens (padding skipped), by hand; it was hits over tokens divided by sequences
+    (3.6 on a character language model)."""
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, 7, (24, 6), generator=g)
+    labels = torch.randint(0, 3, (24, 6), generator=g)
+    labels[::2, 4:] = IGNORE_INDEX
+    model = nn.Sequential(nn.Embedding(7, 3))  # (B, T, 3) logits, classes last
+    loss = nn.CrossEntropyLoss()
+    data = DataLoader(TensorDataset(tokens, labels), batch_size=8)
+    result = find_lr(model, lambda out, y: loss(out.transpose(1, 2), y), data, steps=10,
+                     val_data=data, eval_every=1, end=1e-6)
+    with torch.no_grad():  # the rates are tiny: the weights hardly move, read them after
+        pred = model(tokens).argmax(-1)
+    scored = labels != IGNORE_INDEX
+    by_hand = float(((pred == labels) & scored).sum() / scored.sum())
+    assert 0 < result.val_accuracy[-1] <= 1
+    assert result.val_accuracy[-1] == pytest.approx(by_hand, abs=0.02)
 
 
 def test_the_range_test_casts_float64_inputs_to_the_models_dtype() -> None:

@@ -8,6 +8,7 @@
 
 from lrlab.data._batch import (
     DEFAULT_TARGET_KEY,
+    IGNORE_INDEX,
     Inputs,
     ModelLoss,
     batch_size_of,
@@ -34,7 +35,8 @@ from lrlab.data._source import (
 )
 
 __all__ = [
-    "DEFAULT_TARGET_KEY", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss", "batch_size_of", "batches",
+    "DEFAULT_TARGET_KEY", "IGNORE_INDEX", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss",
+    "batch_size_of", "batches",
     "correct", "describe", "epoch_seed", "is_data", "labels_of", "loader_batch_size",
     "model_loss", "num_examples", "output_logits", "output_loss", "seeded_order",
     "split_batch", "steps_per_epoch", "subset_of", "to_device",

@@ -174,14 +174,22 @@ def output_logits(output: Any) -> Tensor | None:
     return logits if isinstance(logits, Tensor) else None
 
 
-def correct(outputs: Any, targets: Any) -> int | None:
-    """Correct predictions in a batch, or None when accuracy does not apply.
+#: A label equal to this is padding, not scored: ``nn.CrossEntropyLoss``'s default
+#: ``ignore_index`` (and Hugging Face's convention for padded token labels).
+IGNORE_INDEX = -100
+
+
+def correct(outputs: Any, targets: Any) -> tuple[int, int] | None:
+    """Correct predictions in a batch and the label positions scored, or None when accuracy
+    does not apply.
 
     Integer class targets ``(N, ...)`` with outputs ``(N, C, ...)`` (torch's layout):
     ``argmax`` over dim 1; with outputs ``(N, ..., C)`` (classes last, as a Hugging Face
     token classifier gives them) over the last dim. Integer or bool targets with outputs of
     the same shape (or ``(N, 1)`` for ``(N,)``): binary logits, ``outputs > 0``. Float
-    targets (regression, soft labels): None.
+    targets (regression, soft labels): None. Every label position counts once (a token, a
+    pixel), except those equal to :data:`IGNORE_INDEX` (padding, as ``nn.CrossEntropyLoss``
+    skips them), so ``hits / scored`` is the accuracy over the positions a loss scores.
     """
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
@@ -199,4 +207,5 @@ def correct(outputs: Any, targets: Any) -> int | None:
         return None
     if pred.shape != targets.shape:
         return None
-    return int((pred == targets).sum())
+    scored = targets != IGNORE_INDEX
+    return int(((pred == targets) & scored).sum()), int(scored.sum())

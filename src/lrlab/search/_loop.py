@@ -139,9 +139,11 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
 
 
 def _evaluate(s: Setup) -> tuple[float, float | None]:
-    """Validation ``(loss, accuracy)``: sample-weighted means over ``val``, eval mode, no grad."""
+    """Validation ``(loss, accuracy)`` over ``val``, eval mode, no grad: the loss a
+    sample-weighted mean, the accuracy over every scored label position (``correct``)."""
     s.model.eval()
-    loss_sum, hits, count = 0.0, 0, 0
+    loss_sum, count = 0.0, 0
+    hits, scored = 0, 0  # label positions, not examples (a sequence scores each token)
     try:
         with torch.no_grad(), _autocast(s):
             for batch in s.val:
@@ -151,12 +153,15 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
                 loss_sum += float(loss) * n
                 count += n
                 c = correct(outputs, targets)
-                hits = None if (c is None or hits is None) else hits + c
+                if c is None or hits is None:
+                    hits = None
+                else:
+                    hits, scored = hits + c[0], scored + c[1]
     finally:
         s.model.train()
     if count == 0:
         raise LrlabError("val_data yields no batches: give at least one sample or drop it")
-    return loss_sum / count, (None if hits is None else hits / count)
+    return loss_sum / count, (None if hits is None or scored == 0 else hits / scored)
 
 
 class Curve:

@@ -169,9 +169,10 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     ``s_t = avg_t / (1 - smooth**(t + 1))``, ``avg_t = smooth * avg_{t-1} + (1 - smooth) * loss_t``;
     with ``val_data``, the validation loss and accuracy after the step, every ``eval_every``
     steps and at the last scheduled one (``nan`` in between), in eval mode without gradients
-    (sample-weighted means; accuracy is ``argmax(outputs, dim=1) == targets`` for integer
-    class targets, ``(outputs > 0) == targets`` for integer/bool targets shaped like the
-    outputs, and None for float targets or a :func:`model_loss`). Training runs in train
+    (the loss a sample-weighted mean; accuracy ``argmax(outputs, dim=1) == targets`` for
+    integer class targets, over every label position but padding (``-100``), ``(outputs > 0)
+    == targets`` for integer/bool targets shaped like the outputs, and None for float targets
+    or a :func:`model_loss`). Training runs in train
     mode (``model.train()``).
 
     It stops early when the loss is nan/inf (that step is not recorded), when the data runs
