@@ -142,3 +142,65 @@ def test_a_binary_tensor_datasets_float_labels_stratify_a_subset(shape) -> None:
         warnings.simplefilter("error")
         part = task.subset(100, seed=0)
     assert int(sum(float(part.train[i][1].sum()) for i in range(len(part.train)))) == 10
+
+
+def _tokens(n: int = 96):
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(n, 3, 6, generator=g)  # (B, features, T)
+    return x, (x[:, 0] > x[:, 1]).long()  # a label per token: (B, T)
+
+
+class _PerToken(nn.Module):  # (B, C, T): what nn.CrossEntropyLoss takes per token
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(3, 2, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("monitor", [None, "accuracy"])
+@pytest.mark.parametrize("kind", ["per-token (B, C, T)", "per-pixel (B, C, H, W)"])
+def test_classes_on_axis_1_with_num_classes_given_train_as_without(kind, monitor) -> None:
+    """Splits whose outputs hold the classes on axis 1 train when ``num_classes`` is given too
+    (before, with a monitor, they took the tensor path and failed with "logits must be
+    (K, B, C)", advice that cannot help: torch's own loss wants the classes on axis 1)."""
+    x, y = _tokens() if kind.startswith("per-token") else _pixels()
+    model = _PerToken if kind.startswith("per-token") else (lambda: nn.Conv2d(2, 2, 1))
+    cut = len(x) * 3 // 4
+    kw = {"loss": nn.CrossEntropyLoss(), "epochs": EPOCHS, "batch_size": 30,
+          "monitor": monitor}
+    given = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]),
+                              num_classes=2, **kw)
+    read = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]), **kw)
+    got = lrlab.sweep(given, lrs=LRS)
+    assert got.monitor == "accuracy" and "accuracy" in _metrics(got)
+    assert _records(got) == _records(lrlab.sweep(read, lrs=LRS))
+    plain = Task(name="task", train=given.train, val=given.val, model=model, num_classes=2,
+                 loss=given.loss, batch_size=30, epochs=EPOCHS)  # monitor: accuracy
+    assert _records(lrlab.sweep(plain, lrs=LRS)) == _records(got)
+
+
+@pytest.mark.parametrize("kind", ["one-logit", "classes-on-axis-1"])
+def test_a_tensor_task_scored_as_data_is_probed_once(kind: str, monkeypatch) -> None:
+    """A Split task that the data path scores is converted once per task object: a sweep
+    (its memory estimate, then its fit) runs the user's model on the first batch once (before,
+    each ``resolve_task`` made new Datasets, and each was probed again)."""
+    from lrlab.train import _loader
+
+    if kind == "one-logit":
+        x, y = _xy()
+        model, loss, y = _mlp(1, flat=True), nn.BCEWithLogitsLoss(), y.float()
+    else:
+        x, y = _pixels()
+        model, loss = (lambda: nn.Conv2d(2, 2, 1)), nn.CrossEntropyLoss()
+    runs = []
+    real = _loader._probe
+    monkeypatch.setattr(_loader, "_probe", lambda task, **kw: runs.append(task) or real(task, **kw))
+    cut = len(x) * 3 // 4
+    task = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]),
+                             loss=loss, epochs=EPOCHS, batch_size=30)
+    lrlab.sweep(task, lrs=LRS)
+    lrlab.sweep(task, lrs=LRS)
+    converted = [t for t in runs if not t.in_memory]
+    assert len(converted) == 1 and len(runs) == (1 if kind == "one-logit" else 2)

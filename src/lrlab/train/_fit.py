@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -128,11 +129,16 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
     and monitor read from the first batch (:func:`~lrlab.train._loader.probe`, which also
     checks the batch, the loss and the metrics); so for a tensor task whose kind is left to
     that batch (:meth:`~lrlab.tasks.Task.from_loaders`: no monitor, or integer targets
-    without ``num_classes``, or 0/1 floats under a binary cross-entropy on logits); other
-    tensor tasks as they are (their checks: :func:`~lrlab.train.check_fit`)."""
-    if task.in_memory and task.monitor is not None and (
-            task.num_classes is not None
-            or (task.train.y.is_floating_point() and not _with_logits(task.loss))):
+    without ``num_classes``, or 0/1 floats under a binary cross-entropy on logits), and for
+    one whose integer targets have more than one axis (per token or pixel: the classes may
+    sit on the outputs' axis 1, ``(B, C, ...)``, which only the data path scores); other
+    tensor tasks as they are (their checks: :func:`~lrlab.train.check_fit`). A tensor task
+    the data path scores becomes Datasets once per task object, so every call (the fit, the
+    memory estimate) probes it once."""
+    known = task.in_memory and task.monitor is not None and (
+        task.num_classes is not None
+        or (task.train.y.is_floating_point() and not _with_logits(task.loss)))
+    if known and not _per_position(task):
         return task
     if task.in_memory and task.train.y.is_floating_point() and _with_logits(task.loss):
         task = _as_datasets(task)  # one logit per example against 0/1 floats
@@ -142,13 +148,28 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
                   dtype=getattr(torch, config.dtype))
     if task.in_memory and found.class_axis != -1:  # classes on axis 1: the data path reads them
         return resolve_task(_as_datasets(task), config, members)
-    return found.task
+    return task if known else found.task
+
+
+def _per_position(task: Task) -> bool:
+    """Integer targets with more than one axis (a label per token or pixel)."""
+    y = task.train.y
+    return y.dim() > 1 and not y.is_floating_point() and y.dtype != torch.bool
+
+
+#: Tensor tasks already given as Datasets, by the task object's id (see :func:`resolve_task`).
+_DATASETS: dict[int, Task] = {}
 
 
 def _as_datasets(task: Task) -> Task:
-    """A tensor task as Datasets: scored as a data task scores its outputs."""
-    return task.replace(train=TensorDataset(task.train.x, task.train.y),
-                        val=TensorDataset(task.val.x, task.val.y))
+    """A tensor task as Datasets: scored as a data task scores its outputs (the same object
+    for the same task, so its first-batch probe is run once)."""
+    key = id(task)
+    if key not in _DATASETS:
+        _DATASETS[key] = task.replace(train=TensorDataset(task.train.x, task.train.y),
+                                      val=TensorDataset(task.val.x, task.val.y))
+        weakref.finalize(task, _DATASETS.pop, key, None)
+    return _DATASETS[key]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import math
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -119,10 +119,18 @@ def probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
     """
     key = (id(task), batch_size, seed, str(device), str(dtype))
     if key not in _PROBES:
-        _PROBES[key] = _probe(task, batch_size=batch_size, seed=seed, device=device,
-                              dtype=dtype)
-        weakref.finalize(task, _PROBES.pop, key, None)
-    return _PROBES[key]
+        found = _probe(task, batch_size=batch_size, seed=seed, device=device, dtype=dtype)
+        _remember(task, key, found)
+        if found.task is not task:  # the task it resolved to probes the same: the fit that
+            # trains it finds it here (kept without the task itself, so it can be freed)
+            _remember(found.task, (id(found.task), *key[1:]), replace(found, task=None))
+    got = _PROBES[key]
+    return got if got.task is not None else replace(got, task=task)
+
+
+def _remember(task: Task, key: tuple, found: Probe) -> None:
+    _PROBES[key] = found
+    weakref.finalize(task, _PROBES.pop, key, None)
 
 
 def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
