@@ -406,3 +406,34 @@ def test_a_search_counts_a_loaders_validation_examples_not_its_batches() -> None
 
     task = regression_task()
     assert baseline(task, 0).n == 32 and len(task.val) == 1
+
+
+class _Rows(torch.utils.data.Dataset):
+    """Rows whose labels only ``__getitem__`` gives (no ``.targets``)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 6, generator=g)
+        self.y = (self.x[:, 0] + self.x[:, 1] > 0).long()
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.y[i]
+
+
+def test_auto_says_once_that_the_race_subset_is_drawn_at_random() -> None:
+    """A loader whose labels cannot be read up front: auto's race subset is drawn plainly at
+    random, and the warning saying so comes once (before, a race cut to fit the range
+    tests' cost drew its subset twice, and warned twice)."""
+    model = lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))  # noqa: E731
+    task = Task.from_loaders(model, DataLoader(_Rows(600, 0), batch_size=32, shuffle=True),
+                             DataLoader(_Rows(200, 1), batch_size=64),
+                             loss=nn.CrossEntropyLoss(), epochs=10)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        result = auto(task, seed=0)
+    said = [w for w in seen if "labels cannot be read" in str(w.message)]
+    assert len(said) == 1
+    assert "rather than" in result.explanation  # the race was cut to fit: two shares drawn

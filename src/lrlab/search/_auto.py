@@ -318,19 +318,21 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
              callbacks=callbacks, settings=settings)
     race_epochs, share = short_run(p.epochs, budget)
     smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
-    if share < 1 and round(share * examples(p.task)) >= smallest:
-        race_task = p.task.subset(share, seed=p.seed)
-    else:  # a smaller share would not make one batch: one whole epoch of the searched data
-        race_task = p.task
+    searched = examples(p.task)
+    # the race's examples (its subset is drawn once, below, when its share is settled); a
+    # smaller share than one batch would make: one whole epoch of the searched data
+    cut = share < 1 and round(share * searched) >= smallest
+    race_examples = round(share * searched) if cut else searched
     test_cost = _RANGE_STEPS * p.batch_size / examples(p.full)
-    race_cost = candidates * race_epochs * examples(race_task) / examples(p.full)
+    race_cost = candidates * race_epochs * race_examples / examples(p.full)
     seeds = seeds or range_seeds(race_cost, test_cost)
     unit = max(race_cost / candidates, budget * p.epochs)  # one rate's share of the plan
     fitted = race_share(share, race_cost / candidates, unit, candidates, seeds * test_cost)
     fewer = None  # the examples the race would have had, when the range tests cost more
-    if fitted < share and round(fitted * examples(p.task)) >= smallest:
-        fewer = examples(race_task)
-        share, race_task = fitted, p.task.subset(fitted, seed=p.seed)
+    if fitted < share and round(fitted * searched) >= smallest:
+        fewer = race_examples
+        share, cut = fitted, True
+    race_task = p.task.subset(share, seed=p.seed) if cut else p.task
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {})
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
