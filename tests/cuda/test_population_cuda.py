@@ -13,7 +13,8 @@ from lrlab import sweep
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
-from lrlab.train._fit import _train_epoch
+from lrlab.train import SweepConfig
+from lrlab.train._fit import _TensorFeed
 
 F64 = torch.float64
 RATES = [0.05, 0.01, 0.002]
@@ -99,13 +100,15 @@ def test_a_step_and_the_epoch_loop_never_wait_for_the_device(device, cuda_only, 
     x, y = task.train.x.to(device), task.train.y.to(device)
     pop.step(x[:16], y[:16], cross_entropy)  # the first step settles the path (vmap)
     rates = torch.tensor([*RATES, 1e6], device=device).expand(8, -1)
+    feed = _TensorFeed(task, SweepConfig(lrs=[*RATES, 1e6]).members(), 16, device,
+                       torch.float32)  # fit's: the epoch's order copied from pinned memory
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for _ in range(3):
             pop.step(x[:16], y[:16], cross_entropy)
-        _train_epoch(pop, task, Split(x, y), torch.arange(64, device=device), 16, True, rates,
-                     [])
+        buffered, _ = feed.train_epoch(pop, 1, rates, [])
+        buffered.compute()
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert not bool(pop.alive[-1])  # the last member diverged and was masked on the device

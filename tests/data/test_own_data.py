@@ -427,7 +427,7 @@ def test_auto_says_once_that_the_race_subset_is_drawn_at_random() -> None:
     """A loader whose labels cannot be read up front: auto's race subset is drawn plainly at
     random, and the warning saying so comes once (before, a race cut to fit the range
     tests' cost drew its subset twice, and warned twice)."""
-    model = lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))  # noqa: E731
+    model = lambda: nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 2))
     task = Task.from_loaders(model, DataLoader(_Rows(600, 0), batch_size=32, shuffle=True),
                              DataLoader(_Rows(200, 1), batch_size=64),
                              loss=nn.CrossEntropyLoss(), epochs=10)

@@ -18,7 +18,8 @@ from torch.overrides import TorchFunctionMode
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
 from lrlab.tasks import Split, Task
-from lrlab.train._fit import _train_epoch
+from lrlab.train import SweepConfig
+from lrlab.train._fit import _TensorFeed
 
 K_RATES = [0.1, 0.05, 0.01, 1e6]  # the last member diverges within a few steps
 
@@ -98,14 +99,18 @@ def test_a_device_path_step_reads_nothing_back(path: str):
 
 
 def test_the_epoch_loops_training_pass_reads_nothing_back():
-    """``fit``'s inner loop: steps, per-step records, buffered training metrics."""
+    """``fit``'s inner loop as its tensor feed runs it: the epoch's order, steps, per-step
+    records, buffered training metrics and their values."""
     x, y = _batch()
     task = Task(name="t", train=Split(x, y), val=Split(x, y), num_classes=3,
                 model=lambda: _models()["batched"])
     pop = _device_path(Population(task.model(), "sgd", {"lr": K_RATES}))
+    members = SweepConfig(lrs=K_RATES).members()
+    feed = _TensorFeed(task, members, 4, pop.device, torch.float32)
     rates = torch.tensor(K_RATES).expand(4, -1)
     steps: list = []
     with HostReads() as reads:
-        values = _train_epoch(pop, task, task.train, torch.arange(16), 4, True, rates, steps)
+        buffered, recorded = feed.train_epoch(pop, 1, rates, steps)
+        values = buffered.compute() | recorded
     assert reads.seen == []
     assert len(steps) == 4 and set(values) >= {"loss", "accuracy", "grad_norm", "lr"}

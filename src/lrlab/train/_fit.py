@@ -446,13 +446,6 @@ def _population(task: Task, members: Sequence[Member], config: SweepConfig,
                       lr_mult=lr_mult, compile=config.compile)
 
 
-def _train_epoch(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
-                 shared: bool, rates: Tensor | None, steps: list | None) -> dict[str, Tensor]:
-    """One pass over the training data; the epoch's training metrics per member."""
-    metrics, values = _train_steps(pop, task, data, order, batch_size, shared, rates, steps)
-    return metrics.compute() | values
-
-
 def _train_steps(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
                  shared: bool, rates: Tensor | None, steps: list | None
                  ) -> tuple[_Buffered, dict[str, Tensor]]:
