@@ -65,3 +65,71 @@ def test_the_counted_chance_is_stored_and_survives_a_resume(tmp_path) -> None:
     done = fit(task, config.members(), config, resume=saved[-1])
     assert done.chance == result.chance and done.val_examples == 100
     assert math.isfinite(done.chance)
+
+
+def _tagged(n: int = 96, length: int = 8, pad: bool = True):
+    """Token features ``(n, T, 4)``, a label per token, padded past each sequence's length
+    with -100 (``nn.CrossEntropyLoss``'s ``ignore_index``) when ``pad``."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(n, length, 4, generator=g)
+    y = (x[..., 0] > 0.3).long()
+    padded = torch.arange(length) >= torch.randint(3, length + 1, (n, 1), generator=g)
+    if pad:
+        y[padded] = -100
+    return x, y
+
+
+class _Tagger(torch.nn.Module):
+    """Per-token class scores in torch's layout, ``(B, C, T)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.linear(x).transpose(1, 2)
+
+
+@pytest.mark.parametrize("data", ["DataLoader", "Split"])
+@pytest.mark.parametrize("pad", ["in the first batch", "in validation only"])
+def test_padding_labels_are_not_scored_in_accuracy_or_chance(pad: str, data: str) -> None:
+    """-100 padding in token labels is skipped as ``nn.CrossEntropyLoss`` skips it: accuracy
+    and the majority-class level count the real tokens only, whether the first (probed)
+    training batch holds padding or only the validation data does (before: in the first
+    batch it made the task loss-only, chance nan; later, every padded token counted as a
+    miss)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrlab.tasks import Split, Task
+
+    x, y = _tagged()
+    train_y = y if pad == "in the first batch" else _tagged(pad=False)[1]
+    if data == "Split":
+        train, val = Split(x, train_y), Split(x, y)
+    else:
+        train = DataLoader(TensorDataset(x, train_y), batch_size=16, shuffle=True)
+        val = DataLoader(TensorDataset(x, y), batch_size=32)
+    task = Task.from_loaders(_Tagger, train, val, loss=torch.nn.CrossEntropyLoss(), epochs=2,
+                             batch_size=16)
+    result = lrlab.sweep(task, lrs=[0.5])
+    real = y != -100
+    assert result.monitor == "accuracy"
+    assert result.chance == pytest.approx(float(torch.bincount(y[real]).max()) / int(real.sum()))
+    model = result.population.member_module(0).eval()
+    with torch.no_grad():
+        hits = (model(x).argmax(1) == y)[real]
+    val_acc = result.records.query("split == 'val' and metric == 'accuracy' and epoch == 2")
+    assert float(val_acc["value"].iloc[0]) == pytest.approx(float(hits.double().mean()))
+
+
+def test_a_token_tasks_tensor_subset_draws_whole_sequences() -> None:
+    """A per-token Split's subset draws examples (sequences), not label positions (before:
+    an IndexError from indices over B x T positions)."""
+    from lrlab.tasks import Split, Task
+
+    x, y = _tagged()
+    task = Task.from_loaders(_Tagger, Split(x, y), Split(x, y),
+                             loss=torch.nn.CrossEntropyLoss(), num_classes=2)
+    part = task.subset(40, seed=1)
+    rows = [int(torch.nonzero((x == row).all(-1).all(-1))[0]) for row in part.train.x]
+    assert len(rows) == len(set(rows)) == 40 and torch.equal(part.train.y, y[rows])

@@ -31,7 +31,10 @@ class EpochMetrics:
     With :math:`n` samples seen by each member since the last reset,
 
     * ``loss`` :math:`= \frac{1}{n}\sum_j \ell_{k,j}` (the caller's per-sample losses),
-    * ``accuracy`` :math:`= \frac{1}{n}\sum_j [\arg\max_c z_{k,j,c} = y_j]`, ``error`` = 1 - it,
+    * ``accuracy`` :math:`= \frac{1}{m}\sum_j [\arg\max_c z_{k,j,c} = y_j]` over the :math:`m`
+      label positions whose target is a class (a target that is none, such as
+      ``nn.CrossEntropyLoss``'s ``ignore_index`` -100 padding a sequence, is not scored),
+      ``error`` = 1 - it,
     * ``sse`` :math:`= \sum_j \sum_c (\mathrm{softmax}(z_{k,j})_c - [c = y_j])^2` (a sum, not a
       mean: Wilson & Martinez' score),
     * ``auc``: ``keras.metrics.AUC(num_thresholds=200)`` on the softmax outputs and one-hot
@@ -70,8 +73,9 @@ class EpochMetrics:
                      if auc and self.num_classes is not None else None)
         self._sums: dict[str, Tensor] = {}
         self._samples = 0  # samples per member, known from shapes alone (no sync)
-        self._positions = 0  # predictions per member scored for accuracy
-        self._counts: Tensor | None = None  # targets per class (member 0's), int64 (C,)
+        # targets per class (member 0's), int64 (C,): their sum is the label positions
+        # scored for accuracy (a target that is no class, an ignore index, is in none)
+        self._counts: Tensor | None = None
         if self._device is not None:
             self.reset()
 
@@ -87,7 +91,6 @@ class EpochMetrics:
         sums = torch.zeros(len(names), self.members, dtype=_F64, device=self._device)
         self._sums = dict(zip(names, sums))  # rows of one tensor, summed into in place
         self._samples = 0
-        self._positions = 0
         self._counts = (torch.zeros(self.num_classes, dtype=torch.int64, device=self._device)
                         if self.classification else None)
         if self._auc is not None:
@@ -169,7 +172,6 @@ class EpochMetrics:
         per_sample = torch.add(probs, onehot, alpha=-1).square_().sum(dim)  # as sse()
         # NaN where softmax gave NaN: then the sum is NaN (never inf: each term is <= 2)
         self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
-        self._positions += math.prod(logits.shape[1:-1])
         first = onehot if targets.dim() < idx.dim() else onehot[0]  # member 0's targets
         axis = first.dim() + dim  # its class axis
         self._counts += first.sum([d for d in range(first.dim()) if d != axis])
@@ -177,10 +179,10 @@ class EpochMetrics:
             self._auc.add(probs, onehot)
 
     def labels(self) -> LabelCounts:
-        """The targets scored since the last reset: examples, positions and the count of
-        each class (member 0's targets where members have their own; over a whole epoch
-        each member's order holds the same ones). Reads the counts back from the device:
-        call it once, not every step.
+        """The targets scored since the last reset: examples, label positions scored (those
+        whose target is a class) and the count of each class (member 0's targets where
+        members have their own; over a whole epoch each member's order holds the same ones).
+        Reads the counts back from the device: call it once, not every step.
 
         Example:
             >>> m = EpochMetrics(2, num_classes=3, auc=False)
@@ -190,7 +192,7 @@ class EpochMetrics:
             LabelCounts(examples=4, positions=4, counts=(1, 0, 3))
         """
         counts = () if self._counts is None else tuple(self._counts.tolist())
-        return LabelCounts(self._samples, self._positions if counts else 0, counts)
+        return LabelCounts(self._samples, sum(counts), counts)
 
     def compute(self, auc: Tensor | None = None) -> dict[str, Tensor]:
         """The epoch's values so far, each ``(K,)`` float64 on the accumulation device.
@@ -215,7 +217,7 @@ class EpochMetrics:
         if not self.predictions:
             return out
         if self.classification:
-            acc = self._sums["correct"] / self._positions
+            acc = self._sums["correct"] / self._counts.sum()  # positions whose target is a class
             acc = torch.where(self._sums["sse"].isnan(), math.nan, acc)  # softmax gave NaN
             out["accuracy"] = acc
             out["error"] = 1.0 - acc

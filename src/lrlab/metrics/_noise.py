@@ -36,11 +36,12 @@ class LabelCounts:
 
     Attributes:
         examples: examples scored (what the noise of a score counts).
-        positions: predictions scored for accuracy: examples times the labels per example
-            (one per token for a sequence tagger); 0 when nothing was scored as classes.
+        positions: predictions scored for accuracy: the label positions whose target is a
+            class (one per token for a sequence tagger; a target that is no class, such as
+            -100 padding under ``nn.CrossEntropyLoss``'s ``ignore_index``, is not scored,
+            in accuracy as here); 0 when nothing was scored as classes.
         counts: per class, the positions whose target is that class (empty: not a
-            classifier). A position whose target is no class (an ignore index) is in
-            ``positions`` but in no count, as accuracy counts it: a miss.
+            classifier); they sum to ``positions``.
 
     Example:
         >>> labels = LabelCounts(examples=10, positions=10, counts=(9, 1))

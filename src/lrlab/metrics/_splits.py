@@ -90,7 +90,6 @@ def score_splits(metrics: Sequence[EpochMetrics], splits: Sequence[Batches]
         # rounds a row's tail apart from its body)
         m._sums["sse"] += squares[..., a:a + n].sum(-2).sum(dim=1, dtype=_F64)
         m._samples += n
-        m._positions += n
         m._counts += onehot[:, a:a + n].sum(1)  # as EpochMetrics counts the classes
     if first._auc is None:
         return [m.compute() for m in metrics]

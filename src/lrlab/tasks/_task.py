@@ -16,6 +16,7 @@ from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.data import (
     DEFAULT_TARGET_KEY,
+    IGNORE_INDEX,
     FirstExamples,
     ModelLoss,
     is_data,
@@ -59,10 +60,13 @@ def _check_split(task: str, part: str, split: Split, num_classes: int | None) ->
         if split.y.is_floating_point():
             raise LrlabError(f"task {task!r}: classification targets must be integer class "
                              "indices, got floats")
-        lo, hi = int(split.y.min()), int(split.y.max())
-        if lo < 0 or hi >= num_classes:
-            raise LrlabError(f"task {task!r}: {part} labels span {lo}..{hi} but the task has "
-                             f"{num_classes} classes; labels must be 0..{num_classes - 1}")
+        labels = split.y[split.y != IGNORE_INDEX]  # padding, as nn.CrossEntropyLoss skips it
+        if labels.numel():
+            lo, hi = int(labels.min()), int(labels.max())
+            if lo < 0 or hi >= num_classes:
+                raise LrlabError(f"task {task!r}: {part} labels span {lo}..{hi} but the task "
+                                 f"has {num_classes} classes; labels must be "
+                                 f"0..{num_classes - 1} (or {IGNORE_INDEX}: not scored)")
 
 
 #: What a task's training or validation data may be: in-memory tensors, or a ``Dataset`` /
@@ -352,9 +356,13 @@ def _stratified_indices(y: Tensor, count: int, num_classes: int | None, seed: in
     """``count`` indices whose class proportions match ``y``'s, in their original order.
 
     Each class gets ``count * n_c / n`` examples rounded by largest remainder, drawn without
-    replacement from a generator seeded by ``seed``. Regression targets are sampled plainly.
+    replacement from a generator seeded by ``seed``. Regression targets, and labels per
+    position (a sequence's tokens, an image's pixels: no one class per example), are
+    sampled plainly.
     """
-    labels = y.cpu().numpy() if num_classes is not None else np.zeros(len(y), dtype=np.int64)
+    one = y.reshape(len(y), -1).shape[1] == 1  # one label per example: (N,) or (N, 1)
+    labels = (y.reshape(len(y)).cpu().numpy() if num_classes is not None and one
+              else np.zeros(len(y), dtype=np.int64))
     rng = np.random.default_rng(seed)
     classes, sizes = np.unique(labels, return_counts=True)
     if num_classes is not None and count < len(classes):

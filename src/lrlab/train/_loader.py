@@ -28,6 +28,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.data import (
+    IGNORE_INDEX,
     ModelLoss,
     batch_size_of,
     batches,
@@ -328,7 +329,9 @@ def _check_later_labels(task: Task, targets: Any, where: str) -> None:
 
 def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
     if _classes(task, outputs, targets) is not None:
-        return int(targets.min()) >= 0  # an ignore index (-100): the loss alone
+        # padding (-100, nn.CrossEntropyLoss's ignore_index) is not scored; another
+        # negative label is no convention lrlab knows: the loss alone
+        return bool(((targets >= 0) | (targets == IGNORE_INDEX)).all())
     if isinstance(outputs, Tensor) and isinstance(targets, Tensor) \
             and targets.is_floating_point():
         b = outputs.shape[0]
