@@ -506,7 +506,7 @@ def test_majority_verdict_with_seeds_reads_the_rates_mean() -> None:
 def test_the_evaluation_counts_the_validation_labels_by_hand() -> None:
     """The classes of the validation targets, counted while the untrained model is scored:
     from tensors, from a loader, and from a Dataset whose labels only ``__getitem__`` gives;
-    an ignore_index label is a scored position in no class (accuracy counts it a miss); 0/1
+    an ignore_index label (-100) is no scored position (accuracy skips it, as the loss); 0/1
     float targets of one binary logit are two classes; a regression has none."""
     from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -526,7 +526,7 @@ def test_the_evaluation_counts_the_validation_labels_by_hand() -> None:
     loader = Task.from_loaders(model, DataLoader(TensorDataset(x, y.clamp(min=0))),
                                DataLoader(TensorDataset(x, y), batch_size=3),
                                loss=torch.nn.CrossEntropyLoss(), num_classes=3)
-    assert untrained(loader).labels == LabelCounts(8, 8, counts)  # -100: no class, a miss
+    assert untrained(loader).labels == LabelCounts(8, 7, counts)  # -100: not scored
 
     class Opaque(Dataset):  # labels only through __getitem__, in dicts
         def __len__(self) -> int:
