@@ -162,7 +162,8 @@ def auto_picks(task: Task, rule: str, seed: int) -> list[Pick]:
 def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     """The range test as ``lrlab find`` runs it (:func:`lrlab.search.range_test`: the task's
     model and loss, 1e-7..10, 100 steps, run again 1000x further when flat, or zoomed below
-    where a flat curve broke)."""
+    where a flat curve broke, that zoom's reading checked by training; every member-epoch
+    of it counted)."""
     picks = []
     rules = [rule] + (["adam"] if rule != "adam" else [])
     for opt in rules:
@@ -176,6 +177,8 @@ def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
         again = result.lrs[0] > 1e-7 * (1 + 1e-9) or result.lrs[-1] > 10.0 * (1 + 1e-9)
         if again:  # extended or zoomed: the first test counts too
             cost += RANGE_STEPS * task.batch_size / len(task.train)
+        if result.steady is not None:  # a flat curve's reading checked by training
+            cost += result.steady.cost
         name = FIND if opt == rule else f"{FIND} (adam)"
         note = " / ".join(result.warnings)
         if math.isnan(result.suggestion.lr):

@@ -106,15 +106,22 @@ def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc
                        {"optimizer": "sgd"}, records, members)
 
 
-def fake_range_tests(monkeypatch, curves):
+def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0):
     """Replace the task's range test (``range_test``, ``lrlab find``) by constructed curves,
     one per call: each maps the planned rates to ``(losses, stopped)``. Returns blobs (the
-    task the calls are given) and the list of ``(start, end, steps)`` the calls asked for."""
+    task the calls are given) and the list of ``(start, end, steps)`` the calls asked for.
+    A flat curve's stability check trains nothing either: ``rise(lr)`` is how far each rate's
+    loss rose (default 0: every rate stable, the curve's reading stands)."""
     from lrlab.search import _task_range, range_rates
     from lrlab.search._result import RangeTestResult
+    from lrlab.search._steady import Steady
     from lrlab.tasks import get_task
 
     calls = []
+
+    def steady(task, lrs, *, level, **_):
+        return Steady(tuple(lrs), tuple(rise(lr) for lr in lrs), 100, level, float(len(lrs)))
+    monkeypatch.setattr(_task_range, "steady", steady)
 
     def once(task, *, end, steps, start, **_):
         calls.append((start, end, steps))

@@ -107,6 +107,24 @@ def test_find_never_gives_advice_that_cannot_help(monkeypatch, capsys):
     assert out.count("as above") == 3  # max_lr, recommended, cycle_lower repeat min_lr's why
 
 
+def test_find_says_it_checked_a_flat_reading_by_training(monkeypatch, capsys, tmp_path):
+    """A flat curve's reading that rose when trained: find names the check among its looks
+    (stderr and range_test.json), suggests the stable rate below and warns why."""
+    def flat_then_break(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * (-1.0) ** np.arange(len(lrs)) + np.where(u > 0.3, 5 * (u - 0.3), 0), False
+
+    fake_range_tests(monkeypatch, [flat_then_break, flat_then_break],
+                     rise=lambda lr: 0.2 if lr > 0.2 else 0.0)
+    assert main(["find", "blobs", "--out", str(tmp_path)]) == 0
+    out, err = _said(capsys)
+    assert "checked the flat curve's reading by training for 100 steps" in err
+    assert "rose 20% (unstable)" in err and "never rose (stable)" in err
+    looks = json.loads((tmp_path / "range_test.json").read_text())["looks"]
+    assert looks[-1].startswith("checked the flat curve's reading")
+    assert "warning: the flat curve's reading" in out and "was unstable when trained" in out
+
+
 def test_find_reruns_a_test_that_diverged_at_once_lower(tmp_path, capsys):
     """Started above where blobs blows up: find runs the test again from a thousandth of
     the start, says so, and reads that curve (never 'add steps': steps were not the problem)."""

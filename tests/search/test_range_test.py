@@ -397,6 +397,44 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     assert "second test" in r.suggestion.why and 10 ** 0.5 / 4 < r.suggestion.lr < 10 ** 0.8 / 4
 
 
+def test_a_flat_reading_that_is_unstable_when_trained_gives_way_half_a_decade_at_a_time(
+        monkeypatch):
+    """The quiet zoom's reading (its break / 4) is trained for a hundred steps: stable, it
+    stands (no warning of its own); unstable, the rate half a decade lower is tried, up to
+    three, and the first stable one is the suggestion; none: half a decade below the last.
+    The reason and a warning say which."""
+    from lrlab.search import range_test
+
+    rng = np.random.default_rng(3)
+
+    def flat(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * rng.standard_normal(len(lrs)) + np.where(u > 0.6, 5 * (u - 0.6), 0), False
+
+    task, _ = fake_range_tests(monkeypatch, [flat, flat])
+    kept = range_test(task, validate=False, extend=True)
+    reading = kept.suggestion.lr
+    assert kept.steady.lrs == (reading,) and "stable" in kept.suggestion.why
+    assert not any("unstable" in w for w in kept.warnings)
+    for below, tried in ((reading / 3, 2), (reading / 5, 3)):  # stable from `below` down
+        task, _ = fake_range_tests(monkeypatch, [flat, flat],
+                                   rise=lambda lr, below=below: 0.01 if lr <= below * 1.001 else 0.3)
+        r = range_test(task, validate=False, extend=True)
+        assert r.steady.lrs == pytest.approx([reading / 10 ** (i / 2) for i in range(tried)])
+        assert r.suggestion.lr == pytest.approx(r.steady.lrs[-1])
+        assert "the first stable one" in r.suggestion.why
+        assert any("was unstable when trained for 100 steps (its loss rose 30% above" in w
+                   for w in r.warnings)
+    task, _ = fake_range_tests(monkeypatch, [flat, flat], rise=lambda lr: math.inf)
+    r = range_test(task, validate=False, extend=True)
+    assert r.suggestion.lr == pytest.approx(reading / 10 ** 1.5)
+    assert "none stayed stable" in r.suggestion.why and "diverged" in r.suggestion.why
+    assert any("(it diverged), so the suggestion is below the last tried" in w for w in r.warnings)
+    task, _ = fake_range_tests(monkeypatch, [flat, flat], rise=lambda lr: 0.3)
+    off = range_test(task, validate=False, extend=True, probe=False)  # no check asked for
+    assert off.steady is None and off.suggestion.lr == pytest.approx(reading)
+
+
 def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkeypatch):
     """Diverged within the first tenth of its steps: again from start / 1000 with the same
     steps per decade; the result keeps the first test, and its advice knows it was run."""

@@ -117,6 +117,10 @@ def _looks(result) -> list[str]:
             lines.append(f"the loss stayed flat, then broke upwards: ran a second test of "
                          f"{len(after.lrs)} steps from {after.lrs[0]:.3g} (the three decades "
                          "below the break), read below")
+    check = result.steady
+    if check is not None:
+        lines.append(f"checked the flat curve's reading by training for {check.steps} steps "
+                     f"({check.cost:.3g} member-epochs): {check.text()}")
     return lines
 
 

@@ -17,6 +17,7 @@ from lrlab.search._readings import (
     smith_readings,
 )
 from lrlab.search._smooth import Array, ema, trend
+from lrlab.search._steady import Steady
 from lrlab.search._suggest import (
     COMPARISONS,
     FIRM,
@@ -81,6 +82,9 @@ class RangeTestResult:
         runs, seeds: the single runs behind a multi-seed result (else empty).
         first: the earlier test when :func:`~lrlab.search.range_test` (``extend=True``) ran
             this one as a second look (further up, lower down, or zoomed below a break).
+        steady: the stability check behind a flat curve's suggestion
+            (:class:`~lrlab.search._steady.Steady`: rates below the break trained for a
+            hundred steps), or None when none ran.
     """
 
     lrs: Array
@@ -102,6 +106,7 @@ class RangeTestResult:
     runs: tuple[RangeTestResult, ...] = field(default=(), repr=False)
     seeds: tuple[int, ...] = ()
     first: RangeTestResult | None = field(default=None, repr=False)
+    steady: Steady | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
@@ -161,7 +166,8 @@ class RangeTestResult:
         last, a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
         :data:`~lrlab.search._suggest.NOISY`), a loss that rose above
         its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
-        several seeds whose own suggestions disagree by more than a decade."""
+        several seeds whose own suggestions disagree by more than a decade, a flat curve's
+        reading that was unstable when trained (:attr:`steady`)."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -190,6 +196,17 @@ class RangeTestResult:
                        "of its starting level, so the descent's bottom and turn are placed to a "
                        "factor 2-3 only: check the suggestion against rates trained for epochs "
                        "(lrlab auto)")
+        check = self.steady
+        if check is not None and len(check.lrs) > 1:
+            what = (f"the first that stayed stable, {check.lr:.3g}" if math.isfinite(check.lr)
+                    else "below the last tried, none of which stayed stable")
+            rose = (f"its loss rose {check.rises[0]:.0%} above its start"
+                    if math.isfinite(check.rises[0]) else "it diverged")
+            out.append(f"the flat curve's reading, {check.lrs[0]:.3g}, was unstable when "
+                       f"trained for {check.steps} steps ({rose}), so the suggestion is "
+                       f"{what}: a rate stable for "
+                       f"{check.steps} steps is not known to train best; check it against "
+                       "rates trained for epochs (lrlab auto)")
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "

@@ -22,10 +22,15 @@ from lrlab.data import ModelLoss
 from lrlab.search._range_test import Mode, find_lr
 from lrlab.search._readings import MIN_POINTS, Reading, describe
 from lrlab.search._result import RangeTestResult, _diverged
+from lrlab.search._steady import Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
 from lrlab.tasks import Split, Task
 
 __all__ = ["range_test"]
+
+#: Rates a flat curve's stability check trains at most, half a decade apart from its reading
+#: down (see :func:`_checked`).
+TRIES = 3
 
 
 def _loss(task: Task) -> Any:
@@ -46,7 +51,8 @@ def _data(task: Task, split: Any) -> Any:
 def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, float] | None = None,
                seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
-               validate: bool = True, extend: bool = False) -> RangeTestResult:
+               validate: bool = True, extend: bool = False,
+               probe: bool = True) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -73,6 +79,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             :data:`~lrlab.search._suggest.NOISY` of its level): then the first test's
             reading stands. The result's ``first`` is the test before it, and its advice
             (:func:`~lrlab.search.next_step`) knows it.
+        probe: with ``extend``, check a flat zoom's reading by training it for about a
+            hundred steps, then, while the loss rose, the rate half a decade lower, up to
+            three rates (:func:`~lrlab.search._steady.steady`; ``result.steady``): the first
+            whose loss stayed within 5% of its start is the suggestion (a tanh RNN's quarter
+            of the break explodes; a GRU's or LSTM's trains).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -137,11 +148,43 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                                    f"first test broke at {broke:.3g}")
         why = (f"suggestion: the loss stayed flat (it {fell(d)}, {d.drop / d.noise:.1f}x its "
                f"noise {d.noise:.3g}, no descent that leads into the rise) and {where}, "
-               f"/ {k:g}: weak evidence (some networks, recurrent ones above all, train best 20-50x below such a break)")
-        return replace(zoom, suggestion=Reading(again / k, why))
+               f"/ {k:g}")
+        lr, check = again / k, None
+        if probe:  # how far below its break a network trains stably, no curve tells: try it
+            lr, check, how = _checked(task, lr, d.level, args)
+            why += how
+        return replace(zoom, suggestion=Reading(lr, why + ": weak evidence"), steady=check)
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
     # the first test's reading (a tenth of its break, or its weak descent) stands
     return result
+
+
+def _checked(task: Task, lr: float, level: float,
+             args: dict[str, Any]) -> tuple[float, Steady | None, str]:
+    """A flat curve's reading checked by training (:func:`~lrlab.search._steady.steady`):
+    ``lr`` for :data:`~lrlab.search._steady.HORIZON` steps, then, while the last one's loss
+    rose, the rate half a decade lower, up to :data:`TRIES` rates (one member each: most
+    readings pass at once, so one population of all would cost more). The first stable one
+    is the suggestion; none: half a decade below the last. Returns the rate, the check and
+    a clause for the reason (``""`` when the data has no length: no check)."""
+    opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
+            "batch_size": args["batch_size"], "level": level}
+    check = None
+    for i in range(TRIES):
+        one = steady(task, [lr / 10 ** (i / 2)], **opts)
+        if one is None:
+            return lr, None, ""
+        check = one if check is None else check.then(one)
+        if one.stable[0]:
+            break
+    each = f"; trained for {check.steps} steps{' each' if len(check.lrs) > 1 else ''}: "
+    if len(check.lrs) == 1:
+        return lr, check, f"{each}{check.text()}"
+    if math.isfinite(check.lr):
+        return check.lr, check, f"{each}{check.text()}: the first stable one, {check.lr:.3g}"
+    lowest = check.lrs[-1] / 10 ** 0.5
+    return lowest, check, (f"{each}{check.text()}: none stayed stable, so half a decade "
+                           f"below the last, {lowest:.3g}")
 
 
 def flat_break(result: RangeTestResult) -> float | None:

@@ -1,0 +1,152 @@
+"""A stability check below a flat range test's break: train a few rates for a short while.
+
+A range test that stays flat and then breaks upwards at ``B`` says only where one step at
+a rising rate first hurts. How far below ``B`` a network trains stably for many steps
+depends on the network: a GRU, an LSTM or deep sigmoid layers train well a factor 2-8 below
+their break, a tanh RNN's loss climbs and then explodes (gradients grow through the
+recurrence) at a quarter of it, and trains best 20-50x below. One curve cannot tell these
+apart; a short training at constant rates can. :func:`steady` trains candidate rates as one
+population from the same weights and batches for :data:`HORIZON` optimizer steps and reads
+each one's training loss: a candidate whose running mean (over :data:`WINDOW` steps) rises
+more than :data:`RISE` above the loss it started from, or that diverges, is unstable.
+
+Stable for a hundred steps is not trained well for the full epochs (a rate a factor 1.5
+below one that exploded after 150 steps may still wander), so the check only rules rates
+out; what remains is weak evidence and is printed as such.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrlab.tasks import Task
+
+__all__ = ["HORIZON", "RISE", "WINDOW", "Steady", "peak_rise", "steady"]
+
+#: Optimizer steps each candidate trains (at least; whole epochs, or one epoch on a subset).
+#: The tanh RNNs measured showed a quarter of their break to be unstable after 75-110 steps;
+#: at 60 none did.
+HORIZON = 100
+
+#: A candidate is unstable when its loss's running mean rises above its starting level by
+#: more than this fraction of it. Over 100 steps a quarter of the break rose 2-29% on the
+#: tanh RNNs where it trained badly, at most 1.8% on GRUs, LSTMs and deep sigmoid layers
+#: (five seeds each) whose quarter of the break trains well.
+RISE = 0.05
+
+#: Steps of the running mean; the first window (the start's transient) is not read.
+WINDOW = 20
+
+
+def peak_rise(losses: Sequence[float], level: float, window: int = WINDOW) -> float:
+    """How far a training loss rose above ``level``: the highest running mean of
+    ``window`` steps, from the window starting at step ``window`` on, as
+    ``(mean - level) / |level|``; ``inf`` when a loss is not finite.
+
+    Example:
+        >>> round(peak_rise([1.0] * 40 + [1.5] * 20, 1.0, window=10), 3)
+        0.5
+    """
+    x = np.asarray(losses, dtype=float)
+    if not len(x) or not np.all(np.isfinite(x)):
+        return math.inf
+    w = max(1, min(window, len(x) // 3))
+    means = np.convolve(x, np.ones(w) / w, mode="valid")
+    means = means[w:] if len(means) > w else means
+    return float((means.max() - level) / abs(level)) if level else math.inf
+
+
+@dataclass(frozen=True)
+class Steady:
+    """What the stability check saw.
+
+    Attributes:
+        lrs: the candidates trained, highest first.
+        rises: per candidate, :func:`peak_rise` of its training loss over the level.
+        steps: optimizer steps each candidate trained.
+        level: the starting loss the rises are measured from (the range test's).
+        cost: member-epochs of the full training data the check cost.
+    """
+
+    lrs: tuple[float, ...]
+    rises: tuple[float, ...]
+    steps: int
+    level: float
+    cost: float
+
+    @property
+    def stable(self) -> tuple[bool, ...]:
+        """Per candidate: whether its loss stayed within :data:`RISE` of the level."""
+        return tuple(r <= RISE for r in self.rises)
+
+    @property
+    def lr(self) -> float:
+        """The highest stable candidate; ``nan`` when none was."""
+        ok = [lr for lr, s in zip(self.lrs, self.stable) if s]
+        return max(ok) if ok else math.nan
+
+    def then(self, other: Steady) -> Steady:
+        """This check followed by ``other`` (lower candidates), as one."""
+        return Steady(self.lrs + other.lrs, self.rises + other.rises, other.steps, self.level,
+                      self.cost + other.cost)
+
+    def text(self) -> str:
+        """One clause per candidate: ``0.8 rose 9% (unstable)``."""
+        def one(lr: float, rise: float) -> str:
+            if not math.isfinite(rise):
+                return f"{lr:.3g} diverged"
+            verdict = "unstable" if rise > RISE else "stable"
+            how = f"rose {rise:.0%}" if rise > 0 else "never rose"
+            return f"{lr:.3g} {how} ({verdict})"
+        return ", ".join(one(lr, r) for lr, r in zip(self.lrs, self.rises))
+
+
+def steady(task: Task, lrs: Sequence[float], *, level: float, optimizer: str = "sgd",
+           hparams: Mapping[str, float] | None = None, seed: int = 0,
+           batch_size: int | None = None, horizon: int = HORIZON) -> Steady | None:
+    """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
+    (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
+    longer) and measure how far each one's training loss rose above ``level``.
+
+    Returns:
+        A :class:`Steady`, or ``None`` when the data has no length (the steps per epoch are
+        not known).
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> check = steady(get_task("blobs"), [1e-3], level=1.4, horizon=20)
+        >>> check.steps >= 20, len(check.rises)
+        (True, 1)
+    """
+    from lrlab.train import fit, plan_run, validated
+
+    extra = {"hparams": dict(hparams)} if hparams else {}
+    if batch_size is not None:
+        extra["batch_size"] = batch_size
+    n = task.train_size
+    config = validated(lrs=list(lrs), epochs=1, optimizer=optimizer, seed=seed,
+                       record_steps=True, **extra)
+    run = plan_run(task, config, config.members())
+    per = run.steps_per_epoch
+    if n is None or not per:
+        return None
+    used, epochs = task, math.ceil(horizon / per)
+    if per > horizon:  # one epoch on as many examples as the horizon's batches hold
+        used, epochs = task.subset(min(n, horizon * run.batch_size), seed=seed), 1
+    config = config.model_copy(update={"epochs": epochs})
+    result = fit(used, config.members(), config)
+    losses = result.steps[result.steps["metric"] == "loss"]
+    rises = []
+    for member in range(len(lrs)):
+        rows = losses[losses["member"] == member].sort_values("step")["value"].to_numpy()
+        rises.append(peak_rise(rows, level))
+    diverged = result.members["diverged"].to_numpy() if "diverged" in result.members else ()
+    rises = [math.inf if len(diverged) and bool(d) else r for r, d in
+             zip(rises, diverged if len(diverged) else [False] * len(rises))]
+    steps = int(len(losses) / max(1, len(lrs)))
+    cost = len(lrs) * epochs * (used.train_size or n) / n
+    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, float(level), cost)

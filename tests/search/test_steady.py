@@ -1,0 +1,96 @@
+"""The stability check below a flat range test's break (``lrlab.search._steady``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrlab.search._steady import RISE, Steady, peak_rise, steady
+
+
+def test_peak_rise_is_the_highest_running_mean_after_the_first_window():
+    """Against a loop in float64: means of w consecutive steps, from the window starting at
+    step w on, the highest one's excess over the level, relative to |level|."""
+    rng = np.random.default_rng(0)
+    x = 2.0 + 0.1 * rng.standard_normal(90) + np.linspace(0, 0.4, 90)
+    w, level = 20, 2.0
+    means = [sum(float(v) for v in x[i:i + w]) / w for i in range(w, len(x) - w + 1)]
+    assert peak_rise(x, level, window=w) == pytest.approx((max(means) - level) / level)
+    assert peak_rise(-x, -level, window=w) == pytest.approx(
+        (max(-m for m in means) + level) / level)            # a negative level: |level|
+    assert peak_rise([1.0, 2.0, math.nan], 1.0) == math.inf  # not finite: diverged
+    assert peak_rise([], 1.0) == math.inf
+
+
+def test_a_check_reads_stable_rates_and_its_first_stable_one():
+    check = Steady((1.0,), (0.3,), 100, 1.1, 1.0).then(Steady((0.3, 0.1), (RISE, -0.01), 100, 1.1, 2.0))
+    assert check.stable == (False, True, True) and check.lr == 0.3 and check.cost == 3.0
+    assert check.text() == "1 rose 30% (unstable), 0.3 rose 5% (stable), 0.1 never rose (stable)"
+    assert math.isnan(Steady((1.0,), (math.inf,), 100, 1.1, 1.0).lr)
+
+
+def test_steady_trains_the_rates_for_the_horizon_and_reads_their_step_losses():
+    """The rises are read off the same population a sweep trains (weights, batches, steps);
+    a member that diverged is unstable; the cost counts every member-epoch."""
+    from lrlab import sweep
+    from lrlab.tasks import get_task
+
+    task = get_task("blobs")
+    check = steady(task, [0.1, 1e4], level=1.0, horizon=25, seed=1)
+    ref = sweep(task, lrs=[0.1], epochs=math.ceil(25 / 10), seed=1, record_steps=True)
+    losses = ref.steps[ref.steps["metric"] == "loss"]["value"].to_numpy()
+    assert ref.steps_per_epoch == 10 and check.steps == len(losses) == 30
+    assert check.rises[0] == pytest.approx(peak_rise(losses, 1.0))
+    assert check.rises[1] == math.inf and check.stable == (check.rises[0] <= RISE, False)
+    assert check.cost == pytest.approx(2 * 3)
+    short = steady(task, [0.1], level=1.0, horizon=4)  # an epoch longer than the horizon:
+    subset = task.subset(4 * task.batch_size, seed=0).train_size  # one, on a subset
+    assert short.steps == 4 and short.cost == pytest.approx(subset / task.train_size)
+
+
+class TanhRNN(nn.Module):
+    def __init__(self, hidden: int = 32) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.cell = nn.Linear(6 + hidden, hidden)
+        self.head = nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.hidden)
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
+        return self.head(h)
+
+
+def keys_task():
+    """Which of 3 keys sat in the first 2 of 8 one-hot steps: a tanh RNN's range test is
+    flat, then breaks, and a quarter of the break explodes within a hundred steps."""
+    from lrlab.tasks import Split, Task
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(3, 6, size=(2000, 8))
+    y = rng.integers(0, 3, size=2000)
+    tokens[np.arange(2000), rng.integers(0, 2, size=2000)] = y
+    x = torch.as_tensor(np.eye(6, dtype=np.float32)[tokens])
+    y = torch.as_tensor(y)
+    return Task(name="keys", train=Split(x[:1200], y[:1200]), val=Split(x[1200:], y[1200:]),
+                num_classes=3, batch_size=32, epochs=15, model=TanhRNN)
+
+
+def test_a_tanh_rnn_whose_flat_reading_explodes_is_read_lower():
+    """Read at its break / 4, this RNN's suggestion (0.8) sits at chance for good; trained
+    for a hundred steps its loss climbs, and half a decade lower it stays put (where it
+    trains: 0.1-0.3)."""
+    from lrlab.search import range_test
+
+    r = range_test(keys_task(), seed=3, steps=100, validate=False, extend=True)
+    check = r.steady
+    assert "stayed flat" in r.suggestion.why and check is not None
+    assert check.lrs[0] == pytest.approx(r.headroom.lr / 4)  # the break's reading, tried
+    assert check.stable[0] is False and check.steps >= 100
+    assert r.suggestion.lr == check.lr < r.headroom.lr / 10
+    assert any("was unstable when trained" in w for w in r.warnings)
