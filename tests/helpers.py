@@ -119,8 +119,8 @@ def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0):
 
     calls = []
 
-    def steady(task, lrs, *, level, **_):
-        return Steady(tuple(lrs), tuple(rise(lr) for lr in lrs), 100, level, float(len(lrs)))
+    def steady(task, lrs, **_):
+        return Steady(tuple(lrs), tuple(rise(lr) for lr in lrs), 100, float(len(lrs)))
     monkeypatch.setattr(_task_range, "steady", steady)
 
     def once(task, *, end, steps, start, **_):

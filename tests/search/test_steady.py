@@ -12,25 +12,26 @@ from torch import nn
 from lrlab.search._steady import RISE, Steady, peak_rise, steady
 
 
-def test_peak_rise_is_the_highest_running_mean_after_the_first_window():
+def test_peak_rise_is_the_highest_running_mean_after_the_first_window_over_the_first():
     """Against a loop in float64: means of w consecutive steps, from the window starting at
-    step w on, the highest one's excess over the level, relative to |level|."""
+    step w on, the highest one's excess over the first window's mean, relative to it."""
     rng = np.random.default_rng(0)
     x = 2.0 + 0.1 * rng.standard_normal(90) + np.linspace(0, 0.4, 90)
-    w, level = 20, 2.0
+    w = 20
+    start = sum(float(v) for v in x[:w]) / w
     means = [sum(float(v) for v in x[i:i + w]) / w for i in range(w, len(x) - w + 1)]
-    assert peak_rise(x, level, window=w) == pytest.approx((max(means) - level) / level)
-    assert peak_rise(-x, -level, window=w) == pytest.approx(
-        (max(-m for m in means) + level) / level)            # a negative level: |level|
-    assert peak_rise([1.0, 2.0, math.nan], 1.0) == math.inf  # not finite: diverged
-    assert peak_rise([], 1.0) == math.inf
+    assert peak_rise(x, window=w) == pytest.approx((max(means) - start) / start)
+    assert peak_rise(-x, window=w) == pytest.approx(
+        (max(-m for m in means) + start) / start)           # a negative start: |start|
+    assert peak_rise([1.0, 2.0, math.nan]) == math.inf      # not finite: diverged
+    assert peak_rise([]) == math.inf
 
 
 def test_a_check_reads_stable_rates_and_its_first_stable_one():
-    check = Steady((1.0,), (0.3,), 100, 1.1, 1.0).then(Steady((0.3, 0.1), (RISE, -0.01), 100, 1.1, 2.0))
+    check = Steady((1.0,), (0.3,), 100, 1.0).then(Steady((0.3, 0.1), (RISE, -0.01), 100, 2.0))
     assert check.stable == (False, True, True) and check.lr == 0.3 and check.cost == 3.0
     assert check.text() == "1 rose 30% (unstable), 0.3 rose 5% (stable), 0.1 never rose (stable)"
-    assert math.isnan(Steady((1.0,), (math.inf,), 100, 1.1, 1.0).lr)
+    assert math.isnan(Steady((1.0,), (math.inf,), 100, 1.0).lr)
 
 
 def test_steady_trains_the_rates_for_the_horizon_and_reads_their_step_losses():
@@ -40,14 +41,14 @@ def test_steady_trains_the_rates_for_the_horizon_and_reads_their_step_losses():
     from lrlab.tasks import get_task
 
     task = get_task("blobs")
-    check = steady(task, [0.1, 1e4], level=1.0, horizon=25, seed=1)
+    check = steady(task, [0.1, 1e4], horizon=25, seed=1)
     ref = sweep(task, lrs=[0.1], epochs=math.ceil(25 / 10), seed=1, record_steps=True)
     losses = ref.steps[ref.steps["metric"] == "loss"]["value"].to_numpy()
     assert ref.steps_per_epoch == 10 and check.steps == len(losses) == 30
-    assert check.rises[0] == pytest.approx(peak_rise(losses, 1.0))
+    assert check.rises[0] == pytest.approx(peak_rise(losses))
     assert check.rises[1] == math.inf and check.stable == (check.rises[0] <= RISE, False)
     assert check.cost == pytest.approx(2 * 3)
-    short = steady(task, [0.1], level=1.0, horizon=4)  # an epoch longer than the horizon:
+    short = steady(task, [0.1], horizon=4)  # an epoch longer than the horizon:
     subset = task.subset(4 * task.batch_size, seed=0).train_size  # one, on a subset
     assert short.steps == 4 and short.cost == pytest.approx(subset / task.train_size)
 

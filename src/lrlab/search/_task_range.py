@@ -82,7 +82,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         probe: with ``extend``, check a flat zoom's reading by training it for about a
             hundred steps, then, while the loss rose, the rate half a decade lower, up to
             three rates (:func:`~lrlab.search._steady.steady`; ``result.steady``): the first
-            whose loss stayed within 5% of its start is the suggestion (a tanh RNN's quarter
+            whose loss stayed within 5% of where it started is the suggestion (a tanh RNN's quarter
             of the break explodes; a GRU's or LSTM's trains).
 
     Example:
@@ -151,7 +151,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                f"/ {k:g}")
         lr, check = again / k, None
         if probe:  # how far below its break a network trains stably, no curve tells: try it
-            lr, check, how = _checked(task, lr, d.level, args)
+            lr, check, how = _checked(task, lr, args)
             why += how
         return replace(zoom, suggestion=Reading(lr, why + ": weak evidence"), steady=check)
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
@@ -159,7 +159,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     return result
 
 
-def _checked(task: Task, lr: float, level: float,
+def _checked(task: Task, lr: float,
              args: dict[str, Any]) -> tuple[float, Steady | None, str]:
     """A flat curve's reading checked by training (:func:`~lrlab.search._steady.steady`):
     ``lr`` for :data:`~lrlab.search._steady.HORIZON` steps, then, while the last one's loss
@@ -168,7 +168,7 @@ def _checked(task: Task, lr: float, level: float,
     is the suggestion; none: half a decade below the last. Returns the rate, the check and
     a clause for the reason (``""`` when the data has no length: no check)."""
     opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
-            "batch_size": args["batch_size"], "level": level}
+            "batch_size": args["batch_size"]}
     check = None
     for i in range(TRIES):
         one = steady(task, [lr / 10 ** (i / 2)], **opts)
