@@ -580,3 +580,80 @@ def test_a_rate_that_learned_alone_gives_way_to_its_lower_neighbour() -> None:
     assert lone(t.assign(last=last), 0.316, **common) == 0.178
     fell = [0.947, 0.953, 0.926, 0.986, 0.953, 3767.0]  # a deep sigmoid net's: it learned
     assert math.isnan(lone(t.assign(last=fell), 0.316, **common))
+
+
+def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> None:
+    """Nothing learned in the race, so the stable rates trained on; the raced rate next above
+    the pick blew up there (stable after the race, its training loss then ended more than
+    twice the untrained model's): the edge of stability moved down as the training
+    lengthened, and the full training is longer still. The pick goes a quarter decade below
+    the raced one. (A tanh RNN: 1 blew up after 4 epochs on five of ten seeds; the raced
+    0.316 next to it scored 67% over the full training on two of them, 0.178 the best.)"""
+    from lrlab.search._auto import BLOWN, UNSTABLE, edge_moved
+
+    raced = [10.0, 3.16, 1.0, 0.316, 0.1]
+    assert edge_moved(0.316, raced, {1.0}) == 1.0
+    assert math.isnan(edge_moved(0.316, raced, {3.16}))  # not the next rate up
+    assert math.isnan(edge_moved(0.316, raced, set()))
+    assert math.isnan(edge_moved(1.0, raced, {1.0}))      # only a rate above the pick
+
+    task = _keys_rnn()
+    result = auto(task, seed=3)
+    said = [w for w in result.warnings if " blew up when the race trained on to " in w]
+    assert len(said) == 1
+    raced_pick = float(said[0].split("next to ")[1].split(",")[0])
+    assert result.lr == refine_rates(raced_pick)[1] and result.lr not in result.candidates
+    assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
+    # what the rule read: the rate above stable after the race, blown up after the longer one
+    above = float(said[0].split(" blew up")[0])
+    first, longer = result.evidence[0], [e for e in result.evidence
+                                         if int(e.records["epoch"].max()) > result.race_epochs]
+    start = _untrained_loss(task, seed=3)
+    k = [float(v) for v in first.members["lr"]].index(above)
+    assert first.curve("loss", "train").to_numpy(float)[:, k].min() <= UNSTABLE * start
+    blown = [e.curve("loss", "train").to_numpy(float)[-1, [float(v) for v in
+             e.members["lr"]].index(above)] for e in longer if above in list(e.members["lr"])]
+    assert blown and blown[-1] > BLOWN * start
+
+
+def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
+    assert not any(" blew up when" in w for w in stuck.warnings)
+    assert stuck.lr in stuck.candidates
+
+
+def _keys_rnn():
+    """A tanh RNN (32 units, PyTorch's default initialisation) told which of 3 keys sat in
+    the first 2 of 8 one-hot steps: SGD leaves its loss flat for several epochs, and rates
+    near the top go unstable only when trained on."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    class Rnn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell, self.head = nn.Linear(6 + 32, 32), nn.Linear(32, 3)
+
+        def forward(self, x):
+            h = x.new_zeros(x.shape[0], 32)
+            for t in range(x.shape[1]):
+                h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
+            return self.head(h)
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(3, 6, size=(2000, 8))
+    y = rng.integers(0, 3, size=2000)
+    tokens[np.arange(2000), rng.integers(0, 2, size=2000)] = y
+    x = torch.as_tensor(np.eye(6, dtype=np.float32)[tokens])
+    y = torch.as_tensor(y)
+    return Task(name="keys", train=Split(x[:1200], y[:1200]), val=Split(x[1200:], y[1200:]),
+                num_classes=3, model=Rnn, batch_size=32, epochs=15)
+
+
+def _untrained_loss(task, seed: int) -> float:
+    import torch
+
+    model = task.init_model(seed)
+    with torch.no_grad():
+        return float(torch.nn.functional.cross_entropy(model(task.train.x), task.train.y))

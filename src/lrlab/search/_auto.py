@@ -29,6 +29,8 @@ lowest validation loss, where that loss fell clearly below the untrained model's
 the rates), else the highest rate whose training loss still fell and ended near the untrained
 model's (:func:`falling`; a rate stuck above it is too high, however "stable"), else the
 lowest stable rate, with a warning that no rate learned in the budget and what to try.
+After a longer race, a pick whose raced neighbour above blew up in it goes a quarter decade
+down (:func:`edge_moved`: the edge of stability moves down as the training lengthens).
 
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
@@ -48,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -68,6 +70,7 @@ from lrlab.search._common import (
 )
 from lrlab.search._confidence import (
     LEARNED,
+    NEIGHBOUR,
     Baseline,
     Choice,
     Confidence,
@@ -91,8 +94,8 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "few_steps", "past_bottom", "race_share",
-           "races_allowed", "short_of_bottom", "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "edge_moved", "few_steps", "past_bottom",
+           "race_share", "races_allowed", "short_of_bottom", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -378,6 +381,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
              else math.nan)
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
+    later = race.blew_up()
+    edge_lr, above = lr, edge_moved(lr, race.raced, later)
+    if math.isfinite(above):  # only after a longer race: see ``edge_moved``
+        lr = refine_rates(lr)[1]
     compute = range_cost + race.cost
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
     extra = _extra_warnings(clear, choice, race, reached, lr, turn)
@@ -386,15 +393,28 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                    "neighbours half a decade either side did not (a flicker of a short race "
                    f"more often than a rate that trains), so the lower neighbour {rate(lr)}; "
                    "train both for the full epochs"),)
+    if math.isfinite(above):
+        extra += ((f"{rate(above)} blew up when the race trained on to {later[above]} "
+                   f"epochs (it was stable after {race.epochs}): the edge of stability moved "
+                   f"down as the training lengthened, next to {rate(edge_lr)}, and the full "
+                   f"training is {p.epochs} epochs, so a quarter decade below it, {rate(lr)} "
+                   f"(not raced); train it and {rate(edge_lr)} for the full epochs"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
         extra += (short,)
-    confidence = race.confidence(lr, extra)
+    confidence = race.confidence(edge_lr, extra)  # the raced rate's margin: lr was not raced
+    if math.isfinite(above):
+        confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
+            w for w in confidence.warnings if "is the lowest rate searched" not in w))
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer)
     if math.isfinite(alone):
         text = text.replace(" So lr=", f" {rate(lone_lr)} learned alone, its neighbours at "
                             "chance: the lower neighbour. So lr=")
+    if math.isfinite(above):
+        text = text.replace(" So lr=", f" {rate(above)}, next above {rate(edge_lr)}, blew "
+                            f"up as the race lengthened: a quarter decade below "
+                            f"{rate(edge_lr)}. So lr=")
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
         explanation=text,
@@ -410,6 +430,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
 #: loss carries the first steps' transient (blobs' first epoch averaged 13 from a start of
 #: 4.0 and ended at a validation loss of 1.9), the validation loss the last step's luck.
 UNSTABLE = 1.05
+
+#: A rate stable after its race blew up in a longer one when its training loss ended it more
+#: than this factor above the untrained model's (see ``edge_moved``): past the edge, not on
+#: a plateau's wobble (a tanh RNN's rates that blew up ended 5-12x above, those that crept
+#: over :data:`UNSTABLE` 1.07-1.33x, and one of them learned in the next epoch).
+BLOWN = 2.0
 
 #: The tie band of an SGD-like race: at least this share of the two rates' mean setback
 #: (half: a band as wide as the whole swing let a deep tanh net's 2.15, stuck at 42% for
@@ -507,6 +533,22 @@ class _Race:
         rows = ([self.scored(r) for r in self.races]
                 + [self.scored(r, longer=True) for r in self.longer])
         return pd.concat(rows, ignore_index=True).drop_duplicates("lr", keep="last")
+
+    def blew_up(self) -> dict[float, int]:
+        """The rates stable after their race whose training loss a longer race left more
+        than :data:`BLOWN` times the untrained model's, each with the epochs it had trained
+        then (empty without a longer race, or without the untrained model's loss)."""
+        short = {float(v): bool(s) for r in self.races
+                 for v, s in zip(r.members["lr"], self.scored(r).get("stable", []))}
+        out: dict[float, int] = {}
+        for r in self.longer:  # in order: a rate's last longer race is where it stopped
+            t = self.scored(r, longer=True)
+            if "last" not in t:
+                return {}
+            for v, last in zip(t["lr"], t["last"]):
+                if short.get(float(v), False) and last > BLOWN:
+                    out[float(v)] = int(r.records["epoch"].max())
+        return out
 
     @property
     def swing(self) -> float:
@@ -720,6 +762,33 @@ def short_of_bottom(lr: float, bottom: float) -> str:
             "bottom over the full epochs")
 
 
+def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> float:
+    """The raced rate next above ``lr`` (at most half a decade up) when it is among the rates
+    ``later`` that blew up in a longer race after a stable race (``_Race.blew_up``); ``nan``
+    otherwise. ``auto`` then takes the rate a quarter decade below ``lr``.
+
+    A longer race runs when nothing learned in the race (a recurrent net on its plateau).
+    A rate that was stable after the race and blew up in the longer one (its training loss
+    ended more than :data:`BLOWN` times the untrained model's) shows the edge of stability
+    moving down as the training lengthens, and the full training is longer still: the pick
+    next to it is the next to go. The race resolves no finer than half a decade there (the
+    longer race leaves no budget to refine), so a quarter decade below the pick, the step
+    the refinement would have taken, keeps a margin from the edge. On a tanh RNN (seeds 0-9
+    of its benchmark task) 1 blew up after 4 epochs on five seeds; 0.316 next to it scored
+    67% over the full 15 epochs on two of them, 0.178 the grid's best on all five. A rate
+    that only crept over :data:`UNSTABLE` is no such sign (an LSTM's 3.16 sat 3% above the
+    untrained model's loss from its first epoch; its pick 1.0 trained best).
+
+    Example:
+        >>> edge_moved(0.316, [10.0, 3.16, 1.0, 0.316, 0.1], later={1.0})
+        1.0
+        >>> edge_moved(0.1, [10.0, 3.16, 1.0, 0.316, 0.1], later={1.0})  # not next to it
+        nan
+    """
+    above = sorted(r for r in raced if lr * (1 + 1e-9) < r <= lr * NEIGHBOUR)
+    return next((r for r in later if above and math.isclose(above[0], r)), math.nan)
+
+
 #: A race of fewer optimizer steps per rate than this ranks the rates on their first steps
 #: alone: with momentum 0.9 (an average over about ten steps) a race of 6 steps tied 0.2 and
 #: 0.36 where 0.1 trained best over the full 38 (0.36 lost 10 points); the built-in and
@@ -751,6 +820,9 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     longer = (f" (the stable ones trained on to {race.horizon})" if race.longer else "")
     if not choice.learned:
         why = f"the pick, {rate(choice.lr)}, is {choice.how or 'the best score'}"
+        if not math.isclose(lr, choice.lr):  # moved below a moving edge (see ``edge_moved``)
+            why = (f"the race's guess, {rate(choice.lr)}, is {choice.how or 'the best score'}, "
+                   f"and the pick {rate(lr)} lies a quarter decade below it (see below)")
         out.append(f"no rate learned in the budget: in {race.epochs} epoch(s){longer} on "
                    f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} "
                    f"(up to the largest rate the range test reached, {rate(reached)}) beat "
