@@ -249,8 +249,12 @@ def test_only_an_sgd_like_race_above_its_lowest_rate_warns_short_of_the_bottom()
     choice = Choice(0.161, 0.161, (0.0509, 0.161), ())
     raced = [5.09, 1.61, 0.509, 0.161, 0.0509]
 
-    def said(walk: str, lr: float) -> tuple[str, ...]:
-        race = SimpleNamespace(walk=walk, raced=raced, longer=[])
+    finals = [0.11, 0.86, 0.88, 0.90, 0.80]  # 5.09 at chance (0.1), as rates past it are
+
+    def said(walk: str, lr: float, final=finals) -> tuple[str, ...]:
+        table = pd.DataFrame({"lr": raced, "final": final, "diverged": [False] * 5})
+        race = SimpleNamespace(walk=walk, raced=raced, longer=[], table=lambda: table,
+                               higher=True, chance=0.1, monitor="accuracy", n=1000)
         return _extra_warnings(True, choice, race, 5.09, lr, turn=0.509)
 
     assert [w.split(":")[0] for w in said("up", 0.161)] == [
@@ -258,6 +262,9 @@ def test_only_an_sgd_like_race_above_its_lowest_rate_warns_short_of_the_bottom()
     assert said("down", 0.161) == ()    # an adaptive rule's race is centred below the turn
     assert said("up", 0.0509) == ()     # the lowest raced rate: the edge warning says it
     assert said("up", 0.286) == ()      # a quarter decade nearer: within the race's step
+    # a raced rate toward the bottom collapsed to chance: no advice to compare with it
+    assert said("up", 0.161, [0.11, 0.10, 0.88, 0.90, 0.80]) == ()
+    assert said("up", 0.161, [0.11, 0.86, 0.1, 0.90, 0.80]) == ()
 
 
 def test_the_range_test_uses_the_rules_hyperparameters(blobs) -> None:
@@ -657,3 +664,64 @@ def _untrained_loss(task, seed: int) -> float:
     model = task.init_model(seed)
     with torch.no_grad():
         return float(torch.nn.functional.cross_entropy(model(task.train.x), task.train.y))
+
+
+def _imbalanced_tanh_task():
+    """A deep tanh MLP on 600 rows whose positives are the top 20% of a noisy linear score:
+    its one-epoch race of 19 steps puts 0.282 above chance (the majority class) alone, its
+    raced neighbours at chance, and the rates at the range test's bottom (0.89) and above
+    at chance or unstable."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(101)
+    x = torch.randn(1000, 8, generator=g)
+    score = x @ torch.randn(8, generator=g) / math.sqrt(8) + 0.3 * torch.randn(1000, generator=g)
+    y = (score > torch.quantile(score, 0.8)).long()
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(8, 32), nn.Tanh(),
+                             *[m for _ in range(3) for m in (nn.Linear(32, 32), nn.Tanh())],
+                             nn.Linear(32, 2))
+
+    return Task.from_loaders(model, Split(x[:600], y[:600]), Split(x[600:], y[600:]),
+                             loss=nn.CrossEntropyLoss(), epochs=8, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def swapped():
+    return auto(_imbalanced_tanh_task(), seed=1)
+
+
+def test_a_lone_learners_swap_says_the_picks_own_score(swapped) -> None:
+    """Through ``auto``: the pick that replaced a lone learner is reported with its own score
+    in the verdict and the explanation (before, the verdict showed the lone rate's score as
+    if it were the pick's, and the explanation was patched after it was written)."""
+    lone_lr = float(swapped.scores["lr"].iloc[0])
+    assert any(w.startswith(f"{lone_lr:.3g} was the only rate near it to beat chance")
+               for w in swapped.warnings), "the scenario no longer reaches the swap"
+    assert swapped.lr < lone_lr
+    mine = swapped.scores.set_index("lr").loc[swapped.lr]
+    top = swapped.scores.iloc[0]["best_val_accuracy"]
+    assert (f"its best validation accuracy {mine['best_val_accuracy']:.4f} at epoch "
+            f"{int(mine['best_epoch'])} of 1; the best of {len(swapped.scores)} rates: "
+            f"{lone_lr:.3g} at {top:.4f}") in swapped.verdict()
+    assert swapped.explanation.endswith(
+        f"so the pick is its lower neighbour {swapped.lr:.3g}, whose own best validation "
+        f"accuracy was {mine['best_val_accuracy']:.4f}. So lr={swapped.lr:.3g}.")
+
+
+def test_short_of_bottom_stays_silent_when_the_rates_toward_the_bottom_failed(swapped) -> None:
+    """The pick lies half a decade or more below the range test's bottom, but the raced rates
+    from there up did not learn (at chance, or unstable): advice to compare the pick with a
+    rate near the bottom would point at a rate that fails, so none is given (before, it
+    was)."""
+    assert short_of_bottom(swapped.lr, swapped.bottom)  # the pick lies short of the bottom
+    t = swapped.scores.set_index("lr")
+    near = t[(t.index > swapped.bottom / 3) & (t.index <= swapped.bottom * 3.2)]  # its rates
+    assert np.isclose(near.index.to_numpy(), swapped.bottom, rtol=0.01).any()
+    chance = swapped.confidence.chance
+    assert len(near) >= 2 and (near["final_val_accuracy"] < chance).all()  # none learned
+    assert not any("rate near the bottom" in w for w in swapped.warnings)

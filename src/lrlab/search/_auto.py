@@ -129,7 +129,7 @@ class AutoResult(SearchResult):
         """One line: the rate and how it was found."""
         raced = len(self.candidates) + len(self.refined)
         return (f"auto: lr={rate(self.lr)} (raced {raced} rates placed by a range test; "
-                f"{_score_text(self.evidence[0], self.scores)}{self.sureness()})")
+                f"{_score_text(self.evidence[0], self.scores, self.lr)}{self.sureness()})")
 
     def to_dict(self) -> dict[str, Any]:
         """As :meth:`SearchResult.to_dict`, with the range test as its readings."""
@@ -407,14 +407,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
             w for w in confidence.warnings if "is the lowest rate searched" not in w))
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
-    text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer)
-    if math.isfinite(alone):
-        text = text.replace(" So lr=", f" {rate(lone_lr)} learned alone, its neighbours at "
-                            "chance: the lower neighbour. So lr=")
-    if math.isfinite(above):
-        text = text.replace(" So lr=", f" {rate(above)}, next above {rate(edge_lr)}, blew "
-                            f"up as the race lengthened: a quarter decade below "
-                            f"{rate(edge_lr)}. So lr=")
+    text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
+                    lone_lr=lone_lr if math.isfinite(alone) else None,
+                    edge=(above, edge_lr) if math.isfinite(above) else None)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
         explanation=text,
@@ -736,10 +731,12 @@ def past_bottom(lr: float, bottom: float) -> str:
 SHORT_OF_BOTTOM = 10 ** 0.5 / 1.01
 
 
-def short_of_bottom(lr: float, bottom: float) -> str:
+def short_of_bottom(lr: float, bottom: float, failed: Sequence[float] = ()) -> str:
     """A warning when an SGD-like race's pick lies half a decade (:data:`SHORT_OF_BOTTOM`) or
     more below the bottom of the range test's loss trend, where that test's loss still fell
-    (``""`` otherwise).
+    (``""`` otherwise, and when a raced rate above the pick toward the bottom failed:
+    ``failed``, see :func:`_failed_above`; the race then saw what a rate near the bottom
+    does, and advice to compare with one would point at a rate that fails).
 
     The instruments disagree the other way round from :func:`past_bottom`: the range test
     saw the loss fall fastest up to its bottom, the race (a few epochs, a few dozen steps
@@ -753,8 +750,10 @@ def short_of_bottom(lr: float, bottom: float) -> str:
         ''
         >>> short_of_bottom(0.161, 0.509).split(":")[0]
         "the pick 0.161 lies 3.2x below the bottom of the range test's loss trend (0.509)"
+        >>> short_of_bottom(0.161, 0.509, failed=[0.509])
+        ''
     """
-    if not (math.isfinite(bottom) and lr > 0 and lr * SHORT_OF_BOTTOM <= bottom):
+    if not (math.isfinite(bottom) and lr > 0 and lr * SHORT_OF_BOTTOM <= bottom) or failed:
         return ""
     return (f"the pick {rate(lr)} lies {bottom / lr:.2g}x below the bottom of the range test's "
             f"loss trend ({rate(bottom)}): where that test's loss still fell, a short race "
@@ -787,6 +786,31 @@ def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> f
     """
     above = sorted(r for r in raced if lr * (1 + 1e-9) < r <= lr * NEIGHBOUR)
     return next((r for r in later if above and math.isclose(above[0], r)), math.nan)
+
+
+def _failed_above(table: pd.DataFrame, lr: float, bottom: float, *, higher_is_better: bool,
+                 chance: float, monitor: str, n: int) -> list[float]:
+    """The raced rates above ``lr`` up to half a decade past ``bottom`` that failed: diverged,
+    unstable (``stable`` false, where the table has it) or, where chance is known, within
+    the noise of it at their last epoch (collapsed, or never learned).
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.05, 0.16, 0.5, 1.6], "final": [0.8, 0.9, 0.1, 0.1],
+        ...                   "diverged": [False, False, False, True]})
+        >>> _failed_above(t, 0.16, 0.509, higher_is_better=True, chance=0.1,
+        ...              monitor="accuracy", n=1000)
+        [0.5, 1.6]
+    """
+    lrs = table["lr"].to_numpy(float)
+    final = table["final"].to_numpy(float)
+    gone = table["diverged"].to_numpy(bool) | ~np.isfinite(final)
+    if "stable" in table:
+        gone |= ~table["stable"].to_numpy(bool)
+    if math.isfinite(chance):
+        sign = 1.0 if higher_is_better else -1.0
+        gone |= sign * (final - chance) <= LEARNED * score_noise(chance, monitor, n)
+    near = (lrs > lr * (1 + 1e-9)) & (lrs <= bottom * NEIGHBOUR)
+    return sorted(float(v) for v in lrs[near & gone])
 
 
 #: A race of fewer optimizer steps per rate than this ranks the rates on their first steps
@@ -841,7 +865,9 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
         # a higher rate might be better, and two warnings advising opposite ways help nobody)
         out.append(past)
     elif (race.walk == "up" and lr > min(race.raced) * (1 + 1e-9)
-          and (short := short_of_bottom(lr, turn))):
+          and (short := short_of_bottom(lr, turn, _failed_above(
+              race.table(), lr, turn, higher_is_better=race.higher, chance=race.chance,
+              monitor=race.monitor, n=race.n)))):
         # (SGD-like rules only: an adaptive rule's race is centred a third below the turn;
         # a pick at the lowest raced rate has the edge warning instead)
         out.append(short)
@@ -852,7 +878,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
-             fewer: int | None = None) -> str:
+             fewer: int | None = None, lone_lr: float | None = None,
+             edge: tuple[float, float] | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -904,6 +931,15 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  "rate whose training loss still fell and ended within 1% of the untrained "
                  "model's (a rate stuck above it is too high, however stable), else the "
                  "lowest stable rate.")
+    if lone_lr is not None:  # the pick is not the race's winner: say what it scored itself
+        mine = table.loc[np.isclose(table["lr"].to_numpy(float), lr), "score"]
+        text += (f" {rate(lone_lr)} learned alone (its raced neighbours half a decade either "
+                 f"side stayed at chance), so the pick is its lower neighbour {rate(lr)}, "
+                 f"whose own best validation {race.monitor} was {float(mine.iloc[0]):.4f}.")
+    if edge is not None:  # (only after a longer race, so never with a lone learner's swap)
+        above, edge_lr = edge
+        text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as the race "
+                 f"lengthened: a quarter decade below {rate(edge_lr)}, a rate not raced.")
     return text + f" So lr={rate(lr)}."
 
 

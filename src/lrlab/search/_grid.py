@@ -56,8 +56,8 @@ class GridResult(SearchResult):
 
     def verdict(self) -> str:
         """One line: the rate, its score, and how many rates it beat."""
-        return (f"grid: lr={rate(self.lr)} ({_score_text(self.evidence[-1], self.scores)}"
-                f"{self.sureness()})")
+        scored = _score_text(self.evidence[-1], self.scores, self.lr)
+        return f"grid: lr={rate(self.lr)} ({scored}{self.sureness()})"
 
 
 @dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
@@ -90,7 +90,7 @@ class CoarseToFineResult(SearchResult):
         """One line: the rate, the decade it came from, its score."""
         return (f"coarse_to_fine: lr={rate(self.lr)} (inside {rate(self.decade[0])}.."
                 f"{rate(self.decade[1])} around decade {rate(self.coarse_lr)}; "
-                f"{_score_text(self.fine, self.fine_scores)}{self.sureness()})")
+                f"{_score_text(self.fine, self.fine_scores, self.lr)}{self.sureness()})")
 
 
 def ranked(result: SweepResult) -> pd.DataFrame:
@@ -139,10 +139,20 @@ def _nothing_learned(table: pd.DataFrame) -> str:
             "epochs); larger rates will not help")
 
 
-def _score_text(result: SweepResult, scores: pd.DataFrame) -> str:
+def _score_text(result: SweepResult, scores: pd.DataFrame, lr: float | None = None) -> str:
+    """The verdict's score: the pick's (``lr``; default: the best row's) best validation
+    score, and the best row's beside it when the pick is another rate (a lower rate within
+    the noise, a lone learner's neighbour, the second seed's choice)."""
     top, m = scores.iloc[0], result.monitor
-    return (f"best validation {m} {top[f'best_val_{m}']:.4f} at epoch {int(top['best_epoch'])} "
-            f"of {result.epochs}, among {len(scores)} rates")
+    at = (np.flatnonzero(np.isclose(scores["lr"].to_numpy(float), lr)) if lr is not None
+          else [0])
+    mine = scores.iloc[at[0]] if len(at) else top
+    text = (f"best validation {m} {mine[f'best_val_{m}']:.4f} at epoch "
+            f"{int(mine['best_epoch'])} of {result.epochs}")
+    if not len(at) or at[0] == 0:
+        return f"{text}, among {len(scores)} rates"
+    return (f"its {text}; the best of {len(scores)} rates: {rate(top['lr'])} at "
+            f"{top[f'best_val_{m}']:.4f}")
 
 
 def _seen(result: SweepResult, scores: pd.DataFrame) -> str:
