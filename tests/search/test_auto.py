@@ -611,6 +611,8 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     raced_pick = float(said[0].split("next to ")[1].split(",")[0])
     assert result.lr == refine_rates(raced_pick)[1] and result.lr not in result.candidates
     assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
+    assert f"a range test; {result.lr:g} itself not raced; the best of" in \
+        result.verdict()  # no score of another rate read as the pick's
     # what the rule read: the rate above stable after the race, blown up after the longer one
     above = float(said[0].split(" blew up")[0])
     first, longer = result.evidence[0], [e for e in result.evidence

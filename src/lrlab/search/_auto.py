@@ -939,7 +939,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     if edge is not None:  # (only after a longer race, so never with a lone learner's swap)
         above, edge_lr = edge
         text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as the race "
-                 f"lengthened: a quarter decade below {rate(edge_lr)}, a rate not raced.")
+                 f"lengthened: a quarter decade below {rate(edge_lr)}.")
     return text + f" So lr={rate(lr)}."
 
 

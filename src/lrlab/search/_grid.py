@@ -142,17 +142,18 @@ def _nothing_learned(table: pd.DataFrame) -> str:
 def _score_text(result: SweepResult, scores: pd.DataFrame, lr: float | None = None) -> str:
     """The verdict's score: the pick's (``lr``; default: the best row's) best validation
     score, and the best row's beside it when the pick is another rate (a lower rate within
-    the noise, a lone learner's neighbour, the second seed's choice)."""
+    the noise, a lone learner's neighbour, the second seed's choice) or was not raced (a
+    margin kept below a rate that blew up)."""
     top, m = scores.iloc[0], result.monitor
     at = (np.flatnonzero(np.isclose(scores["lr"].to_numpy(float), lr)) if lr is not None
           else [0])
-    mine = scores.iloc[at[0]] if len(at) else top
+    best = f"the best of {len(scores)} rates: {rate(top['lr'])} at {top[f'best_val_{m}']:.4f}"
+    if not len(at):
+        return f"{rate(lr)} itself not raced; {best}"
+    mine = scores.iloc[at[0]]
     text = (f"best validation {m} {mine[f'best_val_{m}']:.4f} at epoch "
             f"{int(mine['best_epoch'])} of {result.epochs}")
-    if not len(at) or at[0] == 0:
-        return f"{text}, among {len(scores)} rates"
-    return (f"its {text}; the best of {len(scores)} rates: {rate(top['lr'])} at "
-            f"{top[f'best_val_{m}']:.4f}")
+    return f"{text}, among {len(scores)} rates" if at[0] == 0 else f"its {text}; {best}"
 
 
 def _seen(result: SweepResult, scores: pd.DataFrame) -> str:
