@@ -226,3 +226,77 @@ def test_grid_advice_when_no_rate_stayed_finite() -> None:
                                           "rates below 0.1")
     assert "above 0.1" in _nothing_learned(t.assign(final=[0.3, 0.3, 0.3],
                                                     diverged=[False, False, True]).iloc[:1])
+
+
+def test_a_higher_neighbour_that_never_learned_is_a_note_when_the_pick_held() -> None:
+    """The edge itself, seen: 0.3 never beat chance above a pick whose curve held."""
+    t = table([0.03, 0.1, 0.3], [0.80, 0.90, 0.26], finals=[0.80, 0.90, 0.25])
+    c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.warnings == ()
+    assert c.notes == ("the next higher rate 0.3 collapsed to chance without having learned: "
+                       "the pick sits just below the edge of stability, and its own curve held",)
+    assert c.to_dict()["notes"] == list(c.notes)
+    assert c.explained("So lr=0.1.") == f"So lr=0.1. T{c.notes[0][1:]}."
+    gone = table([0.03, 0.1, 0.3], [0.80, 0.90, math.nan], finals=[0.80, 0.90, math.nan],
+                 diverged=[False, False, True])
+    c = assess(gone, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.warnings == () and "0.3 diverged without having learned" in c.notes[0]
+
+
+def test_a_higher_neighbour_that_learned_then_failed_or_a_pick_that_fell_back_warns() -> None:
+    learned = table([0.03, 0.1, 0.3], [0.80, 0.90, 0.85], finals=[0.80, 0.90, 0.25])
+    c = assess(learned, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert len(c.warnings) == 1 and c.notes == ()
+    assert c.warnings[0].startswith("the next higher rate 0.3 collapsed to chance after it had "
+                                    "learned (best 0.85)")
+    # a regression: the next rate reached 0.43 (from 0.87) and then blew up to 4.0
+    loss = table([0.06, 0.19, 0.33], [0.25, 0.246, 0.43], finals=[0.25, 0.246, 3.98])
+    c = assess(loss, 0.19, higher_is_better=False, chance=0.87, monitor="loss", n=1000)
+    assert any("0.33 collapsed to chance after it had learned" in w for w in c.warnings)
+    fell = table([0.03, 0.1, 0.3], [0.80, 0.90, 0.26], finals=[0.80, 0.84, 0.25])
+    c = assess(fell, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.warnings == ("the next higher rate 0.3 collapsed to chance, and the pick's own "
+                          "score fell back from 0.9 to 0.84 by its last epoch: the pick sits "
+                          "near the edge of stability",)
+
+
+def test_a_pick_at_an_edge_warns_only_while_the_scores_rise_towards_it() -> None:
+    # an LSTM with Adam: 100% from the lowest rate up; the tie walked down to the edge
+    plateau = table([0.004, 0.007, 0.012, 0.67], [1.0, 1.0, 1.0, 0.44], finals=[1.0, 1.0, 1.0, 0.33])
+    c = assess(plateau, 0.004, higher_is_better=True, chance=0.35, monitor="accuracy", n=400)
+    assert c.warnings == ()
+    assert c.notes == ("the pick 0.004 is the lowest rate searched, on a plateau: 0.007 beside "
+                       "it scored within the noise",)
+    rising = table([0.056, 0.1, 0.18], [0.64, 0.43, 0.26])
+    c = assess(rising, 0.056, higher_is_better=True, chance=0.26, monitor="accuracy", n=400)
+    assert c.warnings == ("the pick 0.056 is the lowest rate searched: a lower one might be "
+                          "better",)
+    top = table([3.16, 5.62, 10.0], [0.58, 0.61, 0.65])
+    c = assess(top, 10.0, higher_is_better=True, chance=0.26, monitor="accuracy", n=1000)
+    assert c.warnings == ("the pick 10 is the highest rate searched: a higher one might be "
+                          "better",)
+    # the inner neighbour learned but did not hold (back at chance): the edge still warns
+    held_not = table([0.1, 0.3], [0.90, 0.905], finals=[0.9, 0.25])
+    c = assess(held_not, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert any("lowest rate searched" in w for w in c.warnings)
+
+
+def test_a_tie_on_a_loss_still_falling_fast_warns() -> None:
+    """An Adam regression on unscaled targets: 0.364 and 0.647 tied at a loss of about 1,500
+    after 2 of 10 epochs, both still falling by thousands an epoch."""
+    t = table([0.0647, 0.205, 0.364, 0.647, 1.15], [2213.0, 2214.0, 1517.0, 1474.0, 1935.0])
+    t["pace"] = [23603.0, 7489.0, 3337.0, 2387.0, 2049.0]
+    c = assess(t, 0.364, higher_is_better=False, chance=41448.0, monitor="loss", n=400)
+    assert len(c.warnings) == 1 and c.warnings[0].startswith(
+        "a tie still moving: 0.647 scored within noise (75.85) of the pick while both losses "
+        "still fell by more than 2x that in the last epoch (3337 and 2387)")
+    # settled curves (each fell by less than twice the noise): the tie is the margin line's
+    c = assess(t.assign(pace=[10.0, 10.0, 100.0, 60.0, 5.0]), 0.364, higher_is_better=False,
+               chance=41448.0, monitor="loss", n=400)
+    assert c.warnings == ()
+    # an accuracy approaches a ceiling both rates share: no warning; nor without paces
+    acc = table([0.1, 0.3], [0.80, 0.805]).assign(pace=[0.1, 0.1])
+    assert assess(acc, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy",
+                  n=1000).warnings == ()
+    assert assess(t.drop(columns="pace"), 0.364, higher_is_better=False, chance=41448.0,
+                  monitor="loss", n=400).warnings == ()

@@ -405,11 +405,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     confidence = race.confidence(edge_lr, extra)  # the raced rate's margin: lr was not raced
     if math.isfinite(above):
         confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
-            w for w in confidence.warnings if "is the lowest rate searched" not in w))
+            w for w in confidence.warnings if "is the lowest rate searched" not in w),
+            notes=tuple(w for w in confidence.notes if "is the lowest rate searched" not in w))
     scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) else None,
                     edge=(above, edge_lr) if math.isfinite(above) else None)
+    text = confidence.explained(text)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
         explanation=text,

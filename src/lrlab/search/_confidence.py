@@ -22,9 +22,13 @@ search result carries:
   When none learned: the highest stable rate, else the best score (``auto`` reads its
   races' loss trends instead: :func:`falling`).
 * **warnings** (:func:`assess`): a tie with a runner-up more than half a decade away (a tie
-  with a neighbour is only in the margin line: either trains about as well), no rate
-  learned, the pick's next higher rate (at most half a decade up) diverged or collapsed (its
-  final score back at chance), the pick at an edge of the searched rates.
+  with a neighbour is only in the margin line: either trains about as well), or, on a loss,
+  with a neighbour while both losses still fall fast (:func:`moving_tie`); no rate learned;
+  the pick's next higher rate (at most half a decade up) diverged or collapsed (its final
+  score back at chance) after it had learned, or while the pick's own score fell back
+  (:func:`edge_failed`); the pick at an edge of the searched rates with the scores still
+  rising towards it (:func:`at_edge`). What is no weakness (a neighbour that never learned
+  above a pick that held; a plateau that reaches the edge) is a note for the explanation.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ from lrlab.metrics import LEARNED, LabelCounts, score_noise
 from lrlab.tasks import Task
 from lrlab.train import untrained
 
-__all__ = ["Baseline", "Choice", "Confidence", "assess", "baseline", "by_loss", "chance_score",
-           "choose", "falling", "lone", "score_noise", "setback"]
+__all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
+           "chance_score", "choose", "edge_failed", "falling", "lone", "moving_tie",
+           "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
 NEIGHBOUR = 10 ** 0.5 * 1.01
@@ -379,6 +384,8 @@ class Confidence:
         chance: the score of a model that learned nothing.
         warnings: one line per weakness of the evidence (empty: none).
         lr: the pick (``nan`` if not given): says which side of the best a tie went.
+        notes: what the evidence showed that is no weakness but worth a sentence (a
+            neighbour that never learned above a pick that held), for the explanation.
     """
 
     margin: float
@@ -387,6 +394,7 @@ class Confidence:
     chance: float
     warnings: tuple[str, ...] = field(default=())
     lr: float = math.nan
+    notes: tuple[str, ...] = field(default=())
 
     @property
     def sure(self) -> bool:
@@ -419,7 +427,12 @@ class Confidence:
 
         return {"margin": plain(self.margin), "noise": plain(self.noise),
                 "runner_up": plain(self.runner_up), "chance": plain(self.chance),
-                "sure": self.sure, "warnings": list(self.warnings)}
+                "sure": self.sure, "warnings": list(self.warnings), "notes": list(self.notes)}
+
+    def explained(self, text: str) -> str:
+        """``text`` (an explanation ending in a sentence) with the notes appended."""
+        notes = " ".join(f"{n[0].upper()}{n[1:]}." for n in self.notes)
+        return f"{text} {notes}" if notes else text
 
 
 def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
@@ -433,7 +446,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         lr: the pick.
         higher_is_better, chance, monitor, n: as :func:`choose`.
         searched: the lowest and highest rate the search could have picked (default: the
-            table's); a pick at either end gets a warning.
+            table's); a pick at either end gets a warning where the scores still rise
+            towards it (:func:`at_edge`), else a note.
         extra: warnings the procedure adds itself.
 
     Example:
@@ -460,6 +474,7 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         margin, runner = sign * (scores[i] - scores[j]), float(lrs[j])
     else:
         margin, runner = math.nan, math.nan
+    notes: list[str] = []
     if not ok.any():
         warnings.append(f"no rate learned: every score is within noise of chance "
                         f"({chance:.4g}, the untrained model or the majority class)")
@@ -470,26 +485,146 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         # a wide range apart: worth a user's look (a longer budget, another seed)
         warnings.append(f"a tie across more than half a decade: {runner:.3g} scored within "
                         f"noise ({noise:.4f}) of the pick")
+    elif math.isfinite(margin) and monitor == "loss" and (tie := moving_tie(
+            t, i, int(np.flatnonzero(lrs == runner)[0]), margin, noise)):
+        warnings.append(tie)
     if ok.any() and i + 1 < len(t) and lrs[i + 1] <= lr * NEIGHBOUR:
-        up = t.iloc[i + 1]
-        final = float(up.get("final", up["score"]))
-        gone = bool(up["diverged"]) or not math.isfinite(final)
-        collapsed = not gone and sign * (final - chance) <= LEARNED * score_noise(
-            chance, monitor, n)
-        if gone or collapsed:
-            warnings.append(f"the next higher rate {up['lr']:.3g} "
-                            f"{'diverged' if gone else 'collapsed to chance'}: the pick sits "
-                            "near the edge of stability")
+        line, weak = edge_failed(t, i, higher_is_better=higher_is_better, chance=chance,
+                                 noise=noise, chance_noise=score_noise(chance, monitor, n))
+        if line:
+            (warnings if weak else notes).append(line)
     low, high = searched if searched is not None else (lrs[0], lrs[-1])
     if len(t) > 1 and ok.any():
-        if math.isclose(lr, high) or lr >= high:
-            warnings.append(f"the pick {lr:.3g} is the highest rate searched: a higher one "
-                            "might be better")
-        elif math.isclose(lr, low) or lr <= low:
-            warnings.append(f"the pick {lr:.3g} is the lowest rate searched: a lower one "
-                            "might be better")
+        top = math.isclose(lr, high) or lr >= high
+        if top or math.isclose(lr, low) or lr <= low:
+            line, weak = at_edge(t, i, "highest" if top else "lowest", ok,
+                                 higher_is_better=higher_is_better, chance=chance, noise=noise,
+                                 chance_noise=score_noise(chance, monitor, n))
+            (warnings if weak else notes).append(line)
     return Confidence(float(margin), float(noise), runner, float(chance), tuple(warnings),
-                      float(lr))
+                      float(lr), tuple(notes))
+
+
+def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: float,
+                noise: float, chance_noise: float) -> tuple[str, bool]:
+    """What the next higher rate (row ``i + 1`` of ``table``, sorted by rate) says about the
+    pick (row ``i``): ``("", False)`` when it held; else its line, and whether that line is a
+    warning (True) or a note (False).
+
+    An SGD pick sits just below the stability edge by design (the best rate of a long
+    training does), so a higher neighbour that diverged at once or never learned is the edge
+    itself, seen: no weakness while the pick's own curve held (a note). The weak shape is a
+    failure that grows with training: the neighbour learned (its best score beat chance by
+    :data:`LEARNED` noise units) and then diverged or fell back to chance (a race can flatter
+    a rate that collapses later; so can it the pick, a longer training nearer that
+    collapse), or the pick's own score already fell back from its best by more than the
+    noise by the last epoch.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 0.3], "score": [0.90, 0.26], "final": [0.9, 0.25],
+        ...                   "diverged": [False, False]})
+        >>> edge_failed(t, 0, higher_is_better=True, chance=0.25, noise=0.01,
+        ...             chance_noise=0.014)[1]  # 0.3 never learned; 0.1 held: a note
+        False
+        >>> edge_failed(t.assign(score=[0.90, 0.95]), 0, higher_is_better=True, chance=0.25,
+        ...             noise=0.01, chance_noise=0.014)[1]  # 0.3 learned, then collapsed
+        True
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    up, mine = table.iloc[i + 1], table.iloc[i]
+    final = float(up.get("final", up["score"]))
+    gone = bool(up["diverged"]) or not math.isfinite(final)
+    if not (gone or sign * (final - chance) <= LEARNED * chance_noise):
+        return "", False
+    what = "diverged" if gone else "collapsed to chance"
+    best = float(up["score"])
+    learned = math.isfinite(best) and sign * (best - chance) > LEARNED * chance_noise
+    score, last = float(mine["score"]), float(mine.get("final", mine["score"]))
+    fell = math.isfinite(last) and sign * (score - last) > noise
+    if learned:
+        return (f"the next higher rate {up['lr']:.3g} {what} after it had learned (best "
+                f"{best:.4g}): the pick sits near the edge of stability, and a longer training "
+                "than the one scored may take it there too"), True
+    if fell:
+        return (f"the next higher rate {up['lr']:.3g} {what}, and the pick's own score fell "
+                f"back from {score:.4g} to {last:.4g} by its last epoch: the pick sits near "
+                "the edge of stability"), True
+    return (f"the next higher rate {up['lr']:.3g} {what} without having learned: the pick "
+            "sits just below the edge of stability, and its own curve held"), False
+
+
+def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is_better: bool,
+            chance: float, noise: float, chance_noise: float) -> tuple[str, bool]:
+    """The line for a pick (row ``i``) at the ``side`` (``"highest"`` or ``"lowest"``) end of
+    the searched rates, and whether it is a warning (True) or a note (False).
+
+    A rate beyond the edge might be better when the scores still rise towards it: the pick
+    ahead of its inner neighbour by more than the noise, or that neighbour never learned
+    or did not hold (its last score back at chance). A pick whose inner neighbour held and
+    scored within the noise of it sits on a plateau that reaches the edge, where a tie put
+    it (an LSTM with Adam scored 100% from 0.0038 to 0.21): nothing says a rate past it
+    would do better (a note).
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.01, 0.1], "score": [0.99, 0.99], "final": [0.99, 0.99],
+        ...                   "diverged": [False, False]})
+        >>> at_edge(t, 0, "lowest", np.array([True, True]), higher_is_better=True,
+        ...         chance=0.5, noise=0.01, chance_noise=0.02)[1]
+        False
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    lr = float(table["lr"].iloc[i])
+    j = i - 1 if side == "highest" else i + 1
+    line = (f"the pick {lr:.3g} is the {side} rate searched: a "
+            f"{'higher' if side == 'highest' else 'lower'} one might be better")
+    if not 0 <= j < len(table) or not ok[j]:
+        return line, True
+    inner = table.iloc[j]
+    last = float(inner.get("final", inner["score"]))
+    held = math.isfinite(last) and sign * (last - chance) > LEARNED * chance_noise
+    rising = sign * (float(table["score"].iloc[i]) - float(inner["score"])) > noise
+    if rising or not held:
+        return line, True
+    return (f"the pick {lr:.3g} is the {side} rate searched, on a plateau: {inner['lr']:.3g} "
+            "beside it scored within the noise"), False
+
+
+#: A tie on a loss is still moving when both rates' losses fell by more than this many noise
+#: units in the race's last epoch (see :func:`moving_tie`).
+MOVING = 2.0
+
+
+def moving_tie(table: pd.DataFrame, i: int, j: int, margin: float, noise: float) -> str:
+    """A warning when the pick (row ``i``) ties its runner-up (row ``j``, half a decade or
+    less away) within the noise on a loss while both losses still fell by more than
+    :data:`MOVING` noise units in the last epoch (the ``pace`` column, :func:`pace`; ``""``
+    otherwise, and without that column).
+
+    A loss keeps falling through a whole training, with no ceiling both rates approach as
+    an accuracy has, so two rates tied while each still falls fast are tied only at the
+    epoch the race stopped: which falls further is not yet shown. An Adam regression on
+    unscaled targets (around 200) tied 0.364 and 0.647 at a loss of 1,500 after 2 of 10
+    epochs, both still falling by 2,000-3,000 an epoch, and the pick, the lower, left 22%
+    more loss than the best rate over the full epochs; on the benchmark's two regressions
+    (5 seeds, SGD and Adam) the four such ties lost 12%, 9.3%, 4.9% and 0.8%, where the
+    other 16 runs lost 2.1% on average (one, an SGD tie warned otherwise, 26%).
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.36, 0.65], "score": [1517.0, 1474.0],
+        ...                   "pace": [3337.0, 2387.0]})
+        >>> moving_tie(t, 0, 1, -43.0, 76.0).split(":")[0]
+        'a tie still moving'
+    """
+    if "pace" not in table or not abs(margin) <= noise:
+        return ""
+    paces = table["pace"].to_numpy(float)[[i, j]]
+    if not (np.isfinite(paces).all() and paces.min() > MOVING * noise):
+        return ""
+    runner = float(table["lr"].iloc[j])
+    return (f"a tie still moving: {runner:.3g} scored within noise ({noise:.4g}) of the pick "
+            f"while both losses still fell by more than {MOVING:g}x that in the last epoch "
+            f"({paces[0]:.4g} and {paces[1]:.4g}): the race stopped before it could rank them; "
+            "train both for the full epochs")
 
 
 def scored_table(summary: pd.DataFrame, monitor: str) -> pd.DataFrame:

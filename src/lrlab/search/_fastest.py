@@ -324,11 +324,12 @@ def fastest(task: Task | str, *, lrs: Sequence[float] = FASTEST_LRS, factor: flo
         raise LrlabError(f"fastest: phase 2 at {rate(fast)} and slower gave no finite "
                          f"validation {metric}; try smaller learning rates")
     lr = float(chosen["lr"])
+    confidence = _confidence(p, populations, table, walk, lr, metric)
     return FastestResult(
         lr=lr, evidence=(phase1, *populations),
-        explanation=_explain(sse, table, walk, fast, factor, patience, max_epochs or p.epochs,
-                             metric),
-        confidence=_confidence(p, populations, table, walk, lr, metric),
+        explanation=confidence.explained(_explain(sse, table, walk, fast, factor, patience,
+                                                  max_epochs or p.epochs, metric)),
+        confidence=confidence,
         compute=sum(p.cost(r) for r in (phase1, *populations)),
         confirmation=p.confirm(lr) if confirm else None, stop_epoch=int(chosen["best_epoch"]),
         fastest_lr=fast, sse=sse.drop(columns="score"), phase2=table)

@@ -216,7 +216,7 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
            "noise, and " if math.isfinite(confidence.chance) else "")
         + f"a lower rate within the noise of the best takes the tie. {_seen(result, scores)}."
         f" So lr={rate(lr)}.")
-    return GridResult(lr=lr, evidence=(result,), explanation=explanation,
+    return GridResult(lr=lr, evidence=(result,), explanation=confidence.explained(explanation),
                       compute=p.cost(result), confirmation=p.confirm(lr) if confirm else None,
                       scores=scores, confidence=confidence)
 
@@ -300,8 +300,8 @@ def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine:
     coarse_scores, fine_scores = ranked(coarse), ranked(fine_result)
     return CoarseToFineResult(
         lr=lr, evidence=(coarse, fine_result),
-        explanation=_c2f_explanation(p.epochs, coarse, coarse_scores, fine_result, fine_scores,
-                                     decade, lr),
+        explanation=confidence.explained(_c2f_explanation(
+            p.epochs, coarse, coarse_scores, fine_result, fine_scores, decade, lr)),
         compute=p.cost(coarse) + p.cost(fine_result),
         confirmation=p.confirm(lr) if confirm else None, coarse_lr=coarse_lr, decade=decade,
         coarse_scores=coarse_scores, fine_scores=fine_scores, confidence=confidence)
