@@ -29,8 +29,9 @@ lowest validation loss, where that loss fell clearly below the untrained model's
 the rates), else the highest rate whose training loss still fell and ended near the untrained
 model's (:func:`falling`; a rate stuck above it is too high, however "stable"), else the
 lowest stable rate, with a warning that no rate learned in the budget and what to try.
-After a longer race, a pick whose raced neighbour above blew up in it goes a quarter decade
-down (:func:`edge_moved`: the edge of stability moves down as the training lengthens).
+A pick whose raced neighbour above blew up (stable, then its training loss over twice the
+untrained model's at the end of its race or of the longer race) goes a quarter decade down
+(:func:`edge_moved`: the edge of stability moves down as the training goes on).
 
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
@@ -383,27 +384,30 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         lone_lr, lr = lr, alone
     later = race.blew_up()
     edge_lr, above = lr, edge_moved(lr, race.raced, later)
-    if math.isfinite(above):  # only after a longer race: see ``edge_moved``
-        lr = refine_rates(lr)[1]
+    if math.isfinite(above):
+        lr = next((r for r in race.raced if math.isclose(r, refine_rates(lr)[1])),
+                  refine_rates(lr)[1])
     compute = range_cost + race.cost
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
     extra = _extra_warnings(clear, choice, race, reached, lr, turn)
     if math.isfinite(alone):
         extra += ((f"{rate(lone_lr)} was the only rate near it to beat chance, its raced "
                    "neighbours half a decade either side did not (a flicker of a short race "
-                   f"more often than a rate that trains), so the lower neighbour {rate(lr)}; "
-                   "train both for the full epochs"),)
+                   f"more often than a rate that trains), so the lower neighbour "
+                   f"{rate(edge_lr)}; train both for the full epochs"),)
     if math.isfinite(above):
-        extra += ((f"{rate(above)} blew up when the race trained on to {later[above]} "
-                   f"epochs (it was stable after {race.epochs}): the edge of stability moved "
-                   f"down as the training lengthened, next to {rate(edge_lr)}, and the full "
-                   f"training is {p.epochs} epochs, so a quarter decade below it, {rate(lr)} "
-                   f"(not raced); train it and {rate(edge_lr)} for the full epochs"),)
+        extra += ((f"{rate(above)} blew up by epoch {later[above]} (its training loss over "
+                   f"{BLOWN:g}x the untrained model's, where it had been stable): the edge of "
+                   f"stability moved down as the training went on, next to {rate(edge_lr)}, "
+                   f"and the full training is {p.epochs} epochs, so a quarter decade below it, "
+                   f"{rate(lr)}{'' if lr in race.raced else ' (not raced)'}; train it and "
+                   f"{rate(edge_lr)} for the full epochs"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
         extra += (short,)
-    confidence = race.confidence(edge_lr, extra)  # the raced rate's margin: lr was not raced
-    if math.isfinite(above):
+    raced = lr in race.raced
+    confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
+    if math.isfinite(above) and not raced:
         confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
             w for w in confidence.warnings if "is the lowest rate searched" not in w),
             notes=tuple(w for w in confidence.notes if "is the lowest rate searched" not in w))
@@ -428,10 +432,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
 #: 4.0 and ended at a validation loss of 1.9), the validation loss the last step's luck.
 UNSTABLE = 1.05
 
-#: A rate stable after its race blew up in a longer one when its training loss ended it more
-#: than this factor above the untrained model's (see ``edge_moved``): past the edge, not on
-#: a plateau's wobble (a tanh RNN's rates that blew up ended 5-12x above, those that crept
-#: over :data:`UNSTABLE` 1.07-1.33x, and one of them learned in the next epoch).
+#: A stable rate blew up when its training loss ended its race (or the longer race) more than
+#: this factor above the untrained model's (see ``edge_moved``): past the edge, not on a
+#: plateau's wobble (a tanh RNN's rates that blew up ended 2.3-12x above, those that crept over
+#: :data:`UNSTABLE` 1.07-1.33x, and one of them learned in the next epoch).
 BLOWN = 2.0
 
 #: The tie band of an SGD-like race: at least this share of the two rates' mean setback
@@ -532,18 +536,22 @@ class _Race:
         return pd.concat(rows, ignore_index=True).drop_duplicates("lr", keep="last")
 
     def blew_up(self) -> dict[float, int]:
-        """The rates stable after their race whose training loss a longer race left more
-        than :data:`BLOWN` times the untrained model's, each with the epochs it had trained
-        then (empty without a longer race, or without the untrained model's loss)."""
-        short = {float(v): bool(s) for r in self.races
-                 for v, s in zip(r.members["lr"], self.scored(r).get("stable", []))}
+        """The raced rates that blew up: stable in their race (a loss back within
+        :data:`UNSTABLE` of the untrained model's at some epoch), then a training loss more
+        than :data:`BLOWN` times the untrained model's at the end of their race or of the
+        longer race; each with the epochs it had trained then (empty without the untrained
+        model's loss)."""
+        stable: dict[float, bool] = {}
         out: dict[float, int] = {}
-        for r in self.longer:  # in order: a rate's last longer race is where it stopped
-            t = self.scored(r, longer=True)
+        # in order: a rate's longer race (if any) is where it stopped
+        for r, longer in [(r, False) for r in self.races] + [(r, True) for r in self.longer]:
+            t = self.scored(r, longer=longer)
             if "last" not in t:
                 return {}
-            for v, last in zip(t["lr"], t["last"]):
-                if short.get(float(v), False) and last > BLOWN:
+            for v, ok, last in zip(t["lr"].to_numpy(float), t["stable"], t["last"]):
+                if not longer:
+                    stable[float(v)] = bool(ok)
+                if stable.get(float(v), False) and last > BLOWN:
                     out[float(v)] = int(r.records["epoch"].max())
         return out
 
@@ -765,20 +773,20 @@ def short_of_bottom(lr: float, bottom: float, failed: Sequence[float] = ()) -> s
 
 def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> float:
     """The raced rate next above ``lr`` (at most half a decade up) when it is among the rates
-    ``later`` that blew up in a longer race after a stable race (``_Race.blew_up``); ``nan``
-    otherwise. ``auto`` then takes the rate a quarter decade below ``lr``.
+    ``later`` that blew up (``_Race.blew_up``); ``nan`` otherwise. ``auto`` then takes the
+    rate a quarter decade below ``lr``.
 
-    A longer race runs when nothing learned in the race (a recurrent net on its plateau).
-    A rate that was stable after the race and blew up in the longer one (its training loss
-    ended more than :data:`BLOWN` times the untrained model's) shows the edge of stability
-    moving down as the training lengthens, and the full training is longer still: the pick
-    next to it is the next to go. The race resolves no finer than half a decade there (the
-    longer race leaves no budget to refine), so a quarter decade below the pick, the step
-    the refinement would have taken, keeps a margin from the edge. On a tanh RNN (seeds 0-9
-    of its benchmark task) 1 blew up after 4 epochs on five seeds; 0.316 next to it scored
-    67% over the full 15 epochs on two of them, 0.178 the grid's best on all five. A rate
-    that only crept over :data:`UNSTABLE` is no such sign (an LSTM's 3.16 sat 3% above the
-    untrained model's loss from its first epoch; its pick 1.0 trained best).
+    A rate that was stable (its training loss back near the untrained model's) and then blew
+    up (its training loss ended its race, or the longer race run when nothing learned, more
+    than :data:`BLOWN` times the untrained model's) shows the edge of stability moving down
+    as the training goes on, and the full training is longer still: the pick next to it is
+    the next to go. A quarter decade below the pick, the race's finest step, keeps a margin
+    from the edge. On a tanh RNN (seeds 0-9 of its benchmark task) 1 blew up in the longer
+    race of 4 epochs on five seeds; 0.316 next to it scored 67% over the full 15 epochs on
+    two of them, 0.178 the grid's best on all five. A rate that blew up in its first epoch
+    was never stable, and one that only crept over :data:`UNSTABLE` is no such sign (an
+    LSTM's 3.16 sat 3% above the untrained model's loss from its first epoch; its pick 1.0
+    trained best).
 
     Example:
         >>> edge_moved(0.316, [10.0, 3.16, 1.0, 0.316, 0.1], later={1.0})
@@ -934,14 +942,15 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  "model's (a rate stuck above it is too high, however stable), else the "
                  "lowest stable rate.")
     if lone_lr is not None:  # the pick is not the race's winner: say what it scored itself
-        mine = table.loc[np.isclose(table["lr"].to_numpy(float), lr), "score"]
+        low = edge[1] if edge is not None else lr  # the lone learner's lower neighbour
+        mine = table.loc[np.isclose(table["lr"].to_numpy(float), low), "score"]
         text += (f" {rate(lone_lr)} learned alone (its raced neighbours half a decade either "
-                 f"side stayed at chance), so the pick is its lower neighbour {rate(lr)}, "
+                 f"side stayed at chance), so the pick is its lower neighbour {rate(low)}, "
                  f"whose own best validation {race.monitor} was {float(mine.iloc[0]):.4f}.")
-    if edge is not None:  # (only after a longer race, so never with a lone learner's swap)
+    if edge is not None:
         above, edge_lr = edge
-        text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as the race "
-                 f"lengthened: a quarter decade below {rate(edge_lr)}.")
+        text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as it trained on: a "
+                 f"quarter decade below {rate(edge_lr)}.")
     return text + f" So lr={rate(lr)}."
 
 
