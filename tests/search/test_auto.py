@@ -637,6 +637,8 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
     raced_pick = float(said[0].split("next to ")[1].split(",")[0])
     assert math.isclose(result.lr, refine_rates(raced_pick)[1], rel_tol=0.01)
     assert result.lr in [float(v) for e in result.evidence for v in e.members["lr"]]
+    assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
+    assert "itself not raced" not in result.verdict()  # its own score is read
 
 
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
