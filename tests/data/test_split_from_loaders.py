@@ -204,3 +204,40 @@ def test_a_tensor_task_scored_as_data_is_probed_once(kind: str, monkeypatch) -> 
     lrlab.sweep(task, lrs=LRS)
     converted = [t for t in runs if not t.in_memory]
     assert len(converted) == 1 and len(runs) == (1 if kind == "one-logit" else 2)
+
+
+@pytest.mark.parametrize("kind", ["per-pixel, default loss", "per-pixel, nn.CrossEntropyLoss",
+                                  "regression, nn.MSELoss"])
+def test_a_task_given_one_models_loss_names_member_loss_and_that_fix_trains(kind) -> None:
+    """``Task(...)`` takes a loss of every member's outputs ``(K, B, ...)``. A per-pixel
+    classifier on lrlab's default cross-entropy (classes last), or a plain PyTorch loss given
+    unwrapped, failed with advice that cannot help: "use (N,) or (K, N) for logits (K, N, C)",
+    torch's "Expected input batch_size (1) to match target batch_size", or "give them one
+    shape" for outputs and targets already of one shape. The error names the fix, and the fix
+    trains."""
+    if kind.startswith("per-pixel"):
+        x, y = _pixels()
+        model, torch_loss, kw = (lambda: nn.Conv2d(2, 2, 1)), nn.CrossEntropyLoss(), {
+            "num_classes": 2}
+        if kind.endswith("nn.CrossEntropyLoss"):
+            kw["loss"] = torch_loss
+    else:
+        x, _ = _xy()
+        y = x[:, :1] * 2 - x[:, 1:2]
+        model, torch_loss = _mlp(1), nn.MSELoss()
+        kw = {"num_classes": None, "monitor": "loss", "loss": torch_loss}
+    cut = len(x) * 3 // 4
+    make = dict(name="task", train=Split(x[:cut], y[:cut]), val=Split(x[cut:], y[cut:]),
+                model=model, batch_size=30, epochs=EPOCHS)
+    with pytest.raises(LrlabError, match=r"member_loss\(") as err:
+        lrlab.sweep(Task(**make, **kw), lrs=LRS)
+    assert "\n" not in str(err.value) and "(K, N, C)" not in str(err.value)
+    assert "one shape" not in str(err.value)
+    fixed = Task(**make, **{**kw, "loss": lrlab.tasks.member_loss(torch_loss)})
+    got = lrlab.sweep(fixed, lrs=LRS)
+    assert got.monitor == ("loss" if kw["num_classes"] is None else "accuracy")
+    read = Task.from_loaders(model, make["train"], make["val"], loss=torch_loss, epochs=EPOCHS,
+                             batch_size=30)  # the same loss, wrapped by from_loaders
+    same = [_records(r) for r in (got, lrlab.sweep(read, lrs=LRS))]
+    assert [[*row[:-1], repr(row[-1])] for row in same[0]] == \
+        [[*row[:-1], repr(row[-1])] for row in same[1]]  # nan (a grad norm) as itself

@@ -42,7 +42,8 @@ from lrlab.metrics import EpochMetrics, cross_entropy
 from lrlab.population import Population, member_losses
 from lrlab.tasks import Task
 
-__all__ = ["Mean", "Probe", "evaluate_data", "first_loss", "mean_loss", "member_metric", "probe",
+__all__ = ["Mean", "Probe", "evaluate_data", "first_loss", "mean_loss", "member_metric",
+           "one_model_loss", "probe",
            "train_epoch_data"]
 
 
@@ -185,10 +186,11 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                 _check_labels(task, out, targets)
                 try:
                     loss = first_loss(task.loss, out.unsqueeze(0), targets)
-                except LrlabError:
-                    raise
+                except LrlabError as err:
+                    raise LrlabError(one_model_loss(task, out, targets) or str(err)) from None
                 except Exception as err:  # noqa: BLE001 - the user's loss, in one line
-                    raise LrlabError(_loss_fails(out, targets, err)) from None
+                    raise LrlabError(one_model_loss(task, out, targets)
+                                     or _loss_fails(out, targets, err)) from None
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
@@ -214,6 +216,38 @@ def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
     got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
     return (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
             f"targets of shape {got} ({type(err).__name__}: {text})")
+
+
+def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
+    """Why a task's loss fails on a population's outputs ``(K, B, ...)`` where a plain
+    PyTorch loss would fit, and the fix; None when that is not the case. Two shapes: lrlab's
+    default :func:`~lrlab.metrics.cross_entropy` (classes last) on outputs with the classes
+    on axis 1 (``(B, C, H, W)`` against ``(B, H, W)``, as ``nn.CrossEntropyLoss`` takes them),
+    and a loss of one model's ``(outputs, targets)`` given to ``Task`` unwrapped."""
+    if task.loss is cross_entropy:
+        layout = _layout(task, outputs, targets)
+        if layout is None or layout[1] != 1:
+            return None
+        return (f"the model's outputs {tuple(outputs.shape)} hold the class scores on axis 1 "
+                f"for targets {tuple(targets.shape)} (as nn.CrossEntropyLoss takes them per "
+                "pixel or token), but the task's default loss, lrlab's cross_entropy, takes "
+                "them last: give loss=lrlab.tasks.member_loss(nn.CrossEntropyLoss()), or "
+                "build the task with Task.from_loaders(..., loss=nn.CrossEntropyLoss())")
+    if isinstance(task.loss, ModelLoss) or hasattr(task.loss, "fn"):  # member_loss's wrapper
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a loss that broadcasts does not fit either
+            fits = isinstance(task.loss(outputs, targets), Tensor)
+    except Exception:  # noqa: BLE001 - only asking whether one model's loss fits
+        return None
+    if not fits:
+        return None
+    name = type(task.loss).__name__ if isinstance(task.loss, torch.nn.Module) else "loss"
+    return (f"the task's loss ({name}) takes one model's outputs {tuple(outputs.shape)}, but a "
+            "Task's loss takes every member's outputs (K, B, ...): give "
+            "loss=lrlab.tasks.member_loss(your_loss), or build the task with "
+            "Task.from_loaders(..., loss=your_loss)")
 
 
 def _not_a_tensor(out: Any) -> str:

@@ -22,7 +22,7 @@ from lrlab._errors import LrlabError
 from lrlab.metrics import EpochMetrics
 from lrlab.tasks import Task
 from lrlab.train._config import Member, SweepConfig
-from lrlab.train._loader import first_loss, member_metric
+from lrlab.train._loader import first_loss, member_metric, one_model_loss
 from lrlab.train._plan import plan_run
 
 __all__ = ["SMALL_WORK", "check_fit", "threads_for"]
@@ -140,12 +140,17 @@ def _try_step(task: Task, pop, x: Tensor, y: Tensor) -> set[str]:
     try:
         losses = first_loss(task.loss, out, y)
     except LrlabError as err:
-        raise LrlabError(f"task {task.name!r}: {err}") from None
+        raise LrlabError(f"task {task.name!r}: {one_model_loss(task, out[0], y) or err}") \
+            from None
     except Exception as err:  # noqa: BLE001 -- a user's code: any error is theirs
-        raise LrlabError(f"task {task.name!r}: its loss fails on the model's outputs of shape "
-                         f"{tuple(out.shape)} and targets of shape {tuple(y.shape)} "
-                         f"({_one_line(err)})") from None
+        raise LrlabError(f"task {task.name!r}: " + (
+            one_model_loss(task, out[0], y)
+            or f"its loss fails on the model's outputs of shape {tuple(out.shape)} and "
+               f"targets of shape {tuple(y.shape)} ({_one_line(err)})")) from None
     if not isinstance(losses, Tensor) or tuple(losses.shape) != (k, b):
+        unwrapped = one_model_loss(task, out[0], y)
+        if unwrapped:
+            raise LrlabError(f"task {task.name!r}: {unwrapped}")
         got = (f"shape {tuple(losses.shape)}" if isinstance(losses, Tensor)
                else type(losses).__name__)
         raise LrlabError(f"task {task.name!r}: its loss must return one value per member and "
