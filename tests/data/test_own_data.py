@@ -437,3 +437,23 @@ def test_auto_says_once_that_the_race_subset_is_drawn_at_random() -> None:
     said = [w for w in seen if "labels cannot be read" in str(w.message)]
     assert len(said) == 1
     assert "rather than" in result.explanation  # the race was cut to fit: two shares drawn
+
+
+def test_a_stream_loader_for_validation_with_its_own_batch_size() -> None:
+    """A ``DataLoader`` over an ``IterableDataset`` validates at its own batch size: the
+    evaluation re-batched it with the stream's sampler, which ``DataLoader`` refuses for an
+    iterable dataset (before: "unexpected ValueError ... a bug in lrlab"). The records are
+    those of the same streams given bare (the task's batch size throughout)."""
+    from torch.utils.data import DataLoader
+
+    def task(wrap: bool) -> Task:
+        train, val = _Stream(96, 0), _Stream(32, 1)
+        if wrap:
+            train, val = DataLoader(train, batch_size=16), DataLoader(val, batch_size=64)
+        return Task.from_loaders(lambda: nn.Linear(5, 1), train, val, loss=nn.MSELoss(),
+                                 batch_size=16, epochs=2)
+
+    got = lrlab.sweep(task(True), lrs=[0.1, 0.01])
+    bare = lrlab.sweep(task(False), lrs=[0.1, 0.01])
+    for split in ("train", "val"):
+        assert got.curve("loss", split).equals(bare.curve("loss", split))

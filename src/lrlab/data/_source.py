@@ -180,6 +180,8 @@ def _rebuilt(loader: DataLoader, batch_size: int | None, sampler: Sampler | None
         options["prefetch_factor"] = loader.prefetch_factor
     if getattr(loader, "pin_memory_device", ""):
         options["pin_memory_device"] = loader.pin_memory_device
+    if isinstance(loader.dataset, IterableDataset):
+        sampler = None  # a stream orders itself (DataLoader refuses a sampler for it)
     return DataLoader(loader.dataset, batch_size=batch_size or loader_batch_size(loader),
                       sampler=sampler, **options)
 
