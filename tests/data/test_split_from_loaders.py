@@ -241,3 +241,30 @@ def test_a_task_given_one_models_loss_names_member_loss_and_that_fix_trains(kind
     same = [_records(r) for r in (got, lrlab.sweep(read, lrs=LRS))]
     assert [[*row[:-1], repr(row[-1])] for row in same[0]] == \
         [[*row[:-1], repr(row[-1])] for row in same[1]]  # nan (a grad norm) as itself
+
+
+@pytest.mark.parametrize("given", ["Split", "DataLoader"])
+def test_a_subset_of_labels_per_pixel_says_nothing_false(given: str) -> None:
+    """A subset of a per-pixel task given as tensors draws whole examples without the warning
+    that 'the training labels cannot be read without loading every example ... give the task
+    labels=': they are read (a tensor), and a label per pixel has no class per example to
+    stratify by (before: ``lrlab auto`` printed it for every such task)."""
+    import warnings
+
+    from torch.utils.data import DataLoader
+
+    x, y = _pixels()
+    train = Split(x[:90], y[:90])
+    if given == "DataLoader":
+        train = DataLoader(TensorDataset(x[:90], y[:90]), batch_size=30)
+    task = Task.from_loaders(lambda: nn.Conv2d(2, 2, 1), train, Split(x[90:], y[90:]),
+                             loss=nn.CrossEntropyLoss(), epochs=EPOCHS, batch_size=30)
+    from lrlab.train import SweepConfig, resolve_task
+
+    config = SweepConfig(lrs=[0.1])
+    resolved = resolve_task(task, config, config.members())  # a classifier, as auto sees it
+    assert resolved.num_classes == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        part = resolved.subset(30, seed=0)
+    assert part.train_size == 30

@@ -264,7 +264,8 @@ class Task:
             return self.replace(name=f"{self.name}[{count}]",
                                 train=Split(self.train.x[idx], self.train.y[idx]))
         labels = labels_of(self.train, self.labels)
-        if labels is None and self.num_classes is not None:
+        if labels is None and self.num_classes is not None \
+                and not _labels_per_position(self.train):
             warnings.warn(f"lrlab: task {self.name!r}: the training labels cannot be read "
                           "without loading every example, so the subset is drawn plainly at "
                           "random (give the task labels= to stratify it)", UserWarning,
@@ -275,6 +276,17 @@ class Task:
         return self.replace(name=f"{self.name}[{count}]",
                             train=subset_of(self.train, idx.tolist()),
                             labels=None if labels is None else labels[idx.numpy()])
+
+
+def _labels_per_position(data: Any) -> bool:
+    """Whether ``data`` (a ``TensorDataset``, or a loader over one) holds integer labels of
+    more than one axis: a label per token or pixel, no class per example to stratify by (a
+    ``Split`` of them becomes one for the data path's scoring)."""
+    ds = getattr(data, "dataset", data)
+    if not isinstance(ds, torch.utils.data.TensorDataset):
+        return False
+    y = ds.tensors[-1]
+    return y.dim() > 1 and not y.is_floating_point() and y.dtype != torch.bool
 
 
 #: Metrics lrlab records itself; a task's own metrics take other names.
