@@ -227,8 +227,8 @@ def test_a_task_given_one_models_loss_names_member_loss_and_that_fix_trains(kind
         model, torch_loss = _mlp(1), nn.MSELoss()
         kw = {"num_classes": None, "monitor": "loss", "loss": torch_loss}
     cut = len(x) * 3 // 4
-    make = dict(name="task", train=Split(x[:cut], y[:cut]), val=Split(x[cut:], y[cut:]),
-                model=model, batch_size=30, epochs=EPOCHS)
+    make = {"name": "task", "train": Split(x[:cut], y[:cut]), "val": Split(x[cut:], y[cut:]),
+            "model": model, "batch_size": 30, "epochs": EPOCHS}
     with pytest.raises(LrlabError, match=r"member_loss\(") as err:
         lrlab.sweep(Task(**make, **kw), lrs=LRS)
     assert "\n" not in str(err.value) and "(K, N, C)" not in str(err.value)

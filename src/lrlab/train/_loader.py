@@ -223,7 +223,8 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
     PyTorch loss would fit, and the fix; None when that is not the case. Two shapes: lrlab's
     default :func:`~lrlab.metrics.cross_entropy` (classes last) on outputs with the classes
     on axis 1 (``(B, C, H, W)`` against ``(B, H, W)``, as ``nn.CrossEntropyLoss`` takes them),
-    and a loss of one model's ``(outputs, targets)`` given to ``Task`` unwrapped."""
+    and a PyTorch loss (``torch.nn``'s) of one model's ``(outputs, targets)`` given to
+    ``Task`` unwrapped."""
     if task.loss is cross_entropy:
         layout = _layout(task, outputs, targets)
         if layout is None or layout[1] != 1:
@@ -233,17 +234,20 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
                 "pixel or token), but the task's default loss, lrlab's cross_entropy, takes "
                 "them last: give loss=lrlab.tasks.member_loss(nn.CrossEntropyLoss()), or "
                 "build the task with Task.from_loaders(..., loss=nn.CrossEntropyLoss())")
-    if isinstance(task.loss, ModelLoss) or hasattr(task.loss, "fn"):  # member_loss's wrapper
-        return None
+    fn = task.loss
+    torch_loss = fn if isinstance(fn, torch.nn.Module) else None
+    source = type(fn).__module__ if torch_loss is not None else getattr(fn, "__module__", None)
+    if not str(source).startswith("torch.nn"):  # lrlab's or the user's own: K-aware, its
+        return None                             # own message says what is wrong
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a loss that broadcasts does not fit either
-            fits = isinstance(task.loss(outputs, targets), Tensor)
+            fits = isinstance(fn(outputs, targets), Tensor)
     except Exception:  # noqa: BLE001 - only asking whether one model's loss fits
         return None
     if not fits:
         return None
-    name = type(task.loss).__name__ if isinstance(task.loss, torch.nn.Module) else "loss"
+    name = type(fn).__name__ if torch_loss is not None else getattr(fn, "__name__", "loss")
     return (f"the task's loss ({name}) takes one model's outputs {tuple(outputs.shape)}, but a "
             "Task's loss takes every member's outputs (K, B, ...): give "
             "loss=lrlab.tasks.member_loss(your_loss), or build the task with "
