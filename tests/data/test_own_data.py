@@ -268,6 +268,19 @@ def test_bad_input_is_one_line(case: str) -> None:
     one_line(err, words)
 
 
+@pytest.mark.parametrize("case", sorted(_bad_tasks()))
+def test_the_range_test_refuses_bad_input_as_a_sweep_does(case: str) -> None:
+    """``range_test`` (``lrlab find``) checks a task's first batch as a sweep does: the same
+    one line, never torch's own error under 'a bug in lrlab' (before: labels beyond the
+    model's classes raised torch's IndexError from inside the loss)."""
+    from lrlab.search import range_test
+
+    make, words = _bad_tasks()[case]
+    with pytest.raises(LrlabError) as err:
+        range_test(make(), steps=5, validate=False)
+    one_line(err, words)
+
+
 def test_a_split_task_still_takes_tensors_only_as_splits() -> None:
     with pytest.raises(LrlabError, match="give a lrlab.Split"):
         Task(name="x", train=[1, 2], val=Split(torch.zeros(2, 1), torch.zeros(2)),

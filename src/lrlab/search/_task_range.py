@@ -99,6 +99,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
+    _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
     result = _once(task, end=end, steps=steps, **args)
@@ -157,6 +158,20 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
     # the first test's reading (a tenth of its break, or its weak descent) stands
     return result
+
+
+def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
+           batch_size: int | None) -> None:
+    """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
+    model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
+    ...: one line each). Every random state is left as it was."""
+    from lrlab.train import check_fit, validated
+
+    extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
+    if batch_size is not None:
+        extra["batch_size"] = batch_size
+    config = validated(lrs=[1.0], epochs=1, optimizer=optimizer, seed=seed, **extra)
+    check_fit(task, config.members(), config)
 
 
 def _checked(task: Task, lr: float,
