@@ -743,3 +743,24 @@ def test_short_of_bottom_stays_silent_when_the_rates_toward_the_bottom_failed(sw
     chance = swapped.confidence.chance
     assert len(near) >= 2 and (near["final_val_accuracy"] < chance).all()  # none learned
     assert not any("rate near the bottom" in w for w in swapped.warnings)
+
+
+def test_the_scores_hold_each_rate_from_its_last_race(stuck) -> None:
+    """A rate the longer race trained on is scored, in ``scores`` and so in the verdict, from
+    that race, not from the short race it outgrew (before: the rows were ranked first and the
+    lower-ranked of a rate's two rows kept, whichever race it came from); best first still."""
+    from lrlab.train import rank
+
+    latest = {}
+    for e in stuck.evidence:  # in order: a rate's last race is where it stopped
+        s = e.summary()
+        latest.update(zip(s["lr"].astype(float), s["final_train_loss"].astype(float)))
+    got = dict(zip(stuck.scores["lr"].astype(float),
+                   stuck.scores["final_train_loss"].astype(float)))
+    assert got == latest
+    first = stuck.evidence[0]
+    again = rank(stuck.scores, first.monitor, first.higher_is_better)
+    assert list(again["lr"]) == list(stuck.scores["lr"])
+    pick = stuck.scores[np.isclose(stuck.scores["lr"].to_numpy(float), stuck.lr)].iloc[0]
+    assert f"at epoch {int(pick['best_epoch'])} of {int(pick['epochs'])}" in stuck.verdict()
+    assert int(pick["best_epoch"]) <= int(pick["epochs"])

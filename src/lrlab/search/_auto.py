@@ -112,7 +112,8 @@ class AutoResult(SearchResult):
         candidates: the rates raced, largest first.
         refined: the two rates a quarter decade either side of the race's winner, raced
             after it (empty with ``refine=False``).
-        scores: both races' summaries in one table, best member first.
+        scores: the races' summaries in one table, best member first: a rate the longer
+            race trained on by that race; ``epochs``, the length of each row's race.
         race_epochs: epochs each candidate trained.
         race_examples: training examples each candidate trained on.
     """
@@ -161,9 +162,13 @@ def refine_rates(winner: float) -> list[float]:
 
 
 def _ranked_together(results: Sequence[SweepResult]) -> pd.DataFrame:
-    """The summaries of several races from the same weights and order, ranked as one."""
+    """The summaries of several races from the same weights and order, ranked as one; a rate
+    raced more than once (the longer race continues the stable ones) by its last race, whose
+    length is its ``epochs``."""
     first = results[0]
-    table = pd.concat([r.summary() for r in results], ignore_index=True)
+    table = pd.concat([r.summary().assign(epochs=r.epochs) for r in results],
+                      ignore_index=True)
+    table = table.drop_duplicates("lr", keep="last")  # in race order, before ranking
     return rank(table, first.monitor, first.higher_is_better)
 
 
@@ -411,7 +416,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
             w for w in confidence.warnings if "is the lowest rate searched" not in w),
             notes=tuple(w for w in confidence.notes if "is the lowest rate searched" not in w))
-    scores = _ranked_together(race.races + race.longer).drop_duplicates("lr", keep="last")
+    scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) else None,
                     edge=(above, edge_lr) if math.isfinite(above) else None)

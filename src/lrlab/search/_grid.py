@@ -151,8 +151,9 @@ def _score_text(result: SweepResult, scores: pd.DataFrame, lr: float | None = No
     if not len(at):
         return f"{rate(lr)} itself not raced; {best}"
     mine = scores.iloc[at[0]]
+    epochs = int(mine["epochs"]) if "epochs" in mine else result.epochs  # its race's length
     text = (f"best validation {m} {mine[f'best_val_{m}']:.4f} at epoch "
-            f"{int(mine['best_epoch'])} of {result.epochs}")
+            f"{int(mine['best_epoch'])} of {epochs}")
     return f"{text}, among {len(scores)} rates" if at[0] == 0 else f"its {text}; {best}"
 
 
