@@ -413,9 +413,14 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     raced = lr in race.raced
     confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
     if math.isfinite(above) and not raced:
-        confidence = dataclasses.replace(confidence, lr=lr, warnings=tuple(
-            w for w in confidence.warnings if "is the lowest rate searched" not in w),
-            notes=tuple(w for w in confidence.notes if "is the lowest rate searched" not in w))
+        # the raced rate's own lines (at the lowest rate searched; its next higher rate, the
+        # one that blew up) are not the pick's: the edge warning above says both for it
+        def pick(line: str) -> bool:
+            return not ("is the lowest rate searched" in line
+                        or line.startswith(f"the next higher rate {rate(above)} "))
+        confidence = dataclasses.replace(
+            confidence, lr=lr, warnings=tuple(filter(pick, confidence.warnings)),
+            notes=tuple(filter(pick, confidence.notes)))
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) else None,
