@@ -798,7 +798,7 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nn.RNN cannot be vectorised: said, then looped
         result = auto(task, seed=1)
-    moved = [w for w in result.warnings if " blew up when the race trained on to " in w]
+    moved = [w for w in result.warnings if " blew up by epoch " in w]
     assert moved and result.lr not in result.candidates
     above = moved[0].split(" blew up")[0]
     lines = list(result.warnings) + list(result.confidence.notes)
