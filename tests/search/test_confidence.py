@@ -294,6 +294,10 @@ def test_a_tie_on_a_loss_still_falling_fast_warns() -> None:
     c = assess(t.assign(pace=[10.0, 10.0, 100.0, 60.0, 5.0]), 0.364, higher_is_better=False,
                chance=41448.0, monitor="loss", n=400)
     assert c.warnings == ()
+    # one of the two still falling fast, the other settled: not both moving, no warning
+    c = assess(t.assign(pace=[23603.0, 7489.0, 3337.0, 60.0, 2049.0]), 0.364,
+               higher_is_better=False, chance=41448.0, monitor="loss", n=400)
+    assert c.warnings == ()
     # an accuracy approaches a ceiling both rates share: no warning; nor without paces
     acc = table([0.1, 0.3], [0.80, 0.805]).assign(pace=[0.1, 0.1])
     assert assess(acc, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy",
