@@ -470,3 +470,24 @@ def test_a_stream_loader_for_validation_with_its_own_batch_size() -> None:
     bare = lrlab.sweep(task(False), lrs=[0.1, 0.01])
     for split in ("train", "val"):
         assert got.curve("loss", split).equals(bare.curve("loss", split))
+
+
+def test_float_class_labels_from_a_loader_are_named_as_such() -> None:
+    """Class labels given as floats to ``nn.CrossEntropyLoss`` through a loader: the error
+    says the targets look like labels but are floats, and how to fix it (before: torch's
+    'gather(): Expected dtype int32/int64 for index' alone); given as integers, it trains."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 5, generator=g)
+    y = (x[:, 0] > 0).float()
+
+    def task(labels: torch.Tensor) -> Task:
+        data = DataLoader(TensorDataset(x, labels), batch_size=16)
+        return Task.from_loaders(lambda: nn.Linear(5, 2), data, data,
+                                 loss=nn.CrossEntropyLoss(), epochs=1)
+
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task(y), lrs=[0.1])
+    one_line(err, "float32: give them as integers (y.long())")
+    assert lrlab.sweep(task(y.long()), lrs=[0.1]).monitor == "accuracy"

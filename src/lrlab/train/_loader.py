@@ -214,8 +214,14 @@ def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
     """Why the first batch failed in the task's loss (the model ran): its error, one line."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
-    return (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
+    said = (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
             f"targets of shape {got} ({type(err).__name__}: {text})")
+    if isinstance(targets, Tensor) and targets.is_floating_point() and targets.dim() \
+            and outputs.dim() == targets.dim() + 1 and outputs.shape[0] == targets.shape[0]:
+        return (f"{said}; the targets look like class labels (an axis fewer than the "
+                f"outputs) but are {str(targets.dtype).removeprefix('torch.')}: give them as "
+                "integers (y.long())")
+    return said
 
 
 def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
