@@ -268,3 +268,49 @@ def test_a_subset_of_labels_per_pixel_says_nothing_false(given: str) -> None:
         warnings.simplefilter("error")
         part = resolved.subset(30, seed=0)
     assert part.train_size == 30
+
+
+class _Tokens(torch.utils.data.Dataset):
+    """Dict examples, as a tokenizer gives them; ``__getitem__`` draws (augmentation)."""
+
+    def __init__(self, per_token: bool) -> None:
+        self.x, self.y = _tokens(60)
+        self.per_token = per_token
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict:
+        noise = 0.01 * torch.randn(self.x[i].shape)
+        label = self.y[i] if self.per_token else self.y[i, 0]
+        return {"x": self.x[i] + noise, "labels": label}
+
+
+@pytest.mark.parametrize("per_token", [True, False])
+def test_a_subset_of_dict_examples_warns_only_where_labels_could_stratify(per_token) -> None:
+    """A Dataset of dict examples with a label per token: its subset says nothing of
+    'give the task labels= to stratify it' (no class per example exists to give); with one
+    label per example the warning stands. Reading the first example leaves torch's random
+    state as it was (its ``__getitem__`` draws)."""
+    import warnings
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv1d(3, 2, 1)
+
+        def forward(self, x):
+            out = self.conv(x)
+            return out if per_token else out.mean(-1)
+
+    task = Task.from_loaders(Net, _Tokens(per_token), _Tokens(per_token),
+                             loss=nn.CrossEntropyLoss(), num_classes=2, epochs=EPOCHS,
+                             batch_size=20)
+    before = torch.get_rng_state()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        part = task.subset(30, seed=0)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert part.train_size == 30
+    said = [str(w.message) for w in seen if "labels=" in str(w.message)]
+    assert len(said) == (0 if per_token else 1)

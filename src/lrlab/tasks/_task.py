@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -265,7 +266,7 @@ class Task:
                                 train=Split(self.train.x[idx], self.train.y[idx]))
         labels = labels_of(self.train, self.labels)
         if labels is None and self.num_classes is not None \
-                and not _labels_per_position(self.train):
+                and not _labels_per_position(self.train, self.target_key):
             warnings.warn(f"lrlab: task {self.name!r}: the training labels cannot be read "
                           "without loading every example, so the subset is drawn plainly at "
                           "random (give the task labels= to stratify it)", UserWarning,
@@ -278,15 +279,30 @@ class Task:
                             labels=None if labels is None else labels[idx.numpy()])
 
 
-def _labels_per_position(data: Any) -> bool:
-    """Whether ``data`` (a ``TensorDataset``, or a loader over one) holds integer labels of
-    more than one axis: a label per token or pixel, no class per example to stratify by (a
-    ``Split`` of them becomes one for the data path's scoring)."""
+def _labels_per_position(data: Any, key: str) -> bool:
+    """Whether ``data``'s integer labels have an axis per example: a label per token or
+    pixel, no class per example to stratify by. Read from a ``TensorDataset``'s last tensor
+    (a ``Split`` becomes one for the data path's scoring), else from the first example alone
+    (its ``key`` entry, or its last element), every random state left as it was (an
+    augmenting ``__getitem__`` may draw)."""
     ds = getattr(data, "dataset", data)
-    if not isinstance(ds, torch.utils.data.TensorDataset):
-        return False
-    y = ds.tensors[-1]
-    return y.dim() > 1 and not y.is_floating_point() and y.dtype != torch.bool
+    if isinstance(ds, torch.utils.data.TensorDataset):
+        y = ds.tensors[-1][:1]
+    else:
+        state = (random.getstate(), np.random.get_state())
+        try:
+            with torch.random.fork_rng(devices=[]):
+                first = ds[0]
+        except Exception:  # noqa: BLE001 - a dataset that cannot say: the warning stands
+            return False
+        finally:
+            random.setstate(state[0])
+            np.random.set_state(state[1])
+        y = (first.get(key) if isinstance(first, Mapping)
+             else first[-1] if isinstance(first, (tuple, list)) and first else None)
+        y = y.unsqueeze(0) if isinstance(y, Tensor) else None
+    return (y is not None and y.dim() > 1 and y[0].numel() > 1 and not y.is_floating_point()
+            and y.dtype != torch.bool)
 
 
 #: Metrics lrlab records itself; a task's own metrics take other names.
