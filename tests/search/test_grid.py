@@ -126,3 +126,17 @@ def test_bad_input_is_one_line(blobs, call, words: str) -> None:
     with pytest.raises(LrlabError) as err:
         call(blobs)
     assert words in one_line(err)
+
+
+def test_a_note_of_the_evidence_ends_the_explanation() -> None:
+    """What the evidence showed that is no weakness (here a pick at the lowest rate searched
+    with its neighbour within the noise: a plateau reaching the edge) is a note, not a
+    warning, and it ends the explanation the CLI and the report print."""
+    from lrlab.tasks import get_task
+
+    result = grid(get_task("digits"), lrs=[0.5, 1.0], epochs=4)
+    notes = result.confidence.notes
+    assert result.lr == 0.5 and not result.warnings
+    assert notes and notes[0].startswith("the pick 0.5 is the lowest rate searched, on a plateau")
+    assert result.explanation.endswith(f" T{notes[0][1:]}.")
+    assert result.to_dict()["confidence"]["notes"] == list(notes)
