@@ -233,8 +233,8 @@ def test_a_higher_neighbour_that_never_learned_is_a_note_when_the_pick_held() ->
     t = table([0.03, 0.1, 0.3], [0.80, 0.90, 0.26], finals=[0.80, 0.90, 0.25])
     c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     assert c.warnings == ()
-    assert c.notes == ("the next higher rate 0.3 collapsed to chance without having learned: "
-                       "the pick sits just below the edge of stability, and its own curve held",)
+    assert c.notes == (("the next higher rate 0.3 collapsed to chance without having learned: "
+                       "the pick sits just below the edge of stability, and its own curve held"),)
     assert c.to_dict()["notes"] == list(c.notes)
     assert c.explained("So lr=0.1.") == f"So lr=0.1. T{c.notes[0][1:]}."
     gone = table([0.03, 0.1, 0.3], [0.80, 0.90, math.nan], finals=[0.80, 0.90, math.nan],
@@ -255,9 +255,9 @@ def test_a_higher_neighbour_that_learned_then_failed_or_a_pick_that_fell_back_wa
     assert any("0.33 collapsed to chance after it had learned" in w for w in c.warnings)
     fell = table([0.03, 0.1, 0.3], [0.80, 0.90, 0.26], finals=[0.80, 0.84, 0.25])
     c = assess(fell, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
-    assert c.warnings == ("the next higher rate 0.3 collapsed to chance, and the pick's own "
+    assert c.warnings == (("the next higher rate 0.3 collapsed to chance, and the pick's own "
                           "score fell back from 0.9 to 0.84 by its last epoch: the pick sits "
-                          "near the edge of stability",)
+                          "near the edge of stability"),)
 
 
 def test_a_pick_at_an_edge_warns_only_while_the_scores_rise_towards_it() -> None:
@@ -265,16 +265,16 @@ def test_a_pick_at_an_edge_warns_only_while_the_scores_rise_towards_it() -> None
     plateau = table([0.004, 0.007, 0.012, 0.67], [1.0, 1.0, 1.0, 0.44], finals=[1.0, 1.0, 1.0, 0.33])
     c = assess(plateau, 0.004, higher_is_better=True, chance=0.35, monitor="accuracy", n=400)
     assert c.warnings == ()
-    assert c.notes == ("the pick 0.004 is the lowest rate searched, on a plateau: 0.007 beside "
-                       "it scored within the noise",)
+    assert c.notes == (("the pick 0.004 is the lowest rate searched, on a plateau: 0.007 beside "
+                       "it scored within the noise"),)
     rising = table([0.056, 0.1, 0.18], [0.64, 0.43, 0.26])
     c = assess(rising, 0.056, higher_is_better=True, chance=0.26, monitor="accuracy", n=400)
-    assert c.warnings == ("the pick 0.056 is the lowest rate searched: a lower one might be "
-                          "better",)
+    assert c.warnings == (("the pick 0.056 is the lowest rate searched: a lower one might be "
+                          "better"),)
     top = table([3.16, 5.62, 10.0], [0.58, 0.61, 0.65])
     c = assess(top, 10.0, higher_is_better=True, chance=0.26, monitor="accuracy", n=1000)
-    assert c.warnings == ("the pick 10 is the highest rate searched: a higher one might be "
-                          "better",)
+    assert c.warnings == (("the pick 10 is the highest rate searched: a higher one might be "
+                          "better"),)
     # the inner neighbour learned but did not hold (back at chance): the edge still warns
     held_not = table([0.1, 0.3], [0.90, 0.905], finals=[0.9, 0.25])
     c = assess(held_not, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
