@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -350,3 +351,39 @@ def test_missing_and_unknown(tmp_path: Path, blobs) -> None:
     with pytest.raises(LrlabError, match=r"no study 'nope'.*recent: s"):
         load_result(path, "nope")
     assert path.read_bytes() == before
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """Examples as they come, with no length: the study is created not knowing its epoch."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 5, generator=g)
+        self.y = self.x.sum(1, keepdim=True)
+
+    def __iter__(self):
+        return iter(zip(self.x, self.y))
+
+
+def test_a_streams_diverged_epoch_is_stored_as_each_epoch_ends(tmp_path: Path) -> None:
+    """A stream's steps per epoch are known only once its first epoch ended: the epoch a
+    member diverged in is stored from the fit's own count as the epochs end (before: the
+    study's 0 steps per epoch, a NumPy 'divide by zero' warning each epoch and epoch 0 kept
+    for a run cut short)."""
+    from torch import nn
+
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), _Stream(96, 0), _Stream(32, 1),
+                             loss=nn.MSELoss(), batch_size=16, epochs=3)
+    config = validated(lrs=[0.01, 100.0], epochs=3)
+
+    def stop(report) -> None:
+        if report.epoch == 2:
+            raise KeyboardInterrupt
+
+    with Store(tmp_path / "s.db") as store, warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(KeyboardInterrupt):
+            run_study(store, task, config, name="cut", callbacks=[stop])
+        members = store.result("cut").members
+    # 6 steps an epoch; 100 fails in the first, 0.01 not at all
+    assert members["diverged_epoch"].fillna(-1).tolist() == [-1, 1]

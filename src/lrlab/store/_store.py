@@ -354,8 +354,11 @@ class Store:
         with self._write("commit", report.epoch) as db:
             self._insert_records(db, info.id, report.records, report.steps)
             if report.diverged_step is not None:
-                self._set_diverged(db, info.id, report.diverged_step,
-                                   diverged_epochs(report.diverged_step, info.steps_per_epoch))
+                # the fit's own count of steps per epoch: a stream's is known only once its
+                # first epoch ended (the study was created with 0)
+                epochs = (report.diverged_epoch if report.diverged_epoch is not None
+                          else diverged_epochs(report.diverged_step, info.steps_per_epoch))
+                self._set_diverged(db, info.id, report.diverged_step, epochs)
             db.execute("UPDATE studies SET epochs_done = ?, updated = ?, chance = coalesce(?, "
                        "chance), val_examples = max(?, val_examples) WHERE id = ?",
                        (report.epoch, _now(),

@@ -39,7 +39,7 @@ from lrlab.train._loader import (
 )
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import check_fit
-from lrlab.train._result import SweepResult, _steps_frame, last_epochs
+from lrlab.train._result import SweepResult, _steps_frame, diverged_epochs, last_epochs
 
 __all__ = ["EpochReport", "Untrained", "fit", "resolve_task", "untrained"]
 
@@ -86,6 +86,8 @@ class EpochReport:
         steps: this epoch's per-step rows (``record_steps=True``), else ``None``; built
             when first read, as ``records``.
         diverged_step: the step each member diverged at (``-1``: not diverged), ``(K,)``.
+        diverged_epoch: the epoch it diverged in (``-1``: not diverged), ``(K,)``: read with
+            the steps an epoch takes as this fit counted them (a stream's once it ended).
         monitor, higher_is_better: the metric the task is ranked by, and its direction (for
             a Dataset or DataLoader task, as read from its first batch).
         chance, val_examples: as :class:`SweepResult` has them, counted from the validation
@@ -101,6 +103,7 @@ class EpochReport:
     records: pd.DataFrame = _OnDemand()  # type: ignore[assignment]
     steps: pd.DataFrame | None = _OnDemand(None)  # type: ignore[assignment]
     diverged_step: np.ndarray | None = None
+    diverged_epoch: np.ndarray | None = None
     monitor: str | None = None
     higher_is_better: bool = True
     chance: float = math.nan
@@ -640,7 +643,8 @@ class _Loop:
                                               len(self.recorder.rows)),
                 steps=None if self.steps is None else partial(_steps_frame,
                                                               self.steps[steps:], spe),
-                diverged_step=diverged_step, monitor=self.task.monitor,
+                diverged_step=diverged_step,
+                diverged_epoch=diverged_epochs(diverged_step, spe), monitor=self.task.monitor,
                 higher_is_better=self.task.higher_is_better, chance=self.chance,
                 val_examples=self.labels.examples)
             for cb in callbacks:
