@@ -804,3 +804,16 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
     lines = list(result.warnings) + list(result.confidence.notes)
     assert not any(w.startswith(f"the next higher rate {above} ") for w in lines)
     assert "The next higher rate" not in result.explanation
+
+
+def test_a_search_dearer_than_training_its_candidates_says_so(blobs, found) -> None:
+    """On a task so small that the 100-step range test costs more than training the
+    candidates in full, the explanation says a full grid is cheaper (a user's 64 examples
+    for 1 epoch: 57 member-epochs, 3.5x a 16-rate grid); a planned search does not."""
+    small = auto(blobs, epochs=2, candidates=2, check=False, refine=False)
+    assert small.compute > 2 * 2
+    note = (f"this search cost {small.compute:.3g} member-epochs, more than training its 2 "
+            "candidates for the full 2 epoch(s) would (4)")
+    assert "T" + note[1:] in small.explanation  # the notes close the explanation
+    assert any(n.startswith(note) for n in small.confidence.notes)
+    assert found.compute < 4 * 20 and "member-epochs, more than" not in found.explanation

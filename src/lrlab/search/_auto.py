@@ -421,6 +421,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(
             confidence, lr=lr, warnings=tuple(filter(pick, confidence.warnings)),
             notes=tuple(filter(pick, confidence.notes)))
+    if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
+        dear = (f"this search cost {compute:.3g} member-epochs, more than training its "
+                f"{candidates} candidates for the full {p.epochs} epoch(s) would "
+                f"({candidates * p.epochs}): on a task this small, a grid of rates trained in "
+                "full (lrlab grid) is cheaper")
+        confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) else None,
