@@ -817,3 +817,17 @@ def test_a_search_dearer_than_training_its_candidates_says_so(blobs, found) -> N
     assert "T" + note[1:] in small.explanation  # the notes close the explanation
     assert any(n.startswith(note) for n in small.confidence.notes)
     assert found.compute < 4 * 20 and "member-epochs, more than" not in found.explanation
+
+
+def test_a_rate_unstable_in_its_race_counts_as_failed_above_the_pick() -> None:
+    """A raced rate above the pick whose loss never came back to the untrained model's
+    (``stable`` false) failed, even with a score above chance; with the column absent it is
+    judged by its score alone."""
+    from lrlab.search._auto import _failed_above
+
+    t = pd.DataFrame({"lr": [0.05, 0.16, 0.5, 1.6], "final": [0.8, 0.9, 0.85, 0.1],
+                      "diverged": [False, False, False, True]})
+    common = {"higher_is_better": True, "chance": 0.1, "monitor": "accuracy", "n": 1000}
+    assert _failed_above(t, 0.16, 0.509, **common) == [1.6]
+    unstable = t.assign(stable=[True, True, False, True])
+    assert _failed_above(unstable, 0.16, 0.509, **common) == [0.5, 1.6]
