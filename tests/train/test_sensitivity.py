@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
+import pandas as pd
 import pytest
 from helpers import made_run as made
 
@@ -85,3 +87,21 @@ def test_the_plot_shades_one_basin_per_setting() -> None:
     ax = plot_sensitivity(sensitivity(made(finals))).axes[0]
     assert len(ax.patches) == 2 and len(ax.lines) == 2
     assert [list(line.get_xdata()) for line in ax.lines] == [[0.01, 0.1, 1.0]] * 2
+
+
+def test_a_best_rate_that_ended_lower_is_named_beside_the_basin() -> None:
+    """The verdict's best rate is read at its best epoch, the basin on final values: when
+    the two differ, the verdict says around which rate the basin lies and where the best
+    rate ended (an LSTM's sweep read 'best: lr=1 ...; good rates 0.03 to 0.3', as if 1 were
+    the best those rates are within 5% of)."""
+    run = made([(0.01, 0, "c", 0.5), (0.1, 0, "c", 0.9), (1.0, 0, "c", 0.88)])
+    later = pd.DataFrame([(k, 2, "val", "auc", v) for k, v in enumerate((0.5, 0.6, 0.88))]
+                         + [(k, 2, split, "loss", 1.0) for k in range(3)
+                            for split in ("train", "val")],
+                         columns=run.records.columns)
+    run = dataclasses.replace(run, records=pd.concat([run.records, later], ignore_index=True))
+    assert run.verdict().startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
+    assert run.verdict().endswith(
+        "; good rates (final validation auc within 5% of the best, median over seeds): 1 to 1 "
+        "(at least 0.00 decades), around 1, the best final auc (0.8800), where 0.1 ended at "
+        "0.6000")

@@ -202,7 +202,16 @@ class SweepResult:
         basin = next((x for x in s.basins if x.setting == setting), None)
         if basin is None or len(basin.rates) < 3:
             return ""
-        return f"; good rates ({s.rule()}): {basin.describe()}"
+        words = f"; good rates ({s.rule()}): {basin.describe()}"
+        if math.isclose(basin.best_lr, float(best["lr"])):
+            return words
+        # the basin is read on the final value, the best rate on its best epoch: say whose
+        # final value the basin is measured from, else it reads as the rate named first
+        mine = basin.values[basin.rates.index(float(best["lr"]))] \
+            if float(best["lr"]) in basin.rates else math.nan
+        ended = f", where {best['lr']:.3g} ended at {mine:.4f}" if math.isfinite(mine) else ""
+        return (f"{words}, around {basin.best_lr:.3g}, the best final "
+                f"{self.monitor} ({basin.best:.4f}){ended}")
 
     # -- files ---------------------------------------------------------------------------
 
