@@ -170,8 +170,10 @@ def test_suggestion_keeps_a_margin_below_the_bottom_and_the_turn():
     r = suggest(lrs, loss)                  # the bottom / 2, below the turn / 3
     assert r.lr == pytest.approx(bottom.lr / 2) and "/ 2" in r.why
     assert "the loss turns up at 0.126" in r.why  # 5% of the drop above the minimum
+    assert r.why.count("its bottom") == 1  # read at the bottom: not said again in brackets
     near = suggest(lrs, loss, rules=Rules(divisor=1.0))  # the turn / 3 below the bottom
     assert near.lr == pytest.approx(0.126 / 3, rel=0.01) and "/ 3" in near.why
+    assert near.why.count("turns up at") == 1 and "the trend reaches its bottom at" in near.why
     adaptive = suggest(lrs, loss, rules=ADAPTIVE_RULES)  # halfway down: 2.0 -> 1.25 at 10^-2.5
     assert within(adaptive.lr, 10 ** -2.5, STEP ** 2) and "50% down its descent" in adaptive.why
     assert adaptive.lr <= 0.126 / 4

@@ -472,13 +472,17 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     turn = turn_up(d, rules)
     up = float(d.lrs[turn])
     where = "the loss turns up" if turn < len(d.lrs) - 1 else "the test ended"
+    # the other landmarks in brackets: each said once
     if anchor / rules.divisor <= up / rules.margin:
         lr, how = anchor / rules.divisor, f"{name} {anchor:.3g}" + (
             f" / {rules.divisor:g}" if rules.divisor != 1 else "")
+        also = ([] if name == "its bottom" and math.isclose(anchor, bottom) else
+                [f"the trend reaches its bottom at {bottom:.3g}"]) + [f"{where} at {up:.3g}"]
     else:
         lr, how = up / rules.margin, f"{where} at {up:.3g}, / {rules.margin:g}"
-    return Reading(lr, f"suggestion: {how} (the trend reaches its bottom at {bottom:.3g}, "
-                   f"{where} at {up:.3g})" + (f"; {advice}" if advice else ""))
+        also = [f"the trend reaches its bottom at {bottom:.3g}"]
+    return Reading(lr, f"suggestion: {how} ({', '.join(also)})"
+                   + (f"; {advice}" if advice else ""))
 
 
 #: The popular tools' rules, by name, for :meth:`RangeTestResult.suggestions`.
