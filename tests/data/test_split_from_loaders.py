@@ -314,3 +314,35 @@ def test_a_subset_of_dict_examples_warns_only_where_labels_could_stratify(per_to
     assert part.train_size == 30
     said = [str(w.message) for w in seen if "labels=" in str(w.message)]
     assert len(said) == (0 if per_token else 1)
+
+
+class _ClassesLast(nn.Module):  # (B, T, C): a token classifier's layout
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(3, 2, 1)
+
+    def forward(self, x):
+        return self.conv(x).transpose(1, 2)
+
+
+def test_padded_labels_on_the_default_loss_name_a_loss_that_skips_them() -> None:
+    """Token labels padded with -100, classes last, on lrlab's default cross-entropy (which
+    scores every position): one line naming a loss that skips the padding (before: torch's
+    'index -100 is out of bounds'), and that loss trains, scoring the real tokens only."""
+    x, y = _tokens()
+    y[::3, 4:] = -100
+    cut = len(x) * 3 // 4
+    train, val = Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:])
+    task = Task(name="padded", train=train, val=val, model=_ClassesLast, num_classes=2,
+                batch_size=24, epochs=EPOCHS)
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task, lrs=LRS)
+    said = str(err.value)
+    assert "\n" not in said and "-100 (padding)" in said and "out of bounds" not in said
+    assert "F.cross_entropy(out.movedim(-1, 1), y)" in said
+    fixed = Task.from_loaders(_ClassesLast, train, val, epochs=EPOCHS, batch_size=24,
+                              loss=lambda out, y: nn.functional.cross_entropy(out.movedim(-1, 1), y))
+    got = lrlab.sweep(fixed, lrs=LRS)
+    labels = y[cut:][y[cut:] != -100]
+    majority = max(int((labels == c).sum()) for c in (0, 1)) / len(labels)  # real tokens only
+    assert got.monitor == "accuracy" and got.chance == pytest.approx(majority)

@@ -233,6 +233,12 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
     ``Task`` unwrapped."""
     if task.loss is cross_entropy:
         layout = _layout(task, outputs, targets)
+        if layout is not None and layout[1] == -1 and bool((targets == IGNORE_INDEX).any()):
+            return (f"the targets {tuple(targets.shape)} hold {IGNORE_INDEX} (padding), which "
+                    "the task's default loss, lrlab's cross_entropy, cannot skip: build the "
+                    "task with Task.from_loaders(..., loss=lambda out, y: "
+                    "F.cross_entropy(out.movedim(-1, 1), y)), which skips them (classes last "
+                    "moved to axis 1, as torch takes them per token)")
         if layout is None or layout[1] != 1:
             return None
         return (f"the model's outputs {tuple(outputs.shape)} hold the class scores on axis 1 "
