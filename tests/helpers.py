@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
+from torch import nn
 
 from lrlab.cli import main
 from lrlab.train import SweepResult
@@ -131,3 +133,49 @@ def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0):
                                      reason="the loss diverged" if stopped else "reached end")
     monkeypatch.setattr(_task_range, "_once", once)
     return get_task("blobs"), calls
+
+
+class TanhRNN(nn.Module):
+    """A tanh RNN written out (``hidden`` units, PyTorch's default initialisation) over
+    one-hot steps of 6 symbols, 3 classes from its last state."""
+
+    def __init__(self, hidden: int = 32) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.cell = nn.Linear(6 + hidden, hidden)
+        self.head = nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        h = x.new_zeros(x.shape[0], self.hidden)
+        for t in range(x.shape[1]):
+            h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
+        return self.head(h)
+
+
+def keys_task(hidden: int = 32):
+    """Which of 3 keys sat in the first 2 of 8 one-hot steps, learned by :class:`TanhRNN`:
+    SGD leaves its loss flat for several epochs, its range test breaks late, and rates near
+    the top go unstable only when trained on (a quarter of the break explodes within a
+    hundred steps)."""
+    from lrlab.tasks import Split, Task
+
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(3, 6, size=(2000, 8))
+    y = rng.integers(0, 3, size=2000)
+    tokens[np.arange(2000), rng.integers(0, 2, size=2000)] = y
+    x = torch.as_tensor(np.eye(6, dtype=np.float32)[tokens])
+    y = torch.as_tensor(y)
+    return Task(name="keys", train=Split(x[:1200], y[:1200]), val=Split(x[1200:], y[1200:]),
+                num_classes=3, batch_size=32, epochs=15, model=lambda: TanhRNN(hidden))
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """Examples as they come, with no length (a stream): 5 features, their sum the target."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.x = torch.randn(n, 5, generator=g)
+        self.y = self.x.sum(1, keepdim=True)
+
+    def __iter__(self):
+        return iter(zip(self.x, self.y))

@@ -13,7 +13,7 @@ import warnings
 import pytest
 import torch
 from data_models import gru_task, plain_run, regression_task, resnet_task, transformer_task
-from helpers import no_time, one_line
+from helpers import Stream, no_time, one_line
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -333,21 +333,9 @@ def test_a_hugging_face_model_trains_as_a_population() -> None:
     _assert_members_match_plain_runs(task, result, atol=5e-5)
 
 
-class _Stream(torch.utils.data.IterableDataset):
-    """Examples as they come, with no length (a stream)."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        g = torch.Generator().manual_seed(seed)
-        self.x = torch.randn(n, 5, generator=g)
-        self.y = self.x.sum(1, keepdim=True)
-
-    def __iter__(self):
-        return iter(zip(self.x, self.y))
-
-
 def test_an_iterable_dataset_without_a_length() -> None:
     """Epochs are passes; a subset is its first examples; a schedule needs a length."""
-    task = Task.from_loaders(lambda: nn.Linear(5, 1), _Stream(96, 0), _Stream(32, 1),
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), Stream(96, 0), Stream(32, 1),
                              loss=nn.MSELoss(), batch_size=16, epochs=2)
     result = lrlab.sweep(task, lrs=[0.1, 0.01])
     assert result.steps_per_epoch == 6 and result.monitor == "loss"
@@ -460,7 +448,7 @@ def test_a_stream_loader_for_validation_with_its_own_batch_size() -> None:
     from torch.utils.data import DataLoader
 
     def task(wrap: bool) -> Task:
-        train, val = _Stream(96, 0), _Stream(32, 1)
+        train, val = Stream(96, 0), Stream(32, 1)
         if wrap:
             train, val = DataLoader(train, batch_size=16), DataLoader(val, batch_size=64)
         return Task.from_loaders(lambda: nn.Linear(5, 1), train, val, loss=nn.MSELoss(),

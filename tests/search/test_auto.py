@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import keys_task
 
 from lrlab._errors import LrlabError
 from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
@@ -605,7 +606,7 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     assert math.isnan(edge_moved(0.316, raced, set()))
     assert math.isnan(edge_moved(1.0, raced, {1.0}))      # only a rate above the pick
 
-    task = _keys_rnn()
+    task = keys_task()
     result = auto(task, seed=3)
     said = [w for w in result.warnings if " blew up by epoch " in w]
     assert len(said) == 1 and "(not raced)" in said[0]
@@ -631,7 +632,7 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
     its first epoch and ended its second at 8.6x the untrained loss; 0.467, next below it,
     goes a quarter decade down to a raced rate (before: 0.467, which lost 49 points over
     the full training where 0.263 lost none)."""
-    result = auto(_keys_rnn(hidden=48), seed=0)
+    result = auto(keys_task(hidden=48), seed=0)
     said = [w for w in result.warnings if " blew up by epoch " in w]
     assert len(said) == 1 and "(not raced)" not in said[0]
     assert f"blew up by epoch {result.race_epochs} " in said[0]
@@ -645,36 +646,6 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
     assert not any(" blew up by epoch" in w for w in stuck.warnings)
     assert stuck.lr in stuck.candidates
-
-
-def _keys_rnn(hidden: int = 32):
-    """A tanh RNN (``hidden`` units, PyTorch's default initialisation) told which of 3 keys sat in
-    the first 2 of 8 one-hot steps: SGD leaves its loss flat for several epochs, and rates
-    near the top go unstable only when trained on."""
-    import torch
-    from torch import nn
-
-    from lrlab.tasks import Split, Task
-
-    class Rnn(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.cell, self.head = nn.Linear(6 + hidden, hidden), nn.Linear(hidden, 3)
-
-        def forward(self, x):
-            h = x.new_zeros(x.shape[0], hidden)
-            for t in range(x.shape[1]):
-                h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
-            return self.head(h)
-
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(3, 6, size=(2000, 8))
-    y = rng.integers(0, 3, size=2000)
-    tokens[np.arange(2000), rng.integers(0, 2, size=2000)] = y
-    x = torch.as_tensor(np.eye(6, dtype=np.float32)[tokens])
-    y = torch.as_tensor(y)
-    return Task(name="keys", train=Split(x[:1200], y[:1200]), val=Split(x[1200:], y[1200:]),
-                num_classes=3, model=Rnn, batch_size=32, epochs=15)
 
 
 def _untrained_loss(task, seed: int) -> float:

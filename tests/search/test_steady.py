@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
+from helpers import keys_task
 
 from lrlab.search._steady import RISE, Steady, peak_rise, steady
 
@@ -51,35 +50,6 @@ def test_steady_trains_the_rates_for_the_horizon_and_reads_their_step_losses():
     short = steady(task, [0.1], horizon=4)  # an epoch longer than the horizon:
     subset = task.subset(4 * task.batch_size, seed=0).train_size  # one, on a subset
     assert short.steps == 4 and short.cost == pytest.approx(subset / task.train_size)
-
-
-class TanhRNN(nn.Module):
-    def __init__(self, hidden: int = 32) -> None:
-        super().__init__()
-        self.hidden = hidden
-        self.cell = nn.Linear(6 + hidden, hidden)
-        self.head = nn.Linear(hidden, 3)
-
-    def forward(self, x):
-        h = x.new_zeros(x.shape[0], self.hidden)
-        for t in range(x.shape[1]):
-            h = torch.tanh(self.cell(torch.cat([x[:, t], h], -1)))
-        return self.head(h)
-
-
-def keys_task():
-    """Which of 3 keys sat in the first 2 of 8 one-hot steps: a tanh RNN's range test is
-    flat, then breaks, and a quarter of the break explodes within a hundred steps."""
-    from lrlab.tasks import Split, Task
-
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(3, 6, size=(2000, 8))
-    y = rng.integers(0, 3, size=2000)
-    tokens[np.arange(2000), rng.integers(0, 2, size=2000)] = y
-    x = torch.as_tensor(np.eye(6, dtype=np.float32)[tokens])
-    y = torch.as_tensor(y)
-    return Task(name="keys", train=Split(x[:1200], y[:1200]), val=Split(x[1200:], y[1200:]),
-                num_classes=3, batch_size=32, epochs=15, model=TanhRNN)
 
 
 def test_a_tanh_rnn_whose_flat_reading_explodes_is_read_lower():

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from helpers import no_time, sqlite_exec
+from helpers import Stream, no_time, sqlite_exec
 
 from lrlab._errors import LrlabError
 from lrlab.store import (
@@ -353,18 +353,6 @@ def test_missing_and_unknown(tmp_path: Path, blobs) -> None:
     assert path.read_bytes() == before
 
 
-class _Stream(torch.utils.data.IterableDataset):
-    """Examples as they come, with no length: the study is created not knowing its epoch."""
-
-    def __init__(self, n: int, seed: int) -> None:
-        g = torch.Generator().manual_seed(seed)
-        self.x = torch.randn(n, 5, generator=g)
-        self.y = self.x.sum(1, keepdim=True)
-
-    def __iter__(self):
-        return iter(zip(self.x, self.y))
-
-
 def test_a_streams_diverged_epoch_is_stored_as_each_epoch_ends(tmp_path: Path) -> None:
     """A stream's steps per epoch are known only once its first epoch ended: the epoch a
     member diverged in is stored from the fit's own count as the epochs end (before: the
@@ -372,7 +360,7 @@ def test_a_streams_diverged_epoch_is_stored_as_each_epoch_ends(tmp_path: Path) -
     for a run cut short)."""
     from torch import nn
 
-    task = Task.from_loaders(lambda: nn.Linear(5, 1), _Stream(96, 0), _Stream(32, 1),
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), Stream(96, 0), Stream(32, 1),
                              loss=nn.MSELoss(), batch_size=16, epochs=3)
     config = validated(lrs=[0.01, 100.0], epochs=3)
 
