@@ -108,12 +108,13 @@ def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc
                        {"optimizer": "sgd"}, records, members)
 
 
-def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0):
+def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: False):
     """Replace the task's range test (``range_test``, ``lrlab find``) by constructed curves,
     one per call: each maps the planned rates to ``(losses, stopped)``. Returns blobs (the
     task the calls are given) and the list of ``(start, end, steps)`` the calls asked for.
     A flat curve's stability check trains nothing either: ``rise(lr)`` is how far each rate's
-    loss rose (default 0: every rate stable, the curve's reading stands)."""
+    loss rose (default 0: every rate stable, the curve's reading stands), ``jump(lr)`` whether
+    it catapulted (default: none did)."""
     from lrlab.search import _task_range, range_rates
     from lrlab.search._result import RangeTestResult
     from lrlab.search._steady import Steady
@@ -122,7 +123,8 @@ def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0):
     calls = []
 
     def steady(task, lrs, **_):
-        return Steady(tuple(lrs), tuple(rise(lr) for lr in lrs), 100, float(len(lrs)))
+        return Steady(tuple(lrs), tuple(rise(lr) for lr in lrs), 100, float(len(lrs)),
+                      tuple(jump(lr) for lr in lrs))
     monkeypatch.setattr(_task_range, "steady", steady)
 
     def once(task, *, end, steps, start, **_):

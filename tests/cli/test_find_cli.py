@@ -123,6 +123,10 @@ def test_find_says_it_checked_a_flat_reading_by_training(monkeypatch, capsys, tm
     looks = json.loads((tmp_path / "range_test.json").read_text())["looks"]
     assert looks[-1].startswith("checked the flat curve's reading")
     assert "warning: the flat curve's reading" in out and "was unstable when trained" in out
+    fake_range_tests(monkeypatch, [flat_then_break, flat_then_break], jump=lambda lr: True)
+    assert main(["find", "blobs"]) == 0  # a reading that catapulted: raised, and said so
+    out, err = _said(capsys)
+    assert "never rose, catapulted (stable)" in err and "catapulted when trained" in out
 
 
 def test_find_reruns_a_test_that_diverged_at_once_lower(tmp_path, capsys):

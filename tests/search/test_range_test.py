@@ -435,6 +435,42 @@ def test_a_flat_reading_that_is_unstable_when_trained_gives_way_half_a_decade_at
     assert off.steady is None and off.suggestion.lr == pytest.approx(reading)
 
 
+def test_a_flat_reading_that_catapulted_is_raised_when_the_higher_rate_settles_too(
+        monkeypatch):
+    """A stable reading whose loss catapulted (shot up in its first steps and settled back)
+    is tried at RAISE x; that rate is the suggestion when it catapulted and stayed stable
+    too, with a warning; else the reading stands. A reading that did not catapult is not
+    raised (the GRU's, the LSTM's), nor is one that was unstable."""
+    from lrlab.search import range_test
+    from lrlab.search._task_range import RAISE
+
+    rng = np.random.default_rng(3)
+
+    def flat(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * rng.standard_normal(len(lrs)) + np.where(u > 0.6, 5 * (u - 0.6), 0), False
+
+    task, _ = fake_range_tests(monkeypatch, [flat, flat])
+    reading = range_test(task, validate=False, extend=True).suggestion.lr
+    task, _ = fake_range_tests(monkeypatch, [flat, flat], jump=lambda lr: True)
+    up = range_test(task, validate=False, extend=True)
+    assert up.steady.raised and up.steady.lrs == pytest.approx([RAISE * reading, reading])
+    assert up.suggestion.lr == pytest.approx(RAISE * reading) and 1 < RAISE < 2
+    assert "catapult" in up.suggestion.why and "settled too" in up.suggestion.why
+    assert any("catapulted when trained" in w for w in up.warnings)
+    assert not any("was unstable" in w for w in up.warnings)
+    task, _ = fake_range_tests(monkeypatch, [flat, flat],        # the higher rate did not
+                               jump=lambda lr: lr < reading * 1.01)  # catapult: it stands
+    kept = range_test(task, validate=False, extend=True)
+    assert kept.steady.raised and kept.steady.stable == (False, True)
+    assert kept.suggestion.lr == pytest.approx(reading) and "did not settle" in kept.suggestion.why
+    assert not any("catapulted when trained" in w for w in kept.warnings)
+    task, _ = fake_range_tests(monkeypatch, [flat, flat],        # unstable: lowered, never raised
+                               rise=lambda lr: 0.3 if lr > reading / 2 else 0.0, jump=lambda lr: True)
+    low = range_test(task, validate=False, extend=True)
+    assert not low.steady.raised and low.suggestion.lr == pytest.approx(reading / 10 ** 0.5)
+
+
 def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkeypatch):
     """Diverged within the first tenth of its steps: again from start / 1000 with the same
     steps per decade; the result keeps the first test, and its advice knows it was run."""

@@ -167,7 +167,8 @@ class RangeTestResult:
         :data:`~lrlab.search._suggest.NOISY`), a loss that rose above
         its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
-        reading that was unstable when trained (:attr:`steady`)."""
+        reading that was unstable when trained, or raised because it catapulted
+        (:attr:`steady`)."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -197,7 +198,13 @@ class RangeTestResult:
                        "factor 2-3 only: check the suggestion against rates trained for epochs "
                        "(lrlab auto)")
         check = self.steady
-        if check is not None and len(check.lrs) > 1:
+        if check is not None and check.raised and check.stable[0]:
+            out.append(f"the flat curve's reading, {check.lrs[1]:.3g}, catapulted when trained "
+                       f"for {check.steps} steps (its loss shot up in the first steps and "
+                       f"settled back), and so did {check.lrs[0]:.3g}, the suggestion: how "
+                       "close below its break a network trains best, a short training does not "
+                       "tell; check it against rates trained for epochs (lrlab auto)")
+        elif check is not None and len(check.lrs) > 1 and not check.raised:
             what = (f"the first that stayed stable, {check.lr:.3g}" if math.isfinite(check.lr)
                     else "below the last tried, none of which stayed stable")
             rose = (f"its loss rose {check.rises[0]:.0%} above its start"

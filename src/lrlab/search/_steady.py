@@ -12,8 +12,20 @@ more than :data:`RISE` above its first window's mean (the loss it started from),
 diverges, is unstable.
 
 Stable for a hundred steps is not trained well for the full epochs (a rate a factor 1.5
-below one that exploded after 150 steps may still wander), so the check only rules rates
+below one that exploded after 150 steps may still wander), so the check mostly rules rates
 out; what remains is weak evidence and is printed as such.
+
+One shape raises a reading instead: a *catapult* (:func:`catapult`). The loss shoots up in
+the first few steps (1.5x where it started or more: the rate is above what the starting
+curvature allows) and settles back to its start within the first window, then stays: the
+network moved to a flatter region where the rate is stable (Lewkowycz et al. 2020, "The
+large learning rate phase of deep learning: the catapult mechanism"). Deep sigmoid layers
+do this at a quarter of their break (2-5x) and train best at a third to half of it; no GRU,
+LSTM, tanh RNN or deep tanh network measured did (their first steps stay within 21% of the
+start). A catapult says the rate is stable past its first steps, not how close to the break
+the network trains best (a GRU with a large output layer catapults too, and trains best
+well below half its break), so the raise is modest
+(:data:`~lrlab.search._task_range.RAISE`).
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ import numpy as np
 
 from lrlab.tasks import Task
 
-__all__ = ["HORIZON", "RISE", "WINDOW", "Steady", "peak_rise", "steady"]
+__all__ = ["CATAPULT", "HORIZON", "RISE", "WINDOW", "Steady", "catapult", "peak_rise", "steady"]
 
 #: Optimizer steps each candidate trains (at least; whole epochs, or one epoch on a subset).
 #: The tanh RNNs measured showed a quarter of their break to be unstable after 75-110 steps;
@@ -41,6 +53,13 @@ RISE = 0.05
 
 #: Steps of the running mean; the first window (the start's transient) is not read.
 WINDOW = 20
+
+#: A loss that peaks within its first window at this multiple of its first step's loss, then
+#: settles back, catapulted (:func:`catapult`). At a quarter of their break, 3 to 4 sigmoid
+#: layers: 2.1-5.1x (10 of 11 runs, the benchmark's and scratch ones); GRUs, LSTMs, tanh RNNs
+#: and 12 tanh layers: at most 1.21x (33 runs); a GRU whose output layer starts 5x larger
+#: catapults as well.
+CATAPULT = 1.5
 
 
 def peak_rise(losses: Sequence[float], window: int = WINDOW) -> float:
@@ -67,6 +86,26 @@ def peak_rise(losses: Sequence[float], window: int = WINDOW) -> float:
     return float((means.max() - start) / abs(start)) if start else math.inf
 
 
+def catapult(losses: Sequence[float], window: int = WINDOW) -> bool:
+    """Whether a training loss catapulted: within its first ``window`` steps it peaked at
+    :data:`CATAPULT` x its first step's loss or more, and every running mean of ``window``
+    steps from step ``window`` on stays within :data:`RISE` of that first loss (it settled
+    back where it started and stayed). ``False`` for a loss that is not finite, not
+    positive at its first step, or shorter than two windows.
+
+    Example:
+        >>> catapult([1.0, 2.5, 4.0, 2.0] + [1.0] * 40, window=10)
+        True
+        >>> catapult([1.0, 2.5, 4.0, 2.0] + [1.2] * 40, window=10)   # did not settle
+        False
+    """
+    x = np.asarray(losses, dtype=float)
+    if len(x) < 2 * window or not np.all(np.isfinite(x)) or not x[0] > 0:
+        return False
+    means = np.convolve(x[window:], np.ones(window) / window, mode="valid")
+    return bool(x[:window].max() >= CATAPULT * x[0] and means.max() <= (1 + RISE) * x[0])
+
+
 @dataclass(frozen=True)
 class Steady:
     """What the stability check saw.
@@ -76,17 +115,27 @@ class Steady:
         rises: per candidate, :func:`peak_rise` of its training loss (over its start).
         steps: optimizer steps each candidate trained.
         cost: member-epochs of the full training data the check cost.
+        catapults: per candidate, whether its loss catapulted (:func:`catapult`; empty:
+            not read).
+        raised: the first candidate lies above the reading, tried because the reading
+            catapulted; it counts as stable only when it catapulted too.
     """
 
     lrs: tuple[float, ...]
     rises: tuple[float, ...]
     steps: int
     cost: float
+    catapults: tuple[bool, ...] = ()
+    raised: bool = False
 
     @property
     def stable(self) -> tuple[bool, ...]:
-        """Per candidate: whether its loss stayed within :data:`RISE` of its start."""
-        return tuple(r <= RISE for r in self.rises)
+        """Per candidate: whether its loss stayed within :data:`RISE` of its start (a raised
+        candidate: and catapulted, settling back where it started)."""
+        ok = [r <= RISE for r in self.rises]
+        if self.raised:
+            ok[0] = ok[0] and bool(self.catapults[:1]) and self.catapults[0]
+        return tuple(ok)
 
     @property
     def lr(self) -> float:
@@ -96,18 +145,22 @@ class Steady:
 
     def then(self, other: Steady) -> Steady:
         """This check followed by ``other`` (lower candidates), as one."""
+        flags = (self.catapults + other.catapults
+                 if len(self.catapults) == len(self.lrs) and len(other.catapults) == len(other.lrs)
+                 else ())
         return Steady(self.lrs + other.lrs, self.rises + other.rises, other.steps,
-                      self.cost + other.cost)
+                      self.cost + other.cost, flags, self.raised)
 
     def text(self) -> str:
         """One clause per candidate: ``0.8 rose 9% (unstable)``."""
-        def one(lr: float, rise: float) -> str:
+        def one(lr: float, rise: float, ok: bool, jumped: bool) -> str:
             if not math.isfinite(rise):
                 return f"{lr:.3g} diverged"
-            verdict = "unstable" if rise > RISE else "stable"
+            verdict = "stable" if ok else "unstable"
             how = f"rose {rise:.0%}" if rise > 0 else "never rose"
-            return f"{lr:.3g} {how} ({verdict})"
-        return ", ".join(one(lr, r) for lr, r in zip(self.lrs, self.rises))
+            return f"{lr:.3g} {how}{', catapulted' if jumped else ''} ({verdict})"
+        jumps = self.catapults if len(self.catapults) == len(self.lrs) else (False,) * len(self.lrs)
+        return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps))
 
 
 def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
@@ -146,13 +199,15 @@ def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
     config = config.model_copy(update={"epochs": epochs})
     result = fit(used, config.members(), config)
     losses = result.steps[result.steps["metric"] == "loss"]
-    rises = []
+    rises, jumps = [], []
     for member in range(len(lrs)):
         rows = losses[losses["member"] == member].sort_values("step")["value"].to_numpy()
         rises.append(peak_rise(rows))
+        jumps.append(catapult(rows))
     diverged = result.members["diverged"].to_numpy() if "diverged" in result.members else ()
     rises = [math.inf if len(diverged) and bool(d) else r for r, d in
              zip(rises, diverged if len(diverged) else [False] * len(rises))]
     steps = int(len(losses) / max(1, len(lrs)))
     cost = len(lrs) * epochs * (used.train_size or n) / n
-    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, cost)
+    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, cost,
+                  tuple(j and math.isfinite(r) for j, r in zip(jumps, rises)))

@@ -32,6 +32,13 @@ __all__ = ["range_test"]
 #: down (see :func:`_checked`).
 TRIES = 3
 
+#: A flat curve's reading that catapulted (:func:`~lrlab.search._steady.catapult`) is tried
+#: this many times higher: halfway (in log rate) from the zoom's quarter of the break to half
+#: of it. A catapult says the rate is stable once the first steps are past, not how close to
+#: the break the network trains best: at half the break (2x) a 3 x 128 sigmoid network lost
+#: 42 points and a GRU with a large output layer 12; at 1.41x, at most 3 (11 runs).
+RAISE = 2 ** 0.5
+
 
 def _loss(task: Task) -> Any:
     """The task's loss as ``find_lr`` takes it: a batch mean of ``(outputs, targets)``, the
@@ -83,7 +90,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             hundred steps, then, while the loss rose, the rate half a decade lower, up to
             three rates (:func:`~lrlab.search._steady.steady`; ``result.steady``): the first
             whose loss stayed within 5% of where it started is the suggestion (a tanh RNN's quarter
-            of the break explodes; a GRU's or LSTM's trains).
+            of the break explodes; a GRU's or LSTM's trains). A reading whose loss catapulted
+            (shot up in its first steps, then settled back and stayed:
+            :func:`~lrlab.search._steady.catapult`) is tried at 1.41x the rate, and raised
+            there when that catapults and settles too (deep sigmoid layers: best at a third
+            to half of the break).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -180,8 +191,10 @@ def _checked(task: Task, lr: float,
     ``lr`` for :data:`~lrlab.search._steady.HORIZON` steps, then, while the last one's loss
     rose, the rate half a decade lower, up to :data:`TRIES` rates (one member each: most
     readings pass at once, so one population of all would cost more). The first stable one
-    is the suggestion; none: half a decade below the last. Returns the rate, the check and
-    a clause for the reason (``""`` when the data has no length: no check)."""
+    is the suggestion; none: half a decade below the last. A stable reading that catapulted
+    is tried at :data:`RAISE` x, and that rate is the suggestion when it catapulted and
+    settled too. Returns the rate, the check and a clause for the reason (``""`` when the
+    data has no length: no check)."""
     opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
             "batch_size": args["batch_size"]}
     check = None
@@ -192,6 +205,21 @@ def _checked(task: Task, lr: float,
         check = one if check is None else check.then(one)
         if one.stable[0]:
             break
+    if len(check.lrs) == 1 and check.stable[0] and check.catapults[:1] == (True,):
+        # The reading catapulted: its loss shot up in the first steps and settled back, the
+        # network moving where the rate is stable (deep sigmoid layers, best at a third to
+        # half of the break). RAISE x is tried; it stands if it does the same.
+        up = steady(task, [lr * RAISE], **opts)
+        if up is not None:
+            check = replace(up, raised=True).then(check)
+            each = f"; trained for {check.steps} steps each: "
+            if check.stable[0]:
+                return check.lrs[0], check, (
+                    f"{each}{check.text()}: the reading's loss shot up in its first steps and "
+                    f"settled back (a catapult), so {RAISE:.3g}x it was tried, and it settled too: "
+                    f"{check.lrs[0]:.3g}")
+            return lr, check, (f"{each}{check.text()}: the reading catapulted, {RAISE:.3g}x it "
+                               f"did not settle: {lr:.3g}")
     each = f"; trained for {check.steps} steps{' each' if len(check.lrs) > 1 else ''}: "
     if len(check.lrs) == 1:
         return lr, check, f"{each}{check.text()}"
