@@ -92,9 +92,9 @@ class _Tagger(torch.nn.Module):
 
 @pytest.mark.parametrize("data", ["DataLoader", "Split"])
 @pytest.mark.parametrize("pad", ["in the first batch", "in validation only"])
-def test_padding_labels_are_not_scored_in_accuracy_or_chance(pad: str, data: str) -> None:
-    """-100 padding in token labels is skipped as ``nn.CrossEntropyLoss`` skips it: accuracy
-    and the majority-class level count the real tokens only, whether the first (probed)
+def test_padding_labels_are_not_scored_in_accuracy_sse_or_chance(pad: str, data: str) -> None:
+    """-100 padding in token labels is skipped as ``nn.CrossEntropyLoss`` skips it: accuracy,
+    SSE and the majority-class level count the real tokens only, whether the first (probed)
     training batch holds padding or only the validation data does (before: in the first
     batch it made the task loss-only, chance nan; later, every padded token counted as a
     miss)."""
@@ -117,9 +117,14 @@ def test_padding_labels_are_not_scored_in_accuracy_or_chance(pad: str, data: str
     assert result.chance == pytest.approx(float(torch.bincount(y[real]).max()) / int(real.sum()))
     model = result.population.member_module(0).eval()
     with torch.no_grad():
-        hits = (model(x).argmax(1) == y)[real]
-    val_acc = result.records.query("split == 'val' and metric == 'accuracy' and epoch == 2")
-    assert float(val_acc["value"].iloc[0]) == pytest.approx(float(hits.double().mean()))
+        scores = model(x)
+    hits = (scores.argmax(1) == y)[real]
+    val = result.records.query("split == 'val' and epoch == 2").set_index("metric")["value"]
+    assert float(val["accuracy"]) == pytest.approx(float(hits.double().mean()))
+    # SSE over the real tokens alone, in float64 (before: each padded token added sum p^2)
+    probs = torch.softmax(scores.double().movedim(1, -1)[real], -1)
+    onehot = torch.nn.functional.one_hot(y[real], 2)
+    assert float(val["sse"]) == pytest.approx(float((probs - onehot).square().sum()), rel=1e-5)
 
 
 def test_a_token_tasks_tensor_subset_draws_whole_sequences() -> None:

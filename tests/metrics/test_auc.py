@@ -218,3 +218,18 @@ def test_matches_keras_streamed() -> None:
             (m.true_positives, m.false_positives, m.true_negatives, m.false_negatives),
         ):
             np.testing.assert_array_equal(mine[k].numpy(), theirs.value.detach().cpu().numpy())
+
+
+def test_class_indices_that_are_no_class_are_left_out() -> None:
+    """-100 (``ignore_index``) and out-of-range class indices leave their sample out, even
+    with a NaN score (before: its C scores counted as negatives), against the NumPy
+    reference on the labelled samples alone."""
+    probs, targets = _classification(2, 300, seed=4, dtype=torch.float64)
+    targets[:, ::4] = -100
+    targets[:, 1::9] = C + 3
+    probs[1, 0, 0] = math.nan  # at a -100 position: scored nowhere
+    got = roc_auc_keras(probs, targets)
+    keep = (targets >= 0) & (targets < C)
+    for k in range(2):
+        want = _reference_auc(probs[k][keep[k]].numpy(), _onehot(targets[k][keep[k]]))
+        assert got[k].item() == pytest.approx(want, abs=1e-12)

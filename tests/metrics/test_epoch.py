@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -212,3 +213,51 @@ def test_labels_count_the_targets_classes(per_member: bool) -> None:
     regression.update(torch.zeros(K, 4, 1), torch.zeros(4), torch.zeros(K, 4))
     assert regression.labels() == LabelCounts(examples=4) and math.isnan(
         regression.labels().chance("accuracy"))
+
+
+def _keras_auc64(probs: np.ndarray, positive: np.ndarray, t: int = 200) -> float:
+    """Keras' ROC AUC written out in float64, one threshold at a time (rates 0 where their
+    denominator is)."""
+    p = np.clip(probs.astype(np.float64).ravel(), 0.0, 1.0)
+    y = positive.ravel()
+    edges = [-1e-7] + [(i + 1) / (t - 1) for i in range(t - 2)] + [1 + 1e-7]
+    tpr, fpr = [], []
+    for th in edges:
+        above = p > th
+        tpr.append(np.sum(above & y) / max(np.sum(y), 1))
+        fpr.append(np.sum(above & ~y) / max(np.sum(~y), 1))
+    return sum((fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1]) / 2 for i in range(t - 1))
+
+
+@pytest.mark.parametrize("classes", [4, 70], ids=["narrow", "wide"])  # both class layouts
+@pytest.mark.parametrize("per_member", [False, True])
+def test_positions_whose_target_is_no_class_are_scored_nowhere(classes: int,
+                                                               per_member: bool) -> None:
+    """Token labels padded with -100 (``nn.CrossEntropyLoss``'s ``ignore_index``; 255, a
+    segmentation's void label, is no class either) count in no score: accuracy, SSE and AUC
+    are those of the real positions alone, against a float64 hand computation over them
+    (before: each padded position added ``sum p^2`` to the SSE and C negatives to the AUC)."""
+    g = torch.Generator().manual_seed(5)
+    b, length = 12, 6
+    shape = (K, b, length) if per_member else (b, length)
+    y = torch.randint(0, classes, shape, generator=g)
+    y[..., 4:] = -100
+    y[..., 1, :] = -100  # a whole sequence of padding
+    y[..., 2, 0] = 255 if classes < 255 else -1
+    logits = 2.0 * torch.randn(K, b, length, classes, generator=g, dtype=torch.float64)
+    metrics = EpochMetrics(K, num_classes=classes)
+    for lo, hi in ((0, 5), (5, 12)):
+        metrics.update(logits[:, lo:hi], y[..., lo:hi, :], torch.zeros(K, hi - lo))
+    got = metrics.compute()
+    z = logits.double().numpy()
+    p = np.exp(z - z.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    targets = np.broadcast_to(y.numpy(), (K, b, length))
+    for k in range(K):
+        real = (targets[k] >= 0) & (targets[k] < classes)
+        pk, yk = p[k][real], targets[k][real]
+        onehot = yk[:, None] == np.arange(classes)
+        assert float(got["sse"][k]) == pytest.approx(float(((pk - onehot) ** 2).sum()), rel=1e-9)
+        assert float(got["auc"][k]) == pytest.approx(_keras_auc64(pk, onehot), abs=1e-12)
+        hits = z[k][real].argmax(-1) == yk
+        assert float(got["accuracy"][k]) == pytest.approx(hits.mean(), abs=1e-12)

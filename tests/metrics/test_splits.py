@@ -75,3 +75,24 @@ def test_splits_it_cannot_join_are_scored_one_by_one():
                          [batches, batches])
     assert torch.equal(twice[0]["loss"], twice[1]["loss"])  # a mean of the same batch twice
     assert torch.equal(twice[0]["auc"], twice[1]["auc"])
+
+
+@pytest.mark.parametrize("classes", [3, 10])
+def test_targets_that_are_no_class_are_left_out_in_one_pass_too(classes):
+    """-100 labels (examples without a label, ``ignore_index``) count in no score on the
+    one-pass path either: its values equal one EpochMetrics per split bit for bit, and those
+    of the same batches without the unlabelled examples (the losses aside: the caller's)."""
+    g = torch.Generator().manual_seed(2)
+    splits = [_batches(s, classes, torch.float64, g) for s in ([40, 24], [30])]
+    for batches in splits:
+        for _, targets, _ in batches:
+            targets[torch.rand(len(targets), generator=g) < 0.3] = -100
+    together = [EpochMetrics(K, num_classes=classes, device="cpu") for _ in splits]
+    got = score_splits(together, splits)
+    for values, batches in zip(got, splits):
+        want, _ = _alone(batches, classes, auc=True)
+        assert all(torch.equal(v, values[name]) for name, v in want.items())
+        labelled = [(z[:, y >= 0], y[y >= 0], loss[:, y >= 0]) for z, y, loss in batches]
+        real, _ = _alone(labelled, classes, auc=True)
+        for name in ("accuracy", "sse", "auc"):
+            torch.testing.assert_close(values[name], real[name], rtol=1e-12, atol=1e-12)

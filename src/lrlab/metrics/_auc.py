@@ -23,7 +23,8 @@ Here the counts are per-member histograms of the buckets, negatives and positive
 kept as int64 on the device: one ``index_add_`` per update for all members and both labels,
 and a reversed cumulative sum at :meth:`AucCounts.result`. A NaN score goes to an extra
 bucket of its own member, so it never touches another member's counts; a member with any
-NaN score reports NaN.
+NaN score reports NaN. A score left out (a position whose target is no class, such as
+-100 padding a sequence) goes to a second extra bucket that no result reads.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError
+from lrlab.metrics._classification import _no_class
 
 __all__ = ["AucCounts", "auc_of_counts", "keras_thresholds", "roc_auc_keras"]
 
@@ -117,7 +119,8 @@ class AucCounts:
         self.members = int(members)
         self.num_thresholds = int(num_thresholds)
         self._device = None if device is None else torch.device(device)
-        # (K, 2, T + 1) bucket counts: [:, 0] negatives, [:, 1] positives; bucket T: NaN.
+        # (K, 2, T + 2) bucket counts: [:, 0] negatives, [:, 1] positives; bucket T: NaN
+        # scores, bucket T + 1: scores left out (read by nothing)
         self._hist: Tensor | None = None
         self._base = torch.zeros(0, dtype=torch.int32)
         if self._device is not None:
@@ -127,7 +130,7 @@ class AucCounts:
         """Zero all counts, on ``device`` (default: keep the device)."""
         if device is not None:
             self._device = torch.device(device)
-        slots = self.num_thresholds + 1
+        slots = self.num_thresholds + 2
         self._hist = torch.zeros((self.members, 2, slots), dtype=torch.int64, device=self._device)
         # (K, 1): where member k's block starts
         base = torch.arange(self.members, dtype=torch.int32, device=self._device) * (2 * slots)
@@ -140,6 +143,8 @@ class AucCounts:
             probs: ``(K, N, C)`` probabilities (any ``(K, ...)`` shape with label targets).
             targets: int class indices ``(N,)`` or ``(K, N)``, or one-hot / binary labels
                 broadcastable to ``probs`` (float, bool, or int of exactly ``probs``' shape).
+                A class index outside ``0 .. C-1`` (-100 padding a sequence) leaves its
+                sample out.
         """
         if probs.dim() < 1 or probs.shape[0] != self.members:
             raise LrlabError(
@@ -153,17 +158,21 @@ class AucCounts:
         probs = probs.detach().to(self._hist.device)
         targets = targets.detach()
         indices = _class_indices(probs, targets)
+        skip = None
         if indices is not None:  # one positive per sample: the score of its own class
             classes = torch.arange(probs.shape[-1], device=probs.device)
             positive = indices.unsqueeze(-1) == classes
+            skip = _no_class(indices, probs.shape[-1])
+            skip = None if skip is None else skip.unsqueeze(-1)
         else:
             positive = _labels(probs, targets)
-        self.add(probs, positive)
+        self.add(probs, positive, skip)
 
-    def add(self, probs: Tensor, positive: Tensor) -> None:
+    def add(self, probs: Tensor, positive: Tensor, skip: Tensor | None = None) -> None:
         """Add scores ``(K, ...)`` and their boolean labels, which broadcast against them
         (labels shared by every member may lack the member axis), in any memory layout;
-        no checks (:meth:`update` checks).
+        ``skip``, broadcasting the same way, marks scores to leave out. No checks
+        (:meth:`update` checks).
         """
         if self._hist is None:
             self._device = probs.device
@@ -173,7 +182,9 @@ class AucCounts:
         # in-place adds: 21 us on 32 x 1,500 scores, torch.where with its broadcast int
         # operands 169)
         slot = _buckets(probs, self.num_thresholds)
-        slot.add_(positive, alpha=self.num_thresholds + 1)
+        if skip is not None:
+            slot.masked_fill_(skip, self.num_thresholds + 1)
+        slot.add_(positive, alpha=self.num_thresholds + 2)
         slot.add_(self._base.view(-1, *[1] * (slot.dim() - 1)))
         slot = slot.reshape(-1)  # a view when probs is dense in memory order
         self._hist.view(-1).index_add_(0, slot, _ones(slot))
@@ -207,7 +218,7 @@ class AucCounts:
         if self._hist is None:
             self.reset()
         assert self._hist is not None
-        return auc_of_counts(self._hist)
+        return auc_of_counts(self._hist[:, :, : self.num_thresholds + 1])
 
 
 def auc_of_counts(hist: Tensor) -> Tensor:

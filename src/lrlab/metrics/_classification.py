@@ -41,6 +41,20 @@ def _index_targets(logits: Tensor, targets: Tensor) -> Tensor:
         ) from None
 
 
+def _no_class(targets: Tensor, num_classes: int) -> Tensor | None:
+    """Where a target is no class (outside ``0 .. C-1``: -100, ``nn.CrossEntropyLoss``'s
+    ``ignore_index``, padding a sequence; a segmentation's void label 255): a position that
+    counts in no score. ``None`` on the CPU when every target is a class (one pass and a
+    read-back, free there, spare the masking; elsewhere the mask, without a sync)."""
+    if targets.device.type == "cpu":
+        if not targets.numel():
+            return None
+        low, high = torch.aminmax(targets)
+        if low.item() >= 0 and high.item() < num_classes:
+            return None
+    return (targets < 0) | (targets >= num_classes)
+
+
 #: Class axes at most this wide are reduced along a transposed (class-major) copy on the
 #: CPU; the population's backward passes lay out a narrow last layer's gradient to suit.
 NARROW_CLASSES = 64

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.metrics._auc import AucCounts
-from lrlab.metrics._classification import _class_layout, _index_targets, _top_hits
+from lrlab.metrics._classification import _class_layout, _index_targets, _no_class, _top_hits
 from lrlab.metrics._noise import LabelCounts
 
 __all__ = ["EpochMetrics"]
@@ -38,7 +38,9 @@ class EpochMetrics:
     * ``sse`` :math:`= \sum_j \sum_c (\mathrm{softmax}(z_{k,j})_c - [c = y_j])^2` (a sum, not a
       mean: Wilson & Martinez' score),
     * ``auc``: ``keras.metrics.AUC(num_thresholds=200)`` on the softmax outputs and one-hot
-      targets, streamed over every batch (see :class:`~lrlab.metrics.AucCounts`).
+      targets, streamed over every batch (see :class:`~lrlab.metrics.AucCounts`),
+
+    the last two, like accuracy, over the label positions whose target is a class.
 
     For a regression task (``num_classes=None``) the logits are predictions ``(K, B, ...)``
     and only ``loss`` and ``sse`` :math:`= \sum_j \lVert \hat y_{k,j} - y_j \rVert^2` are kept.
@@ -169,14 +171,17 @@ class EpochMetrics:
         hits = _top_hits(z, dim, targets)
         self._sums["correct"] += hits.flatten(1).sum(dim=1, dtype=_F64)
         onehot = targets.unsqueeze(dim) == _classes(logits.shape[-1], dim, logits.device)
+        other = _no_class(targets, logits.shape[-1])  # positions scored nowhere (-100)
         per_sample = torch.add(probs, onehot, alpha=-1).square_().sum(dim)  # as sse()
         # NaN where softmax gave NaN: then the sum is NaN (never inf: each term is <= 2)
+        if other is not None:
+            per_sample.masked_fill_(other, 0.0)
         self._sums["sse"] += per_sample.flatten(1).sum(dim=1, dtype=_F64)
         first = onehot if targets.dim() < idx.dim() else onehot[0]  # member 0's targets
         axis = first.dim() + dim  # its class axis
         self._counts += first.sum([d for d in range(first.dim()) if d != axis])
         if self._auc is not None:
-            self._auc.add(probs, onehot)
+            self._auc.add(probs, onehot, None if other is None else other.unsqueeze(dim))
 
     def labels(self) -> LabelCounts:
         """The targets scored since the last reset: examples, label positions scored (those

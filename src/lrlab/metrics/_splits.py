@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from lrlab.metrics._auc import _buckets, _ones, auc_of_counts
-from lrlab.metrics._classification import NARROW_CLASSES, _top_hits
+from lrlab.metrics._classification import NARROW_CLASSES, _no_class, _top_hits
 from lrlab.metrics._epoch import EpochMetrics, _classes
 
 __all__ = ["score_splits"]
@@ -80,6 +80,7 @@ def score_splits(metrics: Sequence[EpochMetrics], splits: Sequence[Batches]
     probs = torch.cat([torch.softmax(z[..., a:a + n], -2) for a, n in zip(starts, sizes)], -1)
     hits = _top_hits(z, -2, y)
     onehot = y.unsqueeze(-2) == _classes(c, -2, z.device)
+    other = _no_class(y, c)  # positions scored nowhere (-100), as EpochMetrics
     squares = torch.add(probs, onehot, alpha=-1).square_()  # as EpochMetrics
     for m, batches, a, n in zip(metrics, splits, starts, sizes):
         losses = [loss for _, _, loss in batches]
@@ -88,26 +89,31 @@ def score_splits(metrics: Sequence[EpochMetrics], splits: Sequence[Batches]
         m._sums["correct"] += hits[:, a:a + n].sum(dim=1, dtype=_F64)
         # the class axis summed split by split too (its loop along the samples, vectorised,
         # rounds a row's tail apart from its body)
-        m._sums["sse"] += squares[..., a:a + n].sum(-2).sum(dim=1, dtype=_F64)
+        per_sample = squares[..., a:a + n].sum(-2)
+        if other is not None:
+            per_sample.masked_fill_(other[a:a + n], 0.0)
+        m._sums["sse"] += per_sample.sum(dim=1, dtype=_F64)
         m._samples += n
         m._counts += onehot[:, a:a + n].sum(1)  # as EpochMetrics counts the classes
     if first._auc is None:
         return [m.compute() for m in metrics]
-    # one histogram for all: split s's member k in block s K + k (each split's counts a
-    # view of it, fresh: zeros)
+    # one histogram for all, laid out as AucCounts': split s's member k in block s K + k
+    # (each split's counts a view of it, fresh: zeros), bucket t + 1 the scores left out
     t = first._auc.num_thresholds
-    hist = torch.zeros((len(metrics) * k, 2, t + 1), dtype=torch.int64, device=z.device)
+    hist = torch.zeros((len(metrics) * k, 2, t + 2), dtype=torch.int64, device=z.device)
     slot = _buckets(probs, t)
-    slot.add_(onehot, alpha=t + 1)
-    slot.add_(torch.arange(k, dtype=torch.int32, device=z.device).mul_(2 * (t + 1))
+    if other is not None:
+        slot.masked_fill_(other, t + 1)
+    slot.add_(onehot, alpha=t + 2)
+    slot.add_(torch.arange(k, dtype=torch.int32, device=z.device).mul_(2 * (t + 2))
               .view(-1, 1, 1))
     for s, (m, a, n) in enumerate(zip(metrics, starts, sizes)):
         if s:
-            slot[..., a:a + n] += s * k * 2 * (t + 1)
+            slot[..., a:a + n] += s * k * 2 * (t + 2)
         m._auc._hist = hist[s * k:(s + 1) * k]
     slot = slot.reshape(-1)
     hist.view(-1).index_add_(0, slot, _ones(slot))
-    auc = auc_of_counts(hist)
+    auc = auc_of_counts(hist[..., :t + 1])
     return [m.compute(auc[s * k:(s + 1) * k]) for s, m in enumerate(metrics)]
 
 
