@@ -261,3 +261,15 @@ def test_positions_whose_target_is_no_class_are_scored_nowhere(classes: int,
         assert float(got["auc"][k]) == pytest.approx(_keras_auc64(pk, onehot), abs=1e-12)
         hits = z[k][real].argmax(-1) == yk
         assert float(got["accuracy"][k]) == pytest.approx(hits.mean(), abs=1e-12)
+
+
+def test_the_accelerators_masking_changes_no_bit(monkeypatch) -> None:
+    """Where targets are not read back (an accelerator), every position is masked whether
+    or not it is a class: the same values, bit for bit, as the CPU's check that skips it."""
+    import lrlab.metrics._classification as classification
+
+    logits, targets = _data(torch.float32)
+    read = _run(logits, targets)
+    monkeypatch.setattr(classification, "_READ_BACK", frozenset())
+    masked = _run(logits, targets)
+    assert all(torch.equal(v, masked[name]) for name, v in read.items())
