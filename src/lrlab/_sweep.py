@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from lrlab._once import warn_once
 from lrlab.executors import LocalExecutor
 from lrlab.tasks import Task, get_task
 from lrlab.train import SweepResult, parse_bytes, validated
@@ -18,6 +19,7 @@ from lrlab.train import SweepResult, parse_bytes, validated
 __all__ = ["sweep", "train"]
 
 
+@warn_once()
 def sweep(task: Task | str, *, callbacks: Sequence = (), members_per_chunk: int | None = None,
           memory_limit: int | str | None = None,
           tensorboard_dir: str | os.PathLike | None = None, **settings: object) -> SweepResult:

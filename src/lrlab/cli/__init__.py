@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.cli._bundles import (
     ExecutorOptions,
     MemberOptions,
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lrlab._malloc import keep_freed_memory
 
     keep_freed_memory()  # this process is ours: let it reuse freed activation buffers
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), warn_once():  # one command: each model's line once
         warnings.simplefilter("default")
         warnings.showwarning = _show_warning
         return _main(argv)

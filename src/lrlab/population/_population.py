@@ -36,6 +36,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
+from lrlab._once import first_time
 from lrlab.data import Inputs, ModelLoss, batch_size_of, output_logits, output_loss
 from lrlab.metrics import cross_entropy
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
@@ -277,9 +278,10 @@ class Population:
                     self.path = "loop"
                 reason = str(err).splitlines()[0] if str(err) else type(err).__name__
                 what = "training" if mode else "evaluating"
-                warnings.warn(f"lrlab: {type(self.template).__name__} cannot be vectorised "
-                              f"({reason}); {what} the members one after another",
-                              RuntimeWarning, stacklevel=3)
+                if first_time(type(self.template).__name__, reason):
+                    warnings.warn(f"lrlab: {type(self.template).__name__} cannot be "
+                                  f"vectorised ({reason}); {what} the members one after "
+                                  "another", RuntimeWarning, stacklevel=3)
         per = [fn(self._tensors(k), inputs if shared else _member(inputs, k))
                for k in range(self.members)]
         if isinstance(per[0], tuple):

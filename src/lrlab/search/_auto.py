@@ -60,6 +60,7 @@ import pandas as pd
 
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.search._common import (
     Callback,
     Plan,
@@ -287,6 +288,7 @@ def race_share(share: float, per: float, unit: float, candidates: int,
     return math.floor(share * room / per * 1e4) / 1e4
 
 
+@warn_once()
 def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
          seeds: int | None = None, refine: bool = True, check: bool = True,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,

@@ -21,6 +21,7 @@ import pandas as pd
 
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.search._common import (
     Callback,
     Plan,
@@ -265,6 +266,7 @@ def _phase2(p: Plan, rates: list[float], max_epochs: int, patience: int,
     return populations, pd.concat(tables, ignore_index=True).drop(columns="member")
 
 
+@warn_once()
 def fastest(task: Task | str, *, lrs: Sequence[float] = FASTEST_LRS, factor: float = 10 ** -0.5,
             patience: int = 10, max_epochs: int | None = None, parallel: int = 3,
             epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,

@@ -19,6 +19,7 @@ import pandas as pd
 
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.search._common import (
     Callback,
     SearchResult,
@@ -170,6 +171,7 @@ def _seen(result: SweepResult, scores: pd.DataFrame) -> str:
     return text
 
 
+@warn_once()
 def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
          optimizer: str = "sgd", seed: int = 0, subset: float | None = None,
          confirm: bool = False, callbacks: Sequence[Callback] = (),
@@ -259,6 +261,7 @@ def _check_range(lo: float, hi: float, fine: int) -> None:
     whole("fine", fine, low=2)
 
 
+@warn_once()
 def coarse_to_fine(task: Task | str, *, lo: float = 1e-7, hi: float = 1.0, fine: int = 5,
                    epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
                    subset: float | None = None, confirm: bool = False,

@@ -19,6 +19,7 @@ import torch
 
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.schedules import parse_schedule
 from lrlab.search._common import Callback, Plan, SearchResult, examples, plan, rate
 from lrlab.tasks import Task
@@ -164,6 +165,7 @@ def _span(values: Sequence[float]) -> str:
     return f"{rate(values[0])} down to {rate(values[-1])} ({len(values)} rates)"
 
 
+@warn_once()
 def halving(task: Task | str, *, start: float = 10.0, min_lr: float = 1e-7,
             subset: float | None = 0.1, iterations: int = 50, decay: float = 100.0,
             progress: float = PROGRESS, epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,

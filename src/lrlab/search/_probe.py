@@ -17,6 +17,7 @@ import pandas as pd
 
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.search._common import Callback, SearchResult, plan, rate
 from lrlab.tasks import Task
 from lrlab.train import Member, fit, validated
@@ -51,6 +52,7 @@ class ProbeResult(SearchResult):
         return f"prodigy_probe: lr={rate(self.lr)} for {self.optimizer} (Prodigy's d {where})"
 
 
+@warn_once()
 def prodigy_probe(task: Task | str, *, probe_epochs: int = 1, epochs: int | None = None,
                   optimizer: str = "adam", subset: float | None = None, seed: int = 0,
                   confirm: bool = False, callbacks: Sequence[Callback] = (),

@@ -22,6 +22,7 @@ from torch import nn
 
 from lrlab._checks import is_number, is_whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.data import ModelLoss
 from lrlab.search._data import Batches
 from lrlab.search._loop import Setup, preserved, run_once
@@ -151,6 +152,7 @@ def _seed_list(seeds: int | Sequence[int] | None) -> list[int] | None:
     return listed
 
 
+@warn_once()
 def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: Any, *,
             optimizer: torch.optim.Optimizer | None = None, start: float = 1e-7,
             end: float = 10.0, steps: int = 100, mode: Mode = "exp", val_data: Any = None,

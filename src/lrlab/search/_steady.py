@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrlab._once import warn_once
 from lrlab.tasks import Task
 
 __all__ = ["CATAPULT", "HORIZON", "RISE", "WINDOW", "Steady", "catapult", "peak_rise", "steady"]
@@ -163,6 +164,7 @@ class Steady:
         return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps))
 
 
+@warn_once()
 def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
            hparams: Mapping[str, float] | None = None, seed: int = 0,
            batch_size: int | None = None, horizon: int = HORIZON) -> Steady | None:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab.data import ModelLoss
 from lrlab.search._range_test import Mode, find_lr
 from lrlab.search._readings import MIN_POINTS, Reading, describe
@@ -55,6 +56,7 @@ def _data(task: Task, split: Any) -> Any:
     return (split.x, split.y) if isinstance(split, Split) else split
 
 
+@warn_once()
 def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, float] | None = None,
                seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,

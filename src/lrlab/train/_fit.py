@@ -19,6 +19,7 @@ from torch.utils.data import TensorDataset
 
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
+from lrlab._once import warn_once
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
@@ -472,6 +473,7 @@ def _train_steps(pop: Population, task: Task, data: Split, order: Tensor, batch_
     return metrics, {"grad_norm": norms.nanmean(0), "grad_norm_max": peak, "lr": out.lr}
 
 
+@warn_once()
 def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
         callbacks: Sequence[Callback] = (), checkpoint_every: int | None = None,
         on_checkpoint: Callable[[Checkpoint], None] | None = None,

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
+from lrlab._once import unheard
 from lrlab.metrics import EpochMetrics
 from lrlab.tasks import Task
 from lrlab.train._config import Member, SweepConfig
@@ -65,7 +66,7 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         return
     probe = _probe_members(members)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), \
-            warnings.catch_warnings():
+            warnings.catch_warnings(), unheard():
         warnings.simplefilter("ignore")  # the fit itself says what it has to say
         _build(task, probe[0].seed)
         x = task.train.x[:_PROBE]

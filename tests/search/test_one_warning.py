@@ -1,0 +1,60 @@
+"""A model vmap cannot trace is said once per call: a search trains several populations (the
+untrained model's evaluation, the range test, each race), each of which finds it out anew;
+the user reads one ``lrlab:`` line, whatever the warnings filters or earlier calls did."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+import lrlab
+from lrlab.search import auto, grid
+from lrlab.tasks import Split, Task
+
+SAID = "cannot be vectorised"
+
+
+class Gated(nn.Module):
+    """Data-dependent control flow on an activation: vmap refuses it, a loop runs it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.out = nn.Linear(4, 8), nn.Linear(8, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = torch.tanh(self.inp(x))
+        if h.sum() > 0:
+            h = h * 2
+        return self.out(h)
+
+
+def _task() -> Task:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(160, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+    return Task(name="gated", train=Split(x[:96], y[:96]), val=Split(x[96:], y[96:]),
+                model=Gated, num_classes=2, batch_size=16, epochs=2)
+
+
+def _said(run) -> list[str]:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # every warning raised, none deduplicated by Python
+        run()
+    return [str(w.message) for w in seen if SAID in str(w.message)]
+
+
+@pytest.mark.parametrize("search", ["sweep", "grid", "auto"])
+def test_a_model_vmap_cannot_trace_is_said_once_per_call(search: str) -> None:
+    """Each call says it once (before: grid twice, evaluating then training; auto once per
+    population), and a second call says it again: nothing is remembered between calls."""
+    task = _task()
+    run = {"sweep": lambda: lrlab.sweep(task, lrs=[0.1, 1.0]),
+           "grid": lambda: grid(task, lrs=[0.1, 1.0]),
+           "auto": lambda: auto(task, candidates=2, seeds=1, check=False)}[search]
+    for _ in range(2):
+        said = _said(run)
+        assert len(said) == 1, said
+        assert said[0].startswith("lrlab: Gated cannot be vectorised (")
