@@ -775,6 +775,10 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
     lines = list(result.warnings) + list(result.confidence.notes)
     assert not any(w.startswith(f"the next higher rate {above} ") for w in lines)
     assert "The next higher rate" not in result.explanation
+    # its margin is the raced rate's, and says so (before: read as the pick's own)
+    raced = float(moved[0].split("next to ")[1].split(",")[0])
+    assert result.confidence.scored == raced and not result.confidence.sure
+    assert f"not raced, its evidence {raced:.3g}'s race: " in result.verdict()
 
 
 def test_a_search_dearer_than_training_its_candidates_says_so(blobs, found) -> None:

@@ -304,3 +304,20 @@ def test_a_tie_on_a_loss_still_falling_fast_warns() -> None:
                   n=1000).warnings == ()
     assert assess(t.drop(columns="pace"), 0.364, higher_is_better=False, chance=41448.0,
                   monitor="loss", n=400).warnings == ()
+
+
+def test_a_pick_not_raced_says_so_and_whose_margin_it_reads() -> None:
+    """A pick moved below a raced rate (auto's quarter decade under a rate whose neighbour
+    blew up) was never raced: its margin is the raced rate's, and the clause says so
+    (before: 'margin +0.0600 over 0.1', as if the pick itself had led the race)."""
+    import dataclasses
+
+    t = table([0.1, 0.3, 1.0], [0.84, 0.90, 0.35])
+    raced = assess(t, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    moved = dataclasses.replace(raced, lr=0.178, scored=0.3)
+    assert moved.text() == ("not raced, its evidence 0.3's race: margin +0.0600 over 0.1 "
+                            "against noise 0.0095 (clear)")
+    assert raced.sure and not moved.sure
+    assert moved.to_dict()["scored"] == 0.3 and raced.to_dict()["scored"] is None
+    assert dataclasses.replace(moved, margin=math.nan, runner_up=math.nan).text() == (
+        "not raced, its evidence 0.3's race: no other rate to compare")

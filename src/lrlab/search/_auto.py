@@ -421,7 +421,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             return not ("is the lowest rate searched" in line
                         or line.startswith(f"the next higher rate {rate(above)} "))
         confidence = dataclasses.replace(
-            confidence, lr=lr, warnings=tuple(filter(pick, confidence.warnings)),
+            confidence, lr=lr, scored=edge_lr, warnings=tuple(filter(pick, confidence.warnings)),
             notes=tuple(filter(pick, confidence.notes)))
     if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
         dear = (f"this search cost {compute:.3g} member-epochs, more than training its "

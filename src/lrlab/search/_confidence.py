@@ -34,7 +34,7 @@ search result carries:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -386,6 +386,9 @@ class Confidence:
         lr: the pick (``nan`` if not given): says which side of the best a tie went.
         notes: what the evidence showed that is no weakness but worth a sentence (a
             neighbour that never learned above a pick that held), for the explanation.
+        scored: for a pick that was never raced (``auto``'s move a quarter decade below a
+            raced rate whose neighbour blew up), the raced rate whose margin, noise and
+            runner-up these are; ``nan``: the pick's own.
     """
 
     margin: float
@@ -395,15 +398,20 @@ class Confidence:
     warnings: tuple[str, ...] = field(default=())
     lr: float = math.nan
     notes: tuple[str, ...] = field(default=())
+    scored: float = math.nan
 
     @property
     def sure(self) -> bool:
-        """No warning, and the pick ahead of the runner-up by more than the noise."""
-        return not self.warnings and self.margin > self.noise
+        """No warning, the pick raced, and ahead of the runner-up by more than the noise."""
+        return not self.warnings and self.margin > self.noise and math.isnan(self.scored)
 
     def text(self) -> str:
         """One clause: the margin against the noise. A pick behind the best (a tie the rule
-        gave to the other rate) reads as that tie, not as a negative margin."""
+        gave to the other rate) reads as that tie, not as a negative margin; a pick not
+        raced says whose race the clause reads."""
+        if math.isfinite(self.scored):
+            return (f"not raced, its evidence {self.scored:.3g}'s race: "
+                    f"{replace(self, scored=math.nan, lr=self.scored).text()}")
         if not math.isfinite(self.runner_up):
             return ("no rate beat chance" if "no rate learned" in " ".join(self.warnings)
                     else "no other rate to compare")
@@ -427,7 +435,7 @@ class Confidence:
 
         return {"margin": plain(self.margin), "noise": plain(self.noise),
                 "runner_up": plain(self.runner_up), "chance": plain(self.chance),
-                "sure": self.sure, "warnings": list(self.warnings), "notes": list(self.notes)}
+                "scored": plain(self.scored), "sure": self.sure, "warnings": list(self.warnings), "notes": list(self.notes)}
 
     def explained(self, text: str) -> str:
         """``text`` (an explanation ending in a sentence) with the notes appended."""
