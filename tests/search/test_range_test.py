@@ -431,7 +431,7 @@ def test_a_flat_reading_that_is_unstable_when_trained_gives_way_half_a_decade_at
     assert "none stayed stable" in r.suggestion.why and "diverged" in r.suggestion.why
     assert any("(it diverged), so the suggestion is below the last tried" in w for w in r.warnings)
     task, _ = fake_range_tests(monkeypatch, [flat, flat], rise=lambda lr: 0.3)
-    off = range_test(task, validate=False, extend=True, probe=False)  # no check asked for
+    off = range_test(task, validate=False, extend=True, steady=False)  # no check asked for
     assert off.steady is None and off.suggestion.lr == pytest.approx(reading)
 
 

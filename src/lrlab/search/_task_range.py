@@ -61,7 +61,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True, extend: bool = False,
-               probe: bool = True) -> RangeTestResult:
+               steady: bool = True) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -88,7 +88,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             :data:`~lrlab.search._suggest.NOISY` of its level): then the first test's
             reading stands. The result's ``first`` is the test before it, and its advice
             (:func:`~lrlab.search.next_step`) knows it.
-        probe: with ``extend``, check a flat zoom's reading by training it for about a
+        steady: with ``extend``, check a flat zoom's reading by training it for about a
             hundred steps, then, while the loss rose, the rate half a decade lower, up to
             three rates (:func:`~lrlab.search._steady.steady`; ``result.steady``): the first
             whose loss stayed within 5% of where it started is the suggestion (a tanh RNN's quarter
@@ -164,7 +164,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                f"noise {d.noise:.3g}, no descent that leads into the rise) and {where}, "
                f"/ {k:g}")
         lr, check = again / k, None
-        if probe:  # how far below its break a network trains stably, no curve tells: try it
+        if steady:  # how far below its break a network trains stably, no curve tells: try it
             lr, check, how = _checked(task, lr, args)
             why += how
         return replace(zoom, suggestion=Reading(lr, why + ": weak evidence"), steady=check)
