@@ -217,6 +217,9 @@ def test_next_step_follows_the_shape_of_the_curve():
     step = next_step(lrs, broke)
     assert "steps shows no clear descent below 1.26, and a wider range will not" in step
     assert "lrlab auto" in step and "start lower" not in step and "end higher" not in step
+    # the grid it names reaches half the break: deep sigmoid layers train best at a third to
+    # half of it, and find raises a reading that catapulted to the break / 2.8
+    assert f"a grid from {10 ** 0.1 / 100:.3g} to {10 ** 0.1 / 2:.3g})" in step  # break 1.26
     # the same shape over 1.5 decades only: the flat part may be the bottom of a descent
     near = log_grid(-1.5, 1, per_decade=40)
     near_loss = 1.0 + 0.01 * np.random.default_rng(3).standard_normal(len(near)) + np.where(

@@ -253,7 +253,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
         return f"{n} steps are too few to show a descent: run more (steps={max(100, 4 * n)})"
     return (f"a test of {n} steps shows no clear descent below {at:.3g}, and a wider range "
             f"will not change that: train a few rates below it for epochs (lrlab auto, or a "
-            f"grid from {at / 100:.3g} to {at / 3:.3g})")
+            f"grid from {at / 100:.3g} to {at / 2:.3g})")
 
 
 def shallow(d, rules: Rules) -> bool:
