@@ -24,13 +24,30 @@ def _base(group: dict) -> float:
     return float(group.get("initial_lr", group["lr"]))
 
 
+def _peak(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any]) -> float:
+    """Group 0's highest rate: a one-cycle's ``max_lr`` (its start is ``max_lr / 25``), a
+    cyclic schedule's ``max_lrs`` (its ``base_lrs`` are the floor), else its base rate."""
+    group = optimizer.param_groups[0]
+    if isinstance(group.get("max_lr"), (int, float)):
+        return float(group["max_lr"])
+    for scheduler in schedulers:
+        peaks = getattr(scheduler, "max_lrs", None)
+        if getattr(scheduler, "optimizer", None) is optimizer and isinstance(peaks, list):
+            return float(peaks[0])
+    return _base(group)
+
+
 def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
                 rate: float) -> list[float]:
-    """Make ``rate`` group 0's base rate, every other group keeping its ratio to it.
+    """Make ``rate`` group 0's base rate (a cycle's peak), every other group keeping its
+    ratio to it.
 
     Group ``i``'s rates (``lr``, ``initial_lr``, ``max_lr``, ``min_lr``) and the schedulers'
     per-group ``base_lrs``, ``max_lrs`` and last rates are multiplied by
-    ``c = rate / base_0``, ``base_0`` being group 0's ``initial_lr`` (else ``lr``).
+    ``c = rate / peak_0``, ``peak_0`` being group 0's highest rate: a ``OneCycleLR``'s
+    ``max_lr`` or a ``CyclicLR``'s ``max_lrs`` (a cycle peaks at the range test's rate, as
+    Smith 2018 and fastai's ``fit_one_cycle`` use it; its start, ``max_lr / 25``, once made
+    the peak 25x the rate), else its ``initial_lr`` (a warm-up's target), else ``lr``.
 
     Returns:
         the new base rate of every group.
@@ -42,7 +59,7 @@ def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
         >>> [round(lr, 12) for lr in scale_rates(opt, [], 0.01)]
         [0.01, 0.1]
     """
-    base = _base(optimizer.param_groups[0])
+    base = _peak(optimizer, schedulers)
     if not (math.isfinite(base) and base > 0):
         raise LrlabError(f"the optimizer's first param group has base rate {base}; give it a "
                          "positive lr so lrlab can keep the groups' ratios")

@@ -5,11 +5,13 @@ optimizers, schedulers and the train dataloader exist, before the first batch) i
 :func:`lrlab.find_lr` on the module's own ``training_step`` loss over the trainer's train
 dataloader, with the module's own optimizer, then:
 
-* applies the chosen reading to every optimizer: with ``c = rate / base_0`` (``base_i``
-  the group's ``initial_lr`` when a scheduler set one, else its ``lr``), each group's
-  ``lr``, ``initial_lr``, ``max_lr`` and ``min_lr`` and each scheduler's ``base_lrs``,
-  ``max_lrs`` and last rates are multiplied by ``c``: groups keep their ratios and the
-  scheduler starts from the new rate (absolute floors such as ``eta_min`` stay);
+* applies the chosen reading to every optimizer: with ``c = rate / peak_0`` (``peak_0``
+  the first group's highest rate: a ``OneCycleLR``'s ``max_lr`` or a ``CyclicLR``'s
+  ``max_lrs``, else its ``initial_lr`` when a scheduler set one, else its ``lr``), each
+  group's ``lr``, ``initial_lr``, ``max_lr`` and ``min_lr`` and each scheduler's
+  ``base_lrs``, ``max_lrs`` and last rates are multiplied by ``c``: groups keep their
+  ratios, a cycle peaks at the rate and any other scheduler starts from it (absolute
+  floors such as ``eta_min`` stay);
 * checks at the next optimizer step that the optimizer really trains at the rate it set
   (``rate_used``), and raises if something overwrote it;
 * leaves everything else as it was: weights, buffers, gradients, the optimizer's state,
@@ -39,7 +41,8 @@ Example::
 
     finder = FindLR(start=1e-6, end=1.0)
     L.Trainer(max_epochs=10, callbacks=[finder]).fit(module, train_loader)
-    finder.rate, finder.results[0].suggestion.why
+    epoch, result = finder.results[0]       # (epoch, RangeTestResult) per test
+    finder.rate, result.suggestion.why
 """
 
 from __future__ import annotations
