@@ -24,7 +24,28 @@ def test_find_prints_every_reading_and_writes_the_curve(tmp_path, capsys):
     assert (tmp_path / "f" / "curve.csv").read_text().count("\n") == 41
 
 
+def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
+    """A ViT trained with AdamW, a ResNet with SGD momentum and weight decay: the test runs
+    with that rule (once only sgd, momentum at its default, and adam, with no hyperparameters)
+    and reads what the library's range test reads."""
+    from lrlab.search import range_test
+    from lrlab.tasks import get_task
+
+    assert main(["find", "blobs", "--steps", "30", "--optimizer", "adamw", "--weight-decay",
+                 "0.1", "--hp", "beta2=0.99", "--out", str(tmp_path / "f")]) == 0
+    settings = json.loads((tmp_path / "f" / "range_test.json").read_text())
+    assert settings["optimizer"] == "adamw"
+    assert settings["hparams"] == {"weight_decay": 0.1, "beta2": 0.99}
+    ref = range_test(get_task("blobs"), optimizer="adamw", steps=30, extend=True,
+                     hparams={"weight_decay": 0.1, "beta2": 0.99})
+    readings = json.loads((tmp_path / "f" / "readings.json").read_text())
+    assert readings["suggestion"]["why"] == ref.suggestion.why
+    assert readings["suggestion"]["lr"] == pytest.approx(ref.suggestion.lr, rel=1e-12)
+
+
 @pytest.mark.parametrize("args", [
+    ["find", "blobs", "--optimizer", "sgd", "--momentum", "0.9"],
+    ["find", "blobs", "--hp", "beta2"],
     ["find", "blobs", "--start", "10", "--end", "1"],
     ["find", "blobs", "--steps", "5"],
     ["find", "blobs", "--seeds", "0,x"],

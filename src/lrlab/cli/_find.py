@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import PATH, with_options
+from lrlab.cli._options import PATH, RULE_OPTIONS, with_options
 from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
@@ -24,8 +24,7 @@ __all__ = ["find"]
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
               help="how the rate rises")
-@click.option("--optimizer", type=click.Choice(["sgd", "momentum", "adam"]), default="sgd",
-              show_default=True, help="the optimizer the test trains with")
+@with_options("optimizer", *RULE_OPTIONS, "hp")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
 @click.option("--seeds", help="the seeds to run the test with, a comma list as for sweep "
                               "(0,1,2), read on their median; default: --seed alone")
@@ -37,14 +36,19 @@ __all__ = ["find"]
               help="write the curve (curve.csv) and the readings (readings.json) here")
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
-         mode: str, optimizer: str, batch_size: int | None, seeds: str | None, seed: int,
-         subset: str | None, data_dir: Path | None, out: Path | None,
-         report: Path | None, tensorboard: Path | None) -> None:
-    """Range test: raise the rate step by step and read where the loss falls and breaks."""
+         mode: str, optimizer: str | None, hp: tuple[str, ...], batch_size: int | None,
+         seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
+         out: Path | None, report: Path | None, tensorboard: Path | None,
+         **rule: float | None) -> None:
+    """Range test: raise the rate step by step and read where the loss falls and breaks.
+
+    It trains with the update rule you will train with (--optimizer and its
+    hyperparameters, as for sweep): Adam and its kin are read by their own rules."""
     from lrlab.cli._options import (
         check_out,
         check_tensorboard,
         load_task,
+        parse_hparams,
         parse_subset,
         write_tensorboard,
     )
@@ -54,17 +58,20 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     check_report(report)
     check_tensorboard(tensorboard)
     chosen = _seeds(seeds, seed)
+    optimizer = optimizer or "sgd"
+    hparams = parse_hparams(hp, **rule)
     t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
-    result = range_test(t, optimizer=optimizer, seeds=chosen, start=start, end=end,
+    result = range_test(t, optimizer=optimizer, hparams=hparams, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True)
     looks = _looks(result)
     for line in looks:
         print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
-    settings = {"task": t.name, "optimizer": optimizer, "mode": mode, "seeds": chosen,
+    settings = {"task": t.name, "optimizer": optimizer, "hparams": hparams, "mode": mode,
+                "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
                 "warnings": list(result.warnings), "looks": looks,
                 "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
