@@ -153,6 +153,19 @@ def test_member_with_nan_outputs_does_not_crash(capsys: pytest.CaptureFixture[st
     assert verdict_lines(out)[0].startswith("best: lr=0.1 ")
 
 
+def test_title_says_how_many_epochs_ran_of_those_asked(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every member diverged in epoch 1 of 3: training stops there, and the table's title
+    says so ("1 of 3 epochs"; it said "1 epochs", as if one had been asked); one epoch as
+    asked is "1 epoch"."""
+    code, out, err = run(capsys, "sweep", "blobs", "--lrs", "1e4,3e3", "--epochs", "3", "-q")
+    assert code == 0, err
+    assert "blobs: sgd, 1 of 3 epochs" in out and "every member diverged" in out
+    code, out, err = run(capsys, "sweep", "blobs", "--lrs", "0.1", "--epochs", "1", "-q")
+    assert code == 0, err
+    assert "blobs: sgd, 1 epoch " in out
+
+
 def test_subset_of_all_but_one_example(capsys: pytest.CaptureFixture[str]) -> None:
     """--subset 499 of blobs' 500 training examples trains (stratified), exit 0."""
     code, out, err = run(capsys, "sweep", "blobs", "--lrs", "0.1", "--epochs", "1",

@@ -94,6 +94,15 @@ def progress_bar(title: str, monitor: str | None, higher_is_better: bool, *,
         yield [on_epoch]
 
 
+def _epochs(result: SweepResult) -> str:
+    """``"1 epoch"``, ``"20 epochs"``, or ``"1 of 3 epochs"`` when training stopped before the
+    epochs asked for (every member diverged)."""
+    ran, planned = int(result.records["epoch"].max()), result.config.get("epochs")
+    if isinstance(planned, int) and ran < planned:
+        return f"{ran} of {planned} epochs"
+    return f"{ran} epoch{'' if ran == 1 else 's'}"
+
+
 def print_result(result: SweepResult) -> None:
     """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), then
     the one-line verdict."""
@@ -107,7 +116,7 @@ def print_result(result: SweepResult) -> None:
     frame = result.summary()[list(columns)]
     frame["diverged_epoch"] = ["no" if pd.isna(e) else f"epoch {int(e)}"
                                for e in frame["diverged_epoch"]]
-    print_frame(stdout, frame, f"{result.task}: {result.config['optimizer']}, "
-                               f"{int(result.records['epoch'].max())} epochs", headers=columns)
+    print_frame(stdout, frame, f"{result.task}: {result.config['optimizer']}, {_epochs(result)}",
+                headers=columns)
     stdout.print(result.verdict(), soft_wrap=True)
 
