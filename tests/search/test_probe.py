@@ -25,6 +25,23 @@ def test_the_rate_is_prodigys_last_estimate() -> None:
     assert found.verdict().startswith(f"prodigy_probe: lr={found.lr:.3g} for adam")
 
 
+def test_the_explanation_counts_a_loaders_examples() -> None:
+    """A DataLoader's len is its batches: the probe said '1 epoch(s) of 18 examples' for
+    900 examples in batches of 50."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrlab import Task
+
+    x = torch.randn(90, 4, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    data = DataLoader(TensorDataset(x, y), batch_size=10)
+    task = Task.from_loaders(lambda: torch.nn.Linear(4, 2), data, data,
+                             loss=torch.nn.CrossEntropyLoss(), epochs=1)
+    found = prodigy_probe(task, probe_epochs=1, epochs=1)
+    assert "ran 9 steps (1 epoch(s) of 90 examples)" in found.explanation
+
+
 @pytest.mark.parametrize("kwargs, words", [({"probe_epochs": 0}, "probe_epochs must be"),
                                            ({"optimizer": "sgd"}, "an Adam rate"),
                                            ({"seeds": [0, 1]}, "chooses seeds itself")])

@@ -83,3 +83,24 @@ def test_bad_input_is_one_line(kwargs, words) -> None:
     with pytest.raises(LrlabError, match=words) as err:
         scaling(get_task("blobs"), **settings)
     assert "\n" not in str(err.value)
+
+
+def test_a_loader_task_counts_its_examples_not_its_batches() -> None:
+    """A DataLoader's len is its batches (4 of 16 here): batch size 32 of 64 examples was
+    refused as 'not in 1..4 (the training examples)'; each population now trains at its
+    batch size (the loader rebuilt at it), and 100 is refused against the 64 examples."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrlab import Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+    data = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
+    task = Task.from_loaders(lambda: torch.nn.Linear(4, 2), data, DataLoader(TensorDataset(x, y)),
+                             loss=torch.nn.CrossEntropyLoss(), epochs=1)
+    r = scaling(task, batch_sizes=[8, 32], lrs=[1, 0.3, 0.1], epochs=1)
+    assert {b: run.config["batch_size"] for b, run in r.runs.items()} == {8: 8, 32: 32}
+    with pytest.raises(LrlabError, match=r"batch size 100 is not in 1\.\.64 \(the training"):
+        scaling(task, batch_sizes=[8, 100], lrs=[1, 0.3, 0.1], epochs=1)

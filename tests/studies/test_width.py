@@ -142,3 +142,18 @@ def test_bad_input_is_one_line(kwargs, words) -> None:
     with pytest.raises(LrlabError, match=words) as err:
         width(get_task("blobs"), **settings)
     assert "\n" not in str(err.value)
+
+
+def test_a_loader_task_is_refused_in_one_line() -> None:
+    """The study builds an MLP from the input tensors' shape: a DataLoader task (a new
+    user's own data) crashed with "'DataLoader' object has no attribute 'x'" (a bug in
+    lrlab, exit 1); it is one line now, before any training."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrlab import Task
+
+    data = DataLoader(TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,))), 8)
+    task = Task.from_loaders(lambda: nn.Linear(4, 2), data, data, loss=nn.CrossEntropyLoss())
+    with pytest.raises(LrlabError, match="DataLoader, not tensors") as err:
+        width(task, widths=[8, 16], lrs=[0.1, 0.01, 0.001], epochs=1)
+    assert "\n" not in str(err.value)

@@ -95,8 +95,9 @@ def prodigy_probe(task: Task | str, *, probe_epochs: int = 1, epochs: int | None
     final = float(estimates["d"].iloc[-1])
     near = (estimates["d"] >= final / SETTLED).to_numpy()
     settled = int(estimates["step"].iloc[int(near.argmax())]) if near.any() else 0
-    explanation = (f"Prodigy (lr=1) ran {len(estimates)} steps ({probe_epochs} epoch(s) of "
-                   f"{len(p.task.train)} examples); its estimate d rose from "
+    n = p.task.train_size  # examples (a DataLoader's len counts batches)
+    explanation = (f"Prodigy (lr=1) ran {len(estimates)} steps ({probe_epochs} epoch(s)"
+                   f"{'' if n is None else f' of {n} examples'}); its estimate d rose from "
                    f"{estimates['d'].iloc[0]:.3g} to {final:.3g} and was within "
                    f"{SETTLED - 1:.0%} of that from step {settled} on. {optimizer} at a "
                    f"constant {rate(final)} is the suggestion (konstmish/prodigy#12).")

@@ -66,6 +66,11 @@ _SGD_LIKE = ("sgd", "momentum", "nesterov")
 
 def _layers(task: Task) -> tuple[int, int, bool]:
     """Input size, output size, and whether the input needs flattening."""
+    if not task.in_memory:
+        raise LrlabError(f"task {task.name!r}: the width study builds its own MLP from the "
+                         "input tensors' shape, and this task's data is a "
+                         f"{type(task.train).__name__}, not tensors (lrlab.Split); give it "
+                         "Split(x, y) data, or sweep your own model at each width")
     shape = tuple(task.train.x.shape[1:])
     classes = task.num_classes or (task.train.y.shape[1] if task.train.y.dim() > 1 else 1)
     return math.prod(shape), int(classes), len(shape) > 1
@@ -164,7 +169,8 @@ def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer:
     """Sweep the rates at every width under SP and muP; find each optimum; check coordinates.
 
     Args:
-        task: a task with flat or image inputs (the study builds its own MLP for it).
+        task: a task of tensors (``Split``) with flat or image inputs (the study builds
+            its own MLP for it).
         widths: two or more hidden widths; the smallest is muP's base width.
         lrs: the rates every width sweeps (three or more).
         optimizer: an Adam-like or SGD-like rule (see :func:`mup_multipliers`).
