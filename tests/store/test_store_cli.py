@@ -118,6 +118,44 @@ def test_a_malformed_summary_is_one_error_line(capsys, tmp_path: Path, db: Path)
     assert not (tmp_path / "r.html").exists()
 
 
+def test_ctrl_c_names_the_study_and_the_command_that_continues_it(
+        capsys, tmp_path: Path, monkeypatch, user_module: str) -> None:
+    """Ctrl-C in epoch 2 (after epoch 1's checkpoint): exit 130 and one line naming the
+    command that continues the study, which then runs to the end. click turned the
+    interrupt into a bare Abort, so the line said only 'interrupted'."""
+    import importlib
+
+    fit_module = importlib.import_module("lrlab.train._fit")
+
+    def ctrl_c(name: str, epoch: int) -> None:
+        if name == "epoch" and epoch == 2:
+            raise KeyboardInterrupt
+
+    db = tmp_path / "s.db"
+    monkeypatch.setattr(fit_module, "kill_point", ctrl_c)
+    code, _, err = run(capsys, "sweep", "blobs", "--lrs", "0.1", "--epochs", "3", "-q",
+                       "--db", db, "--study", "b", "--checkpoint-every", "1")
+    assert code == 130
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: study b stopped; it continues from its last checkpoint (epoch 1) with: "
+        f"lrlab resume b --db {db}")
+    code, _, err = run(capsys, "sweep", "blobs", "--lrs", "0.1", "--epochs", "3", "-q",
+                       "--db", db, "--study", "c", "--checkpoint-every", "5")
+    assert code == 130
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted: study c stopped before its first checkpoint; lrlab resume c --db {db} "
+        "trains it again from the start")
+    code, _, err = run(capsys, "sweep", "--task", f"{user_module}:make", "--lrs", "0.1",
+                       "--epochs", "3", "-q", "--db", db, "--study", "u", "--checkpoint-every", "1")
+    assert code == 130 and err.strip().endswith(
+        f"lrlab resume u --db {db} --task {user_module}:make")
+    monkeypatch.setattr(fit_module, "kill_point", lambda name, epoch: None)
+    for study in ("b", "c"):
+        code, _, err = run(capsys, "resume", study, "--db", db, "-q")
+        assert code == 0, err
+        assert Store(db).info(study).epochs_done == 3
+
+
 def test_resume_command_on_a_done_study(capsys, db: Path) -> None:
     code, _, err = run(capsys, "resume", "s", "--db", db)
     assert "is done; nothing to resume" in assert_bad_input(code, err)

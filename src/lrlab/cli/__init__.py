@@ -149,7 +149,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except click.exceptions.Exit as err:
         return err.exit_code
     except (click.Abort, KeyboardInterrupt) as err:
-        print(f"interrupted: {err}" if str(err) else "interrupted", file=sys.stderr)
+        # click turns Ctrl-C into a bare Abort; the interrupt it came from names the study
+        # and the command that continues it (lrlab.store.Interrupted)
+        cause = err.__cause__ if isinstance(err, click.Abort) else err
+        text = str(cause if isinstance(cause, KeyboardInterrupt) else err)
+        print(f"interrupted: {text}" if text else "interrupted", file=sys.stderr)
         return 130
     except Exception as err:
         if os.environ.get("LRLAB_DEBUG"):

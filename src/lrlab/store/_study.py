@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
-from lrlab.store._store import Store
+from lrlab.store._store import Store, StudyInfo
 from lrlab.tasks import Task
 from lrlab.train import (
     Checkpoint,
@@ -91,7 +91,7 @@ def run_study(store: Store, task: Task, config: SweepConfig, *, name: str | None
             store.remove(name)
         raise
     except KeyboardInterrupt:
-        raise Interrupted(name, store.path) from None
+        raise Interrupted(name, store.path, store.info(name)) from None
 
 
 def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Callback] = (),
@@ -141,15 +141,25 @@ def resume_study(store: Store, name: str, task: Task, *, callbacks: Sequence[Cal
         return _train(store, name, task, members, config, callbacks, checkpoint_every,
                       checkpoints, executor, chunks)
     except KeyboardInterrupt:
-        raise Interrupted(name, store.path) from None
+        raise Interrupted(name, store.path, store.info(name)) from None
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C while a study trains: the message names the study and how to continue it."""
+    """Ctrl-C while a study trains: the message names the study and the command that
+    continues it (``--task`` for a user's task; from the start before any checkpoint)."""
 
-    def __init__(self, name: str, db: str | os.PathLike) -> None:
-        super().__init__(f"study {name} stopped; it continues from its last checkpoint with: "
-                         f"lrlab resume {name} --db {db}")
+    def __init__(self, name: str, db: str | os.PathLike, info: StudyInfo | None = None) -> None:
+        spec = info.task_spec if info is not None else {}
+        user = spec.get("task_opt") if isinstance(spec.get("task_opt"), str) else None
+        how = f"lrlab resume {name} --db {db}" + (f" --task {user}" if user else "")
+        done = info.checkpoint_epoch if info is not None else None
+        if info is not None and not done:
+            text = (f"study {name} stopped before its first checkpoint; {how} trains it "
+                    "again from the start")
+        else:
+            at = f" (epoch {done})" if done else ""
+            text = f"study {name} stopped; it continues from its last checkpoint{at} with: {how}"
+        super().__init__(text)
         self.name = name
 
 
