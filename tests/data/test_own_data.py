@@ -437,6 +437,7 @@ def test_auto_says_once_that_the_race_subset_is_drawn_at_random() -> None:
         result = auto(task, seed=0)
     said = [w for w in seen if "labels cannot be read" in str(w.message)]
     assert len(said) == 1
+    assert "Task.from_loaders(..., labels=)" in str(said[0].message)  # how to stratify
     assert "rather than" in result.explanation  # the race was cut to fit: two shares drawn
 
 

@@ -269,7 +269,9 @@ class Task:
                 and not _labels_per_position(self.train, self.target_key):
             warnings.warn(f"lrlab: task {self.name!r}: the training labels cannot be read "
                           "without loading every example, so the subset is drawn plainly at "
-                          "random (give the task labels= to stratify it)", UserWarning,
+                          "random (to stratify it, give Task.from_loaders(..., labels=) each "
+                          "training example's class, or the dataset a .targets attribute)",
+                          UserWarning,
                           stacklevel=2)
         idx = _stratified_indices(torch.from_numpy(labels) if labels is not None
                                   else torch.zeros(n, dtype=torch.long),
