@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 import lrlab
 from lrlab.search import auto, grid
+from lrlab.studies import scaling
 from lrlab.tasks import Split, Task
 
 SAID = "cannot be vectorised"
@@ -46,14 +47,16 @@ def _said(run) -> list[str]:
     return [str(w.message) for w in seen if SAID in str(w.message)]
 
 
-@pytest.mark.parametrize("search", ["sweep", "grid", "auto"])
+@pytest.mark.parametrize("search", ["sweep", "grid", "auto", "scaling"])
 def test_a_model_vmap_cannot_trace_is_said_once_per_call(search: str) -> None:
-    """Each call says it once (before: grid twice, evaluating then training; auto once per
-    population), and a second call says it again: nothing is remembered between calls."""
+    """Each call says it once (before: grid twice, evaluating then training; auto and a
+    study once per population), and a second call says it again: nothing is remembered
+    between calls."""
     task = _task()
     run = {"sweep": lambda: lrlab.sweep(task, lrs=[0.1, 1.0]),
            "grid": lambda: grid(task, lrs=[0.1, 1.0]),
-           "auto": lambda: auto(task, candidates=2, seeds=1, check=False)}[search]
+           "auto": lambda: auto(task, candidates=2, seeds=1, check=False),
+           "scaling": lambda: scaling(task, batch_sizes=[16, 32], lrs=[0.1, 0.3, 1.0])}[search]
     for _ in range(2):
         said = _said(run)
         assert len(said) == 1, said

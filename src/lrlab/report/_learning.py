@@ -22,6 +22,7 @@ import pandas as pd
 from lrlab._checks import is_whole
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
+from lrlab._once import warn_once
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -95,6 +96,7 @@ class LearningCurve:
         return cls(meta["task"], sizes, tuple(SweepResult.load(out / f"size{s}") for s in sizes))
 
 
+@warn_once()
 def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
                    callbacks: Sequence = (), **settings: object) -> LearningCurve:
     """Sweep ``task`` on nested subsets of its training data, one sweep per size.

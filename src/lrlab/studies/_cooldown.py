@@ -26,6 +26,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
+from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded, margin, mean_se
 from lrlab.schedules import CooldownShape, parse_schedule
 from lrlab.tasks import Task
@@ -58,6 +59,7 @@ def _fork_points(at: Sequence[float], epochs: int) -> tuple[tuple[float, ...], i
     return points, first
 
 
+@warn_once()
 def cooldown(task: Task, *, lr: float, at: Sequence[float] = (0.7, 0.8, 0.9),
              shapes: Sequence[str] = ("linear", "1-sqrt"),
              callbacks: Sequence[Callable[[EpochReport], None]] = (),

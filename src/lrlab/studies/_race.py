@@ -23,6 +23,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
+from lrlab._once import warn_once
 from lrlab.optim import RULES
 from lrlab.reproduce import Claim, claims_frame, graded, margin, mean_se
 from lrlab.tasks import Task
@@ -68,6 +69,7 @@ def parse_entry(text: str) -> tuple[str, list[float], dict[str, float]]:
     return name, lrs, hparams
 
 
+@warn_once()
 def race(task: Task, entries: Sequence[str], *,
          callbacks: Sequence[Callable[[EpochReport], None]] = (), **settings: Any
          ) -> RaceResult:

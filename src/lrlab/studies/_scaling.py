@@ -28,6 +28,7 @@ import pandas as pd
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
+from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded
 from lrlab.tasks import Task
 from lrlab.train import EpochReport, SweepResult, fit, validated
@@ -68,6 +69,7 @@ def optimum(lrs: Sequence[float], values: Sequence[float], higher: bool) -> tupl
     return best, best
 
 
+@warn_once()
 def scaling(task: Task, *, batch_sizes: Sequence[int], lrs: Sequence[float],
             callbacks: Sequence[Callable[[EpochReport], None]] = (), **settings: Any
             ) -> ScalingResult:

@@ -46,6 +46,7 @@ from torch import nn
 
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
+from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded
 from lrlab.studies._scaling import optimum
 from lrlab.tasks import Task
@@ -162,6 +163,7 @@ def coordinate_check(task: Task, widths: Sequence[int], *, lr: float, optimizer:
     return pd.DataFrame(rows)
 
 
+@warn_once()
 def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer: str = "adam",
           coord_lr: float | None = None, coord_steps: int = 5,
           callbacks: Sequence[Callable[[EpochReport], None]] = (), **settings: Any
