@@ -15,6 +15,7 @@ from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
 from lrlab.search._auto import (
     candidate_rates,
     held,
+    moved_down,
     moved_up,
     past_bottom,
     placement,
@@ -93,6 +94,53 @@ def test_moving_up_stays_under_the_largest_rate_reached() -> None:
     assert moved_up(1e-3, 10.0, 3) == [10.0, 3.16, 1.0]   # from the top of the range down
     assert moved_up(0.01, 1.0, 6) == [1.0, 0.316, 0.1, 0.0316]
     assert moved_up(1.0, 1.0, 4) == []
+
+
+def test_moving_down_only_when_the_lowest_rate_learned_alone_at_the_bottom() -> None:
+    t = pd.DataFrame({"lr": [0.1, 0.316, 1.0], "score": [0.76, 0.83, 0.5],
+                      "diverged": [False, False, True]})
+    common = {"higher_is_better": False, "chance": 0.83, "monitor": "loss", "n": 1000}
+    assert moved_down(t, 0.1, 3, **common) == [0.0316, 0.01, 0.00316]
+    assert moved_down(t, 0.1, 1, **common) == [0.0316]
+    assert moved_down(t, 0.316, 3, **common) == []                      # not the lowest
+    assert moved_down(t.assign(score=[0.76, 0.6, 0.5]), 0.1, 3, **common) == []  # 0.316 learned
+    assert moved_down(t.assign(score=[0.83, 0.83, 0.5]), 0.1, 3, **common) == []  # nor 0.1
+    unstable = t.assign(score=[0.76, 0.6, 0.5], stable=[True, False, False])
+    assert moved_down(unstable, 0.1, 2, **common) == [0.0316, 0.01]     # 0.316 never settled
+
+
+def test_a_race_that_learned_only_at_its_lowest_rate_moves_down(monkeypatch) -> None:
+    """Adam raced from 10 down (as a race placed without a clear descent from the largest
+    rate a range test reached is): every rate above 0.1 fails on a small ReLU regression,
+    0.1 learns. The race moves down half a decade at a time and picks below 0.1, with a
+    lower validation loss than any rate of the first race. Before, the refinement went a
+    quarter decade either side of 0.1 and the pick stayed at the bottom edge."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(8)
+    x = torch.randn(800, 8, generator=g)
+    y = x @ torch.randn(8, generator=g) + 0.3 * torch.randn(800, generator=g)
+    y = (y - y[:500].mean()) / y[:500].std()
+    task = Task(name="reg", train=Split(x[:500], y[:500]), val=Split(x[500:], y[500:]),
+                num_classes=None, loss=lambda o, t: (o.squeeze(-1) - t).square(),
+                monitor="loss", batch_size=25, epochs=14,
+                model=lambda: nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32),
+                                            nn.ReLU(), nn.Linear(32, 1)))
+    monkeypatch.setattr("lrlab.search._auto.candidate_rates",
+                        lambda bottom, reached, count: [10.0, 3.16, 1.0, 0.316, 0.1])
+    result = auto(task, optimizer="adam", seeds=1)
+    first, moved = result.evidence[0], result.evidence[1]
+    assert [float(v) for v in moved.members["lr"]] == [0.0316, 0.01, 0.00316]
+    assert "so the race moved down: 0.0316, 0.01, 0.00316" in result.explanation
+    assert result.lr < 0.1 / 3
+    loss = {float(lr): float(v) for race in result.evidence
+            for lr, v in zip(race.members["lr"], race.curve("loss", "val").min())}
+    assert loss[result.lr] < min(float(v) for v in first.curve("loss", "val").min())
+    assert not any("lowest rate searched" in w for w in result.warnings)
+    assert result.compute <= 16 * 14 * 0.10  # within a tenth of a 16-rate grid
 
 
 # --- the procedure on blobs ----------------------------------------------------------------

@@ -29,6 +29,9 @@ lowest validation loss, where that loss fell clearly below the untrained model's
 the rates), else the highest rate whose training loss still fell and ended near the untrained
 model's (:func:`falling`; a rate stuck above it is too high, however "stable"), else the
 lowest stable rate, with a warning that no rate learned in the budget and what to try.
+A race that learned only at its lowest rate, with the raced rate next above it failing,
+moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
+race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
 A pick whose raced neighbour above blew up (stable, then its training loss over twice the
 untrained model's at the end of its race or of the longer race) goes a quarter decade down
 (:func:`edge_moved`: the edge of stability moves down as the training goes on).
@@ -96,8 +99,8 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "edge_moved", "few_steps", "past_bottom",
-           "race_share", "races_allowed", "short_of_bottom", "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "edge_moved", "few_steps", "moved_down",
+           "past_bottom", "race_share", "races_allowed", "short_of_bottom", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -239,6 +242,46 @@ def moved_up(top: float, reached: float, count: int) -> list[float]:
     return [r for r in rates if r > top * 10 ** 0.25]
 
 
+def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: bool,
+               chance: float, monitor: str, n: int) -> list[float]:
+    """``count`` rates half a decade apart below ``lr`` when ``lr`` is the lowest rate raced
+    and the raced rate next above it failed (diverged, unstable or never beat chance, as
+    ``learned_mask`` reads them); empty otherwise: where a race that learned only at its
+    bottom moves to. The moved race costs what the refinement and the second-seed check
+    would have (``auto`` skips those that no longer fit its plan).
+
+    The race learned at its lowest rate alone, with a failure right above it: the rates
+    that train lie below the race, and a pick at its edge is the least bad of the rates
+    tried rather than a reading of where the best one is. Without a clear descent in the
+    range test the race starts at the largest rate the test reached, which for an adaptive
+    rule can be far above any that trains: a ReLU regression's Adam race of 10 down to 0.1
+    (its range test reached 10 without a clear descent) diverged at every rate but 0.1, and the pick 0.0562 left 10.5x the validation loss of the grid's best rate, 0.01
+    (moved down: 0.01 itself). The unseen table's deep sigmoid net with Adam had the same
+    race on two seeds (0.0562 -> 0.0316; 1.4 -> 1.0 and 1.8 points).
+
+    ``table`` has ``lr``, ``score``, ``diverged`` and optionally ``stable`` (see
+    :func:`~lrlab.search.choose`).
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 0.316, 1.0], "score": [0.76, 9e4, 5e8],
+        ...                   "diverged": [False, True, True]})
+        >>> moved_down(t, 0.1, 3, higher_is_better=False, chance=0.83, monitor="loss", n=1000)
+        [0.0316, 0.01, 0.00316]
+        >>> moved_down(t.assign(diverged=False, score=[0.76, 0.5, 5e8]), 0.1, 3,
+        ...            higher_is_better=False, chance=0.83, monitor="loss", n=1000)
+        []
+    """
+    t = table.sort_values("lr").reset_index(drop=True)
+    lrs = t["lr"].to_numpy(float)
+    if len(t) < 2 or not math.isclose(lrs[0], lr):
+        return []
+    ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
+                      noise=score_noise(chance, monitor, n))
+    if not ok[0] or ok[1]:
+        return []
+    return [float(f"{lr * 10 ** (-k / 2):.3g}") for k in range(1, count + 1)]
+
+
 def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -> float:
     """What every race of one auto run may cost together (full-training epochs).
 
@@ -366,6 +409,11 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
+    elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
+            (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
+            chance=race.chance, monitor=race.monitor, n=race.n):
+        race.down = down  # learned at its lowest rate alone: move the race down, once
+        choice = race.run(down)
     if not choice.learned:  # still nothing: a longer race of the stable rates
         choice = race.lengthen(allowed) or choice
         if race.longer:
@@ -486,6 +534,8 @@ class _Race:
         #: the longer races (:meth:`lengthen`): rates continued from a race's last epoch
         self.longer: list[SweepResult] = []
         self.horizon = epochs  # epochs the latest race's rates trained
+        #: the rates of a race moved down the range (``moved_down``), if any
+        self.down: list[float] = []
         #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
         #: trend bottom where it showed a clear descent; set by ``auto``)
         self.ceiling = math.inf
@@ -931,6 +981,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):
             text += _refined_text(extra, refined, race)
+        elif race.down and set(more) == set(race.down):
+            text += (f" Only the lowest rate learned, and the one above it failed, so the "
+                     f"race moved down: {rates_text(more)}: {_seen(extra, ranked(extra))}.")
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
