@@ -24,6 +24,7 @@ from lrlab.search._auto import (
     range_seeds,
     refine_rates,
     short_of_bottom,
+    short_on_loss,
     short_run,
 )
 from lrlab.search._confidence import scored_table
@@ -109,26 +110,31 @@ def test_moving_down_only_when_the_lowest_rate_learned_alone_at_the_bottom() -> 
     assert moved_down(unstable, 0.1, 2, **common) == [0.0316, 0.01]     # 0.316 never settled
 
 
+def _regression(seed: int = 8):
+    """A small MSE regression (a noisy linear target, two ReLU layers), ranked by its loss."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(800, 8, generator=g)
+    y = x @ torch.randn(8, generator=g) + 0.3 * torch.randn(800, generator=g)
+    y = (y - y[:500].mean()) / y[:500].std()
+    return Task(name="reg", train=Split(x[:500], y[:500]), val=Split(x[500:], y[500:]),
+                num_classes=None, loss=lambda o, t: (o.squeeze(-1) - t).square(),
+                monitor="loss", batch_size=25, epochs=14,
+                model=lambda: nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32),
+                                            nn.ReLU(), nn.Linear(32, 1)))
+
+
 def test_a_race_that_learned_only_at_its_lowest_rate_moves_down(monkeypatch) -> None:
     """Adam raced from 10 down (as a race placed without a clear descent from the largest
     rate a range test reached is): every rate above 0.1 fails on a small ReLU regression,
     0.1 learns. The race moves down half a decade at a time and picks below 0.1, with a
     lower validation loss than any rate of the first race. Before, the refinement went a
     quarter decade either side of 0.1 and the pick stayed at the bottom edge."""
-    import torch
-    from torch import nn
-
-    from lrlab.tasks import Split, Task
-
-    g = torch.Generator().manual_seed(8)
-    x = torch.randn(800, 8, generator=g)
-    y = x @ torch.randn(8, generator=g) + 0.3 * torch.randn(800, generator=g)
-    y = (y - y[:500].mean()) / y[:500].std()
-    task = Task(name="reg", train=Split(x[:500], y[:500]), val=Split(x[500:], y[500:]),
-                num_classes=None, loss=lambda o, t: (o.squeeze(-1) - t).square(),
-                monitor="loss", batch_size=25, epochs=14,
-                model=lambda: nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32),
-                                            nn.ReLU(), nn.Linear(32, 1)))
+    task = _regression()
     monkeypatch.setattr("lrlab.search._auto.candidate_rates",
                         lambda bottom, reached, count: [10.0, 3.16, 1.0, 0.316, 0.1])
     result = auto(task, optimizer="adam", seeds=1)
@@ -141,6 +147,18 @@ def test_a_race_that_learned_only_at_its_lowest_rate_moves_down(monkeypatch) -> 
     assert loss[result.lr] < min(float(v) for v in first.curve("loss", "val").min())
     assert not any("lowest rate searched" in w for w in result.warnings)
     assert result.compute <= 16 * 14 * 0.10  # within a tenth of a 16-rate grid
+
+
+def test_a_race_ranked_by_a_loss_says_how_short_it_was(found) -> None:
+    """A loss keeps falling through the training: a race of 2 of 14 epochs ranked by one
+    warns that the full training may order the rates otherwise; an accuracy race does not,
+    nor a race as long as the training."""
+    assert short_on_loss(2, 14, "accuracy") == "" and short_on_loss(14, 14, "loss") == ""
+    result = auto(_regression(), seeds=1, check=False)
+    said = [w for w in result.warnings if w.startswith("ranked by a loss after 2 of 14 epochs")]
+    assert result.race_epochs == 2 and len(said) == 1
+    assert "quarter decade either side for the full epochs" in said[0]
+    assert not any(w.startswith("ranked by a loss") for w in found.warnings)
 
 
 # --- the procedure on blobs ----------------------------------------------------------------
