@@ -263,9 +263,14 @@ def test_user_task_with_nan_inputs(capsys: pytest.CaptureFixture[str], user_modu
 
 
 def test_user_task_missing_function(capsys: pytest.CaptureFixture[str], user_module: str) -> None:
-    """--task mod:missing: exit 2, one line."""
+    """--task mod:missing: exit 2, one line saying the module has no such name (it said
+    'check that the module is importable', which it was); a constant: 'is an int'."""
     code, _, err = run(capsys, "sweep", "--task", f"{user_module}:missing", "-q")
-    assert "missing" in assert_bad_input(code, err)
+    line = assert_bad_input(code, err)
+    assert f"module {user_module} (" in line and "has no 'missing'" in line
+    assert "importable" not in line
+    code, _, err = run(capsys, "sweep", "--task", f"{user_module}:CONSTANT", "-q")
+    assert "'CONSTANT' is an int, not a function" in assert_bad_input(code, err)
 
 
 def test_out_is_an_existing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

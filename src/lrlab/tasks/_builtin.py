@@ -111,15 +111,19 @@ def _user_task(spec: str) -> Task:
     sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
-        factory = getattr(module, attr)
     except Exception as err:  # noqa: BLE001 - whatever the user's module raises on import
         raise LrlabError(f"cannot load user task {spec!r} ({type(err).__name__}: {err}); check "
                          "that the module is importable from here or on PYTHONPATH") from None
     finally:
         sys.path.remove(here)
+    factory = getattr(module, attr, None)
+    if factory is None:
+        raise LrlabError(f"user task {spec!r}: module {module_name} ({module.__file__}) has no "
+                         f"{attr!r}; name a function in it that returns lrlab.Task")
     if not callable(factory):
-        raise LrlabError(f"user task {spec!r}: {attr!r} is a {type(factory).__name__}, not a "
-                         "function returning lrlab.Task")
+        kind = type(factory).__name__
+        raise LrlabError(f"user task {spec!r}: {attr!r} is {'an' if kind[0] in 'aeiou' else 'a'} "
+                         f"{kind}, not a function returning lrlab.Task")
     try:
         task = factory()
     except LrlabError:
