@@ -8,6 +8,7 @@ path the population took, so a change in vmap coverage shows.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import pytest
@@ -480,3 +481,71 @@ def test_float_class_labels_from_a_loader_are_named_as_such() -> None:
         lrlab.sweep(task(y), lrs=[0.1])
     one_line(err, "float32: give them as integers (y.long())")
     assert lrlab.sweep(task(y.long()), lrs=[0.1]).monitor == "accuracy"
+
+
+class _Buckets(torch.utils.data.Sampler):
+    """Batches of examples of similar length, in a random order of batches: a text
+    pipeline's batch sampler (it indexes the whole dataset)."""
+
+    def __init__(self, lengths: list[int], size: int) -> None:
+        self.lengths, self.size = lengths, size
+
+    def __iter__(self):
+        order = sorted(range(len(self.lengths)), key=lambda i: self.lengths[i])
+        chunks = [order[i:i + self.size] for i in range(0, len(order), self.size)]
+        for j in torch.randperm(len(chunks)).tolist():
+            yield chunks[j]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.size)
+
+
+def _padded(items):
+    x = torch.zeros(len(items), 6)
+    for i, (row, _) in enumerate(items):
+        x[i, :len(row)] = row
+    return x, torch.tensor([y for _, y in items])
+
+
+class _Ragged(torch.utils.data.Dataset):
+    def __init__(self, n: int) -> None:
+        g = torch.Generator().manual_seed(n)
+        self.rows = [torch.randn(int(torch.randint(2, 7, (1,), generator=g)), generator=g)
+                     for _ in range(n)]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int):
+        return self.rows[i], int(self.rows[i][0] > 0)
+
+
+def test_a_subset_of_a_loader_with_its_own_batch_sampler_trains() -> None:
+    """A batch sampler that buckets by length cannot index a subset: auto's race subset was
+    rebuilt with batch_size=None, so the collate function got single examples ('string
+    indices must be integers', a bug in lrlab). The subset is read in shuffled batches of the
+    loader's mean batch size (120 examples in 15 batches: 8), seeded like any shuffle."""
+    data = _Ragged(120)
+    loader = DataLoader(data, batch_sampler=_Buckets([len(r) for r in data.rows], 8),
+                        collate_fn=_padded)
+    task = Task.from_loaders(lambda: nn.Linear(6, 2), loader,
+                             DataLoader(_Ragged(40), batch_size=20, collate_fn=_padded),
+                             loss=nn.CrossEntropyLoss(), epochs=1, labels=[y for _, y in data])
+    part = task.subset(48, seed=0)
+    assert part.train.batch_size == 8 and part.train_size == 48
+    runs = [lrlab.sweep(part, lrs=[0.1], seed=0) for _ in range(2)]
+    assert no_time(runs[0].records).equals(no_time(runs[1].records))
+
+
+def test_a_subset_of_a_weighted_sampler_loader_is_shuffled_not_read_in_order() -> None:
+    """A WeightedRandomSampler indexes the whole dataset, so a subset cannot keep it; it
+    was read in dataset order (a dataset sorted by class trained the race on one class
+    at a time). Now in shuffled batches of the loader's size."""
+    x = torch.randn(64, 3)
+    y = torch.arange(64) // 32  # sorted by class
+    sampler = torch.utils.data.WeightedRandomSampler(torch.ones(64), 64)
+    loader = DataLoader(TensorDataset(x, y), batch_size=16, sampler=sampler)
+    part = Task.from_loaders(lambda: nn.Linear(3, 2), loader, loader,
+                             loss=nn.CrossEntropyLoss()).subset(32, seed=0)
+    assert part.train.batch_size == 16
+    assert type(part.train.sampler) is torch.utils.data.RandomSampler

@@ -108,17 +108,31 @@ def num_examples(data: Any) -> int | None:
 
 def subset_of(data: Any, indices: Sequence[int]) -> Any:
     """``data`` restricted to the examples at ``indices``: a ``Subset`` of a map-style
-    dataset, or a ``DataLoader`` rebuilt over one with every setting kept."""
+    dataset, or a ``DataLoader`` rebuilt over one with every setting kept.
+
+    A sampler or batch sampler of the loader's own (weighted sampling, batches bucketed by
+    length) indexes the whole dataset, so the subset cannot keep it: it is read in shuffled
+    batches (lrlab seeds their order) of the loader's batch size, or, for a batch sampler,
+    of its mean batch size."""
     if not isinstance(data, DataLoader):
         return Subset(data, list(indices))
     own = loader_batch_size(data)
-    options = {"batch_size": own if own is not None else data.batch_size,
+    size = own if own is not None else data.batch_size
+    sampler = getattr(data.batch_sampler, "sampler", data.sampler)
+    shuffle = type(sampler) is not SequentialSampler
+    if own is None and data.batch_sampler is not None:  # a batch sampler of its own
+        try:
+            count = len(data.batch_sampler)
+        except TypeError:  # no length: one batch per 32 examples
+            count = 0
+        size = max(1, round(len(data.dataset) / count)) if count else 32
+        shuffle = True
+    options = {"batch_size": size,
                "num_workers": data.num_workers, "collate_fn": data.collate_fn,
                "pin_memory": data.pin_memory, "drop_last": _drop_last(data),
                "timeout": data.timeout, "worker_init_fn": data.worker_init_fn,
                "multiprocessing_context": data.multiprocessing_context,
-               "shuffle": type(getattr(data.batch_sampler, "sampler", data.sampler))
-               is RandomSampler}
+               "shuffle": shuffle}
     if data.num_workers > 0:
         options["prefetch_factor"] = data.prefetch_factor
     return DataLoader(Subset(data.dataset, list(indices)), **options)
