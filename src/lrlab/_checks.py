@@ -1,5 +1,5 @@
 """The checks every layer makes of user input, written once: whole numbers, finite numbers,
-and the paths results are written to.
+the paths results are written to, and a model whose parameters exist.
 
 Each check raises one :class:`~lrlab._errors.LrlabError` line naming the setting, what it
 must be and the value it got, and returns the value (as ``int``, ``float`` or ``Path``) so
@@ -20,10 +20,12 @@ import math
 import os
 from numbers import Integral, Real
 from pathlib import Path
+from typing import Any
 
 from lrlab._errors import LrlabError
 
-__all__ = ["is_number", "is_whole", "number", "out_dir", "out_file", "run_dir_free", "whole"]
+__all__ = ["is_number", "is_whole", "materialised", "number", "out_dir", "out_file",
+           "run_dir_free", "whole"]
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
 #: ``stage``/``confirm`` folders and the reproductions' ``results.json``): a folder with one
@@ -127,3 +129,27 @@ def out_file(out: str | os.PathLike, *, suffix: str | None = None,
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise LrlabError(f"cannot write into {path.parent}; choose a writable directory")
     return path
+
+
+def materialised(model: Any, what: str) -> None:
+    """Refuse a model with parameters not yet created (``nn.LazyLinear`` and the other lazy
+    modules size them at the first forward call, drawing their initial values then): lrlab
+    copies, counts and vectorises the weights before any batch, and every member must start
+    from the same ones. ``what`` names the model in the message.
+
+    Example:
+        >>> import torch
+        >>> materialised(torch.nn.Linear(2, 1), "the model")
+        >>> materialised(torch.nn.LazyLinear(1), "the model")
+        Traceback (most recent call last):
+        ...
+        lrlab._errors.LrlabError: the model has parameters not yet created (LazyLinear sizes them at its first call); give their sizes (nn.Linear(in_features, out_features)), or call the model once on an example batch where it is built
+    """
+    from torch.nn.parameter import UninitializedParameter
+
+    lazy = [type(m).__name__ for m in model.modules()
+            if any(isinstance(p, UninitializedParameter) for p in m.parameters(recurse=False))]
+    if lazy:
+        raise LrlabError(f"{what} has parameters not yet created ({lazy[0]} sizes them at its "
+                         "first call); give their sizes (nn.Linear(in_features, out_features)), "
+                         "or call the model once on an example batch where it is built")

@@ -549,3 +549,28 @@ def test_a_subset_of_a_weighted_sampler_loader_is_shuffled_not_read_in_order() -
                              loss=nn.CrossEntropyLoss()).subset(32, seed=0)
     assert part.train.batch_size == 16
     assert type(part.train.sampler) is torch.utils.data.RandomSampler
+
+
+def test_a_model_with_lazy_layers_is_one_line_and_the_fix_it_names_trains() -> None:
+    """nn.LazyLinear sizes its weights at the first call: sweep and find crashed 'Attempted
+    to use an uninitialized parameter' (a bug in lrlab, exit 1); both are one line naming
+    the fix, and calling the model once where it is built (the fix) trains."""
+    x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
+    data = DataLoader(TensorDataset(x, y), batch_size=16)
+
+    def lazy() -> nn.Module:
+        return nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.LazyLinear(3))
+
+    def built() -> nn.Module:
+        model = lazy()
+        model(x[:1])
+        return model
+
+    task = Task.from_loaders(lazy, data, data, loss=nn.CrossEntropyLoss(), epochs=1)
+    with pytest.raises(LrlabError, match=r"LazyLinear sizes them at its first call") as err:
+        lrlab.sweep(task, lrs=[0.1])
+    one_line(err, "call the model once on an example batch")
+    with pytest.raises(LrlabError, match=r"parameters not yet created"):
+        lrlab.find_lr(lazy(), nn.CrossEntropyLoss(), data)
+    runs = [lrlab.sweep(task.replace(model=built), lrs=[0.1, 0.01]) for _ in range(2)]
+    assert no_time(runs[0].records).equals(no_time(runs[1].records))  # same weights each time

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab._checks import is_number, is_whole
+from lrlab._checks import is_number, is_whole, materialised
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
@@ -100,6 +100,7 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
 def _trainable(model: nn.Module) -> list[nn.Parameter]:
     if not isinstance(model, nn.Module):
         raise LrlabError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+    materialised(model, "the model")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise LrlabError("the model has no trainable parameters (requires_grad=True): "

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrlab._checks import whole
+from lrlab._checks import materialised, whole
 from lrlab._errors import LrlabError
 from lrlab.data import (
     DEFAULT_TARGET_KEY,
@@ -226,6 +226,7 @@ class Task:
         if not isinstance(model, nn.Module):
             raise LrlabError(f"task {self.name!r}: the model function returned "
                              f"{type(model).__name__}, not a torch.nn.Module")
+        materialised(model, f"task {self.name!r}: the model")
         return model
 
     def replace(self, **changes) -> Task:
