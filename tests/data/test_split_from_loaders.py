@@ -8,6 +8,7 @@ failed on its first step.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -179,6 +180,28 @@ def test_classes_on_axis_1_with_num_classes_given_train_as_without(kind, monitor
     plain = Task(name="task", train=given.train, val=given.val, model=model, num_classes=2,
                  loss=given.loss, batch_size=30, epochs=EPOCHS)  # monitor: accuracy
     assert _records(lrlab.sweep(plain, lrs=LRS)) == _records(got)
+
+
+@pytest.mark.parametrize("kind", ["per-token (B, C, T)", "per-pixel (B, C, H, W)"])
+def test_range_test_takes_splits_with_classes_on_axis_1_as_a_sweep_does(kind) -> None:
+    """``range_test`` (``lrlab find``) checks such a task as the sweep's fit does, after it is
+    resolved to the data path (before, its check read the Split's raw outputs and refused a
+    task that sweeps train: "logits must be (K, B, C) with C=2 classes"); its curve is the
+    one of the same Splits without ``num_classes``, read off the outputs."""
+    from lrlab.search import range_test
+
+    x, y = _tokens() if kind.startswith("per-token") else _pixels()
+    model = _PerToken if kind.startswith("per-token") else (lambda: nn.Conv2d(2, 2, 1))
+    cut = len(x) * 3 // 4
+    kw = {"loss": nn.CrossEntropyLoss(), "epochs": EPOCHS, "batch_size": 30}
+    split = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]),
+                              num_classes=2, **kw)
+    read = Task.from_loaders(model, Split(x[:cut], y[:cut]), Split(x[cut:], y[cut:]), **kw)
+    got = range_test(split, steps=12, seed=1)
+    want = range_test(read, steps=12, seed=1)
+    assert len(got.lrs) == 12 and np.isfinite(got.val_accuracy).any()
+    assert got.losses.tolist() == want.losses.tolist()
+    assert np.array_equal(got.val_accuracy, want.val_accuracy, equal_nan=True)
 
 
 @pytest.mark.parametrize("kind", ["one-logit", "classes-on-axis-1"])

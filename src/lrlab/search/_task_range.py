@@ -178,13 +178,14 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was."""
-    from lrlab.train import check_fit, validated
+    from lrlab.train import check_fit, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
     if batch_size is not None:
         extra["batch_size"] = batch_size
     config = validated(lrs=[1.0], epochs=1, optimizer=optimizer, seed=seed, **extra)
-    check_fit(task, config.members(), config)
+    members = config.members()
+    check_fit(resolve_task(task, config, members), members, config)  # as fit checks it
 
 
 def _checked(task: Task, lr: float,
