@@ -12,7 +12,7 @@ from torch import nn
 
 from lrlab.metrics import LabelCounts
 from lrlab.search import assess, baseline, chance_score, choose, score_noise, setback
-from lrlab.tasks import Split, Task
+from lrlab.tasks import Split, Task, member_loss
 
 
 def table(lrs, scores, finals=None, diverged=None) -> pd.DataFrame:
@@ -321,3 +321,107 @@ def test_a_pick_not_raced_says_so_and_whose_margin_it_reads() -> None:
     assert moved.to_dict()["scored"] == 0.3 and raced.to_dict()["scored"] is None
     assert dataclasses.replace(moved, margin=math.nan, runner_up=math.nan).text() == (
         "not raced, its evidence 0.3's race: no other rate to compare")
+
+
+def _macro_f1(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A user's macro-F1 over the classes on the last axis (a batch's one value)."""
+    pred, f = out.argmax(-1), []
+    for c in range(out.shape[-1]):
+        tp = ((pred == c) & (y == c)).sum().float()
+        wrong = ((pred == c) & (y != c)).sum() + ((pred != c) & (y == c)).sum()
+        f.append(2 * tp / (2 * tp + wrong).clamp(min=1))
+    return torch.stack(f).mean()
+
+
+def _batched_f1(y: torch.Tensor, pred: int, size: int, classes: list[int]) -> float:
+    """sklearn's macro-F1 of always answering ``pred``, per batch of ``size``, weighted by
+    the batch's examples (as an evaluation averages a metric giving one value a batch)."""
+    from sklearn.metrics import f1_score
+
+    total = 0.0
+    for part in y.split(size):
+        answers = torch.full_like(part, pred)
+        total += len(part) * f1_score(part.numpy(), answers.numpy(), labels=classes,
+                                      average="macro", zero_division=0)
+    return total / len(y)
+
+
+def test_chance_of_a_classifiers_own_metric_is_its_value_on_majority_answers() -> None:
+    """A macro-F1 on 7% positives: always answering the majority class scores ~0.48, the
+    level a race's rates sat at; lrlab reads it as chance (it was 'not known' before)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 4, generator=g)
+    y = (x[:, 0] > 1.5).long()
+    task = Task(name="f1", train=Split(x[:200], y[:200]), val=Split(x[200:], y[200:]),
+                num_classes=2, model=lambda: nn.Linear(4, 2), metrics={"f1": _macro_f1},
+                monitor="f1")
+    base = baseline(task, 0)
+    assert math.isnan(base.untrained) and base.n == 100
+    assert base.chance == pytest.approx(_batched_f1(y[200:], 0, 100, [0, 1]), rel=1e-6)
+    # a loader of batches of 16 scores (and so chances) per batch, as the races score it
+    data = torch.utils.data.TensorDataset(x[200:], y[200:])
+    loader = task.replace(train=torch.utils.data.TensorDataset(x[:200], y[:200]),
+                          val=torch.utils.data.DataLoader(data, batch_size=16), batch_size=16)
+    on_loader = baseline(loader, 0)
+    assert on_loader.chance == pytest.approx(_batched_f1(y[200:], 0, 16, [0, 1]), rel=1e-6)
+    assert on_loader.chance != pytest.approx(base.chance, rel=1e-4)  # the batches differ
+
+
+def test_majority_answers_follow_the_models_own_output_layout() -> None:
+    """Classes on axis 1 (a tagger read as nn.CrossEntropyLoss reads it, with -100 padding
+    no class counts) and one binary logit against 0/1 floats: the metric sees outputs of
+    its model's own shape that answer the majority class."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(64, 5, 6, generator=g)
+    y = torch.where(x[:, 0] > 1.0, 2, torch.where(x[:, 1] > 1.2, 1, 0))  # (B, 6): 0 mostly
+    y[:, -1] = -100
+    seen = []
+
+    def tagged_accuracy(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(out.shape))
+        keep = t != -100
+        return (out.argmax(1)[keep] == t[keep]).float().mean()
+
+    data = torch.utils.data.TensorDataset(x, y)
+    task = Task(name="tags", train=data, val=torch.utils.data.DataLoader(data, batch_size=64),
+                model=lambda: nn.Conv1d(5, 3, 1), loss=member_loss(nn.CrossEntropyLoss()),
+                metrics={"tagged": tagged_accuracy}, monitor="tagged", batch_size=16)
+    base = baseline(task, 0)
+    kept = y[:, :-1]
+    major = int(torch.bincount(kept.flatten()).argmax())
+    assert base.chance == pytest.approx(float((kept == major).double().mean()), rel=1e-6)
+    assert seen[-1][1:] == (3, 6)                       # (B, C, T): the model's layout
+    # one logit per example under BCEWithLogits: the majority class 1 answered by +MARGIN
+    xb = torch.randn(80, 3, generator=g)
+    yb = (xb[:, :1] > -1.0).float()                     # (B, 1), ~84% ones
+
+    def recall_of_zeros(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        said = torch.sigmoid(out.reshape(-1)) > 0.5
+        zeros = t.reshape(-1) == 0
+        return (~said & zeros).sum() / zeros.sum().clamp(min=1)
+
+    pair = torch.utils.data.TensorDataset(xb, yb)
+    binary = Task(name="bin", train=pair, val=torch.utils.data.DataLoader(pair, batch_size=80),
+                  model=lambda: nn.Linear(3, 1), loss=member_loss(nn.BCEWithLogitsLoss()),
+                  metrics={"zeros": recall_of_zeros}, monitor="zeros", batch_size=16)
+    assert baseline(binary, 0).chance == 0.0            # always 1: no zero recalled
+
+
+def test_chance_of_an_own_metric_stays_unknown_where_it_cannot_be_read() -> None:
+    """A metric that raises on constant answers, and a regression: chance is not known."""
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(40, 3, generator=g)
+    y = (x[:, 0] > 0.8).long()
+
+    def picky(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if float(out.std()) > 1.0:
+            raise ValueError("constant outputs")
+        return (out.argmax(-1) == t).float()
+
+    task = Task(name="p", train=Split(x, y), val=Split(x, y), num_classes=2,
+                model=lambda: nn.Linear(3, 2), metrics={"picky": picky}, monitor="picky")
+    assert math.isnan(baseline(task, 0).chance)
+    reg = Task(name="r", train=Split(x, x[:, 0]), val=Split(x, x[:, 0]), num_classes=None,
+               model=lambda: nn.Linear(3, 1), loss=lambda out, t: (out.squeeze(-1) - t).square(),
+               metrics={"mae": lambda out, t: (out.squeeze(-1) - t).abs()}, monitor="mae")
+    assert math.isnan(baseline(reg, 0).chance)

@@ -1,6 +1,6 @@
 """A search on a task of tensors ranked by one of its own metrics (``metrics=``,
-``monitor=``): the race ranks by it, and chance is not checked (no score of lrlab's own to
-compare with)."""
+``monitor=``): the race ranks by it, and on a regression chance is not checked (no score of
+lrlab's own to compare with; a classifier's is its value on majority answers)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
   :func:`score_splits` scores several splits (an epoch's training and validation data) in
   one pass.
 * :func:`score_noise`, :data:`LEARNED`: the noise of one validation score, and how many
-  such units above chance count as learned.
+  such units above chance count as learned; :func:`majority_outputs`: a classifier's
+  outputs always answering one class, on which chance of any other metric is read.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from lrlab.metrics._classification import (
     sse,
 )
 from lrlab.metrics._epoch import EpochMetrics
-from lrlab.metrics._noise import LEARNED, LabelCounts, score_noise
+from lrlab.metrics._noise import LEARNED, MARGIN, LabelCounts, majority_outputs, score_noise
 from lrlab.metrics._splits import score_splits
 
 __all__ = [
     "LEARNED",
+    "MARGIN",
     "NARROW_CLASSES",
     "AucCounts",
     "EpochMetrics",
@@ -40,6 +42,7 @@ __all__ = [
     "cross_entropy",
     "grad_norm",
     "keras_thresholds",
+    "majority_outputs",
     "roc_auc_keras",
     "score_noise",
     "score_splits",

@@ -5,7 +5,9 @@ score must beat it to count.
 :class:`~lrlab.metrics.EpochMetrics` while it scores them): always answering the most
 common class scores its share of the scored positions in accuracy (``1 -`` that in error).
 Counted during evaluation, it is known for any data lrlab can score: tensors, or a
-Dataset whose labels only ``__getitem__`` gives.
+Dataset whose labels only ``__getitem__`` gives. For any other metric of a classifier (a
+task's own, such as a macro-F1) chance is its value on :func:`majority_outputs`: the model's
+outputs replaced by ones that always answer that class (:func:`lrlab.train.untrained`).
 
 **Noise** of a score: for a share (accuracy, error, AUC) on ``n`` examples the binomial
 standard error ``sqrt(p (1 - p) / n)``, with ``p`` clipped to ``[0.02, 0.98]`` (a share at 0
@@ -21,12 +23,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["LEARNED", "LabelCounts", "score_noise"]
+import torch
+from torch import Tensor
+
+__all__ = ["LEARNED", "MARGIN", "LabelCounts", "majority_outputs", "score_noise"]
 
 #: A score learned when it beats chance by this many noise units.
 LEARNED = 2.0
 
 _SHARES = ("accuracy", "error", "auc")
+
+#: How far :func:`majority_outputs` puts every other class below the majority class.
+MARGIN = 20.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,13 @@ class LabelCounts:
             return math.nan
         return max(self.counts) / self.positions
 
+    def majority(self) -> int | None:
+        """The most common class (the first of those tied); ``None`` when no classes were
+        scored (not a classifier)."""
+        if not self.counts or not self.positions:
+            return None
+        return self.counts.index(max(self.counts))
+
     def chance(self, monitor: str | None) -> float:
         """``monitor``'s value for always answering the most common class: accuracy is
         :meth:`majority_share`, error ``1 -`` it; ``nan`` for any other monitor (what
@@ -68,6 +83,36 @@ class LabelCounts:
         if monitor == "accuracy":
             return share
         return 1 - share if monitor == "error" else math.nan
+
+
+def majority_outputs(shape: torch.Size | tuple[int, ...], majority: int, class_axis: int, *,
+                     dtype: torch.dtype = torch.float32, device: torch.device | str | None = None
+                     ) -> Tensor:
+    """One model's outputs of ``shape`` that always answer class ``majority`` by a large
+    margin: :data:`MARGIN` below it for every other class, the majority class at 0 (so they
+    are logits and log-probabilities at once: softmax and exp give it probability
+    ``1 - (C - 1) e^-20``; argmax gives it).
+
+    Args:
+        shape: the shape of one model's outputs (``(B, C)``, ``(B, ..., C)``, ``(B, C, ...)``).
+        majority: the class to answer.
+        class_axis: where the classes lie: ``-1`` (last), ``1`` (``(B, C, ...)``, what
+            ``nn.CrossEntropyLoss`` takes per pixel) or ``0`` for one binary logit per
+            example (``(B,)`` or ``(B, 1)``): ``+MARGIN`` for class 1, ``-MARGIN`` for 0.
+
+    Example:
+        >>> majority_outputs((2, 3), 1, -1)
+        tensor([[-20.,   0., -20.],
+                [-20.,   0., -20.]])
+        >>> majority_outputs((2,), 0, 0)
+        tensor([-20., -20.])
+    """
+    if class_axis == 0:
+        return torch.full(tuple(shape), MARGIN if majority == 1 else -MARGIN, dtype=dtype,
+                          device=device)
+    out = torch.full(tuple(shape), -MARGIN, dtype=dtype, device=device)
+    out.select(class_axis, majority).zero_()
+    return out
 
 
 def score_noise(score: float, monitor: str, n: int) -> float:

@@ -1066,8 +1066,12 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
 def _chance_text(base: Baseline) -> str:
     """What a rate had to beat, in words."""
     if not math.isfinite(base.chance):
-        return ("Chance is not known here (the task's own metric), so every finite score "
-                "counts as learned.")
+        return ("Chance is not known here (the task's own metric, on a model that is no "
+                "classifier or that the metric cannot score always answering the majority "
+                "class), so every finite score counts as learned.")
+    if not math.isfinite(base.untrained):
+        return (f"Chance is {base.chance:.4f}, the task's own metric on always answering "
+                "the majority class.")
     if base.chance == base.untrained:
         return f"The untrained model scores {base.chance:.4f} (chance)."
     return (f"Chance is {base.chance:.4f}, always answering the majority class (the untrained "

@@ -9,7 +9,8 @@ search result carries:
 * **chance**: the score of a model that learned nothing (:func:`baseline`): the untrained
   model's validation score, and for accuracy at least the largest class's share of the
   validation targets (counted as that evaluation scored them, so labels that only a
-  Dataset's ``__getitem__`` gives count too), for AUC at least 0.5.
+  Dataset's ``__getitem__`` gives count too), for AUC at least 0.5; for a classifier's own
+  metric (a macro-F1), its value on outputs that always answer the majority class.
 * **noise** of a score ``s`` on ``n`` validation examples (counted by the same evaluation;
   :func:`lrlab.metrics.score_noise`, re-exported here): for a share (accuracy, error, AUC)
   the binomial standard error ``sqrt(p (1 - p) / n)`` with ``p`` clipped to
@@ -58,8 +59,11 @@ class Baseline:
 
     Attributes:
         untrained: the untrained model's validation monitor (``nan`` when the monitor is
-            one of the task's own metrics: chance is then not checked).
-        chance: the score a rate must beat to have learned (:func:`chance_score`).
+            one of the task's own metrics).
+        chance: the score a rate must beat to have learned (:func:`chance_score`); for
+            one of the task's own metrics, its value on outputs that always answer the
+            majority class (:attr:`lrlab.train.Untrained.majority`), ``nan`` (not checked)
+            when the model is no classifier or the metric cannot score such outputs.
         n: validation examples scored: what the noise of a score counts.
     """
 
@@ -83,8 +87,11 @@ def baseline(task: Task, seed: int) -> Baseline:
     scored = untrained(task, seed)
     # a loader task not yet resolved: the monitor its first batch gives (see lrlab.train)
     monitor = task.monitor or ("accuracy" if "accuracy" in scored.metrics else "loss")
-    score = math.nan if monitor in task.metrics else scored.metrics.get(monitor, math.nan)
-    return Baseline(score, chance_score(monitor, score, scored.labels), scored.labels.examples)
+    n = scored.labels.examples
+    if monitor in task.metrics:  # the task's own: its value on majority answers, if known
+        return Baseline(math.nan, scored.majority.get(monitor, math.nan), n)
+    score = scored.metrics.get(monitor, math.nan)
+    return Baseline(score, chance_score(monitor, score, scored.labels), n)
 
 
 def chance_score(monitor: str, untrained: float, labels: LabelCounts) -> float:

@@ -215,8 +215,9 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
         f"Trained {len(lrs)} rates ({rates_text(lrs)}) for {p.epochs} epochs on "
         f"{examples(p.task)} training examples, from one set of initial weights, and scored "
         f"each by its best validation {result.monitor}; "
-        + (f"a rate must beat the untrained model ({confidence.chance:.4f}) by twice the "
-           "noise, and " if math.isfinite(confidence.chance) else "")
+        + (f"a rate must beat chance ({confidence.chance:.4f}: the untrained model, or "
+           "always answering the majority class) by twice the noise, and "
+           if math.isfinite(confidence.chance) else "")
         + f"a lower rate within the noise of the best takes the tie. {_seen(result, scores)}."
         f" So lr={rate(lr)}.")
     return GridResult(lr=lr, evidence=(result,), explanation=confidence.explained(explanation),

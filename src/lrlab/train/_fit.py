@@ -7,7 +7,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
@@ -32,8 +32,10 @@ from lrlab.train._checkpoint import Checkpoint, checkpoint_due
 from lrlab.train._config import Member, SweepConfig
 from lrlab.train._loader import (
     Mean,
+    Scored,
     _with_logits,
     evaluate_data,
+    majority_levels,
     member_metric,
     probe,
     train_epoch_data,
@@ -184,17 +186,22 @@ class Untrained:
         metrics: every validation metric, as :func:`fit` records them after an epoch.
         labels: the validation targets scored (:class:`~lrlab.metrics.LabelCounts`): the
             majority class's level and the examples behind every score.
+        majority: on a classifier, each of the task's own metrics on outputs that always
+            answer the majority class (:func:`~lrlab.metrics.majority_outputs`): its chance
+            level; a metric that raised on them or gave no finite value is left out.
     """
 
     metrics: dict[str, float]
     labels: LabelCounts
+    majority: dict[str, float] = field(default_factory=dict)
 
 
 def untrained(task: Task, seed: int = 0) -> Untrained:
     """``task``'s model as initialised from ``seed``, scored on the validation set on the
     CPU as :func:`fit` scores it after an epoch (every output layout it reads, the task's
     own metrics included): what a rate that learned nothing scores, and the targets it was
-    scored on (the majority class, from labels only ``__getitem__`` gives too).
+    scored on (the majority class, from labels only ``__getitem__`` gives too), and on a
+    classifier the task's own metrics on answers of that class (:attr:`Untrained.majority`).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -209,6 +216,8 @@ def untrained(task: Task, seed: int = 0) -> Untrained:
         config = config.model_copy(update={"batch_size": task.train_size})
         plan = plan_run(task, config, members)
     device, dtype = torch.device("cpu"), torch.float32
+    own = {name: Scored(fn) for name, fn in task.metrics.items()}
+    task = task.replace(metrics=own) if own else task
     if task.in_memory:
         feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device,
                                                     dtype)
@@ -216,10 +225,15 @@ def untrained(task: Task, seed: int = 0) -> Untrained:
         feed = _DataFeed(task, members, plan, device, dtype)
         task = feed.task
     pop = _population(task, members, config, device, dtype, plan.batch_size)
+    for metric in own.values():
+        metric.calls.clear()  # the probe's training batch is no validation batch
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         values, scored = feed.evaluate(pop, config.eval_batch_size)
-    return Untrained({name: float(v[0]) for name, v in values.items()}, scored.labels())
+        labels = scored.labels()
+        levels = majority_levels(task, own, labels.majority(),
+                                 getattr(feed, "class_axis", -1))
+    return Untrained({name: float(v[0]) for name, v in values.items()}, labels, levels)
 
 
 def _initial_models(task: Task, members: Sequence[Member]) -> list[torch.nn.Module]:

@@ -38,12 +38,12 @@ from lrlab.data import (
     split_batch,
     to_device,
 )
-from lrlab.metrics import EpochMetrics, cross_entropy
+from lrlab.metrics import EpochMetrics, cross_entropy, majority_outputs
 from lrlab.population import Population, member_losses
 from lrlab.tasks import Task
 
-__all__ = ["Mean", "Probe", "evaluate_data", "first_loss", "mean_loss", "member_metric",
-           "one_model_loss", "probe",
+__all__ = ["Mean", "Probe", "Scored", "evaluate_data", "first_loss", "majority_levels",
+           "mean_loss", "member_metric", "one_model_loss", "probe",
            "train_epoch_data"]
 
 
@@ -508,6 +508,48 @@ class Mean:
 
     def value(self) -> Tensor:
         return self.sum / self.count if self.count else self.sum.fill_(math.nan)
+
+
+class Scored:
+    """A task's own metric that keeps what each call scored (the outputs' shape and dtype,
+    the targets), to be scored again on majority answers (:func:`majority_levels`)."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+        self.calls: list[tuple[torch.Size, torch.dtype, Any]] = []
+
+    def __call__(self, outputs: Tensor, targets: Any) -> Any:
+        self.calls.append((outputs.shape, outputs.dtype, targets))
+        return self.fn(outputs, targets)
+
+
+@torch.no_grad()
+def majority_levels(task: Task, scored: dict[str, Scored], majority: int | None,
+                    class_axis: int = -1) -> dict[str, float]:
+    """Each metric of ``scored`` on the outputs of a model that always answers class
+    ``majority`` (:func:`~lrlab.metrics.majority_outputs`, in the layout of the outputs
+    it saw; ``class_axis``: :attr:`Probe.class_axis`), over the same batches and averaged
+    as an evaluation averages it: chance for a classifier's own metric. Left out: every
+    metric when ``majority`` is ``None`` (not a classifier), a metric that raises on such
+    outputs or gives no finite value."""
+    if majority is None:
+        return {}
+    levels = {}
+    for name, metric in scored.items():
+        total = Mean(1, torch.device("cpu"))
+        try:
+            for shape, dtype, targets in metric.calls:  # one call per member and batch
+                device = targets.device if isinstance(targets, Tensor) else None
+                outputs = majority_outputs(shape, majority, class_axis, dtype=dtype,
+                                           device=device)
+                total.add(member_metric(task, name, metric.fn, outputs.unsqueeze(0),
+                                        targets).cpu())
+        except Exception:  # noqa: BLE001 - a user's metric that cannot score such outputs
+            continue
+        value = float(total.value()[0])
+        if math.isfinite(value):
+            levels[name] = value
+    return levels
 
 
 @torch.no_grad()
