@@ -544,7 +544,7 @@ def majority_levels(task: Task, scored: dict[str, Scored], majority: int | None,
                                            device=device)
                 total.add(member_metric(task, name, metric.fn, outputs.unsqueeze(0),
                                         targets).cpu())
-        except Exception:  # noqa: BLE001 - a user's metric that cannot score such outputs
+        except Exception:  # noqa: BLE001, S112 - a metric that cannot score such outputs
             continue
         value = float(total.value()[0])
         if math.isfinite(value):
