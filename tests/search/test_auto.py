@@ -14,6 +14,7 @@ from lrlab._errors import LrlabError
 from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
 from lrlab.search._auto import (
     candidate_rates,
+    caught_up,
     held,
     moved_down,
     moved_up,
@@ -872,3 +873,71 @@ def test_a_rate_unstable_in_its_race_counts_as_failed_above_the_pick() -> None:
     assert _failed_above(t, 0.16, 0.509, **common) == [1.6]
     unstable = t.assign(stable=[True, True, False, True])
     assert _failed_above(unstable, 0.16, 0.509, **common) == [0.5, 1.6]
+
+
+def test_a_lower_neighbour_that_trained_as_fast_is_the_pick_on_a_share() -> None:
+    """The rate a quarter decade below the pick takes it when both learned and its training
+    loss ended the race no higher (within 1%): the pick's lead then rests on a noisy best
+    score, not on faster training. Only SGD-like races ranked by a share."""
+    t = pd.DataFrame({"lr": [0.1, 0.316, 0.562, 1.0, 1.78],
+                      "score": [0.33, 0.40, 0.43, 0.48, 0.37],
+                      "diverged": [False] * 5, "stable": [True] * 5,
+                      "last": [0.95, 0.86, 0.837, 0.847, 0.90]})
+    common = {"higher_is_better": True, "chance": 0.26, "monitor": "accuracy", "n": 1000}
+    assert caught_up(t, 1.0, **common) == 0.562
+    assert caught_up(t.assign(last=[0.95, 0.86, 0.855, 0.847, 0.90]), 1.0, **common) == 0.562
+    assert math.isnan(caught_up(t.assign(last=[0.95, 0.86, 0.856, 0.847, 0.90]), 1.0,
+                                **common))                      # 1.06% higher: slower
+    assert math.isnan(caught_up(t, 1.0, **common, walk="down"))  # an adaptive rule's race
+    assert math.isnan(caught_up(t, 1.0, **{**common, "monitor": "loss"}))  # a loss
+    assert math.isnan(caught_up(t.assign(score=[0.33, 0.40, 0.27, 0.48, 0.37]), 1.0,
+                                **common))                      # the lower one at chance
+    assert math.isnan(caught_up(t.assign(stable=[True, True, False, True, True]), 1.0,
+                                **common))                      # the lower one unstable
+    assert math.isnan(caught_up(t[t["lr"] != 0.562], 1.0, **common))  # half a decade below
+    assert math.isnan(caught_up(t, 0.1, **common))               # nothing raced below
+    assert math.isnan(caught_up(t.drop(columns="last"), 1.0, **common))
+
+
+def _deep_tanh_task():
+    """Six tanh layers of 16 (PyTorch's default initialisation), 4 classes of a noisy linear
+    score in 10 features, 600 training and 400 validation rows, 20 epochs."""
+    import itertools
+
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 10, generator=g)
+    y = (x @ torch.randn(10, 4, generator=g) + 0.5 * torch.randn(1000, 4, generator=g)).argmax(1)
+
+    def model() -> nn.Module:
+        sizes = [10] + [16] * 6
+        layers = [m for a, b in itertools.pairwise(sizes) for m in (nn.Linear(a, b), nn.Tanh())]
+        return nn.Sequential(*layers, nn.Linear(16, 4))
+
+    return Task(name="deep-tanh", train=Split(x[:600], y[:600]), val=Split(x[600:], y[600:]),
+                num_classes=4, model=model, batch_size=32, epochs=20)
+
+
+def test_a_race_winner_that_no_longer_trained_faster_gives_way_to_its_lower_neighbour() -> None:
+    """A deep tanh net, seed 3: 1 led the 3-epoch race (68% against 53.5% at 0.562), but
+    0.562's training loss ended it lower (0.62 of the untrained model's against 0.71).
+    Over the full 20 epochs 0.562 reached 87.3%, 1 83.0% (seeds 0, 2 and 5 the same way:
+    0.562 ahead by 14.8, 6.5 and 1.8 points)."""
+    from lrlab.search._confidence import HOLD
+
+    result = auto(_deep_tanh_task(), seed=3)
+    said = "the higher rate no longer trained faster, so the lower"
+    assert said in result.explanation
+    higher = float(result.explanation.split(said)[0].rsplit(". ", 1)[1].split(" scored")[0])
+    assert math.isclose(result.lr, refine_rates(higher)[1], rel_tol=0.01)
+    raced = [float(v) for e in result.evidence for v in e.members["lr"]]
+    assert result.lr in raced and higher in raced
+    rows = result.scores.set_index("lr")  # what the rule read: ranked first, trained slower
+    assert rows.loc[higher, "best_val_accuracy"] > rows.loc[result.lr, "best_val_accuracy"]
+    assert rows.loc[result.lr, "final_train_loss"] <= HOLD * rows.loc[higher, "final_train_loss"]
+    assert "took the lower rate, which trained as fast" in result.verdict()
+    assert "a tie:" not in result.verdict()  # no tie took it

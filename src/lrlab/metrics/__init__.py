@@ -28,13 +28,21 @@ from lrlab.metrics._classification import (
     sse,
 )
 from lrlab.metrics._epoch import EpochMetrics
-from lrlab.metrics._noise import LEARNED, MARGIN, LabelCounts, majority_outputs, score_noise
+from lrlab.metrics._noise import (
+    LEARNED,
+    MARGIN,
+    SHARES,
+    LabelCounts,
+    majority_outputs,
+    score_noise,
+)
 from lrlab.metrics._splits import score_splits
 
 __all__ = [
     "LEARNED",
     "MARGIN",
     "NARROW_CLASSES",
+    "SHARES",
     "AucCounts",
     "EpochMetrics",
     "LabelCounts",

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["LEARNED", "MARGIN", "LabelCounts", "majority_outputs", "score_noise"]
+__all__ = ["LEARNED", "MARGIN", "SHARES", "LabelCounts", "majority_outputs", "score_noise"]
 
 #: A score learned when it beats chance by this many noise units.
 LEARNED = 2.0
 
-_SHARES = ("accuracy", "error", "auc")
+#: Monitors that are a share of the validation examples (binomial noise; bounded, so rates
+#: below the best level off at the same share rather than trailing it as a loss does).
+SHARES = ("accuracy", "error", "auc")
 
 #: How far :func:`majority_outputs` puts every other class below the majority class.
 MARGIN = 20.0
@@ -124,7 +126,7 @@ def score_noise(score: float, monitor: str, n: int) -> float:
     """
     if not math.isfinite(score):
         return math.inf
-    if monitor in _SHARES:
+    if monitor in SHARES:
         p = min(max(score, 0.02), 0.98)
         return math.sqrt(p * (1 - p) / n)
     return abs(score) / math.sqrt(n)

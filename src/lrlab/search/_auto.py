@@ -18,7 +18,10 @@ costs a full training per rate. :func:`auto` spends a little of each:
 The pick among raced rates (``_Race``): a rate must beat chance and be stable (its training
 or validation loss came back to within 5% of the untrained model's at some epoch). Ties
 within the noise walk up for SGD-like rules, with a band widened by the race's own
-epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``).
+epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``). After the second-seed
+check, an SGD-like race ranked by a share (accuracy) gives the pick to the raced rate a quarter
+decade below it when that rate learned and its training loss ended the race no higher (within
+1%): the higher rate no longer trained faster (:func:`caught_up`).
 
 **Nothing learned** is no ranking. The race first moves up the range (when the test reached
 higher rates), then runs longer: the stable rates continue from where they stopped, the
@@ -64,6 +67,7 @@ import pandas as pd
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
+from lrlab.metrics import SHARES
 from lrlab.search._common import (
     Callback,
     Plan,
@@ -74,6 +78,7 @@ from lrlab.search._common import (
     rates_text,
 )
 from lrlab.search._confidence import (
+    HOLD,
     LEARNED,
     NEIGHBOUR,
     Baseline,
@@ -99,9 +104,9 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "edge_moved", "few_steps", "moved_down",
-           "past_bottom", "race_share", "races_allowed", "short_of_bottom", "short_on_loss",
-           "short_run"]
+__all__ = ["AutoResult", "auto", "candidate_rates", "caught_up", "edge_moved", "few_steps",
+           "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
+           "short_on_loss", "short_run"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -433,6 +438,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         else:
             checked = race.check(choice)
     lr = checked[0] if checked else choice.lr
+    caught = (race.caught_up(lr) if choice.learned and not race.longer
+              and not (checked and checked[0] != choice.lr) else None)
+    if caught is not None:
+        lr = caught[0]
     alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
                   monitor=race.monitor, n=race.n) if choice.learned and not race.longer
              else math.nan)
@@ -476,6 +485,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(
             confidence, lr=lr, scored=edge_lr, warnings=tuple(filter(pick, confidence.warnings)),
             notes=tuple(filter(pick, confidence.notes)))
+    if caught is not None:  # behind the race's best for a reason, not a tie
+        confidence = dataclasses.replace(
+            confidence, behind="took the lower rate, which trained as fast (see the explanation)")
     if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
         dear = (f"this search cost {compute:.3g} member-epochs, more than training its "
                 f"{candidates} candidates for the full {p.epochs} epoch(s) would "
@@ -485,7 +497,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) else None,
-                    edge=(above, edge_lr) if math.isfinite(above) else None)
+                    edge=(above, edge_lr) if math.isfinite(above) else None,
+                    caught=caught[1] if caught is not None else None)
     text = confidence.explained(text)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
@@ -740,6 +753,22 @@ class _Race:
             return below, f"{seen}: {rate(choice.lr)} did not hold, so the lower {rate(below)}"
         return choice.lr, seen
 
+    def caught_up(self, lr: float) -> tuple[float, str] | None:
+        """The raced rate a quarter decade below ``lr`` and what was seen, when it trained as
+        fast (:func:`caught_up`); None otherwise."""
+        t = self.table()
+        low = caught_up(t, lr, higher_is_better=self.higher, chance=self.chance,
+                        monitor=self.monitor, n=self.n, walk=self.walk)
+        if not math.isfinite(low):
+            return None
+        lrs = t["lr"].to_numpy(float)
+        mine, other = (t[np.isclose(lrs, v)].iloc[0] for v in (lr, low))
+        return low, (f"{rate(lr)} scored {mine['score']:.4f} and {rate(low)} a quarter decade "
+                     f"below it {other['score']:.4f}, but {rate(low)}'s training loss ended the "
+                     f"race no higher ({other['last']:.4f} of the untrained model's, "
+                     f"{rate(lr)} {mine['last']:.4f}): the higher rate no longer trained "
+                     f"faster, so the lower {rate(low)}")
+
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
         c = assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
                    monitor=self.monitor, n=self.n, extra=extra)
@@ -777,6 +806,54 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
               for m, o in scores]
     slower = [not mp > op for mp, op in paces]  # a nan pace closes in on nothing
     return not (all(behind) and all(slower))
+
+
+
+
+def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
+              monitor: str, n: int, walk: str = "up", factor: float = HOLD) -> float:
+    """The raced rate a quarter decade below ``lr`` when it trained as fast; ``nan`` otherwise.
+
+    As fast: both learned (:func:`learned_mask`) and the lower rate's last training loss
+    (``last``, a share of the untrained model's) ended the race at most ``factor``
+    (:data:`HOLD`, 1%) above ``lr``'s. Only for an SGD-like race (``walk="up"``) ranked by a
+    share (:data:`~lrlab.metrics.SHARES`: accuracy, error, AUC).
+
+    The race ranks rates by a noisy best validation score; the training loss says whether a
+    higher rate still buys faster training. Where the rate a quarter decade lower already
+    trains as fast, the higher one's lead rests on the score's noise, and the higher rate
+    sits nearer the edge of stability, which moves down as the training goes on. On a share
+    the lower rate then loses little: rates below the best level off at about the same
+    share. (A deep tanh net: 1.0 led 0.562 after 3 of 20 epochs by 3 noise units of
+    accuracy with a training loss 1.3% higher, and lost 4.7 points over the full training
+    where 0.562 lost 0.3.) A loss does not level off: on an MSE regression the lower rate's
+    training loss ended the race below the pick's on all five seeds (0.86-0.98 of it), and
+    the lower rate lost 14-48% more over the full training, so a race ranked by a loss
+    keeps its pick.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.316, 0.562, 1.0], "score": [0.40, 0.43, 0.48],
+        ...                   "diverged": [False] * 3, "last": [0.86, 0.837, 0.847]})
+        >>> caught_up(t, 1.0, higher_is_better=True, chance=0.26, monitor="accuracy", n=1000)
+        0.562
+        >>> caught_up(t.assign(last=[0.86, 0.86, 0.847]), 1.0, higher_is_better=True,
+        ...           chance=0.26, monitor="accuracy", n=1000)  # 1.5% higher: slower
+        nan
+    """
+    if walk != "up" or monitor not in SHARES or "last" not in table:
+        return math.nan
+    t = table.sort_values("lr").reset_index(drop=True)
+    ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
+                      noise=score_noise(chance, monitor, n))
+    lrs, last = t["lr"].to_numpy(float), t["last"].to_numpy(float)
+    i = np.flatnonzero(np.isclose(lrs, lr))
+    below = np.flatnonzero((lrs < lr / (1 + 1e-9)) & (lrs >= lr / PAST_BOTTOM))
+    if not (len(i) and len(below)):
+        return math.nan
+    i, j = int(i[0]), int(below[-1])
+    if not (ok[i] and ok[j] and math.isfinite(last[i]) and math.isfinite(last[j])):
+        return math.nan
+    return float(lrs[j]) if last[j] <= factor * last[i] else math.nan
 
 
 #: A pick more than this factor above the bottom of the range test's loss trend lies past
@@ -995,7 +1072,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
              fewer: int | None = None, lone_lr: float | None = None,
-             edge: tuple[float, float] | None = None) -> str:
+             edge: tuple[float, float] | None = None, caught: str | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -1038,6 +1115,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  f"{rates_text(shaky)}.")
     if checked:
         text += f" Checked on a second seed: {checked[1]}."
+    if caught:
+        text += f" {caught}."
     if fewer:
         text += (f" The races ran on {examples(race.task)} rather than {fewer} examples: "
                  "the range test cost more than its share of the budget.")

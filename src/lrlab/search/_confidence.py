@@ -396,6 +396,8 @@ class Confidence:
         scored: for a pick that was never raced (``auto``'s move a quarter decade below a
             raced rate whose neighbour blew up), the raced rate whose margin, noise and
             runner-up these are; ``nan``: the pick's own.
+        behind: why a pick behind the best was taken, when no tie took it (``auto``: the
+            lower rate trained as fast); empty otherwise.
     """
 
     margin: float
@@ -406,6 +408,7 @@ class Confidence:
     lr: float = math.nan
     notes: tuple[str, ...] = field(default=())
     scored: float = math.nan
+    behind: str = ""
 
     @property
     def sure(self) -> bool:
@@ -424,6 +427,9 @@ class Confidence:
                     else "no other rate to compare")
         if not math.isfinite(self.margin):
             return f"the runner-up {self.runner_up:.3g} has no score"
+        if self.margin < 0 and self.behind:
+            return (f"{-self.margin:.4f} behind the best, {self.runner_up:.3g}, against noise "
+                    f"{self.noise:.4f}: {self.behind}")
         if self.margin < 0:
             side = ("lower " if self.lr < self.runner_up else "higher ") if math.isfinite(
                 self.lr) else ""
