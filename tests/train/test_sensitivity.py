@@ -37,6 +37,8 @@ def test_lower_is_better_and_open_edges() -> None:
     assert basin.describe() == "0.1 to 1 (at least 1.00 decades)"
     (basin,) = sensitivity(made(finals, monitor="loss"), tolerance=0.01).basins
     assert (basin.lo, basin.hi) == (1.0, 1.0) and basin.decades == 0
+    # one rate: it said "1 to 1 (at least 0.00 decades)"
+    assert basin.describe() == "only 1, at the edge of the rates swept"
 
 
 def test_median_over_seeds_counts_a_diverged_seed_as_worst() -> None:
@@ -102,6 +104,6 @@ def test_a_best_rate_that_ended_lower_is_named_beside_the_basin() -> None:
     run = dataclasses.replace(run, records=pd.concat([run.records, later], ignore_index=True))
     assert run.verdict().startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
     assert run.verdict().endswith(
-        "; good rates (final validation auc within 5% of the best, median over seeds): 1 to 1 "
-        "(at least 0.00 decades), around 1, the best final auc (0.8800), where 0.1 ended at "
+        "; good rates (final validation auc within 5% of the best, median over seeds): only 1, "
+        "at the edge of the rates swept, around 1, the best final auc (0.8800), where 0.1 ended at "
         "0.6000")

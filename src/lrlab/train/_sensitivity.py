@@ -66,10 +66,13 @@ class Basin:
     open_high: bool
 
     def describe(self) -> str:
-        """``0.01 to 0.3 (1.50 decades)``; ``at least`` when the basin is open."""
-        at_least = "at least " if (self.open_low or self.open_high) and len(self.rates) > 1 \
-            else ""
-        return f"{self.lo:.3g} to {self.hi:.3g} ({at_least}{self.decades:.2f} decades)"
+        """``0.01 to 0.3 (1.50 decades)``; ``at least`` when the basin is open; a basin of
+        one rate is ``only 0.1`` (``only 0.3, at the edge of the rates swept`` when open)."""
+        edge = (self.open_low or self.open_high) and len(self.rates) > 1
+        if self.lo == self.hi:
+            return f"only {self.lo:.3g}" + (", at the edge of the rates swept" if edge else "")
+        return f"{self.lo:.3g} to {self.hi:.3g} ({'at least ' if edge else ''}" \
+               f"{self.decades:.2f} decades)"
 
 
 @dataclass(frozen=True)
