@@ -941,3 +941,4 @@ def test_a_race_winner_that_no_longer_trained_faster_gives_way_to_its_lower_neig
     assert rows.loc[result.lr, "final_train_loss"] <= HOLD * rows.loc[higher, "final_train_loss"]
     assert "took the lower rate, which trained as fast" in result.verdict()
     assert "a tie:" not in result.verdict()  # no tie took it
+    assert "trained as fast" in result.confidence.to_dict()["behind"]  # the JSON says why

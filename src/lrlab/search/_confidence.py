@@ -448,7 +448,8 @@ class Confidence:
 
         return {"margin": plain(self.margin), "noise": plain(self.noise),
                 "runner_up": plain(self.runner_up), "chance": plain(self.chance),
-                "scored": plain(self.scored), "sure": self.sure, "warnings": list(self.warnings), "notes": list(self.notes)}
+                "scored": plain(self.scored), "behind": self.behind or None, "sure": self.sure,
+                "warnings": list(self.warnings), "notes": list(self.notes)}
 
     def explained(self, text: str) -> str:
         """``text`` (an explanation ending in a sentence) with the notes appended."""
