@@ -371,6 +371,9 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     r = range_test(task, validate=False, extend=True)
     assert len(calls) == 2 and "second test" in r.suggestion.why
     assert 10 ** 0.5 / 4 < r.suggestion.lr < 10 ** 0.8 / 4       # the break / 4, not the dip
+    # its margin is read from the break as well (was: the dip's turn-up, below the suggestion:
+    # 'lrlab find' printed '0.03x below where the loss turns up')
+    assert r.headroom.why == "where the loss broke upwards" and r.headroom.lr > r.suggestion.lr
     def dipped_unbroken(lrs):  # the same dip, and no break up to the end (10)
         loss, _ = dipped(lrs)
         u = np.log10(lrs)
@@ -381,6 +384,7 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     first_break = calls[1][0] * 1000
     assert "did not break up to 10" in r.suggestion.why
     assert r.suggestion.lr == pytest.approx(first_break / 4)        # the first test's break
+    assert r.headroom.lr == pytest.approx(first_break) and "first test" in r.headroom.why
     task, calls = fake_range_tests(monkeypatch, [flat, lambda x: dipped(x, depth=0.2)])
     firm = range_test(task, validate=False, extend=True)          # a firm descent is read
     assert "second test" not in firm.suggestion.why and firm.suggestion.lr < 0.03

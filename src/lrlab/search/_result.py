@@ -85,6 +85,9 @@ class RangeTestResult:
         steady: the stability check behind a flat curve's suggestion
             (:class:`~lrlab.search._steady.Steady`: rates below the break trained for a
             hundred steps), or None when none ran.
+        broke: where a flat curve's suggestion was read from when it was not read off this
+            curve's own shape (:func:`~lrlab.search.range_test` reads a shallow zoom that
+            came back to its start as flat, from where it broke), or None.
     """
 
     lrs: Array
@@ -107,6 +110,7 @@ class RangeTestResult:
     seeds: tuple[int, ...] = ()
     first: RangeTestResult | None = field(default=None, repr=False)
     steady: Steady | None = field(default=None, repr=False)
+    broke: Reading | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
@@ -232,6 +236,8 @@ class RangeTestResult:
             >>> 1.0 < r.headroom.lr < 4.0 and r.headroom.lr / r.suggestion.lr >= 3
             True
         """
+        if self.broke is not None:  # a flat curve's reading, not this curve's shape
+            return self.broke
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         if d is None:
             return Reading(math.nan, "too few steps to read the curve")

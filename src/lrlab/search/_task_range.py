@@ -157,9 +157,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         steps = f"a second test of {len(zoom.lrs)} steps from {zoom.lrs[0]:.3g}"
         if i is not None:
             again, where = float(zoom.lrs[i]), f"broke upwards at {zoom.lrs[i]:.3g} in {steps}"
+            room = Reading(again, "where the loss broke upwards")
         else:
             again, where = broke, (f"did not break up to {zoom.lrs[-1]:.3g} in {steps}; the "
                                    f"first test broke at {broke:.3g}")
+            room = Reading(again, "where the first test's loss broke upwards")
         why = (f"suggestion: the loss stayed flat (it {fell(d)}, {d.drop / d.noise:.1f}x its "
                f"noise {d.noise:.3g}, no descent that leads into the rise) and {where}, "
                f"/ {k:g}")
@@ -167,7 +169,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         if steady:  # how far below its break a network trains stably, no curve tells: try it
             lr, check, how = _checked(task, lr, args)
             why += how
-        return replace(zoom, suggestion=Reading(lr, why + ": weak evidence"), steady=check)
+        return replace(zoom, suggestion=Reading(lr, why + ": weak evidence"), steady=check,
+                       broke=room)
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
     # the first test's reading (a tenth of its break, or its weak descent) stands
     return result
