@@ -210,6 +210,11 @@ def _bad_tasks() -> dict:
             lambda: reg(model=_PairOut), "return the outputs alone from forward"),
         "a model returning .logits to a loss": (
             lambda: reg(model=_LogitsOut), "it holds logits: give loss=None"),
+        # no loss field: loss=None cannot help (it was suggested)
+        "a model returning logits alone in a dict to a loss": (
+            lambda: reg(model=_LogitsOnly),
+            "it holds logits but no loss: return the logits alone from forward, or give "
+            "loss=lrlab.search.model_loss"),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
         "a built model for its builder": (lambda: reg(model=nn.Linear(5, 1)),
                                           "model is a built Linear"),
@@ -250,6 +255,14 @@ class _LogitsOut(nn.Linear):  # a Hugging Face ModelOutput without a loss (no la
 
     def forward(self, x):
         return {"loss": None, "logits": super().forward(x)}
+
+
+class _LogitsOnly(nn.Linear):  # a dict of logits and no loss field at all
+    def __init__(self) -> None:
+        super().__init__(5, 1)
+
+    def forward(self, x):
+        return {"logits": super().forward(x)}
 
 
 class _DictOut(nn.Linear):

@@ -19,7 +19,7 @@ import inspect
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -266,12 +266,22 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
             "Task.from_loaders(..., loss=your_loss)")
 
 
+def _has_loss(out: Any) -> bool:
+    """Whether a model's output has a ``loss`` field (a mapping's key or an attribute), even
+    one that is ``None`` until the labels are given."""
+    return "loss" in out if isinstance(out, Mapping) else hasattr(out, "loss")
+
+
 def _not_a_tensor(out: Any) -> str:
     """Why a task's loss cannot take ``out``, and the fixes that fit it."""
     said = f"the model returned {type(out).__name__}, not a tensor for the task's loss"
     if output_logits(out) is not None:
-        return (f"{said}; it holds logits: give loss=None to train on the model's own .loss, "
-                "or return the logits alone from forward")
+        if _has_loss(out):  # a Hugging Face output: with the labels it computes its loss
+            return (f"{said}; it holds logits: give loss=None to train on the model's own "
+                    ".loss, or return the logits alone from forward")
+        return (f"{said}; it holds logits but no loss: return the logits alone from forward, "
+                "or give loss=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
+                "loss from them")
     if isinstance(out, (tuple, list)):
         return (f"{said}; return the outputs alone from forward (a {type(out).__name__} of "
                 f"{len(out)} is not read as outputs), or give loss=None for a model that "
