@@ -63,7 +63,10 @@ def test_a_raised_candidate_is_stable_only_when_it_catapulted_too():
     assert up.then(reading).stable == (True, True) and up.then(reading).lr == 2.8
     flat = Steady((2.8,), (-0.1,), 128, 1.0, (False,), raised=True).then(reading)
     assert flat.stable == (False, True) and flat.lr == 2.0 and flat.raised
-    assert flat.text() == "2.8 never rose (unstable), 2 never rose, catapulted (stable)"
+    # it held but did not catapult: not "never rose (unstable)", as it read before
+    assert flat.text() == "2.8 never rose, no catapult (not taken), 2 never rose, catapulted (stable)"
+    up = Steady((2.8,), (0.2,), 128, 1.0, (True,), raised=True).then(reading)
+    assert up.text() == "2.8 rose 20%, catapulted (unstable), 2 never rose, catapulted (stable)"
 
 
 def test_steady_trains_the_rates_for_the_horizon_and_reads_their_step_losses():

@@ -153,15 +153,19 @@ class Steady:
                       self.cost + other.cost, flags, self.raised)
 
     def text(self) -> str:
-        """One clause per candidate: ``0.8 rose 9% (unstable)``."""
-        def one(lr: float, rise: float, ok: bool, jumped: bool) -> str:
+        """One clause per candidate: ``0.8 rose 9% (unstable)``; a raised candidate that held
+        but did not catapult: ``2.8 never rose, no catapult (not taken)``."""
+        def one(lr: float, rise: float, ok: bool, jumped: bool, up: bool) -> str:
             if not math.isfinite(rise):
                 return f"{lr:.3g} diverged"
-            verdict = "stable" if ok else "unstable"
             how = f"rose {rise:.0%}" if rise > 0 else "never rose"
+            if up and not jumped and rise <= RISE:  # held, but it stands only if it catapulted
+                return f"{lr:.3g} {how}, no catapult (not taken)"
+            verdict = "stable" if ok else "unstable"
             return f"{lr:.3g} {how}{', catapulted' if jumped else ''} ({verdict})"
         jumps = self.catapults if len(self.catapults) == len(self.lrs) else (False,) * len(self.lrs)
-        return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps))
+        ups = (self.raised,) + (False,) * (len(self.lrs) - 1)
+        return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps, ups))
 
 
 @warn_once()

@@ -225,7 +225,7 @@ def _checked(task: Task, lr: float,
                     f"settled back (a catapult), so {RAISE:.3g}x it was tried, and it settled too: "
                     f"{check.lrs[0]:.3g}")
             return lr, check, (f"{each}{check.text()}: the reading catapulted, {RAISE:.3g}x it "
-                               f"did not settle: {lr:.3g}")
+                               f"did not catapult and settle the same way: {lr:.3g}")
     each = f"; trained for {check.steps} steps{' each' if len(check.lrs) > 1 else ''}: "
     if len(check.lrs) == 1:
         return lr, check, f"{each}{check.text()}"
