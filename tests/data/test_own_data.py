@@ -213,8 +213,8 @@ def _bad_tasks() -> dict:
         # no loss field: loss=None cannot help (it was suggested)
         "a model returning logits alone in a dict to a loss": (
             lambda: reg(model=_LogitsOnly),
-            "it holds logits but no loss: return the logits alone from forward, or give "
-            "loss=lrlab.search.model_loss"),
+            ("it holds logits but no loss: return the logits alone from forward, or give "
+             "loss=lrlab.search.model_loss")),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
         "a built model for its builder": (lambda: reg(model=nn.Linear(5, 1)),
                                           "model is a built Linear"),
