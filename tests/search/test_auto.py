@@ -894,7 +894,9 @@ def test_a_lower_neighbour_that_trained_as_fast_is_the_pick_on_a_share() -> None
                                 **common))                      # the lower one at chance
     assert math.isnan(caught_up(t.assign(stable=[True, True, False, True, True]), 1.0,
                                 **common))                      # the lower one unstable
-    assert math.isnan(caught_up(t[t["lr"] != 0.562], 1.0, **common))  # half a decade below
+    fast = t.assign(last=[0.95, 0.84, 0.837, 0.847, 0.90])  # 0.316 trained as fast too
+    assert caught_up(fast, 1.0, **common) == 0.562               # the nearer one below
+    assert math.isnan(caught_up(fast[fast["lr"] != 0.562], 1.0, **common))  # half a decade
     assert math.isnan(caught_up(t, 0.1, **common))               # nothing raced below
     assert math.isnan(caught_up(t.drop(columns="last"), 1.0, **common))
 
