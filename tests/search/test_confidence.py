@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import macro_f1
 from torch import nn
 
 from lrlab.metrics import LabelCounts
@@ -323,16 +324,6 @@ def test_a_pick_not_raced_says_so_and_whose_margin_it_reads() -> None:
         "not raced, its evidence 0.3's race: no other rate to compare")
 
 
-def _macro_f1(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """A user's macro-F1 over the classes on the last axis (a batch's one value)."""
-    pred, f = out.argmax(-1), []
-    for c in range(out.shape[-1]):
-        tp = ((pred == c) & (y == c)).sum().float()
-        wrong = ((pred == c) & (y != c)).sum() + ((pred != c) & (y == c)).sum()
-        f.append(2 * tp / (2 * tp + wrong).clamp(min=1))
-    return torch.stack(f).mean()
-
-
 def _batched_f1(y: torch.Tensor, pred: int, size: int, classes: list[int]) -> float:
     """sklearn's macro-F1 of always answering ``pred``, per batch of ``size``, weighted by
     the batch's examples (as an evaluation averages a metric giving one value a batch)."""
@@ -353,7 +344,7 @@ def test_chance_of_a_classifiers_own_metric_is_its_value_on_majority_answers() -
     x = torch.randn(300, 4, generator=g)
     y = (x[:, 0] > 1.5).long()
     task = Task(name="f1", train=Split(x[:200], y[:200]), val=Split(x[200:], y[200:]),
-                num_classes=2, model=lambda: nn.Linear(4, 2), metrics={"f1": _macro_f1},
+                num_classes=2, model=lambda: nn.Linear(4, 2), metrics={"f1": macro_f1},
                 monitor="f1")
     base = baseline(task, 0)
     assert math.isnan(base.untrained) and base.n == 100

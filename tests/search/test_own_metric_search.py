@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from helpers import macro_f1
 from torch import nn
 
 from lrlab.search import auto, grid
@@ -42,15 +43,6 @@ def test_auto_and_grid_rank_a_tensor_task_by_its_own_metric() -> None:
     assert "Chance is not known here" in found.explanation
 
 
-def _macro_f1(out, y):
-    pred, f = out.argmax(-1), []
-    for c in range(out.shape[-1]):
-        tp = ((pred == c) & (y == c)).sum().float()
-        wrong = ((pred == c) & (y != c)).sum() + ((pred != c) & (y == c)).sum()
-        f.append(2 * tp / (2 * tp + wrong).clamp(min=1))
-    return torch.stack(f).mean()
-
-
 def test_a_race_on_an_own_metric_at_the_majority_level_falls_back_to_the_loss() -> None:
     """A new user's classifier on 7% positives ranked by its macro-F1: every raced rate sat at
     0.4831, exactly always answering the majority class, and with chance 'not known' all
@@ -65,7 +57,7 @@ def test_a_race_on_an_own_metric_at_the_majority_level_falls_back_to_the_loss() 
         lambda: nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 2)),
         DataLoader(TensorDataset(x[:800], y[:800]), 32, shuffle=True, drop_last=True),
         DataLoader(TensorDataset(x[800:], y[800:]), 200), loss=nn.CrossEntropyLoss(),
-        metrics={"f1": _macro_f1}, monitor="f1", epochs=5)
+        metrics={"f1": macro_f1}, monitor="f1", epochs=5)
     found = auto(task, seed=2)
     from sklearn.metrics import f1_score
 
