@@ -160,6 +160,10 @@ def test_a_race_ranked_by_a_loss_says_how_short_it_was(found) -> None:
     assert result.race_epochs == 2 and len(said) == 1
     assert "quarter decade either side for the full epochs" in said[0]
     assert not any(w.startswith("ranked by a loss") for w in found.warnings)
+    # an untrained loss is no chance level: named for what it is (the accuracy race: chance)
+    assert "(chance)" not in result.explanation
+    assert "The untrained model's validation loss is " in result.explanation
+    assert "(chance)." in found.explanation
 
 
 # --- the procedure on blobs ----------------------------------------------------------------

@@ -1091,7 +1091,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
             f"{examples(race.task)} of {examples(p.full)} training examples: "
-            f"{_seen(first, ranked(first))}. " + _chance_text(race.base))
+            f"{_seen(first, ranked(first))}. " + _chance_text(race.base, race.monitor))
     for extra in race.races[1:]:
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):
@@ -1142,8 +1142,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     return text + f" So lr={rate(lr)}."
 
 
-def _chance_text(base: Baseline) -> str:
-    """What a rate had to beat, in words."""
+def _chance_text(base: Baseline, monitor: str = "accuracy") -> str:
+    """What a rate had to beat, in words (on a loss or another score that is no share, the
+    untrained model's level is no chance level: it is named for what it is)."""
     if not math.isfinite(base.chance):
         return ("Chance is not known here (the task's own metric, on a model that is no "
                 "classifier or that the metric cannot score always answering the majority "
@@ -1152,7 +1153,9 @@ def _chance_text(base: Baseline) -> str:
         return (f"Chance is {base.chance:.4f}, the task's own metric on always answering "
                 "the majority class.")
     if base.chance == base.untrained:
-        return f"The untrained model scores {base.chance:.4f} (chance)."
+        return (f"The untrained model scores {base.chance:.4f} (chance)." if monitor in SHARES
+                else f"The untrained model's validation {monitor} is {base.chance:.4f}: a rate "
+                "learned when it ends better than that.")
     return (f"Chance is {base.chance:.4f}, always answering the majority class (the untrained "
             f"model scores {base.untrained:.4f}).")
 
