@@ -63,6 +63,11 @@ WINDOW = 20
 CATAPULT = 1.5
 
 
+def _running(x: np.ndarray, window: int) -> np.ndarray:
+    """The running means of ``window`` steps, one per full window."""
+    return np.convolve(x, np.ones(window) / window, mode="valid")
+
+
 def peak_rise(losses: Sequence[float], window: int = WINDOW) -> float:
     """How far a training loss rose above where it started: with ``start`` the mean of its
     first ``window`` steps and ``mean`` the highest running mean of ``window`` steps from
@@ -81,7 +86,7 @@ def peak_rise(losses: Sequence[float], window: int = WINDOW) -> float:
     if not len(x) or not np.all(np.isfinite(x)):
         return math.inf
     w = max(1, min(window, len(x) // 3))
-    means = np.convolve(x, np.ones(w) / w, mode="valid")
+    means = _running(x, w)
     start = means[0]
     means = means[w:] if len(means) > w else means
     return float((means.max() - start) / abs(start)) if start else math.inf
@@ -103,7 +108,7 @@ def catapult(losses: Sequence[float], window: int = WINDOW) -> bool:
     x = np.asarray(losses, dtype=float)
     if len(x) < 2 * window or not np.all(np.isfinite(x)) or not x[0] > 0:
         return False
-    means = np.convolve(x[window:], np.ones(window) / window, mode="valid")
+    means = _running(x, window)[window:]  # from step ``window`` on
     return bool(x[:window].max() >= CATAPULT * x[0] and means.max() <= (1 + RISE) * x[0])
 
 
