@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import assert_bad_input, run
 
+from lrlab.search import KINDS
+
 
 def test_grid_prints_table_verdict_and_why(capsys) -> None:
     code, out, err = run(capsys, "grid", "blobs", "--lrs", "0.1,0.01", "--epochs", "2", "-q")
@@ -114,6 +116,9 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
     assert saved["lr"] in saved["candidates"] + saved["refined"]
     assert saved["range_test"]["suggestion"] <= saved["bottom"] / 2  # find keeps a margin
     assert saved["warnings"] == saved["confidence"]["warnings"]
+    assert saved["warning_kinds"] == saved["confidence"]["warning_kinds"]
+    assert len(saved["warning_kinds"]) == len(saved["warnings"])
+    assert all(k in KINDS for k in saved["warning_kinds"])
     assert saved["confidence"]["noise"] > 0
     for line in saved["warnings"]:
         assert f"warning: {line}" in " ".join(out.split())

@@ -11,7 +11,7 @@ import pytest
 from helpers import keys_task
 
 from lrlab._errors import LrlabError
-from lrlab.search import RangeTestResult, auto, choose, trend, trend_bottom
+from lrlab.search import KINDS, RangeTestResult, auto, choose, trend, trend_bottom
 from lrlab.search._auto import (
     candidate_rates,
     caught_up,
@@ -146,7 +146,7 @@ def test_a_race_that_learned_only_at_its_lowest_rate_moves_down(monkeypatch) -> 
     loss = {float(lr): float(v) for race in result.evidence
             for lr, v in zip(race.members["lr"], race.curve("loss", "val").min())}
     assert loss[result.lr] < min(float(v) for v in first.curve("loss", "val").min())
-    assert not any("lowest rate searched" in w for w in result.warnings)
+    assert "lowest_searched" not in result.confidence.kinds
     assert result.compute <= 16 * 14 * 0.10  # within a tenth of a 16-rate grid
 
 
@@ -156,10 +156,11 @@ def test_a_race_ranked_by_a_loss_says_how_short_it_was(found) -> None:
     nor a race as long as the training."""
     assert short_on_loss(2, 14, "accuracy") == "" and short_on_loss(14, 14, "loss") == ""
     result = auto(_regression(), seeds=1, check=False)
-    said = [w for w in result.warnings if w.startswith("ranked by a loss after 2 of 14 epochs")]
+    said = [w for w in result.warnings if w.kind == "short_on_loss"]
     assert result.race_epochs == 2 and len(said) == 1
+    assert said[0].startswith("ranked by a loss after 2 of 14 epochs")
     assert "quarter decade either side for the full epochs" in said[0]
-    assert not any(w.startswith("ranked by a loss") for w in found.warnings)
+    assert "short_on_loss" not in found.confidence.kinds
     # an untrained loss is no chance level: named for what it is (the accuracy race: chance)
     assert "(chance)" not in result.explanation
     assert "The untrained model's validation loss is " in result.explanation
@@ -250,6 +251,7 @@ def test_the_verdict_says_how_sure_it_is(found) -> None:
     assert ("WEAK EVIDENCE" in found.verdict()) == bool(found.warnings)
     out = found.to_dict()
     assert out["warnings"] == list(found.warnings)
+    assert out["warning_kinds"] == list(c.kinds) and all(k in KINDS for k in c.kinds)
     assert out["confidence"]["noise"] == pytest.approx(c.noise)
 
 
@@ -527,7 +529,7 @@ def test_nothing_learned_continues_the_stable_rates_for_longer(noise_task, stuck
     assert stuck.compute <= races_allowed(3.0, 3.0, 3, range_cost) + range_cost + 1e-9
     assert stuck.compute == pytest.approx(range_cost + 3 * 3 + len(lrs) * (epochs - 3))
     assert stuck.lr in {float(v) for v in first.members["lr"]}
-    assert any(w.startswith("no rate learned in the budget") for w in stuck.warnings)
+    assert "race_unlearned" in stuck.confidence.kinds
     assert not stuck.refined
 
 
@@ -543,7 +545,7 @@ def test_nothing_learned_is_said_once_naming_the_rule_that_chose(stuck) -> None:
     """One nothing-learned line (auto's, with the budget and what to try), naming which rule
     gave the guess (review: it read "the lowest stable one" whatever had chosen)."""
     said = [w for w in stuck.warnings if w.startswith("no rate learned")]
-    assert len(said) == 1
+    assert len(said) == 1 and said[0].kind == "race_unlearned"
     assert any(how in said[0] for how in (
         "is the highest rate whose training loss still fell",
         "is the lowest stable rate, no rate's training loss having fallen",
@@ -633,7 +635,7 @@ def test_a_race_of_few_steps_warns() -> None:
     task = Task(name="small", train=Split(x[:600], y[:600]), val=Split(x[600:], y[600:]),
                 num_classes=2, model=lambda: nn.Linear(8, 2), batch_size=32, epochs=2)
     result = auto(task, seeds=1, candidates=3)
-    said = [w for w in result.warnings if "optimizer steps" in w]
+    said = [w for w in result.warnings if w.kind == "few_steps"]
     assert len(said) == 1 and said[0].startswith("the race trained each rate 6 optimizer steps")
 
 
@@ -679,7 +681,7 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
 
     task = keys_task()
     result = auto(task, seed=3)
-    said = [w for w in result.warnings if " blew up by epoch " in w]
+    said = [w for w in result.warnings if w.kind == "edge_moved"]
     assert len(said) == 1 and "(not raced)" in said[0]
     raced_pick = float(said[0].split("next to ")[1].split(",")[0])
     assert result.lr == refine_rates(raced_pick)[1] and result.lr not in result.candidates
@@ -704,7 +706,7 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
     goes a quarter decade down to a raced rate (before: 0.467, which lost 49 points over
     the full training where 0.263 lost none)."""
     result = auto(keys_task(hidden=48), seed=0)
-    said = [w for w in result.warnings if " blew up by epoch " in w]
+    said = [w for w in result.warnings if w.kind == "edge_moved"]
     assert len(said) == 1 and "(not raced)" not in said[0]
     assert f"blew up by epoch {result.race_epochs} " in said[0]
     raced_pick = float(said[0].split("next to ")[1].split(",")[0])
@@ -715,7 +717,7 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
 
 
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
-    assert not any(" blew up by epoch" in w for w in stuck.warnings)
+    assert "edge_moved" not in stuck.confidence.kinds
     assert stuck.lr in stuck.candidates
 
 
@@ -761,8 +763,7 @@ def test_a_lone_learners_swap_says_the_picks_own_score(swapped) -> None:
     in the verdict and the explanation (before, the verdict showed the lone rate's score as
     if it were the pick's, and the explanation was patched after it was written)."""
     lone_lr = float(swapped.scores["lr"].iloc[0])
-    assert any(w.startswith(f"{lone_lr:.3g} was the only rate near it to beat chance")
-               for w in swapped.warnings), "the scenario no longer reaches the swap"
+    assert "lone_learner" in swapped.confidence.kinds, "the scenario no longer reaches the swap"
     assert swapped.lr < lone_lr
     mine = swapped.scores.set_index("lr").loc[swapped.lr]
     top = swapped.scores.iloc[0]["best_val_accuracy"]
@@ -785,7 +786,7 @@ def test_short_of_bottom_stays_silent_when_the_rates_toward_the_bottom_failed(sw
     assert np.isclose(near.index.to_numpy(), swapped.bottom, rtol=0.01).any()
     chance = swapped.confidence.chance
     assert len(near) >= 2 and (near["final_val_accuracy"] < chance).all()  # none learned
-    assert not any("rate near the bottom" in w for w in swapped.warnings)
+    assert "short_of_bottom" not in swapped.confidence.kinds
 
 
 def test_the_scores_hold_each_rate_from_its_last_race(stuck) -> None:
@@ -840,7 +841,7 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nn.RNN cannot be vectorised: said, then looped
         result = auto(task, seed=1)
-    moved = [w for w in result.warnings if " blew up by epoch " in w]
+    moved = [w for w in result.warnings if w.kind == "edge_moved"]
     assert moved and result.lr not in result.candidates
     above = moved[0].split(" blew up")[0]
     lines = list(result.warnings) + list(result.confidence.notes)

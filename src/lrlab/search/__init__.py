@@ -47,6 +47,7 @@ from lrlab.search._fastest import (
     fastest,
     replay_fastest,
 )
+from lrlab.search._findings import KINDS, Finding
 from lrlab.search._grid import CoarseToFineResult, GridResult, coarse_to_fine, grid
 from lrlab.search._halving import HalvingResult, halving
 from lrlab.search._loop import diverged
@@ -80,6 +81,7 @@ __all__ = [
     "COMPARISONS",
     "DEFAULT_RULES",
     "FASTEST_LRS",
+    "KINDS",
     "AutoResult",
     "Baseline",
     "Choice",
@@ -88,6 +90,7 @@ __all__ = [
     "CycleRange",
     "FastestReplay",
     "FastestResult",
+    "Finding",
     "GridResult",
     "HalvingResult",
     "Mode",

@@ -96,6 +96,7 @@ from lrlab.search._confidence import (
     scored_table,
     setback,
 )
+from lrlab.search._findings import Finding, kind_of, kinds_of
 from lrlab.search._grid import _score_text, _seen, ranked
 from lrlab.search._readings import DEFAULT_RULES, rules_for
 from lrlab.search._result import RangeTestResult
@@ -106,7 +107,7 @@ from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
 __all__ = ["AutoResult", "auto", "candidate_rates", "caught_up", "edge_moved", "few_steps",
            "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
-           "short_on_loss", "short_run"]
+           "short_on_loss", "short_run", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -456,32 +457,31 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
     extra = _extra_warnings(clear, choice, race, reached, lr, turn)
     if math.isfinite(alone):
-        extra += ((f"{rate(lone_lr)} was the only rate near it to beat chance, its raced "
-                   "neighbours half a decade either side did not (a flicker of a short race "
-                   f"more often than a rate that trains), so the lower neighbour "
-                   f"{rate(edge_lr)}; train both for the full epochs"),)
+        extra += (Finding(f"{rate(lone_lr)} was the only rate near it to beat chance, its "
+                          "raced neighbours half a decade either side did not (a flicker of a "
+                          "short race more often than a rate that trains), so the lower "
+                          f"neighbour {rate(edge_lr)}; train both for the full epochs",
+                          "lone_learner"),)
     if math.isfinite(above):
-        extra += ((f"{rate(above)} blew up by epoch {later[above]} (its training loss over "
-                   f"{BLOWN:g}x the untrained model's, where it had been stable): the edge of "
-                   f"stability moved down as the training went on, next to {rate(edge_lr)}, "
-                   f"and the full training is {p.epochs} epochs, so a quarter decade below it, "
-                   f"{rate(lr)}{'' if lr in race.raced else ' (not raced)'}; train it and "
-                   f"{rate(edge_lr)} for the full epochs"),)
+        extra += (Finding(f"{rate(above)} blew up by epoch {later[above]} (its training loss "
+                          f"over {BLOWN:g}x the untrained model's, where it had been stable): "
+                          "the edge of stability moved down as the training went on, next to "
+                          f"{rate(edge_lr)}, and the full training is {p.epochs} epochs, so a "
+                          f"quarter decade below it, {rate(lr)}"
+                          f"{'' if lr in race.raced else ' (not raced)'}; train it and "
+                          f"{rate(edge_lr)} for the full epochs", "edge_moved"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
         extra += (short,)
     raced = lr in race.raced
     confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
-    if (lossy := short_on_loss(race.horizon, p.epochs, race.monitor)) and not any(
-            w.startswith(("a tie still moving", "no rate learned", "nothing learned"))
-            for w in confidence.warnings):  # (those say more about this race)
-        confidence = dataclasses.replace(confidence, warnings=(*confidence.warnings, lossy))
+    confidence = with_loss_warning(confidence, short_on_loss(race.horizon, p.epochs,
+                                                             race.monitor))
     if math.isfinite(above) and not raced:
         # the raced rate's own lines (at the lowest rate searched; its next higher rate, the
         # one that blew up) are not the pick's: the edge warning above says both for it
-        def pick(line: str) -> bool:
-            return not ("is the lowest rate searched" in line
-                        or line.startswith(f"the next higher rate {rate(above)} "))
+        def pick(line: str) -> bool:  # (next_failed: ``above``, the raced rate next up)
+            return kind_of(line) not in ("lowest_searched", "next_failed")
         confidence = dataclasses.replace(
             confidence, lr=lr, scored=edge_lr, warnings=tuple(filter(pick, confidence.warnings)),
             notes=tuple(filter(pick, confidence.notes)))
@@ -489,10 +489,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(
             confidence, behind="took the lower rate, which trained as fast (see the explanation)")
     if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
-        dear = (f"this search cost {compute:.3g} member-epochs, more than training its "
-                f"{candidates} candidates for the full {p.epochs} epoch(s) would "
-                f"({candidates * p.epochs}): on a task this small, a grid of rates trained in "
-                "full (lrlab grid) is cheaper")
+        dear = Finding(f"this search cost {compute:.3g} member-epochs, more than training its "
+                       f"{candidates} candidates for the full {p.epochs} epoch(s) would "
+                       f"({candidates * p.epochs}): on a task this small, a grid of rates "
+                       "trained in full (lrlab grid) is cheaper", "costly")
         confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
@@ -772,10 +772,10 @@ class _Race:
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
         c = assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
                    monitor=self.monitor, n=self.n, extra=extra)
-        if any(w.startswith("no rate learned in the budget") for w in extra):
+        if "race_unlearned" in kinds_of(extra):
             # auto's own line says it, with the budget and what to try: one line, not two
             c = dataclasses.replace(c, warnings=tuple(
-                w for w in c.warnings if not w.startswith("no rate learned: ")))
+                w for w in c.warnings if kind_of(w) != "no_rate_learned"))
         return c
 
 
@@ -880,10 +880,10 @@ def past_bottom(lr: float, bottom: float) -> str:
     """
     if not (math.isfinite(bottom) and bottom > 0 and lr > bottom * PAST_BOTTOM):
         return ""
-    return (f"the pick {rate(lr)} lies {lr / bottom:.2g}x above the bottom of the range test's "
-            f"loss trend ({rate(bottom)}): where that test's loss had turned up, a longer "
-            "training than the race may go unstable; compare it with a lower raced rate "
-            "over the full epochs")
+    return Finding(f"the pick {rate(lr)} lies {lr / bottom:.2g}x above the bottom of the range "
+                   f"test's loss trend ({rate(bottom)}): where that test's loss had turned up, a "
+                   "longer training than the race may go unstable; compare it with a lower "
+                   "raced rate over the full epochs", "past_bottom")
 
 
 #: A pick this factor or more below the bottom of the range test's loss trend lies short of
@@ -915,10 +915,10 @@ def short_of_bottom(lr: float, bottom: float, failed: Sequence[float] = ()) -> s
     """
     if not (math.isfinite(bottom) and lr > 0 and lr * SHORT_OF_BOTTOM <= bottom) or failed:
         return ""
-    return (f"the pick {rate(lr)} lies {bottom / lr:.2g}x below the bottom of the range test's "
-            f"loss trend ({rate(bottom)}): where that test's loss still fell, a short race "
-            "favours lower rates (they gain faster at first); compare it with a rate near the "
-            "bottom over the full epochs")
+    return Finding(f"the pick {rate(lr)} lies {bottom / lr:.2g}x below the bottom of the range "
+                   f"test's loss trend ({rate(bottom)}): where that test's loss still fell, a "
+                   "short race favours lower rates (they gain faster at first); compare it with "
+                   "a rate near the bottom over the full epochs", "short_of_bottom")
 
 
 def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> float:
@@ -992,10 +992,10 @@ def few_steps(steps: int, full: int) -> str:
     """
     if steps >= FEW_STEPS:
         return ""
-    return (f"the race trained each rate {steps} optimizer steps of the full training's {full}: "
-            "too few to rank rates reliably (a small dataset or a short training); train the "
-            "pick and a rate half a decade either side for the full epochs, or give a larger "
-            "budget")
+    return Finding(f"the race trained each rate {steps} optimizer steps of the full training's "
+                   f"{full}: too few to rank rates reliably (a small dataset or a short "
+                   "training); train the pick and a rate half a decade either side for the "
+                   "full epochs, or give a larger budget", "few_steps")
 
 
 def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:
@@ -1023,12 +1023,35 @@ def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:
     """
     if monitor != "loss" or race_epochs >= epochs:
         return ""
-    return (f"ranked by a loss after {race_epochs} of {epochs} epochs: a loss keeps falling "
-            "through a training and which rate ends lowest often shows only late (on small "
-            "regressions and multi-label models a race this short left over 5% more "
-            "validation loss than a full grid's best rate on about a third of the runs); "
-            "where a few percent matter, train the pick and the rates a quarter decade "
-            "either side for the full epochs")
+    return Finding(f"ranked by a loss after {race_epochs} of {epochs} epochs: a loss keeps "
+                   "falling through a training and which rate ends lowest often shows only late "
+                   "(on small regressions and multi-label models a race this short left over 5% "
+                   "more validation loss than a full grid's best rate on about a third of the "
+                   "runs); where a few percent matter, train the pick and the rates a quarter "
+                   "decade either side for the full epochs", "short_on_loss")
+
+
+#: Warnings that say more about a race ranked by a loss than :func:`short_on_loss`'s blanket
+#: line: with one of them, that line is left out.
+SAYS_MORE = ("moving_tie", "no_rate_learned", "race_unlearned", "learned_longer")
+
+
+def with_loss_warning(confidence: Confidence, lossy: str) -> Confidence:
+    """``confidence`` with :func:`short_on_loss`'s line ``lossy`` added (``""``: unchanged),
+    unless a warning of a kind in :data:`SAYS_MORE` already speaks about the race.
+
+    Example:
+        >>> c = Confidence(0.1, 0.01, 0.3, 1.0)
+        >>> line = short_on_loss(6, 40, "loss")
+        >>> with_loss_warning(c, line).kinds
+        ('short_on_loss',)
+        >>> tie = Finding("a tie still moving: ...", "moving_tie")
+        >>> with_loss_warning(dataclasses.replace(c, warnings=(tie,)), line).kinds
+        ('moving_tie',)
+    """
+    if not lossy or set(kinds_of(confidence.warnings)) & set(SAYS_MORE):
+        return confidence
+    return dataclasses.replace(confidence, warnings=(*confidence.warnings, lossy))
 
 
 def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr: float,
@@ -1040,19 +1063,21 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
         if not math.isclose(lr, choice.lr):  # moved below a moving edge (see ``edge_moved``)
             why = (f"the race's guess, {rate(choice.lr)}, is {choice.how or 'the best score'}, "
                    f"and the pick {rate(lr)} lies a quarter decade below it (see below)")
-        out.append(f"no rate learned in the budget: in {race.epochs} epoch(s){longer} on "
-                   f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} "
-                   f"(up to the largest rate the range test reached, {rate(reached)}) beat "
-                   f"chance; {why}, a guess: train it and a rate half a decade either side "
-                   "for the full epochs, give a larger budget, try optimizer='adam', or check "
-                   "that the targets are learnable")
+        out.append(Finding(
+            f"no rate learned in the budget: in {race.epochs} epoch(s){longer} on "
+            f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} (up to "
+            f"the largest rate the range test reached, {rate(reached)}) beat chance; {why}, a "
+            "guess: train it and a rate half a decade either side for the full epochs, give a "
+            "larger budget, try optimizer='adam', or check that the targets are learnable",
+            "race_unlearned"))
     elif race.longer:
-        out.append(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
-                   f"learned when the stable rates trained on to {race.horizon} epochs, with "
-                   "no budget left to refine or check it on a second seed")
+        out.append(Finding(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
+                           f"learned when the stable rates trained on to {race.horizon} epochs, "
+                           "with no budget left to refine or check it on a second seed",
+                           "learned_longer"))
     elif not clear:
-        out.append("the range test showed no clear descent: the race was placed from the "
-                   "largest rate it reached down")
+        out.append(Finding("the range test showed no clear descent: the race was placed from "
+                           "the largest rate it reached down", "no_clear_descent"))
     elif lr < max(race.raced) / (1 + 1e-9) and (past := past_bottom(lr, turn)):
         # (a pick at the top of the raced rates has the edge warning instead: its race says
         # a higher rate might be better, and two warnings advising opposite ways help nobody)

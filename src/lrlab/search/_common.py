@@ -203,6 +203,7 @@ class SearchResult:
         if self.confidence is not None:
             out["confidence"] = self.confidence.to_dict()
             out["warnings"] = list(self.warnings)
+            out["warning_kinds"] = list(self.confidence.kinds)
         for f in fields(self):
             if f.name not in shared:
                 out[f.name] = _plain(getattr(self, f.name))

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab.metrics import LEARNED, LabelCounts, score_noise
+from lrlab.search._findings import Finding, kinds_of
 from lrlab.tasks import Task
 from lrlab.train import untrained
 
@@ -389,7 +390,9 @@ class Confidence:
         noise: the noise of the pick's score (:func:`score_noise`).
         runner_up: the best other rate (``nan`` if none).
         chance: the score of a model that learned nothing.
-        warnings: one line per weakness of the evidence (empty: none).
+        warnings: one line per weakness of the evidence (empty: none), each a
+            :class:`~lrlab.search.Finding`: its text, and its ``kind`` (:attr:`kinds`) for
+            a program to test.
         lr: the pick (``nan`` if not given): says which side of the best a tie went.
         notes: what the evidence showed that is no weakness but worth a sentence (a
             neighbour that never learned above a pick that held), for the explanation.
@@ -411,6 +414,11 @@ class Confidence:
     behind: str = ""
 
     @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kind of each warning (:class:`~lrlab.search.Finding`; ``""``: a plain line)."""
+        return kinds_of(self.warnings)
+
+    @property
     def sure(self) -> bool:
         """No warning, the pick raced, and ahead of the runner-up by more than the noise."""
         return not self.warnings and self.margin > self.noise and math.isnan(self.scored)
@@ -423,8 +431,8 @@ class Confidence:
             return (f"not raced, its evidence {self.scored:.3g}'s race: "
                     f"{replace(self, scored=math.nan, lr=self.scored).text()}")
         if not math.isfinite(self.runner_up):
-            return ("no rate beat chance" if "no rate learned" in " ".join(self.warnings)
-                    else "no other rate to compare")
+            return ("no rate beat chance" if {"no_rate_learned", "race_unlearned"} & set(
+                self.kinds) else "no other rate to compare")
         if not math.isfinite(self.margin):
             return f"the runner-up {self.runner_up:.3g} has no score"
         if self.margin < 0 and self.behind:
@@ -449,7 +457,8 @@ class Confidence:
         return {"margin": plain(self.margin), "noise": plain(self.noise),
                 "runner_up": plain(self.runner_up), "chance": plain(self.chance),
                 "scored": plain(self.scored), "behind": self.behind or None, "sure": self.sure,
-                "warnings": list(self.warnings), "notes": list(self.notes)}
+                "warnings": list(self.warnings), "warning_kinds": list(self.kinds),
+                "notes": list(self.notes), "note_kinds": list(kinds_of(self.notes))}
 
     def explained(self, text: str) -> str:
         """``text`` (an explanation ending in a sentence) with the notes appended."""
@@ -498,15 +507,16 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         margin, runner = math.nan, math.nan
     notes: list[str] = []
     if not ok.any():
-        warnings.append(f"no rate learned: every score is within noise of chance "
-                        f"({chance:.4g}, the untrained model or the majority class)")
+        warnings.append(Finding(f"no rate learned: every score is within noise of chance "
+                                f"({chance:.4g}, the untrained model or the majority class)",
+                                "no_rate_learned"))
     elif (math.isfinite(margin) and abs(margin) <= noise
           and abs(math.log10(runner / lr)) > math.log10(NEIGHBOUR)):
         # a tie with a neighbour (half a decade or less) is in the margin line: either rate
         # trains about as well. A tie with a rate further away means the scores cannot tell
         # a wide range apart: worth a user's look (a longer budget, another seed)
-        warnings.append(f"a tie across more than half a decade: {runner:.3g} scored within "
-                        f"noise ({noise:.4f}) of the pick")
+        warnings.append(Finding(f"a tie across more than half a decade: {runner:.3g} scored "
+                                f"within noise ({noise:.4f}) of the pick", "wide_tie"))
     elif math.isfinite(margin) and monitor == "loss" and (tie := moving_tie(
             t, i, int(np.flatnonzero(lrs == runner)[0]), margin, noise)):
         warnings.append(tie)
@@ -564,15 +574,16 @@ def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: 
     score, last = float(mine["score"]), float(mine.get("final", mine["score"]))
     fell = math.isfinite(last) and sign * (score - last) > noise
     if learned:
-        return (f"the next higher rate {up['lr']:.3g} {what} after it had learned (best "
-                f"{best:.4g}): the pick sits near the edge of stability, and a longer training "
-                "than the one scored may take it there too"), True
+        return Finding(f"the next higher rate {up['lr']:.3g} {what} after it had learned (best "
+                       f"{best:.4g}): the pick sits near the edge of stability, and a longer "
+                       "training than the one scored may take it there too", "next_failed"), True
     if fell:
-        return (f"the next higher rate {up['lr']:.3g} {what}, and the pick's own score fell "
-                f"back from {score:.4g} to {last:.4g} by its last epoch: the pick sits near "
-                "the edge of stability"), True
-    return (f"the next higher rate {up['lr']:.3g} {what} without having learned: the pick "
-            "sits just below the edge of stability, and its own curve held"), False
+        return Finding(f"the next higher rate {up['lr']:.3g} {what}, and the pick's own score "
+                       f"fell back from {score:.4g} to {last:.4g} by its last epoch: the pick "
+                       "sits near the edge of stability", "next_failed"), True
+    return Finding(f"the next higher rate {up['lr']:.3g} {what} without having learned: the "
+                   "pick sits just below the edge of stability, and its own curve held",
+                   "next_failed"), False
 
 
 def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is_better: bool,
@@ -597,8 +608,9 @@ def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is
     sign = 1.0 if higher_is_better else -1.0
     lr = float(table["lr"].iloc[i])
     j = i - 1 if side == "highest" else i + 1
-    line = (f"the pick {lr:.3g} is the {side} rate searched: a "
-            f"{'higher' if side == 'highest' else 'lower'} one might be better")
+    kind = f"{side}_searched"
+    line = Finding(f"the pick {lr:.3g} is the {side} rate searched: a "
+                   f"{'higher' if side == 'highest' else 'lower'} one might be better", kind)
     if not 0 <= j < len(table) or not ok[j]:
         return line, True
     inner = table.iloc[j]
@@ -607,8 +619,8 @@ def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is
     rising = sign * (float(table["score"].iloc[i]) - float(inner["score"])) > noise
     if rising or not held:
         return line, True
-    return (f"the pick {lr:.3g} is the {side} rate searched, on a plateau: {inner['lr']:.3g} "
-            "beside it scored within the noise"), False
+    return Finding(f"the pick {lr:.3g} is the {side} rate searched, on a plateau: "
+                   f"{inner['lr']:.3g} beside it scored within the noise", kind), False
 
 
 #: A tie on a loss is still moving when both rates' losses fell by more than this many noise
@@ -643,10 +655,10 @@ def moving_tie(table: pd.DataFrame, i: int, j: int, margin: float, noise: float)
     if not (np.isfinite(paces).all() and paces.min() > MOVING * noise):
         return ""
     runner = float(table["lr"].iloc[j])
-    return (f"a tie still moving: {runner:.3g} scored within noise ({noise:.4g}) of the pick "
-            f"while both losses still fell by more than {MOVING:g}x that in the last epoch "
-            f"({paces[0]:.4g} and {paces[1]:.4g}): the race stopped before it could rank them; "
-            "train both for the full epochs")
+    return Finding(f"a tie still moving: {runner:.3g} scored within noise ({noise:.4g}) of the "
+                   f"pick while both losses still fell by more than {MOVING:g}x that in the "
+                   f"last epoch ({paces[0]:.4g} and {paces[1]:.4g}): the race stopped before it "
+                   "could rank them; train both for the full epochs", "moving_tie")
 
 
 def scored_table(summary: pd.DataFrame, monitor: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ from lrlab.search._confidence import (
     score_noise,
     scored_table,
 )
+from lrlab.search._findings import Finding
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -350,14 +351,15 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
     task = p.task.replace(monitor=metric)
     base = baseline(task, p.seed)
     chance = base.chance
-    slowest = f"the score still improved at {rate(lr)}, the slowest rate tried: add smaller lrs"
+    slowest = Finding(f"the score still improved at {rate(lr)}, the slowest rate tried: add "
+                      "smaller lrs", "slowest_improving")
     extra = () if walk.stopped else (slowest,)
     noise = score_noise(chance, metric, base.n)
     if not learned_mask(t, higher_is_better=metric != "loss", chance=chance, noise=noise).any():
         # then phase 1 ranked noise, and neither direction of its walk can help
-        nothing = ("no rate learned: phase 1's one epoch cannot rank rates that need longer "
-                   "to move off chance; search with several epochs per rate instead (lrlab "
-                   "grid or auto)")
+        nothing = Finding("no rate learned: phase 1's one epoch cannot rank rates that need "
+                          "longer to move off chance; search with several epochs per rate "
+                          "instead (lrlab grid or auto)", "no_rate_learned")
         extra = (nothing,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
                   n=base.n, extra=extra)

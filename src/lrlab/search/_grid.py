@@ -36,6 +36,7 @@ from lrlab.search._confidence import (
     choose,
     scored_table,
 )
+from lrlab.search._findings import Finding
 from lrlab.tasks import Task
 from lrlab.train import SweepResult
 
@@ -123,6 +124,10 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
 def _nothing_learned(table: pd.DataFrame) -> str:
     """What to try when no rate beat chance: larger rates only below the first that
     diverged (past it, larger ones diverge too), else more epochs."""
+    return Finding(_what_to_try(table), "no_rate_learned")
+
+
+def _what_to_try(table: pd.DataFrame) -> str:
     t = table.sort_values("lr")
     lrs = t["lr"].to_numpy(float)
     gone = t["diverged"].to_numpy(bool) | ~np.isfinite(t["final"].to_numpy(float))

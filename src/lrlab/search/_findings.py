@@ -1,0 +1,83 @@
+"""What a line of a search's evidence is about: every warning and note a :class:`Confidence`
+holds is a :class:`Finding`, its text with a ``kind``.
+
+The text is for people and may be reworded; the kind is for programs (``auto``'s guards,
+tests, a user's script reading ``search.json``) and stays: one short code per rule that
+writes lines (:data:`KINDS`). A finding prints, compares, hashes and serialises as its
+text, so code that reads warnings as strings reads them as before.
+
+Example:
+    >>> w = Finding("a tie across more than half a decade: ...", "wide_tie")
+    >>> w.kind, w.startswith("a tie")
+    ('wide_tie', True)
+    >>> kind_of("a line from elsewhere")
+    ''
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Self
+
+__all__ = ["KINDS", "Finding", "kind_of", "kinds_of"]
+
+#: Every kind of line, and what writes it.
+KINDS: dict[str, str] = {
+    # assess (every search that ranks rates by a validation score)
+    "no_rate_learned": "no rate's score beat chance by more than the noise",
+    "wide_tie": "the runner-up, more than half a decade away, scored within the noise",
+    "moving_tie": "a tie on a loss while both losses still fell fast",
+    "next_failed": "the pick's next higher rate diverged or collapsed (warning or note)",
+    "highest_searched": "the pick is the highest rate searched (warning or note)",
+    "lowest_searched": "the pick is the lowest rate searched (warning or note)",
+    # fastest
+    "slowest_improving": "the score still improved at the slowest rate tried",
+    # auto
+    "race_unlearned": "no rate learned in auto's budget: the pick is a guess",
+    "learned_longer": "nothing learned in the race; a rate learned in the longer race",
+    "no_clear_descent": "the range test showed no clear descent",
+    "past_bottom": "the pick lies past the bottom of the range test's loss trend",
+    "short_of_bottom": "the pick lies half a decade or more below that bottom",
+    "lone_learner": "the only rate near it to beat chance: the lower neighbour taken",
+    "edge_moved": "the next higher rate blew up later: a quarter decade below taken",
+    "few_steps": "the race trained each rate too few optimizer steps",
+    "short_on_loss": "a race ranked by a loss in fewer epochs than the training",
+    "costly": "the search cost more than a grid trained in full would (a note)",
+}
+
+
+class Finding(str):
+    """One line of evidence (a warning or a note) and its ``kind``, a key of :data:`KINDS`.
+
+    Args:
+        text: the line as printed.
+        kind: which rule wrote it (a key of :data:`KINDS`; another raises ``ValueError``).
+
+    Example:
+        >>> import pickle
+        >>> w = Finding("no rate learned: ...", "no_rate_learned")
+        >>> pickle.loads(pickle.dumps(w)).kind
+        'no_rate_learned'
+    """
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Self:
+        if kind not in KINDS:
+            raise ValueError(f"unknown finding kind {kind!r}: one of {', '.join(KINDS)}")
+        self = super().__new__(cls, text)
+        self.kind = kind
+        return self
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return str(self), self.kind
+
+
+def kind_of(line: str) -> str:
+    """The kind of ``line``: a :class:`Finding`'s, ``""`` for a plain string."""
+    return getattr(line, "kind", "")
+
+
+def kinds_of(lines: Iterable[str]) -> tuple[str, ...]:
+    """The kind of each line (:func:`kind_of`)."""
+    return tuple(kind_of(line) for line in lines)
