@@ -949,3 +949,33 @@ def test_a_race_winner_that_no_longer_trained_faster_gives_way_to_its_lower_neig
     assert "took the lower rate, which trained as fast" in result.verdict()
     assert "a tie:" not in result.verdict()  # no tie took it
     assert "trained as fast" in result.confidence.to_dict()["behind"]  # the JSON says why
+
+
+@pytest.mark.parametrize("moved", [True, False])
+def test_caught_up_is_not_asked_after_the_second_seed_check_moved_the_pick(
+        blobs, monkeypatch, moved) -> None:
+    """A pick the second-seed check replaced by the lower rate stays there: the caught-up
+    rule (which would take a rate a quarter decade lower still) reads the first race only,
+    which the check already overruled (review s8: dropping that condition failed no test).
+    The check and the rule are stand-ins here: the check moves the pick (or keeps it), the
+    rule always offers the lowest raced rate."""
+    from lrlab.search._auto import _Race
+
+    asked = []
+
+    def check(self, choice):
+        below = max(r for r in choice.learned if r < choice.lr)
+        return (below if moved else choice.lr), "seen"
+
+    def caught(self, lr):
+        asked.append(lr)
+        return min(self.raced), "caught"
+
+    monkeypatch.setattr(_Race, "check", check)
+    monkeypatch.setattr(_Race, "caught_up", caught)
+    result = auto(blobs, epochs=20, candidates=4, seeds=1, refine=False)
+    raced = sorted({float(v) for e in result.evidence for v in e.members["lr"]})
+    if moved:
+        assert asked == [] and result.lr > raced[0]
+    else:
+        assert len(asked) == 1 and result.lr == raced[0]

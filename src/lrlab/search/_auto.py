@@ -810,9 +810,16 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
 
 
 
+#: How far below the pick :func:`caught_up` looks for a rate that trained as fast: a quarter
+#: decade (the refinement's step, the race's finest), and 1% for rates kept to 3 digits. A rate
+#: half a decade down (the race's own step) is too far to take on a training loss alone.
+CAUGHT_UP_REACH = 10 ** 0.25 * 1.01
+
+
 def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
               monitor: str, n: int, walk: str = "up", factor: float = HOLD) -> float:
-    """The raced rate a quarter decade below ``lr`` when it trained as fast; ``nan`` otherwise.
+    """The raced rate a quarter decade below ``lr`` (:data:`CAUGHT_UP_REACH`) when it trained
+    as fast; ``nan`` otherwise.
 
     As fast: both learned (:func:`learned_mask`) and the lower rate's last training loss
     (``last``, a share of the untrained model's) ended the race at most ``factor``
@@ -847,7 +854,7 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
                       noise=score_noise(chance, monitor, n))
     lrs, last = t["lr"].to_numpy(float), t["last"].to_numpy(float)
     i = np.flatnonzero(np.isclose(lrs, lr))
-    below = np.flatnonzero((lrs < lr / (1 + 1e-9)) & (lrs >= lr / PAST_BOTTOM))
+    below = np.flatnonzero((lrs < lr / (1 + 1e-9)) & (lrs >= lr / CAUGHT_UP_REACH))
     if not (len(i) and len(below)):
         return math.nan
     i, j = int(i[0]), int(below[-1])
