@@ -686,8 +686,10 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     raced_pick = float(said[0].split("next to ")[1].split(",")[0])
     assert result.lr == refine_rates(raced_pick)[1] and result.lr not in result.candidates
     assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
-    assert f"a range test; {result.lr:g} itself not raced; the best of" in \
-        result.verdict()  # no score of another rate read as the pick's
+    verdict = result.verdict()  # no score of another rate read as the pick's
+    assert f"a range test; the best of {len(result.scores)} rates: " in verdict
+    assert f"; {result.lr:g} not raced, its evidence {raced_pick:g}'s race: " in verdict
+    assert verdict.count("not raced") == 1  # (said twice before)
     # what the rule read: the rate above stable after the race, blown up after the longer one
     above = float(said[0].split(" blew up")[0])
     first, longer = result.evidence[0], [e for e in result.evidence
@@ -713,7 +715,7 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
     assert math.isclose(result.lr, refine_rates(raced_pick)[1], rel_tol=0.01)
     assert result.lr in [float(v) for e in result.evidence for v in e.members["lr"]]
     assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
-    assert "itself not raced" not in result.verdict()  # its own score is read
+    assert "not raced" not in result.verdict()  # its own score is read
 
 
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
@@ -850,7 +852,7 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
     # its margin is the raced rate's, and says so (before: read as the pick's own)
     raced = float(moved[0].split("next to ")[1].split(",")[0])
     assert result.confidence.scored == raced and not result.confidence.sure
-    assert f"not raced, its evidence {raced:.3g}'s race: " in result.verdict()
+    assert f"{result.lr:.3g} not raced, its evidence {raced:.3g}'s race: " in result.verdict()
 
 
 def test_a_search_dearer_than_training_its_candidates_says_so(blobs, found) -> None:

@@ -316,12 +316,12 @@ def test_a_pick_not_raced_says_so_and_whose_margin_it_reads() -> None:
     t = table([0.1, 0.3, 1.0], [0.84, 0.90, 0.35])
     raced = assess(t, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     moved = dataclasses.replace(raced, lr=0.178, scored=0.3)
-    assert moved.text() == ("not raced, its evidence 0.3's race: margin +0.0600 over 0.1 "
+    assert moved.text() == ("0.178 not raced, its evidence 0.3's race: margin +0.0600 over 0.1 "
                             "against noise 0.0095 (clear)")
     assert raced.sure and not moved.sure
     assert moved.to_dict()["scored"] == 0.3 and raced.to_dict()["scored"] is None
     assert dataclasses.replace(moved, margin=math.nan, runner_up=math.nan).text() == (
-        "not raced, its evidence 0.3's race: no other rate to compare")
+        "0.178 not raced, its evidence 0.3's race: no other rate to compare")
 
 
 def _batched_f1(y: torch.Tensor, pred: int, size: int, classes: list[int]) -> float:

@@ -426,9 +426,10 @@ class Confidence:
     def text(self) -> str:
         """One clause: the margin against the noise. A pick behind the best (a tie the rule
         gave to the other rate) reads as that tie, not as a negative margin; a pick not
-        raced says whose race the clause reads."""
+        raced says so, and whose race the clause reads."""
         if math.isfinite(self.scored):
-            return (f"not raced, its evidence {self.scored:.3g}'s race: "
+            pick = f"{self.lr:.3g} " if math.isfinite(self.lr) else ""
+            return (f"{pick}not raced, its evidence {self.scored:.3g}'s race: "
                     f"{replace(self, scored=math.nan, lr=self.scored).text()}")
         if not math.isfinite(self.runner_up):
             return ("no rate beat chance" if {"no_rate_learned", "race_unlearned"} & set(

@@ -149,13 +149,14 @@ def _score_text(result: SweepResult, scores: pd.DataFrame, lr: float | None = No
     """The verdict's score: the pick's (``lr``; default: the best row's) best validation
     score, and the best row's beside it when the pick is another rate (a lower rate within
     the noise, a lone learner's neighbour, the second seed's choice) or was not raced (a
-    margin kept below a rate that blew up)."""
+    margin kept below a rate that blew up: then the best row's alone, and the confidence's
+    clause says that the pick was not raced)."""
     top, m = scores.iloc[0], result.monitor
     at = (np.flatnonzero(np.isclose(scores["lr"].to_numpy(float), lr)) if lr is not None
           else [0])
     best = f"the best of {len(scores)} rates: {rate(top['lr'])} at {top[f'best_val_{m}']:.4f}"
     if not len(at):
-        return f"{rate(lr)} itself not raced; {best}"
+        return best
     mine = scores.iloc[at[0]]
     epochs = int(mine["epochs"]) if "epochs" in mine else result.epochs  # its race's length
     text = (f"best validation {m} {mine[f'best_val_{m}']:.4f} at epoch "
