@@ -374,6 +374,12 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     # its margin is read from the break as well (was: the dip's turn-up, below the suggestion:
     # 'lrlab find' printed '0.03x below where the loss turns up')
     assert r.headroom.why == "where the loss broke upwards" and r.headroom.lr > r.suggestion.lr
+    # and the warning says what the suggestion was read from (was: 'a shallow descent for
+    # its noise ... too little to place a rate firmly', of a dip the suggestion did not use)
+    assert not any("shallow descent" in w for w in r.warnings)
+    said = [w for w in r.warnings if w.startswith("no descent to read: the loss dipped by ")]
+    assert len(said) == 1
+    assert f"read from where the loss broke upwards ({r.headroom.lr:.3g})" in said[0]
     def dipped_unbroken(lrs):  # the same dip, and no break up to the end (10)
         loss, _ = dipped(lrs)
         u = np.log10(lrs)
@@ -385,6 +391,7 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     assert "did not break up to 10" in r.suggestion.why
     assert r.suggestion.lr == pytest.approx(first_break / 4)        # the first test's break
     assert r.headroom.lr == pytest.approx(first_break) and "first test" in r.headroom.why
+    assert any("read from where the first test's loss broke upwards" in w for w in r.warnings)
     task, calls = fake_range_tests(monkeypatch, [flat, lambda x: dipped(x, depth=0.2)])
     firm = range_test(task, validate=False, extend=True)          # a firm descent is read
     assert "second test" not in firm.suggestion.why and firm.suggestion.lr < 0.03

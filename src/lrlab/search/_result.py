@@ -167,7 +167,8 @@ class RangeTestResult:
     def warnings(self) -> tuple[str, ...]:
         """One line per weakness of the evidence behind the suggestion (empty: none):
         no clear descent, a descent that starts at the first rates or still runs at the
-        last, a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
+        last, a dip read as flat (:attr:`broke`: the suggestion read from where the loss
+        broke), a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
         :data:`~lrlab.search._suggest.NOISY`), a loss that rose above
         its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
@@ -184,7 +185,15 @@ class RangeTestResult:
         elif advice:
             out.append(advice)
         rose = early_rise(d, self.rules)
-        if rose is not None:
+        if d.clear and self.broke is not None:
+            # a zoom read as flat (range_test: a dip, back at its start before it broke): its
+            # suggestion is no reading of this descent, so the line says what it is read from
+            out.append(f"no descent to read: the loss dipped by {d.drop:.3g} "
+                       f"({d.drop / d.noise:.1f}x its noise) and came back to its starting "
+                       "level before it broke, so the suggestion is read from "
+                       f"{self.broke.why} ({self.broke.lr:.3g}): weak "
+                       "evidence; check it against rates trained for epochs (lrlab auto)")
+        elif rose is not None:
             out.append(f"the loss rose above its starting level at {self.lrs[rose]:.3g} and "
                        f"fell again at higher rates (to its lowest at {self.lrs[d.best]:.3g}): "
                        "a fall that comes only after many steps is the steps' doing, so the "
