@@ -15,7 +15,7 @@ import pytest
 import torch
 from data_models import gru_task, plain_run, regression_task, resnet_task, transformer_task
 from helpers import Stream, no_time, one_line
-from torch import nn
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrlab
@@ -215,6 +215,20 @@ def _bad_tasks() -> dict:
             lambda: reg(model=_LogitsOnly),
             ("it holds logits but no loss: return the logits alone from forward, or give "
              "loss=lrlab.search.model_loss")),
+        # a VAE's (reconstruction, mean, log-variance) and a dict of heads, each to a loss of
+        # all of them: loss=None (all the message said) cannot help either
+        "a model returning (outputs, extra) to a loss of both": (
+            lambda: reg(model=_PairOut), ("for a loss of several outputs, give "
+                                          "loss=lrlab.search.model_loss(fn) with fn(model, batch)")),
+        "a model returning a dict of heads to a loss of them": (
+            lambda: reg(model=_DictOut), ("for a loss of several outputs give "
+                                          "loss=lrlab.search.model_loss(fn)")),
+        # torch's ignore_index=255 (VOC's border): lrlab scores all but -100, so 255 reads
+        # as a class the model lacks ("labels must be 0..2" said nothing of the loss)
+        "a per-pixel loss ignoring 255": (
+            _ignores_255, ("labels go up to 255, the loss's ignore_index, but lrlab leaves out "
+                           "of its scores only -100 (torch's default ignore_index): relabel "
+                           "them in the data (y[y == 255] = -100)")),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
         "a built model for its builder": (lambda: reg(model=nn.Linear(5, 1)),
                                           "model is a built Linear"),
@@ -224,6 +238,32 @@ def _bad_tasks() -> dict:
         "own-loss model without a loss": (lambda: reg(loss=None), "no loss"),
         "metric name taken": (lambda: reg(metrics={"loss": lambda o, t: o}), "lrlab's own"),
     }
+
+
+def _pixels(ignored: int) -> tuple[Tensor, Tensor]:
+    """Images (8, 1, 4, 4) and per-pixel labels of 3 classes, the border ``ignored``."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 1, 4, 4, generator=g), torch.randint(0, 3, (8, 4, 4), generator=g)
+    y[:, 0] = ignored
+    return x, y
+
+
+def _ignores_255() -> Task:
+    data = DataLoader(TensorDataset(*_pixels(255)), batch_size=4)
+    return Task.from_loaders(lambda: nn.Conv2d(1, 3, 1), data, data,
+                             loss=nn.CrossEntropyLoss(ignore_index=255))
+
+
+def test_per_pixel_labels_relabelled_as_the_ignore_index_error_says_train() -> None:
+    x, y = _pixels(255)
+    y[y == 255] = -100  # the fix the error names
+    data = DataLoader(TensorDataset(x, y), batch_size=4)
+    task = Task.from_loaders(lambda: nn.Conv2d(1, 3, 1), data, data,
+                             loss=nn.CrossEntropyLoss())
+    result = lrlab.sweep(task, lrs=[0.1], epochs=1)
+    scored = y[y != -100]
+    chance = (scored == scored.mode().values).float().mean()  # the border is scored nowhere
+    assert result.chance == pytest.approx(float(chance))
 
 
 class _Nan(nn.Linear):

@@ -282,11 +282,16 @@ def _not_a_tensor(out: Any) -> str:
         return (f"{said}; it holds logits but no loss: return the logits alone from forward, "
                 "or give loss=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
                 "loss from them")
+    several = ("give loss=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
+               "loss from them")
     if isinstance(out, (tuple, list)):
         return (f"{said}; return the outputs alone from forward (a {type(out).__name__} of "
-                f"{len(out)} is not read as outputs), or give loss=None for a model that "
-                "returns its own loss")
-    return f"{said}; for a model that returns its own loss give loss=None"
+                f"{len(out)} is not read as outputs), or, for a loss of several outputs, "
+                f"{several}; loss=None is for a model that returns its own loss")
+    if _has_loss(out):
+        return f"{said}; for a model that returns its own loss give loss=None"
+    return (f"{said}; for a loss of several outputs {several}, or give loss=None for a model "
+            "that returns its own loss")
 
 
 def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
@@ -370,6 +375,12 @@ def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
     hi = int(targets.max())
     if hi >= c or (task.num_classes is not None and hi >= task.num_classes):
         limit = min(c, task.num_classes or c)
+        ignored = getattr(getattr(task.loss, "fn", task.loss), "ignore_index", None)
+        if ignored == hi != IGNORE_INDEX:  # nn.CrossEntropyLoss(ignore_index=255)
+            raise LrlabError(
+                f"labels go up to {hi}, the loss's ignore_index, but lrlab leaves out of its "
+                f"scores only {IGNORE_INDEX} (torch's default ignore_index): relabel them in "
+                f"the data (y[y == {hi}] = {IGNORE_INDEX}) and keep the loss's default")
         raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores; "
                          f"labels must be 0..{limit - 1}")
 
