@@ -387,6 +387,38 @@ def test_a_hugging_face_model_trains_as_a_population() -> None:
     _assert_members_match_plain_runs(task, result, atol=5e-5)
 
 
+class _FrozenNorm(nn.Module):
+    """Fine-tuning style: a BatchNorm with statistics of its own, kept in evaluation mode by
+    ``train()`` (as a loop calling ``model.train()`` each epoch gets it), its affine frozen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.norm, self.head = nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 3)
+        self.norm.running_mean.uniform_(-1, 1)
+        self.norm.running_var.uniform_(0.5, 2)
+        self.norm.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> _FrozenNorm:
+        super().train(mode)
+        self.norm.eval()
+        return self
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.norm(self.body(x))))
+
+
+def test_a_model_whose_train_freezes_batchnorm_trains_as_its_own_loop_does() -> None:
+    """The first epoch ran in the mode the builder left (BatchNorm training: batch
+    statistics, running ones updated) until an evaluation switched back through train()."""
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(64, 4, generator=g), torch.randint(0, 3, (64,), generator=g))
+    task = Task.from_loaders(_FrozenNorm, DataLoader(data, batch_size=16, shuffle=True),
+                             DataLoader(data, batch_size=64), loss=nn.CrossEntropyLoss(),
+                             epochs=2)
+    result, _ = _sweep(task)
+    _assert_members_match_plain_runs(task, result)  # running statistics included
+
+
 def test_an_iterable_dataset_without_a_length() -> None:
     """Epochs are passes; a subset is its first examples; a schedule needs a length."""
     task = Task.from_loaders(lambda: nn.Linear(5, 1), Stream(96, 0), Stream(32, 1),

@@ -152,6 +152,10 @@ class Population:
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = dtype or first.dtype
         self.template = copy.deepcopy(models[0]).to(self.device, self.dtype)
+        # training mode as a PyTorch loop sets it (model.train()), so that a model whose
+        # train() keeps layers in evaluation mode (frozen BatchNorm) trains so from step 1,
+        # not only after its first evaluation switched it back through train()
+        self.template.train()
         self.flat, self.params, self.frozen = self._flatten(models)
         self.buffers = self._stack(models, "named_buffers")
         self.hparams = {k: v.to(self.device, self.dtype) for k, v in values.items()
