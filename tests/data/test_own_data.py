@@ -223,12 +223,15 @@ def _bad_tasks() -> dict:
         "a model returning a dict of heads to a loss of them": (
             lambda: reg(model=_DictOut), ("for a loss of several outputs give "
                                           "loss=lrlab.search.model_loss(fn)")),
-        # torch's ignore_index=255 (VOC's border): lrlab scores all but -100, so 255 reads
+        # torch's ignore_index=255 (VOC's border): lrlab scores all but -100, so 255 read
         # as a class the model lacks ("labels must be 0..2" said nothing of the loss)
         "a per-pixel loss ignoring 255": (
-            _ignores_255, ("labels go up to 255, the loss's ignore_index, but lrlab leaves out "
-                           "of its scores only -100 (torch's default ignore_index): relabel "
-                           "them in the data (y[y == 255] = -100)")),
+            lambda: _ignores(255), ("labels hold 255, the loss's ignore_index, but lrlab leaves "
+                                    "out of its scores only -100 (torch's default "
+                                    "ignore_index): relabel them in the data (y[y == 255] = "
+                                    "-100)")),
+        # padding as class 0 (a tokenizer's pad id): accuracy and chance would count it
+        "a per-pixel loss ignoring class 0": (lambda: _ignores(0), "(y[y == 0] = -100)"),
         "builder raises": (lambda: reg(model=lambda: 1 / 0), "building the model failed"),
         "a built model for its builder": (lambda: reg(model=nn.Linear(5, 1)),
                                           "model is a built Linear"),
@@ -248,10 +251,10 @@ def _pixels(ignored: int) -> tuple[Tensor, Tensor]:
     return x, y
 
 
-def _ignores_255() -> Task:
-    data = DataLoader(TensorDataset(*_pixels(255)), batch_size=4)
+def _ignores(ignored: int) -> Task:
+    data = DataLoader(TensorDataset(*_pixels(ignored)), batch_size=4)
     return Task.from_loaders(lambda: nn.Conv2d(1, 3, 1), data, data,
-                             loss=nn.CrossEntropyLoss(ignore_index=255))
+                             loss=nn.CrossEntropyLoss(ignore_index=ignored))
 
 
 def test_per_pixel_labels_relabelled_as_the_ignore_index_error_says_train() -> None:

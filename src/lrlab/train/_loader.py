@@ -372,15 +372,17 @@ def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
     c = _classes(task, outputs, targets)
     if c is None:
         return
+    ignored = getattr(getattr(task.loss, "fn", task.loss), "ignore_index", IGNORE_INDEX)
+    if ignored != IGNORE_INDEX and bool((targets == ignored).any()):
+        # nn.CrossEntropyLoss(ignore_index=255) (a border) or 0 (padding): lrlab's accuracy
+        # and chance would score them as a class
+        raise LrlabError(
+            f"labels hold {ignored}, the loss's ignore_index, but lrlab leaves out of its "
+            f"scores only {IGNORE_INDEX} (torch's default ignore_index): relabel them in the "
+            f"data (y[y == {ignored}] = {IGNORE_INDEX}) and keep the loss's default")
     hi = int(targets.max())
     if hi >= c or (task.num_classes is not None and hi >= task.num_classes):
         limit = min(c, task.num_classes or c)
-        ignored = getattr(getattr(task.loss, "fn", task.loss), "ignore_index", None)
-        if ignored == hi != IGNORE_INDEX:  # nn.CrossEntropyLoss(ignore_index=255)
-            raise LrlabError(
-                f"labels go up to {hi}, the loss's ignore_index, but lrlab leaves out of its "
-                f"scores only {IGNORE_INDEX} (torch's default ignore_index): relabel them in "
-                f"the data (y[y == {hi}] = {IGNORE_INDEX}) and keep the loss's default")
         raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores; "
                          f"labels must be 0..{limit - 1}")
 
