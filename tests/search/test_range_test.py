@@ -527,3 +527,43 @@ def test_tools_readings_on_a_flat_curve_say_they_read_noise() -> None:
     assert any(np.isfinite(r.lr) for r in tools.values())
     clear = RangeTestResult.build(lrs, np.abs(np.log10(lrs)))
     assert all("read off noise" not in r.why for r in clear.comparisons().values())
+
+
+# --- a task ranked by its loss ------------------------------------------------------------
+
+def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_suggestion():
+    """A regression's best rate for the full epochs sits above a short test's reading (the
+    loss keeps falling): the warnings name the suggestion, 2x and 4x it to train, whether
+    the task is tensors with ``monitor="loss"`` or a DataLoader one whose kind its first
+    batch tells; a classifier's test and :func:`find_lr`'s own curve do not."""
+    from lrlab import Task
+    from lrlab.search import range_test
+    from lrlab.search._result import by_loss
+    from lrlab.tasks import Split, get_task
+
+    x, y = regression(320)
+
+    def mse(outputs, targets):  # per sample, over a population's outputs (K, B, 1)
+        return (outputs - targets).square().squeeze(-1)
+
+    tensors = Task(name="reg", train=Split(x[:256], y[:256]), val=Split(x[256:], y[256:]),
+                   model=lambda: nn.Linear(3, 1), loss=mse, num_classes=None, monitor="loss",
+                   batch_size=16, epochs=2)
+    loaders = Task.from_loaders(lambda: nn.Linear(3, 1),
+                                DataLoader(TensorDataset(x[:256], y[:256]), batch_size=16,
+                                           shuffle=True),
+                                DataLoader(TensorDataset(x[256:], y[256:]), batch_size=64),
+                                loss=nn.MSELoss(), epochs=2, name="reg-loader")
+    for task in (tensors, loaders):
+        r = range_test(task, steps=40, validate=False)
+        s = r.suggestion.lr
+        assert r.monitor == "loss" and math.isfinite(s)
+        said = [w for w in r.warnings if w.startswith("ranked by a loss")]
+        assert said == [by_loss(s)]
+        assert f"train {s:.3g}, {2 * s:.3g} and {4 * s:.3g} for the full epochs" in said[0]
+    blobs = range_test(get_task("blobs"), steps=40, validate=False)
+    assert blobs.monitor == "auc"  # its own ranking metric
+    assert not any(w.startswith("ranked by a loss") for w in blobs.warnings)
+    own = find_lr(nn.Linear(3, 1), nn.MSELoss(), batches(x, y, 16), start=1e-4, end=10.0,
+                  steps=40)
+    assert own.monitor is None and not any(w.startswith("ranked by") for w in own.warnings)

@@ -88,6 +88,10 @@ class RangeTestResult:
         broke: where a flat curve's suggestion was read from when it was not read off this
             curve's own shape (:func:`~lrlab.search.range_test` reads a shallow zoom that
             came back to its start as flat, from where it broke), or None.
+        monitor: the metric a sweep ranks the task's rates by, when
+            :func:`~lrlab.search.range_test` ran on a task (``"loss"``: :attr:`warnings`
+            says how to use the suggestion, :func:`by_loss`); None from
+            :func:`~lrlab.search.find_lr`.
     """
 
     lrs: Array
@@ -111,6 +115,7 @@ class RangeTestResult:
     first: RangeTestResult | None = field(default=None, repr=False)
     steady: Steady | None = field(default=None, repr=False)
     broke: Reading | None = field(default=None, repr=False)
+    monitor: str | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
@@ -173,7 +178,7 @@ class RangeTestResult:
         its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
         reading that was unstable when trained, or raised because it catapulted
-        (:attr:`steady`)."""
+        (:attr:`steady`); and on a task ranked by its loss, what to train (:func:`by_loss`)."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -227,6 +232,8 @@ class RangeTestResult:
                        f"{what}: a rate stable for "
                        f"{check.steps} steps is not known to train best; check it against "
                        "rates trained for epochs (lrlab auto)")
+        if self.monitor == "loss" and math.isfinite(self.suggestion.lr):
+            out.append(by_loss(self.suggestion.lr))
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
@@ -331,3 +338,31 @@ class RangeTestResult:
                               "median": np.median(curves, axis=0), "high": curves.max(axis=0)})
         frame.index.name = "step"
         return frame
+
+
+def by_loss(lr: float) -> str:
+    """The warning for a suggestion on a task ranked by its loss (an MSE regression): train
+    ``lr``, ``2 lr`` and ``4 lr`` for the full epochs and keep the lowest validation loss.
+
+    Why: a loss keeps falling through a training, so the rate that ends lowest after the
+    full epochs often sits above a short test's reading, and a little higher the loss blows
+    up (a regression trains best close below its stability edge). On the 20 regression runs
+    of ``benchmarks/finder_quality.py`` (Friedman's and a wide noisy regression, SGD and
+    Adam, 5 seeds each) a 16-rate grid's best rate lay above the suggestion on 17 (1.2-13x)
+    and the suggestion left 11% more validation loss than that best on average, 30% at
+    worst, over 5% on 14 runs; no feature of the curves told those runs apart from the
+    others, and no single higher rate serves them all (twice the suggestion left 154% on
+    one, 57% and 98% on two others). The best of the three trained for the full epochs left
+    0.5% on average, 19% at worst, over 5% on 4 runs; so it did on scratch regressions of
+    other shapes (``docs/benchmarks.md``).
+
+    Example:
+        >>> by_loss(0.01).split(": ")[1]
+        'train 0.01, 0.02 and 0.04 for the full epochs and keep the lowest validation loss'
+    """
+    return (f"ranked by a loss: train {lr:.3g}, {2 * lr:.3g} and {4 * lr:.3g} for the full "
+            "epochs and keep the lowest validation loss: a loss keeps falling through a "
+            "training, so a regression's best rate often sits above a short test's reading, "
+            "close below where its loss blows up (on 20 benchmark regression runs the "
+            "suggestion alone left 11% more validation loss than a 16-rate grid's best on "
+            "average, 30% at worst; the best of these three 0.5%, 19% at worst)")

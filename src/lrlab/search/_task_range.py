@@ -98,6 +98,10 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             there when that catapults and settles too (deep sigmoid layers: best at a third
             to half of the break).
 
+    The result keeps the metric the task's rates are ranked by (``result.monitor``): on a
+    task ranked by its loss (a regression) its warnings name the suggestion, twice and four
+    times it to train for the full epochs (:func:`~lrlab.search._result.by_loss`).
+
     Example:
         >>> from lrlab.tasks import get_task
         >>> result = range_test(get_task("blobs"), steps=20, validate=False)
@@ -112,9 +116,17 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
-    _check(task, optimizer, hparams, seed, batch_size)
+    monitor = _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
+    result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
+    return replace(result, monitor=monitor)
+
+
+def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: bool,
+           steady: bool) -> RangeTestResult:
+    """The range test and, with ``extend``, its second looks (see :func:`range_test`)."""
+    start, mode = args["start"], args["mode"]
     result = _once(task, end=end, steps=steps, **args)
     if not (extend and mode == "exp"):
         return result
@@ -177,10 +189,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
-           batch_size: int | None) -> None:
+           batch_size: int | None) -> str | None:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
-    ...: one line each). Every random state is left as it was."""
+    ...: one line each). Every random state is left as it was. Returns the metric a sweep
+    would rank the task's rates by (a DataLoader task's read off its first batch)."""
     from lrlab.train import check_fit, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
@@ -188,7 +201,9 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
         extra["batch_size"] = batch_size
     config = validated(lrs=[1.0], epochs=1, optimizer=optimizer, seed=seed, **extra)
     members = config.members()
-    check_fit(resolve_task(task, config, members), members, config)  # as fit checks it
+    resolved = resolve_task(task, config, members)
+    check_fit(resolved, members, config)  # as fit checks it
+    return resolved.monitor
 
 
 def _checked(task: Task, lr: float,
