@@ -329,7 +329,8 @@ def test_only_an_sgd_like_race_above_its_lowest_rate_warns_short_of_the_bottom()
     def said(walk: str, lr: float, final=finals) -> tuple[str, ...]:
         table = pd.DataFrame({"lr": raced, "final": final, "diverged": [False] * 5})
         race = SimpleNamespace(walk=walk, raced=raced, longer=[], table=lambda: table,
-                               higher=True, chance=0.1, monitor="accuracy", n=1000)
+                               higher=True, chance=0.1, monitor="accuracy", n=1000,
+                               binomial=None)
         return _extra_warnings(True, choice, race, 5.09, lr, turn=0.509)
 
     assert [w.split(":")[0] for w in said("up", 0.161)] == [

@@ -12,8 +12,11 @@ outputs replaced by ones that always answer that class (:func:`lrlab.train.untra
 **Noise** of a score: for a share (accuracy, error, AUC) on ``n`` examples the binomial
 standard error ``sqrt(p (1 - p) / n)``, with ``p`` clipped to ``[0.02, 0.98]`` (a share at 0
 or 1 is not known to be exact); for a loss, ``|s| / sqrt(n)`` (a mean loss's standard error
-is a multiple of its size over ``sqrt(n)``). ``n`` counts examples, not label positions: a
-sequence's labels are not independent draws, so its positions would understate the noise.
+is a multiple of its size over ``sqrt(n)``). A classifier's own metric that scores majority
+answers within ``[0, 1]`` (a macro-F1, a balanced accuracy) is read as a share averaged over
+classes: binomial on :meth:`LabelCounts.balanced_examples`, which a rare class makes few.
+``n`` counts examples, not label positions: a sequence's labels are not independent draws,
+so its positions would understate the noise.
 A score *learned* when it beats chance by more than :data:`LEARNED` such units: the
 searches' rule and the sweep verdict's.
 """
@@ -77,6 +80,28 @@ class LabelCounts:
             return None
         return self.counts.index(max(self.counts))
 
+    def balanced_examples(self) -> float:
+        """The examples a macro-average over classes counts: ``C^2 / sum_c 1 / n_c`` over the
+        ``C`` classes scored, with ``n_c`` the class's share of the positions times
+        :attr:`examples` (``nan`` when no classes were scored).
+
+        A share averaged over classes (a macro-F1, a balanced accuracy) is as noisy as its
+        rarest classes make it: the mean of ``C`` per-class shares ``s`` measured on ``n_c``
+        examples each has variance ``s (1 - s) / C^2 * sum_c 1 / n_c``, a binomial on these
+        examples. With balanced classes it is :attr:`examples`; on 187 negatives and 13
+        positives, 48.6 of the 200. (Per class, a F1's delta-method variance is
+        ``F (1 - F) (2 - F) / (n_c + predicted_c)``, at most the binomial's on ``n_c``.)
+
+        Example:
+            >>> labels = LabelCounts(examples=200, positions=200, counts=(187, 13))
+            >>> round(labels.balanced_examples(), 1)
+            48.6
+        """
+        present = [c for c in self.counts if c > 0]
+        if not present or not self.positions:
+            return math.nan
+        return len(present) ** 2 / sum(self.positions / (c * self.examples) for c in present)
+
     def chance(self, monitor: str | None) -> float:
         """``monitor``'s value for always answering the most common class: accuracy is
         :meth:`majority_share`, error ``1 -`` it; ``nan`` for any other monitor (what
@@ -117,16 +142,24 @@ def majority_outputs(shape: torch.Size | tuple[int, ...], majority: int, class_a
     return out
 
 
-def score_noise(score: float, monitor: str, n: int) -> float:
+def score_noise(score: float, monitor: str, n: float, *, binomial: bool | None = None) -> float:
     """The noise of one validation ``monitor`` score ``score`` on ``n`` examples.
+
+    Args:
+        score, monitor, n: the score, its metric's name and the examples it counts (for a
+            task's own share-like metric, :meth:`LabelCounts.balanced_examples`).
+        binomial: whether the score is a share (binomial noise); default: ``monitor`` is
+            one of :data:`SHARES`.
 
     Example:
         >>> round(score_noise(0.5, "accuracy", 100), 3), round(score_noise(0.2, "loss", 400), 3)
         (0.05, 0.01)
+        >>> round(score_noise(0.9, "f1", 48.6, binomial=True), 3)
+        0.043
     """
     if not math.isfinite(score):
         return math.inf
-    if monitor in SHARES:
+    if binomial if binomial is not None else monitor in SHARES:
         p = min(max(score, 0.02), 0.98)
         return math.sqrt(p * (1 - p) / n)
     return abs(score) / math.sqrt(n)

@@ -91,6 +91,7 @@ from lrlab.search._confidence import (
     falling,
     learned_mask,
     lone,
+    lone_at_top,
     pace,
     score_noise,
     scored_table,
@@ -250,7 +251,7 @@ def moved_up(top: float, reached: float, count: int) -> list[float]:
 
 
 def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: bool,
-               chance: float, monitor: str, n: int) -> list[float]:
+               chance: float, monitor: str, n: int, binomial: bool | None = None) -> list[float]:
     """``count`` rates half a decade apart below ``lr`` when ``lr`` is the lowest rate raced
     and the raced rate next above it failed (diverged, unstable or never beat chance, as
     ``learned_mask`` reads them); empty otherwise: where a race that learned only at its
@@ -283,7 +284,7 @@ def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: 
     if len(t) < 2 or not math.isclose(lrs[0], lr):
         return []
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
+                      noise=score_noise(chance, monitor, n, binomial=binomial))
     if not ok[0] or ok[1]:
         return []
     return [float(f"{lr * 10 ** (-k / 2):.3g}") for k in range(1, count + 1)]
@@ -418,7 +419,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             choice = race.run(up)
     elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
             (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
-            chance=race.chance, monitor=race.monitor, n=race.n):
+            chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
         race.down = down  # learned at its lowest rate alone: move the race down, once
         choice = race.run(down)
     if not choice.learned:  # still nothing: a longer race of the stable rates
@@ -444,10 +445,15 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     if caught is not None:
         lr = caught[0]
     alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
-                  monitor=race.monitor, n=race.n) if choice.learned and not race.longer
+                  monitor=race.monitor, n=race.n, binomial=race.binomial)
+             if choice.learned and not race.longer
              else math.nan)
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
+    topped = (race.past_lone_top(lr) if choice.learned and not race.longer
+              and not math.isfinite(alone) else None)
+    if topped is not None:  # learned alone at the top of the race: the others by their loss
+        lone_lr, lr = lr, topped[0]
     later = race.blew_up()
     edge_lr, above = lr, edge_moved(lr, race.raced, later)
     if math.isfinite(above):
@@ -462,6 +468,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           "short race more often than a rate that trains), so the lower "
                           f"neighbour {rate(edge_lr)}; train both for the full epochs",
                           "lone_learner"),)
+    if topped is not None:
+        extra += (Finding(f"{rate(lone_lr)}, the highest rate raced, was the only rate near it "
+                          "to beat chance, the raced rates half a decade below it did not, and "
+                          "its training loss ended no lower than theirs (a rate too high "
+                          "overshooting into the other classes more often than one that "
+                          f"trains), so {rate(edge_lr)}, {topped[1]}; train both for the full "
+                          "epochs", "lone_at_top"),)
     if math.isfinite(above):
         extra += (Finding(f"{rate(above)} blew up by epoch {later[above]} (its training loss "
                           f"over {BLOWN:g}x the untrained model's, where it had been stable): "
@@ -496,7 +509,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
-                    lone_lr=lone_lr if math.isfinite(alone) else None,
+                    lone_lr=lone_lr if math.isfinite(alone) or topped else None,
+                    topped=topped[1] if topped else None,
                     edge=(above, edge_lr) if math.isfinite(above) else None,
                     caught=caught[1] if caught is not None else None)
     text = confidence.explained(text)
@@ -562,7 +576,8 @@ class _Race:
         self._cost = 0.0
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.base = baseline(p.task, p.seed)
-        self.n, self.chance = self.base.n, self.base.chance
+        self.n, self.chance = self.base.score_n, self.base.chance
+        self.binomial = self.base.binomial
         self.start = _start_loss(task, p.seed)
 
     @property
@@ -647,9 +662,13 @@ class _Race:
         validation noise alone)."""
         return SWING if self.walk == "up" else 0.0
 
+    def noise(self, score: float) -> float:
+        """The noise of one validation score (:func:`score_noise`, as :attr:`base` reads it)."""
+        return score_noise(score, self.monitor, self.n, binomial=self.binomial)
+
     def learned_any(self) -> bool:
         return bool(learned_mask(self.table(), higher_is_better=self.higher, chance=self.chance,
-                                 noise=score_noise(self.chance, self.monitor, self.n)).any())
+                                 noise=self.noise(self.chance)).any())
 
     def run(self, rates: list[float]) -> Choice:
         saved: list[Checkpoint] = []
@@ -670,12 +689,13 @@ class _Race:
         to sit past the edge)."""
         t = self.table()
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
-                        monitor=self.monitor, n=self.n, swing=self.swing, walk=self.walk,
+                        monitor=self.monitor, n=self.n, binomial=self.binomial,
+                        swing=self.swing, walk=self.walk,
                         ceiling=self.ceiling)
         if choice.learned or "last" not in t:
             return choice
         if self.monitor != "loss":  # the score did not move; the loss may have
-            lr = by_loss(t, untrained=self.start[1], n=self.n, walk=self.walk)
+            lr = by_loss(t, untrained=self.start[1], n=self.base.n, walk=self.walk)
             if math.isfinite(lr):
                 return Choice(lr, math.nan, (), (), "the rate with the lowest validation "
                               "loss (which fell clearly below the untrained model's)")
@@ -736,12 +756,11 @@ class _Race:
         t = self.scored(result).set_index("lr")
         mine, other = float(t.loc[choice.lr, "score"]), float(t.loc[below, "score"])
         sign = 1.0 if self.higher else -1.0
-        noise = max(score_noise(mine if math.isfinite(mine) else other, self.monitor, self.n),
+        noise = max(self.noise(mine if math.isfinite(mine) else other),
                     self.swing * float(t["setback"].mean()))
         learned = (math.isfinite(mine) and not bool(t.loc[choice.lr, "diverged"])
                    and bool(t.loc[choice.lr].get("stable", True))
-                   and sign * (mine - self.chance) > LEARNED * score_noise(
-                       self.chance, self.monitor, self.n))
+                   and sign * (mine - self.chance) > LEARNED * self.noise(self.chance))
         seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
                 f"{rate(below)} {other:.4f}")
         raced = self.table().set_index("lr")
@@ -758,7 +777,7 @@ class _Race:
         fast (:func:`caught_up`); None otherwise."""
         t = self.table()
         low = caught_up(t, lr, higher_is_better=self.higher, chance=self.chance,
-                        monitor=self.monitor, n=self.n, walk=self.walk)
+                        monitor=self.monitor, n=self.n, binomial=self.binomial, walk=self.walk)
         if not math.isfinite(low):
             return None
         lrs = t["lr"].to_numpy(float)
@@ -769,9 +788,27 @@ class _Race:
                      f"{rate(lr)} {mine['last']:.4f}): the higher rate no longer trained "
                      f"faster, so the lower {rate(low)}")
 
+    def past_lone_top(self, lr: float) -> tuple[float, str] | None:
+        """When ``lr`` learned alone at the top of the race (:func:`lone_at_top`): the rate
+        with the lowest validation loss among the others, ties going down
+        (:func:`by_loss`; the rates near a flicker at the top are the suspect ones), else
+        the next lower stable rate; with what chose it, in words. None otherwise."""
+        t = self.table()
+        if not lone_at_top(t, lr, higher_is_better=self.higher, chance=self.chance,
+                           monitor=self.monitor, n=self.n, binomial=self.binomial):
+            return None
+        rest = t[~np.isclose(t["lr"].to_numpy(float), lr)]
+        low = by_loss(rest, untrained=self.start[1], n=self.base.n, walk="down")
+        if math.isfinite(low):
+            return low, "the rate with the lowest validation loss of the others"
+        steady = rest[~rest["diverged"] & rest.get("stable", True) & (rest["lr"] < lr)]
+        if not len(steady):
+            return None
+        return float(steady["lr"].max()), "the next lower stable rate"
+
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
         c = assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
-                   monitor=self.monitor, n=self.n, extra=extra)
+                   monitor=self.monitor, n=self.n, binomial=self.binomial, extra=extra)
         if "race_unlearned" in kinds_of(extra):
             # auto's own line says it, with the budget and what to try: one line, not two
             c = dataclasses.replace(c, warnings=tuple(
@@ -817,7 +854,8 @@ CAUGHT_UP_REACH = 10 ** 0.25 * 1.01
 
 
 def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
-              monitor: str, n: int, walk: str = "up", factor: float = HOLD) -> float:
+              monitor: str, n: int, walk: str = "up", factor: float = HOLD,
+              binomial: bool | None = None) -> float:
     """The raced rate a quarter decade below ``lr`` (:data:`CAUGHT_UP_REACH`) when it trained
     as fast; ``nan`` otherwise.
 
@@ -851,7 +889,7 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
         return math.nan
     t = table.sort_values("lr").reset_index(drop=True)
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
+                      noise=score_noise(chance, monitor, n, binomial=binomial))
     lrs, last = t["lr"].to_numpy(float), t["last"].to_numpy(float)
     i = np.flatnonzero(np.isclose(lrs, lr))
     below = np.flatnonzero((lrs < lr / (1 + 1e-9)) & (lrs >= lr / CAUGHT_UP_REACH))
@@ -956,7 +994,8 @@ def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> f
 
 
 def _failed_above(table: pd.DataFrame, lr: float, bottom: float, *, higher_is_better: bool,
-                 chance: float, monitor: str, n: int) -> list[float]:
+                 chance: float, monitor: str, n: int, binomial: bool | None = None
+                 ) -> list[float]:
     """The raced rates above ``lr`` up to half a decade past ``bottom`` that failed: diverged,
     unstable (``stable`` false, where the table has it) or, where chance is known, within
     the noise of it at their last epoch (collapsed, or never learned).
@@ -975,7 +1014,8 @@ def _failed_above(table: pd.DataFrame, lr: float, bottom: float, *, higher_is_be
         gone |= ~table["stable"].to_numpy(bool)
     if math.isfinite(chance):
         sign = 1.0 if higher_is_better else -1.0
-        gone |= sign * (final - chance) <= LEARNED * score_noise(chance, monitor, n)
+        gone |= sign * (final - chance) <= LEARNED * score_noise(chance, monitor, n,
+                                                                 binomial=binomial)
     near = (lrs > lr * (1 + 1e-9)) & (lrs <= bottom * NEIGHBOUR)
     return sorted(float(v) for v in lrs[near & gone])
 
@@ -1092,7 +1132,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     elif (race.walk == "up" and lr > min(race.raced) * (1 + 1e-9)
           and (short := short_of_bottom(lr, turn, _failed_above(
               race.table(), lr, turn, higher_is_better=race.higher, chance=race.chance,
-              monitor=race.monitor, n=race.n)))):
+              monitor=race.monitor, n=race.n, binomial=race.binomial)))):
         # (SGD-like rules only: an adaptive rule's race is centred a third below the turn;
         # a pick at the lowest raced rate has the edge warning instead)
         out.append(short)
@@ -1104,7 +1144,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
              fewer: int | None = None, lone_lr: float | None = None,
-             edge: tuple[float, float] | None = None, caught: str | None = None) -> str:
+             edge: tuple[float, float] | None = None, caught: str | None = None,
+             topped: str | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -1164,9 +1205,16 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     if lone_lr is not None:  # the pick is not the race's winner: say what it scored itself
         low = edge[1] if edge is not None else lr  # the lone learner's lower neighbour
         mine = table.loc[np.isclose(table["lr"].to_numpy(float), low), "score"]
-        text += (f" {rate(lone_lr)} learned alone (its raced neighbours half a decade either "
-                 f"side stayed at chance), so the pick is its lower neighbour {rate(low)}, "
-                 f"whose own best validation {race.monitor} was {float(mine.iloc[0]):.4f}.")
+        if topped:
+            text += (f" {rate(lone_lr)}, the highest rate raced, learned alone (the raced "
+                     "rates half a decade below it stayed at chance) and its training loss "
+                     f"ended no lower than theirs, so the pick is {topped}, {rate(low)}, "
+                     f"whose own best validation {race.monitor} was {float(mine.iloc[0]):.4f}.")
+        else:
+            text += (f" {rate(lone_lr)} learned alone (its raced neighbours half a decade "
+                     f"either side stayed at chance), so the pick is its lower neighbour "
+                     f"{rate(low)}, whose own best validation {race.monitor} was "
+                     f"{float(mine.iloc[0]):.4f}.")
     if edge is not None:
         above, edge_lr = edge
         text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as it trained on: a "

@@ -47,7 +47,8 @@ from lrlab.tasks import Task
 from lrlab.train import untrained
 
 __all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
-           "chance_score", "choose", "edge_failed", "falling", "lone", "moving_tie",
+           "chance_score", "choose", "edge_failed", "falling", "lone", "lone_at_top",
+           "moving_tie",
            "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
@@ -65,12 +66,26 @@ class Baseline:
             one of the task's own metrics, its value on outputs that always answer the
             majority class (:attr:`lrlab.train.Untrained.majority`), ``nan`` (not checked)
             when the model is no classifier or the metric cannot score such outputs.
-        n: validation examples scored: what the noise of a score counts.
+        n: validation examples scored: what the noise of a score (and of a loss) counts.
+        binomial: whether a score's noise is a share's (:func:`score_noise`): ``True`` for
+            one of the task's own metrics whose chance lies in ``[0, 1]`` (a macro-F1, a
+            balanced accuracy); ``None``: as the monitor's name says.
+        balanced: with ``binomial``, the examples the score's average over classes counts
+            (:meth:`~lrlab.metrics.LabelCounts.balanced_examples`): what its noise counts
+            in place of ``n`` (:attr:`score_n`).
     """
 
     untrained: float
     chance: float
     n: int
+    binomial: bool | None = None
+    balanced: float = math.nan
+
+    @property
+    def score_n(self) -> float:
+        """What the noise of a score counts: :attr:`balanced` for a share of the task's own,
+        else :attr:`n`."""
+        return self.balanced if self.binomial else self.n
 
 
 def baseline(task: Task, seed: int) -> Baseline:
@@ -90,7 +105,11 @@ def baseline(task: Task, seed: int) -> Baseline:
     monitor = task.monitor or ("accuracy" if "accuracy" in scored.metrics else "loss")
     n = scored.labels.examples
     if monitor in task.metrics:  # the task's own: its value on majority answers, if known
-        return Baseline(math.nan, scored.majority.get(monitor, math.nan), n)
+        chance = scored.majority.get(monitor, math.nan)
+        many = scored.labels.balanced_examples()
+        if 0 <= chance <= 1 and math.isfinite(many):  # a share: as noisy as its rare classes
+            return Baseline(math.nan, chance, n, binomial=True, balanced=many)
+        return Baseline(math.nan, chance, n)
     score = scored.metrics.get(monitor, math.nan)
     return Baseline(score, chance_score(monitor, score, scored.labels), n)
 
@@ -158,7 +177,8 @@ def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, 
 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,
-           n: int, swing: float = 0.0, walk: str = "down", ceiling: float = math.inf) -> Choice:
+           n: int, swing: float = 0.0, walk: str = "down", ceiling: float = math.inf,
+           binomial: bool | None = None) -> Choice:
     """The pick among raced rates (see the module docstring).
 
     Args:
@@ -189,7 +209,7 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
     """
     t = table.sort_values("lr").reset_index(drop=True)
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
+                      noise=score_noise(chance, monitor, n, binomial=binomial))
     scores = t["score"].to_numpy(float)
     if not ok.any():
         steady = (t["stable"].to_numpy(bool) & ~t["diverged"].to_numpy(bool)
@@ -204,7 +224,7 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
                       "the best score")
     idx = np.flatnonzero(ok)
     best = int(idx[np.argmax(scores[idx])] if higher_is_better else idx[np.argmin(scores[idx])])
-    noise = score_noise(scores[best], monitor, n)
+    noise = score_noise(scores[best], monitor, n, binomial=binomial)
     back = t["setback"].to_numpy(float) if "setback" in t else np.zeros(len(t))
     pick, tied = best, []
     steps = range(best - 1, -1, -1) if walk == "down" else range(best + 1, len(t))
@@ -298,7 +318,7 @@ def by_loss(table: pd.DataFrame, *, untrained: float, n: int, walk: str = "down"
 
 
 def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
-         monitor: str, n: int) -> float:
+         monitor: str, n: int, binomial: bool | None = None) -> float:
     """The next lower stable rate when ``lr`` learned alone, ``nan`` otherwise.
 
     A pick learned alone when raced rates lie within half a decade (:data:`NEIGHBOUR`) on
@@ -325,22 +345,68 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
         nan
     """
     t = table.sort_values("lr").reset_index(drop=True)
+    if not _alone(t, lr, higher_is_better=higher_is_better, chance=chance, monitor=monitor,
+                  n=n, top=False, binomial=binomial):
+        return math.nan
+    lrs = t["lr"].to_numpy(float)
+    steady = ((lrs < lr) & (lrs >= lr / NEIGHBOUR) & ~np.isclose(lrs, lr)
+              & ~t["diverged"].to_numpy(bool))
+    if "stable" in t:
+        steady &= t["stable"].to_numpy(bool)
+    return float(lrs[steady][-1]) if steady.any() else math.nan
+
+
+def lone_at_top(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
+                monitor: str, n: int, binomial: bool | None = None) -> bool:
+    """Whether ``lr`` learned alone at the top of the raced rates: raced rates lie within
+    half a decade below it (:data:`NEIGHBOUR`) and none of them learned
+    (:func:`learned_mask`), none was raced above it within half a decade, and its last
+    training loss (``last``, where the table has it) did not end more than :data:`HOLD`
+    below every neighbour's (as :func:`lone` reads it).
+
+    The shape of :func:`lone` where nothing was raced above (the range test reached no
+    higher): the lower neighbour is then no safer guess than the rate itself, since the
+    rates raced below it sat at chance too. A thresholded score such as a macro-F1 on 7%
+    positives stays at always answering the majority class while a short race's rates
+    learn the class frequencies, and a rate too high leaves it first by overshooting: on a
+    new user's MLP (one epoch of 14 steps) 10 alone scored 0.656 against 0.483 below it,
+    with a training loss of 0.74 of the untrained model's where 3.16 ended at 0.38; over
+    the full training 10 scored 0.71 and 0.48 on two seeds, where 1-2 scored 0.96-0.97.
+    ``auto`` then ranks the other rates by their validation loss (:func:`by_loss`).
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.316, 1.0, 3.16, 10.0],
+        ...                   "score": [0.483, 0.483, 0.483, 0.656], "diverged": [False] * 4,
+        ...                   "last": [0.53, 0.39, 0.38, 0.74]})
+        >>> lone_at_top(t, 10.0, higher_is_better=True, chance=0.483, monitor="f1", n=200)
+        True
+        >>> lone_at_top(t.assign(last=[0.53, 0.39, 0.38, 0.30]), 10.0, higher_is_better=True,
+        ...             chance=0.483, monitor="f1", n=200)  # its loss fell furthest: it learned
+        False
+    """
+    return _alone(table.sort_values("lr").reset_index(drop=True), lr,
+                  higher_is_better=higher_is_better, chance=chance, monitor=monitor, n=n,
+                  top=True, binomial=binomial)
+
+
+def _alone(t: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float, monitor: str,
+           n: int, top: bool, binomial: bool | None = None) -> bool:
+    """``lr`` learned alone among the raced rates within half a decade of it (``t`` sorted
+    by rate): rates on both sides (``top``: below it, none above), none of them learned,
+    and its training loss not clearly lower than theirs (see :func:`lone`)."""
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
+                      noise=score_noise(chance, monitor, n, binomial=binomial))
     lrs = t["lr"].to_numpy(float)
     near = (lrs <= lr * NEIGHBOUR) & (lrs >= lr / NEIGHBOUR) & ~np.isclose(lrs, lr)
     below, above = near & (lrs < lr), near & (lrs > lr)
-    if not (below.any() and above.any()) or ok[near].any():
-        return math.nan
+    if not below.any() or above.any() != (not top) or ok[near].any():
+        return False
     if "last" in t:  # its training loss fell clearly further than theirs: it learned
         last = t["last"].to_numpy(float)
         i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
         if last[i] * HOLD < np.nanmin(np.where(near, last, np.inf)):
-            return math.nan
-    steady = below & ~t["diverged"].to_numpy(bool)
-    if "stable" in t:
-        steady &= t["stable"].to_numpy(bool)
-    return float(lrs[steady][-1]) if steady.any() else math.nan
+            return False
+    return True
 
 
 def setback(curve: np.ndarray, higher_is_better: bool) -> float:
@@ -469,7 +535,7 @@ class Confidence:
 
 def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
            monitor: str, n: int, searched: tuple[float, float] | None = None,
-           extra: tuple[str, ...] = ()) -> Confidence:
+           extra: tuple[str, ...] = (), binomial: bool | None = None) -> Confidence:
     """The :class:`Confidence` of picking ``lr`` from ``table``.
 
     Args:
@@ -494,10 +560,10 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
     lrs = t["lr"].to_numpy(float)
     scores = t["score"].to_numpy(float)
     i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
-    noise = score_noise(scores[i], monitor, n)
+    noise = score_noise(scores[i], monitor, n, binomial=binomial)
     warnings = list(extra)
     ok = learned_mask(t, higher_is_better=higher_is_better, chance=chance,
-                      noise=score_noise(chance, monitor, n))
+                      noise=score_noise(chance, monitor, n, binomial=binomial))
     # the runner-up among the rates that learned (an unstable rate's lucky score is no rival)
     others = [j for j in range(len(t)) if j != i and math.isfinite(scores[j])
               and (ok[j] or not ok.any())]
@@ -523,7 +589,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         warnings.append(tie)
     if ok.any() and i + 1 < len(t) and lrs[i + 1] <= lr * NEIGHBOUR:
         line, weak = edge_failed(t, i, higher_is_better=higher_is_better, chance=chance,
-                                 noise=noise, chance_noise=score_noise(chance, monitor, n))
+                                 noise=noise,
+                                 chance_noise=score_noise(chance, monitor, n, binomial=binomial))
         if line:
             (warnings if weak else notes).append(line)
     low, high = searched if searched is not None else (lrs[0], lrs[-1])
@@ -532,7 +599,7 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         if top or math.isclose(lr, low) or lr <= low:
             line, weak = at_edge(t, i, "highest" if top else "lowest", ok,
                                  higher_is_better=higher_is_better, chance=chance, noise=noise,
-                                 chance_noise=score_noise(chance, monitor, n))
+                                 chance_noise=score_noise(chance, monitor, n, binomial=binomial))
             (warnings if weak else notes).append(line)
     return Confidence(float(margin), float(noise), runner, float(chance), tuple(warnings),
                       float(lr), tuple(notes))

@@ -113,12 +113,13 @@ def pick(result: SweepResult, task: Task, seed: int, what: str) -> tuple[float, 
     _winner(result, what)  # every rate diverged: one error line
     table = scored_table(result.summary(), result.monitor)
     base = baseline(task, seed)
-    chance, n = base.chance, base.n
+    chance, n = base.chance, base.score_n
     choice = choose(table, higher_is_better=result.higher_is_better, chance=chance,
-                    monitor=result.monitor, n=n)
+                    monitor=result.monitor, n=n, binomial=base.binomial)
     extra = () if choice.learned else (_nothing_learned(table),)
     return choice.lr, assess(table, choice.lr, higher_is_better=result.higher_is_better,
-                             chance=chance, monitor=result.monitor, n=n, extra=extra)
+                             chance=chance, monitor=result.monitor, n=n, extra=extra,
+                             binomial=base.binomial)
 
 
 def _nothing_learned(table: pd.DataFrame) -> str:
