@@ -130,6 +130,26 @@ def test_a_run_with_the_finder_equals_one_started_at_its_rate() -> None:
         torch.testing.assert_close(value, by_hand.state_dict()[name], rtol=1e-5, atol=1e-6)
 
 
+class _Counted(Net):
+    def training_step(self, batch, batch_idx):
+        self.calls = getattr(self, "calls", 0) + 1
+        return super().training_step(batch, batch_idx)
+
+
+class _CallsAtStart(L.Callback):
+    def on_train_start(self, trainer, pl_module):
+        self.calls = pl_module.calls
+
+
+def test_each_step_of_the_test_accumulates_as_the_trainer_does() -> None:
+    """Trainer(accumulate_grad_batches=2) steps every 2 batches: the test's steps too (it
+    stepped on every batch, a rate for half the batch the training uses)."""
+    finder, seen = FindLR(start=1e-4, end=1e-2, steps=10), _CallsAtStart()
+    _fit(_Counted(), finder, seen, accumulate_grad_batches=2)
+    assert len(finder.results[0][1].lrs) == 10
+    assert seen.calls == 20  # 10 steps of 2 batches
+
+
 def test_again_at_a_given_epoch() -> None:
     finder = FindLR(start=1e-4, end=10.0, steps=20, epochs=[1], reading="min_div10")
     _fit(Net(), finder)

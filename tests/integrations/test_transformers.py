@@ -70,6 +70,33 @@ def test_the_callback_moves_the_built_optimizer_and_schedule(tmp_path) -> None:
     assert trainer.lr_scheduler.base_lrs == pytest.approx([rate, rate], rel=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:lrlab. the range test gave no suggestion")  # 10 steps
+def test_each_step_of_the_test_accumulates_as_the_trainer_does(tmp_path) -> None:
+    """gradient_accumulation_steps=2: two batches per step of the test, as in training."""
+    trainer = _trainer(tmp_path)
+    trainer.args.gradient_accumulation_steps = 2
+    calls = []
+    hook = trainer.model.register_forward_hook(lambda *args: calls.append(1))
+    result = find_trainer_lr(trainer, start=1e-6, end=1e-3, steps=10)
+    hook.remove()
+    assert len(result.lrs) == 10 and len(calls) == 20
+
+
+@pytest.mark.filterwarnings("ignore:lrlab. the range test gave no suggestion")
+def test_the_callback_accumulates_as_the_trainer_does(tmp_path) -> None:
+    class Seen(transformers.TrainerCallback):  # after the finder: the calls it made
+        def on_train_begin(self, *args, **kwargs):
+            self.calls = len(calls)
+
+    finder, seen, calls = FindLRCallback(start=1e-6, end=1e-3, steps=10), Seen(), []
+    trainer = _trainer(tmp_path, callbacks=[finder, seen])
+    trainer.args.gradient_accumulation_steps = 2
+    hook = trainer.model.register_forward_hook(lambda *args: calls.append(1))
+    trainer.train()
+    hook.remove()
+    assert len(finder.result.lrs) == 10 and seen.calls == 20
+
+
 def test_bad_input_is_one_line(tmp_path) -> None:
     with pytest.raises(LrlabError, match="needs a transformers.Trainer, got Module"):
         find_trainer_lr(torch.nn.Module())

@@ -3,7 +3,8 @@
 :class:`FindLR` is a ``lightning.pytorch.Callback``. When training starts (after the
 optimizers, schedulers and the train dataloader exist, before the first batch) it runs
 :func:`lrlab.find_lr` on the module's own ``training_step`` loss over the trainer's train
-dataloader, with the module's own optimizer, then:
+dataloader, with the module's own optimizer, each step over the trainer's
+``accumulate_grad_batches`` batches as its training steps are, then:
 
 * applies the chosen reading to every optimizer: with ``c = rate / peak_0`` (``peak_0``
   the first group's highest rate: a ``OneCycleLR``'s ``max_lr`` or a ``CyclicLR``'s
@@ -168,7 +169,8 @@ class FindLR(_pl.Callback):
 
         with at_base_rates(optimizer), _quiet_logging(pl_module), _loader_generators(loader):
             result = find_lr(pl_module, model_loss(loss), loader, optimizer=optimizer,
-                             device=pl_module.device, **self.settings)
+                             device=pl_module.device,
+                             accumulate=trainer.accumulate_grad_batches, **self.settings)
         self.results.append((trainer.current_epoch, result))
         readings = result.suggestions()
         if self.reading not in readings:

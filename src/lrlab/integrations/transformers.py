@@ -3,7 +3,8 @@
 :func:`find_trainer_lr` runs :func:`lrlab.find_lr` before training: on ``trainer.model``
 (which computes its own loss from the dict batches: ``model(**batch).loss``, through
 ``trainer.compute_loss``), over ``trainer.get_train_dataloader()``, with the optimizer the
-trainer would build (``trainer.create_optimizer()``: its type and weight-decay groups). The
+trainer would build (``trainer.create_optimizer()``: its type and weight-decay groups), each
+step over ``args.gradient_accumulation_steps`` batches as the trainer's steps are. The
 optimizer is then dropped again, ``trainer.args.learning_rate`` is set to the chosen
 reading, and ``trainer.train()`` builds its optimizer and schedule from that rate. The model,
 the random states and everything the trainer had are as before; the rate is logged through
@@ -63,13 +64,15 @@ def _to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def _range_test(trainer, model, optimizer, loader, options: dict) -> RangeTestResult:
+def _range_test(trainer, model, optimizer, loader, options: dict,
+                accumulate: int) -> RangeTestResult:
     device = next(p.device for p in model.parameters())
 
     def loss(module, batch):
         return trainer.compute_loss(module, _to(batch, device))
 
-    settings = {**DEFAULTS, **options}
+    # each step over the batches of one of the trainer's optimizer steps
+    settings = {**DEFAULTS, "accumulate": accumulate, **options}
     with at_base_rates(optimizer):
         return find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
                        **settings)
@@ -104,7 +107,8 @@ def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> 
         reading: the reading to train at: ``"suggestion"`` (default) or another name of
             :meth:`RangeTestResult.suggestions`.
         **options: :func:`lrlab.find_lr`'s settings (``start``, ``end``, ``steps``, ``mode``,
-            ``smooth``, ``diverge``, ``seeds``); default span ``1e-7 .. 1``, 100 steps.
+            ``smooth``, ``diverge``, ``seeds``, ``accumulate``); default span ``1e-7 .. 1``,
+            100 steps, ``accumulate`` the trainer's ``gradient_accumulation_steps``.
 
     Returns:
         the :class:`~lrlab.search.RangeTestResult`; ``trainer.args.learning_rate`` is its
@@ -118,7 +122,8 @@ def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> 
     optimizer = trainer.create_optimizer()  # the one train() would build, dropped after
     try:
         result = _range_test(trainer, trainer.model, optimizer,
-                             trainer.get_train_dataloader(), options)
+                             trainer.get_train_dataloader(), options,
+                             trainer.args.gradient_accumulation_steps)
     finally:
         trainer.optimizer = had
     rate = _chosen(result, reading)
@@ -153,7 +158,8 @@ class FindLRCallback(_hf.TrainerCallback):
             raise LrlabError("the Trainer passed no model, optimizer or train dataloader to "
                              "on_train_begin; call find_trainer_lr(trainer) before train()")
         trainer = _TrainerLoss(model)
-        self.result = _range_test(trainer, model, optimizer, train_dataloader, self.options)
+        self.result = _range_test(trainer, model, optimizer, train_dataloader, self.options,
+                                  args.gradient_accumulation_steps)
         self.rate = _chosen(self.result, self.reading)
         if self.rate is not None:
             scale_rates(optimizer, [] if lr_scheduler is None else [lr_scheduler], self.rate)
