@@ -106,3 +106,22 @@ def test_bad_optimizers():
 def test_model_loss_needs_a_callable():
     with pytest.raises(LrlabError, match="callable"):
         model_loss("loss")
+
+
+@pytest.mark.parametrize("ignored", [-100, 255])
+def test_validation_accuracy_leaves_out_the_losss_ignored_labels(ignored):
+    """Per-pixel labels with a border the loss ignores (VOC's 255): the accuracy is over the
+    other pixels, counted here by hand (the border scored as always wrong before)."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 1, 4, 4, generator=g), torch.randint(0, 3, (16, 4, 4), generator=g)
+    y[:, 0] = ignored
+    torch.manual_seed(0)
+    model = nn.Conv2d(1, 3, 1)
+    loss = nn.CrossEntropyLoss(ignore_index=ignored)
+    result = find_lr(model, loss, (x, y), val_data=(x, y), start=1e-12, end=1e-11, steps=10,
+                     batch_size=8)  # rates too small to move the weights
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    kept = y != ignored
+    want = float((pred == y)[kept].float().mean())
+    assert result.val_accuracy[-1] == pytest.approx(want, abs=1e-6)

@@ -179,7 +179,8 @@ def output_logits(output: Any) -> Tensor | None:
 IGNORE_INDEX = -100
 
 
-def correct(outputs: Any, targets: Any) -> tuple[int, int] | None:
+def correct(outputs: Any, targets: Any, ignore_index: int = IGNORE_INDEX
+            ) -> tuple[int, int] | None:
     """Correct predictions in a batch and the label positions scored, or None when accuracy
     does not apply.
 
@@ -188,8 +189,9 @@ def correct(outputs: Any, targets: Any) -> tuple[int, int] | None:
     token classifier gives them) over the last dim. Integer or bool targets with outputs of
     the same shape (or ``(N, 1)`` for ``(N,)``): binary logits, ``outputs > 0``. Float
     targets (regression, soft labels): None. Every label position counts once (a token, a
-    pixel), except those equal to :data:`IGNORE_INDEX` (padding, as ``nn.CrossEntropyLoss``
-    skips them), so ``hits / scored`` is the accuracy over the positions a loss scores.
+    pixel), except those equal to ``ignore_index`` (:data:`IGNORE_INDEX` by default: padding,
+    as ``nn.CrossEntropyLoss`` skips them; give the loss's own, such as 255), so
+    ``hits / scored`` is the accuracy over the positions a loss scores.
     """
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
@@ -207,5 +209,5 @@ def correct(outputs: Any, targets: Any) -> tuple[int, int] | None:
         return None
     if pred.shape != targets.shape:
         return None
-    scored = targets != IGNORE_INDEX
+    scored = targets != ignore_index
     return int(((pred == targets) & scored).sum()), int(scored.sum())

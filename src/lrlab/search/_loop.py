@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
-from lrlab.data import batch_size_of, correct, to_device
+from lrlab.data import IGNORE_INDEX, batch_size_of, correct, to_device
 from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
 
@@ -144,6 +144,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     s.model.eval()
     loss_sum, count = 0.0, 0
     hits, scored = 0, 0  # label positions, not examples (a sequence scores each token)
+    ignored = getattr(s.loss_fn, "ignore_index", IGNORE_INDEX)  # nn.CrossEntropyLoss's: 255
     try:
         with torch.no_grad(), _autocast(s):
             for batch in s.val:
@@ -152,7 +153,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
                 n = batch_size_of(batch if targets is None else targets)
                 loss_sum += float(loss) * n
                 count += n
-                c = correct(outputs, targets)
+                c = correct(outputs, targets, ignored)
                 if c is None or hits is None:
                     hits = None
                 else:

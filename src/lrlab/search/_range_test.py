@@ -173,7 +173,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     with ``val_data``, the validation loss and accuracy after the step, every ``eval_every``
     steps and at the last scheduled one (``nan`` in between), in eval mode without gradients
     (the loss a sample-weighted mean; accuracy ``argmax(outputs, dim=1) == targets`` for
-    integer class targets, over every label position but padding (``-100``), ``(outputs > 0)
+    integer class targets, over every label position but padding (``-100``, or the loss's
+    own ``ignore_index``), ``(outputs > 0)
     == targets`` for integer/bool targets shaped like the outputs, and None for float targets
     or a :func:`model_loss`). Training runs in train
     mode (``model.train()``).
