@@ -61,3 +61,37 @@ def test_a_model_vmap_cannot_trace_is_said_once_per_call(search: str) -> None:
         said = _said(run)
         assert len(said) == 1, said
         assert said[0].startswith("lrlab: Gated cannot be vectorised (")
+
+
+class _Padded(nn.Module):
+    """nn.TransformerEncoder given a padding mask: in evaluation torch's fast path packs the
+    batch as a nested tensor, which vmap cannot batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True),
+                                         1)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.head(self.enc(self.emb(ids), src_key_padding_mask=ids == 0)[:, 0])
+
+
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+def test_the_fallback_of_a_padded_transformer_names_the_switch_that_vectorises_it() -> None:
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, 10, (48, 6), generator=g)
+    ids[::2, 4:] = 0  # padding
+    part = Split(ids, (ids[:, 0] > 4).long())
+    task = Task(name="padded", train=part, val=part, model=_Padded, num_classes=2,
+                batch_size=16, epochs=1)
+    said = _said(lambda: lrlab.sweep(task, lrs=[0.1, 1.0]))
+    assert len(said) == 1 and said[0].endswith(
+        "torch.backends.mha.set_fastpath_enabled(False) lets it vectorise"), said
+    was = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        assert _said(lambda: lrlab.sweep(task, lrs=[0.1, 1.0])) == []  # what it names works
+    finally:
+        torch.backends.mha.set_fastpath_enabled(was)

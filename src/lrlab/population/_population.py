@@ -285,7 +285,7 @@ class Population:
                 if first_time(type(self.template).__name__, reason):
                     warnings.warn(f"lrlab: {type(self.template).__name__} cannot be "
                                   f"vectorised ({reason}); {what} the members one after "
-                                  "another", RuntimeWarning, stacklevel=3)
+                                  f"another{_fastpath(reason)}", RuntimeWarning, stacklevel=3)
         per = [fn(self._tensors(k), inputs if shared else _member(inputs, k))
                for k in range(self.members)]
         if isinstance(per[0], tuple):
@@ -688,6 +688,15 @@ def _single(x: Inputs) -> Tensor:
     raise LrlabError("a batched Sequential takes one tensor input; this batch gives "
                      f"{len(x.args)} positional and {len(x.kwargs)} keyword inputs "
                      "(use path='vmap' or 'auto')")
+
+
+def _fastpath(reason: str) -> str:
+    """How to vectorise a model whose evaluation failed in torch's nested-tensor fast path
+    (``nn.TransformerEncoder`` given a padding mask), else nothing."""
+    if "nested_tensor" not in reason:
+        return ""
+    return ("; the cause is nn.TransformerEncoder's fast path for padded batches: "
+            "torch.backends.mha.set_fastpath_enabled(False) lets it vectorise")
 
 
 class _Bound:
