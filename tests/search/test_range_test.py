@@ -567,3 +567,38 @@ def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_sug
     own = find_lr(nn.Linear(3, 1), nn.MSELoss(), batches(x, y, 16), start=1e-4, end=10.0,
                   steps=40)
     assert own.monitor is None and not any(w.startswith("ranked by") for w in own.warnings)
+
+
+def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion():
+    """A task trained for fewer than SHORT optimizer steps (the full training's: epochs x
+    batches per epoch, a DataLoader's own length) names the suggestion, 2x and 4x it; the
+    same task trained longer does not, and a short regression says it once (by_loss)."""
+    from lrlab import Task
+    from lrlab.search import range_test
+    from lrlab.search._result import SHORT, by_loss, short
+    from lrlab.tasks import get_task
+
+    blobs = get_task("blobs")                        # 10 batches an epoch
+    long = range_test(blobs, steps=40, validate=False)
+    assert long.training_steps == 10 * blobs.epochs >= SHORT
+    assert not any(w.startswith("a short training") for w in long.warnings)
+    brief = range_test(blobs.replace(epochs=3), steps=40, validate=False)
+    s = brief.suggestion.lr
+    assert brief.training_steps == 30 and brief.suggestion == long.suggestion
+    assert [w for w in brief.warnings if w.startswith("a short training")] == [short(s, 30)]
+    assert f"({30} optimizer steps): train {s:.3g}, {2 * s:.3g} and {4 * s:.3g}" in short(s, 30)
+    x, y = blobs.train.x, blobs.train.y
+    loader = Task.from_loaders(lambda: nn.Linear(2, 3),
+                               DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True),
+                               DataLoader(TensorDataset(x, y), batch_size=250),
+                               loss=nn.CrossEntropyLoss(), epochs=4, name="few")
+    r = range_test(loader, steps=40, validate=False)
+    assert r.training_steps == 4 * 5 and short(r.suggestion.lr, 20) in r.warnings
+    xr, yr = regression(64)
+    reg = Task.from_loaders(lambda: nn.Linear(3, 1),
+                            DataLoader(TensorDataset(xr, yr), batch_size=16, shuffle=True),
+                            DataLoader(TensorDataset(xr, yr), batch_size=64),
+                            loss=nn.MSELoss(), epochs=2, name="few-reg")
+    r = range_test(reg, steps=40, validate=False)
+    said = [w for w in r.warnings if w.startswith(("a short training", "ranked by a loss"))]
+    assert r.training_steps == 8 and said == [by_loss(r.suggestion.lr)]

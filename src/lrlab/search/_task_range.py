@@ -98,9 +98,12 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             there when that catapults and settles too (deep sigmoid layers: best at a third
             to half of the break).
 
-    The result keeps the metric the task's rates are ranked by (``result.monitor``): on a
-    task ranked by its loss (a regression) its warnings name the suggestion, twice and four
-    times it to train for the full epochs (:func:`~lrlab.search._result.by_loss`).
+    The result keeps the metric the task's rates are ranked by (``result.monitor``) and the
+    length of the task's training (``result.training_steps``): on a task ranked by its loss
+    (a regression), or one trained for fewer than
+    :data:`~lrlab.search._result.SHORT` steps, its warnings name the suggestion, twice and
+    four times it to train for the full epochs (:func:`~lrlab.search._result.by_loss`,
+    :func:`~lrlab.search._result.short`).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -116,11 +119,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
-    monitor = _check(task, optimizer, hparams, seed, batch_size)
+    monitor, training = _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
-    return replace(result, monitor=monitor)
+    return replace(result, monitor=monitor, training_steps=training)
 
 
 def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: bool,
@@ -189,12 +192,13 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
-           batch_size: int | None) -> str | None:
+           batch_size: int | None) -> tuple[str | None, int | None]:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was. Returns the metric a sweep
-    would rank the task's rates by (a DataLoader task's read off its first batch)."""
-    from lrlab.train import check_fit, resolve_task, validated
+    would rank the task's rates by (a DataLoader task's read off its first batch) and the
+    optimizer steps of the task's full training (None when an epoch's length is unknown)."""
+    from lrlab.train import check_fit, plan_run, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
     if batch_size is not None:
@@ -203,7 +207,8 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     members = config.members()
     resolved = resolve_task(task, config, members)
     check_fit(resolved, members, config)  # as fit checks it
-    return resolved.monitor
+    per_epoch = plan_run(resolved, config, members).steps_per_epoch
+    return resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None)
 
 
 def _checked(task: Task, lr: float,
