@@ -223,6 +223,10 @@ def _bad_tasks() -> dict:
         "a model returning a dict of heads to a loss of them": (
             lambda: reg(model=_DictOut), ("for a loss of several outputs give "
                                           "loss=lrlab.search.model_loss(fn)")),
+        # a loss field and no logits (its own loss): loss=None is the fix, not model_loss
+        "a model returning its own loss in a dict to a loss": (
+            lambda: reg(model=_OwnLossOut), ("not a tensor for the task's loss; for a model "
+                                             "that returns its own loss give loss=None")),
         # torch's ignore_index=255 (VOC's border): lrlab scores all but -100, so 255 read
         # as a class the model lacks ("labels must be 0..2" said nothing of the loss)
         "a per-pixel loss ignoring 255": (
@@ -306,6 +310,15 @@ class _LogitsOnly(nn.Linear):  # a dict of logits and no loss field at all
 
     def forward(self, x):
         return {"logits": super().forward(x)}
+
+
+class _OwnLossOut(nn.Linear):  # its own loss and other outputs, no logits
+    def __init__(self) -> None:
+        super().__init__(5, 1)
+
+    def forward(self, x):
+        y = super().forward(x)
+        return {"loss": y.square().mean(), "y": y}
 
 
 class _DictOut(nn.Linear):

@@ -68,6 +68,6 @@ def test_the_loss_line_is_left_out_where_a_warning_that_says_more_is_there() -> 
     for kind in KINDS:
         c = dataclasses.replace(bare, warnings=(Finding("some line", kind),))
         said = with_loss_warning(c, lossy)
-        assert said.kinds == (kind,) if kind in SAYS_MORE else (kind, "short_on_loss"), kind
+        assert said.kinds == ((kind,) if kind in SAYS_MORE else (kind, "short_on_loss")), kind
     assert set(SAYS_MORE) == {"moving_tie", "no_rate_learned", "race_unlearned",
                               "learned_longer"}

@@ -602,3 +602,18 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     r = range_test(reg, steps=40, validate=False)
     said = [w for w in r.warnings if w.startswith(("a short training", "ranked by a loss"))]
     assert r.training_steps == 8 and said == [by_loss(r.suggestion.lr)]
+
+
+def test_a_test_without_a_rate_names_none_to_train():
+    """No suggestion (a curve that never fell) on a task ranked by its loss or trained
+    briefly: no rates to train, not 'train nan, nan and nan'; the reason and next step say
+    what to do."""
+    import dataclasses
+
+    lrs = np.logspace(-4, 1, 60)
+    flat = RangeTestResult.build(lrs, np.ones(60))
+    assert math.isnan(flat.suggestion.lr)
+    for told in ({"monitor": "loss"}, {"training_steps": 30}):
+        r = dataclasses.replace(flat, **told)
+        assert r.warnings and not any(w.startswith(("ranked by a loss", "a short training"))
+                                      for w in r.warnings), told
