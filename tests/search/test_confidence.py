@@ -485,6 +485,9 @@ def test_an_own_share_is_read_as_one_and_other_own_metrics_are_not() -> None:
     assert base.score_n == pytest.approx(4 / (1 / (200 - pos) + 1 / pos))
     other = baseline(task.replace(monitor="sum", mode="max"), 0)
     assert other.binomial is None and other.score_n == 200 and other.chance < 0
+    above = baseline(task.replace(monitor="sum", mode="max",
+                                  metrics={"sum": lambda out, t: out.sum(-1) + 100.0}), 0)
+    assert above.binomial is None and above.chance > 1  # a scale past a share's [0, 1]
     reg = Task(name="r", train=Split(x, x[:, 0]), val=Split(x, x[:, 0]), num_classes=None,
                model=lambda: nn.Linear(3, 1), loss=lambda out, t: (out.squeeze(-1) - t).square(),
                metrics={"mae": lambda out, t: (out.squeeze(-1) - t).abs()}, monitor="mae")

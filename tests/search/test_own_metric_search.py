@@ -115,7 +115,7 @@ def test_a_lone_learner_at_the_top_reads_its_neighbours_below() -> None:
     when its own training loss ended clearly below theirs (it learned)."""
     import pandas as pd
 
-    from lrlab.search._confidence import lone_at_top
+    from lrlab.search._confidence import lone, lone_at_top
 
     t = pd.DataFrame({"lr": [0.1, 0.316, 1.0, 3.16, 5.62, 10.0],
                       "score": [0.483, 0.483, 0.483, 0.483, 0.531, 0.656],
@@ -125,6 +125,10 @@ def test_a_lone_learner_at_the_top_reads_its_neighbours_below() -> None:
               "binomial": True}
     assert lone_at_top(t, 10.0, **common)
     assert not lone_at_top(t, 5.62, **common)                   # 10 raced above it
+    # 10 raced above and stayed at chance: lone's shape (the lower neighbour), not this one
+    below = t.assign(score=[0.483] * 4 + [0.656, 0.483], last=[0.70, 0.53, 0.39, 0.38, 0.74, 0.45])
+    assert not lone_at_top(below, 5.62, **common)
+    assert lone(below, 5.62, **common) == 3.16
     assert not lone_at_top(t.assign(score=[0.483] * 4 + [0.65, 0.656]), 10.0, **common)
     assert not lone_at_top(t.assign(last=[0.70, 0.53, 0.39, 0.38, 0.45, 0.37]), 10.0,
                            **common)                            # 1% below every neighbour
