@@ -92,8 +92,9 @@ def test_a_lone_learner_at_the_top_of_the_race_gives_way_to_the_lowest_loss() ->
     task, y = _imbalanced()
     found = auto(task, seed=0)
     top = max(found.candidates + found.refined)
-    said = [w for w in found.warnings if w.startswith(f"{top:g}, the highest rate raced")]
-    assert len(said) == 1 and "the rate with the lowest validation loss" in said[0]
+    said = [w for w in found.warnings if w.kind == "lone_at_top"]
+    assert len(said) == 1 and said[0].startswith(f"{top:g}, the highest rate raced")
+    assert "the rate with the lowest validation loss" in said[0]
     assert found.lr < top
     vloss = {}
     for race in found.evidence:
