@@ -172,6 +172,26 @@ def test_validation_every_k_steps_and_readings_on_accuracy():
     assert dense.read_on == "validation accuracy"  # 30 evaluations
 
 
+
+@pytest.mark.parametrize("shuffle, dropout", [(True, 0.0), (False, 0.3)])
+def test_validation_draws_nothing_the_training_draws(shuffle, dropout):
+    """A validation loader draws its iterator's seed from torch's generator: the test trains
+    on the same shuffles (a shuffled loader) and dropout masks with validation as without."""
+    x, y = separable()
+    xv, yv = separable(64, seed=1)
+
+    def run(val):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(dropout), nn.Linear(16, 2))
+        train = DataLoader(TensorDataset(x, y), batch_size=32, shuffle=shuffle)
+        return find_lr(net, CE, train, val_data=val, start=1e-3, end=1.0, steps=20,
+                       diverge=1e6)
+
+    plain = run(None)
+    seen = run(DataLoader(TensorDataset(xv, yv), batch_size=32))
+    assert np.isfinite(seen.val_loss).all()
+    assert np.array_equal(seen.losses, plain.losses)
+
 # --- stops -----------------------------------------------------------------------------
 
 def regression(n: int = 128):

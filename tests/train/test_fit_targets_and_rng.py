@@ -3,6 +3,7 @@ recorded; dropout draws from the run's seed and leaves the caller's random state
 
 from __future__ import annotations
 
+import pytest
 import torch
 from helpers import no_time
 from torch import nn
@@ -47,3 +48,60 @@ def test_random_layers_draw_from_the_run_seed_and_leave_the_callers_rng_alone():
     assert torch.equal(torch.get_rng_state(), before)
     b = lrlab.sweep(task, lrs=[0.1], epochs=2, path="vmap")
     assert no_time(a.records)["value"].tolist() == no_time(b.records)["value"].tolist()
+
+
+class _Drawing(torch.utils.data.Dataset):
+    """A validation set whose transform draws from torch's generator (and adds nothing)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.x[i] + 0.0 * torch.rand(self.x.shape[1:]), self.y[i]
+
+
+class _Stream(torch.utils.data.IterableDataset):
+    """A validation set as a stream (a loader ordering itself: lrlab seeds torch's generator)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __iter__(self):
+        return zip(self.x, self.y)
+
+
+@pytest.mark.parametrize("form", [_Drawing, _Stream])
+def test_a_validation_pass_draws_nothing_the_next_epochs_dropout_draws(form):
+    """A loader task with dropout: a validation set that draws from torch's generator (a
+    random transform, a stream lrlab seeds) records what a plain one records, every epoch."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    task = _dropout_task()
+    x, y, xv, yv = task.train.x[:256], task.train.y[:256], task.val.x[:64], task.val.y[:64]
+
+    def records(val):
+        loaders = lrlab.Task.from_loaders(
+            task.model, DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
+            DataLoader(val, batch_size=32), loss=nn.CrossEntropyLoss(), epochs=3)
+        return no_time(lrlab.sweep(loaders, lrs=[0.1], epochs=3).records)["value"].tolist()
+
+    assert records(form(xv, yv)) == records(TensorDataset(xv, yv))
+
+
+def test_mean_loss_leaves_the_random_state_as_it_was():
+    """mean_loss over a stream (lrlab seeds torch's generator for it) and a drawing set."""
+    from torch.utils.data import DataLoader
+
+    from lrlab.train import mean_loss
+
+    task = _dropout_task()
+    x, y = task.val.x[:64], task.val.y[:64]
+    model = task.init_model(0)
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    for form in (_Drawing, _Stream):
+        assert mean_loss(model, task, DataLoader(form(x, y), batch_size=32)) > 0
+    assert torch.equal(torch.get_rng_state(), before)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
+from lrlab._rng import isolated_rng
 from lrlab.data import IGNORE_INDEX, batch_size_of, correct, to_device
 from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
@@ -140,13 +140,16 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
 
 def _evaluate(s: Setup) -> tuple[float, float | None]:
     """Validation ``(loss, accuracy)`` over ``val``, eval mode, no grad: the loss a
-    sample-weighted mean, the accuracy over every scored label position (``correct``)."""
+    sample-weighted mean, the accuracy over every scored label position (``correct``).
+    It draws nothing from the training's random states (:func:`~lrlab._rng.isolated_rng`:
+    a validation loader draws its iterator's seed from torch's), so a test with validation
+    trains on the same batches and dropout masks as one without."""
     s.model.eval()
     loss_sum, count = 0.0, 0
     hits, scored = 0, 0  # label positions, not examples (a sequence scores each token)
     ignored = getattr(s.loss_fn, "ignore_index", IGNORE_INDEX)  # nn.CrossEntropyLoss's: 255
     try:
-        with torch.no_grad(), _autocast(s):
+        with torch.no_grad(), _autocast(s), isolated_rng(s.device):
             for batch in s.val:
                 batch = to_device(batch, s.device, s.dtype)
                 loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
@@ -261,11 +264,8 @@ def preserved(model: nn.Module, optimizer: torch.optim.Optimizer | None,
     grads = [(p, _clone(p.grad)) for p in model.parameters()]
     modes = [(m, m.training) for m in model.modules()]
     optimizer_state = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
-    py_state, np_state = random.getstate(), np.random.get_state()
-    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
     try:
-        with torch.random.fork_rng(devices=cuda, device_type="cuda"):
+        with isolated_rng(device):
             yield
     finally:
         with torch.no_grad():
@@ -280,5 +280,3 @@ def preserved(model: nn.Module, optimizer: torch.optim.Optimizer | None,
             m.training = mode
         if optimizer is not None:
             optimizer.load_state_dict(optimizer_state)
-        random.setstate(py_state)
-        np.random.set_state(np_state)

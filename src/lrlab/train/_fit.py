@@ -20,6 +20,7 @@ from torch.utils.data import TensorDataset
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
+from lrlab._rng import isolated_rng
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
@@ -597,10 +598,13 @@ class _DataFeed:
 
     def evaluate(self, pop: Population, eval_batch: int
                  ) -> tuple[dict[str, Tensor], EpochMetrics]:
-        data = epoch_batches(self.task.val, batch_size=self.plan.batch_size, seed=self.seed,
-                             epoch=0, shuffle=False)
-        return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
-                             class_axis=self.class_axis)
+        # drawing nothing the next epoch's dropout draws from: a loader ordering itself is
+        # re-seeded through torch's generator, a dataset's transforms may draw from it
+        with isolated_rng(pop.device):
+            data = epoch_batches(self.task.val, batch_size=self.plan.batch_size,
+                                 seed=self.seed, epoch=0, shuffle=False)
+            return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
+                                 class_axis=self.class_axis)
 
 
 class _Loop:

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError
+from lrlab._rng import isolated_rng
 from lrlab.data import (
     IGNORE_INDEX,
     ModelLoss,
@@ -578,7 +579,8 @@ def majority_levels(task: Task, scored: dict[str, Scored], majority: int | None,
 @torch.no_grad()
 def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512) -> float:
     """The mean loss of one plain ``model`` over ``data`` (a :class:`~lrlab.tasks.Split` or
-    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype."""
+    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype; the
+    random states are left as they were (:func:`~lrlab._rng.isolated_rng`)."""
     from lrlab.tasks import Split
 
     was = model.training
@@ -587,27 +589,28 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512
     device, dtype = param.device, param.dtype
     total, count = 0.0, 0
     try:
-        if isinstance(data, Split):
-            for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
-                out = model(to_device(x, device, dtype)).unsqueeze(0)
-                total += float(task.loss(out, y.to(device)).double().sum())
-                count += len(y)
-        else:
-            for batch in batches(data, batch_size=task.batch_size, seed=0, epoch=0,
-                                 shuffle=False):
-                batch = to_device(batch, device, dtype)
-                inputs, targets = inputs_of(task, batch)
-                size = batch_size_of(targets if targets is not None else batch)
-                if isinstance(task.loss, ModelLoss):
-                    got = task.loss(model, inputs)
-                    value = float(got[0] if isinstance(got, tuple) else got) * size
-                elif task.loss is None:
-                    value = float(output_loss(model(*inputs.args, **inputs.kwargs))) * size
-                else:
-                    out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
-                    value = float(task.loss(out, targets).double().sum())
-                total += value
-                count += size
+        with isolated_rng(device):
+            if isinstance(data, Split):
+                for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
+                    out = model(to_device(x, device, dtype)).unsqueeze(0)
+                    total += float(task.loss(out, y.to(device)).double().sum())
+                    count += len(y)
+            else:
+                for batch in batches(data, batch_size=task.batch_size, seed=0, epoch=0,
+                                     shuffle=False):
+                    batch = to_device(batch, device, dtype)
+                    inputs, targets = inputs_of(task, batch)
+                    size = batch_size_of(targets if targets is not None else batch)
+                    if isinstance(task.loss, ModelLoss):
+                        got = task.loss(model, inputs)
+                        value = float(got[0] if isinstance(got, tuple) else got) * size
+                    elif task.loss is None:
+                        value = float(output_loss(model(*inputs.args, **inputs.kwargs))) * size
+                    else:
+                        out = model(*inputs.args, **inputs.kwargs).unsqueeze(0)
+                        value = float(task.loss(out, targets).double().sum())
+                    total += value
+                    count += size
     finally:
         model.train(was)
     return total / max(count, 1)
