@@ -199,6 +199,11 @@ def _bad_tasks() -> dict:
                                     "yields no batches"),
         "loss of the wrong shape": (wrong_shape, "mean"),
         "non-finite loss": (lambda: classify(model=_Nan), "not finite"),
+        # TensorDataset(x, y.unsqueeze(1)): torch's "0D or 1D target tensor expected" alone
+        "class labels (B, 1)": (
+            lambda: Task.from_loaders(lambda: nn.Linear(4, 3), *[DataLoader(
+                TensorDataset(x, y.unsqueeze(1)), batch_size=8)] * 2, loss=nn.CrossEntropyLoss()),
+            "class labels with an extra axis of 1: give them as (8,) (y.squeeze(-1))"),
         "labels out of range": (lambda: classify(model=lambda: nn.Linear(4, 2)),
                                 "labels go up to 2"),
         "metric raises": (lambda: classify(metrics={"bad": lambda o, t: 1 / 0}),

@@ -222,6 +222,11 @@ def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
         return (f"{said}; the targets look like class labels (an axis fewer than the "
                 f"outputs) but are {str(targets.dtype).removeprefix('torch.')}: give them as "
                 "integers (y.long())")
+    if isinstance(targets, Tensor) and not targets.is_floating_point() \
+            and targets.dim() == outputs.dim() >= 2 and targets.shape[-1] == 1 \
+            and outputs.shape[-1] > 1 and targets.shape[:-1] == outputs.shape[:-1]:
+        return (f"{said}; the targets look like class labels with an extra axis of 1: give "
+                f"them as {tuple(targets.shape[:-1])} (y.squeeze(-1))")
     return said
 
 
