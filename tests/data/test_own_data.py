@@ -440,6 +440,22 @@ def test_a_model_whose_train_freezes_batchnorm_trains_as_its_own_loop_does() -> 
     _assert_members_match_plain_runs(task, result)  # running statistics included
 
 
+def test_a_model_built_in_evaluation_mode_trains_in_training_mode_as_its_own_loop() -> None:
+    """A builder ending in .eval() (as from_pretrained returns a model): its loop calls
+    model.train(), so dropout is on while it trains (before, every member trained with it off)."""
+    g = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(64, 4, generator=g), torch.randint(0, 3, (64,), generator=g))
+
+    def built_eval() -> nn.Module:
+        return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 3)).eval()
+
+    task = Task.from_loaders(built_eval, DataLoader(data, batch_size=16, shuffle=True),
+                             DataLoader(data, batch_size=64), loss=nn.CrossEntropyLoss(),
+                             epochs=2)
+    result, _ = _sweep(task)
+    _assert_members_match_plain_runs(task, result)
+
+
 def test_an_iterable_dataset_without_a_length() -> None:
     """Epochs are passes; a subset is its first examples; a schedule needs a length."""
     task = Task.from_loaders(lambda: nn.Linear(5, 1), Stream(96, 0), Stream(32, 1),
