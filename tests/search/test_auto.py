@@ -665,6 +665,35 @@ def test_a_rate_that_learned_alone_gives_way_to_its_lower_neighbour() -> None:
     assert math.isnan(lone(t.assign(last=fell), 0.316, **common))
 
 
+def test_a_rate_whose_neighbours_tie_it_did_not_learn_alone() -> None:
+    """A pick that crossed the learned bar with a stable neighbour within the noise of its own
+    score and within 1% of its training loss shares that level: no lone learner, the pick
+    stays (a 32-unit GRU's 2-epoch race, seed 4: 0.316 at 0.5413 against chance 0.5038, its
+    neighbours 0.5238-0.5337; 0.316 lost 3.6 points over the full training, its lower
+    neighbour 0.178 31.4). Neighbours clearly below it (here by two noise units), or tied on
+    the score by a rate whose training went elsewhere, still give way to the lower one."""
+    from lrlab.search._confidence import lone
+
+    t = pd.DataFrame({"lr": [0.1, 0.178, 0.316, 0.562, 1.0, 3.16],
+                      "score": [0.5238, 0.5238, 0.5413, 0.5337, 0.5275, 0.5713],
+                      "diverged": [False] * 6,
+                      "stable": [True, True, True, True, True, False],
+                      "last": [0.9821, 0.9827, 0.9834, 0.9847, 0.9871, 13.39]})
+    common = {"higher_is_better": True, "chance": 0.50375, "monitor": "accuracy", "n": 800}
+    assert math.isnan(lone(t, 0.316, **common))
+    apart = t.assign(score=[0.5038, 0.5038, 0.5413, 0.5038, 0.5038, 0.5713])
+    assert lone(apart, 0.316, **common) == 0.178
+    # an unstable neighbour's score is no level the pick shares
+    assert lone(apart.assign(lr=[0.1, 0.178, 0.316, 0.4, 1.0, 3.16],
+                             stable=[True, True, True, False, True, False],
+                             score=[0.5038, 0.5038, 0.5413, 0.54, 0.5038, 0.5713]),
+                0.316, **common) == 0.178
+    # tied on the score, but its training loss ended 1.5% above the pick's: not one level
+    assert lone(apart.assign(score=[0.5038, 0.5038, 0.5413, 0.5337, 0.5038, 0.5713],
+                             last=[0.9821, 0.9827, 0.9834, 0.9984, 0.9871, 13.39]),
+                0.316, **common) == 0.178
+
+
 def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> None:
     """Nothing learned in the race, so the stable rates trained on; the raced rate next above
     the pick blew up there (stable after the race, its training loss then ended more than

@@ -333,7 +333,17 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
     the untrained model's, where the table has it) ended more than :data:`HOLD` below every
     neighbour's: its score rose because it learned (a deep sigmoid net's 3.16 ended at
     0.93 where its neighbours sat at 0.95-0.99, and 3.16 was the best rate; the two
-    flickers above ended within 0.1% of their neighbours or above them).
+    flickers above ended within 0.1% of their neighbours or above them). Also ``nan`` when
+    a stable neighbour shares the pick's level: it scored within the noise
+    of the pick's score (:func:`score_noise`, the race's tie band) and its training loss
+    ended within :data:`HOLD` of the pick's. The pick then crossed the bar of
+    :data:`LEARNED` by the noise; it did not stand alone (a GRU's race put 0.316 at 0.541
+    against chance 0.504, 2.1 noise units, its neighbours at 0.524-0.534 with training
+    losses within 0.2% of the pick's; 0.316 lost 3.6 points over the full training, its
+    lower neighbour 31.4; a transformer's 11-step race: 0.0714 at 0.627, its neighbours at
+    0.610-0.613, 5.7 points against 9.0). The lone rates whose move helped stood 1.6 to 19
+    noise units clear of their stable neighbours; one 1.1 units clear had blown up, its
+    training loss ending at 8.6x theirs.
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 0.178, 0.316, 0.562, 1.0],
@@ -346,7 +356,8 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
     """
     t = table.sort_values("lr").reset_index(drop=True)
     if not _alone(t, lr, higher_is_better=higher_is_better, chance=chance, monitor=monitor,
-                  n=n, top=False, binomial=binomial):
+                  n=n, top=False, binomial=binomial) or _level(
+            t, lr, higher_is_better=higher_is_better, monitor=monitor, n=n, binomial=binomial):
         return math.nan
     lrs = t["lr"].to_numpy(float)
     steady = ((lrs < lr) & (lrs >= lr / NEIGHBOUR) & ~np.isclose(lrs, lr)
@@ -407,6 +418,27 @@ def _alone(t: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
         if last[i] * HOLD < np.nanmin(np.where(near, last, np.inf)):
             return False
     return True
+
+
+def _level(t: pd.DataFrame, lr: float, *, higher_is_better: bool, monitor: str, n: int,
+           binomial: bool | None = None) -> bool:
+    """Whether a stable raced rate within half a decade of ``lr`` (``t`` sorted by rate)
+    shares its level: a best score no worse than ``lr``'s by more than the noise of that
+    score, and (where ``t`` has ``last``) a last training loss within :data:`HOLD` of
+    ``lr``'s either way (see :func:`lone`)."""
+    lrs, score = t["lr"].to_numpy(float), t["score"].to_numpy(float)
+    i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
+    sign = 1.0 if higher_is_better else -1.0
+    level = ((lrs <= lr * NEIGHBOUR) & (lrs >= lr / NEIGHBOUR) & ~np.isclose(lrs, lr)
+             & ~t["diverged"].to_numpy(bool)
+             & (sign * (score[i] - score) <= score_noise(score[i], monitor, n,
+                                                           binomial=binomial)))
+    if "stable" in t:
+        level &= t["stable"].to_numpy(bool)
+    if "last" in t:
+        last = t["last"].to_numpy(float)
+        level &= (last <= HOLD * last[i]) & (last[i] <= HOLD * last)
+    return bool(level.any())
 
 
 def setback(curve: np.ndarray, higher_is_better: bool) -> float:
