@@ -102,3 +102,17 @@ def test_folders_without_records_are_refused(tmp_path: Path, blobs_dir: Path) ->
         load_run(hollow)
     with pytest.raises(LrlabError, match="cannot report on a dict"):
         write_report({"lr": 0.1}, tmp_path / "x.html")
+
+
+def test_a_range_test_from_python_keeps_its_warnings(tmp_path: Path) -> None:
+    """A RangeTestResult given directly (not a run folder ``lrlab find --out`` wrote) shows
+    the warnings it carries, as the CLI's page does (it showed none)."""
+    import dataclasses
+
+    from report_helpers import range_result
+
+    result = dataclasses.replace(range_result(1), monitor="loss")  # adds the three rates
+    assert result.warnings
+    text = write_report(result, tmp_path / "r.html", plots=["range_test"]).read_text()
+    assert 'id="warnings"' in text
+    assert all(w.split(":")[0] in text for w in result.warnings)

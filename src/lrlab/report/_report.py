@@ -158,7 +158,9 @@ def report_content(run: Any, *, target: float | None = None,
         kind, build = "a sweep", _sweep_content
     elif isinstance(run, (RangeTestResult, RangeRun)):
         kind, build = "a range test", _range_content
-        run = run if isinstance(run, RangeRun) else RangeRun(range_test_info(run))
+        # a result from Python carries its warnings itself (the CLI's settings hold them too)
+        run = (run if isinstance(run, RangeRun) else
+               RangeRun(range_test_info(run), {"warnings": list(run.warnings)}))
     elif isinstance(run, (SearchResult, SearchRun)):
         kind, build = "a search", _search_content
         if not isinstance(run, SearchRun):
