@@ -624,6 +624,27 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     assert r.training_steps == 8 and said == [by_loss(r.suggestion.lr)]
 
 
+def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
+    """Under heavy-ball momentum m (the rule's default 0.9 or the user's) a short training
+    names the suggestion times 1 - m, it and twice it (momentum's long-run step is
+    lr / (1 - m), its range test's turn moves far less); plain SGD and Adam keep s, 2s, 4s."""
+    from lrlab.search import range_test
+    from lrlab.search._result import short
+    from lrlab.tasks import get_task
+
+    brief = get_task("blobs").replace(epochs=3)            # 30 optimizer steps
+    plain = range_test(brief, steps=40, validate=False)
+    assert plain.momentum == 0.0 and short(plain.suggestion.lr, 30) in plain.warnings
+    for rule, hp, m in (("momentum", None, 0.9), ("nesterov", {"momentum": 0.5}, 0.5)):
+        r = range_test(brief, steps=40, validate=False, optimizer=rule, hparams=hp)
+        s = r.suggestion.lr
+        said = [w for w in r.warnings if w.startswith("a short training")]
+        assert r.momentum == m and said == [short(s, 30, m)]
+        assert f"train {s * (1 - m):.3g}, {s:.3g} and {2 * s:.3g} for" in said[0]
+    adam = range_test(brief, steps=40, validate=False, optimizer="adam")
+    assert adam.momentum == 0.0 and short(adam.suggestion.lr, 30) in adam.warnings
+
+
 def test_a_test_without_a_rate_names_none_to_train():
     """No suggestion (a curve that never fell) on a task ranked by its loss or trained
     briefly: no rates to train, not 'train nan, nan and nan'; the reason and next step say

@@ -103,7 +103,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     (a regression), or one trained for fewer than
     :data:`~lrlab.search._result.SHORT` steps, its warnings name the suggestion, twice and
     four times it to train for the full epochs (:func:`~lrlab.search._result.by_loss`,
-    :func:`~lrlab.search._result.short`).
+    :func:`~lrlab.search._result.short`; a short training under heavy-ball momentum ``m``:
+    the suggestion times ``1 - m``, it and twice it, ``result.momentum``).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -119,11 +120,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
-    monitor, training = _check(task, optimizer, hparams, seed, batch_size)
+    monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
-    return replace(result, monitor=monitor, training_steps=training)
+    return replace(result, monitor=monitor, training_steps=training, momentum=momentum)
 
 
 def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: bool,
@@ -192,12 +193,13 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
-           batch_size: int | None) -> tuple[str | None, int | None]:
+           batch_size: int | None) -> tuple[str | None, int | None, float]:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was. Returns the metric a sweep
     would rank the task's rates by (a DataLoader task's read off its first batch) and the
-    optimizer steps of the task's full training (None when an epoch's length is unknown)."""
+    optimizer steps of the task's full training (None when an epoch's length is unknown) and
+    the rule's heavy-ball momentum (``"momentum"``, ``"nesterov"``; 0 for any other rule)."""
     from lrlab.train import check_fit, plan_run, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
@@ -208,7 +210,12 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     resolved = resolve_task(task, config, members)
     check_fit(resolved, members, config)  # as fit checks it
     per_epoch = plan_run(resolved, config, members).steps_per_epoch
-    return resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None)
+    heavy = 0.0
+    if config.optimizer in ("momentum", "nesterov"):
+        from lrlab.optim import RULES
+
+        heavy = float({**RULES[config.optimizer].defaults, **dict(hparams or {})}["momentum"])
+    return resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None), heavy
 
 
 def _checked(task: Task, lr: float,
