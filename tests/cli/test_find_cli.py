@@ -36,6 +36,7 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     settings = json.loads((tmp_path / "f" / "range_test.json").read_text())
     assert settings["optimizer"] == "adamw"
     assert settings["hparams"] == {"weight_decay": 0.1, "beta2": 0.99}
+    assert settings["to_try"] == []  # blobs trains 200 steps: the suggestion stands alone
     ref = range_test(get_task("blobs"), optimizer="adamw", steps=30, extend=True,
                      hparams={"weight_decay": 0.1, "beta2": 0.99})
     readings = json.loads((tmp_path / "f" / "readings.json").read_text())

@@ -581,12 +581,14 @@ def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_sug
         said = [w for w in r.warnings if w.startswith("ranked by a loss")]
         assert said == [by_loss(s)]
         assert f"train {s:.3g}, {2 * s:.3g} and {4 * s:.3g} for the full epochs" in said[0]
+        assert r.to_try == (s, 2 * s, 4 * s)  # the same rates, for a script
     blobs = range_test(get_task("blobs"), steps=40, validate=False)
     assert blobs.monitor == "auc"  # its own ranking metric
     assert not any(w.startswith("ranked by a loss") for w in blobs.warnings)
     own = find_lr(nn.Linear(3, 1), nn.MSELoss(), batches(x, y, 16), start=1e-4, end=10.0,
                   steps=40)
     assert own.monitor is None and not any(w.startswith("ranked by") for w in own.warnings)
+    assert own.to_try == () and blobs.to_try == ()
 
 
 def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion():
@@ -605,6 +607,7 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     brief = range_test(blobs.replace(epochs=3), steps=40, validate=False)
     s = brief.suggestion.lr
     assert brief.training_steps == 30 and brief.suggestion == long.suggestion
+    assert long.to_try == () and brief.to_try == (s, 2 * s, 4 * s)
     assert [w for w in brief.warnings if w.startswith("a short training")] == [short(s, 30)]
     assert f"({30} optimizer steps): train {s:.3g}, {2 * s:.3g} and {4 * s:.3g}" in short(s, 30)
     x, y = blobs.train.x, blobs.train.y
@@ -641,6 +644,7 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
         said = [w for w in r.warnings if w.startswith("a short training")]
         assert r.momentum == m and said == [short(s, 30, m)]
         assert f"train {s * (1 - m):.3g}, {s:.3g} and {2 * s:.3g} for" in said[0]
+        assert r.to_try == pytest.approx((s * (1 - m), s, 2 * s), rel=1e-12)
     adam = range_test(brief, steps=40, validate=False, optimizer="adam")
     assert adam.momentum == 0.0 and short(adam.suggestion.lr, 30) in adam.warnings
 
@@ -658,3 +662,4 @@ def test_a_test_without_a_rate_names_none_to_train():
         r = dataclasses.replace(flat, **told)
         assert r.warnings and not any(w.startswith(("ranked by a loss", "a short training"))
                                       for w in r.warnings), told
+        assert r.to_try == (), told

@@ -73,7 +73,8 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     settings = {"task": t.name, "optimizer": optimizer, "hparams": hparams, "mode": mode,
                 "seeds": chosen,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
-                "warnings": list(result.warnings), "looks": looks,
+                "warnings": list(result.warnings), "to_try": list(result.to_try),
+                "looks": looks,
                 "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
                              "why": result.headroom.why}}
     if out is not None:

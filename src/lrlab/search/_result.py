@@ -246,16 +246,36 @@ class RangeTestResult:
                        f"{what}: a rate stable for "
                        f"{check.steps} steps is not known to train best; check it against "
                        "rates trained for epochs (lrlab auto)")
-        if self.monitor == "loss" and math.isfinite(self.suggestion.lr):
+        if self.to_try and self.monitor == "loss":
             out.append(by_loss(self.suggestion.lr))
-        elif (self.training_steps is not None and self.training_steps < SHORT
-              and math.isfinite(self.suggestion.lr)):
+        elif self.to_try:
             out.append(short(self.suggestion.lr, self.training_steps, self.momentum))
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
                        "more than a decade")
         return tuple(out)
+
+    @property
+    def to_try(self) -> tuple[float, ...]:
+        """The rates to train for the full epochs and compare, where the suggestion alone is
+        known to sit low (:attr:`warnings` says why): on a task ranked by its loss, or one
+        trained for fewer than :data:`SHORT` optimizer steps (:func:`rates_to_try`); empty
+        otherwise, and without a suggestion or a task (:func:`~lrlab.search.find_lr`).
+
+        Example:
+            >>> r = RangeTestResult.build(np.geomspace(1e-4, 1.0, 50), np.ones(50))
+            >>> r.to_try
+            ()
+        """
+        lr = self.suggestion.lr
+        if not math.isfinite(lr):
+            return ()
+        if self.monitor == "loss":
+            return rates_to_try(lr)
+        if self.training_steps is not None and self.training_steps < SHORT:
+            return rates_to_try(lr, self.momentum)
+        return ()
 
     @property
     def headroom(self) -> Reading:
@@ -357,6 +377,20 @@ class RangeTestResult:
         return frame
 
 
+def rates_to_try(lr: float, momentum: float = 0.0) -> tuple[float, float, float]:
+    """Three rates to train for the full epochs around a suggestion ``lr`` that is known to
+    sit low: ``lr``, ``2 lr`` and ``4 lr``; under heavy-ball momentum ``m > 0``,
+    ``lr (1 - m)``, ``lr`` and ``2 lr`` (:func:`by_loss`, :func:`short` say why).
+
+    Example:
+        >>> rates_to_try(0.01)
+        (0.01, 0.02, 0.04)
+        >>> [round(v, 6) for v in rates_to_try(0.1, momentum=0.9)]
+        [0.01, 0.1, 0.2]
+    """
+    return (lr * (1 - momentum), lr, 2 * lr) if momentum > 0 else (lr, 2 * lr, 4 * lr)
+
+
 def by_loss(lr: float) -> str:
     """The warning for a suggestion on a task ranked by its loss (an MSE regression): train
     ``lr``, ``2 lr`` and ``4 lr`` for the full epochs and keep the lowest validation loss.
@@ -377,7 +411,8 @@ def by_loss(lr: float) -> str:
         >>> by_loss(0.01).split(": ")[1]
         'train 0.01, 0.02 and 0.04 for the full epochs and keep the lowest validation loss'
     """
-    return (f"ranked by a loss: train {lr:.3g}, {2 * lr:.3g} and {4 * lr:.3g} for the full "
+    a, b, c = rates_to_try(lr)
+    return (f"ranked by a loss: train {a:.3g}, {b:.3g} and {c:.3g} for the full "
             "epochs and keep the lowest validation loss: a loss keeps falling through a "
             "training, so a regression's best rate often sits above a short test's reading, "
             "close below where its loss blows up (on 20 benchmark regression runs the "
@@ -417,17 +452,18 @@ def short(lr: float, steps: int, momentum: float = 0.0) -> str:
         >>> short(0.1, 120, momentum=0.9).split(": ")[1]
         'train 0.01, 0.1 and 0.2 for the full epochs and keep the best'
     """
+    a, b, c = rates_to_try(lr, momentum)
     if momentum > 0:
-        return (f"a short training ({steps} optimizer steps): train {lr * (1 - momentum):.3g}, "
-                f"{lr:.3g} and {2 * lr:.3g} for the full epochs and keep the best: under "
+        return (f"a short training ({steps} optimizer steps): train {a:.3g}, "
+                f"{b:.3g} and {c:.3g} for the full epochs and keep the best: under "
                 f"momentum {momentum:g} a step moves {1 / (1 - momentum):.3g}x the rate once "
                 "the momentum has built up, but the range test reads where the loss turns up "
                 "at once, which momentum moves far less (on a ResNet with BatchNorm and "
                 "momentum 0.9 trained 80 steps the suggestion alone lost 4.3-43.8 points, "
                 "twice and four times it did worse, the suggestion times (1 - momentum) "
                 "lost 0.0-1.2)")
-    return (f"a short training ({steps} optimizer steps): train {lr:.3g}, {2 * lr:.3g} and "
-            f"{4 * lr:.3g} for the full epochs and keep the best: a training this short "
+    return (f"a short training ({steps} optimizer steps): train {a:.3g}, {b:.3g} and "
+            f"{c:.3g} for the full epochs and keep the best: a training this short "
             "rewards the rate that gets furthest in few steps, often above a range test's "
             f"reading (its rules were calibrated on 240-1280 steps; on 12 small tasks trained "
             "30-141 steps the suggestion alone lost 2.4 points to an 8-rate grid's best on "
