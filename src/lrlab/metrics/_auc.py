@@ -103,6 +103,36 @@ def _buckets(probs: Tensor, num_thresholds: int) -> Tensor:
     return bucket.nan_to_num_(nan=float(num_thresholds)).to(torch.int32)
 
 
+# The histogram's layout, written here once (AucCounts and score_splits both fill one): member
+# (or split-and-member) m's block of ``2 (T + 2)`` counts, negatives then positives, each row
+# the T buckets, then bucket T (NaN scores), then bucket T + 1 (scores left out, read by
+# nothing).
+
+
+def _histogram(blocks: int, num_thresholds: int, device) -> Tensor:
+    """Zero counts ``(blocks, 2, T + 2)`` int64 (see the layout above)."""
+    return torch.zeros((blocks, 2, num_thresholds + 2), dtype=torch.int64, device=device)
+
+
+def _block_starts(blocks: int, num_thresholds: int, device, first: int = 0) -> Tensor:
+    """Where blocks ``first .. first + blocks - 1`` start in the flat histogram, int32."""
+    return torch.arange(first, first + blocks, dtype=torch.int32, device=device).mul_(
+        2 * (num_thresholds + 2))
+
+
+def _slots(probs: Tensor, positive: Tensor, skip: Tensor | None, num_thresholds: int,
+           starts: Tensor) -> Tensor:
+    """The flat histogram slot of each score: its block's start (``starts``, broadcasting
+    against ``probs``), its label's row, its bucket (:func:`_buckets`; ``skip``: T + 1), int32
+    shaped as ``probs`` (two in-place adds: 21 us on 32 x 1,500 scores, torch.where with its
+    broadcast int operands 169)."""
+    slot = _buckets(probs, num_thresholds)
+    if skip is not None:
+        slot.masked_fill_(skip, num_thresholds + 1)
+    slot.add_(positive, alpha=num_thresholds + 2)
+    return slot.add_(starts)
+
+
 class AucCounts:
     """Streaming Keras ROC AUC for ``members`` models scored on the same kind of data.
 
@@ -119,8 +149,7 @@ class AucCounts:
         self.members = int(members)
         self.num_thresholds = int(num_thresholds)
         self._device = None if device is None else torch.device(device)
-        # (K, 2, T + 2) bucket counts: [:, 0] negatives, [:, 1] positives; bucket T: NaN
-        # scores, bucket T + 1: scores left out (read by nothing)
+        # (K, 2, T + 2) bucket counts (_histogram's layout)
         self._hist: Tensor | None = None
         self._base = torch.zeros(0, dtype=torch.int32)
         if self._device is not None:
@@ -130,11 +159,9 @@ class AucCounts:
         """Zero all counts, on ``device`` (default: keep the device)."""
         if device is not None:
             self._device = torch.device(device)
-        slots = self.num_thresholds + 2
-        self._hist = torch.zeros((self.members, 2, slots), dtype=torch.int64, device=self._device)
+        self._hist = _histogram(self.members, self.num_thresholds, self._device)
         # (K, 1): where member k's block starts
-        base = torch.arange(self.members, dtype=torch.int32, device=self._device) * (2 * slots)
-        self._base = base.unsqueeze(1)
+        self._base = _block_starts(self.members, self.num_thresholds, self._device).unsqueeze(1)
 
     def update(self, probs: Tensor, targets: Tensor) -> None:
         """Add one batch to the counts. Runs on the device without host synchronisation.
@@ -178,14 +205,8 @@ class AucCounts:
             self._device = probs.device
             self.reset()
         assert self._hist is not None
-        # the slot of each score: its member's block, its label's row, its bucket (two
-        # in-place adds: 21 us on 32 x 1,500 scores, torch.where with its broadcast int
-        # operands 169)
-        slot = _buckets(probs, self.num_thresholds)
-        if skip is not None:
-            slot.masked_fill_(skip, self.num_thresholds + 1)
-        slot.add_(positive, alpha=self.num_thresholds + 2)
-        slot.add_(self._base.view(-1, *[1] * (slot.dim() - 1)))
+        slot = _slots(probs, positive, skip, self.num_thresholds,
+                      self._base.view(-1, *[1] * (probs.dim() - 1)))
         slot = slot.reshape(-1)  # a view when probs is dense in memory order
         self._hist.view(-1).index_add_(0, slot, _ones(slot))
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from lrlab.metrics._auc import _buckets, _ones, auc_of_counts
+from lrlab.metrics._auc import _block_starts, _histogram, _ones, _slots, auc_of_counts
 from lrlab.metrics._classification import NARROW_CLASSES, _no_class, _top_hits
 from lrlab.metrics._epoch import EpochMetrics, _classes
 
@@ -98,18 +98,13 @@ def score_splits(metrics: Sequence[EpochMetrics], splits: Sequence[Batches]
     if first._auc is None:
         return [m.compute() for m in metrics]
     # one histogram for all, laid out as AucCounts': split s's member k in block s K + k
-    # (each split's counts a view of it, fresh: zeros), bucket t + 1 the scores left out
+    # (each split's counts a view of it, fresh: zeros), positions scored nowhere left out
     t = first._auc.num_thresholds
-    hist = torch.zeros((len(metrics) * k, 2, t + 2), dtype=torch.int64, device=z.device)
-    slot = _buckets(probs, t)
-    if other is not None:
-        slot.masked_fill_(other, t + 1)
-    slot.add_(onehot, alpha=t + 2)
-    slot.add_(torch.arange(k, dtype=torch.int32, device=z.device).mul_(2 * (t + 2))
-              .view(-1, 1, 1))
+    hist = _histogram(len(metrics) * k, t, z.device)
+    slot = _slots(probs, onehot, other, t, _block_starts(k, t, z.device).view(-1, 1, 1))
     for s, (m, a, n) in enumerate(zip(metrics, starts, sizes)):
         if s:
-            slot[..., a:a + n] += s * k * 2 * (t + 2)
+            slot[..., a:a + n] += _block_starts(1, t, z.device, first=s * k)
         m._auc._hist = hist[s * k:(s + 1) * k]
     slot = slot.reshape(-1)
     hist.view(-1).index_add_(0, slot, _ones(slot))
