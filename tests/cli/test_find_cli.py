@@ -53,6 +53,8 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     ["find", "blobs", "--seeds", "0,-1"],
     ["find", "nope"],
     ["find"],
+    ["find", "blobs", "--optimizer", "prodigy"],   # its lr is a multiplier, not a rate
+    ["auto", "blobs", "--optimizer", "dadapt_adam"],
 ])
 def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
     """Bad ranges, too few steps, no or unknown task: one error line, exit code 2."""

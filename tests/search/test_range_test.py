@@ -663,3 +663,40 @@ def test_a_test_without_a_rate_names_none_to_train():
         assert r.warnings and not any(w.startswith(("ranked by a loss", "a short training"))
                                       for w in r.warnings), told
         assert r.to_try == (), told
+
+
+
+
+def test_a_learning_rate_free_rule_is_refused_with_what_to_do(blobs):
+    """Prodigy, D-Adaptation and DoG set their own step size: their lr multiplies it (1 by
+    their papers), so ramping it reads no rate (before: lrlab find suggested a 'rate' of 6.43
+    for Prodigy on blobs). range_test, find_lr (an lrlab optimizer of such a rule, or the
+    reference packages' classes by name) and auto refuse with one line, before any step;
+    Schedule-Free, whose lr is a rate, is tested as any rule."""
+    from helpers import one_line
+
+    from lrlab._errors import LrlabError
+    from lrlab.optim import RULES, Optimizer
+    from lrlab.search import auto, range_test
+
+    free = sorted(name for name, rule in RULES.items() if rule.multiplier)
+    assert free == ["dadapt_adam", "dog", "prodigy"]
+    for name in free:
+        with pytest.raises(LrlabError) as err:
+            range_test(blobs, optimizer=name, steps=20)
+        one_line(err, f"{name} sets its own step size", "--optimizer " + name, "lr=1")
+    with pytest.raises(LrlabError) as err:
+        auto(blobs, optimizer="prodigy")
+    one_line(err, "prodigy sets its own step size")
+    model = nn.Linear(2, 2)
+    x, y = torch.randn(64, 2), torch.randint(0, 2, (64,))
+
+    class Prodigy(torch.optim.SGD):  # as prodigyopt names its optimizer
+        pass
+
+    for opt in (Optimizer(model.parameters(), "dog", lr=1.0), Prodigy(model.parameters(), lr=1.0)):
+        before = [p.detach().clone() for p in model.parameters()]
+        with pytest.raises(LrlabError, match="sets its own step size"):
+            find_lr(model, nn.CrossEntropyLoss(), (x, y), optimizer=opt, steps=20)
+        assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert len(range_test(blobs, optimizer="sf_sgd", steps=20, validate=False).lrs) > 1

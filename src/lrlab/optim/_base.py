@@ -101,6 +101,9 @@ class UpdateRule:
             that owns parameters and state (may overwrite ``grads``; ``grads`` may be a
             function of the member, :data:`Grads`); ``None`` back where it cannot run.
             ``None`` for a rule without one.
+        multiplier: its ``lr`` multiplies a step size the rule estimates itself (Prodigy,
+            D-Adaptation, DoG: 1 by their papers), so a range of it is no range of rates
+            (a range test refuses it).
     """
 
     name: str
@@ -112,3 +115,4 @@ class UpdateRule:
     eval_params: Callable[[State, Sequence[Tensor]], list[Tensor]] | None = None
     apply: Callable[[Grads, State, Sequence[Tensor], Hyper, Tensor | None],
                     State | None] | None = None
+    multiplier: bool = False

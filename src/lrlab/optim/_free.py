@@ -314,12 +314,13 @@ def sf_adamw_apply(grads: Grads, state: State, params: Sequence[Tensor], hp: Hyp
 
 PRODIGY = UpdateRule("prodigy", _prodigy_init, _prodigy_update,
                      {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-                      "d0": 1e-6, "d_coef": 1.0}, apply=prodigy_apply)
+                      "d0": 1e-6, "d_coef": 1.0}, apply=prodigy_apply, multiplier=True)
 DADAPT_ADAM = UpdateRule("dadapt_adam", _dadapt_init, _dadapt_adam_update,
                          {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
-                          "d0": 1e-6}, apply=dadapt_adam_apply)
+                          "d0": 1e-6}, apply=dadapt_adam_apply, multiplier=True)
 DOG = UpdateRule("dog", _dog_init, _dog_update,
-                 {"reps_rel": 1e-6, "eps": 1e-8, "weight_decay": 0.0}, apply=dog_apply)
+                 {"reps_rel": 1e-6, "eps": 1e-8, "weight_decay": 0.0}, apply=dog_apply,
+                 multiplier=True)
 SF_SGD = UpdateRule("sf_sgd", _sf_init, _sf_sgd_update,
                     {"momentum": 0.9, "weight_decay": 0.0, "r": 0.0, "weight_lr_power": 2.0},
                     eval_params=_sf_eval, apply=sf_sgd_apply)

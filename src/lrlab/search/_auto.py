@@ -99,6 +99,7 @@ from lrlab.search._confidence import (
 )
 from lrlab.search._findings import Finding, kind_of, kinds_of
 from lrlab.search._grid import _score_text, _seen, ranked
+from lrlab.search._range_test import refuse_multiplier
 from lrlab.search._readings import DEFAULT_RULES, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
@@ -378,6 +379,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         whole("seeds", seeds, low=1)
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
+    refuse_multiplier(optimizer)  # a learning-rate-free rule: its range test reads no rate
     race_epochs, share = short_run(p.epochs, budget)
     smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
     searched = examples(p.task)

@@ -125,10 +125,48 @@ def _device(params: list[nn.Parameter], device: Any, amp: bool) -> torch.device:
     return here
 
 
+#: The reference packages' optimizers whose ``lr`` multiplies a step size they estimate
+#: (prodigyopt, dadaptation, dog-optimizer), as lrlab's rules with ``multiplier`` set.
+MULTIPLIERS = frozenset({"Prodigy", "DAdaptAdam", "DAdaptSGD", "DAdaptAdaGrad", "DAdaptAdan",
+                         "DAdaptLion", "DoG", "LDoG"})
+
+
+def refuse_multiplier(optimizer: object) -> None:
+    """One :class:`LrlabError` line when ``optimizer`` (an lrlab rule's name, an lrlab or
+    torch optimizer) sets its own step size and takes ``lr`` as a multiplier of it
+    (:attr:`~lrlab.optim.UpdateRule.multiplier`, :data:`MULTIPLIERS`): ramping that
+    multiplier reads no learning rate, so a range test (``find_lr``, ``range_test``,
+    ``auto``, ``lrlab find``) says what to do instead.
+
+    Example:
+        >>> refuse_multiplier("adam")  # a rate: nothing to say
+        >>> refuse_multiplier("prodigy")
+        Traceback (most recent call last):
+        ...
+        lrlab._errors.LrlabError: prodigy sets its own step size (its lr multiplies ...
+    """
+    from lrlab.optim import RULES
+
+    if isinstance(optimizer, str):
+        rule = RULES.get(optimizer)
+        name, free = optimizer, rule is not None and rule.multiplier
+    else:
+        rule = getattr(optimizer, "rule", None)
+        name = getattr(rule, "name", None) or type(optimizer).__name__
+        free = bool(getattr(rule, "multiplier", False)) or type(optimizer).__name__ in MULTIPLIERS
+    if free:
+        raise LrlabError(f"{name} sets its own step size (its lr multiplies the step it "
+                         "estimates, 1 by its paper), so a range test of that multiplier reads "
+                         f"no learning rate: train it at lr=1, compare a few multipliers with a "
+                         f"grid (lrlab grid TASK --optimizer {name} --lrs 0.3,1,3), or find a "
+                         "rate for adam instead")
+
+
 def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> list[float]:
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise LrlabError(f"optimizer must be a torch.optim.Optimizer, not "
                          f"{type(optimizer).__name__}")
+    refuse_multiplier(optimizer)
     own = {id(p) for p in model.parameters()}
     if any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
         raise LrlabError("the optimizer holds parameters that are not the model's: build it "

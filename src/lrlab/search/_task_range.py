@@ -20,7 +20,7 @@ import torch
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
-from lrlab.search._range_test import Mode, find_lr
+from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
 from lrlab.search._readings import MIN_POINTS, Reading, describe
 from lrlab.search._result import RangeTestResult, _diverged
 from lrlab.search._steady import Steady, steady
@@ -120,6 +120,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
+    refuse_multiplier(optimizer)  # before any step: Prodigy's lr is no rate
     monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
