@@ -429,3 +429,38 @@ def test_wrong_number_of_models_is_an_lrlab_error():
     with pytest.raises(LrlabError, match="models") as info:
         Population([_mlp(), _mlp()], "sgd", {"lr": [0.1, 0.05, 0.01]})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("narrow", [torch.bfloat16, torch.float16])
+def test_a_narrow_float_model_is_trained_wider_and_says_so(narrow) -> None:
+    """A bfloat16 (float16) model is trained in float32, as the same weights in float32 are
+    (records bit for bit), and one warning per call says so (before: silently)."""
+    import warnings
+
+    from helpers import no_time
+
+    from lrlab import sweep
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 4, generator=g)
+    y = (x[:, 0] > 0).long()
+
+    def task(cast):
+        def model():
+            torch.manual_seed(0)
+            return cast(nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2)).to(narrow))
+
+        return Task(name="narrow", train=Split(x[:80], y[:80]), val=Split(x[80:], y[80:]),
+                    num_classes=2, model=model, epochs=2, batch_size=16)
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        mine = sweep(task(lambda m: m), lrs=[0.3, 0.03], epochs=2)
+    lines = [str(w.message) for w in said if "the population trains them in" in str(w.message)]
+    assert lines == [(f"lrlab: Sequential's parameters are {str(narrow)[6:]}; the population "
+                     "trains them in float32 (dtype float32 or float64 only), so these rates "
+                     f"are a float32 training's: check the pick in your own {str(narrow)[6:]} "
+                     "training")]
+    wide = sweep(task(lambda m: m.float()), lrs=[0.3, 0.03], epochs=2)
+    assert no_time(mine.records).equals(no_time(wide.records))

@@ -194,7 +194,8 @@ _OPTIONS: dict[str, Callable] = {
     "dtype": click.option("--dtype", type=click.Choice(["float32", "float64"]),
                           default="float32", show_default=True,
                           help="precision of weights and arithmetic (float64: slower, for "
-                               "checks and rates below 1e-38)"),
+                               "checks and rates below 1e-38; a bfloat16 or float16 model "
+                               "is trained in float32, with a warning)"),
     "overwrite": OVERWRITE,
     "out": click.option("--out", type=PATH,
                         help="write the records and a summary into this directory"),

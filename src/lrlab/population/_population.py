@@ -80,6 +80,23 @@ class StepOutput:
     lr: Tensor
 
 
+def _say_wider(model: nn.Module, own: torch.dtype, dtype: torch.dtype) -> None:
+    """One warning (once per call, :func:`~lrlab._once.first_time`) when a model whose
+    parameters are a narrower float than ``dtype`` (bfloat16, float16) is trained as
+    ``dtype``: the population trains float32 or float64 only, and says so rather than train
+    a bf16 model in float32 silently."""
+    if not (own.is_floating_point and dtype.is_floating_point
+            and torch.finfo(own).bits < torch.finfo(dtype).bits):
+        return
+    mine, wide = str(own).removeprefix("torch."), str(dtype).removeprefix("torch.")
+    name = type(model).__name__
+    if first_time(name, f"{mine} as {wide}"):
+        warnings.warn(f"lrlab: {name}'s parameters are {mine}; the population trains them in "
+                      f"{wide} (dtype float32 or float64 only), so these rates are a {wide} "
+                      f"training's: check the pick in your own {mine} training", UserWarning,
+                      stacklevel=3)
+
+
 def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Tensor]) -> dict:
     unknown = set(hparams) - set(rule.defaults) - {"lr"}
     if unknown:
@@ -151,6 +168,7 @@ class Population:
             raise LrlabError(f"{type(models[0]).__name__} has no trainable parameters")
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = dtype or first.dtype
+        _say_wider(models[0], first.dtype, self.dtype)
         self.template = copy.deepcopy(models[0]).to(self.device, self.dtype)
         # training mode as a PyTorch loop sets it (model.train()), so that a model whose
         # train() keeps layers in evaluation mode (frozen BatchNorm) trains so from step 1,
