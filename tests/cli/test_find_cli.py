@@ -55,6 +55,8 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     ["find"],
     ["find", "blobs", "--optimizer", "prodigy"],   # its lr is a multiplier, not a rate
     ["auto", "blobs", "--optimizer", "dadapt_adam"],
+    ["find", "blobs", "--device", "cuda:99"],      # no such device here
+    ["find", "blobs", "--device", "tpu9"],
 ])
 def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
     """Bad ranges, too few steps, no or unknown task: one error line, exit code 2."""

@@ -1011,3 +1011,19 @@ def test_caught_up_is_not_asked_after_the_second_seed_check_moved_the_pick(
         assert asked == [] and result.lr > raced[0]
     else:
         assert len(asked) == 1 and result.lr == raced[0]
+
+
+def test_autos_range_test_trains_where_its_races_do(blobs, monkeypatch) -> None:
+    """auto's device= reaches its range test too (before: the test always ran on the CPU,
+    whatever device the races trained on)."""
+    from lrlab.search import _auto
+
+    seen, original = [], _auto.range_test
+
+    def recorded(*args, **kwargs):
+        seen.append(kwargs.get("device"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(_auto, "range_test", recorded)
+    auto(blobs, epochs=4, candidates=2, seeds=1, check=False, refine=False, device="cpu")
+    assert seen == ["cpu"]

@@ -700,3 +700,22 @@ def test_a_learning_rate_free_rule_is_refused_with_what_to_do(blobs):
             find_lr(model, nn.CrossEntropyLoss(), (x, y), optimizer=opt, steps=20)
         assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
     assert len(range_test(blobs, optimizer="sf_sgd", steps=20, validate=False).lrs) > 1
+
+
+def test_range_test_trains_on_the_device_given(blobs):
+    """range_test (and lrlab find, auto's test) take device= as sweep does: "cpu" gives the
+    default's curve on a machine without CUDA; a device this machine lacks is one line
+    before any step (before: no device=, the test always ran where init_model put it)."""
+    from helpers import one_line
+
+    from lrlab._errors import LrlabError
+    from lrlab.search import range_test
+
+    here = range_test(blobs, steps=20, validate=False, device="cpu")
+    if not torch.cuda.is_available():
+        default = range_test(blobs, steps=20, validate=False)
+        assert np.array_equal(here.losses, default.losses)
+    for wrong, said in (("cuda:99", "is not available here"), ("tpu9", "unknown device")):
+        with pytest.raises(LrlabError) as err:
+            range_test(blobs, steps=20, device=wrong)
+        one_line(err, said)

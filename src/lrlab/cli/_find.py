@@ -24,7 +24,7 @@ __all__ = ["find"]
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
               help="how the rate rises")
-@with_options("optimizer", *RULE_OPTIONS, "hp")
+@with_options("optimizer", *RULE_OPTIONS, "hp", "device")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
 @click.option("--seeds", help="the seeds to run the test with, a comma list as for sweep "
                               "(0,1,2), read on their median; default: --seed alone")
@@ -36,7 +36,8 @@ __all__ = ["find"]
               help="write the curve (curve.csv) and the readings (readings.json) here")
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
-         mode: str, optimizer: str | None, hp: tuple[str, ...], batch_size: int | None,
+         mode: str, optimizer: str | None, hp: tuple[str, ...], device: str | None,
+         batch_size: int | None,
          seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
          out: Path | None, report: Path | None, tensorboard: Path | None,
          **rule: float | None) -> None:
@@ -53,8 +54,10 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         write_tensorboard,
     )
     from lrlab.search import range_test
+    from lrlab.train import resolve_device
 
     check_out(out)
+    resolve_device(device)  # a device this machine lacks: one line, before the data loads
     check_report(report)
     check_tensorboard(tensorboard)
     chosen = _seeds(seeds, seed)
@@ -65,13 +68,14 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
     result = range_test(t, optimizer=optimizer, hparams=hparams, seeds=chosen, start=start, end=end,
-                        steps=steps, mode=mode, batch_size=batch_size, extend=True)
+                        steps=steps, mode=mode, batch_size=batch_size, extend=True,
+                        device=device)
     looks = _looks(result)
     for line in looks:
         print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "hparams": hparams, "mode": mode,
-                "seeds": chosen,
+                "seeds": chosen, "device": str(resolve_device(device)),
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
                 "warnings": list(result.warnings), "to_try": list(result.to_try),
                 "looks": looks,

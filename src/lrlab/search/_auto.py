@@ -203,7 +203,8 @@ def short_run(epochs: int, budget: float) -> tuple[int, float]:
 def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTestResult:
     """The range test on the searched task's model and data (its own loss, its batch size)."""
     return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
-                      steps=_RANGE_STEPS, batch_size=p.batch_size, validate=False)
+                      steps=_RANGE_STEPS, batch_size=p.batch_size, validate=False,
+                      device=p.settings.get("device"))  # where the races train
 
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:

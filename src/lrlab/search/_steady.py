@@ -176,7 +176,8 @@ class Steady:
 @warn_once()
 def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
            hparams: Mapping[str, float] | None = None, seed: int = 0,
-           batch_size: int | None = None, horizon: int = HORIZON) -> Steady | None:
+           batch_size: int | None = None, horizon: int = HORIZON,
+           device: str | None = None) -> Steady | None:
     """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
     (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
     longer) and measure how far each one's training loss rose above its start
@@ -197,6 +198,8 @@ def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
     extra = {"hparams": dict(hparams)} if hparams else {}
     if batch_size is not None:
         extra["batch_size"] = batch_size
+    if device is not None:  # (default: as fit's, CUDA when available)
+        extra["device"] = device
     n = task.train_size
     config = validated(lrs=list(lrs), epochs=1, optimizer=optimizer, seed=seed,
                        record_steps=True, **extra)

@@ -61,7 +61,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True, extend: bool = False,
-               steady: bool = True) -> RangeTestResult:
+               steady: bool = True, device: str | None = None) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -97,6 +97,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             :func:`~lrlab.search._steady.catapult`) is tried at 1.41x the rate, and raised
             there when that catapults and settles too (deep sigmoid layers: best at a third
             to half of the break).
+        device: where the tests train, as ``sweep``'s (``"cpu"``, ``"cuda"``, ``"cuda:N"``;
+            default: CUDA when available, else the CPU); a device this machine lacks is one
+            error line, before any step.
 
     The result keeps the metric the task's rates are ranked by (``result.monitor``) and the
     length of the task's training (``result.training_steps``): on a task ranked by its loss
@@ -120,10 +123,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise LrlabError(f"seeds must be a count or a non-empty list of int seeds, got {seeds!r}")
     seed = seeds[0] if len(seeds) == 1 else seed
+    from lrlab.train import resolve_device
+
     refuse_multiplier(optimizer)  # before any step: Prodigy's lr is no rate
+    here = resolve_device(device)
     monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
-            "start": start, "mode": mode, "batch_size": batch_size, "validate": validate}
+            "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
+            "device": here}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
     return replace(result, monitor=monitor, training_steps=training, momentum=momentum)
 
@@ -230,7 +237,7 @@ def _checked(task: Task, lr: float,
     settled too. Returns the rate, the check and a clause for the reason (``""`` when the
     data has no length: no check)."""
     opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
-            "batch_size": args["batch_size"]}
+            "batch_size": args["batch_size"], "device": str(args["device"])}
     check = None
     for i in range(TRIES):
         one = steady(task, [lr / 10 ** (i / 2)], **opts)
@@ -276,18 +283,18 @@ def flat_break(result: RangeTestResult) -> float | None:
 
 def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
-          batch_size: int | None, validate: bool) -> RangeTestResult:
+          batch_size: int | None, validate: bool, device: torch.device) -> RangeTestResult:
     from lrlab.optim import Optimizer
 
     hparams = dict(hparams or {})
     keys = None if task.in_memory else (None, task.target_key)
     with torch.random.fork_rng(devices=[]):  # weights and data order from seed, not chance
         torch.manual_seed(seed)
-        model = task.init_model(seed)
+        model = task.init_model(seed).to(device)
         own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds on tensors
         opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=start, **hparams)
         return find_lr(model, _loss(task), _data(task, task.train), optimizer=opt, start=start,
                        end=end, steps=steps, mode=mode,
                        val_data=_data(task, task.val) if validate else None,
                        batch_size=batch_size or task.batch_size, batch_keys=keys,
-                       seeds=seeds if len(seeds) > 1 else None)
+                       seeds=seeds if len(seeds) > 1 else None, device=device)

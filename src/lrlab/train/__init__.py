@@ -6,6 +6,7 @@ from lrlab.train._fit import (
     EpochReport,
     Untrained,
     fit,
+    resolve_device,
     resolve_task,
     untrained,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "parse_lrs",
     "plan_run",
     "rank",
+    "resolve_device",
     "resolve_task",
     "sensitivity",
     "setting_labels",

@@ -117,7 +117,15 @@ class EpochReport:
 Callback = Callable[[EpochReport], None]
 
 
-def _device(name: str | None) -> torch.device:
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device a run uses for ``name`` (``--device``): ``None`` is CUDA when
+    available, else the CPU; an unknown name or a CUDA device this machine lacks is one
+    :class:`LrlabError` line.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -151,7 +159,7 @@ def resolve_task(task: Task, config: SweepConfig, members: Sequence[Member]) -> 
         task = _as_datasets(task)  # one logit per example against 0/1 floats
     plan = plan_run(task, config, members)
     seed = members[0].seed if members else config.seed
-    found = probe(task, batch_size=plan.batch_size, seed=seed, device=_device(config.device),
+    found = probe(task, batch_size=plan.batch_size, seed=seed, device=resolve_device(config.device),
                   dtype=getattr(torch, config.dtype))
     if task.in_memory and found.class_axis != -1:  # classes on axis 1: the data path reads them
         return resolve_task(_as_datasets(task), config, members)
@@ -513,7 +521,7 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
         whole("checkpoint_every", checkpoint_every, low=1, hint=" (epochs)")
     task = resolve_task(task, config, members)
     check_fit(task, members, config)  # one line for what would fail in its first step
-    device = _device(config.device)
+    device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     plan = plan_run(task, config, members)
     if task.in_memory:

@@ -129,12 +129,12 @@ def estimate_memory(task: Task, config: SweepConfig, members: Sequence[Member], 
         task, config, members: what would train.
         limit: bytes a population may use; default 80% of the device's free memory.
     """
-    from lrlab.train._fit import _device, resolve_task
+    from lrlab.train._fit import resolve_device, resolve_task
     from lrlab.train._loader import probe
     from lrlab.train._plan import plan_run
 
     task = resolve_task(task, config, members)  # a task from loaders: its kind, checked
-    device = _device(config.device)
+    device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     size = torch.finfo(dtype).bits // 8
     seed = members[0].seed if members else config.seed

@@ -48,9 +48,9 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         ...
         lrlab._errors.LrlabError: cosine:warmup=5: warmup=5 must be >= 0 and shorter than training (2 epochs of 10 steps); shorten the warm-up
     """
-    from lrlab.train._fit import _device, _population, resolve_task
+    from lrlab.train._fit import _population, resolve_device, resolve_task
 
-    device = _device(config.device)
+    device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     plan = plan_run(task, config, members)
     if task.in_memory and plan.batch_size > len(task.train):
