@@ -86,7 +86,7 @@ def _say_wider(model: nn.Module, own: torch.dtype, dtype: torch.dtype) -> None:
     ``dtype``: the population trains float32 or float64 only, and says so rather than train
     a bf16 model in float32 silently."""
     if not (own.is_floating_point and dtype.is_floating_point
-            and torch.finfo(own).bits < torch.finfo(dtype).bits):
+            and torch.finfo(own).bits < 32 <= torch.finfo(dtype).bits):  # not float32 as 64
         return
     mine, wide = str(own).removeprefix("torch."), str(dtype).removeprefix("torch.")
     name = type(model).__name__
