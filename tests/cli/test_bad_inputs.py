@@ -244,6 +244,8 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "too many members": ([*SWEEP, "--lrs", "logspace:1e-5:1:10000", "--seeds",
                           ",".join(map(str, range(11)))], "more than one study trains", None),
     "dtype float16": ([*SWEEP, "--dtype", "float16"], "float16", None),
+    "clip zero": ([*SWEEP, "--clip-grad-norm", "0"], "clip_grad_norm", None),
+    "clip nan": ([*SWEEP, "--clip-grad-norm", "nan"], "clip_grad_norm", None),
     "checkpoint every zero": ([*SWEEP, "--checkpoint-every", "0"], "checkpoint-every", None),
     "study name with spaces": ([*SWEEP, "--study", " x"], "surrounding spaces", None),
     "study name taken": ([*SWEEP, "--study", "done"], "already exists", None),

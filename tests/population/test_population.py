@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from lrlab import LrlabError
 from lrlab.metrics import cross_entropy
 from lrlab.population import Population
+from lrlab.population._population import IN_PLACE_MIN
 
 F64 = torch.float64
 K = 3
@@ -464,3 +465,78 @@ def test_a_narrow_float_model_is_trained_wider_and_says_so(narrow) -> None:
                      "training")]
     wide = sweep(task(lambda m: m.float()), lrs=[0.3, 0.03], epochs=2)
     assert no_time(mine.records).equals(no_time(wide.records))
+
+
+@pytest.mark.parametrize("rule", ["sgd", "adam"])
+@pytest.mark.parametrize(("width", "loss"), [(8, "ce"), (8, "mse"), (260, "ce"), (260, "mse")],
+                         ids=["small-ce", "small-mse", "in-place-ce", "in-place-mse"])
+def test_clipping_each_members_gradient_is_torchs_clip_grad_norm(rule, width, loss) -> None:
+    """clip_grad_norm=c: each member's step is torch's on its own copy after
+    ``clip_grad_norm_(params, c)`` over that member's parameters (float64, two steps; the
+    threshold clips some members and leaves others), on every gradient path: autograd and the
+    hand-written pass, the rule's update and its in-place step (over IN_PLACE_MIN weights).
+    The recorded norm is the one before clipping, as torch's return value."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 3)).double()
+    if width > 8:
+        assert sum(p.numel() for p in model.parameters()) >= IN_PLACE_MIN
+    lrs = [0.5, 0.05, 0.005]
+    x = torch.randn(16, width, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,))
+    target = torch.randn(16, 3, dtype=torch.float64)
+    if loss == "ce":
+        loss_fn, ref_loss, yy = cross_entropy, (lambda out: F.cross_entropy(out, y)), y
+    else:
+        def loss_fn(out, t):
+            return (out - t).square().mean(-1)
+
+        def ref_loss(out):
+            return (out - target).square().mean(-1).mean()
+
+        yy = target
+    refs = [copy.deepcopy(model) for _ in lrs]
+    with torch.no_grad():  # members of different scales: different gradient norms
+        for k, m in enumerate(refs):
+            m[2].weight.mul_(0.5 + k)
+    first = []
+    for m in refs:
+        grads = torch.autograd.grad(ref_loss(m(x)), list(m.parameters()))
+        first.append(float(torch.linalg.vector_norm(torch.cat([g.flatten() for g in grads]))))
+    c = sorted(first)[1]  # the middle one: clips the largest, not the smallest
+    pop = Population([copy.deepcopy(m) for m in refs], rule, {"lr": lrs},
+                     dtype=torch.float64, clip_grad_norm=c)
+    opts = [(torch.optim.SGD if rule == "sgd" else torch.optim.Adam)(m.parameters(), lr=lr)
+            for m, lr in zip(refs, lrs)]
+    clipped = set()
+    for _ in range(2):
+        out = pop.step(x, yy, loss_fn)
+        for k, (m, opt) in enumerate(zip(refs, opts)):
+            opt.zero_grad()
+            ref_loss(m(x)).backward()
+            norm = torch.nn.utils.clip_grad_norm_(m.parameters(), c)
+            torch.testing.assert_close(out.grad_norm[k], norm, rtol=1e-12, atol=0)
+            clipped.add(bool(norm > c))
+            opt.step()
+    assert clipped == {True, False}  # some members clipped, some not
+    for k, m in enumerate(refs):
+        got = dict(pop.member_module(k).named_parameters())
+        for name, p in m.named_parameters():
+            torch.testing.assert_close(got[name], p, rtol=1e-10, atol=1e-12)
+
+
+def test_clipping_off_is_the_step_as_before_and_a_bad_threshold_is_refused() -> None:
+    """Without clip_grad_norm the step is unchanged (a threshold no gradient reaches gives
+    the same weights up to the 1e-6 of torch's formula); 0, a negative or nan: one line."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    x, y = torch.randn(16, 4, dtype=torch.float64), torch.randint(0, 3, (16,))
+    plain = Population(model, "sgd", {"lr": [0.1, 0.3]}, dtype=torch.float64)
+    loose = Population(model, "sgd", {"lr": [0.1, 0.3]}, dtype=torch.float64,
+                       clip_grad_norm=1e9)
+    for _ in range(3):
+        a, b = plain.step(x, y, cross_entropy), loose.step(x, y, cross_entropy)
+        assert torch.equal(a.grad_norm, b.grad_norm)
+    torch.testing.assert_close(plain.flat, loose.flat, rtol=1e-12, atol=0)
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(LrlabError, match="clip_grad_norm must be a positive number"):
+            Population(model, "sgd", {"lr": [0.1]}, clip_grad_norm=bad)

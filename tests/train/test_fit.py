@@ -601,3 +601,40 @@ def test_a_loss_that_views_the_outputs_trains_and_evaluates(classes: int) -> Non
         return got[got["metric"] != "time"].values.tolist()
 
     assert records("view") == records("reshape")
+
+
+def test_clip_grad_norm_reaches_every_member_and_its_fingerprint(blobs) -> None:
+    """fit(clip_grad_norm=c) clips every member's gradient (Population's clip, tested there
+    against torch's clip_grad_norm_): the recorded gradient norms are the unclipped ones and
+    the weights move less where they exceed c; a threshold above every norm trains as no
+    clipping (to rounding); off, the fingerprint is the one from before the setting."""
+    from types import SimpleNamespace
+
+    from lrlab.train import Member, fingerprint, fit, validated
+
+    def run(**extra):
+        config = validated(lrs=[0.3, 3.0], epochs=2, dtype="float64", record_steps=True,
+                           **extra)
+        return config, fit(blobs, config.members(), config)
+
+    plain_config, plain = run()
+    _, loose = run(clip_grad_norm=1e9)
+    tight_config, tight = run(clip_grad_norm=0.05)
+    steps = plain.steps
+    norms = steps[steps["metric"] == "grad_norm"]["value"].to_numpy()
+    assert (norms > 0.05).any()  # the tight threshold clips
+    pd.testing.assert_frame_equal(no_time_sorted(plain.records), no_time_sorted(loose.records),
+                                  rtol=1e-9, atol=1e-12)
+    assert not np.allclose(plain.records.query("metric == 'loss'")["value"],
+                           tight.records.query("metric == 'loss'")["value"])
+    first = tight.steps[(tight.steps["metric"] == "grad_norm") & (tight.steps["step"] == 0)]
+    assert np.allclose(first["value"], steps[(steps["metric"] == "grad_norm")
+                                             & (steps["step"] == 0)]["value"])  # unclipped
+    members = [Member(lr=0.3)]
+    keys = {"epochs": 2, "batch_size": 8}
+    assert (fingerprint(plain_config, members, **keys)
+            != fingerprint(tight_config, members, **keys))
+    without = plain_config.model_dump()
+    del without["clip_grad_norm"]
+    before = SimpleNamespace(model_dump=lambda: without)  # a config from before the field
+    assert fingerprint(plain_config, members, **keys) == fingerprint(before, members, **keys)

@@ -104,7 +104,8 @@ def task_options(fn: Callable | None = None, *, subset: bool = True) -> Callable
 @dataclass(frozen=True)
 class TrainOptions:
     """How every member trains: ``--epochs``, ``--batch-size``, ``--optimizer`` and its
-    hyperparameters (their own options and ``--hp``), ``--device``, ``--dtype``."""
+    hyperparameters (their own options and ``--hp``), ``--device``, ``--dtype``,
+    ``--clip-grad-norm``."""
 
     epochs: int | None = None
     batch_size: int | None = None
@@ -112,24 +113,29 @@ class TrainOptions:
     hparams: dict[str, float] = field(default_factory=dict)
     device: str | None = None
     dtype: str = "float32"
+    clip_grad_norm: float | None = None
 
     def settings(self) -> dict[str, Any]:
         """As keyword arguments of :func:`lrlab.train.validated` or a search; an option
         left out is left out (the library's default applies)."""
         given = {"epochs": self.epochs, "batch_size": self.batch_size,
-                 "optimizer": self.optimizer, "device": self.device, "dtype": self.dtype}
+                 "optimizer": self.optimizer, "device": self.device, "dtype": self.dtype,
+                 "clip_grad_norm": self.clip_grad_norm}
         out = {k: v for k, v in given.items() if v is not None}
         return {**out, "hparams": dict(self.hparams)} if self.hparams else out
 
 
 def train_options(fn: Callable) -> Callable:
     """``training: TrainOptions`` from ``--epochs``, ``--batch-size``, ``--optimizer``,
-    ``--momentum`` ... ``--eps``, ``--hp``, ``--device`` and ``--dtype``."""
-    def build(epochs, batch_size, optimizer, hp, device, dtype, **rule) -> TrainOptions:
+    ``--momentum`` ... ``--eps``, ``--hp``, ``--device``, ``--dtype`` and
+    ``--clip-grad-norm``."""
+    def build(epochs, batch_size, optimizer, hp, device, dtype, clip_grad_norm,
+              **rule) -> TrainOptions:
         return TrainOptions(epochs, batch_size, optimizer, parse_hparams(hp, **rule), device,
-                            dtype)
+                            dtype, clip_grad_norm)
 
-    names = ("epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "device", "dtype")
+    names = ("epochs", "batch_size", "optimizer", *RULE_OPTIONS, "hp", "device", "dtype",
+             "clip_grad_norm")
     return _bundle("training", names, build)(fn)
 
 

@@ -196,6 +196,10 @@ _OPTIONS: dict[str, Callable] = {
                           help="precision of weights and arithmetic (float64: slower, for "
                                "checks and rates below 1e-38; a bfloat16 or float16 model "
                                "is trained in float32, with a warning)"),
+    "clip_grad_norm": click.option("--clip-grad-norm", type=float, metavar="C",
+                                   help="clip each member's gradient to global L2 norm C "
+                                        "before every step (torch's clip_grad_norm_; "
+                                        "default: no clipping)"),
     "overwrite": OVERWRITE,
     "out": click.option("--out", type=PATH,
                         help="write the records and a summary into this directory"),

@@ -25,6 +25,7 @@ the same numbers). With ``compile=...`` the forward pass and the update run thro
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -142,6 +143,10 @@ class Population:
         compile: run the step's forward pass and update through ``torch.compile``: ``True``
             (the default backend) or a backend name; it falls back to eager code, with one
             warning, when compilation fails. Values agree with ``False`` up to rounding.
+        clip_grad_norm: clip each member's gradient by its global L2 norm before the
+            rule's step, as ``torch.nn.utils.clip_grad_norm_`` over that member's parameters:
+            ``g <- g min(1, c / (|g| + 1e-6))``; ``None`` (the default): no clipping. The
+            recorded gradient norm is the one before clipping (what torch's returns).
 
     Example:
         >>> import torch
@@ -155,8 +160,13 @@ class Population:
                  device: torch.device | str | None = None, dtype: torch.dtype | None = None,
                  path: Path = "auto", divergence_factor: float | None = 1e3,
                  lr_mult: Mapping[str, float] | Sequence[Mapping[str, float]] | None = None,
-                 compile: CompileSetting = False) -> None:
+                 compile: CompileSetting = False, clip_grad_norm: float | None = None
+                 ) -> None:
         self.rule = get_rule(rule) if isinstance(rule, str) else rule
+        if clip_grad_norm is not None and not (math.isfinite(clip_grad_norm)
+                                               and clip_grad_norm > 0):
+            raise LrlabError(f"clip_grad_norm must be a positive number, got {clip_grad_norm}")
+        self.clip_grad_norm = clip_grad_norm
         values = _check_hparams(self.rule, hparams)
         self.members = values["lr"].numel()
         models = [models] if isinstance(models, nn.Module) else list(models)
@@ -508,8 +518,13 @@ class Population:
         with ``alive`` given, a frozen member's increment is 0 and its norm NaN."""
         # one copy of every gradient into a new (K, P) tensor (the rule may keep it)
         flat_grad = torch.cat([g.reshape(g.shape[0], -1) for g in grads], 1)
-        (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
-        norm = torch.linalg.vector_norm(flat_grad, dim=1)
+        if self.clip_grad_norm is not None:  # the norm before clipping, as torch's
+            norm = torch.linalg.vector_norm(flat_grad, dim=1)
+            flat_grad.mul_(self._clipped(norm).unsqueeze(1))
+            (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
+        else:
+            (update,), state = self.rule.update([flat_grad], state, [self.flat], hp)
+            norm = torch.linalg.vector_norm(flat_grad, dim=1)
         if alive is not None:  # a frozen member keeps its weights; its gradient norm means nothing
             update = torch.where(alive.unsqueeze(1), update, 0.0)
             norm = torch.where(alive, norm, torch.nan)
@@ -523,6 +538,8 @@ class Population:
         if not all(g is v for g, v in zip(grads, views)):  # else already there
             self._flat_grad(grads, flat_grad)
         norm = torch.linalg.vector_norm(flat_grad, dim=1)  # before apply may overwrite it
+        if self.clip_grad_norm is not None:
+            flat_grad.mul_(self._clipped(norm).unsqueeze(1))
         with torch.no_grad():
             state = self.rule.apply([flat_grad], self.state, [self.flat], hp, alive)
         if state is None:
@@ -543,6 +560,8 @@ class Population:
         def member_grad(k: int) -> list[Tensor]:
             fill(k, row_views)
             norms[k] = torch.linalg.vector_norm(row)  # before apply may overwrite it
+            if self.clip_grad_norm is not None:
+                row.mul_(self._clipped(norms[k]))
             return [row]
 
         with torch.no_grad():
@@ -552,6 +571,12 @@ class Population:
         self.state = state
         frozen = row.new_tensor(torch.nan)
         return torch.stack([norms.get(k, frozen) for k in range(self.members)])
+
+    def _clipped(self, norm: Tensor) -> Tensor:
+        """The factor that clips gradients of global norm ``norm`` (any shape) to
+        :attr:`clip_grad_norm`: ``min(1, c / (norm + 1e-6))``, as
+        ``torch.nn.utils.clip_grad_norm_``."""
+        return (self.clip_grad_norm / (norm + 1e-6)).clamp_(max=1.0)
 
     def _gradient_rows(self, fill: Callable[[int, Sequence[Tensor]], None]) -> list[Tensor]:
         """Every member's gradient from ``fill`` in the flat gradient buffer; its views

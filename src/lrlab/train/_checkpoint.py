@@ -128,7 +128,8 @@ def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size:
     """A digest of what determines a fit's numbers: settings (but the device and whether the
     step is compiled), members, and the epochs and batch size actually used (the task's
     defaults filled in)."""
-    settings = {k: v for k, v in config.model_dump().items() if k not in ("device", "compile")}
+    settings = {k: v for k, v in config.model_dump().items() if k not in ("device", "compile")
+                and not (k == "clip_grad_norm" and v is None)}  # off: as before the field
     dumped = [{k: v for k, v in m.model_dump().items() if k != "optimizer" or v}
               for m in members]  # a member without a rule of its own: as before the field
     text = json.dumps({"config": settings, "members": dumped,

@@ -154,6 +154,8 @@ class SweepConfig(BaseModel):
     step through ``torch.compile`` (``True``: inductor; or a backend's name), off by default
     (see :class:`~lrlab.population.Population`); like ``device``, it changes how the numbers
     are computed, not what they are (up to rounding), so a checkpoint resumes either way.
+    ``clip_grad_norm`` clips each member's gradient by its global norm before every step (as
+    ``torch.nn.utils.clip_grad_norm_``; off by default).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -174,6 +176,7 @@ class SweepConfig(BaseModel):
     record_steps: bool = False
     eval_batch_size: int = Field(default=4096, ge=1)
     compile: Backend = False
+    clip_grad_norm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:

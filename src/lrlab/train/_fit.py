@@ -470,7 +470,8 @@ def _population(task: Task, members: Sequence[Member], config: SweepConfig,
     lr_mult = [m.lr_mult for m in members] if any(m.lr_mult for m in members) else None
     return Population(_initial_models(task, members), rule, hparams, device=device, dtype=dtype,
                       path=config.path, divergence_factor=config.divergence_factor,
-                      lr_mult=lr_mult, compile=config.compile)
+                      lr_mult=lr_mult, compile=config.compile,
+                      clip_grad_norm=config.clip_grad_norm)
 
 
 def _train_steps(pop: Population, task: Task, data: Split, order: Tensor, batch_size: int,
