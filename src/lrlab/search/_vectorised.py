@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from lrlab.data import ModelLoss
+from lrlab.data import IGNORE_INDEX, ModelLoss
 from lrlab.population import Population
 from lrlab.search._loop import Curve, Setup
 
@@ -95,10 +95,14 @@ def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[
 
 @torch.no_grad()
 def _validate(pop: Population, s: Setup, per_member) -> tuple[list[float], list[float]]:
-    """Each member's validation loss and accuracy (argmax against class targets)."""
+    """Each member's validation loss and accuracy (argmax against class targets, over the
+    labels a loss scores: :data:`~lrlab.data.IGNORE_INDEX` left out, as the one-by-one
+    path's :func:`~lrlab.data.correct` does)."""
     xv, yv = (t.to(s.device) for t in s.val._tensors)
     out = pop.predict(xv)
     losses = per_member(out, yv.expand(pop.members, *yv.shape)).tolist()
     if yv.is_floating_point() or out.dim() != 3:
         return losses, [math.nan] * pop.members
-    return losses, (out.argmax(-1) == yv).double().mean(-1).tolist()
+    scored = yv != IGNORE_INDEX
+    hits = ((out.argmax(-1) == yv) & scored).sum(-1, dtype=torch.float64)
+    return losses, (hits / scored.sum(dtype=torch.float64)).tolist()
