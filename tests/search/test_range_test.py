@@ -558,7 +558,7 @@ def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_sug
     batch tells; a classifier's test and :func:`find_lr`'s own curve do not."""
     from lrlab import Task
     from lrlab.search import range_test
-    from lrlab.search._result import by_loss
+    from lrlab.search._result import loss_warning
     from lrlab.tasks import Split, get_task
 
     x, y = regression(320)
@@ -579,7 +579,7 @@ def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_sug
         s = r.suggestion.lr
         assert r.monitor == "loss" and math.isfinite(s)
         said = [w for w in r.warnings if w.startswith("ranked by a loss")]
-        assert said == [by_loss(s)]
+        assert said == [loss_warning(s)]
         assert f"train {s:.3g}, {2 * s:.3g} and {4 * s:.3g} for the full epochs" in said[0]
         assert r.to_try == (s, 2 * s, 4 * s)  # the same rates, for a script
     blobs = range_test(get_task("blobs"), steps=40, validate=False)
@@ -597,7 +597,7 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     same task trained longer does not, and a short regression says it once (by_loss)."""
     from lrlab import Task
     from lrlab.search import range_test
-    from lrlab.search._result import SHORT, by_loss, short
+    from lrlab.search._result import SHORT, loss_warning, short_warning
     from lrlab.tasks import get_task
 
     blobs = get_task("blobs")                        # 10 batches an epoch
@@ -608,15 +608,15 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     s = brief.suggestion.lr
     assert brief.training_steps == 30 and brief.suggestion == long.suggestion
     assert long.to_try == () and brief.to_try == (s, 2 * s, 4 * s)
-    assert [w for w in brief.warnings if w.startswith("a short training")] == [short(s, 30)]
-    assert f"({30} optimizer steps): train {s:.3g}, {2 * s:.3g} and {4 * s:.3g}" in short(s, 30)
+    assert [w for w in brief.warnings if w.startswith("a short training")] == [short_warning(s, 30)]
+    assert f"({30} optimizer steps): train {s:.3g}, {2 * s:.3g} and {4 * s:.3g}" in short_warning(s, 30)
     x, y = blobs.train.x, blobs.train.y
     loader = Task.from_loaders(lambda: nn.Linear(2, 3),
                                DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True),
                                DataLoader(TensorDataset(x, y), batch_size=250),
                                loss=nn.CrossEntropyLoss(), epochs=4, name="few")
     r = range_test(loader, steps=40, validate=False)
-    assert r.training_steps == 4 * 5 and short(r.suggestion.lr, 20) in r.warnings
+    assert r.training_steps == 4 * 5 and short_warning(r.suggestion.lr, 20) in r.warnings
     xr, yr = regression(64)
     reg = Task.from_loaders(lambda: nn.Linear(3, 1),
                             DataLoader(TensorDataset(xr, yr), batch_size=16, shuffle=True),
@@ -624,7 +624,7 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
                             loss=nn.MSELoss(), epochs=2, name="few-reg")
     r = range_test(reg, steps=40, validate=False)
     said = [w for w in r.warnings if w.startswith(("a short training", "ranked by a loss"))]
-    assert r.training_steps == 8 and said == [by_loss(r.suggestion.lr)]
+    assert r.training_steps == 8 and said == [loss_warning(r.suggestion.lr)]
 
 
 def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
@@ -632,21 +632,21 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     names the suggestion times 1 - m, it and twice it (momentum's long-run step is
     lr / (1 - m), its range test's turn moves far less); plain SGD and Adam keep s, 2s, 4s."""
     from lrlab.search import range_test
-    from lrlab.search._result import short
+    from lrlab.search._result import short_warning
     from lrlab.tasks import get_task
 
     brief = get_task("blobs").replace(epochs=3)            # 30 optimizer steps
     plain = range_test(brief, steps=40, validate=False)
-    assert plain.momentum == 0.0 and short(plain.suggestion.lr, 30) in plain.warnings
+    assert plain.momentum == 0.0 and short_warning(plain.suggestion.lr, 30) in plain.warnings
     for rule, hp, m in (("momentum", None, 0.9), ("nesterov", {"momentum": 0.5}, 0.5)):
         r = range_test(brief, steps=40, validate=False, optimizer=rule, hparams=hp)
         s = r.suggestion.lr
         said = [w for w in r.warnings if w.startswith("a short training")]
-        assert r.momentum == m and said == [short(s, 30, m)]
+        assert r.momentum == m and said == [short_warning(s, 30, m)]
         assert f"train {s * (1 - m):.3g}, {s:.3g} and {2 * s:.3g} for" in said[0]
         assert r.to_try == pytest.approx((s * (1 - m), s, 2 * s), rel=1e-12)
     adam = range_test(brief, steps=40, validate=False, optimizer="adam")
-    assert adam.momentum == 0.0 and short(adam.suggestion.lr, 30) in adam.warnings
+    assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam.warnings
 
 
 def test_a_test_without_a_rate_names_none_to_train():

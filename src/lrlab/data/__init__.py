@@ -14,6 +14,7 @@ from lrlab.data._batch import (
     batch_size_of,
     correct,
     describe,
+    ignore_index_of,
     model_loss,
     output_logits,
     output_loss,
@@ -37,7 +38,7 @@ from lrlab.data._source import (
 __all__ = [
     "DEFAULT_TARGET_KEY", "IGNORE_INDEX", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss",
     "batch_size_of", "batches",
-    "correct", "describe", "epoch_seed", "is_data", "labels_of", "loader_batch_size",
+    "correct", "describe", "epoch_seed", "ignore_index_of", "is_data", "labels_of", "loader_batch_size",
     "model_loss", "num_examples", "output_logits", "output_loss", "seeded_order",
     "split_batch", "steps_per_epoch", "subset_of", "to_device",
 ]

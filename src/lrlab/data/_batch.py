@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
 
-__all__ = ["DEFAULT_TARGET_KEY", "Inputs", "ModelLoss", "batch_size_of", "correct", "describe",
+__all__ = ["DEFAULT_TARGET_KEY", "Inputs", "ModelLoss", "batch_size_of", "correct", "describe", "ignore_index_of",
            "model_loss", "output_logits", "output_loss", "split_batch", "to_device"]
 
 #: The key of the target in a dict batch unless told otherwise (Hugging Face's name).
@@ -177,6 +177,18 @@ def output_logits(output: Any) -> Tensor | None:
 #: A label equal to this is padding, not scored: ``nn.CrossEntropyLoss``'s default
 #: ``ignore_index`` (and Hugging Face's convention for padded token labels).
 IGNORE_INDEX = -100
+
+
+def ignore_index_of(loss: Any) -> int:
+    """The label a loss leaves out: its ``ignore_index`` (``nn.CrossEntropyLoss``'s, also
+    through a task's wrapped loss, ``.fn``), else :data:`IGNORE_INDEX`.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> ignore_index_of(nn.CrossEntropyLoss(ignore_index=255)), ignore_index_of(nn.MSELoss())
+        (255, -100)
+    """
+    return getattr(getattr(loss, "fn", loss), "ignore_index", IGNORE_INDEX)
 
 
 def correct(outputs: Any, targets: Any, ignore_index: int = IGNORE_INDEX

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from lrlab._errors import LrlabError
 from lrlab._rng import isolated_rng
-from lrlab.data import IGNORE_INDEX, batch_size_of, correct, to_device
+from lrlab.data import batch_size_of, correct, ignore_index_of, to_device
 from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
 
@@ -147,7 +147,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     s.model.eval()
     loss_sum, count = 0.0, 0
     hits, scored = 0, 0  # label positions, not examples (a sequence scores each token)
-    ignored = getattr(s.loss_fn, "ignore_index", IGNORE_INDEX)  # nn.CrossEntropyLoss's: 255
+    ignored = ignore_index_of(s.loss_fn)  # nn.CrossEntropyLoss(ignore_index=255)'s: 255
     try:
         with torch.no_grad(), _autocast(s), isolated_rng(s.device):
             for batch in s.val:

@@ -34,7 +34,7 @@ from lrlab.search._suggest import (
 __all__ = ["RangeTestResult"]
 
 #: A training of fewer optimizer steps than this is short for the range test's reading
-#: (:func:`short`): the tasks its rules were calibrated on train 240-1280 steps.
+#: (:func:`short_warning`): the tasks its rules were calibrated on train 240-1280 steps.
 SHORT = 200
 
 
@@ -94,15 +94,15 @@ class RangeTestResult:
             came back to its start as flat, from where it broke), or None.
         monitor: the metric a sweep ranks the task's rates by, when
             :func:`~lrlab.search.range_test` ran on a task (``"loss"``: :attr:`warnings`
-            says how to use the suggestion, :func:`by_loss`); None from
+            says how to use the suggestion, :func:`loss_warning`); None from
             :func:`~lrlab.search.find_lr`.
         training_steps: the optimizer steps of the task's full training, when
             :func:`~lrlab.search.range_test` ran on a task whose epochs have a length (under
-            :data:`SHORT`: :attr:`warnings` says how to use the suggestion, :func:`short`);
+            :data:`SHORT`: :attr:`warnings` says how to use the suggestion, :func:`short_warning`);
             else None.
         momentum: the heavy-ball momentum of the rule the test ran (``"momentum"``,
             ``"nesterov"``; 0 for any other), when :func:`~lrlab.search.range_test` ran on a
-            task: a short training's warning names lower rates under it (:func:`short`).
+            task: a short training's warning names lower rates under it (:func:`short_warning`).
     """
 
     lrs: Array
@@ -192,7 +192,7 @@ class RangeTestResult:
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
         reading that was unstable when trained, or raised because it catapulted
         (:attr:`steady`); and on a task ranked by its loss or trained for few steps, what
-        to train (:func:`by_loss`, :func:`short`)."""
+        to train (:func:`loss_warning`, :func:`short_warning`)."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -247,9 +247,9 @@ class RangeTestResult:
                        f"{check.steps} steps is not known to train best; check it against "
                        "rates trained for epochs (lrlab auto)")
         if self.to_try and self.monitor == "loss":
-            out.append(by_loss(self.suggestion.lr))
+            out.append(loss_warning(self.suggestion.lr))
         elif self.to_try:
-            out.append(short(self.suggestion.lr, self.training_steps, self.momentum))
+            out.append(short_warning(self.suggestion.lr, self.training_steps, self.momentum))
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
@@ -380,7 +380,7 @@ class RangeTestResult:
 def rates_to_try(lr: float, momentum: float = 0.0) -> tuple[float, float, float]:
     """Three rates to train for the full epochs around a suggestion ``lr`` that is known to
     sit low: ``lr``, ``2 lr`` and ``4 lr``; under heavy-ball momentum ``m > 0``,
-    ``lr (1 - m)``, ``lr`` and ``2 lr`` (:func:`by_loss`, :func:`short` say why).
+    ``lr (1 - m)``, ``lr`` and ``2 lr`` (:func:`loss_warning`, :func:`short_warning` say why).
 
     Example:
         >>> rates_to_try(0.01)
@@ -391,7 +391,7 @@ def rates_to_try(lr: float, momentum: float = 0.0) -> tuple[float, float, float]
     return (lr * (1 - momentum), lr, 2 * lr) if momentum > 0 else (lr, 2 * lr, 4 * lr)
 
 
-def by_loss(lr: float) -> str:
+def loss_warning(lr: float) -> str:
     """The warning for a suggestion on a task ranked by its loss (an MSE regression): train
     ``lr``, ``2 lr`` and ``4 lr`` for the full epochs and keep the lowest validation loss.
 
@@ -408,7 +408,7 @@ def by_loss(lr: float) -> str:
     other shapes (``docs/benchmarks.md``).
 
     Example:
-        >>> by_loss(0.01).split(": ")[1]
+        >>> loss_warning(0.01).split(": ")[1]
         'train 0.01, 0.02 and 0.04 for the full epochs and keep the lowest validation loss'
     """
     a, b, c = rates_to_try(lr)
@@ -420,7 +420,7 @@ def by_loss(lr: float) -> str:
             "average, 30% at worst; the best of these three 0.5%, 19% at worst)")
 
 
-def short(lr: float, steps: int, momentum: float = 0.0) -> str:
+def short_warning(lr: float, steps: int, momentum: float = 0.0) -> str:
     """The warning for a suggestion on a task trained for fewer than :data:`SHORT` optimizer
     steps: train ``lr``, ``2 lr`` and ``4 lr`` for the full epochs and keep the best; under
     heavy-ball momentum ``m`` (``momentum > 0``), ``lr (1 - m)``, ``lr`` and ``2 lr``.
@@ -447,9 +447,9 @@ def short(lr: float, steps: int, momentum: float = 0.0) -> str:
     there.
 
     Example:
-        >>> short(0.1, 120).split(": ")[1]
+        >>> short_warning(0.1, 120).split(": ")[1]
         'train 0.1, 0.2 and 0.4 for the full epochs and keep the best'
-        >>> short(0.1, 120, momentum=0.9).split(": ")[1]
+        >>> short_warning(0.1, 120, momentum=0.9).split(": ")[1]
         'train 0.01, 0.1 and 0.2 for the full epochs and keep the best'
     """
     a, b, c = rates_to_try(lr, momentum)

@@ -105,8 +105,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     length of the task's training (``result.training_steps``): on a task ranked by its loss
     (a regression), or one trained for fewer than
     :data:`~lrlab.search._result.SHORT` steps, its warnings name the suggestion, twice and
-    four times it to train for the full epochs (:func:`~lrlab.search._result.by_loss`,
-    :func:`~lrlab.search._result.short`; a short training under heavy-ball momentum ``m``:
+    four times it to train for the full epochs (:func:`~lrlab.search._result.loss_warning`,
+    :func:`~lrlab.search._result.short_warning`; a short training under heavy-ball momentum ``m``:
     the suggestion times ``1 - m``, it and twice it, ``result.momentum``).
 
     Example:

@@ -34,6 +34,7 @@ from lrlab.data import (
     batch_size_of,
     batches,
     describe,
+    ignore_index_of,
     output_logits,
     output_loss,
     split_batch,
@@ -378,7 +379,7 @@ def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
     c = _classes(task, outputs, targets)
     if c is None:
         return
-    ignored = getattr(getattr(task.loss, "fn", task.loss), "ignore_index", IGNORE_INDEX)
+    ignored = ignore_index_of(task.loss)
     if ignored != IGNORE_INDEX and bool((targets == ignored).any()):
         # nn.CrossEntropyLoss(ignore_index=255) (a border) or 0 (padding): lrlab's accuracy
         # and chance would score them as a class
