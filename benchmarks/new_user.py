@@ -5,8 +5,9 @@ Run: ``cd benchmarks && OMP_NUM_THREADS=1 python new_user.py [--only NAME,...] [
 Prints one row per scenario: auto's pick and ``find``'s suggestion (the range test as
 ``lrlab find`` runs it), each one's regret against the grid's best rate (by the mean over
 the seeds of the best validation score: accuracy points, or percent excess validation loss
-on a regression) and whether it warned (``find``: a warning or no rate). Each task function is also a ``--task`` for the
-CLI (``lrlab auto --task new_user:bn_cnn``).
+on a regression) and whether it warned (``find``: a warning or no rate). Each task function is
+also a ``--task`` for the CLI (``lrlab auto --task new_user:bn_cnn``). The larger shapes (U-Net,
+seq2seq, graph net, ResNet-18, ...) live in ``user_shapes.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import warnings
 
 import numpy as np
 import torch
+import user_shapes
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -282,6 +284,16 @@ SCENARIOS = {
     "bn-cnn adam": (bn_cnn, "adam", (1e-4, 0.3)),
     "text adam": (text, "adam", (1e-4, 0.3)),
     "dropout adam": (dropout, "adam", (1e-4, 0.3)),
+    "unet": (user_shapes.unet, "sgd", (1e-2, 10.0)),
+    "vae": (user_shapes.vae, "sgd", (1e-3, 10.0)),
+    "infonce": (user_shapes.infonce, "sgd", (1e-3, 10.0)),
+    "seq2seq": (user_shapes.seq2seq, "sgd", (1e-2, 10.0)),
+    "seq2seq adam": (user_shapes.seq2seq, "adam", (1e-5, 0.1)),
+    "gnn": (user_shapes.gnn, "sgd", (1e-3, 10.0)),
+    "multitask": (user_shapes.multitask, "sgd", (1e-3, 10.0)),
+    "quantile": (user_shapes.quantile, "sgd", (1e-2, 30.0)),
+    "frozen-bn": (user_shapes.frozen_bn, "sgd", (1e-2, 30.0)),
+    "resnet18 momentum": (user_shapes.resnet18, "momentum", (1e-4, 1.0)),
 }
 
 
