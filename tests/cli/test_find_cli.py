@@ -207,3 +207,12 @@ def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
     out, _ = _said(capsys)
     assert "suggested rate:" in out and "warning: a shallow descent for its noise: the loss fell by" in out
     assert "too little to place a rate firmly" in out and "(lrlab auto)" in out
+
+
+def test_find_on_a_subset_warns_by_the_full_trainings_length(capsys):
+    """``--subset`` is the test's data, not the training's: digits on 100 examples is no
+    short training (it trains 30 epochs of its 1078: 1020 steps); before, it warned of 'a
+    short training (120 optimizer steps)'."""
+    assert main(["find", "digits", "--subset", "100", "--steps", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "suggested rate:" in out and "short training" not in out

@@ -627,6 +627,26 @@ def test_a_short_training_is_told_to_train_twice_and_four_times_the_suggestion()
     assert r.training_steps == 8 and said == [loss_warning(r.suggestion.lr)]
 
 
+def test_a_test_on_part_of_a_task_counts_the_full_tasks_training():
+    """The test on a subset (full.subset(n), lrlab find --subset) warns of a short training
+    by the full task's length, the one the user trains: before, the subset's own (blobs of
+    20 epochs on 60 of its 500 examples: 40 steps, not 200) warned 'a short training'."""
+    from lrlab.search import range_test
+    from lrlab.search._result import SHORT
+    from lrlab.tasks import get_task
+
+    blobs = get_task("blobs").replace(epochs=20)     # 10 batches an epoch: 200 steps
+    part = blobs.subset(60, seed=0)                  # 2 batches an epoch
+    alone = range_test(part, steps=40, validate=False)
+    told = range_test(part, steps=40, validate=False, full=blobs)
+    assert alone.training_steps == 40 < SHORT and alone.to_try
+    assert told.training_steps == 200 >= SHORT and told.to_try == ()
+    assert not any(w.startswith("a short training") for w in told.warnings)
+    np.testing.assert_array_equal(told.losses, alone.losses)  # the test itself: the part's
+    brief = blobs.replace(epochs=2)
+    assert range_test(part, steps=30, validate=False, full=brief).training_steps == 20
+
+
 def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     """Under heavy-ball momentum m (the rule's default 0.9 or the user's) a short training
     names the suggestion times 1 - m, it and twice it (momentum's long-run step is

@@ -51,6 +51,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         load_task,
         parse_hparams,
         parse_subset,
+        subset_task,
         write_tensorboard,
     )
     from lrlab.search import range_test
@@ -63,13 +64,14 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     chosen = _seeds(seeds, seed)
     optimizer = optimizer or "sgd"
     hparams = parse_hparams(hp, **rule)
-    t = load_task(task, task_opt, data_dir=data_dir, subset=parse_subset(subset), seed=seed)
+    full = load_task(task, task_opt, data_dir=data_dir)
+    t = subset_task(full, parse_subset(subset), seed=seed)  # the user trains on ``full``
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
 
     result = range_test(t, optimizer=optimizer, hparams=hparams, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True,
-                        device=device)
+                        device=device, full=full if t is not full else None)
     looks = _looks(result)
     for line in looks:
         print(line, file=sys.stderr)

@@ -23,7 +23,8 @@ from lrlab._errors import LrlabError
 
 __all__ = ["OVERWRITE", "PATH", "RULE_OPTIONS", "LibraryDefault", "Rates", "Registry",
            "ScheduleText", "check_out", "check_tensorboard", "choose_threads", "library_default",
-           "load_task", "parse_hparams", "parse_seeds", "parse_subset", "with_options",
+           "load_task", "parse_hparams", "parse_seeds", "parse_subset", "subset_task",
+           "with_options",
            "write_tensorboard"]
 
 def _attribute(path: str) -> Any:
@@ -349,6 +350,11 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
                          "--data-dir at the folder holding the dataset's files")
     task = get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
                     download=download)
+    return subset_task(task, subset, seed=seed)
+
+
+def subset_task(task, subset: float | None, *, seed: int = 0):
+    """``task`` on its ``--subset`` (itself without one)."""
     n = task.train_size
     if isinstance(subset, int) and n is not None and subset > n:
         raise LrlabError(f"--subset {subset} is more than the {n} training examples; give "

@@ -61,7 +61,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                seeds: int | Sequence[int] = 1, seed: int = 0, start: float = 1e-7, end: float = 10.0,
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True, extend: bool = False,
-               steady: bool = True, device: str | None = None) -> RangeTestResult:
+               steady: bool = True, device: str | None = None,
+               full: Task | None = None) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -100,6 +101,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         device: where the tests train, as ``sweep``'s (``"cpu"``, ``"cuda"``, ``"cuda:N"``;
             default: CUDA when available, else the CPU); a device this machine lacks is one
             error line, before any step.
+        full: the task the suggestion is for when ``task`` is part of it
+            (``full.subset(...)``, ``lrlab find --subset``): the training whose length
+            decides a short training's warning is ``full``'s, not the part's.
 
     The result keeps the metric the task's rates are ranked by (``result.monitor``) and the
     length of the task's training (``result.training_steps``): on a task ranked by its loss
@@ -127,7 +131,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
 
     refuse_multiplier(optimizer)  # before any step: Prodigy's lr is no rate
     here = resolve_device(device)
-    monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size)
+    monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size, full)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
             "device": here}
@@ -201,12 +205,14 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
-           batch_size: int | None) -> tuple[str | None, int | None, float]:
+           batch_size: int | None, full: Task | None = None
+           ) -> tuple[str | None, int | None, float]:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was. Returns the metric a sweep
     would rank the task's rates by (a DataLoader task's read off its first batch) and the
-    optimizer steps of the task's full training (None when an epoch's length is unknown) and
+    optimizer steps of the task's full training (``full``'s when given; None when an epoch's
+    length is unknown) and
     the rule's heavy-ball momentum (``"momentum"``, ``"nesterov"``; 0 for any other rule)."""
     from lrlab.train import check_fit, plan_run, resolve_task, validated
 
@@ -217,6 +223,8 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     members = config.members()
     resolved = resolve_task(task, config, members)
     check_fit(resolved, members, config)  # as fit checks it
+    if full is not None:
+        resolved = resolve_task(full, config, members)
     per_epoch = plan_run(resolved, config, members).steps_per_epoch
     heavy = 0.0
     if config.optimizer in ("momentum", "nesterov"):
