@@ -228,3 +228,23 @@ def test_a_regression_task_stops_by_holdout_loss() -> None:
 def assess_ok(result) -> bool:
     c = result.confidence
     return math.isfinite(c.noise) and c.chance > 0
+
+
+def test_the_verdict_reads_the_baselines_noise_as_every_search_does(monkeypatch, blobs) -> None:
+    """fastest's verdict allows the noise the baseline gives (Baseline.noise: its score_n,
+    a share's binomial on the balanced examples for a task's own metric), as grid and auto
+    do; before, it read n, the examples, whatever the baseline said. A baseline whose score
+    counts half an example makes every score noise: no rate learned."""
+    import lrlab.search._fastest as module
+    from lrlab.search._confidence import Baseline, baseline
+
+    real = baseline(blobs, 0)
+    noisy = Baseline(real.untrained, real.chance, real.n, binomial=True, balanced=0.5)
+    assert noisy.noise(real.chance, "accuracy") > 10 * real.noise(real.chance, "accuracy")
+    plain = fastest(blobs, lrs=LRS, max_epochs=3, patience=2)
+    monkeypatch.setattr(module, "baseline", lambda task, seed: noisy)
+    told = fastest(blobs, lrs=LRS, max_epochs=3, patience=2)
+    assert "no_rate_learned" not in plain.confidence.kinds
+    assert "no_rate_learned" in told.confidence.kinds
+    picked = told.phase2.loc[told.phase2["lr"] == told.lr, "best_accuracy"].iloc[0]
+    assert told.confidence.noise == pytest.approx(noisy.noise(picked, "accuracy"))

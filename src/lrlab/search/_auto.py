@@ -666,8 +666,8 @@ class _Race:
         return SWING if self.walk == "up" else 0.0
 
     def noise(self, score: float) -> float:
-        """The noise of one validation score (:func:`score_noise`, as :attr:`base` reads it)."""
-        return score_noise(score, self.monitor, self.n, binomial=self.binomial)
+        """The noise of one validation score (:meth:`Baseline.noise`, as every search reads it)."""
+        return self.base.noise(score, self.monitor)
 
     def learned_any(self) -> bool:
         return bool(learned_mask(self.table(), higher_is_better=self.higher, chance=self.chance,

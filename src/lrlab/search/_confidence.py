@@ -87,6 +87,17 @@ class Baseline:
         else :attr:`n`."""
         return self.balanced if self.binomial else self.n
 
+    def noise(self, score: float, monitor: str) -> float:
+        """The noise of a validation ``monitor`` score ``score`` on this task
+        (:func:`~lrlab.metrics.score_noise` on :attr:`score_n`, a share's when
+        :attr:`binomial`): what every search's verdict allows.
+
+        Example:
+            >>> round(Baseline(math.nan, 0.5, 200, binomial=True, balanced=48.6).noise(0.5, "f1"), 3)
+            0.072
+        """
+        return score_noise(score, monitor, self.score_n, binomial=self.binomial)
+
 
 def baseline(task: Task, seed: int) -> Baseline:
     """The untrained model (initialised from ``seed``) scored as a fit scores it

@@ -36,7 +36,6 @@ from lrlab.search._confidence import (
     assess,
     baseline,
     learned_mask,
-    score_noise,
     scored_table,
 )
 from lrlab.search._findings import Finding
@@ -354,7 +353,7 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
     slowest = Finding(f"the score still improved at {rate(lr)}, the slowest rate tried: add "
                       "smaller lrs", "slowest_improving")
     extra = () if walk.stopped else (slowest,)
-    noise = score_noise(chance, metric, base.n)
+    noise = base.noise(chance, metric)
     if not learned_mask(t, higher_is_better=metric != "loss", chance=chance, noise=noise).any():
         # then phase 1 ranked noise, and neither direction of its walk can help
         nothing = Finding("no rate learned: phase 1's one epoch cannot rank rates that need "
@@ -362,7 +361,7 @@ def _confidence(p: Plan, populations: list[SweepResult], table: pd.DataFrame, wa
                           "instead (lrlab grid or auto)", "no_rate_learned")
         extra = (nothing,)
     return assess(t, lr, higher_is_better=metric != "loss", chance=chance, monitor=metric,
-                  n=base.n, extra=extra)
+                  n=base.score_n, extra=extra, binomial=base.binomial)
 
 
 def _explain(sse: pd.DataFrame, table: pd.DataFrame, walk: Walk, fast: float, factor: float,
