@@ -57,6 +57,8 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     ["auto", "blobs", "--optimizer", "dadapt_adam"],
     ["find", "blobs", "--device", "cuda:99"],      # no such device here
     ["find", "blobs", "--device", "tpu9"],
+    ["find", "blobs", "--clip-grad-norm", "0"],
+    ["find", "blobs", "--clip-grad-norm", "inf"],
 ])
 def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
     """Bad ranges, too few steps, no or unknown task: one error line, exit code 2."""
@@ -216,3 +218,24 @@ def test_find_on_a_subset_warns_by_the_full_trainings_length(capsys):
     assert main(["find", "digits", "--subset", "100", "--steps", "40"]) == 0
     out = capsys.readouterr().out
     assert "suggested rate:" in out and "short training" not in out
+
+
+def test_find_clips_and_accumulates_as_asked_and_says_so(tmp_path, monkeypatch):
+    """--clip-grad-norm and --accumulate reach the range test (each step clipped, over that
+    many batches) and range_test.json keeps them."""
+    from lrlab.search import _task_range
+
+    seen = []
+    real = _task_range.find_lr
+
+    def spy(*args, **kwargs):
+        seen.append((kwargs["clip_grad_norm"], kwargs["accumulate"]))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(_task_range, "find_lr", spy)
+    out = tmp_path / "f"
+    assert main(["find", "blobs", "--steps", "30", "--clip-grad-norm", "0.5", "--accumulate",
+                 "2", "--out", str(out)]) == 0
+    settings = json.loads((out / "range_test.json").read_text())
+    assert seen and set(seen) == {(0.5, 2)}
+    assert settings["clip_grad_norm"] == 0.5 and settings["accumulate"] == 2
+

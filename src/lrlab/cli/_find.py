@@ -24,8 +24,10 @@ __all__ = ["find"]
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
               help="how the rate rises")
-@with_options("optimizer", *RULE_OPTIONS, "hp", "device")
+@with_options("optimizer", *RULE_OPTIONS, "hp", "device", "clip_grad_norm")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
+@click.option("--accumulate", type=click.IntRange(min=1), default=1, show_default=True,
+              help="batches per optimizer step (gradient accumulation), as you train")
 @click.option("--seeds", help="the seeds to run the test with, a comma list as for sweep "
                               "(0,1,2), read on their median; default: --seed alone")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
@@ -37,7 +39,7 @@ __all__ = ["find"]
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
          mode: str, optimizer: str | None, hp: tuple[str, ...], device: str | None,
-         batch_size: int | None,
+         clip_grad_norm: float | None, batch_size: int | None, accumulate: int,
          seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
          out: Path | None, report: Path | None, tensorboard: Path | None,
          **rule: float | None) -> None:
@@ -68,16 +70,20 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     t = subset_task(full, parse_subset(subset), seed=seed)  # the user trains on ``full``
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
+    if clip_grad_norm is not None and not (math.isfinite(clip_grad_norm) and clip_grad_norm > 0):
+        raise LrlabError(f"--clip-grad-norm must be a finite norm > 0, got {clip_grad_norm}")
 
     result = range_test(t, optimizer=optimizer, hparams=hparams, seeds=chosen, start=start, end=end,
                         steps=steps, mode=mode, batch_size=batch_size, extend=True,
-                        device=device, full=full if t is not full else None)
+                        device=device, full=full if t is not full else None,
+                        accumulate=accumulate, clip_grad_norm=clip_grad_norm)
     looks = _looks(result)
     for line in looks:
         print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "hparams": hparams, "mode": mode,
                 "seeds": chosen, "device": str(resolve_device(device)),
+                "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
                 "warnings": list(result.warnings), "to_try": list(result.to_try),
                 "looks": looks,

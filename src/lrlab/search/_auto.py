@@ -204,7 +204,8 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict) -> RangeTest
     """The range test on the searched task's model and data (its own loss, its batch size)."""
     return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
                       steps=_RANGE_STEPS, batch_size=p.batch_size, validate=False,
-                      device=p.settings.get("device"))  # where the races train
+                      device=p.settings.get("device"),  # where the races train
+                      clip_grad_norm=p.settings.get("clip_grad_norm"))  # as they clip
 
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:

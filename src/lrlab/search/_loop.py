@@ -52,6 +52,7 @@ class Setup:
     amp: bool
     device: torch.device
     keys: tuple[str, str] | None
+    clip: float | None = None
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -130,12 +131,24 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
         (scaler.scale(scaled) if scaler is not None else scaled).backward()
         total += value / s.accumulate
     if scaler is None:
+        _clip(s)
         s.optimizer.step()
         return total, False
+    if s.clip is not None:  # the clip applies to the true gradient, not the scaled one
+        scaler.unscale_(s.optimizer)
+        _clip(s)
     scale = scaler.get_scale()
     scaler.step(s.optimizer)
     scaler.update()
     return total, scaler.get_scale() < scale  # the scale drops exactly when it skipped
+
+
+def _clip(s: Setup) -> None:
+    """With ``s.clip``, every parameter the optimizer steps clipped as one vector to that
+    global L2 norm (``torch.nn.utils.clip_grad_norm_``), as a sweep clips a member's."""
+    if s.clip is not None:
+        torch.nn.utils.clip_grad_norm_(
+            [p for group in s.optimizer.param_groups for p in group["params"]], s.clip)
 
 
 def _evaluate(s: Setup) -> tuple[float, float | None]:

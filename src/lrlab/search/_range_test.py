@@ -198,7 +198,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             eval_every: int = 1, accumulate: int = 1, smooth: float = 0.98,
             diverge: float = 4.0, amp: bool = False, device: Any = None, batch_size: int = 32,
             batch_keys: tuple[str, str] | None = None, seeds: int | Sequence[int] | None = None,
-            reinit: bool = False, rules: Rules | None = None) -> RangeTestResult:
+            reinit: bool = False, rules: Rules | None = None,
+            clip_grad_norm: float | None = None) -> RangeTestResult:
     """Learning-rate range test: train while the rate rises, stop at divergence, read the curve.
 
     Step ``t`` (``0 .. steps - 1``) sets group ``i``'s rate to
@@ -259,6 +260,10 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             every submodule that has one).
         rules: the constants of the readings (default: :func:`~lrlab.search.rules_for` the
             optimizer: Adam and its kin read with a wider margin).
+        clip_grad_norm: before each step, clip the gradient of every parameter the
+            optimizer steps, as one vector, to this global L2 norm
+            (``torch.nn.utils.clip_grad_norm_``, after the gradient scaler's unscale under
+            ``amp``), as a sweep's ``clip_grad_norm`` does; ``None``: no clipping.
 
     Returns:
         A :class:`RangeTestResult`. The model (parameters, buffers, grads, train/eval flags),
@@ -282,6 +287,9 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     _check_options(loss_fn, accumulate=accumulate, smooth=smooth, diverge=diverge,
                    eval_every=eval_every, batch_size=batch_size, batch_keys=batch_keys,
                    amp=amp, reinit=reinit, seeds=seeds)
+    if clip_grad_norm is not None and not (is_number(clip_grad_norm) and clip_grad_norm > 0):
+        raise LrlabError(f"clip_grad_norm={clip_grad_norm!r} must be a finite norm > 0 "
+                         "(e.g. 1.0), or None for no clipping")
     seed_list = _seed_list(seeds)
     params = _trainable(model)
     here = _device(params, device, amp)
@@ -292,7 +300,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     base = _check_optimizer(opt, model)
     rules = rules_for(opt) if rules is None else rules
     setup = Setup(model, loss_fn, opt, base, lrs, train, val, eval_every, accumulate, smooth,
-                  diverge, amp, here, None if batch_keys is None else tuple(batch_keys))
+                  diverge, amp, here, None if batch_keys is None else tuple(batch_keys),
+                  None if clip_grad_norm is None else float(clip_grad_norm))
     settings = {"mode": mode, "smooth": smooth, "rules": rules}
     if seed_list is None:
         with preserved(model, opt, here):

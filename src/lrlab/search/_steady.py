@@ -177,7 +177,7 @@ class Steady:
 def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
            hparams: Mapping[str, float] | None = None, seed: int = 0,
            batch_size: int | None = None, horizon: int = HORIZON,
-           device: str | None = None) -> Steady | None:
+           device: str | None = None, clip_grad_norm: float | None = None) -> Steady | None:
     """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
     (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
     longer) and measure how far each one's training loss rose above its start
@@ -200,6 +200,8 @@ def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
         extra["batch_size"] = batch_size
     if device is not None:  # (default: as fit's, CUDA when available)
         extra["device"] = device
+    if clip_grad_norm is not None:  # as the range test before it clipped
+        extra["clip_grad_norm"] = clip_grad_norm
     n = task.train_size
     config = validated(lrs=list(lrs), epochs=1, optimizer=optimizer, seed=seed,
                        record_steps=True, **extra)

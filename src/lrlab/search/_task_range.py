@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from lrlab._checks import is_number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
@@ -62,7 +63,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                steps: int = 100, mode: Mode = "exp", batch_size: int | None = None,
                validate: bool = True, extend: bool = False,
                steady: bool = True, device: str | None = None,
-               full: Task | None = None) -> RangeTestResult:
+               full: Task | None = None, accumulate: int = 1,
+               clip_grad_norm: float | None = None) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -104,6 +106,13 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         full: the task the suggestion is for when ``task`` is part of it
             (``full.subset(...)``, ``lrlab find --subset``): the training whose length
             decides a short training's warning is ``full``'s, not the part's.
+        accumulate: batches per optimizer step (gradient accumulation, as
+            :func:`~lrlab.search.find_lr` takes them): the training it reads steps over
+            ``accumulate`` batches, so its steps are that many times fewer, and a flat
+            curve's stability check trains batches that many times larger.
+        clip_grad_norm: clip the gradient to this global L2 norm before each step, as a
+            sweep's ``clip_grad_norm`` (``torch.nn.utils.clip_grad_norm_``): the stability
+            check clips too; ``None``: no clipping.
 
     The result keeps the metric the task's rates are ranked by (``result.monitor``) and the
     length of the task's training (``result.training_steps``): on a task ranked by its loss
@@ -131,10 +140,17 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
 
     refuse_multiplier(optimizer)  # before any step: Prodigy's lr is no rate
     here = resolve_device(device)
-    monitor, training, momentum = _check(task, optimizer, hparams, seed, batch_size, full)
+    whole("accumulate", accumulate)
+    if clip_grad_norm is not None and not (is_number(clip_grad_norm) and clip_grad_norm > 0):
+        raise LrlabError(f"clip_grad_norm={clip_grad_norm!r} must be a finite norm > 0 "
+                         "(e.g. 1.0), or None for no clipping")
+    monitor, training, momentum, batch = _check(task, optimizer, hparams, seed, batch_size,
+                                                full, accumulate)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
-            "device": here}
+            "device": here, "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
+            "check_batch": (min(batch * accumulate, task.train_size or batch * accumulate)
+                            if accumulate > 1 else batch_size)}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
     return replace(result, monitor=monitor, training_steps=training, momentum=momentum)
 
@@ -205,14 +221,14 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
-           batch_size: int | None, full: Task | None = None
-           ) -> tuple[str | None, int | None, float]:
+           batch_size: int | None, full: Task | None = None, accumulate: int = 1
+           ) -> tuple[str | None, int | None, float, int]:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was. Returns the metric a sweep
     would rank the task's rates by (a DataLoader task's read off its first batch) and the
-    optimizer steps of the task's full training (``full``'s when given; None when an epoch's
-    length is unknown) and
+    optimizer steps of the task's full training (``full``'s when given, each over
+    ``accumulate`` batches; None when an epoch's length is unknown), the batch size and
     the rule's heavy-ball momentum (``"momentum"``, ``"nesterov"``; 0 for any other rule)."""
     from lrlab.train import check_fit, plan_run, resolve_task, validated
 
@@ -225,13 +241,15 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     check_fit(resolved, members, config)  # as fit checks it
     if full is not None:
         resolved = resolve_task(full, config, members)
-    per_epoch = plan_run(resolved, config, members).steps_per_epoch
+    run = plan_run(resolved, config, members)
+    per_epoch = run.steps_per_epoch and math.ceil(run.steps_per_epoch / accumulate)
     heavy = 0.0
     if config.optimizer in ("momentum", "nesterov"):
         from lrlab.optim import RULES
 
         heavy = float({**RULES[config.optimizer].defaults, **dict(hparams or {})}["momentum"])
-    return resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None), heavy
+    return (resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None), heavy,
+            run.batch_size)
 
 
 def _checked(task: Task, lr: float,
@@ -245,7 +263,8 @@ def _checked(task: Task, lr: float,
     settled too. Returns the rate, the check and a clause for the reason (``""`` when the
     data has no length: no check)."""
     opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
-            "batch_size": args["batch_size"], "device": str(args["device"])}
+            "batch_size": args["check_batch"], "device": str(args["device"]),
+            "clip_grad_norm": args["clip_grad_norm"]}
     check = None
     for i in range(TRIES):
         one = steady(task, [lr / 10 ** (i / 2)], **opts)
@@ -291,7 +310,8 @@ def flat_break(result: RangeTestResult) -> float | None:
 
 def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
-          batch_size: int | None, validate: bool, device: torch.device) -> RangeTestResult:
+          batch_size: int | None, validate: bool, device: torch.device, accumulate: int,
+          clip_grad_norm: float | None, check_batch: int | None) -> RangeTestResult:
     from lrlab.optim import Optimizer
 
     hparams = dict(hparams or {})
@@ -305,4 +325,5 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
                        end=end, steps=steps, mode=mode,
                        val_data=_data(task, task.val) if validate else None,
                        batch_size=batch_size or task.batch_size, batch_keys=keys,
-                       seeds=seeds if len(seeds) > 1 else None, device=device)
+                       seeds=seeds if len(seeds) > 1 else None, device=device,
+                       accumulate=accumulate, clip_grad_norm=clip_grad_norm)

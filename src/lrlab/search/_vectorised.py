@@ -64,7 +64,8 @@ def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[
     x, y = (t.to(s.device) for t in s.train._tensors)
     k, n, size = len(seeds), len(x), s.train._size
     pop = Population(_initial_models(s.model, seeds, reinit), "sgd",
-                     {"lr": [float(s.lrs[0])] * k}, device=s.device, divergence_factor=None)
+                     {"lr": [float(s.lrs[0])] * k}, device=s.device, divergence_factor=None,
+                     clip_grad_norm=s.clip)
     per_member = vmap(s.loss_fn)
 
     def loss(outputs: Tensor, targets: Tensor) -> Tensor:
