@@ -179,7 +179,7 @@ def test_find_with_few_steps_asks_for_more(capsys):
     assert "widen" not in out
 
 
-def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
+def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys, tmp_path):
     """A loss that fell, rose above its start and fell again later (a network that learns
     suddenly after many steps) is read below the rise, and says so; a shallow descent
     (a few noise units) warns that the rate is placed roughly. Both point to lrlab auto."""
@@ -193,9 +193,12 @@ def test_find_warns_when_its_evidence_is_weak(monkeypatch, capsys):
         return curve + 0.01 * rng.standard_normal(len(lrs)), False
 
     fake_range_tests(monkeypatch, [late])
-    assert main(["find", "blobs"]) == 0
+    assert main(["find", "blobs", "--out", str(tmp_path / "late")]) == 0
     out, _ = _said(capsys)
     assert "warning: the loss rose above its starting level at" in out
+    saved = json.loads((tmp_path / "late" / "range_test.json").read_text())
+    kinds = dict(zip(saved["warnings"], saved["warning_kinds"], strict=True))
+    assert [kinds[w] for w in saved["warnings"] if w.startswith("the loss rose")] == ["early_rise"]
     rate = float(out.split("suggested rate: ")[1].split()[0].rstrip(","))
     assert 1e-3 < rate < 0.1 and "run lrlab auto" in out and "end higher" not in out
 

@@ -71,3 +71,60 @@ def test_the_loss_line_is_left_out_where_a_warning_that_says_more_is_there() -> 
         assert said.kinds == ((kind,) if kind in SAYS_MORE else (kind, "short_on_loss")), kind
     assert set(SAYS_MORE) == {"moving_tie", "no_rate_learned", "race_unlearned",
                               "learned_longer"}
+
+
+#: The first words of each kind of a range test's warning (RangeTestResult.warnings).
+RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_descent",
+               "no descent to read": "dip_read_flat", "the loss rose above": "early_rise",
+               "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
+               "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
+               "the seeds' own": "seeds_disagree"}
+
+
+def test_each_warning_of_a_range_test_names_its_kind() -> None:
+    """Every line of RangeTestResult.warnings is a Finding whose kind is its rule's (the
+    text's first words name it), and kinds lists them in order: a curve too short to read,
+    a flat one, a late fall, a shallow descent, a noisy loss, a descent at the first rates
+    (what to run next), a regression's and a short training's three rates, seeds a decade
+    apart."""
+    import numpy as np
+
+    from lrlab.search import RangeTestResult
+    from lrlab.search._readings import Reading
+
+    rng = np.random.default_rng(5)
+    lrs = np.geomspace(1e-5, 10.0, 100)
+    u = np.log10(lrs)
+    late = 1.0 - 0.5 * np.clip(u + 2, 0, 1)
+    late = np.where(u > -0.8, 0.5 + np.clip((u + 0.8) / 0.3, 0, 1), late)
+    late = np.where(u > 0.3, 1.5 * (1 - np.clip((u - 0.3) / 0.6, 0, 1)), late)
+    shallow = 1.0 - 0.03 * np.clip(u + 3, 0, 1) + np.where(u > -1, 6 * (u + 1) ** 2, 0)
+    clear = 1.0 - 0.8 * np.clip(u + 4, 0, 2) / 2 + np.where(u > -1, 5 * (u + 1) ** 2, 0)
+    first = 1.0 - 0.8 * np.clip(u + 6, 0, 2) / 2 + np.where(u > -1, 5 * (u + 1) ** 2, 0)
+    noise = 0.01 * rng.standard_normal(100)
+    # noise 13% of the level, the drop about 8 noise units: noisy, not shallow
+    noisy = (2.0 - 1.9 * np.clip(u + 4, 0, 2) / 2 + np.where(u > -1, 10 * (u + 1) ** 2, 0)
+             + 0.3 * np.random.default_rng(3).standard_normal(100))
+    curves = {"short": (lrs[:3], clear[:3]), "flat": (lrs, 1.0 + noise), "late": (lrs, late + noise),
+              "shallow": (lrs, shallow + noise), "noisy": (lrs, noisy),
+              "first": (lrs, first + noise), "clear": (lrs, clear + noise)}
+    results = {name: RangeTestResult.build(x, y) for name, (x, y) in curves.items()}
+    clear_one = results["clear"]
+    results["loss"] = dataclasses.replace(clear_one, monitor="loss")
+    results["steps"] = dataclasses.replace(clear_one, training_steps=30)
+    apart = RangeTestResult.build(lrs, clear + noise)
+    low = dataclasses.replace(apart, suggestion=Reading(1e-4, "a seed's own"))
+    results["seeds"] = dataclasses.replace(clear_one, runs=(apart, low))
+    seen = set()
+    for name, r in results.items():
+        assert len(r.kinds) == len(r.warnings), name
+        for w, kind in zip(r.warnings, r.kinds):
+            assert isinstance(w, Finding) and w.kind == kind and kind in KINDS, (name, w)
+            said = [k for words, k in RANGE_LINES.items() if w.startswith(words)]
+            assert said in ([kind], []) and (said or kind == "next_step"), (name, w)
+            seen.add(kind)
+    assert results["clear"].kinds == ()
+    assert seen >= {"too_few_steps", "no_clear_descent", "early_rise", "shallow_descent",
+                    "noisy_loss", "next_step", "ranked_by_loss", "short_training",
+                    "seeds_disagree"}, seen
+

@@ -398,7 +398,7 @@ def test_a_zoom_that_shows_only_a_dip_or_a_fall_within_its_noise_reads_its_break
     # its noise ... too little to place a rate firmly', of a dip the suggestion did not use)
     assert not any("shallow descent" in w for w in r.warnings)
     said = [w for w in r.warnings if w.startswith("no descent to read: the loss dipped by ")]
-    assert len(said) == 1
+    assert len(said) == 1 and said[0].kind == "dip_read_flat"
     assert f"read from where the loss broke upwards ({r.headroom.lr:.3g})" in said[0]
     def dipped_unbroken(lrs):  # the same dip, and no break up to the end (10)
         loss, _ = dipped(lrs)
@@ -455,7 +455,7 @@ def test_a_flat_reading_that_is_unstable_when_trained_gives_way_half_a_decade_at
         assert r.suggestion.lr == pytest.approx(r.steady.lrs[-1])
         assert "the first stable one" in r.suggestion.why
         assert any("was unstable when trained for 100 steps (its loss rose 30% above" in w
-                   for w in r.warnings)
+                   and w.kind == "unstable_reading" for w in r.warnings)
     task, _ = fake_range_tests(monkeypatch, [flat, flat], rise=lambda lr: math.inf)
     r = range_test(task, validate=False, extend=True)
     assert r.suggestion.lr == pytest.approx(reading / 10 ** 1.5)
@@ -488,7 +488,8 @@ def test_a_flat_reading_that_catapulted_is_raised_when_the_higher_rate_settles_t
     assert up.steady.raised and up.steady.lrs == pytest.approx([RAISE * reading, reading])
     assert up.suggestion.lr == pytest.approx(RAISE * reading) and 1 < RAISE < 2
     assert "catapult" in up.suggestion.why and "settled too" in up.suggestion.why
-    assert any("catapulted when trained" in w for w in up.warnings)
+    assert any("catapulted when trained" in w and w.kind == "catapult_raised"
+               for w in up.warnings)
     assert not any("was unstable" in w for w in up.warnings)
     task, _ = fake_range_tests(monkeypatch, [flat, flat],        # the higher rate did not
                                jump=lambda lr: lr < reading * 1.01)  # catapult: it stands

@@ -85,7 +85,8 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
                 "seeds": chosen, "device": str(resolve_device(device)),
                 "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
-                "warnings": list(result.warnings), "to_try": list(result.to_try),
+                "warnings": list(result.warnings), "warning_kinds": list(result.kinds),
+                "to_try": list(result.to_try),
                 "looks": looks,
                 "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
                              "why": result.headroom.why}}

@@ -317,7 +317,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
                else f"no rate: {why.removeprefix('suggestion: ')}" if why
                else "no rate could be read from this curve")
     curve = info.curve
-    skip = ("warnings", "headroom", "looks")
+    skip = ("warnings", "warning_kinds", "headroom", "looks")
     settings = {**{k: v for k, v in run.settings.items() if k not in skip},
                 "steps": len(curve),
                 "rates": f"{curve['lr'].iloc[0]:.3g} to {curve['lr'].iloc[-1]:.3g}"}

@@ -1,8 +1,9 @@
 """What a line of a search's evidence is about: every warning and note a :class:`Confidence`
-holds is a :class:`Finding`, its text with a ``kind``.
+holds, and every warning of a range test (:attr:`RangeTestResult.warnings
+<lrlab.search.RangeTestResult.warnings>`), is a :class:`Finding`, its text with a ``kind``.
 
 The text is for people and may be reworded; the kind is for programs (``auto``'s guards,
-tests, a user's script reading ``search.json``) and stays: one short code per rule that
+tests, a user's script reading ``search.json`` or ``range_test.json``) and stays: one short code per rule that
 writes lines (:data:`KINDS`). A finding prints, compares, hashes and serialises as its
 text, so code that reads warnings as strings reads them as before.
 
@@ -44,6 +45,20 @@ KINDS: dict[str, str] = {
     "few_steps": "the race trained each rate too few optimizer steps",
     "short_on_loss": "a race ranked by a loss in fewer epochs than the training",
     "costly": "the search cost more than a grid trained in full would (a note)",
+    # find (RangeTestResult.warnings; "no_clear_descent" too)
+    "too_few_steps": "too few steps to read the range test's curve",
+    "next_step": "the curve reads better with another range (more steps, a lower start, "
+                 "a higher end)",
+    "dip_read_flat": "a shallow dip read as flat: the suggestion is read from where the "
+                     "loss broke",
+    "early_rise": "the loss rose above its start and fell again only at higher rates",
+    "shallow_descent": "a descent of few noise units: the rate is placed roughly",
+    "noisy_loss": "a loss whose noise is a large share of its level",
+    "catapult_raised": "a flat curve's reading raised because it catapulted and settled",
+    "unstable_reading": "a flat curve's reading unstable when trained: a lower rate taken",
+    "ranked_by_loss": "a task ranked by its loss: three rates to train for the full epochs",
+    "short_training": "a training of few steps: three rates to train for the full epochs",
+    "seeds_disagree": "the seeds' own suggestions span more than a decade",
 }
 
 

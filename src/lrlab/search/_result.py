@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lrlab.search._findings import Finding, kinds_of
 from lrlab.search._readings import (
     DEFAULT_RULES,
     CycleRange,
@@ -182,8 +183,9 @@ class RangeTestResult:
                 f"max_lr={self.max_lr.lr:.3g}, min_lr={self.min_lr.lr:.3g})")
 
     @property
-    def warnings(self) -> tuple[str, ...]:
-        """One line per weakness of the evidence behind the suggestion (empty: none):
+    def warnings(self) -> tuple[Finding, ...]:
+        """One line per weakness of the evidence behind the suggestion (empty: none), each a
+        :class:`~lrlab.search.Finding` (its ``kind``: :attr:`kinds`):
         no clear descent, a descent that starts at the first rates or still runs at the
         last, a dip read as flat (:attr:`broke`: the suggestion read from where the loss
         broke), a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
@@ -197,64 +199,83 @@ class RangeTestResult:
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
         if d is None:
-            return (f"too few steps to read the curve: {advice}",)
+            return (Finding(f"too few steps to read the curve: {advice}", "too_few_steps"),)
         if not d.clear:
-            out.append(f"no clear descent: the loss {fell(d)}, within {self.rules.clear:g}x "
-                       f"its noise ({d.noise:.3g})" + (f"; {advice}" if advice else ""))
+            out.append(Finding(f"no clear descent: the loss {fell(d)}, within "
+                               f"{self.rules.clear:g}x its noise ({d.noise:.3g})"
+                               + (f"; {advice}" if advice else ""), "no_clear_descent"))
         elif advice:
-            out.append(advice)
+            out.append(Finding(advice, "next_step"))
         rose = early_rise(d, self.rules)
         if d.clear and self.broke is not None:
             # a zoom read as flat (range_test: a dip, back at its start before it broke): its
             # suggestion is no reading of this descent, so the line says what it is read from
-            out.append(f"no descent to read: the loss dipped by {d.drop:.3g} "
-                       f"({d.drop / d.noise:.1f}x its noise) and came back to its starting "
-                       "level before it broke, so the suggestion is read from "
-                       f"{self.broke.why} ({self.broke.lr:.3g}): weak "
-                       "evidence; check it against rates trained for epochs (lrlab auto)")
+            out.append(Finding(f"no descent to read: the loss dipped by {d.drop:.3g} "
+                               f"({d.drop / d.noise:.1f}x its noise) and came back to its "
+                               "starting level before it broke, so the suggestion is read "
+                               f"from {self.broke.why} ({self.broke.lr:.3g}): weak "
+                               "evidence; check it against rates trained for epochs "
+                               "(lrlab auto)", "dip_read_flat"))
         elif rose is not None:
-            out.append(f"the loss rose above its starting level at {self.lrs[rose]:.3g} and "
-                       f"fell again at higher rates (to its lowest at {self.lrs[d.best]:.3g}): "
-                       "a fall that comes only after many steps is the steps' doing, so the "
-                       f"suggestion reads the descent below {self.lrs[rose]:.3g}; to see how "
-                       "rates train for epochs, run lrlab auto")
+            out.append(Finding(
+                f"the loss rose above its starting level at {self.lrs[rose]:.3g} and fell "
+                f"again at higher rates (to its lowest at {self.lrs[d.best]:.3g}): a fall "
+                "that comes only after many steps is the steps' doing, so the suggestion "
+                f"reads the descent below {self.lrs[rose]:.3g}; to see how rates train for "
+                "epochs, run lrlab auto", "early_rise"))
         elif shallow(d, self.rules):
-            out.append(f"a shallow descent for its noise: the loss fell by {d.drop:.3g}, "
-                       f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, "
-                       f"firm from {FIRM * self.rules.clear:g}x): too little to place a rate "
-                       "firmly; check the suggestion against rates trained for epochs "
-                       "(lrlab auto)")
+            out.append(Finding(
+                f"a shallow descent for its noise: the loss fell by {d.drop:.3g}, "
+                f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, firm "
+                f"from {FIRM * self.rules.clear:g}x): too little to place a rate firmly; check "
+                "the suggestion against rates trained for epochs (lrlab auto)",
+                "shallow_descent"))
         elif d.clear and d.noise > NOISY * abs(d.level):
-            out.append(f"a noisy loss: its noise ({d.noise:.3g}) is {d.noise / abs(d.level):.0%} "
-                       "of its starting level, so the descent's bottom and turn are placed to a "
-                       "factor 2-3 only: check the suggestion against rates trained for epochs "
-                       "(lrlab auto)")
+            out.append(Finding(
+                f"a noisy loss: its noise ({d.noise:.3g}) is {d.noise / abs(d.level):.0%} of "
+                "its starting level, so the descent's bottom and turn are placed to a factor "
+                "2-3 only: check the suggestion against rates trained for epochs (lrlab auto)",
+                "noisy_loss"))
         check = self.steady
         if check is not None and check.raised and check.stable[0]:
-            out.append(f"the flat curve's reading, {check.lrs[1]:.3g}, catapulted when trained "
-                       f"for {check.steps} steps (its loss shot up in the first steps and "
-                       f"settled back), and so did {check.lrs[0]:.3g}, the suggestion: how "
-                       "close below its break a network trains best, a short training does not "
-                       "tell; check it against rates trained for epochs (lrlab auto)")
+            out.append(Finding(
+                f"the flat curve's reading, {check.lrs[1]:.3g}, catapulted when trained for "
+                f"{check.steps} steps (its loss shot up in the first steps and settled back), "
+                f"and so did {check.lrs[0]:.3g}, the suggestion: how close below its break a "
+                "network trains best, a short training does not tell; check it against rates "
+                "trained for epochs (lrlab auto)", "catapult_raised"))
         elif check is not None and len(check.lrs) > 1 and not check.raised:
             what = (f"the first that stayed stable, {check.lr:.3g}" if math.isfinite(check.lr)
                     else "below the last tried, none of which stayed stable")
             rose = (f"its loss rose {check.rises[0]:.0%} above its start"
                     if math.isfinite(check.rises[0]) else "it diverged")
-            out.append(f"the flat curve's reading, {check.lrs[0]:.3g}, was unstable when "
-                       f"trained for {check.steps} steps ({rose}), so the suggestion is "
-                       f"{what}: a rate stable for "
-                       f"{check.steps} steps is not known to train best; check it against "
-                       "rates trained for epochs (lrlab auto)")
+            out.append(Finding(
+                f"the flat curve's reading, {check.lrs[0]:.3g}, was unstable when trained for "
+                f"{check.steps} steps ({rose}), so the suggestion is {what}: a rate stable for "
+                f"{check.steps} steps is not known to train best; check it against rates "
+                "trained for epochs (lrlab auto)", "unstable_reading"))
         if self.to_try and self.monitor == "loss":
-            out.append(loss_warning(self.suggestion.lr))
+            out.append(Finding(loss_warning(self.suggestion.lr), "ranked_by_loss"))
         elif self.to_try:
-            out.append(short_warning(self.suggestion.lr, self.training_steps, self.momentum))
+            out.append(Finding(short_warning(self.suggestion.lr, self.training_steps,
+                                             self.momentum), "short_training"))
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
-            out.append(f"the seeds' own suggestions span {min(own):.3g}..{max(own):.3g}, "
-                       "more than a decade")
+            out.append(Finding(f"the seeds' own suggestions span {min(own):.3g}.."
+                               f"{max(own):.3g}, more than a decade", "seeds_disagree"))
         return tuple(out)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kind of each of :attr:`warnings` (a key of :data:`~lrlab.search.KINDS`), in
+        order: what a program reads, the text being for people.
+
+        Example:
+            >>> r = RangeTestResult.build(np.geomspace(1e-4, 1.0, 50), np.ones(50))
+            >>> r.kinds
+            ('no_clear_descent',)
+        """
+        return kinds_of(self.warnings)
 
     @property
     def to_try(self) -> tuple[float, ...]:
