@@ -246,3 +246,52 @@ def test_the_range_test_casts_float64_inputs_to_the_models_dtype() -> None:
 def _model_from(seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return _model()
+
+
+class _TwoHeads(nn.Module):
+    """Class scores and an auxiliary output, returned as a tuple."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Linear(4, 3)
+
+    def forward(self, x):
+        out = self.body(x)
+        return out, out.pow(2).mean(-1)
+
+
+def test_outputs_that_are_no_tensor_follow_one_policy() -> None:
+    """A model returning a tuple: a loss of (outputs, targets) written for the tuple reads it
+    in find_lr (it is the user's own code); one that takes a tensor (nn.CrossEntropyLoss) is
+    one line naming model_loss, in find_lr (before: torch's TypeError) as in a task; and
+    model_loss's (loss, outputs) pair, which a task trains on, runs find_lr and range_test too
+    (before: 'the loss is a tuple'), as its loss alone does."""
+    x = torch.randn(128, 4, generator=torch.Generator().manual_seed(1))
+    y = (x[:, 0] > 0).long()
+    ce = nn.CrossEntropyLoss()
+    kw = {"steps": 25, "start": 1e-3, "end": 10.0, "batch_size": 16}
+    with pytest.raises(LrlabError) as err:
+        find_lr(_TwoHeads(), ce, (x, y), **kw)
+    one_line(err, "the model returned tuple, not a tensor for loss_fn",
+             "loss_fn=lrlab.search.model_loss(fn)")
+    loaders = (DataLoader(TensorDataset(x, y), batch_size=16),
+               DataLoader(TensorDataset(x, y), batch_size=64))
+    with pytest.raises(LrlabError) as err:
+        range_test(Task.from_loaders(_TwoHeads, *loaders, loss=ce, epochs=1), steps=20)
+    one_line(err, "the model returned tuple, not a tensor for the task's loss",
+             "loss=lrlab.search.model_loss(fn)")
+    reads = find_lr(_TwoHeads(), lambda out, t: ce(out[0], t), (x, y), **kw)
+    alone = find_lr(_TwoHeads(), lrlab.search.model_loss(lambda m, b: ce(m(b[0])[0], b[1])),
+                    (x, y), **kw)
+    pair = find_lr(_TwoHeads(), lrlab.search.model_loss(
+        lambda m, b: (ce(m(b[0])[0], b[1]), m(b[0])[0])), (x, y), **kw)
+    np.testing.assert_array_equal(pair.losses, alone.losses)
+    np.testing.assert_array_equal(reads.losses, alone.losses)
+    task = Task.from_loaders(_TwoHeads, *loaders, epochs=1, loss=lrlab.search.model_loss(
+        lambda m, b: (ce(m(b[0])[0], b[1]), m(b[0])[0])))
+    assert len(range_test(task, steps=20, validate=False).lrs) == 20
+    with pytest.raises(LrlabError) as err:
+        find_lr(_TwoHeads(), lrlab.search.model_loss(lambda m, b: (ce(m(b[0])[0], b[1]),) * 3),
+                (x, y), **kw)
+    one_line(err, "model_loss's function returned a tuple of 3", "(loss, outputs)")

@@ -16,6 +16,7 @@ from lrlab.data._batch import (
     describe,
     ignore_index_of,
     model_loss,
+    not_a_tensor,
     output_logits,
     output_loss,
     split_batch,
@@ -39,6 +40,6 @@ __all__ = [
     "DEFAULT_TARGET_KEY", "IGNORE_INDEX", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss",
     "batch_size_of", "batches",
     "correct", "describe", "epoch_seed", "ignore_index_of", "is_data", "labels_of", "loader_batch_size",
-    "model_loss", "num_examples", "output_logits", "output_loss", "seeded_order",
+    "model_loss", "not_a_tensor", "num_examples", "output_logits", "output_loss", "seeded_order",
     "split_batch", "steps_per_epoch", "subset_of", "to_device",
 ]

@@ -28,7 +28,8 @@ from torch import Tensor, nn
 from lrlab._errors import LrlabError
 
 __all__ = ["DEFAULT_TARGET_KEY", "Inputs", "ModelLoss", "batch_size_of", "correct", "describe", "ignore_index_of",
-           "model_loss", "output_logits", "output_loss", "split_batch", "to_device"]
+           "model_loss", "not_a_tensor", "output_logits", "output_loss", "split_batch",
+           "to_device"]
 
 #: The key of the target in a dict batch unless told otherwise (Hugging Face's name).
 DEFAULT_TARGET_KEY = "labels"
@@ -42,6 +43,22 @@ class ModelLoss:
 
     def __call__(self, model: nn.Module, batch: Any) -> Tensor:
         return self.fn(model, batch)
+
+    def pair(self, model: nn.Module, batch: Any) -> tuple[Any, Any]:
+        """``(loss, outputs)``: ``fn``'s pair as it gave it, or its lone loss with ``None``.
+
+        Example:
+            >>> loss = model_loss(lambda model, batch: (batch.mean(), batch))
+            >>> loss.pair(None, torch.ones(2))[0]
+            tensor(1.)
+        """
+        got = self.fn(model, batch)
+        if not isinstance(got, tuple):
+            return got, None
+        if len(got) != 2:
+            raise LrlabError(f"model_loss's function returned a tuple of {len(got)}: return "
+                             "the loss alone, or (loss, outputs) for the outputs to be scored")
+        return got
 
 
 def model_loss(fn: Callable[[nn.Module, Any], Tensor]) -> ModelLoss:
@@ -153,6 +170,33 @@ def describe(batch: Any) -> str:
     if isinstance(batch, (tuple, list)):
         return f"{type(batch).__name__}(" + ", ".join(describe(b) for b in batch) + ")"
     return type(batch).__name__
+
+
+def not_a_tensor(out: Any, arg: str = "loss", whose: str = "the task's loss") -> str:
+    """Why a loss of ``(outputs, targets)`` cannot take a model's output ``out`` that is no
+    tensor, and the fixes that fit it (``arg``: the argument the loss was given as).
+
+    Example:
+        >>> not_a_tensor((1, 2)).split(";")[0]
+        "the model returned tuple, not a tensor for the task's loss"
+    """
+    said = f"the model returned {type(out).__name__}, not a tensor for {whose}"
+    own = "loss" in out if isinstance(out, Mapping) else hasattr(out, "loss")
+    several = (f"give {arg}=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
+               "loss from them")
+    if output_logits(out) is not None:
+        if own:  # a Hugging Face output: with the labels it computes its loss
+            return (f"{said}; it holds logits: give {arg}=None to train on the model's own "
+                    ".loss, or return the logits alone from forward")
+        return f"{said}; it holds logits but no loss: return the logits alone from forward, or {several}"
+    if isinstance(out, (tuple, list)):
+        return (f"{said}; return the outputs alone from forward (a {type(out).__name__} of "
+                f"{len(out)} is not read as outputs), or, for a loss of several outputs, "
+                f"{several}; {arg}=None is for a model that returns its own loss")
+    if own:
+        return f"{said}; for a model that returns its own loss give {arg}=None"
+    return (f"{said}; for a loss of several outputs {several}, or give {arg}=None for a model "
+            "that returns its own loss")
 
 
 def output_loss(output: Any) -> Tensor:

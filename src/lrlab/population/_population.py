@@ -363,8 +363,7 @@ class Population:
                 out = self._model_call(tensors, xs)
                 value, logits = output_loss(out), output_logits(out)
             else:
-                got = loss(_Bound(template, tensors), xs)
-                value, logits = (got if isinstance(got, tuple) else (got, None))
+                value, logits = loss.pair(_Bound(template, tensors), xs)
             if value.numel() != 1:
                 raise LrlabError(f"the loss has shape {tuple(value.shape)}; an own-loss model "
                                  "or model_loss must give one number per batch (its mean)")

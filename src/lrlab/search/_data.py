@@ -31,6 +31,7 @@ from lrlab.data import (
     FirstExamples,
     ModelLoss,
     batches,
+    not_a_tensor,
     output_logits,
     output_loss,
     split_batch,
@@ -134,12 +135,18 @@ def forward_loss(model: nn.Module, loss_fn: Callable | ModelLoss | None, batch: 
     """The loss of one batch: ``(loss, outputs, targets)`` (outputs None for model_loss).
 
     ``loss_fn=None``: the model computes its own loss (``model(**batch).loss``)."""
-    if isinstance(loss_fn, ModelLoss):
-        return loss_fn(model, batch), None, None
+    if isinstance(loss_fn, ModelLoss):  # its (loss, outputs) pair too, as a task's
+        return loss_fn.pair(model, batch)[0], None, None
     own = loss_fn is None
     inputs = split_batch(batch, own_loss=own, input_key=None if keys is None else keys[0],
                          **({} if keys is None else {"target_key": keys[1]}))
     outputs = model(*inputs.args, **inputs.kwargs)
     if own:
         return output_loss(outputs), output_logits(outputs), inputs.targets
-    return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+    if isinstance(outputs, Tensor):
+        return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+    try:  # a loss_fn written for this model's outputs (a tuple, a Hugging Face output) reads them
+        return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+    except (TypeError, AttributeError) as err:  # one that takes a tensor: what to do instead
+        raise LrlabError(f"{not_a_tensor(outputs, 'loss_fn', 'loss_fn')} ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else ''})") from None

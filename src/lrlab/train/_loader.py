@@ -19,7 +19,7 @@ import inspect
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -35,6 +35,7 @@ from lrlab.data import (
     batches,
     describe,
     ignore_index_of,
+    not_a_tensor,
     output_logits,
     output_loss,
     split_batch,
@@ -175,8 +176,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
     inputs, targets = inputs_of(task, batch)
     try:
         if isinstance(task.loss, ModelLoss):
-            got = task.loss(model, inputs)
-            loss, outputs = got if isinstance(got, tuple) else (got, None)
+            loss, outputs = task.loss.pair(model, inputs)
         else:
             out = model(*inputs.args, **inputs.kwargs)
             if task.loss is None:
@@ -184,7 +184,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
             else:
                 outputs = out
                 if not isinstance(out, Tensor):
-                    raise LrlabError(_not_a_tensor(out))
+                    raise LrlabError(not_a_tensor(out))
                 _check_labels(task, out, targets)
                 try:
                     loss = first_loss(task.loss, out.unsqueeze(0), targets)
@@ -271,34 +271,6 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
             "Task's loss takes every member's outputs (K, B, ...): give "
             "loss=lrlab.tasks.member_loss(your_loss), or build the task with "
             "Task.from_loaders(..., loss=your_loss)")
-
-
-def _has_loss(out: Any) -> bool:
-    """Whether a model's output has a ``loss`` field (a mapping's key or an attribute), even
-    one that is ``None`` until the labels are given."""
-    return "loss" in out if isinstance(out, Mapping) else hasattr(out, "loss")
-
-
-def _not_a_tensor(out: Any) -> str:
-    """Why a task's loss cannot take ``out``, and the fixes that fit it."""
-    said = f"the model returned {type(out).__name__}, not a tensor for the task's loss"
-    if output_logits(out) is not None:
-        if _has_loss(out):  # a Hugging Face output: with the labels it computes its loss
-            return (f"{said}; it holds logits: give loss=None to train on the model's own "
-                    ".loss, or return the logits alone from forward")
-        return (f"{said}; it holds logits but no loss: return the logits alone from forward, "
-                "or give loss=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
-                "loss from them")
-    several = ("give loss=lrlab.search.model_loss(fn) with fn(model, batch) computing the "
-               "loss from them")
-    if isinstance(out, (tuple, list)):
-        return (f"{said}; return the outputs alone from forward (a {type(out).__name__} of "
-                f"{len(out)} is not read as outputs), or, for a loss of several outputs, "
-                f"{several}; loss=None is for a model that returns its own loss")
-    if _has_loss(out):
-        return f"{said}; for a model that returns its own loss give loss=None"
-    return (f"{said}; for a loss of several outputs {several}, or give loss=None for a model "
-            "that returns its own loss")
 
 
 def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
@@ -608,8 +580,7 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512
                     inputs, targets = inputs_of(task, batch)
                     size = batch_size_of(targets if targets is not None else batch)
                     if isinstance(task.loss, ModelLoss):
-                        got = task.loss(model, inputs)
-                        value = float(got[0] if isinstance(got, tuple) else got) * size
+                        value = float(task.loss.pair(model, inputs)[0]) * size
                     elif task.loss is None:
                         value = float(output_loss(model(*inputs.args, **inputs.kwargs))) * size
                     else:
