@@ -227,6 +227,12 @@ def ignore_index_of(loss: Any) -> int:
     """The label a loss leaves out: its ``ignore_index`` (``nn.CrossEntropyLoss``'s, also
     through a task's wrapped loss, ``.fn``), else :data:`IGNORE_INDEX`.
 
+    lrlab's one rule for it: the label the loss leaves out is scored nowhere. ``find_lr``,
+    which scores one model batch by batch, leaves this label out of its accuracy; a task's
+    scores, counted for every member on the device, leave out :data:`IGNORE_INDEX` only, so
+    a task whose loss ignores another label its data holds is refused before any step
+    (:func:`~lrlab.train.check_fit`: relabel it to -100), never scored as a class.
+
     Example:
         >>> import torch.nn as nn
         >>> ignore_index_of(nn.CrossEntropyLoss(ignore_index=255)), ignore_index_of(nn.MSELoss())
