@@ -326,3 +326,28 @@ def test_console_script() -> None:
     lines = [line for line in bad_err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: unknown task 'nope'"), bad_err
     assert "Traceback" not in bad_err
+
+
+def test_another_packages_warning_is_marked_as_its_own_once(monkeypatch, capsys) -> None:
+    """A warning torch raises (the nested-tensor prototype note of a pre-norm Transformer)
+    prints once per command as Python writes a warning, 'file:line: UserWarning: ...' (torch
+    names the caller's line); an lrlab line stays 'warning: ...', lrlab's finding. Before,
+    torch's printed as lrlab's 'warning:' line."""
+    import warnings
+
+    from torch import nn
+
+    import lrlab.cli._list as listing
+    from lrlab.cli import main
+
+    def listed(what: str) -> None:
+        for _ in range(2):  # a search builds the model many times: said once
+            nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, norm_first=True), 2)
+        warnings.warn("lrlab: a finding of lrlab's", UserWarning, stacklevel=1)
+    monkeypatch.setattr(listing, "print_listing", listed)
+    assert main(["list", "tasks"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    torch_lines = [line for line in err if "enable_nested_tensor" in line]
+    assert len(torch_lines) == 1 and torch_lines[0].startswith("test_cli.py:")
+    assert ": UserWarning: enable_nested_tensor is True" in torch_lines[0]
+    assert "warning: a finding of lrlab's" in err

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import click
 
 from lrlab._errors import LrlabError
-from lrlab._once import warn_once
+from lrlab._once import first_time, warn_once
 from lrlab.cli._bundles import (
     ExecutorOptions,
     MemberOptions,
@@ -130,8 +130,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning on the command line: one line, no source excerpt."""
-    print(f"warning: {str(message).removeprefix('lrlab: ')}", file=sys.stderr)
+    """A warning on the command line, one line, no source excerpt: lrlab's own (its text
+    starts ``lrlab: ``) as ``warning: ...``, lrlab's finding; any other (torch's
+    nested-tensor prototype note, NumPy's) once per command, as Python writes a warning,
+    ``WHERE: Category: text``, WHERE the package it came from or the file and line it names
+    (torch points at the line of yours that called it).
+
+    Example:
+        >>> _show_warning("lrlab: a finding", UserWarning, "x.py", 1, file=sys.stdout)
+        warning: a finding
+        >>> _show_warning("a prototype", UserWarning, "/v/site-packages/torch/nn/t.py", 9,
+        ...               file=sys.stdout)
+        torch: UserWarning: a prototype
+        >>> _show_warning("a prototype", UserWarning, "/home/me/model.py", 12, file=sys.stdout)
+        model.py:12: UserWarning: a prototype
+    """
+    text = str(message)
+    out = file if file is not None else sys.stderr
+    if text.startswith("lrlab: "):
+        print(f"warning: {text.removeprefix('lrlab: ')}", file=out)
+        return
+    where = _origin(str(filename), lineno)
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if first_time("python warning", where, first):
+        print(f"{where}: {category.__name__}: {first}", file=out)
+
+
+def _origin(filename: str, lineno: int) -> str:
+    """Where a warning came from: the package below ``site-packages`` (``torch``), else the
+    file's name and the line."""
+    from pathlib import PurePath
+
+    parts = PurePath(filename).parts
+    for folder in ("site-packages", "dist-packages"):
+        if folder in parts[:-1]:
+            return PurePath(parts[parts.index(folder) + 1]).stem
+    return f"{PurePath(filename).name}:{lineno}"
 
 
 def _main(argv: Sequence[str] | None) -> int:
