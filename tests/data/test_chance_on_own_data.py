@@ -138,3 +138,60 @@ def test_a_token_tasks_tensor_subset_draws_whole_sequences() -> None:
     part = task.subset(40, seed=1)
     rows = [int(torch.nonzero((x == row).all(-1).all(-1))[0]) for row in part.train.x]
     assert len(rows) == len(set(rows)) == 40 and torch.equal(part.train.y, y[rows])
+
+
+def _skewed_f1():
+    """An MLP on 7% positives (13 of 200 validation examples), tensors, ranked by a user's
+    macro-F1; and the validation labels."""
+    from helpers import macro_f1
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 10, generator=g)
+    y = ((x[:, 0] + 0.5 * x[:, 1]) > 1.6).long()
+    task = Task("skewed-f1", Split(x[:800], y[:800]), Split(x[800:], y[800:]),
+                lambda: torch.nn.Sequential(torch.nn.Linear(10, 16), torch.nn.ReLU(),
+                                            torch.nn.Linear(16, 2)),
+                num_classes=2, metrics={"f1": macro_f1}, monitor="f1", batch_size=32,
+                epochs=2)
+    return task, y[800:]
+
+
+def test_a_sweep_ranked_by_an_own_metric_says_when_no_rate_beat_the_majority(tmp_path) -> None:
+    """A sweep ranked by a user's macro-F1 reads chance as the searches do: the metric on
+    answers that always name the majority class (0.483 on 13 positives of 200), its noise a
+    share's on the balanced examples (48.6, C^2 / sum 1/n_c): rates too small to move off the
+    majority answer get the verdict's warning (before: chance unknown, nothing said). The
+    summary, the study's row and a resumed fit keep both."""
+    from lrlab.metrics import LEARNED, score_noise
+
+    task, yv = _skewed_f1()
+    counts = torch.bincount(yv).double()
+    level = float(0.5 * (2 * counts[0] / (2 * counts[0] + counts[1])))  # class 0's F1 / 2
+    balanced = float(len(counts) ** 2 / (1 / counts).sum())
+    result = lrlab.sweep(task, lrs=[1e-5, 1e-4])
+    assert result.chance == pytest.approx(level, rel=1e-6) and result.val_examples == 200
+    assert result.noise_examples == pytest.approx(balanced) and round(balanced, 1) == 48.6
+    best = float(result.summary()["best_val_f1"].max())
+    margin = LEARNED * score_noise(level, "f1", balanced, binomial=True)
+    assert best - level <= margin and MAJORITY in result.verdict()
+    result.save(tmp_path / "out")
+    from lrlab.train import SweepResult
+
+    again = SweepResult.load(tmp_path / "out")
+    assert again.noise_examples == result.noise_examples and again.verdict() == result.verdict()
+    config = validated(lrs=[1e-5, 1e-4], epochs=2)
+    with Store(tmp_path / "s.db") as store:
+        name, ran = run_study(store, task, config)
+        stored = store.result(name)
+    assert stored.chance == ran.chance and stored.noise_examples == ran.noise_examples
+    assert stored.verdict() == ran.verdict() and MAJORITY in ran.verdict()
+    saved = []
+    fit(task, config.members(), config, on_checkpoint=saved.append, checkpoint_every=1)
+    from lrlab.train._checkpoint import Checkpoint
+
+    first = Checkpoint.from_bytes(saved[0].to_bytes())
+    assert first.own_chance == pytest.approx(level, rel=1e-6)
+    done = fit(task, config.members(), config, resume=first)
+    assert done.chance == ran.chance and done.noise_examples == ran.noise_examples

@@ -12,7 +12,8 @@ all members or ``(K, N)``. The per-sample functions also accept inputs without a
   it scored (:class:`LabelCounts`: the majority class's level, the examples scored);
   :func:`score_splits` scores several splits (an epoch's training and validation data) in
   one pass.
-* :func:`score_noise`, :data:`LEARNED`: the noise of one validation score, and how many
+* :func:`score_noise`, :data:`LEARNED`: the noise of one validation score (:func:`share_examples`:
+  what a task's own share-like metric's counts), and how many
   such units above chance count as learned; :func:`majority_outputs`: a classifier's
   outputs always answering one class, on which chance of any other metric is read.
 """
@@ -35,6 +36,7 @@ from lrlab.metrics._noise import (
     LabelCounts,
     majority_outputs,
     score_noise,
+    share_examples,
 )
 from lrlab.metrics._splits import score_splits
 
@@ -54,5 +56,6 @@ __all__ = [
     "roc_auc_keras",
     "score_noise",
     "score_splits",
+    "share_examples",
     "sse",
 ]

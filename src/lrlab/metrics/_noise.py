@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["LEARNED", "MARGIN", "SHARES", "LabelCounts", "majority_outputs", "score_noise"]
+__all__ = ["LEARNED", "MARGIN", "SHARES", "LabelCounts", "majority_outputs", "score_noise",
+           "share_examples"]
 
 #: A score learned when it beats chance by this many noise units.
 LEARNED = 2.0
@@ -140,6 +141,22 @@ def majority_outputs(shape: torch.Size | tuple[int, ...], majority: int, class_a
     out = torch.full(tuple(shape), -MARGIN, dtype=dtype, device=device)
     out.select(class_axis, majority).zero_()
     return out
+
+
+def share_examples(labels: LabelCounts, level: float) -> float:
+    """What the noise of a task's own metric counts when it is a share averaged over classes
+    (a macro-F1, a balanced accuracy): :meth:`LabelCounts.balanced_examples`, when its level
+    on majority answers (its chance) lies in ``[0, 1]``; ``nan`` otherwise (its noise is then
+    a loss's, on the examples). The one rule every verdict reads (the searches' baseline, a
+    sweep's).
+
+    Example:
+        >>> labels = LabelCounts(examples=200, positions=200, counts=(187, 13))
+        >>> round(share_examples(labels, 0.48), 1), share_examples(labels, 3.2)
+        (48.6, nan)
+    """
+    many = labels.balanced_examples()
+    return many if 0 <= level <= 1 and math.isfinite(many) else math.nan
 
 
 def score_noise(score: float, monitor: str, n: float, *, binomial: bool | None = None) -> float:

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lrlab.metrics import LEARNED, LabelCounts, score_noise
+from lrlab.metrics import LEARNED, LabelCounts, score_noise, share_examples
 from lrlab.search._findings import Finding, kinds_of
 from lrlab.tasks import Task
 from lrlab.train import untrained
@@ -117,8 +117,8 @@ def baseline(task: Task, seed: int) -> Baseline:
     n = scored.labels.examples
     if monitor in task.metrics:  # the task's own: its value on majority answers, if known
         chance = scored.majority.get(monitor, math.nan)
-        many = scored.labels.balanced_examples()
-        if 0 <= chance <= 1 and math.isfinite(many):  # a share: as noisy as its rare classes
+        many = share_examples(scored.labels, chance)
+        if math.isfinite(many):  # a share: as noisy as its rare classes
             return Baseline(math.nan, chance, n, binomial=True, balanced=many)
         return Baseline(math.nan, chance, n)
     score = scored.metrics.get(monitor, math.nan)

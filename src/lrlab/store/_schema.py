@@ -21,7 +21,7 @@ __all__ = ["APPLICATION_ID", "PIECE_BYTES", "SCHEMA_VERSION", "connect"]
 #: ``PRAGMA application_id`` of every lrlab database: ``b"lrlb"`` as a big-endian integer.
 APPLICATION_ID = int.from_bytes(b"lrlb", "big")
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Seconds a writer waits for another process's transaction before giving up.
 BUSY_TIMEOUT = 60.0
 
@@ -45,7 +45,8 @@ CREATE TABLE studies (
     created TEXT NOT NULL,
     updated TEXT NOT NULL,
     chance REAL,                       -- the monitor for always answering the majority class
-    val_examples INTEGER NOT NULL DEFAULT 0  -- validation examples scored (0: not known)
+    val_examples INTEGER NOT NULL DEFAULT 0,  -- validation examples scored (0: not known)
+    noise_examples REAL                -- what an own share-like metric's noise counts
 );
 CREATE TABLE members (
     study INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
@@ -101,6 +102,8 @@ ALTER TABLE checkpoints_2 RENAME TO checkpoints""",
     # 2 -> 3: what the verdict needs to say no rate beat the majority class
     2: """ALTER TABLE studies ADD COLUMN chance REAL;
 ALTER TABLE studies ADD COLUMN val_examples INTEGER NOT NULL DEFAULT 0""",
+    # 3 -> 4: what a task's own share-like metric's noise counts (its verdict's allowance)
+    3: "ALTER TABLE studies ADD COLUMN noise_examples REAL",
 }
 
 _MAGIC = b"SQLite format 3\x00"

@@ -91,6 +91,7 @@ class StudyInfo:
     updated: str
     chance: float = math.nan
     val_examples: int = 0
+    noise_examples: float = math.nan
 
     @property
     def state(self) -> str:
@@ -236,7 +237,8 @@ class Store:
                     higher_is_better=result.higher_is_better, task_spec=task_spec,
                     config=config, members=members, status="done",
                     epochs=result.epochs, steps_per_epoch=result.steps_per_epoch,
-                    chance=result.chance, val_examples=result.val_examples)
+                    chance=result.chance, val_examples=result.val_examples,
+                    noise_examples=result.noise_examples)
                 done = int(result.records["epoch"].max())
                 self._insert_records(db, study, result.records, result.steps)
                 self._set_diverged(db, study, _int(result.members["diverged_step"]),
@@ -266,18 +268,20 @@ class Store:
                 higher_is_better: bool, task_spec: dict[str, Any], config: SweepConfig,
                 members: list[Member], epochs: int, steps_per_epoch: int,
                 parts: Sequence[tuple[int, int, str]] = (), status: str = "running",
-                chance: float = math.nan, val_examples: int = 0) -> int:
+                chance: float = math.nan, val_examples: int = 0,
+                noise_examples: float = math.nan) -> int:
         now, running = _now(), status == "running"
         cur = db.execute(
             "INSERT INTO studies (name, command, task, task_spec, config, monitor, "
             "higher_is_better, epochs, steps_per_epoch, parts, status, pid, host, created, "
-            "updated, chance, val_examples) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "updated, chance, val_examples, noise_examples) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, command, task, json.dumps(task_spec), config.model_dump_json(), monitor,
              int(higher_is_better), epochs, steps_per_epoch, json.dumps([list(p) for p in parts]),
              status,
              os.getpid() if running else None, socket.gethostname() if running else None,
-             now, now, None if math.isnan(chance) else float(chance), int(val_examples)))
+             now, now, None if math.isnan(chance) else float(chance), int(val_examples),
+             None if math.isnan(noise_examples) else float(noise_examples)))
         db.executemany("INSERT INTO members (study, member, label, lr, seed, spec) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
                        [(cur.lastrowid, k, m.name(), m.lr, m.seed, m.model_dump_json())
@@ -291,7 +295,7 @@ class Store:
             "SELECT s.name, s.id, command, task, task_spec, config, monitor, higher_is_better,"
             " epochs, steps_per_epoch, parts, status, epochs_done,"
             " (SELECT count(*) FROM members m WHERE m.study = s.id), NULL,"
-            " pid, host, created, updated, chance, val_examples FROM studies s"
+            " pid, host, created, updated, chance, val_examples, noise_examples FROM studies s"
             " WHERE s.name = ?", (name,)).fetchone()
         if row is None:
             names = [r[0] for r in self._conn.execute(
@@ -360,10 +364,13 @@ class Store:
                           else diverged_epochs(report.diverged_step, info.steps_per_epoch))
                 self._set_diverged(db, info.id, report.diverged_step, epochs)
             db.execute("UPDATE studies SET epochs_done = ?, updated = ?, chance = coalesce(?, "
-                       "chance), val_examples = max(?, val_examples) WHERE id = ?",
+                       "chance), val_examples = max(?, val_examples), noise_examples = "
+                       "coalesce(?, noise_examples) WHERE id = ?",
                        (report.epoch, _now(),
                         float(report.chance) if math.isfinite(report.chance) else None,
-                        int(report.val_examples), info.id))
+                        int(report.val_examples),
+                        (float(report.noise_examples) if math.isfinite(report.noise_examples)
+                         else None), info.id))
 
     @staticmethod
     def _insert_records(db: sqlite3.Connection, study: int, records: pd.DataFrame,
@@ -527,7 +534,8 @@ class Store:
                            records=records, members=table, steps=steps, epochs=info.epochs,
                            steps_per_epoch=info.steps_per_epoch,
                            optimizer=info.config.get("optimizer", "sgd"),
-                           chance=info.chance, val_examples=info.val_examples)
+                           chance=info.chance, val_examples=info.val_examples,
+                           noise_examples=info.noise_examples)
 
     def _steps(self, study: int) -> pd.DataFrame | None:
         rows = self._conn.execute(
@@ -557,6 +565,7 @@ def _parse_row(values: list) -> list:
     values[7] = bool(values[7])
     values[10] = [(int(a), int(b), str(f)) for a, b, f in json.loads(values[10])]
     values[19] = math.nan if values[19] is None else float(values[19])  # chance
+    values[21] = math.nan if values[21] is None else float(values[21])  # noise examples
     for i in (8, 9, 12, 20):  # epochs, steps per epoch, epochs done, validation examples
         if not isinstance(values[i], int) or isinstance(values[i], bool) or values[i] < 0:
             raise ValueError(f"a count is {values[i]!r}")

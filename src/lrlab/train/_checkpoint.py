@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class Checkpoint:
         rng: the generators random layers draw from: ``{"cpu": state, "cuda": state}``.
         labels: the validation targets counted in the first evaluation (empty before it,
             and in a checkpoint written before lrlab counted them).
+        own_chance: the task's own monitor on majority answers, scored in that evaluation
+            (``nan``: not one of the task's own metrics, or not known).
     """
 
     epoch: int
@@ -63,6 +66,7 @@ class Checkpoint:
     seconds: float = 0.0
     rng: dict[str, torch.Tensor] = field(default_factory=dict)
     labels: LabelCounts = field(default_factory=LabelCounts)
+    own_chance: float = math.nan
 
     def to_bytes(self) -> bytes:
         """The checkpoint as bytes (``torch.save`` of plain values only)."""
@@ -72,7 +76,8 @@ class Checkpoint:
                    "records": self.records, "steps": self.steps, "seconds": self.seconds,
                    "rng": self.rng, "labels": {"examples": self.labels.examples,
                                                "positions": self.labels.positions,
-                                               "counts": list(self.labels.counts)}}
+                                               "counts": list(self.labels.counts)},
+                   "own_chance": float(self.own_chance)}
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         return buffer.getvalue()
@@ -110,7 +115,12 @@ class Checkpoint:
         except (AttributeError, TypeError, ValueError):
             raise LrlabError("the checkpoint's label counts are not numbers; it is damaged") \
                 from None
-        return cls(**{name: payload[name] for name in fields}, labels=counted)
+        try:
+            own = float(payload.get("own_chance", math.nan))  # (older checkpoints: none)
+        except (TypeError, ValueError):
+            raise LrlabError("the checkpoint's chance level is not a number; it is damaged") \
+                from None
+        return cls(**{name: payload[name] for name in fields}, labels=counted, own_chance=own)
 
 
 def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
@@ -196,5 +206,5 @@ def fork(checkpoint: Checkpoint, source: Sequence[int], task: Any, members: Sequ
         records=[[e, split, metric, pick(v)] for e, split, metric, v in checkpoint.records],
         steps=[[s, *(pick(v) for v in values)] for s, *values in checkpoint.steps],
         seconds=checkpoint.seconds, rng={k: v.clone() for k, v in checkpoint.rng.items()},
-        labels=checkpoint.labels)
+        labels=checkpoint.labels, own_chance=checkpoint.own_chance)
 

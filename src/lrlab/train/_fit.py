@@ -24,7 +24,7 @@ from lrlab._rng import isolated_rng
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
-from lrlab.metrics import EpochMetrics, LabelCounts, score_splits
+from lrlab.metrics import EpochMetrics, LabelCounts, score_splits, share_examples
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population, member_losses
 from lrlab.schedules import MONITORS
@@ -94,8 +94,8 @@ class EpochReport:
             the steps an epoch takes as this fit counted them (a stream's once it ended).
         monitor, higher_is_better: the metric the task is ranked by, and its direction (for
             a Dataset or DataLoader task, as read from its first batch).
-        chance, val_examples: as :class:`SweepResult` has them, counted from the validation
-            targets in the first evaluation (``nan`` and 0 until then).
+        chance, val_examples, noise_examples: as :class:`SweepResult` has them, counted from
+            the validation targets in the first evaluation (``nan`` and 0 until then).
     """
 
     epoch: int
@@ -112,6 +112,7 @@ class EpochReport:
     higher_is_better: bool = True
     chance: float = math.nan
     val_examples: int = 0
+    noise_examples: float = math.nan
 
 
 Callback = Callable[[EpochReport], None]
@@ -540,7 +541,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
     return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
                              loop.steps_per_epoch, plan.epochs, chance=loop.chance,
-                             val_examples=loop.labels.examples)
+                             val_examples=loop.labels.examples,
+                             noise_examples=loop.noise_examples)
 
 
 class _TensorFeed:
@@ -633,11 +635,30 @@ class _Loop:
         self.done, self.seconds = 0, 0.0
         self.fingerprint = plan.fingerprint
         self.labels = LabelCounts()  # not counted yet
+        #: the task's own monitor on majority answers, scored in the first evaluation
+        self.own_chance = math.nan
 
     @property
     def chance(self) -> float:
-        """The monitor's value for always answering the majority validation class."""
-        return self.labels.chance(self.task.monitor)
+        """The monitor's value for always answering the majority validation class (for one
+        of the task's own metrics, its value on such answers: :func:`majority_levels`)."""
+        counted = self.labels.chance(self.task.monitor)
+        return counted if math.isfinite(counted) else self.own_chance
+
+    @property
+    def noise_examples(self) -> float:
+        """What a score's noise counts when the task's own monitor is a share averaged over
+        classes (:func:`~lrlab.metrics.share_examples`); ``nan`` otherwise."""
+        return share_examples(self.labels, self.own_chance)
+
+    def _counting(self, feed: _TensorFeed | _DataFeed) -> dict[str, Scored] | None:
+        """Before the first evaluation of a task ranked by one of its own metrics: that
+        metric, wrapped to keep what it scored (:class:`Scored`), for
+        :func:`majority_levels` to score majority answers on the same batches."""
+        m = self.task.monitor
+        if self.labels.examples or m not in feed.task.metrics:
+            return None
+        return {m: Scored(feed.task.metrics[m])}
 
     def run(self, feed: _TensorFeed | _DataFeed, callbacks: Sequence[Callback],
             every: int | None, on_checkpoint: Callable[[Checkpoint], None] | None) -> None:
@@ -652,10 +673,20 @@ class _Loop:
                 self.steps_per_epoch = pop.steps // epoch
             spe = self.steps_per_epoch
             kill_point("epoch", epoch)
-            train_values, val_values, scored = feed.finish_epoch(
-                pop, trained, config.eval_batch_size)  # type: ignore[arg-type]
+            own, plain = self._counting(feed), feed.task
+            if own is not None:  # this evaluation keeps what the monitor scored
+                feed.task = plain.replace(metrics={**plain.metrics, **own})
+            try:
+                train_values, val_values, scored = feed.finish_epoch(
+                    pop, trained, config.eval_batch_size)  # type: ignore[arg-type]
+            finally:
+                feed.task = plain
             if not self.labels.examples:
                 self.labels = scored.labels()
+                if own is not None:
+                    self.own_chance = majority_levels(
+                        plain, own, self.labels.majority(), getattr(feed, "class_axis", -1)
+                    ).get(self.task.monitor, math.nan)
             self.plateaus.update(val_values, self.rates, pop.steps)
             self.seconds = time.perf_counter() - start
             train_values["time"] = torch.full_like(train_values["lr"], self.seconds,
@@ -675,7 +706,7 @@ class _Loop:
                 diverged_step=diverged_step,
                 diverged_epoch=diverged_epochs(diverged_step, spe), monitor=self.task.monitor,
                 higher_is_better=self.task.higher_is_better, chance=self.chance,
-                val_examples=self.labels.examples)
+                val_examples=self.labels.examples, noise_examples=self.noise_examples)
             for cb in callbacks:
                 cb(report)
             if on_checkpoint is not None and checkpoint_due(epoch, self.epochs, every):
@@ -694,7 +725,7 @@ class _Loop:
         return Checkpoint(epoch=self.done, epochs=self.epochs, fingerprint=self.fingerprint,
                           population=self.pop.state_dict(), plateaus=plateaus,
                           records=self.recorder.state(), steps=steps, seconds=self.seconds,
-                          rng=rng, labels=self.labels)
+                          rng=rng, labels=self.labels, own_chance=self.own_chance)
 
     def restore(self, ckpt: Checkpoint) -> None:
         """Continue from ``ckpt`` (inside :func:`fit`'s forked random state)."""
@@ -712,6 +743,7 @@ class _Loop:
             self.steps = [(int(s), *values) for s, *values in ckpt.steps]
         self.done, self.seconds = ckpt.epoch, float(ckpt.seconds)
         self.labels = ckpt.labels
+        self.own_chance = ckpt.own_chance
         torch.set_rng_state(ckpt.rng["cpu"])
         if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
             torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)

@@ -54,11 +54,17 @@ class SweepResult:
         optimizer: the update rule's name.
         chance: the monitor's value for always answering the validation set's majority
             class (accuracy or error; :meth:`~lrlab.metrics.LabelCounts.chance`, counted
-            from the targets as the first evaluation scored them, whatever the data), so
-            the verdict can say when no rate beat it; ``nan`` when not known (another
-            monitor, outputs that are not class scores, a run not yet evaluated).
+            from the targets as the first evaluation scored them, whatever the data; one
+            of the task's own metrics scored on such answers in that evaluation,
+            :func:`~lrlab.train._loader.majority_levels`), so the verdict can say when no
+            rate beat it; ``nan`` when not known (another monitor, outputs that are not
+            class scores, a metric that cannot score them, a run not yet evaluated).
         val_examples: validation examples scored each epoch (0: not known); the verdict's
             allowance for noise (:func:`~lrlab.metrics.score_noise`) reads it.
+        noise_examples: for one of the task's own metrics that is a share averaged over
+            classes (a macro-F1), what its noise counts in place of ``val_examples``
+            (:func:`~lrlab.metrics.share_examples`: binomial on the balanced examples, as
+            the searches read it); ``nan`` otherwise.
     """
 
     task: str
@@ -74,6 +80,7 @@ class SweepResult:
     optimizer: str = "sgd"
     chance: float = math.nan
     val_examples: int = 0
+    noise_examples: float = math.nan
 
     def __post_init__(self) -> None:
         if not self.epochs:  # made by hand, or read from an older folder: what it holds
@@ -86,7 +93,8 @@ class SweepResult:
     @classmethod
     def build(cls, task: Task, members: list[Member], config: SweepConfig, pop: Population,
               recorder, steps: list, steps_per_epoch: int, epochs: int,
-              chance: float = math.nan, val_examples: int = 0) -> SweepResult:
+              chance: float = math.nan, val_examples: int = 0,
+              noise_examples: float = math.nan) -> SweepResult:
         """Assemble the tables once training has finished (used by :func:`lrlab.fit`)."""
         diverged_step = pop.diverged_step.cpu().numpy()
         return cls(task=task.name, monitor=task.monitor, higher_is_better=task.higher_is_better,
@@ -96,7 +104,7 @@ class SweepResult:
                                          diverged_epochs(diverged_step, steps_per_epoch)),
                    steps=_steps_frame(steps, steps_per_epoch), population=pop,
                    epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer,
-                   chance=chance, val_examples=val_examples)
+                   chance=chance, val_examples=val_examples, noise_examples=noise_examples)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -184,7 +192,9 @@ class SweepResult:
         m = self.monitor
         mean = best.get(f"mean_best_val_{m}")
         value = mean if best.get("seeds", 1) > 1 and pd.notna(mean) else best[f"best_val_{m}"]
-        margin = (LEARNED * score_noise(self.chance, m, self.val_examples)
+        margin = (LEARNED * score_noise(self.chance, m, self.noise_examples, binomial=True)
+                  if math.isfinite(self.noise_examples)
+                  else LEARNED * score_noise(self.chance, m, self.val_examples)
                   if self.val_examples else 0.0)
         sign = 1 if self.higher_is_better else -1
         if sign * (value - self.chance) > margin:
@@ -233,6 +243,8 @@ class SweepResult:
                    "optimizer": self.optimizer,
                    "chance": None if math.isnan(self.chance) else self.chance,
                    "val_examples": self.val_examples,
+                   "noise_examples": (None if math.isnan(self.noise_examples)
+                                      else self.noise_examples),
                    "config": self.config,  # before any file is written
                    "summary": json.loads(self.summary().to_json(orient="records")),
                    "sensitivity": json.loads(self.sensitivity().frame().to_json(
@@ -288,7 +300,9 @@ class SweepResult:
                                  or "sgd"),
                    chance=float(meta.get("chance") if meta.get("chance") is not None
                                 else math.nan),
-                   val_examples=int(meta.get("val_examples") or 0))
+                   val_examples=int(meta.get("val_examples") or 0),
+                   noise_examples=float(meta.get("noise_examples")
+                                        if meta.get("noise_examples") is not None else math.nan))
 
 
 def _check_records(records: pd.DataFrame, members: pd.DataFrame, path: Path) -> None:
