@@ -204,6 +204,16 @@ def _bad_tasks() -> dict:
             lambda: Task.from_loaders(lambda: nn.Linear(4, 3), *[DataLoader(
                 TensorDataset(x, y.unsqueeze(1)), batch_size=8)] * 2, loss=nn.CrossEntropyLoss()),
             "class labels with an extra axis of 1: give them as (8,) (y.squeeze(-1))"),
+        # token sequences of different lengths, no padding collate: torch's "stack expects
+        # each tensor to be equal size" was reported as "a bug in lrlab"
+        "examples of different lengths": (
+            lambda: Task.from_loaders(lambda: nn.Linear(4, 3), *[DataLoader(_Unpadded(), 4)] * 2,
+                                      loss=nn.CrossEntropyLoss()),
+            ("the training data failed to load a batch (RuntimeError: stack expects each tensor "
+             "to be equal size, but got [2] at entry 0 and [3] at entry 1); the error is in its "
+             "Dataset, collate function or workers: its examples differ in size (variable-length "
+             "sequences), which the default collate function cannot stack: give the DataLoader "
+             "a collate_fn that pads them")),
         "labels out of range": (lambda: classify(model=lambda: nn.Linear(4, 2)),
                                 "labels go up to 2"),
         "metric raises": (lambda: classify(metrics={"bad": lambda o, t: 1 / 0}),
@@ -292,6 +302,16 @@ class _Frozen(nn.Linear):
         self.requires_grad_(False)
 
 
+class _Unpadded(torch.utils.data.Dataset):
+    """Token sequences of lengths 2, 3, 4, ... with no collate function to pad them."""
+
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int):
+        return torch.zeros(2 + i, dtype=torch.long), torch.tensor(i % 3)
+
+
 class _PairOut(nn.Linear):
     def __init__(self) -> None:
         super().__init__(5, 1)
@@ -354,6 +374,20 @@ def test_the_range_test_refuses_bad_input_as_a_sweep_does(case: str) -> None:
     with pytest.raises(LrlabError) as err:
         range_test(make(), steps=5, validate=False)
     one_line(err, words)
+
+
+def test_a_validation_set_that_cannot_load_is_refused_before_training() -> None:
+    """Its loader's error is one line naming the validation data, before any epoch trains
+    (before: torch's error after the first training epoch, as "a bug in lrlab")."""
+    x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
+    train = DataLoader(TensorDataset(x, torch.arange(16) % 3), batch_size=4)
+    task = Task.from_loaders(lambda: nn.Linear(4, 3), train, DataLoader(_Unpadded(), 4),
+                             loss=nn.CrossEntropyLoss())
+    epochs = []
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task, lrs=[0.1], epochs=1, callbacks=[epochs.append])
+    one_line(err, "the validation data failed to load a batch", "collate_fn that pads")
+    assert epochs == []
 
 
 def test_a_split_task_still_takes_tensors_only_as_splits() -> None:

@@ -200,18 +200,78 @@ def _rebuilt(loader: DataLoader, batch_size: int | None, sampler: Sampler | None
                       sampler=sampler, **options)
 
 
-def batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool) -> Iterable:
-    """The batches of one epoch of ``data`` (see the module docstring).
+def batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool,
+            what: str = "the data") -> Iterable:
+    """The batches of one epoch of ``data`` (see the module docstring); an error loading one
+    (the user's dataset, collate function or workers) is an :class:`LrlabError` in one line
+    naming ``what`` ("the validation data"), never "a bug in lrlab".
 
     Args:
         data: a map-style or iterable ``Dataset``, or a ``DataLoader``.
         batch_size: the batch size for a bare dataset, or a loader's new batch size.
         seed, epoch: the run's seed and the epoch (1-based): they fix the order.
         shuffle: draw a seeded order (training); ``False`` reads in order (evaluation).
+        what: the data's name in an error.
     """
+    return _Loaded(_batches(data, batch_size=batch_size, seed=seed, epoch=epoch,
+                            shuffle=shuffle), what)
+
+
+class _Loaded:
+    """Batches whose loading errors are one line (see :func:`batches`)."""
+
+    def __init__(self, data: Iterable, what: str) -> None:
+        self._data, self._what = data, what
+
+    def __len__(self) -> int:
+        return len(self._data)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            batch_iter = iter(self._data)
+        except LrlabError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the user's loader, in one line
+            raise LrlabError(loading_failed(self._what, err)) from None
+        while True:
+            try:
+                batch = next(batch_iter)
+            except StopIteration:
+                return
+            except LrlabError:
+                raise
+            except Exception as err:  # noqa: BLE001 - the user's loader, in one line
+                raise LrlabError(loading_failed(self._what, err)) from None
+            yield batch
+
+
+def loading_failed(what: str, err: Exception) -> str:
+    """Why a batch of ``what`` failed to load, one line, with the fix where the error names
+    one (examples of different sizes for the default collate function).
+
+    Example:
+        >>> loading_failed("the training data", RuntimeError("stack expects each tensor to "
+        ...                "be equal size, but got [3] at entry 0 and [5] at entry 1"))[:46]
+        'the training data failed to load a batch (Runt'
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    # a worker's error is "Caught E in DataLoader worker process 0." + its traceback, whose
+    # last line is the original error
+    text = (lines[-1] if len(lines) > 1 and lines[0].startswith("Caught ") else
+            lines[0] if lines else type(err).__name__)
+    said = (f"{what} failed to load a batch ({type(err).__name__}: {text}); the error is in "
+            "its Dataset, collate function or workers")
+    if "stack expects each tensor to be equal size" in str(err):
+        return (f"{said}: its examples differ in size (variable-length sequences), which the "
+                "default collate function cannot stack: give the DataLoader a collate_fn that "
+                "pads them (DataLoader(..., collate_fn=pad))")
+    return f"{said}: iterate it once yourself to see where"
+
+
+def _batches(data: Any, *, batch_size: int, seed: int, epoch: int, shuffle: bool) -> Iterable:
     if isinstance(data, FirstExamples):
-        inner = batches(data.data, batch_size=batch_size, seed=seed, epoch=epoch,
-                        shuffle=shuffle)
+        inner = _batches(data.data, batch_size=batch_size, seed=seed, epoch=epoch,
+                         shuffle=shuffle)
         return _first(inner, data.count)
     generator = torch.Generator().manual_seed(epoch_seed(seed, epoch))
     if isinstance(data, DataLoader):

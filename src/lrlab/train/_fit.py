@@ -598,7 +598,7 @@ class _DataFeed:
     def train_epoch(self, pop: Population, epoch: int, rates: Tensor | None,
                     steps: list | None) -> dict[str, Tensor]:
         data = epoch_batches(self.task.train, batch_size=self.plan.batch_size, seed=self.seed,
-                             epoch=epoch, shuffle=True)
+                             epoch=epoch, shuffle=True, what="the training data")
         values, lr = train_epoch_data(pop, self.task, data, rates, steps, self.predictions,
                                       self.dtype, class_axis=self.class_axis)
         return values | {"lr": lr}
@@ -613,7 +613,8 @@ class _DataFeed:
         # re-seeded through torch's generator, a dataset's transforms may draw from it
         with isolated_rng(pop.device):
             data = epoch_batches(self.task.val, batch_size=self.plan.batch_size,
-                                 seed=self.seed, epoch=0, shuffle=False)
+                                 seed=self.seed, epoch=0, shuffle=False,
+                                 what="the validation data")
             return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
                                  class_axis=self.class_axis)
 

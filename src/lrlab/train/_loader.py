@@ -43,7 +43,7 @@ from lrlab.data import (
 )
 from lrlab.metrics import EpochMetrics, cross_entropy, majority_outputs
 from lrlab.population import Population, member_losses
-from lrlab.tasks import Task
+from lrlab.tasks import Split, Task
 
 __all__ = ["Mean", "Probe", "Scored", "evaluate_data", "first_loss", "majority_levels",
            "mean_loss", "member_metric", "one_model_loss", "probe",
@@ -94,10 +94,23 @@ def first_batch(task: Task, batch_size: int, seed: int) -> Any:
     ``batch_size`` examples, enough to read the task's kind)."""
     if task.in_memory:
         return task.train.x[:batch_size], task.train.y[:batch_size]
-    for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1, shuffle=True):
+    for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1, shuffle=True,
+                         what="the training data"):
         return batch
     raise LrlabError(f"task {task.name!r}: the training data yields no batches; give at "
                      "least one example (an empty loader, or drop_last with too few)")
+
+
+def _validation_loads(task: Task, batch_size: int, seed: int) -> None:
+    """Load the first validation batch of a task fed by a Dataset or DataLoader, so that a
+    validation set its loader cannot batch (a missing collate function) is refused before
+    the first epoch trains, not after it; the random state is left as it was."""
+    if isinstance(task.val, Split):
+        return
+    with torch.random.fork_rng(devices=[]):
+        for _ in batches(task.val, batch_size=batch_size, seed=seed, epoch=0, shuffle=False,
+                         what="the validation data"):
+            break
 
 
 def _signature(model: torch.nn.Module) -> str:
@@ -145,6 +158,7 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
         raise LrlabError(f"task {task.name!r}: {type(model).__name__} has no trainable "
                          "parameters; unfreeze some (requires_grad=True)")
     raw = first_batch(task, batch_size, seed)
+    _validation_loads(task, batch_size, seed)
     batch = to_device(raw, device, dtype)
     saved = [0]
 
