@@ -204,6 +204,15 @@ def _bad_tasks() -> dict:
             lambda: Task.from_loaders(lambda: nn.Linear(4, 3), *[DataLoader(
                 TensorDataset(x, y.unsqueeze(1)), batch_size=8)] * 2, loss=nn.CrossEntropyLoss()),
             "class labels with an extra axis of 1: give them as (8,) (y.squeeze(-1))"),
+        # a language model's (B, T, V) logits to nn.CrossEntropyLoss (classes on axis 1):
+        # torch's "Expected target size [8, 5], got [8, 3]" alone named no fix
+        "token logits (B, T, C) to nn.CrossEntropyLoss": (
+            lambda: Task.from_loaders(_TokenLogits, *[DataLoader(TensorDataset(
+                x, y.view(-1, 1).expand(-1, 3).contiguous()), batch_size=8)] * 2,
+                loss=nn.CrossEntropyLoss()),
+            ("the outputs hold the class scores last (8, 3, 5) for targets (8, 3) (a language "
+             "model's tokens); nn.CrossEntropyLoss takes them on axis 1: give loss=lambda out, "
+             "y: F.cross_entropy(out.movedim(-1, 1), y)")),
         # token sequences of different lengths, no padding collate: torch's "stack expects
         # each tensor to be equal size" was reported as "a bug in lrlab"
         "examples of different lengths": (
@@ -214,6 +223,14 @@ def _bad_tasks() -> dict:
              "Dataset, collate function or workers: its examples differ in size (variable-length "
              "sequences), which the default collate function cannot stack: give the DataLoader "
              "a collate_fn that pads them")),
+        # a forecaster's (B, H, 1) against targets (B, H) under MSE: the message said the
+        # targets looked like class labels and to give them as integers
+        "outputs (B, H, 1) against targets (B, H)": (
+            lambda: Task.from_loaders(lambda: nn.Sequential(nn.Linear(4, 3), nn.Unflatten(1, (3, 1))),
+                                      *[DataLoader(TensorDataset(x, x[:, :3]), batch_size=8)] * 2,
+                                      loss=nn.MSELoss()),
+            ("the outputs (8, 3, 1) have an extra axis of 1 against targets (8, 3): squeeze it "
+             "in forward (out.squeeze(-1)), or give the targets that axis (y.unsqueeze(-1))")),
         "labels out of range": (lambda: classify(model=lambda: nn.Linear(4, 2)),
                                 "labels go up to 2"),
         "metric raises": (lambda: classify(metrics={"bad": lambda o, t: 1 / 0}),
@@ -310,6 +327,16 @@ class _Unpadded(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         return torch.zeros(2 + i, dtype=torch.long), torch.tensor(i % 3)
+
+
+class _TokenLogits(nn.Linear):
+    """A language model's layout: logits (B, T=3, C=5), classes last."""
+
+    def __init__(self) -> None:
+        super().__init__(4, 15)
+
+    def forward(self, x):
+        return super().forward(x).view(-1, 3, 5)
 
 
 class _PairOut(nn.Linear):

@@ -206,7 +206,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                     raise LrlabError(one_model_loss(task, out, targets) or str(err)) from None
                 except Exception as err:  # noqa: BLE001 - the user's loss, in one line
                     raise LrlabError(one_model_loss(task, out, targets)
-                                     or _loss_fails(out, targets, err)) from None
+                                     or _loss_fails(out, targets, err, task.loss)) from None
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
@@ -226,14 +226,23 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
     return loss, outputs, targets
 
 
-def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
-    """Why the first batch failed in the task's loss (the model ran): its error, one line."""
+def _loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None) -> str:
+    """Why the first batch failed in the task's loss (the model ran): its error, one line,
+    and the fix where the shapes name one."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
     said = (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
             f"targets of shape {got} ({type(err).__name__}: {text})")
+    fn = getattr(loss, "fn", loss)
+    if isinstance(targets, Tensor) and targets.is_floating_point() \
+            and outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1 \
+            and tuple(outputs.shape[:-1]) == tuple(targets.shape):  # one output per target
+        return (f"{said}; the outputs {tuple(outputs.shape)} have an extra axis of 1 against "
+                f"targets {tuple(targets.shape)}: squeeze it in forward (out.squeeze(-1)), or "
+                "give the targets that axis (y.unsqueeze(-1))")
     if isinstance(targets, Tensor) and targets.is_floating_point() and targets.dim() \
-            and outputs.dim() == targets.dim() + 1 and outputs.shape[0] == targets.shape[0]:
+            and outputs.dim() == targets.dim() + 1 and outputs.shape[0] == targets.shape[0] \
+            and not _regression_loss(fn):
         return (f"{said}; the targets look like class labels (an axis fewer than the "
                 f"outputs) but are {str(targets.dtype).removeprefix('torch.')}: give them as "
                 "integers (y.long())")
@@ -242,7 +251,22 @@ def _loss_fails(outputs: Tensor, targets: Any, err: Exception) -> str:
             and outputs.shape[-1] > 1 and targets.shape[:-1] == outputs.shape[:-1]:
         return (f"{said}; the targets look like class labels with an extra axis of 1: give "
                 f"them as {tuple(targets.shape[:-1])} (y.squeeze(-1))")
+    if (isinstance(fn, torch.nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy) \
+            and isinstance(targets, Tensor) and not targets.is_floating_point() \
+            and outputs.dim() == targets.dim() + 1 >= 3 \
+            and tuple(outputs.shape[:-1]) == tuple(targets.shape):
+        return (f"{said}; the outputs hold the class scores last {tuple(outputs.shape)} for "
+                f"targets {tuple(targets.shape)} (a language model's tokens); "
+                "nn.CrossEntropyLoss takes them on axis 1: give loss=lambda out, y: "
+                "F.cross_entropy(out.movedim(-1, 1), y)")
     return said
+
+
+def _regression_loss(fn: Any) -> bool:
+    """Whether ``fn`` is one of torch's losses of real-valued targets (MSE, L1, Huber)."""
+    nn_, F = torch.nn, torch.nn.functional
+    return (isinstance(fn, (nn_.MSELoss, nn_.L1Loss, nn_.HuberLoss, nn_.SmoothL1Loss))
+            or fn in (F.mse_loss, F.l1_loss, F.huber_loss, F.smooth_l1_loss))
 
 
 def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
