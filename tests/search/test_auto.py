@@ -542,6 +542,16 @@ def fit_from_scratch(task, lrs, epochs):
 
 
 
+def test_nothing_learned_suggests_adam_only_to_a_plain_rule(noise_task, stuck) -> None:
+    """What to try names Adam to an SGD run, not to an Adam or AdamW one (i13try s10: an
+    AdamW ViT was told "try optimizer='adam'")."""
+    said = [w for w in stuck.warnings if w.startswith("no rate learned")]
+    assert "try optimizer='adam'" in said[0]
+    adamw = auto(noise_task, candidates=3, seeds=1, optimizer="adamw")
+    said = [w for w in adamw.warnings if w.startswith("no rate learned")]
+    assert said and "optimizer='adam'" not in said[0] and "give a larger budget" in said[0]
+
+
 def test_nothing_learned_is_said_once_naming_the_rule_that_chose(stuck) -> None:
     """One nothing-learned line (auto's, with the budget and what to try), naming which rule
     gave the guess (review: it read "the lowest stable one" whatever had chosen)."""

@@ -1111,6 +1111,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     longer = (f" (the stable ones trained on to {race.horizon})" if race.longer else "")
     if not choice.learned:
         why = f"the pick, {rate(choice.lr)}, is {choice.how or 'the best score'}"
+        adam = "try optimizer='adam', " if race.walk == "up" else ""  # not to Adam's kin
         if not math.isclose(lr, choice.lr):  # moved below a moving edge (see ``edge_moved``)
             why = (f"the race's guess, {rate(choice.lr)}, is {choice.how or 'the best score'}, "
                    f"and the pick {rate(lr)} lies a quarter decade below it (see below)")
@@ -1119,7 +1120,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
             f"{examples(race.task)} examples, none of {rates_text(sorted(race.raced))} (up to "
             f"the largest rate the range test reached, {rate(reached)}) beat chance; {why}, a "
             "guess: train it and a rate half a decade either side for the full epochs, give a "
-            "larger budget, try optimizer='adam', or check that the targets are learnable",
+            f"larger budget, {adam}or check that the targets are learnable",
             "race_unlearned"))
     elif race.longer:
         out.append(Finding(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
