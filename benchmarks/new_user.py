@@ -7,7 +7,8 @@ Prints one row per scenario: auto's pick and ``find``'s suggestion (the range te
 the seeds of the best validation score: accuracy points, or percent excess validation loss
 on a regression) and whether it warned (``find``: a warning or no rate). Each task function is
 also a ``--task`` for the CLI (``lrlab auto --task new_user:bn_cnn``). The larger shapes (U-Net,
-seq2seq, graph net, ResNet-18, ...) live in ``user_shapes.py``.
+seq2seq, graph net, ResNet-18, ...) live in ``user_shapes.py``, session 10's (ViT, character
+LM, dict batches, distillation, ...) in ``user_shapes2.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import warnings
 import numpy as np
 import torch
 import user_shapes
+import user_shapes2
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -294,6 +296,19 @@ SCENARIOS = {
     "quantile": (user_shapes.quantile, "sgd", (1e-2, 30.0)),
     "frozen-bn": (user_shapes.frozen_bn, "sgd", (1e-2, 30.0)),
     "resnet18 momentum": (user_shapes.resnet18, "momentum", (1e-4, 1.0)),
+    # session 10's (user_shapes2.py); a fourth element: the rule's hyperparameters
+    "vit adamw": (user_shapes2.vit, "adamw", (1e-5, 0.1), {"weight_decay": 0.05}),
+    "charlm adamw": (user_shapes2.charlm, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    "hftext": (user_shapes2.hftext, "sgd", (1e-3, 10.0)),
+    "tabcat": (user_shapes2.tabcat, "sgd", (1e-3, 10.0)),
+    "multilabel": (user_shapes2.multilabel, "sgd", (1e-3, 10.0)),
+    "forecast": (user_shapes2.forecast, "sgd", (1e-3, 10.0)),
+    "distill": (user_shapes2.distill, "sgd", (1e-3, 10.0)),
+    "finetune": (user_shapes2.finetune, "sgd", (1e-3, 10.0)),
+    "smooth": (user_shapes2.smooth, "sgd", (1e-3, 10.0)),
+    "focal": (user_shapes2.focal, "sgd", (1e-3, 10.0)),
+    "huber": (user_shapes2.huber, "sgd", (1e-3, 10.0)),
+    "groupnorm momentum": (user_shapes2.groupnorm, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
 }
 
 
@@ -309,17 +324,16 @@ def _regret(score, lr: float, best: float, higher: bool) -> float:
 def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
     """auto and find's suggestion on one scenario, then both picks beside a ``grid``-rate
     grid, each rate trained for the full epochs from every one of ``seeds``."""
-    make, optimizer, (low, high) = SCENARIOS[name]
+    make, optimizer, (low, high), *more = SCENARIOS[name]
+    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more else {})
     start = time.perf_counter()
-    result = lrlab.search.auto(make(), optimizer=optimizer)
+    result = lrlab.search.auto(make(), **rule)
     seconds = time.perf_counter() - start
-    test = lrlab.search.range_test(make(), optimizer=optimizer, steps=100, validate=False,
-                                   extend=True)
+    test = lrlab.search.range_test(make(), **rule, steps=100, validate=False, extend=True)
     found = test.suggestion.lr
     rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
     picks = {result.lr} | ({found} if math.isfinite(found) else set())
-    swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds),
-                        optimizer=optimizer)
+    swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds), **rule)
     score = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
     higher = swept.higher_is_better
     on_grid = score[[r for r in score.index if r in rates]]
