@@ -125,3 +125,45 @@ def test_the_task_range_test_clips_and_accumulates_everywhere_it_trains(monkeypa
     assert checks == [(0.5, 100)] and flat[0] == 0.1
     with pytest.raises(LrlabError, match="accumulate"):
         range_test(blobs, accumulate=0)
+
+
+def test_a_flat_curves_check_trains_the_accumulated_batch(monkeypatch):
+    """With ``accumulate`` K the stability check trains batches K times the task's (the
+    examples of one optimizer step), at most the training set; without, the task's own."""
+    from lrlab.search import _task_range, range_test
+    from lrlab.tasks import get_task
+
+    blobs = get_task("blobs")  # batches of 50 of its 500 examples
+    seen = []
+
+    class Seen(Exception):
+        pass
+
+    def looks(task, args, **kwargs):
+        seen.append(args["check_batch"])
+        raise Seen
+    monkeypatch.setattr(_task_range, "_looks", looks)
+    for accumulate in (1, 3, 40):
+        with pytest.raises(Seen):
+            range_test(blobs, accumulate=accumulate, validate=False)
+    assert seen == [None, 150, 500]
+
+
+def test_auto_clips_its_range_test_as_its_races(monkeypatch):
+    """``auto(clip_grad_norm=C)`` clips the training of its races, and its range test, which
+    places them, clips to C too (``None`` without)."""
+    from lrlab.search import _auto, auto
+
+    seen = []
+
+    class Seen(Exception):
+        pass
+
+    def test(task, **kwargs):
+        seen.append(kwargs["clip_grad_norm"])
+        raise Seen
+    monkeypatch.setattr(_auto, "range_test", test)
+    for clip in (0.5, None):
+        with pytest.raises(Seen):
+            auto("blobs", seeds=1, **({} if clip is None else {"clip_grad_norm": clip}))
+    assert seen == [0.5, None]
