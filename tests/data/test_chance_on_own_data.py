@@ -195,3 +195,24 @@ def test_a_sweep_ranked_by_an_own_metric_says_when_no_rate_beat_the_majority(tmp
     assert first.own_chance == pytest.approx(level, rel=1e-6)
     done = fit(task, config.members(), config, resume=first)
     assert done.chance == ran.chance and done.noise_examples == ran.noise_examples
+
+
+def test_a_sweeps_verdict_allows_a_shares_noise_not_the_examples() -> None:
+    """The margin the verdict allows an own share-like metric is a share's noise on the
+    balanced examples (48.6 of 200), not the examples' own: a best score above chance by
+    more than twice the examples' noise but less than twice the share's still gets the
+    warning, and would not were the examples counted (noise_examples unknown)."""
+    from dataclasses import replace
+
+    from lrlab.metrics import LEARNED, score_noise
+
+    task, _ = _skewed_f1()
+    result = lrlab.sweep(task, lrs=[1e-5, 1e-4])
+    best = float(result.summary()["best_val_f1"].max())
+    share = LEARNED * score_noise(result.chance, "f1", result.noise_examples, binomial=True)
+    plain = LEARNED * score_noise(result.chance, "f1", result.val_examples)
+    chance = best - (share + plain) / 2
+    assert (LEARNED * score_noise(chance, "f1", result.val_examples) < best - chance
+            < LEARNED * score_noise(chance, "f1", result.noise_examples, binomial=True))
+    assert MAJORITY in replace(result, chance=chance).verdict()
+    assert MAJORITY not in replace(result, chance=chance, noise_examples=math.nan).verdict()
