@@ -160,18 +160,25 @@ _WITHOUT_VERSION_3 = ("ALTER TABLE studies DROP COLUMN chance",
                       "ALTER TABLE studies DROP COLUMN noise_examples")  # and version 4's
 
 
-def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
-    """A version-2 database (no chance, no val_examples) gains both columns on opening, with
-    one warning; its study reads back with chance unknown, and a study stored after the
-    upgrade keeps what the verdict needs."""
+def _skewed_study(db: Path):
+    """A classifier on 10% positives stored as the study "old" in ``db``: the task, its
+    validation labels, the config and the result."""
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(300, 4, generator=g), (torch.rand(300, generator=g) < 0.1).long()
     task = Task("skewed", Split(x[:200], y[:200]), Split(x[200:], y[200:]),
                 lambda: torch.nn.Linear(4, 2), num_classes=2, batch_size=50)
     config = validated(lrs=[0.1, 0.01], epochs=2)
-    db = tmp_path / "v2.db"
     with Store(db) as store:
-        run_study(store, task, config, name="old")
+        _, result = run_study(store, task, config, name="old")
+    return task, y[200:], config, result
+
+
+def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
+    """A version-2 database (no chance, no val_examples) gains both columns on opening, with
+    one warning; its study reads back with chance unknown, and a study stored after the
+    upgrade keeps what the verdict needs."""
+    db = tmp_path / "v2.db"
+    task, yv, config, _ = _skewed_study(db)
     sqlite_exec(db, *_WITHOUT_VERSION_3, "PRAGMA user_version = 2")
     with pytest.warns(UserWarning, match=f"from schema version 2 to {SCHEMA_VERSION}"):
         store = Store(db)
@@ -180,9 +187,28 @@ def test_a_version_2_database_is_migrated(tmp_path: Path) -> None:
         assert math.isnan(old.chance) and old.val_examples == 0
         run_study(store, task, config, name="new")
         new = store.result("new")
-    share = float((y[200:] == 0).float().mean())
+    share = float((yv == 0).float().mean())
     assert new.chance == pytest.approx(share) and new.val_examples == 100
     assert new.verdict() == fit(task, config.members(), config).verdict()
+
+
+def test_a_version_3_database_keeps_what_its_verdict_read(tmp_path: Path) -> None:
+    """Schema 3 -> 4 adds one column (noise_examples) and loses nothing: a study stored
+    before it comes back with its chance level, validation examples and records as they
+    were, and its verdict unchanged; the new column reads as not known (nan). The older
+    databases' tests start below version 3, without those columns, so only this one sees
+    them kept."""
+    db = tmp_path / "v3.db"
+    _, _, _, ran = _skewed_study(db)
+    sqlite_exec(db, "ALTER TABLE studies DROP COLUMN noise_examples", "PRAGMA user_version = 3")
+    with pytest.warns(UserWarning, match=f"from schema version 3 to {SCHEMA_VERSION}"):
+        store = Store(db)
+    with store:
+        old = store.result("old")
+    assert math.isfinite(ran.chance) and old.chance == ran.chance
+    assert old.val_examples == ran.val_examples == 100 and math.isnan(old.noise_examples)
+    assert old.verdict() == ran.verdict()
+    pd.testing.assert_frame_equal(no_time(old.records), no_time(ran.records), check_exact=True)
 
 
 def test_a_version_1_database_is_migrated_and_resumes(tmp_path: Path, blobs) -> None:
