@@ -343,6 +343,7 @@ def test_another_packages_warning_is_marked_as_its_own_once(monkeypatch, capsys)
     def listed(what: str) -> None:
         for _ in range(2):  # a search builds the model many times: said once
             nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, norm_first=True), 2)
+            warnings.simplefilter("default")  # as lrlab's code does: Python's registry forgets
         warnings.warn("lrlab: a finding of lrlab's", UserWarning, stacklevel=1)
     monkeypatch.setattr(listing, "print_listing", listed)
     assert main(["list", "tasks"]) == 0
