@@ -78,7 +78,7 @@ RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_d
                "no descent to read": "dip_read_flat", "the loss rose above": "early_rise",
                "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
                "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
-               "the seeds' own": "seeds_disagree"}
+               "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner"}
 
 
 def test_each_warning_of_a_range_test_names_its_kind() -> None:
@@ -112,6 +112,10 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     clear_one = results["clear"]
     results["loss"] = dataclasses.replace(clear_one, monitor="loss")
     results["steps"] = dataclasses.replace(clear_one, training_steps=30)
+    rose = np.where(np.arange(100) % 5 == 0, np.linspace(0.25, 0.3, 100), np.nan)
+    results["slow"] = dataclasses.replace(RangeTestResult.build(lrs, clear + noise,
+                                                                val_accuracy=rose),
+                                          chance=0.25, training_steps=300)
     apart = RangeTestResult.build(lrs, clear + noise)
     low = dataclasses.replace(apart, suggestion=Reading(1e-4, "a seed's own"))
     results["seeds"] = dataclasses.replace(clear_one, runs=(apart, low))
@@ -126,5 +130,5 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     assert results["clear"].kinds == ()
     assert seen >= {"too_few_steps", "no_clear_descent", "early_rise", "shallow_descent",
                     "noisy_loss", "next_step", "ranked_by_loss", "short_training",
-                    "seeds_disagree"}, seen
+                    "seeds_disagree", "slow_learner"}, seen
 

@@ -670,6 +670,54 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam.warnings
 
 
+def test_a_clear_reading_on_a_training_that_ends_still_learning_names_rates_to_train():
+    """At the pace its test's validation accuracy rose, a training covering under SLOW of
+    the way from chance to perfect ends still learning (a seq2seq transformer trained 200
+    steps: the suggestion lost up to 26 points): the warning names the suggestion, 2x and
+    4x it (momentum: x (1 - m), 1, 2); a longer training, a flat curve, no chance known or
+    a short training's own line do not add it."""
+    import dataclasses
+
+    from lrlab.search._result import SLOW, rates_to_try, slow_warning
+
+    lrs = np.geomspace(1e-5, 10.0, 100)
+    acc = np.full(100, np.nan)
+    acc[::4] = np.linspace(0.10, 0.16, 25)                     # rose 0.06 over chance 0.1
+    clear = RangeTestResult.build(lrs, np.abs(np.log10(lrs)), val_accuracy=acc)
+    slow = dataclasses.replace(clear, chance=0.1, training_steps=300)
+    s = slow.suggestion.lr
+    assert slow.pace == pytest.approx((0.16 - 0.1) / 0.9 * 300 / 100, rel=1e-12)
+    assert slow.pace < SLOW
+    assert slow.kinds == ("slow_learner",)
+    assert slow.warnings[0] == slow_warning(s, slow.pace, 300) and slow.to_try == (s, 2 * s, 4 * s)
+    heavy = dataclasses.replace(slow, momentum=0.9)
+    assert heavy.to_try == rates_to_try(s, 0.9) == pytest.approx((0.1 * s, s, 2 * s))
+    long = dataclasses.replace(slow, training_steps=3000)      # pace 2: it gets there
+    unknown = dataclasses.replace(clear, training_steps=300)    # no chance: find_lr
+    flat = dataclasses.replace(RangeTestResult.build(lrs, np.ones(100), val_accuracy=acc),
+                               chance=0.1, training_steps=300)
+    for r in (long, unknown, flat):
+        assert "slow_learner" not in r.kinds and (r.to_try == () or r is flat)
+    assert math.isnan(unknown.pace)
+    short = dataclasses.replace(slow, training_steps=100)      # short: that line, once
+    assert short.kinds == ("short_training",)
+
+
+def test_a_validated_range_test_keeps_the_accuracy_of_a_model_that_learned_nothing(blobs):
+    """range_test with validation keeps ``chance``: the untrained model's validation accuracy
+    or the majority class's share of the labels, whichever is higher; none without."""
+    from lrlab.search import range_test
+    from lrlab.train import untrained
+
+    r = range_test(blobs, steps=30)
+    counts = torch.bincount(blobs.val.y)
+    share = float(counts.max()) / len(blobs.val.y)
+    own = untrained(blobs, 0).metrics["accuracy"]
+    assert r.chance == pytest.approx(max(share, own), rel=1e-12) and r.chance >= share
+    assert 0 < r.pace and math.isfinite(r.pace)
+    assert math.isnan(range_test(blobs, steps=30, validate=False).chance)
+
+
 def test_a_test_without_a_rate_names_none_to_train():
     """No suggestion (a curve that never fell) on a task ranked by its loss or trained
     briefly: no rates to train, not 'train nan, nan and nan'; the reason and next step say

@@ -38,6 +38,13 @@ __all__ = ["RangeTestResult"]
 #: (:func:`short_warning`): the tasks its rules were calibrated on train 240-1280 steps.
 SHORT = 200
 
+#: A training that covers less than this share of the way from chance to a perfect validation
+#: accuracy at the pace its range test learned (:attr:`RangeTestResult.pace`) ends still
+#: learning: its best rate sits above the test's reading (:func:`slow_warning`). The clear
+#: readings of both finder-quality tables' tasks measure 0.89-6 (a zoomed deep-tanh test the
+#: lowest); an ``nn.Transformer`` seq2seq trained 200-400 steps 0.1-0.36.
+SLOW = 0.5
+
 
 def _diverged(stopped_early: bool, reason: str) -> bool:
     """Whether a test stopped because its loss diverged (not because the data ran out)."""
@@ -104,6 +111,10 @@ class RangeTestResult:
         momentum: the heavy-ball momentum of the rule the test ran (``"momentum"``,
             ``"nesterov"``; 0 for any other), when :func:`~lrlab.search.range_test` ran on a
             task: a short training's warning names lower rates under it (:func:`short_warning`).
+        chance: the validation accuracy of a model that learned nothing (the untrained
+            model's, or always answering the majority class when that is higher), when
+            :func:`~lrlab.search.range_test` validated a classifier; else ``nan``
+            (:attr:`pace`).
     """
 
     lrs: Array
@@ -130,6 +141,7 @@ class RangeTestResult:
     monitor: str | None = field(default=None, repr=False)
     training_steps: int | None = field(default=None, repr=False)
     momentum: float = field(default=0.0, repr=False)
+    chance: float = field(default=math.nan, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
@@ -256,9 +268,12 @@ class RangeTestResult:
                 "trained for epochs (lrlab auto)", "unstable_reading"))
         if self.to_try and self.monitor == "loss":
             out.append(Finding(loss_warning(self.suggestion.lr), "ranked_by_loss"))
-        elif self.to_try:
+        elif self.to_try and self._short:
             out.append(Finding(short_warning(self.suggestion.lr, self.training_steps,
                                              self.momentum), "short_training"))
+        elif self.to_try:
+            out.append(Finding(slow_warning(self.suggestion.lr, self.pace, self.training_steps,
+                                            self.momentum), "slow_learner"))
         own = [run.suggestion.lr for run in self.runs if math.isfinite(run.suggestion.lr)]
         if len(own) > 1 and max(own) / min(own) > 10:
             out.append(Finding(f"the seeds' own suggestions span {min(own):.3g}.."
@@ -294,9 +309,52 @@ class RangeTestResult:
             return ()
         if self.monitor == "loss":
             return rates_to_try(lr)
-        if self.training_steps is not None and self.training_steps < SHORT:
+        if self._short or self._slow:
             return rates_to_try(lr, self.momentum)
         return ()
+
+    @property
+    def _short(self) -> bool:
+        return self.training_steps is not None and self.training_steps < SHORT
+
+    @property
+    def _slow(self) -> bool:
+        """A clear reading (no flat curve's) whose training covers under :data:`SLOW` of
+        the way to a perfect accuracy at the test's pace."""
+        if not self.pace < SLOW or self.broke is not None:
+            return False
+        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        return d is not None and bool(d.clear)
+
+    @property
+    def pace(self) -> float:
+        """The share of the way from chance to a perfect validation accuracy that the task's
+        full training covers at the pace its range test learned: the test's best validation
+        accuracy ``a`` over :attr:`chance` ``c``, per step of the test, times the training's
+        optimizer steps ``T``:
+
+            ``pace = (a - c) / (1 - c) * T / len(lrs)``
+
+        ``nan`` without a validated accuracy, a chance or a training length. A rough
+        measure (the test learns mostly in its last steps, at its highest rates), but the
+        budget's share matters: under :data:`SLOW` the training ends still learning, and
+        the rate that gets furthest in it sits above the test's reading
+        (:func:`slow_warning`).
+
+        Example:
+            >>> import dataclasses
+            >>> lrs = np.geomspace(1e-5, 10.0, 100)
+            >>> r = RangeTestResult.build(lrs, np.abs(np.log10(lrs)),
+            ...                           val_accuracy=np.linspace(0.1, 0.19, 100))
+            >>> round(dataclasses.replace(r, chance=0.1, training_steps=200).pace, 2)
+            0.2
+        """
+        acc = self.val_accuracy
+        if (acc is None or not np.isfinite(acc).any() or not math.isfinite(self.chance)
+                or self.training_steps is None or not len(self.lrs) or self.chance >= 1):
+            return math.nan
+        share = (float(np.nanmax(acc)) - self.chance) / (1 - self.chance)
+        return share * self.training_steps / len(self.lrs)
 
     @property
     def headroom(self) -> Reading:
@@ -489,3 +547,32 @@ def short_warning(lr: float, steps: int, momentum: float = 0.0) -> str:
             f"reading (its rules were calibrated on 240-1280 steps; on 12 small tasks trained "
             "30-141 steps the suggestion alone lost 2.4 points to an 8-rate grid's best on "
             "average, 13.4 at worst, the best of these three 0.2, 6.4 at worst)")
+
+
+def slow_warning(lr: float, pace: float, steps: int, momentum: float = 0.0) -> str:
+    """The warning for a clear reading on a task whose training, at the pace its range test
+    learned, covers under :data:`SLOW` of the way from chance to a perfect validation
+    accuracy (:attr:`RangeTestResult.pace`): train the rates of :func:`rates_to_try` for the
+    full epochs and keep the best.
+
+    Why: such a training ends still learning, so its score keeps rising with the rate up to
+    close below where the loss blows up, above the test's reading, which places the rate
+    where the loss falls within the test's own steps. An ``nn.Transformer`` seq2seq (teacher
+    forcing, per-token accuracy, SGD, 200 steps, seeds 0-2: pace 0.10-0.13) lost 22.7,
+    9.2 and 25.7 points at the suggestion; trained 400 and 800 steps 13.4-14.4 and 7.6
+    (pace 0.2-0.5); with Adam (pace 0.28-0.36) 7.8, 5.7, 15.2. The best of the suggestion,
+    twice and four times it lost 0-7.8 (SGD) and 0-0.8 (Adam). The clear readings of both
+    finder-quality tables' tasks, which train to the end, pace 0.89-6: none warned.
+
+    Example:
+        >>> slow_warning(0.1, 0.12, 200).split(": ")[1]
+        'train 0.1, 0.2 and 0.4 for the full epochs and keep the best'
+    """
+    a, b, c = rates_to_try(lr, momentum)
+    return (f"a slow learner for its training ({steps} optimizer steps): train {a:.3g}, "
+            f"{b:.3g} and {c:.3g} for the full epochs and keep the best: at the pace the test's "
+            f"validation accuracy rose, the training covers about {pace:.2g} of the way from "
+            "chance to a perfect score, so it ends still learning and its best rate sits "
+            "above the test's reading, close below where the loss blows up (an nn.Transformer "
+            "seq2seq trained 200 steps: the suggestion lost 9-26 points, the best of these "
+            "three 0-8)")

@@ -120,7 +120,11 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     :data:`~lrlab.search._result.SHORT` steps, its warnings name the suggestion, twice and
     four times it to train for the full epochs (:func:`~lrlab.search._result.loss_warning`,
     :func:`~lrlab.search._result.short_warning`; a short training under heavy-ball momentum ``m``:
-    the suggestion times ``1 - m``, it and twice it, ``result.momentum``).
+    the suggestion times ``1 - m``, it and twice it, ``result.momentum``). With a validated
+    accuracy it keeps what a model that learned nothing scores (``result.chance``): a clear
+    reading on a training that, at the pace the test learned, ends far from done
+    (``result.pace`` under :data:`~lrlab.search._result.SLOW`) names the same rates
+    (:func:`~lrlab.search._result.slow_warning`).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -152,7 +156,20 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             "check_batch": (min(batch * accumulate, task.train_size or batch * accumulate)
                             if accumulate > 1 else batch_size)}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
-    return replace(result, monitor=monitor, training_steps=training, momentum=momentum)
+    chance = _chance(task, seed) if result.val_accuracy is not None else math.nan
+    return replace(result, monitor=monitor, training_steps=training, momentum=momentum,
+                   chance=chance)
+
+
+def _chance(task: Task, seed: int) -> float:
+    """The validation accuracy of a model that learned nothing: the untrained model's from
+    ``seed``, or always answering the majority class when that is higher
+    (:func:`~lrlab.search.chance_score`); ``nan`` when the task scores no accuracy."""
+    from lrlab.search._confidence import chance_score
+    from lrlab.train import untrained
+
+    scored = untrained(task, seed)
+    return chance_score("accuracy", scored.metrics.get("accuracy", math.nan), scored.labels)
 
 
 def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: bool,
