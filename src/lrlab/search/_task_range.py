@@ -166,9 +166,10 @@ def _chance(task: Task, seed: int) -> float:
     ``seed``, or always answering the majority class when that is higher
     (:func:`~lrlab.search.chance_score`); ``nan`` when the task scores no accuracy."""
     from lrlab.search._confidence import chance_score
-    from lrlab.train import untrained
+    from lrlab.train import resolve_task, untrained, validated
 
-    scored = untrained(task, seed)
+    config = validated(lrs=[1.0], epochs=1, seed=seed)
+    scored = untrained(resolve_task(task, config, config.members()), seed)  # as fit reads it
     return chance_score("accuracy", scored.metrics.get("accuracy", math.nan), scored.labels)
 
 
