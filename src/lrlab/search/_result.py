@@ -206,7 +206,8 @@ class RangeTestResult:
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
         reading that was unstable when trained, or raised because it catapulted
         (:attr:`steady`); and on a task ranked by its loss or trained for few steps, what
-        to train (:func:`loss_warning`, :func:`short_warning`)."""
+        to train (:func:`loss_warning`, :func:`short_warning`), and on a clear reading whose
+        training ends still learning at the test's pace (:func:`slow_warning`)."""
         out = []
         d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
         advice = self.advice
@@ -295,8 +296,9 @@ class RangeTestResult:
     @property
     def to_try(self) -> tuple[float, ...]:
         """The rates to train for the full epochs and compare, where the suggestion alone is
-        known to sit low (:attr:`warnings` says why): on a task ranked by its loss, or one
-        trained for fewer than :data:`SHORT` optimizer steps (:func:`rates_to_try`); empty
+        known to sit low (:attr:`warnings` says why): on a task ranked by its loss, one
+        trained for fewer than :data:`SHORT` optimizer steps, or a clear reading whose
+        training paces under :data:`SLOW` (:attr:`pace`; :func:`rates_to_try`); empty
         otherwise, and without a suggestion or a task (:func:`~lrlab.search.find_lr`).
 
         Example:
