@@ -78,7 +78,8 @@ RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_d
                "no descent to read": "dip_read_flat", "the loss rose above": "early_rise",
                "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
                "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
-               "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner"}
+               "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner",
+               "heavy-ball momentum": "heavy_ball"}
 
 
 def test_each_warning_of_a_range_test_names_its_kind() -> None:
@@ -112,6 +113,7 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     clear_one = results["clear"]
     results["loss"] = dataclasses.replace(clear_one, monitor="loss")
     results["steps"] = dataclasses.replace(clear_one, training_steps=30)
+    results["heavy"] = dataclasses.replace(clear_one, training_steps=300, momentum=0.9)
     rose = np.where(np.arange(100) % 5 == 0, np.linspace(0.25, 0.3, 100), np.nan)
     results["slow"] = dataclasses.replace(RangeTestResult.build(lrs, clear + noise,
                                                                 val_accuracy=rose),
@@ -130,5 +132,5 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     assert results["clear"].kinds == ()
     assert seen >= {"too_few_steps", "no_clear_descent", "early_rise", "shallow_descent",
                     "noisy_loss", "next_step", "ranked_by_loss", "short_training",
-                    "seeds_disagree", "slow_learner"}, seen
+                    "seeds_disagree", "slow_learner", "heavy_ball"}, seen
 

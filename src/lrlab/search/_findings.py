@@ -58,6 +58,7 @@ KINDS: dict[str, str] = {
     "unstable_reading": "a flat curve's reading unstable when trained: a lower rate taken",
     "ranked_by_loss": "a task ranked by its loss: three rates to train for the full epochs",
     "short_training": "a training of few steps: three rates to train for the full epochs",
+    "heavy_ball": "a training under heavy-ball momentum: the suggestion x (1 - m), it, twice it",
     "slow_learner": "a training that ends still learning at the test's pace: three rates to "
                     "train for the full epochs",
     "seeds_disagree": "the seeds' own suggestions span more than a decade",
