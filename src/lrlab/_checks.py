@@ -28,10 +28,10 @@ __all__ = ["is_number", "is_whole", "materialised", "number", "out_dir", "out_fi
            "run_dir_free", "whole"]
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
-#: ``stage``/``confirm`` folders and the reproductions' ``results.json``): a folder with one
-#: of them holds a run.
+#: ``stage``/``confirm`` folders, the reproductions' ``results.json`` and ``lrlab find``'s
+#: ``readings.json``): a folder with one of them holds a run.
 RUN_FILES = ("summary.json", "search.json", "results.json", "records.csv", "records.parquet",
-             "stage1", "confirm")
+             "readings.json", "stage1", "confirm")
 
 
 def is_whole(value: object) -> bool:

@@ -242,3 +242,23 @@ def test_find_clips_and_accumulates_as_asked_and_says_so(tmp_path, monkeypatch):
     assert seen and set(seen) == {(0.5, 2)}
     assert settings["clip_grad_norm"] == 0.5 and settings["accumulate"] == 2
 
+
+def test_find_refuses_a_folder_holding_a_run_unless_overwrite(tmp_path, capsys):
+    """A second ``find --out`` into the same folder would mix two tests' files (a 3-seed
+    test's band.csv beside a 1-seed test's curve): refused in one line, as every command's
+    --out is, until --overwrite, which leaves the new test's files alone."""
+    out = str(tmp_path / "f")
+    assert main(["find", "blobs", "--steps", "40", "--seeds", "0,1", "--out", out]) == 0
+    assert (tmp_path / "f" / "band.csv").is_file()
+    before = (tmp_path / "f" / "curve.csv").read_text()
+    capsys.readouterr()
+    assert main(["find", "blobs", "--steps", "40", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a run" in err[0] and "--overwrite" in err[0]
+    assert (tmp_path / "f" / "curve.csv").read_text() == before
+    assert main(["find", "blobs", "--steps", "40", "--out", out, "--overwrite"]) == 0
+    assert (tmp_path / "f" / "curve.csv").read_text() != before  # seed 0's own curve
+    assert not (tmp_path / "f" / "band.csv").exists()  # one seed: no band left behind
+    capsys.readouterr()
+    assert main(["sweep", "blobs", "--lrs", "0.1", "--epochs", "1", "-q", "--db",
+                 str(tmp_path / "s.db"), "--out", out]) == 2  # nor a sweep on top of it

@@ -638,3 +638,17 @@ def test_clip_grad_norm_reaches_every_member_and_its_fingerprint(blobs) -> None:
     del without["clip_grad_norm"]
     before = SimpleNamespace(model_dump=lambda: without)  # a config from before the field
     assert fingerprint(plain_config, members, **keys) == fingerprint(before, members, **keys)
+
+
+@pytest.mark.parametrize("count, said", [(0, "(this machine has no CUDA device)"),
+                                         (2, "(CUDA devices here: cuda:0 to cuda:1)")])
+def test_a_missing_cuda_device_says_what_the_machine_has(monkeypatch, count, said) -> None:
+    """``--device cuda:3``: one line naming what there is; on a machine without CUDA that is
+    no device at all (before: "CUDA devices: 0", which read as if cuda:0 were there)."""
+    from lrlab.train import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: count > 0)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    with pytest.raises(LrlabError) as err:
+        resolve_device("cuda:3")
+    one_line(err, "device 'cuda:3' is not available here " + said)

@@ -100,7 +100,7 @@ def train(**bundles) -> None:
 
 @app.command("tasks", hidden=True)
 def list_tasks() -> None:
-    """List the built-in tasks (as ``lrlab list tasks``)."""
+    """List the built-in tasks (as lrlab list tasks)."""
     print_listing("tasks")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import PATH, RULE_OPTIONS, with_options
+from lrlab.cli._options import OVERWRITE, PATH, RULE_OPTIONS, with_options
 from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
@@ -18,7 +18,8 @@ __all__ = ["find"]
 
 @click.command()
 @click.argument("task", required=False)
-@click.option("--task", "task_opt", help="a user task: package.module:function")
+@click.option("--task", "task_opt",
+              help="a user task: package.module:function returning lrlab.Task")
 @click.option("--start", type=float, default=1e-7, show_default=True, help="first rate")
 @click.option("--end", type=float, default=10.0, show_default=True, help="last rate")
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
@@ -33,15 +34,17 @@ __all__ = ["find"]
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="seed of the initial weights and the data order (and of --subset)")
 @click.option("--subset", help="run on a stratified subset: a count or a fraction")
-@click.option("--data-dir", type=PATH, help="dataset directory")
+@click.option("--data-dir", type=PATH,
+              help="directory of the dataset's files (else $LRLAB_DATA, else a cache)")
 @click.option("--out", type=PATH,
               help="write the curve (curve.csv) and the readings (readings.json) here")
+@OVERWRITE
 @with_options("report", "tensorboard")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
          mode: str, optimizer: str | None, hp: tuple[str, ...], device: str | None,
          clip_grad_norm: float | None, batch_size: int | None, accumulate: int,
          seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
-         out: Path | None, report: Path | None, tensorboard: Path | None,
+         out: Path | None, overwrite: bool, report: Path | None, tensorboard: Path | None,
          **rule: float | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks.
 
@@ -59,7 +62,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     from lrlab.search import range_test
     from lrlab.train import resolve_device
 
-    check_out(out)
+    check_out(out, overwrite=overwrite)
     resolve_device(device)  # a device this machine lacks: one line, before the data loads
     check_report(report)
     check_tensorboard(tensorboard)
@@ -189,6 +192,8 @@ def _save(result, out: Path, settings: dict) -> None:
                  lambda p: p.write_text(json.dumps(settings, indent=2) + "\n"))
     if len(result.runs) > 1:
         atomic_write(out / "band.csv", lambda p: result.band().to_csv(p))
+    else:  # --overwrite: an earlier test's band would read as this one's
+        (out / "band.csv").unlink(missing_ok=True)
     readings = {name: {"lr": None if math.isnan(r.lr) else r.lr, "why": r.why}
                 for name, r in result.suggestions().items()}
     atomic_write(out / "readings.json",

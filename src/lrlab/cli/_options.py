@@ -158,7 +158,8 @@ _OPTIONS: dict[str, Callable] = {
     "lr": click.option("--lr", type=float, default=0.01, show_default=True,
                        help="the learning rate"),
     "lrs": click.option("--lrs", default="1,0.1,0.01,0.001", show_default=True,
-                        help="rates: a comma list (1,0.1,0.01) or logspace:LO:HI:N"),
+                        help="rates: a comma list (1,0.1,0.01), logspace:LO:HI:N or "
+                             "linspace:LO:HI:N"),
     "task_opt": click.option("--task", "task_opt", help="a user task: package.module:function "
                                                         "returning lrlab.Task"),
     "epochs": click.option("--epochs", type=int, help="epochs (default: the task's)"),
@@ -342,7 +343,9 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
     """The task named by the TASK argument or ``--task`` (exactly one of them)."""
     from lrlab.tasks import get_task
 
-    if (name is None) == (task_opt is None):
+    if name is not None and task_opt is not None:
+        raise LrlabError(f"give the task once: {name!r} or --task {task_opt}, not both")
+    if name is None and task_opt is None:
         raise LrlabError("give a task: a built-in name (lrlab list tasks) or "
                          "--task package.module:function")
     if data_dir is not None and not data_dir.is_dir():

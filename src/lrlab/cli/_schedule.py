@@ -90,5 +90,5 @@ def show(specs: tuple[str, ...]) -> None:
 
 @schedule.command("list", hidden=True)
 def list_schedules() -> None:
-    """List the schedule names and their keys (as ``lrlab list schedules``)."""
+    """List the schedule names and their keys (as lrlab list schedules)."""
     print_listing("schedules")

@@ -136,6 +136,19 @@ class _Own(LibraryDefault):
     """One of a procedure's own options (the command receives the given ones as ``own``)."""
 
 
+class _Count(click.ParamType):
+    """``auto --seeds N``: a number of range tests, where ``find`` and ``sweep`` take a list."""
+
+    name = "count"
+
+    def convert(self, value, param, ctx):
+        try:
+            return value if isinstance(value, int) else int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a count: auto runs N range tests from --seed on "
+                      "(--seeds 3), where find and sweep take a list (0,1,2)", param, ctx)
+
+
 def _option(*names: str, **kwargs: Any):
     """One of a procedure's own options, its default the procedure's."""
     return click.option(*names, cls=_Own, **kwargs)
@@ -143,7 +156,7 @@ def _option(*names: str, **kwargs: Any):
 
 @_search_command("grid")
 @click.option("--lrs", default="1,0.1,0.01,0.001", show_default=True,
-              help="rates: a comma list (1,0.1,0.01) or logspace:LO:HI:N")
+              help="rates: a comma list (1,0.1,0.01), logspace:LO:HI:N or linspace:LO:HI:N")
 @click.option("--coarse-to-fine", "coarse", is_flag=True, hidden=True,
               help="deprecated: lrlab coarse-to-fine")
 @_option("--lo", type=float, hidden=True, library="lrlab.search:coarse_to_fine")
@@ -212,9 +225,9 @@ def halving(own: dict[str, Any], **kw: Any) -> None:
 @_search_command("auto")
 @_option("--budget", type=float, help="each candidate's training as a share of a full training")
 @_option("--candidates", type=int, help="rates raced, half a decade apart")
-@_option("--seeds", "range_seeds", type=int, param="seeds",
-         help="range tests that place the candidates, read on their median "
-              "[default: up to 3, at most a quarter of the race's cost]")
+@_option("--seeds", "range_seeds", type=_Count(), param="seeds", metavar="N",
+         help="how many range tests (from --seed on) place the candidates, read on their "
+              "median [default: up to 3, at most a quarter of the race's cost]")
 @_option("--refine/--no-refine", default=None,
          help="race two more rates a quarter decade either side of the pick")
 @_option("--check/--no-check", default=None,

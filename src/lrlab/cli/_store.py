@@ -190,7 +190,7 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
            out: Path | None, overwrite: bool, fmt: str, executor: str, address: str | None,
            tensorboard: Path | None, force: bool, task_opt: str | None) -> None:
     """Continue an interrupted study from its last checkpoint (a study trained in chunks:
-    each chunk from its own, with the same chunks); ``--tensorboard`` writes the whole
+    each chunk from its own, with the same chunks); --tensorboard writes the whole
     study's runs once it ends."""
     from lrlab.cli._display import print_result, progress_bar
     from lrlab.executors import get_executor

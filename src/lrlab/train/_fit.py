@@ -135,8 +135,10 @@ def resolve_device(name: str | None) -> torch.device:
         raise LrlabError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
     if device.type == "cuda" and (not torch.cuda.is_available()
                                   or (device.index or 0) >= torch.cuda.device_count()):
-        raise LrlabError(f"device {name!r} is not available here (CUDA devices: "
-                         f"{torch.cuda.device_count()}); use --device cpu")
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        have = (f"CUDA devices here: cuda:0 to cuda:{count - 1}" if count > 1 else
+                "CUDA devices here: cuda:0" if count else "this machine has no CUDA device")
+        raise LrlabError(f"device {name!r} is not available here ({have}); use --device cpu")
     return device
 
 
