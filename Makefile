@@ -34,7 +34,6 @@ test: $(STAMP) browser
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/sweep_throughput.py
-	$(BIN)/python benchmarks/finder_quality.py --size mnist-cnn=10000 --write docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

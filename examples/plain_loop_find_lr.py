@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 import torch
 from sklearn.datasets import load_digits
@@ -30,7 +31,11 @@ def main(tiny: bool = False) -> float:
     result = lrlab.find_lr(model, loss_fn, loader, optimizer=optimizer, start=1e-5, end=10.0,
                            steps=30 if tiny else 100)
     rate = result.suggestion.lr
+    if math.isnan(rate):  # no rate: the reason says what to try instead
+        raise SystemExit(f"no rate: {result.suggestion.why}")
     print(f"suggested rate {rate:.3g}: {result.suggestion.why}")
+    for line in result.warnings:  # weak evidence, and what to do about it
+        print(f"warning: {line}")
     for group in optimizer.param_groups:
         group["lr"] = rate
 
