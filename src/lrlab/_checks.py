@@ -28,10 +28,11 @@ __all__ = ["is_number", "is_whole", "materialised", "number", "out_dir", "out_fi
            "run_dir_free", "whole"]
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
-#: ``stage``/``confirm`` folders, the reproductions' ``results.json`` and ``lrlab find``'s
-#: ``readings.json``): a folder with one of them holds a run.
-RUN_FILES = ("summary.json", "search.json", "results.json", "records.csv", "records.parquet",
-             "readings.json", "stage1", "confirm")
+#: ``stage``/``confirm`` folders, ``lrlab find``'s ``readings.json``, a learning curve's
+#: ``learning_curve.json``, a reproduction's ``evidence.json`` and the ``claims.csv`` of
+#: every reproduction and study): a folder with one of them holds a run.
+RUN_FILES = ("summary.json", "search.json", "records.csv", "records.parquet", "readings.json",
+             "learning_curve.json", "evidence.json", "claims.csv", "stage1", "confirm")
 
 
 def is_whole(value: object) -> bool:

@@ -180,6 +180,15 @@ def _edit_run(run: Path, change) -> None:
     change(records).to_csv(run / "records.csv", index=False)
 
 
+def _other_run(name: str):
+    """An edit making ``{w}/other``, a folder that another command's --out wrote: its
+    marker file ``name`` (a learning curve's, a reproduction's, a study's claims)."""
+    def edit(w: Path) -> None:
+        (w / "other").mkdir()
+        (w / "other" / name).write_text("{}\n")
+    return edit
+
+
 def _text_value(r: pd.DataFrame) -> pd.DataFrame:
     r = r.astype({"value": object})
     r.loc[0, "value"] = "oops"
@@ -258,6 +267,12 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     # -- where things are written --
     "out empty": ([*SWEEP, "--out", ""], "is empty", None),
     "out holding a run": ([*SWEEP, "--out", "{w}/run"], "already holds a run", None),
+    "out holding a learning curve": ([*SWEEP, "--out", "{w}/other"], "already holds a run",
+                                     _other_run("learning_curve.json")),
+    "out holding a reproduction": ([*SWEEP, "--out", "{w}/other"], "already holds a run",
+                                   _other_run("evidence.json")),
+    "out holding a study's claims": ([*SWEEP, "--out", "{w}/other"], "already holds a run",
+                                     _other_run("claims.csv")),
     "out a file": ([*SWEEP, "--out", "{w}/file.txt"], "is a file", None),
     "report a folder": ([*SWEEP, "--report", "{w}/empty/"], "is a directory", None),
     "report in a missing folder": ([*SWEEP, "--report", "{w}/nowhere/r.html"],
