@@ -49,6 +49,8 @@ def test_coarse_to_fine_writes_each_stage(capsys, tmp_path: Path) -> None:
                          "--out", out_dir)
     assert code == 0, err
     assert "coarse_to_fine: lr=" in out
+    # each population's table says which it is, as --out's folders and the studies do
+    assert "(stage 1 of 2)" in out and "(stage 2 of 2)" in out
     for stage in ("stage1", "stage2"):
         assert (out_dir / stage / "records.csv").is_file()
         assert (out_dir / stage / "summary.json").is_file()

@@ -103,9 +103,10 @@ def _epochs(result: SweepResult) -> str:
     return f"{ran} epoch{'' if ran == 1 else 's'}"
 
 
-def print_result(result: SweepResult) -> None:
-    """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), then
-    the one-line verdict."""
+def print_result(result: SweepResult, which: str = "") -> None:
+    """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), titled
+    with ``which`` population it is when given (a search's ``stage 2 of 3``), then the
+    one-line verdict."""
     from lrlab.cli._tables import print_frame
 
     m = result.monitor
@@ -116,7 +117,7 @@ def print_result(result: SweepResult) -> None:
     frame = result.summary()[list(columns)]
     frame["diverged_epoch"] = ["no" if pd.isna(e) else f"epoch {int(e)}"
                                for e in frame["diverged_epoch"]]
-    print_frame(stdout, frame, f"{result.task}: {result.config['optimizer']}, {_epochs(result)}",
-                headers=columns)
+    title = f"{result.task}: {result.config['optimizer']}, {_epochs(result)}"
+    print_frame(stdout, frame, f"{title} ({which})" if which else title, headers=columns)
     stdout.print(result.verdict(), soft_wrap=True)
 

@@ -103,10 +103,10 @@ def _show(result: Any) -> None:
         _table(f"halvings: {result.steps} steps on {result.examples} examples", result.rates,
                ["lr", "start_loss", "end_loss", "frozen", "diverged"])
     else:
-        for population in result.evidence:
-            print_result(population)
+        for i, population in enumerate(result.evidence, 1):
+            print_result(population, f"stage {i} of {len(result.evidence)}")
     if result.confirmation is not None:
-        print_result(result.confirmation)
+        print_result(result.confirmation, "confirm: all the data, the full epochs")
     stdout.print(result.verdict(), soft_wrap=True)
     for line in result.warnings:
         stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
