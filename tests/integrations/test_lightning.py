@@ -150,6 +150,23 @@ def test_each_step_of_the_test_accumulates_as_the_trainer_does() -> None:
     assert seen.calls == 20  # 10 steps of 2 batches
 
 
+def test_the_test_clips_gradients_as_the_trainer_does(monkeypatch) -> None:
+    """Trainer(gradient_clip_val=C) clips each step's gradient to norm C (by default): the
+    range test does too; clipping by value, which the test cannot do, or none: no clip."""
+    import lrlab.integrations.lightning as module
+
+    seen, real = [], module.find_lr
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["clip_grad_norm"])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, "find_lr", spy)
+    for options in ({"gradient_clip_val": 0.5}, {}, {"gradient_clip_val": 0.5,
+                                                    "gradient_clip_algorithm": "value"}):
+        _fit(_Counted(), FindLR(start=1e-4, end=1e-2, steps=10), **options)
+    assert seen == [0.5, None, None]
+
+
 def test_again_at_a_given_epoch() -> None:
     finder = FindLR(start=1e-4, end=10.0, steps=20, epochs=[1], reading="min_div10")
     _fit(Net(), finder)

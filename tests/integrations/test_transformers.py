@@ -97,6 +97,32 @@ def test_the_callback_accumulates_as_the_trainer_does(tmp_path) -> None:
     assert len(finder.result.lrs) == 10 and seen.calls == 20
 
 
+@pytest.mark.filterwarnings("ignore:lrlab. the range test gave no suggestion")
+def test_the_test_clips_gradients_as_the_trainer_does(tmp_path, monkeypatch) -> None:
+    """The Trainer clips every step's gradient to args.max_grad_norm (1.0 by default): the
+    range test, from find_trainer_lr or the callback, clips to the same norm, and not at
+    all at 0; a clip_grad_norm given to the finder wins."""
+    import lrlab.integrations.transformers as module
+
+    seen, real = [], module.find_lr
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["clip_grad_norm"])
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, "find_lr", spy)
+    trainer = _trainer(tmp_path)
+    assert trainer.args.max_grad_norm == 1.0
+    find_trainer_lr(trainer, start=1e-6, end=1e-3, steps=10)
+    trainer.args.max_grad_norm = 0.0
+    find_trainer_lr(trainer, start=1e-6, end=1e-3, steps=10)
+    find_trainer_lr(trainer, start=1e-6, end=1e-3, steps=10, clip_grad_norm=0.3)
+    finder = FindLRCallback(start=1e-6, end=1e-3, steps=10)
+    trainer = _trainer(tmp_path, callbacks=[finder])
+    trainer.args.max_grad_norm = 0.5
+    trainer.train()
+    assert seen == [1.0, None, 0.3, 0.5]
+
+
 def test_bad_input_is_one_line(tmp_path) -> None:
     with pytest.raises(LrlabError, match="needs a transformers.Trainer, got Module"):
         find_trainer_lr(torch.nn.Module())

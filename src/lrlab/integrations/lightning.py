@@ -4,7 +4,9 @@
 optimizers, schedulers and the train dataloader exist, before the first batch) it runs
 :func:`lrlab.find_lr` on the module's own ``training_step`` loss over the trainer's train
 dataloader, with the module's own optimizer, each step over the trainer's
-``accumulate_grad_batches`` batches as its training steps are, then:
+``accumulate_grad_batches`` batches as its training steps are, its gradient clipped to the
+trainer's ``gradient_clip_val`` when it clips by norm (``gradient_clip_algorithm="norm"``,
+the default), then:
 
 * applies the chosen reading to every optimizer: with ``c = rate / peak_0`` (``peak_0``
   the first group's highest rate: a ``OneCycleLR``'s ``max_lr`` or a ``CyclicLR``'s
@@ -170,7 +172,8 @@ class FindLR(_pl.Callback):
         with at_base_rates(optimizer), _quiet_logging(pl_module), _loader_generators(loader):
             result = find_lr(pl_module, model_loss(loss), loader, optimizer=optimizer,
                              device=pl_module.device,
-                             accumulate=trainer.accumulate_grad_batches, **self.settings)
+                             **{"accumulate": trainer.accumulate_grad_batches,
+                                "clip_grad_norm": _clip(trainer), **self.settings})
         self.results.append((trainer.current_epoch, result))
         readings = result.suggestions()
         if self.reading not in readings:
@@ -220,3 +223,13 @@ class FindLR(_pl.Callback):
                 fig.canvas.draw()
                 writer.add_image("lrlab/range_test", np.asarray(fig.canvas.buffer_rgba())[..., :3],
                                  trainer.global_step, dataformats="HWC")
+
+
+def _clip(trainer) -> float | None:
+    """The global norm the trainer clips gradients to (``gradient_clip_val`` under
+    ``gradient_clip_algorithm="norm"``), or None (no clipping, or clipping by value, which
+    the range test does not do)."""
+    value = getattr(trainer, "gradient_clip_val", None)
+    how = str(getattr(trainer, "gradient_clip_algorithm", None) or "norm").lower()
+    return float(value) if value and float(value) > 0 and how.endswith("norm") else None
+

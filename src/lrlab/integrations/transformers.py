@@ -4,7 +4,8 @@
 (which computes its own loss from the dict batches: ``model(**batch).loss``, through
 ``trainer.compute_loss``), over ``trainer.get_train_dataloader()``, with the optimizer the
 trainer would build (``trainer.create_optimizer()``: its type and weight-decay groups), each
-step over ``args.gradient_accumulation_steps`` batches as the trainer's steps are. The
+step over ``args.gradient_accumulation_steps`` batches as the trainer's steps are, its
+gradient clipped to ``args.max_grad_norm`` as the trainer clips it (1.0 by default). The
 optimizer is then dropped again, ``trainer.args.learning_rate`` is set to the chosen
 reading, and ``trainer.train()`` builds its optimizer and schedule from that rate. The model,
 the random states and everything the trainer had are as before; the rate is logged through
@@ -65,14 +66,17 @@ def _to(batch: Any, device: torch.device) -> Any:
 
 
 def _range_test(trainer, model, optimizer, loader, options: dict,
-                accumulate: int) -> RangeTestResult:
+                args) -> RangeTestResult:
     device = next(p.device for p in model.parameters())
 
     def loss(module, batch):
         return trainer.compute_loss(module, _to(batch, device))
 
-    # each step over the batches of one of the trainer's optimizer steps
-    settings = {**DEFAULTS, "accumulate": accumulate, **options}
+    # each step over the batches of one of the trainer's optimizer steps, its gradient
+    # clipped as the trainer clips it (max_grad_norm, 1.0 by default; 0 or None: off)
+    clip = args.max_grad_norm if args.max_grad_norm and args.max_grad_norm > 0 else None
+    settings = {**DEFAULTS, "accumulate": args.gradient_accumulation_steps,
+                "clip_grad_norm": clip, **options}
     with at_base_rates(optimizer):
         return find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
                        **settings)
@@ -107,8 +111,9 @@ def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> 
         reading: the reading to train at: ``"suggestion"`` (default) or another name of
             :meth:`RangeTestResult.suggestions`.
         **options: :func:`lrlab.find_lr`'s settings (``start``, ``end``, ``steps``, ``mode``,
-            ``smooth``, ``diverge``, ``seeds``, ``accumulate``); default span ``1e-7 .. 1``,
-            100 steps, ``accumulate`` the trainer's ``gradient_accumulation_steps``.
+            ``smooth``, ``diverge``, ``seeds``, ``accumulate``, ``clip_grad_norm``); default
+            span ``1e-7 .. 1``, 100 steps, ``accumulate`` the trainer's
+            ``gradient_accumulation_steps``, ``clip_grad_norm`` its ``max_grad_norm``.
 
     Returns:
         the :class:`~lrlab.search.RangeTestResult`; ``trainer.args.learning_rate`` is its
@@ -122,8 +127,7 @@ def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> 
     optimizer = trainer.create_optimizer()  # the one train() would build, dropped after
     try:
         result = _range_test(trainer, trainer.model, optimizer,
-                             trainer.get_train_dataloader(), options,
-                             trainer.args.gradient_accumulation_steps)
+                             trainer.get_train_dataloader(), options, trainer.args)
     finally:
         trainer.optimizer = had
     rate = _chosen(result, reading)
@@ -159,7 +163,7 @@ class FindLRCallback(_hf.TrainerCallback):
                              "on_train_begin; call find_trainer_lr(trainer) before train()")
         trainer = _TrainerLoss(model)
         self.result = _range_test(trainer, model, optimizer, train_dataloader, self.options,
-                                  args.gradient_accumulation_steps)
+                                  args)
         self.rate = _chosen(self.result, self.reading)
         if self.rate is not None:
             scale_rates(optimizer, [] if lr_scheduler is None else [lr_scheduler], self.rate)
