@@ -103,3 +103,15 @@ def test_the_verdict_of_a_rate_without_a_mean_names_its_seed() -> None:
     verdict = run.verdict()
     assert verdict.startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
     assert "nan" not in verdict
+
+
+def test_a_run_prints_as_one_line_naming_the_rate_the_verdict_names() -> None:
+    """A bare result in a REPL: the rate best by its mean over seeds (0.1 at 0.90, not the
+    lucky seed of 1.0 at 0.95), the members that diverged, no tables."""
+    assert repr(made_run(FINALS, diverged=(0,))) == (
+        "SweepResult(task='made', optimizer='sgd', members=6, epochs=1, diverged=1, "
+        "best_lr=0.1, auc=0.9)")
+    assert repr(made_run([(1.0, 0, "c", 0.6)], diverged=(0,))) == (
+        "SweepResult(task='made', optimizer='sgd', members=1, epochs=1, diverged=1)")
+    no_mean = made_run([(1.0, 0, "c", math.nan), (1.0, 1, "c", 0.6)])
+    assert repr(no_mean).endswith("best_lr=1, auc=0.6)")

@@ -106,6 +106,21 @@ class SweepResult:
                    epochs=epochs, steps_per_epoch=steps_per_epoch, optimizer=config.optimizer,
                    chance=chance, val_examples=val_examples, noise_examples=noise_examples)
 
+    def __repr__(self) -> str:
+        """One line, as the searches' results print in a REPL: the best rate by the mean over
+        its seeds, as :meth:`verdict` ranks (the tables stay in :meth:`summary`)."""
+        diverged = int(self.members["diverged"].sum()) if len(self.members) else 0
+        b = None if self.records.empty or diverged == len(self.members) else self.best()
+        best = ""
+        if b is not None:
+            m = self.monitor
+            score = b.get(f"mean_best_val_{m}", math.nan)
+            score = b[f"best_val_{m}"] if pd.isna(score) else score  # no mean: its best seed
+            best = f", best_lr={b['lr']:.4g}, {m}={score:.4g}"
+        return (f"{type(self).__name__}(task={self.task!r}, optimizer={self.optimizer!r}, "
+                f"members={len(self.members)}, epochs={self.epochs}"
+                f"{f', diverged={diverged}' if diverged else ''}{best})")
+
     # -- reading -------------------------------------------------------------------------
 
     def curve(self, metric: str, split: str = "val") -> pd.DataFrame:
