@@ -398,6 +398,34 @@ def test_rules_follow_the_update_rule():
     assert rules_for("adam") is ADAPTIVE_RULES and rules_for("momentum") is DEFAULT_RULES
     assert rules_for(torch.optim.AdamW(params)) is ADAPTIVE_RULES
     assert rules_for(torch.optim.SGD(params, lr=0.1)) is DEFAULT_RULES
+    assert rules_for(torch.optim.ASGD(params, lr=0.1)) is DEFAULT_RULES
+
+
+def test_another_packages_adaptive_optimizer_gets_the_adaptive_rules():
+    """By class name (bitsandbytes' AdamW8bit) or by the hyperparameters only such rules
+    take (Hugging Face's Adafactor: beta1, decay_rate); a plain SGD-like class keeps SGD's."""
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+
+    class AdamW8bit(torch.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 1e-3})
+
+    class Renamed(torch.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8})
+
+    class HeavyBall(torch.optim.Optimizer):
+        def __init__(self, params):
+            super().__init__(params, {"lr": 0.1, "momentum": 0.9})
+
+    assert rules_for(AdamW8bit(params)) is ADAPTIVE_RULES
+    assert rules_for(Renamed(params)) is ADAPTIVE_RULES
+    assert rules_for(HeavyBall(params)) is DEFAULT_RULES
+    transformers = pytest.importorskip("transformers.optimization")
+    adafactor = transformers.Adafactor(params, lr=1e-3, relative_step=False, scale_parameter=False)
+    assert rules_for(adafactor) is ADAPTIVE_RULES
 
 
 def test_divergence_rule_reduces_to_x_times_best_for_positive_losses():

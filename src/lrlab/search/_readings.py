@@ -148,18 +148,34 @@ ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
             "radam", "lion")
 
+#: Parts of other packages' optimizer class names that mark a per-parameter scaled step
+#: (bitsandbytes' AdamW8bit and PagedAdamW, apex's FusedAdam, Hugging Face's Adafactor, ...).
+ADAPTIVE_NAMES = ("adam", "adafactor", "lion", "rmsprop", "adagrad", "adadelta")
+
+#: Hyperparameters only such rules take (Adam's ``betas``; Adafactor's ``beta1`` and
+#: ``decay_rate``), read from a torch optimizer's ``defaults`` whatever its class is named.
+ADAPTIVE_KEYS = ("betas", "beta1", "beta2", "decay_rate")
+
 
 def rules_for(optimizer: object) -> Rules:
     """The readings' rules for an update rule: :data:`ADAPTIVE_RULES` for Adam and its kin
-    (a name, a torch optimizer or an lrlab one), else :data:`DEFAULT_RULES`.
+    (a name, a torch optimizer or an lrlab one; another package's optimizer by its class
+    name, :data:`ADAPTIVE_NAMES`, or its hyperparameters, :data:`ADAPTIVE_KEYS`), else
+    :data:`DEFAULT_RULES`.
 
     Example:
         >>> rules_for("adam").depth, rules_for("sgd").depth
         (0.5, 0.99)
     """
     name = optimizer if isinstance(optimizer, str) else getattr(
-        getattr(optimizer, "rule", None), "name", None) or type(optimizer).__name__
-    return ADAPTIVE_RULES if str(name).lower() in ADAPTIVE else DEFAULT_RULES
+        getattr(optimizer, "rule", None), "name", None)
+    if name is not None:
+        return ADAPTIVE_RULES if str(name).lower() in ADAPTIVE else DEFAULT_RULES
+    named = type(optimizer).__name__.lower()
+    defaults = getattr(optimizer, "defaults", None)
+    adaptive = (named in ADAPTIVE or any(part in named for part in ADAPTIVE_NAMES)
+                or (isinstance(defaults, dict) and any(k in defaults for k in ADAPTIVE_KEYS)))
+    return ADAPTIVE_RULES if adaptive else DEFAULT_RULES
 
 
 def check_curve(lrs: ArrayLike, values: ArrayLike, what: str = "losses") -> tuple[Array, Array]:
