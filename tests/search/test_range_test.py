@@ -737,6 +737,45 @@ def test_a_validated_range_test_keeps_the_accuracy_of_a_model_that_learned_nothi
     assert math.isnan(range_test(blobs, steps=30, validate=False).chance)
 
 
+def test_only_a_clear_descents_own_reading_is_called_a_slow_learner():
+    """The slow-learner line reads a clear descent's own reading: a flat curve whose
+    suggestion came from elsewhere (its stability check), or a zoom's dip read from where
+    the loss broke (``broke``), has a rate but no pace to trust, so neither names the rates
+    at a slow pace."""
+    import dataclasses
+
+    from lrlab.search._readings import Reading
+
+    lrs = np.geomspace(1e-5, 10.0, 100)
+    acc = np.full(100, np.nan)
+    acc[::4] = np.linspace(0.10, 0.16, 25)
+    clear = RangeTestResult.build(lrs, np.abs(np.log10(lrs)), val_accuracy=acc)
+    slow = dataclasses.replace(clear, chance=0.1, training_steps=300)
+    assert slow.kinds == ("slow_learner",)  # the line the two below must not get
+    checked = Reading(1e-2, "the flat curve's reading, stable when trained")
+    flat = dataclasses.replace(RangeTestResult.build(lrs, np.ones(100), val_accuracy=acc),
+                               chance=0.1, training_steps=300, suggestion=checked)
+    broke = dataclasses.replace(slow, broke=Reading(0.5, "where the loss broke"))
+    for r in (flat, broke):
+        assert r.pace < 0.5 and "slow_learner" not in r.kinds and r.to_try == ()
+
+
+def test_the_chance_a_range_test_keeps_is_the_majority_share_when_higher():
+    """On 9-to-1 labels a linear model that learned nothing scores about half right, while
+    always answering the majority class scores 0.9: ``chance`` is the higher, the share."""
+    from lrlab.search import range_test
+    from lrlab.tasks import Split, Task
+    from lrlab.train import untrained
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(400, 4, generator=g), (torch.rand(400, generator=g) < 0.1).long()
+    task = Task("skewed", Split(x[:200], y[:200]), Split(x[200:], y[200:]),
+                lambda: nn.Linear(4, 2), num_classes=2, batch_size=20)
+    share = float((y[200:] == 0).double().mean())
+    assert untrained(task, 0).metrics["accuracy"] < share
+    assert range_test(task, steps=20).chance == pytest.approx(share, rel=1e-12)
+
+
 def test_a_test_without_a_rate_names_none_to_train():
     """No suggestion (a curve that never fell) on a task ranked by its loss or trained
     briefly: no rates to train, not 'train nan, nan and nan'; the reason and next step say
