@@ -403,18 +403,33 @@ def test_the_range_test_refuses_bad_input_as_a_sweep_does(case: str) -> None:
     one_line(err, words)
 
 
-def test_a_validation_set_that_cannot_load_is_refused_before_training() -> None:
-    """Its loader's error is one line naming the validation data, before any epoch trains
-    (before: torch's error after the first training epoch, as "a bug in lrlab")."""
+class _Counted(TensorDataset):
+    """A TensorDataset that counts the examples it gave."""
+
+    given = 0
+
+    def __getitem__(self, i: int):
+        type(self).given += 1
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_validation_set_that_cannot_load_is_refused_before_training(workers) -> None:
+    """Its loader's error is one line naming the validation data, before any epoch trains:
+    the training data gave the probe's first batch, not an epoch (before: torch's error
+    after the first training epoch, as "a bug in lrlab"). In a worker, the worker's own
+    error, named once (not torch's 'Caught ... in DataLoader worker process 0')."""
     x = torch.randn(16, 4, generator=torch.Generator().manual_seed(0))
-    train = DataLoader(TensorDataset(x, torch.arange(16) % 3), batch_size=4)
-    task = Task.from_loaders(lambda: nn.Linear(4, 3), train, DataLoader(_Unpadded(), 4),
+    _Counted.given = 0
+    train = DataLoader(_Counted(x, torch.arange(16) % 3), batch_size=4)
+    task = Task.from_loaders(lambda: nn.Linear(4, 3), train,
+                             DataLoader(_Unpadded(), 4, num_workers=workers),
                              loss=nn.CrossEntropyLoss())
-    epochs = []
     with pytest.raises(LrlabError) as err:
-        lrlab.sweep(task, lrs=[0.1], epochs=1, callbacks=[epochs.append])
-    one_line(err, "the validation data failed to load a batch", "collate_fn that pads")
-    assert epochs == []
+        lrlab.sweep(task, lrs=[0.1], epochs=1)
+    said = one_line(err, "the validation data failed to load a batch (RuntimeError: stack "
+                    "expects each tensor to be equal size", "collate_fn that pads")
+    assert "Caught" not in said and _Counted.given < len(x)
 
 
 def test_a_split_task_still_takes_tensors_only_as_splits() -> None:

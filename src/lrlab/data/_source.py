@@ -256,11 +256,11 @@ def loading_failed(what: str, err: Exception) -> str:
     """
     lines = [line.strip() for line in str(err).splitlines() if line.strip()]
     # a worker's error is "Caught E in DataLoader worker process 0." + its traceback, whose
-    # last line is the original error
-    text = (lines[-1] if len(lines) > 1 and lines[0].startswith("Caught ") else
-            lines[0] if lines else type(err).__name__)
-    said = (f"{what} failed to load a batch ({type(err).__name__}: {text}); the error is in "
-            "its Dataset, collate function or workers")
+    # last line is the original error, already "E: text"
+    error = (lines[-1] if len(lines) > 1 and lines[0].startswith("Caught ") else
+             f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__)
+    said = (f"{what} failed to load a batch ({error}); the error is in its Dataset, collate "
+            "function or workers")
     if "stack expects each tensor to be equal size" in str(err):
         return (f"{said}: its examples differ in size (variable-length sequences), which the "
                 "default collate function cannot stack: give the DataLoader a collate_fn that "
