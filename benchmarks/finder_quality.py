@@ -162,8 +162,8 @@ def auto_picks(task: Task, rule: str, seed: int) -> list[Pick]:
 def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
     """The range test as ``lrlab find`` runs it (:func:`lrlab.search.range_test`: the task's
     model and loss, 1e-7..10, 100 steps, run again 1000x further when flat, or zoomed below
-    where a flat curve broke, that zoom's reading checked by training; every member-epoch
-    of it counted)."""
+    where a flat curve broke, that zoom's reading checked by training, an adaptive rule's
+    reading trained against lower rates; every member-epoch of it counted)."""
     picks = []
     rules = [rule] + (["adam"] if rule != "adam" else [])
     for opt in rules:
@@ -179,6 +179,8 @@ def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
             cost += RANGE_STEPS * task.batch_size / len(task.train)
         if result.steady is not None:  # a flat curve's reading checked by training
             cost += result.steady.cost
+        if result.below is not None:  # an adaptive rule's reading against lower rates
+            cost += result.below.cost
         name = FIND if opt == rule else f"{FIND} (adam)"
         note = " / ".join(result.warnings)
         if math.isnan(result.suggestion.lr):

@@ -108,14 +108,18 @@ def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc
                        {"optimizer": "sgd"}, records, members)
 
 
-def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: False):
+def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: False,
+                     end=lambda lr: 1.0):
     """Replace the task's range test (``range_test``, ``lrlab find``) by constructed curves,
     one per call: each maps the planned rates to ``(losses, stopped)``. Returns blobs (the
     task the calls are given) and the list of ``(start, end, steps)`` the calls asked for.
     A flat curve's stability check trains nothing either: ``rise(lr)`` is how far each rate's
     loss rose (default 0: every rate stable, the curve's reading stands), ``jump(lr)`` whether
-    it catapulted (default: none did)."""
-    from lrlab.search import _task_range, range_rates
+    it catapulted (default: none did); nor does an adaptive rule's check against lower rates: every rate
+    starts at 2 and ends at ``end(lr)`` (default 1: no lower rate ends lower, the reading
+    stands)."""
+    from lrlab.search import _task_range, range_rates, rules_for
+    from lrlab.search._below import Below
     from lrlab.search._result import RangeTestResult
     from lrlab.search._steady import Steady
     from lrlab.tasks import get_task
@@ -127,12 +131,18 @@ def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: F
                       tuple(jump(lr) for lr in lrs))
     monkeypatch.setattr(_task_range, "steady", steady)
 
-    def once(task, *, end, steps, start, **_):
+    def below(task, lrs, **_):
+        return Below(tuple(lrs), (2.0,) * len(lrs), tuple(end(lr) for lr in lrs), 200,
+                    float(len(lrs)))
+    monkeypatch.setattr(_task_range, "below", below)
+
+    def once(task, *, end, steps, start, optimizer="sgd", **_):
         calls.append((start, end, steps))
         lrs = range_rates(start, end, steps)
         loss, stopped = curves[len(calls) - 1](lrs)
         return RangeTestResult.build(lrs[: len(loss)], loss, stopped_early=stopped,
-                                     reason="the loss diverged" if stopped else "reached end")
+                                     reason="the loss diverged" if stopped else "reached end",
+                                     rules=rules_for(optimizer))
     monkeypatch.setattr(_task_range, "_once", once)
     return get_task("blobs"), calls
 

@@ -157,6 +157,30 @@ def test_find_says_it_checked_a_flat_reading_by_training(monkeypatch, capsys, tm
     assert "never rose, catapulted (stable)" in err and "catapulted when trained" in out
 
 
+def test_find_says_it_trained_an_adam_reading_against_lower_rates(monkeypatch, capsys,
+                                                                  tmp_path):
+    """With Adam, find names the check against lower rates among its looks (stderr and range_test.json) and,
+    when a rate half a decade lower ended lower, suggests it and says why."""
+    def valley(lrs):  # falls from 0.05 to 0.5, turns up after 1
+        u = np.log10(lrs)
+        return (1.0 - 0.5 * np.clip((u + 1.3) / 1.0, 0, 1) + np.where(u > 0, 4 * u ** 2, 0)
+                + 0.01 * (-1.0) ** np.arange(len(lrs))), False
+
+    fake_range_tests(monkeypatch, [valley])
+    assert main(["find", "blobs", "--optimizer", "adam", "--out", str(tmp_path)]) == 0
+    out, err = _said(capsys)
+    assert "trained the reading against lower rates for 200 steps" in err
+    assert "no lower rate trained faster, the reading stands" in err
+    looks = json.loads((tmp_path / "range_test.json").read_text())["looks"]
+    assert looks[-1].startswith("trained the reading against lower rates")
+    reading = json.loads((tmp_path / "readings.json").read_text())["suggestion"]["lr"]
+    fake_range_tests(monkeypatch, [valley], end=lambda lr: 0.5 if lr < reading / 2 else 1.0)
+    assert main(["find", "blobs", "--optimizer", "adam"]) == 0
+    out, err = _said(capsys)
+    assert f"a lower rate trained faster, read {reading / 10 ** 0.5:.3g}" in err
+    assert "a lower rate trained faster, so the reading is past the fastest rate" in out
+
+
 def test_find_reruns_a_test_that_diverged_at_once_lower(tmp_path, capsys):
     """Started above where blobs blows up: find runs the test again from a thousandth of
     the start, says so, and reads that curve (never 'add steps': steps were not the problem)."""

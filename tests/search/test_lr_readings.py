@@ -31,7 +31,7 @@ from lrlab.search import (
 )
 from lrlab.search._readings import describe
 from lrlab.search._result import RangeTestResult
-from lrlab.search._suggest import NOISY, early_rise, shallow
+from lrlab.search._suggest import NOISY, early_rise, into_bottom, shallow, turn_up
 
 RAW = {"smooth": 0.0, "skip_start": 0.0, "skip_end": 0}   # the comparison rules, unsmoothed
 STEP = 10 ** 0.1                                          # one grid step of LOG below
@@ -466,3 +466,43 @@ def test_bad_smoothing_and_trim():
         ema([1.0, 2.0], 1.0)
     with pytest.raises(LrlabError, match="skip_start"):
         valley([1e-3, 1e-2, 1e-1], [3.0, 2.0, 1.0], skip_start=1.0)
+
+
+def two_falls(lrs: np.ndarray) -> np.ndarray:
+    """1.46 falling to 1.36 at 1e-3 .. 3e-3 (a classifier's outputs learning its classes'
+    shares), back at 1.42 from 3e-2, a second fall to 1.3 at 0.1 .. 0.5 (its features
+    learning), then a blow-up from 1 (three sigmoid layers under Adam)."""
+    u = np.log10(lrs)
+    curve = 1.46 - 0.1 * np.clip((u + 3) / 0.5, 0, 1)
+    curve = np.where(u > -1.8, 1.36 + 0.06 * np.clip((u + 1.8) / 0.3, 0, 1), curve)
+    curve = np.where(u > -1, 1.42 - 0.12 * np.clip((u + 1) / 0.7, 0, 1), curve)
+    return np.where(u > 0, 1.3 + 2 * u ** 2, curve)
+
+
+def test_halfway_down_reads_the_fall_into_the_bottom_not_an_earlier_one():
+    """Half the whole drop (1.46 -> 1.3: 1.38) is first reached in the early fall, at
+    1e-3 .. 3e-3, two decades below the fall that leads into the bottom; the trend then stands
+    at 1.42 for half a decade, above that level by far more than half its noise, so the adaptive
+    reading is the crossing on the last fall, near 10^-0.5 (the second fall's midway: where
+    the line 1.42 -> 1.3 over 0.1 .. 0.5 reaches 1.38, 10^(-1 + 0.7/3)). SGD's bottom, and a
+    curve with one fall, read as before."""
+    lrs = log_grid(-7, 1, per_decade=12)
+    loss = noisy(lrs, two_falls(lrs), 0.003, seed=2)
+    d = describe(lrs, loss, ADAPTIVE_RULES)
+    assert d.clear and 0.3 < lrs[d.best] <= 1
+    assert lrs[d.crossing(0.5)] < 1e-2                         # the first crossing: the early fall
+    i = into_bottom(d, ADAPTIVE_RULES)
+    goal = d.level - 0.5 * d.drop
+    assert d.trend[i] <= goal < d.trend[i - 1]                 # a crossing, downwards ...
+    assert np.any(d.trend[d.crossing(0.5): i] > goal + d.noise / 2)   # ... after coming back up
+    assert within(lrs[i], 10 ** (-1 + 0.7 / 3), STEP ** 2)
+    r = suggest(lrs, loss, rules=ADAPTIVE_RULES)
+    assert r.lr == pytest.approx(min(lrs[i], lrs[turn_up(d, ADAPTIVE_RULES)] / 4))
+    assert within(r.lr, 10 ** (-1 + 0.7 / 3), STEP ** 2)
+    sgd = describe(lrs, loss)                                  # the bottom: the first crossing
+    assert into_bottom(sgd, DEFAULT_RULES) == sgd.crossing(DEFAULT_RULES.depth)
+    u = np.log10(lrs)                                          # one fall, at 1e-3 .. 3e-3
+    one = noisy(lrs, 1.46 - 0.1 * np.clip((u + 3) / 0.5, 0, 1) + 2 * u.clip(0) ** 2, 0.003,
+                seed=2)
+    d1 = describe(lrs, one, ADAPTIVE_RULES)
+    assert into_bottom(d1, ADAPTIVE_RULES) == d1.crossing(0.5)

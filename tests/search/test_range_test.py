@@ -505,6 +505,49 @@ def test_a_flat_reading_that_catapulted_is_raised_when_the_higher_rate_settles_t
     assert not low.steady.raised and low.suggestion.lr == pytest.approx(reading / 10 ** 0.5)
 
 
+def test_an_adaptive_reading_gives_way_while_a_lower_rate_trains_faster(monkeypatch):
+    """With Adam, a clear curve's reading s is trained beside s / sqrt(10) for SPAN steps:
+    when the lower one ends lower by more than FASTER of where s started, it is the
+    suggestion and half a decade lower is tried, three rates at most; else s stands, and
+    the reason says nothing of it. Plain SGD is never checked so, nor with steady=False."""
+    from lrlab.search import range_test
+    from lrlab.search._below import FASTER, SPAN
+
+    rng = np.random.default_rng(1)
+
+    def valley(lrs):  # falls from 0.05 to 0.5, turns up after 1
+        u = np.log10(lrs)
+        fall = 1.0 - 0.5 * np.clip((u + 1.3) / 1.0, 0, 1) + np.where(u > 0, 4 * u ** 2, 0)
+        return fall + 0.01 * rng.standard_normal(len(lrs)), False
+
+    task, _ = fake_range_tests(monkeypatch, [valley])
+    kept = range_test(task, validate=False, extend=True, optimizer="adam")
+    s = kept.suggestion.lr
+    assert "50% down its descent" in kept.suggestion.why and "trained faster" not in kept.suggestion.why
+    assert kept.below.lrs == pytest.approx([s, s / 10 ** 0.5]) and not kept.below.lowered
+    assert kept.below.steps == SPAN
+
+    def ends(by):  # every rate below s ends `by` of its start (2) lower than the one above
+        return lambda lr: 1.0 - by * 2.0 * round(math.log10(s / lr) * 2)
+    for by, lr, tried in ((2 * FASTER, s / 10, 3), (FASTER / 2, s, 2)):
+        task, _ = fake_range_tests(monkeypatch, [valley], end=ends(by))
+        r = range_test(task, validate=False, extend=True, optimizer="adam")
+        assert r.below.lrs == pytest.approx([s / 10 ** (i / 2) for i in range(tried)])
+        assert r.suggestion.lr == pytest.approx(lr)
+        assert ("a lower rate trained faster" in r.suggestion.why) == (lr < s)
+    task, _ = fake_range_tests(monkeypatch, [valley],        # only the first lower one is faster
+                               end=lambda lr: 0.5 if s / 5 < lr < s / 2 else 1.0)
+    r = range_test(task, validate=False, extend=True, optimizer="adam")
+    assert r.suggestion.lr == pytest.approx(s / 10 ** 0.5) and len(r.below.lrs) == 3
+    assert "0.5 (from 2)" in r.suggestion.why
+    task, _ = fake_range_tests(monkeypatch, [valley], end=lambda lr: lr)
+    off = range_test(task, validate=False, extend=True, optimizer="adam", steady=False)
+    assert off.below is None and off.suggestion.lr == pytest.approx(s)
+    task, _ = fake_range_tests(monkeypatch, [valley], end=lambda lr: lr)
+    sgd = range_test(task, validate=False, extend=True)
+    assert sgd.below is None and "trained faster" not in sgd.suggestion.why
+
+
 def test_a_test_that_diverged_at_once_is_run_again_lower_and_remembers_it(monkeypatch):
     """Diverged within the first tenth of its steps: again from start / 1000 with the same
     steps per decade; the result keeps the first test, and its advice knows it was run."""

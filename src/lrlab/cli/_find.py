@@ -145,6 +145,12 @@ def _looks(result) -> list[str]:
     if check is not None:
         lines.append(f"checked the flat curve's reading by training for {check.steps} steps "
                      f"({check.cost:.3g} member-epochs): {check.text()}")
+    lower = result.below
+    if lower is not None:
+        lines.append(f"trained the reading against lower rates for {lower.steps} steps "
+                     f"({lower.cost:.3g} member-epochs): {lower.text()}: "
+                     + (f"a lower rate trained faster, read {lower.lr:.3g}" if lower.lowered
+                        else "no lower rate trained faster, the reading stands"))
     return lines
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from lrlab.search._below import Below
 from lrlab.search._findings import Finding, kinds_of
 from lrlab.search._readings import (
     DEFAULT_RULES,
@@ -97,6 +98,10 @@ class RangeTestResult:
         steady: the stability check behind a flat curve's suggestion
             (:class:`~lrlab.search._steady.Steady`: rates below the break trained for a
             hundred steps), or None when none ran.
+        below: the check against lower rates behind an adaptive rule's suggestion
+            (:class:`~lrlab.search._below.Below`: the reading and rates half a decade below it
+            trained for two hundred steps, the reading lowered while a lower one ended
+            lower), or None when none ran.
         broke: where a flat curve's suggestion was read from when it was not read off this
             curve's own shape (:func:`~lrlab.search.range_test` reads a shallow zoom that
             came back to its start as flat, from where it broke), or None.
@@ -137,6 +142,7 @@ class RangeTestResult:
     seeds: tuple[int, ...] = ()
     first: RangeTestResult | None = field(default=None, repr=False)
     steady: Steady | None = field(default=None, repr=False)
+    below: Below | None = field(default=None, repr=False)
     broke: Reading | None = field(default=None, repr=False)
     monitor: str | None = field(default=None, repr=False)
     training_steps: int | None = field(default=None, repr=False)

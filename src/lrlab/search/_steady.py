@@ -173,26 +173,15 @@ class Steady:
         return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps, ups))
 
 
-@warn_once()
-def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
-           hparams: Mapping[str, float] | None = None, seed: int = 0,
-           batch_size: int | None = None, horizon: int = HORIZON,
-           device: str | None = None, clip_grad_norm: float | None = None) -> Steady | None:
+def _train(task: Task, lrs: Sequence[float], *, optimizer: str,
+           hparams: Mapping[str, float] | None, seed: int, batch_size: int | None,
+           horizon: int, device: str | None, clip_grad_norm: float | None = None
+           ) -> tuple[list[np.ndarray], list[bool], int, float] | None:
     """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
     (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
-    longer) and measure how far each one's training loss rose above its start
-    (:func:`peak_rise`).
-
-    Returns:
-        A :class:`Steady`, or ``None`` when the data has no length (the steps per epoch are
-        not known).
-
-    Example:
-        >>> from lrlab.tasks import get_task
-        >>> check = steady(get_task("blobs"), [1e-3], horizon=20)
-        >>> check.steps >= 20, len(check.rises)
-        (True, 1)
-    """
+    longer). Returns each member's per-step training losses, whether it diverged, the steps
+    per member and the cost in member-epochs of the full data; ``None`` when the data has
+    no length."""
     from lrlab.train import fit, plan_run, validated
 
     extra = {"hparams": dict(hparams)} if hparams else {}
@@ -215,15 +204,41 @@ def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
     config = config.model_copy(update={"epochs": epochs})
     result = fit(used, config.members(), config)
     losses = result.steps[result.steps["metric"] == "loss"]
-    rises, jumps = [], []
-    for member in range(len(lrs)):
-        rows = losses[losses["member"] == member].sort_values("step")["value"].to_numpy()
-        rises.append(peak_rise(rows))
-        jumps.append(catapult(rows))
-    diverged = result.members["diverged"].to_numpy() if "diverged" in result.members else ()
-    rises = [math.inf if len(diverged) and bool(d) else r for r, d in
-             zip(rises, diverged if len(diverged) else [False] * len(rises))]
+    curves = [losses[losses["member"] == member].sort_values("step")["value"].to_numpy()
+              for member in range(len(lrs))]
+    diverged = (result.members["diverged"].to_numpy() if "diverged" in result.members
+                else np.zeros(len(lrs), dtype=bool))
     steps = int(len(losses) / max(1, len(lrs)))
     cost = len(lrs) * epochs * (used.train_size or n) / n
-    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, cost,
-                  tuple(j and math.isfinite(r) for j, r in zip(jumps, rises)))
+    return curves, [bool(d) for d in diverged], steps, cost
+
+
+@warn_once()
+def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
+           hparams: Mapping[str, float] | None = None, seed: int = 0,
+           batch_size: int | None = None, horizon: int = HORIZON,
+           device: str | None = None, clip_grad_norm: float | None = None) -> Steady | None:
+    """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
+    (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
+    longer) and measure how far each one's training loss rose above its start
+    (:func:`peak_rise`).
+
+    Returns:
+        A :class:`Steady`, or ``None`` when the data has no length (the steps per epoch are
+        not known).
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> check = steady(get_task("blobs"), [1e-3], horizon=20)
+        >>> check.steps >= 20, len(check.rises)
+        (True, 1)
+    """
+    trained = _train(task, lrs, optimizer=optimizer, hparams=hparams, seed=seed,
+                     batch_size=batch_size, horizon=horizon, device=device,
+                     clip_grad_norm=clip_grad_norm)
+    if trained is None:
+        return None
+    curves, diverged, steps, cost = trained
+    rises = [math.inf if d else peak_rise(x) for x, d in zip(curves, diverged)]
+    jumps = [catapult(x) and math.isfinite(r) for x, r in zip(curves, rises)]
+    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, cost, tuple(jumps))

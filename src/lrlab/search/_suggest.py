@@ -319,6 +319,34 @@ def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RU
     return float(d.lrs[d.crossing(1.0 - rules.plateau)])
 
 
+def into_bottom(d, rules: Rules) -> int:
+    """Where the trend has fallen ``rules.depth`` of its drop on the descent that leads into
+    its lowest point: the first such index after the trend last stood above that level by
+    more than half its noise (:meth:`~lrlab.search._readings.Descent.crossing` when it never
+    came back up; the bottom itself, ``depth`` 0.99, is read as before).
+
+    An earlier descent that came back up is another one: a classifier whose untrained
+    outputs sit above its classes' own loss falls first to that loss (the output layer
+    learns the classes' shares, 1.46 to 1.39 = ln 4 for three sigmoid layers under Adam), sits
+    there for a decade, and falls again where its features learn; halfway down the whole drop
+    lay in the first fall, two decades below the rates that train best.
+
+    Example:
+        >>> from lrlab.search import ADAPTIVE_RULES
+        >>> lrs = np.geomspace(1e-5, 1.0, 101)
+        >>> two = np.select([lrs < 1e-3, lrs < 3e-3, lrs < 0.03], [1.5, 1.1, 1.3], 0.8)
+        >>> d = describe(lrs, two, ADAPTIVE_RULES)
+        >>> float(lrs[d.crossing(0.5)]) < 1e-2 < float(lrs[into_bottom(d, ADAPTIVE_RULES)])
+        True
+    """
+    if rules.depth >= 1.0 - rules.plateau:
+        return d.crossing(rules.depth)
+    goal = d.level - rules.depth * d.drop
+    back = np.flatnonzero(d.trend[d.top: d.best] > goal + d.noise / 2)
+    start = d.top + (int(back[-1]) if len(back) else 0)
+    return start + int(np.argmax(d.trend[start: d.best + 1] <= goal))
+
+
 def turn_up(d, rules: Rules) -> int:
     """The first index after the trend's minimum where it has risen by ``rules.turn`` of the
     drop above that minimum; the last index when it never does (the test stopped first)."""
@@ -466,7 +494,7 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
                        f"its starting level before it fell again at higher rates (a later "
                        f"fall comes from the steps taken, not from the rate)")
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
-    anchor = float(d.lrs[d.crossing(rules.depth)])
+    anchor = float(d.lrs[into_bottom(d, rules)])
     name = ("its bottom" if rules.depth >= 1.0 - rules.plateau else
             f"{rules.depth:.0%} down its descent")
     turn = turn_up(d, rules)

@@ -21,10 +21,11 @@ from lrlab._checks import is_number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
+from lrlab.search._below import SPAN, Below, below
 from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
-from lrlab.search._readings import MIN_POINTS, Reading, describe
+from lrlab.search._readings import ADAPTIVE_RULES, MIN_POINTS, Reading, describe, rules_for
 from lrlab.search._result import RangeTestResult, _diverged
-from lrlab.search._steady import Steady, steady
+from lrlab.search._steady import WINDOW, Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
 from lrlab.tasks import Split, Task
 
@@ -156,6 +157,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
             "check_batch": (min(batch * accumulate, task.train_size or batch * accumulate)
                             if accumulate > 1 else batch_size)}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
+    if (extend and steady and rules_for(optimizer) is ADAPTIVE_RULES
+            and math.isfinite(result.suggestion.lr)):
+        result = _lowered(task, result, args, training)
     chance = _chance(task, seed) if result.val_accuracy is not None else math.nan
     return replace(result, monitor=monitor, training_steps=training, momentum=momentum,
                    chance=chance)
@@ -314,6 +318,35 @@ def _checked(task: Task, lr: float,
     lowest = check.lrs[-1] / 10 ** 0.5
     return lowest, check, (f"{each}{check.text()}: none stayed stable, so half a decade "
                            f"below the last, {lowest:.3g}")
+
+
+def _lowered(task: Task, result: RangeTestResult, args: dict[str, Any],
+             training: int | None) -> RangeTestResult:
+    """An adaptive rule's reading checked against lower rates (:func:`~lrlab.search._below.below`):
+    the reading and half a decade below it trained for :data:`~lrlab.search._below.SPAN` steps
+    (at most the task's own training); while the lower one ended lower by more than
+    :data:`~lrlab.search._below.FASTER` of where the higher one started, the reading moves down
+    to it and half a decade lower is trained, :data:`TRIES` rates at most. The result keeps
+    the check (``below``); a reading moved down says why in its reason."""
+    horizon = SPAN if training is None else min(SPAN, training)
+    if horizon < 2 * WINDOW:  # too short to tell a start from an end
+        return result
+    opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
+            "batch_size": args["check_batch"], "device": str(args["device"]),
+            "clip_grad_norm": args["clip_grad_norm"], "horizon": horizon}
+    lr = result.suggestion.lr
+    check: Below | None = below(task, [lr, lr / 10 ** 0.5], **opts)
+    while check is not None and check.lr == check.lrs[-1] and len(check.lrs) < TRIES:
+        more = below(task, [check.lrs[-1] / 10 ** 0.5], **opts)
+        check = None if more is None else check.then(more)
+    if check is None:
+        return result
+    if not check.lowered:
+        return replace(result, below=check)
+    why = (f"{result.suggestion.why}; trained for {check.steps} steps each: {check.text()}: "
+           f"a lower rate trained faster, so the reading is past the fastest rate for "
+           f"{check.steps} steps and too high for a longer training: {check.lr:.3g}")
+    return replace(result, suggestion=Reading(check.lr, why), below=check)
 
 
 def flat_break(result: RangeTestResult) -> float | None:
