@@ -135,3 +135,15 @@ def test_without_transformers_one_line_names_the_install(monkeypatch) -> None:
     monkeypatch.delitem(sys.modules, "lrlab.integrations.transformers")
     with pytest.raises(MissingExtra, match=r"pip install 'lrlab\[transformers\]'$"):
         import lrlab.integrations.transformers  # noqa: F401
+
+
+def test_the_callback_reads_the_curve_as_for_the_optimizer_inside_accelerates_wrapper(tmp_path):
+    """train() hands callbacks accelerate's AcceleratedOptimizer around its AdamW: the test is
+    read with AdamW's rules, as find_trainer_lr reads the same curve (before: SGD's, a
+    different suggestion from the same losses)."""
+    finder = FindLRCallback(start=1e-6, end=1.0, steps=25)
+    _trainer(tmp_path, callbacks=[finder]).train()
+    alone = find_trainer_lr(_trainer(tmp_path), start=1e-6, end=1.0, steps=25)
+    assert finder.result.losses == pytest.approx(alone.losses, rel=1e-6)
+    assert finder.result.rules == alone.rules
+    assert finder.rate == alone.suggestion.lr

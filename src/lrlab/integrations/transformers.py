@@ -162,12 +162,22 @@ class FindLRCallback(_hf.TrainerCallback):
             raise LrlabError("the Trainer passed no model, optimizer or train dataloader to "
                              "on_train_begin; call find_trainer_lr(trainer) before train()")
         trainer = _TrainerLoss(model)
-        self.result = _range_test(trainer, model, optimizer, train_dataloader, self.options,
-                                  args)
+        self.result = _range_test(trainer, model, _unwrapped(optimizer), train_dataloader,
+                                  self.options, args)
         self.rate = _chosen(self.result, self.reading)
         if self.rate is not None:
             scale_rates(optimizer, [] if lr_scheduler is None else [lr_scheduler], self.rate)
             args.learning_rate = self.rate
+
+
+def _unwrapped(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer inside accelerate's ``AcceleratedOptimizer`` (what ``train()`` hands
+    callbacks): the range test reads its curve with the rules of the update rule inside
+    (AdamW's, not SGD's by the wrapper's unknown name) and steps it as ``find_trainer_lr``
+    steps the one ``create_optimizer`` builds."""
+    while isinstance(inner := getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = inner
+    return optimizer
 
 
 class _TrainerLoss:
