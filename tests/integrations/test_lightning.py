@@ -244,6 +244,30 @@ def test_the_rate_and_the_figure_reach_the_logger(tmp_path) -> None:
     assert events.Images("lrlab/range_test")[0].width > 100
 
 
+class Tuned(Net):
+    """A module as Lightning's own tuner expects it: its rate in ``hparams.lr`` (saved in the
+    checkpoint) and in an ``lr`` attribute, group 2 at 10x."""
+
+    def __init__(self, lr: float = 0.01) -> None:
+        super().__init__(lrs=(lr, 10 * lr))
+        self.save_hyperparameters()
+        self.lr = lr
+
+
+def test_the_modules_own_rate_names_follow_the_rate(tmp_path) -> None:
+    """hparams.lr (what a checkpoint keeps and load_from_checkpoint builds from) and the
+    module's lr attribute hold the rate trained at, as after Lightning's LearningRateFinder;
+    before, they kept the starting 0.01 while the optimizer trained at the finder's rate."""
+    finder = FindLR(start=1e-4, end=10.0, steps=20)
+    module = Tuned()
+    trainer = _fit(module, finder, default_root_dir=tmp_path)
+    assert module.hparams.lr == pytest.approx(finder.rate, rel=1e-12)
+    assert module.lr == pytest.approx(finder.rate, rel=1e-12)
+    trainer.save_checkpoint(tmp_path / "last.ckpt")
+    assert Tuned.load_from_checkpoint(tmp_path / "last.ckpt").hparams.lr == pytest.approx(
+        finder.rate, rel=1e-12)
+
+
 def test_without_lightning_one_line_names_the_install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "lightning.pytorch", None)
     monkeypatch.delitem(sys.modules, "lrlab.integrations.lightning")

@@ -21,6 +21,9 @@ the default), then:
   the random states (the dataloader's generator too), and the trainer's loops, callbacks
   and logged metrics, which the test never touches (``training_step`` is called
   directly; its ``self.log`` calls are discarded while the test runs);
+* moves the module's own name for its rate (``lr`` or ``learning_rate``: an attribute or in
+  ``hparams``, as Lightning's ``LearningRateFinder`` finds it) by the same factor, so a
+  checkpoint's hyperparameters hold the rate trained at;
 * logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
   test's figure.
 
@@ -65,6 +68,8 @@ from lrlab.integrations._extras import require
 _pl = require("lightning.pytorch", "lightning", what="lrlab.integrations.lightning")
 
 from lightning.pytorch.utilities import move_data_to_device
+from lightning.pytorch.utilities.parsing import (lightning_getattr, lightning_hasattr,
+                                                 lightning_setattr)
 
 from lrlab.integrations._rates import at_base_rates, scale_rates
 from lrlab.search import RangeTestResult, find_lr, model_loss
@@ -93,6 +98,22 @@ def _loader_generators(loader: Any) -> Iterator[None]:
     finally:
         for g, state in zip(gens, states):
             g.set_state(state)
+
+
+def _base_rate(optimizer: torch.optim.Optimizer) -> float:
+    group = optimizer.param_groups[0]
+    return float(group.get("initial_lr", group["lr"]))
+
+
+def _rename(module, factor: float) -> None:
+    """The module's own names for its rate (``lr`` or ``learning_rate``: an attribute, in
+    ``hparams`` or the datamodule's, as Lightning's tuner finds them) moved as group 0 moved:
+    a checkpoint's hyperparameters then hold the rate trained at."""
+    for name in ("lr", "learning_rate"):
+        if lightning_hasattr(module, name):
+            value = lightning_getattr(module, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                lightning_setattr(module, name, value * factor)
 
 
 class FindLR(_pl.Callback):
@@ -186,8 +207,10 @@ class FindLR(_pl.Callback):
                           stacklevel=2)
             return result
         schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
+        before = _base_rate(optimizer)
         for opt in trainer.optimizers:
             scale_rates(opt, schedulers, rate)
+        _rename(pl_module, _base_rate(optimizer) / before)
         self.rate = rate
         self._expect = [group["lr"] for group in optimizer.param_groups]
         self._log(trainer, result, rate)
