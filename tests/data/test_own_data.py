@@ -772,3 +772,44 @@ def test_a_model_with_lazy_layers_is_one_line_and_the_fix_it_names_trains() -> N
         lrlab.find_lr(lazy(), nn.CrossEntropyLoss(), data)
     runs = [lrlab.sweep(task.replace(model=built), lrs=[0.1, 0.01]) for _ in range(2)]
     assert no_time(runs[0].records).equals(no_time(runs[1].records))  # same weights each time
+
+
+def _tiny_gpt2():
+    transformers = pytest.importorskip("transformers", reason="the transformers extra")
+    torch.manual_seed(0)
+    return transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=20, n_embd=16, n_layer=1, n_head=2, n_positions=8))
+
+
+class _Tokens(torch.utils.data.Dataset):
+    """Token sequences as a causal LM's batches: the labels are the input ids themselves
+    (the model shifts them one token inside its loss)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.ids = torch.randint(0, 20, (n, 8), generator=torch.Generator().manual_seed(seed))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"input_ids": self.ids[i], "labels": self.ids[i]}
+
+
+@pytest.mark.parametrize("monitor", [None, "accuracy"])
+def test_a_causal_lm_is_not_scored_against_its_unshifted_labels(monitor) -> None:
+    """GPT2LMHeadModel's loss compares position t's logits with token t + 1, so its logits
+    scored against the labels as given measure nothing it learns (a tiny GPT-2 trained well
+    scored 0% there, a diverging one 13%, and auto ranked rates by that). lrlab checks the
+    model's own loss against the logits' cross-entropy on the first batch: apart, the task
+    is ranked by its loss (no accuracy recorded), and a monitor that needs the logits is one
+    line saying so."""
+    task = Task.from_loaders(_tiny_gpt2, DataLoader(_Tokens(32, 0), batch_size=16),
+                             DataLoader(_Tokens(16, 1), batch_size=16), loss=None,
+                             epochs=1, monitor=monitor)
+    if monitor == "accuracy":
+        with pytest.raises(LrlabError, match="shifts them.*monitor='loss'"):
+            lrlab.sweep(task, lrs=[0.01])
+        return
+    result = lrlab.sweep(task, lrs=[0.01])
+    assert result.monitor == "loss"
+    assert "accuracy" not in set(result.records["metric"])

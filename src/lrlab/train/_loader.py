@@ -194,7 +194,8 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
         else:
             out = model(*inputs.args, **inputs.kwargs)
             if task.loss is None:
-                loss, outputs = output_loss(out), output_logits(out)
+                loss, outputs = output_loss(out), _aligned(task, output_logits(out), targets,
+                                                           output_loss(out))
             else:
                 outputs = out
                 if not isinstance(out, Tensor):
@@ -224,6 +225,33 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                          "model's initialisation")
     _check_metrics(task, outputs, targets)
     return loss, outputs, targets
+
+
+def _aligned(task: Task, logits: Any, targets: Any, loss: Any) -> Any:
+    """An own-loss model's per-position logits ``(B, T, C)``, or ``None`` where its loss is
+    not their cross-entropy against the labels as given (a causal language model's loss
+    compares position t with token t + 1): lrlab would score them against the wrong token,
+    so the task is ranked by its loss; a monitor that needs them is refused in one line.
+    Where no own metric reads the outputs; a sequence classifier's ``(B, C)`` is left as is."""
+    if task.metrics or not (isinstance(logits, Tensor) and isinstance(targets, Tensor)
+                            and isinstance(loss, Tensor) and loss.numel() == 1) \
+            or logits.dim() < 3 or targets.is_floating_point() \
+            or tuple(logits.shape[:-1]) != tuple(targets.shape):
+        return logits
+    with torch.no_grad():
+        theirs = torch.nn.functional.cross_entropy(
+            logits.detach().flatten(0, -2).double(), targets.flatten(),
+            ignore_index=IGNORE_INDEX)
+        own = float(loss.detach())
+    if math.isclose(float(theirs), own, rel_tol=1e-3, abs_tol=1e-6):
+        return logits
+    if task.monitor not in (None, "loss"):
+        raise LrlabError(
+            f"the model's own loss ({own:.4g}) is not the cross-entropy of its logits "
+            f"{tuple(logits.shape)} against the labels as given ({float(theirs):.4g}; a causal "
+            f"language model shifts them one token), so lrlab cannot score {task.monitor!r}: "
+            "give monitor='loss'")
+    return None
 
 
 def _loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None) -> str:
