@@ -68,8 +68,11 @@ from lrlab.integrations._extras import require
 _pl = require("lightning.pytorch", "lightning", what="lrlab.integrations.lightning")
 
 from lightning.pytorch.utilities import move_data_to_device
-from lightning.pytorch.utilities.parsing import (lightning_getattr, lightning_hasattr,
-                                                 lightning_setattr)
+from lightning.pytorch.utilities.parsing import (
+    lightning_getattr,
+    lightning_hasattr,
+    lightning_setattr,
+)
 
 from lrlab.integrations._rates import at_base_rates, scale_rates
 from lrlab.search import RangeTestResult, find_lr, model_loss
