@@ -232,7 +232,9 @@ def _aligned(task: Task, logits: Any, targets: Any, loss: Any) -> Any:
     not their cross-entropy against the labels as given (a causal language model's loss
     compares position t with token t + 1): lrlab would score them against the wrong token,
     so the task is ranked by its loss; a monitor that needs them is refused in one line.
-    Where no own metric reads the outputs; a sequence classifier's ``(B, C)`` is left as is."""
+    Where no own metric reads the outputs; a sequence classifier's ``(B, C)`` is left as is.
+    An untrained model whose logits are near uniform may pass (both losses near log C): it
+    is then scored as before."""
     if task.metrics or not (isinstance(logits, Tensor) and isinstance(targets, Tensor)
                             and isinstance(loss, Tensor) and loss.numel() == 1) \
             or logits.dim() < 3 or targets.is_floating_point() \
