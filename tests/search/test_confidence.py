@@ -202,6 +202,25 @@ def test_nothing_learned_picks_the_highest_rate_still_falling_near_the_untrained
     assert falling(t) == 0.1
 
 
+def test_by_loss_ranks_no_rate_whose_training_loss_blew_up() -> None:
+    """A sum-pooled graph net's one-epoch race (every rate at chance): 0.215 and 0.0681
+    blew up (training loss 27x and 10x the untrained model's) and fell back to answering the
+    class frequencies, the lowest validation losses; 0.0215 (1.3x) is the rate that trained."""
+    from lrlab.search._confidence import BLOWN, by_loss
+
+    t = _flat([0.00215, 0.00681, 0.0215, 0.0681, 0.215], [1.0] * 5,
+              [0.983, 0.809, 1.321, 10.52, 27.39], vloss=[1.135, 1.196, 0.6487, 0.5923, 0.5704],
+              stable=[True] * 5)
+    for walk in ("up", "down"):
+        assert by_loss(t, untrained=1.697, n=300, walk=walk) == 0.0215
+    # without the training loss the lowest validation loss wins; at BLOWN it still counts
+    assert by_loss(t.drop(columns=["first", "last"]), untrained=1.697, n=300) == 0.215
+    assert by_loss(t.assign(last=[0.983, 0.809, 1.321, 10.52, BLOWN]), untrained=1.697,
+                   n=300) == 0.215
+    # every rate blew up: nothing to rank
+    assert math.isnan(by_loss(t.assign(last=[3.0] * 5), untrained=1.697, n=300))
+
+
 def test_choose_says_which_rule_picked_when_nothing_learned() -> None:
     """Nothing learned: the Choice names its rule (the highest stable rate, else the best
     score); a learned pick names none."""

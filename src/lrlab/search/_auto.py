@@ -78,6 +78,7 @@ from lrlab.search._common import (
     rates_text,
 )
 from lrlab.search._confidence import (
+    BLOWN,
     HOLD,
     LEARNED,
     NEIGHBOUR,
@@ -533,12 +534,6 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
 #: loss carries the first steps' transient (blobs' first epoch averaged 13 from a start of
 #: 4.0 and ended at a validation loss of 1.9), the validation loss the last step's luck.
 UNSTABLE = 1.05
-
-#: A stable rate blew up when its training loss ended its race (or the longer race) more than
-#: this factor above the untrained model's (see ``edge_moved``): past the edge, not on a
-#: plateau's wobble (a tanh RNN's rates that blew up ended 2.3-12x above, those that crept over
-#: :data:`UNSTABLE` 1.07-1.33x, and one of them learned in the next epoch).
-BLOWN = 2.0
 
 #: The tie band of an SGD-like race: at least this share of the two rates' mean setback
 #: (half: a band as wide as the whole swing let a deep tanh net's 2.15, stuck at 42% for

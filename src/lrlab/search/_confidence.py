@@ -250,6 +250,13 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
                   tuple(float(v) for v in t["lr"][ok]), tuple(tied))
 
 
+#: A stable rate blew up when its training loss ended its race (or the longer race) more than
+#: this factor above the untrained model's (see ``edge_moved`` in ``auto``): past the edge, not
+#: on a plateau's wobble (a tanh RNN's rates that blew up ended 2.3-12x above, those that crept
+#: over 5% above 1.07-1.33x, and one of them learned in the next epoch). :func:`by_loss`
+#: ranks no such rate.
+BLOWN = 2.0
+
 #: A rate none of whose scores learned is still a candidate for a longer training when its
 #: last epoch's mean training loss is below its first epoch's and at most this factor above
 #: the untrained model's (1%: an LSTM at a rate 3x too high sat 2-5% above for good; the
@@ -304,8 +311,15 @@ def by_loss(table: pd.DataFrame, *, untrained: float, n: int, walk: str = "down"
     LSTM's one-epoch race on 70/30 labels: 0.57-0.63 from an untrained 0.69; the lowest was
     a third of the best rate).
 
+    A rate whose training loss ended its race over :data:`BLOWN` times the untrained
+    model's (``last``, where the table has it) is left out: past the edge, a net can fall
+    back to answering the class frequencies, whose loss is low (a sum-pooled graph net's
+    one-epoch race: 0.215 ended at 27x the untrained training loss and at a validation loss
+    of 0.570, the 0.559 of answering 75/25; it never left chance in the full training, where
+    0.0215, at 1.3x and 0.649, scored 97%).
+
     ``table`` has ``lr``, ``vloss`` (each rate's validation loss), ``diverged`` and
-    optionally ``stable``.
+    optionally ``stable`` and ``last``.
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 0.316, 1.0, 3.16], "vloss": [0.30, 0.25, 0.19, 0.62],
@@ -320,6 +334,9 @@ def by_loss(table: pd.DataFrame, *, untrained: float, n: int, walk: str = "down"
     steady = ~table["diverged"].to_numpy(bool) & np.isfinite(table["vloss"].to_numpy(float))
     if "stable" in table:
         steady &= table["stable"].to_numpy(bool)
+    if "last" in table:  # blew up, then answered the class frequencies: a low loss, no learning
+        kept = ~(table["last"].to_numpy(float) > BLOWN)
+        table, steady = table[kept], steady[kept]
     if not steady.any():
         return math.nan
     bar = min(untrained, float(np.median(table["vloss"].to_numpy(float)[steady])))
