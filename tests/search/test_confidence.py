@@ -202,6 +202,21 @@ def test_nothing_learned_picks_the_highest_rate_still_falling_near_the_untrained
     assert falling(t) == 0.1
 
 
+def test_nothing_learned_falls_back_on_no_rate_whose_validation_loss_blew_up() -> None:
+    """A ResNet with BatchNorm under momentum, a 12-step race at chance: every rate's
+    training loss fell, but 0.0765 and 0.242 ended with validation losses of 132 and 37,000
+    from an untrained 1.38 (0.242 scored 57% over the full training, 0.0242 98%). Without
+    the untrained loss, or at BLOWN times it, the highest rate still falling."""
+    from lrlab.search._confidence import BLOWN, falling
+
+    t = _flat([0.0242, 0.0765, 0.242, 0.765], [1.0] * 4, [0.8275, 0.8051, 0.9477, 1.706],
+              vloss=[2.041, 132.7, 37196.0, 14683.0], stable=[True, True, True, False])
+    assert falling(t, untrained=1.383) == 0.0242
+    assert falling(t) == 0.242
+    assert falling(t.assign(vloss=[2.041, 132.7, BLOWN * 1.383, 14683.0]), untrained=1.383) == 0.242
+    assert math.isnan(falling(t.assign(vloss=[3.0, 132.7, 37196.0, 14683.0]), untrained=1.383))
+
+
 def test_by_loss_ranks_no_rate_whose_training_loss_blew_up() -> None:
     """A sum-pooled graph net's one-epoch race (every rate at chance): 0.215 and 0.0681
     blew up (training loss 27x and 10x the untrained model's) and fell back to answering the

@@ -698,7 +698,7 @@ class _Race:
             if math.isfinite(lr):
                 return Choice(lr, math.nan, (), (), "the rate with the lowest validation "
                               "loss (which fell clearly below the untrained model's)")
-        lr = falling(t)
+        lr = falling(t, untrained=self.start[1])
         if math.isfinite(lr):
             return Choice(lr, math.nan, (), (), "the highest rate whose training loss still fell")
         steady = t[t["stable"] & ~t["diverged"]]
