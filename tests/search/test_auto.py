@@ -706,20 +706,25 @@ def test_a_rate_whose_neighbours_tie_it_did_not_learn_alone() -> None:
 
 def test_a_rate_above_that_trained_further_keeps_a_lone_pick() -> None:
     """A lone pick whose stable neighbour above ended its race with a training loss more
-    than 1% below the pick's (the pick's own below the untrained model's) did not learn
-    alone: that neighbour's validation lags its training (a ResNet with BatchNorm under
-    momentum 0.9, a 12-step race: 0.0635 at 0.88 of the untrained training loss, a
-    validation loss of 65, chance on the score; 0.0201 scored 95% over the full training,
-    the move's 0.00636 84%). A neighbour below that trained further, one above within 1%,
-    or a pick whose own loss did not fall: the move stands."""
+    than 1% below the pick's (the pick's own below the untrained model's) and a validation
+    loss over twice the untrained model's did not learn alone: that neighbour's validation lags its
+    training (a ResNet with BatchNorm under momentum 0.9, a 12-step race: 0.0635 at 0.88 of
+    the untrained training loss, a validation loss of 65, chance on the score; 0.0201 scored
+    98% over the full training, the move's 0.00636 84%). A neighbour below that trained
+    further, one above within 1% or whose validation loss stayed under twice the untrained
+    model's (a rate overshooting), or a pick
+    whose own loss did not fall: the move stands."""
     from lrlab.search._confidence import lone
 
     t = pd.DataFrame({"lr": [0.000636, 0.00201, 0.00636, 0.0201, 0.0635, 0.201, 0.635, 2.01],
                       "score": [0.2383, 0.2383, 0.2383, 0.4336, 0.2031, 0.2031, 0.2031, 0.2031],
                       "diverged": [False] * 8, "stable": [True] * 5 + [False] * 3,
-                      "last": [1.145, 1.103, 1.077, 0.9969, 0.8809, 1.069, 1.923, 3.045]})
-    common = {"higher_is_better": True, "chance": 0.2891, "monitor": "accuracy", "n": 256}
+                      "last": [1.145, 1.103, 1.077, 0.9969, 0.8809, 1.069, 1.923, 3.045],
+                      "vloss": [1.394, 1.401, 1.406, 1.295, 65.32, 2.3e4, 1.0e6, 3.8e7]})
+    common = {"higher_is_better": True, "chance": 0.2891, "monitor": "accuracy", "n": 256,
+              "untrained": 1.383}
     assert math.isnan(lone(t, 0.0201, **common))
+    assert lone(t, 0.0201, **{**common, "untrained": math.nan}) == 0.00636  # not known
     last = t["last"].to_numpy()
     assert lone(t.assign(last=[*last[:4], 0.99, *last[5:]]), 0.0201, **common) == 0.00636
     assert lone(t.assign(last=[*last[:3], 1.02, *last[4:]]), 0.0201, **common) == 0.00636
@@ -727,6 +732,9 @@ def test_a_rate_above_that_trained_further_keeps_a_lone_pick() -> None:
     assert lone(below, 0.0201, **common) == 0.00636
     # an unstable rate above says nothing
     assert lone(t.assign(stable=[True] * 4 + [False] * 4), 0.0201, **common) == 0.00636
+    # its validation loss under twice the untrained model's: no lag shown, the move stands
+    vloss = t["vloss"].to_numpy()
+    assert lone(t.assign(vloss=[*vloss[:4], 2.5, *vloss[5:]]), 0.0201, **common) == 0.00636
 
 
 def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> None:

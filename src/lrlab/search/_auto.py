@@ -450,7 +450,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     if caught is not None:
         lr = caught[0]
     alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
-                  monitor=race.monitor, n=race.n, binomial=race.binomial)
+                  monitor=race.monitor, n=race.n, binomial=race.binomial,
+                  untrained=race.start[1])
              if choice.learned and not race.longer
              else math.nan)
     if math.isfinite(alone):
