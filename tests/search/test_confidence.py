@@ -63,7 +63,8 @@ def test_warnings_for_a_pick_next_to_a_collapse_at_the_edge() -> None:
     t = table([0.1, 0.3], [0.90, 0.95], finals=[0.9, 0.25])
     c = assess(t, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     assert c.margin == pytest.approx(0.05) and c.runner_up == 0.1
-    edge = "the pick 0.3 is the highest rate searched: a higher one might be better"
+    edge = ("the pick 0.3 is the highest rate searched: a higher one might be better; "
+            "search on to 3")
     assert c.warnings == (edge,)
     c = assess(t, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     assert c.margin == pytest.approx(-0.05)
@@ -156,7 +157,8 @@ def test_a_tie_warns_only_across_rates_far_apart() -> None:
     assert c.warnings == ()                                 # a neighbour: in the margin line
     far = table([0.01, 0.1, 0.3, 1.0], [0.899, 0.70, 0.90, 0.5])
     c = assess(far, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
-    tie = "a tie across more than half a decade: 0.01 scored within noise (0.0095) of the pick"
+    tie = ("a tie across more than half a decade: 0.01 scored within noise (0.0095) of the "
+           "pick: train both for the full epochs and keep the better")
     assert c.warnings == (tie,)
 
 
@@ -305,11 +307,11 @@ def test_a_pick_at_an_edge_warns_only_while_the_scores_rise_towards_it() -> None
     rising = table([0.056, 0.1, 0.18], [0.64, 0.43, 0.26])
     c = assess(rising, 0.056, higher_is_better=True, chance=0.26, monitor="accuracy", n=400)
     assert c.warnings == (("the pick 0.056 is the lowest rate searched: a lower one might be "
-                          "better"),)
+                          "better; search on to 0.0056"),)
     top = table([3.16, 5.62, 10.0], [0.58, 0.61, 0.65])
     c = assess(top, 10.0, higher_is_better=True, chance=0.26, monitor="accuracy", n=1000)
     assert c.warnings == (("the pick 10 is the highest rate searched: a higher one might be "
-                          "better"),)
+                          "better; search on to 100"),)
     # the inner neighbour learned but did not hold (back at chance): the edge still warns
     held_not = table([0.1, 0.3], [0.90, 0.905], finals=[0.9, 0.25])
     c = assess(held_not, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)

@@ -1121,11 +1121,13 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     elif race.longer:
         out.append(Finding(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
                            f"learned when the stable rates trained on to {race.horizon} epochs, "
-                           "with no budget left to refine or check it on a second seed",
+                           "with no budget left to refine or check it on a second seed: train it "
+                           "and its raced neighbours for the full epochs",
                            "learned_longer"))
     elif not clear:
         out.append(Finding("the range test showed no clear descent: the race was placed from "
-                           "the largest rate it reached down", "no_clear_descent"))
+                           "the largest rate it reached down; check the pick against a rate half a "
+                           "decade lower, each trained for the full epochs", "no_clear_descent"))
     elif lr < max(race.raced) / (1 + 1e-9) and (past := past_bottom(lr, turn)):
         # (a pick at the top of the raced rates has the edge warning instead: its race says
         # a higher rate might be better, and two warnings advising opposite ways help nobody)

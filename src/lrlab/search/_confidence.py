@@ -685,7 +685,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         # trains about as well. A tie with a rate further away means the scores cannot tell
         # a wide range apart: worth a user's look (a longer budget, another seed)
         warnings.append(Finding(f"a tie across more than half a decade: {runner:.3g} scored "
-                                f"within noise ({noise:.4f}) of the pick", "wide_tie"))
+                                f"within noise ({noise:.4f}) of the pick: train both for the full "
+                                f"epochs and keep the better", "wide_tie"))
     elif math.isfinite(margin) and monitor == "loss" and (tie := moving_tie(
             t, i, int(np.flatnonzero(lrs == runner)[0]), margin, noise)):
         warnings.append(tie)
@@ -780,7 +781,8 @@ def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is
     j = i - 1 if side == "highest" else i + 1
     kind = f"{side}_searched"
     line = Finding(f"the pick {lr:.3g} is the {side} rate searched: a "
-                   f"{'higher' if side == 'highest' else 'lower'} one might be better", kind)
+                   f"{'higher' if side == 'highest' else 'lower'} one might be better; "
+                   f"search on to {lr * 10 if side == 'highest' else lr / 10:.3g}", kind)
     if not 0 <= j < len(table) or not ok[j]:
         return line, True
     inner = table.iloc[j]
