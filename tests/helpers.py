@@ -201,3 +201,24 @@ def macro_f1(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         wrong = ((pred == c) & (y != c)).sum() + ((pred != c) & (y == c)).sum()
         f.append(2 * tp / (2 * tp + wrong).clamp(min=1))
     return torch.stack(f).mean()
+
+
+def deep_sigmoid_task():
+    """Three sigmoid layers of 32 (PyTorch's default initialisation) on 4 tabular classes
+    (sklearn's make_classification, standardised; 1000 training, 500 validation rows), 30
+    epochs: a network whose units saturate, for the range test's checks."""
+    from sklearn.datasets import make_classification
+
+    from lrlab.tasks import Split, Task
+
+    x, y = make_classification(n_samples=1500, n_features=20, n_informative=10, n_classes=4,
+                               n_clusters_per_class=2, random_state=0)
+    x = torch.as_tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
+    y = torch.as_tensor(y)
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.Linear(20, 32), nn.Sigmoid(), nn.Linear(32, 32), nn.Sigmoid(),
+                             nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 4))
+
+    return Task(name="sigmoid", train=Split(x[:1000], y[:1000]), val=Split(x[1000:], y[1000:]),
+                num_classes=4, batch_size=64, epochs=30, model=model)

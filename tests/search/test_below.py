@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+from helpers import deep_sigmoid_task
 
 from lrlab.search._below import FASTER, Below, below
 
@@ -64,23 +64,9 @@ def test_deep_sigmoid_layers_adam_reading_sits_at_chance_and_gives_way_to_a_thir
     0.127; trained there for 208 steps the loss sits at its untrained level (ln 4: the units
     saturate), while a third of it ends at a third of that, and a tenth of it higher again:
     the suggestion is the third (these layers train best at 0.01-0.05 with Adam)."""
-    from sklearn.datasets import make_classification
-    from torch import nn
-
     from lrlab.search import range_test
-    from lrlab.tasks import Split, Task
 
-    x, y = make_classification(n_samples=1500, n_features=20, n_informative=10, n_classes=4,
-                               n_clusters_per_class=2, random_state=0)
-    x = torch.as_tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
-    y = torch.as_tensor(y)
-
-    def model():
-        return nn.Sequential(nn.Linear(20, 32), nn.Sigmoid(), nn.Linear(32, 32), nn.Sigmoid(),
-                             nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 4))
-
-    task = Task(name="sigmoid", train=Split(x[:1000], y[:1000]), val=Split(x[1000:], y[1000:]),
-                num_classes=4, batch_size=64, epochs=30, model=model)
+    task = deep_sigmoid_task()
     r = range_test(task, seed=4, steps=100, validate=False, extend=True, optimizer="adam")
     check = r.below
     assert check is not None and check.lowered and check.steps >= 200

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from helpers import keys_task
+from helpers import deep_sigmoid_task, keys_task
 
 from lrlab.search._steady import CATAPULT, RISE, Steady, catapult, peak_rise, steady
 
@@ -109,24 +108,10 @@ def test_deep_sigmoid_layers_whose_flat_reading_catapults_are_read_higher():
     to about twice its start in the first steps and settles back (a catapult), and so it does
     at 1.41x: that is the suggestion (these layers train best at a third to half of the
     break). A tanh RNN's reading does not catapult (the test above: lowered, never raised)."""
-    from sklearn.datasets import make_classification
-    from torch import nn
-
     from lrlab.search import range_test
     from lrlab.search._task_range import RAISE
-    from lrlab.tasks import Split, Task
 
-    x, y = make_classification(n_samples=1500, n_features=20, n_informative=10, n_classes=4,
-                               n_clusters_per_class=2, random_state=0)
-    x = torch.as_tensor((x - x.mean(0)) / x.std(0), dtype=torch.float32)
-    y = torch.as_tensor(y)
-
-    def model():
-        return nn.Sequential(nn.Linear(20, 32), nn.Sigmoid(), nn.Linear(32, 32), nn.Sigmoid(),
-                             nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 4))
-
-    task = Task(name="sigmoid", train=Split(x[:1000], y[:1000]), val=Split(x[1000:], y[1000:]),
-                num_classes=4, batch_size=64, epochs=30, model=model)
+    task = deep_sigmoid_task()
     r = range_test(task, seed=0, steps=100, validate=False, extend=True)
     check = r.steady
     assert "stayed flat" in r.suggestion.why and check is not None and check.raised
