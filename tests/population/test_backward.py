@@ -117,8 +117,8 @@ def test_predictions_equal_the_batched_forward(name: str):
         assert torch.equal(pop.predict(x), pop.forward(x))
 
 
-@pytest.mark.parametrize("widths", [(2, 50, 3), (5, 16, 3), (4, 8, 6, 10), (1, 50, 3)],
-                         ids=["blobs", "small", "deeper", "one-input"])
+@pytest.mark.parametrize("widths", [(2, 50, 3), (5, 16, 3), (4, 8, 6, 10), (1, 50, 3), (1, 3)],
+                         ids=["blobs", "small", "deeper", "one-input", "one-input-linear"])
 @pytest.mark.parametrize("loss", [cross_entropy, _autograd_loss], ids=["by-hand", "autograd"])
 def test_a_members_steps_do_not_depend_on_its_position_or_the_population_size(widths, loss):
     """Members 1-2 and 3-5 trained alone end bit for bit where they end in a population of

@@ -40,6 +40,7 @@ from lrlab.population._batched import (
     class_major,
     class_major_pads,
     own_layout,
+    product,
     weight_grad,
 )
 
@@ -170,8 +171,7 @@ class Program:
                         tape.saved.append((x3, shape, learned))
                         tape.class_major = z
                     return z[:, :op.weight.shape[1]].transpose(1, 2)  # the last layer
-                y = (torch.bmm(x3, op.weight_t) if op.bias_col is None
-                     else torch.baddbmm(op.bias_col, x3, op.weight_t))
+                y = product(x3, op.weight_t, op.bias_col)
                 if keep:
                     tape.saved.append((x3, shape, learned))
                 x = y if shape is None else y.reshape(k, *shape[1:-1], op.weight.shape[1])
@@ -222,8 +222,7 @@ class Program:
             if isinstance(op, _Linear):
                 w = op.weight[k]
                 x2 = x.reshape(-1, x.shape[-1])
-                y = (torch.mm(x2, w.t()) if op.bias_col is None
-                     else torch.addmm(op.bias_col[k, 0], x2, w.t()))
+                y = product(x2, w.t(), None if op.bias_col is None else op.bias_col[k, 0])
                 x = y.reshape(*x.shape[:-1], w.shape[0])
             elif isinstance(op, nn.Flatten):
                 x = x.flatten(op.start_dim)

@@ -113,6 +113,28 @@ def class_major_pads(w: Tensor) -> tuple[Tensor, Tensor] | None:
     return w.new_zeros(k, rows, n), w.new_full((k, rows, 1), -math.inf)
 
 
+def product(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``bias + a @ b`` for one matrix (``a`` 2-D) or K of them (3-D), as ``mm``/``addmm``
+    or ``bmm``/``baddbmm`` compute it, ``bias`` broadcast over the rows (``None``: none).
+
+    A product of one inner term (``a`` ``(..., n, 1)``: a layer of one input) is an outer
+    product, computed elementwise, ``a * b + bias``: MKL's batched kernel rounds it by the
+    number of matrices on some CPUs (AVX-512 with AMX: member 8 of 8 differs in the last bit
+    from the same member alone), and elementwise each value is one product and one sum,
+    rounded alike wherever it sits.
+
+    Example:
+        >>> product(torch.ones(2, 3, 1), torch.full((2, 1, 4), 2.0), torch.ones(2, 1, 4))[0, 0]
+        tensor([3., 3., 3., 3.])
+    """
+    if a.shape[-1] == 1:
+        y = a * b
+        return y if bias is None else y + bias
+    if a.dim() == 2:
+        return torch.mm(a, b) if bias is None else torch.addmm(bias, a, b)
+    return torch.bmm(a, b) if bias is None else torch.baddbmm(bias, a, b)
+
+
 def class_major(x: Tensor, w: Tensor, bias: Tensor, pads: tuple[Tensor, Tensor] | None
                 ) -> Tensor:
     r"""The logits of a narrow last layer class-major: ``(K, 4, B)``, rows ``out..3`` -inf.
@@ -140,7 +162,7 @@ def class_major(x: Tensor, w: Tensor, bias: Tensor, pads: tuple[Tensor, Tensor] 
     """
     if pads is not None:
         w, bias = torch.cat([w, pads[0]], 1), torch.cat([bias, pads[1]], 1)
-    return torch.baddbmm(bias, w, x.transpose(1, 2))
+    return product(w, x.transpose(1, 2), bias)
 
 
 def weight_grad(x: Tensor, dy: Tensor, own: bool, padded: Tensor | None = None) -> Tensor:
@@ -234,8 +256,7 @@ def _linear(m: nn.Linear, p: Mapping[str, Tensor], name: str, x: Tensor, shared:
 
 
 def _affine(x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
-    wt = w.transpose(1, 2)
-    return torch.bmm(x, wt) if b is None else torch.baddbmm(b.unsqueeze(1), x, wt)
+    return product(x, w.transpose(1, 2), None if b is None else b.unsqueeze(1))
 
 
 class _BatchedLinear(torch.autograd.Function):
