@@ -67,15 +67,33 @@ def min_median(values: Sequence[float], unit: str = " s", digits: int = 2) -> st
 
 
 def machine() -> str:
-    """One line describing where the benchmark ran."""
+    """One line describing where the benchmark ran, the CPU's model included: MKL rounds
+    some products differently on other CPUs, so records are the same bits from run to run
+    on one CPU, not across CPUs (and a training at the edge of stability ends elsewhere)."""
     cores = os.cpu_count()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         usable = cores
-    return (f"{usable} usable CPU cores (of {cores}), {platform.machine()}, "
+    return (f"{usable} usable CPU cores (of {cores}), {platform.machine()}, {cpu()}, "
             f"Python {platform.python_version()}, torch {torch.__version__}, "
             f"torch.get_num_threads() = {torch.get_num_threads()}")
+
+
+def cpu() -> str:
+    """The CPU's model name and the vector instructions torch's kernels use on it
+    (``AVX512``; ``+AMX`` where the CPU has matrix tiles), as far as this system tells."""
+    name, amx = platform.processor() or "CPU", ""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not on Linux
+        info = ""
+    for line in info.splitlines():
+        if line.startswith("model name"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("flags") and "amx_tile" in line.split():
+            amx = "+AMX"
+    return f"{name} ({torch.backends.cpu.get_cpu_capability()}{amx})"
 
 
 def now() -> str:
