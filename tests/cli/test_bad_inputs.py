@@ -81,7 +81,7 @@ def regression_on_accuracy():
     y = x.sum(1, keepdim=True)
     return Task(name="reg", train=Split(x[:40], y[:40]), val=Split(x[40:], y[40:]),
                 model=lambda: nn.Linear(4, 1), loss=lambda o, t: ((o - t) ** 2).mean(-1),
-                batch_size=10, epochs=1)
+                batch_size=10, epochs=1, monitor="accuracy")
 
 
 def numpy_split():

@@ -97,7 +97,9 @@ class Task:
         batch_size, epochs: defaults for training (a DataLoader's own batch size is its).
         monitor: the validation metric that ranks members (higher is better, except
             ``loss``, ``error``, ``sse`` and names ending in ``loss``, ``error`` or ``mse``;
-            ``mode`` says otherwise). ``None``: accuracy for classification, else loss.
+            ``mode`` says otherwise). ``None`` (the default): accuracy for classification,
+            else loss: ``"accuracy"`` at once for tensors with ``num_classes``, otherwise
+            read from the first batch when the task is trained (a regression: loss).
         description: one line for listings.
         metrics: more validation metrics, ``name -> fn(outputs (B, ...), targets)``
             returning one value per sample or the batch's mean, recorded per member and
@@ -118,7 +120,7 @@ class Task:
     loss: Callable[[Tensor, Tensor], Tensor] | ModelLoss | None = cross_entropy
     batch_size: int = 32
     epochs: int = 10
-    monitor: str | None = "accuracy"
+    monitor: str | None = None
     description: str = ""
     test: Split | None = None
     metrics: Mapping[str, Callable[[Tensor, Tensor], Tensor]] = field(default_factory=dict)
@@ -127,6 +129,8 @@ class Task:
     mode: Literal["max", "min"] | None = None
 
     def __post_init__(self) -> None:
+        if self.monitor is None and self.num_classes is not None and self.in_memory:
+            object.__setattr__(self, "monitor", "accuracy")  # a classifier: no batch to read
         parts = [("train", self.train), ("validation", self.val)]
         for part, split in parts + ([("test", self.test)] if self.test is not None else []):
             if isinstance(split, Split):
