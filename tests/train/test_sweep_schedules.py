@@ -202,6 +202,23 @@ def test_step_lr_is_the_schedule_at_each_step(blobs: Task, together: SweepResult
     assert (lr_rows["epoch"] == (lr_rows["step"] - 1) // per + 1).all()
 
 
+def test_a_run_trains_the_start_of_a_longer_trainings_schedule(blobs: Task) -> None:
+    """``schedule_over=(E, P)``: step s of a shorter run takes the rate an E-epoch training
+    of P steps per epoch takes at step s (what ``auto``'s race trains), by hand: the first
+    epoch of cosine:warmup=2 over 10 epochs is the first half of its linear warm-up,
+    lr0 * s / 2P; a run longer than that training keeps its last rate (poly to 0 over 5
+    steps, the last 0.02)."""
+    per = steps_per_epoch(blobs)
+    start = sweep("blobs", lrs=[LR], schedules=["cosine:warmup=2"], epochs=1, dtype="float64",
+                  record_steps=True, schedule_over=(10, per))
+    np.testing.assert_allclose(step_rates(start, 0), LR * np.arange(per) / (2 * per),
+                               rtol=1e-12, atol=0)
+    past = sweep("blobs", lrs=[LR], schedules=["poly"], epochs=1, dtype="float64",
+                 record_steps=True, schedule_over=(1, 5))
+    np.testing.assert_allclose(step_rates(past, 0), [0.1, 0.08, 0.06, 0.04] + [0.02] * (per - 4),
+                               rtol=1e-12, atol=1e-15)
+
+
 @pytest.mark.parametrize("spec", SPECS)
 def test_side_by_side_equals_alone(together: SweepResult, spec: str) -> None:
     """Each member of a several-schedule sweep has the records of a one-member sweep."""

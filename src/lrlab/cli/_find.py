@@ -49,7 +49,9 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     """Range test: raise the rate step by step and read where the loss falls and breaks.
 
     It trains with the update rule you will train with (--optimizer and its
-    hyperparameters, as for sweep): Adam and its kin are read by their own rules."""
+    hyperparameters, as for sweep): Adam and its kin are read by their own rules. The test
+    itself raises a constant rate; under a schedule (warm-up, cosine, wsd) its rate is the
+    schedule's peak, lr0 (lrlab auto --schedule races the start of the schedule itself)."""
     from lrlab.cli._options import (
         check_out,
         check_tensorboard,

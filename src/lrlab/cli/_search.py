@@ -30,7 +30,13 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
-from lrlab.cli._options import LibraryDefault, Rates, choose_threads, parse_subset
+from lrlab.cli._options import (
+    LibraryDefault,
+    Rates,
+    ScheduleText,
+    choose_threads,
+    parse_subset,
+)
 
 __all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving", "probe"]
 
@@ -233,6 +239,10 @@ def halving(own: dict[str, Any], **kw: Any) -> None:
 @_option("--check/--no-check", default=None,
          help="race the pick and the next lower rate again from another seed; keep the lower "
               "if the pick falls behind it")
+@_option("--schedule", type=ScheduleText(),
+         help="the schedule you will train with (as for sweep; keys: lrlab list schedules): "
+              "the races train its start as your training will, warm-up included, and the "
+              "rate found is its peak [default: a constant rate]")
 def auto(own: dict[str, Any], **kw: Any) -> None:
     """lrlab's default: a range test places the candidates, a short race picks the rate."""
     from lrlab.search import auto as auto_search

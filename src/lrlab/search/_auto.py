@@ -63,11 +63,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import torch
 
 from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.metrics import SHARES
+from lrlab.schedules import ScheduleSpec
 from lrlab.search._common import (
     Callback,
     Plan,
@@ -108,7 +110,8 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 
-__all__ = ["AutoResult", "auto", "candidate_rates", "caught_up", "edge_moved", "few_steps",
+__all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "edge_moved",
+           "few_steps",
            "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
            "short_on_loss", "short_run", "with_loss_warning"]
 
@@ -130,6 +133,8 @@ class AutoResult(SearchResult):
             race trained on by that race; ``epochs``, the length of each row's race.
         race_epochs: epochs each candidate trained.
         race_examples: training examples each candidate trained on.
+        schedule: the schedule the races trained the start of (``lr`` is its peak), as
+            written; ``None``: a constant rate.
     """
 
     procedure: ClassVar[str] = "auto"
@@ -140,11 +145,13 @@ class AutoResult(SearchResult):
     scores: pd.DataFrame
     race_epochs: int
     race_examples: int
+    schedule: str | None = None
 
     def verdict(self) -> str:
         """One line: the rate and how it was found."""
         raced = len(self.candidates) + len(self.refined)
-        return (f"auto: lr={rate(self.lr)} (raced {raced} rates placed by a range test; "
+        peak = f" at the peak of {self.schedule}" if self.schedule else ""
+        return (f"auto: lr={rate(self.lr)}{peak} (raced {raced} rates placed by a range test; "
                 f"{_score_text(self.evidence[0], self.scores, self.lr)}{self.sureness()})")
 
     def to_dict(self) -> dict[str, Any]:
@@ -348,7 +355,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
          seeds: int | None = None, refine: bool = True, check: bool = True,
          epochs: int | None = None, optimizer: str = "sgd", seed: int = 0,
          subset: float | None = None, confirm: bool = False, callbacks: Sequence[Callback] = (),
-         **settings: Any) -> AutoResult:
+         schedule: str | ScheduleSpec | None = None, **settings: Any) -> AutoResult:
     """lrlab's default: a range test places ``candidates`` rates, a short race picks one.
 
     Args:
@@ -364,6 +371,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             (``seed + 1``) on the same budget, and take the lower when the pick falls behind
             it by more than the noise (or stops learning).
         epochs: the full training length the rate is for (default: the task's).
+        schedule: the schedule the full training will follow (``"wsd:warmup_frac=0.05,
+            cooldown_frac=0.2"``, as :func:`~lrlab.sweep`'s ``schedules`` take one, or a
+            :class:`~lrlab.schedules.ScheduleSpec`); the rate found is its peak (``lr0``).
+            Every race trains the start of it as the full training will (its first steps,
+            warm-up included; :attr:`~lrlab.train.SweepConfig.schedule_over`), and
+            ``confirm`` all of it; the range test keeps its rising constant rate. Default: a
+            constant rate.
         optimizer, seed, subset, confirm, callbacks, **settings: as :func:`~lrlab.search.grid`.
 
     Returns:
@@ -381,7 +395,11 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     if seeds is not None:
         whole("seeds", seeds, low=1)
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
-             callbacks=callbacks, settings=settings)
+             callbacks=callbacks, settings=settings, schedule=schedule)
+    if p.schedule is not None and p.schedule.follows_metric:
+        raise LrlabError(f"auto races the start of a schedule of time; {p.schedule} follows a "
+                         "validation metric, which keeps the rate constant over a race's few "
+                         "epochs: search without a schedule (its rate is plateau's first)")
     refuse_multiplier(optimizer)  # a learning-rate-free rule: its range test reads no rate
     race_epochs, share = short_run(p.epochs, budget)
     smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
@@ -492,6 +510,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
         extra += (short,)
+    if early := before_peak(p, race.horizon * math.ceil(examples(race.task) / p.batch_size),
+                            budget):
+        extra += (early,)
     raced = lr in race.raced
     confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
     confidence = with_loss_warning(confidence, short_on_loss(race.horizon, p.epochs,
@@ -526,7 +547,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
-        race_examples=examples(race_task))
+        race_examples=examples(race_task), schedule=str(p.schedule) if p.schedule else None)
 
 
 #: A raced rate whose training loss (an epoch's mean) and validation loss never came within
@@ -1045,6 +1066,38 @@ def few_steps(steps: int, full: int) -> str:
                    "full epochs, or give a larger budget", "few_steps")
 
 
+def before_peak(p: Plan, steps: int, budget: float) -> str:
+    """A warning when a race under the full training's schedule (``p.schedule``) trained
+    each rate ``steps`` optimizer steps and stopped before the schedule reached its peak
+    (``""`` otherwise, and without a schedule): a warm-up longer than the race, or a one-cycle
+    rising past it, read every rate below its peak, and a rate that is stable while it warms
+    up may not be at its peak.
+
+    Example:
+        >>> from lrlab.schedules import parse_schedule
+        >>> p = Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule(
+        ...     "cosine:warmup=2"), schedule_over=(10, 10))
+        >>> before_peak(p, 30, 0.15)
+        ''
+        >>> before_peak(p, 15, 0.15).split(":")[0]
+        'the race ended before the schedule reached its peak rate'
+    """
+    if p.schedule is None or p.schedule.follows_metric:
+        return ""
+    epochs, per = p.schedule_over
+    total = epochs * per
+    curve = p.schedule.build(1.0, epochs=epochs, steps_per_epoch=per)(
+        torch.arange(total, dtype=torch.float64)).reshape(total)
+    peak = int((curve >= curve.max() * (1 - 1e-9)).to(torch.uint8).argmax())  # its first step
+    if steps > peak:
+        return ""
+    return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
+                   f"peaks at step {peak + 1} of the full training's {total}, and the race "
+                   f"trained each rate {steps} steps, so it read every rate below its peak; "
+                   f"give a budget above {budget * (peak + 1) / steps:.2g}, or train the pick "
+                   "and a rate half a decade lower for the full epochs", "before_peak")
+
+
 def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:
     """A warning when a race ranked the rates by a loss (``monitor`` ``"loss"``: an MSE
     regression, a multi-label BCE model) in fewer epochs than the full training (``""``
@@ -1144,6 +1197,16 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
     return tuple(out)
 
 
+def _under(p: Plan) -> str:
+    """How the races followed the full training's schedule, if one was given."""
+    if p.schedule is None:
+        return ""
+    epochs, per = p.schedule_over
+    return (f", each rate the peak of {p.schedule}, whose start they trained as the full "
+            f"training's {epochs} epochs of {per} steps will (the range test at its rising "
+            "constant rate)")
+
+
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
              fewer: int | None = None, lone_lr: float | None = None,
@@ -1166,7 +1229,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     text = (f"{runs} over {len(test.lrs)} steps: {placed}. Raced {rates_text(rates)}"
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
-            f"{examples(race.task)} of {examples(p.full)} training examples: "
+            f"{examples(race.task)} of {examples(p.full)} training examples{_under(p)}: "
             f"{_seen(first, ranked(first))}. " + _chance_text(race.base, race.monitor))
     for extra in race.races[1:]:
         more = [float(v) for v in extra.members["lr"]]

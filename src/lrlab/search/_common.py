@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.schedules import ScheduleSpec
 from lrlab.search._confidence import Confidence
 from lrlab.tasks import Task
 from lrlab.train import (
@@ -39,6 +40,7 @@ from lrlab.train import (
     SweepConfig,
     SweepResult,
     fit,
+    plan_run,
     resolve_task,
     validated,
 )
@@ -93,6 +95,10 @@ class Plan:
         optimizer, seed: the update rule and the seed of weights and example order.
         settings: every other :class:`~lrlab.train.SweepConfig` field passed through.
         callbacks: progress callbacks given to every :func:`~lrlab.train.fit`.
+        schedule: the rate schedule the full training follows, each member's rate its
+            peak (``None``: a constant rate); every population trains the start of it, laid
+            over ``schedule_over``.
+        schedule_over: ``(epochs, steps per epoch)`` of the full training on all the data.
     """
 
     task: Task
@@ -102,6 +108,8 @@ class Plan:
     seed: int
     settings: dict[str, Any]
     callbacks: tuple[Callback, ...]
+    schedule: ScheduleSpec | None = None
+    schedule_over: tuple[int, int] | None = None
 
     @property
     def batch_size(self) -> int:
@@ -122,6 +130,8 @@ class Plan:
         """The settings of a population of ``lrs`` as :meth:`train` trains it (``seed``
         among ``extra`` replaces the plan's)."""
         seed = extra.pop("seed", self.seed)
+        if self.schedule is not None:
+            extra = {"schedules": [self.schedule], "schedule_over": self.schedule_over, **extra}
         return validated(lrs=list(lrs), epochs=epochs or self.epochs, optimizer=self.optimizer,
                          seed=seed, **self.settings, **extra)
 
@@ -137,20 +147,35 @@ class Plan:
 
 def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int | None,
          optimizer: str, seed: int, callbacks: Sequence[Callback],
-         settings: dict[str, Any]) -> Plan:
-    """Check the settings (all before any training) and draw the search subset."""
+         settings: dict[str, Any], schedule: str | ScheduleSpec | None = None) -> Plan:
+    """Check the settings (all before any training) and draw the search subset;
+    ``schedule``: the one the full training follows (text or parsed), built for it here."""
     from lrlab.tasks import get_task
 
     for key in _OWN:
         if key in settings:
             raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
                              f"from one seed (give seed=, not {key}=)")
-    config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings)
+    given = {} if schedule is None else {"schedules": [schedule]}
+    config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings,
+                       **given)
     full = get_task(task) if isinstance(task, str) else task
     full = resolve_task(full, config, config.members())  # a loader task: its kind, checked
     searched = full.subset(subset, seed=seed) if subset is not None else full
+    spec, over = None, None
+    if schedule is not None:
+        spec = config.schedules[0]
+        run = plan_run(full, config, config.members())
+        if run.steps_per_epoch is None:
+            raise LrlabError(f"{procedure}: a schedule needs the steps per epoch, and this "
+                             "training data has no length (an iterable dataset); give it "
+                             "__len__, or search at a constant rate")
+        over = (run.epochs, run.steps_per_epoch)
+        if not spec.follows_metric:  # its values against the full training, in one line
+            spec.build(1.0, epochs=over[0], steps_per_epoch=over[1])
     return Plan(task=searched, full=full, epochs=epochs or full.epochs, optimizer=optimizer,
-                seed=seed, settings=dict(settings), callbacks=tuple(callbacks))
+                seed=seed, settings=dict(settings), callbacks=tuple(callbacks),
+                schedule=spec, schedule_over=over)
 
 
 @dataclass(frozen=True, eq=False, repr=False)  # __repr__ below: one line, no tables

@@ -43,6 +43,7 @@ KINDS: dict[str, str] = {
     "lone_at_top": "the highest rate raced alone beat chance: the lowest loss of the others",
     "edge_moved": "the next higher rate blew up later: a quarter decade below taken",
     "few_steps": "the race trained each rate too few optimizer steps",
+    "before_peak": "the race ended before the full training's schedule reached its peak",
     "short_on_loss": "a race ranked by a loss in fewer epochs than the training",
     "costly": "the search cost more than a grid trained in full would (a note)",
     # find (RangeTestResult.warnings; "no_clear_descent" too)

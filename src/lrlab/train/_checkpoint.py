@@ -134,12 +134,17 @@ def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
     return epoch == epochs or (bool(every) and epoch % every == 0)
 
 
+#: Settings added after runs were stored: left out of a fingerprint while off (``None``), so
+#: a stored run's fingerprint stays what it was.
+_LATER = ("clip_grad_norm", "schedule_over")
+
+
 def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size: int) -> str:
     """A digest of what determines a fit's numbers: settings (but the device and whether the
     step is compiled), members, and the epochs and batch size actually used (the task's
     defaults filled in)."""
     settings = {k: v for k, v in config.model_dump().items() if k not in ("device", "compile")
-                and not (k == "clip_grad_norm" and v is None)}  # off: as before the field
+                and not (k in _LATER and v is None)}  # off: as before the field
     dumped = [{k: v for k, v in m.model_dump().items() if k != "optimizer" or v}
               for m in members]  # a member without a rule of its own: as before the field
     text = json.dumps({"config": settings, "members": dumped,

@@ -155,7 +155,10 @@ class SweepConfig(BaseModel):
     (see :class:`~lrlab.population.Population`); like ``device``, it changes how the numbers
     are computed, not what they are (up to rounding), so a checkpoint resumes either way.
     ``clip_grad_norm`` clips each member's gradient by its global norm before every step (as
-    ``torch.nn.utils.clip_grad_norm_``; off by default).
+    ``torch.nn.utils.clip_grad_norm_``; off by default). ``schedule_over`` lays the
+    schedules over a longer training, ``(epochs, steps per epoch)``, of which this run trains
+    the first steps (``auto``'s race trains the start of the schedule the full training will
+    follow; a step past its end keeps its last rate); ``None``: over this run.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -177,6 +180,8 @@ class SweepConfig(BaseModel):
     eval_batch_size: int = Field(default=4096, ge=1)
     compile: Backend = False
     clip_grad_norm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    schedule_over: tuple[Annotated[int, Field(ge=1, le=MAX_EPOCHS)],
+                         Annotated[int, Field(ge=1)]] | None = None
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:

@@ -312,8 +312,9 @@ class _Buffered:
 
 def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
                 dtype: torch.dtype) -> Tensor | None:
-    """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``; ``None`` when
-    every member keeps its rate constant (then the population uses its base rates).
+    """Every member's rate at every step, ``(epochs * steps_per_epoch, K)``, its schedule laid
+    over ``plan.schedule_over``; ``None`` when every member keeps its rate constant (then
+    the population uses its base rates).
     Reduce-on-plateau members start constant here; :class:`_Plateaus` lowers them later."""
     if all(m.schedule.name == "constant" and not m.schedule.options for m in members):
         return None
@@ -321,8 +322,9 @@ def _rate_table(members: Sequence[Member], plan: RunPlan, device: torch.device,
         raise LrlabError("a schedule needs the steps per epoch, and this training data has no "
                          "length (an iterable dataset); give it __len__, or train at a "
                          "constant rate")
-    epochs, steps_per_epoch = plan.epochs, plan.steps_per_epoch
-    steps = torch.arange(epochs * steps_per_epoch, dtype=torch.float64)
+    epochs, steps_per_epoch = plan.schedule_over
+    steps = torch.arange(plan.epochs * plan.steps_per_epoch, dtype=torch.float64)
+    steps = steps.clamp(max=epochs * steps_per_epoch - 1)  # past a longer training's end
     table = torch.empty(len(steps), len(members), dtype=torch.float64)
     for spec in dict.fromkeys(m.schedule for m in members):
         which = [k for k, m in enumerate(members) if m.schedule == spec]

@@ -30,12 +30,15 @@ class RunPlan:
             (an iterable dataset: an epoch is one pass).
         fingerprint: a digest of the settings, the members, the epochs and the batch size
             (what a checkpoint must match to continue the run).
+        schedule_over: ``(epochs, steps per epoch)`` of the training the members' schedules
+            are laid over: the settings' ``schedule_over``, else this run's own.
     """
 
     epochs: int
     batch_size: int
     steps_per_epoch: int | None
     fingerprint: str
+    schedule_over: tuple[int, int | None]
 
 
 def plan_run(task: Task, config: SweepConfig, members: Sequence[Member]) -> RunPlan:
@@ -56,4 +59,5 @@ def plan_run(task: Task, config: SweepConfig, members: Sequence[Member]) -> RunP
     else:
         steps = steps_per_epoch(task.train, batch)
     return RunPlan(epochs=epochs, batch_size=batch, steps_per_epoch=steps,
-                   fingerprint=fingerprint(config, members, epochs=epochs, batch_size=batch))
+                   fingerprint=fingerprint(config, members, epochs=epochs, batch_size=batch),
+                   schedule_over=config.schedule_over or (epochs, steps))

@@ -57,7 +57,7 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         raise LrlabError(f"batch size {plan.batch_size} is larger than the {len(task.train)} "
                          "training examples; lower --batch-size")
     if plan.steps_per_epoch:
-        _check_schedules(members, plan.epochs, plan.steps_per_epoch)
+        _check_schedules(members, *plan.schedule_over)
     if not task.in_memory:  # its first batch through one model: the loader's own probe
         found = resolve_task(task, config, members)
         names = {"loss", "sse"} | set(found.metrics) | (

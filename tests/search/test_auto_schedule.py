@@ -1,0 +1,67 @@
+"""Tests for ``auto`` with the schedule the full training will follow (``schedule=``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from helpers import one_line
+
+from lrlab._errors import LrlabError
+from lrlab.search import auto
+
+EPOCHS, PER = 20, 10  # blobs: 500 examples in batches of 50
+
+
+def _last_rates(result) -> np.ndarray:
+    """Each member's rate at the last step of its race (the train ``lr`` of its last epoch)."""
+    return result.curve("lr", "train").iloc[-1].to_numpy(float)
+
+
+def test_the_race_trains_the_start_of_the_schedule_and_confirm_all_of_it() -> None:
+    """Every race (3 epochs of 8 steps: 396 examples, the range test having taken its
+    share) follows cosine:warmup=2 as the 20-epoch training of 10 steps per epoch does: 20
+    steps of warm-up, then its last step, 23, is 3 steps into a cosine of 180, lr0 * (1 +
+    cos(3 pi / 180)) / 2 by hand; not a warm-up and a cosine squeezed into the race (which
+    would end near 0). ``confirm`` trains the whole schedule, ending at its last step."""
+    result = auto("blobs", epochs=EPOCHS, schedule="cosine:warmup=2", candidates=2, seeds=1,
+                  check=False, confirm=True)
+    assert (result.race_epochs, result.race_examples) == (3, 396)
+    assert result.schedule == "cosine:warmup=2"
+    for race in result.evidence:
+        assert set(race.members["schedule"]) == {"cosine:warmup=2"}
+        lrs = race.members["lr"].to_numpy(float)
+        np.testing.assert_allclose(_last_rates(race),
+                                   lrs * (1 + math.cos(math.pi * 3 / 180)) / 2, rtol=1e-6)
+    final = result.confirmation
+    np.testing.assert_allclose(_last_rates(final),
+                               result.lr * (1 + math.cos(math.pi * 179 / 180)) / 2, rtol=1e-5)
+    assert f"lr={result.lr:.3g} at the peak of cosine:warmup=2" in result.verdict()
+    assert "whose start they trained as the full training's 20 epochs of 10 steps" \
+        in result.explanation
+    assert "before_peak" not in result.confidence.kinds
+
+
+def test_a_race_inside_the_warm_up_says_so() -> None:
+    """A warm-up of 5 epochs (50 steps) outlasts the 24-step race: every rate was read below
+    its peak, a warning of its own kind naming the budget that would reach it (0.15 x 51 /
+    24)."""
+    result = auto("blobs", epochs=EPOCHS, schedule="wsd:warmup=5,cooldown_frac=0.2",
+                  candidates=2, seeds=1, refine=False, check=False)
+    assert "before_peak" in result.confidence.kinds
+    line = next(w for w in result.warnings if w.kind == "before_peak")
+    assert "peaks at step 51 of the full training's 200" in line
+    assert "trained each rate 24 steps" in line and "budget above 0.32" in line
+
+
+@pytest.mark.parametrize(("schedule", "needle"), [
+    ("plateau", "follows a validation metric"),
+    ("cosine:warmup=30", "shorter than training"),
+    ("nosuch", "unknown schedule"),
+])
+def test_a_schedule_auto_cannot_race_is_one_line_before_training(schedule: str,
+                                                                  needle: str) -> None:
+    with pytest.raises(LrlabError) as err:
+        auto("blobs", epochs=EPOCHS, schedule=schedule)
+    one_line(err, needle)
