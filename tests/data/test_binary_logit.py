@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrlab
+from lrlab.train import resolve_task, validated
 
 EPOCHS, LRS = 3, [0.5, 0.05]
 
@@ -88,22 +89,51 @@ def test_the_auc_of_a_binary_logit_is_the_auc_of_its_sigmoid() -> None:
     assert result.summary()["final_val_auc"].iloc[0] == pytest.approx(exact, abs=0.01)
 
 
-@pytest.mark.parametrize("case", ["mse on 0/1", "bce on probabilities", "multi-label",
-                                  "soft targets"])
+@pytest.mark.parametrize("case", ["mse on 0/1", "bce on probabilities", "soft targets"])
 def test_what_is_not_one_binary_logit_stays_as_it_was(case: str) -> None:
     """A squared error on 0/1 targets stays a regression; a BCE on probabilities (sigmoid in
-    forward), several labels per example or targets between 0 and 1 are not read as one
-    binary logit either."""
+    forward) or targets between 0 and 1 are not read as binary logits either."""
     kw = {
         "mse on 0/1": {"loss": nn.MSELoss()},
         "bce on probabilities": {"loss": lambda p, y: nn.functional.binary_cross_entropy(
             torch.sigmoid(p), y)},
-        "multi-label": {"out": 3, "labels": lambda x: (x[:, :3] > 0).float()},
         "soft targets": {"labels": lambda x: torch.sigmoid(x[:, 0])},
     }[case]
     task, *_ = _task("(B, 1)", **kw)
     result = lrlab.sweep(task, lrs=[0.05], epochs=1)
     assert result.monitor == "loss" and "final_val_accuracy" not in result.summary()
+
+
+def _three_labels(x: torch.Tensor) -> torch.Tensor:
+    return torch.stack([x[:, 0] > 0, x[:, 1] + x[:, 2] > 0.5, x[:, 3] > 1.0], 1).float()
+
+
+def test_a_multi_label_model_is_a_classifier_of_its_labels_ranked_by_its_loss() -> None:
+    """Three 0/1 labels per example under BCEWithLogitsLoss on (B, 3) logits: each label a
+    binary classifier. Its accuracy is the share of labels right at z > 0 (by hand, over
+    every label of the validation set), its loss plain torch's; it is ranked by that loss,
+    as before its labels were scored (monitor="accuracy" ranks by the share), and a subset
+    of it is drawn without the warning about unreadable classes. Before, it was a
+    regression: no accuracy, and an SSE of raw logits against the labels."""
+    task, train, xv, yv = _task("(B, 1)", out=3, labels=_three_labels)
+    result = lrlab.sweep(task, lrs=LRS)
+    assert result.monitor == "loss" and not result.higher_is_better
+    summary = result.summary().set_index("lr")
+    accuracy = result.curve("accuracy", "val").iloc[-1]
+    for lr, label in zip(LRS, result.members["label"]):
+        model = _plain(task, train, lr)
+        with torch.no_grad():
+            z = model(xv)
+        right = ((z > 0).float() == yv).double().mean().item()
+        loss = nn.functional.binary_cross_entropy_with_logits(z, yv).item()
+        assert accuracy[label] == pytest.approx(right, abs=1e-12)
+        assert summary.loc[lr, "final_val_loss"] == pytest.approx(loss, rel=1e-5)
+    by_share = lrlab.sweep(task.replace(monitor="accuracy"), lrs=LRS)
+    assert by_share.monitor == "accuracy" and by_share.higher_is_better
+    config = validated(lrs=[0.1])
+    resolved = resolve_task(task, config, config.members())  # as a search subsets it
+    assert (resolved.num_classes, resolved.monitor) == (2, "loss")
+    assert resolved.subset(0.5).train_size == 120  # no warning (an error under pytest)
 
 
 def test_the_searches_chance_level_reads_a_binary_logit() -> None:

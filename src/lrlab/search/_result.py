@@ -505,7 +505,8 @@ def loss_warning(lr: float) -> str:
     a, b, c = rates_to_try(lr)
     return (f"ranked by a loss: train {a:.3g}, {b:.3g} and {c:.3g} for the full "
             "epochs and keep the lowest validation loss: a loss keeps falling through a "
-            "training, so a regression's best rate often sits above a short test's reading, "
+            "training, so the best rate of a task ranked by its loss (a regression, a "
+            "multi-label model) often sits above a short test's reading, "
             "close below where its loss blows up (on 20 benchmark regression runs the "
             "suggestion alone left 11% more validation loss than a 16-rate grid's best on "
             "average, 30% at worst; the best of these three 0.5%, 19% at worst)")

@@ -99,7 +99,8 @@ class Task:
             ``loss``, ``error``, ``sse`` and names ending in ``loss``, ``error`` or ``mse``;
             ``mode`` says otherwise). ``None`` (the default): accuracy for classification,
             else loss: ``"accuracy"`` at once for tensors with ``num_classes``, otherwise
-            read from the first batch when the task is trained (a regression: loss).
+            read from the first batch when the task is trained (a regression, and a
+            multi-label model scored label by label: loss).
         description: one line for listings.
         metrics: more validation metrics, ``name -> fn(outputs (B, ...), targets)``
             returning one value per sample or the batch's mean, recorded per member and
@@ -287,8 +288,8 @@ class Task:
 
 
 def _labels_per_position(data: Any, key: str) -> bool:
-    """Whether ``data``'s integer labels have an axis per example: a label per token or
-    pixel, no class per example to stratify by. Read from a ``TensorDataset``'s last tensor
+    """Whether ``data``'s labels have an axis per example, integers (a label per token or
+    pixel) or 0/1 floats (a multi-label model's): no class per example to stratify by. Read from a ``TensorDataset``'s last tensor
     (a ``Split`` becomes one for the data path's scoring), else from the first example alone
     (its ``key`` entry, or its last element), every random state left as it was (an
     augmenting ``__getitem__`` may draw)."""
@@ -308,8 +309,8 @@ def _labels_per_position(data: Any, key: str) -> bool:
         y = (first.get(key) if isinstance(first, Mapping)
              else first[-1] if isinstance(first, (tuple, list)) and first else None)
         y = y.unsqueeze(0) if isinstance(y, Tensor) else None
-    return (y is not None and y.dim() > 1 and y[0].numel() > 1 and not y.is_floating_point()
-            and y.dtype != torch.bool)
+    return (y is not None and y.dim() > 1 and y[0].numel() > 1 and y.dtype != torch.bool
+            and (not y.is_floating_point() or bool(((y == 0) | (y == 1)).all())))
 
 
 #: Metrics lrlab records itself; a task's own metrics take other names.

@@ -60,9 +60,10 @@ class Probe:
         activation_bytes: bytes one member keeps for its backward pass on one batch.
         class_axis: where one model's outputs hold the class scores: ``-1`` (``(B, ..., C)``)
             or ``1`` (``(B, C, ...)``, torch's convention for per-position losses such as
-            segmentation); :data:`BINARY` (``0``): one logit per example against 0/1 float
-            targets under a binary cross-entropy with logits, scored as the two classes'
-            logits ``(0, z)`` (so softmax gives ``sigmoid(z)``, argmax ``z > 0``).
+            segmentation); :data:`BINARY` (``0``): one logit per example, or per label of a
+            multi-label model, against 0/1 float targets under a binary cross-entropy with
+            logits, each scored as the two classes' logits ``(0, z)`` (so softmax gives
+            ``sigmoid(z)``, argmax ``z > 0``).
     """
 
     task: Task
@@ -71,7 +72,8 @@ class Probe:
     class_axis: int = -1
 
 
-#: :attr:`Probe.class_axis` of a binary classifier giving one logit per example.
+#: :attr:`Probe.class_axis` of a binary classifier giving one logit per example, or a
+#: multi-label one giving one per label.
 BINARY = 0
 
 
@@ -386,12 +388,18 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
 
 
 def _binary(task: Task, outputs: Tensor, targets: Tensor) -> bool:
-    """One logit per example (``(B,)`` or ``(B, 1)``) against 0/1 float targets of the same
-    shape under a binary cross-entropy with logits: a binary classifier."""
-    b = outputs.shape[0] if outputs.dim() else 0
+    """One logit per example (``(B,)`` or ``(B, 1)``), or per label (``(B, L)``: a
+    multi-label model, each label a binary classifier), against 0/1 float targets of the
+    same shape under a binary cross-entropy with logits."""
     return (_with_logits(task.loss) and targets.is_floating_point()
-            and tuple(outputs.shape) in ((b,), (b, 1)) and targets.shape == outputs.shape
+            and 1 <= outputs.dim() <= 2 and targets.shape == outputs.shape
             and bool(((targets == 0) | (targets == 1)).all()))
+
+
+def _multi_label(task: Task, outputs: Any, targets: Any) -> bool:
+    """Several 0/1 labels per example, one logit each (see :func:`_binary`)."""
+    return (isinstance(outputs, Tensor) and isinstance(targets, Tensor) and outputs.dim() == 2
+            and outputs.shape[1] > 1 and _binary(task, outputs, targets))
 
 
 def _classes(task: Task, outputs: Any, targets: Any) -> int | None:
@@ -406,6 +414,8 @@ def _scored(outputs: Tensor | None, targets: Any, class_axis: int) -> tuple[Any,
     targets as class indices)."""
     if outputs is None:
         return outputs, targets
+    if class_axis == BINARY and outputs.dim() == 3 and outputs.shape[2] > 1:  # multi-label
+        return torch.stack([torch.zeros_like(outputs), outputs], -1), targets.long()
     if class_axis == BINARY:
         z = outputs.reshape(*outputs.shape[:2])
         return (torch.stack([torch.zeros_like(z), z], -1),
@@ -462,7 +472,10 @@ def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
 def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
     c = _classes(task, outputs, targets) if _scorable(task, outputs, targets) else None
     num_classes = task.num_classes if task.num_classes is not None else c
-    monitor = task.monitor or ("accuracy" if num_classes is not None else "loss")
+    # a multi-label model is ranked by its loss as before its labels were scored (its
+    # accuracy, the share of labels right, is recorded beside it: monitor="accuracy" ranks by it)
+    monitor = task.monitor or ("accuracy" if num_classes is not None
+                               and not _multi_label(task, outputs, targets) else "loss")
     known = {"loss"} | ({"accuracy", "error", "sse"} if num_classes is not None
                         else {"sse"} if _scorable(task, outputs, targets) else set())
     known |= set(task.metrics) | ({"auc"} if num_classes is not None else set())
