@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from helpers import assert_bad_input, run
 
@@ -126,6 +127,25 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
         assert f"warning: {line}" in " ".join(out.split())
     assert (out_dir / "stage1" / "records.csv").is_file()
     assert (out_dir / "stage2" / "records.csv").is_file()  # the refinement
+    # each stage's line names its own best as that stage's (auto's pick, after them all,
+    # weighs every stage); before, "best: lr=..." read as a pick the verdict then contradicted
+    stages = [line.split(":")[0] for line in out.splitlines() if line.startswith("best")]
+    count = len(list(out_dir.glob("stage*")))
+    assert stages == [f"best in stage {i} of {count}" for i in range(1, count + 1)]
+
+
+def test_auto_takes_the_schedule_you_train_with(capsys, tmp_path: Path) -> None:
+    """--schedule: the races train the start of it, the verdict's rate is its peak, and
+    search.json says which schedule (a warm-up longer than the race would warn)."""
+    code, out, err = run(capsys, "auto", "blobs", "--epochs", "10", "--candidates", "2",
+                         "--seeds", "1", "--no-check", "--schedule", "cosine:warmup=1", "-q",
+                         "--out", tmp_path / "a")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "a" / "search.json").read_text())
+    assert saved["schedule"] == "cosine:warmup=1"
+    assert f"auto: lr={saved['lr']:.3g} at the peak of cosine:warmup=1" in out
+    stage = pd.read_csv(tmp_path / "a" / "stage1" / "members.csv")
+    assert set(stage["schedule"]) == {"cosine:warmup=1"}
 
 
 def test_auto_without_refining_trains_one_race(capsys, tmp_path: Path) -> None:

@@ -103,10 +103,11 @@ def _epochs(result: SweepResult) -> str:
     return f"{ran} epoch{'' if ran == 1 else 's'}"
 
 
-def print_result(result: SweepResult, which: str = "") -> None:
+def print_result(result: SweepResult, which: str = "", *, stage: bool = False) -> None:
     """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), titled
     with ``which`` population it is when given (a search's ``stage 2 of 3``), then the
-    one-line verdict."""
+    one-line verdict: with ``stage``, that stage's best (``best in stage 2 of 3: ...``),
+    which the search's own pick, printed after every stage, may differ from."""
     from lrlab.cli._tables import print_frame
 
     m = result.monitor
@@ -119,5 +120,5 @@ def print_result(result: SweepResult, which: str = "") -> None:
                                for e in frame["diverged_epoch"]]
     title = f"{result.task}: {result.config['optimizer']}, {_epochs(result)}"
     print_frame(stdout, frame, f"{title} ({which})" if which else title, headers=columns)
-    stdout.print(result.verdict(), soft_wrap=True)
+    stdout.print(result.verdict(among=f"in {which}" if stage else ""), soft_wrap=True)
 

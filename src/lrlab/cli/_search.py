@@ -110,7 +110,7 @@ def _show(result: Any) -> None:
                ["lr", "start_loss", "end_loss", "frozen", "diverged"])
     else:
         for i, population in enumerate(result.evidence, 1):
-            print_result(population, f"stage {i} of {len(result.evidence)}")
+            print_result(population, f"stage {i} of {len(result.evidence)}", stage=True)
     if result.confirmation is not None:
         print_result(result.confirmation, "confirm: all the data, the full epochs")
     stdout.print(result.verdict(), soft_wrap=True)

@@ -175,9 +175,11 @@ class SweepResult:
         """The basin of good rates per setting (see :func:`lrlab.train.sensitivity`)."""
         return sensitivity(self, tolerance)
 
-    def verdict(self) -> str:
+    def verdict(self, *, among: str = "") -> str:
         """One line naming the best rate and why, and (with three or more rates) how wide
-        the basin of good rates around it is."""
+        the basin of good rates around it is; ``among`` says whose best it is where this is
+        one population of several (``"in stage 1 of 3"``: a search's own pick comes after)."""
+        best = f"best {among}" if among else "best"
         b = self.best()
         diverged = self.members.loc[self.members["diverged"], "label"].tolist()
         tail = f"; diverged: {', '.join(diverged)}" if diverged else ""
@@ -189,11 +191,11 @@ class SweepResult:
         m = self.monitor
         if b.get("seeds", 1) > 1 and pd.notna(b[f"mean_best_val_{m}"]):
             # the rate, by its mean; then the seed that did best (no mean: the seed alone)
-            return (f"best: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
+            return (f"{best}: {b['setting']} (validation {m} {b[f'mean_best_val_{m}']:.4f}, "
                     f"mean over {b['seeds']} seeds of their best; best seed {b['label']}: "
                     f"{b[f'best_val_{m}']:.4f} at epoch {int(b['best_epoch'])} of {of})"
                     f"{self._basin_words(b)}{self._chance_words(b)}{tail}")
-        return (f"best: {b['label']} (validation {m} {b[f'best_val_{m}']:.4f}"
+        return (f"{best}: {b['label']} (validation {m} {b[f'best_val_{m}']:.4f}"
                 f" at epoch {int(b['best_epoch'])} of {of}){self._basin_words(b)}"
                 f"{self._chance_words(b)}{tail}")
 
