@@ -20,8 +20,11 @@ from lrlab import LrlabError
 from lrlab.integrations import MissingExtra
 from lrlab.integrations.lightning import FindLR
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning")  # lightning 2.6 on torch 2.13
+pytestmark = [pytest.mark.filterwarnings(
+    "ignore:`isinstance\\(treespec, LeafSpec\\)` is deprecated:FutureWarning"),  # lightning 2.6 on torch 2.13
+    # the fits here train 12 steps: the finder's warnings are no subject but of the test
+    # that asks for them
+    pytest.mark.filterwarnings("ignore:lrlab. :UserWarning")]
 
 
 class Net(L.LightningModule):
@@ -111,6 +114,19 @@ def test_the_rate_reported_is_the_rate_trained_at_and_nothing_else_moves() -> No
     assert torch.equal(before.rng, after.rng)
     assert before.loops == after.loops and before.metrics == after.metrics
     assert before.training == after.training
+
+
+def test_a_short_fit_warns_and_names_three_rates() -> None:
+    """Two epochs of 6 steps: the result knows the fit's steps left (12, then 6 when run
+    again at epoch 1) and warns as ``lrlab find`` on a short task does, the warning also a
+    Python one since the fit goes on at the reading."""
+    finder = FindLR(start=1e-4, end=10.0, steps=30, epochs=[1])
+    with pytest.warns(UserWarning, match=r"lrlab: a short training \(12 optimizer steps\)"):
+        _fit(Net(), finder)
+    (_, first), (_, again) = finder.results
+    lr = first.suggestion.lr
+    assert (first.training_steps, again.training_steps) == (12, 6)
+    assert "short_training" in first.kinds and first.to_try == pytest.approx((lr, 2 * lr, 4 * lr))
 
 
 def test_a_run_with_the_finder_equals_one_started_at_its_rate() -> None:

@@ -26,6 +26,10 @@ the default), then:
   checkpoint's hyperparameters hold the rate trained at;
 * logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
   test's figure.
+* keeps the fit's optimizer steps left in the result (``training_steps``), so its
+  warnings are ``lrlab find``'s on a task (a fit of fewer than 200 steps names three rates
+  to train and compare), and raises each as a ``UserWarning``: the fit goes on at the
+  reading.
 
 Under several processes (DDP), each runs the test on its own shard and rank 0's rate is
 broadcast to all; tested on one CPU process. Mixed precision: the test runs
@@ -56,6 +60,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -198,6 +203,9 @@ class FindLR(_pl.Callback):
                              device=pl_module.device,
                              **{"accumulate": trainer.accumulate_grad_batches,
                                 "clip_grad_norm": _clip(trainer), **self.settings})
+        result = replace(result, training_steps=_steps_left(trainer))
+        for line in result.warnings:  # training goes on at the reading: say it now
+            warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=2)
         self.results.append((trainer.current_epoch, result))
         readings = result.suggestions()
         if self.reading not in readings:
@@ -249,6 +257,16 @@ class FindLR(_pl.Callback):
                 fig.canvas.draw()
                 writer.add_image("lrlab/range_test", np.asarray(fig.canvas.buffer_rgba())[..., :3],
                                  trainer.global_step, dataformats="HWC")
+
+
+def _steps_left(trainer) -> int | None:
+    """The optimizer steps the fit has left (``estimated_stepping_batches`` less the steps
+    taken), the training the reading is for: under 200 its warnings name three rates to
+    train (:func:`~lrlab.search._result.short_warning`); None when unbounded."""
+    total = trainer.estimated_stepping_batches
+    if not math.isfinite(total):
+        return None
+    return max(int(total) - trainer.global_step, 1)
 
 
 def _clip(trainer) -> float | None:
