@@ -60,8 +60,8 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from dataclasses import replace
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
