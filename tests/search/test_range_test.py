@@ -744,7 +744,7 @@ def test_a_clear_reading_on_a_training_that_ends_still_learning_names_rates_to_t
 
     lrs = np.geomspace(1e-5, 10.0, 100)
     acc = np.full(100, np.nan)
-    acc[::4] = np.linspace(0.10, 0.16, 25)                     # rose 0.06 over chance 0.1
+    acc[:80:4] = np.linspace(0.10, 0.16, 20)   # rose 0.06 over chance 0.1 below the turn
     clear = RangeTestResult.build(lrs, np.abs(np.log10(lrs)), val_accuracy=acc)
     slow = dataclasses.replace(clear, chance=0.1, training_steps=300)
     s = slow.suggestion.lr
@@ -763,6 +763,30 @@ def test_a_clear_reading_on_a_training_that_ends_still_learning_names_rates_to_t
     assert math.isnan(unknown.pace)
     short = dataclasses.replace(slow, training_steps=100)      # short: that line, once
     assert short.kinds == ("short_training",)
+
+
+def test_the_pace_counts_the_accuracy_up_to_where_the_loss_turns_up():
+    """A bag-of-embeddings text classifier (new_user's hftext, seed 1): its loss fell only to
+    the loss of its classes' shares, its validation accuracy sat at chance (0.70) up to where
+    the loss turned up and touched 0.75 once past it, so the pace read 0.53 and the reading
+    (7.3 points lost) went unwarned. The rates past the turn are those the reading rules
+    out: what the accuracy did there is no pace of a training below it."""
+    import dataclasses
+
+    from lrlab.search._result import SLOW
+
+    lrs = np.geomspace(1e-5, 10.0, 100)
+    loss = np.abs(np.log10(lrs))                   # the bottom at 1, turning up after it
+    acc = np.full(100, 0.70)
+    acc[95] = 0.80                                 # a blip at 5.7, past the turn
+    past = dataclasses.replace(RangeTestResult.build(lrs, loss, val_accuracy=acc), chance=0.70,
+                               training_steps=300)
+    assert 1.0 < past.headroom.lr < lrs[95]
+    assert past.pace == pytest.approx(0.0, abs=1e-12) and "slow_learner" in past.kinds
+    acc[95], acc[70] = 0.70, 0.80                  # the same rise below the turn counts
+    below = dataclasses.replace(past, val_accuracy=acc)
+    assert below.pace == pytest.approx(0.1 / 0.3 * 300 / 100, rel=1e-12) and below.pace > SLOW
+    assert "slow_learner" not in below.kinds
 
 
 def test_a_validated_range_test_keeps_the_accuracy_of_a_model_that_learned_nothing(blobs):
