@@ -28,12 +28,14 @@ def test_tensorboard(tmp_path: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:`isinstance\\(treespec, LeafSpec\\)`:FutureWarning")
+@pytest.mark.filterwarnings("ignore:lrlab. :UserWarning")  # tiny: a short training's line
 def test_lightning() -> None:
     pytest.importorskip("lightning")
     rate = _main("lightning_finder.py")(tiny=True)
     assert math.isfinite(rate) and rate > 0
 
 
+@pytest.mark.filterwarnings("ignore:lrlab. :UserWarning")  # tiny: a short training's line
 def test_the_hf_trainer() -> None:
     pytest.importorskip("transformers")
     rate = _main("hf_trainer_finder.py")(tiny=True)
