@@ -25,13 +25,17 @@ a higher rate that ends lower after a few hundred steps may still be worse after
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrlab.search._steady import WINDOW, _train
+from lrlab.search._steady import WINDOW, Training, _train
 from lrlab.tasks import Task
+
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11
 
 __all__ = ["FASTER", "SPAN", "Below", "below"]
 
@@ -110,13 +114,12 @@ class Below:
         return ", ".join(one(*c) for c in zip(self.lrs, self.starts, self.ends))
 
 
-def below(task: Task, lrs: Sequence[float], *, optimizer: str = "adam",
-          hparams: Mapping[str, float] | None = None, seed: int = 0,
-          batch_size: int | None = None, horizon: int = SPAN,
-          device: str | None = None, clip_grad_norm: float | None = None) -> Below | None:
+def below(task: Task, lrs: Sequence[float], *, optimizer: str = "adam", horizon: int = SPAN,
+          **training: Unpack[Training]) -> Below | None:
     """Train ``lrs`` (highest first) on ``task`` as one population for at least ``horizon``
-    optimizer steps (as :func:`~lrlab.search._steady.steady` does) and keep where each
-    one's training loss started and ended.
+    optimizer steps (as :func:`~lrlab.search._steady.steady` does, the rest as
+    :class:`~lrlab.search._steady.Training` says) and keep where each one's training loss
+    started and ended.
 
     Returns:
         A :class:`Below`, or ``None`` when the data has no length.
@@ -127,12 +130,10 @@ def below(task: Task, lrs: Sequence[float], *, optimizer: str = "adam",
         >>> check.steps >= 20, len(check.ends)
         (True, 2)
     """
-    trained = _train(task, lrs, optimizer=optimizer, hparams=hparams, seed=seed,
-                     batch_size=batch_size, horizon=horizon, device=device,
-                     clip_grad_norm=clip_grad_norm)
+    trained = _train(task, lrs, optimizer=optimizer, horizon=horizon, **training)
     if trained is None:
         return None
-    curves, diverged, steps, cost = trained
-    starts = tuple(_window(x, last=False) for x in curves)
-    ends = tuple(math.inf if d else _window(x, last=True) for x, d in zip(curves, diverged))
-    return Below(tuple(float(v) for v in lrs), starts, ends, steps, cost)
+    starts = tuple(_window(x, last=False) for x in trained.losses)
+    ends = tuple(math.inf if d else _window(x, last=True)
+                 for x, d in zip(trained.losses, trained.diverged))
+    return Below(tuple(float(v) for v in lrs), starts, ends, trained.steps, trained.cost)

@@ -33,13 +33,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
 from lrlab._once import warn_once
 from lrlab.tasks import Task
 
-__all__ = ["CATAPULT", "HORIZON", "RISE", "WINDOW", "Steady", "catapult", "peak_rise", "steady"]
+if TYPE_CHECKING:
+    from typing import Unpack  # Python 3.11
+
+__all__ = ["CATAPULT", "HORIZON", "RISE", "WINDOW", "Curves", "Steady", "Training", "catapult",
+           "peak_rise", "steady"]
 
 #: Optimizer steps each candidate trains (at least; whole epochs, or one epoch on a subset).
 #: The tanh RNNs measured showed a quarter of their break to be unstable after 75-110 steps;
@@ -173,24 +178,40 @@ class Steady:
         return ", ".join(one(*c) for c in zip(self.lrs, self.rises, self.stable, jumps, ups))
 
 
-def _train(task: Task, lrs: Sequence[float], *, optimizer: str,
-           hparams: Mapping[str, float] | None, seed: int, batch_size: int | None,
-           horizon: int, device: str | None, clip_grad_norm: float | None = None
-           ) -> tuple[list[np.ndarray], list[bool], int, float] | None:
+class Training(TypedDict, total=False):
+    """How a check trains its rates (:func:`steady`, :func:`~lrlab.search._below.below`): as
+    the range test before it trained. Left out: no hyperparameters, seed 0, the task's batch
+    size, fit's device (CUDA when available), no clipping."""
+
+    hparams: Mapping[str, float] | None
+    seed: int
+    batch_size: int | None
+    device: str | None
+    clip_grad_norm: float | None
+
+
+@dataclass(frozen=True)
+class Curves:
+    """What a check's short training left: each member's per-step training losses, whether
+    it diverged, the steps per member and the cost in member-epochs of the full data."""
+
+    losses: list[np.ndarray]
+    diverged: list[bool]
+    steps: int
+    cost: float
+
+
+def _train(task: Task, lrs: Sequence[float], *, optimizer: str, horizon: int,
+           **training: Unpack[Training]) -> Curves | None:
     """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
     (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
-    longer). Returns each member's per-step training losses, whether it diverged, the steps
-    per member and the cost in member-epochs of the full data; ``None`` when the data has
-    no length."""
+    longer); ``None`` when the data has no length."""
     from lrlab.train import fit, plan_run, validated
 
-    extra = {"hparams": dict(hparams)} if hparams else {}
-    if batch_size is not None:
-        extra["batch_size"] = batch_size
-    if device is not None:  # (default: as fit's, CUDA when available)
-        extra["device"] = device
-    if clip_grad_norm is not None:  # as the range test before it clipped
-        extra["clip_grad_norm"] = clip_grad_norm
+    seed = training.get("seed", 0)
+    extra = {k: v for k, v in training.items() if k != "seed" and v is not None}
+    if "hparams" in extra:
+        extra["hparams"] = dict(extra["hparams"])
     n = task.train_size
     config = validated(lrs=list(lrs), epochs=1, optimizer=optimizer, seed=seed,
                        record_steps=True, **extra)
@@ -210,18 +231,16 @@ def _train(task: Task, lrs: Sequence[float], *, optimizer: str,
                 else np.zeros(len(lrs), dtype=bool))
     steps = int(len(losses) / max(1, len(lrs)))
     cost = len(lrs) * epochs * (used.train_size or n) / n
-    return curves, [bool(d) for d in diverged], steps, cost
+    return Curves(curves, [bool(d) for d in diverged], steps, cost)
 
 
 @warn_once()
-def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
-           hparams: Mapping[str, float] | None = None, seed: int = 0,
-           batch_size: int | None = None, horizon: int = HORIZON,
-           device: str | None = None, clip_grad_norm: float | None = None) -> Steady | None:
+def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd", horizon: int = HORIZON,
+           **training: Unpack[Training]) -> Steady | None:
     """Train ``lrs`` on ``task`` as one population for at least ``horizon`` optimizer steps
     (whole epochs; one epoch on a stratified subset of ``horizon`` batches when an epoch is
-    longer) and measure how far each one's training loss rose above its start
-    (:func:`peak_rise`).
+    longer; the rest as :class:`Training` says) and measure how far each one's training loss
+    rose above its start (:func:`peak_rise`).
 
     Returns:
         A :class:`Steady`, or ``None`` when the data has no length (the steps per epoch are
@@ -233,12 +252,10 @@ def steady(task: Task, lrs: Sequence[float], *, optimizer: str = "sgd",
         >>> check.steps >= 20, len(check.rises)
         (True, 1)
     """
-    trained = _train(task, lrs, optimizer=optimizer, hparams=hparams, seed=seed,
-                     batch_size=batch_size, horizon=horizon, device=device,
-                     clip_grad_norm=clip_grad_norm)
+    trained = _train(task, lrs, optimizer=optimizer, horizon=horizon, **training)
     if trained is None:
         return None
-    curves, diverged, steps, cost = trained
-    rises = [math.inf if d else peak_rise(x) for x, d in zip(curves, diverged)]
-    jumps = [catapult(x) and math.isfinite(r) for x, r in zip(curves, rises)]
-    return Steady(tuple(float(v) for v in lrs), tuple(rises), steps, cost, tuple(jumps))
+    rises = [math.inf if d else peak_rise(x) for x, d in zip(trained.losses, trained.diverged)]
+    jumps = [catapult(x) and math.isfinite(r) for x, r in zip(trained.losses, rises)]
+    return Steady(tuple(float(v) for v in lrs), tuple(rises), trained.steps, trained.cost,
+                  tuple(jumps))

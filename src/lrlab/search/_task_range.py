@@ -274,6 +274,14 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
             run.batch_size)
 
 
+def _training(args: dict[str, Any]) -> dict[str, Any]:
+    """How a check after the test trains its rates: with the test's rule and settings, in
+    batches of ``check_batch`` (:class:`~lrlab.search._steady.Training`, and the rule)."""
+    return {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
+            "batch_size": args["check_batch"], "device": str(args["device"]),
+            "clip_grad_norm": args["clip_grad_norm"]}
+
+
 def _checked(task: Task, lr: float,
              args: dict[str, Any]) -> tuple[float, Steady | None, str]:
     """A flat curve's reading checked by training (:func:`~lrlab.search._steady.steady`):
@@ -284,9 +292,7 @@ def _checked(task: Task, lr: float,
     is tried at :data:`RAISE` x, and that rate is the suggestion when it catapulted and
     settled too. Returns the rate, the check and a clause for the reason (``""`` when the
     data has no length: no check)."""
-    opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
-            "batch_size": args["check_batch"], "device": str(args["device"]),
-            "clip_grad_norm": args["clip_grad_norm"]}
+    opts = _training(args)
     check = None
     for i in range(TRIES):
         one = steady(task, [lr / 10 ** (i / 2)], **opts)
@@ -331,9 +337,7 @@ def _lowered(task: Task, result: RangeTestResult, args: dict[str, Any],
     horizon = SPAN if training is None else min(SPAN, training)
     if horizon < 2 * WINDOW:  # too short to tell a start from an end
         return result
-    opts = {"optimizer": args["optimizer"], "hparams": args["hparams"], "seed": args["seed"],
-            "batch_size": args["check_batch"], "device": str(args["device"]),
-            "clip_grad_norm": args["clip_grad_norm"], "horizon": horizon}
+    opts = {**_training(args), "horizon": horizon}
     lr = result.suggestion.lr
     check: Below | None = below(task, [lr, lr / 10 ** 0.5], **opts)
     while check is not None and check.lr == check.lrs[-1] and len(check.lrs) < TRIES:
