@@ -565,7 +565,7 @@ class Confidence:
         notes: what the evidence showed that is no weakness but worth a sentence (a
             neighbour that never learned above a pick that held), for the explanation.
         scored: for a pick that was never raced (``auto``'s move a quarter decade below a
-            raced rate whose neighbour blew up), the raced rate whose margin, noise and
+            raced rate whose neighbour blew up, or below a plateau's guess), the raced rate whose margin, noise and
             runner-up these are; ``nan``: the pick's own.
         behind: why a pick behind the best was taken, when no tie took it (``auto``: the
             lower rate trained as fast); empty otherwise.
