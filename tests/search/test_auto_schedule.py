@@ -65,3 +65,14 @@ def test_a_schedule_auto_cannot_race_is_one_line_before_training(schedule: str,
     with pytest.raises(LrlabError) as err:
         auto("blobs", epochs=EPOCHS, schedule=schedule)
     one_line(err, needle)
+
+
+@pytest.mark.parametrize("setting", [{"schedule_over": (5, 5)}, {"schedules": ["cosine"]}])
+def test_a_schedule_given_as_a_sweep_setting_is_one_line(setting: dict) -> None:
+    """``schedules`` and ``schedule_over`` are laid by ``auto`` itself from ``schedule=``;
+    given beside it (a sweep's settings passed through), one line naming ``schedule=``
+    (``schedule_over`` was a TypeError from the settings' second copy)."""
+    with pytest.raises(LrlabError) as err:
+        auto("blobs", epochs=EPOCHS, schedule="cosine", **setting)
+    one_line(err, f"chooses {next(iter(setting))} itself")
+    assert "schedule=, the schedule the full training follows" in str(err.value)

@@ -50,7 +50,7 @@ __all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
 Callback = Callable[[EpochReport], None]
 
 #: Settings a search decides itself: passing them through would change what it means.
-_OWN = ("lrs", "seeds", "lr_mults", "schedules", "record_steps")
+_OWN = ("lrs", "seeds", "lr_mults", "schedules", "schedule_over", "record_steps")
 
 
 def examples(task: Task) -> int:
@@ -154,8 +154,10 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
 
     for key in _OWN:
         if key in settings:
+            instead = ("auto's schedule=, the schedule the full training follows"
+                       if key.startswith("schedule") else "seed=")
             raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
-                             f"from one seed (give seed=, not {key}=)")
+                             f"from one seed (give {instead}, not {key}=)")
     given = {} if schedule is None else {"schedules": [schedule]}
     config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings,
                        **given)
