@@ -18,8 +18,10 @@ import math
 import os
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import user_shapes
 import user_shapes2
@@ -348,13 +350,74 @@ def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
             "explanation": result.explanation}
 
 
+def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = None
+              ) -> list[dict]:
+    """auto's pick from each of ``seeds`` beside that seed's ``grid``-rate grid (each rate
+    trained for the full epochs from that seed): one row per seed. With ``cache`` (a JSON
+    file), each rate's best validation score is kept there by scenario, seed and rate, so a
+    rerun trains only the rates it has not seen (a member's training does not depend on the
+    others in its population)."""
+    import json
+
+    make, optimizer, (low, high), *more = SCENARIOS[name]
+    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more else {})
+    known = json.loads(Path(cache).read_text()) if cache and os.path.exists(cache) else {}
+    rows = []
+    for seed in seeds:
+        start = time.perf_counter()
+        result = lrlab.search.auto(make(), seed=seed, **rule)
+        seconds = time.perf_counter() - start
+        rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
+        mine = known.setdefault(f"{name} s{seed}", {})
+        todo = sorted(r for r in rates | {result.lr} if repr(r) not in mine)
+        if todo:
+            swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule)
+            best_val = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
+            mine.update({repr(float(r)): float(v) for r, v in best_val.items()})
+            mine["higher"] = swept.higher_is_better
+            if cache:
+                Path(cache).write_text(json.dumps(known, indent=1))
+        higher = bool(mine["higher"])
+        score = pd.Series({float(k): v for k, v in mine.items() if k != "higher"})
+        on_grid = score[[r for r in score.index if r in rates]]
+        best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
+        best = float(score[best_lr])
+        rows.append({"scenario": name, "seed": seed, "pick": result.lr,
+                     "regret": _regret(score, result.lr, best, higher),
+                     "warned": bool(result.confidence.warnings),
+                     "kinds": result.confidence.kinds, "grid best": best_lr,
+                     "best score": best, "unit": "pt" if higher else "%",
+                     "compute": result.compute, "grid compute": 16 * make().epochs,
+                     "auto s": seconds})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma list of scenarios")
     parser.add_argument("--grid", type=int, default=8, help="grid rates (log-spaced)")
     parser.add_argument("--verbose", action="store_true", help="print auto's explanation")
+    parser.add_argument("--seeds", default="", help="comma list: auto from each seed beside "
+                        "that seed's grid, one row per seed (run_seeds)")
+    parser.add_argument("--cache", default=None, help="with --seeds: a JSON file keeping the "
+                        "grids' scores between runs")
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(SCENARIOS)
+    if args.seeds:
+        print("| scenario | seed | auto | regret | warned (kinds) | compute (% of a 16-rate grid) "
+              "| grid best (score) |")
+        print("| :-- | --: | --: | --: | :-- | --: | --: |")
+        for name in names:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows = run_seeds(name, args.grid, tuple(int(v) for v in args.seeds.split(",")),
+                                 args.cache)
+            for r in rows:
+                print(f"| {name} | {r['seed']} | {r['pick']:.3g} | {r['regret']:.1f} {r['unit']} "
+                      f"| {', '.join(r['kinds']) or 'no'} | "
+                      f"{100 * r['compute'] / r['grid compute']:.1f} | "
+                      f"{r['grid best']:.3g} ({r['best score']:.4g}) |", flush=True)
+        return
     print("| scenario | auto | regret | warned | find | regret | warned | grid best (score) |")
     print("| :-- | --: | --: | :-- | --: | --: | :-- | --: |")
     for name in names:
