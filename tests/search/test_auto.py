@@ -622,6 +622,60 @@ def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> Non
     assert vloss[result.lr] < vloss[max(vloss)] - 0.1  # not the top rate's loss
 
 
+def _plateau_task(share: float):
+    """A two-layer tanh net on the sign of a product of two of ten inputs (positive for the
+    top ``1 - share`` of the products): Adam sits on a plateau for its first 10-20 steps at
+    every rate, so a one-epoch race (10 steps of 640 examples) learns nothing, while 8
+    epochs at 0.01-0.1 reach 77-94%."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    x = torch.randn(1040, 10, generator=torch.Generator().manual_seed(0))
+    p = x[:, 0] * x[:, 1]
+    y = (p > torch.quantile(p, share)).long()
+    return Task(name="plateau", train=Split(x[:640], y[:640]), val=Split(x[640:], y[640:]),
+                num_classes=2, batch_size=64, epochs=8,
+                model=lambda: nn.Sequential(nn.Linear(10, 32), nn.Tanh(), nn.Linear(32, 32),
+                                            nn.Tanh(), nn.Linear(32, 2)))
+
+
+def test_an_adaptive_race_that_learned_nothing_stays_at_its_placement() -> None:
+    """With Adam a race that learned nothing had too few steps, not too low a rate: it does
+    not move up the range; the stable rates from the placement down train on, and the pick
+    is at most the placement. Before, the race moved up to 10, 3.16 and 1 (a ViT under AdamW
+    took 0.104 there, 22-48x the best rate, and lost 60-83 points)."""
+    from lrlab import sweep
+
+    task = _plateau_task(0.7)  # 30% positive: the loss falls as it learns the prior
+    result = auto(task, optimizer="adam", seeds=1)
+    first = result.evidence[0]
+    assert result.race_epochs == 1 and "the loss trend bottoms out" in result.explanation
+    top = float(first.members["lr"].max())
+    raced = {float(v) for e in result.evidence for v in e.members["lr"]}
+    assert max(raced) <= top  # it never moved up
+    assert result.lr <= result.bottom * (1 + 1e-9)  # at most the placement
+    longer = [e for e in result.evidence if int(e.records["epoch"].max()) > 1]
+    assert longer and max(float(v) for v in longer[0].members["lr"]) <= result.bottom * 1.01
+    assert result.confidence.kinds[0] in ("learned_longer", "race_unlearned")
+    trained = sweep(task, lrs=[result.lr], optimizer="adam").summary()
+    assert float(trained["best_val_accuracy"].iloc[0]) > 0.85  # chance: 0.69
+
+
+def test_an_adaptive_race_placed_without_a_descent_that_learned_nothing_moves_down() -> None:
+    """Without a clear descent the race starts at the largest rate the range test reached
+    (10 here, where Adam's loss never came back to the untrained model's); when nothing
+    learned, an adaptive race moves down, below every rate it raced, and picks there.
+    Before, it took one of its five unstable rates, 1."""
+    result = auto(_plateau_task(0.5), optimizer="adam", seeds=1)
+    first = {float(v) for v in result.evidence[0].members["lr"]}
+    assert "no clear descent" in result.explanation and "race moved down" in result.explanation
+    moved = {float(v) for v in result.evidence[1].members["lr"]}
+    assert max(moved) < min(first) and result.lr in moved
+    assert "race_unlearned" in result.confidence.kinds
+
+
 def test_ties_walk_up_no_further_than_the_range_tests_turn() -> None:
     """A tie is no evidence against the range test: an SGD race's ties walk up to a quarter
     decade past the trend's bottom, no further (with momentum, a race of 6 steps tied 0.2,

@@ -32,6 +32,15 @@ lowest validation loss, where that loss fell clearly below the untrained model's
 the rates), else the highest rate whose training loss still fell and ended near the untrained
 model's (:func:`falling`; a rate stuck above it is too high, however "stable"), else the
 lowest stable rate, with a warning that no rate learned in the budget and what to try.
+With an adaptive rule (Adam and its kin) nothing learned means too few steps, not too low a
+rate: every rate up to the edge leaves a plateau the sooner the higher it is, so the race
+does not move up; only the rates at or below its placement go on and can be picked (a race
+placed without a clear descent, from the largest rate the test reached, first moves down
+below every rate it raced, and its top takes the placement's role), the longer race
+continues them from the placement down, as many as the budget pays for, and without a
+ranking the pick is the highest of them whose training loss fell within 1% as far as any
+(:func:`furthest`). A ViT under AdamW whose one-epoch race learned nothing
+moved up and took 0.104, 22-48x its best rate (60-83 points lost).
 A race that learned only at its lowest rate, with the raced rate next above it failing,
 moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
 race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
@@ -95,6 +104,7 @@ from lrlab.search._confidence import (
     by_loss,
     choose,
     falling,
+    furthest,
     learned_mask,
     lone,
     lone_at_top,
@@ -438,7 +448,23 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
     skipped = []
-    if not choice.learned:  # nothing learned: move the race up the range, once
+    if not choice.learned and race.walk == "down":
+        # an adaptive rule: nothing learned is too few steps, not too low a rate; the rates
+        # above the placement, which leave a plateau first, are out of the running. Placed
+        # without a clear descent (from the largest rate the test reached), the race held
+        # no placement: it moves down, and the rates above the moved race are out
+        if clear:  # (a race of two candidates stops short of its placement: its lowest)
+            race.cap = max(bottom, min(rates))
+            choice = race.pick()
+        else:
+            fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+            race.below = [float(f"{min(rates) * 10 ** (-k / 2):.3g}")
+                          for k in range(1, min(candidates, fits) + 1)]
+            race.cap = race.below[0]
+            choice = race.run(race.below)
+            if choice.learned:  # a ranking again: the refinement may go a step above it
+                race.cap = math.inf
+    elif not choice.learned:  # nothing learned: move the race up the range, once
         fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
@@ -601,6 +627,12 @@ class _Race:
         #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
         #: trend bottom where it showed a clear descent; set by ``auto``)
         self.ceiling = math.inf
+        #: an adaptive race that learned nothing: the placement, above which no rate is
+        #: continued or picked (set by ``auto``; see :meth:`pick`)
+        self.cap = math.inf
+        #: the rates of an adaptive race moved down after learning nothing from a placement
+        #: without a clear descent, if any
+        self.below: list[float] = []
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
@@ -716,8 +748,19 @@ class _Race:
         (:func:`by_loss`: a score such as accuracy can sit at chance while the loss already
         ranks the rates), else the rate whose training loss still fell nearest the edge
         (:func:`falling`), else the lowest stable rate (no rate moved: the one least likely
-        to sit past the edge)."""
+        to sit past the edge).
+
+        With :attr:`cap` set (an adaptive rule's race that learned nothing, placed by a clear
+        descent), only the rates at or below it count. With Adam and its kin every rate up to
+        the edge leaves a plateau the sooner the higher it is, so rates that have not learned
+        yet are ranked by how soon they start, not by how well they train: a ViT's rate 10x
+        its placement learned first (43% after 2 of 8 epochs, against 13% at the placement)
+        and ended at 64%, where the placement reached 94%. The range test's placement is
+        then the best reading there is; the race can only lower it."""
         t = self.table()
+        capped = math.isfinite(self.cap)
+        if capped:
+            t = t[t["lr"] <= self.cap * (1 + 1e-9)]
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
                         swing=self.swing, walk=self.walk,
@@ -729,6 +772,12 @@ class _Race:
             if math.isfinite(lr):
                 return Choice(lr, math.nan, (), (), "the rate with the lowest validation "
                               "loss (which fell clearly below the untrained model's)")
+        if capped:  # a lower rate may show the placement too high, never the other way
+            lr = furthest(t, untrained=self.start[1])
+            if math.isfinite(lr):
+                return Choice(lr, math.nan, (), (), f"the highest rate at or below "
+                              f"{rate(self.cap)} whose training loss fell within 1% as far as "
+                              "any")
         lr = falling(t, untrained=self.start[1])
         if math.isfinite(lr):
             return Choice(lr, math.nan, (), (), FELL)
@@ -742,15 +791,25 @@ class _Race:
         """Nothing learned: continue every stable rate from where its race stopped, doubling
         the horizon while the budget ``allowed`` (full-training epochs, all races) pays for
         it and nothing has learned. Each longer race is read at its end (:meth:`scored`).
-        None when not even one doubling fits."""
+        With :attr:`cap` set, only the rates at or below it, from the cap down, as many as
+        the budget pays for (the rates nearest the placement first). None when not even one
+        doubling fits."""
         choice = None
         while choice is None or not choice.learned:
             t = self.table()
-            keep = t[t.get("stable", True) & ~t["diverged"]]["lr"].to_numpy(float)
+            t = t[t.get("stable", True) & ~t["diverged"]]
+            if self._front:  # only the rates trained to the current horizon go on
+                on = {float(v) for r in self._front for v in r.members["lr"]}
+                t = t[t["lr"].isin(on)]
+            keep = np.sort(t["lr"].to_numpy(float))[::-1]
+            target = 2 * self.horizon
+            each = (target - self.horizon) * self.share
+            if math.isfinite(self.cap):
+                keep = keep[keep <= self.cap * (1 + 1e-9)]
+                keep = keep[:max(0, math.floor((allowed - self.cost) / each + 1e-9))]
             sources = [r for r in (self._front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
-            target = 2 * self.horizon
-            extra = len(keep) * (target - self.horizon) * self.share
+            extra = len(keep) * each
             if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
                 break
             self._front = []
@@ -837,8 +896,14 @@ class _Race:
         return float(steady["lr"].max()), "the next lower stable rate"
 
     def confidence(self, lr: float, extra: tuple[str, ...]) -> Confidence:
-        c = assess(self.table(), lr, higher_is_better=self.higher, chance=self.chance,
-                   monitor=self.monitor, n=self.n, binomial=self.binomial, extra=extra)
+        t = self.table()
+        searched = (float(t["lr"].min()), float(t["lr"].max()))
+        if math.isfinite(self.cap):  # the rates above it were out of the running (``pick``):
+            # one that sat at chance in its short race is no edge next to the pick
+            t = t[t["lr"] <= self.cap * (1 + 1e-9)]
+        c = assess(t, lr, higher_is_better=self.higher, chance=self.chance,
+                   monitor=self.monitor, n=self.n, binomial=self.binomial, extra=extra,
+                   searched=searched)
         if "race_unlearned" in kinds_of(extra):
             # auto's own line says it, with the budget and what to try: one line, not two
             c = dataclasses.replace(c, warnings=tuple(
@@ -1289,17 +1354,32 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):
             text += _refined_text(extra, refined, race)
+        elif race.below and set(more) == set(race.below):
+            text += (f" Nothing learned, and the race had been placed without a clear descent: "
+                     f"with {p.optimizer} the rates that train sit well below the largest one "
+                     f"the test reached, so the race moved down: {rates_text(more)}: "
+                     f"{_seen(extra, ranked(extra))}.")
         elif race.down and set(more) == set(race.down):
             text += (f" Only the lowest rate learned, and the one above it failed, so the "
                      f"race moved down: {rates_text(more)}: {_seen(extra, ranked(extra))}.")
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
+    if math.isfinite(race.cap) and not race.below:
+        text += (f" Nothing learned: with {p.optimizer} that means too few steps rather than "
+                 "too low a rate (every rate up to the edge leaves a plateau the sooner the "
+                 "higher it is), so the race stayed where the range test placed it and only "
+                 f"the rates at or below {rate(race.cap)} could be picked.")
     if race.longer:
         rates_on = sorted({float(v) for r in race.longer for v in r.members["lr"]})
-        text += (f" Nothing learned, so the stable rates, {rates_text(rates_on)}, trained on "
-                 f"to {race.horizon} epochs (doubling while the budget allowed), each read "
-                 "at its last epoch.")
+        if math.isfinite(race.cap):
+            text += (f" The stable rates at or below {rate(race.cap)}, {rates_text(rates_on)}, "
+                     f"trained on to {race.horizon} epochs (as many as the budget allowed, the "
+                     "nearest to it first), each read at its last epoch.")
+        else:
+            text += (f" Nothing learned, so the stable rates, {rates_text(rates_on)}, trained "
+                     f"on to {race.horizon} epochs (doubling while the budget allowed), each "
+                     "read at its last epoch.")
     table = race.table()
     if "stable" in table and not table["stable"].all():
         shaky = sorted(table["lr"][~table["stable"]])
@@ -1316,7 +1396,13 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     if skipped:
         text += (f" Skipped {' and '.join(skipped)}: the range test and the races used the "
                  "budget.")
-    if not checked and not race.learned_any():
+    if not checked and not race.learned_any() and math.isfinite(race.cap):
+        text += (f" No rate learned: the pick is the rate at or below {rate(race.cap)} with "
+                 "the lowest validation loss where that loss fell clearly below the untrained "
+                 "model's, else the highest one whose training loss fell within 1% as far as "
+                 "any (a lower rate that trained clearly further shows the higher one too "
+                 "high), else the lowest stable rate.")
+    elif not checked and not race.learned_any():
         text += (" No rate learned: the pick is the rate with the lowest validation loss "
                  "where that loss fell clearly below the untrained model's, else the highest "
                  "rate whose training loss still fell and ended within 1% of the untrained "

@@ -47,7 +47,7 @@ from lrlab.tasks import Task
 from lrlab.train import untrained
 
 __all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
-           "chance_score", "choose", "edge_failed", "falling", "lone", "lone_at_top",
+           "chance_score", "choose", "edge_failed", "falling", "furthest", "lone", "lone_at_top",
            "moving_tie",
            "score_noise", "setback"]
 
@@ -292,13 +292,48 @@ def falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan
         1.0
     """
     t = table.sort_values("lr")
+    ok = _falling_mask(t, hold, untrained)
+    return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
+
+
+def _falling_mask(t: pd.DataFrame, hold: float, untrained: float) -> np.ndarray:
+    """The rows :func:`falling` may pick (see there)."""
     ok = (~t["diverged"].to_numpy(bool) & (t["last"].to_numpy(float) < t["first"].to_numpy(float))
           & (t["last"].to_numpy(float) <= hold))
     if "stable" in t:
         ok &= t["stable"].to_numpy(bool)
     if math.isfinite(untrained) and "vloss" in t:  # its validation blew up: no rate to train
         ok &= ~(t["vloss"].to_numpy(float) > BLOWN * untrained)
-    return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
+    return ok
+
+
+def furthest(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan) -> float:
+    """Among the rates :func:`falling` may pick, the highest whose last training loss
+    (``last``) ended within ``hold`` (1%) of the lowest; ``nan`` when none may be picked.
+
+    For an adaptive rule's race that learned nothing, kept at or below its placement
+    (``auto``): with Adam and its kin a higher rate leaves a plateau sooner, so the highest
+    rate still falling, :func:`falling`'s pick, is the placement itself whatever the race
+    saw; a lower rate whose training loss clearly fell further shows the placement past
+    where the rule trains fastest (a character LM's race kept at 0.0125: 0.00397 ended at
+    0.81 of the untrained loss, 0.0125 at 0.87; over the full training 0.00397 scored 70%,
+    0.0125 37%), and within 1% the placement holds.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.00125, 0.00397, 0.0125], "diverged": [False] * 3,
+        ...                   "first": [1.0] * 3, "last": [0.925, 0.814, 0.873]})
+        >>> falling(t), furthest(t)
+        (0.0125, 0.00397)
+        >>> furthest(t.assign(last=[0.94, 0.933, 0.934]))  # within 1%: the highest
+        0.0125
+    """
+    t = table.sort_values("lr")
+    ok = _falling_mask(t, hold, untrained)
+    if not ok.any():
+        return math.nan
+    last = t["last"].to_numpy(float)
+    near = ok & (last <= hold * last[ok].min())
+    return float(t["lr"].to_numpy(float)[near][-1])
 
 
 def by_loss(table: pd.DataFrame, *, untrained: float, n: int, walk: str = "down") -> float:
