@@ -9,7 +9,10 @@ import pytest
 from helpers import one_line
 
 from lrlab._errors import LrlabError
+from lrlab.schedules import parse_schedule
 from lrlab.search import auto
+from lrlab.search._auto import before_peak
+from lrlab.search._common import Plan
 
 EPOCHS, PER = 20, 10  # blobs: 500 examples in batches of 50
 
@@ -76,3 +79,16 @@ def test_a_schedule_given_as_a_sweep_setting_is_one_line(setting: dict) -> None:
         auto("blobs", epochs=EPOCHS, schedule="cosine", **setting)
     one_line(err, f"chooses {next(iter(setting))} itself")
     assert "schedule=, the schedule the full training follows" in str(err.value)
+
+
+def test_a_peak_no_budget_reaches_names_no_budget() -> None:
+    """A warm-up of 9 of 10 epochs peaks at step 91 of 100: a race of 15 steps at budget
+    0.15 would need 0.91, named; one of 10 steps would need 1.4, and a budget is at most 1
+    (a larger one is refused), so the warning names only the full trainings (it said "give a
+    budget above 1.4")."""
+    p = Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule("cosine:warmup=9"),
+             schedule_over=(10, 10))
+    assert "give a budget above 0.91, or train the pick" in before_peak(p, 15, 0.15)
+    line = before_peak(p, 10, 0.15)
+    assert "peaks at step 91" in line and "budget" not in line
+    assert "train the pick and a rate half a decade lower for the full epochs" in line

@@ -1202,11 +1202,13 @@ def before_peak(p: Plan, steps: int, budget: float) -> str:
     peak = int((curve >= curve.max() * (1 - 1e-9)).to(torch.uint8).argmax())  # its first step
     if steps > peak:
         return ""
+    need = budget * (peak + 1) / steps  # a budget is at most 1: a peak near the end has none
+    more = f"give a budget above {need:.2g}, or " if need < 1 else ""
     return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
                    f"peaks at step {peak + 1} of the full training's {total}, and the race "
                    f"trained each rate {steps} steps, so it read every rate below its peak; "
-                   f"give a budget above {budget * (peak + 1) / steps:.2g}, or train the pick "
-                   "and a rate half a decade lower for the full epochs", "before_peak")
+                   f"{more}train the pick and a rate half a decade lower for the full epochs",
+                   "before_peak")
 
 
 def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:
