@@ -20,12 +20,11 @@ Usage (from ``benchmarks/``)::
 from __future__ import annotations
 
 import argparse
-import math
 import warnings
 from pathlib import Path
 
 from _common import command_line, machine, markdown_table, now, write_section
-from finder_quality import CAP, GRIDS, _family, load
+from finder_quality import GRIDS, _family, load, regret_by
 
 from lrlab import search, sweep
 from lrlab.tasks import Task, get_task
@@ -44,13 +43,6 @@ def scored(task: Task, lrs: list[float], rule: str, hparams: dict, seed: int,
     curve = result.curve("loss" if loss else "accuracy", "val")
     values = (curve.min() if loss else curve.max()).to_numpy()
     return {float(lr): float(v) for lr, v in zip(result.members["lr"], values)}, loss
-
-
-def regret(loss: bool, best: float, score: float) -> float:
-    """Accuracy points below the oracle, or percent excess validation loss."""
-    if loss:
-        return CAP if not math.isfinite(score) else min(CAP, 100 * (score - best) / best)
-    return 100 * (best - (score if math.isfinite(score) else 0.0))
 
 
 def run(name: str, seed: int, schedule: str, rule: str | None, hparams: dict) -> list[str]:
@@ -73,7 +65,7 @@ def run(name: str, seed: int, schedule: str, rule: str | None, hparams: dict) ->
     unit = "%" if loss else ""
     cells = [f"{name.split(':')[-1]} {rule} s{seed}", f"{oracle:.3g} ({best:.4g})"]
     for lr, early in picks.values():
-        cells.append(f"{lr:.3g} {regret(loss, best, grid[lr]):.1f}{unit}"
+        cells.append(f"{lr:.3g} {regret_by(loss, best, grid[lr]):.1f}{unit}"
                      + (" (before_peak)" if early else ""))
     return cells
 

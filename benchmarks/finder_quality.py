@@ -124,7 +124,13 @@ def scores(cache: Path, task: Task, seed: int, family: str, lrs: list[float]) ->
 
 def regret(task: Task, best: float, score: float | None) -> float:
     """Accuracy points below the oracle, or percent excess validation loss."""
-    if regression(task):
+    return regret_by(regression(task), best, score)
+
+
+def regret_by(loss: bool, best: float, score: float | None) -> float:
+    """:func:`regret` of a task ranked by its validation loss (``loss``: percent excess, and
+    :data:`CAP` for a diverged pick) or by its accuracy (points; a diverged pick scores 0)."""
+    if loss:
         if score is None or not math.isfinite(score):
             return CAP
         return min(CAP, 100 * (score - best) / best)
