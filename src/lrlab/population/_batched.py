@@ -22,8 +22,8 @@ from torch import Tensor, nn
 from lrlab.metrics import NARROW_CLASSES
 
 __all__ = ["CLASS_MAJOR_ROWS", "NARROW_OUT", "Plan", "batched_forward", "class_major",
-           "class_major_ok", "class_major_pads", "last_layer", "own_layout", "plan", "supports",
-           "weight_grad"]
+           "class_major_ok", "class_major_pads", "last_layer", "own_layout", "plan", "product",
+           "supports", "weight_grad"]
 
 # Layers that act on each sample alone and have no parameters: they run on (K*B, ...).
 _POINTWISE = (
