@@ -8,7 +8,9 @@ the seeds of the best validation score: accuracy points, or percent excess valid
 on a regression) and whether it warned (``find``: a warning or no rate). Each task function is
 also a ``--task`` for the CLI (``lrlab auto --task new_user:bn_cnn``). The larger shapes (U-Net,
 seq2seq, graph net, ResNet-18, ...) live in ``user_shapes.py``, session 10's (ViT, character
-LM, dict batches, distillation, ...) in ``user_shapes2.py``.
+LM, dict batches, distillation, ...) in ``user_shapes2.py``, session 11's (raw audio, a
+warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``.
+``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd
 import torch
 import user_shapes
 import user_shapes2
+import user_shapes3
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -311,39 +314,64 @@ SCENARIOS = {
     "focal": (user_shapes2.focal, "sgd", (1e-3, 10.0)),
     "huber": (user_shapes2.huber, "sgd", (1e-3, 10.0)),
     "groupnorm momentum": (user_shapes2.groupnorm, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    # session 11's (user_shapes3.py); a fifth element: the user's schedule (auto races its
+    # start, the grid trains under it; find's rising rate reads its peak) and the floor of a
+    # loss that goes below zero (the table's percent excess loss is counted above it)
+    "audio momentum": (user_shapes3.audio, "momentum", (1e-3, 10.0), {"momentum": 0.9}),
+    "encoder adam": (user_shapes3.encoder, "adam", (1e-5, 0.1), {},
+                     {"schedule": "cosine:warmup_frac=0.1"}),
+    "moe adam": (user_shapes3.moe, "adam", (1e-4, 1.0)),
+    "siren adam": (user_shapes3.siren, "adam", (1e-6, 0.01)),
+    "poisson": (user_shapes3.poisson, "sgd", (1e-4, 1.0), {},
+                {"floor": user_shapes3.poisson_floor()}),
+    "triplet": (user_shapes3.triplet, "sgd", (1e-2, 100.0)),
+    "mobilenet nesterov": (user_shapes3.mobilenet, "nesterov", (1e-3, 10.0), {"momentum": 0.9}),
+    "resmlp adamw": (user_shapes3.resmlp, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
 }
 
 
-def _regret(score, lr: float, best: float, higher: bool) -> float:
-    """Accuracy points below the grid's best, or percent excess loss (the grid's worst score
-    for a rate that is not finite or not given)."""
+def _regret(score, lr: float, best: float, higher: bool, floor: float = 0.0) -> float:
+    """Accuracy points below the grid's best, or percent excess loss above ``floor`` (the
+    loss of a perfect model, where the loss goes below zero; the grid's worst score for a
+    rate that is not finite or not given)."""
     mine = float(score[lr]) if math.isfinite(lr) else math.nan
     if not math.isfinite(mine):
         mine = float(score.min() if higher else score.max())
-    return 100 * (best - mine) if higher else 100 * (mine / best - 1)
+    return 100 * (best - mine) if higher else 100 * ((mine - floor) / (best - floor) - 1)
+
+
+def _scenario(name: str) -> tuple:
+    """``(task function, rule settings, (low, high), schedule settings, floor)`` of a
+    scenario: the schedule goes to auto (``schedule``) and to the grid (``schedules``)."""
+    make, optimizer, span, *more = SCENARIOS[name]
+    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more and more[0] else {})
+    own = more[1] if len(more) > 1 else {}
+    schedule = own.get("schedule")
+    return make, rule, span, ({"schedule": schedule} if schedule else {}), own.get("floor", 0.0)
 
 
 def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
     """auto and find's suggestion on one scenario, then both picks beside a ``grid``-rate
     grid, each rate trained for the full epochs from every one of ``seeds``."""
-    make, optimizer, (low, high), *more = SCENARIOS[name]
-    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more else {})
+    make, rule, (low, high), schedule, floor = _scenario(name)
     start = time.perf_counter()
-    result = lrlab.search.auto(make(), **rule)
+    result = lrlab.search.auto(make(), **rule, **schedule)
     seconds = time.perf_counter() - start
     test = lrlab.search.range_test(make(), **rule, steps=100, validate=False, extend=True)
     found = test.suggestion.lr
     rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
     picks = {result.lr} | ({found} if math.isfinite(found) else set())
-    swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds), **rule)
+    swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds), **rule,
+                        schedules=list(schedule.values()) or ["constant"])
     score = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
     higher = swept.higher_is_better
     on_grid = score[[r for r in score.index if r in rates]]
     best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
     best = float(score[best_lr])
-    return {"scenario": name, "pick": result.lr, "regret": _regret(score, result.lr, best, higher),
+    return {"scenario": name, "pick": result.lr,
+            "regret": _regret(score, result.lr, best, higher, floor),
             "warned": bool(result.confidence.warnings), "found": found,
-            "find regret": _regret(score, found, best, higher),
+            "find regret": _regret(score, found, best, higher, floor),
             "find warned": bool(test.warnings) or not math.isfinite(found),
             "grid best": best_lr, "best score": best, "unit": "pt" if higher else "%",
             "auto s": seconds, "warnings": result.confidence.warnings,
@@ -352,26 +380,31 @@ def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
 
 def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = None
               ) -> list[dict]:
-    """auto's pick from each of ``seeds`` beside that seed's ``grid``-rate grid (each rate
-    trained for the full epochs from that seed): one row per seed. With ``cache`` (a JSON
+    """auto's pick and find's suggestion (the range test as ``lrlab find`` runs it) from each
+    of ``seeds`` beside that seed's ``grid``-rate grid (each rate trained for the full epochs
+    from that seed, under the scenario's schedule): one row per seed. With ``cache`` (a JSON
     file), each rate's best validation score is kept there by scenario, seed and rate, so a
     rerun trains only the rates it has not seen (a member's training does not depend on the
     others in its population)."""
     import json
 
-    make, optimizer, (low, high), *more = SCENARIOS[name]
-    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more else {})
+    make, rule, (low, high), schedule, floor = _scenario(name)
     known = json.loads(Path(cache).read_text()) if cache and os.path.exists(cache) else {}
     rows = []
     for seed in seeds:
         start = time.perf_counter()
-        result = lrlab.search.auto(make(), seed=seed, **rule)
+        result = lrlab.search.auto(make(), seed=seed, **rule, **schedule)
         seconds = time.perf_counter() - start
+        test = lrlab.search.range_test(make(), **rule, seed=seed, steps=100, validate=False,
+                                       extend=True)
+        found = test.suggestion.lr
         rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
+        picks = {result.lr} | ({found} if math.isfinite(found) else set())
         mine = known.setdefault(f"{name} s{seed}", {})
-        todo = sorted(r for r in rates | {result.lr} if repr(r) not in mine)
+        todo = sorted(r for r in rates | picks if repr(r) not in mine)
         if todo:
-            swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule)
+            swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule,
+                                schedules=list(schedule.values()) or ["constant"])
             best_val = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
             mine.update({repr(float(r)): float(v) for r, v in best_val.items()})
             mine["higher"] = swept.higher_is_better
@@ -383,12 +416,17 @@ def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = 
         best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
         best = float(score[best_lr])
         rows.append({"scenario": name, "seed": seed, "pick": result.lr,
-                     "regret": _regret(score, result.lr, best, higher),
+                     "regret": _regret(score, result.lr, best, higher, floor),
                      "warned": bool(result.confidence.warnings),
                      "kinds": result.confidence.kinds, "grid best": best_lr,
                      "best score": best, "unit": "pt" if higher else "%",
                      "compute": result.compute, "grid compute": 16 * make().epochs,
-                     "auto s": seconds})
+                     "auto s": seconds, "found": found,
+                     "find regret": _regret(score, found, best, higher, floor),
+                     "find kinds": test.kinds if math.isfinite(found) else ("no rate",),
+                     "explanation": result.explanation,
+                     "warnings": result.confidence.warnings, "find warnings": test.warnings,
+                     "grid": {lr: float(score[lr]) for lr in sorted(score.index)}})
     return rows
 
 
@@ -405,8 +443,8 @@ def main() -> None:
     names = [n for n in args.only.split(",") if n] or list(SCENARIOS)
     if args.seeds:
         print("| scenario | seed | auto | regret | warned (kinds) | compute (% of a 16-rate grid) "
-              "| grid best (score) |")
-        print("| :-- | --: | --: | --: | :-- | --: | --: |")
+              "| find | regret | warned (kinds) | grid best (score) |")
+        print("| :-- | --: | --: | --: | :-- | --: | --: | --: | :-- | --: |")
         for name in names:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -415,8 +453,18 @@ def main() -> None:
             for r in rows:
                 print(f"| {name} | {r['seed']} | {r['pick']:.3g} | {r['regret']:.1f} {r['unit']} "
                       f"| {', '.join(r['kinds']) or 'no'} | "
-                      f"{100 * r['compute'] / r['grid compute']:.1f} | "
+                      f"{100 * r['compute'] / r['grid compute']:.1f} | {r['found']:.3g} | "
+                      f"{r['find regret']:.1f} {r['unit']} | "
+                      f"{', '.join(r['find kinds']) or 'no'} | "
                       f"{r['grid best']:.3g} ({r['best score']:.4g}) |", flush=True)
+                if args.verbose:
+                    print("   ", r["explanation"])
+                    for w in r["warnings"]:
+                        print("    warning:", w)
+                    for w in r["find warnings"]:
+                        print("    find warning:", w)
+                    print("    grid:", ", ".join(f"{lr:.3g} {v:.4g}"
+                                                 for lr, v in r["grid"].items()))
         return
     print("| scenario | auto | regret | warned | find | regret | warned | grid best (score) |")
     print("| :-- | --: | --: | :-- | --: | --: | :-- | --: |")

@@ -190,6 +190,25 @@ def _bad_tasks() -> dict:
         "outputs (B, 1) broadcast against targets (B,)": (lambda: broadcast(False),
                                                            "broadcast the model's outputs (8, 1)"),
         "the same with tensors": (lambda: broadcast(True), "1) against targets ("),
+        # losses that broadcast without torch's warning trained every rate on the (B, B)
+        # table: a Poisson regression's counts (B,), a hand-written L1 on targets (B, 1)
+        "PoissonNLLLoss on outputs (B, 1) and counts (B,)": (
+            lambda: Task.from_loaders(lambda: nn.Linear(4, 1), *[DataLoader(
+                TensorDataset(x, y.float()), batch_size=8)] * 2, loss=nn.PoissonNLLLoss()),
+            "the loss broadcast the model's outputs (8, 1) against targets (8,)"),
+        "an own loss on outputs (B,) and targets (B, 1)": (
+            lambda: Task.from_loaders(lambda: nn.Sequential(nn.Linear(4, 1), nn.Flatten(0)),
+                                      *[DataLoader(TensorDataset(x, y.float()[:, None]),
+                                                   batch_size=8)] * 2,
+                                      loss=lambda out, t: (out - t).abs().mean()),
+            "the loss broadcast the model's outputs (8,) against targets (8, 1)"),
+        # triplets (anchor, positive, negative) to a plain loss: the message named torch's
+        # TypeError and the signature, not the fix
+        "a batch of triplets to a plain loss": (
+            lambda: Task.from_loaders(lambda: nn.Linear(4, 2), *[DataLoader(
+                TensorDataset(x, x, x), batch_size=8)] * 2, loss=nn.TripletMarginLoss()),
+            ("(2 inputs here): for batches of another shape (pairs, triplets) give "
+             "loss=lrlab.search.model_loss(fn)")),
         "wrong input size": (lambda: reg(model=lambda: nn.Linear(7, 1)),
                              "cannot take the first batch"),
         "empty loader": (lambda: reg(train=DataLoader(TensorDataset(x[:0], y[:0]))), "empty"),
@@ -401,6 +420,27 @@ def test_the_range_test_refuses_bad_input_as_a_sweep_does(case: str) -> None:
     with pytest.raises(LrlabError) as err:
         range_test(make(), steps=5, validate=False)
     one_line(err, words)
+
+
+def test_a_loss_that_lines_up_the_shapes_itself_trains() -> None:
+    """Outputs (B, 1) and targets (B,) are refused only where the loss broadcast them: one
+    that squeezes the outputs itself trains, as its own loop does, and warns of nothing."""
+    x = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    y = (torch.arange(32) % 3).float()
+
+    def run(targets: Tensor, loss) -> lrlab.SweepResult:
+        data = DataLoader(TensorDataset(x, targets), batch_size=8)
+        task = Task.from_loaders(lambda: nn.Linear(4, 1), data, data, loss=loss)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return lrlab.sweep(task, lrs=[0.05, 0.2], epochs=2)
+
+    squeezed = run(y, lambda out, t: nn.functional.poisson_nll_loss(out[:, 0], t))
+    aligned = run(y[:, None], nn.PoissonNLLLoss())  # the same loss on one shape
+    losses = [r.records.query("metric == 'loss'") for r in (squeezed, aligned)]
+    assert len(losses[0]) == len(losses[1]) == 8  # 2 rates x 2 epochs x train, val
+    assert losses[0]["value"].to_numpy() == pytest.approx(losses[1]["value"].to_numpy(),
+                                                          rel=1e-6)
 
 
 class _Counted(TensorDataset):

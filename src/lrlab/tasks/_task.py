@@ -354,8 +354,10 @@ class _MemberLoss:
     fn: Callable[[Tensor, Tensor], Tensor]
 
     def __call__(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        per = torch.func.vmap(self.fn, in_dims=(0, None if targets.dim() < outputs.dim()
-                                                else 0))(outputs, targets)
+        # targets carry the member axis only where they have it: (K, B, ...) beside outputs
+        # (K, B, ...); targets (B, 1) shared beside outputs (K, B) are one batch's
+        mapped = targets.dim() >= outputs.dim() and targets.shape[0] == outputs.shape[0]
+        per = torch.func.vmap(self.fn, in_dims=(0, 0 if mapped else None))(outputs, targets)
         size = outputs.shape[1]
         if per.dim() == 1:  # a mean per member
             return per.unsqueeze(1).expand(-1, size)

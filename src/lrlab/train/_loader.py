@@ -122,6 +122,26 @@ def _signature(model: torch.nn.Module) -> str:
         return "forward(...)"
 
 
+def _too_many(task: Task, model: torch.nn.Module, inputs: Any) -> str:
+    """The fix, where a plain loss's batch holds more inputs than ``forward`` takes: a
+    batch of pairs or triplets ``(anchor, positive, negative)`` is not ``(inputs..., target)``."""
+    if isinstance(task.loss, ModelLoss) or task.loss is None or inputs.kwargs:
+        return ""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return ""
+    takes = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+    if len(inputs.args) <= takes:
+        return ""
+    return (f"; lrlab calls the model with every part of a batch but the last, the target "
+            f"({len(inputs.args)} inputs here): for batches of another shape (pairs, "
+            "triplets) give loss=lrlab.search.model_loss(fn), fn(model, batch) returning the "
+            "loss")
+
+
 #: Probes already run, by (task, batch size, seed, device, dtype): the memory estimate, the
 #: store and fit each need one, and a loader with workers is slow to start.
 _PROBES: dict[tuple, Probe] = {}
@@ -217,7 +237,7 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
         raise LrlabError(
             f"task {task.name!r}: the model cannot take the first batch ({type(err).__name__}: "
             f"{text}); the batch is {describe(batch)} and the model's "
-            f"{_signature(model)}") from None
+            f"{_signature(model)}{_too_many(task, model, inputs)}") from None
     if not isinstance(loss, Tensor):
         raise LrlabError(f"task {task.name!r}: the loss returned {type(loss).__name__}, not a "
                          "tensor")
@@ -348,22 +368,56 @@ def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
     """``loss(outputs (K, B, ...), targets)`` on a probe batch, refusing a loss that
     broadcast outputs and targets of different shapes against each other (``nn.MSELoss``
     on outputs ``(B, 1)`` and targets ``(B,)`` averages a ``(B, B)`` table of every output
-    against every target: torch only warns, and every rate would train on that).
+    against every target: torch only warns, and every rate would train on that). A loss
+    that broadcasts without a warning (``nn.PoissonNLLLoss``, ``nn.L1Loss``'s kin written
+    by hand) is caught by its value: dropping the axis of 1 changes it (:func:`_broadcast`).
 
     Raises:
-        LrlabError: torch warned that the target's size differs from the input's.
+        LrlabError: torch warned that the target's size differs from the input's, or the
+            loss changed when the outputs' or targets' extra axis of 1 was dropped.
     """
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         value = loss(outputs, targets)
+    broadcast = _broadcast(loss, outputs, targets, value)
     for w in seen:
-        if "different to the input size" in str(w.message):
-            raise LrlabError(
-                f"the loss broadcast the model's outputs {tuple(outputs.shape[1:])} against "
-                f"targets {tuple(targets.shape)}, comparing every output with every target; "
-                "give them one shape (targets (B, 1), or squeeze the outputs in forward)")
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        broadcast |= "different to the input size" in str(w.message)
+        if not broadcast:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if broadcast:
+        raise LrlabError(
+            f"the loss broadcast the model's outputs {tuple(outputs.shape[1:])} against "
+            f"targets {tuple(targets.shape)}, comparing every output with every target; "
+            "give them one shape (targets (B, 1), or squeeze the outputs in forward)")
     return value
+
+
+def _broadcast(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor, targets: Any,
+               value: Any) -> bool:
+    """Whether ``loss`` broadcast one model's outputs ``(B, ..., 1)`` against real-valued
+    targets ``(B, ...)`` (or ``(B, ...)`` against ``(B, ..., 1)``) without a warning: its
+    value changes when the extra axis of 1 is dropped. A loss that lines the shapes up
+    itself (``out.squeeze(-1)`` inside) gives the same value; a targets' batch of one value
+    throughout does too, and passes."""
+    if not (isinstance(targets, Tensor) and targets.is_floating_point()
+            and isinstance(outputs, Tensor) and isinstance(value, Tensor)):
+        return False
+    one, want = tuple(outputs.shape[1:]), tuple(targets.shape)
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if len(one) == len(want) + 1 and one[-1] == 1 and one[:-1] == want:
+                other = loss(outputs.squeeze(-1), targets)
+            elif len(want) == len(one) + 1 and want[-1] == 1 and want[:-1] == one:
+                other = loss(outputs, targets.squeeze(-1))
+            else:
+                return False
+    except Exception:  # noqa: BLE001 - a loss that takes only the shapes as given
+        return False
+    if not isinstance(other, Tensor) or other.shape != value.shape:
+        return True
+    return not torch.allclose(other.detach().double(), value.detach().double(), rtol=1e-4,
+                              atol=1e-6, equal_nan=True)
 
 
 def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
