@@ -111,8 +111,9 @@ class Encoder(nn.Module):
 
 
 def encoder() -> lrlab.Task:
-    """2,000 padded lists as dict batches, 8 epochs; its user trains with Adam and a linear
-    warm-up (``cosine:warmup_frac=0.1``)."""
+    """2,000 padded lists as dict batches, 8 epochs; its user trains with Adam, a linear
+    warm-up and a cosine decay (``lrlab auto --task user_shapes3:encoder --optimizer adam
+    --schedule cosine:warmup_frac=0.1``)."""
     return lrlab.Task.from_loaders(
         Encoder, DataLoader(Ordered(2000, 0), batch_size=32, shuffle=True, collate_fn=pad),
         DataLoader(Ordered(500, 1), batch_size=250, collate_fn=pad),
