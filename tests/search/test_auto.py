@@ -533,7 +533,7 @@ def test_nothing_learned_continues_the_stable_rates_for_longer(noise_task, stuck
     # labels give a flat range test, and the guess is the highest rate whose loss still fell)
     said = [w for w in stuck.warnings if w.kind == "race_unlearned"]
     guess = (float(said[0].split("the race's guess, ")[1].split(",")[0])
-             if "next above it did not" in said[0] else stuck.lr)
+             if "the race's guess" in said[0] else stuck.lr)
     assert guess in {float(v) for v in first.members["lr"]}
     assert stuck.lr in (guess, refine_rates(guess)[1])
     assert "race_unlearned" in stuck.confidence.kinds
@@ -895,11 +895,12 @@ def test_a_plateaus_guess_goes_a_quarter_decade_below_the_edge_of_what_trained()
     assert not placement(result.range_test)[1]  # no clear descent: flat until it broke
     said = [w for w in result.warnings if w.kind == "race_unlearned"]
     assert len(said) == 1 and f"the race's guess, 1, is {FELL}, and 3.16 next above" in said[0]
+    assert "3.16 next above it ended its training loss " in said[0]
     assert result.lr == refine_rates(1.0)[1] == 0.562 and result.lr not in result.candidates
     assert "(not raced)" in said[0]
-    assert result.explanation.endswith("3.16, next above 1, did not fall: 1 is the edge of "
-                                       "what trained, and the full training is longer: a "
-                                       "quarter decade below 1. So lr=0.562.")
+    assert " 3.16, next above 1, ended its training loss " in result.explanation
+    assert result.explanation.endswith(": 1 is the edge of what trained, and the full training "
+                                       "is longer: a quarter decade below 1. So lr=0.562.")
     assert "0.562 not raced, its evidence 1's race: " in result.verdict()
     # what the rule read: 1's training loss fell over its longer race, 3.16's did not
     longer = result.evidence[-1]
@@ -915,7 +916,7 @@ def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
     assert "blew up" not in stuck.explanation
     # (the guess of a race that learned nothing on a flat range test goes a quarter decade
     # down all the same, for another reason: see the plateau's test above)
-    moved = [w for w in stuck.warnings if "next above it did not" in w]
+    moved = [w for w in stuck.warnings if "the race's guess" in w]
     assert stuck.lr in stuck.candidates or (moved and "(not raced)" in moved[0])
 
 

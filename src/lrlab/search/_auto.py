@@ -1278,7 +1278,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
         adam = "try optimizer='adam', " if race.walk == "up" else ""  # not to Adam's kin
         if stuck is not None:  # the guess is the edge of what trained (``edge_guessed``)
             why = (f"the race's guess, {rate(choice.lr)}, is {choice.how}, and {rate(stuck)} "
-                   "next above it did not: the guess is the edge of what trained, which moves "
+                   f"next above it {_not_falling(race, stuck)}: the guess is the edge of what "
+                   "trained, which moves "
                    f"down as a training lengthens (the full training is {race.p.epochs} "
                    f"epochs), so the pick {rate(lr)} lies a quarter decade below it"
                    f"{'' if lr in race.raced else ' (not raced)'}")
@@ -1326,6 +1327,22 @@ def _under(p: Plan) -> str:
     return (f", each rate the peak of {p.schedule}, whose start they trained as the full "
             f"training's {epochs} epochs of {per} steps will (the range test at its rising "
             "constant rate)")
+
+
+def _not_falling(race: _Race, lr: float) -> str:
+    """Why ``falling`` passed over the raced rate ``lr``, in words."""
+    t = race.table()
+    row = t[np.isclose(t["lr"].to_numpy(float), lr)].iloc[0]
+    if bool(row["diverged"]):
+        return "diverged"
+    if not bool(row.get("stable", True)):
+        return "was unstable (its loss never came back to the untrained model's)"
+    if float(row["last"]) > HOLD:
+        return (f"ended its training loss {100 * (float(row['last']) - 1):.2g}% above the "
+                "untrained model's")
+    if float(row.get("vloss", 0.0)) > BLOWN * race.start[1]:
+        return "blew up on the validation data"
+    return "did not fall"
 
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
@@ -1425,9 +1442,9 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                      f"{float(mine.iloc[0]):.4f}.")
     if edge is not None and guessed:
         above, edge_lr = edge
-        text += (f" {rate(above)}, next above {rate(edge_lr)}, did not fall: {rate(edge_lr)} "
-                 "is the edge of what trained, and the full training is longer: a quarter "
-                 f"decade below {rate(edge_lr)}.")
+        text += (f" {rate(above)}, next above {rate(edge_lr)}, {_not_falling(race, above)}: "
+                 f"{rate(edge_lr)} is the edge of what trained, and the full training is "
+                 f"longer: a quarter decade below {rate(edge_lr)}.")
     elif edge is not None:
         above, edge_lr = edge
         text += (f" {rate(above)}, next above {rate(edge_lr)}, blew up as it trained on: a "
