@@ -34,9 +34,9 @@ def _scenario(name: str, rates: list[float], seeds: list[int]) -> tuple[np.ndarr
 
     import lrlab
 
-    make, optimizer, _, *more = new_user.SCENARIOS[name]
-    rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more else {})
-    swept = lrlab.sweep(make(), lrs=rates, seeds=seeds, **rule)
+    make, rule, _, schedule, _ = new_user._scenario(name)  # as new_user.run's grid trains
+    swept = lrlab.sweep(make(), lrs=rates, seeds=seeds, **rule,
+                        schedules=list(schedule.values()) or ["constant"])
     table = swept.summary().pivot_table(index="seed", columns="lr",
                                         values=f"best_val_{swept.monitor}")
     return table.loc[seeds, rates].to_numpy(float), not swept.higher_is_better
