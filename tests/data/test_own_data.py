@@ -443,6 +443,35 @@ def test_a_loss_that_lines_up_the_shapes_itself_trains() -> None:
                                                           rel=1e-6)
 
 
+
+def _pinball(out: Tensor, t: Tensor, q: float = 0.5) -> Tensor:
+    """The pinball loss of quantile outputs (B, Q) against targets (B,): here one quantile."""
+    d = t[:, None] - out
+    return torch.maximum(q * d, (q - 1) * d).mean()
+
+
+@pytest.mark.parametrize("case", ["mse on targets[:, None]", "the same with tensors",
+                                  "one quantile's pinball"])
+def test_a_loss_that_gives_the_targets_the_axis_itself_trains(case: str) -> None:
+    """Outputs (B, 1) against targets (B,) given their axis of 1 inside the loss pair output
+    i with target i: such a loss trains, as it did before the check for silent broadcasting
+    (which called it on the outputs squeezed to (B,), made it broadcast itself, and refused
+    it)."""
+    x = torch.randn(48, 4, generator=torch.Generator().manual_seed(0))
+    y = 2 * x[:, 0] + 0.1
+    loss = {"mse on targets[:, None]": lambda out, t: nn.functional.mse_loss(out, t[:, None]),
+            "the same with tensors": lambda out, t: ((out - t[..., None]) ** 2).mean(-1),
+            "one quantile's pinball": _pinball}[case]
+    if case == "the same with tensors":
+        task = Task(name="own", train=Split(x[:32], y[:32]), val=Split(x[32:], y[32:]),
+                    model=lambda: nn.Linear(4, 1), loss=loss, batch_size=8, epochs=2)
+    else:
+        data = DataLoader(TensorDataset(x, y), batch_size=8)
+        task = Task.from_loaders(lambda: nn.Linear(4, 1), data, data, loss=loss, epochs=2)
+    result = lrlab.sweep(task, lrs=[0.05])
+    assert result.monitor == "loss" and math.isfinite(result.summary()["final_val_loss"][0])
+
+
 class _Counted(TensorDataset):
     """A TensorDataset that counts the examples it gave."""
 

@@ -395,29 +395,40 @@ def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
 def _broadcast(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor, targets: Any,
                value: Any) -> bool:
     """Whether ``loss`` broadcast one model's outputs ``(B, ..., 1)`` against real-valued
-    targets ``(B, ...)`` (or ``(B, ...)`` against ``(B, ..., 1)``) without a warning: its
-    value changes when the extra axis of 1 is dropped. A loss that lines the shapes up
-    itself (``out.squeeze(-1)`` inside) gives the same value; a targets' batch of one value
-    throughout does too, and passes."""
+    targets ``(B, ...)`` (or ``(B, ...)`` against ``(B, ..., 1)``) without a warning. It
+    then compares every output with every target: its total is the same with the targets
+    rolled along the batch, and it changes when the extra axis of 1 is dropped. A loss that
+    lines the shapes up itself (``out.squeeze(-1)``, ``t.unsqueeze(-1)`` or one quantile's
+    ``t[:, None] - out`` inside) pairs output i with target i, so the roll changes it; a
+    targets' batch of one value throughout cannot tell, and passes."""
     if not (isinstance(targets, Tensor) and targets.is_floating_point()
             and isinstance(outputs, Tensor) and isinstance(value, Tensor)):
         return False
     one, want = tuple(outputs.shape[1:]), tuple(targets.shape)
+    if len(one) == len(want) + 1 and one[-1] == 1 and one[:-1] == want:
+        dropped = (outputs.squeeze(-1), targets)
+    elif len(want) == len(one) + 1 and want[-1] == 1 and want[:-1] == one:
+        dropped = (outputs, targets.squeeze(-1))
+    else:
+        return False
+    rolled = targets.roll(1, 0)
+    if torch.equal(rolled, targets):
+        return False
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if len(one) == len(want) + 1 and one[-1] == 1 and one[:-1] == want:
-                other = loss(outputs.squeeze(-1), targets)
-            elif len(want) == len(one) + 1 and want[-1] == 1 and want[:-1] == one:
-                other = loss(outputs, targets.squeeze(-1))
-            else:
-                return False
+            other, moved = loss(*dropped), loss(outputs, rolled)
     except Exception:  # noqa: BLE001 - a loss that takes only the shapes as given
         return False
-    if not isinstance(other, Tensor) or other.shape != value.shape:
-        return True
-    return not torch.allclose(other.detach().double(), value.detach().double(), rtol=1e-4,
-                              atol=1e-6, equal_nan=True)
+    if not isinstance(moved, Tensor) or not _close(moved.sum(), value.sum()):
+        return False  # output i is paired with target i
+    return not (isinstance(other, Tensor) and other.shape == value.shape
+                and _close(other, value))
+
+
+def _close(a: Tensor, b: Tensor) -> bool:
+    return torch.allclose(a.detach().double(), b.detach().double(), rtol=1e-4, atol=1e-6,
+                          equal_nan=True)
 
 
 def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
