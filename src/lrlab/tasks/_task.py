@@ -354,9 +354,10 @@ class _MemberLoss:
     fn: Callable[[Tensor, Tensor], Tensor]
 
     def __call__(self, outputs: Tensor, targets: Tensor) -> Tensor:
-        # targets carry the member axis only where they have it: (K, B, ...) beside outputs
-        # (K, B, ...); targets (B, 1) shared beside outputs (K, B) are one batch's
-        mapped = targets.dim() >= outputs.dim() and targets.shape[0] == outputs.shape[0]
+        # targets carry the member axis where each member has its own batch: their first two
+        # axes are the outputs' (K, B), labels (K, B) beside logits (K, B, C) included;
+        # targets shared by every member, (B, ...), are one batch's
+        mapped = targets.dim() >= 2 and targets.shape[:2] == outputs.shape[:2]
         per = torch.func.vmap(self.fn, in_dims=(0, 0 if mapped else None))(outputs, targets)
         size = outputs.shape[1]
         if per.dim() == 1:  # a mean per member
