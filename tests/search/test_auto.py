@@ -590,6 +590,9 @@ def test_a_one_epoch_race_reads_a_fall_from_the_untrained_models_loss(monkeypatc
     said = [w for w in result.warnings if w.startswith("no rate learned")]
     assert len(said) == 1 and "is the highest rate whose training loss still fell" in said[0]
     assert result.lr > float(result.evidence[0].members["lr"].min())  # not the lowest
+    # a one-epoch race's "did not fall" (its mean loss above the untrained model's, start's
+    # transient and all) is no edge: the guess stays where it is (see ``edge_guessed``)
+    assert result.lr in result.candidates and "the race's guess" not in said[0]
 
 
 def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> None:
@@ -883,10 +886,14 @@ def test_a_plateaus_guess_goes_a_quarter_decade_below_the_edge_of_what_trained()
             return self.head(h)
 
     raced = [10.0, 3.16, 1.0, 0.316, 0.1]
-    assert edge_guessed(1.0, raced) == 3.16
-    assert edge_guessed(0.1, raced) == 0.316
-    assert math.isnan(edge_guessed(10.0, raced))  # the top of the race: no edge seen
-    assert math.isnan(edge_guessed(1.0, [1.0, 0.1]))  # nothing raced within half a decade
+    assert edge_guessed(1.0, raced, 4) == 3.16
+    assert edge_guessed(0.1, raced, 2) == 0.316
+    assert math.isnan(edge_guessed(10.0, raced, 4))  # the top of the race: no edge seen
+    assert math.isnan(edge_guessed(1.0, [1.0, 0.1], 4))  # nothing raced within half a decade
+    # a one-epoch race reads "fell" from its epoch's mean loss, the start's transient and all:
+    # a high rate that rises first and then trains did not fall by it (new_user.py's
+    # frozen-BN and label-smoothed nets: 1 did not, 0.97 was their best rate): no edge
+    assert math.isnan(edge_guessed(1.0, raced, 1))
 
     base = keys_task()
     task = Task(name="keys-lstm", train=base.train, val=base.val, num_classes=3,

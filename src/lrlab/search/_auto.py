@@ -48,8 +48,9 @@ A pick whose raced neighbour above blew up (stable, then its training loss over 
 untrained model's at the end of its race or of the longer race) goes a quarter decade down
 (:func:`edge_moved`: the edge of stability moves down as the training goes on); so does the
 guess of a race that learned nothing, the highest rate whose training loss still fell, where
-the range test showed no clear descent and a raced rate lies within half a decade above it
-(:func:`edge_guessed`: a plateau's guess is the edge of what trained).
+the range test showed no clear descent, the race read a trend over two epochs or more and a
+raced rate lies within half a decade above it (:func:`edge_guessed`: a plateau's guess is the
+edge of what trained).
 
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
@@ -509,10 +510,11 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         lone_lr, lr = lr, topped[0]
     later = race.blew_up()
     edge_lr, above = lr, edge_moved(lr, race.raced, later)
-    guessed = (not clear and not math.isfinite(above) and not choice.learned
-               and choice.how == FELL and math.isclose(lr, choice.lr))
+    guessed = (not clear and not math.isfinite(above)
+               and not choice.learned and choice.how == FELL and math.isclose(lr, choice.lr))
     if guessed:  # a plateau's guess, the last rate that trained: no margin from the edge
-        above = edge_guessed(lr, race.raced)
+        above = edge_guessed(lr, race.raced, race.horizon)
+        guessed = math.isfinite(above)
     if math.isfinite(above):
         lr = next((r for r in race.raced if math.isclose(r, refine_rates(lr)[1])),
                   refine_rates(lr)[1])
@@ -1093,11 +1095,12 @@ def edge_moved(lr: float, raced: Sequence[float], later: Collection[float]) -> f
 FELL = "the highest rate whose training loss still fell"
 
 
-def edge_guessed(lr: float, raced: Sequence[float]) -> float:
+def edge_guessed(lr: float, raced: Sequence[float], epochs: int) -> float:
     """The raced rate next above ``lr`` (at most half a decade up), where ``lr`` is the guess
-    of a race that learned nothing: the highest rate whose training loss still fell
-    (:func:`~lrlab.search.falling`), so the one above it did not (stuck above the untrained
-    model's loss, unstable or diverged); ``nan`` when no raced rate lies that close above.
+    of a race that learned nothing in ``epochs`` (its longer race's, if any): the highest
+    rate whose training loss still fell (:func:`~lrlab.search.falling`), so the one above it
+    did not (stuck above the untrained model's loss, unstable or diverged); ``nan`` when no
+    raced rate lies that close above, or the race trained one epoch.
     ``auto`` then takes the rate a quarter decade below ``lr``, as :func:`edge_moved` does.
 
     ``auto`` asks this only where the range test showed no clear descent (flat until it
@@ -1113,14 +1116,21 @@ def edge_guessed(lr: float, raced: Sequence[float]) -> float:
     within the seeds' spread). Where the range test's loss clearly fell the net trains from
     the start and the guess stands: an ``nn.LSTM`` counting tokens (``benchmarks/new_user.py``'s
     ``lstm``, a clear descent) scored 100% at its guess 2.82 on four seeds, and 96.7% a
-    quarter decade below.
+    quarter decade below. A race of one epoch is no such edge: whether a rate "fell" is
+    read there from its epoch's mean training loss against the untrained model's, and a
+    high rate whose loss first rises, then trains, did not fall by that reading (a frozen
+    BatchNorm net and a label-smoothed one in ``new_user.py``, 1-epoch races: 1 did not
+    fall, and 0.97 was their best rate over 6 epochs; a quarter decade below the guess 0.316
+    lost 4.5 and 2.8 points on four seeds, ``seed_lottery.py new_user:frozen-bn``).
 
     Example:
-        >>> edge_guessed(1.0, [10.0, 3.16, 1.0, 0.316, 0.1])
+        >>> edge_guessed(1.0, [10.0, 3.16, 1.0, 0.316, 0.1], epochs=4)
         3.16
-        >>> edge_guessed(10.0, [10.0, 3.16, 1.0, 0.316, 0.1])  # the top of the race
+        >>> edge_guessed(10.0, [10.0, 3.16, 1.0, 0.316, 0.1], epochs=4)  # the top of the race
         nan
     """
+    if epochs < 2:
+        return math.nan
     above = sorted(r for r in raced if lr * (1 + 1e-9) < r <= lr * NEIGHBOUR)
     return above[0] if above else math.nan
 
