@@ -766,7 +766,7 @@ class _Race:
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
                         swing=self.swing, walk=self.walk,
-                        ceiling=self.ceiling)
+                        ceiling=self.ceiling, paced=self.monitor == "loss")
         if choice.learned or "last" not in t:
             return choice
         if self.monitor != "loss":  # the score did not move; the loss may have
@@ -1484,8 +1484,10 @@ def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str
     value = race.table().set_index("lr")["score"]
     tried = ", ".join(f"{rate(r)} ({value[r]:.4f})" for r in refined)
     side = "higher" if race.walk == "up" else "lower"
+    unless = (", unless its loss fell less than the best's in the last epoch (by more than "
+              "that noise)" if race.walk == "down" and race.monitor == "loss" else "")
     return (f" Then a quarter decade either side on the same budget: {tried}; ties within "
-            f"the noise of a score go to the {side} rate.")
+            f"the noise of a score go to the {side} rate{unless}.")
 
 
 def _start_loss(task: Task, seed: int) -> tuple[float, float]:

@@ -189,7 +189,7 @@ def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,
            n: int, swing: float = 0.0, walk: str = "down", ceiling: float = math.inf,
-           binomial: bool | None = None) -> Choice:
+           binomial: bool | None = None, paced: bool = False) -> Choice:
     """The pick among raced rates (see the module docstring).
 
     Args:
@@ -205,6 +205,10 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
         walk: ``"down"``: a tie goes to the lower rate; ``"up"``: to the higher one.
         ceiling: a walk up stops below rates above this (``auto``: where its range test's
             loss trend turned up); the best itself may lie above it.
+        paced: with a ``pace`` column (:func:`pace`), a walk down stops at a rate whose
+            score improved less than the best's in the race's last epoch, by more than the
+            tie's band: the lower rate of a tie earns it by catching up later, and one the
+            best still outpaces has not (``auto`` on a race ranked by a loss).
 
     When no rate learned, the pick is the highest rate marked ``stable`` (the one most
     likely to learn in a longer training), or without that column the best score.
@@ -237,12 +241,14 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
     best = int(idx[np.argmax(scores[idx])] if higher_is_better else idx[np.argmin(scores[idx])])
     noise = score_noise(scores[best], monitor, n, binomial=binomial)
     back = t["setback"].to_numpy(float) if "setback" in t else np.zeros(len(t))
+    paces = t["pace"].to_numpy(float) if paced and "pace" in t else np.zeros(len(t))
     pick, tied = best, []
     steps = range(best - 1, -1, -1) if walk == "down" else range(best + 1, len(t))
     for j in steps:  # walk while the next rate ties the best
         band = max(noise, swing * (back[best] + back[j]) / 2)
         if not ok[j] or abs(scores[j] - scores[best]) > band or (
-                walk == "up" and t["lr"][j] > ceiling):
+                walk == "up" and t["lr"][j] > ceiling) or (
+                walk == "down" and paces[j] < paces[best] - band):
             break
         pick = j
         tied.append(float(t["lr"][j]))
