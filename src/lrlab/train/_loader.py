@@ -370,11 +370,12 @@ def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
     on outputs ``(B, 1)`` and targets ``(B,)`` averages a ``(B, B)`` table of every output
     against every target: torch only warns, and every rate would train on that). A loss
     that broadcasts without a warning (``nn.PoissonNLLLoss``, ``nn.L1Loss``'s kin written
-    by hand) is caught by its value: dropping the axis of 1 changes it (:func:`_broadcast`).
+    by hand) is caught by its value: rolling the targets along the batch leaves its total
+    as it was, and dropping the axis of 1 changes it (:func:`_broadcast`).
 
     Raises:
         LrlabError: torch warned that the target's size differs from the input's, or the
-            loss changed when the outputs' or targets' extra axis of 1 was dropped.
+            loss compared every output with every target (:func:`_broadcast`).
     """
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
