@@ -344,3 +344,32 @@ def poisson_floor() -> float:
     ``poisson``'s regret as percent excess loss above it (half the Poisson deviance)."""
     y = _counts(500, 1)[1]
     return float((y - y * y.clamp(min=1).log()).mean())
+
+
+def batchnorm_lag(seed: int = 2, steps: int = 14) -> None:
+    """Why ``mobilenet``'s 14-step race scored chance: the depthwise CNN trained ``steps``
+    Nesterov steps (batch 64) at the raced rates, then scored on the validation images in
+    evaluation mode (BatchNorm's running statistics) and with batch statistics. Run:
+    ``cd benchmarks && PYTHONPATH=../src:. python user_shapes3.py``."""
+    from new_user import _mnist
+
+    train, val = _mnist(2000, 1000)
+    (x, y), (xv, yv) = train.tensors, val.tensors
+    for lr in (0.0739, 0.234, 0.464, 0.739):
+        torch.manual_seed(seed)
+        model = _mobile()
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+        for i in order[: steps * 64].view(steps, 64):
+            opt.zero_grad()
+            F.cross_entropy(model(x[i]), y[i]).backward()
+            opt.step()
+        with torch.no_grad():
+            running = (model.eval()(xv).argmax(1) == yv).float().mean()
+            batch = (model.train()(xv[:500]).argmax(1) == yv[:500]).float().mean()
+        print(f"lr {lr}: accuracy {running:.3f} in evaluation mode, {batch:.3f} with batch "
+              "statistics")
+
+
+if __name__ == "__main__":
+    batchnorm_lag()
