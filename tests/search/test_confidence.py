@@ -13,6 +13,7 @@ from torch import nn
 
 from lrlab.metrics import LabelCounts
 from lrlab.search import assess, baseline, chance_score, choose, score_noise, setback
+from lrlab.search._confidence import falling, not_falling
 from lrlab.tasks import Split, Task, member_loss
 
 
@@ -547,3 +548,20 @@ def test_an_own_share_is_read_as_one_and_other_own_metrics_are_not() -> None:
                model=lambda: nn.Linear(3, 1), loss=lambda out, t: (out.squeeze(-1) - t).square(),
                metrics={"mae": lambda out, t: (out.squeeze(-1) - t).abs()}, monitor="mae")
     assert baseline(reg, 0).binomial is None
+
+
+def test_each_rate_falling_passes_over_has_its_reason_and_only_those_are_passed_over():
+    # one row per reason, in not_falling's order, and one that falls
+    t = pd.DataFrame({"lr": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+                      "diverged": [False, False, False, False, False, True],
+                      "stable": [True, True, True, True, False, True],
+                      "first": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+                      "last": [1.0, 0.9, 0.8, 1.05, 0.7, 0.5],
+                      "vloss": [1.0, 1.0, 2.5, 1.0, 1.0, 1.0]})
+    reasons = not_falling(t, untrained=1.0)
+    assert reasons == ["did not fall", "", "blew up on the validation data",
+                       "ended its training loss 5% above the untrained model's",
+                       "was unstable (its loss never came back to the untrained model's)",
+                       "diverged"]
+    assert falling(t, untrained=1.0) == 0.03
+    assert falling(t) == 0.1  # without the untrained model's loss, no validation check

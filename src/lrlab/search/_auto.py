@@ -109,6 +109,7 @@ from lrlab.search._confidence import (
     learned_mask,
     lone,
     lone_at_top,
+    not_falling,
     pace,
     score_noise,
     scored_table,
@@ -1342,17 +1343,8 @@ def _under(p: Plan) -> str:
 def _not_falling(race: _Race, lr: float) -> str:
     """Why ``falling`` passed over the raced rate ``lr``, in words."""
     t = race.table()
-    row = t[np.isclose(t["lr"].to_numpy(float), lr)].iloc[0]
-    if bool(row["diverged"]):
-        return "diverged"
-    if not bool(row.get("stable", True)):
-        return "was unstable (its loss never came back to the untrained model's)"
-    if float(row["last"]) > HOLD:
-        return (f"ended its training loss {100 * (float(row['last']) - 1):.2g}% above the "
-                "untrained model's")
-    if float(row.get("vloss", 0.0)) > BLOWN * race.start[1]:
-        return "blew up on the validation data"
-    return "did not fall"
+    at = int(np.flatnonzero(np.isclose(t["lr"].to_numpy(float), lr))[0])
+    return not_falling(t, untrained=race.start[1])[at] or "did not fall"
 
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,

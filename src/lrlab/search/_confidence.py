@@ -48,7 +48,7 @@ from lrlab.train import untrained
 
 __all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
            "chance_score", "choose", "edge_failed", "falling", "furthest", "lone", "lone_at_top",
-           "moving_tie",
+           "moving_tie", "not_falling",
            "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
@@ -302,15 +302,42 @@ def falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan
     return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
 
 
+def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan
+                ) -> list[str]:
+    """Why :func:`falling` may not pick each row of ``table``, in words, in its order; ``""``
+    where it may. The first reason that holds: it diverged; it was unstable; its last
+    training loss ended above ``hold`` of the untrained model's; its validation loss ended
+    over :data:`BLOWN` times the ``untrained`` model's; its training loss did not fall.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 1.0, 3.16], "diverged": [False] * 3,
+        ...                   "first": [0.996, 1.004, 1.03], "last": [0.998, 0.999, 1.02]})
+        >>> not_falling(t)
+        ['did not fall', '', "ended its training loss 2% above the untrained model's"]
+    """
+    reasons = []
+    for row in table.to_dict("records"):
+        last = float(row["last"])
+        if bool(row["diverged"]):
+            reasons.append("diverged")
+        elif not bool(row.get("stable", True)):
+            reasons.append("was unstable (its loss never came back to the untrained model's)")
+        elif last > hold:
+            reasons.append(f"ended its training loss {100 * (last - 1):.2g}% above the "
+                           "untrained model's")
+        elif math.isfinite(untrained) and float(row.get("vloss", math.nan)) > BLOWN * untrained:
+            reasons.append("blew up on the validation data")  # no rate to train
+        elif not last < float(row["first"]):
+            reasons.append("did not fall")
+        else:
+            reasons.append("")
+    return reasons
+
+
 def _falling_mask(t: pd.DataFrame, hold: float, untrained: float) -> np.ndarray:
-    """The rows :func:`falling` may pick (see there)."""
-    ok = (~t["diverged"].to_numpy(bool) & (t["last"].to_numpy(float) < t["first"].to_numpy(float))
-          & (t["last"].to_numpy(float) <= hold))
-    if "stable" in t:
-        ok &= t["stable"].to_numpy(bool)
-    if math.isfinite(untrained) and "vloss" in t:  # its validation blew up: no rate to train
-        ok &= ~(t["vloss"].to_numpy(float) > BLOWN * untrained)
-    return ok
+    """The rows :func:`falling` may pick (see there): those :func:`not_falling` finds no
+    reason against."""
+    return np.array([not why for why in not_falling(t, hold, untrained)], dtype=bool)
 
 
 def furthest(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan) -> float:
