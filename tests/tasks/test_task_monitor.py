@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from lrlab import Split, Task, sweep
+from lrlab import LrlabError, Split, Task, sweep
 from lrlab.search import auto, range_test
 from lrlab.tasks import member_loss
 
@@ -49,3 +50,14 @@ def test_a_classifier_of_tensors_is_monitored_by_accuracy_from_the_start() -> No
     assert read.monitor is None
     assert sweep(read, lrs=[0.1], epochs=1).monitor == "accuracy"
     assert given.replace(monitor="auc").monitor == "auc"
+
+
+def test_num_classes_on_float_targets_says_to_leave_it_out_for_a_regression() -> None:
+    """A regression (or multi-label) user who adds ``num_classes`` by habit is told both
+    fixes in one line: integer targets for classes, or no ``num_classes``. Before, the line
+    said only that the targets were floats."""
+    task = _regression()
+    with pytest.raises(LrlabError, match=r"num_classes=2 makes a classifier.*y\.long\(\), or "
+                                         r"leave num_classes out for a regression") as caught:
+        task.replace(num_classes=2)
+    assert "\n" not in str(caught.value)

@@ -59,8 +59,10 @@ def _check_split(task: str, part: str, split: Split, num_classes: int | None) ->
                              f"{row}); clean or impute the data before training")
     if num_classes is not None:
         if split.y.is_floating_point():
-            raise LrlabError(f"task {task!r}: classification targets must be integer class "
-                             "indices, got floats")
+            raise LrlabError(f"task {task!r}: num_classes={num_classes} makes a classifier, "
+                             "whose targets are integer class indices, but these are floats: "
+                             "give them as y.long(), or leave num_classes out for a regression "
+                             "or a multi-label model")
         labels = split.y[split.y != IGNORE_INDEX]  # padding, as nn.CrossEntropyLoss skips it
         if labels.numel():
             lo, hi = int(labels.min()), int(labels.max())
