@@ -125,3 +125,38 @@ def test_validation_accuracy_leaves_out_the_losss_ignored_labels(ignored):
     kept = y != ignored
     want = float((pred == y)[kept].float().mean())
     assert result.val_accuracy[-1] == pytest.approx(want, abs=1e-6)
+
+
+def _counts(n: int = 96):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 3, generator=g)
+    return x, x[:, :2].sum(1).exp().round()  # real-valued targets (B,), one per example
+
+
+@pytest.mark.parametrize("loss_fn", [nn.PoissonNLLLoss(), nn.MSELoss(),
+                                     lambda out, t: (out - t).abs().mean()],
+                         ids=["poisson", "mse", "own l1"])
+def test_a_loss_that_broadcasts_outputs_b1_against_targets_b_is_refused(loss_fn, recwarn):
+    """find_lr(model, loss_fn, data) refuses what a Task refuses: outputs (B, 1) against
+    targets (B,) make every loss above a (B, B) table of every output against every target
+    (torch warns only for MSE's kin; PoissonNLLLoss and a hand-written L1 say nothing), so the
+    test read a rate for a model that cannot learn its targets. Before, it gave one."""
+    torch.manual_seed(0)
+    with pytest.raises(LrlabError, match=r"broadcast the model's outputs \(32, 1\) against "
+                                         r"targets \(32,\).*targets \(B, 1\)") as info:
+        find_lr(nn.Linear(3, 1), loss_fn, _counts(), steps=20)
+    assert "\n" not in str(info.value)
+    assert not [w for w in recwarn if "different to the input size" in str(w.message)]
+
+
+@pytest.mark.parametrize("loss_fn", [nn.PoissonNLLLoss(), nn.MSELoss(),
+                                     lambda out, t: (out - t[:, None]).abs().mean()],
+                         ids=["poisson", "mse", "own l1 lining up"])
+def test_a_loss_whose_outputs_and_targets_line_up_trains(loss_fn):
+    """Targets (B, 1) beside outputs (B, 1), or a loss that gives the targets their axis
+    itself, pair output i with target i: the test runs."""
+    x, y = _counts()
+    torch.manual_seed(0)
+    lined = y if "lambda" in repr(loss_fn) else y[:, None]
+    result = find_lr(nn.Linear(3, 1), loss_fn, (x, lined), steps=20)
+    assert len(result.lrs) == 20

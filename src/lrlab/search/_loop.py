@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from lrlab._rng import isolated_rng
 from lrlab.data import batch_size_of, correct, ignore_index_of, to_device
 from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
+from lrlab.train import refuse_broadcast
 
 __all__ = ["Setup", "diverged", "preserved", "run_once"]
 
@@ -120,10 +122,20 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
         batch = stream.next()
         if batch is None:
             return None, False
-        with _autocast(s):
-            loss, _, _ = forward_loss(s.model, s.loss_fn, to_device(batch, s.device, s.dtype), s.keys)
-        if check and k == 0:
+        first = check and k == 0  # the first batch's loss is checked, its warnings held
+        caught = warnings.catch_warnings(record=True) if first else contextlib.nullcontext()
+        with _autocast(s), caught as seen:
+            if first:
+                warnings.simplefilter("always")
+            loss, outputs, targets = forward_loss(s.model, s.loss_fn,
+                                                  to_device(batch, s.device, s.dtype), s.keys)
+        if first:
             loss = _check_loss(loss)
+            if s.loss_fn is not None:  # torch's broadcasting note goes with the refusal
+                refuse_broadcast(s.loss_fn, outputs, targets, loss, seen, members=False)
+            else:  # a model's own loss lines its shapes up itself
+                for w in seen:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         value = float(loss.detach())
         if not math.isfinite(value):
             return value, False

@@ -10,7 +10,7 @@ from lrlab.train._fit import (
     resolve_task,
     untrained,
 )
-from lrlab.train._loader import mean_loss
+from lrlab.train._loader import mean_loss, refuse_broadcast
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import SMALL_WORK, check_fit, threads_for
@@ -50,6 +50,7 @@ __all__ = [
     "parse_lrs",
     "plan_run",
     "rank",
+    "refuse_broadcast",
     "resolve_device",
     "resolve_task",
     "sensitivity",

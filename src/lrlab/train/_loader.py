@@ -46,7 +46,7 @@ from lrlab.population import Population, member_losses
 from lrlab.tasks import Split, Task
 
 __all__ = ["Mean", "Probe", "Scored", "evaluate_data", "first_loss", "majority_levels",
-           "mean_loss", "member_metric", "one_model_loss", "probe",
+           "mean_loss", "member_metric", "one_model_loss", "probe", "refuse_broadcast",
            "train_epoch_data"]
 
 
@@ -374,38 +374,54 @@ def first_loss(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor,
     as it was, and dropping the axis of 1 changes it (:func:`_broadcast`).
 
     Raises:
-        LrlabError: torch warned that the target's size differs from the input's, or the
-            loss compared every output with every target (:func:`_broadcast`).
+        LrlabError: the loss broadcast (:func:`refuse_broadcast`).
     """
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         value = loss(outputs, targets)
-    broadcast = _broadcast(loss, outputs, targets, value)
+    refuse_broadcast(loss, outputs, targets, value, seen)
+    return value
+
+
+def refuse_broadcast(loss: Callable[..., Any], outputs: Any, targets: Any, value: Any,
+                     seen: list[warnings.WarningMessage], *, members: bool = True) -> None:
+    """Refuse a ``value = loss(outputs, targets)`` that broadcast outputs and targets of
+    different shapes against each other (:func:`first_loss`; ``members=False``: ``outputs``
+    are one model's ``(B, ...)``, as :func:`~lrlab.search.find_lr` calls its ``loss_fn``).
+    ``seen`` are the warnings the call raised: torch's broadcasting note is dropped with the
+    refusal, any other shown again.
+
+    Raises:
+        LrlabError: torch warned that the target's size differs from the input's, or the
+            loss compared every output with every target (:func:`_broadcast`).
+    """
+    broadcast = _broadcast(loss, outputs, targets, value, members)
     for w in seen:
         broadcast |= "different to the input size" in str(w.message)
         if not broadcast:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if broadcast:
+        one = tuple(outputs.shape[1:] if members else outputs.shape)
         raise LrlabError(
-            f"the loss broadcast the model's outputs {tuple(outputs.shape[1:])} against "
-            f"targets {tuple(targets.shape)}, comparing every output with every target; "
-            "give them one shape (targets (B, 1), or squeeze the outputs in forward)")
-    return value
+            f"the loss broadcast the model's outputs {one} against targets "
+            f"{tuple(targets.shape)}, comparing every output with every target; give them one "
+            "shape (targets (B, 1), or squeeze the outputs in forward)")
 
 
 def _broadcast(loss: Callable[[Tensor, Tensor], Tensor], outputs: Tensor, targets: Any,
-               value: Any) -> bool:
+               value: Any, members: bool = True) -> bool:
     """Whether ``loss`` broadcast one model's outputs ``(B, ..., 1)`` against real-valued
     targets ``(B, ...)`` (or ``(B, ...)`` against ``(B, ..., 1)``) without a warning. It
     then compares every output with every target: its total is the same with the targets
     rolled along the batch, and it changes when the extra axis of 1 is dropped. A loss that
     lines the shapes up itself (``out.squeeze(-1)``, ``t.unsqueeze(-1)`` or one quantile's
     ``t[:, None] - out`` inside) pairs output i with target i, so the roll changes it; a
-    targets' batch of one value throughout cannot tell, and passes."""
+    targets' batch of one value throughout cannot tell, and passes. ``outputs`` carry the
+    members' axis first unless ``members`` is False."""
     if not (isinstance(targets, Tensor) and targets.is_floating_point()
             and isinstance(outputs, Tensor) and isinstance(value, Tensor)):
         return False
-    one, want = tuple(outputs.shape[1:]), tuple(targets.shape)
+    one, want = tuple(outputs.shape[1:] if members else outputs.shape), tuple(targets.shape)
     if len(one) == len(want) + 1 and one[-1] == 1 and one[:-1] == want:
         dropped = (outputs.squeeze(-1), targets)
     elif len(want) == len(one) + 1 and want[-1] == 1 and want[:-1] == one:
