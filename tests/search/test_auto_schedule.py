@@ -70,6 +70,17 @@ def test_a_schedule_auto_cannot_race_is_one_line_before_training(schedule: str,
     one_line(err, needle)
 
 
+@pytest.mark.parametrize("schedules", [["cosine", "constant"], ("cosine",)])
+def test_a_list_of_schedules_is_one_line_naming_the_one(schedules) -> None:
+    """``schedule=`` is one schedule, the full training's; a list (as ``sweep``'s
+    ``schedules=`` takes) is told so and where several go. It was 'schedules.0: a schedule
+    is text, NAME[:key=value,...], got [...]', naming a setting the user never gave."""
+    with pytest.raises(LrlabError) as err:
+        auto("blobs", epochs=EPOCHS, schedule=schedules)
+    one_line(err, "auto: schedule= is the one schedule the full training follows")
+    assert "sweep them side by side" in str(err.value)
+
+
 @pytest.mark.parametrize("setting", [{"schedule_over": (5, 5)}, {"schedules": ["cosine"]}])
 def test_a_schedule_given_as_a_sweep_setting_is_one_line(setting: dict) -> None:
     """``schedules`` and ``schedule_over`` are laid by ``auto`` itself from ``schedule=``;

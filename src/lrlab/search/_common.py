@@ -158,6 +158,11 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
                        if key.startswith("schedule") else "seed=")
             raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
                              f"from one seed (give {instead}, not {key}=)")
+    if isinstance(schedule, (list, tuple)):  # sweep's schedules=, several side by side
+        raise LrlabError(f"{procedure}: schedule= is the one schedule the full training "
+                         f"follows (text, NAME[:key=value,...]), not a list: got {schedule!r}; "
+                         "to compare schedules, sweep them side by side (lrlab.sweep(..., "
+                         "schedules=[...]))")
     given = {} if schedule is None else {"schedules": [schedule]}
     config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings,
                        **given)
