@@ -133,7 +133,21 @@ def charlm() -> lrlab.Task:
 
 # --- text classification on dict batches {input_ids, attention_mask, labels} ----------------
 
-class Sentences(Dataset):
+class TokenLists(Dataset):
+    """``items`` of (token ids, label), served as a tokenizer's dict batches are."""
+
+    items: list[tuple[torch.Tensor, int]]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        ids, label = self.items[i]
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
+                "labels": torch.tensor(label)}
+
+
+class Sentences(TokenLists):
     """Token lists of 5-29 ids; label: tokens 5 and 6 outnumber tokens 7 and 8."""
 
     def __init__(self, n: int, seed: int, vocab: int = 50) -> None:
@@ -144,14 +158,6 @@ class Sentences(Dataset):
                                 generator=g)
             label = int((ids == 5).sum() + (ids == 6).sum() > (ids == 7).sum() + (ids == 8).sum())
             self.items.append((ids, label))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict:
-        ids, label = self.items[i]
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                "labels": torch.tensor(label)}
 
 
 def pad(items: list[dict]) -> dict:

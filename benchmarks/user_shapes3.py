@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
-from user_shapes2 import _digits, _loaders, pad
+from user_shapes2 import TokenLists, _digits, _loaders, pad
 
 import lrlab
 from lrlab.search import model_loss
@@ -58,18 +58,22 @@ def _m5() -> nn.Module:
                          nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(32, 5))
 
 
+def _pairs(train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
+           batch: int, val_batch: int) -> tuple[DataLoader, DataLoader]:
+    """A shuffled training loader and a validation loader over (inputs, targets) tensors."""
+    return (DataLoader(TensorDataset(*train), batch_size=batch, shuffle=True),
+            DataLoader(TensorDataset(*val), batch_size=val_batch))
+
+
 def audio() -> lrlab.Task:
     """2,000 clips of 512 samples, five classes, batch 32, 5 epochs (momentum 0.9)."""
-    (x, y), (xv, yv) = _clips(2000, 0), _clips(600, 1)
-    return lrlab.Task.from_loaders(_m5, DataLoader(TensorDataset(x, y), batch_size=32,
-                                                   shuffle=True),
-                                   DataLoader(TensorDataset(xv, yv), batch_size=300),
+    return lrlab.Task.from_loaders(_m5, *_pairs(_clips(2000, 0), _clips(600, 1), 32, 300),
                                    loss=nn.CrossEntropyLoss(), epochs=5, name="audio")
 
 
 # --- a post-norm transformer encoder on padded token lists, key-padding mask, Adam ---------
 
-class Ordered(Dataset):
+class Ordered(TokenLists):
     """Token lists of 8-23 ids; label: token 3 comes before token 4 (each occurs once)."""
 
     def __init__(self, n: int, seed: int, vocab: int = 30) -> None:
@@ -81,14 +85,6 @@ class Ordered(Dataset):
             i, j = torch.randperm(length, generator=g)[:2].tolist()
             ids[i], ids[j] = 3, 4
             self.items.append((ids, int(i < j)))
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict:
-        ids, label = self.items[i]
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids),
-                "labels": torch.tensor(label)}
 
 
 class Encoder(nn.Module):
@@ -159,10 +155,7 @@ def _moe_loss(model: nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 def moe() -> lrlab.Task:
     """3,000 rows, batch 64, 8 epochs; the loss adds 0.01 x the balance term (Adam)."""
-    (x, y), (xv, yv) = _regimes(3000, 0), _regimes(800, 1)
-    return lrlab.Task.from_loaders(MoE, DataLoader(TensorDataset(x, y), batch_size=64,
-                                                   shuffle=True),
-                                   DataLoader(TensorDataset(xv, yv), batch_size=400),
+    return lrlab.Task.from_loaders(MoE, *_pairs(_regimes(3000, 0), _regimes(800, 1), 64, 400),
                                    loss=model_loss(_moe_loss), epochs=8, name="moe")
 
 
@@ -217,11 +210,9 @@ def _counts(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 def poisson() -> lrlab.Task:
     """Counts (mean about 3.5) from eight features, an MLP's log-rate (B, 1) under PyTorch's
     default ``PoissonNLLLoss`` (exp(out) - y out: below zero), 1,500 rows, 8 epochs."""
-    (x, y), (xv, yv) = _counts(1500, 0), _counts(500, 1)
     return lrlab.Task.from_loaders(
         lambda: nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 1)),
-        DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True),
-        DataLoader(TensorDataset(xv, yv), batch_size=500), loss=nn.PoissonNLLLoss(),
+        *_pairs(_counts(1500, 0), _counts(500, 1), 32, 500), loss=nn.PoissonNLLLoss(),
         epochs=8, name="poisson")
 
 
@@ -332,10 +323,7 @@ def _houses(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def resmlp() -> lrlab.Task:
     """2,400 rows, batch 64, MSE, 10 epochs (AdamW, weight decay 0.01)."""
-    (x, y), (xv, yv) = _houses(2400, 0), _houses(600, 1)
-    return lrlab.Task.from_loaders(ResMLP, DataLoader(TensorDataset(x, y), batch_size=64,
-                                                      shuffle=True),
-                                   DataLoader(TensorDataset(xv, yv), batch_size=600),
+    return lrlab.Task.from_loaders(ResMLP, *_pairs(_houses(2400, 0), _houses(600, 1), 64, 600),
                                    loss=nn.MSELoss(), epochs=10, name="resmlp")
 
 
