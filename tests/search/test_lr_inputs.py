@@ -76,6 +76,8 @@ CASES = {
     "seeds zero": ({"seeds": 0}, "seeds=0"),
     "seeds empty": ({"seeds": []}, "non-empty list"),
     "seeds strings": ({"seeds": ["a"]}, "int seeds"),
+    "training_steps zero": ({"training_steps": 0}, "training_steps=0 must be"),
+    "training_steps float": ({"training_steps": 120.0}, "a whole number > 0"),
 }
 
 
@@ -160,3 +162,24 @@ def test_a_loss_whose_outputs_and_targets_line_up_trains(loss_fn):
     lined = y if "lambda" in repr(loss_fn) else y[:, None]
     result = find_lr(nn.Linear(3, 1), loss_fn, (x, lined), steps=20)
     assert len(result.lrs) == 20
+
+
+def test_a_known_short_training_names_three_rates_as_lrlab_find_does_on_a_task():
+    """``training_steps`` gives a plain loop the warning a task's or a Trainer's test gets:
+    under 200 steps, the suggestion, twice and four times it; under torch's SGD with
+    momentum 0.9 (at any length) the heavy-ball three, a tenth of it, it and twice it."""
+    kwargs = {"start": 1e-4, "end": 100.0}
+    unknown = find_lr(net(), CE, (X, Y), **kwargs)
+    assert unknown.to_try == () and unknown.training_steps is None
+    short = find_lr(net(), CE, (X, Y), training_steps=120, **kwargs)
+    lr = short.suggestion.lr
+    assert lr == unknown.suggestion.lr  # the same test, read the same way
+    assert short.to_try == pytest.approx((lr, 2 * lr, 4 * lr))
+    assert any("fewer than 200" in line or "120 optimizer steps" in line
+               for line in short.warnings), short.warnings
+    assert find_lr(net(), CE, (X, Y), training_steps=5000, **kwargs).to_try == ()
+    model = net()
+    heavy = find_lr(model, CE, (X, Y), training_steps=5000, **kwargs,
+                    optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    s = heavy.suggestion.lr
+    assert heavy.to_try == pytest.approx((s * 0.1, s, 2 * s))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import numpy as np
@@ -199,7 +200,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             diverge: float = 4.0, amp: bool = False, device: Any = None, batch_size: int = 32,
             batch_keys: tuple[str, str] | None = None, seeds: int | Sequence[int] | None = None,
             reinit: bool = False, rules: Rules | None = None,
-            clip_grad_norm: float | None = None) -> RangeTestResult:
+            clip_grad_norm: float | None = None,
+            training_steps: int | None = None) -> RangeTestResult:
     """Learning-rate range test: train while the rate rises, stop at divergence, read the curve.
 
     Step ``t`` (``0 .. steps - 1``) sets group ``i``'s rate to
@@ -264,6 +266,12 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             optimizer steps, as one vector, to this global L2 norm
             (``torch.nn.utils.clip_grad_norm_``, after the gradient scaler's unscale under
             ``amp``), as a sweep's ``clip_grad_norm`` does; ``None``: no clipping.
+        training_steps: the optimizer steps your full training will take, where you know
+            them (``epochs * len(loader)`` over ``accumulate``): a training of under 200
+            steps, or any under ``torch.optim.SGD`` with momentum, gets the warning and the
+            three rates to try (``result.to_try``) that ``lrlab find`` gives on a task and
+            the Hugging Face and Lightning finders give. ``None``: not known, no such
+            warning.
 
     Returns:
         A :class:`RangeTestResult`. The model (parameters, buffers, grads, train/eval flags),
@@ -283,6 +291,24 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
 
     Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks", sec. 3.3.
     """
+    if training_steps is not None and not (is_whole(training_steps) and training_steps > 0):
+        raise LrlabError(f"training_steps={training_steps!r} must be the optimizer steps of "
+                         "your full training, a whole number > 0 (e.g. epochs * len(loader)), "
+                         "or None when not known")
+    result = _find_lr(model, loss_fn, train_data, optimizer, start, end, steps, mode, val_data,
+                      eval_every, accumulate, smooth, diverge, amp, device, batch_size,
+                      batch_keys, seeds, reinit, rules, clip_grad_norm)
+    if training_steps is None:
+        return result
+    momentum = (float(optimizer.param_groups[0].get("momentum", 0.0))
+                if isinstance(optimizer, torch.optim.SGD) else 0.0)
+    return replace(result, training_steps=int(training_steps), momentum=momentum)
+
+
+def _find_lr(model, loss_fn, train_data, optimizer, start, end, steps, mode, val_data,
+             eval_every, accumulate, smooth, diverge, amp, device, batch_size, batch_keys,
+             seeds, reinit, rules, clip_grad_norm) -> RangeTestResult:
+    """:func:`find_lr`'s test, its arguments as there."""
     lrs = range_rates(start, end, steps, mode)
     _check_options(loss_fn, accumulate=accumulate, smooth=smooth, diverge=diverge,
                    eval_every=eval_every, batch_size=batch_size, batch_keys=batch_keys,
