@@ -61,7 +61,6 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -200,10 +199,9 @@ class FindLR(_pl.Callback):
 
         with at_base_rates(optimizer), _quiet_logging(pl_module), _loader_generators(loader):
             result = find_lr(pl_module, model_loss(loss), loader, optimizer=optimizer,
-                             device=pl_module.device,
+                             device=pl_module.device, training_steps=_steps_left(trainer),
                              **{"accumulate": trainer.accumulate_grad_batches,
                                 "clip_grad_norm": _clip(trainer), **self.settings})
-        result = replace(result, training_steps=_steps_left(trainer))
         for line in result.warnings:  # training goes on at the reading: say it now
             warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=2)
         self.results.append((trainer.current_epoch, result))

@@ -39,7 +39,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import torch
@@ -108,8 +107,7 @@ def _range_test(trainer, model, optimizer, loader, options: dict,
                 "clip_grad_norm": clip, **options}
     with at_base_rates(optimizer):
         result = find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
-                         **settings)
-    result = replace(result, training_steps=steps)
+                         training_steps=steps, **settings)
     for line in result.warnings:
         warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=3)
     return result
