@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
+from user_shapes import _Encoder
 from user_shapes2 import TokenLists, _digits, _loaders, pad
 
 import lrlab
@@ -238,17 +239,6 @@ class Triplets(Dataset):
         return self.x[i], self.x[self.pos[i]], self.x[self.neg[i]]
 
 
-class Embed(nn.Module):
-    """A 64-128-32 MLP, its output scaled to unit length."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 32))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.net(x), dim=-1)
-
-
 def _triplet(model: nn.Module, batch) -> torch.Tensor:
     a, p, n = batch
     return F.triplet_margin_loss(model(a), model(p), model(n), margin=0.5)
@@ -256,10 +246,11 @@ def _triplet(model: nn.Module, batch) -> torch.Tensor:
 
 def triplet() -> lrlab.Task:
     """1,300 digits' triplets to train (batch 32), 497 to validate, margin 0.5, ranked by
-    the validation loss, 8 epochs (SGD)."""
+    the validation loss, 8 epochs (SGD); the embedding is infonce's (a 64-128-32 MLP, its
+    output scaled to unit length)."""
     x, y = _digits()
     return lrlab.Task.from_loaders(
-        Embed, DataLoader(Triplets(x[:1300], y[:1300], 0), batch_size=32, shuffle=True),
+        _Encoder, DataLoader(Triplets(x[:1300], y[:1300], 0), batch_size=32, shuffle=True),
         DataLoader(Triplets(x[1300:], y[1300:], 1), batch_size=256),
         loss=model_loss(_triplet), epochs=8, name="triplet")
 
