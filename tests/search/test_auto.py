@@ -679,6 +679,49 @@ def test_an_adaptive_race_placed_without_a_descent_that_learned_nothing_moves_do
     assert "race_unlearned" in result.confidence.kinds
 
 
+def test_an_adaptive_race_whose_rates_did_not_train_keeps_its_placement() -> None:
+    """The race moved down (0.0316, 0.01, 0.00316) learns nothing either, and no rate's
+    training loss fell 1% below the untrained model's: the higher ones rose a little, as
+    Adam's first steps do, while 0.00316 barely moved. A rate that did not train shows
+    nothing about the placement, so the pick is the moved race's top, which trains to 88%.
+    Before, 0.00316, the only rate whose loss fell at all (by 0.3%), took the pick and
+    trained to chance (52%); a post-norm encoder under a warm-up lost 45 points that way."""
+    from lrlab import sweep
+
+    task = _plateau_task(0.5)
+    result = auto(task, optimizer="adam", seeds=1)
+    moved = result.evidence[1]
+    assert "race moved down" in result.explanation and "race_unlearned" in result.confidence.kinds
+    assert result.lr == max(float(v) for v in moved.members["lr"])
+    said = [w for w in result.warnings if w.startswith("no rate learned")]
+    assert len(said) == 1 and "none ended 1% below the untrained model's" in said[0]
+    trained = sweep(task, lrs=[result.lr], optimizer="adam").summary()
+    assert float(trained["best_val_accuracy"].iloc[0]) > 0.85
+
+
+def test_a_race_moved_down_keeps_a_rate_that_learned_alone(monkeypatch) -> None:
+    """In an adaptive race moved down after learning nothing, a rate that learned alone keeps
+    the pick: with Adam the lower neighbour at chance is slower, not a sign of a flicker (a
+    ViT's moved race: 0.00103 alone beat chance, the move took 0.000327, 38.8 points lost,
+    against 1.2 for 0.00103). Here every pick is called a lone learner; the moved race's own
+    pick stands. Before, the pick went to the next lower raced rate."""
+    import dataclasses
+
+    import lrlab.search._auto as auto_module
+
+    def alone(table, lr, **_):  # every pick learned alone: the next lower raced rate
+        lower = table["lr"][table["lr"] < lr * (1 - 1e-9)]
+        return float(lower.max()) if len(lower) else math.nan
+
+    task = _plateau_task(0.6)
+    task = dataclasses.replace(task, epochs=16)  # the moved race learns in 2 epochs
+    plain = auto(task, optimizer="adam", seeds=1)
+    assert "race moved down" in plain.explanation and plain.race_epochs == 2
+    assert plain.lr in {float(v) for v in plain.evidence[1].members["lr"]}
+    monkeypatch.setattr(auto_module, "lone", alone)
+    assert auto(task, optimizer="adam", seeds=1).lr == plain.lr
+
+
 def test_ties_walk_up_no_further_than_the_range_tests_turn() -> None:
     """A tie is no evidence against the range test: an SGD race's ties walk up to a quarter
     decade past the trend's bottom, no further (with momentum, a race of 6 steps tied 0.2,

@@ -39,8 +39,13 @@ placed without a clear descent, from the largest rate the test reached, first mo
 below every rate it raced, and its top takes the placement's role), the longer race
 continues them from the placement down, as many as the budget pays for, and without a
 ranking the pick is the highest of them whose training loss fell within 1% as far as any
-(:func:`furthest`). A ViT under AdamW whose one-epoch race learned nothing
-moved up and took 0.104, 22-48x its best rate (60-83 points lost).
+(:func:`furthest`), or the highest of them when none fell 1% below the untrained model's (a
+rate that did not train shows nothing about the placement: a post-norm encoder's race under
+a warm-up took 0.000103, its loss 0.05% down, and lost 45 points). A ViT under AdamW whose
+one-epoch race learned nothing moved up and took 0.104, 22-48x its best rate (60-83 points
+lost). In a race moved down, a rate that learned alone keeps the pick (:func:`lone` is not
+asked: with Adam its lower neighbour at chance is slower, not a sign of a flicker; a ViT's
+0.00103 learned alone and the move took 0.000327, 38.8 points lost, against 1.4).
 A race that learned only at its lowest rate, with the raced rate next above it failing,
 moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
 race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
@@ -501,7 +506,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
                   monitor=race.monitor, n=race.n, binomial=race.binomial,
                   untrained=race.start[1])
-             if choice.learned and not race.longer
+             if choice.learned and not race.longer and not race.below
              else math.nan)
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
@@ -781,6 +786,12 @@ class _Race:
                 return Choice(lr, math.nan, (), (), f"the highest rate at or below "
                               f"{rate(self.cap)} whose training loss fell within 1% as far as "
                               "any")
+            steady = t[t["stable"] & ~t["diverged"]
+                       & ~(t.get("vloss", 0.0) > BLOWN * self.start[1])]
+            if len(steady):  # no rate trained clearly further: the placement holds
+                return Choice(float(steady["lr"].max()), math.nan, (), (), f"the highest stable "
+                              f"rate at or below {rate(self.cap)} (none ended 1% below the "
+                              "untrained model's training loss: none trained clearly further)")
         lr = falling(t, untrained=self.start[1])
         if math.isfinite(lr):
             return Choice(lr, math.nan, (), (), FELL)
@@ -1422,7 +1433,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                  "the lowest validation loss where that loss fell clearly below the untrained "
                  "model's, else the highest one whose training loss fell within 1% as far as "
                  "any (a lower rate that trained clearly further shows the higher one too "
-                 "high), else the lowest stable rate.")
+                 "high), else, none having fallen 1% below the untrained model's, the highest "
+                 "stable one.")
     elif not checked and not race.learned_any():
         text += (" No rate learned: the pick is the rate with the lowest validation loss "
                  "where that loss fell clearly below the untrained model's, else the highest "

@@ -350,7 +350,11 @@ def furthest(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.na
     saw; a lower rate whose training loss clearly fell further shows the placement past
     where the rule trains fastest (a character LM's race kept at 0.0125: 0.00397 ended at
     0.81 of the untrained loss, 0.0125 at 0.87; over the full training 0.00397 scored 70%,
-    0.0125 37%), and within 1% the placement holds.
+    0.0125 37%), and within 1% the placement holds. Also ``nan`` when none fell more than
+    ``hold`` below its first loss (``first``): a rate that did not train shows nothing about
+    the placement (a post-norm encoder's race under a warm-up schedule: 0.000103 ended at
+    0.9995 of the untrained loss while the rates above it rose 0.5-1.8% in the warm-up; over
+    the full training 0.000103 scored chance, 0.01 98.6%).
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.00125, 0.00397, 0.0125], "diverged": [False] * 3,
@@ -359,12 +363,14 @@ def furthest(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.na
         (0.0125, 0.00397)
         >>> furthest(t.assign(last=[0.94, 0.933, 0.934]))  # within 1%: the highest
         0.0125
+        >>> furthest(t.assign(last=[0.9995, 1.0048, 1.0175]))  # none fell clearly
+        nan
     """
     t = table.sort_values("lr")
     ok = _falling_mask(t, hold, untrained)
-    if not ok.any():
-        return math.nan
     last = t["last"].to_numpy(float)
+    if not (ok & (last * hold < t["first"].to_numpy(float))).any():
+        return math.nan
     near = ok & (last <= hold * last[ok].min())
     return float(t["lr"].to_numpy(float)[near][-1])
 
