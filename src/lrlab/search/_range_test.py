@@ -295,20 +295,6 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
         raise LrlabError(f"training_steps={training_steps!r} must be the optimizer steps of "
                          "your full training, a whole number > 0 (e.g. epochs * len(loader)), "
                          "or None when not known")
-    result = _find_lr(model, loss_fn, train_data, optimizer, start, end, steps, mode, val_data,
-                      eval_every, accumulate, smooth, diverge, amp, device, batch_size,
-                      batch_keys, seeds, reinit, rules, clip_grad_norm)
-    if training_steps is None:
-        return result
-    momentum = (float(optimizer.param_groups[0].get("momentum", 0.0))
-                if isinstance(optimizer, torch.optim.SGD) else 0.0)
-    return replace(result, training_steps=int(training_steps), momentum=momentum)
-
-
-def _find_lr(model, loss_fn, train_data, optimizer, start, end, steps, mode, val_data,
-             eval_every, accumulate, smooth, diverge, amp, device, batch_size, batch_keys,
-             seeds, reinit, rules, clip_grad_norm) -> RangeTestResult:
-    """:func:`find_lr`'s test, its arguments as there."""
     lrs = range_rates(start, end, steps, mode)
     _check_options(loss_fn, accumulate=accumulate, smooth=smooth, diverge=diverge,
                    eval_every=eval_every, batch_size=batch_size, batch_keys=batch_keys,
@@ -331,13 +317,19 @@ def _find_lr(model, loss_fn, train_data, optimizer, start, end, steps, mode, val
     settings = {"mode": mode, "smooth": smooth, "rules": rules}
     if seed_list is None:
         with preserved(model, opt, here):
-            return RangeTestResult.build(**run_once(setup), **settings)
-    if vectorisable(setup, own):  # the K tests as one population
-        runs = [RangeTestResult.build(**records, **settings)
-                for records in population_runs(setup, seed_list, reinit)]
+            result = RangeTestResult.build(**run_once(setup), **settings)
+    elif vectorisable(setup, own):  # the K tests as one population
+        result = _combine([RangeTestResult.build(**records, **settings)
+                           for records in population_runs(setup, seed_list, reinit)],
+                          seed_list, settings)
     else:  # a user's optimizer, data loader, accumulation...: one test after another
-        runs = [_seeded_run(setup, seed, reinit, settings) for seed in seed_list]
-    return _combine(runs, seed_list, settings)
+        result = _combine([_seeded_run(setup, seed, reinit, settings) for seed in seed_list],
+                          seed_list, settings)
+    if training_steps is None:
+        return result
+    momentum = float(opt.param_groups[0].get("momentum", 0.0)) if isinstance(
+        opt, torch.optim.SGD) else 0.0
+    return replace(result, training_steps=int(training_steps), momentum=momentum)
 
 
 def _seeded_run(setup: Setup, seed: int, reinit: bool, settings: dict) -> RangeTestResult:
