@@ -472,6 +472,23 @@ def test_a_loss_that_gives_the_targets_the_axis_itself_trains(case: str) -> None
     assert result.monitor == "loss" and math.isfinite(result.summary()["final_val_loss"][0])
 
 
+def test_a_loss_the_user_wrapped_in_member_loss_trains_as_the_loss_itself() -> None:
+    """``Task.from_loaders`` wraps its loss per member; one the user wrapped already (as the
+    README shows for ``Task(...)``) is not run per member twice (it was, and vmap split the
+    batch: 'size of tensor a (64) must match ...' for ``F.mse_loss(o, t.unsqueeze(-1))``)."""
+    x = torch.randn(48, 4, generator=torch.Generator().manual_seed(0))
+    data = DataLoader(TensorDataset(x, 2 * x[:, 0] + 0.1), batch_size=8)
+
+    def mse(out: Tensor, t: Tensor) -> Tensor:
+        return nn.functional.mse_loss(out, t.unsqueeze(-1))
+
+    runs = [lrlab.sweep(Task.from_loaders(lambda: nn.Linear(4, 1), data, data, loss=loss,
+                                          epochs=2, name="own"), lrs=[0.05])
+            for loss in (mse, member_loss(mse))]
+    assert member_loss(member_loss(mse)) == member_loss(mse)
+    assert no_time(runs[1].records).equals(no_time(runs[0].records))
+
+
 class _Counted(TensorDataset):
     """A TensorDataset that counts the examples it gave."""
 

@@ -332,13 +332,17 @@ def member_loss(loss: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, T
     every member: ``(outputs (K, B, ...), targets (B, ...)) -> (K, B)``.
 
     The loss runs once per member under ``torch.func.vmap``; a loss giving the batch's mean
-    (``nn.CrossEntropyLoss()``) counts as that mean for each sample.
+    (``nn.CrossEntropyLoss()``) counts as that mean for each sample. A loss already wrapped
+    is returned as it is (:meth:`Task.from_loaders` wraps the loss it is given, so a user's
+    ``member_loss(fn)`` there is ``fn``'s, not run per member twice).
 
     Example:
         >>> per = member_loss(nn.MSELoss())
         >>> per(torch.zeros(2, 3, 1), torch.ones(3, 1)).shape
         torch.Size([2, 3])
     """
+    if isinstance(loss, _MemberLoss):
+        return loss
     if isinstance(loss, type):
         raise LrlabError(_loss_class(loss))
     if not callable(loss):
