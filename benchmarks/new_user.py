@@ -350,24 +350,39 @@ def _scenario(name: str) -> tuple:
     return make, rule, span, ({"schedule": schedule} if schedule else {}), own.get("floor", 0.0)
 
 
+def _finders(make, rule: dict, schedule: dict, span: tuple[float, float], grid: int,
+             **seed: int) -> tuple:
+    """``auto`` (and its wall seconds) and the range test as ``lrlab find`` runs it on a
+    fresh task from ``make`` (from ``seed``, where given), the ``grid`` log-spaced rates over
+    ``span`` and the two picks: ``(result, seconds, test, found, rates, picks)``."""
+    start = time.perf_counter()
+    result = lrlab.search.auto(make(), **seed, **rule, **schedule)
+    seconds = time.perf_counter() - start
+    test = lrlab.search.range_test(make(), **rule, **seed, steps=100, validate=False,
+                                   extend=True)
+    found = test.suggestion.lr
+    rates = {float(f"{v:.3g}") for v in np.geomspace(*span, grid)}
+    picks = {result.lr} | ({found} if math.isfinite(found) else set())
+    return result, seconds, test, found, rates, picks
+
+
+def _grid_best(score: pd.Series, rates: set[float], higher: bool) -> tuple[float, float]:
+    """The grid's best rate among ``rates`` by ``score`` (per rate), and its score."""
+    on_grid = score[[r for r in score.index if r in rates]]
+    best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
+    return best_lr, float(score[best_lr])
+
+
 def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
     """auto and find's suggestion on one scenario, then both picks beside a ``grid``-rate
     grid, each rate trained for the full epochs from every one of ``seeds``."""
-    make, rule, (low, high), schedule, floor = _scenario(name)
-    start = time.perf_counter()
-    result = lrlab.search.auto(make(), **rule, **schedule)
-    seconds = time.perf_counter() - start
-    test = lrlab.search.range_test(make(), **rule, steps=100, validate=False, extend=True)
-    found = test.suggestion.lr
-    rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
-    picks = {result.lr} | ({found} if math.isfinite(found) else set())
+    make, rule, span, schedule, floor = _scenario(name)
+    result, seconds, test, found, rates, picks = _finders(make, rule, schedule, span, grid)
     swept = lrlab.sweep(make(), lrs=sorted(rates | picks), seeds=list(seeds), **rule,
                         schedules=list(schedule.values()) or ["constant"])
     score = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
     higher = swept.higher_is_better
-    on_grid = score[[r for r in score.index if r in rates]]
-    best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
-    best = float(score[best_lr])
+    best_lr, best = _grid_best(score, rates, higher)
     return {"scenario": name, "pick": result.lr,
             "regret": _regret(score, result.lr, best, higher, floor),
             "warned": bool(result.confidence.warnings), "found": found,
@@ -388,18 +403,12 @@ def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = 
     others in its population)."""
     import json
 
-    make, rule, (low, high), schedule, floor = _scenario(name)
+    make, rule, span, schedule, floor = _scenario(name)
     known = json.loads(Path(cache).read_text()) if cache and os.path.exists(cache) else {}
     rows = []
     for seed in seeds:
-        start = time.perf_counter()
-        result = lrlab.search.auto(make(), seed=seed, **rule, **schedule)
-        seconds = time.perf_counter() - start
-        test = lrlab.search.range_test(make(), **rule, seed=seed, steps=100, validate=False,
-                                       extend=True)
-        found = test.suggestion.lr
-        rates = {float(f"{v:.3g}") for v in np.geomspace(low, high, grid)}
-        picks = {result.lr} | ({found} if math.isfinite(found) else set())
+        result, seconds, test, found, rates, picks = _finders(make, rule, schedule, span, grid,
+                                                              seed=seed)
         mine = known.setdefault(f"{name} s{seed}", {})
         todo = sorted(r for r in rates | picks if repr(r) not in mine)
         if todo:
@@ -412,9 +421,7 @@ def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = 
                 Path(cache).write_text(json.dumps(known, indent=1))
         higher = bool(mine["higher"])
         score = pd.Series({float(k): v for k, v in mine.items() if k != "higher"})
-        on_grid = score[[r for r in score.index if r in rates]]
-        best_lr = float(on_grid.idxmax() if higher else on_grid.idxmin())
-        best = float(score[best_lr])
+        best_lr, best = _grid_best(score, rates, higher)
         rows.append({"scenario": name, "seed": seed, "pick": result.lr,
                      "regret": _regret(score, result.lr, best, higher, floor),
                      "warned": bool(result.confidence.warnings),
