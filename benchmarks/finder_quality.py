@@ -25,6 +25,11 @@ no search at all (SGD at 0.01, Adam at 1e-3); and the learning-rate-free Prodigy
 adds lrlab's other procedures (grid over decades, coarse_to_fine, fastest, halving). The
 three packages are benchmark-only extras (``pip install -e '.[bench]'``).
 
+Beside them, a reference that is no finder: ``hindsight``, per task the one grid rate whose
+worst regret over the seeds is lowest, chosen knowing every seed's training. No rule that
+picks one rate per task without seeing the seed's draw does better on its worst seed; where
+even it misses the goal, the task is a lottery at its best rates.
+
 Results are cached per task and seed under ``--cache``; ``--redo`` reruns the finders (and
 the others of their group) whose name holds one of its comma list as whole words (``find``
 is lrlab find, not torch-lr-finder); ``--fresh`` ignores the cache. ``--tasks unseen`` runs
@@ -65,6 +70,7 @@ TASKS = ("digits", *FINDER_TASKS)
 RANGE_STEPS = 100
 DEFAULT = "lrlab auto"
 FIND = "lrlab find: suggestion"
+HINDSIGHT = "hindsight: one grid rate per task"
 CAP = 1000.0  # regret of a diverged regression pick, percent
 
 
@@ -374,6 +380,76 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
     return rows
 
 
+def hindsight_rows(rows: list[dict], grids: dict[tuple[str, str], dict[int, dict]]) -> list[dict]:
+    """The floor under any rule that picks one rate per task without seeing the seed: per
+    task and rule family of ``lrlab auto``'s rows, the oracle grid's rate whose worst regret
+    over the seeds is lowest (then its mean), chosen knowing every seed's training, and its
+    regret on each seed. ``grids[(task, family)][seed]`` holds that seed's grid scores.
+    Where even this rate misses the goal, a seed's draw of the training moves the best rate
+    by more than the goal allows (the recurrent nets' lottery, a loss at the edge of
+    stability)."""
+    out = []
+    for finder in (DEFAULT, f"{DEFAULT} (adam)"):
+        mine = [r for r in rows if r["finder"] == finder]
+        for task, family in dict.fromkeys((r["task"], r["family"]) for r in mine):
+            loss = next(r["regression"] for r in mine if r["task"] == task)
+            per_seed = grids[(task, family)]
+
+            oracles = {}  # seed: (its best rate, its score), as run_one's
+            for seed, scores in per_seed.items():
+                ok = {lr: v for lr, v in scores.items() if math.isfinite(v)}
+                best_lr = (min if loss else max)(ok, key=ok.get)
+                oracles[seed] = best_lr, ok[best_lr]
+
+            lrs = sorted(set.intersection(*(set(s) for s in per_seed.values())))
+            regrets = {lr: [regret_by(loss, oracles[seed][1], scores[lr])
+                            for seed, scores in per_seed.items()] for lr in lrs}
+            lr = min(lrs, key=lambda x: (max(regrets[x]), float(np.mean(regrets[x]))))
+            name = HINDSIGHT + finder[len(DEFAULT):]
+            out += [{"task": task, "seed": seed, "finder": name, "family": family, "lr": lr,
+                     "score": per_seed[seed][lr], "oracle_lr": oracles[seed][0],
+                     "oracle": oracles[seed][1], "regret": value, "compute": 0.0,
+                     "seconds": 0.0, "note": "", "regression": loss}
+                    for seed, value in zip(per_seed, regrets[lr])]
+    return out
+
+
+def grids_of(cache: Path, rows: list[dict]) -> dict[tuple[str, str], dict[int, dict]]:
+    """The cached oracle grids of the tasks, families and seeds of ``rows``."""
+    out: dict[tuple[str, str], dict[int, dict]] = {}
+    for r in rows:
+        path = cache / f"{r['task']}-s{r['seed']}-{r['family']}.json"
+        table = {float(k): v for k, v in json.loads(path.read_text()).items()}
+        out.setdefault((r["task"], r["family"]), {})[r["seed"]] = {
+            lr: table[lr] for lr in GRIDS[r["family"]]}
+    return out
+
+
+def hindsight_text(rows: list[dict]) -> str:
+    """What :func:`hindsight_rows` says about the goal, task by task."""
+    mine = [r for r in rows if r["finder"].startswith(HINDSIGHT)]
+    if not mine:
+        return ""
+    cls = [r["regret"] for r in mine if not r["regression"]]
+    reg = [r["regret"] for r in mine if r["regression"]]
+    missed = []
+    for (finder, task) in dict.fromkeys((r["finder"], r["task"]) for r in mine):
+        theirs = [r for r in mine if r["finder"] == finder and r["task"] == task]
+        worst = max(r["regret"] for r in theirs)
+        if worst > (5.0 if theirs[0]["regression"] else 2.0):
+            unit = "%" if theirs[0]["regression"] else " points"
+            missed.append(f"{task}{finder[len(HINDSIGHT):]} ({_lr(theirs[0]['lr'])}: "
+                          f"worst {worst:.1f}{unit})")
+    return (f"`{HINDSIGHT}` is no finder: per task, the grid rate with the lowest worst regret "
+            "over the seeds, chosen knowing every seed's training; no rule that picks one "
+            "rate without seeing the seed's draw does better on its worst seed. Its worst: "
+            f"{max(cls, default=0.0):.1f} points"
+            + (f", regression {max(reg):.1f}%" if reg else "")
+            + (f". Even it misses the goal on {'; '.join(missed)}: there a seed's draw of "
+               "the training moves the best rate by more than the goal allows." if missed
+               else "; it meets the goal on every task."))
+
+
 def named(finder: str, words: str) -> bool:
     """Whether ``finder``'s name holds ``words`` as whole words: ``find`` names ``lrlab find:
     suggestion`` but not ``torch-lr-finder`` (a word may hold hyphens)."""
@@ -423,11 +499,13 @@ def summary_rows(rows: list[dict]) -> list[list[str]]:
                   f"{(cls > 1).mean():.0%}", f"{(cls > 5).mean():.0%}"]
                  if len(cls) else ["—"] * 5)
         regs = [f"{reg.mean():.1f}%", f"{reg.max():.1f}%"] if len(reg) else ["—", "—"]
-        compute = 100 * np.mean([r["compute"] for r in mine])
-        seconds = np.median([r["seconds"] for r in mine])
+        compute = f"{100 * np.mean([r['compute'] for r in mine]):.1f}%"
+        seconds = f"{np.median([r['seconds'] for r in mine]):.0f}"
+        if finder.startswith(HINDSIGHT):  # a reference, not a finder
+            finder, compute, seconds = f"*{finder}*", "—", "—"
         out.append((cls.mean() if len(cls) else math.inf,
                     [f"**{finder}**" if finder == DEFAULT else finder, str(len(mine)), *stats,
-                     *regs, f"{compute:.1f}%", f"{seconds:.0f}", str(none), str(warned)]))
+                     *regs, compute, seconds, str(none), str(warned)]))
     out.sort(key=lambda t: t[0])
     return [row for _, row in out]
 
@@ -505,7 +583,7 @@ def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
            title: str = "Finder quality: regret against oracle grids, several seeds") -> str:
     main = ["finder", "runs", "median", "mean", "worst", "> 1 pt", "> 5 pt",
             "regression mean", "regression worst", "compute", "median s", "no rate", "warned"]
-    key = [DEFAULT, f"{DEFAULT} (adam)", FIND, f"{FIND} (adam)", "fastai valley",
+    key = [DEFAULT, f"{DEFAULT} (adam)", HINDSIGHT, f"{HINDSIGHT} (adam)", FIND, f"{FIND} (adam)", "fastai valley",
            "torch-lr-finder", "no search: SGD 0.01", "no search: Adam 1e-3",
            "Prodigy (defaults)", "Schedule-Free AdamW (defaults)"]
     present = [f for f in key if any(r["finder"] == f for r in rows)]
@@ -530,6 +608,7 @@ def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
          "about its own evidence. Sorted by mean regret."),
         markdown_table(main, summary_rows(rows)),
         goal_text(rows),
+        hindsight_text(rows),
         "Per task, mean / worst regret over the seeds:",
         markdown_table(["task", *present], per_task_rows(rows, present)),
     ])
@@ -568,6 +647,7 @@ def main(argv: list[str] | None = None) -> None:
             rows += run_one(name, task, rule, seed, args.cache, args.redo, args.extra)
             print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
             (args.cache / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
+    rows += hindsight_rows(rows, grids_of(args.cache, rows))
     title = ("Finder quality on tasks no rule was calibrated on" if unseen else
              "Finder quality: regret against oracle grids, several seeds")
     text = report(rows, tasks, args.seeds, title)

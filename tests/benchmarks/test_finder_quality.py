@@ -88,3 +88,30 @@ def test_unseen_tasks_build_and_their_losses_are_per_sample(bench):
     out, y = torch.randn(2, 3, 1), torch.randn(3)
     torch.testing.assert_close(task.loss(out, y), (out.squeeze(-1) - y) ** 2)
     assert abs(float(task.train.y.mean())) < 1e-5 and abs(float(task.train.y.std()) - 1) < 1e-2
+
+
+def test_hindsight_takes_the_rate_with_the_lowest_worst_regret_over_the_seeds(bench):
+    """One grid rate per task, chosen knowing every seed: not the rate best on most seeds
+    (0.1 wins two of three but loses 30 points on the third) but the one whose worst seed
+    loses least (0.01: 1.5 points at worst); its regret is each seed's oracle minus its score,
+    and a loss task's is the percent excess loss of that seed's best."""
+    fq, _ = bench
+    nan = float("nan")
+    grids = {("t", "sgd"): {0: {0.01: 0.885, 0.1: 0.90, 1.0: nan},
+                            1: {0.01: 0.89, 0.1: 0.90, 1.0: 0.10},
+                            2: {0.01: 0.80, 0.1: 0.50, 1.0: 0.20}},
+             ("r", "sgd"): {0: {0.01: 0.50, 0.1: 0.40}, 1: {0.01: 0.30, 0.1: 0.60}}}
+    rows = [{"finder": fq.DEFAULT, "task": t, "family": "sgd", "regression": t == "r",
+             "seed": s} for t in "tr" for s in range(3 if t == "t" else 2)]
+    out = fq.hindsight_rows(rows, grids)
+    assert {r["finder"] for r in out} == {fq.HINDSIGHT}
+    t = [r for r in out if r["task"] == "t"]
+    assert [r["lr"] for r in t] == [0.01] * 3
+    assert [round(r["regret"], 9) for r in t] == [1.5, 1.0, 0.0]
+    assert [r["oracle_lr"] for r in t] == [0.1, 0.1, 0.01]
+    r = [r for r in out if r["task"] == "r"]  # 0.01: +25%, 0%; 0.1: 0%, +100%
+    assert [r_["lr"] for r_ in r] == [0.01, 0.01]
+    assert [round(r_["regret"], 9) for r_ in r] == [25.0, 0.0]
+    text = fq.hindsight_text(out)
+    assert "Its worst: 1.5 points, regression 25.0%" in text
+    assert "r (0.01: worst 25.0%)" in text and "t (" not in text
