@@ -9,7 +9,10 @@ on a regression) and whether it warned (``find``: a warning or no rate). Each ta
 also a ``--task`` for the CLI (``lrlab auto --task new_user:bn_cnn``). The larger shapes (U-Net,
 seq2seq, graph net, ResNet-18, ...) live in ``user_shapes.py``, session 10's (ViT, character
 LM, dict batches, distillation, ...) in ``user_shapes2.py``, session 11's (raw audio, a
-warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``.
+warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``, session
+12's (a ResNet under weight decay and cosine, a GPT-like LM, a row-by-row GRU with clipping,
+a class-weighted loss, a denoising autoencoder, Deep Sets, dict outputs) in
+``user_shapes4.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -28,6 +31,7 @@ import torch
 import user_shapes
 import user_shapes2
 import user_shapes3
+import user_shapes4
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -327,6 +331,17 @@ SCENARIOS = {
     "triplet": (user_shapes3.triplet, "sgd", (1e-2, 100.0)),
     "mobilenet nesterov": (user_shapes3.mobilenet, "nesterov", (1e-3, 10.0), {"momentum": 0.9}),
     "resmlp adamw": (user_shapes3.resmlp, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    # session 12's (user_shapes4.py); the fifth element may also clip (``clip_grad_norm``:
+    # auto, find and the grid all clip)
+    "resnet-wd momentum": (user_shapes4.resnet_wd, "momentum", (1e-3, 10.0),
+                           {"momentum": 0.9, "weight_decay": 5e-4}, {"schedule": "cosine"}),
+    "gpt adamw": (user_shapes4.gpt, "adamw", (1e-5, 0.1), {"weight_decay": 0.1, "beta2": 0.95},
+                  {"schedule": "cosine:warmup_frac=0.1"}),
+    "rowgru adam": (user_shapes4.rowgru, "adam", (1e-5, 0.1), {}, {"clip_grad_norm": 1.0}),
+    "weighted": (user_shapes4.weighted, "sgd", (1e-3, 10.0)),
+    "denoise adam": (user_shapes4.denoise, "adam", (1e-5, 0.1)),
+    "deepsets": (user_shapes4.deepsets, "sgd", (1e-3, 10.0)),
+    "dictout momentum": (user_shapes4.dictout, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
 }
 
 
@@ -342,10 +357,12 @@ def _regret(score, lr: float, best: float, higher: bool, floor: float = 0.0) -> 
 
 def _scenario(name: str) -> tuple:
     """``(task function, rule settings, (low, high), schedule settings, floor)`` of a
-    scenario: the schedule goes to auto (``schedule``) and to the grid (``schedules``)."""
+    scenario: the schedule goes to auto (``schedule``) and to the grid (``schedules``); a
+    ``clip_grad_norm`` joins the rule's settings (auto, find and the grid clip alike)."""
     make, optimizer, span, *more = SCENARIOS[name]
     rule = {"optimizer": optimizer} | ({"hparams": more[0]} if more and more[0] else {})
     own = more[1] if len(more) > 1 else {}
+    rule |= {k: own[k] for k in ("clip_grad_norm",) if k in own}
     schedule = own.get("schedule")
     return make, rule, span, ({"schedule": schedule} if schedule else {}), own.get("floor", 0.0)
 

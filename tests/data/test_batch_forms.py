@@ -295,3 +295,77 @@ def test_outputs_that_are_no_tensor_follow_one_policy() -> None:
         find_lr(_TwoHeads(), lrlab.search.model_loss(lambda m, b: (ce(m(b[0])[0], b[1]),) * 3),
                 (x, y), **kw)
     one_line(err, "model_loss's function returned a tuple of 3", "(loss, outputs)")
+
+
+class _Dict(nn.Module):
+    """Class scores and an auxiliary output, returned as a dict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = nn.Linear(4, 3)
+
+    def forward(self, x):
+        out = self.body(x)
+        return {"logits": out, "aux": out.pow(2).mean(-1)}
+
+
+class _NanoGPTLike(_TwoHeads):
+    """``forward(x, targets=None) -> (logits, loss)``, the loss None without targets, as
+    nanoGPT's model returns them."""
+
+    def forward(self, x, targets=None):
+        out = self.body(x)
+        return out, (None if targets is None else nn.functional.cross_entropy(out, targets))
+
+
+def test_model_loss_pairs_with_outputs_that_are_no_tensor_in_one_line() -> None:
+    """model_loss's fn returning (loss, the model's dict) is one line naming the tensor to
+    return (before: AttributeError "'dict' object has no attribute 'dim'" from the first
+    training step, a traceback); (loss, out["logits"]) trains."""
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
+    y = (x[:, 0] > 0).long()
+    loaders = (DataLoader(TensorDataset(x, y), batch_size=16),
+               DataLoader(TensorDataset(x, y), batch_size=64))
+
+    def whole(m, b):
+        out = m(b[0])
+        return nn.functional.cross_entropy(out["logits"], b[1]), out
+
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(whole),
+                                      epochs=1), lrs=[0.1])
+    one_line(err, "task 'task': model_loss's function returned (loss, dict)",
+             "(loss, out['logits'])")
+
+    def logits(m, b):
+        loss, out = whole(m, b)
+        return loss, out["logits"]
+
+    result = lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(logits),
+                                           epochs=1), lrs=[0.1])
+    assert result.monitor == "accuracy"
+    assert 0 <= result.summary()["best_val_accuracy"].iloc[0] <= 1
+
+
+def test_an_own_loss_model_returning_a_tuple_names_model_loss() -> None:
+    """loss=None on a model returning nanoGPT's (logits, loss): lrlab calls it on the
+    inputs alone and reads .loss, so the line says so and names the model_loss that trains it
+    (before: 'an own-loss model must return an object with .loss', no way forward); that
+    model_loss trains, in a task and in find_lr."""
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
+    y = (x[:, 0] > 0).long()
+    loaders = (DataLoader(TensorDataset(x, y), batch_size=16),
+               DataLoader(TensorDataset(x, y), batch_size=64))
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(Task.from_loaders(_NanoGPTLike, *loaders, loss=None, epochs=1), lrs=[0.1])
+    one_line(err, "the model returned a tuple of 2", "model(x)",
+             "lrlab.search.model_loss(lambda model, batch: model(*batch)[::-1])")
+    with pytest.raises(LrlabError) as err:
+        find_lr(_NanoGPTLike(), None, loaders[0], steps=10)
+    one_line(err, "the model returned a tuple of 2", "model(*batch)[::-1]")
+    fix = lrlab.search.model_loss(lambda model, batch: model(*batch)[::-1])
+    result = lrlab.sweep(Task.from_loaders(_NanoGPTLike, *loaders, loss=fix, epochs=1),
+                         lrs=[0.1])
+    assert 0 <= result.summary()["best_val_accuracy"].iloc[0] <= 1
+    assert len(find_lr(_NanoGPTLike(), fix, loaders[0], steps=10).lrs) == 10

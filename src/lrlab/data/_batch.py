@@ -202,6 +202,14 @@ def not_a_tensor(out: Any, arg: str = "loss", whose: str = "the task's loss") ->
 def output_loss(output: Any) -> Tensor:
     """An own-loss model's loss: ``output.loss`` or ``output["loss"]``."""
     loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if isinstance(output, (tuple, list)):  # nanoGPT's (logits, loss): its targets not passed
+        raise LrlabError(f"the model returned a {type(output).__name__} of {len(output)} "
+                         f"({describe(output)[len(type(output).__name__) + 1:-1]}), not an "
+                         "object with .loss: an own-loss model is called on a batch's inputs "
+                         "alone (model(x) for (x, y); a dict batch whole) and its .loss or "
+                         "['loss'] read; for forward(x, y) returning (logits, loss) give "
+                         "loss=lrlab.search.model_loss(lambda model, batch: "
+                         "model(*batch)[::-1])")
     if not isinstance(loss, Tensor):
         raise LrlabError(f"the model returned {type(output).__name__} with no loss: an own-loss "
                          "model must return an object with .loss (or a dict with 'loss'); give "

@@ -19,7 +19,7 @@ import inspect
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -207,12 +207,25 @@ def _with_logits(loss: Any) -> bool:
             or fn is torch.nn.functional.binary_cross_entropy_with_logits)
 
 
+def _pair_not_scored(outputs: Any) -> str:
+    """Why model_loss's ``(loss, outputs)`` cannot be scored when ``outputs`` is no tensor,
+    and the one to return."""
+    logits = output_logits(outputs) is not None
+    one = ("out['logits']" if logits and isinstance(outputs, Mapping)
+           else "out.logits" if logits else "the tensor to score")
+    return (f"model_loss's function returned (loss, {type(outputs).__name__}): the outputs "
+            f"scored (accuracy, metrics) must be one tensor; return (loss, {one}), or the "
+            "loss alone")
+
+
 def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Any, Any]:
     """The first batch's loss (checked), outputs and targets, through the model as is."""
     inputs, targets = inputs_of(task, batch)
     try:
         if isinstance(task.loss, ModelLoss):
             loss, outputs = task.loss.pair(model, inputs)
+            if outputs is not None and not isinstance(outputs, Tensor):
+                raise LrlabError(_pair_not_scored(outputs))
         else:
             out = model(*inputs.args, **inputs.kwargs)
             if task.loss is None:
