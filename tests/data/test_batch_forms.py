@@ -369,3 +369,27 @@ def test_an_own_loss_model_returning_a_tuple_names_model_loss() -> None:
                          lrs=[0.1])
     assert 0 <= result.summary()["best_val_accuracy"].iloc[0] <= 1
     assert len(find_lr(_NanoGPTLike(), fix, loaders[0], steps=10).lrs) == 10
+
+
+_Output = namedtuple("_Output", ["loss", "logits"])
+
+
+def test_an_own_loss_model_returning_a_namedtuple_with_a_loss_trains_as_a_dict() -> None:
+    """A namedtuple is a tuple, but one with a ``loss`` field is an object with .loss: it
+    trains exactly as the same model returning a dict (before: refused as nanoGPT's
+    (logits, loss) pair)."""
+    from data_models import TokenBag, Tokens
+
+    class AsTuple(TokenBag):
+        def forward(self, input_ids, labels=None):
+            out = super().forward(input_ids, labels)
+            return _Output(out.get("loss"), out["logits"])
+
+    def records(model) -> object:
+        train = DataLoader(Tokens(200, 0, signal=True), batch_size=20)
+        val = DataLoader(Tokens(100, 1, signal=True), batch_size=100)
+        torch.manual_seed(0)
+        task = Task.from_loaders(lambda: model(own_loss=True), train, val, loss=None, epochs=1)
+        return no_time(lrlab.sweep(task, lrs=[0.1, 1.0]).records)
+
+    assert records(AsTuple).equals(records(TokenBag))

@@ -202,7 +202,8 @@ def not_a_tensor(out: Any, arg: str = "loss", whose: str = "the task's loss") ->
 def output_loss(output: Any) -> Tensor:
     """An own-loss model's loss: ``output.loss`` or ``output["loss"]``."""
     loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
-    if isinstance(output, (tuple, list)):  # nanoGPT's (logits, loss): its targets not passed
+    if not isinstance(loss, Tensor) and isinstance(output, (tuple, list)):
+        # nanoGPT's (logits, loss), its targets not passed (a namedtuple with .loss reads)
         raise LrlabError(f"the model returned a {type(output).__name__} of {len(output)} "
                          f"({describe(output)[len(type(output).__name__) + 1:-1]}), not an "
                          "object with .loss: an own-loss model is called on a batch's inputs "
