@@ -7,8 +7,9 @@ up), then the scenario's grid, every raced rate and a ladder of eighths of a dec
 the race's edge, the lowest raced rate above the pick that failed (:func:`_failed`), train
 for the full epochs from that seed. One JSON line per run goes to ``--out``; ``--show`` reads
 such a file and prints per run the edge, the grid's best and ``auto``'s pick against it, and
-the rule tried (:func:`below_edge`: the highest raced rate half a decade or more below the
-edge), each with its excess loss over the grid's best; then per scenario the mean and worst.
+the two rules tried (:func:`below_edge`: the highest raced rate half a decade or more below
+the edge; :func:`below_blowup`: a decade or more below the lowest raced rate that diverged or
+blew up), each with its excess loss over the grid's best; then per scenario the mean and worst.
 ``--rates`` adds every trained rate's row.
 
 Run from benchmarks/ (``PYTHONPATH=../src:.``)::
@@ -117,6 +118,19 @@ def below_edge(r: dict, margin: float = 10 ** 0.5) -> float:
     return max([r["pick"], *ok]) if math.isfinite(edge) else r["pick"]
 
 
+def below_blowup(r: dict, margin: float = 10.0) -> float:
+    """The second rule tried: where a raced rate above the pick diverged, was unstable or
+    blew up, the highest raced rate that did not fail (:func:`_failed`) and lies ``margin``
+    (a decade) or more below the lowest such rate, if that is above the pick; else the pick."""
+    gone = [x["lr"] for x in r["race"] if x["lr"] > r["pick"] * (1 + 1e-9)
+            and (x["diverged"] or not x.get("stable", True) or x["blew"])]
+    if not gone:
+        return r["pick"]
+    ok = [x["lr"] for x in r["race"] if not _failed(x, r["start"][1])
+          and x["lr"] <= min(gone) / margin * 1.01]
+    return max([r["pick"], *ok])
+
+
 def _excess(r: dict, lr: float) -> float:
     full = {float(k): v for k, v in r["full"].items()}
     finite = [full[g] for g in r["grid"] if math.isfinite(full[g])]
@@ -131,25 +145,25 @@ def show(path: str, rates: bool = False) -> None:
     """One row per run of ``path`` (a JSON line each), and per scenario the mean and worst
     excess loss of ``auto`` and of :func:`below_edge`; ``rates``: every rate's row too."""
     print("| scenario | seed | race | edge | grid best (/ edge) | auto (/ edge) | excess "
-          "| below edge | excess |")
-    print("| :-- | --: | --: | --: | --: | --: | --: | --: | --: |")
-    totals: dict[str, list[tuple[float, float]]] = {}
+          "| below edge | excess | below blow-up | excess |")
+    print("| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |")
+    totals: dict[str, list[tuple[float, float, float]]] = {}
     with open(path) as f:
         runs = [json.loads(line) for line in f]
     for r in runs:
         if r["monitor"] != "loss":
-            print(f"| {r['spec']} | {r['seed']} | ranked by {r['monitor']}: not a loss | | | | | | |")
+            print(f"| {r['spec']} | {r['seed']} | ranked by {r['monitor']}: not a loss |")
             continue
         full = {float(k): v for k, v in r["full"].items()}
         bl = min((g for g in r["grid"] if math.isfinite(full[g])), key=lambda g: full[g])
         edge = _edge(r["race"], r["pick"], r["start"][1])
-        rule = below_edge(r)
-        mine, moved = _excess(r, r["pick"]), _excess(r, rule)
-        totals.setdefault(r["spec"], []).append((mine, moved))
+        rule, blown = below_edge(r), below_blowup(r)
+        mine, moved, down = _excess(r, r["pick"]), _excess(r, rule), _excess(r, blown)
+        totals.setdefault(r["spec"], []).append((mine, moved, down))
         on = [f" ({v / edge:.2f})" if math.isfinite(edge) else "" for v in (bl, r["pick"])]
         print(f"| {r['spec']} | {r['seed']} | {r['horizon']}/{r['epochs']} | "
               f"{edge:.3g} | {bl:.3g}{on[0]} | {r['pick']:.3g}{on[1]} | "
-              f"{mine:+.1f}% | {rule:.3g} | {moved:+.1f}% |")
+              f"{mine:+.1f}% | {rule:.3g} | {moved:+.1f}% | {blown:.3g} | {down:+.1f}% |")
         if not rates:
             continue
         raced = {row["lr"]: row for row in r["race"]}
@@ -163,7 +177,8 @@ def show(path: str, rates: bool = False) -> None:
     for spec, v in totals.items():
         a = np.array(v)
         print(f"{spec}: auto mean {a[:, 0].mean():+.1f}% worst {a[:, 0].max():+.1f}%; "
-              f"below edge mean {a[:, 1].mean():+.1f}% worst {a[:, 1].max():+.1f}% "
+              f"below edge mean {a[:, 1].mean():+.1f}% worst {a[:, 1].max():+.1f}%; "
+              f"below blow-up mean {a[:, 2].mean():+.1f}% worst {a[:, 2].max():+.1f}% "
               f"({len(a)} runs)")
 
 

@@ -55,3 +55,13 @@ def test_the_rule_never_moves_down_and_keeps_a_pick_with_no_failure_above(edge) 
     assert edge.below_edge(r | {"race": rows}) == 0.316
     r = _record(0.316, rows[:2] + [_row(0.5, 0.9, 0.95)], r["full"] | {0.5: 3.0})
     assert edge.below_edge(r) == 0.316                        # 0.1 lies below the pick
+
+
+def test_the_second_rule_reads_only_rates_that_diverged_or_blew_up(edge) -> None:
+    rows = [_row(0.0877, 0.27, 0.29), _row(0.156, 0.29, 0.29), _row(0.277, 0.74, 0.91),
+            _row(1.56, 1e3, 1e3, diverged=True)]
+    r = _record(0.0877, rows, {0.01: 0.5, 0.1: 0.3, 0.215: 0.2, 1.0: 5.0})
+    assert edge.below_edge(r) == 0.0877                       # 0.277 learned next to nothing
+    assert edge.below_blowup(r) == 0.156                      # 1.56 / 10
+    r = _record(0.0877, rows[:3], r["full"])                  # nothing diverged
+    assert edge.below_blowup(r) == 0.0877
