@@ -10,7 +10,8 @@ such a file and prints per run the edge, the grid's best and ``auto``'s pick aga
 the two rules tried (:func:`below_edge`: the highest raced rate half a decade or more below
 the edge; :func:`below_blowup`: a decade or more below the lowest raced rate that diverged or
 blew up), each with its excess loss over the grid's best; then per scenario the mean and worst.
-``--rates`` adds every trained rate's row.
+``--rates`` adds every trained rate's row. The race is kept by wrapping the private
+``_auto._Race.__init__`` for the one call (:func:`run`): a benchmark's probe, not an API.
 
 Run from benchmarks/ (``PYTHONPATH=../src:.``)::
 
@@ -143,7 +144,8 @@ def _excess(r: dict, lr: float) -> float:
 
 def show(path: str, rates: bool = False) -> None:
     """One row per run of ``path`` (a JSON line each), and per scenario the mean and worst
-    excess loss of ``auto`` and of :func:`below_edge`; ``rates``: every rate's row too."""
+    excess loss of ``auto``, :func:`below_edge` and :func:`below_blowup`; ``rates``: every
+    rate's row too."""
     print("| scenario | seed | race | edge | grid best (/ edge) | auto (/ edge) | excess "
           "| below edge | excess | below blow-up | excess |")
     print("| :-- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |")

@@ -27,7 +27,7 @@ def _record(pick: float, rows: list[dict], full: dict[float, float]) -> dict:
 
 def test_a_rate_fails_when_it_diverged_blew_up_or_learned_next_to_nothing(edge) -> None:
     assert not edge._failed(_row(0.1, 0.26, 0.33), 0.86)
-    assert edge._failed(_row(0.5, 0.85, 0.98), 0.86)         # training loss ended at 0.98
+    assert edge._failed(_row(0.5, 0.85, 0.98), 0.86)         # training loss ended at 0.98 of the untrained
     assert edge._failed(_row(1.6, 7e7, 6e7, diverged=True), 0.86)
     assert edge._failed(_row(0.3, 0.4, 0.5, blew=True), 0.86)
     assert edge._failed(_row(0.06, 5173.0, -2.5), 0.86)      # validation loss over 2x
