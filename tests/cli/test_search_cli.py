@@ -19,6 +19,8 @@ def test_grid_prints_table_verdict_and_why(capsys) -> None:
     assert "lr=0.1" in out and "lr=0.01" in out  # print_result's table
     assert any(line.startswith("grid: lr=") for line in out.splitlines())
     assert "why: Trained 2 rates" in out and "compute: 4 member-epochs" in out
+    # one population: its table and its best are not numbered (it read "best in stage 1 of 1")
+    assert "stage" not in out and any(line.startswith("best: lr=") for line in out.splitlines())
 
 
 @pytest.mark.parametrize(("lrs", "advice"), [

@@ -108,9 +108,10 @@ def _show(result: Any) -> None:
     elif isinstance(result, HalvingResult):
         _table(f"halvings: {result.steps} steps on {result.examples} examples", result.rates,
                ["lr", "start_loss", "end_loss", "frozen", "diverged"])
-    else:
+    else:  # a stage's number only where there are several (grid trains one population)
+        n = len(result.evidence)
         for i, population in enumerate(result.evidence, 1):
-            print_result(population, f"stage {i} of {len(result.evidence)}", stage=True)
+            print_result(population, f"stage {i} of {n}" if n > 1 else "", stage=n > 1)
     if result.confirmation is not None:
         print_result(result.confirmation, "confirm: all the data, the full epochs")
     stdout.print(result.verdict(), soft_wrap=True)
