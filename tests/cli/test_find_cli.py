@@ -81,6 +81,11 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
     assert ("suggested rate:" in lines) or ("no rate: " in lines and "end=" in lines)
     for warning in settings["warnings"]:
         assert f"warning: {warning}" in lines
+    # -q, as auto's: no notes on stderr (the looks stay in range_test.json), stdout the same
+    assert main(["find", "blobs", "--start", "1e-9", "--end", "1e-6", "--steps", "30",
+                 "-q"]) == 0
+    quiet = capsys.readouterr()
+    assert not quiet.err and quiet.out == captured.out
 
 
 def test_find_seeds_are_listed_as_for_sweep(capsys):

@@ -40,12 +40,16 @@ __all__ = ["find"]
               help="write the curve (curve.csv) and the readings (readings.json) here")
 @OVERWRITE
 @with_options("report", "tensorboard")
+@click.option("--quiet", "-q", is_flag=True,
+              help="no notes on stderr of what the test did besides its ramp (second looks, "
+                   "checks: --out's range_test.json keeps them); the readings and warnings "
+                   "print as before")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
          mode: str, optimizer: str | None, hp: tuple[str, ...], device: str | None,
          clip_grad_norm: float | None, batch_size: int | None, accumulate: int,
          seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
          out: Path | None, overwrite: bool, report: Path | None, tensorboard: Path | None,
-         **rule: float | None) -> None:
+         quiet: bool, **rule: float | None) -> None:
     """Range test: raise the rate step by step and read where the loss falls and breaks.
 
     It trains with the update rule you will train with (--optimizer and its
@@ -83,7 +87,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
                         device=device, full=full if t is not full else None,
                         accumulate=accumulate, clip_grad_norm=clip_grad_norm)
     looks = _looks(result)
-    for line in looks:
+    for line in [] if quiet else looks:
         print(line, file=sys.stderr)
     _report(result, t.name, optimizer, mode)
     settings = {"task": t.name, "optimizer": optimizer, "hparams": hparams, "mode": mode,
