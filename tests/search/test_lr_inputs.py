@@ -183,3 +183,44 @@ def test_a_known_short_training_names_three_rates_as_lrlab_find_does_on_a_task()
                     optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     s = heavy.suggestion.lr
     assert heavy.to_try == pytest.approx((s * 0.1, s, 2 * s))
+
+
+class Lars(torch.optim.Optimizer):
+    """Another package's SGD-like rule keeping torch's ``momentum`` key (plain heavy ball)."""
+
+    def __init__(self, params, lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    buf = self.state[p].setdefault("buf", torch.zeros_like(p))
+                    buf.mul_(group["momentum"]).add_(p.grad)
+                    p.add_(buf, alpha=-group["lr"])
+
+
+@pytest.mark.parametrize(("make", "m"), [
+    (lambda w: Lars(w, lr=0.1, momentum=0.8), 0.8),
+    (lambda w: __import__("lrlab").optim.Optimizer(w, "nesterov", lr=0.1, momentum=0.5), 0.5),
+    (lambda w: torch.optim.SGD(w, lr=0.1, momentum=0.9, dampening=0.5), 0.8),  # (1 - d) g
+    (lambda w: torch.optim.SGD(w, lr=0.1, momentum=0.9, dampening=0.9), 0.0),  # an average
+    (lambda w: torch.optim.Adam(w, betas=(0.9, 0.999)), 0.0),        # betas[0]: an average
+    (lambda w: torch.optim.RMSprop(w, momentum=0.9), 0.0),           # adaptive: unmeasured
+    (lambda w: __import__("lrlab").optim.Optimizer(w, "sf_sgd", lr=0.1), 0.0),  # interpolates
+], ids=["other package's sgd", "lrlab nesterov", "damped", "damped to an average", "adam",
+        "rmsprop", "schedule-free"])
+def test_heavy_ball_momentum_is_read_from_any_sgd_like_optimizer(make, m):
+    """A known training under heavy-ball momentum ``m`` names the suggestion x (1 - m), it and
+    twice it whatever package's SGD-like optimizer carries the momentum (before: only
+    ``torch.optim.SGD``'s was read, so an lrlab or a LARS optimizer at 0.9 got no three
+    rates); an average of gradients (Adam's ``betas[0]``, SGD damped by its momentum) or
+    schedule-free's interpolation is no heavy ball: nothing, as for plain SGD."""
+    model = net()
+    r = find_lr(model, CE, (X, Y), start=1e-4, end=100.0, training_steps=5000,
+                optimizer=make(model.parameters()))
+    s = r.suggestion.lr
+    assert r.momentum == pytest.approx(m, abs=1e-12)
+    assert r.to_try == (pytest.approx((s * (1 - m), s, 2 * s)) if m else ())
+    assert ("heavy_ball" in r.kinds) == (m > 0)

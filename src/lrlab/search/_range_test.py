@@ -27,7 +27,7 @@ from lrlab._once import warn_once
 from lrlab.data import ModelLoss
 from lrlab.search._data import Batches
 from lrlab.search._loop import Setup, preserved, run_once
-from lrlab.search._readings import Rules, rules_for
+from lrlab.search._readings import Rules, heavy_ball, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._vectorised import population_runs, vectorisable
 
@@ -268,10 +268,11 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             ``amp``), as a sweep's ``clip_grad_norm`` does; ``None``: no clipping.
         training_steps: the optimizer steps your full training will take, where you know
             them (``epochs * len(loader)`` over ``accumulate``): a training of under 200
-            steps, or any under ``torch.optim.SGD`` with momentum, gets the warning and the
-            three rates to try (``result.to_try``) that ``lrlab find`` gives on a task and
-            the Hugging Face and Lightning finders give. ``None``: not known, no such
-            warning.
+            steps, or any under heavy-ball momentum (an SGD-like optimizer's ``momentum``:
+            ``torch.optim.SGD``'s, lrlab's, another package's; not Adam's ``betas``, see
+            :func:`~lrlab.search._readings.heavy_ball`), gets the warning and the three
+            rates to try (``result.to_try``) that ``lrlab find`` gives on a task and the
+            Hugging Face and Lightning finders give. ``None``: not known, no such warning.
 
     Returns:
         A :class:`RangeTestResult`. The model (parameters, buffers, grads, train/eval flags),
@@ -327,9 +328,7 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
                           seed_list, settings)
     if training_steps is None:
         return result
-    momentum = float(opt.param_groups[0].get("momentum", 0.0)) if isinstance(
-        opt, torch.optim.SGD) else 0.0
-    return replace(result, training_steps=int(training_steps), momentum=momentum)
+    return replace(result, training_steps=int(training_steps), momentum=heavy_ball(opt))
 
 
 def _seeded_run(setup: Setup, seed: int, reinit: bool, settings: dict) -> RangeTestResult:

@@ -30,6 +30,7 @@ say whether a wider range would help; :class:`~lrlab.search.RangeTestResult` pas
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -176,6 +177,61 @@ def rules_for(optimizer: object) -> Rules:
     adaptive = (named in ADAPTIVE or any(part in named for part in ADAPTIVE_NAMES)
                 or (isinstance(defaults, dict) and any(k in defaults for k in ADAPTIVE_KEYS)))
     return ADAPTIVE_RULES if adaptive else DEFAULT_RULES
+
+
+#: lrlab's rules whose ``momentum`` is a heavy-ball buffer, ``b = m b + g``, ``p -= lr b``:
+#: once built up a step moves ``lr / (1 - m)``. (``sf_sgd``'s is schedule-free's
+#: interpolation of two iterates, no sum of steps; ``rmsprop``'s and ``delta_bar_delta``'s
+#: ride an adaptive step, read by :data:`ADAPTIVE_RULES`.)
+HEAVY_BALL = ("momentum", "nesterov")
+
+
+def heavy_ball(optimizer: object, hparams: Mapping[str, float] | None = None) -> float:
+    """The heavy-ball momentum ``m`` of an update rule, 0 for none: the factor
+    ``1 / (1 - m)`` by which a step outruns the rate once the buffer has built up, which the
+    advice on a test's suggestion scales its lowest rate by
+    (:func:`~lrlab.search._result.rates_to_try`).
+
+    ``optimizer`` is one of lrlab's rule names (with its ``hparams``), an lrlab optimizer,
+    or any torch optimizer, read from its first param group. Read only for an SGD-like rule
+    (:func:`rules_for`: :data:`DEFAULT_RULES`) whose group keeps a ``momentum``: lrlab's
+    :data:`HEAVY_BALL` rules, ``torch.optim.SGD`` (with ``dampening`` ``d`` its buffer adds
+    ``(1 - d) g``, the heavy ball of ``(m - d) / (1 - d)``) and another package's SGD
+    (LARS, SGDW, ...). An adaptive rule gives 0: Adam's ``betas[0]`` (and Lion's) averages
+    the gradients (the debiased average's weights sum to 1, so a step moves about the rate
+    whatever ``beta1``), and what the test's advice should be under RMSprop's momentum is
+    unmeasured; so does a schedule-free optimizer, whose ``momentum`` interpolates.
+
+    Example:
+        >>> heavy_ball("nesterov"), heavy_ball("momentum", {"momentum": 0.5}), heavy_ball("adam")
+        (0.9, 0.5, 0.0)
+        >>> import torch
+        >>> w = [torch.zeros(1, requires_grad=True)]
+        >>> heavy_ball(torch.optim.SGD(w, lr=0.1, momentum=0.9, dampening=0.5))
+        0.8
+        >>> heavy_ball(torch.optim.Adam(w, betas=(0.9, 0.999)))
+        0.0
+    """
+    if isinstance(optimizer, str):
+        if optimizer not in HEAVY_BALL:
+            return 0.0
+        from lrlab.optim import RULES
+
+        return float({**RULES[optimizer].defaults, **dict(hparams or {})}["momentum"])
+    name = getattr(getattr(optimizer, "rule", None), "name", None)
+    if name is not None:  # lrlab's optimizer: by its rule
+        return heavy_ball(str(name), optimizer.param_groups[0]) if str(name) in HEAVY_BALL \
+            else 0.0
+    groups = getattr(optimizer, "param_groups", None)
+    if (not groups or rules_for(optimizer) is not DEFAULT_RULES
+            or "schedulefree" in type(optimizer).__name__.lower()):
+        return 0.0
+    m, d = (groups[0].get(key, 0.0) for key in ("momentum", "dampening"))
+    try:
+        m, d = float(m or 0.0), float(d or 0.0)
+    except (TypeError, ValueError):  # not a number: no momentum lrlab can read
+        return 0.0
+    return max(0.0, (m - d) / (1 - d)) if 0 <= m < 1 and 0 <= d < 1 else 0.0
 
 
 def check_curve(lrs: ArrayLike, values: ArrayLike, what: str = "losses") -> tuple[Array, Array]:

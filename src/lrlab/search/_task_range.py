@@ -23,7 +23,14 @@ from lrlab._once import warn_once
 from lrlab.data import ModelLoss
 from lrlab.search._below import SPAN, Below, below
 from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
-from lrlab.search._readings import ADAPTIVE_RULES, MIN_POINTS, Reading, describe, rules_for
+from lrlab.search._readings import (
+    ADAPTIVE_RULES,
+    MIN_POINTS,
+    Reading,
+    describe,
+    heavy_ball,
+    rules_for,
+)
 from lrlab.search._result import RangeTestResult, _diverged
 from lrlab.search._steady import WINDOW, Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
@@ -251,7 +258,8 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     would rank the task's rates by (a DataLoader task's read off its first batch) and the
     optimizer steps of the task's full training (``full``'s when given, each over
     ``accumulate`` batches; None when an epoch's length is unknown), the batch size and
-    the rule's heavy-ball momentum (``"momentum"``, ``"nesterov"``; 0 for any other rule)."""
+    the rule's heavy-ball momentum (:func:`~lrlab.search._readings.heavy_ball`: ``"momentum"``,
+    ``"nesterov"``; 0 for any other rule)."""
     from lrlab.train import check_fit, plan_run, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
@@ -265,13 +273,8 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
         resolved = resolve_task(full, config, members)
     run = plan_run(resolved, config, members)
     per_epoch = run.steps_per_epoch and math.ceil(run.steps_per_epoch / accumulate)
-    heavy = 0.0
-    if config.optimizer in ("momentum", "nesterov"):
-        from lrlab.optim import RULES
-
-        heavy = float({**RULES[config.optimizer].defaults, **dict(hparams or {})}["momentum"])
-    return (resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None), heavy,
-            run.batch_size)
+    return (resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None),
+            heavy_ball(config.optimizer, hparams), run.batch_size)
 
 
 def _training(args: dict[str, Any]) -> dict[str, Any]:
