@@ -149,3 +149,56 @@ def test_the_searches_chance_level_reads_a_binary_logit() -> None:
     assert base.untrained == pytest.approx(accuracy, abs=1e-12)
     share = yv.reshape(-1).double().mean().item()  # the two classes' shares: 0/1 targets
     assert base.chance == pytest.approx(max(accuracy, share, 1 - share), abs=1e-12)
+
+
+class _Masker(nn.Module):
+    """One logit per pixel: ``(B, 1, H, W)``, or ``(B, H, W)`` with ``squeeze``."""
+
+    def __init__(self, squeeze: bool) -> None:
+        super().__init__()
+        self.conv, self.squeeze = nn.Conv2d(1, 1, 3, padding=1), squeeze
+
+    def forward(self, x):
+        out = self.conv(x)
+        return out.squeeze(1) if self.squeeze else out
+
+
+@pytest.mark.parametrize("shape", ["(B, 1, H, W)", "(B, H, W)"])
+def test_a_mask_is_a_classifier_of_its_pixels_ranked_by_its_loss(shape: str) -> None:
+    """A 0/1 mask per image under BCEWithLogitsLoss on one logit per pixel is scored as a
+    multi-label model is (each pixel a binary classifier): accuracy the share of pixels right
+    at z > 0 (by hand), the loss plain torch's, ranked by that loss unless
+    monitor="accuracy", the searches' chance level the untrained model's or the majority
+    pixel's. Before, a regression: no accuracy, an SSE of raw logits against the mask."""
+    from lrlab.search import baseline
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(160, 1, 6, 6, generator=g)
+    y = (x + 0.3 * torch.randn(x.shape, generator=g) > 0.4).float()
+    y = y.squeeze(1) if shape == "(B, H, W)" else y
+    train = DataLoader(TensorDataset(x[:120], y[:120]), batch_size=20)  # in order
+    task = lrlab.Task.from_loaders(lambda: _Masker(shape == "(B, H, W)"), train,
+                                   DataLoader(TensorDataset(x[120:], y[120:]), batch_size=40),
+                                   loss=nn.BCEWithLogitsLoss(), epochs=EPOCHS)
+    result = lrlab.sweep(task, lrs=LRS)
+    assert result.monitor == "loss" and not result.higher_is_better
+    accuracy = result.curve("accuracy", "val").iloc[-1]
+    summary = result.summary().set_index("lr")
+    for lr, label in zip(LRS, result.members["label"]):
+        model = _plain(task, train, lr)
+        with torch.no_grad():
+            z = model(x[120:])
+        right = ((z > 0).float() == y[120:]).double().mean().item()
+        loss = nn.functional.binary_cross_entropy_with_logits(z, y[120:]).item()
+        assert accuracy[label] == pytest.approx(right, abs=1e-12)
+        assert summary.loc[lr, "final_val_loss"] == pytest.approx(loss, rel=1e-5)
+    assert lrlab.sweep(task.replace(monitor="accuracy"), lrs=LRS).higher_is_better
+    config = validated(lrs=[0.1])
+    assert resolve_task(task, config, config.members()).num_classes == 2
+    with torch.no_grad():
+        z = task.init_model(3)(x[120:])
+    untrained = ((z > 0).float() == y[120:]).double().mean().item()
+    share = y[120:].double().mean().item()
+    base = baseline(task.replace(monitor="accuracy"), 3)
+    assert base.untrained == pytest.approx(untrained, abs=1e-12)
+    assert base.chance == pytest.approx(max(untrained, share, 1 - share), abs=1e-12)

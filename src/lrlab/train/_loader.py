@@ -61,9 +61,9 @@ class Probe:
         class_axis: where one model's outputs hold the class scores: ``-1`` (``(B, ..., C)``)
             or ``1`` (``(B, C, ...)``, torch's convention for per-position losses such as
             segmentation); :data:`BINARY` (``0``): one logit per example, or per label of a
-            multi-label model, against 0/1 float targets under a binary cross-entropy with
-            logits, each scored as the two classes' logits ``(0, z)`` (so softmax gives
-            ``sigmoid(z)``, argmax ``z > 0``).
+            multi-label model or pixel of a mask, against 0/1 float targets under a binary
+            cross-entropy with logits, each scored as the two classes' logits ``(0, z)`` (so
+            softmax gives ``sigmoid(z)``, argmax ``z > 0``).
     """
 
     task: Task
@@ -73,7 +73,7 @@ class Probe:
 
 
 #: :attr:`Probe.class_axis` of a binary classifier giving one logit per example, or a
-#: multi-label one giving one per label.
+#: multi-label one giving one per label (a mask: one per pixel).
 BINARY = 0
 
 
@@ -484,17 +484,19 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
 
 def _binary(task: Task, outputs: Tensor, targets: Tensor) -> bool:
     """One logit per example (``(B,)`` or ``(B, 1)``), or per label (``(B, L)``: a
-    multi-label model, each label a binary classifier), against 0/1 float targets of the
-    same shape under a binary cross-entropy with logits."""
+    multi-label model; ``(B, H, W)`` or ``(B, 1, H, W)``: a mask's pixels; each label a
+    binary classifier), against 0/1 float targets of the same shape under a binary
+    cross-entropy with logits."""
     return (_with_logits(task.loss) and targets.is_floating_point()
-            and 1 <= outputs.dim() <= 2 and targets.shape == outputs.shape
+            and outputs.dim() >= 1 and targets.shape == outputs.shape
             and bool(((targets == 0) | (targets == 1)).all()))
 
 
 def _multi_label(task: Task, outputs: Any, targets: Any) -> bool:
-    """Several 0/1 labels per example, one logit each (see :func:`_binary`)."""
-    return (isinstance(outputs, Tensor) and isinstance(targets, Tensor) and outputs.dim() == 2
-            and outputs.shape[1] > 1 and _binary(task, outputs, targets))
+    """Several 0/1 labels per example, one logit each (a multi-label model's, a mask's
+    pixels: see :func:`_binary`)."""
+    return (isinstance(outputs, Tensor) and isinstance(targets, Tensor) and outputs.dim() >= 2
+            and outputs.shape[1:].numel() > 1 and _binary(task, outputs, targets))
 
 
 def _classes(task: Task, outputs: Any, targets: Any) -> int | None:
@@ -509,7 +511,7 @@ def _scored(outputs: Tensor | None, targets: Any, class_axis: int) -> tuple[Any,
     targets as class indices)."""
     if outputs is None:
         return outputs, targets
-    if class_axis == BINARY and outputs.dim() == 3 and outputs.shape[2] > 1:  # multi-label
+    if class_axis == BINARY and outputs.shape[2:].numel() > 1:  # multi-label, or a mask
         return torch.stack([torch.zeros_like(outputs), outputs], -1), targets.long()
     if class_axis == BINARY:
         z = outputs.reshape(*outputs.shape[:2])
@@ -567,7 +569,7 @@ def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
 def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
     c = _classes(task, outputs, targets) if _scorable(task, outputs, targets) else None
     num_classes = task.num_classes if task.num_classes is not None else c
-    # a multi-label model is ranked by its loss as before its labels were scored (its
+    # a multi-label model (a mask) is ranked by its loss as before its labels were scored (its
     # accuracy, the share of labels right, is recorded beside it: monitor="accuracy" ranks by it)
     monitor = task.monitor or ("accuracy" if num_classes is not None
                                and not _multi_label(task, outputs, targets) else "loss")
