@@ -532,10 +532,11 @@ def test_nothing_learned_continues_the_stable_rates_for_longer(noise_task, stuck
     # a raced rate, or a quarter decade below the race's guess (``edge_guessed``: noise
     # labels give a flat range test, and the guess is the highest rate whose loss still fell)
     said = [w for w in stuck.warnings if w.kind == "race_unlearned"]
-    guess = (float(said[0].split("the race's guess, ")[1].split(",")[0])
-             if "the race's guess" in said[0] else stuck.lr)
+    moved = math.isfinite(stuck.moved_from)
+    guess = stuck.moved_from if moved else stuck.lr
     assert guess in {float(v) for v in first.members["lr"]}
-    assert stuck.lr in (guess, refine_rates(guess)[1])
+    assert stuck.lr == (refine_rates(guess)[1] if moved else guess)
+    assert (f"the race's guess, {guess:g}, " in said[0]) == moved
     assert "race_unlearned" in stuck.confidence.kinds
     assert not stuck.refined
 
@@ -862,7 +863,8 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     result = auto(task, seed=3)
     said = [w for w in result.warnings if w.kind == "edge_moved"]
     assert len(said) == 1 and "(not raced)" in said[0]
-    raced_pick = float(said[0].split("next to ")[1].split(",")[0])
+    raced_pick, above = result.moved_from, result.edge
+    assert f"next to {raced_pick:g}," in said[0] and said[0].startswith(f"{above:g} blew up")
     assert result.lr == refine_rates(raced_pick)[1] and result.lr not in result.candidates
     assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
     verdict = result.verdict()  # no score of another rate read as the pick's
@@ -870,7 +872,6 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     assert f"; {result.lr:g} not raced, its evidence {raced_pick:g}'s race: " in verdict
     assert verdict.count("not raced") == 1  # (said twice before)
     # what the rule read: the rate above stable after the race, blown up after the longer one
-    above = float(said[0].split(" blew up")[0])
     first, longer = result.evidence[0], [e for e in result.evidence
                                          if int(e.records["epoch"].max()) > result.race_epochs]
     start = _untrained_loss(task, seed=3)
@@ -890,7 +891,8 @@ def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:
     said = [w for w in result.warnings if w.kind == "edge_moved"]
     assert len(said) == 1 and "(not raced)" not in said[0]
     assert f"blew up by epoch {result.race_epochs} " in said[0]
-    raced_pick = float(said[0].split("next to ")[1].split(",")[0])
+    raced_pick = result.moved_from
+    assert f"next to {raced_pick:g}," in said[0] and result.edge in result.candidates
     assert math.isclose(result.lr, refine_rates(raced_pick)[1], rel_tol=0.01)
     assert result.lr in [float(v) for e in result.evidence for v in e.members["lr"]]
     assert f"a quarter decade below {raced_pick:g}. So lr={result.lr:g}." in result.explanation
@@ -947,6 +949,7 @@ def test_a_plateaus_guess_goes_a_quarter_decade_below_the_edge_of_what_trained()
     assert len(said) == 1 and f"the race's guess, 1, is {FELL}, and 3.16 next above" in said[0]
     assert "3.16 next above it ended its training loss " in said[0]
     assert result.lr == refine_rates(1.0)[1] == 0.562 and result.lr not in result.candidates
+    assert (result.moved_from, result.edge) == (1.0, 3.16)  # as the warning says
     assert "(not raced)" in said[0]
     assert " 3.16, next above 1, ended its training loss " in result.explanation
     assert result.explanation.endswith(": 1 is the edge of what trained, and the full training "
@@ -1098,12 +1101,14 @@ def test_a_moved_pick_says_nothing_of_the_raced_rates_neighbour_as_its_own() -> 
         result = auto(task, seed=1)
     moved = [w for w in result.warnings if w.kind == "edge_moved"]
     assert moved and result.lr not in result.candidates
-    above = moved[0].split(" blew up")[0]
+    above = f"{result.edge:g}"
+    assert moved[0].startswith(f"{above} blew up")
     lines = list(result.warnings) + list(result.confidence.notes)
     assert not any(w.startswith(f"the next higher rate {above} ") for w in lines)
     assert "The next higher rate" not in result.explanation
     # its margin is the raced rate's, and says so (before: read as the pick's own)
-    raced = float(moved[0].split("next to ")[1].split(",")[0])
+    raced = result.moved_from
+    assert f"next to {raced:g}," in moved[0]
     assert result.confidence.scored == raced and not result.confidence.sure
     assert f"{result.lr:.3g} not raced, its evidence {raced:.3g}'s race: " in result.verdict()
 

@@ -155,6 +155,12 @@ class AutoResult(SearchResult):
         race_examples: training examples each candidate trained on.
         schedule: the schedule the races trained the start of (``lr`` is its peak), as
             written; ``None``: a constant rate.
+        moved_from: the raced rate the pick went a quarter decade below, ``lr`` being the
+            edge of what trained (:func:`edge_moved`: its neighbour above blew up later;
+            :func:`edge_guessed`: a plateau's guess, its neighbour above did not fall);
+            ``nan`` when the pick did not move so.
+        edge: that neighbour above ``moved_from``, the raced rate that blew up or did not
+            fall; ``nan`` with ``moved_from``.
     """
 
     procedure: ClassVar[str] = "auto"
@@ -166,6 +172,8 @@ class AutoResult(SearchResult):
     race_epochs: int
     race_examples: int
     schedule: str | None = None
+    moved_from: float = math.nan
+    edge: float = math.nan
 
     def verdict(self) -> str:
         """One line: the rate and how it was found."""
@@ -590,7 +598,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         compute=compute, confirmation=p.confirm(lr) if confirm else None,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
-        race_examples=examples(race_task), schedule=str(p.schedule) if p.schedule else None)
+        race_examples=examples(race_task), schedule=str(p.schedule) if p.schedule else None,
+        moved_from=edge_lr if math.isfinite(above) else math.nan, edge=above)
 
 
 #: A raced rate whose training loss (an epoch's mean) and validation loss never came within
