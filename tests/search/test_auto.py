@@ -964,6 +964,34 @@ def test_a_plateaus_guess_goes_a_quarter_decade_below_the_edge_of_what_trained()
     assert not loss[-1, lrs.index(3.16)] < loss[0, lrs.index(3.16)]
 
 
+def test_a_one_epoch_races_guess_stays_where_it_is() -> None:
+    """Random labels on 500 rows, 6 epochs: a flat range test, a race of one epoch that the
+    budget cannot lengthen (five stable rates), nothing learned, and the guess 1, the
+    highest rate whose training loss still fell, with 3.16 raced next above it. A race of
+    two epochs or more would read 1 as the edge of what trained and go a quarter decade
+    below it (``edge_guessed``); one epoch's "did not fall" holds the start's transient, so
+    auto must hand ``edge_guessed`` the race's horizon (1) and keep 1 (review of 25ab0c8:
+    nothing checked that auto passed it)."""
+    import torch
+    from torch import nn
+
+    from lrlab.search._auto import FELL, edge_guessed
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2400, 4, generator=g), torch.randint(0, 2, (2400,), generator=g)
+    task = Task(name="noise", train=Split(x[:500], y[:500]), val=Split(x[2000:], y[2000:]),
+                num_classes=2, model=lambda: nn.Linear(4, 2), batch_size=50, epochs=6)
+    result = auto(task)
+    assert not placement(result.range_test)[1]  # no clear descent
+    assert result.race_epochs == 1 and len(result.evidence) == 1  # no longer race
+    said = [w for w in result.warnings if w.kind == "race_unlearned"]
+    assert len(said) == 1 and f"the pick, 1, is {FELL}" in said[0]
+    assert edge_guessed(1.0, result.candidates, 2) == 3.16  # two epochs would have moved it
+    assert result.lr == 1.0 and math.isnan(result.moved_from) and math.isnan(result.edge)
+    assert "the race's guess" not in said[0] and "quarter decade below" not in result.explanation
+
+
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
     assert "edge_moved" not in stuck.confidence.kinds
     assert "blew up" not in stuck.explanation
