@@ -59,6 +59,7 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     ["find", "blobs", "--device", "tpu9"],
     ["find", "blobs", "--clip-grad-norm", "0"],
     ["find", "blobs", "--clip-grad-norm", "inf"],
+    ["find", "blobs", "--monitor", "mae"],         # blobs records no such metric
 ])
 def test_find_bad_input_is_one_line_and_exit_2(args, capsys):
     """Bad ranges, too few steps, no or unknown task: one error line, exit code 2."""
@@ -86,6 +87,19 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
                  "-q"]) == 0
     quiet = capsys.readouterr()
     assert not quiet.err and quiet.out == captured.out
+
+
+def test_find_monitor_is_the_metric_the_rates_are_ranked_by(tmp_path, capsys):
+    """``--monitor loss`` ranks blobs (a classifier) by its loss: find then names the three
+    rates a task ranked by its loss needs (before: no --monitor; blobs' AUC named none)."""
+    assert main(["find", "blobs", "--steps", "40", "--monitor", "loss", "--out",
+                 str(tmp_path / "f")]) == 0
+    settings = json.loads((tmp_path / "f" / "range_test.json").read_text())
+    assert "ranked_by_loss" in settings["warning_kinds"] and len(settings["to_try"]) == 3
+    assert main(["find", "blobs", "--steps", "40", "--out", str(tmp_path / "g")]) == 0
+    plain = json.loads((tmp_path / "g" / "range_test.json").read_text())
+    assert "ranked_by_loss" not in plain["warning_kinds"] and plain["to_try"] == []
+    capsys.readouterr()
 
 
 def test_find_seeds_are_listed_as_for_sweep(capsys):

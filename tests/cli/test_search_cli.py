@@ -158,8 +158,34 @@ def test_auto_without_refining_trains_one_race(capsys, tmp_path: Path) -> None:
     assert not (tmp_path / "a" / "stage2").exists()
 
 
+def test_monitor_chooses_what_ranks_the_rates_and_the_advice_names_it(capsys) -> None:
+    """``--monitor`` is the task's metric (``Task(monitor=)``) for the commands that rank by
+    it: grid ranks blobs by its validation loss (its own metric is the AUC); where no rate's
+    accuracy beats the majority class the verdict's advice names the flag, not Python's
+    ``Task(..., monitor=...)`` (before: the CLI had no such flag); resume keeps it."""
+    from lrlab.cli._bundles import TaskOptions
+
+    code, out, err = run(capsys, "grid", "blobs", "--lrs", "0.1,0.01", "--epochs", "2", "-q",
+                         "--monitor", "loss")
+    assert code == 0, err
+    verdict = next(line for line in out.splitlines() if line.startswith("grid: lr="))
+    assert "best validation loss" in verdict and "auc" not in verdict
+    code, out, err = run(capsys, "sweep", "digits", "--lrs", "1e-7,1e-6", "--epochs", "1",
+                         "-q")
+    said = " ".join(out.split())
+    assert code == 0, err
+    assert "rank by 'auc' or 'loss' instead (--monitor METRIC)" in said and "Task(" not in said
+    given = TaskOptions("blobs", None, None, monitor="loss")
+    assert TaskOptions.from_spec(given.spec()) == given
+
+
 @pytest.mark.parametrize("argv", [
     ["grid"],
+    ["grid", "blobs", "--monitor", "mae"],         # not recorded: the task names its metrics
+    ["auto", "blobs", "--monitor", "accuracy "],   # a name with a space
+    ["sweep", "blobs", "--lrs", "0.1", "--monitor", ""],
+    ["fastest", "blobs", "--monitor", "loss"],     # stops by accuracy, as its paper does
+    ["halving", "blobs", "--monitor", "loss"],     # reads the training loss
     ["auto", "blobs", "--budget", "0"],
     ["auto", "blobs", "--budget", "2"],
     ["auto", "blobs", "--candidates", "1"],

@@ -78,7 +78,7 @@ def _trains(*, one: bool):
     """The bundles of ``sweep`` (``one``: ``train``, one rate), in the order --help shows."""
     def decorate(fn):
         for bundle in (executor_options, store_options, output_options, train_options,
-                       member_options(one=one, variants=True), task_options):
+                       member_options(one=one, variants=True), task_options(monitor=True)):
             fn = bundle(fn)
         return fn
     return decorate
@@ -145,10 +145,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         >>> _show_warning("a prototype", UserWarning, "/home/me/model.py", 12, file=sys.stdout)
         model.py:12: UserWarning: a prototype
     """
+    from lrlab.cli._options import as_flags
+
     text = str(message)
     out = file if file is not None else sys.stderr
     if text.startswith("lrlab: "):
-        print(f"warning: {text.removeprefix('lrlab: ')}", file=out)
+        print(f"warning: {as_flags(text.removeprefix('lrlab: '))}", file=out)
         return
     where = _origin(str(filename), lineno)
     first = text.strip().splitlines()[0] if text.strip() else ""
@@ -178,7 +180,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: {err.format_message()}", file=sys.stderr)
         return 2
     except LrlabError as err:
-        print(f"error: {err}", file=sys.stderr)
+        from lrlab.cli._options import as_flags
+
+        command = app.commands.get(args[0]) if args else None
+        said = as_flags(str(err), {p.name for p in command.params} if command else set())
+        print(f"error: {said}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as err:
         return err.exit_code

@@ -28,6 +28,7 @@ from lrlab.cli._options import (
     parse_hparams,
     parse_seeds,
     parse_subset,
+    with_monitor,
     with_options,
     write_tensorboard,
 )
@@ -57,7 +58,8 @@ def _bundle(key: str, names: Iterable[str], build: Callable[..., Any]) -> Callab
 @dataclass(frozen=True)
 class TaskOptions:
     """Which task, on which data: ``TASK`` or ``--task``, ``--data-dir``, ``--download``,
-    ``--subset`` (as written; a search hands it to the procedure) and ``--seed``."""
+    ``--subset`` (as written; a search hands it to the procedure), ``--seed`` and
+    ``--monitor`` (the metric that ranks the rates; ``None``: the task's)."""
 
     name: str | None
     task_opt: str | None
@@ -65,36 +67,43 @@ class TaskOptions:
     download: bool = True
     subset: str | None = None
     seed: int = 0
+    monitor: str | None = None
 
     def load(self, *, subset: bool = True):
         """The task (on its ``--subset`` unless ``subset`` is False); checks first."""
-        return load_task(self.name, self.task_opt, data_dir=self.data_dir,
+        task = load_task(self.name, self.task_opt, data_dir=self.data_dir,
                          download=self.download,
                          subset=parse_subset(self.subset) if subset else None, seed=self.seed)
+        return with_monitor(task, self.monitor)
 
     def spec(self) -> dict[str, Any]:
         """How ``lrlab resume`` loads the task again: the task options as given."""
         return {"name": self.name, "task_opt": self.task_opt,
                 "data_dir": None if self.data_dir is None else str(Path(self.data_dir).resolve()),
-                "download": self.download, "subset": self.subset, "seed": self.seed}
+                "download": self.download, "subset": self.subset, "seed": self.seed,
+                **({} if self.monitor is None else {"monitor": self.monitor})}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> TaskOptions:
         """Back from :meth:`spec` (what a study stored)."""
         data_dir = spec.get("data_dir")
         return cls(spec.get("name"), spec.get("task_opt"), Path(data_dir) if data_dir else None,
-                   spec.get("download", True), spec.get("subset"), spec.get("seed", 0))
+                   spec.get("download", True), spec.get("subset"), spec.get("seed", 0),
+                   spec.get("monitor"))
 
 
-def task_options(fn: Callable | None = None, *, subset: bool = True) -> Callable:
+def task_options(fn: Callable | None = None, *, subset: bool = True,
+                 monitor: bool = False) -> Callable:
     """``task: TaskOptions`` from ``TASK``, ``--task``, ``--seed``, ``[--subset]``,
-    ``--data-dir`` and ``--download``."""
+    ``--data-dir``, ``--download`` and (``monitor``: where the command ranks by the task's
+    metric) ``--monitor``."""
     names = ("task", "task_opt", "seed", *(("subset",) if subset else ()), "data_dir",
-             "download")
+             "download", *(("monitor",) if monitor else ()))
 
     def build(task: str | None, task_opt: str | None, seed: int, data_dir: Path | None,
-              download: bool, subset: str | None = None) -> TaskOptions:
-        return TaskOptions(task, task_opt, data_dir, download, subset, seed)
+              download: bool, subset: str | None = None,
+              monitor: str | None = None) -> TaskOptions:
+        return TaskOptions(task, task_opt, data_dir, download, subset, seed, monitor)
 
     decorate = _bundle("task", names, build)
     return decorate(fn) if fn is not None else decorate

@@ -13,6 +13,7 @@ import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from lrlab.cli._options import as_flags
 from lrlab.train import EpochReport, SweepResult
 
 __all__ = ["print_result", "progress_bar", "stderr", "stdout"]
@@ -120,5 +121,6 @@ def print_result(result: SweepResult, which: str = "", *, stage: bool = False) -
                                for e in frame["diverged_epoch"]]
     title = f"{result.task}: {result.config['optimizer']}, {_epochs(result)}"
     print_frame(stdout, frame, f"{title} ({which})" if which else title, headers=columns)
-    stdout.print(result.verdict(among=f"in {which}" if stage else ""), soft_wrap=True)
+    stdout.print(as_flags(result.verdict(among=f"in {which}" if stage else "")),
+                 soft_wrap=True)
 

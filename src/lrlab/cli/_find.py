@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
-from lrlab.cli._options import OVERWRITE, PATH, RULE_OPTIONS, with_options
+from lrlab.cli._options import OVERWRITE, PATH, RULE_OPTIONS, as_flags, with_options
 from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
@@ -25,7 +25,7 @@ __all__ = ["find"]
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
               help="how the rate rises")
-@with_options("optimizer", *RULE_OPTIONS, "hp", "device", "clip_grad_norm")
+@with_options("monitor", "optimizer", *RULE_OPTIONS, "hp", "device", "clip_grad_norm")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
 @click.option("--accumulate", type=click.IntRange(min=1), default=1, show_default=True,
               help="batches per optimizer step (gradient accumulation), as you train")
@@ -45,7 +45,7 @@ __all__ = ["find"]
                    "checks: --out's range_test.json keeps them); the readings and warnings "
                    "print as before")
 def find(task: str | None, task_opt: str | None, start: float, end: float, steps: int,
-         mode: str, optimizer: str | None, hp: tuple[str, ...], device: str | None,
+         mode: str, monitor: str | None, optimizer: str | None, hp: tuple[str, ...], device: str | None,
          clip_grad_norm: float | None, batch_size: int | None, accumulate: int,
          seeds: str | None, seed: int, subset: str | None, data_dir: Path | None,
          out: Path | None, overwrite: bool, report: Path | None, tensorboard: Path | None,
@@ -63,6 +63,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
         parse_hparams,
         parse_subset,
         subset_task,
+        with_monitor,
         write_tensorboard,
     )
     from lrlab.search import range_test
@@ -75,7 +76,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
     chosen = _seeds(seeds, seed)
     optimizer = optimizer or "sgd"
     hparams = parse_hparams(hp, **rule)
-    full = load_task(task, task_opt, data_dir=data_dir)
+    full = with_monitor(load_task(task, task_opt, data_dir=data_dir), monitor)
     t = subset_task(full, parse_subset(subset), seed=seed)  # the user trains on ``full``
     if batch_size is not None and batch_size < 1:
         raise LrlabError(f"--batch-size must be at least 1, got {batch_size}")
@@ -190,7 +191,7 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
                  f"no rate: {result.suggestion.why.removeprefix('suggestion: ')}",
                  soft_wrap=True, markup=False)
     for line in result.warnings:
-        stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
+        stdout.print(f"warning: {as_flags(line)}", soft_wrap=True, markup=False)
 
 
 def _save(result, out: Path, settings: dict) -> None:

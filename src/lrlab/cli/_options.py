@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,9 @@ from lrlab._checks import run_dir_free
 from lrlab._errors import LrlabError
 
 __all__ = ["OVERWRITE", "PATH", "RULE_OPTIONS", "LibraryDefault", "Rates", "Registry",
-           "ScheduleText", "check_out", "check_tensorboard", "choose_threads", "library_default",
-           "load_task", "parse_hparams", "parse_seeds", "parse_subset", "subset_task",
-           "with_options",
-           "write_tensorboard"]
+           "ScheduleText", "as_flags", "check_out", "check_tensorboard", "choose_threads",
+           "library_default", "load_task", "parse_hparams", "parse_seeds", "parse_subset",
+           "subset_task", "with_monitor", "with_options", "write_tensorboard"]
 
 def _attribute(path: str) -> Any:
     """``"package.module:name"`` -> the object (imported now, not when the CLI starts)."""
@@ -179,6 +179,10 @@ _OPTIONS: dict[str, Callable] = {
                             help="layer-wise rates, PATTERN=MULT[,PATTERN=MULT...] (e.g. "
                                  "'head.*=10'); repeat to train variants side by side, "
                                  "'uniform' for none"),
+    "monitor": click.option("--monitor", metavar="METRIC",
+                            help="the validation metric that ranks the rates: loss, accuracy, "
+                                 "error, sse, auc or one of the task's own metrics (default: "
+                                 "the task's; accuracy for a classifier, else loss)"),
     "seed": click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0,
                          show_default=True,
                          help="seed of the initial weights and the example order"),
@@ -354,6 +358,46 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
     task = get_task(name or task_opt, data_dir=str(data_dir) if data_dir else None,
                     download=download)
     return subset_task(task, subset, seed=seed)
+
+
+#: The library's advice names a setting as Python writes it: a value (``monitor='loss'``,
+#: ``optimizer='adam'``) or the field (``Task(..., monitor=...)``).
+_SAID = re.compile(r"\b(monitor|optimizer)=(['\"])([\w.-]+)\2|Task\(\.\.\., (monitor)=\.\.\.\)")
+
+
+def as_flags(text: str, options: Collection[str] | None = None) -> str:
+    """``text`` (a library's advice, warning or error) with each setting it names as Python
+    writes it said as the command's flag instead, where the command has that option
+    (``options``: its parameter names; default: the running click command's).
+
+    Example:
+        >>> as_flags("rank by 'loss' instead (Task(..., monitor=...))", {"monitor"})
+        "rank by 'loss' instead (--monitor METRIC)"
+        >>> as_flags("give monitor='loss'; try optimizer='adam'", {"monitor"})
+        "give --monitor loss; try optimizer='adam'"
+    """
+    if options is None:
+        ctx = click.get_current_context(silent=True)
+        options = {p.name for p in ctx.command.params} if ctx is not None else set()
+
+    def said(m: re.Match) -> str:
+        name = m[1] or m[4]
+        if name not in options:
+            return m[0]
+        return f"--{name} {m[3] or 'METRIC'}"
+
+    return _SAID.sub(said, text)
+
+
+def with_monitor(task, monitor: str | None):
+    """``task`` ranked by ``--monitor`` when given (the task checks the name against what
+    it records before any training: one line naming those it does)."""
+    if monitor is None:
+        return task
+    if not monitor.strip() or monitor != monitor.strip():
+        raise LrlabError(f"--monitor {monitor!r} names no metric; give one the task records, "
+                         "e.g. --monitor loss or --monitor accuracy")
+    return task.replace(monitor=monitor)
 
 
 def subset_task(task, subset: float | None, *, seed: int = 0):

@@ -34,6 +34,7 @@ from lrlab.cli._options import (
     LibraryDefault,
     Rates,
     ScheduleText,
+    as_flags,
     choose_threads,
     parse_subset,
 )
@@ -41,16 +42,19 @@ from lrlab.cli._options import (
 __all__ = ["auto", "coarse_to_fine", "fastest", "grid", "halving", "probe"]
 
 
-def _search_command(procedure: str, name: str | None = None):
+def _search_command(procedure: str, name: str | None = None, *, monitor: bool = True):
     """A click command running ``lrlab.search.<procedure>``: the task, training, output and
     store bundles, ``--confirm``, and the command's own options (``_option``), handed to it
     as ``own``: the ones given, by the procedure's parameter names. Their defaults (and that
-    of ``--subset``) are the procedure's (see :class:`~lrlab.cli._options.LibraryDefault`)."""
+    of ``--subset``) are the procedure's (see :class:`~lrlab.cli._options.LibraryDefault`).
+    ``monitor``: the procedure ranks by the task's metric, so ``--monitor`` chooses it
+    (``fastest`` stops by accuracy, or loss, as its paper does; ``halving`` reads the
+    training loss; the probe trains Prodigy alone)."""
     def wrap(fn: Callable[..., None]) -> click.Command:
         fn = click.option("--confirm", is_flag=True,
                           help="train the chosen rate on all the data for the full epochs")(fn)
         for bundle in (store_options(checkpoints=False), output_options, train_options,
-                       task_options):
+                       task_options(monitor=monitor)):
             fn = bundle(fn)
         command = click.command(name)(fn)
         own = [p for p in command.params if isinstance(p, _Own)]
@@ -114,10 +118,10 @@ def _show(result: Any) -> None:
             print_result(population, f"stage {i} of {n}" if n > 1 else "", stage=n > 1)
     if result.confirmation is not None:
         print_result(result.confirmation, "confirm: all the data, the full epochs")
-    stdout.print(result.verdict(), soft_wrap=True)
+    stdout.print(as_flags(result.verdict()), soft_wrap=True)
     for line in result.warnings:
-        stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
-    stdout.print(f"why: {result.explanation}", soft_wrap=True)
+        stdout.print(f"warning: {as_flags(line)}", soft_wrap=True, markup=False)
+    stdout.print(f"why: {as_flags(result.explanation)}", soft_wrap=True)
     stdout.print(f"compute: {result.compute:.4g} member-epochs", soft_wrap=True)
 
 
@@ -200,7 +204,7 @@ def coarse_to_fine(own: dict[str, Any], **kw: Any) -> None:
     _run(coarse_to_fine_search, **kw, **own)
 
 
-@_search_command("fastest")
+@_search_command("fastest", monitor=False)
 @_option("--lrs", type=Rates(), help="phase-1 rates of widely different magnitudes")
 @_option("--factor", type=float, help="ratio of successive phase-2 rates, in (0, 1)")
 @_option("--patience", type=int,
@@ -214,7 +218,7 @@ def fastest(own: dict[str, Any], **kw: Any) -> None:
     _run(fastest_search, **kw, **own)
 
 
-@_search_command("halving")
+@_search_command("halving", monitor=False)
 @_option("--start", type=float, help="the first rate")
 @_option("--min-lr", type=float, help="the smallest halving")
 @_option("--iterations", type=int, help="training steps per rate")
@@ -263,7 +267,7 @@ def auto(own: dict[str, Any], **kw: Any) -> None:
     _run(auto_search, **kw, **own)
 
 
-@_search_command("prodigy_probe", "probe")
+@_search_command("prodigy_probe", "probe", monitor=False)
 @_option("--probe-epochs", type=int, help="epochs Prodigy runs before its estimate is read")
 @_option("--for", "target", type=click.Choice(["adam", "adamw"]), param="optimizer",
          help="the rule the estimate is a rate for")

@@ -67,7 +67,8 @@ def _resumed_task(study: str, spec: dict[str, Any], task_opt: str | None):
     damaged = LrlabError(f"study {study!r}: its stored task settings are damaged; "
                          f"lrlab rm {study} removes it")
     if not (isinstance(data_dir, str | None) and isinstance(subset, str | None)
-            and is_whole(seed) and isinstance(spec.get("download", True), bool)):
+            and is_whole(seed) and isinstance(spec.get("download", True), bool)
+            and isinstance(spec.get("monitor"), str | None)):
         raise damaged
     if stored is None:
         if name not in TASKS:
