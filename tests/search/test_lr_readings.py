@@ -8,6 +8,7 @@ suggestion on U-shaped, sigmoid, ragged and flat curves.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from lrlab import LrlabError
 from lrlab.search import (
     ADAPTIVE_RULES,
     DEFAULT_RULES,
+    LOSS_RULES,
     Rules,
     diverged,
     ema,
@@ -177,6 +179,27 @@ def test_suggestion_keeps_a_margin_below_the_bottom_and_the_turn():
     adaptive = suggest(lrs, loss, rules=ADAPTIVE_RULES)  # halfway down: 2.0 -> 1.25 at 10^-2.5
     assert within(adaptive.lr, 10 ** -2.5, STEP ** 2) and "50% down its descent" in adaptive.why
     assert adaptive.lr <= 0.126 / 4
+
+
+def test_loss_rules_read_the_bottom_over_two_at_most_ten_times_halfway_down():
+    """LOSS_RULES (an adaptive rule on a task ranked by its loss): the bottom / 2 where the
+    descent is short; where the bottom lies far above halfway down (a slow fall over many
+    decades, the steps' doing), ten times the rate halfway down."""
+    lrs = log_grid(-7, 1)
+    u = np.log10(lrs)
+    short = np.select([u < -3, u < -2], [2.0, 2.0 - 1.5 * (u + 3)], 0.5 + 0.3 * (u + 2) ** 2)
+    r = suggest(lrs, short, rules=LOSS_RULES)  # bottom 10^-2, halfway 10^-2.5
+    bottom = suggest(lrs, short, rules=Rules(divisor=1.0, margin=1.0)).lr
+    assert within(bottom, 0.01, STEP ** 3)
+    assert r.lr == pytest.approx(bottom / 2) and "its bottom" in r.why and "/ 2" in r.why
+    assert suggest(lrs, short, rules=ADAPTIVE_RULES).lr < r.lr / 1.5  # halfway: lower
+    slow = np.where(u < -6, 2.0, 2.0 - 0.25 * (u + 6))          # 2.0 -> 0.5 from 1e-6 to 1
+    slow = np.where(u > 0, 0.5 + 8 * u ** 2, slow)
+    r = suggest(lrs, slow, rules=LOSS_RULES)   # halfway down at 10^-3: 10x is 10^-2
+    assert within(r.lr, 0.01, STEP ** 2) and "50% down its descent" in r.why and "x 10" in r.why
+    assert suggest(lrs, slow, rules=replace(LOSS_RULES, reach=0.0)).lr > 0.1  # the bottom / 2
+    with pytest.raises(LrlabError, match="reach"):
+        Rules(reach=0.5)
 
 
 def test_suggestion_reads_the_start_of_a_flat_bottom():

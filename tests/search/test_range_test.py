@@ -913,3 +913,36 @@ def test_range_test_trains_on_the_device_given(blobs):
         with pytest.raises(LrlabError) as err:
             range_test(blobs, steps=20, device=wrong)
         one_line(err, said)
+
+
+def test_an_adaptive_rule_on_a_task_ranked_by_its_loss_is_read_at_its_bottom_over_two():
+    """Adam on a regression (a task ranked by its loss) is read with LOSS_RULES: the bottom
+    of the descent / 2, at most the turn-up / 4, not halfway down the descent (the
+    classifiers' adaptive rule), which lies below it; the same network as a classifier, or
+    the regression with SGD, keeps its rule."""
+    from lrlab import Task
+    from lrlab.search import ADAPTIVE_RULES, DEFAULT_RULES, LOSS_RULES, range_test, suggest
+    from lrlab.search._readings import describe
+    from lrlab.search._suggest import turn_up
+    from lrlab.tasks import Split, get_task
+
+    x, y = regression(320)
+
+    def mse(outputs, targets):
+        return (outputs - targets).square().squeeze(-1)
+
+    task = Task(name="reg", train=Split(x[:256], y[:256]), val=Split(x[256:], y[256:]),
+                model=lambda: nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Linear(16, 1)),
+                loss=mse, num_classes=None, monitor="loss", batch_size=64, epochs=2)
+    r = range_test(task, optimizer="adam", start=1e-5, end=10.0, steps=80, validate=False)
+    assert r.rules is LOSS_RULES
+    d = describe(r.lrs, r.losses, LOSS_RULES)
+    assert d.clear
+    bottom = float(r.lrs[d.crossing(0.99)])
+    up = float(r.lrs[turn_up(d, LOSS_RULES)])
+    assert r.suggestion.lr == pytest.approx(min(bottom / 2, up / 4))
+    halfway = suggest(r.lrs, r.losses, rules=ADAPTIVE_RULES).lr
+    assert halfway < r.suggestion.lr  # what the classifiers' rule reads on this curve
+    assert range_test(task, steps=60, validate=False).rules is DEFAULT_RULES
+    assert range_test(get_task("blobs"), optimizer="adam", steps=40,
+                      validate=False).rules is ADAPTIVE_RULES

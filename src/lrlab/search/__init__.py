@@ -56,6 +56,7 @@ from lrlab.search._range_test import Mode, find_lr, range_rates
 from lrlab.search._readings import (
     ADAPTIVE_RULES,
     DEFAULT_RULES,
+    LOSS_RULES,
     CycleRange,
     Reading,
     Rules,
@@ -82,6 +83,7 @@ __all__ = [
     "DEFAULT_RULES",
     "FASTEST_LRS",
     "KINDS",
+    "LOSS_RULES",
     "AutoResult",
     "Baseline",
     "Choice",

@@ -43,6 +43,7 @@ from lrlab.search._smooth import Array, half_width, local_noise, noise_level, tr
 __all__ = [
     "ADAPTIVE_RULES",
     "DEFAULT_RULES",
+    "LOSS_RULES",
     "MIN_POINTS",
     "CycleRange",
     "Descent",
@@ -95,6 +96,8 @@ class Rules:
         turn: ... and at most the rate where the trend has turned up by ``turn`` of the drop
             above its minimum (else the last rate) / ``margin``,
         margin: ... (see :func:`~lrlab.search.suggest`);
+        reach: ... and, when above 0, at most ``reach`` x the rate halfway down the descent
+            (:data:`LOSS_RULES`: a bottom read far above where the loss fell fastest);
         unclear: without a clear descent, where the curve breaks upwards / ``unclear``;
         flat: ... and where a zoomed second test that stayed flat broke / ``flat``
             (:func:`~lrlab.search.range_test`, ``extend=True``).
@@ -112,6 +115,7 @@ class Rules:
     divisor: float = 2.0
     turn: float = 0.05
     margin: float = 3.0
+    reach: float = 0.0
     unclear: float = 10.0
     flat: float = 4.0
     place: float = 1.0
@@ -126,6 +130,7 @@ class Rules:
             (self.divisor >= 1 and self.cycle_divisor >= 1, "divisor, cycle_divisor must be >= 1"),
             (self.margin >= 1 and self.unclear >= 1 and self.flat >= 1 and 0 < self.turn < 1,
              "margin, unclear and flat must be >= 1, turn in (0, 1)"),
+            (self.reach == 0 or self.reach >= 1, "reach must be 0 (no bound) or >= 1"),
             (0 < self.depth < 1 and self.place > 0, "depth must be in (0, 1), place > 0"),
         ]
         for ok, message in checks:
@@ -144,6 +149,16 @@ DEFAULT_RULES = Rules()
 #: ``auto`` centres its race at the bottom / 3 (``place``); a flat zoomed test keeps one
 #: step more margin than a clear curve's turn-up (``flat`` 5), as SGD's (3 -> 4).
 ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3)
+
+#: The rules for adaptive update rules on a task ranked by its loss (a regression: what
+#: :func:`~lrlab.search.range_test` reads there): the bottom of the descent / 2, at most a
+#: quarter of where the trend turns up and at most ten times the rate halfway down. A loss
+#: keeps falling through a training, so the rate that ends lowest is the one that converges
+#: fastest, and on a regression it sits near the bottom of an Adam test, not halfway down
+#: (SIREN, Friedman, a residual MLP, a noisy linear target: the grid's best 0.1-3x the
+#: bottom, halfway down 3-50x below it); a bottom more than twenty times above halfway is a
+#: slow fall the steps made (a triplet loss bottoms at Adam rates of 1-2, best 0.005-0.01).
+LOSS_RULES = Rules(depth=0.99, divisor=2.0, margin=4.0, reach=10.0, flat=5.0, place=1 / 3)
 
 #: Update rules (lrlab's names) whose step is scaled per parameter.
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",

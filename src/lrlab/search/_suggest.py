@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -436,7 +437,9 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     and the rate that trains best for many epochs sits in the fall, where the loss falls
     fastest, not at its bottom (3-15x lower on the networks measured). So the suggestion
     keeps at least a factor 3 from where the loss turns up or the test diverged, and never
-    sits next to divergence.
+    sits next to divergence. On a task ranked by its loss :func:`~lrlab.search.range_test`
+    reads an adaptive rule with :data:`~lrlab.search.LOSS_RULES`: the bottom / 2, at most
+    the turn / 4 (a regression's best rate is the one that converges fastest).
 
     Without a clear descent the evidence is weak and the reason says so. The flat part's
     lowest point is noise and never read (on a recurrent network it sat at the first
@@ -509,6 +512,11 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
     else:
         lr, how = up / rules.margin, f"{where} at {up:.3g}, / {rules.margin:g}"
         also = [f"the trend reaches its bottom at {bottom:.3g}"]
+    if rules.reach:
+        half = float(d.lrs[into_bottom(d, replace(rules, depth=0.5))])
+        if half * rules.reach < lr:
+            lr, how = half * rules.reach, f"50% down its descent {half:.3g}, x {rules.reach:g}"
+            also = [f"the trend reaches its bottom at {bottom:.3g}", f"{where} at {up:.3g}"]
     return Reading(lr, f"suggestion: {how} ({', '.join(also)})"
                    + (f"; {advice}" if advice else ""))
 

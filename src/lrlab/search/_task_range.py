@@ -25,8 +25,10 @@ from lrlab.search._below import SPAN, Below, below
 from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
 from lrlab.search._readings import (
     ADAPTIVE_RULES,
+    LOSS_RULES,
     MIN_POINTS,
     Reading,
+    Rules,
     describe,
     heavy_ball,
     rules_for,
@@ -36,7 +38,7 @@ from lrlab.search._steady import WINDOW, Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
 from lrlab.tasks import Split, Task
 
-__all__ = ["range_test"]
+__all__ = ["range_test", "task_rules"]
 
 #: Rates a flat curve's stability check trains at most, half a decade apart from its reading
 #: down (see :func:`_checked`).
@@ -161,6 +163,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
             "device": here, "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
+            "rules": task_rules(optimizer, monitor),
             "check_batch": (min(batch * accumulate, task.train_size or batch * accumulate)
                             if accumulate > 1 else batch_size)}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
@@ -170,6 +173,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     chance = _chance(task, seed) if result.val_accuracy is not None else math.nan
     return replace(result, monitor=monitor, training_steps=training, momentum=momentum,
                    chance=chance)
+
+
+def task_rules(optimizer: str, monitor: str | None) -> Rules:
+    """The readings' rules of a range test on a task: :func:`~lrlab.search.rules_for` the
+    update rule, except an adaptive rule on a task ranked by its loss (a regression), read
+    nearer its bottom (:data:`~lrlab.search.LOSS_RULES`)."""
+    rules = rules_for(optimizer)
+    return LOSS_RULES if rules is ADAPTIVE_RULES and monitor == "loss" else rules
 
 
 def _chance(task: Task, seed: int) -> float:
@@ -369,7 +380,7 @@ def flat_break(result: RangeTestResult) -> float | None:
 def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
           batch_size: int | None, validate: bool, device: torch.device, accumulate: int,
-          clip_grad_norm: float | None, check_batch: int | None) -> RangeTestResult:
+          clip_grad_norm: float | None, check_batch: int | None, rules: Rules) -> RangeTestResult:
     from lrlab.optim import Optimizer
 
     hparams = dict(hparams or {})
@@ -384,4 +395,4 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
                        val_data=_data(task, task.val) if validate else None,
                        batch_size=batch_size or task.batch_size, batch_keys=keys,
                        seeds=seeds if len(seeds) > 1 else None, device=device,
-                       accumulate=accumulate, clip_grad_norm=clip_grad_norm)
+                       accumulate=accumulate, clip_grad_norm=clip_grad_norm, rules=rules)
