@@ -510,7 +510,10 @@ def loss_warning(lr: float) -> str:
     others, and no single higher rate serves them all (twice the suggestion left 154% on
     one, 57% and 98% on two others). The best of the three trained for the full epochs left
     0.5% on average, 19% at worst, over 5% on 4 runs; so it did on scratch regressions of
-    other shapes (``docs/benchmarks.md``).
+    other shapes (``docs/benchmarks.md``). Since Adam's reading there moved to the bottom / 2
+    (:data:`~lrlab.search.LOSS_RULES`) the suggestion alone leaves 8.7% on average, 30% at
+    worst (10 runs over 5%), the best of the three 0.0% and 18% (3 runs;
+    ``benchmarks/loss_reading.py --tables``).
 
     Example:
         >>> loss_warning(0.01).split(": ")[1]
@@ -522,8 +525,8 @@ def loss_warning(lr: float) -> str:
             "training, so the best rate of a task ranked by its loss (a regression, a "
             "multi-label model) often sits above a short test's reading, "
             "close below where its loss blows up (on 20 benchmark regression runs the "
-            "suggestion alone left 11% more validation loss than a 16-rate grid's best on "
-            "average, 30% at worst; the best of these three 0.5%, 19% at worst)")
+            "suggestion alone left 9% more validation loss than a 16-rate grid's best on "
+            "average, 30% at worst; the best of these three 0%, 18% at worst)")
 
 
 def short_warning(lr: float, steps: int, momentum: float = 0.0) -> str:
