@@ -79,7 +79,7 @@ RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_d
                "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
                "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
                "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner",
-               "heavy-ball momentum": "heavy_ball"}
+               "heavy-ball momentum": "heavy_ball", "flat until it broke": "plateau"}
 
 
 def test_each_warning_of_a_range_test_names_its_kind() -> None:
@@ -92,6 +92,7 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
 
     from lrlab.search import RangeTestResult
     from lrlab.search._readings import Reading
+    from lrlab.search._steady import Steady
 
     rng = np.random.default_rng(5)
     lrs = np.geomspace(1e-5, 10.0, 100)
@@ -121,6 +122,7 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     apart = RangeTestResult.build(lrs, clear + noise)
     low = dataclasses.replace(apart, suggestion=Reading(1e-4, "a seed's own"))
     results["seeds"] = dataclasses.replace(clear_one, runs=(apart, low))
+    results["plateau"] = dataclasses.replace(results["flat"], steady=Steady((0.1,), (0.0,), 100, 1.0))
     seen = set()
     for name, r in results.items():
         assert len(r.kinds) == len(r.warnings), name
@@ -132,5 +134,5 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
     assert results["clear"].kinds == ()
     assert seen >= {"too_few_steps", "no_clear_descent", "early_rise", "shallow_descent",
                     "noisy_loss", "next_step", "ranked_by_loss", "short_training",
-                    "seeds_disagree", "slow_learner", "heavy_ball"}, seen
+                    "seeds_disagree", "slow_learner", "heavy_ball", "plateau"}, seen
 

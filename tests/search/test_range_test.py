@@ -946,3 +946,28 @@ def test_an_adaptive_rule_on_a_task_ranked_by_its_loss_is_read_at_its_bottom_ove
     assert range_test(task, steps=60, validate=False).rules is DEFAULT_RULES
     assert range_test(get_task("blobs"), optimizer="adam", steps=40,
                       validate=False).rules is ADAPTIVE_RULES
+
+
+def test_a_flat_reading_under_sgd_warns_that_the_plateau_may_be_the_seeds_luck(monkeypatch):
+    """A quiet zoom that stayed flat until it broke, its reading checked by training: under
+    an SGD-like rule the warnings add that which rate leaves such a plateau may be the seed's
+    luck and that an adaptive rule may train it (``plateau``, naming optimizer='adam'); under
+    Adam, or without the check (no quiet zoom), they do not."""
+    from lrlab.search import range_test
+    from lrlab.search._result import PLATEAU
+
+    rng = np.random.default_rng(3)
+
+    def flat(lrs):
+        u = np.log10(lrs)
+        return 1.0 + 0.01 * rng.standard_normal(len(lrs)) + np.where(u > 0.6, 5 * (u - 0.6), 0), False
+
+    for optimizer, told in (("sgd", True), ("momentum", True), ("adam", False)):
+        task, _ = fake_range_tests(monkeypatch, [flat, flat])
+        r = range_test(task, validate=False, extend=True, optimizer=optimizer)
+        assert r.steady is not None, optimizer
+        said = [w for w in r.warnings if w.kind == "plateau"]
+        assert said == ([PLATEAU] if told else []), optimizer
+    assert "optimizer='adam'" in PLATEAU and "seed's luck" in PLATEAU
+    task, _ = fake_range_tests(monkeypatch, [flat, flat])
+    assert "plateau" not in range_test(task, validate=False, extend=True, steady=False).kinds

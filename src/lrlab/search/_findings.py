@@ -57,6 +57,8 @@ KINDS: dict[str, str] = {
     "noisy_loss": "a loss whose noise is a large share of its level",
     "catapult_raised": "a flat curve's reading raised because it catapulted and settled",
     "unstable_reading": "a flat curve's reading unstable when trained: a lower rate taken",
+    "plateau": "a flat curve under an SGD-like rule: which rate leaves the plateau may be "
+               "the seed's luck; an adaptive rule may train it",
     "ranked_by_loss": "a task ranked by its loss: three rates to train for the full epochs",
     "short_training": "a training of few steps: three rates to train for the full epochs",
     "heavy_ball": "a training under heavy-ball momentum: the suggestion x (1 - m), it, twice it",
