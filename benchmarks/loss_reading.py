@@ -41,7 +41,7 @@ from lrlab.search import ADAPTIVE_RULES, suggest
 
 
 def run(name: str, seed: int, rule: dict, span: tuple[float, float], grid: int,
-        floor: float, cache: dict, path: str) -> dict | None:
+        floor: float, cache: dict, path: str, schedule: dict | None = None) -> dict | None:
     """The two readings of ``name``'s test on ``seed`` and their regret (None: not a loss)."""
     make = SCENARIOS[name][0]
     test = lrlab.search.range_test(make(), **rule, seeds=[seed], extend=True, validate=False)
@@ -56,7 +56,8 @@ def run(name: str, seed: int, rule: dict, span: tuple[float, float], grid: int,
     have = cache.setdefault(key, {"scores": {}})
     todo = sorted(r for r in wanted if repr(r) not in have["scores"])
     if todo:
-        swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule)
+        swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule,  # as new_user's grid
+                            schedules=list((schedule or {}).values()) or ["constant"])
         score = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
         for lr in todo:
             have["scores"][repr(lr)] = float(score[lr])
@@ -120,15 +121,15 @@ def main() -> None:
           "| grid best (loss) |")
     print("| :-- | :-- | --: | --: | --: | --: | --: | --: |")
     for name in args.only.split(","):
-        _, rule, span, _, floor = _scenario(name)
+        _, rule, span, schedule, floor = _scenario(name)
         if args.optimizer:
-            rule = {"optimizer": args.optimizer}
+            rule, schedule = {"optimizer": args.optimizer}, {}
             low, high = (float(v) for v in args.span.split(","))
             span = (low, high)
         for seed in (int(s) for s in args.seeds.split(",")):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = run(name, seed, rule, span, args.grid, floor, cache, args.cache)
+                r = run(name, seed, rule, span, args.grid, floor, cache, args.cache, schedule)
             if r is None:
                 print(f"| {name} | {rule['optimizer']} | {seed} | not ranked by its loss | | | | |")
                 break

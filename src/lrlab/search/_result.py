@@ -502,14 +502,14 @@ def rates_to_try(lr: float, momentum: float = 0.0) -> tuple[float, float, float]
 #: The warning of a flat curve's reading checked by training under an SGD-like rule
 #: (:attr:`RangeTestResult.steady`: a quiet zoom that stayed flat until it broke). The
 #: finder-quality LSTM with SGD, 10 seeds each (``benchmarks/seed_lottery.py lstm``): every
-#: rate from 0.56 to 1.8 scored 100% on some seeds and 34-48% (chance 34%) on others; with
+#: rate from 0.56 to 1.8 scored 100% on some seeds and 34-81% (chance 34%) on others; with
 #: Adam the oracle reached 100% on all 5 of the table's seeds; the GRU and the deep sigmoid
 #: layers, both flat under SGD, also train further with Adam (0.98-0.99 against 0.87-0.90,
 #: 0.86 against 0.65-0.83).
 PLATEAU = ("flat until it broke under an SGD-like rule: often a net waiting on a plateau (a "
            "recurrent memory, saturated units), where which rate leaves it in a full "
            "training can be the seed's luck (a small LSTM: every rate from 0.56 to 1.8 "
-           "solved it on some of 10 seeds and scored 34-48%, chance 34%, on others); train "
+           "reached 100% on some of 10 seeds and 34-81%, chance 34%, on others); train "
            "the rates below the break from two seeds, or try an adaptive rule "
            "(optimizer='adam'), which solved that LSTM on every seed tried")
 
