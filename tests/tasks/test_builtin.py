@@ -370,6 +370,20 @@ def test_user_task_returning_a_non_task(user_module: str) -> None:
     assert "dict" in one_line(err)
 
 
+def test_user_task_that_takes_arguments_or_is_a_model(user_module: str) -> None:
+    """A function with a required argument is named as taking arguments that lrlab does not
+    give (before: "failed: TypeError: needs_args() missing 1 required positional argument");
+    a model class named for the task says how to make a Task of it (before: "returned Net,
+    not lrlab.Task")."""
+    with pytest.raises(LrlabError) as err:
+        get_task(f"{user_module}:needs_args")
+    one_line(err, "takes arguments (n)", "lrlab calls it with none")
+    with pytest.raises(LrlabError) as err:
+        get_task(f"{user_module}:Net")
+    one_line(err, "returned Net, a model, not lrlab.Task",
+             "lrlab.Task.from_loaders(Net, train, val, loss=...)")
+
+
 def test_user_task_with_nan_inputs(user_module: str) -> None:
     """A user task whose inputs hold NaN is rejected with one line."""
     with pytest.raises(LrlabError) as err:

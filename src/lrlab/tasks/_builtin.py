@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -124,15 +125,35 @@ def _user_task(spec: str) -> Task:
         kind = type(factory).__name__
         raise LrlabError(f"user task {spec!r}: {attr!r} is {'an' if kind[0] in 'aeiou' else 'a'} "
                          f"{kind}, not a function returning lrlab.Task")
+    required = _required(factory)
+    if required:
+        raise LrlabError(f"user task {spec!r}: {attr} takes arguments ({', '.join(required)}), "
+                         "and lrlab calls it with none: give them defaults, or name a function "
+                         "of no arguments that returns lrlab.Task")
     try:
         task = factory()
     except LrlabError:
         raise
     except Exception as err:  # noqa: BLE001 - report the user's error in one line
         raise LrlabError(f"user task {spec!r} failed: {type(err).__name__}: {err}") from None
+    if isinstance(task, torch.nn.Module):
+        raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, a model, not "
+                         "lrlab.Task: name a function that returns one, such as lrlab.Task."
+                         f"from_loaders({attr}, train, val, loss=...)")
     if not isinstance(task, Task):
         raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, not lrlab.Task")
     return task
+
+
+def _required(factory: Callable) -> list[str]:
+    """The parameters ``factory`` cannot be called without (none where its signature is not
+    known)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
 def get_task(name: str, *, data_dir: str | None = None, download: bool = True,
