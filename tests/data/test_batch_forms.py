@@ -11,6 +11,7 @@ from collections import namedtuple
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from helpers import no_time, one_line
@@ -319,10 +320,11 @@ class _NanoGPTLike(_TwoHeads):
         return out, (None if targets is None else nn.functional.cross_entropy(out, targets))
 
 
-def test_model_loss_pairs_with_outputs_that_are_no_tensor_in_one_line() -> None:
-    """model_loss's fn returning (loss, the model's dict) is one line naming the tensor to
-    return (before: AttributeError "'dict' object has no attribute 'dim'" from the first
-    training step, a traceback); (loss, out["logits"]) trains."""
+def test_model_loss_pairs_with_a_dict_of_outputs() -> None:
+    """model_loss's fn returning (loss, the model's dict) is scored through the dict's logits,
+    as an own-loss model's are: the same records as (loss, out["logits"]) (before: an
+    AttributeError "'dict' object has no attribute 'dim'" from the first training step, a
+    traceback); a dict without logits is one line before anything trains."""
     x = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
     y = (x[:, 0] > 0).long()
     loaders = (DataLoader(TensorDataset(x, y), batch_size=16),
@@ -332,20 +334,24 @@ def test_model_loss_pairs_with_outputs_that_are_no_tensor_in_one_line() -> None:
         out = m(b[0])
         return nn.functional.cross_entropy(out["logits"], b[1]), out
 
-    with pytest.raises(LrlabError) as err:
-        lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(whole),
-                                      epochs=1), lrs=[0.1])
-    one_line(err, "task 'task': model_loss's function returned (loss, dict)",
-             "(loss, out['logits'])")
-
     def logits(m, b):
         loss, out = whole(m, b)
         return loss, out["logits"]
 
-    result = lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(logits),
-                                           epochs=1), lrs=[0.1])
-    assert result.monitor == "accuracy"
-    assert 0 <= result.summary()["best_val_accuracy"].iloc[0] <= 1
+    runs = [lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(fn),
+                                          epochs=2), lrs=[0.1, 1.0]) for fn in (whole, logits)]
+    assert runs[0].monitor == "accuracy"
+    pd.testing.assert_frame_equal(no_time(runs[0].records), no_time(runs[1].records))
+
+    def unscored(m, b):
+        loss, out = whole(m, b)
+        return loss, {"aux": out["aux"]}
+
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(unscored),
+                                      epochs=1), lrs=[0.1])
+    one_line(err, "task 'task': model_loss's function returned (loss, dict)",
+             "a dict or object holding 'logits'")
 
 
 def test_an_own_loss_model_returning_a_tuple_names_model_loss() -> None:

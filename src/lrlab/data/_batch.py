@@ -45,12 +45,14 @@ class ModelLoss:
         return self.fn(model, batch)
 
     def pair(self, model: nn.Module, batch: Any) -> tuple[Any, Any]:
-        """``(loss, outputs)``: ``fn``'s pair as it gave it, or its lone loss with ``None``.
+        """``(loss, outputs)``: ``fn``'s pair as it gave it, or its lone loss with ``None``;
+        outputs that are a model's dict or object holding logits give those logits, as an
+        own-loss model's are read (:func:`output_logits`).
 
         Example:
-            >>> loss = model_loss(lambda model, batch: (batch.mean(), batch))
-            >>> loss.pair(None, torch.ones(2))[0]
-            tensor(1.)
+            >>> loss = model_loss(lambda model, batch: (batch.mean(), {"logits": batch}))
+            >>> loss.pair(None, torch.ones(2))
+            (tensor(1.), tensor([1., 1.]))
         """
         got = self.fn(model, batch)
         if not isinstance(got, tuple):
@@ -58,7 +60,11 @@ class ModelLoss:
         if len(got) != 2:
             raise LrlabError(f"model_loss's function returned a tuple of {len(got)}: return "
                              "the loss alone, or (loss, outputs) for the outputs to be scored")
-        return got
+        loss, outputs = got
+        if outputs is None or isinstance(outputs, Tensor):
+            return loss, outputs
+        logits = output_logits(outputs)
+        return loss, (outputs if logits is None else logits)
 
 
 def model_loss(fn: Callable[[nn.Module, Any], Tensor]) -> ModelLoss:
@@ -204,7 +210,8 @@ def output_loss(output: Any) -> Tensor:
     loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
     if not isinstance(loss, Tensor) and isinstance(output, (tuple, list)):
         # nanoGPT's (logits, loss), its targets not passed (a namedtuple with .loss reads)
-        raise LrlabError(f"the model returned a {type(output).__name__} of {len(output)} "
+        kind = "list" if isinstance(output, list) else "tuple"
+        raise LrlabError(f"the model returned a {kind} of {len(output)} "
                          f"({describe(output)[len(type(output).__name__) + 1:-1]}), not an "
                          "object with .loss: an own-loss model is called on a batch's inputs "
                          "alone (model(x) for (x, y); a dict batch whole) and its .loss or "

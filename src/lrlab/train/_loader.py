@@ -19,7 +19,7 @@ import inspect
 import math
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -208,14 +208,11 @@ def _with_logits(loss: Any) -> bool:
 
 
 def _pair_not_scored(outputs: Any) -> str:
-    """Why model_loss's ``(loss, outputs)`` cannot be scored when ``outputs`` is no tensor,
-    and the one to return."""
-    logits = output_logits(outputs) is not None
-    one = ("out['logits']" if logits and isinstance(outputs, Mapping)
-           else "out.logits" if logits else "the tensor to score")
+    """Why model_loss's ``(loss, outputs)`` cannot be scored when ``outputs`` is no tensor
+    and holds no logits."""
     return (f"model_loss's function returned (loss, {type(outputs).__name__}): the outputs "
-            f"scored (accuracy, metrics) must be one tensor; return (loss, {one}), or the "
-            "loss alone")
+            "scored (accuracy, metrics) must be one tensor, or a dict or object holding "
+            "'logits'; return (loss, the tensor to score), or the loss alone")
 
 
 def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor, Any, Any]:
