@@ -410,6 +410,30 @@ def run(name: str, grid: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
             "explanation": result.explanation}
 
 
+def _seed_scores(name: str, seed: int, lrs: set[float], cache: str | None = None
+                 ) -> tuple[dict[float, float], bool]:
+    """Each rate's best validation score on scenario ``name``, trained for the full epochs
+    from ``seed`` under the scenario's schedule (every rate of ``lrs``, and any more the
+    ``cache`` JSON file holds for that seed), and whether higher is better. The rates
+    ``cache`` lacks are trained and added to it (a member's training does not depend on the
+    others in its population)."""
+    import json
+
+    make, rule, _, schedule, _ = _scenario(name)
+    known = json.loads(Path(cache).read_text()) if cache and os.path.exists(cache) else {}
+    mine = known.setdefault(f"{name} s{seed}", {})
+    todo = sorted(r for r in lrs if repr(r) not in mine)
+    if todo:
+        swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule,
+                            schedules=list(schedule.values()) or ["constant"])
+        best_val = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
+        mine.update({repr(float(r)): float(v) for r, v in best_val.items()})
+        mine["higher"] = swept.higher_is_better
+        if cache:
+            Path(cache).write_text(json.dumps(known, indent=1))
+    return ({float(k): v for k, v in mine.items() if k != "higher"}, bool(mine["higher"]))
+
+
 def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = None
               ) -> list[dict]:
     """auto's pick and find's suggestion (the range test as ``lrlab find`` runs it) from each
@@ -418,26 +442,13 @@ def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = 
     file), each rate's best validation score is kept there by scenario, seed and rate, so a
     rerun trains only the rates it has not seen (a member's training does not depend on the
     others in its population)."""
-    import json
-
     make, rule, span, schedule, floor = _scenario(name)
-    known = json.loads(Path(cache).read_text()) if cache and os.path.exists(cache) else {}
     rows = []
     for seed in seeds:
         result, seconds, test, found, rates, picks = _finders(make, rule, schedule, span, grid,
                                                               seed=seed)
-        mine = known.setdefault(f"{name} s{seed}", {})
-        todo = sorted(r for r in rates | picks if repr(r) not in mine)
-        if todo:
-            swept = lrlab.sweep(make(), lrs=todo, seeds=[seed], **rule,
-                                schedules=list(schedule.values()) or ["constant"])
-            best_val = swept.summary().groupby("lr")[f"best_val_{swept.monitor}"].mean()
-            mine.update({repr(float(r)): float(v) for r, v in best_val.items()})
-            mine["higher"] = swept.higher_is_better
-            if cache:
-                Path(cache).write_text(json.dumps(known, indent=1))
-        higher = bool(mine["higher"])
-        score = pd.Series({float(k): v for k, v in mine.items() if k != "higher"})
+        mine, higher = _seed_scores(name, seed, rates | picks, cache)
+        score = pd.Series(mine)
         best_lr, best = _grid_best(score, rates, higher)
         rows.append({"scenario": name, "seed": seed, "pick": result.lr,
                      "regret": _regret(score, result.lr, best, higher, floor),
