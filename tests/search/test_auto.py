@@ -992,6 +992,74 @@ def test_a_one_epoch_races_guess_stays_where_it_is() -> None:
     assert "the race's guess" not in said[0] and "quarter decade below" not in result.explanation
 
 
+def _gru_task():
+    """``benchmarks/finder_tasks.py``'s GRU: is the sum of the first 3 of 10 noisy steps
+    positive (nn.GRU(16), its last state -> 2 classes)."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    class LastState(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(1, 16, batch_first=True)
+            self.head = nn.Linear(16, 2)
+
+        def forward(self, x):
+            return self.head(self.rnn(x.unsqueeze(-1))[0][:, -1])
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1800, 10))
+    y = (x[:, :3].sum(1) > 0).astype(np.int64)
+    x, y = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
+    return Task(name="gru", train=Split(x[:1000], y[:1000]), val=Split(x[1000:], y[1000:]),
+                num_classes=2, batch_size=32, epochs=10, model=LastState)
+
+
+def test_a_rate_stuck_above_the_untrained_losses_learned_nothing_whatever_its_score() -> None:
+    """A GRU waits on a plateau with SGD; in its race of 2 epochs 3.16 scored 63.9% against
+    chance 50.4%, alone, while its training loss ended 15% above the untrained model's and
+    its validation loss never went below the untrained one's: its steps still overshoot,
+    and the score is a flicker. Before, 3.16 counted as learned (its validation loss came
+    back within 5% of the start: "stable"), it was the only rate to beat chance, and the
+    pick went to its lower neighbour 1.78, itself stuck, which lost 8.4 points over the full
+    training where 1.0 was the best rate. Now 3.16 is stuck, the race learned nothing, and
+    the stable rates train on: 1.0 learns."""
+    from lrlab.search._auto import UNSTABLE, stuck_above
+
+    # a hand-made table: the rule reads the end of the training loss and every epoch's
+    # validation loss; a race of one epoch (its mean carries the start's transient) never
+    v = pd.DataFrame({3.16: [0.73, 0.716], 1.0: [0.75, 0.69], 0.1: [0.701, 0.7008]})
+    assert stuck_above(np.array([1.154, 1.154, 1.04]), v, 0.7007).tolist() == [True, False,
+                                                                                 False]
+    assert not stuck_above(np.array([1.154, 1.2, 1.1]), v.iloc[:1], 0.7007).any()
+    assert not stuck_above(np.array([1.154, 1.2, 1.1]), v, math.nan).any()
+
+    task = _gru_task()
+    with warnings.catch_warnings():  # nn.GRU has no batching rule: the members loop
+        warnings.filterwarnings("ignore", "lrlab: LastState cannot be vectorised",
+                                RuntimeWarning)
+        result = auto(task, seed=3)
+    assert "lone_learner" not in result.confidence.kinds
+    assert "Stuck above the untrained model's losses (the training loss ended over 5% above " \
+           "it, the validation loss never below it: no learning, whatever the score): 3.16." \
+           in result.explanation
+    assert result.lr == 1.0
+    # what the rule read: 3.16 beat chance in the race, its losses stayed above the start's
+    first = result.evidence[0]
+    k = [float(v) for v in first.members["lr"]].index(3.16)
+    assert first.curve("accuracy", "val").to_numpy(float)[:, k].max() > 0.6
+    import torch
+
+    model = task.init_model(3)
+    with torch.no_grad():
+        start = float(torch.nn.functional.cross_entropy(model(task.val.x), task.val.y))
+    assert first.curve("loss", "train").to_numpy(float)[-1, k] > UNSTABLE * _untrained_loss(
+        task, seed=3)
+    assert first.curve("loss", "val").to_numpy(float)[:, k].min() > start
+
+
 def test_nothing_blown_up_leaves_the_pick(stuck) -> None:
     assert "edge_moved" not in stuck.confidence.kinds
     assert "blew up" not in stuck.explanation

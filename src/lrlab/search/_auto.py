@@ -16,7 +16,8 @@ costs a full training per rate. :func:`auto` spends a little of each:
    wins.
 
 The pick among raced rates (``_Race``): a rate must beat chance and be stable (its training
-or validation loss came back to within 5% of the untrained model's at some epoch). Ties
+or validation loss came back to within 5% of the untrained model's at some epoch, and after
+two epochs or more it is not stuck above both: :func:`stuck_above`). Ties
 within the noise walk up for SGD-like rules, with a band widened by the race's own
 epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``). After the second-seed
 check, an SGD-like race ranked by a share (accuracy) gives the pick to the raced rate a quarter
@@ -133,7 +134,7 @@ from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "edge_moved",
            "few_steps",
            "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
-           "short_on_loss", "short_run", "with_loss_warning"]
+           "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
@@ -707,6 +708,12 @@ class _Race:
             t["last"] = _last(curve) / start
         vloss = result.curve("loss", "val")
         t["vloss"] = _last(vloss) if longer else vloss.min().to_numpy(float)
+        if "last" in t and math.isfinite(self.start[0]):  # (``last``: the training loss)
+            # stable by its losses' return, yet stuck above both: no learning (the column
+            # marks the rates this made unstable, for the explanation)
+            t["stuck"] = t["stable"] & stuck_above(t["last"].to_numpy(float), vloss,
+                                                   self.start[1])
+            t["stable"] &= ~t["stuck"]
         return t
 
     def table(self) -> pd.DataFrame:
@@ -728,7 +735,10 @@ class _Race:
             t = self.scored(r, longer=longer)
             if "last" not in t:
                 return {}
-            for v, ok, last in zip(t["lr"].to_numpy(float), t["stable"], t["last"]):
+            # stable by its losses' return: a rate stuck above them is still one that came
+            # back and then went (``stuck_above``; a tanh RNN's 1 at 7x by its race's end)
+            back = t["stable"] | t["stuck"] if "stuck" in t else t["stable"]
+            for v, ok, last in zip(t["lr"].to_numpy(float), back, t["last"]):
                 if not longer:
                     stable[float(v)] = bool(ok)
                 if stable.get(float(v), False) and last > BLOWN:
@@ -1422,11 +1432,16 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                      f"on to {race.horizon} epochs (doubling while the budget allowed), each "
                      "read at its last epoch.")
     table = race.table()
-    if "stable" in table and not table["stable"].all():
-        shaky = sorted(table["lr"][~table["stable"]])
+    stuck = table["stuck"].fillna(False).astype(bool) if "stuck" in table else False
+    if "stable" in table and not (table["stable"] | stuck).all():
+        shaky = sorted(table["lr"][~table["stable"] & ~stuck])
         text += (f" Unstable (neither loss came back to the untrained model's, "
                  f"{race.start[0]:.4g} training, {race.start[1]:.4g} validation): "
                  f"{rates_text(shaky)}.")
+    if "stuck" in table and stuck.any():
+        text += (f" Stuck above the untrained model's losses (the training loss ended over "
+                 f"{UNSTABLE - 1:.0%} above it, the validation loss never below it: no "
+                 f"learning, whatever the score): {rates_text(sorted(table['lr'][stuck]))}.")
     if checked:
         text += f" Checked on a second seed: {checked[1]}."
     if caught:
@@ -1525,6 +1540,39 @@ def _start_loss(task: Task, seed: int) -> tuple[float, float]:
         except Exception:  # noqa: BLE001 - stability is then judged on the other loss
             out.append(math.nan)
     return out[0], out[1]
+
+
+def stuck_above(last: np.ndarray, vloss: pd.DataFrame, untrained: float) -> np.ndarray:
+    """Per raced rate: whether it is stuck above the untrained model's losses at the end of a
+    race of two epochs or more. ``last``: its last epoch's mean training loss as a share of
+    the untrained model's; ``vloss``: its validation loss per epoch (one column per rate);
+    ``untrained``: the untrained model's validation loss.
+
+    Stuck: the training loss ended more than :data:`UNSTABLE` (5%) above the untrained
+    model's and the validation loss never went below the untrained model's. Such a rate
+    learned nothing, whatever its score: ``_Race.scored`` marks it unstable. "Stable" alone
+    (a loss back within 5% of the untrained model's at some epoch) lets a rate through whose
+    steps still overshoot, and near the edge of stability a recurrent net's score flickers
+    off chance there: a GRU's 3.16 (the finder-quality benchmark's, seed 3) scored 63.9%
+    against chance 50.4% in a race of 2 epochs, its training loss ending 15% above the
+    untrained model's and its validation loss 2% above; it was the only rate to beat
+    chance, so the pick went to its lower neighbour 1.78, itself stuck (0.2% above), which
+    lost 8.4 points over the full training where 1.0 was the best rate. A rate that
+    learned has brought one of the two below where it started. A race of one epoch is
+    read from the epoch's mean, whose first steps' transient can end above the start in a
+    rate that trains (``first``): it is never stuck.
+
+    Example:
+        >>> v = pd.DataFrame({3.16: [0.73, 0.716], 1.0: [0.70, 0.69]})
+        >>> stuck_above(np.array([1.154, 0.995]), v, untrained=0.7007).tolist()
+        [True, False]
+        >>> stuck_above(np.array([1.154, 0.995]), v.iloc[:1], untrained=0.7007).tolist()
+        [False, False]
+    """
+    if len(vloss) < 2 or not math.isfinite(untrained):
+        return np.zeros(len(last), bool)
+    low = vloss.min().to_numpy(float)
+    return (np.asarray(last, float) > UNSTABLE) & ~(low < untrained)
 
 
 def _last(curve: pd.DataFrame) -> np.ndarray:

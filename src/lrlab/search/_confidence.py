@@ -307,7 +307,9 @@ def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math
     """Why :func:`falling` may not pick each row of ``table``, in words, in its order; ``""``
     where it may. The first reason that holds: it diverged; it was unstable; its last
     training loss ended above ``hold`` of the untrained model's; its validation loss ended
-    over :data:`BLOWN` times the ``untrained`` model's; its training loss did not fall.
+    over :data:`BLOWN` times the ``untrained`` model's; its training loss did not fall. (A
+    row ``stuck`` above the untrained model's losses, unstable for that, says how far above
+    its training loss ended: ``auto``'s ``stuck_above``.)
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 1.0, 3.16], "diverged": [False] * 3,
@@ -320,7 +322,7 @@ def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math
         last = float(row["last"])
         if bool(row["diverged"]):
             reasons.append("diverged")
-        elif not bool(row.get("stable", True)):
+        elif not bool(row.get("stable", True)) and row.get("stuck") is not True:
             reasons.append("was unstable (its loss never came back to the untrained model's)")
         elif last > hold:
             reasons.append(f"ended its training loss {100 * (last - 1):.2g}% above the "
