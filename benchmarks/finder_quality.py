@@ -30,6 +30,12 @@ worst regret over the seeds is lowest, chosen knowing every seed's training. No 
 picks one rate per task without seeing the seed's draw does better on its worst seed; where
 even it misses the goal, the task is a lottery at its best rates.
 
+``--rule momentum`` (or ``nesterov``) trains the SGD family with heavy-ball momentum 0.9,
+as most SGD users do: its oracle grids, ``lrlab auto`` and ``lrlab find`` on the tasks
+trained with SGD, torch-lr-finder and "no search: SGD 0.01" alike (the Adam family as
+ever); its grids and picks are cached under names of their own (``TASK-sSEED-momentum.json``,
+``TASK-sSEED-picks-momentum.json``) and its section is ``finder_quality_momentum``.
+
 Results are cached per task and seed under ``--cache``; ``--redo`` reruns the finders (and
 the others of their group) whose name holds one of its comma list as whole words (``find``
 is lrlab find, not torch-lr-finder); ``--fresh`` ignores the cache. ``--tasks unseen`` runs
@@ -39,7 +45,8 @@ of its own.
 Usage::
 
     nice -n 10 python benchmarks/finder_quality.py [--tasks digits,torch-mlp,...|unseen]
-        [--seeds 5] [--data-dir ../shared/data/mnist] [--extra] [--write docs/benchmarks.md]
+        [--seeds 5] [--rule momentum] [--data-dir ../shared/data/mnist] [--extra]
+        [--write docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -72,6 +79,7 @@ DEFAULT = "lrlab auto"
 FIND = "lrlab find: suggestion"
 HINDSIGHT = "hindsight: one grid rate per task"
 CAP = 1000.0  # regret of a diverged regression pick, percent
+SGD_RULES = ("sgd", "momentum", "nesterov")  # --rule: what the SGD family trains with
 
 
 @dataclass
@@ -99,7 +107,18 @@ def regression(task: Task) -> bool:
 
 
 def _family(rule: str) -> str:
-    return "sgd" if rule in ("sgd", "momentum", "nesterov") else "adam"
+    return "sgd" if rule in SGD_RULES else "adam"
+
+
+def cache_file(cache: Path, task: str, seed: int, what: str, sgd_rule: str = "sgd") -> Path:
+    """Where a task and seed's ``what`` is cached: an oracle grid (``"sgd"``, ``"adam"``) or
+    the finders' picks (``"picks"``). Under an SGD rule with momentum the SGD grid and the
+    picks carry the rule's name, so one cache never mixes them with plain SGD's."""
+    if sgd_rule != "sgd" and what == "sgd":
+        what = sgd_rule
+    elif sgd_rule != "sgd" and what == "picks":
+        what = f"picks-{sgd_rule}"
+    return cache / f"{task}-s{seed}-{what}.json"
 
 
 # -- scoring ---------------------------------------------------------------------------------
@@ -117,13 +136,16 @@ def best_scores(task: Task, lrs: list[float], rule: str, seed: int) -> dict[floa
     return {float(lr): float(v) for lr, v in zip(result.members["lr"], values)}
 
 
-def scores(cache: Path, task: Task, seed: int, family: str, lrs: list[float]) -> dict:
-    """The oracle grid of ``family`` and any extra ``lrs``, trained where not cached."""
-    path = cache / f"{task.name}-s{seed}-{family}.json"
+def scores(cache: Path, task: Task, seed: int, family: str, lrs: list[float],
+           sgd_rule: str = "sgd") -> dict:
+    """The oracle grid of ``family`` and any extra ``lrs``, trained where not cached (the SGD
+    family with ``sgd_rule``)."""
+    path = cache_file(cache, task.name, seed, family, sgd_rule)
     known = {float(k): v for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
     missing = sorted({float(lr) for lr in (*GRIDS[family], *lrs)} - set(known))
     if missing:
-        known |= best_scores(task, missing, family, seed)
+        rule = sgd_rule if family == "sgd" else family
+        known |= best_scores(task, missing, rule, seed)
         path.write_text(json.dumps({repr(k): v for k, v in known.items()}, indent=1))
     return known
 
@@ -151,8 +173,13 @@ def _loss(task: Task) -> Callable:
 
 
 def _torch_opt(rule: str) -> Callable:
+    """torch's optimizer for ``rule`` at lrlab's defaults (momentum 0.9 for the heavy-ball
+    rules)."""
     if rule == "adam":
         return lambda params, lr: torch.optim.Adam(params, lr=lr)
+    if rule in ("momentum", "nesterov"):
+        return lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9,
+                                                  nesterov=rule == "nesterov")
     return lambda params, lr: torch.optim.SGD(params, lr=lr)
 
 
@@ -336,9 +363,10 @@ GROUPS = (auto_picks, range_picks, torch_lr_finder_picks, fixed_picks, free_pick
 
 
 def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str | None,
-            extra: bool) -> list[dict]:
-    """Every finder on one task and seed: one row per finder."""
-    path = cache / f"{task.name}-s{seed}-picks.json"
+            extra: bool, sgd_rule: str = "sgd") -> list[dict]:
+    """Every finder on one task and seed: one row per finder (the SGD family's oracle
+    trained with ``sgd_rule``)."""
+    path = cache_file(cache, task.name, seed, "picks", sgd_rule)
     known = [Pick(**d) for d in json.loads(path.read_text())] if path.exists() else []
     stale = {_group_of(p.finder) for p in known
              if redo and any(named(p.finder, w) for w in redo.split(","))}
@@ -358,7 +386,7 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
     for family in ("sgd", "adam"):
         lrs = [p.lr for p in picks if p.family == family and p.lr is not None
                and math.isfinite(p.lr)]
-        table = scores(cache, task, seed, family, lrs)
+        table = scores(cache, task, seed, family, lrs, sgd_rule)
         grid = {lr: table[lr] for lr in GRIDS[family]}
         ok = {lr: v for lr, v in grid.items() if math.isfinite(v)}
         best_lr = (min if regression(task) else max)(ok, key=ok.get)
@@ -414,11 +442,12 @@ def hindsight_rows(rows: list[dict], grids: dict[tuple[str, str], dict[int, dict
     return out
 
 
-def grids_of(cache: Path, rows: list[dict]) -> dict[tuple[str, str], dict[int, dict]]:
+def grids_of(cache: Path, rows: list[dict],
+             sgd_rule: str = "sgd") -> dict[tuple[str, str], dict[int, dict]]:
     """The cached oracle grids of the tasks, families and seeds of ``rows``."""
     out: dict[tuple[str, str], dict[int, dict]] = {}
     for r in rows:
-        path = cache / f"{r['task']}-s{r['seed']}-{r['family']}.json"
+        path = cache_file(cache, r["task"], r["seed"], r["family"], sgd_rule)
         table = {float(k): v for k, v in json.loads(path.read_text()).items()}
         out.setdefault((r["task"], r["family"]), {})[r["seed"]] = {
             lr: table[lr] for lr in GRIDS[r["family"]]}
@@ -580,7 +609,8 @@ def goal_text(rows: list[dict]) -> str:
 
 
 def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
-           title: str = "Finder quality: regret against oracle grids, several seeds") -> str:
+           title: str = "Finder quality: regret against oracle grids, several seeds",
+           sgd_rule: str = "sgd") -> str:
     main = ["finder", "runs", "median", "mean", "worst", "> 1 pt", "> 5 pt",
             "regression mean", "regression worst", "compute", "median s", "no rate", "warned"]
     key = [DEFAULT, f"{DEFAULT} (adam)", HINDSIGHT, f"{HINDSIGHT} (adam)", FIND, f"{FIND} (adam)", "fastai valley",
@@ -591,6 +621,8 @@ def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
         f"## {title}",
         f"Command: `{command_line()}`  \nMachine: {machine()}  \nRun: {now()}",
         (f"{len(tasks)} tasks x {seeds} seeds. Oracles: {len(SGD_GRID)} rates each, SGD "
+         + (f"(`{sgd_rule}`, heavy-ball momentum 0.9: the oracle, lrlab's finders, "
+            "torch-lr-finder and SGD 0.01 alike) " if sgd_rule != "sgd" else "") +
          f"{_lr(SGD_GRID[0])}..{_lr(SGD_GRID[-1])} and Adam {_lr(ADAM_GRID[0])}.."
          f"{_lr(ADAM_GRID[-1])} (thirds of a decade), each task's full epochs, per seed. "
          "Score: best validation accuracy over the epochs (regression: lowest validation "
@@ -626,6 +658,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redo", help="rerun the finders whose name contains one of these")
     parser.add_argument("--extra", action="store_true", help="also lrlab's other procedures")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rule", choices=SGD_RULES, default="sgd",
+                        help="what the SGD family trains with: oracles and finders alike "
+                             "(momentum, nesterov: heavy-ball momentum 0.9)")
     parser.add_argument("--write", type=Path, help="write the section into this Markdown file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -638,22 +673,29 @@ def main(argv: list[str] | None = None) -> None:
     unseen = args.tasks == "unseen"
     for name in (UNSEEN_TASKS if unseen else args.tasks.split(",")):
         try:
-            tasks[name] = load(name, args.data_dir)
+            task, rule = load(name, args.data_dir)
+            tasks[name] = task, (args.rule if rule == "sgd" else rule)
         except Exception as err:  # noqa: BLE001 - a task whose data is not here
             print(f"{name}: skipped ({err})", file=sys.stderr)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         for name, (task, rule) in tasks.items():
             start = time.perf_counter()
-            rows += run_one(name, task, rule, seed, args.cache, args.redo, args.extra)
+            rows += run_one(name, task, rule, seed, args.cache, args.redo, args.extra,
+                            args.rule)
             print(f"{name} seed {seed}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
-            (args.cache / "rows.json").write_text(json.dumps(rows, indent=1, default=float))
-    rows += hindsight_rows(rows, grids_of(args.cache, rows))
+            saved = "rows.json" if args.rule == "sgd" else f"rows-{args.rule}.json"
+            (args.cache / saved).write_text(json.dumps(rows, indent=1, default=float))
+    rows += hindsight_rows(rows, grids_of(args.cache, rows, args.rule))
     title = ("Finder quality on tasks no rule was calibrated on" if unseen else
              "Finder quality: regret against oracle grids, several seeds")
-    text = report(rows, tasks, args.seeds, title)
+    section = "finder_quality_unseen" if unseen else "finder_quality"
+    if args.rule != "sgd":
+        title += f", SGD with {args.rule} 0.9"
+        section += f"_{args.rule}"
+    text = report(rows, tasks, args.seeds, title, args.rule)
     print(text)
     if args.write:
-        write_section(args.write, "finder_quality_unseen" if unseen else "finder_quality", text)
+        write_section(args.write, section, text)
 
 
 if __name__ == "__main__":
