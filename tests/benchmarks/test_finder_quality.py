@@ -4,6 +4,8 @@ hand-written recurrent cells are torch's LSTM and Elman cells."""
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
 
@@ -115,3 +117,51 @@ def test_hindsight_takes_the_rate_with_the_lowest_worst_regret_over_the_seeds(be
     text = fq.hindsight_text(out)
     assert "Its worst: 1.5 points, regression 25.0%" in text
     assert "r (0.01: worst 25.0%)" in text and "t (" not in text
+
+
+def test_rule_momentum_trains_the_sgd_family_with_momentum_oracles_and_finders_alike(
+        bench, monkeypatch, tmp_path):
+    """``--rule momentum``: the tasks trained with SGD get the heavy-ball rule (an Adam task
+    keeps Adam), run_one's SGD oracle trains with it and is cached under a name of its own
+    beside the shared Adam grid, torch-lr-finder's optimizer is torch's SGD with lrlab's
+    momentum, and the section is its own; without it, all as before."""
+    fq, _ = bench
+    from lrlab.optim import RULES
+
+    task = types.SimpleNamespace(name="t", description="", epochs=1, num_classes=3)
+    monkeypatch.setattr(fq, "load", lambda name, _: (task, "adam" if name == "b" else "sgd"))
+    calls, titles = [], []
+    monkeypatch.setattr(fq, "run_one", lambda name, t, rule, seed, cache, redo, extra,
+                        sgd_rule="sgd": calls.append((name, rule, sgd_rule)) or [])
+    monkeypatch.setattr(fq, "report", lambda rows, tasks, seeds, title, sgd_rule="sgd":
+                        titles.append((title, sgd_rule)) or title)
+    out = tmp_path / "b.md"
+    fq.main(["--tasks", "a,b", "--seeds", "1", "--cache", str(tmp_path), "--rule", "momentum",
+             "--write", str(out)])
+    assert calls == [("a", "momentum", "momentum"), ("b", "adam", "momentum")]
+    assert titles[-1][1] == "momentum" and titles[-1][0].endswith("SGD with momentum 0.9")
+    assert "<!-- finder_quality_momentum:start -->" in out.read_text()
+    fq.main(["--tasks", "a", "--seeds", "1", "--cache", str(tmp_path), "--write", str(out)])
+    assert calls[-1] == ("a", "sgd", "sgd") and titles[-1] == (
+        "Finder quality: regret against oracle grids, several seeds", "sgd")
+    assert "<!-- finder_quality:start -->" in out.read_text()
+
+    trained = []
+    monkeypatch.setattr(fq, "best_scores", lambda t, lrs, rule, seed:
+                        trained.append((rule, len(lrs))) or {lr: 0.5 for lr in lrs})
+    fq.scores(tmp_path, task, 0, "sgd", [0.123], "momentum")
+    fq.scores(tmp_path, task, 0, "adam", [], "momentum")
+    fq.scores(tmp_path, task, 0, "sgd", [])
+    assert trained == [("momentum", 17), ("adam", 16), ("sgd", 16)]
+    assert {p.name for p in tmp_path.glob("t-s0-*.json")} == {
+        "t-s0-momentum.json", "t-s0-adam.json", "t-s0-sgd.json"}
+    assert fq.cache_file(tmp_path, "t", 0, "picks", "momentum").name == "t-s0-picks-momentum.json"
+    rows = [{"task": "t", "seed": 0, "family": "sgd"}]
+    assert 0.123 not in fq.grids_of(tmp_path, rows, "momentum")[("t", "sgd")][0]
+
+    for rule, nesterov in (("momentum", False), ("nesterov", True)):
+        group = fq._torch_opt(rule)([torch.nn.Parameter(torch.zeros(2))], 0.1).param_groups[0]
+        assert group["momentum"] == RULES[rule].defaults["momentum"] == 0.9
+        assert group["nesterov"] is nesterov and group["lr"] == 0.1
+    assert fq._torch_opt("sgd")([torch.nn.Parameter(torch.zeros(2))], 0.1).param_groups[0][
+        "momentum"] == 0
