@@ -34,7 +34,10 @@ even it misses the goal, the task is a lottery at its best rates.
 as most SGD users do: its oracle grids, ``lrlab auto`` and ``lrlab find`` on the tasks
 trained with SGD, torch-lr-finder and "no search: SGD 0.01" alike (the Adam family as
 ever); its grids and picks are cached under names of their own (``TASK-sSEED-momentum.json``,
-``TASK-sSEED-picks-momentum.json``) and its section is ``finder_quality_momentum``.
+``TASK-sSEED-picks-momentum.json``) and its section is ``finder_quality_momentum``. Under
+momentum ``lrlab find`` says to train three rates for the full epochs and keep the best (its
+suggestion times 1 - m, it, twice it; a loss task's: it, twice, four times it): the row
+``lrlab find: suggestion, best of its three`` is that, its compute the three trainings too.
 
 Results are cached per task and seed under ``--cache``; ``--redo`` reruns the finders (and
 the others of their group) whose name holds one of its comma list as whole words (``find``
@@ -59,7 +62,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +80,7 @@ TASKS = ("digits", *FINDER_TASKS)
 RANGE_STEPS = 100
 DEFAULT = "lrlab auto"
 FIND = "lrlab find: suggestion"
+TRIES = f"{FIND}, best of its three"  # under momentum: the rates its warning says to train
 HINDSIGHT = "hindsight: one grid rate per task"
 CAP = 1000.0  # regret of a diverged regression pick, percent
 SGD_RULES = ("sgd", "momentum", "nesterov")  # --rule: what the SGD family trains with
@@ -93,6 +97,7 @@ class Pick:
     score: float | None = None
     seconds: float = 0.0
     note: str = ""            # a warning the finder printed, or why it gave no rate
+    tries: list[float] = field(default_factory=list)  # rates to train and keep the best of
 
 
 def load(name: str, data_dir: str | None) -> tuple[Task, str]:
@@ -226,6 +231,11 @@ def range_picks(task: Task, rule: str, seed: int) -> list[Pick]:
             note = result.suggestion.why
         picks.append(Pick(name, _family(opt), result.suggestion.lr, cost, seconds=seconds,
                           note=note))
+        if opt in ("momentum", "nesterov") and result.to_try:  # what its warning says to do
+            tries = [float(lr) for lr in result.to_try]
+            picks.append(Pick(TRIES, _family(opt), result.suggestion.lr,
+                              cost + len(tries) * task.epochs, seconds=seconds, note=note,
+                              tries=tries))
         if opt == rule:  # fastai's rule on the first test's curve (1e-7..10)
             first = _first(task, opt, seed) if again else result
             picks.append(Pick("fastai valley", _family(opt), first.comparisons()["valley"].lr,
@@ -384,8 +394,8 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
     oracle_cost = len(SGD_GRID) * task.epochs
     rows = []
     for family in ("sgd", "adam"):
-        lrs = [p.lr for p in picks if p.family == family and p.lr is not None
-               and math.isfinite(p.lr)]
+        lrs = [lr for p in picks if p.family == family for lr in (p.lr, *p.tries)
+               if lr is not None and math.isfinite(lr)]
         table = scores(cache, task, seed, family, lrs, sgd_rule)
         grid = {lr: table[lr] for lr in GRIDS[family]}
         ok = {lr: v for lr, v in grid.items() if math.isfinite(v)}
@@ -393,7 +403,12 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
         for p in picks:
             if p.family != family:
                 continue
-            if p.lr is None:
+            lr = p.lr
+            if p.tries:  # the best of the rates it says to train, each for the full epochs
+                lr = (min if regression(task) else max)(
+                    p.tries, key=lambda x: _worst_key(task, table[float(x)]))
+                score = table[float(lr)]
+            elif p.lr is None:
                 score = p.score
             elif not math.isfinite(p.lr):  # no rate: a user must guess; the grid's worst
                 score = (max if regression(task) else min)(grid.values(),
@@ -401,7 +416,7 @@ def run_one(name: str, task: Task, rule: str, seed: int, cache: Path, redo: str 
             else:
                 score = table[float(p.lr)]
             rows.append({"task": task.name, "seed": seed, "finder": p.finder, "family": family,
-                         "lr": p.lr, "score": score, "oracle_lr": best_lr,
+                         "lr": lr, "score": score, "oracle_lr": best_lr,
                          "oracle": ok[best_lr], "regret": regret(task, ok[best_lr], score),
                          "compute": p.compute / oracle_cost, "seconds": p.seconds,
                          "note": p.note, "regression": regression(task)})
@@ -613,7 +628,8 @@ def report(rows: list[dict], tasks: dict[str, tuple[Task, str]], seeds: int,
            sgd_rule: str = "sgd") -> str:
     main = ["finder", "runs", "median", "mean", "worst", "> 1 pt", "> 5 pt",
             "regression mean", "regression worst", "compute", "median s", "no rate", "warned"]
-    key = [DEFAULT, f"{DEFAULT} (adam)", HINDSIGHT, f"{HINDSIGHT} (adam)", FIND, f"{FIND} (adam)", "fastai valley",
+    key = [DEFAULT, f"{DEFAULT} (adam)", HINDSIGHT, f"{HINDSIGHT} (adam)", FIND, TRIES,
+           f"{FIND} (adam)", "fastai valley",
            "torch-lr-finder", "no search: SGD 0.01", "no search: Adam 1e-3",
            "Prodigy (defaults)", "Schedule-Free AdamW (defaults)"]
     present = [f for f in key if any(r["finder"] == f for r in rows)]

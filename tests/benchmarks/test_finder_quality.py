@@ -4,6 +4,7 @@ hand-written recurrent cells are torch's LSTM and Elman cells."""
 
 from __future__ import annotations
 
+import json
 import types
 
 import pytest
@@ -165,3 +166,25 @@ def test_rule_momentum_trains_the_sgd_family_with_momentum_oracles_and_finders_a
         assert group["nesterov"] is nesterov and group["lr"] == 0.1
     assert fq._torch_opt("sgd")([torch.nn.Parameter(torch.zeros(2))], 0.1).param_groups[0][
         "momentum"] == 0
+
+
+def test_finds_three_rates_under_momentum_score_as_the_best_of_them(bench, monkeypatch,
+                                                                     tmp_path):
+    """Under momentum ``lrlab find`` says to train three rates and keep the best: that row is
+    scored as the best of them on the seed's grid (the rates off the grid trained too), its
+    lr the one kept, its compute the three full trainings on top of the range test."""
+    fq, _ = bench
+    task = types.SimpleNamespace(name="t", epochs=2, num_classes=3)
+    grid = {lr: 0.5 for lr in fq.SGD_GRID} | {0.0464: 0.9}
+    monkeypatch.setattr(fq, "best_scores", lambda t, lrs, rule, seed: {
+        lr: grid.get(lr, 0.8 if lr == 0.0357 else float("nan")) for lr in lrs})
+    pick = fq.Pick(fq.TRIES, "sgd", 0.357, 0.5 + 3 * 2, tries=[0.0357, 0.357, 0.714])
+    monkeypatch.setattr(fq, "GROUPS", (lambda t, rule, seed: [pick],))
+    rows = fq.run_one("t", task, "momentum", 0, tmp_path, None, False, "momentum")
+    (row,) = [r for r in rows if r["finder"] == fq.TRIES]
+    assert row["lr"] == 0.0357 and row["score"] == 0.8 and row["oracle_lr"] == 0.0464
+    assert round(row["regret"], 9) == 10.0 and row["compute"] == (0.5 + 6) / (16 * 2)
+    assert fq._group_of(fq.TRIES) == "range_picks"
+    cached = fq.cache_file(tmp_path, "t", 0, "picks", "momentum").read_text()
+    again = [fq.Pick(**d) for d in json.loads(cached)]
+    assert again == [pick]
