@@ -1,5 +1,8 @@
 """``auto``'s race on a task ranked by its validation loss, read against the full training.
 
+(``--metric accuracy``: on a task ranked by its validation accuracy, the same read in accuracy
+points below the grid's best, the race's reading its best accuracy within the race's epochs.)
+
 For each seed: ``lrlab.search.auto`` runs as a user would, then every rate it raced and a
 grid of thirds of a decade are trained for the task's full epochs as one population from
 the same seed (a member's steps do not depend on the population, so each raced rate's
@@ -15,6 +18,7 @@ Run from benchmarks/ (``PYTHONPATH=../src:.``)::
     python loss_race.py user_shapes3:triplet sgd 0,1,2 1e-2 100
     python loss_race.py user_shapes3:siren adam 0,1,2 1e-6 1e-2
     python loss_race.py user_shapes3:resmlp adamw 0,1,2 1e-5 0.1 --weight-decay 0.01
+    python loss_race.py finder_tasks:deep_tanh momentum 0,1,2 1e-3 1 --metric accuracy
 """
 
 from __future__ import annotations
@@ -29,19 +33,22 @@ from lrlab import search
 from lrlab.search._common import plan
 
 
-def _curve(records, member: int, split: str) -> np.ndarray:
+def _curve(records, member: int, split: str, metric: str = "loss") -> np.ndarray:
     r = records[(records.member == member) & (records.split == split)
-                & (records.metric == "loss")].sort_values("epoch")
+                & (records.metric == metric)].sort_values("epoch")
     return r["value"].to_numpy(float)
 
 
-def _best(v: np.ndarray) -> float:
+def _best(v: np.ndarray, metric: str = "loss") -> float:
+    """The best value of a curve: its lowest loss, or its highest accuracy (0 if none)."""
     v = v[np.isfinite(v)]
+    if metric == "accuracy":
+        return float(v.max()) if len(v) else 0.0
     return float(v.min()) if len(v) else math.inf
 
 
 def run(spec: str, optimizer: str, seed: int, low: float, high: float,
-        hparams: dict) -> dict:
+        hparams: dict, metric: str = "loss") -> dict:
     module, name = spec.split(":")
     make = getattr(importlib.import_module(module), name)
     task = make()
@@ -55,23 +62,27 @@ def run(spec: str, optimizer: str, seed: int, low: float, high: float,
              callbacks=(), settings=dict(kw))
     full = p.train(rates, epochs=p.epochs, task=p.task)
     lrs = full.members["lr"].to_numpy(float)
-    val = {float(lr): _curve(full.records, m, "val") for m, lr in enumerate(lrs)}
+    val = {float(lr): _curve(full.records, m, "val", metric) for m, lr in enumerate(lrs)}
     train = {float(lr): _curve(full.records, m, "train") for m, lr in enumerate(lrs)}
     return {"name": name, "optimizer": optimizer, "seed": seed, "pick": result.lr,
             "raced": raced, "grid": grid, "h": result.race_epochs, "epochs": p.epochs,
-            "val": val, "train": train}
+            "val": val, "train": train, "metric": metric}
 
 
 def show(r: dict) -> None:
-    h, val, train = r["h"], r["val"], r["train"]
-    best = min(_best(val[g]) for g in r["grid"])
-    best_lr = min(r["grid"], key=lambda g: _best(val[g]))
+    h, val, train, metric = r["h"], r["val"], r["train"], r.get("metric", "loss")
+    acc = metric == "accuracy"
+    best_lr = (max if acc else min)(r["grid"], key=lambda g: _best(val[g], metric))
+    best = _best(val[best_lr], metric)
+    unit = " points" if acc else "%"
 
     def excess(lr: float) -> float:
-        return 100 * (_best(val[lr]) / best - 1)
+        """Below the grid's best: accuracy points, or percent excess loss."""
+        b = _best(val[lr], metric)
+        return 100 * (best - b) if acc else 100 * (b / best - 1)
 
     print(f"{r['name']} {r['optimizer']} seed {r['seed']}: auto {r['pick']:.3g} "
-          f"({excess(r['pick']):+.1f}%), grid best {best_lr:.3g} ({best:.4g}), "
+          f"({excess(r['pick']):+.1f}{unit}), grid best {best_lr:.3g} ({best:.4g}), "
           f"race {h} of {r['epochs']} epochs")
     for lr in sorted(val):
         v, t = val[lr], train[lr]
@@ -80,9 +91,11 @@ def show(r: dict) -> None:
             print(f"  {tag} {lr:<9.3g} diverged by epoch {len(v)}")
             continue
         fall = v[h - 2] - v[h - 1] if h > 1 else math.nan
-        print(f"  {tag} {lr:<9.3g} race: best {_best(v[:h]):.4g}, last fall {fall:+.4g}, "
-              f"train {t[h - 1]:.4g} | full: best {_best(v):.4g} ({excess(lr):+.1f}%) "
-              f"at epoch {int(np.nanargmin(v)) + 1}")
+        at = int(np.nanargmax(v) if acc else np.nanargmin(v)) + 1
+        print(f"  {tag} {lr:<9.3g} race: best {_best(v[:h], metric):.4g}, last "
+              f"{'rise' if acc else 'fall'} {-fall if acc else fall:+.4g}, train "
+              f"{t[h - 1]:.4g} | full: best {_best(v, metric):.4g} ({excess(lr):+.1f}{unit}) "
+              f"at epoch {at}")
 
 
 def main() -> None:
@@ -93,10 +106,12 @@ def main() -> None:
     ap.add_argument("low", type=float, help="the grid's lowest rate")
     ap.add_argument("high", type=float, help="the grid's highest rate")
     ap.add_argument("--weight-decay", type=float, default=None)
+    ap.add_argument("--metric", choices=("loss", "accuracy"), default="loss",
+                    help="what the task is ranked by (accuracy: points below the grid's best)")
     a = ap.parse_args()
     hp = {"weight_decay": a.weight_decay} if a.weight_decay is not None else {}
     for s in a.seeds.split(","):
-        show(run(a.task, a.optimizer, int(s), a.low, a.high, hp))
+        show(run(a.task, a.optimizer, int(s), a.low, a.high, hp, a.metric))
 
 
 if __name__ == "__main__":
