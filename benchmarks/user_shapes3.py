@@ -325,29 +325,73 @@ def poisson_floor() -> float:
     return float((y - y * y.clamp(min=1).log()).mean())
 
 
-def batchnorm_lag(seed: int = 2, steps: int = 14) -> None:
-    """Why ``mobilenet``'s 14-step race scored chance: the depthwise CNN trained ``steps``
-    Nesterov steps (batch 64) at the raced rates, then scored on the validation images in
-    evaluation mode (BatchNorm's running statistics) and with batch statistics. Run:
-    ``cd benchmarks && PYTHONPATH=../src:. python user_shapes3.py``."""
+def _recomputed(model: nn.Module, x: torch.Tensor, batches: torch.Tensor) -> nn.Module:
+    """A copy of ``model`` whose BatchNorm statistics are the mean over ``batches`` (rows of
+    example indices into ``x``) at its weights: torch's cumulative average."""
+    import copy
+
+    out = copy.deepcopy(model).train()
+    for m in out.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    with torch.no_grad():
+        for i in batches:
+            out(x[i])
+    return out
+
+
+def _bias_corrected(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose running statistics lose the start's share, as Adam's
+    moments do: ``(r - (1 - m)^t r_0) / (1 - (1 - m)^t)`` from ``r_0`` = (0, 1)."""
+    import copy
+
+    out = copy.deepcopy(model)
+    for m in out.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            keep = (1 - m.momentum) ** int(m.num_batches_tracked)
+            m.running_mean.div_(1 - keep)
+            m.running_var.sub_(keep).div_(1 - keep)
+    return out
+
+
+def batchnorm_lag(seed: int = 2, steps: tuple[int, ...] = (14, 28, 64, 128),
+                  rates: tuple[float, ...] = (0.0739, 0.234, 0.464, 0.739, 1.31, 2.34)) -> None:
+    """Why ``mobilenet``'s 14-step race scored chance: the depthwise CNN trained by Nesterov
+    steps (batch 64, a new order each epoch of 2,000 images) at ``rates``, scored on the
+    validation images after each of ``steps`` three ways: on the running statistics
+    (evaluation mode), on them with the start's share taken out (bias-corrected), and on
+    statistics recomputed from the last 10 training batches at the weights (what ``auto``'s
+    rescored race reads). Run: ``cd benchmarks && PYTHONPATH=../src:. python user_shapes3.py``."""
     from new_user import _mnist
 
     train, val = _mnist(2000, 1000)
     (x, y), (xv, yv) = train.tensors, val.tensors
-    for lr in (0.0739, 0.234, 0.464, 0.739):
+    epochs = math.ceil(max(steps) * 64 / len(y))
+    g = torch.Generator().manual_seed(seed)
+    order = torch.cat([torch.randperm(len(y), generator=g)[: len(y) // 64 * 64]
+                       for _ in range(epochs)]).view(-1, 64)
+
+    def score(model: nn.Module) -> float:
+        with torch.no_grad():
+            return float((model.eval()(xv).argmax(1) == yv).float().mean())
+
+    for lr in rates:
         torch.manual_seed(seed)
         model = _mobile()
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
-        order = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
-        for i in order[: steps * 64].view(steps, 64):
+        seen = []
+        for step, i in enumerate(order[: max(steps)], 1):
+            model.train()
             opt.zero_grad()
             F.cross_entropy(model(x[i]), y[i]).backward()
             opt.step()
-        with torch.no_grad():
-            running = (model.eval()(xv).argmax(1) == yv).float().mean()
-            batch = (model.train()(xv[:500]).argmax(1) == yv[:500]).float().mean()
-        print(f"lr {lr}: accuracy {running:.3f} in evaluation mode, {batch:.3f} with batch "
-              "statistics")
+            if step in steps:
+                fresh = _recomputed(model, x, order[max(0, step - 10):step])
+                seen.append(f"{step}: {score(model):.3f} {score(_bias_corrected(model)):.3f} "
+                            f"{score(fresh):.3f}")
+        print(f"lr {lr}: accuracy after steps (running, bias-corrected, recomputed) "
+              + ", ".join(seen), flush=True)
 
 
 if __name__ == "__main__":

@@ -276,6 +276,81 @@ def test_batchnorm_in_training_mode_matches_the_loop():
         assert (predictions[k] - expected).abs().max().item() <= 1e-12
 
 
+def _two_norms() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 8),
+                         nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 3)).to(F64)
+
+
+@pytest.mark.parametrize("path", ["vmap", "loop"])
+def test_recomputed_norms_are_each_members_mean_batch_statistics(path: str):
+    """Within ``recomputed_norms`` each member's BatchNorm statistics are torch's cumulative
+    average (``momentum=None``) over the batches at that member's weights, and evaluation
+    reads them; after it the running statistics, momenta and random state are as before."""
+    x, y = _batch((4,))
+    pop = Population(_two_norms(), "sgd", {"lr": [0.3, 0.03]}, path=path)
+    _train(pop, x + 3, y, 5)  # inputs off centre: the running statistics lag them
+    g = torch.Generator().manual_seed(7)
+    batches = [torch.randn(BATCH, 4, generator=g, dtype=F64) + 3 for _ in range(3)]
+    before = {n: b.clone() for n, b in pop.buffers.items()}
+    state = torch.get_rng_state()
+    with pop.recomputed_norms(batches, cross_entropy) as count:
+        fresh = {n: b.clone() for n, b in pop.buffers.items()}
+        predicted = pop.predict(x)
+    assert count == 3
+    for k in range(2):
+        twin = pop.member_module(k)
+        for m in twin.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.momentum = None
+                m.reset_running_stats()
+        twin.train()
+        for b in batches:
+            twin(b)
+        for name, t in twin.named_buffers():
+            if "running" in name:  # (the count of batches seen is not a statistic)
+                assert (fresh[name][k] - t).abs().max().item() <= 1e-12, (k, name)
+        assert (predicted[k] - twin.eval()(x)).abs().max().item() <= 1e-12
+        # the first layer's by hand: the mean of the batches' means of x W^T + b
+        w, bias = pop.params["0.weight"][k].detach(), pop.params["0.bias"][k].detach()
+        by_hand = torch.stack([(b @ w.T + bias).mean(0) for b in batches]).mean(0)
+        assert (fresh["1.running_mean"][k] - by_hand).abs().max().item() <= 1e-12
+    assert not torch.allclose(fresh["1.running_mean"], before["1.running_mean"])
+    for name, b in pop.buffers.items():
+        assert torch.equal(b, before[name]), name
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(m.momentum == 0.1 for m in pop.template.modules()
+               if isinstance(m, nn.BatchNorm1d))
+    assert pop.template.training
+
+
+class _FrozenNorm(nn.Sequential):
+    """A model whose ``train()`` keeps its BatchNorm in evaluation mode (a frozen stem)."""
+
+    def train(self, mode: bool = True) -> _FrozenNorm:
+        super().train(mode)
+        self[1].eval()
+        return self
+
+
+def test_recomputed_norms_leave_a_frozen_batchnorm_and_dropout_draws_alone():
+    """A BatchNorm that ``train()`` keeps in evaluation mode has no statistics to recompute
+    (nothing changes, no batch is read); dropout in the recomputing passes draws from a copy
+    of the random state."""
+    frozen = Population(_FrozenNorm(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.Tanh(),
+                                    nn.Linear(16, 3)), "sgd", {"lr": [0.1, 0.01]})
+    assert frozen.norm_layers() == []
+    with frozen.recomputed_norms(iter(()), cross_entropy) as count:
+        assert count == 0
+    dropped = Population(nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.BatchNorm1d(16),
+                                       nn.Linear(16, 3)), "sgd", {"lr": [0.1, 0.01]})
+    assert dropped.norm_layers() == ["2"]
+    batch = torch.randn(BATCH, 4)
+    state = torch.get_rng_state()
+    with dropped.recomputed_norms([batch, batch], cross_entropy) as count:
+        assert count == 2
+    assert torch.equal(torch.get_rng_state(), state)
+
+
 # -- divergence isolation ---------------------------------------------------------------
 
 

@@ -640,6 +640,56 @@ def test_clip_grad_norm_reaches_every_member_and_its_fingerprint(blobs) -> None:
     assert fingerprint(plain_config, members, **keys) == fingerprint(before, members, **keys)
 
 
+def _off_centre_task(loaders: bool) -> Task:
+    """Three classes of 4-d points far from the origin, a BatchNorm MLP with dropout,
+    2 epochs of 10 steps: in tensors or through DataLoaders."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 3, (240,), generator=g)
+    x = torch.randn(3, 4, generator=g)[y] + torch.randn(240, 4, generator=g) + 4
+    nn = torch.nn
+    model = lambda: nn.Sequential(nn.Linear(4, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                                  nn.Dropout(0.2), nn.Linear(16, 3))
+    if loaders:
+        return Task.from_loaders(model, DataLoader(TensorDataset(x[:160], y[:160]),
+                                                   batch_size=16, shuffle=True),
+                                 DataLoader(TensorDataset(x[160:], y[160:]), batch_size=40),
+                                 loss=nn.CrossEntropyLoss(), num_classes=3, epochs=2)
+    return Task("off", Split(x[:160], y[:160]), Split(x[160:], y[160:]), model,
+                num_classes=3, epochs=2, batch_size=16)
+
+
+@pytest.mark.parametrize("loaders", [False, True])
+def test_norm_batches_rescore_the_evaluation_and_train_as_without(loaders: bool) -> None:
+    """norm_batches=n scores every evaluation with BatchNorm's statistics recomputed from
+    n training batches (Population.recomputed_norms, tested there against torch's
+    cumulative average): the training records are bit for bit those without it (weights,
+    running statistics and dropout draws go on as before), the validation records move; a
+    model without BatchNorm records the same; off, the fingerprint is the one from before
+    the setting."""
+    from types import SimpleNamespace
+
+    from lrlab.train import Member, fingerprint, validated
+
+    task = _off_centre_task(loaders)
+    plain, fresh = (sweep(task, lrs=[0.3, 0.03], **extra).records
+                    for extra in ({}, {"norm_batches": 3}))
+    split = lambda r, s: no_time_sorted(r[r["split"] == s])
+    pd.testing.assert_frame_equal(split(plain, "train"), split(fresh, "train"))
+    assert not np.allclose(split(plain, "val")["value"], split(fresh, "val")["value"])
+    flat = task.replace(model=lambda: torch.nn.Sequential(torch.nn.Linear(4, 3)))
+    pd.testing.assert_frame_equal(no_time_sorted(sweep(flat, lrs=[0.3]).records),
+                                  no_time_sorted(sweep(flat, lrs=[0.3], norm_batches=3).records))
+    config = validated(lrs=[0.3])
+    without = config.model_dump()
+    del without["norm_batches"]
+    before = SimpleNamespace(model_dump=lambda: without)  # a config from before the field
+    keys = {"epochs": 2, "batch_size": 16}
+    assert (fingerprint(config, [Member(lr=0.3)], **keys)
+            == fingerprint(before, [Member(lr=0.3)], **keys))
+
+
 @pytest.mark.parametrize("count, said", [(0, "(this machine has no CUDA device)"),
                                          (2, "(CUDA devices here: cuda:0 to cuda:1)")])
 def test_a_missing_cuda_device_says_what_the_machine_has(monkeypatch, count, said) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -38,6 +38,7 @@ from torch.func import functional_call, vmap
 
 from lrlab._errors import LrlabError
 from lrlab._once import first_time
+from lrlab._rng import isolated_rng
 from lrlab.data import Inputs, ModelLoss, batch_size_of, output_logits, output_loss
 from lrlab.metrics import cross_entropy
 from lrlab.optim import UpdateRule, check_ranges, get_rule, lr_multipliers
@@ -45,7 +46,7 @@ from lrlab.population._backward import Program, Tape
 from lrlab.population._batched import batched_forward, plan
 from lrlab.population._compiled import Compiler, CompileSetting
 
-__all__ = ["Path", "Population", "StepOutput"]
+__all__ = ["Path", "Population", "StepOutput", "running_norms"]
 
 Path = Literal["auto", "batched", "vmap", "loop"]
 
@@ -400,6 +401,71 @@ class Population:
         finally:
             self.template.train(was_training)
 
+    def norm_layers(self) -> list[str]:
+        """:func:`running_norms` of the population's model in training mode."""
+        return running_norms(self.template)
+
+    @contextmanager
+    def recomputed_norms(self, batches: Iterable[Any], loss_fn: LossFn | ModelLoss | None, *,
+                         shared: bool = True) -> Iterator[int]:
+        """Within the block, every layer of :meth:`norm_layers` holds, for each member, the
+        mean of its batch statistics over ``batches`` at the weights the rule evaluates,
+        instead of its running average over training; restored exactly after the block.
+        Yields how many batches were read (0: no such layer, nothing changed).
+
+        BatchNorm's running statistics are an exponential average (momentum 0.1: about the
+        last ten steps) of the statistics of weights that kept moving; while the weights
+        move fast (a short training, a high rate) they describe earlier weights, and the
+        evaluation that uses them scores a network that no longer exists. Here the i-th
+        batch enters with momentum ``1 / i`` (the first replaces what was there), so the
+        result is the plain mean over the batches, as ``momentum=None`` gives, for every
+        member in one pass per batch (precise BatchNorm: Wu and Johnson, "Rethinking
+        'Batch' in BatchNorm", 2021).
+
+        Each batch runs forward in training mode as :meth:`step` runs it (``batches``,
+        ``loss_fn`` and ``shared`` as ``step``'s ``x``, ``loss_fn`` and ``shared``; no
+        targets: no loss is taken), without a gradient or an update. Random layers
+        (dropout) draw from a copy of the random state, so the training after the block
+        draws as it would have.
+
+        Example:
+            >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+            >>> pop = Population(net, "sgd", {"lr": [0.1, 0.01]})
+            >>> x = torch.randn(8, 2) + 5
+            >>> with pop.recomputed_norms([x], torch.nn.functional.mse_loss):
+            ...     fresh = pop.buffers["1.running_mean"].clone()
+            >>> torch.allclose(fresh[0], net[0](x).mean(0).detach(), atol=1e-5)
+            True
+            >>> bool((pop.buffers["1.running_mean"] == 0).all())  # restored
+            True
+        """
+        names = self.norm_layers()
+        if not names:
+            yield 0
+            return
+        layers = [self.template.get_submodule(n) for n in names]
+        keys = [f"{n}.{b}" for n in names
+                for b in ("running_mean", "running_var", "num_batches_tracked")
+                if f"{n}.{b}" in self.buffers]
+        saved = {k: self.buffers[k].clone() for k in keys}
+        momenta = [m.momentum for m in layers]
+        count = 0
+        try:
+            with torch.no_grad(), isolated_rng(self.device), self.evaluation_weights():
+                for count, batch in enumerate(batches, 1):
+                    for m in layers:
+                        m.momentum = 1.0 / count
+                    if loss_fn is None or isinstance(loss_fn, ModelLoss):
+                        self.own_loss(batch, loss_fn, shared=shared)
+                    else:
+                        self.forward(batch, shared=shared)
+            yield count
+        finally:
+            for m, momentum in zip(layers, momenta):
+                m.momentum = momentum
+            for k, b in saved.items():
+                self.buffers[k].copy_(b)
+
     @contextmanager
     def evaluation_weights(self) -> Iterator[None]:
         """Within the block, the parameters hold the weights to evaluate
@@ -699,6 +765,22 @@ class Population:
             for name, t in self.buffers.items():
                 module.get_buffer(name).copy_(t[k])
         return module
+
+
+def running_norms(model: nn.Module) -> list[str]:
+    """The names of ``model``'s layers whose running statistics evaluation uses and training
+    updates, as the model stands (call ``model.train()`` first for those a training
+    updates): every BatchNorm (and InstanceNorm with ``track_running_stats``) in training
+    mode; a frozen BatchNorm that the model's ``train()`` keeps in evaluation mode is not
+    one.
+
+    Example:
+        >>> running_norms(nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)).train())
+        ['1']
+    """
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.modules.batchnorm._NormBase) and m.track_running_stats
+            and m.training]
 
 
 def _map_tensors(value, fn: Callable[[Tensor], Tensor]):

@@ -88,6 +88,7 @@ from lrlab._checks import number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.metrics import SHARES
+from lrlab.population import running_norms
 from lrlab.schedules import ScheduleSpec
 from lrlab.search._common import (
     Callback,
@@ -463,6 +464,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         race.ceiling = bottom / test.rules.place * PAST_BOTTOM
     rates = candidate_rates(bottom, reached, candidates)
     choice = race.run(rates)
+    if not choice.learned:  # at chance on BatchNorm's lagging running statistics?
+        choice = race.rescore() or choice
     skipped = []
     if not choice.learned and race.walk == "down":
         # an adaptive rule: nothing learned is too few steps, not too low a rate; the rates
@@ -610,6 +613,18 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
 #: 4.0 and ended at a validation loss of 1.9), the validation loss the last step's luck.
 UNSTABLE = 1.05
 
+#: The training batches from which a rescored race (:meth:`_Race.rescore`) recomputes
+#: BatchNorm's statistics before each evaluation
+#: (:meth:`~lrlab.population.Population.recomputed_norms`): as many as the running
+#: average's default momentum, 0.1, weighs most. A race of a few dozen steps moves the
+#: weights faster than the running statistics follow: the depthwise CNN of
+#: ``user_shapes3.mobilenet`` (Nesterov 0.9, a 14-step race) scored chance at every raced
+#: rate on them, 20-65% on recomputed statistics. Only a race that learned nothing is
+#: rescored: the full training is scored on running statistics too, whose lag at a high
+#: rate a recomputed race does not see (every race so scored took audio's 1-D CNN 2-3x
+#: higher, 0.4 -> 1.1 points mean regret).
+NORM_BATCHES = 10
+
 #: The tie band of an SGD-like race: at least this share of the two rates' mean setback
 #: (half: a band as wide as the whole swing let a deep tanh net's 2.15, stuck at 42% for
 #: good, tie its best rate 1.0, which swings less).
@@ -659,6 +674,13 @@ class _Race:
         self.n, self.chance = self.base.score_n, self.base.chance
         self.binomial = self.base.binomial
         self.start = _start_loss(task, p.seed)
+        #: how the races are scored: on the running statistics, as a PyTorch evaluation
+        #: reads them, until :meth:`rescore` (or the settings' ``norm_batches``) says otherwise
+        self.scoring: dict[str, int] = {}
+        #: whether :meth:`rescore` may rescore: the model keeps running statistics (BatchNorm)
+        #: and the settings leave the scoring to auto
+        self.norms = ("norm_batches" not in p.settings
+                      and bool(running_norms(task.init_model(p.seed).train())))
 
     @property
     def cost(self) -> float:
@@ -762,12 +784,24 @@ class _Race:
     def run(self, rates: list[float]) -> Choice:
         saved: list[Checkpoint] = []
         result = self.p.train(rates, epochs=self.epochs, task=self.task,
-                              on_checkpoint=saved.append)
+                              on_checkpoint=saved.append, **self.scoring)
         self._saved[id(result)] = saved[-1]
         self.races.append(result)
         self.populations.append(result)
         self._cost += self.p.cost(result, self.task)
         return self.pick()
+
+    def rescore(self) -> Choice | None:
+        """When no rate of the latest race beat chance on a model whose BatchNorm keeps
+        running statistics: that race again, from the same weights and order, each
+        evaluation on statistics recomputed from :data:`NORM_BATCHES` training batches, as
+        every later race is then scored; its rows replace the latest race's. ``None``
+        (nothing run) otherwise."""
+        if not self.norms or self.scoring or self.learned_any():
+            return None
+        rates = [float(v) for v in self.races.pop().members["lr"]]
+        self.scoring = {"norm_batches": NORM_BATCHES}
+        return self.run(rates)
 
     def pick(self) -> Choice:
         """:func:`choose` on every row so far; when none learned, the rate with the lowest
@@ -849,7 +883,7 @@ class _Race:
             for source in sources:
                 lrs = [float(v) for v in source.members["lr"]]
                 index = [i for i, v in enumerate(lrs) if v in keep]
-                config = self.p.config([lrs[i] for i in index], epochs=target)
+                config = self.p.config([lrs[i] for i in index], epochs=target, **self.scoring)
                 members = config.members()
                 start = fork(self._saved[id(source)], index, self.task, members, config)
                 saved: list[Checkpoint] = []
@@ -872,7 +906,7 @@ class _Race:
             return None
         below = max(lower)
         result = self.p.train([choice.lr, below], epochs=self.epochs, task=self.task,
-                              seed=self.p.seed + 1)
+                              seed=self.p.seed + 1, **self.scoring)
         self.populations.append(result)
         self._cost += self.p.cost(result, self.task)
         t = self.scored(result).set_index("lr")
@@ -1396,11 +1430,16 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                   f"placed at {place:.2g}x that, {rate(bottom)}")
     cap = (f" (capped at {rate(reached)}, the largest rate the test reached)"
            if clear and reached < 10 * bottom else "")
+    rescored = (f" (scored on BatchNorm statistics recomputed from {NORM_BATCHES} training "
+                "batches at each evaluation, as every later race: on the running statistics, "
+                "which lag weights that move fast in a race this short, no rate beat chance)"
+                if race.scoring and race.norms else "")
     text = (f"{runs} over {len(test.lrs)} steps: {placed}. Raced {rates_text(rates)}"
             f"{' (from 10x that bottom' + cap + ', half a decade apart)' if clear else ''} "
             f"as one population for {race.epochs} of {p.epochs} epochs on "
             f"{examples(race.task)} of {examples(p.full)} training examples{_under(p)}: "
-            f"{_seen(first, ranked(first))}. " + _chance_text(race.base, race.monitor))
+            f"{_seen(first, ranked(first))}{rescored}. "
+            + _chance_text(race.base, race.monitor))
     for extra in race.races[1:]:
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):

@@ -136,7 +136,7 @@ def checkpoint_due(epoch: int, epochs: int, every: int | None) -> bool:
 
 #: Settings added after runs were stored: left out of a fingerprint while off (``None``), so
 #: a stored run's fingerprint stays what it was.
-_LATER = ("clip_grad_norm", "schedule_over")
+_LATER = ("clip_grad_norm", "schedule_over", "norm_batches")
 
 
 def fingerprint(config: Any, members: Sequence[Any], *, epochs: int, batch_size: int) -> str:

@@ -159,6 +159,12 @@ class SweepConfig(BaseModel):
     schedules over a longer training, ``(epochs, steps per epoch)``, of which this run trains
     the first steps (``auto``'s race trains the start of the schedule the full training will
     follow; a step past its end keeps its last rate); ``None``: over this run.
+    ``norm_batches`` scores every evaluation with BatchNorm's statistics recomputed from
+    the first this many training batches of the epoch at the weights evaluated
+    (:meth:`~lrlab.population.Population.recomputed_norms`; a short race of ``auto``'s
+    that learned nothing on running statistics that lag weights that move fast), restored
+    before training goes on; ``None`` (the default): the running statistics, as a PyTorch
+    evaluation reads them.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -182,6 +188,7 @@ class SweepConfig(BaseModel):
     clip_grad_norm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     schedule_over: tuple[Annotated[int, Field(ge=1, le=MAX_EPOCHS)],
                          Annotated[int, Field(ge=1)]] | None = None
+    norm_batches: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,7 @@ from lrlab.train._loader import (
     Scored,
     _with_logits,
     evaluate_data,
+    inputs_of,
     majority_levels,
     member_metric,
     probe,
@@ -581,6 +584,15 @@ class _TensorFeed:
                  ) -> tuple[dict[str, Tensor], EpochMetrics]:
         return _evaluate(pop, self.task, self.val, eval_batch)
 
+    def recomputed_norms(self, pop: Population, epoch: int, count: int
+                         ) -> AbstractContextManager[int]:
+        """:meth:`Population.recomputed_norms` from the first ``count`` batches of
+        ``epoch``'s order."""
+        order = self.batches.order(epoch)
+        parts = order.split(self.batch_size, dim=order.dim() - 1)[:count]
+        return pop.recomputed_norms((self.train.x[i] for i in parts), self.task.loss,
+                                    shared=self.batches.shared)
+
 
 class _DataFeed:
     """Epochs of a Dataset or DataLoader: the loader iterated once per epoch for every
@@ -621,6 +633,20 @@ class _DataFeed:
                                  what="the validation data")
             return evaluate_data(pop, self.task, data, self.predictions, self.dtype,
                                  class_axis=self.class_axis)
+
+    def recomputed_norms(self, pop: Population, epoch: int, count: int
+                         ) -> AbstractContextManager[int]:
+        """:meth:`Population.recomputed_norms` from the first ``count`` batches of
+        ``epoch`` (the loader drawn again as that epoch drew it, on a copy of the random
+        state)."""
+        def first() -> Iterator[Any]:
+            with isolated_rng(pop.device):
+                data = epoch_batches(self.task.train, batch_size=self.plan.batch_size,
+                                     seed=self.seed, epoch=epoch, shuffle=True,
+                                     what="the training data")
+                for batch in itertools.islice(data, count):
+                    yield inputs_of(self.task, to_device(batch, pop.device, self.dtype))[0]
+        return pop.recomputed_norms(first(), self.task.loss)
 
 
 class _Loop:
@@ -682,8 +708,10 @@ class _Loop:
             if own is not None:  # this evaluation keeps what the monitor scored
                 feed.task = plain.replace(metrics={**plain.metrics, **own})
             try:
-                train_values, val_values, scored = feed.finish_epoch(
-                    pop, trained, config.eval_batch_size)  # type: ignore[arg-type]
+                with (feed.recomputed_norms(pop, epoch, config.norm_batches)
+                      if config.norm_batches else nullcontext()):
+                    train_values, val_values, scored = feed.finish_epoch(
+                        pop, trained, config.eval_batch_size)  # type: ignore[arg-type]
             finally:
                 feed.task = plain
             if not self.labels.examples:
