@@ -221,6 +221,32 @@ def test_a_cycle_peaks_at_the_rate(schedule) -> None:
     assert finder.rate_used[0][1] < finder.rate  # the cycle starts below its peak
 
 
+def _warmup_cosine(opt, peak):
+    warmup = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3)
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=9)
+    return torch.optim.lr_scheduler.SequentialLR(opt, [warmup, cosine], milestones=[3])
+
+
+def _chained(opt, peak):
+    return torch.optim.lr_scheduler.ChainedScheduler([
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3),
+        torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)])
+
+
+@pytest.mark.parametrize("schedule", [_warmup_cosine, _chained], ids=["sequential", "chained"])
+def test_a_composed_schedule_follows_the_rate_to_its_end(schedule) -> None:
+    """A warm-up then a cosine (SequentialLR) and a ChainedScheduler train at the rates a fit
+    started at the finder's rate by hand trains at, every step: SequentialLR's cosine
+    restarts from its own base_lrs at the milestone (they stayed at the module's rate, so
+    from step 4 on a user's warm-up-cosine fit trained at the old rate)."""
+    finder, found = FindLR(start=1e-4, end=10.0, steps=30), Rates()
+    _fit(Net(schedule=schedule), finder, found)
+    by_hand = Rates()
+    _fit(Net(lrs=(finder.rate, 10 * finder.rate), schedule=schedule), by_hand)
+    assert len(found.lrs) == 12
+    assert found.lrs == pytest.approx(by_hand.lrs, rel=1e-9)
+
+
 @pytest.mark.filterwarnings("ignore:Checkpoint directory .* exists and is not empty")  # resuming
 def test_a_resumed_run_keeps_its_rate(tmp_path) -> None:
     finder = FindLR(start=1e-4, end=10.0, steps=20)

@@ -30,11 +30,21 @@ def _peak(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any]) -> float:
     group = optimizer.param_groups[0]
     if isinstance(group.get("max_lr"), (int, float)):
         return float(group["max_lr"])
-    for scheduler in schedulers:
+    for scheduler in _with_parts(schedulers):
         peaks = getattr(scheduler, "max_lrs", None)
         if getattr(scheduler, "optimizer", None) is optimizer and isinstance(peaks, list):
             return float(peaks[0])
     return _base(group)
+
+
+def _with_parts(schedulers: Sequence[Any]) -> list[Any]:
+    """The schedulers and, depth first, those they are made of (``SequentialLR`` and
+    ``ChainedScheduler`` keep theirs in ``_schedulers``: ``SequentialLR`` restarts each
+    part from that part's own ``base_lrs`` at its milestone)."""
+    found = []
+    for scheduler in schedulers:
+        found += [scheduler, *_with_parts(getattr(scheduler, "_schedulers", None) or [])]
+    return found
 
 
 def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
@@ -43,7 +53,8 @@ def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
     ratio to it.
 
     Group ``i``'s rates (``lr``, ``initial_lr``, ``max_lr``, ``min_lr``) and the schedulers'
-    per-group ``base_lrs``, ``max_lrs`` and last rates are multiplied by
+    per-group ``base_lrs``, ``max_lrs`` and last rates (those of the parts of a
+    ``SequentialLR`` or ``ChainedScheduler`` too) are multiplied by
     ``c = rate / peak_0``, ``peak_0`` being group 0's highest rate: a ``OneCycleLR``'s
     ``max_lr`` or a ``CyclicLR``'s ``max_lrs`` (a cycle peaks at the range test's rate, as
     Smith 2018 and fastai's ``fit_one_cycle`` use it; its start, ``max_lr / 25``, once made
@@ -68,7 +79,7 @@ def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
         for key in _GROUP_KEYS:
             if isinstance(group.get(key), (int, float)):
                 group[key] = group[key] * factor
-    for scheduler in schedulers:
+    for scheduler in _with_parts(schedulers):
         if getattr(scheduler, "optimizer", None) is not optimizer:
             continue
         for key in _SCHEDULER_KEYS:

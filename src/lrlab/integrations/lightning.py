@@ -12,7 +12,8 @@ the default), then:
   the first group's highest rate: a ``OneCycleLR``'s ``max_lr`` or a ``CyclicLR``'s
   ``max_lrs``, else its ``initial_lr`` when a scheduler set one, else its ``lr``), each
   group's ``lr``, ``initial_lr``, ``max_lr`` and ``min_lr`` and each scheduler's
-  ``base_lrs``, ``max_lrs`` and last rates are multiplied by ``c``: groups keep their
+  ``base_lrs``, ``max_lrs`` and last rates (a ``SequentialLR``'s or ``ChainedScheduler``'s
+  parts' too) are multiplied by ``c``: groups keep their
   ratios, a cycle peaks at the rate and any other scheduler starts from it (absolute
   floors such as ``eta_min`` stay);
 * checks at the next optimizer step that the optimizer really trains at the rate it set
