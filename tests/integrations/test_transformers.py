@@ -4,6 +4,7 @@ random state are as before; the callback moves an existing optimizer and schedul
 
 from __future__ import annotations
 
+import math
 import sys
 
 import pytest
@@ -148,6 +149,39 @@ def test_bad_input_is_one_line(tmp_path) -> None:
         find_trainer_lr(torch.nn.Module())
     with pytest.raises(LrlabError, match="no reading 'best'; choose one of: "):
         find_trainer_lr(_trainer(tmp_path), steps=10, reading="best")
+
+
+class _Logits(torch.nn.Module):
+    """A model that leaves its loss to the trainer (``compute_loss_func``): logits only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = torch.nn.EmbeddingBag(40, 2)
+
+    def forward(self, input_ids, attention_mask=None, labels=None):
+        return {"logits": self.embed(input_ids)}
+
+
+def test_a_loss_the_callback_cannot_see_is_one_line(tmp_path) -> None:
+    """The trainer's own loss (compute_loss_func, or a subclass's compute_loss) is not
+    visible to a callback, which calls the model: one line naming find_trainer_lr, which
+    runs that loss (before: KeyError 'loss' from inside train())."""
+    def loss(outputs, labels, num_items_in_batch=None):
+        return torch.nn.functional.cross_entropy(outputs["logits"], labels)
+
+    def trainer(**options):
+        args = transformers.TrainingArguments(
+            output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=1,
+            report_to=[], use_cpu=True, save_strategy="no", logging_strategy="no",
+            disable_tqdm=True)
+        return transformers.Trainer(model=_Logits(), args=args, train_dataset=Tokens(),
+                                    compute_loss_func=loss, **options)
+
+    with pytest.raises(LrlabError, match=r"no 'loss' .* find_trainer_lr\(trainer\) before"):
+        trainer(callbacks=[FindLRCallback(start=1e-4, end=10.0, steps=20)]).train()
+    result = find_trainer_lr(trainer(), start=1e-4, end=10.0, steps=20)
+    assert len(result.lrs) == 20  # ran on the trainer's loss
+    assert all(math.isfinite(loss) for loss in result.losses[:5])
 
 
 def test_without_transformers_one_line_names_the_install(monkeypatch) -> None:

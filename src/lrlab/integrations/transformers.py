@@ -16,7 +16,10 @@ reading alone is weak evidence, a training of fewer than 200 steps among them.
 
 :class:`FindLRCallback` does the same from inside ``train()`` (``on_train_begin``), where
 the optimizer and schedule already exist: it scales their rates to the chosen one
-(:func:`lrlab.integrations.scale_rates`) and records it in ``args.learning_rate``.
+(:func:`lrlab.integrations.scale_rates`) and records it in ``args.learning_rate``. A
+callback sees the model but not the trainer, so it runs the model's own loss
+(``model(**batch).loss``); a trainer whose loss is its own (``compute_loss_func``, a
+subclass's ``compute_loss``) needs :func:`find_trainer_lr`.
 
 Fine-tuning is where finders are said to mislead ("usually indicate 1e-3 when the best is
 in the 1e-5 range", huggingface/transformers#16013): ``docs/benchmarks.md`` ("Fine-tuning")
@@ -226,7 +229,11 @@ class _TrainerLoss:
     @staticmethod
     def compute_loss(model, inputs):
         out = model(**inputs)
-        loss = out["loss"] if isinstance(out, Mapping) else out[0]
+        loss = out.get("loss") if isinstance(out, Mapping) else out[0]
         if loss is None:
-            raise LrlabError("the model returned no loss; give the batches their labels")
+            raise LrlabError(
+                "the model's output holds no 'loss' (FindLRCallback runs model(**batch).loss: "
+                "a Trainer's compute_loss_func or a subclass's compute_loss is not visible to "
+                "a callback); give the batches their labels, or call "
+                "find_trainer_lr(trainer) before trainer.train(), which runs the trainer's loss")
         return loss
