@@ -65,6 +65,8 @@ CASES = {
     "loss not a tensor": ({"loss_fn": lambda out, y: 1.0}, "not a tensor"),
     "loss without grad": ({"loss_fn": lambda out, y: CE(out.detach(), y)}, "does not depend"),
     "loss not callable": ({"loss_fn": "ce"}, "callable"),
+    "loss a class": ({"loss_fn": nn.CrossEntropyLoss},  # was: Boolean value of Tensor ...
+                     r"the class CrossEntropyLoss, not a loss; .* loss_fn=CrossEntropyLoss\(\)"),
     "amp on cpu": ({"amp": True}, "amp=True needs CUDA"),
     "device mismatch": ({"device": "cuda"}, "the model is on cpu but device=cuda"),
     "bad device": ({"device": "gpu9"}, "not a torch device"),

@@ -81,6 +81,9 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
     _check_int("accumulate", accumulate, 1)
     _check_int("eval_every", eval_every, 1)
     _check_int("batch_size", batch_size, 1)
+    if isinstance(loss_fn, type):  # nn.CrossEntropyLoss: calling it builds a loss module
+        raise LrlabError(f"loss_fn is the class {loss_fn.__name__}, not a loss; give an "
+                         f"instance: loss_fn={loss_fn.__name__}()")
     if loss_fn is not None and not callable(loss_fn):
         raise LrlabError(f"loss_fn must be callable (e.g. nn.CrossEntropyLoss()), not "
                          f"{type(loss_fn).__name__}")
