@@ -151,6 +151,45 @@ def test_bad_input_is_one_line(tmp_path) -> None:
         find_trainer_lr(_trainer(tmp_path), steps=10, reading="best")
 
 
+class _Rates(transformers.TrainerCallback):
+    """The first group's rate at every step."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+
+    def on_step_begin(self, args, state, control, optimizer=None, **kwargs):
+        self.lrs.append(optimizer.param_groups[0]["lr"])
+
+
+def _own_schedule(tmp_path, lr: float, schedule, *callbacks):
+    """A trainer given the user's own optimizer and schedule (``optimizers=``), trained."""
+    trainer = _trainer(tmp_path)
+    optimizer = torch.optim.AdamW(trainer.model.parameters(), lr=lr)
+    trainer = transformers.Trainer(model=trainer.model, args=trainer.args,
+                                   train_dataset=Tokens(), optimizers=(optimizer, schedule(optimizer)),
+                                   callbacks=list(callbacks))
+    trainer.train()
+
+
+@pytest.mark.parametrize("schedule", [
+    lambda opt: transformers.get_linear_schedule_with_warmup(opt, 2, 8),
+    lambda opt: torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=2),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=6)], milestones=[2]),
+], ids=["linear-warmup", "sequential"])
+def test_the_callback_moves_the_users_own_schedule(tmp_path, schedule) -> None:
+    """Trainer(optimizers=(opt, schedule)): the schedule holds the optimizer inside
+    accelerate's wrapper, which the callback is given; it was left at the user's rate, so a
+    linear warm-up trained at 1e-3 where the callback reported its rate (a LambdaLR sets
+    base_lr x factor every step). Now every step's rate is that of a training started at the
+    found rate by hand."""
+    finder, found, by_hand = FindLRCallback(start=1e-6, end=1.0, steps=20), _Rates(), _Rates()
+    _own_schedule(tmp_path, 1e-3, schedule, finder, found)
+    _own_schedule(tmp_path, finder.rate, schedule, by_hand)
+    assert len(found.lrs) == 8 and finder.rate != pytest.approx(1e-3)
+    assert found.lrs == pytest.approx(by_hand.lrs, rel=1e-9)
+
+
 class _Logits(torch.nn.Module):
     """A model that leaves its loss to the trainer (``compute_loss_func``): logits only."""
 

@@ -12,7 +12,7 @@ import torch
 
 from lrlab._errors import LrlabError
 
-__all__ = ["at_base_rates", "scale_rates"]
+__all__ = ["at_base_rates", "inner_optimizer", "scale_rates"]
 
 #: The param-group keys holding rates a scheduler derives the step's rate from.
 _GROUP_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
@@ -24,6 +24,28 @@ def _base(group: dict) -> float:
     return float(group.get("initial_lr", group["lr"]))
 
 
+def inner_optimizer(optimizer: Any) -> Any:
+    """The optimizer inside wrappers that hold one as ``.optimizer`` (accelerate's
+    ``AcceleratedOptimizer``, what the Hugging Face Trainer hands its callbacks), else
+    ``optimizer`` itself.
+
+    Example:
+        >>> opt = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+        >>> inner_optimizer(opt) is opt
+        True
+    """
+    while isinstance(inner := getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = inner
+    return optimizer
+
+
+def _drives(scheduler: Any, optimizer: torch.optim.Optimizer) -> bool:
+    """Whether ``scheduler`` sets ``optimizer``'s rates, either of them maybe wrapped (a
+    user's schedule given to the HF Trainer holds the bare optimizer, the Trainer's own
+    schedule and the callbacks the wrapper)."""
+    return inner_optimizer(getattr(scheduler, "optimizer", None)) is inner_optimizer(optimizer)
+
+
 def _peak(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any]) -> float:
     """Group 0's highest rate: a one-cycle's ``max_lr`` (its start is ``max_lr / 25``), a
     cyclic schedule's ``max_lrs`` (its ``base_lrs`` are the floor), else its base rate."""
@@ -32,7 +54,7 @@ def _peak(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any]) -> float:
         return float(group["max_lr"])
     for scheduler in _with_parts(schedulers):
         peaks = getattr(scheduler, "max_lrs", None)
-        if getattr(scheduler, "optimizer", None) is optimizer and isinstance(peaks, list):
+        if _drives(scheduler, optimizer) and isinstance(peaks, list):
             return float(peaks[0])
     return _base(group)
 
@@ -80,7 +102,7 @@ def scale_rates(optimizer: torch.optim.Optimizer, schedulers: Sequence[Any],
             if isinstance(group.get(key), (int, float)):
                 group[key] = group[key] * factor
     for scheduler in _with_parts(schedulers):
-        if getattr(scheduler, "optimizer", None) is not optimizer:
+        if not _drives(scheduler, optimizer):
             continue
         for key in _SCHEDULER_KEYS:
             values = getattr(scheduler, key, None)

@@ -48,7 +48,7 @@ import torch
 
 from lrlab._errors import LrlabError
 from lrlab.integrations._extras import require
-from lrlab.integrations._rates import at_base_rates, scale_rates
+from lrlab.integrations._rates import at_base_rates, inner_optimizer, scale_rates
 
 _hf = require("transformers", "transformers", what="lrlab.integrations.transformers")
 
@@ -201,22 +201,15 @@ class FindLRCallback(_hf.TrainerCallback):
             raise LrlabError("the Trainer passed no model, optimizer or train dataloader to "
                              "on_train_begin; call find_trainer_lr(trainer) before train()")
         trainer = _TrainerLoss(model)
-        self.result = _range_test(trainer, model, _unwrapped(optimizer), train_dataloader,
+        # the optimizer inside accelerate's wrapper (what train() hands callbacks): the range
+        # test reads its curve with the rules of the update rule inside (AdamW's, not SGD's
+        # by the wrapper's unknown name) and steps it as find_trainer_lr steps its own
+        self.result = _range_test(trainer, model, inner_optimizer(optimizer), train_dataloader,
                                   self.options, args, state.max_steps or None)
         self.rate = _chosen(self.result, self.reading)
         if self.rate is not None:
             scale_rates(optimizer, [] if lr_scheduler is None else [lr_scheduler], self.rate)
             args.learning_rate = self.rate
-
-
-def _unwrapped(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
-    """The optimizer inside accelerate's ``AcceleratedOptimizer`` (what ``train()`` hands
-    callbacks): the range test reads its curve with the rules of the update rule inside
-    (AdamW's, not SGD's by the wrapper's unknown name) and steps it as ``find_trainer_lr``
-    steps the one ``create_optimizer`` builds."""
-    while isinstance(inner := getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
-        optimizer = inner
-    return optimizer
 
 
 class _TrainerLoss:
