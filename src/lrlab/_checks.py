@@ -24,8 +24,12 @@ from typing import Any
 
 from lrlab._errors import LrlabError
 
-__all__ = ["is_number", "is_whole", "materialised", "number", "out_dir", "out_file",
-           "run_dir_free", "whole"]
+__all__ = ["PAGE_FOOTER", "is_number", "is_whole", "materialised", "number", "out_dir",
+           "out_file", "page_file", "run_dir_free", "whole"]
+
+#: The last line of every page lrlab writes (``lrlab.report.write_page``): a file ending
+#: in it is lrlab's to replace.
+PAGE_FOOTER = "<footer>written by lrlab</footer>"
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
 #: ``stage``/``confirm`` folders, ``lrlab find``'s ``readings.json``, a learning curve's
@@ -129,6 +133,21 @@ def out_file(out: str | os.PathLike, *, suffix: str | None = None,
                          "create it first")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise LrlabError(f"cannot write into {path.parent}; choose a writable directory")
+    return path
+
+
+def page_file(out: str | os.PathLike) -> Path:
+    """:func:`out_file` for an HTML page, refusing to replace a file lrlab did not write
+    (``--report notes.txt``, a typo, replaced the user's notes): an existing file is
+    replaced when it is empty or ends as lrlab's pages end (:data:`PAGE_FOOTER`)."""
+    path = out_file(out)
+    if path.is_file() and (size := path.stat().st_size):
+        with path.open("rb") as f:
+            f.seek(max(size - 1024, 0))
+            tail = f.read()
+        if PAGE_FOOTER.encode() not in tail:
+            raise LrlabError(f"{path} exists and is not a page lrlab wrote; give a new file "
+                             "name such as report.html, or remove it first")
     return path
 
 

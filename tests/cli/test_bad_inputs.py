@@ -281,6 +281,10 @@ CASES: dict[str, tuple[list[str], str, object]] = {
                                      _other_run("claims.csv")),
     "out a file": ([*SWEEP, "--out", "{w}/file.txt"], "is a file", None),
     "report a folder": ([*SWEEP, "--report", "{w}/empty/"], "is a directory", None),
+    "report over a file lrlab did not write": ([*SWEEP, "--report", "{w}/file.txt"],
+                                               "is not a page lrlab wrote", None),
+    "report --out over a file lrlab did not write": (
+        ["report", "{w}/run", "--out", "{w}/file.txt"], "is not a page lrlab wrote", None),
     "report in a missing folder": ([*SWEEP, "--report", "{w}/nowhere/r.html"],
                                    "does not exist", None),
     "export out empty": (["export", "done", "--db", "{w}/studies.db", "--out", ""], "is empty",

@@ -103,6 +103,22 @@ def test_bad_output_paths_are_one_line(tmp_path: Path, where: str, words: str) -
     assert "\n" not in str(err.value)
 
 
+def test_a_file_lrlab_did_not_write_is_kept(tmp_path: Path) -> None:
+    """A report over the user's own file (``--report notes.txt``, a typo for a folder's
+    report.html) replaced it silently; an lrlab page, or an empty file, is still replaced."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    with pytest.raises(LrlabError, match="exists and is not a page lrlab wrote") as err:
+        write_page(notes, title="t", verdict="v", settings={}, tables=[], figures=[])
+    assert "\n" not in str(err.value) and notes.read_text() == "my notes\n"
+    first = _page(tmp_path).read_text()
+    assert _page(tmp_path, verdict="again").read_text() != first  # lrlab's own: replaced
+    empty = tmp_path / "empty.html"
+    empty.touch()
+    write_page(empty, title="t", verdict="v", settings={}, tables=[], figures=[])
+    assert "written by lrlab" in empty.read_text()
+
+
 def test_a_path_ending_in_a_slash_is_a_directory_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(LrlabError, match="is a directory"):
         write_page(f"{tmp_path}/new/", title="t", verdict="v", settings={}, tables=[],

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from lrlab._checks import out_file
+from lrlab._checks import out_file, page_file
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import (
     MemberOptions,
@@ -34,7 +34,7 @@ __all__ = ["check_report", "learning_curve_command", "report", "write_run_report
 def check_report(path: Path | None) -> None:
     """``--report``: a file name in a writable folder, checked before any training."""
     if path is not None:
-        out_file(path)
+        page_file(path)
 
 
 def write_run_report(run: Any, path: Path | None, **options: Any) -> None:
@@ -83,7 +83,9 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
     from lrlab.cli._store import run_or_study
     from lrlab.report import markdown_table, report_content, write_page
 
-    for path in (out, csv_out, markdown):
+    if out is not None:
+        page_file(out)
+    for path in (csv_out, markdown):
         if path is not None:
             out_file(path, example="table.csv")
     content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,

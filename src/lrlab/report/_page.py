@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lrlab._checks import out_file
+from lrlab._checks import PAGE_FOOTER, page_file
 from lrlab._io import atomic_write
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
         ...            figures=[])
         PosixPath('/tmp/page.html')
     """
-    out = out_file(out)
+    out = page_file(out)
     sections = [f"<h1>{_e(title)}</h1>", f'<p class="verdict" id="verdict">{_e(verdict)}</p>']
     if warnings:
         sections.append('<div class="warnings" id="warnings">' + "".join(
@@ -164,7 +164,7 @@ def write_page(out: str | os.PathLike, *, title: str, verdict: str, settings: di
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n"
         f"<script>{_SELF_CHECK}</script>\n</head>\n<body>\n<main>\n"
         + "\n".join(sections)
-        + '\n<footer>written by lrlab</footer>\n</main>\n</body>\n</html>\n'
+        + f"\n{PAGE_FOOTER}\n</main>\n</body>\n</html>\n"
     )
     return atomic_write(out, lambda p: p.write_text(page, encoding="utf-8"))
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lrlab._checks import out_file
+from lrlab._checks import page_file
 from lrlab._errors import LrlabError
 from lrlab.report._curves import (
     CURVE_METRICS,
@@ -206,7 +206,7 @@ def write_report(run: Any, out: str | os.PathLike, *, target: float | None = Non
         >>> write_report(sweep("blobs", lrs=[1.0, 0.1], epochs=2), "/tmp/report.html").name
         'report.html'
     """
-    out_file(out)
+    page_file(out)
     content = report_content(run, target=target, plots=plots, title=title)
     return write_page(out, title=content.title, verdict=content.verdict,
                       settings=content.settings, tables=content.tables,
