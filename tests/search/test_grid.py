@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 from helpers import one_line
 
 from lrlab._errors import LrlabError
@@ -114,6 +115,10 @@ def test_coarse_to_fine_explains_itself(c2f) -> None:
     (lambda t: grid(t, [math.nan]), "positive"),
     (lambda t: grid(t, [0.1], epochs=0), "epochs"),
     (lambda t: grid(t, [0.1], optimizer="nope"), "unknown update rule"),
+    (lambda t: grid(t, [0.1], optimizer=torch.optim.Adam),  # was "Input should be a valid string"
+     "torch.optim.Adam where lrlab takes its update rule's name: give optimizer='adam'"),
+    (lambda t: grid(t, [0.1], optimizer=torch.optim.LBFGS([torch.zeros(1)])),
+     "torch.optim.LBFGS where lrlab takes its update rule's name (one of: adagrad, "),
     (lambda t: grid(t, [0.1], subset=0.0), "subset"),
     (lambda t: grid(t, [0.1], seeds=[1, 2]), "seeds"),
     (lambda t: coarse_to_fine(t, lo=1.0, hi=0.1), "decade"),

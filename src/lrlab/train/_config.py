@@ -80,8 +80,18 @@ def _device_name(name: str | None) -> str | None:
 
 
 def _rule_name(name: object) -> object:
-    """Rule names as people write them: ``sgd-hd``, ``Adam`` -> ``sgd_hd``, ``adam``."""
-    return name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    """Rule names as people write them: ``sgd-hd``, ``Adam`` -> ``sgd_hd``, ``adam``; a torch
+    optimizer (its class, or one built) is refused naming the rule to give instead."""
+    if isinstance(name, str):
+        return name.strip().lower().replace("-", "_")
+    kind = name if isinstance(name, type) else type(name)
+    if isinstance(kind, type) and kind.__module__.startswith("torch.optim"):
+        rule = kind.__name__.lower()
+        instead = (f": give optimizer={rule!r}" if rule in RULES
+                   else f" (one of: {', '.join(sorted(RULES))})")
+        raise ValueError(f"torch.optim.{kind.__name__} where lrlab takes its update rule's name"
+                         f"{instead}; lrlab trains each member with its own copy of the rule")
+    return name
 
 
 def check_distinct(config: SweepConfig) -> None:
