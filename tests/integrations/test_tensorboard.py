@@ -129,6 +129,18 @@ def test_the_command_line_writes_runs(tmp_path: Path, capsys: pytest.CaptureFixt
     _assert_runs_hold(SweepResult.load(tmp_path / "grid" / "stage1"), tmp_path / "search" / "stage1")
 
 
+def test_a_run_written_again_into_the_same_folder_warns(tmp_path: Path) -> None:
+    """TensorBoard reads every event file of a run's folder as one run: a sweep written
+    again into the same folder drew both as one zigzag line per member, silently. Now one
+    ``lrlab:`` warning names the folder (nothing is removed); runs of other names, none."""
+    lrlab.sweep("blobs", lrs=[1.0, 0.1], epochs=1, tensorboard_dir=tmp_path)
+    lrlab.sweep("blobs", lrs=[0.3, 0.03], epochs=1, tensorboard_dir=tmp_path)  # other names
+    with pytest.warns(UserWarning, match=r"lrlab: .* already holds the TensorBoard run 0_lr=1 "
+                                         r"\(and 1 more\): TensorBoard draws both .* new folder"):
+        lrlab.sweep("blobs", lrs=[1.0, 0.1], epochs=1, tensorboard_dir=tmp_path)
+    assert len(list((tmp_path / "0_lr=1").glob("events.out.tfevents*"))) == 2  # both kept
+
+
 def test_a_file_in_the_way_is_refused_before_training(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "tb").write_text("not a folder")

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,18 @@ def _plain(value: Any) -> float | int | str | bool | None:
     return str(value)
 
 
+def _warn_if_written(runs: Sequence[Path]) -> None:
+    """One warning when runs of these names already hold events: TensorBoard reads every
+    event file of a run's folder as one run, so a second writing draws both as one line
+    (nothing is removed: the user chooses)."""
+    held = [run for run in runs if run.is_dir() and any(run.glob("events.out.tfevents*"))]
+    if held:
+        more = f" (and {len(held) - 1} more)" if len(held) > 1 else ""
+        warnings.warn(f"lrlab: {held[0].parent} already holds the TensorBoard run "
+                      f"{held[0].name}{more}: TensorBoard draws both writings of a run as one "
+                      "line; give a new folder to keep them apart", UserWarning, stacklevel=4)
+
+
 class _Runs:
     """One ``SummaryWriter`` per member of a population, under ``root``."""
 
@@ -98,8 +111,10 @@ class _Runs:
         writer = _writer_class()
         self.root = root
         k = len(table)
-        self.writers = {int(row.member): writer(str(root / run_name(int(row.member), row.label, k)))
-                        for row in table.itertuples(index=False)}
+        paths = {int(row.member): root / run_name(int(row.member), row.label, k)
+                 for row in table.itertuples(index=False)}
+        _warn_if_written(list(paths.values()))
+        self.writers = {member: writer(str(path)) for member, path in paths.items()}
         self.table = table
 
     def hparams(self, metrics: Sequence[str]) -> None:
@@ -188,6 +203,7 @@ def write_range_test(result, log_dir: str | os.PathLike) -> Path:
     from lrlab.report import plot_range_test, range_test_info
 
     root = check_log_dir(log_dir)
+    _warn_if_written([root])
     writer = _writer_class()(str(root))
     try:
         curves = {"lr": result.lrs, "loss": result.losses, "smoothed": result.smoothed,
