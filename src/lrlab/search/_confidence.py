@@ -270,12 +270,15 @@ BLOWN = 2.0
 HOLD = 1.01
 
 
-def falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan) -> float:
+def falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan,
+            rise: float = 1.0) -> float:
     """The rate most likely to learn in a longer training when none learned yet: the
     highest one whose training loss still fell (its last epoch's mean below its first
     epoch's; after a race of one epoch, below the untrained model's: ``auto`` gives such a
     race ``first`` = 1) and ended within ``hold`` of the untrained model's; ``nan`` when
-    none did.
+    none did. With ``rise`` above 1, "fell" reads "did not rise to ``rise`` times its first
+    epoch's": ``auto`` gives a race of two epochs or more :data:`HOLD` (1%), the noise of two
+    epochs' means on a plateau (see ``_Race.pick``).
 
     ``table`` has ``lr``, ``diverged`` and the ``first`` and ``last`` epochs' mean training
     loss as a share of the untrained model's (``stable`` too, where known). A rate that
@@ -296,18 +299,22 @@ def falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan
         ...                   "first": [0.996, 1.004, 1.03], "last": [0.994, 0.999, 1.02]})
         >>> falling(t)  # 3.16 still falls but sits 2% above the untrained model's loss
         1.0
+        >>> flat = t.assign(first=[0.994, 0.9936, 1.03], last=[0.992, 0.9939, 1.02])
+        >>> falling(flat), falling(flat, rise=1.01)  # 1.0 rose 0.03%: a plateau's noise
+        (0.1, 1.0)
     """
     t = table.sort_values("lr")
-    ok = _falling_mask(t, hold, untrained)
+    ok = _falling_mask(t, hold, untrained, rise)
     return float(t["lr"].to_numpy(float)[ok][-1]) if ok.any() else math.nan
 
 
-def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan
-                ) -> list[str]:
+def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan,
+                rise: float = 1.0) -> list[str]:
     """Why :func:`falling` may not pick each row of ``table``, in words, in its order; ``""``
     where it may. The first reason that holds: it diverged; it was unstable; its last
     training loss ended above ``hold`` of the untrained model's; its validation loss ended
-    over :data:`BLOWN` times the ``untrained`` model's; its training loss did not fall. (A
+    over :data:`BLOWN` times the ``untrained`` model's; its training loss did not fall (with
+    ``rise`` above 1: rose to ``rise`` times its first epoch's or more). (A
     row ``stuck`` above the untrained model's losses, unstable for that, says how far above
     its training loss ended: ``auto``'s ``stuck_above``.)
 
@@ -329,17 +336,20 @@ def not_falling(table: pd.DataFrame, hold: float = HOLD, untrained: float = math
                            "untrained model's")
         elif math.isfinite(untrained) and float(row.get("vloss", math.nan)) > BLOWN * untrained:
             reasons.append("blew up on the validation data")  # no rate to train
-        elif not last < float(row["first"]):
-            reasons.append("did not fall")
+        elif not last < float(row["first"]) * rise:
+            reasons.append("did not fall" if rise <= 1 else
+                           f"did not fall (its training loss rose {100 * (rise - 1):.2g}% or "
+                           "more over the race)")
         else:
             reasons.append("")
     return reasons
 
 
-def _falling_mask(t: pd.DataFrame, hold: float, untrained: float) -> np.ndarray:
+def _falling_mask(t: pd.DataFrame, hold: float, untrained: float, rise: float = 1.0
+                  ) -> np.ndarray:
     """The rows :func:`falling` may pick (see there): those :func:`not_falling` finds no
     reason against."""
-    return np.array([not why for why in not_falling(t, hold, untrained)], dtype=bool)
+    return np.array([not why for why in not_falling(t, hold, untrained, rise)], dtype=bool)
 
 
 def furthest(table: pd.DataFrame, hold: float = HOLD, untrained: float = math.nan) -> float:
