@@ -182,6 +182,21 @@ def test_a_tie_warns_only_across_rates_far_apart() -> None:
     assert c.warnings == (tie,)
 
 
+def test_a_tie_warns_when_any_tied_rate_lies_far_though_the_runner_up_is_near() -> None:
+    """A walk down a tie stops a quarter decade below the runner-up while a rate a decade
+    and more above scored within noise too (the GRU with Adam, seed 7: 0.0047 picked, the
+    tie reaching 0.0835, 6.6 points lost unwarned): the farthest tied rate is named."""
+    t = table([0.0047, 0.0084, 0.0264, 0.0835, 0.264],
+              [0.900, 0.905, 0.899, 0.903, 0.60])
+    c = assess(t, 0.0047, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.runner_up == pytest.approx(0.0084)                  # near: the margin line's
+    assert c.kinds == ("wide_tie",)
+    assert c.warnings[0].startswith("a tie across more than half a decade: 0.0835 scored")
+    near = table([0.0047, 0.0084, 0.0835], [0.900, 0.903, 0.70])   # the far rate lost
+    c = assess(near, 0.0047, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    assert c.warnings == ()
+
+
 def test_chance_on_a_loader_task_is_the_same_as_on_its_tensors() -> None:
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(30, 3, generator=g), torch.tensor([0] * 20 + [1] * 10)

@@ -766,11 +766,14 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
                                 f"({chance:.4g}, the untrained model or the majority class)",
                                 "no_rate_learned"))
     elif (math.isfinite(margin) and abs(margin) <= noise
-          and abs(math.log10(runner / lr)) > math.log10(NEIGHBOUR)):
+          and abs(math.log10((far := _farthest_tie(lrs, scores, i, others, noise)) / lr))
+          > math.log10(NEIGHBOUR)):
         # a tie with a neighbour (half a decade or less) is in the margin line: either rate
-        # trains about as well. A tie with a rate further away means the scores cannot tell
-        # a wide range apart: worth a user's look (a longer budget, another seed)
-        warnings.append(Finding(f"a tie across more than half a decade: {runner:.3g} scored "
+        # trains about as well. A tie reaching a rate further away (the runner-up, or any
+        # rate within noise: a walk down a tie may stop a quarter decade from the runner-up
+        # while the tie spans a decade) means the scores cannot tell a wide range apart:
+        # worth a user's look (a longer budget, another seed)
+        warnings.append(Finding(f"a tie across more than half a decade: {far:.3g} scored "
                                 f"within noise ({noise:.4f}) of the pick: train both for the full "
                                 f"epochs and keep the better", "wide_tie"))
     elif math.isfinite(margin) and monitor == "loss" and (tie := moving_tie(
@@ -792,6 +795,16 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
             (warnings if weak else notes).append(line)
     return Confidence(float(margin), float(noise), runner, float(chance), tuple(warnings),
                       float(lr), tuple(notes))
+
+
+def _farthest_tie(lrs: np.ndarray, scores: np.ndarray, i: int, others: list[int],
+                  noise: float) -> float:
+    """Of the rates ``others`` whose score lies within ``noise`` of the pick's (row ``i``),
+    the one furthest from the pick in log rate (the pick's own rate when none)."""
+    tied = [j for j in others if abs(scores[j] - scores[i]) <= noise]
+    if not tied:
+        return float(lrs[i])
+    return float(lrs[max(tied, key=lambda j: abs(math.log(lrs[j] / lrs[i])))])
 
 
 def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: float,

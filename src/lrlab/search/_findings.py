@@ -26,7 +26,8 @@ __all__ = ["KINDS", "Finding", "kind_of", "kinds_of"]
 KINDS: dict[str, str] = {
     # assess (every search that ranks rates by a validation score)
     "no_rate_learned": "no rate's score beat chance by more than the noise",
-    "wide_tie": "the runner-up, more than half a decade away, scored within the noise",
+    "wide_tie": "a rate more than half a decade away (the runner-up or another) scored "
+                "within the noise",
     "moving_tie": "a tie on a loss while both losses still fell fast",
     "next_failed": "the pick's next higher rate diverged or collapsed (warning or note)",
     "highest_searched": "the pick is the highest rate searched (warning or note)",
