@@ -226,3 +226,52 @@ def test_heavy_ball_momentum_is_read_from_any_sgd_like_optimizer(make, m):
     assert r.momentum == pytest.approx(m, abs=1e-12)
     assert r.to_try == (pytest.approx((s * (1 - m), s, 2 * s)) if m else ())
     assert ("heavy_ball" in r.kinds) == (m > 0)
+
+
+LOADER = torch.utils.data.DataLoader(TensorDataset(X, Y), batch_size=16)
+FIRST_BATCH = {
+    "model cannot take the batch": (lambda: nn.Linear(5, 2), LOADER, None,
+                                    (r"^the model cannot take the first batch \(RuntimeError: "
+                                    r"mat1 and mat2 .*\); the batch is list\(\(16, 3\) float32, "
+                                    r"\(16,\) int64\) and the model's forward\(input")),
+    "float class labels": (net, torch.utils.data.DataLoader(TensorDataset(X, Y.float()),
+                                                            batch_size=16), None,
+                           (r"the targets look like class labels .* but are float32: give them "
+                           r"as integers \(y\.long\(\)\)$")),
+    "labels out of range": (net, torch.utils.data.DataLoader(TensorDataset(X, Y + 2),
+                                                             batch_size=16), None,
+                            (r"^labels go up to 3 but the model gives 2 class scores; labels must "
+                            r"be 0\.\.1$")),
+    "labels out of range, seeds one by one": (net, torch.utils.data.DataLoader(
+        TensorDataset(X, Y + 2), batch_size=16), 2, r"^labels go up to 3 but the model gives 2"),
+    "labels out of range, seeds as a population": (net, (X, Y + 2), 2,
+                                                    r"^labels go up to 3 but the model gives 2"),
+    "model cannot take it, seeds as a population": (lambda: nn.Linear(5, 2), (X, Y), 2,
+                                                     r"^the model cannot take the first batch"),
+}
+
+
+@pytest.mark.parametrize(("make", "data", "seeds", "match"), FIRST_BATCH.values(),
+                         ids=FIRST_BATCH.keys())
+def test_the_first_batch_is_checked_as_a_tasks_probe_checks_it(make, data, seeds, match):
+    """A user's own loop (model, loss, DataLoader) gets the one line a Task gets for a model
+    that cannot take the batch, float class labels and labels beyond the class scores
+    (lrlab.train's cannot_take, loss_fails, check_labels), on every path find_lr runs; before,
+    torch's own error came through (an IndexError, or a device-side assert on CUDA)."""
+    with pytest.raises(LrlabError, match=match) as err:
+        find_lr(make(), CE, data, steps=10, seeds=seeds)
+    assert "\n" not in str(err.value)
+
+
+def test_the_populations_check_of_the_first_batch_leaves_the_records_as_they_were(monkeypatch):
+    """The population path checks the first batch on a copy of the model with the random
+    states restored: a dropout model's K curves are those of a run without the check."""
+    def curves():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        return [run.losses for run in find_lr(model, CE, (X, Y), start=1e-3, end=10.0,
+                                               steps=20, seeds=2).runs]
+
+    checked = curves()
+    monkeypatch.setattr("lrlab.search._vectorised._check_first", lambda *args: None)
+    assert [list(c) for c in checked] == [list(c) for c in curves()]

@@ -20,6 +20,7 @@ own-loss model (``loss_fn=None``: ``model(**batch).loss``) or a :func:`model_los
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -36,6 +37,7 @@ from lrlab.data import (
     output_loss,
     split_batch,
 )
+from lrlab.train import cannot_take, check_labels, loss_fails
 
 __all__ = ["Batches", "Stream", "forward_loss"]
 
@@ -131,22 +133,51 @@ class Stream:
 
 
 def forward_loss(model: nn.Module, loss_fn: Callable | ModelLoss | None, batch: Any,
-                 keys: tuple[str, str] | None) -> tuple[Tensor, Any, Any]:
+                 keys: tuple[str, str] | None, *, first: bool = False) -> tuple[Tensor, Any, Any]:
     """The loss of one batch: ``(loss, outputs, targets)`` (outputs None for model_loss).
 
-    ``loss_fn=None``: the model computes its own loss (``model(**batch).loss``)."""
+    ``loss_fn=None``: the model computes its own loss (``model(**batch).loss``). ``first``:
+    the first training batch, checked as a Task's probe checks it: a model that cannot take
+    it, labels beyond the class scores and a loss that fails on the outputs each raise one
+    line (:func:`~lrlab.train.cannot_take`, :func:`~lrlab.train.check_labels`,
+    :func:`~lrlab.train.loss_fails`) instead of torch's own error."""
     if isinstance(loss_fn, ModelLoss):  # its (loss, outputs) pair too, as a task's
-        return loss_fn.pair(model, batch)[0], None, None
+        with _explained(first, model, loss_fn, batch, None):
+            return loss_fn.pair(model, batch)[0], None, None
     own = loss_fn is None
     inputs = split_batch(batch, own_loss=own, input_key=None if keys is None else keys[0],
                          **({} if keys is None else {"target_key": keys[1]}))
-    outputs = model(*inputs.args, **inputs.kwargs)
+    with _explained(first, model, loss_fn, batch, inputs):
+        outputs = model(*inputs.args, **inputs.kwargs)
     if own:
         return output_loss(outputs), output_logits(outputs), inputs.targets
     if isinstance(outputs, Tensor):
-        return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+        if not first:
+            return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+        check_labels(loss_fn, outputs, inputs.targets)
+        try:
+            return loss_fn(outputs, inputs.targets), outputs, inputs.targets
+        except LrlabError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the user's loss, in one line
+            raise LrlabError(loss_fails(outputs, inputs.targets, err, loss_fn)) from None
     try:  # a loss_fn written for this model's outputs (a tuple, a Hugging Face output) reads them
         return loss_fn(outputs, inputs.targets), outputs, inputs.targets
     except (TypeError, AttributeError) as err:  # one that takes a tensor: what to do instead
         raise LrlabError(f"{not_a_tensor(outputs, 'loss_fn', 'loss_fn')} ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else ''})") from None
+
+
+@contextmanager
+def _explained(first: bool, model: nn.Module, loss_fn: Any, batch: Any,
+               inputs: Any) -> Iterator[None]:
+    """On the first batch, the model's error (or a model_loss's) as one line."""
+    if not first:
+        yield
+        return
+    try:
+        yield
+    except LrlabError:
+        raise
+    except Exception as err:  # noqa: BLE001 - the user's model, in one line
+        raise LrlabError(cannot_take(model, loss_fn, batch, inputs, err)) from None

@@ -128,7 +128,8 @@ def _train_step(s: Setup, stream: Stream, scaler, check: bool) -> tuple[float | 
             if first:
                 warnings.simplefilter("always")
             loss, outputs, targets = forward_loss(s.model, s.loss_fn,
-                                                  to_device(batch, s.device, s.dtype), s.keys)
+                                                  to_device(batch, s.device, s.dtype), s.keys,
+                                                  first=first)
         if first:
             loss = _check_loss(loss)
             if s.loss_fn is not None:  # torch's broadcasting note goes with the refusal

@@ -20,8 +20,10 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
+from lrlab._rng import isolated_rng
 from lrlab.data import IGNORE_INDEX, ModelLoss
 from lrlab.population import Population
+from lrlab.search._data import forward_loss
 from lrlab.search._loop import Curve, Setup
 
 __all__ = ["population_runs", "vectorisable"]
@@ -52,6 +54,15 @@ def _initial_models(model: nn.Module, seeds: Sequence[int], reinit: bool) -> lis
     return models
 
 
+def _check_first(s: Setup, x: Tensor, y: Tensor) -> None:
+    """One batch through a copy of one model, checked as the one-by-one test checks its
+    first (:func:`~lrlab.search._data.forward_loss`): a model that cannot take it, labels
+    beyond its class scores or a loss that fails raise one line before the population
+    trains. It leaves no trace (a copy, the random states restored)."""
+    with isolated_rng(s.device), torch.no_grad():
+        forward_loss(copy.deepcopy(s.model), s.loss_fn, (x, y), s.keys, first=True)
+
+
 def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
     """The records of one range test per seed, all trained as one population (the caller's
     random state is left as it was; random layers draw from the first seed)."""
@@ -63,6 +74,7 @@ def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[s
 def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
     x, y = (t.to(s.device) for t in s.train._tensors)
     k, n, size = len(seeds), len(x), s.train._size
+    _check_first(s, x[:size], y[:size])
     pop = Population(_initial_models(s.model, seeds, reinit), "sgd",
                      {"lr": [float(s.lrs[0])] * k}, device=s.device, divergence_factor=None,
                      clip_grad_norm=s.clip)

@@ -10,7 +10,7 @@ from lrlab.train._fit import (
     resolve_task,
     untrained,
 )
-from lrlab.train._loader import mean_loss, refuse_broadcast
+from lrlab.train._loader import cannot_take, check_labels, loss_fails, mean_loss, refuse_broadcast
 from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import SMALL_WORK, check_fit, threads_for
@@ -35,8 +35,10 @@ __all__ = [
     "SweepConfig",
     "SweepResult",
     "Untrained",
+    "cannot_take",
     "check_distinct",
     "check_fit",
+    "check_labels",
     "check_writable",
     "checkpoint_due",
     "diverged_epochs",
@@ -44,6 +46,7 @@ __all__ = [
     "fingerprint",
     "fit",
     "fork",
+    "loss_fails",
     "mean_loss",
     "members_table",
     "parse_bytes",

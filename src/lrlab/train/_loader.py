@@ -45,9 +45,9 @@ from lrlab.metrics import EpochMetrics, cross_entropy, majority_outputs
 from lrlab.population import Population, member_losses
 from lrlab.tasks import Split, Task
 
-__all__ = ["Mean", "Probe", "Scored", "evaluate_data", "first_loss", "majority_levels",
-           "mean_loss", "member_metric", "one_model_loss", "probe", "refuse_broadcast",
-           "train_epoch_data"]
+__all__ = ["Mean", "Probe", "Scored", "cannot_take", "check_labels", "evaluate_data",
+           "first_loss", "loss_fails", "majority_levels", "mean_loss", "member_metric",
+           "one_model_loss", "probe", "refuse_broadcast", "train_epoch_data"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,9 @@ class Probe:
 BINARY = 0
 
 
-def _own(task: Task) -> bool:
-    return task.loss is None or isinstance(task.loss, ModelLoss)
+def _own(loss: Any) -> bool:
+    """Whether a task's or find_lr's loss leaves the loss to the model (None, or model_loss)."""
+    return loss is None or isinstance(loss, ModelLoss)
 
 
 def inputs_of(task: Task, batch: Any) -> tuple[Any, Tensor | None]:
@@ -122,10 +123,10 @@ def _signature(model: torch.nn.Module) -> str:
         return "forward(...)"
 
 
-def _too_many(task: Task, model: torch.nn.Module, inputs: Any) -> str:
+def _too_many(loss: Any, model: torch.nn.Module, inputs: Any) -> str:
     """The fix, where a plain loss's batch holds more inputs than ``forward`` takes: a
     batch of pairs or triplets ``(anchor, positive, negative)`` is not ``(inputs..., target)``."""
-    if isinstance(task.loss, ModelLoss) or task.loss is None or inputs.kwargs:
+    if _own(loss) or inputs.kwargs:
         return ""
     try:
         params = inspect.signature(model.forward).parameters.values()
@@ -193,10 +194,22 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         torch.manual_seed(seed)
         loss, outputs, targets = _probe_loss(task, model, batch)
-    layout = _layout(task, outputs, targets)
+    layout = _layout(task.loss, outputs, targets)
     return Probe(task=_resolved(task, outputs, targets, loss),
                  predictions=_scorable(task, outputs, targets),
                  activation_bytes=saved[0], class_axis=layout[1] if layout else -1)
+
+
+def cannot_take(model: torch.nn.Module, loss: Any, batch: Any, inputs: Any,
+                err: Exception) -> str:
+    """Why the first batch failed in the user's model (or model_loss), one line: the error,
+    the batch's shapes, ``forward``'s signature, and the fix where a plain loss's batch holds
+    more inputs than ``forward`` takes. A Task's probe and :func:`~lrlab.search.find_lr`
+    both say it."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return (f"the model cannot take the first batch ({type(err).__name__}: {text}); the batch "
+            f"is {describe(batch)} and the model's {_signature(model)}"
+            f"{_too_many(loss, model, inputs)}")
 
 
 def _with_logits(loss: Any) -> bool:
@@ -232,22 +245,19 @@ def _probe_loss(task: Task, model: torch.nn.Module, batch: Any) -> tuple[Tensor,
                 outputs = out
                 if not isinstance(out, Tensor):
                     raise LrlabError(not_a_tensor(out))
-                _check_labels(task, out, targets)
+                check_labels(task.loss, out, targets, task.num_classes, task_scores=True)
                 try:
                     loss = first_loss(task.loss, out.unsqueeze(0), targets)
                 except LrlabError as err:
                     raise LrlabError(one_model_loss(task, out, targets) or str(err)) from None
                 except Exception as err:  # noqa: BLE001 - the user's loss, in one line
                     raise LrlabError(one_model_loss(task, out, targets)
-                                     or _loss_fails(out, targets, err, task.loss)) from None
+                                     or loss_fails(out, targets, err, task.loss)) from None
     except LrlabError as err:
         raise LrlabError(f"task {task.name!r}: {err}") from None
     except Exception as err:  # noqa: BLE001 - the user's model or loss, in one line
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise LrlabError(
-            f"task {task.name!r}: the model cannot take the first batch ({type(err).__name__}: "
-            f"{text}); the batch is {describe(batch)} and the model's "
-            f"{_signature(model)}{_too_many(task, model, inputs)}") from None
+        raise LrlabError(f"task {task.name!r}: "
+                         f"{cannot_take(model, task.loss, batch, inputs, err)}") from None
     if not isinstance(loss, Tensor):
         raise LrlabError(f"task {task.name!r}: the loss returned {type(loss).__name__}, not a "
                          "tensor")
@@ -288,7 +298,7 @@ def _aligned(task: Task, logits: Any, targets: Any, loss: Any) -> Any:
     return None
 
 
-def _loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None) -> str:
+def loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None) -> str:
     """Why the first batch failed in the task's loss (the model ran): its error, one line,
     and the fix where the shapes name one."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -339,7 +349,7 @@ def one_model_loss(task: Task, outputs: Tensor, targets: Any) -> str | None:
     and a PyTorch loss (``torch.nn``'s) of one model's ``(outputs, targets)`` given to
     ``Task`` unwrapped."""
     if task.loss is cross_entropy:
-        layout = _layout(task, outputs, targets)
+        layout = _layout(task.loss, outputs, targets)
         if layout is not None and layout[1] == -1 and bool((targets == IGNORE_INDEX).any()):
             return (f"the targets {tuple(targets.shape)} hold {IGNORE_INDEX} (padding), which "
                     "the task's default loss, lrlab's cross_entropy, cannot skip: build the "
@@ -458,7 +468,7 @@ def _close(a: Tensor, b: Tensor) -> bool:
                           equal_nan=True)
 
 
-def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
+def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
     """``(C, class axis)`` when ``outputs`` are class scores for integer ``targets``
     ``(B, ...)``: ``(B, ..., C)`` (axis -1) or ``(B, C, ...)`` (axis 1, what
     ``nn.CrossEntropyLoss`` takes per pixel or token). When both fit (every axis C wide),
@@ -466,7 +476,7 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
     classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too)."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
-    if _binary(task, outputs, targets):
+    if _binary(loss, outputs, targets):
         return 2, BINARY
     if targets.is_floating_point() or targets.dtype == torch.bool \
             or outputs.dim() != targets.dim() + 1:
@@ -474,17 +484,17 @@ def _layout(task: Task, outputs: Any, targets: Any) -> tuple[int, int] | None:
     last = outputs.shape[:-1] == targets.shape and outputs.shape[-1] > 1
     first = (outputs.dim() > 2 and outputs.shape[0] == targets.shape[0]
              and outputs.shape[2:] == targets.shape[1:] and outputs.shape[1] > 1)
-    if first and (not last or not (_own(task) or task.loss is cross_entropy)):
+    if first and (not last or not (_own(loss) or loss is cross_entropy)):
         return int(outputs.shape[1]), 1
     return (int(outputs.shape[-1]), -1) if last else None
 
 
-def _binary(task: Task, outputs: Tensor, targets: Tensor) -> bool:
+def _binary(loss: Any, outputs: Tensor, targets: Tensor) -> bool:
     """One logit per example (``(B,)`` or ``(B, 1)``), or per label (``(B, L)``: a
     multi-label model; ``(B, H, W)`` or ``(B, 1, H, W)``: a mask's pixels; each label a
     binary classifier), against 0/1 float targets of the same shape under a binary
     cross-entropy with logits."""
-    return (_with_logits(task.loss) and targets.is_floating_point()
+    return (_with_logits(loss) and targets.is_floating_point()
             and outputs.dim() >= 1 and targets.shape == outputs.shape
             and bool(((targets == 0) | (targets == 1)).all()))
 
@@ -493,12 +503,12 @@ def _multi_label(task: Task, outputs: Any, targets: Any) -> bool:
     """Several 0/1 labels per example, one logit each (a multi-label model's, a mask's
     pixels: see :func:`_binary`)."""
     return (isinstance(outputs, Tensor) and isinstance(targets, Tensor) and outputs.dim() >= 2
-            and outputs.shape[1:].numel() > 1 and _binary(task, outputs, targets))
+            and outputs.shape[1:].numel() > 1 and _binary(task.loss, outputs, targets))
 
 
 def _classes(task: Task, outputs: Any, targets: Any) -> int | None:
     """C when ``outputs`` are class scores for integer ``targets`` (see :func:`_layout`)."""
-    layout = _layout(task, outputs, targets)
+    layout = _layout(task.loss, outputs, targets)
     return None if layout is None else layout[0]
 
 
@@ -519,21 +529,33 @@ def _scored(outputs: Tensor | None, targets: Any, class_axis: int) -> tuple[Any,
     return outputs.movedim(2, -1), targets
 
 
-def _check_labels(task: Task, outputs: Tensor, targets: Any) -> None:
-    c = _classes(task, outputs, targets)
-    if c is None:
+def check_labels(loss: Any, outputs: Tensor, targets: Any, num_classes: int | None = None, *,
+                 task_scores: bool = False) -> None:
+    """Refuse, in one line, integer labels beyond one model's class scores ``outputs`` (or a
+    task's ``num_classes``) before the loss sees them (on CUDA an index out of range is a
+    device-side assert, not an error); labels equal to the loss's ``ignore_index`` are left
+    out. ``task_scores``: a Task's, whose accuracy and chance leave out only
+    :data:`~lrlab.data.IGNORE_INDEX`, so the loss's own ``ignore_index`` in the labels is
+    refused too. A Task's probe and :func:`~lrlab.search.find_lr` both check the first batch
+    with it."""
+    layout = _layout(loss, outputs, targets)
+    if layout is None:
         return
-    ignored = ignore_index_of(task.loss)
-    if ignored != IGNORE_INDEX and bool((targets == ignored).any()):
+    c = layout[0]
+    ignored = ignore_index_of(loss)
+    if task_scores and ignored != IGNORE_INDEX and bool((targets == ignored).any()):
         # nn.CrossEntropyLoss(ignore_index=255) (a border) or 0 (padding): lrlab's accuracy
         # and chance would score them as a class
         raise LrlabError(
             f"labels hold {ignored}, the loss's ignore_index, but lrlab leaves out of its "
             f"scores only {IGNORE_INDEX} (torch's default ignore_index): relabel them in the "
             f"data (y[y == {ignored}] = {IGNORE_INDEX}) and keep the loss's default")
-    hi = int(targets.max())
-    if hi >= c or (task.num_classes is not None and hi >= task.num_classes):
-        limit = min(c, task.num_classes or c)
+    kept = targets[targets != ignored]
+    if not kept.numel():
+        return
+    hi = int(kept.max())
+    if hi >= c or (num_classes is not None and hi >= num_classes):
+        limit = min(c, num_classes or c)
         raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores; "
                          f"labels must be 0..{limit - 1}")
 
@@ -638,7 +660,7 @@ def evaluate_data(pop: Population, task: Task, data: Iterable, predictions: bool
         for seen, batch in enumerate(data, 1):
             inputs, targets = inputs_of(task, to_device(batch, pop.device, dtype))
             try:
-                if _own(task):
+                if _own(task.loss):
                     loss, outputs = pop.own_loss(inputs, task.loss)
                     size = batch_size_of(targets if targets is not None else batch)
                     losses = loss.unsqueeze(1).expand(pop.members, size)

@@ -160,7 +160,7 @@ def estimate_memory(task: Task, config: SweepConfig, members: Sequence[Member], 
 def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
                        device: torch.device, dtype: torch.dtype) -> int:
     """Bytes saved for backward by one model on one batch of a tensor task."""
-    from lrlab.train._loader import _loss_fails, first_loss, one_model_loss
+    from lrlab.train._loader import first_loss, loss_fails, one_model_loss
 
     x = to_device(task.train.x[:batch_size], device, dtype)  # token ids stay integers
     y = task.train.y[:batch_size].to(device)
@@ -180,5 +180,5 @@ def _split_activations(task: Task, model: torch.nn.Module, batch_size: int,
                 from None
         except Exception as err:  # noqa: BLE001 - the user's loss: one line, as the probe's
             raise LrlabError(f"task {task.name!r}: " + (
-                one_model_loss(task, out, y) or _loss_fails(out, y, err, task.loss))) from None
+                one_model_loss(task, out, y) or loss_fails(out, y, err, task.loss))) from None
     return saved[0]
