@@ -350,7 +350,7 @@ def test_model_loss_pairs_with_a_dict_of_outputs() -> None:
     with pytest.raises(LrlabError) as err:
         lrlab.sweep(Task.from_loaders(_Dict, *loaders, loss=lrlab.search.model_loss(unscored),
                                       epochs=1), lrs=[0.1])
-    one_line(err, "task 'task': model_loss's function returned (loss, dict)",
+    one_line(err, "task '_Dict': model_loss's function returned (loss, dict)",
              "a dict or object holding 'logits'")
 
 

@@ -77,6 +77,13 @@ def _check_split(task: str, part: str, split: Split, num_classes: int | None) ->
 Data = Any
 
 
+def _factory_name(model: Any) -> str:
+    """A task's default name from its model factory: a class's name, a named function's
+    (not a lambda's, nor a partial's), else ``"task"``."""
+    name = getattr(model, "__name__", None)
+    return name if isinstance(name, str) and name.isidentifier() else "task"
+
+
 @dataclass(frozen=True)
 class Task:
     """Everything needed to train one kind of network on one dataset.
@@ -170,7 +177,7 @@ class Task:
     @classmethod
     def from_loaders(cls, model: Callable[[], nn.Module], train: Data, val: Data, *,
                      loss: Callable[[Tensor, Tensor], Tensor] | ModelLoss | None,
-                     name: str = "task", epochs: int = 10, batch_size: int | None = None,
+                     name: str | None = None, epochs: int = 10, batch_size: int | None = None,
                      num_classes: int | None = None, monitor: str | None = None,
                      metrics: Mapping[str, Callable] | None = None,
                      target_key: str = DEFAULT_TARGET_KEY, **more: Any) -> Task:
@@ -184,7 +191,10 @@ class Task:
             loss: a PyTorch loss of one model's ``(outputs, targets)`` (``nn.CrossEntropyLoss()``,
                 ``F.mse_loss``, ...: a mean or one value per sample), ``None`` for a model
                 that returns its own loss (``.loss``), or :func:`~lrlab.data.model_loss`.
-            name, epochs, num_classes, monitor, metrics, target_key: as the fields.
+            name: as the field; default the model's class name (``model=Net``: ``"Net"``) or
+                its function's (``def build_net()``: ``"build_net"``), so ``lrlab ls`` and the
+                progress lines tell tasks apart; ``"task"`` for a lambda.
+            epochs, num_classes, monitor, metrics, target_key: as the fields.
             batch_size: for ``Dataset`` data (default: the train loader's, else 32).
             **more: other fields (``description``, ``labels``, ``mode``).
 
@@ -193,12 +203,16 @@ class Task:
             >>> data = TensorDataset(torch.randn(64, 4), torch.randint(0, 3, (64,)))
             >>> task = Task.from_loaders(lambda: nn.Linear(4, 3), DataLoader(data, 16),
             ...                          DataLoader(data, 32), loss=nn.CrossEntropyLoss())
-            >>> task.batch_size
-            16
+            >>> task.batch_size, task.name
+            (16, 'task')
+            >>> Task.from_loaders(nn.Linear, DataLoader(data, 16), DataLoader(data, 32),
+            ...                   loss=nn.CrossEntropyLoss()).name
+            'Linear'
         """
         if loss is not None and not isinstance(loss, ModelLoss):
             loss = member_loss(loss)
         size = batch_size or loader_batch_size(train) or 32
+        name = _factory_name(model) if name is None else name
         return cls(name=name, train=train, val=val, model=model, num_classes=num_classes,
                    loss=loss, batch_size=size, epochs=epochs, monitor=monitor,
                    metrics=dict(metrics or {}), target_key=target_key, **more)
