@@ -6,7 +6,8 @@ recomputed statistics (``norm_batches=10``).
 
 For each scenario of ``new_user.py`` and each seed: the picks, each one's regret against
 that seed's grid (every rate trained for the full epochs, the same training whichever way
-the races were scored), the warnings' kinds and the seconds ``auto`` took.
+the races were scored), the warnings' kinds, ``auto``'s compute as a share of a 16-rate
+grid's (every rate trained for the full epochs) and the seconds ``auto`` took.
 
 Run: ``cd benchmarks && PYTHONPATH=../src:. nice -n 10 python bn_race.py --only "mobilenet
 nesterov,audio momentum" --seeds 0,1,2 --grid 13 [--ways running,auto,every] [--cache
@@ -34,7 +35,7 @@ def race_ways(name: str, seed: int, grid: int, cache: str | None, ways: list[str
     beside the seed's ``grid``-rate grid."""
     make, rule, span, schedule, floor = _scenario(name)
     out: dict = {"scenario": name, "seed": seed}
-    results = {}
+    results, epochs = {}, make().epochs  # (the full training's epochs)
     for way in ways:
         extra = WAYS[way]
         start = time.perf_counter()
@@ -50,6 +51,7 @@ def race_ways(name: str, seed: int, grid: int, cache: str | None, ways: list[str
         out[way] = r.lr
         out[f"{way} regret"] = _regret(score, r.lr, best, higher, floor)
         out[f"{way} kinds"] = ", ".join(r.confidence.kinds) or "no"
+        out[f"{way} compute"] = r.compute / (16 * epochs)
     out |= {"grid best": best_lr, "best score": best, "unit": "pt" if higher else "%"}
     return out
 
@@ -70,14 +72,15 @@ def main() -> None:
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"no scenario {unknown[0]!r}; new_user.py's SCENARIOS lists them")
-    print("| scenario | seed | " + " | ".join(f"{w}: pick | regret | kinds | s" for w in ways)
+    print("| scenario | seed | "
+          + " | ".join(f"{w}: pick | regret | kinds | compute | s" for w in ways)
           + " | grid best (score) |")
-    print("| :-- | --: | " + " | ".join("--: | --: | :-- | --:" for _ in ways) + " | --: |")
+    print("| :-- | --: | " + " | ".join("--: | --: | :-- | --: | --:" for _ in ways) + " | --: |")
     for name in names:
         for seed in (int(v) for v in args.seeds.split(",")):
             r = race_ways(name, seed, args.grid, args.cache, ways)
             cells = [f"{r[w]:.3g} | {r[f'{w} regret']:.1f} {r['unit']} | {r[f'{w} kinds']} | "
-                     f"{r[f'{w} s']:.0f}" for w in ways]
+                     f"{100 * r[f'{w} compute']:.1f}% | {r[f'{w} s']:.0f}" for w in ways]
             print(f"| {name} | {seed} | {' | '.join(cells)} | "
                   f"{r['grid best']:.3g} ({r['best score']:.4g}) |", flush=True)
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import HandLSTM, keys_task
+from helpers import HandLSTM, keys_task, no_time_sorted
 
 from lrlab._errors import LrlabError
 from lrlab.search import KINDS, RangeTestResult, auto, choose, trend, trend_bottom
@@ -1412,7 +1412,31 @@ def test_a_race_at_chance_on_lagging_batchnorm_statistics_is_rescored() -> None:
     assert "race_unlearned" in lagging.confidence.kinds
     assert "race_unlearned" not in fresh.confidence.kinds
     assert "recomputed from 10 training batches" in fresh.explanation
-    assert len(fresh.evidence) == 2 and len(fresh.scores) == 3  # the race run again
+    assert len(fresh.evidence) == 2 and len(fresh.scores) == 3  # the race scored again
+
+
+def test_a_rescored_race_costs_no_training_and_scores_as_one_trained_again(monkeypatch) -> None:
+    """The race at chance is rescored from the weights it kept after each epoch
+    (``rescored``): its compute is one race's, as that of a race scored so from the start
+    (norm_batches=10; before: the race trained again, 3 more member-epochs of 4 epochs'
+    data), and its scores, pick and words are those of the race trained again from the same
+    weights and order, which a race over KEPT_BYTES still is."""
+    from lrlab.search import _auto
+
+    task = _off_centre_norms(20.0)
+    fresh, once = auto(task, **_SHORT), auto(task, **_SHORT, norm_batches=10)
+    assert "recomputed from 10 training batches" in fresh.explanation
+    assert fresh.compute == once.compute
+    pd.testing.assert_frame_equal(fresh.scores, once.scores)
+    monkeypatch.setattr(_auto, "KEPT_BYTES", 0)
+    again = auto(task, **_SHORT)
+    assert again.compute > fresh.compute
+    pd.testing.assert_frame_equal(fresh.scores, again.scores)
+    assert (fresh.lr, fresh.confidence.kinds) == (again.lr, again.confidence.kinds)
+    said = lambda r: r.explanation.split("So lr=")[0]  # (then: what the search cost)
+    assert said(fresh) == said(again)
+    pd.testing.assert_frame_equal(no_time_sorted(fresh.evidence[-1].records),
+                                  no_time_sorted(again.evidence[-1].records))
 
 
 def test_a_race_that_learned_on_running_statistics_keeps_them() -> None:

@@ -690,6 +690,40 @@ def test_norm_batches_rescore_the_evaluation_and_train_as_without(loaders: bool)
             == fingerprint(before, [Member(lr=0.3)], **keys))
 
 
+@pytest.mark.parametrize("loaders", [False, True])
+def test_a_fit_rescored_from_its_checkpoints_equals_one_trained_with_the_scoring(
+        loaders: bool) -> None:
+    """rescored: a fit's evaluations redone from its checkpoints after each epoch (the
+    earlier ones without the rule's state) under norm_batches=3 give the records and the
+    last checkpoint of the fit trained with norm_batches=3, bit for bit (but time), with no
+    training; a fit from that checkpoint goes on as from the trained one's."""
+    from dataclasses import replace
+
+    from lrlab.train import fit, fork, rescored, validated
+
+    task = _off_centre_task(loaders)
+    plain, fresh = validated(lrs=[0.3, 0.03], epochs=2), validated(lrs=[0.3, 0.03], epochs=2,
+                                                                    norm_batches=3)
+    saved, kept = [], []
+    fit(task, plain.members(), plain, checkpoint_every=1, on_checkpoint=saved.append)
+    trained = fit(task, fresh.members(), fresh, on_checkpoint=kept.append)
+    saved[0] = replace(saved[0], population={k: v for k, v in saved[0].population.items()
+                                             if k != "rule"}, records=[])
+    result, last = rescored(task, fresh.members(), fresh, saved)
+    pd.testing.assert_frame_equal(no_time_sorted(result.records),
+                                  no_time_sorted(trained.records))
+    assert last.fingerprint == kept[-1].fingerprint
+    longer = validated(lrs=[0.3], epochs=3, norm_batches=3)
+    on = [fit(task, longer.members(), longer,
+              resume=fork(c, [0], task, longer.members(), longer)).records
+          for c in (last, kept[-1])]
+    pd.testing.assert_frame_equal(no_time_sorted(on[0]), no_time_sorted(on[1]))
+    with pytest.raises(LrlabError) as err:
+        rescored(task, fresh.members(), fresh, saved[1:])
+    one_line(err, "rescoring needs the checkpoints after each of the 2 epochs, not after "
+                  "epochs [2]")
+
+
 @pytest.mark.parametrize("count, said", [(0, "(this machine has no CUDA device)"),
                                          (2, "(CUDA devices here: cuda:0 to cuda:1)")])
 def test_a_missing_cuda_device_says_what_the_machine_has(monkeypatch, count, said) -> None:

@@ -131,7 +131,7 @@ from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank
+from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, rescored
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "edge_moved",
            "few_steps",
@@ -467,6 +467,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     choice = race.run(rates)
     if not choice.learned:  # at chance on BatchNorm's lagging running statistics?
         choice = race.rescore() or choice
+    race.kept.clear()  # (only a rescoring reads the first race's weights after each epoch)
     skipped = []
     if not choice.learned and race.walk == "down":
         # an adaptive rule: nothing learned is too few steps, not too low a rate; the rates
@@ -477,7 +478,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             race.cap = max(bottom, min(rates))
             choice = race.pick()
         else:
-            fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+            fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
             race.below = [float(f"{min(rates) * 10 ** (-k / 2):.3g}")
                           for k in range(1, min(candidates, fits) + 1)]
             race.cap = race.below[0]
@@ -485,12 +486,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             if choice.learned:  # a ranking again: the refinement may go a step above it
                 race.cap = math.inf
     elif not choice.learned:  # nothing learned: move the race up the range, once
-        fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+        fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
     elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
-            (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
+            (allowed - race.charged) / per + 1e-9))), higher_is_better=race.higher,
             chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
         race.down = down  # learned at its lowest rate alone: move the race down, once
         choice = race.run(down)
@@ -500,14 +501,14 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             refine = check = False  # the budget went into the longer race
     refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
                 if r not in race.raced] if refine and choice.learned else [])
-    if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
+    if refined and race.charged + len(refined) * per > allowed * (1 + 1e-9):
         skipped.append("the refinement")
         refined = []
     if refined:  # same weights and order: scores comparable across the populations
         choice = race.run(refined)
     checked = None
     if check and choice.learned:
-        if race.cost + 2 * per > allowed * (1 + 1e-9):
+        if race.charged + 2 * per > allowed * (1 + 1e-9):
             skipped.append("the second-seed check")
         else:
             checked = race.check(choice)
@@ -626,6 +627,13 @@ UNSTABLE = 1.05
 #: higher, 0.4 -> 1.1 points mean regret).
 NORM_BATCHES = 10
 
+#: The most memory (bytes, on the CPU) a race on a model with BatchNorm keeps its members'
+#: weights in after each epoch, for :meth:`_Race.rescore` to score them again without
+#: training again: a member-epoch costs the model's parameters and buffers (the depthwise
+#: CNN of ``user_shapes3.mobilenet``: 0.04 MB; a torchvision ResNet-18: 47 MB, so 5 members
+#: by 6 epochs, 1.4 GB, are over it). A race over it is trained again to be rescored.
+KEPT_BYTES = 2**30
+
 #: The tie band of an SGD-like race: at least this share of the two rates' mean setback
 #: (half: a band as wide as the whole swing let a deep tanh net's 2.15, stuck at 42% for
 #: good, tie its best rate 1.0, which swings less).
@@ -670,6 +678,7 @@ class _Race:
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
+        self._rescored = 0.0  # (the cost a rescoring charged without training)
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.base = baseline(p.task, p.seed)
         self.n, self.chance = self.base.score_n, self.base.chance
@@ -680,13 +689,27 @@ class _Race:
         self.scoring: dict[str, int] = {}
         #: whether :meth:`rescore` may rescore: the model keeps running statistics (BatchNorm)
         #: and the settings leave the scoring to auto
-        self.norms = ("norm_batches" not in p.settings
-                      and bool(running_norms(task.init_model(p.seed).train())))
+        model = task.init_model(p.seed).train()
+        self.norms = "norm_batches" not in p.settings and bool(running_norms(model))
+        #: one member-epoch of the weights :meth:`rescore` reads (see :data:`KEPT_BYTES`)
+        self.member_bytes = (sum(t.numel() for t in model.state_dict().values())
+                             * getattr(torch, p.settings.get("dtype") or "float32").itemsize)
+        #: id(race) -> its checkpoints after every epoch, while it may still be rescored
+        self.kept: dict[int, list[Checkpoint]] = {}
 
     @property
     def cost(self) -> float:
         """Full-training epochs every population so far cost (a longer race only the epochs
         it added)."""
+        return self._cost - self._rescored
+
+    @property
+    def charged(self) -> float:
+        """What the races so far take from the plan's budget: :attr:`cost`, and a race
+        rescored without training again (:meth:`rescore`) as if it had trained again, as it
+        did before it kept its weights: the refinement and the check stay where they were
+        (whether a rescored race's refinement should have that budget is a pick change not
+        measured yet)."""
         return self._cost
 
     @property
@@ -784,9 +807,18 @@ class _Race:
 
     def run(self, rates: list[float]) -> Choice:
         saved: list[Checkpoint] = []
+        keep = (self.norms and not self.scoring and not self.races
+                and not (self.p.schedule and self.p.schedule.follows_metric)
+                and len(rates) * self.epochs * self.member_bytes <= KEPT_BYTES)
         result = self.p.train(rates, epochs=self.epochs, task=self.task,
-                              on_checkpoint=saved.append, **self.scoring)
+                              on_checkpoint=saved.append, checkpoint_every=1 if keep else None,
+                              **self.scoring)
         self._saved[id(result)] = saved[-1]
+        if keep:  # the weights alone before the last epoch (what :meth:`rescore` reads)
+            self.kept[id(result)] = [
+                dataclasses.replace(s, population={k: v for k, v in s.population.items()
+                                                   if k != "rule"}, records=[], steps=[])
+                for s in saved[:-1]] + saved[-1:]
         self.races.append(result)
         self.populations.append(result)
         self._cost += self.p.cost(result, self.task)
@@ -794,15 +826,29 @@ class _Race:
 
     def rescore(self) -> Choice | None:
         """When no rate of the latest race beat chance on a model whose BatchNorm keeps
-        running statistics: that race again, from the same weights and order, each
-        evaluation on statistics recomputed from :data:`NORM_BATCHES` training batches, as
-        every later race is then scored; its rows replace the latest race's. ``None``
-        (nothing run) otherwise."""
+        running statistics: that race's evaluations again, each on statistics recomputed
+        from :data:`NORM_BATCHES` training batches at the weights it kept after each epoch
+        (:func:`~lrlab.train.rescored`: no training, no compute; a race over
+        :data:`KEPT_BYTES` trains again from the same weights and order, to the same
+        records), as every later race is then scored; its rows replace the latest race's.
+        ``None`` (nothing run) otherwise."""
         if not self.norms or self.scoring or self.learned_any():
             return None
-        rates = [float(v) for v in self.races.pop().members["lr"]]
+        first = self.races.pop()
+        rates = [float(v) for v in first.members["lr"]]
         self.scoring = {"norm_batches": NORM_BATCHES}
-        return self.run(rates)
+        states = self.kept.pop(id(first), None)
+        if states is None:
+            return self.run(rates)
+        config = self.p.config(rates, epochs=self.epochs, **self.scoring)
+        result, last = rescored(self.task, config.members(), config, states)
+        self._saved[id(result)] = last
+        self.races.append(result)
+        self.populations.append(result)
+        rescored_cost = self.p.cost(result, self.task)
+        self._cost += rescored_cost
+        self._rescored += rescored_cost
+        return self.pick()
 
     def pick(self) -> Choice:
         """:func:`choose` on every row so far; when none learned, the rate with the lowest
@@ -890,11 +936,11 @@ class _Race:
             each = (target - self.horizon) * self.share
             if math.isfinite(self.cap):
                 keep = keep[keep <= self.cap * (1 + 1e-9)]
-                keep = keep[:max(0, math.floor((allowed - self.cost) / each + 1e-9))]
+                keep = keep[:max(0, math.floor((allowed - self.charged) / each + 1e-9))]
             sources = [r for r in (self._front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
             extra = len(keep) * each
-            if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
+            if not len(keep) or self.charged + extra > allowed * (1 + 1e-9):
                 break
             self._front = []
             for source in sources:

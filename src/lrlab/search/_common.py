@@ -118,12 +118,13 @@ class Plan:
 
     def train(self, lrs: Sequence[float], *, epochs: int | None = None, task: Task | None = None,
               on_checkpoint: Callable[[Checkpoint], None] | None = None,
-              **extra: Any) -> SweepResult:
+              checkpoint_every: int | None = None, **extra: Any) -> SweepResult:
         """One population: a member per rate, same weights and order, on ``task``
-        (``on_checkpoint`` receives its state after the last epoch, to continue it)."""
+        (``on_checkpoint`` receives its state after the last epoch, to continue it, and
+        every ``checkpoint_every`` epochs)."""
         config = self.config(lrs, epochs=epochs, **extra)
         return fit(task or self.task, config.members(), config, callbacks=self.callbacks,
-                   on_checkpoint=on_checkpoint)
+                   on_checkpoint=on_checkpoint, checkpoint_every=checkpoint_every)
 
     def config(self, lrs: Sequence[float], *, epochs: int | None = None,
                **extra: Any) -> SweepConfig:

@@ -9,7 +9,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 
@@ -442,6 +442,16 @@ class _Recorder:
             arr = v.detach().cpu().numpy() if isinstance(v, Tensor) else np.asarray(v)
             self.rows.append((epoch, split, metric, arr.astype(np.float64)))
 
+    def replace(self, epoch: int, split: str, values: dict[str, Tensor]) -> None:
+        """Epoch ``epoch``'s rows of ``split`` hold ``values`` (the same metrics) instead."""
+        index = {(e, s, m): i for i, (e, s, m, _) in enumerate(self.rows)}
+        if {m for e, s, m in index if (e, s) == (epoch, split)} != set(values):
+            raise LrlabError(f"epoch {epoch} recorded other {split} metrics than "
+                             f"{', '.join(values)}")
+        for metric, v in values.items():
+            self.rows[index[epoch, split, metric]] = (
+                epoch, split, metric, v.detach().cpu().numpy().astype(np.float64))
+
     def frame(self, last_epoch: np.ndarray, start: int = 0, stop: int | None = None
               ) -> pd.DataFrame:
         """The rows ``start:stop`` as a tidy table, without those of a member after the
@@ -550,6 +560,64 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
                              loop.steps_per_epoch, plan.epochs, chance=loop.chance,
                              val_examples=loop.labels.examples,
                              noise_examples=loop.noise_examples)
+
+
+def rescored(task: Task, members: Sequence[Member], config: SweepConfig,
+             states: Sequence[Checkpoint]) -> tuple[SweepResult, Checkpoint]:
+    """A fit's evaluations done again under ``config`` without training again: the result
+    and last checkpoint of :func:`fit` with ``config`` where ``states`` are the checkpoints
+    after each epoch (the first to the last) of a fit of the same task and members whose
+    settings differ at most in how it scores (``norm_batches``).
+
+    Training never reads a score (reduce-on-plateau members, which do, are refused), so
+    the training records are the checkpointed fit's and each epoch's validation records
+    are those ``config`` scores at that epoch's weights: the same as :func:`fit`'s, bit for
+    bit (but ``time``). Only the last state needs the rule's state, records and steps
+    (the earlier ones' weights, buffers and random state are read). No callbacks run.
+    """
+    task = resolve_task(task, config, members)
+    device = resolve_device(config.device)
+    dtype = getattr(torch, config.dtype)
+    plan = plan_run(task, config, members)
+    if [s.epoch for s in states] != list(range(1, plan.epochs + 1)):
+        raise LrlabError(f"rescoring needs the checkpoints after each of the {plan.epochs} "
+                         f"epochs, not after epochs {[s.epoch for s in states]}")
+    if task.in_memory:
+        feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device, dtype)
+    else:
+        feed = _DataFeed(task, members, plan, device, dtype)
+        task = feed.task
+    pop = _population(task, members, config, device, dtype, plan.batch_size)
+    loop = _Loop(task, members, config, pop, _rate_table(members, plan, device, dtype), plan)
+    if loop.plateaus.groups:
+        raise LrlabError("reduce-on-plateau members train on their scores; fit them again "
+                         "to score them otherwise")
+    last = replace(states[-1], fingerprint=loop.fingerprint)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        loop.restore(last)  # the records, labels and seconds; then each epoch's weights
+        if loop.steps_per_epoch is None:  # (data without a length: as the fit counted them)
+            loop.steps_per_epoch = int(states[0].population["steps"])
+        for state in states:
+            pop.load_state_dict({**last.population, **{k: v for k, v in state.population.items()
+                                                       if k != "rule"}})
+            _set_rng(state.rng, device)  # as the fit's evaluation found it
+            with (feed.recomputed_norms(pop, state.epoch, config.norm_batches)
+                  if config.norm_batches else nullcontext()):
+                val, _ = feed.evaluate(pop, config.eval_batch_size)
+            loop.recorder.replace(state.epoch, "val", val)
+        loop.restore(replace(last, records=loop.recorder.state()))
+        checkpoint = loop.checkpoint()
+    return SweepResult.build(task, members, config, pop, loop.recorder, loop.steps or [],
+                             loop.steps_per_epoch, plan.epochs, chance=loop.chance,
+                             val_examples=loop.labels.examples,
+                             noise_examples=loop.noise_examples), checkpoint
+
+
+def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
+    """The generators random layers draw from set to a checkpoint's ``rng``."""
+    torch.set_rng_state(rng["cpu"])
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"], device)
 
 
 class _TensorFeed:
@@ -777,6 +845,4 @@ class _Loop:
         self.done, self.seconds = ckpt.epoch, float(ckpt.seconds)
         self.labels = ckpt.labels
         self.own_chance = ckpt.own_chance
-        torch.set_rng_state(ckpt.rng["cpu"])
-        if "cuda" in ckpt.rng and self.pop.device.type == "cuda":
-            torch.cuda.set_rng_state(ckpt.rng["cuda"], self.pop.device)
+        _set_rng(ckpt.rng, self.pop.device)
