@@ -28,7 +28,7 @@ def test_race_and_probe_commands(capsys, tmp_path) -> None:
     assert code == 0, err
     assert "prodigy_probe: lr=" in out
     code, _, err = run(capsys, "probe", "blobs", "--probe-epochs", "0", "--db", tmp_path / "s.db")
-    assert "probe_epochs must be" in assert_bad_input(code, err)
+    assert "--probe-epochs must be" in assert_bad_input(code, err)
 
 
 def test_scaling_command(capsys, tmp_path) -> None:

@@ -180,10 +180,10 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"error: {err.format_message()}", file=sys.stderr)
         return 2
     except LrlabError as err:
-        from lrlab.cli._options import as_flags
+        from lrlab.cli._options import error_flags
 
         command = app.commands.get(args[0]) if args else None
-        said = as_flags(str(err), {p.name for p in command.params} if command else set())
+        said = error_flags(str(err), command.params if command else ())
         print(f"error: {said}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as err:

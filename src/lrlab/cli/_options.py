@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from lrlab._errors import LrlabError
 
 __all__ = ["OVERWRITE", "PATH", "RULE_OPTIONS", "LibraryDefault", "Rates", "Registry",
            "ScheduleText", "as_flags", "check_out", "check_tensorboard", "choose_threads",
+           "error_flags",
            "library_default", "load_task", "parse_hparams", "parse_seeds", "parse_subset",
            "subset_task", "with_monitor", "with_options", "write_tensorboard"]
 
@@ -387,6 +388,34 @@ def as_flags(text: str, options: Collection[str] | None = None) -> str:
         return f"--{name} {m[3] or 'METRIC'}"
 
     return _SAID.sub(said, text)
+
+
+def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
+    """An error line with the setting it names as Python writes it (at its start:
+    ``epochs must be at least 1``, ``steps=5 is too few``; in its example: ``e.g. epochs=1``,
+    ``give steps=10``) said as the command's flags (``--epochs must be ...``, ``e.g. --epochs 1``, ``--steps 5``), for
+    those the command has (``params``: its click parameters), then :func:`as_flags`.
+
+    Example:
+        >>> epochs = click.Option(["--epochs"], type=int)
+        >>> error_flags("epochs must be at least 1, got 0; e.g. epochs=1", [epochs])
+        '--epochs must be at least 1, got 0; e.g. --epochs 1'
+    """
+    params = list(params)
+    flags = {p.name: max(p.opts, key=len) for p in params
+             if isinstance(p, click.Option) and p.name and p.opts}
+
+    def valued(m: re.Match) -> str:
+        return f"{flags[m[1]]} {m[2]}" if m[1] in flags else m[0]
+
+    def named(m: re.Match) -> str:
+        return flags.get(m[1], m[0])
+
+    # only where the line names the setting itself (its start, or its example after "e.g."
+    # or "give"): a schedule's own keywords (plateau:monitor=...) are no flags
+    text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give ))(\w+)=([^\s;,:)]+)", valued, text)
+    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be )", named, text)
+    return as_flags(text, {p.name for p in params})
 
 
 def with_monitor(task, monitor: str | None):

@@ -61,9 +61,11 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
             raise LrlabError(f"{name}={value!r} must be a finite rate > 0: e.g. start=1e-7, end=10")
     if start >= end:
         raise LrlabError(f"start={start!r} must be below end={end!r}: the rate rises from start")
-    if not (is_whole(steps) and steps >= 10):
-        raise LrlabError(f"steps={steps!r} is too few to read a curve: use an int >= 10 (100 is "
-                         "typical)")
+    if not is_whole(steps):
+        raise LrlabError(f"steps={steps!r} must be a whole number: give steps=100 (10 or more)")
+    if steps < 10:
+        raise LrlabError(f"steps={steps!r} is too few to read a curve: give steps=10 or more "
+                         "(100 is typical)")
     if mode == "exp":
         return np.geomspace(float(start), float(end), steps)
     if mode == "linear":

@@ -272,9 +272,40 @@ def _one_line(err: ValidationError) -> str:
         return first["msg"]
     where = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")
+    allowed = _ALLOWED.get(first["type"])
+    if allowed is not None and where:  # the validation library's wording, said plainly
+        what = f"{allowed.format(**first.get('ctx', {}))}, got {first.get('input')!r}"
+        if any(isinstance(part, int) for part in first["loc"]):  # one value of a list
+            name = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
+            return f"every value of {name} must be {what}"
+        return f"{where} must be {what}{_example(where, first)}"
     if first["type"] != "value_error" and isinstance(first.get("input"), int | float | str):
         msg += f", got {first['input']!r}"
     return f"{where}: {msg}" if where else msg
+
+
+#: What a setting must be, by the validation library's error type (its ``ctx`` filled in).
+_ALLOWED = {"greater_than_equal": "at least {ge}", "greater_than": "greater than {gt}",
+            "less_than_equal": "at most {le}", "less_than": "less than {lt}",
+            "list_type": "a list", "int_type": "a whole number",
+            "int_parsing": "a whole number", "int_from_float": "a whole number",
+            "float_type": "a number", "float_parsing": "a number",
+            "finite_number": "a finite number", "bool_type": "True or False",
+            "bool_parsing": "True or False", "string_type": "a string"}
+
+
+def _example(where: str, error: dict) -> str:
+    """``; e.g. NAME=VALUE`` for a setting refused by :func:`_one_line`: the list a
+    comma-separated text of numbers meant (``lrs='0.1,0.01'``: ``[0.1, 0.01]``), else the
+    bound itself (``epochs=0`` under ``>= 1``: ``1``)."""
+    given, ctx = error.get("input"), error.get("ctx", {})
+    if error["type"] == "list_type" and isinstance(given, str):
+        try:
+            return f"; e.g. {where}={[float(part) for part in given.split(',')]}"
+        except ValueError:
+            return f"; e.g. {where}=[...]"
+    bound = next((ctx[k] for k in ("ge", "le") if k in ctx), None)
+    return "" if bound is None else f"; e.g. {where}={bound}"
 
 
 def validated(**settings: object) -> SweepConfig:
