@@ -275,3 +275,12 @@ def test_the_populations_check_of_the_first_batch_leaves_the_records_as_they_wer
     checked = curves()
     monkeypatch.setattr("lrlab.search._vectorised._check_first", lambda *args: None)
     assert [list(c) for c in checked] == [list(c) for c in curves()]
+
+
+def test_seeds_as_a_population_cast_the_inputs_to_the_models_dtype_as_one_by_one_does():
+    """float32 data and a float64 model: the one-by-one test casts the inputs, the
+    population refused them with torch's dtype error; now both run."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    r = find_lr(model, CE, (X, Y), start=1e-3, end=10.0, steps=20, seeds=2, val_data=(X, Y))
+    assert len(r.runs) == 2 and all(math.isfinite(v) for v in r.losses)

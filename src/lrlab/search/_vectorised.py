@@ -54,6 +54,12 @@ def _initial_models(model: nn.Module, seeds: Sequence[int], reinit: bool) -> lis
     return models
 
 
+def _cast(x: Tensor, s: Setup) -> Tensor:
+    """Floating inputs in the model's dtype, as the one-by-one test casts them
+    (:attr:`Setup.dtype`: float32 data meets a float64 model)."""
+    return x.to(s.dtype) if x.is_floating_point() and s.dtype is not None else x
+
+
 def _check_first(s: Setup, x: Tensor, y: Tensor) -> None:
     """One batch through a copy of one model, checked as the one-by-one test checks its
     first (:func:`~lrlab.search._data.forward_loss`): a model that cannot take it, labels
@@ -73,6 +79,7 @@ def population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[s
 
 def _population_runs(s: Setup, seeds: Sequence[int], reinit: bool) -> list[dict[str, Any]]:
     x, y = (t.to(s.device) for t in s.train._tensors)
+    x = _cast(x, s)
     k, n, size = len(seeds), len(x), s.train._size
     _check_first(s, x[:size], y[:size])
     pop = Population(_initial_models(s.model, seeds, reinit), "sgd",
@@ -112,6 +119,7 @@ def _validate(pop: Population, s: Setup, per_member) -> tuple[list[float], list[
     labels a loss scores: :data:`~lrlab.data.IGNORE_INDEX` left out, as the one-by-one
     path's :func:`~lrlab.data.correct` does)."""
     xv, yv = (t.to(s.device) for t in s.val._tensors)
+    xv = _cast(xv, s)
     out = pop.predict(xv)
     losses = per_member(out, yv.expand(pop.members, *yv.shape)).tolist()
     if yv.is_floating_point() or out.dim() != 3:
