@@ -243,9 +243,11 @@ def main(argv: list[str] | None = None) -> None:
     old, new = (json.loads(f.read_text()) for f in (a.old, a.new))
     rows = moved(old, new)
     judged = _judge_all(rows, a.grid, a.judge) if a.judge else []
-    same = sum(1 for k in new if k != "meta" and k in old) * len(FINDERS) - len(rows)
+    both = [k for k in new if k != "meta" and k in old]
+    alone = len((set(old) ^ set(new)) - {"meta"})
     print(f"{len(rows)} picks moved ({sum(r['rate moved'] for r in rows)} rates, the rest "
-          f"their warnings' kinds), {same} the same")
+          f"their warnings' kinds), {len(both) * len(FINDERS) - len(rows)} the same, over "
+          f"{len(both)} scenario-seeds ({alone} in one file only)")
     print("\n".join(_table(rows, judged)))
     for j in judged:
         if j["verdict"] == "WORSE":
