@@ -543,11 +543,7 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     plan = plan_run(task, config, members)
-    if task.in_memory:
-        feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device, dtype)
-    else:
-        feed = _DataFeed(task, members, plan, device, dtype)
-        task = feed.task
+    task, feed = _feed(task, members, plan, device, dtype)
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     rates = _rate_table(members, plan, device, dtype)
     loop = _Loop(task, members, config, pop, rates, plan)
@@ -582,11 +578,7 @@ def rescored(task: Task, members: Sequence[Member], config: SweepConfig,
     if [s.epoch for s in states] != list(range(1, plan.epochs + 1)):
         raise LrlabError(f"rescoring needs the checkpoints after each of the {plan.epochs} "
                          f"epochs, not after epochs {[s.epoch for s in states]}")
-    if task.in_memory:
-        feed: _TensorFeed | _DataFeed = _TensorFeed(task, members, plan.batch_size, device, dtype)
-    else:
-        feed = _DataFeed(task, members, plan, device, dtype)
-        task = feed.task
+    task, feed = _feed(task, members, plan, device, dtype)
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     loop = _Loop(task, members, config, pop, _rate_table(members, plan, device, dtype), plan)
     if loop.plateaus.groups:
@@ -611,6 +603,16 @@ def rescored(task: Task, members: Sequence[Member], config: SweepConfig,
                              loop.steps_per_epoch, plan.epochs, chance=loop.chance,
                              val_examples=loop.labels.examples,
                              noise_examples=loop.noise_examples), checkpoint
+
+
+def _feed(task: Task, members: Sequence[Member], plan: RunPlan, device: torch.device,
+          dtype: torch.dtype) -> tuple[Task, _TensorFeed | _DataFeed]:
+    """The run's batches (in-memory tensors, or a DataLoader's) and the task they feed (a
+    DataLoader's feed holds the task it wraps)."""
+    if task.in_memory:
+        return task, _TensorFeed(task, members, plan.batch_size, device, dtype)
+    feed = _DataFeed(task, members, plan, device, dtype)
+    return feed.task, feed
 
 
 def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
