@@ -7,6 +7,10 @@ workers), a loader with a sampler of its own is re-seeded through it, and a data
 transforms may draw from it, from Python's ``random`` or from NumPy's: the training steps
 after it would then see other shuffles and dropout masks. :func:`isolated_rng` runs such a
 pass on copies of those states and puts them back after it.
+
+What a run draws is the run's seed's, never whatever state the caller's earlier calls left:
+:func:`seeded_rng` seeds all three (a dataset's augmentations draw from any of them) for the
+block, and also puts them back after it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["isolated_rng"]
+__all__ = ["isolated_rng", "seeded_rng"]
 
 
 @contextmanager
@@ -45,3 +49,29 @@ def isolated_rng(device: torch.device | None = None) -> Iterator[None]:
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
+
+
+@contextmanager
+def seeded_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """:func:`isolated_rng` with torch's CPU generator (and ``device``'s, on CUDA), Python's
+    ``random`` and NumPy's global state seeded from ``seed`` for the block: what it draws
+    (dropout, a model's own noise, a dataset's random transforms, a sampler's order) is the
+    same from one call to the next, whatever the caller drew before.
+
+    Example:
+        >>> with seeded_rng(3):
+        ...     a = torch.rand(1), random.random(), np.random.rand()
+        >>> _ = torch.rand(5), random.random(), np.random.rand()
+        >>> with seeded_rng(3):
+        ...     b = torch.rand(1), random.random(), np.random.rand()
+        >>> bool(a[0] == b[0]) and a[1:] == b[1:]
+        True
+    """
+    with isolated_rng(device):
+        torch.random.default_generator.manual_seed(seed)
+        if device is not None and device.type == "cuda":  # (no other device's is touched)
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        yield

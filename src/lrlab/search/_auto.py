@@ -1626,7 +1626,9 @@ def _start_loss(task: Task, seed: int) -> tuple[float, float]:
     """The untrained model's mean training and validation loss on ``task`` (at most the first
     8192 examples of each; ``nan`` for an iterable dataset's training data, whose length is
     unknown, or when the loss cannot be had, a loss of the model's own that returns no
-    number): the levels a stable rate's losses must come back to."""
+    number): the levels a stable rate's losses must come back to. A dataset's random
+    transforms (a contrastive loss's augmented views) draw from ``seed``, so the levels are
+    the same from run to run."""
     from lrlab.data import num_examples, subset_of
     from lrlab.tasks import Split
 
@@ -1640,7 +1642,7 @@ def _start_loss(task: Task, seed: int) -> tuple[float, float]:
             if n is not None and n > _START_EXAMPLES:
                 data = (Split(data.x[:_START_EXAMPLES], data.y[:_START_EXAMPLES])
                         if isinstance(data, Split) else subset_of(data, range(_START_EXAMPLES)))
-            out.append(float(mean_loss(model, task, data)))
+            out.append(float(mean_loss(model, task, data, seed=seed)))
         except Exception:  # noqa: BLE001 - stability is then judged on the other loss
             out.append(math.nan)
     return out[0], out[1]

@@ -115,9 +115,10 @@ def halving_table(members: pd.DataFrame, start_loss: float, end_loss: Sequence[f
     return table.sort_values("lr", ascending=False, kind="stable").reset_index(drop=True)
 
 
-def _mean_loss(module: torch.nn.Module, task: Task) -> float:
-    """The float64 mean loss of ``module`` over ``task``'s training examples."""
-    return mean_loss(module.double(), task, task.train)
+def _mean_loss(module: torch.nn.Module, task: Task, seed: int) -> float:
+    """The float64 mean loss of ``module`` over ``task``'s training examples (what it draws
+    drawn from ``seed``)."""
+    return mean_loss(module.double(), task, task.train, seed=seed)
 
 
 def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np.ndarray]:
@@ -129,8 +130,8 @@ def subset_losses(result: SweepResult, task: Task, seed: int) -> tuple[float, np
     """
     initial = task.init_model(seed)
     pop = result.population
-    end = [_mean_loss(pop.member_module(k), task) for k in range(pop.members)]
-    return _mean_loss(initial, task), np.array(end)
+    end = [_mean_loss(pop.member_module(k), task, seed) for k in range(pop.members)]
+    return _mean_loss(initial, task, seed), np.array(end)
 
 
 def _check(start: float, min_lr: float, iterations: int, decay: float,

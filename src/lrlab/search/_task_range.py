@@ -20,6 +20,7 @@ import torch
 from lrlab._checks import is_number, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
+from lrlab._rng import seeded_rng
 from lrlab.data import ModelLoss
 from lrlab.search._below import SPAN, Below, below
 from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
@@ -385,8 +386,7 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
 
     hparams = dict(hparams or {})
     keys = None if task.in_memory else (None, task.target_key)
-    with torch.random.fork_rng(devices=[]):  # weights and data order from seed, not chance
-        torch.manual_seed(seed)
+    with seeded_rng(seed, device):  # weights, order, augmentations from seed, not chance
         model = task.init_model(seed).to(device)
         own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds on tensors
         opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=start, **hparams)

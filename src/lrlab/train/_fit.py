@@ -22,7 +22,7 @@ from torch.utils.data import TensorDataset
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
-from lrlab._rng import isolated_rng
+from lrlab._rng import isolated_rng, seeded_rng
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
@@ -242,8 +242,7 @@ def untrained(task: Task, seed: int = 0) -> Untrained:
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     for metric in own.values():
         metric.calls.clear()  # the probe's training batch is no validation batch
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
+    with seeded_rng(seed):
         values, scored = feed.evaluate(pop, config.eval_batch_size)
         labels = scored.labels()
         levels = majority_levels(task, own, labels.majority(),
@@ -547,8 +546,8 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     pop = _population(task, members, config, device, dtype, plan.batch_size)
     rates = _rate_table(members, plan, device, dtype)
     loop = _Loop(task, members, config, pop, rates, plan)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(config.seed)  # random layers (dropout) draw from the run's seed
+    # random layers (dropout) and a dataset's random transforms draw from the run's seed
+    with seeded_rng(config.seed, device):
         if resume is not None:
             loop.restore(resume)
         loop.run(feed, callbacks, checkpoint_every, on_checkpoint)
@@ -585,7 +584,7 @@ def rescored(task: Task, members: Sequence[Member], config: SweepConfig,
         raise LrlabError("reduce-on-plateau members train on their scores; fit them again "
                          "to score them otherwise")
     last = replace(states[-1], fingerprint=loop.fingerprint)
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    with seeded_rng(config.seed, device):
         loop.restore(last)  # the records, labels and seconds; then each epoch's weights
         if loop.steps_per_epoch is None:  # (data without a length: as the fit counted them)
             loop.steps_per_epoch = int(states[0].population["steps"])

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError
-from lrlab._rng import isolated_rng
+from lrlab._rng import isolated_rng, seeded_rng
 from lrlab.data import (
     IGNORE_INDEX,
     ModelLoss,
@@ -94,12 +94,14 @@ def inputs_of(task: Task, batch: Any) -> tuple[Any, Tensor | None]:
 
 def first_batch(task: Task, batch_size: int, seed: int) -> Any:
     """The first training batch of epoch 1, as training will see it (tensors: the first
-    ``batch_size`` examples, enough to read the task's kind)."""
+    ``batch_size`` examples, enough to read the task's kind). A dataset's random transforms
+    draw from ``seed`` as the training's do; the caller's random states are left alone."""
     if task.in_memory:
         return task.train.x[:batch_size], task.train.y[:batch_size]
-    for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1, shuffle=True,
-                         what="the training data"):
-        return batch
+    with seeded_rng(seed):
+        for batch in batches(task.train, batch_size=batch_size, seed=seed, epoch=1,
+                             shuffle=True, what="the training data"):
+            return batch
     raise LrlabError(f"task {task.name!r}: the training data yields no batches; give at "
                      "least one example (an empty loader, or drop_last with too few)")
 
@@ -110,7 +112,7 @@ def _validation_loads(task: Task, batch_size: int, seed: int) -> None:
     the first epoch trains, not after it; the random state is left as it was."""
     if isinstance(task.val, Split):
         return
-    with torch.random.fork_rng(devices=[]):
+    with isolated_rng():
         for _ in batches(task.val, batch_size=batch_size, seed=seed, epoch=0, shuffle=False,
                          what="the validation data"):
             break
@@ -752,10 +754,13 @@ def majority_levels(task: Task, scored: dict[str, Scored], majority: int | None,
 
 
 @torch.no_grad()
-def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512) -> float:
+def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, seed: int = 0,
+              chunk: int = 512) -> float:
     """The mean loss of one plain ``model`` over ``data`` (a :class:`~lrlab.tasks.Split` or
-    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype; the
-    random states are left as they were (:func:`~lrlab._rng.isolated_rng`)."""
+    a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype. What it
+    draws (a dataset's random transforms, a model's own noise) is drawn from ``seed``, not
+    from whatever state the caller left, and the random states are left as they were
+    (:func:`~lrlab._rng.seeded_rng`): the same model, data and seed give the same loss."""
     from lrlab.tasks import Split
 
     was = model.training
@@ -764,7 +769,7 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, chunk: int = 512
     device, dtype = param.device, param.dtype
     total, count = 0.0, 0
     try:
-        with isolated_rng(device):
+        with seeded_rng(seed, device):
             if isinstance(data, Split):
                 for x, y in zip(data.x.split(chunk), data.y.split(chunk)):
                     out = model(to_device(x, device, dtype)).unsqueeze(0)
