@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 import lrlab
 from lrlab.search import model_loss
+from lrlab.train import validated
 
 
 class _Views(Dataset):
@@ -113,3 +114,16 @@ def test_the_same_seed_gives_the_same_records_whatever_was_drawn_before():
     fresh = json.loads(done.stdout.strip().splitlines()[-1])
     for name, text in first.items():
         assert fresh[name] == text, name
+
+
+def test_a_resumed_fit_draws_on_as_the_unbroken_one():
+    """The checkpoint keeps Python's and NumPy's states too: a fit resumed after epoch 1 of
+    the views (drawn from all three) records what the unbroken fit records."""
+    config = validated(lrs=[0.1, 0.3], epochs=3)
+    task = _task().replace(epochs=3)
+    whole = lrlab.fit(task, config.members(), config)
+    saved = []
+    lrlab.fit(task, config.members(), config, checkpoint_every=1, on_checkpoint=saved.append)
+    _disturb(5)
+    resumed = lrlab.fit(task, config.members(), config, resume=saved[0])
+    assert _text(resumed.records) == _text(whole.records)

@@ -10,11 +10,13 @@ pass on copies of those states and puts them back after it.
 
 What a run draws is the run's seed's, never whatever state the caller's earlier calls left:
 :func:`seeded_rng` seeds all three (a dataset's augmentations draw from any of them) for the
-block, and also puts them back after it.
+block, and also puts them back after it. A checkpoint keeps Python's and NumPy's states as
+tensors (:func:`host_states`), so a resumed run draws on as the unbroken one did.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["isolated_rng", "seeded_rng"]
+__all__ = ["host_states", "isolated_rng", "seeded_rng", "set_host_states"]
 
 
 @contextmanager
@@ -75,3 +77,37 @@ def seeded_rng(seed: int, device: torch.device | None = None) -> Iterator[None]:
         random.seed(seed)
         np.random.seed(seed % 2**32)
         yield
+
+
+def host_states() -> dict[str, torch.Tensor]:
+    """Python's ``random`` and NumPy's global states as plain tensors (what a checkpoint can
+    hold: ``torch.load(..., weights_only=True)`` reads them back), for
+    :func:`set_host_states`.
+
+    Example:
+        >>> saved = host_states()
+        >>> a = random.random(), np.random.rand()
+        >>> set_host_states(saved)
+        >>> (random.random(), np.random.rand()) == a
+        True
+    """
+    version, words, gauss = random.getstate()
+    _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    return {"python": torch.tensor([version, *words], dtype=torch.int64),
+            "python_gauss": torch.tensor([math.nan if gauss is None else gauss],
+                                         dtype=torch.float64),
+            "numpy": torch.from_numpy(np.concatenate([keys.astype(np.int64), [pos, has_gauss]])),
+            "numpy_gauss": torch.tensor([cached], dtype=torch.float64)}
+
+
+def set_host_states(states: dict[str, torch.Tensor]) -> None:
+    """Python's and NumPy's global states set to :func:`host_states`' ``states``; either one
+    missing (a checkpoint written before lrlab kept them) is left as it is."""
+    if "python" in states:
+        version, *words = states["python"].tolist()
+        gauss = float(states["python_gauss"][0])
+        random.setstate((version, tuple(words), None if math.isnan(gauss) else gauss))
+    if "numpy" in states:
+        *keys, pos, has_gauss = states["numpy"].tolist()
+        np.random.set_state(("MT19937", np.array(keys, dtype=np.uint32), pos, has_gauss,
+                             float(states["numpy_gauss"][0])))

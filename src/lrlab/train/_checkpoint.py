@@ -49,7 +49,8 @@ class Checkpoint:
         records: the per-epoch rows so far: ``[epoch, split, metric, values (K,) float64]``.
         steps: the per-step rows so far (``record_steps``): ``[step, loss, lr, grad_norm]``.
         seconds: training time before this checkpoint (the ``time`` record goes on from it).
-        rng: the generators random layers draw from: ``{"cpu": state, "cuda": state}``.
+        rng: the generators random layers and a dataset's transforms draw from: ``{"cpu":
+            state, "cuda": state}`` and Python's and NumPy's (:func:`lrlab._rng.host_states`).
         labels: the validation targets counted in the first evaluation (empty before it,
             and in a checkpoint written before lrlab counted them).
         own_chance: the task's own monitor on majority answers, scored in that evaluation

@@ -22,7 +22,7 @@ from torch.utils.data import TensorDataset
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
-from lrlab._rng import isolated_rng, seeded_rng
+from lrlab._rng import host_states, isolated_rng, seeded_rng, set_host_states
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
 from lrlab.data import to_device
@@ -615,10 +615,12 @@ def _feed(task: Task, members: Sequence[Member], plan: RunPlan, device: torch.de
 
 
 def _set_rng(rng: dict[str, Tensor], device: torch.device) -> None:
-    """The generators random layers draw from set to a checkpoint's ``rng``."""
+    """The generators random layers and a dataset's transforms draw from set to a
+    checkpoint's ``rng``."""
     torch.set_rng_state(rng["cpu"])
     if "cuda" in rng and device.type == "cuda":
         torch.cuda.set_rng_state(rng["cuda"], device)
+    set_host_states(rng)
 
 
 class _TensorFeed:
@@ -817,7 +819,7 @@ class _Loop:
     def checkpoint(self) -> Checkpoint:
         """This loop's state at the end of epoch ``done``, every tensor copied to the CPU."""
         device = self.pop.device
-        rng = {"cpu": torch.get_rng_state()}
+        rng = {"cpu": torch.get_rng_state(), **host_states()}
         if device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(device)
         steps = [[s, *(t.detach().cpu().clone() for t in values)]
