@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from torch import Tensor, nn
 
 from lrlab._checks import materialised, whole
 from lrlab._errors import LrlabError
+from lrlab._rng import isolated_rng
 from lrlab.data import (
     DEFAULT_TARGET_KEY,
     IGNORE_INDEX,
@@ -313,15 +313,11 @@ def _labels_per_position(data: Any, key: str) -> bool:
     if isinstance(ds, torch.utils.data.TensorDataset):
         y = ds.tensors[-1][:1]
     else:
-        state = (random.getstate(), np.random.get_state())
         try:
-            with torch.random.fork_rng(devices=[]):
+            with isolated_rng():
                 first = ds[0]
         except Exception:  # noqa: BLE001 - a dataset that cannot say: the warning stands
             return False
-        finally:
-            random.setstate(state[0])
-            np.random.set_state(state[1])
         y = (first.get(key) if isinstance(first, Mapping)
              else first[-1] if isinstance(first, (tuple, list)) and first else None)
         y = y.unsqueeze(0) if isinstance(y, Tensor) else None
