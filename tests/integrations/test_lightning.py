@@ -126,10 +126,11 @@ def test_a_short_fit_warns_and_names_three_rates() -> None:
     (_, first), (_, again) = finder.results
     lr = first.suggestion.lr
     assert (first.training_steps, again.training_steps) == (12, 6)
-    # the module's torch SGD has momentum 0.9: the heavy-ball three, as find_lr(training_steps=)
+    # the module's torch SGD has momentum 0.9: the heavy-ball rates, as find_lr(training_steps=)
     # and lrlab find give them (before: lr, 2 lr, 4 lr, the result's momentum left at 0)
     assert first.momentum == 0.9
-    assert "short_training" in first.kinds and first.to_try == pytest.approx((0.1 * lr, lr, 2 * lr))
+    assert "short_training" in first.kinds
+    assert first.to_try == pytest.approx((0.1 * lr, 0.1 ** 0.5 * lr, lr, 2 * lr))
 
 
 def test_a_run_with_the_finder_equals_one_started_at_its_rate() -> None:

@@ -169,7 +169,8 @@ def test_a_loss_whose_outputs_and_targets_line_up_trains(loss_fn):
 def test_a_known_short_training_names_three_rates_as_lrlab_find_does_on_a_task():
     """``training_steps`` gives a plain loop the warning a task's or a Trainer's test gets:
     under 200 steps, the suggestion, twice and four times it; under torch's SGD with
-    momentum 0.9 (at any length) the heavy-ball three, a tenth of it, it and twice it."""
+    momentum 0.9 (at any length) the heavy-ball rates, a tenth of it up to it, half a decade
+    apart, and twice it."""
     kwargs = {"start": 1e-4, "end": 100.0}
     unknown = find_lr(net(), CE, (X, Y), **kwargs)
     assert unknown.to_try == () and unknown.training_steps is None
@@ -184,7 +185,7 @@ def test_a_known_short_training_names_three_rates_as_lrlab_find_does_on_a_task()
     heavy = find_lr(model, CE, (X, Y), training_steps=5000, **kwargs,
                     optimizer=torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
     s = heavy.suggestion.lr
-    assert heavy.to_try == pytest.approx((s * 0.1, s, 2 * s))
+    assert heavy.to_try == pytest.approx((s * 0.1, s * 0.1 ** 0.5, s, 2 * s))
 
 
 class Lars(torch.optim.Optimizer):
@@ -203,6 +204,11 @@ class Lars(torch.optim.Optimizer):
                     p.add_(buf, alpha=-group["lr"])
 
 
+#: The rates heavy ball ``m`` names, as multiples of the suggestion (s (1 - m) up to s, half
+#: a decade apart at most, then 2s).
+HEAVY = {0.8: (0.2, 0.2 ** 0.5, 1, 2), 0.5: (0.5, 1, 2)}
+
+
 @pytest.mark.parametrize(("make", "m"), [
     (lambda w: Lars(w, lr=0.1, momentum=0.8), 0.8),
     (lambda w: __import__("lrlab").optim.Optimizer(w, "nesterov", lr=0.1, momentum=0.5), 0.5),
@@ -214,8 +220,8 @@ class Lars(torch.optim.Optimizer):
 ], ids=["other package's sgd", "lrlab nesterov", "damped", "damped to an average", "adam",
         "rmsprop", "schedule-free"])
 def test_heavy_ball_momentum_is_read_from_any_sgd_like_optimizer(make, m):
-    """A known training under heavy-ball momentum ``m`` names the suggestion x (1 - m), it and
-    twice it whatever package's SGD-like optimizer carries the momentum (before: only
+    """A known training under heavy-ball momentum ``m`` names the suggestion x (1 - m) up to it
+    and twice it whatever package's SGD-like optimizer carries the momentum (before: only
     ``torch.optim.SGD``'s was read, so an lrlab or a LARS optimizer at 0.9 got no three
     rates); an average of gradients (Adam's ``betas[0]``, SGD damped by its momentum) or
     schedule-free's interpolation is no heavy ball: nothing, as for plain SGD."""
@@ -224,7 +230,7 @@ def test_heavy_ball_momentum_is_read_from_any_sgd_like_optimizer(make, m):
                 optimizer=make(model.parameters()))
     s = r.suggestion.lr
     assert r.momentum == pytest.approx(m, abs=1e-12)
-    assert r.to_try == (pytest.approx((s * (1 - m), s, 2 * s)) if m else ())
+    assert r.to_try == (pytest.approx([s * f for f in HEAVY[round(m, 9)]]) if m else ())
     assert ("heavy_ball" in r.kinds) == (m > 0)
 
 

@@ -693,8 +693,9 @@ def test_a_test_on_part_of_a_task_counts_the_full_tasks_training():
 
 def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     """Under heavy-ball momentum m (the rule's default 0.9 or the user's) a short training
-    names the suggestion times 1 - m, it and twice it (momentum's long-run step is
-    lr / (1 - m), its range test's turn moves far less); plain SGD and Adam keep s, 2s, 4s."""
+    names the suggestion times 1 - m up to it, half a decade apart at most, and twice it
+    (momentum's long-run step is lr / (1 - m), its range test's turn moves far less): at 0.9
+    s/10, s/sqrt(10), s, 2s; at 0.5 s/2, s, 2s. Plain SGD and Adam keep s, 2s, 4s."""
     from lrlab.search import range_test
     from lrlab.search._result import short_warning
     from lrlab.tasks import get_task
@@ -702,22 +703,45 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     brief = get_task("blobs").replace(epochs=3)            # 30 optimizer steps
     plain = range_test(brief, steps=40, validate=False)
     assert plain.momentum == 0.0 and short_warning(plain.suggestion.lr, 30) in plain.warnings
-    for rule, hp, m in (("momentum", None, 0.9), ("nesterov", {"momentum": 0.5}, 0.5)):
+    for rule, hp, m, factors in (("momentum", None, 0.9, (0.1, 0.1 ** 0.5, 1, 2)),
+                                 ("nesterov", {"momentum": 0.5}, 0.5, (0.5, 1, 2))):
         r = range_test(brief, steps=40, validate=False, optimizer=rule, hparams=hp)
         s = r.suggestion.lr
+        rates = [s * f for f in factors]
         said = [w for w in r.warnings if w.startswith("a short training")]
         assert r.momentum == m and said == [short_warning(s, 30, m)]
-        assert f"train {s * (1 - m):.3g}, {s:.3g} and {2 * s:.3g} for" in said[0]
-        assert r.to_try == pytest.approx((s * (1 - m), s, 2 * s), rel=1e-12)
+        named = ", ".join(f"{lr:.3g}" for lr in rates[:-1]) + f" and {rates[-1]:.3g}"
+        assert f"train {named} for" in said[0]
+        assert r.to_try == pytest.approx(rates, rel=1e-12)
     adam = range_test(brief, steps=40, validate=False, optimizer="adam")
     assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam.warnings
+
+
+@pytest.mark.parametrize(("m", "factors"), [
+    (0.5, (0.5, 1.0, 2.0)),                                    # a factor 2 below: no gap
+    (0.68, (0.32, 1.0, 2.0)),                                  # 3.1x, under half a decade
+    (0.7, (0.3, 0.3 ** 0.5, 1.0, 2.0)),                        # 3.3x: one rate between
+    (0.9, (0.1, 0.1 ** 0.5, 1.0, 2.0)),                        # a decade: s / sqrt(10)
+    (0.99, (0.01, 0.01 ** 0.75, 0.1, 0.01 ** 0.25, 1.0, 2.0)),  # two decades: three between
+])
+def test_rates_to_try_under_momentum_step_half_a_decade_at_most(m, factors):
+    """Under heavy-ball momentum the best rate can sit anywhere from s (1 - m) to s (the
+    finder-quality deep-tanh seed 1 trained best at s / 4 with 0.9, where s / 10 and s each
+    lost 3.7-5 points): the rates named below s step evenly, half a decade at most, then 2s
+    (float64 by hand)."""
+    from lrlab.search._result import rates_to_try
+
+    s = 0.3
+    assert rates_to_try(s, m) == pytest.approx([s * f for f in factors], rel=1e-12)
+    assert rates_to_try(s) == (s, 2 * s, 4 * s)
 
 
 def test_a_longer_training_under_heavy_ball_momentum_names_lower_rates_too():
     """Heavy ball's long-run step is lr / (1 - m) however long the training (a GroupNorm CNN
     trained 246 steps with momentum 0.9 lost 20.9 points at the suggestion): a task's
-    training of any length under momentum names the suggestion x (1 - m), it and twice it;
-    plain SGD on the same task names nothing, find_lr (no task) neither."""
+    training of any length under momentum names the suggestion x (1 - m) up to it (at 0.9
+    also s/sqrt(10) between: no decade left unnamed below s) and twice it; plain SGD on the
+    same task names nothing, find_lr (no task) neither."""
     from lrlab.search import range_test
     from lrlab.search._result import SHORT, momentum_warning
     from lrlab.tasks import get_task
@@ -727,7 +751,7 @@ def test_a_longer_training_under_heavy_ball_momentum_names_lower_rates_too():
     s, m = r.suggestion.lr, 0.9
     assert r.training_steps >= SHORT and r.momentum == m
     assert [w for w in r.warnings if w.kind == "heavy_ball"] == [momentum_warning(s, m)]
-    assert r.to_try == pytest.approx((s * (1 - m), s, 2 * s), rel=1e-12)
+    assert r.to_try == pytest.approx((s / 10, s / 10 ** 0.5, s, 2 * s), rel=1e-12)
     plain = range_test(blobs, steps=40, validate=False)
     assert "heavy_ball" not in plain.kinds and plain.to_try == ()
 
@@ -736,7 +760,7 @@ def test_a_clear_reading_on_a_training_that_ends_still_learning_names_rates_to_t
     """At the pace its test's validation accuracy rose, a training covering under SLOW of
     the way from chance to perfect ends still learning (a seq2seq transformer trained 200
     steps: the suggestion lost up to 26 points): the warning names the suggestion, 2x and
-    4x it (momentum: x (1 - m), 1, 2); a longer training, a flat curve, no chance known or
+    4x it (momentum 0.9: x 0.1, 1 / sqrt(10), 1, 2); a longer training, a flat curve, no chance known or
     a short training's own line do not add it."""
     import dataclasses
 
@@ -753,7 +777,8 @@ def test_a_clear_reading_on_a_training_that_ends_still_learning_names_rates_to_t
     assert slow.kinds == ("slow_learner",)
     assert slow.warnings[0] == slow_warning(s, slow.pace, 300) and slow.to_try == (s, 2 * s, 4 * s)
     heavy = dataclasses.replace(slow, momentum=0.9)
-    assert heavy.to_try == rates_to_try(s, 0.9) == pytest.approx((0.1 * s, s, 2 * s))
+    assert heavy.to_try == rates_to_try(s, 0.9) == pytest.approx((0.1 * s, 0.1 ** 0.5 * s,
+                                                                    s, 2 * s))
     long = dataclasses.replace(slow, training_steps=3000)      # pace 2: it gets there
     unknown = dataclasses.replace(clear, training_steps=300)    # no chance: find_lr
     flat = dataclasses.replace(RangeTestResult.build(lrs, np.ones(100), val_accuracy=acc),
