@@ -24,12 +24,16 @@ from typing import Any
 
 from lrlab._errors import LrlabError
 
-__all__ = ["PAGE_FOOTER", "is_number", "is_whole", "materialised", "number", "out_dir",
-           "out_file", "page_file", "run_dir_free", "whole"]
+__all__ = ["MARKDOWN_FOOTER", "PAGE_FOOTER", "is_number", "is_whole", "markdown_file",
+           "materialised", "number", "out_dir", "out_file", "page_file", "run_dir_free",
+           "table_file", "whole"]
 
 #: The last line of every page lrlab writes (``lrlab.report.write_page``): a file ending
 #: in it is lrlab's to replace.
 PAGE_FOOTER = "<footer>written by lrlab</footer>"
+#: The last line of the Markdown tables ``lrlab report --markdown`` writes (a comment, not
+#: shown where the Markdown is rendered): a file ending in it is lrlab's to replace.
+MARKDOWN_FOOTER = "<!-- written by lrlab -->"
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
 #: ``stage``/``confirm`` folders, ``lrlab find``'s ``readings.json``, a learning curve's
@@ -141,13 +145,46 @@ def page_file(out: str | os.PathLike) -> Path:
     (``--report notes.txt``, a typo, replaced the user's notes): an existing file is
     replaced when it is empty or ends as lrlab's pages end (:data:`PAGE_FOOTER`)."""
     path = out_file(out)
-    if path.is_file() and (size := path.stat().st_size):
+    return _ours(path, _ends_in(path, PAGE_FOOTER), "is not a page lrlab wrote", "report.html")
+
+
+def markdown_file(out: str | os.PathLike) -> Path:
+    """:func:`out_file` for ``lrlab report --markdown``, refusing to replace a file lrlab
+    did not write: an existing file is replaced when it is empty or ends as lrlab's Markdown
+    ends (:data:`MARKDOWN_FOOTER`)."""
+    path = out_file(out, example="tables.md")
+    return _ours(path, _ends_in(path, MARKDOWN_FOOTER), "is not Markdown lrlab wrote",
+                 "tables.md")
+
+
+def table_file(out: str | os.PathLike, header: str) -> Path:
+    """:func:`out_file` for a CSV table whose first line is ``header``, refusing to replace
+    a file lrlab did not write: a CSV has no room for a mark, so an existing file is
+    replaced when it is empty or begins with that same header (the same table written
+    before)."""
+    path = out_file(out, example="table.csv")
+    same = False
+    if path.is_file():
         with path.open("rb") as f:
-            f.seek(max(size - 1024, 0))
-            tail = f.read()
-        if PAGE_FOOTER.encode() not in tail:
-            raise LrlabError(f"{path} exists and is not a page lrlab wrote; give a new file "
-                             "name such as report.html, or remove it first")
+            same = f.readline(len(header.encode()) + 2).rstrip(b"\r\n") == header.encode()
+    return _ours(path, same, "is not a table lrlab wrote with these columns", "table.csv")
+
+
+def _ends_in(path: Path, footer: str) -> bool:
+    """Whether the file ``path`` holds ``footer`` in its last KiB."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as f:
+        f.seek(max(path.stat().st_size - 1024, 0))
+        return footer.encode() in f.read()
+
+
+def _ours(path: Path, ours: bool, why: str, example: str) -> Path:
+    """``path``, unless it is a file with something in it that lrlab did not write
+    (``ours``): one line saying so (``why``)."""
+    if path.is_file() and path.stat().st_size and not ours:
+        raise LrlabError(f"{path} exists and {why}; give a new file name such as {example}, "
+                         "or remove it first")
     return path
 
 

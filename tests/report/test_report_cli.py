@@ -104,6 +104,34 @@ def test_an_old_page_survives_a_failed_report(capsys, tmp_path: Path, blobs_dir:
     assert page.read_text() == "old page"
 
 
+def test_csv_and_markdown_replace_only_what_lrlab_wrote(capsys, tmp_path: Path,
+                                                       blobs_dir: Path) -> None:
+    """``--csv`` and ``--markdown`` replace a file lrlab wrote there (the same table's CSV,
+    Markdown ending in lrlab's mark) or an empty one, and refuse anything else in one line
+    before any output, as the page does: a user's notes given by a typo survive. One file
+    named twice is refused too (the second output would replace the first)."""
+    csv, md = tmp_path / "t.csv", tmp_path / "t.md"
+    for _ in range(2):  # the second run replaces the first's files
+        code, _, err = run(capsys, "report", blobs_dir, "--csv", csv, "--markdown", md)
+        assert code == 0, err
+    assert md.read_text().endswith("<!-- written by lrlab -->\n")
+    notes = tmp_path / "notes.txt"
+    for flag in ("--csv", "--markdown"):
+        notes.write_text("my notes\n")
+        code, out, err = run(capsys, "report", blobs_dir, flag, notes)
+        assert "exists and is not" in assert_bad_input(code, err) and out == ""
+        assert notes.read_text() == "my notes\n"
+    code, _, err = run(capsys, "report", blobs_dir, "--csv", md)  # another table's file
+    assert "is not a table lrlab wrote" in assert_bad_input(code, err)
+    code, _, err = run(capsys, "report", blobs_dir, "--csv", csv, "--markdown", csv)
+    assert "--csv and --markdown both name" in assert_bad_input(code, err)
+    empty = tmp_path / "empty.csv"
+    empty.touch()
+    code, _, err = run(capsys, "report", blobs_dir, "--csv", empty)
+    assert code == 0, err
+    assert pd.read_csv(empty).columns.tolist() == pd.read_csv(csv).columns.tolist()
+
+
 def test_learning_curve_command_and_its_report(capsys, tmp_path: Path) -> None:
     code, out, err = run(capsys, "learning-curve", "blobs", "--lrs", "1,0.1", "--sizes",
                          "60,0.24", "--epochs", "2", "-q", "--out", tmp_path / "lc")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from lrlab._checks import out_file, page_file
+from lrlab._checks import MARKDOWN_FOOTER, markdown_file, out_file, page_file, table_file
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import (
     MemberOptions,
@@ -83,13 +83,17 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
     from lrlab.cli._store import run_or_study
     from lrlab.report import markdown_table, report_content, write_page
 
+    _distinct(out=out, csv=csv_out, markdown=markdown)
     if out is not None:
         page_file(out)
-    for path in (csv_out, markdown):
-        if path is not None:
-            out_file(path, example="table.csv")
+    if csv_out is not None:
+        out_file(csv_out, example="table.csv")
+    if markdown is not None:
+        markdown_file(markdown)
     content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,
                              draw=out is not None)
+    if csv_out is not None:  # its header is known now, before anything is printed or written
+        table_file(csv_out, _header(content.tables[0][1]))
     stdout.print(content.verdict, soft_wrap=True)
     for line in content.warnings:
         stdout.print(f"warning: {line}", soft_wrap=True, markup=False)
@@ -99,7 +103,7 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
         print(f"table written to {csv_out}", file=sys.stderr)
     if markdown is not None:
         text = "\n".join(f"### {caption}\n\n{markdown_table(frame)}"
-                         for caption, frame in content.tables)
+                         for caption, frame in content.tables) + f"\n{MARKDOWN_FOOTER}\n"
         atomic_write(markdown, lambda p: p.write_text(text, encoding="utf-8"))
         print(f"tables written to {markdown}", file=sys.stderr)
     if out is not None:
@@ -107,6 +111,25 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
                    tables=content.tables, figures=content.figures, notes=content.notes,
                    warnings=content.warnings)
         print(f"report written to {out}", file=sys.stderr)
+
+
+def _distinct(**paths: Path | None) -> None:
+    """Refuse one file given to two of report's outputs: the second would replace the
+    first."""
+    seen: dict[Path, str] = {}
+    for name, path in paths.items():
+        if path is None:
+            continue
+        key = path.resolve()
+        if key in seen:
+            raise LrlabError(f"--{seen[key]} and --{name} both name {path}; give each its own "
+                             "file")
+        seen[key] = name
+
+
+def _header(frame: Any) -> str:
+    """The first line ``frame.to_csv(index=False)`` writes."""
+    return frame.head(0).to_csv(index=False).splitlines()[0]
 
 
 @click.command("learning-curve")
