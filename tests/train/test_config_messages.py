@@ -17,6 +17,13 @@ CASES = {
                          "epochs must be a whole number, got 2.5"),
     "a negative seed": ({"lrs": [0.1], "seeds": [0, -1]},
                         "every value of seeds must be at least 0, got -1"),
+    # Python takes True for 1: norm_batches=True (meant as "yes") ran as one batch
+    "a bool for a count": ({"lrs": [0.1], "norm_batches": True},
+                           "norm_batches must be a whole number, not a bool, got True"),
+    "a bool for epochs": ({"lrs": [0.1], "epochs": True},
+                          "epochs must be a whole number, not a bool, got True"),
+    "a bool for a seed": ({"lrs": [0.1], "seeds": [0, False]},
+                          "every value of seeds must be a whole number, not a bool, got False"),
 }
 
 
@@ -25,3 +32,13 @@ def test_a_refused_setting_is_said_in_plain_words(settings, said):
     with pytest.raises(LrlabError) as err:
         validated(**settings)
     assert str(err.value) == said
+
+
+def test_a_bool_for_a_count_is_refused_by_sweep_before_training():
+    """``lrlab.sweep(..., norm_batches=True)`` is refused in one line, not run with one batch;
+    a count runs."""
+    from lrlab import sweep
+
+    with pytest.raises(LrlabError, match=r"^norm_batches must be a whole number, not a bool"):
+        sweep("blobs", lrs=[0.1], epochs=1, norm_batches=True)
+    assert validated(lrs=[0.1], norm_batches=10).norm_batches == 10

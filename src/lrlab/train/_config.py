@@ -54,7 +54,17 @@ def _schedule(value: object) -> ScheduleSpec:
 Schedule = Annotated[ScheduleSpec, PlainValidator(_schedule),
                      PlainSerializer(lambda spec: spec.text, return_type=str),
                      WithJsonSchema({"type": "string"})]
-Seed = Annotated[int, Field(ge=0, le=2**63 - 1)]
+def _not_a_bool(value: object) -> object:
+    """A bool where a count is asked for, refused: Python takes ``True`` for 1, so
+    ``norm_batches=True`` (meant as "yes") would run as one batch."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("whole_bool", "must be a whole number, not a bool")
+    return value
+
+
+#: A whole number that is not a bool (pydantic takes ``True`` for 1).
+Whole = Annotated[int, BeforeValidator(_not_a_bool)]
+Seed = Annotated[Whole, Field(ge=0, le=2**63 - 1)]
 
 #: The most rates ``logspace:``/``linspace:`` expand to, and the most members one study
 #: trains (rates x schedules x seeds x layer-wise variants).
@@ -181,8 +191,8 @@ class SweepConfig(BaseModel):
     lrs: list[Rate] = Field(min_length=1)
     optimizer: Annotated[str, BeforeValidator(_rule_name)] = "sgd"
     hparams: dict[str, float] = Field(default_factory=dict)
-    epochs: int | None = Field(default=None, ge=1, le=MAX_EPOCHS)
-    batch_size: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    epochs: Whole | None = Field(default=None, ge=1, le=MAX_EPOCHS)
+    batch_size: Whole | None = Field(default=None, ge=1, le=2**31 - 1)
     seed: Seed = 0
     seeds: list[Seed] | None = Field(default=None, min_length=1)
     lr_mults: list[dict[str, float]] | None = Field(default=None, min_length=1)
@@ -193,12 +203,12 @@ class SweepConfig(BaseModel):
     path: Literal["auto", "batched", "vmap", "loop"] = "auto"
     divergence_factor: float | None = Field(default=1e3, gt=1)
     record_steps: bool = False
-    eval_batch_size: int = Field(default=4096, ge=1)
+    eval_batch_size: Whole = Field(default=4096, ge=1)
     compile: Backend = False
     clip_grad_norm: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    schedule_over: tuple[Annotated[int, Field(ge=1, le=MAX_EPOCHS)],
-                         Annotated[int, Field(ge=1)]] | None = None
-    norm_batches: int | None = Field(default=None, ge=1)
+    schedule_over: tuple[Annotated[Whole, Field(ge=1, le=MAX_EPOCHS)],
+                         Annotated[Whole, Field(ge=1)]] | None = None
+    norm_batches: Whole | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _known_rule(self) -> SweepConfig:
@@ -289,6 +299,7 @@ _ALLOWED = {"greater_than_equal": "at least {ge}", "greater_than": "greater than
             "less_than_equal": "at most {le}", "less_than": "less than {lt}",
             "list_type": "a list", "int_type": "a whole number",
             "int_parsing": "a whole number", "int_from_float": "a whole number",
+            "whole_bool": "a whole number, not a bool",
             "float_type": "a number", "float_parsing": "a number",
             "finite_number": "a finite number", "bool_type": "True or False",
             "bool_parsing": "True or False", "string_type": "a string"}
