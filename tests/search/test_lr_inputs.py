@@ -59,6 +59,8 @@ CASES = {
     "dict as data": ({"train_data": {"x": X}}, "must be a DataLoader"),
     "int as data": ({"train_data": 3}, "must be a DataLoader"),
     "empty val data": ({"val_data": []}, "val_data yields no batches"),
+    "x and y of different lengths": ({"train_data": (X, Y[:60])},
+                                     r"^train_data's tensors hold different numbers of rows"),
     "no trainable parameters": ({"model": frozen}, "no trainable parameters"),
     "not a module": ({"model": lambda: (lambda x: x)}, "nn.Module"),
     "loss not a scalar": ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, "not a scalar"),
@@ -267,6 +269,61 @@ def test_the_first_batch_is_checked_as_a_tasks_probe_checks_it(make, data, seeds
     with pytest.raises(LrlabError, match=match) as err:
         find_lr(make(), CE, data, steps=10, seeds=seeds)
     assert "\n" not in str(err.value)
+
+
+VAL_DATA = {
+    "model cannot take it": ((torch.randn(16, 5), Y[:16]),
+                             (r"^val_data: the model cannot take the first batch \(RuntimeError: "
+                             r"mat1 and mat2 .*\); the batch is tuple\(\(16, 5\) float32")),
+    "float class labels": ((X, Y.float()),
+                           (r"^val_data: its loss fails on the model's outputs of shape \(32, 2\) "
+                           r".* but are float32: give them as integers \(y\.long\(\)\)$")),
+    "labels out of range": ((X, Y + 2), (r"^val_data: labels go up to 3 but the model gives 2 "
+                                        r"class scores; labels must be 0\.\.1$")),
+    "x and y of different lengths": ((X, Y[:60]),
+                                     (r"^val_data's tensors hold different numbers of rows \(64 "
+                                     r"and 60\): give x and y one row per example$")),
+    "a one-shot iterator": ((b for b in [(X, Y)]),
+                            (r"^val_data is a one-shot iterator \(generator\), but it is "
+                            r"evaluated again every eval_every steps: give a list of batches")),
+}
+
+
+@pytest.mark.parametrize("seeds", [None, 2], ids=["one run", "seeds as a population"])
+@pytest.mark.parametrize(("val", "match"), VAL_DATA.values(), ids=VAL_DATA.keys())
+def test_val_data_is_checked_before_training_in_one_line(val, match, seeds):
+    """``val_data``'s first batch is checked as the training's first is, naming val_data,
+    before anything trains (before: torch's own error at the first evaluation, a RuntimeError
+    or an IndexError, or a population's gather() error; x and y of different lengths read as
+    a list of batches without targets; a generator's second evaluation found it empty)."""
+    with pytest.raises(LrlabError, match=match) as err:
+        find_lr(net(), CE, (X, Y), val_data=val, steps=10, seeds=seeds, batch_size=32)
+    assert "\n" not in str(err.value)
+
+
+def test_a_later_val_data_batch_that_fails_is_one_line():
+    """A validation batch after the first that the model cannot take: one line naming it."""
+    val = [(X[:32], Y[:32]), (torch.randn(8, 5), Y[:8])]
+    with pytest.raises(LrlabError, match=r"^val_data: its batch 2 fails in the model or the "
+                       r"loss \(RuntimeError: mat1 and mat2") as err:
+        find_lr(net(), CE, (X, Y), val_data=val, steps=10)
+    assert "\n" not in str(err.value)
+
+
+def test_checking_val_data_leaves_the_curve_and_the_models_flags_as_they_were(monkeypatch):
+    """The check runs in eval mode without gradients or random draws: a dropout model's
+    curve with validation is the one without the check, and its flags are put back."""
+    def run():
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        model[1].eval()  # a flag the user set: kept
+        r = find_lr(model, CE, (X, Y), val_data=(X, Y), start=1e-3, end=10.0, steps=20)
+        assert model.training and not model[1].training
+        return list(r.losses), list(r.val_loss)
+
+    checked = run()
+    monkeypatch.setattr("lrlab.search._range_test.check_val", lambda s: None)
+    assert checked == run()
 
 
 def test_the_populations_check_of_the_first_batch_leaves_the_records_as_they_were(monkeypatch):

@@ -39,7 +39,7 @@ from lrlab.data import (
 )
 from lrlab.train import cannot_take, check_labels, loss_fails
 
-__all__ = ["Batches", "Stream", "forward_loss"]
+__all__ = ["Batches", "Stream", "check_pairs", "forward_loss"]
 
 
 def _tensor_tuple(data: Any) -> tuple[Tensor, ...] | None:
@@ -49,6 +49,19 @@ def _tensor_tuple(data: Any) -> tuple[Tensor, ...] | None:
     if tensors and all(t.dim() > 0 for t in data) and len({len(t) for t in data}) == 1:
         return data
     return None
+
+
+def check_pairs(data: Any, name: str, loss_fn: Any) -> None:
+    """Refuse an ``(x, y)`` tuple of tensors whose first dimensions differ, for a plain
+    ``loss_fn`` (its batches need targets, so such a tuple is no sequence of batches): taken
+    for one, each tensor read as a batch without targets, and the error said so."""
+    if loss_fn is None or isinstance(loss_fn, ModelLoss) or not isinstance(data, tuple) \
+            or len(data) < 2 or not all(isinstance(t, Tensor) and t.dim() for t in data):
+        return
+    sizes = [len(t) for t in data]
+    if len(set(sizes)) > 1:
+        raise LrlabError(f"{name}'s tensors hold different numbers of rows "
+                         f"({' and '.join(map(str, sizes))}): give x and y one row per example")
 
 
 class Batches:
@@ -73,6 +86,10 @@ class Batches:
             raise LrlabError(f"{name} must be a DataLoader, an iterable of batches or an (x, y) "
                              f"tuple of tensors, not {type(data).__name__}")
         self.oneshot = isinstance(data, Iterator)
+        if self.oneshot and not train:  # it would be empty at the second evaluation
+            raise LrlabError(f"{name} is a one-shot iterator ({type(data).__name__}), but it "
+                             "is evaluated again every eval_every steps: give a list of "
+                             "batches, a DataLoader or an (x, y) tuple of tensors")
 
     def _check_size(self, n: int) -> None:
         if n == 0 or (self._train and n < self._size):

@@ -33,7 +33,7 @@ from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
 from lrlab.train import refuse_broadcast
 
-__all__ = ["Setup", "diverged", "preserved", "run_once"]
+__all__ = ["Setup", "check_val", "diverged", "preserved", "run_once"]
 
 
 @dataclass(frozen=True)
@@ -176,9 +176,12 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     ignored = ignore_index_of(s.loss_fn)  # nn.CrossEntropyLoss(ignore_index=255)'s: 255
     try:
         with torch.no_grad(), _autocast(s), isolated_rng(s.device):
-            for batch in s.val:
+            for i, batch in enumerate(s.val):
                 batch = to_device(batch, s.device, s.dtype)
-                loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
+                try:
+                    loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
+                except Exception as err:  # noqa: BLE001 - the user's batch, in one line
+                    raise LrlabError(later_batch(err, i)) from None
                 n = batch_size_of(batch if targets is None else targets)
                 loss_sum += float(loss) * n
                 count += n
@@ -192,6 +195,38 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
     if count == 0:
         raise LrlabError("val_data yields no batches: give at least one sample or drop it")
     return loss_sum / count, (None if hits is None or scored == 0 else hits / scored)
+
+
+def later_batch(err: Exception, index: int) -> str:
+    """Why batch ``index`` of ``val_data`` failed where its first passed (the first is
+    checked before training, :func:`check_val`), one line."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return (f"val_data: its batch {index + 1} fails in the model or the loss "
+            f"({type(err).__name__}: {text}) where its first passed: give every batch the "
+            "first's form (shapes, dtypes, labels in range)")
+
+
+def check_val(s: Setup) -> None:
+    """The first ``val_data`` batch through the model, checked as the first training batch
+    is (:func:`~lrlab.search._data.forward_loss`): a batch the model cannot take, float
+    class labels, labels beyond its class scores and a loss that fails each raise one line
+    naming ``val_data`` before anything trains, instead of torch's error at the first
+    evaluation. It runs as an evaluation does (eval mode, no gradients, no random draws);
+    the caller wraps it in :func:`preserved`, as it wraps :func:`run_once`."""
+    if s.val is None:
+        return
+    s.model.eval()
+    try:
+        with torch.no_grad(), _autocast(s), isolated_rng(s.device):
+            batch = next(iter(s.val), None)
+            if batch is None:
+                raise LrlabError("val_data yields no batches: give at least one sample or "
+                                 "drop it")
+            forward_loss(s.model, s.loss_fn, to_device(batch, s.device, s.dtype), s.keys,
+                         first=True)
+    except LrlabError as err:
+        said = str(err)
+        raise LrlabError(said if said.startswith("val_data") else f"val_data: {said}") from None
 
 
 class Curve:

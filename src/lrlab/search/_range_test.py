@@ -25,8 +25,8 @@ from lrlab._checks import is_number, is_whole, materialised
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
-from lrlab.search._data import Batches
-from lrlab.search._loop import Setup, preserved, run_once
+from lrlab.search._data import Batches, check_pairs
+from lrlab.search._loop import Setup, check_val, preserved, run_once
 from lrlab.search._readings import Rules, heavy_ball, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._vectorised import population_runs, vectorisable
@@ -311,6 +311,8 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     seed_list = _seed_list(seeds)
     params = _trainable(model)
     here = _device(params, device, amp)
+    check_pairs(train_data, "train_data", loss_fn)
+    check_pairs(val_data, "val_data", loss_fn)
     train = Batches(train_data, batch_size, train=True, name="train_data")
     val = None if val_data is None else Batches(val_data, batch_size, train=False, name="val_data")
     own = optimizer is None
@@ -323,14 +325,19 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
     settings = {"mode": mode, "smooth": smooth, "rules": rules}
     if seed_list is None:
         with preserved(model, opt, here):
+            check_val(setup)
             result = RangeTestResult.build(**run_once(setup), **settings)
-    elif vectorisable(setup, own):  # the K tests as one population
-        result = _combine([RangeTestResult.build(**records, **settings)
-                           for records in population_runs(setup, seed_list, reinit)],
-                          seed_list, settings)
-    else:  # a user's optimizer, data loader, accumulation...: one test after another
-        result = _combine([_seeded_run(setup, seed, reinit, settings) for seed in seed_list],
-                          seed_list, settings)
+    else:
+        if val is not None:
+            with preserved(model, opt, here):  # a forward can move a buffer (a call counter)
+                check_val(setup)
+        if vectorisable(setup, own):  # the K tests as one population
+            result = _combine([RangeTestResult.build(**records, **settings)
+                               for records in population_runs(setup, seed_list, reinit)],
+                              seed_list, settings)
+        else:  # a user's optimizer, data loader, accumulation...: one test after another
+            result = _combine([_seeded_run(setup, seed, reinit, settings)
+                               for seed in seed_list], seed_list, settings)
     if training_steps is None:
         return result
     return replace(result, training_steps=int(training_steps), momentum=heavy_ball(opt))
