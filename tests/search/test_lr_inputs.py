@@ -61,6 +61,13 @@ CASES = {
     "empty val data": ({"val_data": []}, "val_data yields no batches"),
     "x and y of different lengths": ({"train_data": (X, Y[:60])},
                                      r"^train_data's tensors hold different numbers of rows"),
+    "loss fails": ({"loss_fn": lambda out, y: out.foo},  # was: "its loss fails"
+                   (r"^loss_fn fails on the model's outputs of shape \(32, 2\) and targets of "
+                   r"shape \(32,\) \(AttributeError")),
+    "no loss_fn, no own loss": ({"loss_fn": None},  # was: "give the task a loss"
+                                (r"give a loss of \(outputs, targets\) otherwise \(a Task's "
+                                r"loss, find_lr's loss_fn\)$")),
+    "accumulate a bool": ({"accumulate": True}, r"^accumulate=True must be a whole number >= 1$"),
     "no trainable parameters": ({"model": frozen}, "no trainable parameters"),
     "not a module": ({"model": lambda: (lambda x: x)}, "nn.Module"),
     "loss not a scalar": ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, "not a scalar"),
@@ -276,7 +283,7 @@ VAL_DATA = {
                              (r"^val_data: the model cannot take the first batch \(RuntimeError: "
                              r"mat1 and mat2 .*\); the batch is tuple\(\(16, 5\) float32")),
     "float class labels": ((X, Y.float()),
-                           (r"^val_data: its loss fails on the model's outputs of shape \(32, 2\) "
+                           (r"^val_data: loss_fn fails on the model's outputs of shape \(32, 2\) "
                            r".* but are float32: give them as integers \(y\.long\(\)\)$")),
     "labels out of range": ((X, Y + 2), (r"^val_data: labels go up to 3 but the model gives 2 "
                                         r"class scores; labels must be 0\.\.1$")),

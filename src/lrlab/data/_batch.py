@@ -221,7 +221,8 @@ def output_loss(output: Any) -> Tensor:
     if not isinstance(loss, Tensor):
         raise LrlabError(f"the model returned {type(output).__name__} with no loss: an own-loss "
                          "model must return an object with .loss (or a dict with 'loss'); give "
-                         "the task a loss of (outputs, targets) otherwise")
+                         "a loss of (outputs, targets) otherwise (a Task's loss, find_lr's "
+                         "loss_fn)")
     return loss
 
 

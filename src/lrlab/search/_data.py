@@ -177,7 +177,8 @@ def forward_loss(model: nn.Module, loss_fn: Callable | ModelLoss | None, batch: 
         except LrlabError:
             raise
         except Exception as err:  # noqa: BLE001 - the user's loss, in one line
-            raise LrlabError(loss_fails(outputs, inputs.targets, err, loss_fn)) from None
+            raise LrlabError(loss_fails(outputs, inputs.targets, err, loss_fn,
+                                        who="loss_fn")) from None
     try:  # a loss_fn written for this model's outputs (a tuple, a Hugging Face output) reads them
         return loss_fn(outputs, inputs.targets), outputs, inputs.targets
     except (TypeError, AttributeError) as err:  # one that takes a tensor: what to do instead

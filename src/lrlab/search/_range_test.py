@@ -75,7 +75,7 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
 
 def _check_int(name: str, value: Any, low: int) -> None:
     if not (is_whole(value) and value >= low):
-        raise LrlabError(f"{name}={value!r} must be an int >= {low}")
+        raise LrlabError(f"{name}={value!r} must be a whole number >= {low}")
 
 
 def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_size,

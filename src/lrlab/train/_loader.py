@@ -300,12 +300,15 @@ def _aligned(task: Task, logits: Any, targets: Any, loss: Any) -> Any:
     return None
 
 
-def loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None) -> str:
+def loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None, *,
+               who: str = "its loss") -> str:
     """Why the first batch failed in the task's loss (the model ran): its error, one line,
-    and the fix where the shapes name one."""
+    and the fix where the shapes name one. ``who`` names the loss: a task's message begins
+    with the task (``task 'x': its loss fails ...``), :func:`~lrlab.search.find_lr`'s with
+    its argument (``loss_fn fails ...``)."""
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
-    said = (f"its loss fails on the model's outputs of shape {tuple(outputs.shape)} and "
+    said = (f"{who} fails on the model's outputs of shape {tuple(outputs.shape)} and "
             f"targets of shape {got} ({type(err).__name__}: {text})")
     fn = getattr(loss, "fn", loss)
     if isinstance(targets, Tensor) and targets.is_floating_point() \
