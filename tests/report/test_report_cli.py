@@ -145,3 +145,27 @@ def test_learning_curve_command_and_its_report(capsys, tmp_path: Path) -> None:
     assert "lrlab: learning curve on blobs" in (tmp_path / "lc.html").read_text()
     code, _, err = run(capsys, "learning-curve", "blobs", "--sizes", "60,lots")
     assert "--sizes: 'lots' is neither a count nor a fraction" in assert_bad_input(code, err)
+
+
+def test_report_content_in_flags_says_every_piece_of_advice_as_a_flag() -> None:
+    """``in_flags`` says the advice of a report (verdict, warnings, notes, captions, settings,
+    the tables' text) in the flags of the command that makes the run again: a range test's
+    folder names find's ramp (``--start``), any other run only what every training command
+    takes (``--monitor``, ``--optimizer``)."""
+    from lrlab.cli._options import FIND_RERUN, RERUN
+    from lrlab.cli._report import in_flags
+    from lrlab.report._report import ReportContent
+
+    advice = "try optimizer='adam'; start lower (start=1e-10)"
+    content = ReportContent(
+        title="t", verdict=advice, settings={"warnings": [advice], "steps": 100},
+        tables=[(advice, pd.DataFrame({"why": [advice], "lr": [0.1]}))], figures=[],
+        notes=advice, warnings=[advice])
+    said = in_flags(content, FIND_RERUN)
+    flags = "try --optimizer adam; start lower (--start 1e-10)"
+    assert said.verdict == said.notes == said.tables[0][0] == flags
+    assert said.warnings == said.settings["warnings"] == [flags]
+    assert said.tables[0][1]["why"].tolist() == [flags]
+    assert said.tables[0][1]["lr"].tolist() == [0.1] and said.settings["steps"] == 100
+    assert in_flags(content, RERUN).verdict == "try --optimizer adam; start lower (start=1e-10)"
+    assert content.verdict == advice  # the content given is left as it was

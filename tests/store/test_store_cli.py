@@ -215,3 +215,24 @@ def test_unknown_study_and_missing_database(capsys, tmp_path: Path, db: Path) ->
     assert db.read_bytes() == before
     code, _, err = run(capsys, *SWEEP, "--db", db, "--checkpoint-every", "0", "-q")
     assert "checkpoint-every" in assert_bad_input(code, err)
+
+
+def test_show_and_report_give_advice_in_the_commands_flags(capsys, tmp_path: Path) -> None:
+    """A study whose rates beat no chance: its verdict's advice, ``(Task(..., monitor=...))``
+    from Python, is said as the flag of the command that trains it again (``--monitor``) by
+    ``show`` and by ``report`` (terminal, Markdown and page), which take no such option
+    themselves (before: in Python form there)."""
+    path = tmp_path / "d.db"
+    code, _, err = run(capsys, "sweep", "digits", "--lrs", "1e-7", "--epochs", "1", "--subset",
+                       "200", "-q", "--db", path, "--study", "tiny")
+    assert code == 0, err
+    code, out, err = run(capsys, "show", "tiny", "--db", path)
+    assert code == 0, err
+    assert "instead (--monitor METRIC)" in out and "Task(" not in out
+    code, out, err = run(capsys, "report", "tiny", "--db", path, "--markdown", tmp_path / "t.md",
+                         "--out", tmp_path / "t.html")
+    assert code == 0, err
+    assert "instead (--monitor METRIC)" in out and "Task(" not in out
+    for name in ("t.md", "t.html"):
+        assert "Task(" not in (tmp_path / name).read_text()
+    assert "(--monitor METRIC)" in (tmp_path / "t.html").read_text()

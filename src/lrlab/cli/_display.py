@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -104,11 +104,13 @@ def _epochs(result: SweepResult) -> str:
     return f"{ran} epoch{'' if ran == 1 else 's'}"
 
 
-def print_result(result: SweepResult, which: str = "", *, stage: bool = False) -> None:
+def print_result(result: SweepResult, which: str = "", *, stage: bool = False,
+                 options: Collection[str] | None = None) -> None:
     """The per-member table (at the terminal's width, see :mod:`lrlab.cli._tables`), titled
     with ``which`` population it is when given (a search's ``stage 2 of 3``), then the
     one-line verdict: with ``stage``, that stage's best (``best in stage 2 of 3: ...``),
-    which the search's own pick, printed after every stage, may differ from."""
+    which the search's own pick, printed after every stage, may differ from; its advice in
+    the flags of ``options`` (default: the running command's, :func:`as_flags`)."""
     from lrlab.cli._tables import print_frame
 
     m = result.monitor
@@ -121,6 +123,6 @@ def print_result(result: SweepResult, which: str = "", *, stage: bool = False) -
                                for e in frame["diverged_epoch"]]
     title = f"{result.task}: {result.config['optimizer']}, {_epochs(result)}"
     print_frame(stdout, frame, f"{title} ({which})" if which else title, headers=columns)
-    stdout.print(as_flags(result.verdict(among=f"in {which}" if stage else "")),
+    stdout.print(as_flags(result.verdict(among=f"in {which}" if stage else ""), options),
                  soft_wrap=True)
 

@@ -172,7 +172,8 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
     above = None
     for reading_name, reading in result.suggestions().items():
         rate = "-" if math.isnan(reading.lr) else f"{reading.lr:.3g}"
-        table.add_row(reading_name, rate, "as above" if reading.why == above else reading.why)
+        table.add_row(reading_name, rate,
+                      "as above" if reading.why == above else as_flags(reading.why))
         above = reading.why
     stdout.print(table)
     if len(result.lrs):
@@ -188,7 +189,7 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
               f", {room.lr / rate:.3g}x below {room.why} ({room.lr:.3g})")
     stdout.print(f"suggested rate: {rate:.3g}{margin} (lrlab's rule on the training loss{also})"
                  if not math.isnan(rate) else
-                 f"no rate: {result.suggestion.why.removeprefix('suggestion: ')}",
+                 f"no rate: {as_flags(result.suggestion.why.removeprefix('suggestion: '))}",
                  soft_wrap=True, markup=False)
     for line in result.warnings:
         stdout.print(f"warning: {as_flags(line)}", soft_wrap=True, markup=False)

@@ -22,11 +22,11 @@ import click
 from lrlab._checks import run_dir_free
 from lrlab._errors import LrlabError
 
-__all__ = ["OVERWRITE", "PATH", "RULE_OPTIONS", "LibraryDefault", "Rates", "Registry",
-           "ScheduleText", "as_flags", "check_out", "check_tensorboard", "choose_threads",
-           "error_flags",
-           "library_default", "load_task", "parse_hparams", "parse_seeds", "parse_subset",
-           "subset_task", "with_monitor", "with_options", "write_tensorboard"]
+__all__ = ["FIND_RERUN", "OVERWRITE", "PATH", "RERUN", "RULE_OPTIONS", "LibraryDefault", "Rates",
+           "Registry", "ScheduleText", "as_flags", "check_out", "check_tensorboard",
+           "choose_threads", "error_flags", "library_default", "load_task", "parse_hparams",
+           "parse_seeds", "parse_subset", "subset_task", "with_monitor", "with_options",
+           "write_tensorboard"]
 
 def _attribute(path: str) -> Any:
     """``"package.module:name"`` -> the object (imported now, not when the CLI starts)."""
@@ -362,8 +362,16 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
 
 
 #: The library's advice names a setting as Python writes it: a value (``monitor='loss'``,
-#: ``optimizer='adam'``) or the field (``Task(..., monitor=...)``).
-_SAID = re.compile(r"\b(monitor|optimizer)=(['\"])([\w.-]+)\2|Task\(\.\.\., (monitor)=\.\.\.\)")
+#: ``optimizer='adam'``), the field (``Task(..., monitor=...)``), or a range test's number
+#: in parentheses (``(start=1e-10)``, ``(end=1000)``, ``(steps=400)``).
+_SAID = re.compile(r"\b(monitor|optimizer)=(['\"])([\w.-]+)\2|Task\(\.\.\., (monitor)=\.\.\.\)"
+                   r"|(?<=\()(start|end|steps)=([0-9][\w.+-]*)(?=\))")
+
+#: The options every command that trains takes: the flags ``lrlab show`` and ``lrlab
+#: report``, which train nothing, name in a run's advice (the command that made it takes
+#: them). A range test's folder adds ``lrlab find``'s ramp (:data:`FIND_RERUN`).
+RERUN = frozenset({"monitor", "optimizer"})
+FIND_RERUN = RERUN | {"start", "end", "steps"}
 
 
 def as_flags(text: str, options: Collection[str] | None = None) -> str:
@@ -376,16 +384,18 @@ def as_flags(text: str, options: Collection[str] | None = None) -> str:
         "rank by 'loss' instead (--monitor METRIC)"
         >>> as_flags("give monitor='loss'; try optimizer='adam'", {"monitor"})
         "give --monitor loss; try optimizer='adam'"
+        >>> as_flags("the loss falls from the first rates: start lower (start=1e-10)", {"start"})
+        'the loss falls from the first rates: start lower (--start 1e-10)'
     """
     if options is None:
         ctx = click.get_current_context(silent=True)
         options = {p.name for p in ctx.command.params} if ctx is not None else set()
 
     def said(m: re.Match) -> str:
-        name = m[1] or m[4]
+        name = m[1] or m[4] or m[5]
         if name not in options:
             return m[0]
-        return f"--{name} {m[3] or 'METRIC'}"
+        return f"--{name} {m[3] or m[6] or 'METRIC'}"
 
     return _SAID.sub(said, text)
 

@@ -9,6 +9,7 @@ through a temporary file and a rename, so bad input leaves nothing half-written.
 from __future__ import annotations
 
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,9 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
-from lrlab.cli._options import PATH, Registry, with_options
+from lrlab.cli._options import FIND_RERUN, PATH, RERUN, Registry, as_flags, with_options
 
-__all__ = ["check_report", "learning_curve_command", "report", "write_run_report"]
+__all__ = ["check_report", "in_flags", "learning_curve_command", "report", "write_run_report"]
 
 
 def check_report(path: Path | None) -> None:
@@ -38,12 +39,49 @@ def check_report(path: Path | None) -> None:
 
 
 def write_run_report(run: Any, path: Path | None, **options: Any) -> None:
-    """Write ``run``'s HTML report to ``path`` (nothing when ``None``) and say so."""
-    from lrlab.report import write_report
+    """Write ``run``'s HTML report to ``path`` (nothing when ``None``) and say so, its
+    advice in the running command's flags."""
+    from lrlab.report import report_content
 
     if path is not None:
-        write_report(run, path, **options)
-        print(f"report written to {path}", file=sys.stderr)
+        _write_page(path, in_flags(report_content(run, **options)))
+
+
+def in_flags(content: Any, options: Collection[str] | None = None) -> Any:
+    """``content`` (a :class:`~lrlab.report.ReportContent`) with the advice it says (verdict,
+    warnings, notes, captions, the settings' and tables' text) in the command line's flags
+    (:func:`~lrlab.cli._options.as_flags`; ``options``: default the running command's)."""
+    import dataclasses
+
+    def say(value: Any) -> Any:
+        if isinstance(value, str):
+            return as_flags(value, options)
+        if isinstance(value, list | tuple):
+            return type(value)(say(v) for v in value)
+        if isinstance(value, dict):
+            return {k: say(v) for k, v in value.items()}
+        return value
+
+    import pandas as pd
+
+    def text(column: pd.Series) -> bool:
+        return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
+
+    tables = [(say(caption), frame.assign(**{c: frame[c].map(say) for c in frame.columns
+                                             if text(frame[c])}))
+              for caption, frame in content.tables]
+    return dataclasses.replace(content, verdict=say(content.verdict), tables=tables,
+                               warnings=say(list(content.warnings)), notes=say(content.notes),
+                               settings=say(dict(content.settings)))
+
+
+def _write_page(path: Path, content: Any) -> None:
+    from lrlab.report import write_page
+
+    write_page(path, title=content.title, verdict=content.verdict, settings=content.settings,
+               tables=content.tables, figures=content.figures, notes=content.notes,
+               warnings=content.warnings)
+    print(f"report written to {path}", file=sys.stderr)
 
 
 def _print_tables(tables: list) -> None:
@@ -81,7 +119,7 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
     from lrlab._io import atomic_write
     from lrlab.cli._display import stdout
     from lrlab.cli._store import run_or_study
-    from lrlab.report import markdown_table, report_content, write_page
+    from lrlab.report import RangeRun, markdown_table, report_content
 
     _distinct(out=out, csv=csv_out, markdown=markdown)
     if out is not None:
@@ -90,8 +128,10 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
         out_file(csv_out, example="table.csv")
     if markdown is not None:
         markdown_file(markdown)
-    content = report_content(run_or_study(run_dir, db), target=target, plots=plots, title=title,
-                             draw=out is not None)
+    run = run_or_study(run_dir, db)
+    content = in_flags(report_content(run, target=target, plots=plots, title=title,
+                                      draw=out is not None),
+                       FIND_RERUN if isinstance(run, RangeRun) else RERUN)
     if csv_out is not None:  # its header is known now, before anything is printed or written
         table_file(csv_out, _header(content.tables[0][1]))
     stdout.print(content.verdict, soft_wrap=True)
@@ -107,10 +147,7 @@ def report(run_dir: Path, out: Path | None, plots: tuple[str, ...] | None, targe
         atomic_write(markdown, lambda p: p.write_text(text, encoding="utf-8"))
         print(f"tables written to {markdown}", file=sys.stderr)
     if out is not None:
-        write_page(out, title=content.title, verdict=content.verdict, settings=content.settings,
-                   tables=content.tables, figures=content.figures, notes=content.notes,
-                   warnings=content.warnings)
-        print(f"report written to {out}", file=sys.stderr)
+        _write_page(out, content)
 
 
 def _distinct(**paths: Path | None) -> None:

@@ -162,6 +162,7 @@ def ls(db: Path) -> None:
 def show(study: str, db: Path) -> None:
     """A study: what it trains, how far it got, and its per-member table."""
     from lrlab.cli._display import print_result, stdout
+    from lrlab.cli._options import RERUN
     from lrlab.store import Store
 
     with Store(db, create=False) as store:
@@ -175,7 +176,7 @@ def show(study: str, db: Path) -> None:
     if info.state == "interrupted":
         stdout.print(f"continue it with: lrlab resume {info.name} --db {db}", soft_wrap=True)
     if len(result.records):
-        print_result(result)
+        print_result(result, options=RERUN)  # the flags of the command that trains it again
 
 
 @click.command()
