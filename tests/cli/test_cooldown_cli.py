@@ -37,7 +37,8 @@ def test_scaling_command(capsys, tmp_path) -> None:
     assert code == 0, err
     assert out.splitlines()[-1].startswith("scaling (sgd): best rate ~ batch size^")
     for sizes, words in (("64", "two or more"), ("64,x", "cannot read --batch-sizes"),
-                         ("64,9999", "is not in 1..500")):
+                         ("64,9999", "is more than the 500 training examples"),
+                         ("0,64", "batch size 0 must be at least 1")):
         code, _, err = run(capsys, "scaling", "blobs", "--batch-sizes", sizes, "--lrs",
                            "1,0.3,0.1", "--epochs", "1")
         assert words in assert_bad_input(code, err)

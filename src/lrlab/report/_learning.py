@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lrlab._checks import is_whole
+from lrlab._checks import is_number, is_whole
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
@@ -119,6 +119,11 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
 
     if not sizes:
         raise LrlabError("give at least one training-set size, e.g. sizes=[100, 250, 500]")
+    bad = [s for s in sizes if not ((is_whole(s) and s >= 1) or (
+        is_number(s) and not is_whole(s) and 0 < s <= 1))]
+    if bad:  # (said as a subset's, "subset must be at least 1 example", before)
+        raise LrlabError(f"sizes must be counts of at least 1 or fractions in (0, 1], got "
+                         f"{bad[0]!r} (e.g. 100 and 250, or 0.1 and 0.5)")
     config = validated(seed=seed, **settings)  # every check before any training
     full = get_task(task) if isinstance(task, str) else task
     n = full.train_size

@@ -96,11 +96,11 @@ def scaling(task: Task, *, batch_sizes: Sequence[int], lrs: Sequence[float],
         raise LrlabError(f"give two or more distinct batch sizes to fit an exponent, got "
                          f"{list(batch_sizes)}")
     n = task.train_size  # examples (a DataLoader's len counts batches); None: no length
-    too_big = [b for b in sizes if b < 1 or (n is not None and b > n)]
-    if too_big:
-        raise LrlabError(f"batch size {too_big[0]} is not in 1..{n} (the training examples); "
-                         "lower it" if n is not None else
-                         f"batch size {too_big[0]} must be at least 1")
+    if sizes[0] < 1:
+        raise LrlabError(f"batch size {sizes[0]} must be at least 1")
+    if n is not None and sizes[-1] > n:
+        raise LrlabError(f"batch size {sizes[-1]} is more than the {n} training examples; "
+                         "lower it")
     if len(set(lrs)) < 3:
         raise LrlabError("give three or more rates so each batch size has an optimum inside them")
     configs = {b: validated(lrs=list(lrs), batch_size=b, **settings) for b in sizes}
