@@ -24,9 +24,9 @@ from typing import Any
 
 from lrlab._errors import LrlabError
 
-__all__ = ["MARKDOWN_FOOTER", "PAGE_FOOTER", "is_number", "is_whole", "markdown_file",
-           "materialised", "number", "out_dir", "out_file", "page_file", "run_dir_free",
-           "table_file", "whole"]
+__all__ = ["IMAGE_METADATA", "MARKDOWN_FOOTER", "PAGE_FOOTER", "image_file", "is_number",
+           "is_whole", "mark_gif", "markdown_file", "materialised", "number", "out_dir",
+           "out_file", "page_file", "run_dir_free", "table_file", "whole"]
 
 #: The last line of every page lrlab writes (``lrlab.report.write_page``): a file ending
 #: in it is lrlab's to replace.
@@ -34,6 +34,12 @@ PAGE_FOOTER = "<footer>written by lrlab</footer>"
 #: The last line of the Markdown tables ``lrlab report --markdown`` writes (a comment, not
 #: shown where the Markdown is rendered): a file ending in it is lrlab's to replace.
 MARKDOWN_FOOTER = "<!-- written by lrlab -->"
+#: What the images lrlab draws say made them: a PNG's ``Software`` text (matplotlib's
+#: ``savefig(metadata=IMAGE_METADATA)``), a GIF's comment before its end (:func:`mark_gif`).
+#: A file that carries it is lrlab's to replace.
+IMAGE_METADATA = {"Software": "lrlab"}
+_PNG_MARK = b"tEXtSoftware\x00lrlab"
+_GIF_MARK = b"\x21\xfe\x05lrlab\x00"
 
 #: The files a run folder holds (``SweepResult.save``, a search's ``search.json``, the
 #: ``stage``/``confirm`` folders, ``lrlab find``'s ``readings.json``, a learning curve's
@@ -168,6 +174,28 @@ def table_file(out: str | os.PathLike, header: str) -> Path:
         with path.open("rb") as f:
             same = f.readline(len(header.encode()) + 2).rstrip(b"\r\n") == header.encode()
     return _ours(path, same, "is not a table lrlab wrote with these columns", "table.csv")
+
+
+def image_file(out: str | os.PathLike, suffix: str, example: str) -> Path:
+    """:func:`out_file` for a ``.png`` or ``.gif`` lrlab draws (``--out traj.png``),
+    refusing to replace a file lrlab did not draw: an existing file is replaced when it is
+    empty or carries lrlab's mark (:data:`IMAGE_METADATA`)."""
+    path = out_file(out, suffix=suffix, example=example)
+    marked = False
+    if path.is_file():
+        with path.open("rb") as f:
+            head = f.read(4096)
+            f.seek(max(path.stat().st_size - 64, 0))
+            marked = _PNG_MARK in head or _GIF_MARK in f.read()
+    return _ours(path, marked, "is not an image lrlab drew", example)
+
+
+def mark_gif(path: Path) -> None:
+    """Put lrlab's mark into the GIF ``path`` as a comment before its trailer (a GIF89a
+    comment extension: viewers skip it), so :func:`image_file` knows it as lrlab's."""
+    data = path.read_bytes()
+    if data.endswith(b"\x3b"):
+        path.write_bytes(data[:-1] + _GIF_MARK + b"\x3b")
 
 
 def _ends_in(path: Path, footer: str) -> bool:

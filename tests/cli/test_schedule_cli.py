@@ -43,6 +43,20 @@ def test_plot_writes_a_png(tmp_path: Path, log: bool) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png"]      # no temporary left
 
 
+def test_plot_replaces_its_own_png_and_refuses_a_users_file(tmp_path: Path) -> None:
+    """``schedule plot --out`` replaces a PNG it drew and refuses another file in one line,
+    leaving it as it was (before: replaced)."""
+    out = tmp_path / "s.png"
+    for _ in range(2):
+        assert invoke("plot", "cosine", "--out", str(out)).exit_code == 0
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"mine")
+    result = invoke("plot", "cosine", "--out", str(mine))
+    assert isinstance(result.exception, LrlabError)
+    assert "is not an image lrlab drew" in str(result.exception)
+    assert mine.read_bytes() == b"mine"
+
+
 def test_list_names_every_schedule_and_its_keys() -> None:
     result = invoke("list")
     assert result.exit_code == 0

@@ -107,10 +107,32 @@ def test_bad_paths_write_nothing(tmp_path, quadratic, coarse, name, message) -> 
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, quadratic, coarse) -> None:
-    old = tmp_path / "traj.gif"
-    old.write_bytes(b"old")
+    old = write_gif(quadratic, tmp_path / "traj.gif", grid=coarse, frames=3, fps=2, dpi=40)
+    drawn = old.read_bytes()
     with pytest.raises(LrlabError, match="at least 2 frames"):
         write_gif(quadratic, old, grid=coarse, frames=1)
     with pytest.raises(ValueError):
         write_png(quadratic, tmp_path / "traj.png", grid=coarse, dpi=-5)
-    assert old.read_bytes() == b"old" and os.listdir(tmp_path) == ["traj.gif"]
+    assert old.read_bytes() == drawn and os.listdir(tmp_path) == ["traj.gif"]
+
+
+def test_an_image_lrlab_did_not_draw_is_refused_and_its_own_replaced(tmp_path, quadratic,
+                                                                     coarse) -> None:
+    """``write_png``/``write_gif`` replace an image lrlab drew (its mark: the PNG's Software
+    text, a comment before the GIF's end) or an empty file, and refuse any other file in one
+    line, untouched (before: a user's picture at that name was replaced)."""
+    png, gif = write_png(quadratic, tmp_path / "t.png", grid=coarse, dpi=40), \
+        write_gif(quadratic, tmp_path / "t.gif", grid=coarse, frames=3, fps=2, dpi=40)
+    with Image.open(png) as im:
+        assert im.info["Software"] == "lrlab"
+    with Image.open(gif) as im:  # the mark leaves every frame readable
+        assert im.format == "GIF" and im.n_frames >= 3
+    write_png(quadratic, png, grid=coarse, dpi=40)  # lrlab's own: replaced
+    write_gif(quadratic, gif, grid=coarse, frames=3, fps=2, dpi=40)
+    for name, write in (("mine.png", write_png), ("mine.gif", write_gif)):
+        mine = tmp_path / name
+        mine.write_bytes(b"\x89PNG a picture of mine")
+        with pytest.raises(LrlabError, match=rf"^{mine} exists and is not an image lrlab "
+                                             r"drew; give a new file name such as"):
+            write(quadratic, mine, grid=coarse)
+        assert mine.read_bytes() == b"\x89PNG a picture of mine"

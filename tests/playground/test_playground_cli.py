@@ -76,3 +76,15 @@ def test_bad_input(capsys, tmp_path, args, message) -> None:
     line = assert_bad_input(code, err)
     assert re.search(message, line), line
     assert os.listdir(tmp_path) == []  # nothing written, not even the valid one
+
+
+def test_a_picture_lrlab_did_not_draw_is_refused_before_anything_runs(capsys, tmp_path) -> None:
+    """``--out``/``--gif`` naming a file of the user's: one line, exit 2, the file and the
+    other output untouched (before: replaced)."""
+    mine = tmp_path / "mine.gif"
+    mine.write_bytes(b"GIF89a mine")
+    code, out, err = run(capsys, "playground", "quadratic", "--optimizers", "sgd", "--steps",
+                         "5", "--out", tmp_path / "new.png", "--gif", mine)
+    assert "mine.gif exists and is not an image lrlab drew" in assert_bad_input(code, err)
+    assert out == "" and os.listdir(tmp_path) == ["mine.gif"]
+    assert mine.read_bytes() == b"GIF89a mine"

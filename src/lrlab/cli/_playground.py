@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from lrlab._checks import out_file
+from lrlab._checks import image_file
 from lrlab._errors import LrlabError
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import PATH, parse_hparams, with_options
@@ -55,7 +55,7 @@ def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int
     surf = get_surface(surface)
     for path, suffix in ((out, ".png"), (gif, ".gif")):
         if path is not None:
-            out_file(path, suffix=suffix, example=f"trajectories{suffix}")
+            image_file(path, suffix, f"trajectories{suffix}")
     if gif is not None and frames < 2:
         raise LrlabError(f"--frames must be at least 2, got {frames}")
     data = trajectories(surf, optimizers.split(","), _rates(lrs), steps=steps,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lrlab._checks import out_file
+from lrlab._checks import IMAGE_METADATA, image_file
 from lrlab._io import atomic_write
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import PATH
@@ -38,9 +38,10 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
     """
     from lrlab.report import plot_schedules as draw_schedules
 
-    out_file(out, suffix=".png", example="schedules.png")
+    image_file(out, ".png", "schedules.png")
     fig = draw_schedules(data, log=log)
-    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=110,
+                                              metadata=IMAGE_METADATA))
     return out
 
 
@@ -67,7 +68,7 @@ def plot(specs: tuple[str, ...], lr0: float, epochs: int, steps_per_epoch: int, 
     so it is refused in one line (train with it; lrlab report draws the rates it took)."""
     from lrlab.report import schedule_curves
 
-    out_file(out, suffix=".png", example="schedules.png")
+    image_file(out, ".png", "schedules.png")
     data = schedule_curves(specs, lr0=lr0, epochs=epochs, steps_per_epoch=steps_per_epoch)
     plot_schedules(data, out, log=log_scale)
     click.echo(f"wrote {out}")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from lrlab._checks import out_file
+from lrlab._checks import IMAGE_METADATA, image_file, mark_gif
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab.playground._run import Trajectories
@@ -109,11 +109,13 @@ def draw(data: Trajectories, grid: Contours | None = None, *, step: int | None =
 
 def write_png(data: Trajectories, out: str | os.PathLike, *,
               grid: Contours | None = None, dpi: int = 110) -> Path:
-    """Draw every step and write the PNG ``out`` (replaced whole, or left untouched)."""
-    out = out_file(out, suffix=".png", example="trajectories.png")
+    """Draw every step and write the PNG ``out`` (replaced whole, or left untouched; a file
+    lrlab did not draw is refused, :func:`~lrlab._checks.image_file`)."""
+    out = image_file(out, ".png", "trajectories.png")
     fig = draw(data, grid)
     return atomic_write(out, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi,
-                                                     bbox_inches="tight", pad_inches=0.1))
+                                                     bbox_inches="tight", pad_inches=0.1,
+                                                     metadata=IMAGE_METADATA))
 
 
 def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | None = None,
@@ -124,7 +126,7 @@ def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | No
     The contours, axes and legend are drawn once into an image; each frame draws only the
     trajectories over it (a full redraw costs about ten times more).
     """
-    out = out_file(out, suffix=".gif", example="trajectories.gif")
+    out = image_file(out, ".gif", "trajectories.gif")
     if frames < 2:
         raise LrlabError(f"an animation needs at least 2 frames, got {frames}")
     if fps < 1:
@@ -146,6 +148,7 @@ def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | No
                 for s in shown:
                     _show(data, artists, int(s))
                     writer.grab_frame()
+            mark_gif(gif)
             os.replace(gif, tmp)
 
     return atomic_write(out, write)
