@@ -13,8 +13,10 @@ from helpers import HandLSTM, keys_task, no_time_sorted
 from lrlab._errors import LrlabError
 from lrlab.search import KINDS, RangeTestResult, auto, choose, trend, trend_bottom
 from lrlab.search._auto import (
+    _last_share,
     candidate_rates,
     caught_up,
+    early_race,
     held,
     moved_down,
     moved_up,
@@ -755,6 +757,52 @@ def test_a_race_of_few_steps_warns() -> None:
     result = auto(task, seeds=1, candidates=3)
     said = [w for w in result.warnings if w.kind == "few_steps"]
     assert len(said) == 1 and said[0].startswith("the race trained each rate 6 optimizer steps")
+
+
+def test_a_race_that_ended_early_in_the_training_warns() -> None:
+    """A race whose pick's training loss fell by less than a fifth ranked how fast the rates
+    start (early_race): 0.82 of the untrained model's after 3 of 20 epochs warns; 0.75, or
+    0.82 after a race as long as the training, does not."""
+    line = early_race(0.82, 3, 20)
+    assert line.kind == "early_race" and "82% of the untrained model's" in line
+    assert "after 3 of 20 epochs" in line
+    assert early_race(0.75, 3, 20) == "" and early_race(0.82, 20, 20) == ""
+    assert early_race(math.nan, 3, 20) == ""
+    t = pd.DataFrame({"lr": [0.1, 0.316], "last": [0.82, 0.5]})
+    assert _last_share(t, 0.1, 1.39) == 0.82 and _last_share(t, 0.316, 1.39) == 0.5
+    # a Poisson negative log-likelihood below 0: a share of it says nothing
+    assert math.isnan(_last_share(t, 0.1, -3.1)) and math.isnan(_last_share(t, 1.0, 1.39))
+
+
+def test_auto_warns_on_a_race_that_hardly_trained_and_not_on_a_clear_one() -> None:
+    """The same 4-class data under heavy-ball momentum: 7 tanh layers leave the raced rates'
+    training loss near the untrained model's after the race's 3 of 20 epochs (a plateau the
+    full training leaves later), and auto says the race ranked how fast the rates start; one
+    tanh layer trains well past that in the race, and no such line."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(800, 20, generator=g)
+    y = (x @ torch.randn(20, 4, generator=g) + 0.5 * torch.randn(800, 4, generator=g)).argmax(1)
+
+    def task(depth: int) -> Task:
+        def model() -> nn.Module:
+            layers = [m for k in range(depth) for m in (nn.Linear(20 if k == 0 else 32, 32),
+                                                        nn.Tanh())]
+            return nn.Sequential(*layers, nn.Linear(32, 4))
+        return Task(name=f"tanh{depth}", train=Split(x[:400], y[:400]),
+                    val=Split(x[400:], y[400:]), num_classes=4, model=model, batch_size=32,
+                    epochs=20)
+
+    settings = {"optimizer": "momentum", "seeds": 1, "candidates": 3, "refine": False,
+                "check": False}
+    deep = auto(task(7), **settings)
+    said = [w for w in deep.warnings if w.kind == "early_race"]
+    assert len(said) == 1 and "after 3 of 20 epochs" in said[0]
+    assert "early_race" not in auto(task(1), **settings).confidence.kinds
 
 
 def test_a_rate_that_learned_alone_gives_way_to_its_lower_neighbour() -> None:

@@ -63,7 +63,9 @@ Where a range test costs more than its share of the plan (a small dataset: 100 s
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
 about 9.6% of a 16-rate grid. A pick half a decade or more short of the range test's trend
 bottom (SGD-like rules) or more than a quarter decade past it warns: the two instruments
-disagree (:func:`short_of_bottom`, :func:`past_bottom`).
+disagree (:func:`short_of_bottom`, :func:`past_bottom`). So does a race that ended while the
+pick's training loss was still over four fifths of the untrained model's (:func:`early_race`):
+it ranked how fast the rates start, not where they end.
 
 The top candidate is capped at the largest rate the range test reached, so a test that
 diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
@@ -133,8 +135,8 @@ from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, rescored
 
-__all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "edge_moved",
-           "few_steps",
+__all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
+           "edge_moved", "few_steps",
            "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
            "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
@@ -570,6 +572,10 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                             budget):
         extra += (early,)
     raced = lr in race.raced
+    if not set(kinds_of(extra)) & set(SAYS_LESS) and (barely := early_race(
+            _last_share(race.table(), lr if raced else edge_lr, race.start[0]), race.horizon,
+            p.epochs)):
+        extra += (barely,)
     confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
     confidence = with_loss_warning(confidence, short_on_loss(race.horizon, p.epochs,
                                                              race.monitor))
@@ -1347,6 +1353,58 @@ def before_peak(p: Plan, steps: int, budget: float) -> str:
                    f"trained each rate {steps} steps, so it read every rate below its peak; "
                    f"{more}train the pick and a rate half a decade lower for the full epochs",
                    "before_peak")
+
+
+#: A race ended early in the training when the pick's training loss (its last epoch's mean)
+#: was still above this share of the untrained model's: it fell by less than a fifth.
+EARLY = 0.8
+
+#: Warnings after which :func:`early_race`'s line says nothing new: the race learned nothing
+#: (in its budget, or only when it trained on), or trained too few steps to rank anything.
+SAYS_LESS = ("race_unlearned", "learned_longer", "few_steps")
+
+
+def early_race(last: float, race_epochs: int, epochs: int) -> str:
+    """A warning when the race stopped early in the training (``""`` otherwise): its pick's
+    training loss, its last epoch's mean, was still above :data:`EARLY` of the untrained
+    model's (``last``, that share) after ``race_epochs`` of the full training's ``epochs``.
+
+    Such a race ranks how fast the rates start, not where they end: the rates within its
+    noise of each other have hardly begun to part. A deep tanh MLP under heavy-ball momentum
+    (3 of 20 epochs, the pick's loss at 0.82 of the untrained model's) tied 0.089-0.282 and
+    0.132-0.234, and the picks lost 2.5 and 4.7 points to 0.0464, half a decade below the
+    ties; an MLP under a class-weighted loss ranked by balanced accuracy (1 of 5 epochs,
+    0.82) tied three rates across half a decade and lost 2.4 and 3.4, unwarned. On the
+    finder-quality tables (default and unseen tasks, SGD, momentum and Adam, seeds 0-4) no
+    good pick that no other line warned had raced this early (the nearest, a deep tanh MLP
+    under Adam, 0.72-0.75); the picks it also warns were warned already (a recurrent net's
+    plateau, no clear descent). Where the race learned nothing or trained too few steps,
+    those lines say more (:data:`SAYS_LESS`). Measured in docs/benchmarks.md.
+
+    Example:
+        >>> early_race(0.75, 3, 20), early_race(0.82, 20, 20)
+        ('', '')
+        >>> early_race(0.82, 3, 20).split(":")[0]
+        'the race ended early in the training'
+    """
+    if not last > EARLY or race_epochs >= epochs:
+        return ""
+    return Finding(f"the race ended early in the training: after {race_epochs} of {epochs} "
+                   f"epochs the pick's training loss was still {last:.0%} of the untrained "
+                   "model's, so the race ranked how fast the rates start, not where they end; "
+                   "train the pick and the rates half a decade either side for the full "
+                   "epochs and keep the best", "early_race")
+
+
+def _last_share(table: pd.DataFrame, lr: float, untrained: float) -> float:
+    """The ``last`` column (the training loss's last epoch mean as a share of the untrained
+    model's, ``untrained``) of ``lr``'s row in a race's table; ``nan`` without one, and where
+    the untrained model's loss is not above 0 (a Poisson or Gaussian negative log-likelihood
+    can be negative: a share of it says nothing about how far the loss fell)."""
+    if "last" not in table or not untrained > 0:
+        return math.nan
+    row = table[np.isclose(table["lr"].to_numpy(float), lr)]
+    return float(row["last"].iloc[0]) if len(row) else math.nan
 
 
 def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:

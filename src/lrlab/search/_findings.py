@@ -46,6 +46,8 @@ KINDS: dict[str, str] = {
     "few_steps": "the race trained each rate too few optimizer steps",
     "before_peak": "the race ended before the full training's schedule reached its peak",
     "short_on_loss": "a race ranked by a loss in fewer epochs than the training",
+    "early_race": "the race ended while the pick's training loss had fallen by less than a "
+                  "fifth: it ranked how fast the rates start",
     "costly": "the search cost more than a grid trained in full would (a note)",
     # find (RangeTestResult.warnings; "no_clear_descent" too)
     "too_few_steps": "too few steps to read the range test's curve",
