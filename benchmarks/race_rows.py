@@ -52,6 +52,22 @@ def race_table(make, seed: int, **rule) -> tuple:
     return result, race.table().sort_values("lr", ascending=False), race
 
 
+def dump(name: str, rule: dict, seed: int, result, table: pd.DataFrame, race) -> dict:
+    """One seed's race as plain values (``--json``): the table's every column, the pick, its
+    confidence, the race's length and walk, and the second-seed check's population."""
+    def plain(frame: pd.DataFrame) -> list[dict]:
+        return json.loads(frame.to_json(orient="records"))
+
+    checks = [p for p in race.populations if p not in race.races and p not in race.longer]
+    return {"task": name, "optimizer": rule["optimizer"], "seed": seed, "lr": result.lr,
+            "confidence": result.confidence.to_dict(), "table": plain(table),
+            "checks": [plain(race.scored(p)) for p in checks], "epochs": race.epochs,
+            "horizon": race.horizon, "walk": race.walk, "chance": race.chance,
+            "start": list(race.start), "bottom": result.bottom,
+            "candidates": list(result.candidates), "refined": list(result.refined),
+            "explanation": result.explanation}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("task", help="a finder-quality task (gru, lstm, rnn, ...) or new_user:NAME")
@@ -59,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--optimizer", help="the update rule (default: the task's)")
     parser.add_argument("--cache", type=Path, help="a finder_quality.py cache: print regrets")
     parser.add_argument("--explain", action="store_true")
+    parser.add_argument("--json", type=Path, help="append each seed's race (every column of "
+                        "its table, the pick, its confidence) to this JSON-lines file")
     args = parser.parse_args(argv)
     pd.set_option("display.width", 200)
     if args.task.startswith("new_user:"):
@@ -97,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
         print(line)
         if args.explain:
             print(result.explanation)
+        if args.json:
+            with args.json.open("a") as f:
+                f.write(json.dumps(dump(args.task, rule, seed, result, table, race)) + "\n")
         print()
 
 
