@@ -32,6 +32,7 @@ import user_shapes
 import user_shapes2
 import user_shapes3
 import user_shapes4
+import user_shapes5
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -342,6 +343,15 @@ SCENARIOS = {
     "denoise adam": (user_shapes4.denoise, "adam", (1e-5, 0.1)),
     "deepsets": (user_shapes4.deepsets, "sgd", (1e-3, 10.0)),
     "dictout momentum": (user_shapes4.dictout, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    # session 13's (user_shapes5.py)
+    "prenorm adamw": (user_shapes5.prenorm, "adamw", (1e-5, 0.1), {"weight_decay": 0.05}),
+    "tcn momentum": (user_shapes5.tcn, "momentum", (1e-4, 1.0),
+                     {"momentum": 0.9, "weight_decay": 1e-3}),
+    "clicks adamw": (user_shapes5.clicks, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    "rmsnet rmsprop": (user_shapes5.rmsnet, "rmsprop", (1e-5, 0.1)),
+    "auxnet momentum": (user_shapes5.auxnet, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "gaussnll adam": (user_shapes5.gaussnll, "adam", (1e-5, 0.1), {},
+                      {"floor": user_shapes5.gaussnll_floor()}),
 }
 
 
