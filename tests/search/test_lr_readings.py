@@ -266,6 +266,31 @@ def test_next_step_follows_the_shape_of_the_curve():
     assert "end higher (end=" in next_step(lrs[:30], valley[:30])
 
 
+def test_a_noisy_start_below_its_level_is_not_a_fall_from_the_first_rates():
+    """A Gaussian NLL regression's range test under Adam (benchmarks/user_shapes5:gaussnll,
+    seed 1): the first batch's loss was low, so the trend starts below the noisy first points'
+    median and climbs back to a plateau before the loss falls near 1e-2. It was told "the loss
+    falls from the first rates: start lower (start=1e-09)"; it falls three decades up."""
+    loss = np.array([
+        0.777, 1.062, 1.366, 0.954, 1.361, 0.852, 1.122, 1.126, 0.772, 0.784, 1.199, 0.890,
+        0.776, 0.838, 1.005, 1.053, 1.021, 0.957, 1.415, 0.983, 1.033, 1.098, 0.952, 0.764,
+        1.185, 1.214, 0.879, 0.910, 0.808, 1.137, 1.401, 0.776, 1.130, 1.157, 0.792, 1.076,
+        0.706, 1.043, 0.861, 0.971, 1.247, 0.983, 1.064, 0.740, 0.912, 0.755, 0.861, 0.924,
+        1.085, 0.719, 0.918, 0.711, 0.830, 0.772, 1.027, 0.862, 0.853, 0.960, 0.907, 0.829,
+        0.671, 0.819, 0.739, 0.730, 0.648, 0.642, 0.549, 0.441, 0.472, 0.593, 0.273, 0.601,
+        0.509, 0.583, 0.558, 0.703, 0.516, 0.728, 0.477, 0.651, 0.667, 0.676, 0.900, 1.123,
+        6.309, 5.107, 8.080, 1.655, 1.423, 1.656, 1.734])
+    lrs = np.geomspace(1e-7, 2.257, 92)[: len(loss)]
+    d = describe(lrs, loss)
+    assert d.clear and d.crossing(DEFAULT_RULES.improve) == 0 < d.head  # the old reading
+    assert "start lower" not in next_step(lrs, loss)
+    # a clear fall from the first rates still is one, noisy or not
+    u = np.log10(lrs)
+    falling = np.minimum(np.abs(u + 3), 2.0) + 0.1 * np.random.default_rng(4).standard_normal(
+        len(lrs))
+    assert "start lower" in next_step(lrs[30:], falling[30:])
+
+
 def test_next_step_of_a_test_that_stopped_at_once():
     lrs = np.array([1.0, 1.05])
     assert next_step(lrs, [2.0, 50.0], diverged=True) == (

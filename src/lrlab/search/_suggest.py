@@ -179,6 +179,18 @@ def fell(d) -> str:
     return f"fell by {d.drop:.3g}" if d.drop > 0 else "never fell below its starting level"
 
 
+def falls_at_once(d, rules: Rules) -> bool:
+    """Whether a clear curve falls from its first rates: its trend has improved by
+    ``rules.improve`` of the drop within the first stretch (``d.head``) and does not climb
+    back by more than the curve's noise before its best. A noisy curve whose trend starts
+    below its starting level (the level a median of noisy first points; the trend's first
+    point an edge pulled down by a low first batch) and then rises to a plateau has not
+    started to fall there (a Gaussian NLL regression under Adam read so at 1e-7 and was told
+    to start at 1e-9)."""
+    i = d.crossing(rules.improve)
+    return i < d.head and float(np.max(d.trend[i: d.best + 1])) <= d.trend[i] + d.noise
+
+
 def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
               diverged: bool = False, reason: str = "",
               earlier: float | None = None) -> str:
@@ -229,7 +241,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     if d.clear:
         notes = []
         zoomed = earlier is not None and earlier < x[0]  # a zoom's start is not the user's
-        if d.crossing(rules.improve) < d.head and not zoomed:
+        if falls_at_once(d, rules) and not zoomed:
             notes.append(f"the loss falls from the first rates: start lower "
                          f"(start={x[0] / 100:g})")
         if d.best == n - 1 and early_rise(d, rules) is None:  # a late fall: not the rate's
