@@ -1371,6 +1371,9 @@ def test_a_race_winner_that_no_longer_trained_faster_gives_way_to_its_lower_neig
     assert rows.loc[higher, "best_val_accuracy"] > rows.loc[result.lr, "best_val_accuracy"]
     assert rows.loc[result.lr, "final_train_loss"] <= HOLD * rows.loc[higher, "final_train_loss"]
     assert "took the lower rate, which trained as fast" in result.verdict()
+    # "no higher" names its margin: a lower rate's loss 0.6% above the pick's reads as higher
+    assert f"training loss ended the race no higher, within {100 * (HOLD - 1):.0f}% (" in (
+        result.explanation)
     assert "a tie:" not in result.verdict()  # no tie took it
     assert "trained as fast" in result.confidence.to_dict()["behind"]  # the JSON says why
 

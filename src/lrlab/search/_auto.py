@@ -1009,7 +1009,8 @@ class _Race:
         mine, other = (t[np.isclose(lrs, v)].iloc[0] for v in (lr, low))
         return low, (f"{rate(lr)} scored {mine['score']:.4f} and {rate(low)} a quarter decade "
                      f"below it {other['score']:.4f}, but {rate(low)}'s training loss ended the "
-                     f"race no higher ({other['last']:.4f} of the untrained model's, "
+                     f"race no higher, within {100 * (HOLD - 1):.0f}% ({other['last']:.4f} of the "
+                     f"untrained model's, "
                      f"{rate(lr)} {mine['last']:.4f}): the higher rate no longer trained "
                      f"faster, so the lower {rate(low)}")
 
