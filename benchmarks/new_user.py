@@ -12,7 +12,9 @@ LM, dict batches, distillation, ...) in ``user_shapes2.py``, session 11's (raw a
 warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``, session
 12's (a ResNet under weight decay and cosine, a GPT-like LM, a row-by-row GRU with clipping,
 a class-weighted loss, a denoising autoencoder, Deep Sets, dict outputs) in
-``user_shapes4.py``.
+``user_shapes4.py``, session 13's (a pre-LN transformer, a dilated 1-D conv net, EmbeddingBag
+click logs under AdamW and Adagrad, RMSprop, an auxiliary head, a Gaussian NLL, LoRA) in
+``user_shapes5.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -352,6 +354,8 @@ SCENARIOS = {
     "auxnet momentum": (user_shapes5.auxnet, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
     "gaussnll adam": (user_shapes5.gaussnll, "adam", (1e-5, 0.1), {},
                       {"floor": user_shapes5.gaussnll_floor()}),
+    "clicks adagrad": (user_shapes5.clicks, "adagrad", (1e-4, 1.0)),
+    "lora adamw": (user_shapes5.lora, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
 }
 
 

@@ -1,19 +1,21 @@
-"""Six more shapes users train (session 13), each a ``Task`` over DataLoaders as its user would
-write it: a pre-LayerNorm transformer classifier reading a [CLS] token over padded token lists
-with a key-padding mask (AdamW), a dilated residual 1-D convolution net classifying time
+"""Seven more shapes users train (session 13), each a ``Task`` over DataLoaders as its user
+would write it: a pre-LayerNorm transformer classifier reading a [CLS] token over padded token
+lists with a key-padding mask (AdamW), a dilated residual 1-D convolution net classifying time
 series (momentum 0.9, weight decay 1e-3), a click-through model with ``nn.EmbeddingBag`` over
-variable-length tag bags (flat ids and offsets, as its documentation feeds it) beside one-hot
-categoricals and numbers under ``BCEWithLogitsLoss`` on (B,) logits (AdamW), a label-smoothed
-CNN under RMSprop, a CNN with an auxiliary classifier that returns ``(logits, aux_logits)``
-while training and logits alone in evaluation, as torchvision's Inception does (momentum), and a
-heteroscedastic regression predicting a mean and a log-variance under ``nn.GaussianNLLLoss``
-(its loss goes below zero; Adam).
+variable-length tag bags (flat ids and offsets, as its documentation feeds it) beside embedded
+categoricals and numbers under ``BCEWithLogitsLoss`` on (B,) logits (AdamW, and Adagrad as
+click models are often trained), a label-smoothed CNN under RMSprop, a CNN with an auxiliary
+classifier that returns ``(logits, aux_logits)`` while training and logits alone in evaluation,
+as torchvision's Inception does (momentum), a heteroscedastic regression predicting a mean and
+a log-variance under ``F.gaussian_nll_loss`` (its loss goes below zero; Adam) and LoRA
+adapters on a frozen pretrained backbone under a new head (AdamW).
 
 ``new_user.py`` registers each as a scenario (``python new_user.py --only "prenorm adamw"
 --seeds 0,1,2 --grid 13``); each function is also a ``--task`` for the CLI (``lrlab auto
 --task user_shapes5:prenorm --optimizer adamw --weight-decay 0.05``, from ``benchmarks/``).
 Sizes are for a 2-core machine: a second or two per epoch. The images are the first MNIST
-images (``/work/shared/data/mnist``, or ``$LRLAB_DATA``); the rest is drawn from fixed seeds.
+images (``/work/shared/data/mnist``, or ``$LRLAB_DATA``) or scikit-learn's digits; the rest is
+drawn from fixed seeds.
 """
 
 from __future__ import annotations
@@ -303,3 +305,47 @@ def gaussnll_floor() -> float:
     percent excess loss above it."""
     _, y, mean, std = _noisy_rows(600, 1)
     return float(F.gaussian_nll_loss(mean, y, std ** 2))
+
+
+# --- LoRA: a frozen pretrained backbone, low-rank adapters on its layers, a new head, AdamW --
+
+class LoRALinear(nn.Module):
+    """A frozen ``nn.Linear`` plus ``(alpha / rank) B A x``: ``A`` drawn small, ``B`` zero
+    (the adapted layer starts as the pretrained one), as the LoRA paper and peft set them."""
+
+    def __init__(self, base: nn.Linear, rank: int = 4, alpha: float = 8.0) -> None:
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.a = nn.Parameter(torch.randn(rank, base.in_features) / math.sqrt(base.in_features))
+        self.b = nn.Parameter(torch.zeros(base.out_features, rank))
+        self.scale = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scale * (x @ self.a.T) @ self.b.T
+
+
+class LoRA(nn.Module):
+    """``user_shapes2``'s backbone pretrained on digits 0-4, frozen, its two layers adapted
+    (rank 4), a new head for digits 5-9."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from user_shapes2 import _pretrained
+
+        base = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU())
+        base.load_state_dict(_pretrained())
+        self.body = nn.Sequential(LoRALinear(base[0]), nn.ReLU(), LoRALinear(base[2]), nn.ReLU())
+        self.head = nn.Linear(64, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
+
+
+def lora() -> lrlab.Task:
+    """Digits 5-9 (500 to train, batch 32), 6 epochs (AdamW, weight decay 0.01)."""
+    from user_shapes2 import _digits, _loaders
+
+    x, y = _digits()
+    x, y = x[y >= 5], y[y >= 5] - 5
+    return lrlab.Task.from_loaders(LoRA, *_loaders(x, y, cut=500), loss=nn.CrossEntropyLoss(),
+                                   epochs=6, name="lora")
