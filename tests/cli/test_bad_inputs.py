@@ -279,6 +279,9 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "members per chunk zero": ([*SWEEP, "--members-per-chunk", "0"],
                                "--members-per-chunk must be a whole number of at least 1, got 0",
                                None),
+    "study name with a slash": ([*SWEEP, "--study", "a/b"],  # report would read it as a folder
+                                "holds a slash, and lrlab report would read it as a folder",
+                                None),
     # -- where things are written --
     "out empty": ([*SWEEP, "--out", ""], "is empty", None),
     "out holding a run": ([*SWEEP, "--out", "{w}/run"], "already holds a run", None),
