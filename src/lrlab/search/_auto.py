@@ -19,7 +19,12 @@ The pick among raced rates (``_Race``): a rate must beat chance and be stable (i
 or validation loss came back to within 5% of the untrained model's at some epoch, and after
 two epochs or more it is not stuck above both: :func:`stuck_above`). Ties
 within the noise walk up for SGD-like rules, with a band widened by the race's own
-epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``). After the second-seed
+epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``). An adaptive race ranked
+by a score (not a loss) picks at most a quarter decade past the range test's trend bottom where
+that test showed a clear descent (:data:`PAST_BOTTOM`; the best raced rate at or below it that
+learned, and the refinement races none above it): a short race favours a rate that gains fast
+at first, and past the turn such a rate falls behind over the full training
+(``_Race.turned``). After the second-seed
 check, an SGD-like race ranked by a share (accuracy) gives the pick to the raced rate a quarter
 decade below it when that rate learned and its training loss ended the race no higher (within
 1%): the higher rate no longer trained faster (:func:`caught_up`).
@@ -480,7 +485,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             race.cap = max(bottom, min(rates))
             choice = race.pick()
         else:
-            fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+            fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
             race.below = [float(f"{min(rates) * 10 ** (-k / 2):.3g}")
                           for k in range(1, min(candidates, fits) + 1)]
             race.cap = race.below[0]
@@ -488,12 +493,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             if choice.learned:  # a ranking again: the refinement may go a step above it
                 race.cap = math.inf
     elif not choice.learned:  # nothing learned: move the race up the range, once
-        fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
+        fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
     elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
-            (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
+            (allowed - race.charged) / per + 1e-9))), higher_is_better=race.higher,
             chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
         race.down = down  # learned at its lowest rate alone: move the race down, once
         choice = race.run(down)
@@ -503,14 +508,16 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             refine = check = False  # the budget went into the longer race
     refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
                 if r not in race.raced] if refine and choice.learned else [])
-    if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
+    if race.turned:  # (such a race picks no rate past the ceiling: ``_Race.pick``)
+        refined = [r for r in refined if r <= race.ceiling * (1 + 1e-9)]
+    if refined and race.charged + len(refined) * per > allowed * (1 + 1e-9):
         skipped.append("the refinement")
         refined = []
     if refined:  # same weights and order: scores comparable across the populations
         choice = race.run(refined)
     checked = None
     if check and choice.learned:
-        if race.cost + 2 * per > allowed * (1 + 1e-9):
+        if race.charged + 2 * per > allowed * (1 + 1e-9):
             skipped.append("the second-seed check")
         else:
             checked = race.check(choice)
@@ -661,7 +668,12 @@ class _Race:
     failed rate never ties), and the check on a second seed uses the same band, and undoes a
     walk when both seeds put the lower rate ahead and neither curve of the pick gained faster
     at the end (:func:`held`). For adaptive rules ``"down"``: their best rate sits well below
-    the edge, and a short race can flatter a rate that collapses later."""
+    the edge, and a short race can flatter a rate that collapses later. For the same reason
+    an adaptive race ranked by a score passes over a best more than a quarter decade past the
+    range test's turn (:attr:`ceiling`) for the best at or below it, when one learned
+    (:attr:`turned`, :attr:`passed`, warned ``past_bottom``): a GRU's 2-epoch race under Adam
+    put 0.215-0.264 (1.9-3.3x the turn) clearly ahead on 2 seeds of 10, and over the full 10
+    epochs 0.215 lost 1.0-8.3 points on every seed, 2.8 on average, where 0.0464 lost 0.75."""
 
     def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down") -> None:
         self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
@@ -673,17 +685,22 @@ class _Race:
         #: the rates of a race moved down the range (``moved_down``), if any
         self.down: list[float] = []
         #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
-        #: trend bottom where it showed a clear descent; set by ``auto``)
+        #: trend bottom where it showed a clear descent; set by ``auto``); a race
+        #: :attr:`turned` picks no rate above it while one at or below it learned (:meth:`pick`)
         self.ceiling = math.inf
         #: an adaptive race that learned nothing: the placement, above which no rate is
         #: continued or picked (set by ``auto``; see :meth:`pick`)
         self.cap = math.inf
+        #: a :attr:`turned` race's best rate past :attr:`ceiling`, which :meth:`pick` passed over
+        #: for the best at or below it (``nan`` when it did not)
+        self.passed = math.nan
         #: the rates of an adaptive race moved down after learning nothing from a placement
         #: without a clear descent, if any
         self.below: list[float] = []
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
+        self._rescored = 0.0  # (the cost a rescoring charged without training)
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.base = baseline(p.task, p.seed)
         self.n, self.chance = self.base.score_n, self.base.chance
@@ -705,9 +722,16 @@ class _Race:
     @property
     def cost(self) -> float:
         """Full-training epochs every population so far cost (a longer race only the epochs
-        it added), which is what the races take from the plan's budget: a race rescored from
-        the weights it kept (:meth:`rescore`) trained nothing, and leaves the refinement and
-        the check the budget a race trained again would have taken from them."""
+        it added)."""
+        return self._cost - self._rescored
+
+    @property
+    def charged(self) -> float:
+        """What the races so far take from the plan's budget: :attr:`cost`, and a race
+        rescored without training again (:meth:`rescore`) as if it had trained again, as it
+        did before it kept its weights: the refinement and the check stay where they were
+        (whether a rescored race's refinement should have that budget is a pick change not
+        measured yet)."""
         return self._cost
 
     @property
@@ -790,6 +814,22 @@ class _Race:
         return out
 
     @property
+    def turned(self) -> bool:
+        """Whether the race picks no rate past :attr:`ceiling` while one at or below it
+        learned: an adaptive rule's race ranked by a score (accuracy, AUC, a classifier's own
+        metric), not a loss.
+
+        A short race favours a rate that gains fast at first. On a classifier's score such a
+        rate past the range test's turn falls behind over the full training: over the
+        finder-quality tables' 13 tasks under Adam, 29 of 35 grid rates a quarter to half a
+        decade past the turn missed the best by over 2 points (the GRU's race winner at
+        1.9-3.3x the turn lost 1.5-3.1). A loss can keep falling through a whole training,
+        and there the faster rate may stay ahead: a regression on raw targets (a loss of
+        41,000 at the start) trained best over its 10 epochs at 1.27, 3x its turn, and its
+        race's best 0.793 lost 63% where the best at or below the turn, 0.446, lost 198%."""
+        return self.walk == "down" and self.monitor != "loss"
+
+    @property
     def swing(self) -> float:
         """How much of the race's setbacks count as a tie (0 for a ``"down"`` walk: the
         validation noise alone)."""
@@ -843,7 +883,10 @@ class _Race:
         self._saved[id(result)] = last
         self.races.append(result)
         self.populations.append(result)
-        return self.pick()  # (no training: no cost)
+        rescored_cost = self.p.cost(result, self.task)
+        self._cost += rescored_cost
+        self._rescored += rescored_cost
+        return self.pick()
 
     def pick(self) -> Choice:
         """:func:`choose` on every row so far; when none learned, the rate with the lowest
@@ -868,6 +911,19 @@ class _Race:
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
                         swing=self.swing, walk=self.walk,
                         ceiling=self.ceiling, paced=self.monitor == "loss")
+        self.passed = math.nan
+        under = t[t["lr"] <= self.ceiling * (1 + 1e-9)]
+        if (self.turned and choice.learned and choice.lr > self.ceiling * (1 + 1e-9)
+                and len(under)):
+            # an adaptive rule's short race flatters a rate past the range test's turn: the
+            # best at or below it, when one learned
+            lower = choose(under,
+                           higher_is_better=self.higher, chance=self.chance,
+                           monitor=self.monitor, n=self.n, binomial=self.binomial,
+                           swing=self.swing, walk=self.walk, paced=self.monitor == "loss")
+            if lower.learned:
+                self.passed = choice.lr
+                return lower
         if choice.learned or "last" not in t:
             return choice
         if self.monitor != "loss":  # the score did not move; the loss may have
@@ -931,11 +987,11 @@ class _Race:
             each = (target - self.horizon) * self.share
             if math.isfinite(self.cap):
                 keep = keep[keep <= self.cap * (1 + 1e-9)]
-                keep = keep[:max(0, math.floor((allowed - self.cost) / each + 1e-9))]
+                keep = keep[:max(0, math.floor((allowed - self.charged) / each + 1e-9))]
             sources = [r for r in (self._front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
             extra = len(keep) * each
-            if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
+            if not len(keep) or self.charged + extra > allowed * (1 + 1e-9):
                 break
             self._front = []
             for source in sources:
@@ -1489,6 +1545,14 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
         out.append(Finding("the range test showed no clear descent: the race was placed from "
                            "the largest rate it reached down; check the pick against a rate half a "
                            "decade lower, each trained for the full epochs", "no_clear_descent"))
+    elif math.isfinite(race.passed):  # the race's best lay past the turn: passed over
+        out.append(Finding(
+            f"the race's best, {rate(race.passed)}, lies {race.passed / turn:.2g}x above the "
+            f"bottom of the range test's loss trend ({rate(turn)}), where that test's loss had "
+            f"turned up: with {race.p.optimizer} a short race favours a rate that gains fast "
+            "at first and falls behind or goes unstable in a longer training, so the pick is "
+            f"the best raced rate at most a quarter decade past that bottom, {rate(lr)}; "
+            "compare the two over the full epochs", "past_bottom"))
     elif lr < max(race.raced) / (1 + 1e-9) and (past := past_bottom(lr, turn)):
         # (a pick at the top of the raced rates has the edge warning instead: its race says
         # a higher rate might be better, and two warnings advising opposite ways help nobody)
@@ -1566,6 +1630,10 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
+    if math.isfinite(race.passed):
+        text += (f" {rate(race.passed)} scored best, but more than a quarter decade past the "
+                 f"bottom of the range test's loss trend: with {p.optimizer} only the rates at "
+                 f"or below {rate(race.ceiling)} could be picked.")
     if math.isfinite(race.cap) and not race.below:
         text += (f" Nothing learned: with {p.optimizer} that means too few steps rather than "
                  "too low a rate (every rate up to the edge leaves a plateau the sooner the "
