@@ -52,6 +52,7 @@ def test_find_trains_with_the_rule_and_hyperparameters_given(tmp_path):
     ["find", "blobs", "--steps", "5"],
     ["find", "blobs", "--seeds", "0,x"],
     ["find", "blobs", "--seeds", "0,-1"],
+    ["find", "blobs", "--seeds", "0,0"],            # as sweep: one seed's tests alike (ran)
     ["find", "nope"],
     ["find"],
     ["find", "blobs", "--optimizer", "prodigy"],   # its lr is a multiplier, not a rate

@@ -145,6 +145,8 @@ def test_learning_curve_command_and_its_report(capsys, tmp_path: Path) -> None:
     assert "lrlab: learning curve on blobs" in (tmp_path / "lc.html").read_text()
     code, _, err = run(capsys, "learning-curve", "blobs", "--sizes", "60,lots")
     assert "--sizes: 'lots' is neither a count nor a fraction" in assert_bad_input(code, err)
+    code, _, err = run(capsys, "learning-curve", "blobs", "--sizes", "60,60")  # (it ran)
+    assert "--sizes lists 60 twice" in assert_bad_input(code, err)
     for sizes in ("0", "60,1.5"):  # was: "subset must be at least 1 example", or ran
         code, _, err = run(capsys, "learning-curve", "blobs", "--sizes", sizes)
         assert "--sizes must be counts of at least 1 or fractions in (0, 1]" in \

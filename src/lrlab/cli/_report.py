@@ -189,6 +189,10 @@ def learning_curve_command(task: TaskOptions, members: MemberOptions, training: 
                 "seeds": members.seeds}
     validated(**settings)
     counts = [_size(s) for s in sizes.split(",")]
+    twice = next((c for i, c in enumerate(counts) if c in counts[:i]), None)
+    if twice is not None:  # as sweep's --lrs: the same subset would train twice
+        raise LrlabError(f"--sizes lists {twice:g} twice; one size's runs train identically, "
+                         "give each once")
     with progress_bar(data.name, data.monitor, data.higher_is_better,
                       quiet=output.quiet) as callbacks:
         curve = learning_curve(data, sizes=counts, callbacks=callbacks, **settings)
