@@ -55,13 +55,15 @@ def parse_key(text: str) -> tuple[str, int]:
 def pick(make, rule: dict, schedule: dict, seed: int) -> dict:
     """auto's and find's picks on a fresh task from ``make`` as ``new_user.py`` makes them
     (``_finders``), no grid: rates, the warnings' kinds (find's ``no rate`` where it gave
-    none) and each one's wall seconds."""
+    none), auto's compute (% of a 16-rate grid) and each one's wall seconds."""
     import new_user
 
     start = time.perf_counter()
     result, seconds, test, found, _, _ = new_user._finders(make, rule, schedule, (1.0, 1.0), 1,
                                                            seed=seed)
     return {"auto": result.lr, "auto kinds": list(result.confidence.kinds), "find": found,
+            # auto's compute as new_user.py counts it: % of a 16-rate grid's member-epochs
+            "auto compute": round(100 * result.compute / (16 * make().epochs), 2),
             "find kinds": list(test.kinds) if math.isfinite(found) else ["no rate"],
             "auto s": round(seconds, 1),
             "find s": round(time.perf_counter() - start - seconds, 1)}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from lrlab._checks import whole
 from lrlab._once import warn_once
 from lrlab.executors import LocalExecutor
 from lrlab.tasks import Task, get_task
@@ -45,6 +46,8 @@ def sweep(task: Task | str, *, callbacks: Sequence = (), members_per_chunk: int 
         [0.01, 0.1]
     """
     config = validated(**settings)
+    if members_per_chunk is not None:
+        whole("members_per_chunk", members_per_chunk, low=1)
     task = get_task(task) if isinstance(task, str) else task
     limit = None if memory_limit is None else parse_bytes(memory_limit)
     executor = LocalExecutor(members_per_task=members_per_chunk, memory_limit=limit)

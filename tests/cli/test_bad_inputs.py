@@ -275,7 +275,13 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "checkpoint every zero": ([*SWEEP, "--checkpoint-every", "0"], "checkpoint-every", None),
     "study name with spaces": ([*SWEEP, "--study", " x"], "surrounding spaces", None),
     "study name taken": ([*SWEEP, "--study", "done"], "already exists", None),
-    "members per task zero": ([*SWEEP, "--members-per-task", "0"], "members per task", None),
+    # said as the option's flag (was: "members per task ...; give --members-per-task")
+    "members per chunk zero": ([*SWEEP, "--members-per-chunk", "0"],
+                               "--members-per-chunk must be a whole number of at least 1, got 0",
+                               None),
+    "study name with a slash": ([*SWEEP, "--study", "a/b"],  # report would read it as a folder
+                                "holds a slash, and lrlab report would read it as a folder",
+                                None),
     # -- where things are written --
     "out empty": ([*SWEEP, "--out", ""], "is empty", None),
     "out holding a run": ([*SWEEP, "--out", "{w}/run"], "already holds a run", None),

@@ -156,7 +156,9 @@ def test_memory_chunks_and_limits() -> None:
     assert ((a - b).abs() <= 1e-6 * (1 + b.abs())).all()
     with pytest.raises(LrlabError, match="one member needs about"):
         lrlab.sweep(task, lrs=LRS, epochs=1, memory_limit=1000)
-    with pytest.raises(LrlabError, match="at least 1"):
+    # named as sweep takes it (was: "members per task ...; give --members-per-task", a flag)
+    with pytest.raises(LrlabError, match=r"^members_per_chunk must be a whole number of at "
+                                         r"least 1, got 0$"):
         lrlab.sweep(task, lrs=LRS, epochs=1, members_per_chunk=0)
 
 

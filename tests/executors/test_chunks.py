@@ -47,8 +47,8 @@ def test_split_members_into_contiguous_chunks() -> None:
 
 @pytest.mark.parametrize("bad", [0, -2, 1.5, True])
 def test_members_per_task_must_be_a_whole_number(bad) -> None:
-    with pytest.raises(LrlabError, match="members-per-task") as err:
-        LocalExecutor(members_per_task=bad)
+    with pytest.raises(LrlabError, match=r"^members_per_task must be a whole number") as err:
+        LocalExecutor(members_per_task=bad)  # its own argument's name, not a CLI flag
     assert "\n" not in str(err.value)
 
 

@@ -158,6 +158,8 @@ def test_report_content_in_flags_says_every_piece_of_advice_as_a_flag() -> None:
     the tables' text) in the flags of the command that makes the run again: a range test's
     folder names find's ramp (``--start``), any other run only what every training command
     takes (``--monitor``, ``--optimizer``)."""
+    import dataclasses
+
     from lrlab.cli._options import FIND_RERUN, RERUN
     from lrlab.cli._report import in_flags
     from lrlab.report._report import ReportContent
@@ -174,4 +176,6 @@ def test_report_content_in_flags_says_every_piece_of_advice_as_a_flag() -> None:
     assert said.tables[0][1]["why"].tolist() == [flags]
     assert said.tables[0][1]["lr"].tolist() == [0.1] and said.settings["steps"] == 100
     assert in_flags(content, RERUN).verdict == "try --optimizer adam; start lower (start=1e-10)"
+    numbered = dataclasses.replace(content, tables=[("t", pd.DataFrame({0: [advice]}))])
+    assert in_flags(numbered, FIND_RERUN).tables[0][1][0].tolist() == [flags]  # not text-named
     assert content.verdict == advice  # the content given is left as it was

@@ -1490,6 +1490,21 @@ def test_a_rescored_race_costs_no_training_and_scores_as_one_trained_again(monke
                                   no_time_sorted(again.evidence[-1].records))
 
 
+def test_a_rescored_race_leaves_the_refinement_the_budget_it_did_not_train() -> None:
+    """Rescored from its kept weights, the race trained once: the refinement has the budget
+    of a race scored on recomputed statistics from the start (norm_batches=10), the same
+    rates, pick and compute; charged as a race trained twice, it skipped the refinement
+    (budget 0.25: 10 steps a rate, the race still at chance on the running statistics; the
+    plan: the race and the refinement beside the 100-step test)."""
+    task = _off_centre_norms(20.0)
+    short = {**_SHORT, "refine": True, "budget": 0.25}
+    fresh, once = auto(task, **short), auto(task, **short, norm_batches=10)
+    assert "recomputed from 10 training batches" in fresh.explanation
+    assert fresh.refined and fresh.refined == once.refined
+    assert (fresh.lr, fresh.compute) == (once.lr, once.compute)
+    assert "Skipped the refinement" not in fresh.explanation
+
+
 def test_a_race_that_learned_on_running_statistics_keeps_them() -> None:
     """A BatchNorm net whose race beat chance on its running statistics is scored on them,
     as the full training's evaluation is: with the points 6 from the origin the same race

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from helpers import one_line
+from helpers import assert_bad_input, one_line, run
 
 from lrlab._errors import LrlabError
 from lrlab.search._common import rate
@@ -145,3 +145,12 @@ def test_a_note_of_the_evidence_ends_the_explanation() -> None:
     assert notes and notes[0].startswith("the pick 0.5 is the lowest rate searched, on a plateau")
     assert result.explanation.endswith(f" T{notes[0][1:]}.")
     assert result.to_dict()["confidence"]["notes"] == list(notes)
+
+
+def test_coarse_to_fine_range_is_said_in_the_commands_flags(capsys) -> None:
+    """``--lo 1 --hi 0.1``: every setting the line names is a flag (before: '--lo 1 and
+    hi=0.1 must span ... e.g. --lo 1e-7, hi=1', half Python)."""
+    code, _, err = run(capsys, "coarse-to-fine", "blobs", "--lo", "1", "--hi", "0.1")
+    assert assert_bad_input(code, err) == (
+        "error: --hi 0.1 must be a decade or more above the lowest rate (1, hi >= 10 * lo): "
+        "give --hi 10 or more, or a lower lo")

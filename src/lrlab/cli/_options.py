@@ -412,8 +412,11 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
         '--epochs must be at least 1, got 0; e.g. --epochs 1'
     """
     params = list(params)
-    flags = {p.name: max(p.opts, key=len) for p in params
-             if isinstance(p, click.Option) and p.name and p.opts}
+    options = [p for p in params if isinstance(p, click.Option) and p.name and p.opts]
+    # a setting spelled as one of an option's flags (members_per_chunk: --members-per-chunk),
+    # else by the option's own name, said as its longest flag
+    flags = {opt.lstrip("-").replace("-", "_"): opt for p in options for opt in p.opts}
+    flags |= {p.name: max(p.opts, key=len) for p in options}
 
     def valued(m: re.Match) -> str:
         return f"{flags[m[1]]} {m[2]}" if m[1] in flags else m[0]

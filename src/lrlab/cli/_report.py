@@ -67,9 +67,14 @@ def in_flags(content: Any, options: Collection[str] | None = None) -> Any:
     def text(column: pd.Series) -> bool:
         return pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)
 
-    tables = [(say(caption), frame.assign(**{c: frame[c].map(say) for c in frame.columns
-                                             if text(frame[c])}))
-              for caption, frame in content.tables]
+    def said(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.copy()  # (by position: a column's name need not be text)
+        for i in range(frame.shape[1]):
+            if text(frame.iloc[:, i]):
+                frame.iloc[:, i] = frame.iloc[:, i].map(say)
+        return frame
+
+    tables = [(say(caption), said(frame)) for caption, frame in content.tables]
     return dataclasses.replace(content, verdict=say(content.verdict), tables=tables,
                                warnings=say(list(content.warnings)), notes=say(content.notes),
                                settings=say(dict(content.settings)))

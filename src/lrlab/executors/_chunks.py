@@ -76,7 +76,7 @@ def split_members(count: int, per_task: int | None,
         [(0, 2), (1, 3)]
     """
     if per_task is not None:
-        whole("members per task", per_task, low=1, hint="; give --members-per-task 1 or more")
+        whole("members_per_task", per_task, low=1)
     if groups is None or len(groups) <= 1:
         size = count if per_task is None else int(per_task)
         chunks = math.ceil(count / size) if count else 0

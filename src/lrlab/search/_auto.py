@@ -485,7 +485,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             race.cap = max(bottom, min(rates))
             choice = race.pick()
         else:
-            fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
+            fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
             race.below = [float(f"{min(rates) * 10 ** (-k / 2):.3g}")
                           for k in range(1, min(candidates, fits) + 1)]
             race.cap = race.below[0]
@@ -493,12 +493,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             if choice.learned:  # a ranking again: the refinement may go a step above it
                 race.cap = math.inf
     elif not choice.learned:  # nothing learned: move the race up the range, once
-        fits = max(3, math.floor((allowed - race.charged) / per + 1e-9))
+        fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
         up = moved_up(max(rates), reached, min(candidates, fits))
         if up:
             choice = race.run(up)
     elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
-            (allowed - race.charged) / per + 1e-9))), higher_is_better=race.higher,
+            (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
             chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
         race.down = down  # learned at its lowest rate alone: move the race down, once
         choice = race.run(down)
@@ -510,14 +510,14 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                 if r not in race.raced] if refine and choice.learned else [])
     if race.turned:  # (such a race picks no rate past the ceiling: ``_Race.pick``)
         refined = [r for r in refined if r <= race.ceiling * (1 + 1e-9)]
-    if refined and race.charged + len(refined) * per > allowed * (1 + 1e-9):
+    if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
         skipped.append("the refinement")
         refined = []
     if refined:  # same weights and order: scores comparable across the populations
         choice = race.run(refined)
     checked = None
     if check and choice.learned:
-        if race.charged + 2 * per > allowed * (1 + 1e-9):
+        if race.cost + 2 * per > allowed * (1 + 1e-9):
             skipped.append("the second-seed check")
         else:
             checked = race.check(choice)
@@ -700,7 +700,6 @@ class _Race:
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
-        self._rescored = 0.0  # (the cost a rescoring charged without training)
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
         self.base = baseline(p.task, p.seed)
         self.n, self.chance = self.base.score_n, self.base.chance
@@ -722,16 +721,9 @@ class _Race:
     @property
     def cost(self) -> float:
         """Full-training epochs every population so far cost (a longer race only the epochs
-        it added)."""
-        return self._cost - self._rescored
-
-    @property
-    def charged(self) -> float:
-        """What the races so far take from the plan's budget: :attr:`cost`, and a race
-        rescored without training again (:meth:`rescore`) as if it had trained again, as it
-        did before it kept its weights: the refinement and the check stay where they were
-        (whether a rescored race's refinement should have that budget is a pick change not
-        measured yet)."""
+        it added), which is what the races take from the plan's budget: a race rescored from
+        the weights it kept (:meth:`rescore`) trained nothing, and leaves the refinement and
+        the check the budget a race trained again would have taken from them."""
         return self._cost
 
     @property
@@ -883,10 +875,7 @@ class _Race:
         self._saved[id(result)] = last
         self.races.append(result)
         self.populations.append(result)
-        rescored_cost = self.p.cost(result, self.task)
-        self._cost += rescored_cost
-        self._rescored += rescored_cost
-        return self.pick()
+        return self.pick()  # (no training: no cost)
 
     def pick(self) -> Choice:
         """:func:`choose` on every row so far; when none learned, the rate with the lowest
@@ -987,11 +976,11 @@ class _Race:
             each = (target - self.horizon) * self.share
             if math.isfinite(self.cap):
                 keep = keep[keep <= self.cap * (1 + 1e-9)]
-                keep = keep[:max(0, math.floor((allowed - self.charged) / each + 1e-9))]
+                keep = keep[:max(0, math.floor((allowed - self.cost) / each + 1e-9))]
             sources = [r for r in (self._front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
             extra = len(keep) * each
-            if not len(keep) or self.charged + extra > allowed * (1 + 1e-9):
+            if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
                 break
             self._front = []
             for source in sources:

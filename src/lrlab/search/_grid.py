@@ -264,8 +264,8 @@ def _check_range(lo: float, hi: float, fine: int) -> None:
     for name, value in (("lo", lo), ("hi", hi)):
         number(name, value, low=0.0, strict=True)
     if hi < 10 * lo * (1 - 1e-9):
-        raise LrlabError(f"lo={lo:g} and hi={hi:g} must span at least one decade "
-                         "(hi >= 10 * lo), e.g. lo=1e-7, hi=1")
+        raise LrlabError(f"hi={hi:g} must be a decade or more above the lowest rate ({lo:g}, "
+                         f"hi >= 10 * lo): give hi={10 * lo:g} or more, or a lower lo")
     whole("fine", fine, low=2)
 
 

@@ -258,6 +258,10 @@ class Store:
         if not name.strip() or name != name.strip():
             raise LrlabError(f"study name {name!r} must be non-empty, without surrounding "
                              "spaces")
+        if "/" in name or "\\" in name:  # lrlab report reads such a name as a folder
+            raise LrlabError(f"study name {name!r} holds a slash, and lrlab report would read "
+                             "it as a folder; give a name without one (e.g. "
+                             f"{name.replace('/', '-').replace(chr(92), '-')!r})")
         if db.execute("SELECT 1 FROM studies WHERE name = ?", (name,)).fetchone():
             raise LrlabError(f"study {name!r} already exists in {self.path}; choose another "
                              "--study name (lrlab ls lists them)")
