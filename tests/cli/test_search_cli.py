@@ -81,6 +81,22 @@ def test_coarse_to_fine_is_its_own_command_and_grid_flag_still_works(capsys) -> 
     assert len(verdict) == 1 and verdict[0] in old.splitlines()
 
 
+def test_coarse_to_fine_at_the_edge_names_the_wider_range_as_a_flag(capsys,
+                                                                   tmp_path: Path) -> None:
+    """The best decade at the top of the range is told to widen it by its flag (``--hi 0.1``
+    on the command line, ``hi=0.1`` in the library's explanation) instead of 'widen lo/hi',
+    which named no option the command shows."""
+    code, out, err = run(capsys, "coarse-to-fine", "blobs", "--lo", "1e-3", "--hi", "1e-2",
+                         "--fine", "2", "--epochs", "1", "--subset", "0.2", "-q",
+                         "--out", tmp_path / "c2f")
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "0.01 is the highest decade tried; widen the range to look beyond it (--hi 0.1)." in said
+    assert "lo/hi" not in said
+    saved = json.loads((tmp_path / "c2f" / "search.json").read_text())
+    assert saved["explanation"].endswith("widen the range to look beyond it (hi=0.1).")
+
+
 def test_fastest_prints_sse_per_rate_and_writes_confirm(capsys, tmp_path: Path) -> None:
     out_dir = tmp_path / "fast"
     code, out, err = run(capsys, "fastest", "blobs", "--lrs", "100,1,0.01", "--max-epochs",

@@ -332,6 +332,8 @@ def _c2f_explanation(epochs: int, coarse: SweepResult, coarse_scores: pd.DataFra
             f"(0.01 vs 0.011) are not worth telling apart, so lr={rate(lr)}.")
     tried = coarse.members["lr"]
     if r in (tried.min(), tried.max()):
-        end = "lowest" if r == tried.min() else "highest"
-        text += f" {rate(r)} is the {end} decade tried; widen lo/hi to look beyond it."
+        low = r == tried.min()
+        beyond = f"lo={rate(r / 10)}" if low else f"hi={rate(r * 10)}"
+        text += (f" {rate(r)} is the {'lowest' if low else 'highest'} decade tried; widen the "
+                 f"range to look beyond it ({beyond}).")
     return text
