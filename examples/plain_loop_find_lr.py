@@ -27,19 +27,21 @@ def main(tiny: bool = False) -> float:
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
 
-    # the range test: model and optimizer come back exactly as they were
+    epochs = 1 if tiny else 10
+    # the range test: model and optimizer come back exactly as they were; training_steps
+    # (your training's optimizer steps) brings the advice a momentum or short training needs
     result = lrlab.find_lr(model, loss_fn, loader, optimizer=optimizer, start=1e-5, end=10.0,
-                           steps=30 if tiny else 100)
+                           steps=30 if tiny else 100, training_steps=epochs * len(loader))
     rate = result.suggestion.lr
     if math.isnan(rate):  # no rate: the reason says what to try instead
         raise SystemExit(f"no rate: {result.suggestion.why}")
     print(f"suggested rate {rate:.3g}: {result.suggestion.why}")
-    for line in result.warnings:  # weak evidence, and what to do about it
-        print(f"warning: {line}")
+    for line in result.warnings:  # weak evidence, and what to do about it (the rates a
+        print(f"warning: {line}")  # warning names to train and compare: result.to_try)
     for group in optimizer.param_groups:
         group["lr"] = rate
 
-    for epoch in range(1 if tiny else 10):  # your loop, unchanged
+    for epoch in range(epochs):  # your loop, unchanged
         total = 0.0
         for xb, yb in loader:
             optimizer.zero_grad()

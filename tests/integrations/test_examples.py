@@ -15,9 +15,14 @@ def _main(name: str):
     return runpy.run_path(str(EXAMPLES / name))["main"]
 
 
-def test_the_plain_loop() -> None:
+def test_the_plain_loop(capsys) -> None:
+    """It gives find_lr its training's steps, so its momentum 0.9 training (tiny: of 57 steps)
+    gets the rates to try that the README says such a training needs (before: none)."""
     rate = _main("plain_loop_find_lr.py")(tiny=True)
     assert math.isfinite(rate) and rate > 0
+    said = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("warning: a short training (57 optimizer steps): train ")]
+    assert len(said) == 1 and f" {rate:.3g} and " in said[0] and "momentum 0.9" in said[0]
 
 
 def test_tensorboard(tmp_path: Path) -> None:
