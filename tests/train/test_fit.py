@@ -279,6 +279,19 @@ def test_curve_of_unknown_metric() -> None:
     assert "auc" in one_line(err)
 
 
+def test_curve_of_an_unknown_split_names_the_splits() -> None:
+    """curve() of a split not recorded ('test': lrlab keeps the test set apart) names the
+    splits the records hold, and a metric missing from one split lists that split's metrics
+    (before: 'no test records of 'auc'; recorded: ...', every split's metrics)."""
+    result = constructed("auc", {0: [0.5]}, {0: [1.0]})
+    with pytest.raises(LrlabError) as err:
+        result.curve("auc", "test")
+    assert one_line(err) == "no split 'test'; the records hold train, val"
+    with pytest.raises(LrlabError) as err:
+        result.curve("auc", "train")
+    assert one_line(err) == "no train records of 'auc'; recorded for train: loss"
+
+
 # --- save and load -----------------------------------------------------------------------
 
 

@@ -127,8 +127,12 @@ class SweepResult:
         """One column per member (its label), one row per epoch."""
         rows = self.records[(self.records["metric"] == metric) & (self.records["split"] == split)]
         if rows.empty:
-            have = sorted(set(self.records["metric"]))
-            raise LrlabError(f"no {split} records of {metric!r}; recorded: {', '.join(have)}")
+            splits = sorted(set(self.records["split"]))
+            if split not in splits:
+                raise LrlabError(f"no split {split!r}; the records hold {', '.join(splits)}")
+            have = sorted(set(self.records.loc[self.records["split"] == split, "metric"]))
+            raise LrlabError(f"no {split} records of {metric!r}; recorded for {split}: "
+                             f"{', '.join(have)}")
         wide = rows.pivot(index="epoch", columns="member", values="value")
         return wide.rename(columns=dict(zip(self.members["member"], self.members["label"])))
 
