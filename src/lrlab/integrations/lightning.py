@@ -28,8 +28,8 @@ the default), then:
 * logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
   test's figure.
 * keeps the fit's optimizer steps left in the result (``training_steps``), so its
-  warnings are ``lrlab find``'s on a task (a fit of fewer than 200 steps names three rates
-  to train and compare), and raises each as a ``UserWarning``: the fit goes on at the
+  warnings are ``lrlab find``'s on a task (a fit of fewer than 200 steps names the rates
+  to train and compare: three, four under momentum 0.9), and raises each as a ``UserWarning``: the fit goes on at the
   reading.
 
 Under several processes (DDP), each runs the test on its own shard and rank 0's rate is
@@ -260,7 +260,7 @@ class FindLR(_pl.Callback):
 
 def _steps_left(trainer) -> int | None:
     """The optimizer steps the fit has left (``estimated_stepping_batches`` less the steps
-    taken), the training the reading is for: under 200 its warnings name three rates to
+    taken), the training the reading is for: under 200 its warnings name the rates to
     train (:func:`~lrlab.search._result.short_warning`); None when unbounded."""
     total = trainer.estimated_stepping_batches
     if not math.isfinite(total):

@@ -94,7 +94,7 @@ def _training_steps(args, loader) -> int | None:
 def _range_test(trainer, model, optimizer, loader, options: dict,
                 args, steps: int | None) -> RangeTestResult:
     """The range test, kept with the length of the training it is for (``steps``): under
-    :data:`~lrlab.search._result.SHORT` optimizer steps its warnings name three rates to
+    :data:`~lrlab.search._result.SHORT` optimizer steps its warnings name the rates to
     train (:func:`~lrlab.search._result.short_warning`, as ``lrlab find`` on a task), and
     every warning is also a Python ``UserWarning``: the training goes on at the reading
     without the user looking at the result."""
@@ -153,8 +153,8 @@ def find_trainer_lr(trainer, *, reading: str = "suggestion", **options: Any) -> 
         the :class:`~lrlab.search.RangeTestResult`, its ``training_steps`` the trainer's
         (:func:`_training_steps`); ``trainer.args.learning_rate`` is its reading (left as it
         was, with a warning, when the curve gives none). Each of its ``warnings`` is also
-        a ``UserWarning``: a training of fewer than 200 optimizer steps names three rates to
-        train and compare (a tiny GPT-2 trained 32 steps at the suggestion alone: 10-18%
+        a ``UserWarning``: a training of fewer than 200 optimizer steps names the rates to
+        train and compare (three; four under momentum 0.9) (a tiny GPT-2 trained 32 steps at the suggestion alone: 10-18%
         more validation loss than a grid's best).
 
     Raises:

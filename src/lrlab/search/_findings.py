@@ -63,10 +63,10 @@ KINDS: dict[str, str] = {
     "plateau": "a flat curve under an SGD-like rule: which rate leaves the plateau may be "
                "the seed's luck; an adaptive rule may train it",
     "ranked_by_loss": "a task ranked by its loss: three rates to train for the full epochs",
-    "short_training": "a training of few steps: three rates to train for the full epochs",
+    "short_training": "a training of few steps: the rates to train for the full epochs",
     "heavy_ball": "a training under heavy-ball momentum: the suggestion x (1 - m) up to it "
                   "(half a decade apart at most), and twice it",
-    "slow_learner": "a training that ends still learning at the test's pace: three rates to "
+    "slow_learner": "a training that ends still learning at the test's pace: the rates to "
                     "train for the full epochs",
     "seeds_disagree": "the seeds' own suggestions span more than a decade",
 }

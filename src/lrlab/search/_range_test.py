@@ -275,7 +275,7 @@ def find_lr(model: nn.Module, loss_fn: Callable | ModelLoss | None, train_data: 
             them (``epochs * len(loader)`` over ``accumulate``): a training of under 200
             steps, or any under heavy-ball momentum (an SGD-like optimizer's ``momentum``:
             ``torch.optim.SGD``'s, lrlab's, another package's; not Adam's ``betas``, see
-            :func:`~lrlab.search._readings.heavy_ball`), gets the warning and the three
+            :func:`~lrlab.search._readings.heavy_ball`), gets the warning and the
             rates to try (``result.to_try``) that ``lrlab find`` gives on a task and the
             Hugging Face and Lightning finders give. ``None``: not known, no such warning.
 
