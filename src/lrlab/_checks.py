@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Hashable, Iterable
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,20 @@ RUN_FILES = ("summary.json", "search.json", "records.csv", "records.parquet", "r
 def is_whole(value: object) -> bool:
     """Whether ``value`` is an integer (Python's or NumPy's), and not a bool."""
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def repeated(values: Iterable, key: Callable[[Any], Hashable] = lambda v: v) -> Any:
+    """The first of ``values`` listed a second time (compared by ``key``), or ``None``.
+
+        >>> repeated([0, 1, 0]), repeated([0.1, 0.01])
+        (0, None)
+    """
+    seen: set = set()
+    for v in values:
+        if (k := key(v)) in seen:
+            return v
+        seen.add(k)
+    return None
 
 
 def is_number(value: object) -> bool:

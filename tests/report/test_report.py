@@ -87,6 +87,13 @@ def test_a_learning_curve_saved_and_reported(tmp_path: Path) -> None:
     assert page["verdict"].startswith("with all 120 examples, best: ")
 
 
+def test_a_learning_curve_refuses_a_size_listed_twice() -> None:
+    with pytest.raises(LrlabError, match=r"^sizes lists 60 twice; one size's runs train"):
+        learning_curve("blobs", sizes=[60, 120, 60], lrs=[0.1], epochs=1)
+    with pytest.raises(LrlabError, match=r"^sizes lists 0.5 twice"):
+        learning_curve("blobs", sizes=[0.5, 0.5], lrs=[0.1], epochs=1)
+
+
 def test_folders_without_records_are_refused(tmp_path: Path, blobs_dir: Path) -> None:
     with pytest.raises(LrlabError, match="does not exist"):
         load_run(tmp_path / "nowhere")

@@ -15,6 +15,7 @@ from helpers import fake_range_tests
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from lrlab import LrlabError
 from lrlab.search import RangeTestResult, diverged, ema, find_lr, model_loss, range_rates
 
 CE = nn.CrossEntropyLoss()
@@ -291,9 +292,10 @@ def test_several_seeds_give_a_band_and_a_median_suggestion():
     assert len(band) == min(len(run.lrs) for run in r.runs) == len(r.lrs)
     assert (band["low"] <= band["median"]).all() and (band["median"] <= band["high"]).all()
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
-    same = find_lr(net, CE, (x, y), start=1e-5, end=100.0, steps=40, seeds=[5, 5])
-    np.testing.assert_array_equal(same.runs[0].losses, same.runs[1].losses)
-    assert "Median of 2 runs" in same.explain()
+    once, again = (find_lr(net, CE, (x, y), start=1e-5, end=100.0, steps=40, seeds=[5, 6])
+                   for _ in range(2))
+    np.testing.assert_array_equal(once.runs[0].losses, again.runs[0].losses)
+    assert "Median of 2 runs" in once.explain()
 
 
 def test_a_test_that_records_nothing_still_explains_itself():
@@ -996,3 +998,12 @@ def test_a_flat_reading_under_sgd_warns_that_the_plateau_may_be_the_seeds_luck(m
     assert "optimizer='adam'" in PLATEAU and "seed's luck" in PLATEAU
     task, _ = fake_range_tests(monkeypatch, [flat, flat])
     assert "plateau" not in range_test(task, validate=False, extend=True, steady=False).kinds
+
+
+def test_a_seed_listed_twice_is_refused_before_anything_trains():
+    model = nn.Linear(4, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    data = [(torch.randn(8, 4), torch.randint(0, 2, (8,)))] * 4
+    with pytest.raises(LrlabError, match=r"^seeds lists 0 twice; the tests of one seed run"):
+        find_lr(model, nn.CrossEntropyLoss(), data, seeds=[0, 1, 0])
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

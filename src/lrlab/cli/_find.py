@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from lrlab._checks import repeated
 from lrlab._errors import LrlabError
 from lrlab.cli._options import OVERWRITE, PATH, RULE_OPTIONS, as_flags, with_options
 from lrlab.cli._report import check_report, write_run_report
@@ -127,8 +128,7 @@ def _seeds(text: str | None, seed: int) -> list[int]:
               file=sys.stderr)
     if any(s < 0 for s in seeds):
         raise LrlabError(f"--seeds must be seeds >= 0, got {text!r}")
-    twice = next((s for i, s in enumerate(seeds) if s in seeds[:i]), None)
-    if twice is not None:  # as sweep's --seeds: one seed's tests run identically
+    if (twice := repeated(seeds)) is not None:  # as sweep's --seeds: one seed's tests run identically
         raise LrlabError(f"--seeds lists {twice} twice; the tests of one seed run "
                          "identically, give each once")
     return seeds

@@ -15,7 +15,14 @@ from typing import Any
 
 import click
 
-from lrlab._checks import MARKDOWN_FOOTER, markdown_file, out_file, page_file, table_file
+from lrlab._checks import (
+    MARKDOWN_FOOTER,
+    markdown_file,
+    out_file,
+    page_file,
+    repeated,
+    table_file,
+)
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import (
     MemberOptions,
@@ -194,8 +201,7 @@ def learning_curve_command(task: TaskOptions, members: MemberOptions, training: 
                 "seeds": members.seeds}
     validated(**settings)
     counts = [_size(s) for s in sizes.split(",")]
-    twice = next((c for i, c in enumerate(counts) if c in counts[:i]), None)
-    if twice is not None:  # as sweep's --lrs: the same subset would train twice
+    if (twice := repeated(counts)) is not None:  # as sweep's --lrs: the same subset would train twice
         raise LrlabError(f"--sizes lists {twice:g} twice; one size's runs train identically, "
                          "give each once")
     with progress_bar(data.name, data.monitor, data.higher_is_better,

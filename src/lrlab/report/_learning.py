@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lrlab._checks import is_number, is_whole
+from lrlab._checks import is_number, is_whole, repeated
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
@@ -124,6 +124,9 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
     if bad:  # (said as a subset's, "subset must be at least 1 example", before)
         raise LrlabError(f"sizes must be counts of at least 1 or fractions in (0, 1], got "
                          f"{bad[0]!r} (e.g. 100 and 250, or 0.1 and 0.5)")
+    if (twice := repeated(sizes, lambda s: (is_whole(s), s))) is not None:  # count 1, fraction 1.0
+        raise LrlabError(f"sizes lists {twice:g} twice; one size's runs train identically, "
+                         "give each once")
     config = validated(seed=seed, **settings)  # every check before any training
     full = get_task(task) if isinstance(task, str) else task
     n = full.train_size

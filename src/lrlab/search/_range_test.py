@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lrlab._checks import is_number, is_whole, materialised
+from lrlab._checks import is_number, is_whole, materialised, repeated
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.data import ModelLoss
@@ -194,6 +194,9 @@ def _seed_list(seeds: int | Sequence[int] | None) -> list[int] | None:
     listed = list(seeds) if isinstance(seeds, Sequence) else None
     if not listed or not all(is_whole(s) for s in listed):
         raise LrlabError(f"seeds={seeds!r} must be a count or a non-empty list of int seeds")
+    if (twice := repeated(listed)) is not None:  # one seed's tests run identically
+        raise LrlabError(f"seeds lists {twice} twice; the tests of one seed run identically, "
+                         "give each once")
     return listed
 
 

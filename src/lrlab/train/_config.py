@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from lrlab._checks import repeated
 from lrlab._errors import LrlabError
 from lrlab.optim import RULES, check_ranges
 from lrlab.schedules import ScheduleSpec, parse_schedule
@@ -119,13 +120,10 @@ def check_distinct(config: SweepConfig) -> None:
 
 
 def _once(what: str, values: list, show=str) -> None:
-    seen = set()
-    for v in values:
-        key = repr(sorted(v.items())) if isinstance(v, dict) else v
-        if key in seen:
-            raise ValueError(f"{what} lists {show(v)} twice; members with the same settings "
-                             "train identically, give each once")
-        seen.add(key)
+    twice = repeated(values, lambda v: repr(sorted(v.items())) if isinstance(v, dict) else v)
+    if twice is not None:
+        raise ValueError(f"{what} lists {show(twice)} twice; members with the same settings "
+                         "train identically, give each once")
 
 
 def _known_backend(v: bool | str) -> bool | str:
