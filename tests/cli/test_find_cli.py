@@ -91,6 +91,15 @@ def test_a_flat_test_that_never_diverged_runs_again_further(tmp_path, capsys):
     assert not quiet.err and quiet.out == captured.out
 
 
+def test_find_help_says_its_monitor_ranks_nothing_the_test_reads(capsys):
+    """find's --monitor chooses the rates to try (and an adaptive rule's readings), never what
+    the test reads: its help says so, not sweep's 'the metric that ranks the rates'."""
+    assert main(["find", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "The test reads the training loss whatever it is" in text
+    assert "the validation metric that ranks the rates" not in text
+
+
 def test_find_monitor_is_the_metric_the_rates_are_ranked_by(tmp_path, capsys):
     """``--monitor loss`` ranks blobs (a classifier) by its loss: find then names the three
     rates a task ranked by its loss needs (before: no --monitor; blobs' AUC named none)."""

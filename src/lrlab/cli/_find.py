@@ -26,7 +26,12 @@ __all__ = ["find"]
 @click.option("--steps", type=int, default=100, show_default=True, help="steps of the test")
 @click.option("--mode", type=click.Choice(["exp", "linear"]), default="exp", show_default=True,
               help="how the rate rises")
-@with_options("monitor", "optimizer", *RULE_OPTIONS, "hp", "device", "clip_grad_norm")
+@click.option("--monitor", metavar="METRIC",
+              help="the validation metric your training is ranked by (default: the task's). "
+                   "The test reads the training loss whatever it is; 'loss' (a regression, "
+                   "a multi-label model) changes the rates to try and, with Adam and its "
+                   "kin, the reading's rules")
+@with_options("optimizer", *RULE_OPTIONS, "hp", "device", "clip_grad_norm")
 @click.option("--batch-size", type=int, help="batch size (default: the task's)")
 @click.option("--accumulate", type=click.IntRange(min=1), default=1, show_default=True,
               help="batches per optimizer step (gradient accumulation), as you train")
