@@ -317,6 +317,24 @@ def test_a_later_val_data_batch_that_fails_is_one_line():
     assert "\n" not in str(err.value)
 
 
+def test_a_later_val_data_batch_out_of_memory_keeps_torchs_error():
+    """Running out of memory on a later (larger) validation batch is the device's limit, not
+    the batch's form: torch's error goes through, not advice to reshape the batches."""
+    class Hungry(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(3, 2)
+
+        def forward(self, x):
+            if not self.training and len(x) > 32:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 9 GiB")
+            return self.fc(x)
+
+    val = [(X[:32], Y[:32]), (X[:64], Y[:64])]
+    with pytest.raises(torch.OutOfMemoryError, match="Tried to allocate"):
+        find_lr(Hungry(), CE, (X, Y), val_data=val, steps=10)
+
+
 def test_checking_val_data_leaves_the_curve_and_the_models_flags_as_they_were(monkeypatch):
     """The check runs in eval mode without gradients or random draws: a dropout model's
     curve with validation is the one without the check, and its flags are put back."""

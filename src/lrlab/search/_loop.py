@@ -180,6 +180,8 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
                 batch = to_device(batch, s.device, s.dtype)
                 try:
                     loss, outputs, targets = forward_loss(s.model, s.loss_fn, batch, s.keys)
+                except torch.OutOfMemoryError:
+                    raise  # the device's memory, not the batch's form: torch's own message
                 except Exception as err:  # noqa: BLE001 - the user's batch, in one line
                     raise LrlabError(later_batch(err, i)) from None
                 n = batch_size_of(batch if targets is None else targets)
