@@ -10,7 +10,15 @@ import pandas as pd
 import pytest
 
 from lrlab import LrlabError
-from lrlab.report import PLOTS, LearningCurve, learning_curve, load_run, write_report
+from lrlab.report import (
+    PLOTS,
+    LearningCurve,
+    learning_curve,
+    load_run,
+    report_content,
+    write_content,
+    write_report,
+)
 from lrlab.search import grid
 
 
@@ -51,6 +59,19 @@ def test_bad_plot_names_are_refused(run, tmp_path: Path, plots, words: str) -> N
     with pytest.raises(LrlabError, match=re.escape(words)):
         write_report(run, tmp_path / "r.html", plots=plots)
     assert not list(tmp_path.iterdir())
+
+
+def test_content_is_written_only_over_a_page_lrlab_wrote(run, tmp_path: Path) -> None:
+    """The page of a report's content (as the command line writes it, its advice in flags)
+    replaces lrlab's own page and refuses anything else, leaving it as it was."""
+    content = report_content(run, plots=["sse"])
+    page = write_content(content, tmp_path / "r.html")  # lrlab's own page: replaced
+    assert write_content(content, page) == page
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>mine</p>")
+    with pytest.raises(LrlabError, match="is not a page lrlab wrote"):
+        write_content(content, notes)
+    assert notes.read_text() == "<p>mine</p>"
 
 
 def test_a_saved_run_folder_reads_back_to_the_same_page(run, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from helpers import assert_bad_input, run
+from report_helpers import synthetic_run
 
 from lrlab.report import load_run, member_table
 
@@ -179,3 +180,17 @@ def test_report_content_in_flags_says_every_piece_of_advice_as_a_flag() -> None:
     numbered = dataclasses.replace(content, tables=[("t", pd.DataFrame({0: [advice]}))])
     assert in_flags(numbered, FIND_RERUN).tables[0][1][0].tolist() == [flags]  # not text-named
     assert content.verdict == advice  # the content given is left as it was
+
+
+def test_a_report_page_is_checked_again_when_written_after_training(tmp_path: Path) -> None:
+    """``--report`` is checked before training; a file the user put there while it trained
+    is refused when the page is written too, not replaced (write_page checks it again)."""
+    from lrlab import LrlabError
+    from lrlab.cli._report import write_run_report
+
+    trained = synthetic_run()
+    notes = tmp_path / "notes.html"
+    notes.write_text("<p>mine</p>")
+    with pytest.raises(LrlabError, match="is not a page lrlab wrote"):
+        write_run_report(trained, notes, plots=["sse"])
+    assert notes.read_text() == "<p>mine</p>"

@@ -88,11 +88,9 @@ def in_flags(content: Any, options: Collection[str] | None = None) -> Any:
 
 
 def _write_page(path: Path, content: Any) -> None:
-    from lrlab.report import write_page
+    from lrlab.report import write_content
 
-    write_page(path, title=content.title, verdict=content.verdict, settings=content.settings,
-               tables=content.tables, figures=content.figures, notes=content.notes,
-               warnings=content.warnings)
+    write_content(content, path)
     print(f"report written to {path}", file=sys.stderr)
 
 

@@ -17,7 +17,8 @@ given ``ax=``, on the caller's axes, which it returns.
 * data size: :func:`learning_curve` (trains nested subsets) / :func:`learning_curve_info` /
   :func:`plot_learning_curve`;
 * tables: :func:`member_table`, :func:`robustness_table`, :func:`markdown_table`;
-* pages: :func:`write_report` (any run or run folder) on top of :func:`write_page`.
+* pages: :func:`write_report` (any run or run folder) and :func:`write_content`
+  (:func:`report_content`'s, perhaps reworded) on top of :func:`write_page`.
 
 Example:
     >>> from lrlab import sweep
@@ -53,6 +54,7 @@ from lrlab.report._report import (
     check_plots,
     load_run,
     report_content,
+    write_content,
     write_report,
 )
 from lrlab.report._schedules import ScheduleCurves, plot_schedules, schedule_curves, schedule_info
@@ -108,6 +110,7 @@ __all__ = [
     "sensitivity_info",
     "sse_info",
     "target_value",
+    "write_content",
     "write_page",
     "write_report",
 ]

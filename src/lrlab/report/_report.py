@@ -206,8 +206,14 @@ def write_report(run: Any, out: str | os.PathLike, *, target: float | None = Non
         >>> write_report(sweep("blobs", lrs=[1.0, 0.1], epochs=2), "/tmp/report.html").name
         'report.html'
     """
-    page_file(out)
-    content = report_content(run, target=target, plots=plots, title=title)
+    page_file(out)  # before the plots are drawn
+    return write_content(report_content(run, target=target, plots=plots, title=title), out)
+
+
+def write_content(content: ReportContent, out: str | os.PathLike) -> Path:
+    """Write ``content`` (:func:`report_content`'s, perhaps reworded, as the command line
+    says its advice in flags) as the HTML page ``out``; :func:`write_page` refuses a file
+    lrlab did not write there."""
     return write_page(out, title=content.title, verdict=content.verdict,
                       settings=content.settings, tables=content.tables,
                       figures=content.figures, notes=content.notes, warnings=content.warnings)
