@@ -7,7 +7,7 @@ usual type; the command line turns it into that line on stderr and exit code 2.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "LrlabError"]
+__all__ = ["DataError", "LrlabError", "first_line"]
 
 
 class LrlabError(ValueError):
@@ -16,3 +16,14 @@ class LrlabError(ValueError):
 
 class DataError(LrlabError):
     """A data file or directory is missing, truncated or not what it claims to be."""
+
+
+def first_line(err: BaseException, empty: str | None = None) -> str:
+    """The first line of ``err``'s message, to quote it in one line; ``empty`` (default: the
+    error's type name) when it has none.
+
+        >>> first_line(RuntimeError("shapes differ\\nmore")), first_line(KeyError())
+        ('shapes differ', 'KeyError')
+    """
+    said = str(err).strip()
+    return said.splitlines()[0] if said else (type(err).__name__ if empty is None else empty)

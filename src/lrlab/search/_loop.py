@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lrlab._errors import LrlabError
+from lrlab._errors import LrlabError, first_line
 from lrlab._rng import isolated_rng
 from lrlab.data import batch_size_of, correct, ignore_index_of, to_device
 from lrlab.search._data import Batches, Stream, forward_loss
@@ -202,7 +202,7 @@ def _evaluate(s: Setup) -> tuple[float, float | None]:
 def later_batch(err: Exception, index: int) -> str:
     """Why batch ``index`` of ``val_data`` failed where its first passed (the first is
     checked before training, :func:`check_val`), one line."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = first_line(err)
     return (f"val_data: its batch {index + 1} fails in the model or the loss "
             f"({type(err).__name__}: {text}) where its first passed: give every batch the "
             "first's form (shapes, dtypes, labels in range)")

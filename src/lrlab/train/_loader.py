@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lrlab._errors import LrlabError
+from lrlab._errors import LrlabError, first_line
 from lrlab._rng import isolated_rng, seeded_rng
 from lrlab.data import (
     IGNORE_INDEX,
@@ -208,7 +208,7 @@ def cannot_take(model: torch.nn.Module, loss: Any, batch: Any, inputs: Any,
     the batch's shapes, ``forward``'s signature, and the fix where a plain loss's batch holds
     more inputs than ``forward`` takes. A Task's probe and :func:`~lrlab.search.find_lr`
     both say it."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = first_line(err)
     return (f"the model cannot take the first batch ({type(err).__name__}: {text}); the batch "
             f"is {describe(batch)} and the model's {_signature(model)}"
             f"{_too_many(loss, model, inputs)}")
@@ -306,7 +306,7 @@ def loss_fails(outputs: Tensor, targets: Any, err: Exception, loss: Any = None, 
     and the fix where the shapes name one. ``who`` names the loss: a task's message begins
     with the task (``task 'x': its loss fails ...``), :func:`~lrlab.search.find_lr`'s with
     its argument (``loss_fn fails ...``)."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = first_line(err)
     got = tuple(targets.shape) if isinstance(targets, Tensor) else describe(targets)
     said = (f"{who} fails on the model's outputs of shape {tuple(outputs.shape)} and "
             f"targets of shape {got} ({type(err).__name__}: {text})")
@@ -613,7 +613,7 @@ def _check_metrics(task: Task, outputs: Any, targets: Any) -> None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"it returned {type(value).__name__}, not a tensor")
         except Exception as err:  # noqa: BLE001 - the user's metric, in one line
-            text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            text = first_line(err, "")
             raise LrlabError(f"task {task.name!r}: metric {name!r} failed on the first batch "
                              f"({type(err).__name__}: {text})") from None
 
@@ -689,7 +689,7 @@ def member_metric(task: Task, name: str, fn: Callable, outputs: Tensor,
     try:
         per = torch.stack([fn(outputs[k], targets) for k in range(outputs.shape[0])])
     except Exception as err:  # noqa: BLE001 - the user's metric, in one line
-        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        text = first_line(err, "")
         raise LrlabError(f"task {task.name!r}: metric {name!r} failed ({type(err).__name__}: "
                          f"{text})") from None
     size = outputs.shape[1]
