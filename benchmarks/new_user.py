@@ -14,7 +14,9 @@ warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``
 a class-weighted loss, a denoising autoencoder, Deep Sets, dict outputs) in
 ``user_shapes4.py``, session 13's (a pre-LN transformer, a dilated 1-D conv net, EmbeddingBag
 click logs under AdamW and Adagrad, RMSprop, an auxiliary head, a Gaussian NLL, LoRA) in
-``user_shapes5.py``.
+``user_shapes5.py``, session 14's (a masked LM returning an output object, a CTC tagger, a
+packed GRU tagger, a diffusion denoiser, pairwise ranking, an own-loss GRU LM) in
+``user_shapes7.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -35,6 +37,7 @@ import user_shapes2
 import user_shapes3
 import user_shapes4
 import user_shapes5
+import user_shapes7
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -356,6 +359,13 @@ SCENARIOS = {
                       {"floor": user_shapes5.gaussnll_floor()}),
     "clicks adagrad": (user_shapes5.clicks, "adagrad", (1e-4, 1.0)),
     "lora adamw": (user_shapes5.lora, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    # session 14's (user_shapes7.py)
+    "mlm adamw": (user_shapes7.mlm, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    "ctc adam": (user_shapes7.ctc, "adam", (1e-5, 0.1)),
+    "tagger momentum": (user_shapes7.tagger, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "diffusion adam": (user_shapes7.diffusion, "adam", (1e-5, 0.1)),
+    "ranking": (user_shapes7.ranking, "sgd", (1e-3, 10.0)),
+    "grulm adam": (user_shapes7.grulm, "adam", (1e-5, 0.1)),
 }
 
 
