@@ -14,9 +14,11 @@ warmed-up encoder, experts, SIREN, counts, triplets, ...) in ``user_shapes3.py``
 a class-weighted loss, a denoising autoencoder, Deep Sets, dict outputs) in
 ``user_shapes4.py``, session 13's (a pre-LN transformer, a dilated 1-D conv net, EmbeddingBag
 click logs under AdamW and Adagrad, RMSprop, an auxiliary head, a Gaussian NLL, LoRA) in
-``user_shapes5.py``, session 14's (a masked LM returning an output object, a CTC tagger, a
-packed GRU tagger, a diffusion denoiser, pairwise ranking, an own-loss GRU LM) in
-``user_shapes7.py``.
+``user_shapes5.py``, session 14's (ConvNeXt blocks, a zero-gamma SE-ResNet under one cycle, a
+weight-tied autoencoder, torch's own TransformerEncoder, spectral norm, an STFT in the
+forward, bfloat16 autocast, a hashed linear model at batch 4) in ``user_shapes6.py``, and
+(a masked LM returning an output object, a CTC tagger, a packed GRU tagger, a diffusion
+denoiser, pairwise ranking, an own-loss GRU LM) in ``user_shapes7.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -37,6 +39,7 @@ import user_shapes2
 import user_shapes3
 import user_shapes4
 import user_shapes5
+import user_shapes6
 import user_shapes7
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
@@ -359,6 +362,16 @@ SCENARIOS = {
                       {"floor": user_shapes5.gaussnll_floor()}),
     "clicks adagrad": (user_shapes5.clicks, "adagrad", (1e-4, 1.0)),
     "lora adamw": (user_shapes5.lora, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    # session 14's (user_shapes6.py)
+    "convnext adamw": (user_shapes6.convnext, "adamw", (1e-5, 0.1), {"weight_decay": 0.05}),
+    "seresnet nesterov": (user_shapes6.seresnet, "nesterov", (1e-3, 10.0),
+                          {"momentum": 0.9, "weight_decay": 5e-4}, {"schedule": "onecycle"}),
+    "tiedae": (user_shapes6.tiedae, "sgd", (1e-2, 100.0)),
+    "patchenc adam": (user_shapes6.patchenc, "adam", (1e-5, 0.1)),
+    "specnorm adam": (user_shapes6.specnorm, "adam", (1e-5, 0.1)),
+    "melcnn momentum": (user_shapes6.melcnn, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "bf16 adamw": (user_shapes6.bf16, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
+    "hashed": (user_shapes6.hashed, "sgd", (1e-3, 10.0)),
     # session 14's (user_shapes7.py)
     "mlm adamw": (user_shapes7.mlm, "adamw", (1e-5, 0.1), {"weight_decay": 0.01}),
     "ctc adam": (user_shapes7.ctc, "adam", (1e-5, 0.1)),
