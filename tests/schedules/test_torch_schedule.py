@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 import lrlab.schedules as S
 from lrlab import LrlabError
+from lrlab.optim import param_groups
 
 
 def sgd(lrs: list[float]) -> SGD:
@@ -30,13 +31,33 @@ def run(opt: SGD, sched: S.TorchSchedule, n: int) -> list[list[float]]:
 
 
 def test_one_rate_for_every_group() -> None:
+    """One rate sets every group to it; where the groups had different rates (layer-wise
+    ones) that loses their ratios, which torch's own schedulers keep: a warning says so and
+    how to keep them (before: silently)."""
     opt = sgd([1.0, 2.0])
     schedule = S.cosine(0.1, total=30)
-    sched = S.TorchSchedule(opt, schedule)
+    with pytest.warns(UserWarning, match=r"^lrlab: .* 2 parameter groups of different rates "
+                      r"\(1, 2\).*ratios are lost; give one rate per group"):
+        sched = S.TorchSchedule(opt, schedule)
     seen = torch.tensor(run(opt, sched, 40), dtype=torch.float64)
     expected = schedule(torch.arange(41))
     assert torch.equal(seen, expected.expand(41, 2))
     assert isinstance(sched, LRScheduler)
+
+
+def test_layerwise_groups_keep_their_rates_under_one_member_each() -> None:
+    """param_groups' layer-wise rates under a schedule of one member per group: each group
+    follows its own, in the ratio it was built with, and nothing warns; nor does one rate
+    over groups that already share it."""
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
+    opt = SGD(param_groups(model, 0.1, {"0.*": 0.1}), lr=0.1)
+    schedule = S.cosine([0.01, 0.1], total=10)
+    seen = torch.tensor(run(opt, S.TorchSchedule(opt, schedule), 12), dtype=torch.float64)
+    assert torch.equal(seen, schedule(torch.arange(13)))
+    assert torch.allclose(seen[:10, 1] / seen[:10, 0], torch.full((10,), 10.0, dtype=torch.float64))
+    same = sgd([0.5, 0.5])
+    S.TorchSchedule(same, S.cosine(0.1, total=10))  # warnings are errors in the tests
+    assert [g["lr"] for g in same.param_groups] == [0.1, 0.1]
 
 
 def test_one_member_per_group() -> None:

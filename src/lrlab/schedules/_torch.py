@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from torch import Tensor
@@ -21,8 +22,11 @@ class TorchSchedule(LRScheduler):
     After ``n`` calls of :meth:`step` the rate of parameter group ``g`` is
     ``schedule(n)[g]`` (a schedule with K = 1 gives every group its one rate; otherwise K
     must equal the number of groups, member ``g`` being group ``g``). The values are
-    absolute: the groups' own ``lr`` at construction is replaced, as every torch scheduler
-    does. Call :meth:`step` once per unit of the schedule: per epoch for ``unit="epoch"``,
+    absolute: the groups' own ``lr`` at construction is replaced (torch's schedulers scale
+    each group's own rate instead), so groups of different rates (layer-wise ones from
+    :func:`lrlab.optim.param_groups`) keep them only under a schedule of one member per
+    group, ``cosine([0.001, 0.1], total=...)``; given one rate, they lose their ratios, and
+    a ``UserWarning`` says so. Call :meth:`step` once per unit of the schedule: per epoch for ``unit="epoch"``,
     per optimizer step for ``unit="step"``.
 
     It is an ``LRScheduler`` (``step``, ``get_last_lr``, ``state_dict``,
@@ -55,7 +59,8 @@ class TorchSchedule(LRScheduler):
                              f"...), got {type(schedule).__name__}")
         self.optimizer = optimizer
         self.schedule = schedule
-        self._groups()
+        if self._groups() > 1 and schedule.members == 1:
+            _warn_flattened([float(group["lr"]) for group in optimizer.param_groups])
         self.base_lrs = self._values(0)
         self.last_epoch = -1
         self._step_count = 0
@@ -95,3 +100,14 @@ class TorchSchedule(LRScheduler):
         """The count and last rates (not the optimizer, nor the schedule: rebuild those)."""
         return {key: value for key, value in self.__dict__.items()
                 if key not in ("optimizer", "schedule")}
+
+
+def _warn_flattened(lrs: list[float]) -> None:
+    """Say that one rate replaces the groups' different rates (their layer-wise ratios)."""
+    if len(set(lrs)) == 1:
+        return
+    shown = ", ".join(f"{lr:.3g}" for lr in lrs)
+    warnings.warn(f"lrlab: the schedule has one rate and the optimizer {len(lrs)} parameter "
+                  f"groups of different rates ({shown}): every group follows that one rate, "
+                  "so their ratios are lost; give one rate per group to keep them "
+                  f"(cosine([{shown}], total=...))", UserWarning, stacklevel=3)
