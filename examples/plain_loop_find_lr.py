@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import lrlab
+from lrlab.integrations import scale_rates
 from lrlab.report import plot_range_test, range_test_info
 
 
@@ -38,8 +39,7 @@ def main(tiny: bool = False) -> float:
     print(f"suggested rate {rate:.3g}: {result.suggestion.why}")
     for line in result.warnings:  # weak evidence, and what to do about it (the rates a
         print(f"warning: {line}")  # warning names to train and compare: result.to_try)
-    for group in optimizer.param_groups:
-        group["lr"] = rate
+    scale_rates(optimizer, [], rate)  # group 0 at the rate, any others in their ratios
 
     for epoch in range(epochs):  # your loop, unchanged
         total = 0.0

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lrlab import LrlabError
+from lrlab.integrations import scale_rates
 from lrlab.search import RangeTestResult, diverged, ema, find_lr, model_loss, range_rates
 
 CE = nn.CrossEntropyLoss()
@@ -83,6 +84,9 @@ def test_param_groups_keep_their_ratios():
         assert g1 == pytest.approx(rate * 0.1, rel=1e-12)
         assert g2 == pytest.approx(rate * 5.0, rel=1e-12)
     assert [g["lr"] for g in opt.param_groups] == [0.2, 0.02, 1.0]
+    # the README's way to train at a reading: group 0 at it, the others in their ratios
+    scale_rates(opt, [], 0.05)
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.05, 0.005, 0.25], rel=1e-12)
 
 
 # --- data forms ------------------------------------------------------------------------
