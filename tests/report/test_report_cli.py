@@ -137,7 +137,7 @@ def test_learning_curve_command_and_its_report(capsys, tmp_path: Path) -> None:
     code, out, err = run(capsys, "learning-curve", "blobs", "--lrs", "1,0.1", "--sizes",
                          "60,0.24", "--epochs", "2", "-q", "--out", tmp_path / "lc")
     assert code == 0, err
-    assert "best validation metric per setting and" in out and "lr=0.1" in out
+    assert "best validation auc per setting and" in out and "lr=0.1" in out  # (was "metric")
     assert (tmp_path / "lc" / "size60" / "records.csv").is_file()
     assert (tmp_path / "lc" / "size120" / "records.csv").is_file()  # 0.24 of 500 examples
     code, _, err = run(capsys, "report", tmp_path / "lc", "--plots", "learning_curve", "--out",

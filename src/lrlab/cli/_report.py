@@ -205,8 +205,8 @@ def learning_curve_command(task: TaskOptions, members: MemberOptions, training: 
     with progress_bar(data.name, data.monitor, data.higher_is_better,
                       quiet=output.quiet) as callbacks:
         curve = learning_curve(data, sizes=counts, callbacks=callbacks, **settings)
-    _print_tables([("best validation metric per setting and size (median over seeds)",
-                    learning_curve_info(curve).frame)])
+    info = learning_curve_info(curve)
+    _print_tables([(info.title, info.frame)])
     output.write(curve, lambda out, fmt: curve.save(out, format=fmt), what="learning curve")
 
 

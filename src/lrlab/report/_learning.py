@@ -173,6 +173,11 @@ class LearningCurveInfo:
     metric: str
     frame: pd.DataFrame
 
+    @property
+    def title(self) -> str:
+        """The table's heading, naming the metric (the terminal's and the page's)."""
+        return f"best validation {self.metric} per setting and size (median over seeds)"
+
 
 def learning_curve_info(curve: LearningCurve) -> LearningCurveInfo:
     """Median over seeds of each setting's best validation metric, per size."""

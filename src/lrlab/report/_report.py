@@ -400,8 +400,8 @@ def _learning_content(curve: LearningCurve, *, target, plots) -> ReportContent:
     colors = page_colors(*curve.runs)
     figures = []
     if "learning_curve" in plots:
-        figures.append(("learning curve: best validation metric against training examples",
-                        plot_learning_curve(info, colors=colors)))
+        name = f"learning curve: best validation {info.metric} against training examples"
+        figures.append((name, plot_learning_curve(info, colors=colors)))
     more, skipped = sweep_figures(largest, [p for p in plots if p in _SWEEP_PLOTS],
                                   f"{curve.sizes[-1]} examples: ", colors=colors)
     settings = {"task": curve.task, "sizes": list(curve.sizes), **_run_settings(largest)}
@@ -410,9 +410,8 @@ def _learning_content(curve: LearningCurve, *, target, plots) -> ReportContent:
         title=f"lrlab: learning curve on {curve.task}",
         verdict=f"with all {curve.sizes[-1]} examples, {largest.verdict()}",
         settings=settings,
-        tables=[("best validation metric per setting and size (median over seeds)",
-                 info.frame), *run_tables(largest, target=target,
-                                          prefix=f"{curve.sizes[-1]} examples: ")],
+        tables=[(info.title, info.frame),
+                *run_tables(largest, target=target, prefix=f"{curve.sizes[-1]} examples: ")],
         figures=figures + more, notes="not drawn: " + "; ".join(skipped) if skipped else None)
 
 
