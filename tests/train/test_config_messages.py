@@ -24,6 +24,18 @@ CASES = {
                           "epochs must be a whole number, not a bool, got True"),
     "a bool for a seed": ({"lrs": [0.1], "seeds": [0, False]},
                           "every value of seeds must be a whole number, not a bool, got False"),
+    # keywords no setting takes (were "momentum: Extra inputs are not permitted, got 0.9"):
+    # an update rule's hyperparameter, as the command line's --momentum, goes in hparams
+    "a hyperparameter as a setting": ({"lrs": [0.1], "momentum": 0.9},
+                                      ("momentum is an update rule's hyperparameter, not a "
+                                      "setting: give hparams={'momentum': 0.9}")),
+    "a misspelt setting": ({"lrs": [0.1], "epoch": 3},
+                           "no setting 'epoch'; did you mean 'epochs'?"),
+    "no such setting": ({"lrs": [0.1], "colour": 3},
+                        ("no setting 'colour'; the settings: lrs, optimizer, hparams, epochs, "
+                        "batch_size, seed, seeds, lr_mults, schedules, device, dtype, path, "
+                        "divergence_factor, record_steps, eval_batch_size, compile, "
+                        "clip_grad_norm, schedule_over, norm_batches")),
 }
 
 
@@ -42,3 +54,13 @@ def test_a_bool_for_a_count_is_refused_by_sweep_before_training():
     with pytest.raises(LrlabError, match=r"^norm_batches must be a whole number, not a bool"):
         sweep("blobs", lrs=[0.1], epochs=1, norm_batches=True)
     assert validated(lrs=[0.1], norm_batches=10).norm_batches == 10
+
+
+def test_a_hyperparameter_given_to_auto_as_a_setting_is_refused_before_training():
+    """``auto(task, momentum=0.9)`` (the CLI's ``--momentum 0.9`` written as Python) says
+    where it goes, before anything trains."""
+    from lrlab.search import auto
+
+    with pytest.raises(LrlabError, match=r"^momentum is an update rule's hyperparameter, not a "
+                       r"setting: give hparams=\{'momentum': 0.9\}$"):
+        auto("blobs", optimizer="momentum", momentum=0.9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import math
 from typing import Annotated, Literal
@@ -279,6 +280,8 @@ def _one_line(err: ValidationError) -> str:
     if first["type"] == "schedule":
         return first["msg"]
     where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+        return _unknown_setting(where, first.get("input"))
     msg = first["msg"].removeprefix("Value error, ")
     allowed = _ALLOWED.get(first["type"])
     if allowed is not None and where:  # the validation library's wording, said plainly
@@ -290,6 +293,18 @@ def _one_line(err: ValidationError) -> str:
     if first["type"] != "value_error" and isinstance(first.get("input"), int | float | str):
         msg += f", got {first['input']!r}"
     return f"{where}: {msg}" if where else msg
+
+
+def _unknown_setting(name: str, value: object) -> str:
+    """The line for a keyword no setting takes: an update rule's hyperparameter goes in
+    ``hparams``; another name is most likely a misspelt setting."""
+    if any(name in rule.defaults for rule in RULES.values()):
+        return (f"{name} is an update rule's hyperparameter, not a setting: give "
+                f"hparams={{{name!r}: {value!r}}}")
+    names = list(SweepConfig.model_fields)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"the settings: {', '.join(names)}"
+    return f"no setting {name!r}; {hint}"
 
 
 #: What a setting must be, by the validation library's error type (its ``ctx`` filled in).
