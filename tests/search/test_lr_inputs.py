@@ -70,6 +70,9 @@ CASES = {
     "accumulate a bool": ({"accumulate": True}, r"^accumulate=True must be a whole number >= 1$"),
     "no trainable parameters": ({"model": frozen}, "no trainable parameters"),
     "not a module": ({"model": lambda: (lambda x: x)}, "nn.Module"),
+    "the model's class": ({"model": lambda: nn.Linear},  # as Task takes it; was "not type"
+                          (r"^model is the class Linear; find_lr tests a built model, the one "
+                          r"you will train: give Linear\(\.\.\.\)$")),
     "loss not a scalar": ({"loss_fn": nn.CrossEntropyLoss(reduction="none")}, "not a scalar"),
     "loss not a tensor": ({"loss_fn": lambda out, y: 1.0}, "not a tensor"),
     "loss without grad": ({"loss_fn": lambda out, y: CE(out.detach(), y)}, "does not depend"),

@@ -104,6 +104,9 @@ def _check_options(loss_fn, *, accumulate, smooth, diverge, eval_every, batch_si
 
 
 def _trainable(model: nn.Module) -> list[nn.Parameter]:
+    if isinstance(model, type) and issubclass(model, nn.Module):  # Task's model is a factory
+        raise LrlabError(f"model is the class {model.__name__}; find_lr tests a built model, "
+                         f"the one you will train: give {model.__name__}(...)")
     if not isinstance(model, nn.Module):
         raise LrlabError(f"model must be a torch.nn.Module, not {type(model).__name__}")
     materialised(model, "the model")
