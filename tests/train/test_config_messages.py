@@ -11,6 +11,10 @@ from lrlab.train import validated
 CASES = {
     "rates as one text": ({"lrs": "0.1,0.01"},
                           "lrs must be a list, got '0.1,0.01'; e.g. lrs=[0.1, 0.01]"),
+    "one rate, not a list": ({"lrs": 0.1}, "lrs must be a list, got 0.1; e.g. lrs=[0.1]"),
+    "a count of seeds": ({"lrs": [0.1], "seeds": 3},  # find_lr's seeds=K
+                         ("seeds must be a list, got 3; e.g. seeds=[0, 1, 2] for 3 seeds, or "
+                         "seed=3 for one")),
     "no epochs": ({"lrs": [0.1], "epochs": 0},
                   "epochs must be at least 1, got 0; e.g. epochs=1"),
     "epochs not whole": ({"lrs": [0.1], "epochs": 2.5},

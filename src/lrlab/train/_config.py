@@ -320,14 +320,19 @@ _ALLOWED = {"greater_than_equal": "at least {ge}", "greater_than": "greater than
 
 def _example(where: str, error: dict) -> str:
     """``; e.g. NAME=VALUE`` for a setting refused by :func:`_one_line`: the list a
-    comma-separated text of numbers meant (``lrs='0.1,0.01'``: ``[0.1, 0.01]``), else the
-    bound itself (``epochs=0`` under ``>= 1``: ``1``)."""
+    comma-separated text of numbers meant (``lrs='0.1,0.01'``: ``[0.1, 0.01]``) or one number
+    meant (``lrs=0.1``: ``[0.1]``), else the bound itself (``epochs=0`` under ``>= 1``: ``1``)."""
     given, ctx = error.get("input"), error.get("ctx", {})
     if error["type"] == "list_type" and isinstance(given, str):
         try:
             return f"; e.g. {where}={[float(part) for part in given.split(',')]}"
         except ValueError:
             return f"; e.g. {where}=[...]"
+    if error["type"] == "list_type" and where == "seeds" and isinstance(given, int) \
+            and 0 < given <= 10:  # a count, as find_lr's seeds=K
+        return f"; e.g. seeds={list(range(given))} for {given} seeds, or seed={given} for one"
+    if error["type"] == "list_type" and isinstance(given, int | float):  # one rate: a list of it
+        return f"; e.g. {where}=[{given!r}]"
     bound = next((ctx[k] for k in ("ge", "le") if k in ctx), None)
     return "" if bound is None else f"; e.g. {where}={bound}"
 
