@@ -194,3 +194,28 @@ def test_a_report_page_is_checked_again_when_written_after_training(tmp_path: Pa
     with pytest.raises(LrlabError, match="is not a page lrlab wrote"):
         write_run_report(trained, notes, plots=["sse"])
     assert notes.read_text() == "<p>mine</p>"
+
+
+@pytest.mark.parametrize(("marker", "inside", "said"), [
+    ("evidence.json", "runs/lrlab", (r"is a reproduction \(lrlab reproduce --out\), not one run: "
+                                    r"its page is .*/repro/report\.html; lrlab report reads "
+                                    r"each run in it: .*/repro/runs/lrlab$")),
+    ("cooldown.json", "run", (r"is an lrlab cooldown study \(its --out\), not one run: its page "
+                             r"is cooldown's --report \(from Python: lrlab\.studies\."
+                             r"CooldownResult\.load\(folder\)\.write_report\(PAGE\)\); lrlab "
+                             r"report reads each run in it: .*/repro/run$")),
+])
+def test_report_of_a_reproduction_or_study_folder_names_its_runs(
+        capsys, blobs_dir: Path, tmp_path: Path, marker: str, inside: str, said: str) -> None:
+    """A reproduction's or a study's --out holds runs, not one: report said it 'holds no lrlab
+    records ... give a folder written by --out', which it was; it now says what the folder is,
+    where its page is, and the runs in it that report reads."""
+    import shutil
+
+    folder = tmp_path / "repro"
+    shutil.copytree(blobs_dir, folder / inside)
+    (folder / marker).write_text("{}")
+    code, _, err = run(capsys, "report", folder)
+    assert re.search(said, assert_bad_input(code, err))
+    code, out, err = run(capsys, "report", folder / inside)
+    assert code == 0 and "best: lr=" in out, err

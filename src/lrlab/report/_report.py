@@ -120,8 +120,33 @@ def load_run(path: str | os.PathLike) -> SweepResult | RangeRun | SearchRun | Le
         raise LrlabError(f"cannot read the run in {folder} ({type(err).__name__}: "
                          f"{str(err).splitlines()[0] if str(err) else 'unreadable'}); "
                          "write it again with --out") from None
-    raise LrlabError(f"{folder} holds no lrlab records (no summary.json, search.json or "
-                     "readings.json); give a folder written by --out")
+    raise LrlabError(_not_a_run(folder))
+
+
+#: The --out folders of the studies, by the file each writes: (command, result class).
+_STUDIES = {"cooldown.json": ("cooldown", "CooldownResult"), "race.json": ("race", "RaceResult"),
+            "scaling.json": ("scaling", "ScalingResult"), "width.json": ("width", "WidthResult")}
+
+
+def _not_a_run(folder: Path) -> str:
+    """Why ``folder`` is no run: a reproduction's or a study's --out (each holding runs
+    report reads, named), or no lrlab folder at all."""
+    def inside() -> str:  # (two levels down at most: a reproduction's runs/NAME)
+        runs = sorted({str(p.parent) for pattern in ("*/summary.json", "*/*/summary.json")
+                       for p in folder.glob(pattern)})
+        more = ", ..." if len(runs) > 4 else ""
+        return f"; lrlab report reads each run in it: {', '.join(runs[:4])}{more}" if runs else ""
+
+    if (folder / "evidence.json").is_file():
+        return (f"{folder} is a reproduction (lrlab reproduce --out), not one run: its page is "
+                f"{folder / 'report.html'}{inside()}")
+    for name, (command, cls) in _STUDIES.items():
+        if (folder / name).is_file():
+            return (f"{folder} is an lrlab {command} study (its --out), not one run: its page "
+                    f"is {command}'s --report (from Python: lrlab.studies.{cls}.load(folder)"
+                    f".write_report(PAGE)){inside()}")
+    return (f"{folder} holds no lrlab records (no summary.json, search.json or readings.json); "
+            "give a folder written by --out")
 
 
 def _checked(run: SweepResult, folder: Path) -> SweepResult:
