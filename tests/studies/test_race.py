@@ -51,6 +51,14 @@ def test_claim_follows_the_records(finals, verdict) -> None:
     assert _made(finals).claims()[0].verdict == verdict
 
 
+def test_a_free_rule_ahead_of_the_tuned_is_said_ahead() -> None:
+    """Each free rule's gap to the best tuned one reads as words, not a sign: ahead of it by
+    5.6% (before: "(-5.6% behind)"), behind by 11.1%."""
+    measured = _made({"adam": [0.90, 0.90], "prodigy": [0.95, 0.95],
+                      "dog": [0.80, 0.80]}).claims()[0].measured
+    assert "prodigy 0.9500 (5.6% ahead)" in measured and "dog 0.8000 (11.1% behind)" in measured
+
+
 @pytest.mark.parametrize("text, words", [
     ("nope", "unknown update rule 'nope'"),
     ("adam", "needs its rates"),

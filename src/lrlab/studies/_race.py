@@ -149,7 +149,9 @@ class RaceResult:
         gaps, ok = [], []
         for _, row in free.iterrows():
             gap = sign * (best[col] - row[col])  # > 0: the free rule is worse
-            gaps.append(f"{row['rule']} {row[col]:.4f} ({gap / abs(best[col]):+.1%} behind)")
+            share = abs(gap) / abs(best[col])
+            gaps.append(f"{row['rule']} {row[col]:.4f} ({share:.1%} "
+                        f"{'behind' if gap > 0 else 'ahead' if gap < 0 else 'level'})")
             ok.append(gap <= margin([best[se_col], row[se_col]], Z,
                                     WITHIN * abs(best[col])))
         return [Claim(text, f"best tuned: {best['rule']} at lr={best['best_lr']:g}, "
