@@ -90,6 +90,12 @@ def test_grid_stores_its_populations(capsys, tmp_path: Path) -> None:
         assert store.result("g.stage1").members["label"].tolist() == ["lr=0.1", "lr=0.01"]
     code, _, err = run(capsys, "resume", "g.stage1", "--db", path)  # a stored search stage
     assert "is done; nothing to resume" in assert_bad_input(code, err)
+    # the search's own name (its --study) names its populations (was: "no study 'g'")
+    for command in ("show", "report", "resume"):
+        code, _, err = run(capsys, command, "g", "--db", path)
+        assert assert_bad_input(code, err).endswith(
+            "'g' is a search: each population it trained is a study, g.stage1, g.confirm; "
+            "give one of them"), command
 
 
 def test_export_of_a_study_without_records_writes_nothing(capsys, tmp_path: Path) -> None:

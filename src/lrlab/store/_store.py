@@ -302,6 +302,12 @@ class Store:
             " pid, host, created, updated, chance, val_examples, noise_examples FROM studies s"
             " WHERE s.name = ?", (name,)).fetchone()
         if row is None:
+            stages = [r[0] for r in self._conn.execute(  # a search's populations: NAME.stage1
+                "SELECT name FROM studies WHERE substr(name, 1, ?) = ? ORDER BY id",
+                (len(name) + 1, f"{name}."))]
+            if stages:
+                raise LrlabError(f"{name!r} is a search: each population it trained is a study, "
+                                 f"{', '.join(stages)}; give one of them")
             names = [r[0] for r in self._conn.execute(
                 "SELECT name FROM studies ORDER BY id DESC LIMIT 5")]
             hint = f"recent: {', '.join(names)}" if names else "it holds no studies yet"
