@@ -33,6 +33,9 @@ CASES = {
     "a hyperparameter as a setting": ({"lrs": [0.1], "momentum": 0.9},
                                       ("momentum is an update rule's hyperparameter, not a "
                                       "setting: give hparams={'momentum': 0.9}")),
+    "the task's monitor": ({"lrs": [0.1], "monitor": "mae"},  # the CLI's --monitor
+                           ("monitor is the task's, not a setting: give "
+                            "task.replace(monitor='mae') (or Task(..., monitor=...))")),
     "a misspelt setting": ({"lrs": [0.1], "epoch": 3},
                            "no setting 'epoch'; did you mean 'epochs'?"),
     "no such setting": ({"lrs": [0.1], "colour": 3},

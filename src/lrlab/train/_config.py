@@ -295,12 +295,19 @@ def _one_line(err: ValidationError) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+#: A Task's fields that are no setting of a sweep (the command line's --monitor is one).
+_TASK_FIELDS = ("monitor", "num_classes", "loss", "metrics", "target_key", "labels", "mode")
+
+
 def _unknown_setting(name: str, value: object) -> str:
     """The line for a keyword no setting takes: an update rule's hyperparameter goes in
     ``hparams``; another name is most likely a misspelt setting."""
     if any(name in rule.defaults for rule in RULES.values()):
         return (f"{name} is an update rule's hyperparameter, not a setting: give "
                 f"hparams={{{name!r}: {value!r}}}")
+    if name in _TASK_FIELDS:  # the CLI's --monitor is the task's, from Python too
+        return (f"{name} is the task's, not a setting: give task.replace({name}={value!r}) "
+                f"(or Task(..., {name}=...))")
     names = list(SweepConfig.model_fields)
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"the settings: {', '.join(names)}"
