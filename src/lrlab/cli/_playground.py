@@ -28,7 +28,8 @@ DEFAULT_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
               help="comma list of update rules to compare")
 @click.option("--lr", "--lrs", "lrs",
               help="rate(s): one, a comma list (0.001,0.01,0.1) or logspace:LO:HI:N; every "
-                   "rule runs at each (default: the surface's, see lrlab list surfaces)")
+                   "rule runs at each (default: the surface's, see lrlab list surfaces; 1 "
+                   "for prodigy, dadapt_adam and dog, whose lr is a multiplier)")
 @click.option("--steps", type=int, default=300, show_default=True, help="updates per member")
 @click.option("--start", help="the common start X,Y (default: the surface's, see lrlab list surfaces)")
 @with_options("hp")

@@ -13,7 +13,6 @@ on its path and losses are NaN and its updates are dropped; the others go on unt
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,7 +121,9 @@ def trajectories(surface: str | Surface, optimizers: Sequence[str] = ("sgd",),
     Args:
         surface: a :class:`Surface` or its name in :data:`SURFACES`.
         optimizers: names of update rules (:data:`lrlab.optim.RULES`).
-        lrs: rates; every rule runs at each (default: the surface's ``lr``).
+        lrs: rates; every rule runs at each (default: the surface's ``lr``, and 1 for a
+            rule whose ``lr`` is a multiplier, Prodigy, D-Adaptation and DoG, as their
+            papers run them).
         steps: updates per member.
         start: the common starting point (default: the surface's); inside its box.
         hparams: hyperparameters on top of the rules' defaults (``{"momentum": 0.5}``),
@@ -142,15 +143,19 @@ def trajectories(surface: str | Surface, optimizers: Sequence[str] = ("sgd",),
     whole("steps", steps, low=1, high=MAX_STEPS)
     origin = _check_start(surf, surf.start if start is None else start)
     extra = dict(hparams or {})
-    groups = [(rule, _hyper(rule, rates, extra)) for rule in rules]
+    # the surface's rate is a step size; a rule whose lr multiplies the step size it finds
+    # itself (Prodigy, D-Adaptation, DoG) runs at its papers' 1 unless rates are given
+    mine = {r.name: [1.0] if lrs is None and r.multiplier else rates for r in rules}
+    groups = [(rule, _hyper(rule, mine[rule.name], extra)) for rule in rules]
     _check_hparams_used(rules, extra)
 
-    pairs = list(itertools.product([r.name for r in rules], rates))
+    pairs = [(r.name, lr) for r in rules for lr in mine[r.name]]
     path, loss, diverged_at = _run(surf, groups, len(pairs), steps, origin)
     return Trajectories(
         surface=surf, rules=tuple(r for r, _ in pairs),
         lrs=np.array([lr for _, lr in pairs], dtype=np.float64),
-        labels=_labels(pairs, several_rules=len(rules) > 1, several_lrs=len(rates) > 1),
+        labels=_labels(pairs, several_rules=len(rules) > 1,
+                       several_lrs=len({lr for _, lr in pairs}) > 1),
         path=path, loss=loss, diverged_at=diverged_at, hparams=extra,
     )
 
