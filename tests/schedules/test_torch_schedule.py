@@ -32,7 +32,7 @@ def run(opt: SGD, sched: S.TorchSchedule, n: int) -> list[list[float]]:
 
 def test_one_rate_for_every_group() -> None:
     """One rate sets every group to it; where the groups had different rates (layer-wise
-    ones) that loses their ratios, which torch's own schedulers keep: a warning says so and
+    ones) that loses their ratios, which torch's multiplicative schedulers keep: a warning says so and
     how to keep them (before: silently)."""
     opt = sgd([1.0, 2.0])
     schedule = S.cosine(0.1, total=30)

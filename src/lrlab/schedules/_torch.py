@@ -22,8 +22,9 @@ class TorchSchedule(LRScheduler):
     After ``n`` calls of :meth:`step` the rate of parameter group ``g`` is
     ``schedule(n)[g]`` (a schedule with K = 1 gives every group its one rate; otherwise K
     must equal the number of groups, member ``g`` being group ``g``). The values are
-    absolute: the groups' own ``lr`` at construction is replaced (torch's schedulers scale
-    each group's own rate instead), so groups of different rates (layer-wise ones from
+    absolute: the groups' own ``lr`` at construction is replaced (torch's multiplicative
+    schedulers, ``LambdaLR``, ``StepLR``, ``CosineAnnealingLR``, ..., scale each group's own
+    rate instead), so groups of different rates (layer-wise ones from
     :func:`lrlab.optim.param_groups`) keep them only under a schedule of one member per
     group, ``cosine([0.001, 0.1], total=...)``; given one rate, they lose their ratios, and
     a ``UserWarning`` says so. Call :meth:`step` once per unit of the schedule: per epoch for ``unit="epoch"``,

@@ -295,8 +295,13 @@ def _one_line(err: ValidationError) -> str:
     return f"{where}: {msg}" if where else msg
 
 
-#: A Task's fields that are no setting of a sweep (the command line's --monitor is one).
-_TASK_FIELDS = ("monitor", "num_classes", "loss", "metrics", "target_key", "labels", "mode")
+def _task_fields() -> set[str]:
+    """A Task's fields that are no setting of a sweep (the command line's --monitor is one)."""
+    import dataclasses
+
+    from lrlab.tasks import Task
+
+    return {f.name for f in dataclasses.fields(Task)} - set(SweepConfig.model_fields)
 
 
 def _unknown_setting(name: str, value: object) -> str:
@@ -305,7 +310,7 @@ def _unknown_setting(name: str, value: object) -> str:
     if any(name in rule.defaults for rule in RULES.values()):
         return (f"{name} is an update rule's hyperparameter, not a setting: give "
                 f"hparams={{{name!r}: {value!r}}}")
-    if name in _TASK_FIELDS:  # the CLI's --monitor is the task's, from Python too
+    if name in _task_fields():  # the CLI's --monitor is the task's, from Python too
         return (f"{name} is the task's, not a setting: give task.replace({name}={value!r}) "
                 f"(or Task(..., {name}=...))")
     names = list(SweepConfig.model_fields)
