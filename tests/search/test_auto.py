@@ -1561,3 +1561,18 @@ def test_only_an_adaptive_race_ranked_by_a_score_is_held_below_the_turn() -> Non
     assert turned("down", "accuracy") and turned("down", "auc") and turned("down", "macro_f1")
     assert not turned("down", "loss")
     assert not turned("up", "accuracy")
+
+
+@pytest.mark.parametrize(("search", "args"), [("auto", ()), ("grid", ([0.1, 0.01],)),
+                                             ("halving", ())])
+def test_layer_wise_multipliers_given_to_a_search_say_what_to_do(search: str, args) -> None:
+    """A search races one rate for the whole model: ``lr_mults=`` said "chooses lr_mults
+    itself ... (give seed=, not lr_mults=)", which it does not and which does not help; now
+    it says to search the uniform rate and sweep the layer-wise variants at it."""
+    import lrlab.search as searches
+
+    with pytest.raises(LrlabError, match=rf"^{search} searches one rate for the whole model "
+                       r"and takes no lr_mults: search the uniform rate, then sweep the "
+                       r"layer-wise variants at it \(lrlab\.sweep\(task, lrs=\[rate\], "
+                       r"lr_mults=\[\.\.\.\]\)\)$"):
+        getattr(searches, search)("blobs", *args, lr_mults=[{"0.*": 10}])

@@ -53,6 +53,18 @@ Callback = Callable[[EpochReport], None]
 _OWN = ("lrs", "seeds", "lr_mults", "schedules", "schedule_over", "record_steps")
 
 
+def _own_setting(procedure: str, key: str) -> str:
+    """The line for a sweep's setting a search lays itself (:data:`_OWN`)."""
+    if key == "lr_mults":  # it searches one rate: layer-wise variants are a sweep's
+        return (f"{procedure} searches one rate for the whole model and takes no lr_mults: "
+                "search the uniform rate, then sweep the layer-wise variants at it "
+                "(lrlab.sweep(task, lrs=[rate], lr_mults=[...]))")
+    instead = ("auto's schedule=, the schedule the full training follows"
+               if key.startswith("schedule") else "seed=")
+    return (f"{procedure} chooses {key} itself; it trains one member per rate from one seed "
+            f"(give {instead}, not {key}=)")
+
+
 def examples(task: Task) -> int:
     """The training examples of ``task``; one line when its data cannot say how many."""
     n = task.train_size
@@ -155,10 +167,7 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
 
     for key in _OWN:
         if key in settings:
-            instead = ("auto's schedule=, the schedule the full training follows"
-                       if key.startswith("schedule") else "seed=")
-            raise LrlabError(f"{procedure} chooses {key} itself; it trains one member per rate "
-                             f"from one seed (give {instead}, not {key}=)")
+            raise LrlabError(_own_setting(procedure, key))
     if isinstance(schedule, (list, tuple)):  # sweep's schedules=, several side by side
         raise LrlabError(f"{procedure}: schedule= is the one schedule the full training "
                          f"follows (text, NAME[:key=value,...]), not a list: got {schedule!r}; "
