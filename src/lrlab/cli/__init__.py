@@ -29,6 +29,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
+from lrlab.cli._command import Group
 from lrlab.cli._find import find
 from lrlab.cli._list import list_command, print_listing
 from lrlab.cli._playground import playground
@@ -41,7 +42,7 @@ from lrlab.cli._studies import cooldown_command, race_command, scaling_command, 
 
 __all__ = ["app", "entry", "main"]
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, cls=Group)
 @click.version_option(package_name="lrlab")
 def app() -> None:
     """Find, schedule and study the learning rate of PyTorch networks.

@@ -11,13 +11,14 @@ import click
 
 from lrlab._checks import repeated
 from lrlab._errors import LrlabError
+from lrlab.cli._command import Command
 from lrlab.cli._options import OVERWRITE, PATH, RULE_OPTIONS, as_flags, with_options
 from lrlab.cli._report import check_report, write_run_report
 
 __all__ = ["find"]
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("task", required=False)
 @click.option("--task", "task_opt",
               help="a user task: package.module:function returning lrlab.Task")

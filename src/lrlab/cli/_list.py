@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterator
 
 import click
 
+from lrlab.cli._command import Command
+
 __all__ = ["LISTINGS", "list_command", "print_listing"]
 
 _COMMON_KEYS = ("warmup", "warmup_steps", "warmup_frac", "warmup_start")
@@ -119,7 +121,7 @@ def print_listing(what: str) -> None:
         click.echo(line)
 
 
-@click.command("list")
+@click.command("list", cls=Command)
 @click.argument("what", type=click.Choice(list(LISTINGS)))
 def list_command(what: str) -> None:
     """List the names a command takes: tasks, schedules, surfaces, experiments, rules,

@@ -14,6 +14,7 @@ import click
 
 from lrlab._checks import image_file
 from lrlab._errors import LrlabError
+from lrlab.cli._command import Command
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import PATH, parse_hparams, with_options
 
@@ -22,7 +23,7 @@ __all__ = ["playground"]
 DEFAULT_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("surface", required=False)
 @click.option("--optimizers", default=DEFAULT_RULES, show_default=True,
               help="comma list of update rules to compare")

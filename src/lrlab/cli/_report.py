@@ -34,6 +34,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
+from lrlab.cli._command import Command
 from lrlab.cli._options import FIND_RERUN, PATH, RERUN, Registry, as_flags, with_options
 
 __all__ = ["check_report", "in_flags", "learning_curve_command", "report", "write_run_report"]
@@ -106,7 +107,7 @@ def _print_tables(tables: list) -> None:
         print_frame(stdout, frame, caption)
 
 
-@click.command("report")
+@click.command("report", cls=Command)
 @click.argument("run_dir", type=PATH)
 @click.option("--out", type=PATH,
               help="write the HTML report (one self-contained page) to this file")
@@ -179,7 +180,7 @@ def _header(frame: Any) -> str:
     return frame.head(0).to_csv(index=False).splitlines()[0]
 
 
-@click.command("learning-curve")
+@click.command("learning-curve", cls=Command)
 @task_options(subset=False)
 @member_options(variants=False)
 @train_options

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from lrlab._errors import LrlabError
+from lrlab.cli._command import Command
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import LibraryDefault, Registry, check_out, library_default, with_options
 
@@ -22,7 +23,7 @@ __all__ = ["reproduce"]
 _COLOURS = {"holds": "green", "partly": "yellow", "does not hold": "red", "not run": "dim"}
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("name", required=False)
 @click.option("--list", "show_list", is_flag=True, hidden=True,
               help="list the experiments and exit (lrlab list experiments)")

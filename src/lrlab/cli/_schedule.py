@@ -16,6 +16,7 @@ import click
 
 from lrlab._checks import IMAGE_METADATA, image_file
 from lrlab._io import atomic_write
+from lrlab.cli._command import Group
 from lrlab.cli._list import print_listing
 from lrlab.cli._options import PATH
 
@@ -45,7 +46,7 @@ def plot_schedules(data: ScheduleCurves, out: Path, *, log: bool = False) -> Pat
     return out
 
 
-@click.group("schedule")
+@click.group("schedule", cls=Group)
 def schedule() -> None:
     """Draw learning-rate schedules, or show how one is read (lrlab list schedules names
     them)."""

@@ -30,6 +30,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
+from lrlab.cli._command import Command
 from lrlab.cli._options import (
     LibraryDefault,
     Rates,
@@ -56,7 +57,7 @@ def _search_command(procedure: str, name: str | None = None, *, monitor: bool = 
         for bundle in (store_options(checkpoints=False), output_options, train_options,
                        task_options(monitor=monitor)):
             fn = bundle(fn)
-        command = click.command(name)(fn)
+        command = click.command(name, cls=Command)(fn)
         own = [p for p in command.params if isinstance(p, _Own)]
         for param in command.params:  # the procedure's defaults, shown in --help
             if isinstance(param, LibraryDefault) and param.library is None:

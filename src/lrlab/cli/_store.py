@@ -18,6 +18,7 @@ import click
 from lrlab._checks import is_whole
 from lrlab._errors import LrlabError
 from lrlab.cli._bundles import TaskOptions
+from lrlab.cli._command import Command
 from lrlab.cli._options import (
     OVERWRITE,
     PATH,
@@ -129,7 +130,7 @@ def _db_option(fn):
     return with_options("db")(fn)
 
 
-@click.command("ls")
+@click.command("ls", cls=Command)
 @_db_option
 def ls(db: Path) -> None:
     """List the studies in the database."""
@@ -156,7 +157,7 @@ def ls(db: Path) -> None:
     stdout.print(table)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("study")
 @_db_option
 def show(study: str, db: Path) -> None:
@@ -179,7 +180,7 @@ def show(study: str, db: Path) -> None:
         print_result(result, options=RERUN)  # the flags of the command that trains it again
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("study")
 @with_options("db", "checkpoint_every", "device", "quiet", "out", "overwrite", "fmt", "executor",
               "address", "tensorboard")
@@ -218,7 +219,7 @@ def resume(study: str, db: Path, checkpoint_every: int, device: str | None, quie
     write_tensorboard(result, tensorboard)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("study")
 @with_options("db", "fmt")
 @click.option("--out", type=PATH, required=True,
@@ -237,7 +238,7 @@ def export(study: str, db: Path, fmt: str, out: Path, overwrite: bool) -> None:
     print(f"records of {study} written to {out}/", file=sys.stderr)
 
 
-@click.command("rm")
+@click.command("rm", cls=Command)
 @click.argument("studies", nargs=-1)
 @click.option("--all-failed", is_flag=True,
               help="every interrupted study with no checkpoint (nothing to resume from)")

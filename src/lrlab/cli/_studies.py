@@ -26,6 +26,7 @@ from lrlab.cli._bundles import (
     task_options,
     train_options,
 )
+from lrlab.cli._command import Command
 from lrlab.cli._options import parse_seeds, with_options
 
 __all__ = ["cooldown_command", "parse_fractions", "race_command", "scaling_command",
@@ -86,7 +87,7 @@ def _run(study: Any, task: TaskOptions, output: OutputOptions, tables: Any,
         print(f"report written to {output.report}", file=sys.stderr)
 
 
-@click.command("cooldown")
+@click.command("cooldown", cls=Command)
 @_study
 @with_options("seeds")
 @click.option("--lr", type=float, required=True, help="the rate of the stable phase")
@@ -106,7 +107,7 @@ def cooldown_command(lr: float, at: str, shapes: str, seeds: str | None, task: T
          seeds=parse_seeds(seeds), **training.settings())
 
 
-@click.command("race")
+@click.command("race", cls=Command)
 @_study
 @with_options("seeds")
 @click.option("--rule", "rules", multiple=True, required=True,
@@ -125,7 +126,7 @@ def race_command(rules: tuple[str, ...], seeds: str | None, task: TaskOptions,
          entries=list(rules), seeds=parse_seeds(seeds), **training.settings())
 
 
-@click.command("scaling")
+@click.command("scaling", cls=Command)
 @_study
 @member_options(variants=False)
 @click.option("--batch-sizes", default="32,64,128,256", show_default=True,
@@ -143,7 +144,7 @@ def scaling_command(batch_sizes: str, task: TaskOptions, training: TrainOptions,
          seeds=members.seeds, **training.settings())
 
 
-@click.command("width")
+@click.command("width", cls=Command)
 @_study
 @member_options(variants=False)
 @click.option("--widths", default="64,128,256,512", show_default=True,
