@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -143,11 +144,36 @@ def test_spaces_and_case_are_tolerated() -> None:
     ("multistep:milestones=30-60", "numbers separated by /"),
     ("cyclic:lo=0.01,half_period=5,mode=sine", "must be one of"),
     ("onecycle:three_phase=maybe", "true or false"),
+    # values wrong for every run: refused where the spec is read (lrlab schedule show)
+    ("cosine:warmup=-1", "warmup=-1 must be >= 0 (the warm-up's length)"),
+    ("cosine:warmup_steps=-3", "warmup_steps=-3 must be >= 0"),
+    ("onecycle:pct_start=2", "pct_start must be < 1"),
+    ("poly:power=-2", "power must be >= 0"),
+    ("cosine:min_lr=-1", "min_lr must be >= 0"),
+    ("step:every=5,decay=0.5", "decay=0.5 must be >= 1"),
+    ("sgdr:first=5,mult=0.5", "mult must be >= 1"),
+    ("cosine:warmup_start=0.1", "warmup_start sets where a warm-up starts, and there is none"),
+    ("cosine:warmup=1,warmup_start=2", "warmup_start must be in"),
+    ("cosine:warmup=1,warmup_start=-2", "warmup_start must be >= 0"),
+    ("wsd:cooldown_frac=2", "cooldown_frac=2 must be a fraction of training, from 0 to 1"),
+    ("cosine:warmup_frac=1", "warmup_frac=1 must be below 1"),
 ])
 def test_parse_errors(text: str, words: str) -> None:
-    with pytest.raises(LrlabError, match=words.replace(".", r"\.")) as err:
+    with pytest.raises(LrlabError, match=words.replace(".", r"\.").replace("(", r"\(")
+                       .replace(")", r"\)")) as err:
         S.parse_schedule(text)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["cosine:warmup=50", "cosine:min_lr=1", "onecycle:pct_start=0.01",
+                                  "cyclic:lo=1,half_period=5", "step:decay=100,every=80",
+                                  "wsd:cooldown=100", "cosine:warmup_steps=1e6"])
+def test_values_wrong_only_for_some_runs_are_read(text: str) -> None:
+    """Too long for 50 epochs, or above a rate of 0.1: right for a longer run or a higher
+    rate, so read, and refused where the run is known (:func:`test_build_errors`)."""
+    spec = S.parse_schedule(text)
+    with pytest.raises(LrlabError, match=f"^{re.escape(text)}: "):
+        spec.build(0.1, epochs=50)
 
 
 @pytest.mark.parametrize("text, kwargs, words", [

@@ -77,7 +77,8 @@ def test_parse_errors(text: str, words: str) -> None:
 @pytest.mark.parametrize("text, words", [
     ("wsd:cooldown=11", "cooldown must be <= total"),
     ("wsd:cooldown_frac=0.5,warmup_frac=0.6", "cooldown must be <= total"),
-    ("wsd:cooldown=1,warmup_frac=1", "shorter than training"),
+    ("wsd:cooldown=1,warmup_frac=1", "warmup_frac=1 must be below 1"),  # for every run
+    ("wsd:cooldown=1,warmup=10", "shorter than training"),
     ("wsd:cooldown=1,min_lr=1", "min_lr must be <= lr0"),
 ])
 def test_build_errors(text: str, words: str) -> None:

@@ -113,6 +113,9 @@ _COMMON = {
     "warmup_start": Key("number", "fraction of the rate at the warm-up's first step", 0.0),
 }
 _WARMUPS = ("warmup", "warmup_steps", "warmup_frac")
+#: A run longer, and a rate higher, than any real one: a spec that does not build for them
+#: builds for no run, so :func:`parse_schedule` refuses it (the factories say why).
+_ANY_RUN, _ANY_RATE = 10**9, 1e300
 _DECAY = Key("number", "total decay factor over training (100: 100x lower at the end)")
 
 
@@ -353,9 +356,11 @@ class ScheduleSpec:
         length = _to_steps(kind.keys[given].kind, options.get(given, 0.0), steps_per_epoch,
                            epochs * steps_per_epoch)
         if not 0 <= length < epochs * steps_per_epoch:
-            raise LrlabError(f"{self}: {given}={options[given]:g} must be >= 0 and shorter "
-                             f"than training ({epochs} epochs of {steps_per_epoch} steps); "
-                             "shorten the warm-up")
+            within = (">= 0 (the warm-up's length)" if length < 0
+                      else "below 1 (a fraction of training)" if kind.keys[given].kind == "fraction"
+                      else f"shorter than training ({epochs} epochs of {steps_per_epoch} "
+                           "steps); shorten the warm-up")
+            raise LrlabError(f"{self}: {given}={options[given]:g} must be {within}")
         try:
             return self._make(kind, lr0, options, epochs, steps_per_epoch)
         except LrlabError as err:
@@ -376,9 +381,13 @@ class ScheduleSpec:
         start = steps.pop("warmup_start")
         try:
             sched = kind.make(lr0, steps, total - length)
-            return warmup(sched, length=length, start=start) if length > 0 else sched
         except LrlabError as err:
             raise LrlabError(f"{self}: {err}") from None
+        try:
+            return warmup(sched, length=length, start=start) if length > 0 else sched
+        except LrlabError as err:  # warmup's start is the spec's warmup_start
+            raise LrlabError(f"{self}: warmup_{err}" if str(err).startswith("start ")
+                             else f"{self}: {err}") from None
 
 
 def _spell(value: Any) -> str:
@@ -407,10 +416,13 @@ def _to_steps(kind: KeyKind, value: Any, per: int, total: int) -> Any:
 def parse_schedule(text: str) -> ScheduleSpec:
     """Read ``NAME[:key=value,...]`` (see the module docstring) into a :class:`ScheduleSpec`.
 
-    Only the form is checked here (name, keys, value types, required keys); the values are
-    checked by :meth:`ScheduleSpec.build`, which knows the rate and the length of training,
-    except a metric-driven kind's (``plateau``), which depend on neither and are checked
-    here. The spec keeps ``text`` exactly as given, so it is stored as it was written.
+    The form is checked here (name, keys, value types, required keys), and so is every
+    value wrong whatever the run (``poly:power=-2``, ``onecycle:pct_start=2``,
+    ``cosine:warmup=-1``): the spec is built once for a run longer, and a rate higher, than
+    any real one, so each factory's own check says what is wrong. What depends on the run
+    (a warm-up longer than training, ``min_lr`` above the rate) is checked by
+    :meth:`ScheduleSpec.build`. The spec keeps ``text`` exactly as given, so it is stored as
+    it was written.
 
     Example:
         >>> parse_schedule("step:factor=0.5,every=5").options
@@ -446,9 +458,14 @@ def parse_schedule(text: str) -> ScheduleSpec:
     for group in kind.at_most_one:
         if sum(k in options for k in group) > 1:
             raise LrlabError(f"{text}: give {' or '.join(group)}, not both")
+    if "warmup_start" in options and not any(k in options for k in _WARMUPS):
+        raise LrlabError(f"{text}: warmup_start sets where a warm-up starts, and there is "
+                         f"none; give warmup=N too (or warmup_steps, warmup_frac)")
     spec = ScheduleSpec(name, options, written)
     if kind.follows_metric:
         spec.on_metric(1.0)  # its values, checked now: they do not depend on the run
+    else:  # values wrong for every run (a negative warm-up, pct_start=2), refused now
+        spec.build(_ANY_RATE, epochs=_ANY_RUN)
     return spec
 
 
@@ -476,7 +493,10 @@ def _read(text: str, key: str, spec: Key, value: str) -> Any:
     try:
         if spec.kind == "epoch_list":
             return [float(v) for v in value.split("/")]
-        return float(value)
+        number = float(value)
     except ValueError:
         form = "numbers separated by /, e.g. 30/60" if spec.kind == "epoch_list" else "a number"
         raise LrlabError(f"{text}: {key}={value!r} must be {form}") from None
+    if spec.kind == "fraction" and not 0 <= number <= 1:
+        raise LrlabError(f"{text}: {key}={value} must be a fraction of training, from 0 to 1")
+    return number

@@ -46,7 +46,7 @@ def check_fit(task: Task, members: Sequence[Member], config: SweepConfig) -> Non
         >>> check_fit(get_task("blobs"), config.members(), config)
         Traceback (most recent call last):
         ...
-        lrlab._errors.LrlabError: cosine:warmup=5: warmup=5 must be >= 0 and shorter than training (2 epochs of 10 steps); shorten the warm-up
+        lrlab._errors.LrlabError: cosine:warmup=5: warmup=5 must be shorter than training (2 epochs of 10 steps); shorten the warm-up
     """
     from lrlab.train._fit import _population, resolve_device, resolve_task
 
