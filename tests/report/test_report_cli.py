@@ -45,6 +45,8 @@ def test_report_of_a_range_test_folder(capsys, tmp_path: Path) -> None:
     assert code == 0, err
     assert {p.name for p in (tmp_path / "f").iterdir()} == {
         "curve.csv", "readings.json", "range_test.json", "band.csv"}
+    code, _, err = run(capsys, "report", tmp_path / "f", "--target", "0.9")  # was ignored
+    assert "--target must be left out for a range test" in assert_bad_input(code, err)
     code, out, err = run(capsys, "report", tmp_path / "f", "--out", tmp_path / "again.html")
     assert code == 0, err
     assert "suggested rate" in out
@@ -87,6 +89,8 @@ def test_an_unwritable_report_path_stops_before_training(capsys, tmp_path: Path,
     (["{run}", "--out", "{tmp}/missing/r.html"], "does not exist"),
     (["{run}", "--out", "{tmp}"], "is a directory"),
     (["{run}", "--csv", "{tmp}/missing/t.csv"], "does not exist"),
+    (["{run}", "--target", "-1", "--out", "{tmp}/r.html"],  # an AUC run: accepted before
+     "--target must be from 0 to 1 for validation auc"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(capsys, tmp_path: Path, blobs_dir: Path,
                                                   args: list[str], words: str) -> None:

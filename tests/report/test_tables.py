@@ -3,6 +3,7 @@ forms the synthetic run is built from."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 
@@ -66,6 +67,22 @@ def test_an_explicit_target_replaces_the_default(run) -> None:
     assert table.attrs["target"] == 0.8
     with pytest.raises(LrlabError, match="finite"):
         member_table(run, target=math.nan)
+
+
+@pytest.mark.parametrize("monitor, target, words", [
+    ("auc", -1.0, "target must be from 0 to 1 for validation auc"),  # every member reaches it
+    ("auc", 1.5, "target must be from 0 to 1 for validation auc"),   # none does
+    ("error", -0.1, "target must be from 0 to 1 for validation error"),
+    ("sse", -0.1, "target must be >= 0 for validation sse"),
+])
+def test_a_target_the_metric_cannot_take_is_refused(monitor: str, target: float,
+                                                    words: str) -> None:
+    """A share of the examples (AUC, error), a sum of squares (SSE): a target outside what
+    they can be timed every member at its first epoch, or none, without a word."""
+    run = dataclasses.replace(synthetic_run(higher_is_better=monitor == "auc"), monitor=monitor)
+    with pytest.raises(LrlabError, match=words):
+        member_table(run, target=target)
+    assert member_table(run, target=0.5).attrs["target"] == 0.5  # inside: kept as given
 
 
 def test_robustness_is_the_spread_over_seeds(run) -> None:

@@ -183,6 +183,9 @@ def report_content(run: Any, *, target: float | None = None,
         kind, build = "a sweep", _sweep_content
     elif isinstance(run, (RangeTestResult, RangeRun)):
         kind, build = "a range test", _range_content
+        if target is not None:  # it would be dropped without a word
+            raise LrlabError("target must be left out for a range test: it times how fast "
+                             "a sweep's members reach a value, and a range test trains none")
         # a result from Python carries its warnings itself (the CLI's settings hold them too)
         run = (run if isinstance(run, RangeRun) else
                RangeRun(range_test_info(run), {"warnings": list(run.warnings)}))
@@ -219,7 +222,8 @@ def write_report(run: Any, out: str | os.PathLike, *, target: float | None = Non
             :class:`LearningCurve`, or a folder one of them was saved in.
         out: the ``.html`` file (written atomically; its folder must exist).
         target: the value of the monitored validation metric that counts as converged
-            (default: 95% of the best member's best; see :func:`member_table`).
+            (default: 95% of the best member's best; see :func:`member_table`); within
+            the metric's range (0 to 1 for accuracy, error and AUC); none for a range test.
         plots: names from :data:`PLOTS` (default: every one that applies).
         title: the page title (default: from the run).
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.metrics import SHARES
 from lrlab.train import setting_labels
 
 if TYPE_CHECKING:
@@ -54,6 +55,12 @@ def target_value(run: SweepResult, target: float | None = None) -> float:
     if target is not None:
         if not math.isfinite(target):
             raise LrlabError(f"the target must be a finite number, got {target}")
+        if run.monitor in SHARES and not 0 <= target <= 1:  # every member, or none, reaches it
+            raise LrlabError(f"target must be from 0 to 1 for validation {run.monitor} (a "
+                             f"share of the examples), got {target:g}; e.g. target=0.9")
+        if run.monitor == "sse" and target < 0:
+            raise LrlabError(f"target must be >= 0 for validation sse (a sum of squares), "
+                             f"got {target:g}")
         return float(target)
     val = _curve(run, run.monitor, "val").to_numpy(float)
     val = val[np.isfinite(val)]
