@@ -230,7 +230,7 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "auto warm-up longer than training": (["auto", *SWEEP[1:], "--schedule", "cosine:warmup=5"],
                                           "shorter than training", None),
     "auto given two schedules": (["auto", *SWEEP[1:], "--schedule", "cosine", "--schedule",
-                                  "constant"], "auto finds the peak rate of the one", None),
+                                  "constant"], "--schedule is given 2 times; give it once", None),
     "rates twice": ([*SWEEP, "--lrs", "0.1,0.1"], "--lrs lists 0.1 twice", None),
     "rate below float32": ([*SWEEP, "--lrs", "1e-300"], "--dtype float64", None),
     "rate negative": ([*SWEEP, "--lrs", "-1"], "positive", None),

@@ -234,17 +234,6 @@ def halving(own: dict[str, Any], **kw: Any) -> None:
     _run(halving_search, **kw, **own)
 
 
-def _one_schedule(ctx: click.Context, param: click.Parameter, given: tuple[str, ...]) -> Any:
-    """``auto --schedule``: the one schedule the full training follows. Repeated, as ``sweep``
-    takes it, it is refused in one line (click would keep the last one given, silently)."""
-    if len(given) > 1:
-        raise click.BadParameter(f"given {len(given)} times ({', '.join(given)}): auto finds "
-                                 "the peak rate of the one schedule you will train with; give "
-                                 "one (to compare schedules, sweep them side by side)",
-                                 ctx, param)
-    return given[0] if given else None
-
-
 @_search_command("auto")
 @_option("--budget", type=float, help="each candidate's training as a share of a full training")
 @_option("--candidates", type=int, help="rates raced, half a decade apart")
@@ -256,7 +245,7 @@ def _one_schedule(ctx: click.Context, param: click.Parameter, given: tuple[str, 
 @_option("--check/--no-check", default=None,
          help="race the pick and the next lower rate again from another seed; keep the lower "
               "if the pick falls behind it")
-@_option("--schedule", type=ScheduleText(), multiple=True, callback=_one_schedule,
+@_option("--schedule", type=ScheduleText(),
          help="the schedule you will train with (keys: lrlab list schedules; one, where sweep "
               "takes several side by side): the races train its start as your training "
               "will, warm-up included, and the rate found is its peak "
