@@ -144,6 +144,9 @@ def test_every_rate_diverging_raises(blobs) -> None:
     ({"start": math.nan}, "start"),
     ({"iterations": 1}, "iterations"),
     ({"iterations": 2.5}, "iterations"),
+    # said as iterations, not as the search epochs it would have needed ("epochs must be
+    # at most 1000000", which halving takes for the planned training)
+    ({"iterations": 10**8}, "iterations must be a whole number from 2 to 1000000"),
     ({"decay": 1.0}, "decay"),
     ({"decay": -5.0}, "decay"),
     ({"progress": 1.0}, "progress"),

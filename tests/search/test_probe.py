@@ -43,6 +43,9 @@ def test_the_explanation_counts_a_loaders_examples() -> None:
 
 
 @pytest.mark.parametrize("kwargs, words", [({"probe_epochs": 0}, "probe_epochs must be"),
+                                           # longer than the training: ran on for ever
+                                           ({"probe_epochs": 9, "epochs": 8},
+                                            "probe_epochs must be a whole number from 1 to 8"),
                                            ({"optimizer": "sgd"}, "an Adam rate"),
                                            ({"seeds": [0, 1]}, "chooses seeds itself")])
 def test_bad_input_is_one_line(kwargs, words) -> None:

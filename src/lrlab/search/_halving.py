@@ -23,7 +23,7 @@ from lrlab._once import warn_once
 from lrlab.schedules import parse_schedule
 from lrlab.search._common import Callback, Plan, SearchResult, examples, plan, rate
 from lrlab.tasks import Task
-from lrlab.train import SweepResult, mean_loss
+from lrlab.train import MAX_EPOCHS, SweepResult, mean_loss
 
 __all__ = ["HalvingResult", "halving", "halving_table", "halvings", "subset_losses"]
 
@@ -141,7 +141,7 @@ def _check(start: float, min_lr: float, iterations: int, decay: float,
     if start <= min_lr:
         raise LrlabError(f"start={start:g} must be above min_lr={min_lr:g}: the rate is "
                          "halved from start down to min_lr")
-    whole("iterations", iterations, low=2)
+    whole("iterations", iterations, low=2, high=MAX_EPOCHS)  # as many epochs at worst
     number("decay", decay, low=1.0, strict=True)
     number("progress", progress, low=0.0)
     if progress >= 1:

@@ -63,7 +63,8 @@ def prodigy_probe(task: Task | str, *, probe_epochs: int = 1, epochs: int | None
         task: a task or its name.
         optimizer: the rule the rate is for, ``adam`` or ``adamw`` (its hyperparameters are
             Prodigy's too, so both see the same betas, eps and weight decay).
-        probe_epochs: how long Prodigy runs (epochs of the searched data).
+        probe_epochs: how long Prodigy runs (epochs of the searched data), at most
+            ``epochs``.
         epochs: the training length the rate is meant for (the confirmation's).
         subset: probe on a stratified subset (a count or a fraction) of the training data.
         seed: the seed of the weights and the example order.
@@ -78,12 +79,14 @@ def prodigy_probe(task: Task | str, *, probe_epochs: int = 1, epochs: int | None
         >>> found.optimizer, found.lr > 1e-6
         ('adam', True)
     """
-    whole("probe_epochs", probe_epochs, low=1)
     if optimizer not in ("adam", "adamw"):
         raise LrlabError(f"Prodigy's estimate is an Adam rate; give optimizer adam or adamw, "
                          f"got {optimizer!r}")
     p = plan("prodigy_probe", task, subset=subset, epochs=epochs, optimizer=optimizer,
              seed=seed, callbacks=callbacks, settings=settings)
+    whole("probe_epochs", probe_epochs, low=1, high=p.epochs,
+          hint=f" (a probe is a short run before the training of {p.epochs} epochs its "
+               "rate is for; for a longer one give epochs=N)")
     hparams = dict(p.settings.get("hparams") or {})
     config = validated(lrs=[1.0], epochs=probe_epochs, optimizer=optimizer, seed=seed,
                        record_steps=True, **p.settings)

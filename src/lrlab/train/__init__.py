@@ -1,7 +1,14 @@
 """Training a population on a task: the epoch loop, its settings and its results."""
 
 from lrlab.train._checkpoint import Checkpoint, checkpoint_due, fingerprint, fork
-from lrlab.train._config import Member, SweepConfig, check_distinct, parse_lrs, validated
+from lrlab.train._config import (
+    MAX_EPOCHS,
+    Member,
+    SweepConfig,
+    check_distinct,
+    parse_lrs,
+    validated,
+)
 from lrlab.train._fit import (
     EpochReport,
     Untrained,
@@ -25,6 +32,7 @@ from lrlab.train._result import (
 from lrlab.train._sensitivity import Basin, Sensitivity, sensitivity
 
 __all__ = [
+    "MAX_EPOCHS",
     "SMALL_WORK",
     "Basin",
     "Checkpoint",
