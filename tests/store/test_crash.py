@@ -57,8 +57,9 @@ def runs(tmp_path_factory) -> dict:
     folder = tmp_path_factory.mktemp("crash")
     assert main([*SWEEP, "--db", str(folder / "reference.db")]) == 0  # warms the children up
     shared = folder / "shared.db"
-    together = [_child([*SWEEP[:-2], "--checkpoint-every", "1", "--db", str(shared)])
-                for _ in range(2)]
+    at = SWEEP.index("--checkpoint-every") + 1
+    every_epoch = [*SWEEP[:at], "1", *SWEEP[at + 1:-2]]  # no --study; each names its own
+    together = [_child([*every_epoch, "--db", str(shared)]) for _ in range(2)]
     killed = {point: _child([*SWEEP, "--db", str(folder / f"{point}.db")], kill=point)
               for point in KILLS}
     for proc in [*together, *killed.values()]:
