@@ -219,6 +219,11 @@ def test_divergence_stop_with_positive_losses():
     assert r.stopped_early and "diverged" in r.reason and r.lrs[-1] < 100.0
     assert r.smoothed[-1] > 4.0 * r.smoothed[:-1].min()
     check_stop_rule(r, 4.0)
+    # the reason says the rule in words, with the numbers it compared (it said
+    # "(diverge=4)", a Python keyword that lrlab find has no flag for)
+    best = r.smoothed[:-1].min()
+    assert r.reason == (f"diverged at lr {r.lrs[-1]:.3g}: the smoothed loss "
+                        f"{r.smoothed[-1]:.4g} is over 4x the best, {best:.4g}")
 
 
 def test_divergence_stop_with_negative_losses():
@@ -234,6 +239,10 @@ def test_divergence_stop_with_negative_losses():
     assert r.stopped_early and "diverged" in r.reason
     assert len(r.lrs) > 30 and r.smoothed[1] > 4 * r.smoothed[0]   # "4 x best" would stop at 1
     check_stop_rule(r, 4.0)
+    best, first = r.smoothed[:-1].min(), r.smoothed[0]
+    assert r.reason.endswith(f"rose {r.smoothed[-1] - best:.4g} above the best, {best:.4g}: "
+                             "over 3x the larger of its size and the fall before it "
+                             f"({max(abs(best), first - best):.4g})")
 
 
 def test_nan_and_inf_stop_the_test_and_are_not_recorded():

@@ -33,7 +33,7 @@ from lrlab.search._data import Batches, Stream, forward_loss
 from lrlab.search._smooth import ema_step
 from lrlab.train import refuse_broadcast
 
-__all__ = ["Setup", "check_val", "diverged", "preserved", "run_once"]
+__all__ = ["Setup", "check_val", "diverged", "divergence", "preserved", "run_once"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,22 @@ def diverged(smoothed: float, best: float, first: float, factor: float) -> bool:
     if best > 0:
         return smoothed > factor * best
     return smoothed - best > (factor - 1.0) * max(abs(best), first - best)
+
+
+def divergence(smoothed: float, best: float, first: float, factor: float) -> str:
+    """What :func:`diverged` found, in words (the factor is a number, not a setting's name).
+
+    Example:
+        >>> divergence(44.15, 3.079, 3.2, 4.0)
+        'the smoothed loss 44.15 is over 4x the best, 3.079'
+        >>> divergence(8.0, -2.0, 1.0, 4.0)  # a loss that can go below 0
+        'the smoothed loss 8 rose 10 above the best, -2: over 3x the larger of its size and the fall before it (3)'
+    """
+    if best > 0:
+        return f"the smoothed loss {smoothed:.4g} is over {factor:g}x the best, {best:.4g}"
+    return (f"the smoothed loss {smoothed:.4g} rose {smoothed - best:.4g} above the best, "
+            f"{best:.4g}: over {factor - 1:g}x the larger of its size and the fall before it "
+            f"({max(abs(best), first - best):.4g})")
 
 
 def _autocast(s: Setup):
@@ -258,8 +274,8 @@ class Curve:
         self.first = smoothed if t == 0 else self.first
         self.best = min(self.best, smoothed)
         if diverged(smoothed, self.best, self.first, self.s.diverge):
-            self.reason = (f"diverged at lr {lr:.3g}: smoothed loss {smoothed:.4g} vs best "
-                           f"{self.best:.4g} (diverge={self.s.diverge:g})")
+            self.reason = (f"diverged at lr {lr:.3g}: "
+                           f"{divergence(smoothed, self.best, self.first, self.s.diverge)}")
             self.stopped, self.active = True, False
 
     def records(self, accuracy: bool) -> dict[str, Any]:
