@@ -206,6 +206,9 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "seeds huge": ([*SWEEP, "--seeds", "99999999999999999999999"], "--seeds must be at most",
                    None),
     "seeds twice": ([*SWEEP, "--seeds", "0,0"], "--seeds lists 0 twice", None),
+    # the library's line (range_test's seeds=), said as the flag: the CLI has no check of its own
+    "find seeds twice": (["find", "blobs", "--seeds", "0,0"],
+                         "error: --seeds lists 0 twice; the tests of one seed run", None),
     "seeds text": ([*SWEEP, "--seeds", "a,b"], "comma list of integers", None),
     "epochs huge": ([*SWEEP[:2], "--epochs", "99999999999999999999", *SWEEP[4:]],
                     "--epochs must be at most 1000000", None),

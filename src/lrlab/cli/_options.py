@@ -403,14 +403,17 @@ def as_flags(text: str, options: Collection[str] | None = None) -> str:
 
 def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
     """An error line with the setting it names as Python writes it (at its start:
-    ``epochs must be at least 1``, ``steps=5 is too few``; in its example: ``e.g. epochs=1``,
-    ``give steps=10``) said as the command's flags (``--epochs must be ...``, ``e.g. --epochs 1``, ``--steps 5``), for
-    those the command has (``params``: its click parameters), then :func:`as_flags`.
+    ``epochs must be at least 1``, ``seeds lists 0 twice``, ``steps=5 is too few``; in its
+    example: ``e.g. epochs=1``, ``give steps=10``) said as the command's flags (``--epochs
+    must be ...``, ``--seeds lists ...``, ``e.g. --epochs 1``, ``--steps 5``), for those the
+    command has (``params``: its click parameters), then :func:`as_flags`.
 
     Example:
         >>> epochs = click.Option(["--epochs"], type=int)
         >>> error_flags("epochs must be at least 1, got 0; e.g. epochs=1", [epochs])
         '--epochs must be at least 1, got 0; e.g. --epochs 1'
+        >>> error_flags("seeds lists 0 twice; give each once", [click.Option(["--seeds"])])
+        '--seeds lists 0 twice; give each once'
     """
     params = list(params)
     options = [p for p in params if isinstance(p, click.Option) and p.name and p.opts]
@@ -428,7 +431,7 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
     # only where the line names the setting itself (its start, or its example after "e.g."
     # or "give"): a schedule's own keywords (plateau:monitor=...) are no flags
     text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give ))(\w+)=([^\s;,:)]+)", valued, text)
-    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be )", named, text)
+    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists )", named, text)
     return as_flags(text, {p.name for p in params})
 
 

@@ -20,7 +20,6 @@ from lrlab._checks import (
     markdown_file,
     out_file,
     page_file,
-    repeated,
     table_file,
 )
 from lrlab._errors import LrlabError
@@ -199,10 +198,7 @@ def learning_curve_command(task: TaskOptions, members: MemberOptions, training: 
     settings = {**training.settings(), "seed": task.seed, "lrs": members.lrs,
                 "seeds": members.seeds}
     validated(**settings)
-    counts = [_size(s) for s in sizes.split(",")]
-    if (twice := repeated(counts)) is not None:  # as sweep's --lrs: the same subset would train twice
-        raise LrlabError(f"--sizes lists {twice:g} twice; one size's runs train identically, "
-                         "give each once")
+    counts = [_size(s) for s in sizes.split(",")]  # one listed twice: learning_curve says so
     with progress_bar(data.name, data.monitor, data.higher_is_better,
                       quiet=output.quiet) as callbacks:
         curve = learning_curve(data, sizes=counts, callbacks=callbacks, **settings)
