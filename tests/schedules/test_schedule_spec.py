@@ -145,8 +145,8 @@ def test_spaces_and_case_are_tolerated() -> None:
     ("cyclic:lo=0.01,half_period=5,mode=sine", "must be one of"),
     ("onecycle:three_phase=maybe", "true or false"),
     # values wrong for every run: refused where the spec is read (lrlab schedule show)
-    ("cosine:warmup=-1", "warmup=-1 must be >= 0 (the warm-up's length)"),
-    ("cosine:warmup_steps=-3", "warmup_steps=-3 must be >= 0"),
+    ("cosine:warmup=-1", "warmup=-1 must be a finite length >= 0"),
+    ("cosine:warmup_steps=-3", "warmup_steps=-3 must be a finite length >= 0"),
     ("onecycle:pct_start=2", "pct_start must be < 1"),
     ("poly:power=-2", "power must be >= 0"),
     ("cosine:min_lr=-1", "min_lr must be >= 0"),
@@ -157,6 +157,9 @@ def test_spaces_and_case_are_tolerated() -> None:
     ("cosine:warmup=1,warmup_start=-2", "warmup_start must be >= 0"),
     ("wsd:cooldown_frac=2", "cooldown_frac=2 must be a fraction of training, from 0 to 1"),
     ("cosine:warmup_frac=1", "warmup_frac=1 must be below 1"),
+    ("cosine:warmup=nan", "warmup=nan must be a finite length >= 0"),  # said: too long
+    ("cosine:warmup=inf", "warmup=inf must be a finite length >= 0"),
+    ("step:every=inf", "every must be finite, got inf"),  # the factory's own words
 ])
 def test_parse_errors(text: str, words: str) -> None:
     with pytest.raises(LrlabError, match=words.replace(".", r"\.").replace("(", r"\(")

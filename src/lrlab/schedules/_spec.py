@@ -33,6 +33,7 @@ total) then fit in the training left after it.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -356,7 +357,7 @@ class ScheduleSpec:
         length = _to_steps(kind.keys[given].kind, options.get(given, 0.0), steps_per_epoch,
                            epochs * steps_per_epoch)
         if not 0 <= length < epochs * steps_per_epoch:
-            within = (">= 0 (the warm-up's length)" if length < 0
+            within = ("a finite length >= 0" if not (math.isfinite(length) and length >= 0)
                       else "below 1 (a fraction of training)" if kind.keys[given].kind == "fraction"
                       else f"shorter than training ({epochs} epochs of {steps_per_epoch} "
                            "steps); shorten the warm-up")
