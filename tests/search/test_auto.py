@@ -131,6 +131,23 @@ def _regression(seed: int = 8):
                                             nn.ReLU(), nn.Linear(32, 1)))
 
 
+def test_the_second_seed_check_keeps_a_pick_that_held_where_chance_is_unknown() -> None:
+    """A regression ranked by its own metric (mean absolute error) has no chance level, so
+    every finite score counts as learned (``learned_mask``). The second seed put the pick
+    0.272 ahead of the lower 0.086 again (0.127 against 0.138), and the check kept it.
+    Before, the check compared the pick with the unknown chance, which is always false, so
+    it took the lower rate whatever the second seed showed, and said the pick "did not hold"."""
+    import dataclasses
+
+    task = dataclasses.replace(_regression(), monitor="mae",
+                               metrics={"mae": lambda o, t: (o.squeeze(-1) - t).abs().mean()})
+    result = auto(task, seeds=1, refine=False, budget=0.3)
+    assert math.isnan(result.confidence.chance)
+    assert "Checked on a second seed: from seed 1, 0.272 scored " in result.explanation
+    assert "did not hold" not in result.explanation
+    assert result.lr == pytest.approx(0.272)
+
+
 def test_a_race_that_learned_only_at_its_lowest_rate_moves_down(monkeypatch) -> None:
     """Adam raced from 10 down (as a race placed without a clear descent from the largest
     rate a range test reached is): every rate above 0.1 fails on a small ReLU regression,

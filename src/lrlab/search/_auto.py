@@ -1014,12 +1014,10 @@ class _Race:
         self._cost += self.p.cost(result, self.task)
         t = self.scored(result).set_index("lr")
         mine, other = float(t.loc[choice.lr, "score"]), float(t.loc[below, "score"])
-        sign = 1.0 if self.higher else -1.0
         noise = max(self.noise(mine if math.isfinite(mine) else other),
                     self.swing * float(t["setback"].mean()))
-        learned = (math.isfinite(mine) and not bool(t.loc[choice.lr, "diverged"])
-                   and bool(t.loc[choice.lr].get("stable", True))
-                   and sign * (mine - self.chance) > LEARNED * self.noise(self.chance))
+        learned = bool(learned_mask(t.loc[[choice.lr]], higher_is_better=self.higher,
+                                    chance=self.chance, noise=self.noise(self.chance))[0])
         seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
                 f"{rate(below)} {other:.4f}")
         raced = self.table().set_index("lr")
