@@ -96,6 +96,9 @@ def test_show_prints_every_key_in_effect() -> None:
     (["plot", "cosine", "--out", "{tmp}"], "must end in .png"),
     (["plot", "cosine", "--lr0", "0", "--out", "{tmp}/a.png"], "--lr0 must be > 0"),
     (["plot", "cosine", "--epochs", "0", "--out", "{tmp}/a.png"], "epochs must be"),
+    (["plot", "cosine", "--epochs", "10000", "--steps-per-epoch", "1001", "--out",
+      "{tmp}/a.png"],  # one step over; --epochs 99999999 ran on for minutes
+     "10,000 epochs of 1,001 steps are 10,010,000 rates to draw, more than a plot holds"),
 ])
 def test_bad_input_raises_lrlab_error(tmp_path: Path, args: list[str], words: str) -> None:
     result = invoke(*(a.replace("{tmp}", str(tmp_path)) for a in args))

@@ -28,6 +28,8 @@ __all__ = ["ScheduleCurves", "plot_schedules", "schedule_curves", "schedule_info
 
 #: Line styles of the settings that share a rate (and so a colour).
 _LINES = ("-", "--", ":", "-.")
+#: The most steps a schedule plot evaluates and draws (one float64 each, per curve).
+MAX_STEPS = 10**7
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,10 @@ def schedule_curves(specs: Sequence[str], *, lr0: float, epochs: int,
         raise LrlabError(f"--lr0 must be > 0, got {lr0:g}")
     parsed = [parse_schedule(text) for text in specs]
     built = [p.build(lr0, epochs=epochs, steps_per_epoch=steps_per_epoch) for p in parsed]
+    if epochs * steps_per_epoch > MAX_STEPS:  # (build checked both are whole numbers)
+        raise LrlabError(f"{epochs:,} epochs of {steps_per_epoch:,} steps are "
+                         f"{epochs * steps_per_epoch:,} rates to draw, more than a plot holds "
+                         f"({MAX_STEPS:,}); give fewer --epochs or --steps-per-epoch")
     steps = torch.arange(epochs * steps_per_epoch)
     return ScheduleCurves(
         epoch=(steps.to(torch.float64) / steps_per_epoch).numpy(),
