@@ -22,9 +22,11 @@ from lrlab.report import (
     plot_learning_curve,
     plot_range_test,
     plot_schedules,
+    plot_sensitivity,
     plot_sse,
     range_test_info,
     schedule_info,
+    sensitivity_info,
     sse_info,
 )
 
@@ -42,6 +44,7 @@ def _plots(run) -> dict:
         "schedules": lambda ax: plot_schedules(schedule_info(run), log=True, ax=ax),
         "learning_curve": lambda ax: plot_learning_curve(sizes, ax=ax),
         "range_test": lambda ax: plot_range_test(range_test_info(range_result(1)), ax=ax),
+        "sensitivity": lambda ax: plot_sensitivity(sensitivity_info(run), ax=ax),
     }
 
 
@@ -51,8 +54,17 @@ def _lines(ax) -> list[str]:
                   np.asarray(line.get_ydata(), float).tolist())) for line in ax.get_lines()]
 
 
+def test_every_plot_of_the_report_is_checked_here(run) -> None:
+    """The README says every ``plot_*`` takes ``ax=``: each is in the list below (the
+    sensitivity plot was not, and took no ``ax``)."""
+    import lrlab.report
+
+    names = {n.removeprefix("plot_") for n in lrlab.report.__all__ if n.startswith("plot_")}
+    assert names == set(_plots(run))
+
+
 @pytest.mark.parametrize("name", ["curves", "grad_norm", "heatmap", "sse", "schedules",
-                                  "learning_curve", "range_test"])
+                                  "learning_curve", "range_test", "sensitivity"])
 def test_a_plot_draws_on_the_given_axes(run, name: str) -> None:
     draw = _plots(run)[name]
     fig, axes = new_figure(1, 2)  # the user's figure: draw in its second panel

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lrlab.report._style import DIVERGED, colors_for, label_axes, legend_outside, new_figure
+from lrlab.report._style import DIVERGED, colors_for, drawing_on, label_axes, legend_outside
 from lrlab.train import Sensitivity
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from lrlab.train import SweepResult
@@ -39,14 +40,14 @@ def sensitivity_info(run: SweepResult, tolerance: float = 0.05) -> Sensitivity:
     return run.sensitivity(tolerance)
 
 
-def plot_sensitivity(info: Sensitivity, *,
-                     colors: Mapping[float, tuple] | None = None) -> Figure:
+def plot_sensitivity(info: Sensitivity, *, ax: Axes | None = None,
+                     colors: Mapping[float, tuple] | None = None) -> Figure | Axes:
     """Final validation metric against the rate (log): each seed a dot in its rate's colour
     (``colors``: the page's :func:`rate_colors`), the median per rate a grey line and the
     basin a shaded band (one line style and hatch per setting); diverged seeds an X on top,
-    the best rate of each setting a star."""
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    the best rate of each setting a star. On ``ax`` when given (and ``ax`` returned), else on
+    a new figure."""
+    out, ax = drawing_on(ax)
     points = info.points
     colors = colors_for(points["lr"], colors)
     for i, basin in enumerate(info.basins):
@@ -72,4 +73,4 @@ def plot_sensitivity(info: Sensitivity, *,
     label_axes(ax, x="learning rate", y=f"final validation {info.monitor}",
                title=f"good rates: within {info.tolerance:.0%} of the best (median over seeds)")
     legend_outside(ax)
-    return fig
+    return out
