@@ -380,6 +380,7 @@ def test_a_race_share_below_one_batch_trains_one_epoch_of_the_searched_data(blob
     ({"budget": 0.0}, "budget"),
     ({"budget": 1.5}, "budget"),
     ({"candidates": 1}, "candidates"),
+    ({"candidates": 18}, "candidates must be a whole number from 2 to 17, got 18 (half a "),
     ({"seeds": 0}, "seeds"),
     ({"seeds": ["a"]}, "seeds"),
     ({"lrs": [0.1]}, "lrs"),

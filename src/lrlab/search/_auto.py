@@ -147,6 +147,9 @@ __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", 
 
 #: Steps of the range test that places the candidates.
 _RANGE_STEPS = 100
+#: The most candidates: half a decade apart, 17 span the 8 decades the range test looks at
+#: (1e-7 to 10); 999 went down to rates of 0.0, refused only after the range test.
+_MAX_CANDIDATES = 17
 
 
 @dataclass(frozen=True, eq=False, repr=False)  # SearchResult.__repr__: one line
@@ -399,7 +402,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     Args:
         task: a :class:`~lrlab.tasks.Task` or a built-in task's name.
         budget: each candidate's training as a share of a full training (0 < budget <= 1).
-        candidates: how many rates race (>= 2), half a decade apart.
+        candidates: how many rates race (2 to 17), half a decade apart.
         seeds: range tests run (as one population with plain SGD), read on their median;
             default: up to 3, as many as cost at most a quarter of the race
             (:func:`range_seeds`).
@@ -429,7 +432,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     number("budget", budget, low=0.0, strict=True)
     if budget > 1:
         raise LrlabError(f"budget must be at most 1 (a share of one full training), got {budget}")
-    whole("candidates", candidates, low=2)
+    whole("candidates", candidates, low=2, high=_MAX_CANDIDATES,
+          hint=" (half a decade apart, 17 span the 8 decades its range test looks at)")
     if seeds is not None:
         whole("seeds", seeds, low=1)
     p = plan("auto", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
