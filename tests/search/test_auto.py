@@ -1594,3 +1594,19 @@ def test_layer_wise_multipliers_given_to_a_search_say_what_to_do(search: str, ar
                        r"layer-wise variants at it \(lrlab\.sweep\(task, lrs=\[rate\], "
                        r"lr_mults=\[\.\.\.\]\)\)$"):
         getattr(searches, search)("blobs", *args, lr_mults=[{"0.*": 10}])
+
+
+def test_the_explanation_says_where_the_tie_walk_stopped_at_a_dip() -> None:
+    """A walk down that stops at a rate outside the tie, a lower rate tying the best again,
+    is said with the scores, so "ties go to the lower rate" does not read as not followed."""
+    from types import SimpleNamespace
+
+    from lrlab.search._auto import _dipped_text
+
+    t = pd.DataFrame({"lr": [0.0013, 0.00231, 0.00411], "score": [0.562, 0.559, 0.576],
+                      "diverged": [False] * 3})
+    choice = choose(t, higher_is_better=True, chance=0.33, monitor="accuracy", n=1000)
+    assert _dipped_text(SimpleNamespace(table=lambda: t), choice) == (
+        "The walk down stopped at 0.00231 (0.5590), outside the noise of the best, 0.00411 "
+        "(0.5760), though 0.0013 below it tied the best again (0.5620): a rate outside the "
+        "tie ends the walk, as a reading as good as the tie's.")

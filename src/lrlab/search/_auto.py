@@ -613,7 +613,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                     topped=topped[1] if topped else None,
                     edge=(above, edge_lr) if math.isfinite(above) else None,
                     guessed=guessed,
-                    caught=caught[1] if caught is not None else None)
+                    caught=caught[1] if caught is not None else None,
+                    dipped=choice if choice.dipped else None)
     text = confidence.explained(text)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
@@ -1581,7 +1582,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
              fewer: int | None = None, lone_lr: float | None = None,
              edge: tuple[float, float] | None = None, caught: str | None = None,
-             topped: str | None = None, guessed: bool = False) -> str:
+             topped: str | None = None, guessed: bool = False,
+             dipped: Choice | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -1621,6 +1623,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         else:
             text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
+    if dipped is not None:
+        text += " " + _dipped_text(race, dipped)
     if math.isfinite(race.passed):
         text += (f" {rate(race.passed)} scored best, but more than a quarter decade past the "
                  f"bottom of the range test's loss trend: with {p.optimizer} only the rates at "
@@ -1727,6 +1731,17 @@ def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str
               "that noise)" if race.walk == "down" and race.monitor == "loss" else "")
     return (f" Then a quarter decade either side on the same budget: {tried}; ties within "
             f"the noise of a score go to the {side} rate{unless}.")
+
+
+def _dipped_text(race: _Race, choice: Choice) -> str:
+    """Where the tie walk down stopped at a dip (``choice.dipped``: a rate outside the tie
+    with a rate below it that ties the best again), in words."""
+    value = race.table().set_index("lr")["score"]
+    dip, below = choice.dipped
+    return (f"The walk down stopped at {rate(dip)} ({value[dip]:.4f}), outside the noise of "
+            f"the best, {rate(choice.best_lr)} ({value[choice.best_lr]:.4f}), though "
+            f"{rate(below)} below it tied the best again ({value[below]:.4f}): a rate outside "
+            "the tie ends the walk, as a reading as good as the tie's.")
 
 
 def _start_loss(task: Task, seed: int) -> tuple[float, float]:
