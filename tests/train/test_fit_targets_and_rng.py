@@ -105,3 +105,59 @@ def test_mean_loss_leaves_the_random_state_as_it_was():
     for form in (_Drawing, _Stream):
         assert mean_loss(model, task, DataLoader(form(x, y), batch_size=32)) > 0
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_mean_loss_in_training_mode_is_a_training_steps_loss_and_changes_nothing():
+    """``training=True``: BatchNorm on the batch's own statistics and an auxiliary head's
+    term that only a training forward returns, as a training step computes them (checked
+    against torch on a copy of the model); the model's mode and running statistics are as
+    they were; dropout draws from the seed, so the loss is the same twice."""
+    import copy
+
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from lrlab.data import model_loss
+    from lrlab.train import mean_loss
+
+    class Aux(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU())
+            self.head, self.aux = nn.Linear(16, 3), nn.Linear(16, 3)
+
+        def forward(self, x):
+            h = self.body(x)
+            return (self.head(h), self.aux(h)) if self.training else self.head(h)
+
+    def loss(model, batch):
+        x, y = batch
+        out = model(x)
+        if isinstance(out, tuple):
+            return F.cross_entropy(out[0], y) + 0.3 * F.cross_entropy(out[1], y), out[0]
+        return F.cross_entropy(out, y), out
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(100, 6, generator=g) * 3 + 1, torch.randint(0, 3, (100,), generator=g)
+    task = Task.from_loaders(Aux, DataLoader(TensorDataset(x, y), batch_size=40),
+                             DataLoader(TensorDataset(x, y), batch_size=40),
+                             loss=model_loss(loss), epochs=1)
+    model = task.init_model(0).eval()
+    reference = copy.deepcopy(model).train()
+    with torch.no_grad():
+        want = sum(float(loss(reference, (x[i:i + 40], y[i:i + 40]))[0]) * len(y[i:i + 40])
+                   for i in range(0, 100, 40)) / 100
+        plain = float(F.cross_entropy(model(x), y))
+    state = copy.deepcopy(model.state_dict())
+    got = mean_loss(model, task, task.train, training=True)
+    assert got == pytest.approx(want, rel=1e-6) and got > 1.05 * plain
+    assert not model.training
+    for name, value in model.state_dict().items():  # running statistics put back
+        assert torch.equal(value, state[name]), name
+    assert not torch.equal(reference.body[1].running_mean, state["body.1.running_mean"])
+    assert mean_loss(model, task, task.train) == pytest.approx(plain, rel=1e-6)
+    dropout = _dropout_task()
+    net = dropout.init_model(0)
+    once = mean_loss(net, dropout, dropout.train, seed=3, training=True)
+    assert once == mean_loss(net, dropout, dropout.train, seed=3, training=True)
+    assert once != mean_loss(net, dropout, dropout.train, seed=3)

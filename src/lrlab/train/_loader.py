@@ -758,16 +758,22 @@ def majority_levels(task: Task, scored: dict[str, Scored], majority: int | None,
 
 @torch.no_grad()
 def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, seed: int = 0,
-              chunk: int = 512) -> float:
+              chunk: int = 512, training: bool = False) -> float:
     """The mean loss of one plain ``model`` over ``data`` (a :class:`~lrlab.tasks.Split` or
     a Dataset / DataLoader of ``task``'s), in evaluation mode, in the model's dtype. What it
     draws (a dataset's random transforms, a model's own noise) is drawn from ``seed``, not
     from whatever state the caller left, and the random states are left as they were
-    (:func:`~lrlab._rng.seeded_rng`): the same model, data and seed give the same loss."""
+    (:func:`~lrlab._rng.seeded_rng`): the same model, data and seed give the same loss.
+
+    ``training``: in training mode instead, the loss a training step computes before its
+    update (dropout drawn from ``seed``, BatchNorm's batch statistics, a loss term only a
+    training forward returns, such as an auxiliary head's); the model's buffers (BatchNorm's
+    running statistics) are put back as they were."""
     from lrlab.tasks import Split
 
     was = model.training
-    model.eval()
+    model.train(training)
+    buffers = [(b, b.clone()) for b in model.buffers()] if training else []
     param = next(model.parameters())
     device, dtype = param.device, param.dtype
     total, count = 0.0, 0
@@ -795,4 +801,6 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, seed: int = 0,
                     count += size
     finally:
         model.train(was)
+        for buffer, saved in buffers:
+            buffer.copy_(saved)
     return total / max(count, 1)
