@@ -58,6 +58,8 @@ KINDS: dict[str, str] = {
     "early_rise": "the loss rose above its start and fell again only at higher rates",
     "shallow_descent": "a descent of few noise units: the rate is placed roughly",
     "noisy_loss": "a loss whose noise is a large share of its level",
+    "ragged_bottom": "a loss that scatters more at its bottom than it fell: the bottom is "
+                     "placed by chance",
     "catapult_raised": "a flat curve's reading raised because it catapulted and settled",
     "unstable_reading": "a flat curve's reading unstable when trained: a lower rate taken",
     "plateau": "a flat curve under an SGD-like rule: which rate leaves the plateau may be "

@@ -28,6 +28,8 @@ from lrlab.search._suggest import (
     early_rise,
     fell,
     next_step,
+    ragged_bottom,
+    scatter,
     shallow,
     suggest,
     turn_up,
@@ -256,6 +258,14 @@ class RangeTestResult:
                 "its starting level, so the descent's bottom and turn are placed to a factor "
                 "2-3 only: check the suggestion against rates trained for epochs (lrlab auto)",
                 "noisy_loss"))
+        if ragged_bottom(d, self.rules):
+            out.append(Finding(
+                f"a ragged bottom: the loss scatters by {scatter(d, self.rules):.3g} about its "
+                f"trend where it bottoms out ({self.lrs[d.best]:.3g}), more than the "
+                f"{d.drop:.3g} it fell (each step's loss is one batch's; a small batch "
+                "scatters it), so the bottom and the suggestion read from it are placed by "
+                "chance: check the suggestion against rates trained for epochs (lrlab auto), "
+                "or run the test with larger batches", "ragged_bottom"))
         check = self.steady
         if check is not None and check.raised and check.stable[0]:
             out.append(Finding(

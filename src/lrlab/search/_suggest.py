@@ -60,7 +60,7 @@ NOISY = 0.1
 #: rule's step is the rate itself).
 STILL = 1e3
 
-__all__ = ["COMPARISONS", "FEW", "FIRM", "NOISY", "STILL", "dip", "early_rise", "min_div10", "next_step", "steepest", "suggest",
+__all__ = ["COMPARISONS", "FEW", "FIRM", "NOISY", "STILL", "dip", "early_rise", "min_div10", "next_step", "ragged_bottom", "scatter", "steepest", "suggest",
            "trend_bottom", "valley"]
 
 
@@ -281,6 +281,37 @@ def shallow(d, rules: Rules) -> bool:
     the firm ones up to 4.4.
     """
     return bool(d.clear) and d.drop < FIRM * rules.clear * d.noise
+
+
+def scatter(d, rules: Rules) -> float:
+    """The noise of a curve about its trend at its bottom: the raw points from ``2h`` before
+    ``best`` to ``h`` after it (``h`` the trend's half-width), robustly.
+
+    ``d.noise`` is measured up to the bottom, mostly before the descent: a model that has
+    not moved yet gives nearly the same loss on every batch (a linear model's first logits
+    are near zero), however few examples a batch holds. Once it learns, each step's loss is
+    one batch's, and a tiny batch scatters it widely (see :func:`ragged_bottom`).
+    """
+    from lrlab.search._smooth import half_width, noise_level
+
+    h = half_width(len(d.raw), rules.window)
+    part = slice(max(0, d.best - 2 * h), min(len(d.raw), d.best + h + 1))
+    return noise_level(d.raw[part] - d.trend[part])
+
+
+def ragged_bottom(d, rules: Rules) -> bool:
+    """Whether a clear curve scatters more about its trend at its bottom (:func:`scatter`)
+    than the trend fell: where that bottom lies, and the turn read from it, is chance.
+
+    A linear model over 8,192 hashed features trained on batches of 4 stays at its starting
+    loss (noise 1-2% of it) until 0.3, then scatters by 1.2-2x its fall of 0.16-0.24 (seeds
+    1, 2 of ``new_user.py``'s ``hashed``): the suggestions read 1.91 and 1.09 off bottoms
+    at 4.75 and 2.72, losing 7.3 and 2.3 points to a 13-rate grid's best (0.464), unwarned.
+    The clear range tests of 59 of ``new_user.py``'s other scenarios (seed 0, batches of 16
+    and more) scatter at most 0.73x their fall there, most under half
+    (``benchmarks/ragged_bottom.py``, docs/benchmarks.md).
+    """
+    return bool(d.clear) and scatter(d, rules) > d.drop
 
 
 def dip(d, rules: Rules) -> bool:
