@@ -3,9 +3,10 @@
 down, or a tenth of the largest rate reached without a clear descent) of the test ``auto``
 runs on a ``new_user.py`` scenario, at each of several step counts, from each seed.
 
-On a short training ``auto`` cuts its range test to what its plan leaves beside the race
-(:func:`lrlab.search._auto.range_steps`); this measures what the cut costs the placement
-against the 100-step test. Prints one row per scenario and seed (``steps: placement``, a
+Each test ramps over all of the 100-step test's eight decades (1e-7 to 10) in fewer steps:
+what such a cut would cost the placement against the 100-step test (session 13's cuts;
+``auto`` itself keeps the 100-step pace and trims the ramp's bottom instead,
+:func:`lrlab.search._auto.test_steps`). Prints one row per scenario and seed (``steps: placement``, a
 ``*`` where the test showed no clear descent), then per step count the median distance from
 the 100-step placement in decades, the runs within half a decade of it and the runs that
 lost its clear descent (``auto``'s explanation names the steps it planned).
@@ -23,7 +24,8 @@ import warnings
 import numpy as np
 from new_user import SCENARIOS, _scenario
 
-from lrlab.search._auto import _range_test, placement
+from lrlab.search import range_test
+from lrlab.search._auto import placement
 from lrlab.search._common import plan
 
 
@@ -33,7 +35,9 @@ def place(name: str, seed: int, steps: int) -> tuple[float, bool]:
     settings = {k: v for k, v in rule.items() if k == "clip_grad_norm"}
     p = plan("auto", make(), subset=None, epochs=None, optimizer=rule["optimizer"], seed=seed,
              callbacks=(), settings=settings)
-    test = _range_test(p, 1, rule["optimizer"], rule.get("hparams") or {}, steps)
+    test = range_test(p.task, optimizer=rule["optimizer"], hparams=rule.get("hparams") or {},
+                      seed=seed, steps=steps, batch_size=p.batch_size, validate=False,
+                      clip_grad_norm=settings.get("clip_grad_norm"))
     return placement(test)
 
 

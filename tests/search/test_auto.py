@@ -206,7 +206,7 @@ def test_the_race_then_two_refinements_then_a_check_on_another_seed(blobs, found
         assert population.config["seeds"] is None
         assert population.config["epochs"] == 3 == found.race_epochs
     assert race.config["seed"] == refine.config["seed"] == 0
-    assert found.race_examples == 500
+    assert found.race_examples == 333  # two 75-step range tests leave the race 2/3 (below)
     first = _choice(blobs, [race], found)
     assert refine.members["lr"].tolist() == list(found.refined) == refine_rates(first.lr)
     both = _choice(blobs, [race, refine], found)  # one table: same weights and order
@@ -260,7 +260,22 @@ def test_compute_counts_the_range_tests_and_every_race(found) -> None:
     test = found.range_test
     range_cost = 2 * len(test.lrs) * 50 / 500  # seeds x steps x batch / examples
     raced = sum(len(r.members) for r in found.evidence)
-    assert found.compute == pytest.approx(range_cost + raced * 3)
+    assert found.compute == pytest.approx(range_cost + raced * 3 * found.race_examples / 500)
+
+
+def test_a_range_test_the_plan_cannot_hold_keeps_the_top_of_its_ramp(found) -> None:
+    """blobs planned for 20 epochs with two range tests (``found``): 2 x 100 steps of batch
+    50 cost 20 epochs, and the 4-rate race and its refinement would cost 9 more even on half
+    their data, beyond the plan of 27: the tests keep the top 75 steps of the 100-step ramp
+    (from 1e-5, at its pace) and the race and the refinement fit what is left, on 333 of the
+    500 examples. Before, the tests ran all 100 steps and the race all 500 examples (38
+    epochs in all)."""
+    ramp = np.geomspace(1e-7, 10.0, 100)
+    lrs = found.range_test.lrs
+    assert 1.0e-5 < lrs[0] < 1.1e-5
+    np.testing.assert_allclose(lrs, ramp[25:25 + len(lrs)], rtol=1e-9)
+    assert found.race_examples == 333
+    assert found.compute <= 3 * (4 + 4 + 4 / 4) + 1e-9  # the plan: 9 rates' share, 27 epochs
 
 
 def test_the_verdict_says_how_sure_it_is(found) -> None:
@@ -617,8 +632,9 @@ def test_a_one_epoch_race_reads_a_fall_from_the_untrained_models_loss(monkeypatc
 
 
 def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> None:
-    """90% of the labels one class, a one-epoch race: no rate's accuracy beats always
-    answering the majority by two noise units, but the validation loss fell well below the
+    """90% of the labels one class, a one-epoch race (budget 0.1: 600 examples, 10 steps;
+    at the default 0.15, beside a 75-step range test, it learned): no rate's accuracy beats
+    always answering the majority by two noise units, but the validation loss fell well below the
     untrained model's and ranks the rates. Before, auto took the highest rate whose training
     loss fell at all: the top of the range, its loss barely below the untrained model's."""
     import torch
@@ -634,7 +650,7 @@ def test_when_no_score_beats_chance_the_validation_loss_ranks_the_rates() -> Non
                 num_classes=2, model=lambda: nn.Sequential(nn.Linear(12, 64), nn.ReLU(),
                                                            nn.Linear(64, 2)),
                 batch_size=64, epochs=4)
-    result = auto(task, seeds=1)
+    result = auto(task, seeds=1, budget=0.1)
     said = [w for w in result.warnings if w.startswith("no rate learned")]
     assert result.race_epochs == 1 and len(said) == 1 and "lowest validation loss" in said[0]
     vloss = {}
