@@ -66,8 +66,10 @@ edge of what trained).
 
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
-about 9.6% of a 16-rate grid. A pick half a decade or more short of the range test's trend
-bottom (SGD-like rules) or more than a quarter decade past it warns: the two instruments
+about 9.6% of a 16-rate grid; where even half its data would not fit (a training of about
+64-100 steps), the test keeps the top 75 steps of its ramp (:func:`test_steps`). A pick
+half a decade or more short of the range test's trend bottom (SGD-like rules) or more than
+a quarter decade past it warns: the two instruments
 disagree (:func:`short_of_bottom`, :func:`past_bottom`). So does a race that ended while the
 pick's training loss was still over four fifths of the untrained model's (:func:`early_race`):
 it ranked how fast the rates start, not where they end.
@@ -395,9 +397,10 @@ def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -
     up): about 9.6% of a 16-rate grid at the defaults. One range test takes 100 steps
     whatever the data, so on a small training set (1,500 examples, batch 64: over 4 epochs)
     even one test costs more than planned; the races then give way: each rate races on
-    less data, down to half (:func:`race_share`), then the check goes, then the refinement
-    (never the race and the refinement both), and a race moved up the range (none learned)
-    races as many rates as fit, at least three.
+    less data, down to half (:func:`race_share`; beyond that the test's lowest 25 steps
+    give way first where that lets them fit, :func:`test_steps`), then the check goes, then
+    the refinement (never the race and the refinement both), and a race moved up the range
+    (none learned) races as many rates as fit, at least three.
 
     Example:
         >>> races_allowed(unit=3.0, per=3.0, candidates=5, range_cost=3.2)   # within plan
