@@ -133,7 +133,10 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
     assert "auto: lr=" in out and "why: A range test over" in out
     saved = json.loads((out_dir / "search.json").read_text())
     assert saved["procedure"] == "auto" and saved["race_epochs"] == 2  # 15% of 10 epochs
-    assert len(saved["candidates"]) == 3 and len(saved["refined"]) == 2
+    assert len(saved["candidates"]) == 3
+    # 100 steps of blobs: the range test keeps 75 and the race runs on 206 of 375 examples,
+    # where its lowest rate alone learned and it moved down: no budget left to refine
+    assert len(saved["refined"]) == 2 or "Skipped the refinement" in " ".join(out.split())
     assert saved["lr"] in saved["candidates"] + saved["refined"]
     assert saved["range_test"]["suggestion"] <= saved["bottom"] / 2  # find keeps a margin
     assert saved["warnings"] == saved["confidence"]["warnings"]
