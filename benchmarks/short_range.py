@@ -6,8 +6,10 @@ runs on a ``new_user.py`` scenario, at each of several step counts, from each se
 Each test ramps over all of the 100-step test's eight decades (1e-7 to 10) in fewer steps:
 what such a cut would cost the placement against the 100-step test (session 13's cuts;
 ``auto`` itself keeps the 100-step pace and trims the ramp's bottom instead,
-:func:`lrlab.search._auto.test_steps`). Prints one row per scenario and seed (``steps: placement``, a
-``*`` where the test showed no clear descent), then per step count the median distance from
+:func:`lrlab.search._auto.range_steps`).
+
+Prints one row per scenario and seed (``steps: placement``, a ``*`` where the test showed no
+clear descent), then per step count the median distance from
 the 100-step placement in decades, the runs within half a decade of it and the runs that
 lost its clear descent (``auto``'s explanation names the steps it planned).
 

@@ -67,7 +67,7 @@ edge of what trained).
 Where a range test costs more than its share of the plan (a small dataset: 100 steps are
 several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
 about 9.6% of a 16-rate grid; where even half its data would not fit (a training of about
-64-100 steps), the test keeps the top 75 steps of its ramp (:func:`test_steps`). A pick
+64-100 steps), the test keeps the top 75 steps of its ramp (:func:`range_steps`). A pick
 half a decade or more short of the range test's trend bottom (SGD-like rules) or more than
 a quarter decade past it warns: the two instruments
 disagree (:func:`short_of_bottom`, :func:`past_bottom`). So does a race that ended while the
@@ -144,14 +144,14 @@ from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, res
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
            "edge_moved", "few_steps",
-           "moved_down", "past_bottom", "race_share", "races_allowed", "short_of_bottom",
-           "short_on_loss", "short_run", "stuck_above", "test_steps", "with_loss_warning"]
+           "moved_down", "past_bottom", "race_share", "races_allowed", "range_steps",
+           "short_of_bottom", "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates, over its rates ``_RANGE_START`` to
 #: ``_RANGE_END`` (:func:`~lrlab.search.range_test`'s defaults).
 _RANGE_STEPS = 100
 _RANGE_START, _RANGE_END = 1e-7, 10.0
-#: The steps of a range test that the plan cannot hold beside the race (:func:`test_steps`):
+#: The steps of a range test that the plan cannot hold beside the race (:func:`range_steps`):
 #: the 100-step test's ramp from 1e-5, at its pace.
 _TRIMMED_STEPS = 75
 #: The most candidates: half a decade apart, 17 span the 8 decades the range test looks at
@@ -256,7 +256,7 @@ def short_run(epochs: int, budget: float) -> tuple[int, float]:
     return short, min(1.0, budget * epochs / short)
 
 
-def test_steps(unit: float, per: float, candidates: int, test_cost: float) -> int:
+def range_steps(unit: float, per: float, candidates: int, test_cost: float) -> int:
     """The range test's steps: ``_RANGE_STEPS``, or ``_TRIMMED_STEPS`` where the plan of
     :func:`races_allowed` cannot hold the 100-step test (``test_cost``, full-training
     epochs, all its seeds) beside the race and the refinement even at half their share
@@ -274,11 +274,11 @@ def test_steps(unit: float, per: float, candidates: int, test_cost: float) -> in
     from 3.5 to 1.1 points (43 to 31% on the two ranked by a loss).
 
     Example:
-        >>> test_steps(unit=3.0, per=3.0, candidates=5, test_cost=3.2)   # within plan
+        >>> range_steps(unit=3.0, per=3.0, candidates=5, test_cost=3.2)   # within plan
         100
-        >>> test_steps(unit=0.6, per=0.6, candidates=5, test_cost=4.27)  # 96 steps
+        >>> range_steps(unit=0.6, per=0.6, candidates=5, test_cost=4.27)  # 96 steps
         75
-        >>> test_steps(unit=0.45, per=0.45, candidates=5, test_cost=10.0)  # 30 steps
+        >>> range_steps(unit=0.45, per=0.45, candidates=5, test_cost=10.0)  # 30 steps
         100
     """
     whole = unit * (candidates + 4 + candidates / 4)
@@ -292,7 +292,7 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict,
                 steps: int = _RANGE_STEPS) -> RangeTestResult:
     """The range test on the searched task's model and data (its own loss, its batch size);
     with fewer than ``_RANGE_STEPS`` steps, the top of the 100-step test's ramp at its pace
-    (:func:`test_steps`)."""
+    (:func:`range_steps`)."""
     start = _RANGE_START * (_RANGE_END / _RANGE_START) ** ((_RANGE_STEPS - steps)
                                                           / (_RANGE_STEPS - 1))
     return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
@@ -398,7 +398,7 @@ def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -
     whatever the data, so on a small training set (1,500 examples, batch 64: over 4 epochs)
     even one test costs more than planned; the races then give way: each rate races on
     less data, down to half (:func:`race_share`; beyond that the test's lowest 25 steps
-    give way first where that lets them fit, :func:`test_steps`), then the check goes, then
+    give way first where that lets them fit, :func:`range_steps`), then the check goes, then
     the refinement (never the race and the refinement both), and a race moved up the range
     (none learned) races as many rates as fit, at least three.
 
@@ -500,7 +500,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     race_cost = candidates * race_epochs * race_examples / examples(p.full)
     seeds = seeds or range_seeds(race_cost, test_cost)
     unit = max(race_cost / candidates, budget * p.epochs)  # one rate's share of the plan
-    trimmed = test_steps(unit, race_cost / candidates, candidates, seeds * test_cost)
+    trimmed = range_steps(unit, race_cost / candidates, candidates, seeds * test_cost)
     test_cost *= trimmed / _RANGE_STEPS
     fitted = race_share(share, race_cost / candidates, unit, candidates, seeds * test_cost)
     fewer = None  # the examples the race would have had, when the range tests cost more
