@@ -225,6 +225,11 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "train at rate nan": (["train", *SWEEP[1:], "--lr", "nan"], "--lr must be a positive",
                           None),
     "auto seeds as a list": (["auto", *SWEEP[1:], "--seeds", "0,1,2"], "is not a count", None),
+    # the bound of a pair said as its flag too (was "... must be below end=1.0")
+    "find start not below end": (["find", "blobs", "--start", "1", "--end", "1"],
+                                 "--start 1.0 must be below --end 1.0", None),
+    "halving start not above min-lr": (["halving", *SWEEP[1:], "--min-lr", "10"],
+                                       "--start 10 must be above --min-lr 10", None),
     "find in too few steps": (["find", "blobs", "--steps", "5", "--out", "{w}/f"],
                               "--steps 5 is too few to read a curve: give --steps 10 or more",
                               None),
