@@ -55,7 +55,7 @@ def test_a_race_inside_the_warm_up_says_so() -> None:
     assert "before_peak" in result.confidence.kinds
     line = next(w for w in result.warnings if w.kind == "before_peak")
     assert "peaks at step 51 of the full training's 200" in line
-    assert "trained each rate 24 steps" in line and "budget above 0.32" in line
+    assert "trained each rate 24 steps" in line and "budget of at least 0.32" in line
 
 
 @pytest.mark.parametrize(("schedule", "needle"), [
@@ -99,7 +99,13 @@ def test_a_peak_no_budget_reaches_names_no_budget() -> None:
     budget above 1.4")."""
     p = Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule("cosine:warmup=9"),
              schedule_over=(10, 10))
-    assert "give a budget above 0.91, or train the pick" in before_peak(p, 15, 0.15)
+    assert "give a budget of at least 0.91 (budget=0.91), or train the pick" in before_peak(
+        p, 15, 0.15)
+    # the command line says it as lrlab auto's flag (was "give a budget above 0.91": no flag)
+    from lrlab.cli._options import as_flags
+
+    assert "at least 0.91 (--budget 0.91), or" in as_flags(str(before_peak(p, 15, 0.15)),
+                                                            {"budget"})
     line = before_peak(p, 10, 0.15)
     assert "peaks at step 91" in line and "budget" not in line
     assert "train the pick and a rate half a decade lower for the full epochs" in line

@@ -366,7 +366,7 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
 #: in parentheses (``(start=1e-10)``, ``(end=1000)``, ``(steps=400)``; coarse-to-fine's
 #: range, ``(hi=10)``).
 _SAID = re.compile(r"\b(monitor|optimizer)=(['\"])([\w.-]+)\2|Task\(\.\.\., (monitor)=\.\.\.\)"
-                   r"|(?<=\()(start|end|steps|lo|hi)=([0-9][\w.+-]*)(?=\))")
+                   r"|(?<=\()(start|end|steps|lo|hi|budget)=([0-9][\w.+-]*)(?=\))")
 
 #: The options every command that trains takes: the flags ``lrlab show`` and ``lrlab
 #: report``, which train nothing, name in a run's advice (the command that made it takes

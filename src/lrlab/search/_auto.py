@@ -1433,7 +1433,8 @@ def before_peak(p: Plan, steps: int, budget: float) -> str:
     if steps > peak:
         return ""
     need = budget * (peak + 1) / steps  # a budget is at most 1: a peak near the end has none
-    more = f"give a budget above {need:.2g}, or " if need < 1 else ""
+    up = math.ceil(need * 100 - 1e-9) / 100  # two decimals, rounded up: it reaches the peak
+    more = f"give a budget of at least {up:g} (budget={up:g}), or " if need < 1 else ""
     return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
                    f"peaks at step {peak + 1} of the full training's {total}, and the race "
                    f"trained each rate {steps} steps, so it read every rate below its peak; "
