@@ -307,7 +307,7 @@ def ragged_bottom(d, rules: Rules) -> bool:
     loss (noise 1-2% of it) until 0.3, then scatters by 1.2-2x its fall of 0.16-0.24 (seeds
     1, 2 of ``new_user.py``'s ``hashed``): the suggestions read 1.91 and 1.09 off bottoms
     at 4.75 and 2.72, losing 7.3 and 2.3 points to a 13-rate grid's best (0.464), unwarned.
-    The clear range tests of 59 of ``new_user.py``'s other scenarios (seed 0, batches of 16
+    The clear range tests of 66 of ``new_user.py``'s other scenarios (seed 0, batches of 16
     and more) scatter at most 0.73x their fall there, most under half
     (``benchmarks/ragged_bottom.py``, docs/benchmarks.md).
     """
