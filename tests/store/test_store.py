@@ -367,6 +367,19 @@ def test_bad_files_refused_untouched(tmp_path: Path, blobs, kind: str) -> None:
     assert path.read_bytes() == before
 
 
+def test_a_missing_or_damaged_database_from_python_names_the_keyword(tmp_path: Path) -> None:
+    """``load_result`` says the database to give as Python writes it, ``db=PATH`` (it said
+    "or give --db PATH", the command line's flag; the CLI says it so, tested there)."""
+    for path, needle in ((tmp_path / "none.db", "no lrlab database"),
+                         (tmp_path, "is a directory"),
+                         ((tmp_path / "t.db", (tmp_path / "t.db").write_text("hi"))[0],
+                          "not a SQLite file")):
+        with pytest.raises(LrlabError) as err:
+            load_result(path, "s")
+        assert needle in str(err.value) and "db=PATH" in str(err.value)
+        assert "--db" not in str(err.value)
+
+
 def test_missing_and_unknown(tmp_path: Path, blobs) -> None:
     """Reading a database that does not exist creates nothing; an unknown study names the
     ones there are; neither changes a byte."""

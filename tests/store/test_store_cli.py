@@ -215,6 +215,12 @@ def test_unknown_study_and_missing_database(capsys, tmp_path: Path, db: Path) ->
     assert db.read_bytes() == before
     code, _, err = run(capsys, "ls", "--db", tmp_path / "none.db")
     assert "no lrlab database" in assert_bad_input(code, err)
+    assert "give --db PATH, the database" in err and "db=" not in err  # the library's db=PATH
+    code, _, err = run(capsys, "show", "s", "--db", tmp_path)
+    assert f"--db {tmp_path} is a directory; give --db PATH" in assert_bad_input(code, err)
+    code, _, err = run(capsys, "ls", "--db", (tmp_path / "t.db", (tmp_path / "t.db").write_text(
+        "hi"))[0])
+    assert "not a SQLite file); give another --db PATH" in assert_bad_input(code, err)
     assert not (tmp_path / "none.db").exists()
     code, _, err = run(capsys, *SWEEP, "--db", db, "--study", "s", "-q")
     assert "already exists" in assert_bad_input(code, err)

@@ -417,6 +417,8 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
         >>> pair = [click.Option(["--start"]), click.Option(["--min-lr"])]
         >>> error_flags("start=10 must be above min_lr=10: halved from start", pair)
         '--start 10 must be above --min-lr 10: halved from start'
+        >>> error_flags("cannot read x.db; give another db=PATH", [click.Option(["--db"])])
+        'cannot read x.db; give another --db PATH'
     """
     params = list(params)
     options = [p for p in params if isinstance(p, click.Option) and p.name and p.opts]
@@ -431,10 +433,11 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
     def named(m: re.Match) -> str:
         return flags.get(m[1], m[0])
 
-    # only where the line names the setting itself (its start, its example after "e.g." or
-    # "give", the bound of a pair: "must be below end=10"): a schedule's own keywords
-    # (plateau:monitor=...) are no flags
-    text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give )|(?<=must be below )|(?<=must be above ))"
+    # only where the line names the setting itself (its start, its example after "e.g.",
+    # "give" or "give another", the bound of a pair: "must be below end=10"): a schedule's
+    # own keywords (plateau:monitor=...) are no flags
+    text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give )|(?<=give another )|(?<=must be below )"
+                  r"|(?<=must be above ))"
                   r"(\w+)=([^\s;,:)]+)", valued, text)
     text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists )", named, text)
     return as_flags(text, {p.name for p in params})

@@ -125,7 +125,7 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     except sqlite3.Error as err:
-        raise LrlabError(f"cannot open {path} ({err}); give another --db") from None
+        raise LrlabError(f"cannot open {path} ({err}); give another db=PATH") from None
     try:
         _check_header(conn, path, create=create, fresh=fresh)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
@@ -142,7 +142,7 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
         if "locked" in text or "busy" in text:
             raise LrlabError(f"{path} stayed locked by another process for {BUSY_TIMEOUT:g} s;"
                              " try again when it is done") from None
-        raise LrlabError(f"cannot open {path} ({text}); give another --db") from None
+        raise LrlabError(f"cannot open {path} ({text}); give another db=PATH") from None
     except BaseException:
         conn.close()
         raise
@@ -152,23 +152,23 @@ def connect(path: Path, *, create: bool) -> sqlite3.Connection:
 def _check_file(path: Path, create: bool) -> bool:
     """Refuse what is plainly not a database; whether the file is missing or empty."""
     if path.is_dir():
-        raise LrlabError(f"--db {path} is a directory; give a database file")
+        raise LrlabError(f"db={path} is a directory; give db=PATH, a database file")
     if not path.exists():
         if not create:
-            raise LrlabError(f"no lrlab database at {path}; train something first "
-                             "(lrlab sweep ...) or give --db PATH")
+            raise LrlabError(f"no lrlab database at {path}; give db=PATH, the "
+                             "database a study was stored in (lrlab sweep ... writes one)")
         if not path.parent.is_dir():
             raise LrlabError(f"cannot create {path}: {path.parent} is not a directory; "
-                             "give another --db")
+                             "give another db=PATH")
         return True
     try:
         with path.open("rb") as f:
             head = f.read(len(_MAGIC))
     except OSError as err:
-        raise LrlabError(f"cannot read {path} ({err.strerror}); give another --db") from None
+        raise LrlabError(f"cannot read {path} ({err.strerror}); give another db=PATH") from None
     if head and head != _MAGIC:
         raise LrlabError(f"{path} is not an lrlab database (not a SQLite file); give another "
-                         "--db")
+                         "db=PATH")
     return not head
 
 
@@ -191,18 +191,18 @@ def _check_header(conn: sqlite3.Connection, path: Path, *, create: bool, fresh: 
             raise LrlabError(f"{path} stayed locked by another process for {BUSY_TIMEOUT:g} s;"
                              " try again when it is done") from None
         raise LrlabError(f"{path} is damaged ({err}); restore it from a copy or give another "
-                         "--db") from None
+                         "db=PATH") from None
     except sqlite3.DatabaseError as err:
         raise LrlabError(f"{path} is damaged ({err}); restore it from a copy or give another "
-                         "--db") from None
+                         "db=PATH") from None
     if app == 0 and version == 0 and empty:
         if not create:
             raise LrlabError(f"{path} holds no lrlab studies yet; train something first "
-                             "(lrlab sweep ... --db) or give another --db")
+                             "(lrlab sweep ... writes one) or give another db=PATH")
         return
     if app != APPLICATION_ID:
         raise LrlabError(f"{path} is a SQLite database of another program, not lrlab's "
-                         f"(application_id {app:#x}); give another --db")
+                         f"(application_id {app:#x}); give another db=PATH")
     if version > SCHEMA_VERSION:
         raise LrlabError(f"{path} has schema version {version}, newer than this lrlab reads "
                          f"({SCHEMA_VERSION}); upgrade lrlab (pip install -U lrlab)")
@@ -212,7 +212,7 @@ def _check_header(conn: sqlite3.Connection, path: Path, *, create: bool, fresh: 
             raise LrlabError(f"{path} has schema version {version}, older than this lrlab's "
                              f"({SCHEMA_VERSION}), and no migration from it exists; open it "
                              "with the lrlab that wrote it (export the studies) or give "
-                             "another --db")
+                             "another db=PATH")
         _migrate(conn, path, version)
 
 
@@ -263,4 +263,4 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
     if result != "ok":
         detail = " ".join(result.replace("*** in database main ***", "").split())[:120]
         raise LrlabError(f"{path} is damaged ({detail}); restore it from a copy or give "
-                         "another --db")
+                         "another db=PATH")

@@ -171,10 +171,10 @@ class Store:
             return LrlabError(f"the disk holding {self.path} is full; free some space (a study "
                               "stays resumable from its last checkpoint: lrlab resume NAME)")
         if "readonly" in text or "read-only" in text:
-            return LrlabError(f"cannot write {self.path} (read-only); give another --db")
+            return LrlabError(f"cannot write {self.path} (read-only); give another db=PATH")
         if "malformed" in text or "not a database" in text or "corrupt" in text:
             return LrlabError(f"{self.path} is damaged ({text}); restore it from a copy or "
-                              "give another --db")
+                              "give another db=PATH")
         return LrlabError(f"{self.path}: {text}")
 
     @contextmanager
