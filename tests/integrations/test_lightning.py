@@ -119,10 +119,14 @@ def test_the_rate_reported_is_the_rate_trained_at_and_nothing_else_moves() -> No
 def test_a_short_fit_warns_and_names_three_rates() -> None:
     """Two epochs of 6 steps: the result knows the fit's steps left (12, then 6 when run
     again at epoch 1) and warns as ``lrlab find`` on a short task does, the warning also a
-    Python one since the fit goes on at the reading."""
+    Python one since the fit goes on at the reading, pointing at the user's ``trainer.fit()``
+    (it pointed at Lightning's line that called the hook)."""
     finder = FindLR(start=1e-4, end=10.0, steps=30, epochs=[1])
-    with pytest.warns(UserWarning, match=r"lrlab: a short training \(12 optimizer steps\)"):
+    with pytest.warns(UserWarning, match=r"lrlab: a short training \(12 optimizer steps\)") \
+            as caught:
         _fit(Net(), finder)
+    ours = [w for w in caught if str(w.message).startswith("lrlab: ")]
+    assert ours and {w.filename for w in ours} == {__file__}
     (_, first), (_, again) = finder.results
     lr = first.suggestion.lr
     assert (first.training_steps, again.training_steps) == (12, 6)

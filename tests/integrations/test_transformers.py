@@ -69,12 +69,17 @@ def test_a_short_training_warns_and_names_three_rates(tmp_path, how) -> None:
     """A trainer of 8 optimizer steps (128 examples, batch 16, one epoch) is a short
     training: the result knows its length and warns as ``lrlab find`` on a task does (a
     tiny GPT-2 trained 32 steps lost 10-18% at the suggestion alone, unwarned), the
-    warning also a Python one since training goes on at the reading."""
+    warning also a Python one since training goes on at the reading, pointing at the user's
+    line: ``trainer.train()`` under the callback (it pointed at transformers'
+    trainer_callback.py, which called the callback)."""
     finder = FindLRCallback(start=1e-6, end=1.0, steps=25)
     trainer = _trainer(tmp_path, **({"callbacks": [finder]} if how == "callback" else {}))
-    with pytest.warns(UserWarning, match=r"lrlab: a short training \(8 optimizer steps\)"):
+    with pytest.warns(UserWarning, match=r"lrlab: a short training \(8 optimizer steps\)") \
+            as caught:
         result = (find_trainer_lr(trainer, start=1e-6, end=1.0, steps=25) if how == "function"
                   else (trainer.train(), finder.result)[1])
+    ours = [w for w in caught if str(w.message).startswith("lrlab: ")]
+    assert ours and {w.filename for w in ours} == {__file__}
     lr = result.suggestion.lr
     assert result.training_steps == 8 and "short_training" in result.kinds
     assert result.to_try == pytest.approx((lr, 2 * lr, 4 * lr))

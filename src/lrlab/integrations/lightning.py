@@ -68,7 +68,7 @@ import numpy as np
 import torch
 
 from lrlab._errors import LrlabError
-from lrlab.integrations._extras import require
+from lrlab.integrations._extras import require, user_level
 
 _pl = require("lightning.pytorch", "lightning", what="lrlab.integrations.lightning")
 
@@ -83,6 +83,10 @@ from lrlab.integrations._rates import at_base_rates, scale_rates
 from lrlab.search import RangeTestResult, find_lr, model_loss
 
 __all__ = ["FindLR"]
+
+#: The packages whose frames lie between the user's ``trainer.fit()`` and the hooks.
+_CALLERS = ("lightning", "pytorch_lightning", "torch")
+
 
 @contextlib.contextmanager
 def _quiet_logging(module) -> Iterator[None]:
@@ -203,8 +207,9 @@ class FindLR(_pl.Callback):
                              device=pl_module.device, training_steps=_steps_left(trainer),
                              **{"accumulate": trainer.accumulate_grad_batches,
                                 "clip_grad_norm": _clip(trainer), **self.settings})
-        for line in result.warnings:  # training goes on at the reading: say it now
-            warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=2)
+        for line in result.warnings:  # training goes on at the reading: say it now, at the
+            # user's trainer.fit() (stacklevel=2 was Lightning's line that called the hook)
+            warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=user_level(*_CALLERS))
         self.results.append((trainer.current_epoch, result))
         readings = result.suggestions()
         if self.reading not in readings:
@@ -214,7 +219,7 @@ class FindLR(_pl.Callback):
         if not (math.isfinite(rate) and rate > 0):
             warnings.warn(f"lrlab: the range test gave no {self.reading} ({result.reason}); "
                           "training goes on at the optimizer's own rate", UserWarning,
-                          stacklevel=2)
+                          stacklevel=user_level(*_CALLERS))
             return result
         schedulers = [config.scheduler for config in trainer.lr_scheduler_configs]
         before = _base_rate(optimizer)

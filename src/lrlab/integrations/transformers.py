@@ -47,7 +47,7 @@ from typing import Any
 import torch
 
 from lrlab._errors import LrlabError
-from lrlab.integrations._extras import require
+from lrlab.integrations._extras import require, user_level
 from lrlab.integrations._rates import at_base_rates, inner_optimizer, scale_rates
 
 _hf = require("transformers", "transformers", what="lrlab.integrations.transformers")
@@ -55,6 +55,9 @@ _hf = require("transformers", "transformers", what="lrlab.integrations.transform
 from lrlab.search import RangeTestResult, find_lr, model_loss
 
 __all__ = ["FindLRCallback", "find_trainer_lr"]
+
+#: The packages whose frames lie between the user's ``trainer.train()`` and the callback.
+_CALLERS = ("transformers", "accelerate")
 
 #: The range test's default span for fine-tuning rates.
 DEFAULTS = {"start": 1e-7, "end": 1.0, "steps": 100}
@@ -111,8 +114,8 @@ def _range_test(trainer, model, optimizer, loader, options: dict,
     with at_base_rates(optimizer):
         result = find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
                          training_steps=steps, **settings)
-    for line in result.warnings:
-        warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=3)
+    for line in result.warnings:  # at the user's call (train() itself, under the callback)
+        warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=user_level(*_CALLERS))
     return result
 
 
@@ -124,7 +127,7 @@ def _chosen(result: RangeTestResult, reading: str) -> float | None:
     if math.isfinite(rate) and rate > 0:
         return rate
     warnings.warn(f"lrlab: the range test gave no {reading} ({result.reason}); training goes "
-                  "on at args.learning_rate", UserWarning, stacklevel=3)
+                  "on at args.learning_rate", UserWarning, stacklevel=user_level(*_CALLERS))
     return None
 
 
