@@ -768,7 +768,9 @@ def mean_loss(model: torch.nn.Module, task: Task, data: Any, *, seed: int = 0,
     ``training``: in training mode instead, the loss a training step computes before its
     update (dropout drawn from ``seed``, BatchNorm's batch statistics, a loss term only a
     training forward returns, such as an auxiliary head's); the model's buffers (BatchNorm's
-    running statistics) are put back as they were."""
+    running statistics) are put back as they were. A Dataset or DataLoader is read in
+    batches of the task's size, but a :class:`~lrlab.tasks.Split` in unshuffled chunks of
+    ``chunk`` examples: BatchNorm's statistics there are a chunk's, not a training batch's."""
     from lrlab.tasks import Split
 
     was = model.training
