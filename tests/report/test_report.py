@@ -54,6 +54,7 @@ def test_plots_choose_what_is_drawn(run, tmp_path: Path) -> None:
 @pytest.mark.parametrize("plots, words", [
     (["heatmap", "pie"], "unknown plot 'pie'; choose from " + ", ".join(PLOTS)),
     (["range_test"], "plot 'range_test' does not apply to a sweep"),
+    (["curves", "curves"], "plots lists 'curves' twice; give each once"),  # was drawn once
 ])
 def test_bad_plot_names_are_refused(run, tmp_path: Path, plots, words: str) -> None:
     with pytest.raises(LrlabError, match=re.escape(words)):

@@ -86,6 +86,8 @@ def test_an_unwritable_report_path_stops_before_training(capsys, tmp_path: Path,
     (["{tmp}/empty", "--out", "{tmp}/r.html"], "holds no lrlab records"),
     (["{run}", "--plots", "curves,pie", "--out", "{tmp}/r.html"], "unknown plot 'pie'"),
     (["{run}", "--plots", "range_test"], "does not apply to a sweep"),
+    (["{run}", "--plots", "curves,curves", "--out", "{tmp}/r.html"],  # accepted, drawn once
+     "--plots lists 'curves' twice; give each once"),
     (["{run}", "--out", "{tmp}/missing/r.html"], "does not exist"),
     (["{run}", "--out", "{tmp}"], "is a directory"),
     (["{run}", "--csv", "{tmp}/missing/t.csv"], "does not exist"),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from lrlab._checks import page_file
+from lrlab._checks import page_file, repeated
 from lrlab._errors import LrlabError
 from lrlab.report._curves import (
     CURVE_METRICS,
@@ -165,6 +165,8 @@ def check_plots(plots: Sequence[str] | None) -> tuple[str, ...] | None:
     if unknown or not names:
         raise LrlabError(f"unknown plot {unknown[0] if unknown else ''!r}; choose from "
                          f"{', '.join(PLOTS)}")
+    if (twice := repeated(names)) is not None:  # each is drawn once
+        raise LrlabError(f"plots lists {twice!r} twice; give each once")
     return names
 
 
