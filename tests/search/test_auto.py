@@ -759,6 +759,31 @@ def test_a_race_moved_down_keeps_a_rate_that_learned_alone(monkeypatch) -> None:
     assert auto(task, optimizer="adam", seeds=1).lr == plain.lr
 
 
+def test_an_adaptive_race_moved_down_from_its_lowest_rate_keeps_a_lone_learner(
+        monkeypatch) -> None:
+    """An Adam race that learned only at its lowest rate, the rate above failing, moves down;
+    a rate that learned alone there keeps the pick too: the rates below it at chance are
+    slower, not a sign of a flicker (a masked language model's race after 1 of 5 epochs:
+    0.00462 alone above chance, the moved race's three rates at chance; the lower neighbour
+    lost 21.7 points over the full training, 0.00462 none). Here every pick is called a
+    lone learner; the moved race's own pick stands. Before, it went to the next lower raced
+    rate."""
+    import lrlab.search._auto as auto_module
+
+    def alone(table, lr, **_):  # every pick learned alone: the next lower raced rate
+        lower = table["lr"][table["lr"] < lr * (1 - 1e-9)]
+        return float(lower.max()) if len(lower) else math.nan
+
+    monkeypatch.setattr("lrlab.search._auto.candidate_rates",
+                        lambda bottom, reached, count: [10.0, 3.16, 1.0, 0.316, 0.1])
+    plain = auto(_regression(), optimizer="adam", seeds=1)
+    assert "so the race moved down" in plain.explanation
+    assert plain.lr < 0.1 / 3 and "lone_learner" not in plain.confidence.kinds
+    monkeypatch.setattr(auto_module, "lone", alone)
+    moved = auto(_regression(), optimizer="adam", seeds=1)
+    assert moved.lr == plain.lr and "lone_learner" not in moved.confidence.kinds
+
+
 def test_ties_walk_up_no_further_than_the_range_tests_turn() -> None:
     """A tie is no evidence against the range test: an SGD race's ties walk up to a quarter
     decade past the trend's bottom, no further (with momentum, a race of 6 steps tied 0.2,

@@ -52,7 +52,10 @@ a warm-up took 0.000103, its loss 0.05% down, and lost 45 points). A ViT under A
 one-epoch race learned nothing moved up and took 0.104, 22-48x its best rate (60-83 points
 lost). In a race moved down, a rate that learned alone keeps the pick (:func:`lone` is not
 asked: with Adam its lower neighbour at chance is slower, not a sign of a flicker; a ViT's
-0.00103 learned alone and the move took 0.000327, 38.8 points lost, against 1.4).
+0.00103 learned alone and the move took 0.000327, 38.8 points lost, against 1.4); so does
+an adaptive race moved down because it learned only at its lowest rate (a masked language
+model's 0.00462, 0.62 over the full training, beat chance alone after 1 of 5 epochs, the
+three rates below at chance; its lower neighbour took 0.40: 21.7 points lost).
 A race that learned only at its lowest rate, with the raced rate next above it failing,
 moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
 race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
@@ -581,7 +584,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
                   monitor=race.monitor, n=race.n, binomial=race.binomial,
                   untrained=race.start[1])
-             if choice.learned and not race.longer and not race.below
+             if choice.learned and not race.longer
+             and not (race.walk == "down" and (race.below or race.down))
              else math.nan)
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
