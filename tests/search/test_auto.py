@@ -718,10 +718,10 @@ def test_an_adaptive_race_placed_without_a_descent_that_learned_nothing_moves_do
 
 def test_an_adaptive_race_that_learned_nothing_continues_its_rounded_placement(
         monkeypatch) -> None:
-    """The race's rates are rounded to 3 digits: a placement of 0.0041053 is raced as
+    """The race's rates are rounded to 3 digits: a placement of 0.0041095 is raced as
     0.00411. When nothing learned, the placement itself trains on and can be picked; before,
     the unrounded cap left it out (a masked language model's 0.00411, the best of its race,
-    did not go on; the pick 0.0013 lost 27.7 points over the full training)."""
+    did not go on in the longer race)."""
     import lrlab.search._auto as auto_module
 
     real = auto_module.placement

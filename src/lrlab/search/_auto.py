@@ -537,7 +537,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         # without a clear descent (from the largest rate the test reached), the race held
         # no placement: it moves down, and the rates above the moved race are out
         if clear:  # (a race of two candidates stops short of its placement: its lowest)
-            # the placement as the race rounded it (3 digits): 0.0041053 raced as 0.00411,
+            # the placement as the race rounded it (3 digits): 0.0041095 raced as 0.00411,
             # which the unrounded cap left out of its own longer race and of the pick
             race.cap = max(float(f"{bottom:.3g}"), min(rates))
             choice = race.pick()
