@@ -148,7 +148,11 @@ def test_spaces_and_case_are_tolerated() -> None:
     ("cosine:warmup=-1", "warmup=-1 must be a finite length >= 0"),
     ("cosine:warmup_steps=-3", "warmup_steps=-3 must be a finite length >= 0"),
     ("onecycle:pct_start=2", "pct_start must be < 1"),
-    ("poly:power=-2", "power must be >= 0"),
+    # the bound a value below it is told is the one 0 is told (-2 said ">= 0", then 0 "> 0")
+    ("poly:power=-2", "power must be > 0 (1 is a linear decay), got -2"),
+    ("poly:power=0", "power must be > 0 (1 is a linear decay), got 0"),
+    ("onecycle:div_factor=-1", "div_factor must be > 0, got -1"),
+    ("sgdr:first=-1", "first must be > 0 (the length of the first cycle), got -1"),
     ("cosine:min_lr=-1", "min_lr must be >= 0"),
     ("step:every=5,decay=0.5", "decay=0.5 must be >= 1"),
     ("sgdr:first=5,mult=0.5", "mult must be >= 1"),
@@ -182,7 +186,7 @@ def test_values_wrong_only_for_some_runs_are_read(text: str) -> None:
 @pytest.mark.parametrize("text, kwargs, words", [
     ("cosine:warmup=50", {}, "shorter than training"),
     ("cosine:warmup=60", {}, "shorter than training"),
-    ("step:factor=-0.5,every=5", {}, "factor must be >= 0"),
+    ("step:factor=-0.5,every=5", {}, r"factor must be > 0 \(the multiplier at each drop\)"),
     ("step:factor=0.5,every=0", {}, "every must be > 0"),
     ("cyclic:lo=1,half_period=5", {}, "hi must be >= lo"),
     ("cosine:min_lr=1", {}, "min_lr must be <= lr0"),

@@ -151,8 +151,8 @@ def cosine(lr0: Value, *, total: Value, min_lr: Value = 0.0, unit: Unit = "epoch
         Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """
     check_unit(unit)
-    p = member_params(lr0=lr0, total=total, min_lr=min_lr)
-    require("total", p["total"], p["total"] > 0, "> 0 (the length of the anneal)")
+    p = member_params(lr0=lr0, total=total, min_lr=min_lr,
+                      positive={"total": "the length of the anneal"})
     require("min_lr", p["min_lr"], p["min_lr"] <= p["lr0"], "<= lr0 (the anneal goes down)")
     return Cosine(unit=unit, **p)
 
@@ -185,8 +185,8 @@ def cosine_restarts(lr0: Value, *, first: Value, mult: Value = 1.0, min_lr: Valu
         Loshchilov & Hutter, "SGDR: Stochastic Gradient Descent with Warm Restarts" (2017).
     """
     check_unit(unit)
-    p = member_params(lr0=lr0, first=first, mult=mult, min_lr=min_lr, peak_factor=peak_factor)
-    require("first", p["first"], p["first"] > 0, "> 0 (the length of the first cycle)")
+    p = member_params(lr0=lr0, first=first, mult=mult, min_lr=min_lr, peak_factor=peak_factor,
+                      positive={"first": "the length of the first cycle"})
     require("mult", p["mult"], p["mult"] >= 1, ">= 1 (cycles never get shorter)")
     require("min_lr", p["min_lr"], p["min_lr"] <= p["lr0"], "<= lr0 (each cycle goes down)")
     require("peak_factor", p["peak_factor"], p["peak_factor"] <= 1, "<= 1 (1 keeps every peak)")
@@ -222,9 +222,9 @@ def cyclical(lo: Value, hi: Value, *, half_period: Value, mode: CycleMode = "tri
     """
     check_unit(unit)
     check_choice("mode", mode, CycleMode)
-    p = member_params(lo=lo, hi=hi, half_period=half_period, gamma=gamma)
+    p = member_params(lo=lo, hi=hi, half_period=half_period, gamma=gamma,
+                      positive={"half_period": "a cycle must last"})
     require("hi", p["hi"], p["hi"] >= p["lo"], ">= lo (the bounds are in the wrong order)")
-    require("half_period", p["half_period"], p["half_period"] > 0, "> 0 (a cycle must last)")
     require("gamma", p["gamma"], (p["gamma"] > 0) & (p["gamma"] <= 1), "in (0, 1]")
     if mode != "exp_range":
         require("gamma", p["gamma"], p["gamma"] == 1, f"1 with mode={mode!r} (only "
@@ -268,10 +268,9 @@ def one_cycle(max_lr: Value, *, total: Value, pct_start: Value = 0.3, div_factor
     if not isinstance(three_phase, bool):
         raise LrlabError(f"three_phase must be True or False, got {three_phase!r}")
     p = member_params(max_lr=max_lr, total=total, pct_start=pct_start, div_factor=div_factor,
-                final_div_factor=final_div_factor)
-    require("total", p["total"], p["total"] > 0, "> 0 (the length of the cycle)")
-    require("div_factor", p["div_factor"], p["div_factor"] > 0, "> 0")
-    require("final_div_factor", p["final_div_factor"], p["final_div_factor"] > 0, "> 0")
+                      final_div_factor=final_div_factor,
+                      positive={"total": "the length of the cycle", "div_factor": "",
+                                "final_div_factor": ""})
     rise = p["pct_start"] * p["total"]
     require("pct_start", p["pct_start"], (rise > 1) & (p["pct_start"] < 1),
             "< 1 with pct_start * total > 1 (the rise needs at least one step)")

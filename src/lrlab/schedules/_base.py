@@ -45,8 +45,10 @@ def _fmt(x: Tensor) -> str:
     return values[0] if len(values) == 1 else "[" + ", ".join(values) + "]"
 
 
-def member_value(name: str, value: Value) -> Tensor:
-    """``value`` as a fresh float64 tensor of shape ``(K,)``: finite and ``>= 0``.
+def member_value(name: str, value: Value, positive: str | None = None) -> Tensor:
+    """``value`` as a fresh float64 tensor of shape ``(K,)``: finite and ``>= 0`` (``> 0``
+    where ``positive`` is given: what the value is, said in the message, so that -2 and 0
+    are told the same bound, not ">= 0" and then "> 0").
 
     A scalar becomes ``(1,)``; a sequence or 1-D tensor gives one value per member. The
     result is a copy, so changing the caller's tensor later does not change a schedule.
@@ -64,7 +66,10 @@ def member_value(name: str, value: Value) -> Tensor:
         raise LrlabError(f"{name} must be a number or a flat sequence with one value per "
                          f"member, got shape {tuple(x.shape)}")
     require(name, x, torch.isfinite(x), "finite")
-    require(name, x, x >= 0, ">= 0")
+    if positive is None:
+        require(name, x, x >= 0, ">= 0")
+    else:
+        require(name, x, x > 0, f"> 0 ({positive})" if positive else "> 0")
     return x
 
 
@@ -78,18 +83,27 @@ def require(name: str, x: Tensor, ok: Tensor, need: str) -> None:
     raise LrlabError(f"{name} must be {need}, got {x[i].item():g}{where}")
 
 
-def member_params(inherited: dict[str, int] | None = None, **values: Value) -> dict[str, Tensor]:
+def member_params(inherited: dict[str, int] | None = None, *,
+                  positive: dict[str, str] | None = None, **values: Value) -> dict[str, Tensor]:
     """Check every parameter with :func:`member_value` and broadcast them to one K.
 
     Args:
         inherited: member counts that must agree but are not broadcast here (the K of a
             schedule wrapped by a composite), by name.
+        positive: the parameters that must be ``> 0``, each with what it is (said in the
+            message; ``""``: nothing); the rest ``>= 0``.
         **values: the parameters, by name.
+
+    Example:
+        >>> member_params(lr0=0.1, power=-2, positive={"power": "1 is a linear decay"})
+        Traceback (most recent call last):
+        lrlab._errors.LrlabError: power must be > 0 (1 is a linear decay), got -2
 
     Returns:
         the parameters as float64 tensors of one shape ``(K,)``.
     """
-    out = {name: member_value(name, v) for name, v in values.items()}
+    positive = positive or {}
+    out = {name: member_value(name, v, positive.get(name)) for name, v in values.items()}
     sizes = {name: x.shape[0] for name, x in out.items()}
     sizes.update(inherited or {})
     k = member_count(sizes)

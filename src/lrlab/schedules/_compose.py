@@ -102,8 +102,8 @@ def warmup(schedule: Schedule, *, length: Value, start: Value = 0.0,
     """
     _check_schedule("schedule", schedule)
     check_choice("clock", clock, Clock)
-    p = member_params({"schedule": schedule.members}, length=length, start=start)
-    require("length", p["length"], p["length"] > 0, "> 0 (the length of the warm-up)")
+    p = member_params({"schedule": schedule.members}, length=length, start=start,
+                      positive={"length": "the length of the warm-up"})
     require("start", p["start"], p["start"] <= 1, "in [0, 1] (a fraction of the rate)")
     total = getattr(schedule, "total", None)
     if clock == "continue" and isinstance(total, Tensor):

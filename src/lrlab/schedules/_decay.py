@@ -138,9 +138,9 @@ def step_decay(lr0: Value, *, factor: Value, every: Value, unit: Unit = "epoch")
         tensor([0.1000, 0.0500, 0.0250], dtype=torch.float64)
     """
     check_unit(unit)
-    p = member_params(lr0=lr0, factor=factor, every=every)
-    require("factor", p["factor"], p["factor"] > 0, "> 0 (the multiplier at each drop)")
-    require("every", p["every"], p["every"] > 0, "> 0 (the time between drops)")
+    p = member_params(lr0=lr0, factor=factor, every=every,
+                      positive={"factor": "the multiplier at each drop",
+                                "every": "the time between drops"})
     return StepDecay(unit=unit, **p)
 
 
@@ -164,8 +164,8 @@ def multistep(lr0: Value, *, milestones: Sequence[float], factor: Value,
     """
     check_unit(unit)
     edges = increasing("milestones", milestones)
-    p = member_params(lr0=lr0, factor=factor)
-    require("factor", p["factor"], p["factor"] > 0, "> 0 (the multiplier at each milestone)")
+    p = member_params(lr0=lr0, factor=factor,
+                      positive={"factor": "the multiplier at each milestone"})
     return MultiStep(unit=unit, milestones=edges, **p)
 
 
@@ -230,9 +230,8 @@ def polynomial(lr0: Value, *, total: Value, end: Value = 0.0, power: Value = 1.0
         tensor([0.0500], dtype=torch.float64)
     """
     check_unit(unit)
-    p = member_params(lr0=lr0, total=total, end=end, power=power)
-    require("total", p["total"], p["total"] > 0, "> 0 (the time the decay ends)")
-    require("power", p["power"], p["power"] > 0, "> 0 (1 is a linear decay)")
+    p = member_params(lr0=lr0, total=total, end=end, power=power,
+                      positive={"total": "the time the decay ends", "power": "1 is a linear decay"})
     return Polynomial(unit=unit, **p)
 
 
@@ -265,10 +264,10 @@ def decay_over(total_factor: Value, total: Value, *, kind: DecayKind,
         raise LrlabError("decay_over needs every= for kind='step' and takes no every= for "
                          f"kind={kind!r}")
     p = member_params(total_factor=total_factor, total=total,
-                **({} if every is None else {"every": every}))
+                      **({} if every is None else {"every": every}),
+                      positive={"total": "the length of training"})
     f, n = p["total_factor"], p["total"]
     require("total_factor", f, f >= 1, ">= 1 (100 means a 100x smaller rate at the end)")
-    require("total", n, n > 0, "> 0 (the length of training)")
     if kind == "exponential":
         return torch.log(f) / n
     if kind == "inverse_time":

@@ -92,8 +92,8 @@ def wsd(lr0: Value, *, total: Value, cooldown: Value, shape: CooldownShape = "li
     """
     check_unit(unit)
     check_choice("shape", shape, CooldownShape)
-    p = member_params(lr0=lr0, total=total, cooldown=cooldown, min_lr=min_lr)
-    require("total", p["total"], p["total"] > 0, "> 0 (the length of the schedule)")
+    p = member_params(lr0=lr0, total=total, cooldown=cooldown, min_lr=min_lr,
+                      positive={"total": "the length of the schedule"})
     require("cooldown", p["cooldown"], p["cooldown"] <= p["total"],
             "<= total (the cooldown is longer than training); shorten it")
     require("min_lr", p["min_lr"], p["min_lr"] <= p["lr0"], "<= lr0 (the cooldown goes down)")
