@@ -234,6 +234,15 @@ def test_bad_input_exits_2_with_one_line(capsys, argv: list[str]) -> None:
     assert_bad_input(code, err)
 
 
+def test_a_fine_stage_finer_than_coarse_to_fine_reads_is_refused_as_its_flag(capsys) -> None:
+    """--fine 1000 ran hundreds of trainings of rates 1.002x apart; the verdict holds steps
+    under 1.1x not worth telling apart, so 25 (1.1x across the decade) is the most."""
+    code, out, err = run(capsys, "coarse-to-fine", "blobs", "--fine", "1000")
+    assert out == ""
+    assert "--fine 1000 puts the rates 1.002x apart" in assert_bad_input(code, err)
+    assert err.rstrip().endswith("give --fine 25 or fewer")
+
+
 def test_out_that_is_a_file_is_refused(capsys, tmp_path: Path) -> None:
     path = tmp_path / "file"
     path.write_text("x")

@@ -126,6 +126,9 @@ def test_coarse_to_fine_explains_itself(c2f) -> None:
     (lambda t: coarse_to_fine(t, lo=0.0), "lo"),
     (lambda t: coarse_to_fine(t, fine=1), "fine"),
     (lambda t: coarse_to_fine(t, fine=2.5), "fine"),
+    (lambda t: coarse_to_fine(t, fine=26),  # ran on: rates 1.096x apart, finer than it reads
+     ("fine=26 puts the rates 1.096x apart across the decade, closer than coarse-to-fine "
+      "tells apart (1.1x: 0.01 vs 0.011); give fine=25 or fewer")),
 ])
 def test_bad_input_is_one_line(blobs, call, words: str) -> None:
     with pytest.raises(LrlabError) as err:

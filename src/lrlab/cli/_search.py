@@ -197,7 +197,7 @@ def grid(lrs: str, coarse: bool, own: dict[str, Any], **kw: Any) -> None:
 @_search_command("coarse_to_fine", "coarse-to-fine")
 @_option("--lo", type=float, help="the smallest decade")
 @_option("--hi", type=float, help="the largest decade")
-@_option("--fine", type=int, help="rates inside the best decade")
+@_option("--fine", type=int, help="rates inside the best decade (2 to 25)")
 def coarse_to_fine(own: dict[str, Any], **kw: Any) -> None:
     """Coarse to fine: whole decades from --lo to --hi, then --fine rates inside the best."""
     from lrlab.search import coarse_to_fine as coarse_to_fine_search
