@@ -631,7 +631,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           f"{'' if lr in race.raced else ' (not raced)'}; train it and "
                           f"{rate(edge_lr)} for the full epochs", "edge_moved"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
-    if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size)):
+    if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size),
+                          budget):
         extra += (short,)
     if early := before_peak(p, race.horizon * math.ceil(examples(race.task) / p.batch_size),
                             budget):
@@ -1395,22 +1396,29 @@ def _failed_above(table: pd.DataFrame, lr: float, bottom: float, *, higher_is_be
 FEW_STEPS = 20
 
 
-def few_steps(steps: int, full: int) -> str:
+def few_steps(steps: int, full: int, budget: float | None = None) -> str:
     """A warning when a race trained each rate fewer than :data:`FEW_STEPS` optimizer steps
-    (``""`` otherwise): ``steps`` per rate, ``full`` in the full training.
+    (``""`` otherwise): ``steps`` per rate, ``full`` in the full training, at ``budget``
+    (then the budget that would give :data:`FEW_STEPS` is named, where one of at most 1 does).
 
     Example:
         >>> few_steps(34, 272)
         ''
         >>> few_steps(6, 38).split(":")[0]
         "the race trained each rate 6 optimizer steps of the full training's 38"
+        >>> few_steps(6, 38, 0.15).split("; ")[1]
+        'train the pick and a rate half a decade either side for the full epochs, or give a budget of at least 0.5 (budget=0.5)'
     """
     if steps >= FEW_STEPS:
         return ""
+    more = "or give a larger budget"
+    if budget is not None:  # the steps grow with the budget; a budget is at most 1
+        up = math.ceil(budget * FEW_STEPS / steps * 100 - 1e-9) / 100
+        more = f"or give a budget of at least {up:g} (budget={up:g})" if up <= 1 else ""
     return Finding(f"the race trained each rate {steps} optimizer steps of the full training's "
                    f"{full}: too few to rank rates reliably (a small dataset or a short "
                    "training); train the pick and a rate half a decade either side for the "
-                   "full epochs, or give a larger budget", "few_steps")
+                   f"full epochs{', ' if more else ''}{more}", "few_steps")
 
 
 def before_peak(p: Plan, steps: int, budget: float) -> str:
