@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from new_user import SCENARIOS, _grid_best, _regret, _scenario, _seed_scores
+from new_user import _grid_best, _regret, _scenario, _seed_scores, scenario_names
 
 import lrlab
 
@@ -68,10 +68,7 @@ def main() -> None:
     ways = [w for w in args.ways.split(",") if w]
     if not ways or any(w not in WAYS for w in ways):
         parser.error(f"--ways takes a comma list of {', '.join(WAYS)}")
-    names = [n for n in args.only.split(",") if n]
-    unknown = [n for n in names if n not in SCENARIOS]
-    if unknown:
-        parser.error(f"no scenario {unknown[0]!r}; new_user.py's SCENARIOS lists them")
+    names = scenario_names(parser, args.only)
     print("| scenario | seed | "
           + " | ".join(f"{w}: pick | regret | kinds | compute | s" for w in ways)
           + " | grid best (score) |")

@@ -502,6 +502,16 @@ def run_seeds(name: str, grid: int, seeds: tuple[int, ...], cache: str | None = 
     return rows
 
 
+def scenario_names(parser: argparse.ArgumentParser, only: str) -> list[str]:
+    """The scenarios a script's ``--only`` lists (a comma list; empty: every one), or the
+    parser's one-line error naming the first it does not know."""
+    names = [n.strip() for n in only.split(",") if n.strip()] or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        parser.error(f"no scenario {unknown[0]!r}; new_user.py's SCENARIOS lists them")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="", help="comma list of scenarios")
@@ -512,7 +522,7 @@ def main() -> None:
     parser.add_argument("--cache", default=None, help="with --seeds: a JSON file keeping the "
                         "grids' scores between runs")
     args = parser.parse_args()
-    names = [n for n in args.only.split(",") if n] or list(SCENARIOS)
+    names = scenario_names(parser, args.only)
     if args.seeds:
         print("| scenario | seed | auto | regret | warned (kinds) | compute (% of a 16-rate grid) "
               "| find | regret | warned (kinds) | grid best (score) |")

@@ -236,10 +236,7 @@ def main(argv: list[str] | None = None) -> None:
                 "[int(s) for s in sys.argv[3].split(',')])")
         import new_user
 
-        names = [n for n in a.only.split(",") if n] or list(new_user.SCENARIOS)
-        unknown = [n for n in names if n not in new_user.SCENARIOS]
-        if unknown:
-            p.error(f"no scenario {unknown[0]!r}; new_user.py's SCENARIOS name them")
+        names = new_user.scenario_names(p, a.only)
         child = [sys.executable, "-c", code, str(a.records.resolve()), ",".join(names), a.seeds]
         sys.exit(subprocess.run(child, env=env, cwd=HERE, check=False).returncode)
     old, new = (json.loads(f.read_text()) for f in (a.old, a.new))

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--curves", default=None, help="a JSON file keeping the curves")
     args = parser.parse_args()
-    names = [n for n in args.only.split(",") if n] or list(new_user.SCENARIOS)
+    names = new_user.scenario_names(parser, args.only)
     known = (json.loads(Path(args.curves).read_text())
              if args.curves and Path(args.curves).exists() else {})
     print("| scenario | seed | noise / level | scatter / fall | suggestion | kinds |")

@@ -21,7 +21,7 @@ import argparse
 import math
 import warnings
 
-from new_user import SCENARIOS, _scenario
+from new_user import _scenario, scenario_names
 
 import lrlab.search._auto as auto_module
 from lrlab.search import auto
@@ -71,10 +71,7 @@ def main() -> None:
     parser.add_argument("--only", required=True, help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    names = [n.strip() for n in args.only.split(",")]
-    unknown = [n for n in names if n not in SCENARIOS]
-    if unknown:
-        parser.error(f"unknown scenarios {unknown}; see SCENARIOS in new_user.py")
+    names = scenario_names(parser, args.only)
     seeds = [int(s) for s in args.seeds.split(",")]
     warnings.simplefilter("ignore")
     print("| scenario | seed | T | " + " | ".join(PIECES) + " | total | pick |")

@@ -24,7 +24,7 @@ import math
 import warnings
 
 import numpy as np
-from new_user import SCENARIOS, _scenario
+from new_user import _scenario, scenario_names
 
 from lrlab.search import range_test
 from lrlab.search._auto import placement
@@ -50,10 +50,7 @@ def main() -> None:
     parser.add_argument("--steps", default="100,60,40,25",
                         help="step counts; the first is the reference")
     args = parser.parse_args()
-    names = [n.strip() for n in args.only.split(",")]
-    unknown = [n for n in names if n not in SCENARIOS]
-    if unknown:
-        parser.error(f"unknown scenarios {unknown}; see SCENARIOS in new_user.py")
+    names = scenario_names(parser, args.only)
     seeds = [int(s) for s in args.seeds.split(",")]
     counts = [int(s) for s in args.steps.split(",")]
     warnings.simplefilter("ignore")

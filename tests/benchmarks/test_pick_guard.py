@@ -81,3 +81,19 @@ def test_command_names_the_scenarios_task_rule_and_settings(guard) -> None:
 
 def test_key_round_trips_names_with_spaces(guard) -> None:
     assert guard.parse_key(guard.key("resnet-wd momentum", 3)) == ("resnet-wd momentum", 3)
+
+
+def test_scenario_names_lists_every_scenario_or_refuses_one_it_does_not_know(
+        bench_import, capsys) -> None:
+    """The scenario list every probe's --only reads (new_user.scenario_names): a comma list,
+    empty for all, and an unknown name is the parser's one-line error (exit 2)."""
+    import argparse
+
+    new_user = bench_import("new_user")
+    parser = argparse.ArgumentParser(prog="probe")
+    assert new_user.scenario_names(parser, " lstm, vae ,") == ["lstm", "vae"]
+    assert new_user.scenario_names(parser, "") == list(new_user.SCENARIOS)
+    with pytest.raises(SystemExit) as stop:
+        new_user.scenario_names(parser, "lstm,nosuch")
+    assert stop.value.code == 2
+    assert "no scenario 'nosuch'; new_user.py's SCENARIOS lists them" in capsys.readouterr().err
