@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from helpers import assert_bad_input, run
 
+from lrlab.cli import app
+from lrlab.cli._options import as_flags
 from lrlab.search import KINDS
 
 
@@ -144,8 +146,9 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
     assert len(saved["warning_kinds"]) == len(saved["warnings"])
     assert all(k in KINDS for k in saved["warning_kinds"])
     assert saved["confidence"]["noise"] > 0
-    for line in saved["warnings"]:
-        assert f"warning: {line}" in " ".join(out.split())
+    flags = {p.name for p in app.commands["auto"].params}  # printed as the command says them
+    for line in saved["warnings"]:  # ("(budget=0.3)" is "(--budget 0.3)")
+        assert f"warning: {as_flags(line, flags)}" in " ".join(out.split())
     assert (out_dir / "stage1" / "records.csv").is_file()
     assert (out_dir / "stage2" / "records.csv").is_file()  # the refinement
     # each stage's line names its own best as that stage's (auto's pick, after them all,
