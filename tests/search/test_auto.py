@@ -824,9 +824,11 @@ def test_ties_walk_up_no_further_than_the_range_tests_turn() -> None:
 
 def test_a_race_of_few_steps_warns() -> None:
     """600 examples, batch 32, 2 epochs: the race trains each rate one epoch on 30% of the
-    data, 6 steps, and says that is too few to rank rates, and the budget that gives 20
-    (0.15 x 20 / 6; it said "give a larger budget", naming no setting), which the command
-    line says as its flag."""
+    data, 6 steps, and says that is too few to rank rates, and the least budget that gives
+    20, which the command line says as its flag: 0.75, whose race trains 2 epochs (before:
+    "give a larger budget", naming no setting; then 0.5, 0.15 x 20 / 6, whose race trains 15
+    steps and named 0.67 in turn: the steps grow with the budget in whole epochs and in the
+    share the range test leaves)."""
     import torch
     from torch import nn
 
@@ -840,10 +842,12 @@ def test_a_race_of_few_steps_warns() -> None:
     result = auto(task, seeds=1, candidates=3)
     said = [w for w in result.warnings if w.kind == "few_steps"]
     assert len(said) == 1 and said[0].startswith("the race trained each rate 6 optimizer steps")
-    assert said[0].endswith("or give a budget of at least 0.5 (budget=0.5)")
+    assert said[0].endswith("or give a budget of at least 0.75 (budget=0.75)")
     from lrlab.cli._options import as_flags
 
-    assert as_flags(said[0], {"budget"}).endswith("at least 0.5 (--budget 0.5)")
+    assert as_flags(said[0], {"budget"}).endswith("at least 0.75 (--budget 0.75)")
+    assert "few_steps" not in auto(task, seeds=1, candidates=3, budget=0.75).confidence.kinds
+    assert "few_steps" in auto(task, seeds=1, candidates=3, budget=0.74).confidence.kinds
 
 
 def test_a_race_that_ended_early_in_the_training_warns() -> None:

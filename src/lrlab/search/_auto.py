@@ -91,7 +91,7 @@ import dataclasses
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -289,6 +289,56 @@ def range_steps(unit: float, per: float, candidates: int, test_cost: float) -> i
         if (whole - test_cost * steps / _RANGE_STEPS) / (candidates + 2) >= per / 2 - 1e-9:
             return steps  # the race's share gives way first (:func:`race_share`)
     return _RANGE_STEPS
+
+
+class _RacePlan(NamedTuple):
+    """How :func:`auto` spends its plan: the race's epochs and share of the training data
+    (``cut``: a subset of it), the range tests (``seeds`` of ``steps``), one rate's share of
+    the plan (``unit``, :func:`races_allowed`'s) and the examples the race would have had
+    where the range tests took some (``fewer``; None where they did not)."""
+    epochs: int
+    share: float
+    cut: bool
+    seeds: int
+    steps: int
+    unit: float
+    fewer: int | None
+
+
+def _race_plan(p: Plan, budget: float, candidates: int, seeds: int | None) -> _RacePlan:
+    """The plan of an ``auto`` run at ``budget`` (see :class:`_RacePlan`)."""
+    race_epochs, share = short_run(p.epochs, budget)
+    smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
+    searched = examples(p.task)
+    # the race's examples (its subset is drawn once, by auto, when its share is settled); a
+    # smaller share than one batch would make: one whole epoch of the searched data
+    cut = share < 1 and round(share * searched) >= smallest
+    race_examples = round(share * searched) if cut else searched
+    test_cost = _RANGE_STEPS * p.batch_size / examples(p.full)
+    race_cost = candidates * race_epochs * race_examples / examples(p.full)
+    seeds = seeds or range_seeds(race_cost, test_cost)
+    unit = max(race_cost / candidates, budget * p.epochs)  # one rate's share of the plan
+    trimmed = range_steps(unit, race_cost / candidates, candidates, seeds * test_cost)
+    test_cost *= trimmed / _RANGE_STEPS
+    fitted = race_share(share, race_cost / candidates, unit, candidates, seeds * test_cost)
+    fewer = None  # the examples the race would have had, when the range tests cost more
+    if fitted < share and round(fitted * searched) >= smallest:
+        fewer = race_examples
+        share, cut = fitted, True
+    return _RacePlan(race_epochs, share, cut, seeds, trimmed, unit, fewer)
+
+
+def _enough_budget(p: Plan, budget: float, candidates: int, seeds: int | None) -> float | None:
+    """The least budget, in hundredths above ``budget`` and at most 1, whose race trains
+    each rate :data:`FEW_STEPS` optimizer steps, as :func:`_race_plan` plans it (whole
+    epochs, a share of the data cut for the range tests), or None where none does."""
+    searched = examples(p.task)
+    for cents in range(math.floor(budget * 100) + 1, 101):
+        rp = _race_plan(p, cents / 100, candidates, seeds)
+        n = round(rp.share * searched) if rp.cut else searched
+        if rp.epochs * math.ceil(n / p.batch_size) >= FEW_STEPS:
+            return cents / 100
+    return None
 
 
 def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict,
@@ -492,24 +542,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                          "validation metric, which keeps the rate constant over a race's few "
                          "epochs: search without a schedule (its rate is plateau's first)")
     refuse_multiplier(optimizer)  # a learning-rate-free rule: its range test reads no rate
-    race_epochs, share = short_run(p.epochs, budget)
-    smallest = max(p.batch_size, p.task.num_classes or 1)  # one batch, every class
-    searched = examples(p.task)
-    # the race's examples (its subset is drawn once, below, when its share is settled); a
-    # smaller share than one batch would make: one whole epoch of the searched data
-    cut = share < 1 and round(share * searched) >= smallest
-    race_examples = round(share * searched) if cut else searched
-    test_cost = _RANGE_STEPS * p.batch_size / examples(p.full)
-    race_cost = candidates * race_epochs * race_examples / examples(p.full)
-    seeds = seeds or range_seeds(race_cost, test_cost)
-    unit = max(race_cost / candidates, budget * p.epochs)  # one rate's share of the plan
-    trimmed = range_steps(unit, race_cost / candidates, candidates, seeds * test_cost)
-    test_cost *= trimmed / _RANGE_STEPS
-    fitted = race_share(share, race_cost / candidates, unit, candidates, seeds * test_cost)
-    fewer = None  # the examples the race would have had, when the range tests cost more
-    if fitted < share and round(fitted * searched) >= smallest:
-        fewer = race_examples
-        share, cut = fitted, True
+    race_epochs, share, cut, seeds, trimmed, unit, fewer = _race_plan(p, budget, candidates,
+                                                                       seeds)
     race_task = p.task.subset(share, seed=p.seed) if cut else p.task
     test = _range_test(p, seeds, optimizer, settings.get("hparams") or {}, trimmed)
     if len(test.lrs) < 2:
@@ -632,7 +666,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           f"{rate(edge_lr)} for the full epochs", "edge_moved"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size),
-                          budget):
+                          _enough_budget(p, budget, candidates, seeds)):
         extra += (short,)
     if early := before_peak(p, race.horizon * math.ceil(examples(race.task) / p.batch_size),
                             budget):
@@ -1396,25 +1430,24 @@ def _failed_above(table: pd.DataFrame, lr: float, bottom: float, *, higher_is_be
 FEW_STEPS = 20
 
 
-def few_steps(steps: int, full: int, budget: float | None = None) -> str:
+def few_steps(steps: int, full: int, enough: float | None = math.nan) -> str:
     """A warning when a race trained each rate fewer than :data:`FEW_STEPS` optimizer steps
-    (``""`` otherwise): ``steps`` per rate, ``full`` in the full training, at ``budget``
-    (then the budget that would give :data:`FEW_STEPS` is named, where one of at most 1 does).
+    (``""`` otherwise): ``steps`` per rate, ``full`` in the full training; ``enough``, the
+    least budget that gives :data:`FEW_STEPS` (:func:`_enough_budget`), is named, None where
+    no budget does (``nan``: not known).
 
     Example:
         >>> few_steps(34, 272)
         ''
         >>> few_steps(6, 38).split(":")[0]
         "the race trained each rate 6 optimizer steps of the full training's 38"
-        >>> few_steps(6, 38, 0.15).split("; ")[1]
-        'train the pick and a rate half a decade either side for the full epochs, or give a budget of at least 0.5 (budget=0.5)'
+        >>> few_steps(6, 38, 0.75).split("; ")[1]
+        'train the pick and a rate half a decade either side for the full epochs, or give a budget of at least 0.75 (budget=0.75)'
     """
     if steps >= FEW_STEPS:
         return ""
-    more = "or give a larger budget"
-    if budget is not None:  # the steps grow with the budget; a budget is at most 1
-        up = math.ceil(budget * FEW_STEPS / steps * 100 - 1e-9) / 100
-        more = f"or give a budget of at least {up:g} (budget={up:g})" if up <= 1 else ""
+    more = ("" if enough is None else "or give a larger budget" if math.isnan(enough)
+            else f"or give a budget of at least {enough:g} (budget={enough:g})")
     return Finding(f"the race trained each rate {steps} optimizer steps of the full training's "
                    f"{full}: too few to rank rates reliably (a small dataset or a short "
                    "training); train the pick and a rate half a decade either side for the "
