@@ -48,14 +48,19 @@ def test_the_race_trains_the_start_of_the_schedule_and_confirm_all_of_it() -> No
 
 def test_a_race_inside_the_warm_up_says_so() -> None:
     """A warm-up of 5 epochs (50 steps) outlasts the 24-step race: every rate was read below
-    its peak, a warning of its own kind naming the budget that would reach it (0.15 x 51 /
-    24)."""
+    its peak, a warning of its own kind naming the least budget whose race, as auto plans
+    it, reaches the peak: 0.28 (6 epochs on 467 examples, 60 steps; 0.27 trains 50). It named
+    0.32 before (0.15 x 51 / 24), a straight line through steps that grow in whole epochs."""
     result = auto("blobs", epochs=EPOCHS, schedule="wsd:warmup=5,cooldown_frac=0.2",
                   candidates=2, seeds=1, refine=False, check=False)
     assert "before_peak" in result.confidence.kinds
     line = next(w for w in result.warnings if w.kind == "before_peak")
     assert "peaks at step 51 of the full training's 200" in line
-    assert "trained each rate 24 steps" in line and "budget of at least 0.32" in line
+    assert "trained each rate 24 steps" in line and "budget of at least 0.28 (budget=0.28)" in line
+    for budget, warned in ((0.28, False), (0.27, True)):
+        again = auto("blobs", epochs=EPOCHS, schedule="wsd:warmup=5,cooldown_frac=0.2",
+                     candidates=2, seeds=1, refine=False, check=False, budget=budget)
+        assert ("before_peak" in again.confidence.kinds) is warned
 
 
 @pytest.mark.parametrize(("schedule", "needle"), [
@@ -93,19 +98,19 @@ def test_a_schedule_given_as_a_sweep_setting_is_one_line(setting: dict) -> None:
 
 
 def test_a_peak_no_budget_reaches_names_no_budget() -> None:
-    """A warm-up of 9 of 10 epochs peaks at step 91 of 100: a race of 15 steps at budget
-    0.15 would need 0.91, named; one of 10 steps would need 1.4, and a budget is at most 1
-    (a larger one is refused), so the warning names only the full trainings (it said "give a
-    budget above 1.4")."""
+    """A warm-up of 9 of 10 epochs peaks at step 91 of 100: the least budget that reaches it
+    (auto's :func:`_enough_budget`, tested on a real race above) is named; where no budget
+    of at most 1 does (a larger one is refused), the warning names only the full trainings
+    (it said "give a budget above 1.4")."""
     p = Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule("cosine:warmup=9"),
              schedule_over=(10, 10))
     assert "give a budget of at least 0.91 (budget=0.91), or train the pick" in before_peak(
-        p, 15, 0.15)
+        p, 15, 0.91)
     # the command line says it as lrlab auto's flag (was "give a budget above 0.91": no flag)
     from lrlab.cli._options import as_flags
 
-    assert "at least 0.91 (--budget 0.91), or" in as_flags(str(before_peak(p, 15, 0.15)),
+    assert "at least 0.91 (--budget 0.91), or" in as_flags(str(before_peak(p, 15, 0.91)),
                                                             {"budget"})
-    line = before_peak(p, 10, 0.15)
+    line = before_peak(p, 10, None)
     assert "peaks at step 91" in line and "budget" not in line
     assert "train the pick and a rate half a decade lower for the full epochs" in line

@@ -147,7 +147,7 @@ from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, res
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
            "edge_moved", "few_steps",
-           "moved_down", "past_bottom", "race_share", "races_allowed", "range_steps",
+           "moved_down", "past_bottom", "peak_step", "race_share", "races_allowed", "range_steps",
            "short_of_bottom", "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates, over its rates ``_RANGE_START`` to
@@ -328,15 +328,16 @@ def _race_plan(p: Plan, budget: float, candidates: int, seeds: int | None) -> _R
     return _RacePlan(race_epochs, share, cut, seeds, trimmed, unit, fewer)
 
 
-def _enough_budget(p: Plan, budget: float, candidates: int, seeds: int | None) -> float | None:
+def _enough_budget(p: Plan, budget: float, candidates: int, seeds: int | None,
+                   steps: int) -> float | None:
     """The least budget, in hundredths above ``budget`` and at most 1, whose race trains
-    each rate :data:`FEW_STEPS` optimizer steps, as :func:`_race_plan` plans it (whole
-    epochs, a share of the data cut for the range tests), or None where none does."""
+    each rate ``steps`` optimizer steps, as :func:`_race_plan` plans it (whole epochs, a
+    share of the data cut for the range tests), or None where none does."""
     searched = examples(p.task)
     for cents in range(math.floor(budget * 100) + 1, 101):
         rp = _race_plan(p, cents / 100, candidates, seeds)
         n = round(rp.share * searched) if rp.cut else searched
-        if rp.epochs * math.ceil(n / p.batch_size) >= FEW_STEPS:
+        if rp.epochs * math.ceil(n / p.batch_size) >= steps:
             return cents / 100
     return None
 
@@ -666,10 +667,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           f"{rate(edge_lr)} for the full epochs", "edge_moved"),)
     race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
     if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size),
-                          _enough_budget(p, budget, candidates, seeds)):
+                          _enough_budget(p, budget, candidates, seeds, FEW_STEPS)):
         extra += (short,)
-    if early := before_peak(p, race.horizon * math.ceil(examples(race.task) / p.batch_size),
-                            budget):
+    horizon = race.horizon * math.ceil(examples(race.task) / p.batch_size)
+    peak = peak_step(p)
+    if early := before_peak(p, horizon, _enough_budget(p, budget, candidates, seeds, peak + 1)
+                            if peak is not None and horizon <= peak else None):
         extra += (early,)
     raced = lr in race.raced
     if not set(kinds_of(extra)) & set(SAYS_LESS) and (barely := early_race(
@@ -1454,36 +1457,49 @@ def few_steps(steps: int, full: int, enough: float | None = math.nan) -> str:
                    f"full epochs{', ' if more else ''}{more}", "few_steps")
 
 
-def before_peak(p: Plan, steps: int, budget: float) -> str:
+def peak_step(p: Plan) -> int | None:
+    """The first step (from 0) at which the full training's schedule (``p.schedule``)
+    reaches its peak rate; None without a schedule of time.
+
+    Example:
+        >>> from lrlab.schedules import parse_schedule
+        >>> peak_step(Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule(
+        ...     "cosine:warmup=2"), schedule_over=(10, 10)))
+        20
+    """
+    if p.schedule is None or p.schedule.follows_metric:
+        return None
+    epochs, per = p.schedule_over
+    total = epochs * per
+    curve = p.schedule.build(1.0, epochs=epochs, steps_per_epoch=per)(
+        torch.arange(total, dtype=torch.float64)).reshape(total)
+    return int((curve >= curve.max() * (1 - 1e-9)).to(torch.uint8).argmax())
+
+
+def before_peak(p: Plan, steps: int, enough: float | None = None) -> str:
     """A warning when a race under the full training's schedule (``p.schedule``) trained
     each rate ``steps`` optimizer steps and stopped before the schedule reached its peak
-    (``""`` otherwise, and without a schedule): a warm-up longer than the race, or a one-cycle
-    rising past it, read every rate below its peak, and a rate that is stable while it warms
-    up may not be at its peak.
+    (:func:`peak_step`; ``""`` otherwise, and without a schedule): a warm-up longer than the
+    race, or a one-cycle rising past it, read every rate below its peak, and a rate that is
+    stable while it warms up may not be at its peak. ``enough``, the least budget whose race
+    reaches the peak (:func:`_enough_budget`), is named; None where no budget does.
 
     Example:
         >>> from lrlab.schedules import parse_schedule
         >>> p = Plan(None, None, 10, "sgd", 0, {}, (), schedule=parse_schedule(
         ...     "cosine:warmup=2"), schedule_over=(10, 10))
-        >>> before_peak(p, 30, 0.15)
+        >>> before_peak(p, 30)
         ''
-        >>> before_peak(p, 15, 0.15).split(":")[0]
+        >>> before_peak(p, 15).split(":")[0]
         'the race ended before the schedule reached its peak rate'
     """
-    if p.schedule is None or p.schedule.follows_metric:
+    peak = peak_step(p)
+    if peak is None or steps > peak:
         return ""
-    epochs, per = p.schedule_over
-    total = epochs * per
-    curve = p.schedule.build(1.0, epochs=epochs, steps_per_epoch=per)(
-        torch.arange(total, dtype=torch.float64)).reshape(total)
-    peak = int((curve >= curve.max() * (1 - 1e-9)).to(torch.uint8).argmax())  # its first step
-    if steps > peak:
-        return ""
-    need = budget * (peak + 1) / steps  # a budget is at most 1: a peak near the end has none
-    up = math.ceil(need * 100 - 1e-9) / 100  # two decimals, rounded up: it reaches the peak
-    more = f"give a budget of at least {up:g} (budget={up:g}), or " if need < 1 else ""
+    more = f"give a budget of at least {enough:g} (budget={enough:g}), or " if enough else ""
     return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
-                   f"peaks at step {peak + 1} of the full training's {total}, and the race "
+                   f"peaks at step {peak + 1} of the full training's "
+                   f"{p.schedule_over[0] * p.schedule_over[1]}, and the race "
                    f"trained each rate {steps} steps, so it read every rate below its peak; "
                    f"{more}train the pick and a rate half a decade lower for the full epochs",
                    "before_peak")
