@@ -147,7 +147,7 @@ def test_auto_races_the_candidates_and_writes_the_range_test(capsys, tmp_path: P
     assert all(k in KINDS for k in saved["warning_kinds"])
     assert saved["confidence"]["noise"] > 0
     flags = {p.name for p in app.commands["auto"].params}  # printed as the command says them
-    for line in saved["warnings"]:  # ("(budget=0.3)" is "(--budget 0.3)")
+    for line in saved["warnings"]:  # ("budget=0.3" is "--budget 0.3")
         assert f"warning: {as_flags(line, flags)}" in " ".join(out.split())
     assert (out_dir / "stage1" / "records.csv").is_file()
     assert (out_dir / "stage2" / "records.csv").is_file()  # the refinement

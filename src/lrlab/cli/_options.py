@@ -364,9 +364,10 @@ def load_task(name: str | None, task_opt: str | None, *, data_dir: Path | None,
 #: The library's advice names a setting as Python writes it: a value (``monitor='loss'``,
 #: ``optimizer='adam'``), the field (``Task(..., monitor=...)``), or a range test's number
 #: in parentheses (``(start=1e-10)``, ``(end=1000)``, ``(steps=400)``; coarse-to-fine's
-#: range, ``(hi=10)``).
+#: range, ``(hi=10)``) or as a least value to give (``give budget=0.75 or more``).
 _SAID = re.compile(r"\b(monitor|optimizer)=(['\"])([\w.-]+)\2|Task\(\.\.\., (monitor)=\.\.\.\)"
-                   r"|(?<=\()(start|end|steps|lo|hi|budget)=([0-9][\w.+-]*)(?=\))")
+                   r"|(?:(?<=\()|(?<=give ))(start|end|steps|lo|hi|budget)=([0-9][\w.+-]*)"
+                   r"(?=\)| or )")
 
 #: The options every command that trains takes: the flags ``lrlab show`` and ``lrlab
 #: report``, which train nothing, name in a run's advice (the command that made it takes
@@ -387,6 +388,8 @@ def as_flags(text: str, options: Collection[str] | None = None) -> str:
         "give --monitor loss; try optimizer='adam'"
         >>> as_flags("the loss falls from the first rates: start lower (start=1e-10)", {"start"})
         'the loss falls from the first rates: start lower (--start 1e-10)'
+        >>> as_flags("or give budget=0.75 or more", {"budget"})
+        'or give --budget 0.75 or more'
     """
     if options is None:
         ctx = click.get_current_context(silent=True)

@@ -1445,12 +1445,12 @@ def few_steps(steps: int, full: int, enough: float | None = math.nan) -> str:
         >>> few_steps(6, 38).split(":")[0]
         "the race trained each rate 6 optimizer steps of the full training's 38"
         >>> few_steps(6, 38, 0.75).split("; ")[1]
-        'train the pick and a rate half a decade either side for the full epochs, or give a budget of at least 0.75 (budget=0.75)'
+        'train the pick and a rate half a decade either side for the full epochs, or give budget=0.75 or more'
     """
     if steps >= FEW_STEPS:
         return ""
     more = ("" if enough is None else "or give a larger budget" if math.isnan(enough)
-            else f"or give a budget of at least {enough:g} (budget={enough:g})")
+            else f"or give budget={enough:g} or more")
     return Finding(f"the race trained each rate {steps} optimizer steps of the full training's "
                    f"{full}: too few to rank rates reliably (a small dataset or a short "
                    "training); train the pick and a rate half a decade either side for the "
@@ -1496,7 +1496,7 @@ def before_peak(p: Plan, steps: int, enough: float | None = None) -> str:
     peak = peak_step(p)
     if peak is None or steps > peak:
         return ""
-    more = f"give a budget of at least {enough:g} (budget={enough:g}), or " if enough else ""
+    more = f"give budget={enough:g} or more, or " if enough else ""
     return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
                    f"peaks at step {peak + 1} of the full training's "
                    f"{p.schedule_over[0] * p.schedule_over[1]}, and the race "
