@@ -75,7 +75,8 @@ def _data():
 
 
 def _fit(module, *callbacks, **options):
-    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False,
+    options = {"logger": False, **options}
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu",
                         enable_progress_bar=False, enable_checkpointing=False,
                         enable_model_summary=False, callbacks=list(callbacks), **options)
     torch.manual_seed(7)  # the data order
@@ -316,6 +317,24 @@ def test_the_modules_own_rate_names_follow_the_rate(tmp_path) -> None:
     trainer.save_checkpoint(tmp_path / "last.ckpt")
     assert Tuned.load_from_checkpoint(tmp_path / "last.ckpt").hparams.lr == pytest.approx(
         finder.rate, rel=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["TensorBoardLogger", "CSVLogger"])
+def test_the_loggers_hparams_file_holds_the_rate_trained_at(tmp_path, kind: str) -> None:
+    """Lightning logs the hyperparameters (hparams.yaml) before on_train_start, where the
+    test runs: the file kept the starting lr=0.01 while the fit trained at the finder's rate.
+    It is written again with the rate; the other hyperparameters stay as logged."""
+    if kind == "TensorBoardLogger":
+        pytest.importorskip("tensorboard")
+    from lightning.pytorch.core.saving import load_hparams_from_yaml
+
+    logger = getattr(L.pytorch.loggers, kind)(tmp_path, name="run", version=0)
+    finder = FindLR(start=1e-4, end=10.0, steps=20)
+    trainer = _fit(Tuned(), finder, logger=logger, log_every_n_steps=1)
+    assert trainer.logger is logger
+    kept = load_hparams_from_yaml(tmp_path / "run" / "version_0" / "hparams.yaml")
+    assert kept == {"lr": pytest.approx(finder.rate, rel=1e-12)}
+    assert finder.rate != pytest.approx(0.01)
 
 
 def test_without_lightning_one_line_names_the_install(monkeypatch) -> None:

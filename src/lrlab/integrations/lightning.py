@@ -24,7 +24,9 @@ the default), then:
   directly; its ``self.log`` calls are discarded while the test runs);
 * moves the module's own name for its rate (``lr`` or ``learning_rate``: an attribute or in
   ``hparams``, as Lightning's ``LearningRateFinder`` finds it) by the same factor, so a
-  checkpoint's hyperparameters hold the rate trained at;
+  checkpoint's hyperparameters hold the rate trained at, and so does the ``hparams.yaml``
+  of a TensorBoard or CSV logger (written again: Lightning logs the hyperparameters before
+  the test; TensorBoard's HPARAMS tab, logged then, keeps the starting rate);
 * logs the rate (``lrlab/lr``) to every logger and, to a TensorBoard logger, the range
   test's figure.
 * keeps the fit's optimizer steps left in the result (``training_steps``), so its
@@ -62,6 +64,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,15 +120,41 @@ def _base_rate(optimizer: torch.optim.Optimizer) -> float:
     return float(group.get("initial_lr", group["lr"]))
 
 
-def _rename(module, factor: float) -> None:
+def _rate(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _rename(trainer, module, factor: float) -> None:
     """The module's own names for its rate (``lr`` or ``learning_rate``: an attribute, in
     ``hparams`` or the datamodule's, as Lightning's tuner finds them) moved as group 0 moved:
-    a checkpoint's hyperparameters then hold the rate trained at."""
+    a checkpoint's hyperparameters then hold the rate trained at. So do the loggers' records
+    of them (Lightning logged them before the test): the ``hparams.yaml`` a TensorBoard or
+    CSV logger keeps is written again."""
+    moved = []
     for name in ("lr", "learning_rate"):
         if lightning_hasattr(module, name):
             value = lightning_getattr(module, name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            if _rate(value):
                 lightning_setattr(module, name, value * factor)
+                moved.append(name)
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger):  # its experiment rewrites the file (rank 0)
+            kept = logger.experiment.hparams if trainer.is_global_zero else {}
+            again = {n: kept[n] * factor for n in moved if _rate(kept.get(n))}
+            if again:
+                logger.log_hyperparams(again)
+        elif isinstance(logger, TensorBoardLogger):  # written once, by its first save()
+            again = {n: logger.hparams[n] * factor for n in moved
+                     if _rate(logger.hparams.get(n))}
+            logger.hparams.update(again)
+            if again and trainer.is_global_zero:
+                from lightning.pytorch.core.saving import save_hparams_to_yaml
+
+                path = Path(logger.log_dir) / logger.NAME_HPARAMS_FILE
+                if path.is_file():
+                    save_hparams_to_yaml(path, logger.hparams)
 
 
 class FindLR(_pl.Callback):
@@ -225,7 +254,7 @@ class FindLR(_pl.Callback):
         before = _base_rate(optimizer)
         for opt in trainer.optimizers:
             scale_rates(opt, schedulers, rate)
-        _rename(pl_module, _base_rate(optimizer) / before)
+        _rename(trainer, pl_module, _base_rate(optimizer) / before)
         self.rate = rate
         self._expect = [group["lr"] for group in optimizer.param_groups]
         self._log(trainer, result, rate)
