@@ -233,6 +233,13 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "find in too few steps": (["find", "blobs", "--steps", "5", "--out", "{w}/f"],
                               "--steps 5 is too few to read a curve: give --steps 10 or more",
                               None),
+    # no upper bound: 10**11 steps failed allocating 745 GiB ("unexpected MemoryError")
+    "find in too many steps": (["find", "blobs", "--steps", "100000000000", "--out", "{w}/f"],
+                               ("--steps 100000000000 is more than a range test takes: give "
+                                "--steps 100000 or fewer"), None),
+    # the example names the flag at fault only (was "e.g. --start 1e-7, end=10")
+    "find ending at infinity": (["find", "blobs", "--end", "inf"],
+                                "--end inf must be a finite rate > 0: e.g. --end 10", None),
     "auto under plateau": (["auto", *SWEEP[1:], "--schedule", "plateau"],
                            "follows a validation metric", None),
     "auto warm-up longer than training": (["auto", *SWEEP[1:], "--schedule", "cosine:warmup=5"],

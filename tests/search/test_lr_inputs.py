@@ -39,10 +39,12 @@ CASES = {
     "start equal end": ({"start": 0.1, "end": 0.1}, "below end"),
     "start zero": ({"start": 0.0}, "start=0.0 must be a finite rate > 0"),
     "start negative": ({"start": -1e-3}, "finite rate > 0"),
-    "end inf": ({"end": math.inf}, "end=inf"),
+    "end inf": ({"end": math.inf}, r"^end=inf must be a finite rate > 0: e.g. end=10$"),
     "start nan": ({"start": math.nan}, "start=nan"),
     "start a string": ({"start": "1e-5"}, "finite rate"),
     "steps < 10": ({"steps": 5}, r"^steps=5 is too few to read a curve: give steps=10 or more"),
+    "steps too many": ({"steps": 10**11},  # was a MemoryError (745 GiB of rates)
+                       r"^steps=100000000000 is more than a range test takes: give steps=100000"),
     "steps float": ({"steps": 50.0}, r"^steps=50.0 must be a whole number: give steps=100"),
     "mode": ({"mode": "cosine"}, "'exp' or 'linear'"),
     "accumulate 0": ({"accumulate": 0}, "accumulate=0"),

@@ -31,9 +31,15 @@ from lrlab.search._readings import Rules, heavy_ball, rules_for
 from lrlab.search._result import RangeTestResult
 from lrlab.search._vectorised import population_runs, vectorisable
 
-__all__ = ["Mode", "find_lr", "range_rates"]
+__all__ = ["MAX_STEPS", "Mode", "find_lr", "range_rates"]
 
 Mode = Literal["exp", "linear"]
+
+#: The most steps a range test takes: its rates are held in memory, and a test is 100 to a
+#: few thousand steps (``steps=10**11`` failed allocating 745 GiB). A second look that would
+#: take more (:func:`~lrlab.search.range_test`'s, at the first's density per decade) takes
+#: this many.
+MAX_STEPS = 100_000
 
 
 def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.ndarray:
@@ -46,7 +52,7 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
     Args:
         start: the first rate, finite and > 0.
         end: the last rate, > ``start``.
-        steps: how many rates (optimizer steps), at least 10.
+        steps: how many rates (optimizer steps), 10 to :data:`MAX_STEPS`.
         mode: ``"exp"`` or ``"linear"``.
 
     Returns:
@@ -56,9 +62,9 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
         >>> range_rates(1e-3, 1.0, 10)[[0, -1]].tolist()
         [0.001, 1.0]
     """
-    for name, value in (("start", start), ("end", end)):
+    for name, value, example in (("start", start, "1e-7"), ("end", end, "10")):
         if not (is_number(value) and value > 0):
-            raise LrlabError(f"{name}={value!r} must be a finite rate > 0: e.g. start=1e-7, end=10")
+            raise LrlabError(f"{name}={value!r} must be a finite rate > 0: e.g. {name}={example}")
     if start >= end:
         raise LrlabError(f"start={start!r} must be below end={end!r}: the rate rises from start")
     if not is_whole(steps):
@@ -66,6 +72,9 @@ def range_rates(start: float, end: float, steps: int, mode: Mode = "exp") -> np.
     if steps < 10:
         raise LrlabError(f"steps={steps!r} is too few to read a curve: give steps=10 or more "
                          "(100 is typical)")
+    if steps > MAX_STEPS:
+        raise LrlabError(f"steps={steps!r} is more than a range test takes: give "
+                         f"steps={MAX_STEPS} or fewer (100 is typical)")
     if mode == "exp":
         return np.geomspace(float(start), float(end), steps)
     if mode == "linear":

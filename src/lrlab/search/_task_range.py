@@ -23,7 +23,7 @@ from lrlab._once import warn_once
 from lrlab._rng import seeded_rng
 from lrlab.data import ModelLoss
 from lrlab.search._below import SPAN, Below, below
-from lrlab.search._range_test import Mode, find_lr, refuse_multiplier
+from lrlab.search._range_test import MAX_STEPS, Mode, find_lr, refuse_multiplier
 from lrlab.search._readings import (
     ADAPTIVE_RULES,
     LOSS_RULES,
@@ -203,7 +203,8 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
     result = _once(task, end=end, steps=steps, **args)
     if not (extend and mode == "exp"):
         return result
-    more = steps + round(3 * steps / math.log10(end / start))  # 3 decades, same density
+    more = min(steps + round(3 * steps / math.log10(end / start)),  # 3 decades, same density
+               MAX_STEPS)
     if (_diverged(result.stopped_early, result.reason)
             and len(result.lrs) < max(MIN_POINTS, steps // 10)):
         # diverged at once: the descent lies below the first rate
@@ -219,8 +220,8 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
     # network that needs more steps at each rate to show its descent (deep tanh layers)
     # shows it when the zoom spends twice the test's steps on the decades below the break.
     args["start"] = broke / 1000
-    zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke), steps=2 * steps,
-                 **args).after(result)
+    zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke),
+                 steps=min(2 * steps, MAX_STEPS), **args).after(result)
     d = describe(zoom.lrs, zoom.losses, zoom.rules) if len(zoom.lrs) else None
     if d is not None and d.clear and not dip(d, zoom.rules):
         return zoom
