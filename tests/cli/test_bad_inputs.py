@@ -260,6 +260,10 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "unknown schedule": ([*SWEEP, "--schedule", "nosuch"], "nosuch", None),
     "schedule twice": ([*SWEEP, "--schedule", "cosine", "--schedule", "cosine"],
                        "--schedule lists cosine twice", None),
+    # a subcommand's own flags (was "epochs must be ...": the flags of lrlab schedule, none)
+    "schedule drawn over no epochs": (["schedule", "plot", "cosine", "--epochs", "0", "--out",
+                                       "{w}/p.png"], "error: --epochs must be a whole number",
+                                      None),
     "plateau drawn": (["schedule", "plot", "plateau", "--out", "{w}/p.png"],
                       "follows the validation metric", None),
     "exp decay zero says decay": ([*SWEEP, "--schedule", "exp:decay=0"],

@@ -94,6 +94,15 @@ def test_write_gif(tmp_path, quadratic, coarse) -> None:
     assert os.listdir(tmp_path) == ["traj.gif"]
 
 
+def test_more_frames_than_steps_show_every_step_once(tmp_path, coarse) -> None:
+    """frames=10**11 failed allocating 745 GiB of frame indices (the CLI's --frames has no
+    bound): frames beyond one per step draw what one per step draws."""
+    short = trajectories("quadratic", ["sgd"], [0.01], steps=4)
+    every = write_gif(short, tmp_path / "every.gif", grid=coarse, frames=5, fps=2, dpi=40)
+    many = write_gif(short, tmp_path / "many.gif", grid=coarse, frames=10**11, fps=2, dpi=40)
+    assert many.read_bytes() == every.read_bytes()
+
+
 @pytest.mark.parametrize("name,message", [
     ("traj.jpg", "must end in .png"),
     ("missing/traj.png", "does not exist"),

@@ -183,8 +183,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except LrlabError as err:
         from lrlab.cli._options import error_flags
 
-        command = app.commands.get(args[0]) if args else None
-        said = error_flags(str(err), command.params if command else ())
+        command: click.Command = app
+        for word in args:  # the subcommand that ran (lrlab schedule plot), whose flags it names
+            if not isinstance(command, click.Group) or word not in command.commands:
+                break
+            command = command.commands[word]
+        said = error_flags(str(err), command.params)
         print(f"error: {said}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as err:

@@ -38,7 +38,7 @@ DEFAULT_RULES = "sgd,momentum,nesterov,adagrad,rmsprop,adam"
 @click.option("--gif", type=PATH,
               help="animate the trajectories (.gif, with matplotlib's PillowWriter)")
 @click.option("--frames", type=int, default=60, show_default=True,
-              help="frames of the animation")
+              help="frames of the animation (one per step at most)")
 @click.option("--list", "show_list", is_flag=True, hidden=True,
               help="list the surfaces and exit (lrlab list surfaces)")
 def playground(surface: str | None, optimizers: str, lrs: str | None, steps: int,

@@ -121,7 +121,8 @@ def write_png(data: Trajectories, out: str | os.PathLike, *,
 def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | None = None,
               frames: int = 60, fps: int = 12, dpi: int = 80) -> Path:
     """Write an animated GIF (matplotlib's ``PillowWriter``): the trajectories growing over
-    ``frames`` evenly spaced steps, the last frame held for half a second.
+    ``frames`` evenly spaced steps (every step when ``frames`` exceeds them), the last frame
+    held for half a second.
 
     The contours, axes and legend are drawn once into an image; each frame draws only the
     trajectories over it (a full redraw costs about ten times more).
@@ -135,7 +136,8 @@ def write_gif(data: Trajectories, out: str | os.PathLike, *, grid: Contours | No
 
     fig = _overlay(*_background(data, grid or contours(data.surface), _size(data, 5.0)), dpi)
     artists = _moving(data, fig.axes[0], smooth=False)
-    shown = np.unique(np.linspace(0, data.steps, frames).round().astype(int))
+    # one frame per step at most: more show the same steps (10**11 failed allocating them)
+    shown = np.unique(np.linspace(0, data.steps, min(frames, data.steps + 1)).round().astype(int))
     shown = np.concatenate([shown, np.full((fps + 1) // 2, data.steps)])
 
     def write(tmp: Path) -> None:
