@@ -78,6 +78,9 @@ def test_show_prints_every_key_in_effect() -> None:
         if key != "patience":
             assert f"    {key} = {spec.default}  (default): " in result.output
     assert "    every = 5.0: " in result.output and "    factor = 0.1  (default)" in result.output
+    # decay sets step's factor: no default factor of 0.1 is in effect (it said there was)
+    shown = invoke("show", "step:every=5,decay=100").output
+    assert "    decay = 100.0: " in shown and "factor =" not in shown
 
 
 @pytest.mark.parametrize("args, words", [

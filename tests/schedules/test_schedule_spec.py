@@ -188,7 +188,12 @@ def test_values_wrong_only_for_some_runs_are_read(text: str) -> None:
     ("cosine:warmup=60", {}, "shorter than training"),
     ("step:factor=-0.5,every=5", {}, r"factor must be > 0 \(the multiplier at each drop\)"),
     ("step:factor=0.5,every=0", {}, "every must be > 0"),
-    ("cyclic:lo=1,half_period=5", {}, "hi must be >= lo"),
+    # the spec names its own key and lr0 (was "hi must be >= lo": hi is no key of cyclic)
+    ("cyclic:lo=1,half_period=5", {},
+     (r"lo=1 must be <= lr0, the member's rate, the peak of the cycle; got lr0=0\.1: give a "
+      r"lower lo \(an absolute rate, not a fraction of lr0\)")),
+    # poly rose from lr0 to end, "polynomial decay to end" (min_lr above lr0 is refused)
+    ("poly:end=1", {}, r"end=1 must be <= lr0, the member's rate, where the decay starts"),
     ("cosine:min_lr=1", {}, "min_lr must be <= lr0"),
     ("multistep:milestones=30/20", {}, "must increase"),
     ("step:decay=100,every=80", {}, "every must be <= total"),
@@ -201,6 +206,11 @@ def test_build_errors(text: str, kwargs: dict, words: str) -> None:
     assert "\n" not in str(err.value)
     if "epochs" not in words and "steps_per" not in words:
         assert str(err.value).startswith(text)
+
+
+def test_a_rate_above_one_members_lr0_names_that_member() -> None:
+    with pytest.raises(LrlabError, match=r"got lr0=0\.01 \(member 2\)"):
+        S.parse_schedule("cyclic:lo=0.05,half_period=5").build([1.0, 0.1, 0.01], epochs=50)
 
 
 def test_member_rates_share_one_spec() -> None:

@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import torch
+
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.schedules._anneal import cosine, cosine_restarts, cyclical, one_cycle
@@ -148,6 +150,29 @@ MONITORS: dict[str, Literal["min", "max"]] = {"loss": "min", "accuracy": "max", 
 _PLATEAU = inspect.signature(ReduceOnPlateau).parameters  # its defaults, written once
 
 
+def _below_lr0(name: str, value: float, lr0: Value, why: str) -> None:
+    """One line when a spec's absolute rate ``name`` lies above a member's ``lr0``."""
+    rates = torch.as_tensor(lr0, dtype=torch.float64).reshape(-1)
+    above = (rates < value).nonzero()
+    if len(above):
+        i = int(above[0, 0])
+        where = f" (member {i})" if len(rates) > 1 else ""
+        raise LrlabError(f"{name}={value:g} must be <= lr0, the member's rate, {why}; got "
+                         f"lr0={float(rates[i]):g}{where}: give a lower {name} (an absolute "
+                         "rate, not a fraction of lr0)")
+
+
+def _cyclic(lr0: Value, o: dict[str, Any], n: int) -> Schedule:
+    _below_lr0("lo", o["lo"], lr0, "the peak of the cycle")
+    return cyclical(o["lo"], lr0, half_period=o["half_period"], mode=o["mode"],
+                    gamma=o["gamma"], unit="step")
+
+
+def _poly(lr0: Value, o: dict[str, Any], n: int) -> Schedule:
+    _below_lr0("end", o["end"], lr0, "where the decay starts")
+    return polynomial(lr0, total=n, end=o["end"], power=o["power"], unit="step")
+
+
 def _plateau(lr0: Value, o: dict[str, Any]) -> ReduceOnPlateau:
     mode = o["mode"] if o["mode"] != "auto" else MONITORS.get(o["monitor"], "min")
     return ReduceOnPlateau(lr0, mode=mode, factor=o["factor"],
@@ -180,8 +205,7 @@ _KINDS = [
     ScheduleKind("poly", "polynomial decay to end over training",
                  {"power": Key("number", "exponent (1: linear)", 1.0),
                   "end": Key("number", "final rate", 0.0)},
-                 lambda lr0, o, n: polynomial(lr0, total=n, end=o["end"], power=o["power"],
-                                              unit="step")),
+                 _poly),
     ScheduleKind("cosine", "cosine anneal to min_lr over training",
                  {"min_lr": Key("number", "final rate", 0.0)},
                  lambda lr0, o, n: cosine(lr0, total=n, min_lr=o["min_lr"], unit="step")),
@@ -199,8 +223,7 @@ _KINDS = [
                               ("triangular", "triangular2", "exp_range")),
                   "gamma": Key("factor_per_epoch", "amplitude factor per epoch (exp_range)",
                                1.0)},
-                 lambda lr0, o, n: cyclical(o["lo"], lr0, half_period=o["half_period"],
-                                            mode=o["mode"], gamma=o["gamma"], unit="step"),
+                 _cyclic,
                  one_of=(("lo",), ("half_period",))),
     ScheduleKind("onecycle", "one cycle peaking at lr0 (Smith & Topin)",
                  {"pct_start": Key("number", "fraction of training going up", 0.3),
@@ -294,14 +317,20 @@ class ScheduleSpec:
 
     @property
     def values(self) -> dict[str, Any]:
-        """Every key in effect: the options given, over the kind's defaults (in epochs).
+        """Every key in effect: the options given, over the kind's defaults (in epochs). A
+        default that a given key of its group replaces is not in effect (``step``'s
+        ``factor`` where ``decay`` is given, which sets the factor).
 
         Example:
             >>> parse_schedule("plateau:patience=3").values["factor"]
             0.1
+            >>> "factor" in parse_schedule("step:every=5,decay=100").values
+            False
         """
+        replaced = {key for group in self.kind.at_most_one if set(group) & set(self.options)
+                    for key in group}
         return {key: self.options.get(key, k.default) for key, k in self.kind.keys.items()
-                if key in self.options or k.default is not None}
+                if key in self.options or (k.default is not None and key not in replaced)}
 
     def on_metric(self, lr0: Value, *, mode: Literal["min", "max"] | None = None
                   ) -> ReduceOnPlateau:
