@@ -103,6 +103,8 @@ def test_sgd_moves_the_head_100x_faster_than_the_backbone():
     ({"head.*": float("inf")}, "finite number > 0"),
     ({"head.*": float("nan")}, "finite number > 0"),
     ({"": 2.0}, "non-empty"),
+    # the command line's text (was a ValueError: "dictionary update sequence element #0")
+    ("head.*=10", "mult must be a dict of pattern -> multiplier, e.g. {'head.*': 10}"),
 ])
 def test_bad_patterns_and_multipliers_are_one_line_errors(mult, needle):
     for call in (lambda: param_groups(Net(), BASE, mult),

@@ -28,6 +28,28 @@ CASES = {
                           "epochs must be a whole number, not a bool, got True"),
     "a bool for a seed": ({"lrs": [0.1], "seeds": [0, False]},
                           "every value of seeds must be a whole number, not a bool, got False"),
+    # dict settings (were "lr_mults.0: Input should be a valid dictionary", "hparams: ...",
+    # "lr_mults: List should have at least 1 item after validation, not 0")
+    "a layer-wise variant as the command line's text": (
+        {"lrs": [0.1], "lr_mults": ["head.*=10"]},
+        ("every value of lr_mults must be a dict, got 'head.*=10'; e.g. "
+         "lr_mults=[{}, {'head.*': 10}] ({} is the uniform rate)")),
+    "one layer-wise variant, not a list": (
+        {"lrs": [0.1], "lr_mults": {"head.*": 10}},
+        ("lr_mults must be a list, got {'head.*': 10}; e.g. lr_mults=[{}, {'head.*': 10}] "
+         "({} is the uniform rate)")),
+    "no layer-wise variant": ({"lrs": [0.1], "lr_mults": []},
+                              ("lr_mults must be a non-empty list, got []; e.g. "
+                               "lr_mults=[{}, {'head.*': 10}] ({} is the uniform rate)")),
+    "a multiplier as text": ({"lrs": [0.1], "lr_mults": [{"head.*": "x"}]},
+                             "lr_mults[0]['head.*'] must be a number, got 'x'"),  # was lr_mults.0.*
+    "hyperparameters as text": ({"lrs": [0.1], "hparams": "momentum=0.9"},
+                                ("hparams must be a dict, got 'momentum=0.9'; e.g. "
+                                 "hparams={'momentum': 0.9}")),
+    "a dtype torch has but lrlab trains in no": ({"lrs": [0.1], "dtype": "float16"},
+                                                 ("dtype must be 'float32' or 'float64', got "
+                                                  "'float16'")),
+    "no rates": ({"lrs": []}, "lrs must be a non-empty list, got []"),
     # keywords no setting takes (were "momentum: Extra inputs are not permitted, got 0.9"):
     # an update rule's hyperparameter, as the command line's --momentum, goes in hparams
     "a hyperparameter as a setting": ({"lrs": [0.1], "momentum": 0.9},

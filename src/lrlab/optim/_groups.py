@@ -45,7 +45,14 @@ def _matches(pattern: str, name: str) -> bool:
     return fnmatchcase(name, pattern) or name.startswith(pattern + ".")
 
 
+def _check_mapping(mult: object) -> None:
+    if mult is not None and not isinstance(mult, Mapping):
+        raise LrlabError(f"mult must be a dict of pattern -> multiplier, e.g. "
+                         f"{{'head.*': 10}}, got {mult!r}")
+
+
 def _check_mult(mult: Mapping[str, float]) -> None:
+    _check_mapping(mult)
     for pattern, m in mult.items():
         if not isinstance(pattern, str) or not pattern:
             raise LrlabError(f"lr_mult patterns must be non-empty strings, got {pattern!r}")
@@ -109,6 +116,7 @@ def param_groups(model: nn.Module, base_lr: float, mult: Mapping[str, float] | N
         optimizer or to :class:`lrlab.optim.Optimizer`.
     """
     number("base_lr", base_lr, low=0, strict=True)
+    _check_mapping(mult)  # dict("head.*=10") failed in a ValueError of its own
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     mult = dict(mult or {})
     taken = _assign([n for n, _ in named], mult) if mult else [None] * len(named)

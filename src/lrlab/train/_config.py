@@ -279,16 +279,23 @@ def _one_line(err: ValidationError) -> str:
     first = next((e for e in errors if e["type"] != "schedule"), errors[0])
     if first["type"] == "schedule":
         return first["msg"]
-    where = ".".join(str(p) for p in first["loc"])
-    if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
+    loc = first["loc"]
+    where = ".".join(str(p) for p in loc)
+    if first["type"] == "extra_forbidden" and len(loc) == 1:
         return _unknown_setting(where, first.get("input"))
     msg = first["msg"].removeprefix("Value error, ")
     allowed = _ALLOWED.get(first["type"])
+    if first["type"] == "too_short" and first.get("ctx", {}).get("min_length") == 1:
+        allowed = "a non-empty list"
     if allowed is not None and where:  # the validation library's wording, said plainly
         what = f"{allowed.format(**first.get('ctx', {}))}, got {first.get('input')!r}"
-        if any(isinstance(part, int) for part in first["loc"]):  # one value of a list
-            name = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
-            return f"every value of {name} must be {what}"
+        if len(loc) > 2 and isinstance(loc[1], int):  # a value of a dict in a list
+            index = "".join(f"[{p!r}]" for p in loc[1:])
+            return f"{loc[0]}{index} must be {what}"
+        if any(isinstance(part, int) for part in loc):  # one value of a list
+            name = ".".join(str(p) for p in loc if not isinstance(p, int))
+            example = _example(name, first) if name in _DICTS else ""
+            return f"every value of {name} must be {what}{example}"
         return f"{where} must be {what}{_example(where, first)}"
     if first["type"] != "value_error" and isinstance(first.get("input"), int | float | str):
         msg += f", got {first['input']!r}"
@@ -327,7 +334,12 @@ _ALLOWED = {"greater_than_equal": "at least {ge}", "greater_than": "greater than
             "whole_bool": "a whole number, not a bool",
             "float_type": "a number", "float_parsing": "a number",
             "finite_number": "a finite number", "bool_type": "True or False",
-            "bool_parsing": "True or False", "string_type": "a string"}
+            "bool_parsing": "True or False", "string_type": "a string", "dict_type": "a dict",
+            "literal_error": "{expected}"}
+
+#: A dict setting as it is written: hparams, and each of lr_mults' layer-wise variants.
+_DICTS = {"hparams": "hparams={'momentum': 0.9}",
+          "lr_mults": "lr_mults=[{}, {'head.*': 10}] ({} is the uniform rate)"}
 
 
 def _example(where: str, error: dict) -> str:
@@ -335,6 +347,8 @@ def _example(where: str, error: dict) -> str:
     comma-separated text of numbers meant (``lrs='0.1,0.01'``: ``[0.1, 0.01]``) or one number
     meant (``lrs=0.1``: ``[0.1]``), else the bound itself (``epochs=0`` under ``>= 1``: ``1``)."""
     given, ctx = error.get("input"), error.get("ctx", {})
+    if where in _DICTS and error["type"] in ("dict_type", "too_short", "list_type"):
+        return f"; e.g. {_DICTS[where]}"
     if error["type"] == "list_type" and isinstance(given, str):
         try:
             return f"; e.g. {where}={[float(part) for part in given.split(',')]}"
