@@ -64,6 +64,10 @@ def test_a_free_rule_ahead_of_the_tuned_is_said_ahead() -> None:
     ("adam", "needs its rates"),
     ("adam:lr=x", "must be lr=A/B/C or key=number"),
     ("adam:beta1=0.9/0.8", "must be lr=A/B/C or key=number"),
+    # a rate twice trained two identical members unsaid (a sweep's --lrs refuses it)
+    ("adam:lr=0.1/0.1", r"^adam:lr=0.1/0.1: lists the rate 0.1 twice; give each once$"),
+    # the rule named (was "lrs.0: learning rates must be positive and finite, got -1.0")
+    ("adam:lr=0.1/-1", r"^adam:lr=0.1/-1: rates must be positive and finite, got -1$"),
 ])
 def test_bad_entries_are_one_line(text, words) -> None:
     with pytest.raises(LrlabError, match=words) as err:

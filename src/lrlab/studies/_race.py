@@ -13,6 +13,7 @@ learning-rate-free rule ends within a few percent of the best tuned rule.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,12 @@ def parse_entry(text: str) -> tuple[str, list[float], dict[str, float]]:
             raise LrlabError(f"{text}: {pair!r} must be lr=A/B/C or key=number")
         if key == "lr":
             lrs = numbers
+            bad = next((v for v in lrs if not (math.isfinite(v) and v > 0)), None)
+            if bad is not None:  # was the sweep's "lrs.0: ...", naming no rule
+                raise LrlabError(f"{text}: rates must be positive and finite, got {bad:g}")
+            twice = next((v for i, v in enumerate(lrs) if v in lrs[:i]), None)
+            if twice is not None:  # trained twice as two identical members, unsaid
+                raise LrlabError(f"{text}: lists the rate {twice:g} twice; give each once")
         else:
             hparams[key] = numbers[0]
     if not lrs:
