@@ -390,6 +390,8 @@ def test_missing_and_unknown(tmp_path: Path, blobs) -> None:
     before = path.read_bytes()
     with pytest.raises(LrlabError, match=r"no study 'nope'.*recent: s"):
         load_result(path, "nope")
+    with pytest.raises(LrlabError, match=r"^study must be a study's name .*, got None$"):
+        load_result(path, None)  # was a TypeError: "object of type 'NoneType' has no len()"
     assert path.read_bytes() == before
 
 

@@ -177,6 +177,9 @@ def load_result(db: str | os.PathLike, study: str) -> SweepResult:
     Example:
         >>> result = load_result("lrlab.db", "sweep-1")  # doctest: +SKIP
     """
+    if not isinstance(study, str) or not study:  # None failed in a TypeError of len()'s
+        raise LrlabError(f"study must be a study's name as lrlab ls lists it (e.g. "
+                         f"'sweep-1'), got {study!r}")
     with Store(db, create=False) as store:
         return store.result(study)
 
