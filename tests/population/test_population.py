@@ -542,6 +542,29 @@ def test_a_narrow_float_model_is_trained_wider_and_says_so(narrow) -> None:
     assert no_time(mine.records).equals(no_time(wide.records))
 
 
+def test_a_float64_model_trained_in_float32_says_so() -> None:
+    """A model kept in float64 (``model.double()``) is trained in the default float32 with
+    one warning naming dtype='float64' (before: silently); under dtype='float64', nothing."""
+    import warnings
+
+    from lrlab import sweep
+    from lrlab.tasks import Split, Task, member_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 4, generator=g, dtype=torch.float64)
+    task = Task(name="double", train=Split(x[:80], x[:80, :1]), val=Split(x[80:], x[80:, :1]),
+                model=lambda: nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1)).double(),
+                loss=member_loss(nn.MSELoss()), epochs=1, batch_size=16)
+    said32 = ("lrlab: Sequential's parameters are float64; the population trains them in "
+              "float32, so these rates are a float32 training's: give dtype='float64' "
+              "(--dtype float64) to train them as they are")
+    for dtype, expected in (("float32", [said32]), ("float64", [])):
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            sweep(task, lrs=[0.1, 0.01], dtype=dtype)
+        assert [str(w.message) for w in said if "float64" in str(w.message)] == expected
+
+
 @pytest.mark.parametrize("rule", ["sgd", "adam"])
 @pytest.mark.parametrize(("width", "loss"), [(8, "ce"), (8, "mse"), (260, "ce"), (260, "mse")],
                          ids=["small-ce", "small-mse", "in-place-ce", "in-place-mse"])

@@ -104,7 +104,9 @@ class EpochMetrics:
 
         Args:
             logits: ``(K, B, C)`` scores (classification) or ``(K, B, ...)`` predictions.
-            targets: int class indices ``(B,)`` or ``(K, B)``; for regression float targets
+            targets: int class indices ``(B,)`` or ``(K, B)``, or class probabilities shaped
+                as the logits, with or without the member axis (mixup's: scored at each one's
+                likeliest class); for regression float targets
                 ``(B, ...)`` or ``(K, B, ...)`` (``(B,)`` also matches predictions
                 ``(K, B, 1)``).
             losses: ``(K, B)`` per-sample training losses already computed by the caller.
@@ -135,6 +137,8 @@ class EpochMetrics:
         dev = self._device
         logits, losses = logits.detach().to(dev), losses.detach().to(dev)
         targets = targets.detach().to(dev)
+        if self.classification and _probabilities(logits, targets):
+            targets = targets.argmax(-1)  # mixup's, or soft labels: scored at the likeliest class
         # check every shape before touching a running sum
         if self.classification:
             idx = _index_targets(logits, targets)
@@ -230,6 +234,13 @@ class EpochMetrics:
         if self._auc is not None:
             out["auc"] = self._auc.result() if auc is None else auc
         return out
+
+
+def _probabilities(logits: Tensor, targets: Tensor) -> bool:
+    """Whether float ``targets`` are class probabilities for ``logits`` ``(K, B, ..., C)``:
+    the logits' shape, with or without the member axis."""
+    return targets.is_floating_point() and tuple(targets.shape) in (tuple(logits.shape),
+                                                                     tuple(logits.shape[1:]))
 
 
 def _classes(num_classes: int, dim: int, device: torch.device) -> Tensor:

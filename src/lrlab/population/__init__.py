@@ -5,9 +5,10 @@ from lrlab.population._population import (
     Path,
     Population,
     StepOutput,
+    dense_gradients,
     member_losses,
     running_norms,
 )
 
-__all__ = ["Path", "Population", "StepOutput", "member_losses", "running_norms",
-           "supports_batched"]
+__all__ = ["Path", "Population", "StepOutput", "dense_gradients", "member_losses",
+           "running_norms", "supports_batched"]

@@ -46,7 +46,7 @@ from lrlab.population._backward import Program, Tape
 from lrlab.population._batched import batched_forward, plan
 from lrlab.population._compiled import Compiler, CompileSetting
 
-__all__ = ["Path", "Population", "StepOutput", "running_norms"]
+__all__ = ["Path", "Population", "StepOutput", "dense_gradients", "running_norms"]
 
 Path = Literal["auto", "batched", "vmap", "loop"]
 
@@ -82,21 +82,28 @@ class StepOutput:
     lr: Tensor
 
 
-def _say_wider(model: nn.Module, own: torch.dtype, dtype: torch.dtype) -> None:
-    """One warning (once per call, :func:`~lrlab._once.first_time`) when a model whose
-    parameters are a narrower float than ``dtype`` (bfloat16, float16) is trained as
-    ``dtype``: the population trains float32 or float64 only, and says so rather than train
-    a bf16 model in float32 silently."""
+def _say_cast(model: nn.Module, own: torch.dtype, dtype: torch.dtype) -> None:
+    """One warning (once per call, :func:`~lrlab._once.first_time`) when a model is trained
+    in a narrower float than its own: parameters narrower than ``dtype`` (bfloat16, float16;
+    the population trains float32 or float64 only), or float64 ones trained as float32 (the
+    default ``dtype``; a user who kept a model in float64 did so on purpose). A float32
+    model trained as float64 is what was asked for: nothing to say."""
     if not (own.is_floating_point and dtype.is_floating_point
-            and torch.finfo(own).bits < 32 <= torch.finfo(dtype).bits):  # not float32 as 64
+            and torch.finfo(own).bits != torch.finfo(dtype).bits and dtype != torch.float64):
         return
     mine, wide = str(own).removeprefix("torch."), str(dtype).removeprefix("torch.")
     name = type(model).__name__
-    if first_time(name, f"{mine} as {wide}"):
-        warnings.warn(f"lrlab: {name}'s parameters are {mine}; the population trains them in "
-                      f"{wide} (dtype float32 or float64 only), so these rates are a {wide} "
-                      f"training's: check the pick in your own {mine} training", UserWarning,
-                      stacklevel=3)
+    if not first_time(name, f"{mine} as {wide}"):
+        return
+    if own == torch.float64:
+        warnings.warn(f"lrlab: {name}'s parameters are float64; the population trains them in "
+                      f"{wide}, so these rates are a {wide} training's: give dtype='float64' "
+                      "(--dtype float64) to train them as they are", UserWarning, stacklevel=3)
+        return
+    warnings.warn(f"lrlab: {name}'s parameters are {mine}; the population trains them in "
+                  f"{wide} (dtype float32 or float64 only), so these rates are a {wide} "
+                  f"training's: check the pick in your own {mine} training", UserWarning,
+                  stacklevel=3)
 
 
 def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Tensor]) -> dict:
@@ -123,6 +130,29 @@ def _check_hparams(rule: UpdateRule, hparams: Mapping[str, Sequence[float] | Ten
         values.setdefault(name, torch.full((k,), float(default), dtype=torch.float64))
     check_ranges(rule.name, {n: v.tolist() for n, v in values.items() if n != "lr"})
     return values
+
+
+def dense_gradients(model: nn.Module, rule: UpdateRule) -> nn.Module:
+    """``model`` with every ``nn.Embedding(sparse=True)`` (and ``EmbeddingBag``) giving
+    dense gradients, in place: the members' gradients are stacked into one dense ``(K, P)``
+    tensor (the backward pass of a sparse embedding under vmap cannot run), lrlab's
+    optimizers take dense ones (a range test's model), and a dense gradient
+    holds the same numbers, zero in the rows a batch does not use, so torch's SGD and
+    Adagrad, which take sparse gradients, make the same update from it. Under any other rule
+    (torch's Adam refuses sparse gradients; SparseAdam moves only the rows a batch uses) one
+    warning says that the rates are the dense embedding's."""
+    sparse = [name for name, module in model.named_modules()
+              if isinstance(module, (nn.Embedding, nn.EmbeddingBag)) and module.sparse]
+    for name in sparse:
+        model.get_submodule(name).sparse = False
+    if sparse and rule.torch_name not in ("SGD", "Adagrad") \
+            and first_time(type(model).__name__, "sparse", rule.name):
+        warnings.warn(f"lrlab: {type(model).__name__}.{sparse[0]} is nn.Embedding(sparse=True), "
+                      f"whose sparse gradients torch's {rule.torch_name or rule.name} does not "
+                      f"take; {rule.name} here trains it dense, so these rates are for "
+                      "sparse=False (torch.optim.SparseAdam, which moves only a batch's rows, "
+                      "may want another)", UserWarning, stacklevel=3)
+    return model
 
 
 class Population:
@@ -179,8 +209,9 @@ class Population:
             raise LrlabError(f"{type(models[0]).__name__} has no trainable parameters")
         self.device = torch.device(device) if device is not None else first.device
         self.dtype = dtype or first.dtype
-        _say_wider(models[0], first.dtype, self.dtype)
-        self.template = copy.deepcopy(models[0]).to(self.device, self.dtype)
+        _say_cast(models[0], first.dtype, self.dtype)
+        self.template = dense_gradients(copy.deepcopy(models[0]).to(self.device, self.dtype),
+                                         self.rule)
         # training mode as a PyTorch loop sets it (model.train()), so that a model whose
         # train() keeps layers in evaluation mode (frozen BatchNorm) trains so from step 1,
         # not only after its first evaluation switched it back through train()

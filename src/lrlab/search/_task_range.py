@@ -383,12 +383,14 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
           batch_size: int | None, validate: bool, device: torch.device, accumulate: int,
           clip_grad_norm: float | None, check_batch: int | None, rules: Rules) -> RangeTestResult:
-    from lrlab.optim import Optimizer
+    from lrlab.optim import Optimizer, get_rule
+    from lrlab.population import dense_gradients
 
     hparams = dict(hparams or {})
     keys = None if task.in_memory else (None, task.target_key)
     with seeded_rng(seed, device):  # weights, order, augmentations from seed, not chance
-        model = task.init_model(seed).to(device)
+        # a sparse embedding trained dense, as the population trains it
+        model = dense_gradients(task.init_model(seed).to(device), get_rule(optimizer))
         own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds on tensors
         opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=start, **hparams)
         return find_lr(model, _loss(task), _data(task, task.train), optimizer=opt, start=start,

@@ -475,14 +475,17 @@ def _close(a: Tensor, b: Tensor) -> bool:
 
 def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
     """``(C, class axis)`` when ``outputs`` are class scores for integer ``targets``
-    ``(B, ...)``: ``(B, ..., C)`` (axis -1) or ``(B, C, ...)`` (axis 1, what
-    ``nn.CrossEntropyLoss`` takes per pixel or token). When both fit (every axis C wide),
+    ``(B, ...)`` (or class probabilities ``(B, C)``: :func:`_soft`): ``(B, ..., C)`` (axis
+    -1) or ``(B, C, ...)`` (axis 1, what ``nn.CrossEntropyLoss`` takes per pixel or
+    token). When both fit (every axis C wide),
     torch's axis 1, unless the model computes its own loss (Hugging Face models put the
     classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too)."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
     if _binary(loss, outputs, targets):
         return 2, BINARY
+    if _soft(loss, outputs, targets):
+        return int(outputs.shape[-1]), -1
     if targets.is_floating_point() or targets.dtype == torch.bool \
             or outputs.dim() != targets.dim() + 1:
         return None
@@ -502,6 +505,17 @@ def _binary(loss: Any, outputs: Tensor, targets: Tensor) -> bool:
     return (_with_logits(loss) and targets.is_floating_point()
             and outputs.dim() >= 1 and targets.shape == outputs.shape
             and bool(((targets == 0) | (targets == 1)).all()))
+
+
+def _soft(loss: Any, outputs: Tensor, targets: Tensor) -> bool:
+    """Class probabilities ``(B, C)`` (mixup's or cutmix's mixed one-hot labels, soft
+    labels) for class scores of that shape under a cross-entropy, which takes them as its
+    target: a classifier, scored at each row's likeliest class (its validation labels may be
+    class indices)."""
+    fn = getattr(loss, "fn", loss)
+    return ((isinstance(fn, torch.nn.CrossEntropyLoss) or fn is torch.nn.functional.cross_entropy)
+            and targets.is_floating_point() and outputs.dim() == 2 and outputs.shape[1] > 1
+            and targets.shape == outputs.shape and bool(((targets >= 0) & (targets <= 1)).all()))
 
 
 def _multi_label(task: Task, outputs: Any, targets: Any) -> bool:
