@@ -62,12 +62,25 @@ def test_exponent_and_claim_follow_the_records(power, optimizer, verdict) -> Non
     assert result.claims()[0].verdict == verdict
 
 
+def test_a_best_rate_at_an_edge_of_the_rates_warns() -> None:
+    """Optima at 0.01 * (B / 32)^1.5: batch 256's, 0.23, is inside; at power 3 batch 128's
+    (0.64, nearer 1 than 0.3 in log-rate) and 256's (5.1) are best at the highest rate swept,
+    1, which the exponent then reads."""
+    assert _made(1.5, "sgd").warnings == []
+    assert _made(3.0, "sgd").warnings == [
+        ("the best rate of batch 128 and batch 256 is the highest swept, 1: their optima may "
+        "lie above it, and the claims read them as 1; sweep rates above 1 too")]
+
+
 def test_a_small_run_saves_loads_and_reports(tmp_path) -> None:
-    r = scaling(get_task("blobs"), batch_sizes=[64, 128], lrs=[1, 0.3, 0.1], epochs=1)
+    with pytest.warns(UserWarning, match="^lrlab: the best rate of batch 128 is the highest "
+                      "swept, 1: "):  # the study's own warning, also on its page
+        r = scaling(get_task("blobs"), batch_sizes=[64, 128], lrs=[1, 0.3, 0.1], epochs=1)
     r.save(tmp_path / "s")
     back = ScalingResult.load(tmp_path / "s")
     assert back.verdict() == r.verdict() and sorted(back.runs) == [64, 128]
-    assert "per batch size" in r.write_report(tmp_path / "s.html").read_text()
+    page = r.write_report(tmp_path / "s.html").read_text()
+    assert "per batch size" in page and "the best rate of batch 128 is the highest" in page
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -102,7 +115,8 @@ def test_a_loader_task_counts_its_examples_not_its_batches() -> None:
     data = DataLoader(TensorDataset(x, y), batch_size=16, shuffle=True)
     task = Task.from_loaders(lambda: torch.nn.Linear(4, 2), data, DataLoader(TensorDataset(x, y)),
                              loss=torch.nn.CrossEntropyLoss(), epochs=1)
-    r = scaling(task, batch_sizes=[8, 32], lrs=[1, 0.3, 0.1], epochs=1)
+    with pytest.warns(UserWarning, match="highest swept"):  # one epoch of a linear model
+        r = scaling(task, batch_sizes=[8, 32], lrs=[1, 0.3, 0.1], epochs=1)
     assert {b: run.config["batch_size"] for b, run in r.runs.items()} == {8: 8, 32: 32}
     with pytest.raises(LrlabError, match=r"batch size 100 is more than the 64 training "):
         scaling(task, batch_sizes=[8, 100], lrs=[1, 0.3, 0.1], epochs=1)

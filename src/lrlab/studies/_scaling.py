@@ -17,8 +17,10 @@ and nearer to it than to the other rule's; partly within twice that and nearer.
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,34 @@ def optimum(lrs: Sequence[float], values: Sequence[float], higher: bool) -> tupl
     return best, best
 
 
+def edge_warnings(best: Mapping[str, float], lrs: Sequence[float]) -> list[str]:
+    """One line per edge of the rates swept (``lrs``) that holds a best rate (``best``: each
+    population's best rate by its name, ``{"batch 16": 0.1}``): an optimum there may lie
+    beyond the rates, so what the claims measure from it (a drift, an exponent) is not
+    measured there; ``[]`` when every best rate lies inside.
+
+    Example:
+        >>> edge_warnings({"batch 16": 0.1, "batch 32": 0.03}, [0.1, 0.03, 0.01])[0]
+        'the best rate of batch 16 is the highest swept, 0.1: its optimum may lie above it, and the claims read it as 0.1; sweep rates above 0.1 too'
+    """
+    lines = []
+    for edge, word, side in ((max(lrs), "highest", "above"), (min(lrs), "lowest", "below")):
+        at = [name for name, lr in best.items() if math.isclose(lr, edge, rel_tol=1e-9)]
+        if at:
+            its = "its optimum" if len(at) == 1 else "their optima"
+            names = at[0] if len(at) == 1 else f"{', '.join(at[:-1])} and {at[-1]}"
+            lines.append(f"the best rate of {names} is the {word} swept, {edge:g}: "
+                         f"{its} may lie {side} it, and the claims read "
+                         f"{'it' if len(at) == 1 else 'them'} as {edge:g}; sweep rates {side} "
+                         f"{edge:g} too")
+    return lines
+
+
+def _warn(lines: Sequence[str]) -> None:
+    for line in lines:
+        warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=4)
+
+
 @warn_once()
 def scaling(task: Task, *, batch_sizes: Sequence[int], lrs: Sequence[float],
             callbacks: Sequence[Callable[[EpochReport], None]] = (), **settings: Any
@@ -85,7 +115,8 @@ def scaling(task: Task, *, batch_sizes: Sequence[int], lrs: Sequence[float],
 
     Example:
         >>> from lrlab.tasks import get_task
-        >>> r = scaling(get_task("blobs"), batch_sizes=[64, 256], lrs=[1, 0.3, 0.1], epochs=2)
+        >>> r = scaling(get_task("blobs"), batch_sizes=[64, 256], lrs=[10, 3, 1, 0.3, 0.1],
+        ...             epochs=2)
         >>> sorted(r.runs)
         [64, 256]
     """
@@ -105,7 +136,9 @@ def scaling(task: Task, *, batch_sizes: Sequence[int], lrs: Sequence[float],
         raise LrlabError("give three or more rates so each batch size has an optimum inside them")
     configs = {b: validated(lrs=list(lrs), batch_size=b, **settings) for b in sizes}
     runs = {b: fit(task, c.members(), c, callbacks=callbacks) for b, c in configs.items()}
-    return ScalingResult(runs, str(configs[sizes[0]].optimizer))
+    result = ScalingResult(runs, str(configs[sizes[0]].optimizer))
+    _warn(result.warnings)
+    return result
 
 
 @dataclass
@@ -140,6 +173,14 @@ class ScalingResult:
             rows.append({"batch_size": int(b), "best_lr": best, "optimum": refined,
                          "best_value": float(top)})
         return pd.DataFrame(rows)
+
+    @property
+    def warnings(self) -> list[str]:
+        """A line per edge of the rates that holds a batch size's best rate
+        (:func:`edge_warnings`)."""
+        t = self.table()
+        best = {f"batch {b}": float(lr) for b, lr in zip(t["batch_size"], t["best_lr"])}
+        return edge_warnings(best, self.curves()["lr"].unique().tolist())
 
     def exponent(self) -> tuple[float, float]:
         """``(k, intercept)`` of ``log10(optimum) = intercept + k log10(batch size)``."""
@@ -201,7 +242,7 @@ class ScalingResult:
         k, _ = self.exponent()
         first = next(iter(self.runs.values()))
         return write_page(path, title=f"lrlab: batch size and the rate on {first.task}",
-                          verdict=self.verdict(),
+                          verdict=self.verdict(), warnings=self.warnings,
                           settings={"task": first.task, "optimizer": self.optimizer,
                                     "batch sizes": sorted(self.runs), "exponent": round(k, 3),
                                     "epochs": first.config.get("epochs")},

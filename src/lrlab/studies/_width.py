@@ -48,7 +48,7 @@ from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded
-from lrlab.studies._scaling import optimum
+from lrlab.studies._scaling import _warn, edge_warnings, optimum
 from lrlab.tasks import Task
 from lrlab.train import EpochReport, SweepResult, fit, validated
 
@@ -183,7 +183,8 @@ def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer:
 
     Example:
         >>> from lrlab.tasks import get_task
-        >>> r = width(get_task("blobs"), widths=[8, 32], lrs=[0.1, 0.01, 0.001], epochs=1)
+        >>> r = width(get_task("blobs"), widths=[8, 32], lrs=[1, 0.3, 0.1, 0.03, 0.01],
+        ...           epochs=1)
         >>> sorted(r.table()["width"].unique().tolist())
         [8, 32]
     """
@@ -211,7 +212,9 @@ def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer:
     ordered = sorted(lrs)
     coords = coordinate_check(task, sizes, lr=coord_lr or ordered[len(ordered) // 2],
                               optimizer=optimizer, steps=coord_steps)
-    return WidthResult(runs, optimizer, coords)
+    result = WidthResult(runs, optimizer, coords)
+    _warn(result.warnings)
+    return result
 
 
 @dataclass
@@ -234,6 +237,16 @@ class WidthResult:
             rows.append({"parametrisation": param, "width": w, "best_lr": best,
                          "optimum": refined, "best_value": float(top)})
         return pd.DataFrame(rows)
+
+    @property
+    def warnings(self) -> list[str]:
+        """A line per edge of the rates that holds a width's best rate
+        (:func:`~lrlab.studies._scaling.edge_warnings`)."""
+        t = self.table()
+        best = {f"{'SP' if p == 'sp' else 'muP'} width {w}": float(lr)
+                for p, w, lr in zip(t["parametrisation"], t["width"], t["best_lr"])}
+        lrs = {float(lr) for run in self.runs.values() for lr in run.summary()["lr"]}
+        return edge_warnings(best, sorted(lrs))
 
     def drift(self) -> dict[str, float]:
         """Per parametrisation: how far the optimum moves over the widths, in decades
@@ -301,7 +314,7 @@ class WidthResult:
 
         first = next(iter(self.runs.values()))
         return write_page(path, title=f"lrlab: width and the rate on {first.task} (SP vs muP)",
-                          verdict=self.verdict(),
+                          verdict=self.verdict(), warnings=self.warnings,
                           settings={"task": first.task, "optimizer": self.optimizer,
                                     "widths": sorted({w for _, w in self.runs}),
                                     "epochs": first.config.get("epochs")},
