@@ -161,6 +161,16 @@ def test_bad_input_is_one_line(kwargs, words) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_a_width_this_machine_cannot_hold_is_refused_before_any_trains() -> None:
+    """Width 10**8 on blobs (10**16 weights) failed only after width 8 had trained, SP and
+    muP; every width's model and memory are now checked first."""
+    epochs = []
+    with pytest.raises(LrlabError, match=r"^width 100000000: .*; give smaller widths$") as err:
+        width(get_task("blobs"), widths=[8, 10**8], lrs=[0.1, 0.01, 0.001], epochs=1,
+              callbacks=[epochs.append])
+    assert "\n" not in str(err.value) and epochs == []
+
+
 def test_a_loader_task_is_refused_in_one_line() -> None:
     """The study builds an MLP from the input tensors' shape: a DataLoader task (a new
     user's own data) crashed with "'DataLoader' object has no attribute 'x'" (a bug in

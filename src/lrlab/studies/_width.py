@@ -50,7 +50,7 @@ from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded
 from lrlab.studies._scaling import _warn, edge_warnings, optimum
 from lrlab.tasks import Task
-from lrlab.train import EpochReport, SweepResult, fit, validated
+from lrlab.train import EpochReport, SweepConfig, SweepResult, fit, validated
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -198,6 +198,8 @@ def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer:
             raise LrlabError(f"the width study sets {key} itself")
     d_in, out, flat = _layers(task)
     mup_multipliers(optimizer, sizes[0], sizes[0])  # an unknown rule: refused before training
+    _check_memory(task, sizes, d_in, out, flat, validated(lrs=list(lrs), optimizer=optimizer,
+                                                          **settings))
     runs = {}
     for parametrisation in ("sp", "mup"):
         for w in sizes:
@@ -215,6 +217,26 @@ def width(task: Task, *, widths: Sequence[int], lrs: Sequence[float], optimizer:
     result = WidthResult(runs, optimizer, coords)
     _warn(result.warnings)
     return result
+
+
+def _check_memory(task: Task, sizes: Sequence[int], d_in: int, out: int, flat: bool,
+                  config: SweepConfig) -> None:
+    """Every width's model built and one member's memory estimated before the first width
+    trains: a width too large for this machine failed only once the smaller ones had
+    trained (10**8 on blobs: "building the model failed ... can't allocate 4e16 bytes")."""
+    from lrlab.train import estimate_memory
+
+    for w in sizes:
+        mlp = replace(task, model=lambda w=w: width_mlp(d_in, w, out, flatten=flat))
+        try:
+            estimate = estimate_memory(mlp, config, config.members()[:1])
+        except LrlabError as err:
+            raise LrlabError(f"width {w}: {err}; give smaller widths") from None
+        if estimate.members_that_fit() < 1:
+            gib = 2**30
+            raise LrlabError(f"width {w}: one member needs about {estimate.total(1) / gib:.2f} "
+                             f"GiB but {estimate.limit / gib:.2f} GiB may be used here; give "
+                             "smaller widths")
 
 
 @dataclass
