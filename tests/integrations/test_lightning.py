@@ -328,12 +328,17 @@ def test_the_loggers_hparams_file_holds_the_rate_trained_at(tmp_path, kind: str)
         pytest.importorskip("tensorboard")
     from lightning.pytorch.core.saving import load_hparams_from_yaml
 
+    class Wide(Tuned):  # a hyperparameter beside the rate, which stays as logged
+        def __init__(self, lr: float = 0.01, width: int = 16) -> None:
+            super().__init__(lr)
+            self.save_hyperparameters()
+
     logger = getattr(L.pytorch.loggers, kind)(tmp_path, name="run", version=0)
     finder = FindLR(start=1e-4, end=10.0, steps=20)
-    trainer = _fit(Tuned(), finder, logger=logger, log_every_n_steps=1)
+    trainer = _fit(Wide(), finder, logger=logger, log_every_n_steps=1)
     assert trainer.logger is logger
     kept = load_hparams_from_yaml(tmp_path / "run" / "version_0" / "hparams.yaml")
-    assert kept == {"lr": pytest.approx(finder.rate, rel=1e-12)}
+    assert kept == {"lr": pytest.approx(finder.rate, rel=1e-12), "width": 16}
     assert finder.rate != pytest.approx(0.01)
 
 
