@@ -12,13 +12,22 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
 - ``rounded-placement``: a race with a clear descent learned nothing and stayed at its
   placement, and the placement rounds up (3 digits) to a raced rate (one the unrounded cap
   left out).
+- ``tie-walk``: the race's last pick (``_Race.pick``) learned and its best rate had a tie
+  (within the noise) below or above it: the steps each rate raced, the best, the ties either
+  side, the pick; with ``--judge GRID.json`` (``new_user.py --cache``'s file) each one's
+  score on the seed's grid (log-linear between its rates). ``--out FILE`` keeps one JSON
+  line per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import math
+import os
 import warnings
+from pathlib import Path
 
 import new_user
 
@@ -28,11 +37,17 @@ import lrlab.search._auto as auto_module
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement"])
+    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk"])
     parser.add_argument("only", help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
+    parser.add_argument("--judge", help="tie-walk: new_user.py --cache's grid file")
+    parser.add_argument("--out", help="tie-walk: append one JSON line per run here")
+    parser.add_argument("--fq-cache", help="tie-walk: finder_quality.py caches (comma list), whose Adam "
+                        "oracle grids judge the runs of its tasks, named fq:TASK in ONLY "
+                        "(auto under Adam, as finder_quality.py runs it)")
     args = parser.parse_args()
     seen: dict = {}
+    grids = json.loads(Path(args.judge).read_text()) if args.judge else {}
     moved_down, lone, candidates = (auto_module.moved_down, auto_module.lone,
                                     auto_module.candidate_rates)
 
@@ -52,9 +67,24 @@ def main() -> None:
         seen.setdefault("placement", (bottom, out))
         return out
 
+    picked = auto_module._Race.pick
+
+    def last_pick(race):
+        choice = picked(race)
+        seen["walk"] = _walk(race, choice)
+        return choice
+
     auto_module.moved_down, auto_module.lone, auto_module.candidate_rates = down, alone, placed
+    auto_module._Race.pick = last_pick
     for name in args.only.split(","):
-        make, rule, _, schedule, _ = new_user._scenario(name)
+        if name.startswith("fq:"):  # a finder-quality task under Adam
+            import finder_quality
+
+            def make(name=name):
+                return finder_quality.load(name[3:], None)[0]
+            rule, schedule = {"optimizer": "adam"}, {}
+        else:
+            make, rule, _, schedule, _ = new_user._scenario(name)
         for seed in (int(s) for s in args.seeds.split(",")):
             seen.clear()
             with warnings.catch_warnings():
@@ -63,6 +93,27 @@ def main() -> None:
             if args.spy == "lone-after-move":
                 hit = bool(seen.get("down")) and "lone" in seen
                 what = f"moved down {bool(seen.get('down'))}, lone {seen.get('lone')}"
+            elif args.spy == "tie-walk":
+                walk = seen["walk"] | {"scenario": name, "seed": seed, "final": result.lr,
+                                       "bottom": result.bottom,
+                                       "kinds": list(result.confidence.kinds)}
+                grid = grids.get(f"{name} s{seed}")
+                for cache in (args.fq_cache.split(",") if name.startswith("fq:")
+                              and args.fq_cache else []):
+                    if os.path.exists(path := f"{cache}/{name[3:]}-s{seed}-adam.json"):
+                        with open(path) as f:
+                            grid = json.load(f) | {"higher": make().num_classes is not None}
+                if grid:
+                    walk["grid"] = {k: _on_grid(grid, walk[k]) for k in ("best", "pick", "final")}
+                    walk["grid"] |= {f"up {v:.3g}": _on_grid(grid, v) for v in walk["above"]}
+                    walk["grid best"] = _grid_best(grid)
+                if args.out:
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(walk) + "\n")
+                hit = walk["learned"] and bool(walk["below"] or walk["above"])
+                what = (f"{walk['steps']} steps, best {walk['best']:.3g}, ties below "
+                        f"{walk['below']}, above {walk['above']}, race pick {walk['pick']:.3g}"
+                        + (f", grid {walk['grid']} (best {walk['grid best']})" if grid else ""))
             else:
                 bottom, rates = seen["placement"]
                 stayed = "stayed where the range test placed it" in result.explanation
@@ -70,6 +121,49 @@ def main() -> None:
                 what = f"placement {bottom:.6g}, stayed {stayed}"
             print(f"{name} s{seed}: pick {result.lr:.3g}, {what}{', REACHED' if hit else ''}",
                   flush=True)
+
+
+def _walk(race, choice) -> dict:
+    """The race's pick and the rates within the noise of its best either side (``tie-walk``)."""
+    t = race.table().sort_values("lr")
+    t = t[t["lr"] <= race.cap * (1 + 1e-9)]
+    steps = race.epochs * math.ceil(auto_module.examples(race.task) / race.p.batch_size)
+    out = {"steps": steps, "best": choice.best_lr, "pick": choice.lr, "learned": choice.learned
+           and math.isfinite(choice.best_lr), "below": [], "above": [], "walk": race.walk,
+           "ceiling": race.ceiling, "monitor": race.monitor,
+           "table": {f"{v:.6g}": float(s) for v, s in zip(t["lr"], t["score"])}}
+    if not out["learned"]:
+        return out
+    ok = set(choice.learned)
+    best = float(t.loc[t["lr"] == choice.best_lr, "score"].iloc[0])
+    noise = race.noise(best)
+    lrs = [float(v) for v in t["lr"]]
+    scores = dict(zip(lrs, t["score"].to_numpy(float)))
+    for side, seq in (("below", sorted((v for v in lrs if v < choice.best_lr), reverse=True)),
+                      ("above", sorted(v for v in lrs if v > choice.best_lr))):
+        for v in seq:  # the tie's run either side of the best, as choose walks it
+            if v not in ok or abs(scores[v] - best) > noise:
+                break
+            out[side].append(v)
+    return out
+
+
+def _on_grid(grid: dict, lr: float) -> float:
+    """A seed's grid score at ``lr``, log-linear between its rates (``nan`` outside them)."""
+    pts = sorted((float(k), v) for k, v in grid.items() if k != "higher" and v is not None
+                 and math.isfinite(v))
+    for (a, sa), (b, sb) in itertools.pairwise(pts):
+        if a <= lr <= b:
+            w = math.log(lr / a) / math.log(b / a) if b > a else 0.0
+            return round(sa + w * (sb - sa), 4)
+    return math.nan
+
+
+def _grid_best(grid: dict) -> tuple[float, float]:
+    pts = [(float(k), v) for k, v in grid.items() if k != "higher" and v is not None
+           and math.isfinite(v)]
+    lr, score = (max if grid.get("higher", True) else min)(pts, key=lambda p: p[1])
+    return lr, round(score, 4)
 
 
 if __name__ == "__main__":

@@ -1684,3 +1684,20 @@ def test_the_explanation_says_where_the_tie_walk_stopped_at_a_dip() -> None:
         "The walk down stopped at 0.00231 (0.5590), outside the noise of the best, 0.00411 "
         "(0.5760), though 0.0013 below it tied the best again (0.5620): a rate outside the "
         "tie ends the walk, as a reading as good as the tie's.")
+
+
+def test_the_explanation_says_why_a_tie_did_not_walk_down() -> None:
+    """A tie held at the best because the rate above ties it too (``Choice.held``) is said
+    with the scores, so "ties go to the lower rate" does not read as not followed."""
+    from types import SimpleNamespace
+
+    from lrlab.search._auto import _held_text
+
+    t = pd.DataFrame({"lr": [0.0013, 0.00231, 0.00411], "score": [0.336, 0.351, 0.337],
+                      "diverged": [False] * 3})
+    choice = choose(t, higher_is_better=True, chance=0.1, monitor="accuracy", n=1000,
+                    held=True)
+    assert _held_text(SimpleNamespace(table=lambda: t), choice) == (
+        "0.0013 (0.3360) tied the best, 0.00231 (0.3510), but so did 0.00411 above it "
+        "(0.3370): a rate above the best that holds up as well shows no edge next to the "
+        "best, so the tie stays at it rather than walking down.")

@@ -77,6 +77,36 @@ def test_a_walk_down_stops_at_a_dip_and_says_where() -> None:
     assert choose(t, **args, walk="up").dipped == ()
 
 
+def test_a_tie_does_not_walk_down_where_the_rate_above_the_best_ties_it_too() -> None:
+    """torch's TransformerEncoder on MNIST patches under Adam (``new_user.py`` ``patchenc
+    adam``, seed 2): a 14-step race and its refinement, accuracy on 1,000 validation images.
+    0.00231 scored best, 0.0013 below it and 0.00411 above it within the noise (0.015). The
+    walk down took 0.0013, which scored 0.551 over the full training where 0.00215-0.01
+    scored 0.633-0.675 (12.4 points lost): the rate above holding up as well shows no edge
+    next to the best, so with ``held`` the tie stays at the best, and ``Choice.held`` says
+    why."""
+    t = table([0.000411, 0.000731, 0.0013, 0.00231, 0.00411, 0.013, 0.0411],
+              [0.207, 0.24, 0.336, 0.351, 0.337, 0.265, 0.119])
+    args = {"higher_is_better": True, "chance": 0.1, "monitor": "accuracy", "n": 1000,
+            "held": True}
+    c = choose(t, **args)
+    assert (c.lr, c.best_lr, c.tied, c.held) == (0.00231, 0.00231, (), (0.00411, 0.0013))
+    assert choose(t, **(args | {"held": False})).lr == 0.0013  # (``grid``'s walk: as before)
+    # the rate above fell behind (seed 1: 0.313): the walk goes down, as before
+    c1 = choose(t.assign(score=[0.222, 0.307, 0.343, 0.358, 0.313, 0.316, 0.106]), **args)
+    assert (c1.lr, c1.tied, c1.held) == (0.0013, (0.0013,), ())
+    # a rate more than half a decade above is no neighbour; one that did not learn holds
+    # nothing up; a walk up is not held
+    assert choose(t[t["lr"] != 0.00411].assign(score=[0.207, 0.24, 0.336, 0.351, 0.35, 0.119]),
+                  **args).lr == 0.0013
+    gone = t.assign(diverged=[False, False, False, False, True, False, False])
+    assert choose(gone, **args).lr == 0.0013
+    assert choose(t, **args, walk="up").lr == 0.00411
+    # no tie below: nothing held
+    assert choose(t.assign(score=[0.207, 0.24, 0.3, 0.351, 0.337, 0.265, 0.119]),
+                  **args).held == ()
+
+
 def test_lower_is_better_scores_and_diverged_rates() -> None:
     t = table([0.01, 0.1, 1.0], [0.5, 0.2, math.nan], diverged=[False, False, True])
     choice = choose(t, higher_is_better=False, chance=1.0, monitor="loss", n=400)

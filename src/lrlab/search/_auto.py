@@ -19,7 +19,8 @@ The pick among raced rates (``_Race``): a rate must beat chance and be stable (i
 or validation loss came back to within 5% of the untrained model's at some epoch, and after
 two epochs or more it is not stuck above both: :func:`stuck_above`). Ties
 within the noise walk up for SGD-like rules, with a band widened by the race's own
-epoch-to-epoch setbacks, and down for adaptive ones (see ``_Race``). An adaptive race ranked
+epoch-to-epoch setbacks, and down for adaptive ones, unless the raced rate next above the
+best ties it too (see ``_Race``). An adaptive race ranked
 by a score (not a loss) picks at most a quarter decade past the range test's trend bottom where
 that test showed a clear descent (:data:`PAST_BOTTOM`; the best raced rate at or below it that
 learned, and the refinement races none above it): a short race favours a rate that gains fast
@@ -706,7 +707,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                     edge=(above, edge_lr) if math.isfinite(above) else None,
                     guessed=guessed,
                     caught=caught[1] if caught is not None else None,
-                    dipped=choice if choice.dipped else None)
+                    dipped=choice if choice.dipped else None,
+                    held=choice if choice.held else None)
     text = confidence.explained(text)
     return AutoResult(
         lr=lr, evidence=tuple(race.populations),
@@ -765,7 +767,13 @@ class _Race:
     failed rate never ties), and the check on a second seed uses the same band, and undoes a
     walk when both seeds put the lower rate ahead and neither curve of the pick gained faster
     at the end (:func:`held`). For adaptive rules ``"down"``: their best rate sits well below
-    the edge, and a short race can flatter a rate that collapses later. For the same reason
+    the edge, and a short race can flatter a rate that collapses later; where the raced rate
+    next above the best (at most half a decade up) ties it too, the edge is not next to the
+    best and the tie stays there (``Choice.held``): torch's TransformerEncoder on MNIST
+    patches under Adam (14-step races) tied 0.0013, 0.00231 (best) and 0.00411, and the walk
+    down to 0.0013 lost 12.4 points where the grid's 0.00215-0.01 lost 0-4.4; over 84 adaptive
+    new-user runs the 11 walks down with a tie above lost 27 points summed where their bests
+    lost about 7 (docs/benchmarks.md). For the same reason
     an adaptive race ranked by a score passes over a best more than a quarter decade past the
     range test's turn (:attr:`ceiling`) for the best at or below it, when one learned
     (:attr:`turned`, :attr:`passed`, warned ``past_bottom``): a GRU's 2-epoch race under Adam
@@ -995,7 +1003,7 @@ class _Race:
             t = t[t["lr"] <= self.cap * (1 + 1e-9)]
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
-                        swing=self.swing, walk=self.walk,
+                        swing=self.swing, walk=self.walk, held=self.walk == "down",
                         ceiling=self.ceiling, paced=self.monitor == "loss")
         self.passed = math.nan
         under = t[t["lr"] <= self.ceiling * (1 + 1e-9)]
@@ -1006,7 +1014,8 @@ class _Race:
             lower = choose(under,
                            higher_is_better=self.higher, chance=self.chance,
                            monitor=self.monitor, n=self.n, binomial=self.binomial,
-                           swing=self.swing, walk=self.walk, paced=self.monitor == "loss")
+                           swing=self.swing, walk=self.walk, held=self.walk == "down",
+                           paced=self.monitor == "loss")
             if lower.learned:
                 self.passed = choice.lr
                 return lower
@@ -1695,7 +1704,7 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
              fewer: int | None = None, lone_lr: float | None = None,
              edge: tuple[float, float] | None = None, caught: str | None = None,
              topped: str | None = None, guessed: bool = False,
-             dipped: Choice | None = None) -> str:
+             dipped: Choice | None = None, held: Choice | None = None) -> str:
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -1737,6 +1746,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
                      f"{_seen(extra, ranked(extra))}.")
     if dipped is not None:
         text += " " + _dipped_text(race, dipped)
+    if held is not None:
+        text += " " + _held_text(race, held)
     if math.isfinite(race.passed):
         text += (f" {rate(race.passed)} scored best, but more than a quarter decade past the "
                  f"bottom of the range test's loss trend: with {p.optimizer} only the rates at "
@@ -1854,6 +1865,18 @@ def _dipped_text(race: _Race, choice: Choice) -> str:
             f"the best, {rate(choice.best_lr)} ({value[choice.best_lr]:.4f}), though "
             f"{rate(below)} below it tied the best again ({value[below]:.4f}): a rate outside "
             "the tie ends the walk, as a reading as good as the tie's.")
+
+
+def _held_text(race: _Race, choice: Choice) -> str:
+    """Where a tie did not walk down because the rate next above the best tied it too
+    (``choice.held``), in words."""
+    value = race.table().set_index("lr")["score"]
+    above, low = choice.held
+    best = choice.best_lr
+    return (f"{rate(low)} ({value[low]:.4f}) tied the best, {rate(best)} "
+            f"({value[best]:.4f}), but so did {rate(above)} above it ({value[above]:.4f}): "
+            "a rate above the best that holds up as well shows no edge next to the best, "
+            f"so the tie stays at it rather than walking down.")
 
 
 def _start_loss(task: Task, seed: int) -> tuple[float, float]:

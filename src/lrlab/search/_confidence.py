@@ -19,7 +19,8 @@ search result carries:
   (where the table says) stable: its training or validation loss came back near the untrained model's.
 * **the pick** (:func:`choose`): among the rates that learned, the best; then, walking down
   to lower rates (or up, when asked), the last one still within the noise of the best (or
-  within the scores' own swings, :func:`setback`): a tie goes to the lower rate by default.
+  within the scores' own swings, :func:`setback`): a tie goes to the lower rate by default
+  (in ``auto``'s adaptive races, unless the rate next above the best ties it too: ``held``).
   When none learned: the highest stable rate, else the best score (``auto`` reads its
   races' loss trends instead: :func:`falling`).
 * **warnings** (:func:`assess`): a tie with a runner-up more than half a decade away (a tie
@@ -158,6 +159,9 @@ class Choice:
             rate"); empty otherwise.
         dipped: where a walk down stopped at a rate outside the tie though the rate
             below it ties the best again: ``(that rate, the one below)``; empty otherwise.
+        held: where a walk down was not taken because the raced rate next above the best
+            ties it too: ``(that rate, the rate the walk would have reached)``; empty
+            otherwise.
     """
 
     lr: float
@@ -166,6 +170,7 @@ class Choice:
     tied: tuple[float, ...]
     how: str = ""
     dipped: tuple[float, ...] = ()
+    held: tuple[float, ...] = ()
 
 
 def _better(a: float, b: float, higher: bool) -> bool:
@@ -192,7 +197,7 @@ def learned_mask(table: pd.DataFrame, *, higher_is_better: bool, chance: float, 
 
 def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monitor: str,
            n: int, swing: float = 0.0, walk: str = "down", ceiling: float = math.inf,
-           binomial: bool | None = None, paced: bool = False) -> Choice:
+           binomial: bool | None = None, paced: bool = False, held: bool = False) -> Choice:
     """The pick among raced rates (see the module docstring).
 
     Args:
@@ -218,6 +223,11 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
             score improved less than the best's in the race's last epoch, by more than the
             tie's band: the lower rate of a tie earns it by catching up later, and one the
             best still outpaces has not (``auto`` on a race ranked by a loss).
+        held: with ``walk="down"``, no walk where the rate next above the best (at most half
+            a decade up) learned and ties the best too (``Choice.held`` says so): the walk's
+            reason, a best that a short race flatters next to the edge where it collapses
+            later, is gone when the rate above holds up as well, and the best is the middle
+            of the tie (``auto``'s races under adaptive rules; see its ``_Race``).
 
     When no rate learned, the pick is the highest rate marked ``stable`` (the one most
     likely to learn in a longer training), or without that column the best score.
@@ -266,8 +276,16 @@ def choose(table: pd.DataFrame, *, higher_is_better: bool, chance: float, monito
             break
         pick = j
         tied.append(float(t["lr"][j]))
-    return Choice(float(t["lr"][pick]), float(t["lr"][best]),
-                  tuple(float(v) for v in t["lr"][ok]), tuple(tied), dipped=dipped)
+    learned = tuple(float(v) for v in t["lr"][ok])
+    up = best + 1
+    if (held and walk == "down" and tied and up < len(t) and ok[up]
+            and t["lr"][up] <= t["lr"][best] * NEIGHBOUR
+            and abs(scores[up] - scores[best]) <= max(noise, swing * (back[best] + back[up]) / 2)):
+        # the rate above holds up as well as the best: no edge next to it to walk away from
+        return Choice(float(t["lr"][best]), float(t["lr"][best]), learned, (),
+                      held=(float(t["lr"][up]), float(t["lr"][pick])))
+    return Choice(float(t["lr"][pick]), float(t["lr"][best]), learned, tuple(tied),
+                  dipped=dipped)
 
 
 #: A stable rate blew up when its training loss ended its race (or the longer race) more than
