@@ -143,3 +143,18 @@ def test_a_range_test_trains_a_sparse_embedding_dense(optimizer: str) -> None:
         warnings.simplefilter("ignore")
         test = range_test(_bag_task()[0], optimizer=optimizer, steps=30)
     assert len(test.lrs) > 0 and test.suggestion.lr > 0
+
+
+def test_dense_gradients_names_the_sparse_module_and_keeps_sgd_quiet() -> None:
+    """An ``nn.EmbeddingBag(sparse=True)`` is made dense in place; the warning names its
+    kind under Adam, and says nothing under SGD (whose sparse update is the dense one)."""
+    from lrlab.optim import get_rule
+    from lrlab.population import dense_gradients
+
+    def model() -> nn.Module:
+        return nn.Sequential(nn.EmbeddingBag(20, 4, sparse=True), nn.Linear(4, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not dense_gradients(model(), get_rule("momentum"))[0].sparse
+    with pytest.warns(UserWarning, match=r"Sequential\.0 is nn\.EmbeddingBag\(sparse=True\)"):
+        assert not dense_gradients(model(), get_rule("adam"))[0].sparse

@@ -147,7 +147,8 @@ def dense_gradients(model: nn.Module, rule: UpdateRule) -> nn.Module:
         model.get_submodule(name).sparse = False
     if sparse and rule.torch_name not in ("SGD", "Adagrad") \
             and first_time(type(model).__name__, "sparse", rule.name):
-        warnings.warn(f"lrlab: {type(model).__name__}.{sparse[0]} is nn.Embedding(sparse=True), "
+        kind = type(model.get_submodule(sparse[0])).__name__
+        warnings.warn(f"lrlab: {type(model).__name__}.{sparse[0]} is nn.{kind}(sparse=True), "
                       f"whose sparse gradients torch's {rule.torch_name or rule.name} does not "
                       f"take; {rule.name} here trains it dense, so these rates are for "
                       "sparse=False (torch.optim.SparseAdam, which moves only a batch's rows, "
