@@ -18,7 +18,10 @@ click logs under AdamW and Adagrad, RMSprop, an auxiliary head, a Gaussian NLL, 
 weight-tied autoencoder, torch's own TransformerEncoder, spectral norm, an STFT in the
 forward, bfloat16 autocast, a hashed linear model at batch 4) in ``user_shapes6.py``, and
 (a masked LM returning an output object, a CTC tagger, a packed GRU tagger, a diffusion
-denoiser, pairwise ranking, an own-loss GRU LM) in ``user_shapes7.py``.
+denoiser, pairwise ranking, an own-loss GRU LM) in ``user_shapes7.py``, and session 15's
+(mixup's probability targets, an MLP-Mixer, a float64 model, a sparse embedding, a graph
+attention net trained full-batch, stochastic depth in channels_last, batch 512 on small data,
+flipped labels, a mixture density network) in ``user_shapes8.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -41,6 +44,7 @@ import user_shapes4
 import user_shapes5
 import user_shapes6
 import user_shapes7
+import user_shapes8
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -379,6 +383,19 @@ SCENARIOS = {
     "diffusion adam": (user_shapes7.diffusion, "adam", (1e-5, 0.1)),
     "ranking": (user_shapes7.ranking, "sgd", (1e-3, 10.0)),
     "grulm adam": (user_shapes7.grulm, "adam", (1e-5, 0.1)),
+    # session 15's (user_shapes8.py)
+    "mixup momentum": (user_shapes8.mixup, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "mixer adamw": (user_shapes8.mixer, "adamw", (1e-4, 1.0), {"weight_decay": 0.05},
+                    {"schedule": "cosine:warmup_frac=0.1"}),
+    "double": (user_shapes8.double, "sgd", (1e-3, 10.0)),
+    "sparse": (user_shapes8.sparse, "sgd", (1e-2, 100.0)),
+    "sparse adam": (user_shapes8.sparse, "adam", (1e-5, 0.1)),
+    "gat adam": (user_shapes8.gat, "adam", (1e-4, 1.0), {"weight_decay": 5e-4}),
+    "droppath momentum": (user_shapes8.droppath, "momentum", (1e-4, 1.0),
+                          {"momentum": 0.9, "weight_decay": 5e-4}),
+    "bigbatch adam": (user_shapes8.bigbatch, "adam", (1e-5, 0.1)),
+    "noisy": (user_shapes8.noisy, "sgd", (1e-3, 10.0)),
+    "mdn adam": (user_shapes8.mdn, "adam", (1e-5, 0.1), {}, {"floor": user_shapes8.mdn_floor()}),
 }
 
 
