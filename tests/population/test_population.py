@@ -540,6 +540,13 @@ def test_a_narrow_float_model_is_trained_wider_and_says_so(narrow) -> None:
                      "training")]
     wide = sweep(task(lambda m: m.float()), lrs=[0.3, 0.03], epochs=2)
     assert no_time(mine.records).equals(no_time(wide.records))
+    with warnings.catch_warnings(record=True) as said:  # trained as float64: said too
+        warnings.simplefilter("always")
+        sweep(task(lambda m: m), lrs=[0.3], epochs=1, dtype="float64")
+    said64 = (f"lrlab: Sequential's parameters are {str(narrow)[6:]}; the population trains "
+              "them in float64 (dtype float32 or float64 only), so these rates are a float64 "
+              f"training's: check the pick in your own {str(narrow)[6:]} training")
+    assert [str(w.message) for w in said if "trains them in float64" in str(w.message)] == [said64]
 
 
 def test_a_float64_model_trained_in_float32_says_so() -> None:

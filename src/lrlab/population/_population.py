@@ -88,8 +88,10 @@ def _say_cast(model: nn.Module, own: torch.dtype, dtype: torch.dtype) -> None:
     the population trains float32 or float64 only), or float64 ones trained as float32 (the
     default ``dtype``; a user who kept a model in float64 did so on purpose). A float32
     model trained as float64 is what was asked for: nothing to say."""
-    if not (own.is_floating_point and dtype.is_floating_point
-            and torch.finfo(own).bits != torch.finfo(dtype).bits and dtype != torch.float64):
+    if not (own.is_floating_point and dtype.is_floating_point):
+        return
+    mine_bits, their_bits = torch.finfo(own).bits, torch.finfo(dtype).bits
+    if not (mine_bits < 32 <= their_bits or mine_bits > their_bits):  # not float32 as 64
         return
     mine, wide = str(own).removeprefix("torch."), str(dtype).removeprefix("torch.")
     name = type(model).__name__
