@@ -114,6 +114,18 @@ def test_adapter_bad_input(make: Callable[[], object]) -> None:
         make()
 
 
+@pytest.mark.parametrize("spec", ["wsd:cooldown_frac=0.2", S.parse_schedule("cosine")])
+def test_a_spec_says_how_to_build_it(spec) -> None:
+    """The command line's spec (was "must be an lrlab schedule ..., got str"): built for the
+    training as the message says, it drives the optimizer per step."""
+    with pytest.raises(LrlabError, match=(rf"^schedule '{spec}' is a spec, not built for your "
+                                          r"training: give parse_schedule\('")):
+        S.TorchSchedule(sgd([0.1]), spec)
+    opt = sgd([0.1])
+    S.TorchSchedule(opt, S.parse_schedule(str(spec)).build(0.1, epochs=2, steps_per_epoch=5))
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+
+
 # -- ReduceOnPlateau state and input ---------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from lrlab._checks import whole
 from lrlab._errors import LrlabError
 from lrlab.schedules._base import Schedule
+from lrlab.schedules._spec import ScheduleSpec
 
 __all__ = ["TorchSchedule"]
 
@@ -55,6 +56,11 @@ class TorchSchedule(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise LrlabError(f"optimizer must be a torch.optim.Optimizer, got "
                              f"{type(optimizer).__name__}")
+        if isinstance(schedule, str | ScheduleSpec):  # the command line's spec, not built
+            spec = str(schedule)
+            raise LrlabError(f"schedule {spec!r} is a spec, not built for your training: give "
+                             f"parse_schedule({spec!r}).build(lr0, epochs=E, steps_per_epoch=S)"
+                             " and call step() once per optimizer step")
         if not isinstance(schedule, Schedule):
             raise LrlabError(f"schedule must be an lrlab schedule (from constant, cosine, "
                              f"...), got {type(schedule).__name__}")
