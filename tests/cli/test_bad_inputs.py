@@ -240,6 +240,9 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     # the example names the flag at fault only (was "e.g. --start 1e-7, end=10")
     "find ending at infinity": (["find", "blobs", "--end", "inf"],
                                 "--end inf must be a finite rate > 0: e.g. --end 10", None),
+    "cooldown at a negative rate": (["cooldown", "blobs", "--lr", "-1", "--epochs", "4"],
+                                    "--lr must be a finite number > 0, got -1.0; e.g. --lr 0.1",
+                                    None),
     "auto under plateau": (["auto", *SWEEP[1:], "--schedule", "plateau"],
                            "follows a validation metric", None),
     "auto warm-up longer than training": (["auto", *SWEEP[1:], "--schedule", "cosine:warmup=5"],

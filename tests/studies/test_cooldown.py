@@ -88,6 +88,8 @@ def test_the_shape_claim_needs_both_shapes() -> None:
     ({"at": []}, "at least one fork point"),
     ({"shapes": ["exp"]}, "unknown cooldown shape 'exp'"),
     ({"schedules": ["cosine"]}, "sets schedules itself"),
+    # the study's own lr (was the sweep's "lrs.0: learning rates must be positive ...")
+    ({"lr": -1.0}, r"^lr must be a finite number > 0, got -1.0; e.g. lr=0.1$"),
 ])
 def test_bad_input_is_one_line(kwargs, words) -> None:
     settings = {"lr": 0.1, "epochs": 4, **kwargs}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 import pandas as pd
 
+from lrlab._checks import number
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
@@ -88,6 +89,7 @@ def cooldown(task: Task, *, lr: float, at: Sequence[float] = (0.7, 0.8, 0.9),
     for key in ("lrs", "schedules"):
         if key in settings:
             raise LrlabError(f"the cooldown study sets {key} itself; give lr, at and shapes")
+    number("lr", lr, low=0, strict=True, hint="; e.g. lr=0.1")  # was "lrs.0: learning ..."
     unknown = [s for s in shapes if s not in _SHAPES]
     if unknown or not shapes:
         raise LrlabError(f"unknown cooldown shape {unknown[0] if unknown else ''!r}; choose "
