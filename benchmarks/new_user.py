@@ -286,6 +286,47 @@ def lstm() -> lrlab.Task:
                                    loss=nn.CrossEntropyLoss(), epochs=4, name="lstm")
 
 
+class _Bars(Dataset):
+    """Noisy 12x12 images of three classes: a horizontal bar, a vertical bar or a 3x3 square,
+    each at a random place, under Gaussian noise (dict items, as a Hugging Face dataset)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        g = torch.Generator().manual_seed(seed)
+        self.y = torch.randint(0, 3, (n,), generator=g)
+        self.x = torch.randn(n, 1, 12, 12, generator=g) * 0.8
+        for i, c in enumerate(self.y.tolist()):
+            r, q = torch.randint(2, 9, (2,), generator=g).tolist()
+            shape = ((r, slice(1, 11)), (slice(1, 11), q), (slice(r, r + 3), slice(q, q + 3)))[c]
+            self.x[i, 0][shape] += 1.5
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"pixel_values": self.x[i], "labels": self.y[i]}
+
+
+class _BarsNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.backbone = nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(pixel_values))
+
+
+def bars_cnn() -> lrlab.Task:
+    """A new user's plainest CNN (one BatchNorm, average pooling) on dict batches of noisy
+    bars and squares, 3 classes, 1,200 images, batch 32, 3 epochs of plain SGD."""
+    return lrlab.Task.from_loaders(_BarsNet, DataLoader(_Bars(1200, 0), batch_size=32,
+                                                        shuffle=True),
+                                   DataLoader(_Bars(400, 1), batch_size=128),
+                                   loss=nn.CrossEntropyLoss(), epochs=3, name="bars-cnn")
+
+
 #: name -> (task function, optimizer, the grid's rates: low, high)
 SCENARIOS = {
     "bn-cnn": (bn_cnn, "sgd", (1e-3, 3.0)),
@@ -396,6 +437,8 @@ SCENARIOS = {
     "bigbatch adam": (user_shapes8.bigbatch, "adam", (1e-5, 0.1)),
     "noisy": (user_shapes8.noisy, "sgd", (1e-3, 10.0)),
     "mdn adam": (user_shapes8.mdn, "adam", (1e-5, 0.1), {}, {"floor": user_shapes8.mdn_floor()}),
+    # session 15's: a new user's plainest BatchNorm CNN, 3 epochs of SGD (above)
+    "bars-cnn": (bars_cnn, "sgd", (1e-2, 10.0)),
 }
 
 

@@ -130,6 +130,7 @@ from lrlab.search._confidence import (
     learned_mask,
     lone,
     lone_at_top,
+    lone_kept,
     not_falling,
     pace,
     score_noise,
@@ -619,12 +620,12 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
               and not (checked and checked[0] != choice.lr) else None)
     if caught is not None:
         lr = caught[0]
-    alone = (lone(race.table(), lr, higher_is_better=race.higher, chance=race.chance,
-                  monitor=race.monitor, n=race.n, binomial=race.binomial,
-                  untrained=race.start[1])
-             if choice.learned and not race.longer
-             and not (race.walk == "down" and (race.below or race.down))
-             else math.nan)
+    asked = (choice.learned and not race.longer
+             and not (race.walk == "down" and (race.below or race.down)))
+    reading = {"higher_is_better": race.higher, "chance": race.chance, "monitor": race.monitor,
+               "n": race.n, "binomial": race.binomial, "untrained": race.start[1]}
+    alone = lone(race.table(), lr, **reading) if asked else math.nan
+    kept = lr if asked and lone_kept(race.table(), lr, **reading) else None
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
     topped = (race.past_lone_top(lr) if choice.learned and not race.longer
@@ -651,6 +652,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           "short race more often than a rate that trains), so the lower "
                           f"neighbour {rate(edge_lr)}; train both for the full epochs",
                           "lone_learner"),)
+    if kept is not None:
+        extra += (Finding(f"{rate(kept)} was the only rate near it to beat chance, its raced "
+                          "neighbours half a decade either side did not, but the raced rate "
+                          "next above it showed no sign of the edge (stable, its training loss "
+                          "below the untrained model's and no more than 1% below the pick's), "
+                          "so it stays; train it and a rate half a decade below for the full "
+                          "epochs", "lone_kept"),)
     if topped is not None:
         extra += (Finding(f"{rate(lone_lr)}, the highest rate raced, was the only rate near it "
                           "to beat chance, the raced rates half a decade below it did not, and "
@@ -691,6 +699,9 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence = dataclasses.replace(
             confidence, lr=lr, scored=edge_lr, warnings=tuple(filter(pick, confidence.warnings)),
             notes=tuple(filter(pick, confidence.notes)))
+    if kept is not None:  # the rate above is stable and trained: its score alone reads no edge
+        confidence = dataclasses.replace(confidence, notes=tuple(
+            n for n in confidence.notes if kind_of(n) != "next_failed"))
     if caught is not None:  # behind the race's best for a reason, not a tie
         confidence = dataclasses.replace(
             confidence, behind="took the lower rate, which trained as fast (see the explanation)")

@@ -49,8 +49,7 @@ from lrlab.train import untrained
 
 __all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
            "chance_score", "choose", "edge_failed", "falling", "furthest", "lone", "lone_at_top",
-           "moving_tie", "not_falling",
-           "score_noise", "setback"]
+           "lone_kept", "moving_tie", "not_falling", "score_noise", "setback"]
 
 #: A higher rate at most this factor above the pick is its neighbour (half a decade).
 NEIGHBOUR = 10 ** 0.5 * 1.01
@@ -511,7 +510,8 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
     than the pick's but not past the untrained model's (a deep tanh net on 80/20 labels:
     0.89 at 0.50 of the untrained training loss, the pick 0.282 at 0.62; validation 0.59
     and 0.28 from 0.68), and graph nets' one-epoch races differ by 2-15% in training loss
-    either way: those move as before.
+    either way: those move as before. Also ``nan`` when the raced rates above the pick show no
+    sign of the edge of stability (:func:`lone_kept`: the pick stays, and ``auto`` warns).
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 0.178, 0.316, 0.562, 1.0],
@@ -523,6 +523,57 @@ def lone(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: floa
         nan
     """
     t = table.sort_values("lr").reset_index(drop=True)
+    if _calm_above(t, lr):  # no sign of the edge above it: it stays (see :func:`lone_kept`)
+        return math.nan
+    return _lower_of_lone(t, lr, higher_is_better=higher_is_better, chance=chance,
+                          monitor=monitor, n=n, binomial=binomial, untrained=untrained)
+
+
+def lone_kept(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
+              monitor: str, n: int, binomial: bool | None = None,
+              untrained: float = math.nan) -> bool:
+    """Whether ``lr`` learned alone as :func:`lone` reads it, and stays: the raced rate next
+    above it shows no sign of the edge of stability. The pick's own training loss (``last``,
+    a share of the untrained model's) ended below the untrained model's, and that rate is
+    stable, its training loss ended below the untrained model's too and no more than
+    :data:`HOLD` below the pick's (it trained no further than the pick, and did not fail).
+
+    :func:`lone`'s move down rests on the pick being a flicker next to the edge (a rate
+    above it lies nearer divergence): in the runs where the move helped, a rate above
+    showed that edge (a CNN's 0.562 unstable next to 0.316, a tanh RNN's 0.562 ended its
+    race at 2.1x the untrained loss) or the pick's own loss had not fallen. Where none
+    does, the rates above the pick trained alike or less and simply had not crossed chance
+    yet, and the lower neighbour is a rate that trained slower still, a guess with nothing
+    for it: a new user's BatchNorm CNN on noisy bars (3 epochs of plain SGD, an 11-step
+    race) put 0.316 at 0.4675 (chance 0.3575, 4.6 noise units), its neighbours 0.178 and
+    0.562 at 0.325, training losses 0.990, 0.992 (the pick) and 0.998 of the untrained
+    model's (1.0, half a decade up, 1.019); over the full training 0.316 is that seed's best
+    rate (0.5825), the move's 0.178 scores 0.4575. A rate above whose training loss fell clearly further while its
+    score stayed at chance overshot (a deep tanh net's 0.89 at 0.50 of the untrained loss,
+    the pick's 0.62): the move stands.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [0.1, 0.178, 0.316, 0.562, 1.0],
+        ...                   "score": [0.325, 0.325, 0.4675, 0.325, 0.325],
+        ...                   "diverged": [False] * 5,
+        ...                   "last": [0.990, 0.990, 0.992, 0.998, 1.019]})
+        >>> lone_kept(t, 0.316, higher_is_better=True, chance=0.3575, monitor="accuracy",
+        ...           n=400)
+        True
+        >>> lone(t.assign(last=[0.990, 0.990, 0.992, 1.001, 1.019]), 0.316,
+        ...      higher_is_better=True, chance=0.3575, monitor="accuracy", n=400)
+        0.178
+    """
+    t = table.sort_values("lr").reset_index(drop=True)
+    return _calm_above(t, lr) and math.isfinite(_lower_of_lone(
+        t, lr, higher_is_better=higher_is_better, chance=chance, monitor=monitor, n=n,
+        binomial=binomial, untrained=untrained))
+
+
+def _lower_of_lone(t: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
+                   monitor: str, n: int, binomial: bool | None, untrained: float) -> float:
+    """The next lower stable rate when ``lr`` learned alone (``t`` sorted by rate; every
+    condition of :func:`lone` but :func:`lone_kept`'s), ``nan`` otherwise."""
     if not _alone(t, lr, higher_is_better=higher_is_better, chance=chance, monitor=monitor,
                   n=n, top=False, binomial=binomial) or _level(
             t, lr, higher_is_better=higher_is_better, monitor=monitor, n=n,
@@ -608,6 +659,24 @@ def _level(t: pd.DataFrame, lr: float, *, higher_is_better: bool, monitor: str, 
         last = t["last"].to_numpy(float)
         level &= (last <= HOLD * last[i]) & (last[i] <= HOLD * last)
     return bool(level.any())
+
+
+def _calm_above(t: pd.DataFrame, lr: float) -> bool:
+    """Whether the raced rate next above ``lr`` (``t`` sorted by rate, with ``last``; within
+    half a decade) shows no sign of the edge of stability (see :func:`lone_kept`): ``lr``'s
+    own last training loss ended below the untrained model's (1), and that rate is stable,
+    did not diverge, and ended below 1 and no more than :data:`HOLD` below ``lr``'s."""
+    if "last" not in t:
+        return False
+    lrs, last = t["lr"].to_numpy(float), t["last"].to_numpy(float)
+    i = int(np.flatnonzero(np.isclose(lrs, lr))[0])
+    above = np.flatnonzero((lrs > lr) & (lrs <= lr * NEIGHBOUR) & ~np.isclose(lrs, lr))
+    if not (last[i] < 1 and above.size):
+        return False
+    j = int(above[0])
+    stable = bool(t["stable"].to_numpy(bool)[j]) if "stable" in t else True
+    return bool(stable and not t["diverged"].to_numpy(bool)[j] and last[j] < 1
+                and last[j] * HOLD >= last[i])
 
 
 def _faster_above(t: pd.DataFrame, lr: float, untrained: float) -> bool:

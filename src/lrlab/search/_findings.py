@@ -41,6 +41,8 @@ KINDS: dict[str, str] = {
     "past_bottom": "the pick lies past the bottom of the range test's loss trend",
     "short_of_bottom": "the pick lies half a decade or more below that bottom",
     "lone_learner": "the only rate near it to beat chance: the lower neighbour taken",
+    "lone_kept": "the only rate near it to beat chance, kept: the rates above showed no "
+                 "sign of the edge",
     "lone_at_top": "the highest rate raced alone beat chance: the lowest loss of the others",
     "edge_moved": "the next higher rate blew up later: a quarter decade below taken",
     "few_steps": "the race trained each rate too few optimizer steps",
