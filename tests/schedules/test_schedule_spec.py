@@ -138,7 +138,7 @@ def test_spaces_and_case_are_tolerated() -> None:
     ("step:every=five", "must be a number"),
     ("step:factor=0.5", "needs every="),
     ("exp", "needs k=... or decay=..."),
-    ("exp:k=0.1,decay=100", "needs k=... or decay=..."),
+    ("exp:k=0.1,decay=100", "give one of k, decay, not 2"),  # was "needs k=... or decay=..."
     ("step:every=5,factor=0.5,decay=100", "not both"),
     ("step:every=5,every=6", "given twice"),
     ("multistep:milestones=30-60", "numbers separated by /"),

@@ -63,7 +63,9 @@ def test_zero_cooldown_is_constant() -> None:
 
 @pytest.mark.parametrize("text, words", [
     ("wsd", "needs cooldown=... or cooldown_steps=... or cooldown_frac=..."),
-    ("wsd:cooldown=1,cooldown_frac=0.1", "(one of them)"),
+    # two given: said so (it read "wsd needs cooldown=... or ... (one of them)")
+    ("wsd:cooldown=1,cooldown_frac=0.1",
+     "wsd:cooldown=1,cooldown_frac=0.1: give one of cooldown, cooldown_frac, not 2"),
     ("wsd:cooldown=1,shape=exp", "must be one of linear, cosine, 1-sqrt"),
     ("wsd:cooldown=1,warmup=1,warmup_steps=4", "not both"),
 ])

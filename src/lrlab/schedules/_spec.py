@@ -481,7 +481,10 @@ def parse_schedule(text: str) -> ScheduleSpec:
         options[key] = _read(text, key, kind.keys[key], value)
     for group in kind.one_of:
         given = [k for k in group if k in options]
-        if len(given) != 1:
+        if len(given) > 1:  # it said "needs ... (one of them)" of a spec that gave two
+            raise LrlabError(f"{text}: give one of {', '.join(given)}, not {len(given)}; see "
+                             "lrlab list schedules")
+        if not given:
             need = " or ".join(f"{k}=..." for k in group)
             raise LrlabError(f"{text}: {name} needs {need}{' (one of them)' * (len(group) > 1)}"
                              f"; see lrlab list schedules")
