@@ -17,6 +17,10 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
   side, the pick; with ``--judge GRID.json`` (``new_user.py --cache``'s file) each one's
   score on the seed's grid (log-linear between its rates). ``--out FILE`` keeps one JSON
   line per run.
+- ``caught-up``: ``caught_up`` was asked (an SGD-like race ranked by a share that learned)
+  and found a raced rate a quarter decade below the pick; prints both rates' training loss
+  at the race's end as a share of the untrained model's (``last``) and whether it moved the
+  pick (REACHED).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import lrlab.search._auto as auto_module
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk"])
+    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk", "caught-up"])
     parser.add_argument("only", help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--judge", help="tie-walk: new_user.py --cache's grid file")
@@ -67,6 +71,18 @@ def main() -> None:
         seen.setdefault("placement", (bottom, out))
         return out
 
+    caught = auto_module.caught_up
+
+    def caught_spy(table, lr, **k):
+        out = caught(table, lr, **k)
+        lrs, last = table["lr"].to_numpy(float), table.get("last")
+        below = [v for v in lrs if lr / auto_module.CAUGHT_UP_REACH <= v < lr / (1 + 1e-9)]
+        if below and last is not None:
+            mine = float(last[abs(lrs - lr) <= 1e-9 * lr].iloc[0])
+            other = float(last[lrs == max(below)].iloc[0])
+            seen["caught"] = (lr, max(below), mine, other, out)
+        return out
+
     picked = auto_module._Race.pick
 
     def last_pick(race):
@@ -76,6 +92,7 @@ def main() -> None:
 
     auto_module.moved_down, auto_module.lone, auto_module.candidate_rates = down, alone, placed
     auto_module._Race.pick = last_pick
+    auto_module.caught_up = caught_spy
     for name in args.only.split(","):
         if name.startswith("fq:"):  # a finder-quality task under Adam
             import finder_quality
@@ -114,6 +131,11 @@ def main() -> None:
                 what = (f"{walk['steps']} steps, best {walk['best']:.3g}, ties below "
                         f"{walk['below']}, above {walk['above']}, race pick {walk['pick']:.3g}"
                         + (f", grid {walk['grid']} (best {walk['grid best']})" if grid else ""))
+            elif args.spy == "caught-up":
+                lr, low, mine, other, out = seen.get("caught", (math.nan,) * 5)
+                hit = math.isfinite(out)
+                what = (f"caught_up asked at {lr:.3g} over {low:.3g}: last {mine:.4f} / "
+                        f"{other:.4f}" if math.isfinite(lr) else "caught_up not asked")
             else:
                 bottom, rates = seen["placement"]
                 stayed = "stayed where the range test placed it" in result.explanation

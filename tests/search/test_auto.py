@@ -490,6 +490,29 @@ def test_the_untrained_losses_read_at_most_the_first_examples() -> None:
     assert _start_loss(on_tensors, 4) == pytest.approx((first, first), rel=1e-5)
 
 
+def test_the_untrained_training_loss_in_training_mode_is_where_a_race_starts() -> None:
+    """``_start_loss(training=True)``: the training split alone, in training mode (BatchNorm
+    on the chunk's own statistics, not the untouched running ones), against torch."""
+    import torch
+    from torch import nn
+
+    from lrlab.search._auto import _start_loss
+    from lrlab.tasks import Split, Task
+
+    g = torch.Generator().manual_seed(0)
+    x, y = 3 + 2 * torch.randn(400, 3, generator=g), torch.randint(0, 2, (400,), generator=g)
+    task = Task(name="t", train=Split(x, y), val=Split(x, y), num_classes=2, batch_size=50,
+                model=lambda: nn.Sequential(nn.Linear(3, 8), nn.BatchNorm1d(8), nn.Linear(8, 2)))
+    model = task.init_model(4)
+    with torch.no_grad():
+        evaluated = float(nn.functional.cross_entropy(model.eval()(x), y))
+        trained = float(nn.functional.cross_entropy(model.train()(x), y))
+    assert trained != pytest.approx(evaluated, rel=1e-3)
+    train, val = _start_loss(task, 4, training=True)
+    assert train == pytest.approx(trained, rel=1e-5) and math.isnan(val)
+    assert _start_loss(task, 4)[0] == pytest.approx(evaluated, rel=1e-5)
+
+
 @pytest.mark.parametrize("higher", [True, False])
 def test_a_pick_falls_when_every_seed_and_curve_points_to_the_lower_rate(higher) -> None:
     s = 1.0 if higher else -1.0  # s * score: larger is better; paces: larger is faster
@@ -1473,6 +1496,73 @@ def test_a_lower_neighbour_that_trained_as_fast_is_the_pick_on_a_share() -> None
     assert math.isnan(caught_up(fast[fast["lr"] != 0.562], 1.0, **common))  # half a decade
     assert math.isnan(caught_up(t, 0.1, **common))               # nothing raced below
     assert math.isnan(caught_up(t.drop(columns="last"), 1.0, **common))
+
+
+def test_caught_up_reads_no_pace_where_the_picks_loss_had_not_fallen() -> None:
+    """SE-ResNet under one cycle, seed 0 (``user_shapes6.seresnet``, its race's own rows):
+    the 14-step race trained the warm-up's first rates, every loss ended within 2% of the
+    untrained model's, and 0.159's 0.9985 is within 1% of 0.282's 0.9970 with half its fall.
+    A tolerance as wide as the whole fall compares nothing: the losses' order is the pace, and
+    0.282 keeps the pick (0.159 lost 23.4 points over the full training). A lower rate whose
+    loss ended lower still takes it; once the pick's loss fell by more than the 1% from where
+    the race started (its training-mode loss, 1.0017 of the untrained model's here), the
+    tolerance holds again."""
+    t = pd.DataFrame({"lr": [0.089, 0.159, 0.282, 0.501, 0.89, 2.82, 8.9],
+                      "score": [0.107, 0.166, 0.180, 0.164, 0.133, 0.133, 0.149],
+                      "diverged": [False] * 7, "stable": [True] * 7,
+                      "last": [0.99972, 0.99854, 0.99699, 0.99505, 0.99287, 0.98723, 0.98311]})
+    common = {"higher_is_better": True, "chance": 0.119, "monitor": "accuracy", "n": 1000}
+    assert math.isnan(caught_up(t, 0.282, **common))
+    lower = t.assign(last=[0.99972, 0.99650, 0.99699, 0.99505, 0.99287, 0.98723, 0.98311])
+    assert caught_up(lower, 0.282, **common) == 0.159  # no higher: as fast, however near 1
+    fell = t.assign(last=t["last"] - 0.0131)  # 0.282 at 0.98389: 1.6% down, 0.159 within 1%
+    assert caught_up(fell, 0.282, **common) == 0.159
+    assert math.isnan(caught_up(t.assign(last=t["last"] - 0.0069), 0.282, **common))  # 0.99009
+    # the fall is from where the race's training loss started (``level``): a dropout net's
+    # training-mode start at 1.0123 of the untrained model's puts 0.9970 1.5% down
+    assert caught_up(t, 0.282, **common, level=1.0123) == 0.159
+    assert math.isnan(caught_up(t, 0.282, **common, level=1.0017))  # SE-ResNet's own: 0.47%
+
+
+@pytest.mark.parametrize("level", [1.0017, 1.0123])
+def test_the_race_reads_its_training_mode_start_only_where_the_tolerance_decides(
+        blobs, monkeypatch, level) -> None:
+    """``_Race.caught_up`` passes its ``level`` (a forward pass over the training data in
+    training mode) and measures it only where the 1% tolerance alone would take the lower
+    rate; a lower rate whose loss ended lower, or more than 1% higher, needs no level."""
+    from lrlab.search import _auto
+    from lrlab.search._common import plan
+
+    measured = []
+
+    def start(task, seed, training=False):  # the untrained model's losses, 2.3 in evaluation
+        measured.append(training)
+        return (level * 2.3, math.nan) if training else (2.3, 2.3)
+    monkeypatch.setattr(_auto, "_start_loss", start)
+    p = plan("auto", blobs, subset=None, epochs=2, optimizer="sgd", seed=0, callbacks=(),
+             settings={}, schedule=None)
+    race = _auto._Race(p, p.task, 1, walk="up")
+    race.chance, race.n, race.binomial, race.monitor, race.higher = 0.119, 1000, None, \
+        "accuracy", True
+    rows = pd.DataFrame({"lr": [0.089, 0.159, 0.282, 0.501],
+                         "score": [0.107, 0.166, 0.180, 0.164], "diverged": [False] * 4,
+                         "stable": [True] * 4, "last": [0.99972, 0.99854, 0.99699, 0.99505]})
+    monkeypatch.setattr(race, "table", lambda: rows)
+    caught = race.caught_up(0.282)
+    assert measured.count(True) == 1
+    if level > 1.01:  # 0.9970 is 1.5% under a start at 1.0123: the tolerance holds
+        assert caught[0] == 0.159 and "no higher, within 1% (" in caught[1]
+    else:
+        assert caught is None
+    for last in (0.99650, 1.01):  # no higher; more than 1% higher
+        race = _auto._Race(p, p.task, 1, walk="up")
+        race.chance, race.n, race.binomial, race.monitor, race.higher = 0.119, 1000, None, \
+            "accuracy", True
+        table = rows.assign(last=[0.99972, last, 0.99699, 0.99505])
+        monkeypatch.setattr(race, "table", lambda table=table: table)
+        caught = race.caught_up(0.282)
+        assert (caught is not None) == (last < 0.99699)
+    assert measured.count(True) == 1
 
 
 def _deep_tanh_task():

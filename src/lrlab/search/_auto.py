@@ -28,7 +28,9 @@ at first, and past the turn such a rate falls behind over the full training
 (``_Race.turned``). After the second-seed
 check, an SGD-like race ranked by a share (accuracy) gives the pick to the raced rate a quarter
 decade below it when that rate learned and its training loss ended the race no higher (within
-1%): the higher rate no longer trained faster (:func:`caught_up`).
+1%; strictly no higher where the pick's own loss fell by no more than that 1% from where the
+race started, as in a race still inside a warm-up): the higher rate no longer trained faster
+(:func:`caught_up`).
 
 **Nothing learned** is no ranking. The race first moves up the range (when the test reached
 higher rates), then runs longer: the stable rates continue from where they stopped, the
@@ -89,6 +91,7 @@ candidates and the pick lost a full point.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -1150,18 +1153,41 @@ class _Race:
         """The raced rate a quarter decade below ``lr`` and what was seen, when it trained as
         fast (:func:`caught_up`); None otherwise."""
         t = self.table()
-        low = caught_up(t, lr, higher_is_better=self.higher, chance=self.chance,
-                        monitor=self.monitor, n=self.n, binomial=self.binomial, walk=self.walk)
+
+        def ask(level: float) -> float:
+            return caught_up(t, lr, higher_is_better=self.higher, chance=self.chance,
+                             monitor=self.monitor, n=self.n, binomial=self.binomial,
+                             walk=self.walk, level=level)
+        # the level (a forward pass) only where the tolerance alone would take the lower rate
+        level = math.inf  # (the tolerance wherever the pick's loss stood)
+        low = ask(level)
+        if math.isfinite(low) and not math.isfinite(ask(0.0)):  # (0: no tolerance anywhere)
+            level = self.level
+            low = ask(level)
         if not math.isfinite(low):
             return None
         lrs = t["lr"].to_numpy(float)
         mine, other = (t[np.isclose(lrs, v)].iloc[0] for v in (lr, low))
+        within = (f", within {100 * (HOLD - 1):.0f}%" if mine["last"] < level * (2 - HOLD)
+                  else "")
         return low, (f"{rate(lr)} scored {mine['score']:.4f} and {rate(low)} a quarter decade "
                      f"below it {other['score']:.4f}, but {rate(low)}'s training loss ended the "
-                     f"race no higher, within {100 * (HOLD - 1):.0f}% ({other['last']:.4f} of the "
+                     f"race no higher{within} ({other['last']:.4f} of the "
                      f"untrained model's, "
                      f"{rate(lr)} {mine['last']:.4f}): the higher rate no longer trained "
                      f"faster, so the lower {rate(low)}")
+
+    @functools.cached_property
+    def level(self) -> float:
+        """Where a race's training loss starts, as a share of the untrained model's
+        (``start``, read in evaluation mode, which ``last`` is a share of): its training loss
+        in training mode (:func:`_start_loss`; dropout's, BatchNorm's batch statistics', an
+        auxiliary head's loss too), 1 where either is unknown. Read by :meth:`caught_up`
+        only, whose tolerance asks how far the pick's loss fell (an auxiliary head's
+        ``0.3 x`` its loss puts a start at 1.30, dropout's at 1.01 of the untrained model's)."""
+        trained = _start_loss(self.task, self.p.seed, training=True)[0]
+        ratio = trained / self.start[0]
+        return float(ratio) if math.isfinite(ratio) and ratio > 0 else 1.0
 
     def past_lone_top(self, lr: float) -> tuple[float, str] | None:
         """When ``lr`` learned alone at the top of the race (:func:`lone_at_top`): the rate
@@ -1236,14 +1262,16 @@ CAUGHT_UP_REACH = 10 ** 0.25 * 1.01
 
 def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,
               monitor: str, n: int, walk: str = "up", factor: float = HOLD,
-              binomial: bool | None = None) -> float:
+              binomial: bool | None = None, level: float = 1.0) -> float:
     """The raced rate a quarter decade below ``lr`` (:data:`CAUGHT_UP_REACH`) when it trained
     as fast; ``nan`` otherwise.
 
     As fast: both learned (:func:`learned_mask`) and the lower rate's last training loss
     (``last``, a share of the untrained model's) ended the race at most ``factor``
-    (:data:`HOLD`, 1%) above ``lr``'s. Only for an SGD-like race (``walk="up"``) ranked by a
-    share (:data:`~lrlab.metrics.SHARES`: accuracy, error, AUC).
+    (:data:`HOLD`, 1%) above ``lr``'s; no higher than ``lr``'s where ``lr``'s fell by no more
+    than ``factor`` from where the race's training loss started (``level``, a share of the
+    untrained model's loss like ``last``: ``_Race.level``). Only for an SGD-like race
+    (``walk="up"``) ranked by a share (:data:`~lrlab.metrics.SHARES`: accuracy, error, AUC).
 
     The race ranks rates by a noisy best validation score; the training loss says whether a
     higher rate still buys faster training. Where the rate a quarter decade lower already
@@ -1257,6 +1285,16 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
     the lower rate lost 14-48% more over the full training, so a race ranked by a loss
     keeps its pick.
 
+    The tolerance is for losses that fell further than it, whose ends differ by a noise of
+    that size. Where ``lr``'s loss fell by no more than it, in a race still inside a warm-up
+    or barely off a plateau, the tolerance is as wide as the whole fall, and the losses'
+    order is the rates' pace: SE-ResNet under one cycle (``user_shapes6.seresnet``,
+    Nesterov, seed 0) raced 14 steps of the warm-up's first rates, every rate's loss ended at
+    0.98-0.9997 of the untrained model's, the further down the higher the rate; 0.282 scored
+    best and its lower neighbour 0.159, at 0.9985 against 0.9970 (half the fall), was taken
+    for as fast: 0.159 scored 0.661 over the full training, the rates from 0.215 up
+    0.81-0.90 (23.4 points lost).
+
     Example:
         >>> t = pd.DataFrame({"lr": [0.316, 0.562, 1.0], "score": [0.40, 0.43, 0.48],
         ...                   "diverged": [False] * 3, "last": [0.86, 0.837, 0.847]})
@@ -1264,6 +1302,9 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
         0.562
         >>> caught_up(t.assign(last=[0.86, 0.86, 0.847]), 1.0, higher_is_better=True,
         ...           chance=0.26, monitor="accuracy", n=1000)  # 1.5% higher: slower
+        nan
+        >>> caught_up(t.assign(last=[0.999, 0.9985, 0.997]), 1.0, higher_is_better=True,
+        ...           chance=0.26, monitor="accuracy", n=1000)  # 1.0 fell 0.3%: no tolerance
         nan
     """
     if walk != "up" or monitor not in SHARES or "last" not in table:
@@ -1279,7 +1320,9 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
     i, j = int(i[0]), int(below[-1])
     if not (ok[i] and ok[j] and math.isfinite(last[i]) and math.isfinite(last[j])):
         return math.nan
-    return float(lrs[j]) if last[j] <= factor * last[i] else math.nan
+    # a tolerance for losses that fell further than it; nearer the start, no higher is no higher
+    within = factor if last[i] < level * (2 - factor) else 1.0
+    return float(lrs[j]) if last[j] <= within * last[i] else math.nan
 
 
 #: A pick more than this factor above the bottom of the range test's loss trend lies past
@@ -1890,19 +1933,25 @@ def _held_text(race: _Race, choice: Choice) -> str:
             f"so the tie stays at it rather than walking down.")
 
 
-def _start_loss(task: Task, seed: int) -> tuple[float, float]:
+def _start_loss(task: Task, seed: int, training: bool = False) -> tuple[float, float]:
     """The untrained model's mean training and validation loss on ``task`` (at most the first
     8192 examples of each; ``nan`` for an iterable dataset's training data, whose length is
     unknown, or when the loss cannot be had, a loss of the model's own that returns no
     number): the levels a stable rate's losses must come back to. A dataset's random
     transforms (a contrastive loss's augmented views) draw from ``seed``, so the levels are
-    the same from run to run."""
+    the same from run to run. ``training``: the training loss alone (the validation loss
+    ``nan``), in training mode (:func:`~lrlab.train.mean_loss`'s ``training``: dropout,
+    BatchNorm's batch statistics, an auxiliary head's loss), where a race's training loss
+    starts from."""
     from lrlab.data import num_examples, subset_of
     from lrlab.tasks import Split
 
     model = task.init_model(seed)
     out = []
     for name, data in (("train", task.train), ("val", task.val)):
+        if training and name == "val":
+            out.append(math.nan)
+            continue
         n = len(data) if isinstance(data, Split) else num_examples(data)
         try:
             if n is None and name == "train":
@@ -1910,7 +1959,7 @@ def _start_loss(task: Task, seed: int) -> tuple[float, float]:
             if n is not None and n > _START_EXAMPLES:
                 data = (Split(data.x[:_START_EXAMPLES], data.y[:_START_EXAMPLES])
                         if isinstance(data, Split) else subset_of(data, range(_START_EXAMPLES)))
-            out.append(float(mean_loss(model, task, data, seed=seed)))
+            out.append(float(mean_loss(model, task, data, seed=seed, training=training)))
         except Exception:  # noqa: BLE001 - stability is then judged on the other loss
             out.append(math.nan)
     return out[0], out[1]
