@@ -25,11 +25,18 @@ import new_user
 import numpy as np
 
 import lrlab
-from lrlab.search._readings import ADAPTIVE_RULES, DEFAULT_RULES, LOSS_RULES, describe
+from lrlab.search._readings import (
+    ADAPTIVE_RULES,
+    BOUNDED_RULES,
+    DEFAULT_RULES,
+    LOSS_RULES,
+    describe,
+)
 from lrlab.search._suggest import NOISY, scatter
 
 #: the readings' rules a range test on a task reads with (``_task_range.task_rules``)
-RULES = {"default": DEFAULT_RULES, "adaptive": ADAPTIVE_RULES, "loss": LOSS_RULES}
+RULES = {"default": DEFAULT_RULES, "adaptive": ADAPTIVE_RULES, "loss": LOSS_RULES,
+         "bounded": BOUNDED_RULES}
 
 
 def curve(name: str, seed: int) -> dict:

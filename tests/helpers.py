@@ -9,6 +9,7 @@ as ``from helpers import ...``.
 from __future__ import annotations
 
 import gzip
+import math
 import sqlite3
 from pathlib import Path
 
@@ -111,8 +112,10 @@ def made_run(finals: list[tuple[float, int, str, float]], *, monitor: str = "auc
 def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: False,
                      end=lambda lr: 1.0):
     """Replace the task's range test (``range_test``, ``lrlab find``) by constructed curves,
-    one per call: each maps the planned rates to ``(losses, stopped)``. Returns blobs (the
-    task the calls are given) and the list of ``(start, end, steps)`` the calls asked for.
+    one per call: each maps the planned rates to ``(losses, stopped)``, read against the
+    loss of blobs' class shares (about ln 3) as the range test reads it. Returns
+    blobs (the task the calls are given) and the list of ``(start, end, steps)`` the calls
+    asked for.
     A flat curve's stability check trains nothing either: ``rise(lr)`` is how far each rate's
     loss rose (default 0: every rate stable, the curve's reading stands), ``jump(lr)`` whether
     it catapulted (default: none did); nor does an adaptive rule's check against lower rates: every rate
@@ -136,13 +139,14 @@ def fake_range_tests(monkeypatch, curves, rise=lambda lr: 0.0, jump=lambda lr: F
                     float(len(lrs)))
     monkeypatch.setattr(_task_range, "below", below)
 
-    def once(task, *, end, steps, start, optimizer="sgd", **_):
+    def once(task, *, end, steps, start, optimizer="sgd", prior=(math.nan, 0), **_):
         calls.append((start, end, steps))
         lrs = range_rates(start, end, steps)
         loss, stopped = curves[len(calls) - 1](lrs)
-        return RangeTestResult.build(lrs[: len(loss)], loss, stopped_early=stopped,
-                                     reason="the loss diverged" if stopped else "reached end",
-                                     rules=rules_for(optimizer))
+        return _task_range.against(RangeTestResult.build(
+            lrs[: len(loss)], loss, stopped_early=stopped,
+            reason="the loss diverged" if stopped else "reached end",
+            rules=rules_for(optimizer)), prior)
     monkeypatch.setattr(_task_range, "_once", once)
     return get_task("blobs"), calls
 

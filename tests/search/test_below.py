@@ -58,14 +58,19 @@ def test_below_keeps_where_each_rate_started_and_ended_as_a_sweep_trains_it():
     assert check.ends[2] == math.inf and check.cost == pytest.approx(3 * 7)
 
 
-def test_deep_sigmoid_layers_adam_reading_sits_at_chance_and_gives_way_to_a_third_of_it():
+def test_deep_sigmoid_layers_adam_reading_sits_at_chance_and_gives_way_to_a_third_of_it(
+        monkeypatch):
     """Three sigmoid layers (PyTorch's default initialisation) on 4 tabular classes, Adam:
     the range test falls late (0.03-0.3) and turns up at 0.5, so it reads a quarter of that,
     0.127; trained there for 208 steps the loss sits at its untrained level (ln 4: the units
     saturate), while a third of it ends at a third of that, and a tenth of it higher again:
-    the suggestion is the third (these layers train best at 0.01-0.05 with Adam)."""
-    from lrlab.search import range_test
+    the suggestion is the third (these layers train best at 0.01-0.05 with Adam). The test
+    is read without the loss of the classes' shares here (its fall does not go three noise
+    units below ln 4: read against it, a zoom below the break reads 0.037 at once, see
+    :func:`test_deep_sigmoid_layers_fall_only_to_the_class_shares_loss`)."""
+    from lrlab.search import _task_range, range_test
 
+    monkeypatch.setattr(_task_range, "_shares", lambda task, seed: (math.nan, 0))
     task = deep_sigmoid_task()
     r = range_test(task, seed=4, steps=100, validate=False, extend=True, optimizer="adam")
     check = r.below
@@ -75,3 +80,15 @@ def test_deep_sigmoid_layers_adam_reading_sits_at_chance_and_gives_way_to_a_thir
     assert check.ends[1] < check.ends[0] / 2 < check.ends[2]
     assert r.suggestion.lr == pytest.approx(check.lrs[1]) == pytest.approx(check.lrs[0] / 10 ** 0.5)
     assert "a lower rate trained faster" in r.suggestion.why
+
+
+def test_deep_sigmoid_layers_fall_only_to_the_class_shares_loss():
+    """The same test read against the loss of its 4 classes' shares (about ln 4): its fall
+    stays within three noise units of it, so the range test zooms below its break and reads
+    that (0.037, where these layers train best), and says why."""
+    from lrlab.search import range_test
+
+    r = range_test(deep_sigmoid_task(), seed=4, steps=100, validate=False, extend=True,
+                   optimizer="adam")
+    assert r.prior == pytest.approx(math.log(4), abs=0.01) and r.first is not None
+    assert r.kinds[0] == "class_shares" and 0.01 < r.suggestion.lr < 0.05

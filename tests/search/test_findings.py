@@ -77,7 +77,8 @@ def test_the_loss_line_is_left_out_where_a_warning_that_says_more_is_there() -> 
 RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_descent",
                "no descent to read": "dip_read_flat", "the loss rose above": "early_rise",
                "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
-               "a ragged bottom": "ragged_bottom",
+               "a ragged bottom": "ragged_bottom", "the first test's loss": "class_shares",
+               "the loss never blew up": "bounded_loss",
                "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
                "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner",
                "heavy-ball momentum": "heavy_ball", "flat until it broke": "plateau"}

@@ -35,6 +35,7 @@ from lrlab.search._readings import describe
 from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import (
     NOISY,
+    broke_at,
     early_rise,
     into_bottom,
     ragged_bottom,
@@ -597,3 +598,70 @@ def test_halfway_down_reads_the_fall_into_the_bottom_not_an_earlier_one():
                 seed=2)
     d1 = describe(lrs, one, ADAPTIVE_RULES)
     assert into_bottom(d1, ADAPTIVE_RULES) == d1.crossing(0.5)
+
+
+#: ``new_user.py``'s ``convnext adamw`` seed 1, the range test's raw losses (AdamW, 100 steps
+#: from 1e-7 to 10, diverged at 3.27): a ConvNeXt whose layer-scaled blocks start as
+#: identities, on 10 MNIST classes, its untrained loss 2.5.
+CONVNEXT_S1 = [
+    2.4457, 2.6386, 2.5756, 2.4914, 2.3841, 2.5135, 2.6032, 2.4609, 2.5935, 2.3992,
+    2.5133, 2.5123, 2.5979, 2.6104, 2.4342, 2.4742, 2.4331, 2.4475, 2.5733, 2.5113,
+    2.6068, 2.4692, 2.5676, 2.5469, 2.547, 2.4443, 2.5355, 2.5199, 2.394, 2.4595,
+    2.4238, 2.3913, 2.5177, 2.5314, 2.5779, 2.463, 2.4483, 2.6235, 2.5013, 2.5955,
+    2.4464, 2.5608, 2.5421, 2.4241, 2.3975, 2.4157, 2.3889, 2.466, 2.4262, 2.3678,
+    2.3945, 2.2652, 2.3405, 2.3701, 2.3422, 2.2593, 2.316, 2.3326, 2.2755, 2.3207,
+    2.2851, 2.3099, 2.3406, 2.3458, 2.3341, 2.2112, 2.3685, 2.102, 2.0867, 2.2962,
+    2.5286, 2.4509, 2.5467, 2.3288, 2.455, 2.4077, 2.3978, 2.3192, 2.3601, 2.4639,
+    2.4177, 2.3263, 2.5894, 2.4419, 2.4737, 2.349, 2.8244, 3.7118, 5.6775, 14.8248,
+    23.5001, 29.3268, 65.2008, 243.7482,
+]
+
+
+def test_a_descent_only_to_the_loss_of_the_class_shares_is_read_flat():
+    """The ConvNeXt's loss fell from 2.5 to ln 10 = 2.303, the loss of predicting each of
+    10 balanced classes' share, and no further: a clear descent by itself (read halfway
+    down, 0.000628, 54 points below the rates that train), but not ``clear`` x its noise
+    below that prior, so it is read as a flat curve there: from where it broke upwards for
+    good (0.89) / 10, and the reason says what the fall was. The advice names the
+    denser test below the break, unless this test is that zoom already."""
+    lrs = np.geomspace(1e-7, 10.0, 100)[: len(CONVNEXT_S1)]
+    loss = np.array(CONVNEXT_S1)
+    prior = math.log(10)
+    d = describe(lrs, loss, ADAPTIVE_RULES)
+    assert d.clear and math.isnan(d.prior)
+    assert suggest(lrs, loss, rules=ADAPTIVE_RULES, diverged=True).lr < 1e-3
+    flat = describe(lrs, loss, ADAPTIVE_RULES, prior)
+    assert not flat.clear and flat.prior == prior and flat.level == prior
+    assert d.trend[d.best] > prior - ADAPTIVE_RULES.clear * d.noise   # not clearly below
+    assert flat.drop == pytest.approx(prior - d.trend[d.best], rel=1e-12)
+    r = suggest(lrs, loss, rules=ADAPTIVE_RULES, diverged=True, prior=prior)
+    at = lrs[broke_at(flat, ADAPTIVE_RULES, True)]
+    assert 0.5 < at < 1.5 and r.lr == pytest.approx(at / ADAPTIVE_RULES.unclear)
+    assert "fell only to 2.3, the loss of predicting each class's share" in r.why
+    advice = next_step(lrs, loss, rules=ADAPTIVE_RULES, diverged=True, prior=prior)
+    assert advice.startswith("the loss fell only to the loss of predicting each class's "
+                             f"share and broke at {at:.3g}: run a denser test")
+    assert f"start={at / 1000:.3g}" in advice and "steps=188" in advice
+    zoomed = next_step(lrs, loss, rules=ADAPTIVE_RULES, diverged=True, prior=prior,
+                       earlier=lrs[0] / 100)
+    assert "denser" not in zoomed
+    result = RangeTestResult.build(lrs, loss, rules=ADAPTIVE_RULES, stopped_early=True,
+                                   reason="diverged at lr 3.27", prior=prior)
+    assert result.suggestion == r and result.kinds[0] == "no_clear_descent"
+    assert result.after(None).prior == prior
+
+
+def test_a_descent_clearly_below_the_class_shares_reads_as_before():
+    """A fall from 2.5 through ln 10 on to 1.2 (the denser test's shape on the same
+    ConvNeXt) reads the same with the prior as without it: every field of its descent."""
+    lrs = log_grid(-7, 1, per_decade=12)
+    u = np.log10(lrs)
+    curve = 2.5 - 0.2 * np.clip((u + 5), 0, 1) - 1.1 * np.clip((u + 2.5) / 1.5, 0, 1)
+    loss = noisy(lrs, np.where(u > 0, 1.2 + 3 * u ** 2, curve), 0.02, seed=3)
+    for rules in (DEFAULT_RULES, ADAPTIVE_RULES):
+        d, p = describe(lrs, loss, rules), describe(lrs, loss, rules, math.log(10))
+        assert d.clear and p.clear and math.isnan(p.prior)
+        assert (d.level, d.top, d.best, d.drop, d.noise) == (p.level, p.top, p.best, p.drop,
+                                                             p.noise)
+        assert suggest(lrs, loss, rules=rules) == suggest(lrs, loss, rules=rules,
+                                                          prior=math.log(10))

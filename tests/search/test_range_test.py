@@ -1020,3 +1020,84 @@ def test_a_seed_listed_twice_is_refused_before_anything_trains():
     with pytest.raises(LrlabError, match=r"^seeds lists 0 twice; the tests of one seed run"):
         find_lr(model, nn.CrossEntropyLoss(), data, seeds=[0, 1, 0])
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_fall_only_to_the_class_shares_loss_is_looked_at_again_zoomed(monkeypatch):
+    """blobs' three classes' shares cost 1.098 (their entropy, by hand from the validation
+    labels). A test whose loss starts near uniform predictions (1.2, under 1.25 ln 3) and
+    falls only to there, then breaks at 1, is read as flat: the zoom (from the break / 1000,
+    twice the steps) shows a fall to 0.3 and is read. The same first curve starting at 4.3
+    (large first logits: its fall may be them shrinking) is read as it is, at once."""
+    from lrlab.search import range_test
+    from lrlab.search._task_range import prior_loss
+    from lrlab.tasks import get_task
+
+    y = get_task("blobs").val.y
+    share = torch.bincount(y).double() / len(y)
+    prior = float(-(share * share.log()).sum())
+    assert prior_loss(get_task("blobs")) == pytest.approx(prior, rel=1e-12)
+    rng = np.random.default_rng(4)
+
+    def to_prior(start):
+        def curve(lrs):
+            u = np.log10(lrs)
+            fall = start - (start - prior) * np.clip((u + 5) / 2, 0, 1)
+            return fall + 0.01 * rng.standard_normal(len(lrs)) + 5 * u.clip(0), False
+        return curve
+
+    def learns(lrs):  # the zoom: falls on to 0.3 at 0.01 .. 0.1, turns up after 0.3
+        u = np.log10(lrs)
+        fall = 1.2 - 0.9 * np.clip((u + 2), 0, 1) + np.where(u > -0.5, 4 * (u + 0.5) ** 2, 0)
+        return fall + 0.01 * rng.standard_normal(len(lrs)), False
+
+    task, calls = fake_range_tests(monkeypatch, [to_prior(1.2), learns])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 2 and calls[1][2] == 200
+    assert 0.5 < calls[1][0] * 1000 < 2 and r.lrs[0] == pytest.approx(calls[1][0])
+    assert r.first is not None and "fell only to 1.1" in r.first.suggestion.why
+    assert r.prior == pytest.approx(prior) and 0.003 < r.suggestion.lr < 0.1
+    assert r.kinds[0] == "class_shares" and f"from {r.lrs[0]:.3g}" in r.warnings[0]
+    task, calls = fake_range_tests(monkeypatch, [to_prior(4.3), learns])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 1 and math.isnan(r.prior) and r.suggestion.lr < 1e-3
+
+
+def test_a_loss_that_never_blows_up_is_read_halfway_down_its_descent(monkeypatch):
+    """A flat test to 10 (no suggestion) runs on to 1e4; a loss bounded as a sigmoid's
+    outputs under MSE falls at 10 .. 100 from 0.23 to a floor of 0.1 and keeps it, its
+    batches scattered, to the end without diverging: its trend's lowest point wanders in the
+    floor, so the bottom / 2 reads far above the fall; the test is read halfway down (the
+    line 0.23 -> 0.1 over 10 .. 100 is halfway at 10^1.5), and says why. The same curve
+    blowing up at 1e3 (it stopped there) is read at its bottom as before; so is Adam's."""
+    from lrlab.search import ADAPTIVE_RULES, range_test
+    from lrlab.search._readings import BOUNDED_RULES, describe
+
+    rng = np.random.default_rng(6)
+
+    def flat(lrs):
+        return 0.23 + 0.001 * rng.standard_normal(len(lrs)), False
+
+    def floor(lrs, blow=math.inf):
+        u = np.log10(lrs)
+        fall = 0.23 - 0.13 * np.clip(u - 1, 0, 1)
+        loss = fall + np.where(u > 2, 0.02, 0.001) * rng.standard_normal(len(lrs))
+        keep = lrs < blow
+        return (loss[keep], True) if not keep.all() else (loss, False)
+
+    task, calls = fake_range_tests(monkeypatch, [flat, floor])
+    r = range_test(task, validate=False, extend=True)
+    assert len(calls) == 2 and calls[1][1] == pytest.approx(1e4) and r.rules is BOUNDED_RULES
+    assert within_factor(r.suggestion.lr, 10 ** 1.5, 10 ** 0.2)
+    assert "50% down its descent" in r.suggestion.why and "bounded_loss" in r.kinds
+    d = describe(r.lrs, r.losses)
+    assert r.lrs[d.crossing(0.99)] / 2 > 100                 # what the bottom / 2 read
+    task, calls = fake_range_tests(monkeypatch, [flat, lambda x: floor(x, blow=1e3)])
+    r = range_test(task, validate=False, extend=True)
+    assert r.rules is not BOUNDED_RULES and "bounded_loss" not in r.kinds
+    task, calls = fake_range_tests(monkeypatch, [flat, floor])
+    r = range_test(task, validate=False, extend=True, optimizer="adam")
+    assert r.rules is ADAPTIVE_RULES and "bounded_loss" not in r.kinds
+
+
+def within_factor(value: float, target: float, factor: float) -> bool:
+    return target / factor <= value <= target * factor

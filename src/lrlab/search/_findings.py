@@ -58,6 +58,9 @@ KINDS: dict[str, str] = {
     "dip_read_flat": "a shallow dip read as flat: the suggestion is read from where the "
                      "loss broke",
     "early_rise": "the loss rose above its start and fell again only at higher rates",
+    "bounded_loss": "a loss that never blew up: read halfway down its descent",
+    "class_shares": "the first test's loss fell only to the loss of predicting the classes' "
+                    "shares: a denser test below its break was read",
     "shallow_descent": "a descent of few noise units: the rate is placed roughly",
     "noisy_loss": "a loss whose noise is a large share of its level",
     "ragged_bottom": "a loss that scatters more at its bottom than it fell: the bottom is "

@@ -42,6 +42,7 @@ from lrlab.search._smooth import Array, half_width, local_noise, noise_level, tr
 
 __all__ = [
     "ADAPTIVE_RULES",
+    "BOUNDED_RULES",
     "DEFAULT_RULES",
     "LOSS_RULES",
     "MIN_POINTS",
@@ -164,6 +165,17 @@ ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3
 #: a residual MLP's seed 2 4.2 -> 6.4%).
 LOSS_RULES = Rules(depth=0.99, divisor=2.0, margin=4.0, reach=4.0, flat=5.0, place=1 / 3)
 
+#: The rules :func:`~lrlab.search.range_test` (``extend=True``) reads an SGD-like rule's test
+#: with when the loss never blew up: run on to 1000x its end, it fell clearly and reached
+#: that end without diverging (a bounded loss: a sigmoid's outputs under MSE). Such a loss
+#: falls to a floor and keeps it for decades, its trend wandering within the floor's scatter,
+#: so the first rate within 1% of its lowest point is noise, and no blow-up gives an edge to
+#: keep a margin from: the descent is read halfway down, where it falls fastest, as an
+#: adaptive rule's. A weight-tied sigmoid autoencoder (SGD, MSE) floors from about 100 to
+#: 1e4; its bottom / 2 read 179-376 where 21.5-100 train best (85-310% more validation
+#: loss), halfway down its fall 56-68.
+BOUNDED_RULES = Rules(depth=0.5, divisor=1.0)
+
 #: Update rules (lrlab's names) whose step is scaled per parameter.
 ADAPTIVE = ("adam", "adamw", "adam_hd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam",
             "radam", "lion")
@@ -285,6 +297,7 @@ class Descent:
     drop: float
     noise: float
     clear: bool
+    prior: float = math.nan
 
     def crossing(self, fraction: float) -> int:
         """First index in ``[top, best]`` where ``trend <= level - fraction * drop``."""
@@ -292,7 +305,8 @@ class Descent:
         return self.top + int(np.argmax(self.trend[self.top: self.best + 1] <= goal))
 
 
-def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) -> Descent | None:
+def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES,
+             prior: float = math.nan) -> Descent | None:
     """Trend, start level, top, best, drop and noise of a lower-is-better curve.
 
     ``best = argmin(trend)``; ``level`` = median of the raw curve over its first
@@ -303,6 +317,15 @@ def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) ->
     ``m`` points (at least ``NOISE_FLOOR`` x ``|level|``). The descent is *clear* when ``drop > clear x noise`` and the trend stays
     below ``level - clear x noise`` for more than ``h`` points (the trend's half-width).
     Returns None under 5 points.
+
+    ``prior``: the loss of a model that predicts only its classes' shares (a classifier's
+    :func:`~lrlab.search._task_range.prior_loss`; ``nan``: none known). A clear descent
+    whose trend does not fall ``clear`` x the noise below it learned those shares, not the
+    inputs: it is read as a flat curve at that level (``level = prior``, ``clear`` False,
+    :attr:`Descent.prior` set). A ConvNeXt whose layer-scaled blocks start as identities
+    (MNIST, AdamW) fell from 2.51 to ln 10 = 2.30 in a 100-step test and sat there; halfway
+    down that "descent", 0.000628, lost 54 points to the rates that train (0.01-0.05), which
+    a denser test below the loss's break shows falling to 1.2.
 
     Why these guards: a descent is real only when the loss falls by clearly more than the
     curve's own noise, over a stretch the trend cannot draw from a few noisy points. A
@@ -328,6 +351,11 @@ def describe(lrs: ArrayLike, values: ArrayLike, rules: Rules = DEFAULT_RULES) ->
     noise = max(noise_level(y[:k] - tr[:k]), NOISE_FLOOR * abs(level))
     deep = int(np.count_nonzero(tr[top:] < level - rules.clear * noise))  # sustained, not a dip
     clear = drop > 0 and drop > rules.clear * noise and deep > half_width(n, rules.window)
+    if clear and tr[best] > prior - rules.clear * noise:
+        # fell only to the loss of predicting the classes' shares: flat from there
+        above = np.nonzero(tr[: best + 1] >= prior)[0]
+        return Descent(x, y, tr, prior, m, int(above[-1]) if len(above) else 0, best,
+                       prior - float(tr[best]), noise, False, prior)
     return Descent(x, y, tr, level, m, top, best, drop, noise, clear)
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from lrlab.search._below import Below
 from lrlab.search._findings import Finding, kinds_of
 from lrlab.search._readings import (
+    BOUNDED_RULES,
     DEFAULT_RULES,
     CycleRange,
     Reading,
@@ -55,11 +56,11 @@ def _diverged(stopped_early: bool, reason: str) -> bool:
 
 
 def _advice(lrs: Array, losses: Array, rules: Rules, diverged: bool, reason: str,
-            first: RangeTestResult | None) -> str:
+            first: RangeTestResult | None, prior: float = math.nan) -> str:
     """:func:`next_step` of a curve, given the earlier test that made this one run."""
     earlier = float(first.lrs[0]) if first is not None and len(first.lrs) else None
     return next_step(lrs, losses, rules=rules, diverged=diverged, reason=reason,
-                     earlier=earlier)
+                     earlier=earlier, prior=prior)
 
 
 def _frozen(values) -> Array | None:
@@ -122,6 +123,11 @@ class RangeTestResult:
             model's, or always answering the majority class when that is higher), when
             :func:`~lrlab.search.range_test` validated a classifier; else ``nan``
             (:attr:`pace`).
+        prior: the loss of predicting the classes' shares, when
+            :func:`~lrlab.search.range_test` ran a classifier under plain cross-entropy
+            (:func:`~lrlab.search._task_range.prior_loss`); else ``nan``. A descent that does
+            not fall clearly below it is read as flat there
+            (:func:`~lrlab.search._readings.describe`).
     """
 
     lrs: Array
@@ -150,12 +156,13 @@ class RangeTestResult:
     training_steps: int | None = field(default=None, repr=False)
     momentum: float = field(default=0.0, repr=False)
     chance: float = field(default=math.nan, repr=False)
+    prior: float = field(default=math.nan, repr=False)
 
     @classmethod
     def build(cls, lrs, losses, *, val_accuracy=None, val_loss=None, stopped_early=False,
               reason="", mode="exp", smooth=0.98, rules: Rules = DEFAULT_RULES,
               runs: tuple = (), seeds: tuple = (),
-              first: RangeTestResult | None = None) -> RangeTestResult:
+              first: RangeTestResult | None = None, prior: float = math.nan) -> RangeTestResult:
         """Take the readings of a recorded curve and freeze it into a result.
 
         Every reading that cannot be read names the same next step (:meth:`advice`).
@@ -164,10 +171,10 @@ class RangeTestResult:
         acc = _frozen(val_accuracy)
         finite = np.isfinite(acc) if acc is not None else None
         diverged = _diverged(stopped_early, reason)
-        advice = _advice(lrs, losses, rules, diverged, reason, first)
+        advice = _advice(lrs, losses, rules, diverged, reason, first, prior)
         if acc is not None and finite.sum() >= MIN_VAL_POINTS:
             read_on = "validation accuracy"
-            d = describe(lrs, losses, rules) if len(lrs) else None
+            d = describe(lrs, losses, rules, prior) if len(lrs) else None
             clear = d is not None and d.clear  # then the loss is read, not the accuracy
             smith = smith_readings(lrs[finite], acc[finite], higher_is_better=True,
                                    what=read_on, rules=rules,
@@ -176,17 +183,22 @@ class RangeTestResult:
         else:
             read_on = "training loss"
             smith = smith_readings(lrs, losses, what="loss", rules=rules, advice=advice)
-        suggestion = suggest(lrs, losses, rules=rules, diverged=diverged, advice=advice)
+        suggestion = suggest(lrs, losses, rules=rules, diverged=diverged, advice=advice,
+                             prior=prior)
         return cls(lrs, losses, _frozen(ema(losses, smooth)), acc, _frozen(val_loss),
                    stopped_early, reason, *smith, suggestion, read_on, mode, smooth, rules,
-                   tuple(runs), tuple(seeds), first)
+                   tuple(runs), tuple(seeds), first, prior=prior)
 
-    def after(self, first: RangeTestResult) -> RangeTestResult:
-        """This curve read again as the second look after ``first`` (its advice knows it)."""
+    def after(self, first: RangeTestResult | None, prior: float | None = None,
+              rules: Rules | None = None) -> RangeTestResult:
+        """This curve read again as the second look after ``first`` (its advice knows it;
+        None: no earlier test), against ``prior`` and with ``rules`` (default: its own
+        :attr:`prior` and :attr:`rules`)."""
         return RangeTestResult.build(
             self.lrs, self.losses, val_accuracy=self.val_accuracy, val_loss=self.val_loss,
             stopped_early=self.stopped_early, reason=self.reason, mode=self.mode,
-            smooth=self.smooth, rules=self.rules, runs=self.runs, seeds=self.seeds, first=first)
+            smooth=self.smooth, rules=self.rules if rules is None else rules, runs=self.runs,
+            seeds=self.seeds, first=first, prior=self.prior if prior is None else prior)
 
     @property
     def advice(self) -> str:
@@ -194,7 +206,8 @@ class RangeTestResult:
         :func:`~lrlab.search.next_step`. It takes the earlier test into account
         (:attr:`first`): a range already run further is not widened again."""
         return _advice(self.lrs, self.losses, self.rules,
-                       _diverged(self.stopped_early, self.reason), self.reason, self.first)
+                       _diverged(self.stopped_early, self.reason), self.reason, self.first,
+                       self.prior)
 
     def __repr__(self) -> str:
         span = f"{self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "empty"
@@ -209,7 +222,8 @@ class RangeTestResult:
         no clear descent, a descent that starts at the first rates or still runs at the
         last, a dip read as flat (:attr:`broke`: the suggestion read from where the loss
         broke), a shallow or noisy one (:func:`~lrlab.search._suggest.shallow`,
-        :data:`~lrlab.search._suggest.NOISY`), a loss that rose above
+        :data:`~lrlab.search._suggest.NOISY`), a zoom run because the first test's loss
+        fell only to the loss of the classes' shares (:attr:`prior`), a loss that rose above
         its starting level and fell again later (:func:`~lrlab.search._suggest.early_rise`),
         several seeds whose own suggestions disagree by more than a decade, a flat curve's
         reading that was unstable when trained, or raised because it catapulted
@@ -218,7 +232,7 @@ class RangeTestResult:
         to train (:func:`loss_warning`, :func:`short_warning`), and on a clear reading whose
         training ends still learning at the test's pace (:func:`slow_warning`)."""
         out = []
-        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        d = describe(self.lrs, self.losses, self.rules, self.prior) if len(self.lrs) else None
         advice = self.advice
         if d is None:
             return (Finding(f"too few steps to read the curve: {advice}", "too_few_steps"),)
@@ -229,6 +243,24 @@ class RangeTestResult:
         elif advice:
             out.append(Finding(advice, "next_step"))
         rose = early_rise(d, self.rules)
+        first = self.first
+        shares = (describe(first.lrs, first.losses, first.rules, first.prior)
+                  if first is not None and len(first.lrs) else None)
+        if shares is not None and math.isfinite(shares.prior):
+            # the zoom of range_test(extend=True) below a first test that learned the shares
+            out.append(Finding(
+                f"the first test's loss fell only to {shares.prior:.3g}, the loss of "
+                "predicting each class's share (it learned how common the classes are, not "
+                f"the inputs), so a denser test from {self.lrs[0]:.3g} was read: a rate the "
+                "first test placed nowhere; check the suggestion against rates trained for "
+                "epochs (lrlab auto)", "class_shares"))
+        if self.rules is BOUNDED_RULES:
+            out.append(Finding(
+                f"the loss never blew up, up to {self.lrs[-1]:.3g} (a bounded loss, such as "
+                "a sigmoid's outputs under MSE): it fell to a floor and kept it, so no edge "
+                "gives a margin and the floor's lowest point is noise; the suggestion is "
+                "halfway down the descent, where it falls fastest: check it against rates "
+                "trained for epochs (lrlab auto)", "bounded_loss"))
         if d.clear and self.broke is not None:
             # a zoom read as flat (range_test: a dip, back at its start before it broke): its
             # suggestion is no reading of this descent, so the line says what it is read from
@@ -348,7 +380,7 @@ class RangeTestResult:
         the way to a perfect accuracy at the test's pace."""
         if not self.pace < SLOW or self.broke is not None:
             return False
-        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        d = describe(self.lrs, self.losses, self.rules, self.prior) if len(self.lrs) else None
         return d is not None and bool(d.clear)
 
     @property
@@ -409,7 +441,7 @@ class RangeTestResult:
         """
         if self.broke is not None:  # a flat curve's reading, not this curve's shape
             return self.broke
-        d = describe(self.lrs, self.losses, self.rules) if len(self.lrs) else None
+        d = describe(self.lrs, self.losses, self.rules, self.prior) if len(self.lrs) else None
         if d is None:
             return Reading(math.nan, "too few steps to read the curve")
         if d.clear and early_rise(d, self.rules) is not None:
@@ -433,7 +465,7 @@ class RangeTestResult:
             return {name: Reading(math.nan, f"{name}: no points") for name in COMPARISONS}
         readings = {name: rule(self.lrs, self.losses, smooth=self.smooth)
                     for name, rule in COMPARISONS.items()}
-        d = describe(self.lrs, self.losses, self.rules)
+        d = describe(self.lrs, self.losses, self.rules, self.prior)
         if d is not None and not d.clear:
             readings = {name: r if not math.isfinite(r.lr) else Reading(
                 r.lr, f"{r.why}; read off noise: the curve has no clear descent")

@@ -175,7 +175,13 @@ def min_div10(lrs: ArrayLike, losses: ArrayLike, *, smooth: float = 0.98,
 
 def fell(d) -> str:
     """How far a curve's trend fell, in words: ``fell by X``, or that it never fell below
-    the level it started from (a negative drop read as a fall confuses)."""
+    the level it started from (a negative drop read as a fall confuses); a curve read at
+    the loss of its classes' shares (:attr:`~lrlab.search._readings.Descent.prior`) says
+    that it fell only to there."""
+    if math.isfinite(d.prior):
+        return (f"fell only to {d.prior:.3g}, the loss of predicting each class's share: it "
+                f"learned how common the classes are, not the inputs (then "
+                + (f"by {d.drop:.3g}" if d.drop > 0 else "not") + " below it)")
     return f"fell by {d.drop:.3g}" if d.drop > 0 else "never fell below its starting level"
 
 
@@ -193,7 +199,7 @@ def falls_at_once(d, rules: Rules) -> bool:
 
 def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
               diverged: bool = False, reason: str = "",
-              earlier: float | None = None) -> str:
+              earlier: float | None = None, prior: float = math.nan) -> str:
     """What to do so that a range test reads better: one line, or ``""`` (nothing to do).
 
     Advice must be able to help where it is given, so it follows the curve's shape (see
@@ -207,8 +213,11 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     * no clear descent, then the loss broke upwards: less than three decades above the
       lowest rate tested, counting an ``earlier`` test (start lower: the flat part may be
       the bottom of a descent that began below it); after fewer than :data:`FEW` points
-      (more steps); else a range test shows this network no clear descent below the break,
-      whatever its range: train a few rates below it for epochs.
+      (more steps); a curve that fell only to the loss of its classes' shares (``prior``,
+      :func:`~lrlab.search._readings.describe`) and was no zoom below its break: a denser
+      test below the break (the zoom of :func:`~lrlab.search.range_test`, ``extend=True``),
+      where a ConvNeXt's loss fell on to 1.2; else a range test shows this network no clear
+      descent below the break, whatever its range: train a few rates below it for epochs.
 
     Args:
         lrs, losses: the curve (rates increasing).
@@ -218,6 +227,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
         earlier: the first rate of the test that made :func:`~lrlab.search.range_test`
             (``extend=True``) run this one, if any: this test is its second look (further
             up, lower down, or zoomed below a break).
+        prior: the loss of predicting the classes' shares (``nan``: not known).
 
     Example:
         >>> lrs = np.geomspace(1e-7, 10.0, 100)
@@ -226,7 +236,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
     """
     x, y = check_curve(lrs, losses)
     n = len(x)
-    d = describe(x, y, rules)
+    d = describe(x, y, rules, prior)
     if d is None:
         if diverged and n:
             again = earlier is not None and earlier > x[0]
@@ -264,6 +274,12 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
                 f"start lower (start={at / 1e5:.3g})")
     if n < FEW:
         return f"{n} steps are too few to show a descent: run more (steps={max(100, 4 * n)})"
+    if math.isfinite(d.prior) and (earlier is None or earlier >= x[0]):
+        # not yet a zoom below this break: at this density the test barely passed the
+        # classes' shares; a denser one below the break shows the inputs being learned
+        return (f"the loss fell only to the loss of predicting each class's share and broke "
+                f"at {at:.3g}: run a denser test below the break (start={at / 1000:.3g}, "
+                f"end={min(float(x[-1]), 10 * at):.3g}, steps={2 * n})")
     return (f"a test of {n} steps shows no clear descent below {at:.3g}, and a wider range "
             f"will not change that: train a few rates below it for epochs (lrlab auto, or a "
             f"grid from {at / 100:.3g} to {at / 2:.3g})")
@@ -464,7 +480,8 @@ def _unclear(d, rules: Rules, diverged: bool, advice: str) -> Reading:
 
 
 def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
-            diverged: bool = False, advice: str | None = None) -> Reading:
+            diverged: bool = False, advice: str | None = None,
+            prior: float = math.nan) -> Reading:
     """lrlab's suggested rate: below the bottom of the loss trend, away from where it turns up.
 
     On the zero-phase robust trend (see :func:`~lrlab.search._readings.describe` for
@@ -512,6 +529,9 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
         advice: what the why names as the next step when the curve cannot be read well
             (default: :func:`next_step` of the curve alone; a range test that ran again
             passes its own, which knows the earlier test).
+        prior: the loss of predicting the classes' shares (``nan``: not known): a descent
+            that does not fall clearly below it is read as flat there
+            (:func:`~lrlab.search._readings.describe`).
 
     Returns:
         The rate and why (``nan`` under 5 points, or without a clear descent in a test that
@@ -525,9 +545,9 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
 
     Reference: Smith 2017, "Cyclical Learning Rates for Training Neural Networks".
     """
-    d = describe(lrs, losses, rules)
+    d = describe(lrs, losses, rules, prior)
     if advice is None:
-        advice = next_step(lrs, losses, rules=rules, diverged=diverged)
+        advice = next_step(lrs, losses, rules=rules, diverged=diverged, prior=prior)
     if d is None:
         return Reading(math.nan, f"suggestion: too few points to read the loss curve: {advice}")
     if not d.clear:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from lrlab._checks import is_number, whole
@@ -26,6 +27,8 @@ from lrlab.search._below import SPAN, Below, below
 from lrlab.search._range_test import MAX_STEPS, Mode, find_lr, refuse_multiplier
 from lrlab.search._readings import (
     ADAPTIVE_RULES,
+    BOUNDED_RULES,
+    DEFAULT_RULES,
     LOSS_RULES,
     MIN_POINTS,
     Reading,
@@ -39,7 +42,7 @@ from lrlab.search._steady import WINDOW, Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
 from lrlab.tasks import Split, Task
 
-__all__ = ["range_test", "task_rules"]
+__all__ = ["prior_loss", "range_test", "task_rules"]
 
 #: Rates a flat curve's stability check trains at most, half a decade apart from its reading
 #: down (see :func:`_checked`).
@@ -162,6 +165,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     monitor, training, momentum, batch = _check(task, optimizer, hparams, seed, batch_size,
                                                 full, accumulate)
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
+            "prior": _shares(task, seed),
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
             "device": here, "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
             "rules": task_rules(optimizer, monitor),
@@ -182,6 +186,80 @@ def task_rules(optimizer: str, monitor: str | None) -> Rules:
     nearer its bottom (:data:`~lrlab.search.LOSS_RULES`)."""
     rules = rules_for(optimizer)
     return LOSS_RULES if rules is ADAPTIVE_RULES and monitor == "loss" else rules
+
+
+def _plain_cross_entropy(loss: Any) -> bool:
+    """Whether a task's loss is plain cross-entropy: lrlab's own, or ``nn.CrossEntropyLoss``
+    without class weights or label smoothing (whose loss at the classes' shares is no
+    entropy of them)."""
+    from lrlab.metrics import cross_entropy
+
+    fn = getattr(loss, "fn", loss)  # a member loss wraps the user's
+    if fn is cross_entropy:
+        return True
+    return (isinstance(fn, torch.nn.CrossEntropyLoss) and fn.weight is None
+            and fn.label_smoothing == 0 and fn.reduction == "mean")
+
+
+def _shares(task: Task, seed: int) -> tuple[float, int]:
+    """:func:`prior_loss` and the number of classes ``K`` (``(nan, 0)``: none)."""
+    if not _plain_cross_entropy(task.loss):
+        return math.nan, 0
+    from lrlab.train import untrained
+
+    counts = np.array(untrained(task, seed).labels.counts, dtype=np.float64)
+    if np.count_nonzero(counts) < 2:
+        return math.nan, 0
+    share = counts[counts > 0] / counts.sum()
+    return float(-(share * np.log(share)).sum()), len(counts)
+
+
+def prior_loss(task: Task, seed: int = 0) -> float:
+    """The loss of a classifier that predicts only its classes' shares, under plain
+    cross-entropy (:func:`_plain_cross_entropy`): the entropy of the class shares of the
+    validation labels, ``-sum_c p_c ln p_c`` (``ln K`` for ``K`` balanced classes), padding
+    left out as accuracy leaves it; ``nan`` for any other loss (a model's own, a weighted
+    or smoothed one, a regression) or fewer than two classes.
+
+    A range test whose loss falls only to there has learned how common the classes are (an
+    output bias), not the inputs (:func:`~lrlab.search._readings.describe`; the range test
+    reads it so where :func:`_near_uniform`).
+
+    Example:
+        >>> from lrlab.tasks import get_task
+        >>> round(prior_loss(get_task("blobs")), 3)   # three classes, nearly balanced
+        1.098
+    """
+    return _shares(task, seed)[0]
+
+
+#: A range test is read against its classes' shares (:func:`prior_loss`) only where its
+#: loss starts within this factor of the loss of uniform predictions, ``ln K``: the untrained
+#: outputs are near uniform, so a fall to the shares' loss is the output bias learning them.
+#: A loss that starts far above it (large first logits: the built-in blobs at 4.3 against
+#: ln 3) falls first as those logits shrink, and a curve at the shares' loss may already
+#: classify well. The new-user classifiers start at 1.0-1.1 x ln K (a ConvNeXt with layer
+#: scale 1.06-1.09, a ViT 1.10), large-logit ones at 4-9x.
+NEAR = 1.25
+
+
+def against(result: RangeTestResult, prior: tuple[float, int]) -> RangeTestResult:
+    """``result`` read against the loss of its classes' shares (``prior``: that loss and
+    ``K``, :func:`_shares`) where its loss starts near uniform predictions
+    (:func:`_near_uniform`); else as it is."""
+    loss, classes = prior
+    if math.isnan(loss) or not _near_uniform(result, classes):
+        return result
+    return result.after(None, loss)
+
+
+def _near_uniform(result: RangeTestResult, classes: int) -> bool:
+    """Whether a test's loss starts within :data:`NEAR` x ``ln K`` of uniform predictions and
+    is not noisy (noise within :data:`~lrlab.search._suggest.NOISY` of its level: a noisy
+    curve places its bottom to a factor 2-3 only)."""
+    d = describe(result.lrs, result.losses, result.rules) if len(result.lrs) else None
+    return (d is not None and classes >= 2 and d.level <= NEAR * math.log(classes)
+            and d.noise <= NOISY * abs(d.level))
 
 
 def _chance(task: Task, seed: int) -> float:
@@ -211,7 +289,7 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
         start = args["start"] = start / 1000
         result = _once(task, end=end, steps=more, **args).after(result)
     elif math.isnan(result.suggestion.lr) and not result.stopped_early:
-        result = _once(task, end=end * 1000, steps=more, **args).after(result)
+        result = _bounded(_once(task, end=end * 1000, steps=more, **args).after(result))
     broke = flat_break(result)
     if broke is None or broke / 1000 <= start:
         return result
@@ -222,7 +300,7 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
     args["start"] = broke / 1000
     zoom = _once(task, end=min(float(result.lrs[-1]), 10 * broke),
                  steps=min(2 * steps, MAX_STEPS), **args).after(result)
-    d = describe(zoom.lrs, zoom.losses, zoom.rules) if len(zoom.lrs) else None
+    d = describe(zoom.lrs, zoom.losses, zoom.rules, zoom.prior) if len(zoom.lrs) else None
     if d is not None and d.clear and not dip(d, zoom.rules):
         return zoom
     # A second look at rates the first test found flat: a shallow descent that came back
@@ -260,6 +338,17 @@ def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: 
     # a noisy curve (an MSE regression's batches) places its break to a factor 2-3 only:
     # the first test's reading (a tenth of its break, or its weak descent) stands
     return result
+
+
+def _bounded(result: RangeTestResult) -> RangeTestResult:
+    """A test run on to 1000x its end that fell clearly and reached that end without
+    diverging, read with :data:`~lrlab.search._readings.BOUNDED_RULES` (halfway down its
+    descent) under an SGD-like rule; any other test as it is."""
+    if result.stopped_early or result.rules is not DEFAULT_RULES or not len(result.lrs):
+        return result
+    d = describe(result.lrs, result.losses, result.rules, result.prior)
+    return result.after(result.first, rules=BOUNDED_RULES) if d is not None and d.clear \
+        else result
 
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
@@ -372,7 +461,8 @@ def _lowered(task: Task, result: RangeTestResult, args: dict[str, Any],
 def flat_break(result: RangeTestResult) -> float | None:
     """The rate where a curve without a clear descent broke upwards or diverged, or None
     (a clear descent, or a curve that never moved)."""
-    d = describe(result.lrs, result.losses, result.rules) if len(result.lrs) else None
+    d = describe(result.lrs, result.losses, result.rules, result.prior) if len(result.lrs) \
+        else None
     if d is None or d.clear:
         return None
     i = broke_at(d, result.rules, _diverged(result.stopped_early, result.reason))
@@ -382,7 +472,8 @@ def flat_break(result: RangeTestResult) -> float | None:
 def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
           batch_size: int | None, validate: bool, device: torch.device, accumulate: int,
-          clip_grad_norm: float | None, check_batch: int | None, rules: Rules) -> RangeTestResult:
+          clip_grad_norm: float | None, check_batch: int | None, rules: Rules,
+          prior: tuple[float, int]) -> RangeTestResult:
     from lrlab.optim import Optimizer, get_rule
     from lrlab.population import dense_gradients
 
@@ -393,9 +484,10 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
         model = dense_gradients(task.init_model(seed).to(device), get_rule(optimizer))
         own_sgd = optimizer == "sgd" and not hparams  # vectorised seeds on tensors
         opt = None if own_sgd else Optimizer(model.parameters(), optimizer, lr=start, **hparams)
-        return find_lr(model, _loss(task), _data(task, task.train), optimizer=opt, start=start,
-                       end=end, steps=steps, mode=mode,
-                       val_data=_data(task, task.val) if validate else None,
-                       batch_size=batch_size or task.batch_size, batch_keys=keys,
-                       seeds=seeds if len(seeds) > 1 else None, device=device,
-                       accumulate=accumulate, clip_grad_norm=clip_grad_norm, rules=rules)
+        result = find_lr(model, _loss(task), _data(task, task.train), optimizer=opt,
+                         start=start, end=end, steps=steps, mode=mode,
+                         val_data=_data(task, task.val) if validate else None,
+                         batch_size=batch_size or task.batch_size, batch_keys=keys,
+                         seeds=seeds if len(seeds) > 1 else None, device=device,
+                         accumulate=accumulate, clip_grad_norm=clip_grad_norm, rules=rules)
+    return against(result, prior)
