@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -41,6 +41,9 @@ from lrlab.search._result import RangeTestResult, _diverged
 from lrlab.search._steady import WINDOW, Steady, steady
 from lrlab.search._suggest import NOISY, broke_at, dip, fell
 from lrlab.tasks import Split, Task
+
+if TYPE_CHECKING:
+    from lrlab.train import Untrained
 
 __all__ = ["prior_loss", "range_test", "task_rules"]
 
@@ -205,9 +208,7 @@ def _shares(task: Task, seed: int) -> tuple[float, int]:
     """:func:`prior_loss` and the number of classes ``K`` (``(nan, 0)``: none)."""
     if not _plain_cross_entropy(task.loss):
         return math.nan, 0
-    from lrlab.train import untrained
-
-    counts = np.array(untrained(task, seed).labels.counts, dtype=np.float64)
+    counts = np.array(_untrained(task, seed).labels.counts, dtype=np.float64)
     if np.count_nonzero(counts) < 2:
         return math.nan, 0
     share = counts[counts > 0] / counts.sum()
@@ -267,11 +268,20 @@ def _chance(task: Task, seed: int) -> float:
     ``seed``, or always answering the majority class when that is higher
     (:func:`~lrlab.search.chance_score`); ``nan`` when the task scores no accuracy."""
     from lrlab.search._confidence import chance_score
+
+    scored = _untrained(task, seed)
+    return chance_score("accuracy", scored.metrics.get("accuracy", math.nan), scored.labels)
+
+
+def _untrained(task: Task, seed: int) -> Untrained:
+    """:func:`~lrlab.train.untrained` on ``task`` as fit reads it
+    (:func:`~lrlab.train.resolve_task`: a tensor task whose classes sit on the outputs' axis
+    1, per token or pixel, is scored on the data path; unresolved, its evaluation refused
+    the outputs' shape)."""
     from lrlab.train import resolve_task, untrained, validated
 
     config = validated(lrs=[1.0], epochs=1, seed=seed)
-    scored = untrained(resolve_task(task, config, config.members()), seed)  # as fit reads it
-    return chance_score("accuracy", scored.metrics.get("accuracy", math.nan), scored.labels)
+    return untrained(resolve_task(task, config, config.members()), seed)
 
 
 def _looks(task: Task, args: dict[str, Any], *, end: float, steps: int, extend: bool,
