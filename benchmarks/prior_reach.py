@@ -19,15 +19,12 @@ and reused, so a rerun reads them again without training).
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import warnings
-from pathlib import Path
 
 import new_user
 import numpy as np
-from ragged_bottom import RULES, curve
+from ragged_bottom import RULES, Curves
 
 from lrlab.search._readings import describe
 from lrlab.search._suggest import NOISY
@@ -35,31 +32,22 @@ from lrlab.search._task_range import NEAR, _shares
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="", help="comma list of scenarios (default: all)")
-    parser.add_argument("--seeds", default="0", help="comma list of seeds")
-    parser.add_argument("--curves", default=None, help="a JSON file keeping the curves")
-    args = parser.parse_args()
-    names = new_user.scenario_names(parser, args.only)
-    known = (json.loads(Path(args.curves).read_text())
-             if args.curves and Path(args.curves).exists() else {})
+    curves = Curves(__doc__)
     print("| scenario | seed | level / ln K | noise / level | prior | bottom | below prior / "
           "noise | clear | reached |")
     print("| :-- | --: | --: | --: | --: | --: | --: | :-- | :-- |")
-    for name in names:
+    for name in curves.names:
         make = new_user._scenario(name)[0]
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in curves.seeds:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 prior, classes = _shares(make(), seed)
             if math.isnan(prior):
                 continue
-            k = f"{name} s{seed}"
-            if k not in known:
-                known[k] = curve(name, seed)
-                if args.curves:
-                    Path(args.curves).write_text(json.dumps(known))
-            c = known[k]
+            c = curves.get(name, seed)
+            if "error" in c:
+                print(f"| {name} | {seed} | {c['error']} | | | | | | |", flush=True)
+                continue
             rules = RULES[c["rules"]]
             x, y = np.array(c["lrs"]), np.array(c["losses"])
             d, p = describe(x, y, rules), describe(x, y, rules, prior)

@@ -51,28 +51,44 @@ def curve(name: str, seed: int) -> dict:
             "rules": next(k for k, v in RULES.items() if v is test.rules)}
 
 
+class Curves:
+    """The probes' command line (``--only``, ``--seeds``, ``--curves``) and the curves kept.
+
+    ``get(name, seed)`` gives the kept curve or runs :func:`curve` (an ``error`` entry where
+    the scenario cannot run on this tree) and keeps it in the ``--curves`` file.
+    """
+
+    def __init__(self, doc: str) -> None:
+        parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+        parser.add_argument("--only", default="", help="comma list of scenarios (default: all)")
+        parser.add_argument("--seeds", default="0", help="comma list of seeds")
+        parser.add_argument("--curves", default=None, help="a JSON file keeping the curves")
+        args = parser.parse_args()
+        self.names = new_user.scenario_names(parser, args.only)
+        self.seeds = [int(s) for s in args.seeds.split(",")]
+        self.path = Path(args.curves) if args.curves else None
+        self.known = (json.loads(self.path.read_text())
+                      if self.path and self.path.exists() else {})
+
+    def get(self, name: str, seed: int) -> dict:
+        k = f"{name} s{seed}"
+        if k not in self.known:
+            try:
+                self.known[k] = curve(name, seed)
+            except Exception as e:  # noqa: BLE001 (a scenario this tree cannot run)
+                self.known[k] = {"error": f"{type(e).__name__}: {e}"[:200]}
+            if self.path:
+                self.path.write_text(json.dumps(self.known))
+        return self.known[k]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", default="", help="comma list of scenarios (default: all)")
-    parser.add_argument("--seeds", default="0", help="comma list of seeds")
-    parser.add_argument("--curves", default=None, help="a JSON file keeping the curves")
-    args = parser.parse_args()
-    names = new_user.scenario_names(parser, args.only)
-    known = (json.loads(Path(args.curves).read_text())
-             if args.curves and Path(args.curves).exists() else {})
+    curves = Curves(__doc__)
     print("| scenario | seed | noise / level | scatter / fall | suggestion | kinds |")
     print("| :-- | --: | --: | --: | --: | :-- |")
-    for name in names:
-        for seed in (int(s) for s in args.seeds.split(",")):
-            k = f"{name} s{seed}"
-            if k not in known:
-                try:
-                    known[k] = curve(name, seed)
-                except Exception as e:  # noqa: BLE001 (a scenario this tree cannot run)
-                    known[k] = {"error": f"{type(e).__name__}: {e}"[:200]}
-                if args.curves:
-                    Path(args.curves).write_text(json.dumps(known))
-            c = known[k]
+    for name in curves.names:
+        for seed in curves.seeds:
+            c = curves.get(name, seed)
             if "error" in c:
                 print(f"| {name} | {seed} | {c['error']} | | | |", flush=True)
                 continue
