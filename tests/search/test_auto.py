@@ -1798,6 +1798,28 @@ def test_only_an_adaptive_race_ranked_by_a_score_is_held_below_the_turn() -> Non
     assert not turned("up", "accuracy")
 
 
+def test_an_adaptive_race_holds_a_tie_whose_rate_above_ties_too_and_an_sgd_race_walks_up() -> None:
+    """``_Race.pick`` asks ``choose`` for the held tie on adaptive races only (``walk="down"``):
+    patchenc adam seed 2's race (0.0013, 0.00231 best, 0.00411 within the noise) stays at
+    0.00231 with Adam; the same table raced under SGD walks up to 0.00411, as before."""
+    from types import SimpleNamespace
+
+    from lrlab.search._auto import _Race
+
+    t = pd.DataFrame({"lr": [0.000411, 0.000731, 0.0013, 0.00231, 0.00411, 0.013, 0.0411],
+                      "score": [0.207, 0.24, 0.336, 0.351, 0.337, 0.265, 0.119],
+                      "diverged": [False] * 7})
+
+    def race(walk: str) -> SimpleNamespace:
+        return SimpleNamespace(table=lambda: t, cap=math.inf, higher=True, chance=0.1,
+                               monitor="accuracy", n=1000, binomial=None, swing=0.0, walk=walk,
+                               ceiling=math.inf, turned=False)
+
+    held = _Race.pick(race("down"))
+    assert (held.lr, held.held) == (0.00231, (0.00411, 0.0013))
+    assert _Race.pick(race("up")).lr == 0.00411
+
+
 @pytest.mark.parametrize(("search", "args"), [("auto", ()), ("grid", ([0.1, 0.01],)),
                                              ("halving", ())])
 def test_layer_wise_multipliers_given_to_a_search_say_what_to_do(search: str, args) -> None:

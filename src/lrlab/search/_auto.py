@@ -1017,7 +1017,7 @@ class _Race:
             t = t[t["lr"] <= self.cap * (1 + 1e-9)]
         choice = choose(t, higher_is_better=self.higher, chance=self.chance,
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
-                        swing=self.swing, walk=self.walk, held=self.walk == "down",
+                        swing=self.swing, walk=self.walk, held=True,
                         ceiling=self.ceiling, paced=self.monitor == "loss")
         self.passed = math.nan
         under = t[t["lr"] <= self.ceiling * (1 + 1e-9)]
@@ -1028,7 +1028,7 @@ class _Race:
             lower = choose(under,
                            higher_is_better=self.higher, chance=self.chance,
                            monitor=self.monitor, n=self.n, binomial=self.binomial,
-                           swing=self.swing, walk=self.walk, held=self.walk == "down",
+                           swing=self.swing, walk=self.walk, held=True,
                            paced=self.monitor == "loss")
             if lower.learned:
                 self.passed = choice.lr
