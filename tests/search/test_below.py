@@ -70,7 +70,7 @@ def test_deep_sigmoid_layers_adam_reading_sits_at_chance_and_gives_way_to_a_thir
     :func:`test_deep_sigmoid_layers_fall_only_to_the_class_shares_loss`)."""
     from lrlab.search import _task_range, range_test
 
-    monkeypatch.setattr(_task_range, "_shares", lambda task, seed: (math.nan, 0))
+    monkeypatch.setattr(_task_range, "_shares", lambda task, seed, scored=None: (math.nan, 0))
     task = deep_sigmoid_task()
     r = range_test(task, seed=4, steps=100, validate=False, extend=True, optimizer="adam")
     check = r.below

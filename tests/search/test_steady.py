@@ -113,7 +113,7 @@ def test_deep_sigmoid_layers_whose_flat_reading_catapults_are_read_higher(monkey
     from lrlab.search import _task_range, range_test
     from lrlab.search._task_range import RAISE
 
-    monkeypatch.setattr(_task_range, "_shares", lambda task, seed: (math.nan, 0))
+    monkeypatch.setattr(_task_range, "_shares", lambda task, seed, scored=None: (math.nan, 0))
     task = deep_sigmoid_task()
     r = range_test(task, seed=0, steps=100, validate=False, extend=True)
     check = r.steady

@@ -10,8 +10,9 @@ population with plain SGD; a Dataset or DataLoader task feeds its batches as the
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -167,8 +168,9 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                          "(e.g. 1.0), or None for no clipping")
     monitor, training, momentum, batch = _check(task, optimizer, hparams, seed, batch_size,
                                                 full, accumulate)
+    scored = functools.cache(functools.partial(_untrained, task, seed))  # one evaluation
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
-            "prior": _shares(task, seed),
+            "prior": _shares(task, seed, scored),
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
             "device": here, "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
             "rules": task_rules(optimizer, monitor),
@@ -178,7 +180,7 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if (extend and steady and rules_for(optimizer) is ADAPTIVE_RULES
             and math.isfinite(result.suggestion.lr)):
         result = _lowered(task, result, args, training)
-    chance = _chance(task, seed) if result.val_accuracy is not None else math.nan
+    chance = _chance(task, seed, scored) if result.val_accuracy is not None else math.nan
     return replace(result, monitor=monitor, training_steps=training, momentum=momentum,
                    chance=chance)
 
@@ -204,11 +206,14 @@ def _plain_cross_entropy(loss: Any) -> bool:
             and fn.label_smoothing == 0 and fn.reduction == "mean")
 
 
-def _shares(task: Task, seed: int) -> tuple[float, int]:
-    """:func:`prior_loss` and the number of classes ``K`` (``(nan, 0)``: none)."""
+def _shares(task: Task, seed: int, scored: Callable[[], Untrained] | None = None
+            ) -> tuple[float, int]:
+    """:func:`prior_loss` and the number of classes ``K`` (``(nan, 0)``: none); ``scored``:
+    the untrained model's evaluation when the caller has it (:func:`_untrained`)."""
     if not _plain_cross_entropy(task.loss):
         return math.nan, 0
-    counts = np.array(_untrained(task, seed).labels.counts, dtype=np.float64)
+    counts = np.array((scored or functools.partial(_untrained, task, seed))().labels.counts,
+                      dtype=np.float64)
     if np.count_nonzero(counts) < 2:
         return math.nan, 0
     share = counts[counts > 0] / counts.sum()
@@ -263,14 +268,14 @@ def _near_uniform(result: RangeTestResult, classes: int) -> bool:
             and d.noise <= NOISY * abs(d.level))
 
 
-def _chance(task: Task, seed: int) -> float:
+def _chance(task: Task, seed: int, scored: Callable[[], Untrained] | None = None) -> float:
     """The validation accuracy of a model that learned nothing: the untrained model's from
     ``seed``, or always answering the majority class when that is higher
     (:func:`~lrlab.search.chance_score`); ``nan`` when the task scores no accuracy."""
     from lrlab.search._confidence import chance_score
 
-    scored = _untrained(task, seed)
-    return chance_score("accuracy", scored.metrics.get("accuracy", math.nan), scored.labels)
+    model = (scored or functools.partial(_untrained, task, seed))()
+    return chance_score("accuracy", model.metrics.get("accuracy", math.nan), model.labels)
 
 
 def _untrained(task: Task, seed: int) -> Untrained:
