@@ -26,8 +26,8 @@ from typing import Any
 from lrlab._errors import LrlabError
 
 __all__ = ["IMAGE_METADATA", "MARKDOWN_FOOTER", "PAGE_FOOTER", "image_file", "is_number",
-           "is_whole", "mark_gif", "markdown_file", "materialised", "number", "out_dir",
-           "out_file", "page_file", "run_dir_free", "table_file", "whole"]
+           "is_rate", "is_whole", "mark_gif", "markdown_file", "materialised", "number", "out_dir",
+           "out_file", "page_file", "positive_rates", "run_dir_free", "table_file", "whole"]
 
 #: The last line of every page lrlab writes (``lrlab.report.write_page``): a file ending
 #: in it is lrlab's to replace.
@@ -110,6 +110,40 @@ def number(name: str, value: object, *, low: float | None = None, high: float | 
                          *([f"{lt} {high:g}"] if high is not None else [])])
     raise LrlabError(f"{name} must be a finite number{' ' + span if span else ''}, "
                      f"got {value!r}{hint}")
+
+
+def is_rate(value: float) -> bool:
+    """Whether ``value`` can be a learning rate: positive and finite."""
+    return math.isfinite(value) and value > 0
+
+
+def positive_rates(name: str, values: object, *, hint: str = "") -> list[float]:
+    """``values`` as a list of floats, or one line naming ``name``: no rates, a value that is
+    no number, or one that is not positive and finite (the one check of every list of
+    rates: a sweep's, a search's, a study's, the playground's). ``hint`` is appended.
+
+    Example:
+        >>> positive_rates("grid lrs", [1, 0.1])
+        [1.0, 0.1]
+        >>> positive_rates("grid lrs", [0.1, -1])
+        Traceback (most recent call last):
+        ...
+        lrlab._errors.LrlabError: grid lrs must be positive and finite, got -1
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise LrlabError(f"{name} must be a list of learning rates, got {values!r}{hint}")
+    out: list[float] = []
+    for value in values:
+        try:
+            out.append(float(value))
+        except (TypeError, ValueError):
+            raise LrlabError(f"{name} must be numbers, got {value!r}{hint}") from None
+    if not out:
+        raise LrlabError(f"{name} is empty; give at least one positive learning rate{hint}")
+    bad = next((v for v in out if not is_rate(v)), None)
+    if bad is not None:
+        raise LrlabError(f"{name} must be positive and finite, got {bad:g}{hint}")
+    return out
 
 
 def out_dir(out: str | os.PathLike, *, what: str = "--out") -> Path:

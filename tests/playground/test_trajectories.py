@@ -220,7 +220,7 @@ def test_labels_name_what_varies() -> None:
     ({"lrs": [0.0]}, "positive and finite, got 0"),
     ({"lrs": [-0.1]}, "positive and finite, got -0.1"),
     ({"lrs": [math.nan]}, "positive and finite, got nan"),
-    ({"lrs": []}, "at least one learning rate"),
+    ({"lrs": []}, "at least one positive learning rate"),
     ({"steps": 0}, "steps must be a whole number from 1 to 100000, got 0"),
     ({"steps": 2.5}, "got 2.5"),
     ({"steps": True}, "got True"),

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from lrlab._checks import whole
+from lrlab._checks import positive_rates, whole
 from lrlab._errors import LrlabError
 from lrlab.optim import UpdateRule, check_ranges, get_rule
 from lrlab.playground._surfaces import Point, Surface, get_surface
@@ -221,12 +221,7 @@ def _check_rules(names: Sequence[str]) -> list[UpdateRule]:
 
 
 def _check_lrs(lrs: Sequence[float]) -> list[float]:
-    rates = [float(v) for v in lrs]
-    if not rates:
-        raise LrlabError("give at least one learning rate")
-    for r in rates:
-        if not math.isfinite(r) or r <= 0:
-            raise LrlabError(f"learning rates must be positive and finite, got {r:g}")
+    rates = positive_rates("lrs", lrs)
     if len(set(rates)) != len(rates):
         raise LrlabError(f"a learning rate is given twice in {rates}; give each once")
     return rates

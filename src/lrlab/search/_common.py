@@ -45,7 +45,7 @@ from lrlab.train import (
     validated,
 )
 
-__all__ = ["Plan", "SearchResult", "check_rates", "plan", "rate"]
+__all__ = ["Plan", "SearchResult", "plan", "rate"]
 
 Callback = Callable[[EpochReport], None]
 
@@ -83,17 +83,6 @@ def rate(value: float) -> str:
 def rates_text(values: Sequence[float]) -> str:
     """Rates as a comma list, for explanations."""
     return ", ".join(rate(v) for v in values)
-
-
-def check_rates(name: str, values: Sequence[float]) -> list[float]:
-    """``values`` as floats, or one :class:`LrlabError` line if empty or not all positive."""
-    out = [float(v) for v in values] if not isinstance(values, (str, bytes)) else []
-    if not out:
-        raise LrlabError(f"{name} is empty; give at least one positive learning rate")
-    bad = [v for v in out if not (math.isfinite(v) and v > 0)]
-    if bad:
-        raise LrlabError(f"{name} must be positive and finite, got {bad[0]:g}")
-    return out
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,13 @@ from typing import Any, ClassVar, NamedTuple
 
 import pandas as pd
 
-from lrlab._checks import number, whole
+from lrlab._checks import number, positive_rates, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.search._common import (
     Callback,
     Plan,
     SearchResult,
-    check_rates,
     plan,
     rate,
 )
@@ -231,7 +230,7 @@ def slower_rates(fastest_lr: float, factor: float, floor: float) -> list[float]:
 
 def _check(lrs: Sequence[float], factor: float, patience: int, max_epochs: int | None,
            parallel: int) -> list[float]:
-    lrs = check_rates("fastest lrs", lrs)
+    lrs = positive_rates("fastest lrs", lrs)
     number("factor", factor, low=0.0, strict=True)
     if factor >= 1:
         raise LrlabError(f"factor must be in (0, 1): each slower rate is factor x the last, "

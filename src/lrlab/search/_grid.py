@@ -17,13 +17,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from lrlab._checks import number, whole
+from lrlab._checks import number, positive_rates, whole
 from lrlab._errors import LrlabError
 from lrlab._once import warn_once
 from lrlab.search._common import (
     Callback,
     SearchResult,
-    check_rates,
     examples,
     plan,
     rate,
@@ -212,7 +211,7 @@ def grid(task: Task | str, lrs: Sequence[float], *, epochs: int | None = None,
     Reference: Karpathy, cs231n "Neural Networks Part 3: Learning and Evaluation"
     (hyperparameter optimization: a single validation set, rates on a log scale).
     """
-    lrs = check_rates("grid lrs", lrs)
+    lrs = positive_rates("grid lrs", lrs)
     p = plan("grid", task, subset=subset, epochs=epochs, optimizer=optimizer, seed=seed,
              callbacks=callbacks, settings=settings)
     result = p.train(lrs)

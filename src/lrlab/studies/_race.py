@@ -13,7 +13,6 @@ learning-rate-free rule ends within a few percent of the best tuned rule.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from lrlab._checks import positive_rates, repeated
 from lrlab._errors import LrlabError
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
@@ -61,11 +61,8 @@ def parse_entry(text: str) -> tuple[str, list[float], dict[str, float]]:
         if not numbers or (key != "lr" and len(numbers) != 1):
             raise LrlabError(f"{text}: {pair!r} must be lr=A/B/C or key=number")
         if key == "lr":
-            lrs = numbers
-            bad = next((v for v in lrs if not (math.isfinite(v) and v > 0)), None)
-            if bad is not None:  # was the sweep's "lrs.0: ...", naming no rule
-                raise LrlabError(f"{text}: rates must be positive and finite, got {bad:g}")
-            twice = next((v for i, v in enumerate(lrs) if v in lrs[:i]), None)
+            lrs = positive_rates(f"{text}: rates", numbers)  # the rule named, not "lrs.0"
+            twice = repeated(lrs)
             if twice is not None:  # trained twice as two identical members, unsaid
                 raise LrlabError(f"{text}: lists the rate {twice:g} twice; give each once")
         else:

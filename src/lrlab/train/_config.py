@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import math
 from typing import Annotated, Literal
 
 import numpy as np
@@ -22,7 +21,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from lrlab._checks import repeated
+from lrlab._checks import is_rate, positive_rates, repeated
 from lrlab._errors import LrlabError
 from lrlab.optim import RULES, check_ranges
 from lrlab.schedules import ScheduleSpec, parse_schedule
@@ -32,8 +31,8 @@ __all__ = ["MAX_EPOCHS", "MAX_MEMBERS", "MAX_RATES", "Member", "SweepConfig", "c
 
 
 def _positive_rate(v: float) -> float:
-    if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"learning rates must be positive and finite, got {v}")
+    if not is_rate(v):  # said as "every value of lrs must be positive and finite, got -1"
+        raise PydanticCustomError("positive_rate", "must be positive and finite")
     return v
 
 
@@ -335,7 +334,7 @@ _ALLOWED = {"greater_than_equal": "at least {ge}", "greater_than": "greater than
             "float_type": "a number", "float_parsing": "a number",
             "finite_number": "a finite number", "bool_type": "True or False",
             "bool_parsing": "True or False", "string_type": "a string", "dict_type": "a dict",
-            "literal_error": "{expected}"}
+            "literal_error": "{expected}", "positive_rate": "positive and finite"}
 
 #: A dict setting as it is written: hparams, and each of lr_mults' layer-wise variants.
 _DICTS = {"hparams": "hparams={'momentum': 0.9}",
@@ -399,7 +398,4 @@ def parse_lrs(text: str) -> list[float]:
     except ValueError:
         raise LrlabError(f"cannot read rates {text!r}; give a comma list like 1,0.1,0.01 or "
                          "logspace:LO:HI:N (linspace:LO:HI:N) with positive LO and HI") from None
-    for r in rates:
-        if not math.isfinite(r) or r <= 0:
-            raise LrlabError(f"learning rates must be positive and finite, got {r:g} in {text!r}")
-    return rates
+    return positive_rates("learning rates", rates, hint=f" in {text!r}")
