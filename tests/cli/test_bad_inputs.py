@@ -272,7 +272,8 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "exp decay zero says decay": ([*SWEEP, "--schedule", "exp:decay=0"],
                                   "decay=0 must be >= 1", None),
     "plateau monitor": ([*SWEEP, "--schedule", "plateau:monitor=f1"], "monitor", None),
-    "lr-mult matching nothing": ([*SWEEP, "--lr-mult", "zz*=2"], "matches no", None),
+    "lr-mult matching nothing": ([*SWEEP, "--lr-mult", "zz*=2"],
+                                 "error: --lr-mult pattern 'zz*' matches no", None),
     "lr-mult zero": ([*SWEEP, "--lr-mult", "0.*=0"], "positive", None),
     "subset of one": ([*SWEEP, "--subset", "1"], "one example per class", None),
     "subset beyond the data": ([*SWEEP, "--subset", "1000000"], "more than the", None),
@@ -301,6 +302,10 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "members per chunk zero": ([*SWEEP, "--members-per-chunk", "0"],
                                "--members-per-chunk must be a whole number of at least 1, got 0",
                                None),
+    # said as the flag typed (was "--members-per-chunk ..." for --members-per-task 0)
+    "members per task zero": ([*SWEEP, "--members-per-task", "0"],
+                              "error: --members-per-task must be a whole number of at least 1",
+                              None),
     "study name with a slash": ([*SWEEP, "--study", "a/b"],  # report would read it as a folder
                                 "holds a slash, and lrlab report would read it as a folder",
                                 None),

@@ -150,7 +150,9 @@ WORDS = {
     "negative k": "k must be >= 0", "nan k": "k must be finite",
     "long warmup": "shorter than training", "cyclic order": "lo=1 must be <= lr0",
     "unknown schedule": "unknown schedule 'nope'", "unknown key": "no key 'zz'",
-    "unknown rule": "unknown update rule 'nope'", "unmatched pattern": "matches no",
+    "unknown rule": "unknown update rule 'nope'",
+    # the flag named (was "lr_mult pattern 'head.*' ...", the Python setting's words)
+    "unmatched pattern": "--lr-mult pattern 'head.*' matches no",
     "malformed lr-mult": "PATTERN=MULT", "zero multiplier": "positive",
 }
 
@@ -158,15 +160,20 @@ WORDS = {
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_input_one_line_same_as_python(capsys: pytest.CaptureFixture[str],
                                            case: str) -> None:
-    """Exit 2, one "error:" line, no traceback; the text of Python's ValueError."""
+    """Exit 2, one "error:" line, no traceback; the text of Python's ValueError, the
+    settings it names said as the command's flags."""
+    from lrlab.cli import app
+    from lrlab.cli._options import error_flags
+
     argv, call = BAD[case]
     code, out, err = run(capsys, "sweep", "blobs", "--lrs", "0.1", "--epochs", "3", "-q", *argv)
     line = assert_bad_input(code, err)
     assert out == ""
     assert WORDS[case] in line
-    assert line == "error: " + python_message(call)
+    params = app.commands["sweep"].params
+    assert line == "error: " + error_flags(python_message(call), params, argv)
     if case in FACTORY:
-        assert line == "error: " + python_message(FACTORY[case])
+        assert line == "error: " + error_flags(python_message(FACTORY[case]), params, argv)
 
 
 @pytest.mark.parametrize("spec, factory", [

@@ -188,7 +188,7 @@ def _main(argv: Sequence[str] | None) -> int:
             if not isinstance(command, click.Group) or word not in command.commands:
                 break
             command = command.commands[word]
-        said = error_flags(str(err), command.params)
+        said = error_flags(str(err), command.params, args)
         print(f"error: {said}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as err:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -404,12 +404,14 @@ def as_flags(text: str, options: Collection[str] | None = None) -> str:
     return _SAID.sub(said, text)
 
 
-def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
+def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[str] = ()) -> str:
     """An error line with the setting it names as Python writes it (at its start:
-    ``epochs must be at least 1``, ``seeds lists 0 twice``, ``steps=5 is too few``; in its
-    example: ``e.g. epochs=1``, ``give steps=10``) said as the command's flags (``--epochs
-    must be ...``, ``--seeds lists ...``, ``e.g. --epochs 1``, ``--steps 5``), for those the
-    command has (``params``: its click parameters), then :func:`as_flags`.
+    ``epochs must be at least 1``, ``seeds lists 0 twice``, ``steps=5 is too few``,
+    ``lr_mult pattern 'x' ...``; in its example: ``e.g. epochs=1``, ``give steps=10``) said
+    as the command's flags (``--epochs must be ...``, ``--seeds lists ...``, ``e.g. --epochs
+    1``, ``--steps 5``), for those the command has (``params``: its click parameters), then
+    :func:`as_flags`. An option of several flags is said as the one the command line
+    (``given``) spelled, else as its longest.
 
     Example:
         >>> epochs = click.Option(["--epochs"], type=int)
@@ -422,13 +424,19 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
         '--start 10 must be above --min-lr 10: halved from start'
         >>> error_flags("cannot read x.db; give another db=PATH", [click.Option(["--db"])])
         'cannot read x.db; give another --db PATH'
+        >>> chunk = click.Option(["--members-per-chunk", "--members-per-task", "members"])
+        >>> error_flags("members must be at least 1", [chunk], ["--members-per-task", "0"])
+        '--members-per-task must be at least 1'
     """
     params = list(params)
     options = [p for p in params if isinstance(p, click.Option) and p.name and p.opts]
     # a setting spelled as one of an option's flags (members_per_chunk: --members-per-chunk),
-    # else by the option's own name, said as its longest flag
+    # else by the option's own name; an option said as the flag typed, else its longest
+    typed = {word.partition("=")[0] for word in given if word.startswith("--")}
+    said = {p.name: next((o for o in p.opts if o in typed), max(p.opts, key=len))
+            for p in options}
     flags = {opt.lstrip("-").replace("-", "_"): opt for p in options for opt in p.opts}
-    flags |= {p.name: max(p.opts, key=len) for p in options}
+    flags |= said
 
     def valued(m: re.Match) -> str:
         return f"{flags[m[1]]} {m[2]}" if m[1] in flags else m[0]
@@ -442,7 +450,8 @@ def error_flags(text: str, params: Iterable[click.Parameter]) -> str:
     text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give )|(?<=give another )|(?<=must be below )"
                   r"|(?<=must be above ))"
                   r"(\w+)=([^\s;,:)]+)", valued, text)
-    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists )", named, text)
+    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists | patterns? )", named,
+                  text)
     return as_flags(text, {p.name for p in params})
 
 
