@@ -918,7 +918,8 @@ def test_a_learning_rate_free_rule_is_refused_with_what_to_do(blobs):
     for name in free:
         with pytest.raises(LrlabError) as err:
             range_test(blobs, optimizer=name, steps=20)
-        one_line(err, f"{name} sets its own step size", "--optimizer " + name, "lr=1")
+        one_line(err, f"{name} sets its own step size",  # was "train it at lr=1": find has no --lr
+                 f"lrlab train TASK --optimizer {name} --lr 1")
     with pytest.raises(LrlabError) as err:
         auto(blobs, optimizer="prodigy")
     one_line(err, "prodigy sets its own step size")

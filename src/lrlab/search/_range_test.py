@@ -172,12 +172,15 @@ def refuse_multiplier(optimizer: object) -> None:
         rule = getattr(optimizer, "rule", None)
         name = getattr(rule, "name", None) or type(optimizer).__name__
         free = bool(getattr(rule, "multiplier", False)) or type(optimizer).__name__ in MULTIPLIERS
-    if free:
+    if free:  # what to run instead: lrlab find has no --lr, so "train it at lr=1" said none
+        ours = isinstance(optimizer, str) or rule is not None
+        how = (f": lrlab train TASK --optimizer {name} --lr 1), compare a few multipliers "
+               f"with a grid (lrlab grid TASK --optimizer {name} --lrs 0.3,1,3)" if ours
+               else ")")
         raise LrlabError(f"{name} sets its own step size (its lr multiplies the step it "
                          "estimates, 1 by its paper), so a range test of that multiplier reads "
-                         f"no learning rate: train it at lr=1, compare a few multipliers with a "
-                         f"grid (lrlab grid TASK --optimizer {name} --lrs 0.3,1,3), or find a "
-                         "rate for adam instead")
+                         "no learning rate: train it with its lr left at 1 (no search "
+                         f"needed{how}, or find a rate for adam instead")
 
 
 def _check_optimizer(optimizer: torch.optim.Optimizer, model: nn.Module) -> list[float]:
