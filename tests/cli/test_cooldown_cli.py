@@ -35,9 +35,12 @@ def test_scaling_command(capsys, tmp_path) -> None:
     code, out, err = run(capsys, "scaling", "blobs", "--batch-sizes", "64,128", "--lrs",
                          "1,0.3,0.1", "--epochs", "1", "-q", "--out", tmp_path / "s")
     assert code == 0, err
-    assert out.splitlines()[-1].startswith("scaling (sgd): best rate ~ batch size^")
-    # batch 128 is best at the highest rate, 1: the exponent read from it is said weak
-    assert "warning: the best rate of batch 128 is the highest swept, 1: " in err
+    lines = out.splitlines()
+    # batch 128 is best at the highest rate, 1: the exponent read from it is said weak, after
+    # the tables and the verdict it is about (was on stderr while training, before them)
+    assert lines[-2].startswith("scaling (sgd): best rate ~ batch size^")
+    assert lines[-1].startswith("warning: the best rate of batch 128 is the highest swept, 1: ")
+    assert "warning" not in err
     for sizes, words in (("64", "two or more"), ("64,x", "cannot read --batch-sizes"),
                          ("64,9999", "is more than the 500 training examples"),
                          ("0,64", "batch size 0 must be at least 1")):
@@ -50,7 +53,10 @@ def test_width_command(capsys, tmp_path) -> None:
     code, out, err = run(capsys, "width", "blobs", "--widths", "8,16", "--lrs", "0.1,0.01,0.001",
                          "--epochs", "1", "-q")
     assert code == 0, err
-    assert out.splitlines()[-1].startswith("width (adam): the optimum moves ")
+    lines = out.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("width (adam): "))
+    assert all(line.startswith("warning: the best rate of ") for line in lines[verdict + 1:])
+    assert len(lines) > verdict + 1 and "warning" not in err  # (adam's best at 0.1, the top)
     for argv, words in ((["--widths", "8"], "two or more distinct"),
                         (["--widths", "8,x"], "cannot read --widths"),
                         (["--optimizer", "rprop"], "not 'rprop'")):

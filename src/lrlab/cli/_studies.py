@@ -10,12 +10,13 @@ and ``--report`` (its ``write_report``).
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
-from lrlab._errors import LrlabError
+from lrlab._errors import Finding, LrlabError
 from lrlab.cli._bundles import (
     MemberOptions,
     OutputOptions,
@@ -27,7 +28,7 @@ from lrlab.cli._bundles import (
     train_options,
 )
 from lrlab.cli._command import Command
-from lrlab.cli._options import parse_seeds, with_options
+from lrlab.cli._options import as_flags, parse_seeds, with_options
 
 __all__ = ["cooldown_command", "parse_fractions", "race_command", "scaling_command",
            "width_command"]
@@ -67,18 +68,31 @@ def _checked(output: OutputOptions) -> None:
 def _run(study: Any, task: TaskOptions, output: OutputOptions, tables: Any,
          **settings: Any) -> None:
     """Run ``study(data, callbacks=..., **settings)``, print its tables (``tables(result)``),
-    claims and verdict, then write ``--out`` and ``--report``."""
+    claims and verdict, then its findings about them (:class:`~lrlab._errors.Finding`, an
+    optimum at an edge of the rates), then write ``--out`` and ``--report``."""
     from lrlab.cli._display import progress_bar
     from lrlab.cli._report import _print_tables
     from lrlab.reproduce import claims_frame
 
     data = task.load(subset=False)
+    findings: list[str] = []
     with progress_bar(data.name, data.monitor, data.higher_is_better,
-                      quiet=output.quiet) as callbacks:
+                      quiet=output.quiet) as callbacks, warnings.catch_warnings():
+        said = warnings.showwarning
+
+        def hold(message, category, *args, **kwargs) -> None:
+            if issubclass(category, Finding):  # about the tables: said after them
+                findings.append(str(message).removeprefix("lrlab: "))
+            else:
+                said(message, category, *args, **kwargs)
+
+        warnings.showwarning = hold
         result = study(data, callbacks=callbacks, seed=task.seed, **settings)
     _print_tables([*tables(result),
                    ("claims, judged from the records", claims_frame(result.claims()))])
     print(result.verdict())
+    for line in findings:
+        print(f"warning: {as_flags(line)}")
     if output.out is not None:
         result.save(output.out)
         print(f"records written to {output.out}/", file=sys.stderr)
