@@ -21,7 +21,11 @@ forward, bfloat16 autocast, a hashed linear model at batch 4) in ``user_shapes6.
 denoiser, pairwise ranking, an own-loss GRU LM) in ``user_shapes7.py``, and session 15's
 (mixup's probability targets, an MLP-Mixer, a float64 model, a sparse embedding, a graph
 attention net trained full-batch, stochastic depth in channels_last, batch 512 on small data,
-flipped labels, a mixture density network) in ``user_shapes8.py``.
+flipped labels, a mixture density network) in ``user_shapes8.py``, and session 16's (an
+image beside a table, CLIP's learnable temperature, CORAL ordinal regression, ArcFace, a 1-D
+depthwise-separable net, BCE plus Dice on rare foreground, running statistics updated in the
+forward, a hand-unrolled GRU cell, a padded causal LM with its own mask and loss, PyTorch's MNIST example)
+in ``user_shapes9.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -45,6 +49,7 @@ import user_shapes5
 import user_shapes6
 import user_shapes7
 import user_shapes8
+import user_shapes9
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -439,6 +444,20 @@ SCENARIOS = {
     "mdn adam": (user_shapes8.mdn, "adam", (1e-5, 0.1), {}, {"floor": user_shapes8.mdn_floor()}),
     # session 15's: a new user's plainest BatchNorm CNN, 3 epochs of SGD (above)
     "bars-cnn": (bars_cnn, "sgd", (1e-2, 10.0)),
+    # session 16's (user_shapes9.py)
+    "fusion momentum": (user_shapes9.fusion, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "clip adamw": (user_shapes9.clip, "adamw", (1e-4, 1.0), {"weight_decay": 0.1}),
+    "ordinal": (user_shapes9.ordinal, "sgd", (1e-3, 10.0)),
+    "arcface momentum": (user_shapes9.arcface, "momentum", (1e-6, 1e-2),
+                         {"momentum": 0.9, "weight_decay": 5e-4}),
+    "dwsep adam": (user_shapes9.dwsep, "adam", (1e-5, 0.1)),
+    "dice adam": (user_shapes9.dice, "adam", (1e-5, 0.1)),
+    "runnorm": (user_shapes9.runnorm, "sgd", (1e-3, 10.0)),
+    "loopgru adam": (user_shapes9.loopgru, "adam", (1e-5, 0.1)),
+    "padlm adamw": (user_shapes9.padlm, "adamw", (1e-5, 0.1),
+                    {"weight_decay": 0.1, "beta2": 0.95}, {"clip_grad_norm": 1.0}),
+    "example momentum": (user_shapes9.example, "momentum", (1e-4, 1.0), {"momentum": 0.5},
+                         {"schedule": "step:every=1,factor=0.7"}),
 }
 
 

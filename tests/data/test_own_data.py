@@ -901,3 +901,35 @@ def test_a_causal_lm_is_not_scored_against_its_unshifted_labels(monitor) -> None
     result = lrlab.sweep(task, lrs=[0.01])
     assert result.monitor == "loss"
     assert "accuracy" not in set(result.records["metric"])
+
+
+def _above_thresholds(logits: Tensor, y: Tensor) -> Tensor:
+    """An ordinal model's loss (CORAL's): one binary cross-entropy per threshold k, 'grade
+    above k', summed per row; ``logits`` (B, grades - 1), grades 0..grades - 1."""
+    above = (y[:, None] > torch.arange(logits.shape[-1])).float()
+    return nn.functional.binary_cross_entropy_with_logits(logits, above, reduction="none").sum(-1).mean()
+
+
+def test_an_ordinal_model_with_a_threshold_a_grade_gap_trains_on_its_own_loss() -> None:
+    """An ordinal model gives one logit per threshold, ``(B, grades - 1)``, against grades
+    ``0..grades - 1`` under a loss of its own: lrlab took the logits for class scores and
+    refused the top grade ("labels go up to 3 but the model gives 3 class scores"), though
+    nothing indexes them. A loss of the user's own with labels past the scores' width now
+    scores no classes (no accuracy; its monitor, or its loss, ranks); torch's cross-entropy
+    still refuses them (the tests of "labels go up to" above)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = torch.bucketize(x[:, 0].contiguous(), torch.tensor([-0.7, 0.0, 0.7]))  # grades 0..3
+    data = DataLoader(TensorDataset(x, y), batch_size=16)
+
+    def grade_error(logits: Tensor, y: Tensor) -> Tensor:
+        return ((logits > 0).sum(-1) - y).abs().float().mean()
+
+    task = Task.from_loaders(lambda: nn.Linear(4, 3), data, data, loss=_above_thresholds,
+                             epochs=2, metrics={"grade_mae": grade_error}, monitor="grade_mae")
+    result = lrlab.sweep(task, lrs=[0.3, 0.03])
+    assert result.monitor == "grade_mae" and not result.higher_is_better
+    assert "accuracy" not in set(result.records["metric"])
+    by_loss = Task.from_loaders(lambda: nn.Linear(4, 3), data, data, loss=_above_thresholds,
+                                epochs=1)
+    assert lrlab.sweep(by_loss, lrs=[0.3]).monitor == "loss"

@@ -479,7 +479,10 @@ def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
     -1) or ``(B, C, ...)`` (axis 1, what ``nn.CrossEntropyLoss`` takes per pixel or
     token). When both fit (every axis C wide),
     torch's axis 1, unless the model computes its own loss (Hugging Face models put the
-    classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too)."""
+    classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too).
+    A loss of the user's own (a function, or :func:`~lrlab.data.model_loss`) with integer
+    targets reaching past C scores no classes: its outputs are something else (an ordinal
+    model's thresholds, ``(B, grades - 1)`` against grades ``0..grades - 1``)."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
     if _binary(loss, outputs, targets):
@@ -493,8 +496,26 @@ def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
     first = (outputs.dim() > 2 and outputs.shape[0] == targets.shape[0]
              and outputs.shape[2:] == targets.shape[1:] and outputs.shape[1] > 1)
     if first and (not last or not (_own(loss) or loss is cross_entropy)):
-        return int(outputs.shape[1]), 1
-    return (int(outputs.shape[-1]), -1) if last else None
+        found = int(outputs.shape[1]), 1
+    else:
+        found = (int(outputs.shape[-1]), -1) if last else None
+    if found is not None and not _takes_class_indices(loss) and targets.numel() \
+            and int(targets.max()) >= found[0]:
+        return None
+    return found
+
+
+def _takes_class_indices(loss: Any) -> bool:
+    """Whether ``loss`` (a task's, maybe wrapped per member) is known to index the class
+    scores by the labels: torch's cross-entropy, NLL and multi-margin losses, lrlab's
+    :func:`~lrlab.metrics.cross_entropy`, or a model's own (``loss=None``: a Hugging Face
+    classifier's cross-entropy). Labels beyond the scores are then an error, refused before
+    the loss sees them."""
+    fn = getattr(loss, "fn", loss)
+    nn_, F = torch.nn, torch.nn.functional
+    return (fn is None or fn is cross_entropy
+            or isinstance(fn, (nn_.CrossEntropyLoss, nn_.NLLLoss, nn_.MultiMarginLoss))
+            or fn in (F.cross_entropy, F.nll_loss, F.multi_margin_loss))
 
 
 def _binary(loss: Any, outputs: Tensor, targets: Tensor) -> bool:
