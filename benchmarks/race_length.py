@@ -62,6 +62,39 @@ def curves(name: str, seeds: list[int], grid: int) -> tuple:
     return tables, higher, floor, task.epochs, per_epoch
 
 
+def race_picks(tables: dict, higher: bool, floor: float = 0.0) -> list[tuple]:
+    """Per epoch ``e`` of ``tables`` (seed -> best score so far, epochs x rates), the rate a
+    race stopped after ``e`` epochs picks on each seed (its best score so far) and that
+    pick's regret against the full training (the last row): ``(e, picks, regrets)``."""
+    seeds = list(tables)
+    out = []
+    for e in tables[seeds[0]].index:
+        picks, regrets = [], []
+        for seed in seeds:
+            final = tables[seed].iloc[-1]
+            best = float(final.max() if higher else final.min())
+            now = tables[seed].loc[e]
+            lr = float(now.idxmax() if higher else now.idxmin())
+            picks.append(lr)
+            regrets.append(_regret(final, lr, best, higher, floor))
+        out.append((e, picks, regrets))
+    return out
+
+
+def fixed_rates(tables: dict, higher: bool, floor: float = 0.0) -> list[tuple]:
+    """No race: each rate taken on every seed, ``(mean regret, worst regret, rate)``, the
+    least mean first."""
+    out = []
+    for lr in tables[next(iter(tables))].columns:
+        regrets = []
+        for table in tables.values():
+            final = table.iloc[-1]
+            best = float(final.max() if higher else final.min())
+            regrets.append(_regret(final, lr, best, higher, floor))
+        out.append((float(np.mean(regrets)), max(regrets), float(lr)))
+    return sorted(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", required=True, help="comma list of new_user.py scenarios")
@@ -74,42 +107,23 @@ def main() -> None:
     print(f"Command: `{command_line()}`  \nMachine: {machine()}\n")
     for name in names:
         tables, higher, floor, epochs, per_epoch = curves(name, seeds, args.grid)
-        unit = "pt" if higher else "%"
         rows = []
-        for e in tables[seeds[0]].index:
-            picks, regrets = [], []
-            for seed in seeds:
-                table = tables[seed]
-                final = table.iloc[-1]
-                best = float(final.max() if higher else final.min())
-                now = table.loc[e]
-                lr = float(now.idxmax() if higher else now.idxmin())
-                picks.append(lr)
-                regrets.append(_regret(final, lr, best, higher, floor))
+        for e, picks, regrets in race_picks(tables, higher, floor):
             cost = 100 * CANDIDATES * e / (16 * epochs)
             rows.append([f"{e}", f"{e * per_epoch}", f"{cost:.1f}",
                          ", ".join(f"{lr:g}" for lr in picks),
                          ", ".join(f"{r:.1f}" for r in regrets),
                          f"{np.mean(regrets):.1f}", f"{max(regrets):.1f}"])
+        unit = "pt" if higher else "%"
         print(f"### {name} ({epochs} epochs of {per_epoch} steps; regret in {unit})\n")
         print(markdown_table(["epochs raced", "steps", "% of a grid (5 rates)",
                               "picks (seeds " + ",".join(map(str, seeds)) + ")",
                               "regrets", "mean", "worst"], rows))
-        bests = []
-        for seed in seeds:
-            final = tables[seed].iloc[-1]
-            bests.append(f"{float(final.idxmax() if higher else final.idxmin()):g}")
+        bests = [f"{lr:g}" for lr in race_picks(tables, higher, floor)[-1][1]]
         print(f"\nThe full training's best rate per seed: {', '.join(bests)}")
-        fixed = []  # no race: one rate for every seed, the three best on average
-        for lr in tables[seeds[0]].columns:
-            regrets = []
-            for seed in seeds:
-                final = tables[seed].iloc[-1]
-                best = float(final.max() if higher else final.min())
-                regrets.append(_regret(final, lr, best, higher, floor))
-            fixed.append((float(np.mean(regrets)), max(regrets), lr))
         print("One rate for every seed, no race (mean / worst regret): " + "; ".join(
-            f"{lr:g} {m:.1f} / {w:.1f}" for m, w, lr in sorted(fixed)[:3]) + "\n", flush=True)
+            f"{lr:g} {m:.1f} / {w:.1f}" for m, w, lr in fixed_rates(tables, higher, floor)[:3])
+            + "\n", flush=True)
 
 
 if __name__ == "__main__":
