@@ -1102,3 +1102,33 @@ def test_a_loss_that_never_blows_up_is_read_halfway_down_its_descent(monkeypatch
 
 def within_factor(value: float, target: float, factor: float) -> bool:
     return target / factor <= value <= target * factor
+
+
+def test_a_task_whose_classes_a_sweep_does_not_score_gets_no_validation_accuracy() -> None:
+    """An ordinal model gives one logit per threshold, ``(B, grades - 1)``, for grades
+    ``0..grades - 1`` under its own loss (a causal LM's logits, likewise, answer the next
+    token, not the labels as given): a sweep scores no classes there, but the range test's
+    loop scored any outputs shaped like class scores, so ``lrlab find`` printed Smith's
+    readings "from the validation accuracy" of a meaningless argmax (on ``user_shapes9``'s
+    causal LM: 'recommended' 0.000521 where its training loss's is 0.0313). Such a task's test
+    now keeps no validation accuracy (its readings come from the loss); a classifier keeps
+    its own."""
+    from lrlab.search import range_test
+    from lrlab.tasks import Task
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 4, generator=g)
+    grades = torch.bucketize(x[:, 0].contiguous(), torch.tensor([-0.7, 0.0, 0.7]))  # 0..3
+    data = DataLoader(TensorDataset(x, grades), batch_size=16)
+
+    def above(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        target = (y[:, None] > torch.arange(logits.shape[-1])).float()
+        return nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+    ordinal = Task.from_loaders(lambda: nn.Linear(4, 3), data, data, loss=above, epochs=1)
+    r = range_test(ordinal, steps=30)
+    assert r.val_accuracy is None and math.isnan(r.chance)
+    assert r.val_loss is not None and np.isfinite(r.val_loss).any()
+    four = Task.from_loaders(lambda: nn.Linear(4, 4), data, data, loss=nn.CrossEntropyLoss(),
+                             epochs=1)
+    assert range_test(four, steps=30).val_accuracy is not None

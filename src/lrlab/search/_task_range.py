@@ -166,14 +166,14 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
     if clip_grad_norm is not None and not (is_number(clip_grad_norm) and clip_grad_norm > 0):
         raise LrlabError(f"clip_grad_norm={clip_grad_norm!r} must be a finite norm > 0 "
                          "(e.g. 1.0), or None for no clipping")
-    monitor, training, momentum, batch = _check(task, optimizer, hparams, seed, batch_size,
-                                                full, accumulate)
+    monitor, training, momentum, batch, scores = _check(task, optimizer, hparams, seed,
+                                                        batch_size, full, accumulate)
     scored = functools.cache(functools.partial(_untrained, task, seed))  # one evaluation
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "prior": _shares(task, seed, scored),
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
             "device": here, "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
-            "rules": task_rules(optimizer, monitor),
+            "rules": task_rules(optimizer, monitor), "scores": scores,
             "check_batch": (min(batch * accumulate, task.train_size or batch * accumulate)
                             if accumulate > 1 else batch_size)}
     result = _looks(task, args, end=end, steps=steps, extend=extend, steady=steady)
@@ -368,7 +368,7 @@ def _bounded(result: RangeTestResult) -> RangeTestResult:
 
 def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed: int,
            batch_size: int | None, full: Task | None = None, accumulate: int = 1
-           ) -> tuple[str | None, int | None, float, int]:
+           ) -> tuple[str | None, int | None, float, int, bool]:
     """Refuse a task as a sweep would, before any step (:func:`~lrlab.train.check_fit`: the
     model and loss on a first batch; labels beyond the classes, a loss of the wrong shape,
     ...: one line each). Every random state is left as it was. Returns the metric a sweep
@@ -376,7 +376,9 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     optimizer steps of the task's full training (``full``'s when given, each over
     ``accumulate`` batches; None when an epoch's length is unknown), the batch size and
     the rule's heavy-ball momentum (:func:`~lrlab.search._readings.heavy_ball`: ``"momentum"``,
-    ``"nesterov"``; 0 for any other rule)."""
+    ``"nesterov"``; 0 for any other rule), and whether a sweep scores the task's classes (its
+    accuracy; not a causal LM's logits against unshifted labels, nor an ordinal model's
+    thresholds: :func:`~lrlab.train.resolve_task`'s reading of the first batch)."""
     from lrlab.train import check_fit, plan_run, resolve_task, validated
 
     extra: dict[str, Any] = {"hparams": dict(hparams)} if hparams else {}
@@ -391,7 +393,8 @@ def _check(task: Task, optimizer: str, hparams: Mapping[str, float] | None, seed
     run = plan_run(resolved, config, members)
     per_epoch = run.steps_per_epoch and math.ceil(run.steps_per_epoch / accumulate)
     return (resolved.monitor, (per_epoch * resolved.epochs if per_epoch else None),
-            heavy_ball(config.optimizer, hparams), run.batch_size)
+            heavy_ball(config.optimizer, hparams), run.batch_size,
+            resolved.num_classes is not None)
 
 
 def _training(args: dict[str, Any]) -> dict[str, Any]:
@@ -488,7 +491,11 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
           seeds: list[int], seed: int, start: float, end: float, steps: int, mode: Mode,
           batch_size: int | None, validate: bool, device: torch.device, accumulate: int,
           clip_grad_norm: float | None, check_batch: int | None, rules: Rules,
-          prior: tuple[float, int]) -> RangeTestResult:
+          prior: tuple[float, int], scores: bool = True) -> RangeTestResult:
+    """One test on ``task`` (:func:`find_lr` on its model, loss and data), read against
+    ``prior``; without ``scores`` (a task whose classes a sweep does not score) its
+    validation accuracy is dropped, as a sweep records none: ``find_lr`` scores any
+    outputs that look like class scores, and Smith's readings would follow them."""
     from lrlab.optim import Optimizer, get_rule
     from lrlab.population import dense_gradients
 
@@ -505,4 +512,8 @@ def _once(task: Task, *, optimizer: str, hparams: Mapping[str, float] | None,
                          batch_size=batch_size or task.batch_size, batch_keys=keys,
                          seeds=seeds if len(seeds) > 1 else None, device=device,
                          accumulate=accumulate, clip_grad_norm=clip_grad_norm, rules=rules)
+    if not scores and result.val_accuracy is not None:
+        result = replace(result, val_accuracy=None,
+                         runs=tuple(replace(r, val_accuracy=None) for r in result.runs)
+                         ).after(None)
     return against(result, prior)
