@@ -225,7 +225,7 @@ def test_something_else_answering_is_one_line(capfd, tmp_path, serve, message) -
 
 @pytest.mark.parametrize(("extra", "message"), [
     (("--address", "10.0.0.5:6379"), "--address names a Ray cluster"),
-    (("--members-per-task", "0"), "--members-per-chunk must be a whole number"),
+    (("--members-per-task", "0"), "--members-per-task must be a whole number"),
     (("--executor", "dask"), "Invalid value for '--executor'"),
 ])
 def test_bad_executor_options(capsys, tmp_path, extra, message) -> None:
