@@ -933,3 +933,30 @@ def test_an_ordinal_model_with_a_threshold_a_grade_gap_trains_on_its_own_loss() 
     by_loss = Task.from_loaders(lambda: nn.Linear(4, 3), data, data, loss=_above_thresholds,
                                 epochs=1)
     assert lrlab.sweep(by_loss, lrs=[0.3]).monitor == "loss"
+
+
+@pytest.mark.parametrize("way", ["task", "find_lr"])
+def test_labels_one_past_the_scores_under_an_own_cross_entropy_are_still_refused(way) -> None:
+    """The commonest label mistake, labels 1..C, under a loss of the user's own that indexes
+    the scores (a cross-entropy in a lambda): refused before training, in the usual line
+    with the loss's own error (on CUDA that index would be a device-side assert, not an
+    error). The ordinal model's rule above (labels past the scores under an own loss score
+    no classes) had let it through to the loss: "its loss fails ... index 3 is out of
+    bounds". The loss is tried on the CPU, on the rows past the scores."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 4, generator=g)
+    y = torch.randint(1, 4, (64,), generator=g)  # 1..3 for 3 classes
+    data = DataLoader(TensorDataset(x, y), batch_size=16)
+
+    def own(out: Tensor, y: Tensor) -> Tensor:
+        return nn.functional.cross_entropy(out, y)
+
+    said = r"^(task 'task': )?labels go up to 3 but the model gives 3 class scores \(the loss " \
+           r"fails on them: \w+Error: .*\); labels must be 0\.\.2$"
+    with pytest.raises(LrlabError, match=said):
+        if way == "task":
+            lrlab.sweep(Task.from_loaders(lambda: nn.Linear(4, 3), data, data, loss=own,
+                                          epochs=1), lrs=[0.1])
+        else:
+            from lrlab.search import find_lr
+            find_lr(nn.Linear(4, 3), own, data, steps=10)

@@ -474,15 +474,30 @@ def _close(a: Tensor, b: Tensor) -> bool:
 
 
 def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
-    """``(C, class axis)`` when ``outputs`` are class scores for integer ``targets``
+    """``(C, class axis)`` when ``outputs`` are class scores for integer ``targets`` (see
+    :func:`_shaped`). A loss of the user's own (a function, or
+    :func:`~lrlab.data.model_loss`) with integer targets reaching past C scores no classes:
+    its outputs are something else (an ordinal model's thresholds, ``(B, grades - 1)``
+    against grades ``0..grades - 1``)."""
+    found = _shaped(loss, outputs, targets)
+    return None if found is not None and _past(loss, found, targets) else found
+
+
+def _past(loss: Any, layout: tuple[int, int], targets: Tensor) -> bool:
+    """Whether integer ``targets`` reach past the C of ``layout`` under a loss not known to
+    index the class scores (:func:`_takes_class_indices`)."""
+    return (not _takes_class_indices(loss) and bool(targets.numel())
+            and int(targets.max()) >= layout[0])
+
+
+def _shaped(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
+    """``(C, class axis)`` when ``outputs`` are shaped as class scores for integer ``targets``
     ``(B, ...)`` (or class probabilities ``(B, C)``: :func:`_soft`): ``(B, ..., C)`` (axis
     -1) or ``(B, C, ...)`` (axis 1, what ``nn.CrossEntropyLoss`` takes per pixel or
     token). When both fit (every axis C wide),
     torch's axis 1, unless the model computes its own loss (Hugging Face models put the
-    classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too).
-    A loss of the user's own (a function, or :func:`~lrlab.data.model_loss`) with integer
-    targets reaching past C scores no classes: its outputs are something else (an ordinal
-    model's thresholds, ``(B, grades - 1)`` against grades ``0..grades - 1``)."""
+    classes last) or the loss is lrlab's :func:`~lrlab.metrics.cross_entropy` (last too),
+    whatever the labels' values."""
     if not (isinstance(outputs, Tensor) and isinstance(targets, Tensor)):
         return None
     if _binary(loss, outputs, targets):
@@ -496,13 +511,8 @@ def _layout(loss: Any, outputs: Any, targets: Any) -> tuple[int, int] | None:
     first = (outputs.dim() > 2 and outputs.shape[0] == targets.shape[0]
              and outputs.shape[2:] == targets.shape[1:] and outputs.shape[1] > 1)
     if first and (not last or not (_own(loss) or loss is cross_entropy)):
-        found = int(outputs.shape[1]), 1
-    else:
-        found = (int(outputs.shape[-1]), -1) if last else None
-    if found is not None and not _takes_class_indices(loss) and targets.numel() \
-            and int(targets.max()) >= found[0]:
-        return None
-    return found
+        return int(outputs.shape[1]), 1
+    return (int(outputs.shape[-1]), -1) if last else None
 
 
 def _takes_class_indices(loss: Any) -> bool:
@@ -574,13 +584,21 @@ def check_labels(loss: Any, outputs: Tensor, targets: Any, num_classes: int | No
     """Refuse, in one line, integer labels beyond one model's class scores ``outputs`` (or a
     task's ``num_classes``) before the loss sees them (on CUDA an index out of range is a
     device-side assert, not an error); labels equal to the loss's ``ignore_index`` are left
-    out. ``task_scores``: a Task's, whose accuracy and chance leave out only
-    :data:`~lrlab.data.IGNORE_INDEX`, so the loss's own ``ignore_index`` in the labels is
-    refused too. A Task's probe and :func:`~lrlab.search.find_lr` both check the first batch
-    with it."""
-    layout = _layout(loss, outputs, targets)
+    out. ``task_scores``: a Task's (its loss takes a population's ``(K, B, ...)``), whose
+    accuracy and chance leave out only :data:`~lrlab.data.IGNORE_INDEX`, so the loss's own
+    ``ignore_index`` in the labels is refused too. A Task's probe and
+    :func:`~lrlab.search.find_lr` both check the first batch with it. Under a loss of the
+    user's own, labels past the scores are refused only where that loss fails on them
+    (:func:`_fails_past`: a cross-entropy of one's own with labels 1..C), not where it
+    reads the outputs otherwise (an ordinal model's thresholds)."""
+    layout = _shaped(loss, outputs, targets)
     if layout is None:
         return
+    failed = ""
+    if _past(loss, layout, targets):
+        failed = _fails_past(loss, outputs, targets, layout[0], members=task_scores)
+        if not failed:  # the loss reads the outputs otherwise: they are no class scores
+            return
     c = layout[0]
     ignored = ignore_index_of(loss)
     if task_scores and ignored != IGNORE_INDEX and bool((targets == ignored).any()):
@@ -596,8 +614,24 @@ def check_labels(loss: Any, outputs: Tensor, targets: Any, num_classes: int | No
     hi = int(kept.max())
     if hi >= c or (num_classes is not None and hi >= num_classes):
         limit = min(c, num_classes or c)
-        raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores; "
-                         f"labels must be 0..{limit - 1}")
+        raise LrlabError(f"labels go up to {hi} but the model gives {limit} class scores"
+                         f"{failed}; labels must be 0..{limit - 1}")
+
+
+def _fails_past(loss: Any, outputs: Tensor, targets: Tensor, c: int, *, members: bool) -> str:
+    """How a loss of the user's own fails on the rows whose labels reach past ``c`` (at most
+    four of them, on the CPU, where an index out of range is an error, not a device-side
+    assert), as `` (the loss fails on them: IndexError: ...)``; ``""`` where it takes them
+    (it does not index the outputs by the labels). ``members``: the loss takes a
+    population's ``(K, B, ...)``."""
+    rows = (targets.reshape(targets.shape[0], -1) >= c).any(1).nonzero().flatten()[:4]
+    out, y = outputs.detach()[rows.to(outputs.device)].cpu(), targets[rows].cpu()
+    try:
+        with torch.no_grad(), isolated_rng():
+            loss(out.unsqueeze(0) if members else out, y)
+    except Exception as err:  # noqa: BLE001 - the user's loss: its error is the answer
+        return f" (the loss fails on them: {type(err).__name__}: {first_line(err)})"
+    return ""
 
 
 def _check_later_labels(task: Task, targets: Any, where: str) -> None:
