@@ -17,6 +17,10 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
   side, the pick; with ``--judge GRID.json`` (``new_user.py --cache``'s file) each one's
   score on the seed's grid (log-linear between its rates). ``--out FILE`` keeps one JSON
   line per run.
+- ``race-top``: an SGD-like race placed without a clear descent learned, its first pick was
+  its highest rate, the largest the range test reached, that test ended without diverging,
+  and ``assess`` warned ``highest_searched`` on it (what ``auto`` asks before
+  ``moved_above`` moves the race up a decade).
 - ``caught-up``: ``caught_up`` was asked (an SGD-like race ranked by a share that learned)
   and found a raced rate a quarter decade below the pick; prints both rates' training loss
   at the race's end as a share of the untrained model's (``last``) and whether it moved the
@@ -41,7 +45,8 @@ import lrlab.search._auto as auto_module
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk", "caught-up"])
+    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk", "caught-up",
+                                        "race-top"])
     parser.add_argument("only", help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--judge", help="tie-walk: new_user.py --cache's grid file")
@@ -88,11 +93,19 @@ def main() -> None:
     def last_pick(race):
         choice = picked(race)
         seen["walk"] = _walk(race, choice)
+        seen.setdefault("first", _top(race, choice, seen.get("test")))
         return choice
+
+    tested = auto_module._range_test
+
+    def test_spy(*a, **k):
+        seen["test"] = tested(*a, **k)
+        return seen["test"]
 
     auto_module.moved_down, auto_module.lone, auto_module.candidate_rates = down, alone, placed
     auto_module._Race.pick = last_pick
     auto_module.caught_up = caught_spy
+    auto_module._range_test = test_spy
     for name in args.only.split(","):
         if name.startswith("fq:"):  # a finder-quality task under Adam
             import finder_quality
@@ -136,6 +149,8 @@ def main() -> None:
                 hit = math.isfinite(out)
                 what = (f"caught_up asked at {lr:.3g} over {low:.3g}: last {mine:.4f} / "
                         f"{other:.4f}" if math.isfinite(lr) else "caught_up not asked")
+            elif args.spy == "race-top":
+                hit, what = seen["first"]
             else:
                 bottom, rates = seen["placement"]
                 stayed = "stayed where the range test placed it" in result.explanation
@@ -168,6 +183,25 @@ def _walk(race, choice) -> dict:
                 break
             out[side].append(v)
     return out
+
+
+def _top(race, choice, test) -> tuple[bool, str]:
+    """Whether the first race reached ``race-top``'s rule, and what it saw, in words."""
+    t = race.table().sort_values("lr")
+    reached, top = float(test.lrs[-1]), float(t["lr"].max())
+    edge = ""
+    if choice.learned and math.isclose(choice.lr, top):
+        c = auto_module.assess(t, choice.lr, higher_is_better=race.higher, chance=race.chance,
+                               monitor=race.monitor, n=race.n, binomial=race.binomial)
+        edge = ",".join(k for k in c.kinds if k.endswith("_searched"))
+    clear = auto_module.placement(test)[1]
+    hit = (race.walk == "up" and not clear and choice.learned and math.isclose(choice.lr, top)
+           and math.isclose(top, reached, rel_tol=1e-3) and not test.stopped_early
+           and edge == "highest_searched")
+    return hit, (f"first pick {choice.lr:.3g} (learned {bool(choice.learned)}), top raced "
+                 f"{top:.3g}, test reached {reached:.3g} (stopped {test.stopped_early}, "
+                 f"clear {clear}), "
+                 f"edge {edge or '-'}")
 
 
 def _on_grid(grid: dict, lr: float) -> float:

@@ -18,6 +18,7 @@ from lrlab.search._auto import (
     caught_up,
     early_race,
     held,
+    moved_above,
     moved_down,
     moved_up,
     past_bottom,
@@ -98,6 +99,64 @@ def test_moving_up_stays_under_the_largest_rate_reached() -> None:
     assert moved_up(1e-3, 10.0, 3) == [10.0, 3.16, 1.0]   # from the top of the range down
     assert moved_up(0.01, 1.0, 6) == [1.0, 0.316, 0.1, 0.0316]
     assert moved_up(1.0, 1.0, 4) == []
+
+
+def test_moving_above_only_from_a_best_at_the_end_of_a_test_that_never_diverged() -> None:
+    t = pd.DataFrame({"lr": [1.0, 3.16, 10.0], "score": [0.23, 0.22, 0.07],
+                      "final": [0.23, 0.22, 0.07], "diverged": [False] * 3})
+    common = {"higher_is_better": False, "chance": 0.231, "monitor": "loss", "n": 1000}
+    assert moved_above(t, 10.0, 10.0, 2, ended=True, **common) == [31.6, 100.0]
+    assert moved_above(t, 10.0, 10.0, 1, ended=True, **common) == [31.6]
+    assert moved_above(t, 10.0, 10.0, 2, ended=False, **common) == []   # the test diverged
+    assert moved_above(t, 10.0, 31.6, 2, ended=True, **common) == []    # under the test's end
+    assert moved_above(t, 3.16, 10.0, 2, ended=True, **common) == []    # not the top
+    tie = t.assign(score=[0.23, 0.0701, 0.07], final=[0.23, 0.0701, 0.07])
+    assert moved_above(tie, 10.0, 10.0, 2, ended=True, **common) == []  # a plateau to the end
+
+
+def _bounded(gain: float = 0.3):
+    """Sigmoid outputs under MSE behind a small gain (its gradients 0.3x): the loss is
+    bounded, never blows up, and plain SGD trains best far above 10."""
+    import torch
+    from torch import nn
+
+    from lrlab.tasks import Split, Task
+
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(8, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(gain * self.lin(x))
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(700, 8, generator=g)
+    y = torch.sigmoid(x @ (2 * torch.randn(8, 4, generator=g)))
+    return Task(name="bounded", train=Split(x[:500], y[:500]), val=Split(x[500:], y[500:]),
+                num_classes=None, loss=lambda o, t: (o - t).square().mean(-1), monitor="loss",
+                batch_size=25, epochs=4, model=Scaled)
+
+
+def test_a_race_best_at_the_end_of_a_test_that_never_diverged_moves_up() -> None:
+    """A bounded loss (sigmoid outputs under MSE) never blows up: the range test ends at 10
+    without diverging or a clear descent, and the race from 10 down is best at 10, its top.
+    That top is no edge, only where the test ended: the race moves up a decade (31.6, 100)
+    and picks above 10, with a lower validation loss than any rate of the first race.
+    Before, the pick stayed at 10 (a weight-tied sigmoid autoencoder: 26-36% more
+    validation loss than the grid's best, 21.5-100)."""
+    result = auto(_bounded(), seeds=1)
+    first, moved = result.evidence[0], result.evidence[1]
+    assert max(float(v) for v in first.members["lr"]) == 10.0
+    assert [float(v) for v in moved.members["lr"]] == [31.6, 100.0]
+    assert "no edge, so the race moved up: 31.6, 100" in result.explanation
+    assert result.lr > 10
+    (line,) = [w for w in result.warnings if w.kind == "no_clear_descent"]
+    assert "then moved up past it" in line and "half a decade either side" in line
+    loss = {float(lr): float(v) for race in result.evidence
+            for lr, v in zip(race.members["lr"], race.curve("loss", "val").min())}
+    assert loss[result.lr] < min(float(v) for v in first.curve("loss", "val").min())
+    assert result.compute <= 16 * 4 * 0.10  # within a tenth of a 16-rate grid
 
 
 def test_moving_down_only_when_the_lowest_rate_learned_alone_at_the_bottom() -> None:

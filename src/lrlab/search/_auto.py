@@ -62,6 +62,11 @@ three rates below at chance; its lower neighbour took 0.40: 21.7 points lost).
 A race that learned only at its lowest rate, with the raced rate next above it failing,
 moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
 race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
+An SGD-like race placed without a clear descent whose best is its highest rate, the
+largest the range test reached where that test ended without diverging, with the scores
+still rising towards it (the ``highest_searched`` warning), moves up a decade once
+(:func:`moved_above`): the end of a test that neither fell clearly nor diverged is no edge
+(a bounded loss, a sigmoid's outputs under MSE, never blows up).
 A pick whose raced neighbour above blew up (stable, then its training loss over twice the
 untrained model's at the end of its race or of the longer race) goes a quarter decade down
 (:func:`edge_moved`: the edge of stability moves down as the training goes on); so does the
@@ -152,7 +157,7 @@ from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, res
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
            "edge_moved", "few_steps",
-           "moved_down", "past_bottom", "peak_step", "race_share", "races_allowed", "range_steps",
+           "moved_above", "moved_down", "past_bottom", "peak_step", "race_share", "races_allowed", "range_steps",
            "short_of_bottom", "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates, over its rates ``_RANGE_START`` to
@@ -446,6 +451,52 @@ def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: 
     return [float(f"{lr * 10 ** (-k / 2):.3g}") for k in range(1, count + 1)]
 
 
+#: How many rates, half a decade apart, a race whose best was the range test's end moves up
+#: (:func:`moved_above`): a decade, as far as the ``highest_searched`` warning's advice goes.
+ABOVE = 2
+
+
+def moved_above(table: pd.DataFrame, lr: float, reached: float, count: int, *, ended: bool,
+                higher_is_better: bool, chance: float, monitor: str, n: int,
+                binomial: bool | None = None) -> list[float]:
+    """``count`` rates half a decade apart above ``lr`` when ``lr`` is the highest rate raced
+    and the largest the range test reached, that test ran to its end without diverging
+    (``ended``), and the scores still rise towards it (:func:`~lrlab.search.assess` warns
+    ``highest_searched``: ``lr`` ahead of the raced rate next below it by more than the noise,
+    or that rate failed); empty otherwise: where an SGD-like race placed without a clear
+    descent (from the largest rate the test reached down) moves when its best is its top.
+
+    The top of such a race is no edge: a range test that ends without a clear descent or a
+    divergence bounds the race only because it ended there (``auto`` asks only then: where
+    the test's loss fell clearly, its trend's turn bounds the race too; a text classifier
+    whose race was best at 10, the test's end, past a turn at 2-3, scored 98-99% from 4 to
+    31.6). A bounded loss (a sigmoid's outputs under MSE) never
+    blows up, and an SGD training of a weight-tied sigmoid autoencoder falls slowly until
+    about 1, then trains best at 21.5-100: auto's 100-step test to 10 showed no clear
+    descent, its race picked 10 and left 26-36% more validation loss than the grid's best.
+
+    Example:
+        >>> t = pd.DataFrame({"lr": [1.0, 3.16, 10.0], "score": [0.23, 0.22, 0.07],
+        ...                   "final": [0.23, 0.22, 0.07], "diverged": [False] * 3})
+        >>> moved_above(t, 10.0, 10.0, 2, ended=True, higher_is_better=False, chance=0.231,
+        ...             monitor="loss", n=1000)
+        [31.6, 100.0]
+        >>> moved_above(t, 10.0, 10.0, 2, ended=False, higher_is_better=False, chance=0.231,
+        ...             monitor="loss", n=1000)
+        []
+    """
+    t = table.sort_values("lr").reset_index(drop=True)
+    lrs = t["lr"].to_numpy(float)
+    if (not ended or len(t) < 2 or not math.isclose(lrs[-1], lr)
+            or not math.isclose(lr, reached, rel_tol=1e-3)):
+        return []
+    c = assess(t, lr, higher_is_better=higher_is_better, chance=chance, monitor=monitor, n=n,
+               binomial=binomial)
+    if "highest_searched" not in kinds_of(c.warnings):
+        return []
+    return [float(f"{lr * 10 ** (k / 2):.3g}") for k in range(1, count + 1)]
+
+
 def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -> float:
     """What every race of one auto run may cost together (full-training epochs).
 
@@ -599,11 +650,19 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
         race.down = down  # learned at its lowest rate alone: move the race down, once
         choice = race.run(down)
+    elif race.walk == "up" and not clear and (up := moved_above(
+            race.table(), choice.lr, reached, min(ABOVE, max(1, math.floor(
+                (allowed - race.cost) / per + 1e-9))), ended=not test.stopped_early,
+            higher_is_better=race.higher, chance=race.chance, monitor=race.monitor, n=race.n,
+            binomial=race.binomial)):
+        race.up = up  # best at the test's end, which never diverged: move the race up, once
+        choice = race.run(up)
+    top = max([reached, *race.up])  # the largest rate the range test or a race reached
     if not choice.learned:  # still nothing: a longer race of the stable rates
         choice = race.lengthen(allowed) or choice
         if race.longer:
             refine = check = False  # the budget went into the longer race
-    refined = ([r for r in dict.fromkeys(min(r, reached) for r in refine_rates(choice.lr))
+    refined = ([r for r in dict.fromkeys(min(r, top) for r in refine_rates(choice.lr))
                 if r not in race.raced] if refine and choice.learned else [])
     if race.turned:  # (such a race picks no rate past the ceiling: ``_Race.pick``)
         refined = [r for r in refined if r <= race.ceiling * (1 + 1e-9)]
@@ -803,6 +862,8 @@ class _Race:
         self.horizon = epochs  # epochs the latest race's rates trained
         #: the rates of a race moved down the range (``moved_down``), if any
         self.down: list[float] = []
+        #: the rates of an SGD-like race moved up past the range test's end (``moved_above``)
+        self.up: list[float] = []
         #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
         #: trend bottom where it showed a clear descent; set by ``auto``); a race
         #: :attr:`turned` picks no rate above it while one at or below it learned (:meth:`pick`)
@@ -1709,9 +1770,12 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
                            "and its raced neighbours for the full epochs",
                            "learned_longer"))
     elif not clear:
+        up = (", then moved up past it (its best was there, where the test ended without "
+              "diverging)" if race.up else "")
         out.append(Finding("the range test showed no clear descent: the race was placed from "
-                           "the largest rate it reached down; check the pick against a rate half a "
-                           "decade lower, each trained for the full epochs", "no_clear_descent"))
+                           f"the largest rate it reached down{up}; check the pick against a rate "
+                           f"half a decade {'either side' if race.up else 'lower'}, each trained "
+                           "for the full epochs", "no_clear_descent"))
     elif math.isfinite(race.passed):  # the race's best lay past the turn: passed over
         out.append(Finding(
             f"the race's best, {rate(race.passed)}, lies {race.passed / turn:.2g}x above the "
@@ -1791,6 +1855,11 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             text += (f" Nothing learned, and the race had been placed without a clear descent: "
                      f"with {p.optimizer} the rates that train sit well below the largest one "
                      f"the test reached, so the race moved down: {rates_text(more)}: "
+                     f"{_seen(extra, ranked(extra))}.")
+        elif race.up and set(more) == set(race.up):
+            text += (f" The best, {rate(max(rates))}, was the highest rate raced and the "
+                     "largest the range test reached, which ended there without diverging: "
+                     f"no edge, so the race moved up: {rates_text(more)}: "
                      f"{_seen(extra, ranked(extra))}.")
         elif race.down and set(more) == set(race.down):
             text += (f" Only the lowest rate learned, and the one above it failed, so the "
