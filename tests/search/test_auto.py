@@ -159,6 +159,18 @@ def test_a_race_best_at_the_end_of_a_test_that_never_diverged_moves_up() -> None
     assert result.compute <= 16 * 4 * 0.10  # within a tenth of a 16-rate grid
 
 
+def test_a_race_placed_without_a_clear_descent_advises_rates_either_side(monkeypatch) -> None:
+    """Without a clear descent the race starts at the largest rate the test reached, and its
+    pick may lie on either side of the best: here (not moved up) 10 is best and 31.6 better
+    still. The line names the rates half a decade either side; it said "lower" (a float64
+    regression's race, 1 of 8 epochs, kept 0.0226 where 0.215 left under a third of its loss)."""
+    monkeypatch.setattr("lrlab.search._auto.moved_above", lambda *a, **k: [])
+    result = auto(_bounded(), seeds=1)
+    (line,) = [w for w in result.warnings if w.kind == "no_clear_descent"]
+    assert "moved up" not in line
+    assert "check the pick against the rates half a decade either side" in line
+
+
 def test_moving_down_only_when_the_lowest_rate_learned_alone_at_the_bottom() -> None:
     t = pd.DataFrame({"lr": [0.1, 0.316, 1.0], "score": [0.76, 0.83, 0.5],
                       "diverged": [False, False, True]})

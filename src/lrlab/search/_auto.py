@@ -1773,9 +1773,9 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
         up = (", then moved up past it (its best was there, where the test ended without "
               "diverging)" if race.up else "")
         out.append(Finding("the range test showed no clear descent: the race was placed from "
-                           f"the largest rate it reached down{up}; check the pick against a rate "
-                           f"half a decade {'either side' if race.up else 'lower'}, each trained "
-                           "for the full epochs", "no_clear_descent"))
+                           f"the largest rate it reached down{up}; check the pick against the "
+                           "rates half a decade either side, each trained for the full epochs",
+                           "no_clear_descent"))
     elif math.isfinite(race.passed):  # the race's best lay past the turn: passed over
         out.append(Finding(
             f"the race's best, {rate(race.passed)}, lies {race.passed / turn:.2g}x above the "
