@@ -177,8 +177,11 @@ def _main(argv: Sequence[str] | None) -> int:
         args = ["--help"]
     try:
         app.main(args=args, prog_name="lrlab", standalone_mode=False)
-    except click.UsageError as err:
-        print(f"error: {err.format_message()}", file=sys.stderr)
+    except click.exceptions.NoArgsIsHelpError as err:  # a bare group: its help, as bare lrlab
+        print(err.ctx.get_help() if err.ctx is not None else err.format_message())
+        return 0
+    except click.UsageError as err:  # one line (click lists a missing choice's values on lines)
+        print(f"error: {' '.join(err.format_message().split())}", file=sys.stderr)
         return 2
     except LrlabError as err:
         from lrlab.cli._options import error_flags

@@ -122,7 +122,7 @@ def print_listing(what: str) -> None:
 
 
 @click.command("list", cls=Command)
-@click.argument("what", type=click.Choice(list(LISTINGS)))
+@click.argument("what", type=click.Choice(list(LISTINGS)), metavar="WHAT")
 def list_command(what: str) -> None:
     """List the names a command takes: tasks, schedules, surfaces, experiments, rules,
     plots."""

@@ -430,12 +430,12 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
     """
     params = list(params)
     options = [p for p in params if isinstance(p, click.Option) and p.name and p.opts]
-    # a setting spelled as one of an option's flags (members_per_chunk: --members-per-chunk),
-    # else by the option's own name; an option said as the flag typed, else its longest
+    # a setting spelled as one of an option's flags (members_per_chunk) or as its name; an
+    # option said as the flag typed (--members-per-task), else as its longest
     typed = {word.partition("=")[0] for word in given if word.startswith("--")}
     said = {p.name: next((o for o in p.opts if o in typed), max(p.opts, key=len))
             for p in options}
-    flags = {opt.lstrip("-").replace("-", "_"): opt for p in options for opt in p.opts}
+    flags = {opt.lstrip("-").replace("-", "_"): said[p.name] for p in options for opt in p.opts}
     flags |= said
 
     def valued(m: re.Match) -> str:

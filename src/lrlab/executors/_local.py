@@ -68,34 +68,35 @@ class LocalExecutor:
                               config: SweepConfig, size: int) -> None:
         """Chunks of ``size`` given by the user: one line, before allocating, when one would
         need more than a population may use (as :meth:`_fitting` plans it)."""
-        from lrlab.train import estimate_memory
+        from lrlab.train import estimate_memory, size_text
 
         estimate = estimate_memory(task, config, members[:1], limit=self.memory_limit)
         if estimate.total(size) > estimate.limit:
-            gib = 2**30
-            raise LrlabError(f"{size} members at once need about {estimate.total(size) / gib:.1f}"
-                             f" GiB, more than the {estimate.limit / gib:.1f} GiB a population "
-                             f"may use here; give --members-per-task "
-                             f"{max(1, estimate.members_that_fit())} or fewer")
+            raise LrlabError(f"{size} members at once need about "
+                             f"{size_text(estimate.total(size))}, more than the "
+                             f"{size_text(estimate.limit)} a population may use here; give "
+                             f"members_per_chunk={max(1, estimate.members_that_fit())} or "
+                             "fewer")
 
     def _fitting(self, task: Task, members: Sequence[Member], config: SweepConfig,
                  groups: list[list[int]] | None) -> int | None:
         """The members one population may hold in memory (``None``: all of them)."""
-        from lrlab.train import estimate_memory
+        from lrlab.train import estimate_memory, size_text
 
         largest = max((len(g) for g in groups), default=len(members)) if groups else len(members)
         estimate = estimate_memory(task, config, members[:1], limit=self.memory_limit)
         fit = estimate.members_that_fit()
-        gib = 2**30
         if fit < 1:
+            need = estimate.total(1)
             raise LrlabError(
-                f"one member needs about {estimate.total(1) / gib:.2f} GiB but "
-                f"{estimate.limit / gib:.2f} GiB may be used; use a smaller batch size or "
-                "model" + ("" if self.memory_limit is None else ", or raise the memory limit"))
+                f"one member needs about {size_text(need)} but {size_text(estimate.limit)} "
+                "may be used; use a smaller batch size or model"
+                + ("" if self.memory_limit is None
+                   else f", or give memory_limit={size_text(need, limit=True)} or more"))
         if fit >= largest:
             return None
-        warnings.warn(f"lrlab: {largest} members need about {estimate.total(largest) / gib:.2f}"
-                      f" GiB, more than the {estimate.limit / gib:.2f} GiB available; training "
+        warnings.warn(f"lrlab: {largest} members need about {size_text(estimate.total(largest))}"
+                      f", more than the {size_text(estimate.limit)} available; training "
                       f"them in chunks of {fit}", UserWarning, stacklevel=3)
         return fit
 

@@ -224,7 +224,7 @@ def _check_memory(task: Task, sizes: Sequence[int], d_in: int, out: int, flat: b
     """Every width's model built and one member's memory estimated before the first width
     trains: a width too large for this machine failed only once the smaller ones had
     trained (10**8 on blobs: "building the model failed ... can't allocate 4e16 bytes")."""
-    from lrlab.train import estimate_memory
+    from lrlab.train import estimate_memory, size_text
 
     for w in sizes:
         mlp = replace(task, model=lambda w=w: width_mlp(d_in, w, out, flatten=flat))
@@ -233,9 +233,8 @@ def _check_memory(task: Task, sizes: Sequence[int], d_in: int, out: int, flat: b
         except LrlabError as err:
             raise LrlabError(f"width {w}: {err}; give smaller widths") from None
         if estimate.members_that_fit() < 1:
-            gib = 2**30
-            raise LrlabError(f"width {w}: one member needs about {estimate.total(1) / gib:.2f} "
-                             f"GiB but {estimate.limit / gib:.2f} GiB may be used here; give "
+            raise LrlabError(f"width {w}: one member needs about {size_text(estimate.total(1))} "
+                             f"but {size_text(estimate.limit)} may be used here; give "
                              "smaller widths")
 
 

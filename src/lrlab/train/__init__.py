@@ -19,7 +19,7 @@ from lrlab.train._fit import (
     untrained,
 )
 from lrlab.train._loader import cannot_take, check_labels, loss_fails, mean_loss, refuse_broadcast
-from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes
+from lrlab.train._memory import MemoryEstimate, estimate_memory, parse_bytes, size_text
 from lrlab.train._plan import RunPlan, plan_run
 from lrlab.train._preflight import SMALL_WORK, check_fit, threads_for
 from lrlab.train._rank import rank, setting_labels
@@ -68,6 +68,7 @@ __all__ = [
     "resolve_task",
     "sensitivity",
     "setting_labels",
+    "size_text",
     "threads_for",
     "untrained",
     "validated",

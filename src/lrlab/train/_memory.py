@@ -29,7 +29,7 @@ from lrlab.optim import get_rule
 from lrlab.tasks import Split, Task
 from lrlab.train._config import Member, SweepConfig
 
-__all__ = ["MemoryEstimate", "available_memory", "estimate_memory", "parse_bytes"]
+__all__ = ["MemoryEstimate", "available_memory", "estimate_memory", "parse_bytes", "size_text"]
 
 #: The share of the free memory a population may plan to use.
 SHARE = 0.8
@@ -74,6 +74,27 @@ def available_memory(device: torch.device) -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 1 << 40  # cannot tell: no limit in practice
+
+
+def size_text(count: float, *, limit: bool = False) -> str:
+    """``count`` bytes as people read them, in the largest binary unit it fills (a memory
+    message said "0.00 GiB" for a few KiB); ``limit=True`` writes it as a memory limit to
+    give (``memory_limit=``, ``--memory-limit``; :func:`parse_bytes` reads it), rounded up to
+    two significant figures so that it holds ``count``.
+
+    Example:
+        >>> size_text(1536), size_text(3 * 2**30), size_text(200), size_text(1023.9 * 2**10)
+        ('1.5 KiB', '3 GiB', '200 B', '1024 KiB')
+        >>> size_text(1.234 * 2**20, limit=True)
+        '1.3MiB'
+    """
+    unit, scale = next(((u, s) for u, s in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20),
+                                            ("KiB", 2**10)) if count >= s), ("B", 1))
+    value = count / scale
+    if limit:
+        step = 10.0 ** (math.floor(math.log10(value)) - 1) if value > 0 else 1.0
+        return f"{math.ceil(value / step - 1e-9) * step:.4g}{unit}"
+    return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
 
 
 def parse_bytes(text: str | float) -> int:
