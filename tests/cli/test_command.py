@@ -62,3 +62,20 @@ def test_a_command_of_another_class_is_refused() -> None:
     """A command made with plain ``click.command`` would keep the last value silently."""
     with pytest.raises(TypeError, match="cls=lrlab.cli._command.Command"):
         Group("g").add_command(click.Command("plain"))
+
+
+@pytest.mark.parametrize("words", [("find", "--lrs", "0.1"), ("find", "--lr", "0.1"),
+                                   ("auto", "--lrs", "0.1"), ("coarse-to-fine", "--lrs", "1"),
+                                   ("halving", "--lr", "1"), ("probe", "--lrs", "1")])
+def test_a_search_given_rates_says_where_rates_go(
+        words: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    """A search that chooses its rates, given ``--lrs``, says so and names ``lrlab grid``
+    (was click's "No such option '--lrs'. Did you mean '--eps'?")."""
+    code, out, err = run(capsys, words[0], "digits", *words[1:])
+    line = assert_bad_input(code, err)
+    assert line.startswith(f"error: lrlab {words[0]} has no {words[1]}: "), line
+    assert line.endswith("give them to lrlab grid TASK --lrs A,B,C") and out == ""
+    code, _, err = run(capsys, "find", "digits", "--epochs", "3")
+    assert "the range test trains --steps optimizer steps" in assert_bad_input(code, err)
+    code, _, err = run(capsys, "auto", "digits", "--lrz", "1")  # any other: click's line
+    assert assert_bad_input(code, err) == "error: No such option '--lrz'."

@@ -10,6 +10,8 @@ the ``lrlab`` group is one (:class:`Group` makes its subcommands so, and refuses
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import click
 
@@ -39,12 +41,24 @@ def refuse_repeats(command: click.Command, ctx: click.Context, args: list[str]) 
 
 
 class _Once:
-    """The check, run before click reads the arguments (a mixin of both classes)."""
+    """The check, run before click reads the arguments (a mixin of both classes), and the
+    advice for a flag the command has not (:attr:`instead`)."""
+
+    #: Flags the command has not, with what to do instead: ``lrlab find --lrs`` got click's
+    #: "Did you mean '--eps'?", which misleads.
+    instead: Mapping[str, str] = MappingProxyType({})
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not ctx.resilient_parsing:  # shell completion reads half-typed lines
-            refuse_repeats(self, ctx, args)
-        return super().parse_args(ctx, args)
+        try:
+            if not ctx.resilient_parsing:  # shell completion reads half-typed lines
+                refuse_repeats(self, ctx, args)
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            said = self.instead.get(err.option_name)
+            if said is None:
+                raise
+            raise click.UsageError(f"lrlab {self.name} has no {err.option_name}: {said}",
+                                   ctx) from None
 
 
 class Command(_Once, click.Command):

@@ -218,3 +218,10 @@ def _save(result, out: Path, settings: dict) -> None:
                 for name, r in result.suggestions().items()}
     atomic_write(out / "readings.json",
             lambda p: p.write_text(json.dumps(readings, indent=2) + "\n"))
+
+
+find.instead = {  # flags of the other commands a user may give find
+    **{flag: "it raises the rate step by step from --start to --end; to train rates you "
+             "choose, give them to lrlab grid TASK --lrs A,B,C" for flag in ("--lr", "--lrs")},
+    "--epochs": "the range test trains --steps optimizer steps (100 by default), not epochs"}
+

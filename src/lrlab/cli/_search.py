@@ -269,3 +269,15 @@ def probe(own: dict[str, Any], training: TrainOptions, **kw: Any) -> None:
         raise LrlabError("the probe's rate is for Adam: choose it with --for adam|adamw, not "
                          "--optimizer")
     _run(prodigy_probe, training=training, **kw, **own)
+
+
+#: The rates a search chooses itself: what a user who gives --lrs (or --lr) is told.
+_OWN_RATES = {"auto": "it places its own rates with a range test",
+              "coarse-to-fine": "it tries whole decades from --lo to --hi, then rates inside "
+                                "the best",
+              "halving": "it starts at --start and halves the rate",
+              "probe": "Prodigy sets its own step size"}
+for _command in (auto, coarse_to_fine, halving, probe):
+    _command.instead = {flag: f"{_OWN_RATES[_command.name]}; to train rates you choose, give "
+                              "them to lrlab grid TASK --lrs A,B,C" for flag in ("--lr", "--lrs")}
+
