@@ -7,7 +7,7 @@ usual type; the command line turns it into that line on stderr and exit code 2.
 
 from __future__ import annotations
 
-__all__ = ["DataError", "Finding", "LrlabError", "first_line"]
+__all__ = ["DataError", "LrlabError", "ResultWarning", "first_line"]
 
 
 class LrlabError(ValueError):
@@ -18,7 +18,7 @@ class DataError(LrlabError):
     """A data file or directory is missing, truncated or not what it claims to be."""
 
 
-class Finding(UserWarning):
+class ResultWarning(UserWarning):
     """A warning about a result just made (a study's optimum at the edge of the rates it
     swept), not about its input: the command line says it after the tables it is about."""
 

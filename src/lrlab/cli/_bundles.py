@@ -13,12 +13,12 @@ An option left out is left out of the call, so the library's default applies (an
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lrlab._checks import is_rate
 from lrlab._errors import LrlabError
 from lrlab.cli._options import (
     RULE_OPTIONS,
@@ -190,7 +190,7 @@ def member_options(fn: Callable | None = None, *, one: bool = False,
               record_steps: bool = False) -> MemberOptions:
         from lrlab.train import parse_lrs
 
-        if lrs is None and not (lr is not None and math.isfinite(lr) and lr > 0):
+        if lrs is None and not (lr is not None and is_rate(lr)):
             raise LrlabError(f"--lr must be a positive, finite rate, got {lr}")
         rates = [lr] if lrs is None else parse_lrs(lrs)
         return MemberOptions(rates, parse_seeds(seeds), list(schedules) or ["constant"],

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from lrlab._errors import Finding, LrlabError
+from lrlab._errors import LrlabError, ResultWarning
 from lrlab.cli._bundles import (
     MemberOptions,
     OutputOptions,
@@ -68,7 +68,7 @@ def _checked(output: OutputOptions) -> None:
 def _run(study: Any, task: TaskOptions, output: OutputOptions, tables: Any,
          **settings: Any) -> None:
     """Run ``study(data, callbacks=..., **settings)``, print its tables (``tables(result)``),
-    claims and verdict, then its findings about them (:class:`~lrlab._errors.Finding`, an
+    claims and verdict, then its findings about them (:class:`~lrlab._errors.ResultWarning`, an
     optimum at an edge of the rates), then write ``--out`` and ``--report``."""
     from lrlab.cli._display import progress_bar
     from lrlab.cli._report import _print_tables
@@ -81,7 +81,7 @@ def _run(study: Any, task: TaskOptions, output: OutputOptions, tables: Any,
         said = warnings.showwarning
 
         def hold(message, category, *args, **kwargs) -> None:
-            if issubclass(category, Finding):  # about the tables: said after them
+            if issubclass(category, ResultWarning):  # about the tables: said after them
                 findings.append(str(message).removeprefix("lrlab: "))
             else:
                 said(message, category, *args, **kwargs)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from lrlab._errors import Finding, LrlabError
+from lrlab._errors import LrlabError, ResultWarning
 from lrlab._io import atomic_write
 from lrlab._once import warn_once
 from lrlab.reproduce import Claim, claims_frame, graded
@@ -95,8 +95,8 @@ def edge_warnings(best: Mapping[str, float], lrs: Sequence[float]) -> list[str]:
 
 
 def _warn(lines: Sequence[str]) -> None:
-    for line in lines:  # a Finding: the command line says it after the study's tables
-        warnings.warn(f"lrlab: {line}", Finding, stacklevel=4)
+    for line in lines:  # a ResultWarning: the command line says it after the study's tables
+        warnings.warn(f"lrlab: {line}", ResultWarning, stacklevel=4)
 
 
 @warn_once()
