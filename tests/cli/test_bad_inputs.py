@@ -348,6 +348,10 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "model not a module": ([*MINE, "{m}:not_a_model"], "not a torch.nn.Module", None),
     "not a task": ([*MINE, "{m}:not_a_task"], "not_a_task", None),
     "missing module": ([*MINE, "lrlab_no_such_module:make"], "lrlab_no_such_module", None),
+    # a file's path where the module goes (was "No module named 'mypackage/tasks'")
+    "task as a file": ([*MINE, "mypackage/tasks.py:my_task"],
+                       ("names a file; give its module as Python imports it, from the folder "
+                        "lrlab runs in: mypackage.tasks:my_task"), None),
     "missing function": ([*MINE, "{m}:nosuch"], "nosuch", None),
     "chunks beyond the memory limit": ([*MINE, "{m}:huge", "--lrs", "logspace:1e-4:1:100",
                                         "--members-per-task", "100", "--memory-limit", "1GB"],

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import PurePath
 
 import numpy as np
 import torch
@@ -106,6 +107,8 @@ TASKS: dict[str, Callable[..., Task]] = {
 
 def _user_task(spec: str) -> Task:
     module_name, _, attr = spec.partition(":")
+    if attr and ("/" in module_name or "\\" in module_name or module_name.endswith(".py")):
+        raise LrlabError(f"user task {spec!r} names a file; {_as_module(module_name, attr)}")
     if not module_name or not attr or module_name.startswith("."):
         raise LrlabError(f"user task {spec!r} must look like package.module:function")
     here = os.getcwd()
@@ -143,6 +146,24 @@ def _user_task(spec: str) -> Task:
     if not isinstance(task, Task):
         raise LrlabError(f"user task {spec!r} returned {type(task).__name__}, not lrlab.Task")
     return task
+
+
+def _as_module(path: str, attr: str) -> str:
+    """What to give for a user task written as a file (``mypackage/tasks.py:my_task``): its
+    module as Python imports it, dotted, from the folder lrlab runs in.
+
+        >>> _as_module("./mypackage/tasks.py", "my_task").rpartition(": ")[2]
+        'mypackage.tasks:my_task'
+        >>> _as_module("/home/me/tasks.py", "my_task").rpartition("it: ")[2]
+        'tasks:my_task, run from /home/me'
+    """
+    file = PurePath(path.replace("\\", "/"))
+    if file.is_absolute():
+        return (f"give its module as Python imports it: {file.with_suffix('').name}:{attr}, "
+                f"run from {file.parent}")
+    parts = [p for p in file.with_suffix("").parts if p != "."]
+    return f"give its module as Python imports it, from the folder lrlab runs in: " \
+           f"{'.'.join(parts)}:{attr}"
 
 
 def _required(factory: Callable) -> list[str]:
