@@ -21,6 +21,12 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
   its highest rate, the largest the range test reached, that test ended without diverging,
   and ``assess`` warned ``highest_searched`` on it (what ``auto`` asks before
   ``moved_above`` moves the race up a decade).
+- ``tie-kept``: an adaptive race's pick kept its best where its tie would have walked down,
+  by a rule the adjacent-rate hold did not have: a raced rate above the best (within half a
+  decade) tied it with a rate between them outside the tie (``Choice.held`` names a rate
+  that is not the next one up), or the race was capped at a clear descent's placement
+  (``_Race.unwalked``). Run it on the tree with those rules: a run it does not reach picks
+  as before.
 - ``caught-up``: ``caught_up`` was asked (an SGD-like race ranked by a share that learned)
   and found a raced rate a quarter decade below the pick; prints both rates' training loss
   at the race's end as a share of the untrained model's (``last``) and whether it moved the
@@ -45,8 +51,8 @@ import lrlab.search._auto as auto_module
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk", "caught-up",
-                                        "race-top"])
+    parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk",
+                                        "caught-up", "race-top", "tie-kept"])
     parser.add_argument("only", help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--judge", help="tie-walk: new_user.py --cache's grid file")
@@ -94,6 +100,17 @@ def main() -> None:
         choice = picked(race)
         seen["walk"] = _walk(race, choice)
         seen.setdefault("first", _top(race, choice, seen.get("test")))
+        if getattr(race, "unwalked", ()):
+            seen.setdefault("kept", []).append(f"capped: {race.unwalked[1]:.3g} -> "
+                                               f"{race.unwalked[0]:.3g}")
+        if choice.held:
+            lrs = sorted(v for v in race.table()["lr"].to_numpy(float)
+                         if v <= race.cap * (1 + 1e-9))
+            above = [v for v in lrs if v > choice.best_lr * (1 + 1e-9)]
+            if above and not math.isclose(above[0], choice.held[0]):
+                seen.setdefault("kept", []).append(
+                    f"held by {choice.held[0]:.3g} over {above[0]:.3g}: {choice.held[1]:.3g} "
+                    f"-> {choice.best_lr:.3g}")
         return choice
 
     tested = auto_module._range_test
@@ -144,6 +161,9 @@ def main() -> None:
                 what = (f"{walk['steps']} steps, best {walk['best']:.3g}, ties below "
                         f"{walk['below']}, above {walk['above']}, race pick {walk['pick']:.3g}"
                         + (f", grid {walk['grid']} (best {walk['grid best']})" if grid else ""))
+            elif args.spy == "tie-kept":
+                hit = bool(seen.get("kept"))
+                what = "; ".join(seen.get("kept", [])) or "no tie kept by the new rules"
             elif args.spy == "caught-up":
                 lr, low, mine, other, out = seen.get("caught", (math.nan,) * 5)
                 hit = math.isfinite(out)

@@ -1891,6 +1891,39 @@ def test_an_adaptive_race_holds_a_tie_whose_rate_above_ties_too_and_an_sgd_race_
     assert _Race.pick(race("up")).lr == 0.00411
 
 
+def test_a_race_capped_at_its_placement_keeps_its_best_over_a_tie_below() -> None:
+    """A masked LM under AdamW (``new_user.py`` ``mlm adamw``, seed 2): its 1-epoch race learned
+    nothing, so only the rates at or below the placement 0.00411 went on; trained on to 2
+    epochs, 0.00411 scored best (0.2271) and 0.0013 within the noise (0.2196). The walk down
+    to 0.0013 lost 27.7 points over the full training, 0.00411 about 2.4: the range test's
+    placement is the best reading such a race has, a tie no evidence against it, so the
+    pick stays at the best (``_Race.unwalked`` says so). Uncapped, or capped by a race that
+    moved down (``below``), the tie walks down as before."""
+    from types import SimpleNamespace
+
+    from lrlab.search._auto import _Race, _unwalked_text
+
+    t = pd.DataFrame({"lr": [0.000411, 0.0013, 0.00411], "score": [0.1613, 0.2196, 0.2271],
+                      "diverged": [False] * 3})
+
+    def race(cap: float, below: list[float]) -> SimpleNamespace:
+        return SimpleNamespace(table=lambda: t, cap=cap, below=below, higher=True,
+                               chance=0.1613, monitor="accuracy", n=500, binomial=None,
+                               swing=0.0, walk="down", ceiling=math.inf, turned=False)
+
+    capped = race(0.00411, [])
+    c = _Race.pick(capped)
+    assert (c.lr, c.tied, capped.unwalked) == (0.00411, (), (0.00411, 0.0013))
+    assert _unwalked_text(capped) == (
+        "0.0013 (0.2196) tied the best, 0.00411 (0.2271), within the noise: a tie is no "
+        "evidence against the range test's placement, so the pick stays at the best rather "
+        "than walking down.")
+    free = race(math.inf, [])
+    assert (_Race.pick(free).lr, free.unwalked) == (0.0013, ())
+    moved = race(0.00411, [0.00411, 0.0013, 0.000411])
+    assert (_Race.pick(moved).lr, moved.unwalked) == (0.0013, ())
+
+
 @pytest.mark.parametrize(("search", "args"), [("auto", ()), ("grid", ([0.1, 0.01],)),
                                              ("halving", ())])
 def test_layer_wise_multipliers_given_to_a_search_say_what_to_do(search: str, args) -> None:

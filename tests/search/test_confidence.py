@@ -107,6 +107,31 @@ def test_a_tie_does_not_walk_down_where_the_rate_above_the_best_ties_it_too() ->
                   **args).held == ()
 
 
+def test_a_tie_holds_where_a_rate_half_a_decade_above_ties_past_a_dip() -> None:
+    """A masked LM under AdamW (``new_user.py`` ``mlm adamw``, seed 0; a 47-step race and its
+    refinement, accuracy at the masked tokens of 500 validation sequences): 0.00495 scored
+    best (0.2202), 0.00278 and 0.00157 below it within the noise (0.0185), the refinement's
+    0.0088 above it outside (0.2003), and 0.0157 half a decade up inside it again (0.2062).
+    The walk down to 0.00157 lost 13.9 points over the full training where 0.00464 lost none:
+    a rate half a decade above that holds up as well shows no edge next to the best, a dip
+    between them notwithstanding, so the tie stays at the best."""
+    t = table([0.000495, 0.00157, 0.00278, 0.00495, 0.0088, 0.0157, 0.0495],
+              [0.1619, 0.2079, 0.2184, 0.2202, 0.2003, 0.2062, 0.1613])
+    args = {"higher_is_better": True, "chance": 0.1613, "monitor": "accuracy", "n": 500,
+            "held": True}
+    c = choose(t, **args)
+    assert (c.lr, c.best_lr, c.tied, c.held) == (0.00495, 0.00495, (), (0.0157, 0.00157))
+    # 0.0157 outside the noise too: the walk goes down, as before
+    assert choose(t.assign(score=[0.1619, 0.2079, 0.2184, 0.2202, 0.2003, 0.198, 0.1613]),
+                  **args).lr == 0.00157
+    # a rate between them that did not learn is the edge: the walk goes down
+    gone = t.assign(diverged=[False, False, False, False, True, False, False])
+    assert choose(gone, **args).lr == 0.00157
+    # more than half a decade up is no neighbour
+    assert choose(t.assign(lr=[0.000495, 0.00157, 0.00278, 0.00495, 0.0088, 0.0166, 0.0495]),
+                  **args).lr == 0.00157
+
+
 def test_lower_is_better_scores_and_diverged_rates() -> None:
     t = table([0.01, 0.1, 1.0], [0.5, 0.2, math.nan], diverged=[False, False, True])
     choice = choose(t, higher_is_better=False, chance=1.0, monitor="loss", n=400)

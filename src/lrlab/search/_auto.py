@@ -877,6 +877,10 @@ class _Race:
         #: the rates of an adaptive race moved down after learning nothing from a placement
         #: without a clear descent, if any
         self.below: list[float] = []
+        #: where :meth:`pick` kept a race capped at a clear descent's placement (:attr:`cap`,
+        #: not :attr:`below`) at its best rather than walking a tie down: ``(the best, the
+        #: rate the walk would have reached)``; empty when it did not
+        self.unwalked: tuple[float, ...] = ()
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
@@ -1071,7 +1075,12 @@ class _Race:
         yet are ranked by how soon they start, not by how well they train: a ViT's rate 10x
         its placement learned first (43% after 2 of 8 epochs, against 13% at the placement)
         and ended at 64%, where the placement reached 94%. The range test's placement is
-        then the best reading there is; the race can only lower it."""
+        then the best reading there is; the race can only lower it, and a tie is no
+        evidence that it should: such a race keeps its best rather than walking a tie down
+        (:attr:`unwalked`). A masked LM under AdamW learned only when its rates at or below
+        the placement 0.00411 trained on to 2 epochs, 0.00411 best (0.227) and 0.0013 within
+        the noise (0.220); the walk down to 0.0013 lost 27.7 points over the full training,
+        0.00411 about 2.4."""
         t = self.table()
         capped = math.isfinite(self.cap)
         if capped:
@@ -1080,7 +1089,12 @@ class _Race:
                         monitor=self.monitor, n=self.n, binomial=self.binomial,
                         swing=self.swing, walk=self.walk, held=True,
                         ceiling=self.ceiling, paced=self.monitor == "loss")
-        self.passed = math.nan
+        self.passed, self.unwalked = math.nan, ()
+        if capped and not self.below and choice.learned and choice.lr < choice.best_lr:
+            # placed by a clear descent, the race learned nothing at first: a tie below the
+            # best is no evidence against the placement (the race can only lower it)
+            self.unwalked = (choice.best_lr, choice.lr)
+            choice = dataclasses.replace(choice, lr=choice.best_lr, tied=(), dipped=())
         under = t[t["lr"] <= self.ceiling * (1 + 1e-9)]
         if (self.turned and choice.learned and choice.lr > self.ceiling * (1 + 1e-9)
                 and len(under)):
@@ -1890,6 +1904,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             text += (f" Nothing learned, so the stable rates, {rates_text(rates_on)}, trained "
                      f"on to {race.horizon} epochs (doubling while the budget allowed), each "
                      "read at its last epoch.")
+    if race.unwalked:
+        text += " " + _unwalked_text(race)
     table = race.table()
     stuck = table["stuck"].fillna(False).astype(bool) if "stuck" in table else False
     if "stable" in table and not (table["stable"] | stuck).all():
@@ -2000,6 +2016,16 @@ def _held_text(race: _Race, choice: Choice) -> str:
             f"({value[best]:.4f}), but so did {rate(above)} above it ({value[above]:.4f}): "
             "a rate above the best that holds up as well shows no edge next to the best, "
             f"so the tie stays at it rather than walking down.")
+
+
+def _unwalked_text(race: _Race) -> str:
+    """Where a race capped at a clear descent's placement kept its best rather than walking
+    a tie down (``race.unwalked``), in words."""
+    value = race.table().set_index("lr")["score"]
+    best, low = race.unwalked
+    return (f"{rate(low)} ({value[low]:.4f}) tied the best, {rate(best)} ({value[best]:.4f}), "
+            "within the noise: a tie is no evidence against the range test's placement, so "
+            "the pick stays at the best rather than walking down.")
 
 
 def _start_loss(task: Task, seed: int, training: bool = False) -> tuple[float, float]:
