@@ -962,3 +962,40 @@ def test_labels_one_past_the_scores_under_an_own_cross_entropy_are_still_refused
         else:
             from lrlab.search import find_lr
             find_lr(nn.Linear(4, 3), own, data, steps=10)
+
+
+class _NearUniformLM(nn.Module):
+    """A causal LM in miniature whose untrained logits are near uniform (each token's
+    embedding is its next-token logits, drawn at std 0.001), Hugging Face style: its own
+    loss, the labels shifted one token inside."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.next = nn.Embedding(20, 20)
+        nn.init.normal_(self.next.weight, std=0.001)
+
+    def forward(self, input_ids: Tensor, labels: Tensor | None = None) -> dict:
+        logits = self.next(input_ids)
+        loss = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), labels[:, 1:].flatten())
+        return {"loss": loss, "logits": logits}
+
+
+def test_a_near_uniform_causal_lm_is_not_scored_against_its_labels_by_chance() -> None:
+    """An untrained causal LM's logits are near uniform, so their cross-entropy against the
+    labels as given sits within 1e-3 of its own (shifted) loss and passed the check above
+    by chance: the task resolved to accuracy, and auto's race on a subset, whose first batch
+    told them apart, stopped with "cannot score 'accuracy': give monitor='loss'" (benchmarks'
+    user_shapes9 padlm, seed 1 of 0-5). The labels as given pass now only where the loss is
+    no closer to the logits' cross-entropy one token on."""
+    batch = next(iter(DataLoader(_Tokens(16, 0), batch_size=16)))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = _NearUniformLM()(**batch)
+        as_given = nn.functional.cross_entropy(out["logits"].flatten(0, 1).double(),
+                                               batch["labels"].flatten())
+    assert math.isclose(float(as_given), float(out["loss"]), rel_tol=1e-3)  # how it passed
+    task = Task.from_loaders(_NearUniformLM, DataLoader(_Tokens(32, 0), batch_size=16),
+                             DataLoader(_Tokens(16, 1), batch_size=16), loss=None, epochs=1)
+    result = lrlab.sweep(task, lrs=[0.01])
+    assert result.monitor == "loss"
+    assert "accuracy" not in set(result.records["metric"])
