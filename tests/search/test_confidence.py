@@ -431,6 +431,33 @@ def test_a_pick_at_an_edge_warns_only_while_the_scores_rise_towards_it() -> None
     assert any("lowest rate searched" in w for w in c.warnings)
 
 
+def test_a_race_at_its_lowest_rate_names_the_full_trainings_not_a_lower_search() -> None:
+    """A short race's lowest rate ahead of the raced rate above it, which held (auto on a
+    depthwise-separable BatchNorm net with Adam, seed 0: 0.00454 0.593, 0.00807 0.515): the
+    full training's best lay 2x above the pick (0.01 0.973 against 0.893), and a tenth of it
+    scored 0.81, so the line names the pick and 0.00807 in full, not "search on to
+    0.000454". A grid's (full trainings') lowest pick keeps its advice to search lower."""
+    t = table([0.00454, 0.00807, 0.0144, 0.0255], [0.593, 0.515, 0.395, 0.523])
+    common = {"higher_is_better": True, "chance": 0.328, "monitor": "accuracy", "n": 600}
+    raced = assess(t, 0.00454, **common, raced=True)
+    said = [w for w in raced.warnings if w.kind == "lowest_searched"]
+    assert said == [("the pick 0.00454 is the lowest rate raced and scored ahead of 0.00807 "
+                     "above it, but a short race favours low rates: on the 7 measured runs "
+                     "where this warned, the full training's best lay at the pick or 2-6x "
+                     "above it, never below; train the pick and 0.00807 for the full epochs "
+                     "and keep the better")]
+    grid = assess(t, 0.00454, **common)
+    assert [w for w in grid.warnings if w.kind == "lowest_searched"] == [
+        ("the pick 0.00454 is the lowest rate searched: a lower one might be better; search on "
+         "to 0.000454")]
+    # a raced neighbour that did not hold (back at chance) says nothing about the full
+    # training's best: the line stays as it was
+    fell = table([0.1, 0.3], [0.90, 0.905], finals=[0.9, 0.25])
+    c = assess(fell, 0.1, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000,
+               raced=True)
+    assert any("search on to 0.01" in w for w in c.warnings)
+
+
 def test_a_tie_on_a_loss_still_falling_fast_warns() -> None:
     """An Adam regression on unscaled targets: 0.364 and 0.647 tied at a loss of about 1,500
     after 2 of 10 epochs, both still falling by thousands an epoch."""
