@@ -79,3 +79,14 @@ def test_a_search_given_rates_says_where_rates_go(
     assert "the range test trains --steps optimizer steps" in assert_bad_input(code, err)
     code, _, err = run(capsys, "auto", "digits", "--lrz", "1")  # any other: click's line
     assert assert_bad_input(code, err) == "error: No such option '--lrz'."
+
+
+def test_a_search_given_seeds_names_sweep(capsys: pytest.CaptureFixture[str]) -> None:
+    """``lrlab grid digits --seeds 0,1`` (the README's sweep line with another command) got
+    "Did you mean one of: '--eps', '--seed'?": a search trains from one seed; sweep crosses."""
+    for name in ("grid", "coarse-to-fine", "fastest", "halving", "probe"):
+        code, _, err = run(capsys, name, "digits", "--seeds", "0,1")
+        line = assert_bad_input(code, err)
+        assert line.startswith(f"error: lrlab {name} has no --seeds: a search trains each rate "
+                               "from one seed (--seed N)"), line
+        assert line.endswith("lrlab sweep TASK --lrs A,B --seeds 0,1,2"), line

@@ -277,7 +277,12 @@ _OWN_RATES = {"auto": "it places its own rates with a range test",
                                 "the best",
               "halving": "it starts at --start and halves the rate",
               "probe": "Prodigy sets its own step size"}
+#: What a search given --seeds (a sweep's rates x seeds) is told: it trains from one seed.
+_ONE_SEED = ("a search trains each rate from one seed (--seed N); to cross rates with seeds "
+             "and rank them by their mean, give them to lrlab sweep TASK --lrs A,B --seeds 0,1,2")
 for _command in (auto, coarse_to_fine, halving, probe):
     _command.instead = {flag: f"{_OWN_RATES[_command.name]}; to train rates you choose, give "
                               "them to lrlab grid TASK --lrs A,B,C" for flag in ("--lr", "--lrs")}
+for _command in (grid, coarse_to_fine, fastest, halving, probe):
+    _command.instead = {**_command.instead, "--seeds": _ONE_SEED}
 
