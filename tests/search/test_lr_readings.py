@@ -275,6 +275,27 @@ def test_next_step_follows_the_shape_of_the_curve():
     assert "end higher (end=" in next_step(lrs[:30], valley[:30])
 
 
+def test_a_flat_curve_that_rose_but_never_blew_up_is_told_to_run_further():
+    """A flat curve that broke upwards and reached the test's end without diverging, its
+    loss never 4x its level (the test's own divergence factor): the rise may be a spike a training of epochs recovers from,
+    so the advice is to run the test further, never that a wider range cannot help (a
+    bag-of-words over a sparse embedding, SGD: its test rose from 3.8 to 2.3x its level at
+    the end, 10, and 10-46 trained best). One that rose past that, or diverged, says so."""
+    lrs = log_grid(-7, 1)
+    flat = 1.0 + 0.01 * np.random.default_rng(0).standard_normal(len(lrs))
+    u = np.log10(lrs)
+    rose = np.where(u > 0, flat + 2 * u, flat)                    # flat to 1, then up to 3x
+    step = next_step(lrs, rose)
+    assert "never blew up (at most 2.60x" in step and "up to the test's end, 10)" in step
+    assert "run it further (end=1000)" in step and "will not change" not in step
+    assert "train a few rates from 0.0" in step and "up to that point" in step
+    # the same rise cut short by divergence, or carried past twice the level: says so
+    step = next_step(lrs, rose, diverged=True)
+    assert "a wider range will not change that (its loss blew up at 10)" in step
+    steep = np.where(u > 0, flat + 5 * u, flat)
+    assert "will not change that (its loss rose to" in next_step(lrs, steep)
+
+
 def test_a_noisy_start_below_its_level_is_not_a_fall_from_the_first_rates():
     """A Gaussian NLL regression's range test under Adam (benchmarks/user_shapes5:gaussnll,
     seed 1): the first batch's loss was low, so the trend starts below the noisy first points'

@@ -995,7 +995,7 @@ def test_a_flat_reading_under_sgd_warns_that_the_plateau_may_be_the_seeds_luck(m
     luck and that an adaptive rule may train it (``plateau``, naming optimizer='adam'); under
     Adam, or without the check (no quiet zoom), they do not."""
     from lrlab.search import range_test
-    from lrlab.search._result import PLATEAU
+    from lrlab.search._result import PLATEAU, ROSE_ONLY
 
     rng = np.random.default_rng(3)
 
@@ -1008,7 +1008,8 @@ def test_a_flat_reading_under_sgd_warns_that_the_plateau_may_be_the_seeds_luck(m
         r = range_test(task, validate=False, extend=True, optimizer=optimizer)
         assert r.steady is not None, optimizer
         said = [w for w in r.warnings if w.kind == "plateau"]
-        assert said == ([PLATEAU] if told else []), optimizer
+        # (its loss rose to 3x its level and never diverged: the rates reach past the break)
+        assert said == ([PLATEAU.format(ROSE_ONLY)] if told else []), optimizer
     assert "optimizer='adam'" in PLATEAU and "seed's luck" in PLATEAU
     task, _ = fake_range_tests(monkeypatch, [flat, flat])
     assert "plateau" not in range_test(task, validate=False, extend=True, steady=False).kinds

@@ -30,6 +30,7 @@ from lrlab.search._suggest import (
     fell,
     next_step,
     ragged_bottom,
+    rose_only,
     scatter,
     shallow,
     suggest,
@@ -317,7 +318,10 @@ class RangeTestResult:
                 f"{check.steps} steps is not known to train best; check it against rates "
                 "trained for epochs (lrlab auto)", "unstable_reading"))
         if check is not None and self.rules == DEFAULT_RULES:
-            out.append(Finding(PLATEAU, "plateau"))
+            # a rise that never blew up may be a spike a training recovers from: the rates
+            # to train reach past the break (see the advice)
+            rose = rose_only(d, self.rules, _diverged(self.stopped_early, self.reason))
+            out.append(Finding(PLATEAU.format(ROSE_ONLY if rose else BELOW), "plateau"))
         if self.to_try and self.monitor == "loss":
             out.append(Finding(loss_warning(self.suggestion.lr), "ranked_by_loss"))
         elif self.to_try and self._short:
@@ -575,8 +579,13 @@ PLATEAU = ("flat until it broke under an SGD-like rule: often a net waiting on a
            "recurrent memory, saturated units), where which rate leaves it in a full "
            "training can be the seed's luck (a small LSTM: every rate from 0.56 to 1.8 "
            "reached 100% on some of 10 seeds and 34-81%, chance 34%, on others); train "
-           "the rates below the break from two seeds, or try an adaptive rule "
+           "{} from two seeds, or try an adaptive rule "
            "(optimizer='adam'), which solved that LSTM on every seed tried")
+#: the rates :data:`PLATEAU` says to train: below the break, or past it where the loss rose
+#: but never blew up (:func:`~lrlab.search._suggest.rose_only`: a spike a training may
+#: recover from)
+BELOW, ROSE_ONLY = ("the rates below the break",
+                    "rates from below the break up to where the loss blows up")
 
 
 def loss_warning(lr: float) -> str:

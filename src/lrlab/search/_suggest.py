@@ -197,6 +197,35 @@ def falls_at_once(d, rules: Rules) -> bool:
     return i < d.head and float(np.max(d.trend[i: d.best + 1])) <= d.trend[i] + d.noise
 
 
+#: A curve without a clear descent that broke upwards and ended its test without diverging,
+#: its loss (the highest median of 5 points in a row past the break) at most this factor
+#: above its starting level, never blew up: the range test's own divergence factor
+#: (``diverge=4``). Its advice is to run the test further (:func:`next_step`), not that a
+#: wider range cannot help: a bag-of-words over a sparse embedding under SGD rose from 3.8
+#: to 2.3x its level at the test's end, 10, diverged at 52 when run on, and 10-46 trained
+#: best (its first epoch's loss spikes and comes back).
+RISE_ONLY = 4.0
+
+
+def risen(d, broke: int) -> float:
+    """How high a curve's loss rose past its break (index ``broke``), as a share of its
+    starting level: its highest median of 5 points in a row (the trend is monotone past its
+    bottom, and one batch's loss is noise); ``inf`` for a level at or below 0."""
+    if d.level <= 0:
+        return math.inf
+    after = d.raw[broke:]
+    runs = np.lib.stride_tricks.sliding_window_view(after, min(5, len(after)))
+    return float(np.max(np.median(runs, axis=1))) / d.level
+
+
+def rose_only(d, rules: Rules, diverged: bool) -> bool:
+    """Whether a curve without a clear descent broke upwards and never blew up: it reached
+    its test's end without diverging, its loss at most :data:`RISE_ONLY` x its level
+    (:func:`risen`)."""
+    broke = None if d.clear or diverged else broke_at(d, rules, diverged)
+    return broke is not None and risen(d, broke) <= RISE_ONLY
+
+
 def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
               diverged: bool = False, reason: str = "",
               earlier: float | None = None, prior: float = math.nan) -> str:
@@ -216,8 +245,11 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
       (more steps); a curve that fell only to the loss of its classes' shares (``prior``,
       :func:`~lrlab.search._readings.describe`) and was no zoom below its break: a denser
       test below the break (the zoom of :func:`~lrlab.search.range_test`, ``extend=True``),
-      where a ConvNeXt's loss fell on to 1.2; else a range test shows this network no clear
-      descent below the break, whatever its range: train a few rates below it for epochs.
+      where a ConvNeXt's loss fell on to 1.2; a curve that reached its test's end without
+      diverging, its trend at most :data:`RISE_ONLY` x its starting level: the rise may be
+      a spike a longer training recovers from (end higher, then train the rates up to where
+      it blows up); else a range test shows this network no clear descent below the break,
+      whatever its range, and its loss blew up: train a few rates below it for epochs.
 
     Args:
         lrs, losses: the curve (rates increasing).
@@ -280,9 +312,22 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
         return (f"the loss fell only to the loss of predicting each class's share and broke "
                 f"at {at:.3g}: run a denser test below the break (start={at / 1000:.3g}, "
                 f"end={min(float(x[-1]), 10 * at):.3g}, steps={2 * n})")
+    peak = risen(d, broke)
+    if not diverged and peak <= RISE_ONLY:
+        # it rose and stopped at the test's end, never near a blow-up: a short test's rise
+        # may be a spike that a training of epochs recovers from (a sparse embedding's
+        # bag-of-words, SGD: the range test rose 1.3x from 3.8, and 10-46 trained best)
+        return (f"a test of {n} steps shows no clear descent below {at:.3g}, and its loss "
+                f"rose from there but never blew up (at most {peak:.2f}x its starting level "
+                f"up to the test's end, {x[-1]:.3g}): a rise in a short test can be a spike a "
+                f"longer training recovers from, so run it further (end={x[-1] * 100:g}) to "
+                f"see where the loss blows up, and train a few rates from {at / 100:.3g} up "
+                f"to that point for epochs (lrlab auto)")
+    blew = (f"its loss blew up at {x[-1]:.3g}" if diverged else
+            f"its loss rose to {peak:.2f}x its starting level by {x[-1]:.3g}")
     return (f"a test of {n} steps shows no clear descent below {at:.3g}, and a wider range "
-            f"will not change that: train a few rates below it for epochs (lrlab auto, or a "
-            f"grid from {at / 100:.3g} to {at / 2:.3g})")
+            f"will not change that ({blew}): train a few rates below it for epochs (lrlab "
+            f"auto, or a grid from {at / 100:.3g} to {at / 2:.3g})")
 
 
 def shallow(d, rules: Rules) -> bool:
