@@ -31,6 +31,10 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
   and found a raced rate a quarter decade below the pick; prints both rates' training loss
   at the race's end as a share of the untrained model's (``last``) and whether it moved the
   pick (REACHED).
+- ``look-again``: a race of one epoch trained rates it found unstable on one more epoch
+  (``_Race.look_again``; run it on a tree that has it): the rates looked at and those that
+  came back. auto stops there (the rest of the run is not needed to know the reach), and a
+  scenario whose race is longer than one epoch is not run.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ import lrlab.search._auto as auto_module
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("spy", choices=["lone-after-move", "rounded-placement", "tie-walk",
-                                        "caught-up", "race-top", "tie-kept"])
+                                        "caught-up", "race-top", "tie-kept", "look-again"])
     parser.add_argument("only", help="comma list of new_user.py scenarios")
     parser.add_argument("--seeds", default="0", help="comma list of seeds")
     parser.add_argument("--judge", help="tie-walk: new_user.py --cache's grid file")
@@ -118,11 +122,19 @@ def main() -> None:
     def test_spy(*a, **k):
         seen["test"] = tested(*a, **k)
         return seen["test"]
+    looker = getattr(auto_module._Race, "look_again", None)
+
+    def look(race, choice, allowed):
+        out = looker(race, choice, allowed)
+        seen["looked"] = (list(race.looked), race.recovered, out)
+        raise _Seen
 
     auto_module.moved_down, auto_module.lone, auto_module.candidate_rates = down, alone, placed
     auto_module._Race.pick = last_pick
     auto_module.caught_up = caught_spy
     auto_module._range_test = test_spy
+    if args.spy == "look-again":
+        auto_module._Race.look_again = look
     for name in args.only.split(","):
         if name.startswith("fq:"):  # a finder-quality task under Adam
             import finder_quality
@@ -132,11 +144,22 @@ def main() -> None:
             rule, schedule = {"optimizer": "adam"}, {}
         else:
             make, rule, _, schedule, _ = new_user._scenario(name)
+        if args.spy == "look-again" and (short := auto_module.short_run(make().epochs, 0.15)[0]) > 1:
+            print(f"{name}: a race of {short} epochs, not reached", flush=True)
+            continue
         for seed in (int(s) for s in args.seeds.split(",")):
             seen.clear()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = lrlab.search.auto(make(), seed=seed, **rule, **schedule)
+                try:
+                    result = lrlab.search.auto(make(), seed=seed, **rule, **schedule)
+                except _Seen:
+                    result = None
+            if args.spy == "look-again":
+                looked, back, out = seen.get("looked", ([], [], None))
+                print(f"{name} s{seed}: looked at {looked}, came back {back}, pick then "
+                      f"{out.lr if out else None}{', REACHED' if looked else ''}", flush=True)
+                continue
             if args.spy == "lone-after-move":
                 hit = bool(seen.get("down")) and "lone" in seen
                 what = f"moved down {bool(seen.get('down'))}, lone {seen.get('lone')}"
@@ -178,6 +201,10 @@ def main() -> None:
                 what = f"placement {bottom:.6g}, stayed {stayed}"
             print(f"{name} s{seed}: pick {result.lr:.3g}, {what}{', REACHED' if hit else ''}",
                   flush=True)
+
+
+class _Seen(Exception):
+    """Raised by the ``look-again`` spy once it has seen what it asks (auto stops)."""
 
 
 def _walk(race, choice) -> dict:

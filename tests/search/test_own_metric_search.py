@@ -75,9 +75,11 @@ def test_a_race_on_an_own_metric_at_the_majority_level_falls_back_to_the_loss() 
     said = [w for w in found.warnings if w.startswith("no rate learned")]
     assert len(said) == 1 and "lowest validation loss" in said[0]
     vloss = {}
-    for race in found.evidence:
-        for lr, v in zip(race.members["lr"], race.curve("loss", "val").min()):
-            vloss[float(lr)] = float(v)
+    for race in found.evidence:  # (not the second epoch of a rate unstable after the first,
+        # looked at again: it learned nothing, and stays out of the ranking)
+        if int(race.records["epoch"].max()) == found.race_epochs:
+            for lr, v in zip(race.members["lr"], race.curve("loss", "val").min()):
+                vloss[float(lr)] = float(v)
     assert vloss[found.lr] <= min(vloss.values()) * (1 + 2 / math.sqrt(200))
 
 

@@ -621,6 +621,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     if not choice.learned:  # at chance on BatchNorm's lagging running statistics?
         choice = race.rescore() or choice
     race.kept.clear()  # (only a rescoring reads the first race's weights after each epoch)
+    choice = race.look_again(choice, allowed) or choice
     skipped = []
     if not choice.learned and race.walk == "down":
         # an adaptive rule: nothing learned is too few steps, not too low a rate; the rates
@@ -671,18 +672,19 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         refined = []
     if refined:  # same weights and order: scores comparable across the populations
         choice = race.run(refined)
+    spiked = choice.learned and choice.lr in race.recovered  # read at a longer horizon
     checked = None
-    if check and choice.learned:
+    if check and choice.learned and not spiked:  # (a check races one epoch, not two)
         if race.cost + 2 * per > allowed * (1 + 1e-9):
             skipped.append("the second-seed check")
         else:
             checked = race.check(choice)
     lr = checked[0] if checked else choice.lr
-    caught = (race.caught_up(lr) if choice.learned and not race.longer
+    caught = (race.caught_up(lr) if choice.learned and not race.longer and not spiked
               and not (checked and checked[0] != choice.lr) else None)
     if caught is not None:
         lr = caught[0]
-    asked = (choice.learned and not race.longer
+    asked = (choice.learned and not race.longer and not spiked
              and not (race.walk == "down" and (race.below or race.down)))
     reading = {"higher_is_better": race.higher, "chance": race.chance, "monitor": race.monitor,
                "n": race.n, "binomial": race.binomial, "untrained": race.start[1]}
@@ -690,7 +692,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     kept = lr if asked and lone_kept(race.table(), lr, **reading) else None
     if math.isfinite(alone):
         lone_lr, lr = lr, alone
-    topped = (race.past_lone_top(lr) if choice.learned and not race.longer
+    topped = (race.past_lone_top(lr) if choice.learned and not race.longer and not spiked
               and not math.isfinite(alone) else None)
     if topped is not None:  # learned alone at the top of the race: the others by their loss
         lone_lr, lr = lr, topped[0]
@@ -728,6 +730,17 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           "overshooting into the other classes more often than one that "
                           f"trains), so {rate(edge_lr)}, {topped[1]}; train both for the full "
                           "epochs", "lone_at_top"),)
+    if spiked:
+        first, end = race.spike(choice.lr)
+        fewer = ("" if race.longer else f"the rates below it were read after {race.epochs} "
+                 "epoch(s), which favours it, and ")
+        extra += (Finding(f"{rate(choice.lr)} was unstable after the {race.epochs}-epoch race "
+                          f"(its training loss {first:.2g}x the untrained model's) and came "
+                          f"back when it trained on to {2 * race.epochs} epochs ({end:.2g}x), "
+                          "where it learned: a spike a longer training recovers from, not a "
+                          f"divergence; but {fewer}a rate that spikes first lies near the "
+                          "edge: train it and the rates half a decade either side for the "
+                          "full epochs and keep the best", "spike_recovered"),)
     if math.isfinite(above) and not guessed:
         extra += (Finding(f"{rate(above)} blew up by epoch {later[above]} (its training loss "
                           f"over {BLOWN:g}x the untrained model's, where it had been stable): "
@@ -881,6 +894,10 @@ class _Race:
         #: not :attr:`below`) at its best rather than walking a tie down: ``(the best, the
         #: rate the walk would have reached)``; empty when it did not
         self.unwalked: tuple[float, ...] = ()
+        #: the rates of a one-epoch race that were unstable there and trained on one more
+        #: epoch (:meth:`shaky`), and the populations of a look apart from the longer race
+        self.looked: list[float] = []
+        self._looks: list[SweepResult] = []
         self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
@@ -958,12 +975,23 @@ class _Race:
             t["stuck"] = t["stable"] & stuck_above(t["last"].to_numpy(float), vloss,
                                                    self.start[1])
             t["stable"] &= ~t["stuck"]
+        if longer and "stable" in t and self.looked:
+            # a looked-at rate is stable only back from its first epoch's spike and learning
+            # (not stuck above: its loss still coming down); one that came back without
+            # learning stays out of the guesses of a race that learned nothing, as before
+            looked = t["lr"].isin(self.looked).to_numpy(bool)
+            came = (looked & self._came_back(result)
+                    & learned_mask(t.assign(stable=True), higher_is_better=self.higher,
+                                   chance=self.chance, noise=self.noise(self.chance)))
+            t["stable"] = np.where(looked, came, t["stable"].to_numpy(bool))
+            if "stuck" in t:
+                t["stuck"] &= ~looked
         return t
 
     def table(self) -> pd.DataFrame:
         """Every raced rate's row; a rate the longer race continued: its longer row."""
         rows = ([self.scored(r) for r in self.races]
-                + [self.scored(r, longer=True) for r in self.longer])
+                + [self.scored(r, longer=True) for r in self._looks + self.longer])
         return pd.concat(rows, ignore_index=True).drop_duplicates("lr", keep="last")
 
     def blew_up(self) -> dict[float, int]:
@@ -1157,44 +1185,155 @@ class _Race:
         the horizon while the budget ``allowed`` (full-training epochs, all races) pays for
         it and nothing has learned. Each longer race is read at its end (:meth:`scored`).
         With :attr:`cap` set, only the rates at or below it, from the cap down, as many as
-        the budget pays for (the rates nearest the placement first). None when not even one
-        doubling fits."""
+        the budget pays for (the rates nearest the placement first). After a one-epoch race,
+        its unstable rates (:meth:`shaky`) go on too, in :attr:`looked`: the highest rates
+        first where not all fit; alone for one more epoch (:meth:`_look`) where not even the
+        stable ones fit, which then stop there as before. None when not even one doubling
+        fits."""
         choice = None
         while choice is None or not choice.learned:
             t = self.table()
-            t = t[t.get("stable", True) & ~t["diverged"]]
+            t = t[t.get("stable", True) & ~t["diverged"] & ~t["lr"].isin(self.looked)]
             if self._front:  # only the rates trained to the current horizon go on
                 on = {float(v) for r in self._front for v in r.members["lr"]}
                 t = t[t["lr"].isin(on)]
             keep = np.sort(t["lr"].to_numpy(float))[::-1]
             target = 2 * self.horizon
             each = (target - self.horizon) * self.share
+            fits = max(0, math.floor((allowed - self.cost) / each + 1e-9))
             if math.isfinite(self.cap):
                 keep = keep[keep <= self.cap * (1 + 1e-9)]
-                keep = keep[:max(0, math.floor((allowed - self.cost) / each + 1e-9))]
+                keep = keep[:fits]
+            elif not self._front and len(shaky := self.shaky()):
+                # a one-epoch race's unstable rates go on too (:meth:`shaky`): with the stable
+                # ones where they fit (the highest of all, as many as the budget pays for,
+                # where only the stable ones fit); alone, one more epoch, where not even
+                # the stable ones fit (as before, they do not go on)
+                if len(keep) > fits:
+                    return self._look(shaky, fits)
+                keep = np.sort(np.concatenate([keep, shaky["lr"].to_numpy(float)]))[::-1]
+                keep = keep[:fits]
+                self.looked = sorted(float(v) for v in shaky["lr"] if float(v) in keep)
             sources = [r for r in (self._front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
             extra = len(keep) * each
             if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
                 break
-            self._front = []
-            for source in sources:
-                lrs = [float(v) for v in source.members["lr"]]
-                index = [i for i, v in enumerate(lrs) if v in keep]
-                config = self.p.config([lrs[i] for i in index], epochs=target, **self.scoring)
-                members = config.members()
-                start = fork(self._saved[id(source)], index, self.task, members, config)
-                saved: list[Checkpoint] = []
-                result = fit(self.task, members, config, callbacks=self.p.callbacks,
-                             resume=start, on_checkpoint=saved.append)
-                self._saved[id(result)] = saved[-1]
-                self.longer.append(result)
-                self._front.append(result)
-                self.populations.append(result)
+            self._front = self._continue(sources, keep, target)
+            self.longer.extend(self._front)
             self._cost += extra
             self.horizon = target
             choice = self.pick()
         return choice
+
+    def _continue(self, sources: list[SweepResult], keep: Collection[float],
+                  target: int) -> list[SweepResult]:
+        """The rates ``keep`` of each population of ``sources`` trained on from where it
+        stopped to ``target`` epochs, one population per source (kept in
+        :attr:`populations`; the caller counts the cost)."""
+        out = []
+        for source in sources:
+            lrs = [float(v) for v in source.members["lr"]]
+            index = [i for i, v in enumerate(lrs) if v in keep]
+            config = self.p.config([lrs[i] for i in index], epochs=target, **self.scoring)
+            members = config.members()
+            start = fork(self._saved[id(source)], index, self.task, members, config)
+            saved: list[Checkpoint] = []
+            result = fit(self.task, members, config, callbacks=self.p.callbacks,
+                         resume=start, on_checkpoint=saved.append)
+            self._saved[id(result)] = saved[-1]
+            out.append(result)
+            self.populations.append(result)
+        return out
+
+    def shaky(self) -> pd.DataFrame:
+        """The rows of a one-epoch race (of a longer training; SGD-like rules) unstable on
+        that epoch alone: neither loss back within :data:`UNSTABLE` of the untrained model's,
+        yet finite, not diverged and not stuck above (empty otherwise).
+
+        One epoch's mean is no evidence of divergence: a spike in the first steps that the
+        model recovers from weighs on it as much as a loss that blew up. A bag-of-words
+        classifier over a sparse embedding (``new_user.py``'s ``sparse``: SGD, 4 epochs, the
+        best rates 10-46) ended its first epoch at 10 at 2.9x the untrained model's training
+        loss and 5x its validation loss, the second at 1.5x and 1.2x (validation accuracy
+        69%, chance 52%), the fourth at 0.24x; the one-epoch race called 10 and 3.16
+        unstable, and kept 0.3-1.8, which lost 18-26 points. Such a rate trains on one more
+        epoch where it may decide the pick (:meth:`look_again`, :meth:`lengthen`), and is
+        stable there if it came back and learned (:meth:`_came_back`). Not under adaptive
+        rules, whose best rate sits well below the edge (see :class:`_Race`)."""
+        t = self.table()
+        if (self.horizon != 1 or self.p.epochs <= 1 or self.walk != "up" or self.longer
+                or self._looks or "last" not in t):
+            return t.iloc[:0]
+        stuck = t["stuck"].to_numpy(bool) if "stuck" in t else np.zeros(len(t), bool)
+        return t[~t["stable"].to_numpy(bool) & ~stuck & ~t["diverged"].to_numpy(bool)
+                 & np.isfinite(t["last"].to_numpy(float))]
+
+    def look_again(self, choice: Choice, allowed: float) -> Choice | None:
+        """A one-epoch race that learned, where a rate it found unstable (:meth:`shaky`)
+        scored better than the best that learned: train those rates on one more epoch, the
+        best-scoring first, when the budget ``allowed`` (full-training epochs, all races)
+        pays for them and still for the refinement (two rates) after, each read at its
+        second epoch (:meth:`scored`, ``longer``). The new pick, or None when nothing was
+        looked at. (A race that learned nothing looks again in :meth:`lengthen`.)"""
+        shaky = self.shaky()
+        if not choice.learned or not len(shaky):
+            return None
+        t = self.table()
+        sign = 1.0 if self.higher else -1.0
+        best = float(t.loc[np.isclose(t["lr"].to_numpy(float), choice.best_lr), "score"].iloc[0])
+        shaky = shaky[sign * (shaky["score"].to_numpy(float) - best) > 0]
+        if not len(shaky):
+            return None
+        return self._look(shaky, math.floor((allowed - self.cost) / self.share + 1e-9) - 2)
+
+    def _look(self, shaky: pd.DataFrame, fits: int) -> Choice | None:
+        """The rows ``shaky`` of a one-epoch race, at most ``fits`` of them, the best-scoring
+        first, trained on one more epoch (:attr:`looked`), apart from the longer race: the
+        new pick, or None when none fits."""
+        if not len(shaky) or fits < 1:
+            return None
+        sign = 1.0 if self.higher else -1.0
+        order = np.argsort(-sign * shaky["score"].to_numpy(float), kind="stable")
+        keep = [float(v) for v in shaky["lr"].to_numpy(float)[order][:fits]]
+        sources = [r for r in self.races if any(float(v) in keep for v in r.members["lr"])]
+        self.looked = sorted(keep)
+        self._looks = self._continue(sources, keep, 2 * self.horizon)
+        self._cost += len(keep) * self.share
+        return self.pick()
+
+    def _came_back(self, result: SweepResult) -> np.ndarray:
+        """Per member of a longer population: whether its training loss came back from its
+        first epoch's spike: its last epoch's mean at most :data:`BLOWN` x the untrained
+        model's and at least halfway back down from the first's to it (:meth:`scored` marks a
+        looked-at rate that came back and learned stable)."""
+        start = self.start[0]
+        curve = result.curve("loss", "train")
+        if not math.isfinite(start) or len(curve) < 2:
+            return np.zeros(curve.shape[1], bool)
+        first, end = curve.iloc[0].to_numpy(float), _last(curve)
+        return (np.isfinite(end) & (end <= BLOWN * start)
+                & (end - start <= (first - start) / 2))
+
+    def spike(self, lr: float) -> tuple[float, float]:
+        """A looked-at rate's (:attr:`looked`) training loss in its first and its second
+        epoch, as shares of the untrained model's."""
+        for r in self._looks + self.longer:
+            lrs = [float(v) for v in r.members["lr"]]
+            if lr in lrs:
+                curve = r.curve("loss", "train").to_numpy(float)[:, lrs.index(lr)]
+                return float(curve[0] / self.start[0]), float(curve[-1] / self.start[0])
+        return math.nan, math.nan
+
+    @property
+    def recovered(self) -> list[float]:
+        """The looked-at rates (:attr:`looked`) stable at their second epoch: back from their
+        spike, and learned (:meth:`scored`)."""
+        if not self.looked:
+            return []
+        t = self.table()
+        t = t[t["lr"].isin(self.looked)]
+        return sorted(float(v) for v in t["lr"][t.get("stable", False)])
 
     def check(self, choice: Choice) -> tuple[float, str] | None:
         """Race the pick and the next lower rate that learned from ``seed + 1``: the rate to
@@ -1666,7 +1805,7 @@ EARLY = 0.8
 
 #: Warnings after which :func:`early_race`'s line says nothing new: the race learned nothing
 #: (in its budget, or only when it trained on), or trained too few steps to rank anything.
-SAYS_LESS = ("race_unlearned", "learned_longer", "few_steps")
+SAYS_LESS = ("race_unlearned", "learned_longer", "few_steps", "spike_recovered")
 
 
 def early_race(last: float, race_epochs: int, epochs: int) -> str:
@@ -1796,7 +1935,8 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
             "race_unlearned"))
     elif race.longer:
         out.append(Finding(f"nothing learned in the {race.epochs}-epoch race; {rate(choice.lr)} "
-                           f"learned when the stable rates trained on to {race.horizon} epochs, "
+                           f"learned when the {'race' if race.looked else 'stable rates'} "
+                           f"trained on to {race.horizon} epochs, "
                            "with no budget left to refine or check it on a second seed: train it "
                            "and its raced neighbours for the full epochs",
                            "learned_longer"))
@@ -1917,12 +2057,30 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
             text += (f" The stable rates at or below {rate(race.cap)}, {rates_text(rates_on)}, "
                      f"trained on to {race.horizon} epochs (as many as the budget allowed, the "
                      "nearest to it first), each read at its last epoch.")
+        elif race.looked:
+            text += (f" Nothing learned, so the stable rates and those unstable after one "
+                     f"epoch (see below), the highest the budget paid for, "
+                     f"{rates_text(rates_on)}, trained on to {race.horizon} epochs (doubling "
+                     "while the budget allowed), each read at its last epoch.")
         else:
             text += (f" Nothing learned, so the stable rates, {rates_text(rates_on)}, trained "
                      f"on to {race.horizon} epochs (doubling while the budget allowed), each "
                      "read at its last epoch.")
     if race.unwalked:
         text += " " + _unwalked_text(race)
+    if race.looked:
+        back = set(race.recovered)
+        seen = []
+        for v in race.looked:
+            first, end = race.spike(v)
+            seen.append(f"{rate(v)} {'came back' if v in back else 'did not'} ({first:.3g}x "
+                        f"-> {end:.3g}x)")
+        text += (f" Unstable after {race.epochs} of {p.epochs} epochs: "
+                 f"{rates_text(race.looked)}; one epoch's mean is no evidence of divergence (a "
+                 "first steps' spike the model recovers from weighs on it as much), so they "
+                 f"trained on to {2 * race.epochs} epochs, each read at its last, stable where "
+                 "its training loss came back under 2x the untrained model's, at least "
+                 f"halfway down from its first epoch's, and it learned: {', '.join(seen)}.")
     table = race.table()
     stuck = table["stuck"].fillna(False).astype(bool) if "stuck" in table else False
     if "stable" in table and not (table["stable"] | stuck).all():

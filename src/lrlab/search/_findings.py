@@ -37,6 +37,8 @@ KINDS: dict[str, str] = {
     # auto
     "race_unlearned": "no rate learned in auto's budget: the pick is a guess",
     "learned_longer": "nothing learned in the race; a rate learned in the longer race",
+    "spike_recovered": "the pick was unstable after a one-epoch race and came back, learning, "
+                       "in one more epoch",
     "no_clear_descent": "the range test showed no clear descent",
     "past_bottom": "the pick lies past the bottom of the range test's loss trend",
     "short_of_bottom": "the pick lies half a decade or more below that bottom",
