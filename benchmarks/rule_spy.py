@@ -33,8 +33,10 @@ Run: ``cd benchmarks && PYTHONPATH=../src:. python rule_spy.py lone-after-move
   pick (REACHED).
 - ``look-again``: a race of one epoch trained rates it found unstable on one more epoch
   (``_Race.look_again``; run it on a tree that has it): the rates looked at and those that
-  came back. auto stops there (the rest of the run is not needed to know the reach), and a
-  scenario whose race is longer than one epoch is not run.
+  came back; for a race that learned nothing, its unstable rates (``_Race.shaky``), which
+  ``lengthen`` looks at where the budget allows. auto stops there (the rest of the run is
+  not needed to know the reach), and a scenario whose race is longer than one epoch is not
+  run.
 """
 
 from __future__ import annotations
@@ -125,8 +127,12 @@ def main() -> None:
     looker = getattr(auto_module._Race, "look_again", None)
 
     def look(race, choice, allowed):
+        shaky = [float(v) for v in race.shaky()["lr"]]
         out = looker(race, choice, allowed)
-        seen["looked"] = (list(race.looked), race.recovered, out)
+        # a race that learned nothing looks in ``lengthen`` (where the budget allows): its
+        # unstable rates are the reach
+        seen["looked"] = (list(race.looked) or ([] if choice.learned else shaky),
+                          race.recovered, out)
         raise _Seen
 
     auto_module.moved_down, auto_module.lone, auto_module.candidate_rates = down, alone, placed
