@@ -1011,9 +1011,8 @@ def at_edge(table: pd.DataFrame, i: int, side: str, ok: np.ndarray, *, higher_is
     rising = sign * (float(table["score"].iloc[i]) - float(inner["score"])) > noise
     if raced and side == "lowest" and held and rising:
         return Finding(f"the pick {lr:.3g} is the lowest rate raced and scored ahead of "
-                       f"{inner['lr']:.3g} above it, but a short race favours low rates: on "
-                       "the 7 measured runs where this warned, the full training's best lay at "
-                       "the pick or 2-6x above it, never below; train the pick and "
+                       f"{inner['lr']:.3g} above it, but a short race favours low rates, so the full "
+                       "training's best may lie above it; train the pick and "
                        f"{inner['lr']:.3g} for the full epochs and keep the better", kind), True
     if rising or not held:
         return line, True
