@@ -218,7 +218,8 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "batch larger than the data": ([*SWEEP, "--batch-size", "100000"], "larger than", None),
     "device mps": ([*SWEEP, "--device", "mps"], "use cpu, cuda or cuda:N", None),
     "device meta": ([*SWEEP, "--device", "meta"], "use cpu, cuda or cuda:N", None),
-    "device banana": ([*SWEEP, "--device", "banana"], "unknown device", None),
+    # the flag named (was "device: unknown device ...", the setting's Python name)
+    "device banana": ([*SWEEP, "--device", "banana"], "error: --device: unknown device", None),
     "device cuda:7": ([*SWEEP, "--device", "cuda:7"], "not available", None),
     "train at a negative rate": (["train", *SWEEP[1:], "--lr", "-0.1"],
                                  "--lr must be a positive", None),

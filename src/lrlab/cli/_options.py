@@ -422,6 +422,8 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
         >>> pair = [click.Option(["--start"]), click.Option(["--min-lr"])]
         >>> error_flags("start=10 must be above min_lr=10: halved from start", pair)
         '--start 10 must be above --min-lr 10: halved from start'
+        >>> error_flags("device: unknown device 'tpu'", [click.Option(["--device"])])
+        "--device: unknown device 'tpu'"
         >>> error_flags("cannot read x.db; give another db=PATH", [click.Option(["--db"])])
         'cannot read x.db; give another --db PATH'
         >>> chunk = click.Option(["--members-per-chunk", "--members-per-task", "members"])
@@ -450,8 +452,8 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
     text = re.sub(r"(?:^|(?<=e\.g\. )|(?<=give )|(?<=give another )|(?<=must be below )"
                   r"|(?<=must be above ))"
                   r"(\w+)=([^\s;,:)]+)", valued, text)
-    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists | patterns? )", named,
-                  text)
+    text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists | patterns? )|^(\w+)(?=: )",
+                  lambda m: named(m) if m[1] else flags.get(m[2], m[2]), text)
     return as_flags(text, {p.name for p in params})
 
 
