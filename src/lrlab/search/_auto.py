@@ -1736,8 +1736,7 @@ def few_steps(steps: int, full: int, enough: float | None = math.nan) -> str:
     more = ("" if enough is None else
             " (" + ("a larger budget gives the race more steps" if math.isnan(enough) else
                     f"budget={enough:g} or more gives the race {FEW_STEPS} steps a rate")
-            + ", which helps only where the rates part early: on a 3-epoch BatchNorm CNN whose "
-            "rates part in its second epoch it picked no better)")
+            + ", which helps only where the rates part within those steps)")
     return Finding(f"the race trained each rate {steps} optimizer steps of the full training's "
                    f"{full}: too few to rank rates reliably (a small dataset or a short "
                    "training); train the pick and a rate half a decade either side for the "
@@ -1788,8 +1787,7 @@ def before_peak(p: Plan, steps: int, enough: float | None = None) -> str:
     if peak is None or steps > peak:
         return ""
     more = (f" (budget={enough:g} or more lets the race reach the peak, but it still ranks "
-            "the rates by how fast they start: on a one-cycle SE-ResNet that picked worse on "
-            "every seed)" if enough else "")
+            "the rates by how fast they start)" if enough else "")
     return Finding(f"the race ended before the schedule reached its peak rate: {p.schedule} "
                    f"peaks at step {peak + 1} of the full training's "
                    f"{p.schedule_over[0] * p.schedule_over[1]}, and the race "
