@@ -160,9 +160,20 @@ def test_md5_mismatch_everywhere(server: Server, spec: DatasetSpec, target: Path
 def test_unreachable_mirror(spec: DatasetSpec, target: Path) -> None:
     with pytest.raises(DataError) as excinfo:
         ensure_files(spec, target, timeout=5)
-    message = one_line(excinfo, "cannot download", str(target), "--data-dir", "127.0.0.1")
-    assert "put the" in message
+    message = one_line(excinfo, "cannot download", str(target), "127.0.0.1")
+    # the folder is the one given: the line points at it, not at --data-dir (it said
+    # "... in FOLDER or pass --data-dir" to a user who had passed --data-dir FOLDER)
+    assert "put the" in message and "--data-dir" not in message
     assert list(target.iterdir()) == []
+
+
+def test_unreachable_mirror_without_a_folder(spec: DatasetSpec, target: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # no folder given (LRLAB_DATA's or the default): the line names the option that gives one
+    monkeypatch.setenv("LRLAB_DATA", str(target))
+    with pytest.raises(DataError) as excinfo:
+        ensure_files(spec, None, timeout=5)
+    one_line(excinfo, "cannot download", "or pass --data-dir (data_dir=) a folder")
 
 
 def test_missing_without_download(server: Server, spec: DatasetSpec, target: Path) -> None:

@@ -278,12 +278,15 @@ def _download(file: DataFile, directory: Path, mirrors: list[str], timeout: floa
     return last
 
 
-def _missing_error(spec: DatasetSpec, names: list[str], directory: Path, why: str) -> DataError:
-    """The one-line error for files that are missing and could not be fetched."""
+def _missing_error(spec: DatasetSpec, names: list[str], directory: Path, why: str,
+                   given: bool = False) -> DataError:
+    """The one-line error for files that are missing and could not be fetched; ``given``:
+    the folder is the one the user named (no other folder to point at)."""
     title = _TITLES.get(spec.name, spec.name)
+    other = "" if given else " or pass --data-dir (data_dir=) a folder that holds them"
     return DataError(
         f"cannot download {', '.join(names)} ({why}); put the {title} IDX files "
-        f"(.gz or raw) in {directory} or pass --data-dir"
+        f"(.gz or raw) in {directory}{other}"
     )
 
 
@@ -313,13 +316,15 @@ def ensure_files(
     found = {f.key: _present(directory, f) for f in spec.files}
     missing = [f for f in spec.files if found[f.key] is None]
     if missing and not download:
-        raise _missing_error(spec, [f.filename for f in missing], directory, "downloading is off")
+        raise _missing_error(spec, [f.filename for f in missing], directory, "downloading is off",
+                             given=data_dir is not None)
     urls = _mirror_list(spec, mirrors)
     for i, file in enumerate(missing):
         failure = _download(file, directory, urls, timeout)
         if failure is not None:
             names = [f.filename for f in missing[i:]]
-            raise _missing_error(spec, names, directory, f"no mirror worked; last: {failure}")
+            raise _missing_error(spec, names, directory, f"no mirror worked; last: {failure}",
+                                 given=data_dir is not None)
         found[file.key] = directory / file.filename
     if verify:
         _verify(spec, found)
