@@ -221,6 +221,14 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     # the flag named (was "device: unknown device ...", the setting's Python name)
     "device banana": ([*SWEEP, "--device", "banana"], "error: --device: unknown device", None),
     "device cuda:7": ([*SWEEP, "--device", "cuda:7"], "not available", None),
+    # a line's "NAME: " prefix is a flag only where that flag was typed: the momentum rule's
+    # momentum given through --hp was said as "--momentum: ..." (a flag the user never typed)
+    "momentum out of range by --hp": ([*SWEEP, "--optimizer", "momentum", "--hp",
+                                       "momentum=1.5"],
+                                      "error: momentum: momentum must be in [0, 1)", None),
+    "momentum out of range by its flag": ([*SWEEP, "--optimizer", "momentum", "--momentum",
+                                           "1.5"],
+                                          "error: --momentum: momentum must be in [0, 1)", None),
     "train at a negative rate": (["train", *SWEEP[1:], "--lr", "-0.1"],
                                  "--lr must be a positive", None),
     "train at rate nan": (["train", *SWEEP[1:], "--lr", "nan"], "--lr must be a positive",

@@ -422,8 +422,12 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
         >>> pair = [click.Option(["--start"]), click.Option(["--min-lr"])]
         >>> error_flags("start=10 must be above min_lr=10: halved from start", pair)
         '--start 10 must be above --min-lr 10: halved from start'
-        >>> error_flags("device: unknown device 'tpu'", [click.Option(["--device"])])
+        >>> error_flags("device: unknown device 'tpu'", [click.Option(["--device"])],
+        ...             ["--device", "tpu"])
         "--device: unknown device 'tpu'"
+        >>> error_flags("momentum: momentum must be in [0, 1), got 1.5",
+        ...             [click.Option(["--momentum"], type=float)], ["--hp", "momentum=1.5"])
+        'momentum: momentum must be in [0, 1), got 1.5'
         >>> error_flags("cannot read x.db; give another db=PATH", [click.Option(["--db"])])
         'cannot read x.db; give another --db PATH'
         >>> chunk = click.Option(["--members-per-chunk", "--members-per-task", "members"])
@@ -439,6 +443,11 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
             for p in options}
     flags = {opt.lstrip("-").replace("-", "_"): said[p.name] for p in options for opt in p.opts}
     flags |= said
+    # a line's "NAME: " prefix is said as the flag only where the user typed that flag: a rule
+    # named like its hyperparameter ("momentum: momentum must be in [0, 1)") came from --hp
+    # momentum=1.5 as often as from --momentum 1.5
+    typed_names = {name for p in options if typed & set(p.opts)
+                   for name in (p.name, *(o.lstrip("-").replace("-", "_") for o in p.opts))}
 
     def valued(m: re.Match) -> str:
         return f"{flags[m[1]]} {m[2]}" if m[1] in flags else m[0]
@@ -453,7 +462,8 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
                   r"|(?<=must be above ))"
                   r"(\w+)=([^\s;,:)]+)", valued, text)
     text = re.sub(r"(?:^|(?<=every value of ))(\w+)(?= must be | lists | patterns? )|^(\w+)(?=: )",
-                  lambda m: named(m) if m[1] else flags.get(m[2], m[2]), text)
+                  lambda m: named(m) if m[1] else flags[m[2]] if m[2] in typed_names
+                  else m[2], text)
     return as_flags(text, {p.name for p in params})
 
 
