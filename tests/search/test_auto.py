@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -2021,6 +2022,12 @@ def test_a_spike_in_a_one_epoch_race_is_looked_at_again_before_it_is_called_unst
     assert len(said) == 1 and said[0].startswith("10 was unstable after the 1-epoch race")
     assert "10 came back (" in result.explanation and "so they trained on to 2 epochs" in (
         result.explanation)
+    # the spike line's own words once took the place of the examples the race would have had
+    # ("The races ran on 1800 rather than the rates below it were read after 1 epoch(s), which
+    # favours it, and  examples"): said only where the range test cost more, with the count
+    assert "rather than the rates below" not in result.explanation
+    assert all(re.fullmatch(r"The races ran on \d+ rather than \d+ examples", said)
+               for said in re.findall(r"The races ran on [^:]*examples", result.explanation))
     # nothing learned in the race, and the budget could not continue its four stable rates
     # (as before, they do not go on): 10, unstable, trained on one more epoch alone, came
     # back there and learned

@@ -732,13 +732,13 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                           "epochs", "lone_at_top"),)
     if spiked:
         first, end = race.spike(choice.lr)
-        fewer = ("" if race.longer else f"the rates below it were read after {race.epochs} "
+        early = ("" if race.longer else f"the rates below it were read after {race.epochs} "
                  "epoch(s), which favours it, and ")
         extra += (Finding(f"{rate(choice.lr)} was unstable after the {race.epochs}-epoch race "
                           f"(its training loss {first:.2g}x the untrained model's) and came "
                           f"back when it trained on to {2 * race.epochs} epochs ({end:.2g}x), "
                           "where it learned: a spike a longer training recovers from, not a "
-                          f"divergence; but {fewer}a rate that spikes first lies near the "
+                          f"divergence; but {early}a rate that spikes first lies near the "
                           "edge: train it and the rates half a decade either side for the "
                           "full epochs and keep the best", "spike_recovered"),)
     if math.isfinite(above) and not guessed:
