@@ -639,6 +639,27 @@ def test_an_iterable_dataset_without_a_length() -> None:
     one_line(err, "number of examples")
 
 
+def test_a_search_counts_a_stream_without_a_length() -> None:
+    """A search on a streaming loader (an IterableDataset without __len__) counts its
+    examples in one pass, the caller's random state left as it was, where it refused the
+    data before ('give it __len__'): auto races the stream's first examples, under a
+    schedule too (its steps per epoch from the count), and grid trains all of them."""
+    from lrlab.data import counted
+
+    stream = DataLoader(Stream(96, 0), batch_size=16)
+    before = torch.get_rng_state()
+    assert counted(stream, batch_size=16, seed=0).count == 96
+    assert torch.equal(torch.get_rng_state(), before)
+    task = Task.from_loaders(lambda: nn.Linear(5, 1), stream, Stream(32, 1),
+                             loss=nn.MSELoss(), epochs=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for schedule in (None, "cosine"):
+            assert math.isfinite(auto(task, schedule=schedule).lr)
+        searched = grid(task, lrs=[0.1, 0.01])
+    assert searched.evidence[-1].steps_per_epoch == 6 and searched.compute == 4
+
+
 def test_a_loader_built_from_a_batch_sampler() -> None:
     """accelerate and the Hugging Face Trainer build loaders from a plain BatchSampler (their
     batch_size is None): lrlab reads the batch size there, shuffles in its seeded order, and

@@ -26,6 +26,7 @@ from lrlab.data._source import (
     EpochOrder,
     FirstExamples,
     batches,
+    counted,
     epoch_seed,
     is_data,
     labels_of,
@@ -39,7 +40,7 @@ from lrlab.data._source import (
 __all__ = [
     "DEFAULT_TARGET_KEY", "IGNORE_INDEX", "EpochOrder", "FirstExamples", "Inputs", "ModelLoss",
     "batch_size_of", "batches",
-    "correct", "describe", "epoch_seed", "ignore_index_of", "is_data", "labels_of", "loader_batch_size",
+    "correct", "counted", "describe", "epoch_seed", "ignore_index_of", "is_data", "labels_of", "loader_batch_size",
     "model_loss", "not_a_tensor", "num_examples", "output_logits", "output_loss", "seeded_order",
     "split_batch", "steps_per_epoch", "subset_of", "to_device",
 ]

@@ -43,8 +43,9 @@ from torch.utils.data import (
 
 from lrlab._errors import LrlabError
 
-__all__ = ["EpochOrder", "FirstExamples", "batches", "epoch_seed", "is_data", "labels_of",
-           "loader_batch_size", "num_examples", "seeded_order", "steps_per_epoch", "subset_of"]
+__all__ = ["EpochOrder", "FirstExamples", "batches", "counted", "epoch_seed", "is_data",
+           "labels_of", "loader_batch_size", "num_examples", "seeded_order", "steps_per_epoch",
+           "subset_of"]
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -84,6 +85,27 @@ class FirstExamples:
 
     def __repr__(self) -> str:
         return f"FirstExamples({type(self.data).__name__}, {self.count})"
+
+
+def counted(data: Any, *, batch_size: int, seed: int) -> Any:
+    """``data`` with its number of examples known: ``data`` itself where it has a length,
+    else (an iterable dataset without ``__len__``, bare or in a loader) the examples of one
+    pass, its first epoch from ``seed`` as training reads it, as :class:`FirstExamples` of
+    that count; the random states are left as they were. A stream that never ends never
+    ends here either, as an epoch of its training would not."""
+    from lrlab._rng import isolated_rng
+    from lrlab.data._batch import batch_size_of
+
+    if num_examples(data) is not None:
+        return data
+    with isolated_rng():
+        count = sum(batch_size_of(batch) for batch in batches(
+            data, batch_size=batch_size, seed=seed, epoch=1, shuffle=True,
+            what="the training data"))
+    if count == 0:
+        raise LrlabError("the training data gave no examples in a pass over it (an iterable "
+                         "dataset that yields nothing); check its __iter__")
+    return FirstExamples(data, count)
 
 
 def is_data(value: Any) -> bool:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from lrlab._errors import LrlabError
+from lrlab.data import counted
 from lrlab.schedules import ScheduleSpec
 from lrlab.search._confidence import Confidence
 from lrlab.tasks import Task
@@ -167,6 +168,8 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
                        **given)
     full = get_task(task) if isinstance(task, str) else task
     full = resolve_task(full, config, config.members())  # a loader task: its kind, checked
+    if full.train_size is None:  # a stream without __len__: counted in one pass
+        full = full.replace(train=counted(full.train, batch_size=full.batch_size, seed=seed))
     searched = full.subset(subset, seed=seed) if subset is not None else full
     spec, over = None, None
     if schedule is not None:

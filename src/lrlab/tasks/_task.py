@@ -271,14 +271,16 @@ class Task:
             A task whose validation (and test) data are unchanged.
         """
         n = self.train_size
-        if n is None:
-            count = _subset_count(size, 1 << 62) if not isinstance(size, float) or size > 1 \
-                else None
-            if count is None:
+        if n is None or isinstance(self.train, FirstExamples):  # a stream: its first ones
+            if n is None and isinstance(size, float) and size <= 1:
                 raise LrlabError(f"task {self.name!r}: its training data has no length, so a "
                                  "fraction cannot be taken; give a number of examples")
+            count = _subset_count(size, 1 << 62 if n is None else n)
+            if count == n:
+                return self
+            stream = self.train.data if isinstance(self.train, FirstExamples) else self.train
             return self.replace(name=f"{self.name}[{count}]",
-                                train=FirstExamples(self.train, count))
+                                train=FirstExamples(stream, count))
         count = _subset_count(size, n)
         if count == n:
             return self
