@@ -732,6 +732,27 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
     assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam.warnings
 
 
+def test_find_advice_says_the_users_run_not_lrlabs_benchmarks():
+    """find's advice lines (a task ranked by its loss, a short or slow training, heavy-ball
+    momentum) and auto's line on a race ranked by a loss say the fact about the user's run
+    and what to do; the measurements behind them (a ResNet under momentum, a GroupNorm CNN,
+    a seq2seq, 20 regression runs) stay in the docstrings and docs/benchmarks.md: a user
+    cannot place them."""
+    import re
+
+    from lrlab.search._auto import short_on_loss
+    from lrlab.search._result import loss_warning, momentum_warning, short_warning, slow_warning
+
+    lines = [loss_warning(0.01), short_warning(0.1, 120), short_warning(0.1, 120, 0.9),
+             slow_warning(0.1, 0.12, 200), slow_warning(0.1, 0.0, 200, 0.9),
+             momentum_warning(0.1, 0.9), short_on_loss(6, 40, "loss")]
+    for line in lines:
+        assert not re.search(r"\blost\b|points|benchmark|ResNet|GroupNorm|seq2seq|\bleft\b",
+                             line), line
+    assert "the best rate can sit up to 10x below the suggestion" in momentum_warning(0.1, 0.9)
+    assert "the best rate can sit up to 2x below the suggestion" in short_warning(0.1, 120, 0.5)
+
+
 @pytest.mark.parametrize(("m", "factors"), [
     (0.5, (0.5, 1.0, 2.0)),                                    # a factor 2 below: no gap
     (0.68, (0.32, 1.0, 2.0)),                                  # 3.1x, under half a decade

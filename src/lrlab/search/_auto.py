@@ -1875,10 +1875,8 @@ def short_on_loss(race_epochs: int, epochs: int, monitor: str) -> str:
     if monitor != "loss" or race_epochs >= epochs:
         return ""
     return Finding(f"ranked by a loss after {race_epochs} of {epochs} epochs: a loss keeps "
-                   "falling through a training and which rate ends lowest often shows only late "
-                   "(on small regressions and multi-label models a race this short left over 5% "
-                   "more validation loss than a full grid's best rate on about a third of the "
-                   "runs); where a few percent matter, train the pick and the rates a quarter "
+                   "falling through a training and which rate ends lowest often shows only "
+                   "late; where a few percent matter, train the pick and the rates a quarter "
                    "decade either side for the full epochs", "short_on_loss")
 
 
