@@ -349,6 +349,46 @@ def test_model_loss_pairs_with_a_dict_of_outputs() -> None:
              "a dict or object holding 'logits'")
 
 
+def _weighted(model, batch):
+    """A weighted cross-entropy over (x, y, sample_weight) batches; the logits scored."""
+    x, y, w = batch
+    out = model(x)
+    return (nn.functional.cross_entropy(out, y, reduction="none") * w).sum() / w.sum(), out
+
+
+def test_sample_weights_last_say_their_outputs_go_unscored() -> None:
+    """(x, y, sample_weight) batches (Keras's convention) under model_loss give the weights
+    as the target, the batch's last element: the logits the function returns cannot be
+    scored against them, which lrlab said nowhere (no accuracy, the rates ranked by the
+    loss; monitor='accuracy' refused as 'not recorded', no why). It says so in one warning
+    naming the fix, and the refusal says it too; the labels yielded last, (x, weight, y),
+    are scored."""
+    x = torch.randn(64, 6, generator=torch.Generator().manual_seed(2))
+    y, w = (x[:, 0] > 0).long(), torch.rand(64, generator=torch.Generator().manual_seed(3))
+
+    def task(*tensors, **more) -> Task:
+        return Task.from_loaders(_model, DataLoader(TensorDataset(*tensors), batch_size=16,
+                                                    shuffle=True),
+                                 DataLoader(TensorDataset(*tensors), batch_size=64), **more)
+
+    with pytest.warns(UserWarning, match="lrlab: task '_model': the outputs model_loss's") as said:
+        run = lrlab.sweep(task(x, y, w, loss=lrlab.search.model_loss(_weighted), epochs=1),
+                          lrs=[0.1])
+    assert run.monitor == "loss" and "yield them last, (x, sample_weight, y)" in \
+        str(said[0].message)
+    with pytest.raises(LrlabError) as err:
+        lrlab.sweep(task(x, y, w, loss=lrlab.search.model_loss(_weighted), epochs=1,
+                         monitor="accuracy"), lrs=[0.1])
+    one_line(err, "monitor 'accuracy' is not recorded", "(x, sample_weight, y)")
+
+    def last(model, batch):
+        xb, wb, yb = batch
+        return _weighted(model, (xb, yb, wb))
+
+    assert lrlab.sweep(task(x, w, y, loss=lrlab.search.model_loss(last), epochs=1),
+                       lrs=[0.1]).monitor == "accuracy"
+
+
 def test_an_own_loss_model_returning_a_tuple_names_model_loss() -> None:
     """loss=None on a model returning nanoGPT's (logits, loss): lrlab calls it on the
     inputs alone and reads .loss, so the line says so and names the model_loss that trains it

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from lrlab._errors import LrlabError, first_line
+from lrlab._once import first_time
 from lrlab._rng import isolated_rng, seeded_rng
 from lrlab.data import (
     IGNORE_INDEX,
@@ -671,7 +672,24 @@ def _scorable(task: Task, outputs: Any, targets: Any) -> bool:
     return False
 
 
+def _unscored(task: Task, outputs: Any, targets: Any) -> str:
+    """Why the outputs a :func:`~lrlab.data.model_loss` function returned to be scored cannot
+    be scored against the batch's target (its last element, or its ``target_key`` entry),
+    and the fix: ``(x, y, sample_weight)`` batches (Keras's convention) give the weights as
+    the target; ``""`` where they can be, or none were returned."""
+    if not (isinstance(task.loss, ModelLoss) and isinstance(outputs, Tensor)
+            and isinstance(targets, Tensor)) or _scorable(task, outputs, targets):
+        return ""
+    return (f"the outputs model_loss's function returned, {describe(outputs.detach())}, cannot "
+            f"be scored against the batch's target, {describe(targets)} (a tuple's last "
+            "element, a dict's target_key entry): no accuracy or metric is recorded, and "
+            "the rates are ranked by the loss; where the labels are another element, as in "
+            "(x, y, sample_weight) batches, yield them last, (x, sample_weight, y), and "
+            "unpack them so in the function")
+
+
 def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
+    unscored = _unscored(task, outputs, targets)
     c = _classes(task, outputs, targets) if _scorable(task, outputs, targets) else None
     num_classes = task.num_classes if task.num_classes is not None else c
     # a multi-label model (a mask) is ranked by its loss as before its labels were scored (its
@@ -683,7 +701,11 @@ def _resolved(task: Task, outputs: Any, targets: Any, loss: Tensor) -> Task:
     known |= set(task.metrics) | ({"auc"} if num_classes is not None else set())
     if monitor not in known:
         raise LrlabError(f"task {task.name!r}: monitor {monitor!r} is not recorded for this "
-                         f"task; choose one of: {', '.join(sorted(known))}")
+                         f"task; choose one of: {', '.join(sorted(known))}"
+                         + (f" ({unscored})" if unscored else ""))
+    if unscored and task.monitor is None and not task.metrics \
+            and first_time("model_loss outputs", unscored):
+        warnings.warn(f"lrlab: task {task.name!r}: {unscored}", UserWarning, stacklevel=2)
     return task.replace(num_classes=num_classes, monitor=monitor)
 
 
