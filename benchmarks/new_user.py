@@ -25,7 +25,12 @@ flipped labels, a mixture density network) in ``user_shapes8.py``, and session 1
 image beside a table, CLIP's learnable temperature, CORAL ordinal regression, ArcFace, a 1-D
 depthwise-separable net, BCE plus Dice on rare foreground, running statistics updated in the
 forward, a hand-unrolled GRU cell, a padded causal LM with its own mask and loss, PyTorch's MNIST example)
-in ``user_shapes9.py``.
+in ``user_shapes9.py``, and session 17's (a streaming IterableDataset without ``__len__``, a
+linear probe on a frozen pretrained CNN, a branch that gets no gradient, a convolutional VAE
+under its ELBO, multi-label tags with ``pos_weight``, one quantile under a pinball loss,
+``parametrizations.weight_norm``, ``(x, y, sample_weight)`` triples, DLinear forecasting 24
+steps of 3 channels, attention multiple-instance learning one bag a batch) in
+``user_shapes10.py``.
 ``--seeds 0,1,2`` gives a row per seed: auto's pick and find's, each beside that seed's grid.
 """
 
@@ -50,6 +55,7 @@ import user_shapes6
 import user_shapes7
 import user_shapes8
 import user_shapes9
+import user_shapes10
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -458,6 +464,17 @@ SCENARIOS = {
                     {"weight_decay": 0.1, "beta2": 0.95}, {"clip_grad_norm": 1.0}),
     "example momentum": (user_shapes9.example, "momentum", (1e-4, 1.0), {"momentum": 0.5},
                          {"schedule": "step:every=1,factor=0.7"}),
+    # session 17's (user_shapes10.py)
+    "stream": (user_shapes10.stream, "sgd", (1e-3, 10.0)),
+    "probe momentum": (user_shapes10.probe, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "unused adam": (user_shapes10.unused, "adam", (1e-5, 0.1)),
+    "cvae adam": (user_shapes10.cvae, "adam", (1e-5, 0.1)),
+    "tags adamw": (user_shapes10.tags, "adamw", (1e-4, 1.0), {"weight_decay": 0.01}),
+    "pinball adam": (user_shapes10.pinball, "adam", (1e-4, 1.0)),
+    "wnorm momentum": (user_shapes10.wnorm, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "sampleweight": (user_shapes10.sampleweight, "sgd", (1e-3, 10.0)),
+    "horizon adam": (user_shapes10.horizon, "adam", (1e-5, 0.1)),
+    "mil adam": (user_shapes10.mil, "adam", (1e-5, 0.1)),
 }
 
 
