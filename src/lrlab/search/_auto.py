@@ -2,95 +2,48 @@
 
 A range test is cheap (a fraction of an epoch) but its readings are guesses about training
 that has not happened; a grid trained for the full epochs answers the real question but
-costs a full training per rate. :func:`auto` spends a little of each:
+costs a full training per rate. :func:`auto` spends a little of each, in this order:
 
-1. **Place.** A range test (up to three seeds, one vectorised population) finds the bottom
-   of the loss curve: the rate where its robust trend reaches its minimum (lrlab's
-   :func:`~lrlab.search.suggest`; without a clear descent, the trend's lowest point).
-2. **Race.** ``candidates`` rates, half a decade apart, from ten times that bottom down,
-   train as one population for ``budget`` of a full training each (fewer epochs, then a
-   stratified subset when one epoch is already too much), scored on validation data as
-   :func:`~lrlab.search.grid` scores.
-3. **Refine.** The two rates a quarter decade either side of the winner race on the same
-   budget, from the same weights and order, so all scores compare; the best of the three
-   wins.
+1. **Plan** (:func:`_race_plan`): the race's epochs and share of the data at ``budget`` of a
+   full training each (:func:`short_run`) and up to three range-test seeds
+   (:func:`range_seeds`); where the range tests cost more than their share (a small
+   dataset), a race on less data (:func:`race_share`) or a trimmed test
+   (:func:`range_steps`), so a run keeps to about 9.6% of a 16-rate grid.
+2. **Place** (:func:`placement`): the bottom of the range test's loss trend (an adaptive
+   rule's scaled down); without a clear descent, a tenth of the largest rate it reached.
+3. **Race** (:class:`_Race`): ``candidates`` rates half a decade apart from ten times that
+   bottom down, capped at the largest rate the test reached (:func:`candidate_rates`), one
+   population scored on validation data as :func:`~lrlab.search.grid` scores. A rate counts
+   when it beat chance and was stable (:data:`UNSTABLE`, :func:`stuck_above`); ties walk up
+   for SGD-like rules and down for adaptive ones (:meth:`_Race.pick`).
+4. **Move**: at most once, where the first race shows the rates that train lie elsewhere:
+   up the range when nothing learned under an SGD-like rule (:func:`moved_up`), below it
+   under an adaptive one placed without a clear descent (``_Race.below``), down when only
+   its lowest rate learned (:func:`moved_down`), up a decade when its best was the end of a
+   range test that never diverged (:func:`moved_above`). An adaptive race that learned
+   nothing from a clear descent stays at or below its placement instead (``_Race.cap``).
+5. **Lengthen** (:meth:`_Race.lengthen`): still nothing learned, the stable rates train on,
+   the horizon doubling while the budget pays; without a ranking the pick is a guess from
+   the losses (:meth:`_Race.pick`), with a warning.
+6. **Refine and check**: the rates a quarter decade either side of the pick race on the same
+   budget, from the same weights and order (:func:`refine_rates`), then the pick and
+   the next lower rate that learned from ``seed + 1`` (:meth:`_Race.check`), each where the
+   budget still pays.
+7. **Settle**: the rules that move the pick off the race's choice: a lower rate that
+   trained as fast (:func:`caught_up`), a lone learner (:func:`~lrlab.search.lone`,
+   :meth:`_Race.past_lone_top`), the edge of stability next to it (:func:`edge_moved`,
+   :func:`edge_guessed`).
+8. **Warn**: where the range test and the race disagree (:func:`past_bottom`,
+   :func:`short_of_bottom`) or the race was too short to rank the rates (:func:`few_steps`,
+   :func:`before_peak`, :func:`early_race`, :func:`short_on_loss`), beside
+   :func:`~lrlab.search.assess`'s lines.
 
-The pick among raced rates (``_Race``): a rate must beat chance and be stable (its training
-or validation loss came back to within 5% of the untrained model's at some epoch, and after
-two epochs or more it is not stuck above both: :func:`stuck_above`). Ties
-within the noise walk up for SGD-like rules, with a band widened by the race's own
-epoch-to-epoch setbacks, and down for adaptive ones, unless the raced rate next above the
-best ties it too (see ``_Race``). An adaptive race ranked
-by a score (not a loss) picks at most a quarter decade past the range test's trend bottom where
-that test showed a clear descent (:data:`PAST_BOTTOM`; the best raced rate at or below it that
-learned, and the refinement races none above it): a short race favours a rate that gains fast
-at first, and past the turn such a rate falls behind over the full training
-(``_Race.turned``). After the second-seed
-check, an SGD-like race ranked by a share (accuracy) gives the pick to the raced rate a quarter
-decade below it when that rate learned and its training loss ended the race no higher (within
-1%; strictly no higher where the pick's own loss fell by no more than that 1% from where the
-race started, as in a race still inside a warm-up): the higher rate no longer trained faster
-(:func:`caught_up`).
-
-**Nothing learned** is no ranking. The race first moves up the range (when the test reached
-higher rates), then runs longer: the stable rates continue from where they stopped, the
-horizon doubling while the budget pays and nothing has learned, each rate read at its last
-epoch (a recurrent net's score flickers on its plateau). Still nothing: the rate with the
-lowest validation loss, where that loss fell clearly below the untrained model's
-(:func:`by_loss`: an accuracy can sit at a 90% majority class while the loss already ranks
-the rates), else the highest rate whose training loss still fell and ended near the untrained
-model's (:func:`falling`; a rate stuck above it is too high, however "stable"; after two
-epochs or more a rise under 1% is a plateau's noise, no rise: ``_Race.rise``), else the
-lowest stable rate, with a warning that no rate learned in the budget and what to try.
-With an adaptive rule (Adam and its kin) nothing learned means too few steps, not too low a
-rate: every rate up to the edge leaves a plateau the sooner the higher it is, so the race
-does not move up; only the rates at or below its placement go on and can be picked (a race
-placed without a clear descent, from the largest rate the test reached, first moves down
-below every rate it raced, and its top takes the placement's role), the longer race
-continues them from the placement down, as many as the budget pays for, and without a
-ranking the pick is the highest of them whose training loss fell within 1% as far as any
-(:func:`furthest`), or the highest of them when none fell 1% below the untrained model's (a
-rate that did not train shows nothing about the placement: a post-norm encoder's race under
-a warm-up took 0.000103, its loss 0.05% down, and lost 45 points). A ViT under AdamW whose
-one-epoch race learned nothing moved up and took 0.104, 22-48x its best rate (60-83 points
-lost). In a race moved down, a rate that learned alone keeps the pick (:func:`lone` is not
-asked: with Adam its lower neighbour at chance is slower, not a sign of a flicker; a ViT's
-0.00103 learned alone and the move took 0.000327, 38.8 points lost, against 1.4); so does
-an adaptive race moved down because it learned only at its lowest rate (a masked language
-model's 0.00462, 0.62 over the full training, beat chance alone after 1 of 5 epochs, the
-three rates below at chance; its lower neighbour took 0.40: 21.7 points lost).
-A race that learned only at its lowest rate, with the raced rate next above it failing,
-moves down the range once (:func:`moved_down`): the rates that train lie below it (an Adam
-race placed from the largest rate a range test reached, 10, diverged at all but 0.1).
-An SGD-like race placed without a clear descent whose best is its highest rate, the
-largest the range test reached where that test ended without diverging, with the scores
-still rising towards it (the ``highest_searched`` warning), moves up a decade once
-(:func:`moved_above`): the end of a test that neither fell clearly nor diverged is no edge
-(a bounded loss, a sigmoid's outputs under MSE, never blows up).
-A pick whose raced neighbour above blew up (stable, then its training loss over twice the
-untrained model's at the end of its race or of the longer race) goes a quarter decade down
-(:func:`edge_moved`: the edge of stability moves down as the training goes on); so does the
-guess of a race that learned nothing, the highest rate whose training loss still fell, where
-the range test showed no clear descent, the race read a trend over two epochs or more and a
-raced rate lies within half a decade above it (:func:`edge_guessed`: a plateau's guess is the
-edge of what trained).
-
-Where a range test costs more than its share of the plan (a small dataset: 100 steps are
-several epochs), the race runs on less data (:func:`race_share`) so the whole run keeps to
-about 9.6% of a 16-rate grid; where even half its data would not fit (a training of about
-64-100 steps), the test keeps the top 75 steps of its ramp (:func:`range_steps`). A pick
-half a decade or more short of the range test's trend bottom (SGD-like rules) or more than
-a quarter decade past it warns: the two instruments
-disagree (:func:`short_of_bottom`, :func:`past_bottom`). So does a race that ended while the
-pick's training loss was still over four fifths of the untrained model's (:func:`early_race`):
-it ranked how fast the rates start, not where they end.
-
-The top candidate is capped at the largest rate the range test reached, so a test that
-diverged early bounds the race. The constants (ten times the bottom, half-decade steps, six
-candidates, 15% of a training each, the quarter-decade refinement) were calibrated on the
-built-in tasks against an oracle grid (``benchmarks/finder_quality.py``, results in
-``docs/benchmarks.md``): without the refinement, mnist-cnn's optimum fell between two
-candidates and the pick lost a full point.
+The constants (ten times the bottom, half-decade steps, five candidates, 15% of a training
+each, the quarter-decade refinement) were calibrated on the built-in tasks against an oracle
+grid (``benchmarks/finder_quality.py``, results in ``docs/benchmarks.md``): without the
+refinement, mnist-cnn's optimum fell between two candidates and the pick lost a full point.
+Each rule's docstring gives the measurement behind it; ``docs/architecture.md`` tells the
+whole procedure.
 """
 
 from __future__ import annotations
@@ -156,9 +109,9 @@ from lrlab.tasks import Task
 from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, rescored
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
-           "edge_moved", "few_steps",
-           "moved_above", "moved_down", "past_bottom", "peak_step", "race_share", "races_allowed", "range_steps",
-           "short_of_bottom", "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
+           "edge_moved", "few_steps", "moved_above", "moved_down", "past_bottom", "peak_step",
+           "race_share", "races_allowed", "range_steps", "short_of_bottom", "short_on_loss",
+           "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates, over its rates ``_RANGE_START`` to
 #: ``_RANGE_END`` (:func:`~lrlab.search.range_test`'s defaults).
@@ -368,8 +321,9 @@ def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict,
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
     """How many range tests to run: up to ``most``, while together they cost at most a
-    quarter of the candidates' race (a range test has a fixed number of steps, so on a small dataset or a
-    short training one test can cost as much as a candidate's whole race); at least one.
+    quarter of the candidates' race (a range test has a fixed number of steps, so on a small
+    dataset or a short training one test can cost as much as a candidate's whole race); at
+    least one.
 
     Example:
         >>> range_seeds(race_cost=180.0, test_cost=10.0), range_seeds(2.7, 1.0)
@@ -416,17 +370,13 @@ def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: 
     """``count`` rates half a decade apart below ``lr`` when ``lr`` is the lowest rate raced
     and the raced rate next above it failed (diverged, unstable or never beat chance, as
     ``learned_mask`` reads them); empty otherwise: where a race that learned only at its
-    bottom moves to. The moved race costs what the refinement and the second-seed check
-    would have (``auto`` skips those that no longer fit its plan).
+    bottom moves to (``_Race.down``), at the cost the refinement and the
+    second-seed check would have had (``auto`` skips those that no longer fit its plan).
 
-    The race learned at its lowest rate alone, with a failure right above it: the rates
-    that train lie below the race, and a pick at its edge is the least bad of the rates
-    tried rather than a reading of where the best one is. Without a clear descent in the
-    range test the race starts at the largest rate the test reached, which for an adaptive
-    rule can be far above any that trains: a ReLU regression's Adam race of 10 down to 0.1
-    (its range test reached 10 without a clear descent) diverged at every rate but 0.1, and the pick 0.0562 left 10.5x the validation loss of the grid's best rate, 0.01
-    (moved down: 0.01 itself). The unseen table's deep sigmoid net with Adam had the same
-    race on two seeds (0.0562 -> 0.0316; 1.4 -> 1.0 and 1.8 points).
+    The rates that train then lie below the race: a ReLU regression's Adam race of 10 down
+    to 0.1 (placed from the largest rate its range test reached) diverged at every rate but
+    0.1, and the pick 0.0562 left 10.5x the validation loss of the grid's best, 0.01, which
+    the moved race picks.
 
     ``table`` has ``lr``, ``score``, ``diverged`` and optionally ``stable`` (see
     :func:`~lrlab.search.choose`).
@@ -462,18 +412,13 @@ def moved_above(table: pd.DataFrame, lr: float, reached: float, count: int, *, e
     """``count`` rates half a decade apart above ``lr`` when ``lr`` is the highest rate raced
     and the largest the range test reached, that test ran to its end without diverging
     (``ended``), and the scores still rise towards it (:func:`~lrlab.search.assess` warns
-    ``highest_searched``: ``lr`` ahead of the raced rate next below it by more than the noise,
-    or that rate failed); empty otherwise: where an SGD-like race placed without a clear
-    descent (from the largest rate the test reached down) moves when its best is its top.
+    ``highest_searched``); empty otherwise: where an SGD-like race placed without a clear
+    descent moves when its best is its top (``_Race.up``).
 
-    The top of such a race is no edge: a range test that ends without a clear descent or a
-    divergence bounds the race only because it ended there (``auto`` asks only then: where
-    the test's loss fell clearly, its trend's turn bounds the race too; a text classifier
-    whose race was best at 10, the test's end, past a turn at 2-3, scored 98-99% from 4 to
-    31.6). A bounded loss (a sigmoid's outputs under MSE) never
-    blows up, and an SGD training of a weight-tied sigmoid autoencoder falls slowly until
-    about 1, then trains best at 21.5-100: auto's 100-step test to 10 showed no clear
-    descent, its race picked 10 and left 26-36% more validation loss than the grid's best.
+    The end of a range test that neither fell clearly nor diverged bounds the race only
+    because it ended there: a bounded loss never blows up (an SGD weight-tied sigmoid
+    autoencoder under MSE trains best at 21.5-100; its race to 10 picked 10 and left 26-36%
+    more validation loss than the grid's best).
 
     Example:
         >>> t = pd.DataFrame({"lr": [1.0, 3.16, 10.0], "score": [0.23, 0.22, 0.07],
@@ -840,31 +785,33 @@ SWING = 0.5
 
 class _Race:
     """The races of one auto run: every population from the same weights and order, their
-    scores in one table, the chance level and the pick.
+    scores in one table (:meth:`table`), the chance level and the pick (:meth:`pick`).
 
-    ``walk`` is where a tie goes. For SGD-like rules ``"up"``: the best rate of a long SGD
-    training sits near the stability edge, and a short race is biased towards lower rates
-    (they gain faster at first; short-horizon bias, Wu et al. 2018): an MSE regression whose
-    40-epoch optimum was 0.215 (0.464 blew up) had 0.1 and 0.046 ahead after 6 epochs, by
-    less than the race's epoch-to-epoch swings, and lost 30-80% of its loss there. The tie band
-    widens to half the two rates' setbacks (:func:`setback`): a rate whose curve swings
-    that much is not told apart from the best by its best epoch; a smooth curve keeps the
-    validation noise alone. A rate whose next higher one failed is guarded by the band (a
-    failed rate never ties), and the check on a second seed uses the same band, and undoes a
-    walk when both seeds put the lower rate ahead and neither curve of the pick gained faster
-    at the end (:func:`held`). For adaptive rules ``"down"``: their best rate sits well below
-    the edge, and a short race can flatter a rate that collapses later; where the raced rate
-    next above the best (at most half a decade up) ties it too, the edge is not next to the
-    best and the tie stays there (``Choice.held``): torch's TransformerEncoder on MNIST
-    patches under Adam (14-step races) tied 0.0013, 0.00231 (best) and 0.00411, and the walk
-    down to 0.0013 lost 12.4 points where the grid's 0.00215-0.01 lost 0-4.4; over 84 adaptive
-    new-user runs the 11 walks down with a tie above lost 27 points summed where their bests
-    lost about 7 (docs/benchmarks.md). For the same reason
-    an adaptive race ranked by a score passes over a best more than a quarter decade past the
-    range test's turn (:attr:`ceiling`) for the best at or below it, when one learned
-    (:attr:`turned`, :attr:`passed`, warned ``past_bottom``): a GRU's 2-epoch race under Adam
-    put 0.215-0.264 (1.9-3.3x the turn) clearly ahead on 2 seeds of 10, and over the full 10
-    epochs 0.215 lost 1.0-8.3 points on every seed, 2.8 on average, where 0.0464 lost 0.75."""
+    ``walk`` is where a tie goes. ``"up"`` for SGD-like rules: their long-run best sits near
+    the edge of stability and a short race favours lower rates (short-horizon bias, Wu et
+    al. 2018: an MSE regression's race put 0.1 and 0.046 ahead of its 40-epoch optimum 0.215
+    by less than its epoch-to-epoch swings, and lost 30-80% of its loss there); the band
+    widens to half the two rates' setbacks (:data:`SWING`), and the second-seed check can
+    undo the walk (:func:`held`). ``"down"`` for adaptive rules, whose best sits well below
+    the edge, unless the raced rate next above the best ties it too (``Choice.held``: over
+    84 adaptive new-user runs the 11 walks down past such a tie lost 27 points summed, their
+    bests about 7); and an adaptive race ranked by a score picks no rate past
+    :attr:`ceiling` while one at or below it learned (:attr:`turned`).
+
+    The state a run builds up, in the order it does:
+
+    - :attr:`races` (the first race, a move's, the refinement's) and :attr:`populations`
+      (every one trained, the longer races and the check too); :attr:`cost`, what they took
+      from the budget.
+    - :attr:`ceiling` and :attr:`cap` (set by ``auto``): rates above them are out of the
+      running; :attr:`passed` and :attr:`unwalked` say what :meth:`pick` did with them.
+    - :attr:`looked`: a one-epoch race's unstable rates trained one more epoch (:meth:`shaky`).
+    - :attr:`down`, :attr:`up`, :attr:`below`: the rates of the race's one move, if any
+      (:func:`moved_down`, :func:`moved_above`, an adaptive race's move below; a move up
+      the range after nothing learned keeps no list).
+    - :attr:`longer` and :attr:`horizon`: the longer races of a race that learned nothing
+      (:meth:`lengthen`).
+    """
 
     def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down") -> None:
         self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
@@ -1023,14 +970,11 @@ class _Race:
         learned: an adaptive rule's race ranked by a score (accuracy, AUC, a classifier's own
         metric), not a loss.
 
-        A short race favours a rate that gains fast at first. On a classifier's score such a
-        rate past the range test's turn falls behind over the full training: over the
-        finder-quality tables' 13 tasks under Adam, 29 of 35 grid rates a quarter to half a
-        decade past the turn missed the best by over 2 points (the GRU's race winner at
-        1.9-3.3x the turn lost 1.5-3.1). A loss can keep falling through a whole training,
-        and there the faster rate may stay ahead: a regression on raw targets (a loss of
-        41,000 at the start) trained best over its 10 epochs at 1.27, 3x its turn, and its
-        race's best 0.793 lost 63% where the best at or below the turn, 0.446, lost 198%."""
+        A short race favours a rate that gains fast at first, and on a score such a rate
+        past the range test's turn falls behind over the full training (under Adam, 29 of
+        35 grid rates a quarter to half a decade past the turn missed the best by over 2
+        points). A loss can keep falling through a whole training, and the faster rate may
+        stay ahead: a raw-target regression trained best at 3x its turn."""
         return self.walk == "down" and self.monitor != "loss"
 
     @property
@@ -1090,25 +1034,23 @@ class _Race:
         return self.pick()  # (no training: no cost)
 
     def pick(self) -> Choice:
-        """:func:`choose` on every row so far; when none learned, the rate with the lowest
-        validation loss where that loss fell clearly below the untrained model's
-        (:func:`by_loss`: a score such as accuracy can sit at chance while the loss already
-        ranks the rates), else the rate whose training loss still fell nearest the edge
-        (:func:`falling`), else the lowest stable rate (no rate moved: the one least likely
-        to sit past the edge).
+        """:func:`choose` on every row so far (at or below :attr:`cap`), then what it leaves:
 
-        With :attr:`cap` set (an adaptive rule's race that learned nothing, placed by a clear
-        descent), only the rates at or below it count. With Adam and its kin every rate up to
-        the edge leaves a plateau the sooner the higher it is, so rates that have not learned
-        yet are ranked by how soon they start, not by how well they train: a ViT's rate 10x
-        its placement learned first (43% after 2 of 8 epochs, against 13% at the placement)
-        and ended at 64%, where the placement reached 94%. The range test's placement is
-        then the best reading there is; the race can only lower it, and a tie is no
-        evidence that it should: such a race keeps its best rather than walking a tie down
-        (:attr:`unwalked`). A masked LM under AdamW learned only when its rates at or below
-        the placement 0.00411 trained on to 2 epochs, 0.00411 best (0.227) and 0.0013 within
-        the noise (0.220); the walk down to 0.0013 lost 27.7 points over the full training,
-        0.00411 about 2.4."""
+        - a race capped at a clear descent's placement keeps its best over a tie below
+          (:attr:`unwalked`): the placement is the best reading such a race has and a tie
+          no evidence against it (a masked LM's walk from its best 0.00411 down to 0.0013
+          lost 27.7 points over the full training, 0.00411 about 2.4);
+        - a :attr:`turned` race whose choice lies past :attr:`ceiling` takes the best at or
+          below it that learned (:attr:`passed`);
+        - when none learned: the rate with the lowest validation loss where that loss fell
+          clearly below the untrained model's (:func:`by_loss`: an accuracy can sit at
+          chance while the loss already ranks the rates); capped, the highest rate whose
+          training loss fell within 1% as far as any (:func:`furthest`), else the highest
+          stable one (with Adam every rate up to the edge leaves a plateau the sooner the
+          higher it is, so a lower rate can show the placement too high, never the other
+          way: a ViT's rate 10x its placement learned first and ended 30 points behind it);
+          else the highest rate whose training loss still fell (:func:`falling`), else the
+          lowest stable rate (the one least likely to sit past the edge)."""
         t = self.table()
         capped = math.isfinite(self.cap)
         if capped:
@@ -1170,14 +1112,10 @@ class _Race:
         for :func:`falling`: :data:`HOLD` (1%) after a race of two epochs or more, else 1
         (must fall: one epoch's ``first`` is the untrained model's loss, not an epoch's mean).
 
-        On a plateau every stable rate's training loss is flat, and two epochs' means
-        differ by noise: the stable rates of a recurrent net's longer race (4 epochs) moved
-        by -0.45% to +0.24% (the finder-quality GRU's and LSTM's seeds 8 and 9). Read
-        strictly, a rise of 0.007% put 0.316 and 1 out of the running, the guess fell to
-        0.1 and the pick, a quarter decade below it (:func:`edge_guessed`), to 0.0562: 64
-        points lost on the LSTM (1 and 0.562 scored 100%), 21 on the GRU. A rate rising
-        out of its plateau towards the edge rises further: the LSTM's 3.16, 1.0-2.6% over
-        the untrained model's loss, is kept out by the hold."""
+        On a plateau two epochs' means differ by noise (a recurrent net's stable rates moved
+        by -0.45% to +0.24% over 4 epochs); read strictly, a rise of 0.007% put an LSTM's
+        best rates out of the running and its pick lost 64 points. A rate rising out of its
+        plateau towards the edge rises further (the LSTM's 3.16, 1.0-2.6%)."""
         return HOLD if self.horizon > 1 else 1.0
 
     def lengthen(self, allowed: float) -> Choice | None:
@@ -1466,8 +1404,6 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
     return not (all(behind) and all(slower))
 
 
-
-
 #: How far below the pick :func:`caught_up` looks for a rate that trained as fast: a quarter
 #: decade (the refinement's step, the race's finest), and 1% for rates kept to 3 digits. A rate
 #: half a decade down (the race's own step) is too far to take on a training loss alone.
@@ -1488,26 +1424,17 @@ def caught_up(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance:
     (``walk="up"``) ranked by a share (:data:`~lrlab.metrics.SHARES`: accuracy, error, AUC).
 
     The race ranks rates by a noisy best validation score; the training loss says whether a
-    higher rate still buys faster training. Where the rate a quarter decade lower already
-    trains as fast, the higher one's lead rests on the score's noise, and the higher rate
-    sits nearer the edge of stability, which moves down as the training goes on. On a share
-    the lower rate then loses little: rates below the best level off at about the same
-    share. (A deep tanh net: 1.0 led 0.562 after 3 of 20 epochs by 3 noise units of
-    accuracy with a training loss 1.3% higher, and lost 4.7 points over the full training
-    where 0.562 lost 0.3.) A loss does not level off: on an MSE regression the lower rate's
-    training loss ended the race below the pick's on all five seeds (0.86-0.98 of it), and
-    the lower rate lost 14-48% more over the full training, so a race ranked by a loss
-    keeps its pick.
+    higher rate still buys faster training. Where the lower rate trains as fast, the higher
+    one's lead rests on the score's noise, nearer an edge that moves down as the training
+    goes on, and on a share the lower rate loses little (a deep tanh net: 1.0 led 0.562
+    after 3 of 20 epochs by 3 noise units with a training loss 1.3% higher, and lost 4.7
+    points in full where 0.562 lost 0.3). A loss does not level off: on an MSE regression
+    the lower rate lost 14-48% more, so a race ranked by a loss keeps its pick.
 
-    The tolerance is for losses that fell further than it, whose ends differ by a noise of
-    that size. Where ``lr``'s loss fell by no more than it, in a race still inside a warm-up
-    or barely off a plateau, the tolerance is as wide as the whole fall, and the losses'
-    order is the rates' pace: SE-ResNet under one cycle (``user_shapes6.seresnet``,
-    Nesterov, seed 0) raced 14 steps of the warm-up's first rates, every rate's loss ended at
-    0.98-0.9997 of the untrained model's, the further down the higher the rate; 0.282 scored
-    best and its lower neighbour 0.159, at 0.9985 against 0.9970 (half the fall), was taken
-    for as fast: 0.159 scored 0.661 over the full training, the rates from 0.215 up
-    0.81-0.90 (23.4 points lost).
+    Where ``lr``'s loss fell by no more than the tolerance (a race inside a warm-up or
+    barely off a plateau), the losses' order is the rates' pace and the tolerance would
+    cover the whole fall: an SE-ResNet's one-cycle race ended every rate at 0.98-0.9997 of
+    the untrained model's loss, and the lower neighbour taken within 1% lost 23.4 points.
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.316, 0.562, 1.0], "score": [0.40, 0.43, 0.48],
@@ -1640,29 +1567,19 @@ def edge_guessed(lr: float, raced: Sequence[float], epochs: int) -> float:
     """The raced rate next above ``lr`` (at most half a decade up), where ``lr`` is the guess
     of a race that learned nothing in ``epochs`` (its longer race's, if any): the highest
     rate whose training loss still fell (:func:`~lrlab.search.falling`), so the one above it
-    did not (stuck above the untrained model's loss, unstable or diverged); ``nan`` when no
-    raced rate lies that close above, or the race trained one epoch.
-    ``auto`` then takes the rate a quarter decade below ``lr``, as :func:`edge_moved` does.
+    did not; ``nan`` when no raced rate lies that close above, or the race trained one
+    epoch. ``auto`` then takes the rate a quarter decade below ``lr``, as :func:`edge_moved`
+    does, and asks only where the range test showed no clear descent.
 
-    ``auto`` asks this only where the range test showed no clear descent (flat until it
-    broke): the shape of a net that waits on a plateau before it learns (a recurrent
-    memory, saturated units), where which rates leave the plateau over a full training is
-    a lottery near the edge, and no instrument placed the best rate. Such a guess sits at
-    the edge of what trained, with no margin, and the full training is longer: the edge of
-    stability moves down as a training goes on. A quarter decade below the guess against
-    the guess, each trained for the full epochs on ten seeds (the finder-quality
-    benchmark's SGD tasks, mean best validation accuracy): a tanh RNN of 32 units, 0.178
-    against 0.316, 97.3% against 88.6% (the full solution on 9 seeds against 6); an LSTM of
-    16, 0.562 against 1.0, 80.8% against 77.9%, and a GRU of 16, 83.8% against 84.1% (ties
-    within the seeds' spread). Where the range test's loss clearly fell the net trains from
-    the start and the guess stands: an ``nn.LSTM`` counting tokens (``benchmarks/new_user.py``'s
-    ``lstm``, a clear descent) scored 100% at its guess 2.82 on four seeds, and 96.7% a
-    quarter decade below. A race of one epoch is no such edge: whether a rate "fell" is
-    read there from its epoch's mean training loss against the untrained model's, and a
-    high rate whose loss first rises, then trains, did not fall by that reading (a frozen
-    BatchNorm net and a label-smoothed one in ``new_user.py``, 1-epoch races: 1 did not
-    fall, and 0.97 was their best rate over 6 epochs; a quarter decade below the guess 0.316
-    lost 4.5 and 2.8 points on four seeds, ``seed_lottery.py new_user:frozen-bn``).
+    Such a guess sits at the edge of what trained, with no margin, on a net that waits on a
+    plateau (a recurrent memory, saturated units), and the edge moves down as a training
+    goes on: a quarter decade below the guess against the guess, in full on ten seeds, a
+    tanh RNN scored 97.3% against 88.6% (an LSTM 80.8% against 77.9%, a GRU a tie). Where
+    the test's loss clearly fell the net trains from the start and the guess stands (an
+    ``nn.LSTM`` counting tokens scored 100% at its guess, 96.7% a quarter decade below). A
+    one-epoch race is no such edge: its "fell" is read from the epoch's mean, and a high
+    rate that rises first, then trains, did not fall by that reading (two ``new_user.py``
+    nets lost 4.5 and 2.8 points a quarter decade below such a guess).
 
     Example:
         >>> edge_guessed(1.0, [10.0, 3.16, 1.0, 0.316, 0.1], epochs=4)
@@ -1714,12 +1631,10 @@ def few_steps(steps: int, full: int, enough: float | None = math.nan) -> str:
     """A warning when a race trained each rate fewer than :data:`FEW_STEPS` optimizer steps
     (``""`` otherwise): ``steps`` per rate, ``full`` in the full training; ``enough``, the
     least budget that gives :data:`FEW_STEPS` (:func:`_enough_budget`), is named, None where
-    no budget does (``nan``: not known). The full trainings are the advice; the budget is
-    named with what it buys and where it did not help: on new_user.py's bars-cnn (3 epochs
-    of SGD, a BatchNorm CNN whose rates part only in the second epoch) auto at the named
-    budget 0.21 lost 12.8 points on average over seeds 0-4 against 11.0 at the default
-    (docs/benchmarks.md, "Short trainings"), where the pick and a rate half a decade either
-    side trained in full cut seeds 3 and 4's 43.2 and 10.3 to 8.5 and 3.5.
+    no budget does (``nan``: not known). The advice is full trainings either side of the
+    pick; the budget is named with what it buys, since it helps only where the rates part
+    within those steps (a 3-epoch BatchNorm CNN whose rates part in the second epoch lost
+    more at the named budget than at the default; docs/benchmarks.md, "Short trainings").
 
     Example:
         >>> few_steps(34, 272)
@@ -1766,13 +1681,11 @@ def before_peak(p: Plan, steps: int, enough: float | None = None) -> str:
     """A warning when a race under the full training's schedule (``p.schedule``) trained
     each rate ``steps`` optimizer steps and stopped before the schedule reached its peak
     (:func:`peak_step`; ``""`` otherwise, and without a schedule): a warm-up longer than the
-    race, or a one-cycle rising past it, read every rate below its peak, and a rate that is
-    stable while it warms up may not be at its peak. ``enough``, the least budget whose race
-    reaches the peak (:func:`_enough_budget`), is named as a fact, not as advice: on the one
-    measured shape (new_user.py's seresnet nesterov, one cycle peaking at step 39 of 128)
-    auto at that budget (0.38) lost more on every seed than at the default one (6.0 / 2.4 /
-    1.9 points; docs/benchmarks.md), and its misses were too low, so the line advises full
-    trainings half a decade either side, not below alone; None where no budget does.
+    race, or a one-cycle rising past it, read every rate below its peak. ``enough``, the
+    least budget whose race reaches the peak (:func:`_enough_budget`; None where none does),
+    is named as a fact, not as advice: a one-cycle SE-ResNet's auto at that budget lost more
+    on every seed than at the default one (docs/benchmarks.md), so the line advises full
+    trainings half a decade either side.
 
     Example:
         >>> from lrlab.schedules import parse_schedule
@@ -1996,7 +1909,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     rates = [float(v) for v in first.members["lr"]]
     place = test.rules.place
     if not clear:
-        placed = f"no clear descent, so the race starts at the largest rate reached, {rate(reached)}"
+        placed = ("no clear descent, so the race starts at the largest rate reached, "
+                  f"{rate(reached)}")
     elif place == 1:
         placed = f"the loss trend bottoms out at {rate(bottom)}"
     else:  # an adaptive rule's race is centred below the turn (see ``placement``)
@@ -2238,18 +2152,12 @@ def stuck_above(last: np.ndarray, vloss: pd.DataFrame, untrained: float) -> np.n
     ``untrained``: the untrained model's validation loss.
 
     Stuck: the training loss ended more than :data:`UNSTABLE` (5%) above the untrained
-    model's and the validation loss never went below the untrained model's. Such a rate
-    learned nothing, whatever its score: ``_Race.scored`` marks it unstable. "Stable" alone
-    (a loss back within 5% of the untrained model's at some epoch) lets a rate through whose
-    steps still overshoot, and near the edge of stability a recurrent net's score flickers
-    off chance there: a GRU's 3.16 (the finder-quality benchmark's, seed 3) scored 63.9%
-    against chance 50.4% in a race of 2 epochs, its training loss ending 15% above the
-    untrained model's and its validation loss 2% above; it was the only rate to beat
-    chance, so the pick went to its lower neighbour 1.78, itself stuck (0.2% above), which
-    lost 8.4 points over the full training where 1.0 was the best rate. A rate that
-    learned has brought one of the two below where it started. A race of one epoch is
-    read from the epoch's mean, whose first steps' transient can end above the start in a
-    rate that trains (``first``): it is never stuck.
+    model's and the validation loss never went below the untrained model's: it learned
+    nothing, whatever its score (``_Race.scored`` marks it unstable). Near the edge a
+    recurrent net's score flickers off chance there: a GRU's 3.16, its training loss 15%
+    above the start, scored 63.9% against chance 50.4% in a 2-epoch race and passed for a
+    lone learner (the pick lost 8.4 points). A one-epoch race is read from the epoch's mean,
+    whose first steps' transient can end above the start in a rate that trains: never stuck.
 
     Example:
         >>> v = pd.DataFrame({3.16: [0.73, 0.716], 1.0: [0.70, 0.69]})
