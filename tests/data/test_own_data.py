@@ -623,7 +623,7 @@ def test_a_model_built_in_evaluation_mode_trains_in_training_mode_as_its_own_loo
 
 
 def test_an_iterable_dataset_without_a_length() -> None:
-    """Epochs are passes; a subset is its first examples; a schedule needs a length."""
+    """Epochs are passes; a subset is its first examples."""
     task = Task.from_loaders(lambda: nn.Linear(5, 1), Stream(96, 0), Stream(32, 1),
                              loss=nn.MSELoss(), batch_size=16, epochs=2)
     result = lrlab.sweep(task, lrs=[0.1, 0.01])
@@ -631,9 +631,6 @@ def test_an_iterable_dataset_without_a_length() -> None:
     assert result.curve("loss", "train").shape == (2, 2)
     small = task.subset(40)
     assert lrlab.sweep(small, lrs=[0.1], epochs=1, record_steps=True).steps["step"].max() == 3
-    with pytest.raises(LrlabError) as err:
-        lrlab.sweep(task, lrs=[0.1], schedules=["cosine"])
-    one_line(err, "no length")
     with pytest.raises(LrlabError) as err:
         task.subset(0.5)
     one_line(err, "number of examples")
@@ -643,7 +640,8 @@ def test_a_search_counts_a_stream_without_a_length() -> None:
     """A search on a streaming loader (an IterableDataset without __len__) counts its
     examples in one pass, the caller's random state left as it was, where it refused the
     data before ('give it __len__'): auto races the stream's first examples, under a
-    schedule too (its steps per epoch from the count), and grid trains all of them."""
+    schedule too (its steps per epoch from the count), and grid trains all of them; so
+    does a sweep under a schedule."""
     from lrlab.data import counted
 
     stream = DataLoader(Stream(96, 0), batch_size=16)
@@ -658,6 +656,15 @@ def test_a_search_counts_a_stream_without_a_length() -> None:
             assert math.isfinite(auto(task, schedule=schedule).lr)
         searched = grid(task, lrs=[0.1, 0.01])
     assert searched.evidence[-1].steps_per_epoch == 6 and searched.compute == 4
+    # a sweep under a schedule (it refused: 'a schedule needs the steps per epoch, ... give
+    # it __len__'): the stream's steps per epoch from one pass, as a loader with a length
+    sized = Task.from_loaders(lambda: nn.Linear(5, 1),
+                              DataLoader(TensorDataset(Stream(96, 0).x, Stream(96, 0).y),
+                                         batch_size=16), Stream(32, 1), loss=nn.MSELoss(),
+                              epochs=2)
+    runs = [lrlab.sweep(t, lrs=[0.1, 0.01], schedules=["cosine"]) for t in (task, sized)]
+    assert runs[0].steps_per_epoch == 6
+    assert no_time(runs[0].records).equals(no_time(runs[1].records))
 
 
 def test_a_loader_built_from_a_batch_sampler() -> None:

@@ -25,7 +25,7 @@ from lrlab._once import warn_once
 from lrlab._rng import host_states, isolated_rng, seeded_rng, set_host_states
 from lrlab._testing import kill_point
 from lrlab.data import batches as epoch_batches
-from lrlab.data import to_device
+from lrlab.data import counted, to_device
 from lrlab.metrics import EpochMetrics, LabelCounts, score_splits, share_examples
 from lrlab.optim import get_rule, mixed
 from lrlab.population import Population, member_losses
@@ -538,6 +538,11 @@ def fit(task: Task, members: Sequence[Member], config: SweepConfig, *,
     if checkpoint_every is not None:
         whole("checkpoint_every", checkpoint_every, low=1, hint=" (epochs)")
     task = resolve_task(task, config, members)
+    if task.train_size is None and not all(m.schedule.name == "constant"
+                                           and not m.schedule.options for m in members):
+        # a schedule over a stream without __len__: its steps per epoch from one pass
+        task = task.replace(train=counted(task.train, batch_size=task.batch_size,
+                                          seed=config.seed))
     check_fit(task, members, config)  # one line for what would fail in its first step
     device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
