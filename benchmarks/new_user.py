@@ -466,7 +466,7 @@ SCENARIOS = {
                          {"schedule": "step:every=1,factor=0.7"}),
     # session 17's (user_shapes10.py)
     "stream": (user_shapes10.stream, "sgd", (1e-3, 10.0)),
-    "probe momentum": (user_shapes10.probe, "momentum", (1e-4, 1.0), {"momentum": 0.9}),
+    "probe momentum": (user_shapes10.probe, "momentum", (1e-3, 10.0), {"momentum": 0.9}),
     "unused adam": (user_shapes10.unused, "adam", (1e-5, 0.1)),
     "cvae adam": (user_shapes10.cvae, "adam", (1e-5, 0.1)),
     "tags adamw": (user_shapes10.tags, "adamw", (1e-4, 1.0), {"weight_decay": 0.01}),
