@@ -245,12 +245,15 @@ def test_a_race_ranked_by_a_loss_says_how_short_it_was(found) -> None:
     """A loss keeps falling through the training: a race of 2 of 14 epochs ranked by one
     warns that the full training may order the rates otherwise; an accuracy race does not,
     nor a race as long as the training."""
-    assert short_on_loss(2, 14, "accuracy") == "" and short_on_loss(14, 14, "loss") == ""
+    assert short_on_loss(2, 14, "accuracy", lr=0.1) == "" and short_on_loss(14, 14, "loss", lr=0.1) == ""
     result = auto(_regression(), seeds=1, check=False)
     said = [w for w in result.warnings if w.kind == "short_on_loss"]
     assert result.race_epochs == 2 and len(said) == 1
     assert said[0].startswith("ranked by a loss after 2 of 14 epochs")
-    assert "quarter decade either side for the full epochs" in said[0]
+    # what to train, named: the pick and the rates a quarter decade either side
+    up, down = (f"{v:.3g}" for v in (result.lr * 10 ** 0.25, result.lr * 10 ** -0.25))
+    assert (f"train {down}, {result.lr:.3g} and {up} (the pick and a quarter decade either "
+            "side) for the full epochs and keep the lowest validation loss") in said[0]
     assert "short_on_loss" not in found.confidence.kinds
     # an untrained loss is no chance level: named for what it is (the accuracy race: chance)
     assert "(chance)" not in result.explanation

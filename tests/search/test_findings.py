@@ -61,7 +61,7 @@ def test_the_loss_line_is_left_out_where_a_warning_that_says_more_is_there() -> 
     """auto's blanket line for a race ranked by a loss (short_on_loss) is added unless a tie
     still moving, no rate learned (by chance or in the budget) or a rate learned only in the
     longer race is already said (review s8: dropping that guard failed no test)."""
-    lossy = short_on_loss(2, 14, "loss")
+    lossy = short_on_loss(2, 14, "loss", lr=0.1)
     bare = Confidence(0.1, 0.01, 0.3, 1.0)
     assert with_loss_warning(bare, lossy).warnings == (lossy,)
     assert with_loss_warning(bare, "") is bare

@@ -745,7 +745,7 @@ def test_find_advice_says_the_users_run_not_lrlabs_benchmarks():
 
     lines = [loss_warning(0.01), short_warning(0.1, 120), short_warning(0.1, 120, 0.9),
              slow_warning(0.1, 0.12, 200), slow_warning(0.1, 0.0, 200, 0.9),
-             momentum_warning(0.1, 0.9), short_on_loss(6, 40, "loss")]
+             momentum_warning(0.1, 0.9), short_on_loss(6, 40, "loss", lr=0.1)]
     for line in lines:
         assert not re.search(r"\blost\b|points|benchmark|ResNet|GroupNorm|seq2seq|\bleft\b",
                              line), line
