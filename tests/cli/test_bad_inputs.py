@@ -221,14 +221,21 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     # the flag named (was "device: unknown device ...", the setting's Python name)
     "device banana": ([*SWEEP, "--device", "banana"], "error: --device: unknown device", None),
     "device cuda:7": ([*SWEEP, "--device", "cuda:7"], "not available", None),
-    # a line's "NAME: " prefix is a flag only where that flag was typed: the momentum rule's
-    # momentum given through --hp was said as "--momentum: ..." (a flag the user never typed)
-    "momentum out of range by --hp": ([*SWEEP, "--optimizer", "momentum", "--hp",
-                                       "momentum=1.5"],
-                                      "error: momentum: momentum must be in [0, 1)", None),
-    "momentum out of range by its flag": ([*SWEEP, "--optimizer", "momentum", "--momentum",
-                                           "1.5"],
-                                          "error: --momentum: momentum must be in [0, 1)", None),
+    # a hyperparameter out of range is said as the user gave it, then its rule: the momentum
+    # rule's momentum read "momentum: momentum must be in [0, 1)" (the rule as a prefix), and
+    # given through --hp it was said as a flag the user never typed
+    "momentum out of range by --hp": (
+        [*SWEEP, "--optimizer", "momentum", "--hp", "momentum=1.5"],
+        "error: momentum=1.5 must be in [0, 1) for the update rule momentum", None),
+    "momentum out of range by its flag": (
+        [*SWEEP, "--optimizer", "momentum", "--momentum", "1.5"],
+        "error: --momentum 1.5 must be in [0, 1) for the update rule momentum", None),
+    "beta1 out of range by its flag": (
+        [*SWEEP, "--optimizer", "adam", "--beta1", "1.5"],
+        "error: --beta1 1.5 must be in [0, 1) for the update rule adam", None),
+    "playground momentum out of range": (
+        ["playground", "quadratic", "--optimizers", "sgd,momentum", "--hp", "momentum=1.5"],
+        "error: momentum=1.5 must be in [0, 1) for the update rule momentum", None),
     "train at a negative rate": (["train", *SWEEP[1:], "--lr", "-0.1"],
                                  "--lr must be a positive", None),
     "train at rate nan": (["train", *SWEEP[1:], "--lr", "nan"], "--lr must be a positive",

@@ -17,12 +17,12 @@ def test_every_hyperparameter_of_every_rule_has_a_range_and_its_default_is_insid
 
 
 @pytest.mark.parametrize("optimizer, hparams, words", [
-    ("adam", {"beta1": 1.0}, "beta1 must be in [0, 1), got 1"),
-    ("momentum", {"momentum": -3.0}, "momentum must be in [0, 1), got -3"),
-    ("adam", {"eps": -1e-3}, "eps must be >= 0, got -0.001"),
-    ("rprop", {"eta_plus": 0.5}, "eta_plus must be in (1, inf), got 0.5"),
-    ("delta_bar_delta", {"gain_min": 5.0, "gain_max": 2.0}, "gain_min (5) must be below"),
-    ("sgd", {"weight_decay": float("nan")}, "weight_decay must be finite"),
+    ("adam", {"beta1": 1.0}, "beta1=1 must be in [0, 1) for the update rule adam"),
+    ("momentum", {"momentum": -3.0}, "momentum=-3 must be in [0, 1) for the update rule momentum"),
+    ("adam", {"eps": -1e-3}, "eps=-0.001 must be >= 0 for the update rule adam"),
+    ("rprop", {"eta_plus": 0.5}, "eta_plus=0.5 must be in (1, inf) for the update rule rprop"),
+    ("delta_bar_delta", {"gain_min": 5.0, "gain_max": 2.0}, "gain_min=5 must be below gain_max=2 for the update rule delta_bar_delta"),
+    ("sgd", {"weight_decay": float("nan")}, "weight_decay=nan must be finite for the update rule sgd"),
 ])
 def test_out_of_range_values_are_one_line_errors_from_python_and_the_population(
         optimizer, hparams, words):

@@ -226,7 +226,8 @@ def test_labels_name_what_varies() -> None:
     ({"steps": True}, "got True"),
     ({"start": (9.0, 0.0)}, r"start \(9, 0\) lies outside quadratic's box x in \[-5, 5\]"),
     ({"start": (1.0,)}, "two numbers"),
-    ({"hparams": {"momentum": 1.5}}, r"momentum: momentum must be in \[0, 1\), got 1.5"),
+    ({"hparams": {"momentum": 1.5}},
+     r"^momentum=1.5 must be in \[0, 1\) for the update rule momentum$"),
     ({"hparams": {"alpha": 0.5}}, "no chosen update rule takes 'alpha'"),
 ])
 def test_bad_input_is_one_line(kwargs: dict, message: str) -> None:

@@ -425,9 +425,11 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
         >>> error_flags("device: unknown device 'tpu'", [click.Option(["--device"])],
         ...             ["--device", "tpu"])
         "--device: unknown device 'tpu'"
-        >>> error_flags("momentum: momentum must be in [0, 1), got 1.5",
-        ...             [click.Option(["--momentum"], type=float)], ["--hp", "momentum=1.5"])
-        'momentum: momentum must be in [0, 1), got 1.5'
+        >>> line = "momentum=1.5 must be in [0, 1) for the update rule momentum"
+        >>> error_flags(line, [click.Option(["--momentum"], type=float)], ["--momentum", "1.5"])
+        '--momentum 1.5 must be in [0, 1) for the update rule momentum'
+        >>> error_flags(line, [click.Option(["--momentum"], type=float)], ["--hp", "momentum=1.5"])
+        'momentum=1.5 must be in [0, 1) for the update rule momentum'
         >>> error_flags("cannot read x.db; give another db=PATH", [click.Option(["--db"])])
         'cannot read x.db; give another --db PATH'
         >>> chunk = click.Option(["--members-per-chunk", "--members-per-task", "members"])
@@ -448,9 +450,13 @@ def error_flags(text: str, params: Iterable[click.Parameter], given: Sequence[st
     # momentum=1.5 as often as from --momentum 1.5
     typed_names = {name for p in options if typed & set(p.opts)
                    for name in (p.name, *(o.lstrip("-").replace("-", "_") for o in p.opts))}
+    # a setting the user gave as NAME=VALUE (--hp momentum=1.5) is said as they wrote it,
+    # not as a flag they never typed (--momentum 1.5)
+    as_written = {word.partition("=")[0] for word in given
+                  if not word.startswith("-") and "=" in word} - typed_names
 
     def valued(m: re.Match) -> str:
-        return f"{flags[m[1]]} {m[2]}" if m[1] in flags else m[0]
+        return f"{flags[m[1]]} {m[2]}" if m[1] in flags and m[1] not in as_written else m[0]
 
     def named(m: re.Match) -> str:
         return flags.get(m[1], m[0])

@@ -46,23 +46,31 @@ def _inside(v: float, lo: float, hi: float, lo_in: bool, hi_in: bool) -> bool:
 
 
 def check_ranges(rule: str, values: Mapping[str, float | Sequence[float]]) -> None:
-    """Raise one :class:`LrlabError` line for the first value outside its range.
+    """Raise one :class:`LrlabError` line for the first value outside its range, naming
+    the setting as it is given (``momentum=1.5``) and then the rule: a rule may share its
+    hyperparameter's name (``momentum``), and a prefix of the rule read as a doubled word.
 
     Example:
         >>> check_ranges("momentum", {"momentum": 0.9})
+        >>> try:
+        ...     check_ranges("momentum", {"momentum": 1.5})
+        ... except LrlabError as err:
+        ...     print(err)
+        momentum=1.5 must be in [0, 1) for the update rule momentum
     """
     for name, value in values.items():
         spec = RANGES.get(name)
         for v in (value if isinstance(value, Sequence) else [value]):
             v = float(v)
             if not math.isfinite(v):
-                raise LrlabError(f"{rule}: {name} must be finite, got {v:g}")
+                raise LrlabError(f"{name}={v:g} must be finite for the update rule {rule}")
             if spec is not None and not _inside(v, *spec[:4]):
                 where = f"in {spec[4]}" if spec[4][0] in "[(" else spec[4]
-                raise LrlabError(f"{rule}: {name} must be {where}, got {v:g}")
+                raise LrlabError(f"{name}={v:g} must be {where} for the update rule {rule}")
     lo, hi = values.get("gain_min"), values.get("gain_max")
     if lo is not None and hi is not None:
         pairs = zip(lo, hi) if isinstance(lo, Sequence) else [(lo, hi)]
         for a, b in pairs:
             if not float(a) < float(b):
-                raise LrlabError(f"{rule}: gain_min ({a:g}) must be below gain_max ({b:g})")
+                raise LrlabError(f"gain_min={a:g} must be below gain_max={b:g} for the update "
+                                 f"rule {rule}")
