@@ -605,6 +605,39 @@ def test_a_pick_falls_when_every_seed_and_curve_points_to_the_lower_rate(higher)
                     higher)
 
 
+def test_the_second_seed_check_says_why_the_pick_held_or_fell() -> None:
+    """`lrlab auto digits` read 'Checked on a second seed: from seed 1, 0.739 scored 0.9331
+    and 0.416 0.9387. So lr=0.739.': the lower rate ahead and the pick kept, with no word
+    of why (the lead was within the noise, and the first seed had put the pick ahead)."""
+    from lrlab.search._auto import check_reason, checked_words
+
+    slower = [(0.06, 0.07), (0.14, 0.15)]
+    cases = {  # scores (the race's seed, the check's), paces -> the reason and its words
+        "ahead": ([(0.52, 0.50), (0.52, 0.50)], slower,
+                  "0.739 scored 0.5200 and 0.416 0.5000: 0.739 held"),
+        "first": ([(0.52, 0.50), (0.50, 0.51)], slower,
+                  ("ahead by less than the noise (0.05), where from seed 0 0.739 had led "
+                   "(0.5200 against 0.5000): 0.739 held")),
+        "pace": ([(0.50, 0.51), (0.46, 0.47)], [(0.03, 0.01), (0.14, 0.15)],
+                 ("ahead by less than the noise (0.05) and ahead from seed 0 too (0.5100 "
+                  "against 0.5000), but 0.739 still gained faster at the end of a race: "
+                  "0.739 held")),
+        "everywhere": ([(0.50, 0.51), (0.46, 0.47)], slower,
+                       ("gaining at least as fast at the end of both races: 0.739 did not "
+                        "hold, so the pick is the lower 0.416")),
+        "beyond": ([(0.60, 0.50), (0.40, 0.50)], [(1.0, 0.0)] * 2,
+                   ("0.739 scored 0.4000 and 0.416 0.5000, ahead by more than the noise "
+                    "(0.05): 0.739 did not hold, so the pick is the lower 0.416")),
+    }
+    for why, (scores, paces, words) in cases.items():
+        assert check_reason(scores, paces, 0.05, True) == why
+        line = checked_words(why, 0.739, 0.416, scores, 0.05, 0)
+        assert line.startswith("from seed 1, 0.739 scored ") and line.endswith(words), line
+    assert checked_words("unlearned", 0.739, 0.416, cases["ahead"][0], 0.05, 3).endswith(
+        "from seed 4, 0.739 scored 0.5200 and 0.416 0.5000: 0.739 did not learn there, so the "
+        "pick is the lower 0.416")
+
+
 def test_a_lower_rate_without_a_score_never_unseats_the_pick() -> None:
     slower = [(0.0, 0.1)] * 2
     assert held([(0.5, math.nan), (0.4, math.nan)], slower, 0.01, True)

@@ -244,7 +244,8 @@ def halving(own: dict[str, Any], **kw: Any) -> None:
          help="race two more rates a quarter decade either side of the pick")
 @_option("--check/--no-check", default=None,
          help="race the pick and the next lower rate again from another seed; keep the lower "
-              "if the pick falls behind it by more than the noise")
+              "if the pick falls behind it by more than the noise, or on both seeds while "
+              "gaining no faster")
 @_option("--schedule", type=ScheduleText(),
          help="the schedule you will train with (keys: lrlab list schedules; one, where sweep "
               "takes several side by side): the races train its start as your training "

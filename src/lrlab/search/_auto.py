@@ -511,7 +511,8 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
             same budget (:func:`refine_rates`), and pick again among all.
         check: train the pick and the next lower rate that learned again from another seed
             (``seed + 1``) on the same budget, and take the lower when the pick falls behind
-            it by more than the noise (or stops learning).
+            it by more than the noise, or behind on both seeds while gaining no faster at the
+            end of both races, or stops learning (:func:`check_reason`).
         epochs: the full training length the rate is for (default: the task's).
         schedule: the schedule the full training will follow (``"wsd:warmup_frac=0.05,
             cooldown_frac=0.2"``, as :func:`~lrlab.sweep`'s ``schedules`` take one, or a
@@ -1290,16 +1291,14 @@ class _Race:
                     self.swing * float(t["setback"].mean()))
         learned = bool(learned_mask(t.loc[[choice.lr]], higher_is_better=self.higher,
                                     chance=self.chance, noise=self.noise(self.chance))[0])
-        seen = (f"from seed {self.p.seed + 1}, {rate(choice.lr)} scored {mine:.4f} and "
-                f"{rate(below)} {other:.4f}")
         raced = self.table().set_index("lr")
         scores = [(float(f.loc[choice.lr, "score"]), float(f.loc[below, "score"]))
                   for f in (raced, t)]
         paces = [(float(f.loc[choice.lr, "pace"]), float(f.loc[below, "pace"]))
                  for f in (raced, t)]
-        if not learned or not held(scores, paces, noise, self.higher):
-            return below, f"{seen}: {rate(choice.lr)} did not hold, so the lower {rate(below)}"
-        return choice.lr, seen
+        why = "unlearned" if not learned else check_reason(scores, paces, noise, self.higher)
+        return (choice.lr if why in HELD else below), checked_words(
+            why, choice.lr, below, scores, noise, self.p.seed)
 
     def caught_up(self, lr: float) -> tuple[float, str] | None:
         """The raced rate a quarter decade below ``lr`` and what was seen, when it trained as
@@ -1375,18 +1374,80 @@ class _Race:
         return c
 
 
-def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, float]],
-         band: float, higher_is_better: bool) -> bool:
-    """Whether a pick keeps its place over the next lower rate after the second-seed check.
+def checked_words(why: str, lr: float, below: float, scores: Sequence[tuple[float, float]],
+                  noise: float, seed: int) -> str:
+    """What the second-seed check of ``lr`` against the lower ``below`` saw and why the
+    pick held or fell (``why``: :func:`check_reason`'s word, or ``"unlearned"``); ``scores``
+    as :func:`check_reason` takes them, the race's from ``seed`` and the check's from
+    ``seed + 1``; ``noise`` the band of a score.
+
+    Example:
+        >>> checked_words("first", 0.739, 0.416, [(0.9666, 0.9582), (0.9331, 0.9387)],
+        ...               0.0095, 0)
+        'from seed 1, 0.739 scored 0.9331 and 0.416 0.9387, ahead by less than the noise (0.0095), where from seed 0 0.739 had led (0.9666 against 0.9582): 0.739 held'
+    """
+    (first, low_first), (mine, other) = scores
+    pick, low = rate(lr), rate(below)
+    seen = f"from seed {seed + 1}, {pick} scored {mine:.4f} and {low} {other:.4f}"
+    band = f"the noise ({noise:.2g})"
+    fell = f"{pick} did not hold, so the pick is the lower {low}"
+    return {
+        "unlearned": f"{seen}: {pick} did not learn there, so the pick is the lower {low}",
+        "beyond": f"{seen}, ahead by more than {band}: {fell}",
+        "everywhere": f"{seen}, ahead by less than {band} and ahead from seed {seed} too "
+                      f"({low_first:.4f} against {first:.4f}), gaining at least as fast at the "
+                      f"end of both races: {fell}",
+        "ahead": f"{seen}: {pick} held",
+        "first": f"{seen}, ahead by less than {band}, where from seed {seed} {pick} had led "
+                 f"({first:.4f} against {low_first:.4f}): {pick} held",
+        "pace": f"{seen}, ahead by less than {band} and ahead from seed {seed} too "
+                f"({low_first:.4f} against {first:.4f}), but {pick} still gained faster at the "
+                f"end of a race: {pick} held",
+    }[why]
+
+
+#: :func:`check_reason`'s words for a pick that keeps its place.
+HELD = ("ahead", "first", "pace")
+
+
+def check_reason(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, float]],
+                 band: float, higher_is_better: bool) -> str:
+    """Whether a pick keeps its place over the next lower rate after the second-seed check,
+    and why: one of :data:`HELD` (it keeps it) or ``"beyond"``, ``"everywhere"`` (it falls).
 
     ``scores`` and ``paces`` hold one ``(pick, lower rate)`` pair per seed, the race's first
     and the check's second: the best score and the end pace (:func:`pace`, higher is
     better). The pick falls when the lower rate is ahead by more than ``band`` on the
-    check's seed, or when every piece of evidence points down: the lower rate ahead on
-    every seed (by any amount) and gaining at least as fast at the end of every curve. A
-    tie walked up rests on the higher rate catching up later (short-horizon bias); two
-    seeds that both order the lower rate first, with the higher one not closing in, leave
-    the walk nothing to stand on. Any seed or curve the other way keeps the pick.
+    check's seed (``"beyond"``), or when every piece of evidence points down: the lower rate
+    ahead on every seed (by any amount) and gaining at least as fast at the end of every
+    curve (``"everywhere"``). A tie walked up rests on the higher rate catching up later
+    (short-horizon bias); two seeds that both order the lower rate first, with the higher
+    one not closing in, leave the walk nothing to stand on. Any seed or curve the other way
+    keeps the pick: not behind on the check's seed (``"ahead"``), ahead on an earlier one
+    (``"first"``), or gaining faster at the end of a curve (``"pace"``).
+
+    Example:
+        >>> check_reason([(0.52, 0.50), (0.50, 0.51)], [(0.1, 0.1), (0.1, 0.1)], 0.05, True)
+        'first'
+        >>> check_reason([(0.50, 0.51), (0.46, 0.47)], [(0.06, 0.07), (0.14, 0.15)], 0.05, True)
+        'everywhere'
+    """
+    sign = 1.0 if higher_is_better else -1.0
+    mine, other = scores[-1]
+    if math.isfinite(other) and sign * (other - mine) > band:
+        return "beyond"
+    behind = [math.isfinite(o) and (not math.isfinite(m) or sign * (o - m) > 0)
+              for m, o in scores]
+    slower = [not mp > op for mp, op in paces]  # a nan pace closes in on nothing
+    if all(behind):
+        return "everywhere" if all(slower) else "pace"
+    return "ahead" if not behind[-1] else "first"
+
+
+def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, float]],
+         band: float, higher_is_better: bool) -> bool:
+    """Whether a pick keeps its place over the next lower rate after the second-seed check
+    (:func:`check_reason`).
 
     Example:
         >>> held([(0.52, 0.50), (0.50, 0.51)], [(0.1, 0.1), (0.1, 0.1)], 0.05, True)
@@ -1394,14 +1455,7 @@ def held(scores: Sequence[tuple[float, float]], paces: Sequence[tuple[float, flo
         >>> held([(0.50, 0.51), (0.46, 0.47)], [(0.06, 0.07), (0.14, 0.15)], 0.05, True)
         False
     """
-    sign = 1.0 if higher_is_better else -1.0
-    mine, other = scores[-1]
-    if math.isfinite(other) and sign * (other - mine) > band:
-        return False
-    behind = [math.isfinite(o) and (not math.isfinite(m) or sign * (o - m) > 0)
-              for m, o in scores]
-    slower = [not mp > op for mp, op in paces]  # a nan pace closes in on nothing
-    return not (all(behind) and all(slower))
+    return check_reason(scores, paces, band, higher_is_better) in HELD
 
 
 #: How far below the pick :func:`caught_up` looks for a rate that trained as fast: a quarter
