@@ -107,3 +107,19 @@ def test_a_best_rate_that_ended_lower_is_named_beside_the_basin() -> None:
         "; good rates (final validation auc within 5% of the best, median over seeds): only 1, "
         "at the edge of the rates swept, around 1, the best final auc (0.8800), where 0.1 ended at "
         "0.6000")
+
+
+def test_the_best_rate_beside_the_basin_is_spelled_as_the_verdict_names_it() -> None:
+    """`lrlab sweep digits --lrs logspace:1e-2:1:5 --epochs 30` said 'best: lr=0.316228
+    (...) ..., where 0.316 ended at 0.9777': one rate in two spellings, read as two rates."""
+    rates = (0.01, 0.0316228, 0.1, 0.316228)
+    run = made([(lr, 0, "c", v) for lr, v in zip(rates, (0.5, 0.87, 0.9, 0.95))])
+    later = pd.DataFrame([(k, 2, "val", "auc", v) for k, v in enumerate((0.5, 0.87, 0.9, 0.88))]
+                         + [(k, 2, split, "loss", 1.0) for k in range(4)
+                            for split in ("train", "val")],
+                         columns=run.records.columns)
+    run = dataclasses.replace(run, records=pd.concat([run.records, later], ignore_index=True))
+    assert run.verdict().startswith("best: lr=0.316228 c seed=0 (validation auc 0.9500")
+    assert run.verdict().endswith(
+        "0.0316 to 0.316 (at least 1.00 decades), around 0.1, the best final auc (0.9000), "
+        "where 0.316228 ended at 0.8800")

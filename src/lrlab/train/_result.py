@@ -237,10 +237,11 @@ class SweepResult:
         if math.isclose(basin.best_lr, float(best["lr"])):
             return words
         # the basin is read on the final value, the best rate on its best epoch: say whose
-        # final value the basin is measured from, else it reads as the rate named first
+        # final value the basin is measured from, else it reads as the rate named first;
+        # the rate spelled as the verdict's start names it (lr=0.316228, not 0.316)
         mine = basin.values[basin.rates.index(float(best["lr"]))] \
             if float(best["lr"]) in basin.rates else math.nan
-        ended = f", where {best['lr']:.3g} ended at {mine:.4f}" if math.isfinite(mine) else ""
+        ended = f", where {best['lr']:g} ended at {mine:.4f}" if math.isfinite(mine) else ""
         return (f"{words}, around {basin.best_lr:.3g}, the best final "
                 f"{self.monitor} ({basin.best:.4f}){ended}")
 
