@@ -1838,7 +1838,7 @@ def short_on_loss(race_epochs: int, epochs: int, monitor: str, *, lr: float) -> 
     regression (40 epochs, AMD EPYC, ``benchmarks/loss_advice.py``) the best of the pick and
     its quarter-decade neighbours, each trained for the full epochs, left at worst 15.2%
     more validation loss than the oracle with SGD (the pick alone 25.8%) and 8.8% with Adam
-    (17.1%); the rates half a decade either side bought nothing there.
+    (11.5%); the rates half a decade either side bought nothing there.
 
     Example:
         >>> short_on_loss(6, 40, "accuracy", lr=0.1), short_on_loss(40, 40, "loss", lr=0.1)
