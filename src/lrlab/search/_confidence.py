@@ -891,7 +891,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
     if ok.any() and i + 1 < len(t) and lrs[i + 1] <= lr * NEIGHBOUR:
         line, weak = edge_failed(t, i, higher_is_better=higher_is_better, chance=chance,
                                  noise=noise,
-                                 chance_noise=score_noise(chance, monitor, n, binomial=binomial))
+                                 chance_noise=score_noise(chance, monitor, n, binomial=binomial),
+                                 untrained=monitor == "loss")
         if line:
             (warnings if weak else notes).append(line)
     low, high = searched if searched is not None else (lrs[0], lrs[-1])
@@ -918,7 +919,8 @@ def _farthest_tie(lrs: np.ndarray, scores: np.ndarray, i: int, others: list[int]
 
 
 def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: float,
-                noise: float, chance_noise: float) -> tuple[str, bool]:
+                noise: float, chance_noise: float, untrained: bool = False
+                ) -> tuple[str, bool]:
     """What the next higher rate (row ``i + 1`` of ``table``, sorted by rate) says about the
     pick (row ``i``): ``("", False)`` when it held; else its line, and whether that line is a
     warning (True) or a note (False).
@@ -930,7 +932,9 @@ def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: 
     :data:`LEARNED` noise units) and then diverged or fell back to chance (a race can flatter
     a rate that collapses later; so can it the pick, a longer training nearer that
     collapse), or the pick's own score already fell back from its best by more than the
-    noise by the last epoch.
+    noise by the last epoch. ``untrained``: ``chance`` is the untrained model's loss (a race
+    ranked by its loss), which a line names as such: a VAE's neighbour whose loss ended 7%
+    below it, within the noise, had "collapsed to chance".
 
     Example:
         >>> t = pd.DataFrame({"lr": [0.1, 0.3], "score": [0.90, 0.26], "final": [0.9, 0.25],
@@ -948,7 +952,8 @@ def edge_failed(table: pd.DataFrame, i: int, *, higher_is_better: bool, chance: 
     gone = bool(up["diverged"]) or not math.isfinite(final)
     if not (gone or sign * (final - chance) <= LEARNED * chance_noise):
         return "", False
-    what = "diverged" if gone else "collapsed to chance"
+    what = ("diverged" if gone else "did not end clearly below the untrained model's loss"
+            if untrained else "collapsed to chance")
     best = float(up["score"])
     learned = math.isfinite(best) and sign * (best - chance) > LEARNED * chance_noise
     score, last = float(mine["score"]), float(mine.get("final", mine["score"]))
