@@ -35,6 +35,19 @@ def test_a_lower_rate_is_faster_when_it_ends_lower_by_a_share_of_the_higher_ones
     assert every.lr == 0.01                              # each beat the one above: the lowest
 
 
+def test_the_outcome_says_why_a_rate_that_ended_a_little_lower_did_not_count():
+    """``lrlab find --task user_shapes10:mil --optimizer adam`` said '0.986 ended at 0.757
+    (from 60.1), 0.312 ended at 0.694 (from 7.77): no lower rate trained faster': the lower
+    rate did end lower, by less than ``FASTER`` of the loss they started from (0.389); the
+    clause now says that rule, and a lowered reading as before."""
+    mil = Below((0.986, 0.312), (60.1, 7.77), (0.757, 0.694), 200, 1.33)
+    assert not mil.lowered and mil.outcome() == (
+        "no lower rate ended lower by more than 5% of the loss they started from, the "
+        "reading stands")
+    assert Below((0.1, 0.0316), (1.5, 1.4), (1.1, 0.6), 224, 2.0).outcome() == (
+        "a lower rate trained faster, read 0.0316")
+
+
 def test_below_keeps_where_each_rate_started_and_ended_as_a_sweep_trains_it():
     """The windows are read off the same population a sweep trains (weights, batches, steps):
     the means of each member's first and last 20 step losses, by hand in float64; a member

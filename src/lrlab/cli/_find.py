@@ -161,9 +161,7 @@ def _looks(result) -> list[str]:
     lower = result.below
     if lower is not None:
         lines.append(f"trained the reading against lower rates for {lower.steps} steps "
-                     f"({lower.cost:.3g} member-epochs): {lower.text()}: "
-                     + (f"a lower rate trained faster, read {lower.lr:.3g}" if lower.lowered
-                        else "no lower rate trained faster, the reading stands"))
+                     f"({lower.cost:.3g} member-epochs): {lower.text()}: {lower.outcome()}")
     return lines
 
 

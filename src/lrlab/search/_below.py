@@ -106,6 +106,20 @@ class Below:
         return Below(self.lrs + other.lrs, self.starts + other.starts, self.ends + other.ends,
                     other.steps, self.cost + other.cost)
 
+    def outcome(self) -> str:
+        """What the check decided, one clause: the rate it read, or why the reading stands
+        (a lower rate that ended a little lower, within :data:`FASTER` of the loss they
+        started from, did not train faster).
+
+        Example:
+            >>> Below((1.0, 0.316), (60.1, 7.77), (0.757, 0.694), 200, 1.3).outcome()
+            'no lower rate ended lower by more than 5% of the loss they started from, the reading stands'
+        """
+        if self.lowered:
+            return f"a lower rate trained faster, read {self.lr:.3g}"
+        return (f"no lower rate ended lower by more than {FASTER:.0%} of the loss they "
+                "started from, the reading stands")
+
     def text(self) -> str:
         """One clause per rate: ``0.0955 ended at 1.12 (from 1.5)``, ``diverged``."""
         def one(lr: float, start: float, end: float) -> str:
