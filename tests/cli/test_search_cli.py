@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -257,3 +258,27 @@ def test_out_that_is_a_file_is_refused(capsys, tmp_path: Path) -> None:
 def test_help(capsys, name: str) -> None:
     code, out, _ = run(capsys, name, "--help")
     assert code == 0 and "--confirm" in out and "--subset" in out
+
+
+def test_auto_says_one_next_step_where_two_warnings_advise(capsys, tmp_path: Path,
+                                                           monkeypatch) -> None:
+    """Two warnings that each say what to do (here forced: a short race on a loss and too
+    few steps) print their facts, then one "next:" line, in the terminal, search.json and
+    the report alike; their kinds stay."""
+    from lrlab.search import _auto
+
+    few, loss = _auto.few_steps, _auto.short_on_loss
+    monkeypatch.setattr(_auto, "few_steps", lambda *a: few(6, 38))
+    monkeypatch.setattr(_auto, "short_on_loss", lambda r, e, m, *, lr: loss(2, 10, "loss", lr=lr))
+    out_dir, page = tmp_path / "auto", tmp_path / "auto.html"
+    code, out, err = run(capsys, "auto", "blobs", "--epochs", "10", "--candidates", "3",
+                         "--seeds", "1", "-q", "--out", out_dir, "--report", page)
+    assert code == 0, err
+    saved = json.loads((out_dir / "search.json").read_text())
+    assert {"few_steps", "short_on_loss"} <= set(saved["warning_kinds"])
+    said = " ".join(out.split())
+    assert saved["next_step"].startswith("where a few percent matter, train ")
+    assert said.count("where a few percent matter") == 1
+    assert f"next: {saved['next_step']}" in said
+    assert "half a decade either side" not in said  # few_steps's advice, left for the one
+    assert f"next: {saved['next_step']}" in " ".join(html.unescape(page.read_text()).split())

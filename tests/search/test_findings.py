@@ -13,6 +13,8 @@ import pytest
 
 from lrlab.search import KINDS, Confidence, Finding, assess
 from lrlab.search._auto import SAYS_MORE, short_on_loss, with_loss_warning
+from lrlab.search._confidence import one_next_step
+from lrlab.search._findings import split_advice
 
 
 def table(lrs, scores, finals=None, diverged=None) -> pd.DataFrame:
@@ -138,3 +140,85 @@ def test_each_warning_of_a_range_test_names_its_kind() -> None:
                     "noisy_loss", "next_step", "ranked_by_loss", "short_training",
                     "seeds_disagree", "slow_learner", "heavy_ball", "plateau"}, seen
 
+
+
+# --- one next step where several warnings advise -----------------------------------------
+
+
+def _advising_lines() -> dict[str, str]:
+    """Each of auto's warnings that ends with advice, as its rule writes it."""
+    from lrlab.search._auto import (
+        early_race,
+        few_steps,
+        past_bottom,
+        short_of_bottom,
+        short_on_loss,
+    )
+    from lrlab.search._confidence import moving_tie
+
+    tie = pd.DataFrame({"lr": [0.36, 0.65], "score": [1517.0, 1474.0],
+                        "pace": [3337.0, 2387.0]})
+    return {"short_on_loss": short_on_loss(6, 40, "loss", lr=0.105),
+            "few_steps": few_steps(6, 38, 0.75), "early_race": early_race(0.82, 3, 20),
+            "past_bottom": past_bottom(1.36, 0.242),
+            "short_of_bottom": short_of_bottom(0.161, 0.509),
+            "moving_tie": moving_tie(tie, 0, 1, -43.0, 76.0)}
+
+
+@pytest.mark.parametrize("kind", ["short_on_loss", "few_steps", "early_race", "past_bottom",
+                                  "short_of_bottom", "moving_tie"])
+def test_a_warning_splits_into_its_fact_and_its_advice(kind: str) -> None:
+    line = _advising_lines()[kind]
+    fact, advice = split_advice(line)
+    assert fact.kind == advice.kind == kind
+    assert line == f"{fact}; {advice}" or line == f"{fact}: {advice}"
+    assert advice.startswith(("train ", "compare ", "where a few percent matter, train "))
+    assert not any(word in fact for word in ("train the pick", "compare it", "keep the"))
+
+
+def test_several_warnings_advising_leave_one_next_step() -> None:
+    """The finder-quality regression's seed 0 (lrlab auto --task finder_tasks:regression)
+    printed both lines below: check the rates half a decade either side, and train the pick
+    and a quarter decade either side. Measured there (loss_advice.py), the quarter-decade
+    three helped and half a decade bought nothing, so the loss line's advice is the one
+    thing to do; each line keeps its fact and its kind."""
+    lines = _advising_lines()
+    unclear = Finding("the range test showed no clear descent: the race was placed from the "
+                      "largest rate it reached down; check the pick against the rates half a "
+                      "decade either side, each trained for the full epochs", "no_clear_descent")
+    c = Confidence(0.1, 0.01, 0.3, 1.0, warnings=(unclear, lines["short_on_loss"]), lr=0.105)
+    one = one_next_step(c)
+    assert one.kinds == ("no_clear_descent", "short_on_loss")
+    assert one.warnings == (split_advice(unclear)[0], split_advice(lines["short_on_loss"])[0])
+    assert one.next_step == ("where a few percent matter, train 0.059, 0.105 and 0.187 (the "
+                             "pick and a quarter decade either side) for the full epochs and "
+                             "keep the lowest validation loss")
+    assert "half a decade" not in " ".join(one.warnings)
+    assert one.to_dict()["next_step"] == one.next_step
+    # two lines saying the same (half a decade either side) are said once
+    two = one_next_step(dataclasses.replace(c, warnings=(unclear, lines["few_steps"])))
+    assert two.next_step.startswith("train the pick and a rate half a decade either side")
+    assert all("either side" not in w for w in two.warnings)
+    # one line advising keeps its advice: nothing to merge
+    alone = dataclasses.replace(c, warnings=(lines["short_on_loss"],))
+    assert one_next_step(alone) == alone and alone.next_step == ""
+
+
+def test_the_lowest_raced_rate_and_a_guess_come_before_the_loss_line() -> None:
+    """Where the pick is the lowest raced rate, the pick and the rate above it (measured on
+    7 runs: the best never lay below); where nothing learned, the guess's own advice."""
+    lines = _advising_lines()
+    low = Finding("the pick 0.01 is the lowest rate raced and scored ahead of 0.0316 above "
+                  "it, but a short race favours low rates, so the full training's best may lie "
+                  "above it; train the pick and 0.0316 for the full epochs and keep the better",
+                  "lowest_searched")
+    guess = Finding("no rate learned in the budget: ... beat chance; the pick, 0.1, is the "
+                    "best score, a guess: train it and a rate half a decade either side for the "
+                    "full epochs, give a larger budget, or check that the targets are "
+                    "learnable", "race_unlearned")
+    c = Confidence(0.1, 0.01, 0.3, 1.0, warnings=(lines["short_on_loss"], low))
+    assert one_next_step(c).next_step == "train the pick and 0.0316 for the full epochs and keep the better"
+    c = dataclasses.replace(c, warnings=(guess, lines["few_steps"]))
+    assert one_next_step(c).next_step == (
+        "train the pick and a rate half a decade either side for the full epochs, give a larger "
+        "budget, or check that the targets are learnable")  # ("it", apart from its line)

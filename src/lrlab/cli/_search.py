@@ -122,6 +122,8 @@ def _show(result: Any) -> None:
     stdout.print(as_flags(result.verdict()), soft_wrap=True)
     for line in result.warnings:
         stdout.print(f"warning: {as_flags(line)}", soft_wrap=True, markup=False)
+    if result.next_step:
+        stdout.print(f"next: {as_flags(result.next_step)}", soft_wrap=True, markup=False)
     stdout.print(f"why: {as_flags(result.explanation)}", soft_wrap=True)
     stdout.print(f"compute: {result.compute:.4g} member-epochs", soft_wrap=True)
 

@@ -381,7 +381,7 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
     procedure = str(meta.get("procedure", "search"))
     tables, settings = [], {"procedure": procedure}
     for key, value in meta.items():
-        if key in ("verdict", "explanation", "warnings"):
+        if key in ("verdict", "explanation", "warnings", "next_step"):
             continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables.append((key.replace("_", " "), pd.DataFrame(value)))
@@ -420,7 +420,8 @@ def _search_content(run: SearchRun, *, target, plots) -> ReportContent:
     return ReportContent(title=f"lrlab: {procedure} search on {settings.get('task', '')}",
                          verdict=str(meta.get("verdict", "")), settings=settings,
                          tables=tables, figures=figures, notes=notes or None,
-                         warnings=[str(w) for w in meta.get("warnings") or []])
+                         warnings=[str(w) for w in meta.get("warnings") or []]
+                         + ([f"next: {meta['next_step']}"] if meta.get("next_step") else []))
 
 
 # -- learning curves ----------------------------------------------------------------------

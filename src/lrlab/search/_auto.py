@@ -93,6 +93,7 @@ from lrlab.search._confidence import (
     lone_at_top,
     lone_kept,
     not_falling,
+    one_next_step,
     pace,
     score_noise,
     scored_table,
@@ -732,6 +733,7 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
                        f"({candidates * p.epochs}): on a task this small, a grid of rates "
                        "trained in full (lrlab grid) is cheaper", "costly")
         confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
+    confidence = one_next_step(confidence)  # several lines advising: one thing to do
     scores = _ranked_together(race.races + race.longer)
     text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
                     lone_lr=lone_lr if math.isfinite(alone) or topped else None,

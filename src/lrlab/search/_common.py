@@ -205,6 +205,12 @@ class SearchResult:
         """The confidence's warning lines (empty when there are none or no confidence)."""
         return self.confidence.warnings if self.confidence is not None else ()
 
+    @property
+    def next_step(self) -> str:
+        """What to do next where several warnings each advised (their one advice, the
+        confidence's :attr:`~lrlab.search.Confidence.next_step`); ``""`` otherwise."""
+        return self.confidence.next_step if self.confidence is not None else ""
+
     def sureness(self) -> str:
         """The margin clause and the warnings, for a verdict line ('' without confidence)."""
         if self.confidence is None:
@@ -238,6 +244,7 @@ class SearchResult:
             out["confidence"] = self.confidence.to_dict()
             out["warnings"] = list(self.warnings)
             out["warning_kinds"] = list(self.confidence.kinds)
+            out["next_step"] = self.next_step or None
         for f in fields(self):
             if f.name not in shared:
                 out[f.name] = _plain(getattr(self, f.name))

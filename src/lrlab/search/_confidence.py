@@ -36,6 +36,7 @@ search result carries:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -43,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab.metrics import LEARNED, LabelCounts, score_noise, share_examples
-from lrlab.search._findings import Finding, kinds_of
+from lrlab.search._findings import Finding, kind_of, kinds_of, split_advice
 from lrlab.tasks import Task
 from lrlab.train import untrained
 
@@ -762,6 +763,9 @@ class Confidence:
             runner-up these are; ``nan``: the pick's own.
         behind: why a pick behind the best was taken, when no tie took it (``auto``: the
             lower rate trained as fast); empty otherwise.
+        next_step: where two or more warnings each said what to do, the one thing to do
+            (:func:`one_next_step`), the warnings then keeping their facts; empty otherwise
+            (none advises, or the one that does says it).
     """
 
     margin: float
@@ -773,6 +777,7 @@ class Confidence:
     notes: tuple[str, ...] = field(default=())
     scored: float = math.nan
     behind: str = ""
+    next_step: str = ""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -820,12 +825,67 @@ class Confidence:
                 "runner_up": plain(self.runner_up), "chance": plain(self.chance),
                 "scored": plain(self.scored), "behind": self.behind or None, "sure": self.sure,
                 "warnings": list(self.warnings), "warning_kinds": list(self.kinds),
-                "notes": list(self.notes), "note_kinds": list(kinds_of(self.notes))}
+                "notes": list(self.notes), "note_kinds": list(kinds_of(self.notes)),
+                "next_step": self.next_step or None}
 
     def explained(self, text: str) -> str:
         """``text`` (an explanation ending in a sentence) with the notes appended."""
         notes = " ".join(f"{n[0].upper()}{n[1:]}." for n in self.notes)
         return f"{text} {notes}" if notes else text
+
+
+#: Whose advice :func:`one_next_step` keeps when several warnings advise, first first:
+#: a race that learned nothing (the pick is a guess: a larger budget, the targets); the
+#: lowest raced rate's pair (measured on 7 runs: the full training's best lay at the pick or
+#: above it, never below; :func:`at_edge`); a loss-ranked race's quarter-decade three
+#: (measured on the finder-quality regression, ``loss_advice.py``: the rates half a decade
+#: either side, the blanket lines' advice, bought nothing there); the rates this run's own
+#: evidence names (an edge, a lone learner, a tie, the range test's bottom); then the
+#: blanket "half a decade either side" of a short or unclear race.
+ADVICE_ORDER = ("race_unlearned", "learned_longer", "lowest_searched", "short_on_loss",
+                "edge_moved", "lone_learner", "lone_at_top", "lone_kept", "wide_tie",
+                "moving_tie", "past_bottom", "short_of_bottom", "highest_searched",
+                "spike_recovered", "early_race", "few_steps", "before_peak",
+                "no_clear_descent")
+
+
+def _precedence(line: str) -> int:
+    """``line``'s place in :data:`ADVICE_ORDER` (after every kind there when not in it); an
+    edge's "search on to" a tenth away ranks with the blanket advice, behind the rest."""
+    kind = kind_of(line)
+    rank = ADVICE_ORDER.index(kind) if kind in ADVICE_ORDER else len(ADVICE_ORDER)
+    if kind.endswith("_searched") and split_advice(line)[1].startswith("search on to"):
+        rank = ADVICE_ORDER.index("spike_recovered")
+    return rank
+
+
+def one_next_step(confidence: Confidence) -> Confidence:
+    """``confidence`` with one thing to do: where two or more warnings each end with advice
+    (:func:`~lrlab.search._findings.split_advice`), each keeps its fact (and its kind) and
+    the advice of the first by :data:`ADVICE_ORDER` becomes :attr:`Confidence.next_step`, so
+    a user is not told to train the rates a quarter decade either side in one line and half a
+    decade in the next. One warning that advises keeps its advice (unchanged).
+
+    Example:
+        >>> c = Confidence(0.1, 0.01, 0.3, 1.0, warnings=(
+        ...     Finding("no clear descent: placed from the top; check the pick against the "
+        ...             "rates half a decade either side", "no_clear_descent"),
+        ...     Finding("ranked by a loss: it falls late; where a few percent matter, train "
+        ...             "0.059, 0.105 and 0.187", "short_on_loss")))
+        >>> one = one_next_step(c)
+        >>> one.warnings
+        ('no clear descent: placed from the top', 'ranked by a loss: it falls late')
+        >>> one.kinds, one.next_step
+        (('no_clear_descent', 'short_on_loss'), 'where a few percent matter, train 0.059, 0.105 and 0.187')
+    """
+    advising = [w for w in confidence.warnings if split_advice(w)[1]]
+    if len(advising) < 2:
+        return confidence
+    first = min(advising, key=_precedence)  # (the earlier line among equals)
+    # (said apart from its line, the line's "it" is the pick)
+    advice = re.sub(r"^(train|compare) it\b", r"\1 the pick", str(split_advice(first)[1]))
+    facts = tuple(split_advice(w)[0] for w in confidence.warnings)
+    return replace(confidence, warnings=facts, next_step=advice)
 
 
 def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,

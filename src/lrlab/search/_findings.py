@@ -17,10 +17,11 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Self
 
-__all__ = ["KINDS", "Finding", "kind_of", "kinds_of"]
+__all__ = ["KINDS", "Finding", "kind_of", "kinds_of", "split_advice"]
 
 #: Every kind of line, and what writes it.
 KINDS: dict[str, str] = {
@@ -116,3 +117,28 @@ def kind_of(line: str) -> str:
 def kinds_of(lines: Iterable[str]) -> tuple[str, ...]:
     """The kind of each line (:func:`kind_of`)."""
     return tuple(kind_of(line) for line in lines)
+
+
+#: Where a line's advice begins: the first clause, after ``"; "`` or ``": "``, that tells a
+#: user what to do (every warning that advises ends with its advice).
+_ADVICE = re.compile(r"(?:; |: )(?=(?:train |check the pick|compare |search on to |"
+                     r"where a few percent matter))")
+
+
+def split_advice(line: str) -> tuple[str, str]:
+    """``line`` as its fact and its advice (the clause to its end that says what to do; ``""``
+    where it advises nothing), each a :class:`Finding` of the line's kind where it is one.
+
+    Example:
+        >>> split_advice(Finding("no clear descent: placed from the top; check the pick "
+        ...                      "against the rates either side", "no_clear_descent"))
+        ('no clear descent: placed from the top', 'check the pick against the rates either side')
+        >>> split_advice("the next higher rate 1 diverged: the pick sits near the edge")[1]
+        ''
+    """
+    found = _ADVICE.search(line)
+    if found is None:
+        return line, ""
+    kind = kind_of(line)
+    fact, advice = line[:found.start()], line[found.end():]
+    return (Finding(fact, kind), Finding(advice, kind)) if kind else (fact, advice)
