@@ -206,6 +206,9 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "seeds huge": ([*SWEEP, "--seeds", "99999999999999999999999"], "--seeds must be at most",
                    None),
     "seeds twice": ([*SWEEP, "--seeds", "0,0"], "--seeds lists 0 twice", None),
+    # as sweep says it (was "--seeds must be seeds >= 0, got '0,-2'")
+    "find seeds negative": (["find", "blobs", "--seeds", "0,-2"],
+                            "error: every value of --seeds must be at least 0, got -2", None),
     # the library's line (range_test's seeds=), said as the flag: the CLI has no check of its own
     "find seeds twice": (["find", "blobs", "--seeds", "0,0"],
                          "error: --seeds lists 0 twice; the tests of one seed run", None),

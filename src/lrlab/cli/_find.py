@@ -131,8 +131,9 @@ def _seeds(text: str | None, seed: int) -> list[int]:
               f"{','.join(map(str, seeds[:3]))}{',...' if count > 3 else ''} (write --seeds "
               f"{','.join(map(str, seeds[:3]))}{',...' if count > 3 else ''} to say so)",
               file=sys.stderr)
-    if any(s < 0 for s in seeds):
-        raise LrlabError(f"--seeds must be seeds >= 0, got {text!r}")
+    if any(s < 0 for s in seeds):  # as sweep says it
+        raise LrlabError(f"every value of --seeds must be at least 0, got "
+                         f"{next(s for s in seeds if s < 0)}")
     return seeds  # one listed twice: range_test says so
 
 
