@@ -206,6 +206,11 @@ CASES: dict[str, tuple[list[str], str, object]] = {
     "seeds huge": ([*SWEEP, "--seeds", "99999999999999999999999"], "--seeds must be at most",
                    None),
     "seeds twice": ([*SWEEP, "--seeds", "0,0"], "--seeds lists 0 twice", None),
+    # the flag named (was "subset fraction must be in (0, 1], got 2.5; or give ...")
+    "subset fraction above 1": (
+        [*SWEEP, "--subset", "2.5"],
+        "error: --subset must be a fraction in (0, 1] or a whole number of examples, got 2.5",
+        None),
     # as sweep says it (was "--seeds must be seeds >= 0, got '0,-2'")
     "find seeds negative": (["find", "blobs", "--seeds", "0,-2"],
                             "error: every value of --seeds must be at least 0, got -2", None),

@@ -401,8 +401,8 @@ def _subset_count(size: float, n: int) -> int:
         raise LrlabError(f"subset must be a count or a fraction, got {size!r}")
     if isinstance(size, float) and not (size > 1 and size.is_integer()):
         if not 0 < size <= 1:
-            raise LrlabError(f"subset fraction must be in (0, 1], got {size}; "
-                             "or give a whole number of examples")
+            raise LrlabError(f"subset must be a fraction in (0, 1] or a whole number of "
+                             f"examples, got {size}")
         return max(1, round(size * n))
     if size < 1:
         raise LrlabError(f"subset must be at least 1 example, got {size}")
