@@ -173,6 +173,11 @@ BAD = {
     "negative-lr": (lambda ps: Optimizer(ps, "sgd", lr=-0.1), "positive"),
     "nan-hparam": (lambda ps: Optimizer(ps, "adam", lr=0.1, eps=float("nan")), "eps"),
     "group-lr": (lambda ps: Optimizer([{"params": ps, "lr": 0.0}], "sgd", lr=0.1), "positive"),
+    # out of range, as a sweep refuses it (it trained: momentum 1.5 grows every step)
+    "momentum-range": (lambda ps: Optimizer(ps, "momentum", lr=0.1, momentum=1.5),
+                       "momentum=1.5 must be in [0, 1) for the update rule momentum"),
+    "group-beta1-range": (lambda ps: Optimizer([{"params": ps, "beta1": 1.0}], "adam", lr=0.1),
+                          "beta1=1 must be in [0, 1) for the update rule adam"),
 }
 
 

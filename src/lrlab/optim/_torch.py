@@ -22,6 +22,7 @@ from torch import Tensor
 
 from lrlab._errors import LrlabError
 from lrlab.optim._base import State, UpdateRule
+from lrlab.optim._ranges import check_ranges
 from lrlab.optim._rules import get_rule
 
 __all__ = ["SGDHD", "AdamHD", "DeltaBarDelta", "Optimizer", "Rprop"]
@@ -80,6 +81,7 @@ class Optimizer(torch.optim.Optimizer):
                 raise LrlabError(f"{name} must be a finite number, got {value!r}")
         if float(group["lr"]) <= 0:
             raise LrlabError(f"the learning rate must be positive, got lr={group['lr']!r}")
+        check_ranges(self.rule.name, {name: float(group[name]) for name in self.rule.defaults})
 
     @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
