@@ -84,7 +84,7 @@ def test_show_prints_every_key_in_effect() -> None:
 
 
 @pytest.mark.parametrize("args, words", [
-    (["show", "cosine", "plateau:zz=1"], "plateau has no key 'zz'"),
+    (["show", "cosine", "plateau:zz=1"], "schedule 'plateau:zz=1' has no key 'zz'"),
     (["show", "cosine:warmup=-1"], "warmup=-1 must be a finite length >= 0"),  # shown as read
     (["show", "onecycle:pct_start=2"], "pct_start must be < 1"),
     (["show", "poly:power=-2"], "power must be > 0 (1 is a linear decay), got -2"),

@@ -51,7 +51,7 @@ def test_plateau_is_a_kind_driven_by_a_metric() -> None:
     default = S.parse_schedule("plateau").on_metric(1.0)
     assert (default.patience, default.cooldown, default.mode) == (10, 0, "min")
     assert (default.factor.item(), default.threshold.item()) == (0.1, 1e-4)
-    with pytest.raises(LrlabError, match="plateau has no key 'warmup'"):
+    with pytest.raises(LrlabError, match="schedule 'plateau:warmup=2' has no key 'warmup'"):
         S.parse_schedule("plateau:warmup=2")
 
 
@@ -133,10 +133,14 @@ def test_spaces_and_case_are_tolerated() -> None:
 @pytest.mark.parametrize("text, words", [
     ("", "empty schedule"),
     ("linear", "known: constant, step"),
-    ("step:every=5,gamma=0.1", "its keys: every, factor, decay, warmup"),
+    ("step:every=5,gamma=0.1", "step's keys: every, factor, decay, warmup"),
     ("step:factor", "key=value"),
     ("step:every=five", "must be a number"),
     ("step:factor=0.5", "needs every="),
+    # the spec quoted whole: it said "step: step needs every=..." (the name twice) and "cosine
+    # has no key 'foo' (it is not one of cosine's keys)"
+    ("step", "^schedule 'step' needs every=...; see lrlab list schedules$"),
+    ("cosine:foo=1", r"^schedule 'cosine:foo=1' has no key 'foo'; cosine's keys: min_lr, "),
     ("exp", "needs k=... or decay=..."),
     ("exp:k=0.1,decay=100", "give one of k, decay, not 2"),  # was "needs k=... or decay=..."
     ("step:every=5,factor=0.5,decay=100", "not both"),

@@ -474,8 +474,8 @@ def parse_schedule(text: str) -> ScheduleSpec:
             raise LrlabError(f"{text}: {pair!r} must look like key=value, e.g. "
                              f"{name}:{next(iter(kind.keys))}=...")
         if key not in kind.keys:
-            raise LrlabError(f"{text}: {name} has no key {key!r} (it is not one of {name}'s "
-                             f"keys); its keys: {', '.join(kind.keys)}")
+            raise LrlabError(f"schedule {text!r} has no key {key!r}; {name}'s keys: "
+                             f"{', '.join(kind.keys)}")
         if key in options:
             raise LrlabError(f"{text}: {key} is given twice; keep one")
         options[key] = _read(text, key, kind.keys[key], value)
@@ -486,8 +486,9 @@ def parse_schedule(text: str) -> ScheduleSpec:
                              "lrlab list schedules")
         if not given:
             need = " or ".join(f"{k}=..." for k in group)
-            raise LrlabError(f"{text}: {name} needs {need}{' (one of them)' * (len(group) > 1)}"
-                             f"; see lrlab list schedules")
+            # the spec quoted whole ("step: step needs every=..." said the name twice)
+            raise LrlabError(f"schedule {text!r} needs {need}"
+                             f"{' (one of them)' * (len(group) > 1)}; see lrlab list schedules")
     for group in kind.at_most_one:
         if sum(k in options for k in group) > 1:
             raise LrlabError(f"{text}: give {' or '.join(group)}, not both")
