@@ -80,7 +80,7 @@ RANGE_LINES = {"too few steps": "too_few_steps", "no clear descent": "no_clear_d
                "no descent to read": "dip_read_flat", "the loss rose above": "early_rise",
                "a shallow descent": "shallow_descent", "a noisy loss": "noisy_loss",
                "a ragged bottom": "ragged_bottom", "the first test's loss": "class_shares",
-               "the loss never blew up": "bounded_loss",
+               "the loss never blew up": "bounded_loss", "the loss fell to its low": "fell_back",
                "ranked by a loss": "ranked_by_loss", "a short training": "short_training",
                "the seeds' own": "seeds_disagree", "a slow learner": "slow_learner",
                "heavy-ball momentum": "heavy_ball", "flat until it broke": "plateau"}

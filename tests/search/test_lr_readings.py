@@ -37,7 +37,9 @@ from lrlab.search._suggest import (
     NOISY,
     broke_at,
     early_rise,
+    fell_back,
     into_bottom,
+    later_fall,
     ragged_bottom,
     scatter,
     shallow,
@@ -443,6 +445,49 @@ def test_a_fall_after_a_rise_above_the_start_is_the_steps_doing():
     calm = noisy(lrs, late_learner(lrs, rise=0.9), 0.01, seed=4)
     assert early_rise(describe(lrs, calm, ADAPTIVE_RULES), ADAPTIVE_RULES) is None
     assert suggest(lrs, calm, rules=ADAPTIVE_RULES).lr > 0.3
+
+
+def fell_back_curve(lrs: np.ndarray, back: float = 0.97) -> np.ndarray:
+    """A scale-invariant network's test under SGD (ArcFace's): a fall from 2 over four
+    decades to 1 at 0.03, up to 1.45 by 0.1 and held for a decade, then back down to
+    ``back`` by 10 (the weights, grown large, take the steps in)."""
+    u = np.log10(lrs)
+    curve = 2.0 - np.clip((u + 5.5) / 4, 0, 1)
+    curve = np.where(u > -1.5, 1.0 + 0.45 * np.clip((u + 1.5) / 0.5, 0, 1), curve)
+    return np.where(u > 0, 1.45 - (1.45 - back) * np.clip(u, 0, 1), curve)
+
+
+def test_a_fall_back_no_lower_after_a_rise_is_read_below_the_rise():
+    lrs = log_grid(-7, 1, per_decade=12)
+    loss = noisy(lrs, fell_back_curve(lrs), 0.01, seed=4)
+    d = describe(lrs, loss)
+    assert d.clear and lrs[d.best] > 3                         # the whole curve: lowest at 3+
+    off = replace(DEFAULT_RULES, rebound=0.0)                  # as before the rule
+    assert trend_bottom(lrs, loss, rules=off) > 3
+    assert early_rise(d, DEFAULT_RULES) is None                 # never above its start
+    cut = fell_back(d, DEFAULT_RULES)
+    assert cut is not None and 0.03 < lrs[cut] < 0.1
+    assert later_fall(d, DEFAULT_RULES) == cut
+    assert 0.01 < trend_bottom(lrs, loss) <= 0.035             # auto's placement: the low
+    r = suggest(lrs, loss)
+    assert r.lr == suggest(lrs[:cut], loss[:cut]).lr and r.lr < 0.02
+    assert "fell back to about it" in r.why
+    result = RangeTestResult.build(lrs, loss)
+    assert "fell_back" in result.kinds and "end higher" not in result.advice
+    line = next(w for w in result.warnings if w.kind == "fell_back")
+    assert f"train rates from {r.lr / 100:.3g} up to {r.lr:.3g}" in line
+    assert result.headroom.lr == lrs[cut]
+    from lrlab.search._auto import placement
+
+    assert placement(result) == (trend_bottom(lrs, loss), True)  # auto's race: from the low
+    # a second descent clearly deeper than the first low is read whole, as before
+    deeper = noisy(lrs, fell_back_curve(lrs, back=0.5), 0.01, seed=4)
+    assert fell_back(describe(lrs, deeper), DEFAULT_RULES) is None
+    assert trend_bottom(lrs, deeper) > 3
+    # an adaptive rule's curve is not read so (unmeasured there)
+    assert fell_back(describe(lrs, loss, ADAPTIVE_RULES), ADAPTIVE_RULES) is None
+    with pytest.raises(LrlabError, match="rebound must be >= 0"):
+        Rules(rebound=-1.0)
 
 
 def test_a_shallow_or_noisy_descent_warns_and_a_firm_one_does_not():

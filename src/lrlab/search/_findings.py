@@ -61,6 +61,8 @@ KINDS: dict[str, str] = {
     "dip_read_flat": "a shallow dip read as flat: the suggestion is read from where the "
                      "loss broke",
     "early_rise": "the loss rose above its start and fell again only at higher rates",
+    "fell_back": "the loss rose past its low and fell back to about it at higher rates: read "
+                 "below the rise",
     "bounded_loss": "a loss that never blew up: read halfway down its descent",
     "class_shares": "the first test's loss fell only to the loss of predicting the classes' "
                     "shares: a denser test below its break was read",

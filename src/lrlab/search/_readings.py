@@ -103,6 +103,9 @@ class Rules:
         flat: ... and where a zoomed second test that stayed flat broke / ``flat``
             (:func:`~lrlab.search.range_test`, ``extend=True``).
         place: :func:`~lrlab.search.auto` centres its race at the trend's bottom x ``place``.
+        rebound: a clear curve whose trend rose this many noise units above its low, then
+            fell back at higher rates to about that low (by less than it rose), is read
+            below that rise (:func:`~lrlab.search._suggest.fell_back`; 0: never).
         cycle_divisor: the cycle's lower bound is ``max_lr / cycle_divisor``.
     """
 
@@ -120,6 +123,7 @@ class Rules:
     unclear: float = 10.0
     flat: float = 4.0
     place: float = 1.0
+    rebound: float = 3.0
     cycle_divisor: float = 3.0
 
     def __post_init__(self) -> None:
@@ -133,6 +137,7 @@ class Rules:
              "margin, unclear and flat must be >= 1, turn in (0, 1)"),
             (self.reach == 0 or self.reach >= 1, "reach must be 0 (no bound) or >= 1"),
             (0 < self.depth < 1 and self.place > 0, "depth must be in (0, 1), place > 0"),
+            (self.rebound >= 0, "rebound must be >= 0"),
         ]
         for ok, message in checks:
             if not ok:
@@ -149,7 +154,7 @@ DEFAULT_RULES = Rules()
 #: kept every run within 1.6 points of the Adam oracle, while the bottom / 6 lost up to 6.
 #: ``auto`` centres its race at the bottom / 3 (``place``); a flat zoomed test keeps one
 #: step more margin than a clear curve's turn-up (``flat`` 5), as SGD's (3 -> 4).
-ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3)
+ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3, rebound=0.0)
 
 #: The rules for adaptive update rules on a task ranked by its loss (a regression: what
 #: :func:`~lrlab.search.range_test` reads there): the bottom of the descent / 2, at most a
@@ -163,7 +168,8 @@ ADAPTIVE_RULES = Rules(depth=0.5, divisor=1.0, margin=4.0, flat=5.0, place=1 / 3
 #: validation loss, where 4x reads 0.0234, -3.4%, and the three rates the warning names
 #: then hold the best; the tables' regressions read the same, a few new-user ones lower:
 #: a residual MLP's seed 2 4.2 -> 6.4%).
-LOSS_RULES = Rules(depth=0.99, divisor=2.0, margin=4.0, reach=4.0, flat=5.0, place=1 / 3)
+LOSS_RULES = Rules(depth=0.99, divisor=2.0, margin=4.0, reach=4.0, flat=5.0, place=1 / 3,
+                   rebound=0.0)
 
 #: The rules :func:`~lrlab.search.range_test` (``extend=True``) reads an SGD-like rule's test
 #: with when the loss never blew up: run on to 1000x its end, it fell clearly and reached

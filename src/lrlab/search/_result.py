@@ -28,12 +28,14 @@ from lrlab.search._suggest import (
     broke_at,
     early_rise,
     fell,
+    fell_back,
     next_step,
     ragged_bottom,
     rose_only,
     scatter,
     shallow,
     suggest,
+    trend_bottom,
     turn_up,
 )
 
@@ -278,6 +280,18 @@ class RangeTestResult:
                 "that comes only after many steps is the steps' doing, so the suggestion "
                 f"reads the descent below {self.lrs[rose]:.3g}; to see how rates train for "
                 "epochs, run lrlab auto", "early_rise"))
+        elif (back := fell_back(d, self.rules)) is not None:
+            low = trend_bottom(self.lrs[:back], self.losses[:back], rules=self.rules)
+            out.append(Finding(
+                f"the loss fell to its low at {low:.3g}, rose past it from "
+                f"{self.lrs[back]:.3g} and fell back to about it at higher rates (to "
+                f"{self.lrs[d.best]:.3g}): a network whose outputs do not change with its "
+                "weights' scale (normalised features or weights, layers before a "
+                "normalisation) falls so, each step growing the weights and moving it less; "
+                "that later fall says nothing about a rate, so the suggestion reads the "
+                f"descent below {self.lrs[back]:.3g}, and such a network may train best well "
+                f"below it: train rates from {self.suggestion.lr / 100:.3g} up to "
+                f"{self.suggestion.lr:.3g} for the full epochs (lrlab auto)", "fell_back"))
         elif shallow(d, self.rules):
             out.append(Finding(
                 f"a shallow descent for its noise: the loss fell by {d.drop:.3g}, "
@@ -451,6 +465,9 @@ class RangeTestResult:
         if d.clear and early_rise(d, self.rules) is not None:
             return Reading(float(self.lrs[early_rise(d, self.rules)]),
                            "where the loss first rose above its starting level")
+        if (back := fell_back(d, self.rules)) is not None:
+            return Reading(float(self.lrs[back]), "where the loss rose past its low before "
+                           "it fell back to about it")
         if d.clear:
             i = turn_up(d, self.rules)
             if i == len(self.lrs) - 1 and not self.stopped_early:

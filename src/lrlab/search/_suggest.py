@@ -34,7 +34,7 @@ from lrlab.search._readings import (
     check_curve,
     describe,
 )
-from lrlab.search._smooth import ema
+from lrlab.search._smooth import ema, half_width
 
 #: Without a clear descent, a drop of more than this many noise units that leads straight
 #: into the break is still read as a descent (see :func:`_unclear`).
@@ -60,7 +60,8 @@ NOISY = 0.1
 #: rule's step is the rate itself).
 STILL = 1e3
 
-__all__ = ["COMPARISONS", "FEW", "FIRM", "NOISY", "STILL", "dip", "early_rise", "min_div10", "next_step", "ragged_bottom", "scatter", "steepest", "suggest",
+__all__ = ["COMPARISONS", "FEW", "FIRM", "NOISY", "STILL", "dip", "early_rise", "fell_back",
+           "later_fall", "min_div10", "next_step", "ragged_bottom", "scatter", "steepest", "suggest",
            "trend_bottom", "valley"]
 
 
@@ -286,7 +287,7 @@ def next_step(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES
         if falls_at_once(d, rules) and not zoomed:
             notes.append(f"the loss falls from the first rates: start lower "
                          f"(start={x[0] / 100:g})")
-        if d.best == n - 1 and early_rise(d, rules) is None:  # a late fall: not the rate's
+        if d.best == n - 1 and later_fall(d, rules) is None:  # a late fall: not the rate's
             notes.append(f"the loss still falls at the last rate: end higher "
                          f"(end={x[-1] * 100:g})")
         return "; ".join(notes)
@@ -409,6 +410,71 @@ def early_rise(d, rules: Rules) -> int | None:
     return i if before is not None and before.clear else None
 
 
+def fell_back(d, rules: Rules) -> int | None:
+    """Where a clear curve rose past its low and later fell back to about that low: the
+    first index before its lowest point where the trend stands ``rules.rebound`` x the noise
+    above its lowest point so far, that low having fallen clearly (``rules.clear`` x the
+    noise below the starting level), when the trend stays up there for more than its
+    half-width (as a clear descent must stay down) and below its starting level, its lowest
+    point past the rise lies below that low by less than the trend rose above it, and the
+    curve up to the rise holds a clear descent of its own; None otherwise, and with
+    ``rules.rebound`` 0.
+
+    A network whose outputs do not change with its weights' scale (normalised features or
+    class weights, as ArcFace's and cosine classifiers'; layers before a normalisation) is
+    pushed to larger weights by every step, and each step then moves it less: its effective
+    rate shrinks as the weights grow. Its loss in a range test falls over decades at the
+    pace of the steps, rises where a rate is too high and blows the weights up rather than
+    the loss, and falls back at higher rates as the weights, grown large, take each step
+    in: a later fall back to about the low says nothing about a rate (ArcFace at scale 30 under
+    momentum 0.9: low at 0.015-0.066, up for a decade, back to the low by 3-10, and 10-step
+    races at 0.1-10 learned nothing; a full training learns best at 1e-4 to 5e-4). Only the
+    descent below the rise places a rate. A second descent deeper than the rise (below the
+    low by more than the trend rose above it) is another fall, read as before; so is a curve
+    whose trend rose to its starting level or above: it lost all it had learned, a blow-up
+    that a network may recover from at higher rates (the built-in blobs' MLP rose to 1.2x
+    its start at 0.14 and fell back to its low by 1-2, and trains best at 0.17-0.3 over 20
+    epochs, where reading below that rise raced from 0.01 and took 0.0057, 5 points worse).
+
+    Example:
+        >>> from lrlab.search._readings import describe
+        >>> lrs = np.geomspace(1e-5, 10.0, 120)
+        >>> v = np.r_[np.linspace(2, 1, 60), np.full(20, 1.4), np.linspace(1.4, 0.95, 40)]
+        >>> float(lrs[fell_back(describe(lrs, v), DEFAULT_RULES)]) < 0.02
+        True
+        >>> fell_back(describe(lrs, v - np.r_[np.zeros(80), np.linspace(0, 0.9, 40)]),
+        ...           DEFAULT_RULES) is None
+        True
+    """
+    if not d.clear or rules.rebound <= 0:
+        return None
+    trend = d.trend[: d.best]
+    low = np.minimum.accumulate(trend) if len(trend) else trend
+    above = (trend > low + rules.rebound * d.noise) & (low < d.level - rules.clear * d.noise)
+    up = np.flatnonzero(above)
+    if not len(up) or up[0] < MIN_POINTS:
+        return None
+    i = int(up[0])
+    held = np.flatnonzero(~above[i:])
+    if (int(held[0]) if len(held) else len(above) - i) <= half_width(len(d.raw), rules.window):
+        return None  # a wiggle of the trend, not a rise: held no longer than its half-width
+    peak = float(np.max(d.trend[i: d.best]))
+    if peak >= d.level:  # it lost all it had learned: a blow-up, not weights that grew
+        return None
+    if d.trend[d.best] < low[i] - (peak - low[i]):  # a deeper second descent: another fall
+        return None
+    before = describe(d.lrs[:i], d.raw[:i], rules)
+    return i if before is not None and before.clear else None
+
+
+def later_fall(d, rules: Rules) -> int | None:
+    """Where a clear curve's reading stops, its later fall being the steps' doing: above its
+    starting level (:func:`early_rise`) or rose past its low and fell back to about it
+    (:func:`fell_back`); None when neither."""
+    rose = early_rise(d, rules)
+    return rose if rose is not None else fell_back(d, rules)
+
+
 def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES) -> float:
     """The first rate where the loss trend is within ``rules.plateau`` of its minimum's drop,
     or ``nan`` under 5 points or without a clear descent (see :func:`describe`).
@@ -421,6 +487,9 @@ def trend_bottom(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RU
     d = describe(lrs, losses, rules)
     if d is None or not d.clear:
         return math.nan
+    back = fell_back(d, rules)
+    if back is not None:  # a later fall back to the low is not the rate's: read below the rise
+        return trend_bottom(d.lrs[:back], d.raw[:back], rules=rules)
     return float(d.lrs[d.crossing(1.0 - rules.plateau)])
 
 
@@ -604,6 +673,13 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
         return Reading(first.lr, f"{first.why}; read below {at:.3g}, where the loss rose above "
                        f"its starting level before it fell again at higher rates (a later "
                        f"fall comes from the steps taken, not from the rate)")
+    cut = fell_back(d, rules)
+    if cut is not None:
+        at = float(d.lrs[cut])
+        first = suggest(d.lrs[:cut], d.raw[:cut], rules=rules, advice="")
+        return Reading(first.lr, f"{first.why}; read below {at:.3g}, where the loss rose past "
+                       f"its low before it fell back to about it at higher rates (a later "
+                       f"fall back to the low is not the rate's)")
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
     anchor = float(d.lrs[into_bottom(d, rules)])
     name = ("its bottom" if rules.depth >= 1.0 - rules.plateau else
