@@ -62,7 +62,7 @@ def test_list(capsys) -> None:
     (["beale", "--start", "1"], "--start '1' must be two numbers X,Y"),
     (["beale", "--start", "nan,1"], "must be finite"),
     (["beale", "--start", "9,9"], "outside beale's box"),
-    (["beale", "--hp", "beta1=1"], r"beta1 must be in \[0, 1\)"),
+    (["beale", "--hp", "beta1=1"], r"beta1=1 must be in \[0, 1\) for the update rule adam"),
     (["beale", "--out", "{tmp}/missing/a.png"], "does not exist"),
     (["beale", "--out", "{tmp}/a.jpg"], "must end in .png"),
     (["beale", "--out", "{tmp}"], "must end in .png"),

@@ -80,7 +80,7 @@ def test_entries_and_settings_are_checked_before_training() -> None:
     task = get_task("blobs")
     for entries, words in ((["adam:lr=0.1"], "two or more distinct rules"),
                            (["adam:lr=0.1", "adam:lr=0.01"], "two or more distinct rules"),
-                           (["adam:lr=0.1,beta1=2", "prodigy"], "beta1 must be in"),
+                           (["adam:lr=0.1,beta1=2", "prodigy"], "beta1=2 must be in"),
                            (["adam:lr=0.1,d0=1", "prodigy"], "adam takes no 'd0'")):
         with pytest.raises(LrlabError, match=words):
             race(task, entries, epochs=1)
