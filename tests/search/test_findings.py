@@ -222,3 +222,30 @@ def test_the_lowest_raced_rate_and_a_guess_come_before_the_loss_line() -> None:
     assert one_next_step(c).next_step == (
         "train the pick and a rate half a decade either side for the full epochs, give a larger "
         "budget, or check that the targets are learnable")  # ("it", apart from its line)
+
+
+def test_find_says_one_next_step_where_two_lines_advise() -> None:
+    """find on the finder-quality regression's seed 0 said 'check the suggestion against
+    rates trained for epochs (lrlab auto)' (a noisy loss) beside 'ranked by a loss: train
+    0.01, 0.02 and 0.04 ...': the named rates are the one next step, each line keeps its fact
+    and kind; find's lines the CLI, the report and the integrations print end with it."""
+    import numpy as np
+
+    from lrlab.search import RangeTestResult
+
+    lrs = np.geomspace(1e-5, 10.0, 100)
+    u = np.log10(lrs)
+    noisy = (2.0 - 1.9 * np.clip(u + 4, 0, 2) / 2 + np.where(u > -1, 10 * (u + 1) ** 2, 0)
+             + 0.3 * np.random.default_rng(3).standard_normal(100))
+    alone = RangeTestResult.build(lrs, noisy)
+    result = dataclasses.replace(alone, monitor="loss")
+    assert result.kinds == ("noisy_loss", "ranked_by_loss")
+    assert result.next_step.startswith(f"train {result.to_try[0]:.3g}, ")
+    assert result.warnings[0].endswith("placed to a factor 2-3 only")
+    assert result.warnings[1] == "ranked by a loss"
+    assert not any("lrlab auto" in w for w in result.warnings)
+    assert result.said() == (*result.warnings, f"next: {result.next_step}")
+    # one line advising keeps its advice
+    assert alone.kinds == ("noisy_loss",) and alone.next_step == ""
+    assert alone.warnings[0].endswith("check the suggestion against rates trained for epochs "
+                                      "(lrlab auto)") and alone.said() == alone.warnings

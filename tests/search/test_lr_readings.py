@@ -477,6 +477,11 @@ def test_a_fall_back_no_lower_after_a_rise_is_read_below_the_rise():
     line = next(w for w in result.warnings if w.kind == "fell_back")
     assert f"train rates from {r.lr / 100:.3g} up to {r.lr:.3g}" in line
     assert result.headroom.lr == lrs[cut]
+    # under a short heavy-ball training its rates (from a tenth of the suggestion up to twice
+    # it) are said too: the next step is this line's, rates well below the suggestion
+    short = replace(result, training_steps=30, momentum=0.9)
+    assert short.kinds[-2:] == ("fell_back", "short_training")
+    assert short.next_step.startswith(f"train rates from {r.lr / 100:.3g} up to {r.lr:.3g}")
     from lrlab.search._auto import placement
 
     assert placement(result) == (trend_bottom(lrs, loss), True)  # auto's race: from the low

@@ -637,7 +637,8 @@ def test_a_task_ranked_by_its_loss_is_told_to_train_twice_and_four_times_the_sug
         r = range_test(task, steps=40, validate=False)
         s = r.suggestion.lr
         assert r.monitor == "loss" and math.isfinite(s)
-        said = [w for w in r.warnings if w.startswith("ranked by a loss")]
+        # (as written: where several lines advise, one next step says it)
+        said = [w for w in r._lines() if w.startswith("ranked by a loss")]
         assert said == [loss_warning(s)]
         assert f"train {s:.3g}, {2 * s:.3g} and {4 * s:.3g} for the full epochs" in said[0]
         assert r.to_try == (s, 2 * s, 4 * s)  # the same rates, for a script
@@ -717,19 +718,20 @@ def test_a_short_training_under_heavy_ball_momentum_names_lower_rates():
 
     brief = get_task("blobs").replace(epochs=3)            # 30 optimizer steps
     plain = range_test(brief, steps=40, validate=False)
-    assert plain.momentum == 0.0 and short_warning(plain.suggestion.lr, 30) in plain.warnings
+    assert plain.momentum == 0.0 and short_warning(plain.suggestion.lr, 30) in plain._lines()
     for rule, hp, m, factors in (("momentum", None, 0.9, (0.1, 0.1 ** 0.5, 1, 2)),
                                  ("nesterov", {"momentum": 0.5}, 0.5, (0.5, 1, 2))):
         r = range_test(brief, steps=40, validate=False, optimizer=rule, hparams=hp)
         s = r.suggestion.lr
         rates = [s * f for f in factors]
-        said = [w for w in r.warnings if w.startswith("a short training")]
+        # (as written: where several lines advise, one next step says it)
+        said = [w for w in r._lines() if w.startswith("a short training")]
         assert r.momentum == m and said == [short_warning(s, 30, m)]
         named = ", ".join(f"{lr:.3g}" for lr in rates[:-1]) + f" and {rates[-1]:.3g}"
         assert f"train {named} for" in said[0]
         assert r.to_try == pytest.approx(rates, rel=1e-12)
     adam = range_test(brief, steps=40, validate=False, optimizer="adam")
-    assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam.warnings
+    assert adam.momentum == 0.0 and short_warning(adam.suggestion.lr, 30) in adam._lines()
 
 
 def test_find_advice_says_the_users_run_not_lrlabs_benchmarks():
@@ -1028,7 +1030,8 @@ def test_a_flat_reading_under_sgd_warns_that_the_plateau_may_be_the_seeds_luck(m
         task, _ = fake_range_tests(monkeypatch, [flat, flat])
         r = range_test(task, validate=False, extend=True, optimizer=optimizer)
         assert r.steady is not None, optimizer
-        said = [w for w in r.warnings if w.kind == "plateau"]
+        # (as written: where several lines advise, one next step says it)
+        said = [w for w in r._lines() if w.kind == "plateau"]
         # (its loss rose to 3x its level and never diverged: the rates reach past the break)
         assert said == ([PLATEAU.format(ROSE_ONLY)] if told else []), optimizer
     assert "optimizer='adam'" in PLATEAU and "seed's luck" in PLATEAU

@@ -102,6 +102,7 @@ def find(task: str | None, task_opt: str | None, start: float, end: float, steps
                 "accumulate": accumulate, "clip_grad_norm": clip_grad_norm,
                 "seed": seed, "read_on": result.read_on, "reason": result.reason,
                 "warnings": list(result.warnings), "warning_kinds": list(result.kinds),
+                "next_step": result.next_step or None,
                 "to_try": list(result.to_try),
                 "looks": looks,
                 "headroom": {"lr": None if math.isnan(result.headroom.lr) else result.headroom.lr,
@@ -198,6 +199,8 @@ def _report(result, name: str, optimizer: str, mode: str) -> None:
                  soft_wrap=True, markup=False)
     for line in result.warnings:
         stdout.print(f"warning: {as_flags(line)}", soft_wrap=True, markup=False)
+    if result.next_step:
+        stdout.print(f"next: {as_flags(result.next_step)}", soft_wrap=True, markup=False)
 
 
 def _save(result, out: Path, settings: dict) -> None:

@@ -236,7 +236,7 @@ class FindLR(_pl.Callback):
                              device=pl_module.device, training_steps=_steps_left(trainer),
                              **{"accumulate": trainer.accumulate_grad_batches,
                                 "clip_grad_norm": _clip(trainer), **self.settings})
-        for line in result.warnings:  # training goes on at the reading: say it now, at the
+        for line in result.said():  # training goes on at the reading: say it now, at the
             # user's trainer.fit() (stacklevel=2 was Lightning's line that called the hook)
             warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=user_level(*_CALLERS))
         self.results.append((trainer.current_epoch, result))

@@ -114,7 +114,7 @@ def _range_test(trainer, model, optimizer, loader, options: dict,
     with at_base_rates(optimizer):
         result = find_lr(model, model_loss(loss), loader, optimizer=optimizer, device=device,
                          training_steps=steps, **settings)
-    for line in result.warnings:  # at the user's call (train() itself, under the callback)
+    for line in result.said():  # at the user's call (train() itself, under the callback)
         warnings.warn(f"lrlab: {line}", UserWarning, stacklevel=user_level(*_CALLERS))
     return result
 

@@ -190,7 +190,7 @@ def report_content(run: Any, *, target: float | None = None,
                              "a sweep's members reach a value, and a range test trains none")
         # a result from Python carries its warnings itself (the CLI's settings hold them too)
         run = (run if isinstance(run, RangeRun) else
-               RangeRun(range_test_info(run), {"warnings": list(run.warnings)}))
+               RangeRun(range_test_info(run), {"warnings": list(run.said())}))
     elif isinstance(run, (SearchResult, SearchRun)):
         kind, build = "a search", _search_content
         if not isinstance(run, SearchRun):
@@ -354,7 +354,7 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
                else f"no rate: {why.removeprefix('suggestion: ')}" if why
                else "no rate could be read from this curve")
     curve = info.curve
-    skip = ("warnings", "warning_kinds", "headroom", "looks")
+    skip = ("warnings", "warning_kinds", "next_step", "headroom", "looks")
     settings = {**{k: v for k, v in run.settings.items() if k not in skip},
                 "steps": len(curve),
                 "rates": f"{curve['lr'].iloc[0]:.3g} to {curve['lr'].iloc[-1]:.3g}"}
@@ -369,7 +369,9 @@ def _range_content(run: RangeRun, *, target, plots) -> ReportContent:
     name = run.settings.get("task", "")
     return ReportContent(
         title=f"lrlab: range test{f' on {name}' if name else ''}", verdict=verdict,
-        settings=settings, warnings=[str(w) for w in run.settings.get("warnings") or []], tables=[("readings and suggestions", info.readings)],
+        settings=settings, warnings=[str(w) for w in run.settings.get("warnings") or []]
+        + ([f"next: {run.settings['next_step']}"] if run.settings.get("next_step") else []),
+        tables=[("readings and suggestions", info.readings)],
         figures=[("range test: loss and accuracy against the rate, every reading marked",
                   plot_range_test(info))] if "range_test" in plots else [])
 

@@ -36,7 +36,6 @@ search result carries:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -44,7 +43,14 @@ import numpy as np
 import pandas as pd
 
 from lrlab.metrics import LEARNED, LabelCounts, score_noise, share_examples
-from lrlab.search._findings import Finding, kind_of, kinds_of, split_advice
+from lrlab.search._findings import (
+    Finding,
+    by_kind,
+    kind_of,
+    kinds_of,
+    one_advice,
+    split_advice,
+)
 from lrlab.tasks import Task
 from lrlab.train import untrained
 
@@ -849,16 +855,6 @@ ADVICE_ORDER = ("race_unlearned", "learned_longer", "lowest_searched", "short_on
                 "no_clear_descent")
 
 
-def _precedence(line: str) -> int:
-    """``line``'s place in :data:`ADVICE_ORDER` (after every kind there when not in it); an
-    edge's "search on to" a tenth away ranks with the blanket advice, behind the rest."""
-    kind = kind_of(line)
-    rank = ADVICE_ORDER.index(kind) if kind in ADVICE_ORDER else len(ADVICE_ORDER)
-    if kind.endswith("_searched") and split_advice(line)[1].startswith("search on to"):
-        rank = ADVICE_ORDER.index("spike_recovered")
-    return rank
-
-
 def one_next_step(confidence: Confidence) -> Confidence:
     """``confidence`` with one thing to do: where two or more warnings each end with advice
     (:func:`~lrlab.search._findings.split_advice`), each keeps its fact (and its kind) and
@@ -878,14 +874,16 @@ def one_next_step(confidence: Confidence) -> Confidence:
         >>> one.kinds, one.next_step
         (('no_clear_descent', 'short_on_loss'), 'where a few percent matter, train 0.059, 0.105 and 0.187')
     """
-    advising = [w for w in confidence.warnings if split_advice(w)[1]]
-    if len(advising) < 2:
-        return confidence
-    first = min(advising, key=_precedence)  # (the earlier line among equals)
-    # (said apart from its line, the line's "it" is the pick)
-    advice = re.sub(r"^(train|compare) it\b", r"\1 the pick", str(split_advice(first)[1]))
-    facts = tuple(split_advice(w)[0] for w in confidence.warnings)
-    return replace(confidence, warnings=facts, next_step=advice)
+    # an edge's "search on to" a tenth away ranks with the blanket advice, behind the rest
+    place = by_kind(ADVICE_ORDER)
+
+    def rank(line: str) -> int:
+        if kind_of(line).endswith("_searched") and split_advice(line)[1].startswith("search"):
+            return ADVICE_ORDER.index("spike_recovered")
+        return place(line)
+
+    facts, advice = one_advice(confidence.warnings, rank, it="the pick")
+    return replace(confidence, warnings=facts, next_step=advice) if advice else confidence
 
 
 def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: float,

@@ -18,10 +18,10 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Self
 
-__all__ = ["KINDS", "Finding", "kind_of", "kinds_of", "split_advice"]
+__all__ = ["KINDS", "Finding", "by_kind", "kind_of", "kinds_of", "one_advice", "split_advice"]
 
 #: Every kind of line, and what writes it.
 KINDS: dict[str, str] = {
@@ -124,7 +124,9 @@ def kinds_of(lines: Iterable[str]) -> tuple[str, ...]:
 #: Where a line's advice begins: the first clause, after ``"; "`` or ``": "``, that tells a
 #: user what to do (every warning that advises ends with its advice).
 _ADVICE = re.compile(r"(?:; |: )(?=(?:train |check the pick|compare |search on to |"
-                     r"where a few percent matter))")
+                     r"where a few percent matter|check the suggestion|check it against|"
+                     r"to see how rates train|start lower|end higher|run the test|"
+                     r"check the data|check that they reach))")
 
 
 def split_advice(line: str) -> tuple[str, str]:
@@ -144,3 +146,30 @@ def split_advice(line: str) -> tuple[str, str]:
     kind = kind_of(line)
     fact, advice = line[:found.start()], line[found.end():]
     return (Finding(fact, kind), Finding(advice, kind)) if kind else (fact, advice)
+
+
+def by_kind(order: Sequence[str]) -> Callable[[str], int]:
+    """A line's place by its kind in ``order`` (after every kind there when not in it)."""
+    return lambda line: (order.index(kind_of(line)) if kind_of(line) in order
+                         else len(order))
+
+
+def one_advice(lines: Sequence[str], rank: Callable[[str], int], *,
+               it: str) -> tuple[tuple[str, ...], str]:
+    """``lines`` and the one thing to do where two or more of them end with advice
+    (:func:`split_advice`): each line's fact (its kind kept), and the advice of the first
+    advising line by ``rank`` (lowest first; the earlier line among equals), its "it" said
+    as ``it``. Otherwise ``lines`` unchanged and ``""``.
+
+    Example:
+        >>> one_advice([Finding("a noisy loss: check the suggestion against rates", "noisy_loss"),
+        ...             Finding("ranked by a loss: train 1, 2 and 4", "ranked_by_loss")],
+        ...            by_kind(("ranked_by_loss",)), it="the suggestion")
+        (('a noisy loss', 'ranked by a loss'), 'train 1, 2 and 4')
+    """
+    advising = [w for w in lines if split_advice(w)[1]]
+    if len(advising) < 2:
+        return tuple(lines), ""
+    first = min(advising, key=rank)
+    advice = re.sub(r"^(train|compare|check) it\b", rf"\1 {it}", str(split_advice(first)[1]))
+    return tuple(split_advice(w)[0] for w in lines), advice

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lrlab.search._below import Below
-from lrlab.search._findings import Finding, kinds_of
+from lrlab.search._findings import Finding, by_kind, kinds_of, one_advice, split_advice
 from lrlab.search._readings import (
     BOUNDED_RULES,
     DEFAULT_RULES,
@@ -220,6 +220,24 @@ class RangeTestResult:
 
     @property
     def warnings(self) -> tuple[Finding, ...]:
+        """One line per weakness of the evidence behind the suggestion (:meth:`_lines`), each
+        its fact alone where two or more said what to do (:attr:`next_step` says it once)."""
+        return one_advice(self._lines(), _find_rank, it="the suggestion")[0]
+
+    @property
+    def next_step(self) -> str:
+        """Where two or more of :attr:`warnings` each said what to do, the one thing to do:
+        the advice of the first by :func:`_find_rank`; ``""`` otherwise (none advises, or the
+        one that does says it)."""
+        return one_advice(self._lines(), _find_rank, it="the suggestion")[1]
+
+    def said(self) -> tuple[str, ...]:
+        """:attr:`warnings`, then ``"next: "`` and :attr:`next_step` where there is one: the
+        lines a caller prints."""
+        step = self.next_step
+        return (*self.warnings, *((f"next: {step}",) if step else ()))
+
+    def _lines(self) -> tuple[Finding, ...]:
         """One line per weakness of the evidence behind the suggestion (empty: none), each a
         :class:`~lrlab.search.Finding` (its ``kind``: :attr:`kinds`):
         no clear descent, a descent that starts at the first rates or still runs at the
@@ -598,6 +616,27 @@ PLATEAU = ("flat until it broke under an SGD-like rule: often a net waiting on a
            "reached 100% on some of 10 seeds and 34-81%, chance 34%, on others); train "
            "{} from two seeds, or try an adaptive rule "
            "(optimizer='adam'), which solved that LSTM on every seed tried")
+#: Whose advice :attr:`RangeTestResult.next_step` keeps when several lines advise, first
+#: first: a curve that fell back after a rise (a scale-invariant network: rates down to a
+#: hundredth of the suggestion; the rates above it, which a short or heavy-ball training's
+#: line names, are the way its range test misleads, :func:`fell_back`); a flat curve under
+#: an SGD-like rule (the rates below its break from two seeds, or
+#: an adaptive rule: measured on a small LSTM, :data:`PLATEAU`); the rates to train for the
+#: full epochs (:attr:`RangeTestResult.to_try`: a loss, a short or slow training, heavy-ball
+#: momentum; measured as the finder-quality tables' best-of-find's-rates column,
+#: docs/benchmarks.md) over the generic check against rates trained for epochs; then the
+#: rest, in order (advice to run the test again comes before them all: :func:`_find_rank`).
+FIND_ORDER = ("fell_back", "plateau", "ranked_by_loss", "short_training", "slow_learner",
+              "heavy_ball")
+
+
+def _find_rank(line: str) -> int:
+    """A line's place for :attr:`RangeTestResult.next_step`: advice to run the test again
+    (start lower, end higher, run it further: the reading itself is incomplete, and the rates
+    named are read from it) first, then :data:`FIND_ORDER`, then the rest."""
+    if split_advice(line)[1].startswith(("start lower", "end higher", "run the test")):
+        return -1
+    return by_kind(FIND_ORDER)(line)
 #: the rates :data:`PLATEAU` says to train: below the break, or past it where the loss rose
 #: but never blew up (:func:`~lrlab.search._suggest.rose_only`: a spike a training may
 #: recover from)
