@@ -57,7 +57,7 @@ def test_plateau_and_constant_members_train_side_by_side():
     ("plateau:monitor=a-b", "monitor must be a metric's name"),
     ("plateau:mode=up", "mode must be one of auto, min, max"),
     ("plateau:patience=x", "patience must be a whole number"),
-    ("plateau:zz=1", "is not one of plateau's keys"),
+    ("plateau:zz=1", "schedule 'plateau:zz=1' has no key 'zz'; plateau's keys: factor"),
 ])
 def test_bad_plateau_specs_are_one_line_errors(spec, words, capsys):
     """Bad plateau options: exit 2 from the CLI with one line, the same text from Python."""
