@@ -739,18 +739,26 @@ def test_find_advice_says_the_users_run_not_lrlabs_benchmarks():
     momentum) and auto's line on a race ranked by a loss say the fact about the user's run
     and what to do; the measurements behind them (a ResNet under momentum, a GroupNorm CNN,
     a seq2seq, 20 regression runs) stay in the docstrings and docs/benchmarks.md: a user
-    cannot place them."""
+    cannot place them; so does the flat curve's plateau line (it quoted a small LSTM's
+    seeds)."""
     import re
 
     from lrlab.search._auto import short_on_loss
-    from lrlab.search._result import loss_warning, momentum_warning, short_warning, slow_warning
+    from lrlab.search._result import (
+        PLATEAU,
+        loss_warning,
+        momentum_warning,
+        short_warning,
+        slow_warning,
+    )
 
     lines = [loss_warning(0.01), short_warning(0.1, 120), short_warning(0.1, 120, 0.9),
              slow_warning(0.1, 0.12, 200), slow_warning(0.1, 0.0, 200, 0.9),
-             momentum_warning(0.1, 0.9), short_on_loss(6, 40, "loss", lr=0.1)]
+             momentum_warning(0.1, 0.9), short_on_loss(6, 40, "loss", lr=0.1),
+             PLATEAU.format("rates below 1")]
     for line in lines:
-        assert not re.search(r"\blost\b|points|benchmark|ResNet|GroupNorm|seq2seq|\bleft\b",
-                             line), line
+        assert not re.search(r"\blost\b|points|benchmark|ResNet|GroupNorm|seq2seq|\bleft\b"
+                             r"|LSTM|seeds?\b.*\d+%", line), line
     assert "the best rate can sit up to 10x below the suggestion" in momentum_warning(0.1, 0.9)
     assert "the best rate can sit up to 2x below the suggestion" in short_warning(0.1, 120, 0.5)
 

@@ -612,10 +612,8 @@ def _listed(rates: tuple[float, ...]) -> str:
 #: 0.86 against 0.65-0.83).
 PLATEAU = ("flat until it broke under an SGD-like rule: often a net waiting on a plateau (a "
            "recurrent memory, saturated units), where which rate leaves it in a full "
-           "training can be the seed's luck (a small LSTM: every rate from 0.56 to 1.8 "
-           "reached 100% on some of 10 seeds and 34-81%, chance 34%, on others); train "
-           "{} from two seeds, or try an adaptive rule "
-           "(optimizer='adam'), which solved that LSTM on every seed tried")
+           "training can be the seed's luck; train {} from two seeds, or try an adaptive "
+           "rule (optimizer='adam'), which often leaves such a plateau where SGD waits")
 #: Whose advice :attr:`RangeTestResult.next_step` keeps when several lines advise, first
 #: first: a curve that fell back after a rise (a scale-invariant network: rates down to a
 #: hundredth of the suggestion; the rates above it, which a short or heavy-ball training's
