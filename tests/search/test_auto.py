@@ -1214,6 +1214,14 @@ def test_a_rate_blown_up_next_to_the_pick_in_the_longer_race_moves_it_down() -> 
     blown = [e.curve("loss", "train").to_numpy(float)[-1, [float(v) for v in
              e.members["lr"]].index(above)] for e in longer if above in list(e.members["lr"])]
     assert blown and blown[-1] > BLOWN * start
+    # the explanation says it in that order, never "stable" then "unstable" with nothing
+    # between (it listed 1 among the rates that never came back, next to 3.16 and 10)
+    ended = int(longer[-1].records["epoch"].max())
+    said = re.search(r"Unstable \(neither loss came back[^)]*\): (.*?)\. ", result.explanation)
+    assert said and f"{above:g}" not in said.group(1).split(", ")
+    assert (f"Stable after {result.race_epochs} epochs, unstable at the end of {ended} "
+            f"(neither loss ended within {UNSTABLE - 1:.0%} of the untrained model's): "
+            f"{above:g}.") in result.explanation
 
 
 def test_a_rate_blown_up_in_the_race_itself_moves_the_pick_down_too() -> None:

@@ -944,6 +944,27 @@ class _Race:
                 + [self.scored(r, longer=True) for r in self._looks + self.longer])
         return pd.concat(rows, ignore_index=True).drop_duplicates("lr", keep="last")
 
+    def turned_unstable(self) -> dict[float, int]:
+        """The rates stable in their first race and unstable where a longer race left them
+        (:meth:`scored`: read at its last epoch), each with the epochs it had trained then:
+        the explanation says so in that order, not "stable" and then "unstable" of one rate
+        with nothing between."""
+        if not self.longer:
+            return {}
+        first = pd.concat([self.scored(r) for r in self.races], ignore_index=True)
+        if "stable" not in first:
+            return {}
+        before = dict(zip(first["lr"].to_numpy(float), first["stable"].to_numpy(bool)))
+        out: dict[float, int] = {}
+        for r in self.longer:  # in order: a rate's last longer race is where it stopped
+            t = self.scored(r, longer=True)
+            stuck = t["stuck"].to_numpy(bool) if "stuck" in t else np.zeros(len(t), bool)
+            for v, ok, s in zip(t["lr"].to_numpy(float), t["stable"].to_numpy(bool), stuck):
+                out.pop(float(v), None)
+                if before.get(float(v), False) and not ok and not s:
+                    out[float(v)] = int(r.records["epoch"].max())
+        return out
+
     def blew_up(self) -> dict[float, int]:
         """The raced rates that blew up: stable in their race (a loss back within
         :data:`UNSTABLE` of the untrained model's at some epoch), then a training loss more
@@ -2060,9 +2081,16 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
     stuck = table["stuck"].fillna(False).astype(bool) if "stuck" in table else False
     if "stable" in table and not (table["stable"] | stuck).all():
         shaky = sorted(table["lr"][~table["stable"] & ~stuck])
-        text += (f" Unstable (neither loss came back to the untrained model's, "
-                 f"{race.start[0]:.4g} training, {race.start[1]:.4g} validation): "
-                 f"{rates_text(shaky)}.")
+        turned = race.turned_unstable()
+        if len(set(shaky) - set(turned)):
+            text += (f" Unstable (neither loss came back to the untrained model's, "
+                     f"{race.start[0]:.4g} training, {race.start[1]:.4g} validation): "
+                     f"{rates_text([v for v in shaky if v not in turned])}.")
+        for n in sorted(set(turned.values())):
+            these = sorted(v for v, m in turned.items() if m == n)
+            text += (f" Stable after {race.epochs} epoch{'s' * (race.epochs > 1)}, unstable "
+                     f"at the end of {n} (neither loss ended within {UNSTABLE - 1:.0%} of "
+                     f"the untrained model's): {rates_text(these)}.")
     if "stuck" in table and stuck.any():
         text += (f" Stuck above the untrained model's losses (the training loss ended over "
                  f"{UNSTABLE - 1:.0%} above it, the validation loss never below it: no "
