@@ -36,6 +36,7 @@ from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import (
     NOISY,
     broke_at,
+    deep,
     early_rise,
     fell_back,
     into_bottom,
@@ -517,6 +518,28 @@ def test_a_shallow_or_noisy_descent_warns_and_a_firm_one_does_not():
     assert d.drop / d.noise > 6 and not shallow(d, DEFAULT_RULES) and text == ""
     d, text = said["noisy"]
     assert d.noise > NOISY * d.level and "a noisy loss" in text and "shallow" not in text
+
+
+def test_a_descent_by_most_of_its_level_is_noisy_not_shallow():
+    """A regression's noise is its untrained batches' spread, a share of its level: a loss
+    that fell by 60% of its level or more (``deep``) is warned as noisy, not as a shallow
+    descent, however few noise units it fell (a forecaster under Adam fell by 71% of its
+    level, 4.4 noise units: 'a shallow descent'); one that fell by less still is."""
+    lrs = log_grid(-6, 1)
+    u = np.log10(lrs)
+    said = {}
+    for share, sigma in ((0.75, 0.55), (0.45, 0.4)):
+        shape = 3.0 * (1.0 - share * np.clip(u + 3, 0, 1)) + np.where(u > -1, 20 * (u + 1) ** 2, 0)
+        loss = noisy(lrs, shape, sigma, seed=2)
+        d = describe(lrs, loss)
+        assert d.clear and shallow(d, DEFAULT_RULES) and d.noise > NOISY * d.level, share
+        said[share] = (d, RangeTestResult.build(lrs, loss).kinds)
+    d, kinds = said[0.75]
+    assert d.drop > 0.6 * d.level and deep(d, DEFAULT_RULES)
+    assert "noisy_loss" in kinds and "shallow_descent" not in kinds
+    d, kinds = said[0.45]
+    assert d.drop < 0.6 * d.level and not deep(d, DEFAULT_RULES)
+    assert "shallow_descent" in kinds and "noisy_loss" not in kinds
 
 
 #: ``new_user.py``'s ``hashed`` (a linear model over 8,192 hashed features, batches of 4),

@@ -26,6 +26,7 @@ from lrlab.search._suggest import (
     FIRM,
     NOISY,
     broke_at,
+    deep,
     early_rise,
     fell,
     fell_back,
@@ -310,7 +311,7 @@ class RangeTestResult:
                 f"descent below {self.lrs[back]:.3g}, and such a network may train best well "
                 f"below it: train rates from {self.suggestion.lr / 100:.3g} up to "
                 f"{self.suggestion.lr:.3g} for the full epochs (lrlab auto)", "fell_back"))
-        elif shallow(d, self.rules):
+        elif shallow(d, self.rules) and not deep(d, self.rules):
             out.append(Finding(
                 f"a shallow descent for its noise: the loss fell by {d.drop:.3g}, "
                 f"{d.drop / d.noise:.1f}x its noise (clear from {self.rules.clear:g}x, firm "

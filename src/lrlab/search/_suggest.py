@@ -345,6 +345,27 @@ def shallow(d, rules: Rules) -> bool:
     return bool(d.clear) and d.drop < FIRM * rules.clear * d.noise
 
 
+def deep(d, rules: Rules) -> bool:
+    """Whether a descent fell by :data:`FIRM` x ``rules.clear`` x :data:`NOISY` of its
+    starting level or more (60% by default; a level above 0): a fall that deep is real,
+    however few noise units it makes, and a :func:`shallow` one that deep has a noise over
+    :data:`NOISY` of its level (it fell by under ``FIRM`` x ``rules.clear`` noise units),
+    so the warning names the noise (``noisy_loss``), not a shallow descent.
+
+    Why: a regression's noise is the untrained batches' spread (random targets, random
+    series levels), a share of the starting level, so a loss that fell by most of its level
+    counts few noise units: a DLinear forecaster under Adam (``new_user.py``'s ``horizon``,
+    seed 0) fell by 71% of its level, 4.4 noise units, and was called shallow. The zoom's
+    choice (:func:`dip`) still reads :func:`shallow` alone.
+
+    Example:
+        >>> from types import SimpleNamespace as D
+        >>> deep(D(level=3.4, drop=2.4), DEFAULT_RULES), deep(D(level=3.4, drop=1.7), DEFAULT_RULES)
+        (True, False)
+    """
+    return d.level > 0 and d.drop >= FIRM * rules.clear * NOISY * d.level
+
+
 def scatter(d, rules: Rules) -> float:
     """The noise of a curve about its trend at its bottom: the raw points from ``2h`` before
     ``best`` to ``h`` after it (``h`` the trend's half-width), robustly.
