@@ -612,6 +612,27 @@ def test_a_pick_falls_when_every_seed_and_curve_points_to_the_lower_rate(higher)
                     higher)
 
 
+def test_auto_scores_the_untrained_model_once(monkeypatch) -> None:
+    """The range test's class shares and the race's chance come from one evaluation of the
+    untrained model on the validation set: the range test scored its own copy of it before."""
+    import importlib
+
+    from lrlab.tasks import get_task
+
+    train = importlib.import_module("lrlab.train")
+    real, calls = train.untrained, []
+
+    def counted(task, seed=0):
+        calls.append(seed)
+        return real(task, seed)
+
+    for module in ("lrlab.train", "lrlab.search._auto", "lrlab.search._confidence"):
+        monkeypatch.setattr(importlib.import_module(module), "untrained", counted,
+                            raising=False)
+    result = auto(get_task("blobs"), epochs=20, seeds=1, refine=False, check=False)
+    assert math.isfinite(result.lr) and calls == [0]
+
+
 def test_the_second_seed_check_says_why_the_pick_held_or_fell() -> None:
     """`lrlab auto digits` read 'Checked on a second seed: from seed 1, 0.739 scored 0.9331
     and 0.416 0.9387. So lr=0.739.': the lower rate ahead and the pick kept, with no word

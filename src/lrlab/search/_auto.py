@@ -107,7 +107,17 @@ from lrlab.search._result import RangeTestResult
 from lrlab.search._suggest import trend_bottom
 from lrlab.search._task_range import range_test
 from lrlab.tasks import Task
-from lrlab.train import Checkpoint, SweepResult, fit, fork, mean_loss, rank, rescored
+from lrlab.train import (
+    Checkpoint,
+    SweepResult,
+    Untrained,
+    fit,
+    fork,
+    mean_loss,
+    rank,
+    rescored,
+    untrained,
+)
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
            "edge_moved", "few_steps", "moved_above", "moved_down", "past_bottom", "peak_step",
@@ -307,17 +317,18 @@ def _enough_budget(p: Plan, budget: float, candidates: int, seeds: int | None,
 
 
 def _range_test(p: Plan, seeds: int, optimizer: str, hparams: dict,
-                steps: int = _RANGE_STEPS) -> RangeTestResult:
+                steps: int = _RANGE_STEPS, scored: Untrained | None = None) -> RangeTestResult:
     """The range test on the searched task's model and data (its own loss, its batch size);
     with fewer than ``_RANGE_STEPS`` steps, the top of the 100-step test's ramp at its pace
-    (:func:`range_steps`)."""
+    (:func:`range_steps`); ``scored``: the untrained model's evaluation, the race's too."""
     start = _RANGE_START * (_RANGE_END / _RANGE_START) ** ((_RANGE_STEPS - steps)
                                                           / (_RANGE_STEPS - 1))
     return range_test(p.task, optimizer=optimizer, hparams=hparams, seeds=seeds, seed=p.seed,
                       start=start, end=_RANGE_END,
                       steps=steps, batch_size=p.batch_size, validate=False,
                       device=p.settings.get("device"),  # where the races train
-                      clip_grad_norm=p.settings.get("clip_grad_norm"))  # as they clip
+                      clip_grad_norm=p.settings.get("clip_grad_norm"),  # as they clip
+                      untrained=scored)
 
 
 def range_seeds(race_cost: float, test_cost: float, most: int = 3) -> int:
@@ -549,14 +560,16 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     race_epochs, share, cut, seeds, trimmed, unit, fewer = _race_plan(p, budget, candidates,
                                                                        seeds)
     race_task = p.task.subset(share, seed=p.seed) if cut else p.task
-    test = _range_test(p, seeds, optimizer, settings.get("hparams") or {}, trimmed)
+    # the untrained model scored once: the range test's class shares and the race's chance
+    scored = untrained(p.task, p.seed)
+    test = _range_test(p, seeds, optimizer, settings.get("hparams") or {}, trimmed, scored)
     if len(test.lrs) < 2:
         raise LrlabError(f"auto: the range test stopped after {len(test.lrs)} steps "
                          f"({test.reason}); check the task's data and model")
     bottom, clear = placement(test)
     reached = float(test.lrs[-1])
     race = _Race(p, race_task, race_epochs, walk="up" if rules_for(optimizer) is DEFAULT_RULES
-                 else "down")
+                 else "down", scored=scored)
     steps = max((len(r.lrs) for r in test.runs), default=len(test.lrs))  # in lockstep
     range_cost = seeds * steps * p.batch_size / examples(p.full)
     per = race_epochs * examples(race_task) / examples(p.full)  # one rate's race
@@ -816,7 +829,8 @@ class _Race:
       (:meth:`lengthen`).
     """
 
-    def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down") -> None:
+    def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down",
+                 scored: Untrained | None = None) -> None:
         self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
         self.races: list[SweepResult] = []
         self.populations: list[SweepResult] = []
@@ -852,7 +866,7 @@ class _Race:
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
-        self.base = baseline(p.task, p.seed)
+        self.base = baseline(p.task, p.seed, scored)
         self.n, self.chance = self.base.score_n, self.base.chance
         self.binomial = self.base.binomial
         self.start = _start_loss(task, p.seed)

@@ -52,7 +52,7 @@ from lrlab.search._findings import (
     split_advice,
 )
 from lrlab.tasks import Task
-from lrlab.train import untrained
+from lrlab.train import Untrained, untrained
 
 __all__ = ["Baseline", "Choice", "Confidence", "assess", "at_edge", "baseline", "by_loss",
            "chance_score", "choose", "edge_failed", "falling", "furthest", "lone", "lone_at_top",
@@ -106,11 +106,12 @@ class Baseline:
         return score_noise(score, monitor, self.score_n, binomial=self.binomial)
 
 
-def baseline(task: Task, seed: int) -> Baseline:
+def baseline(task: Task, seed: int, scored: Untrained | None = None) -> Baseline:
     """The untrained model (initialised from ``seed``) scored as a fit scores it
     (:func:`lrlab.train.untrained`: tensors or a loader, class scores on any axis, one binary
     logit, a model that computes its own loss), and what that evaluation counted: the
-    majority class's level and the validation examples.
+    majority class's level and the validation examples. ``scored``: that evaluation where
+    the caller has it (``auto`` reads its range test's class shares from the same one).
 
     Example:
         >>> from lrlab.tasks import get_task
@@ -118,7 +119,7 @@ def baseline(task: Task, seed: int) -> Baseline:
         >>> b.chance >= 0.5, b.n
         (True, 500)
     """
-    scored = untrained(task, seed)
+    scored = scored if scored is not None else untrained(task, seed)
     # a loader task not yet resolved: the monitor its first batch gives (see lrlab.train)
     monitor = task.monitor or ("accuracy" if "accuracy" in scored.metrics else "loss")
     n = scored.labels.examples

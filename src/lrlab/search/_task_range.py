@@ -82,7 +82,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                validate: bool = True, extend: bool = False,
                steady: bool = True, device: str | None = None,
                full: Task | None = None, accumulate: int = 1,
-               clip_grad_norm: float | None = None) -> RangeTestResult:
+               clip_grad_norm: float | None = None,
+               untrained: Untrained | None = None) -> RangeTestResult:
     """Leslie Smith's range test on ``task`` (see :func:`~lrlab.search.find_lr`).
 
     Args:
@@ -131,6 +132,10 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
         clip_grad_norm: clip the gradient to this global L2 norm before each step, as a
             sweep's ``clip_grad_norm`` (``torch.nn.utils.clip_grad_norm_``): the stability
             check clips too; ``None``: no clipping.
+        untrained: ``task``'s untrained model from ``seed`` as a fit scores it
+            (:func:`~lrlab.train.untrained`), where the caller has it (``auto``'s race
+            scores it too): the classes' shares and the chance level are counted from it
+            instead of from an evaluation of the validation set of the test's own.
 
     The result keeps the metric the task's rates are ranked by (``result.monitor``) and the
     length of the task's training (``result.training_steps``): on a task ranked by its loss
@@ -168,7 +173,8 @@ def range_test(task: Task, *, optimizer: str = "sgd", hparams: Mapping[str, floa
                          "(e.g. 1.0), or None for no clipping")
     monitor, training, momentum, batch, scores = _check(task, optimizer, hparams, seed,
                                                         batch_size, full, accumulate)
-    scored = functools.cache(functools.partial(_untrained, task, seed))  # one evaluation
+    scored = ((lambda: untrained) if untrained is not None  # the caller's, or one of its own
+              else functools.cache(functools.partial(_untrained, task, seed)))
     args = {"optimizer": optimizer, "hparams": hparams, "seeds": seeds, "seed": seed,
             "prior": _shares(task, seed, scored),
             "start": start, "mode": mode, "batch_size": batch_size, "validate": validate,
