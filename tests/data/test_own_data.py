@@ -522,6 +522,35 @@ def test_a_validation_set_that_cannot_load_is_refused_before_training(workers) -
     assert "Caught" not in said and _Counted.given < len(x)
 
 
+@pytest.mark.parametrize("search", [False, True])
+def test_a_validation_batch_the_model_cannot_take_is_refused_before_training(search) -> None:
+    """Validation features of another width than the training data's, or labels outside
+    the classes, are one line naming the validation data, before anything trains; before,
+    the first evaluation raised torch's RuntimeError ('Expected size for first two
+    dimensions of batch2 tensor ...') after an epoch, a traceback from lrlab.sweep."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 20, generator=g), torch.arange(64) % 2
+    train = DataLoader(TensorDataset(x, y), batch_size=16)
+    wide = DataLoader(TensorDataset(torch.randn(32, 7, generator=g), y[:32]), batch_size=16)
+    labels = DataLoader(TensorDataset(x[:32], y[:32] * 3), batch_size=16)
+
+    def run(val):
+        task = Task.from_loaders(lambda: nn.Sequential(nn.Linear(20, 8), nn.ReLU(),
+                                                       nn.Linear(8, 2)),
+                                 train, val, loss=nn.CrossEntropyLoss(), epochs=1)
+        with pytest.raises(LrlabError) as err:
+            auto(task) if search else lrlab.sweep(task, lrs=[0.1])
+        return str(err.value)
+
+    said = run(wide)
+    assert said.startswith("task 'task': the validation data: the model cannot take the first "
+                           "batch (RuntimeError: mat1 and mat2 shapes cannot be multiplied "
+                           "(16x7 and 20x8)); the batch is list((16, 7) float32, (16,) int64)")
+    assert "\n" not in said
+    assert run(labels) == ("task 'task': the validation data: labels go up to 3 but the model "
+                           "gives 2 class scores; labels must be 0..1")
+
+
 def test_a_split_task_still_takes_tensors_only_as_splits() -> None:
     with pytest.raises(LrlabError, match="give a lrlab.Split"):
         Task(name="x", train=[1, 2], val=Split(torch.zeros(2, 1), torch.zeros(2)),

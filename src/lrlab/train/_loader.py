@@ -107,16 +107,37 @@ def first_batch(task: Task, batch_size: int, seed: int) -> Any:
                      "least one example (an empty loader, or drop_last with too few)")
 
 
-def _validation_loads(task: Task, batch_size: int, seed: int) -> None:
+def _validation_loads(task: Task, batch_size: int, seed: int) -> Any:
     """Load the first validation batch of a task fed by a Dataset or DataLoader, so that a
     validation set its loader cannot batch (a missing collate function) is refused before
-    the first epoch trains, not after it; the random state is left as it was."""
+    the first epoch trains, not after it; the random state is left as it was. Returns that
+    batch (None for tensors)."""
     if isinstance(task.val, Split):
-        return
+        return None
     with isolated_rng():
-        for _ in batches(task.val, batch_size=batch_size, seed=seed, epoch=0, shuffle=False,
-                         what="the validation data"):
-            break
+        for batch in batches(task.val, batch_size=batch_size, seed=seed, epoch=0,
+                             shuffle=False, what="the validation data"):
+            return batch
+    return None
+
+
+def _validation_taken(task: Task, model: torch.nn.Module, batch: Any) -> None:
+    """The first validation batch through the model in evaluation mode, as the first
+    evaluation will run it: a batch the model cannot take (features of another width than
+    the training data's), or labels outside its classes, is refused before anything trains,
+    in the words of the training batch's refusal (:func:`cannot_take`), naming the
+    validation data; the random state is left as it was."""
+    inputs, targets = inputs_of(task, batch)
+    try:
+        with torch.no_grad(), isolated_rng():
+            out = model.eval()(*inputs.args, **inputs.kwargs)
+            if task.loss is not None and isinstance(out, Tensor):
+                check_labels(task.loss, out, targets, task.num_classes, task_scores=True)
+    except LrlabError as err:
+        raise LrlabError(f"task {task.name!r}: the validation data: {err}") from None
+    except Exception as err:  # noqa: BLE001 - the user's model, in one line
+        raise LrlabError(f"task {task.name!r}: the validation data: "
+                         f"{cannot_take(model, task.loss, batch, inputs, err)}") from None
 
 
 def _signature(model: torch.nn.Module) -> str:
@@ -184,7 +205,7 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
         raise LrlabError(f"task {task.name!r}: {type(model).__name__} has no trainable "
                          "parameters; unfreeze some (requires_grad=True)")
     raw = first_batch(task, batch_size, seed)
-    _validation_loads(task, batch_size, seed)
+    val = _validation_loads(task, batch_size, seed)
     batch = to_device(raw, device, dtype)
     saved = [0]
 
@@ -197,6 +218,8 @@ def _probe(task: Task, *, batch_size: int, seed: int, device: torch.device,
             torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         torch.manual_seed(seed)
         loss, outputs, targets = _probe_loss(task, model, batch)
+    if val is not None and not isinstance(task.loss, ModelLoss):  # (its fn takes the batch)
+        _validation_taken(task, model, to_device(val, device, dtype))
     layout = _layout(task.loss, outputs, targets)
     return Probe(task=_resolved(task, outputs, targets, loss),
                  predictions=_scorable(task, outputs, targets),
