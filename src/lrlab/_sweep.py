@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from lrlab._checks import whole
 from lrlab._once import warn_once
 from lrlab.executors import LocalExecutor
-from lrlab.tasks import Task, get_task
+from lrlab.tasks import Task, as_task
 from lrlab.train import SweepResult, parse_bytes, validated
 
 __all__ = ["sweep", "train"]
@@ -48,7 +48,7 @@ def sweep(task: Task | str, *, callbacks: Sequence = (), members_per_chunk: int 
     config = validated(**settings)
     if members_per_chunk is not None:
         whole("members_per_chunk", members_per_chunk, low=1)
-    task = get_task(task) if isinstance(task, str) else task
+    task = as_task(task)
     limit = None if memory_limit is None else parse_bytes(memory_limit)
     executor = LocalExecutor(members_per_task=members_per_chunk, memory_limit=limit)
     callbacks = list(callbacks)

@@ -404,3 +404,16 @@ def test_user_task_attribute_not_callable(user_module: str) -> None:
     with pytest.raises(LrlabError) as err:
         get_task(f"{user_module}:CONSTANT")
     assert "CONSTANT" in one_line(err)
+
+
+@pytest.mark.parametrize("call", ["sweep", "auto", "grid"])
+def test_a_task_of_the_wrong_type_is_one_line(call: str) -> None:
+    """lrlab.sweep(3, ...) raised AttributeError: 'int' object has no attribute 'in_memory'."""
+    import lrlab
+
+    run = {"sweep": lambda: lrlab.sweep(3, lrs=[0.1]),
+           "auto": lambda: lrlab.search.auto(3),
+           "grid": lambda: lrlab.search.grid(None, lrs=[0.1])}[call]
+    with pytest.raises(lrlab.LrlabError, match=r"^task must be an lrlab.Task or a task's name "
+                       r"\(lrlab list tasks\), got (int|NoneType)$"):
+        run()

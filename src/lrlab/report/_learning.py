@@ -114,7 +114,7 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
         (100, 250)
     """
     from lrlab.executors import LocalExecutor
-    from lrlab.tasks import get_task
+    from lrlab.tasks import as_task
     from lrlab.train import validated
 
     if not sizes:
@@ -128,7 +128,7 @@ def learning_curve(task: Task | str, *, sizes: Sequence[float], seed: int = 0,
         raise LrlabError(f"sizes lists {twice:g} twice; one size's runs train identically, "
                          "give each once")
     config = validated(seed=seed, **settings)  # every check before any training
-    full = get_task(task) if isinstance(task, str) else task
+    full = as_task(task)
     n = full.train_size
     over = [s for s in sizes if is_whole(s) and n is not None and s > n]
     if over:
@@ -148,9 +148,9 @@ def nested_subsets(task: Task | str, sizes: Sequence[float], *, seed: int = 0) -
     every example a small set holds, the larger sets hold too. Sizes are counts or
     fractions of the full training set; each subset is named ``task[count]``.
     """
-    from lrlab.tasks import get_task
+    from lrlab.tasks import as_task
 
-    full = get_task(task) if isinstance(task, str) else task
+    full = as_task(task)
     counts = sorted({full.subset(s, seed=seed).train_size for s in sizes}, reverse=True)
     out, data = [], full
     for count in counts:  # largest first

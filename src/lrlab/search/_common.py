@@ -153,7 +153,7 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
          settings: dict[str, Any], schedule: str | ScheduleSpec | None = None) -> Plan:
     """Check the settings (all before any training) and draw the search subset;
     ``schedule``: the one the full training follows (text or parsed), built for it here."""
-    from lrlab.tasks import get_task
+    from lrlab.tasks import as_task
 
     for key in _OWN:
         if key in settings:
@@ -166,7 +166,7 @@ def plan(procedure: str, task: Task | str, *, subset: float | None, epochs: int 
     given = {} if schedule is None else {"schedules": [schedule]}
     config = validated(lrs=[1.0], epochs=epochs, optimizer=optimizer, seed=seed, **settings,
                        **given)
-    full = get_task(task) if isinstance(task, str) else task
+    full = as_task(task)
     full = resolve_task(full, config, config.members())  # a loader task: its kind, checked
     if full.train_size is None:  # a stream without __len__: counted in one pass
         full = full.replace(train=counted(full.train, batch_size=full.batch_size, seed=seed))

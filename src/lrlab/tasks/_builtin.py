@@ -19,7 +19,7 @@ from lrlab.tasks._models import mlp, small_cnn, softmax_regression
 from lrlab.tasks._names import DESCRIPTIONS, MNIST_MODELS
 from lrlab.tasks._task import Split, Task
 
-__all__ = ["DESCRIPTIONS", "TASKS", "blobs", "digits", "get_task", "mnist"]
+__all__ = ["DESCRIPTIONS", "TASKS", "as_task", "blobs", "digits", "get_task", "mnist"]
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> Split:
@@ -175,6 +175,22 @@ def _required(factory: Callable) -> list[str]:
         return []
     return [p.name for p in params if p.default is p.empty
             and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def as_task(task: Task | str) -> Task:
+    """``task`` itself, or the task a name gives (:func:`get_task`); anything else is one
+    error line (``lrlab.sweep(3, ...)`` raised an AttributeError of the integer).
+
+    Example:
+        >>> as_task("blobs").name
+        'blobs'
+    """
+    if isinstance(task, str):
+        return get_task(task)
+    if not isinstance(task, Task):
+        raise LrlabError(f"task must be an lrlab.Task or a task's name (lrlab list tasks), "
+                         f"got {type(task).__name__}")
+    return task
 
 
 def get_task(name: str, *, data_dir: str | None = None, download: bool = True,
