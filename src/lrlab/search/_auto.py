@@ -16,23 +16,20 @@ costs a full training per rate. :func:`auto` spends a little of each, in this or
    population scored on validation data as :func:`~lrlab.search.grid` scores. A rate counts
    when it beat chance and was stable (:data:`UNSTABLE`, :func:`stuck_above`); ties walk up
    for SGD-like rules and down for adaptive ones (:meth:`_Race.pick`).
-4. **Move**: at most once, where the first race shows the rates that train lie elsewhere:
-   up the range when nothing learned under an SGD-like rule (:func:`moved_up`), below it
-   under an adaptive one placed without a clear descent (``_Race.below``), down when only
-   its lowest rate learned (:func:`moved_down`), up a decade when its best was the end of a
-   range test that never diverged (:func:`moved_above`). An adaptive race that learned
-   nothing from a clear descent stays at or below its placement instead (``_Race.cap``).
+4. **Move** (:func:`_move`, :class:`Move`): at most once, where the first race shows the
+   rates that train lie elsewhere. An adaptive race that learned nothing from a clear
+   descent stays at or below its placement instead (``_Race.cap``).
 5. **Lengthen** (:meth:`_Race.lengthen`): still nothing learned, the stable rates train on,
    the horizon doubling while the budget pays; without a ranking the pick is a guess from
    the losses (:meth:`_Race.pick`), with a warning.
 6. **Refine and check**: the rates a quarter decade either side of the pick race on the same
-   budget, from the same weights and order (:func:`refine_rates`), then the pick and
+   budget, from the same weights and order (:meth:`_Race.refinement`), then the pick and
    the next lower rate that learned from ``seed + 1`` (:meth:`_Race.check`), each where the
    budget still pays.
-7. **Settle**: the rules that move the pick off the race's choice: a lower rate that
-   trained as fast (:func:`caught_up`), a lone learner (:func:`~lrlab.search.lone`,
-   :meth:`_Race.past_lone_top`), the edge of stability next to it (:func:`edge_moved`,
-   :func:`edge_guessed`).
+7. **Settle** (:func:`_settle`, :class:`_Settled`): the rules that move the pick off the
+   race's choice: a lower rate that trained as fast (:func:`caught_up`), a lone learner
+   (:func:`~lrlab.search.lone`, :meth:`_Race.past_lone_top`), the edge of stability next to
+   it (:func:`edge_moved`, :func:`edge_guessed`).
 8. **Warn**: where the range test and the race disagree (:func:`past_bottom`,
    :func:`short_of_bottom`) or the race was too short to rank the rates (:func:`few_steps`,
    :func:`before_peak`, :func:`early_race`, :func:`short_on_loss`), beside
@@ -53,7 +50,7 @@ import functools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -120,9 +117,9 @@ from lrlab.train import (
 )
 
 __all__ = ["AutoResult", "auto", "before_peak", "candidate_rates", "caught_up", "early_race",
-           "edge_moved", "few_steps", "moved_above", "moved_down", "past_bottom", "peak_step",
-           "race_share", "races_allowed", "range_steps", "short_of_bottom", "short_on_loss",
-           "short_run", "stuck_above", "with_loss_warning"]
+           "edge_moved", "few_steps", "moved_above", "moved_below", "moved_down", "past_bottom",
+           "peak_step", "race_share", "races_allowed", "range_steps", "short_of_bottom",
+           "short_on_loss", "short_run", "stuck_above", "with_loss_warning"]
 
 #: Steps of the range test that places the candidates, over its rates ``_RANGE_START`` to
 #: ``_RANGE_END`` (:func:`~lrlab.search.range_test`'s defaults).
@@ -382,7 +379,7 @@ def moved_down(table: pd.DataFrame, lr: float, count: int, *, higher_is_better: 
     """``count`` rates half a decade apart below ``lr`` when ``lr`` is the lowest rate raced
     and the raced rate next above it failed (diverged, unstable or never beat chance, as
     ``learned_mask`` reads them); empty otherwise: where a race that learned only at its
-    bottom moves to (``_Race.down``), at the cost the refinement and the
+    bottom moves to (:class:`Move` ``"down"``), at the cost the refinement and the
     second-seed check would have had (``auto`` skips those that no longer fit its plan).
 
     The rates that train then lie below the race: a ReLU regression's Adam race of 10 down
@@ -425,7 +422,7 @@ def moved_above(table: pd.DataFrame, lr: float, reached: float, count: int, *, e
     and the largest the range test reached, that test ran to its end without diverging
     (``ended``), and the scores still rise towards it (:func:`~lrlab.search.assess` warns
     ``highest_searched``); empty otherwise: where an SGD-like race placed without a clear
-    descent moves when its best is its top (``_Race.up``).
+    descent moves when its best is its top (:class:`Move` ``"above"``).
 
     The end of a range test that neither fell clearly nor diverged bounds the race only
     because it ended there: a bounded loss never blows up (an SGD weight-tied sigmoid
@@ -452,6 +449,41 @@ def moved_above(table: pd.DataFrame, lr: float, reached: float, count: int, *, e
     if "highest_searched" not in kinds_of(c.warnings):
         return []
     return [float(f"{lr * 10 ** (k / 2):.3g}") for k in range(1, count + 1)]
+
+
+def moved_below(lowest: float, count: int) -> list[float]:
+    """``count`` rates half a decade apart below ``lowest``: where an adaptive race that
+    learned nothing from a placement without a clear descent moves (its placement, the
+    largest rate the range test reached, said nothing; the rates that train with Adam and
+    its kin sit well below it).
+
+    Example:
+        >>> moved_below(0.1, 3)
+        [0.0316, 0.01, 0.00316]
+    """
+    return [float(f"{lowest * 10 ** (-k / 2):.3g}") for k in range(1, count + 1)]
+
+
+class Move(NamedTuple):
+    """Where a race went after its first run, and why: at most one move a run (:func:`_move`).
+
+    ``kind``:
+
+    - ``"up"``: nothing learned under an SGD-like rule: up the range, above every rate
+      raced (:func:`moved_up`).
+    - ``"below"``: nothing learned under an adaptive rule, placed without a clear descent:
+      down, below every rate raced (:func:`moved_below`); the moved race's top takes the
+      placement's role (``_Race.cap``).
+    - ``"down"``: learned at its lowest rate alone, the raced rate above it failing: down
+      (:func:`moved_down`).
+    - ``"above"``: an SGD-like race placed without a clear descent, best at its top, the
+      end of a range test that never diverged: up a decade (:func:`moved_above`).
+
+    ``rates``: the rates the moved race ran.
+    """
+
+    kind: Literal["up", "below", "down", "above"]
+    rates: list[float]
 
 
 def races_allowed(unit: float, per: float, candidates: int, range_cost: float) -> float:
@@ -582,52 +614,17 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         choice = race.rescore() or choice
     race.kept.clear()  # (only a rescoring reads the first race's weights after each epoch)
     choice = race.look_again(choice, allowed) or choice
-    skipped = []
-    if not choice.learned and race.walk == "down":
-        # an adaptive rule: nothing learned is too few steps, not too low a rate; the rates
-        # above the placement, which leave a plateau first, are out of the running. Placed
-        # without a clear descent (from the largest rate the test reached), the race held
-        # no placement: it moves down, and the rates above the moved race are out
-        if clear:  # (a race of two candidates stops short of its placement: its lowest)
-            # the placement as the race rounded it (3 digits): 0.0041095 raced as 0.00411,
-            # which the unrounded cap left out of its own longer race and of the pick
-            race.cap = max(float(f"{bottom:.3g}"), min(rates))
-            choice = race.pick()
-        else:
-            fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
-            race.below = [float(f"{min(rates) * 10 ** (-k / 2):.3g}")
-                          for k in range(1, min(candidates, fits) + 1)]
-            race.cap = race.below[0]
-            choice = race.run(race.below)
-            if choice.learned:  # a ranking again: the refinement may go a step above it
-                race.cap = math.inf
-    elif not choice.learned:  # nothing learned: move the race up the range, once
-        fits = max(3, math.floor((allowed - race.cost) / per + 1e-9))
-        up = moved_up(max(rates), reached, min(candidates, fits))
-        if up:
-            choice = race.run(up)
-    elif down := moved_down(race.table(), choice.lr, min(candidates, max(3, math.floor(
-            (allowed - race.cost) / per + 1e-9))), higher_is_better=race.higher,
-            chance=race.chance, monitor=race.monitor, n=race.n, binomial=race.binomial):
-        race.down = down  # learned at its lowest rate alone: move the race down, once
-        choice = race.run(down)
-    elif race.walk == "up" and not clear and (up := moved_above(
-            race.table(), choice.lr, reached, min(ABOVE, max(1, math.floor(
-                (allowed - race.cost) / per + 1e-9))), ended=not test.stopped_early,
-            higher_is_better=race.higher, chance=race.chance, monitor=race.monitor, n=race.n,
-            binomial=race.binomial)):
-        race.up = up  # best at the test's end, which never diverged: move the race up, once
-        choice = race.run(up)
-    top = max([reached, *race.up])  # the largest rate the range test or a race reached
+    choice = _move(race, choice, rates, clear=clear, bottom=bottom, reached=reached,
+                   ended=not test.stopped_early, allowed=allowed, per=per,
+                   candidates=candidates)
     if not choice.learned:  # still nothing: a longer race of the stable rates
         choice = race.lengthen(allowed) or choice
         if race.longer:
             refine = check = False  # the budget went into the longer race
-    refined = ([r for r in dict.fromkeys(min(r, top) for r in refine_rates(choice.lr))
-                if r not in race.raced] if refine and choice.learned else [])
-    if race.turned:  # (such a race picks no rate past the ceiling: ``_Race.pick``)
-        refined = [r for r in refined if r <= race.ceiling * (1 + 1e-9)]
-    if refined and race.cost + len(refined) * per > allowed * (1 + 1e-9):
+    skipped = []
+    top = max([reached, *race.moved_to("above")])  # the largest rate a test or race reached
+    refined = race.refinement(choice.lr, top) if refine and choice.learned else []
+    if refined and race.overspends(len(refined) * per, allowed):
         skipped.append("the refinement")
         refined = []
     if refined:  # same weights and order: scores comparable across the populations
@@ -635,125 +632,22 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
     spiked = choice.learned and choice.lr in race.recovered  # read at a longer horizon
     checked = None
     if check and choice.learned and not spiked:  # (a check races one epoch, not two)
-        if race.cost + 2 * per > allowed * (1 + 1e-9):
+        if race.overspends(2 * per, allowed):
             skipped.append("the second-seed check")
         else:
             checked = race.check(choice)
-    lr = checked[0] if checked else choice.lr
-    caught = (race.caught_up(lr) if choice.learned and not race.longer and not spiked
-              and not (checked and checked[0] != choice.lr) else None)
-    if caught is not None:
-        lr = caught[0]
-    asked = (choice.learned and not race.longer and not spiked
-             and not (race.walk == "down" and (race.below or race.down)))
-    reading = {"higher_is_better": race.higher, "chance": race.chance, "monitor": race.monitor,
-               "n": race.n, "binomial": race.binomial, "untrained": race.start[1]}
-    alone = lone(race.table(), lr, **reading) if asked else math.nan
-    kept = lr if asked and lone_kept(race.table(), lr, **reading) else None
-    if math.isfinite(alone):
-        lone_lr, lr = lr, alone
-    topped = (race.past_lone_top(lr) if choice.learned and not race.longer and not spiked
-              and not math.isfinite(alone) else None)
-    if topped is not None:  # learned alone at the top of the race: the others by their loss
-        lone_lr, lr = lr, topped[0]
-    later = race.blew_up()
-    edge_lr, above = lr, edge_moved(lr, race.raced, later)
-    guessed = (not clear and not math.isfinite(above)
-               and not choice.learned and choice.how == FELL and math.isclose(lr, choice.lr))
-    if guessed:  # a plateau's guess, the last rate that trained: no margin from the edge
-        above = edge_guessed(lr, race.raced, race.horizon)
-        guessed = math.isfinite(above)
-    if math.isfinite(above):
-        lr = next((r for r in race.raced if math.isclose(r, refine_rates(lr)[1])),
-                  refine_rates(lr)[1])
+    settled = _settle(race, choice, checked, clear=clear, spiked=spiked)
+    lr = settled.lr
     compute = range_cost + race.cost
     turn = bottom / test.rules.place  # where the test's loss trend stops falling
     extra = _extra_warnings(clear, choice, race, reached, lr, turn,
-                            above if guessed and math.isfinite(above) else None)
-    if math.isfinite(alone):
-        extra += (Finding(f"{rate(lone_lr)} was the only rate near it to beat chance, its "
-                          "raced neighbours half a decade either side did not (a flicker of a "
-                          "short race more often than a rate that trains), so the lower "
-                          f"neighbour {rate(edge_lr)}; train both for the full epochs",
-                          "lone_learner"),)
-    if kept is not None:
-        extra += (Finding(f"{rate(kept)} was the only rate near it to beat chance, its raced "
-                          "neighbours half a decade either side did not, but the raced rate "
-                          "next above it showed no sign of the edge (stable, its training loss "
-                          "below the untrained model's and no more than 1% below the pick's), "
-                          "so it stays; train it and a rate half a decade below for the full "
-                          "epochs", "lone_kept"),)
-    if topped is not None:
-        extra += (Finding(f"{rate(lone_lr)}, the highest rate raced, was the only rate near it "
-                          "to beat chance, the raced rates half a decade below it did not, and "
-                          "its training loss ended no lower than theirs (a rate too high "
-                          "overshooting into the other classes more often than one that "
-                          f"trains), so {rate(edge_lr)}, {topped[1]}; train both for the full "
-                          "epochs", "lone_at_top"),)
-    if spiked:
-        first, end = race.spike(choice.lr)
-        early = ("" if race.longer else f"the rates below it were read after {race.epochs} "
-                 "epoch(s), which favours it, and ")
-        extra += (Finding(f"{rate(choice.lr)} was unstable after the {race.epochs}-epoch race "
-                          f"(its training loss {first:.2g}x the untrained model's) and came "
-                          f"back when it trained on to {2 * race.epochs} epochs ({end:.2g}x), "
-                          "where it learned: a spike a longer training recovers from, not a "
-                          f"divergence; but {early}a rate that spikes first lies near the "
-                          "edge: train it and the rates half a decade either side for the "
-                          "full epochs and keep the best", "spike_recovered"),)
-    if math.isfinite(above) and not guessed:
-        extra += (Finding(f"{rate(above)} blew up by epoch {later[above]} (its training loss "
-                          f"over {BLOWN:g}x the untrained model's, where it had been stable): "
-                          "the edge of stability moved down as the training went on, next to "
-                          f"{rate(edge_lr)}, and the full training is {p.epochs} epochs, so a "
-                          f"quarter decade below it, {rate(lr)}"
-                          f"{'' if lr in race.raced else ' (not raced)'}; train it and "
-                          f"{rate(edge_lr)} for the full epochs", "edge_moved"),)
-    race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
-    if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size),
-                          _enough_budget(p, budget, candidates, seeds, FEW_STEPS)):
-        extra += (short,)
-    horizon = race.horizon * math.ceil(examples(race.task) / p.batch_size)
-    peak = peak_step(p)
-    if early := before_peak(p, horizon, _enough_budget(p, budget, candidates, seeds, peak + 1)
-                            if peak is not None and horizon <= peak else None):
-        extra += (early,)
-    raced = lr in race.raced
-    if not set(kinds_of(extra)) & set(SAYS_LESS) and (barely := early_race(
-            _last_share(race.table(), lr if raced else edge_lr, race.start[0]), race.horizon,
-            p.epochs)):
-        extra += (barely,)
-    confidence = race.confidence(lr if raced else edge_lr, extra)  # an unraced lr has no row
-    confidence = with_loss_warning(confidence, short_on_loss(race.horizon, p.epochs,
-                                                             race.monitor, lr=lr))
-    if math.isfinite(above) and not raced:
-        # the raced rate's own lines (at the lowest rate searched; its next higher rate, the
-        # one that blew up) are not the pick's: the edge warning above says both for it
-        def pick(line: str) -> bool:  # (next_failed: ``above``, the raced rate next up)
-            return kind_of(line) not in ("lowest_searched", "next_failed")
-        confidence = dataclasses.replace(
-            confidence, lr=lr, scored=edge_lr, warnings=tuple(filter(pick, confidence.warnings)),
-            notes=tuple(filter(pick, confidence.notes)))
-    if kept is not None:  # the rate above is stable and trained: its score alone reads no edge
-        confidence = dataclasses.replace(confidence, notes=tuple(
-            n for n in confidence.notes if kind_of(n) != "next_failed"))
-    if caught is not None:  # behind the race's best for a reason, not a tie
-        confidence = dataclasses.replace(
-            confidence, behind="took the lower rate, which trained as fast (see the explanation)")
-    if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
-        dear = Finding(f"this search cost {compute:.3g} member-epochs, more than training its "
-                       f"{candidates} candidates for the full {p.epochs} epoch(s) would "
-                       f"({candidates * p.epochs}): on a task this small, a grid of rates "
-                       "trained in full (lrlab grid) is cheaper", "costly")
-        confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
-    confidence = one_next_step(confidence)  # several lines advising: one thing to do
+                            settled.edge if settled.guessed else None)
+    extra += _settled_warnings(race, settled, choice, spiked)
+    extra += _short_warnings(p, race, extra, settled, budget=budget, candidates=candidates,
+                             seeds=seeds)
+    confidence = _confidence(race, settled, extra, compute, candidates)
     scores = _ranked_together(race.races + race.longer)
-    text = _explain(test, bottom, clear, race, refined, checked, p, lr, skipped, fewer,
-                    lone_lr=lone_lr if math.isfinite(alone) or topped else None,
-                    topped=topped[1] if topped else None,
-                    edge=(above, edge_lr) if math.isfinite(above) else None,
-                    guessed=guessed,
-                    caught=caught[1] if caught is not None else None,
+    text = _explain(test, bottom, clear, race, refined, p, settled, skipped, fewer,
                     dipped=choice if choice.dipped else None,
                     held=choice if choice.held else None)
     text = confidence.explained(text)
@@ -764,7 +658,214 @@ def auto(task: Task | str, *, budget: float = 0.15, candidates: int = 5,
         confidence=confidence, range_test=test, bottom=bottom, candidates=tuple(rates),
         refined=tuple(refined), scores=scores, race_epochs=race_epochs,
         race_examples=examples(race_task), schedule=str(p.schedule) if p.schedule else None,
-        moved_from=edge_lr if math.isfinite(above) else math.nan, edge=above)
+        moved_from=settled.scored if math.isfinite(settled.edge) else math.nan,
+        edge=settled.edge)
+
+
+class _Settled(NamedTuple):
+    """Where the pick went from the race's choice, and why (:func:`_settle`): the rule of
+    each field acted where it is not None (``nan``, ``False``)."""
+
+    #: the pick
+    lr: float
+    #: the pick before an edge rule's quarter decade down (``edge``), as raced
+    scored: float
+    #: the second-seed check (:meth:`_Race.check`): the rate it kept and what it saw
+    checked: tuple[float, str] | None
+    #: :func:`caught_up`: the lower rate that trained as fast and what was seen
+    caught: tuple[float, str] | None
+    #: :func:`~lrlab.search.lone`: the lone learner's lower neighbour the pick went to
+    alone: float
+    #: :func:`~lrlab.search.lone_kept`: a lone learner kept, the rate above it calm
+    kept: float | None
+    #: :meth:`_Race.past_lone_top`: the rate below a lone learner at the top and how chosen
+    topped: tuple[float, str] | None
+    #: the lone learner the pick left (``alone`` or ``topped``)
+    lone: float
+    #: the raced rate next above ``scored`` that blew up later (:func:`edge_moved`) or, with
+    #: ``guessed``, did not fall (:func:`edge_guessed`); the pick is a quarter decade below
+    #: ``scored``
+    edge: float
+    guessed: bool
+    #: the raced rates that blew up (:meth:`_Race.blew_up`): the epochs they had trained
+    later: dict[float, int]
+
+
+def _settle(race: _Race, choice: Choice, checked: tuple[float, str] | None, *, clear: bool,
+            spiked: bool) -> _Settled:
+    """The pick from the race's ``choice`` and the second-seed check's ``checked``: the rules
+    that may move it, in turn (see :class:`_Settled`); ``spiked``: the pick came back from a
+    spike, read at a longer horizon."""
+    lr = checked[0] if checked else choice.lr
+    ranked = choice.learned and not race.longer and not spiked  # one race's ranking
+    caught = (race.caught_up(lr) if ranked and not (checked and checked[0] != choice.lr)
+              else None)
+    if caught is not None:
+        lr = caught[0]
+    asked = ranked and not (race.walk == "down" and race.moved_to("below", "down"))
+    reading = {"higher_is_better": race.higher, "chance": race.chance, "monitor": race.monitor,
+               "n": race.n, "binomial": race.binomial, "untrained": race.start[1]}
+    alone = lone(race.table(), lr, **reading) if asked else math.nan
+    kept = lr if asked and lone_kept(race.table(), lr, **reading) else None
+    lone_lr = math.nan
+    if math.isfinite(alone):
+        lone_lr, lr = lr, alone
+    topped = race.past_lone_top(lr) if ranked and not math.isfinite(alone) else None
+    if topped is not None:  # learned alone at the top of the race: the others by their loss
+        lone_lr, lr = lr, topped[0]
+    later = race.blew_up()
+    scored, above = lr, edge_moved(lr, race.raced, later)
+    guessed = (not clear and not math.isfinite(above)
+               and not choice.learned and choice.how == FELL and math.isclose(lr, choice.lr))
+    if guessed:  # a plateau's guess, the last rate that trained: no margin from the edge
+        above = edge_guessed(lr, race.raced, race.horizon)
+        guessed = math.isfinite(above)
+    if math.isfinite(above):
+        lr = next((r for r in race.raced if math.isclose(r, refine_rates(lr)[1])),
+                  refine_rates(lr)[1])
+    return _Settled(lr, scored, checked, caught, alone, kept, topped, lone_lr, above, guessed,
+                    later)
+
+
+def _settled_warnings(race: _Race, s: _Settled, choice: Choice, spiked: bool
+                      ) -> tuple[str, ...]:
+    """The lines of the rules that moved or kept the pick (:class:`_Settled`), and of a pick
+    back from a spike (``spiked``, :meth:`_Race.shaky`)."""
+    out: tuple[str, ...] = ()
+    if math.isfinite(s.alone):
+        out += (Finding(f"{rate(s.lone)} was the only rate near it to beat chance, its "
+                        "raced neighbours half a decade either side did not (a flicker of a "
+                        "short race more often than a rate that trains), so the lower "
+                        f"neighbour {rate(s.scored)}; train both for the full epochs",
+                        "lone_learner"),)
+    if s.kept is not None:
+        out += (Finding(f"{rate(s.kept)} was the only rate near it to beat chance, its raced "
+                        "neighbours half a decade either side did not, but the raced rate "
+                        "next above it showed no sign of the edge (stable, its training loss "
+                        "below the untrained model's and no more than 1% below the pick's), "
+                        "so it stays; train it and a rate half a decade below for the full "
+                        "epochs", "lone_kept"),)
+    if s.topped is not None:
+        out += (Finding(f"{rate(s.lone)}, the highest rate raced, was the only rate near it "
+                        "to beat chance, the raced rates half a decade below it did not, and "
+                        "its training loss ended no lower than theirs (a rate too high "
+                        "overshooting into the other classes more often than one that "
+                        f"trains), so {rate(s.scored)}, {s.topped[1]}; train both for the full "
+                        "epochs", "lone_at_top"),)
+    if spiked:
+        first, end = race.spike(choice.lr)
+        early = ("" if race.longer else f"the rates below it were read after {race.epochs} "
+                 "epoch(s), which favours it, and ")
+        out += (Finding(f"{rate(choice.lr)} was unstable after the {race.epochs}-epoch race "
+                        f"(its training loss {first:.2g}x the untrained model's) and came "
+                        f"back when it trained on to {2 * race.epochs} epochs ({end:.2g}x), "
+                        "where it learned: a spike a longer training recovers from, not a "
+                        f"divergence; but {early}a rate that spikes first lies near the "
+                        "edge: train it and the rates half a decade either side for the "
+                        "full epochs and keep the best", "spike_recovered"),)
+    if math.isfinite(s.edge) and not s.guessed:
+        out += (Finding(f"{rate(s.edge)} blew up by epoch {s.later[s.edge]} (its training "
+                        f"loss over {BLOWN:g}x the untrained model's, where it had been "
+                        "stable): the edge of stability moved down as the training went on, "
+                        f"next to {rate(s.scored)}, and the full training is {race.p.epochs} "
+                        f"epochs, so a quarter decade below it, {rate(s.lr)}"
+                        f"{'' if s.lr in race.raced else ' (not raced)'}; train it and "
+                        f"{rate(s.scored)} for the full epochs", "edge_moved"),)
+    return out
+
+
+def _short_warnings(p: Plan, race: _Race, extra: tuple[str, ...], s: _Settled, *,
+                    budget: float, candidates: int, seeds: int) -> tuple[str, ...]:
+    """The lines of a race too short to rank the rates: too few steps (:func:`few_steps`),
+    before the schedule's peak (:func:`before_peak`), ended early in the training
+    (:func:`early_race`, unless a line of ``extra`` says more)."""
+    out: tuple[str, ...] = ()
+    race_steps = race.epochs * math.ceil(examples(race.task) / p.batch_size)
+    if short := few_steps(race_steps, p.epochs * math.ceil(examples(p.full) / p.batch_size),
+                          _enough_budget(p, budget, candidates, seeds, FEW_STEPS)):
+        out += (short,)
+    horizon = race.horizon * math.ceil(examples(race.task) / p.batch_size)
+    peak = peak_step(p)
+    if early := before_peak(p, horizon, _enough_budget(p, budget, candidates, seeds, peak + 1)
+                            if peak is not None and horizon <= peak else None):
+        out += (early,)
+    row = s.lr if s.lr in race.raced else s.scored  # an unraced pick has no row
+    if not set(kinds_of(extra + out)) & set(SAYS_LESS) and (barely := early_race(
+            _last_share(race.table(), row, race.start[0]), race.horizon, p.epochs)):
+        out += (barely,)
+    return out
+
+
+def _confidence(race: _Race, s: _Settled, extra: tuple[str, ...], compute: float,
+                candidates: int) -> Confidence:
+    """The pick's :class:`~lrlab.search.Confidence`: the race's assessment of the raced rate
+    it rests on, with ``extra`` and the notes that the rules of :class:`_Settled` change."""
+    p = race.p
+    raced = s.lr in race.raced
+    confidence = race.confidence(s.lr if raced else s.scored, extra)  # an unraced lr: no row
+    confidence = with_loss_warning(confidence, short_on_loss(race.horizon, p.epochs,
+                                                             race.monitor, lr=s.lr))
+    if math.isfinite(s.edge) and not raced:
+        # the raced rate's own lines (at the lowest rate searched; its next higher rate, the
+        # one that blew up) are not the pick's: the edge warning says both for it
+        def pick(line: str) -> bool:  # (next_failed: ``s.edge``, the raced rate next up)
+            return kind_of(line) not in ("lowest_searched", "next_failed")
+        confidence = dataclasses.replace(
+            confidence, lr=s.lr, scored=s.scored,
+            warnings=tuple(filter(pick, confidence.warnings)),
+            notes=tuple(filter(pick, confidence.notes)))
+    if s.kept is not None:  # the rate above is stable and trained: its score alone reads no edge
+        confidence = dataclasses.replace(confidence, notes=tuple(
+            n for n in confidence.notes if kind_of(n) != "next_failed"))
+    if s.caught is not None:  # behind the race's best for a reason, not a tie
+        confidence = dataclasses.replace(
+            confidence, behind="took the lower rate, which trained as fast (see the explanation)")
+    if compute > candidates * p.epochs:  # a tiny task: the 100-step range test dominates
+        dear = Finding(f"this search cost {compute:.3g} member-epochs, more than training its "
+                       f"{candidates} candidates for the full {p.epochs} epoch(s) would "
+                       f"({candidates * p.epochs}): on a task this small, a grid of rates "
+                       "trained in full (lrlab grid) is cheaper", "costly")
+        confidence = dataclasses.replace(confidence, notes=(*confidence.notes, dear))
+    confidence = one_next_step(confidence)  # several lines advising: one thing to do
+    return confidence
+
+
+def _move(race: _Race, choice: Choice, rates: list[float], *, clear: bool, bottom: float,
+          reached: float, ended: bool, allowed: float, per: float, candidates: int) -> Choice:
+    """The pick after the race's one move (:class:`Move`), if its first run ``rates`` (the
+    pick ``choice``) calls for one: ``allowed`` all races may cost, ``per`` one rate's race;
+    the moved race runs at most ``candidates`` rates and at least three, as many as the
+    budget pays for (a move ``"above"``: one or two, up to a decade).
+
+    An adaptive race that learned nothing from a clear descent's placement does not move:
+    nothing learned is too few steps, not too low a rate, so only the rates at or below
+    its placement stay in the running (``_Race.cap``)."""
+    fits = race.affords(allowed, per)
+    if not choice.learned and race.walk == "down":
+        if clear:  # (a race of two candidates stops short of its placement: its lowest)
+            # the placement as the race rounded it (3 digits): 0.0041095 raced as 0.00411,
+            # which the unrounded cap left out of its own longer race and of the pick
+            race.cap = max(float(f"{bottom:.3g}"), min(rates))
+            return race.pick()
+        below = moved_below(min(rates), min(candidates, max(3, fits)))
+        race.cap = below[0]  # the rates above the moved race are out of the running
+        choice = race.go("below", below)
+        if choice.learned:  # a ranking again: the refinement may go a step above it
+            race.cap = math.inf
+        return choice
+    if not choice.learned:
+        up = moved_up(max(rates), reached, min(candidates, max(3, fits)))
+        return race.go("up", up) if up else choice
+    if down := moved_down(race.table(), choice.lr, min(candidates, max(3, fits)),
+                          higher_is_better=race.higher, chance=race.chance,
+                          monitor=race.monitor, n=race.n, binomial=race.binomial):
+        return race.go("down", down)
+    if race.walk == "up" and not clear and (above := moved_above(
+            race.table(), choice.lr, reached, min(ABOVE, max(1, fits)), ended=ended,
+            higher_is_better=race.higher, chance=race.chance, monitor=race.monitor, n=race.n,
+            binomial=race.binomial)):
+        return race.go("above", above)
+    return choice
 
 
 #: A raced rate whose training loss (an epoch's mean) and validation loss never came within
@@ -822,9 +923,7 @@ class _Race:
     - :attr:`ceiling` and :attr:`cap` (set by ``auto``): rates above them are out of the
       running; :attr:`passed` and :attr:`unwalked` say what :meth:`pick` did with them.
     - :attr:`looked`: a one-epoch race's unstable rates trained one more epoch (:meth:`shaky`).
-    - :attr:`down`, :attr:`up`, :attr:`below`: the rates of the race's one move, if any
-      (:func:`moved_down`, :func:`moved_above`, an adaptive race's move below; a move up
-      the range after nothing learned keeps no list).
+    - :attr:`moved`: the race's one move (:class:`Move`).
     - :attr:`longer` and :attr:`horizon`: the longer races of a race that learned nothing
       (:meth:`lengthen`).
     """
@@ -832,37 +931,29 @@ class _Race:
     def __init__(self, p: Plan, task: Task, epochs: int, walk: str = "down",
                  scored: Untrained | None = None) -> None:
         self.p, self.task, self.epochs, self.walk = p, task, epochs, walk
-        self.races: list[SweepResult] = []
-        self.populations: list[SweepResult] = []
+        self.races: list[SweepResult] = []  # the raced rates' populations (:meth:`run`)
+        self.populations: list[SweepResult] = []  # every population trained
         #: the longer races (:meth:`lengthen`): rates continued from a race's last epoch
         self.longer: list[SweepResult] = []
         self.horizon = epochs  # epochs the latest race's rates trained
-        #: the rates of a race moved down the range (``moved_down``), if any
-        self.down: list[float] = []
-        #: the rates of an SGD-like race moved up past the range test's end (``moved_above``)
-        self.up: list[float] = []
+        #: where the race moved after its first run, and why (:func:`_move`); None: it did not
+        self.moved: Move | None = None
         #: ties walk up no further than this (:data:`PAST_BOTTOM` above the range test's
-        #: trend bottom where it showed a clear descent; set by ``auto``); a race
-        #: :attr:`turned` picks no rate above it while one at or below it learned (:meth:`pick`)
+        #: trend bottom where it showed a clear descent); a :attr:`turned` race picks no rate
+        #: above it while one at or below it learned
         self.ceiling = math.inf
-        #: an adaptive race that learned nothing: the placement, above which no rate is
-        #: continued or picked (set by ``auto``; see :meth:`pick`)
+        #: an adaptive race that learned nothing: its placement (or a move below's top),
+        #: above which no rate is continued or picked
         self.cap = math.inf
-        #: a :attr:`turned` race's best rate past :attr:`ceiling`, which :meth:`pick` passed over
-        #: for the best at or below it (``nan`` when it did not)
+        #: a :attr:`turned` race's best past :attr:`ceiling`, passed over (``nan``: none)
         self.passed = math.nan
-        #: the rates of an adaptive race moved down after learning nothing from a placement
-        #: without a clear descent, if any
-        self.below: list[float] = []
-        #: where :meth:`pick` kept a race capped at a clear descent's placement (:attr:`cap`,
-        #: not :attr:`below`) at its best rather than walking a tie down: ``(the best, the
-        #: rate the walk would have reached)``; empty when it did not
+        #: a race capped at a clear descent's placement kept its best over a tie below:
+        #: ``(the best, the rate the walk would have reached)``; empty when it did not
         self.unwalked: tuple[float, ...] = ()
-        #: the rates of a one-epoch race that were unstable there and trained on one more
-        #: epoch (:meth:`shaky`), and the populations of a look apart from the longer race
+        #: a one-epoch race's unstable rates trained one more epoch (:meth:`shaky`), and the
+        #: populations of that look, apart from the longer race
         self.looked: list[float] = []
         self._looks: list[SweepResult] = []
-        self._front: list[SweepResult] = []  # the populations at that horizon
         self._saved: dict[int, Checkpoint] = {}  # id(race) -> its state after its last epoch
         self._cost = 0.0
         self.monitor, self.higher = p.task.monitor, p.task.higher_is_better
@@ -899,6 +990,36 @@ class _Race:
     @property
     def raced(self) -> list[float]:
         return [float(v) for r in self.races for v in r.members["lr"]]
+
+    def moved_to(self, *kinds: str) -> list[float]:
+        """The rates of the race's move (:attr:`moved`) when it is of one of ``kinds``; empty
+        otherwise."""
+        return self.moved.rates if self.moved and self.moved.kind in kinds else []
+
+    @property
+    def below(self) -> list[float]:
+        """The rates of a move ``"below"`` (:class:`Move`): an adaptive race that learned
+        nothing from a placement without a clear descent; empty otherwise."""
+        return self.moved_to("below")
+
+    def affords(self, allowed: float, each: float) -> int:
+        """How many more trainings costing ``each`` (full-training epochs) the budget
+        ``allowed`` (all races together) pays for after the races so far (:attr:`cost`)."""
+        return math.floor((allowed - self.cost) / each + 1e-9)
+
+    def overspends(self, extra: float, allowed: float) -> bool:
+        """Whether ``extra`` more (full-training epochs) takes the races past ``allowed``."""
+        return self.cost + extra > allowed * (1 + 1e-9)
+
+    def refinement(self, lr: float, top: float) -> list[float]:
+        """The rates a quarter decade either side of ``lr`` (:func:`refine_rates`) not raced
+        yet, none above ``top`` (the largest rate a range test or race reached) nor, in a
+        :attr:`turned` race, above :attr:`ceiling` (:meth:`pick` would pass them over)."""
+        rates = [r for r in dict.fromkeys(min(r, top) for r in refine_rates(lr))
+                 if r not in self.raced]
+        if self.turned:
+            rates = [r for r in rates if r <= self.ceiling * (1 + 1e-9)]
+        return rates
 
     def scored(self, result: SweepResult, longer: bool = False) -> pd.DataFrame:
         """A population's ``scored_table`` with ``stable``, ``setback``, ``pace`` and the
@@ -1048,6 +1169,11 @@ class _Race:
         self._cost += self.p.cost(result, self.task)
         return self.pick()
 
+    def go(self, kind: str, rates: list[float]) -> Choice:
+        """Move the race (:class:`Move` ``kind``): race ``rates`` and pick again."""
+        self.moved = Move(kind, rates)
+        return self.run(rates)
+
     def rescore(self) -> Choice | None:
         """When no rate of the latest race beat chance on a model whose BatchNorm keeps
         running statistics: that race's evaluations again, each on statistics recomputed
@@ -1167,20 +1293,21 @@ class _Race:
         stable ones fit, which then stop there as before. None when not even one doubling
         fits."""
         choice = None
+        front: list[SweepResult] = []  # the populations at the current horizon
         while choice is None or not choice.learned:
             t = self.table()
             t = t[t.get("stable", True) & ~t["diverged"] & ~t["lr"].isin(self.looked)]
-            if self._front:  # only the rates trained to the current horizon go on
-                on = {float(v) for r in self._front for v in r.members["lr"]}
+            if front:  # only the rates trained to the current horizon go on
+                on = {float(v) for r in front for v in r.members["lr"]}
                 t = t[t["lr"].isin(on)]
             keep = np.sort(t["lr"].to_numpy(float))[::-1]
             target = 2 * self.horizon
             each = (target - self.horizon) * self.share
-            fits = max(0, math.floor((allowed - self.cost) / each + 1e-9))
+            fits = max(0, self.affords(allowed, each))
             if math.isfinite(self.cap):
                 keep = keep[keep <= self.cap * (1 + 1e-9)]
                 keep = keep[:fits]
-            elif not self._front and len(shaky := self.shaky()):
+            elif not front and len(shaky := self.shaky()):
                 # a one-epoch race's unstable rates go on too (:meth:`shaky`): with the stable
                 # ones where they fit (the highest of all, as many as the budget pays for,
                 # where only the stable ones fit); alone, one more epoch, where not even
@@ -1190,13 +1317,13 @@ class _Race:
                 keep = np.sort(np.concatenate([keep, shaky["lr"].to_numpy(float)]))[::-1]
                 keep = keep[:fits]
                 self.looked = sorted(float(v) for v in shaky["lr"] if float(v) in keep)
-            sources = [r for r in (self._front or self.races)
+            sources = [r for r in (front or self.races)
                        if any(float(v) in keep for v in r.members["lr"])]
             extra = len(keep) * each
-            if not len(keep) or self.cost + extra > allowed * (1 + 1e-9):
+            if not len(keep) or self.overspends(extra, allowed):
                 break
-            self._front = self._continue(sources, keep, target)
-            self.longer.extend(self._front)
+            front = self._continue(sources, keep, target)
+            self.longer.extend(front)
             self._cost += extra
             self.horizon = target
             choice = self.pick()
@@ -1261,7 +1388,7 @@ class _Race:
         shaky = shaky[sign * (shaky["score"].to_numpy(float) - best) > 0]
         if not len(shaky):
             return None
-        return self._look(shaky, math.floor((allowed - self.cost) / self.share + 1e-9) - 2)
+        return self._look(shaky, self.affords(allowed, self.share) - 2)
 
     def _look(self, shaky: pd.DataFrame, fits: int) -> Choice | None:
         """The rows ``shaky`` of a one-epoch race, at most ``fits`` of them, the best-scoring
@@ -1951,7 +2078,7 @@ def _extra_warnings(clear: bool, choice: Choice, race: _Race, reached: float, lr
                            "learned_longer"))
     elif not clear:
         up = (", then moved up past it (its best was there, where the test ended without "
-              "diverging)" if race.up else "")
+              "diverging)" if race.moved_to("above") else "")
         out.append(Finding("the range test showed no clear descent: the race was placed from "
                            f"the largest rate it reached down{up}; check the pick against the "
                            "rates half a decade either side, each trained for the full epochs",
@@ -1998,11 +2125,16 @@ def _not_falling(race: _Race, lr: float) -> str:
 
 
 def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
-             refined: list[float], checked, p: Plan, lr: float, skipped: list[str],
-             fewer: int | None = None, lone_lr: float | None = None,
-             edge: tuple[float, float] | None = None, caught: str | None = None,
-             topped: str | None = None, guessed: bool = False,
-             dipped: Choice | None = None, held: Choice | None = None) -> str:
+             refined: list[float], p: Plan, settled: _Settled, skipped: list[str],
+             fewer: int | None = None, dipped: Choice | None = None,
+             held: Choice | None = None) -> str:
+    """The run in words: the range test, each race, and each rule that moved the pick."""
+    lr, checked = settled.lr, settled.checked
+    lone_lr = settled.lone if math.isfinite(settled.lone) else None
+    topped = settled.topped[1] if settled.topped else None
+    edge = (settled.edge, settled.scored) if math.isfinite(settled.edge) else None
+    caught = settled.caught[1] if settled.caught is not None else None
+    guessed = settled.guessed
     runs = f"{len(test.runs)} range tests (median)" if test.runs else "A range test"
     reached = float(test.lrs[-1])
     first = race.races[0]
@@ -2032,22 +2164,8 @@ def _explain(test: RangeTestResult, bottom: float, clear: bool, race: _Race,
         more = [float(v) for v in extra.members["lr"]]
         if refined and set(more) == set(refined):
             text += _refined_text(extra, refined, race)
-        elif race.below and set(more) == set(race.below):
-            text += (f" Nothing learned, and the race had been placed without a clear descent: "
-                     f"with {p.optimizer} the rates that train sit well below the largest one "
-                     f"the test reached, so the race moved down: {rates_text(more)}: "
-                     f"{_seen(extra, ranked(extra))}.")
-        elif race.up and set(more) == set(race.up):
-            text += (f" The best, {rate(max(rates))}, was the highest rate raced and the "
-                     "largest the range test reached, which ended there without diverging: "
-                     f"no edge, so the race moved up: {rates_text(more)}: "
-                     f"{_seen(extra, ranked(extra))}.")
-        elif race.down and set(more) == set(race.down):
-            text += (f" Only the lowest rate learned, and the one above it failed, so the "
-                     f"race moved down: {rates_text(more)}: {_seen(extra, ranked(extra))}.")
-        else:
-            text += (f" Nothing learned, so the race moved up: {rates_text(more)}: "
-                     f"{_seen(extra, ranked(extra))}.")
+        else:  # the one other race a run has: its move (``race.moved``)
+            text += _moved_text(race, extra, rates)
     if dipped is not None:
         text += " " + _dipped_text(race, dipped)
     if held is not None:
@@ -2185,6 +2303,22 @@ def _refined_text(result: SweepResult, refined: list[float], race: _Race) -> str
               "that noise)" if race.walk == "down" and race.monitor == "loss" else "")
     return (f" Then a quarter decade either side on the same budget: {tried}; ties within "
             f"the noise of a score go to the {side} rate{unless}.")
+
+
+def _moved_text(race: _Race, result: SweepResult, first: list[float]) -> str:
+    """Why the race moved (:attr:`_Race.moved`) from its first rates ``first``, and what the
+    moved race ``result`` saw, in words."""
+    why = {"up": "Nothing learned, so the race moved up",
+           "below": ("Nothing learned, and the race had been placed without a clear descent: "
+                     f"with {race.p.optimizer} the rates that train sit well below the largest "
+                     "one the test reached, so the race moved down"),
+           "down": ("Only the lowest rate learned, and the one above it failed, so the race "
+                    "moved down"),
+           "above": (f"The best, {rate(max(first))}, was the highest rate raced and the largest "
+                     "the range test reached, which ended there without diverging: no edge, "
+                     "so the race moved up")}[race.moved.kind]
+    more = [float(v) for v in result.members["lr"]]
+    return f" {why}: {rates_text(more)}: {_seen(result, ranked(result))}."
 
 
 def _dipped_text(race: _Race, choice: Choice) -> str:
