@@ -687,20 +687,18 @@ def suggest(lrs: ArrayLike, losses: ArrayLike, *, rules: Rules = DEFAULT_RULES,
         return Reading(math.nan, f"suggestion: too few points to read the loss curve: {advice}")
     if not d.clear:
         return _unclear(d, rules, diverged, advice)
-    cut = early_rise(d, rules)
-    if cut is not None:
-        at = float(d.lrs[cut])
-        first = suggest(d.lrs[:cut], d.raw[:cut], rules=rules, advice="")
-        return Reading(first.lr, f"{first.why}; read below {at:.3g}, where the loss rose above "
-                       f"its starting level before it fell again at higher rates (a later "
-                       f"fall comes from the steps taken, not from the rate)")
-    cut = fell_back(d, rules)
-    if cut is not None:
-        at = float(d.lrs[cut])
-        first = suggest(d.lrs[:cut], d.raw[:cut], rules=rules, advice="")
-        return Reading(first.lr, f"{first.why}; read below {at:.3g}, where the loss rose past "
-                       f"its low before it fell back to about it at higher rates (a later "
-                       f"fall back to the low is not the rate's)")
+    # a curve whose later fall is not the rate's is read below the rise, early_rise first
+    rises = ((early_rise, ("rose above its starting level before it fell again at higher "
+                           "rates (a later fall comes from the steps taken, not from the "
+                           "rate)")),
+             (fell_back, ("rose past its low before it fell back to about it at higher "
+                          "rates (a later fall back to the low is not the rate's)")))
+    for rule, what in rises:
+        cut = rule(d, rules)
+        if cut is not None:
+            first = suggest(d.lrs[:cut], d.raw[:cut], rules=rules, advice="")
+            return Reading(first.lr, f"{first.why}; read below {float(d.lrs[cut]):.3g}, "
+                           f"where the loss {what}")
     bottom = float(d.lrs[d.crossing(1.0 - rules.plateau)])
     anchor = float(d.lrs[into_bottom(d, rules)])
     name = ("its bottom" if rules.depth >= 1.0 - rules.plateau else
