@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--grid", type=int, default=13, help="grid rates (log-spaced)")
     a = p.parse_args(argv)
     if a.cmd == "record":
-        src = a.tree / "src"
+        # absolute: the child runs in benchmarks/, where a relative path would name nothing
+        # and the installed lrlab would be recorded in its place
+        src = a.tree.resolve() / "src"
         if not (src / "lrlab").is_dir():
             p.error(f"{a.tree} holds no src/lrlab; give a folder made by "
                     "'git archive COMMIT src | tar -x -C DIR'")

@@ -97,3 +97,23 @@ def test_scenario_names_lists_every_scenario_or_refuses_one_it_does_not_know(
         new_user.scenario_names(parser, "lstm,nosuch")
     assert stop.value.code == 2
     assert "no scenario 'nosuch'; new_user.py's SCENARIOS lists them" in capsys.readouterr().err
+
+
+def test_record_hands_the_child_the_tree_by_its_absolute_path(guard, tmp_path,
+                                                              monkeypatch) -> None:
+    """The recording child runs in benchmarks/: a tree given by a relative path from
+    elsewhere must reach it absolute, or the child imports the installed lrlab and records
+    it under the tree's name without a word."""
+    (tmp_path / "tree" / "src" / "lrlab").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    seen = {}
+
+    def run(cmd, env, cwd, check):
+        seen.update(path=env["PYTHONPATH"].split(":")[0], cwd=cwd)
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(guard.subprocess, "run", run)
+    with pytest.raises(SystemExit):
+        guard.main(["record", "tree", "out.json", "--only", "lstm", "--seeds", "0"])
+    assert seen["path"] == str(tmp_path / "tree" / "src")
+    assert seen["cwd"] != tmp_path
