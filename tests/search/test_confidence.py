@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -256,7 +257,7 @@ def test_a_tie_warns_only_across_rates_far_apart() -> None:
     far = table([0.01, 0.1, 0.3, 1.0], [0.899, 0.70, 0.90, 0.5])
     c = assess(far, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
     tie = ("a tie across more than half a decade: 0.01 scored within noise (0.0095) of the "
-           "pick: train both for the full epochs and keep the better")
+           "pick: train the pick and 0.01 for the full epochs and keep the better")
     assert c.warnings == (tie,)
 
 
@@ -465,6 +466,26 @@ def test_a_race_at_its_lowest_rate_names_the_full_trainings_not_a_lower_search()
                raced=True)
     assert any("search on to 0.01" in w for w in c.warnings)
 
+
+
+def test_a_ties_advice_names_its_rates_when_it_is_the_one_next_step() -> None:
+    """A tie's line said 'train both for the full epochs'; where another line advised too,
+    one_next_step (6c59e7d) kept that advice apart from its line, and auto printed
+    'next: train both for the full epochs', both of nothing. The tie lines name the rates."""
+    from lrlab.search._confidence import one_next_step
+    from lrlab.search._findings import Finding
+
+    few = Finding("a short race (40 optimizer steps of 600): check the pick against the rates "
+                  "half a decade either side for the full epochs", "few_steps")
+    far = table([0.01, 0.1, 0.3, 1.0], [0.899, 0.70, 0.90, 0.5])
+    tie = assess(far, 0.3, higher_is_better=True, chance=0.25, monitor="accuracy", n=1000)
+    one = one_next_step(dataclasses.replace(tie, warnings=(*tie.warnings, few)))
+    assert one.next_step == "train the pick and 0.01 for the full epochs and keep the better"
+    t = table([0.0647, 0.205, 0.364, 0.647, 1.15], [2213.0, 2214.0, 1517.0, 1474.0, 1935.0])
+    t["pace"] = [23603.0, 7489.0, 3337.0, 2387.0, 2049.0]
+    moving = assess(t, 0.364, higher_is_better=False, chance=41448.0, monitor="loss", n=400)
+    one = one_next_step(dataclasses.replace(moving, warnings=(*moving.warnings, few)))
+    assert one.next_step == "train the pick and 0.647 for the full epochs"
 
 def test_a_tie_on_a_loss_still_falling_fast_warns() -> None:
     """An Adam regression on unscaled targets: 0.364 and 0.647 tied at a loss of about 1,500

@@ -736,7 +736,8 @@ def _settled_warnings(race: _Race, s: _Settled, choice: Choice, spiked: bool
         out += (Finding(f"{rate(s.lone)} was the only rate near it to beat chance, its "
                         "raced neighbours half a decade either side did not (a flicker of a "
                         "short race more often than a rate that trains), so the lower "
-                        f"neighbour {rate(s.scored)}; train both for the full epochs",
+                        f"neighbour {rate(s.scored)}; train {rate(s.lone)} and {rate(s.scored)} for the full "
+                        "epochs",
                         "lone_learner"),)
     if s.kept is not None:
         out += (Finding(f"{rate(s.kept)} was the only rate near it to beat chance, its raced "
@@ -750,8 +751,8 @@ def _settled_warnings(race: _Race, s: _Settled, choice: Choice, spiked: bool
                         "to beat chance, the raced rates half a decade below it did not, and "
                         "its training loss ended no lower than theirs (a rate too high "
                         "overshooting into the other classes more often than one that "
-                        f"trains), so {rate(s.scored)}, {s.topped[1]}; train both for the full "
-                        "epochs", "lone_at_top"),)
+                        f"trains), so {rate(s.scored)}, {s.topped[1]}; train {rate(s.lone)} and "
+                        f"{rate(s.scored)} for the full epochs", "lone_at_top"),)
     if spiked:
         first, end = race.spike(choice.lr)
         early = ("" if race.longer else f"the rates below it were read after {race.epochs} "

@@ -942,8 +942,8 @@ def assess(table: pd.DataFrame, lr: float, *, higher_is_better: bool, chance: fl
         # while the tie spans a decade) means the scores cannot tell a wide range apart:
         # worth a user's look (a longer budget, another seed)
         warnings.append(Finding(f"a tie across more than half a decade: {far:.3g} scored "
-                                f"within noise ({noise:.4f}) of the pick: train both for the full "
-                                f"epochs and keep the better", "wide_tie"))
+                                f"within noise ({noise:.4f}) of the pick: train the pick and "
+                                f"{far:.3g} for the full epochs and keep the better", "wide_tie"))
     elif math.isfinite(margin) and monitor == "loss" and (tie := moving_tie(
             t, i, int(np.flatnonzero(lrs == runner)[0]), margin, noise)):
         warnings.append(tie)
@@ -1119,7 +1119,7 @@ def moving_tie(table: pd.DataFrame, i: int, j: int, margin: float, noise: float)
     return Finding(f"a tie still moving: {runner:.3g} scored within noise ({noise:.4g}) of the "
                    f"pick while both losses still fell by more than {MOVING:g}x that in the "
                    f"last epoch ({paces[0]:.4g} and {paces[1]:.4g}): the race stopped before it "
-                   "could rank them; train both for the full epochs", "moving_tie")
+                   f"could rank them; train the pick and {runner:.3g} for the full epochs", "moving_tie")
 
 
 def scored_table(summary: pd.DataFrame, monitor: str) -> pd.DataFrame:
