@@ -644,18 +644,18 @@ def test_the_second_seed_check_says_why_the_pick_held_or_fell() -> None:
         "ahead": ([(0.52, 0.50), (0.52, 0.50)], slower,
                   "0.739 scored 0.5200 and 0.416 0.5000: 0.739 held"),
         "first": ([(0.52, 0.50), (0.50, 0.51)], slower,
-                  ("ahead by less than the noise (0.05), where from seed 0 0.739 had led "
+                  ("ahead by less than the check's noise (0.05), where from seed 0 0.739 had led "
                    "(0.5200 against 0.5000): 0.739 held")),
         "pace": ([(0.50, 0.51), (0.46, 0.47)], [(0.03, 0.01), (0.14, 0.15)],
-                 ("ahead by less than the noise (0.05) and ahead from seed 0 too (0.5100 "
+                 ("ahead by less than the check's noise (0.05) and ahead from seed 0 too (0.5100 "
                   "against 0.5000), but 0.739 still gained faster at the end of a race: "
                   "0.739 held")),
         "everywhere": ([(0.50, 0.51), (0.46, 0.47)], slower,
                        ("gaining at least as fast at the end of both races: 0.739 did not "
                         "hold, so the pick is the lower 0.416")),
         "beyond": ([(0.60, 0.50), (0.40, 0.50)], [(1.0, 0.0)] * 2,
-                   ("0.739 scored 0.4000 and 0.416 0.5000, ahead by more than the noise "
-                    "(0.05): 0.739 did not hold, so the pick is the lower 0.416")),
+                   ("0.739 scored 0.4000 and 0.416 0.5000, ahead by more than the check's "
+                    "noise (0.05): 0.739 did not hold, so the pick is the lower 0.416")),
     }
     for why, (scores, paces, words) in cases.items():
         assert check_reason(scores, paces, 0.05, True) == why

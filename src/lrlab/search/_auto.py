@@ -1549,13 +1549,18 @@ def checked_words(why: str, lr: float, below: float, scores: Sequence[tuple[floa
     Example:
         >>> checked_words("first", 0.739, 0.416, [(0.9666, 0.9582), (0.9331, 0.9387)],
         ...               0.0095, 0)
-        'from seed 1, 0.739 scored 0.9331 and 0.416 0.9387, ahead by less than the noise (0.0095), where from seed 0 0.739 had led (0.9666 against 0.9582): 0.739 held'
+        "from seed 1, 0.739 scored 0.9331 and 0.416 0.9387, ahead by less than the check's noise (0.0095), where from seed 0 0.739 had led (0.9666 against 0.9582): 0.739 held"
+        >>> checked_words("first", 0.739, 0.416, [(0.9582, 0.9582), (0.9331, 0.9387)],
+        ...               0.0095, 0).split("where ")[1]
+        'from seed 0 0.739 had tied (0.9582 against 0.9582): 0.739 held'
     """
     (first, low_first), (mine, other) = scores
     pick, low = rate(lr), rate(below)
     seen = f"from seed {seed + 1}, {pick} scored {mine:.4f} and {low} {other:.4f}"
-    band = f"the noise ({noise:.2g})"
+    # the check's own band (its race's noise and swing), not the headline's margin noise
+    band = f"the check's noise ({noise:.2g})"
     fell = f"{pick} did not hold, so the pick is the lower {low}"
+    led = "had tied" if first == low_first else "had led"
     return {
         "unlearned": f"{seen}: {pick} did not learn there, so the pick is the lower {low}",
         "beyond": f"{seen}, ahead by more than {band}: {fell}",
@@ -1563,7 +1568,7 @@ def checked_words(why: str, lr: float, below: float, scores: Sequence[tuple[floa
                       f"({low_first:.4f} against {first:.4f}), gaining at least as fast at the "
                       f"end of both races: {fell}",
         "ahead": f"{seen}: {pick} held",
-        "first": f"{seen}, ahead by less than {band}, where from seed {seed} {pick} had led "
+        "first": f"{seen}, ahead by less than {band}, where from seed {seed} {pick} {led} "
                  f"({first:.4f} against {low_first:.4f}): {pick} held",
         "pace": f"{seen}, ahead by less than {band} and ahead from seed {seed} too "
                 f"({low_first:.4f} against {first:.4f}), but {pick} still gained faster at the "
