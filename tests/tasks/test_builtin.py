@@ -349,6 +349,32 @@ def test_user_task_loads(user_module: str) -> None:
     assert len(get_task(f"{user_module}:make", subset=10).train) == 10
 
 
+def test_user_task_whose_function_imports_its_neighbour_when_called(tmp_path,
+                                                                    monkeypatch) -> None:
+    """A task function that imports a module beside it when called (as a script may, and as
+    lrlab's own user_shapes9.py does) failed from the CLI: 'user task ... failed:
+    ModuleNotFoundError: No module named ...', the folder having left sys.path once the
+    module had loaded. It stays there while the function builds the task, and only then."""
+    (tmp_path / "lrlab_nb_helper.py").write_text(
+        "import torch\nfrom lrlab import Task\nfrom lrlab.tasks import Split\n\n"
+        "def build():\n    g = torch.Generator().manual_seed(0)\n"
+        "    x, y = torch.randn(30, 3, generator=g), torch.arange(30) % 2\n"
+        "    return Task(name='nb', train=Split(x[:20], y[:20]), val=Split(x[20:], y[20:]),\n"
+        "                num_classes=2, batch_size=10, epochs=1,\n"
+        "                model=lambda: torch.nn.Linear(3, 2))\n")
+    (tmp_path / "lrlab_nb_tasks.py").write_text(
+        "def make():\n    import lrlab_nb_helper\n    return lrlab_nb_helper.build()\n")
+    path_before = list(sys.path)
+    monkeypatch.chdir(tmp_path)
+    try:
+        task = get_task("lrlab_nb_tasks:make")
+    finally:
+        for name in ("lrlab_nb_tasks", "lrlab_nb_helper"):
+            sys.modules.pop(name, None)
+    assert isinstance(task, Task) and task.name == "nb"
+    assert sys.path == path_before
+
+
 def test_user_task_missing_module(user_module: str) -> None:
     """A module that does not exist raises one line naming it."""
     with pytest.raises(LrlabError) as err:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import PurePath
 
@@ -111,15 +112,31 @@ def _user_task(spec: str) -> Task:
         raise LrlabError(f"user task {spec!r} names a file; {_as_module(module_name, attr)}")
     if not module_name or not attr or module_name.startswith("."):
         raise LrlabError(f"user task {spec!r} must look like package.module:function")
+    with _here_on_path():
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as err:  # noqa: BLE001 - whatever the user's module raises on import
+            raise LrlabError(f"cannot load user task {spec!r} ({type(err).__name__}: {err}); "
+                             "check that the module is importable from here or on "
+                             "PYTHONPATH") from None
+        return _call_user_task(spec, module, module_name, attr)
+
+
+@contextlib.contextmanager
+def _here_on_path() -> Iterator[None]:
+    """The working folder on ``sys.path`` while a user task's module loads and its function
+    builds the task (a function that imports its neighbours when called, as a script may,
+    finds them), removed again afterwards."""
     here = os.getcwd()
     sys.path.insert(0, here)
     try:
-        module = importlib.import_module(module_name)
-    except Exception as err:  # noqa: BLE001 - whatever the user's module raises on import
-        raise LrlabError(f"cannot load user task {spec!r} ({type(err).__name__}: {err}); check "
-                         "that the module is importable from here or on PYTHONPATH") from None
+        yield
     finally:
         sys.path.remove(here)
+
+
+def _call_user_task(spec: str, module, module_name: str, attr: str) -> Task:
+    """The task ``module``'s ``attr`` builds, checked (``spec`` names it in errors)."""
     factory = getattr(module, attr, None)
     if factory is None:
         raise LrlabError(f"user task {spec!r}: module {module_name} ({module.__file__}) has no "
