@@ -239,8 +239,8 @@ def test_summary_best_verdict_higher_is_better() -> None:
     assert result.best()["label"] == "lr=0.1"
     # the basin is judged on final values: 0.001 ends best (0.86), 0.01 next to it is bad
     assert result.verdict() == ("best: lr=0.1 (validation auc 0.9000 at epoch 2 of 3); "
-                                "good rates (final validation auc within 5% of the best, "
-                                "median over seeds): only 0.001, at the edge of the rates swept, "
+                                "good rates (final validation auc within 5% of the best): "
+                                "only 0.001, at the edge of the rates swept, "
                                 "around 0.001, the best final auc (0.8600), where 0.1 ended at "
                                 "0.8500; diverged: lr=10")
 
@@ -258,8 +258,7 @@ def test_summary_best_verdict_lower_is_better() -> None:
     assert s.loc["lr=1", "best_epoch"] == 2
     assert result.best()["label"] == "lr=0.1"
     assert result.verdict() == ("best: lr=0.1 (validation loss 0.4000 at epoch 3 of 3); good "
-                                "rates (final validation loss within 5% of the best, median "
-                                "over seeds): only 0.1")
+                                "rates (final validation loss within 5% of the best): only 0.1")
 
 
 def test_verdict_when_every_member_diverged() -> None:

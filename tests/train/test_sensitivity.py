@@ -69,8 +69,11 @@ def test_verdict_summary_file_and_bad_tolerance(tmp_path) -> None:
     """The verdict names the basin around the best; summary.json keeps the table."""
     finals = [(0.01, 0, "c", 0.5), (0.1, 0, "c", 0.9), (1.0, 0, "c", 0.88)]
     run = made(finals)
-    assert run.verdict().endswith("; good rates (final validation auc within 5% of the best, "
-                                  "median over seeds): 0.1 to 1 (at least 1.00 decades)")
+    assert run.verdict().endswith("; good rates (final validation auc within 5% of the best):"
+                                  " 0.1 to 1 (at least 1.00 decades)")
+    # the median is named where there are seeds to take it over (one seed: none)
+    two = made([(lr, seed, "c", v) for seed in (0, 1) for lr, v in ((0.1, 0.9), (1.0, 0.88))])
+    assert two.sensitivity().rule().endswith("of the best, median over 2 seeds")
     run.save(tmp_path)
     saved = json.loads((tmp_path / "summary.json").read_text())["sensitivity"]
     assert saved[0]["basin_lo"] == 0.1 and saved[0]["decades"] == pytest.approx(1.0)
@@ -104,7 +107,7 @@ def test_a_best_rate_that_ended_lower_is_named_beside_the_basin() -> None:
     run = dataclasses.replace(run, records=pd.concat([run.records, later], ignore_index=True))
     assert run.verdict().startswith("best: lr=0.1 c seed=0 (validation auc 0.9000 at epoch 1")
     assert run.verdict().endswith(
-        "; good rates (final validation auc within 5% of the best, median over seeds): only 1, "
+        "; good rates (final validation auc within 5% of the best): only 1, "
         "at the edge of the rates swept, around 1, the best final auc (0.8800), where 0.1 ended at "
         "0.6000")
 

@@ -107,8 +107,9 @@ class Sensitivity:
 
     def rule(self) -> str:
         """The tolerance in words."""
-        return (f"final validation {self.monitor} within {self.tolerance:.0%} of the best, "
-                "median over seeds")
+        seeds = self.points["seed"].nunique() if "seed" in self.points else 1
+        return (f"final validation {self.monitor} within {self.tolerance:.0%} of the best"
+                + (f", median over {seeds} seeds" if seeds > 1 else ""))
 
 
 def _settings(members: pd.DataFrame) -> pd.Series:
